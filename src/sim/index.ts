@@ -1,0 +1,4 @@
+export * from "./assert.ts"
+export * from "./rng.ts"
+export * from "./scheduler.ts"
+export * from "./time.ts"

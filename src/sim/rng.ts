@@ -1,0 +1,109 @@
+/**
+ * Seeded random streams with an integer API.
+ *
+ * Each stream is derived from (scenario seed, stable name), e.g. "node/node-1/netfilter" or
+ * "workload/wget/arrivals", never from creation order: adding a component does not reshuffle the
+ * randomness of the others (the ns-3 stream-assignment caveat, avoided from day one).
+ *
+ * Generator: xoshiro128** (Blackman & Vigna), 128-bit state, seeded through splitmix32 from a hash
+ * of the seed and the name. Its first outputs are pinned by a test because every golden result
+ * depends on them.
+ */
+import { assert } from "./assert.ts"
+
+export class Rng {
+  private s0: number
+  private s1: number
+  private s2: number
+  private s3: number
+
+  constructor(seed0: number, seed1: number, seed2: number, seed3: number) {
+    this.s0 = seed0 | 0
+    this.s1 = seed1 | 0
+    this.s2 = seed2 | 0
+    this.s3 = seed3 | 0
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1
+  }
+
+  /** Derives the stream named `name` from the scenario seed. */
+  static stream(seed: number, name: string): Rng {
+    assert(Number.isSafeInteger(seed) && seed >= 0, `seed must be a non-negative integer, got ${seed}`)
+    const seedLow = seed % 4294967296
+    const seedHigh = (seed - seedLow) / 4294967296
+    let state = hashName(name, 0x811c9dc5) ^ Math.imul(seedLow | 0, 0x9e3779b9) ^ Math.imul(seedHigh | 0, 0x85ebca6b)
+    const next = (): number => {
+      state = (state + 0x9e3779b9) | 0
+      let z = state
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
+      return (z ^ (z >>> 16)) | 0
+    }
+    const nameMix = hashName(name, 0x01000193)
+    return new Rng(next() ^ nameMix, next(), next(), next())
+  }
+
+  /** Next 32 random bits as an unsigned integer in [0, 2^32). */
+  uint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9)
+    const t = this.s1 << 9
+    this.s2 ^= this.s0
+    this.s3 ^= this.s1
+    this.s1 ^= this.s2
+    this.s0 ^= this.s3
+    this.s2 ^= t
+    this.s3 = rotl(this.s3, 11)
+    return result >>> 0
+  }
+
+  /** Uniform integer in [0, n), without modulo bias (Lemire's method with rejection). */
+  intBelow(n: number): number {
+    assert(Number.isInteger(n) && n > 0 && n <= 4294967296, `intBelow(${n})`)
+    if (n === 4294967296) return this.uint32()
+    const threshold = (4294967296 - n) % n
+    for (;;) {
+      const x = this.uint32()
+      if (x >= threshold) return x % n
+    }
+  }
+
+  /** True with probability numerator/denominator (integers), no floating point. */
+  chance(numerator: number, denominator: number): boolean {
+    return this.intBelow(denominator) < numerator
+  }
+
+  /** Uniform double in [0, 1) with 53 random bits. For samplers outside the packet path. */
+  unit(): number {
+    const high = this.uint32() >>> 5
+    const low = this.uint32() >>> 6
+    return (high * 67108864 + low) / 9007199254740992
+  }
+
+  /**
+   * Exponential variate with the given mean, rounded to integer nanoseconds.
+   * Uses Math.log, which V8 implements with a port of fdlibm's ieee754 log (identical results on
+   * every platform a given V8 runs on); MODEL.md records this determinism caveat.
+   */
+  exponentialNs(meanNs: number): number {
+    const u = this.unit()
+    return Math.round(-meanNs * Math.log(1 - u))
+  }
+
+  /** Copies the state, for tests. */
+  snapshot(): readonly [number, number, number, number] {
+    return [this.s0, this.s1, this.s2, this.s3]
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k))
+}
+
+/** FNV-1a over the UTF-16 code units of `name`. */
+function hashName(name: string, basis: number): number {
+  let h = basis | 0
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h
+}

@@ -1,0 +1,69 @@
+/**
+ * Checks on the source itself (TigerBeetle's tidy): banned APIs in model code and the one-way
+ * import order between layers (DESIGN.md, "Layers").
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { join, relative } from "node:path"
+import { describe, expect, it } from "vitest"
+
+const SRC = join(import.meta.dirname, "..", "src")
+
+/** Lower index = lower layer. A layer may import only itself and layers below it. */
+const LAYERS = ["sim", "wire", "net", "netfilter", "k8s", "proxy", "dns", "apps", "stats", "trace", "cluster", "scenario", "cli"]
+/** stats/ and trace/ see only sim/ and wire/ types. */
+const RESTRICTED: Record<string, readonly string[]> = { stats: ["sim", "wire", "stats"], trace: ["sim", "wire", "trace"] }
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = []
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path))
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) out.push(path)
+  }
+  return out
+}
+
+const files = sourceFiles(SRC).map((path) => ({ path: relative(SRC, path), text: readFileSync(path, "utf8") }))
+
+describe("tidy", () => {
+  it("has no wall clock or unseeded randomness in model code", () => {
+    const offenders = files
+      .filter((f) => !f.path.startsWith("cli/"))
+      .filter((f) => /Math\.random|Date\.now|performance\.now|new Date\(|crypto\.getRandomValues/.test(f.text))
+      .map((f) => f.path)
+    expect(offenders).toEqual([])
+  })
+
+  it("imports effect only in scenario/ and cli/", () => {
+    const offenders = files
+      .filter((f) => !f.path.startsWith("scenario/") && !f.path.startsWith("cli/"))
+      .filter((f) => /from ["']effect|from ["']@effect\//.test(f.text))
+      .map((f) => f.path)
+    expect(offenders).toEqual([])
+  })
+
+  it("imports layers in one direction only", () => {
+    const offenders: string[] = []
+    for (const f of files) {
+      const layer = f.path.split("/")[0]
+      const own = LAYERS.indexOf(layer)
+      if (own < 0) {
+        offenders.push(`${f.path}: folder ${layer} is not a known layer`)
+        continue
+      }
+      for (const m of f.text.matchAll(/from\s+["'](\.\.?\/[^"']+)["']/g)) {
+        const target = join(f.path, "..", m[1]).split("/")[0]
+        if (target === layer) continue
+        const allowed = RESTRICTED[layer]
+        const ok = allowed !== undefined ? allowed.includes(target) : LAYERS.indexOf(target) >= 0 && LAYERS.indexOf(target) < own
+        if (!ok) offenders.push(`${f.path} imports ${m[1]}`)
+      }
+    }
+    expect(offenders).toEqual([])
+  })
+
+  it("has no for...in loops or FIXME markers", () => {
+    const offenders = files.filter((f) => /\bfor\s*\(\s*(const|let|var)\s+\w+\s+in\s/.test(f.text) || /FIXME/.test(f.text)).map((f) => f.path)
+    expect(offenders).toEqual([])
+  })
+})
