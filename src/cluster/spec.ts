@@ -1,0 +1,190 @@
+/**
+ * The decoded scenario: what scenario/ produces from a scenario file (after effect Schema
+ * decoding, unit conversion and manifest decoding) and what cluster/ compiles into a running world.
+ * Plain data, integer nanoseconds and bits per second, no effect types.
+ */
+import type { KubeObject } from "../k8s/types.ts"
+
+/** A place in an input file, for error messages (1-based line and column). */
+export interface SourcePosition {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+}
+
+/** Resolves a field path inside a decoded document to its position in the file. */
+export type Locate = (path: readonly (string | number)[]) => SourcePosition
+
+export interface Issue {
+  readonly severity: "error" | "warning"
+  /** Field path from the scenario root (or the manifest root for manifest issues). */
+  readonly path: readonly (string | number)[]
+  readonly message: string
+  readonly position?: SourcePosition
+}
+
+/** Thrown by cluster/ when a decoded scenario cannot be compiled (clashing IPs, missing pods...). */
+export class ScenarioIssues extends Error {
+  override readonly name = "ScenarioIssues"
+  constructor(readonly issues: readonly Issue[]) {
+    super(issues.map((i) => i.message).join("; "))
+  }
+}
+
+export interface NodeSpec {
+  readonly name: string
+  readonly zone: string
+  readonly labels: Readonly<Record<string, string>>
+  /** Node InternalIP; allocated from the node CIDR when absent. */
+  readonly ip?: string
+}
+
+export interface NetworkSpec {
+  /** One-way latency pod <-> its node (veth + bridge traversal). */
+  readonly sameNodeLatencyNs: number
+  /** One-way latency node <-> node in the same zone. */
+  readonly crossNodeLatencyNs: number
+  /** One-way latency node <-> node in different zones. */
+  readonly crossZoneLatencyNs: number
+  /** One-way latency between an external host and the cluster edge. */
+  readonly externalLatencyNs: number
+  readonly bandwidthBitsPerSecond: number
+  readonly mtuBytes: number
+  /** Loss probability per link traversal, in parts per million (0 = lossless). */
+  readonly lossPartsPerMillion: number
+  /** Transmit queue bound per link, in packets (drops beyond it are counted). */
+  readonly queuePacketsMax: number
+}
+
+export interface ClusterSpec {
+  readonly nodes: readonly NodeSpec[]
+  readonly cni: "bridge" | "aws-vpc"
+  readonly podCIDR: string
+  readonly serviceCIDR: string
+  /** Node addresses (bridge) or the VPC subnet node and pod IPs come from (aws-vpc). */
+  readonly nodeCIDR: string
+  readonly network: NetworkSpec
+  /** Cluster domain used by DNS names (cluster.local). */
+  readonly clusterDomain: string
+}
+
+export interface ConntrackSpec {
+  readonly max: number
+  readonly tcpEstablishedTimeoutNs: number
+  readonly tcpCloseWaitTimeoutNs: number
+  readonly udpTimeoutNs: number
+  readonly udpStreamTimeoutNs: number
+}
+
+export interface KubeProxySpec {
+  readonly mode: "iptables" | "ipvs" | "nftables" | "userspace"
+  readonly syncPeriodNs: number
+  readonly minSyncPeriodNs: number
+  readonly masqueradeAll: boolean
+  readonly masqueradeBit: number
+  /** --cluster-cidr for the local-traffic detector; defaults to the cluster pod CIDR. */
+  readonly clusterCIDR: string | null
+  readonly localhostNodePorts: boolean
+  /** Emit `-m nfacct` counters as recent kube-proxy does when the kernel supports them. */
+  readonly nfacct: boolean
+  /** MASQUERADE --random-fully (iptables >= 1.6.2 supports it). */
+  readonly randomFully: boolean
+  /** Simulated CPU cost of evaluating one iptables rule. */
+  readonly ruleCostNs: number
+  readonly conntrack: ConntrackSpec
+}
+
+export interface DnsSpec {
+  readonly nodeLocalEnabled: boolean
+  readonly nodeLocalAddress: string
+}
+
+export interface ExternalHostSpec {
+  readonly name: string
+  readonly ip: string
+  /** Servers the host runs: ports it answers HTTP on (for selectorless Services). */
+  readonly httpPorts: readonly number[]
+}
+
+export interface LoadBalancerSpec {
+  /** Address pool (MetalLB-style ranges or CIDRs); empty = no provider, EXTERNAL-IP stays <pending>. */
+  readonly pool: readonly string[]
+}
+
+export interface ServerSpec {
+  /** Service time per request: fixed, or exponential with this mean. */
+  readonly serviceTimeNs: number
+  readonly serviceTimeDistribution: "fixed" | "exponential"
+}
+
+export type WorkloadSource =
+  | { readonly kind: "pod"; readonly name: string; readonly namespace: string }
+  | { readonly kind: "deployment"; readonly name: string; readonly namespace: string }
+  | { readonly kind: "node"; readonly name: string }
+  | { readonly kind: "external"; readonly name: string }
+
+export interface WorkloadTarget {
+  readonly scheme: "http" | "tcp" | "udp" | "icmp"
+  /** A DNS name (service, service.namespace, FQDN), a ClusterIP, a pod IP, a node IP... */
+  readonly host: string
+  readonly port: number
+  readonly path: string
+}
+
+export type Arrival =
+  | { readonly kind: "poisson"; readonly ratePerSecond: number }
+  | { readonly kind: "every"; readonly intervalNs: number }
+  | { readonly kind: "closedLoop"; readonly concurrency: number }
+
+export interface WorkloadSpec {
+  readonly name: string
+  readonly from: WorkloadSource
+  readonly to: WorkloadTarget
+  readonly arrival: Arrival
+  /** Requests per source (per replica for deployment sources); null = until durationNs ends. */
+  readonly count: number | null
+  readonly startNs: number
+  /** Stop issuing new requests after this long (null = scenario duration). */
+  readonly durationNs: number | null
+  /** "new": a new connection per request; "keepAlive": reuse connections. */
+  readonly connection: "new" | "keepAlive"
+  readonly requestBytes: number
+  readonly responseBytes: number
+  /** A request not answered within this time fails with reason "timeout". */
+  readonly timeoutNs: number
+  readonly position: SourcePosition | null
+}
+
+export type TimelineAction =
+  | { readonly kind: "scale"; readonly target: string; readonly namespace: string; readonly replicas: number }
+  | { readonly kind: "delete"; readonly target: string; readonly namespace: string }
+  | { readonly kind: "apply"; readonly objects: readonly ManifestObject[] }
+
+export interface TimelineStep {
+  readonly atNs: number
+  readonly action: TimelineAction
+  readonly position: SourcePosition | null
+}
+
+export interface ManifestObject {
+  readonly object: KubeObject
+  /** Where the object's fields are in its file. */
+  readonly locate: Locate
+}
+
+export interface ScenarioSpec {
+  readonly name: string
+  readonly file: string
+  readonly seed: number
+  readonly durationNs: number
+  readonly cluster: ClusterSpec
+  readonly kubeProxy: KubeProxySpec
+  readonly dns: DnsSpec
+  readonly loadBalancer: LoadBalancerSpec
+  readonly server: ServerSpec
+  readonly externalHosts: readonly ExternalHostSpec[]
+  readonly manifests: readonly ManifestObject[]
+  readonly workloads: readonly WorkloadSpec[]
+  readonly timeline: readonly TimelineStep[]
+  readonly limits: { readonly eventCountMax: number }
+}

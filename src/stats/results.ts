@@ -1,0 +1,72 @@
+/**
+ * The results document (DESIGN.md "Results document", schemaVersion 1). A public contract: extend
+ * only by adding fields. Everything outside `wall` is a pure function of (scenario, seed, version).
+ */
+export const SCHEMA_VERSION = 1
+
+export interface LatencySummary {
+  count: number
+  min: number
+  mean: number
+  p50: number
+  p90: number
+  p99: number
+  p999: number
+  max: number
+}
+
+export interface DistributionSummary {
+  /** Completed requests per endpoint, by pod name (or host name), sorted by key. */
+  byEndpoint: Record<string, number>
+  jain: number
+  maxOverMean: number
+  cv: number
+  /** Chi-square goodness-of-fit p-value against the shares the proxy mode should give. */
+  chiSquareP: number
+}
+
+export interface WorkloadResults {
+  requests: { sent: number; completed: number; failed: number; failedByReason: Record<string, number> }
+  latencyNs: LatencySummary
+  distribution: DistributionSummary
+  /** Source address each server saw for this workload's requests, by address (issue 4). */
+  clientAddressesSeen?: Record<string, number>
+  /** Completed requests per node the serving endpoint ran on. */
+  byNode?: Record<string, number>
+}
+
+export interface ConntrackResults {
+  /** Highest number of entries any node held at once, and per node. */
+  peakEntries: number
+  peakEntriesByNode: Record<string, number>
+  entriesByState: Record<string, number>
+  insertFailed: number
+  dropsTableFull: number
+}
+
+export interface StepResult {
+  atNs: number
+  description: string
+}
+
+export interface WallResults {
+  seconds: number
+  events: number
+  eventsPerSecond: number
+}
+
+export interface ResultsDocument {
+  schemaVersion: typeof SCHEMA_VERSION
+  scenario: string
+  seed: number
+  fingerprint: string
+  simulatedNs: number
+  workloads: Record<string, WorkloadResults>
+  drops: Record<string, number>
+  conntrack: ConntrackResults
+  dns: Record<string, number>
+  steps: StepResult[]
+  /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
+  endReason: string
+  wall: WallResults
+}
