@@ -1,0 +1,6 @@
+/** kube-proxy: shared service/endpoint view, the iptables compiler, sync timing, conntrack cleanup. */
+export * from "./service-port.ts"
+export * from "./topology.ts"
+export * from "./iptables/names.ts"
+export * from "./iptables/compile.ts"
+export * from "./iptables/sort.ts"

@@ -1,0 +1,563 @@
+/**
+ * kube-proxy's iptables mode as a pure compiler: (Services, EndpointSlices, node, config) to the
+ * exact `iptables-restore --noflush --counters` input that `syncProxyRules` writes.
+ *
+ * Upstream: kubernetes/kubernetes pkg/proxy/iptables/proxier.go `syncProxyRules` and
+ * `writeServiceToEndpointRules` (v1.31-v1.33 shape, with nfacct counters); kube-proxy.md §2.
+ * Argument order, comment texts and quoting follow the upstream source token for token.
+ *
+ * Differences from a real node, all deliberate and documented:
+ * - Service ports are emitted sorted by ServicePortName string (real kube-proxy: Go map order).
+ * - The masquerade mark is printed `0x4000` (as iptables-save and the upstream unit-test fakes
+ *   print it); real kube-proxy writes Go `%#08x`, i.e. `0x00004000` (see `masqueradeMarkGo`).
+ * - Stale chains (`-X`) and merged endpoint lists are sorted (upstream: Go map order).
+ * - The jump rules from the built-in chains are not part of the restore input (kube-proxy installs
+ *   them with `iptables -I`); they are returned separately in `jumpRules`.
+ */
+import {
+  computeProbability,
+  endpointChainName,
+  isServiceChainName,
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_FIREWALL,
+  KUBE_FORWARD,
+  KUBE_MARK_MASQ,
+  KUBE_NODEPORTS,
+  KUBE_POSTROUTING,
+  KUBE_PROXY_FIREWALL,
+  KUBE_SERVICES,
+  masqueradeMark,
+  NFACCT_CT_STATE_INVALID_DROPPED,
+  NFACCT_LOCALHOST_NODEPORTS_ACCEPTED,
+  serviceChainName,
+  serviceExternalChainName,
+  serviceFirewallChainName,
+  serviceLocalChainName,
+} from "./names.ts"
+import type { EndpointSlice, Service } from "../../k8s/types.ts"
+import { buildServicePorts, cidrContainsIp, compareStrings, nodeZone } from "../service-port.ts"
+import type { EndpointInfo, ProxyNode, ServicePortInfo } from "../service-port.ts"
+import { categorizeEndpoints } from "../topology.ts"
+import type { CategorizedEndpoints } from "../topology.ts"
+import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../../wire/ipv4.ts"
+
+/** kube-proxy iptables settings (KubeProxyConfiguration.iptables and friends). */
+export interface IptablesConfig {
+  /** --cluster-cidr for the ClusterCIDR local-traffic detector (`! -s <cidr>`); null = no detector. */
+  readonly clusterCIDR: string | null
+  /** iptables.masqueradeAll, default false. */
+  readonly masqueradeAll: boolean
+  /** iptables.masqueradeBit, default 14 (mark 0x4000). */
+  readonly masqueradeBit: number
+  /** iptables.localhostNodePorts, default true. */
+  readonly localhostNodePorts: boolean
+  /** nfacct counters available (recent kernels/kube-proxy): adds `-m nfacct` matches. */
+  readonly nfacct: boolean
+  /** iptables supports `MASQUERADE --random-fully`. */
+  readonly randomFully: boolean
+  /** --nodeport-addresses CIDRs (or "primary"); null or empty = all local addresses. */
+  readonly nodePortAddresses: readonly string[] | null
+  /** Above this many endpoints, per-endpoint comments are dropped (upstream constant 1000). */
+  readonly largeClusterEndpointsThreshold: number
+  /** nf_conntrack_tcp_be_liberal != 0: no INVALID drop rule. Default false. */
+  readonly conntrackTCPLiberal: boolean
+  /** Feature gate PreferSameTrafficDistribution (node hints). Default false. */
+  readonly preferSameTrafficDistribution: boolean
+}
+
+export const DEFAULT_IPTABLES_CONFIG: IptablesConfig = {
+  clusterCIDR: null,
+  masqueradeAll: false,
+  masqueradeBit: 14,
+  localhostNodePorts: true,
+  nfacct: true,
+  randomFully: true,
+  nodePortAddresses: null,
+  largeClusterEndpointsThreshold: 1000,
+  conntrackTCPLiberal: false,
+  preferSameTrafficDistribution: false,
+}
+
+export interface IptablesSyncOptions {
+  /**
+   * Partial sync (MinimizeIPTablesRestore): the "namespace/name" of every Service whose Service
+   * object or EndpointSlices changed since the last successful sync. Only those services get their
+   * KUBE-SVC/SVL/EXT/FW/SEP chains written; top-level chains are always written.
+   * Omitted or null = full sync.
+   */
+  readonly changedServices?: ReadonlySet<string> | null
+  /**
+   * The chains that exist in the node's nat table now (what iptables-save would list). Service
+   * chains among them that this sync does not use are flushed and deleted (`-X`). Omitted = no
+   * stale-chain deletion (upstream skips it in large-cluster mode within a syncPeriod).
+   */
+  readonly existingNatChains?: Iterable<string>
+}
+
+/** A jump rule kube-proxy installs in a built-in chain with `iptables -I` (insert at position 1). */
+export interface JumpRule {
+  readonly table: "filter" | "nat"
+  /** Built-in chain: INPUT, FORWARD, OUTPUT, PREROUTING, POSTROUTING. */
+  readonly chain: string
+  /** kube-proxy chain jumped to. */
+  readonly target: string
+  /** Rule spec after the chain name, e.g. `-m conntrack --ctstate NEW -m comment --comment "..." -j KUBE-SERVICES`. */
+  readonly spec: string
+}
+
+/** The computed facts for one service port (for other modes, traces and tests). */
+export interface IptablesServicePortView extends ServicePortInfo, CategorizedEndpoints {
+  readonly clusterPolicyChain: string
+  readonly localPolicyChain: string
+  readonly externalChain: string
+  readonly firewallChain: string
+  readonly hasInternalEndpoints: boolean
+  readonly hasExternalEndpoints: boolean
+  readonly usesClusterPolicyChain: boolean
+  readonly usesLocalPolicyChain: boolean
+  readonly usesExternalTrafficChain: boolean
+  readonly usesFWChain: boolean
+  /** Chain ClusterIP traffic jumps to (SVC or SVL). */
+  readonly internalPolicyChain: string
+  /** Chain EXT falls through to (SVC or SVL). */
+  readonly externalPolicyChain: string
+  /** KUBE-SEP- chain of every endpoint in allReachableEndpoints, by "IP:port". */
+  readonly endpointChains: ReadonlyMap<string, string>
+  /** Whether this sync wrote the service's own chains (always true in a full sync). */
+  readonly chainsWritten: boolean
+}
+
+export interface IptablesCompileResult {
+  /** iptables-restore input: `*filter ... COMMIT\n*nat ... COMMIT\n`. */
+  readonly restoreInput: string
+  readonly fullSync: boolean
+  readonly largeClusterMode: boolean
+  /** Total endpoints over all service ports (the large-cluster-mode measure). */
+  readonly totalEndpoints: number
+  /** Per-service nat chains in use after this sync (sorted). */
+  readonly activeNatChains: readonly string[]
+  /** Stale service chains deleted with `-X` (sorted). */
+  readonly deletedChains: readonly string[]
+  readonly services: readonly IptablesServicePortView[]
+  readonly jumpRules: readonly JumpRule[]
+  /** Rule-line counts as upstream's metrics count them. */
+  readonly filterRuleCount: number
+  readonly natRuleCount: number
+}
+
+const FILTER_TOP_LEVEL_CHAINS = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL] as const
+const NAT_TOP_LEVEL_CHAINS = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ] as const
+
+interface JumpChainSpec {
+  readonly table: "filter" | "nat"
+  readonly target: string
+  readonly chain: string
+  readonly comment: string
+  readonly extraArgs: string
+}
+
+const CT_NEW = "-m conntrack --ctstate NEW"
+
+/** proxier.go `iptablesJumpChains` followed by `iptablesKubeletJumpChains`, in upstream order. */
+const JUMP_CHAINS: readonly JumpChainSpec[] = [
+  { table: "filter", target: KUBE_EXTERNAL_SERVICES, chain: "INPUT", comment: "kubernetes externally-visible service portals", extraArgs: CT_NEW },
+  { table: "filter", target: KUBE_EXTERNAL_SERVICES, chain: "FORWARD", comment: "kubernetes externally-visible service portals", extraArgs: CT_NEW },
+  { table: "filter", target: KUBE_NODEPORTS, chain: "INPUT", comment: "kubernetes health check service ports", extraArgs: "" },
+  { table: "filter", target: KUBE_SERVICES, chain: "FORWARD", comment: "kubernetes service portals", extraArgs: CT_NEW },
+  { table: "filter", target: KUBE_SERVICES, chain: "OUTPUT", comment: "kubernetes service portals", extraArgs: CT_NEW },
+  { table: "filter", target: KUBE_FORWARD, chain: "FORWARD", comment: "kubernetes forwarding rules", extraArgs: "" },
+  { table: "filter", target: KUBE_PROXY_FIREWALL, chain: "INPUT", comment: "kubernetes load balancer firewall", extraArgs: CT_NEW },
+  { table: "filter", target: KUBE_PROXY_FIREWALL, chain: "OUTPUT", comment: "kubernetes load balancer firewall", extraArgs: CT_NEW },
+  { table: "filter", target: KUBE_PROXY_FIREWALL, chain: "FORWARD", comment: "kubernetes load balancer firewall", extraArgs: CT_NEW },
+  { table: "nat", target: KUBE_SERVICES, chain: "OUTPUT", comment: "kubernetes service portals", extraArgs: "" },
+  { table: "nat", target: KUBE_SERVICES, chain: "PREROUTING", comment: "kubernetes service portals", extraArgs: "" },
+  { table: "nat", target: KUBE_POSTROUTING, chain: "POSTROUTING", comment: "kubernetes postrouting rules", extraArgs: "" },
+  { table: "filter", target: KUBE_FIREWALL, chain: "INPUT", comment: "", extraArgs: "" },
+  { table: "filter", target: KUBE_FIREWALL, chain: "OUTPUT", comment: "", extraArgs: "" },
+]
+
+/**
+ * The jump rules, in the order kube-proxy ensures them (each with `iptables -I <chain>`, i.e. at
+ * position 1, and only when missing). Installing them in this order on an empty chain leaves them
+ * in reverse order in the chain, as on a real node.
+ */
+export function jumpRules(): JumpRule[] {
+  return JUMP_CHAINS.map((jump) => {
+    const parts: string[] = []
+    if (jump.extraArgs !== "") parts.push(jump.extraArgs)
+    if (jump.comment !== "") parts.push(`-m comment --comment ${quoteIfNeeded(jump.comment)}`)
+    parts.push(`-j ${jump.target}`)
+    return { table: jump.table, chain: jump.chain, target: jump.target, spec: parts.join(" ") }
+  })
+}
+
+function quoteIfNeeded(text: string): string {
+  return text.includes(" ") ? `"${text}"` : text
+}
+
+function chainLine(chain: string): string {
+  return `:${chain} - [0:0]`
+}
+
+/** NodePortAddresses (pkg/proxy/util/nodeport_addresses.go), IPv4 family only. */
+interface NodePortAddressPlan {
+  readonly matchAll: boolean
+  readonly containsIPv4Loopback: boolean
+  /** Matching local addresses (loopback 127.0.0.1 and the node IPs), numerically sorted. */
+  readonly nodeIPs: readonly string[]
+}
+
+function planNodePortAddresses(addresses: readonly string[] | null, node: ProxyNode): NodePortAddressPlan {
+  const cidrs: string[] = []
+  let matchAll = addresses === null || addresses.length === 0
+  for (const raw of addresses ?? []) {
+    const text = raw.trim()
+    if (text === "primary") {
+      const primary = node.ips[0]
+      if (primary !== undefined) cidrs.push(`${primary}/32`)
+      continue
+    }
+    const prefix = parseCidr(text, false)
+    if (prefix === undefined) continue
+    if (prefix.prefixLength === 0) matchAll = true
+    cidrs.push(text)
+  }
+  if (matchAll) return { matchAll: true, containsIPv4Loopback: true, nodeIPs: [] }
+  const containsIPv4Loopback = cidrs.some((c) => cidrContainsIp(c, "127.0.0.0"))
+  // Upstream de-duplicates through a Go map (random order); sorted numerically here.
+  const found = new Set<number>()
+  for (const c of cidrs) {
+    const prefix = parseCidr(c, false)
+    if (prefix === undefined) continue
+    for (const ip of ["127.0.0.1", ...node.ips]) {
+      const address = parseIpv4(ip)
+      if (address !== undefined && cidrContains(prefix, address)) found.add(address)
+    }
+  }
+  const nodeIPs = [...found].sort((a, b) => a - b).map(formatIpv4)
+  return { matchAll: false, containsIPv4Loopback, nodeIPs }
+}
+
+/** Compiles the iptables-restore input of one `syncProxyRules` run. Pure. */
+export function compileIptables(
+  services: readonly Service[],
+  endpointSlices: readonly EndpointSlice[],
+  node: ProxyNode,
+  config: IptablesConfig,
+  options: IptablesSyncOptions = {},
+): IptablesCompileResult {
+  const servicePorts = buildServicePorts(services, endpointSlices, node)
+  return compileIptablesServicePorts(servicePorts, node, config, options)
+}
+
+/** As `compileIptables`, from already-built service ports (see `buildServicePorts`). */
+export function compileIptablesServicePorts(
+  servicePorts: readonly ServicePortInfo[],
+  node: ProxyNode,
+  config: IptablesConfig,
+  options: IptablesSyncOptions = {},
+): IptablesCompileResult {
+  const changed = options.changedServices ?? null
+  const fullSync = changed === null
+  const mark = masqueradeMark(config.masqueradeBit)
+  const zone = nodeZone(node)
+  const nodeIP = node.ips[0] ?? ""
+  const nodePorts = planNodePortAddresses(config.nodePortAddresses, node)
+  // NewProxier: localhost NodePorts are disabled when nodePortAddresses excludes loopback.
+  const localhostNodePorts = config.localhostNodePorts && nodePorts.containsIPv4Loopback
+  const detector = config.clusterCIDR === null || config.clusterCIDR.trim() === "" ? null : config.clusterCIDR.trim()
+
+  const filterChains: string[] = []
+  const filterRules: string[] = []
+  const natChains: string[] = []
+  const natRules: string[] = []
+
+  for (const chain of FILTER_TOP_LEVEL_CHAINS) filterChains.push(chainLine(chain))
+  for (const chain of NAT_TOP_LEVEL_CHAINS) natChains.push(chainLine(chain))
+
+  natRules.push(`-A ${KUBE_POSTROUTING} -m mark ! --mark ${mark}/${mark} -j RETURN`)
+  natRules.push(`-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${mark}`)
+  natRules.push(`-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${config.randomFully ? " --random-fully" : ""}`)
+  natRules.push(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${mark}`)
+
+  if (localhostNodePorts) {
+    filterChains.push(chainLine(KUBE_FIREWALL))
+    filterRules.push(
+      `-A ${KUBE_FIREWALL} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+    )
+  }
+
+  const activeNatChains = new Set<string>()
+  let totalEndpoints = 0
+  for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
+  const largeClusterMode = totalEndpoints > config.largeClusterEndpointsThreshold
+  const views: IptablesServicePortView[] = []
+
+  for (const svc of servicePorts) {
+    const protocol = svc.protocol
+    const name = svc.name
+    const categorized = categorizeEndpoints(svc, node.name, zone, { preferSameTrafficDistribution: config.preferSameTrafficDistribution })
+    const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints: hasEndpoints } = categorized
+
+    const clusterPolicyChain = serviceChainName(name, protocol)
+    const localPolicyChain = serviceLocalChainName(name, protocol)
+    const externalTrafficChain = serviceExternalChainName(name, protocol)
+    const fwChain = serviceFirewallChainName(name, protocol)
+    const usesClusterPolicyChain = clusterEndpoints.length > 0 && svc.usesClusterEndpoints
+    const usesLocalPolicyChain = localEndpoints.length > 0 && svc.usesLocalEndpoints
+
+    let internalPolicyChain = clusterPolicyChain
+    let hasInternalEndpoints = hasEndpoints
+    if (svc.internalPolicyLocal) {
+      internalPolicyChain = localPolicyChain
+      if (localEndpoints.length === 0) hasInternalEndpoints = false
+    }
+    const internalTrafficChain = internalPolicyChain
+
+    let externalPolicyChain = clusterPolicyChain
+    let hasExternalEndpoints = hasEndpoints
+    if (svc.externalPolicyLocal) {
+      externalPolicyChain = localPolicyChain
+      if (localEndpoints.length === 0) hasExternalEndpoints = false
+    }
+    // Based on hasEndpoints, not hasExternalEndpoints: the short-circuit rules are needed even
+    // when no endpoint serves external traffic.
+    const usesExternalTrafficChain = hasEndpoints && svc.externallyAccessible
+    const usesFWChain = hasEndpoints && svc.loadBalancerVIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0
+    const loadBalancerTrafficChain = usesFWChain ? fwChain : externalTrafficChain
+
+    let internalTrafficFilterTarget = ""
+    let internalTrafficFilterComment = ""
+    let externalTrafficFilterTarget = ""
+    let externalTrafficFilterComment = ""
+    if (!hasEndpoints) {
+      internalTrafficFilterTarget = "REJECT"
+      internalTrafficFilterComment = `"${name} has no endpoints"`
+      externalTrafficFilterTarget = "REJECT"
+      externalTrafficFilterComment = internalTrafficFilterComment
+    } else {
+      if (!hasInternalEndpoints) {
+        internalTrafficFilterTarget = "DROP"
+        internalTrafficFilterComment = `"${name} has no local endpoints"`
+      }
+      if (!hasExternalEndpoints) {
+        externalTrafficFilterTarget = "DROP"
+        externalTrafficFilterComment = `"${name} has no local endpoints"`
+      }
+    }
+
+    const pp = `-m ${protocol} -p ${protocol}`
+    const port = String(svc.port)
+
+    // ClusterIP.
+    if (hasInternalEndpoints) {
+      natRules.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficChain}`)
+    } else {
+      filterRules.push(`-A ${KUBE_SERVICES} -m comment --comment ${internalTrafficFilterComment} ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficFilterTarget}`)
+    }
+
+    // External IPs.
+    for (const externalIP of svc.externalIPs) {
+      if (hasEndpoints) {
+        natRules.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficChain}`)
+      }
+      if (!hasExternalEndpoints) {
+        filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficFilterTarget}`)
+      }
+    }
+
+    // Load-balancer ingress IPs.
+    for (const lbip of svc.loadBalancerVIPs) {
+      if (hasEndpoints) {
+        natRules.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${pp} -d ${lbip} --dport ${port} -j ${loadBalancerTrafficChain}`)
+      }
+      if (usesFWChain) {
+        filterRules.push(`-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${fwChain}" ${pp} -d ${lbip} --dport ${port} -j DROP`)
+      }
+    }
+    if (!hasExternalEndpoints) {
+      for (const lbip of svc.loadBalancerVIPs) {
+        filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${lbip} --dport ${port} -j ${externalTrafficFilterTarget}`)
+      }
+    }
+
+    // NodePorts (not subject to loadBalancerSourceRanges).
+    if (svc.nodePort !== 0) {
+      const nodePort = String(svc.nodePort)
+      if (hasEndpoints) {
+        if (localhostNodePorts && config.nfacct) {
+          natRules.push(
+            `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} -d 127.0.0.0/8 --dport ${nodePort} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS_ACCEPTED} -j ${externalTrafficChain}`,
+          )
+        }
+        natRules.push(`-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} --dport ${nodePort} -j ${externalTrafficChain}`)
+      }
+      if (!hasExternalEndpoints) {
+        filterRules.push(
+          `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} -m addrtype --dst-type LOCAL ${pp} --dport ${nodePort} -j ${externalTrafficFilterTarget}`,
+        )
+      }
+    }
+
+    // Health check node port, whether or not there are local endpoints.
+    if (svc.healthCheckNodePort !== 0) {
+      filterRules.push(`-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`)
+    }
+
+    // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
+    const chainsWritten = fullSync || changed.has(svc.namespacedName)
+    const svcNatChains: string[] = chainsWritten ? natChains : []
+    const svcNatRules: string[] = chainsWritten ? natRules : []
+
+    if (hasInternalEndpoints) {
+      const args = `-m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port}`
+      if (config.masqueradeAll) {
+        svcNatRules.push(`-A ${internalTrafficChain} ${args} -j ${KUBE_MARK_MASQ}`)
+      } else if (detector !== null) {
+        // Masquerade off-cluster traffic to the service VIP.
+        svcNatRules.push(`-A ${internalTrafficChain} ${args} ! -s ${detector} -j ${KUBE_MARK_MASQ}`)
+      }
+    }
+
+    if (usesExternalTrafficChain) {
+      svcNatChains.push(chainLine(externalTrafficChain))
+      activeNatChains.add(externalTrafficChain)
+      if (!svc.externalPolicyLocal) {
+        svcNatRules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`)
+      } else {
+        if (detector !== null) {
+          svcNatRules.push(`-A ${externalTrafficChain} -m comment --comment "pod traffic for ${name} external destinations" -s ${detector} -j ${clusterPolicyChain}`)
+        }
+        svcNatRules.push(
+          `-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
+        )
+        svcNatRules.push(
+          `-A ${externalTrafficChain} -m comment --comment "route LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${clusterPolicyChain}`,
+        )
+      }
+      if (hasExternalEndpoints) svcNatRules.push(`-A ${externalTrafficChain} -j ${externalPolicyChain}`)
+    }
+
+    if (usesFWChain) {
+      svcNatChains.push(chainLine(fwChain))
+      activeNatChains.add(fwChain)
+      const args = `-A ${fwChain} -m comment --comment "${name} loadbalancer IP"`
+      let allowFromNode = false
+      for (const range of svc.loadBalancerSourceRanges) {
+        svcNatRules.push(`${args} -s ${range} -j ${externalTrafficChain}`)
+        if (nodeIP !== "" && cidrContainsIp(range, nodeIP)) allowFromNode = true
+      }
+      if (allowFromNode) {
+        for (const lbip of svc.loadBalancerVIPs) svcNatRules.push(`${args} -s ${lbip} -j ${externalTrafficChain}`)
+      }
+      svcNatRules.push(`-A ${fwChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`)
+    }
+
+    const endpointChains = new Map<string, string>()
+    for (const ep of allReachableEndpoints) endpointChains.set(ep.endpoint, endpointChainName(name, protocol, ep.endpoint))
+
+    if (usesClusterPolicyChain) {
+      svcNatChains.push(chainLine(clusterPolicyChain))
+      activeNatChains.add(clusterPolicyChain)
+      writeServiceToEndpointRules(svcNatRules, svc, clusterPolicyChain, clusterEndpoints, largeClusterMode)
+    }
+    if (usesLocalPolicyChain) {
+      svcNatChains.push(chainLine(localPolicyChain))
+      activeNatChains.add(localPolicyChain)
+      writeServiceToEndpointRules(svcNatRules, svc, localPolicyChain, localEndpoints, largeClusterMode)
+    }
+
+    for (const ep of allReachableEndpoints) {
+      const endpointChain = endpointChainName(name, protocol, ep.endpoint)
+      svcNatChains.push(chainLine(endpointChain))
+      activeNatChains.add(endpointChain)
+      let args = `-A ${endpointChain}`
+      if (!largeClusterMode) args += ` -m comment --comment ${name}`
+      // Hairpin: traffic that loops back to its originator is masqueraded.
+      svcNatRules.push(`${args} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`)
+      if (svc.stickyMaxAgeSeconds > 0) args += ` -m recent --name ${endpointChain} --set`
+      svcNatRules.push(`${args} ${pp} -j DNAT --to-destination ${ep.endpoint}`)
+    }
+
+    views.push({
+      ...svc,
+      ...categorized,
+      clusterPolicyChain,
+      localPolicyChain,
+      externalChain: externalTrafficChain,
+      firewallChain: fwChain,
+      hasInternalEndpoints,
+      hasExternalEndpoints,
+      usesClusterPolicyChain,
+      usesLocalPolicyChain,
+      usesExternalTrafficChain,
+      usesFWChain,
+      internalPolicyChain,
+      externalPolicyChain,
+      endpointChains,
+      chainsWritten,
+    })
+  }
+
+  // Delete service chains no longer in use.
+  const deletedChains: string[] = []
+  if (options.existingNatChains !== undefined) {
+    for (const chain of options.existingNatChains) {
+      if (!activeNatChains.has(chain) && isServiceChainName(chain)) deletedChains.push(chain)
+    }
+    deletedChains.sort(compareStrings)
+    for (const chain of deletedChains) {
+      natChains.push(chainLine(chain))
+      natRules.push(`-X ${chain}`)
+    }
+  }
+
+  // Finally, the tail call to KUBE-NODEPORTS; it must stay after all service portal rules.
+  const lastRuleComment = `"kubernetes service nodeports; NOTE: this must be the last rule in this chain"`
+  if (nodePorts.matchAll) {
+    const destinations = localhostNodePorts ? "-m addrtype --dst-type LOCAL" : "-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8"
+    natRules.push(`-A ${KUBE_SERVICES} -m comment --comment ${lastRuleComment} ${destinations} -j ${KUBE_NODEPORTS}`)
+  } else {
+    for (const ip of nodePorts.nodeIPs) {
+      if (ip.startsWith("127.") && !localhostNodePorts) continue
+      natRules.push(`-A ${KUBE_SERVICES} -m comment --comment ${lastRuleComment} -d ${ip} -j ${KUBE_NODEPORTS}`)
+    }
+  }
+
+  if (!config.conntrackTCPLiberal) {
+    filterRules.push(`-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID${config.nfacct ? ` -m nfacct --nfacct-name ${NFACCT_CT_STATE_INVALID_DROPPED}` : ""} -j DROP`)
+  }
+  filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`)
+  filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`)
+
+  const lines = ["*filter", ...filterChains, ...filterRules, "COMMIT", "*nat", ...natChains, ...natRules, "COMMIT"]
+  return {
+    restoreInput: lines.join("\n") + "\n",
+    fullSync,
+    largeClusterMode,
+    totalEndpoints,
+    activeNatChains: [...activeNatChains].sort(compareStrings),
+    deletedChains,
+    services: views,
+    jumpRules: jumpRules(),
+    filterRuleCount: filterRules.length,
+    natRuleCount: natRules.length - deletedChains.length,
+  }
+}
+
+/** proxier.go `writeServiceToEndpointRules`: affinity rules, then the 1/(n-i) statistic rules. */
+function writeServiceToEndpointRules(natRules: string[], svc: ServicePortInfo, svcChain: string, endpoints: readonly EndpointInfo[], largeClusterMode: boolean): void {
+  const commentOf = (ep: EndpointInfo): string => (largeClusterMode ? "" : ` -m comment --comment "${svc.name} -> ${ep.endpoint}"`)
+  if (svc.stickyMaxAgeSeconds > 0) {
+    for (const ep of endpoints) {
+      const chain = endpointChainName(svc.name, svc.protocol, ep.endpoint)
+      natRules.push(`-A ${svcChain}${commentOf(ep)} -m recent --name ${chain} --rcheck --seconds ${svc.stickyMaxAgeSeconds} --reap -j ${chain}`)
+    }
+  }
+  const n = endpoints.length
+  endpoints.forEach((ep, i) => {
+    const chain = endpointChainName(svc.name, svc.protocol, ep.endpoint)
+    const statistic = i < n - 1 ? ` -m statistic --mode random --probability ${computeProbability(n - i)}` : ""
+    natRules.push(`-A ${svcChain}${commentOf(ep)}${statistic} -j ${chain}`)
+  })
+}

@@ -1,0 +1,273 @@
+/**
+ * kube-proxy's view of Services and EndpointSlices, shared by every proxy mode: one entry per
+ * service port (ServicePortName = namespace/name:portName + protocol) with its endpoint list.
+ *
+ * Upstream (kubernetes/kubernetes pkg/proxy): serviceport.go `newBaseServiceInfo`,
+ * servicechangetracker.go (`ShouldSkipService`, family filtering), endpointslicecache.go
+ * (`addEndpoints`, `endpointsMapFromEndpointInfo`), endpoint.go (`BaseEndpointInfo`),
+ * pkg/api/v1/service/util.go (`ExternallyAccessible`, `ExternalPolicyLocal`, `NeedsHealthCheck`).
+ * This proxier is IPv4 single-stack: IPv6 addresses are ignored as the IPv4 proxier ignores them.
+ *
+ * Deterministic order (real kube-proxy iterates a Go map, i.e. randomly): service ports are sorted
+ * by their ServicePortName string (then protocol); endpoints by the "IP:port" string as upstream.
+ */
+import type { EndpointSlice, Service } from "../k8s/types.ts"
+import { LABEL_SERVICE_NAME } from "../k8s/types.ts"
+import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
+import type { Cidr } from "../wire/ipv4.ts"
+
+/** Node label kube-proxy reads the zone from (v1.LabelTopologyZone). */
+export const LABEL_TOPOLOGY_ZONE = "topology.kubernetes.io/zone"
+
+/** API default for sessionAffinityConfig.clientIP.timeoutSeconds (3 h). */
+export const DEFAULT_STICKY_MAX_AGE_SECONDS = 10800
+
+export type ProxyProtocol = "tcp" | "udp" | "sctp"
+
+/** The node kube-proxy runs on. */
+export interface ProxyNode {
+  readonly name: string
+  /** Node IPv4 addresses; the first is the primary node IP (kube-proxy's `nodeIP`). */
+  readonly ips: readonly string[]
+  readonly labels?: Readonly<Record<string, string>>
+  /** Used when labels lack topology.kubernetes.io/zone. */
+  readonly zone?: string
+}
+
+export interface EndpointInfo {
+  readonly ip: string
+  readonly port: number
+  /** `net.JoinHostPort(ip, port)`, e.g. "10.180.0.1:80". */
+  readonly endpoint: string
+  /** endpoint.nodeName === this node's name. */
+  readonly isLocal: boolean
+  /** conditions.ready, nil => true. */
+  readonly ready: boolean
+  /** conditions.serving, nil => true. */
+  readonly serving: boolean
+  /** conditions.terminating, nil => false. */
+  readonly terminating: boolean
+  readonly zoneHints: readonly string[]
+  readonly nodeHints: readonly string[]
+}
+
+export interface ServicePortInfo {
+  readonly namespace: string
+  readonly serviceName: string
+  /** "namespace/name" (what partial syncs key changes on). */
+  readonly namespacedName: string
+  readonly portName: string
+  /** ServicePortName.String(): "ns/name" + (":" + portName when portName is not empty). */
+  readonly name: string
+  /** Lower-cased protocol as kube-proxy writes it in rules. */
+  readonly protocol: ProxyProtocol
+  readonly clusterIP: string
+  readonly port: number
+  /** 0 when absent. */
+  readonly nodePort: number
+  readonly externalIPs: readonly string[]
+  /** status.loadBalancer.ingress[].ip in VIP mode. */
+  readonly loadBalancerVIPs: readonly string[]
+  /** Trimmed, parsed and printed as Go's IPNet.String() (host bits cleared). */
+  readonly loadBalancerSourceRanges: readonly string[]
+  /** Non-zero only when the service needs one (LoadBalancer with ETP=Local). */
+  readonly healthCheckNodePort: number
+  /** ClientIP affinity timeout in seconds, or 0 for no affinity. */
+  readonly stickyMaxAgeSeconds: number
+  readonly internalPolicyLocal: boolean
+  readonly externalPolicyLocal: boolean
+  /** NodePort != 0 or any external IP or LB VIP (ServicePort.ExternallyAccessible). */
+  readonly externallyAccessible: boolean
+  readonly usesClusterEndpoints: boolean
+  readonly usesLocalEndpoints: boolean
+  /** All endpoints from the service's EndpointSlices for this port, sorted by "IP:port". */
+  readonly endpoints: readonly EndpointInfo[]
+}
+
+export function servicePortNameString(namespace: string, name: string, portName: string): string {
+  return portName === "" ? `${namespace}/${name}` : `${namespace}/${name}:${portName}`
+}
+
+export function nodeZone(node: ProxyNode): string {
+  return node.labels?.[LABEL_TOPOLOGY_ZONE] ?? node.zone ?? ""
+}
+
+/** proxyutil.ShouldSkipService: headless (clusterIP "" or "None") and ExternalName services. */
+export function shouldSkipService(service: Service): boolean {
+  const clusterIP = service.spec.clusterIP ?? ""
+  if (clusterIP === "" || clusterIP === "None") return true
+  return service.spec.type === "ExternalName"
+}
+
+function ipv4ClusterIP(service: Service): string {
+  const candidates = service.spec.clusterIPs !== undefined && service.spec.clusterIPs.length > 0 ? service.spec.clusterIPs : [service.spec.clusterIP ?? ""]
+  for (const ip of candidates) {
+    const parsed = parseIpv4(ip)
+    if (parsed !== undefined) return formatIpv4(parsed)
+  }
+  return ""
+}
+
+function ipv4List(values: readonly string[] | undefined): string[] {
+  const out: string[] = []
+  for (const value of values ?? []) {
+    const parsed = parseIpv4(value.trim())
+    if (parsed !== undefined) out.push(formatIpv4(parsed))
+  }
+  return out
+}
+
+/** Go net.ParseCIDR accepts host bits; IPNet.String() prints the masked network. */
+export function parseSourceRange(text: string): Cidr | undefined {
+  const trimmed = text.trim()
+  if (!trimmed.includes("/")) return undefined
+  return parseCidr(trimmed, false)
+}
+
+export function cidrContainsIp(range: string, ip: string): boolean {
+  const prefix = parseCidr(range, false)
+  const address = parseIpv4(ip)
+  return prefix !== undefined && address !== undefined && cidrContains(prefix, address)
+}
+
+function lowerProtocol(protocol: string | undefined): ProxyProtocol {
+  const lower = (protocol ?? "TCP").toLowerCase()
+  return lower === "udp" ? "udp" : lower === "sctp" ? "sctp" : "tcp"
+}
+
+interface SlicePortKey {
+  readonly portName: string
+  readonly protocol: ProxyProtocol
+}
+
+/**
+ * Builds the endpoints of every (service, port name, protocol) from EndpointSlices, as
+ * EndpointSliceCache does: addresses[0] only, IPv4 slices only, de-duplicated by "IP:port"
+ * (a local duplicate replaces a non-local one), sorted by the "IP:port" string.
+ * Key: `${namespacedName}|${portName}|${protocol}`.
+ */
+export function buildEndpointsMap(slices: readonly EndpointSlice[], nodeName: string): Map<string, EndpointInfo[]> {
+  const sets = new Map<string, Map<string, EndpointInfo>>()
+  // Slices are visited in name order for determinism (upstream: map order, with the same result
+  // except for which of two conflicting duplicates wins).
+  const ordered = [...slices].sort((a, b) => compareStrings(sliceKey(a), sliceKey(b)))
+  for (const slice of ordered) {
+    if (slice.addressType !== "IPv4") continue
+    const serviceName = slice.metadata.labels?.[LABEL_SERVICE_NAME]
+    if (serviceName === undefined || serviceName === "") continue
+    const namespacedName = `${slice.metadata.namespace ?? "default"}/${serviceName}`
+    for (const slicePort of slice.ports ?? []) {
+      // Upstream skips ports with a nil name or nil port; a missing name is read as "" here, which
+      // is what the EndpointSlice controller writes for an unnamed service port.
+      if (slicePort.port === undefined) continue
+      const key: SlicePortKey = { portName: slicePort.name ?? "", protocol: lowerProtocol(slicePort.protocol) }
+      const mapKey = `${namespacedName}|${key.portName}|${key.protocol}`
+      let set = sets.get(mapKey)
+      if (set === undefined) {
+        set = new Map()
+        sets.set(mapKey, set)
+      }
+      for (const endpoint of slice.endpoints) {
+        const address = endpoint.addresses[0]
+        if (address === undefined) continue
+        const parsed = parseIpv4(address)
+        if (parsed === undefined) continue
+        const ip = formatIpv4(parsed)
+        const isLocal = endpoint.nodeName !== undefined && endpoint.nodeName === nodeName
+        const info: EndpointInfo = {
+          ip,
+          port: slicePort.port,
+          endpoint: `${ip}:${slicePort.port}`,
+          isLocal,
+          ready: endpoint.conditions?.ready ?? true,
+          serving: endpoint.conditions?.serving ?? true,
+          terminating: endpoint.conditions?.terminating ?? false,
+          zoneHints: (endpoint.hints?.forZones ?? []).map((z) => z.name),
+          nodeHints: (endpoint.hints?.forNodes ?? []).map((n) => n.name),
+        }
+        if (!set.has(info.endpoint) || isLocal) set.set(info.endpoint, info)
+      }
+    }
+  }
+  const out = new Map<string, EndpointInfo[]>()
+  for (const [key, set] of sets) {
+    out.set(
+      key,
+      [...set.values()].sort((a, b) => compareStrings(a.endpoint, b.endpoint)),
+    )
+  }
+  return out
+}
+
+function sliceKey(slice: EndpointSlice): string {
+  return `${slice.metadata.namespace ?? "default"}/${slice.metadata.name}`
+}
+
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Every service port kube-proxy programs, sorted by ServicePortName string then protocol. */
+export function buildServicePorts(services: readonly Service[], slices: readonly EndpointSlice[], node: ProxyNode): ServicePortInfo[] {
+  const endpointsMap = buildEndpointsMap(slices, node.name)
+  const out: ServicePortInfo[] = []
+  for (const service of services) {
+    if (shouldSkipService(service)) continue
+    const clusterIP = ipv4ClusterIP(service)
+    if (clusterIP === "") continue
+    const spec = service.spec
+    const namespace = service.metadata.namespace ?? "default"
+    const serviceName = service.metadata.name
+    const namespacedName = `${namespace}/${serviceName}`
+    const type = spec.type ?? "ClusterIP"
+    const externalIPs = ipv4List(spec.externalIPs)
+    const serviceExternallyAccessible = type === "LoadBalancer" || type === "NodePort" || (type === "ClusterIP" && (spec.externalIPs ?? []).length > 0)
+    const externalPolicyLocal = serviceExternallyAccessible && spec.externalTrafficPolicy === "Local"
+    const internalPolicyLocal = spec.internalTrafficPolicy === "Local"
+    const needsHealthCheck = type === "LoadBalancer" && externalPolicyLocal
+    const loadBalancerVIPs: string[] = []
+    for (const ingress of service.status?.loadBalancer?.ingress ?? []) {
+      if (ingress.ip === undefined || ingress.ip === "") continue
+      if (ingress.ipMode !== undefined && ingress.ipMode !== "VIP") continue
+      const parsed = parseIpv4(ingress.ip)
+      if (parsed !== undefined) loadBalancerVIPs.push(formatIpv4(parsed))
+    }
+    const loadBalancerSourceRanges: string[] = []
+    for (const range of spec.loadBalancerSourceRanges ?? []) {
+      const parsed = parseSourceRange(range)
+      if (parsed !== undefined) loadBalancerSourceRanges.push(formatCidr(parsed))
+    }
+    const stickyMaxAgeSeconds = spec.sessionAffinity === "ClientIP" ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_STICKY_MAX_AGE_SECONDS) : 0
+    for (const port of spec.ports ?? []) {
+      const portName = port.name ?? ""
+      const protocol = lowerProtocol(port.protocol)
+      const nodePort = port.nodePort ?? 0
+      const externallyAccessible = nodePort !== 0 || loadBalancerVIPs.length > 0 || externalIPs.length > 0
+      out.push({
+        namespace,
+        serviceName,
+        namespacedName,
+        portName,
+        name: servicePortNameString(namespace, serviceName, portName),
+        protocol,
+        clusterIP,
+        port: port.port,
+        nodePort,
+        externalIPs,
+        loadBalancerVIPs,
+        loadBalancerSourceRanges,
+        healthCheckNodePort: needsHealthCheck ? (spec.healthCheckNodePort ?? 0) : 0,
+        stickyMaxAgeSeconds,
+        internalPolicyLocal,
+        externalPolicyLocal,
+        externallyAccessible,
+        // Even with ETP=Local, Cluster endpoints are needed for the short-circuit rules.
+        usesClusterEndpoints: !internalPolicyLocal || externallyAccessible,
+        usesLocalEndpoints: internalPolicyLocal || (externallyAccessible && externalPolicyLocal),
+        endpoints: endpointsMap.get(`${namespacedName}|${portName}|${protocol}`) ?? [],
+      })
+    }
+  }
+  out.sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.protocol, b.protocol))
+  return out
+}
