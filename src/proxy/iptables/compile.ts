@@ -561,3 +561,20 @@ function writeServiceToEndpointRules(natRules: string[], svc: ServicePortInfo, s
     natRules.push(`-A ${svcChain}${commentOf(ep)}${statistic} -j ${chain}`)
   })
 }
+
+/**
+ * The nat chains a node has after `iptables-restore --noflush` of `restoreInput` on a table that had
+ * `existing`: declared chains are created (or flushed), `-X` chains deleted. Feed the result back as
+ * `existingNatChains` of the next sync.
+ */
+export function natChainsAfterRestore(existing: Iterable<string>, restoreInput: string): Set<string> {
+  const chains = new Set(existing)
+  let inNat = false
+  for (const line of restoreInput.split("\n")) {
+    if (line.startsWith("*")) inNat = line === "*nat"
+    else if (!inNat) continue
+    else if (line.startsWith(":")) chains.add(line.slice(1).split(" ")[0])
+    else if (line.startsWith("-X ")) chains.delete(line.slice(3).trim())
+  }
+  return chains
+}
