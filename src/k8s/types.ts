@@ -18,6 +18,8 @@ export interface ObjectMeta {
   /** Set when deletion starts (graceful termination). */
   deletionTimestampNs?: number
   uid?: string
+  /** Store write counter at the object's last write (the API's resourceVersion, as a decimal string). */
+  resourceVersion?: string
 }
 
 export interface OwnerReference {
@@ -83,6 +85,11 @@ export interface PodSpec {
 export interface PodCondition {
   type: "Ready" | "PodScheduled" | "ContainersReady" | "Initialized"
   status: "True" | "False" | "Unknown"
+  /** e.g. "Unschedulable" on PodScheduled=False. */
+  reason?: string
+  message?: string
+  /** Simulated time of the last status change of this condition. */
+  lastTransitionTimeNs?: number
 }
 
 export interface PodStatus {
@@ -90,6 +97,8 @@ export interface PodStatus {
   podIP?: string
   hostIP?: string
   conditions?: PodCondition[]
+  /** Simulated time the kubelet started the pod (status.startTime). */
+  startTimeNs?: number
 }
 
 export interface Pod {
@@ -218,8 +227,25 @@ export interface EndpointSlice {
   ports?: { name?: string; port?: number; protocol?: ProtocolName; appProtocol?: string }[]
 }
 
+/**
+ * A cluster node. Nodes come from the scenario's `cluster.nodes`, not from manifests, so Node is
+ * deliberately not a member of KubeObject (decoders need not handle it).
+ */
+export interface Node {
+  apiVersion: "v1"
+  kind: "Node"
+  metadata: ObjectMeta
+  spec: { podCIDR?: string; podCIDRs?: string[]; unschedulable?: boolean }
+  status?: { addresses?: { type: "InternalIP" | "ExternalIP" | "Hostname"; address: string }[] }
+}
+
 export type KubeObject = Namespace | Pod | ReplicaSet | Deployment | Service | Endpoints | EndpointSlice
 
 /** The label EndpointSlices carry to name their Service (discovery.k8s.io/service-name). */
 export const LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 export const LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+/** Well-known node labels (k8s.io/api/core/v1 well_known_labels.go). */
+export const LABEL_HOSTNAME = "kubernetes.io/hostname"
+export const LABEL_TOPOLOGY_ZONE = "topology.kubernetes.io/zone"
+/** Label the Deployment controller adds to ReplicaSets and their pods. */
+export const LABEL_POD_TEMPLATE_HASH = "pod-template-hash"

@@ -1,0 +1,155 @@
+/**
+ * Pure endpoint computations shared by the EndpointSlice, Endpoints and mirroring controllers.
+ *
+ * Upstream sources:
+ * - ShouldPodBeInEndpoints (pkg/api/v1/endpoints / staging endpointslice util): pods without a
+ *   pod IP, or in a terminal phase (Succeeded/Failed), are left out; terminating pods (with a
+ *   deletionTimestamp) are left out unless includeTerminating. The EndpointSlice controller passes
+ *   true; the Endpoints controller passes service.spec.publishNotReadyAddresses.
+ * - podToEndpoint (staging/src/k8s.io/endpointslice/utils.go):
+ *   serving = IsPodReady(pod); terminating = deletionTimestamp != nil;
+ *   ready = publishNotReadyAddresses || (serving && !terminating); nodeName from spec.nodeName;
+ *   zone from the node's topology.kubernetes.io/zone label; targetRef Pod.
+ * - FindPort (pkg/api/v1/pod/util.go): an integer targetPort is used as is; a named targetPort is
+ *   looked up in the pod's containers' ports by name *and* protocol; a pod lacking it has no
+ *   endpoint for that service port. Absent targetPort = port.
+ */
+import type { Endpoint, EndpointAddress, EndpointPort, Endpoints, Pod, ProtocolName, Service, ServicePort } from "./types.ts"
+
+export interface SlicePort {
+  name?: string
+  port?: number
+  protocol?: ProtocolName
+  appProtocol?: string
+}
+
+export function isPodReady(pod: Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false
+}
+
+export function isPodTerminating(pod: Pod): boolean {
+  return pod.metadata.deletionTimestampNs !== undefined
+}
+
+export function shouldPodBeInEndpoints(pod: Pod, includeTerminating: boolean): boolean {
+  const phase = pod.status?.phase
+  if (phase === "Succeeded" || phase === "Failed") return false
+  if (pod.status?.podIP === undefined || pod.status.podIP === "") return false
+  if (!includeTerminating && isPodTerminating(pod)) return false
+  return true
+}
+
+export function findPort(pod: Pod, servicePort: ServicePort): number | undefined {
+  const target = servicePort.targetPort ?? servicePort.port
+  if (typeof target === "number") return target
+  const protocol = servicePort.protocol ?? "TCP"
+  for (const container of pod.spec.containers) {
+    for (const port of container.ports ?? []) {
+      if (port.name === target && (port.protocol ?? "TCP") === protocol) return port.containerPort
+    }
+  }
+  return undefined
+}
+
+/** The slice ports this pod serves for the service (service port order), skipping unresolved names. */
+export function podSlicePorts(service: Service, pod: Pod): SlicePort[] {
+  const out: SlicePort[] = []
+  for (const servicePort of service.spec.ports ?? []) {
+    const port = findPort(pod, servicePort)
+    if (port === undefined) continue
+    const slicePort: SlicePort = { name: servicePort.name ?? "", port, protocol: servicePort.protocol ?? "TCP" }
+    if (servicePort.appProtocol !== undefined) slicePort.appProtocol = servicePort.appProtocol
+    out.push(slicePort)
+  }
+  return out
+}
+
+/** A stable key for a port list (groups endpoints into slices the way upstream's port-mapping hash does). */
+export function portsKey(ports: readonly SlicePort[]): string {
+  return ports.map((p) => `${p.name ?? ""}/${p.port ?? ""}/${p.protocol ?? ""}/${p.appProtocol ?? ""}`).join(",")
+}
+
+export function podToEndpoint(pod: Pod, service: Service, zone: string | undefined): Endpoint {
+  const serving = isPodReady(pod)
+  const terminating = isPodTerminating(pod)
+  const ready = service.spec.publishNotReadyAddresses === true || (serving && !terminating)
+  const endpoint: Endpoint = {
+    addresses: [pod.status?.podIP ?? ""],
+    conditions: { ready, serving, terminating },
+    targetRef: targetRefOf(pod),
+  }
+  if (pod.spec.nodeName !== undefined) endpoint.nodeName = pod.spec.nodeName
+  if (zone !== undefined && zone !== "") endpoint.zone = zone
+  // endpointutil.ShouldSetHostname: pod.spec.hostname set and subdomain == service name.
+  if (pod.spec.hostname !== undefined && pod.spec.subdomain === service.metadata.name && pod.metadata.namespace === service.metadata.namespace) {
+    endpoint.hostname = pod.spec.hostname
+  }
+  return endpoint
+}
+
+function targetRefOf(pod: Pod): { kind: string; name: string; namespace?: string; uid?: string } {
+  const ref: { kind: string; name: string; namespace?: string; uid?: string } = { kind: "Pod", name: pod.metadata.name }
+  ref.namespace = pod.metadata.namespace ?? "default"
+  if (pod.metadata.uid !== undefined) ref.uid = pod.metadata.uid
+  return ref
+}
+
+function endpointAddressOf(pod: Pod): EndpointAddress {
+  const address: EndpointAddress = { ip: pod.status?.podIP ?? "", targetRef: targetRefOf(pod) }
+  if (pod.spec.nodeName !== undefined) address.nodeName = pod.spec.nodeName
+  return address
+}
+
+/**
+ * v1 Endpoints subsets for a selector Service (pkg/controller/endpoint syncService + RepackSubsets):
+ * ready pods (or all, with publishNotReadyAddresses) in `addresses`, others in `notReadyAddresses`;
+ * addresses with identical port sets share a subset. Addresses are sorted by IP string (SortSubsets);
+ * subsets by their port key; ports keep the service's order (upstream sorts ports by an object
+ * hash we do not reproduce).
+ */
+export function endpointsSubsets(service: Service, pods: readonly Pod[]): NonNullable<Endpoints["subsets"]> {
+  const publishNotReady = service.spec.publishNotReadyAddresses === true
+  const groups = new Map<string, { ports: EndpointPort[]; ready: EndpointAddress[]; notReady: EndpointAddress[] }>()
+  for (const pod of pods) {
+    if (!shouldPodBeInEndpoints(pod, publishNotReady)) continue
+    const ports = podSlicePorts(service, pod)
+    if (ports.length === 0 && (service.spec.ports ?? []).length > 0) continue
+    const key = portsKey(ports)
+    let group = groups.get(key)
+    if (group === undefined) {
+      group = {
+        ports: ports.map((p) => {
+          const port: EndpointPort = { port: p.port ?? 0, protocol: p.protocol ?? "TCP" }
+          if (p.name !== undefined && p.name !== "") port.name = p.name
+          return port
+        }),
+        ready: [],
+        notReady: [],
+      }
+      groups.set(key, group)
+    }
+    if (publishNotReady || isPodReady(pod)) group.ready.push(endpointAddressOf(pod))
+    else group.notReady.push(endpointAddressOf(pod))
+  }
+  const byIp = (a: EndpointAddress, b: EndpointAddress): number => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0)
+  const out: NonNullable<Endpoints["subsets"]> = []
+  for (const key of [...groups.keys()].sort()) {
+    const group = groups.get(key)
+    if (group === undefined) continue
+    const subset: NonNullable<Endpoints["subsets"]>[number] = {}
+    if (group.ready.length > 0) subset.addresses = group.ready.sort(byIp)
+    if (group.notReady.length > 0) subset.notReadyAddresses = group.notReady.sort(byIp)
+    if (group.ports.length > 0) subset.ports = group.ports
+    out.push(subset)
+  }
+  return out
+}
+
+
+
+/** Endpoints equal as data (used to skip no-op writes, as upstream compares before updating). */
+export function sameData(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+

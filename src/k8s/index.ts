@@ -1,0 +1,10 @@
+/** k8s/: API objects, the object store, IPAM and the controllers in simulated time. */
+export * from "./types.ts"
+export * from "./labels.ts"
+export * from "./names.ts"
+export * from "./ipam.ts"
+export * from "./issues.ts"
+export * from "./store.ts"
+export * from "./endpoints.ts"
+export * from "./control-plane.ts"
+export * from "./kubectl.ts"
