@@ -1,0 +1,179 @@
+/**
+ * Latency histogram: integer log-linear buckets (HdrHistogram's layout, fixed precision).
+ *
+ * Buckets. Values are non-negative integers (nanoseconds), 0 to 2^53 - 1. Values below 256 have
+ * a bucket each (exact). Above, every power-of-two range [2^e, 2^(e+1)) is split into 128 equal
+ * buckets of width 2^(e-7). So a bucket's width is at most 1/128 of its lowest value: any value
+ * reported for a bucket is within a relative error of 2^-7 (0.78 %) of every value it holds.
+ * 1 ns .. 1 hour (3.6e12 ns) uses 5,000 buckets; the counts array grows only as far as needed.
+ *
+ * Percentiles. `valueAtQuantile(q)` returns the *highest equivalent value* of the bucket holding
+ * the sample of rank ceil(q * count) (1-based, exact integer arithmetic), as HdrHistogram does,
+ * clamped to the exact maximum. So it never under-reports: true <= reported <= true * (1 + 2^-7).
+ *
+ * Everything is integer arithmetic: counts and min/max are exact, and the sum is held in two
+ * 32-bit-aligned limbs so that it stays exact past 2^53 (a million samples of an hour each); the
+ * mean is the exact sum divided by the count, rounded half up to an integer nanosecond.
+ */
+import { AssertionError, assert } from "../sim/assert.ts"
+import type { LatencySummary } from "./results.ts"
+
+/** Sub-bucket precision: 2^SUB_BUCKET_BITS buckets per power of two. */
+export const SUB_BUCKET_BITS = 7
+const SUB_BUCKET_COUNT = 1 << SUB_BUCKET_BITS // 128
+const EXACT_LIMIT = SUB_BUCKET_COUNT * 2 // 256: values below get one bucket each
+const TWO_POW_32 = 4294967296
+
+/** Maximum relative error of a reported value: 2^-7. */
+export const RELATIVE_ERROR_MAX = 1 / SUB_BUCKET_COUNT
+
+/** floor(log2(value)) for a positive safe integer. */
+function log2Floor(value: number): number {
+  if (value < TWO_POW_32) return 31 - Math.clz32(value)
+  return 63 - Math.clz32(Math.floor(value / TWO_POW_32))
+}
+
+/** Bucket index of a value (a non-negative safe integer). */
+export function bucketIndex(value: number): number {
+  if (value < EXACT_LIMIT) return value
+  const shift = log2Floor(value) - SUB_BUCKET_BITS
+  // Division by a power of two is exact in binary floating point; floor gives the top 8 bits.
+  return shift * SUB_BUCKET_COUNT + Math.floor(value / 2 ** shift)
+}
+
+/** Lowest value that falls in bucket `index`. */
+export function bucketLowest(index: number): number {
+  if (index < EXACT_LIMIT) return index
+  const shift = Math.floor(index / SUB_BUCKET_COUNT) - 1
+  const mantissa = index - shift * SUB_BUCKET_COUNT
+  return mantissa * 2 ** shift
+}
+
+/** Highest value that falls in bucket `index` (HdrHistogram's highestEquivalentValue). */
+export function bucketHighest(index: number): number {
+  if (index < EXACT_LIMIT) return index
+  const shift = Math.floor(index / SUB_BUCKET_COUNT) - 1
+  const mantissa = index - shift * SUB_BUCKET_COUNT
+  return (mantissa + 1) * 2 ** shift - 1
+}
+
+export class Histogram {
+  private counts = new Float64Array(EXACT_LIMIT)
+  /** Number of values recorded. */
+  count = 0
+  /** Smallest value recorded (0 when empty). */
+  min = 0
+  /** Largest value recorded (0 when empty). */
+  max = 0
+  // Exact sum = sumHigh * 2^32 + sumLow, with 0 <= sumLow < 2^32.
+  private sumLow = 0
+  private sumHigh = 0
+
+  /** Records `valueNs` (a non-negative safe integer) `times` times. */
+  record(valueNs: number, times = 1): void {
+    if (!(Number.isSafeInteger(valueNs) && valueNs >= 0)) badValue(valueNs)
+    if (!(Number.isSafeInteger(times) && times >= 0)) badValue(times)
+    if (times === 0) return
+    const index = bucketIndex(valueNs)
+    if (index >= this.counts.length) this.grow(index)
+    this.counts[index] += times
+    if (this.count === 0 || valueNs < this.min) this.min = valueNs
+    if (valueNs > this.max) this.max = valueNs
+    this.count += times
+    const low = valueNs % TWO_POW_32
+    const high = (valueNs - low) / TWO_POW_32
+    this.addToSum(low, high, times)
+  }
+
+  /** Adds every value of `other` to this histogram. */
+  merge(other: Histogram): void {
+    if (other.count === 0) return
+    if (other.counts.length > this.counts.length) this.grow(other.counts.length - 1)
+    const counts = this.counts
+    const otherCounts = other.counts
+    for (let i = 0; i < otherCounts.length; i++) counts[i] += otherCounts[i]
+    if (this.count === 0 || other.min < this.min) this.min = other.min
+    if (other.max > this.max) this.max = other.max
+    this.count += other.count
+    const total = this.sum() + other.sum()
+    this.sumLow = Number(total % 4294967296n)
+    this.sumHigh = Number(total / 4294967296n)
+  }
+
+  /** Exact sum of the recorded values. */
+  sum(): bigint {
+    return BigInt(this.sumHigh) * 4294967296n + BigInt(this.sumLow)
+  }
+
+  /** Exact mean rounded half up to an integer (0 when empty). */
+  mean(): number {
+    if (this.count === 0) return 0
+    const count = BigInt(this.count)
+    return Number((2n * this.sum() + count) / (2n * count))
+  }
+
+  /**
+   * Value at quantile `q` in [0, 1]: the highest equivalent value of the bucket holding the
+   * sample of rank max(1, ceil(q * count)), clamped to the maximum. 0 when empty. `q` is taken to
+   * 1e-9 resolution so that the rank is computed in exact integer arithmetic (0.999 * 1000 is
+   * 999, not 999.0000000000001 rounded up to 1000).
+   */
+  valueAtQuantile(q: number): number {
+    assert(q >= 0 && q <= 1, `quantile ${q} outside [0, 1]`)
+    if (this.count === 0) return 0
+    const partsPerBillion = BigInt(Math.round(q * 1e9))
+    const rankBig = (BigInt(this.count) * partsPerBillion + 999_999_999n) / 1_000_000_000n
+    const rank = Math.max(1, Number(rankBig))
+    const counts = this.counts
+    let seen = 0
+    for (let i = 0; i < counts.length; i++) {
+      seen += counts[i]
+      if (seen >= rank) return Math.min(bucketHighest(i), this.max)
+    }
+    return this.max
+  }
+
+  /** The results-document summary (all zeros when empty). */
+  summary(): LatencySummary {
+    return {
+      count: this.count,
+      min: this.min,
+      mean: this.mean(),
+      p50: this.valueAtQuantile(0.5),
+      p90: this.valueAtQuantile(0.9),
+      p99: this.valueAtQuantile(0.99),
+      p999: this.valueAtQuantile(0.999),
+      max: this.max,
+    }
+  }
+
+  private addToSum(low: number, high: number, times: number): void {
+    if (times === 1) {
+      // Hot path: low < 2^32 and sumLow < 2^32, so the limb sum is exact; carry into sumHigh.
+      let sumLow = this.sumLow + low
+      let sumHigh = this.sumHigh + high
+      if (sumLow >= TWO_POW_32) {
+        sumLow -= TWO_POW_32
+        sumHigh += 1
+      }
+      this.sumLow = sumLow
+      this.sumHigh = sumHigh
+      return
+    }
+    const total = this.sum() + (BigInt(high) * 4294967296n + BigInt(low)) * BigInt(times)
+    this.sumLow = Number(total % 4294967296n)
+    this.sumHigh = Number(total / 4294967296n)
+  }
+
+  private grow(index: number): void {
+    let length = this.counts.length
+    while (length <= index) length *= 2
+    const counts = new Float64Array(length)
+    counts.set(this.counts)
+    this.counts = counts
+  }
+}
+
+function badValue(value: number): never {
+  throw new AssertionError(`histogram values must be non-negative safe integers, got ${value}`)
+}

@@ -1,0 +1,25 @@
+import type { ResultsDocument } from "../../src/stats/results.ts"
+
+/** A small, hand-made results document for rendering and aggregation tests. */
+export function sampleDocument(seed = 1, scale = 1): ResultsDocument {
+  return {
+    schemaVersion: 1,
+    scenario: "http-go-affinity",
+    seed,
+    fingerprint: "a47e9073384d3972",
+    simulatedNs: 30_000_000_000,
+    workloads: {
+      wget: {
+        requests: { sent: 1000, completed: 990, failed: 10, failedByReason: { timeout: 7, "connection-refused": 3 } },
+        latencyNs: { count: 990, min: 95_000, mean: 512_000 * scale, p50: 412_000 * scale, p90: 1_020_000, p99: 3_100_000, p999: 5_230_000, max: 6_010_000 },
+        distribution: { byEndpoint: { "http-go-b": 300 * scale, "http-go-a": 400, "http-go-c": 290 }, jain: 0.984, maxOverMean: 1.21, cv: 0.128, chiSquareP: 0.000123 },
+      },
+    },
+    drops: { "conntrack-full": 3, "no-endpoints": 1 },
+    conntrack: { peakEntries: 1234, peakEntriesByNode: { "node-2": 434, "node-1": 800 }, entriesByState: { ESTABLISHED: 12 }, insertFailed: 2, dropsTableFull: 3 },
+    dns: { NOERROR: 990 },
+    steps: [{ atNs: 10_000_000_000, description: "scale deployment/http-go to 5" }],
+    endReason: "completed",
+    wall: { seconds: 1.234, events: 4_567_890, eventsPerSecond: 3_701_694 },
+  }
+}
