@@ -1,0 +1,171 @@
+/**
+ * The command line (effect/cli): `run`, `validate`, `rules`, with help text and examples. `runCli`
+ * parses `argv`, runs one command and resolves to its exit code; it never exits the process and
+ * never throws, so tests call it in-process with a stub runtime and captured output.
+ *
+ * The runtime is injected (`Runtime`): by default cluster/index.ts, which the lead owns; plugging
+ * the real simulator in needs no change here.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
+import * as cluster from "../cluster/index.ts"
+import { readFileUtf8 } from "../scenario/load.ts"
+import {
+  EXIT_INTERNAL_ERROR,
+  EXIT_INVALID_INPUT,
+  EXIT_OK,
+  rulesCommand,
+  runCommand,
+  validateCommand,
+  type CliIo,
+  type Runtime,
+} from "./commands.ts"
+
+export type { CliIo, Runtime } from "./commands.ts"
+
+export const defaultRuntime: Runtime = {
+  runScenario: cluster.runScenario,
+  validateScenario: cluster.validateScenario,
+  renderRules: cluster.renderRules,
+}
+
+/** The real process: stdout/stderr, the file system, the wall clock, the environment. */
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    stderrIsTTY: process.stderr.isTTY === true,
+    env: process.env,
+    readFile: readFileUtf8,
+    writeFile: (path, text) => writeFileSync(path, text),
+    mkdir: (path) => void mkdirSync(path, { recursive: true }),
+    wallClockMs: () => Date.now(),
+  }
+}
+
+function version(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    if (typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string") return pkg.version
+  } catch {
+    // Fall through: the version is cosmetic.
+  }
+  return "0.0.0"
+}
+
+const scenarioArgument = Argument.String("scenario").pipe(Argument.withDescription("path of the scenario file (YAML, apiVersion kube-netsim/v1)"))
+
+function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) {
+  const run = Command.make(
+    "run",
+    {
+      scenario: scenarioArgument,
+      seed: Flag.Int("seed").pipe(Flag.withDescription("seed to use instead of the scenario's seed"), Flag.optional),
+      runs: Flag.Int("runs").pipe(Flag.withDescription("run seeds SEED..SEED+R-1 and report each metric as mean and 95% confidence interval"), Flag.withDefault(1)),
+      out: Flag.String("out").pipe(Flag.withDescription("directory to write results.json into (created if missing)"), Flag.optional),
+      json: Flag.Boolean("json").pipe(Flag.withDescription("print the results document (JSON) instead of the summary"), Flag.withDefault(false)),
+      quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("no summary, warnings or progress line; errors and failed expectations only"), Flag.withDefault(false)),
+    },
+    (options) =>
+      Effect.sync(() =>
+        setExit(
+          runCommand(io, runtime, {
+            scenario: options.scenario,
+            seed: Option.getOrUndefined(options.seed),
+            runs: options.runs,
+            out: Option.getOrUndefined(options.out),
+            json: options.json,
+            quiet: options.quiet,
+          }),
+        ),
+      ),
+  ).pipe(
+    Command.withDescription("Simulate a scenario and print its statistics. Exit 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."),
+    Command.withExamples([
+      { command: "kube-netsim run scenarios/quickstart.yaml", description: "simulate and print the summary" },
+      { command: "kube-netsim run scenarios/quickstart.yaml --seed 7 --json", description: "print the results document for seed 7" },
+      { command: "kube-netsim run scenarios/seed-001-http-go-scale.yaml --runs 10 --out results/", description: "10 seeds, mean and 95% CI, files in results/" },
+    ]),
+  )
+
+  const validate = Command.make("validate", { scenario: scenarioArgument }, (options) => Effect.sync(() => setExit(validateCommand(io, runtime, options.scenario)))).pipe(
+    Command.withDescription("Decode and compile a scenario without running it; print every error as file:line:column: path: message."),
+    Command.withExamples([{ command: "kube-netsim validate scenarios/quickstart.yaml", description: "check a scenario and its manifests" }]),
+  )
+
+  const rules = Command.make(
+    "rules",
+    {
+      scenario: scenarioArgument,
+      node: Flag.String("node").pipe(Flag.withDescription("node whose dataplane configuration to print")),
+      at: Flag.String("at").pipe(Flag.withDescription("simulated time to print the rules at (e.g. 10s; default 0)"), Flag.optional),
+      sorted: Flag.Boolean("sorted").pipe(Flag.withDescription("order rules as kube-proxy's unit tests do before comparing"), Flag.withDefault(false)),
+    },
+    (options) =>
+      Effect.sync(() =>
+        setExit(rulesCommand(io, runtime, { scenario: options.scenario, node: options.node, at: Option.getOrUndefined(options.at), sorted: options.sorted })),
+      ),
+  ).pipe(
+    Command.withDescription("Print a node's dataplane configuration as the real tool prints it (iptables-save in iptables mode)."),
+    Command.withExamples([
+      { command: "kube-netsim rules scenarios/quickstart.yaml --node node-1", description: "iptables-save output of node-1 at time 0" },
+      { command: "kube-netsim rules scenarios/seed-001-http-go-scale.yaml --node node-2 --at 15s --sorted", description: "after the scale-up, sorted" },
+    ]),
+  )
+
+  return Command.make("kube-netsim").pipe(
+    Command.withDescription("Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md"),
+    Command.withSubcommands([run, validate, rules]),
+  )
+}
+
+/** Help goes to stdout, usage errors (with the help) to stderr, through the injected io. */
+function presenter(io: CliIo): CliOutput.Presenter {
+  const formatter = CliOutput.defaultFormatter({ colors: false })
+  return {
+    present: (event) =>
+      Effect.sync(() => {
+        switch (event._tag) {
+          case "Help":
+            io.stdout(`${formatter.formatHelpDoc(event.helpDoc)}\n`)
+            return
+          case "InvalidInvocation":
+            io.stderr(`${formatter.formatErrors(event.errors)}\n\n${formatter.formatHelpDoc(event.helpDoc)}\n`)
+            return
+          case "Version":
+            io.stdout(`${formatter.formatVersion(event.name, event.version)}\n`)
+            return
+        }
+      }),
+  }
+}
+
+/** Parses `argv` (without node and script), runs the command, resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo(), runtime: Runtime = defaultRuntime): Promise<number> {
+  let exitCode: number | undefined
+  const root = commands(io, runtime, (code) => {
+    exitCode = code
+  })
+  const program = Command.runWith(root, { version: version() })(argv).pipe(
+    Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter(io)))),
+  )
+  try {
+    const exit = await Effect.runPromiseExit(program)
+    if (exitCode !== undefined) return exitCode
+    if (Exit.isSuccess(exit)) return EXIT_OK
+    const failure = Cause.findErrorOption(exit.cause)
+    if (Option.isSome(failure) && CliError.isCliError(failure.value)) {
+      const error = failure.value
+      // `kube-netsim` alone shows the help: not an error.
+      if (error._tag === "ShowHelp" && error.errors.length === 0) return EXIT_OK
+      return EXIT_INVALID_INPUT
+    }
+    io.stderr(`kube-netsim: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
+    return EXIT_INTERNAL_ERROR
+  } catch (error) {
+    io.stderr(`kube-netsim: internal error: ${error instanceof Error ? error.message : String(error)}\n`)
+    return EXIT_INTERNAL_ERROR
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The commands' work, as plain functions from parsed options to an exit code: `run`, `validate`,
+ * `rules`. `app.ts` wires them to effect/cli; tests call them through `runCli`.
+ *
+ * Exit codes (DESIGN.md "Commands"): 0 ok; 1 a scenario expectation failed; 2 invalid input
+ * (every issue printed as `file:line:column: path: message`); 3 internal error (a short message;
+ * the stack only with KUBE_NETSIM_DEBUG=1).
+ */
+import { join } from "node:path"
+import type { RulesOptions, RunOptions } from "../cluster/index.ts"
+import { ScenarioIssues, type Issue, type ScenarioSpec } from "../cluster/spec.ts"
+import { checkExpectations } from "../scenario/expect.ts"
+import { formatIssue, sortIssues } from "../scenario/issues.ts"
+import { loadScenario, type LoadedScenario, type ReadFile } from "../scenario/load.ts"
+import { parseDurationNs } from "../scenario/units.ts"
+import { aggregateRuns, renderAggregate } from "../stats/aggregate.ts"
+import { stringifyResults } from "../stats/document.ts"
+import { renderSummary } from "../stats/render.ts"
+import type { ResultsDocument } from "../stats/results.ts"
+
+export const EXIT_OK = 0
+export const EXIT_EXPECTATION_FAILED = 1
+export const EXIT_INVALID_INPUT = 2
+export const EXIT_INTERNAL_ERROR = 3
+
+/** The runtime the CLI drives: cluster/index.ts in production, a stub in tests. */
+export interface Runtime {
+  readonly runScenario: (spec: ScenarioSpec, options: RunOptions) => ResultsDocument
+  readonly validateScenario: (spec: ScenarioSpec) => Issue[]
+  readonly renderRules: (spec: ScenarioSpec, options: RulesOptions) => string
+}
+
+/** Everything the CLI touches outside itself, injectable for in-process tests. */
+export interface CliIo {
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+  readonly stderrIsTTY: boolean
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly readFile: ReadFile
+  readonly writeFile: (path: string, text: string) => void
+  readonly mkdir: (path: string) => void
+  /** Wall clock (ms) for the `wall` section and the progress line; model code reads no clock. */
+  readonly wallClockMs: () => number
+}
+
+export interface RunCommandOptions {
+  readonly scenario: string
+  readonly seed: number | undefined
+  readonly runs: number
+  readonly out: string | undefined
+  readonly json: boolean
+  readonly quiet: boolean
+}
+
+export interface RulesCommandOptions {
+  readonly scenario: string
+  readonly node: string
+  readonly at: string | undefined
+  readonly sorted: boolean
+}
+
+/** Runs `body`, turning exceptions into exit codes: ScenarioIssues -> 2, anything else -> 3. */
+export function guarded(io: CliIo, loaded: () => LoadedScenario | undefined, body: () => number): number {
+  try {
+    return body()
+  } catch (error) {
+    if (error instanceof ScenarioIssues) {
+      printIssues(io, error.issues, loaded())
+      return EXIT_INVALID_INPUT
+    }
+    const message = error instanceof Error ? error.message : String(error)
+    io.stderr(`kube-netsim: internal error: ${message}\n`)
+    if (io.env.KUBE_NETSIM_DEBUG === "1" && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`)
+    else io.stderr("(set KUBE_NETSIM_DEBUG=1 to print the stack trace)\n")
+    return EXIT_INTERNAL_ERROR
+  }
+}
+
+/** Prints issues; positionless issues from cluster/ are located through the scenario's paths. */
+export function printIssues(io: CliIo, issues: readonly Issue[], loaded: LoadedScenario | undefined): void {
+  const located = issues.map((issue) => (issue.position === undefined && loaded !== undefined ? { ...issue, position: loaded.locate(issue.path) } : issue))
+  for (const issue of sortIssues(located)) io.stderr(`${formatIssue(issue)}\n`)
+  const errors = issues.filter((issue) => issue.severity === "error").length
+  if (errors > 0) io.stderr(`${errors} error${errors === 1 ? "" : "s"}\n`)
+}
+
+function load(io: CliIo, file: string, printWarnings: boolean): LoadedScenario | number {
+  const result = loadScenario(file, io.readFile)
+  if (!result.ok) {
+    printIssues(io, result.issues, undefined)
+    return EXIT_INVALID_INPUT
+  }
+  if (printWarnings) printIssues(io, result.scenario.warnings, result.scenario)
+  return result.scenario
+}
+
+export function validateCommand(io: CliIo, runtime: Runtime, file: string): number {
+  let loaded: LoadedScenario | undefined
+  return guarded(io, () => loaded, () => {
+    const result = load(io, file, true)
+    if (typeof result === "number") return result
+    loaded = result
+    const warnings = runtime.validateScenario(result.spec)
+    printIssues(io, warnings, result)
+    const spec = result.spec
+    const count = result.warnings.length + warnings.length
+    io.stdout(`${file}: ok (${spec.cluster.nodes.length} nodes, ${spec.manifests.length} objects, ${spec.workloads.length} workloads, ${spec.timeline.length} timeline steps${count > 0 ? `, ${count} warning${count === 1 ? "" : "s"}` : ""})\n`)
+    return EXIT_OK
+  })
+}
+
+export function rulesCommand(io: CliIo, runtime: Runtime, options: RulesCommandOptions): number {
+  let loaded: LoadedScenario | undefined
+  return guarded(io, () => loaded, () => {
+    let atNs = 0
+    if (options.at !== undefined) {
+      const parsed = parseDurationNs(options.at)
+      if (typeof parsed === "string") {
+        io.stderr(`kube-netsim rules: --at: ${parsed}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      atNs = parsed
+    }
+    const result = load(io, options.scenario, false)
+    if (typeof result === "number") return result
+    loaded = result
+    const nodes = result.spec.cluster.nodes.map((node) => node.name)
+    if (!nodes.includes(options.node)) {
+      io.stderr(`kube-netsim rules: --node: no node "${options.node}" in ${options.scenario} (nodes: ${nodes.join(", ")})\n`)
+      return EXIT_INVALID_INPUT
+    }
+    const text = runtime.renderRules(result.spec, { node: options.node, atNs, sorted: options.sorted })
+    io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`)
+    return EXIT_OK
+  })
+}
+
+export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptions): number {
+  let loaded: LoadedScenario | undefined
+  return guarded(io, () => loaded, () => {
+    if (options.seed !== undefined && !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)) {
+      io.stderr(`kube-netsim run: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
+      return EXIT_INVALID_INPUT
+    }
+    if (!(Number.isSafeInteger(options.runs) && options.runs >= 1 && options.runs <= 10_000)) {
+      io.stderr(`kube-netsim run: --runs: must be an integer between 1 and 10000, got ${options.runs}\n`)
+      return EXIT_INVALID_INPUT
+    }
+    const result = load(io, options.scenario, !options.quiet)
+    if (typeof result === "number") return result
+    loaded = result
+    const firstSeed = options.seed ?? result.spec.seed
+    const docs: ResultsDocument[] = []
+    const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
+    for (let run = 0; run < options.runs; run++) {
+      const seed = (firstSeed + run) % 2 ** 32
+      const spec: ScenarioSpec = { ...result.spec, seed }
+      const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
+      docs.push(runtime.runScenario(spec, { seed, wallClockMs: io.wallClockMs, onProgress: (done, total) => progress.update(label, done, total) }))
+    }
+    progress.clear()
+
+    const aggregate = options.runs > 1 ? aggregateRuns(docs) : undefined
+    if (options.out !== undefined) {
+      io.mkdir(options.out)
+      if (aggregate === undefined) io.writeFile(join(options.out, "results.json"), stringifyResults(docs[0]))
+      else {
+        io.writeFile(join(options.out, "results.json"), `${JSON.stringify(aggregate, null, 2)}\n`)
+        for (const doc of docs) io.writeFile(join(options.out, `results-seed-${doc.seed}.json`), stringifyResults(doc))
+      }
+    }
+    if (options.json) io.stdout(aggregate === undefined ? stringifyResults(docs[0]) : `${JSON.stringify(aggregate, null, 2)}\n`)
+    else if (!options.quiet) io.stdout(aggregate === undefined ? renderSummary(docs[0]) : renderAggregate(aggregate))
+
+    let failed = 0
+    for (const doc of docs) {
+      for (const failure of checkExpectations(result.expectations, doc)) {
+        failed++
+        const where = failure.expectation.position
+        const prefix = where === null ? "" : `${where.file}:${where.line}:${where.column}: `
+        io.stderr(`${prefix}expectation failed${options.runs > 1 ? ` (seed ${doc.seed})` : ""}: ${failure.message}\n`)
+      }
+    }
+    return failed > 0 ? EXIT_EXPECTATION_FAILED : EXIT_OK
+  })
+}
+
+/**
+ * The progress line on stderr: only when stderr is a terminal and --quiet is not given, and only
+ * once a run has taken more than a second of wall time; redrawn at most 10 times a second.
+ */
+class ProgressLine {
+  private startMs: number | undefined
+  private lastMs = 0
+  private shown = false
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly enabled: boolean,
+  ) {}
+
+  update(label: string, doneNs: number, totalNs: number): void {
+    if (!this.enabled) return
+    const now = this.io.wallClockMs()
+    this.startMs ??= now
+    if (now - this.startMs < 1000 || now - this.lastMs < 100) return
+    this.lastMs = now
+    const percent = totalNs > 0 ? Math.min(100, Math.floor((doneNs / totalNs) * 100)) : 0
+    this.io.stderr(`\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)`)
+    this.shown = true
+  }
+
+  clear(): void {
+    if (this.shown) this.io.stderr("\r\x1b[K")
+    this.shown = false
+  }
+}

@@ -1,0 +1,508 @@
+/**
+ * Loading a scenario file into a `ScenarioSpec`: read, parse YAML with positions, decode with the
+ * effect Schema (`schema.ts`), decode the Kubernetes manifests (`manifests.ts`), fill every default
+ * (docs/scenario.md lists them with their sources), convert units, and check references between
+ * parts (a workload naming a missing pod, a Service selecting nothing). Every issue is collected
+ * and returned at once; nothing throws for bad input.
+ */
+import { readFileSync } from "node:fs"
+import { dirname, join, normalize } from "node:path"
+import type {
+  Arrival,
+  ClusterSpec,
+  Issue,
+  KubeProxySpec,
+  Locate,
+  ManifestObject,
+  NodeSpec,
+  ScenarioSpec,
+  ServerSpec,
+  TimelineStep,
+  WorkloadSource,
+  WorkloadSpec,
+  WorkloadTarget,
+} from "../cluster/spec.ts"
+import type { Expectation, ExpectationCondition } from "./expect.ts"
+import { hasErrors, sortIssues } from "./issues.ts"
+import { decodeManifest, isBuiltinNamespace, selectorMatches } from "./manifests.ts"
+import { decodeAll, mustParse } from "./schema-util.ts"
+import { ScenarioFile, type ExpectationEntry, type ManifestSourceEntry, type TimelineEntry, type WorkloadEntry } from "./schema.ts"
+import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
+import { parseBandwidthBps, parseBytes, parseDurationNs, parseLossPpm, parseRatePerSecond } from "./units.ts"
+
+/** Reads a file as UTF-8; throws (with `code: "ENOENT"` for a missing file) like fs.readFileSync. */
+export type ReadFile = (path: string) => string
+
+export const readFileUtf8: ReadFile = (path) => readFileSync(path, "utf8")
+
+export interface LoadedScenario {
+  readonly spec: ScenarioSpec
+  readonly expectations: readonly Expectation[]
+  readonly warnings: readonly Issue[]
+  /** Positions of scenario fields (paths from the scenario root), for issues reported later. */
+  readonly locate: Locate
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly scenario: LoadedScenario }
+  | { readonly ok: false; readonly issues: readonly Issue[] }
+
+/** The defaults of every optional scenario field (docs/scenario.md gives their sources). */
+export const DEFAULTS = {
+  seed: 1,
+  duration: "60s",
+  nodeCount: 3,
+  zone: "zone-a",
+  cni: "bridge",
+  podCIDR: "10.244.0.0/16",
+  serviceCIDR: "10.96.0.0/12",
+  nodeCIDR: "10.0.0.0/16",
+  clusterDomain: "cluster.local",
+  sameNodeLatency: "20us",
+  crossNodeLatency: "250us",
+  crossZoneLatency: "1ms",
+  externalLatency: "5ms",
+  bandwidth: "10Gbps",
+  mtu: 1500,
+  loss: 0,
+  queue: 1000,
+  kubeProxyMode: "iptables",
+  syncPeriod: "30s",
+  minSyncPeriod: "1s",
+  masqueradeAll: false,
+  masqueradeBit: 14,
+  localhostNodePorts: true,
+  nfacct: false,
+  randomFully: true,
+  ruleCost: "50ns",
+  conntrackMax: 131072,
+  tcpEstablishedTimeout: "24h",
+  tcpCloseWaitTimeout: "1h",
+  udpTimeout: "30s",
+  udpStreamTimeout: "120s",
+  nodeLocalAddress: "169.254.20.10",
+  serviceTime: "100us",
+  httpPort: 80,
+  connection: "new",
+  requestBytes: 100,
+  responseBytes: 1000,
+  timeout: "5s",
+  namespace: "default",
+  eventCountMax: 100_000_000,
+} as const
+
+/** Loads and decodes the scenario at `file` (a path as the user typed it). */
+export function loadScenario(file: string, readFile: ReadFile = readFileUtf8): LoadResult {
+  let text: string
+  try {
+    text = readFile(file)
+  } catch (error) {
+    return { ok: false, issues: [{ severity: "error", path: [], message: `cannot read scenario file ${file}: ${readErrorMessage(error)}` }] }
+  }
+  return decodeScenarioText(file, text, readFile)
+}
+
+function readErrorMessage(error: unknown): string {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  if (code === "ENOENT") return "no such file"
+  if (code === "EISDIR") return "is a directory"
+  if (code === "EACCES") return "permission denied"
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** Decodes scenario `text` as if read from `file`; manifest paths resolve against `file`'s folder. */
+export function decodeScenarioText(file: string, text: string, readFile: ReadFile = readFileUtf8): LoadResult {
+  const yaml = parseYamlFile(file, text)
+  if (yaml.issues.length > 0) return { ok: false, issues: sortIssues(yaml.issues) }
+  const first = yaml.documents[0]
+  if (first === undefined || first.value === null || first.value === undefined) {
+    return { ok: false, issues: [{ severity: "error", path: [], message: "empty scenario file: expected apiVersion: kube-netsim/v1, kind: Scenario", position: { file, line: 1, column: 1 } }] }
+  }
+  const issues: Issue[] = []
+  const doc = first
+  if (yaml.documents.length > 1) {
+    issues.push({ severity: "error", path: [], message: "a scenario file holds one YAML document (put Kubernetes manifests under manifests:)", position: yaml.documents[1].locate([]) })
+  }
+  const context = new Context(file, doc, readFile, issues)
+  const decoded = decodeAll(ScenarioFile, doc.value, true)
+  if (!decoded.ok) {
+    for (const issue of decoded.issues) context.error(issue.path, issue.message, issue.atKey)
+    // Manifests are decoded anyway, so that their errors are reported together with these.
+    const raw = doc.value
+    if (typeof raw === "object" && raw !== null && "manifests" in raw && Array.isArray(raw.manifests)) {
+      raw.manifests.forEach((entry: unknown, index: number) => {
+        if (typeof entry === "object" && entry !== null && ("path" in entry || "inline" in entry)) context.tryManifestSource(entry, ["manifests", index])
+      })
+    }
+    return { ok: false, issues: sortIssues(issues) }
+  }
+  const spec = context.build(decoded.value)
+  if (hasErrors(issues) || spec === undefined) return { ok: false, issues: sortIssues(issues) }
+  return { ok: true, scenario: { spec: spec.spec, expectations: spec.expectations, warnings: sortIssues(issues), locate: (path) => doc.locate(path) } }
+}
+
+const DURATION = (text: string): number => mustParse(parseDurationNs(text))
+
+class Context {
+  private readonly manifestFiles = new Map<string, { objects: ManifestObject[] }>()
+
+  constructor(
+    readonly file: string,
+    readonly doc: YamlDocument,
+    readonly readFile: ReadFile,
+    readonly issues: Issue[],
+  ) {}
+
+  error(path: Path, message: string, atKey = false): void {
+    this.issues.push({ severity: "error", path, message, position: atKey ? this.doc.locateKey(path) : this.doc.locate(path) })
+  }
+
+  warning(path: Path, message: string): void {
+    this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
+  }
+
+  build(file: ScenarioFile): { spec: ScenarioSpec; expectations: Expectation[] } | undefined {
+    const cluster = this.cluster(file)
+    const kubeProxy = this.kubeProxy(file)
+    const manifests: ManifestObject[] = []
+    ;(file.manifests ?? []).forEach((entry, index) => manifests.push(...this.manifestSource(entry, ["manifests", index])))
+    const externalHosts = (file.externalHosts ?? []).map((host) => ({ name: host.name, ip: host.ip, httpPorts: [...(host.httpPorts ?? [])] }))
+    const timeline = (file.timeline ?? []).map((step, index) => this.timelineStep(step, index))
+    const allObjects = [...manifests, ...timeline.flatMap((step) => (step.action.kind === "apply" ? step.action.objects : []))]
+    const workloads = (file.workloads ?? []).map((workload, index) => this.workload(workload, index))
+    const durationNs = DURATION(file.duration ?? DEFAULTS.duration)
+
+    this.checkUnique(cluster.nodes.map((node) => node.name), (index) => ["cluster", "nodes", index, "name"], "node")
+    this.checkUnique(workloads.map((w) => w.name), (index) => ["workloads", index, "name"], "workload")
+    this.checkUnique(externalHosts.map((h) => h.name), (index) => ["externalHosts", index, "name"], "external host")
+    this.checkReferences(workloads, timeline, allObjects, cluster, externalHosts.map((h) => h.name), durationNs)
+    this.checkObjects(manifests, allObjects)
+    const expectations = (file.expect ?? []).flatMap((entry, index) => this.expectation(entry, index, workloads.map((w) => w.name)))
+
+    const serviceTime = file.server?.serviceTime
+    const server: ServerSpec =
+      serviceTime === undefined || typeof serviceTime === "string"
+        ? { serviceTimeNs: DURATION(serviceTime ?? DEFAULTS.serviceTime), serviceTimeDistribution: "fixed" }
+        : { serviceTimeNs: DURATION(serviceTime.exponential), serviceTimeDistribution: "exponential" }
+    const spec: ScenarioSpec = {
+      name: file.metadata.name,
+      file: this.file,
+      seed: file.seed ?? DEFAULTS.seed,
+      durationNs,
+      cluster,
+      kubeProxy,
+      dns: {
+        nodeLocalEnabled: file.dns?.nodeLocal?.enabled ?? false,
+        nodeLocalAddress: file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress,
+      },
+      loadBalancer: { pool: [...(file.loadBalancer?.pool ?? [])] },
+      server,
+      externalHosts,
+      manifests,
+      workloads,
+      timeline,
+      limits: { eventCountMax: file.limits?.events ?? DEFAULTS.eventCountMax },
+    }
+    return { spec, expectations }
+  }
+
+  private cluster(file: ScenarioFile): ClusterSpec {
+    const c = file.cluster ?? {}
+    const n = c.network ?? {}
+    const nodesRaw = c.nodes ?? { count: DEFAULTS.nodeCount }
+    let nodes: NodeSpec[]
+    if (Array.isArray(nodesRaw)) {
+      nodes = nodesRaw.map((node) => ({
+        name: node.name,
+        zone: node.zone ?? DEFAULTS.zone,
+        labels: { ...(node.labels ?? {}) },
+        ...(node.ip !== undefined ? { ip: node.ip } : {}),
+      }))
+      if (nodes.length === 0) this.error(["cluster", "nodes"], "a cluster needs at least one node")
+    } else {
+      const { count, zones } = nodesRaw as { count: number; zones?: readonly string[] }
+      const zoneList = zones !== undefined && zones.length > 0 ? zones : [DEFAULTS.zone]
+      nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, zone: zoneList[i % zoneList.length], labels: {} }))
+    }
+    return {
+      nodes,
+      cni: c.cni ?? DEFAULTS.cni,
+      podCIDR: c.podCIDR ?? DEFAULTS.podCIDR,
+      serviceCIDR: c.serviceCIDR ?? DEFAULTS.serviceCIDR,
+      nodeCIDR: c.nodeCIDR ?? DEFAULTS.nodeCIDR,
+      clusterDomain: c.clusterDomain ?? DEFAULTS.clusterDomain,
+      network: {
+        sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
+        crossNodeLatencyNs: DURATION(n.crossNodeLatency ?? DEFAULTS.crossNodeLatency),
+        crossZoneLatencyNs: DURATION(n.crossZoneLatency ?? DEFAULTS.crossZoneLatency),
+        externalLatencyNs: DURATION(n.externalLatency ?? DEFAULTS.externalLatency),
+        bandwidthBitsPerSecond: mustParse(parseBandwidthBps(n.bandwidth ?? DEFAULTS.bandwidth)),
+        mtuBytes: n.mtu ?? DEFAULTS.mtu,
+        lossPartsPerMillion: mustParse(parseLossPpm(n.loss ?? DEFAULTS.loss)),
+        queuePacketsMax: n.queue ?? DEFAULTS.queue,
+      },
+    }
+  }
+
+  private kubeProxy(file: ScenarioFile): KubeProxySpec {
+    const k = file.kubeProxy ?? {}
+    const ct = k.conntrack ?? {}
+    const syncPeriodNs = DURATION(k.syncPeriod ?? DEFAULTS.syncPeriod)
+    const minSyncPeriodNs = DURATION(k.minSyncPeriod ?? DEFAULTS.minSyncPeriod)
+    if (syncPeriodNs === 0) this.error(["kubeProxy", "syncPeriod"], "must be greater than 0")
+    if (minSyncPeriodNs > syncPeriodNs) this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
+    return {
+      mode: k.mode ?? DEFAULTS.kubeProxyMode,
+      syncPeriodNs,
+      minSyncPeriodNs,
+      masqueradeAll: k.masqueradeAll ?? DEFAULTS.masqueradeAll,
+      masqueradeBit: k.masqueradeBit ?? DEFAULTS.masqueradeBit,
+      clusterCIDR: k.clusterCIDR ?? null,
+      localhostNodePorts: k.localhostNodePorts ?? DEFAULTS.localhostNodePorts,
+      nfacct: k.nfacct ?? DEFAULTS.nfacct,
+      randomFully: k.randomFully ?? DEFAULTS.randomFully,
+      ruleCostNs: DURATION(k.ruleCost ?? DEFAULTS.ruleCost),
+      conntrack: {
+        max: ct.max ?? DEFAULTS.conntrackMax,
+        tcpEstablishedTimeoutNs: DURATION(ct.tcpEstablishedTimeout ?? DEFAULTS.tcpEstablishedTimeout),
+        tcpCloseWaitTimeoutNs: DURATION(ct.tcpCloseWaitTimeout ?? DEFAULTS.tcpCloseWaitTimeout),
+        udpTimeoutNs: DURATION(ct.udpTimeout ?? DEFAULTS.udpTimeout),
+        udpStreamTimeoutNs: DURATION(ct.udpStreamTimeout ?? DEFAULTS.udpStreamTimeout),
+      },
+    }
+  }
+
+  /** Decodes a manifest source from an entry that may not have passed the scenario schema. */
+  tryManifestSource(entry: object, path: Path): void {
+    const record = entry as Record<string, unknown>
+    if (typeof record.path === "string" || "inline" in record) {
+      const namespace = typeof record.namespace === "string" ? record.namespace : undefined
+      this.manifestSource({ ...(typeof record.path === "string" ? { path: record.path } : { inline: record.inline }), ...(namespace !== undefined ? { namespace } : {}) }, path)
+    }
+  }
+
+  private manifestSource(entry: ManifestSourceEntry, path: Path): ManifestObject[] {
+    if (entry.path !== undefined) {
+      const resolved = normalize(join(dirname(this.file), entry.path))
+      const key = `${resolved}\u0000${entry.namespace ?? ""}`
+      const cached = this.manifestFiles.get(key)
+      if (cached !== undefined) return cached.objects
+      let text: string
+      try {
+        text = this.readFile(resolved)
+      } catch (error) {
+        this.error([...path, "path"], `cannot read manifest file ${resolved}: ${readErrorMessage(error)}`)
+        return []
+      }
+      const yaml = parseYamlFile(resolved, text)
+      this.issues.push(...yaml.issues)
+      const objects: ManifestObject[] = []
+      for (const document of yaml.documents) {
+        const result = decodeManifest(document, [], document.value, entry.namespace)
+        this.issues.push(...result.issues)
+        objects.push(...result.objects)
+      }
+      this.manifestFiles.set(key, { objects })
+      return objects
+    }
+    const result = decodeManifest(this.doc, [...path, "inline"], entry.inline, entry.namespace)
+    this.issues.push(...result.issues)
+    return result.objects
+  }
+
+  private workload(w: WorkloadEntry, index: number): WorkloadSpec {
+    const at = (field: string): Path => ["workloads", index, field]
+    const namespace = w.namespace ?? DEFAULTS.namespace
+    const from = this.source(w.from, namespace, at("from"))
+    const to = this.target(w.to, at("to"))
+    let arrival: Arrival = { kind: "closedLoop", concurrency: 1 }
+    if (w.arrival?.poisson !== undefined) arrival = { kind: "poisson", ratePerSecond: mustParse(parseRatePerSecond(w.arrival.poisson)) }
+    else if (w.arrival?.every !== undefined) {
+      const intervalNs = DURATION(w.arrival.every)
+      if (intervalNs === 0) this.error([...at("arrival"), "every"], "must be greater than 0")
+      arrival = { kind: "every", intervalNs }
+    } else if (w.arrival?.closedLoop !== undefined) arrival = { kind: "closedLoop", concurrency: w.arrival.closedLoop }
+    const timeoutNs = DURATION(w.timeout ?? DEFAULTS.timeout)
+    if (timeoutNs === 0) this.error(at("timeout"), "must be greater than 0")
+    return {
+      name: w.name,
+      from,
+      to,
+      arrival,
+      count: w.count ?? null,
+      startNs: w.start === undefined ? 0 : DURATION(w.start),
+      durationNs: w.duration === undefined ? null : DURATION(w.duration),
+      connection: w.connection ?? DEFAULTS.connection,
+      requestBytes: mustParse(parseBytes(w.requestBytes ?? DEFAULTS.requestBytes)),
+      responseBytes: mustParse(parseBytes(w.responseBytes ?? DEFAULTS.responseBytes)),
+      timeoutNs,
+      position: this.doc.locate(["workloads", index]),
+    }
+  }
+
+  private source(text: string, namespace: string, path: Path): WorkloadSource {
+    const m = /^(pod|deployment|node|external)\/([^/\s]+)$/.exec(text)
+    if (m === null) {
+      this.error(path, `invalid source "${text}": expected pod/NAME, deployment/NAME, node/NAME or external/NAME`)
+      return { kind: "pod", name: text, namespace }
+    }
+    const kind = m[1] as WorkloadSource["kind"]
+    if (kind === "node" || kind === "external") return { kind, name: m[2] }
+    return { kind, name: m[2], namespace }
+  }
+
+  private target(text: string, path: Path): WorkloadTarget {
+    const fallback: WorkloadTarget = { scheme: "http", host: text, port: DEFAULTS.httpPort, path: "/" }
+    const m = /^([a-z]+):\/\/([^/:?#\s]+)(?::(\d+))?(\/[^\s]*)?$/.exec(text)
+    if (m === null) {
+      this.error(path, `invalid target "${text}": expected SCHEME://HOST[:PORT][/PATH], e.g. http://my-svc/, http://my-svc.my-ns:8080/path, udp://10.96.0.10:53, icmp://10.0.0.2, tcp://host:5432`)
+      return fallback
+    }
+    const scheme = m[1]
+    const host = m[2]
+    const port = m[3] === undefined ? undefined : Number(m[3])
+    if (port !== undefined && (port < 1 || port > 65535)) {
+      this.error(path, `invalid target "${text}": port ${port} is not between 1 and 65535`)
+      return fallback
+    }
+    switch (scheme) {
+      case "http":
+        return { scheme, host, port: port ?? DEFAULTS.httpPort, path: m[4] ?? "/" }
+      case "tcp":
+      case "udp":
+        if (port === undefined) {
+          this.error(path, `invalid target "${text}": ${scheme} needs a port (${scheme}://HOST:PORT)`)
+          return fallback
+        }
+        if (m[4] !== undefined && m[4] !== "/") this.error(path, `invalid target "${text}": ${scheme} targets have no path`)
+        return { scheme, host, port, path: "" }
+      case "icmp":
+        if (port !== undefined || (m[4] !== undefined && m[4] !== "/")) this.error(path, `invalid target "${text}": icmp targets have no port or path (icmp://HOST)`)
+        return { scheme, host, port: 0, path: "" }
+      default:
+        this.error(path, `invalid target "${text}": unknown scheme "${scheme}" (expected http, tcp, udp or icmp)`)
+        return fallback
+    }
+  }
+
+  private timelineStep(step: TimelineEntry, index: number): TimelineStep {
+    const path: Path = ["timeline", index]
+    const atNs = DURATION(step.at)
+    const position = this.doc.locate(path)
+    const namespace = step.namespace ?? DEFAULTS.namespace
+    if (step.scale !== undefined) {
+      if (step.replicas === undefined) this.error([...path, "scale"], "scale needs replicas: N")
+      const m = /^(deployment|replicaset)\/([^/\s]+)$/.exec(step.scale)
+      if (m === null) this.error([...path, "scale"], `invalid scale target "${step.scale}": expected deployment/NAME or replicaset/NAME`)
+      return { atNs, action: { kind: "scale", target: step.scale, namespace, replicas: step.replicas ?? 0 }, position }
+    }
+    if (step.replicas !== undefined) this.error([...path, "replicas"], "replicas belongs to a scale step")
+    if (step.delete !== undefined) {
+      const m = /^(pod|deployment|replicaset|service|endpoints|endpointslice)\/([^/\s]+)$/.exec(step.delete)
+      if (m === null) this.error([...path, "delete"], `invalid delete target "${step.delete}": expected KIND/NAME with KIND pod, deployment, replicaset, service, endpoints or endpointslice`)
+      return { atNs, action: { kind: "delete", target: step.delete, namespace }, position }
+    }
+    if (step.namespace !== undefined) this.error([...path, "namespace"], "the namespace of an apply step goes inside apply: (apply: {path: ..., namespace: ...})")
+    const objects = step.apply === undefined ? [] : this.manifestSource(step.apply, [...path, "apply"])
+    return { atNs, action: { kind: "apply", objects }, position }
+  }
+
+  private expectation(entry: ExpectationEntry, index: number, workloadNames: readonly string[]): Expectation[] {
+    const path: Path = ["expect", index]
+    if (!workloadNames.includes(entry.workload)) this.error([...path, "workload"], `no workload named "${entry.workload}"`)
+    const out: Expectation[] = []
+    const conditions: ExpectationCondition[] = ["completedAtLeast", "failedAtMost", "sentAtLeast", "p50Below", "p99Below", "meanBelow", "maxBelow", "jainAtLeast", "endpointsAtLeast"]
+    for (const condition of conditions) {
+      const raw = entry[condition]
+      if (raw === undefined) continue
+      const value = typeof raw === "string" ? DURATION(raw) : raw
+      out.push({ workload: entry.workload, condition, value, text: `${condition}: ${raw}`, position: this.doc.locate([...path, condition]) })
+    }
+    return out
+  }
+
+  private checkUnique(names: readonly string[], pathOf: (index: number) => Path, what: string): void {
+    const seen = new Set<string>()
+    names.forEach((name, index) => {
+      if (seen.has(name)) this.error(pathOf(index), `duplicate ${what} name "${name}"`)
+      seen.add(name)
+    })
+  }
+
+  private checkReferences(
+    workloads: readonly WorkloadSpec[],
+    timeline: readonly TimelineStep[],
+    objects: readonly ManifestObject[],
+    cluster: ClusterSpec,
+    externalNames: readonly string[],
+    durationNs: number,
+  ): void {
+    const has = (kind: string, namespace: string, name: string): boolean =>
+      objects.some((o) => o.object.kind === kind && o.object.metadata.name === name && (o.object.metadata.namespace ?? "default") === namespace)
+    const nodeNames = cluster.nodes.map((node) => node.name)
+    workloads.forEach((w, index) => {
+      const path: Path = ["workloads", index, "from"]
+      const from = w.from
+      switch (from.kind) {
+        case "pod":
+          if (!has("Pod", from.namespace, from.name)) {
+            const viaDeployment = has("Deployment", from.namespace, from.name) || has("ReplicaSet", from.namespace, from.name)
+            this.error(path, `no Pod "${from.name}" in namespace "${from.namespace}"${viaDeployment ? ` (to send from the replicas of Deployment ${from.name}, write deployment/${from.name})` : ""}`)
+          }
+          break
+        case "deployment":
+          if (!has("Deployment", from.namespace, from.name)) this.error(path, `no Deployment "${from.name}" in namespace "${from.namespace}"`)
+          break
+        case "node":
+          if (!nodeNames.includes(from.name)) this.error(path, `no node "${from.name}" (nodes: ${nodeNames.join(", ")})`)
+          break
+        case "external":
+          if (!externalNames.includes(from.name)) this.error(path, `no external host "${from.name}" (declare it under externalHosts:)`)
+          break
+      }
+      if (w.startNs > durationNs) this.warning(["workloads", index, "start"], "starts after the scenario ends (duration)")
+    })
+    timeline.forEach((step, index) => {
+      if (step.atNs > durationNs) this.warning(["timeline", index, "at"], "happens after the scenario ends (duration)")
+      if (step.action.kind === "scale") {
+        const m = /^(deployment|replicaset)\/(.+)$/.exec(step.action.target)
+        if (m !== null) {
+          const kind = m[1] === "deployment" ? "Deployment" : "ReplicaSet"
+          if (!has(kind, step.action.namespace, m[2])) this.error(["timeline", index, "scale"], `no ${kind} "${m[2]}" in namespace "${step.action.namespace}"`)
+        }
+      }
+    })
+  }
+
+  /** Namespaces exist, objects are unique, Services select something. */
+  private checkObjects(initial: readonly ManifestObject[], all: readonly ManifestObject[]): void {
+    const namespaces = new Set(all.filter((o) => o.object.kind === "Namespace").map((o) => o.object.metadata.name))
+    const seen = new Map<string, ManifestObject>()
+    for (const entry of initial) {
+      const meta = entry.object.metadata
+      const id = `${entry.object.kind}/${meta.namespace ?? ""}/${meta.name}`
+      if (seen.has(id)) this.issues.push({ severity: "warning", path: ["metadata", "name"], message: `${entry.object.kind} ${meta.name} is declared twice; the later one replaces the earlier (kubectl apply)`, position: entry.locate(["metadata", "name"]) })
+      seen.set(id, entry)
+    }
+    for (const entry of all) {
+      const object = entry.object
+      const namespace = object.metadata.namespace
+      if (namespace !== undefined && !isBuiltinNamespace(namespace) && !namespaces.has(namespace)) {
+        this.issues.push({ severity: "error", path: ["metadata", "namespace"], message: `namespaces "${namespace}" not found (add a Namespace manifest)`, position: entry.locate(["metadata", "namespace"]) })
+      }
+      if (object.kind !== "Service" || object.spec.selector === undefined || Object.keys(object.spec.selector).length === 0) continue
+      const selector = object.spec.selector
+      const matches = all.some((other) => {
+        const o = other.object
+        if ((o.metadata.namespace ?? "default") !== (namespace ?? "default")) return false
+        if (o.kind === "Pod") return selectorMatches({ matchLabels: selector }, o.metadata.labels ?? {})
+        if (o.kind === "Deployment" || o.kind === "ReplicaSet") return selectorMatches({ matchLabels: selector }, o.spec.template.metadata?.labels ?? {})
+        return false
+      })
+      if (!matches) {
+        const text = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",")
+        this.issues.push({ severity: "warning", path: ["spec", "selector"], message: `Service ${object.metadata.name} selects ${text} but no Pod or Deployment template in namespace "${namespace ?? "default"}" has these labels (it will have no endpoints)`, position: entry.locate(["spec", "selector"]) })
+      }
+    }
+  }
+}

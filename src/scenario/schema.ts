@@ -1,0 +1,190 @@
+/**
+ * The effect Schema of the scenario file as written (apiVersion kube-netsim/v1, kind Scenario):
+ * human unit strings, optional fields, unknown fields rejected. `decode.ts` turns the decoded value
+ * into a `ScenarioSpec` (defaults filled, units converted, manifests decoded). The reference for
+ * every field is docs/scenario.md.
+ */
+import { Schema } from "effect"
+import {
+  BandwidthString,
+  BytesValue,
+  CidrString,
+  DurationString,
+  exactlyOneOf,
+  Ipv4String,
+  LossValue,
+  NonNegativeInt,
+  Port,
+  PositiveInt,
+  RateString,
+} from "./schema-util.ts"
+
+const opt = Schema.optionalKey
+
+/** A DNS-1123 label (node names, workload names, object names are checked more loosely). */
+const Name = Schema.String.check(
+  Schema.makeFilter((text: string) =>
+    /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text) && text.length <= 253
+      ? undefined
+      : `invalid name "${text}": lowercase letters, digits, "-" and ".", starting and ending with a letter or digit`,
+  ),
+)
+
+const NodeEntry = Schema.Struct({
+  name: Name,
+  zone: opt(Schema.String),
+  labels: opt(Schema.Record(Schema.String, Schema.String)),
+  ip: opt(Ipv4String),
+})
+
+const NodeCount = Schema.Struct({
+  count: PositiveInt,
+  zones: opt(Schema.Array(Schema.String)),
+})
+
+export const Nodes = Schema.Union([Schema.Array(NodeEntry), NodeCount])
+
+const Network = Schema.Struct({
+  sameNodeLatency: opt(DurationString),
+  crossNodeLatency: opt(DurationString),
+  crossZoneLatency: opt(DurationString),
+  externalLatency: opt(DurationString),
+  bandwidth: opt(BandwidthString),
+  mtu: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 576, maximum: 65535 }, { message: "must be between 576 and 65535" }))),
+  loss: opt(LossValue),
+  queue: opt(PositiveInt),
+})
+
+const Cluster = Schema.Struct({
+  nodes: opt(Nodes),
+  cni: opt(Schema.Literals(["bridge", "aws-vpc"])),
+  podCIDR: opt(CidrString),
+  serviceCIDR: opt(CidrString),
+  nodeCIDR: opt(CidrString),
+  clusterDomain: opt(Schema.String),
+  network: opt(Network),
+})
+
+const Conntrack = Schema.Struct({
+  max: opt(PositiveInt),
+  tcpEstablishedTimeout: opt(DurationString),
+  tcpCloseWaitTimeout: opt(DurationString),
+  udpTimeout: opt(DurationString),
+  udpStreamTimeout: opt(DurationString),
+})
+
+const KubeProxy = Schema.Struct({
+  mode: opt(Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])),
+  syncPeriod: opt(DurationString),
+  minSyncPeriod: opt(DurationString),
+  masqueradeAll: opt(Schema.Boolean),
+  masqueradeBit: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 0, maximum: 31 }, { message: "must be between 0 and 31" }))),
+  clusterCIDR: opt(CidrString),
+  localhostNodePorts: opt(Schema.Boolean),
+  nfacct: opt(Schema.Boolean),
+  randomFully: opt(Schema.Boolean),
+  ruleCost: opt(DurationString),
+  conntrack: opt(Conntrack),
+})
+
+const Dns = Schema.Struct({
+  nodeLocal: opt(Schema.Struct({ enabled: opt(Schema.Boolean), address: opt(Ipv4String) })),
+})
+
+const LoadBalancer = Schema.Struct({
+  pool: opt(Schema.Array(Schema.String.check(
+    Schema.makeFilter((text: string) =>
+      /^\d+\.\d+\.\d+\.\d+(\/\d+|-\d+\.\d+\.\d+\.\d+)?$/.test(text) ? undefined : `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`,
+    ),
+  ))),
+})
+
+const Server = Schema.Struct({
+  serviceTime: opt(Schema.Union([DurationString, Schema.Struct({ exponential: DurationString })])),
+})
+
+const ExternalHost = Schema.Struct({
+  name: Name,
+  ip: Ipv4String,
+  httpPorts: opt(Schema.Array(Port)),
+})
+
+/** A manifest source: a file relative to the scenario, or inline Kubernetes YAML. */
+export const ManifestSource = Schema.Struct({
+  path: opt(Schema.String),
+  inline: opt(Schema.Unknown),
+  /** Namespace for objects that name none, like `kubectl apply -n NAMESPACE`. */
+  namespace: opt(Schema.String),
+}).check(exactlyOneOf(["path", "inline"]))
+
+const Arrival = Schema.Struct({
+  poisson: opt(RateString),
+  every: opt(DurationString),
+  closedLoop: opt(PositiveInt),
+}).check(exactlyOneOf(["poisson", "every", "closedLoop"]))
+
+const Workload = Schema.Struct({
+  name: Name,
+  from: Schema.String,
+  namespace: opt(Schema.String),
+  to: Schema.String,
+  arrival: opt(Arrival),
+  count: opt(PositiveInt),
+  start: opt(DurationString),
+  duration: opt(DurationString),
+  connection: opt(Schema.Literals(["new", "keepAlive"])),
+  requestBytes: opt(BytesValue),
+  responseBytes: opt(BytesValue),
+  timeout: opt(DurationString),
+})
+
+const TimelineStep = Schema.Struct({
+  at: DurationString,
+  scale: opt(Schema.String),
+  replicas: opt(NonNegativeInt),
+  delete: opt(Schema.String),
+  apply: opt(ManifestSource),
+  namespace: opt(Schema.String),
+}).check(exactlyOneOf(["scale", "delete", "apply"]))
+
+const Expectation = Schema.Struct({
+  workload: Schema.String,
+  completedAtLeast: opt(NonNegativeInt),
+  failedAtMost: opt(NonNegativeInt),
+  sentAtLeast: opt(NonNegativeInt),
+  p50Below: opt(DurationString),
+  p99Below: opt(DurationString),
+  meanBelow: opt(DurationString),
+  maxBelow: opt(DurationString),
+  jainAtLeast: opt(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { message: "must be between 0 and 1" }))),
+  endpointsAtLeast: opt(NonNegativeInt),
+}).check(
+  Schema.makeFilter((value: object) =>
+    Object.keys(value).length > 1 ? undefined : "expected at least one condition (completedAtLeast, failedAtMost, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast)",
+  ),
+)
+
+export const ScenarioFile = Schema.Struct({
+  apiVersion: Schema.Literal("kube-netsim/v1"),
+  kind: Schema.Literal("Scenario"),
+  metadata: Schema.Struct({ name: Name, description: opt(Schema.String) }),
+  seed: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 0, maximum: 2 ** 32 - 1 }, { message: "must be between 0 and 4294967295" }))),
+  duration: opt(DurationString),
+  cluster: opt(Cluster),
+  kubeProxy: opt(KubeProxy),
+  dns: opt(Dns),
+  loadBalancer: opt(LoadBalancer),
+  server: opt(Server),
+  externalHosts: opt(Schema.Array(ExternalHost)),
+  manifests: opt(Schema.Array(ManifestSource)),
+  workloads: opt(Schema.Array(Workload)),
+  timeline: opt(Schema.Array(TimelineStep)),
+  expect: opt(Schema.Array(Expectation)),
+  limits: opt(Schema.Struct({ events: opt(PositiveInt) })),
+})
+
+export type ScenarioFile = typeof ScenarioFile.Type
+export type WorkloadEntry = typeof Workload.Type
+export type TimelineEntry = typeof TimelineStep.Type
+export type ManifestSourceEntry = typeof ManifestSource.Type
+export type ExpectationEntry = typeof Expectation.Type

@@ -1,0 +1,104 @@
+/**
+ * YAML text with positions: parses (multi-document) YAML with the `yaml` package, keeps each
+ * document's node tree and a LineCounter, and answers "where in the file is field path P?" so that
+ * every issue can be printed as `file:line:column: path: message`.
+ *
+ * Details: `locate(path)` returns the position of the value at `path`; when the path does not exist
+ * (a missing key) it falls back to the deepest existing ancestor. `locateKey(path)` returns the
+ * position of the key itself, used for "unknown field" issues.
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml"
+import type { Issue, SourcePosition } from "../cluster/spec.ts"
+
+export type Path = readonly (string | number)[]
+
+export interface YamlDocument {
+  /** The plain JavaScript value of the document (null for an empty document). */
+  readonly value: unknown
+  /** Position of the value at `path` (or of its deepest existing ancestor). */
+  readonly locate: (path: Path) => SourcePosition
+  /** Position of the key at the end of `path` (or of the value when it is a sequence index). */
+  readonly locateKey: (path: Path) => SourcePosition
+}
+
+export interface YamlFile {
+  readonly file: string
+  readonly documents: readonly YamlDocument[]
+  /** Syntax errors (their positions set); when non-empty, `documents` may be incomplete. */
+  readonly issues: readonly Issue[]
+}
+
+/** Parses `text` (the content of `file`) into its documents; never throws. */
+export function parseYamlFile(file: string, text: string): YamlFile {
+  const lineCounter = new LineCounter()
+  const position = (offset: number): SourcePosition => {
+    const p = lineCounter.linePos(offset)
+    return { file, line: p.line, column: p.col }
+  }
+  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true })
+  const docs = Array.isArray(parsed) ? parsed : []
+  const issues: Issue[] = []
+  const documents: YamlDocument[] = []
+  for (const doc of docs) {
+    for (const error of doc.errors) {
+      issues.push({ severity: "error", path: [], message: `YAML syntax error: ${firstLine(error.message)}`, position: position(error.pos[0]) })
+    }
+    if (doc.errors.length > 0) continue
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 })
+    } catch (error) {
+      issues.push({ severity: "error", path: [], message: `YAML error: ${error instanceof Error ? error.message : String(error)}`, position: position(doc.range[0]) })
+      continue
+    }
+    const root = doc.contents
+    const docStart = doc.range[0]
+    const nodeStart = (node: unknown, fallback: number): number => {
+      if (node !== null && typeof node === "object" && "range" in node) {
+        const range = (node as YamlNode).range
+        if (range !== undefined && range !== null) return range[0]
+      }
+      return fallback
+    }
+    const walk = (path: Path, wantKey: boolean): number => {
+      let node: unknown = root
+      let offset = nodeStart(root, docStart)
+      for (let i = 0; i < path.length; i++) {
+        const segment = path[i]
+        const last = i === path.length - 1
+        if (isMap(node)) {
+          const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment))
+          if (pair === undefined) return offset
+          const keyOffset = nodeStart(pair.key, offset)
+          if (last && wantKey) return keyOffset
+          node = pair.value
+          offset = nodeStart(pair.value, keyOffset)
+        } else if (isSeq(node) && typeof segment === "number") {
+          const item = node.items[segment]
+          if (item === undefined) return offset
+          node = item
+          offset = nodeStart(item, offset)
+        } else {
+          return offset
+        }
+      }
+      return offset
+    }
+    documents.push({
+      value,
+      locate: (path) => position(walk(path, false)),
+      locateKey: (path) => position(walk(path, true)),
+    })
+  }
+  return { file, documents, issues }
+}
+
+function firstLine(message: string): string {
+  const line = message.split("\n")[0]
+  return line.replace(/ at line \d+, column \d+:?$/, "")
+}
+
+/** A Locate rooted below `prefix` of a document (for objects nested inside a larger file). */
+export function subLocate(doc: YamlDocument, prefix: Path): (path: Path) => SourcePosition {
+  return (path) => doc.locate([...prefix, ...path])
+}
