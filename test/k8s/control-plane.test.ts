@@ -368,3 +368,48 @@ describe("property: random scale sequences", () => {
     )
   })
 })
+
+describe("more", () => {
+  it("slices hold at most 100 endpoints", () => {
+    const { scheduler, cp } = make()
+    apply(cp, deployment("big", 150), service("big", { selector: { run: "big" }, ports: [{ port: 80, targetPort: 8080 }] }))
+    runUntil(scheduler, 5 * NS_PER_S)
+    const sizes = cp.store.endpointSlicesFor("default", "big").map((s) => s.endpoints.length).sort((a, b) => a - b)
+    expect(sizes).toEqual([50, 100])
+  })
+
+  it("aws-vpc: node and pod IPs from the VPC subnet (AWS reserves .0-.3), no node pod CIDR", () => {
+    const { scheduler, cp } = make({ cni: "aws-vpc", nodeCIDR: "10.11.0.0/16" })
+    expect(cp.nodes().map((n) => [n.ip, n.podCIDR])).toEqual([
+      ["10.11.0.4", undefined],
+      ["10.11.0.5", undefined],
+    ])
+    apply(cp, deployment("eks", 2))
+    runUntil(scheduler, 5 * NS_PER_S)
+    expect(cp.store.list("Pod").map((p) => p.status?.podIP).sort()).toEqual(["10.11.0.6", "10.11.0.7"])
+  })
+
+  it("listeners get pod, service and slice notifications; resourceVersion grows", () => {
+    const scheduler = new Scheduler()
+    const seen: string[] = []
+    const cp = new ControlPlane(scheduler, BASE, [
+      {
+        onPodAdded: (pod) => seen.push(`add ${pod.metadata.name.split("-")[0]}`),
+        onPodUpdated: (pod, previous) => {
+          if (pod.status?.podIP !== undefined && previous.status?.podIP === undefined) seen.push(`ip ${pod.status.podIP}`)
+        },
+        onServiceChanged: (namespace, name) => seen.push(`svc ${namespace}/${name}`),
+        onEndpointSliceChanged: (namespace, name) => seen.push(`slice ${namespace}/${name}`),
+      },
+    ])
+    const before = cp.store.resourceVersion
+    apply(cp, deployment("w", 1), service("w", { selector: { run: "w" }, ports: [{ port: 80 }] }))
+    runUntil(scheduler, 5 * NS_PER_S)
+    expect(seen).toContain("svc default/kubernetes")
+    expect(seen).toContain("svc default/w")
+    expect(seen).toContain("add w")
+    expect(seen).toContain("ip 10.244.0.2")
+    expect(seen.filter((s) => s === "slice default/w").length).toBeGreaterThanOrEqual(2)
+    expect(cp.store.resourceVersion).toBeGreaterThan(before)
+  })
+})
