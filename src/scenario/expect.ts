@@ -15,6 +15,8 @@ export type ExpectationCondition =
   | "maxBelow"
   | "jainAtLeast"
   | "endpointsAtLeast"
+  | "endpointsAtMost"
+  | "completedAtMost"
 
 export interface Expectation {
   readonly workload: string
@@ -65,7 +67,10 @@ function measure(condition: ExpectationCondition, results: ResultsDocument["work
       return results.latencyNs.max
     case "jainAtLeast":
       return results.distribution.jain
+    case "completedAtMost":
+      return results.requests.completed
     case "endpointsAtLeast":
+    case "endpointsAtMost":
       return Object.values(results.distribution.byEndpoint).filter((count) => count > 0).length
   }
 }
@@ -73,6 +78,8 @@ function measure(condition: ExpectationCondition, results: ResultsDocument["work
 function holds(condition: ExpectationCondition, actual: number, bound: number): boolean {
   switch (condition) {
     case "failedAtMost":
+    case "completedAtMost":
+    case "endpointsAtMost":
       return actual <= bound
     case "p50Below":
     case "p99Below":

@@ -158,9 +158,11 @@ const Expectation = Schema.Struct({
   maxBelow: opt(DurationString),
   jainAtLeast: opt(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { message: "must be between 0 and 1" }))),
   endpointsAtLeast: opt(NonNegativeInt),
+  endpointsAtMost: opt(NonNegativeInt),
+  completedAtMost: opt(NonNegativeInt),
 }).check(
   Schema.makeFilter((value: object) =>
-    Object.keys(value).length > 1 ? undefined : "expected at least one condition (completedAtLeast, failedAtMost, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast)",
+    Object.keys(value).length > 1 ? undefined : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
   ),
 )
 

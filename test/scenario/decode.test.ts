@@ -1,0 +1,204 @@
+/**
+ * Scenario decoding: every shipped scenario decodes without issues; defaults are filled; bad
+ * input yields every error at once, each printed as `file:line:column: path: message`.
+ */
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { formatIssue } from "../../src/scenario/issues.ts"
+import { decodeScenarioText, loadScenario, type ReadFile } from "../../src/scenario/load.ts"
+
+const ROOT = join(import.meta.dirname, "..", "..")
+
+function scenarioFiles(dir: string): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory() && entry.name !== "manifests") out.push(...scenarioFiles(path))
+    else if (entry.isFile() && entry.name.endsWith(".yaml")) out.push(path)
+  }
+  return out.sort()
+}
+
+const SCENARIOS = scenarioFiles(join(ROOT, "scenarios"))
+
+/** Decodes `text` as `s.yaml` with extra in-memory files; returns printed issue lines. */
+function issuesOf(text: string, files: Record<string, string> = {}): string[] {
+  const readFile: ReadFile = (path) => {
+    const content = files[path]
+    if (content === undefined) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" })
+    return content
+  }
+  const result = decodeScenarioText("s.yaml", text, readFile)
+  return result.ok ? result.scenario.warnings.map(formatIssue) : result.issues.map(formatIssue)
+}
+
+const HEAD = "apiVersion: kube-netsim/v1\nkind: Scenario\nmetadata: { name: t }\n"
+
+describe("shipped scenarios", () => {
+  it("finds the scenarios", () => {
+    expect(SCENARIOS.length).toBeGreaterThanOrEqual(5)
+  })
+  for (const file of SCENARIOS) {
+    it(`decodes ${file.slice(ROOT.length + 1)} without issues`, () => {
+      const result = loadScenario(file)
+      if (!result.ok) expect(result.issues.map(formatIssue)).toEqual([])
+      expect(result.ok && result.scenario.warnings.map(formatIssue)).toEqual([])
+    })
+  }
+
+  it("fills the documented defaults (quickstart)", () => {
+    const result = loadScenario(join(ROOT, "scenarios", "quickstart.yaml"))
+    if (!result.ok) throw new Error("quickstart must decode")
+    const spec = result.scenario.spec
+    expect(spec.cluster.nodes.map((n) => n.name)).toEqual(["node-1", "node-2", "node-3"])
+    expect(spec.cluster.serviceCIDR).toBe("10.96.0.0/12")
+    expect(spec.cluster.network).toEqual({
+      sameNodeLatencyNs: 20_000, crossNodeLatencyNs: 250_000, crossZoneLatencyNs: 1_000_000, externalLatencyNs: 5_000_000,
+      bandwidthBitsPerSecond: 10_000_000_000, mtuBytes: 1500, lossPartsPerMillion: 0, queuePacketsMax: 1000,
+    })
+    expect(spec.kubeProxy.syncPeriodNs).toBe(30e9)
+    expect(spec.kubeProxy.minSyncPeriodNs).toBe(1e9)
+    expect(spec.kubeProxy.conntrack).toEqual({ max: 131072, tcpEstablishedTimeoutNs: 86400e9, tcpCloseWaitTimeoutNs: 3600e9, udpTimeoutNs: 30e9, udpStreamTimeoutNs: 120e9 })
+    expect(spec.workloads[0].arrival).toEqual({ kind: "poisson", ratePerSecond: 200 })
+    expect(spec.workloads[0].to).toEqual({ scheme: "http", host: "http-go-svc", port: 80, path: "/" })
+    expect(spec.manifests.map((m) => `${m.object.kind}/${m.object.metadata.namespace}/${m.object.metadata.name}`)).toEqual([
+      "Deployment/default/http-go", "Service/default/http-go-svc", "Pod/default/busybox",
+    ])
+    expect(result.scenario.expectations.map((e) => e.text)).toEqual(["completedAtLeast: 990", "failedAtMost: 10", "endpointsAtLeast: 3"])
+  })
+
+  it("locates manifest fields in their own file (seed 000)", () => {
+    const result = loadScenario(join(ROOT, "scenarios", "seed-000-cluster-test-01.yaml"))
+    if (!result.ok) throw new Error("seed 000 must decode")
+    const service = result.scenario.spec.manifests.find((m) => m.object.kind === "Service")
+    expect(service?.locate(["spec", "ports", 0, "port"])).toEqual({ file: join(ROOT, "scenarios", "manifests", "cluster-test-01-service.yaml"), line: 12, column: 13 })
+    expect(result.scenario.spec.manifests.every((m) => m.object.metadata.namespace === "cluster-test-01" || m.object.kind === "Namespace")).toBe(true)
+  })
+})
+
+describe("errors", () => {
+  it("reports every error at once with file:line:column: path: message", () => {
+    const text = `${HEAD}duration: 10 sec
+cluster:
+  podCIDR: 10.244.0.1/16
+  nodes: { count: 2, colour: blue }
+workloads:
+  - name: w
+    from: pod/missing
+    to: http://svc/
+    arrival: { poisson: 200 }
+`
+    expect(issuesOf(text)).toEqual([
+      `s.yaml:4:11: duration: invalid duration "10 sec": expected a number followed by a unit (ns, us, µs, ms, s, m, h), e.g. 250us, 10ms, 1.5s`,
+      `s.yaml:6:12: cluster.podCIDR: invalid CIDR "10.244.0.1/16": host bits are set (did you mean 10.244.0.0/16?)`,
+      "s.yaml:7:22: cluster.nodes.colour: unknown field",
+      "s.yaml:12:25: workloads[0].arrival.poisson: invalid rate 200: a rate needs a unit, e.g. 200/s",
+    ])
+  })
+
+  it("checks references after the schema passes", () => {
+    const text = `${HEAD}manifests:
+  - inline:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: { name: web }
+      spec:
+        selector: { matchLabels: { app: web } }
+        template:
+          metadata: { labels: { app: web } }
+          spec: { containers: [{ name: web, image: nginx }] }
+  - inline:
+      apiVersion: v1
+      kind: Service
+      metadata: { name: other }
+      spec: { selector: { app: nothing }, ports: [{ port: 80 }] }
+workloads:
+  - { name: w, from: pod/web, to: "http://web/" }
+  - { name: w, from: node/node-9, to: "udp://10.96.0.10" }
+timeline:
+  - { at: 1s, scale: deployment/nope, replicas: 2 }
+expect:
+  - { workload: x, completedAtLeast: 1 }
+`
+    expect(issuesOf(text)).toEqual([
+      "s.yaml:18:25: spec.selector: warning: Service other selects app=nothing but no Pod or Deployment template in namespace \"default\" has these labels (it will have no endpoints)",
+      "s.yaml:20:22: workloads[0].from: no Pod \"web\" in namespace \"default\" (to send from the replicas of Deployment web, write deployment/web)",
+      "s.yaml:21:13: workloads[1].name: duplicate workload name \"w\"",
+      "s.yaml:21:22: workloads[1].from: no node \"node-9\" (nodes: node-1, node-2, node-3)",
+      "s.yaml:21:39: workloads[1].to: invalid target \"udp://10.96.0.10\": udp needs a port (udp://HOST:PORT)",
+      "s.yaml:23:22: timeline[0].scale: no Deployment \"nope\" in namespace \"default\"",
+      "s.yaml:25:17: expect[0].workload: no workload named \"x\"",
+    ])
+  })
+
+  it("decodes manifests with Kubernetes' own rules", () => {
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: -1
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: webb } }
+    spec:
+      containers:
+        - name: web
+          image: nginx
+          imagePullPolicy: Always
+          resources: { limits: { cpu: 1 } }
+          ports: [{ containerPort: "80", protocl: TCP }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: cfg }
+---
+apiVersion: extensions/v1beta1
+kind: Deployment
+metadata: { name: old }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: svc }
+spec:
+  type: NodePort
+  ports:
+    - { port: 80, nodePort: 80 }
+    - { port: 81 }
+`
+    expect(issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n  - path: m/missing.yaml\n`, { "m/web.yaml": manifest })).toEqual([
+      "m/web.yaml:6:13: spec.replicas: must not be negative",
+      "m/web.yaml:16:42: spec.template.spec.containers[0].ports[0].protocl: warning: unknown field \"protocl\" (ignored)",
+      "m/web.yaml:16:36: spec.template.spec.containers[0].ports[0].containerPort: expected number, got \"80\"",
+      "m/web.yaml:19:7: kind: warning: kind ConfigMap (v1) is not simulated; object skipped",
+      "m/web.yaml:22:13: apiVersion: no matches for kind \"Deployment\" in version \"extensions/v1beta1\" (the simulator serves Deployment at apps/v1)",
+      "m/web.yaml:32:7: spec.ports[0].name: Required value (every port of a multi-port Service needs a name)",
+      "m/web.yaml:32:29: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767",
+      "m/web.yaml:33:7: spec.ports[1].name: Required value (every port of a multi-port Service needs a name)",
+      "s.yaml:6:11: manifests[1].path: cannot read manifest file m/missing.yaml: no such file",
+    ].sort(byPosition))
+  })
+
+  it("reports YAML syntax errors with their position", () => {
+    expect(issuesOf(`${HEAD}seed: 1\nseed: 2\n`)).toEqual(["s.yaml:5:1: YAML syntax error: Map keys must be unique"])
+    expect(issuesOf(`${HEAD}workloads: [ { name: a\n`)[0]).toMatch(/^s\.yaml:\d+:\d+: YAML syntax error: /)
+  })
+
+  it("rejects an empty file and a wrong kind", () => {
+    expect(issuesOf("")).toEqual(["s.yaml:1:1: empty scenario file: expected apiVersion: kube-netsim/v1, kind: Scenario"])
+    expect(issuesOf("apiVersion: kube-netsim/v1\nkind: Scenaro\nmetadata: { name: t }\n")).toEqual(['s.yaml:2:7: kind: expected "Scenario", got "Scenaro"'])
+  })
+
+  it("reports a missing scenario file with its path", () => {
+    const result = loadScenario("/nonexistent/x.yaml")
+    expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual(["cannot read scenario file /nonexistent/x.yaml: no such file"])
+  })
+})
+
+function byPosition(a: string, b: string): number {
+  const pa = /^(.*?):(\d+):(\d+):/.exec(a)
+  const pb = /^(.*?):(\d+):(\d+):/.exec(b)
+  if (pa === null || pb === null) return 0
+  return pa[1] < pb[1] ? -1 : pa[1] > pb[1] ? 1 : Number(pa[2]) - Number(pb[2]) || Number(pa[3]) - Number(pb[3])
+}
