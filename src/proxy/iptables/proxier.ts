@@ -1,0 +1,110 @@
+/**
+ * The stateful side of kube-proxy's iptables proxier around the pure compiler: which services
+ * changed since the last sync (ServiceChangeTracker / EndpointsChangeTracker, compared on the
+ * processed service-port view as upstream compares processed maps), full vs partial syncs, the nat
+ * chains the node has (for `-X` of stale chains) and the large-cluster cleanup throttle.
+ *
+ * Upstream: pkg/proxy/iptables/proxier.go `syncProxyRules` preamble/epilogue: full sync on the
+ * first sync, after a failed restore, after a topology (node label) change, and when
+ * `FullSyncPeriod` has passed since the last full sync; in large-cluster mode stale chains are
+ * deleted at most once per syncPeriod.
+ */
+import type { EndpointSlice, Service } from "../../k8s/types.ts"
+import { buildServicePorts, nodeZone } from "../service-port.ts"
+import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
+import { compileIptablesServicePorts, natChainsAfterRestore } from "./compile.ts"
+import type { IptablesCompileResult, IptablesConfig } from "./compile.ts"
+
+/** proxyutil.FullSyncPeriod: 1 h in upstream source as remembered, not re-verified (kube-proxy.md §8). */
+export const DEFAULT_FULL_SYNC_PERIOD_NS = 3600 * 1_000_000_000
+
+export interface IptablesProxierOptions {
+  /** iptables.syncPeriod: the large-cluster stale-chain cleanup interval. Default 30 s. */
+  readonly syncPeriodNs?: number
+  readonly fullSyncPeriodNs?: number
+  /** Disable MinimizeIPTablesRestore (every sync is full). Default false (feature GA). */
+  readonly alwaysFullSync?: boolean
+}
+
+export class IptablesProxier {
+  private previous = new Map<string, string>()
+  private existingNatChains = new Set<string>()
+  private existingBeforeLastSync = new Set<string>()
+  private needFullSync = true
+  private lastFullSyncNs = Number.NEGATIVE_INFINITY
+  private lastCleanupNs = Number.NEGATIVE_INFINITY
+  private lastZone: string | null = null
+  private readonly syncPeriodNs: number
+  private readonly fullSyncPeriodNs: number
+  private readonly alwaysFullSync: boolean
+
+  constructor(
+    private node: ProxyNode,
+    private readonly config: IptablesConfig,
+    options: IptablesProxierOptions = {},
+  ) {
+    this.syncPeriodNs = options.syncPeriodNs ?? 30_000_000_000
+    this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
+    this.alwaysFullSync = options.alwaysFullSync ?? false
+  }
+
+  /** Node label changes force a full sync (OnTopologyChange). */
+  setNode(node: ProxyNode): void {
+    if (nodeZone(node) !== nodeZone(this.node)) this.needFullSync = true
+    this.node = node
+  }
+
+  /** Forces the next sync to be full (the canary chain vanished, iptables was flushed...). */
+  forceFullSync(): void {
+    this.needFullSync = true
+  }
+
+  /** The nat chains the node has after the last restore (as this proxier believes). */
+  natChains(): ReadonlySet<string> {
+    return this.existingNatChains
+  }
+
+  /**
+   * One `syncProxyRules`: compiles against the current objects. The caller restores
+   * `restoreInput` (after installing `jumpRules` on full syncs) and reports a failure with
+   * `restoreFailed()`.
+   */
+  sync(nowNs: number, services: readonly Service[], slices: readonly EndpointSlice[]): IptablesCompileResult {
+    const zone = nodeZone(this.node)
+    if (this.lastZone !== null && this.lastZone !== zone) this.needFullSync = true
+    this.lastZone = zone
+    const fullSync = this.alwaysFullSync || this.needFullSync || nowNs - this.lastFullSyncNs > this.fullSyncPeriodNs
+    const servicePorts = buildServicePorts(services, slices, this.node)
+    const current = fingerprintByService(servicePorts)
+    const changed = new Set<string>()
+    for (const [name, print] of current) if (this.previous.get(name) !== print) changed.add(name)
+    for (const name of this.previous.keys()) if (!current.has(name)) changed.add(name)
+    let totalEndpoints = 0
+    for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
+    const largeClusterMode = totalEndpoints > this.config.largeClusterEndpointsThreshold
+    const cleanup = !largeClusterMode || nowNs - this.lastCleanupNs > this.syncPeriodNs
+    const result = compileIptablesServicePorts(servicePorts, this.node, this.config, {
+      changedServices: fullSync ? null : changed,
+      ...(cleanup ? { existingNatChains: this.existingNatChains } : {}),
+    })
+    if (cleanup) this.lastCleanupNs = nowNs
+    this.existingBeforeLastSync = this.existingNatChains
+    this.existingNatChains = natChainsAfterRestore(this.existingNatChains, result.restoreInput)
+    this.previous = current
+    this.needFullSync = false
+    if (fullSync) this.lastFullSyncNs = nowNs
+    return result
+  }
+
+  /** The last restore failed: nothing was applied, and the next sync must be full. */
+  restoreFailed(): void {
+    this.existingNatChains = this.existingBeforeLastSync
+    this.needFullSync = true
+  }
+}
+
+function fingerprintByService(servicePorts: readonly ServicePortInfo[]): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const svc of servicePorts) out.set(svc.namespacedName, (out.get(svc.namespacedName) ?? "") + JSON.stringify(svc))
+  return out
+}
