@@ -1,0 +1,742 @@
+/**
+ * Connection tracking for one network namespace (net/netfilter/nf_conntrack_core.c and the
+ * per-protocol trackers), stored as typed-array columns indexed by integer entry ids.
+ *
+ * Each entry has two tuples, ORIGINAL and REPLY, stored at tuple slots `2*id` and `2*id+1`
+ * (a "node" in the hash). Both are hashed, as in the kernel, so a reply packet finds its entry with
+ * one lookup. An entry is created unconfirmed by the first packet (at PREROUTING/OUTPUT), may get NAT
+ * (which rewrites its reply tuple), and is inserted into the hash only when that packet leaves
+ * POSTROUTING or INPUT (`confirm`): until then its final addresses are unknown (gVisor's
+ * conntrack.go makes the same point).
+ *
+ *   packet --> [raw] --> conntrack in (lookup / new) --> [mangle] [nat] ... [filter] [nat] --> confirm
+ *
+ * ICMP tuples: the echo identifier sits in the source-port slot of both directions (the kernel keeps
+ * it in src.u.icmp.id of both tuples), the ICMP type in the destination-port slot (8 <-> 0 when
+ * inverted). Expiry is lazy on lookup plus an amortised reap of a few slots per packet, so the wall
+ * cost per packet does not grow with the table.
+ */
+import type { Packet } from "../wire/packet.ts"
+import { formatIpv4 } from "../wire/ipv4.ts"
+import { DropReason } from "../wire/drop-reason.ts"
+import { IcmpType, Protocol, TcpFlag, protocolName } from "../wire/protocol.ts"
+import { NS_PER_S } from "../sim/time.ts"
+import { assert } from "../sim/assert.ts"
+import { CtState, CtStatus, TCP_STATE_NAMES, TcpState } from "./constants.ts"
+
+/** Linux defaults, Documentation/networking/nf_conntrack-sysctl.rst (kube-proxy.md §6.2). */
+export interface ConntrackTimeouts {
+  readonly tcpSynSentNs: number
+  readonly tcpSynRecvNs: number
+  readonly tcpEstablishedNs: number
+  readonly tcpFinWaitNs: number
+  readonly tcpCloseWaitNs: number
+  readonly tcpLastAckNs: number
+  readonly tcpTimeWaitNs: number
+  readonly tcpCloseNs: number
+  /** nf_conntrack_udp_timeout: unreplied (or replied but younger than 2 s). */
+  readonly udpNs: number
+  /** nf_conntrack_udp_timeout_stream: seen both ways and older than 2 s (ASSURED). */
+  readonly udpStreamNs: number
+  readonly icmpNs: number
+  readonly genericNs: number
+}
+
+export const LINUX_CONNTRACK_TIMEOUTS: ConntrackTimeouts = {
+  tcpSynSentNs: 120 * NS_PER_S,
+  tcpSynRecvNs: 60 * NS_PER_S,
+  tcpEstablishedNs: 432000 * NS_PER_S,
+  tcpFinWaitNs: 120 * NS_PER_S,
+  tcpCloseWaitNs: 60 * NS_PER_S,
+  tcpLastAckNs: 30 * NS_PER_S,
+  tcpTimeWaitNs: 120 * NS_PER_S,
+  tcpCloseNs: 10 * NS_PER_S,
+  udpNs: 30 * NS_PER_S,
+  udpStreamNs: 120 * NS_PER_S,
+  icmpNs: 30 * NS_PER_S,
+  genericNs: 600 * NS_PER_S,
+}
+
+/** What kube-proxy writes at start-up (conntrack.tcpEstablishedTimeout 24h, tcpCloseWaitTimeout 1h). */
+export const KUBE_PROXY_CONNTRACK_TIMEOUTS: ConntrackTimeouts = {
+  ...LINUX_CONNTRACK_TIMEOUTS,
+  tcpEstablishedNs: 86400 * NS_PER_S,
+  tcpCloseWaitNs: 3600 * NS_PER_S,
+}
+
+export interface ConntrackOptions {
+  /** nf_conntrack_max. Default 131072 = kube-proxy's conntrack.min (max(32768 x CPUs, 131072)). */
+  readonly max?: number
+  readonly timeouts?: Partial<ConntrackTimeouts>
+  /** nf_conntrack_tcp_loose (default 1): a non-SYN ACK without an entry picks the flow up as ESTABLISHED. */
+  readonly tcpLoose?: boolean
+  /** Slots examined by the amortised reaper per new/looked-up packet (default 8). */
+  readonly reapSlotsPerPacket?: number
+  /** Unconfirmed entries older than this (a packet dropped between hooks) are freed (default 1 s). */
+  readonly unconfirmedTtlNs?: number
+}
+
+const MAX_DEFAULT = 131072
+/** NF_CT_EVICTION_RANGE in nf_conntrack_core.c: buckets examined by early_drop. */
+const EVICTION_RANGE = 8
+/** nf_conntrack_proto_udp.c: a replied flow becomes a stream after 2 s. */
+const UDP_STREAM_AFTER_NS = 2 * NS_PER_S
+
+// tcp_conntracks[dir][event][state] from nf_conntrack_proto_tcp.c. 10 = sIV (invalid), 11 = sIG (ignore).
+const sNO = 0, sSS = 1, sSR = 2, sES = 3, sFW = 4, sCW = 5, sLA = 6, sTW = 7, sCL = 8, sS2 = 9, sIV = 10, sIG = 11
+const TCP_EVENT = { SYN: 0, SYNACK: 1, FIN: 2, ACK: 3, RST: 4, NONE: 5 } as const
+const TCP_TABLE: readonly (readonly (readonly number[])[])[] = [
+  [
+    /* syn    */ [sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2],
+    /* synack */ [sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR],
+    /* fin    */ [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
+    /* ack    */ [sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV],
+    /* rst    */ [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
+    /* none   */ [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
+  ],
+  [
+    /* syn    */ [sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2],
+    /* synack */ [sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR],
+    /* fin    */ [sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV],
+    /* ack    */ [sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG],
+    /* rst    */ [sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL],
+    /* none   */ [sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV],
+  ],
+]
+
+function tcpEvent(flags: number): number {
+  if ((flags & TcpFlag.RST) !== 0) return TCP_EVENT.RST
+  if ((flags & TcpFlag.SYN) !== 0) return (flags & TcpFlag.ACK) !== 0 ? TCP_EVENT.SYNACK : TCP_EVENT.SYN
+  if ((flags & TcpFlag.FIN) !== 0) return TCP_EVENT.FIN
+  if ((flags & TcpFlag.ACK) !== 0) return TCP_EVENT.ACK
+  return TCP_EVENT.NONE
+}
+
+/** ICMP query types that may open a connection, and their reply types (nf_conntrack_proto_icmp.c). */
+export function icmpReplyType(type: number): number {
+  switch (type) {
+    case 8: return 0
+    case 0: return 8
+    case 13: return 14
+    case 14: return 13
+    case 15: return 16
+    case 16: return 15
+    case 17: return 18
+    case 18: return 17
+    default: return -1
+  }
+}
+
+export function isIcmpError(type: number): boolean {
+  return type === IcmpType.DEST_UNREACHABLE || type === IcmpType.TIME_EXCEEDED || type === 4 || type === 5 || type === 12
+}
+
+/** Filter for `deleteWhere` (conntrack -D): every given field must equal. */
+export interface ConntrackFilter {
+  readonly protocol?: number
+  readonly origSrc?: number
+  readonly origDst?: number
+  readonly origDstPort?: number
+  readonly replySrc?: number
+  /** Keep entries whose reply source is one of these (kube-proxy: "reply src is not a serving endpoint"). */
+  readonly replySrcNotIn?: ReadonlySet<number>
+}
+
+export interface ConntrackStats {
+  entries: number
+  confirmed: number
+  peak: number
+  byState: Record<string, number>
+  created: number
+  expired: number
+  insertFailed: number
+  dropTableFull: number
+  earlyDrops: number
+  invalid: number
+}
+
+export class Conntrack {
+  readonly max: number
+  readonly timeouts: ConntrackTimeouts
+  readonly tcpLoose: boolean
+  readonly reapSlotsPerPacket: number
+  readonly unconfirmedTtlNs: number
+
+  private capacity = 0
+  /** Tuple columns, indexed by node = 2*id + direction. */
+  src = new Uint32Array(0)
+  dst = new Uint32Array(0)
+  sport = new Uint16Array(0)
+  dport = new Uint16Array(0)
+  private nextNode = new Int32Array(0)
+  /** Entry columns. */
+  proto = new Uint8Array(0)
+  status = new Uint16Array(0)
+  tcpState = new Uint8Array(0)
+  expiresNs = new Float64Array(0)
+  createdNs = new Float64Array(0)
+  mark = new Uint32Array(0)
+
+  private heads = new Int32Array(0)
+  private bucketMask = 0
+  private freeHead = -1
+  private highWater = 0
+  private readonly unconfirmed: number[] = []
+  private reapCursor = 0
+
+  /** Allocated entries (confirmed + unconfirmed): what nf_conntrack_count counts against max. */
+  count = 0
+  confirmedCount = 0
+  peak = 0
+  created = 0
+  expired = 0
+  insertFailed = 0
+  dropTableFull = 0
+  earlyDrops = 0
+  invalid = 0
+
+  constructor(options: ConntrackOptions = {}) {
+    this.max = options.max ?? MAX_DEFAULT
+    assert(Number.isInteger(this.max) && this.max > 0, `conntrack max must be a positive integer, got ${this.max}`)
+    this.timeouts = { ...LINUX_CONNTRACK_TIMEOUTS, ...options.timeouts }
+    this.tcpLoose = options.tcpLoose ?? true
+    this.reapSlotsPerPacket = options.reapSlotsPerPacket ?? 8
+    this.unconfirmedTtlNs = options.unconfirmedTtlNs ?? NS_PER_S
+    this.grow(Math.min(this.max, 256))
+    this.rehash(256)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Storage
+
+  private grow(capacity: number): void {
+    const old = this.capacity
+    const copy = <T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float64Array>(a: T, n: number, make: (n: number) => T): T => {
+      const b = make(n)
+      b.set(a)
+      return b
+    }
+    this.src = copy(this.src, capacity * 2, (n) => new Uint32Array(n))
+    this.dst = copy(this.dst, capacity * 2, (n) => new Uint32Array(n))
+    this.sport = copy(this.sport, capacity * 2, (n) => new Uint16Array(n))
+    this.dport = copy(this.dport, capacity * 2, (n) => new Uint16Array(n))
+    this.nextNode = copy(this.nextNode, capacity * 2, (n) => new Int32Array(n))
+    this.proto = copy(this.proto, capacity, (n) => new Uint8Array(n))
+    this.status = copy(this.status, capacity, (n) => new Uint16Array(n))
+    this.tcpState = copy(this.tcpState, capacity, (n) => new Uint8Array(n))
+    this.expiresNs = copy(this.expiresNs, capacity, (n) => new Float64Array(n))
+    this.createdNs = copy(this.createdNs, capacity, (n) => new Float64Array(n))
+    this.mark = copy(this.mark, capacity, (n) => new Uint32Array(n))
+    this.capacity = capacity
+    void old
+  }
+
+  private rehash(buckets: number): void {
+    this.heads = new Int32Array(buckets).fill(-1)
+    this.bucketMask = buckets - 1
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      this.link(id * 2)
+      this.link(id * 2 + 1)
+    }
+  }
+
+  private bucketOf(src: number, dst: number, sport: number, dport: number, proto: number): number {
+    let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b)
+    h = Math.imul(h ^ (h >>> 13) ^ dst, 0xc2b2ae35)
+    h = Math.imul(h ^ (h >>> 16) ^ ((sport << 16) | dport), 0x27d4eb2f)
+    h = Math.imul(h ^ (h >>> 15) ^ proto, 0x165667b1)
+    return (h ^ (h >>> 16)) & this.bucketMask
+  }
+
+  private link(node: number): void {
+    const id = node >> 1
+    const b = this.bucketOf(this.src[node], this.dst[node], this.sport[node], this.dport[node], this.proto[id])
+    this.nextNode[node] = this.heads[b]
+    this.heads[b] = node
+  }
+
+  private unlink(node: number): void {
+    const id = node >> 1
+    const b = this.bucketOf(this.src[node], this.dst[node], this.sport[node], this.dport[node], this.proto[id])
+    let prev = -1
+    let cur = this.heads[b]
+    while (cur !== node) {
+      assert(cur >= 0, "conntrack: node missing from its bucket")
+      prev = cur
+      cur = this.nextNode[cur]
+    }
+    if (prev < 0) this.heads[b] = this.nextNode[node]
+    else this.nextNode[prev] = this.nextNode[node]
+  }
+
+  /** Finds a confirmed tuple; returns its node (2*id + direction) or -1. Does not check expiry. */
+  find(src: number, dst: number, sport: number, dport: number, proto: number): number {
+    let node = this.heads[this.bucketOf(src, dst, sport, dport, proto)]
+    while (node >= 0) {
+      if (this.src[node] === src && this.dst[node] === dst && this.sport[node] === sport && this.dport[node] === dport && this.proto[node >> 1] === proto) return node
+      node = this.nextNode[node]
+    }
+    return -1
+  }
+
+  /** find + lazy expiry: an expired entry is removed and reported as absent. */
+  lookup(src: number, dst: number, sport: number, dport: number, proto: number, nowNs: number): number {
+    const node = this.find(src, dst, sport, dport, proto)
+    if (node < 0) return -1
+    if (this.expiresNs[node >> 1] <= nowNs) {
+      this.remove(node >> 1)
+      this.expired++
+      return -1
+    }
+    return node
+  }
+
+  /** Allocates an unconfirmed entry with the given original tuple (reply = its inverse). -1 when full. */
+  allocate(src: number, dst: number, sport: number, dport: number, proto: number, nowNs: number): number {
+    this.freeStaleUnconfirmed(nowNs)
+    if (this.count >= this.max && !this.earlyDrop(src, dst, sport, dport, proto, nowNs)) {
+      this.dropTableFull++
+      return -1
+    }
+    let id = this.freeHead
+    if (id >= 0) {
+      this.freeHead = this.nextNode[id * 2]
+    } else {
+      if (this.highWater === this.capacity) this.grow(Math.min(this.max + EVICTION_RANGE, this.capacity * 2))
+      id = this.highWater++
+    }
+    const o = id * 2
+    const r = o + 1
+    this.src[o] = src
+    this.dst[o] = dst
+    this.sport[o] = sport
+    this.dport[o] = dport
+    this.src[r] = dst
+    this.dst[r] = src
+    if (proto === Protocol.ICMP) {
+      this.sport[r] = sport
+      this.dport[r] = icmpReplyType(dport) & 0xffff
+    } else {
+      this.sport[r] = dport
+      this.dport[r] = sport
+    }
+    this.proto[id] = proto
+    this.status[id] = CtStatus.USED
+    this.tcpState[id] = TcpState.NONE
+    this.createdNs[id] = nowNs
+    this.expiresNs[id] = nowNs
+    this.mark[id] = 0
+    this.count++
+    this.created++
+    if (this.count > this.peak) this.peak = this.count
+    this.unconfirmed.push(id)
+    return id
+  }
+
+  /** Rewrites the reply tuple (nf_conntrack_alter_reply), before confirmation. */
+  setReply(id: number, src: number, dst: number, sport: number, dport: number): void {
+    assert((this.status[id] & CtStatus.CONFIRMED) === 0, "conntrack: altering the reply tuple of a confirmed entry")
+    const r = id * 2 + 1
+    this.src[r] = src
+    this.dst[r] = dst
+    this.sport[r] = sport
+    this.dport[r] = dport
+  }
+
+  /**
+   * Inserts an unconfirmed entry into the hash (__nf_conntrack_confirm). Returns the entry the packet
+   * now belongs to: `id`, or an existing identical entry (the clash is resolved as the kernel does
+   * for same-result clashes), or -1 when another entry holds either tuple (insert_failed).
+   */
+  confirm(id: number, nowNs: number): number {
+    const i = this.unconfirmed.indexOf(id)
+    if (i < 0) return id
+    this.unconfirmed.splice(i, 1)
+    const o = id * 2
+    const r = o + 1
+    const p = this.proto[id]
+    const clashO = this.lookup(this.src[o], this.dst[o], this.sport[o], this.dport[o], p, nowNs)
+    const clashR = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], p, nowNs)
+    if (clashO >= 0 || clashR >= 0) {
+      const other = (clashO >= 0 ? clashO : clashR) >> 1
+      const same = clashO === other * 2 && clashR === other * 2 + 1 && this.src[other * 2 + 1] === this.src[r] && this.sport[other * 2 + 1] === this.sport[r]
+      this.release(id)
+      if (same) return other
+      this.insertFailed++
+      return -1
+    }
+    this.status[id] |= CtStatus.CONFIRMED
+    this.link(o)
+    this.link(r)
+    this.confirmedCount++
+    if (this.confirmedCount > this.heads.length && this.heads.length < 1 << 20) this.rehash(this.heads.length * 2)
+    return id
+  }
+
+  /** Frees an entry that was never confirmed (its packet was dropped). */
+  release(id: number): void {
+    const i = this.unconfirmed.indexOf(id)
+    if (i >= 0) this.unconfirmed.splice(i, 1)
+    if ((this.status[id] & CtStatus.USED) === 0) return
+    assert((this.status[id] & CtStatus.CONFIRMED) === 0, "conntrack: release of a confirmed entry")
+    this.free(id)
+  }
+
+  /** Removes a confirmed entry from the hash and frees it. */
+  remove(id: number): void {
+    assert((this.status[id] & CtStatus.CONFIRMED) !== 0, "conntrack: remove of an unconfirmed entry")
+    this.unlink(id * 2)
+    this.unlink(id * 2 + 1)
+    this.confirmedCount--
+    this.free(id)
+  }
+
+  private free(id: number): void {
+    this.status[id] = 0
+    this.nextNode[id * 2] = this.freeHead
+    this.freeHead = id
+    this.count--
+  }
+
+  isConfirmed(id: number): boolean {
+    return (this.status[id] & CtStatus.CONFIRMED) !== 0
+  }
+
+  private freeStaleUnconfirmed(nowNs: number): void {
+    const list = this.unconfirmed
+    while (list.length > 0 && nowNs - this.createdNs[list[0]] >= this.unconfirmedTtlNs) {
+      const id = list.shift() as number
+      this.free(id)
+    }
+  }
+
+  /**
+   * early_drop (nf_conntrack_core.c): when the table is full, look at up to NF_CT_EVICTION_RANGE
+   * buckets starting at the new tuple's bucket and delete the first entry that is not ASSURED
+   * (expired entries met on the way are reaped too). Our bucket count differs from the kernel's, so
+   * which entry is evicted differs; that some non-assured entry nearby is, does not.
+   */
+  private earlyDrop(src: number, dst: number, sport: number, dport: number, proto: number, nowNs: number): boolean {
+    let b = this.bucketOf(src, dst, sport, dport, proto)
+    for (let i = 0; i < EVICTION_RANGE; i++, b = (b + 1) & this.bucketMask) {
+      let node = this.heads[b]
+      while (node >= 0) {
+        const id = node >> 1
+        const nextNode = this.nextNode[node]
+        if (this.expiresNs[id] <= nowNs) {
+          this.remove(id)
+          this.expired++
+          if (this.count < this.max) return true
+        } else if ((this.status[id] & CtStatus.ASSURED) === 0) {
+          this.remove(id)
+          this.earlyDrops++
+          return true
+        }
+        node = nextNode
+        // The chain may have changed under us after a removal; restart the bucket.
+        if (node >= 0 && (this.status[node >> 1] & CtStatus.CONFIRMED) === 0) node = this.heads[b]
+      }
+    }
+    return false
+  }
+
+  /** Amortised garbage collection: examine `slots` entry slots round-robin, remove the expired. */
+  reapStep(nowNs: number, slots = this.reapSlotsPerPacket): void {
+    if (this.highWater === 0) return
+    for (let i = 0; i < slots; i++) {
+      if (this.reapCursor >= this.highWater) this.reapCursor = 0
+      const id = this.reapCursor++
+      if ((this.status[id] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[id] <= nowNs) {
+        this.remove(id)
+        this.expired++
+      }
+    }
+  }
+
+  /** Removes every expired entry now (for listings and statistics; O(table)). */
+  expireAll(nowNs: number): void {
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[id] <= nowNs) {
+        this.remove(id)
+        this.expired++
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Per-protocol state (nf_conntrack_proto_*.c)
+
+  /**
+   * Classifies `packet` and attaches it to its entry (nf_conntrack_in): sets ctId, ctDirection,
+   * ctState. Returns -1 to continue, or a DropReason when the packet must be dropped.
+   */
+  packetIn(packet: Packet, nowNs: number): number {
+    packet.ctId = -1
+    packet.ctDirection = 0
+    packet.ctState = 0
+    if (packet.untracked) {
+      packet.ctState = CtState.UNTRACKED
+      return -1
+    }
+    this.reapStep(nowNs)
+    const proto = packet.protocol
+    if (proto === Protocol.ICMP && isIcmpError(packet.icmpType)) return this.relatedIn(packet, nowNs)
+    let sport = 0
+    let dport = 0
+    if (proto === Protocol.TCP || proto === Protocol.UDP) {
+      sport = packet.srcPort
+      dport = packet.dstPort
+    } else if (proto === Protocol.ICMP) {
+      sport = packet.srcPort
+      dport = packet.icmpType
+    }
+    let node = this.lookup(packet.srcAddr, packet.dstAddr, sport, dport, proto, nowNs)
+    if (node >= 0 && proto === Protocol.TCP) {
+      // A SYN reopening a TIME_WAIT/CLOSE connection kills the old entry and starts anew
+      // (tcp_packet: "Reopened connection" -> nf_ct_kill, -NF_REPEAT).
+      const id = node >> 1
+      const st = this.tcpState[id]
+      if ((node & 1) === 0 && tcpEvent(packet.tcpFlags) === TCP_EVENT.SYN && (st === TcpState.TIME_WAIT || st === TcpState.CLOSE)) {
+        this.remove(id)
+        node = -1
+      }
+    }
+    if (node < 0) return this.newIn(packet, sport, dport, nowNs)
+    const id = node >> 1
+    const direction = node & 1
+    if (!this.updateState(id, direction, packet, nowNs)) {
+      this.invalid++
+      packet.ctState = CtState.INVALID
+      return -1
+    }
+    packet.ctId = id
+    packet.ctDirection = direction
+    const status = this.status[id]
+    const state = direction === 1 || (status & CtStatus.SEEN_REPLY) !== 0 ? CtState.ESTABLISHED : CtState.NEW
+    packet.ctState = state | this.natStateBits(id)
+    return -1
+  }
+
+  natStateBits(id: number): number {
+    const status = this.status[id]
+    return ((status & CtStatus.SRC_NAT) !== 0 ? CtState.SNAT : 0) | ((status & CtStatus.DST_NAT) !== 0 ? CtState.DNAT : 0)
+  }
+
+  private newIn(packet: Packet, sport: number, dport: number, nowNs: number): number {
+    const proto = packet.protocol
+    let tcpState: number = TcpState.NONE
+    if (proto === Protocol.TCP) {
+      const next = TCP_TABLE[0][tcpEvent(packet.tcpFlags)][sNO]
+      if (next === sSS) tcpState = TcpState.SYN_SENT
+      else if (next === sES && this.tcpLoose) tcpState = TcpState.ESTABLISHED
+      else {
+        this.invalid++
+        packet.ctState = CtState.INVALID
+        return -1
+      }
+    } else if (proto === Protocol.ICMP) {
+      const reply = icmpReplyType(packet.icmpType)
+      // Only query types open a connection (icmp_new); a reply without a request is INVALID.
+      if (reply < 0 || packet.icmpType === 0 || packet.icmpType === 14 || packet.icmpType === 16 || packet.icmpType === 18) {
+        this.invalid++
+        packet.ctState = CtState.INVALID
+        return -1
+      }
+    }
+    const id = this.allocate(packet.srcAddr, packet.dstAddr, sport, dport, proto, nowNs)
+    if (id < 0) return DropReason.CONNTRACK_FULL
+    this.tcpState[id] = tcpState
+    this.expiresNs[id] = nowNs + this.timeoutFor(id)
+    packet.ctId = id
+    packet.ctDirection = 0
+    packet.ctState = CtState.NEW
+    return -1
+  }
+
+  /** Applies the protocol state machine to a packet of an existing entry; false = INVALID packet. */
+  private updateState(id: number, direction: number, packet: Packet, nowNs: number): boolean {
+    const proto = this.proto[id]
+    const replyBefore = (this.status[id] & CtStatus.SEEN_REPLY) !== 0
+    if (proto === Protocol.TCP) {
+      const old = this.tcpState[id]
+      const next = TCP_TABLE[direction][tcpEvent(packet.tcpFlags)][old]
+      if (next === sIV) return false
+      if (direction === 1) this.status[id] |= CtStatus.SEEN_REPLY
+      if (next === sIG) return true
+      this.tcpState[id] = next
+      // Assured once established with a reply seen (tcp_packet: SYN_RECV/ESTABLISHED -> ESTABLISHED).
+      if (replyBefore && (old === sSR || old === sES) && next === sES) this.status[id] |= CtStatus.ASSURED
+      this.expiresNs[id] = nowNs + this.timeoutFor(id)
+      return true
+    }
+    if (direction === 1) this.status[id] |= CtStatus.SEEN_REPLY
+    if (proto === Protocol.UDP) {
+      if ((this.status[id] & CtStatus.SEEN_REPLY) !== 0) {
+        if (nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
+          this.expiresNs[id] = nowNs + this.timeouts.udpStreamNs
+          this.status[id] |= CtStatus.ASSURED
+        } else {
+          this.expiresNs[id] = nowNs + this.timeouts.udpNs
+        }
+      } else {
+        this.expiresNs[id] = nowNs + this.timeouts.udpNs
+      }
+      return true
+    }
+    this.expiresNs[id] = nowNs + this.timeoutFor(id)
+    return true
+  }
+
+  /** Timeout for the entry's current state. */
+  timeoutFor(id: number): number {
+    const t = this.timeouts
+    switch (this.proto[id]) {
+      case Protocol.TCP:
+        switch (this.tcpState[id]) {
+          case TcpState.SYN_SENT: case TcpState.SYN_SENT2: return t.tcpSynSentNs
+          case TcpState.SYN_RECV: return t.tcpSynRecvNs
+          case TcpState.ESTABLISHED: return t.tcpEstablishedNs
+          case TcpState.FIN_WAIT: return t.tcpFinWaitNs
+          case TcpState.CLOSE_WAIT: return t.tcpCloseWaitNs
+          case TcpState.LAST_ACK: return t.tcpLastAckNs
+          case TcpState.TIME_WAIT: return t.tcpTimeWaitNs
+          default: return t.tcpCloseNs
+        }
+      case Protocol.UDP:
+        return (this.status[id] & CtStatus.ASSURED) !== 0 ? t.udpStreamNs : t.udpNs
+      case Protocol.ICMP:
+        return t.icmpNs
+      default:
+        return t.genericNs
+    }
+  }
+
+  /**
+   * ICMP errors (icmp_error_message): the inner header is the offending packet as it was sent; the
+   * inverse of its tuple is looked up. Found -> RELATED in that direction; not found -> INVALID.
+   */
+  private relatedIn(packet: Packet, nowNs: number): number {
+    const innerProto = packet.innerProtocol
+    let src: number, dst: number, sport: number, dport: number
+    // Invert the inner tuple.
+    if (innerProto === Protocol.ICMP) {
+      // The inner packet is an echo request/reply with the id in innerSrcPort; its type is not carried,
+      // so try the request direction first: an error about our echo request is keyed as its reply.
+      src = packet.innerDstAddr
+      dst = packet.innerSrcAddr
+      sport = packet.innerSrcPort
+      dport = IcmpType.ECHO_REPLY
+    } else if (innerProto === Protocol.TCP || innerProto === Protocol.UDP) {
+      src = packet.innerDstAddr
+      dst = packet.innerSrcAddr
+      sport = packet.innerDstPort
+      dport = packet.innerSrcPort
+    } else {
+      src = packet.innerDstAddr
+      dst = packet.innerSrcAddr
+      sport = 0
+      dport = 0
+    }
+    let node = this.lookup(src, dst, sport, dport, innerProto, nowNs)
+    if (node < 0 && innerProto === Protocol.ICMP) node = this.lookup(src, dst, sport, IcmpType.ECHO_REQUEST, innerProto, nowNs)
+    if (node < 0) {
+      this.invalid++
+      packet.ctState = CtState.INVALID
+      return -1
+    }
+    packet.ctId = node >> 1
+    packet.ctDirection = node & 1
+    packet.ctState = CtState.RELATED | this.natStateBits(node >> 1)
+    return -1
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Listing, deleting, statistics
+
+  /** `conntrack -L`-like lines, in slot order (deterministic). */
+  list(nowNs: number): string[] {
+    this.expireAll(nowNs)
+    const lines: string[] = []
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      lines.push(this.format(id, nowNs))
+    }
+    return lines
+  }
+
+  format(id: number, nowNs: number): string {
+    const p = this.proto[id]
+    const o = id * 2
+    const r = o + 1
+    const status = this.status[id]
+    const seconds = Math.max(0, Math.floor((this.expiresNs[id] - nowNs) / NS_PER_S))
+    let text = `${protocolName(p).padEnd(8)}${p} ${seconds} `
+    if (p === Protocol.TCP) text += `${TCP_STATE_NAMES[this.tcpState[id]]} `
+    const tuple = (n: number): string => {
+      if (p === Protocol.TCP || p === Protocol.UDP) return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} sport=${this.sport[n]} dport=${this.dport[n]}`
+      if (p === Protocol.ICMP) return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} type=${this.dport[n]} code=0 id=${this.sport[n]}`
+      return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])}`
+    }
+    text += tuple(o)
+    if ((status & CtStatus.SEEN_REPLY) === 0) text += " [UNREPLIED]"
+    text += ` ${tuple(r)}`
+    if ((status & CtStatus.ASSURED) !== 0) text += " [ASSURED]"
+    return `${text} mark=${this.mark[id]} use=1`
+  }
+
+  /** Deletes confirmed entries matching the filter (conntrack -D); returns how many. */
+  deleteWhere(filter: ConntrackFilter): number {
+    let deleted = 0
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      const o = id * 2
+      const r = o + 1
+      if (filter.protocol !== undefined && this.proto[id] !== filter.protocol) continue
+      if (filter.origSrc !== undefined && this.src[o] !== filter.origSrc) continue
+      if (filter.origDst !== undefined && this.dst[o] !== filter.origDst) continue
+      if (filter.origDstPort !== undefined && this.dport[o] !== filter.origDstPort) continue
+      if (filter.replySrc !== undefined && this.src[r] !== filter.replySrc) continue
+      if (filter.replySrcNotIn !== undefined && filter.replySrcNotIn.has(this.src[r])) continue
+      this.remove(id)
+      deleted++
+    }
+    return deleted
+  }
+
+  flush(): number {
+    return this.deleteWhere({})
+  }
+
+  stats(nowNs?: number): ConntrackStats {
+    if (nowNs !== undefined) this.expireAll(nowNs)
+    const byState: Record<string, number> = {}
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      const p = this.proto[id]
+      const key = p === Protocol.TCP ? `tcp/${TCP_STATE_NAMES[this.tcpState[id]]}` : `${protocolName(p)}/${(this.status[id] & CtStatus.ASSURED) !== 0 ? "ASSURED" : (this.status[id] & CtStatus.SEEN_REPLY) !== 0 ? "REPLIED" : "UNREPLIED"}`
+      byState[key] = (byState[key] ?? 0) + 1
+    }
+    const sorted: Record<string, number> = {}
+    for (const key of Object.keys(byState).sort()) sorted[key] = byState[key]
+    return {
+      entries: this.count,
+      confirmed: this.confirmedCount,
+      peak: this.peak,
+      byState: sorted,
+      created: this.created,
+      expired: this.expired,
+      insertFailed: this.insertFailed,
+      dropTableFull: this.dropTableFull,
+      earlyDrops: this.earlyDrops,
+      invalid: this.invalid,
+    }
+  }
+
+  /** Live entry ids (confirmed), for tests and inspection. */
+  ids(): number[] {
+    const out: number[] = []
+    for (let id = 0; id < this.highWater; id++) if ((this.status[id] & CtStatus.CONFIRMED) !== 0) out.push(id)
+    return out
+  }
+}

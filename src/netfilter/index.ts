@@ -1,0 +1,6 @@
+export * from "./constants.ts"
+export * from "./conntrack.ts"
+export * from "./recent.ts"
+export * from "./rule.ts"
+export * from "./stack.ts"
+export * from "./table.ts"

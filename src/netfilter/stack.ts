@@ -1,0 +1,603 @@
+/**
+ * NetfilterStack: the PacketFilter of one network namespace — tables, conntrack, NAT.
+ *
+ * Hook traversal (kernel priorities: raw -300, conntrack -200, mangle -150, nat DNAT -100,
+ * filter 0, nat SNAT +100, conntrack confirm last):
+ *
+ *   PREROUTING : raw -> conntrack in -> mangle -> nat (DNAT)
+ *   INPUT      : mangle -> filter -> nat (SNAT) -> confirm
+ *   FORWARD    : mangle -> filter
+ *   OUTPUT     : raw -> conntrack in -> mangle -> nat (DNAT) -> filter
+ *   POSTROUTING: mangle -> nat (SNAT) -> confirm
+ *
+ * nat chains run only for a connection's first packet (ctstate NEW and that NAT type not yet set
+ * up, nf_nat_inet_fn); if no rule binds, a null binding is set up (nf_nat_alloc_null_binding), which
+ * for SNAT still picks a new source port when the tuple is taken. Every packet of a NATed connection
+ * is then rewritten from the conntrack entry (nf_nat_packet); ICMP errors RELATED to a connection
+ * get their outer and inner headers translated (nf_nat_icmp_reply_translation).
+ */
+import type { Rng } from "../sim/rng.ts"
+import type { Packet } from "../wire/packet.ts"
+import { DropReason } from "../wire/drop-reason.ts"
+import { Protocol } from "../wire/protocol.ts"
+import type { FilterHost, PacketFilter } from "../net/hooks.ts"
+import { Hook, RejectWith, Verdict } from "../net/hooks.ts"
+import { CtState, CtStatus, Policy, TableId, TargetKind } from "./constants.ts"
+import type { ConntrackOptions } from "./conntrack.ts"
+import { Conntrack, icmpReplyType, isIcmpError } from "./conntrack.ts"
+import type { Rule, RuleEnvironment, Target } from "./rule.ts"
+import { MatchContext, NatFlag, NfacctCounter } from "./rule.ts"
+import { RecentTable } from "./recent.ts"
+import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
+import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
+
+export interface NetfilterOptions {
+  readonly rng: Rng
+  readonly conntrack?: ConntrackOptions
+  /** Simulated CPU per rule a linear walk evaluates (default 50 ns; see MODEL notes in README). */
+  readonly ruleCostNs?: number
+  /** Simulated CPU of the conntrack lookup at PREROUTING/OUTPUT (default 100 ns). */
+  readonly conntrackLookupCostNs?: number
+  /** Extra simulated CPU to create, NAT and confirm a new entry (default 400 ns). */
+  readonly conntrackNewCostNs?: number
+  /** Chains with at least this many rules are indexed (default 32). */
+  readonly indexThreshold?: number
+  /** xt_recent ip_list_tot (default 100) and ip_pkt_list_tot (default 20). */
+  readonly recentListTotal?: number
+  readonly recentPacketListTotal?: number
+}
+
+export const ConntrackEvent = { NEW: 0, NAT: 1, CONFIRM: 2, INSERT_FAILED: 3, TABLE_FULL: 4, RELEASED: 5 } as const
+export type ConntrackEvent = (typeof ConntrackEvent)[keyof typeof ConntrackEvent]
+
+/** Optional observer for a `trace` command. Costs one null check per event when unset. */
+export interface NetfilterTracer {
+  /**
+   * A rule matched (ruleIndex >= 0, rule set) or a built-in policy applied (ruleIndex -1,
+   * rule null; `kind` is then TargetKind.ACCEPT or DROP), as the kernel's TRACE target reports.
+   */
+  rule(hook: Hook, table: TableId, chain: Chain, ruleIndex: number, rule: Rule | null, kind: TargetKind): void
+  conntrack(event: ConntrackEvent, ctId: number, packet: Packet): void
+}
+
+const MANIP_SRC = 0
+const MANIP_DST = 1
+const JUMP_STACK_MAX = 1024
+/** NF_NAT_MAX_ATTEMPTS in nf_nat_core.c (Linux >= 5.17). */
+const NAT_MAX_ATTEMPTS = 128
+
+export class NetfilterStack implements PacketFilter, RuleEnvironment {
+  lastCostNs = 0
+  lastDropReason: number = DropReason.NETFILTER_DROP
+  lastRejectWith: RejectWith = RejectWith.ICMP_PORT_UNREACHABLE
+  tracer: NetfilterTracer | null = null
+  readonly conntrack: Conntrack
+  tables: Table[] = [new Table(TableId.RAW), new Table(TableId.MANGLE), new Table(TableId.NAT), new Table(TableId.FILTER)]
+  /** Order tables were first restored in; save() prints them in this order. */
+  readonly tableOrder: number[] = []
+  readonly recentTables = new Map<string, RecentTable>()
+  readonly nfacctCounters = new Map<string, NfacctCounter>()
+  logCount = 0
+  /** Rules a linear walk would have evaluated, over the stack's life. */
+  rulesEvaluated = 0
+
+  readonly ruleCostNs: number
+  readonly conntrackLookupCostNs: number
+  readonly conntrackNewCostNs: number
+  readonly indexThreshold: number
+  private readonly recentListTotal: number
+  private readonly recentPacketListTotal: number
+  private readonly rng: Rng
+  private readonly ctx: MatchContext
+  private readonly stackChains: (Chain | null)[] = new Array<Chain | null>(JUMP_STACK_MAX).fill(null)
+  private readonly stackPositions = new Int32Array(JUMP_STACK_MAX)
+  private costRules = 0
+  private hook: Hook = Hook.PREROUTING
+  private tableId: TableId = TableId.RAW
+  // Scratch tuple for NAT (no allocation per packet).
+  private tSrc = 0
+  private tDst = 0
+  private tSport = 0
+  private tDport = 0
+
+  constructor(readonly host: FilterHost, options: NetfilterOptions) {
+    this.rng = options.rng
+    this.conntrack = new Conntrack(options.conntrack)
+    this.ruleCostNs = options.ruleCostNs ?? 50
+    this.conntrackLookupCostNs = options.conntrackLookupCostNs ?? 100
+    this.conntrackNewCostNs = options.conntrackNewCostNs ?? 400
+    this.indexThreshold = options.indexThreshold ?? 32
+    this.recentListTotal = options.recentListTotal ?? 100
+    this.recentPacketListTotal = options.recentPacketListTotal ?? 20
+    this.ctx = new MatchContext(host, this.rng)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // RuleEnvironment
+
+  recentTable(name: string): RecentTable {
+    let t = this.recentTables.get(name)
+    if (t === undefined) {
+      t = new RecentTable(name, this.recentListTotal, this.recentPacketListTotal)
+      this.recentTables.set(name, t)
+    }
+    return t
+  }
+
+  nfacctCounter(name: string): NfacctCounter {
+    let c = this.nfacctCounters.get(name)
+    if (c === undefined) {
+      c = new NfacctCounter(name)
+      if (name !== "") this.nfacctCounters.set(name, c)
+    }
+    return c
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Configuration
+
+  /** iptables-restore [--noflush]. Throws RestoreError (line number) and changes nothing on error. */
+  restore(text: string, options: RestoreOptions = {}): void {
+    const { tables, committed } = restoreTables(this.tables, text, options, this, this.indexThreshold)
+    this.tables = tables
+    for (const id of committed) if (!this.tableOrder.includes(id)) this.tableOrder.push(id)
+  }
+
+  /** iptables-save. */
+  save(options: SaveOptions = {}): string {
+    return saveTables(this.tables, this.tableOrder, options)
+  }
+
+  table(id: TableId): Table {
+    return this.tables[id]
+  }
+
+  /** Frees the unconfirmed conntrack entry of a packet that net/ dropped between hooks. */
+  discard(packet: Packet): void {
+    const id = packet.ctId
+    if (id >= 0 && !this.conntrack.isConfirmed(id) && (this.conntrack.status[id] & CtStatus.USED) !== 0) {
+      this.conntrack.release(id)
+      this.tracer?.conntrack(ConntrackEvent.RELEASED, id, packet)
+    }
+    packet.ctId = -1
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PacketFilter
+
+  runHook(hook: Hook, packet: Packet, inIfIndex: number, outIfIndex: number, nowNs: number): Verdict {
+    const ctx = this.ctx
+    ctx.packet = packet
+    ctx.inIfIndex = inIfIndex
+    ctx.outIfIndex = outIfIndex
+    ctx.nowNs = nowNs
+    ctx.hook = hook
+    this.hook = hook
+    this.costRules = 0
+    let extraNs = 0
+    let v: Verdict = Verdict.ACCEPT
+    const t = this.tables
+    switch (hook) {
+      case Hook.PREROUTING:
+      case Hook.OUTPUT: {
+        const loopback = hook === Hook.PREROUTING && inIfIndex >= 0 && packet.ctId >= 0 && this.host.interfaceName(inIfIndex) === "lo"
+        if (!loopback) packet.untracked = false
+        v = this.traverse(t[TableId.RAW], packet)
+        if (v !== Verdict.ACCEPT) break
+        if (!loopback) {
+          extraNs += this.conntrackLookupCostNs
+          const before = this.conntrack.created
+          const drop = this.conntrack.packetIn(packet, nowNs)
+          if (drop >= 0) {
+            this.lastDropReason = drop
+            this.tracer?.conntrack(ConntrackEvent.TABLE_FULL, -1, packet)
+            v = Verdict.DROP
+            break
+          }
+          if (this.conntrack.created !== before) {
+            extraNs += this.conntrackNewCostNs
+            this.tracer?.conntrack(ConntrackEvent.NEW, packet.ctId, packet)
+          }
+        }
+        v = this.traverse(t[TableId.MANGLE], packet)
+        if (v !== Verdict.ACCEPT) break
+        v = this.natHook(MANIP_DST, packet, outIfIndex, nowNs)
+        if (v !== Verdict.ACCEPT || hook === Hook.PREROUTING) break
+        v = this.traverse(t[TableId.FILTER], packet)
+        break
+      }
+      case Hook.INPUT:
+        v = this.traverse(t[TableId.MANGLE], packet)
+        if (v !== Verdict.ACCEPT) break
+        v = this.traverse(t[TableId.FILTER], packet)
+        if (v !== Verdict.ACCEPT) break
+        v = this.natHook(MANIP_SRC, packet, outIfIndex, nowNs)
+        if (v === Verdict.ACCEPT) v = this.confirm(packet, nowNs)
+        break
+      case Hook.FORWARD:
+        v = this.traverse(t[TableId.MANGLE], packet)
+        if (v === Verdict.ACCEPT) v = this.traverse(t[TableId.FILTER], packet)
+        break
+      case Hook.POSTROUTING:
+        v = this.traverse(t[TableId.MANGLE], packet)
+        if (v !== Verdict.ACCEPT) break
+        v = this.natHook(MANIP_SRC, packet, outIfIndex, nowNs)
+        if (v === Verdict.ACCEPT) v = this.confirm(packet, nowNs)
+        break
+    }
+    if (v !== Verdict.ACCEPT) this.discard(packet)
+    this.rulesEvaluated += this.costRules
+    this.lastCostNs = this.costRules * this.ruleCostNs + extraNs
+    return v
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Rule traversal (ipt_do_table)
+
+  private traverse(table: Table, packet: Packet): Verdict {
+    const start = table.hookChains[this.hook]
+    if (start === null || !table.shown) return Verdict.ACCEPT
+    this.tableId = table.id
+    let chain: Chain = start
+    let pos = 0
+    let depth = 0
+    for (;;) {
+      const i = this.firstMatch(chain, pos, packet)
+      let kind: TargetKind
+      let rule: Rule | null = null
+      if (i < 0) {
+        if (chain.builtin || depth === 0) return this.policy(start, packet)
+        depth--
+        chain = this.stackChains[depth] as Chain
+        pos = this.stackPositions[depth]
+        continue
+      }
+      rule = chain.rules[i]
+      rule.packets++
+      rule.bytes += packet.totalBytes
+      const target = rule.target
+      kind = target.kind
+      if (this.tracer !== null) this.tracer.rule(this.hook, table.id, chain, i, rule, kind)
+      switch (kind) {
+        case TargetKind.NONE:
+          pos = i + 1
+          continue
+        case TargetKind.LOG:
+          this.logCount++
+          pos = i + 1
+          continue
+        case TargetKind.ACCEPT:
+          return Verdict.ACCEPT
+        case TargetKind.DROP:
+          this.lastDropReason = DropReason.NETFILTER_DROP
+          return Verdict.DROP
+        case TargetKind.REJECT:
+          this.lastDropReason = DropReason.NETFILTER_REJECT
+          this.lastRejectWith = target.rejectWith
+          return Verdict.REJECT
+        case TargetKind.RETURN:
+          if (chain.builtin || depth === 0) return this.policy(start, packet)
+          depth--
+          chain = this.stackChains[depth] as Chain
+          pos = this.stackPositions[depth]
+          continue
+        case TargetKind.JUMP:
+          if (depth >= JUMP_STACK_MAX) {
+            this.lastDropReason = DropReason.NETFILTER_DROP
+            return Verdict.DROP
+          }
+          this.stackChains[depth] = chain
+          this.stackPositions[depth] = i + 1
+          depth++
+          chain = target.chain as Chain
+          pos = 0
+          continue
+        case TargetKind.GOTO:
+          chain = target.chain as Chain
+          pos = 0
+          continue
+        case TargetKind.MARK:
+          packet.mark = ((packet.mark & ~target.markMask) ^ target.markValue) >>> 0
+          pos = i + 1
+          continue
+        case TargetKind.NOTRACK:
+          packet.untracked = true
+          pos = i + 1
+          continue
+        case TargetKind.DNAT:
+        case TargetKind.SNAT:
+        case TargetKind.MASQUERADE:
+          return this.natTarget(target, packet)
+      }
+    }
+  }
+
+  private policy(chain: Chain, packet: Packet): Verdict {
+    chain.policyPackets++
+    chain.policyBytes += packet.totalBytes
+    if (this.tracer !== null) this.tracer.rule(this.hook, this.tableId, chain, -1, null, chain.policy === Policy.DROP ? TargetKind.DROP : TargetKind.ACCEPT)
+    if (chain.policy === Policy.DROP) {
+      this.lastDropReason = DropReason.NETFILTER_DROP
+      return Verdict.DROP
+    }
+    return Verdict.ACCEPT
+  }
+
+  /**
+   * Index of the first rule at or after `start` that matches, or -1. Charges, in `costRules`, the
+   * rules a linear walk evaluates: up to and including the match, or to the end of the chain.
+   */
+  firstMatch(chain: Chain, start: number, packet: Packet): number {
+    const rules = chain.rules
+    const index = chain.index
+    const ctx = this.ctx
+    if (index === null) {
+      for (let i = start; i < rules.length; i++) {
+        if (rules[i].evaluate(ctx)) {
+          this.costRules += i - start + 1
+          return i
+        }
+      }
+      this.costRules += rules.length - start
+      return -1
+    }
+    const a = index.exactBucket(packet.dstAddr, packet.protocol, packet.dstPort)
+    const b = index.portBucket(packet.protocol, packet.dstPort)
+    const c = index.rest
+    let ia = a.length === 0 ? 0 : lowerBound(a, start)
+    let ib = b.length === 0 ? 0 : lowerBound(b, start)
+    let ic = lowerBound(c, start)
+    for (;;) {
+      const va = ia < a.length ? a[ia] : 0x7fffffff
+      const vb = ib < b.length ? b[ib] : 0x7fffffff
+      const vc = ic < c.length ? c[ic] : 0x7fffffff
+      let i: number
+      if (va <= vb && va <= vc) {
+        i = va
+        ia++
+      } else if (vb <= vc) {
+        i = vb
+        ib++
+      } else {
+        i = vc
+        ic++
+      }
+      if (i === 0x7fffffff) break
+      if (rules[i].evaluate(ctx)) {
+        this.costRules += i - start + 1
+        return i
+      }
+    }
+    this.costRules += rules.length - start
+    return -1
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // NAT
+
+  private natHook(manip: number, packet: Packet, outIfIndex: number, nowNs: number): Verdict {
+    const id = packet.ctId
+    if (id < 0) return Verdict.ACCEPT
+    const ct = this.conntrack
+    if ((packet.ctState & CtState.RELATED) !== 0) {
+      if (packet.protocol === Protocol.ICMP && isIcmpError(packet.icmpType)) this.icmpReplyTranslation(manip, packet)
+      return Verdict.ACCEPT
+    }
+    const doneBit = manip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
+    if ((packet.ctState & CtState.NEW) !== 0 && (ct.status[id] & doneBit) === 0) {
+      this.natManip = manip
+      this.natOutIf = outIfIndex
+      this.natNowNs = nowNs
+      const v = this.traverse(this.tables[TableId.NAT], packet)
+      if (v !== Verdict.ACCEPT) return v
+      if ((ct.status[id] & doneBit) === 0 && !this.setupNat(id, manip, null, outIfIndex, nowNs)) {
+        this.lastDropReason = DropReason.NETFILTER_DROP
+        return Verdict.DROP
+      }
+      packet.ctState |= ct.natStateBits(id)
+      if (this.tracer !== null) this.tracer.conntrack(ConntrackEvent.NAT, id, packet)
+    }
+    this.manipPacket(packet, id, packet.ctDirection, manip)
+    return Verdict.ACCEPT
+  }
+
+  private natManip = MANIP_DST
+  private natOutIf = -1
+  private natNowNs = 0
+
+  private natTarget(target: Target, packet: Packet): Verdict {
+    const id = packet.ctId
+    const ct = this.conntrack
+    const doneBit = this.natManip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
+    if (id < 0 || (ct.status[id] & doneBit) !== 0) return Verdict.ACCEPT
+    const wantSrc = target.kind !== TargetKind.DNAT
+    if (wantSrc !== (this.natManip === MANIP_SRC)) return Verdict.ACCEPT
+    if (!this.setupNat(id, this.natManip, target, this.natOutIf, this.natNowNs)) {
+      this.lastDropReason = DropReason.NETFILTER_DROP
+      return Verdict.DROP
+    }
+    return Verdict.ACCEPT
+  }
+
+  /** Loads the entry's current original tuple as seen after earlier NAT: invert(reply). */
+  private loadCurrentTuple(id: number): void {
+    const ct = this.conntrack
+    const r = id * 2 + 1
+    this.tSrc = ct.dst[r]
+    this.tDst = ct.src[r]
+    if (ct.proto[id] === Protocol.ICMP) {
+      this.tSport = ct.sport[r]
+      this.tDport = icmpReplyType(ct.dport[r]) & 0xffff
+    } else {
+      this.tSport = ct.dport[r]
+      this.tDport = ct.sport[r]
+    }
+  }
+
+  /** nf_nat_used_tuple: is the reply tuple of the candidate already in the table? */
+  private tupleUsed(proto: number, nowNs: number): boolean {
+    const ct = this.conntrack
+    if (proto === Protocol.ICMP) return ct.lookup(this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff, proto, nowNs) >= 0
+    return ct.lookup(this.tDst, this.tSrc, this.tDport, this.tSport, proto, nowNs) >= 0
+  }
+
+  /**
+   * nf_nat_setup_info + get_unique_tuple (nf_nat_core.c). `target` null = null binding. Returns
+   * false when the packet must be dropped (MASQUERADE without an address on the out interface).
+   */
+  private setupNat(id: number, manip: number, target: Target | null, outIfIndex: number, nowNs: number): boolean {
+    const ct = this.conntrack
+    const proto = ct.proto[id]
+    this.loadCurrentTuple(id)
+    const origSrc = this.tSrc
+    const origDst = this.tDst
+    const origSport = this.tSport
+    const origDport = this.tDport
+    let flags = 0
+    let portMin = 0
+    let portMax = 0
+    if (target !== null) {
+      flags = target.natFlags
+      portMin = target.natPortMin
+      portMax = target.natPortMax
+      let address = -1
+      if (target.kind === TargetKind.MASQUERADE) {
+        address = outIfIndex >= 0 ? this.host.interfaceAddress(outIfIndex) : 0
+        if (address === 0) return false
+      } else if (target.natHasAddr) {
+        const size = target.natAddrMax - target.natAddrMin + 1
+        // The kernel hashes with jhash (find_best_ips_proto); any stable hash keeps flows sticky.
+        address = size === 1 ? target.natAddrMin : target.natAddrMin + ((Math.imul(origSrc ^ Math.imul(origDst, 0x9e3779b1), 0x85ebca6b) >>> 0) % size)
+      }
+      if (address >= 0) {
+        if (manip === MANIP_SRC) this.tSrc = address >>> 0
+        else this.tDst = address >>> 0
+      }
+    }
+    this.uniquePort(proto, manip, flags, portMin, portMax, nowNs)
+    const changed = this.tSrc !== origSrc || this.tDst !== origDst || this.tSport !== origSport || this.tDport !== origDport
+    if (changed) {
+      if (proto === Protocol.ICMP) ct.setReply(id, this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff)
+      else ct.setReply(id, this.tDst, this.tSrc, this.tDport, this.tSport)
+      ct.status[id] |= manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
+    }
+    ct.status[id] |= manip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
+    return true
+  }
+
+  /** get_unique_tuple's port part + nf_nat_l4proto_unique_tuple, on the scratch tuple. */
+  private uniquePort(proto: number, manip: number, flags: number, portMin: number, portMax: number, nowNs: number): void {
+    const specified = (flags & NatFlag.PROTO_SPECIFIED) !== 0
+    const randomAll = (flags & (NatFlag.PROTO_RANDOM | NatFlag.PROTO_RANDOM_FULLY)) !== 0
+    const isIcmp = proto === Protocol.ICMP
+    const hasPorts = proto === Protocol.TCP || proto === Protocol.UDP
+    if (!isIcmp && !hasPorts) return
+    const keyIsSrc = isIcmp || manip === MANIP_SRC
+    const key = keyIsSrc ? this.tSport : this.tDport
+    if (!randomAll) {
+      if (specified) {
+        if (key >= portMin && key <= portMax && (portMin === portMax || !this.tupleUsed(proto, nowNs))) return
+      } else if (!this.tupleUsed(proto, nowNs)) return
+    }
+    let min: number
+    let size: number
+    if (isIcmp) {
+      if (!specified) {
+        min = 0
+        size = 65536
+      } else {
+        min = portMin
+        size = portMax - portMin + 1
+      }
+    } else if (!specified) {
+      if (manip === MANIP_DST) return
+      if (key < 1024) {
+        if (key < 512) {
+          min = 1
+          size = 511
+        } else {
+          min = 600
+          size = 424
+        }
+      } else {
+        min = 1024
+        size = 65535 - 1024 + 1
+      }
+    } else {
+      min = portMin
+      size = portMax - portMin + 1
+    }
+    let off = randomAll || manip !== MANIP_DST ? this.rng.uint32() & 0xffff : 0
+    let attempts = Math.min(size, NAT_MAX_ATTEMPTS)
+    for (;;) {
+      for (let i = 0; i < attempts; i++, off++) {
+        const port = min + (off % size)
+        if (keyIsSrc) this.tSport = port
+        else this.tDport = port
+        if (!this.tupleUsed(proto, nowNs)) return
+      }
+      if (attempts >= size || attempts < 16) return
+      attempts = attempts >> 1
+      off = this.rng.uint32() & 0xffff
+    }
+  }
+
+  /** nf_nat_packet: rewrites the packet from the entry for this hook's manip type and direction. */
+  private manipPacket(packet: Packet, id: number, direction: number, manip: number): void {
+    const ct = this.conntrack
+    let bit: number = manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
+    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
+    if ((ct.status[id] & bit) === 0) return
+    // target = invert(tuple[!direction])
+    const n = id * 2 + (1 - direction)
+    const proto = ct.proto[id]
+    if (manip === MANIP_SRC) {
+      packet.srcAddr = ct.dst[n]
+      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.srcPort = ct.dport[n]
+      else if (proto === Protocol.ICMP) packet.srcPort = ct.sport[n]
+    } else {
+      packet.dstAddr = ct.src[n]
+      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.dstPort = ct.sport[n]
+      else if (proto === Protocol.ICMP) packet.srcPort = ct.sport[n]
+    }
+  }
+
+  /** nf_nat_icmp_reply_translation: inner header gets the opposite manip, outer the normal one. */
+  private icmpReplyTranslation(manip: number, packet: Packet): void {
+    const ct = this.conntrack
+    const id = packet.ctId
+    const direction = packet.ctDirection
+    let bit: number = manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
+    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
+    if ((ct.status[id] & bit) === 0) return
+    const n = id * 2 + (1 - direction)
+    const proto = ct.proto[id]
+    // Inner: manip !manip with tuple[!direction] as is.
+    if (manip === MANIP_SRC) {
+      packet.innerDstAddr = ct.dst[n]
+      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerDstPort = ct.dport[n]
+      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sport[n]
+      packet.srcAddr = ct.dst[n]
+    } else {
+      packet.innerSrcAddr = ct.src[n]
+      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerSrcPort = ct.sport[n]
+      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sport[n]
+      packet.dstAddr = ct.src[n]
+    }
+  }
+
+  private confirm(packet: Packet, nowNs: number): Verdict {
+    const id = packet.ctId
+    if (id < 0 || this.conntrack.isConfirmed(id)) return Verdict.ACCEPT
+    const got = this.conntrack.confirm(id, nowNs)
+    if (got < 0) {
+      packet.ctId = -1
+      this.lastDropReason = DropReason.CONNTRACK_INSERT_FAILED
+      this.tracer?.conntrack(ConntrackEvent.INSERT_FAILED, id, packet)
+      return Verdict.DROP
+    }
+    packet.ctId = got
+    this.tracer?.conntrack(ConntrackEvent.CONFIRM, got, packet)
+    return Verdict.ACCEPT
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * Tables and chains, the chain index, and iptables-restore / iptables-save text.
+ *
+ * Built-in chains per table (as registered by iptable_{raw,mangle,nat,filter}.c):
+ *   raw: PREROUTING OUTPUT   mangle: all five   nat: PREROUTING INPUT OUTPUT POSTROUTING
+ *   filter: INPUT FORWARD OUTPUT
+ *
+ * Chain index. The kernel walks a chain linearly; the simulator charges that walk in simulated time
+ * but finds the first match through an index when a chain is long (KUBE-SERVICES, KUBE-NODEPORTS):
+ * rules keyed by (exact /32 destination, protocol, destination port), rules keyed by (protocol,
+ * destination port), and the ordered list of rules the index cannot key. A packet's candidates are
+ * the merge of its two buckets and that list, in rule order, so the first candidate that matches is
+ * the first rule a linear walk would match (a rule outside the candidates cannot match the packet).
+ * Rules with side-effecting matches before their port check are never keyed (rule.ts).
+ */
+import { Hook } from "../net/hooks.ts"
+import type { Rule, RuleEnvironment } from "./rule.ts"
+import { RuleParseError, formatTokens, parseRule, tokenize } from "./rule.ts"
+import { Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
+
+export const BUILTIN_CHAINS: readonly (readonly Hook[])[] = [
+  [Hook.PREROUTING, Hook.OUTPUT],
+  [Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT, Hook.POSTROUTING],
+  [Hook.PREROUTING, Hook.INPUT, Hook.OUTPUT, Hook.POSTROUTING],
+  [Hook.INPUT, Hook.FORWARD, Hook.OUTPUT],
+]
+const HOOK_CHAIN_NAMES = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
+
+const EMPTY: readonly number[] = []
+
+export function exactKey(dst: number, protocol: number, dport: number): number {
+  return (dst ^ Math.imul((protocol << 16) | dport, 0x9e3779b1)) >>> 0
+}
+
+export function portKey(protocol: number, dport: number): number {
+  return (protocol << 16) | dport
+}
+
+export class ChainIndex {
+  readonly exact = new Map<number, number[]>()
+  readonly port = new Map<number, number[]>()
+  readonly rest: number[] = []
+
+  constructor(rules: readonly Rule[]) {
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]
+      if (r.keyDport < 0) this.rest.push(i)
+      else if (r.keyDst >= 0) push(this.exact, exactKey(r.keyDst, r.keyProtocol, r.keyDport), i)
+      else push(this.port, portKey(r.keyProtocol, r.keyDport), i)
+    }
+  }
+
+  exactBucket(dst: number, protocol: number, dport: number): readonly number[] {
+    return this.exact.get(exactKey(dst, protocol, dport)) ?? EMPTY
+  }
+
+  portBucket(protocol: number, dport: number): readonly number[] {
+    return this.port.get(portKey(protocol, dport)) ?? EMPTY
+  }
+}
+
+function push(map: Map<number, number[]>, key: number, value: number): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
+}
+
+/** First position in ascending `list` whose value is >= `value`. */
+export function lowerBound(list: readonly number[], value: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (list[mid] < value) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+export class Chain {
+  rules: Rule[] = []
+  policy: Policy = Policy.ACCEPT
+  policyPackets = 0
+  policyBytes = 0
+  /** Built-in chain shown by save() (declared, has rules, or a non-default policy). */
+  declared = false
+  index: ChainIndex | null = null
+  indexDirty = true
+
+  constructor(readonly name: string, readonly builtinHook: number) {}
+
+  get builtin(): boolean {
+    return this.builtinHook >= 0
+  }
+
+  copy(): Chain {
+    const c = new Chain(this.name, this.builtinHook)
+    c.rules = this.rules.slice()
+    c.policy = this.policy
+    c.policyPackets = this.policyPackets
+    c.policyBytes = this.policyBytes
+    c.declared = this.declared
+    return c
+  }
+}
+
+export class Table {
+  chains: Chain[] = []
+  readonly byName = new Map<string, Chain>()
+  /** Built-in chain per hook (null where the table has none). */
+  readonly hookChains: (Chain | null)[] = [null, null, null, null, null]
+  /** Restored at least once: printed by save(). */
+  shown = false
+
+  constructor(readonly id: TableId) {
+    for (const hook of BUILTIN_CHAINS[id]) {
+      const chain = new Chain(HOOK_CHAIN_NAMES[hook], hook)
+      this.addChain(chain)
+      this.hookChains[hook] = chain
+    }
+  }
+
+  get name(): string {
+    return TABLE_NAMES[this.id]
+  }
+
+  addChain(chain: Chain): void {
+    this.chains.push(chain)
+    this.byName.set(chain.name, chain)
+  }
+
+  chain(name: string): Chain | undefined {
+    return this.byName.get(name)
+  }
+
+  /** Deep-enough copy for a --noflush restore transaction (rules are shared, chains are not). */
+  copy(): Table {
+    const t = new Table(this.id)
+    t.chains = []
+    t.byName.clear()
+    for (const c of this.chains) {
+      const copy = c.copy()
+      t.addChain(copy)
+      if (copy.builtin) t.hookChains[copy.builtinHook] = copy
+    }
+    t.shown = this.shown
+    return t
+  }
+
+  /** Resolves jump targets, rejects loops; throws RuleParseError. */
+  commit(indexThreshold: number): void {
+    for (const chain of this.chains) {
+      chain.indexDirty = true
+      chain.index = null
+      for (const rule of chain.rules) {
+        const t = rule.target
+        if (t.kind !== TargetKind.JUMP && t.kind !== TargetKind.GOTO) continue
+        const target = this.byName.get(t.chainName)
+        if (target === undefined) throw new RuleParseError(`chain ${chain.name}: unknown target or chain "${t.chainName}"`)
+        if (target.builtin) throw new RuleParseError(`chain ${chain.name}: cannot jump to built-in chain ${target.name}`)
+        t.chain = target
+      }
+      if (chain.rules.length >= indexThreshold) {
+        chain.index = new ChainIndex(chain.rules)
+      }
+      chain.indexDirty = false
+    }
+    // Loop detection (the kernel's mark_source_chains refuses loops with ELOOP).
+    const state = new Map<Chain, number>()
+    const visit = (c: Chain, depth: number): void => {
+      if (depth > 1024) throw new RuleParseError("chain nesting too deep")
+      const s = state.get(c)
+      if (s === 1) throw new RuleParseError(`loop detected through chain ${c.name}`)
+      if (s === 2) return
+      state.set(c, 1)
+      for (const r of c.rules) if (r.target.chain !== null) visit(r.target.chain, depth + 1)
+      state.set(c, 2)
+    }
+    for (const c of this.chains) visit(c, 0)
+  }
+}
+
+export interface RestoreOptions {
+  /** iptables-restore --noflush: only the chains declared (`:CHAIN`) are flushed. */
+  readonly noflush?: boolean
+  /** iptables-restore --counters: take `[p:b]` counters from the input. */
+  readonly counters?: boolean
+}
+
+export class RestoreError extends Error {
+  override readonly name = "RestoreError"
+  constructor(readonly line: number, message: string) {
+    super(`line ${line}: ${message}`)
+  }
+}
+
+function parseCounters(text: string): [number, number] | undefined {
+  const m = /^\[(\d+):(\d+)\]$/.exec(text)
+  return m === null ? undefined : [Number(m[1]), Number(m[2])]
+}
+
+/**
+ * iptables-restore: parses `text` and applies each `*table ... COMMIT` block atomically. Throws
+ * RestoreError (with the 1-based line number) and leaves the tables unchanged on any error in the
+ * input (the whole input is parsed before anything is committed).
+ */
+export function restoreTables(current: Table[], text: string, options: RestoreOptions, env: RuleEnvironment, indexThreshold: number): { tables: Table[]; committed: TableId[] } {
+  const staged = current.slice()
+  const committed: TableId[] = []
+  const lines = text.split("\n")
+  let table: Table | null = null
+  let tableLine = 0
+  for (let n = 0; n < lines.length; n++) {
+    const lineNo = n + 1
+    const line = lines[n].replace(/\r$/, "")
+    const trimmed = line.trim()
+    if (trimmed === "" || trimmed.startsWith("#")) continue
+    try {
+      if (trimmed.startsWith("*")) {
+        if (table !== null) throw new RuleParseError("table without COMMIT")
+        const name = trimmed.slice(1)
+        const id = TABLE_NAMES.indexOf(name as (typeof TABLE_NAMES)[number])
+        if (id < 0) throw new RuleParseError(`unknown table "${name}"`)
+        table = staged[id].copy()
+        if (options.noflush !== true) {
+          // Legacy iptables-restore flushes every chain and deletes the user chains; built-in
+          // policies are kept unless redeclared.
+          table.chains = table.chains.filter((c) => c.builtin)
+          table.byName.clear()
+          for (const c of table.chains) {
+            c.rules = []
+            table.byName.set(c.name, c)
+          }
+        }
+        table.shown = true
+        tableLine = lineNo
+        continue
+      }
+      if (trimmed === "COMMIT") {
+        if (table === null) throw new RuleParseError("COMMIT outside a table")
+        table.commit(indexThreshold)
+        staged[table.id] = table
+        committed.push(table.id)
+        table = null
+        continue
+      }
+      if (table === null) throw new RuleParseError("rule outside a table (missing *table)")
+      if (trimmed.startsWith(":")) {
+        const parts = trimmed.slice(1).split(/\s+/)
+        const name = parts[0]
+        const policy = parts[1] ?? "-"
+        if (name === "" || name.length > 28) throw new RuleParseError(`bad chain name "${name}"`)
+        let chain = table.chain(name)
+        if (chain === undefined) {
+          if (policy !== "-") throw new RuleParseError(`chain ${name}: only built-in chains have a policy`)
+          chain = new Chain(name, -1)
+          table.addChain(chain)
+        } else {
+          chain.rules = []
+        }
+        if (chain.builtin) {
+          if (policy !== "ACCEPT" && policy !== "DROP") throw new RuleParseError(`bad policy "${policy}" for ${name}`)
+          chain.policy = policy === "DROP" ? Policy.DROP : Policy.ACCEPT
+          chain.declared = true
+          const counters = parts[2] === undefined ? undefined : parseCounters(parts[2])
+          if (counters !== undefined && options.counters === true) [chain.policyPackets, chain.policyBytes] = counters
+        }
+        continue
+      }
+      let tokens = tokenize(trimmed)
+      let counters: [number, number] | undefined
+      if (tokens[0]?.startsWith("[")) {
+        counters = parseCounters(tokens[0])
+        if (counters === undefined) throw new RuleParseError(`bad counters "${tokens[0]}"`)
+        tokens = tokens.slice(1)
+      }
+      // `-c p b` counters after the command are also accepted.
+      const command = tokens[0]
+      const chainName = tokens[1]
+      if (chainName === undefined && command !== "-F" && command !== "-X") throw new RuleParseError(`${command} needs a chain`)
+      switch (command) {
+        case "-A": case "--append": case "-I": case "--insert": case "-D": case "--delete": {
+          const chain = table.chain(chainName)
+          if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
+          let args = tokens.slice(2)
+          let position = 1
+          if ((command === "-I" || command === "--insert") && args.length > 0 && /^\d+$/.test(args[0])) {
+            position = Number(args[0])
+            args = args.slice(1)
+          }
+          const c = args.indexOf("-c")
+          if (c >= 0 && args.length > c + 2) {
+            counters = [Number(args[c + 1]), Number(args[c + 2])]
+            args = [...args.slice(0, c), ...args.slice(c + 3)]
+          }
+          const rule = parseRule(args, env)
+          if (counters !== undefined && options.counters === true) [rule.packets, rule.bytes] = counters
+          if (chain.builtin) chain.declared = true
+          if (command === "-A" || command === "--append") chain.rules.push(rule)
+          else if (command === "-I" || command === "--insert") {
+            if (position < 1 || position > chain.rules.length + 1) throw new RuleParseError(`index of insertion too big`)
+            chain.rules.splice(position - 1, 0, rule)
+          } else {
+            const text = rule.text()
+            const i = chain.rules.findIndex((r) => r.text() === text)
+            if (i < 0) throw new RuleParseError("bad rule (does a matching rule exist in that chain?)")
+            chain.rules.splice(i, 1)
+          }
+          continue
+        }
+        case "-N": case "--new-chain": {
+          if (table.chain(chainName) !== undefined) throw new RuleParseError(`chain ${chainName} already exists`)
+          table.addChain(new Chain(chainName, -1))
+          continue
+        }
+        case "-F": case "--flush": {
+          const targets = chainName === undefined ? table.chains : [table.chain(chainName)]
+          for (const chain of targets) {
+            if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
+            chain.rules = []
+          }
+          continue
+        }
+        case "-X": case "--delete-chain": {
+          const victims = chainName === undefined ? table.chains.filter((c) => !c.builtin) : [table.chain(chainName)]
+          for (const chain of victims) {
+            if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
+            if (chain.builtin) throw new RuleParseError(`cannot delete built-in chain ${chain.name}`)
+            if (chain.rules.length > 0) throw new RuleParseError(`chain ${chain.name} is not empty`)
+            for (const other of table.chains) {
+              if (other !== chain && !victims.includes(other) && other.rules.some((r) => r.target.chainName === chain.name && (r.target.kind === TargetKind.JUMP || r.target.kind === TargetKind.GOTO))) {
+                throw new RuleParseError(`chain ${chain.name} is referenced by ${other.name}`)
+              }
+            }
+          }
+          table.chains = table.chains.filter((c) => !victims.includes(c))
+          for (const chain of victims) if (chain !== undefined) table.byName.delete(chain.name)
+          continue
+        }
+        case "-P": case "--policy": {
+          const chain = table.chain(chainName)
+          if (chain === undefined || !chain.builtin) throw new RuleParseError(`bad built-in chain "${chainName}"`)
+          const policy = tokens[2]
+          if (policy !== "ACCEPT" && policy !== "DROP") throw new RuleParseError(`bad policy "${policy}"`)
+          chain.policy = policy === "DROP" ? Policy.DROP : Policy.ACCEPT
+          chain.declared = true
+          continue
+        }
+        default:
+          throw new RuleParseError(`unknown command "${command}"`)
+      }
+    } catch (error) {
+      if (error instanceof RuleParseError) throw new RestoreError(lineNo, error.message)
+      throw error
+    }
+  }
+  if (table !== null) throw new RestoreError(tableLine, `table ${table.name} has no COMMIT`)
+  return { tables: staged, committed }
+}
+
+export interface SaveOptions {
+  /** Print `[packets:bytes]` before each rule (iptables-save -c). */
+  readonly counters?: boolean
+  /** Print the `# Generated by` / `# Completed on` comment lines (without dates). */
+  readonly header?: boolean
+}
+
+/** iptables-save text for the tables that were restored, in the order given by `order`. */
+export function saveTables(tables: readonly Table[], order: readonly number[], options: SaveOptions = {}): string {
+  const out: string[] = []
+  for (const id of order) {
+    const table = tables[id]
+    if (!table.shown) continue
+    if (options.header === true) out.push("# Generated by kube-netsim")
+    out.push(`*${table.name}`)
+    const shown = table.chains.filter((c) => !c.builtin || c.declared || c.rules.length > 0 || c.policy !== Policy.ACCEPT)
+    for (const c of shown) {
+      const policy = c.builtin ? (c.policy === Policy.DROP ? "DROP" : "ACCEPT") : "-"
+      const counters = c.builtin ? `[${c.policyPackets}:${c.policyBytes}]` : "[0:0]"
+      out.push(`:${c.name} ${policy} ${counters}`)
+    }
+    for (const c of shown) {
+      for (const r of c.rules) {
+        const prefix = options.counters === true ? `[${r.packets}:${r.bytes}] ` : ""
+        const args = formatTokens(r.tokens)
+        out.push(args === "" ? `${prefix}-A ${c.name}` : `${prefix}-A ${c.name} ${args}`)
+      }
+    }
+    out.push("COMMIT")
+    if (options.header === true) out.push("# Completed")
+  }
+  return out.length === 0 ? "" : `${out.join("\n")}\n`
+}
