@@ -5,7 +5,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { EndpointSlice, Service } from "../../src/k8s/types.ts"
-import { compileIptables, jumpRules } from "../../src/proxy/iptables/compile.ts"
+import { compileIptables, DEFAULT_IPTABLES_CONFIG, iptablesConfigFrom, jumpRules } from "../../src/proxy/iptables/compile.ts"
 import { endpointChainName, serviceChainName } from "../../src/proxy/iptables/names.ts"
 import { sortIptablesRules } from "../../src/proxy/iptables/sort.ts"
 import { buildServicePorts } from "../../src/proxy/service-port.ts"
@@ -216,5 +216,12 @@ describe("output shape", () => {
       `filter INPUT -j KUBE-FIREWALL`,
       `filter OUTPUT -j KUBE-FIREWALL`,
     ])
+  })
+})
+
+describe("iptablesConfigFrom", () => {
+  it("maps KubeProxySpec-named fields and keeps defaults", () => {
+    const config = iptablesConfigFrom({ clusterCIDR: "10.244.0.0/16", masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nfacct: false, randomFully: true })
+    expect(config).toEqual({ ...DEFAULT_IPTABLES_CONFIG, clusterCIDR: "10.244.0.0/16", nfacct: false })
   })
 })

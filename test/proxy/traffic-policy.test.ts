@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest"
 import type { Endpoint, EndpointSlice, Service } from "../../src/k8s/types.ts"
 import { compileIptables } from "../../src/proxy/iptables/compile.ts"
 import type { IptablesCompileResult, IptablesServicePortView } from "../../src/proxy/iptables/compile.ts"
-import { FAKE_CONFIG, FAKE_NODE } from "./helpers.ts"
+import { servicePortViews } from "../../src/proxy/view.ts"
+import { FAKE_CONFIG, FAKE_NODE, loadManifests } from "./helpers.ts"
 
 type Flow = "cluster-ip-from-pod" | "lb-from-external"
 
@@ -133,5 +134,22 @@ describe("TestTerminatingEndpointsTrafficPolicyLocal", () => {
     const view = result.services[0] as IptablesServicePortView
     expect(view.allReachableEndpoints.map((e) => e.endpoint)).toEqual(["10.0.1.2:80", "10.0.1.3:80", "10.0.1.5:80"])
     expect(result.restoreInput.match(/^:KUBE-SEP-/gm)?.length).toBe(3)
+  })
+})
+
+describe("servicePortViews (mode-independent)", () => {
+  it("agrees with the iptables view on the G1 services", () => {
+    const { services, slices } = loadManifests("g1-overall.yaml")
+    const views = servicePortViews(services, slices, FAKE_NODE)
+    const iptables = compileIptables(services, slices, FAKE_NODE, FAKE_CONFIG).services
+    expect(views.map((v) => [v.name, v.hasInternalEndpoints, v.hasExternalEndpoints])).toEqual(iptables.map((v) => [v.name, v.hasInternalEndpoints, v.hasExternalEndpoints]))
+    expect(views.map((v) => `${v.name} ${v.internalVerdict} ${v.externalVerdict}`)).toEqual([
+      "ns1/svc1:p80 ACCEPT ACCEPT",
+      "ns2/svc2:p80 ACCEPT DROP",
+      "ns3/svc3:p80 ACCEPT ACCEPT",
+      "ns4/svc4:p80 ACCEPT ACCEPT",
+      "ns5/svc5:p80 ACCEPT ACCEPT",
+      "ns6/svc6:p80 REJECT REJECT",
+    ])
   })
 })

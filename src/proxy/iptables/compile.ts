@@ -78,6 +78,31 @@ export const DEFAULT_IPTABLES_CONFIG: IptablesConfig = {
   preferSameTrafficDistribution: false,
 }
 
+/** The KubeProxySpec fields the compiler reads (cluster/spec.ts names them identically). */
+export interface IptablesConfigFields {
+  readonly clusterCIDR: string | null
+  readonly masqueradeAll: boolean
+  readonly masqueradeBit: number
+  readonly localhostNodePorts: boolean
+  readonly nfacct: boolean
+  readonly randomFully: boolean
+  readonly nodePortAddresses?: readonly string[] | null
+}
+
+/** An IptablesConfig from kube-proxy settings, other fields at their defaults. */
+export function iptablesConfigFrom(fields: IptablesConfigFields): IptablesConfig {
+  return {
+    ...DEFAULT_IPTABLES_CONFIG,
+    clusterCIDR: fields.clusterCIDR,
+    masqueradeAll: fields.masqueradeAll,
+    masqueradeBit: fields.masqueradeBit,
+    localhostNodePorts: fields.localhostNodePorts,
+    nfacct: fields.nfacct,
+    randomFully: fields.randomFully,
+    nodePortAddresses: fields.nodePortAddresses ?? null,
+  }
+}
+
 export interface IptablesSyncOptions {
   /**
    * Partial sync (MinimizeIPTablesRestore): the "namespace/name" of every Service whose Service
