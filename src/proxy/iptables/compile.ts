@@ -216,6 +216,28 @@ export function jumpRules(): JumpRule[] {
   })
 }
 
+/**
+ * The jump rules as iptables-restore input (`--noflush`), for engines that take restore text:
+ * chains not in `existingChains` are declared (created) first, as kube-proxy's EnsureChain does,
+ * then each rule is inserted at position 1 (`-I`), in kube-proxy's order. Apply it once, when the
+ * rules are missing (kube-proxy checks with `iptables -C` before inserting).
+ */
+export function jumpRulesRestoreInput(existingChains: { readonly filter: ReadonlySet<string>; readonly nat: ReadonlySet<string> }): string {
+  const out: string[] = []
+  for (const table of ["filter", "nat"] as const) {
+    out.push(`*${table}`)
+    const declared = new Set<string>()
+    for (const jump of JUMP_CHAINS) {
+      if (jump.table !== table || existingChains[table].has(jump.target) || declared.has(jump.target)) continue
+      declared.add(jump.target)
+      out.push(chainLine(jump.target))
+    }
+    for (const rule of jumpRules()) if (rule.table === table) out.push(`-I ${rule.chain} ${rule.spec}`)
+    out.push("COMMIT")
+  }
+  return out.join("\n") + "\n"
+}
+
 function quoteIfNeeded(text: string): string {
   return text.includes(" ") ? `"${text}"` : text
 }
