@@ -203,7 +203,12 @@ export class Conntrack {
     this.reapSlotsPerPacket = options.reapSlotsPerPacket ?? 8
     this.unconfirmedTtlNs = options.unconfirmedTtlNs ?? NS_PER_S
     this.grow(Math.min(this.max, 256))
-    this.rehash(256)
+    // Start with about one bucket per entry, as the kernel sizes nf_conntrack_buckets ~ max; the
+    // table doubles with the confirmed count (load factor <= 1), so early_drop's 8-bucket window
+    // covers a comparable share of entries.
+    let buckets = 1
+    while (buckets < Math.min(this.max, 256)) buckets *= 2
+    this.rehash(buckets)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -671,7 +676,7 @@ export class Conntrack {
     const r = o + 1
     const status = this.status[id]
     const seconds = Math.max(0, Math.floor((this.expiresNs[id] - nowNs) / NS_PER_S))
-    let text = `${protocolName(p).padEnd(8)}${p} ${seconds} `
+    let text = `${protocolName(p).padEnd(8)} ${p} ${seconds} `
     if (p === Protocol.TCP) text += `${TCP_STATE_NAMES[this.tcpState[id]]} `
     const tuple = (n: number): string => {
       if (p === Protocol.TCP || p === Protocol.UDP) return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} sport=${this.sport[n]} dport=${this.dport[n]}`
