@@ -38,7 +38,8 @@ const NodeEntry = Schema.Struct({
 })
 
 const NodeCount = Schema.Struct({
-  count: PositiveInt,
+  /** Kubernetes' own scalability limit is 5,000 nodes. */
+  count: Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 1, maximum: 5000 }, { message: "must be between 1 and 5000" })),
   zones: opt(Schema.Array(Schema.String)),
 })
 

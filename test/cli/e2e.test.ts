@@ -1,0 +1,35 @@
+/**
+ * End to end through the real entry point (bin/kube-netsim.js -> tsx -> src/cli/main.ts): the
+ * process exit codes and streams users see. Few tests: each spawn costs about a second.
+ */
+import { spawnSync } from "node:child_process"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+
+const ROOT = join(import.meta.dirname, "..", "..")
+
+function cli(args: string[]) {
+  const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe("kube-netsim (spawned)", () => {
+  it("validate scenarios/quickstart.yaml exits 0", () => {
+    const r = cli(["validate", "scenarios/quickstart.yaml"])
+    expect(r.stderr).toBe("")
+    expect(r.stdout).toBe("scenarios/quickstart.yaml: ok (3 nodes, 3 objects, 1 workloads, 0 timeline steps)\n")
+    expect(r.code).toBe(0)
+  })
+
+  it("--help lists the commands and exits 0", () => {
+    const r = cli(["--help"])
+    expect(r.code).toBe(0)
+    for (const command of ["run", "validate", "rules"]) expect(r.stdout).toContain(command)
+  })
+
+  it("a missing scenario file exits 2 with its path and no stack trace", () => {
+    const r = cli(["validate", "scenarios/nope.yaml"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe("cannot read scenario file scenarios/nope.yaml: no such file\n1 error\n")
+  }, 20_000)
+})
