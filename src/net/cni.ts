@@ -1,0 +1,264 @@
+/**
+ * Cluster network layouts (the CNI plugins' result), built from NetworkSpec.
+ *
+ * bridge (the reference `bridge` + host-local IPAM plugins, kubenet, flannel host-gw):
+ *   - each node gets a pod CIDR (/24 by default, kube-controller-manager --node-cidr-mask-size=24)
+ *     carved sequentially from the cluster pod CIDR; bridge cni0 in the node namespace holds its
+ *     gateway .1; each pod's eth0 (podIP/24, default via .1) is a veth whose host end (vethXXXXXXXX)
+ *     is a port of cni0;
+ *   - nodes route every other node's pod CIDR via that node's IP (host-gw / cloud routes); the
+ *     edge router has the same routes;
+ *   - the bridge is modelled at L3: the node namespace routes between its ports, and netfilter runs
+ *     at PREROUTING/FORWARD/POSTROUTING with in/out interface cni0, as br_netfilter does with
+ *     bridge-nf-call-iptables=1 (which Kubernetes requires). Pod-to-pod traffic addressed within the
+ *     bridge's subnet is bridged (no TTL decrement, no forwarding cost); traffic addressed to the
+ *     gateway or a Service is routed. Hairpin (a pod reaching itself through a Service) works: ports
+ *     are in hairpin mode as kubelet sets them.
+ *
+ * aws-vpc (amazon-vpc-cni-k8s):
+ *   - pod IPs are ENI secondary addresses from the node's VPC subnet; pod eth0 has podIP/32 and a
+ *     default route via 169.254.1.1 (169.254.1.1 dev eth0 scope link); the host end is eniXXXXXXXXXXX
+ *     with a /32 host route to the pod;
+ *   - the VPC fabric delivers any pod IP to the node owning it (no encapsulation);
+ *   - one ENI per node (secondary ENIs and their policy routing are not modelled).
+ *
+ * External hosts (e.g. 203.0.113.0/24) sit behind an edge router on the fabric (the VPC / data-centre
+ * router; it is the nodes' default gateway, address .1 of the node CIDR). Host <-> edge takes
+ * externalLatencyNs, edge <-> node crossNodeLatencyNs.
+ *
+ * Latencies: pod <-> its node sameNodeLatencyNs (one veth hop); node <-> node crossNodeLatencyNs in
+ * a zone, crossZoneLatencyNs across zones. The fabric NICs serialize at bandwidthBitsPerSecond; veths
+ * have no serialization delay (a memory copy) and never lose packets; the fabric applies
+ * lossPartsPerMillion per traversal.
+ */
+import { assert } from "../sim/assert.ts"
+import type { NetworkSpec } from "../cluster/spec.ts"
+import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
+import { cidr, cidrAddress, cidrContains, cidrSize, formatIpv4, ipv4 } from "../wire/ipv4.ts"
+import type { Network } from "./network.ts"
+import type { Fabric, LinkOptions, NetInterface, NetNs } from "./netns.ts"
+
+export interface ClusterNetworkOptions {
+  readonly cni: "bridge" | "aws-vpc"
+  readonly network: NetworkSpec
+  /** Node subnet (bridge) / VPC subnet pod IPs also come from (aws-vpc), e.g. "10.0.0.0/16". */
+  readonly nodeCidr: string
+  /** Cluster pod CIDR (bridge), e.g. "10.244.0.0/16". */
+  readonly podCidr: string
+  /** Per-node pod CIDR size (bridge). Default 24. */
+  readonly nodePodCidrPrefixLength?: number
+  /** Network of external hosts behind the edge router. Default "203.0.113.0/24" (TEST-NET-3). */
+  readonly externalCidr?: string
+}
+
+export class NodeNet {
+  readonly pods: PodNet[] = []
+  podIndexNext = 2
+  constructor(
+    readonly name: string,
+    readonly zone: string,
+    readonly ns: NetNs,
+    readonly ip: Ipv4,
+    readonly eth0: NetInterface,
+    /** bridge: the node's pod CIDR and cni0; null for aws-vpc. */
+    readonly podCidr: Cidr | null,
+    readonly bridge: NetInterface | null,
+  ) {}
+}
+
+export class PodNet {
+  constructor(
+    readonly name: string,
+    readonly node: NodeNet,
+    readonly ns: NetNs,
+    readonly ip: Ipv4,
+    readonly eth0: NetInterface,
+    readonly hostVeth: NetInterface,
+  ) {}
+}
+
+export class ExternalHost {
+  constructor(readonly name: string, readonly ns: NetNs, readonly ip: Ipv4, readonly eth0: NetInterface) {}
+}
+
+/** AWS VPC CNI's gateway for pods (proxy-ARPed by the host). */
+export const AWS_POD_GATEWAY = ipv4("169.254.1.1")
+
+export class ClusterNetwork {
+  readonly fabric: Fabric
+  readonly nodes: NodeNet[] = []
+  readonly externals: ExternalHost[] = []
+  readonly edge: NetNs
+  readonly edgeIp: Ipv4
+  readonly edgeEth0: NetInterface
+  readonly nodeCidr: Cidr
+  readonly podCidr: Cidr
+  readonly externalCidr: Cidr
+  private readonly nodePodPrefixLength: number
+  private readonly zones: string[] = []
+  private readonly usedAddresses = new Set<Ipv4>()
+  private addressIndexNext = 10
+  private externalIndexNext = 10
+  private readonly externalBridge: NetInterface
+  private readonly vethNames = new Set<string>()
+
+  constructor(readonly net: Network, readonly options: ClusterNetworkOptions) {
+    const spec = options.network
+    this.nodeCidr = cidr(options.nodeCidr)
+    this.podCidr = cidr(options.podCidr)
+    this.externalCidr = cidr(options.externalCidr ?? "203.0.113.0/24")
+    this.nodePodPrefixLength = options.nodePodCidrPrefixLength ?? 24
+    this.fabric = net.createFabric("fabric", spec.crossNodeLatencyNs, spec.crossZoneLatencyNs)
+    this.edge = net.createNamespace("edge", { ipForward: true })
+    this.edgeIp = cidrAddress(this.nodeCidr, 1)
+    this.usedAddresses.add(this.edgeIp)
+    this.edgeEth0 = net.attachToFabric(this.fabric, this.edge, "eth0", -1, this.fabricLink())
+    net.addAddress(this.edgeEth0, this.edgeIp, this.nodeCidr.prefixLength)
+    this.externalBridge = net.addBridge(this.edge, "ext0", spec.mtuBytes)
+    net.addAddress(this.externalBridge, cidrAddress(this.externalCidr, 1), this.externalCidr.prefixLength)
+  }
+
+  private fabricLink(): Omit<LinkOptions, "latencyNs"> {
+    const spec = this.options.network
+    return { bandwidthBitsPerSecond: spec.bandwidthBitsPerSecond, mtuBytes: spec.mtuBytes, lossPartsPerMillion: spec.lossPartsPerMillion, queuePacketsMax: spec.queuePacketsMax }
+  }
+
+  private vethLink(latencyNs: number): LinkOptions {
+    const spec = this.options.network
+    return { latencyNs, bandwidthBitsPerSecond: 0, mtuBytes: spec.mtuBytes, lossPartsPerMillion: 0, queuePacketsMax: spec.queuePacketsMax }
+  }
+
+  private zoneId(zone: string): number {
+    let id = this.zones.indexOf(zone)
+    if (id < 0) {
+      id = this.zones.length
+      this.zones.push(zone)
+    }
+    return id
+  }
+
+  /** Next free address of the node/VPC subnet (from .10 up). */
+  private allocateSubnetAddress(): Ipv4 {
+    const size = cidrSize(this.nodeCidr)
+    while (this.addressIndexNext < size - 1) {
+      const address = cidrAddress(this.nodeCidr, this.addressIndexNext++)
+      if (!this.usedAddresses.has(address)) return address
+    }
+    throw new Error(`node CIDR exhausted`)
+  }
+
+  private claim(address: Ipv4, within: Cidr, what: string): void {
+    assert(cidrContains(within, address), `${what} outside its CIDR`)
+    assert(!this.usedAddresses.has(address), `${what}: address in use`)
+    this.usedAddresses.add(address)
+  }
+
+  addNode(name: string, zone: string, ip?: Ipv4): NodeNet {
+    const net = this.net
+    const address = ip ?? this.allocateSubnetAddress()
+    this.claim(address, this.nodeCidr, `node ${name}`)
+    const ns = net.createNamespace(`node/${name}`, { ipForward: true })
+    const eth0 = net.attachToFabric(this.fabric, ns, "eth0", this.zoneId(zone), this.fabricLink())
+    net.addAddress(eth0, address, this.nodeCidr.prefixLength)
+    net.addRoute(ns, "0.0.0.0/0", eth0, this.edgeIp)
+    let node: NodeNet
+    if (this.options.cni === "bridge") {
+      const index = this.nodes.length
+      const perNode = 2 ** (this.nodePodPrefixLength - this.podCidr.prefixLength)
+      assert(index < perNode, "cluster pod CIDR exhausted")
+      const base = cidrAddress(this.podCidr, index * 2 ** (32 - this.nodePodPrefixLength))
+      const podCidr = cidr(`${formatIpv4(base)}/${this.nodePodPrefixLength}`)
+      const bridge = net.addBridge(ns, "cni0", this.options.network.mtuBytes)
+      net.addAddress(bridge, cidrAddress(podCidr, 1), podCidr.prefixLength)
+      node = new NodeNet(name, zone, ns, address, eth0, podCidr, bridge)
+      for (const other of this.nodes) {
+        net.addRoute(other.ns, podCidr, other.eth0, address)
+        net.addRoute(ns, other.podCidr as Cidr, eth0, other.ip)
+      }
+      net.addRoute(this.edge, podCidr, this.edgeEth0, address)
+    } else {
+      node = new NodeNet(name, zone, ns, address, eth0, null, null)
+    }
+    this.nodes.push(node)
+    return node
+  }
+
+  private hostVethName(prefix: string, podName: string, hexDigits: number): string {
+    let h = 0x811c9dc5
+    for (let i = 0; i < podName.length; i++) h = Math.imul(h ^ podName.charCodeAt(i), 0x01000193)
+    let name = ""
+    for (let n = 0; name.length < prefix.length + hexDigits; n++) {
+      const hx = ((h ^ Math.imul(n, 0x9e3779b9)) >>> 0).toString(16).padStart(8, "0")
+      name = (prefix + hx + hx).slice(0, prefix.length + hexDigits)
+      if (!this.vethNames.has(name)) break
+      name = ""
+    }
+    this.vethNames.add(name)
+    return name
+  }
+
+  /** A pod on `node` (namespace `pod/<name>`); `ip` defaults to the next free address. */
+  addPod(node: NodeNet, name: string, ip?: Ipv4): PodNet {
+    const net = this.net
+    const ns = net.createNamespace(`pod/${name}`)
+    let pod: PodNet
+    const latencyNs = this.options.network.sameNodeLatencyNs
+    if (this.options.cni === "bridge") {
+      const podCidr = node.podCidr as Cidr
+      let address = ip
+      if (address === undefined) {
+        while (this.usedAddresses.has(cidrAddress(podCidr, node.podIndexNext))) node.podIndexNext++
+        assert(node.podIndexNext < cidrSize(podCidr) - 1, `node ${node.name}: pod CIDR exhausted`)
+        address = cidrAddress(podCidr, node.podIndexNext++)
+      }
+      this.claim(address, podCidr, `pod ${name}`)
+      const [eth0, host] = net.addVethPair(ns, "eth0", node.ns, this.hostVethName("veth", name, 8), this.vethLink(latencyNs))
+      net.addAddress(eth0, address, podCidr.prefixLength)
+      net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
+      net.attachToBridge(node.bridge as NetInterface, host, address)
+      pod = new PodNet(name, node, ns, address, eth0, host)
+    } else {
+      const address = ip ?? this.allocateSubnetAddress()
+      this.claim(address, this.nodeCidr, `pod ${name}`)
+      const [eth0, host] = net.addVethPair(ns, "eth0", node.ns, this.hostVethName("eni", name, 11), this.vethLink(latencyNs))
+      net.addAddress(eth0, address, 32)
+      net.addRoute(ns, `169.254.1.1/32`, eth0)
+      net.addRoute(ns, "0.0.0.0/0", eth0, AWS_POD_GATEWAY)
+      net.addRoute(node.ns, { address, prefixLength: 32, mask: 0xffffffff }, host)
+      net.addFabricNeighbour(this.fabric, address, node.eth0)
+      pod = new PodNet(name, node, ns, address, eth0, host)
+    }
+    node.pods.push(pod)
+    return pod
+  }
+
+  /** Deletes a pod's network: its veth goes down, routes/FDB/fabric entries are removed, the address is freed. */
+  removePod(pod: PodNet): void {
+    pod.eth0.up = false
+    pod.hostVeth.up = false
+    const node = pod.node
+    if (node.bridge !== null) node.bridge.bridgePorts?.delete(pod.ip)
+    else {
+      node.ns.routes.remove({ address: pod.ip, prefixLength: 32, mask: 0xffffffff }, pod.hostVeth.ifIndex)
+      this.fabric.neighbours.delete(pod.ip)
+    }
+    this.usedAddresses.delete(pod.ip)
+    const i = node.pods.indexOf(pod)
+    if (i >= 0) node.pods.splice(i, 1)
+  }
+
+  /** An external host with address `ip` in the external CIDR, behind the edge router. */
+  addExternalHost(name: string, ip?: Ipv4): ExternalHost {
+    const net = this.net
+    const address = ip ?? cidrAddress(this.externalCidr, this.externalIndexNext++)
+    this.claim(address, this.externalCidr, `external host ${name}`)
+    const ns = net.createNamespace(`external/${name}`)
+    const [eth0, edgeSide] = net.addVethPair(ns, "eth0", this.edge, `ext-${this.externals.length}`, this.vethLink(this.options.network.externalLatencyNs))
+    net.addAddress(eth0, address, this.externalCidr.prefixLength)
+    net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(this.externalCidr, 1))
+    net.attachToBridge(this.externalBridge, edgeSide, address)
+    const host = new ExternalHost(name, ns, address, eth0)
+    this.externals.push(host)
+    return host
+  }
+}

@@ -1,0 +1,11 @@
+/** The simulated network: namespaces, interfaces, links, routing, sockets (UDP, TCP, ICMP). */
+export * from "./cni.ts"
+export * from "./errors.ts"
+export * from "./hooks.ts"
+export * from "./icmp.ts"
+export * from "./netns.ts"
+export * from "./network.ts"
+export * from "./params.ts"
+export * from "./route.ts"
+export * from "./tcp.ts"
+export * from "./udp.ts"

@@ -1,0 +1,196 @@
+/**
+ * Network namespaces and interfaces: the static structure the Network's packet path walks.
+ *
+ * A namespace (`NetNs`) has interfaces indexed by ifIndex as in Linux (lo = 1), local addresses (the
+ * kernel's `local` table, plus 127.0.0.0/8 on lo), a main routing table, ip_forward, an optional
+ * PacketFilter (null = no netfilter: the fast path skips the hooks) and socket tables. It implements
+ * FilterHost for its filter.
+ *
+ * Interfaces are created once at build time; on the packet path they are looked up by integer index.
+ */
+import type { Rng } from "../sim/rng.ts"
+import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
+import type { FilterHost, PacketFilter } from "./hooks.ts"
+import type { Pinger } from "./icmp.ts"
+import { RoutingTable } from "./route.ts"
+import type { TcpConnection, TcpListenSocket } from "./tcp.ts"
+import type { UdpSocket } from "./udp.ts"
+
+export const InterfaceKind = {
+  LOOPBACK: 0,
+  /** One end of a veth pair (point to point: whatever is sent arrives at the peer). */
+  VETH: 1,
+  /** A Linux bridge (cni0), modelled at L3: its ports are host-side veths, chosen by next-hop address. */
+  BRIDGE: 2,
+  /** A NIC attached to a Fabric (the node network / VPC). */
+  FABRIC: 3,
+} as const
+export type InterfaceKind = (typeof InterfaceKind)[keyof typeof InterfaceKind]
+
+/** Link properties of an interface's transmit side. */
+export interface LinkOptions {
+  /** One-way propagation latency to the peer (veth) ; fabric ports take it from the Fabric. */
+  readonly latencyNs: number
+  /** 0 = no serialization delay (veth, lo: a memory copy). */
+  readonly bandwidthBitsPerSecond: number
+  readonly mtuBytes: number
+  /** Loss per traversal in parts per million (0 = lossless). */
+  readonly lossPartsPerMillion: number
+  /** Transmit queue bound in packets (waiting or being serialized). */
+  readonly queuePacketsMax: number
+}
+
+/** A switched L3 fabric (node network, VPC): delivers to the port owning the next-hop address. */
+export class Fabric {
+  /** Next-hop address -> port (node IPs; in aws-vpc also every pod IP of the node's ENI). */
+  readonly neighbours = new Map<Ipv4, NetInterface>()
+  readonly ports: NetInterface[] = []
+  constructor(
+    readonly name: string,
+    /** One-way latency between ports in the same zone (different nodes). */
+    public sameZoneLatencyNs: number,
+    /** One-way latency between ports in different zones. */
+    public crossZoneLatencyNs: number,
+  ) {}
+
+  /** Zone -1 (an edge router) is at same-zone distance from every zone. */
+  latencyNs(from: NetInterface, to: NetInterface): number {
+    if (from.zone === to.zone || from.zone < 0 || to.zone < 0) return this.sameZoneLatencyNs
+    return this.crossZoneLatencyNs
+  }
+}
+
+export class NetInterface {
+  /** Primary IPv4 address (0 = none, e.g. AWS host-side veths). */
+  address: Ipv4 = 0
+  prefixLength = 0
+  up = true
+  /** Veth: the other end. */
+  peer: NetInterface | null = null
+  /** Bridge port: its bridge (packets arriving here enter the namespace "on" the bridge). */
+  master: NetInterface | null = null
+  /** Bridge: address of the device behind each port -> port (the FDB, at L3). */
+  readonly bridgePorts: Map<Ipv4, NetInterface> | null
+  fabric: Fabric | null = null
+  zone = 0
+
+  latencyNs: number
+  bandwidthBitsPerSecond: number
+  mtuBytes: number
+  lossPartsPerMillion: number
+  queuePacketsMax: number
+  lossRng: Rng | null = null
+
+  /** Transmitter busy until this time (last departure). */
+  busyUntilNs = 0
+  /** Ring of departure times of packets still queued or in serialization. */
+  queueDepartNs: Float64Array
+  queueHead = 0
+  queueLength = 0
+
+  txPackets = 0
+  txBytes = 0
+  rxPackets = 0
+
+  constructor(
+    /** Global id in the Network (event argument). */
+    readonly id: number,
+    readonly ns: NetNs,
+    readonly ifIndex: number,
+    readonly name: string,
+    readonly kind: InterfaceKind,
+    link: LinkOptions,
+  ) {
+    this.latencyNs = link.latencyNs
+    this.bandwidthBitsPerSecond = link.bandwidthBitsPerSecond
+    this.mtuBytes = link.mtuBytes
+    this.lossPartsPerMillion = link.lossPartsPerMillion
+    this.queuePacketsMax = link.queuePacketsMax
+    this.queueDepartNs = new Float64Array(Math.max(1, link.queuePacketsMax))
+    this.bridgePorts = kind === InterfaceKind.BRIDGE ? new Map() : null
+  }
+}
+
+/** Interface index of lo in every namespace, as in Linux. */
+export const LOOPBACK_IFINDEX = 1
+
+export class NetNs implements FilterHost {
+  /** interfaces[ifIndex]; index 0 unused. */
+  readonly interfaces: (NetInterface | null)[] = [null]
+  /** Local addresses -> interface holding them (127.0.0.0/8 is local without an entry). */
+  readonly localAddresses = new Map<Ipv4, NetInterface>()
+  readonly routes = new RoutingTable()
+  ipForward: boolean
+  /** Netfilter of this namespace; null = no hooks (fast path). */
+  filter: PacketFilter | null = null
+
+  readonly udpSockets = new Map<number, UdpSocket>()
+  readonly tcpListeners = new Map<number, TcpListenSocket>()
+  /** (localPort << 16 | remotePort) -> chain of connections (TcpConnection.nextInBucket). */
+  readonly tcpConnections = new Map<number, TcpConnection>()
+  /** Number of TCP connections per local port (ephemeral allocation). */
+  readonly tcpPortUse = new Map<number, number>()
+  readonly pingers = new Map<number, Pinger>()
+  pingIdentifierNext = 1
+
+  /** Cursor of the TCP ephemeral port search (see Network.allocateTcpPort). */
+  tcpPortCursor = -1
+  /** Local deliveries keep FIFO order even when per-packet costs differ. */
+  lastDeliverNs = 0
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    ipForward: boolean,
+    readonly portRng: Rng,
+    readonly isnRng: Rng,
+  ) {
+    this.ipForward = ipForward
+  }
+
+  get loopback(): NetInterface {
+    return this.interfaces[LOOPBACK_IFINDEX] as NetInterface
+  }
+
+  interface(ifIndex: number): NetInterface {
+    const iface = this.interfaces[ifIndex]
+    if (iface === null || iface === undefined) throw new Error(`${this.name}: no interface ${ifIndex}`)
+    return iface
+  }
+
+  interfaceByName(name: string): NetInterface | null {
+    for (const iface of this.interfaces) if (iface !== null && iface.name === name) return iface
+    return null
+  }
+
+  /** First non-loopback address (source of ICMP errors and MASQUERADE on address-less devices). */
+  get primaryAddress(): Ipv4 {
+    for (const iface of this.interfaces) if (iface !== null && iface.kind !== InterfaceKind.LOOPBACK && iface.address !== 0) return iface.address
+    return 0
+  }
+
+  isLocalAddress(address: Ipv4): boolean {
+    return address >>> 24 === 127 || this.localAddresses.has(address)
+  }
+
+  interfaceAddress(ifIndex: number): Ipv4 {
+    const iface = this.interfaces[ifIndex]
+    if (iface !== null && iface !== undefined && iface.address !== 0) return iface.address
+    return this.primaryAddress
+  }
+
+  interfaceName(ifIndex: number): string {
+    const iface = this.interfaces[ifIndex]
+    return iface === null || iface === undefined ? "" : iface.name
+  }
+
+  /** `ip route` listing. */
+  formatRoutes(): string[] {
+    return this.routes.format((i) => this.interfaceName(i))
+  }
+}
+
+export interface AddressAssignment {
+  readonly address: Ipv4
+  readonly prefix: Cidr
+}

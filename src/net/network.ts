@@ -1,0 +1,729 @@
+/**
+ * The simulated network of one run: packet table, namespaces, interfaces, links, counters, and the
+ * kernel's IPv4 packet path through each namespace with the netfilter hooks (see hooks.ts).
+ *
+ *   arrive(iface) --> [PREROUTING] --> route(dst after DNAT) --> local? --> [INPUT] --> deliver
+ *                                                         \--> ttl-- --> [FORWARD] --> [POSTROUTING] --> transmit
+ *   socket --> route --> [OUTPUT] --> re-route if dst changed --> [POSTROUTING] --> transmit
+ *
+ * Hot path: a packet is an integer handle into a pooled Packet table; a packet crossing a link is one
+ * scheduler event (kind ARRIVE, a = packet handle, b = receiving interface id, negative when the link
+ * lost it). Per-packet processing allocates nothing and builds no strings. Processing costs (the
+ * filter's lastCostNs per hook, forwardCostNs per forwarded packet) delay the packet's departure in
+ * simulated time; departures from one interface stay FIFO.
+ *
+ * Links: serialization delay = ceil((IP bytes + Ethernet overhead) * 8e9 / bandwidth) ns on links with
+ * finite bandwidth, then the propagation latency. MTU is checked on the transmitting interface: a
+ * larger packet is dropped (MTU_EXCEEDED). There is no fragmentation and no PMTU discovery (DF is
+ * assumed on every packet). The transmit queue holds packets not yet fully serialized; beyond
+ * queuePacketsMax they are dropped (QUEUE_FULL). Loss is drawn per traversal from the link's own
+ * random stream ("net/link/<ns>/<ifname>/loss") with an integer compare in parts per million, and the
+ * drop is recorded when the packet would have arrived.
+ */
+import { assert } from "../sim/assert.ts"
+import { Rng } from "../sim/rng.ts"
+import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
+import { DropReason } from "../wire/drop-reason.ts"
+import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
+import { cidr as parseCidrText, maskOf } from "../wire/ipv4.ts"
+import { Packet } from "../wire/packet.ts"
+import { IcmpCode, IcmpType, ICMP_HEADER_BYTES, IPV4_HEADER_BYTES, Protocol, TcpFlag, UDP_HEADER_BYTES } from "../wire/protocol.ts"
+import { NetError } from "./errors.ts"
+import { Hook, RejectWith, Verdict } from "./hooks.ts"
+import type { PacketFilter } from "./hooks.ts"
+import { ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PROTOCOL_UNREACHABLE, icmpUnreachableErrno, icmpUnreachableFatal, Pinger } from "./icmp.ts"
+import type { PingListener } from "./icmp.ts"
+import { Fabric, InterfaceKind, LOOPBACK_IFINDEX, NetInterface, NetNs } from "./netns.ts"
+import type { LinkOptions } from "./netns.ts"
+import { DEFAULT_NET_PARAMS } from "./params.ts"
+import type { NetParams } from "./params.ts"
+import { Route } from "./route.ts"
+import { TcpEngine } from "./tcp.ts"
+import { UdpSocket } from "./udp.ts"
+import type { UdpListener } from "./udp.ts"
+
+/** Observation hooks for statistics and traces. One null check per event when unused. */
+export interface NetObserver {
+  /** A namespace's stack created a packet (socket send, ICMP reply/error, RST). */
+  onSend(packet: Packet, nsId: number, nowNs: number): void
+  /** A packet left an interface; it arrives at `arriveNs` unless lost. */
+  onTransmit(packet: Packet, ifaceId: number, departNs: number, arriveNs: number): void
+  /** A packet was consumed by a socket or the namespace's own stack (echo, RST handling). */
+  onDeliver(packet: Packet, nsId: number, nowNs: number): void
+  onDrop(packet: Packet, reason: number, nsId: number, nowNs: number): void
+}
+
+/** Counters of one Network. Invariant: sent = delivered + dropped + inFlight. */
+export class NetCounters {
+  sent = 0
+  delivered = 0
+  dropped = 0
+  forwarded = 0
+  transmitted = 0
+  /** droppedByReason[DropReason]. */
+  readonly droppedByReason = new Float64Array(32)
+  inFlight = 0
+}
+
+const PACKET_TABLE_INITIAL = 256
+const ICMP_ERROR_ROOM_BYTES = 576 - IPV4_HEADER_BYTES - ICMP_HEADER_BYTES
+
+export class Network implements EventHandler {
+  readonly params: NetParams
+  readonly counters = new NetCounters()
+  observer: NetObserver | null = null
+  readonly namespaces: NetNs[] = []
+  /** interfaces[id] for every interface of every namespace. */
+  readonly interfaces: NetInterface[] = []
+  readonly fabrics: Fabric[] = []
+  readonly tcp: TcpEngine
+
+  private readonly packets: Packet[] = []
+  private readonly packetFree: number[] = []
+  private packetIdNext = 1
+
+  private readonly kindArrive: number
+  private readonly kindDeliver: number
+  private readonly kindLocalError: number
+
+  constructor(
+    readonly scheduler: Scheduler,
+    readonly seed: number,
+    params: Partial<NetParams> = {},
+  ) {
+    this.params = { ...DEFAULT_NET_PARAMS, ...params }
+    this.kindArrive = scheduler.registerKind("net/arrive", this)
+    this.kindDeliver = scheduler.registerKind("net/deliver", this)
+    this.kindLocalError = scheduler.registerKind("net/local-error", this)
+    for (let i = 0; i < PACKET_TABLE_INITIAL; i++) {
+      this.packets.push(new Packet())
+      this.packetFree.push(PACKET_TABLE_INITIAL - 1 - i)
+    }
+    this.tcp = new TcpEngine(this)
+  }
+
+  // ---------------------------------------------------------------- building
+
+  createNamespace(name: string, options: { readonly ipForward?: boolean } = {}): NetNs {
+    const ns = new NetNs(
+      this.namespaces.length,
+      name,
+      options.ipForward ?? false,
+      Rng.stream(this.seed, `net/ns/${name}/ports`),
+      Rng.stream(this.seed, `net/ns/${name}/tcp-isn`),
+    )
+    this.namespaces.push(ns)
+    const lo = this.addInterface(ns, "lo", InterfaceKind.LOOPBACK, {
+      latencyNs: this.params.loopbackLatencyNs,
+      bandwidthBitsPerSecond: 0,
+      mtuBytes: this.params.loopbackMtuBytes,
+      lossPartsPerMillion: 0,
+      queuePacketsMax: 1 << 16,
+    })
+    assert(lo.ifIndex === LOOPBACK_IFINDEX)
+    lo.address = 0x7f000001
+    lo.prefixLength = 8
+    return ns
+  }
+
+  private addInterface(ns: NetNs, name: string, kind: InterfaceKind, link: LinkOptions): NetInterface {
+    assert(ns.interfaceByName(name) === null, `${ns.name}: interface ${name} exists`)
+    assert(Number.isSafeInteger(link.latencyNs) && link.latencyNs >= 0, `bad latency ${link.latencyNs}`)
+    assert(link.bandwidthBitsPerSecond >= 0 && link.mtuBytes >= 68 && link.queuePacketsMax >= 1, `bad link options for ${name}`)
+    assert(Number.isInteger(link.lossPartsPerMillion) && link.lossPartsPerMillion >= 0 && link.lossPartsPerMillion <= 1_000_000, "loss in ppm")
+    const iface = new NetInterface(this.interfaces.length, ns, ns.interfaces.length, name, kind, link)
+    if (link.lossPartsPerMillion > 0) iface.lossRng = Rng.stream(this.seed, `net/link/${ns.name}/${name}/loss`)
+    this.interfaces.push(iface)
+    ns.interfaces.push(iface)
+    return iface
+  }
+
+  /** `ip link add nameA type veth peer name nameB`, the two ends in nsA and nsB; both directions share `link`. */
+  addVethPair(nsA: NetNs, nameA: string, nsB: NetNs, nameB: string, link: LinkOptions): [NetInterface, NetInterface] {
+    const a = this.addInterface(nsA, nameA, InterfaceKind.VETH, link)
+    const b = this.addInterface(nsB, nameB, InterfaceKind.VETH, link)
+    a.peer = b
+    b.peer = a
+    return [a, b]
+  }
+
+  /** A bridge device (cni0). Its ports are added with attachToBridge. */
+  addBridge(ns: NetNs, name: string, mtuBytes: number): NetInterface {
+    return this.addInterface(ns, name, InterfaceKind.BRIDGE, { latencyNs: 0, bandwidthBitsPerSecond: 0, mtuBytes, lossPartsPerMillion: 0, queuePacketsMax: 1 })
+  }
+
+  /** `ip link set port master bridge`; `deviceAddress` is the address of the device behind the port (bridge FDB at L3). */
+  attachToBridge(bridge: NetInterface, port: NetInterface, deviceAddress: Ipv4): void {
+    assert(bridge.kind === InterfaceKind.BRIDGE && port.kind === InterfaceKind.VETH && port.ns === bridge.ns, "bridge port must be a veth in the bridge's namespace")
+    port.master = bridge
+    ;(bridge.bridgePorts as Map<Ipv4, NetInterface>).set(deviceAddress, port)
+  }
+
+  createFabric(name: string, sameZoneLatencyNs: number, crossZoneLatencyNs: number): Fabric {
+    const fabric = new Fabric(name, sameZoneLatencyNs, crossZoneLatencyNs)
+    this.fabrics.push(fabric)
+    return fabric
+  }
+
+  /** A NIC in `ns` attached to `fabric`; `zone` -1 = edge (same-zone distance to everyone). */
+  attachToFabric(fabric: Fabric, ns: NetNs, name: string, zone: number, link: Omit<LinkOptions, "latencyNs">): NetInterface {
+    const iface = this.addInterface(ns, name, InterfaceKind.FABRIC, { ...link, latencyNs: 0 })
+    iface.fabric = fabric
+    iface.zone = zone
+    fabric.ports.push(iface)
+    return iface
+  }
+
+  /**
+   * `ip addr add address/prefixLength dev iface`: a local address and its connected route (none for
+   * /32). The first address becomes the interface's primary address. On a fabric NIC the address is
+   * also registered as a fabric neighbour.
+   */
+  addAddress(iface: NetInterface, address: Ipv4, prefixLength: number): void {
+    const ns = iface.ns
+    assert(!ns.localAddresses.has(address), `${ns.name}: address already assigned`)
+    ns.localAddresses.set(address, iface)
+    if (iface.address === 0) {
+      iface.address = address
+      iface.prefixLength = prefixLength
+    }
+    if (prefixLength < 32) {
+      const mask = maskOf(prefixLength)
+      ns.routes.add(new Route({ address: (address & mask) >>> 0, prefixLength, mask }, iface.ifIndex, 0, address, 0))
+    }
+    if (iface.fabric !== null) this.addFabricNeighbour(iface.fabric, address, iface)
+  }
+
+  /** The fabric delivers packets for `address` to `iface` (VPC: ENI secondary IPs of a node). */
+  addFabricNeighbour(fabric: Fabric, address: Ipv4, iface: NetInterface): void {
+    assert(iface.fabric === fabric, "neighbour must be a port of the fabric")
+    fabric.neighbours.set(address, iface)
+  }
+
+  /** `ip route add prefix [via gw] dev iface [src s]`. `prefix` as Cidr or text. */
+  addRoute(ns: NetNs, prefix: Cidr | string, iface: NetInterface, via: Ipv4 = 0, src: Ipv4 = 0, metric = 0): Route {
+    assert(iface.ns === ns, "route device must be in the namespace")
+    const route = new Route(typeof prefix === "string" ? parseCidrText(prefix) : prefix, iface.ifIndex, via, src, metric)
+    ns.routes.add(route)
+    return route
+  }
+
+  // ---------------------------------------------------------------- packet table
+
+  /** Takes a packet from the pool, reset, with a fresh id. Counted in flight once `send`/`output` is called. */
+  allocatePacket(): number {
+    let handle = this.packetFree.pop()
+    if (handle === undefined) {
+      handle = this.packets.length
+      this.packets.push(new Packet())
+    }
+    const packet = this.packets[handle]
+    packet.reset()
+    packet.id = this.packetIdNext++
+    return handle
+  }
+
+  packet(handle: number): Packet {
+    return this.packets[handle]
+  }
+
+  /** Live packets in the table (independent of the counters; the conservation test compares them). */
+  get livePacketCount(): number {
+    return this.packets.length - this.packetFree.length
+  }
+
+  private free(handle: number): void {
+    this.packets[handle].appData = null
+    this.packetFree.push(handle)
+    this.counters.inFlight--
+  }
+
+  private drop(handle: number, reason: number, ns: NetNs): void {
+    const c = this.counters
+    c.dropped++
+    c.droppedByReason[reason]++
+    if (this.observer !== null) this.observer.onDrop(this.packets[handle], reason, ns.id, this.scheduler.nowNs)
+    this.free(handle)
+  }
+
+  /** Marks a packet consumed by `ns`'s stack or one of its sockets. */
+  private delivered(handle: number, ns: NetNs): void {
+    this.counters.delivered++
+    if (this.observer !== null) this.observer.onDeliver(this.packets[handle], ns.id, this.scheduler.nowNs)
+    this.free(handle)
+  }
+
+  // ---------------------------------------------------------------- events
+
+  handleEvent(kind: number, a: number, b: number, nowNs: number): void {
+    if (kind === this.kindArrive) {
+      if (b >= 0) this.receive(this.interfaces[b], a, nowNs)
+      else this.drop(a, DropReason.LINK_LOSS, this.interfaces[-b - 1].ns)
+    } else if (kind === this.kindDeliver) {
+      this.deliver(this.namespaces[b], a, nowNs)
+    } else if (kind === this.kindLocalError) {
+      const ns = this.namespaces[b]
+      const p = this.packets[a]
+      this.socketError(ns, p.protocol, p.srcAddr, p.srcPort, p.dstAddr, p.dstPort, p.tcpSeq, p.appTag, NetError.NET_UNREACHABLE, true, true)
+      this.drop(a, DropReason.NO_ROUTE, ns)
+    }
+  }
+
+  // ---------------------------------------------------------------- output path
+
+  /**
+   * Sends a locally generated packet from `ns` (ip_local_out): fills srcAddr from the route when 0,
+   * sets sentNs (default: readyNs; an echo reply keeps its request's), counts it sent, then route -> OUTPUT -> re-route -> POSTROUTING -> transmit.
+   * `readyNs` (>= now) is when the stack hands it over (after earlier processing costs).
+   */
+  send(ns: NetNs, handle: number, readyNs: number = this.scheduler.nowNs, sentNs: number = readyNs): void {
+    const p = this.packets[handle]
+    const c = this.counters
+    c.sent++
+    c.inFlight++
+    p.sentNs = sentNs
+    if (this.observer !== null) this.observer.onSend(p, ns.id, readyNs)
+    this.output(ns, handle, readyNs)
+  }
+
+  private output(ns: NetNs, handle: number, readyNs: number): void {
+    const p = this.packets[handle]
+    const nowNs = this.scheduler.nowNs
+    let route: Route | null = null
+    let iface: NetInterface
+    const local = ns.isLocalAddress(p.dstAddr)
+    if (local) iface = ns.loopback
+    else {
+      route = ns.routes.lookup(p.dstAddr)
+      if (route === null) {
+        this.scheduler.schedule(readyNs, this.kindLocalError, handle, ns.id)
+        return
+      }
+      iface = ns.interfaces[route.ifIndex] as NetInterface
+    }
+    if (p.srcAddr === 0) p.srcAddr = local ? p.dstAddr : route !== null && route.src !== 0 ? route.src : ns.interfaceAddress(iface.ifIndex)
+    let costNs = 0
+    const filter = ns.filter
+    if (filter !== null) {
+      const dstBefore = p.dstAddr
+      const verdict = filter.runHook(Hook.OUTPUT, p, -1, iface.ifIndex, nowNs)
+      costNs += filter.lastCostNs
+      if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, readyNs + costNs)
+      if (p.dstAddr !== dstBefore) {
+        // ip_route_me_harder: DNAT in OUTPUT changes the routing decision.
+        if (ns.isLocalAddress(p.dstAddr)) {
+          route = null
+          iface = ns.loopback
+        } else {
+          route = ns.routes.lookup(p.dstAddr)
+          if (route === null) return this.drop(handle, DropReason.NO_ROUTE, ns)
+          iface = ns.interfaces[route.ifIndex] as NetInterface
+        }
+      }
+      const verdict2 = filter.runHook(Hook.POSTROUTING, p, -1, iface.ifIndex, nowNs)
+      costNs += filter.lastCostNs
+      if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
+    }
+    const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
+    this.transmit(iface, nextHop, handle, readyNs + costNs)
+  }
+
+  // ---------------------------------------------------------------- input path
+
+  private receive(iface: NetInterface, handle: number, nowNs: number): void {
+    const ns = iface.ns
+    const p = this.packets[handle]
+    iface.rxPackets++
+    if (!iface.up) return this.drop(handle, DropReason.INTERFACE_DOWN, ns)
+    // A bridge port hands the packet to the bridge: netfilter sees it "on" cni0 (br_netfilter).
+    const inIf = iface.master !== null ? iface.master : iface
+    p.inIfIndex = inIf.ifIndex
+    const dstBefore = p.dstAddr
+    const filter = ns.filter
+    let costNs = 0
+    if (filter !== null) {
+      const verdict = filter.runHook(Hook.PREROUTING, p, inIf.ifIndex, -1, nowNs)
+      costNs += filter.lastCostNs
+      if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
+    }
+    if (ns.isLocalAddress(p.dstAddr)) {
+      if (filter !== null) {
+        const verdict = filter.runHook(Hook.INPUT, p, inIf.ifIndex, -1, nowNs)
+        costNs += filter.lastCostNs
+        if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
+      }
+      let atNs = nowNs + costNs
+      if (atNs < ns.lastDeliverNs) atNs = ns.lastDeliverNs
+      ns.lastDeliverNs = atNs
+      if (atNs === nowNs) this.deliver(ns, handle, nowNs)
+      else this.scheduler.schedule(atNs, this.kindDeliver, handle, ns.id)
+      return
+    }
+    // ip_forward is off (pods): not for us, dropped without an ICMP error (ip_error, !IN_DEV_FORWARD).
+    if (!ns.ipForward) return this.drop(handle, DropReason.NO_ROUTE, ns)
+    const route = ns.routes.lookup(p.dstAddr)
+    if (route === null) {
+      this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.NET_UNREACHABLE, nowNs + costNs)
+      return this.drop(handle, DropReason.NO_ROUTE, ns)
+    }
+    const out = ns.interfaces[route.ifIndex] as NetInterface
+    // Bridged (L2) traffic between two ports of a bridge, addressed within the bridge's subnet, is
+    // not routed: no TTL decrement, no forwarding cost; br_netfilter still runs the hooks.
+    const bridged = out === inIf && inIf.kind === InterfaceKind.BRIDGE && inIf.prefixLength > 0 &&
+      ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0
+    if (!bridged) {
+      // ip_forward(): TTL checked and decremented before the FORWARD hook.
+      if (p.ttl <= 1) {
+        this.icmpError(ns, p, IcmpType.TIME_EXCEEDED, 0, nowNs + costNs)
+        return this.drop(handle, DropReason.TTL_EXPIRED, ns)
+      }
+      p.ttl--
+      costNs += this.params.forwardCostNs
+    }
+    if (filter !== null) {
+      const verdict = filter.runHook(Hook.FORWARD, p, inIf.ifIndex, out.ifIndex, nowNs)
+      costNs += filter.lastCostNs
+      if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
+      const verdict2 = filter.runHook(Hook.POSTROUTING, p, -1, out.ifIndex, nowNs)
+      costNs += filter.lastCostNs
+      if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
+    }
+    this.counters.forwarded++
+    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, nowNs + costNs)
+  }
+
+  /** DROP or REJECT verdict at a hook. */
+  private refuse(ns: NetNs, filter: PacketFilter, verdict: number, handle: number, readyNs: number): void {
+    if (verdict === Verdict.DROP) return this.drop(handle, filter.lastDropReason, ns)
+    const p = this.packets[handle]
+    switch (filter.lastRejectWith) {
+      case RejectWith.TCP_RESET:
+        if (p.protocol === Protocol.TCP) this.tcpReset(ns, p, readyNs)
+        else this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, readyNs)
+        break
+      case RejectWith.ICMP_HOST_UNREACHABLE:
+        this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.HOST_UNREACHABLE, readyNs)
+        break
+      case RejectWith.ICMP_NET_UNREACHABLE:
+        this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.NET_UNREACHABLE, readyNs)
+        break
+      case RejectWith.ICMP_ADMIN_PROHIBITED:
+        this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, ICMP_CODE_ADMIN_PROHIBITED, readyNs)
+        break
+      case RejectWith.ICMP_PROTO_UNREACHABLE:
+        this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE, readyNs)
+        break
+      default:
+        this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, readyNs)
+    }
+    this.drop(handle, DropReason.NETFILTER_REJECT, ns)
+  }
+
+  // ---------------------------------------------------------------- transmit
+
+  private transmit(iface: NetInterface, nextHop: Ipv4, handle: number, readyNs: number): void {
+    const p = this.packets[handle]
+    let tx = iface
+    let to: NetInterface
+    let latencyNs: number
+    switch (iface.kind) {
+      case InterfaceKind.VETH:
+        to = iface.peer as NetInterface
+        latencyNs = iface.latencyNs
+        break
+      case InterfaceKind.FABRIC: {
+        const fabric = iface.fabric as Fabric
+        const neighbour = fabric.neighbours.get(nextHop)
+        if (neighbour === undefined || neighbour === iface) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
+        to = neighbour
+        latencyNs = fabric.latencyNs(iface, neighbour)
+        break
+      }
+      case InterfaceKind.BRIDGE: {
+        if (p.totalBytes > iface.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, iface.ns)
+        const port = (iface.bridgePorts as Map<Ipv4, NetInterface>).get(nextHop)
+        if (port === undefined) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
+        tx = port
+        to = port.peer as NetInterface
+        latencyNs = port.latencyNs
+        break
+      }
+      default:
+        to = iface
+        latencyNs = iface.latencyNs
+    }
+    if (!tx.up) return this.drop(handle, DropReason.INTERFACE_DOWN, tx.ns)
+    if (p.totalBytes > tx.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, tx.ns)
+    const nowNs = this.scheduler.nowNs
+    // Transmit queue: forget packets whose serialization finished by now.
+    const ring = tx.queueDepartNs
+    while (tx.queueLength > 0 && ring[tx.queueHead] <= nowNs) {
+      tx.queueHead = tx.queueHead + 1 === ring.length ? 0 : tx.queueHead + 1
+      tx.queueLength--
+    }
+    if (tx.queueLength >= tx.queuePacketsMax) return this.drop(handle, DropReason.QUEUE_FULL, tx.ns)
+    let departNs = readyNs > tx.busyUntilNs ? readyNs : tx.busyUntilNs
+    if (tx.bandwidthBitsPerSecond > 0) {
+      departNs += Math.ceil(((p.totalBytes + this.params.ethernetOverheadBytes) * 8 * 1e9) / tx.bandwidthBitsPerSecond)
+    }
+    tx.busyUntilNs = departNs
+    let tail = tx.queueHead + tx.queueLength
+    if (tail >= ring.length) tail -= ring.length
+    ring[tail] = departNs
+    tx.queueLength++
+    tx.txPackets++
+    tx.txBytes += p.totalBytes
+    this.counters.transmitted++
+    const arriveNs = departNs + latencyNs
+    if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
+    const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion
+    this.scheduler.schedule(arriveNs, this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
+  }
+
+  // ---------------------------------------------------------------- local delivery
+
+  private deliver(ns: NetNs, handle: number, nowNs: number): void {
+    const p = this.packets[handle]
+    switch (p.protocol) {
+      case Protocol.UDP: {
+        const socket = ns.udpSockets.get(p.dstPort)
+        if (socket === undefined || (socket.localAddr !== 0 && socket.localAddr !== p.dstAddr)) {
+          this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, nowNs)
+          return this.drop(handle, DropReason.NO_SOCKET, ns)
+        }
+        if (socket.remotePort !== 0 && (socket.remotePort !== p.srcPort || socket.remoteAddr !== p.srcAddr)) {
+          // A connected socket only receives from its peer (udp4_lib_lookup scoring); no ICMP.
+          return this.drop(handle, DropReason.NO_SOCKET, ns)
+        }
+        socket.listener.onUdpMessage(socket, p)
+        return this.delivered(handle, ns)
+      }
+      case Protocol.TCP:
+        if (this.tcp.receive(ns, p, nowNs)) return this.delivered(handle, ns)
+        return this.drop(handle, DropReason.NO_SOCKET, ns)
+      case Protocol.ICMP:
+        return this.deliverIcmp(ns, handle, p, nowNs)
+      default:
+        this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE, nowNs)
+        return this.drop(handle, DropReason.NO_SOCKET, ns)
+    }
+  }
+
+  private deliverIcmp(ns: NetNs, handle: number, p: Packet, nowNs: number): void {
+    switch (p.icmpType) {
+      case IcmpType.ECHO_REQUEST: {
+        // icmp_echo(): the reply echoes identifier, sequence and data, from the address pinged.
+        const h = this.allocatePacket()
+        const r = this.packets[h]
+        r.protocol = Protocol.ICMP
+        r.icmpType = IcmpType.ECHO_REPLY
+        r.srcAddr = p.dstAddr
+        r.dstAddr = p.srcAddr
+        r.srcPort = p.srcPort
+        r.tcpSeq = p.tcpSeq
+        r.ttl = this.params.defaultTtl
+        r.payloadBytes = p.payloadBytes
+        r.totalBytes = p.totalBytes
+        r.appTag = p.appTag
+        r.appData = p.appData
+        r.flowId = p.flowId
+        const sentNs = p.sentNs
+        this.delivered(handle, ns)
+        this.send(ns, h, nowNs, sentNs)
+        return
+      }
+      case IcmpType.ECHO_REPLY: {
+        const pinger = ns.pingers.get(p.srcPort)
+        if (pinger === undefined) return this.drop(handle, DropReason.NO_SOCKET, ns)
+        pinger.listener.onEchoReply(pinger, p.tcpSeq, nowNs - p.sentNs, p)
+        return this.delivered(handle, ns)
+      }
+      case IcmpType.DEST_UNREACHABLE:
+      case IcmpType.TIME_EXCEEDED: {
+        // The error is about a packet this namespace sent: local = inner source. Time exceeded is
+        // EHOSTUNREACH for TCP/UDP (tcp_v4_err), reported as such to ping.
+        const exceeded = p.icmpType === IcmpType.TIME_EXCEEDED
+        const fatal = !exceeded && icmpUnreachableFatal(p.icmpCode)
+        let e: NetError = exceeded ? NetError.HOST_UNREACHABLE : icmpUnreachableErrno(p.icmpCode)
+        if (exceeded && p.innerProtocol === Protocol.ICMP) e = NetError.TTL_EXCEEDED
+        this.socketError(ns, p.innerProtocol, p.innerSrcAddr, p.innerSrcPort, p.innerDstAddr, p.innerDstPort, p.tcpSeq, p.appTag, e, fatal, false)
+        return this.delivered(handle, ns)
+      }
+      default:
+        return this.delivered(handle, ns)
+    }
+  }
+
+  /**
+   * Reports an error about a packet `ns` sent (localAddr:localPort -> remoteAddr:remotePort) to its
+   * socket: ICMP errors (`local` false) and local routing failures (`local` true, as sendto/connect
+   * returning ENETUNREACH). UDP sockets see ICMP errors only when connected and the error is hard
+   * (__udp4_lib_err without IP_RECVERR); TCP decides by state (tcp_v4_err); pingers see everything.
+   */
+  private socketError(ns: NetNs, protocol: number, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number, seq: number, appTag: number, error: NetError, fatal: boolean, local: boolean): void {
+    switch (protocol) {
+      case Protocol.UDP: {
+        const socket = ns.udpSockets.get(localPort)
+        if (socket === undefined) return
+        if (!local && !(fatal && socket.remotePort === remotePort && socket.remoteAddr === remoteAddr)) return
+        socket.listener.onUdpError(socket, error, remoteAddr, remotePort, appTag)
+        return
+      }
+      case Protocol.TCP:
+        this.tcp.error(ns, localAddr, localPort, remoteAddr, remotePort, error)
+        return
+      case Protocol.ICMP: {
+        const pinger = ns.pingers.get(localPort)
+        if (pinger !== undefined) pinger.listener.onPingError(pinger, seq, error, remoteAddr)
+        return
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- generated packets
+
+  /**
+   * icmp_send(): an ICMP error from `ns` about `orig` to its sender, carrying orig's header in the
+   * inner* fields and as many bytes of orig as fit in 576 (RFC 1812 4.3.2.3). Never about an ICMP
+   * error (RFC 1122 3.2.2). Source: orig's destination when local, else chosen by the route back.
+   */
+  icmpError(ns: NetNs, orig: Packet, type: number, code: number, readyNs: number): void {
+    if (orig.protocol === Protocol.ICMP && orig.icmpType !== IcmpType.ECHO_REQUEST && orig.icmpType !== IcmpType.ECHO_REPLY) return
+    const h = this.allocatePacket()
+    const e = this.packets[h]
+    e.protocol = Protocol.ICMP
+    e.icmpType = type
+    e.icmpCode = code
+    e.srcAddr = ns.isLocalAddress(orig.dstAddr) ? orig.dstAddr : 0
+    e.dstAddr = orig.srcAddr
+    e.ttl = this.params.defaultTtl
+    e.innerSrcAddr = orig.srcAddr
+    e.innerDstAddr = orig.dstAddr
+    e.innerProtocol = orig.protocol
+    e.innerSrcPort = orig.srcPort
+    e.innerDstPort = orig.dstPort
+    e.tcpSeq = orig.protocol === Protocol.ICMP ? orig.tcpSeq : 0
+    e.payloadBytes = Math.min(orig.totalBytes, ICMP_ERROR_ROOM_BYTES)
+    e.totalBytes = IPV4_HEADER_BYTES + ICMP_HEADER_BYTES + e.payloadBytes
+    e.appTag = orig.appTag
+    e.flowId = orig.flowId
+    this.send(ns, h, readyNs)
+  }
+
+  /**
+   * tcp_v4_send_reset() / nf_send_reset(): RST answering `orig` (never a RST). If orig had ACK, the
+   * RST's sequence is orig's ack; otherwise RST|ACK acknowledging orig's sequence space.
+   */
+  tcpReset(ns: NetNs, orig: Packet, readyNs: number): void {
+    if ((orig.tcpFlags & TcpFlag.RST) !== 0) return
+    const h = this.allocatePacket()
+    const r = this.packets[h]
+    r.protocol = Protocol.TCP
+    r.srcAddr = orig.dstAddr
+    r.dstAddr = orig.srcAddr
+    r.srcPort = orig.dstPort
+    r.dstPort = orig.srcPort
+    r.ttl = this.params.defaultTtl
+    r.totalBytes = IPV4_HEADER_BYTES + 20
+    if ((orig.tcpFlags & TcpFlag.ACK) !== 0) {
+      r.tcpFlags = TcpFlag.RST
+      r.tcpSeq = orig.tcpAck
+    } else {
+      r.tcpFlags = TcpFlag.RST | TcpFlag.ACK
+      r.tcpSeq = 0
+      const span = orig.payloadBytes + ((orig.tcpFlags & TcpFlag.SYN) !== 0 ? 1 : 0) + ((orig.tcpFlags & TcpFlag.FIN) !== 0 ? 1 : 0)
+      r.tcpAck = (orig.tcpSeq + span) >>> 0
+    }
+    r.flowId = orig.flowId
+    this.send(ns, h, readyNs)
+  }
+
+  // ---------------------------------------------------------------- sockets
+
+  /**
+   * bind(2) a UDP socket. `port` 0 = ephemeral (random start in ip_local_port_range from the
+   * namespace's "ports" stream, then the next free port, as udp_lib_get_port). Returns null when no
+   * ephemeral port is free; binding a port in use is a programmer error.
+   */
+  udpBind(ns: NetNs, localAddr: Ipv4, port: number, listener: UdpListener): UdpSocket | null {
+    let chosen = port
+    if (chosen === 0) {
+      const min = this.params.ephemeralPortMin
+      const count = this.params.ephemeralPortMax - min + 1
+      const start = ns.portRng.intBelow(count)
+      chosen = -1
+      for (let i = 0; i < count; i++) {
+        const candidate = min + ((start + i) % count)
+        if (!ns.udpSockets.has(candidate)) {
+          chosen = candidate
+          break
+        }
+      }
+      if (chosen < 0) return null
+    }
+    assert(chosen > 0 && chosen < 65536 && !ns.udpSockets.has(chosen), `${ns.name}: UDP port ${chosen} in use`)
+    const socket = new UdpSocket(this, ns, localAddr, chosen, listener)
+    ns.udpSockets.set(chosen, socket)
+    return socket
+  }
+
+  /** Sends a UDP datagram from `socket` (UdpSocket.sendTo calls this). */
+  udpSend(socket: UdpSocket, dstAddr: Ipv4, dstPort: number, payloadBytes: number, appTag: number, appData: object | null, flowId: number): void {
+    const h = this.allocatePacket()
+    const p = this.packets[h]
+    p.protocol = Protocol.UDP
+    p.srcAddr = socket.localAddr
+    p.dstAddr = dstAddr
+    p.srcPort = socket.localPort
+    p.dstPort = dstPort
+    p.ttl = this.params.defaultTtl
+    p.payloadBytes = payloadBytes
+    p.totalBytes = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + payloadBytes
+    p.appTag = appTag
+    p.appData = appData
+    p.flowId = flowId
+    this.send(socket.ns, h)
+  }
+
+  /** An ICMP echo socket (ping). Identifiers are allocated sequentially per namespace from 1. */
+  createPinger(ns: NetNs, listener: PingListener): Pinger {
+    let identifier = ns.pingIdentifierNext
+    while (ns.pingers.has(identifier)) identifier = (identifier % 65535) + 1
+    ns.pingIdentifierNext = (identifier % 65535) + 1
+    const pinger = new Pinger(this, ns, identifier, listener)
+    ns.pingers.set(identifier, pinger)
+    return pinger
+  }
+
+  /** Sends an echo request (Pinger.send calls this). The sequence travels in `tcpSeq`. */
+  pingSend(pinger: Pinger, dstAddr: Ipv4, seq: number, payloadBytes: number, ttl: number, appTag: number): void {
+    const h = this.allocatePacket()
+    const p = this.packets[h]
+    p.protocol = Protocol.ICMP
+    p.icmpType = IcmpType.ECHO_REQUEST
+    p.dstAddr = dstAddr
+    p.srcPort = pinger.identifier
+    p.tcpSeq = seq
+    p.ttl = ttl
+    p.payloadBytes = payloadBytes
+    p.totalBytes = IPV4_HEADER_BYTES + ICMP_HEADER_BYTES + payloadBytes
+    p.appTag = appTag
+    this.send(pinger.ns, h)
+  }
+
+  /** Source address `ns` would use towards `dstAddr` (route src or interface address); 0 = no route. */
+  sourceAddressFor(ns: NetNs, dstAddr: Ipv4): Ipv4 {
+    if (ns.isLocalAddress(dstAddr)) return dstAddr
+    const route = ns.routes.lookup(dstAddr)
+    if (route === null) return 0
+    return route.src !== 0 ? route.src : ns.interfaceAddress(route.ifIndex)
+  }
+
+  /** MTU of the interface `ns` routes `dstAddr` through (0 = no route). */
+  pathMtuFor(ns: NetNs, dstAddr: Ipv4): number {
+    if (ns.isLocalAddress(dstAddr)) return ns.loopback.mtuBytes
+    const route = ns.routes.lookup(dstAddr)
+    if (route === null) return 0
+    return (ns.interfaces[route.ifIndex] as NetInterface).mtuBytes
+  }
+}

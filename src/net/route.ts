@@ -1,0 +1,82 @@
+/**
+ * A namespace's main routing table with longest-prefix match (`ip route`), as the kernel's FIB
+ * answers it: the most specific prefix wins; among equal prefixes the lowest metric, then the
+ * first added. Local addresses are answered before this table (the kernel's `local` table).
+ *
+ * Lookup cost does not grow with the number of routes: one Map per prefix length in use, probed from
+ * the longest length down (a node with 1,000 per-node pod CIDR routes does one or two probes).
+ */
+import { assert } from "../sim/assert.ts"
+import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
+import { formatCidr, formatIpv4 } from "../wire/ipv4.ts"
+
+export class Route {
+  constructor(
+    readonly prefix: Cidr,
+    /** Output interface index in the namespace. */
+    readonly ifIndex: number,
+    /** Gateway (`via`); 0 = directly connected (the destination is the next hop). */
+    readonly via: Ipv4,
+    /** Preferred source address (`src`); 0 = the output interface's address. */
+    readonly src: Ipv4,
+    readonly metric: number,
+  ) {}
+}
+
+export class RoutingTable {
+  readonly routes: Route[] = []
+  /** Prefix lengths in use, longest first. */
+  private lengths: number[] = []
+  private masks: number[] = []
+  /** byLength[prefixLength]: network address -> best route for that prefix. */
+  private readonly byLength: (Map<number, Route> | null)[] = new Array<Map<number, Route> | null>(33).fill(null)
+
+  add(route: Route): void {
+    let map = this.byLength[route.prefix.prefixLength]
+    if (map === null) {
+      map = new Map()
+      this.byLength[route.prefix.prefixLength] = map
+      this.lengths.push(route.prefix.prefixLength)
+      this.lengths.sort((x, y) => y - x)
+      this.masks = this.lengths.map((n) => (n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0))
+    }
+    this.routes.push(route)
+    const current = map.get(route.prefix.address)
+    if (current === undefined || route.metric < current.metric) map.set(route.prefix.address, route)
+  }
+
+  /** Removes every route for `prefix` on `ifIndex` (any via). Returns how many were removed. */
+  remove(prefix: Cidr, ifIndex: number): number {
+    const before = this.routes.length
+    const kept = this.routes.filter((r) => !(r.prefix.address === prefix.address && r.prefix.prefixLength === prefix.prefixLength && r.ifIndex === ifIndex))
+    this.routes.length = 0
+    this.lengths = []
+    this.masks = []
+    this.byLength.fill(null)
+    for (const r of kept) this.add(r)
+    // add() pushed them again
+    this.routes.length = kept.length
+    return before - kept.length
+  }
+
+  /** Longest-prefix match; null when no route covers the address. */
+  lookup(address: Ipv4): Route | null {
+    const lengths = this.lengths
+    for (let i = 0; i < lengths.length; i++) {
+      const route = (this.byLength[lengths[i]] as Map<number, Route>).get((address & this.masks[i]) >>> 0)
+      if (route !== undefined) return route
+    }
+    return null
+  }
+
+  /** `ip route` style listing, for tests and traces. */
+  format(interfaceName: (ifIndex: number) => string): string[] {
+    return this.routes.map((r) => {
+      assert(r.ifIndex >= 0, "route without device")
+      const dst = r.prefix.prefixLength === 0 ? "default" : r.prefix.prefixLength === 32 ? formatIpv4(r.prefix.address) : formatCidr(r.prefix)
+      const via = r.via !== 0 ? ` via ${formatIpv4(r.via)}` : ""
+      const src = r.src !== 0 ? ` src ${formatIpv4(r.src)}` : ""
+      return `${dst}${via} dev ${interfaceName(r.ifIndex)}${src}`
+    })
+  }
+}

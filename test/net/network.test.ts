@@ -1,0 +1,231 @@
+/**
+ * Goal: pin the packet path's timing and drop behaviour to the model (latencies, serialization,
+ * MTU, queue bound, loss), in both CNI layouts. Method: tiny clusters, exact expected figures.
+ */
+import { describe, expect, it } from "vitest"
+import { DropReason } from "../../src/wire/drop-reason.ts"
+import { ipv4 } from "../../src/wire/ipv4.ts"
+import { IPV4_HEADER_BYTES, UDP_HEADER_BYTES } from "../../src/wire/protocol.ts"
+import { NetError } from "../../src/net/index.ts"
+import { PingLog, SPEC, UdpLog, run, serializationNs, world } from "./helpers.ts"
+
+const PING_BYTES = 84 // 56(84) bytes of data
+
+describe("ping", () => {
+  for (const cni of ["bridge", "aws-vpc"] as const) {
+    it(`${cni}: cross-node RTT equals 2 x (2 veth + fabric + serialization) and TTL is 62`, () => {
+      const w = world(cni)
+      const n1 = w.cluster.addNode("n1", "a")
+      const n2 = w.cluster.addNode("n2", "a")
+      const a = w.cluster.addPod(n1, "a")
+      const b = w.cluster.addPod(n2, "b")
+      const log = new PingLog()
+      const pinger = w.net.createPinger(a.ns, log)
+      pinger.send(b.ip, 1)
+      run(w)
+      const oneWay = 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(PING_BYTES)
+      expect(log.replies).toEqual([{ seq: 1, rttNs: 2 * oneWay, ttl: 62, from: b.ip }])
+      expect(w.net.counters.sent).toBe(2)
+      expect(w.net.counters.delivered).toBe(2)
+      expect(w.net.counters.inFlight).toBe(0)
+    })
+
+    it(`${cni}: cross-zone RTT uses crossZoneLatencyNs; forwardCostNs is charged per routed hop`, () => {
+      const w = world(cni, SPEC, 1, { forwardCostNs: 3_000 })
+      const n1 = w.cluster.addNode("n1", "a")
+      const n2 = w.cluster.addNode("n2", "b")
+      const a = w.cluster.addPod(n1, "a")
+      const b = w.cluster.addPod(n2, "b")
+      const log = new PingLog()
+      w.net.createPinger(a.ns, log).send(b.ip, 7)
+      run(w)
+      const oneWay = 2 * SPEC.sameNodeLatencyNs + SPEC.crossZoneLatencyNs + serializationNs(PING_BYTES) + 2 * 3_000
+      expect(log.replies.map((r) => r.rttNs)).toEqual([2 * oneWay])
+    })
+  }
+
+  it("bridge: same-node pods are bridged (TTL 64), pod -> its node is one veth hop", () => {
+    const w = world("bridge", SPEC, 1, { forwardCostNs: 3_000 })
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const b = w.cluster.addPod(n1, "b")
+    const log = new PingLog()
+    const p = w.net.createPinger(a.ns, log)
+    p.send(b.ip, 1)
+    p.send(n1.ip, 2)
+    run(w)
+    expect(log.replies).toEqual([
+      { seq: 2, rttNs: 2 * SPEC.sameNodeLatencyNs, ttl: 64, from: n1.ip },
+      { seq: 1, rttNs: 4 * SPEC.sameNodeLatencyNs, ttl: 64, from: b.ip },
+    ])
+  })
+
+  it("aws-vpc: same-node pods are routed by the host (TTL 63); pod eth0 is /32 via 169.254.1.1", () => {
+    const w = world("aws-vpc")
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const b = w.cluster.addPod(n1, "b")
+    expect(a.ns.formatRoutes()).toEqual(["169.254.1.1 dev eth0", "default via 169.254.1.1 dev eth0"])
+    expect(n1.ns.formatRoutes()).toContain(`10.0.0.11 dev ${a.hostVeth.name}`)
+    expect(a.hostVeth.name).toMatch(/^eni[0-9a-f]{11}$/)
+    const log = new PingLog()
+    w.net.createPinger(a.ns, log).send(b.ip, 1)
+    run(w)
+    expect(log.replies).toEqual([{ seq: 1, rttNs: 4 * SPEC.sameNodeLatencyNs, ttl: 63, from: b.ip }])
+  })
+
+  it("external host reaches a pod through the edge router", () => {
+    for (const cni of ["bridge", "aws-vpc"] as const) {
+      const w = world(cni)
+      const n1 = w.cluster.addNode("n1", "a")
+      const a = w.cluster.addPod(n1, "a")
+      const ext = w.cluster.addExternalHost("client")
+      expect(ext.ip).toBe(ipv4("203.0.113.10"))
+      const log = new PingLog()
+      w.net.createPinger(ext.ns, log).send(a.ip, 1)
+      run(w)
+      const oneWay = SPEC.externalLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(PING_BYTES) + SPEC.sameNodeLatencyNs
+      expect(log.replies.map((r) => [r.rttNs, r.ttl])).toEqual([[2 * oneWay, 62]])
+    }
+  })
+
+  it("TTL expiry on the way yields time exceeded from the router", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const n2 = w.cluster.addNode("n2", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const b = w.cluster.addPod(n2, "b")
+    const log = new PingLog()
+    w.net.createPinger(a.ns, log).send(b.ip, 1, 56, 2)
+    run(w)
+    expect(log.replies).toEqual([])
+    expect(log.errors).toEqual([{ seq: 1, error: NetError.TTL_EXCEEDED, from: b.ip }])
+    expect(w.net.counters.droppedByReason[DropReason.TTL_EXPIRED]).toBe(1)
+  })
+
+  it("no route: local sender gets ENETUNREACH, router answers net unreachable", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const log = new PingLog()
+    // The node's default route points at the edge router, which has no route to 198.51.100.1.
+    w.net.createPinger(a.ns, log).send(ipv4("198.51.100.1"), 1)
+    // A namespace without any route: local failure.
+    const lonely = w.net.createNamespace("lonely")
+    const log2 = new PingLog()
+    w.net.createPinger(lonely, log2).send(ipv4("198.51.100.1"), 9)
+    run(w)
+    expect(log.errors).toEqual([{ seq: 1, error: NetError.NET_UNREACHABLE, from: ipv4("198.51.100.1") }])
+    expect(log2.errors).toEqual([{ seq: 9, error: NetError.NET_UNREACHABLE, from: ipv4("198.51.100.1") }])
+    expect(w.net.counters.droppedByReason[DropReason.NO_ROUTE]).toBe(2)
+    expect(w.net.counters.sent).toBe(w.net.counters.delivered + w.net.counters.dropped)
+  })
+})
+
+describe("udp", () => {
+  for (const cni of ["bridge", "aws-vpc"] as const) {
+    for (const sameNode of [true, false]) {
+      it(`${cni}: request/response between pods (${sameNode ? "same" : "different"} node) keeps tag and data`, () => {
+        const w = world(cni)
+        const n1 = w.cluster.addNode("n1", "a")
+        const n2 = sameNode ? n1 : w.cluster.addNode("n2", "a")
+        const a = w.cluster.addPod(n1, "a")
+        const b = w.cluster.addPod(n2, "b")
+        const server = new UdpLog(w.scheduler)
+        server.echo = true
+        const client = new UdpLog(w.scheduler)
+        w.net.udpBind(b.ns, 0, 53, server)
+        const sock = w.net.udpBind(a.ns, 0, 0, client)
+        expect(sock).not.toBeNull()
+        if (sock === null) return
+        expect(sock.localPort).toBeGreaterThanOrEqual(32768)
+        expect(sock.localPort).toBeLessThanOrEqual(60999)
+        const payload = { question: "kubernetes.default" }
+        sock.sendTo(b.ip, 53, 40, 5, payload)
+        run(w)
+        const oneWay = sameNode
+          ? 2 * SPEC.sameNodeLatencyNs
+          : 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 40)
+        expect(server.messages).toEqual([{ from: a.ip, port: sock.localPort, bytes: 40, tag: 5, data: payload, atNs: oneWay }])
+        expect(client.messages.map((m) => [m.from, m.port, m.tag, m.atNs])).toEqual([[b.ip, 53, 1005, 2 * oneWay]])
+      })
+    }
+  }
+
+  it("port unreachable: ECONNREFUSED on a connected socket only (__udp4_lib_err)", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const n2 = w.cluster.addNode("n2", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const b = w.cluster.addPod(n2, "b")
+    const connected = new UdpLog(w.scheduler)
+    const unconnected = new UdpLog(w.scheduler)
+    const s1 = w.net.udpBind(a.ns, 0, 0, connected)
+    const s2 = w.net.udpBind(a.ns, 0, 0, unconnected)
+    if (s1 === null || s2 === null) throw new Error("bind")
+    s1.connect(b.ip, 9999)
+    s1.send(10, 77)
+    s2.sendTo(b.ip, 9999, 10, 78)
+    run(w)
+    expect(connected.errors).toEqual([{ error: NetError.REFUSED, remote: b.ip, port: 9999, tag: 77 }])
+    expect(unconnected.errors).toEqual([])
+    expect(w.net.counters.droppedByReason[DropReason.NO_SOCKET]).toBe(2)
+    expect(w.net.counters.sent).toBe(4) // 2 datagrams + 2 ICMP errors
+    expect(w.net.counters.delivered).toBe(2)
+  })
+})
+
+describe("links", () => {
+  it("drops a datagram larger than the MTU (no fragmentation)", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const b = w.cluster.addPod(n1, "b")
+    const server = new UdpLog(w.scheduler)
+    w.net.udpBind(b.ns, 0, 53, server)
+    const sock = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler))
+    sock?.sendTo(b.ip, 53, 1500 - 28)
+    sock?.sendTo(b.ip, 53, 1500 - 27)
+    run(w)
+    expect(server.messages.map((m) => m.bytes)).toEqual([1472])
+    expect(w.net.counters.droppedByReason[DropReason.MTU_EXCEEDED]).toBe(1)
+  })
+
+  it("serializes back to back and drops beyond the queue bound (QUEUE_FULL)", () => {
+    const spec = { ...SPEC, queuePacketsMax: 3, bandwidthBitsPerSecond: 1_000_000_000 }
+    const w = world("aws-vpc", spec)
+    const n1 = w.cluster.addNode("n1", "a")
+    const n2 = w.cluster.addNode("n2", "a")
+    const server = new UdpLog(w.scheduler)
+    w.net.udpBind(n2.ns, 0, 7, server)
+    const sock = w.net.udpBind(n1.ns, 0, 0, new UdpLog(w.scheduler))
+    for (let i = 0; i < 5; i++) sock?.sendTo(n2.ip, 7, 1000, i)
+    run(w)
+    const ser = serializationNs(1028, spec)
+    expect(ser).toBe(8528)
+    expect(server.messages.map((m) => [m.tag, m.atNs])).toEqual([0, 1, 2].map((i) => [i, (i + 1) * ser + SPEC.crossNodeLatencyNs]))
+    expect(w.net.counters.droppedByReason[DropReason.QUEUE_FULL]).toBe(2)
+  })
+
+  it("loss draws from the link's own stream: same seed same losses, rate near the ppm", () => {
+    const lossy = (seed: number): number[] => {
+      const w = world("aws-vpc", { ...SPEC, lossPartsPerMillion: 100_000 }, seed)
+      const n1 = w.cluster.addNode("n1", "a")
+      const n2 = w.cluster.addNode("n2", "a")
+      const server = new UdpLog(w.scheduler)
+      w.net.udpBind(n2.ns, 0, 7, server)
+      const sock = w.net.udpBind(n1.ns, 0, 0, new UdpLog(w.scheduler))
+      for (let i = 0; i < 2000; i++) {
+        sock?.sendTo(n2.ip, 7, 10, i)
+        run(w)
+      }
+      expect(w.net.counters.droppedByReason[DropReason.LINK_LOSS] + server.messages.length).toBe(2000)
+      return server.messages.map((m) => m.tag)
+    }
+    const first = lossy(1)
+    expect(lossy(1)).toEqual(first)
+    expect(lossy(2)).not.toEqual(first)
+    expect(2000 - first.length).toBeGreaterThan(150)
+    expect(2000 - first.length).toBeLessThan(250)
+  })
+})
