@@ -32,15 +32,29 @@
  * lossPartsPerMillion per traversal.
  */
 import { assert } from "../sim/assert.ts"
-import type { NetworkSpec } from "../cluster/spec.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { cidr, cidrAddress, cidrContains, cidrSize, formatIpv4, ipv4 } from "../wire/ipv4.ts"
 import type { Network } from "./network.ts"
 import type { Fabric, LinkOptions, NetInterface, NetNs } from "./netns.ts"
 
+/**
+ * The link model of a cluster, structurally the same as cluster/spec.ts NetworkSpec (net/ may not
+ * import cluster/; a NetworkSpec is passed as is).
+ */
+export interface NetworkLinkSpec {
+  readonly sameNodeLatencyNs: number
+  readonly crossNodeLatencyNs: number
+  readonly crossZoneLatencyNs: number
+  readonly externalLatencyNs: number
+  readonly bandwidthBitsPerSecond: number
+  readonly mtuBytes: number
+  readonly lossPartsPerMillion: number
+  readonly queuePacketsMax: number
+}
+
 export interface ClusterNetworkOptions {
   readonly cni: "bridge" | "aws-vpc"
-  readonly network: NetworkSpec
+  readonly network: NetworkLinkSpec
   /** Node subnet (bridge) / VPC subnet pod IPs also come from (aws-vpc), e.g. "10.0.0.0/16". */
   readonly nodeCidr: string
   /** Cluster pod CIDR (bridge), e.g. "10.244.0.0/16". */
