@@ -21,11 +21,13 @@ export const NetError = {
   PROTOCOL_UNREACHABLE: 6,
   /** ICMP time exceeded (ping reports it; TCP treats it as a soft error). */
   TTL_EXCEEDED: 7,
+  /** EADDRNOTAVAIL: no free ephemeral port for the destination. */
+  PORT_EXHAUSTED: 8,
 } as const
 export type NetError = (typeof NetError)[keyof typeof NetError]
 
 export const NET_ERROR_NAMES: readonly string[] = [
-  "none", "refused", "reset", "timeout", "host-unreachable", "net-unreachable", "protocol-unreachable", "ttl-exceeded",
+  "none", "refused", "reset", "timeout", "host-unreachable", "net-unreachable", "protocol-unreachable", "ttl-exceeded", "port-exhausted",
 ]
 
 export function netErrorName(error: number): string {

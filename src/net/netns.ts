@@ -9,7 +9,7 @@
  * Interfaces are created once at build time; on the packet path they are looked up by integer index.
  */
 import type { Rng } from "../sim/rng.ts"
-import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
 import type { FilterHost, PacketFilter } from "./hooks.ts"
 import type { Pinger } from "./icmp.ts"
 import { RoutingTable } from "./route.ts"
@@ -128,8 +128,6 @@ export class NetNs implements FilterHost {
   readonly tcpListeners = new Map<number, TcpListenSocket>()
   /** (localPort << 16 | remotePort) -> chain of connections (TcpConnection.nextInBucket). */
   readonly tcpConnections = new Map<number, TcpConnection>()
-  /** Number of TCP connections per local port (ephemeral allocation). */
-  readonly tcpPortUse = new Map<number, number>()
   readonly pingers = new Map<number, Pinger>()
   pingIdentifierNext = 1
 
@@ -188,9 +186,4 @@ export class NetNs implements FilterHost {
   formatRoutes(): string[] {
     return this.routes.format((i) => this.interfaceName(i))
   }
-}
-
-export interface AddressAssignment {
-  readonly address: Ipv4
-  readonly prefix: Cidr
 }

@@ -39,6 +39,7 @@ import { DEFAULT_NET_PARAMS } from "./params.ts"
 import type { NetParams } from "./params.ts"
 import { Route } from "./route.ts"
 import { TcpEngine } from "./tcp.ts"
+import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "./tcp.ts"
 import { UdpSocket } from "./udp.ts"
 import type { UdpListener } from "./udp.ts"
 
@@ -683,6 +684,16 @@ export class Network implements EventHandler {
     p.appData = appData
     p.flowId = flowId
     this.send(socket.ns, h)
+  }
+
+  /** listen(2) on `port` (`localAddr` 0 = any address). */
+  tcpListen(ns: NetNs, localAddr: Ipv4, port: number, listener: TcpServerListener): TcpListenSocket {
+    return this.tcp.listen(ns, localAddr, port, listener)
+  }
+
+  /** connect(2) to dstAddr:dstPort; the outcome arrives at `listener` (onConnected or onClosed). */
+  tcpConnect(ns: NetNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0): TcpConnection {
+    return this.tcp.connect(ns, dstAddr, dstPort, listener, flowId)
   }
 
   /** An ICMP echo socket (ping). Identifiers are allocated sequentially per namespace from 1. */
