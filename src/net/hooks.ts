@@ -65,4 +65,9 @@ export interface PacketFilter {
   readonly lastDropReason: number
   /** How to answer the last REJECT verdict. */
   readonly lastRejectWith: RejectWith
+  /**
+   * Optional: net/ dropped `packet` in this namespace (no route, TTL, queue full, a later hook's
+   * verdict...); the filter frees the packet's unconfirmed conntrack entry, if any.
+   */
+  discard?(packet: Packet): void
 }
