@@ -240,6 +240,8 @@ export class Network implements EventHandler {
   }
 
   private drop(handle: number, reason: number, ns: NetNs): void {
+    const filter = ns.filter
+    if (filter !== null && this.packets[handle].ctId >= 0 && filter.discard !== undefined) filter.discard(this.packets[handle])
     const c = this.counters
     c.dropped++
     c.droppedByReason[reason]++
@@ -335,6 +337,15 @@ export class Network implements EventHandler {
     const ns = iface.ns
     const p = this.packets[handle]
     iface.rxPackets++
+    if (iface.kind !== InterfaceKind.LOOPBACK) {
+      // Entering another namespace or host: skb_scrub_packet() resets conntrack and the mark; over
+      // lo the packet keeps its conntrack entry (the filter relies on that).
+      p.ctId = -1
+      p.ctDirection = 0
+      p.ctState = 0
+      p.untracked = false
+      p.mark = 0
+    }
     if (!iface.up) return this.drop(handle, DropReason.INTERFACE_DOWN, ns)
     // A bridge port hands the packet to the bridge: netfilter sees it "on" cni0 (br_netfilter).
     const inIf = iface.master !== null ? iface.master : iface
