@@ -9,7 +9,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { EventHandler } from "../../src/sim/scheduler.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
-import type { Pinger, UdpSocket } from "../../src/net/index.ts"
+import type { Pinger, TcpConnectionListener, TcpServerListener, UdpSocket } from "../../src/net/index.ts"
 import { PingLog, SPEC, UdpLog, world } from "./helpers.ts"
 import type { World } from "./helpers.ts"
 
@@ -17,7 +17,7 @@ interface Send {
   atNs: number
   from: number
   to: number
-  kind: "udp" | "udp-closed" | "ping" | "ping-nowhere"
+  kind: "udp" | "udp-closed" | "ping" | "ping-nowhere" | "tcp" | "tcp-closed"
   bytes: number
 }
 
@@ -34,13 +34,31 @@ const scenarioArb = fc.record({
       atNs: fc.integer({ min: 0, max: 2_000_000 }),
       from: fc.nat(20),
       to: fc.nat(20),
-      kind: fc.constantFrom("udp" as const, "udp-closed" as const, "ping" as const, "ping-nowhere" as const),
+      kind: fc.constantFrom("udp" as const, "udp-closed" as const, "ping" as const, "ping-nowhere" as const, "tcp" as const, "tcp-closed" as const),
       bytes: fc.integer({ min: 0, max: 1600 }),
     }),
     { maxLength: 40 },
   ),
   stopNs: fc.integer({ min: 0, max: 3_000_000 }),
 })
+
+/** Server: answers each message with as many bytes, then closes; client closes on peer close. */
+const tcpClient: TcpConnectionListener = {
+  onConnected() {},
+  onMessage() {},
+  onPeerClosed(conn) { conn.close() },
+  onClosed() {},
+}
+const tcpServer: TcpServerListener = {
+  onAccept(): TcpConnectionListener {
+    return {
+      onConnected() {},
+      onMessage(conn, bytes, tag) { conn.send(bytes, tag); conn.close() },
+      onPeerClosed() {},
+      onClosed() {},
+    }
+  },
+}
 
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never
 
@@ -58,6 +76,7 @@ function build(s: Scenario): { w: World; start: () => void } {
     udp.push(sock)
     pingers.push(w.net.createPinger(pod.ns, new PingLog()))
   }
+  for (const pod of pods) w.net.tcpListen(pod.ns, 0, 80, tcpServer)
   const sends: Send[] = s.sends
   const handler: EventHandler = {
     handleEvent(_kind, a) {
@@ -69,6 +88,12 @@ function build(s: Scenario): { w: World; start: () => void } {
         case "udp-closed": udp[from].sendTo(to.ip, 9, send.bytes, a); break
         case "ping": pingers[from].send(to.ip, a, send.bytes); break
         case "ping-nowhere": pingers[from].send(ipv4("198.51.100.7"), a); break
+        case "tcp":
+        case "tcp-closed": {
+          const conn = w.net.tcpConnect(pods[from].ns, to.ip, send.kind === "tcp" ? 80 : 81, tcpClient)
+          conn.send(send.bytes + 1, a)
+          break
+        }
       }
     },
   }
@@ -93,10 +118,11 @@ describe("conservation", () => {
         start()
         w.scheduler.run({ timeNsMax: s.stopNs, eventCountMax: 1_000_000 })
         check(w)
-        w.scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: 1_000_000 })
+        w.scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: 5_000_000 })
         check(w)
         expect(w.net.counters.inFlight).toBe(0)
         expect(w.scheduler.pendingCount).toBe(0)
+        expect(w.net.tcp.openCount).toBe(0)
       }),
       { numRuns: 150 },
     )
