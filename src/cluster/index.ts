@@ -2,10 +2,15 @@
  * The runtime: compiles a decoded ScenarioSpec into a world (network, controllers, kube-proxy per
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
-import type { ResultsDocument } from "../stats/results.ts"
+import { sortedRecord } from "../stats/document.ts"
+import { SCHEMA_VERSION, type ConntrackResults, type ResultsDocument, type WorkloadResults } from "../stats/results.ts"
+import { NS_PER_MS } from "../sim/time.ts"
+import { dropReasonName } from "../wire/drop-reason.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
+import { World } from "./world.ts"
 
 export * from "./spec.ts"
+export { World } from "./world.ts"
 
 export interface RunOptions {
   readonly seed: number
@@ -15,17 +20,85 @@ export interface RunOptions {
   readonly wallClockMs?: () => number
 }
 
+/** Simulated time between progress reports (the run loop returns to the caller this often). */
+const PROGRESS_SLICE_NS = 100 * NS_PER_MS
+
 /** Simulates the scenario and returns the results document. Throws ScenarioIssues on bad input. */
 export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDocument {
-  void spec
-  void options
-  throw new ScenarioIssues([{ severity: "error", path: [], message: "runScenario: runtime not built yet" }])
+  const wallStartMs = options.wallClockMs?.() ?? 0
+  const world = new World(spec, options.seed)
+  const endReason = runUntil(world, spec.durationNs, options.onProgress)
+  const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
+  return results(world, endReason, wallSeconds)
+}
+
+/** Runs the world until `untilNs`, the event limit, or until every workload is done. */
+function runUntil(world: World, untilNs: number, onProgress?: (simulatedNs: number, totalNs: number) => void): string {
+  const scheduler = world.scheduler
+  let eventsLeft = world.spec.limits.eventCountMax
+  for (;;) {
+    const sliceEndNs = Math.min(untilNs, scheduler.nowNs + PROGRESS_SLICE_NS)
+    const outcome = scheduler.run({ timeNsMax: sliceEndNs, eventCountMax: eventsLeft })
+    eventsLeft -= outcome.eventCount
+    if (outcome.reason === "stopped") return "completed"
+    if (outcome.reason === "event-limit") return "event-limit"
+    if (outcome.reason === "empty") return "completed"
+    if (sliceEndNs >= untilNs) {
+      scheduler.nowNs = untilNs
+      return "duration"
+    }
+    // The slice ended on time: continue from its end.
+    scheduler.nowNs = sliceEndNs
+    onProgress?.(sliceEndNs, untilNs)
+  }
+}
+
+function results(world: World, endReason: string, wallSeconds: number): ResultsDocument {
+  const spec = world.spec
+  const nowNs = world.scheduler.nowNs
+  const workloads: Record<string, WorkloadResults> = {}
+  for (const w of world.workloads) workloads[w.spec.name] = world.collector.results(w.index, world.expectedEndpoints(w))
+  const drops: Record<string, number> = {}
+  world.network.counters.droppedByReason.forEach((count, reason) => {
+    if (count > 0) drops[dropReasonName(reason)] = count
+  })
+  const events = world.scheduler.eventCount
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    scenario: spec.name,
+    seed: world.seed,
+    fingerprint: world.scheduler.fingerprint(),
+    simulatedNs: nowNs,
+    workloads: sortedRecord(workloads),
+    drops: sortedRecord(drops),
+    conntrack: conntrackResults(world, nowNs),
+    dns: {},
+    steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
+    endReason,
+    wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
+  }
+}
+
+function conntrackResults(world: World, nowNs: number): ConntrackResults {
+  const peakEntriesByNode: Record<string, number> = {}
+  const entriesByState: Record<string, number> = {}
+  let peakEntries = 0
+  let insertFailed = 0
+  let dropsTableFull = 0
+  for (const node of world.nodes.values()) {
+    const stats = node.filter.conntrack.stats(nowNs)
+    peakEntriesByNode[node.name] = stats.peak
+    peakEntries = Math.max(peakEntries, stats.peak)
+    insertFailed += stats.insertFailed
+    dropsTableFull += stats.dropTableFull
+    for (const [state, count] of Object.entries(stats.byState)) entriesByState[state] = (entriesByState[state] ?? 0) + count
+  }
+  return { peakEntries, peakEntriesByNode: sortedRecord(peakEntriesByNode), entriesByState: sortedRecord(entriesByState), insertFailed, dropsTableFull }
 }
 
 /** Compiles the scenario without running traffic; returns warnings (errors are thrown). */
 export function validateScenario(spec: ScenarioSpec): Issue[] {
-  void spec
-  return []
+  return [...new World(spec, spec.seed).warnings]
 }
 
 export interface RulesOptions {
@@ -36,7 +109,12 @@ export interface RulesOptions {
 
 /** The node's dataplane configuration at time atNs, as the real tool prints it (iptables-save). */
 export function renderRules(spec: ScenarioSpec, options: RulesOptions): string {
-  void spec
-  void options
-  throw new ScenarioIssues([{ severity: "error", path: [], message: "renderRules: runtime not built yet" }])
+  const world = new World(spec, spec.seed)
+  const node = world.nodes.get(options.node)
+  if (node === undefined) {
+    const known = [...world.nodes.keys()].join(", ")
+    throw new ScenarioIssues([{ severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` }])
+  }
+  runUntil(world, Math.min(options.atNs, spec.durationNs))
+  return node.proxy.rules(options.sorted)
 }

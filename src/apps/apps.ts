@@ -1,0 +1,82 @@
+/**
+ * The application layer of a run: every client and server, and the three event kinds they use
+ * (arrival, request timeout, server reply). One dispatcher object for all of them, so no closure
+ * is allocated per event: events carry (client or server index, request id or job slot).
+ */
+import type { Network } from "../net/network.ts"
+import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
+import type { Client } from "./client.ts"
+import type { RequestObserver, ServerIdentity } from "./observer.ts"
+import type { Server } from "./server.ts"
+
+/** Told when a client has finished (no request left to start, none in flight). */
+export interface AppsListener {
+  onClientFinished(client: Client): void
+}
+
+export class Apps implements EventHandler {
+  listener: AppsListener | null = null
+  readonly clients: Client[] = []
+  readonly servers: Server[] = []
+  private readonly identities = new Map<Ipv4, ServerIdentity>()
+  private readonly kindArrival: number
+  private readonly kindTimeout: number
+  private readonly kindServe: number
+
+  constructor(
+    readonly scheduler: Scheduler,
+    readonly network: Network,
+    readonly observer: RequestObserver,
+  ) {
+    this.kindArrival = scheduler.registerKind("apps/arrival", this)
+    this.kindTimeout = scheduler.registerKind("apps/timeout", this)
+    this.kindServe = scheduler.registerKind("apps/serve", this)
+  }
+
+  get nowNs(): number {
+    return this.scheduler.nowNs
+  }
+
+  addClient(client: Client): void {
+    client.index = this.clients.length
+    this.clients.push(client)
+  }
+
+  addServer(server: Server): void {
+    server.index = this.servers.length
+    this.servers.push(server)
+    this.identities.set(server.identity.address, server.identity)
+  }
+
+  /** The server identity owning an address (for replies that carry none, like ICMP echo). */
+  identityOf(address: Ipv4): ServerIdentity | null {
+    return this.identities.get(address) ?? null
+  }
+
+  clientFinished(client: Client): void {
+    this.listener?.onClientFinished(client)
+  }
+
+  scheduleArrival(client: Client, atNs: number): void {
+    this.scheduler.schedule(atNs, this.kindArrival, client.index, 0)
+  }
+
+  scheduleTimeout(client: Client, requestId: number, atNs: number): number {
+    return this.scheduler.schedule(atNs, this.kindTimeout, client.index, requestId)
+  }
+
+  scheduleServe(server: Server, slot: number, atNs: number): void {
+    this.scheduler.schedule(atNs, this.kindServe, server.index, slot)
+  }
+
+  cancel(handle: number): void {
+    this.scheduler.cancel(handle)
+  }
+
+  handleEvent(kind: number, a: number, b: number, nowNs: number): void {
+    if (kind === this.kindArrival) this.clients[a].onArrival(nowNs)
+    else if (kind === this.kindTimeout) this.clients[a].onTimeout(b, nowNs)
+    else if (kind === this.kindServe) this.servers[a].onServe(b, nowNs)
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Traffic generators that pods, nodes and external hosts run: request bookkeeping shared by every
+ * protocol (arrivals, count and duration limits, timeouts) and the protocol clients built on it.
+ *
+ * Arrivals: Poisson (exponential gaps from the client's own named stream), a constant interval, or
+ * a closed loop of N outstanding requests (a new one starts when one ends). A request that neither
+ * completes nor fails within `timeoutNs` fails with reason "timeout"; a late reply is ignored.
+ */
+import type { NetError } from "../net/errors.ts"
+import { NetError as E } from "../net/errors.ts"
+import type { Pinger, PingListener } from "../net/icmp.ts"
+import type { Network } from "../net/network.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { UdpListener, UdpSocket } from "../net/udp.ts"
+import type { Rng } from "../sim/rng.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
+import type { Packet } from "../wire/packet.ts"
+import type { Apps } from "./apps.ts"
+import { FailureReason, type RequestObserver, type ServerIdentity } from "./observer.ts"
+
+export type ArrivalModel =
+  | { readonly kind: "poisson"; readonly meanIntervalNs: number }
+  | { readonly kind: "every"; readonly intervalNs: number }
+  | { readonly kind: "closedLoop"; readonly concurrency: number }
+
+export interface ClientConfig {
+  /** Workload index: carried as the packets' flowId and reported to the observer. */
+  readonly workload: number
+  readonly arrival: ArrivalModel
+  /** Requests this client issues at most (null = until stopNs). */
+  readonly count: number | null
+  readonly startNs: number
+  /** No new request starts at or after this time. */
+  readonly stopNs: number
+  readonly timeoutNs: number
+  readonly requestBytes: number
+  readonly responseBytes: number
+  readonly dstAddr: Ipv4
+  readonly dstPort: number
+  /** "new": a new socket/connection per request; "keepAlive": reuse. */
+  readonly reuse: boolean
+}
+
+export function netErrorReason(error: NetError): FailureReason {
+  switch (error) {
+    case E.REFUSED: return FailureReason.REFUSED
+    case E.RESET: return FailureReason.RESET
+    case E.TIMEOUT: return FailureReason.TIMEOUT
+    case E.HOST_UNREACHABLE: return FailureReason.HOST_UNREACHABLE
+    case E.NET_UNREACHABLE: return FailureReason.NO_ROUTE
+    case E.PROTOCOL_UNREACHABLE: return FailureReason.PROTOCOL_UNREACHABLE
+    case E.TTL_EXCEEDED: return FailureReason.TTL_EXCEEDED
+    default: return FailureReason.RESET
+  }
+}
+
+/** One request in flight. Allocated per request, never per packet. */
+export class Request {
+  timeoutHandle = -1
+  /** Set when the request completed (a reply arrived), before its resources are released. */
+  completed = false
+  /** Protocol-specific handle: a UDP socket, a TCP connection... */
+  socket: object | null = null
+  constructor(
+    readonly id: number,
+    readonly startNs: number,
+  ) {}
+}
+
+export abstract class Client {
+  index = -1
+  issued = 0
+  /** No further request will start (count reached, or the stop time passed). */
+  arrivalsDone = false
+  readonly inFlight = new Map<number, Request>()
+  private requestIdNext = 1
+
+  constructor(
+    protected readonly apps: Apps,
+    readonly ns: NetNs,
+    readonly config: ClientConfig,
+    protected readonly rng: Rng,
+  ) {}
+
+  protected get network(): Network {
+    return this.apps.network
+  }
+
+  protected get observer(): RequestObserver {
+    return this.apps.observer
+  }
+
+  /** Arms the first arrival. */
+  start(): void {
+    const c = this.config
+    if (c.arrival.kind === "closedLoop") {
+      for (let i = 0; i < c.arrival.concurrency; i++) this.apps.scheduleArrival(this, c.startNs)
+    } else {
+      this.apps.scheduleArrival(this, c.startNs)
+    }
+  }
+
+  /** An arrival event: issue a request and, for open-loop arrivals, arm the next one. */
+  onArrival(nowNs: number): void {
+    if (!this.mayIssue(nowNs)) {
+      this.noMoreArrivals()
+      return
+    }
+    this.issue(nowNs)
+    const a = this.config.arrival
+    if (a.kind === "closedLoop") return
+    const gapNs = a.kind === "every" ? a.intervalNs : Math.max(1, this.rng.exponentialNs(a.meanIntervalNs))
+    if (this.mayIssue(nowNs + gapNs)) this.apps.scheduleArrival(this, nowNs + gapNs)
+    else this.noMoreArrivals()
+  }
+
+  /** True once no request will start and none is in flight. */
+  get finished(): boolean {
+    return this.arrivalsDone && this.inFlight.size === 0
+  }
+
+  private noMoreArrivals(): void {
+    if (this.arrivalsDone) return
+    this.arrivalsDone = true
+    if (this.finished) this.apps.clientFinished(this)
+  }
+
+  onTimeout(requestId: number, nowNs: number): void {
+    const request = this.inFlight.get(requestId)
+    if (request === undefined) return
+    request.timeoutHandle = -1
+    this.fail(request, FailureReason.TIMEOUT, nowNs)
+  }
+
+  private mayIssue(nowNs: number): boolean {
+    const c = this.config
+    return nowNs < c.stopNs && (c.count === null || this.issued < c.count)
+  }
+
+  private issue(nowNs: number): void {
+    const request = new Request(this.requestIdNext++, nowNs)
+    this.issued++
+    this.inFlight.set(request.id, request)
+    request.timeoutHandle = this.apps.scheduleTimeout(this, request.id, nowNs + this.config.timeoutNs)
+    this.observer.onRequestSent(this.config.workload, nowNs)
+    this.send(request, nowNs)
+  }
+
+  protected complete(request: Request, server: ServerIdentity | null, nowNs: number): void {
+    if (!this.inFlight.has(request.id)) return
+    request.completed = true
+    if (!this.finish(request)) return
+    this.observer.onRequestCompleted(this.config.workload, nowNs - request.startNs, server, nowNs)
+    this.next(nowNs)
+  }
+
+  protected fail(request: Request, reason: FailureReason, nowNs: number): void {
+    if (!this.finish(request)) return
+    this.observer.onRequestFailed(this.config.workload, reason, nowNs)
+    this.next(nowNs)
+  }
+
+  private finish(request: Request): boolean {
+    if (!this.inFlight.delete(request.id)) return false
+    if (request.timeoutHandle >= 0) this.apps.cancel(request.timeoutHandle)
+    request.timeoutHandle = -1
+    this.release(request)
+    return true
+  }
+
+  /** Closed loop: the next request starts as soon as one ends. Reports when the client is done. */
+  private next(nowNs: number): void {
+    if (this.config.arrival.kind === "closedLoop") {
+      if (this.mayIssue(nowNs)) this.apps.scheduleArrival(this, nowNs)
+      else this.arrivalsDone = true
+    }
+    if (this.finished) this.apps.clientFinished(this)
+  }
+
+  /** Sends the request's first packet(s). */
+  protected abstract send(request: Request, nowNs: number): void
+  /** Frees protocol resources of a finished request (close a per-request socket...). */
+  protected abstract release(request: Request): void
+}
+
+/**
+ * UDP echo client: sends `requestBytes` and expects the datagram back. With `reuse`, one socket
+ * (one source port, so one conntrack entry and, through kube-proxy, one endpoint while the entry
+ * lives, as a real long-lived UDP client); otherwise a new socket and ephemeral port per request.
+ */
+export class UdpEchoClient extends Client implements UdpListener {
+  private shared: UdpSocket | null = null
+
+  protected send(request: Request, nowNs: number): void {
+    let socket = this.shared
+    if (socket === null) {
+      socket = this.network.udpBind(this.ns, 0, 0, this)
+      if (socket === null) {
+        this.fail(request, FailureReason.NO_ROUTE, nowNs)
+        return
+      }
+      if (this.config.reuse) this.shared = socket
+    }
+    request.socket = socket
+    socket.sendTo(this.config.dstAddr, this.config.dstPort, this.config.requestBytes, request.id, null, this.config.workload)
+  }
+
+  protected release(request: Request): void {
+    const socket = request.socket as UdpSocket | null
+    if (socket !== null && socket !== this.shared) socket.close()
+    request.socket = null
+  }
+
+  onUdpMessage(_socket: UdpSocket, packet: Packet): void {
+    const request = this.inFlight.get(packet.appTag)
+    if (request === undefined) return
+    this.complete(request, packet.appData as ServerIdentity | null, this.apps.nowNs)
+  }
+
+  onUdpError(_socket: UdpSocket, error: NetError, _remoteAddr: Ipv4, _remotePort: number, appTag: number): void {
+    const request = this.inFlight.get(appTag)
+    if (request === undefined) return
+    this.fail(request, netErrorReason(error), this.apps.nowNs)
+  }
+}
+
+/** ICMP echo (ping). The responder is identified by the reply's source address. */
+export class PingClient extends Client implements PingListener {
+  private pinger: Pinger | null = null
+
+  protected send(request: Request, _nowNs: number): void {
+    if (this.pinger === null) this.pinger = this.network.createPinger(this.ns, this)
+    this.pinger.send(this.config.dstAddr, request.id & 0xffff, this.config.requestBytes, undefined, request.id)
+  }
+
+  protected release(_request: Request): void {}
+
+  onEchoReply(_pinger: Pinger, seq: number, _rttNs: number, packet: Packet): void {
+    const request = this.findBySeq(seq)
+    if (request === undefined) return
+    this.complete(request, this.apps.identityOf(packet.srcAddr), this.apps.nowNs)
+  }
+
+  onPingError(_pinger: Pinger, seq: number, error: NetError, _remoteAddr: Ipv4): void {
+    const request = this.findBySeq(seq)
+    if (request === undefined) return
+    this.fail(request, netErrorReason(error), this.apps.nowNs)
+  }
+
+  private findBySeq(seq: number): Request | undefined {
+    for (const request of this.inFlight.values()) if ((request.id & 0xffff) === seq) return request
+    return undefined
+  }
+}

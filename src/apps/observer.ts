@@ -1,0 +1,50 @@
+/**
+ * What applications report. The runtime (cluster/) implements RequestObserver and turns the calls
+ * into statistics; apps/ itself keeps no statistics (stats/ sits above it).
+ */
+import type { Ipv4 } from "../wire/ipv4.ts"
+
+/** Who answered: a pod or an external host. One constant object per server, carried in replies. */
+export interface ServerIdentity {
+  /** Dense index over all servers of the run (endpoint id for statistics). */
+  readonly index: number
+  /** Pod name (or external host name): the key of the distribution by endpoint. */
+  readonly name: string
+  readonly address: Ipv4
+  /** Node the pod runs on ("" for external hosts). */
+  readonly node: string
+}
+
+/** Why a request failed; names appear in results (`failedByReason`). */
+export const FailureReason = {
+  REFUSED: 0,
+  RESET: 1,
+  TIMEOUT: 2,
+  NO_ROUTE: 3,
+  HOST_UNREACHABLE: 4,
+  PROTOCOL_UNREACHABLE: 5,
+  TTL_EXCEEDED: 6,
+  /** The name in the workload's target could not be resolved. */
+  UNRESOLVED: 7,
+} as const
+export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason]
+
+export const FAILURE_REASON_NAMES: readonly string[] = [
+  "refused",
+  "reset",
+  "timeout",
+  "no-route",
+  "host-unreachable",
+  "protocol-unreachable",
+  "ttl-exceeded",
+  "unresolved",
+]
+
+export interface RequestObserver {
+  onRequestSent(workload: number, nowNs: number): void
+  /** `server` is null when the reply carries no identity (ping replies from a node, say). */
+  onRequestCompleted(workload: number, latencyNs: number, server: ServerIdentity | null, nowNs: number): void
+  onRequestFailed(workload: number, reason: FailureReason, nowNs: number): void
+  /** A server handled a request of `workload` and saw it come from `clientAddress`. */
+  onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void
+}

@@ -1,0 +1,100 @@
+/**
+ * Servers pods (and simulated external hosts) run, chosen by image (see cluster/ for the mapping):
+ * an HTTP server answering on TCP ports (nginx's welcome page, or a generic server that replies
+ * with its pod name and IP), and a UDP echo server. Service time per request is fixed or drawn
+ * from the server's own named stream; while a request is being served, others queue behind it
+ * only if `workers` are all busy (default: unlimited concurrency, as an event-driven server).
+ */
+import type { NetError } from "../net/errors.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { UdpListener, UdpSocket } from "../net/udp.ts"
+import type { Rng } from "../sim/rng.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
+import type { Packet } from "../wire/packet.ts"
+import type { Apps } from "./apps.ts"
+import type { ServerIdentity } from "./observer.ts"
+
+export interface ServiceTime {
+  readonly meanNs: number
+  readonly distribution: "fixed" | "exponential"
+}
+
+export abstract class Server {
+  index = -1
+  /** False once the container has exited (graceful termination done): requests go unanswered. */
+  running = true
+
+  constructor(
+    protected readonly apps: Apps,
+    readonly ns: NetNs,
+    readonly identity: ServerIdentity,
+    protected readonly serviceTime: ServiceTime,
+    protected readonly rng: Rng,
+  ) {}
+
+  protected serviceTimeNs(): number {
+    const s = this.serviceTime
+    if (s.meanNs <= 0) return 0
+    return s.distribution === "fixed" ? s.meanNs : this.rng.exponentialNs(s.meanNs)
+  }
+
+  /** A served request's reply is due (slot identifies the job). */
+  abstract onServe(slot: number, nowNs: number): void
+
+  /** The container exits: close listening sockets (clients then see refused/reset). */
+  abstract stop(): void
+}
+
+/** Replies to each datagram with one of `responseBytes` (0 = same size), carrying its identity. */
+export class UdpEchoServer extends Server implements UdpListener {
+  private readonly sockets: UdpSocket[] = []
+  // Jobs waiting for their service time: parallel arrays indexed by slot, reused via a free list.
+  private readonly jobSocket: (UdpSocket | null)[] = []
+  private readonly jobAddr: number[] = []
+  private readonly jobPort: number[] = []
+  private readonly jobBytes: number[] = []
+  private readonly jobTag: number[] = []
+  private readonly jobFlow: number[] = []
+  private readonly jobFree: number[] = []
+
+  constructor(apps: Apps, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[]) {
+    super(apps, ns, identity, serviceTime, rng)
+    for (const port of ports) {
+      const socket = apps.network.udpBind(ns, 0, port, this)
+      if (socket !== null) this.sockets.push(socket)
+    }
+  }
+
+  onUdpMessage(socket: UdpSocket, packet: Packet): void {
+    if (!this.running) return
+    this.apps.observer.onServerRequest(packet.flowId, this.identity, packet.srcAddr)
+    const delayNs = this.serviceTimeNs()
+    if (delayNs === 0) {
+      socket.sendTo(packet.srcAddr, packet.srcPort, packet.payloadBytes, packet.appTag, this.identity, packet.flowId)
+      return
+    }
+    const slot = this.jobFree.length > 0 ? (this.jobFree.pop() as number) : this.jobSocket.length
+    this.jobSocket[slot] = socket
+    this.jobAddr[slot] = packet.srcAddr
+    this.jobPort[slot] = packet.srcPort
+    this.jobBytes[slot] = packet.payloadBytes
+    this.jobTag[slot] = packet.appTag
+    this.jobFlow[slot] = packet.flowId
+    this.apps.scheduleServe(this, slot, this.apps.nowNs + delayNs)
+  }
+
+  onUdpError(_socket: UdpSocket, _error: NetError, _remoteAddr: Ipv4, _remotePort: number, _appTag: number): void {}
+
+  onServe(slot: number, _nowNs: number): void {
+    const socket = this.jobSocket[slot]
+    this.jobSocket[slot] = null
+    this.jobFree.push(slot)
+    if (socket === null || !this.running || socket.closed) return
+    socket.sendTo(this.jobAddr[slot], this.jobPort[slot], this.jobBytes[slot], this.jobTag[slot], this.identity, this.jobFlow[slot])
+  }
+
+  stop(): void {
+    this.running = false
+    for (const socket of this.sockets) socket.close()
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * kube-proxy on one node: watches Services and EndpointSlices (through the runtime's listener),
+ * syncs on kube-proxy's BoundedFrequencyRunner schedule, compiles the iptables-restore input with
+ * the iptables-mode compiler and restores it into the node's netfilter, then reconciles stale UDP
+ * conntrack entries (pkg/proxy/conntrack/cleanup.go), all in simulated time.
+ */
+import type { ApiStore } from "../k8s/store.ts"
+import type { EndpointSlice, Service } from "../k8s/types.ts"
+import type { Conntrack, NetfilterStack } from "../netfilter/index.ts"
+import {
+  IptablesProxier,
+  SyncRunner,
+  cleanStaleConntrackEntries,
+  iptablesConfigFrom,
+  jumpRulesRestoreInput,
+  sortIptablesRules,
+  type ConntrackEntryView,
+  type ConntrackTableView,
+  type ProxyNode,
+} from "../proxy/index.ts"
+import type { Scheduler } from "../sim/scheduler.ts"
+import type { KubeProxySpec } from "./spec.ts"
+
+/** kube-proxy's runner allows a burst of 2 syncs (bounded_frequency_runner, kube-proxy.md §1.6). */
+const SYNC_BURST = 2
+
+export interface SyncRecord {
+  readonly atNs: number
+  readonly fullSync: boolean
+  readonly natRules: number
+  readonly filterRules: number
+  readonly staleUdpEntriesDeleted: number
+}
+
+export class KubeProxyNode {
+  readonly runner: SyncRunner
+  readonly syncs: SyncRecord[] = []
+  private readonly proxier: IptablesProxier
+  private jumpsInstalled = false
+
+  constructor(
+    scheduler: Scheduler,
+    private readonly store: ApiStore,
+    readonly node: ProxyNode,
+    private readonly stack: NetfilterStack,
+    spec: KubeProxySpec,
+  ) {
+    const config = iptablesConfigFrom(spec)
+    this.proxier = new IptablesProxier(node, config, { syncPeriodNs: spec.syncPeriodNs })
+    this.runner = new SyncRunner(scheduler, `kube-proxy/${node.name}`, spec.minSyncPeriodNs, spec.syncPeriodNs, SYNC_BURST, this)
+  }
+
+  start(nowNs: number): void {
+    this.runner.start(nowNs)
+  }
+
+  /** A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). */
+  onChange(nowNs: number): void {
+    this.runner.requestSync(nowNs)
+  }
+
+  sync(nowNs: number): boolean {
+    const services = this.store.list("Service") as readonly Service[]
+    const slices = this.store.list("EndpointSlice") as readonly EndpointSlice[]
+    const result = this.proxier.sync(nowNs, services, slices)
+    this.stack.restore(result.restoreInput, { noflush: true, counters: true })
+    if (!this.jumpsInstalled) {
+      // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
+      // needs the target chains to exist first, so they go in right after it (same end state).
+      this.stack.restore(jumpRulesRestoreInput({ filter: new Set(), nat: new Set() }), { noflush: true })
+      this.jumpsInstalled = true
+    }
+    const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), result.services)
+    this.syncs.push({
+      atNs: nowNs,
+      fullSync: result.fullSync,
+      natRules: result.natRuleCount,
+      filterRules: result.filterRuleCount,
+      staleUdpEntriesDeleted: deleted.length,
+    })
+    return true
+  }
+
+  /** iptables-save of the node; `sorted` keeps kube-proxy's chains only, in upstream test order. */
+  rules(sorted: boolean): string {
+    const saved = this.stack.save()
+    return sorted ? sortIptablesRules(kubeProxyChainsOnly(saved)) : saved
+  }
+}
+
+/** Drops built-in chains and tables kube-proxy does not write, as its restore input has none. */
+export function kubeProxyChainsOnly(saved: string): string {
+  const out: string[] = []
+  let table = ""
+  for (const line of saved.split("\n")) {
+    if (line.startsWith("*")) table = line.slice(1)
+    if (table !== "filter" && table !== "nat") continue
+    if (line.startsWith(":")) {
+      if (!line.startsWith(":KUBE-")) continue
+    } else if (line.startsWith("-A ")) {
+      if (!line.startsWith("-A KUBE-")) continue
+    } else if (line.startsWith("#") || line === "") continue
+    out.push(line)
+  }
+  return out.join("\n") + "\n"
+}
+
+/** The conntrack table as kube-proxy's cleanup sees it (netlink dump of original/reply tuples). */
+function conntrackView(conntrack: Conntrack): ConntrackTableView {
+  return {
+    listEntries(): Iterable<ConntrackEntryView> {
+      return conntrack.ids().map((id) => ({
+        handle: id,
+        protocol: conntrack.proto[id],
+        origDstAddr: conntrack.dst[id * 2],
+        origDstPort: conntrack.dport[id * 2],
+        replySrcAddr: conntrack.src[id * 2 + 1],
+      }))
+    },
+    deleteEntry(handle: number): void {
+      conntrack.remove(handle)
+    },
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Name resolution for workload targets, done by the runtime until cluster DNS is simulated packet
+ * by packet (the DNS issue): a Service name answers its ClusterIP as CoreDNS's kubernetes plugin
+ * would (`svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.<domain>`, searched from the client's
+ * namespace like the pod's resolv.conf search list); node and external host names answer their
+ * addresses. Headless Services answer their first ready endpoint. Unknown names stay unresolved:
+ * the workload's requests then fail with reason "unresolved".
+ */
+import type { ApiStore } from "../k8s/store.ts"
+import { parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
+
+export interface NameTables {
+  readonly store: ApiStore
+  readonly clusterDomain: string
+  readonly nodeAddresses: ReadonlyMap<string, Ipv4>
+  readonly externalAddresses: ReadonlyMap<string, Ipv4>
+}
+
+export interface Resolution {
+  readonly address: Ipv4
+  /** The Service the name resolved through, "namespace/name", or null. */
+  readonly service: { readonly namespace: string; readonly name: string } | null
+}
+
+export function resolveHost(tables: NameTables, host: string, clientNamespace: string): Resolution | null {
+  const literal = parseIpv4(host)
+  if (literal !== undefined) return { address: literal, service: serviceByClusterIp(tables, host) }
+  const name = host.endsWith(".") ? host.slice(0, -1) : host
+  const domainSuffix = `.svc.${tables.clusterDomain}`
+  const labels = name.split(".")
+  let candidates: [string, string][]
+  if (name.endsWith(domainSuffix)) {
+    const parts = name.slice(0, -domainSuffix.length).split(".")
+    candidates = parts.length === 2 ? [[parts[1], parts[0]]] : []
+  } else if (labels.length === 3 && labels[2] === "svc") {
+    candidates = [[labels[1], labels[0]]]
+  } else if (labels.length === 2) {
+    // "svc.ns" (search domain svc.<domain>) before "svc" in namespace "ns"-less forms.
+    candidates = [[labels[1], labels[0]]]
+  } else if (labels.length === 1) {
+    candidates = [[clientNamespace, labels[0]]]
+  } else {
+    candidates = []
+  }
+  for (const [namespace, serviceName] of candidates) {
+    const service = tables.store.get("Service", namespace, serviceName)
+    if (service === undefined) continue
+    const ip = service.spec.clusterIP
+    if (ip !== undefined && ip !== "None" && ip !== "") {
+      const address = parseIpv4(ip)
+      if (address !== undefined) return { address, service: { namespace, name: serviceName } }
+    }
+    for (const slice of tables.store.endpointSlicesFor(namespace, serviceName)) {
+      for (const endpoint of slice.endpoints) {
+        if (endpoint.conditions?.ready === false) continue
+        const address = parseIpv4(endpoint.addresses[0] ?? "")
+        if (address !== undefined) return { address, service: null }
+      }
+    }
+  }
+  const node = tables.nodeAddresses.get(name)
+  if (node !== undefined) return { address: node, service: null }
+  const external = tables.externalAddresses.get(name)
+  if (external !== undefined) return { address: external, service: null }
+  return null
+}
+
+function serviceByClusterIp(tables: NameTables, ip: string): { namespace: string; name: string } | null {
+  for (const service of tables.store.list("Service")) {
+    if (service.spec.clusterIP === ip) return { namespace: service.metadata.namespace ?? "default", name: service.metadata.name }
+  }
+  return null
+}

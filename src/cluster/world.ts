@@ -1,0 +1,458 @@
+/**
+ * The world of one run: the scheduler, the simulated network laid out by the CNI, the control plane
+ * (controllers in simulated time), kube-proxy and netfilter on every node, the applications pods
+ * and external hosts run, the workloads, and the statistics collector.
+ *
+ * Life of a run: nodes and their kube-proxies exist at t=0; manifests are applied at t=0; the
+ * controllers create pods, which get a network namespace and start their servers when the kubelet
+ * starts their containers; EndpointSlice and Service changes reach every node's kube-proxy, which
+ * syncs after its BoundedFrequencyRunner lag; workloads start at their start time; timeline steps
+ * run at theirs. The run ends at the scenario duration, or earlier once every workload has finished
+ * and no timeline step is left.
+ */
+import { Apps, type AppsListener } from "../apps/apps.ts"
+import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig } from "../apps/client.ts"
+import { HttpClient, HttpServer, NGINX_RESPONSE_BYTES, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
+import type { ServerIdentity } from "../apps/observer.ts"
+import { UdpEchoServer, type Server, type ServiceTime } from "../apps/server.ts"
+import { ControlPlane } from "../k8s/control-plane.ts"
+import type { ApiListener } from "../k8s/store.ts"
+import { matchesSelector } from "../k8s/labels.ts"
+import type { Pod } from "../k8s/types.ts"
+import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
+import { Network } from "../net/network.ts"
+import type { NetNs } from "../net/netns.ts"
+import { KUBE_PROXY_CONNTRACK_TIMEOUTS, NetfilterStack } from "../netfilter/index.ts"
+import { Rng } from "../sim/rng.ts"
+import { Scheduler, type EventHandler } from "../sim/scheduler.ts"
+import { NS_PER_MS } from "../sim/time.ts"
+import { ipv4, type Ipv4 } from "../wire/ipv4.ts"
+import { Collector } from "./collector.ts"
+import { KubeProxyNode } from "./kube-proxy.ts"
+import { resolveHost, type NameTables } from "./resolve.ts"
+import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
+
+/** How often a waiting workload checks whether its sources run and its target is programmed. */
+const WORKLOAD_WAIT_STEP_NS = 10 * NS_PER_MS
+
+export interface NodeRuntime {
+  readonly name: string
+  readonly zone: string
+  readonly net: NodeNet
+  readonly filter: NetfilterStack
+  readonly proxy: KubeProxyNode
+}
+
+interface PodRuntime {
+  readonly key: string
+  readonly net: PodNet
+  readonly servers: Server[]
+}
+
+interface WorkloadRuntime {
+  readonly spec: WorkloadSpec
+  readonly index: number
+  readonly clients: Client[]
+  /** Service the target resolved through (for the expected endpoints), or null. */
+  service: { readonly namespace: string; readonly name: string } | null
+  started: boolean
+}
+
+export interface StepRecord {
+  readonly atNs: number
+  readonly description: string
+}
+
+export class World implements ApiListener, EventHandler, AppsListener {
+  readonly scheduler = new Scheduler()
+  readonly network: Network
+  readonly clusterNet: ClusterNetwork
+  readonly controlPlane: ControlPlane
+  readonly apps: Apps
+  readonly collector: Collector
+  readonly nodes = new Map<string, NodeRuntime>()
+  readonly pods = new Map<string, PodRuntime>()
+  readonly externals = new Map<string, ExternalHost>()
+  readonly workloads: WorkloadRuntime[]
+  readonly steps: StepRecord[] = []
+  readonly warnings: Issue[] = []
+  private readonly serverIdentities: ServerIdentity[] = []
+  private readonly names: NameTables
+  private readonly kindTimeline: number
+  private readonly kindWorkloadStart: number
+  private readonly kindFinishCheck: number
+  private timelineDone = 0
+  /** Last time an EndpointSlice or Service changed (for "endpoints programmed" waits). */
+  private lastServiceChangeNs = 0
+  private building = true
+
+  constructor(
+    readonly spec: ScenarioSpec,
+    readonly seed: number,
+  ) {
+    const scheduler = this.scheduler
+    this.network = new Network(scheduler, seed)
+    this.kindTimeline = scheduler.registerKind("cluster/timeline", this)
+    this.kindWorkloadStart = scheduler.registerKind("cluster/workload-start", this)
+    this.kindFinishCheck = scheduler.registerKind("cluster/finish-check", this)
+    this.collector = new Collector(spec.workloads.length)
+    this.apps = new Apps(scheduler, this.network, this.collector)
+    this.apps.listener = this
+    this.workloads = spec.workloads.map((w, index) => ({ spec: w, index, clients: [], service: null, started: false }))
+
+    const c = spec.cluster
+    this.clusterNet = new ClusterNetwork(this.network, { cni: c.cni, network: c.network, nodeCidr: c.nodeCIDR, podCidr: c.podCIDR })
+    this.controlPlane = new ControlPlane(
+      scheduler,
+      { seed, nodes: c.nodes, cni: c.cni, podCIDR: c.podCIDR, serviceCIDR: c.serviceCIDR, nodeCIDR: c.nodeCIDR, loadBalancerPool: spec.loadBalancer.pool },
+      [this],
+    )
+    const issues: Issue[] = [...this.controlPlane.bootstrapIssues]
+    for (const info of this.controlPlane.nodes()) this.addNode(info.name, info.zone, ipv4(info.ip))
+    for (const host of spec.externalHosts) this.addExternal(host.name, host.ip, host.httpPorts)
+    this.names = {
+      store: this.controlPlane.store,
+      clusterDomain: c.clusterDomain,
+      nodeAddresses: new Map([...this.nodes.values()].map((n) => [n.name, n.net.ip])),
+      externalAddresses: new Map([...this.externals.values()].map((h) => [h.name, h.ip])),
+    }
+    issues.push(...this.controlPlane.apply(spec.manifests))
+    const errors = issues.filter((i) => i.severity === "error")
+    if (errors.length > 0) throw new ScenarioIssues(errors)
+    this.warnings.push(...issues.filter((i) => i.severity === "warning"))
+    for (const node of this.nodes.values()) node.proxy.start(0)
+    spec.timeline.forEach((step, index) => scheduler.schedule(step.atNs, this.kindTimeline, index, 0))
+    for (const w of this.workloads) scheduler.schedule(w.spec.startNs, this.kindWorkloadStart, w.index, 0)
+    this.building = false
+  }
+
+  // ------------------------------------------------------------------------------- building
+
+  private addNode(name: string, zone: string, ip: Ipv4): void {
+    const net = this.clusterNet.addNode(name, zone, ip)
+    const kp = this.spec.kubeProxy
+    const filter = new NetfilterStack(net.ns, {
+      rng: Rng.stream(this.seed, `node/${name}/netfilter`),
+      conntrack: {
+        max: kp.conntrack.max,
+        timeouts: {
+          ...KUBE_PROXY_CONNTRACK_TIMEOUTS,
+          tcpEstablishedNs: kp.conntrack.tcpEstablishedTimeoutNs,
+          tcpCloseWaitNs: kp.conntrack.tcpCloseWaitTimeoutNs,
+          udpNs: kp.conntrack.udpTimeoutNs,
+          udpStreamNs: kp.conntrack.udpStreamTimeoutNs,
+        },
+      },
+      ruleCostNs: kp.ruleCostNs,
+    })
+    net.ns.filter = filter
+    const proxyNode = { name, ips: [formatIp(ip)], zone, labels: {} }
+    const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp)
+    this.nodes.set(name, { name, zone, net, filter, proxy })
+  }
+
+  private addExternal(name: string, ip: string, httpPorts: readonly number[]): void {
+    const host = this.clusterNet.addExternalHost(name, ipv4(ip))
+    this.externals.set(name, host)
+    if (httpPorts.length > 0) {
+      const identity = this.identity(name, host.ip, "")
+      this.apps.addServer(new HttpServer(this.apps, host.ns, identity, this.serviceTime(), Rng.stream(this.seed, `external/${name}/server`), httpPorts, GENERIC_RESPONSE_BYTES))
+    }
+  }
+
+  private identity(name: string, address: Ipv4, node: string): ServerIdentity {
+    const identity: ServerIdentity = { index: this.serverIdentities.length, name, address, node }
+    this.serverIdentities.push(identity)
+    return identity
+  }
+
+  private serviceTime(): ServiceTime {
+    return { meanNs: this.spec.server.serviceTimeNs, distribution: this.spec.server.serviceTimeDistribution }
+  }
+
+  // ------------------------------------------------------------------------------- API watch
+
+  onPodUpdated(pod: Pod): void {
+    this.syncPod(pod)
+  }
+
+  onPodAdded(pod: Pod): void {
+    this.syncPod(pod)
+  }
+
+  onPodDeleted(pod: Pod): void {
+    const key = podKey(pod)
+    const runtime = this.pods.get(key)
+    if (runtime === undefined) return
+    for (const server of runtime.servers) server.stop()
+    this.clusterNet.removePod(runtime.net)
+    this.pods.delete(key)
+  }
+
+  onServiceChanged(): void {
+    this.notifyProxies()
+  }
+
+  onEndpointSliceChanged(): void {
+    this.notifyProxies()
+  }
+
+  private notifyProxies(): void {
+    if (this.building) return
+    const nowNs = this.scheduler.nowNs
+    this.lastServiceChangeNs = nowNs
+    for (const node of this.nodes.values()) node.proxy.onChange(nowNs)
+  }
+
+  /** Creates the pod's network and servers when its containers start; stops them when they exit. */
+  private syncPod(pod: Pod): void {
+    const key = podKey(pod)
+    const namespace = pod.metadata.namespace ?? "default"
+    const running = this.controlPlane.isContainerRunning(namespace, pod.metadata.name)
+    let runtime = this.pods.get(key)
+    if (runtime === undefined && pod.status?.podIP !== undefined && pod.spec.nodeName !== undefined) {
+      const node = this.nodes.get(pod.spec.nodeName)
+      if (node === undefined) return
+      const ip = ipv4(pod.status.podIP)
+      const net = this.clusterNet.addPod(node.net, pod.metadata.name, ip)
+      runtime = { key, net, servers: [] }
+      this.pods.set(key, runtime)
+    }
+    if (runtime === undefined) return
+    if (running && runtime.servers.length === 0) this.startServers(pod, runtime)
+    else if (!running) for (const server of runtime.servers) server.stop()
+  }
+
+  /**
+   * Servers by image: nginx (and images built on it, like network-multitool) serves its welcome page
+   * on 80; any other image serves HTTP on each TCP containerPort (replying with its pod name and IP)
+   * and echoes UDP on each UDP containerPort; an image without ports listens on nothing.
+   */
+  private startServers(pod: Pod, runtime: PodRuntime): void {
+    const identity = this.identity(pod.metadata.name, runtime.net.ip, runtime.net.node.name)
+    const rng = Rng.stream(this.seed, `pod/${runtime.key}/server`)
+    const tcpPorts = new Set<number>()
+    const udpPorts = new Set<number>()
+    let nginx = false
+    for (const container of pod.spec.containers) {
+      if (isNginxImage(container.image)) {
+        nginx = true
+        tcpPorts.add(80)
+      }
+      for (const port of container.ports ?? []) {
+        if ((port.protocol ?? "TCP") === "UDP") udpPorts.add(port.containerPort)
+        else if (port.protocol !== "SCTP") tcpPorts.add(port.containerPort)
+      }
+    }
+    const ns = runtime.net.ns
+    if (tcpPorts.size > 0) {
+      const server = new HttpServer(this.apps, ns, identity, this.serviceTime(), rng, [...tcpPorts].sort((a, b) => a - b), nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES)
+      this.apps.addServer(server)
+      runtime.servers.push(server)
+    }
+    if (udpPorts.size > 0) {
+      const server = new UdpEchoServer(this.apps, ns, identity, this.serviceTime(), rng, [...udpPorts].sort((a, b) => a - b))
+      this.apps.addServer(server)
+      runtime.servers.push(server)
+    }
+  }
+
+  // ------------------------------------------------------------------------------- events
+
+  handleEvent(kind: number, a: number, _b: number, nowNs: number): void {
+    if (kind === this.kindTimeline) this.runStep(a, nowNs)
+    else if (kind === this.kindWorkloadStart) this.startWorkload(this.workloads[a], nowNs)
+    else if (kind === this.kindFinishCheck) this.checkFinished()
+  }
+
+  private runStep(index: number, nowNs: number): void {
+    const step = this.spec.timeline[index]
+    const action = step.action
+    const cp = this.controlPlane
+    let description: string
+    let issues: Issue[]
+    if (action.kind === "scale") {
+      issues = cp.scale(action.namespace, action.target, action.replicas)
+      description = `scale ${action.target} --replicas=${action.replicas}`
+    } else if (action.kind === "delete") {
+      issues = cp.delete(action.namespace, action.target)
+      description = `delete ${action.target}`
+    } else {
+      issues = cp.apply(action.objects)
+      description = `apply ${action.objects.map((o) => `${o.object.kind.toLowerCase()}/${o.object.metadata.name}`).join(", ")}`
+    }
+    for (const issue of issues) description += ` (${issue.severity}: ${issue.message})`
+    this.steps.push({ atNs: nowNs, description })
+    this.timelineDone++
+    this.scheduleFinishCheck()
+  }
+
+  /**
+   * A workload starts at its start time once its sources run and its target is served, as a user
+   * runs curl after `kubectl get pods` shows Running: every source pod's container is running and,
+   * when the target is a Service with a selector, it has a ready endpoint that every node's
+   * kube-proxy has programmed. Checked every WORKLOAD_WAIT_STEP_NS; past the scenario duration
+   * the workload starts regardless (and its failures show why).
+   */
+  private workloadReady(spec: WorkloadSpec, nowNs: number): boolean {
+    if (nowNs >= this.spec.durationNs) return true
+    const from = spec.from
+    if (from.kind === "deployment") {
+      const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
+      if (deployment !== undefined && this.sources(spec).length < (deployment.spec.replicas ?? 1)) return false
+    } else if (this.sources(spec).length === 0) return false
+    const namespace = from.kind === "pod" || from.kind === "deployment" ? from.namespace : "default"
+    const resolution = resolveHost(this.names, spec.to.host, namespace)
+    if (resolution === null || resolution.service === null) return true
+    const service = this.controlPlane.store.get("Service", resolution.service.namespace, resolution.service.name)
+    if (service?.spec.selector === undefined) return true
+    const hasReady = this.controlPlane.store
+      .endpointSlicesFor(resolution.service.namespace, resolution.service.name)
+      .some((slice) => slice.endpoints.some((e) => e.conditions?.ready !== false))
+    if (!hasReady) return false
+    for (const node of this.nodes.values()) {
+      const last = node.proxy.syncs[node.proxy.syncs.length - 1]
+      if (last === undefined || last.atNs < this.lastServiceChangeNs) return false
+    }
+    return true
+  }
+
+  private startWorkload(w: WorkloadRuntime, nowNs: number): void {
+    const spec = w.spec
+    if (!this.workloadReady(spec, nowNs)) {
+      this.scheduler.schedule(nowNs + WORKLOAD_WAIT_STEP_NS, this.kindWorkloadStart, w.index, 0)
+      return
+    }
+    w.started = true
+    this.steps.push({ atNs: nowNs, description: `workload ${spec.name} starts` })
+    const sources = this.sources(spec)
+    const namespace = spec.from.kind === "pod" || spec.from.kind === "deployment" ? spec.from.namespace : "default"
+    const resolution = resolveHost(this.names, spec.to.host, namespace)
+    w.service = resolution?.service ?? null
+    const stopNs = Math.min(this.spec.durationNs, spec.durationNs === null ? Number.MAX_SAFE_INTEGER : nowNs + spec.durationNs)
+    if (resolution === null) {
+      // Nothing to send to: each request the workload would issue fails as unresolved.
+      const count = (spec.count ?? 0) * Math.max(1, sources.length)
+      for (let i = 0; i < count; i++) {
+        this.collector.onRequestSent(w.index, nowNs)
+        this.collector.onRequestFailed(w.index, 7, nowNs)
+      }
+      this.scheduleFinishCheck()
+      return
+    }
+    sources.forEach((source, i) => {
+      const config: ClientConfig = {
+        workload: w.index,
+        arrival: arrivalModel(spec),
+        count: spec.count,
+        startNs: nowNs,
+        stopNs,
+        timeoutNs: spec.timeoutNs,
+        requestBytes: spec.requestBytes,
+        responseBytes: spec.responseBytes,
+        dstAddr: resolution.address,
+        dstPort: spec.to.port,
+        reuse: spec.connection === "keepAlive",
+      }
+      const rng = Rng.stream(this.seed, `workload/${spec.name}/${source.name}/${i}`)
+      const client = spec.to.scheme === "udp"
+        ? new UdpEchoClient(this.apps, source.ns, config, rng)
+        : spec.to.scheme === "icmp"
+          ? new PingClient(this.apps, source.ns, config, rng)
+          : new HttpClient(this.apps, source.ns, config, rng)
+      this.apps.addClient(client)
+      w.clients.push(client)
+      client.start()
+    })
+    this.scheduleFinishCheck()
+  }
+
+  private sources(spec: WorkloadSpec): { name: string; ns: NetNs }[] {
+    const from = spec.from
+    switch (from.kind) {
+      case "pod": {
+        const runtime = this.pods.get(`${from.namespace}/${from.name}`)
+        return runtime === undefined ? [] : [{ name: from.name, ns: runtime.net.ns }]
+      }
+      case "deployment": {
+        const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
+        if (deployment === undefined) return []
+        const out: { name: string; ns: NetNs }[] = []
+        for (const pod of this.controlPlane.store.list("Pod", from.namespace)) {
+          if (!matchesSelector(deployment.spec.selector, pod.metadata.labels ?? {})) continue
+          const runtime = this.pods.get(podKey(pod))
+          if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name)) out.push({ name: pod.metadata.name, ns: runtime.net.ns })
+        }
+        return out
+      }
+      case "node": {
+        const node = this.nodes.get(from.name)
+        return node === undefined ? [] : [{ name: from.name, ns: node.net.ns }]
+      }
+      case "external": {
+        const host = this.externals.get(from.name)
+        return host === undefined ? [] : [{ name: from.name, ns: host.ns }]
+      }
+    }
+  }
+
+  onClientFinished(): void {
+    this.scheduleFinishCheck()
+  }
+
+  /** Checks, after the current instant's events, whether the run can end early. */
+  scheduleFinishCheck(): void {
+    this.scheduler.schedule(this.scheduler.nowNs, this.kindFinishCheck, 0, 0)
+  }
+
+  private checkFinished(): void {
+    if (this.timelineDone < this.spec.timeline.length) return
+    for (const w of this.workloads) {
+      if (!w.started) return
+      for (const client of w.clients) if (!client.finished) return
+    }
+    this.scheduler.stop()
+  }
+
+  /** Endpoints the workload's target Service has now (pod names), for the expected shares. */
+  expectedEndpoints(w: WorkloadRuntime): string[] {
+    if (w.service === null) return []
+    const names = new Set<string>()
+    for (const slice of this.controlPlane.store.endpointSlicesFor(w.service.namespace, w.service.name)) {
+      for (const endpoint of slice.endpoints) {
+        if (endpoint.conditions?.ready === false) continue
+        const name = endpoint.targetRef?.name
+        if (name !== undefined) names.add(name)
+        else {
+          const external = [...this.externals.values()].find((h) => formatIp(h.ip) === endpoint.addresses[0])
+          if (external !== undefined) names.add(external.name)
+        }
+      }
+    }
+    return [...names].sort()
+  }
+}
+
+function arrivalModel(spec: WorkloadSpec): ArrivalModel {
+  const a = spec.arrival
+  switch (a.kind) {
+    case "poisson": return { kind: "poisson", meanIntervalNs: Math.max(1, Math.round(1e9 / a.ratePerSecond)) }
+    case "every": return { kind: "every", intervalNs: a.intervalNs }
+    case "closedLoop": return { kind: "closedLoop", concurrency: a.concurrency }
+  }
+}
+
+function podKey(pod: Pod): string {
+  return `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`
+}
+
+function isNginxImage(image: string): boolean {
+  const name = image.split("@")[0].split(":")[0]
+  const last = name.split("/").pop() ?? ""
+  return last === "nginx" || last === "network-multitool" || last.startsWith("nginx-")
+}
+
+function formatIp(ip: Ipv4): string {
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
+}
+
