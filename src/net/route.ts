@@ -45,18 +45,16 @@ export class RoutingTable {
     if (current === undefined || route.metric < current.metric) map.set(route.prefix.address, route)
   }
 
-  /** Removes every route for `prefix` on `ifIndex` (any via). Returns how many were removed. */
+  /** Removes every route for `prefix` on `ifIndex` (any via). Returns how many were removed. Build-time only. */
   remove(prefix: Cidr, ifIndex: number): number {
-    const before = this.routes.length
     const kept = this.routes.filter((r) => !(r.prefix.address === prefix.address && r.prefix.prefixLength === prefix.prefixLength && r.ifIndex === ifIndex))
+    const removed = this.routes.length - kept.length
     this.routes.length = 0
     this.lengths = []
     this.masks = []
     this.byLength.fill(null)
     for (const r of kept) this.add(r)
-    // add() pushed them again
-    this.routes.length = kept.length
-    return before - kept.length
+    return removed
   }
 
   /** Longest-prefix match; null when no route covers the address. */
