@@ -6,7 +6,7 @@
  */
 import type { ApiStore } from "../k8s/store.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
-import type { Conntrack, NetfilterStack } from "../netfilter/index.ts"
+import { TableId, type Conntrack, type NetfilterStack } from "../netfilter/index.ts"
 import {
   IptablesProxier,
   SyncRunner,
@@ -67,7 +67,9 @@ export class KubeProxyNode {
     if (!this.jumpsInstalled) {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
       // needs the target chains to exist first, so they go in right after it (same end state).
-      this.stack.restore(jumpRulesRestoreInput({ filter: new Set(), nat: new Set() }), { noflush: true })
+      // Chains that exist must not be declared again: with --noflush a declared chain is flushed.
+      const existing = (id: TableId): Set<string> => new Set(this.stack.table(id).chains.map((c) => c.name))
+      this.stack.restore(jumpRulesRestoreInput({ filter: existing(TableId.FILTER), nat: existing(TableId.NAT) }), { noflush: true })
       this.jumpsInstalled = true
     }
     const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), result.services)

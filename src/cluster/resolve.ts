@@ -7,7 +7,7 @@
  * the workload's requests then fail with reason "unresolved".
  */
 import type { ApiStore } from "../k8s/store.ts"
-import { parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
+import { formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
 
 export interface NameTables {
   readonly store: ApiStore
@@ -22,9 +22,9 @@ export interface Resolution {
   readonly service: { readonly namespace: string; readonly name: string } | null
 }
 
-export function resolveHost(tables: NameTables, host: string, clientNamespace: string): Resolution | null {
+export function resolveHost(tables: NameTables, host: string, port: number, clientNamespace: string): Resolution | null {
   const literal = parseIpv4(host)
-  if (literal !== undefined) return { address: literal, service: serviceByClusterIp(tables, host) }
+  if (literal !== undefined) return { address: literal, service: serviceByAddress(tables, host, port) }
   const name = host.endsWith(".") ? host.slice(0, -1) : host
   const domainSuffix = `.svc.${tables.clusterDomain}`
   const labels = name.split(".")
@@ -65,9 +65,19 @@ export function resolveHost(tables: NameTables, host: string, clientNamespace: s
   return null
 }
 
-function serviceByClusterIp(tables: NameTables, ip: string): { namespace: string; name: string } | null {
+/**
+ * The Service an address:port reaches: its ClusterIP, an external IP or load-balancer IP with a
+ * service port, or any node address with a NodePort.
+ */
+function serviceByAddress(tables: NameTables, ip: string, port: number): { namespace: string; name: string } | null {
+  const isNode = [...tables.nodeAddresses.values()].some((a) => formatIpv4(a) === ip)
   for (const service of tables.store.list("Service")) {
-    if (service.spec.clusterIP === ip) return { namespace: service.metadata.namespace ?? "default", name: service.metadata.name }
+    const spec = service.spec
+    const ports = spec.ports ?? []
+    const byPort = ports.some((p) => p.port === port)
+    const vips = [spec.clusterIP, ...(spec.externalIPs ?? []), ...(service.status?.loadBalancer?.ingress ?? []).map((i) => i.ip)]
+    const hit = (byPort && vips.includes(ip)) || (isNode && ports.some((p) => p.nodePort === port))
+    if (hit) return { namespace: service.metadata.namespace ?? "default", name: service.metadata.name }
   }
   return null
 }

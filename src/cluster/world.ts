@@ -302,7 +302,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       if (deployment !== undefined && this.sources(spec).length < (deployment.spec.replicas ?? 1)) return false
     } else if (this.sources(spec).length === 0) return false
     const namespace = from.kind === "pod" || from.kind === "deployment" ? from.namespace : "default"
-    const resolution = resolveHost(this.names, spec.to.host, namespace)
+    const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
     if (resolution === null || resolution.service === null) return true
     const service = this.controlPlane.store.get("Service", resolution.service.namespace, resolution.service.name)
     if (service?.spec.selector === undefined) return true
@@ -327,7 +327,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.steps.push({ atNs: nowNs, description: `workload ${spec.name} starts` })
     const sources = this.sources(spec)
     const namespace = spec.from.kind === "pod" || spec.from.kind === "deployment" ? spec.from.namespace : "default"
-    const resolution = resolveHost(this.names, spec.to.host, namespace)
+    const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
     w.service = resolution?.service ?? null
     const stopNs = Math.min(this.spec.durationNs, spec.durationNs === null ? Number.MAX_SAFE_INTEGER : nowNs + spec.durationNs)
     if (resolution === null) {

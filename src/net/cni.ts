@@ -261,15 +261,41 @@ export class ClusterNetwork {
     if (i >= 0) node.pods.splice(i, 1)
   }
 
+  /**
+   * A machine on the nodes' own subnet that is not a node (a laptop on the same LAN, as in the
+   * NodePort tutorials): attached to the fabric like a node, default route via the edge router.
+   */
+  private addLanHost(name: string, address: Ipv4): ExternalHost {
+    const net = this.net
+    this.claim(address, this.nodeCidr, `host ${name}`)
+    const ns = net.createNamespace(`external/${name}`)
+    const eth0 = net.attachToFabric(this.fabric, ns, "eth0", -1, this.fabricLink())
+    net.addAddress(eth0, address, this.nodeCidr.prefixLength)
+    net.addRoute(ns, "0.0.0.0/0", eth0, this.edgeIp)
+    const host = new ExternalHost(name, ns, address, eth0)
+    this.externals.push(host)
+    return host
+  }
+
   /** An external host with address `ip` in the external CIDR, behind the edge router. */
   addExternalHost(name: string, ip?: Ipv4): ExternalHost {
     const net = this.net
     const address = ip ?? cidrAddress(this.externalCidr, this.externalIndexNext++)
-    this.claim(address, this.externalCidr, `external host ${name}`)
+    if (cidrContains(this.nodeCidr, address)) return this.addLanHost(name, address)
+    // Hosts outside the external CIDR (a public server a selectorless Service points at, say) get a
+    // /32 on the same edge segment and an on-link route to the edge, as a host route on a router.
+    const inside = cidrContains(this.externalCidr, address)
+    assert(!this.usedAddresses.has(address) && !cidrContains(this.nodeCidr, address) && !cidrContains(this.podCidr, address), `external host ${name}: address in use or inside the cluster`)
+    this.usedAddresses.add(address)
     const ns = net.createNamespace(`external/${name}`)
     const [eth0, edgeSide] = net.addVethPair(ns, "eth0", this.edge, `ext-${this.externals.length}`, this.vethLink(this.options.network.externalLatencyNs))
-    net.addAddress(eth0, address, this.externalCidr.prefixLength)
-    net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(this.externalCidr, 1))
+    const gateway = cidrAddress(this.externalCidr, 1)
+    net.addAddress(eth0, address, inside ? this.externalCidr.prefixLength : 32)
+    if (!inside) {
+      net.addRoute(ns, { address: gateway, prefixLength: 32, mask: 0xffffffff }, eth0)
+      net.addRoute(this.edge, { address, prefixLength: 32, mask: 0xffffffff }, this.externalBridge)
+    }
+    net.addRoute(ns, "0.0.0.0/0", eth0, gateway)
     net.attachToBridge(this.externalBridge, edgeSide, address)
     const host = new ExternalHost(name, ns, address, eth0)
     this.externals.push(host)
