@@ -17,7 +17,7 @@ import type { ServerIdentity } from "../apps/observer.ts"
 import { UdpEchoServer, type Server, type ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
-import { matchesSelector } from "../k8s/labels.ts"
+import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
 import type { Pod } from "../k8s/types.ts"
 import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
 import { Network } from "../net/network.ts"
@@ -306,10 +306,15 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (resolution === null || resolution.service === null) return true
     const service = this.controlPlane.store.get("Service", resolution.service.namespace, resolution.service.name)
     if (service?.spec.selector === undefined) return true
-    const hasReady = this.controlPlane.store
-      .endpointSlicesFor(resolution.service.namespace, resolution.service.name)
-      .some((slice) => slice.endpoints.some((e) => e.conditions?.ready !== false))
-    if (!hasReady) return false
+    // Every pod the Service selects is a ready endpoint (as after `kubectl rollout status`).
+    let ready = 0
+    for (const slice of this.controlPlane.store.endpointSlicesFor(resolution.service.namespace, resolution.service.name)) {
+      for (const e of slice.endpoints) if (e.conditions?.ready !== false) ready++
+    }
+    const selected = this.controlPlane.store
+      .list("Pod", resolution.service.namespace)
+      .filter((pod) => pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(service.spec.selector ?? {}, pod.metadata.labels ?? {})).length
+    if (ready === 0 || ready < selected) return false
     for (const node of this.nodes.values()) {
       const last = node.proxy.syncs[node.proxy.syncs.length - 1]
       if (last === undefined || last.atNs < this.lastServiceChangeNs) return false

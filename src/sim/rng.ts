@@ -25,21 +25,23 @@ export class Rng {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1
   }
 
-  /** Derives the stream named `name` from the scenario seed. */
+  /**
+   * Derives the stream named `name` from the scenario seed. Every state word is a full-avalanche
+   * hash (murmur3's fmix32) of (seed, name, word index), so streams of neighbouring seeds or names
+   * share no arithmetic structure (replications with seeds s, s+1, ... must be independent).
+   */
   static stream(seed: number, name: string): Rng {
     assert(Number.isSafeInteger(seed) && seed >= 0, `seed must be a non-negative integer, got ${seed}`)
     const seedLow = seed % 4294967296
     const seedHigh = (seed - seedLow) / 4294967296
-    let state = hashName(name, 0x811c9dc5) ^ Math.imul(seedLow | 0, 0x9e3779b9) ^ Math.imul(seedHigh | 0, 0x85ebca6b)
-    const next = (): number => {
-      state = (state + 0x9e3779b9) | 0
-      let z = state
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
-      return (z ^ (z >>> 16)) | 0
-    }
+    const key = fmix32(fmix32(seedLow ^ 0x5bd1e995) ^ fmix32((seedHigh + 0x27d4eb2f) | 0) ^ hashName(name, 0x811c9dc5))
     const nameMix = hashName(name, 0x01000193)
-    return new Rng(next() ^ nameMix, next(), next(), next())
+    return new Rng(
+      fmix32(key ^ 0x85ebca6b),
+      fmix32((key + 0x9e3779b9) ^ nameMix),
+      fmix32(key ^ 0xc2b2ae35 ^ fmix32(nameMix)),
+      fmix32((key + 0x3c6ef372) ^ 0x27d4eb2f),
+    )
   }
 
   /** Next 32 random bits as an unsigned integer in [0, 2^32). */
@@ -92,6 +94,16 @@ export class Rng {
   snapshot(): readonly [number, number, number, number] {
     return [this.s0, this.s1, this.s2, this.s3]
   }
+}
+
+/** murmur3 32-bit finalizer: every input bit affects every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h | 0
 }
 
 function rotl(x: number, k: number): number {

@@ -8,10 +8,10 @@ describe("Rng", () => {
     const first = Array.from({ length: 4 }, () => rng.uint32())
     expect(first).toMatchInlineSnapshot(`
       [
-        2313239034,
-        4252914532,
-        3380536448,
-        2665473244,
+        2530719005,
+        2212076140,
+        1416519757,
+        2148547109,
       ]
     `)
   })
