@@ -85,7 +85,7 @@ export const DEFAULTS = {
   httpPort: 80,
   connection: "new",
   requestBytes: 100,
-  responseBytes: 1000,
+  responseBytes: 0,
   timeout: "5s",
   namespace: "default",
   eventCountMax: 100_000_000,
