@@ -17,6 +17,7 @@ export type ExpectationCondition =
   | "endpointsAtLeast"
   | "endpointsAtMost"
   | "completedAtMost"
+  | "failedAtLeast"
 
 export interface Expectation {
   readonly workload: string
@@ -54,6 +55,7 @@ function measure(condition: ExpectationCondition, results: ResultsDocument["work
     case "completedAtLeast":
       return results.requests.completed
     case "failedAtMost":
+    case "failedAtLeast":
       return results.requests.failed
     case "sentAtLeast":
       return results.requests.sent

@@ -411,7 +411,7 @@ class Context {
     const path: Path = ["expect", index]
     if (!workloadNames.includes(entry.workload)) this.error([...path, "workload"], `no workload named "${entry.workload}"`)
     const out: Expectation[] = []
-    const conditions: ExpectationCondition[] = ["completedAtLeast", "failedAtMost", "sentAtLeast", "p50Below", "p99Below", "meanBelow", "maxBelow", "jainAtLeast", "endpointsAtLeast", "endpointsAtMost", "completedAtMost"]
+    const conditions: ExpectationCondition[] = ["completedAtLeast", "failedAtMost", "sentAtLeast", "p50Below", "p99Below", "meanBelow", "maxBelow", "jainAtLeast", "endpointsAtLeast", "endpointsAtMost", "completedAtMost", "failedAtLeast"]
     for (const condition of conditions) {
       const raw = entry[condition]
       if (raw === undefined) continue

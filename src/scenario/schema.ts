@@ -161,9 +161,10 @@ const Expectation = Schema.Struct({
   endpointsAtLeast: opt(NonNegativeInt),
   endpointsAtMost: opt(NonNegativeInt),
   completedAtMost: opt(NonNegativeInt),
+  failedAtLeast: opt(NonNegativeInt),
 }).check(
   Schema.makeFilter((value: object) =>
-    Object.keys(value).length > 1 ? undefined : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
+    Object.keys(value).length > 1 ? undefined : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
   ),
 )
 
