@@ -26,7 +26,7 @@ import { KUBE_PROXY_CONNTRACK_TIMEOUTS, NetfilterStack } from "../netfilter/inde
 import { Rng } from "../sim/rng.ts"
 import { Scheduler, type EventHandler } from "../sim/scheduler.ts"
 import { NS_PER_MS } from "../sim/time.ts"
-import { ipv4, type Ipv4 } from "../wire/ipv4.ts"
+import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
 import { resolveHost, type NameTables } from "./resolve.ts"
@@ -146,7 +146,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       ruleCostNs: kp.ruleCostNs,
     })
     net.ns.filter = filter
-    const proxyNode = { name, ips: [formatIp(ip)], zone, labels: {} }
+    const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels: {} }
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp)
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
@@ -429,7 +429,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         const name = endpoint.targetRef?.name
         if (name !== undefined) names.add(name)
         else {
-          const external = [...this.externals.values()].find((h) => formatIp(h.ip) === endpoint.addresses[0])
+          const external = [...this.externals.values()].find((h) => formatIpv4(h.ip) === endpoint.addresses[0])
           if (external !== undefined) names.add(external.name)
         }
       }
@@ -457,7 +457,4 @@ function isNginxImage(image: string): boolean {
   return last === "nginx" || last === "network-multitool" || last.startsWith("nginx-")
 }
 
-function formatIp(ip: Ipv4): string {
-  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
-}
 
