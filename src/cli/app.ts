@@ -1,5 +1,5 @@
 /**
- * The command line (effect/cli): `run`, `validate`, `rules`, with help text and examples. `runCli`
+ * The command line (effect/cli): `run`, `validate`, `rules`, `trace`, with help text and examples. `runCli`
  * parses `argv`, runs one command and resolves to its exit code; it never exits the process and
  * never throws, so tests call it in-process with a stub runtime and captured output.
  *
@@ -18,6 +18,7 @@ import {
   EXIT_OK,
   rulesCommand,
   runCommand,
+  traceCommand,
   validateCommand,
   type CliIo,
   type Runtime,
@@ -29,6 +30,7 @@ export const defaultRuntime: Runtime = {
   runScenario: cluster.runScenario,
   validateScenario: cluster.validateScenario,
   renderRules: cluster.renderRules,
+  traceScenario: cluster.traceScenario,
 }
 
 /** The real process: stdout/stderr, the file system, the wall clock, the environment. */
@@ -115,9 +117,48 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     ]),
   )
 
+  const trace = Command.make(
+    "trace",
+    {
+      scenario: scenarioArgument,
+      from: Flag.String("from").pipe(Flag.withDescription("sender: pod/NAME, pod/NAMESPACE/NAME, deployment/NAME (its first running replica), node/NAME or external/NAME")),
+      to: Flag.String("to").pipe(
+        Flag.withDescription("destination HOST:PORT[/tcp|udp] or HOST/icmp (default tcp); HOST a Service name (resolved as the runtime does), a ClusterIP, a node IP with a NodePort, an LB or external IP, a pod IP"),
+      ),
+      at: Flag.String("at").pipe(Flag.withDescription("simulated time to send the packet at (e.g. 5s; default: once every pod is ready and every kube-proxy has synced)"), Flag.optional),
+      seed: Flag.Int("seed").pipe(Flag.withDescription("seed to use instead of the scenario's seed"), Flag.optional),
+      verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("also list every rule evaluated without matching"), Flag.withDefault(false)),
+      json: Flag.Boolean("json").pipe(Flag.withDescription("print the trace events as a JSON array instead of text"), Flag.withDefault(false)),
+    },
+    (options) =>
+      Effect.sync(() =>
+        setExit(
+          traceCommand(io, runtime, {
+            scenario: options.scenario,
+            from: options.from,
+            to: options.to,
+            at: Option.getOrUndefined(options.at),
+            seed: Option.getOrUndefined(options.seed),
+            verbose: options.verbose,
+            json: options.json,
+          }),
+        ),
+      ),
+  ).pipe(
+    Command.withDescription(
+      "Walk one packet (TCP SYN, UDP datagram or ICMP echo request) through every hook, table, chain and rule on every namespace it crosses: matches, DNAT/SNAT, conntrack entries, verdict, and the reply path back. Exit 0 when traced (whatever the fate), 2 for invalid input. See docs/trace.md.",
+    ),
+    Command.withExamples([
+      { command: "kube-netsim trace scenarios/quickstart.yaml --from pod/busybox --to http-go-svc:80", description: "ClusterIP: DNAT to an endpoint, un-NAT of the SYN-ACK" },
+      { command: "kube-netsim trace scenarios/etp-local-vs-cluster.yaml --from external/client --to 10.0.0.13:31001", description: "NodePort, externalTrafficPolicy Local, no local endpoint: DROP" },
+      { command: "kube-netsim trace scenarios/quickstart.yaml --from pod/busybox --to kube-dns.kube-system:53/udp --verbose", description: "every rule evaluated; REJECT and ICMP port unreachable back" },
+      { command: "kube-netsim trace scenarios/quickstart.yaml --from node/node-1 --to 10.96.0.1:443 --at 5s --json", description: "the trace events as JSON" },
+    ]),
+  )
+
   return Command.make("kube-netsim").pipe(
     Command.withDescription("Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md"),
-    Command.withSubcommands([run, validate, rules]),
+    Command.withSubcommands([run, validate, rules, trace]),
   )
 }
 

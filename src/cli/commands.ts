@@ -7,7 +7,8 @@
  * the stack only with KUBE_NETSIM_DEBUG=1).
  */
 import { join } from "node:path"
-import type { RulesOptions, RunOptions } from "../cluster/index.ts"
+import type { RulesOptions, RunOptions, TraceOptions, TraceResult } from "../cluster/index.ts"
+import { TraceInputError } from "../cluster/trace.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "../cluster/spec.ts"
 import { checkExpectations } from "../scenario/expect.ts"
 import { formatIssue, sortIssues } from "../scenario/issues.ts"
@@ -16,6 +17,7 @@ import { parseDurationNs } from "../scenario/units.ts"
 import { aggregateRuns, renderAggregate } from "../stats/aggregate.ts"
 import { stringifyResults } from "../stats/document.ts"
 import { renderSummary } from "../stats/render.ts"
+import { formatTrace, traceJson } from "../trace/format.ts"
 import type { ResultsDocument } from "../stats/results.ts"
 
 export const EXIT_OK = 0
@@ -28,6 +30,8 @@ export interface Runtime {
   readonly runScenario: (spec: ScenarioSpec, options: RunOptions) => ResultsDocument
   readonly validateScenario: (spec: ScenarioSpec) => Issue[]
   readonly renderRules: (spec: ScenarioSpec, options: RulesOptions) => string
+  /** One packet through the data plane (`trace`); optional so that older stubs still type-check. */
+  readonly traceScenario?: (spec: ScenarioSpec, options: TraceOptions) => TraceResult
 }
 
 /** Everything the CLI touches outside itself, injectable for in-process tests. */
@@ -131,6 +135,60 @@ export function rulesCommand(io: CliIo, runtime: Runtime, options: RulesCommandO
     }
     const text = runtime.renderRules(result.spec, { node: options.node, atNs, sorted: options.sorted })
     io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`)
+    return EXIT_OK
+  })
+}
+
+export interface TraceCommandOptions {
+  readonly scenario: string
+  readonly from: string
+  readonly to: string
+  readonly at: string | undefined
+  readonly seed: number | undefined
+  readonly verbose: boolean
+  readonly json: boolean
+}
+
+/** `trace`: exit 0 once traced, whatever the packet's fate (a DROP is a result); 2 for bad input. */
+export function traceCommand(io: CliIo, runtime: Runtime, options: TraceCommandOptions): number {
+  let loaded: LoadedScenario | undefined
+  return guarded(io, () => loaded, () => {
+    let atNs: number | undefined
+    if (options.at !== undefined) {
+      const parsed = parseDurationNs(options.at)
+      if (typeof parsed === "string") {
+        io.stderr(`kube-netsim trace: --at: ${parsed}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      atNs = parsed
+    }
+    if (options.seed !== undefined && !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)) {
+      io.stderr(`kube-netsim trace: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
+      return EXIT_INVALID_INPUT
+    }
+    const trace = runtime.traceScenario
+    if (trace === undefined) {
+      io.stderr("kube-netsim trace: this runtime cannot trace\n")
+      return EXIT_INTERNAL_ERROR
+    }
+    const result = load(io, options.scenario, false)
+    if (typeof result === "number") return result
+    loaded = result
+    let traced: TraceResult
+    try {
+      traced = trace(result.spec, {
+        from: options.from,
+        to: options.to,
+        verbose: options.verbose,
+        ...(atNs === undefined ? {} : { atNs }),
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+      })
+    } catch (error) {
+      if (!(error instanceof TraceInputError)) throw error
+      io.stderr(`kube-netsim trace: ${error.flag}: ${error.message}\n`)
+      return EXIT_INVALID_INPUT
+    }
+    io.stdout(options.json ? traceJson(traced) : formatTrace(traced, { verbose: options.verbose }))
     return EXIT_OK
   })
 }
