@@ -50,7 +50,13 @@ export class KubeProxyNode {
     this.runner = new SyncRunner(scheduler, `kube-proxy/${node.name}`, spec.minSyncPeriodNs, spec.syncPeriodNs, SYNC_BURST, this)
   }
 
+  /**
+   * kube-proxy start-up: once its Service and EndpointSlice informers have synced, the proxier
+   * calls syncProxyRules directly (OnServiceSynced/OnEndpointSlicesSynced, not through the runner,
+   * so no token is spent), then the runner's Loop arms the periodic timer.
+   */
   start(nowNs: number): void {
+    this.sync(nowNs)
     this.runner.start(nowNs)
   }
 

@@ -66,6 +66,10 @@ export interface ClusterSpec {
   readonly network: NetworkSpec
   /** Cluster domain used by DNS names (cluster.local). */
   readonly clusterDomain: string
+  /** kube-apiserver --service-node-port-range, "MIN-MAX" (default 30000-32767). */
+  readonly serviceNodePortRange?: string
+  /** Create the default/kubernetes and kube-system/kube-dns Services (default true). */
+  readonly systemServices?: boolean
 }
 
 export interface ConntrackSpec {

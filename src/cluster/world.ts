@@ -104,7 +104,9 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.clusterNet = new ClusterNetwork(this.network, { cni: c.cni, network: c.network, nodeCidr: c.nodeCIDR, podCidr: c.podCIDR })
     this.controlPlane = new ControlPlane(
       scheduler,
-      { seed, nodes: c.nodes, cni: c.cni, podCIDR: c.podCIDR, serviceCIDR: c.serviceCIDR, nodeCIDR: c.nodeCIDR, loadBalancerPool: spec.loadBalancer.pool },
+      { seed, nodes: c.nodes, cni: c.cni, podCIDR: c.podCIDR, serviceCIDR: c.serviceCIDR, nodeCIDR: c.nodeCIDR, loadBalancerPool: spec.loadBalancer.pool,
+        ...(c.serviceNodePortRange !== undefined ? { serviceNodePortRange: c.serviceNodePortRange } : {}),
+        ...(c.systemServices !== undefined ? { systemServices: c.systemServices } : {}) },
       [this],
     )
     const issues: Issue[] = [...this.controlPlane.bootstrapIssues]

@@ -20,7 +20,7 @@ import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_MS, NS_PER_S } from "../sim/time.ts"
 import { cidr, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
 import { endpointsSubsets, isPodReady, podSlicePorts, podToEndpoint, portsKey, sameData, shouldPodBeInEndpoints, type SlicePort } from "./endpoints.ts"
-import { LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, RangeAllocator, ServiceIpAllocator } from "./ipam.ts"
+import { LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, parsePortRange, RangeAllocator, ServiceIpAllocator } from "./ipam.ts"
 import { issueAt, type IssueLocate, type K8sIssue, type ManifestInput } from "./issues.ts"
 import { matchesSelector, matchesServiceSelector } from "./labels.ts"
 import { computeHash, generateName } from "./names.ts"
@@ -123,6 +123,8 @@ export interface ControlPlaneConfig {
   readonly timing?: Partial<ControlPlaneTiming>
   /** Create `default/kubernetes` and `kube-system/kube-dns` (default true). */
   readonly systemServices?: boolean
+  /** kube-apiserver --service-node-port-range (default "30000-32767"; see ipam.ts parsePortRange). */
+  readonly serviceNodePortRange?: string
   /** Address the `kubernetes` Service's endpoints point at (default: the first node's IP, port 6443). */
   readonly apiServerAddress?: string
 }
@@ -219,7 +221,9 @@ export class ControlPlane implements EventHandler {
     for (const listener of listeners) this.store.addListener(listener)
 
     this.serviceIps = new ServiceIpAllocator(cidr(config.serviceCIDR), this.rng("k8s/ipallocator/services"))
-    this.nodePorts = new NodePortAllocator(this.rng("k8s/portallocator/nodeports"))
+    const portRange = config.serviceNodePortRange === undefined ? undefined : parsePortRange(config.serviceNodePortRange)
+    assert(config.serviceNodePortRange === undefined || portRange !== undefined, `bad --service-node-port-range ${config.serviceNodePortRange}`)
+    this.nodePorts = portRange === undefined ? new NodePortAllocator(this.rng("k8s/portallocator/nodeports")) : new NodePortAllocator(this.rng("k8s/portallocator/nodeports"), portRange.base, portRange.size)
     this.loadBalancerPool = new LoadBalancerPool(config.loadBalancerPool)
     const nodeNet = cidr(config.nodeCIDR)
     const nodeBroadcast = (nodeNet.address + 2 ** (32 - nodeNet.prefixLength) - 1) >>> 0
@@ -656,13 +660,29 @@ export class ControlPlane implements EventHandler {
           taken.nodePorts.push(allocated)
         }
       }
-    } else delete spec.healthCheckNodePort
+    } else {
+      // dropTypeDependentFields clears an unchanged port on update; a new one is invalid.
+      if (input.spec.healthCheckNodePort !== undefined && input.spec.healthCheckNodePort !== previous?.spec.healthCheckNodePort) {
+        issues.push(issueAt("error", ["spec", "healthCheckNodePort"], `Service "${name}" is invalid: spec.healthCheckNodePort: Invalid value: ${input.spec.healthCheckNodePort}: may only be set when \`type\` is 'LoadBalancer' and \`externalTrafficPolicy\` is 'Local'`, locate))
+      }
+      delete spec.healthCheckNodePort
+    }
 
     // LoadBalancer ingress
     let status: Service["status"] = { loadBalancer: {} }
     if (type === "LoadBalancer") {
       const kept = previous?.status?.loadBalancer?.ingress
-      if (kept !== undefined && kept.length > 0) status = { loadBalancer: { ingress: kept } }
+      // An ingress given with the object is what the load-balancer controller wrote (kubectl apply
+      // drops status; `kubectl patch --subresource=status` or a cloud provider set it): kept as is.
+      const given = input.status?.loadBalancer?.ingress
+      if (given !== undefined && given.length > 0) {
+        status = { loadBalancer: { ingress: given.map((ingress) => ({ ...ingress })) } }
+        for (const ingress of given) {
+          const ip = ingress.ip === undefined ? undefined : parseIpv4(ingress.ip)
+          const wasKept = kept?.some((k) => k.ip === ingress.ip) === true
+          if (ip !== undefined && !wasKept && this.loadBalancerPool.allocate(ip) === "ok" && taken.lb === undefined) taken.lb = ip
+        }
+      } else if (kept !== undefined && kept.length > 0) status = { loadBalancer: { ingress: kept } }
       else if (this.loadBalancerPool.enabled) {
         let ip: Ipv4 | undefined
         if (spec.loadBalancerIP !== undefined) {

@@ -254,6 +254,19 @@ export class ServiceIpAllocator {
 export const NODE_PORT_BASE_DEFAULT = 30000
 export const NODE_PORT_SIZE_DEFAULT = 2768
 
+/**
+ * --service-node-port-range as apimachinery's net.ParsePortRange reads it: "MIN-MAX" (inclusive),
+ * "BASE+OFFSET" (BASE..BASE+OFFSET) or a single "PORT"; undefined when malformed or outside 1-65535.
+ */
+export function parsePortRange(text: string): { readonly base: number; readonly size: number } | undefined {
+  const m = /^\s*(\d{1,5})(?:([-+])(\d{1,5}))?\s*$/.exec(text)
+  if (m === null) return undefined
+  const base = Number(m[1])
+  const last = m[2] === undefined ? base : m[2] === "-" ? Number(m[3]) : base + Number(m[3])
+  if (base < 1 || last > 65535 || last < base) return undefined
+  return { base, size: last - base + 1 }
+}
+
 export class NodePortAllocator {
   private readonly bitmap: BitmapAllocator
 

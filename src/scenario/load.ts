@@ -24,7 +24,8 @@ import type {
 } from "../cluster/spec.ts"
 import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
-import { decodeManifest, isBuiltinNamespace, selectorMatches } from "./manifests.ts"
+import { decodeManifest, isBuiltinNamespace, selectorMatches, type ManifestOptions } from "./manifests.ts"
+import { parsePortRange } from "../k8s/ipam.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
 import { ScenarioFile, type ExpectationEntry, type ManifestSourceEntry, type TimelineEntry, type WorkloadEntry } from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
@@ -58,6 +59,8 @@ export const DEFAULTS = {
   serviceCIDR: "10.96.0.0/12",
   nodeCIDR: "10.0.0.0/16",
   clusterDomain: "cluster.local",
+  serviceNodePortRange: "30000-32767",
+  systemServices: true,
   sameNodeLatency: "20us",
   crossNodeLatency: "250us",
   crossZoneLatency: "1ms",
@@ -129,6 +132,7 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
     for (const issue of decoded.issues) context.error(issue.path, issue.message, issue.atKey)
     // Manifests are decoded anyway, so that their errors are reported together with these.
     const raw = doc.value
+    if (typeof raw === "object" && raw !== null) context.manifestOptionsFromRaw(raw)
     if (typeof raw === "object" && raw !== null && "manifests" in raw && Array.isArray(raw.manifests)) {
       raw.manifests.forEach((entry: unknown, index: number) => {
         if (typeof entry === "object" && entry !== null && ("path" in entry || "inline" in entry)) context.tryManifestSource(entry, ["manifests", index])
@@ -143,8 +147,16 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
 
 const DURATION = (text: string): number => mustParse(parseDurationNs(text))
 
+/** --service-node-port-range as inclusive bounds; null when malformed (reported by the schema). */
+function nodePortBounds(text: string): { min: number; max: number } | null {
+  const range = parsePortRange(text)
+  return range === undefined ? null : { min: range.base, max: range.base + range.size - 1 }
+}
+
 class Context {
   private readonly manifestFiles = new Map<string, { objects: ManifestObject[] }>()
+  /** API-server settings manifest validation uses (set from cluster: before manifests decode). */
+  private manifestOptions: ManifestOptions = {}
 
   constructor(
     readonly file: string,
@@ -224,6 +236,8 @@ class Context {
       const zoneList = zones !== undefined && zones.length > 0 ? zones : [DEFAULTS.zone]
       nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, zone: zoneList[i % zoneList.length], labels: {} }))
     }
+    const serviceNodePortRange = c.serviceNodePortRange ?? DEFAULTS.serviceNodePortRange
+    this.manifestOptions = { nodePortRange: nodePortBounds(serviceNodePortRange) }
     return {
       nodes,
       cni: c.cni ?? DEFAULTS.cni,
@@ -231,6 +245,8 @@ class Context {
       serviceCIDR: c.serviceCIDR ?? DEFAULTS.serviceCIDR,
       nodeCIDR: c.nodeCIDR ?? DEFAULTS.nodeCIDR,
       clusterDomain: c.clusterDomain ?? DEFAULTS.clusterDomain,
+      serviceNodePortRange,
+      systemServices: c.systemServices ?? DEFAULTS.systemServices,
       network: {
         sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
         crossNodeLatencyNs: DURATION(n.crossNodeLatency ?? DEFAULTS.crossNodeLatency),
@@ -272,6 +288,13 @@ class Context {
     }
   }
 
+  /** The scenario failed to decode: check manifests against its node-port range if readable, else not at all. */
+  manifestOptionsFromRaw(raw: object): void {
+    const cluster = "cluster" in raw ? raw.cluster : undefined
+    const text = typeof cluster === "object" && cluster !== null && "serviceNodePortRange" in cluster ? cluster.serviceNodePortRange : DEFAULTS.serviceNodePortRange
+    this.manifestOptions = { nodePortRange: typeof text === "string" ? nodePortBounds(text) : null }
+  }
+
   /** Decodes a manifest source from an entry that may not have passed the scenario schema. */
   tryManifestSource(entry: object, path: Path): void {
     const record = entry as Record<string, unknown>
@@ -298,14 +321,14 @@ class Context {
       this.issues.push(...yaml.issues)
       const objects: ManifestObject[] = []
       for (const document of yaml.documents) {
-        const result = decodeManifest(document, [], document.value, entry.namespace)
+        const result = decodeManifest(document, [], document.value, entry.namespace, this.manifestOptions)
         this.issues.push(...result.issues)
         objects.push(...result.objects)
       }
       this.manifestFiles.set(key, { objects })
       return objects
     }
-    const result = decodeManifest(this.doc, [...path, "inline"], entry.inline, entry.namespace)
+    const result = decodeManifest(this.doc, [...path, "inline"], entry.inline, entry.namespace, this.manifestOptions)
     this.issues.push(...result.issues)
     return result.objects
   }

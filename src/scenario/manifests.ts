@@ -131,7 +131,18 @@ const ServiceSpec = Schema.Struct({
   ipFamilies: opt(Schema.Array(Schema.Literals(["IPv4", "IPv6"]))),
 })
 
-const Service = Schema.Struct({ apiVersion: Schema.Literal("v1"), kind: Schema.Literal("Service"), metadata: ObjectMeta, spec: ServiceSpec })
+/**
+ * Service status: only loadBalancer.ingress is kept (what a load-balancer controller writes, e.g.
+ * the LB addresses of an upstream test case); the API server keeps its own conditions.
+ */
+const ServiceStatus = Schema.Struct({
+  loadBalancer: opt(Schema.Struct({
+    ingress: opt(Schema.Array(Schema.Struct({ ip: opt(Ipv4String), hostname: opt(Str), ipMode: opt(Schema.Literals(["VIP", "Proxy"])), ports: opt(Schema.Unknown) }))),
+  })),
+  conditions: opt(Schema.Unknown),
+})
+
+const Service = Schema.Struct({ apiVersion: Schema.Literal("v1"), kind: Schema.Literal("Service"), metadata: ObjectMeta, spec: ServiceSpec, status: opt(ServiceStatus) })
 
 const TargetRef = Schema.Struct({ kind: Str, name: Str, namespace: opt(Str), uid: opt(Str) })
 const EndpointAddress = Schema.Struct({ ip: Ipv4String, nodeName: opt(Str), hostname: opt(Str), targetRef: opt(TargetRef) })
@@ -202,6 +213,12 @@ const IGNORED_FIELDS = new Set([
 
 const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"])
 
+/** API-server settings that manifest validation depends on. */
+export interface ManifestOptions {
+  /** kube-apiserver --service-node-port-range, inclusive (default 30000-32767); null = unknown, not checked. */
+  readonly nodePortRange?: { readonly min: number; readonly max: number } | null
+}
+
 export interface ManifestDecodeResult {
   readonly objects: ManifestObject[]
   readonly issues: Issue[]
@@ -211,18 +228,18 @@ export interface ManifestDecodeResult {
  * Decodes one YAML document holding a Kubernetes object (or a `kind: List`) at `root` inside the
  * document. `namespace` is the namespace for objects that name none (`kubectl apply -n`).
  */
-export function decodeManifest(doc: YamlDocument, root: Path, value: unknown, namespace: string | undefined): ManifestDecodeResult {
+export function decodeManifest(doc: YamlDocument, root: Path, value: unknown, namespace: string | undefined, options: ManifestOptions = {}): ManifestDecodeResult {
   const out: ManifestDecodeResult = { objects: [], issues: [] }
   if (value === null || value === undefined) return out
   if (Array.isArray(value)) {
-    value.forEach((item, index) => decodeOne(doc, [...root, index], item, namespace, out))
+    value.forEach((item, index) => decodeOne(doc, [...root, index], item, namespace, out, options))
     return out
   }
-  decodeOne(doc, root, value, namespace, out)
+  decodeOne(doc, root, value, namespace, out, options)
   return out
 }
 
-function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: string | undefined, out: ManifestDecodeResult): void {
+function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: string | undefined, out: ManifestDecodeResult, options: ManifestOptions): void {
   const error = (path: Path, message: string, atKey = false): void => {
     const full = [...root, ...path]
     out.issues.push({ severity: "error", path: full, message, position: atKey ? doc.locateKey(full) : doc.locate(full) })
@@ -250,7 +267,7 @@ function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: str
       error(["items"], "expected a list of objects")
       return
     }
-    items.forEach((item, index) => decodeOne(doc, [...root, "items", index], item, namespace, out))
+    items.forEach((item, index) => decodeOne(doc, [...root, "items", index], item, namespace, out, options))
     return
   }
   if (!isKindName(kind)) {
@@ -287,7 +304,7 @@ function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: str
 
   const object = structuredClone(decoded) as KubeObject
   const before = out.issues.length
-  validateObject(object, error)
+  validateObject(object, error, options)
   applyNamespace(object, namespace, error)
   if (out.issues.slice(before).some((issue) => issue.severity === "error")) return
   out.objects.push({ object, locate: (path) => doc.locate([...root, ...path]) })
@@ -301,7 +318,7 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
 type Report = (path: Path, message: string) => void
 
 /** The API server's validations that matter to the data plane (messages after its own). */
-function validateObject(object: KubeObject, error: Report): void {
+function validateObject(object: KubeObject, error: Report, options: ManifestOptions): void {
   const name = object.metadata.name
   if (object.kind === "Service") {
     if (!(DNS1035_LABEL.test(name) && name.length <= 63)) {
@@ -339,10 +356,12 @@ function validateObject(object: KubeObject, error: Report): void {
         else seen.add(port.name)
       })
     }
+    const nodePortMin = options.nodePortRange?.min ?? 30000
+    const nodePortMax = options.nodePortRange?.max ?? 32767
     ports.forEach((port, index) => {
       if (port.nodePort !== undefined) {
         if (type === "ClusterIP") error(["spec", "ports", index, "nodePort"], "may not be used when `type` is 'ClusterIP'")
-        else if (port.nodePort < 30000 || port.nodePort > 32767) error(["spec", "ports", index, "nodePort"], `Invalid value: ${port.nodePort}: provided port is not in the valid range. The range of valid ports is 30000-32767`)
+        else if (options.nodePortRange !== null && (port.nodePort < nodePortMin || port.nodePort > nodePortMax)) error(["spec", "ports", index, "nodePort"], `Invalid value: ${port.nodePort}: provided port is not in the valid range. The range of valid ports is ${nodePortMin}-${nodePortMax}`)
       }
     })
     if (spec.externalTrafficPolicy !== undefined && type !== "NodePort" && type !== "LoadBalancer") {

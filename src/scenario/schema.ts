@@ -5,6 +5,7 @@
  * every field is docs/scenario.md.
  */
 import { Schema } from "effect"
+import { parsePortRange } from "../k8s/ipam.ts"
 import {
   BandwidthString,
   BytesValue,
@@ -64,6 +65,12 @@ const Cluster = Schema.Struct({
   nodeCIDR: opt(CidrString),
   clusterDomain: opt(Schema.String),
   network: opt(Network),
+  /** kube-apiserver --service-node-port-range: "MIN-MAX", "BASE+OFFSET" or "PORT". */
+  serviceNodePortRange: opt(Schema.String.check(
+    Schema.makeFilter((text: string) => (parsePortRange(text) !== undefined ? undefined : `invalid port range "${text}": expected MIN-MAX with ports between 1 and 65535, e.g. 30000-32767`)),
+  )),
+  /** Create the default/kubernetes and kube-system/kube-dns Services. */
+  systemServices: opt(Schema.Boolean),
 })
 
 const Conntrack = Schema.Struct({
