@@ -6,8 +6,8 @@
  * decoding, API-server admission (ClusterIP/NodePort allocation, LB status), the endpoint
  * controllers, kube-proxy's first sync into the node's netfilter, and iptables-save.
  *
- * Adding an upstream case: write scenarios/golden/NAME.yaml (+ manifests/NAME.yaml) and its
- * expected sorted dump, and add a row to CASES.
+ * Adding an upstream case: write scenarios/golden/NAME.yaml (+ manifests/NAME.yaml), its
+ * expected sorted dump (expected/NAME.rules), and add a row to CASES.
  */
 import { spawnSync } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
@@ -29,6 +29,8 @@ interface GoldenCase {
 const CASES: readonly GoldenCase[] = [
   { upstream: "TestOverallIPTablesRules", scenario: "scenarios/golden/g1-overall.yaml", node: "test-node", expected: "test/proxy/fixtures/g1-expected.rules" },
   { upstream: "TestSyncProxyRulesRepeated (first sync)", scenario: "scenarios/golden/g2-repeated.yaml", node: "test-node", expected: "test/proxy/fixtures/g2-expected.rules" },
+  // testHostname-era test (no nfacct); expected text transcribed from the test's dedent block.
+  { upstream: "TestInternalTrafficPolicyE2E (local endpoints)", scenario: "scenarios/golden/itp-local.yaml", node: "test-hostname", expected: "scenarios/golden/expected/itp-local.rules" },
 ]
 
 const read = (path: string): string => readFileSync(join(ROOT, path), "utf8")
