@@ -37,6 +37,8 @@ export class KubeProxyNode {
   readonly syncs: SyncRecord[] = []
   private readonly proxier: IptablesProxier
   private jumpsInstalled = false
+  /** Told after every sync (the runtime updates the node's health check servers from it). */
+  syncListener: { onKubeProxySynced(nowNs: number): void } | null = null
 
   constructor(
     scheduler: Scheduler,
@@ -86,6 +88,7 @@ export class KubeProxyNode {
       filterRules: result.filterRuleCount,
       staleUdpEntriesDeleted: deleted.length,
     })
+    this.syncListener?.onKubeProxySynced(nowNs)
     return true
   }
 

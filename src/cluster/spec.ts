@@ -113,6 +113,19 @@ export interface ExternalHostSpec {
 export interface LoadBalancerSpec {
   /** Address pool (MetalLB-style ranges or CIDRs); empty = no provider, EXTERNAL-IP stays <pending>. */
   readonly pool: readonly string[]
+  /**
+   * What announces/forwards pool addresses: "cloud" (default; an edge load balancer DNATs to node
+   * NodePorts, health-checking healthCheckNodePort for externalTrafficPolicy Local) or "l2"
+   * (MetalLB layer-2: one elected speaker node receives each address). See cluster/loadbalancer.ts.
+   */
+  readonly mode?: "cloud" | "l2"
+  /** Cloud health check of healthCheckNodePort; absent fields take the GCE provider defaults. */
+  readonly healthCheck?: {
+    readonly intervalNs?: number
+    readonly timeoutNs?: number
+    readonly healthyThreshold?: number
+    readonly unhealthyThreshold?: number
+  }
 }
 
 export interface ServerSpec {

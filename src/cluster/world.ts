@@ -28,6 +28,7 @@ import { Scheduler, type EventHandler } from "../sim/scheduler.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
+import { LoadBalancers } from "./loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
 import { resolveHost, type NameTables } from "./resolve.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
@@ -70,6 +71,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly controlPlane: ControlPlane
   readonly apps: Apps
   readonly collector: Collector
+  /** LoadBalancer ingress IPs, externalIPs and kube-proxy's health check servers (loadbalancer.ts). */
+  readonly loadBalancers: LoadBalancers
   readonly nodes = new Map<string, NodeRuntime>()
   readonly pods = new Map<string, PodRuntime>()
   readonly externals = new Map<string, ExternalHost>()
@@ -122,10 +125,14 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const errors = issues.filter((i) => i.severity === "error")
     if (errors.length > 0) throw new ScenarioIssues(errors)
     this.warnings.push(...issues.filter((i) => i.severity === "warning"))
+    const lbNodes = [...this.nodes.values()]
+    this.loadBalancers = new LoadBalancers(scheduler, this.network, this.clusterNet, this.controlPlane.store, lbNodes, spec.loadBalancer, seed, (atNs, description) => this.steps.push({ atNs, description }), (name, address, node) => this.identity(name, address, node))
+    for (const node of lbNodes) node.proxy.syncListener = { onKubeProxySynced: () => this.loadBalancers.onKubeProxySynced(node) }
     for (const node of this.nodes.values()) node.proxy.start(0)
     spec.timeline.forEach((step, index) => scheduler.schedule(step.atNs, this.kindTimeline, index, 0))
     for (const w of this.workloads) scheduler.schedule(w.spec.startNs, this.kindWorkloadStart, w.index, 0)
     this.building = false
+    this.loadBalancers.reconcile(0)
   }
 
   // ------------------------------------------------------------------------------- building
@@ -204,6 +211,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const nowNs = this.scheduler.nowNs
     this.lastServiceChangeNs = nowNs
     for (const node of this.nodes.values()) node.proxy.onChange(nowNs)
+    this.loadBalancers.reconcile(nowNs)
   }
 
   /** Creates the pod's network and servers when its containers start; stops them when they exit. */
@@ -305,6 +313,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     } else if (this.sources(spec).length === 0) return false
     const namespace = from.kind === "pod" || from.kind === "deployment" ? from.namespace : "default"
     const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
+    if (resolution !== null && !this.loadBalancers.ready(resolution.address)) return false
     if (resolution === null || resolution.service === null) return true
     const service = this.controlPlane.store.get("Service", resolution.service.namespace, resolution.service.name)
     if (service?.spec.selector === undefined) return true

@@ -173,6 +173,26 @@ class Context {
     this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
   }
 
+  /** loadBalancer: pool, mode and health check (absent fields: cluster/loadbalancer.ts defaults). */
+  private loadBalancer(file: ScenarioFile): ScenarioSpec["loadBalancer"] {
+    const lb = file.loadBalancer
+    const hc = lb?.healthCheck
+    return {
+      pool: [...(lb?.pool ?? [])],
+      ...(lb?.mode !== undefined ? { mode: lb.mode } : {}),
+      ...(hc !== undefined
+        ? {
+            healthCheck: {
+              ...(hc.interval !== undefined ? { intervalNs: DURATION(hc.interval) } : {}),
+              ...(hc.timeout !== undefined ? { timeoutNs: DURATION(hc.timeout) } : {}),
+              ...(hc.healthyThreshold !== undefined ? { healthyThreshold: hc.healthyThreshold } : {}),
+              ...(hc.unhealthyThreshold !== undefined ? { unhealthyThreshold: hc.unhealthyThreshold } : {}),
+            },
+          }
+        : {}),
+    }
+  }
+
   build(file: ScenarioFile): { spec: ScenarioSpec; expectations: Expectation[] } | undefined {
     const cluster = this.cluster(file)
     const kubeProxy = this.kubeProxy(file)
@@ -207,7 +227,7 @@ class Context {
         nodeLocalEnabled: file.dns?.nodeLocal?.enabled ?? false,
         nodeLocalAddress: file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress,
       },
-      loadBalancer: { pool: [...(file.loadBalancer?.pool ?? [])] },
+      loadBalancer: this.loadBalancer(file),
       server,
       externalHosts,
       manifests,

@@ -105,6 +105,15 @@ const LoadBalancer = Schema.Struct({
       /^\d+\.\d+\.\d+\.\d+(\/\d+|-\d+\.\d+\.\d+\.\d+)?$/.test(text) ? undefined : `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`,
     ),
   ))),
+  /** cloud: edge load balancer to NodePorts (default); l2: MetalLB layer-2 speaker election. */
+  mode: opt(Schema.Literals(["cloud", "l2"])),
+  /** Cloud health check of healthCheckNodePort (GCE provider defaults). */
+  healthCheck: opt(Schema.Struct({
+    interval: opt(DurationString),
+    timeout: opt(DurationString),
+    healthyThreshold: opt(PositiveInt),
+    unhealthyThreshold: opt(PositiveInt),
+  })),
 })
 
 const Server = Schema.Struct({
