@@ -293,7 +293,9 @@ class Context {
       minSyncPeriodNs,
       masqueradeAll: k.masqueradeAll ?? DEFAULTS.masqueradeAll,
       masqueradeBit: k.masqueradeBit ?? DEFAULTS.masqueradeBit,
-      clusterCIDR: k.clusterCIDR ?? null,
+      // kube-proxy's local-traffic detector (--cluster-cidr): the pod network. With aws-vpc,
+      // pods take addresses from the VPC subnet, so the detector is the VPC CIDR (as EKS sets it).
+      clusterCIDR: k.clusterCIDR ?? (file.cluster?.cni === "aws-vpc" ? (file.cluster?.nodeCIDR ?? DEFAULTS.nodeCIDR) : (file.cluster?.podCIDR ?? DEFAULTS.podCIDR)),
       localhostNodePorts: k.localhostNodePorts ?? DEFAULTS.localhostNodePorts,
       nfacct: k.nfacct ?? DEFAULTS.nfacct,
       randomFully: k.randomFully ?? DEFAULTS.randomFully,
