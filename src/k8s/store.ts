@@ -73,6 +73,21 @@ export class ApiStore {
     EndpointSlice: new Map(),
   }
   private readonly listeners: ApiListener[] = []
+  /** Sorted keys per kind (null = stale); `list` costs O(objects), not O(objects log objects). */
+  private readonly sortedKeyCache: { [K in StoredKind]: readonly string[] | null } = {
+    Namespace: null,
+    Node: null,
+    Pod: null,
+    ReplicaSet: null,
+    Deployment: null,
+    Service: null,
+    Endpoints: null,
+    EndpointSlice: null,
+  }
+  /** EndpointSlice keys by "namespace/service-name" (their kubernetes.io/service-name label). */
+  private readonly slicesByService = new Map<string, Set<string>>()
+  /** How many times a kind's keys were sorted (a performance invariant tests pin). */
+  sortCount = 0
 
   addListener(listener: ApiListener): void {
     this.listeners.push(listener)
@@ -85,7 +100,7 @@ export class ApiStore {
   /** Objects of a kind (in one namespace, or all), sorted by namespace then name. */
   list<K extends StoredKind>(kind: K, namespace?: string): KindMap[K][] {
     const map = this.objects[kind] as Map<string, KindMap[K]>
-    const keys = [...map.keys()].sort(compareKeys)
+    const keys = this.sortedKeys(kind)
     const out: KindMap[K][] = []
     const prefix = namespace === undefined ? undefined : `${namespace}/`
     for (const key of keys) {
@@ -102,7 +117,51 @@ export class ApiStore {
 
   /** EndpointSlices of a Service (label kubernetes.io/service-name), sorted by name. */
   endpointSlicesFor(namespace: string, serviceName: string): EndpointSlice[] {
-    return this.list("EndpointSlice", namespace).filter((slice) => slice.metadata.labels?.[LABEL_SERVICE_NAME] === serviceName)
+    const keys = this.slicesByService.get(objectKey(namespace, serviceName))
+    if (keys === undefined) return []
+    const sorted = [...keys].sort(compareKeys)
+    const map = this.objects.EndpointSlice
+    const out: EndpointSlice[] = []
+    for (const key of sorted) {
+      const slice = map.get(key)
+      if (slice !== undefined) out.push(slice)
+    }
+    return out
+  }
+
+  /** The keys of a kind in (namespace, name) order; cached until a key is added or removed. */
+  private sortedKeys(kind: StoredKind): readonly string[] {
+    let keys = this.sortedKeyCache[kind]
+    if (keys === null) {
+      keys = [...this.objects[kind].keys()].sort(compareKeys)
+      this.sortedKeyCache[kind] = keys
+      this.sortCount++
+    }
+    return keys
+  }
+
+  /** Index of EndpointSlice keys by "namespace/service-name" label (kept by put and delete). */
+  private indexSlice(key: string, namespace: string, previous: StoredObject | undefined, current: StoredObject | undefined): void {
+    const before = previous?.metadata.labels?.[LABEL_SERVICE_NAME]
+    const after = current?.metadata.labels?.[LABEL_SERVICE_NAME]
+    if (before === after && previous !== undefined && current !== undefined) return
+    if (before !== undefined && previous !== undefined) {
+      const service = objectKey(namespace, before)
+      const set = this.slicesByService.get(service)
+      if (set !== undefined) {
+        set.delete(key)
+        if (set.size === 0) this.slicesByService.delete(service)
+      }
+    }
+    if (after !== undefined && current !== undefined) {
+      const service = objectKey(namespace, after)
+      let set = this.slicesByService.get(service)
+      if (set === undefined) {
+        set = new Set()
+        this.slicesByService.set(service, set)
+      }
+      set.add(key)
+    }
   }
 
   /** Creates or replaces the object; returns the stored object (with resourceVersion set). */
@@ -114,6 +173,8 @@ export class ApiStore {
     this.resourceVersion++
     const stored = { ...object, metadata: { ...object.metadata, resourceVersion: String(this.resourceVersion) } }
     map.set(key, stored)
+    if (previous === undefined) this.sortedKeyCache[kind] = null
+    if (kind === "EndpointSlice") this.indexSlice(key, namespace, previous, stored)
     this.notify(kind, namespace, stored, previous)
     return stored
   }
@@ -124,6 +185,8 @@ export class ApiStore {
     const previous = map.get(key)
     if (previous === undefined) return false
     map.delete(key)
+    this.sortedKeyCache[kind] = null
+    if (kind === "EndpointSlice") this.indexSlice(key, namespace, previous, undefined)
     this.resourceVersion++
     this.notify(kind, namespace, undefined, previous)
     return true
