@@ -123,6 +123,13 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
   private readonly probeByKey = new Map<string, ProbeTarget>()
   private readonly probeByConn = new Map<TcpConnection, ProbeTarget>()
   private services: LbService[] = []
+  /**
+   * Services this component cares about (LoadBalancer type, externalIPs or a health check port),
+   * kept from the watch so a change costs O(such services), not O(all services): at 10,000
+   * Services a full list per EndpointSlice change dominated the run.
+   */
+  private readonly watched = new Map<string, Service>()
+  private watchedSorted: Service[] | null = null
   /** Addresses the fabric delivers for us: address -> interface, and edge routes we added. */
   private readonly announced = new Map<Ipv4, NetInterface>()
   private readonly edgeRoutes = new Map<Ipv4, Route>()
@@ -152,6 +159,28 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     this.kindProbeTimeout = scheduler.registerKind("lb/probe-timeout", this)
   }
 
+  // ----------------------------------------------------------------------- watch
+
+  /** The Service `namespace/name` was created, updated or (service undefined) deleted. */
+  noteService(namespace: string, name: string, service: Service | undefined): void {
+    const key = `${namespace}/${name}`
+    const relevant =
+      service !== undefined &&
+      (service.spec.type === "LoadBalancer" || (service.spec.externalIPs ?? []).length > 0 || (service.spec.healthCheckNodePort ?? 0) !== 0)
+    if (relevant) this.watched.set(key, service)
+    else if (!this.watched.delete(key)) return
+    this.watchedSorted = null
+  }
+
+  /** The watched Services sorted by namespace/name (the store's listing order). */
+  private watchedServices(): readonly Service[] {
+    if (this.watchedSorted === null) {
+      const keys = [...this.watched.keys()].sort(compare)
+      this.watchedSorted = keys.map((k) => this.watched.get(k) as Service)
+    }
+    return this.watchedSorted
+  }
+
   // ----------------------------------------------------------------------- kube-proxy health
 
   /** After kube-proxy on `node` synced: SyncServices + SyncEndpoints of its health check server. */
@@ -162,7 +191,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       this.healthServers.set(node.name, servers)
     }
     const wanted = new Map<string, { namespace: string; name: string; port: number; count: number }>()
-    for (const svc of this.store.list("Service") as readonly Service[]) {
+    for (const svc of this.watchedServices()) {
       const port = svc.spec.healthCheckNodePort ?? 0
       if (svc.spec.type !== "LoadBalancer" || svc.spec.externalTrafficPolicy !== "Local" || port === 0) continue
       const clusterIP = svc.spec.clusterIP ?? ""
@@ -202,7 +231,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     // spec.externalIPs: routed by the admin to the first node by name.
     const firstNode = [...this.nodes].sort((a, b) => compare(a.name, b.name))[0]
     if (firstNode !== undefined) {
-      for (const svc of this.store.list("Service") as readonly Service[]) {
+      for (const svc of this.watchedServices()) {
         for (const text of svc.spec.externalIPs ?? []) {
           const ip = parseIpv4(text)
           if (ip !== undefined && !wanted.has(ip)) {
@@ -238,7 +267,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
 
   private collectServices(): LbService[] {
     const out: LbService[] = []
-    for (const svc of this.store.list("Service") as readonly Service[]) {
+    for (const svc of this.watchedServices()) {
       if (svc.spec.type !== "LoadBalancer") continue
       const vips: Ipv4[] = []
       for (const ingress of svc.status?.loadBalancer?.ingress ?? []) {

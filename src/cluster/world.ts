@@ -18,7 +18,7 @@ import { UdpEchoServer, type Server, type ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
-import type { Pod } from "../k8s/types.ts"
+import type { Pod, Service } from "../k8s/types.ts"
 import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
 import { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
@@ -127,6 +127,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.warnings.push(...issues.filter((i) => i.severity === "warning"))
     const lbNodes = [...this.nodes.values()]
     this.loadBalancers = new LoadBalancers(scheduler, this.network, this.clusterNet, this.controlPlane.store, lbNodes, spec.loadBalancer, seed, (atNs, description) => this.steps.push({ atNs, description }), (name, address, node) => this.identity(name, address, node))
+    for (const svc of this.controlPlane.store.list("Service")) this.loadBalancers.noteService(svc.metadata.namespace ?? "default", svc.metadata.name, svc)
     for (const node of lbNodes) node.proxy.syncListener = { onKubeProxySynced: () => this.loadBalancers.onKubeProxySynced(node) }
     for (const node of this.nodes.values()) node.proxy.start(0)
     spec.timeline.forEach((step, index) => scheduler.schedule(step.atNs, this.kindTimeline, index, 0))
@@ -198,7 +199,9 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.pods.delete(key)
   }
 
-  onServiceChanged(): void {
+  onServiceChanged(namespace: string, name: string, service: Service | undefined): void {
+    // While building, the watch is seeded from the store once the LoadBalancers exist.
+    if (!this.building) this.loadBalancers.noteService(namespace, name, service)
     this.notifyProxies()
   }
 
