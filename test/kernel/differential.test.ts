@@ -38,10 +38,12 @@ const suiteName = availability.ok
   : `kernel differential — SKIPPED: ${availability.reason}`
 
 const RUNS = Number(process.env.KNETSIM_KERNEL_RUNS ?? "30")
-const SEED = process.env.KNETSIM_KERNEL_SEED !== undefined ? Number(process.env.KNETSIM_KERNEL_SEED) : undefined
+/** Fixed by default so CI is reproducible; set KNETSIM_KERNEL_SEED to explore other cases. */
+const SEED = Number(process.env.KNETSIM_KERNEL_SEED ?? "20261123")
 /** Wall-clock budget for the generated cases (the suite must stay well under ~90 s on 2 cores). */
 const TIME_BUDGET_MS = Number(process.env.KNETSIM_KERNEL_BUDGET_MS ?? "60000")
-const TIMEOUT_MS = 700
+/** Per-probe wait; generous because the suite runs other test files on the same 2 cores. */
+const TIMEOUT_MS = 1500
 const ALPHA = 0.01
 const CLIENTS: readonly ClientKind[] = ["pod", "external", "node", "hairpin"]
 
@@ -355,7 +357,7 @@ COMMIT
 
     await fc.assert(fc.asyncProperty(caseArb, runCase), {
       numRuns: RUNS,
-      ...(SEED !== undefined ? { seed: SEED } : {}),
+      seed: SEED,
       endOnFailure: true,
       interruptAfterTimeLimit: TIME_BUDGET_MS,
       markInterruptAsFailure: false,
