@@ -3,25 +3,19 @@
  * decoding, unit conversion and manifest decoding) and what cluster/ compiles into a running world.
  * Plain data, integer nanoseconds and bits per second, no effect types.
  */
+import type { IssueLocate, IssuePosition, K8sIssue } from "../k8s/issues.ts"
 import type { KubeObject } from "../k8s/types.ts"
+import type { NetworkLinkSpec } from "../net/cni.ts"
 
-/** A place in an input file, for error messages (1-based line and column). */
-export interface SourcePosition {
-  readonly file: string
-  readonly line: number
-  readonly column: number
-}
-
-/** Resolves a field path inside a decoded document to its position in the file. */
-export type Locate = (path: readonly (string | number)[]) => SourcePosition
-
-export interface Issue {
-  readonly severity: "error" | "warning"
-  /** Field path from the scenario root (or the manifest root for manifest issues). */
-  readonly path: readonly (string | number)[]
-  readonly message: string
-  readonly position?: SourcePosition
-}
+/**
+ * Positions and issues are defined by k8s/ (the lowest layer that reports them) and shared here:
+ * a place in an input file (1-based line and column), a resolver from a field path to its place,
+ * and an issue with its severity, field path (from the scenario root, or the manifest root for
+ * manifest issues) and message.
+ */
+export type SourcePosition = IssuePosition
+export type Locate = IssueLocate
+export type Issue = K8sIssue
 
 /** Thrown by cluster/ when a decoded scenario cannot be compiled (clashing IPs, missing pods...). */
 export class ScenarioIssues extends Error {
@@ -39,22 +33,8 @@ export interface NodeSpec {
   readonly ip?: string
 }
 
-export interface NetworkSpec {
-  /** One-way latency pod <-> its node (veth + bridge traversal). */
-  readonly sameNodeLatencyNs: number
-  /** One-way latency node <-> node in the same zone. */
-  readonly crossNodeLatencyNs: number
-  /** One-way latency node <-> node in different zones. */
-  readonly crossZoneLatencyNs: number
-  /** One-way latency between an external host and the cluster edge. */
-  readonly externalLatencyNs: number
-  readonly bandwidthBitsPerSecond: number
-  readonly mtuBytes: number
-  /** Loss probability per link traversal, in parts per million (0 = lossless). */
-  readonly lossPartsPerMillion: number
-  /** Transmit queue bound per link, in packets (drops beyond it are counted). */
-  readonly queuePacketsMax: number
-}
+/** The link model (latencies, bandwidth, MTU, loss, queue); defined by net/, which uses it. */
+export type NetworkSpec = NetworkLinkSpec
 
 export interface ClusterSpec {
   readonly nodes: readonly NodeSpec[]

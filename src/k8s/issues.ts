@@ -1,7 +1,7 @@
 /**
  * Issues the control plane reports for manifests it cannot admit (what the API server would reject
- * with 422 Invalid), shaped like cluster/spec.ts `Issue` (structurally identical, so cluster/ can
- * pass them on unchanged; k8s/ may not import cluster/).
+ * with 422 Invalid). cluster/spec.ts re-exports these types as `Issue`, `SourcePosition` and
+ * `Locate` for every layer above.
  */
 import type { KubeObject } from "./types.ts"
 

@@ -38,17 +38,22 @@ import type { Network } from "./network.ts"
 import type { Fabric, LinkOptions, NetInterface, NetNs } from "./netns.ts"
 
 /**
- * The link model of a cluster, structurally the same as cluster/spec.ts NetworkSpec (net/ may not
- * import cluster/; a NetworkSpec is passed as is).
+ * The link model of a cluster (cluster/spec.ts names it NetworkSpec).
  */
 export interface NetworkLinkSpec {
+  /** One-way latency pod <-> its node (veth + bridge traversal). */
   readonly sameNodeLatencyNs: number
+  /** One-way latency node <-> node in the same zone. */
   readonly crossNodeLatencyNs: number
+  /** One-way latency node <-> node in different zones. */
   readonly crossZoneLatencyNs: number
+  /** One-way latency between an external host and the cluster edge. */
   readonly externalLatencyNs: number
   readonly bandwidthBitsPerSecond: number
   readonly mtuBytes: number
+  /** Loss probability per fabric traversal, in parts per million (0 = lossless). */
   readonly lossPartsPerMillion: number
+  /** Transmit queue bound per link, in packets (drops beyond it are counted). */
   readonly queuePacketsMax: number
 }
 

@@ -542,14 +542,23 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     }
   }
 
+  /**
+   * The tuple slot (id * 2 + !direction) whose inverse is the packet's new header for this manip,
+   * or -1 when the entry has no NAT of that kind for this direction (nf_nat_packet's status test:
+   * a source manip on replies undoes a DST_NAT, and vice versa).
+   */
+  private natTuple(id: number, direction: number, manip: number): number {
+    let bit: number = manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
+    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
+    return (this.conntrack.status[id] & bit) === 0 ? -1 : id * 2 + (1 - direction)
+  }
+
   /** nf_nat_packet: rewrites the packet from the entry for this hook's manip type and direction. */
   private manipPacket(packet: Packet, id: number, direction: number, manip: number): void {
     const ct = this.conntrack
-    let bit: number = manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
-    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
-    if ((ct.status[id] & bit) === 0) return
+    const n = this.natTuple(id, direction, manip)
+    if (n < 0) return
     // target = invert(tuple[!direction])
-    const n = id * 2 + (1 - direction)
     const proto = ct.proto[id]
     if (manip === MANIP_SRC) {
       packet.srcAddr = ct.dst[n]
@@ -566,11 +575,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private icmpReplyTranslation(manip: number, packet: Packet): void {
     const ct = this.conntrack
     const id = packet.ctId
-    const direction = packet.ctDirection
-    let bit: number = manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
-    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
-    if ((ct.status[id] & bit) === 0) return
-    const n = id * 2 + (1 - direction)
+    const n = this.natTuple(id, packet.ctDirection, manip)
+    if (n < 0) return
     const proto = ct.proto[id]
     // Inner: manip !manip with tuple[!direction] as is.
     if (manip === MANIP_SRC) {
