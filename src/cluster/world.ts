@@ -156,7 +156,9 @@ export class World implements ApiListener, EventHandler, AppsListener {
       ruleCostNs: kp.ruleCostNs,
     })
     net.ns.filter = filter
-    const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels: {} }
+    // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
+    const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
+    const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp)
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }

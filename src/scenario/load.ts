@@ -173,6 +173,13 @@ class Context {
     this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
   }
 
+  /** DNS packets are not simulated yet: say so rather than accept a setting that changes nothing. */
+  private nodeLocalEnabled(file: ScenarioFile): boolean {
+    const enabled = file.dns?.nodeLocal?.enabled ?? false
+    if (enabled) this.warning(["dns", "nodeLocal", "enabled"], "NodeLocal DNSCache is not simulated yet: names resolve without DNS packets")
+    return enabled
+  }
+
   /** loadBalancer: pool, mode and health check (absent fields: cluster/loadbalancer.ts defaults). */
   private loadBalancer(file: ScenarioFile): ScenarioSpec["loadBalancer"] {
     const lb = file.loadBalancer
@@ -224,7 +231,7 @@ class Context {
       cluster,
       kubeProxy,
       dns: {
-        nodeLocalEnabled: file.dns?.nodeLocal?.enabled ?? false,
+        nodeLocalEnabled: this.nodeLocalEnabled(file),
         nodeLocalAddress: file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress,
       },
       loadBalancer: this.loadBalancer(file),
@@ -287,6 +294,9 @@ class Context {
     const minSyncPeriodNs = DURATION(k.minSyncPeriod ?? DEFAULTS.minSyncPeriod)
     if (syncPeriodNs === 0) this.error(["kubeProxy", "syncPeriod"], "must be greater than 0")
     if (minSyncPeriodNs > syncPeriodNs) this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
+    // Only the iptables compiler exists so far: simulating another mode with iptables rules would
+    // report figures that mode does not produce.
+    if (k.mode !== undefined && k.mode !== "iptables") this.error(["kubeProxy", "mode"], `kube-proxy mode ${k.mode} is not simulated yet (only iptables)`)
     return {
       mode: k.mode ?? DEFAULTS.kubeProxyMode,
       syncPeriodNs,

@@ -190,6 +190,14 @@ spec:
     expect(issuesOf("apiVersion: kube-netsim/v1\nkind: Scenaro\nmetadata: { name: t }\n")).toEqual(['s.yaml:2:7: kind: expected "Scenario", got "Scenaro"'])
   })
 
+  it("refuses proxy modes that are not simulated yet and warns about DNS settings with no effect", () => {
+    expect(issuesOf(`${HEAD}kubeProxy: { mode: ipvs }\n`)).toEqual(["s.yaml:4:20: kubeProxy.mode: kube-proxy mode ipvs is not simulated yet (only iptables)"])
+    expect(issuesOf(`${HEAD}kubeProxy: { mode: iptables }\n`)).toEqual([])
+    expect(issuesOf(`${HEAD}dns: { nodeLocal: { enabled: true } }\n`)).toEqual([
+      "s.yaml:4:30: dns.nodeLocal.enabled: warning: NodeLocal DNSCache is not simulated yet: names resolve without DNS packets",
+    ])
+  })
+
   it("reports a missing scenario file with its path", () => {
     const result = loadScenario("/nonexistent/x.yaml")
     expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual(["cannot read scenario file /nonexistent/x.yaml: no such file"])
