@@ -327,10 +327,18 @@ export class World implements ApiListener, EventHandler, AppsListener {
     for (const slice of this.controlPlane.store.endpointSlicesFor(resolution.service.namespace, resolution.service.name)) {
       for (const e of slice.endpoints) if (e.conditions?.ready !== false) ready++
     }
-    const selected = this.controlPlane.store
+    const selector = service.spec.selector
+    const pods = this.controlPlane.store
       .list("Pod", resolution.service.namespace)
-      .filter((pod) => pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(service.spec.selector ?? {}, pod.metadata.labels ?? {})).length
-    if (ready === 0 || ready < selected) return false
+      .filter((pod) => pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {})).length
+    // Pods a Deployment will create but has not yet count too (its controller reacts after a lag).
+    let replicas = 0
+    for (const d of this.controlPlane.store.list("Deployment", resolution.service.namespace)) {
+      if (matchesServiceSelector(selector, d.spec.template.metadata?.labels ?? {})) replicas += d.spec.replicas ?? 1
+    }
+    const selected = Math.max(pods, replicas)
+    // A Service that selects no pod will get no endpoint: start once kube-proxy has its REJECT.
+    if (ready < selected) return false
     for (const node of this.nodes.values()) {
       const last = node.proxy.syncs[node.proxy.syncs.length - 1]
       if (last === undefined || last.atNs < this.lastServiceChangeNs) return false
