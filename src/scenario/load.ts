@@ -26,6 +26,7 @@ import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
 import { decodeManifest, isBuiltinNamespace, selectorMatches, type ManifestOptions } from "./manifests.ts"
 import { parsePortRange } from "../k8s/ipam.ts"
+import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
 import { ScenarioFile, type ExpectationEntry, type ManifestSourceEntry, type TimelineEntry, type WorkloadEntry } from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
@@ -258,6 +259,14 @@ class Context {
         ...(node.ip !== undefined ? { ip: node.ip } : {}),
       }))
       if (nodes.length === 0) this.error(["cluster", "nodes"], "a cluster needs at least one node")
+      // Node addresses live on the node subnet (the VPC with aws-vpc), as a node's InternalIP must.
+      const subnet = parseCidr(c.nodeCIDR ?? DEFAULTS.nodeCIDR)
+      nodes.forEach((node, i) => {
+        if (node.ip === undefined || subnet === undefined) return
+        const address = parseIpv4(node.ip)
+        if (address === undefined) this.error(["cluster", "nodes", i, "ip"], `${node.ip} is not an IPv4 address`)
+        else if (!cidrContains(subnet, address)) this.error(["cluster", "nodes", i, "ip"], `${node.ip} is outside cluster.nodeCIDR ${c.nodeCIDR ?? DEFAULTS.nodeCIDR}`)
+      })
     } else {
       const { count, zones } = nodesRaw as { count: number; zones?: readonly string[] }
       const zoneList = zones !== undefined && zones.length > 0 ? zones : [DEFAULTS.zone]
