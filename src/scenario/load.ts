@@ -25,7 +25,7 @@ import type {
 import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
 import { decodeManifest, isBuiltinNamespace, selectorMatches, type ManifestOptions } from "./manifests.ts"
-import { parsePortRange } from "../k8s/ipam.ts"
+import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
 import { ScenarioFile, type ExpectationEntry, type ManifestSourceEntry, type TimelineEntry, type WorkloadEntry } from "./schema.ts"
@@ -272,6 +272,7 @@ class Context {
       const zoneList = zones !== undefined && zones.length > 0 ? zones : [DEFAULTS.zone]
       nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, zone: zoneList[i % zoneList.length], labels: {} }))
     }
+    this.checkAddressRoom(c, nodes.length)
     const serviceNodePortRange = c.serviceNodePortRange ?? DEFAULTS.serviceNodePortRange
     this.manifestOptions = { nodePortRange: nodePortBounds(serviceNodePortRange) }
     return {
@@ -293,6 +294,34 @@ class Context {
         lossPartsPerMillion: mustParse(parseLossPpm(n.loss ?? DEFAULTS.loss)),
         queuePacketsMax: n.queue ?? DEFAULTS.queue,
       },
+    }
+  }
+
+  /**
+   * Every node gets an address and (bridge) a pod subnet, as a cluster whose nodes all joined:
+   * - bridge: kube-controller-manager's node IPAM cuts podCIDR into /24 blocks
+   *   (--node-cidr-mask-size); it refuses to start with a cluster CIDR narrower than that, and a node
+   *   left without a block never gets a working pod network (CIDRNotAvailable);
+   * - nodeCIDR: bridge nodes take .2 up to broadcast-1 (.1 is the gateway); aws-vpc nodes take
+   *   network+4 up to broadcast-1 (AWS reserves the others).
+   */
+  private checkAddressRoom(c: NonNullable<ScenarioFile["cluster"]>, nodeCount: number): void {
+    const cni = c.cni ?? DEFAULTS.cni
+    const podCidr = parseCidr(c.podCIDR ?? DEFAULTS.podCIDR)
+    if (cni === "bridge" && podCidr !== undefined) {
+      const text = c.podCIDR ?? DEFAULTS.podCIDR
+      if (podCidr.prefixLength > NODE_CIDR_MASK_SIZE_DEFAULT) {
+        this.error(["cluster", "podCIDR"], `${text} is narrower than the /${NODE_CIDR_MASK_SIZE_DEFAULT} pod subnet each node gets (kube-controller-manager --node-cidr-mask-size); use a /${NODE_CIDR_MASK_SIZE_DEFAULT} or wider`)
+      } else {
+        const blocks = 2 ** (NODE_CIDR_MASK_SIZE_DEFAULT - podCidr.prefixLength)
+        if (blocks < nodeCount) this.error(["cluster", "podCIDR"], `${text} has room for ${blocks} node pod subnet${blocks === 1 ? "" : "s"} (/${NODE_CIDR_MASK_SIZE_DEFAULT}) but the cluster has ${nodeCount} nodes`)
+      }
+    }
+    const nodeCidr = parseCidr(c.nodeCIDR ?? DEFAULTS.nodeCIDR)
+    if (nodeCidr !== undefined) {
+      const size = 2 ** (32 - nodeCidr.prefixLength)
+      const room = Math.max(0, cni === "aws-vpc" ? size - 5 : size - 3)
+      if (room < nodeCount) this.error(["cluster", "nodeCIDR"], `${c.nodeCIDR ?? DEFAULTS.nodeCIDR} has room for ${room} node address${room === 1 ? "" : "es"} (${cni === "aws-vpc" ? "AWS reserves 5 per subnet" : ".1 is the gateway"}) but the cluster has ${nodeCount} nodes`)
     }
   }
 
@@ -388,6 +417,10 @@ class Context {
     } else if (w.arrival?.closedLoop !== undefined) arrival = { kind: "closedLoop", concurrency: w.arrival.closedLoop }
     const timeoutNs = DURATION(w.timeout ?? DEFAULTS.timeout)
     if (timeoutNs === 0) this.error(at("timeout"), "must be greater than 0")
+    const requestBytes = mustParse(parseBytes(w.requestBytes ?? DEFAULTS.requestBytes))
+    // A TCP request is bytes on the stream (an HTTP GET is ~100): with none, the server never sees
+    // a request. UDP and ICMP may carry an empty payload (an empty datagram, `ping -s 0`).
+    if (requestBytes === 0 && (to.scheme === "http" || to.scheme === "tcp")) this.error(at("requestBytes"), `must be at least 1 for ${to.scheme}:// targets (a request is bytes on the connection)`)
     return {
       name: w.name,
       from,
@@ -397,7 +430,7 @@ class Context {
       startNs: w.start === undefined ? 0 : DURATION(w.start),
       durationNs: w.duration === undefined ? null : DURATION(w.duration),
       connection: w.connection ?? DEFAULTS.connection,
-      requestBytes: mustParse(parseBytes(w.requestBytes ?? DEFAULTS.requestBytes)),
+      requestBytes,
       responseBytes: mustParse(parseBytes(w.responseBytes ?? DEFAULTS.responseBytes)),
       timeoutNs,
       position: this.doc.locate(["workloads", index]),

@@ -198,6 +198,35 @@ spec:
     ])
   })
 
+  it("refuses address ranges with no room for every node (they were internal errors at run time)", () => {
+    // bridge: a /24 pod subnet per node is carved from podCIDR (kube-controller-manager --node-cidr-mask-size 24).
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 2 }, podCIDR: 10.32.0.0/28 }\n`)).toEqual([
+      "s.yaml:4:42: cluster.podCIDR: 10.32.0.0/28 is narrower than the /24 pod subnet each node gets (kube-controller-manager --node-cidr-mask-size); use a /24 or wider",
+    ])
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 2 }, podCIDR: 10.32.0.0/24 }\n`)).toEqual([
+      "s.yaml:4:42: cluster.podCIDR: 10.32.0.0/24 has room for 1 node pod subnet (/24) but the cluster has 2 nodes",
+    ])
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 2 }, podCIDR: 10.32.0.0/23 }\n`)).toEqual([])
+    // aws-vpc: pods take VPC addresses, so the pod CIDR's width does not matter.
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 2 }, cni: aws-vpc, podCIDR: 10.32.0.0/28 }\n`)).toEqual([])
+    // nodeCIDR: .1 is the bridge gateway; AWS reserves 5 addresses of a VPC subnet.
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 6 }, nodeCIDR: 10.0.0.0/29 }\n`)).toEqual([
+      "s.yaml:4:43: cluster.nodeCIDR: 10.0.0.0/29 has room for 5 node addresses (.1 is the gateway) but the cluster has 6 nodes",
+    ])
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 4 }, cni: aws-vpc, nodeCIDR: 10.0.0.0/29 }\n`)).toEqual([
+      "s.yaml:4:57: cluster.nodeCIDR: 10.0.0.0/29 has room for 3 node addresses (AWS reserves 5 per subnet) but the cluster has 4 nodes",
+    ])
+    expect(issuesOf(`${HEAD}cluster: { nodes: { count: 3 }, cni: aws-vpc, nodeCIDR: 10.0.0.0/29 }\n`)).toEqual([])
+  })
+
+  it("refuses an empty TCP request (it was an internal error at run time); UDP and ICMP may be empty", () => {
+    const workload = (to: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}", requestBytes: 0 }]\n`
+    expect(issuesOf(workload("http://10.0.0.2/"))).toEqual(["s.yaml:5:75: workloads[0].requestBytes: must be at least 1 for http:// targets (a request is bytes on the connection)"])
+    expect(issuesOf(workload("tcp://10.0.0.2:80"))).toEqual(["s.yaml:5:76: workloads[0].requestBytes: must be at least 1 for tcp:// targets (a request is bytes on the connection)"])
+    expect(issuesOf(workload("udp://10.0.0.2:53"))).toEqual([])
+    expect(issuesOf(workload("icmp://10.0.0.2"))).toEqual([])
+  })
+
   it("reports a missing scenario file with its path", () => {
     const result = loadScenario("/nonexistent/x.yaml")
     expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual(["cannot read scenario file /nonexistent/x.yaml: no such file"])
