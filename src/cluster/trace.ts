@@ -309,7 +309,7 @@ function sourceNamespace(world: World, source: Source, atNs: number): NetNs {
       return (world.externals.get(source.name) ?? never()).ns
     case "pod": {
       const runtime = world.pods.get(`${source.namespace}/${source.name}`)
-      if (runtime !== undefined) return runtime.net.ns
+      if (runtime !== undefined) return runtime.ns
       const pods = world.controlPlane.store.list("Pod", source.namespace).map((p) => p.metadata.name).sort()
       const exists = pods.includes(source.name)
       const known = pods.length === 0 ? `no pods in namespace ${source.namespace}` : `pods: ${pods.slice(0, 12).join(", ")}${pods.length > 12 ? ", ..." : ""}`
@@ -326,7 +326,7 @@ function sourceNamespace(world: World, source: Source, atNs: number): NetNs {
         .sort()
       for (const name of replicas) {
         const runtime = world.pods.get(`${source.namespace}/${name}`)
-        if (runtime !== undefined && world.controlPlane.isContainerRunning(source.namespace, name)) return runtime.net.ns
+        if (runtime !== undefined && world.controlPlane.isContainerRunning(source.namespace, name)) return runtime.ns
       }
       throw new TraceInputError("--from", `deployment/${source.name} has no running replica ${at}`)
     }

@@ -46,7 +46,11 @@ export interface NodeRuntime {
 
 interface PodRuntime {
   readonly key: string
-  readonly net: PodNet
+  /** The pod's own network (veth/ENI), or null for a hostNetwork pod, which uses its node's. */
+  readonly net: PodNet | null
+  readonly ns: NetNs
+  readonly ip: Ipv4
+  readonly node: string
   readonly servers: Server[]
 }
 
@@ -197,7 +201,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const runtime = this.pods.get(key)
     if (runtime === undefined) return
     for (const server of runtime.servers) server.stop()
-    this.clusterNet.removePod(runtime.net)
+    if (runtime.net !== null) this.clusterNet.removePod(runtime.net)
     this.pods.delete(key)
   }
 
@@ -228,9 +232,13 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (runtime === undefined && pod.status?.podIP !== undefined && pod.spec.nodeName !== undefined) {
       const node = this.nodes.get(pod.spec.nodeName)
       if (node === undefined) return
-      const ip = ipv4(pod.status.podIP)
-      const net = this.clusterNet.addPod(node.net, pod.metadata.name, ip)
-      runtime = { key, net, servers: [] }
+      if (pod.spec.hostNetwork === true) {
+        // hostNetwork: the containers run in the node's network namespace, with its address.
+        runtime = { key, net: null, ns: node.net.ns, ip: node.net.ip, node: node.name, servers: [] }
+      } else {
+        const net = this.clusterNet.addPod(node.net, pod.metadata.name, ipv4(pod.status.podIP))
+        runtime = { key, net, ns: net.ns, ip: net.ip, node: node.name, servers: [] }
+      }
       this.pods.set(key, runtime)
     }
     if (runtime === undefined) return
@@ -244,7 +252,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
    * and echoes UDP on each UDP containerPort; an image without ports listens on nothing.
    */
   private startServers(pod: Pod, runtime: PodRuntime): void {
-    const identity = this.identity(pod.metadata.name, runtime.net.ip, runtime.net.node.name)
+    const identity = this.identity(pod.metadata.name, runtime.ip, runtime.node)
     const rng = Rng.stream(this.seed, `pod/${runtime.key}/server`)
     const tcpPorts = new Set<number>()
     const udpPorts = new Set<number>()
@@ -259,7 +267,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
         else if (port.protocol !== "SCTP") tcpPorts.add(port.containerPort)
       }
     }
-    const ns = runtime.net.ns
+    const ns = runtime.ns
+    // A port another process of the namespace holds (two hostNetwork pods on one node, since the
+    // scheduler does not check host ports yet) fails to bind (EADDRINUSE): that server never listens.
+    for (const port of tcpPorts) if (ns.tcpListeners.has(port)) tcpPorts.delete(port)
+    for (const port of udpPorts) if (ns.udpSockets.has(port)) udpPorts.delete(port)
     if (tcpPorts.size > 0) {
       const server = new HttpServer(this.apps, ns, identity, this.serviceTime(), rng, [...tcpPorts].sort((a, b) => a - b), nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES)
       this.apps.addServer(server)
@@ -401,7 +413,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     switch (from.kind) {
       case "pod": {
         const runtime = this.pods.get(`${from.namespace}/${from.name}`)
-        return runtime === undefined ? [] : [{ name: from.name, ns: runtime.net.ns }]
+        return runtime === undefined ? [] : [{ name: from.name, ns: runtime.ns }]
       }
       case "deployment": {
         const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
@@ -410,7 +422,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         for (const pod of this.controlPlane.store.list("Pod", from.namespace)) {
           if (!matchesSelector(deployment.spec.selector, pod.metadata.labels ?? {})) continue
           const runtime = this.pods.get(podKey(pod))
-          if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name)) out.push({ name: pod.metadata.name, ns: runtime.net.ns })
+          if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name)) out.push({ name: pod.metadata.name, ns: runtime.ns })
         }
         return out
       }

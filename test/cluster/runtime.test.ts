@@ -114,6 +114,37 @@ describe("runtime", () => {
   })
 })
 
+describe("hostNetwork pods", () => {
+  // Regression (fuzz-plausible): a hostNetwork pod got a veth with its node's address, an internal
+  // error ("address in use" / "outside its CIDR"); a second one on the node with the same port too.
+  it("serve from their node's network namespace and address; a port already taken there is not served twice", () => {
+    const spec = specFromText(`
+apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: host-network }
+duration: 10s
+cluster: { nodes: [{ name: node-1, ip: 10.0.0.11 }, { name: node-2, ip: 10.0.0.12 }] }
+manifests:
+  - inline:
+      - { apiVersion: v1, kind: Pod, metadata: { name: h1, labels: { app: h } }, spec: { nodeName: node-1, hostNetwork: true, containers: [{ name: c, image: example/app, ports: [{ containerPort: 8080 }] }] } }
+      - { apiVersion: v1, kind: Pod, metadata: { name: h2, labels: { app: h } }, spec: { nodeName: node-1, hostNetwork: true, containers: [{ name: c, image: example/app, ports: [{ containerPort: 8080 }] }] } }
+      - { apiVersion: v1, kind: Service, metadata: { name: h }, spec: { selector: { app: h }, ports: [{ port: 80, targetPort: 8080 }] } }
+      - { apiVersion: v1, kind: Pod, metadata: { name: client }, spec: { nodeName: node-2, containers: [{ name: c, image: busybox }] } }
+workloads:
+  - { name: via-service, from: pod/client, to: "http://h/", count: 40, arrival: { every: 10ms } }
+  - { name: to-node, from: pod/client, to: "http://10.0.0.11:8080/", count: 10, arrival: { every: 10ms } }
+timeline:
+  - { at: 5s, delete: pod/h1 }
+`)
+    const doc = runScenario(spec, { seed: 1 })
+    // Both endpoints are 10.0.0.11:8080, served by the pod that bound the port first.
+    expect(doc.workloads["via-service"].requests.completed).toBe(40)
+    expect(doc.workloads["via-service"].distribution.byEndpoint).toEqual({ h1: 40, h2: 0 })
+    expect(doc.workloads["to-node"].requests.completed).toBe(10)
+    expect(doc.workloads["to-node"].distribution.byEndpoint).toEqual({ h1: 10 })
+  })
+})
+
 describe("scenarios", () => {
   const files = readdirSync(join(ROOT, "scenarios")).filter((f) => f.endsWith(".yaml")).sort()
 
