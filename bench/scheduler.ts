@@ -58,7 +58,7 @@ let samples = 0
 let rme = 0
 await b.suite(
   `scheduler hold model: ${PENDING} pending, ${EVENTS} events`,
-  b.add("binary heap (time, seq)", () => {
+  b.add("near heap + bucket ring + far heap (time, seq)", () => {
     holdRun()
   }, { minSamples: 5, maxTime: 10 }),
   b.cycle(),

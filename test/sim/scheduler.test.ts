@@ -236,3 +236,136 @@ describe("Scheduler against a reference model", () => {
 })
 
 const PINNED_HOLD_FINGERPRINT = "a24933ea41a0e565"
+
+/**
+ * The same check at a scale that exercises the bucketed structure (near heap, ring of buckets, far
+ * heap, bucket-width retuning every few thousand events): phases of dense hold traffic with many
+ * equal times, sparse millisecond traffic, same-time bursts, far timers (30 s to 120 s),
+ * cancellations and runs cut by event and time limits, against a sorted-array reference.
+ */
+describe("Scheduler against a reference model at scale", () => {
+  const NS_PER_S = 1_000_000_000
+  const hash = (seed: number, id: number, salt: number): number => {
+    let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(id + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(salt, 0x27d4eb2f)
+    h ^= h >>> 16
+    h = Math.imul(h, 0x85ebca6b)
+    h ^= h >>> 13
+    h = Math.imul(h, 0xc2b2ae35)
+    h ^= h >>> 16
+    return h >>> 0
+  }
+  /** Delays of the events event `id` schedules (deterministic in (seed, id), not in order). */
+  const childDelays = (seed: number, id: number, idsMax: number, phaseLength: number): number[] => {
+    if (id >= idsMax) return []
+    const phase = Math.floor(id / phaseLength) % 3
+    const roll = hash(seed, id, 1) % 64
+    const u = (hash(seed, id, 2) + 0.5) / 4294967296
+    let delays: number[]
+    if (phase === 0) delays = [Math.round(-1000 * Math.log(u))]
+    else if (phase === 1) delays = [Math.floor(u * 10_000_000)]
+    else delays = [(hash(seed, id, 3) % 4) * 1000]
+    if (roll === 0) delays = []
+    else if (roll === 1) delays.push(...new Array<number>(8).fill(0))
+    else if (roll === 2) delays.push(...new Array<number>(6).fill(delays[0]))
+    else if (roll === 3) delays.push([30, 60, 120][hash(seed, id, 4) % 3] * NS_PER_S + (hash(seed, id, 5) % 1000))
+    else if (roll === 4) delays.push(delays[0] + 1, delays[0] + 2)
+    return delays
+  }
+  const cancelPick = (seed: number, id: number): number | null => (hash(seed, id, 6) % 8 === 0 ? hash(seed, id, 7) : null)
+
+  it("dispatches the same trace as the model through phases, bursts, far timers and cancels", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fffffff }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.integer({ min: 500, max: 6000 }),
+        fc.array(fc.record({ events: fc.integer({ min: 1, max: 20_000 }), timeStepNs: fc.option(fc.integer({ min: 0, max: 200_000_000 }), { nil: null }) }), { maxLength: 6 }),
+        (seed, initial, phaseLength, segments) => {
+          const idsMax = 30_000
+          const scheduler = new Scheduler(16)
+          const handles: number[] = []
+          const realTrace: number[] = []
+          const handler: EventHandler = {
+            handleEvent(kind, a, _b, nowNs) {
+              realTrace.push(nowNs, a)
+              for (const delayNs of childDelays(seed, a, idsMax, phaseLength)) handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
+              const pick = cancelPick(seed, a)
+              if (pick !== null) scheduler.cancel(handles[pick % handles.length])
+            },
+          }
+          const kind = scheduler.registerKind("model", handler)
+
+          // Reference: pending (time, id) sorted by (time, id); ids grow, so a new event goes after
+          // every pending event with time <= its time. Cancelled ids are removed eagerly.
+          const modelTrace: number[] = []
+          const modelTimes: number[] = []
+          const modelIds: number[] = []
+          const modelTimeOf: number[] = []
+          let modelNowNs = 0
+          const modelSchedule = (timeNs: number): void => {
+            let low = 0
+            let high = modelTimes.length
+            while (low < high) {
+              const mid = (low + high) >> 1
+              if (modelTimes[mid] <= timeNs) low = mid + 1
+              else high = mid
+            }
+            modelTimes.splice(low, 0, timeNs)
+            modelIds.splice(low, 0, modelTimeOf.length)
+            modelTimeOf.push(timeNs)
+          }
+          const modelCancel = (pick: number): void => {
+            const id = pick % modelTimeOf.length
+            const timeNs = modelTimeOf[id]
+            for (let i = 0; i < modelIds.length && modelTimes[i] <= timeNs; i++) {
+              if (modelIds[i] === id) {
+                modelTimes.splice(i, 1)
+                modelIds.splice(i, 1)
+                return
+              }
+            }
+          }
+          const modelRun = (eventsMax: number, timeNsMax: number): { ran: number; reason: string } => {
+            let ran = 0
+            for (;;) {
+              if (modelTimes.length === 0) return { ran, reason: "empty" }
+              if (modelTimes[0] > timeNsMax) return { ran, reason: "time-limit" }
+              if (ran >= eventsMax) return { ran, reason: "event-limit" }
+              const timeNs = modelTimes.shift() as number
+              const id = modelIds.shift() as number
+              modelNowNs = timeNs
+              modelTrace.push(timeNs, id)
+              ran++
+              for (const delayNs of childDelays(seed, id, idsMax, phaseLength)) modelSchedule(timeNs + delayNs)
+              const pick = cancelPick(seed, id)
+              if (pick !== null) modelCancel(pick)
+            }
+          }
+
+          for (let i = 0; i < initial; i++) {
+            const delayNs = hash(seed, i, 8) % (i % 5 === 0 ? 100_000 : 2000)
+            handles.push(scheduler.schedule(delayNs, kind, handles.length, 0))
+            modelSchedule(delayNs)
+          }
+          const check = (): void => {
+            expect(realTrace.length).toBe(modelTrace.length)
+            for (let i = 0; i < modelTrace.length; i++) if (realTrace[i] !== modelTrace[i]) expect(realTrace.slice(i, i + 8)).toEqual(modelTrace.slice(i, i + 8))
+            expect(scheduler.pendingCount).toBe(modelTimes.length)
+            expect(scheduler.nowNs).toBe(modelNowNs)
+            expect(scheduler.peekTimeNs()).toBe(modelTimes.length > 0 ? modelTimes[0] : Number.POSITIVE_INFINITY)
+          }
+          for (const segment of [...segments, { events: 1e9, timeStepNs: null }]) {
+            const timeNsMax = segment.timeStepNs === null ? Number.MAX_SAFE_INTEGER : scheduler.nowNs + segment.timeStepNs
+            const outcome = scheduler.run({ timeNsMax, eventCountMax: segment.events })
+            const expected = modelRun(segment.events, timeNsMax)
+            expect(outcome.eventCount).toBe(expected.ran)
+            expect(outcome.reason).toBe(expected.reason)
+            check()
+          }
+          expect(scheduler.pendingCount).toBe(0)
+        },
+      ),
+      { numRuns: 25 },
+    )
+  }, 120_000)
+})
