@@ -364,6 +364,10 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
         else if (options.nodePortRange !== null && (port.nodePort < nodePortMin || port.nodePort > nodePortMax)) error(["spec", "ports", index, "nodePort"], `Invalid value: ${port.nodePort}: provided port is not in the valid range. The range of valid ports is ${nodePortMin}-${nodePortMax}`)
       }
     })
+    // Upstream ValidateService: a headless Service has no ClusterIP for NodePorts or a load balancer to forward to.
+    if (spec.clusterIP === "None" && (type === "NodePort" || type === "LoadBalancer")) {
+      error(["spec", "clusterIP"], `Invalid value: "None": may not be set to 'None' for ${type} services`)
+    }
     if (spec.externalTrafficPolicy !== undefined && type !== "NodePort" && type !== "LoadBalancer") {
       error(["spec", "externalTrafficPolicy"], "may only be set for externally-accessible services (type NodePort or LoadBalancer)")
     }

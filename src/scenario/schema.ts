@@ -5,7 +5,8 @@
  * every field is docs/scenario.md.
  */
 import { Schema } from "effect"
-import { parsePortRange } from "../k8s/ipam.ts"
+import { parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
+import { formatIpv4, parseCidr } from "../wire/ipv4.ts"
 import {
   BandwidthString,
   BytesValue,
@@ -101,9 +102,14 @@ const Dns = Schema.Struct({
 
 const LoadBalancer = Schema.Struct({
   pool: opt(Schema.Array(Schema.String.check(
-    Schema.makeFilter((text: string) =>
-      /^\d+\.\d+\.\d+\.\d+(\/\d+|-\d+\.\d+\.\d+\.\d+)?$/.test(text) ? undefined : `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`,
-    ),
+    Schema.makeFilter((text: string) => {
+      // The allocator's own parser decides (a well-formed entry it cannot parse was an internal error).
+      if (parsePoolRange(text) !== undefined) return undefined
+      const loose = text.includes("/") ? parseCidr(text, false) : undefined
+      if (loose !== undefined) return `invalid pool entry "${text}": host bits are set (did you mean ${formatIpv4(loose.address)}/${loose.prefixLength}?)`
+      if (text.includes("-")) return `invalid pool entry "${text}": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)`
+      return `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`
+    }),
   ))),
   /** cloud: edge load balancer to NodePorts (default); l2: MetalLB layer-2 speaker election. */
   mode: opt(Schema.Literals(["cloud", "l2"])),

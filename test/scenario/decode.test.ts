@@ -227,6 +227,21 @@ spec:
     expect(issuesOf(workload("icmp://10.0.0.2"))).toEqual([])
   })
 
+  it("checks load-balancer pool entries with the allocator's parser (host bits were an internal error)", () => {
+    expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.10/30] }\n`)).toEqual(['s.yaml:4:24: loadBalancer.pool[0]: invalid pool entry "198.51.100.10/30": host bits are set (did you mean 198.51.100.8/30?)'])
+    expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.20-198.51.100.10] }\n`)).toEqual([
+      's.yaml:4:24: loadBalancer.pool[0]: invalid pool entry "198.51.100.20-198.51.100.10": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)',
+    ])
+    expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.8/30, 198.51.100.20-198.51.100.30] }\n`)).toEqual([])
+  })
+
+  it("refuses headless NodePort and LoadBalancer Services as the API server does", () => {
+    const svc = (type: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { type: ${type}, clusterIP: None, selector: { app: a }, ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(svc("NodePort")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:114: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`])
+    expect(issuesOf(svc("LoadBalancer")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:118: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for LoadBalancer services`])
+    expect(issuesOf(svc("ClusterIP")).filter((l) => !l.includes("warning"))).toEqual([])
+  })
+
   it("reports a missing scenario file with its path", () => {
     const result = loadScenario("/nonexistent/x.yaml")
     expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual(["cannot read scenario file /nonexistent/x.yaml: no such file"])
