@@ -139,8 +139,8 @@ const servicePort = fc.oneof(
 function service(i: number, selectorless: boolean): fc.Arbitrary<Tree[]> {
   return fc
     .record({
-      type: fc.oneof({ weight: 30, arbitrary: fc.constantFrom("ClusterIP", "NodePort", "LoadBalancer", "ExternalName", "Headless") }, { weight: 1, arbitrary: fc.constant("HeadlessNodePort") }),
-      selector: fc.constantFrom({ app: "a0" }, { app: "a0" }, { app: "a1" }, { tier: "web" }, { app: "p" }, { app: "none" }),
+      type: fc.oneof({ weight: 30, arbitrary: fc.constantFrom("ClusterIP", "ClusterIP", "ClusterIP", "NodePort", "NodePort", "LoadBalancer", "LoadBalancer", "ExternalName", "Headless") }, { weight: 1, arbitrary: fc.constant("HeadlessNodePort") }),
+      selector: fc.constantFrom({ app: "a0" }, { app: "a0" }, { app: "a0" }, { app: "a1" }, { tier: "web" }, { tier: "web" }, { app: "p" }, { app: "none" }),
       ports: fc.array(servicePort, { minLength: 1, maxLength: 3 }),
       affinity: fc.constantFrom(undefined, "None", "ClientIP"),
       etp: fc.constantFrom(undefined, "Cluster", "Local"),
@@ -267,7 +267,7 @@ function timelineStep(c: Counts): fc.Arbitrary<Tree> {
 }
 
 const scenario: fc.Arbitrary<Tree> = fc
-  .record({ nodes: fc.integer({ min: 1, max: 4 }), deployments: fc.integer({ min: 0, max: 2 }), pods: fc.integer({ min: 0, max: 3 }), services: fc.integer({ min: 1, max: 3 }) })
+  .record({ nodes: fc.integer({ min: 1, max: 4 }), deployments: fc.integer({ min: 1, max: 2 }), pods: fc.integer({ min: 0, max: 3 }), services: fc.integer({ min: 1, max: 3 }) })
   .chain((c) =>
     fc.record({
       c: fc.constant(c),
