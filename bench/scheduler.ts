@@ -8,9 +8,9 @@
  *
  * Usage: npx tsx bench/scheduler.ts   (the last line printed is a JSON object)
  */
-import b from "benny"
 import { Rng } from "../src/sim/rng.ts"
 import { Scheduler, type EventHandler } from "../src/sim/scheduler.ts"
+import { timeRuns } from "./timing.ts"
 
 const PENDING = 10_000
 const EVENTS = 3_000_000
@@ -52,23 +52,13 @@ const plainSeconds = Number(process.hrtime.bigint() - start) / 1e9
 if (again.fingerprint !== check.fingerprint) throw new Error("hold model is not deterministic")
 
 // benny rounds ops/s to an integer (2 ops/s here), so events/s comes from the sample times.
-let secondsMean = 0
-let secondsMedian = 0
-let samples = 0
-let rme = 0
-await b.suite(
+const { secondsMean, secondsMedian, samples, relativeMarginOfErrorPercent } = await timeRuns(
   `scheduler hold model: ${PENDING} pending, ${EVENTS} events`,
-  b.add("near heap + bucket ring + far heap (time, seq)", () => {
+  "near heap + bucket ring + far heap (time, seq)",
+  () => {
     holdRun()
-  }, { minSamples: 5, maxTime: 10 }),
-  b.cycle(),
-  b.complete((summary) => {
-    const result = summary.results[0]
-    secondsMean = result.details.mean
-    secondsMedian = result.details.median
-    samples = result.samples
-    rme = result.details.relativeMarginOfError
-  }),
+  },
+  { minSamples: 5, maxTime: 10 },
 )
 
 console.log(
@@ -80,7 +70,7 @@ console.log(
     meanDelayNs: MEAN_DELAY_NS,
     eventsPerSecond: Math.round(EVENTS / secondsMean),
     eventsPerSecondMedian: Math.round(EVENTS / secondsMedian),
-    relativeMarginOfErrorPercent: Number(rme.toFixed(2)),
+    relativeMarginOfErrorPercent,
     samples,
     plainRunEventsPerSecond: Math.round(EVENTS / plainSeconds),
     fingerprint: check.fingerprint,

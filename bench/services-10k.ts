@@ -14,7 +14,6 @@
  * Usage: npx tsx bench/services-10k.ts [--services N] [--nodes N] [--positions N] [--count N]
  *        [--no-benny]   (the last line printed is a JSON object)
  */
-import b from "benny"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -22,6 +21,7 @@ import { World } from "../src/cluster/index.ts"
 import type { ScenarioSpec } from "../src/cluster/index.ts"
 import { loadScenario } from "../src/scenario/load.ts"
 import { NS_PER_MS } from "../src/sim/time.ts"
+import { timeRuns } from "./timing.ts"
 import { parseServicesArgs, probedServices, serviceName, servicesScenarioYaml, workloadName } from "./gen-services.ts"
 
 const argv = process.argv.slice(2)
@@ -130,18 +130,16 @@ sampleMemory()
 let buildSeconds = phase.firstSyncMs / 1000
 let benchSamples = 0
 if (!noBenny) {
-  await b.suite(
+  const timing = await timeRuns(
     `services: ${options.services} services, ${options.nodes} nodes: build + first sync`,
-    b.add("build world + first kube-proxy sync on every node", () => {
+    "build world + first kube-proxy sync on every node",
+    () => {
       buildAndFirstSync()
-    }, { minSamples: 3, maxTime: 5, initCount: 1 }),
-    b.cycle(),
-    b.complete((summary) => {
-      const result = summary.results[0]
-      buildSeconds = result.details.mean
-      benchSamples = result.samples
-    }),
+    },
+    { minSamples: 3, maxTime: 5, initCount: 1 },
   )
+  buildSeconds = timing.secondsMean
+  benchSamples = timing.samples
 }
 rmSync(dir, { recursive: true, force: true })
 

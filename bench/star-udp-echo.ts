@@ -9,11 +9,11 @@
  *
  * Usage: npx tsx bench/star-udp-echo.ts   (the last line printed is a JSON object)
  */
-import b from "benny"
 import { fileURLToPath } from "node:url"
 import { runScenario } from "../src/cluster/index.ts"
 import type { ResultsDocument } from "../src/stats/results.ts"
 import { loadScenario } from "../src/scenario/load.ts"
+import { timeRuns } from "./timing.ts"
 
 const TARGET_ECHOES_PER_WALL_SECOND = 134_000
 const file = fileURLToPath(new URL("../scenarios/bench/star-udp-echo.yaml", import.meta.url))
@@ -40,23 +40,13 @@ if (doc.fingerprint !== check.fingerprint) throw new Error("star-udp-echo is not
 const completed = completedEchoes(doc)
 const plainSeconds = doc.wall.seconds
 
-let secondsMean = 0
-let secondsMedian = 0
-let samples = 0
-let rme = 0
-await b.suite(
+const { secondsMean, secondsMedian, samples, relativeMarginOfErrorPercent } = await timeRuns(
   "star UDP echo: 100 clients x 1/ms x 2 s -> ClusterIP -> 10 echo pods, 10 nodes",
-  b.add("runScenario(star-udp-echo)", () => {
+  "runScenario(star-udp-echo)",
+  () => {
     run()
-  }, { minSamples: 5, maxTime: 10 }),
-  b.cycle(),
-  b.complete((summary) => {
-    const result = summary.results[0]
-    secondsMean = result.details.mean
-    secondsMedian = result.details.median
-    samples = result.samples
-    rme = result.details.relativeMarginOfError
-  }),
+  },
+  { minSamples: 5, maxTime: 10 },
 )
 
 const echoesPerWallSecond = Math.round(completed / secondsMean)
@@ -70,7 +60,7 @@ console.log(
     echoesPerWallSecondMedian: Math.round(completed / secondsMedian),
     eventsPerSecond: Math.round(doc.wall.events / secondsMean),
     runSecondsMean: Number(secondsMean.toFixed(4)),
-    relativeMarginOfErrorPercent: Number(rme.toFixed(2)),
+    relativeMarginOfErrorPercent,
     samples,
     plainRunSeconds: Number(plainSeconds.toFixed(4)),
     plainRunEchoesPerWallSecond: Math.round(completed / plainSeconds),

@@ -13,7 +13,7 @@
 import { Apps, type AppsListener } from "../apps/apps.ts"
 import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig } from "../apps/client.ts"
 import { HttpClient, HttpServer, NGINX_RESPONSE_BYTES, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
-import type { ServerIdentity } from "../apps/observer.ts"
+import { FailureReason, type ServerIdentity } from "../apps/observer.ts"
 import { UdpEchoServer, type Server, type ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
@@ -376,7 +376,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       const count = (spec.count ?? 0) * Math.max(1, sources.length)
       for (let i = 0; i < count; i++) {
         this.collector.onRequestSent(w.index, nowNs)
-        this.collector.onRequestFailed(w.index, 7, nowNs)
+        this.collector.onRequestFailed(w.index, FailureReason.UNRESOLVED, nowNs)
       }
       this.scheduleFinishCheck()
       return
