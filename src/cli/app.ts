@@ -11,6 +11,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as cluster from "../cluster/index.ts"
+import { traceScenario } from "../trace/engine.ts"
 import { readFileUtf8 } from "../scenario/load.ts"
 import {
   EXIT_INTERNAL_ERROR,
@@ -30,7 +31,7 @@ export const defaultRuntime: Runtime = {
   runScenario: cluster.runScenario,
   validateScenario: cluster.validateScenario,
   renderRules: cluster.renderRules,
-  traceScenario: cluster.traceScenario,
+  traceScenario,
 }
 
 /** The real process: stdout/stderr, the file system, the wall clock, the environment. */

@@ -7,8 +7,8 @@
  * the stack only with KUBE_NETSIM_DEBUG=1).
  */
 import { join } from "node:path"
-import type { RulesOptions, RunOptions, TraceOptions, TraceResult } from "../cluster/index.ts"
-import { TraceInputError } from "../cluster/trace.ts"
+import type { RulesOptions, RunOptions } from "../cluster/index.ts"
+import { TraceInputError, type TraceOptions, type TraceResult } from "../trace/engine.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "../cluster/spec.ts"
 import { checkExpectations } from "../scenario/expect.ts"
 import { formatIssue, sortIssues } from "../scenario/issues.ts"

@@ -11,8 +11,6 @@ import { World } from "./world.ts"
 
 export * from "./spec.ts"
 export { World } from "./world.ts"
-export { TraceInputError, parseTraceSource, parseTraceTarget, traceScenario, type TraceOptions } from "./trace.ts"
-export type { TraceEvent, TraceResult } from "../trace/events.ts"
 
 export interface RunOptions {
   readonly seed: number

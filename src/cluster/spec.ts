@@ -5,6 +5,7 @@
  */
 import type { IssueLocate, IssuePosition, K8sIssue } from "../k8s/issues.ts"
 import type { KubeObject } from "../k8s/types.ts"
+import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
 
 /**
@@ -35,6 +36,7 @@ export interface NodeSpec {
 
 /** The link model (latencies, bandwidth, MTU, loss, queue); defined by net/, which uses it. */
 export type NetworkSpec = NetworkLinkSpec
+export type { LoadBalancerSpec }
 
 export interface ClusterSpec {
   readonly nodes: readonly NodeSpec[]
@@ -88,24 +90,6 @@ export interface ExternalHostSpec {
   readonly ip: string
   /** Servers the host runs: ports it answers HTTP on (for selectorless Services). */
   readonly httpPorts: readonly number[]
-}
-
-export interface LoadBalancerSpec {
-  /** Address pool (MetalLB-style ranges or CIDRs); empty = no provider, EXTERNAL-IP stays <pending>. */
-  readonly pool: readonly string[]
-  /**
-   * What announces/forwards pool addresses: "cloud" (default; an edge load balancer DNATs to node
-   * NodePorts, health-checking healthCheckNodePort for externalTrafficPolicy Local) or "l2"
-   * (MetalLB layer-2: one elected speaker node receives each address). See cluster/loadbalancer.ts.
-   */
-  readonly mode?: "cloud" | "l2"
-  /** Cloud health check of healthCheckNodePort; absent fields take the GCE provider defaults. */
-  readonly healthCheck?: {
-    readonly intervalNs?: number
-    readonly timeoutNs?: number
-    readonly healthyThreshold?: number
-    readonly unhealthyThreshold?: number
-  }
 }
 
 export interface ServerSpec {

@@ -28,9 +28,9 @@ import { Scheduler, type EventHandler } from "../sim/scheduler.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
-import { LoadBalancers } from "./loadbalancer.ts"
+import { LoadBalancers } from "../lb/loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
-import { resolveHost, type NameTables } from "./resolve.ts"
+import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 
 /** How often a waiting workload checks whether its sources run and its target is programmed. */
@@ -75,7 +75,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly controlPlane: ControlPlane
   readonly apps: Apps
   readonly collector: Collector
-  /** LoadBalancer ingress IPs, externalIPs and kube-proxy's health check servers (loadbalancer.ts). */
+  /** LoadBalancer ingress IPs, externalIPs and kube-proxy's health check servers (lb/loadbalancer.ts). */
   readonly loadBalancers: LoadBalancers
   readonly nodes = new Map<string, NodeRuntime>()
   readonly pods = new Map<string, PodRuntime>()

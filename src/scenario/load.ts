@@ -181,7 +181,7 @@ class Context {
     return enabled
   }
 
-  /** loadBalancer: pool, mode and health check (absent fields: cluster/loadbalancer.ts defaults). */
+  /** loadBalancer: pool, mode and health check (absent fields: lb/loadbalancer.ts defaults). */
   private loadBalancer(file: ScenarioFile): ScenarioSpec["loadBalancer"] {
     const lb = file.loadBalancer
     const hc = lb?.healthCheck

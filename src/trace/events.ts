@@ -6,7 +6,7 @@
  * TRACE`, `nft monitor trace`, pwru): a `hook` event per netfilter hook traversal, holding the rules
  * that matched (and, verbosely, those evaluated without matching) per table and chain, the NAT
  * decisions, the conntrack entries created and the verdict; `send`, `transmit`, `deliver` and
- * `drop` events for what the network stack did around the hooks. cluster/trace.ts produces them;
+ * `drop` events for what the network stack did around the hooks. trace/engine.ts produces them;
  * format.ts prints them. Rule numbers are 1-based, as TRACE prints them (`nat:KUBE-SERVICES:rule:3`).
  *
  * Every field is a pure function of (scenario, seed, trace options, program version).

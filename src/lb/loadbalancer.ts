@@ -52,7 +52,24 @@ import { Rng } from "../sim/rng.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_MS, NS_PER_S } from "../sim/time.ts"
 import { cidrContains, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
-import type { LoadBalancerSpec } from "./spec.ts"
+
+export interface LoadBalancerSpec {
+  /** Address pool (MetalLB-style ranges or CIDRs); empty = no provider, EXTERNAL-IP stays <pending>. */
+  readonly pool: readonly string[]
+  /**
+   * What announces/forwards pool addresses: "cloud" (default; an edge load balancer DNATs to node
+   * NodePorts, health-checking healthCheckNodePort for externalTrafficPolicy Local) or "l2"
+   * (MetalLB layer-2: one elected speaker node receives each address). See the comment at the top of this file.
+   */
+  readonly mode?: "cloud" | "l2"
+  /** Cloud health check of healthCheckNodePort; absent fields take the GCE provider defaults. */
+  readonly healthCheck?: {
+    readonly intervalNs?: number
+    readonly timeoutNs?: number
+    readonly healthyThreshold?: number
+    readonly unhealthyThreshold?: number
+  }
+}
 
 export type LoadBalancerMode = "cloud" | "l2"
 

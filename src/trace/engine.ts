@@ -61,13 +61,13 @@ import type {
   SendEvent,
   TraceEvent,
   TraceResult,
-} from "../trace/events.ts"
-import { formatEndpoint } from "../trace/format.ts"
-import { resolveHost, type NameTables } from "./resolve.ts"
-import type { ScenarioSpec } from "./spec.ts"
-import { World } from "./world.ts"
+} from "./events.ts"
+import { formatEndpoint } from "./format.ts"
+import { resolveHost, type NameTables } from "../dns/resolve.ts"
+import type { ScenarioSpec } from "../cluster/spec.ts"
+import { World } from "../cluster/world.ts"
 
-export type { TraceEvent, TraceResult } from "../trace/events.ts"
+export type { TraceEvent, TraceResult } from "./events.ts"
 
 export interface TraceOptions {
   /** pod/NAME, pod/NAMESPACE/NAME, deployment/NAME (its first running replica), node/NAME, external/NAME. */
