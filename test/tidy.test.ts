@@ -3,7 +3,7 @@
  * import order between layers (DESIGN.md, "Layers").
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
-import { join, relative } from "node:path"
+import { dirname, join, relative } from "node:path"
 import { describe, expect, it } from "vitest"
 
 const SRC = join(import.meta.dirname, "..", "src")
@@ -67,6 +67,34 @@ describe("tidy", () => {
       }
     }
     expect(offenders).toEqual([])
+  })
+
+  it("has no import cycles between files, type-only imports included", () => {
+    // Every `import ... from`, `import type ... from` and `export ... from` of a relative path.
+    const graph = new Map<string, string[]>()
+    for (const f of files) {
+      const targets: string[] = []
+      for (const m of f.text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["'](\.\.?\/[^"']+)["']/g)) targets.push(join(dirname(f.path), m[1]))
+      graph.set(f.path, targets)
+    }
+    // Depth-first search; a back edge to a file still on the stack closes a cycle.
+    const state = new Map<string, 1 | 2>()
+    const stack: string[] = []
+    const cycles: string[] = []
+    const visit = (file: string): void => {
+      state.set(file, 1)
+      stack.push(file)
+      for (const next of graph.get(file) ?? []) {
+        if (!graph.has(next)) continue
+        const s = state.get(next)
+        if (s === 1) cycles.push([...stack.slice(stack.indexOf(next)), next].join(" -> "))
+        else if (s === undefined) visit(next)
+      }
+      stack.pop()
+      state.set(file, 2)
+    }
+    for (const file of [...graph.keys()].sort()) if (!state.has(file)) visit(file)
+    expect(cycles).toEqual([])
   })
 
   it("has no for...in loops or FIXME markers", () => {

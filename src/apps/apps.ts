@@ -7,6 +7,7 @@ import type { Network } from "../net/network.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Client } from "./client.ts"
+import type { ClientHost, ServerHost } from "./host.ts"
 import type { RequestObserver, ServerIdentity } from "./observer.ts"
 import type { Server } from "./server.ts"
 
@@ -15,7 +16,7 @@ export interface AppsListener {
   onClientFinished(client: Client): void
 }
 
-export class Apps implements EventHandler {
+export class Apps implements EventHandler, ClientHost, ServerHost {
   listener: AppsListener | null = null
   readonly clients: Client[] = []
   readonly servers: Server[] = []
@@ -54,20 +55,20 @@ export class Apps implements EventHandler {
     return this.identities.get(address) ?? null
   }
 
-  clientFinished(client: Client): void {
-    this.listener?.onClientFinished(client)
+  clientFinished(clientIndex: number): void {
+    this.listener?.onClientFinished(this.clients[clientIndex])
   }
 
-  scheduleArrival(client: Client, atNs: number): void {
-    this.scheduler.schedule(atNs, this.kindArrival, client.index, 0)
+  scheduleArrival(clientIndex: number, atNs: number): void {
+    this.scheduler.schedule(atNs, this.kindArrival, clientIndex, 0)
   }
 
-  scheduleTimeout(client: Client, requestId: number, atNs: number): number {
-    return this.scheduler.schedule(atNs, this.kindTimeout, client.index, requestId)
+  scheduleTimeout(clientIndex: number, requestId: number, atNs: number): number {
+    return this.scheduler.schedule(atNs, this.kindTimeout, clientIndex, requestId)
   }
 
-  scheduleServe(server: Server, slot: number, atNs: number): void {
-    this.scheduler.schedule(atNs, this.kindServe, server.index, slot)
+  scheduleServe(serverIndex: number, slot: number, atNs: number): void {
+    this.scheduler.schedule(atNs, this.kindServe, serverIndex, slot)
   }
 
   cancel(handle: number): void {

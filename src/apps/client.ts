@@ -15,7 +15,7 @@ import type { UdpListener, UdpSocket } from "../net/udp.ts"
 import type { Rng } from "../sim/rng.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
-import type { Apps } from "./apps.ts"
+import type { ClientHost } from "./host.ts"
 import { FailureReason, type RequestObserver, type ServerIdentity } from "./observer.ts"
 
 export type ArrivalModel =
@@ -76,7 +76,7 @@ export abstract class Client {
   private requestIdNext = 1
 
   constructor(
-    protected readonly apps: Apps,
+    protected readonly apps: ClientHost,
     readonly ns: NetNs,
     readonly config: ClientConfig,
     protected readonly rng: Rng,
@@ -94,9 +94,9 @@ export abstract class Client {
   start(): void {
     const c = this.config
     if (c.arrival.kind === "closedLoop") {
-      for (let i = 0; i < c.arrival.concurrency; i++) this.apps.scheduleArrival(this, c.startNs)
+      for (let i = 0; i < c.arrival.concurrency; i++) this.apps.scheduleArrival(this.index, c.startNs)
     } else {
-      this.apps.scheduleArrival(this, c.startNs)
+      this.apps.scheduleArrival(this.index, c.startNs)
     }
   }
 
@@ -110,7 +110,7 @@ export abstract class Client {
     const a = this.config.arrival
     if (a.kind === "closedLoop") return
     const gapNs = a.kind === "every" ? a.intervalNs : Math.max(1, this.rng.exponentialNs(a.meanIntervalNs))
-    if (this.mayIssue(nowNs + gapNs)) this.apps.scheduleArrival(this, nowNs + gapNs)
+    if (this.mayIssue(nowNs + gapNs)) this.apps.scheduleArrival(this.index, nowNs + gapNs)
     else this.noMoreArrivals()
   }
 
@@ -122,7 +122,7 @@ export abstract class Client {
   private noMoreArrivals(): void {
     if (this.arrivalsDone) return
     this.arrivalsDone = true
-    if (this.finished) this.apps.clientFinished(this)
+    if (this.finished) this.apps.clientFinished(this.index)
   }
 
   onTimeout(requestId: number, nowNs: number): void {
@@ -141,7 +141,7 @@ export abstract class Client {
     const request = new Request(this.requestIdNext++, nowNs)
     this.issued++
     this.inFlight.set(request.id, request)
-    request.timeoutHandle = this.apps.scheduleTimeout(this, request.id, nowNs + this.config.timeoutNs)
+    request.timeoutHandle = this.apps.scheduleTimeout(this.index, request.id, nowNs + this.config.timeoutNs)
     this.observer.onRequestSent(this.config.workload, nowNs)
     this.send(request, nowNs)
   }
@@ -171,10 +171,10 @@ export abstract class Client {
   /** Closed loop: the next request starts as soon as one ends. Reports when the client is done. */
   private next(nowNs: number): void {
     if (this.config.arrival.kind === "closedLoop") {
-      if (this.mayIssue(nowNs)) this.apps.scheduleArrival(this, nowNs)
+      if (this.mayIssue(nowNs)) this.apps.scheduleArrival(this.index, nowNs)
       else this.arrivalsDone = true
     }
-    if (this.finished) this.apps.clientFinished(this)
+    if (this.finished) this.apps.clientFinished(this.index)
   }
 
   /** Sends the request's first packet(s). */

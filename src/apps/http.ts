@@ -16,7 +16,7 @@ import { NetError as E } from "../net/errors.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../net/tcp.ts"
 import type { Rng } from "../sim/rng.ts"
-import type { Apps } from "./apps.ts"
+import type { ClientHost, ServerHost } from "./host.ts"
 import { Client, netErrorReason, type ClientConfig, type Request } from "./client.ts"
 import { FailureReason, type ServerIdentity } from "./observer.ts"
 import { Server, type ServiceTime } from "./server.ts"
@@ -38,7 +38,7 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
   private readonly jobBytes: number[] = []
   private readonly jobFree: number[] = []
 
-  constructor(apps: Apps, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[], private readonly responseBytes: number) {
+  constructor(apps: ServerHost, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[], private readonly responseBytes: number) {
     super(apps, ns, identity, serviceTime, rng)
     for (const port of ports) this.listeners.push(apps.network.tcp.listen(ns, 0, port, this))
   }
@@ -63,7 +63,7 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
     this.jobConn[slot] = conn
     this.jobTag[slot] = appTag
     this.jobBytes[slot] = bytes
-    this.apps.scheduleServe(this, slot, this.apps.nowNs + delayNs)
+    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
   }
 
   onServe(slot: number, _nowNs: number): void {
@@ -93,7 +93,7 @@ export class HttpClient extends Client implements TcpConnectionListener {
   /** keepAlive: established connections with no request outstanding. */
   private readonly idle: TcpConnection[] = []
 
-  constructor(apps: Apps, ns: NetNs, config: ClientConfig, rng: Rng) {
+  constructor(apps: ClientHost, ns: NetNs, config: ClientConfig, rng: Rng) {
     super(apps, ns, config, rng)
     this.info = { workload: config.workload, responseBytes: config.responseBytes }
   }

@@ -11,7 +11,7 @@ import type { UdpListener, UdpSocket } from "../net/udp.ts"
 import type { Rng } from "../sim/rng.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
-import type { Apps } from "./apps.ts"
+import type { ServerHost } from "./host.ts"
 import type { ServerIdentity } from "./observer.ts"
 
 export interface ServiceTime {
@@ -25,7 +25,7 @@ export abstract class Server {
   running = true
 
   constructor(
-    protected readonly apps: Apps,
+    protected readonly apps: ServerHost,
     readonly ns: NetNs,
     readonly identity: ServerIdentity,
     protected readonly serviceTime: ServiceTime,
@@ -57,7 +57,7 @@ export class UdpEchoServer extends Server implements UdpListener {
   private readonly jobFlow: number[] = []
   private readonly jobFree: number[] = []
 
-  constructor(apps: Apps, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[]) {
+  constructor(apps: ServerHost, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[]) {
     super(apps, ns, identity, serviceTime, rng)
     for (const port of ports) {
       const socket = apps.network.udpBind(ns, 0, port, this)
@@ -80,7 +80,7 @@ export class UdpEchoServer extends Server implements UdpListener {
     this.jobBytes[slot] = packet.payloadBytes
     this.jobTag[slot] = packet.appTag
     this.jobFlow[slot] = packet.flowId
-    this.apps.scheduleServe(this, slot, this.apps.nowNs + delayNs)
+    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
   }
 
   onUdpError(_socket: UdpSocket, _error: NetError, _remoteAddr: Ipv4, _remotePort: number, _appTag: number): void {}

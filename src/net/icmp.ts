@@ -7,9 +7,14 @@
  */
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
+import { ICMP_HEADER_BYTES, IcmpType, IPV4_HEADER_BYTES, Protocol } from "../wire/protocol.ts"
 import { NetError } from "./errors.ts"
-import type { Network } from "./network.ts"
-import type { NetNs } from "./netns.ts"
+import type { NetIo, SocketNs } from "./io.ts"
+
+/** The namespace's echo socket table, by identifier (NetNs implements it). */
+export interface PingNs extends SocketNs {
+  readonly pingers: Map<number, Pinger>
+}
 
 /** ICMP destination unreachable codes beyond wire/protocol.ts IcmpCode (RFC 792, RFC 1812). */
 export const ICMP_CODE_PROTOCOL_UNREACHABLE = 2
@@ -42,15 +47,28 @@ export interface PingListener {
 export class Pinger {
   closed = false
   constructor(
-    private readonly network: Network,
-    readonly ns: NetNs,
+    private readonly io: NetIo,
+    readonly ns: PingNs,
     readonly identifier: number,
     readonly listener: PingListener,
   ) {}
 
   /** Sends echo request `seq` to `dstAddr` (ping -s payloadBytes -t ttl). */
-  send(dstAddr: Ipv4, seq: number, payloadBytes = this.network.params.pingPayloadBytes, ttl = this.network.params.defaultTtl, appTag = 0): void {
-    this.network.pingSend(this, dstAddr, seq, payloadBytes, ttl, appTag)
+  send(dstAddr: Ipv4, seq: number, payloadBytes = this.io.params.pingPayloadBytes, ttl = this.io.params.defaultTtl, appTag = 0): void {
+    // The sequence travels in tcpSeq.
+    const io = this.io
+    const h = io.allocatePacket()
+    const p = io.packet(h)
+    p.protocol = Protocol.ICMP
+    p.icmpType = IcmpType.ECHO_REQUEST
+    p.dstAddr = dstAddr
+    p.srcPort = this.identifier
+    p.tcpSeq = seq
+    p.ttl = ttl
+    p.payloadBytes = payloadBytes
+    p.totalBytes = IPV4_HEADER_BYTES + ICMP_HEADER_BYTES + payloadBytes
+    p.appTag = appTag
+    io.sendFrom(this.ns, h)
   }
 
   close(): void {

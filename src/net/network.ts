@@ -27,8 +27,9 @@ import { DropReason } from "../wire/drop-reason.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { cidr as parseCidrText, maskOf } from "../wire/ipv4.ts"
 import { Packet } from "../wire/packet.ts"
-import { IcmpCode, IcmpType, ICMP_HEADER_BYTES, IPV4_HEADER_BYTES, Protocol, TcpFlag, UDP_HEADER_BYTES } from "../wire/protocol.ts"
+import { IcmpCode, IcmpType, ICMP_HEADER_BYTES, IPV4_HEADER_BYTES, Protocol, TcpFlag } from "../wire/protocol.ts"
 import { NetError } from "./errors.ts"
+import type { NetIo, SocketNs } from "./io.ts"
 import { Hook, RejectWith, Verdict } from "./hooks.ts"
 import type { PacketFilter } from "./hooks.ts"
 import { ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PROTOCOL_UNREACHABLE, icmpUnreachableErrno, icmpUnreachableFatal, Pinger } from "./icmp.ts"
@@ -69,7 +70,7 @@ export class NetCounters {
 const PACKET_TABLE_INITIAL = 256
 const ICMP_ERROR_ROOM_BYTES = 576 - IPV4_HEADER_BYTES - ICMP_HEADER_BYTES
 
-export class Network implements EventHandler {
+export class Network implements EventHandler, NetIo {
   readonly params: NetParams
   readonly counters = new NetCounters()
   observer: NetObserver | null = null
@@ -287,6 +288,11 @@ export class Network implements EventHandler {
     p.sentNs = sentNs
     if (this.observer !== null) this.observer.onSend(p, ns.id, readyNs)
     this.output(ns, handle, readyNs)
+  }
+
+  /** NetIo.sendFrom: a socket's packet, sent now from its namespace. */
+  sendFrom(ns: SocketNs, handle: number): void {
+    this.send(this.namespaces[ns.id], handle)
   }
 
   private output(ns: NetNs, handle: number, readyNs: number): void {
@@ -626,7 +632,7 @@ export class Network implements EventHandler {
    * tcp_v4_send_reset() / nf_send_reset(): RST answering `orig` (never a RST). If orig had ACK, the
    * RST's sequence is orig's ack; otherwise RST|ACK acknowledging orig's sequence space.
    */
-  tcpReset(ns: NetNs, orig: Packet, readyNs: number): void {
+  tcpReset(ns: SocketNs, orig: Packet, readyNs: number): void {
     if ((orig.tcpFlags & TcpFlag.RST) !== 0) return
     const h = this.allocatePacket()
     const r = this.packets[h]
@@ -647,7 +653,7 @@ export class Network implements EventHandler {
       r.tcpAck = (orig.tcpSeq + span) >>> 0
     }
     r.flowId = orig.flowId
-    this.send(ns, h, readyNs)
+    this.send(this.namespaces[ns.id], h, readyNs)
   }
 
   // ---------------------------------------------------------------- sockets
@@ -679,24 +685,6 @@ export class Network implements EventHandler {
     return socket
   }
 
-  /** Sends a UDP datagram from `socket` (UdpSocket.sendTo calls this). */
-  udpSend(socket: UdpSocket, dstAddr: Ipv4, dstPort: number, payloadBytes: number, appTag: number, appData: object | null, flowId: number): void {
-    const h = this.allocatePacket()
-    const p = this.packets[h]
-    p.protocol = Protocol.UDP
-    p.srcAddr = socket.localAddr
-    p.dstAddr = dstAddr
-    p.srcPort = socket.localPort
-    p.dstPort = dstPort
-    p.ttl = this.params.defaultTtl
-    p.payloadBytes = payloadBytes
-    p.totalBytes = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + payloadBytes
-    p.appTag = appTag
-    p.appData = appData
-    p.flowId = flowId
-    this.send(socket.ns, h)
-  }
-
   /** listen(2) on `port` (`localAddr` 0 = any address). */
   tcpListen(ns: NetNs, localAddr: Ipv4, port: number, listener: TcpServerListener): TcpListenSocket {
     return this.tcp.listen(ns, localAddr, port, listener)
@@ -717,24 +705,9 @@ export class Network implements EventHandler {
     return pinger
   }
 
-  /** Sends an echo request (Pinger.send calls this). The sequence travels in `tcpSeq`. */
-  pingSend(pinger: Pinger, dstAddr: Ipv4, seq: number, payloadBytes: number, ttl: number, appTag: number): void {
-    const h = this.allocatePacket()
-    const p = this.packets[h]
-    p.protocol = Protocol.ICMP
-    p.icmpType = IcmpType.ECHO_REQUEST
-    p.dstAddr = dstAddr
-    p.srcPort = pinger.identifier
-    p.tcpSeq = seq
-    p.ttl = ttl
-    p.payloadBytes = payloadBytes
-    p.totalBytes = IPV4_HEADER_BYTES + ICMP_HEADER_BYTES + payloadBytes
-    p.appTag = appTag
-    this.send(pinger.ns, h)
-  }
-
   /** Source address `ns` would use towards `dstAddr` (route src or interface address); 0 = no route. */
-  sourceAddressFor(ns: NetNs, dstAddr: Ipv4): Ipv4 {
+  sourceAddressFor(socketNs: SocketNs, dstAddr: Ipv4): Ipv4 {
+    const ns = this.namespaces[socketNs.id]
     if (ns.isLocalAddress(dstAddr)) return dstAddr
     const route = ns.routes.lookup(dstAddr)
     if (route === null) return 0
@@ -742,7 +715,8 @@ export class Network implements EventHandler {
   }
 
   /** MTU of the interface `ns` routes `dstAddr` through (0 = no route). */
-  pathMtuFor(ns: NetNs, dstAddr: Ipv4): number {
+  pathMtuFor(socketNs: SocketNs, dstAddr: Ipv4): number {
+    const ns = this.namespaces[socketNs.id]
     if (ns.isLocalAddress(dstAddr)) return ns.loopback.mtuBytes
     const route = ns.routes.lookup(dstAddr)
     if (route === null) return 0

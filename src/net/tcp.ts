@@ -40,8 +40,16 @@ import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
 import { IPV4_HEADER_BYTES, Protocol, TCP_HEADER_BYTES, TcpFlag } from "../wire/protocol.ts"
 import { NetError } from "./errors.ts"
-import type { Network } from "./network.ts"
-import type { NetNs } from "./netns.ts"
+import type { NetIo, SocketNs } from "./io.ts"
+
+/** The namespace's TCP tables (NetNs implements it). */
+export interface TcpNs extends SocketNs {
+  readonly tcpListeners: Map<number, TcpListenSocket>
+  /** (localPort << 16 | remotePort) -> chain of connections (TcpConnection.nextInBucket). */
+  readonly tcpConnections: Map<number, TcpConnection>
+  /** Cursor of the ephemeral port search (TcpEngine.allocatePort). */
+  tcpPortCursor: number
+}
 
 export const TcpState = {
   CLOSED: 0,
@@ -84,7 +92,7 @@ export class TcpListenSocket {
   closed = false
   acceptedCount = 0
   constructor(
-    readonly ns: NetNs,
+    readonly ns: TcpNs,
     /** 0 = INADDR_ANY. */
     readonly localAddr: Ipv4,
     readonly localPort: number,
@@ -149,7 +157,7 @@ export class TcpConnection {
 
   constructor(
     readonly engine: TcpEngine,
-    readonly ns: NetNs,
+    readonly ns: TcpNs,
     public localAddr: Ipv4,
     public localPort: number,
     readonly remoteAddr: Ipv4,
@@ -201,13 +209,13 @@ export class TcpEngine implements EventHandler {
   /** Connections open (not released), for tests and statistics. */
   openCount = 0
 
-  constructor(private readonly network: Network) {
+  constructor(private readonly network: NetIo) {
     this.kindTimer = network.scheduler.registerKind("net/tcp-timer", this)
   }
 
   // ---------------------------------------------------------------- API
 
-  listen(ns: NetNs, localAddr: Ipv4, port: number, listener: TcpServerListener): TcpListenSocket {
+  listen(ns: TcpNs, localAddr: Ipv4, port: number, listener: TcpServerListener): TcpListenSocket {
     assert(port > 0 && port < 65536 && !ns.tcpListeners.has(port), `${ns.name}: TCP port ${port} in use`)
     const socket = new TcpListenSocket(ns, localAddr, port, listener)
     ns.tcpListeners.set(port, socket)
@@ -215,7 +223,7 @@ export class TcpEngine implements EventHandler {
   }
 
   /** connect(2). Failures (refused, timeout, unreachable, no ephemeral port) arrive via onClosed. */
-  connect(ns: NetNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0): TcpConnection {
+  connect(ns: TcpNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0): TcpConnection {
     const net = this.network
     const params = net.params
     const localAddr = net.sourceAddressFor(ns, dstAddr)
@@ -244,7 +252,7 @@ export class TcpEngine implements EventHandler {
 
   // ---------------------------------------------------------------- demux
 
-  private find(ns: NetNs, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number): TcpConnection | null {
+  private find(ns: TcpNs, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number): TcpConnection | null {
     let conn = ns.tcpConnections.get(localPort * 65536 + remotePort) ?? null
     while (conn !== null) {
       if (conn.remoteAddr === remoteAddr && conn.localAddr === localAddr) return conn
@@ -301,7 +309,7 @@ export class TcpEngine implements EventHandler {
     this.openCount--
   }
 
-  private allocatePort(ns: NetNs, localAddr: Ipv4, remoteAddr: Ipv4, remotePort: number): number {
+  private allocatePort(ns: TcpNs, localAddr: Ipv4, remoteAddr: Ipv4, remotePort: number): number {
     const params = this.network.params
     const min = params.ephemeralPortMin
     const count = params.ephemeralPortMax - min + 1
@@ -323,7 +331,7 @@ export class TcpEngine implements EventHandler {
   // ---------------------------------------------------------------- input
 
   /** A segment delivered to `ns`. Returns false when no socket took it (a RST was sent). */
-  receive(ns: NetNs, p: Packet, nowNs: number): boolean {
+  receive(ns: TcpNs, p: Packet, nowNs: number): boolean {
     const conn = this.find(ns, p.dstAddr, p.dstPort, p.srcAddr, p.srcPort)
     if (conn !== null) {
       this.segment(conn, p, nowNs)
@@ -544,7 +552,7 @@ export class TcpEngine implements EventHandler {
   }
 
   /** ICMP error (or local routing failure) about a segment of localAddr:localPort -> remote. */
-  error(ns: NetNs, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number, error: NetError): void {
+  error(ns: TcpNs, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number, error: NetError): void {
     const conn = this.find(ns, localAddr, localPort, remoteAddr, remotePort)
     if (conn === null) return
     if (conn.state === TcpState.SYN_SENT) this.fail(conn, error)
@@ -600,7 +608,7 @@ export class TcpEngine implements EventHandler {
     p.appTag = appTag
     p.appData = appData
     p.flowId = conn.flowId
-    net.send(conn.ns, h)
+    net.sendFrom(conn.ns, h)
   }
 
   close(conn: TcpConnection): void {

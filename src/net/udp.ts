@@ -8,9 +8,14 @@
  */
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
+import { IPV4_HEADER_BYTES, Protocol, UDP_HEADER_BYTES } from "../wire/protocol.ts"
 import type { NetError } from "./errors.ts"
-import type { Network } from "./network.ts"
-import type { NetNs } from "./netns.ts"
+import type { NetIo, SocketNs } from "./io.ts"
+
+/** The namespace's UDP socket table (NetNs implements it). */
+export interface UdpNs extends SocketNs {
+  readonly udpSockets: Map<number, UdpSocket>
+}
 
 export interface UdpListener {
   /** A datagram arrived; `packet` is borrowed for the duration of the call. */
@@ -26,8 +31,8 @@ export class UdpSocket {
   closed = false
 
   constructor(
-    private readonly network: Network,
-    readonly ns: NetNs,
+    private readonly io: NetIo,
+    readonly ns: UdpNs,
     /** Bound address; 0 = INADDR_ANY (the source address then comes from the route). */
     readonly localAddr: Ipv4,
     readonly localPort: number,
@@ -42,7 +47,21 @@ export class UdpSocket {
 
   sendTo(dstAddr: Ipv4, dstPort: number, payloadBytes: number, appTag = 0, appData: object | null = null, flowId = 0): void {
     if (this.closed) return
-    this.network.udpSend(this, dstAddr, dstPort, payloadBytes, appTag, appData, flowId)
+    const io = this.io
+    const h = io.allocatePacket()
+    const p = io.packet(h)
+    p.protocol = Protocol.UDP
+    p.srcAddr = this.localAddr
+    p.dstAddr = dstAddr
+    p.srcPort = this.localPort
+    p.dstPort = dstPort
+    p.ttl = io.params.defaultTtl
+    p.payloadBytes = payloadBytes
+    p.totalBytes = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + payloadBytes
+    p.appTag = appTag
+    p.appData = appData
+    p.flowId = flowId
+    io.sendFrom(this.ns, h)
   }
 
   /** send(2) on a connected socket. */

@@ -85,3 +85,6 @@ export type TargetKind = (typeof TargetKind)[keyof typeof TargetKind]
 /** Built-in policy values. */
 export const Policy = { ACCEPT: 0, DROP: 1 } as const
 export type Policy = (typeof Policy)[keyof typeof Policy]
+
+/** `-m recent` commands (xt_recent.h XT_RECENT_*). */
+export const RecentCommand = { SET: 1, CHECK: 2, UPDATE: 4, REMOVE: 8 } as const

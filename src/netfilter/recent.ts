@@ -13,8 +13,16 @@
  * Time is simulated nanoseconds rather than jiffies (HZ granularity is not modelled).
  * The LRU list is a Map in insertion order (delete + set moves an entry to the tail).
  */
-import type { RecentMatch } from "./rule.ts"
-import { RecentCommand } from "./rule.ts"
+import { RecentCommand } from "./constants.ts"
+
+/** The options of one `-m recent` match that the list needs (RecentMatch in rule.ts has them). */
+export interface RecentQuery {
+  readonly command: number
+  readonly invert: boolean
+  readonly secondsNs: number
+  readonly hitCount: number
+  readonly reap: boolean
+}
 
 export class RecentEntry {
   /** Ring of timestamps (ns). */
@@ -45,7 +53,7 @@ export class RecentTable {
   }
 
   /** recent_mt for one packet; `address` is already masked. */
-  evaluate(m: RecentMatch, address: number, nowNs: number): boolean {
+  evaluate(m: RecentQuery, address: number, nowNs: number): boolean {
     let ret = m.invert
     const e = this.entries.get(address)
     if (e === undefined) {

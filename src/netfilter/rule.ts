@@ -17,9 +17,8 @@ import type { Packet } from "../wire/packet.ts"
 import { Protocol } from "../wire/protocol.ts"
 import type { FilterHost } from "../net/hooks.ts"
 import { RejectWith } from "../net/hooks.ts"
-import { CT_STATE_NAMES, CtState, TargetKind } from "./constants.ts"
+import { CT_STATE_NAMES, CtState, RecentCommand, TargetKind } from "./constants.ts"
 import type { RecentTable } from "./recent.ts"
-import type { Chain } from "./table.ts"
 
 /** Per-evaluation inputs; one mutable instance per stack, filled before each hook traversal. */
 export class MatchContext {
@@ -194,7 +193,6 @@ export function statisticThreshold(probabilityText: string): number {
   return Math.round(2147483648 * p)
 }
 
-export const RecentCommand = { SET: 1, CHECK: 2, UPDATE: 4, REMOVE: 8 } as const
 
 /** `-m recent` (net/netfilter/xt_recent.c); the list itself is a RecentTable. */
 export class RecentMatch extends Match {
@@ -234,10 +232,12 @@ export const NatFlag = { PROTO_SPECIFIED: 2, PROTO_RANDOM: 4, PROTO_RANDOM_FULLY
 
 export class Target {
   kind: TargetKind = TargetKind.NONE
-  /** Chain name for JUMP/GOTO, resolved to `chainIndex` when the table is committed. */
+  /**
+   * Chain name for JUMP/GOTO. Resolved when the table is committed into Chain.jumps (an index into
+   * Table.chains), kept in the chain rather than here because a --noflush restore shares rules
+   * between the live table and the staged one.
+   */
   chainName = ""
-  /** Resolved when the table is committed. */
-  chain: Chain | null = null
   rejectWith: RejectWith = RejectWith.ICMP_PORT_UNREACHABLE
   /** MARK: skb->mark = (skb->mark & ~markMask) ^ markValue (xt_mark.c, MARK target v2). */
   markValue = 0

@@ -289,11 +289,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
           this.stackChains[depth] = chain
           this.stackPositions[depth] = i + 1
           depth++
-          chain = target.chain as Chain
+          chain = table.chains[chain.jumps[i]]
           pos = 0
           continue
         case TargetKind.GOTO:
-          chain = target.chain as Chain
+          chain = table.chains[chain.jumps[i]]
           pos = 0
           continue
         case TargetKind.MARK:

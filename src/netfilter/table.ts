@@ -86,6 +86,11 @@ export class Chain {
   declared = false
   index: ChainIndex | null = null
   indexDirty = true
+  /**
+   * jumps[i]: for a JUMP/GOTO rule i, the index of its target chain in Table.chains; -1 otherwise.
+   * Set by Table.commit; per chain because chains are copied per restore and rules are shared.
+   */
+  jumps: Int32Array = new Int32Array(0)
 
   constructor(readonly name: string, readonly builtinHook: number) {}
 
@@ -149,17 +154,21 @@ export class Table {
 
   /** Resolves jump targets, rejects loops; throws RuleParseError. */
   commit(indexThreshold: number): void {
+    const position = new Map<Chain, number>()
+    this.chains.forEach((c, i) => position.set(c, i))
     for (const chain of this.chains) {
       chain.indexDirty = true
       chain.index = null
-      for (const rule of chain.rules) {
+      const jumps = new Int32Array(chain.rules.length).fill(-1)
+      chain.rules.forEach((rule, i) => {
         const t = rule.target
-        if (t.kind !== TargetKind.JUMP && t.kind !== TargetKind.GOTO) continue
+        if (t.kind !== TargetKind.JUMP && t.kind !== TargetKind.GOTO) return
         const target = this.byName.get(t.chainName)
         if (target === undefined) throw new RuleParseError(`chain ${chain.name}: unknown target or chain "${t.chainName}"`)
         if (target.builtin) throw new RuleParseError(`chain ${chain.name}: cannot jump to built-in chain ${target.name}`)
-        t.chain = target
-      }
+        jumps[i] = position.get(target) as number
+      })
+      chain.jumps = jumps
       if (chain.rules.length >= indexThreshold) {
         chain.index = new ChainIndex(chain.rules)
       }
@@ -173,7 +182,7 @@ export class Table {
       if (s === 1) throw new RuleParseError(`loop detected through chain ${c.name}`)
       if (s === 2) return
       state.set(c, 1)
-      for (const r of c.rules) if (r.target.chain !== null) visit(r.target.chain, depth + 1)
+      for (const j of c.jumps) if (j >= 0) visit(this.chains[j], depth + 1)
       state.set(c, 2)
     }
     for (const c of this.chains) visit(c, 0)

@@ -663,11 +663,11 @@ class Recorder implements NetObserver {
     switch (kind) {
       case TargetKind.JUMP:
         walk.frames.push({ chain, pos: index + 1 })
-        walk.chain = r.target.chain as Chain
+        walk.chain = stack.tables[table].chains[chain.jumps[index]]
         walk.pos = 0
         break
       case TargetKind.GOTO:
-        walk.chain = r.target.chain as Chain
+        walk.chain = stack.tables[table].chains[chain.jumps[index]]
         walk.pos = 0
         break
       case TargetKind.RETURN: {

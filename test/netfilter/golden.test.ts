@@ -102,4 +102,17 @@ describe("kube-proxy golden dumps", () => {
     expect(() => stack.restore("*filter\n-A INPUT -p tcp --dport 80 --bogus -j ACCEPT\nCOMMIT\n")).toThrow(/line 2: unknown option "--bogus"/)
     expect(stack.save()).toBe(before)
   })
+
+  it("a failed --noflush restore leaves the live tables' jumps as they were (iptables-restore is atomic)", () => {
+    // Rules of undeclared chains are shared between the live table and the staged copy; the staged
+    // commit must not redirect the live jumps (they are resolved per chain, into Chain.jumps).
+    const { stack } = makeNode()
+    stack.restore("*mangle\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n-A A -j B\n-A B -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n")
+    // mangle commits (B now marks 0x2 in the staged copy), then the filter table fails.
+    expect(() => stack.restore("*mangle\n:B - [0:0]\n-A B -j MARK --set-xmark 0x2/0xffffffff\nCOMMIT\n*filter\n-A INPUT -j NOPE\nCOMMIT\n", { noflush: true })).toThrow(RestoreError)
+    const p = tcp("10.0.0.2", 40000, "10.0.0.3", 80)
+    p.untracked = true
+    stack.runHook(Hook.PREROUTING, p, 1, -1, 0)
+    expect(p.mark).toBe(1)
+  })
 })
