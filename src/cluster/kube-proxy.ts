@@ -3,6 +3,13 @@
  * syncs on kube-proxy's BoundedFrequencyRunner schedule, compiles the iptables-restore input with
  * the iptables-mode compiler and restores it into the node's netfilter, then reconciles stale UDP
  * conntrack entries (pkg/proxy/conntrack/cleanup.go), all in simulated time.
+ *
+ * A failed iptables-restore takes upstream's path (pkg/proxy/iptables/proxier.go syncProxyRules:
+ * the deferred `if !success` block): nothing of the sync is applied (iptables-restore is atomic),
+ * the health check servers and the stale-conntrack cleanup are not updated (they follow the
+ * restore), `proxier.syncRunner.RetryAfter(proxier.syncPeriod)` asks for a retry within syncPeriod,
+ * and `needFullSync = true` makes that retry a full sync. Failures are injected (`failRestores`,
+ * the scenario timeline's `failRestore` step); the cause of a real failure is not modelled.
  */
 import type { ApiStore } from "../k8s/store.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
@@ -34,7 +41,12 @@ export interface SyncRecord {
 
 export class KubeProxyNode {
   readonly runner: SyncRunner
+  /** Syncs whose restore succeeded. */
   readonly syncs: SyncRecord[] = []
+  /** Times of syncs whose iptables-restore failed (nothing applied, retried within syncPeriod). */
+  readonly failedSyncsNs: number[] = []
+  /** Injected failures left: the next this many restores of kube-proxy's rules fail. */
+  private restoreFailuresLeft = 0
   private readonly proxier: IptablesProxier
   private jumpsInstalled = false
   /** Told after every sync (the runtime updates the node's health check servers from it). */
@@ -67,10 +79,26 @@ export class KubeProxyNode {
     this.runner.requestSync(nowNs)
   }
 
+  /** Makes the next `count` restores of kube-proxy's rules fail (iptables-restore exits non-zero). */
+  failRestores(count: number): void {
+    this.restoreFailuresLeft += count
+  }
+
+  /** One syncProxyRules; false when iptables-restore failed (the runner then retries). */
   sync(nowNs: number): boolean {
     const services = this.store.list("Service") as readonly Service[]
     const slices = this.store.list("EndpointSlice") as readonly EndpointSlice[]
     const result = this.proxier.sync(nowNs, services, slices)
+    // A restore input our own compiler wrote that the engine refuses is a bug and throws; only
+    // injected failures are simulated outcomes.
+    if (this.restoreFailuresLeft > 0) {
+      this.restoreFailuresLeft--
+      this.proxier.restoreFailed()
+      this.failedSyncsNs.push(nowNs)
+      // kube-proxy's start-up sync is a direct call: the runner is not armed yet, and its Loop's
+      // first timer (syncPeriod) is the retry. Later syncs return false to the runner (RetryAfter).
+      return false
+    }
     this.stack.restore(result.restoreInput, { noflush: true, counters: true })
     if (!this.jumpsInstalled) {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine

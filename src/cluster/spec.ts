@@ -125,6 +125,12 @@ export interface WorkloadSpec {
   /** Requests per source (per replica for deployment sources); null = until durationNs ends. */
   readonly count: number | null
   readonly startNs: number
+  /**
+   * "ready" (default): from startNs, wait until the sources run and the target is served (see
+   * World.workloadReady). "none": wait only for the source containers to run (a client is a
+   * process in its pod), so start-up races (no endpoints, rules not yet synced) show as failures.
+   */
+  readonly waitFor: "ready" | "none"
   /** Stop issuing new requests after this long (null = scenario duration). */
   readonly durationNs: number | null
   /** "new": a new connection per request; "keepAlive": reuse connections. */
@@ -140,6 +146,8 @@ export type TimelineAction =
   | { readonly kind: "scale"; readonly target: string; readonly namespace: string; readonly replicas: number }
   | { readonly kind: "delete"; readonly target: string; readonly namespace: string }
   | { readonly kind: "apply"; readonly objects: readonly ManifestObject[] }
+  /** The next `count` iptables-restore runs of kube-proxy on `node` fail (cluster/kube-proxy.ts). */
+  | { readonly kind: "failRestore"; readonly node: string; readonly count: number }
 
 export interface TimelineStep {
   readonly atNs: number

@@ -304,6 +304,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
     } else if (action.kind === "delete") {
       issues = cp.delete(action.namespace, action.target)
       description = `delete ${action.target}`
+    } else if (action.kind === "failRestore") {
+      issues = []
+      this.nodes.get(action.node)?.proxy.failRestores(action.count)
+      description = `kube-proxy on ${action.node}: the next ${action.count === 1 ? "iptables-restore fails" : `${action.count} iptables-restore runs fail`}`
     } else {
       issues = cp.apply(action.objects)
       description = `apply ${action.objects.map((o) => `${o.object.kind.toLowerCase()}/${o.object.metadata.name}`).join(", ")}`
@@ -319,7 +323,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
    * runs curl after `kubectl get pods` shows Running: every source pod's container is running and,
    * when the target is a Service with a selector, it has a ready endpoint that every node's
    * kube-proxy has programmed. Checked every WORKLOAD_WAIT_STEP_NS; past the scenario duration
-   * the workload starts regardless (and its failures show why).
+   * the workload starts regardless (and its failures show why). With `waitFor: none` only the
+   * sources are waited for.
    */
   private workloadReady(spec: WorkloadSpec, nowNs: number): boolean {
     if (nowNs >= this.spec.durationNs) return true
@@ -328,6 +333,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
       if (deployment !== undefined && this.sources(spec).length < (deployment.spec.replicas ?? 1)) return false
     } else if (this.sources(spec).length === 0) return false
+    if (spec.waitFor === "none") return true
     const namespace = from.kind === "pod" || from.kind === "deployment" ? from.namespace : "default"
     const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
     if (resolution !== null && !this.loadBalancers.ready(resolution.address)) return false

@@ -427,7 +427,8 @@ class Context {
       to,
       arrival,
       count: w.count ?? null,
-      startNs: w.start === undefined ? 0 : DURATION(w.start),
+      startNs: w.start === undefined ? 0 : typeof w.start === "string" ? DURATION(w.start) : w.start.at === undefined ? 0 : DURATION(w.start.at),
+      waitFor: w.start === undefined || typeof w.start === "string" ? "ready" : (w.start.waitFor ?? "ready"),
       durationNs: w.duration === undefined ? null : DURATION(w.duration),
       connection: w.connection ?? DEFAULTS.connection,
       requestBytes,
@@ -499,6 +500,10 @@ class Context {
       if (m === null) this.error([...path, "delete"], `invalid delete target "${step.delete}": expected KIND/NAME with KIND pod, deployment, replicaset, service, endpoints or endpointslice`)
       return { atNs, action: { kind: "delete", target: step.delete, namespace }, position }
     }
+    if (step.failRestore !== undefined) {
+      if (step.namespace !== undefined) this.error([...path, "namespace"], "a failRestore step has no namespace")
+      return { atNs, action: { kind: "failRestore", node: step.failRestore.node, count: step.failRestore.count ?? 1 }, position }
+    }
     if (step.namespace !== undefined) this.error([...path, "namespace"], "the namespace of an apply step goes inside apply: (apply: {path: ..., namespace: ...})")
     const objects = step.apply === undefined ? [] : this.manifestSource(step.apply, [...path, "apply"])
     return { atNs, action: { kind: "apply", objects }, position }
@@ -567,6 +572,9 @@ class Context {
           const kind = m[1] === "deployment" ? "Deployment" : "ReplicaSet"
           if (!has(kind, step.action.namespace, m[2])) this.error(["timeline", index, "scale"], `no ${kind} "${m[2]}" in namespace "${step.action.namespace}"`)
         }
+      }
+      if (step.action.kind === "failRestore" && !nodeNames.includes(step.action.node)) {
+        this.error(["timeline", index, "failRestore", "node"], `no node "${step.action.node}" (nodes: ${nodeNames.join(", ")})`)
       }
     })
   }

@@ -153,7 +153,8 @@ const Workload = Schema.Struct({
   to: Schema.String,
   arrival: opt(Arrival),
   count: opt(PositiveInt),
-  start: opt(DurationString),
+  /** A time (`start: 2s`), or `{ at: 0s, waitFor: none }` to skip the wait for the target. */
+  start: opt(Schema.Union([DurationString, Schema.Struct({ at: opt(DurationString), waitFor: opt(Schema.Literals(["ready", "none"])) })])),
   duration: opt(DurationString),
   connection: opt(Schema.Literals(["new", "keepAlive"])),
   requestBytes: opt(BytesValue),
@@ -168,7 +169,9 @@ const TimelineStep = Schema.Struct({
   delete: opt(Schema.String),
   apply: opt(ManifestSource),
   namespace: opt(Schema.String),
-}).check(exactlyOneOf(["scale", "delete", "apply"]))
+  /** kube-proxy's next `count` (default 1) iptables-restore runs on `node` fail. */
+  failRestore: opt(Schema.Struct({ node: Schema.String, count: opt(PositiveInt) })),
+}).check(exactlyOneOf(["scale", "delete", "apply", "failRestore"]))
 
 const Expectation = Schema.Struct({
   workload: Schema.String,
