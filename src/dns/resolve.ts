@@ -3,8 +3,13 @@
  * by packet (the DNS issue): a Service name answers its ClusterIP as CoreDNS's kubernetes plugin
  * would (`svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.<domain>`, searched from the client's
  * namespace like the pod's resolv.conf search list); node and external host names answer their
- * addresses. Headless Services answer their first ready endpoint. Unknown names stay unresolved:
- * the workload's requests then fail with reason "unresolved".
+ * addresses. A headless Service answers one A record per ready endpoint, as CoreDNS's kubernetes
+ * plugin does, in EndpointSlice order; the client connects to the first (glibc's getaddrinfo
+ * returns the answers in order and RFC 6724 sorting does not reorder IPv4 addresses of one scope).
+ * CoreDNS's `loadbalance` plugin (in the default Corefile) would shuffle that order per query; it
+ * is not modelled, and a name is resolved once, when its workload starts (as an application that
+ * caches the answer), not per connection: both belong to the packet-level DNS of the DNS issue.
+ * Unknown names stay unresolved: the workload's requests then fail with reason "unresolved".
  */
 import type { ApiStore } from "../k8s/store.ts"
 import { formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
@@ -17,14 +22,17 @@ export interface NameTables {
 }
 
 export interface Resolution {
+  /** The address the client uses: the first of `addresses`. */
   readonly address: Ipv4
+  /** Every address of the answer (several for a headless Service). */
+  readonly addresses: readonly Ipv4[]
   /** The Service the name resolved through, "namespace/name", or null. */
   readonly service: { readonly namespace: string; readonly name: string } | null
 }
 
 export function resolveHost(tables: NameTables, host: string, port: number, clientNamespace: string): Resolution | null {
   const literal = parseIpv4(host)
-  if (literal !== undefined) return { address: literal, service: serviceByAddress(tables, host, port) }
+  if (literal !== undefined) return { address: literal, addresses: [literal], service: serviceByAddress(tables, host, port) }
   const name = host.endsWith(".") ? host.slice(0, -1) : host
   const domainSuffix = `.svc.${tables.clusterDomain}`
   const labels = name.split(".")
@@ -48,20 +56,24 @@ export function resolveHost(tables: NameTables, host: string, port: number, clie
     const ip = service.spec.clusterIP
     if (ip !== undefined && ip !== "None" && ip !== "") {
       const address = parseIpv4(ip)
-      if (address !== undefined) return { address, service: { namespace, name: serviceName } }
+      if (address !== undefined) return { address, addresses: [address], service: { namespace, name: serviceName } }
     }
+    // Headless: an A record per ready endpoint (an address in two slices answers once; CoreDNS not
+    // re-verified on that point).
+    const addresses: Ipv4[] = []
     for (const slice of tables.store.endpointSlicesFor(namespace, serviceName)) {
       for (const endpoint of slice.endpoints) {
         if (endpoint.conditions?.ready === false) continue
         const address = parseIpv4(endpoint.addresses[0] ?? "")
-        if (address !== undefined) return { address, service: null }
+        if (address !== undefined && !addresses.includes(address)) addresses.push(address)
       }
     }
+    if (addresses.length > 0) return { address: addresses[0], addresses, service: null }
   }
   const node = tables.nodeAddresses.get(name)
-  if (node !== undefined) return { address: node, service: null }
+  if (node !== undefined) return { address: node, addresses: [node], service: null }
   const external = tables.externalAddresses.get(name)
-  if (external !== undefined) return { address: external, service: null }
+  if (external !== undefined) return { address: external, addresses: [external], service: null }
   return null
 }
 

@@ -22,7 +22,7 @@
  *   TCP_RTO_MIN 200 ms), at most TCP_RTO_MAX 120 s, Karn's rule, exponential backoff, go-back-N
  *   from the oldest unacknowledged byte; tcp_retries2 = 15 consecutive timeouts => ETIMEDOUT;
  * - window: cwnd starts at IW10 (TCP_INIT_CWND) and grows by the bytes acknowledged (slow start) up
- *   to tcpWindowBytesMax (64 KiB); an RTO sets it to one MSS (RFC 5681 loss window);
+ *   to tcpWindowBytesMax (65535 bytes); an RTO sets it to one MSS (RFC 5681 loss window);
  * - FIN close on both sides, TIME_WAIT 60 s (TCP_TIMEWAIT_LEN) for the active closer (its 4-tuple
  *   stays in use), FIN_WAIT_2 timeout 60 s (tcp_fin_timeout);
  * - ephemeral ports: per namespace a random even start in ip_local_port_range (from the namespace's

@@ -5,9 +5,9 @@
  * "workload/wget/arrivals", never from creation order: adding a component does not reshuffle the
  * randomness of the others (the ns-3 stream-assignment caveat, avoided from day one).
  *
- * Generator: xoshiro128** (Blackman & Vigna), 128-bit state, seeded through splitmix32 from a hash
- * of the seed and the name. Its first outputs are pinned by a test because every golden result
- * depends on them.
+ * Generator: xoshiro128** (Blackman & Vigna), 128-bit state. Each state word is murmur3's fmix32
+ * finalizer over (seed, FNV-1a hash of the name, word index); see Rng.stream. Its first outputs are
+ * pinned by a test because every golden result depends on them.
  */
 import { assert } from "./assert.ts"
 
