@@ -97,6 +97,14 @@ describe("tidy", () => {
     expect(cycles).toEqual([])
   })
 
+  it("has no barrels: files import the file that defines a name; cluster/index.ts is the runtime's API and names its exports", () => {
+    // A barrel of `export *` made every internal a layer's API and hid where names come from.
+    const offenders = files
+      .filter((f) => (f.path.endsWith("/index.ts") && f.path !== "cluster/index.ts") || /^export \* from/m.test(f.text))
+      .map((f) => f.path)
+    expect(offenders).toEqual([])
+  })
+
   it("has no for...in loops or FIXME markers", () => {
     const offenders = files.filter((f) => /\bfor\s*\(\s*(const|let|var)\s+\w+\s+in\s/.test(f.text) || /FIXME/.test(f.text)).map((f) => f.path)
     expect(offenders).toEqual([])

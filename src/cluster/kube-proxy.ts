@@ -13,18 +13,15 @@
  */
 import type { ApiStore } from "../k8s/store.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
-import { TableId, type Conntrack, type NetfilterStack } from "../netfilter/index.ts"
-import {
-  IptablesProxier,
-  SyncRunner,
-  cleanStaleConntrackEntries,
-  iptablesConfigFrom,
-  jumpRulesRestoreInput,
-  sortIptablesRules,
-  type ConntrackEntryView,
-  type ConntrackTableView,
-  type ProxyNode,
-} from "../proxy/index.ts"
+import type { Conntrack } from "../netfilter/conntrack.ts"
+import { TableId } from "../netfilter/constants.ts"
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import { cleanStaleConntrackEntries, type ConntrackEntryView, type ConntrackTableView } from "../proxy/conntrack-cleanup.ts"
+import { iptablesConfigFrom, jumpRulesRestoreInput } from "../proxy/iptables/compile.ts"
+import { IptablesProxier } from "../proxy/iptables/proxier.ts"
+import { sortIptablesRules } from "../proxy/iptables/sort.ts"
+import type { ProxyNode } from "../proxy/service-port.ts"
+import { SyncRunner } from "../proxy/sync.ts"
 import type { Scheduler } from "../sim/scheduler.ts"
 import type { KubeProxySpec } from "./spec.ts"
 

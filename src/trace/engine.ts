@@ -31,18 +31,10 @@ import type { NetNs } from "../net/netns.ts"
 import type { NetObserver, Network } from "../net/network.ts"
 import type { TcpConnection, TcpConnectionListener } from "../net/tcp.ts"
 import type { UdpListener, UdpSocket } from "../net/udp.ts"
-import {
-  CT_STATE_NAMES,
-  ConntrackEvent,
-  CtStatus,
-  TABLE_NAMES,
-  TargetKind,
-  type Chain,
-  type NetfilterStack,
-  type NetfilterTracer,
-  type Rule,
-  type TableId,
-} from "../netfilter/index.ts"
+import { CT_STATE_NAMES, CtStatus, TABLE_NAMES, TargetKind, type TableId } from "../netfilter/constants.ts"
+import type { Rule } from "../netfilter/rule.ts"
+import { ConntrackEvent, type NetfilterStack, type NetfilterTracer } from "../netfilter/stack.ts"
+import type { Chain } from "../netfilter/table.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"

@@ -8,22 +8,10 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Scheduler } from "../../src/sim/scheduler.ts"
 import { NS_PER_S } from "../../src/sim/time.ts"
-import {
-  ControlPlane,
-  LABEL_MANAGED_BY,
-  LABEL_SERVICE_NAME,
-  describeService,
-  getEndpoints,
-  getPodsWide,
-  getServices,
-  isPodReady,
-  type ControlPlaneConfig,
-  type Deployment,
-  type Endpoints,
-  type KubeObject,
-  type Pod,
-  type Service,
-} from "../../src/k8s/index.ts"
+import { ControlPlane, type ControlPlaneConfig } from "../../src/k8s/control-plane.ts"
+import { isPodReady } from "../../src/k8s/endpoints.ts"
+import { describeService, getEndpoints, getPodsWide, getServices } from "../../src/k8s/kubectl.ts"
+import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME, type Deployment, type Endpoints, type KubeObject, type Pod, type Service } from "../../src/k8s/types.ts"
 
 const BASE: ControlPlaneConfig = {
   seed: 1,

@@ -5,21 +5,9 @@
 import { describe, expect, it } from "vitest"
 import { Rng } from "../../src/sim/rng.ts"
 import { cidr, ipv4 } from "../../src/wire/ipv4.ts"
-import {
-  BitmapAllocator,
-  LoadBalancerPool,
-  NodeCidrAllocator,
-  NodePortAllocator,
-  RangeAllocator,
-  ServiceIpAllocator,
-  computeHash,
-  fnv32a,
-  generateName,
-  matchesSelector,
-  matchesServiceSelector,
-  rangeOffset,
-  safeEncodeString,
-} from "../../src/k8s/index.ts"
+import { BitmapAllocator, LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, RangeAllocator, ServiceIpAllocator, rangeOffset } from "../../src/k8s/ipam.ts"
+import { matchesSelector, matchesServiceSelector } from "../../src/k8s/labels.ts"
+import { computeHash, fnv32a, generateName, safeEncodeString } from "../../src/k8s/names.ts"
 import { formatCidr, formatIpv4 } from "../../src/wire/ipv4.ts"
 
 describe("names", () => {

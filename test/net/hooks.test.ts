@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest"
 import { DropReason } from "../../src/wire/drop-reason.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
 import type { Packet } from "../../src/wire/packet.ts"
-import { HOOK_NAMES, Hook, RejectWith, Verdict } from "../../src/net/index.ts"
-import type { NetNs, PacketFilter } from "../../src/net/index.ts"
+import { HOOK_NAMES, Hook, RejectWith, Verdict } from "../../src/net/hooks.ts"
+import type { PacketFilter } from "../../src/net/hooks.ts"
+import type { NetNs } from "../../src/net/netns.ts"
 import { PingLog, SPEC, UdpLog, run, world } from "./helpers.ts"
 
 class ScriptedFilter implements PacketFilter {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest"
 import { DropReason } from "../../src/wire/drop-reason.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
 import { IPV4_HEADER_BYTES, UDP_HEADER_BYTES } from "../../src/wire/protocol.ts"
-import { NetError } from "../../src/net/index.ts"
+import { NetError } from "../../src/net/errors.ts"
 import { PingLog, SPEC, UdpLog, run, serializationNs, world } from "./helpers.ts"
 
 const PING_BYTES = 84 // 56(84) bytes of data

@@ -12,7 +12,8 @@ import { DropReason } from "../../src/wire/drop-reason.ts"
 import { formatIpv4, ipv4 } from "../../src/wire/ipv4.ts"
 import { Packet } from "../../src/wire/packet.ts"
 import { Protocol, TcpFlag } from "../../src/wire/protocol.ts"
-import { CtState, KUBE_PROXY_CONNTRACK_TIMEOUTS, TcpState } from "../../src/netfilter/index.ts"
+import { KUBE_PROXY_CONNTRACK_TIMEOUTS } from "../../src/netfilter/conntrack.ts"
+import { CtState, TcpState } from "../../src/netfilter/constants.ts"
 import { CNI0, ETH0, icmpEcho, makeNode, receive, replyTo, send, tcp, udp } from "./helpers.ts"
 
 const SERVICE_NAT = `*nat

@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { Hook, Verdict } from "../../src/net/hooks.ts"
 import { formatIpv4, ipv4 } from "../../src/wire/ipv4.ts"
-import { RestoreError } from "../../src/netfilter/index.ts"
+import { RestoreError } from "../../src/netfilter/table.ts"
 import { ETH0, makeNode, receive, send, tcp } from "./helpers.ts"
 
 const fixture = (name: string): string => readFileSync(join(import.meta.dirname, "fixtures", name), "utf8")

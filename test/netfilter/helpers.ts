@@ -8,8 +8,8 @@ import { Hook, Verdict } from "../../src/net/hooks.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
 import { Packet } from "../../src/wire/packet.ts"
 import { Protocol, TcpFlag } from "../../src/wire/protocol.ts"
-import type { NetfilterOptions } from "../../src/netfilter/index.ts"
-import { NetfilterStack } from "../../src/netfilter/index.ts"
+import type { NetfilterOptions } from "../../src/netfilter/stack.ts"
+import { NetfilterStack } from "../../src/netfilter/stack.ts"
 
 export class FakeHost implements FilterHost {
   readonly local = new Set<number>()

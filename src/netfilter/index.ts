@@ -1,6 +1,0 @@
-export * from "./constants.ts"
-export * from "./conntrack.ts"
-export * from "./recent.ts"
-export * from "./rule.ts"
-export * from "./stack.ts"
-export * from "./table.ts"

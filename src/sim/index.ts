@@ -1,4 +1,0 @@
-export * from "./assert.ts"
-export * from "./rng.ts"
-export * from "./scheduler.ts"
-export * from "./time.ts"
