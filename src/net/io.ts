@@ -18,6 +18,8 @@ export interface SocketNs {
   readonly portRng: Rng
   /** TCP initial sequence numbers. */
   readonly isnRng: Rng
+  /** Whether the namespace owns `address` (bind(2) to a local address; 127/8 is always local). */
+  isLocalAddress(address: Ipv4): boolean
 }
 
 /** The network as sockets see it: the packet table and the output path of a namespace. */
