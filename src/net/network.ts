@@ -290,9 +290,14 @@ export class Network implements EventHandler, NetIo {
     this.output(ns, handle, readyNs)
   }
 
+  /** The namespace a socket's `ns` (the narrow view of net/io.ts) is. */
+  namespaceOf(ns: SocketNs): NetNs {
+    return this.namespaces[ns.id]
+  }
+
   /** NetIo.sendFrom: a socket's packet, sent now from its namespace. */
   sendFrom(ns: SocketNs, handle: number): void {
-    this.send(this.namespaces[ns.id], handle)
+    this.send(this.namespaceOf(ns), handle)
   }
 
   private output(ns: NetNs, handle: number, readyNs: number): void {
@@ -653,7 +658,7 @@ export class Network implements EventHandler, NetIo {
       r.tcpAck = (orig.tcpSeq + span) >>> 0
     }
     r.flowId = orig.flowId
-    this.send(this.namespaces[ns.id], h, readyNs)
+    this.send(this.namespaceOf(ns), h, readyNs)
   }
 
   // ---------------------------------------------------------------- sockets
@@ -707,7 +712,7 @@ export class Network implements EventHandler, NetIo {
 
   /** Source address `ns` would use towards `dstAddr` (route src or interface address); 0 = no route. */
   sourceAddressFor(socketNs: SocketNs, dstAddr: Ipv4): Ipv4 {
-    const ns = this.namespaces[socketNs.id]
+    const ns = this.namespaceOf(socketNs)
     if (ns.isLocalAddress(dstAddr)) return dstAddr
     const route = ns.routes.lookup(dstAddr)
     if (route === null) return 0
@@ -716,7 +721,7 @@ export class Network implements EventHandler, NetIo {
 
   /** MTU of the interface `ns` routes `dstAddr` through (0 = no route). */
   pathMtuFor(socketNs: SocketNs, dstAddr: Ipv4): number {
-    const ns = this.namespaces[socketNs.id]
+    const ns = this.namespaceOf(socketNs)
     if (ns.isLocalAddress(dstAddr)) return ns.loopback.mtuBytes
     const route = ns.routes.lookup(dstAddr)
     if (route === null) return 0
