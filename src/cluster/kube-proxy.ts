@@ -44,6 +44,8 @@ export class KubeProxyNode {
   readonly failedSyncsNs: number[] = []
   /** Injected failures left: the next this many restores of kube-proxy's rules fail. */
   private restoreFailuresLeft = 0
+  /** Told of each failed sync (the runtime records it as a step of the results). */
+  onSyncFailed: ((nowNs: number) => void) | null = null
   private readonly proxier: IptablesProxier
   private jumpsInstalled = false
   /** Told after every sync (the runtime updates the node's health check servers from it). */
@@ -92,6 +94,7 @@ export class KubeProxyNode {
       this.restoreFailuresLeft--
       this.proxier.restoreFailed()
       this.failedSyncsNs.push(nowNs)
+      this.onSyncFailed?.(nowNs)
       // kube-proxy's start-up sync is a direct call: the runner is not armed yet, and its Loop's
       // first timer (syncPeriod) is the retry. Later syncs return false to the runner (RetryAfter).
       return false

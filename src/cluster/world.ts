@@ -165,6 +165,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp)
+    const retryS = kp.syncPeriodNs / 1e9
+    proxy.onSyncFailed = (atNs) => this.steps.push({ atNs, description: `kube-proxy on ${name}: iptables-restore failed; nothing applied, a full sync within ${retryS}s` })
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
 

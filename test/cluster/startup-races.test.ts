@@ -133,6 +133,15 @@ describe("kube-proxy after a failed iptables-restore", () => {
     expect(failing.rules(false)).toContain("--dport 81")
   })
 
+  it("records each failed sync as a step of the results", () => {
+    const timeline = `timeline:\n  - at: 4s\n    failRestore: { node: node-2 }\n${SERVICE_CHANGE_AT_5S}`
+    const doc = runScenario(specFromText(scenario("0s", timeline, 400)), { seed: 7 })
+    expect(doc.steps.filter((s) => s.description.startsWith("kube-proxy on node-2"))).toEqual([
+      { atNs: 4 * NS_PER_S, description: "kube-proxy on node-2: the next iptables-restore fails" },
+      { atNs: 5 * NS_PER_S, description: "kube-proxy on node-2: iptables-restore failed; nothing applied, a full sync within 10s" },
+    ])
+  })
+
   it("refuses failRestore for a node that does not exist", () => {
     expect(() => specFromText(scenario("0s", "timeline:\n  - at: 1s\n    failRestore: { node: nope }\n"))).toThrow(/timeline\.0\.failRestore\.node: no node "nope"/)
   })
