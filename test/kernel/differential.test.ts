@@ -18,10 +18,12 @@
  * Deterministic choices must be equal. Random choices (`statistic`): every outcome the kernel
  * produces must be one the simulator produces, and one random target per case (the one with the
  * most outcomes) gets a strong two-sample chi-square test: SPLIT_KERNEL kernel connections (400
- * quick, 1200 extensive) against 5x as many simulated ones, failing at p < 0.01 on a fresh resample
- * as well. At 400 / 2000 this detects a difference of 0.11 in a split probability around 1/2 with
- * power 0.8 (0.064 at 1200 / 6000; normal approximation, compare.ts detectableDifference); the
- * summary line prints the figure for the run.
+ * quick, 1200 extensive) against 5x as many simulated ones, failing when p < 0.01 and a fresh
+ * resample of both sides gives p < 0.01 again. At 400 / 2000 this detects a difference of 0.105 in
+ * a split probability around 1/2 with power 0.8 for the two stages together (each stage sqrt(0.8);
+ * 0.060 at 1200 / 6000; normal approximation, compare.ts detectableDifference); the summary line
+ * prints the figure for the run. Before, every random target had its own test of 100-240 vs 100-240
+ * connections (0.17 to 0.27 at the same power).
  *
  * The run must reach a floor of generated cases (quick 3, extensive 60): a time budget that cuts it
  * below the floor FAILS the test. The harness test also feeds deliberately wrong simulators (a DNAT
