@@ -86,9 +86,14 @@ const TIMEOUT_MS = 1500
 
 /** Source ports for kernel-and-simulator probes: one per connection over the whole run. */
 let nextPort = 20_000
+/** Set when the counter wraps: the next case flushes conntrack in every namespace of the lab. */
+let portsWrapped = false
 function port(): number {
   const p = nextPort
-  nextPort = nextPort >= 59_999 ? 20_000 : nextPort + 1
+  if (nextPort >= 59_999) {
+    nextPort = 20_000
+    portsWrapped = true
+  } else nextPort++
   return p
 }
 /** Source ports of simulator-only probes (extra split samples), above the shared range. */
@@ -402,6 +407,10 @@ COMMIT
       mark = performance.now()
       const { text } = compileNodeRules(c.services, c.slices, c.config)
       await l!.loadRules(text)
+      if (portsWrapped) {
+        portsWrapped = false
+        await l!.flushConntrack(true)
+      }
       const saved = await l!.save()
       const appendCount = (t: string): number => t.split("\n").filter((line) => line.startsWith("-A ")).length
       if (appendCount(saved) !== appendCount(text)) throw new Error(`kernel holds ${appendCount(saved)} rules, restore text has ${appendCount(text)}\n${saved}`)

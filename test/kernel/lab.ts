@@ -504,10 +504,14 @@ export class KernelLab {
     await this.flushConntrack()
   }
 
-  /** Empties the test node's conntrack table (the other namespaces keep theirs: source ports are never reused within a run's window). */
-  async flushConntrack(): Promise<void> {
+  /**
+   * Empties the test node's conntrack table, or every namespace's with `everywhere` (the endpoint
+   * pods keep entries of their TTL REDIRECTs: harmless while source ports are not reused, so the
+   * test flushes everywhere only when its port counter wraps).
+   */
+  async flushConntrack(everywhere = false): Promise<void> {
     // conntrack -F exits non-zero on an empty table on some versions; ignore.
-    await run("ip", ["netns", "exec", this.ns.node, "conntrack", "-F"])
+    await Promise.all((everywhere ? this.all() : [this.ns.node]).map((name) => run("ip", ["netns", "exec", name, "conntrack", "-F"])))
   }
 
   async save(): Promise<string> {
