@@ -1,5 +1,5 @@
 /**
- * Addresses and CIDRs at the input boundary (scenario files, manifests, the CLI's flags), parsed and
+ * Addresses and CIDRs at the input boundary (scenario files and their manifests), parsed and
  * validated with `ip-address` (Address4 / Address6) so that the messages name what is wrong:
  * an IPv6 address or prefix is refused as such ("IPv6 is not modelled"), not as a malformed IPv4
  * address. The result is the engine's form, uint32 addresses and `Cidr` (src/wire/ipv4.ts): the
