@@ -235,6 +235,51 @@ spec:
     expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.8/30, 198.51.100.20-198.51.100.30] }\n`)).toEqual([])
   })
 
+  it("parses addresses and CIDRs with ip-address: IPv6 is refused as not modelled, malformed IPv4 says why", () => {
+    expect(issuesOf(`${HEAD}cluster: { podCIDR: "fd00:10:244::/56", serviceCIDR: 10.96.0.0/33, nodeCIDR: 10.0.0.0/08 }\n`)).toEqual([
+      's.yaml:4:21: cluster.podCIDR: CIDR "fd00:10:244::/56" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+      's.yaml:4:54: cluster.serviceCIDR: invalid CIDR "10.96.0.0/33": the prefix length must be 0 to 32',
+      's.yaml:4:78: cluster.nodeCIDR: invalid CIDR "10.0.0.0/08": the prefix length must be 0 to 32',
+    ])
+    expect(issuesOf(`${HEAD}externalHosts: [{ name: a, ip: 010.0.0.1 }, { name: b, ip: "2001:db8::1" }, { name: c, ip: 10.0.0.256 }]\n`)).toEqual([
+      `s.yaml:4:32: externalHosts[0].ip: invalid IPv4 address "010.0.0.1": IPv4 addresses can't have leading zeroes`,
+      's.yaml:4:60: externalHosts[1].ip: address "2001:db8::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+      's.yaml:4:92: externalHosts[2].ip: invalid IPv4 address "10.0.0.256": expected a dotted quad such as 10.96.0.10',
+    ])
+    expect(issuesOf(`${HEAD}loadBalancer: { pool: ["fd00::1-fd00::9", 198.51.100.1-198.51.100.300] }\n`)).toEqual([
+      's.yaml:4:24: loadBalancer.pool[0]: pool entry "fd00::1-fd00::9" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+      's.yaml:4:43: loadBalancer.pool[1]: invalid pool entry "198.51.100.1-198.51.100.300": invalid range bound "198.51.100.300": expected a dotted quad such as 10.96.0.10',
+    ])
+  })
+
+  it("checks the address fields of manifests: clusterIP(s), externalIPs, loadBalancerIP, source ranges, slice and Endpoints addresses", () => {
+    const service = (spec: string): string[] =>
+      issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { selector: { app: a }, ports: [{ port: 80 }], ${spec} } } }]\n`).filter((l) => !l.includes("warning"))
+    expect(service(`clusterIP: "fd00::10"`)).toEqual(['s.yaml:4:143: manifests[0].inline.spec.clusterIP: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    expect(service(`clusterIP: 10.96.0.1.5`)).toEqual(['s.yaml:4:143: manifests[0].inline.spec.clusterIP: invalid clusterIP "10.96.0.1.5": expected a dotted quad such as 10.96.0.10'])
+    expect(service(`clusterIPs: [10.96.0.10, "fd00::10"]`)).toEqual(['s.yaml:4:157: manifests[0].inline.spec.clusterIPs[1]: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    expect(service(`type: LoadBalancer, loadBalancerIP: 198.51.100.1/32`)).toEqual(['s.yaml:4:168: manifests[0].inline.spec.loadBalancerIP: invalid loadBalancerIP "198.51.100.1/32": expected an address without a /prefix'])
+    expect(service(`externalIPs: ["2001:db8::7"]`)).toEqual(['s.yaml:4:146: manifests[0].inline.spec.externalIPs[0]: address "2001:db8::7" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    // Source ranges: space padding and host bits allowed, as the API server's IsValidCIDR does.
+    expect(service(`type: LoadBalancer, loadBalancerSourceRanges: [" 203.0.113.7/25", 203.0.113.0/40]`)).toEqual([
+      's.yaml:4:198: manifests[0].inline.spec.loadBalancerSourceRanges[1]: invalid source range "203.0.113.0/40": the prefix length must be 0 to 32',
+    ])
+    const slice = issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: discovery.k8s.io/v1, kind: EndpointSlice, metadata: { name: s-1, labels: { kubernetes.io/service-name: s } }, addressType: IPv4, endpoints: [{ addresses: [10.244.1.5] }, { addresses: ["fd00::5"] }] } }]\n`)
+    expect(slice.filter((l) => !l.includes("warning"))).toEqual([
+      's.yaml:4:221: manifests[0].inline.endpoints[1].addresses[0]: endpoint address "fd00::5" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+    const endpoints = issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Endpoints, metadata: { name: s }, subsets: [{ addresses: [{ ip: "fd00::5" }] }] } }]\n`)
+    expect(endpoints.filter((l) => !l.includes("warning"))).toEqual([
+      's.yaml:4:111: manifests[0].inline.subsets[0].addresses[0].ip: address "fd00::5" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+  })
+
+  it("refuses an IPv6 or malformed address literal in a workload target", () => {
+    const workload = (to: string): string[] => issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}" }]\n`)
+    expect(workload("http://[fd00::1]:80/")).toEqual(['s.yaml:5:41: workloads[0].to: invalid target "http://[fd00::1]:80/": address "fd00::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    expect(workload("http://10.96.0.300/")).toEqual(['s.yaml:5:41: workloads[0].to: invalid target "http://10.96.0.300/": invalid address "10.96.0.300": expected a dotted quad such as 10.96.0.10'])
+  })
+
   it("refuses headless NodePort and LoadBalancer Services as the API server does", () => {
     const svc = (type: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { type: ${type}, clusterIP: None, selector: { app: a }, ports: [{ port: 80 }] } } }]\n`
     expect(issuesOf(svc("NodePort")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:114: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`])
