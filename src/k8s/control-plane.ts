@@ -596,6 +596,9 @@ export class ControlPlane implements EventHandler {
 
     // Ports and NodePorts
     const wantsNodePorts = type === "NodePort" || type === "LoadBalancer"
+    // storage/alloc.go shouldAllocateNodePorts: allocateLoadBalancerNodePorts false (default true)
+    // allocates none for a LoadBalancer; a nodePort the user gives or the Service had is kept.
+    const allocateNodePorts = type === "NodePort" || (type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false)
     const ports: ServicePort[] = []
     const previousPorts = previous?.spec.ports ?? []
     const ownPorts = new Map<number, string>()
@@ -620,7 +623,7 @@ export class ControlPlane implements EventHandler {
           }
         } else if (reused !== undefined) {
           port.nodePort = reused
-        } else {
+        } else if (allocateNodePorts) {
           const allocated = this.nodePorts.allocateNext()
           if (allocated === undefined) issues.push(issueAt("error", path, `Service "${name}": failed to allocate a nodePort: range is full`, locate))
           else {

@@ -13,6 +13,8 @@
  * - FindPort (pkg/api/v1/pod/util.go): an integer targetPort is used as is; a named targetPort is
  *   looked up in the pod's containers' ports by name *and* protocol; a pod lacking it has no
  *   endpoint for that service port. Absent targetPort = port.
+ * - Topology hints (`trafficDistributionHints`): staging/src/k8s.io/endpointslice/trafficdist
+ *   trafficdist.go `ReconcileHints`, selected by reconciler.go `finalize` (see below).
  */
 import type { Endpoint, EndpointAddress, EndpointPort, Endpoints, Pod, ProtocolName, Service, ServicePort } from "./types.ts"
 
@@ -80,11 +82,50 @@ export function podToEndpoint(pod: Pod, service: Service, zone: string | undefin
   }
   if (pod.spec.nodeName !== undefined) endpoint.nodeName = pod.spec.nodeName
   if (zone !== undefined && zone !== "") endpoint.zone = zone
+  const hints = trafficDistributionHints(service, ready, endpoint.zone, endpoint.nodeName)
+  if (hints !== undefined) endpoint.hints = hints
   // endpointutil.ShouldSetHostname: pod.spec.hostname set and subdomain == service name.
   if (pod.spec.hostname !== undefined && pod.spec.subdomain === service.metadata.name && pod.metadata.namespace === service.metadata.namespace) {
     endpoint.hostname = pod.spec.hostname
   }
   return endpoint
+}
+
+/** Service annotations of the older topology-aware hints (k8s.io/api/core/v1 annotation_key_constants.go). */
+export const ANNOTATION_TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"
+export const ANNOTATION_TOPOLOGY_AWARE_HINTS = "service.kubernetes.io/topology-aware-hints"
+
+/**
+ * pkg/controller/endpointslice (staging endpointslice reconciler.go) `hintsEnabled`: the deprecated
+ * topology-aware-hints annotation, else topology-mode, set to "Auto" or "auto". When true, the
+ * controller's topology cache owns the hints (CPU-proportional zone allocation, not modelled: the
+ * decoder warns) and `trafficDistribution` is not used (reconciler.go `finalize`:
+ * canUseTrafficDistribution = trafficDistributionEnabled && !hintsEnabled(annotations)).
+ */
+export function topologyAnnotationHintsEnabled(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  const value = annotations?.[ANNOTATION_TOPOLOGY_AWARE_HINTS] ?? annotations?.[ANNOTATION_TOPOLOGY_MODE]
+  return value === "Auto" || value === "auto"
+}
+
+/**
+ * The hints the EndpointSlice controller writes on one endpoint of a selector Service, from
+ * spec.trafficDistribution (trafficdist.go `ReconcileHints`, GA in 1.33):
+ * - PreferClose (and its 1.33 alias PreferSameZone, same heuristic): a ready endpoint with a zone
+ *   gets forZones = [its own zone]; without a zone, no hint (`preferSameZoneHeuristic.update`).
+ * - PreferSameNode (1.33 feature gate PreferSameTrafficDistribution): forNodes = [its node] and
+ *   forZones = [its zone], so a kube-proxy without the gate still keeps traffic in the zone.
+ * - No value (`defaultHeuristic`): hints removed.
+ * Not-ready endpoints get none here (upstream keeps a stale hint on an unchanged not-ready endpoint;
+ * kube-proxy ignores not-ready endpoints' hints either way: topology.go `topologyModeFromHints`).
+ * With the topology annotation set to Auto, the (unmodelled) topology cache owns the hints: none.
+ */
+export function trafficDistributionHints(service: Service, ready: boolean, zone: string | undefined, nodeName: string | undefined): Endpoint["hints"] | undefined {
+  const distribution = service.spec.trafficDistribution
+  if (distribution === undefined || !ready || topologyAnnotationHintsEnabled(service.metadata.annotations)) return undefined
+  const hints: NonNullable<Endpoint["hints"]> = {}
+  if (zone !== undefined && zone !== "") hints.forZones = [{ name: zone }]
+  if (distribution === "PreferSameNode" && nodeName !== undefined && nodeName !== "") hints.forNodes = [{ name: nodeName }]
+  return hints.forZones === undefined && hints.forNodes === undefined ? undefined : hints
 }
 
 function targetRefOf(pod: Pod): { kind: string; name: string; namespace?: string; uid?: string } {

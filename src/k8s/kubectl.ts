@@ -7,6 +7,7 @@
  * - describe aligns values with tabwriter padding 2.
  */
 import { LABEL_SERVICE_NAME, type Endpoints, type Pod, type Service } from "./types.ts"
+import { formatLabels } from "./labels.ts"
 import type { ApiStore } from "./store.ts"
 import { NS_PER_S } from "../sim/time.ts"
 
@@ -190,7 +191,7 @@ export function describeService(store: ApiStore, namespace: string, name: string
   lines.push(...labelsLines("Labels:", service.metadata.labels))
   lines.push(...labelsLines("Annotations:", service.metadata.annotations))
   const selector = service.spec.selector
-  lines.push(["Selector:", selector === undefined || Object.keys(selector).length === 0 ? "<none>" : Object.keys(selector).sort().map((k) => `${k}=${selector[k]}`).join(",")])
+  lines.push(["Selector:", selector === undefined || Object.keys(selector).length === 0 ? "<none>" : formatLabels(selector)])
   const type = service.spec.type ?? "ClusterIP"
   lines.push(["Type:", type])
   if (type !== "ExternalName") {
