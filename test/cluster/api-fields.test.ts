@@ -49,8 +49,8 @@ ${workloads}
 const CLIENT_WORKLOADS = `  - { name: from-a, from: pod/client-a, to: "http://web/", arrival: { every: 10ms }, count: 300 }
   - { name: from-b, from: pod/client-b, to: "http://web/", arrival: { every: 10ms }, count: 300 }`
 
-function usedNodes(byNode: Record<string, number>): string[] {
-  return Object.entries(byNode).filter(([, n]) => n > 0).map(([node]) => node).sort()
+function usedNodes(byNode: Readonly<Record<string, number>> | undefined): string[] {
+  return Object.entries(byNode ?? {}).filter(([, n]) => n > 0).map(([node]) => node).sort()
 }
 
 describe("trafficDistribution: PreferClose", () => {

@@ -21,6 +21,8 @@ import {
   safeEncodeString,
 } from "../../src/k8s/index.ts"
 import { formatCidr, formatIpv4 } from "../../src/wire/ipv4.ts"
+import { podToEndpoint, topologyAnnotationHintsEnabled, trafficDistributionHints } from "../../src/k8s/endpoints.ts"
+import type { Pod, Service } from "../../src/k8s/types.ts"
 
 describe("names", () => {
   it("SafeEncodeString maps decimal digits like upstream (seed 000: cluster-test-01-6f4dddc749)", () => {
@@ -141,5 +143,49 @@ describe("ipam", () => {
     const pool = new LoadBalancerPool(["192.168.0.240-192.168.0.241", "10.0.0.0/31"])
     expect([1, 2, 3, 4].map(() => formatIpv4(pool.allocateNext()!))).toEqual(["192.168.0.240", "192.168.0.241", "10.0.0.0", "10.0.0.1"])
     expect(pool.allocateNext()).toBeUndefined()
+  })
+})
+
+describe("topology hints (trafficdist.go ReconcileHints, reconciler.go hintsEnabled)", () => {
+  const service = (trafficDistribution: Service["spec"]["trafficDistribution"], annotations?: Record<string, string>): Service => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: annotations === undefined ? { name: "web", namespace: "default" } : { name: "web", namespace: "default", annotations },
+    spec: { selector: { app: "web" }, ports: [{ port: 80 }], ...(trafficDistribution === undefined ? {} : { trafficDistribution }) },
+  })
+
+  it("PreferClose and PreferSameZone hint a ready endpoint for its own zone", () => {
+    expect(trafficDistributionHints(service("PreferClose"), true, "zone-a", "node-1")).toEqual({ forZones: [{ name: "zone-a" }] })
+    expect(trafficDistributionHints(service("PreferSameZone"), true, "zone-b", "node-1")).toEqual({ forZones: [{ name: "zone-b" }] })
+  })
+
+  it("PreferSameNode adds the node hint to the zone hint", () => {
+    expect(trafficDistributionHints(service("PreferSameNode"), true, "zone-a", "node-1")).toEqual({ forZones: [{ name: "zone-a" }], forNodes: [{ name: "node-1" }] })
+  })
+
+  it("no hint without the field, for a not-ready endpoint, or without a zone", () => {
+    expect(trafficDistributionHints(service(undefined), true, "zone-a", "node-1")).toBeUndefined()
+    expect(trafficDistributionHints(service("PreferClose"), false, "zone-a", "node-1")).toBeUndefined()
+    expect(trafficDistributionHints(service("PreferClose"), true, undefined, "node-1")).toBeUndefined()
+  })
+
+  it("topology-mode Auto (or the deprecated annotation, which wins) takes precedence over trafficDistribution", () => {
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "Auto" })).toBe(true)
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "auto" })).toBe(true)
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "Disabled" })).toBe(false)
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-aware-hints": "disabled", "service.kubernetes.io/topology-mode": "Auto" })).toBe(false)
+    expect(trafficDistributionHints(service("PreferClose", { "service.kubernetes.io/topology-mode": "Auto" }), true, "zone-a", "node-1")).toBeUndefined()
+  })
+
+  it("podToEndpoint writes the hint on the controller's endpoint", () => {
+    const pod: Pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web-1", namespace: "default", labels: { app: "web" } },
+      spec: { nodeName: "node-1", containers: [{ name: "c", image: "nginx" }] },
+      status: { podIP: "10.244.0.5", conditions: [{ type: "Ready", status: "True" }] },
+    }
+    expect(podToEndpoint(pod, service("PreferClose"), "zone-a").hints).toEqual({ forZones: [{ name: "zone-a" }] })
+    expect(podToEndpoint(pod, service(undefined), "zone-a").hints).toBeUndefined()
   })
 })
