@@ -195,7 +195,8 @@ export function describeService(store: ApiStore, namespace: string, name: string
   const type = service.spec.type ?? "ClusterIP"
   lines.push(["Type:", type])
   if (type !== "ExternalName") {
-    lines.push(["IP Family Policy:", "SingleStack"], ["IP Families:", (service.spec.ipFamilies ?? ["IPv4"]).join(",")])
+    // The API server stores the policy given (PreferDualStack stays, with one family here), else SingleStack.
+    lines.push(["IP Family Policy:", service.spec.ipFamilyPolicy ?? "SingleStack"], ["IP Families:", (service.spec.ipFamilies ?? ["IPv4"]).join(",")])
     lines.push(["IP:", service.spec.clusterIP ?? ""], ["IPs:", (service.spec.clusterIPs ?? [service.spec.clusterIP ?? ""]).join(",")])
   } else lines.push(["External Name:", service.spec.externalName ?? ""])
   if ((service.spec.externalIPs ?? []).length > 0) lines.push(["External IPs:", (service.spec.externalIPs ?? []).join(",")])
