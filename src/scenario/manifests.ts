@@ -19,6 +19,7 @@ import { Schema } from "effect"
 import type { Issue, ManifestObject } from "../cluster/spec.ts"
 import { ANNOTATION_TOPOLOGY_AWARE_HINTS, ANNOTATION_TOPOLOGY_MODE } from "../k8s/endpoints.ts"
 import { matchesSelector } from "../k8s/labels.ts"
+import { LABEL_SERVICE_PROXY_NAME } from "../proxy/service-port.ts"
 import type { KubeObject, PodSpec } from "../k8s/types.ts"
 import { decodeAll, Ipv4String, NonNegativeInt, Port } from "./schema-util.ts"
 import type { Path, YamlDocument } from "./source.ts"
@@ -474,6 +475,9 @@ function warnNotModelled(object: KubeObject, warning: Report): void {
   }
   if (spec.trafficDistribution === "PreferSameNode") {
     warning(["spec", "trafficDistribution"], "PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node")
+  }
+  if (Object.hasOwn(object.metadata.labels ?? {}, LABEL_SERVICE_PROXY_NAME)) {
+    warning(["metadata", "labels", LABEL_SERVICE_PROXY_NAME], "kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane")
   }
   if (spec.loadBalancerClass !== undefined && spec.type === "LoadBalancer") {
     warning(["spec", "loadBalancerClass"], "loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class")

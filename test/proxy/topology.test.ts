@@ -94,3 +94,15 @@ describe("the iptables compiler applies the view's categories", () => {
     expect(compileIptables([local], [slice(endpoints)], NODE, FAKE_CONFIG).restoreInput).not.toBe(base)
   })
 })
+
+describe("kube-proxy's informer selector (cmd/kube-proxy/app/server.go)", () => {
+  it("ignores a Service labelled service.kubernetes.io/service-proxy-name and its slices", () => {
+    const owned: Service = { ...SERVICE, metadata: { ...SERVICE.metadata, labels: { "service.kubernetes.io/service-proxy-name": "other-proxy" } } }
+    const endpoints = [ep("10.1.2.3", null)]
+    expect(compileIptables([owned], [slice(endpoints)], NODE, FAKE_CONFIG).services).toEqual([])
+    expect(compileIptables([SERVICE], [slice(endpoints)], NODE, FAKE_CONFIG).services.map((s) => s.name)).toEqual(["ns1/svc1"])
+    const labelledSlice = slice(endpoints)
+    labelledSlice.metadata.labels = { ...labelledSlice.metadata.labels, "service.kubernetes.io/service-proxy-name": "other-proxy" }
+    expect(compileIptables([SERVICE], [labelledSlice], NODE, FAKE_CONFIG).services[0].endpoints).toEqual([])
+  })
+})

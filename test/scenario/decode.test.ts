@@ -341,6 +341,13 @@ spec:
     ])
   })
 
+  it("warns that a Service another proxy owns (service-proxy-name label) gets no data plane", () => {
+    const text = `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s, labels: { service.kubernetes.io/service-proxy-name: cilium } }, spec: { ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(text)).toEqual([
+      's.yaml:4:129: manifests[0].inline.metadata.labels["service.kubernetes.io/service-proxy-name"]: warning: kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane',
+    ])
+  })
+
   it("accepts trafficDistribution values and refuses others as the API server does", () => {
     const svc = (value: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { trafficDistribution: ${value}, ports: [{ port: 80 }] } } }]\n`
     expect(issuesOf(svc("PreferClose"))).toEqual([])
