@@ -30,6 +30,8 @@
  *   that need no NodePorts do (AWS Load Balancer Controller IP targets, GKE container-native NEGs;
  *   KEP-1864): targets follow endpoint readiness, externalTrafficPolicy and the node health checks
  *   play no part; with no ready endpoint the edge drops the traffic (no registered target).
+ *   loadBalancerSourceRanges is enforced at the edge (the cloud's firewall rule / security group):
+ *   kube-proxy checks it only for traffic to the LB IP itself, not for the NodePorts the LB uses.
  * - `l2`: MetalLB layer-2 mode. Per ingress IP one speaker node answers ARP for it (here: the fabric
  *   delivers the IP to that node's eth0), and kube-proxy's LB-IP rules on that node take the
  *   traffic. Election as metallb speaker/layer2_controller.go ShouldAnnounce: no announcement
@@ -57,6 +59,7 @@ import { Rng } from "../sim/rng.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_MS, NS_PER_S } from "../sim/time.ts"
 import { cidrContains, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
+import { parseSourceRange } from "../proxy/service-port.ts"
 import type { LoadBalancerSpec } from "./spec.ts"
 
 export type LoadBalancerMode = "cloud" | "l2"
@@ -120,6 +123,8 @@ interface LbService {
   readonly externalPolicyLocal: boolean
   readonly healthCheckNodePort: number
   readonly ports: readonly CloudPort[]
+  /** spec.loadBalancerSourceRanges as CIDR text; empty = every source. */
+  readonly sourceRanges: readonly string[]
 }
 
 export class LoadBalancers implements EventHandler, TcpConnectionListener {
@@ -143,7 +148,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
   private readonly edgeRoutes = new Map<Ipv4, Route>()
   private edgeFilter: NetfilterStack | null = null
   private lastEdgeRules = ""
-  private edgeFilterTable = false
+  private edgeMangleTable = false
   private readonly kindProbe: number
   private readonly kindProbeTimeout: number
 
@@ -297,6 +302,10 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
         externalPolicyLocal: svc.spec.externalTrafficPolicy === "Local",
         healthCheckNodePort: svc.spec.healthCheckNodePort ?? 0,
         ports,
+        sourceRanges: (svc.spec.loadBalancerSourceRanges ?? []).flatMap((text) => {
+          const range = parseSourceRange(text)
+          return range === undefined ? [] : [formatCidr(range)]
+        }),
       })
     }
     return out.sort((a, b) => compare(a.key, b.key))
@@ -393,7 +402,8 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
 
   /**
    * The edge's nat table: DNAT of each ingress IP:port to the backends' NodePorts (or, for a port
-   * without NodePort, to the ready endpoints); a filter table drops ports with no target at all.
+   * without NodePort, to the ready endpoints); its mangle table drops, before routing, traffic to a
+   * port with no target at all and sources outside loadBalancerSourceRanges.
    */
   edgeRules(): string {
     const nodeCidr = formatCidr(this.clusterNet.nodeCidr)
@@ -406,13 +416,20 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       for (const port of svc.ports) {
         const targets = port.nodePort !== 0 ? backends.map((node) => `${formatIpv4(node.net.ip)}:${port.nodePort}`) : port.pods
         if (targets.length === 0) {
-          for (const vip of svc.vips) drops.push(`-A FORWARD -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer has no target" -m ${port.protocol} --dport ${port.port} -j DROP`)
+          for (const vip of svc.vips) drops.push(`-A LB-FIREWALL -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer has no target" -m ${port.protocol} --dport ${port.port} -j DROP`)
           continue
         }
         const chain = `LB-${chainIndex++}`
         chains.push(`:${chain} - [0:0]`)
+        // loadBalancerSourceRanges: the cloud's firewall (GCE firewall rule, AWS security group)
+        // admits only those sources; kube-proxy's own check does not cover NodePorts, which the
+        // load balancer forwards to, so it is enforced here, before routing (a silent drop).
         for (const vip of svc.vips) {
           rules.push(`-A LB-SERVICES -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer" -m ${port.protocol} --dport ${port.port} -j ${chain}`)
+          if (svc.sourceRanges.length === 0) continue
+          const match = `-d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer source ranges" -m ${port.protocol} --dport ${port.port}`
+          for (const range of svc.sourceRanges) drops.push(`-A LB-FIREWALL -s ${range} ${match} -j RETURN`)
+          drops.push(`-A LB-FIREWALL ${match} -j DROP`)
         }
         rules.push(`-A ${chain} -s ${nodeCidr} -j MARK --set-xmark ${EDGE_MASQ_MARK}/${EDGE_MASQ_MARK}`)
         targets.forEach((target, i) => {
@@ -423,11 +440,13 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       }
     }
     rules.push(`-A LB-POSTROUTING -m mark --mark ${EDGE_MASQ_MARK}/${EDGE_MASQ_MARK} -j MASQUERADE`)
-    // Once written, the filter table is always restored (emptied when no drop is left); never
-    // written for Services that have targets, so their packets see the nat table only.
-    if (drops.length > 0) this.edgeFilterTable = true
-    const filter = !this.edgeFilterTable ? [] : ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...drops, "COMMIT"]
-    return [...filter, "*nat", ...chains, ...rules, "COMMIT", ""].join("\n")
+    // Once written, the mangle table is always restored (emptied when no drop is left); never
+    // written while no Service needs it, so other scenarios' packets see the nat table only.
+    if (drops.length > 0) this.edgeMangleTable = true
+    const mangle = !this.edgeMangleTable
+      ? []
+      : ["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ":LB-FIREWALL - [0:0]", "-A PREROUTING -j LB-FIREWALL", ...drops, "COMMIT"]
+    return [...mangle, "*nat", ...chains, ...rules, "COMMIT", ""].join("\n")
   }
 
   private programEdge(): void {

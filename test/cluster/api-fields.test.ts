@@ -127,3 +127,21 @@ describe("allocateLoadBalancerNodePorts: false", () => {
     expect(edge).not.toMatch(/--to-destination 10\.0\.0\.1\d:/)
   })
 })
+
+describe("loadBalancerSourceRanges behind the cloud load balancer", () => {
+  const service = (ranges: string): string => `          type: LoadBalancer
+          loadBalancerSourceRanges: [${ranges}]
+          ports: [{ port: 80 }]`
+  const external = `  - { name: lb, from: external/client, to: "http://198.51.100.10/", arrival: { every: 10ms }, count: 50, timeout: 1s }`
+
+  it("admits a source inside the ranges", () => {
+    const doc = runScenario(specFromText(zonal(service("203.0.113.0/24"), external)), { seed: 1 })
+    expect(doc.workloads.lb.requests.completed).toBe(50)
+  })
+
+  it("drops a source outside them at the edge, as the cloud firewall does (kube-proxy does not check NodePorts)", () => {
+    const doc = runScenario(specFromText(zonal(service("192.0.2.0/24"), external)), { seed: 1 })
+    expect(doc.workloads.lb.requests.completed).toBe(0)
+    expect(doc.workloads.lb.requests.failedByReason).toEqual({ timeout: 50 })
+  })
+})
