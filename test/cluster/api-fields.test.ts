@@ -126,6 +126,19 @@ describe("allocateLoadBalancerNodePorts: false", () => {
     for (const ip of podIps) expect(edge).toContain(`--to-destination ${ip}:80`)
     expect(edge).not.toMatch(/--to-destination 10\.0\.0\.1\d:/)
   })
+
+  it("with no ready endpoint left, the edge drops new connections silently (no registered target)", () => {
+    const timeline = "timeline:\n  - { at: 3s, delete: pod/web-1 }\n  - { at: 3s, delete: pod/web-2 }\n  - { at: 3s, delete: pod/web-3 }\n"
+    const workload = `  - { name: lb, from: external/client, to: "http://198.51.100.10/", arrival: { every: 100ms }, start: 1s, duration: 10s, timeout: 1s, connection: new }`
+    const doc = runScenario(specFromText(zonal(service(""), workload) + timeline), { seed: 1 })
+    const reasons = doc.workloads.lb.requests.failedByReason
+    expect(doc.workloads.lb.requests.completed).toBeGreaterThan(0)
+    // A few connections reach a pod that already exited before the edge saw the endpoint go
+    // (refused, as during a real target deregistration); after that every one times out.
+    expect(reasons["no-route"]).toBeUndefined()
+    expect(reasons.timeout).toBeGreaterThan(50)
+    expect(reasons.refused ?? 0).toBeLessThan(10)
+  })
 })
 
 describe("loadBalancerSourceRanges behind the cloud load balancer", () => {
