@@ -17,7 +17,6 @@
  */
 import { Schema } from "effect"
 import type { Issue, ManifestObject } from "../cluster/spec.ts"
-import { ANNOTATION_TOPOLOGY_AWARE_HINTS, ANNOTATION_TOPOLOGY_MODE } from "../k8s/endpoints.ts"
 import { matchesSelector } from "../k8s/labels.ts"
 import { LABEL_SERVICE_PROXY_NAME } from "../proxy/service-port.ts"
 import type { KubeObject, PodSpec } from "../k8s/types.ts"
@@ -464,15 +463,6 @@ function warnNotModelled(object: KubeObject, warning: Report): void {
   else if (object.kind === "Deployment" || object.kind === "ReplicaSet") warnPodSpec(object.spec.template.spec, ["spec", "template", "spec"], warning)
   if (object.kind !== "Service") return
   const spec = object.spec
-  const annotations = object.metadata.annotations ?? {}
-  // reconciler.go hintsEnabled: the deprecated annotation wins over topology-mode when both are set.
-  const annotation = Object.hasOwn(annotations, ANNOTATION_TOPOLOGY_AWARE_HINTS) ? ANNOTATION_TOPOLOGY_AWARE_HINTS : Object.hasOwn(annotations, ANNOTATION_TOPOLOGY_MODE) ? ANNOTATION_TOPOLOGY_MODE : undefined
-  if (annotation !== undefined) {
-    const value = annotations[annotation]
-    if (value === "Auto" || value === "auto") {
-      warning(["metadata", "annotations", annotation], `${annotation}: ${value} (topology-aware hints allocated by zone CPU) is not modelled: no hints are set, traffic is spread over every zone${spec.trafficDistribution !== undefined ? "; the annotation takes precedence, so spec.trafficDistribution is not applied either (as upstream)" : ""}`)
-    }
-  }
   if (spec.trafficDistribution === "PreferSameNode") {
     warning(["spec", "trafficDistribution"], "PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node")
   }

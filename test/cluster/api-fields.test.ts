@@ -89,6 +89,17 @@ describe("trafficDistribution: PreferClose", () => {
   })
 })
 
+describe("service.kubernetes.io/topology-mode: Auto", () => {
+  it("keeps each client's traffic in its zone when the zones hold their share of endpoints", () => {
+    const text = zonal("          ports: [{ port: 80 }]", CLIENT_WORKLOADS).replace("metadata: { name: web }\n        spec:\n          selector: { app: web }", "metadata: { name: web, annotations: { service.kubernetes.io/topology-mode: Auto } }\n        spec:\n          selector: { app: web }")
+    expect(text).toContain("topology-mode: Auto")
+    const doc = runScenario(specFromText(text), { seed: 1 })
+    expect(doc.workloads["from-a"].requests.completed).toBe(300)
+    expect(usedNodes(doc.workloads["from-a"].byNode)).toEqual(["node-1"])
+    expect(usedNodes(doc.workloads["from-b"].byNode)).toEqual(["node-2", "node-3"])
+  })
+})
+
 describe("allocateLoadBalancerNodePorts: false", () => {
   const service = (extra: string): string => `          type: LoadBalancer
           allocateLoadBalancerNodePorts: false

@@ -335,7 +335,6 @@ spec:
       "m/web.yaml:20:50: spec.template.spec.containers[0].ports[0].hostPort: warning: hostPort is not modelled (CNI portmap): the port is not opened on the node's address",
       "m/web.yaml:26:16: spec.hostNetwork: warning: a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS",
       "m/web.yaml:27:3: spec.securityContext: warning: sysctls are not modelled: the pod's network namespace keeps the node defaults (field ignored)",
-      "m/web.yaml:34:55: metadata.annotations[\"service.kubernetes.io/topology-mode\"]: warning: service.kubernetes.io/topology-mode: Auto (topology-aware hints allocated by zone CPU) is not modelled: no hints are set, traffic is spread over every zone; the annotation takes precedence, so spec.trafficDistribution is not applied either (as upstream)",
       "m/web.yaml:37:22: spec.loadBalancerClass: warning: loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class",
       "m/web.yaml:46:24: spec.trafficDistribution: warning: PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node",
     ])
