@@ -19,7 +19,7 @@ import { Rng } from "../sim/rng.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_MS, NS_PER_S } from "../sim/time.ts"
 import { cidr, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
-import { applyTopologyModeHints, endpointsSubsets, isPodReady, podSlicePorts, podToEndpoint, portsKey, sameData, shouldPodBeInEndpoints, type SlicePort } from "./endpoints.ts"
+import { applyTopologyModeHints, topologyAnnotationHintsEnabled, endpointsSubsets, isPodReady, podSlicePorts, podToEndpoint, portsKey, sameData, shouldPodBeInEndpoints, type SlicePort } from "./endpoints.ts"
 import { LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, parsePortRange, RangeAllocator, ServiceIpAllocator } from "./ipam.ts"
 import { issueAt, type IssueLocate, type K8sIssue, type ManifestInput } from "./issues.ts"
 import { matchesSelector, matchesServiceSelector } from "./labels.ts"
@@ -1140,7 +1140,7 @@ export class ControlPlane implements EventHandler {
       const zone = pod.spec.nodeName === undefined ? undefined : this.node(pod.spec.nodeName)?.zone
       group.endpoints.push(podToEndpoint(pod, service, zone))
     }
-    applyTopologyModeHints(service, [...groups.values()].flatMap((group) => group.endpoints), this.nodeInfos.map((node) => node.zone))
+    if (topologyAnnotationHintsEnabled(service.metadata.annotations)) applyTopologyModeHints(service, [...groups.values()].flatMap((g) => g.endpoints), this.nodeInfos.map((n) => n.zone))
     this.reconcileSlices(namespace, name, MANAGED_BY_ENDPOINTSLICE, groups, MAX_ENDPOINTS_PER_SLICE, service, true)
     // Endpoints controller.
     const subsets = endpointsSubsets(service, pods)
