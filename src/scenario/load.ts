@@ -24,7 +24,8 @@ import type {
 } from "../cluster/spec.ts"
 import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
-import { decodeManifest, isBuiltinNamespace, selectorMatches, type ManifestOptions } from "./manifests.ts"
+import { decodeManifest, isBuiltinNamespace, type ManifestOptions } from "./manifests.ts"
+import { formatLabels, matchesServiceSelector } from "../k8s/labels.ts"
 import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { ipv6NotModelled, isIpv6, parseAddress } from "./address.ts"
@@ -607,12 +608,12 @@ class Context {
       const matches = all.some((other) => {
         const o = other.object
         if ((o.metadata.namespace ?? "default") !== (namespace ?? "default")) return false
-        if (o.kind === "Pod") return selectorMatches({ matchLabels: selector }, o.metadata.labels ?? {})
-        if (o.kind === "Deployment" || o.kind === "ReplicaSet") return selectorMatches({ matchLabels: selector }, o.spec.template.metadata?.labels ?? {})
+        if (o.kind === "Pod") return matchesServiceSelector(selector, o.metadata.labels)
+        if (o.kind === "Deployment" || o.kind === "ReplicaSet") return matchesServiceSelector(selector, o.spec.template.metadata?.labels)
         return false
       })
       if (!matches) {
-        const text = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",")
+        const text = formatLabels(selector)
         this.issues.push({ severity: "warning", path: ["spec", "selector"], message: `Service ${object.metadata.name} selects ${text} but no Pod or Deployment template in namespace "${namespace ?? "default"}" has these labels (it will have no endpoints)`, position: entry.locate(["spec", "selector"]) })
       }
     }

@@ -287,6 +287,118 @@ spec:
     expect(issuesOf(svc("ClusterIP")).filter((l) => !l.includes("warning"))).toEqual([])
   })
 
+  it("refuses dual-stack Services on the IPv4 single-stack cluster (alloc.go initIPFamilyFields)", () => {
+    const manifest = `apiVersion: v1
+kind: Service
+metadata: { name: dual }
+spec:
+  selector: { app: a }
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv4, IPv6]
+  ports: [{ port: 80 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: single }
+spec:
+  selector: { app: a }
+  ipFamilyPolicy: PreferDualStack
+  ipFamilies: [IPv4]
+  ports: [{ port: 80 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: lb }
+spec:
+  type: ClusterIP
+  allocateLoadBalancerNodePorts: false
+  selector: { app: a }
+  ports: [{ port: 80 }]
+`
+    const pods = `apiVersion: v1\nkind: Pod\nmetadata: { name: p, labels: { app: a } }\nspec: { containers: [{ name: c, image: i }] }\n`
+    expect(issuesOf(`${HEAD}manifests:\n  - path: m/s.yaml\n  - path: m/p.yaml\n`, { "m/s.yaml": manifest, "m/p.yaml": pods })).toEqual([
+      'm/s.yaml:6:19: spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services (the simulator models IPv4 single-stack clusters only)',
+      'm/s.yaml:7:22: spec.ipFamilies[1]: Invalid value: "IPv6": not configured on this cluster (the simulator models IPv4 single-stack clusters only)',
+      "m/s.yaml:24:34: spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'",
+    ])
+  })
+
+  it("warns, at the field, about fields whose behaviour is not modelled; keeps silent for empty or modelled values", () => {
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  strategy: { type: Recreate }
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext: { runAsUser: 1000 }
+      dnsConfig: { nameservers: [1.1.1.1] }
+      dnsPolicy: Default
+      affinity: {}
+      containers:
+        - name: web
+          image: nginx
+          lifecycle: { preStop: { exec: { command: [sleep, "5"] } } }
+          ports: [{ containerPort: 80, hostPort: 8080 }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: agent, labels: { app: web } }
+spec:
+  hostNetwork: true
+  securityContext: { sysctls: [{ name: net.ipv4.ip_local_port_range, value: "1024 65535" }] }
+  containers: [{ name: c, image: agent }]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  annotations: { service.kubernetes.io/topology-mode: Auto }
+spec:
+  type: LoadBalancer
+  loadBalancerClass: example.com/lb
+  trafficDistribution: PreferClose
+  selector: { app: web }
+  ports: [{ port: 80 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: near }
+spec:
+  trafficDistribution: PreferSameNode
+  selector: { app: web }
+  ports: [{ port: 80 }]
+`
+    expect(issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n`, { "m/web.yaml": manifest })).toEqual([
+      "m/web.yaml:13:7: spec.template.spec.dnsConfig: warning: dnsConfig is not modelled yet (DNS is not simulated as packets): names resolve with the cluster's default search list (field ignored)",
+      "m/web.yaml:14:18: spec.template.spec.dnsPolicy: warning: dnsPolicy Default is not modelled yet (DNS is not simulated as packets): names resolve as with ClusterFirst, where a real pod would not resolve cluster names",
+      "m/web.yaml:19:11: spec.template.spec.containers[0].lifecycle: warning: lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination (field ignored)",
+      "m/web.yaml:20:50: spec.template.spec.containers[0].ports[0].hostPort: warning: hostPort is not modelled (CNI portmap): the port is not opened on the node's address",
+      "m/web.yaml:26:16: spec.hostNetwork: warning: a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS",
+      "m/web.yaml:27:3: spec.securityContext: warning: sysctls are not modelled: the pod's network namespace keeps the node defaults (field ignored)",
+      "m/web.yaml:37:22: spec.loadBalancerClass: warning: loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class",
+      "m/web.yaml:46:24: spec.trafficDistribution: warning: PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node",
+    ])
+  })
+
+  it("warns that a Service another proxy owns (service-proxy-name label) gets no data plane", () => {
+    const text = `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s, labels: { service.kubernetes.io/service-proxy-name: cilium } }, spec: { ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(text)).toEqual([
+      's.yaml:4:129: manifests[0].inline.metadata.labels["service.kubernetes.io/service-proxy-name"]: warning: kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane',
+    ])
+  })
+
+  it("accepts trafficDistribution values and refuses others as the API server does", () => {
+    const svc = (value: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { trafficDistribution: ${value}, ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(svc("PreferClose"))).toEqual([])
+    expect(issuesOf(svc("PreferSameZone"))).toEqual([])
+    expect(issuesOf(svc("Nearest"))[0]).toMatch(/^s\.yaml:4:\d+: manifests\[0\]\.inline\.spec\.trafficDistribution: Expected "PreferClose" \| "PreferSameZone" \| "PreferSameNode", got "Nearest"$/)
+  })
+
   it("reports a missing scenario file with its path", () => {
     const result = loadScenario("/nonexistent/x.yaml")
     expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual(["cannot read scenario file /nonexistent/x.yaml: no such file"])
