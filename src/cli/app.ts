@@ -7,7 +7,11 @@
  * the real simulator in needs no change here.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as NodeChildProcessSpawner from "@effect/platform-node-shared/NodeChildProcessSpawner"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import * as NodePath from "@effect/platform-node-shared/NodePath"
+import * as NodeStdio from "@effect/platform-node-shared/NodeStdio"
+import * as NodeTerminal from "@effect/platform-node-shared/NodeTerminal"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as cluster from "../cluster/index.ts"
@@ -26,6 +30,13 @@ import {
 } from "./commands.ts"
 
 export type { CliIo, Runtime } from "./commands.ts"
+
+/**
+ * The Node services effect/cli runs on: the layer @effect/platform-node's NodeServices composes,
+ * built from @effect/platform-node-shared directly, because every @effect/platform-node 4.x pulls
+ * in undici 8, which requires Node >= 22.19 (npm ci on Node 20 warned EBADENGINE).
+ */
+const nodeServices = Layer.provideMerge(NodeChildProcessSpawner.layer, Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeStdio.layer, NodeTerminal.layer))
 
 export const defaultRuntime: Runtime = {
   runScenario: cluster.runScenario,
@@ -191,7 +202,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo(), r
     exitCode = code
   })
   const program = Command.runWith(root, { version: version() })(argv).pipe(
-    Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter(io)))),
+    Effect.provide(Layer.mergeAll(nodeServices, CliOutput.layerPresenter(presenter(io)))),
   )
   try {
     const exit = await Effect.runPromiseExit(program)

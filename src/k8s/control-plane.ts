@@ -19,7 +19,7 @@ import { Rng } from "../sim/rng.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_MS, NS_PER_S } from "../sim/time.ts"
 import { cidr, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
-import { endpointsSubsets, isPodReady, podSlicePorts, podToEndpoint, portsKey, sameData, shouldPodBeInEndpoints, type SlicePort } from "./endpoints.ts"
+import { applyTopologyModeHints, topologyAnnotationHintsEnabled, endpointsSubsets, isPodReady, podSlicePorts, podToEndpoint, portsKey, sameData, shouldPodBeInEndpoints, type SlicePort } from "./endpoints.ts"
 import { LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, parsePortRange, RangeAllocator, ServiceIpAllocator } from "./ipam.ts"
 import { issueAt, type IssueLocate, type K8sIssue, type ManifestInput } from "./issues.ts"
 import { matchesSelector, matchesServiceSelector } from "./labels.ts"
@@ -596,6 +596,9 @@ export class ControlPlane implements EventHandler {
 
     // Ports and NodePorts
     const wantsNodePorts = type === "NodePort" || type === "LoadBalancer"
+    // storage/alloc.go shouldAllocateNodePorts: allocateLoadBalancerNodePorts false (default true)
+    // allocates none for a LoadBalancer; a nodePort the user gives or the Service had is kept.
+    const allocateNodePorts = type === "NodePort" || (type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false)
     const ports: ServicePort[] = []
     const previousPorts = previous?.spec.ports ?? []
     const ownPorts = new Map<number, string>()
@@ -620,7 +623,7 @@ export class ControlPlane implements EventHandler {
           }
         } else if (reused !== undefined) {
           port.nodePort = reused
-        } else {
+        } else if (allocateNodePorts) {
           const allocated = this.nodePorts.allocateNext()
           if (allocated === undefined) issues.push(issueAt("error", path, `Service "${name}": failed to allocate a nodePort: range is full`, locate))
           else {
@@ -1137,6 +1140,7 @@ export class ControlPlane implements EventHandler {
       const zone = pod.spec.nodeName === undefined ? undefined : this.node(pod.spec.nodeName)?.zone
       group.endpoints.push(podToEndpoint(pod, service, zone))
     }
+    if (topologyAnnotationHintsEnabled(service.metadata.annotations)) applyTopologyModeHints(service, [...groups.values()].flatMap((g) => g.endpoints), this.nodeInfos.map((n) => n.zone))
     this.reconcileSlices(namespace, name, MANAGED_BY_ENDPOINTSLICE, groups, MAX_ENDPOINTS_PER_SLICE, service, true)
     // Endpoints controller.
     const subsets = endpointsSubsets(service, pods)

@@ -7,6 +7,7 @@
  * - describe aligns values with tabwriter padding 2.
  */
 import { LABEL_SERVICE_NAME, type Endpoints, type Pod, type Service } from "./types.ts"
+import { formatLabels } from "./labels.ts"
 import type { ApiStore } from "./store.ts"
 import { NS_PER_S } from "../sim/time.ts"
 
@@ -190,11 +191,12 @@ export function describeService(store: ApiStore, namespace: string, name: string
   lines.push(...labelsLines("Labels:", service.metadata.labels))
   lines.push(...labelsLines("Annotations:", service.metadata.annotations))
   const selector = service.spec.selector
-  lines.push(["Selector:", selector === undefined || Object.keys(selector).length === 0 ? "<none>" : Object.keys(selector).sort().map((k) => `${k}=${selector[k]}`).join(",")])
+  lines.push(["Selector:", selector === undefined || Object.keys(selector).length === 0 ? "<none>" : formatLabels(selector)])
   const type = service.spec.type ?? "ClusterIP"
   lines.push(["Type:", type])
   if (type !== "ExternalName") {
-    lines.push(["IP Family Policy:", "SingleStack"], ["IP Families:", (service.spec.ipFamilies ?? ["IPv4"]).join(",")])
+    // The API server stores the policy given (PreferDualStack stays, with one family here), else SingleStack.
+    lines.push(["IP Family Policy:", service.spec.ipFamilyPolicy ?? "SingleStack"], ["IP Families:", (service.spec.ipFamilies ?? ["IPv4"]).join(",")])
     lines.push(["IP:", service.spec.clusterIP ?? ""], ["IPs:", (service.spec.clusterIPs ?? [service.spec.clusterIP ?? ""]).join(",")])
   } else lines.push(["External Name:", service.spec.externalName ?? ""])
   if ((service.spec.externalIPs ?? []).length > 0) lines.push(["External IPs:", (service.spec.externalIPs ?? []).join(",")])

@@ -166,6 +166,12 @@ export interface ServiceSpec {
   loadBalancerClass?: string
   publishNotReadyAddresses?: boolean
   ipFamilies?: ("IPv4" | "IPv6")[]
+  /** Only SingleStack/PreferDualStack pass admission: the simulated cluster is IPv4 single-stack. */
+  ipFamilyPolicy?: "SingleStack" | "PreferDualStack" | "RequireDualStack"
+  /** type LoadBalancer only; false = no NodePorts allocated unless given (defaults to true). */
+  allocateLoadBalancerNodePorts?: boolean
+  /** PreferClose (and its 1.33 alias PreferSameZone): same-zone hints on EndpointSlices. */
+  trafficDistribution?: "PreferClose" | "PreferSameZone" | "PreferSameNode"
 }
 
 export interface LoadBalancerIngress {

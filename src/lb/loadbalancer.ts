@@ -25,6 +25,13 @@
  *   Defaults are the Kubernetes GCE provider's (cloud-provider-gcp gce_loadbalancer_external.go:
  *   gceHcCheckIntervalSeconds 8, gceHcTimeoutSeconds 1, gceHcHealthyThreshold 1,
  *   gceHcUnhealthyThreshold 3).
+ *   A port without a NodePort (`allocateLoadBalancerNodePorts: false`) is load-balanced straight to
+ *   the Service's ready endpoints, podIP:targetPort, uniformly per connection, as the load balancers
+ *   that need no NodePorts do (AWS Load Balancer Controller IP targets, GKE container-native NEGs;
+ *   KEP-1864): targets follow endpoint readiness, externalTrafficPolicy and the node health checks
+ *   play no part; with no ready endpoint the edge drops the traffic (no registered target).
+ *   loadBalancerSourceRanges is enforced at the edge (the cloud's firewall rule / security group):
+ *   kube-proxy checks it only for traffic to the LB IP itself, not for the NodePorts the LB uses.
  * - `l2`: MetalLB layer-2 mode. Per ingress IP one speaker node answers ARP for it (here: the fabric
  *   delivers the IP to that node's eth0), and kube-proxy's LB-IP rules on that node take the
  *   traffic. Election as metallb speaker/layer2_controller.go ShouldAnnounce: no announcement
@@ -52,6 +59,7 @@ import { Rng } from "../sim/rng.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_MS, NS_PER_S } from "../sim/time.ts"
 import { cidrContains, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../wire/ipv4.ts"
+import { parseSourceRange } from "../proxy/service-port.ts"
 
 export interface LoadBalancerSpec {
   /** Address pool (MetalLB-style ranges or CIDRs); empty = no provider, EXTERNAL-IP stays <pending>. */
@@ -120,7 +128,10 @@ class ProbeTarget {
 interface CloudPort {
   readonly protocol: "tcp" | "udp"
   readonly port: number
+  /** 0: no NodePort, the edge targets `pods` directly. */
   readonly nodePort: number
+  /** Ready endpoints "podIP:port" of this port (sorted), used when nodePort is 0. */
+  readonly pods: readonly string[]
 }
 
 interface LbService {
@@ -129,6 +140,8 @@ interface LbService {
   readonly externalPolicyLocal: boolean
   readonly healthCheckNodePort: number
   readonly ports: readonly CloudPort[]
+  /** spec.loadBalancerSourceRanges as CIDR text; empty = every source. */
+  readonly sourceRanges: readonly string[]
 }
 
 export class LoadBalancers implements EventHandler, TcpConnectionListener {
@@ -152,6 +165,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
   private readonly edgeRoutes = new Map<Ipv4, Route>()
   private edgeFilter: NetfilterStack | null = null
   private lastEdgeRules = ""
+  private edgeMangleTable = false
   private readonly kindProbe: number
   private readonly kindProbeTimeout: number
 
@@ -295,7 +309,9 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       const ports: CloudPort[] = []
       for (const p of svc.spec.ports ?? []) {
         const protocol = (p.protocol ?? "TCP") === "UDP" ? "udp" : (p.protocol ?? "TCP") === "TCP" ? "tcp" : null
-        if (protocol !== null && (p.nodePort ?? 0) !== 0) ports.push({ protocol, port: p.port, nodePort: p.nodePort ?? 0 })
+        if (protocol === null) continue
+        const nodePort = p.nodePort ?? 0
+        ports.push({ protocol, port: p.port, nodePort, pods: nodePort === 0 ? this.readyEndpoints(svc, p.name ?? "", p.protocol ?? "TCP") : [] })
       }
       out.push({
         key: `${svc.metadata.namespace ?? "default"}/${svc.metadata.name}`,
@@ -303,9 +319,28 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
         externalPolicyLocal: svc.spec.externalTrafficPolicy === "Local",
         healthCheckNodePort: svc.spec.healthCheckNodePort ?? 0,
         ports,
+        sourceRanges: (svc.spec.loadBalancerSourceRanges ?? []).flatMap((text) => {
+          const range = parseSourceRange(text)
+          return range === undefined ? [] : [formatCidr(range)]
+        }),
       })
     }
     return out.sort((a, b) => compare(a.key, b.key))
+  }
+
+  /** Ready endpoints "ip:port" of one service port, from its EndpointSlices, sorted. */
+  private readyEndpoints(svc: Service, portName: string, protocol: string): string[] {
+    const out = new Set<string>()
+    for (const slice of this.store.endpointSlicesFor(svc.metadata.namespace ?? "default", svc.metadata.name)) {
+      if (slice.addressType !== "IPv4") continue
+      const port = slice.ports?.find((p) => (p.name ?? "") === portName && (p.protocol ?? "TCP") === protocol)?.port
+      if (port === undefined) continue
+      for (const endpoint of slice.endpoints) {
+        const ip = endpoint.addresses[0]
+        if (endpoint.conditions?.ready !== false && ip !== undefined) out.add(`${ip}:${port}`)
+      }
+    }
+    return [...out].sort(compare)
   }
 
   /** MetalLB layer2 ShouldAnnounce: the winning node for an IP, or null (no announcement). */
@@ -382,30 +417,53 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     return healthy.length > 0 ? healthy : [...this.nodes]
   }
 
-  /** The edge's nat table: DNAT of each ingress IP:port to the backends' NodePorts. */
+  /**
+   * The edge's nat table: DNAT of each ingress IP:port to the backends' NodePorts (or, for a port
+   * without NodePort, to the ready endpoints); its mangle table drops, before routing, traffic to a
+   * port with no target at all and sources outside loadBalancerSourceRanges.
+   */
   edgeRules(): string {
     const nodeCidr = formatCidr(this.clusterNet.nodeCidr)
     const chains: string[] = [":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ":LB-SERVICES - [0:0]", ":LB-POSTROUTING - [0:0]"]
     const rules: string[] = ["-A PREROUTING -j LB-SERVICES", "-A POSTROUTING -j LB-POSTROUTING"]
+    const drops: string[] = []
     let chainIndex = 0
     for (const svc of this.services) {
       const backends = this.backends(svc).sort((a, b) => compare(a.name, b.name))
       for (const port of svc.ports) {
+        const targets = port.nodePort !== 0 ? backends.map((node) => `${formatIpv4(node.net.ip)}:${port.nodePort}`) : port.pods
+        if (targets.length === 0) {
+          for (const vip of svc.vips) drops.push(`-A LB-FIREWALL -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer has no target" -m ${port.protocol} --dport ${port.port} -j DROP`)
+          continue
+        }
         const chain = `LB-${chainIndex++}`
         chains.push(`:${chain} - [0:0]`)
+        // loadBalancerSourceRanges: the cloud's firewall (GCE firewall rule, AWS security group)
+        // admits only those sources; kube-proxy's own check does not cover NodePorts, which the
+        // load balancer forwards to, so it is enforced here, before routing (a silent drop).
         for (const vip of svc.vips) {
           rules.push(`-A LB-SERVICES -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer" -m ${port.protocol} --dport ${port.port} -j ${chain}`)
+          if (svc.sourceRanges.length === 0) continue
+          const match = `-d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer source ranges" -m ${port.protocol} --dport ${port.port}`
+          for (const range of svc.sourceRanges) drops.push(`-A LB-FIREWALL -s ${range} ${match} -j RETURN`)
+          drops.push(`-A LB-FIREWALL ${match} -j DROP`)
         }
         rules.push(`-A ${chain} -s ${nodeCidr} -j MARK --set-xmark ${EDGE_MASQ_MARK}/${EDGE_MASQ_MARK}`)
-        backends.forEach((node, i) => {
-          const left = backends.length - i
-          const to = `-j DNAT --to-destination ${formatIpv4(node.net.ip)}:${port.nodePort}`
+        targets.forEach((target, i) => {
+          const left = targets.length - i
+          const to = `-j DNAT --to-destination ${target}`
           rules.push(left > 1 ? `-A ${chain} -m statistic --mode random --probability ${(1 / left).toFixed(10)} ${to}` : `-A ${chain} ${to}`)
         })
       }
     }
     rules.push(`-A LB-POSTROUTING -m mark --mark ${EDGE_MASQ_MARK}/${EDGE_MASQ_MARK} -j MASQUERADE`)
-    return ["*nat", ...chains, ...rules, "COMMIT", ""].join("\n")
+    // Once written, the mangle table is always restored (emptied when no drop is left); never
+    // written while no Service needs it, so other scenarios' packets see the nat table only.
+    if (drops.length > 0) this.edgeMangleTable = true
+    const mangle = !this.edgeMangleTable
+      ? []
+      : ["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ":LB-FIREWALL - [0:0]", "-A PREROUTING -j LB-FIREWALL", ...drops, "COMMIT"]
+    return [...mangle, "*nat", ...chains, ...rules, "COMMIT", ""].join("\n")
   }
 
   private programEdge(): void {
@@ -509,7 +567,8 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     for (const svc of this.services) {
       if (!svc.vips.includes(address)) continue
       if (this.mode === "l2") return this.announced.has(address)
-      if (!svc.externalPolicyLocal || svc.healthCheckNodePort === 0) return true
+      if (svc.ports.some((p) => p.nodePort === 0 && p.pods.length === 0)) return false
+      if (!svc.externalPolicyLocal || svc.healthCheckNodePort === 0 || svc.ports.every((p) => p.nodePort === 0)) return true
       return this.nodes.some((n) => this.probeByKey.get(`${svc.key}|${n.name}|${svc.healthCheckNodePort}`)?.healthy === true)
     }
     return true

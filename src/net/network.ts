@@ -40,7 +40,7 @@ import { DEFAULT_NET_PARAMS } from "./params.ts"
 import type { NetParams } from "./params.ts"
 import { Route } from "./route.ts"
 import { TcpEngine } from "./tcp.ts"
-import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "./tcp.ts"
+import type { TcpBind, TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "./tcp.ts"
 import { UdpSocket } from "./udp.ts"
 import type { UdpListener } from "./udp.ts"
 
@@ -390,10 +390,15 @@ export class Network implements EventHandler, NetIo {
       return this.drop(handle, DropReason.NO_ROUTE, ns)
     }
     const out = ns.interfaces[route.ifIndex] as NetInterface
-    // Bridged (L2) traffic between two ports of a bridge, addressed within the bridge's subnet, is
-    // not routed: no TTL decrement, no forwarding cost; br_netfilter still runs the hooks.
+    // Bridged (L2) traffic between two ports of a bridge is not routed: no TTL decrement, no
+    // forwarding cost; br_netfilter still runs the hooks. Bridged are frames addressed within the
+    // bridge's subnet (to the peer's MAC), and frames PREROUTING DNATed to an address the route
+    // sends back out the same bridge (br_nf_pre_routing_finish: daddr changed and the route's
+    // device is the bridge -> "bridged_dnat", the frame is re-bridged to the new destination's
+    // port): a pod reaching a same-node pod through a ClusterIP arrives with TTL 64, as the kernel
+    // differential test measures.
     const bridged = out === inIf && inIf.kind === InterfaceKind.BRIDGE && inIf.prefixLength > 0 &&
-      ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0
+      (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0)
     if (!bridged) {
       // ip_forward(): TTL checked and decremented before the FORWARD hook.
       if (p.ttl <= 1) {
@@ -695,9 +700,12 @@ export class Network implements EventHandler, NetIo {
     return this.tcp.listen(ns, localAddr, port, listener)
   }
 
-  /** connect(2) to dstAddr:dstPort; the outcome arrives at `listener` (onConnected or onClosed). */
-  tcpConnect(ns: NetNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0): TcpConnection {
-    return this.tcp.connect(ns, dstAddr, dstPort, listener, flowId)
+  /**
+   * connect(2) to dstAddr:dstPort; the outcome arrives at `listener` (onConnected or onClosed).
+   * `bind` fixes the local address and/or port first (bind(2) then connect(2)).
+   */
+  tcpConnect(ns: NetNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0, bind: TcpBind | null = null): TcpConnection {
+    return this.tcp.connect(ns, dstAddr, dstPort, listener, flowId, bind)
   }
 
   /** An ICMP echo socket (ping). Identifiers are allocated sequentially per namespace from 1. */

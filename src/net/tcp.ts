@@ -83,6 +83,12 @@ export interface TcpConnectionListener {
   onClosed(conn: TcpConnection, error: NetError): void
 }
 
+/** bind(2) of a connecting socket: local address (0 = from the route) and port (0 = ephemeral). */
+export interface TcpBind {
+  readonly localAddr: Ipv4
+  readonly localPort: number
+}
+
 export interface TcpServerListener {
   /** A connection completed the handshake on `server`; returns the listener for the connection. */
   onAccept(server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener
@@ -222,15 +228,25 @@ export class TcpEngine implements EventHandler {
     return socket
   }
 
-  /** connect(2). Failures (refused, timeout, unreachable, no ephemeral port) arrive via onClosed. */
-  connect(ns: TcpNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0): TcpConnection {
+  /**
+   * connect(2). Failures (refused, timeout, unreachable, no ephemeral port) arrive via onClosed.
+   * `bind` is bind(2) before connect(2): a local address of `ns` (0 = chosen by the route) and a
+   * port (0 = ephemeral). Binding an address `ns` does not own or a 4-tuple already in use is a
+   * programmer error (EADDRNOTAVAIL / EADDRINUSE), as for udpBind.
+   */
+  connect(ns: TcpNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0, bind: TcpBind | null = null): TcpConnection {
     const net = this.network
     const params = net.params
-    const localAddr = net.sourceAddressFor(ns, dstAddr)
+    const bindAddr = bind === null ? 0 : bind.localAddr
+    const bindPort = bind === null ? 0 : bind.localPort
+    assert(bindAddr === 0 || ns.isLocalAddress(bindAddr), `${ns.name}: cannot bind a TCP socket to an address it does not own`)
+    assert(bindPort >= 0 && bindPort < 65536, `bad TCP port ${bindPort}`)
+    const localAddr = bindAddr !== 0 ? bindAddr : net.sourceAddressFor(ns, dstAddr)
     const mtu = net.pathMtuFor(ns, dstAddr)
     const conn = new TcpConnection(this, ns, localAddr, 0, dstAddr, dstPort, listener, null, flowId, Math.max(mtu, 576) - 40, params.tcpInitialWindowSegments, params.tcpSynRtoNs)
     this.allocateSlot(conn)
-    const port = this.allocatePort(ns, localAddr, dstAddr, dstPort)
+    if (bindPort !== 0) assert(!ns.tcpListeners.has(bindPort) && this.find(ns, localAddr, bindPort, dstAddr, dstPort) === null, `${ns.name}: TCP port ${bindPort} in use`)
+    const port = bindPort !== 0 ? bindPort : this.allocatePort(ns, localAddr, dstAddr, dstPort)
     if (port < 0) {
       // EADDRNOTAVAIL: reported asynchronously, like every other connect failure here.
       conn.error = NetError.PORT_EXHAUSTED

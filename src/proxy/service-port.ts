@@ -11,7 +11,8 @@
  * Deterministic order (real kube-proxy iterates a Go map, i.e. randomly): service ports are sorted
  * by their ServicePortName string (then protocol); endpoints by the "IP:port" string as upstream.
  */
-import type { EndpointSlice, Service } from "../k8s/types.ts"
+import { matchesSelector } from "../k8s/labels.ts"
+import type { EndpointSlice, LabelSelector, Service } from "../k8s/types.ts"
 import { LABEL_SERVICE_NAME } from "../k8s/types.ts"
 import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import type { Cidr } from "../wire/ipv4.ts"
@@ -92,6 +93,27 @@ export function nodeZone(node: ProxyNode): string {
   return node.labels?.[LABEL_TOPOLOGY_ZONE] ?? node.zone ?? ""
 }
 
+/** Label naming another service proxy that owns the Service (k8s.io/kubernetes/pkg/proxy/apis LabelServiceProxyName). */
+export const LABEL_SERVICE_PROXY_NAME = "service.kubernetes.io/service-proxy-name"
+/** v1.IsHeadlessService: the label the EndpointSlice controller puts on a headless Service's slices. */
+const LABEL_HEADLESS = "service.kubernetes.io/headless"
+
+/**
+ * cmd/kube-proxy/app/server.go: the Service and EndpointSlice informers list only objects matching
+ * `!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless` (labels.NewRequirement
+ * ... selection.DoesNotExist): objects carrying either label do not exist for kube-proxy.
+ */
+const KUBE_PROXY_INFORMER_SELECTOR: LabelSelector = {
+  matchExpressions: [
+    { key: LABEL_SERVICE_PROXY_NAME, operator: "DoesNotExist" },
+    { key: LABEL_HEADLESS, operator: "DoesNotExist" },
+  ],
+}
+
+export function watchedByKubeProxy(labels: Readonly<Record<string, string>> | undefined): boolean {
+  return labels === undefined || matchesSelector(KUBE_PROXY_INFORMER_SELECTOR, labels)
+}
+
 /** proxyutil.ShouldSkipService: headless (clusterIP "" or "None") and ExternalName services. */
 export function shouldSkipService(service: Service): boolean {
   const clusterIP = service.spec.clusterIP ?? ""
@@ -152,7 +174,7 @@ export function buildEndpointsMap(slices: readonly EndpointSlice[], nodeName: st
   // except for which of two conflicting duplicates wins).
   const ordered = [...slices].sort((a, b) => compareStrings(sliceKey(a), sliceKey(b)))
   for (const slice of ordered) {
-    if (slice.addressType !== "IPv4") continue
+    if (slice.addressType !== "IPv4" || !watchedByKubeProxy(slice.metadata.labels)) continue
     const serviceName = slice.metadata.labels?.[LABEL_SERVICE_NAME]
     if (serviceName === undefined || serviceName === "") continue
     const namespacedName = `${slice.metadata.namespace ?? "default"}/${serviceName}`
@@ -212,7 +234,7 @@ export function buildServicePorts(services: readonly Service[], slices: readonly
   const endpointsMap = buildEndpointsMap(slices, node.name)
   const out: ServicePortInfo[] = []
   for (const service of services) {
-    if (shouldSkipService(service)) continue
+    if (!watchedByKubeProxy(service.metadata.labels) || shouldSkipService(service)) continue
     const clusterIP = ipv4ClusterIP(service)
     if (clusterIP === "") continue
     const spec = service.spec

@@ -24,9 +24,11 @@ import type {
 } from "../cluster/spec.ts"
 import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
-import { decodeManifest, isBuiltinNamespace, selectorMatches, type ManifestOptions } from "./manifests.ts"
+import { decodeManifest, isBuiltinNamespace, type ManifestOptions } from "./manifests.ts"
+import { formatLabels, matchesServiceSelector } from "../k8s/labels.ts"
 import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
+import { ipv6NotModelled, isIpv6, parseAddress } from "./address.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
 import { ScenarioFile, type ExpectationEntry, type ManifestSourceEntry, type TimelineEntry, type WorkloadEntry } from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
@@ -451,6 +453,11 @@ class Context {
 
   private target(text: string, path: Path): WorkloadTarget {
     const fallback: WorkloadTarget = { scheme: "http", host: text, port: DEFAULTS.httpPort, path: "/" }
+    const bracketed = /^[a-z]+:\/\/\[([^\]]*)\]/.exec(text)
+    if (bracketed !== null && isIpv6(bracketed[1])) {
+      this.error(path, `invalid target "${text}": ${ipv6NotModelled(bracketed[1], "address")}`)
+      return fallback
+    }
     const m = /^([a-z]+):\/\/([^/:?#\s]+)(?::(\d+))?(\/[^\s]*)?$/.exec(text)
     if (m === null) {
       this.error(path, `invalid target "${text}": expected SCHEME://HOST[:PORT][/PATH], e.g. http://my-svc/, http://my-svc.my-ns:8080/path, udp://10.96.0.10:53, icmp://10.0.0.2, tcp://host:5432`)
@@ -458,6 +465,15 @@ class Context {
     }
     const scheme = m[1]
     const host = m[2]
+    // A host of digits and dots is an address, never a name: a bad one is an error here, not an
+    // "unresolved" failure at run time.
+    if (/^[\d.]+$/.test(host)) {
+      const address = parseAddress(host, "address")
+      if (!address.ok) {
+        this.error(path, `invalid target "${text}": ${address.message}`)
+        return fallback
+      }
+    }
     const port = m[3] === undefined ? undefined : Number(m[3])
     if (port !== undefined && (port < 1 || port > 65535)) {
       this.error(path, `invalid target "${text}": port ${port} is not between 1 and 65535`)
@@ -600,12 +616,12 @@ class Context {
       const matches = all.some((other) => {
         const o = other.object
         if ((o.metadata.namespace ?? "default") !== (namespace ?? "default")) return false
-        if (o.kind === "Pod") return selectorMatches({ matchLabels: selector }, o.metadata.labels ?? {})
-        if (o.kind === "Deployment" || o.kind === "ReplicaSet") return selectorMatches({ matchLabels: selector }, o.spec.template.metadata?.labels ?? {})
+        if (o.kind === "Pod") return matchesServiceSelector(selector, o.metadata.labels)
+        if (o.kind === "Deployment" || o.kind === "ReplicaSet") return matchesServiceSelector(selector, o.spec.template.metadata?.labels)
         return false
       })
       if (!matches) {
-        const text = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",")
+        const text = formatLabels(selector)
         this.issues.push({ severity: "warning", path: ["spec", "selector"], message: `Service ${object.metadata.name} selects ${text} but no Pod or Deployment template in namespace "${namespace ?? "default"}" has these labels (it will have no endpoints)`, position: entry.locate(["spec", "selector"]) })
       }
     }

@@ -5,8 +5,10 @@
  *
  * Details:
  * - Fields the simulator uses are type-checked (a string where a number belongs is an error, as the
- *   API server's decoder makes it); fields it ignores (resources, imagePullPolicy, strategy,
- *   status, ...) are accepted and dropped, like kubectl does.
+ *   API server's decoder makes it); fields with no effect on the simulated network (resources,
+ *   imagePullPolicy, status, ...) are accepted and dropped, like kubectl does.
+ * - Fields that change behaviour the simulator does not model (preStop hooks, affinity, dnsConfig,
+ *   hostPort, ...) are accepted and each reported as a warning at its position saying what differs.
  * - Fields that no Kubernetes object has (typos such as `targetport`) are reported as warnings.
  * - Kinds the simulator does not model (ConfigMap, Ingress, ...) are reported as warnings and
  *   skipped, never silently dropped.
@@ -15,7 +17,10 @@
  */
 import { Schema } from "effect"
 import type { Issue, ManifestObject } from "../cluster/spec.ts"
-import type { KubeObject } from "../k8s/types.ts"
+import { matchesSelector } from "../k8s/labels.ts"
+import { LABEL_SERVICE_PROXY_NAME } from "../proxy/service-port.ts"
+import type { KubeObject, PodSpec } from "../k8s/types.ts"
+import { parseAddress, parsePrefix } from "./address.ts"
 import { decodeAll, Ipv4String, NonNegativeInt, Port } from "./schema-util.ts"
 import type { Path, YamlDocument } from "./source.ts"
 
@@ -98,8 +103,28 @@ const Deployment = Schema.Struct({ apiVersion: Schema.Literal("apps/v1"), kind: 
 const ReplicaSet = Schema.Struct({ apiVersion: Schema.Literal("apps/v1"), kind: Schema.Literal("ReplicaSet"), metadata: ObjectMeta, spec: WorkloadSpec })
 const Namespace = Schema.Struct({ apiVersion: Schema.Literal("v1"), kind: Schema.Literal("Namespace"), metadata: ObjectMeta })
 
-const ClusterIP = Schema.String.check(
-  Schema.makeFilter((text: string) => (text === "None" || text === "" || /^\d+\.\d+\.\d+\.\d+$/.test(text) ? undefined : `invalid clusterIP "${text}": expected an IPv4 address, "None" or ""`)),
+/** An IPv4 address, or "" (unset) where the API allows it. */
+function optionalAddress(what: string, alsoAllowed: readonly string[] = [""]) {
+  return Schema.String.check(
+    Schema.makeFilter((text: string) => {
+      if (alsoAllowed.includes(text)) return undefined
+      const parsed = parseAddress(text, what)
+      return parsed.ok ? undefined : parsed.message
+    }),
+  )
+}
+
+const ClusterIP = optionalAddress("clusterIP", ["None", ""])
+
+/**
+ * loadBalancerSourceRanges: CIDRs as the API server validates them (IsValidCIDR: space padding and
+ * host bits allowed, a historical accident of the annotation they replaced).
+ */
+const SourceRange = Schema.String.check(
+  Schema.makeFilter((text: string) => {
+    const parsed = parsePrefix(text.trim(), "source range", false)
+    return parsed.ok ? undefined : parsed.message
+  }),
 )
 
 const ServicePort = Schema.Struct({
@@ -124,11 +149,14 @@ const ServiceSpec = Schema.Struct({
   externalTrafficPolicy: opt(Schema.Literals(["Cluster", "Local"])),
   internalTrafficPolicy: opt(Schema.Literals(["Cluster", "Local"])),
   healthCheckNodePort: opt(Port),
-  loadBalancerIP: opt(Str),
-  loadBalancerSourceRanges: opt(StringList),
+  loadBalancerIP: opt(optionalAddress("loadBalancerIP")),
+  loadBalancerSourceRanges: opt(Schema.Array(SourceRange)),
   loadBalancerClass: opt(Str),
   publishNotReadyAddresses: opt(Bool),
   ipFamilies: opt(Schema.Array(Schema.Literals(["IPv4", "IPv6"]))),
+  ipFamilyPolicy: opt(Schema.Literals(["SingleStack", "PreferDualStack", "RequireDualStack"])),
+  allocateLoadBalancerNodePorts: opt(Bool),
+  trafficDistribution: opt(Schema.Literals(["PreferClose", "PreferSameZone", "PreferSameNode"])),
 })
 
 /**
@@ -173,7 +201,19 @@ const EndpointSlice = Schema.Struct({
     hints: opt(Schema.Struct({ forZones: opt(Schema.Array(Schema.Struct({ name: Str }))), forNodes: opt(Schema.Array(Schema.Struct({ name: Str }))) })),
   })),
   ports: opt(Schema.Array(Schema.Struct({ name: opt(Str), port: opt(Port), protocol: opt(Protocol), appProtocol: opt(Str) }))),
-})
+}).check(
+  // The API server validates each address against the slice's addressType (IPv4 here: IPv6 slices
+  // are left to the IPv4 proxier, which skips them as upstream's does).
+  Schema.makeFilter((slice: { readonly addressType: string; readonly endpoints: readonly { readonly addresses: readonly string[] }[] }) => {
+    if (slice.addressType !== "IPv4") return undefined
+    const issues: { path: PropertyKey[]; issue: string }[] = []
+    slice.endpoints.forEach((endpoint, i) => endpoint.addresses.forEach((address, j) => {
+      const parsed = parseAddress(address, "endpoint address")
+      if (!parsed.ok) issues.push({ path: ["endpoints", i, "addresses", j], issue: parsed.message })
+    }))
+    return issues
+  }),
+)
 
 /** The kinds the simulator models, with the one apiVersion each is served at. */
 const KINDS = {
@@ -193,22 +233,75 @@ function isKindName(kind: string): kind is KindName {
 }
 
 /**
- * Field names that exist in the Kubernetes API but that the simulator ignores: accepted without a
- * warning and dropped. Any other field outside the schemas above is reported as unknown.
+ * Field names that exist in the Kubernetes API and have no effect on what the simulated network
+ * does: accepted without a warning and dropped. Any other field outside the schemas above is either
+ * in NOT_MODELLED_FIELDS (a warning saying what differs) or reported as unknown.
+ * - Server-set metadata and status: the API server ignores or overwrites them on create.
+ * - Container runtime details (env, volumes, service accounts, securityContext without sysctls, ...).
+ * - resources: nodes have no CPU/memory capacity in the model (scheduling capacity is kubelet
+ *   maxPods) and simulated servers' service times come from the scenario, not from CPU limits.
+ * - tolerations: scenario nodes have no taints, so a toleration changes nothing.
+ * - Probe handler details (grpc, scheme, host, httpHeaders, probe-level
+ *   terminationGracePeriodSeconds): probes are modelled by their timing, the probed server is
+ *   assumed to answer (MODEL.md), so how the kubelet reaches it has no effect.
+ * - hostIP of a container port: only meaningful with hostPort, which warns itself.
+ * - revisionHistoryLimit, progressDeadlineSeconds: Deployment bookkeeping and conditions only.
+ * - spec/metadata where no schema has them (e.g. a Namespace's spec.finalizers list of the API).
  */
 const IGNORED_FIELDS = new Set([
-  "status", "creationTimestamp", "resourceVersion", "generation", "managedFields", "selfLink", "ownerReferences", "finalizers",
+  "status", "creationTimestamp", "resourceVersion", "generation", "managedFields", "selfLink",
   "deletionTimestamp", "deletionGracePeriodSeconds",
-  "strategy", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds", "paused",
-  "resources", "imagePullPolicy", "env", "envFrom", "volumeMounts", "volumeDevices", "workingDir", "securityContext",
-  "stdin", "stdinOnce", "tty", "terminationMessagePath", "terminationMessagePolicy", "startupProbe", "lifecycle",
-  "restartPolicy", "volumes", "initContainers", "ephemeralContainers", "serviceAccountName", "serviceAccount",
-  "automountServiceAccountToken", "imagePullSecrets", "affinity", "tolerations", "schedulerName", "priorityClassName",
-  "priority", "enableServiceLinks", "preemptionPolicy", "topologySpreadConstraints", "dnsConfig", "hostPID", "hostIPC",
-  "shareProcessNamespace", "readinessGates", "runtimeClassName", "overhead", "hostAliases", "setHostnameAsFQDN", "os",
-  "hostUsers", "schedulingGates", "resourceClaims", "activeDeadlineSeconds", "nodeName_",
-  "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "trafficDistribution", "hostIP", "grpc", "scheme", "httpHeaders", "host",
-  "terminationGracePeriodSeconds", "spec", "metadata",
+  "revisionHistoryLimit", "progressDeadlineSeconds",
+  "resources", "imagePullPolicy", "env", "envFrom", "volumeMounts", "volumeDevices", "workingDir",
+  "stdin", "stdinOnce", "tty", "terminationMessagePath", "terminationMessagePolicy",
+  "volumes", "ephemeralContainers", "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "imagePullSecrets",
+  "tolerations", "enableServiceLinks", "hostPID", "hostIPC", "shareProcessNamespace", "runtimeClassName", "overhead",
+  "setHostnameAsFQDN", "hostUsers",
+  "hostIP", "grpc", "scheme", "httpHeaders", "host", "terminationGracePeriodSeconds",
+  "spec", "metadata",
+])
+
+/** A field the simulator does not model: the warning, and the values that behave as modelled anyway. */
+interface NotModelled {
+  readonly message: string
+  /** True when the value changes nothing (empty, or the behaviour the simulator has). */
+  readonly noEffect?: (value: unknown) => boolean
+}
+
+const isEmpty = (value: unknown): boolean =>
+  value === null || value === undefined || value === false || value === 0 || value === "" || (Array.isArray(value) && value.length === 0) || (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0)
+
+/**
+ * Fields that change what a real cluster does in a way the simulator does not model: accepted (the
+ * API server would), dropped, and reported as a warning at the field with what differs.
+ */
+const NOT_MODELLED_FIELDS: ReadonlyMap<string, NotModelled> = new Map<string, NotModelled>([
+  ["ownerReferences", { message: "ownerReferences from a manifest are not modelled (no garbage collection or controller adoption through them)", noEffect: isEmpty }],
+  ["finalizers", { message: "finalizers are not modelled: the object is deleted without waiting for them", noEffect: isEmpty }],
+  ["strategy", { message: "the rollout strategy is not modelled: a changed template replaces every pod at once (as type Recreate)", noEffect: (v) => isEmpty(v) || (typeof v === "object" && v !== null && Object.keys(v).length === 1 && (v as Record<string, unknown>).type === "Recreate") }],
+  ["minReadySeconds", { message: "minReadySeconds is not modelled: rollouts do not wait for pods to be available", noEffect: isEmpty }],
+  ["paused", { message: "paused is not modelled: template changes roll out at once", noEffect: isEmpty }],
+  ["startupProbe", { message: "startupProbe is not modelled: readiness and liveness probes start without waiting for it" }],
+  ["lifecycle", { message: "lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination", noEffect: isEmpty }],
+  ["restartPolicy", { message: "restartPolicy is not modelled: containers behave as with restartPolicy Always", noEffect: (v) => v === "Always" }],
+  ["initContainers", { message: "init containers are not run: the pod starts without waiting for them", noEffect: isEmpty }],
+  ["affinity", { message: "affinity is not modelled: the scheduler places the pod without it", noEffect: isEmpty }],
+  ["topologySpreadConstraints", { message: "topologySpreadConstraints are not modelled: the scheduler places the pod without them", noEffect: isEmpty }],
+  ["schedulerName", { message: "schedulerName is not modelled: the default scheduler places the pod (a cluster without that scheduler leaves it Pending)", noEffect: (v) => v === "default-scheduler" }],
+  ["priorityClassName", { message: "pod priority and preemption are not modelled", noEffect: isEmpty }],
+  ["priority", { message: "pod priority and preemption are not modelled", noEffect: isEmpty }],
+  ["preemptionPolicy", { message: "pod priority and preemption are not modelled", noEffect: isEmpty }],
+  ["readinessGates", { message: "readinessGates are not modelled: the pod is Ready from its probes alone (a real one waits for the gate conditions)", noEffect: isEmpty }],
+  ["schedulingGates", { message: "schedulingGates are not modelled: the pod is scheduled at once (a real one stays Pending until the gates are removed)", noEffect: isEmpty }],
+  ["resourceClaims", { message: "resource claims (DRA) are not modelled: the scheduler places the pod without them", noEffect: isEmpty }],
+  ["activeDeadlineSeconds", { message: "activeDeadlineSeconds is not modelled: the pod is not failed at the deadline" }],
+  ["hostAliases", { message: "hostAliases are not modelled: /etc/hosts entries do not change name resolution", noEffect: isEmpty }],
+  ["dnsConfig", { message: "dnsConfig is not modelled yet (DNS is not simulated as packets): names resolve with the cluster's default search list", noEffect: isEmpty }],
+  ["os", { message: "spec.os other than linux is not modelled: every node is a Linux node", noEffect: (v) => isEmpty(v) || (typeof v === "object" && v !== null && (v as Record<string, unknown>).name === "linux") }],
+  ["securityContext", {
+    message: "sysctls are not modelled: the pod's network namespace keeps the node defaults",
+    noEffect: (v) => typeof v !== "object" || v === null || isEmpty((v as Record<string, unknown>).sysctls),
+  }],
 ])
 
 const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"])
@@ -290,6 +383,11 @@ function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: str
       if (!issue.atKey) continue
       const field = issue.path[issue.path.length - 1]
       if (typeof field === "string" && IGNORED_FIELDS.has(field)) continue
+      const notModelled = typeof field === "string" ? NOT_MODELLED_FIELDS.get(field) : undefined
+      if (notModelled !== undefined) {
+        if (notModelled.noEffect?.(valueAt(value, issue.path)) !== true) warning(issue.path, `${notModelled.message} (field ignored)`, true)
+        continue
+      }
       warning(issue.path, `unknown field "${String(field)}" (ignored)`, true)
     }
     for (const issue of others) error(issue.path, issue.message)
@@ -305,6 +403,7 @@ function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: str
   const object = structuredClone(decoded) as KubeObject
   const before = out.issues.length
   validateObject(object, error, options)
+  warnNotModelled(object, warning)
   applyNamespace(object, namespace, error)
   if (out.issues.slice(before).some((issue) => issue.severity === "error")) return
   out.objects.push({ object, locate: (path) => doc.locate([...root, ...path]) })
@@ -338,7 +437,7 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
     const labels = object.spec.template.metadata?.labels ?? {}
     if ((selector.matchLabels === undefined || Object.keys(selector.matchLabels).length === 0) && (selector.matchExpressions ?? []).length === 0) {
       error(["spec", "selector"], "empty selector is invalid for deployment")
-    } else if (!selectorMatches(selector, labels)) {
+    } else if (!matchesSelector(selector, labels)) {
       error(["spec", "template", "metadata", "labels"], "`selector` does not match template `labels`")
     }
   }
@@ -371,7 +470,70 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
     if (spec.externalTrafficPolicy !== undefined && type !== "NodePort" && type !== "LoadBalancer") {
       error(["spec", "externalTrafficPolicy"], "may only be set for externally-accessible services (type NodePort or LoadBalancer)")
     }
+    // Upstream ValidateService: allocateLoadBalancerNodePorts is a LoadBalancer-only field.
+    if (spec.allocateLoadBalancerNodePorts !== undefined && type !== "LoadBalancer") {
+      error(["spec", "allocateLoadBalancerNodePorts"], "Forbidden: may only be used when `type` is 'LoadBalancer'")
+    }
+    // pkg/registry/core/service/storage/alloc.go initIPFamilyFields on an IPv4 single-stack cluster
+    // (the only kind simulated). A headless Service without selector keeps whatever families it
+    // names (upstream's special case before these checks): it never gets a ClusterIP.
+    if (!(spec.clusterIP === "None" && spec.selector === undefined) && type !== "ExternalName") {
+      const notSimulated = " (the simulator models IPv4 single-stack clusters only)"
+      if (spec.ipFamilyPolicy === "RequireDualStack") error(["spec", "ipFamilyPolicy"], `Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services${notSimulated}`)
+      ;(spec.ipFamilies ?? []).forEach((family, index) => {
+        if (family !== "IPv4") error(["spec", "ipFamilies", index], `Invalid value: "${family}": not configured on this cluster${notSimulated}`)
+      })
+    }
   }
+}
+
+/**
+ * Warnings for decoded fields (and annotations) whose behaviour the simulator does not model; the
+ * schema keeps them so their values can be checked (see NOT_MODELLED_FIELDS for unschema'd ones).
+ */
+function warnNotModelled(object: KubeObject, warning: Report): void {
+  if (object.kind === "Pod") warnPodSpec(object.spec, ["spec"], warning)
+  else if (object.kind === "Deployment" || object.kind === "ReplicaSet") warnPodSpec(object.spec.template.spec, ["spec", "template", "spec"], warning)
+  if (object.kind !== "Service") return
+  const spec = object.spec
+  if (spec.trafficDistribution === "PreferSameNode") {
+    warning(["spec", "trafficDistribution"], "PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node")
+  }
+  if (Object.hasOwn(object.metadata.labels ?? {}, LABEL_SERVICE_PROXY_NAME)) {
+    warning(["metadata", "labels", LABEL_SERVICE_PROXY_NAME], "kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane")
+  }
+  if (spec.loadBalancerClass !== undefined && spec.type === "LoadBalancer") {
+    warning(["spec", "loadBalancerClass"], "loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class")
+  }
+}
+
+function warnPodSpec(spec: PodSpec, at: Path, warning: Report): void {
+  // kubelet dns.go getPodDNSType: ClusterFirst on a hostNetwork pod falls back to the node's
+  // resolv.conf (only ClusterFirstWithHostNet keeps cluster DNS); Default uses the node's resolv.conf
+  // and None only dnsConfig. The runtime resolves every name as ClusterFirst does.
+  const policy = spec.dnsPolicy ?? "ClusterFirst"
+  if (policy === "Default" || policy === "None") {
+    warning([...at, "dnsPolicy"], `dnsPolicy ${policy} is not modelled yet (DNS is not simulated as packets): names resolve as with ClusterFirst, where a real pod would not resolve cluster names`)
+  } else if (policy === "ClusterFirst" && spec.hostNetwork === true) {
+    warning([...at, spec.dnsPolicy === undefined ? "hostNetwork" : "dnsPolicy"], "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS")
+  }
+  spec.containers.forEach((container, c) => {
+    ;(container.ports ?? []).forEach((port, p) => {
+      if (port.hostPort !== undefined && spec.hostNetwork !== true) {
+        warning([...at, "containers", c, "ports", p, "hostPort"], "hostPort is not modelled (CNI portmap): the port is not opened on the node's address")
+      }
+    })
+  })
+}
+
+/** The value at `path` inside a decoded-from-YAML value (undefined when absent). */
+function valueAt(root: unknown, path: Path): unknown {
+  let current = root
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<string | number, unknown>)[key]
+  }
+  return current
 }
 
 function applyNamespace(object: KubeObject, namespace: string | undefined, error: Report): void {
@@ -385,32 +547,6 @@ function applyNamespace(object: KubeObject, namespace: string | undefined, error
     return
   }
   object.metadata.namespace = own ?? namespace ?? "default"
-}
-
-/** Whether a LabelSelector selects an object with `labels`. */
-export function selectorMatches(selector: { readonly matchLabels?: Readonly<Record<string, string>>; readonly matchExpressions?: readonly { readonly key: string; readonly operator: string; readonly values?: readonly string[] }[] }, labels: Readonly<Record<string, string>>): boolean {
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (labels[key] !== value) return false
-  }
-  for (const requirement of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, requirement.key)
-    const values = requirement.values ?? []
-    switch (requirement.operator) {
-      case "In":
-        if (!has || !values.includes(labels[requirement.key])) return false
-        break
-      case "NotIn":
-        if (has && values.includes(labels[requirement.key])) return false
-        break
-      case "Exists":
-        if (!has) return false
-        break
-      case "DoesNotExist":
-        if (has) return false
-        break
-    }
-  }
-  return true
 }
 
 /** Namespaces that exist without a manifest. */

@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
-import { formatIpv4, parseCidr } from "../wire/ipv4.ts"
+import { ipv6NotModelled, isIpv6, parseAddress, parsePrefix } from "./address.ts"
 import {
   BandwidthString,
   BytesValue,
@@ -105,9 +105,20 @@ const LoadBalancer = Schema.Struct({
     Schema.makeFilter((text: string) => {
       // The allocator's own parser decides (a well-formed entry it cannot parse was an internal error).
       if (parsePoolRange(text) !== undefined) return undefined
-      const loose = text.includes("/") ? parseCidr(text, false) : undefined
-      if (loose !== undefined) return `invalid pool entry "${text}": host bits are set (did you mean ${formatIpv4(loose.address)}/${loose.prefixLength}?)`
-      if (text.includes("-")) return `invalid pool entry "${text}": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)`
+      const dash = text.indexOf("-")
+      const parts = dash < 0 ? [text.trim()] : [text.slice(0, dash).trim(), text.slice(dash + 1).trim()]
+      if (parts.some(isIpv6)) return ipv6NotModelled(text, "pool entry")
+      if (dash >= 0) {
+        for (const part of parts) {
+          const bound = parseAddress(part, "range bound")
+          if (!bound.ok) return `invalid pool entry "${text}": ${bound.message}`
+        }
+        return `invalid pool entry "${text}": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)`
+      }
+      if (text.includes("/")) {
+        const prefix = parsePrefix(text.trim(), "pool entry")
+        if (!prefix.ok) return prefix.message
+      }
       return `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`
     }),
   ))),

@@ -11,6 +11,7 @@ import { parse, stringify } from "yaml"
 import { runCli, type CliIo, type Runtime } from "../../src/cli/app.ts"
 import { ScenarioIssues, type ScenarioSpec } from "../../src/cluster/spec.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
+import { knobInt } from "../tier.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
 
@@ -205,7 +206,7 @@ const randomValue = fc.oneof(
 const mutation = fc.record({ path: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), kind: fc.constantFrom("delete" as const, "replace" as const, "add" as const), value: randomValue })
 
 describe("cli fuzz", () => {
-  it("never crashes on mutated scenarios (validate and run, stub runtime)", async () => {
+  it("never crashes on mutated scenarios (validate and run, stub runtime)", { timeout: 600_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: SCENARIO_TEXTS.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), async (which, mutations, run) => {
         const base = SCENARIO_TEXTS[which]
@@ -218,7 +219,7 @@ describe("cli fuzz", () => {
         if (code !== 0) expect(c.err().length).toBeGreaterThan(0)
         expect(c.err()).not.toMatch(/\n\s+at /)
       }),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 150) },
+      { numRuns: knobInt("FUZZ_CLI_RUNS", 60, 1000), seed: knobInt("FUZZ_SEED", 7) },
     )
   })
 
@@ -230,7 +231,7 @@ describe("cli fuzz", () => {
         expect(code).toBe(2)
         expect(c.err()).toMatch(/random\.yaml/)
       }),
-      { numRuns: 100 },
+      { numRuns: knobInt("FUZZ_TEXT_RUNS", 100, 2000), seed: knobInt("FUZZ_SEED", 7) },
     )
   })
 })

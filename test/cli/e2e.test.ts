@@ -1,6 +1,7 @@
 /**
  * End to end through the real entry point (bin/kube-netsim.js -> tsx -> src/cli/main.ts): the
- * process exit codes and streams users see. Few tests: each spawn costs about a second.
+ * process exit codes and streams users see. Few tests: each spawn costs about a second (several on
+ * a loaded machine, hence the generous timeouts: a killed spawn would fail with no message).
  */
 import { spawnSync } from "node:child_process"
 import { join } from "node:path"
@@ -9,11 +10,11 @@ import { describe, expect, it } from "vitest"
 const ROOT = join(import.meta.dirname, "..", "..")
 
 function cli(args: string[]) {
-  const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
+  const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 90_000 })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
-describe("kube-netsim (spawned)", () => {
+describe("kube-netsim (spawned)", { timeout: 120_000 }, () => {
   it("validate scenarios/quickstart.yaml exits 0", () => {
     const r = cli(["validate", "scenarios/quickstart.yaml"])
     expect(r.stderr).toBe("")
@@ -31,5 +32,5 @@ describe("kube-netsim (spawned)", () => {
     const r = cli(["validate", "scenarios/nope.yaml"])
     expect(r.code).toBe(2)
     expect(r.stderr).toBe("cannot read scenario file scenarios/nope.yaml: no such file\n1 error\n")
-  }, 20_000)
+  }, 120_000)
 })

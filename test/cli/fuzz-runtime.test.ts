@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest"
 import { parse, stringify } from "yaml"
 import { runCli } from "../../src/cli/app.ts"
 import type { CliIo } from "../../src/cli/commands.ts"
+import { knobInt } from "../tier.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
 const BASES = ["quickstart.yaml", "seed-001-http-go-scale.yaml", "seed-003-service-types.yaml", "etp-local-vs-cluster.yaml", "seed-000-cluster-test-01.yaml"].map((name) => ({
@@ -66,7 +67,7 @@ async function cli(args: readonly string[], file: string, text: string): Promise
 }
 
 describe("fuzz against the real runtime", () => {
-  it("mutated scenarios: exit 0, 1 or 2 with a message, never an internal error", async () => {
+  it("mutated scenarios: exit 0, 1 or 2 with a message, never an internal error", { timeout: 600_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.nat({ max: BASES.length - 1 }),
@@ -85,7 +86,7 @@ describe("fuzz against the real runtime", () => {
           expect(err).not.toMatch(/\n\s+at /)
         },
       ),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 60), seed: Number(process.env.FUZZ_SEED ?? 7) },
+      { numRuns: knobInt("FUZZ_RUNTIME_RUNS", 20, 300), seed: knobInt("FUZZ_SEED", 7) },
     )
   })
 })

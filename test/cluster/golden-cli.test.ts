@@ -56,11 +56,11 @@ describe("golden scenarios: kube-netsim rules --sorted = upstream kube-proxy tes
   }
 
   it("G1 end to end through bin/kube-netsim.js", () => {
-    const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), "rules", G1.scenario, "--node", "test-node", "--sorted"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 })
+    const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), "rules", G1.scenario, "--node", "test-node", "--sorted"], { cwd: ROOT, encoding: "utf8", timeout: 90_000 })
     expect(result.stderr).toBe("")
     expect(result.status).toBe(0)
     expect(result.stdout).toBe(read(G1.expected))
-  }, 30_000)
+  }, 120_000)
 
   it("the first sync happens at t=0 and later periodic resyncs write the same rules (manifest slices are left alone)", () => {
     const spec = scenarioSpec(G1.scenario)

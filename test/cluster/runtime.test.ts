@@ -10,6 +10,8 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { runScenario, World } from "../../src/cluster/index.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
+import { formatIpv4 } from "../../src/wire/ipv4.ts"
+import { Protocol } from "../../src/wire/protocol.ts"
 import { cli, ROOT, scenarioSpec, specFromText } from "./helpers.ts"
 
 function withoutWall(doc: ResultsDocument): string {
@@ -77,13 +79,39 @@ describe("runtime", () => {
     }
   })
 
-  it("with keep-alive, requests follow their connection (one endpoint per connection)", () => {
+  it("with keep-alive, requests follow their connection (one endpoint per connection, connections reused)", () => {
     const spec = specFromText(smallScenario({ nodes: 2, replicas: 4, cni: "aws-vpc", count: 300, scheme: "http", keepAlive: true }))
-    const doc = runScenario(spec, { seed: 4 })
-    // Poisson arrivals at 500/s with ~1 ms responses rarely overlap: few connections, few endpoints.
-    const used = Object.values(doc.workloads.load.distribution.byEndpoint).filter((n) => n > 0)
-    expect(used.length).toBeLessThan(4)
-    expect(doc.workloads.load.requests.completed).toBe(300)
+    const world = new World(spec, 4)
+    // Which server pod each client connection (source address:port) reached, seen where the
+    // packets are delivered: after DNAT, so the endpoint kube-proxy's rules chose.
+    const podOfNs = (nsId: number): string | undefined => {
+      for (const [key, pod] of world.pods) if (pod.ns.id === nsId) return key
+      return undefined
+    }
+    const endpointsByConnection = new Map<string, Set<string>>()
+    let delivered = 0
+    world.network.observer = {
+      onSend: () => {},
+      onTransmit: () => {},
+      onDrop: () => {},
+      onDeliver: (packet, nsId) => {
+        if (packet.protocol !== Protocol.TCP || packet.dstPort !== 8080) return
+        const pod = podOfNs(nsId)
+        if (pod === undefined || !pod.includes("web-")) return
+        delivered++
+        const connection = `${formatIpv4(packet.srcAddr)}:${packet.srcPort}`
+        const set = endpointsByConnection.get(connection) ?? new Set<string>()
+        set.add(pod)
+        endpointsByConnection.set(connection, set)
+      },
+    }
+    world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: spec.limits.eventCountMax })
+    expect(world.collector.workloads[0].completed).toBe(300)
+    expect(delivered).toBeGreaterThan(300)
+    for (const [connection, pods] of endpointsByConnection) expect([...pods], connection).toHaveLength(1)
+    // Reuse: far fewer connections than requests (Poisson 500/s against ~1 ms responses rarely overlap).
+    expect(endpointsByConnection.size).toBeGreaterThan(0)
+    expect(endpointsByConnection.size).toBeLessThan(30)
   })
 
   it("conserves requests and packets for random small clusters", () => {

@@ -9,6 +9,8 @@ import { BitmapAllocator, LoadBalancerPool, NodeCidrAllocator, NodePortAllocator
 import { matchesSelector, matchesServiceSelector } from "../../src/k8s/labels.ts"
 import { computeHash, fnv32a, generateName, safeEncodeString } from "../../src/k8s/names.ts"
 import { formatCidr, formatIpv4 } from "../../src/wire/ipv4.ts"
+import { applyTopologyModeHints, podToEndpoint, topologyAllocations, topologyAnnotationHintsEnabled, trafficDistributionHints } from "../../src/k8s/endpoints.ts"
+import type { Endpoint, Pod, Service } from "../../src/k8s/types.ts"
 
 describe("names", () => {
   it("SafeEncodeString maps decimal digits like upstream (seed 000: cluster-test-01-6f4dddc749)", () => {
@@ -129,5 +131,96 @@ describe("ipam", () => {
     const pool = new LoadBalancerPool(["192.168.0.240-192.168.0.241", "10.0.0.0/31"])
     expect([1, 2, 3, 4].map(() => formatIpv4(pool.allocateNext()!))).toEqual(["192.168.0.240", "192.168.0.241", "10.0.0.0", "10.0.0.1"])
     expect(pool.allocateNext()).toBeUndefined()
+  })
+})
+
+describe("topology hints (trafficdist.go ReconcileHints, reconciler.go hintsEnabled)", () => {
+  const service = (trafficDistribution: Service["spec"]["trafficDistribution"], annotations?: Record<string, string>): Service => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: annotations === undefined ? { name: "web", namespace: "default" } : { name: "web", namespace: "default", annotations },
+    spec: { selector: { app: "web" }, ports: [{ port: 80 }], ...(trafficDistribution === undefined ? {} : { trafficDistribution }) },
+  })
+
+  it("PreferClose and PreferSameZone hint a ready endpoint for its own zone", () => {
+    expect(trafficDistributionHints(service("PreferClose"), true, "zone-a", "node-1")).toEqual({ forZones: [{ name: "zone-a" }] })
+    expect(trafficDistributionHints(service("PreferSameZone"), true, "zone-b", "node-1")).toEqual({ forZones: [{ name: "zone-b" }] })
+  })
+
+  it("PreferSameNode adds the node hint to the zone hint", () => {
+    expect(trafficDistributionHints(service("PreferSameNode"), true, "zone-a", "node-1")).toEqual({ forZones: [{ name: "zone-a" }], forNodes: [{ name: "node-1" }] })
+  })
+
+  it("no hint without the field, for a not-ready endpoint, or without a zone", () => {
+    expect(trafficDistributionHints(service(undefined), true, "zone-a", "node-1")).toBeUndefined()
+    expect(trafficDistributionHints(service("PreferClose"), false, "zone-a", "node-1")).toBeUndefined()
+    expect(trafficDistributionHints(service("PreferClose"), true, undefined, "node-1")).toBeUndefined()
+  })
+
+  it("topology-mode Auto (or the deprecated annotation, which wins) takes precedence over trafficDistribution", () => {
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "Auto" })).toBe(true)
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "auto" })).toBe(true)
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "Disabled" })).toBe(false)
+    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-aware-hints": "disabled", "service.kubernetes.io/topology-mode": "Auto" })).toBe(false)
+    expect(trafficDistributionHints(service("PreferClose", { "service.kubernetes.io/topology-mode": "Auto" }), true, "zone-a", "node-1")).toBeUndefined()
+  })
+
+  it("podToEndpoint writes the hint on the controller's endpoint", () => {
+    const pod: Pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web-1", namespace: "default", labels: { app: "web" } },
+      spec: { nodeName: "node-1", containers: [{ name: "c", image: "nginx" }] },
+      status: { podIP: "10.244.0.5", conditions: [{ type: "Ready", status: "True" }] },
+    }
+    expect(podToEndpoint(pod, service("PreferClose"), "zone-a").hints).toEqual({ forZones: [{ name: "zone-a" }] })
+    expect(podToEndpoint(pod, service(undefined), "zone-a").hints).toBeUndefined()
+  })
+})
+
+describe("topology-mode Auto hints (topologycache.go AddHints, getAllocations; utils.go redistributeHints)", () => {
+  const auto: Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "web", namespace: "default", annotations: { "service.kubernetes.io/topology-mode": "Auto" } },
+    spec: { selector: { app: "web" }, ports: [{ port: 80 }] },
+  }
+  const endpoint = (ip: string, zone: string | undefined, ready = true): Endpoint => ({ addresses: [ip], conditions: { ready }, ...(zone === undefined ? {} : { zone }) })
+  const hints = (endpoints: readonly Endpoint[]): (string | undefined)[] => endpoints.map((e) => e.hints?.forZones?.map((z) => z.name).join(","))
+
+  it("allocates by the zones' share of nodes, with the 20 % overload margin", () => {
+    // Zone a holds 1 of 3 nodes: desired 1 of 3 endpoints, minimum ceil(1 / 1.2) = 1.
+    expect(topologyAllocations(["a", "b", "b"], 3)).toEqual(new Map([["a", { minimum: 1, maximum: 1, desired: 1 }], ["b", { minimum: 2, maximum: 2, desired: 2 }]]))
+    // Two equal zones and 3 endpoints: minimums ceil(1.5 / 1.2) = 2 each exceed 3: no hints.
+    expect(topologyAllocations(["a", "b"], 3)).toBeNull()
+    expect(topologyAllocations(["a", "b"], 1)).toBeNull()
+    expect(topologyAllocations(["a", "a"], 4)).toBeNull()
+    expect(topologyAllocations(["a", ""], 4)).toBeNull()
+  })
+
+  it("hints each ready endpoint for its zone when the zones hold their share", () => {
+    const endpoints = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", "b"), endpoint("10.0.0.3", "b"), endpoint("10.0.0.4", "a", false)]
+    applyTopologyModeHints(auto, endpoints, ["a", "b", "b"])
+    expect(hints(endpoints)).toEqual(["a", "b", "b", undefined])
+  })
+
+  it("gives a crowded zone's first endpoints to the zone short of its share", () => {
+    // Equal zones, 3 endpoints in a and 1 in b: desired 2 each, so one endpoint of a serves b.
+    const endpoints = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", "a"), endpoint("10.0.0.3", "a"), endpoint("10.0.0.4", "b")]
+    applyTopologyModeHints(auto, endpoints, ["a", "b"])
+    expect(hints(endpoints)).toEqual(["b", "a", "a", "b"])
+  })
+
+  it("removes every hint when allocation is impossible or an endpoint has no zone, and does nothing without the annotation", () => {
+    const few = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", "b"), endpoint("10.0.0.3", "b")]
+    few[0].hints = { forZones: [{ name: "a" }] }
+    applyTopologyModeHints(auto, few, ["a", "b"])
+    expect(hints(few)).toEqual([undefined, undefined, undefined])
+    const zoneless = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", undefined), endpoint("10.0.0.3", "b")]
+    applyTopologyModeHints(auto, zoneless, ["a", "b", "b"])
+    expect(hints(zoneless)).toEqual([undefined, undefined, undefined])
+    const plain = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", "b"), endpoint("10.0.0.3", "b")]
+    applyTopologyModeHints({ ...auto, metadata: { name: "web" } }, plain, ["a", "b", "b"])
+    expect(hints(plain)).toEqual([undefined, undefined, undefined])
   })
 })

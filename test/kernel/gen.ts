@@ -8,7 +8,7 @@ import type { Endpoint, EndpointSlice, Service, ServicePort } from "../../src/k8
 import { LABEL_SERVICE_NAME } from "../../src/k8s/types.ts"
 import { DEFAULT_IPTABLES_CONFIG } from "../../src/proxy/iptables/compile.ts"
 import type { IptablesConfig } from "../../src/proxy/iptables/compile.ts"
-import { CLUSTER_CIDR, ENDPOINT_POOL, EXTERNAL_HIGH_IPS, EXTERNAL_LOW_IPS, NODE_IP, NODE_NAME, OTHER_NODE_NAME, POD_CLIENT_IPS, TARGET_PORTS } from "./topology.ts"
+import { CLUSTER_CIDR, ENDPOINT_PODS, ENDPOINT_POOL, EXTERNAL_HIGH_ALT_IPS, EXTERNAL_HIGH_IPS, EXTERNAL_LOW_ALT_IPS, EXTERNAL_LOW_IPS, NODE_IP, NODE_NAME, OTHER_NODE_NAME, POD_ALT_IPS, POD_CLIENT_IPS, TARGET_PORTS } from "./topology.ts"
 import type { ClientKind } from "./topology.ts"
 import type { Proto } from "./lab.ts"
 
@@ -62,7 +62,8 @@ const serviceArb: fc.Arbitrary<ServiceDraft> = fc.record({
   externalIP: fc.boolean(),
   etpLocal: fc.boolean(),
   itpLocal: fc.boolean(),
-  affinity: fc.boolean(),
+  // Affinity in one service of three: sessions make two waves, and the random splits it would hide are the stronger test.
+  affinity: fc.constantFrom(false, false, true),
   sourceRanges: fc.subarray(["203.0.113.0/25", "10.0.0.0/8", "192.168.0.0/24"], { minLength: 0, maxLength: 2 }),
   endpoints: fc.uniqueArray(endpointArb, { minLength: 0, maxLength: 4, selector: (e) => e.ipIndex }),
   twoSlices: fc.boolean(),
@@ -128,7 +129,7 @@ function buildService(d: ServiceDraft, i: number): [Service, EndpointSlice[]] {
       e.condition === "terminating-serving" ? { ready: false, serving: true, terminating: true } :
       e.condition === "terminating" ? { ready: false, serving: false, terminating: true } :
       { ready: false, serving: false, terminating: false }
-    const endpoint: Endpoint = { addresses: [ENDPOINT_POOL[e.ipIndex] ?? "10.180.0.1"], conditions }
+    const endpoint: Endpoint = { addresses: [ENDPOINT_POOL[e.ipIndex] ?? "10.0.0.201"], conditions }
     if (e.node !== "none") endpoint.nodeName = e.node === "local" ? NODE_NAME : OTHER_NODE_NAME
     return endpoint
   })
@@ -176,13 +177,12 @@ export function targetsOf(c: Case): Target[] {
       const key = `${service.metadata.namespace}/${service.metadata.name}/${port.port}/${proto}`
       const pod = (): [string, string[]] => {
         const src = sticky ? (POD_CLIENT_IPS[used.pod++ % POD_CLIENT_IPS.length] ?? "10.0.0.2") : "10.0.0.2"
-        return [src, Array.from({ length: 40 }, (_, k) => `10.0.0.${100 + k}`)]
+        return [src, [...POD_ALT_IPS]]
       }
       const ext = (high: boolean): [string, string[]] => {
         const pool = high ? EXTERNAL_HIGH_IPS : EXTERNAL_LOW_IPS
         const src = sticky ? (pool[(high ? used.high++ : used.low++) % pool.length] ?? "203.0.113.2") : (pool[0] ?? "203.0.113.2")
-        const base = high ? 160 : 30
-        return [src, Array.from({ length: 40 }, (_, k) => `203.0.113.${base + k}`)]
+        return [src, [...(high ? EXTERNAL_HIGH_ALT_IPS : EXTERNAL_LOW_ALT_IPS)]]
       }
       const add = (client: ClientKind, [src, altSources]: [string, string[]], dst: string, dport: number, label: string): void => {
         out.push({ client, proto, src, dst, dport, sticky, altSources, label })
@@ -198,8 +198,10 @@ export function targetsOf(c: Case): Target[] {
       add("pod", pod(), clusterIP, port.port, "clusterIP from pod")
       add("external", ext(false), clusterIP, port.port, "clusterIP from off-cluster")
       addNode(NODE_IP, clusterIP, port.port, "clusterIP from node")
-      const hairpinSrc = endpointIPs[0]
-      if (!sticky && hairpinSrc !== undefined && hairpinSrc !== "") add("hairpin", [hairpinSrc, []], clusterIP, port.port, "clusterIP from an endpoint (hairpin)")
+      // Hairpin: an endpoint pod on the test node's bridge reaching its own Service (itself among the
+      // endpoints: bridged back through its own port, masqueraded to cni0's address).
+      const hairpinSrc = endpointIPs.find((ip) => ENDPOINT_PODS.some((e) => e.ip === ip && e.node === "test"))
+      if (!sticky && hairpinSrc !== undefined) add("hairpin", [hairpinSrc, []], clusterIP, port.port, "clusterIP from an endpoint (hairpin)")
       if (port.nodePort !== undefined) {
         add("external", ext(false), NODE_IP, port.nodePort, "nodePort from off-cluster")
         add("pod", pod(), NODE_IP, port.nodePort, "nodePort from pod")

@@ -117,6 +117,28 @@ describe("DNAT through the node's NetfilterStack", () => {
     })
   }
 
+  it("bridge: DNAT to a pod on the same bridge is re-bridged (TTL 64, br_nf_pre_routing_finish bridged_dnat); to another node it is routed", () => {
+    // Linux net/bridge/br_netfilter_hooks.c br_nf_pre_routing_finish(): when PREROUTING changed
+    // the destination and the route for it leaves through the bridge the frame came in on, the
+    // frame is bridged to the new destination's port ("bridged_dnat"), not routed, so ip_forward's
+    // TTL decrement does not happen. The kernel differential test (test/kernel) measures it with
+    // real namespaces: hops=0 for pod -> ClusterIP -> pod on the same cni0.
+    const { w, a, b, stack } = setup("bridge")
+    const c = w.cluster.addPod(a.node, "c")
+    stack.restore(`*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.40/32 -p udp -m udp --dport 53 -j DNAT --to-destination ${formatIpv4(c.ip)}:5353\n-A PREROUTING -d 10.96.0.41/32 -p udp -m udp --dport 53 -j DNAT --to-destination ${formatIpv4(b.ip)}:5353\nCOMMIT\n`, { noflush: true })
+    const ttls: number[] = []
+    const record = { onUdpMessage: (_s: unknown, p: { ttl: number }) => void ttls.push(p.ttl), onUdpError: () => {} }
+    w.net.udpBind(c.ns, 0, 5353, record)
+    w.net.udpBind(b.ns, 0, 5353, record)
+    const sock = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler))
+    if (sock === null) throw new Error("bind")
+    sock.sendTo(ipv4("10.96.0.40"), 53, 10)
+    run(w)
+    sock.sendTo(ipv4("10.96.0.41"), 53, 10)
+    run(w)
+    expect(ttls).toEqual([64, 62])
+  })
+
   it("bridge hairpin: a pod reaches itself through a Service, masqueraded to the cni0 gateway", () => {
     const { w, a } = setup("bridge")
     const server = new Peer(w)

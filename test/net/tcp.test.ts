@@ -212,6 +212,35 @@ describe("tcp", () => {
     expect(c1.state).toBe(TcpState.CLOSED)
   })
 
+  it("bind before connect: the SYN leaves from the bound address and port; the server sees them", () => {
+    const { w, a, b } = twoPods("bridge", false)
+    const server = new Server(w)
+    const remotes: string[] = []
+    w.net.tcpListen(b.ns, 0, 80, {
+      onAccept: (s, c) => {
+        remotes.push(`${c.remoteAddr}:${c.remotePort}`)
+        return server.onAccept(s, c)
+      },
+    })
+    // A secondary address on the pod (ip addr add), the kernel differential test's many-source client.
+    const secondary = ipv4("10.244.0.77")
+    w.net.addAddress(a.eth0, secondary, 32)
+    w.net.attachToBridge(a.node.bridge as NonNullable<typeof a.node.bridge>, a.hostVeth, secondary)
+    const client = new Conn(w)
+    const conn = w.net.tcpConnect(a.ns, b.ip, 80, client, 0, { localAddr: secondary, localPort: 20_001 })
+    expect(conn.localAddr).toBe(secondary)
+    expect(conn.localPort).toBe(20_001)
+    run(w)
+    expect(client.connectedNs).toBeGreaterThan(0)
+    expect(remotes).toEqual([`${secondary}:20001`])
+    // Port only: the address still comes from the route.
+    const other = w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: 0, localPort: 20_002 })
+    expect([other.localAddr, other.localPort]).toEqual([a.ip, 20_002])
+    // An address the namespace does not own, or a 4-tuple in use, is refused (EADDRNOTAVAIL / EADDRINUSE).
+    expect(() => w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: ipv4("10.9.9.9"), localPort: 0 })).toThrow(/does not own/)
+    expect(() => w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: 0, localPort: 20_002 })).toThrow(/in use/)
+  })
+
   it("abort sends RST: the peer sees ECONNRESET", () => {
     const { w, a, b } = twoPods("aws-vpc", false)
     const server = new Server(w)

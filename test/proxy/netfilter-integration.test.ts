@@ -54,6 +54,10 @@ describe("G1 on the netfilter engine", () => {
     const p = tcp("192.168.0.2", 40001, "192.168.99.22", 80)
     expect(send(stack, p, 0).verdict).toBe(Verdict.ACCEPT)
     expect(`${formatIpv4(p.dstAddr)}:${p.dstPort}`).toBe("10.180.0.2:80")
+    // "masquerade LOCAL traffic for ns2/svc2:p80 external destinations" marked it; KUBE-POSTROUTING's
+    // MASQUERADE takes the address of the outgoing interface (cni0, routes: 10.0.0.0/8 via cni0).
+    expect(p.mark & 0x4000).toBe(0)
+    expect(formatIpv4(p.srcAddr)).toBe("10.0.0.1")
   })
 
   it("external -> ETP=Local external IP without local endpoints is dropped", () => {

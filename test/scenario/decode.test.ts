@@ -235,11 +235,168 @@ spec:
     expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.8/30, 198.51.100.20-198.51.100.30] }\n`)).toEqual([])
   })
 
+  it("parses addresses and CIDRs with ip-address: IPv6 is refused as not modelled, malformed IPv4 says why", () => {
+    expect(issuesOf(`${HEAD}cluster: { podCIDR: "fd00:10:244::/56", serviceCIDR: 10.96.0.0/33, nodeCIDR: 10.0.0.0/08 }\n`)).toEqual([
+      's.yaml:4:21: cluster.podCIDR: CIDR "fd00:10:244::/56" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+      's.yaml:4:54: cluster.serviceCIDR: invalid CIDR "10.96.0.0/33": the prefix length must be 0 to 32',
+      's.yaml:4:78: cluster.nodeCIDR: invalid CIDR "10.0.0.0/08": the prefix length must be 0 to 32',
+    ])
+    expect(issuesOf(`${HEAD}externalHosts: [{ name: a, ip: 010.0.0.1 }, { name: b, ip: "2001:db8::1" }, { name: c, ip: 10.0.0.256 }]\n`)).toEqual([
+      `s.yaml:4:32: externalHosts[0].ip: invalid IPv4 address "010.0.0.1": IPv4 addresses can't have leading zeroes`,
+      's.yaml:4:60: externalHosts[1].ip: address "2001:db8::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+      's.yaml:4:92: externalHosts[2].ip: invalid IPv4 address "10.0.0.256": expected a dotted quad such as 10.96.0.10',
+    ])
+    expect(issuesOf(`${HEAD}loadBalancer: { pool: ["fd00::1-fd00::9", 198.51.100.1-198.51.100.300] }\n`)).toEqual([
+      's.yaml:4:24: loadBalancer.pool[0]: pool entry "fd00::1-fd00::9" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+      's.yaml:4:43: loadBalancer.pool[1]: invalid pool entry "198.51.100.1-198.51.100.300": invalid range bound "198.51.100.300": expected a dotted quad such as 10.96.0.10',
+    ])
+  })
+
+  it("checks the address fields of manifests: clusterIP(s), externalIPs, loadBalancerIP, source ranges, slice and Endpoints addresses", () => {
+    const service = (spec: string): string[] =>
+      issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { selector: { app: a }, ports: [{ port: 80 }], ${spec} } } }]\n`).filter((l) => !l.includes("warning"))
+    expect(service(`clusterIP: "fd00::10"`)).toEqual(['s.yaml:4:143: manifests[0].inline.spec.clusterIP: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    expect(service(`clusterIP: 10.96.0.1.5`)).toEqual(['s.yaml:4:143: manifests[0].inline.spec.clusterIP: invalid clusterIP "10.96.0.1.5": expected a dotted quad such as 10.96.0.10'])
+    expect(service(`clusterIPs: [10.96.0.10, "fd00::10"]`)).toEqual(['s.yaml:4:157: manifests[0].inline.spec.clusterIPs[1]: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    expect(service(`type: LoadBalancer, loadBalancerIP: 198.51.100.1/32`)).toEqual(['s.yaml:4:168: manifests[0].inline.spec.loadBalancerIP: invalid loadBalancerIP "198.51.100.1/32": expected an address without a /prefix'])
+    expect(service(`externalIPs: ["2001:db8::7"]`)).toEqual(['s.yaml:4:146: manifests[0].inline.spec.externalIPs[0]: address "2001:db8::7" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    // Source ranges: space padding and host bits allowed, as the API server's IsValidCIDR does.
+    expect(service(`type: LoadBalancer, loadBalancerSourceRanges: [" 203.0.113.7/25", 203.0.113.0/40]`)).toEqual([
+      's.yaml:4:198: manifests[0].inline.spec.loadBalancerSourceRanges[1]: invalid source range "203.0.113.0/40": the prefix length must be 0 to 32',
+    ])
+    const slice = issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: discovery.k8s.io/v1, kind: EndpointSlice, metadata: { name: s-1, labels: { kubernetes.io/service-name: s } }, addressType: IPv4, endpoints: [{ addresses: [10.244.1.5] }, { addresses: ["fd00::5"] }] } }]\n`)
+    expect(slice.filter((l) => !l.includes("warning"))).toEqual([
+      's.yaml:4:221: manifests[0].inline.endpoints[1].addresses[0]: endpoint address "fd00::5" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+    const endpoints = issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Endpoints, metadata: { name: s }, subsets: [{ addresses: [{ ip: "fd00::5" }] }] } }]\n`)
+    expect(endpoints.filter((l) => !l.includes("warning"))).toEqual([
+      's.yaml:4:111: manifests[0].inline.subsets[0].addresses[0].ip: address "fd00::5" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+  })
+
+  it("refuses an IPv6 or malformed address literal in a workload target", () => {
+    const workload = (to: string): string[] => issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}" }]\n`)
+    expect(workload("http://[fd00::1]:80/")).toEqual(['s.yaml:5:41: workloads[0].to: invalid target "http://[fd00::1]:80/": address "fd00::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+    expect(workload("http://10.96.0.300/")).toEqual(['s.yaml:5:41: workloads[0].to: invalid target "http://10.96.0.300/": invalid address "10.96.0.300": expected a dotted quad such as 10.96.0.10'])
+  })
+
   it("refuses headless NodePort and LoadBalancer Services as the API server does", () => {
     const svc = (type: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { type: ${type}, clusterIP: None, selector: { app: a }, ports: [{ port: 80 }] } } }]\n`
     expect(issuesOf(svc("NodePort")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:114: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`])
     expect(issuesOf(svc("LoadBalancer")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:118: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for LoadBalancer services`])
     expect(issuesOf(svc("ClusterIP")).filter((l) => !l.includes("warning"))).toEqual([])
+  })
+
+  it("refuses dual-stack Services on the IPv4 single-stack cluster (alloc.go initIPFamilyFields)", () => {
+    const manifest = `apiVersion: v1
+kind: Service
+metadata: { name: dual }
+spec:
+  selector: { app: a }
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv4, IPv6]
+  ports: [{ port: 80 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: single }
+spec:
+  selector: { app: a }
+  ipFamilyPolicy: PreferDualStack
+  ipFamilies: [IPv4]
+  ports: [{ port: 80 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: lb }
+spec:
+  type: ClusterIP
+  allocateLoadBalancerNodePorts: false
+  selector: { app: a }
+  ports: [{ port: 80 }]
+`
+    const pods = `apiVersion: v1\nkind: Pod\nmetadata: { name: p, labels: { app: a } }\nspec: { containers: [{ name: c, image: i }] }\n`
+    expect(issuesOf(`${HEAD}manifests:\n  - path: m/s.yaml\n  - path: m/p.yaml\n`, { "m/s.yaml": manifest, "m/p.yaml": pods })).toEqual([
+      'm/s.yaml:6:19: spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services (the simulator models IPv4 single-stack clusters only)',
+      'm/s.yaml:7:22: spec.ipFamilies[1]: Invalid value: "IPv6": not configured on this cluster (the simulator models IPv4 single-stack clusters only)',
+      "m/s.yaml:24:34: spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'",
+    ])
+  })
+
+  it("warns, at the field, about fields whose behaviour is not modelled; keeps silent for empty or modelled values", () => {
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  strategy: { type: Recreate }
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext: { runAsUser: 1000 }
+      dnsConfig: { nameservers: [1.1.1.1] }
+      dnsPolicy: Default
+      affinity: {}
+      containers:
+        - name: web
+          image: nginx
+          lifecycle: { preStop: { exec: { command: [sleep, "5"] } } }
+          ports: [{ containerPort: 80, hostPort: 8080 }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: agent, labels: { app: web } }
+spec:
+  hostNetwork: true
+  securityContext: { sysctls: [{ name: net.ipv4.ip_local_port_range, value: "1024 65535" }] }
+  containers: [{ name: c, image: agent }]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  annotations: { service.kubernetes.io/topology-mode: Auto }
+spec:
+  type: LoadBalancer
+  loadBalancerClass: example.com/lb
+  trafficDistribution: PreferClose
+  selector: { app: web }
+  ports: [{ port: 80 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: near }
+spec:
+  trafficDistribution: PreferSameNode
+  selector: { app: web }
+  ports: [{ port: 80 }]
+`
+    expect(issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n`, { "m/web.yaml": manifest })).toEqual([
+      "m/web.yaml:13:7: spec.template.spec.dnsConfig: warning: dnsConfig is not modelled yet (DNS is not simulated as packets): names resolve with the cluster's default search list (field ignored)",
+      "m/web.yaml:14:18: spec.template.spec.dnsPolicy: warning: dnsPolicy Default is not modelled yet (DNS is not simulated as packets): names resolve as with ClusterFirst, where a real pod would not resolve cluster names",
+      "m/web.yaml:19:11: spec.template.spec.containers[0].lifecycle: warning: lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination (field ignored)",
+      "m/web.yaml:20:50: spec.template.spec.containers[0].ports[0].hostPort: warning: hostPort is not modelled (CNI portmap): the port is not opened on the node's address",
+      "m/web.yaml:26:16: spec.hostNetwork: warning: a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS",
+      "m/web.yaml:27:3: spec.securityContext: warning: sysctls are not modelled: the pod's network namespace keeps the node defaults (field ignored)",
+      "m/web.yaml:37:22: spec.loadBalancerClass: warning: loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class",
+      "m/web.yaml:46:24: spec.trafficDistribution: warning: PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node",
+    ])
+  })
+
+  it("warns that a Service another proxy owns (service-proxy-name label) gets no data plane", () => {
+    const text = `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s, labels: { service.kubernetes.io/service-proxy-name: cilium } }, spec: { ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(text)).toEqual([
+      's.yaml:4:129: manifests[0].inline.metadata.labels["service.kubernetes.io/service-proxy-name"]: warning: kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane',
+    ])
+  })
+
+  it("accepts trafficDistribution values and refuses others as the API server does", () => {
+    const svc = (value: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { trafficDistribution: ${value}, ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(svc("PreferClose"))).toEqual([])
+    expect(issuesOf(svc("PreferSameZone"))).toEqual([])
+    expect(issuesOf(svc("Nearest"))[0]).toMatch(/^s\.yaml:4:\d+: manifests\[0\]\.inline\.spec\.trafficDistribution: Expected "PreferClose" \| "PreferSameZone" \| "PreferSameNode", got "Nearest"$/)
   })
 
   it("reports a missing scenario file with its path", () => {

@@ -37,8 +37,8 @@ import {
 import type { EndpointSlice, Service } from "../../k8s/types.ts"
 import { buildServicePorts, cidrContainsIp, compareStrings, nodeZone } from "../service-port.ts"
 import type { EndpointInfo, ProxyNode, ServicePortInfo } from "../service-port.ts"
-import { categorizeEndpoints } from "../topology.ts"
-import type { CategorizedEndpoints } from "../topology.ts"
+import { servicePortView } from "../view.ts"
+import type { ServicePortView } from "../view.ts"
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../../wire/ipv4.ts"
 
 /** kube-proxy iptables settings (KubeProxyConfiguration.iptables and friends). */
@@ -130,14 +130,12 @@ export interface JumpRule {
   readonly spec: string
 }
 
-/** The computed facts for one service port (for other modes, traces and tests). */
-export interface IptablesServicePortView extends ServicePortInfo, CategorizedEndpoints {
+/** The mode-independent view (view.ts) of one service port plus its iptables chains. */
+export interface IptablesServicePortView extends ServicePortView {
   readonly clusterPolicyChain: string
   readonly localPolicyChain: string
   readonly externalChain: string
   readonly firewallChain: string
-  readonly hasInternalEndpoints: boolean
-  readonly hasExternalEndpoints: boolean
   readonly usesClusterPolicyChain: boolean
   readonly usesLocalPolicyChain: boolean
   readonly usesExternalTrafficChain: boolean
@@ -340,11 +338,13 @@ export function compileIptablesServicePorts(
   const largeClusterMode = totalEndpoints > config.largeClusterEndpointsThreshold
   const views: IptablesServicePortView[] = []
 
-  for (const svc of servicePorts) {
+  for (const svcPort of servicePorts) {
+    // Endpoint categories and the has*Endpoints flags come from the shared view; what follows is
+    // iptables-only (chain names and rules).
+    const svc = servicePortView(svcPort, node.name, zone, { preferSameTrafficDistribution: config.preferSameTrafficDistribution })
     const protocol = svc.protocol
     const name = svc.name
-    const categorized = categorizeEndpoints(svc, node.name, zone, { preferSameTrafficDistribution: config.preferSameTrafficDistribution })
-    const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints: hasEndpoints } = categorized
+    const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints: hasEndpoints, hasInternalEndpoints, hasExternalEndpoints } = svc
 
     const clusterPolicyChain = serviceChainName(name, protocol)
     const localPolicyChain = serviceLocalChainName(name, protocol)
@@ -353,45 +353,21 @@ export function compileIptablesServicePorts(
     const usesClusterPolicyChain = clusterEndpoints.length > 0 && svc.usesClusterEndpoints
     const usesLocalPolicyChain = localEndpoints.length > 0 && svc.usesLocalEndpoints
 
-    let internalPolicyChain = clusterPolicyChain
-    let hasInternalEndpoints = hasEndpoints
-    if (svc.internalPolicyLocal) {
-      internalPolicyChain = localPolicyChain
-      if (localEndpoints.length === 0) hasInternalEndpoints = false
-    }
+    const internalPolicyChain = svc.internalPolicyLocal ? localPolicyChain : clusterPolicyChain
     const internalTrafficChain = internalPolicyChain
-
-    let externalPolicyChain = clusterPolicyChain
-    let hasExternalEndpoints = hasEndpoints
-    if (svc.externalPolicyLocal) {
-      externalPolicyChain = localPolicyChain
-      if (localEndpoints.length === 0) hasExternalEndpoints = false
-    }
+    const externalPolicyChain = svc.externalPolicyLocal ? localPolicyChain : clusterPolicyChain
     // Based on hasEndpoints, not hasExternalEndpoints: the short-circuit rules are needed even
     // when no endpoint serves external traffic.
     const usesExternalTrafficChain = hasEndpoints && svc.externallyAccessible
     const usesFWChain = hasEndpoints && svc.loadBalancerVIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0
     const loadBalancerTrafficChain = usesFWChain ? fwChain : externalTrafficChain
 
-    let internalTrafficFilterTarget = ""
-    let internalTrafficFilterComment = ""
-    let externalTrafficFilterTarget = ""
-    let externalTrafficFilterComment = ""
-    if (!hasEndpoints) {
-      internalTrafficFilterTarget = "REJECT"
-      internalTrafficFilterComment = `"${name} has no endpoints"`
-      externalTrafficFilterTarget = "REJECT"
-      externalTrafficFilterComment = internalTrafficFilterComment
-    } else {
-      if (!hasInternalEndpoints) {
-        internalTrafficFilterTarget = "DROP"
-        internalTrafficFilterComment = `"${name} has no local endpoints"`
-      }
-      if (!hasExternalEndpoints) {
-        externalTrafficFilterTarget = "DROP"
-        externalTrafficFilterComment = `"${name} has no local endpoints"`
-      }
-    }
+    // REJECT when no endpoint exists anywhere, DROP when none serves the policy (view verdicts).
+    const filterComment = hasEndpoints ? `"${name} has no local endpoints"` : `"${name} has no endpoints"`
+    const internalTrafficFilterTarget = svc.internalVerdict
+    const internalTrafficFilterComment = filterComment
+    const externalTrafficFilterTarget = svc.externalVerdict
+    const externalTrafficFilterComment = filterComment
 
     const pp = `-m ${protocol} -p ${protocol}`
     const port = String(svc.port)
@@ -528,13 +504,10 @@ export function compileIptablesServicePorts(
 
     views.push({
       ...svc,
-      ...categorized,
       clusterPolicyChain,
       localPolicyChain,
       externalChain: externalTrafficChain,
       firewallChain: fwChain,
-      hasInternalEndpoints,
-      hasExternalEndpoints,
       usesClusterPolicyChain,
       usesLocalPolicyChain,
       usesExternalTrafficChain,

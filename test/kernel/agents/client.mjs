@@ -18,7 +18,7 @@ function classify(err) {
 function parseReply(text) {
   try {
     const line = JSON.parse(text.trim())
-    return { outcome: "reply", ep: line.ep, peer: line.peer }
+    return { outcome: "reply", ep: line.ep, peer: line.peer, hops: line.hops }
   } catch {
     return { outcome: "error", code: `bad reply ${JSON.stringify(text)}` }
   }
@@ -87,12 +87,36 @@ async function runWave(probes, concurrency) {
   return results
 }
 
-let input = ""
-process.stdin.setEncoding("utf8")
-process.stdin.on("data", (c) => { input += c })
-process.stdin.on("end", async () => {
-  const { waves, concurrency } = JSON.parse(input)
-  const out = []
-  for (const wave of waves) out.push(...(await runWave(wave, concurrency ?? 64)))
-  process.stdout.write(JSON.stringify(out) + "\n")
-})
+// One request on stdin (EOF ends it), or with --serve one request per line, answered by one line
+// each, until stdin closes (a persistent agent saves a process start per wave).
+if (process.argv.includes("--serve")) {
+  let buffer = ""
+  let queue = Promise.resolve()
+  process.stdin.setEncoding("utf8")
+  process.stdin.on("data", (c) => {
+    buffer += c
+    let nl
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl)
+      buffer = buffer.slice(nl + 1)
+      if (line.trim() === "") continue
+      queue = queue.then(async () => {
+        const { waves, concurrency } = JSON.parse(line)
+        const out = []
+        for (const wave of waves) out.push(...(await runWave(wave, concurrency ?? 64)))
+        process.stdout.write(JSON.stringify(out) + "\n")
+      })
+    }
+  })
+  process.stdin.on("end", () => queue.then(() => process.exit(0)))
+} else {
+  let input = ""
+  process.stdin.setEncoding("utf8")
+  process.stdin.on("data", (c) => { input += c })
+  process.stdin.on("end", async () => {
+    const { waves, concurrency } = JSON.parse(input)
+    const out = []
+    for (const wave of waves) out.push(...(await runWave(wave, concurrency ?? 64)))
+    process.stdout.write(JSON.stringify(out) + "\n")
+  })
+}
