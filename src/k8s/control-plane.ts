@@ -125,8 +125,11 @@ export class ControlPlane implements PodWatch {
 
   podCreated(record: PodRecord, pod: Pod): void {
     this.endpoints.enqueueServicesFor(pod)
-    if (pod.spec.nodeName !== undefined) this.kubelet.podAssigned(record)
-    else this.kubeScheduler.enqueue(record)
+    this.replicaSets.enqueueOwner(pod)
+    if (pod.spec.nodeName !== undefined) {
+      this.kubeScheduler.podAssigned(pod.spec.nodeName)
+      this.kubelet.podAssigned(record)
+    } else this.kubeScheduler.enqueue(record)
   }
 
   podUpdated(pod: Pod): void {
@@ -138,8 +141,9 @@ export class ControlPlane implements PodWatch {
     this.kubelet.podAssigned(record)
   }
 
-  podDeleted(pod: Pod): void {
+  podDeleted(record: PodRecord, pod: Pod): void {
     this.endpoints.enqueueServicesFor(pod)
     this.replicaSets.enqueueOwner(pod)
+    this.kubeScheduler.podDeleted(record, pod)
   }
 }

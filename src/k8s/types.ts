@@ -236,7 +236,12 @@ export interface Node {
   kind: "Node"
   metadata: ObjectMeta
   spec: { podCIDR?: string; podCIDRs?: string[]; unschedulable?: boolean }
-  status?: { addresses?: { type: "InternalIP" | "ExternalIP" | "Hostname"; address: string }[] }
+  status?: {
+    addresses?: { type: "InternalIP" | "ExternalIP" | "Hostname"; address: string }[]
+    /** Resource quantities as strings, as the API writes them; here only "pods" (kubelet maxPods). */
+    capacity?: Record<string, string>
+    allocatable?: Record<string, string>
+  }
 }
 
 export type KubeObject = Namespace | Pod | ReplicaSet | Deployment | Service | Endpoints | EndpointSlice

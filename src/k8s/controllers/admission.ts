@@ -7,6 +7,7 @@
  */
 import { assert } from "../../sim/assert.ts"
 import { cidr, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../../wire/ipv4.ts"
+import { resolveMaxPods } from "../capacity.ts"
 import { LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, parsePortRange, RangeAllocator, ServiceIpAllocator } from "../ipam.ts"
 import { issueAt, type IssueLocate, type K8sIssue, type ManifestInput } from "../issues.ts"
 import { objectKey } from "../store.ts"
@@ -167,7 +168,8 @@ export class ApiServer {
         podCIDR = formatCidr(block)
         this.ctx.podAllocators.set(spec.name, RangeAllocator.hostLocal(block))
       }
-      const info: NodeInfo = { name: spec.name, zone: spec.zone, ip: formatIpv4(ip), podCIDR }
+      const maxPods = resolveMaxPods(this.ctx.config.cni, spec, this.ctx.config.maxPods)
+      const info: NodeInfo = { name: spec.name, zone: spec.zone, ip: formatIpv4(ip), podCIDR, maxPods }
       this.ctx.nodeInfos.push(info)
       const labels: Record<string, string> = {
         "kubernetes.io/arch": "amd64",
@@ -181,7 +183,11 @@ export class ApiServer {
         kind: "Node",
         metadata: { name: spec.name, labels, uid: this.ctx.newUid(), creationTimestampNs: this.ctx.nowNs },
         spec: podCIDR === undefined ? {} : { podCIDR, podCIDRs: [podCIDR] },
-        status: { addresses: [{ type: "InternalIP", address: info.ip }, { type: "Hostname", address: spec.name }] },
+        status: {
+          addresses: [{ type: "InternalIP", address: info.ip }, { type: "Hostname", address: spec.name }],
+          capacity: { pods: String(maxPods) },
+          allocatable: { pods: String(maxPods) },
+        },
       }
       this.ctx.store.put("Node", node)
     })

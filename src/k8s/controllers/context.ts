@@ -57,6 +57,10 @@ export interface ControlPlaneNode {
   readonly zone: string
   readonly labels: Readonly<Record<string, string>>
   readonly ip?: string
+  /** kubelet maxPods (default: see capacity.ts resolveMaxPods). */
+  readonly maxPods?: number
+  /** EC2 instance type (aws-vpc: its ENI limit gives the default maxPods). */
+  readonly instanceType?: string
 }
 
 export interface ControlPlaneConfig {
@@ -77,6 +81,13 @@ export interface ControlPlaneConfig {
   readonly serviceNodePortRange?: string
   /** Address the `kubernetes` Service's endpoints point at (default: the first node's IP, port 6443). */
   readonly apiServerAddress?: string
+  /** Cluster-wide kubelet maxPods (a node's own setting wins). */
+  readonly maxPods?: number
+  /** Scenario limit on pod objects; creating one more throws PodLimitExceeded (default: none). */
+  readonly podsMax?: number
+  /** kube-controller-manager --kube-api-qps / --kube-api-burst (defaults 20 / 30). */
+  readonly controllerClientQps?: number
+  readonly controllerClientBurst?: number
 }
 
 export interface NodeInfo {
@@ -85,6 +96,8 @@ export interface NodeInfo {
   readonly ip: string
   /** Node pod CIDR (bridge CNI); undefined for aws-vpc. */
   readonly podCIDR: string | undefined
+  /** kubelet maxPods: the node's allocatable pods. */
+  readonly maxPods: number
 }
 
 export interface PodRecord {
@@ -113,7 +126,21 @@ export interface PodWatch {
   /** kube-scheduler bound the pod to a node: that node's kubelet takes it. */
   podBound(record: PodRecord): void
   /** The pod object was deleted. */
-  podDeleted(pod: Pod): void
+  podDeleted(record: PodRecord, pod: Pod): void
+}
+
+/**
+ * Thrown when a pod create would exceed the scenario's limits.pods: the run stops with an input
+ * error naming the limit instead of growing until memory runs out (cluster/ turns it into one).
+ */
+export class PodLimitExceeded extends Error {
+  override readonly name = "PodLimitExceeded"
+  constructor(
+    readonly podsMax: number,
+    readonly atNs: number,
+  ) {
+    super(`the cluster would exceed limits.pods (${podsMax} pod objects)`)
+  }
 }
 
 /** Integer ids for keys, so events carry numbers. */
@@ -197,6 +224,8 @@ export class ControllerContext {
 
   /** The API server's pod create: uid, creation time, phase Pending. */
   createPod(pod: Pod): void {
+    const podsMax = this.config.podsMax
+    if (podsMax !== undefined && this.store.count("Pod") >= podsMax) throw new PodLimitExceeded(podsMax, this.nowNs)
     const namespace = pod.metadata.namespace ?? "default"
     const record: PodRecord = { id: this.pods.length, namespace, name: pod.metadata.name, running: false, ready: false, readyAtNs: 0, ip: undefined, ipNode: undefined, removed: false }
     this.pods.push(record)
@@ -218,6 +247,6 @@ export class ControllerContext {
   deletePod(record: PodRecord, pod: Pod): void {
     this.podIdByKey.delete(objectKey(record.namespace, record.name))
     this.store.delete("Pod", record.namespace, record.name)
-    this.watch.podDeleted(pod)
+    this.watch.podDeleted(record, pod)
   }
 }
