@@ -129,7 +129,7 @@ function conntrackResults(world: World, nowNs: number): ConntrackResults {
 
 /** Compiles the scenario without running traffic; returns warnings (errors are thrown). */
 export function validateScenario(spec: ScenarioSpec): Issue[] {
-  return [...new World(spec, spec.seed).warnings]
+  return [...withLimits(() => new World(spec, spec.seed)).warnings]
 }
 
 export interface RulesOptions {
@@ -140,12 +140,12 @@ export interface RulesOptions {
 
 /** The node's dataplane configuration at time atNs, as the real tool prints it (iptables-save). */
 export function renderRules(spec: ScenarioSpec, options: RulesOptions): string {
-  const world = new World(spec, spec.seed)
+  const world = withLimits(() => new World(spec, spec.seed))
   const node = world.nodes.get(options.node)
   if (node === undefined) {
     const known = [...world.nodes.keys()].join(", ")
     throw new ScenarioIssues([{ severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` }])
   }
-  runUntil(world, Math.min(options.atNs, spec.durationNs))
+  withLimits(() => runUntil(world, Math.min(options.atNs, spec.durationNs)))
   return node.proxy.rules(options.sorted)
 }

@@ -3,6 +3,8 @@
  * and the rest Pending, in a bounded number of events; maxPods from an instance type (aws-vpc);
  * scenario limits (pods at run time, nodes and Services at load time) as input errors naming them.
  */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { runScenario } from "../../src/cluster/index.ts"
@@ -10,7 +12,7 @@ import { ScenarioIssues } from "../../src/cluster/spec.ts"
 import { stringifyResults } from "../../src/stats/document.ts"
 import { renderSummary } from "../../src/stats/render.ts"
 import { decodeScenarioText } from "../../src/scenario/load.ts"
-import { ROOT, scenarioSpec, specFromText } from "./helpers.ts"
+import { ROOT, cli, scenarioSpec, specFromText } from "./helpers.ts"
 
 function scenario(cluster: string, replicas: number, extra = ""): string {
   return `apiVersion: kube-netsim/v1
@@ -79,6 +81,14 @@ describe("capacity through the runtime", () => {
     const issue = (thrown as ScenarioIssues).issues[0]
     expect(issue?.path).toEqual(["limits", "pods"])
     expect(issue?.message).toMatch(/^the cluster would exceed limits\.pods \(100 pod objects\) at /)
+  })
+
+  it("limits.pods through the CLI: exit code 2, the issue at the limits.pods line", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kube-netsim-capacity-")), "limit.yaml")
+    writeFileSync(file, scenario("  nodes: { count: 1 }", 50, "limits: { pods: 40 }"))
+    const run = await cli(["run", file])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:7:\\d+: limits\\.pods: the cluster would exceed limits\\.pods \\(40 pod objects\\) at `, "m"))
   })
 
   it("limits default to Kubernetes' scalability thresholds", () => {

@@ -74,12 +74,6 @@ export class ReplicaSetController implements EventHandler {
     } else assert(false, `k8s/replicaset: unknown event kind ${kind}`)
   }
 
-  /** Creates in the current burst held back by the client rate limit, over all ReplicaSets. */
-  get createsWaiting(): number {
-    let sum = 0
-    for (const left of this.createsLeft) sum += left ?? 0
-    return sum
-  }
 
   enqueueReplicaSet(key: string): void {
     const id = this.replicaSetIds.id(key)
