@@ -187,6 +187,16 @@ describe("ReplicaSet controller: burstReplicas and the client's rate limit", () 
     expect(pods(cp)).toHaveLength(230)
   })
 
+  it("expectations: syncs during an outstanding burst only write status (one create waits for a token)", () => {
+    const { scheduler, cp } = make({ nodes: [{ name: "node-1", zone: "a", labels: {}, maxPods: 5000 }] })
+    apply(cp, deployment("big", 1000))
+    runUntil(scheduler, 20 * NS_PER_S)
+    expect(pods(cp)).toHaveLength(30 + (20_000 - 200) / 50)
+    // Each pod creation re-syncs the ReplicaSet; were a sync during the burst to start creating
+    // again, every sync would add a chain of waiting creates (220 pending events here, not ~23).
+    expect(scheduler.pendingCount).toBeLessThan(40)
+  })
+
   it("one sync creates at most burstReplicas (500); the next burst waits for the last create", () => {
     const { scheduler, cp } = make({ nodes: [{ name: "node-1", zone: "a", labels: {}, maxPods: 5000 }], controllerClientQps: 1e9, controllerClientBurst: 1_000_000 })
     apply(cp, deployment("big", 1200))
