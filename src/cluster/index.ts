@@ -98,12 +98,13 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
 }
 
 function podResults(world: World): PodResults {
-  const out: PodResults = { total: 0, running: 0, pending: 0, unschedulable: 0, terminating: 0 }
+  const out: PodResults = { total: 0, running: 0, pending: 0, unschedulable: 0, terminating: 0, failed: 0 }
   for (const pod of world.controlPlane.store.list("Pod")) {
     out.total++
     const phase = pod.status?.phase ?? "Pending"
     if (phase === "Running") out.running++
     else if (phase === "Pending") out.pending++
+    else if (phase === "Failed") out.failed++
     if (pod.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False") === true) out.unschedulable++
     if (pod.metadata.deletionTimestampNs !== undefined) out.terminating++
   }

@@ -141,6 +141,10 @@ export class ControlPlane implements PodWatch {
     this.kubelet.podAssigned(record)
   }
 
+  podFailed(_record: PodRecord, nodeName: string): void {
+    this.kubeScheduler.slotFreed(nodeName)
+  }
+
   podDeleted(record: PodRecord, pod: Pod): void {
     this.endpoints.enqueueServicesFor(pod)
     this.replicaSets.enqueueOwner(pod)

@@ -94,6 +94,9 @@ export interface PodCondition {
 
 export interface PodStatus {
   phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown"
+  /** Why the pod is in this phase (e.g. "OutOfpods" when the kubelet rejected it); kubectl shows it as STATUS. */
+  reason?: string
+  message?: string
   podIP?: string
   hostIP?: string
   conditions?: PodCondition[]

@@ -89,7 +89,7 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
       dropsTableFull: doc.conntrack.dropsTableFull,
     },
     dns: sortedRecord(doc.dns),
-    ...(doc.pods === undefined ? {} : { pods: { total: doc.pods.total, running: doc.pods.running, pending: doc.pods.pending, unschedulable: doc.pods.unschedulable, terminating: doc.pods.terminating } }),
+    ...(doc.pods === undefined ? {} : { pods: { total: doc.pods.total, running: doc.pods.running, pending: doc.pods.pending, unschedulable: doc.pods.unschedulable, terminating: doc.pods.terminating, failed: doc.pods.failed } }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },

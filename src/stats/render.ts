@@ -30,9 +30,9 @@ export function renderSummary(doc: ResultsDocument): string {
     lines.push(...renderCounts("dns", doc.dns))
   }
   const pods = doc.pods
-  if (pods !== undefined && pods.pending > 0) {
+  if (pods !== undefined && (pods.pending > 0 || pods.failed > 0)) {
     lines.push("")
-    lines.push(`pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}`)
+    lines.push(`pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}  failed ${formatCount(pods.failed)}`)
   }
   if (doc.steps.length > 0) {
     lines.push("")

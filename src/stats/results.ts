@@ -66,6 +66,8 @@ export interface PodResults {
   unschedulable: number
   /** Being deleted (deletionTimestamp set), whatever their phase. */
   terminating: number
+  /** Phase Failed (e.g. rejected by the kubelet: OutOfpods). */
+  failed: number
 }
 
 export interface ResultsDocument {

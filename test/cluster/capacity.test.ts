@@ -48,11 +48,11 @@ describe("capacity through the runtime", () => {
     expect(doc.endReason).toBe("duration")
     // The ReplicaSet's first sync (200 ms) creates 30 pods (client burst), then one per 50 ms
     // (20 qps) until 30 s: 30 + (30,000 - 200) / 50 = 626 pod objects.
-    expect(doc.pods).toEqual({ total: 626, running: 330, pending: 296, unschedulable: 295, terminating: 0 })
+    expect(doc.pods).toEqual({ total: 626, running: 330, pending: 296, unschedulable: 295, terminating: 0, failed: 0 })
     // The pod created at exactly 30 s has not had its scheduling attempt yet.
     expect(doc.wall.events).toBeLessThan(10_000)
     expect(JSON.parse(stringifyResults(doc)).pods).toEqual(doc.pods)
-    expect(renderSummary(doc)).toContain("pods  626  running 330  pending 296 (unschedulable 295)  terminating 0")
+    expect(renderSummary(doc)).toContain("pods  626  running 330  pending 296 (unschedulable 295)  terminating 0  failed 0")
   })
 
   it("aws-vpc: a t3.medium node runs 17 pods (ENI limit), the rest stay Pending", () => {

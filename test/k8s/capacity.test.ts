@@ -165,6 +165,28 @@ describe("scheduler: pod count fit", () => {
   })
 })
 
+describe("kubelet admission", () => {
+  const bare = (name: string, nodeName: string): Pod => ({ apiVersion: "v1", kind: "Pod", metadata: { name, labels: { app: "bare" } }, spec: { nodeName, containers: [{ name, image: "busybox" }] } })
+
+  it("a nodeName pod past maxPods is rejected: Failed, OutOfpods, and its slot is not counted", () => {
+    const { scheduler, cp } = make()
+    apply(cp, bare("a", "node-1"), bare("b", "node-1"), bare("c", "node-1"))
+    runUntil(scheduler, 5 * NS_PER_S)
+    const c = cp.store.get("Pod", "default", "c")
+    expect(c?.status).toMatchObject({ phase: "Failed", reason: "OutOfpods", message: "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 2, capacity: 2" })
+    expect(getPodsWide(cp.store, { nowNs: scheduler.nowNs })).toMatch(/^c\s+0\/1\s+OutOfpods\s/m)
+    expect(["a", "b"].map((n) => cp.store.get("Pod", "default", n)?.status?.phase)).toEqual(["Running", "Running"])
+    // node-1 holds 2 pods, not 3: once one goes, a pod waiting for node-1 binds.
+    apply(cp, deployment("pinned", 1, { "kubernetes.io/hostname": "node-1" }))
+    runUntil(scheduler, 10 * NS_PER_S)
+    expect(unscheduled(cp)).toHaveLength(1)
+    cp.delete("default", "pod/a")
+    runUntil(scheduler, 15 * NS_PER_S)
+    expect(unscheduled(cp)).toHaveLength(0)
+    expect(pods(cp).filter((p) => p.metadata.name.startsWith("pinned-")).map((p) => [p.spec.nodeName, p.status?.phase])).toEqual([["node-1", "Running"]])
+  })
+})
+
 describe("ReplicaSet controller: burstReplicas and the client's rate limit", () => {
   it("the token bucket lets 30 requests go at once, then one per 50 ms (qps 20, burst 30)", () => {
     const bucket = new TokenBucket(20, 30)

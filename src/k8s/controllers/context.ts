@@ -125,6 +125,8 @@ export interface PodWatch {
   podUpdated(pod: Pod): void
   /** kube-scheduler bound the pod to a node: that node's kubelet takes it. */
   podBound(record: PodRecord): void
+  /** The kubelet rejected the pod (phase Failed): it no longer takes a slot on `nodeName`. */
+  podFailed(record: PodRecord, nodeName: string): void
   /** The pod object was deleted. */
   podDeleted(record: PodRecord, pod: Pod): void
 }
@@ -241,6 +243,11 @@ export class ControllerContext {
   /** kube-scheduler wrote spec.nodeName: announced so that the node's kubelet takes the pod. */
   podBound(record: PodRecord): void {
     this.watch.podBound(record)
+  }
+
+  /** The kubelet wrote phase Failed: announced so that kube-scheduler frees the pod's slot. */
+  podFailed(record: PodRecord, nodeName: string): void {
+    this.watch.podFailed(record, nodeName)
   }
 
   /** The pod object leaves the API (its record stays, marked removed, so stale events are inert). */

@@ -24,6 +24,9 @@ export class Kubelet implements EventHandler {
   private readonly kindReady: number
   private readonly kindExit: number
   private readonly kindRemove: number
+  /** Pods the kubelets admitted (record ids) and their count per node, until the object is deleted. */
+  private readonly admitted = new Set<number>()
+  private readonly admittedOnNode = new Map<string, number>()
 
   constructor(private readonly ctx: ControllerContext) {
     const scheduler = ctx.scheduler
@@ -42,9 +45,29 @@ export class Kubelet implements EventHandler {
     else assert(false, `k8s/kubelet: unknown event kind ${kind}`)
   }
 
-  /** A pod was assigned to a node (bound, or created with spec.nodeName): start it after podStartupNs. */
+  /**
+   * A pod was assigned to a node (bound, or created with spec.nodeName). The node's kubelet admits
+   * it (canAdmitPod: the pod count check of lifecycle/predicate.go against the pods it already
+   * admitted) and starts it after podStartupNs; past maxPods it rejects it as rejectPod does:
+   * phase Failed, reason OutOfpods. Only pods that bypassed the scheduler can be rejected, since
+   * the scheduler never binds past maxPods.
+   */
   podAssigned(record: PodRecord): void {
-    this.ctx.scheduler.scheduleIn(this.ctx.timing.podStartupNs, this.kindStart, record.id, 0)
+    const ctx = this.ctx
+    const nodeName = ctx.podOf(record)?.spec.nodeName
+    const info = nodeName === undefined ? undefined : ctx.node(nodeName)
+    if (nodeName !== undefined && info !== undefined) {
+      const used = this.admittedOnNode.get(nodeName) ?? 0
+      if (used + 1 > info.maxPods) {
+        const message = `Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: ${used}, capacity: ${info.maxPods}`
+        ctx.updatePod(record, (p) => ({ ...p, status: { ...p.status, phase: "Failed", reason: "OutOfpods", message } }))
+        ctx.podFailed(record, nodeName)
+        return
+      }
+      this.admitted.add(record.id)
+      this.admittedOnNode.set(nodeName, used + 1)
+    }
+    ctx.scheduler.scheduleIn(ctx.timing.podStartupNs, this.kindStart, record.id, 0)
   }
 
   /** True while the pod's containers run (between start and exit). */
@@ -150,6 +173,8 @@ export class Kubelet implements EventHandler {
       const allocator = ctx.vpcAllocator ?? ctx.podAllocators.get(record.ipNode)
       allocator?.release(record.ip)
     }
+    const nodeName = pod.spec.nodeName
+    if (this.admitted.delete(record.id) && nodeName !== undefined) this.admittedOnNode.set(nodeName, (this.admittedOnNode.get(nodeName) ?? 0) - 1)
     ctx.deletePod(record, pod)
   }
 }

@@ -63,7 +63,13 @@ export class KubeScheduler implements EventHandler {
   podDeleted(record: PodRecord, pod: Pod): void {
     this.unschedulable.delete(record.id)
     const nodeName = pod.spec.nodeName
-    if (nodeName === undefined) return
+    // A terminal pod gave its slot back when it ended (the scheduler's cache drops terminal pods).
+    if (nodeName === undefined || pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded") return
+    this.slotFreed(nodeName)
+  }
+
+  /** A pod on `nodeName` ended or was deleted: re-queue the oldest waiting pod that fits there. */
+  slotFreed(nodeName: string): void {
     this.podsOnNode.set(nodeName, (this.podsOnNode.get(nodeName) ?? 0) - 1)
     const node = this.ctx.store.get("Node", "", nodeName)
     if (node === undefined || node.spec.unschedulable === true) return
