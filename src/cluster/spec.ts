@@ -56,6 +56,8 @@ export interface ClusterSpec {
   readonly systemServices?: boolean
   /** Cluster-wide kubelet maxPods (a node's own maxPods wins). */
   readonly maxPods?: number
+  /** kube-controller-manager --kube-api-qps / --kube-api-burst (defaults 20 / 30). */
+  readonly controllerManager?: { readonly kubeApiQps?: number; readonly kubeApiBurst?: number }
 }
 
 export interface ConntrackSpec {

@@ -115,6 +115,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
         ...(c.serviceNodePortRange !== undefined ? { serviceNodePortRange: c.serviceNodePortRange } : {}),
         ...(c.systemServices !== undefined ? { systemServices: c.systemServices } : {}),
         ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
+        ...(c.controllerManager?.kubeApiQps !== undefined ? { controllerClientQps: c.controllerManager.kubeApiQps } : {}),
+        ...(c.controllerManager?.kubeApiBurst !== undefined ? { controllerClientBurst: c.controllerManager.kubeApiBurst } : {}),
         ...(spec.limits.podsMax !== undefined ? { podsMax: spec.limits.podsMax } : {}) },
       [this],
     )

@@ -317,6 +317,7 @@ class Context {
       serviceNodePortRange,
       systemServices: c.systemServices ?? DEFAULTS.systemServices,
       ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
+      ...(c.controllerManager !== undefined ? { controllerManager: { ...c.controllerManager } } : {}),
       network: {
         sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
         crossNodeLatencyNs: DURATION(n.crossNodeLatency ?? DEFAULTS.crossNodeLatency),

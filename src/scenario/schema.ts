@@ -87,6 +87,8 @@ const Cluster = Schema.Struct({
   maxPods: opt(PositiveInt),
   /** Instance type of every node (a node's own instanceType wins). */
   instanceType: opt(InstanceType),
+  /** kube-controller-manager's API client: --kube-api-qps, --kube-api-burst. */
+  controllerManager: opt(Schema.Struct({ kubeApiQps: opt(PositiveInt), kubeApiBurst: opt(PositiveInt) })),
 })
 
 const Conntrack = Schema.Struct({

@@ -68,6 +68,13 @@ describe("capacity through the runtime", () => {
     expect(doc.pods).toMatchObject({ total: 10, running: 8, pending: 2 })
   })
 
+  it("cluster.controllerManager sets the client's rate limit (--kube-api-qps/--kube-api-burst)", () => {
+    const spec = specFromText(scenario("  nodes: { count: 1 }\n  maxPods: 1000\n  controllerManager: { kubeApiQps: 100, kubeApiBurst: 10 }", 1000).replace("duration: 10s", "duration: 2200ms"))
+    const doc = runScenario(spec, { seed: 1 })
+    // 10 at the first ReplicaSet sync (200 ms), then one per 10 ms until 2.2 s.
+    expect(doc.pods?.total).toBe(10 + 200)
+  })
+
   it("limits.pods: a run that would create more pod objects stops with an input error naming it", () => {
     const spec = specFromText(scenario("  nodes: { count: 1 }", 200, "limits: { pods: 100 }"))
     expect(spec.limits.podsMax).toBe(100)
