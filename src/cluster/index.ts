@@ -3,11 +3,13 @@
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
 import { sortedRecord } from "../stats/document.ts"
-import { SCHEMA_VERSION, type ConntrackResults, type ResultsDocument, type WorkloadResults } from "../stats/results.ts"
+import { SCHEMA_VERSION, type ConntrackResults, type PodResults, type ResultsDocument, type WorkloadResults } from "../stats/results.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
 import { World } from "./world.ts"
+import { PodLimitExceeded } from "../k8s/controllers/context.ts"
+import { formatDurationNs } from "../sim/time.ts"
 
 // The runtime's API (what cli/, bench/ and the tests use); the scenario types live in spec.ts.
 export { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
@@ -27,10 +29,23 @@ const PROGRESS_SLICE_NS = 100 * NS_PER_MS
 /** Simulates the scenario and returns the results document. Throws ScenarioIssues on bad input. */
 export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDocument {
   const wallStartMs = options.wallClockMs?.() ?? 0
-  const world = new World(spec, options.seed)
-  const endReason = runUntil(world, spec.durationNs, options.onProgress)
+  const world = withLimits(() => new World(spec, options.seed))
+  const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress))
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
   return results(world, endReason, wallSeconds)
+}
+
+/** Turns a limit hit inside the model into the input error that names it. */
+function withLimits<T>(body: () => T): T {
+  try {
+    return body()
+  } catch (error) {
+    if (error instanceof PodLimitExceeded) {
+      const message = `${error.message} at ${formatDurationNs(error.atNs)} of simulated time; raise limits.pods or lower the replicas`
+      throw new ScenarioIssues([{ severity: "error", path: ["limits", "pods"], message }])
+    }
+    throw error
+  }
 }
 
 /** Runs the world until `untilNs`, the event limit, or until every workload is done. */
@@ -74,10 +89,25 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
     drops: sortedRecord(drops),
     conntrack: conntrackResults(world, nowNs),
     dns: {},
+    pods: podResults(world),
     steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
     endReason,
     wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
   }
+}
+
+function podResults(world: World): PodResults {
+  const out: PodResults = { total: 0, running: 0, pending: 0, unschedulable: 0, terminating: 0, failed: 0 }
+  for (const pod of world.controlPlane.store.list("Pod")) {
+    out.total++
+    const phase = pod.status?.phase ?? "Pending"
+    if (phase === "Running") out.running++
+    else if (phase === "Pending") out.pending++
+    else if (phase === "Failed") out.failed++
+    if (pod.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False") === true) out.unschedulable++
+    if (pod.metadata.deletionTimestampNs !== undefined) out.terminating++
+  }
+  return out
 }
 
 function conntrackResults(world: World, nowNs: number): ConntrackResults {
@@ -99,7 +129,7 @@ function conntrackResults(world: World, nowNs: number): ConntrackResults {
 
 /** Compiles the scenario without running traffic; returns warnings (errors are thrown). */
 export function validateScenario(spec: ScenarioSpec): Issue[] {
-  return [...new World(spec, spec.seed).warnings]
+  return [...withLimits(() => new World(spec, spec.seed)).warnings]
 }
 
 export interface RulesOptions {
@@ -110,12 +140,12 @@ export interface RulesOptions {
 
 /** The node's dataplane configuration at time atNs, as the real tool prints it (iptables-save). */
 export function renderRules(spec: ScenarioSpec, options: RulesOptions): string {
-  const world = new World(spec, spec.seed)
+  const world = withLimits(() => new World(spec, spec.seed))
   const node = world.nodes.get(options.node)
   if (node === undefined) {
     const known = [...world.nodes.keys()].join(", ")
     throw new ScenarioIssues([{ severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` }])
   }
-  runUntil(world, Math.min(options.atNs, spec.durationNs))
+  withLimits(() => runUntil(world, Math.min(options.atNs, spec.durationNs)))
   return node.proxy.rules(options.sorted)
 }

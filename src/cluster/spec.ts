@@ -32,6 +32,10 @@ export interface NodeSpec {
   readonly labels: Readonly<Record<string, string>>
   /** Node InternalIP; allocated from the node CIDR when absent. */
   readonly ip?: string
+  /** kubelet maxPods; absent: cluster.maxPods, else the instance type's ENI limit (aws-vpc), else 110. */
+  readonly maxPods?: number
+  /** EC2 instance type (k8s/capacity.ts INSTANCE_TYPES). */
+  readonly instanceType?: string
 }
 
 /** The link model (latencies, bandwidth, MTU, loss, queue); defined by net/, which uses it. */
@@ -52,6 +56,10 @@ export interface ClusterSpec {
   readonly serviceNodePortRange?: string
   /** Create the default/kubernetes and kube-system/kube-dns Services (default true). */
   readonly systemServices?: boolean
+  /** Cluster-wide kubelet maxPods (a node's own maxPods wins). */
+  readonly maxPods?: number
+  /** kube-controller-manager --kube-api-qps / --kube-api-burst (defaults 20 / 30). */
+  readonly controllerManager?: { readonly kubeApiQps?: number; readonly kubeApiBurst?: number }
 }
 
 export interface ConntrackSpec {
@@ -175,5 +183,20 @@ export interface ScenarioSpec {
   readonly manifests: readonly ManifestObject[]
   readonly workloads: readonly WorkloadSpec[]
   readonly timeline: readonly TimelineStep[]
-  readonly limits: { readonly eventCountMax: number }
+  readonly limits: ScenarioLimits
+}
+
+/**
+ * Scenario-level limits: past them the run stops with an input error naming the limit instead of
+ * exhausting memory. Defaults (scenario/load.ts) are Kubernetes' scalability thresholds.
+ */
+export interface ScenarioLimits {
+  /** Events simulated at most; the run then ends with endReason "event-limit". */
+  readonly eventCountMax: number
+  /** Pod objects in the cluster at once (absent: no limit). */
+  readonly podsMax?: number
+  /** Nodes (checked when the scenario loads). */
+  readonly nodesMax?: number
+  /** Services in manifests and timeline applies (checked when the scenario loads). */
+  readonly servicesMax?: number
 }

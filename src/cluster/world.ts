@@ -114,7 +114,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
       scheduler,
       { seed, nodes: c.nodes, cni: c.cni, podCIDR: c.podCIDR, serviceCIDR: c.serviceCIDR, nodeCIDR: c.nodeCIDR, loadBalancerPool: spec.loadBalancer.pool,
         ...(c.serviceNodePortRange !== undefined ? { serviceNodePortRange: c.serviceNodePortRange } : {}),
-        ...(c.systemServices !== undefined ? { systemServices: c.systemServices } : {}) },
+        ...(c.systemServices !== undefined ? { systemServices: c.systemServices } : {}),
+        ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
+        ...(c.controllerManager?.kubeApiQps !== undefined ? { controllerClientQps: c.controllerManager.kubeApiQps } : {}),
+        ...(c.controllerManager?.kubeApiBurst !== undefined ? { controllerClientBurst: c.controllerManager.kubeApiBurst } : {}),
+        ...(spec.limits.podsMax !== undefined ? { podsMax: spec.limits.podsMax } : {}) },
       [this],
     )
     const issues: Issue[] = [...this.controlPlane.bootstrapIssues]

@@ -57,6 +57,7 @@ function age(created: number | undefined, nowNs: number): string {
 export function podStatusText(pod: Pod): string {
   if (pod.metadata.deletionTimestampNs !== undefined) return "Terminating"
   const phase = pod.status?.phase ?? "Pending"
+  if (pod.status?.reason !== undefined && pod.status.reason !== "") return pod.status.reason
   if (phase === "Pending" && pod.spec.nodeName !== undefined && pod.status?.podIP === undefined) return "ContainerCreating"
   if (phase === "Succeeded") return "Completed"
   if (phase === "Failed") return "Error"

@@ -94,6 +94,9 @@ export interface PodCondition {
 
 export interface PodStatus {
   phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown"
+  /** Why the pod is in this phase (e.g. "OutOfpods" when the kubelet rejected it); kubectl shows it as STATUS. */
+  reason?: string
+  message?: string
   podIP?: string
   hostIP?: string
   conditions?: PodCondition[]
@@ -242,7 +245,12 @@ export interface Node {
   kind: "Node"
   metadata: ObjectMeta
   spec: { podCIDR?: string; podCIDRs?: string[]; unschedulable?: boolean }
-  status?: { addresses?: { type: "InternalIP" | "ExternalIP" | "Hostname"; address: string }[] }
+  status?: {
+    addresses?: { type: "InternalIP" | "ExternalIP" | "Hostname"; address: string }[]
+    /** Resource quantities as strings, as the API writes them; here only "pods" (kubelet maxPods). */
+    capacity?: Record<string, string>
+    allocatable?: Record<string, string>
+  }
 }
 
 export type KubeObject = Namespace | Pod | ReplicaSet | Deployment | Service | Endpoints | EndpointSlice

@@ -95,6 +95,10 @@ export const DEFAULTS = {
   timeout: "5s",
   namespace: "default",
   eventCountMax: 100_000_000,
+  /** Kubernetes' scalability thresholds (kubernetes/community sig-scalability thresholds.md). */
+  nodesMax: 5000,
+  podsMax: 150_000,
+  servicesMax: 10_000,
 } as const
 
 /** Loads and decodes the scenario at `file` (a path as the user typed it). */
@@ -243,22 +247,46 @@ class Context {
       manifests,
       workloads,
       timeline,
-      limits: { eventCountMax: file.limits?.events ?? DEFAULTS.eventCountMax },
+      limits: this.limits(file, allObjects),
     }
     return { spec, expectations }
+  }
+
+  /**
+   * limits: Services are counted here, nodes in cluster() (before any node is generated); pods
+   * are counted while the run goes (cluster/ stops it with an error at limits.pods).
+   */
+  private limits(file: ScenarioFile, objects: readonly ManifestObject[]): ScenarioSpec["limits"] {
+    const l = file.limits ?? {}
+    const nodesMax = l.nodes ?? DEFAULTS.nodesMax
+    const servicesMax = l.services ?? DEFAULTS.servicesMax
+    const where = (key: string, fallback: Path): Path => (l[key as keyof typeof l] !== undefined ? ["limits", key] : fallback)
+    const services = objects.filter((o) => o.object.kind === "Service").length
+    if (services > servicesMax) {
+      this.error(where("services", ["manifests"]), `the scenario defines ${services} Services, more than limits.services (${servicesMax})`)
+    }
+    return { eventCountMax: l.events ?? DEFAULTS.eventCountMax, nodesMax, podsMax: l.pods ?? DEFAULTS.podsMax, servicesMax }
   }
 
   private cluster(file: ScenarioFile): ClusterSpec {
     const c = file.cluster ?? {}
     const n = c.network ?? {}
     const nodesRaw = c.nodes ?? { count: DEFAULTS.nodeCount }
+    const nodesMax = file.limits?.nodes ?? DEFAULTS.nodesMax
+    const nodeCount = Array.isArray(nodesRaw) ? nodesRaw.length : (nodesRaw as { count: number }).count
     let nodes: NodeSpec[]
-    if (Array.isArray(nodesRaw)) {
+    if (nodeCount > nodesMax) {
+      const path: Path = file.limits?.nodes !== undefined ? ["limits", "nodes"] : Array.isArray(nodesRaw) ? ["cluster", "nodes"] : ["cluster", "nodes", "count"]
+      this.error(path, `the cluster has ${nodeCount} nodes, more than limits.nodes (${nodesMax})`)
+      nodes = []
+    } else if (Array.isArray(nodesRaw)) {
       nodes = nodesRaw.map((node) => ({
         name: node.name,
         zone: node.zone ?? DEFAULTS.zone,
         labels: { ...(node.labels ?? {}) },
         ...(node.ip !== undefined ? { ip: node.ip } : {}),
+        ...(node.maxPods !== undefined ? { maxPods: node.maxPods } : {}),
+        ...((node.instanceType ?? c.instanceType) !== undefined ? { instanceType: (node.instanceType ?? c.instanceType) as string } : {}),
       }))
       if (nodes.length === 0) this.error(["cluster", "nodes"], "a cluster needs at least one node")
       // Node addresses live on the node subnet (the VPC with aws-vpc), as a node's InternalIP must.
@@ -272,7 +300,11 @@ class Context {
     } else {
       const { count, zones } = nodesRaw as { count: number; zones?: readonly string[] }
       const zoneList = zones !== undefined && zones.length > 0 ? zones : [DEFAULTS.zone]
-      nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, zone: zoneList[i % zoneList.length], labels: {} }))
+      const instanceType = c.instanceType === undefined ? {} : { instanceType: c.instanceType }
+      nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, zone: zoneList[i % zoneList.length], labels: {}, ...instanceType }))
+    }
+    if ((c.cni ?? DEFAULTS.cni) !== "aws-vpc" && nodes.some((node) => node.instanceType !== undefined)) {
+      this.warning(c.instanceType !== undefined ? ["cluster", "instanceType"] : ["cluster", "nodes"], "instanceType sets a node's maxPods only with cni: aws-vpc (its ENI limit); with bridge maxPods stays 110 unless set")
     }
     this.checkAddressRoom(c, nodes.length)
     const serviceNodePortRange = c.serviceNodePortRange ?? DEFAULTS.serviceNodePortRange
@@ -286,6 +318,8 @@ class Context {
       clusterDomain: c.clusterDomain ?? DEFAULTS.clusterDomain,
       serviceNodePortRange,
       systemServices: c.systemServices ?? DEFAULTS.systemServices,
+      ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
+      ...(c.controllerManager !== undefined ? { controllerManager: { ...c.controllerManager } } : {}),
       network: {
         sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
         crossNodeLatencyNs: DURATION(n.crossNodeLatency ?? DEFAULTS.crossNodeLatency),

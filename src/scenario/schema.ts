@@ -5,6 +5,7 @@
  * every field is docs/scenario.md.
  */
 import { Schema } from "effect"
+import { INSTANCE_TYPES } from "../k8s/capacity.ts"
 import { parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
 import { ipv6NotModelled, isIpv6, parseAddress, parsePrefix } from "./address.ts"
 import {
@@ -32,16 +33,26 @@ const Name = Schema.String.check(
   ),
 )
 
+/** An EC2 instance type of k8s/capacity.ts's table (its ENI limit gives maxPods with aws-vpc). */
+const InstanceType = Schema.String.check(
+  Schema.makeFilter((text: string) =>
+    INSTANCE_TYPES[text] !== undefined ? undefined : `unknown instance type "${text}" (known: ${Object.keys(INSTANCE_TYPES).join(", ")}); set maxPods instead`,
+  ),
+)
+
 const NodeEntry = Schema.Struct({
   name: Name,
   zone: opt(Schema.String),
   labels: opt(Schema.Record(Schema.String, Schema.String)),
   ip: opt(Ipv4String),
+  /** kubelet maxPods of this node. */
+  maxPods: opt(PositiveInt),
+  instanceType: opt(InstanceType),
 })
 
 const NodeCount = Schema.Struct({
-  /** Kubernetes' own scalability limit is 5,000 nodes. */
-  count: Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 1, maximum: 5000 }, { message: "must be between 1 and 5000" })),
+  /** At most limits.nodes (default 5,000, Kubernetes' own scalability threshold). */
+  count: PositiveInt,
   zones: opt(Schema.Array(Schema.String)),
 })
 
@@ -72,6 +83,12 @@ const Cluster = Schema.Struct({
   )),
   /** Create the default/kubernetes and kube-system/kube-dns Services. */
   systemServices: opt(Schema.Boolean),
+  /** kubelet maxPods of every node (a node's own maxPods wins). */
+  maxPods: opt(PositiveInt),
+  /** Instance type of every node (a node's own instanceType wins). */
+  instanceType: opt(InstanceType),
+  /** kube-controller-manager's API client: --kube-api-qps, --kube-api-burst. */
+  controllerManager: opt(Schema.Struct({ kubeApiQps: opt(PositiveInt), kubeApiBurst: opt(PositiveInt) })),
 })
 
 const Conntrack = Schema.Struct({
@@ -220,7 +237,7 @@ export const ScenarioFile = Schema.Struct({
   workloads: opt(Schema.Array(Workload)),
   timeline: opt(Schema.Array(TimelineStep)),
   expect: opt(Schema.Array(Expectation)),
-  limits: opt(Schema.Struct({ events: opt(PositiveInt) })),
+  limits: opt(Schema.Struct({ events: opt(PositiveInt), nodes: opt(PositiveInt), pods: opt(PositiveInt), services: opt(PositiveInt) })),
 })
 
 export type ScenarioFile = typeof ScenarioFile.Type

@@ -73,7 +73,7 @@ function canonicalWorkload(workload: WorkloadResults): WorkloadResults {
 export function canonicalResults(doc: ResultsDocument): ResultsDocument {
   const workloads: Record<string, WorkloadResults> = {}
   for (const name of Object.keys(doc.workloads).sort()) workloads[name] = canonicalWorkload(doc.workloads[name] as WorkloadResults)
-  return {
+  const out: ResultsDocument = {
     schemaVersion: doc.schemaVersion,
     scenario: doc.scenario,
     seed: doc.seed,
@@ -89,10 +89,12 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
       dropsTableFull: doc.conntrack.dropsTableFull,
     },
     dns: sortedRecord(doc.dns),
+    ...(doc.pods === undefined ? {} : { pods: { total: doc.pods.total, running: doc.pods.running, pending: doc.pods.pending, unschedulable: doc.pods.unschedulable, terminating: doc.pods.terminating, failed: doc.pods.failed } }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },
   }
+  return out
 }
 
 /** The document as `--json` / results.json print it: canonical form, 2-space indent, final newline. */

@@ -29,6 +29,11 @@ export function renderSummary(doc: ResultsDocument): string {
     lines.push("")
     lines.push(...renderCounts("dns", doc.dns))
   }
+  const pods = doc.pods
+  if (pods !== undefined && (pods.pending > 0 || pods.failed > 0)) {
+    lines.push("")
+    lines.push(`pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}  failed ${formatCount(pods.failed)}`)
+  }
   if (doc.steps.length > 0) {
     lines.push("")
     lines.push("timeline")

@@ -55,6 +55,21 @@ export interface WallResults {
   eventsPerSecond: number
 }
 
+/** Pod objects at the end of the run, by state (kubectl's STATUS column, summed). */
+export interface PodResults {
+  total: number
+  /** Phase Running. */
+  running: number
+  /** Phase Pending: unschedulable, waiting to bind, or bound and starting (ContainerCreating). */
+  pending: number
+  /** Pending with PodScheduled=False (reason Unschedulable), e.g. every node at maxPods. */
+  unschedulable: number
+  /** Being deleted (deletionTimestamp set), whatever their phase. */
+  terminating: number
+  /** Phase Failed (e.g. rejected by the kubelet: OutOfpods). */
+  failed: number
+}
+
 export interface ResultsDocument {
   schemaVersion: typeof SCHEMA_VERSION
   scenario: string
@@ -65,6 +80,8 @@ export interface ResultsDocument {
   drops: Record<string, number>
   conntrack: ConntrackResults
   dns: Record<string, number>
+  /** Added with the capacity model; absent in documents of older versions. */
+  pods?: PodResults
   steps: StepResult[]
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
   endReason: string

@@ -361,7 +361,8 @@ describe("more", () => {
   it("slices hold at most 100 endpoints", () => {
     const { scheduler, cp } = make()
     apply(cp, deployment("big", 150), service("big", { selector: { run: "big" }, ports: [{ port: 80, targetPort: 8080 }] }))
-    runUntil(scheduler, 5 * NS_PER_S)
+    // The ReplicaSet's client creates 30 pods at once, then 20 per second (--kube-api-qps/burst).
+    runUntil(scheduler, 10 * NS_PER_S)
     const sizes = cp.store.endpointSlicesFor("default", "big").map((s) => s.endpoints.length).sort((a, b) => a - b)
     expect(sizes).toEqual([50, 100])
   })
