@@ -8,15 +8,15 @@
 # runs them: the hold model, then the star for every topology x connection x queue disc.
 #
 # Environment: REPS (timed hold runs per scheduler, default 5), STAR_RUNS (star processes per
-# setting, default 5), STAR_TOPOLOGIES (default "nodes star"), STAR_CONNECTIONS (default "reuse
-# new"), STAR_QDISCS (default "none"), BUILD_DIR (where the binaries go, default a temporary
-# directory).
+# setting, default 5), STAR_TOPOLOGIES (default "nodes star"; set but empty: no star runs),
+# STAR_CONNECTIONS (default "reuse new"), STAR_QDISCS (default "none"; "none default" adds ns-3's
+# default queue disc), BUILD_DIR (where the binaries go, default a temporary directory).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPS="${REPS:-5}"
 STAR_RUNS="${STAR_RUNS:-5}"
-STAR_TOPOLOGIES="${STAR_TOPOLOGIES:-nodes star}"
+STAR_TOPOLOGIES="${STAR_TOPOLOGIES-nodes star}"
 STAR_CONNECTIONS="${STAR_CONNECTIONS:-reuse new}"
 STAR_QDISCS="${STAR_QDISCS:-none}"
 MODE="${1:-all}"
