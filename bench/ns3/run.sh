@@ -80,8 +80,9 @@ for topology in $STAR_TOPOLOGIES; do
       done
       rate="$(printf '%s' "$lines" | field echoesPerWallSecond | median)"
       rateSetup="$(printf '%s' "$lines" | field echoesPerWallSecondWithSetup | median)"
+      cpuRate="$(printf '%s' "$lines" | field echoesPerCpuSecond | median)"
       events="$(printf '%s' "$lines" | field eventsPerSecond | median)"
-      echo "{\"benchmark\":\"ns3-star-udp-echo-summary\",\"ns3\":\"$version\",\"topology\":\"$topology\",\"connection\":\"$connection\",\"qdisc\":\"$qdisc\",\"runs\":$STAR_RUNS,\"echoesPerWallSecondMedian\":$rate,\"echoesPerWallSecondWithSetupMedian\":$rateSetup,\"eventsPerSecondMedian\":$events}"
+      echo "{\"benchmark\":\"ns3-star-udp-echo-summary\",\"ns3\":\"$version\",\"topology\":\"$topology\",\"connection\":\"$connection\",\"qdisc\":\"$qdisc\",\"runs\":$STAR_RUNS,\"echoesPerWallSecondMedian\":$rate,\"echoesPerWallSecondWithSetupMedian\":$rateSetup,\"echoesPerCpuSecondMedian\":$cpuRate,\"eventsPerSecondMedian\":$events}"
     done
   done
 done
