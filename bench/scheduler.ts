@@ -8,6 +8,7 @@
  *
  * Usage: npx tsx bench/scheduler.ts   (the last line printed is a JSON object)
  */
+import { loadavg } from "node:os"
 import { Rng } from "../src/sim/rng.ts"
 import { Scheduler, type EventHandler } from "../src/sim/scheduler.ts"
 import { timeRuns } from "./timing.ts"
@@ -46,9 +47,12 @@ function holdRun(): HoldRun {
 
 // One plain timed run first: it checks determinism (same fingerprint twice) and warms the JIT.
 const check = holdRun()
+const cpuStart = process.cpuUsage()
 const start = process.hrtime.bigint()
 const again = holdRun()
 const plainSeconds = Number(process.hrtime.bigint() - start) / 1e9
+const plainCpu = process.cpuUsage(cpuStart)
+const plainCpuSeconds = (plainCpu.user + plainCpu.system) / 1e6
 if (again.fingerprint !== check.fingerprint) throw new Error("hold model is not deterministic")
 
 // benny rounds ops/s to an integer (2 ops/s here), so events/s comes from the sample times.
@@ -73,6 +77,9 @@ console.log(
     relativeMarginOfErrorPercent,
     samples,
     plainRunEventsPerSecond: Math.round(EVENTS / plainSeconds),
+    // CPU time of this process (all threads) in the plain run: less sensitive to a loaded machine.
+    plainRunEventsPerCpuSecond: Math.round(EVENTS / plainCpuSeconds),
+    loadavg: loadavg().map((l) => Number(l.toFixed(2))),
     fingerprint: check.fingerprint,
     simulatedNs: check.nowNs,
   }),

@@ -1,0 +1,142 @@
+/**
+ * Side-by-side star UDP echo: kube-netsim (bench/star.ts) and its ns-3 counterpart
+ * (bench/ns3/star-udp-echo.cc) measured in one invocation, in alternating order (ours first in
+ * even rounds, ns-3 first in odd ones), so both see the same machine load and the ratio means
+ * something on a shared machine. No target or constant is involved: the ratio is ours / ns-3 as
+ * measured here, or absent when ns-3 cannot be built (bench/ns3/run.sh exits 2 when pkg-config,
+ * g++ or the ns-3 modules are missing; `apt-get install ns3 libns3-dev g++ pkg-config`).
+ *
+ * Variants: --connection keepAlive (ns-3 --connection=reuse) and new (ns-3 --connection=new);
+ * --topology nodes (default: ns-3 routers shaped like the cluster's 10 nodes) or star (one
+ * 110-interface router, the first counterpart). Per round and side: echoes per wall second and per
+ * CPU second of the timed part (ours: a whole runScenario, world build included; ns-3:
+ * Simulator::Run(), setup excluded, under 1 % of it). CPU time counts this process's threads (the
+ * GC's too) and is the less load-sensitive figure; wall time is what a user waits.
+ *
+ * Usage: npx tsx bench/compare-ns3.ts [--rounds 5] [--connection keepAlive|new|both]
+ *                                     [--topology nodes|star|both]
+ * Output: a JSON line per round and side, then a summary JSON line per variant (the last line
+ * printed is a JSON object); progress on stderr.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { argValue, connectionsArg, loadStar, median, runStar } from "./star.ts"
+
+const argv = process.argv.slice(2)
+const rounds = Number(argValue(argv, "rounds", "5"))
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${rounds}`)
+const topologyArg = argValue(argv, "topology", "nodes")
+if (topologyArg !== "nodes" && topologyArg !== "star" && topologyArg !== "both") throw new Error(`--topology: expected nodes, star or both, got ${topologyArg}`)
+const topologies = topologyArg === "both" ? ["nodes", "star"] : [topologyArg]
+const connections = connectionsArg(argv)
+
+const load = (): number[] => loadavg().map((l) => Number(l.toFixed(2)))
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`)
+}
+
+// Build the ns-3 program (bench/ns3/run.sh build prints its build directory last on stdout).
+const runSh = fileURLToPath(new URL("./ns3/run.sh", import.meta.url))
+const buildDir = mkdtempSync(join(tmpdir(), "kube-netsim-ns3-"))
+const build = spawnSync("bash", [runSh, "build"], { env: { ...process.env, BUILD_DIR: buildDir }, encoding: "utf8" })
+let ns3Binary: string | null = null
+let ns3Unavailable: string | null = null
+if (build.status === 0) ns3Binary = join(buildDir, "star-udp-echo")
+else {
+  ns3Unavailable = `bench/ns3/run.sh build exited ${build.status}: ${build.stderr.trim().split("\n").pop() ?? ""}`
+  log(`ns-3 not available, so no ratio is printed (${ns3Unavailable})`)
+}
+
+interface Side {
+  readonly echoes: number
+  readonly wallSeconds: number
+  readonly cpuSeconds: number
+  readonly events: number
+}
+
+interface Ns3Line {
+  readonly echoes: number
+  readonly sent: number
+  readonly events: number
+  readonly runSeconds: number
+  readonly runCpuSeconds: number
+  readonly routerInterfaces: number
+}
+
+function runNs3(binary: string, topology: string, connection: string): Side {
+  const ns3Connection = connection === "keepAlive" ? "reuse" : "new"
+  const run = spawnSync(binary, [`--topology=${topology}`, `--connection=${ns3Connection}`], { encoding: "utf8" })
+  if (run.status !== 0) throw new Error(`ns-3 star exited ${run.status}: ${run.stderr}`)
+  const line = JSON.parse(run.stdout.trim().split("\n").pop() ?? "") as Ns3Line
+  if (line.echoes !== line.sent) throw new Error(`ns-3 star: ${line.sent - line.echoes} echoes missing`)
+  return { echoes: line.echoes, wallSeconds: line.runSeconds, cpuSeconds: line.runCpuSeconds, events: line.events }
+}
+
+const rate = (s: Side, key: "wallSeconds" | "cpuSeconds"): number => s.echoes / s[key]
+
+
+for (const connection of connections) {
+  const spec = loadStar(connection)
+  // Warm-up and determinism check: two untimed runs of ours.
+  const first = runStar(spec)
+  if (runStar(spec).fingerprint !== first.fingerprint) throw new Error(`star (${connection}) is not deterministic`)
+  if (first.echoes !== first.sent) throw new Error(`star (${connection}): ${first.sent - first.echoes} echoes missing`)
+  for (const topology of ns3Binary === null ? [null] : topologies) {
+    const loadStart = load()
+    const ours: Side[] = []
+    const theirs: Side[] = []
+    for (let round = 0; round < rounds; round++) {
+      const runOurs = (): void => {
+        const r = runStar(spec)
+        ours.push(r)
+        console.log(JSON.stringify({ benchmark: "compare-ns3-round", side: "kube-netsim", connection, round, echoes: r.echoes, events: r.events, wallSeconds: Number(r.wallSeconds.toFixed(4)), cpuSeconds: Number(r.cpuSeconds.toFixed(4)), loadavg: load() }))
+      }
+      const runTheirs = (): void => {
+        if (ns3Binary === null || topology === null) return
+        const r = runNs3(ns3Binary, topology, connection)
+        theirs.push(r)
+        console.log(JSON.stringify({ benchmark: "compare-ns3-round", side: "ns-3", connection, topology, round, echoes: r.echoes, events: r.events, wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds, loadavg: load() }))
+      }
+      log(`connection ${connection}${topology === null ? "" : `, ns-3 topology ${topology}`}: round ${round + 1}/${rounds}`)
+      if (round % 2 === 0) {
+        runOurs()
+        runTheirs()
+      } else {
+        runTheirs()
+        runOurs()
+      }
+    }
+    const figures = (sides: Side[]) => ({
+      echoesPerWallSecondMedian: Math.round(median(sides.map((s) => rate(s, "wallSeconds")))),
+      echoesPerWallSecondRange: [Math.round(Math.min(...sides.map((s) => rate(s, "wallSeconds")))), Math.round(Math.max(...sides.map((s) => rate(s, "wallSeconds"))))],
+      echoesPerCpuSecondMedian: Math.round(median(sides.map((s) => rate(s, "cpuSeconds")))),
+      echoesPerCpuSecondRange: [Math.round(Math.min(...sides.map((s) => rate(s, "cpuSeconds")))), Math.round(Math.max(...sides.map((s) => rate(s, "cpuSeconds"))))],
+      events: sides[0].events,
+    })
+    // Paired ratios (same round, adjacent in time), then their median: robust to load drifting.
+    const pairRatio = (key: "wallSeconds" | "cpuSeconds"): number | null =>
+      theirs.length === 0 ? null : Number(median(ours.map((o, i) => rate(o, key) / rate(theirs[i], key))).toFixed(2))
+    const summary = {
+      benchmark: "compare-ns3-star",
+      connection,
+      ns3Connection: connection === "keepAlive" ? "reuse" : "new",
+      ns3Topology: topology,
+      rounds,
+      echoes: first.echoes,
+      kubeNetsim: figures(ours),
+      ns3: theirs.length === 0 ? null : figures(theirs),
+      ratioWall: pairRatio("wallSeconds"),
+      ratioCpu: pairRatio("cpuSeconds"),
+      ns3Unavailable,
+      loadavgStart: loadStart,
+      loadavgEnd: load(),
+      node: process.version,
+      command: `npx tsx bench/compare-ns3.ts --rounds ${rounds} --connection ${connection} --topology ${topology ?? "nodes"}`,
+    }
+    console.log(JSON.stringify(summary))
+  }
+}
+rmSync(buildDir, { recursive: true, force: true })

@@ -1,0 +1,95 @@
+/**
+ * The star UDP echo scenarios shared by bench/star-udp-echo.ts and bench/compare-ns3.ts: one
+ * ClusterIP Service in front of 10 echo pods, 100 client pods sending one 100-byte datagram per ms
+ * for 2 simulated s (200,000 echoes), 10 nodes. Two variants differ only in the workload's
+ * `connection`:
+ *   keepAlive (scenarios/bench/star-udp-echo.yaml): one socket per client, 100 long-lived flows,
+ *     so conntrack entries are created and the nat chains walked once per flow;
+ *   new (scenarios/bench/star-udp-echo-new.yaml): a new socket (source port) per echo, so every
+ *     echo creates a conntrack entry and walks the nat chains to a random endpoint.
+ */
+import { fileURLToPath } from "node:url"
+import { runScenario } from "../src/cluster/index.ts"
+import type { ScenarioSpec } from "../src/cluster/index.ts"
+import { loadScenario } from "../src/scenario/load.ts"
+
+export type StarConnection = "keepAlive" | "new"
+export const STAR_CONNECTIONS: readonly StarConnection[] = ["keepAlive", "new"]
+
+export function starScenarioPath(connection: StarConnection): string {
+  const name = connection === "keepAlive" ? "star-udp-echo" : "star-udp-echo-new"
+  return fileURLToPath(new URL(`../scenarios/bench/${name}.yaml`, import.meta.url))
+}
+
+export function loadStar(connection: StarConnection): ScenarioSpec {
+  const loaded = loadScenario(starScenarioPath(connection))
+  if (!loaded.ok) throw new Error(`scenario does not load: ${loaded.issues.map((i) => i.message).join("; ")}`)
+  const spec = loaded.scenario.spec
+  const workload = spec.workloads[0]
+  if (spec.workloads.length !== 1 || workload.connection !== connection) throw new Error(`${starScenarioPath(connection)}: expected one workload with connection ${connection}`)
+  return spec
+}
+
+export interface StarRun {
+  readonly echoes: number
+  readonly sent: number
+  readonly events: number
+  /** Wall seconds of the whole runScenario (world build included). */
+  readonly wallSeconds: number
+  /** CPU seconds (user + system, all threads of this process) of the same run. */
+  readonly cpuSeconds: number
+  /** Highest number of conntrack entries one node held at once (results document). */
+  readonly conntrackPeakEntries: number
+  readonly fingerprint: string
+  readonly simulatedNs: number
+}
+
+const wallClockMs = (): number => Number(process.hrtime.bigint()) / 1e6
+
+/** One whole run of the scenario, timed by wall clock and by this process's CPU time. */
+export function runStar(spec: ScenarioSpec): StarRun {
+  const cpuStart = process.cpuUsage()
+  const wallStart = process.hrtime.bigint()
+  const doc = runScenario(spec, { seed: spec.seed, wallClockMs })
+  const wallSeconds = Number(process.hrtime.bigint() - wallStart) / 1e9
+  const cpu = process.cpuUsage(cpuStart)
+  let echoes = 0
+  let sent = 0
+  for (const w of Object.values(doc.workloads)) {
+    echoes += w.requests.completed
+    sent += w.requests.sent
+  }
+  return {
+    echoes,
+    sent,
+    events: doc.wall.events,
+    wallSeconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    conntrackPeakEntries: doc.conntrack.peakEntries,
+    fingerprint: doc.fingerprint,
+    simulatedNs: doc.simulatedNs,
+  }
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** `--name value` from argv, or the fallback. */
+export function argValue(argv: readonly string[], name: string, fallback: string): string {
+  const i = argv.indexOf(`--${name}`)
+  if (i < 0) return fallback
+  const value = argv[i + 1]
+  if (value === undefined || value.startsWith("--")) throw new Error(`--${name} needs a value`)
+  return value
+}
+
+/** `--connection keepAlive|new|both` as a list of variants. */
+export function connectionsArg(argv: readonly string[]): StarConnection[] {
+  const value = argValue(argv, "connection", "both")
+  if (value === "both") return [...STAR_CONNECTIONS]
+  if (value === "keepAlive" || value === "new") return [value]
+  throw new Error(`--connection: expected keepAlive, new or both, got ${value}`)
+}
