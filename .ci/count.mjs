@@ -12,7 +12,9 @@ try {
 const passed = report.numPassedTests ?? 0
 // numFailedTestSuites counts describe blocks too (one failing test in a describe in a file made it
 // 2): count failed tests, plus files that failed with no failed test (an import or collect error).
-const brokenFiles = (report.testResults ?? []).filter((file) => file.status === "failed" && !(file.assertionResults ?? []).some((a) => a.status === "failed")).length
+const brokenFiles = (report.testResults ?? []).filter(
+  (file) => file.status === "failed" && !(file.assertionResults ?? []).some((a) => a.status === "failed"),
+).length
 const failed = (report.numFailedTests ?? 0) + brokenFiles
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
 console.log(`${passed} passed, ${failed} failed` + (skipped > 0 ? `, ${skipped} skipped` : ""))

@@ -29,7 +29,8 @@ const argv = process.argv.slice(2)
 const rounds = Number(argValue(argv, "rounds", "5"))
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${rounds}`)
 const topologyArg = argValue(argv, "topology", "nodes")
-if (topologyArg !== "nodes" && topologyArg !== "star" && topologyArg !== "both") throw new Error(`--topology: expected nodes, star or both, got ${topologyArg}`)
+if (topologyArg !== "nodes" && topologyArg !== "star" && topologyArg !== "both")
+  throw new Error(`--topology: expected nodes, star or both, got ${topologyArg}`)
 const topologies = topologyArg === "both" ? ["nodes", "star"] : [topologyArg]
 const connections = connectionsArg(argv)
 
@@ -77,7 +78,6 @@ function runNs3(binary: string, topology: string, connection: string): Side {
 
 const rate = (s: Side, key: "wallSeconds" | "cpuSeconds"): number => s.echoes / s[key]
 
-
 for (const connection of connections) {
   const spec = loadStar(connection)
   // Warm-up and determinism check: two untimed runs of ours.
@@ -92,15 +92,42 @@ for (const connection of connections) {
       const runOurs = (): void => {
         const r = runStar(spec)
         ours.push(r)
-        console.log(JSON.stringify({ benchmark: "compare-ns3-round", side: "kube-netsim", connection, round, echoes: r.echoes, events: r.events, wallSeconds: Number(r.wallSeconds.toFixed(4)), cpuSeconds: Number(r.cpuSeconds.toFixed(4)), loadavg: load() }))
+        console.log(
+          JSON.stringify({
+            benchmark: "compare-ns3-round",
+            side: "kube-netsim",
+            connection,
+            round,
+            echoes: r.echoes,
+            events: r.events,
+            wallSeconds: Number(r.wallSeconds.toFixed(4)),
+            cpuSeconds: Number(r.cpuSeconds.toFixed(4)),
+            loadavg: load(),
+          }),
+        )
       }
       const runTheirs = (): void => {
         if (ns3Binary === null || topology === null) return
         const r = runNs3(ns3Binary, topology, connection)
         theirs.push(r)
-        console.log(JSON.stringify({ benchmark: "compare-ns3-round", side: "ns-3", connection, topology, round, echoes: r.echoes, events: r.events, wallSeconds: r.wallSeconds, cpuSeconds: r.cpuSeconds, loadavg: load() }))
+        console.log(
+          JSON.stringify({
+            benchmark: "compare-ns3-round",
+            side: "ns-3",
+            connection,
+            topology,
+            round,
+            echoes: r.echoes,
+            events: r.events,
+            wallSeconds: r.wallSeconds,
+            cpuSeconds: r.cpuSeconds,
+            loadavg: load(),
+          }),
+        )
       }
-      log(`connection ${connection}${topology === null ? "" : `, ns-3 topology ${topology}`}: round ${round + 1}/${rounds}`)
+      log(
+        `connection ${connection}${topology === null ? "" : `, ns-3 topology ${topology}`}: round ${round + 1}/${rounds}`,
+      )
       if (round % 2 === 0) {
         runOurs()
         runTheirs()
@@ -111,9 +138,15 @@ for (const connection of connections) {
     }
     const figures = (sides: Side[]) => ({
       echoesPerWallSecondMedian: Math.round(median(sides.map((s) => rate(s, "wallSeconds")))),
-      echoesPerWallSecondRange: [Math.round(Math.min(...sides.map((s) => rate(s, "wallSeconds")))), Math.round(Math.max(...sides.map((s) => rate(s, "wallSeconds"))))],
+      echoesPerWallSecondRange: [
+        Math.round(Math.min(...sides.map((s) => rate(s, "wallSeconds")))),
+        Math.round(Math.max(...sides.map((s) => rate(s, "wallSeconds")))),
+      ],
       echoesPerCpuSecondMedian: Math.round(median(sides.map((s) => rate(s, "cpuSeconds")))),
-      echoesPerCpuSecondRange: [Math.round(Math.min(...sides.map((s) => rate(s, "cpuSeconds")))), Math.round(Math.max(...sides.map((s) => rate(s, "cpuSeconds"))))],
+      echoesPerCpuSecondRange: [
+        Math.round(Math.min(...sides.map((s) => rate(s, "cpuSeconds")))),
+        Math.round(Math.max(...sides.map((s) => rate(s, "cpuSeconds")))),
+      ],
       events: sides[0].events,
     })
     // Paired ratios (same round, adjacent in time), then their median: robust to load drifting.

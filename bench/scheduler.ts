@@ -41,7 +41,8 @@ function holdRun(): HoldRun {
   const kind = scheduler.registerKind("hold", new Hold(scheduler, rng))
   for (let i = 0; i < PENDING; i++) scheduler.schedule(rng.exponentialNs(MEAN_DELAY_NS), kind, i, 0)
   const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: EVENTS })
-  if (outcome.eventCount !== EVENTS || scheduler.pendingCount !== PENDING) throw new Error("hold model broke its invariant")
+  if (outcome.eventCount !== EVENTS || scheduler.pendingCount !== PENDING)
+    throw new Error("hold model broke its invariant")
   return { fingerprint: scheduler.fingerprint(), nowNs: outcome.nowNs, eventCount: outcome.eventCount }
 }
 

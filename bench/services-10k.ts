@@ -69,7 +69,10 @@ function buildAndFirstSync(): PhaseRun {
   sampleMemory()
   const nodes = [...world.nodes.values()]
   while (!nodes.every((n) => n.proxy.syncs.length > 0)) {
-    const outcome = world.scheduler.run({ timeNsMax: world.scheduler.nowNs + SLICE_NS, eventCountMax: Number.MAX_SAFE_INTEGER })
+    const outcome = world.scheduler.run({
+      timeNsMax: world.scheduler.nowNs + SLICE_NS,
+      eventCountMax: Number.MAX_SAFE_INTEGER,
+    })
     sampleMemory()
     if (outcome.reason === "empty" || outcome.reason === "stopped") throw new Error("world ended before the first sync")
     if (outcome.reason === "time-limit") world.scheduler.nowNs = Math.max(world.scheduler.nowNs, outcome.nowNs)
@@ -109,7 +112,12 @@ for (const w of world.workloads) {
   completed += r.requests.completed
   sent += r.requests.sent
   const position = probed.find((i) => workloadName(i, options.services) === w.spec.name) ?? -1
-  latencyByPosition.push({ position, service: serviceName(position, options.services), completed: r.requests.completed, meanNs: r.latencyNs.mean })
+  latencyByPosition.push({
+    position,
+    service: serviceName(position, options.services),
+    completed: r.requests.completed,
+    meanNs: r.latencyNs.mean,
+  })
 }
 latencyByPosition.sort((x, y) => x.position - y.position)
 // Least-squares slope of mean latency over position: simulated ns per KUBE-SERVICES rule walked.

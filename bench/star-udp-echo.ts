@@ -25,7 +25,8 @@ for (const connection of connectionsArg(process.argv.slice(2))) {
   const check = runStar(spec)
   const plain = runStar(spec)
   if (plain.fingerprint !== check.fingerprint) throw new Error(`star-udp-echo (${connection}) is not deterministic`)
-  if (plain.echoes !== plain.sent) throw new Error(`star-udp-echo (${connection}): ${plain.sent - plain.echoes} echoes missing`)
+  if (plain.echoes !== plain.sent)
+    throw new Error(`star-udp-echo (${connection}): ${plain.sent - plain.echoes} echoes missing`)
 
   const { secondsMean, secondsMedian, samples, relativeMarginOfErrorPercent } = await timeRuns(
     `star UDP echo, connection ${connection}: 100 clients x 1/ms x 2 s -> ClusterIP -> 10 echo pods, 10 nodes`,

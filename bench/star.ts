@@ -26,7 +26,8 @@ export function loadStar(connection: StarConnection): ScenarioSpec {
   if (!loaded.ok) throw new Error(`scenario does not load: ${loaded.issues.map((i) => i.message).join("; ")}`)
   const spec = loaded.scenario.spec
   const workload = spec.workloads[0]
-  if (spec.workloads.length !== 1 || workload.connection !== connection) throw new Error(`${starScenarioPath(connection)}: expected one workload with connection ${connection}`)
+  if (spec.workloads.length !== 1 || workload.connection !== connection)
+    throw new Error(`${starScenarioPath(connection)}: expected one workload with connection ${connection}`)
   return spec
 }
 

@@ -11,7 +11,12 @@ export interface Timing {
   readonly relativeMarginOfErrorPercent: number
 }
 
-export async function timeRuns(suite: string, name: string, fn: () => void, options: { minSamples: number; maxTime: number; initCount?: number }): Promise<Timing> {
+export async function timeRuns(
+  suite: string,
+  name: string,
+  fn: () => void,
+  options: { minSamples: number; maxTime: number; initCount?: number },
+): Promise<Timing> {
   let timing: Timing = { secondsMean: 0, secondsMedian: 0, samples: 0, relativeMarginOfErrorPercent: 0 }
   await b.suite(
     suite,

@@ -9,7 +9,22 @@ import { describe, expect, it } from "vitest"
 const SRC = join(import.meta.dirname, "..", "src")
 
 /** Lower index = lower layer. A layer may import only itself and layers below it. */
-const LAYERS = ["sim", "wire", "net", "netfilter", "k8s", "proxy", "dns", "apps", "lb", "stats", "cluster", "trace", "scenario", "cli"]
+const LAYERS = [
+  "sim",
+  "wire",
+  "net",
+  "netfilter",
+  "k8s",
+  "proxy",
+  "dns",
+  "apps",
+  "lb",
+  "stats",
+  "cluster",
+  "trace",
+  "scenario",
+  "cli",
+]
 /**
  * stats/ and the trace's event format (events.ts, format.ts) see only sim/ and wire/ types; the trace
  * engine (trace/engine.ts) builds a world and so sits above cluster/. Keyed by path prefix.
@@ -62,7 +77,8 @@ describe("tidy", () => {
         const target = join(f.path, "..", m[1]).split("/")[0]
         if (target === layer) continue
         const allowed = Object.entries(RESTRICTED).find(([prefix]) => f.path.startsWith(prefix))?.[1]
-        const ok = allowed !== undefined ? allowed.includes(target) : LAYERS.indexOf(target) >= 0 && LAYERS.indexOf(target) < own
+        const ok =
+          allowed !== undefined ? allowed.includes(target) : LAYERS.indexOf(target) >= 0 && LAYERS.indexOf(target) < own
         if (!ok) offenders.push(`${f.path} imports ${m[1]}`)
       }
     }
@@ -74,7 +90,8 @@ describe("tidy", () => {
     const graph = new Map<string, string[]>()
     for (const f of files) {
       const targets: string[] = []
-      for (const m of f.text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["'](\.\.?\/[^"']+)["']/g)) targets.push(join(dirname(f.path), m[1]))
+      for (const m of f.text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["'](\.\.?\/[^"']+)["']/g))
+        targets.push(join(dirname(f.path), m[1]))
       graph.set(f.path, targets)
     }
     // Depth-first search; a back edge to a file still on the stack closes a cycle.
@@ -106,7 +123,9 @@ describe("tidy", () => {
   })
 
   it("has no for...in loops or FIXME markers", () => {
-    const offenders = files.filter((f) => /\bfor\s*\(\s*(const|let|var)\s+\w+\s+in\s/.test(f.text) || /FIXME/.test(f.text)).map((f) => f.path)
+    const offenders = files
+      .filter((f) => /\bfor\s*\(\s*(const|let|var)\s+\w+\s+in\s/.test(f.text) || /FIXME/.test(f.text))
+      .map((f) => f.path)
     expect(offenders).toEqual([])
   })
 })

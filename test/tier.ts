@@ -19,7 +19,8 @@ export function knob(name: string): string | undefined {
 export function knobInt(name: string, quick: number, long: number = quick): number {
   const raw = knob(name)
   if (raw === undefined) return extensive ? long : quick
-  if (!/^\d+$/.test(raw)) throw new Error(`KUBE_NETSIM_${name} must be a non-negative integer, got ${JSON.stringify(raw)}`)
+  if (!/^\d+$/.test(raw))
+    throw new Error(`KUBE_NETSIM_${name} must be a non-negative integer, got ${JSON.stringify(raw)}`)
   return Number(raw)
 }
 

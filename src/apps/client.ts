@@ -43,14 +43,22 @@ export interface ClientConfig {
 
 export function netErrorReason(error: NetError): FailureReason {
   switch (error) {
-    case E.REFUSED: return FailureReason.REFUSED
-    case E.RESET: return FailureReason.RESET
-    case E.TIMEOUT: return FailureReason.TIMEOUT
-    case E.HOST_UNREACHABLE: return FailureReason.HOST_UNREACHABLE
-    case E.NET_UNREACHABLE: return FailureReason.NO_ROUTE
-    case E.PROTOCOL_UNREACHABLE: return FailureReason.PROTOCOL_UNREACHABLE
-    case E.TTL_EXCEEDED: return FailureReason.TTL_EXCEEDED
-    default: return FailureReason.RESET
+    case E.REFUSED:
+      return FailureReason.REFUSED
+    case E.RESET:
+      return FailureReason.RESET
+    case E.TIMEOUT:
+      return FailureReason.TIMEOUT
+    case E.HOST_UNREACHABLE:
+      return FailureReason.HOST_UNREACHABLE
+    case E.NET_UNREACHABLE:
+      return FailureReason.NO_ROUTE
+    case E.PROTOCOL_UNREACHABLE:
+      return FailureReason.PROTOCOL_UNREACHABLE
+    case E.TTL_EXCEEDED:
+      return FailureReason.TTL_EXCEEDED
+    default:
+      return FailureReason.RESET
   }
 }
 
@@ -202,7 +210,14 @@ export class UdpEchoClient extends Client implements UdpListener {
       if (this.config.reuse) this.shared = socket
     }
     request.socket = socket
-    socket.sendTo(this.config.dstAddr, this.config.dstPort, this.config.requestBytes, request.id, null, this.config.workload)
+    socket.sendTo(
+      this.config.dstAddr,
+      this.config.dstPort,
+      this.config.requestBytes,
+      request.id,
+      null,
+      this.config.workload,
+    )
   }
 
   protected release(request: Request): void {

@@ -61,12 +61,22 @@ function headerBytes(status: 200 | 503, bodyBytes: number): number {
 }
 
 /** The JSON body hcHandler.ServeHTTP writes (after dedent and Trim "\n"). */
-export function healthCheckBody(namespace: string, name: string, localEndpoints: number, proxyHealthy: boolean): string {
+export function healthCheckBody(
+  namespace: string,
+  name: string,
+  localEndpoints: number,
+  proxyHealthy: boolean,
+): string {
   return `{\n\t"service": {\n\t\t"namespace": ${JSON.stringify(namespace)},\n\t\t"name": ${JSON.stringify(name)}\n\t},\n\t"localEndpoints": ${localEndpoints},\n\t"serviceProxyHealthy": ${proxyHealthy}\n}`
 }
 
 /** Status, body and total response size (status line + headers + body) for a count. */
-export function healthCheckResponse(namespace: string, name: string, localEndpoints: number, proxyHealthy = true): HealthResponse {
+export function healthCheckResponse(
+  namespace: string,
+  name: string,
+  localEndpoints: number,
+  proxyHealthy = true,
+): HealthResponse {
   const status: 200 | 503 = localEndpoints !== 0 && proxyHealthy ? 200 : 503
   const body = healthCheckBody(namespace, name, localEndpoints, proxyHealthy)
   const bodyBytes = body.length // Kubernetes names are ASCII
@@ -136,5 +146,6 @@ export class HealthCheckServer implements TcpServerListener, TcpConnectionListen
 
 /** `GET /healthz` as a cloud prober sends it (GCE HTTP health check: request path /healthz). */
 export function healthCheckRequestBytes(host: string, port: number): number {
-  return `GET /healthz HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: GoogleHC/1.0\r\nConnection: close\r\n\r\n`.length
+  return `GET /healthz HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: GoogleHC/1.0\r\nConnection: close\r\n\r\n`
+    .length
 }

@@ -38,7 +38,15 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
   private readonly jobBytes: number[] = []
   private readonly jobFree: number[] = []
 
-  constructor(apps: ServerHost, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[], private readonly responseBytes: number) {
+  constructor(
+    apps: ServerHost,
+    ns: NetNs,
+    identity: ServerIdentity,
+    serviceTime: ServiceTime,
+    rng: Rng,
+    ports: readonly number[],
+    private readonly responseBytes: number,
+  ) {
     super(apps, ns, identity, serviceTime, rng)
     for (const port of ports) this.listeners.push(apps.network.tcp.listen(ns, 0, port, this))
   }
@@ -106,7 +114,13 @@ export class HttpClient extends Client implements TcpConnectionListener {
       conn.send(this.config.requestBytes, request.id, this.info)
       return
     }
-    const fresh = this.network.tcp.connect(this.ns, this.config.dstAddr, this.config.dstPort, this, this.config.workload)
+    const fresh = this.network.tcp.connect(
+      this.ns,
+      this.config.dstAddr,
+      this.config.dstPort,
+      this,
+      this.config.workload,
+    )
     this.busy.set(fresh, request)
     request.socket = fresh
   }

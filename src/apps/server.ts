@@ -57,7 +57,14 @@ export class UdpEchoServer extends Server implements UdpListener {
   private readonly jobFlow: number[] = []
   private readonly jobFree: number[] = []
 
-  constructor(apps: ServerHost, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng, ports: readonly number[]) {
+  constructor(
+    apps: ServerHost,
+    ns: NetNs,
+    identity: ServerIdentity,
+    serviceTime: ServiceTime,
+    rng: Rng,
+    ports: readonly number[],
+  ) {
     super(apps, ns, identity, serviceTime, rng)
     for (const port of ports) {
       const socket = apps.network.udpBind(ns, 0, port, this)
@@ -90,7 +97,14 @@ export class UdpEchoServer extends Server implements UdpListener {
     this.jobSocket[slot] = null
     this.jobFree.push(slot)
     if (socket === null || !this.running || socket.closed) return
-    socket.sendTo(this.jobAddr[slot], this.jobPort[slot], this.jobBytes[slot], this.jobTag[slot], this.identity, this.jobFlow[slot])
+    socket.sendTo(
+      this.jobAddr[slot],
+      this.jobPort[slot],
+      this.jobBytes[slot],
+      this.jobTag[slot],
+      this.identity,
+      this.jobFlow[slot],
+    )
   }
 
   stop(): void {

@@ -36,7 +36,10 @@ export type { CliIo, Runtime } from "./commands.ts"
  * built from @effect/platform-node-shared directly, because every @effect/platform-node 4.x pulls
  * in undici 8, which requires Node >= 22.19 (npm ci on Node 20 warned EBADENGINE).
  */
-const nodeServices = Layer.provideMerge(NodeChildProcessSpawner.layer, Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeStdio.layer, NodeTerminal.layer))
+const nodeServices = Layer.provideMerge(
+  NodeChildProcessSpawner.layer,
+  Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeStdio.layer, NodeTerminal.layer),
+)
 
 export const defaultRuntime: Runtime = {
   runScenario: cluster.runScenario,
@@ -62,14 +65,17 @@ export function processIo(): CliIo {
 function version(): string {
   try {
     const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
-    if (typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string") return pkg.version
+    if (typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string")
+      return pkg.version
   } catch {
     // Fall through: the version is cosmetic.
   }
   return "0.0.0"
 }
 
-const scenarioArgument = Argument.String("scenario").pipe(Argument.withDescription("path of the scenario file (YAML, apiVersion kube-netsim/v1)"))
+const scenarioArgument = Argument.String("scenario").pipe(
+  Argument.withDescription("path of the scenario file (YAML, apiVersion kube-netsim/v1)"),
+)
 
 function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) {
   const run = Command.make(
@@ -77,10 +83,22 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     {
       scenario: scenarioArgument,
       seed: Flag.Int("seed").pipe(Flag.withDescription("seed to use instead of the scenario's seed"), Flag.optional),
-      runs: Flag.Int("runs").pipe(Flag.withDescription("run seeds SEED..SEED+R-1 and report each metric as mean and 95% confidence interval"), Flag.withDefault(1)),
-      out: Flag.String("out").pipe(Flag.withDescription("directory to write results.json into (created if missing)"), Flag.optional),
-      json: Flag.Boolean("json").pipe(Flag.withDescription("print the results document (JSON) instead of the summary"), Flag.withDefault(false)),
-      quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("no summary, warnings or progress line; errors and failed expectations only"), Flag.withDefault(false)),
+      runs: Flag.Int("runs").pipe(
+        Flag.withDescription("run seeds SEED..SEED+R-1 and report each metric as mean and 95% confidence interval"),
+        Flag.withDefault(1),
+      ),
+      out: Flag.String("out").pipe(
+        Flag.withDescription("directory to write results.json into (created if missing)"),
+        Flag.optional,
+      ),
+      json: Flag.Boolean("json").pipe(
+        Flag.withDescription("print the results document (JSON) instead of the summary"),
+        Flag.withDefault(false),
+      ),
+      quiet: Flag.Boolean("quiet").pipe(
+        Flag.withDescription("no summary, warnings or progress line; errors and failed expectations only"),
+        Flag.withDefault(false),
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -96,17 +114,31 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         ),
       ),
   ).pipe(
-    Command.withDescription("Simulate a scenario and print its statistics. Exit 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error."),
+    Command.withDescription(
+      "Simulate a scenario and print its statistics. Exit 0 ok, 1 an expectation failed, 2 invalid input, 3 internal error.",
+    ),
     Command.withExamples([
       { command: "kube-netsim run scenarios/quickstart.yaml", description: "simulate and print the summary" },
-      { command: "kube-netsim run scenarios/quickstart.yaml --seed 7 --json", description: "print the results document for seed 7" },
-      { command: "kube-netsim run scenarios/seed-001-http-go-scale.yaml --runs 10 --out results/", description: "10 seeds, mean and 95% CI, files in results/" },
+      {
+        command: "kube-netsim run scenarios/quickstart.yaml --seed 7 --json",
+        description: "print the results document for seed 7",
+      },
+      {
+        command: "kube-netsim run scenarios/seed-001-http-go-scale.yaml --runs 10 --out results/",
+        description: "10 seeds, mean and 95% CI, files in results/",
+      },
     ]),
   )
 
-  const validate = Command.make("validate", { scenario: scenarioArgument }, (options) => Effect.sync(() => setExit(validateCommand(io, runtime, options.scenario)))).pipe(
-    Command.withDescription("Decode and compile a scenario without running it; print every error as file:line:column: path: message."),
-    Command.withExamples([{ command: "kube-netsim validate scenarios/quickstart.yaml", description: "check a scenario and its manifests" }]),
+  const validate = Command.make("validate", { scenario: scenarioArgument }, (options) =>
+    Effect.sync(() => setExit(validateCommand(io, runtime, options.scenario))),
+  ).pipe(
+    Command.withDescription(
+      "Decode and compile a scenario without running it; print every error as file:line:column: path: message.",
+    ),
+    Command.withExamples([
+      { command: "kube-netsim validate scenarios/quickstart.yaml", description: "check a scenario and its manifests" },
+    ]),
   )
 
   const rules = Command.make(
@@ -114,18 +146,39 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     {
       scenario: scenarioArgument,
       node: Flag.String("node").pipe(Flag.withDescription("node whose dataplane configuration to print")),
-      at: Flag.String("at").pipe(Flag.withDescription("simulated time to print the rules at (e.g. 10s; default 0)"), Flag.optional),
-      sorted: Flag.Boolean("sorted").pipe(Flag.withDescription("order rules as kube-proxy's unit tests do before comparing"), Flag.withDefault(false)),
+      at: Flag.String("at").pipe(
+        Flag.withDescription("simulated time to print the rules at (e.g. 10s; default 0)"),
+        Flag.optional,
+      ),
+      sorted: Flag.Boolean("sorted").pipe(
+        Flag.withDescription("order rules as kube-proxy's unit tests do before comparing"),
+        Flag.withDefault(false),
+      ),
     },
     (options) =>
       Effect.sync(() =>
-        setExit(rulesCommand(io, runtime, { scenario: options.scenario, node: options.node, at: Option.getOrUndefined(options.at), sorted: options.sorted })),
+        setExit(
+          rulesCommand(io, runtime, {
+            scenario: options.scenario,
+            node: options.node,
+            at: Option.getOrUndefined(options.at),
+            sorted: options.sorted,
+          }),
+        ),
       ),
   ).pipe(
-    Command.withDescription("Print a node's dataplane configuration as the real tool prints it (iptables-save in iptables mode)."),
+    Command.withDescription(
+      "Print a node's dataplane configuration as the real tool prints it (iptables-save in iptables mode).",
+    ),
     Command.withExamples([
-      { command: "kube-netsim rules scenarios/quickstart.yaml --node node-1", description: "iptables-save output of node-1 at time 0" },
-      { command: "kube-netsim rules scenarios/seed-001-http-go-scale.yaml --node node-2 --at 15s --sorted", description: "after the scale-up, sorted" },
+      {
+        command: "kube-netsim rules scenarios/quickstart.yaml --node node-1",
+        description: "iptables-save output of node-1 at time 0",
+      },
+      {
+        command: "kube-netsim rules scenarios/seed-001-http-go-scale.yaml --node node-2 --at 15s --sorted",
+        description: "after the scale-up, sorted",
+      },
     ]),
   )
 
@@ -133,14 +186,31 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     "trace",
     {
       scenario: scenarioArgument,
-      from: Flag.String("from").pipe(Flag.withDescription("sender: pod/NAME, pod/NAMESPACE/NAME, deployment/NAME (its first running replica), node/NAME or external/NAME")),
-      to: Flag.String("to").pipe(
-        Flag.withDescription("destination HOST:PORT[/tcp|udp] or HOST/icmp (default tcp); HOST a Service name (resolved as the runtime does), a ClusterIP, a node IP with a NodePort, an LB or external IP, a pod IP"),
+      from: Flag.String("from").pipe(
+        Flag.withDescription(
+          "sender: pod/NAME, pod/NAMESPACE/NAME, deployment/NAME (its first running replica), node/NAME or external/NAME",
+        ),
       ),
-      at: Flag.String("at").pipe(Flag.withDescription("simulated time to send the packet at (e.g. 5s; default: once every pod is ready and every kube-proxy has synced)"), Flag.optional),
+      to: Flag.String("to").pipe(
+        Flag.withDescription(
+          "destination HOST:PORT[/tcp|udp] or HOST/icmp (default tcp); HOST a Service name (resolved as the runtime does), a ClusterIP, a node IP with a NodePort, an LB or external IP, a pod IP",
+        ),
+      ),
+      at: Flag.String("at").pipe(
+        Flag.withDescription(
+          "simulated time to send the packet at (e.g. 5s; default: once every pod is ready and every kube-proxy has synced)",
+        ),
+        Flag.optional,
+      ),
       seed: Flag.Int("seed").pipe(Flag.withDescription("seed to use instead of the scenario's seed"), Flag.optional),
-      verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("also list every rule evaluated without matching"), Flag.withDefault(false)),
-      json: Flag.Boolean("json").pipe(Flag.withDescription("print the trace events as a JSON array instead of text"), Flag.withDefault(false)),
+      verbose: Flag.Boolean("verbose").pipe(
+        Flag.withDescription("also list every rule evaluated without matching"),
+        Flag.withDefault(false),
+      ),
+      json: Flag.Boolean("json").pipe(
+        Flag.withDescription("print the trace events as a JSON array instead of text"),
+        Flag.withDefault(false),
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -161,15 +231,30 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
       "Walk one packet (TCP SYN, UDP datagram or ICMP echo request) through every hook, table, chain and rule on every namespace it crosses: matches, DNAT/SNAT, conntrack entries, verdict, and the reply path back. Exit 0 when traced (whatever the fate), 2 for invalid input. See docs/trace.md.",
     ),
     Command.withExamples([
-      { command: "kube-netsim trace scenarios/quickstart.yaml --from pod/busybox --to http-go-svc:80", description: "ClusterIP: DNAT to an endpoint, un-NAT of the SYN-ACK" },
-      { command: "kube-netsim trace scenarios/etp-local-vs-cluster.yaml --from external/client --to 10.0.0.13:31001", description: "NodePort, externalTrafficPolicy Local, no local endpoint: DROP" },
-      { command: "kube-netsim trace scenarios/quickstart.yaml --from pod/busybox --to kube-dns.kube-system:53/udp --verbose", description: "every rule evaluated; REJECT and ICMP port unreachable back" },
-      { command: "kube-netsim trace scenarios/quickstart.yaml --from node/node-1 --to 10.96.0.1:443 --at 5s --json", description: "the trace events as JSON" },
+      {
+        command: "kube-netsim trace scenarios/quickstart.yaml --from pod/busybox --to http-go-svc:80",
+        description: "ClusterIP: DNAT to an endpoint, un-NAT of the SYN-ACK",
+      },
+      {
+        command: "kube-netsim trace scenarios/etp-local-vs-cluster.yaml --from external/client --to 10.0.0.13:31001",
+        description: "NodePort, externalTrafficPolicy Local, no local endpoint: DROP",
+      },
+      {
+        command:
+          "kube-netsim trace scenarios/quickstart.yaml --from pod/busybox --to kube-dns.kube-system:53/udp --verbose",
+        description: "every rule evaluated; REJECT and ICMP port unreachable back",
+      },
+      {
+        command: "kube-netsim trace scenarios/quickstart.yaml --from node/node-1 --to 10.96.0.1:443 --at 5s --json",
+        description: "the trace events as JSON",
+      },
     ]),
   )
 
   return Command.make("kube-netsim").pipe(
-    Command.withDescription("Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md"),
+    Command.withDescription(
+      "Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md",
+    ),
     Command.withSubcommands([run, validate, rules, trace]),
   )
 }
@@ -196,7 +281,11 @@ function presenter(io: CliIo): CliOutput.Presenter {
 }
 
 /** Parses `argv` (without node and script), runs the command, resolves to the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = processIo(), runtime: Runtime = defaultRuntime): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = processIo(),
+  runtime: Runtime = defaultRuntime,
+): Promise<number> {
   let exitCode: number | undefined
   const root = commands(io, runtime, (code) => {
     exitCode = code

@@ -74,7 +74,8 @@ export function guarded(io: CliIo, loaded: () => LoadedScenario | undefined, bod
     }
     const message = error instanceof Error ? error.message : String(error)
     io.stderr(`kube-netsim: internal error: ${message}\n`)
-    if (io.env.KUBE_NETSIM_DEBUG === "1" && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`)
+    if (io.env.KUBE_NETSIM_DEBUG === "1" && error instanceof Error && error.stack !== undefined)
+      io.stderr(`${error.stack}\n`)
     else io.stderr("(set KUBE_NETSIM_DEBUG=1 to print the stack trace)\n")
     return EXIT_INTERNAL_ERROR
   }
@@ -82,7 +83,9 @@ export function guarded(io: CliIo, loaded: () => LoadedScenario | undefined, bod
 
 /** Prints issues; positionless issues from cluster/ are located through the scenario's paths. */
 export function printIssues(io: CliIo, issues: readonly Issue[], loaded: LoadedScenario | undefined): void {
-  const located = issues.map((issue) => (issue.position === undefined && loaded !== undefined ? { ...issue, position: loaded.locate(issue.path) } : issue))
+  const located = issues.map((issue) =>
+    issue.position === undefined && loaded !== undefined ? { ...issue, position: loaded.locate(issue.path) } : issue,
+  )
   for (const issue of sortIssues(located)) io.stderr(`${formatIssue(issue)}\n`)
   const errors = issues.filter((issue) => issue.severity === "error").length
   if (errors > 0) io.stderr(`${errors} error${errors === 1 ? "" : "s"}\n`)
@@ -100,43 +103,55 @@ function load(io: CliIo, file: string, printWarnings: boolean): LoadedScenario |
 
 export function validateCommand(io: CliIo, runtime: Runtime, file: string): number {
   let loaded: LoadedScenario | undefined
-  return guarded(io, () => loaded, () => {
-    const result = load(io, file, true)
-    if (typeof result === "number") return result
-    loaded = result
-    const warnings = runtime.validateScenario(result.spec)
-    printIssues(io, warnings, result)
-    const spec = result.spec
-    const count = result.warnings.length + warnings.length
-    io.stdout(`${file}: ok (${spec.cluster.nodes.length} nodes, ${spec.manifests.length} objects, ${spec.workloads.length} workloads, ${spec.timeline.length} timeline steps${count > 0 ? `, ${count} warning${count === 1 ? "" : "s"}` : ""})\n`)
-    return EXIT_OK
-  })
+  return guarded(
+    io,
+    () => loaded,
+    () => {
+      const result = load(io, file, true)
+      if (typeof result === "number") return result
+      loaded = result
+      const warnings = runtime.validateScenario(result.spec)
+      printIssues(io, warnings, result)
+      const spec = result.spec
+      const count = result.warnings.length + warnings.length
+      io.stdout(
+        `${file}: ok (${spec.cluster.nodes.length} nodes, ${spec.manifests.length} objects, ${spec.workloads.length} workloads, ${spec.timeline.length} timeline steps${count > 0 ? `, ${count} warning${count === 1 ? "" : "s"}` : ""})\n`,
+      )
+      return EXIT_OK
+    },
+  )
 }
 
 export function rulesCommand(io: CliIo, runtime: Runtime, options: RulesCommandOptions): number {
   let loaded: LoadedScenario | undefined
-  return guarded(io, () => loaded, () => {
-    let atNs = 0
-    if (options.at !== undefined) {
-      const parsed = parseDurationNs(options.at)
-      if (typeof parsed === "string") {
-        io.stderr(`kube-netsim rules: --at: ${parsed}\n`)
+  return guarded(
+    io,
+    () => loaded,
+    () => {
+      let atNs = 0
+      if (options.at !== undefined) {
+        const parsed = parseDurationNs(options.at)
+        if (typeof parsed === "string") {
+          io.stderr(`kube-netsim rules: --at: ${parsed}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        atNs = parsed
+      }
+      const result = load(io, options.scenario, false)
+      if (typeof result === "number") return result
+      loaded = result
+      const nodes = result.spec.cluster.nodes.map((node) => node.name)
+      if (!nodes.includes(options.node)) {
+        io.stderr(
+          `kube-netsim rules: --node: no node "${options.node}" in ${options.scenario} (nodes: ${nodes.join(", ")})\n`,
+        )
         return EXIT_INVALID_INPUT
       }
-      atNs = parsed
-    }
-    const result = load(io, options.scenario, false)
-    if (typeof result === "number") return result
-    loaded = result
-    const nodes = result.spec.cluster.nodes.map((node) => node.name)
-    if (!nodes.includes(options.node)) {
-      io.stderr(`kube-netsim rules: --node: no node "${options.node}" in ${options.scenario} (nodes: ${nodes.join(", ")})\n`)
-      return EXIT_INVALID_INPUT
-    }
-    const text = runtime.renderRules(result.spec, { node: options.node, atNs, sorted: options.sorted })
-    io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`)
-    return EXIT_OK
-  })
+      const text = runtime.renderRules(result.spec, { node: options.node, atNs, sorted: options.sorted })
+      io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`)
+      return EXIT_OK
+    },
+  )
 }
 
 export interface TraceCommandOptions {
@@ -152,95 +167,117 @@ export interface TraceCommandOptions {
 /** `trace`: exit 0 once traced, whatever the packet's fate (a DROP is a result); 2 for bad input. */
 export function traceCommand(io: CliIo, runtime: Runtime, options: TraceCommandOptions): number {
   let loaded: LoadedScenario | undefined
-  return guarded(io, () => loaded, () => {
-    let atNs: number | undefined
-    if (options.at !== undefined) {
-      const parsed = parseDurationNs(options.at)
-      if (typeof parsed === "string") {
-        io.stderr(`kube-netsim trace: --at: ${parsed}\n`)
+  return guarded(
+    io,
+    () => loaded,
+    () => {
+      let atNs: number | undefined
+      if (options.at !== undefined) {
+        const parsed = parseDurationNs(options.at)
+        if (typeof parsed === "string") {
+          io.stderr(`kube-netsim trace: --at: ${parsed}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        atNs = parsed
+      }
+      if (
+        options.seed !== undefined &&
+        !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)
+      ) {
+        io.stderr(`kube-netsim trace: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
         return EXIT_INVALID_INPUT
       }
-      atNs = parsed
-    }
-    if (options.seed !== undefined && !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)) {
-      io.stderr(`kube-netsim trace: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
-      return EXIT_INVALID_INPUT
-    }
-    const trace = runtime.traceScenario
-    if (trace === undefined) {
-      io.stderr("kube-netsim trace: this runtime cannot trace\n")
-      return EXIT_INTERNAL_ERROR
-    }
-    const result = load(io, options.scenario, false)
-    if (typeof result === "number") return result
-    loaded = result
-    let traced: TraceResult
-    try {
-      traced = trace(result.spec, {
-        from: options.from,
-        to: options.to,
-        verbose: options.verbose,
-        ...(atNs === undefined ? {} : { atNs }),
-        ...(options.seed === undefined ? {} : { seed: options.seed }),
-      })
-    } catch (error) {
-      if (!(error instanceof TraceInputError)) throw error
-      io.stderr(`kube-netsim trace: ${error.flag}: ${error.message}\n`)
-      return EXIT_INVALID_INPUT
-    }
-    io.stdout(options.json ? traceJson(traced) : formatTrace(traced, { verbose: options.verbose }))
-    return EXIT_OK
-  })
+      const trace = runtime.traceScenario
+      if (trace === undefined) {
+        io.stderr("kube-netsim trace: this runtime cannot trace\n")
+        return EXIT_INTERNAL_ERROR
+      }
+      const result = load(io, options.scenario, false)
+      if (typeof result === "number") return result
+      loaded = result
+      let traced: TraceResult
+      try {
+        traced = trace(result.spec, {
+          from: options.from,
+          to: options.to,
+          verbose: options.verbose,
+          ...(atNs === undefined ? {} : { atNs }),
+          ...(options.seed === undefined ? {} : { seed: options.seed }),
+        })
+      } catch (error) {
+        if (!(error instanceof TraceInputError)) throw error
+        io.stderr(`kube-netsim trace: ${error.flag}: ${error.message}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      io.stdout(options.json ? traceJson(traced) : formatTrace(traced, { verbose: options.verbose }))
+      return EXIT_OK
+    },
+  )
 }
 
 export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptions): number {
   let loaded: LoadedScenario | undefined
-  return guarded(io, () => loaded, () => {
-    if (options.seed !== undefined && !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)) {
-      io.stderr(`kube-netsim run: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
-      return EXIT_INVALID_INPUT
-    }
-    if (!(Number.isSafeInteger(options.runs) && options.runs >= 1 && options.runs <= 10_000)) {
-      io.stderr(`kube-netsim run: --runs: must be an integer between 1 and 10000, got ${options.runs}\n`)
-      return EXIT_INVALID_INPUT
-    }
-    const result = load(io, options.scenario, !options.quiet)
-    if (typeof result === "number") return result
-    loaded = result
-    const firstSeed = options.seed ?? result.spec.seed
-    const docs: ResultsDocument[] = []
-    const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
-    for (let run = 0; run < options.runs; run++) {
-      const seed = (firstSeed + run) % 2 ** 32
-      const spec: ScenarioSpec = { ...result.spec, seed }
-      const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
-      docs.push(runtime.runScenario(spec, { seed, wallClockMs: io.wallClockMs, onProgress: (done, total) => progress.update(label, done, total) }))
-    }
-    progress.clear()
-
-    const aggregate = options.runs > 1 ? aggregateRuns(docs) : undefined
-    if (options.out !== undefined) {
-      io.mkdir(options.out)
-      if (aggregate === undefined) io.writeFile(join(options.out, "results.json"), stringifyResults(docs[0]))
-      else {
-        io.writeFile(join(options.out, "results.json"), `${JSON.stringify(aggregate, null, 2)}\n`)
-        for (const doc of docs) io.writeFile(join(options.out, `results-seed-${doc.seed}.json`), stringifyResults(doc))
+  return guarded(
+    io,
+    () => loaded,
+    () => {
+      if (
+        options.seed !== undefined &&
+        !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)
+      ) {
+        io.stderr(`kube-netsim run: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
+        return EXIT_INVALID_INPUT
       }
-    }
-    if (options.json) io.stdout(aggregate === undefined ? stringifyResults(docs[0]) : `${JSON.stringify(aggregate, null, 2)}\n`)
-    else if (!options.quiet) io.stdout(aggregate === undefined ? renderSummary(docs[0]) : renderAggregate(aggregate))
-
-    let failed = 0
-    for (const doc of docs) {
-      for (const failure of checkExpectations(result.expectations, doc)) {
-        failed++
-        const where = failure.expectation.position
-        const prefix = where === null ? "" : `${where.file}:${where.line}:${where.column}: `
-        io.stderr(`${prefix}expectation failed${options.runs > 1 ? ` (seed ${doc.seed})` : ""}: ${failure.message}\n`)
+      if (!(Number.isSafeInteger(options.runs) && options.runs >= 1 && options.runs <= 10_000)) {
+        io.stderr(`kube-netsim run: --runs: must be an integer between 1 and 10000, got ${options.runs}\n`)
+        return EXIT_INVALID_INPUT
       }
-    }
-    return failed > 0 ? EXIT_EXPECTATION_FAILED : EXIT_OK
-  })
+      const result = load(io, options.scenario, !options.quiet)
+      if (typeof result === "number") return result
+      loaded = result
+      const firstSeed = options.seed ?? result.spec.seed
+      const docs: ResultsDocument[] = []
+      const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
+      for (let run = 0; run < options.runs; run++) {
+        const seed = (firstSeed + run) % 2 ** 32
+        const spec: ScenarioSpec = { ...result.spec, seed }
+        const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
+        docs.push(
+          runtime.runScenario(spec, {
+            seed,
+            wallClockMs: io.wallClockMs,
+            onProgress: (done, total) => progress.update(label, done, total),
+          }),
+        )
+      }
+      progress.clear()
+
+      const aggregate = options.runs > 1 ? aggregateRuns(docs) : undefined
+      if (options.out !== undefined) {
+        io.mkdir(options.out)
+        if (aggregate === undefined) io.writeFile(join(options.out, "results.json"), stringifyResults(docs[0]))
+        else {
+          io.writeFile(join(options.out, "results.json"), `${JSON.stringify(aggregate, null, 2)}\n`)
+          for (const doc of docs)
+            io.writeFile(join(options.out, `results-seed-${doc.seed}.json`), stringifyResults(doc))
+        }
+      }
+      if (options.json)
+        io.stdout(aggregate === undefined ? stringifyResults(docs[0]) : `${JSON.stringify(aggregate, null, 2)}\n`)
+      else if (!options.quiet) io.stdout(aggregate === undefined ? renderSummary(docs[0]) : renderAggregate(aggregate))
+
+      let failed = 0
+      for (const doc of docs) {
+        for (const failure of checkExpectations(result.expectations, doc)) {
+          failed++
+          const where = failure.expectation.position
+          const prefix = where === null ? "" : `${where.file}:${where.line}:${where.column}: `
+          io.stderr(`${prefix}expectation failed${options.runs > 1 ? ` (seed ${doc.seed})` : ""}: ${failure.message}\n`)
+        }
+      }
+      return failed > 0 ? EXIT_EXPECTATION_FAILED : EXIT_OK
+    },
+  )
 }
 
 /**
@@ -264,7 +301,9 @@ class ProgressLine {
     if (now - this.startMs < 1000 || now - this.lastMs < 100) return
     this.lastMs = now
     const percent = totalNs > 0 ? Math.min(100, Math.floor((doneNs / totalNs) * 100)) : 0
-    this.io.stderr(`\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)`)
+    this.io.stderr(
+      `\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)`,
+    )
     this.shown = true
   }
 

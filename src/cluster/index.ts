@@ -3,7 +3,13 @@
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
 import { sortedRecord } from "../stats/document.ts"
-import { SCHEMA_VERSION, type ConntrackResults, type PodResults, type ResultsDocument, type WorkloadResults } from "../stats/results.ts"
+import {
+  SCHEMA_VERSION,
+  type ConntrackResults,
+  type PodResults,
+  type ResultsDocument,
+  type WorkloadResults,
+} from "../stats/results.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
@@ -104,7 +110,8 @@ function podResults(world: World): PodResults {
     if (phase === "Running") out.running++
     else if (phase === "Pending") out.pending++
     else if (phase === "Failed") out.failed++
-    if (pod.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False") === true) out.unschedulable++
+    if (pod.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False") === true)
+      out.unschedulable++
     if (pod.metadata.deletionTimestampNs !== undefined) out.terminating++
   }
   return out
@@ -122,9 +129,16 @@ function conntrackResults(world: World, nowNs: number): ConntrackResults {
     peakEntries = Math.max(peakEntries, stats.peak)
     insertFailed += stats.insertFailed
     dropsTableFull += stats.dropTableFull
-    for (const [state, count] of Object.entries(stats.byState)) entriesByState[state] = (entriesByState[state] ?? 0) + count
+    for (const [state, count] of Object.entries(stats.byState))
+      entriesByState[state] = (entriesByState[state] ?? 0) + count
   }
-  return { peakEntries, peakEntriesByNode: sortedRecord(peakEntriesByNode), entriesByState: sortedRecord(entriesByState), insertFailed, dropsTableFull }
+  return {
+    peakEntries,
+    peakEntriesByNode: sortedRecord(peakEntriesByNode),
+    entriesByState: sortedRecord(entriesByState),
+    insertFailed,
+    dropsTableFull,
+  }
 }
 
 /** Compiles the scenario without running traffic; returns warnings (errors are thrown). */
@@ -144,7 +158,9 @@ export function renderRules(spec: ScenarioSpec, options: RulesOptions): string {
   const node = world.nodes.get(options.node)
   if (node === undefined) {
     const known = [...world.nodes.keys()].join(", ")
-    throw new ScenarioIssues([{ severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` }])
+    throw new ScenarioIssues([
+      { severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` },
+    ])
   }
   withLimits(() => runUntil(world, Math.min(options.atNs, spec.durationNs)))
   return node.proxy.rules(options.sorted)

@@ -16,7 +16,11 @@ import type { EndpointSlice, Service } from "../k8s/types.ts"
 import type { Conntrack } from "../netfilter/conntrack.ts"
 import { TableId } from "../netfilter/constants.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
-import { cleanStaleConntrackEntries, type ConntrackEntryView, type ConntrackTableView } from "../proxy/conntrack-cleanup.ts"
+import {
+  cleanStaleConntrackEntries,
+  type ConntrackEntryView,
+  type ConntrackTableView,
+} from "../proxy/conntrack-cleanup.ts"
 import { iptablesConfigFrom, jumpRulesRestoreInput } from "../proxy/iptables/compile.ts"
 import { IptablesProxier } from "../proxy/iptables/proxier.ts"
 import { sortIptablesRules } from "../proxy/iptables/sort.ts"
@@ -60,7 +64,14 @@ export class KubeProxyNode {
   ) {
     const config = iptablesConfigFrom(spec)
     this.proxier = new IptablesProxier(node, config, { syncPeriodNs: spec.syncPeriodNs })
-    this.runner = new SyncRunner(scheduler, `kube-proxy/${node.name}`, spec.minSyncPeriodNs, spec.syncPeriodNs, SYNC_BURST, this)
+    this.runner = new SyncRunner(
+      scheduler,
+      `kube-proxy/${node.name}`,
+      spec.minSyncPeriodNs,
+      spec.syncPeriodNs,
+      SYNC_BURST,
+      this,
+    )
   }
 
   /**
@@ -105,7 +116,9 @@ export class KubeProxyNode {
       // needs the target chains to exist first, so they go in right after it (same end state).
       // Chains that exist must not be declared again: with --noflush a declared chain is flushed.
       const existing = (id: TableId): Set<string> => new Set(this.stack.table(id).chains.map((c) => c.name))
-      this.stack.restore(jumpRulesRestoreInput({ filter: existing(TableId.FILTER), nat: existing(TableId.NAT) }), { noflush: true })
+      this.stack.restore(jumpRulesRestoreInput({ filter: existing(TableId.FILTER), nat: existing(TableId.NAT) }), {
+        noflush: true,
+      })
       this.jumpsInstalled = true
     }
     const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), result.services)

@@ -109,16 +109,33 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.workloads = spec.workloads.map((w, index) => ({ spec: w, index, clients: [], service: null, started: false }))
 
     const c = spec.cluster
-    this.clusterNet = new ClusterNetwork(this.network, { cni: c.cni, network: c.network, nodeCidr: c.nodeCIDR, podCidr: c.podCIDR })
+    this.clusterNet = new ClusterNetwork(this.network, {
+      cni: c.cni,
+      network: c.network,
+      nodeCidr: c.nodeCIDR,
+      podCidr: c.podCIDR,
+    })
     this.controlPlane = new ControlPlane(
       scheduler,
-      { seed, nodes: c.nodes, cni: c.cni, podCIDR: c.podCIDR, serviceCIDR: c.serviceCIDR, nodeCIDR: c.nodeCIDR, loadBalancerPool: spec.loadBalancer.pool,
+      {
+        seed,
+        nodes: c.nodes,
+        cni: c.cni,
+        podCIDR: c.podCIDR,
+        serviceCIDR: c.serviceCIDR,
+        nodeCIDR: c.nodeCIDR,
+        loadBalancerPool: spec.loadBalancer.pool,
         ...(c.serviceNodePortRange !== undefined ? { serviceNodePortRange: c.serviceNodePortRange } : {}),
         ...(c.systemServices !== undefined ? { systemServices: c.systemServices } : {}),
         ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
-        ...(c.controllerManager?.kubeApiQps !== undefined ? { controllerClientQps: c.controllerManager.kubeApiQps } : {}),
-        ...(c.controllerManager?.kubeApiBurst !== undefined ? { controllerClientBurst: c.controllerManager.kubeApiBurst } : {}),
-        ...(spec.limits.podsMax !== undefined ? { podsMax: spec.limits.podsMax } : {}) },
+        ...(c.controllerManager?.kubeApiQps !== undefined
+          ? { controllerClientQps: c.controllerManager.kubeApiQps }
+          : {}),
+        ...(c.controllerManager?.kubeApiBurst !== undefined
+          ? { controllerClientBurst: c.controllerManager.kubeApiBurst }
+          : {}),
+        ...(spec.limits.podsMax !== undefined ? { podsMax: spec.limits.podsMax } : {}),
+      },
       [this],
     )
     const issues: Issue[] = [...this.controlPlane.bootstrapIssues]
@@ -135,9 +152,21 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (errors.length > 0) throw new ScenarioIssues(errors)
     this.warnings.push(...issues.filter((i) => i.severity === "warning"))
     const lbNodes = [...this.nodes.values()]
-    this.loadBalancers = new LoadBalancers(scheduler, this.network, this.clusterNet, this.controlPlane.store, lbNodes, spec.loadBalancer, seed, (atNs, description) => this.steps.push({ atNs, description }), (name, address, node) => this.identity(name, address, node))
-    for (const svc of this.controlPlane.store.list("Service")) this.loadBalancers.noteService(svc.metadata.namespace ?? "default", svc.metadata.name, svc)
-    for (const node of lbNodes) node.proxy.syncListener = { onKubeProxySynced: () => this.loadBalancers.onKubeProxySynced(node) }
+    this.loadBalancers = new LoadBalancers(
+      scheduler,
+      this.network,
+      this.clusterNet,
+      this.controlPlane.store,
+      lbNodes,
+      spec.loadBalancer,
+      seed,
+      (atNs, description) => this.steps.push({ atNs, description }),
+      (name, address, node) => this.identity(name, address, node),
+    )
+    for (const svc of this.controlPlane.store.list("Service"))
+      this.loadBalancers.noteService(svc.metadata.namespace ?? "default", svc.metadata.name, svc)
+    for (const node of lbNodes)
+      node.proxy.syncListener = { onKubeProxySynced: () => this.loadBalancers.onKubeProxySynced(node) }
     for (const node of this.nodes.values()) node.proxy.start(0)
     spec.timeline.forEach((step, index) => scheduler.schedule(step.atNs, this.kindTimeline, index, 0))
     for (const w of this.workloads) scheduler.schedule(w.spec.startNs, this.kindWorkloadStart, w.index, 0)
@@ -170,7 +199,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp)
     const retryS = kp.syncPeriodNs / 1e9
-    proxy.onSyncFailed = (atNs) => this.steps.push({ atNs, description: `kube-proxy on ${name}: iptables-restore failed; nothing applied, a full sync within ${retryS}s` })
+    proxy.onSyncFailed = (atNs) =>
+      this.steps.push({
+        atNs,
+        description: `kube-proxy on ${name}: iptables-restore failed; nothing applied, a full sync within ${retryS}s`,
+      })
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
 
@@ -179,7 +212,17 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.externals.set(name, host)
     if (httpPorts.length > 0) {
       const identity = this.identity(name, host.ip, "")
-      this.apps.addServer(new HttpServer(this.apps, host.ns, identity, this.serviceTime(), Rng.stream(this.seed, `external/${name}/server`), httpPorts, GENERIC_RESPONSE_BYTES))
+      this.apps.addServer(
+        new HttpServer(
+          this.apps,
+          host.ns,
+          identity,
+          this.serviceTime(),
+          Rng.stream(this.seed, `external/${name}/server`),
+          httpPorts,
+          GENERIC_RESPONSE_BYTES,
+        ),
+      )
     }
   }
 
@@ -280,12 +323,27 @@ export class World implements ApiListener, EventHandler, AppsListener {
     for (const port of tcpPorts) if (ns.tcpListeners.has(port)) tcpPorts.delete(port)
     for (const port of udpPorts) if (ns.udpSockets.has(port)) udpPorts.delete(port)
     if (tcpPorts.size > 0) {
-      const server = new HttpServer(this.apps, ns, identity, this.serviceTime(), rng, [...tcpPorts].sort((a, b) => a - b), nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES)
+      const server = new HttpServer(
+        this.apps,
+        ns,
+        identity,
+        this.serviceTime(),
+        rng,
+        [...tcpPorts].sort((a, b) => a - b),
+        nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES,
+      )
       this.apps.addServer(server)
       runtime.servers.push(server)
     }
     if (udpPorts.size > 0) {
-      const server = new UdpEchoServer(this.apps, ns, identity, this.serviceTime(), rng, [...udpPorts].sort((a, b) => a - b))
+      const server = new UdpEchoServer(
+        this.apps,
+        ns,
+        identity,
+        this.serviceTime(),
+        rng,
+        [...udpPorts].sort((a, b) => a - b),
+      )
       this.apps.addServer(server)
       runtime.servers.push(server)
     }
@@ -349,13 +407,19 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (service?.spec.selector === undefined) return true
     // Every pod the Service selects is a ready endpoint (as after `kubectl rollout status`).
     let ready = 0
-    for (const slice of this.controlPlane.store.endpointSlicesFor(resolution.service.namespace, resolution.service.name)) {
+    for (const slice of this.controlPlane.store.endpointSlicesFor(
+      resolution.service.namespace,
+      resolution.service.name,
+    )) {
       for (const e of slice.endpoints) if (e.conditions?.ready !== false) ready++
     }
     const selector = service.spec.selector
     const pods = this.controlPlane.store
       .list("Pod", resolution.service.namespace)
-      .filter((pod) => pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {})).length
+      .filter(
+        (pod) =>
+          pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {}),
+      ).length
     // Pods a Deployment will create but has not yet count too (its controller reacts after a lag).
     let replicas = 0
     for (const d of this.controlPlane.store.list("Deployment", resolution.service.namespace)) {
@@ -383,7 +447,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const namespace = spec.from.kind === "pod" || spec.from.kind === "deployment" ? spec.from.namespace : "default"
     const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
     w.service = resolution?.service ?? null
-    const stopNs = Math.min(this.spec.durationNs, spec.durationNs === null ? Number.MAX_SAFE_INTEGER : nowNs + spec.durationNs)
+    const stopNs = Math.min(
+      this.spec.durationNs,
+      spec.durationNs === null ? Number.MAX_SAFE_INTEGER : nowNs + spec.durationNs,
+    )
     if (resolution === null) {
       // Nothing to send to: each request the workload would issue fails as unresolved.
       const count = (spec.count ?? 0) * Math.max(1, sources.length)
@@ -409,11 +476,12 @@ export class World implements ApiListener, EventHandler, AppsListener {
         reuse: spec.connection === "keepAlive",
       }
       const rng = Rng.stream(this.seed, `workload/${spec.name}/${source.name}/${i}`)
-      const client = spec.to.scheme === "udp"
-        ? new UdpEchoClient(this.apps, source.ns, config, rng)
-        : spec.to.scheme === "icmp"
-          ? new PingClient(this.apps, source.ns, config, rng)
-          : new HttpClient(this.apps, source.ns, config, rng)
+      const client =
+        spec.to.scheme === "udp"
+          ? new UdpEchoClient(this.apps, source.ns, config, rng)
+          : spec.to.scheme === "icmp"
+            ? new PingClient(this.apps, source.ns, config, rng)
+            : new HttpClient(this.apps, source.ns, config, rng)
       this.apps.addClient(client)
       w.clients.push(client)
       client.start()
@@ -435,7 +503,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
         for (const pod of this.controlPlane.store.list("Pod", from.namespace)) {
           if (!matchesSelector(deployment.spec.selector, pod.metadata.labels ?? {})) continue
           const runtime = this.pods.get(podKey(pod))
-          if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name)) out.push({ name: pod.metadata.name, ns: runtime.ns })
+          if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name))
+            out.push({ name: pod.metadata.name, ns: runtime.ns })
         }
         return out
       }
@@ -490,9 +559,12 @@ export class World implements ApiListener, EventHandler, AppsListener {
 function arrivalModel(spec: WorkloadSpec): ArrivalModel {
   const a = spec.arrival
   switch (a.kind) {
-    case "poisson": return { kind: "poisson", meanIntervalNs: Math.max(1, Math.round(1e9 / a.ratePerSecond)) }
-    case "every": return { kind: "every", intervalNs: a.intervalNs }
-    case "closedLoop": return { kind: "closedLoop", concurrency: a.concurrency }
+    case "poisson":
+      return { kind: "poisson", meanIntervalNs: Math.max(1, Math.round(1e9 / a.ratePerSecond)) }
+    case "every":
+      return { kind: "every", intervalNs: a.intervalNs }
+    case "closedLoop":
+      return { kind: "closedLoop", concurrency: a.concurrency }
   }
 }
 
@@ -505,5 +577,3 @@ function isNginxImage(image: string): boolean {
   const last = name.split("/").pop() ?? ""
   return last === "nginx" || last === "network-multitool" || last.startsWith("nginx-")
 }
-
-

@@ -30,9 +30,15 @@ export interface Resolution {
   readonly service: { readonly namespace: string; readonly name: string } | null
 }
 
-export function resolveHost(tables: NameTables, host: string, port: number, clientNamespace: string): Resolution | null {
+export function resolveHost(
+  tables: NameTables,
+  host: string,
+  port: number,
+  clientNamespace: string,
+): Resolution | null {
   const literal = parseIpv4(host)
-  if (literal !== undefined) return { address: literal, addresses: [literal], service: serviceByAddress(tables, host, port) }
+  if (literal !== undefined)
+    return { address: literal, addresses: [literal], service: serviceByAddress(tables, host, port) }
   const name = host.endsWith(".") ? host.slice(0, -1) : host
   const domainSuffix = `.svc.${tables.clusterDomain}`
   const labels = name.split(".")
@@ -87,7 +93,11 @@ function serviceByAddress(tables: NameTables, ip: string, port: number): { names
     const spec = service.spec
     const ports = spec.ports ?? []
     const byPort = ports.some((p) => p.port === port)
-    const vips = [spec.clusterIP, ...(spec.externalIPs ?? []), ...(service.status?.loadBalancer?.ingress ?? []).map((i) => i.ip)]
+    const vips = [
+      spec.clusterIP,
+      ...(spec.externalIPs ?? []),
+      ...(service.status?.loadBalancer?.ingress ?? []).map((i) => i.ip),
+    ]
     const hit = (byPort && vips.includes(ip)) || (isNode && ports.some((p) => p.nodePort === port))
     if (hit) return { namespace: service.metadata.namespace ?? "default", name: service.metadata.name }
   }

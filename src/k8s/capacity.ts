@@ -55,7 +55,11 @@ export function eniMaxPods(limits: EniLimits): number {
  * A node's maxPods: the node's own setting, else the cluster's, else (aws-vpc with a known
  * instance type) the ENI limit, else 110.
  */
-export function resolveMaxPods(cni: "bridge" | "aws-vpc", node: { readonly maxPods?: number; readonly instanceType?: string }, clusterMaxPods: number | undefined): number {
+export function resolveMaxPods(
+  cni: "bridge" | "aws-vpc",
+  node: { readonly maxPods?: number; readonly instanceType?: string },
+  clusterMaxPods: number | undefined,
+): number {
   if (node.maxPods !== undefined) return node.maxPods
   if (clusterMaxPods !== undefined) return clusterMaxPods
   const limits = node.instanceType === undefined ? undefined : INSTANCE_TYPES[node.instanceType]

@@ -26,14 +26,27 @@ import type { K8sIssue, ManifestInput } from "./issues.ts"
 import type { ApiListener, ApiStore } from "./store.ts"
 import type { Pod } from "./types.ts"
 import { ApiServer } from "./controllers/admission.ts"
-import { ControllerContext, type ControlPlaneConfig, type ControlPlaneTiming, type NodeInfo, type PodRecord, type PodWatch } from "./controllers/context.ts"
+import {
+  ControllerContext,
+  type ControlPlaneConfig,
+  type ControlPlaneTiming,
+  type NodeInfo,
+  type PodRecord,
+  type PodWatch,
+} from "./controllers/context.ts"
 import { DeploymentController } from "./controllers/deployment.ts"
 import { EndpointSliceController } from "./controllers/endpointslice.ts"
 import { Kubelet } from "./controllers/kubelet.ts"
 import { ReplicaSetController } from "./controllers/replicaset.ts"
 import { KubeScheduler } from "./controllers/scheduler.ts"
 
-export { TIMING_DEFAULTS, type ControlPlaneConfig, type ControlPlaneNode, type ControlPlaneTiming, type NodeInfo } from "./controllers/context.ts"
+export {
+  TIMING_DEFAULTS,
+  type ControlPlaneConfig,
+  type ControlPlaneNode,
+  type ControlPlaneTiming,
+  type NodeInfo,
+} from "./controllers/context.ts"
 export {
   LABEL_HEADLESS,
   LABEL_SKIP_MIRROR,
@@ -81,7 +94,12 @@ export class ControlPlane implements PodWatch {
     this.deployments = new DeploymentController(ctx, this.replicaSets)
     this.endpoints = new EndpointSliceController(ctx)
     for (const listener of listeners) this.store.addListener(listener)
-    this.apiServer = new ApiServer(ctx, { kubelet: this.kubelet, replicaSets: this.replicaSets, deployments: this.deployments, endpoints: this.endpoints })
+    this.apiServer = new ApiServer(ctx, {
+      kubelet: this.kubelet,
+      replicaSets: this.replicaSets,
+      deployments: this.deployments,
+      endpoints: this.endpoints,
+    })
     this.bootstrapIssues = this.apiServer.bootstrapIssues
   }
 

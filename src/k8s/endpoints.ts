@@ -17,7 +17,16 @@
  *   trafficdist.go `ReconcileHints`) or, with the topology-mode annotation, `applyTopologyModeHints`
  *   (staging/src/k8s.io/endpointslice/topologycache), as reconciler.go `finalize` selects them.
  */
-import type { Endpoint, EndpointAddress, EndpointPort, Endpoints, Pod, ProtocolName, Service, ServicePort } from "./types.ts"
+import type {
+  Endpoint,
+  EndpointAddress,
+  EndpointPort,
+  Endpoints,
+  Pod,
+  ProtocolName,
+  Service,
+  ServicePort,
+} from "./types.ts"
 
 export interface SlicePort {
   name?: string
@@ -86,7 +95,11 @@ export function podToEndpoint(pod: Pod, service: Service, zone: string | undefin
   const hints = trafficDistributionHints(service, ready, endpoint.zone, endpoint.nodeName)
   if (hints !== undefined) endpoint.hints = hints
   // endpointutil.ShouldSetHostname: pod.spec.hostname set and subdomain == service name.
-  if (pod.spec.hostname !== undefined && pod.spec.subdomain === service.metadata.name && pod.metadata.namespace === service.metadata.namespace) {
+  if (
+    pod.spec.hostname !== undefined &&
+    pod.spec.subdomain === service.metadata.name &&
+    pod.metadata.namespace === service.metadata.namespace
+  ) {
     endpoint.hostname = pod.spec.hostname
   }
   return endpoint
@@ -120,12 +133,19 @@ export function topologyAnnotationHintsEnabled(annotations: Readonly<Record<stri
  * kube-proxy ignores not-ready endpoints' hints either way: topology.go `topologyModeFromHints`).
  * With the topology annotation set to Auto, the topology cache owns the hints: none here.
  */
-export function trafficDistributionHints(service: Service, ready: boolean, zone: string | undefined, nodeName: string | undefined): Endpoint["hints"] | undefined {
+export function trafficDistributionHints(
+  service: Service,
+  ready: boolean,
+  zone: string | undefined,
+  nodeName: string | undefined,
+): Endpoint["hints"] | undefined {
   const distribution = service.spec.trafficDistribution
-  if (distribution === undefined || !ready || topologyAnnotationHintsEnabled(service.metadata.annotations)) return undefined
+  if (distribution === undefined || !ready || topologyAnnotationHintsEnabled(service.metadata.annotations))
+    return undefined
   const hints: NonNullable<Endpoint["hints"]> = {}
   if (zone !== undefined && zone !== "") hints.forZones = [{ name: zone }]
-  if (distribution === "PreferSameNode" && nodeName !== undefined && nodeName !== "") hints.forNodes = [{ name: nodeName }]
+  if (distribution === "PreferSameNode" && nodeName !== undefined && nodeName !== "")
+    hints.forNodes = [{ name: nodeName }]
   return hints.forZones === undefined && hints.forNodes === undefined ? undefined : hints
 }
 
@@ -147,7 +167,10 @@ export interface ZoneAllocation {
  * zones, fewer endpoints than zones, or minimums (desired / 1.2, rounded up) above the total.
  * Zones are visited in name order (upstream: Go map order; the result is the same).
  */
-export function topologyAllocations(nodeZones: readonly string[], numEndpoints: number): Map<string, ZoneAllocation> | null {
+export function topologyAllocations(
+  nodeZones: readonly string[],
+  numEndpoints: number,
+): Map<string, ZoneAllocation> | null {
   const nodesByZone = new Map<string, number>()
   for (const zone of nodeZones) {
     if (zone === "") return null
@@ -166,7 +189,9 @@ export function topologyAllocations(nodeZones: readonly string[], numEndpoints: 
     remainingMinEndpoints -= minimum
     if (remainingMinEndpoints < 0) return null
   }
-  return new Map(partial.map(([zone, minimum, desired]) => [zone, { minimum, maximum: minimum + numEndpoints - minTotal, desired }]))
+  return new Map(
+    partial.map(([zone, minimum, desired]) => [zone, { minimum, maximum: minimum + numEndpoints - minTotal, desired }]),
+  )
 }
 
 /**
@@ -179,7 +204,11 @@ export function topologyAllocations(nodeZones: readonly string[], numEndpoints: 
  * as in a slice being written (upstream keeps unchanged slices' hints and counts them first), and
  * ties between zones go to the first by name (upstream: Go map order).
  */
-export function applyTopologyModeHints(service: Service, endpoints: readonly Endpoint[], nodeZones: readonly string[]): void {
+export function applyTopologyModeHints(
+  service: Service,
+  endpoints: readonly Endpoint[],
+  nodeZones: readonly string[],
+): void {
   if (!topologyAnnotationHintsEnabled(service.metadata.annotations)) return
   const removeAll = (): void => {
     for (const endpoint of endpoints) delete endpoint.hints
@@ -211,7 +240,8 @@ export function applyTopologyModeHints(service: Service, endpoints: readonly End
   for (;;) {
     const [givingZone, toGive] = most(givingDesired)
     const [receivingZone, toReceive] = most(receivingDesired)
-    if (givingZone === "" || receivingZone === "" || (toGive < 1 && toReceive < 1) || toGive < 0.5 || toReceive < 0.5) break
+    if (givingZone === "" || receivingZone === "" || (toGive < 1 && toReceive < 1) || toGive < 0.5 || toReceive < 0.5)
+      break
     giving.set(givingZone, (giving.get(givingZone) ?? 0) + 1)
     givingDesired.set(givingZone, toGive - 1)
     receiving.set(receivingZone, (receiving.get(receivingZone) ?? 0) + 1)
@@ -309,11 +339,7 @@ export function endpointsSubsets(service: Service, pods: readonly Pod[]): NonNul
   return out
 }
 
-
-
 /** Endpoints equal as data (used to skip no-op writes, as upstream compares before updating). */
 export function sameData(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
 }
-
-

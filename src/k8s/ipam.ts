@@ -40,14 +40,21 @@ export class NodeCidrAllocator {
     readonly clusterCidr: Cidr,
     readonly maskSize: number = NODE_CIDR_MASK_SIZE_DEFAULT,
   ) {
-    assert(maskSize >= clusterCidr.prefixLength && maskSize <= 32, `node CIDR mask /${maskSize} does not fit in /${clusterCidr.prefixLength}`)
+    assert(
+      maskSize >= clusterCidr.prefixLength && maskSize <= 32,
+      `node CIDR mask /${maskSize} does not fit in /${clusterCidr.prefixLength}`,
+    )
     this.blockCount = 2 ** (maskSize - clusterCidr.prefixLength)
     this.used = new Uint8Array(Math.min(this.blockCount, 1 << 20))
   }
 
   private blockAt(index: number): Cidr {
     const mask = this.maskOf()
-    return { address: (this.clusterCidr.address + index * 2 ** (32 - this.maskSize)) >>> 0, prefixLength: this.maskSize, mask }
+    return {
+      address: (this.clusterCidr.address + index * 2 ** (32 - this.maskSize)) >>> 0,
+      prefixLength: this.maskSize,
+      mask,
+    }
   }
 
   private maskOf(): number {
@@ -119,7 +126,8 @@ export class RangeAllocator {
   allocate(): Ipv4 | undefined {
     const { rangeStart, rangeEnd } = this.options
     const size = rangeEnd - rangeStart + 1
-    const start = this.lastReserved === undefined ? rangeStart : this.lastReserved === rangeEnd ? rangeStart : this.lastReserved + 1
+    const start =
+      this.lastReserved === undefined ? rangeStart : this.lastReserved === rangeEnd ? rangeStart : this.lastReserved + 1
     for (let i = 0; i < size; i++) {
       const ip = (rangeStart + ((start - rangeStart + i) % size)) >>> 0
       if (ip === this.options.gateway || this.reserved.has(ip)) continue

@@ -27,7 +27,12 @@ export interface ManifestInput {
   readonly locate?: IssueLocate
 }
 
-export function issueAt(severity: "error" | "warning", path: readonly (string | number)[], message: string, locate: IssueLocate | undefined): K8sIssue {
+export function issueAt(
+  severity: "error" | "warning",
+  path: readonly (string | number)[],
+  message: string,
+  locate: IssueLocate | undefined,
+): K8sIssue {
   if (locate === undefined) return { severity, path, message }
   return { severity, path, message, position: locate(path) }
 }

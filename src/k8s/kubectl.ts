@@ -46,7 +46,16 @@ export function humanDuration(ns: number): string {
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join("").trimEnd()).join("\n") + "\n"
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 3)))
+          .join("")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  )
 }
 
 function age(created: number | undefined, nowNs: number): string {
@@ -58,7 +67,8 @@ export function podStatusText(pod: Pod): string {
   if (pod.metadata.deletionTimestampNs !== undefined) return "Terminating"
   const phase = pod.status?.phase ?? "Pending"
   if (pod.status?.reason !== undefined && pod.status.reason !== "") return pod.status.reason
-  if (phase === "Pending" && pod.spec.nodeName !== undefined && pod.status?.podIP === undefined) return "ContainerCreating"
+  if (phase === "Pending" && pod.spec.nodeName !== undefined && pod.status?.podIP === undefined)
+    return "ContainerCreating"
   if (phase === "Succeeded") return "Completed"
   if (phase === "Failed") return "Error"
   return phase
@@ -67,7 +77,8 @@ export function podStatusText(pod: Pod): string {
 function readyText(pod: Pod): string {
   const total = pod.spec.containers.length
   const running = pod.status?.phase === "Running"
-  const ready = running && (pod.status?.conditions?.some((c) => c.type === "ContainersReady" && c.status === "True") ?? false)
+  const ready =
+    running && (pod.status?.conditions?.some((c) => c.type === "ContainersReady" && c.status === "True") ?? false)
   return `${ready ? total : 0}/${total}`
 }
 
@@ -78,7 +89,9 @@ export interface GetOptions {
 
 /** `kubectl get pods -o wide`. */
 export function getPodsWide(store: ApiStore, options: GetOptions): string {
-  const rows: string[][] = [["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"]]
+  const rows: string[][] = [
+    ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
+  ]
   for (const pod of store.list("Pod", options.namespace ?? "default")) {
     rows.push([
       pod.metadata.name,
@@ -99,7 +112,11 @@ export function getPodsWide(store: ApiStore, options: GetOptions): string {
 export function servicePortsText(service: Service): string {
   const ports = service.spec.ports ?? []
   if (ports.length === 0) return "<none>"
-  return ports.map((p) => (p.nodePort !== undefined ? `${p.port}:${p.nodePort}/${p.protocol ?? "TCP"}` : `${p.port}/${p.protocol ?? "TCP"}`)).join(",")
+  return ports
+    .map((p) =>
+      p.nodePort !== undefined ? `${p.port}:${p.nodePort}/${p.protocol ?? "TCP"}` : `${p.port}/${p.protocol ?? "TCP"}`,
+    )
+    .join(",")
 }
 
 /** EXTERNAL-IP: LoadBalancer ingress + externalIPs, `<pending>` without ingress, `<none>` otherwise. */
@@ -160,7 +177,11 @@ export function endpointsText(endpoints: Endpoints | undefined, portName?: strin
 export function getEndpoints(store: ApiStore, options: GetOptions): string {
   const rows: string[][] = [["NAME", "ENDPOINTS", "AGE"]]
   for (const endpoints of store.list("Endpoints", options.namespace ?? "default")) {
-    rows.push([endpoints.metadata.name, endpointsText(endpoints), age(endpoints.metadata.creationTimestampNs, options.nowNs)])
+    rows.push([
+      endpoints.metadata.name,
+      endpointsText(endpoints),
+      age(endpoints.metadata.creationTimestampNs, options.nowNs),
+    ])
   }
   return formatTable(rows)
 }
@@ -172,7 +193,13 @@ export function getEndpointSlices(store: ApiStore, options: GetOptions): string 
     const ports = (slice.ports ?? []).map((p) => String(p.port ?? "")).join(",")
     const addresses = slice.endpoints.flatMap((e) => e.addresses)
     const shown = addresses.slice(0, 3).join(",") + (addresses.length > 3 ? ` + ${addresses.length - 3} more...` : "")
-    rows.push([slice.metadata.name, slice.addressType, ports === "" ? "<unset>" : ports, shown === "" ? "<unset>" : shown, age(slice.metadata.creationTimestampNs, options.nowNs)])
+    rows.push([
+      slice.metadata.name,
+      slice.addressType,
+      ports === "" ? "<unset>" : ports,
+      shown === "" ? "<unset>" : shown,
+      age(slice.metadata.creationTimestampNs, options.nowNs),
+    ])
   }
   return formatTable(rows)
 }
@@ -188,19 +215,32 @@ export function describeService(store: ApiStore, namespace: string, name: string
   const service = store.get("Service", namespace, name)
   if (service === undefined) return `Error from server (NotFound): services "${name}" not found\n`
   const endpoints = store.get("Endpoints", namespace, name)
-  const lines: [string, string][] = [["Name:", name], ["Namespace:", namespace]]
+  const lines: [string, string][] = [
+    ["Name:", name],
+    ["Namespace:", namespace],
+  ]
   lines.push(...labelsLines("Labels:", service.metadata.labels))
   lines.push(...labelsLines("Annotations:", service.metadata.annotations))
   const selector = service.spec.selector
-  lines.push(["Selector:", selector === undefined || Object.keys(selector).length === 0 ? "<none>" : formatLabels(selector)])
+  lines.push([
+    "Selector:",
+    selector === undefined || Object.keys(selector).length === 0 ? "<none>" : formatLabels(selector),
+  ])
   const type = service.spec.type ?? "ClusterIP"
   lines.push(["Type:", type])
   if (type !== "ExternalName") {
     // The API server stores the policy given (PreferDualStack stays, with one family here), else SingleStack.
-    lines.push(["IP Family Policy:", service.spec.ipFamilyPolicy ?? "SingleStack"], ["IP Families:", (service.spec.ipFamilies ?? ["IPv4"]).join(",")])
-    lines.push(["IP:", service.spec.clusterIP ?? ""], ["IPs:", (service.spec.clusterIPs ?? [service.spec.clusterIP ?? ""]).join(",")])
+    lines.push(
+      ["IP Family Policy:", service.spec.ipFamilyPolicy ?? "SingleStack"],
+      ["IP Families:", (service.spec.ipFamilies ?? ["IPv4"]).join(",")],
+    )
+    lines.push(
+      ["IP:", service.spec.clusterIP ?? ""],
+      ["IPs:", (service.spec.clusterIPs ?? [service.spec.clusterIP ?? ""]).join(",")],
+    )
   } else lines.push(["External Name:", service.spec.externalName ?? ""])
-  if ((service.spec.externalIPs ?? []).length > 0) lines.push(["External IPs:", (service.spec.externalIPs ?? []).join(",")])
+  if ((service.spec.externalIPs ?? []).length > 0)
+    lines.push(["External IPs:", (service.spec.externalIPs ?? []).join(",")])
   if (service.spec.loadBalancerIP !== undefined) lines.push(["IP:", service.spec.loadBalancerIP])
   const ingress = service.status?.loadBalancer?.ingress ?? []
   if (ingress.length > 0) lines.push(["LoadBalancer Ingress:", ingress.map((i) => i.ip ?? i.hostname ?? "").join(", ")])
@@ -209,12 +249,15 @@ export function describeService(store: ApiStore, namespace: string, name: string
     lines.push(["Port:", `${port.name ?? "<unset>"}  ${port.port}/${protocol}`])
     const target = port.targetPort ?? port.port
     lines.push(["TargetPort:", `${target}/${protocol}`])
-    if (port.nodePort !== undefined) lines.push(["NodePort:", `${port.name ?? "<unset>"}  ${port.nodePort}/${protocol}`])
+    if (port.nodePort !== undefined)
+      lines.push(["NodePort:", `${port.name ?? "<unset>"}  ${port.nodePort}/${protocol}`])
     if (type !== "ExternalName") lines.push(["Endpoints:", endpointsText(endpoints, port.name ?? "")])
   }
   lines.push(["Session Affinity:", service.spec.sessionAffinity ?? "None"])
-  if (service.spec.externalTrafficPolicy !== undefined && (type === "NodePort" || type === "LoadBalancer")) lines.push(["External Traffic Policy:", service.spec.externalTrafficPolicy])
-  if (service.spec.healthCheckNodePort !== undefined) lines.push(["HealthCheck NodePort:", String(service.spec.healthCheckNodePort)])
+  if (service.spec.externalTrafficPolicy !== undefined && (type === "NodePort" || type === "LoadBalancer"))
+    lines.push(["External Traffic Policy:", service.spec.externalTrafficPolicy])
+  if (service.spec.healthCheckNodePort !== undefined)
+    lines.push(["HealthCheck NodePort:", String(service.spec.healthCheckNodePort)])
   lines.push(["Events:", "<none>"])
   const width = Math.max(...lines.map(([key]) => key.length)) + 2
   return lines.map(([key, value]) => (key.padEnd(width) + value).trimEnd()).join("\n") + "\n"

@@ -141,7 +141,12 @@ export class ApiStore {
   }
 
   /** Index of EndpointSlice keys by "namespace/service-name" label (kept by put and delete). */
-  private indexSlice(key: string, namespace: string, previous: StoredObject | undefined, current: StoredObject | undefined): void {
+  private indexSlice(
+    key: string,
+    namespace: string,
+    previous: StoredObject | undefined,
+    current: StoredObject | undefined,
+  ): void {
     const before = previous?.metadata.labels?.[LABEL_SERVICE_NAME]
     const after = current?.metadata.labels?.[LABEL_SERVICE_NAME]
     if (before === after && previous !== undefined && current !== undefined) return
@@ -192,7 +197,12 @@ export class ApiStore {
     return true
   }
 
-  private notify(kind: StoredKind, namespace: string, current: StoredObject | undefined, previous: StoredObject | undefined): void {
+  private notify(
+    kind: StoredKind,
+    namespace: string,
+    current: StoredObject | undefined,
+    previous: StoredObject | undefined,
+  ): void {
     for (const listener of this.listeners) {
       switch (kind) {
         case "Node":

@@ -197,7 +197,9 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     const key = `${namespace}/${name}`
     const relevant =
       service !== undefined &&
-      (service.spec.type === "LoadBalancer" || (service.spec.externalIPs ?? []).length > 0 || (service.spec.healthCheckNodePort ?? 0) !== 0)
+      (service.spec.type === "LoadBalancer" ||
+        (service.spec.externalIPs ?? []).length > 0 ||
+        (service.spec.healthCheckNodePort ?? 0) !== 0)
     if (relevant) this.watched.set(key, service)
     else if (!this.watched.delete(key)) return
     this.watchedSorted = null
@@ -247,7 +249,19 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     }
     for (const [key, want] of wanted) {
       const server = servers.get(key)
-      if (server === undefined) servers.set(key, new HealthCheckServer(this.network, node.net.ns, want.namespace, want.name, want.port, want.count, this.identityFor(`kube-proxy@${node.name}`, node.net.ip, node.name)))
+      if (server === undefined)
+        servers.set(
+          key,
+          new HealthCheckServer(
+            this.network,
+            node.net.ns,
+            want.namespace,
+            want.name,
+            want.port,
+            want.count,
+            this.identityFor(`kube-proxy@${node.name}`, node.net.ip, node.name),
+          ),
+        )
       else server.setLocalEndpoints(want.count)
     }
   }
@@ -311,7 +325,12 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
         const protocol = (p.protocol ?? "TCP") === "UDP" ? "udp" : (p.protocol ?? "TCP") === "TCP" ? "tcp" : null
         if (protocol === null) continue
         const nodePort = p.nodePort ?? 0
-        ports.push({ protocol, port: p.port, nodePort, pods: nodePort === 0 ? this.readyEndpoints(svc, p.name ?? "", p.protocol ?? "TCP") : [] })
+        ports.push({
+          protocol,
+          port: p.port,
+          nodePort,
+          pods: nodePort === 0 ? this.readyEndpoints(svc, p.name ?? "", p.protocol ?? "TCP") : [],
+        })
       }
       out.push({
         key: `${svc.metadata.namespace ?? "default"}/${svc.metadata.name}`,
@@ -380,9 +399,15 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       this.announced.set(ip, iface)
       const owner = owners.get(ip) ?? ""
       if (owner !== "edge" && !cidrContains(this.clusterNet.nodeCidr, ip)) {
-        this.edgeRoutes.set(ip, this.network.addRoute(edge, { address: ip, prefixLength: 32, mask: 0xffffffff }, this.clusterNet.edgeEth0))
+        this.edgeRoutes.set(
+          ip,
+          this.network.addRoute(edge, { address: ip, prefixLength: 32, mask: 0xffffffff }, this.clusterNet.edgeEth0),
+        )
       }
-      this.record(nowNs, owner === "edge" ? `load balancer ${formatIpv4(ip)} at the edge` : `${formatIpv4(ip)} announced by ${owner}`)
+      this.record(
+        nowNs,
+        owner === "edge" ? `load balancer ${formatIpv4(ip)} at the edge` : `${formatIpv4(ip)} announced by ${owner}`,
+      )
     }
   }
 
@@ -413,7 +438,9 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
   /** Backend nodes of a Service (sorted by name): healthy ones for Local, else all; fail open. */
   backends(svc: LbService): LbNode[] {
     if (!svc.externalPolicyLocal || svc.healthCheckNodePort === 0) return [...this.nodes]
-    const healthy = this.nodes.filter((n) => this.probeByKey.get(`${svc.key}|${n.name}|${svc.healthCheckNodePort}`)?.healthy === true)
+    const healthy = this.nodes.filter(
+      (n) => this.probeByKey.get(`${svc.key}|${n.name}|${svc.healthCheckNodePort}`)?.healthy === true,
+    )
     return healthy.length > 0 ? healthy : [...this.nodes]
   }
 
@@ -424,16 +451,27 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
    */
   edgeRules(): string {
     const nodeCidr = formatCidr(this.clusterNet.nodeCidr)
-    const chains: string[] = [":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ":LB-SERVICES - [0:0]", ":LB-POSTROUTING - [0:0]"]
+    const chains: string[] = [
+      ":PREROUTING ACCEPT [0:0]",
+      ":INPUT ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":POSTROUTING ACCEPT [0:0]",
+      ":LB-SERVICES - [0:0]",
+      ":LB-POSTROUTING - [0:0]",
+    ]
     const rules: string[] = ["-A PREROUTING -j LB-SERVICES", "-A POSTROUTING -j LB-POSTROUTING"]
     const drops: string[] = []
     let chainIndex = 0
     for (const svc of this.services) {
       const backends = this.backends(svc).sort((a, b) => compare(a.name, b.name))
       for (const port of svc.ports) {
-        const targets = port.nodePort !== 0 ? backends.map((node) => `${formatIpv4(node.net.ip)}:${port.nodePort}`) : port.pods
+        const targets =
+          port.nodePort !== 0 ? backends.map((node) => `${formatIpv4(node.net.ip)}:${port.nodePort}`) : port.pods
         if (targets.length === 0) {
-          for (const vip of svc.vips) drops.push(`-A LB-FIREWALL -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer has no target" -m ${port.protocol} --dport ${port.port} -j DROP`)
+          for (const vip of svc.vips)
+            drops.push(
+              `-A LB-FIREWALL -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer has no target" -m ${port.protocol} --dport ${port.port} -j DROP`,
+            )
           continue
         }
         const chain = `LB-${chainIndex++}`
@@ -442,7 +480,9 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
         // admits only those sources; kube-proxy's own check does not cover NodePorts, which the
         // load balancer forwards to, so it is enforced here, before routing (a silent drop).
         for (const vip of svc.vips) {
-          rules.push(`-A LB-SERVICES -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer" -m ${port.protocol} --dport ${port.port} -j ${chain}`)
+          rules.push(
+            `-A LB-SERVICES -d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer" -m ${port.protocol} --dport ${port.port} -j ${chain}`,
+          )
           if (svc.sourceRanges.length === 0) continue
           const match = `-d ${formatIpv4(vip)}/32 -p ${port.protocol} -m comment --comment "${svc.key} loadbalancer source ranges" -m ${port.protocol} --dport ${port.port}`
           for (const range of svc.sourceRanges) drops.push(`-A LB-FIREWALL -s ${range} ${match} -j RETURN`)
@@ -452,7 +492,11 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
         targets.forEach((target, i) => {
           const left = targets.length - i
           const to = `-j DNAT --to-destination ${target}`
-          rules.push(left > 1 ? `-A ${chain} -m statistic --mode random --probability ${(1 / left).toFixed(10)} ${to}` : `-A ${chain} ${to}`)
+          rules.push(
+            left > 1
+              ? `-A ${chain} -m statistic --mode random --probability ${(1 / left).toFixed(10)} ${to}`
+              : `-A ${chain} ${to}`,
+          )
         })
       }
     }
@@ -462,7 +506,18 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     if (drops.length > 0) this.edgeMangleTable = true
     const mangle = !this.edgeMangleTable
       ? []
-      : ["*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ":LB-FIREWALL - [0:0]", "-A PREROUTING -j LB-FIREWALL", ...drops, "COMMIT"]
+      : [
+          "*mangle",
+          ":PREROUTING ACCEPT [0:0]",
+          ":INPUT ACCEPT [0:0]",
+          ":FORWARD ACCEPT [0:0]",
+          ":OUTPUT ACCEPT [0:0]",
+          ":POSTROUTING ACCEPT [0:0]",
+          ":LB-FIREWALL - [0:0]",
+          "-A PREROUTING -j LB-FIREWALL",
+          ...drops,
+          "COMMIT",
+        ]
     return [...mangle, "*nat", ...chains, ...rules, "COMMIT", ""].join("\n")
   }
 
@@ -506,7 +561,12 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     const conn = this.network.tcp.connect(this.clusterNet.edge, target.nodeIp, target.port, this, 0)
     target.conn = conn
     this.probeByConn.set(conn, target)
-    target.timeoutHandle = this.scheduler.schedule(nowNs + this.healthCheck.timeoutNs, this.kindProbeTimeout, target.index, target.seq)
+    target.timeoutHandle = this.scheduler.schedule(
+      nowNs + this.healthCheck.timeoutNs,
+      this.kindProbeTimeout,
+      target.index,
+      target.seq,
+    )
   }
 
   private finishProbe(target: ProbeTarget, ok: boolean, nowNs: number): void {
@@ -526,7 +586,10 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       if (target.failures >= this.healthCheck.unhealthyThreshold) target.healthy = false
     }
     if (target.healthy !== before) {
-      this.record(nowNs, `load balancer ${target.service}: ${target.node} ${target.healthy ? "healthy" : "unhealthy"} (health check :${target.port})`)
+      this.record(
+        nowNs,
+        `load balancer ${target.service}: ${target.node} ${target.healthy ? "healthy" : "unhealthy"} (health check :${target.port})`,
+      )
       this.programEdge()
     }
   }
@@ -568,8 +631,11 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       if (!svc.vips.includes(address)) continue
       if (this.mode === "l2") return this.announced.has(address)
       if (svc.ports.some((p) => p.nodePort === 0 && p.pods.length === 0)) return false
-      if (!svc.externalPolicyLocal || svc.healthCheckNodePort === 0 || svc.ports.every((p) => p.nodePort === 0)) return true
-      return this.nodes.some((n) => this.probeByKey.get(`${svc.key}|${n.name}|${svc.healthCheckNodePort}`)?.healthy === true)
+      if (!svc.externalPolicyLocal || svc.healthCheckNodePort === 0 || svc.ports.every((p) => p.nodePort === 0))
+        return true
+      return this.nodes.some(
+        (n) => this.probeByKey.get(`${svc.key}|${n.name}|${svc.healthCheckNodePort}`)?.healthy === true,
+      )
     }
     return true
   }

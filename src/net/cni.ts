@@ -97,7 +97,12 @@ export class PodNet {
 }
 
 export class ExternalHost {
-  constructor(readonly name: string, readonly ns: NetNs, readonly ip: Ipv4, readonly eth0: NetInterface) {}
+  constructor(
+    readonly name: string,
+    readonly ns: NetNs,
+    readonly ip: Ipv4,
+    readonly eth0: NetInterface,
+  ) {}
 }
 
 /** AWS VPC CNI's gateway for pods (proxy-ARPed by the host). */
@@ -121,7 +126,10 @@ export class ClusterNetwork {
   private readonly externalBridge: NetInterface
   private readonly vethNames = new Set<string>()
 
-  constructor(readonly net: Network, readonly options: ClusterNetworkOptions) {
+  constructor(
+    readonly net: Network,
+    readonly options: ClusterNetworkOptions,
+  ) {
     const spec = options.network
     this.nodeCidr = cidr(options.nodeCidr)
     this.podCidr = cidr(options.podCidr)
@@ -139,12 +147,23 @@ export class ClusterNetwork {
 
   private fabricLink(): Omit<LinkOptions, "latencyNs"> {
     const spec = this.options.network
-    return { bandwidthBitsPerSecond: spec.bandwidthBitsPerSecond, mtuBytes: spec.mtuBytes, lossPartsPerMillion: spec.lossPartsPerMillion, queuePacketsMax: spec.queuePacketsMax }
+    return {
+      bandwidthBitsPerSecond: spec.bandwidthBitsPerSecond,
+      mtuBytes: spec.mtuBytes,
+      lossPartsPerMillion: spec.lossPartsPerMillion,
+      queuePacketsMax: spec.queuePacketsMax,
+    }
   }
 
   private vethLink(latencyNs: number): LinkOptions {
     const spec = this.options.network
-    return { latencyNs, bandwidthBitsPerSecond: 0, mtuBytes: spec.mtuBytes, lossPartsPerMillion: 0, queuePacketsMax: spec.queuePacketsMax }
+    return {
+      latencyNs,
+      bandwidthBitsPerSecond: 0,
+      mtuBytes: spec.mtuBytes,
+      lossPartsPerMillion: 0,
+      queuePacketsMax: spec.queuePacketsMax,
+    }
   }
 
   private zoneId(zone: string): number {
@@ -231,7 +250,13 @@ export class ClusterNetwork {
         address = cidrAddress(podCidr, node.podIndexNext++)
       }
       this.claim(address, podCidr, `pod ${name}`)
-      const [eth0, host] = net.addVethPair(ns, "eth0", node.ns, this.hostVethName("veth", name, 8), this.vethLink(latencyNs))
+      const [eth0, host] = net.addVethPair(
+        ns,
+        "eth0",
+        node.ns,
+        this.hostVethName("veth", name, 8),
+        this.vethLink(latencyNs),
+      )
       net.addAddress(eth0, address, podCidr.prefixLength)
       net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
       net.attachToBridge(node.bridge as NetInterface, host, address)
@@ -239,7 +264,13 @@ export class ClusterNetwork {
     } else {
       const address = ip ?? this.allocateSubnetAddress()
       this.claim(address, this.nodeCidr, `pod ${name}`)
-      const [eth0, host] = net.addVethPair(ns, "eth0", node.ns, this.hostVethName("eni", name, 11), this.vethLink(latencyNs))
+      const [eth0, host] = net.addVethPair(
+        ns,
+        "eth0",
+        node.ns,
+        this.hostVethName("eni", name, 11),
+        this.vethLink(latencyNs),
+      )
       net.addAddress(eth0, address, 32)
       net.addRoute(ns, `169.254.1.1/32`, eth0)
       net.addRoute(ns, "0.0.0.0/0", eth0, AWS_POD_GATEWAY)
@@ -290,10 +321,19 @@ export class ClusterNetwork {
     // Hosts outside the external CIDR (a public server a selectorless Service points at, say) get a
     // /32 on the same edge segment and an on-link route to the edge, as a host route on a router.
     const inside = cidrContains(this.externalCidr, address)
-    assert(!this.usedAddresses.has(address) && !cidrContains(this.nodeCidr, address) && !cidrContains(this.podCidr, address), `external host ${name}: address in use or inside the cluster`)
+    assert(
+      !this.usedAddresses.has(address) && !cidrContains(this.nodeCidr, address) && !cidrContains(this.podCidr, address),
+      `external host ${name}: address in use or inside the cluster`,
+    )
     this.usedAddresses.add(address)
     const ns = net.createNamespace(`external/${name}`)
-    const [eth0, edgeSide] = net.addVethPair(ns, "eth0", this.edge, `ext-${this.externals.length}`, this.vethLink(this.options.network.externalLatencyNs))
+    const [eth0, edgeSide] = net.addVethPair(
+      ns,
+      "eth0",
+      this.edge,
+      `ext-${this.externals.length}`,
+      this.vethLink(this.options.network.externalLatencyNs),
+    )
     const gateway = cidrAddress(this.externalCidr, 1)
     net.addAddress(eth0, address, inside ? this.externalCidr.prefixLength : 32)
     if (!inside) {

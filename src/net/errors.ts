@@ -27,7 +27,15 @@ export const NetError = {
 export type NetError = (typeof NetError)[keyof typeof NetError]
 
 export const NET_ERROR_NAMES: readonly string[] = [
-  "none", "refused", "reset", "timeout", "host-unreachable", "net-unreachable", "protocol-unreachable", "ttl-exceeded", "port-exhausted",
+  "none",
+  "refused",
+  "reset",
+  "timeout",
+  "host-unreachable",
+  "net-unreachable",
+  "protocol-unreachable",
+  "ttl-exceeded",
+  "port-exhausted",
 ]
 
 export function netErrorName(error: number): string {

@@ -24,11 +24,17 @@ export const ICMP_CODE_ADMIN_PROHIBITED = 13
 /** errno for an ICMP destination-unreachable code (icmp_err_convert[]). */
 export function icmpUnreachableErrno(code: number): NetError {
   switch (code) {
-    case 0: return NetError.NET_UNREACHABLE
-    case ICMP_CODE_PROTOCOL_UNREACHABLE: return NetError.PROTOCOL_UNREACHABLE
-    case 3: return NetError.REFUSED
-    case 6: case 9: return NetError.NET_UNREACHABLE
-    default: return NetError.HOST_UNREACHABLE
+    case 0:
+      return NetError.NET_UNREACHABLE
+    case ICMP_CODE_PROTOCOL_UNREACHABLE:
+      return NetError.PROTOCOL_UNREACHABLE
+    case 3:
+      return NetError.REFUSED
+    case 6:
+    case 9:
+      return NetError.NET_UNREACHABLE
+    default:
+      return NetError.HOST_UNREACHABLE
   }
 }
 
@@ -54,7 +60,13 @@ export class Pinger {
   ) {}
 
   /** Sends echo request `seq` to `dstAddr` (ping -s payloadBytes -t ttl). */
-  send(dstAddr: Ipv4, seq: number, payloadBytes = this.io.params.pingPayloadBytes, ttl = this.io.params.defaultTtl, appTag = 0): void {
+  send(
+    dstAddr: Ipv4,
+    seq: number,
+    payloadBytes = this.io.params.pingPayloadBytes,
+    ttl = this.io.params.defaultTtl,
+    appTag = 0,
+  ): void {
     // The sequence travels in tcpSeq.
     const io = this.io
     const h = io.allocatePacket()

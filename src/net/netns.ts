@@ -163,7 +163,8 @@ export class NetNs implements FilterHost {
 
   /** First non-loopback address (source of ICMP errors and MASQUERADE on address-less devices). */
   get primaryAddress(): Ipv4 {
-    for (const iface of this.interfaces) if (iface !== null && iface.kind !== InterfaceKind.LOOPBACK && iface.address !== 0) return iface.address
+    for (const iface of this.interfaces)
+      if (iface !== null && iface.kind !== InterfaceKind.LOOPBACK && iface.address !== 0) return iface.address
     return 0
   }
 

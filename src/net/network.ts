@@ -32,7 +32,13 @@ import { NetError } from "./errors.ts"
 import type { NetIo, SocketNs } from "./io.ts"
 import { Hook, RejectWith, Verdict } from "./hooks.ts"
 import type { PacketFilter } from "./hooks.ts"
-import { ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PROTOCOL_UNREACHABLE, icmpUnreachableErrno, icmpUnreachableFatal, Pinger } from "./icmp.ts"
+import {
+  ICMP_CODE_ADMIN_PROHIBITED,
+  ICMP_CODE_PROTOCOL_UNREACHABLE,
+  icmpUnreachableErrno,
+  icmpUnreachableFatal,
+  Pinger,
+} from "./icmp.ts"
 import type { PingListener } from "./icmp.ts"
 import { Fabric, InterfaceKind, LOOPBACK_IFINDEX, NetInterface, NetNs } from "./netns.ts"
 import type { LinkOptions } from "./netns.ts"
@@ -131,8 +137,16 @@ export class Network implements EventHandler, NetIo {
   private addInterface(ns: NetNs, name: string, kind: InterfaceKind, link: LinkOptions): NetInterface {
     assert(ns.interfaceByName(name) === null, `${ns.name}: interface ${name} exists`)
     assert(Number.isSafeInteger(link.latencyNs) && link.latencyNs >= 0, `bad latency ${link.latencyNs}`)
-    assert(link.bandwidthBitsPerSecond >= 0 && link.mtuBytes >= 68 && link.queuePacketsMax >= 1, `bad link options for ${name}`)
-    assert(Number.isInteger(link.lossPartsPerMillion) && link.lossPartsPerMillion >= 0 && link.lossPartsPerMillion <= 1_000_000, "loss in ppm")
+    assert(
+      link.bandwidthBitsPerSecond >= 0 && link.mtuBytes >= 68 && link.queuePacketsMax >= 1,
+      `bad link options for ${name}`,
+    )
+    assert(
+      Number.isInteger(link.lossPartsPerMillion) &&
+        link.lossPartsPerMillion >= 0 &&
+        link.lossPartsPerMillion <= 1_000_000,
+      "loss in ppm",
+    )
     const iface = new NetInterface(this.interfaces.length, ns, ns.interfaces.length, name, kind, link)
     if (link.lossPartsPerMillion > 0) iface.lossRng = Rng.stream(this.seed, `net/link/${ns.name}/${name}/loss`)
     this.interfaces.push(iface)
@@ -151,12 +165,21 @@ export class Network implements EventHandler, NetIo {
 
   /** A bridge device (cni0). Its ports are added with attachToBridge. */
   addBridge(ns: NetNs, name: string, mtuBytes: number): NetInterface {
-    return this.addInterface(ns, name, InterfaceKind.BRIDGE, { latencyNs: 0, bandwidthBitsPerSecond: 0, mtuBytes, lossPartsPerMillion: 0, queuePacketsMax: 1 })
+    return this.addInterface(ns, name, InterfaceKind.BRIDGE, {
+      latencyNs: 0,
+      bandwidthBitsPerSecond: 0,
+      mtuBytes,
+      lossPartsPerMillion: 0,
+      queuePacketsMax: 1,
+    })
   }
 
   /** `ip link set port master bridge`; `deviceAddress` is the address of the device behind the port (bridge FDB at L3). */
   attachToBridge(bridge: NetInterface, port: NetInterface, deviceAddress: Ipv4): void {
-    assert(bridge.kind === InterfaceKind.BRIDGE && port.kind === InterfaceKind.VETH && port.ns === bridge.ns, "bridge port must be a veth in the bridge's namespace")
+    assert(
+      bridge.kind === InterfaceKind.BRIDGE && port.kind === InterfaceKind.VETH && port.ns === bridge.ns,
+      "bridge port must be a veth in the bridge's namespace",
+    )
     port.master = bridge
     ;(bridge.bridgePorts as Map<Ipv4, NetInterface>).set(deviceAddress, port)
   }
@@ -168,7 +191,13 @@ export class Network implements EventHandler, NetIo {
   }
 
   /** A NIC in `ns` attached to `fabric`; `zone` -1 = edge (same-zone distance to everyone). */
-  attachToFabric(fabric: Fabric, ns: NetNs, name: string, zone: number, link: Omit<LinkOptions, "latencyNs">): NetInterface {
+  attachToFabric(
+    fabric: Fabric,
+    ns: NetNs,
+    name: string,
+    zone: number,
+    link: Omit<LinkOptions, "latencyNs">,
+  ): NetInterface {
     const iface = this.addInterface(ns, name, InterfaceKind.FABRIC, { ...link, latencyNs: 0 })
     iface.fabric = fabric
     iface.zone = zone
@@ -205,7 +234,13 @@ export class Network implements EventHandler, NetIo {
   /** `ip route add prefix [via gw] dev iface [src s]`. `prefix` as Cidr or text. */
   addRoute(ns: NetNs, prefix: Cidr | string, iface: NetInterface, via: Ipv4 = 0, src: Ipv4 = 0, metric = 0): Route {
     assert(iface.ns === ns, "route device must be in the namespace")
-    const route = new Route(typeof prefix === "string" ? parseCidrText(prefix) : prefix, iface.ifIndex, via, src, metric)
+    const route = new Route(
+      typeof prefix === "string" ? parseCidrText(prefix) : prefix,
+      iface.ifIndex,
+      via,
+      src,
+      metric,
+    )
     ns.routes.add(route)
     return route
   }
@@ -242,7 +277,8 @@ export class Network implements EventHandler, NetIo {
 
   private drop(handle: number, reason: number, ns: NetNs): void {
     const filter = ns.filter
-    if (filter !== null && this.packets[handle].ctId >= 0 && filter.discard !== undefined) filter.discard(this.packets[handle])
+    if (filter !== null && this.packets[handle].ctId >= 0 && filter.discard !== undefined)
+      filter.discard(this.packets[handle])
     const c = this.counters
     c.dropped++
     c.droppedByReason[reason]++
@@ -268,7 +304,19 @@ export class Network implements EventHandler, NetIo {
     } else if (kind === this.kindLocalError) {
       const ns = this.namespaces[b]
       const p = this.packets[a]
-      this.socketError(ns, p.protocol, p.srcAddr, p.srcPort, p.dstAddr, p.dstPort, p.tcpSeq, p.appTag, NetError.NET_UNREACHABLE, true, true)
+      this.socketError(
+        ns,
+        p.protocol,
+        p.srcAddr,
+        p.srcPort,
+        p.dstAddr,
+        p.dstPort,
+        p.tcpSeq,
+        p.appTag,
+        NetError.NET_UNREACHABLE,
+        true,
+        true,
+      )
       this.drop(a, DropReason.NO_ROUTE, ns)
     }
   }
@@ -315,7 +363,8 @@ export class Network implements EventHandler, NetIo {
       }
       iface = ns.interfaces[route.ifIndex] as NetInterface
     }
-    if (p.srcAddr === 0) p.srcAddr = local ? p.dstAddr : route !== null && route.src !== 0 ? route.src : ns.interfaceAddress(iface.ifIndex)
+    if (p.srcAddr === 0)
+      p.srcAddr = local ? p.dstAddr : route !== null && route.src !== 0 ? route.src : ns.interfaceAddress(iface.ifIndex)
     let costNs = 0
     const filter = ns.filter
     if (filter !== null) {
@@ -397,7 +446,10 @@ export class Network implements EventHandler, NetIo {
     // device is the bridge -> "bridged_dnat", the frame is re-bridged to the new destination's
     // port): a pod reaching a same-node pod through a ClusterIP arrives with TTL 64, as the kernel
     // differential test measures.
-    const bridged = out === inIf && inIf.kind === InterfaceKind.BRIDGE && inIf.prefixLength > 0 &&
+    const bridged =
+      out === inIf &&
+      inIf.kind === InterfaceKind.BRIDGE &&
+      inIf.prefixLength > 0 &&
       (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0)
     if (!bridged) {
       // ip_forward(): TTL checked and decremented before the FORWARD hook.
@@ -574,7 +626,19 @@ export class Network implements EventHandler, NetIo {
         const fatal = !exceeded && icmpUnreachableFatal(p.icmpCode)
         let e: NetError = exceeded ? NetError.HOST_UNREACHABLE : icmpUnreachableErrno(p.icmpCode)
         if (exceeded && p.innerProtocol === Protocol.ICMP) e = NetError.TTL_EXCEEDED
-        this.socketError(ns, p.innerProtocol, p.innerSrcAddr, p.innerSrcPort, p.innerDstAddr, p.innerDstPort, p.tcpSeq, p.appTag, e, fatal, false)
+        this.socketError(
+          ns,
+          p.innerProtocol,
+          p.innerSrcAddr,
+          p.innerSrcPort,
+          p.innerDstAddr,
+          p.innerDstPort,
+          p.tcpSeq,
+          p.appTag,
+          e,
+          fatal,
+          false,
+        )
         return this.delivered(handle, ns)
       }
       default:
@@ -588,7 +652,19 @@ export class Network implements EventHandler, NetIo {
    * returning ENETUNREACH). UDP sockets see ICMP errors only when connected and the error is hard
    * (__udp4_lib_err without IP_RECVERR); TCP decides by state (tcp_v4_err); pingers see everything.
    */
-  private socketError(ns: NetNs, protocol: number, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number, seq: number, appTag: number, error: NetError, fatal: boolean, local: boolean): void {
+  private socketError(
+    ns: NetNs,
+    protocol: number,
+    localAddr: Ipv4,
+    localPort: number,
+    remoteAddr: Ipv4,
+    remotePort: number,
+    seq: number,
+    appTag: number,
+    error: NetError,
+    fatal: boolean,
+    local: boolean,
+  ): void {
     switch (protocol) {
       case Protocol.UDP: {
         const socket = ns.udpSockets.get(localPort)
@@ -616,7 +692,12 @@ export class Network implements EventHandler, NetIo {
    * error (RFC 1122 3.2.2). Source: orig's destination when local, else chosen by the route back.
    */
   icmpError(ns: NetNs, orig: Packet, type: number, code: number, readyNs: number): void {
-    if (orig.protocol === Protocol.ICMP && orig.icmpType !== IcmpType.ECHO_REQUEST && orig.icmpType !== IcmpType.ECHO_REPLY) return
+    if (
+      orig.protocol === Protocol.ICMP &&
+      orig.icmpType !== IcmpType.ECHO_REQUEST &&
+      orig.icmpType !== IcmpType.ECHO_REPLY
+    )
+      return
     const h = this.allocatePacket()
     const e = this.packets[h]
     e.protocol = Protocol.ICMP
@@ -659,7 +740,10 @@ export class Network implements EventHandler, NetIo {
     } else {
       r.tcpFlags = TcpFlag.RST | TcpFlag.ACK
       r.tcpSeq = 0
-      const span = orig.payloadBytes + ((orig.tcpFlags & TcpFlag.SYN) !== 0 ? 1 : 0) + ((orig.tcpFlags & TcpFlag.FIN) !== 0 ? 1 : 0)
+      const span =
+        orig.payloadBytes +
+        ((orig.tcpFlags & TcpFlag.SYN) !== 0 ? 1 : 0) +
+        ((orig.tcpFlags & TcpFlag.FIN) !== 0 ? 1 : 0)
       r.tcpAck = (orig.tcpSeq + span) >>> 0
     }
     r.flowId = orig.flowId
@@ -704,7 +788,14 @@ export class Network implements EventHandler, NetIo {
    * connect(2) to dstAddr:dstPort; the outcome arrives at `listener` (onConnected or onClosed).
    * `bind` fixes the local address and/or port first (bind(2) then connect(2)).
    */
-  tcpConnect(ns: NetNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0, bind: TcpBind | null = null): TcpConnection {
+  tcpConnect(
+    ns: NetNs,
+    dstAddr: Ipv4,
+    dstPort: number,
+    listener: TcpConnectionListener,
+    flowId = 0,
+    bind: TcpBind | null = null,
+  ): TcpConnection {
     return this.tcp.connect(ns, dstAddr, dstPort, listener, flowId, bind)
   }
 

@@ -47,7 +47,14 @@ export class RoutingTable {
 
   /** Removes every route for `prefix` on `ifIndex` (any via). Returns how many were removed. Build-time only. */
   remove(prefix: Cidr, ifIndex: number): number {
-    const kept = this.routes.filter((r) => !(r.prefix.address === prefix.address && r.prefix.prefixLength === prefix.prefixLength && r.ifIndex === ifIndex))
+    const kept = this.routes.filter(
+      (r) =>
+        !(
+          r.prefix.address === prefix.address &&
+          r.prefix.prefixLength === prefix.prefixLength &&
+          r.ifIndex === ifIndex
+        ),
+    )
     const removed = this.routes.length - kept.length
     this.routes.length = 0
     this.lengths = []
@@ -71,7 +78,12 @@ export class RoutingTable {
   format(interfaceName: (ifIndex: number) => string): string[] {
     return this.routes.map((r) => {
       assert(r.ifIndex >= 0, "route without device")
-      const dst = r.prefix.prefixLength === 0 ? "default" : r.prefix.prefixLength === 32 ? formatIpv4(r.prefix.address) : formatCidr(r.prefix)
+      const dst =
+        r.prefix.prefixLength === 0
+          ? "default"
+          : r.prefix.prefixLength === 32
+            ? formatIpv4(r.prefix.address)
+            : formatCidr(r.prefix)
       const via = r.via !== 0 ? ` via ${formatIpv4(r.via)}` : ""
       const src = r.src !== 0 ? ` src ${formatIpv4(r.src)}` : ""
       return `${dst}${via} dev ${interfaceName(r.ifIndex)}${src}`

@@ -65,7 +65,16 @@ export const TcpState = {
 } as const
 export type TcpState = (typeof TcpState)[keyof typeof TcpState]
 export const TCP_STATE_NAMES = [
-  "CLOSED", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+  "CLOSED",
+  "SYN_SENT",
+  "SYN_RECEIVED",
+  "ESTABLISHED",
+  "FIN_WAIT_1",
+  "FIN_WAIT_2",
+  "CLOSE_WAIT",
+  "CLOSING",
+  "LAST_ACK",
+  "TIME_WAIT",
 ] as const
 
 /** What the owner of a connection is told. Called synchronously from the packet path. */
@@ -234,18 +243,45 @@ export class TcpEngine implements EventHandler {
    * port (0 = ephemeral). Binding an address `ns` does not own or a 4-tuple already in use is a
    * programmer error (EADDRNOTAVAIL / EADDRINUSE), as for udpBind.
    */
-  connect(ns: TcpNs, dstAddr: Ipv4, dstPort: number, listener: TcpConnectionListener, flowId = 0, bind: TcpBind | null = null): TcpConnection {
+  connect(
+    ns: TcpNs,
+    dstAddr: Ipv4,
+    dstPort: number,
+    listener: TcpConnectionListener,
+    flowId = 0,
+    bind: TcpBind | null = null,
+  ): TcpConnection {
     const net = this.network
     const params = net.params
     const bindAddr = bind === null ? 0 : bind.localAddr
     const bindPort = bind === null ? 0 : bind.localPort
-    assert(bindAddr === 0 || ns.isLocalAddress(bindAddr), `${ns.name}: cannot bind a TCP socket to an address it does not own`)
+    assert(
+      bindAddr === 0 || ns.isLocalAddress(bindAddr),
+      `${ns.name}: cannot bind a TCP socket to an address it does not own`,
+    )
     assert(bindPort >= 0 && bindPort < 65536, `bad TCP port ${bindPort}`)
     const localAddr = bindAddr !== 0 ? bindAddr : net.sourceAddressFor(ns, dstAddr)
     const mtu = net.pathMtuFor(ns, dstAddr)
-    const conn = new TcpConnection(this, ns, localAddr, 0, dstAddr, dstPort, listener, null, flowId, Math.max(mtu, 576) - 40, params.tcpInitialWindowSegments, params.tcpSynRtoNs)
+    const conn = new TcpConnection(
+      this,
+      ns,
+      localAddr,
+      0,
+      dstAddr,
+      dstPort,
+      listener,
+      null,
+      flowId,
+      Math.max(mtu, 576) - 40,
+      params.tcpInitialWindowSegments,
+      params.tcpSynRtoNs,
+    )
     this.allocateSlot(conn)
-    if (bindPort !== 0) assert(!ns.tcpListeners.has(bindPort) && this.find(ns, localAddr, bindPort, dstAddr, dstPort) === null, `${ns.name}: TCP port ${bindPort} in use`)
+    if (bindPort !== 0)
+      assert(
+        !ns.tcpListeners.has(bindPort) && this.find(ns, localAddr, bindPort, dstAddr, dstPort) === null,
+        `${ns.name}: TCP port ${bindPort} in use`,
+      )
     const port = bindPort !== 0 ? bindPort : this.allocatePort(ns, localAddr, dstAddr, dstPort)
     if (port < 0) {
       // EADDRNOTAVAIL: reported asynchronously, like every other connect failure here.
@@ -268,7 +304,13 @@ export class TcpEngine implements EventHandler {
 
   // ---------------------------------------------------------------- demux
 
-  private find(ns: TcpNs, localAddr: Ipv4, localPort: number, remoteAddr: Ipv4, remotePort: number): TcpConnection | null {
+  private find(
+    ns: TcpNs,
+    localAddr: Ipv4,
+    localPort: number,
+    remoteAddr: Ipv4,
+    remotePort: number,
+  ): TcpConnection | null {
     let conn = ns.tcpConnections.get(localPort * 65536 + remotePort) ?? null
     while (conn !== null) {
       if (conn.remoteAddr === remoteAddr && conn.localAddr === localAddr) return conn
@@ -356,11 +398,28 @@ export class TcpEngine implements EventHandler {
     const flags = p.tcpFlags
     if ((flags & TcpFlag.RST) !== 0) return false
     const server = ns.tcpListeners.get(p.dstPort)
-    if (server !== undefined && (server.localAddr === 0 || server.localAddr === p.dstAddr) && (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) {
+    if (
+      server !== undefined &&
+      (server.localAddr === 0 || server.localAddr === p.dstAddr) &&
+      (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN
+    ) {
       const net = this.network
       const params = net.params
       const mtu = net.pathMtuFor(ns, p.srcAddr)
-      const c = new TcpConnection(this, ns, p.dstAddr, p.dstPort, p.srcAddr, p.srcPort, null, server, p.flowId, Math.max(mtu, 576) - 40, params.tcpInitialWindowSegments, params.tcpSynRtoNs)
+      const c = new TcpConnection(
+        this,
+        ns,
+        p.dstAddr,
+        p.dstPort,
+        p.srcAddr,
+        p.srcPort,
+        null,
+        server,
+        p.flowId,
+        Math.max(mtu, 576) - 40,
+        params.tcpInitialWindowSegments,
+        params.tcpSynRtoNs,
+      )
       this.allocateSlot(c)
       c.state = TcpState.SYN_RECEIVED
       c.iss = ns.isnRng.uint32()
@@ -466,7 +525,8 @@ export class TcpEngine implements EventHandler {
     let messageData: object | null = null
     let message = false
     const len = p.payloadBytes
-    const receiving = conn.state === TcpState.ESTABLISHED || conn.state === TcpState.FIN_WAIT_1 || conn.state === TcpState.FIN_WAIT_2
+    const receiving =
+      conn.state === TcpState.ESTABLISHED || conn.state === TcpState.FIN_WAIT_1 || conn.state === TcpState.FIN_WAIT_2
     if (len > 0) {
       ack = true
       if (seqRel === conn.rcvNxt && receiving) {
@@ -579,7 +639,14 @@ export class TcpEngine implements EventHandler {
 
   trySend(conn: TcpConnection): void {
     const s = conn.state
-    if (!(s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT || s === TcpState.FIN_WAIT_1 || s === TcpState.CLOSING || s === TcpState.LAST_ACK)) return
+    if (!(
+      s === TcpState.ESTABLISHED ||
+      s === TcpState.CLOSE_WAIT ||
+      s === TcpState.FIN_WAIT_1 ||
+      s === TcpState.CLOSING ||
+      s === TcpState.LAST_ACK
+    ))
+      return
     const nowNs = this.network.scheduler.nowNs
     const window = conn.cwndBytes
     let i = conn.msgHead
@@ -594,7 +661,14 @@ export class TcpEngine implements EventHandler {
         conn.rttSeq = conn.sndNxt + len
         conn.rttSentNs = nowNs
       }
-      this.sendSegment(conn, push ? TcpFlag.ACK | TcpFlag.PSH : TcpFlag.ACK, conn.sndNxt, len, push ? conn.msgTag[i] : 0, push ? conn.msgData[i] : null)
+      this.sendSegment(
+        conn,
+        push ? TcpFlag.ACK | TcpFlag.PSH : TcpFlag.ACK,
+        conn.sndNxt,
+        len,
+        push ? conn.msgTag[i] : 0,
+        push ? conn.msgData[i] : null,
+      )
       conn.sndNxt += len
       if (conn.sndNxt > conn.sndMax) conn.sndMax = conn.sndNxt
     }
@@ -606,7 +680,14 @@ export class TcpEngine implements EventHandler {
     if (conn.sndUna < conn.sndMax && conn.timerDeadlineNs === TIMER_NONE) this.arm(conn, nowNs + conn.rtoNs)
   }
 
-  private sendSegment(conn: TcpConnection, flags: number, seqRel: number, len: number, appTag: number, appData: object | null): void {
+  private sendSegment(
+    conn: TcpConnection,
+    flags: number,
+    seqRel: number,
+    len: number,
+    appTag: number,
+    appData: object | null,
+  ): void {
     const net = this.network
     const h = net.allocatePacket()
     const p = net.packet(h)
@@ -620,7 +701,8 @@ export class TcpEngine implements EventHandler {
     p.tcpSeq = (conn.iss + seqRel) >>> 0
     p.tcpAck = (flags & TcpFlag.ACK) !== 0 ? (conn.irs + conn.rcvNxt) >>> 0 : 0
     p.payloadBytes = len
-    p.totalBytes = IPV4_HEADER_BYTES + TCP_HEADER_BYTES + len + ((flags & TcpFlag.SYN) !== 0 ? net.params.tcpSynOptionBytes : 0)
+    p.totalBytes =
+      IPV4_HEADER_BYTES + TCP_HEADER_BYTES + len + ((flags & TcpFlag.SYN) !== 0 ? net.params.tcpSynOptionBytes : 0)
     p.appTag = appTag
     p.appData = appData
     p.flowId = conn.flowId
@@ -650,7 +732,8 @@ export class TcpEngine implements EventHandler {
   abort(conn: TcpConnection): void {
     if (conn.slot < 0) return
     const s = conn.state
-    if (s !== TcpState.SYN_SENT && s !== TcpState.CLOSED && s !== TcpState.TIME_WAIT) this.sendSegment(conn, TcpFlag.RST | TcpFlag.ACK, conn.sndNxt, 0, 0, null)
+    if (s !== TcpState.SYN_SENT && s !== TcpState.CLOSED && s !== TcpState.TIME_WAIT)
+      this.sendSegment(conn, TcpFlag.RST | TcpFlag.ACK, conn.sndNxt, 0, 0, null)
     conn.state = TcpState.CLOSED
     this.release(conn)
   }
@@ -700,7 +783,8 @@ export class TcpEngine implements EventHandler {
         this.fail(conn, conn.error)
         return
       case TcpState.SYN_SENT:
-        if (conn.retries >= params.tcpSynRetries) return this.fail(conn, conn.softError !== NetError.NONE ? conn.softError : NetError.TIMEOUT)
+        if (conn.retries >= params.tcpSynRetries)
+          return this.fail(conn, conn.softError !== NetError.NONE ? conn.softError : NetError.TIMEOUT)
         conn.retries++
         conn.rtoNs = Math.min(conn.rtoNs * 2, params.tcpRtoMaxNs)
         this.sendSegment(conn, TcpFlag.SYN, 0, 0, 0, null)
@@ -726,7 +810,8 @@ export class TcpEngine implements EventHandler {
         return
       default:
         if (conn.sndUna === conn.sndMax) return
-        if (conn.retries >= params.tcpDataRetries) return this.fail(conn, conn.softError !== NetError.NONE ? conn.softError : NetError.TIMEOUT)
+        if (conn.retries >= params.tcpDataRetries)
+          return this.fail(conn, conn.softError !== NetError.NONE ? conn.softError : NetError.TIMEOUT)
         conn.retries++
         conn.rtoNs = Math.min(conn.rtoNs * 2, params.tcpRtoMaxNs)
         conn.cwndBytes = conn.mss

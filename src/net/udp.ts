@@ -45,7 +45,14 @@ export class UdpSocket {
     this.remotePort = remotePort
   }
 
-  sendTo(dstAddr: Ipv4, dstPort: number, payloadBytes: number, appTag = 0, appData: object | null = null, flowId = 0): void {
+  sendTo(
+    dstAddr: Ipv4,
+    dstPort: number,
+    payloadBytes: number,
+    appTag = 0,
+    appData: object | null = null,
+    flowId = 0,
+  ): void {
     if (this.closed) return
     const io = this.io
     const h = io.allocatePacket()

@@ -83,7 +83,18 @@ const EVICTION_RANGE = 8
 const UDP_STREAM_AFTER_NS = 2 * NS_PER_S
 
 // tcp_conntracks[dir][event][state] from nf_conntrack_proto_tcp.c. 10 = sIV (invalid), 11 = sIG (ignore).
-const sNO = 0, sSS = 1, sSR = 2, sES = 3, sFW = 4, sCW = 5, sLA = 6, sTW = 7, sCL = 8, sS2 = 9, sIV = 10, sIG = 11
+const sNO = 0,
+  sSS = 1,
+  sSR = 2,
+  sES = 3,
+  sFW = 4,
+  sCW = 5,
+  sLA = 6,
+  sTW = 7,
+  sCL = 8,
+  sS2 = 9,
+  sIV = 10,
+  sIG = 11
 const TCP_EVENT = { SYN: 0, SYNACK: 1, FIN: 2, ACK: 3, RST: 4, NONE: 5 } as const
 const TCP_TABLE: readonly (readonly (readonly number[])[])[] = [
   [
@@ -115,20 +126,31 @@ function tcpEvent(flags: number): number {
 /** ICMP query types that may open a connection, and their reply types (nf_conntrack_proto_icmp.c). */
 export function icmpReplyType(type: number): number {
   switch (type) {
-    case 8: return 0
-    case 0: return 8
-    case 13: return 14
-    case 14: return 13
-    case 15: return 16
-    case 16: return 15
-    case 17: return 18
-    case 18: return 17
-    default: return -1
+    case 8:
+      return 0
+    case 0:
+      return 8
+    case 13:
+      return 14
+    case 14:
+      return 13
+    case 15:
+      return 16
+    case 16:
+      return 15
+    case 17:
+      return 18
+    case 18:
+      return 17
+    default:
+      return -1
   }
 }
 
 export function isIcmpError(type: number): boolean {
-  return type === IcmpType.DEST_UNREACHABLE || type === IcmpType.TIME_EXCEEDED || type === 4 || type === 5 || type === 12
+  return (
+    type === IcmpType.DEST_UNREACHABLE || type === IcmpType.TIME_EXCEEDED || type === 4 || type === 5 || type === 12
+  )
 }
 
 /** Filter for `deleteWhere` (conntrack -D): every given field must equal. */
@@ -216,7 +238,11 @@ export class Conntrack {
 
   private grow(capacity: number): void {
     const old = this.capacity
-    const copy = <T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float64Array>(a: T, n: number, make: (n: number) => T): T => {
+    const copy = <T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float64Array>(
+      a: T,
+      n: number,
+      make: (n: number) => T,
+    ): T => {
       const b = make(n)
       b.set(a)
       return b
@@ -279,7 +305,14 @@ export class Conntrack {
   find(src: number, dst: number, sport: number, dport: number, proto: number): number {
     let node = this.heads[this.bucketOf(src, dst, sport, dport, proto)]
     while (node >= 0) {
-      if (this.src[node] === src && this.dst[node] === dst && this.sport[node] === sport && this.dport[node] === dport && this.proto[node >> 1] === proto) return node
+      if (
+        this.src[node] === src &&
+        this.dst[node] === dst &&
+        this.sport[node] === sport &&
+        this.dport[node] === dport &&
+        this.proto[node >> 1] === proto
+      )
+        return node
       node = this.nextNode[node]
     }
     return -1
@@ -365,7 +398,11 @@ export class Conntrack {
     const clashR = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], p, nowNs)
     if (clashO >= 0 || clashR >= 0) {
       const other = (clashO >= 0 ? clashO : clashR) >> 1
-      const same = clashO === other * 2 && clashR === other * 2 + 1 && this.src[other * 2 + 1] === this.src[r] && this.sport[other * 2 + 1] === this.sport[r]
+      const same =
+        clashO === other * 2 &&
+        clashR === other * 2 + 1 &&
+        this.src[other * 2 + 1] === this.src[r] &&
+        this.sport[other * 2 + 1] === this.sport[r]
       this.release(id)
       if (same) return other
       this.insertFailed++
@@ -502,7 +539,11 @@ export class Conntrack {
       // (tcp_packet: "Reopened connection" -> nf_ct_kill, -NF_REPEAT).
       const id = node >> 1
       const st = this.tcpState[id]
-      if ((node & 1) === 0 && tcpEvent(packet.tcpFlags) === TCP_EVENT.SYN && (st === TcpState.TIME_WAIT || st === TcpState.CLOSE)) {
+      if (
+        (node & 1) === 0 &&
+        tcpEvent(packet.tcpFlags) === TCP_EVENT.SYN &&
+        (st === TcpState.TIME_WAIT || st === TcpState.CLOSE)
+      ) {
         this.remove(id)
         node = -1
       }
@@ -525,7 +566,9 @@ export class Conntrack {
 
   natStateBits(id: number): number {
     const status = this.status[id]
-    return ((status & CtStatus.SRC_NAT) !== 0 ? CtState.SNAT : 0) | ((status & CtStatus.DST_NAT) !== 0 ? CtState.DNAT : 0)
+    return (
+      ((status & CtStatus.SRC_NAT) !== 0 ? CtState.SNAT : 0) | ((status & CtStatus.DST_NAT) !== 0 ? CtState.DNAT : 0)
+    )
   }
 
   private newIn(packet: Packet, sport: number, dport: number, nowNs: number): number {
@@ -543,7 +586,13 @@ export class Conntrack {
     } else if (proto === Protocol.ICMP) {
       const reply = icmpReplyType(packet.icmpType)
       // Only query types open a connection (icmp_new); a reply without a request is INVALID.
-      if (reply < 0 || packet.icmpType === 0 || packet.icmpType === 14 || packet.icmpType === 16 || packet.icmpType === 18) {
+      if (
+        reply < 0 ||
+        packet.icmpType === 0 ||
+        packet.icmpType === 14 ||
+        packet.icmpType === 16 ||
+        packet.icmpType === 18
+      ) {
         this.invalid++
         packet.ctState = CtState.INVALID
         return -1
@@ -599,14 +648,23 @@ export class Conntrack {
     switch (this.proto[id]) {
       case Protocol.TCP:
         switch (this.tcpState[id]) {
-          case TcpState.SYN_SENT: case TcpState.SYN_SENT2: return t.tcpSynSentNs
-          case TcpState.SYN_RECV: return t.tcpSynRecvNs
-          case TcpState.ESTABLISHED: return t.tcpEstablishedNs
-          case TcpState.FIN_WAIT: return t.tcpFinWaitNs
-          case TcpState.CLOSE_WAIT: return t.tcpCloseWaitNs
-          case TcpState.LAST_ACK: return t.tcpLastAckNs
-          case TcpState.TIME_WAIT: return t.tcpTimeWaitNs
-          default: return t.tcpCloseNs
+          case TcpState.SYN_SENT:
+          case TcpState.SYN_SENT2:
+            return t.tcpSynSentNs
+          case TcpState.SYN_RECV:
+            return t.tcpSynRecvNs
+          case TcpState.ESTABLISHED:
+            return t.tcpEstablishedNs
+          case TcpState.FIN_WAIT:
+            return t.tcpFinWaitNs
+          case TcpState.CLOSE_WAIT:
+            return t.tcpCloseWaitNs
+          case TcpState.LAST_ACK:
+            return t.tcpLastAckNs
+          case TcpState.TIME_WAIT:
+            return t.tcpTimeWaitNs
+          default:
+            return t.tcpCloseNs
         }
       case Protocol.UDP:
         return (this.status[id] & CtStatus.ASSURED) !== 0 ? t.udpStreamNs : t.udpNs
@@ -644,7 +702,8 @@ export class Conntrack {
       dport = 0
     }
     let node = this.lookup(src, dst, sport, dport, innerProto, nowNs)
-    if (node < 0 && innerProto === Protocol.ICMP) node = this.lookup(src, dst, sport, IcmpType.ECHO_REQUEST, innerProto, nowNs)
+    if (node < 0 && innerProto === Protocol.ICMP)
+      node = this.lookup(src, dst, sport, IcmpType.ECHO_REQUEST, innerProto, nowNs)
     if (node < 0) {
       this.invalid++
       packet.ctState = CtState.INVALID
@@ -679,8 +738,10 @@ export class Conntrack {
     let text = `${protocolName(p).padEnd(8)} ${p} ${seconds} `
     if (p === Protocol.TCP) text += `${TCP_STATE_NAMES[this.tcpState[id]]} `
     const tuple = (n: number): string => {
-      if (p === Protocol.TCP || p === Protocol.UDP) return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} sport=${this.sport[n]} dport=${this.dport[n]}`
-      if (p === Protocol.ICMP) return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} type=${this.dport[n]} code=0 id=${this.sport[n]}`
+      if (p === Protocol.TCP || p === Protocol.UDP)
+        return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} sport=${this.sport[n]} dport=${this.dport[n]}`
+      if (p === Protocol.ICMP)
+        return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} type=${this.dport[n]} code=0 id=${this.sport[n]}`
       return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])}`
     }
     text += tuple(o)
@@ -719,7 +780,10 @@ export class Conntrack {
     for (let id = 0; id < this.highWater; id++) {
       if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
       const p = this.proto[id]
-      const key = p === Protocol.TCP ? `tcp/${TCP_STATE_NAMES[this.tcpState[id]]}` : `${protocolName(p)}/${(this.status[id] & CtStatus.ASSURED) !== 0 ? "ASSURED" : (this.status[id] & CtStatus.SEEN_REPLY) !== 0 ? "REPLIED" : "UNREPLIED"}`
+      const key =
+        p === Protocol.TCP
+          ? `tcp/${TCP_STATE_NAMES[this.tcpState[id]]}`
+          : `${protocolName(p)}/${(this.status[id] & CtStatus.ASSURED) !== 0 ? "ASSURED" : (this.status[id] & CtStatus.SEEN_REPLY) !== 0 ? "REPLIED" : "UNREPLIED"}`
       byState[key] = (byState[key] ?? 0) + 1
     }
     const sorted: Record<string, number> = {}

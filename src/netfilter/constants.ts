@@ -61,7 +61,16 @@ export const TcpState = {
 } as const
 export type TcpState = (typeof TcpState)[keyof typeof TcpState]
 export const TCP_STATE_NAMES = [
-  "NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
+  "NONE",
+  "SYN_SENT",
+  "SYN_RECV",
+  "ESTABLISHED",
+  "FIN_WAIT",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "TIME_WAIT",
+  "CLOSE",
+  "SYN_SENT2",
 ] as const
 
 export const TargetKind = {

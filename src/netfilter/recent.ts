@@ -114,7 +114,11 @@ export class RecentTable {
 
   /** Addresses in LRU order (oldest first), for /proc/net/xt_recent-like listings. */
   list(): { address: number; lastSeenNs: number; hits: number }[] {
-    return [...this.entries.values()].map((e) => ({ address: e.address, lastSeenNs: e.newestNs(), hits: e.stamps.length }))
+    return [...this.entries.values()].map((e) => ({
+      address: e.address,
+      lastSeenNs: e.newestNs(),
+      hits: e.stamps.length,
+    }))
   }
 
   flush(): void {

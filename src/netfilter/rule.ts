@@ -27,7 +27,10 @@ export class MatchContext {
   outIfIndex = -1
   nowNs = 0
   hook = 0
-  constructor(readonly host: FilterHost, readonly rng: Rng) {}
+  constructor(
+    readonly host: FilterHost,
+    readonly rng: Rng,
+  ) {}
 }
 
 /** A named packet/byte counter (`-m nfacct --nfacct-name`, nfnetlink_acct). */
@@ -107,11 +110,15 @@ export class CommentMatch extends Match {
 /** `-m mark [!] --mark value[/mask]` (xt_mark.c): (mark & mask) == value. */
 export class MarkMatch extends Match {
   readonly sideEffect = false
-  constructor(readonly value: number, readonly mask: number, readonly invert: boolean) {
+  constructor(
+    readonly value: number,
+    readonly mask: number,
+    readonly invert: boolean,
+  ) {
     super()
   }
   matches(ctx: MatchContext): boolean {
-    return ((((ctx.packet as Packet).mark & this.mask) >>> 0) === this.value) !== this.invert
+    return (((ctx.packet as Packet).mark & this.mask) >>> 0 === this.value) !== this.invert
   }
 }
 
@@ -133,7 +140,10 @@ export class AddrtypeMatch extends Match {
 /** `-m conntrack [!] --ctstate ...` and `-m state [!] --state ...` (xt_conntrack.c, xt_state.c). */
 export class CtStateMatch extends Match {
   readonly sideEffect = false
-  constructor(readonly mask: number, readonly invert: boolean) {
+  constructor(
+    readonly mask: number,
+    readonly invert: boolean,
+  ) {
     super()
   }
   matches(ctx: MatchContext): boolean {
@@ -144,7 +154,11 @@ export class CtStateMatch extends Match {
 /** `-m icmp [!] --icmp-type type[/code]`. */
 export class IcmpMatch extends Match {
   readonly sideEffect = false
-  constructor(readonly type: number, readonly code: number, readonly invert: boolean) {
+  constructor(
+    readonly type: number,
+    readonly code: number,
+    readonly invert: boolean,
+  ) {
     super()
   }
   matches(ctx: MatchContext): boolean {
@@ -192,7 +206,6 @@ export function statisticThreshold(probabilityText: string): number {
   // lround rounds half away from zero; for p >= 0 that equals Math.floor(x + 0.5) on the exact double.
   return Math.round(2147483648 * p)
 }
-
 
 /** `-m recent` (net/netfilter/xt_recent.c); the list itself is a RecentTable. */
 export class RecentMatch extends Match {
@@ -286,10 +299,18 @@ export class Rule {
   /** ip_packet_match + extension matches, in order. */
   evaluate(ctx: MatchContext): boolean {
     const p = ctx.packet as Packet
-    if ((((p.srcAddr & this.srcMask) >>> 0) === this.srcAddr) === this.srcInvert) return false
-    if ((((p.dstAddr & this.dstMask) >>> 0) === this.dstAddr) === this.dstInvert) return false
-    if (this.inIface !== "" && this.interfaceMatches(ctx, ctx.inIfIndex, this.inIface, this.inIfaceWildcard) === this.inIfaceInvert) return false
-    if (this.outIface !== "" && this.interfaceMatches(ctx, ctx.outIfIndex, this.outIface, this.outIfaceWildcard) === this.outIfaceInvert) return false
+    if (((p.srcAddr & this.srcMask) >>> 0 === this.srcAddr) === this.srcInvert) return false
+    if (((p.dstAddr & this.dstMask) >>> 0 === this.dstAddr) === this.dstInvert) return false
+    if (
+      this.inIface !== "" &&
+      this.interfaceMatches(ctx, ctx.inIfIndex, this.inIface, this.inIfaceWildcard) === this.inIfaceInvert
+    )
+      return false
+    if (
+      this.outIface !== "" &&
+      this.interfaceMatches(ctx, ctx.outIfIndex, this.outIface, this.outIfaceWildcard) === this.outIfaceInvert
+    )
+      return false
     if (this.protocol !== 0 && (p.protocol === this.protocol) === this.protocolInvert) return false
     const matches = this.matches
     for (let i = 0; i < matches.length; i++) if (!matches[i].matches(ctx)) return false
@@ -380,7 +401,19 @@ export function formatTokens(tokens: readonly string[]): string {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const BUILTIN_TARGETS = new Set(["ACCEPT", "DROP", "REJECT", "RETURN", "MARK", "DNAT", "SNAT", "MASQUERADE", "NOTRACK", "CT", "LOG"])
+const BUILTIN_TARGETS = new Set([
+  "ACCEPT",
+  "DROP",
+  "REJECT",
+  "RETURN",
+  "MARK",
+  "DNAT",
+  "SNAT",
+  "MASQUERADE",
+  "NOTRACK",
+  "CT",
+  "LOG",
+])
 
 function parseNumber(text: string, what: string, max = 0xffffffff): number {
   if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(text)) throw new RuleParseError(`bad ${what} "${text}"`)
@@ -431,10 +464,14 @@ function parseAddressMask(text: string): [number, number] {
 
 function parseProtocol(text: string): number {
   switch (text.toLowerCase()) {
-    case "tcp": return Protocol.TCP
-    case "udp": return Protocol.UDP
-    case "icmp": return Protocol.ICMP
-    case "all": return 0
+    case "tcp":
+      return Protocol.TCP
+    case "udp":
+      return Protocol.UDP
+    case "icmp":
+      return Protocol.ICMP
+    case "all":
+      return 0
     default:
       if (/^\d+$/.test(text) && Number(text) <= 255) return Number(text)
       throw new RuleParseError(`unknown protocol "${text}"`)
@@ -521,21 +558,25 @@ export function parseRule(tokens: string[], env: RuleEnvironment): Rule {
       continue
     }
     switch (token) {
-      case "-s": case "--source": {
+      case "-s":
+      case "--source": {
         ;[rule.srcAddr, rule.srcMask] = parseAddressMask(next(token))
         rule.srcInvert = takeInvert()
         continue
       }
-      case "-d": case "--destination": {
+      case "-d":
+      case "--destination": {
         ;[rule.dstAddr, rule.dstMask] = parseAddressMask(next(token))
         rule.dstInvert = takeInvert()
         continue
       }
-      case "-p": case "--protocol":
+      case "-p":
+      case "--protocol":
         rule.protocol = parseProtocol(next(token))
         rule.protocolInvert = takeInvert()
         continue
-      case "-i": case "--in-interface": {
+      case "-i":
+      case "--in-interface": {
         const name = next(token)
         rule.inIfaceWildcard = name.endsWith("+")
         rule.inIface = rule.inIfaceWildcard ? name.slice(0, -1) : name
@@ -543,20 +584,25 @@ export function parseRule(tokens: string[], env: RuleEnvironment): Rule {
         if (rule.inIface === "" && !rule.inIfaceInvert) rule.inIfaceWildcard = false
         continue
       }
-      case "-o": case "--out-interface": {
+      case "-o":
+      case "--out-interface": {
         const name = next(token)
         rule.outIfaceWildcard = name.endsWith("+")
         rule.outIface = rule.outIfaceWildcard ? name.slice(0, -1) : name
         rule.outIfaceInvert = takeInvert()
         continue
       }
-      case "-m": case "--match": {
+      case "-m":
+      case "--match": {
         if (invert) throw new RuleParseError("unexpected ! before -m")
         const name = next(token)
         modules.push({ name, match: createMatch(name, env) })
         continue
       }
-      case "-j": case "--jump": case "-g": case "--goto": {
+      case "-j":
+      case "--jump":
+      case "-g":
+      case "--goto": {
         if (targetName !== "") throw new RuleParseError("multiple targets")
         targetName = next(token)
         if (token === "-g" || token === "--goto") {
@@ -575,10 +621,18 @@ export function parseRule(tokens: string[], env: RuleEnvironment): Rule {
       continue
     }
     let owner: { name: string; match: Match } | undefined
-    for (let m = modules.length - 1; m >= 0 && owner === undefined; m--) if (matchAcceptsOption(modules[m].name, option)) owner = modules[m]
-    if (owner === undefined && (rule.protocol === Protocol.TCP || rule.protocol === Protocol.UDP) && (option === "dport" || option === "sport" || option === "destination-port" || option === "source-port")) {
+    for (let m = modules.length - 1; m >= 0 && owner === undefined; m--)
+      if (matchAcceptsOption(modules[m].name, option)) owner = modules[m]
+    if (
+      owner === undefined &&
+      (rule.protocol === Protocol.TCP || rule.protocol === Protocol.UDP) &&
+      (option === "dport" || option === "sport" || option === "destination-port" || option === "source-port")
+    ) {
       // `-p tcp --dport 80` without `-m tcp` loads the protocol match implicitly.
-      owner = { name: rule.protocol === Protocol.TCP ? "tcp" : "udp", match: createMatch(rule.protocol === Protocol.TCP ? "tcp" : "udp", env) }
+      owner = {
+        name: rule.protocol === Protocol.TCP ? "tcp" : "udp",
+        match: createMatch(rule.protocol === Protocol.TCP ? "tcp" : "udp", env),
+      }
       modules.push(owner)
     }
     if (owner === undefined && rule.protocol === Protocol.ICMP && option === "icmp-type") {
@@ -599,18 +653,31 @@ export function parseRule(tokens: string[], env: RuleEnvironment): Rule {
 
 function createMatch(name: string, env: RuleEnvironment): Match {
   switch (name) {
-    case "tcp": return new PortMatch(Protocol.TCP)
-    case "udp": return new PortMatch(Protocol.UDP)
-    case "multiport": return new MultiportMatch()
-    case "comment": return new CommentMatch("")
-    case "mark": return new MarkMatch(0, 0xffffffff, false)
-    case "addrtype": return new AddrtypeMatch()
-    case "conntrack": case "state": return new CtStateMatch(0, false)
-    case "icmp": return new IcmpMatch(-1, -1, false)
-    case "statistic": return new StatisticMatch()
-    case "recent": return new RecentMatch(env.recentTable("DEFAULT"))
-    case "nfacct": return new NfacctMatch(env.nfacctCounter(""))
-    default: throw new RuleParseError(`unknown match "${name}"`)
+    case "tcp":
+      return new PortMatch(Protocol.TCP)
+    case "udp":
+      return new PortMatch(Protocol.UDP)
+    case "multiport":
+      return new MultiportMatch()
+    case "comment":
+      return new CommentMatch("")
+    case "mark":
+      return new MarkMatch(0, 0xffffffff, false)
+    case "addrtype":
+      return new AddrtypeMatch()
+    case "conntrack":
+    case "state":
+      return new CtStateMatch(0, false)
+    case "icmp":
+      return new IcmpMatch(-1, -1, false)
+    case "statistic":
+      return new StatisticMatch()
+    case "recent":
+      return new RecentMatch(env.recentTable("DEFAULT"))
+    case "nfacct":
+      return new NfacctMatch(env.nfacctCounter(""))
+    default:
+      throw new RuleParseError(`unknown match "${name}"`)
   }
 }
 
@@ -625,7 +692,20 @@ const MATCH_OPTIONS: Record<string, readonly string[]> = {
   state: ["state"],
   icmp: ["icmp-type"],
   statistic: ["mode", "probability", "every", "packet"],
-  recent: ["name", "set", "rcheck", "update", "remove", "seconds", "reap", "hitcount", "rsource", "rdest", "mask", "rttl"],
+  recent: [
+    "name",
+    "set",
+    "rcheck",
+    "update",
+    "remove",
+    "seconds",
+    "reap",
+    "hitcount",
+    "rsource",
+    "rdest",
+    "mask",
+    "rttl",
+  ],
   nfacct: ["nfacct-name"],
 }
 
@@ -633,7 +713,14 @@ function matchAcceptsOption(name: string, option: string): boolean {
   return MATCH_OPTIONS[name]?.includes(option) ?? false
 }
 
-function parseMatchOption(name: string, match: Match, option: string, next: (what: string) => string, invert: boolean, env: RuleEnvironment): Match {
+function parseMatchOption(
+  name: string,
+  match: Match,
+  option: string,
+  next: (what: string) => string,
+  invert: boolean,
+  env: RuleEnvironment,
+): Match {
   const flag = `--${option}`
   if (match instanceof PortMatch) {
     const [lo, hi] = parsePortRange(next(flag))
@@ -681,7 +768,13 @@ function parseMatchOption(name: string, match: Match, option: string, next: (wha
   if (match instanceof CtStateMatch) return new CtStateMatch(parseCtStates(next(flag)), invert)
   if (match instanceof IcmpMatch) {
     const text = next(flag)
-    const named: Record<string, number> = { "echo-request": 8, "echo-reply": 0, "destination-unreachable": 3, "time-exceeded": 11, any: -1 }
+    const named: Record<string, number> = {
+      "echo-request": 8,
+      "echo-reply": 0,
+      "destination-unreachable": 3,
+      "time-exceeded": 11,
+      any: -1,
+    }
     const slash = text.indexOf("/")
     const typeText = slash < 0 ? text : text.slice(0, slash)
     const type = named[typeText] ?? parseNumber(typeText, "icmp type", 255)
@@ -724,9 +817,19 @@ function parseMatchOption(name: string, match: Match, option: string, next: (wha
         fresh.mask = match.mask
         return fresh
       }
-      case "set": case "rcheck": case "update": case "remove":
+      case "set":
+      case "rcheck":
+      case "update":
+      case "remove":
         if (match.command !== 0) throw new RuleParseError("recent: only one of --set, --rcheck, --update, --remove")
-        match.command = option === "set" ? RecentCommand.SET : option === "rcheck" ? RecentCommand.CHECK : option === "update" ? RecentCommand.UPDATE : RecentCommand.REMOVE
+        match.command =
+          option === "set"
+            ? RecentCommand.SET
+            : option === "rcheck"
+              ? RecentCommand.CHECK
+              : option === "update"
+                ? RecentCommand.UPDATE
+                : RecentCommand.REMOVE
         match.invert = invert
         return match
       case "seconds":
@@ -767,26 +870,52 @@ function finishMatch(name: string, match: Match, rule: Rule): void {
     match.count = match.every - match.packetOffset
   }
   if (match instanceof RecentMatch) {
-    if (match.command === 0) throw new RuleParseError("recent: one of --set, --rcheck, --update or --remove is required")
+    if (match.command === 0)
+      throw new RuleParseError("recent: one of --set, --rcheck, --update or --remove is required")
     if (match.reap && match.secondsNs === 0) throw new RuleParseError("recent: --reap requires --seconds")
-    if (match.hitCount > match.table.packetListTotal) throw new RuleParseError(`recent: --hitcount must be <= ${match.table.packetListTotal} (ip_pkt_list_tot)`)
+    if (match.hitCount > match.table.packetListTotal)
+      throw new RuleParseError(`recent: --hitcount must be <= ${match.table.packetListTotal} (ip_pkt_list_tot)`)
   }
-  if (match instanceof NfacctMatch && match.counter.name === "") throw new RuleParseError("nfacct: --nfacct-name is required")
+  if (match instanceof NfacctMatch && match.counter.name === "")
+    throw new RuleParseError("nfacct: --nfacct-name is required")
 }
 
 function initTarget(target: Target, name: string): void {
   switch (name) {
-    case "ACCEPT": target.kind = TargetKind.ACCEPT; break
-    case "DROP": target.kind = TargetKind.DROP; break
-    case "REJECT": target.kind = TargetKind.REJECT; break
-    case "RETURN": target.kind = TargetKind.RETURN; break
-    case "MARK": target.kind = TargetKind.MARK; break
-    case "DNAT": target.kind = TargetKind.DNAT; break
-    case "SNAT": target.kind = TargetKind.SNAT; break
-    case "MASQUERADE": target.kind = TargetKind.MASQUERADE; break
-    case "NOTRACK": target.kind = TargetKind.NOTRACK; break
-    case "CT": target.kind = TargetKind.NOTRACK; target.chainName = "CT"; break
-    case "LOG": target.kind = TargetKind.LOG; break
+    case "ACCEPT":
+      target.kind = TargetKind.ACCEPT
+      break
+    case "DROP":
+      target.kind = TargetKind.DROP
+      break
+    case "REJECT":
+      target.kind = TargetKind.REJECT
+      break
+    case "RETURN":
+      target.kind = TargetKind.RETURN
+      break
+    case "MARK":
+      target.kind = TargetKind.MARK
+      break
+    case "DNAT":
+      target.kind = TargetKind.DNAT
+      break
+    case "SNAT":
+      target.kind = TargetKind.SNAT
+      break
+    case "MASQUERADE":
+      target.kind = TargetKind.MASQUERADE
+      break
+    case "NOTRACK":
+      target.kind = TargetKind.NOTRACK
+      break
+    case "CT":
+      target.kind = TargetKind.NOTRACK
+      target.chainName = "CT"
+      break
+    case "LOG":
+      target.kind = TargetKind.LOG
+      break
     default:
       if (!/^[A-Za-z0-9_.\-]+$/.test(name) || name.length > 28) throw new RuleParseError(`bad target name "${name}"`)
       target.kind = TargetKind.JUMP
@@ -808,7 +937,13 @@ function targetAcceptsOption(_target: Target, name: string, option: string): boo
   return TARGET_OPTIONS[name]?.includes(option) ?? false
 }
 
-function parseTargetOption(target: Target, name: string, option: string, next: (what: string) => string, invert: boolean): void {
+function parseTargetOption(
+  target: Target,
+  name: string,
+  option: string,
+  next: (what: string) => string,
+  invert: boolean,
+): void {
   const flag = `--${option}`
   if (invert) throw new RuleParseError(`${name}: ! not allowed before ${flag}`)
   switch (option) {
@@ -818,7 +953,8 @@ function parseTargetOption(target: Target, name: string, option: string, next: (
       target.rejectWith = how
       return
     }
-    case "set-xmark": case "set-mark": {
+    case "set-xmark":
+    case "set-mark": {
       const [value, mask] = parseValueMask(next(flag), "mark")
       const m = mask ?? 0xffffffff
       target.markValue = value
@@ -839,7 +975,8 @@ function parseTargetOption(target: Target, name: string, option: string, next: (
       target.markValue = 0
       target.markMask = ~parseNumber(next(flag), "mark") >>> 0
       return
-    case "to-destination": case "to-source":
+    case "to-destination":
+    case "to-source":
       parseNatRange(next(flag), target)
       return
     case "to-ports":
@@ -851,9 +988,11 @@ function parseTargetOption(target: Target, name: string, option: string, next: (
     case "random-fully":
       target.natFlags |= NatFlag.PROTO_RANDOM_FULLY
       return
-    case "persistent": case "notrack":
+    case "persistent":
+    case "notrack":
       return
-    case "log-prefix": case "log-level":
+    case "log-prefix":
+    case "log-level":
       next(flag)
       return
     default:

@@ -72,7 +72,12 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   lastRejectWith: RejectWith = RejectWith.ICMP_PORT_UNREACHABLE
   tracer: NetfilterTracer | null = null
   readonly conntrack: Conntrack
-  tables: Table[] = [new Table(TableId.RAW), new Table(TableId.MANGLE), new Table(TableId.NAT), new Table(TableId.FILTER)]
+  tables: Table[] = [
+    new Table(TableId.RAW),
+    new Table(TableId.MANGLE),
+    new Table(TableId.NAT),
+    new Table(TableId.FILTER),
+  ]
   /** Order tables were first restored in; save() prints them in this order. */
   readonly tableOrder: number[] = []
   readonly recentTables = new Map<string, RecentTable>()
@@ -100,7 +105,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private tSport = 0
   private tDport = 0
 
-  constructor(readonly host: FilterHost, options: NetfilterOptions) {
+  constructor(
+    readonly host: FilterHost,
+    options: NetfilterOptions,
+  ) {
     this.rng = options.rng
     this.conntrack = new Conntrack(options.conntrack)
     this.ruleCostNs = options.ruleCostNs ?? 50
@@ -180,7 +188,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     switch (hook) {
       case Hook.PREROUTING:
       case Hook.OUTPUT: {
-        const loopback = hook === Hook.PREROUTING && inIfIndex >= 0 && packet.ctId >= 0 && this.host.interfaceName(inIfIndex) === "lo"
+        const loopback =
+          hook === Hook.PREROUTING && inIfIndex >= 0 && packet.ctId >= 0 && this.host.interfaceName(inIfIndex) === "lo"
         if (!loopback) packet.untracked = false
         v = this.traverse(t[TableId.RAW], packet)
         if (v !== Verdict.ACCEPT) break
@@ -315,7 +324,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private policy(chain: Chain, packet: Packet): Verdict {
     chain.policyPackets++
     chain.policyBytes += packet.totalBytes
-    if (this.tracer !== null) this.tracer.rule(this.hook, this.tableId, chain, -1, null, chain.policy === Policy.DROP ? TargetKind.DROP : TargetKind.ACCEPT)
+    if (this.tracer !== null)
+      this.tracer.rule(
+        this.hook,
+        this.tableId,
+        chain,
+        -1,
+        null,
+        chain.policy === Policy.DROP ? TargetKind.DROP : TargetKind.ACCEPT,
+      )
     if (chain.policy === Policy.DROP) {
       this.lastDropReason = DropReason.NETFILTER_DROP
       return Verdict.DROP
@@ -437,7 +454,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** nf_nat_used_tuple: is the reply tuple of the candidate already in the table? */
   private tupleUsed(proto: number, nowNs: number): boolean {
     const ct = this.conntrack
-    if (proto === Protocol.ICMP) return ct.lookup(this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff, proto, nowNs) >= 0
+    if (proto === Protocol.ICMP)
+      return ct.lookup(this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff, proto, nowNs) >= 0
     return ct.lookup(this.tDst, this.tSrc, this.tDport, this.tSport, proto, nowNs) >= 0
   }
 
@@ -467,7 +485,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       } else if (target.natHasAddr) {
         const size = target.natAddrMax - target.natAddrMin + 1
         // The kernel hashes with jhash (find_best_ips_proto); any stable hash keeps flows sticky.
-        address = size === 1 ? target.natAddrMin : target.natAddrMin + ((Math.imul(origSrc ^ Math.imul(origDst, 0x9e3779b1), 0x85ebca6b) >>> 0) % size)
+        address =
+          size === 1
+            ? target.natAddrMin
+            : target.natAddrMin + ((Math.imul(origSrc ^ Math.imul(origDst, 0x9e3779b1), 0x85ebca6b) >>> 0) % size)
       }
       if (address >= 0) {
         if (manip === MANIP_SRC) this.tSrc = address >>> 0
@@ -475,9 +496,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       }
     }
     this.uniquePort(proto, manip, flags, portMin, portMax, nowNs)
-    const changed = this.tSrc !== origSrc || this.tDst !== origDst || this.tSport !== origSport || this.tDport !== origDport
+    const changed =
+      this.tSrc !== origSrc || this.tDst !== origDst || this.tSport !== origSport || this.tDport !== origDport
     if (changed) {
-      if (proto === Protocol.ICMP) ct.setReply(id, this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff)
+      if (proto === Protocol.ICMP)
+        ct.setReply(id, this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff)
       else ct.setReply(id, this.tDst, this.tSrc, this.tDport, this.tSport)
       ct.status[id] |= manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
     }
@@ -486,7 +509,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   }
 
   /** get_unique_tuple's port part + nf_nat_l4proto_unique_tuple, on the scratch tuple. */
-  private uniquePort(proto: number, manip: number, flags: number, portMin: number, portMax: number, nowNs: number): void {
+  private uniquePort(
+    proto: number,
+    manip: number,
+    flags: number,
+    portMin: number,
+    portMax: number,
+    nowNs: number,
+  ): void {
     const specified = (flags & NatFlag.PROTO_SPECIFIED) !== 0
     const randomAll = (flags & (NatFlag.PROTO_RANDOM | NatFlag.PROTO_RANDOM_FULLY)) !== 0
     const isIcmp = proto === Protocol.ICMP

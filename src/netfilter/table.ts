@@ -92,7 +92,10 @@ export class Chain {
    */
   jumps: Int32Array = new Int32Array(0)
 
-  constructor(readonly name: string, readonly builtinHook: number) {}
+  constructor(
+    readonly name: string,
+    readonly builtinHook: number,
+  ) {}
 
   get builtin(): boolean {
     return this.builtinHook >= 0
@@ -164,8 +167,10 @@ export class Table {
         const t = rule.target
         if (t.kind !== TargetKind.JUMP && t.kind !== TargetKind.GOTO) return
         const target = this.byName.get(t.chainName)
-        if (target === undefined) throw new RuleParseError(`chain ${chain.name}: unknown target or chain "${t.chainName}"`)
-        if (target.builtin) throw new RuleParseError(`chain ${chain.name}: cannot jump to built-in chain ${target.name}`)
+        if (target === undefined)
+          throw new RuleParseError(`chain ${chain.name}: unknown target or chain "${t.chainName}"`)
+        if (target.builtin)
+          throw new RuleParseError(`chain ${chain.name}: cannot jump to built-in chain ${target.name}`)
         jumps[i] = position.get(target) as number
       })
       chain.jumps = jumps
@@ -198,7 +203,10 @@ export interface RestoreOptions {
 
 export class RestoreError extends Error {
   override readonly name = "RestoreError"
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(`line ${line}: ${message}`)
   }
 }
@@ -213,7 +221,13 @@ function parseCounters(text: string): [number, number] | undefined {
  * RestoreError (with the 1-based line number) and leaves the tables unchanged on any error in the
  * input (the whole input is parsed before anything is committed).
  */
-export function restoreTables(current: Table[], text: string, options: RestoreOptions, env: RuleEnvironment, indexThreshold: number): { tables: Table[]; committed: TableId[] } {
+export function restoreTables(
+  current: Table[],
+  text: string,
+  options: RestoreOptions,
+  env: RuleEnvironment,
+  indexThreshold: number,
+): { tables: Table[]; committed: TableId[] } {
   const staged = current.slice()
   const committed: TableId[] = []
   const lines = text.split("\n")
@@ -286,9 +300,15 @@ export function restoreTables(current: Table[], text: string, options: RestoreOp
       // `-c p b` counters after the command are also accepted.
       const command = tokens[0]
       const chainName = tokens[1]
-      if (chainName === undefined && command !== "-F" && command !== "-X") throw new RuleParseError(`${command} needs a chain`)
+      if (chainName === undefined && command !== "-F" && command !== "-X")
+        throw new RuleParseError(`${command} needs a chain`)
       switch (command) {
-        case "-A": case "--append": case "-I": case "--insert": case "-D": case "--delete": {
+        case "-A":
+        case "--append":
+        case "-I":
+        case "--insert":
+        case "-D":
+        case "--delete": {
           const chain = table.chain(chainName)
           if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
           let args = tokens.slice(2)
@@ -307,7 +327,8 @@ export function restoreTables(current: Table[], text: string, options: RestoreOp
           if (chain.builtin) chain.declared = true
           if (command === "-A" || command === "--append") chain.rules.push(rule)
           else if (command === "-I" || command === "--insert") {
-            if (position < 1 || position > chain.rules.length + 1) throw new RuleParseError(`index of insertion too big`)
+            if (position < 1 || position > chain.rules.length + 1)
+              throw new RuleParseError(`index of insertion too big`)
             chain.rules.splice(position - 1, 0, rule)
           } else {
             const text = rule.text()
@@ -317,12 +338,14 @@ export function restoreTables(current: Table[], text: string, options: RestoreOp
           }
           continue
         }
-        case "-N": case "--new-chain": {
+        case "-N":
+        case "--new-chain": {
           if (table.chain(chainName) !== undefined) throw new RuleParseError(`chain ${chainName} already exists`)
           table.addChain(new Chain(chainName, -1))
           continue
         }
-        case "-F": case "--flush": {
+        case "-F":
+        case "--flush": {
           const targets = chainName === undefined ? table.chains : [table.chain(chainName)]
           for (const chain of targets) {
             if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
@@ -330,14 +353,23 @@ export function restoreTables(current: Table[], text: string, options: RestoreOp
           }
           continue
         }
-        case "-X": case "--delete-chain": {
+        case "-X":
+        case "--delete-chain": {
           const victims = chainName === undefined ? table.chains.filter((c) => !c.builtin) : [table.chain(chainName)]
           for (const chain of victims) {
             if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
             if (chain.builtin) throw new RuleParseError(`cannot delete built-in chain ${chain.name}`)
             if (chain.rules.length > 0) throw new RuleParseError(`chain ${chain.name} is not empty`)
             for (const other of table.chains) {
-              if (other !== chain && !victims.includes(other) && other.rules.some((r) => r.target.chainName === chain.name && (r.target.kind === TargetKind.JUMP || r.target.kind === TargetKind.GOTO))) {
+              if (
+                other !== chain &&
+                !victims.includes(other) &&
+                other.rules.some(
+                  (r) =>
+                    r.target.chainName === chain.name &&
+                    (r.target.kind === TargetKind.JUMP || r.target.kind === TargetKind.GOTO),
+                )
+              ) {
                 throw new RuleParseError(`chain ${chain.name} is referenced by ${other.name}`)
               }
             }
@@ -346,7 +378,8 @@ export function restoreTables(current: Table[], text: string, options: RestoreOp
           for (const chain of victims) if (chain !== undefined) table.byName.delete(chain.name)
           continue
         }
-        case "-P": case "--policy": {
+        case "-P":
+        case "--policy": {
           const chain = table.chain(chainName)
           if (chain === undefined || !chain.builtin) throw new RuleParseError(`bad built-in chain "${chainName}"`)
           const policy = tokens[2]
@@ -382,7 +415,9 @@ export function saveTables(tables: readonly Table[], order: readonly number[], o
     if (!table.shown) continue
     if (options.header === true) out.push("# Generated by kube-netsim")
     out.push(`*${table.name}`)
-    const shown = table.chains.filter((c) => !c.builtin || c.declared || c.rules.length > 0 || c.policy !== Policy.ACCEPT)
+    const shown = table.chains.filter(
+      (c) => !c.builtin || c.declared || c.rules.length > 0 || c.policy !== Policy.ACCEPT,
+    )
     for (const c of shown) {
       const policy = c.builtin ? (c.policy === Policy.DROP ? "DROP" : "ACCEPT") : "-"
       const counters = c.builtin ? `[${c.policyPackets}:${c.policyBytes}]` : "[0:0]"

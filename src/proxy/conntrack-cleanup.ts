@@ -46,7 +46,10 @@ function ipPortKey(address: Ipv4, port: number): number {
 }
 
 /** The filters `CleanStaleEntries` would pass to ClearEntries. Pure. */
-export function staleConntrackFilters(entries: Iterable<ConntrackEntryView>, servicePorts: readonly ServicePortInfo[]): ConntrackDeleteFilter[] {
+export function staleConntrackFilters(
+  entries: Iterable<ConntrackEntryView>,
+  servicePorts: readonly ServicePortInfo[],
+): ConntrackDeleteFilter[] {
   const serviceIPEndpointIPs = new Map<number, Set<Ipv4>>()
   const serviceNodePortEndpointIPs = new Map<number, Set<Ipv4>>()
   for (const svc of servicePorts) {
@@ -70,7 +73,12 @@ export function staleConntrackFilters(entries: Iterable<ConntrackEntryView>, ser
     const byIP = serviceIPEndpointIPs.get(ipPortKey(entry.origDstAddr, entry.origDstPort))
     if (byIP !== undefined) {
       if (!byIP.has(entry.replySrcAddr)) {
-        filters.push({ kind: "ip-port", origDstAddr: entry.origDstAddr, origDstPort: entry.origDstPort, replySrcAddr: entry.replySrcAddr })
+        filters.push({
+          kind: "ip-port",
+          origDstAddr: entry.origDstAddr,
+          origDstPort: entry.origDstPort,
+          replySrcAddr: entry.replySrcAddr,
+        })
       }
       continue
     }
@@ -92,7 +100,10 @@ export function filterMatches(filter: ConntrackDeleteFilter, entry: ConntrackEnt
  * Lists the table, computes the stale filters and deletes every matching entry.
  * Returns the deleted handles in listing order.
  */
-export function cleanStaleConntrackEntries(table: ConntrackTableView, servicePorts: readonly ServicePortInfo[]): number[] {
+export function cleanStaleConntrackEntries(
+  table: ConntrackTableView,
+  servicePorts: readonly ServicePortInfo[],
+): number[] {
   const entries = [...table.listEntries()]
   const filters = staleConntrackFilters(entries, servicePorts)
   if (filters.length === 0) return []
@@ -105,7 +116,10 @@ export function cleanStaleConntrackEntries(table: ConntrackTableView, servicePor
   const deleted: number[] = []
   for (const entry of entries) {
     if (entry.protocol !== Protocol.UDP) continue
-    if (portKeys.has(`${entry.origDstPort}/${entry.replySrcAddr}`) || ipPortKeys.has(`${entry.origDstAddr}/${entry.origDstPort}/${entry.replySrcAddr}`)) {
+    if (
+      portKeys.has(`${entry.origDstPort}/${entry.replySrcAddr}`) ||
+      ipPortKeys.has(`${entry.origDstAddr}/${entry.origDstPort}/${entry.replySrcAddr}`)
+    ) {
       deleted.push(entry.handle)
     }
   }

@@ -122,7 +122,10 @@ export function shouldSkipService(service: Service): boolean {
 }
 
 function ipv4ClusterIP(service: Service): string {
-  const candidates = service.spec.clusterIPs !== undefined && service.spec.clusterIPs.length > 0 ? service.spec.clusterIPs : [service.spec.clusterIP ?? ""]
+  const candidates =
+    service.spec.clusterIPs !== undefined && service.spec.clusterIPs.length > 0
+      ? service.spec.clusterIPs
+      : [service.spec.clusterIP ?? ""]
   for (const ip of candidates) {
     const parsed = parseIpv4(ip)
     if (parsed !== undefined) return formatIpv4(parsed)
@@ -230,7 +233,11 @@ export function compareStrings(a: string, b: string): number {
 }
 
 /** Every service port kube-proxy programs, sorted by ServicePortName string then protocol. */
-export function buildServicePorts(services: readonly Service[], slices: readonly EndpointSlice[], node: ProxyNode): ServicePortInfo[] {
+export function buildServicePorts(
+  services: readonly Service[],
+  slices: readonly EndpointSlice[],
+  node: ProxyNode,
+): ServicePortInfo[] {
   const endpointsMap = buildEndpointsMap(slices, node.name)
   const out: ServicePortInfo[] = []
   for (const service of services) {
@@ -243,7 +250,8 @@ export function buildServicePorts(services: readonly Service[], slices: readonly
     const namespacedName = `${namespace}/${serviceName}`
     const type = spec.type ?? "ClusterIP"
     const externalIPs = ipv4List(spec.externalIPs)
-    const serviceExternallyAccessible = type === "LoadBalancer" || type === "NodePort" || (type === "ClusterIP" && (spec.externalIPs ?? []).length > 0)
+    const serviceExternallyAccessible =
+      type === "LoadBalancer" || type === "NodePort" || (type === "ClusterIP" && (spec.externalIPs ?? []).length > 0)
     const externalPolicyLocal = serviceExternallyAccessible && spec.externalTrafficPolicy === "Local"
     const internalPolicyLocal = spec.internalTrafficPolicy === "Local"
     const needsHealthCheck = type === "LoadBalancer" && externalPolicyLocal
@@ -259,7 +267,10 @@ export function buildServicePorts(services: readonly Service[], slices: readonly
       const parsed = parseSourceRange(range)
       if (parsed !== undefined) loadBalancerSourceRanges.push(formatCidr(parsed))
     }
-    const stickyMaxAgeSeconds = spec.sessionAffinity === "ClientIP" ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_STICKY_MAX_AGE_SECONDS) : 0
+    const stickyMaxAgeSeconds =
+      spec.sessionAffinity === "ClientIP"
+        ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_STICKY_MAX_AGE_SECONDS)
+        : 0
     for (const port of spec.ports ?? []) {
       const portName = port.name ?? ""
       const protocol = lowerProtocol(port.protocol)

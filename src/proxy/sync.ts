@@ -57,8 +57,10 @@ export class SyncRunner implements EventHandler {
     readonly burst: number,
     private readonly target: SyncTarget,
   ) {
-    if (!(Number.isSafeInteger(minSyncPeriodNs) && minSyncPeriodNs >= 0)) throw new Error(`${name}: bad minSyncPeriodNs ${minSyncPeriodNs}`)
-    if (!(Number.isSafeInteger(syncPeriodNs) && syncPeriodNs >= minSyncPeriodNs)) throw new Error(`${name}: syncPeriodNs must be >= minSyncPeriodNs`)
+    if (!(Number.isSafeInteger(minSyncPeriodNs) && minSyncPeriodNs >= 0))
+      throw new Error(`${name}: bad minSyncPeriodNs ${minSyncPeriodNs}`)
+    if (!(Number.isSafeInteger(syncPeriodNs) && syncPeriodNs >= minSyncPeriodNs))
+      throw new Error(`${name}: syncPeriodNs must be >= minSyncPeriodNs`)
     if (!(Number.isInteger(burst) && burst >= 1)) throw new Error(`${name}: bad burst ${burst}`)
     this.creditMaxNs = burst * minSyncPeriodNs
     this.creditNs = this.creditMaxNs

@@ -26,7 +26,12 @@ export interface TopologyOptions {
 }
 
 /** topologyModeFromHints: hints apply only if every ready endpoint has one and one matches. */
-export function topologyModeFromHints(endpoints: readonly EndpointInfo[], nodeName: string, zone: string, options: TopologyOptions = {}): TopologyMode {
+export function topologyModeFromHints(
+  endpoints: readonly EndpointInfo[],
+  nodeName: string,
+  zone: string,
+  options: TopologyOptions = {},
+): TopologyMode {
   let hasEndpointForNode = false
   let allEndpointsHaveNodeHints = true
   let hasEndpointForZone = false
@@ -38,7 +43,8 @@ export function topologyModeFromHints(endpoints: readonly EndpointInfo[], nodeNa
     if (endpoint.zoneHints.length === 0) allEndpointsHaveZoneHints = false
     else if (endpoint.zoneHints.includes(zone)) hasEndpointForZone = true
   }
-  if (options.preferSameTrafficDistribution === true && allEndpointsHaveNodeHints && hasEndpointForNode) return "PreferSameNode"
+  if (options.preferSameTrafficDistribution === true && allEndpointsHaveNodeHints && hasEndpointForNode)
+    return "PreferSameNode"
   if (allEndpointsHaveZoneHints && hasEndpointForZone) return "PreferSameZone"
   return ""
 }
@@ -54,7 +60,12 @@ function availableForTopology(endpoint: EndpointInfo, mode: TopologyMode, nodeNa
   }
 }
 
-export function categorizeEndpoints(svc: ServicePortInfo, nodeName: string, zone: string, options: TopologyOptions = {}): CategorizedEndpoints {
+export function categorizeEndpoints(
+  svc: ServicePortInfo,
+  nodeName: string,
+  zone: string,
+  options: TopologyOptions = {},
+): CategorizedEndpoints {
   const endpoints = svc.endpoints
   let topologyMode: TopologyMode = ""
   let clusterEndpoints: EndpointInfo[] = []

@@ -24,17 +24,34 @@ export interface ServicePortView extends ServicePortInfo, CategorizedEndpoints {
 }
 
 /** The view of one service port on the node `nodeName` in `zone`. */
-export function servicePortView(svc: ServicePortInfo, nodeName: string, zone: string, options: TopologyOptions = {}): ServicePortView {
+export function servicePortView(
+  svc: ServicePortInfo,
+  nodeName: string,
+  zone: string,
+  options: TopologyOptions = {},
+): ServicePortView {
   const categorized = categorizeEndpoints(svc, nodeName, zone, options)
   const has = categorized.hasAnyEndpoints
   // proxier.go: ITP/ETP Local with no local endpoint leaves the policy without endpoints.
   const hasInternalEndpoints = has && !(svc.internalPolicyLocal && categorized.localEndpoints.length === 0)
   const hasExternalEndpoints = has && !(svc.externalPolicyLocal && categorized.localEndpoints.length === 0)
   const verdict = (ok: boolean): TrafficVerdict => (ok ? "ACCEPT" : has ? "DROP" : "REJECT")
-  return { ...svc, ...categorized, hasInternalEndpoints, hasExternalEndpoints, internalVerdict: verdict(hasInternalEndpoints), externalVerdict: verdict(hasExternalEndpoints) }
+  return {
+    ...svc,
+    ...categorized,
+    hasInternalEndpoints,
+    hasExternalEndpoints,
+    internalVerdict: verdict(hasInternalEndpoints),
+    externalVerdict: verdict(hasExternalEndpoints),
+  }
 }
 
-export function servicePortViews(services: readonly Service[], slices: readonly EndpointSlice[], node: ProxyNode, options: TopologyOptions = {}): ServicePortView[] {
+export function servicePortViews(
+  services: readonly Service[],
+  slices: readonly EndpointSlice[],
+  node: ProxyNode,
+  options: TopologyOptions = {},
+): ServicePortView[] {
   const zone = nodeZone(node)
   return buildServicePorts(services, slices, node).map((svc) => servicePortView(svc, node.name, zone, options))
 }

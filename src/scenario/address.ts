@@ -37,7 +37,8 @@ function reason(error: unknown): string {
 export function parseAddress(text: string, what = "IPv4 address"): Parsed<Ipv4> {
   const v6 = ipv6Message(text, what.replace(/^IPv4 /, ""))
   if (v6 !== undefined) return { ok: false, message: v6 }
-  if (text.includes("/")) return { ok: false, message: `invalid ${what} "${text}": expected an address without a /prefix` }
+  if (text.includes("/"))
+    return { ok: false, message: `invalid ${what} "${text}": expected an address without a /prefix` }
   let address: Address4
   try {
     address = new Address4(text)
@@ -58,7 +59,8 @@ export function parsePrefix(text: string, what = "CIDR", strict = true): Parsed<
   const slash = text.indexOf("/")
   if (slash < 0) return { ok: false, message: `invalid ${what} "${text}": expected ADDRESS/PREFIX, e.g. 10.96.0.0/12` }
   // ip-address reads the prefix length leniently ("/08"); the API server's parser (netip) does not.
-  if (!/^(0|[1-9]\d?)$/.test(text.slice(slash + 1))) return { ok: false, message: `invalid ${what} "${text}": the prefix length must be 0 to 32` }
+  if (!/^(0|[1-9]\d?)$/.test(text.slice(slash + 1)))
+    return { ok: false, message: `invalid ${what} "${text}": the prefix length must be 0 to 32` }
   let prefix: Address4
   try {
     prefix = new Address4(text)
@@ -71,7 +73,10 @@ export function parsePrefix(text: string, what = "CIDR", strict = true): Parsed<
   const address = Number(prefix.bigInt()) >>> 0
   const network = (address & mask) >>> 0
   if (strict && network !== address) {
-    return { ok: false, message: `invalid ${what} "${text}": host bits are set (did you mean ${prefix.startAddress().correctForm()}/${prefixLength}?)` }
+    return {
+      ok: false,
+      message: `invalid ${what} "${text}": host bits are set (did you mean ${prefix.startAddress().correctForm()}/${prefixLength}?)`,
+    }
   }
   return { ok: true, value: { address: network, prefixLength, mask } }
 }

@@ -45,7 +45,11 @@ export function checkExpectations(expectations: readonly Expectation[], doc: Res
     }
     const actual = measure(expectation.condition, results)
     const ok = holds(expectation.condition, actual, expectation.value)
-    if (!ok) failures.push({ expectation, message: `${expectation.workload}: expected ${expectation.text}, got ${describe(expectation.condition, actual)}` })
+    if (!ok)
+      failures.push({
+        expectation,
+        message: `${expectation.workload}: expected ${expectation.text}, got ${describe(expectation.condition, actual)}`,
+      })
   }
   return failures
 }

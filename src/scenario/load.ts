@@ -30,7 +30,13 @@ import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { ipv6NotModelled, isIpv6, parseAddress } from "./address.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
-import { ScenarioFile, type ExpectationEntry, type ManifestSourceEntry, type TimelineEntry, type WorkloadEntry } from "./schema.ts"
+import {
+  ScenarioFile,
+  type ExpectationEntry,
+  type ManifestSourceEntry,
+  type TimelineEntry,
+  type WorkloadEntry,
+} from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
 import { parseBandwidthBps, parseBytes, parseDurationNs, parseLossPpm, parseRatePerSecond } from "./units.ts"
 
@@ -48,8 +54,7 @@ export interface LoadedScenario {
 }
 
 export type LoadResult =
-  | { readonly ok: true; readonly scenario: LoadedScenario }
-  | { readonly ok: false; readonly issues: readonly Issue[] }
+  { readonly ok: true; readonly scenario: LoadedScenario } | { readonly ok: false; readonly issues: readonly Issue[] }
 
 /** The defaults of every optional scenario field (docs/scenario.md gives their sources). */
 export const DEFAULTS = {
@@ -107,7 +112,12 @@ export function loadScenario(file: string, readFile: ReadFile = readFileUtf8): L
   try {
     text = readFile(file)
   } catch (error) {
-    return { ok: false, issues: [{ severity: "error", path: [], message: `cannot read scenario file ${file}: ${readErrorMessage(error)}` }] }
+    return {
+      ok: false,
+      issues: [
+        { severity: "error", path: [], message: `cannot read scenario file ${file}: ${readErrorMessage(error)}` },
+      ],
+    }
   }
   return decodeScenarioText(file, text, readFile)
 }
@@ -126,12 +136,27 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
   if (yaml.issues.length > 0) return { ok: false, issues: sortIssues(yaml.issues) }
   const first = yaml.documents[0]
   if (first === undefined || first.value === null || first.value === undefined) {
-    return { ok: false, issues: [{ severity: "error", path: [], message: "empty scenario file: expected apiVersion: kube-netsim/v1, kind: Scenario", position: { file, line: 1, column: 1 } }] }
+    return {
+      ok: false,
+      issues: [
+        {
+          severity: "error",
+          path: [],
+          message: "empty scenario file: expected apiVersion: kube-netsim/v1, kind: Scenario",
+          position: { file, line: 1, column: 1 },
+        },
+      ],
+    }
   }
   const issues: Issue[] = []
   const doc = first
   if (yaml.documents.length > 1) {
-    issues.push({ severity: "error", path: [], message: "a scenario file holds one YAML document (put Kubernetes manifests under manifests:)", position: yaml.documents[1].locate([]) })
+    issues.push({
+      severity: "error",
+      path: [],
+      message: "a scenario file holds one YAML document (put Kubernetes manifests under manifests:)",
+      position: yaml.documents[1].locate([]),
+    })
   }
   const context = new Context(file, doc, readFile, issues)
   const decoded = decodeAll(ScenarioFile, doc.value, true)
@@ -142,14 +167,23 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
     if (typeof raw === "object" && raw !== null) context.manifestOptionsFromRaw(raw)
     if (typeof raw === "object" && raw !== null && "manifests" in raw && Array.isArray(raw.manifests)) {
       raw.manifests.forEach((entry: unknown, index: number) => {
-        if (typeof entry === "object" && entry !== null && ("path" in entry || "inline" in entry)) context.tryManifestSource(entry, ["manifests", index])
+        if (typeof entry === "object" && entry !== null && ("path" in entry || "inline" in entry))
+          context.tryManifestSource(entry, ["manifests", index])
       })
     }
     return { ok: false, issues: sortIssues(issues) }
   }
   const spec = context.build(decoded.value)
   if (hasErrors(issues) || spec === undefined) return { ok: false, issues: sortIssues(issues) }
-  return { ok: true, scenario: { spec: spec.spec, expectations: spec.expectations, warnings: sortIssues(issues), locate: (path) => doc.locate(path) } }
+  return {
+    ok: true,
+    scenario: {
+      spec: spec.spec,
+      expectations: spec.expectations,
+      warnings: sortIssues(issues),
+      locate: (path) => doc.locate(path),
+    },
+  }
 }
 
 const DURATION = (text: string): number => mustParse(parseDurationNs(text))
@@ -173,7 +207,12 @@ class Context {
   ) {}
 
   error(path: Path, message: string, atKey = false): void {
-    this.issues.push({ severity: "error", path, message, position: atKey ? this.doc.locateKey(path) : this.doc.locate(path) })
+    this.issues.push({
+      severity: "error",
+      path,
+      message,
+      position: atKey ? this.doc.locateKey(path) : this.doc.locate(path),
+    })
   }
 
   warning(path: Path, message: string): void {
@@ -183,7 +222,11 @@ class Context {
   /** DNS packets are not simulated yet: say so rather than accept a setting that changes nothing. */
   private nodeLocalEnabled(file: ScenarioFile): boolean {
     const enabled = file.dns?.nodeLocal?.enabled ?? false
-    if (enabled) this.warning(["dns", "nodeLocal", "enabled"], "NodeLocal DNSCache is not simulated yet: names resolve without DNS packets")
+    if (enabled)
+      this.warning(
+        ["dns", "nodeLocal", "enabled"],
+        "NodeLocal DNSCache is not simulated yet: names resolve without DNS packets",
+      )
     return enabled
   }
 
@@ -211,19 +254,53 @@ class Context {
     const cluster = this.cluster(file)
     const kubeProxy = this.kubeProxy(file)
     const manifests: ManifestObject[] = []
-    ;(file.manifests ?? []).forEach((entry, index) => manifests.push(...this.manifestSource(entry, ["manifests", index])))
-    const externalHosts = (file.externalHosts ?? []).map((host) => ({ name: host.name, ip: host.ip, httpPorts: [...(host.httpPorts ?? [])] }))
+    ;(file.manifests ?? []).forEach((entry, index) =>
+      manifests.push(...this.manifestSource(entry, ["manifests", index])),
+    )
+    const externalHosts = (file.externalHosts ?? []).map((host) => ({
+      name: host.name,
+      ip: host.ip,
+      httpPorts: [...(host.httpPorts ?? [])],
+    }))
     const timeline = (file.timeline ?? []).map((step, index) => this.timelineStep(step, index))
-    const allObjects = [...manifests, ...timeline.flatMap((step) => (step.action.kind === "apply" ? step.action.objects : []))]
+    const allObjects = [
+      ...manifests,
+      ...timeline.flatMap((step) => (step.action.kind === "apply" ? step.action.objects : [])),
+    ]
     const workloads = (file.workloads ?? []).map((workload, index) => this.workload(workload, index))
     const durationNs = DURATION(file.duration ?? DEFAULTS.duration)
 
-    this.checkUnique(cluster.nodes.map((node) => node.name), (index) => ["cluster", "nodes", index, "name"], "node")
-    this.checkUnique(workloads.map((w) => w.name), (index) => ["workloads", index, "name"], "workload")
-    this.checkUnique(externalHosts.map((h) => h.name), (index) => ["externalHosts", index, "name"], "external host")
-    this.checkReferences(workloads, timeline, allObjects, cluster, externalHosts.map((h) => h.name), durationNs)
+    this.checkUnique(
+      cluster.nodes.map((node) => node.name),
+      (index) => ["cluster", "nodes", index, "name"],
+      "node",
+    )
+    this.checkUnique(
+      workloads.map((w) => w.name),
+      (index) => ["workloads", index, "name"],
+      "workload",
+    )
+    this.checkUnique(
+      externalHosts.map((h) => h.name),
+      (index) => ["externalHosts", index, "name"],
+      "external host",
+    )
+    this.checkReferences(
+      workloads,
+      timeline,
+      allObjects,
+      cluster,
+      externalHosts.map((h) => h.name),
+      durationNs,
+    )
     this.checkObjects(manifests, allObjects)
-    const expectations = (file.expect ?? []).flatMap((entry, index) => this.expectation(entry, index, workloads.map((w) => w.name)))
+    const expectations = (file.expect ?? []).flatMap((entry, index) =>
+      this.expectation(
+        entry,
+        index,
+        workloads.map((w) => w.name),
+      ),
+    )
 
     const serviceTime = file.server?.serviceTime
     const server: ServerSpec =
@@ -260,12 +337,21 @@ class Context {
     const l = file.limits ?? {}
     const nodesMax = l.nodes ?? DEFAULTS.nodesMax
     const servicesMax = l.services ?? DEFAULTS.servicesMax
-    const where = (key: string, fallback: Path): Path => (l[key as keyof typeof l] !== undefined ? ["limits", key] : fallback)
+    const where = (key: string, fallback: Path): Path =>
+      l[key as keyof typeof l] !== undefined ? ["limits", key] : fallback
     const services = objects.filter((o) => o.object.kind === "Service").length
     if (services > servicesMax) {
-      this.error(where("services", ["manifests"]), `the scenario defines ${services} Services, more than limits.services (${servicesMax})`)
+      this.error(
+        where("services", ["manifests"]),
+        `the scenario defines ${services} Services, more than limits.services (${servicesMax})`,
+      )
     }
-    return { eventCountMax: l.events ?? DEFAULTS.eventCountMax, nodesMax, podsMax: l.pods ?? DEFAULTS.podsMax, servicesMax }
+    return {
+      eventCountMax: l.events ?? DEFAULTS.eventCountMax,
+      nodesMax,
+      podsMax: l.pods ?? DEFAULTS.podsMax,
+      servicesMax,
+    }
   }
 
   private cluster(file: ScenarioFile): ClusterSpec {
@@ -276,7 +362,12 @@ class Context {
     const nodeCount = Array.isArray(nodesRaw) ? nodesRaw.length : (nodesRaw as { count: number }).count
     let nodes: NodeSpec[]
     if (nodeCount > nodesMax) {
-      const path: Path = file.limits?.nodes !== undefined ? ["limits", "nodes"] : Array.isArray(nodesRaw) ? ["cluster", "nodes"] : ["cluster", "nodes", "count"]
+      const path: Path =
+        file.limits?.nodes !== undefined
+          ? ["limits", "nodes"]
+          : Array.isArray(nodesRaw)
+            ? ["cluster", "nodes"]
+            : ["cluster", "nodes", "count"]
       this.error(path, `the cluster has ${nodeCount} nodes, more than limits.nodes (${nodesMax})`)
       nodes = []
     } else if (Array.isArray(nodesRaw)) {
@@ -286,7 +377,9 @@ class Context {
         labels: { ...(node.labels ?? {}) },
         ...(node.ip !== undefined ? { ip: node.ip } : {}),
         ...(node.maxPods !== undefined ? { maxPods: node.maxPods } : {}),
-        ...((node.instanceType ?? c.instanceType) !== undefined ? { instanceType: (node.instanceType ?? c.instanceType) as string } : {}),
+        ...((node.instanceType ?? c.instanceType) !== undefined
+          ? { instanceType: (node.instanceType ?? c.instanceType) as string }
+          : {}),
       }))
       if (nodes.length === 0) this.error(["cluster", "nodes"], "a cluster needs at least one node")
       // Node addresses live on the node subnet (the VPC with aws-vpc), as a node's InternalIP must.
@@ -295,16 +388,28 @@ class Context {
         if (node.ip === undefined || subnet === undefined) return
         const address = parseIpv4(node.ip)
         if (address === undefined) this.error(["cluster", "nodes", i, "ip"], `${node.ip} is not an IPv4 address`)
-        else if (!cidrContains(subnet, address)) this.error(["cluster", "nodes", i, "ip"], `${node.ip} is outside cluster.nodeCIDR ${c.nodeCIDR ?? DEFAULTS.nodeCIDR}`)
+        else if (!cidrContains(subnet, address))
+          this.error(
+            ["cluster", "nodes", i, "ip"],
+            `${node.ip} is outside cluster.nodeCIDR ${c.nodeCIDR ?? DEFAULTS.nodeCIDR}`,
+          )
       })
     } else {
       const { count, zones } = nodesRaw as { count: number; zones?: readonly string[] }
       const zoneList = zones !== undefined && zones.length > 0 ? zones : [DEFAULTS.zone]
       const instanceType = c.instanceType === undefined ? {} : { instanceType: c.instanceType }
-      nodes = Array.from({ length: count }, (_, i) => ({ name: `node-${i + 1}`, zone: zoneList[i % zoneList.length], labels: {}, ...instanceType }))
+      nodes = Array.from({ length: count }, (_, i) => ({
+        name: `node-${i + 1}`,
+        zone: zoneList[i % zoneList.length],
+        labels: {},
+        ...instanceType,
+      }))
     }
     if ((c.cni ?? DEFAULTS.cni) !== "aws-vpc" && nodes.some((node) => node.instanceType !== undefined)) {
-      this.warning(c.instanceType !== undefined ? ["cluster", "instanceType"] : ["cluster", "nodes"], "instanceType sets a node's maxPods only with cni: aws-vpc (its ENI limit); with bridge maxPods stays 110 unless set")
+      this.warning(
+        c.instanceType !== undefined ? ["cluster", "instanceType"] : ["cluster", "nodes"],
+        "instanceType sets a node's maxPods only with cni: aws-vpc (its ENI limit); with bridge maxPods stays 110 unless set",
+      )
     }
     this.checkAddressRoom(c, nodes.length)
     const serviceNodePortRange = c.serviceNodePortRange ?? DEFAULTS.serviceNodePortRange
@@ -347,17 +452,28 @@ class Context {
     if (cni === "bridge" && podCidr !== undefined) {
       const text = c.podCIDR ?? DEFAULTS.podCIDR
       if (podCidr.prefixLength > NODE_CIDR_MASK_SIZE_DEFAULT) {
-        this.error(["cluster", "podCIDR"], `${text} is narrower than the /${NODE_CIDR_MASK_SIZE_DEFAULT} pod subnet each node gets (kube-controller-manager --node-cidr-mask-size); use a /${NODE_CIDR_MASK_SIZE_DEFAULT} or wider`)
+        this.error(
+          ["cluster", "podCIDR"],
+          `${text} is narrower than the /${NODE_CIDR_MASK_SIZE_DEFAULT} pod subnet each node gets (kube-controller-manager --node-cidr-mask-size); use a /${NODE_CIDR_MASK_SIZE_DEFAULT} or wider`,
+        )
       } else {
         const blocks = 2 ** (NODE_CIDR_MASK_SIZE_DEFAULT - podCidr.prefixLength)
-        if (blocks < nodeCount) this.error(["cluster", "podCIDR"], `${text} has room for ${blocks} node pod subnet${blocks === 1 ? "" : "s"} (/${NODE_CIDR_MASK_SIZE_DEFAULT}) but the cluster has ${nodeCount} nodes`)
+        if (blocks < nodeCount)
+          this.error(
+            ["cluster", "podCIDR"],
+            `${text} has room for ${blocks} node pod subnet${blocks === 1 ? "" : "s"} (/${NODE_CIDR_MASK_SIZE_DEFAULT}) but the cluster has ${nodeCount} nodes`,
+          )
       }
     }
     const nodeCidr = parseCidr(c.nodeCIDR ?? DEFAULTS.nodeCIDR)
     if (nodeCidr !== undefined) {
       const size = 2 ** (32 - nodeCidr.prefixLength)
       const room = Math.max(0, cni === "aws-vpc" ? size - 5 : size - 3)
-      if (room < nodeCount) this.error(["cluster", "nodeCIDR"], `${c.nodeCIDR ?? DEFAULTS.nodeCIDR} has room for ${room} node address${room === 1 ? "" : "es"} (${cni === "aws-vpc" ? "AWS reserves 5 per subnet" : ".1 is the gateway"}) but the cluster has ${nodeCount} nodes`)
+      if (room < nodeCount)
+        this.error(
+          ["cluster", "nodeCIDR"],
+          `${c.nodeCIDR ?? DEFAULTS.nodeCIDR} has room for ${room} node address${room === 1 ? "" : "es"} (${cni === "aws-vpc" ? "AWS reserves 5 per subnet" : ".1 is the gateway"}) but the cluster has ${nodeCount} nodes`,
+        )
     }
   }
 
@@ -367,10 +483,12 @@ class Context {
     const syncPeriodNs = DURATION(k.syncPeriod ?? DEFAULTS.syncPeriod)
     const minSyncPeriodNs = DURATION(k.minSyncPeriod ?? DEFAULTS.minSyncPeriod)
     if (syncPeriodNs === 0) this.error(["kubeProxy", "syncPeriod"], "must be greater than 0")
-    if (minSyncPeriodNs > syncPeriodNs) this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
+    if (minSyncPeriodNs > syncPeriodNs)
+      this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
     // Only the iptables compiler exists so far: simulating another mode with iptables rules would
     // report figures that mode does not produce.
-    if (k.mode !== undefined && k.mode !== "iptables") this.error(["kubeProxy", "mode"], `kube-proxy mode ${k.mode} is not simulated yet (only iptables)`)
+    if (k.mode !== undefined && k.mode !== "iptables")
+      this.error(["kubeProxy", "mode"], `kube-proxy mode ${k.mode} is not simulated yet (only iptables)`)
     return {
       mode: k.mode ?? DEFAULTS.kubeProxyMode,
       syncPeriodNs,
@@ -379,7 +497,11 @@ class Context {
       masqueradeBit: k.masqueradeBit ?? DEFAULTS.masqueradeBit,
       // kube-proxy's local-traffic detector (--cluster-cidr): the pod network. With aws-vpc,
       // pods take addresses from the VPC subnet, so the detector is the VPC CIDR (as EKS sets it).
-      clusterCIDR: k.clusterCIDR ?? (file.cluster?.cni === "aws-vpc" ? (file.cluster?.nodeCIDR ?? DEFAULTS.nodeCIDR) : (file.cluster?.podCIDR ?? DEFAULTS.podCIDR)),
+      clusterCIDR:
+        k.clusterCIDR ??
+        (file.cluster?.cni === "aws-vpc"
+          ? (file.cluster?.nodeCIDR ?? DEFAULTS.nodeCIDR)
+          : (file.cluster?.podCIDR ?? DEFAULTS.podCIDR)),
       localhostNodePorts: k.localhostNodePorts ?? DEFAULTS.localhostNodePorts,
       nfacct: k.nfacct ?? DEFAULTS.nfacct,
       randomFully: k.randomFully ?? DEFAULTS.randomFully,
@@ -397,7 +519,10 @@ class Context {
   /** The scenario failed to decode: check manifests against its node-port range if readable, else not at all. */
   manifestOptionsFromRaw(raw: object): void {
     const cluster = "cluster" in raw ? raw.cluster : undefined
-    const text = typeof cluster === "object" && cluster !== null && "serviceNodePortRange" in cluster ? cluster.serviceNodePortRange : DEFAULTS.serviceNodePortRange
+    const text =
+      typeof cluster === "object" && cluster !== null && "serviceNodePortRange" in cluster
+        ? cluster.serviceNodePortRange
+        : DEFAULTS.serviceNodePortRange
     this.manifestOptions = { nodePortRange: typeof text === "string" ? nodePortBounds(text) : null }
   }
 
@@ -406,7 +531,13 @@ class Context {
     const record = entry as Record<string, unknown>
     if (typeof record.path === "string" || "inline" in record) {
       const namespace = typeof record.namespace === "string" ? record.namespace : undefined
-      this.manifestSource({ ...(typeof record.path === "string" ? { path: record.path } : { inline: record.inline }), ...(namespace !== undefined ? { namespace } : {}) }, path)
+      this.manifestSource(
+        {
+          ...(typeof record.path === "string" ? { path: record.path } : { inline: record.inline }),
+          ...(namespace !== undefined ? { namespace } : {}),
+        },
+        path,
+      )
     }
   }
 
@@ -445,7 +576,8 @@ class Context {
     const from = this.source(w.from, namespace, at("from"))
     const to = this.target(w.to, at("to"))
     let arrival: Arrival = { kind: "closedLoop", concurrency: 1 }
-    if (w.arrival?.poisson !== undefined) arrival = { kind: "poisson", ratePerSecond: mustParse(parseRatePerSecond(w.arrival.poisson)) }
+    if (w.arrival?.poisson !== undefined)
+      arrival = { kind: "poisson", ratePerSecond: mustParse(parseRatePerSecond(w.arrival.poisson)) }
     else if (w.arrival?.every !== undefined) {
       const intervalNs = DURATION(w.arrival.every)
       if (intervalNs === 0) this.error([...at("arrival"), "every"], "must be greater than 0")
@@ -456,14 +588,25 @@ class Context {
     const requestBytes = mustParse(parseBytes(w.requestBytes ?? DEFAULTS.requestBytes))
     // A TCP request is bytes on the stream (an HTTP GET is ~100): with none, the server never sees
     // a request. UDP and ICMP may carry an empty payload (an empty datagram, `ping -s 0`).
-    if (requestBytes === 0 && (to.scheme === "http" || to.scheme === "tcp")) this.error(at("requestBytes"), `must be at least 1 for ${to.scheme}:// targets (a request is bytes on the connection)`)
+    if (requestBytes === 0 && (to.scheme === "http" || to.scheme === "tcp"))
+      this.error(
+        at("requestBytes"),
+        `must be at least 1 for ${to.scheme}:// targets (a request is bytes on the connection)`,
+      )
     return {
       name: w.name,
       from,
       to,
       arrival,
       count: w.count ?? null,
-      startNs: w.start === undefined ? 0 : typeof w.start === "string" ? DURATION(w.start) : w.start.at === undefined ? 0 : DURATION(w.start.at),
+      startNs:
+        w.start === undefined
+          ? 0
+          : typeof w.start === "string"
+            ? DURATION(w.start)
+            : w.start.at === undefined
+              ? 0
+              : DURATION(w.start.at),
       waitFor: w.start === undefined || typeof w.start === "string" ? "ready" : (w.start.waitFor ?? "ready"),
       durationNs: w.duration === undefined ? null : DURATION(w.duration),
       connection: w.connection ?? DEFAULTS.connection,
@@ -494,7 +637,10 @@ class Context {
     }
     const m = /^([a-z]+):\/\/([^/:?#\s]+)(?::(\d+))?(\/[^\s]*)?$/.exec(text)
     if (m === null) {
-      this.error(path, `invalid target "${text}": expected SCHEME://HOST[:PORT][/PATH], e.g. http://my-svc/, http://my-svc.my-ns:8080/path, udp://10.96.0.10:53, icmp://10.0.0.2, tcp://host:5432`)
+      this.error(
+        path,
+        `invalid target "${text}": expected SCHEME://HOST[:PORT][/PATH], e.g. http://my-svc/, http://my-svc.my-ns:8080/path, udp://10.96.0.10:53, icmp://10.0.0.2, tcp://host:5432`,
+      )
       return fallback
     }
     const scheme = m[1]
@@ -522,10 +668,12 @@ class Context {
           this.error(path, `invalid target "${text}": ${scheme} needs a port (${scheme}://HOST:PORT)`)
           return fallback
         }
-        if (m[4] !== undefined && m[4] !== "/") this.error(path, `invalid target "${text}": ${scheme} targets have no path`)
+        if (m[4] !== undefined && m[4] !== "/")
+          this.error(path, `invalid target "${text}": ${scheme} targets have no path`)
         return { scheme, host, port, path: "" }
       case "icmp":
-        if (port !== undefined || (m[4] !== undefined && m[4] !== "/")) this.error(path, `invalid target "${text}": icmp targets have no port or path (icmp://HOST)`)
+        if (port !== undefined || (m[4] !== undefined && m[4] !== "/"))
+          this.error(path, `invalid target "${text}": icmp targets have no port or path (icmp://HOST)`)
         return { scheme, host, port: 0, path: "" }
       default:
         this.error(path, `invalid target "${text}": unknown scheme "${scheme}" (expected http, tcp, udp or icmp)`)
@@ -541,34 +689,70 @@ class Context {
     if (step.scale !== undefined) {
       if (step.replicas === undefined) this.error([...path, "scale"], "scale needs replicas: N")
       const m = /^(deployment|replicaset)\/([^/\s]+)$/.exec(step.scale)
-      if (m === null) this.error([...path, "scale"], `invalid scale target "${step.scale}": expected deployment/NAME or replicaset/NAME`)
+      if (m === null)
+        this.error(
+          [...path, "scale"],
+          `invalid scale target "${step.scale}": expected deployment/NAME or replicaset/NAME`,
+        )
       return { atNs, action: { kind: "scale", target: step.scale, namespace, replicas: step.replicas ?? 0 }, position }
     }
     if (step.replicas !== undefined) this.error([...path, "replicas"], "replicas belongs to a scale step")
     if (step.delete !== undefined) {
       const m = /^(pod|deployment|replicaset|service|endpoints|endpointslice)\/([^/\s]+)$/.exec(step.delete)
-      if (m === null) this.error([...path, "delete"], `invalid delete target "${step.delete}": expected KIND/NAME with KIND pod, deployment, replicaset, service, endpoints or endpointslice`)
+      if (m === null)
+        this.error(
+          [...path, "delete"],
+          `invalid delete target "${step.delete}": expected KIND/NAME with KIND pod, deployment, replicaset, service, endpoints or endpointslice`,
+        )
       return { atNs, action: { kind: "delete", target: step.delete, namespace }, position }
     }
     if (step.failRestore !== undefined) {
       if (step.namespace !== undefined) this.error([...path, "namespace"], "a failRestore step has no namespace")
-      return { atNs, action: { kind: "failRestore", node: step.failRestore.node, count: step.failRestore.count ?? 1 }, position }
+      return {
+        atNs,
+        action: { kind: "failRestore", node: step.failRestore.node, count: step.failRestore.count ?? 1 },
+        position,
+      }
     }
-    if (step.namespace !== undefined) this.error([...path, "namespace"], "the namespace of an apply step goes inside apply: (apply: {path: ..., namespace: ...})")
+    if (step.namespace !== undefined)
+      this.error(
+        [...path, "namespace"],
+        "the namespace of an apply step goes inside apply: (apply: {path: ..., namespace: ...})",
+      )
     const objects = step.apply === undefined ? [] : this.manifestSource(step.apply, [...path, "apply"])
     return { atNs, action: { kind: "apply", objects }, position }
   }
 
   private expectation(entry: ExpectationEntry, index: number, workloadNames: readonly string[]): Expectation[] {
     const path: Path = ["expect", index]
-    if (!workloadNames.includes(entry.workload)) this.error([...path, "workload"], `no workload named "${entry.workload}"`)
+    if (!workloadNames.includes(entry.workload))
+      this.error([...path, "workload"], `no workload named "${entry.workload}"`)
     const out: Expectation[] = []
-    const conditions: ExpectationCondition[] = ["completedAtLeast", "failedAtMost", "sentAtLeast", "p50Below", "p99Below", "meanBelow", "maxBelow", "jainAtLeast", "endpointsAtLeast", "endpointsAtMost", "completedAtMost", "failedAtLeast"]
+    const conditions: ExpectationCondition[] = [
+      "completedAtLeast",
+      "failedAtMost",
+      "sentAtLeast",
+      "p50Below",
+      "p99Below",
+      "meanBelow",
+      "maxBelow",
+      "jainAtLeast",
+      "endpointsAtLeast",
+      "endpointsAtMost",
+      "completedAtMost",
+      "failedAtLeast",
+    ]
     for (const condition of conditions) {
       const raw = entry[condition]
       if (raw === undefined) continue
       const value = typeof raw === "string" ? DURATION(raw) : raw
-      out.push({ workload: entry.workload, condition, value, text: `${condition}: ${raw}`, position: this.doc.locate([...path, condition]) })
+      out.push({
+        workload: entry.workload,
+        condition,
+        value,
+        text: `${condition}: ${raw}`,
+        position: this.doc.locate([...path, condition]),
+      })
     }
     return out
   }
@@ -590,7 +774,12 @@ class Context {
     durationNs: number,
   ): void {
     const has = (kind: string, namespace: string, name: string): boolean =>
-      objects.some((o) => o.object.kind === kind && o.object.metadata.name === name && (o.object.metadata.namespace ?? "default") === namespace)
+      objects.some(
+        (o) =>
+          o.object.kind === kind &&
+          o.object.metadata.name === name &&
+          (o.object.metadata.namespace ?? "default") === namespace,
+      )
     const nodeNames = cluster.nodes.map((node) => node.name)
     workloads.forEach((w, index) => {
       const path: Path = ["workloads", index, "from"]
@@ -598,21 +787,29 @@ class Context {
       switch (from.kind) {
         case "pod":
           if (!has("Pod", from.namespace, from.name)) {
-            const viaDeployment = has("Deployment", from.namespace, from.name) || has("ReplicaSet", from.namespace, from.name)
-            this.error(path, `no Pod "${from.name}" in namespace "${from.namespace}"${viaDeployment ? ` (to send from the replicas of Deployment ${from.name}, write deployment/${from.name})` : ""}`)
+            const viaDeployment =
+              has("Deployment", from.namespace, from.name) || has("ReplicaSet", from.namespace, from.name)
+            this.error(
+              path,
+              `no Pod "${from.name}" in namespace "${from.namespace}"${viaDeployment ? ` (to send from the replicas of Deployment ${from.name}, write deployment/${from.name})` : ""}`,
+            )
           }
           break
         case "deployment":
-          if (!has("Deployment", from.namespace, from.name)) this.error(path, `no Deployment "${from.name}" in namespace "${from.namespace}"`)
+          if (!has("Deployment", from.namespace, from.name))
+            this.error(path, `no Deployment "${from.name}" in namespace "${from.namespace}"`)
           break
         case "node":
-          if (!nodeNames.includes(from.name)) this.error(path, `no node "${from.name}" (nodes: ${nodeNames.join(", ")})`)
+          if (!nodeNames.includes(from.name))
+            this.error(path, `no node "${from.name}" (nodes: ${nodeNames.join(", ")})`)
           break
         case "external":
-          if (!externalNames.includes(from.name)) this.error(path, `no external host "${from.name}" (declare it under externalHosts:)`)
+          if (!externalNames.includes(from.name))
+            this.error(path, `no external host "${from.name}" (declare it under externalHosts:)`)
           break
       }
-      if (w.startNs > durationNs) this.warning(["workloads", index, "start"], "starts after the scenario ends (duration)")
+      if (w.startNs > durationNs)
+        this.warning(["workloads", index, "start"], "starts after the scenario ends (duration)")
     })
     timeline.forEach((step, index) => {
       if (step.atNs > durationNs) this.warning(["timeline", index, "at"], "happens after the scenario ends (duration)")
@@ -620,11 +817,15 @@ class Context {
         const m = /^(deployment|replicaset)\/(.+)$/.exec(step.action.target)
         if (m !== null) {
           const kind = m[1] === "deployment" ? "Deployment" : "ReplicaSet"
-          if (!has(kind, step.action.namespace, m[2])) this.error(["timeline", index, "scale"], `no ${kind} "${m[2]}" in namespace "${step.action.namespace}"`)
+          if (!has(kind, step.action.namespace, m[2]))
+            this.error(["timeline", index, "scale"], `no ${kind} "${m[2]}" in namespace "${step.action.namespace}"`)
         }
       }
       if (step.action.kind === "failRestore" && !nodeNames.includes(step.action.node)) {
-        this.error(["timeline", index, "failRestore", "node"], `no node "${step.action.node}" (nodes: ${nodeNames.join(", ")})`)
+        this.error(
+          ["timeline", index, "failRestore", "node"],
+          `no node "${step.action.node}" (nodes: ${nodeNames.join(", ")})`,
+        )
       }
     })
   }
@@ -636,27 +837,49 @@ class Context {
     for (const entry of initial) {
       const meta = entry.object.metadata
       const id = `${entry.object.kind}/${meta.namespace ?? ""}/${meta.name}`
-      if (seen.has(id)) this.issues.push({ severity: "warning", path: ["metadata", "name"], message: `${entry.object.kind} ${meta.name} is declared twice; the later one replaces the earlier (kubectl apply)`, position: entry.locate(["metadata", "name"]) })
+      if (seen.has(id))
+        this.issues.push({
+          severity: "warning",
+          path: ["metadata", "name"],
+          message: `${entry.object.kind} ${meta.name} is declared twice; the later one replaces the earlier (kubectl apply)`,
+          position: entry.locate(["metadata", "name"]),
+        })
       seen.set(id, entry)
     }
     for (const entry of all) {
       const object = entry.object
       const namespace = object.metadata.namespace
       if (namespace !== undefined && !isBuiltinNamespace(namespace) && !namespaces.has(namespace)) {
-        this.issues.push({ severity: "error", path: ["metadata", "namespace"], message: `namespaces "${namespace}" not found (add a Namespace manifest)`, position: entry.locate(["metadata", "namespace"]) })
+        this.issues.push({
+          severity: "error",
+          path: ["metadata", "namespace"],
+          message: `namespaces "${namespace}" not found (add a Namespace manifest)`,
+          position: entry.locate(["metadata", "namespace"]),
+        })
       }
-      if (object.kind !== "Service" || object.spec.selector === undefined || Object.keys(object.spec.selector).length === 0) continue
+      if (
+        object.kind !== "Service" ||
+        object.spec.selector === undefined ||
+        Object.keys(object.spec.selector).length === 0
+      )
+        continue
       const selector = object.spec.selector
       const matches = all.some((other) => {
         const o = other.object
         if ((o.metadata.namespace ?? "default") !== (namespace ?? "default")) return false
         if (o.kind === "Pod") return matchesServiceSelector(selector, o.metadata.labels)
-        if (o.kind === "Deployment" || o.kind === "ReplicaSet") return matchesServiceSelector(selector, o.spec.template.metadata?.labels)
+        if (o.kind === "Deployment" || o.kind === "ReplicaSet")
+          return matchesServiceSelector(selector, o.spec.template.metadata?.labels)
         return false
       })
       if (!matches) {
         const text = formatLabels(selector)
-        this.issues.push({ severity: "warning", path: ["spec", "selector"], message: `Service ${object.metadata.name} selects ${text} but no Pod or Deployment template in namespace "${namespace ?? "default"}" has these labels (it will have no endpoints)`, position: entry.locate(["spec", "selector"]) })
+        this.issues.push({
+          severity: "warning",
+          path: ["spec", "selector"],
+          message: `Service ${object.metadata.name} selects ${text} but no Pod or Deployment template in namespace "${namespace ?? "default"}" has these labels (it will have no endpoints)`,
+          position: entry.locate(["spec", "selector"]),
+        })
       }
     }
   }

@@ -52,11 +52,15 @@ const TemplateMeta = Schema.Struct({
 
 const LabelSelector = Schema.Struct({
   matchLabels: opt(StringMap),
-  matchExpressions: opt(Schema.Array(Schema.Struct({
-    key: Str,
-    operator: Schema.Literals(["In", "NotIn", "Exists", "DoesNotExist"]),
-    values: opt(StringList),
-  }))),
+  matchExpressions: opt(
+    Schema.Array(
+      Schema.Struct({
+        key: Str,
+        operator: Schema.Literals(["In", "NotIn", "Exists", "DoesNotExist"]),
+        values: opt(StringList),
+      }),
+    ),
+  ),
 })
 
 const Probe = Schema.Struct({
@@ -73,7 +77,9 @@ const Probe = Schema.Struct({
 const Container = Schema.Struct({
   name: Str,
   image: Str,
-  ports: opt(Schema.Array(Schema.Struct({ name: opt(Str), containerPort: Port, protocol: opt(Protocol), hostPort: opt(Port) }))),
+  ports: opt(
+    Schema.Array(Schema.Struct({ name: opt(Str), containerPort: Port, protocol: opt(Protocol), hostPort: opt(Port) })),
+  ),
   command: opt(StringList),
   args: opt(StringList),
   readinessProbe: opt(Probe),
@@ -81,7 +87,11 @@ const Container = Schema.Struct({
 })
 
 const PodSpec = Schema.Struct({
-  containers: Schema.Array(Container).check(Schema.makeFilter((list: readonly unknown[]) => (list.length > 0 ? undefined : "at least one container is required"))),
+  containers: Schema.Array(Container).check(
+    Schema.makeFilter((list: readonly unknown[]) =>
+      list.length > 0 ? undefined : "at least one container is required",
+    ),
+  ),
   nodeName: opt(Str),
   nodeSelector: opt(StringMap),
   hostNetwork: opt(Bool),
@@ -91,7 +101,12 @@ const PodSpec = Schema.Struct({
   subdomain: opt(Str),
 })
 
-const Pod = Schema.Struct({ apiVersion: Schema.Literal("v1"), kind: Schema.Literal("Pod"), metadata: ObjectMeta, spec: PodSpec })
+const Pod = Schema.Struct({
+  apiVersion: Schema.Literal("v1"),
+  kind: Schema.Literal("Pod"),
+  metadata: ObjectMeta,
+  spec: PodSpec,
+})
 
 const WorkloadSpec = Schema.Struct({
   replicas: opt(NonNegativeInt),
@@ -99,9 +114,23 @@ const WorkloadSpec = Schema.Struct({
   template: Schema.Struct({ metadata: opt(TemplateMeta), spec: PodSpec }),
 })
 
-const Deployment = Schema.Struct({ apiVersion: Schema.Literal("apps/v1"), kind: Schema.Literal("Deployment"), metadata: ObjectMeta, spec: WorkloadSpec })
-const ReplicaSet = Schema.Struct({ apiVersion: Schema.Literal("apps/v1"), kind: Schema.Literal("ReplicaSet"), metadata: ObjectMeta, spec: WorkloadSpec })
-const Namespace = Schema.Struct({ apiVersion: Schema.Literal("v1"), kind: Schema.Literal("Namespace"), metadata: ObjectMeta })
+const Deployment = Schema.Struct({
+  apiVersion: Schema.Literal("apps/v1"),
+  kind: Schema.Literal("Deployment"),
+  metadata: ObjectMeta,
+  spec: WorkloadSpec,
+})
+const ReplicaSet = Schema.Struct({
+  apiVersion: Schema.Literal("apps/v1"),
+  kind: Schema.Literal("ReplicaSet"),
+  metadata: ObjectMeta,
+  spec: WorkloadSpec,
+})
+const Namespace = Schema.Struct({
+  apiVersion: Schema.Literal("v1"),
+  kind: Schema.Literal("Namespace"),
+  metadata: ObjectMeta,
+})
 
 /** An IPv4 address, or "" (unset) where the API allows it. */
 function optionalAddress(what: string, alsoAllowed: readonly string[] = [""]) {
@@ -145,7 +174,20 @@ const ServiceSpec = Schema.Struct({
   externalIPs: opt(Schema.Array(Ipv4String)),
   externalName: opt(Str),
   sessionAffinity: opt(Schema.Literals(["None", "ClientIP"])),
-  sessionAffinityConfig: opt(Schema.Struct({ clientIP: opt(Schema.Struct({ timeoutSeconds: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 1, maximum: 86400 }, { message: "must be between 1 and 86400" }))) })) })),
+  sessionAffinityConfig: opt(
+    Schema.Struct({
+      clientIP: opt(
+        Schema.Struct({
+          timeoutSeconds: opt(
+            Schema.Number.check(
+              Schema.isInt({ message: "expected an integer" }),
+              Schema.isBetween({ minimum: 1, maximum: 86400 }, { message: "must be between 1 and 86400" }),
+            ),
+          ),
+        }),
+      ),
+    }),
+  ),
   externalTrafficPolicy: opt(Schema.Literals(["Cluster", "Local"])),
   internalTrafficPolicy: opt(Schema.Literals(["Cluster", "Local"])),
   healthCheckNodePort: opt(Port),
@@ -164,26 +206,52 @@ const ServiceSpec = Schema.Struct({
  * the LB addresses of an upstream test case); the API server keeps its own conditions.
  */
 const ServiceStatus = Schema.Struct({
-  loadBalancer: opt(Schema.Struct({
-    ingress: opt(Schema.Array(Schema.Struct({ ip: opt(Ipv4String), hostname: opt(Str), ipMode: opt(Schema.Literals(["VIP", "Proxy"])), ports: opt(Schema.Unknown) }))),
-  })),
+  loadBalancer: opt(
+    Schema.Struct({
+      ingress: opt(
+        Schema.Array(
+          Schema.Struct({
+            ip: opt(Ipv4String),
+            hostname: opt(Str),
+            ipMode: opt(Schema.Literals(["VIP", "Proxy"])),
+            ports: opt(Schema.Unknown),
+          }),
+        ),
+      ),
+    }),
+  ),
   conditions: opt(Schema.Unknown),
 })
 
-const Service = Schema.Struct({ apiVersion: Schema.Literal("v1"), kind: Schema.Literal("Service"), metadata: ObjectMeta, spec: ServiceSpec, status: opt(ServiceStatus) })
+const Service = Schema.Struct({
+  apiVersion: Schema.Literal("v1"),
+  kind: Schema.Literal("Service"),
+  metadata: ObjectMeta,
+  spec: ServiceSpec,
+  status: opt(ServiceStatus),
+})
 
 const TargetRef = Schema.Struct({ kind: Str, name: Str, namespace: opt(Str), uid: opt(Str) })
-const EndpointAddress = Schema.Struct({ ip: Ipv4String, nodeName: opt(Str), hostname: opt(Str), targetRef: opt(TargetRef) })
+const EndpointAddress = Schema.Struct({
+  ip: Ipv4String,
+  nodeName: opt(Str),
+  hostname: opt(Str),
+  targetRef: opt(TargetRef),
+})
 
 const Endpoints = Schema.Struct({
   apiVersion: Schema.Literal("v1"),
   kind: Schema.Literal("Endpoints"),
   metadata: ObjectMeta,
-  subsets: opt(Schema.Array(Schema.Struct({
-    addresses: opt(Schema.Array(EndpointAddress)),
-    notReadyAddresses: opt(Schema.Array(EndpointAddress)),
-    ports: opt(Schema.Array(Schema.Struct({ name: opt(Str), port: Port, protocol: opt(Protocol) }))),
-  }))),
+  subsets: opt(
+    Schema.Array(
+      Schema.Struct({
+        addresses: opt(Schema.Array(EndpointAddress)),
+        notReadyAddresses: opt(Schema.Array(EndpointAddress)),
+        ports: opt(Schema.Array(Schema.Struct({ name: opt(Str), port: Port, protocol: opt(Protocol) }))),
+      }),
+    ),
+  ),
 })
 
 const EndpointSlice = Schema.Struct({
@@ -191,28 +259,44 @@ const EndpointSlice = Schema.Struct({
   kind: Schema.Literal("EndpointSlice"),
   metadata: ObjectMeta,
   addressType: Schema.Literals(["IPv4", "IPv6", "FQDN"]),
-  endpoints: Schema.Array(Schema.Struct({
-    addresses: StringList,
-    conditions: opt(Schema.Struct({ ready: opt(Bool), serving: opt(Bool), terminating: opt(Bool) })),
-    nodeName: opt(Str),
-    zone: opt(Str),
-    hostname: opt(Str),
-    targetRef: opt(TargetRef),
-    hints: opt(Schema.Struct({ forZones: opt(Schema.Array(Schema.Struct({ name: Str }))), forNodes: opt(Schema.Array(Schema.Struct({ name: Str }))) })),
-  })),
-  ports: opt(Schema.Array(Schema.Struct({ name: opt(Str), port: opt(Port), protocol: opt(Protocol), appProtocol: opt(Str) }))),
+  endpoints: Schema.Array(
+    Schema.Struct({
+      addresses: StringList,
+      conditions: opt(Schema.Struct({ ready: opt(Bool), serving: opt(Bool), terminating: opt(Bool) })),
+      nodeName: opt(Str),
+      zone: opt(Str),
+      hostname: opt(Str),
+      targetRef: opt(TargetRef),
+      hints: opt(
+        Schema.Struct({
+          forZones: opt(Schema.Array(Schema.Struct({ name: Str }))),
+          forNodes: opt(Schema.Array(Schema.Struct({ name: Str }))),
+        }),
+      ),
+    }),
+  ),
+  ports: opt(
+    Schema.Array(Schema.Struct({ name: opt(Str), port: opt(Port), protocol: opt(Protocol), appProtocol: opt(Str) })),
+  ),
 }).check(
   // The API server validates each address against the slice's addressType (IPv4 here: IPv6 slices
   // are left to the IPv4 proxier, which skips them as upstream's does).
-  Schema.makeFilter((slice: { readonly addressType: string; readonly endpoints: readonly { readonly addresses: readonly string[] }[] }) => {
-    if (slice.addressType !== "IPv4") return undefined
-    const issues: { path: PropertyKey[]; issue: string }[] = []
-    slice.endpoints.forEach((endpoint, i) => endpoint.addresses.forEach((address, j) => {
-      const parsed = parseAddress(address, "endpoint address")
-      if (!parsed.ok) issues.push({ path: ["endpoints", i, "addresses", j], issue: parsed.message })
-    }))
-    return issues
-  }),
+  Schema.makeFilter(
+    (slice: {
+      readonly addressType: string
+      readonly endpoints: readonly { readonly addresses: readonly string[] }[]
+    }) => {
+      if (slice.addressType !== "IPv4") return undefined
+      const issues: { path: PropertyKey[]; issue: string }[] = []
+      slice.endpoints.forEach((endpoint, i) =>
+        endpoint.addresses.forEach((address, j) => {
+          const parsed = parseAddress(address, "endpoint address")
+          if (!parsed.ok) issues.push({ path: ["endpoints", i, "addresses", j], issue: parsed.message })
+        }),
+      )
+      return issues
+    },
+  ),
 )
 
 /** The kinds the simulator models, with the one apiVersion each is served at. */
@@ -249,16 +333,51 @@ function isKindName(kind: string): kind is KindName {
  * - spec/metadata where no schema has them (e.g. a Namespace's spec.finalizers list of the API).
  */
 const IGNORED_FIELDS = new Set([
-  "status", "creationTimestamp", "resourceVersion", "generation", "managedFields", "selfLink",
-  "deletionTimestamp", "deletionGracePeriodSeconds",
-  "revisionHistoryLimit", "progressDeadlineSeconds",
-  "resources", "imagePullPolicy", "env", "envFrom", "volumeMounts", "volumeDevices", "workingDir",
-  "stdin", "stdinOnce", "tty", "terminationMessagePath", "terminationMessagePolicy",
-  "volumes", "ephemeralContainers", "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "imagePullSecrets",
-  "tolerations", "enableServiceLinks", "hostPID", "hostIPC", "shareProcessNamespace", "runtimeClassName", "overhead",
-  "setHostnameAsFQDN", "hostUsers",
-  "hostIP", "grpc", "scheme", "httpHeaders", "host", "terminationGracePeriodSeconds",
-  "spec", "metadata",
+  "status",
+  "creationTimestamp",
+  "resourceVersion",
+  "generation",
+  "managedFields",
+  "selfLink",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+  "revisionHistoryLimit",
+  "progressDeadlineSeconds",
+  "resources",
+  "imagePullPolicy",
+  "env",
+  "envFrom",
+  "volumeMounts",
+  "volumeDevices",
+  "workingDir",
+  "stdin",
+  "stdinOnce",
+  "tty",
+  "terminationMessagePath",
+  "terminationMessagePolicy",
+  "volumes",
+  "ephemeralContainers",
+  "serviceAccountName",
+  "serviceAccount",
+  "automountServiceAccountToken",
+  "imagePullSecrets",
+  "tolerations",
+  "enableServiceLinks",
+  "hostPID",
+  "hostIPC",
+  "shareProcessNamespace",
+  "runtimeClassName",
+  "overhead",
+  "setHostnameAsFQDN",
+  "hostUsers",
+  "hostIP",
+  "grpc",
+  "scheme",
+  "httpHeaders",
+  "host",
+  "terminationGracePeriodSeconds",
+  "spec",
+  "metadata",
 ])
 
 /** A field the simulator does not model: the warning, and the values that behave as modelled anyway. */
@@ -269,39 +388,141 @@ interface NotModelled {
 }
 
 const isEmpty = (value: unknown): boolean =>
-  value === null || value === undefined || value === false || value === 0 || value === "" || (Array.isArray(value) && value.length === 0) || (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0)
+  value === null ||
+  value === undefined ||
+  value === false ||
+  value === 0 ||
+  value === "" ||
+  (Array.isArray(value) && value.length === 0) ||
+  (typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0)
 
 /**
  * Fields that change what a real cluster does in a way the simulator does not model: accepted (the
  * API server would), dropped, and reported as a warning at the field with what differs.
  */
 const NOT_MODELLED_FIELDS: ReadonlyMap<string, NotModelled> = new Map<string, NotModelled>([
-  ["ownerReferences", { message: "ownerReferences from a manifest are not modelled (no garbage collection or controller adoption through them)", noEffect: isEmpty }],
-  ["finalizers", { message: "finalizers are not modelled: the object is deleted without waiting for them", noEffect: isEmpty }],
-  ["strategy", { message: "the rollout strategy is not modelled: a changed template replaces every pod at once (as type Recreate)", noEffect: (v) => isEmpty(v) || (typeof v === "object" && v !== null && Object.keys(v).length === 1 && (v as Record<string, unknown>).type === "Recreate") }],
-  ["minReadySeconds", { message: "minReadySeconds is not modelled: rollouts do not wait for pods to be available", noEffect: isEmpty }],
+  [
+    "ownerReferences",
+    {
+      message:
+        "ownerReferences from a manifest are not modelled (no garbage collection or controller adoption through them)",
+      noEffect: isEmpty,
+    },
+  ],
+  [
+    "finalizers",
+    { message: "finalizers are not modelled: the object is deleted without waiting for them", noEffect: isEmpty },
+  ],
+  [
+    "strategy",
+    {
+      message: "the rollout strategy is not modelled: a changed template replaces every pod at once (as type Recreate)",
+      noEffect: (v) =>
+        isEmpty(v) ||
+        (typeof v === "object" &&
+          v !== null &&
+          Object.keys(v).length === 1 &&
+          (v as Record<string, unknown>).type === "Recreate"),
+    },
+  ],
+  [
+    "minReadySeconds",
+    { message: "minReadySeconds is not modelled: rollouts do not wait for pods to be available", noEffect: isEmpty },
+  ],
   ["paused", { message: "paused is not modelled: template changes roll out at once", noEffect: isEmpty }],
-  ["startupProbe", { message: "startupProbe is not modelled: readiness and liveness probes start without waiting for it" }],
-  ["lifecycle", { message: "lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination", noEffect: isEmpty }],
-  ["restartPolicy", { message: "restartPolicy is not modelled: containers behave as with restartPolicy Always", noEffect: (v) => v === "Always" }],
-  ["initContainers", { message: "init containers are not run: the pod starts without waiting for them", noEffect: isEmpty }],
+  [
+    "startupProbe",
+    { message: "startupProbe is not modelled: readiness and liveness probes start without waiting for it" },
+  ],
+  [
+    "lifecycle",
+    {
+      message:
+        "lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination",
+      noEffect: isEmpty,
+    },
+  ],
+  [
+    "restartPolicy",
+    {
+      message: "restartPolicy is not modelled: containers behave as with restartPolicy Always",
+      noEffect: (v) => v === "Always",
+    },
+  ],
+  [
+    "initContainers",
+    { message: "init containers are not run: the pod starts without waiting for them", noEffect: isEmpty },
+  ],
   ["affinity", { message: "affinity is not modelled: the scheduler places the pod without it", noEffect: isEmpty }],
-  ["topologySpreadConstraints", { message: "topologySpreadConstraints are not modelled: the scheduler places the pod without them", noEffect: isEmpty }],
-  ["schedulerName", { message: "schedulerName is not modelled: the default scheduler places the pod (a cluster without that scheduler leaves it Pending)", noEffect: (v) => v === "default-scheduler" }],
+  [
+    "topologySpreadConstraints",
+    {
+      message: "topologySpreadConstraints are not modelled: the scheduler places the pod without them",
+      noEffect: isEmpty,
+    },
+  ],
+  [
+    "schedulerName",
+    {
+      message:
+        "schedulerName is not modelled: the default scheduler places the pod (a cluster without that scheduler leaves it Pending)",
+      noEffect: (v) => v === "default-scheduler",
+    },
+  ],
   ["priorityClassName", { message: "pod priority and preemption are not modelled", noEffect: isEmpty }],
   ["priority", { message: "pod priority and preemption are not modelled", noEffect: isEmpty }],
   ["preemptionPolicy", { message: "pod priority and preemption are not modelled", noEffect: isEmpty }],
-  ["readinessGates", { message: "readinessGates are not modelled: the pod is Ready from its probes alone (a real one waits for the gate conditions)", noEffect: isEmpty }],
-  ["schedulingGates", { message: "schedulingGates are not modelled: the pod is scheduled at once (a real one stays Pending until the gates are removed)", noEffect: isEmpty }],
-  ["resourceClaims", { message: "resource claims (DRA) are not modelled: the scheduler places the pod without them", noEffect: isEmpty }],
-  ["activeDeadlineSeconds", { message: "activeDeadlineSeconds is not modelled: the pod is not failed at the deadline" }],
-  ["hostAliases", { message: "hostAliases are not modelled: /etc/hosts entries do not change name resolution", noEffect: isEmpty }],
-  ["dnsConfig", { message: "dnsConfig is not modelled yet (DNS is not simulated as packets): names resolve with the cluster's default search list", noEffect: isEmpty }],
-  ["os", { message: "spec.os other than linux is not modelled: every node is a Linux node", noEffect: (v) => isEmpty(v) || (typeof v === "object" && v !== null && (v as Record<string, unknown>).name === "linux") }],
-  ["securityContext", {
-    message: "sysctls are not modelled: the pod's network namespace keeps the node defaults",
-    noEffect: (v) => typeof v !== "object" || v === null || isEmpty((v as Record<string, unknown>).sysctls),
-  }],
+  [
+    "readinessGates",
+    {
+      message:
+        "readinessGates are not modelled: the pod is Ready from its probes alone (a real one waits for the gate conditions)",
+      noEffect: isEmpty,
+    },
+  ],
+  [
+    "schedulingGates",
+    {
+      message:
+        "schedulingGates are not modelled: the pod is scheduled at once (a real one stays Pending until the gates are removed)",
+      noEffect: isEmpty,
+    },
+  ],
+  [
+    "resourceClaims",
+    { message: "resource claims (DRA) are not modelled: the scheduler places the pod without them", noEffect: isEmpty },
+  ],
+  [
+    "activeDeadlineSeconds",
+    { message: "activeDeadlineSeconds is not modelled: the pod is not failed at the deadline" },
+  ],
+  [
+    "hostAliases",
+    { message: "hostAliases are not modelled: /etc/hosts entries do not change name resolution", noEffect: isEmpty },
+  ],
+  [
+    "dnsConfig",
+    {
+      message:
+        "dnsConfig is not modelled yet (DNS is not simulated as packets): names resolve with the cluster's default search list",
+      noEffect: isEmpty,
+    },
+  ],
+  [
+    "os",
+    {
+      message: "spec.os other than linux is not modelled: every node is a Linux node",
+      noEffect: (v) =>
+        isEmpty(v) || (typeof v === "object" && v !== null && (v as Record<string, unknown>).name === "linux"),
+    },
+  ],
+  [
+    "securityContext",
+    {
+      message: "sysctls are not modelled: the pod's network namespace keeps the node defaults",
+      noEffect: (v) => typeof v !== "object" || v === null || isEmpty((v as Record<string, unknown>).sysctls),
+    },
+  ],
 ])
 
 const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"])
@@ -321,7 +542,13 @@ export interface ManifestDecodeResult {
  * Decodes one YAML document holding a Kubernetes object (or a `kind: List`) at `root` inside the
  * document. `namespace` is the namespace for objects that name none (`kubectl apply -n`).
  */
-export function decodeManifest(doc: YamlDocument, root: Path, value: unknown, namespace: string | undefined, options: ManifestOptions = {}): ManifestDecodeResult {
+export function decodeManifest(
+  doc: YamlDocument,
+  root: Path,
+  value: unknown,
+  namespace: string | undefined,
+  options: ManifestOptions = {},
+): ManifestDecodeResult {
   const out: ManifestDecodeResult = { objects: [], issues: [] }
   if (value === null || value === undefined) return out
   if (Array.isArray(value)) {
@@ -332,14 +559,31 @@ export function decodeManifest(doc: YamlDocument, root: Path, value: unknown, na
   return out
 }
 
-function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: string | undefined, out: ManifestDecodeResult, options: ManifestOptions): void {
+function decodeOne(
+  doc: YamlDocument,
+  root: Path,
+  value: unknown,
+  namespace: string | undefined,
+  out: ManifestDecodeResult,
+  options: ManifestOptions,
+): void {
   const error = (path: Path, message: string, atKey = false): void => {
     const full = [...root, ...path]
-    out.issues.push({ severity: "error", path: full, message, position: atKey ? doc.locateKey(full) : doc.locate(full) })
+    out.issues.push({
+      severity: "error",
+      path: full,
+      message,
+      position: atKey ? doc.locateKey(full) : doc.locate(full),
+    })
   }
   const warning = (path: Path, message: string, atKey = false): void => {
     const full = [...root, ...path]
-    out.issues.push({ severity: "warning", path: full, message, position: atKey ? doc.locateKey(full) : doc.locate(full) })
+    out.issues.push({
+      severity: "warning",
+      path: full,
+      message,
+      position: atKey ? doc.locateKey(full) : doc.locate(full),
+    })
   }
   if (value === null || value === undefined) return
   if (typeof value !== "object" || Array.isArray(value)) {
@@ -369,7 +613,10 @@ function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: str
   }
   const expected = KINDS[kind]
   if (apiVersion !== expected.apiVersion) {
-    error(["apiVersion"], `no matches for kind "${kind}" in version "${apiVersion}" (the simulator serves ${kind} at ${expected.apiVersion})`)
+    error(
+      ["apiVersion"],
+      `no matches for kind "${kind}" in version "${apiVersion}" (the simulator serves ${kind} at ${expected.apiVersion})`,
+    )
     return
   }
 
@@ -385,7 +632,8 @@ function decodeOne(doc: YamlDocument, root: Path, value: unknown, namespace: str
       if (typeof field === "string" && IGNORED_FIELDS.has(field)) continue
       const notModelled = typeof field === "string" ? NOT_MODELLED_FIELDS.get(field) : undefined
       if (notModelled !== undefined) {
-        if (notModelled.noEffect?.(valueAt(value, issue.path)) !== true) warning(issue.path, `${notModelled.message} (field ignored)`, true)
+        if (notModelled.noEffect?.(valueAt(value, issue.path)) !== true)
+          warning(issue.path, `${notModelled.message} (field ignored)`, true)
         continue
       }
       warning(issue.path, `unknown field "${String(field)}" (ignored)`, true)
@@ -421,21 +669,38 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
   const name = object.metadata.name
   if (object.kind === "Service") {
     if (!(DNS1035_LABEL.test(name) && name.length <= 63)) {
-      error(["metadata", "name"], `invalid value "${name}": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`)
+      error(
+        ["metadata", "name"],
+        `invalid value "${name}": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`,
+      )
     }
   } else if (object.kind === "Namespace") {
-    if (!(DNS1123_LABEL.test(name) && name.length <= 63)) error(["metadata", "name"], `invalid value "${name}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`)
+    if (!(DNS1123_LABEL.test(name) && name.length <= 63))
+      error(
+        ["metadata", "name"],
+        `invalid value "${name}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`,
+      )
   } else if (!(DNS1123_SUBDOMAIN.test(name) && name.length <= 253)) {
-    error(["metadata", "name"], `invalid value "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`)
+    error(
+      ["metadata", "name"],
+      `invalid value "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    )
   }
   for (const [key, value] of Object.entries(object.metadata.labels ?? {})) {
-    if (!(LABEL_VALUE.test(value) && value.length <= 63)) error(["metadata", "labels", key], `invalid label value "${value}": must be 63 characters or less and consist of alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric`)
+    if (!(LABEL_VALUE.test(value) && value.length <= 63))
+      error(
+        ["metadata", "labels", key],
+        `invalid label value "${value}": must be 63 characters or less and consist of alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric`,
+      )
   }
 
   if (object.kind === "Deployment" || object.kind === "ReplicaSet") {
     const selector = object.spec.selector
     const labels = object.spec.template.metadata?.labels ?? {}
-    if ((selector.matchLabels === undefined || Object.keys(selector.matchLabels).length === 0) && (selector.matchExpressions ?? []).length === 0) {
+    if (
+      (selector.matchLabels === undefined || Object.keys(selector.matchLabels).length === 0) &&
+      (selector.matchExpressions ?? []).length === 0
+    ) {
       error(["spec", "selector"], "empty selector is invalid for deployment")
     } else if (!matchesSelector(selector, labels)) {
       error(["spec", "template", "metadata", "labels"], "`selector` does not match template `labels`")
@@ -450,7 +715,8 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
     if (ports.length > 1) {
       const seen = new Set<string>()
       ports.forEach((port, index) => {
-        if (port.name === undefined || port.name === "") error(["spec", "ports", index, "name"], "Required value (every port of a multi-port Service needs a name)")
+        if (port.name === undefined || port.name === "")
+          error(["spec", "ports", index, "name"], "Required value (every port of a multi-port Service needs a name)")
         else if (seen.has(port.name)) error(["spec", "ports", index, "name"], `Duplicate value: "${port.name}"`)
         else seen.add(port.name)
       })
@@ -459,8 +725,13 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
     const nodePortMax = options.nodePortRange?.max ?? 32767
     ports.forEach((port, index) => {
       if (port.nodePort !== undefined) {
-        if (type === "ClusterIP") error(["spec", "ports", index, "nodePort"], "may not be used when `type` is 'ClusterIP'")
-        else if (options.nodePortRange !== null && (port.nodePort < nodePortMin || port.nodePort > nodePortMax)) error(["spec", "ports", index, "nodePort"], `Invalid value: ${port.nodePort}: provided port is not in the valid range. The range of valid ports is ${nodePortMin}-${nodePortMax}`)
+        if (type === "ClusterIP")
+          error(["spec", "ports", index, "nodePort"], "may not be used when `type` is 'ClusterIP'")
+        else if (options.nodePortRange !== null && (port.nodePort < nodePortMin || port.nodePort > nodePortMax))
+          error(
+            ["spec", "ports", index, "nodePort"],
+            `Invalid value: ${port.nodePort}: provided port is not in the valid range. The range of valid ports is ${nodePortMin}-${nodePortMax}`,
+          )
       }
     })
     // Upstream ValidateService: a headless Service has no ClusterIP for NodePorts or a load balancer to forward to.
@@ -468,7 +739,10 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
       error(["spec", "clusterIP"], `Invalid value: "None": may not be set to 'None' for ${type} services`)
     }
     if (spec.externalTrafficPolicy !== undefined && type !== "NodePort" && type !== "LoadBalancer") {
-      error(["spec", "externalTrafficPolicy"], "may only be set for externally-accessible services (type NodePort or LoadBalancer)")
+      error(
+        ["spec", "externalTrafficPolicy"],
+        "may only be set for externally-accessible services (type NodePort or LoadBalancer)",
+      )
     }
     // Upstream ValidateService: allocateLoadBalancerNodePorts is a LoadBalancer-only field.
     if (spec.allocateLoadBalancerNodePorts !== undefined && type !== "LoadBalancer") {
@@ -479,9 +753,17 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
     // names (upstream's special case before these checks): it never gets a ClusterIP.
     if (!(spec.clusterIP === "None" && spec.selector === undefined) && type !== "ExternalName") {
       const notSimulated = " (the simulator models IPv4 single-stack clusters only)"
-      if (spec.ipFamilyPolicy === "RequireDualStack") error(["spec", "ipFamilyPolicy"], `Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services${notSimulated}`)
+      if (spec.ipFamilyPolicy === "RequireDualStack")
+        error(
+          ["spec", "ipFamilyPolicy"],
+          `Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services${notSimulated}`,
+        )
       ;(spec.ipFamilies ?? []).forEach((family, index) => {
-        if (family !== "IPv4") error(["spec", "ipFamilies", index], `Invalid value: "${family}": not configured on this cluster${notSimulated}`)
+        if (family !== "IPv4")
+          error(
+            ["spec", "ipFamilies", index],
+            `Invalid value: "${family}": not configured on this cluster${notSimulated}`,
+          )
       })
     }
   }
@@ -493,17 +775,27 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
  */
 function warnNotModelled(object: KubeObject, warning: Report): void {
   if (object.kind === "Pod") warnPodSpec(object.spec, ["spec"], warning)
-  else if (object.kind === "Deployment" || object.kind === "ReplicaSet") warnPodSpec(object.spec.template.spec, ["spec", "template", "spec"], warning)
+  else if (object.kind === "Deployment" || object.kind === "ReplicaSet")
+    warnPodSpec(object.spec.template.spec, ["spec", "template", "spec"], warning)
   if (object.kind !== "Service") return
   const spec = object.spec
   if (spec.trafficDistribution === "PreferSameNode") {
-    warning(["spec", "trafficDistribution"], "PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node")
+    warning(
+      ["spec", "trafficDistribution"],
+      "PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node",
+    )
   }
   if (Object.hasOwn(object.metadata.labels ?? {}, LABEL_SERVICE_PROXY_NAME)) {
-    warning(["metadata", "labels", LABEL_SERVICE_PROXY_NAME], "kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane")
+    warning(
+      ["metadata", "labels", LABEL_SERVICE_PROXY_NAME],
+      "kube-proxy ignores a Service with this label (as upstream), and the proxy it names is not simulated: the Service has no data plane",
+    )
   }
   if (spec.loadBalancerClass !== undefined && spec.type === "LoadBalancer") {
-    warning(["spec", "loadBalancerClass"], "loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class")
+    warning(
+      ["spec", "loadBalancerClass"],
+      "loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class",
+    )
   }
 }
 
@@ -513,14 +805,23 @@ function warnPodSpec(spec: PodSpec, at: Path, warning: Report): void {
   // and None only dnsConfig. The runtime resolves every name as ClusterFirst does.
   const policy = spec.dnsPolicy ?? "ClusterFirst"
   if (policy === "Default" || policy === "None") {
-    warning([...at, "dnsPolicy"], `dnsPolicy ${policy} is not modelled yet (DNS is not simulated as packets): names resolve as with ClusterFirst, where a real pod would not resolve cluster names`)
+    warning(
+      [...at, "dnsPolicy"],
+      `dnsPolicy ${policy} is not modelled yet (DNS is not simulated as packets): names resolve as with ClusterFirst, where a real pod would not resolve cluster names`,
+    )
   } else if (policy === "ClusterFirst" && spec.hostNetwork === true) {
-    warning([...at, spec.dnsPolicy === undefined ? "hostNetwork" : "dnsPolicy"], "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS")
+    warning(
+      [...at, spec.dnsPolicy === undefined ? "hostNetwork" : "dnsPolicy"],
+      "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS",
+    )
   }
   spec.containers.forEach((container, c) => {
     ;(container.ports ?? []).forEach((port, p) => {
       if (port.hostPort !== undefined && spec.hostNetwork !== true) {
-        warning([...at, "containers", c, "ports", p, "hostPort"], "hostPort is not modelled (CNI portmap): the port is not opened on the node's address")
+        warning(
+          [...at, "containers", c, "ports", p, "hostPort"],
+          "hostPort is not modelled (CNI portmap): the port is not opened on the node's address",
+        )
       }
     })
   })
@@ -543,7 +844,10 @@ function applyNamespace(object: KubeObject, namespace: string | undefined, error
   }
   const own = object.metadata.namespace
   if (own !== undefined && namespace !== undefined && own !== namespace) {
-    error(["metadata", "namespace"], `the namespace from the provided object "${own}" does not match the namespace "${namespace}" of the manifest entry`)
+    error(
+      ["metadata", "namespace"],
+      `the namespace from the provided object "${own}" does not match the namespace "${namespace}" of the manifest entry`,
+    )
     return
   }
   object.metadata.namespace = own ?? namespace ?? "default"
@@ -555,7 +859,11 @@ export function isBuiltinNamespace(name: string): boolean {
 }
 
 /** Compile-time check that the schemas decode into (read-only views of) the k8s/types.ts shapes. */
-type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T
 type Assignable<A, B> = [A] extends [B] ? true : false
 const schemaShapesMatch: [
   Assignable<typeof Pod.Type, DeepReadonly<import("../k8s/types.ts").Pod>>,

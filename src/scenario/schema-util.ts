@@ -15,7 +15,8 @@ export interface FieldIssue {
   readonly atKey: boolean
 }
 
-export type Decoded<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issues: readonly FieldIssue[] }
+export type Decoded<A> =
+  { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issues: readonly FieldIssue[] }
 
 function describeInput(input: unknown): string {
   if (input === null) return "null"
@@ -52,8 +53,16 @@ const checkHook: SchemaIssue.CheckHook = (issue) => {
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1({ leafHook, checkHook })
 
 /** Decodes `input` with `schema`, reporting every issue (unknown fields are errors when `strict`). */
-export function decodeAll<S extends Schema.Top & { readonly DecodingServices: never }>(schema: S, input: unknown, strict: boolean): Decoded<S["Type"]> {
-  const result = Schema.decodeUnknownResult(schema)(input, { errors: "all", onExcessProperty: strict ? "error" : "ignore", reportInput: true })
+export function decodeAll<S extends Schema.Top & { readonly DecodingServices: never }>(
+  schema: S,
+  input: unknown,
+  strict: boolean,
+): Decoded<S["Type"]> {
+  const result = Schema.decodeUnknownResult(schema)(input, {
+    errors: "all",
+    onExcessProperty: strict ? "error" : "ignore",
+    reportInput: true,
+  })
   if (Result.isSuccess(result)) return { ok: true, value: result.success }
   const issues: FieldIssue[] = []
   const seen = new Set<string>()
@@ -77,13 +86,24 @@ export function decodeAll<S extends Schema.Top & { readonly DecodingServices: ne
 function parsedString(parse: (text: string) => number | string, title: string, example: (n: number) => string) {
   return Schema.Union([Schema.Number, Schema.String])
     .check(
-      Schema.makeFilter((value: number | string) => {
-        if (typeof value === "number") return value === 0 && title === "duration" ? undefined : `invalid ${title} ${value}: a ${title} needs a unit, e.g. ${example(value)}`
-        const parsed = parse(value)
-        return typeof parsed === "string" ? parsed : undefined
-      }, { title }),
+      Schema.makeFilter(
+        (value: number | string) => {
+          if (typeof value === "number")
+            return value === 0 && title === "duration"
+              ? undefined
+              : `invalid ${title} ${value}: a ${title} needs a unit, e.g. ${example(value)}`
+          const parsed = parse(value)
+          return typeof parsed === "string" ? parsed : undefined
+        },
+        { title },
+      ),
     )
-    .pipe(Schema.decodeTo(Schema.String, { decode: SchemaGetter.transform((value: number | string) => String(value)), encode: SchemaGetter.transform((value: string) => value) }))
+    .pipe(
+      Schema.decodeTo(Schema.String, {
+        decode: SchemaGetter.transform((value: number | string) => String(value)),
+        encode: SchemaGetter.transform((value: string) => value),
+      }),
+    )
 }
 
 export const DurationString = parsedString(parseDurationNs, "duration", (n) => `${n}s or ${n}ms`)
@@ -91,36 +111,57 @@ export const RateString = parsedString(parseRatePerSecond, "rate", (n) => `${n}/
 export const BandwidthString = parsedString(parseBandwidthBps, "bandwidth", (n) => `${n}Mbps or ${n}Gbps`)
 /** An IPv4 address (ip-address's Address4; an IPv6 address is refused as not modelled). */
 export const Ipv4String = Schema.String.check(
-  Schema.makeFilter((text: string) => {
-    const parsed = parseAddress(text)
-    return parsed.ok ? undefined : parsed.message
-  }, { title: "IPv4 address" }),
+  Schema.makeFilter(
+    (text: string) => {
+      const parsed = parseAddress(text)
+      return parsed.ok ? undefined : parsed.message
+    },
+    { title: "IPv4 address" },
+  ),
 )
 /** An IPv4 prefix with zero host bits. */
 export const CidrString = Schema.String.check(
-  Schema.makeFilter((text: string) => {
-    const parsed = parsePrefix(text)
-    return parsed.ok ? undefined : parsed.message
-  }, { title: "CIDR" }),
+  Schema.makeFilter(
+    (text: string) => {
+      const parsed = parsePrefix(text)
+      return parsed.ok ? undefined : parsed.message
+    },
+    { title: "CIDR" },
+  ),
 )
 
 export const BytesValue = Schema.Union([Schema.Number, Schema.String]).check(
-  Schema.makeFilter((value: number | string) => {
-    const parsed = parseBytes(value)
-    return typeof parsed === "string" ? parsed : undefined
-  }, { title: "size" }),
+  Schema.makeFilter(
+    (value: number | string) => {
+      const parsed = parseBytes(value)
+      return typeof parsed === "string" ? parsed : undefined
+    },
+    { title: "size" },
+  ),
 )
 
 export const LossValue = Schema.Union([Schema.Number, Schema.String]).check(
-  Schema.makeFilter((value: number | string) => {
-    const parsed = parseLossPpm(value)
-    return typeof parsed === "string" ? parsed : undefined
-  }, { title: "loss" }),
+  Schema.makeFilter(
+    (value: number | string) => {
+      const parsed = parseLossPpm(value)
+      return typeof parsed === "string" ? parsed : undefined
+    },
+    { title: "loss" },
+  ),
 )
 
-export const NonNegativeInt = Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }))
-export const PositiveInt = Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isGreaterThanOrEqualTo(1, { message: "must be at least 1" }))
-export const Port = Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 1, maximum: 65535 }, { message: "must be a port number between 1 and 65535" }))
+export const NonNegativeInt = Schema.Number.check(
+  Schema.isInt({ message: "expected an integer" }),
+  Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" }),
+)
+export const PositiveInt = Schema.Number.check(
+  Schema.isInt({ message: "expected an integer" }),
+  Schema.isGreaterThanOrEqualTo(1, { message: "must be at least 1" }),
+)
+export const Port = Schema.Number.check(
+  Schema.isInt({ message: "expected an integer" }),
+  Schema.isBetween({ minimum: 1, maximum: 65535 }, { message: "must be a port number between 1 and 65535" }),
+)
 
 /** A struct check: exactly one of `keys` is present. */
 export function exactlyOneOf(keys: readonly string[]) {

@@ -36,7 +36,9 @@ const Name = Schema.String.check(
 /** An EC2 instance type of k8s/capacity.ts's table (its ENI limit gives maxPods with aws-vpc). */
 const InstanceType = Schema.String.check(
   Schema.makeFilter((text: string) =>
-    INSTANCE_TYPES[text] !== undefined ? undefined : `unknown instance type "${text}" (known: ${Object.keys(INSTANCE_TYPES).join(", ")}); set maxPods instead`,
+    INSTANCE_TYPES[text] !== undefined
+      ? undefined
+      : `unknown instance type "${text}" (known: ${Object.keys(INSTANCE_TYPES).join(", ")}); set maxPods instead`,
   ),
 )
 
@@ -64,7 +66,12 @@ const Network = Schema.Struct({
   crossZoneLatency: opt(DurationString),
   externalLatency: opt(DurationString),
   bandwidth: opt(BandwidthString),
-  mtu: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 576, maximum: 65535 }, { message: "must be between 576 and 65535" }))),
+  mtu: opt(
+    Schema.Number.check(
+      Schema.isInt({ message: "expected an integer" }),
+      Schema.isBetween({ minimum: 576, maximum: 65535 }, { message: "must be between 576 and 65535" }),
+    ),
+  ),
   loss: opt(LossValue),
   queue: opt(PositiveInt),
 })
@@ -78,9 +85,15 @@ const Cluster = Schema.Struct({
   clusterDomain: opt(Schema.String),
   network: opt(Network),
   /** kube-apiserver --service-node-port-range: "MIN-MAX", "BASE+OFFSET" or "PORT". */
-  serviceNodePortRange: opt(Schema.String.check(
-    Schema.makeFilter((text: string) => (parsePortRange(text) !== undefined ? undefined : `invalid port range "${text}": expected MIN-MAX with ports between 1 and 65535, e.g. 30000-32767`)),
-  )),
+  serviceNodePortRange: opt(
+    Schema.String.check(
+      Schema.makeFilter((text: string) =>
+        parsePortRange(text) !== undefined
+          ? undefined
+          : `invalid port range "${text}": expected MIN-MAX with ports between 1 and 65535, e.g. 30000-32767`,
+      ),
+    ),
+  ),
   /** Create the default/kubernetes and kube-system/kube-dns Services. */
   systemServices: opt(Schema.Boolean),
   /** kubelet maxPods of every node (a node's own maxPods wins). */
@@ -104,7 +117,12 @@ const KubeProxy = Schema.Struct({
   syncPeriod: opt(DurationString),
   minSyncPeriod: opt(DurationString),
   masqueradeAll: opt(Schema.Boolean),
-  masqueradeBit: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 0, maximum: 31 }, { message: "must be between 0 and 31" }))),
+  masqueradeBit: opt(
+    Schema.Number.check(
+      Schema.isInt({ message: "expected an integer" }),
+      Schema.isBetween({ minimum: 0, maximum: 31 }, { message: "must be between 0 and 31" }),
+    ),
+  ),
   clusterCIDR: opt(CidrString),
   localhostNodePorts: opt(Schema.Boolean),
   nfacct: opt(Schema.Boolean),
@@ -118,36 +136,42 @@ const Dns = Schema.Struct({
 })
 
 const LoadBalancer = Schema.Struct({
-  pool: opt(Schema.Array(Schema.String.check(
-    Schema.makeFilter((text: string) => {
-      // The allocator's own parser decides (a well-formed entry it cannot parse was an internal error).
-      if (parsePoolRange(text) !== undefined) return undefined
-      const dash = text.indexOf("-")
-      const parts = dash < 0 ? [text.trim()] : [text.slice(0, dash).trim(), text.slice(dash + 1).trim()]
-      if (parts.some(isIpv6)) return ipv6NotModelled(text, "pool entry")
-      if (dash >= 0) {
-        for (const part of parts) {
-          const bound = parseAddress(part, "range bound")
-          if (!bound.ok) return `invalid pool entry "${text}": ${bound.message}`
-        }
-        return `invalid pool entry "${text}": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)`
-      }
-      if (text.includes("/")) {
-        const prefix = parsePrefix(text.trim(), "pool entry")
-        if (!prefix.ok) return prefix.message
-      }
-      return `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`
-    }),
-  ))),
+  pool: opt(
+    Schema.Array(
+      Schema.String.check(
+        Schema.makeFilter((text: string) => {
+          // The allocator's own parser decides (a well-formed entry it cannot parse was an internal error).
+          if (parsePoolRange(text) !== undefined) return undefined
+          const dash = text.indexOf("-")
+          const parts = dash < 0 ? [text.trim()] : [text.slice(0, dash).trim(), text.slice(dash + 1).trim()]
+          if (parts.some(isIpv6)) return ipv6NotModelled(text, "pool entry")
+          if (dash >= 0) {
+            for (const part of parts) {
+              const bound = parseAddress(part, "range bound")
+              if (!bound.ok) return `invalid pool entry "${text}": ${bound.message}`
+            }
+            return `invalid pool entry "${text}": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)`
+          }
+          if (text.includes("/")) {
+            const prefix = parsePrefix(text.trim(), "pool entry")
+            if (!prefix.ok) return prefix.message
+          }
+          return `invalid pool entry "${text}": expected a CIDR (192.168.1.240/28) or a range (192.168.1.240-192.168.1.250)`
+        }),
+      ),
+    ),
+  ),
   /** cloud: edge load balancer to NodePorts (default); l2: MetalLB layer-2 speaker election. */
   mode: opt(Schema.Literals(["cloud", "l2"])),
   /** Cloud health check of healthCheckNodePort (GCE provider defaults). */
-  healthCheck: opt(Schema.Struct({
-    interval: opt(DurationString),
-    timeout: opt(DurationString),
-    healthyThreshold: opt(PositiveInt),
-    unhealthyThreshold: opt(PositiveInt),
-  })),
+  healthCheck: opt(
+    Schema.Struct({
+      interval: opt(DurationString),
+      timeout: opt(DurationString),
+      healthyThreshold: opt(PositiveInt),
+      unhealthyThreshold: opt(PositiveInt),
+    }),
+  ),
 })
 
 const Server = Schema.Struct({
@@ -182,7 +206,12 @@ const Workload = Schema.Struct({
   arrival: opt(Arrival),
   count: opt(PositiveInt),
   /** A time (`start: 2s`), or `{ at: 0s, waitFor: none }` to skip the wait for the target. */
-  start: opt(Schema.Union([DurationString, Schema.Struct({ at: opt(DurationString), waitFor: opt(Schema.Literals(["ready", "none"])) })])),
+  start: opt(
+    Schema.Union([
+      DurationString,
+      Schema.Struct({ at: opt(DurationString), waitFor: opt(Schema.Literals(["ready", "none"])) }),
+    ]),
+  ),
   duration: opt(DurationString),
   connection: opt(Schema.Literals(["new", "keepAlive"])),
   requestBytes: opt(BytesValue),
@@ -210,14 +239,18 @@ const Expectation = Schema.Struct({
   p99Below: opt(DurationString),
   meanBelow: opt(DurationString),
   maxBelow: opt(DurationString),
-  jainAtLeast: opt(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { message: "must be between 0 and 1" }))),
+  jainAtLeast: opt(
+    Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { message: "must be between 0 and 1" })),
+  ),
   endpointsAtLeast: opt(NonNegativeInt),
   endpointsAtMost: opt(NonNegativeInt),
   completedAtMost: opt(NonNegativeInt),
   failedAtLeast: opt(NonNegativeInt),
 }).check(
   Schema.makeFilter((value: object) =>
-    Object.keys(value).length > 1 ? undefined : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
+    Object.keys(value).length > 1
+      ? undefined
+      : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
   ),
 )
 
@@ -225,7 +258,12 @@ export const ScenarioFile = Schema.Struct({
   apiVersion: Schema.Literal("kube-netsim/v1"),
   kind: Schema.Literal("Scenario"),
   metadata: Schema.Struct({ name: Name, description: opt(Schema.String) }),
-  seed: opt(Schema.Number.check(Schema.isInt({ message: "expected an integer" }), Schema.isBetween({ minimum: 0, maximum: 2 ** 32 - 1 }, { message: "must be between 0 and 4294967295" }))),
+  seed: opt(
+    Schema.Number.check(
+      Schema.isInt({ message: "expected an integer" }),
+      Schema.isBetween({ minimum: 0, maximum: 2 ** 32 - 1 }, { message: "must be between 0 and 4294967295" }),
+    ),
+  ),
   duration: opt(DurationString),
   cluster: opt(Cluster),
   kubeProxy: opt(KubeProxy),
@@ -237,7 +275,14 @@ export const ScenarioFile = Schema.Struct({
   workloads: opt(Schema.Array(Workload)),
   timeline: opt(Schema.Array(TimelineStep)),
   expect: opt(Schema.Array(Expectation)),
-  limits: opt(Schema.Struct({ events: opt(PositiveInt), nodes: opt(PositiveInt), pods: opt(PositiveInt), services: opt(PositiveInt) })),
+  limits: opt(
+    Schema.Struct({
+      events: opt(PositiveInt),
+      nodes: opt(PositiveInt),
+      pods: opt(PositiveInt),
+      services: opt(PositiveInt),
+    }),
+  ),
 })
 
 export type ScenarioFile = typeof ScenarioFile.Type

@@ -41,14 +41,24 @@ export function parseYamlFile(file: string, text: string): YamlFile {
   const documents: YamlDocument[] = []
   for (const doc of docs) {
     for (const error of doc.errors) {
-      issues.push({ severity: "error", path: [], message: `YAML syntax error: ${firstLine(error.message)}`, position: position(error.pos[0]) })
+      issues.push({
+        severity: "error",
+        path: [],
+        message: `YAML syntax error: ${firstLine(error.message)}`,
+        position: position(error.pos[0]),
+      })
     }
     if (doc.errors.length > 0) continue
     let value: unknown
     try {
       value = doc.toJS({ maxAliasCount: 1000 })
     } catch (error) {
-      issues.push({ severity: "error", path: [], message: `YAML error: ${error instanceof Error ? error.message : String(error)}`, position: position(doc.range[0]) })
+      issues.push({
+        severity: "error",
+        path: [],
+        message: `YAML error: ${error instanceof Error ? error.message : String(error)}`,
+        position: position(doc.range[0]),
+      })
       continue
     }
     const root = doc.contents
@@ -67,7 +77,9 @@ export function parseYamlFile(file: string, text: string): YamlFile {
         const segment = path[i]
         const last = i === path.length - 1
         if (isMap(node)) {
-          const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment))
+          const pair = node.items.find(
+            (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
+          )
           if (pair === undefined) return offset
           const keyOffset = nodeStart(pair.key, offset)
           if (last && wantKey) return keyOffset

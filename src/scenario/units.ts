@@ -11,7 +11,7 @@
 const DURATION_UNITS_NS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1_000n,
-  "µs": 1_000n,
+  µs: 1_000n,
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -63,7 +63,8 @@ function unitList(units: Readonly<Record<string, unknown>>): string {
 export function parseDurationNs(text: string): number | string {
   if (text === "0") return 0
   const m = new RegExp(`^${NUMBER_RE}(ns|us|µs|ms|s|m|h)$`).exec(text)
-  if (m === null) return `invalid duration "${text}": expected a number followed by a unit (${unitList(DURATION_UNITS_NS)}), e.g. 250us, 10ms, 1.5s`
+  if (m === null)
+    return `invalid duration "${text}": expected a number followed by a unit (${unitList(DURATION_UNITS_NS)}), e.g. 250us, 10ms, 1.5s`
   const ns = scaleExact(m[1], m[2], DURATION_UNITS_NS[m[3]])
   if (ns === undefined) return `invalid duration "${text}": not a whole number of nanoseconds`
   const safe = toSafe(ns)
@@ -84,7 +85,8 @@ export function parseRatePerSecond(text: string): number | string {
 /** Parses a bandwidth (`10Gbps`, `100Mbps`, `1.5Gbps`) into integer bits per second. */
 export function parseBandwidthBps(text: string): number | string {
   const m = new RegExp(`^${NUMBER_RE}(bps|Kbps|kbps|Mbps|Gbps|Tbps)$`).exec(text)
-  if (m === null) return `invalid bandwidth "${text}": expected a number followed by ${unitList(BANDWIDTH_UNITS_BPS)}, e.g. 10Gbps`
+  if (m === null)
+    return `invalid bandwidth "${text}": expected a number followed by ${unitList(BANDWIDTH_UNITS_BPS)}, e.g. 10Gbps`
   const bps = scaleExact(m[1], m[2], BANDWIDTH_UNITS_BPS[m[3]])
   if (bps === undefined) return `invalid bandwidth "${text}": not a whole number of bits per second`
   const safe = toSafe(bps)
@@ -95,10 +97,13 @@ export function parseBandwidthBps(text: string): number | string {
 /** Parses a byte size: a non-negative integer, or a string such as `1500B`, `64KiB`, `1MB`. */
 export function parseBytes(value: number | string): number | string {
   if (typeof value === "number") {
-    return Number.isSafeInteger(value) && value >= 0 ? value : `invalid size ${value}: expected a non-negative integer number of bytes`
+    return Number.isSafeInteger(value) && value >= 0
+      ? value
+      : `invalid size ${value}: expected a non-negative integer number of bytes`
   }
   const m = new RegExp(`^${NUMBER_RE}(B|KB|KiB|MB|MiB)$`).exec(value)
-  if (m === null) return `invalid size "${value}": expected bytes as an integer or with a unit (${unitList(BYTE_UNITS)}), e.g. 1500 or 64KiB`
+  if (m === null)
+    return `invalid size "${value}": expected bytes as an integer or with a unit (${unitList(BYTE_UNITS)}), e.g. 1500 or 64KiB`
   const bytes = scaleExact(m[1], m[2], BYTE_UNITS[m[3]])
   const safe = bytes === undefined ? undefined : toSafe(bytes)
   if (safe === undefined) return `invalid size "${value}": not a whole number of bytes`
@@ -118,8 +123,10 @@ export function parseLossPpm(value: number | string): number | string {
     const parts = /^(\d+)ppm$/.exec(value)
     if (percent !== null) ppm = Number(percent[1]) * 10_000
     else if (parts !== null) ppm = Number(parts[1])
-    else return `invalid loss "${value}": expected a probability (0.001), a percentage (0.1%) or parts per million (1000ppm)`
+    else
+      return `invalid loss "${value}": expected a probability (0.001), a percentage (0.1%) or parts per million (1000ppm)`
   }
-  if (!Number.isFinite(ppm) || ppm < 0 || ppm > 1_000_000) return `invalid loss ${JSON.stringify(value)}: must be between 0 and 1 (0% to 100%)`
+  if (!Number.isFinite(ppm) || ppm < 0 || ppm > 1_000_000)
+    return `invalid loss ${JSON.stringify(value)}: must be between 0 and 1 (0% to 100%)`
   return Math.round(ppm)
 }

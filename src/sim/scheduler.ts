@@ -225,7 +225,8 @@ export class Scheduler {
     if (!(handle >= 0 && Number.isSafeInteger(handle))) return
     const slot = handle % SLOT_LIMIT
     const generation = (handle - slot) / SLOT_LIMIT
-    if (slot >= this.slotHigh || this.slotGeneration[slot] !== generation || this.slotKind[slot] === KIND_CANCELLED) return
+    if (slot >= this.slotHigh || this.slotGeneration[slot] !== generation || this.slotKind[slot] === KIND_CANCELLED)
+      return
     this.slotKind[slot] = KIND_CANCELLED
     this.cancelledCount++
   }
@@ -253,7 +254,8 @@ export class Scheduler {
         this.rootTaken = false
         this.popRoot()
       }
-      if ((this.heapLength === 0 || this.cancelledCount > 0) && !this.settleNext()) return this.outcome("empty", eventCount)
+      if ((this.heapLength === 0 || this.cancelledCount > 0) && !this.settleNext())
+        return this.outcome("empty", eventCount)
       if (this.stopRequested) return this.outcome("stopped", eventCount)
       const timeNs = this.heapTimeNs[0]
       if (timeNs > timeNsMax) return this.outcome("time-limit", eventCount)
@@ -478,7 +480,10 @@ export class Scheduler {
       const right = child + 1
       if (right < length) {
         const rightTimeNs = heapTimeNs[right]
-        if (rightTimeNs < childTimeNs || (rightTimeNs === childTimeNs && slotSeq[heapSlot[right]] < slotSeq[heapSlot[child]])) {
+        if (
+          rightTimeNs < childTimeNs ||
+          (rightTimeNs === childTimeNs && slotSeq[heapSlot[right]] < slotSeq[heapSlot[child]])
+        ) {
           child = right
           childTimeNs = rightTimeNs
         }

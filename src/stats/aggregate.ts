@@ -47,23 +47,36 @@ export function meanConfidence95(values: readonly number[]): MetricAggregate {
   let sum = 0
   for (const value of values) sum += value
   const mean = sum / n
-  if (n === 1) return { mean: roundSignificant(mean), ci95: [roundSignificant(mean), roundSignificant(mean)], values: [...values] }
+  if (n === 1)
+    return { mean: roundSignificant(mean), ci95: [roundSignificant(mean), roundSignificant(mean)], values: [...values] }
   let squares = 0
   for (const value of values) squares += (value - mean) * (value - mean)
   const halfWidth = (tCritical95(n - 1) * Math.sqrt(squares / (n - 1))) / Math.sqrt(n)
-  return { mean: roundSignificant(mean), ci95: [roundSignificant(mean - halfWidth), roundSignificant(mean + halfWidth)], values: [...values] }
+  return {
+    mean: roundSignificant(mean),
+    ci95: [roundSignificant(mean - halfWidth), roundSignificant(mean + halfWidth)],
+    values: [...values],
+  }
 }
 
 export function aggregateRuns(docs: readonly ResultsDocument[]): AggregateDocument {
   assert(docs.length > 0, "aggregateRuns needs at least one results document")
   const scenario = (docs[0] as ResultsDocument).scenario
-  for (const doc of docs) assert(doc.scenario === scenario, `cannot aggregate scenario ${doc.scenario} with ${scenario}`)
+  for (const doc of docs)
+    assert(doc.scenario === scenario, `cannot aggregate scenario ${doc.scenario} with ${scenario}`)
   const perRun = docs.map((doc) => numericLeaves(doc))
   const paths = new Set<string>()
   for (const leaves of perRun) for (const path of leaves.keys()) paths.add(path)
   const metrics: Record<string, MetricAggregate> = {}
   for (const path of [...paths].sort()) metrics[path] = meanConfidence95(perRun.map((leaves) => leaves.get(path) ?? 0))
-  return { schemaVersion: 1, scenario, runs: docs.length, seeds: docs.map((doc) => doc.seed), fingerprints: docs.map((doc) => doc.fingerprint), metrics }
+  return {
+    schemaVersion: 1,
+    scenario,
+    runs: docs.length,
+    seeds: docs.map((doc) => doc.seed),
+    fingerprints: docs.map((doc) => doc.fingerprint),
+    metrics,
+  }
 }
 
 function numericLeaves(doc: ResultsDocument): Map<string, number> {
@@ -73,7 +86,8 @@ function numericLeaves(doc: ResultsDocument): Map<string, number> {
     if (typeof value === "number") leaves.set(path, value)
     else if (Array.isArray(value)) value.forEach((item, index) => walk(item, `${path}/${index}`))
     else if (typeof value === "object" && value !== null) {
-      for (const key of Object.keys(value).sort()) walk((value as Record<string, unknown>)[key], `${path}/${escapePointer(key)}`)
+      for (const key of Object.keys(value).sort())
+        walk((value as Record<string, unknown>)[key], `${path}/${escapePointer(key)}`)
     }
   }
   walk(doc, "")
@@ -86,7 +100,10 @@ function escapePointer(key: string): string {
 
 /** Human rendering: one line per metric, nanosecond metrics in human units. */
 export function renderAggregate(aggregate: AggregateDocument): string {
-  const lines = [`scenario ${aggregate.scenario}  runs ${aggregate.runs}  seeds ${aggregate.seeds.join(", ")}`, `mean and 95% confidence interval (Student's t, ${aggregate.runs - 1} degrees of freedom)`]
+  const lines = [
+    `scenario ${aggregate.scenario}  runs ${aggregate.runs}  seeds ${aggregate.seeds.join(", ")}`,
+    `mean and 95% confidence interval (Student's t, ${aggregate.runs - 1} degrees of freedom)`,
+  ]
   const rows: string[][] = []
   for (const path of Object.keys(aggregate.metrics)) {
     const metric = aggregate.metrics[path] as MetricAggregate
@@ -98,7 +115,10 @@ export function renderAggregate(aggregate: AggregateDocument): string {
     widths[0] = Math.max(widths[0] as number, (row[0] as string).length)
     widths[1] = Math.max(widths[1] as number, (row[1] as string).length)
   }
-  for (const row of rows) lines.push(`  ${(row[0] as string).padEnd(widths[0] as number)}  ${(row[1] as string).padStart(widths[1] as number)}  ${row[2] as string}`)
+  for (const row of rows)
+    lines.push(
+      `  ${(row[0] as string).padEnd(widths[0] as number)}  ${(row[1] as string).padStart(widths[1] as number)}  ${row[2] as string}`,
+    )
   return `${lines.join("\n")}\n`
 }
 

@@ -50,7 +50,8 @@ export class ReasonCounter<Name extends string = string> {
 
   /** Adds every count of `other` (same names in the same order) to this counter. */
   merge(other: ReasonCounter<Name>): void {
-    if (other.names.length !== this.names.length || other.names.some((name, i) => name !== this.names[i])) throw new AssertionError("merging counters with different reasons")
+    if (other.names.length !== this.names.length || other.names.some((name, i) => name !== this.names[i]))
+      throw new AssertionError("merging counters with different reasons")
     for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i]
   }
 
@@ -98,7 +99,10 @@ export function countByName(names: Iterable<string>): Record<string, number> {
 }
 
 /** Sum of two count records, sorted. */
-export function addCounts(left: Readonly<Record<string, number>>, right: Readonly<Record<string, number>>): Record<string, number> {
+export function addCounts(
+  left: Readonly<Record<string, number>>,
+  right: Readonly<Record<string, number>>,
+): Record<string, number> {
   const out: Record<string, number> = { ...left }
   for (const [name, count] of Object.entries(right)) out[name] = (out[name] ?? 0) + count
   return sortedRecord(out)

@@ -72,7 +72,8 @@ function canonicalWorkload(workload: WorkloadResults): WorkloadResults {
  */
 export function canonicalResults(doc: ResultsDocument): ResultsDocument {
   const workloads: Record<string, WorkloadResults> = {}
-  for (const name of Object.keys(doc.workloads).sort()) workloads[name] = canonicalWorkload(doc.workloads[name] as WorkloadResults)
+  for (const name of Object.keys(doc.workloads).sort())
+    workloads[name] = canonicalWorkload(doc.workloads[name] as WorkloadResults)
   const out: ResultsDocument = {
     schemaVersion: doc.schemaVersion,
     scenario: doc.scenario,
@@ -89,7 +90,18 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
       dropsTableFull: doc.conntrack.dropsTableFull,
     },
     dns: sortedRecord(doc.dns),
-    ...(doc.pods === undefined ? {} : { pods: { total: doc.pods.total, running: doc.pods.running, pending: doc.pods.pending, unschedulable: doc.pods.unschedulable, terminating: doc.pods.terminating, failed: doc.pods.failed } }),
+    ...(doc.pods === undefined
+      ? {}
+      : {
+          pods: {
+            total: doc.pods.total,
+            running: doc.pods.running,
+            pending: doc.pods.pending,
+            unschedulable: doc.pods.unschedulable,
+            terminating: doc.pods.terminating,
+            failed: doc.pods.failed,
+          },
+        }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },

@@ -38,7 +38,10 @@ export interface FairnessFigures {
  * name every endpoint in `counts` if given; endpoints it names that are missing from `counts`
  * count 0 (an endpoint that got nothing is the least fair outcome, not a missing one).
  */
-export function fairnessFigures(counts: Readonly<Record<string, number>>, expectedShares?: Readonly<Record<string, number>>): FairnessFigures {
+export function fairnessFigures(
+  counts: Readonly<Record<string, number>>,
+  expectedShares?: Readonly<Record<string, number>>,
+): FairnessFigures {
   const names = endpointNames(counts, expectedShares)
   let shareTotal = 0
   for (const name of names) {
@@ -56,7 +59,8 @@ export function fairnessFigures(counts: Readonly<Record<string, number>>, expect
   for (const name of names) {
     const count = counts[name] ?? 0
     total += count
-    const share = shareTotal > 0 ? (expectedShares === undefined ? 1 : (expectedShares[name] as number)) / shareTotal : 0
+    const share =
+      shareTotal > 0 ? (expectedShares === undefined ? 1 : (expectedShares[name] as number)) / shareTotal : 0
     if (share === 0) {
       if (count > 0) impossible = true
       continue
@@ -68,7 +72,16 @@ export function fairnessFigures(counts: Readonly<Record<string, number>>, expect
   const n = normalized.length
   const degreesOfFreedom = Math.max(0, n - 1)
   if (total === 0 || n <= 1) {
-    return { endpoints: n, total, jain: 1, maxOverMean: 1, cv: 0, chiSquare: impossible ? Number.POSITIVE_INFINITY : 0, degreesOfFreedom, chiSquareP: impossible ? 0 : 1 }
+    return {
+      endpoints: n,
+      total,
+      jain: 1,
+      maxOverMean: 1,
+      cv: 0,
+      chiSquare: impossible ? Number.POSITIVE_INFINITY : 0,
+      degreesOfFreedom,
+      chiSquareP: impossible ? 0 : 1,
+    }
   }
   let sum = 0
   let sumSquares = 0
@@ -100,7 +113,10 @@ export function fairnessFigures(counts: Readonly<Record<string, number>>, expect
 }
 
 /** The results-document DistributionSummary: counts by endpoint (sorted keys), rounded figures. */
-export function distributionSummary(counts: Readonly<Record<string, number>>, expectedShares?: Readonly<Record<string, number>>): DistributionSummary {
+export function distributionSummary(
+  counts: Readonly<Record<string, number>>,
+  expectedShares?: Readonly<Record<string, number>>,
+): DistributionSummary {
   const figures = fairnessFigures(counts, expectedShares)
   const byEndpoint: Record<string, number> = {}
   for (const name of endpointNames(counts, expectedShares)) byEndpoint[name] = counts[name] ?? 0
@@ -113,7 +129,10 @@ export function distributionSummary(counts: Readonly<Record<string, number>>, ex
   }
 }
 
-function endpointNames(counts: Readonly<Record<string, number>>, expectedShares: Readonly<Record<string, number>> | undefined): string[] {
+function endpointNames(
+  counts: Readonly<Record<string, number>>,
+  expectedShares: Readonly<Record<string, number>> | undefined,
+): string[] {
   const names = new Set(Object.keys(counts))
   if (expectedShares !== undefined) for (const name of Object.keys(expectedShares)) names.add(name)
   return [...names].sort()

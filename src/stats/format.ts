@@ -61,8 +61,23 @@ export function pad(text: string, width: number, left = false): string {
 }
 
 /** Renders rows as aligned columns; the first `numericColumns` flags right-align columns. */
-export function table(rows: readonly (readonly string[])[], rightAligned: readonly boolean[] = [], indent = "  "): string[] {
+export function table(
+  rows: readonly (readonly string[])[],
+  rightAligned: readonly boolean[] = [],
+  indent = "  ",
+): string[] {
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)))
-  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 && rightAligned[i] !== true ? cell : pad(cell, widths[i] as number, rightAligned[i] === true))).join("  ").trimEnd())
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, i) =>
+          i === row.length - 1 && rightAligned[i] !== true
+            ? cell
+            : pad(cell, widths[i] as number, rightAligned[i] === true),
+        )
+        .join("  ")
+        .trimEnd(),
+  )
 }

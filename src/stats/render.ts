@@ -11,7 +11,9 @@ const BAR_WIDTH = 24
 export function renderSummary(doc: ResultsDocument): string {
   const lines: string[] = []
   lines.push(`scenario ${doc.scenario}  seed ${doc.seed}  fingerprint ${doc.fingerprint}`)
-  lines.push(`simulated ${formatDurationNs(doc.simulatedNs)} (${formatCount(doc.simulatedNs)} ns)  end ${doc.endReason}`)
+  lines.push(
+    `simulated ${formatDurationNs(doc.simulatedNs)} (${formatCount(doc.simulatedNs)} ns)  end ${doc.endReason}`,
+  )
   for (const name of Object.keys(doc.workloads).sort()) {
     lines.push("")
     lines.push(...renderWorkload(name, doc.workloads[name] as WorkloadResults))
@@ -20,11 +22,19 @@ export function renderSummary(doc: ResultsDocument): string {
   lines.push(...renderCounts("drops", doc.drops))
   const conntrack = doc.conntrack
   lines.push("")
-  lines.push(`conntrack  peak ${formatCount(conntrack.peakEntries)} entries  insert failed ${formatCount(conntrack.insertFailed)}  drops (table full) ${formatCount(conntrack.dropsTableFull)}`)
+  lines.push(
+    `conntrack  peak ${formatCount(conntrack.peakEntries)} entries  insert failed ${formatCount(conntrack.insertFailed)}  drops (table full) ${formatCount(conntrack.dropsTableFull)}`,
+  )
   const byNode = Object.keys(conntrack.peakEntriesByNode).sort()
-  if (byNode.length > 0) lines.push(`  peak by node: ${byNode.map((node) => `${node} ${formatCount(conntrack.peakEntriesByNode[node] as number)}`).join(", ")}`)
+  if (byNode.length > 0)
+    lines.push(
+      `  peak by node: ${byNode.map((node) => `${node} ${formatCount(conntrack.peakEntriesByNode[node] as number)}`).join(", ")}`,
+    )
   const byState = Object.keys(conntrack.entriesByState).sort()
-  if (byState.length > 0) lines.push(`  entries by state: ${byState.map((state) => `${state} ${formatCount(conntrack.entriesByState[state] as number)}`).join(", ")}`)
+  if (byState.length > 0)
+    lines.push(
+      `  entries by state: ${byState.map((state) => `${state} ${formatCount(conntrack.entriesByState[state] as number)}`).join(", ")}`,
+    )
   if (Object.keys(doc.dns).length > 0) {
     lines.push("")
     lines.push(...renderCounts("dns", doc.dns))
@@ -32,7 +42,9 @@ export function renderSummary(doc: ResultsDocument): string {
   const pods = doc.pods
   if (pods !== undefined && (pods.pending > 0 || pods.failed > 0)) {
     lines.push("")
-    lines.push(`pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}  failed ${formatCount(pods.failed)}`)
+    lines.push(
+      `pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}  failed ${formatCount(pods.failed)}`,
+    )
   }
   if (doc.steps.length > 0) {
     lines.push("")
@@ -40,7 +52,9 @@ export function renderSummary(doc: ResultsDocument): string {
     for (const step of doc.steps) lines.push(`  ${formatDurationNs(step.atNs).padStart(8)}  ${step.description}`)
   }
   lines.push("")
-  lines.push(`wall ${doc.wall.seconds.toFixed(3)}s  ${formatCount(doc.wall.events)} events  ${formatRate(doc.wall.eventsPerSecond)} events/s`)
+  lines.push(
+    `wall ${doc.wall.seconds.toFixed(3)}s  ${formatCount(doc.wall.events)} events  ${formatRate(doc.wall.eventsPerSecond)} events/s`,
+  )
   return `${lines.join("\n")}\n`
 }
 
@@ -48,15 +62,29 @@ function renderWorkload(name: string, workload: WorkloadResults): string[] {
   const lines: string[] = [`workload ${name}`]
   const requests = workload.requests
   const reasons = Object.keys(requests.failedByReason).sort()
-  const failedDetail = reasons.length > 0 ? ` (${reasons.map((reason) => `${reason} ${formatCount(requests.failedByReason[reason] as number)}`).join(", ")})` : ""
-  lines.push(`  requests  sent ${formatCount(requests.sent)}  completed ${formatCount(requests.completed)}  failed ${formatCount(requests.failed)}${failedDetail}`)
+  const failedDetail =
+    reasons.length > 0
+      ? ` (${reasons.map((reason) => `${reason} ${formatCount(requests.failedByReason[reason] as number)}`).join(", ")})`
+      : ""
+  lines.push(
+    `  requests  sent ${formatCount(requests.sent)}  completed ${formatCount(requests.completed)}  failed ${formatCount(requests.failed)}${failedDetail}`,
+  )
   const latency = workload.latencyNs
   if (latency.count > 0) {
     lines.push(
       ...table(
         [
           ["latency", "p50", "p90", "p99", "p99.9", "max", "mean", "n"],
-          ["", formatNs(latency.p50), formatNs(latency.p90), formatNs(latency.p99), formatNs(latency.p999), formatNs(latency.max), formatNs(latency.mean), formatCount(latency.count)],
+          [
+            "",
+            formatNs(latency.p50),
+            formatNs(latency.p90),
+            formatNs(latency.p99),
+            formatNs(latency.p999),
+            formatNs(latency.max),
+            formatNs(latency.mean),
+            formatCount(latency.count),
+          ],
         ],
         [false, true, true, true, true, true, true, true],
       ),
@@ -65,8 +93,10 @@ function renderWorkload(name: string, workload: WorkloadResults): string[] {
     lines.push("  latency   no completed requests")
   }
   lines.push(...renderDistribution(workload.distribution))
-  if (workload.byNode !== undefined && Object.keys(workload.byNode).length > 0) lines.push(...renderCounts("  by node", workload.byNode))
-  if (workload.clientAddressesSeen !== undefined && Object.keys(workload.clientAddressesSeen).length > 0) lines.push(...renderCounts("  client addresses seen", workload.clientAddressesSeen))
+  if (workload.byNode !== undefined && Object.keys(workload.byNode).length > 0)
+    lines.push(...renderCounts("  by node", workload.byNode))
+  if (workload.clientAddressesSeen !== undefined && Object.keys(workload.clientAddressesSeen).length > 0)
+    lines.push(...renderCounts("  client addresses seen", workload.clientAddressesSeen))
   return lines
 }
 
@@ -82,10 +112,17 @@ function renderDistribution(distribution: DistributionSummary): string[] {
   }
   const rows = names.map((name) => {
     const count = distribution.byEndpoint[name] as number
-    return [name, formatCount(count), `${total > 0 ? ((100 * count) / total).toFixed(1) : "0.0"}%`, bar(count, max, BAR_WIDTH)]
+    return [
+      name,
+      formatCount(count),
+      `${total > 0 ? ((100 * count) / total).toFixed(1) : "0.0"}%`,
+      bar(count, max, BAR_WIDTH),
+    ]
   })
   const lines = ["  endpoints", ...table(rows, [false, true, true, false], "    ")]
-  lines.push(`  fairness  jain ${distribution.jain.toFixed(4)}  max/mean ${distribution.maxOverMean.toFixed(3)}  cv ${distribution.cv.toFixed(3)}  chi-square p ${formatP(distribution.chiSquareP)}`)
+  lines.push(
+    `  fairness  jain ${distribution.jain.toFixed(4)}  max/mean ${distribution.maxOverMean.toFixed(3)}  cv ${distribution.cv.toFixed(3)}  chi-square p ${formatP(distribution.chiSquareP)}`,
+  )
   return lines
 }
 

@@ -98,11 +98,17 @@ interface Target {
 /** Parses `HOST:PORT[/PROTO]` or `HOST[/icmp]`. */
 export function parseTraceTarget(text: string): Target {
   const m = /^([^:/\s]+)(?::(\d{1,5}))?(?:\/(tcp|udp|icmp))?$/i.exec(text)
-  if (m === null) throw new TraceInputError("--to", `invalid target "${text}": expected HOST:PORT[/tcp|udp] or HOST/icmp, e.g. http-go-svc:80, 10.96.0.10:53/udp, 10.0.0.13:31001/tcp`)
+  if (m === null)
+    throw new TraceInputError(
+      "--to",
+      `invalid target "${text}": expected HOST:PORT[/tcp|udp] or HOST/icmp, e.g. http-go-svc:80, 10.96.0.10:53/udp, 10.0.0.13:31001/tcp`,
+    )
   const protocol = (m[3]?.toLowerCase() ?? "tcp") as Target["protocol"]
   const port = m[2] === undefined ? 0 : Number(m[2])
-  if (protocol !== "icmp" && m[2] === undefined) throw new TraceInputError("--to", `invalid target "${text}": ${protocol} needs a port (HOST:PORT/${protocol})`)
-  if (protocol !== "icmp" && (port < 1 || port > 65535)) throw new TraceInputError("--to", `invalid target "${text}": port must be 1-65535`)
+  if (protocol !== "icmp" && m[2] === undefined)
+    throw new TraceInputError("--to", `invalid target "${text}": ${protocol} needs a port (HOST:PORT/${protocol})`)
+  if (protocol !== "icmp" && (port < 1 || port > 65535))
+    throw new TraceInputError("--to", `invalid target "${text}": port must be 1-65535`)
   return { host: m[1], port, protocol }
 }
 
@@ -114,10 +120,15 @@ type Source =
 
 export function parseTraceSource(text: string): Source {
   const m = /^(pod|deployment|node|external)\/(?:([^/\s]+)\/)?([^/\s]+)$/.exec(text)
-  if (m === null) throw new TraceInputError("--from", `invalid source "${text}": expected pod/NAME, pod/NAMESPACE/NAME, deployment/NAME, node/NAME or external/NAME`)
+  if (m === null)
+    throw new TraceInputError(
+      "--from",
+      `invalid source "${text}": expected pod/NAME, pod/NAMESPACE/NAME, deployment/NAME, node/NAME or external/NAME`,
+    )
   const kind = m[1]
   if (kind === "node" || kind === "external") {
-    if (m[2] !== undefined) throw new TraceInputError("--from", `invalid source "${text}": ${kind}/NAME takes no namespace`)
+    if (m[2] !== undefined)
+      throw new TraceInputError("--from", `invalid source "${text}": ${kind}/NAME takes no namespace`)
     return { kind, name: m[3] }
   }
   return { kind: kind === "pod" ? "pod" : "deployment", namespace: m[2] ?? "default", name: m[3] }
@@ -127,13 +138,18 @@ export function parseTraceSource(text: string): Source {
 export function traceScenario(spec: ScenarioSpec, options: TraceOptions): TraceResult {
   const target = parseTraceTarget(options.to)
   const source = parseTraceSource(options.from)
-  if (options.atNs !== undefined && !(Number.isSafeInteger(options.atNs) && options.atNs >= 0)) throw new TraceInputError("--at", `invalid time ${options.atNs}`)
+  if (options.atNs !== undefined && !(Number.isSafeInteger(options.atNs) && options.atNs >= 0))
+    throw new TraceInputError("--at", `invalid time ${options.atNs}`)
   const seed = options.seed ?? spec.seed
   const world = new World({ ...spec, workloads: [] }, seed)
-  if (source.kind === "node" && !world.nodes.has(source.name)) throw new TraceInputError("--from", `no node "${source.name}" (nodes: ${[...world.nodes.keys()].join(", ")})`)
+  if (source.kind === "node" && !world.nodes.has(source.name))
+    throw new TraceInputError("--from", `no node "${source.name}" (nodes: ${[...world.nodes.keys()].join(", ")})`)
   if (source.kind === "external" && !world.externals.has(source.name)) {
     const known = [...world.externals.keys()]
-    throw new TraceInputError("--from", `no external host "${source.name}" (${known.length === 0 ? "the scenario declares none under externalHosts:" : `external hosts: ${known.join(", ")}`})`)
+    throw new TraceInputError(
+      "--from",
+      `no external host "${source.name}" (${known.length === 0 ? "the scenario declares none under externalHosts:" : `external hosts: ${known.join(", ")}`})`,
+    )
   }
 
   // Service/EndpointSlice changes after the build, for "every kube-proxy synced since".
@@ -177,7 +193,11 @@ export function traceScenario(spec: ScenarioSpec, options: TraceOptions): TraceR
   }
   const clientNamespace = source.kind === "pod" || source.kind === "deployment" ? source.namespace : "default"
   const resolution = resolveHost(names, target.host, target.port, clientNamespace)
-  if (resolution === null) throw new TraceInputError("--to", `cannot resolve "${target.host}": not an IPv4 address, a Service (from namespace ${clientNamespace}), a node or an external host`)
+  if (resolution === null)
+    throw new TraceInputError(
+      "--to",
+      `cannot resolve "${target.host}": not an IPv4 address, a Service (from namespace ${clientNamespace}), a node or an external host`,
+    )
   const network = world.network
   const fromAddress = network.sourceAddressFor(sourceNs, resolution.address)
 
@@ -262,10 +282,16 @@ class Runner {
 function unsettled(world: World, lastChangeNs: number): string | null {
   const cp = world.controlPlane
   for (const pod of cp.store.list("Pod")) {
-    if (pod.metadata.deletionTimestampNs !== undefined || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") continue
+    if (
+      pod.metadata.deletionTimestampNs !== undefined ||
+      pod.status?.phase === "Succeeded" ||
+      pod.status?.phase === "Failed"
+    )
+      continue
     const namespace = pod.metadata.namespace ?? "default"
     if (!cp.isContainerRunning(namespace, pod.metadata.name)) return `pod/${pod.metadata.name} is not running`
-    if (pod.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True") return `pod/${pod.metadata.name} is not ready`
+    if (pod.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True")
+      return `pod/${pod.metadata.name} is not ready`
   }
   // Every Service's EndpointSlices list its ready selected pods (the controller may lag behind).
   for (const service of cp.store.list("Service")) {
@@ -274,10 +300,14 @@ function unsettled(world: World, lastChangeNs: number): string | null {
     const namespace = service.metadata.namespace ?? "default"
     const ready = cp.store
       .list("Pod", namespace)
-      .filter((pod) => pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {}))
+      .filter(
+        (pod) =>
+          pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {}),
+      )
       .filter((pod) => pod.status?.conditions?.find((c) => c.type === "Ready")?.status === "True").length
     let listed = 0
-    for (const slice of cp.store.endpointSlicesFor(namespace, service.metadata.name)) for (const e of slice.endpoints) if (e.conditions?.ready !== false) listed++
+    for (const slice of cp.store.endpointSlicesFor(namespace, service.metadata.name))
+      for (const e of slice.endpoints) if (e.conditions?.ready !== false) listed++
     if (listed < ready) return `the endpoints of service/${service.metadata.name} are not up to date`
   }
   for (const node of world.nodes.values()) {
@@ -289,7 +319,9 @@ function unsettled(world: World, lastChangeNs: number): string | null {
 
 function sourceLabel(source: Source): string {
   if (source.kind === "node" || source.kind === "external") return `${source.kind}/${source.name}`
-  return source.namespace === "default" ? `${source.kind}/${source.name}` : `${source.kind}/${source.namespace}/${source.name}`
+  return source.namespace === "default"
+    ? `${source.kind}/${source.name}`
+    : `${source.kind}/${source.namespace}/${source.name}`
 }
 
 function sourceNamespace(world: World, source: Source, atNs: number): NetNs {
@@ -302,18 +334,34 @@ function sourceNamespace(world: World, source: Source, atNs: number): NetNs {
     case "pod": {
       const runtime = world.pods.get(`${source.namespace}/${source.name}`)
       if (runtime !== undefined) return runtime.ns
-      const pods = world.controlPlane.store.list("Pod", source.namespace).map((p) => p.metadata.name).sort()
+      const pods = world.controlPlane.store
+        .list("Pod", source.namespace)
+        .map((p) => p.metadata.name)
+        .sort()
       const exists = pods.includes(source.name)
-      const known = pods.length === 0 ? `no pods in namespace ${source.namespace}` : `pods: ${pods.slice(0, 12).join(", ")}${pods.length > 12 ? ", ..." : ""}`
-      throw new TraceInputError("--from", exists ? `pod/${source.name} has no network ${at} (not started yet; try a later --at)` : `no pod "${source.name}" in namespace ${source.namespace} ${at} (${known})`)
+      const known =
+        pods.length === 0
+          ? `no pods in namespace ${source.namespace}`
+          : `pods: ${pods.slice(0, 12).join(", ")}${pods.length > 12 ? ", ..." : ""}`
+      throw new TraceInputError(
+        "--from",
+        exists
+          ? `pod/${source.name} has no network ${at} (not started yet; try a later --at)`
+          : `no pod "${source.name}" in namespace ${source.namespace} ${at} (${known})`,
+      )
     }
     case "deployment": {
       const store = world.controlPlane.store
       const deployment = store.get("Deployment", source.namespace, source.name)
-      if (deployment === undefined) throw new TraceInputError("--from", `no Deployment "${source.name}" in namespace ${source.namespace}`)
+      if (deployment === undefined)
+        throw new TraceInputError("--from", `no Deployment "${source.name}" in namespace ${source.namespace}`)
       const replicas = store
         .list("Pod", source.namespace)
-        .filter((p) => matchesSelector(deployment.spec.selector, p.metadata.labels ?? {}) && p.metadata.deletionTimestampNs === undefined)
+        .filter(
+          (p) =>
+            matchesSelector(deployment.spec.selector, p.metadata.labels ?? {}) &&
+            p.metadata.deletionTimestampNs === undefined,
+        )
         .map((p) => p.metadata.name)
         .sort()
       for (const name of replicas) {
@@ -341,7 +389,21 @@ const REJECT_NAMES: Record<number, string> = {
   [RejectWith.ICMP_PROTO_UNREACHABLE]: "icmp-proto-unreachable",
 }
 
-const TARGET_NAMES = ["NONE", "ACCEPT", "DROP", "REJECT", "RETURN", "JUMP", "GOTO", "MARK", "DNAT", "SNAT", "MASQUERADE", "NOTRACK", "LOG"] as const
+const TARGET_NAMES = [
+  "NONE",
+  "ACCEPT",
+  "DROP",
+  "REJECT",
+  "RETURN",
+  "JUMP",
+  "GOTO",
+  "MARK",
+  "DNAT",
+  "SNAT",
+  "MASQUERADE",
+  "NOTRACK",
+  "LOG",
+] as const
 
 const CONNTRACK_EVENT_NAMES = ["new", "nat", "confirm", "insert-failed", "table-full", "released"] as const
 
@@ -357,15 +419,21 @@ function tcpFlagsText(flags: number): string {
 
 function icmpText(p: Packet): string {
   switch (p.icmpType) {
-    case IcmpType.ECHO_REQUEST: return `echo-request id=${p.srcPort} seq=${p.tcpSeq}`
-    case IcmpType.ECHO_REPLY: return `echo-reply id=${p.srcPort} seq=${p.tcpSeq}`
+    case IcmpType.ECHO_REQUEST:
+      return `echo-request id=${p.srcPort} seq=${p.tcpSeq}`
+    case IcmpType.ECHO_REPLY:
+      return `echo-reply id=${p.srcPort} seq=${p.tcpSeq}`
     case IcmpType.DEST_UNREACHABLE:
     case IcmpType.TIME_EXCEEDED: {
-      const what = p.icmpType === IcmpType.TIME_EXCEEDED ? "time-exceeded" : (["net", "host", "protocol", "port"][p.icmpCode] ?? `code-${p.icmpCode}`) + "-unreachable"
+      const what =
+        p.icmpType === IcmpType.TIME_EXCEEDED
+          ? "time-exceeded"
+          : (["net", "host", "protocol", "port"][p.icmpCode] ?? `code-${p.icmpCode}`) + "-unreachable"
       const proto = protocolName(p.innerProtocol)
       return `${what} about ${proto} ${formatEndpoint(formatIpv4(p.innerSrcAddr), p.innerSrcPort, proto)} -> ${formatEndpoint(formatIpv4(p.innerDstAddr), p.innerDstPort, proto)}`
     }
-    default: return `type=${p.icmpType} code=${p.icmpCode}`
+    default:
+      return `type=${p.icmpType} code=${p.icmpCode}`
   }
 }
 
@@ -378,14 +446,21 @@ function view(p: Packet, srcAddr: Ipv4 = p.srcAddr): PacketView {
     srcPort: p.srcPort,
     dst: formatIpv4(p.dstAddr),
     dstPort: p.protocol === Protocol.ICMP ? 0 : p.dstPort,
-    detail: p.protocol === Protocol.TCP ? tcpFlagsText(p.tcpFlags) : p.protocol === Protocol.ICMP ? icmpText(p) : `${p.payloadBytes} bytes`,
+    detail:
+      p.protocol === Protocol.TCP
+        ? tcpFlagsText(p.tcpFlags)
+        : p.protocol === Protocol.ICMP
+          ? icmpText(p)
+          : `${p.payloadBytes} bytes`,
     bytes: p.totalBytes,
   }
 }
 
 function isErrorPacket(p: Packet): boolean {
   if (p.protocol === Protocol.TCP) return (p.tcpFlags & TcpFlag.RST) !== 0
-  return p.protocol === Protocol.ICMP && (p.icmpType === IcmpType.DEST_UNREACHABLE || p.icmpType === IcmpType.TIME_EXCEEDED)
+  return (
+    p.protocol === Protocol.ICMP && (p.icmpType === IcmpType.DEST_UNREACHABLE || p.icmpType === IcmpType.TIME_EXCEEDED)
+  )
 }
 
 interface WalkFrame {
@@ -471,7 +546,13 @@ class Recorder implements NetObserver {
     } else {
       if (this.done) return
       // The source's next packets on the probe's own 5-tuple (handshake ACK, retransmissions).
-      if (ns === this.sourceNs && packet.protocol === this.probeProtocol && packet.srcPort === this.probeSport && packet.dstAddr === this.probeDst && packet.dstPort === this.probeDport) {
+      if (
+        ns === this.sourceNs &&
+        packet.protocol === this.probeProtocol &&
+        packet.srcPort === this.probeSport &&
+        packet.dstAddr === this.probeDst &&
+        packet.dstPort === this.probeDport
+      ) {
         this.ignored.add(packet.id)
         return
       }
@@ -481,26 +562,54 @@ class Recorder implements NetObserver {
     this.alive++
     const src = packet.srcAddr !== 0 ? packet.srcAddr : this.network.sourceAddressFor(ns, packet.dstAddr)
     // `nowNs` is when the stack hands the packet over (after its processing cost); the hooks run now.
-    this.events.push({ kind: "send", timeNs: this.world.scheduler.nowNs, readyNs: nowNs, ns: ns.name, packet: view(packet, src), role, route: routeText(ns, packet.dstAddr) })
+    this.events.push({
+      kind: "send",
+      timeNs: this.world.scheduler.nowNs,
+      readyNs: nowNs,
+      ns: ns.name,
+      packet: view(packet, src),
+      role,
+      route: routeText(ns, packet.dstAddr),
+    })
   }
 
   onTransmit(packet: Packet, ifaceId: number, departNs: number, arriveNs: number): void {
     if (!this.traced.has(packet.id)) return
     const iface = this.network.interfaces[ifaceId]
-    this.events.push({ kind: "transmit", timeNs: this.world.scheduler.nowNs, ns: iface.ns.name, packetId: packet.id, dev: iface.name, departNs, arriveNs })
+    this.events.push({
+      kind: "transmit",
+      timeNs: this.world.scheduler.nowNs,
+      ns: iface.ns.name,
+      packetId: packet.id,
+      dev: iface.name,
+      departNs,
+      arriveNs,
+    })
   }
 
   onDeliver(packet: Packet, nsId: number, nowNs: number): void {
     if (!this.traced.has(packet.id)) return
     const ns = this.network.namespaces[nsId]
-    this.insertAfterCause(packet.id, nowNs, ns.name, { kind: "deliver", timeNs: nowNs, ns: ns.name, packet: view(packet), what: this.deliveryText(ns, packet) })
+    this.insertAfterCause(packet.id, nowNs, ns.name, {
+      kind: "deliver",
+      timeNs: nowNs,
+      ns: ns.name,
+      packet: view(packet),
+      what: this.deliveryText(ns, packet),
+    })
     this.finished(packet, ns)
   }
 
   onDrop(packet: Packet, reason: number, nsId: number, nowNs: number): void {
     if (!this.traced.has(packet.id)) return
     const ns = this.network.namespaces[nsId]
-    this.insertAfterCause(packet.id, nowNs, ns.name, { kind: "drop", timeNs: nowNs, ns: ns.name, packet: view(packet), reason: dropReasonName(reason) })
+    this.insertAfterCause(packet.id, nowNs, ns.name, {
+      kind: "drop",
+      timeNs: nowNs,
+      ns: ns.name,
+      packet: view(packet),
+      reason: dropReasonName(reason),
+    })
     this.finished(packet, ns)
   }
 
@@ -510,7 +619,10 @@ class Recorder implements NetObserver {
     if (packet.id === this.probeId) this.probeFinished = true
     // A reply or error made it back to the source (or died there), or nothing is left to come.
     const backAtSource = ns === this.sourceNs && packet.id !== this.probeId
-    const probeDropped = this.probeFinished && this.alive === 0 && this.events.some((e) => e.kind === "drop" && e.packet.id === this.probeId)
+    const probeDropped =
+      this.probeFinished &&
+      this.alive === 0 &&
+      this.events.some((e) => e.kind === "drop" && e.packet.id === this.probeId)
     if (backAtSource || probeDropped) {
       this.done = true
       this.world.scheduler.stop()
@@ -532,14 +644,19 @@ class Recorder implements NetObserver {
   }
 
   private deliveryText(ns: NetNs, p: Packet): string {
-    if (ns === this.sourceNs && p.id !== this.probeId) return isErrorPacket(p) ? "error reported to the sending socket" : "received by the sending socket"
+    if (ns === this.sourceNs && p.id !== this.probeId)
+      return isErrorPacket(p) ? "error reported to the sending socket" : "received by the sending socket"
     switch (p.protocol) {
       case Protocol.TCP:
-        return (p.tcpFlags & TcpFlag.SYN) !== 0 && ns.tcpListeners.has(p.dstPort) ? `accepted by the socket listening on port ${p.dstPort}` : "taken by a TCP socket"
+        return (p.tcpFlags & TcpFlag.SYN) !== 0 && ns.tcpListeners.has(p.dstPort)
+          ? `accepted by the socket listening on port ${p.dstPort}`
+          : "taken by a TCP socket"
       case Protocol.UDP:
         return `received by the socket bound to port ${p.dstPort}`
       case Protocol.ICMP:
-        return p.icmpType === IcmpType.ECHO_REQUEST ? "answered by the stack with an echo reply" : "consumed by the stack"
+        return p.icmpType === IcmpType.ECHO_REQUEST
+          ? "answered by the stack with an echo reply"
+          : "consumed by the stack"
       default:
         return "consumed by the stack"
     }
@@ -560,16 +677,32 @@ class Recorder implements NetObserver {
     const ruleTargets = new Set(record.steps.map((s) => (s.kind === "rule" ? s.target : "")))
     const before = record.before
     if (before.dst !== after.dst || before.dstPort !== after.dstPort) {
-      nat.push({ type: "DNAT", from: formatEndpoint(before.dst, before.dstPort, before.protocol), to: formatEndpoint(after.dst, after.dstPort, after.protocol), by: ruleTargets.has("DNAT") ? "rule" : "conntrack" })
+      nat.push({
+        type: "DNAT",
+        from: formatEndpoint(before.dst, before.dstPort, before.protocol),
+        to: formatEndpoint(after.dst, after.dstPort, after.protocol),
+        by: ruleTargets.has("DNAT") ? "rule" : "conntrack",
+      })
     }
     if (before.src !== after.src || before.srcPort !== after.srcPort) {
       const byRule = ruleTargets.has("SNAT") || ruleTargets.has("MASQUERADE")
-      nat.push({ type: "SNAT", from: formatEndpoint(before.src, before.srcPort, before.protocol), to: formatEndpoint(after.src, after.srcPort, after.protocol), by: byRule ? "rule" : "conntrack" })
+      nat.push({
+        type: "SNAT",
+        from: formatEndpoint(before.src, before.srcPort, before.protocol),
+        to: formatEndpoint(after.src, after.srcPort, after.protocol),
+        by: byRule ? "rule" : "conntrack",
+      })
     }
     let conntrack: ConntrackView | null = null
     if (p.ctId >= 0 && verdict === Verdict.ACCEPT) {
-      const state = CT_STATE_NAMES.filter(([, bit]) => (p.ctState & bit) !== 0).map(([name]) => name).join(",")
-      conntrack = { state: state === "" ? "-" : state, direction: p.ctDirection === 1 ? "reply" : "original", entry: stack.conntrack.format(p.ctId, record.nowNs) }
+      const state = CT_STATE_NAMES.filter(([, bit]) => (p.ctState & bit) !== 0)
+        .map(([name]) => name)
+        .join(",")
+      conntrack = {
+        state: state === "" ? "-" : state,
+        direction: p.ctDirection === 1 ? "reply" : "original",
+        entry: stack.conntrack.format(p.ctId, record.nowNs),
+      }
     }
     const verdictName = verdict === Verdict.ACCEPT ? "ACCEPT" : verdict === Verdict.DROP ? "DROP" : "REJECT"
     const event: HookEvent = {
@@ -594,7 +727,15 @@ class Recorder implements NetObserver {
 
   // ------------------------------------------------------------------ NetfilterTracer (StackTracer)
 
-  rule(stack: NetfilterStack, _hook: Hook, table: TableId, chain: Chain, index: number, rule: Rule | null, kind: TargetKind): void {
+  rule(
+    stack: NetfilterStack,
+    _hook: Hook,
+    table: TableId,
+    chain: Chain,
+    index: number,
+    rule: Rule | null,
+    kind: TargetKind,
+  ): void {
     const record = this.current
     if (record === null || record.stack !== stack) return
     let walk = record.walk
@@ -622,7 +763,15 @@ class Recorder implements NetObserver {
       }
       record.rulesEvaluated += count
       const policy = kind === TargetKind.DROP ? "DROP" : "ACCEPT"
-      record.steps.push({ kind: "policy", table: tableName, chain: chain.name, from, policy, evaluated: count, ...(skipped === undefined ? {} : { notMatched: skipped }) })
+      record.steps.push({
+        kind: "policy",
+        table: tableName,
+        chain: chain.name,
+        from,
+        policy,
+        evaluated: count,
+        ...(skipped === undefined ? {} : { notMatched: skipped }),
+      })
       walk.ended = true
       return
     }
@@ -664,7 +813,8 @@ class Recorder implements NetObserver {
         break
       case TargetKind.RETURN: {
         const frame = walk.frames.pop()
-        if (frame === undefined) walk.pos = chain.rules.length // the policy follows
+        if (frame === undefined)
+          walk.pos = chain.rules.length // the policy follows
         else {
           walk.chain = frame.chain
           walk.pos = frame.pos
@@ -687,7 +837,14 @@ class Recorder implements NetObserver {
     const count = chain.rules.length - walk.pos
     const skipped = this.skipped(chain, walk.pos, chain.rules.length)
     record.rulesEvaluated += count
-    record.steps.push({ kind: "return", table: tableName, chain: chain.name, from: walk.pos + 1, evaluated: count, ...(skipped === undefined ? {} : { notMatched: skipped }) })
+    record.steps.push({
+      kind: "return",
+      table: tableName,
+      chain: chain.name,
+      from: walk.pos + 1,
+      evaluated: count,
+      ...(skipped === undefined ? {} : { notMatched: skipped }),
+    })
     walk.pos = chain.rules.length
   }
 
@@ -722,7 +879,9 @@ class Recorder implements NetObserver {
 
   verdict(client: ProbeClient, protocol: string, nowNs: number): TraceEvent {
     const events = this.events
-    const probeEnd = events.find((e): e is DeliverEvent | DropEvent => (e.kind === "deliver" || e.kind === "drop") && e.packet.id === this.probeId)
+    const probeEnd = events.find(
+      (e): e is DeliverEvent | DropEvent => (e.kind === "deliver" || e.kind === "drop") && e.packet.id === this.probeId,
+    )
     let fate: "delivered" | "dropped" | "in-flight"
     let probe: string
     if (this.probeId === 0) {
@@ -737,11 +896,19 @@ class Recorder implements NetObserver {
     } else {
       fate = "dropped"
       const at = formatEndpoint(probeEnd.packet.dst, probeEnd.packet.dstPort, probeEnd.packet.protocol)
-      probe = probeEnd.reason === "no-socket" ? `no socket for ${at} in ${probeEnd.ns} (dropped: no-socket)` : `dropped in ${probeEnd.ns}: ${probeEnd.reason}`
+      probe =
+        probeEnd.reason === "no-socket"
+          ? `no socket for ${at} in ${probeEnd.ns} (dropped: no-socket)`
+          : `dropped in ${probeEnd.ns}: ${probeEnd.reason}`
       const hook = [...events].reverse().find((e): e is HookEvent => e.kind === "hook" && e.before.id === this.probeId)
       if (hook !== undefined && hook.verdict !== "ACCEPT" && hook.ns === probeEnd.ns) {
         const last = hook.steps.filter((s) => s.kind === "rule" || s.kind === "policy").pop()
-        const by = last === undefined ? "" : last.kind === "rule" ? ` by ${last.table} ${last.chain} rule ${last.rule}: ${last.text}` : ` by the ${last.table} ${last.chain} policy`
+        const by =
+          last === undefined
+            ? ""
+            : last.kind === "rule"
+              ? ` by ${last.table} ${last.chain} rule ${last.rule}: ${last.text}`
+              : ` by the ${last.table} ${last.chain} policy`
         probe = `${hook.verdict === "REJECT" ? `rejected (${hook.rejectWith ?? "reject"})` : "dropped"} in ${hook.ns} at ${hook.hook}${by}`
       }
     }
@@ -750,16 +917,22 @@ class Recorder implements NetObserver {
     if (replySend !== undefined) {
       const id = replySend.packet.id
       const p = replySend.packet
-      const end = events.find((e): e is DeliverEvent | DropEvent => (e.kind === "deliver" || e.kind === "drop") && e.packet.id === id)
+      const end = events.find(
+        (e): e is DeliverEvent | DropEvent => (e.kind === "deliver" || e.kind === "drop") && e.packet.id === id,
+      )
       const what = `${p.protocol} ${p.detail === "" ? "" : `${p.detail} `}from ${replySend.ns} ${formatEndpoint(p.src, p.srcPort, p.protocol)}`
       const unNat: string[] = []
       for (const e of events) {
         if (e.kind !== "hook" || e.before.id !== id) continue
-        for (const change of e.nat) unNat.push(`${change.type === "DNAT" ? "destination" : "source"} ${change.from} -> ${change.to} by ${change.by} in ${e.ns} ${e.hook}`)
+        for (const change of e.nat)
+          unNat.push(
+            `${change.type === "DNAT" ? "destination" : "source"} ${change.from} -> ${change.to} by ${change.by} in ${e.ns} ${e.hook}`,
+          )
       }
       const translated = unNat.length === 0 ? "" : ` (${unNat.join("; ")})`
       if (end === undefined) reply = `${what}, still in flight when the trace window ended${translated}`
-      else if (end.kind === "deliver") reply = `${what} arrived at ${end.ns} as ${formatPacket(end.packet)}${translated}`
+      else if (end.kind === "deliver")
+        reply = `${what} arrived at ${end.ns} as ${formatPacket(end.packet)}${translated}`
       else reply = `${what} dropped in ${end.ns}: ${end.reason}${translated}`
     }
     return { kind: "verdict", timeNs: nowNs, fate, probe, reply, socket: client.outcome(protocol) }
@@ -853,7 +1026,8 @@ class ProbeClient implements TcpConnectionListener, UdpListener, PingListener {
 
   outcome(protocol: string): string {
     if (this.result !== null) return this.result
-    if (protocol === "tcp") return "connect() still waiting: no answer to the SYN within the trace window (TCP would retransmit it after 1s)"
+    if (protocol === "tcp")
+      return "connect() still waiting: no answer to the SYN within the trace window (TCP would retransmit it after 1s)"
     if (protocol === "udp") return "no datagram or error came back within the trace window"
     return "no echo reply or ICMP error within the trace window"
   }

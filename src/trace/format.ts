@@ -7,7 +7,17 @@
  *
  * Pure: the same events give the same text, byte for byte.
  */
-import type { ConntrackView, HookEvent, HookStep, NatChange, PacketView, RuleRef, StartEvent, TraceEvent, TraceResult } from "./events.ts"
+import type {
+  ConntrackView,
+  HookEvent,
+  HookStep,
+  NatChange,
+  PacketView,
+  RuleRef,
+  StartEvent,
+  TraceEvent,
+  TraceResult,
+} from "./events.ts"
 
 export interface FormatOptions {
   readonly verbose: boolean
@@ -63,21 +73,37 @@ export function formatTrace(result: TraceResult, options: FormatOptions): string
     switch (e.kind) {
       case "start": {
         const service = e.service === null ? "" : ` (Service ${e.service})`
-        const target = e.to === formatEndpoint(e.address, e.port, e.protocol) ? e.to : `${e.to} = ${formatEndpoint(e.address, e.port, e.protocol)}`
+        const target =
+          e.to === formatEndpoint(e.address, e.port, e.protocol)
+            ? e.to
+            : `${e.to} = ${formatEndpoint(e.address, e.port, e.protocol)}`
         out.push(`trace ${e.protocol} ${e.from} (${e.fromAddress}) -> ${target}${service}`)
-        out.push(`scenario ${e.scenario}, seed ${e.seed}, at ${formatSeconds(e.timeNs)} (${e.atReason}); times below are from then`)
+        out.push(
+          `scenario ${e.scenario}, seed ${e.seed}, at ${formatSeconds(e.timeNs)} (${e.atReason}); times below are from then`,
+        )
         out.push("")
         break
       }
       case "send":
-        head(e.ns, `send ${formatPacket(e.packet)} (${e.role}${e.readyNs === e.timeNs ? "" : `, ready at ${formatMs(e.readyNs - originNs)}`})`)
+        head(
+          e.ns,
+          `send ${formatPacket(e.packet)} (${e.role}${e.readyNs === e.timeNs ? "" : `, ready at ${formatMs(e.readyNs - originNs)}`})`,
+        )
         out.push(`${indent}route ${e.route}`)
         break
       case "hook":
-        formatHook(e, options, (text) => head(e.ns, text), (text) => out.push(`${indent}${text}`))
+        formatHook(
+          e,
+          options,
+          (text) => head(e.ns, text),
+          (text) => out.push(`${indent}${text}`),
+        )
         break
       case "transmit":
-        head(e.ns, `transmit dev ${e.dev}${e.departNs === e.timeNs ? "" : ` (departs ${formatMs(e.departNs - originNs)})`}, arrives ${formatMs(e.arriveNs - originNs)}`)
+        head(
+          e.ns,
+          `transmit dev ${e.dev}${e.departNs === e.timeNs ? "" : ` (departs ${formatMs(e.departNs - originNs)})`}, arrives ${formatMs(e.arriveNs - originNs)}`,
+        )
         break
       case "deliver":
         head(e.ns, `deliver ${formatPacket(e.packet)}: ${e.what}`)
@@ -96,16 +122,26 @@ export function formatTrace(result: TraceResult, options: FormatOptions): string
   return `${out.join("\n")}\n`
 }
 
-function formatHook(e: HookEvent, options: FormatOptions, head: (text: string) => void, line: (text: string) => void): void {
+function formatHook(
+  e: HookEvent,
+  options: FormatOptions,
+  head: (text: string) => void,
+  line: (text: string) => void,
+): void {
   const devices = `${e.in === null ? "" : ` in ${e.in}`}${e.out === null ? "" : ` out ${e.out}`}`
   const reject = e.rejectWith === null ? "" : ` with ${e.rejectWith}`
   const rules = e.rulesEvaluated === 1 ? "1 rule" : `${e.rulesEvaluated} rules`
   head(`${e.hook}${devices}: ${e.verdict}${reject} (${rules} evaluated, cost ${formatCost(e.costNs)})`)
-  if (e.conntrack !== null && (e.hook === "PREROUTING" || e.hook === "OUTPUT") && !e.steps.some((s) => s.kind === "conntrack" && s.event === "new")) {
+  if (
+    e.conntrack !== null &&
+    (e.hook === "PREROUTING" || e.hook === "OUTPUT") &&
+    !e.steps.some((s) => s.kind === "conntrack" && s.event === "new")
+  ) {
     line(`  ${formatConntrackView(e.conntrack)}`)
   }
   for (const step of e.steps) {
-    if (options.verbose && step.kind !== "conntrack") for (const r of step.notMatched ?? []) line(`  ${notMatched(step.table, step.chain, r)}`)
+    if (options.verbose && step.kind !== "conntrack")
+      for (const r of step.notMatched ?? []) line(`  ${notMatched(step.table, step.chain, r)}`)
     line(`  ${formatStep(step)}`)
   }
   for (const change of e.nat) line(`  ${formatNat(change, e.conntrack)}`)
@@ -124,10 +160,12 @@ export function formatStep(step: HookStep): string {
     case "rule":
       return `${step.table}: ${step.chain} rule ${step.rule} matched (${evaluated(step.evaluated)}): ${step.text}`
     case "return":
-      if (step.evaluated === 0) return `${step.table}: ${step.chain} ${step.from === 1 ? "is empty" : "end of chain"}, return`
+      if (step.evaluated === 0)
+        return `${step.table}: ${step.chain} ${step.from === 1 ? "is empty" : "end of chain"}, return`
       return `${step.table}: ${step.chain} ${step.from === 1 ? "no rule" : "no further rule"} matched (${evaluated(step.evaluated)}), return`
     case "policy":
-      if (step.evaluated === 0) return `${step.table}: ${step.chain} ${step.from === 1 ? "has no rules" : "end of chain"}, policy ${step.policy}`
+      if (step.evaluated === 0)
+        return `${step.table}: ${step.chain} ${step.from === 1 ? "has no rules" : "end of chain"}, policy ${step.policy}`
       return `${step.table}: ${step.chain} ${step.from === 1 ? "no rule" : "no further rule"} matched (${evaluated(step.evaluated)}), policy ${step.policy}`
     case "conntrack":
       return `conntrack ${step.event}${step.entry === "" ? "" : `: ${step.entry}`}`

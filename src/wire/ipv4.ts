@@ -57,7 +57,7 @@ export function parseCidr(text: string, strict = true): Cidr | undefined {
     if (prefixLength > 32) return undefined
   }
   const mask = maskOf(prefixLength)
-  if (strict && ((address & ~mask) >>> 0) !== 0) return undefined
+  if (strict && (address & ~mask) >>> 0 !== 0) return undefined
   return { address: (address & mask) >>> 0, prefixLength, mask }
 }
 
@@ -68,7 +68,7 @@ export function cidr(text: string, strict = true): Cidr {
 }
 
 export function cidrContains(prefix: Cidr, address: Ipv4): boolean {
-  return ((address & prefix.mask) >>> 0) === prefix.address
+  return (address & prefix.mask) >>> 0 === prefix.address
 }
 
 export function formatCidr(prefix: Cidr): string {

@@ -4,10 +4,14 @@ export type Protocol = (typeof Protocol)[keyof typeof Protocol]
 
 export function protocolName(protocol: number): string {
   switch (protocol) {
-    case Protocol.ICMP: return "icmp"
-    case Protocol.TCP: return "tcp"
-    case Protocol.UDP: return "udp"
-    default: return String(protocol)
+    case Protocol.ICMP:
+      return "icmp"
+    case Protocol.TCP:
+      return "tcp"
+    case Protocol.UDP:
+      return "udp"
+    default:
+      return String(protocol)
   }
 }
 

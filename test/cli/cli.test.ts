@@ -49,14 +49,32 @@ function fakeResults(spec: ScenarioSpec, seed: number, completed: number): Resul
   for (const w of spec.workloads) {
     workloads[w.name] = {
       requests: { sent: completed, completed, failed: 0, failedByReason: {} },
-      latencyNs: { count: completed, min: 1000, mean: 2000 + seed, p50: 2000, p90: 3000, p99: 4000, p999: 5000, max: 6000 },
+      latencyNs: {
+        count: completed,
+        min: 1000,
+        mean: 2000 + seed,
+        p50: 2000,
+        p90: 3000,
+        p99: 4000,
+        p999: 5000,
+        max: 6000,
+      },
       distribution: { byEndpoint: { a: 1, b: 1, c: 1 }, jain: 1, maxOverMean: 1, cv: 0, chiSquareP: 1 },
     }
   }
   return {
-    schemaVersion: 1, scenario: spec.name, seed, fingerprint: "00", simulatedNs: spec.durationNs, workloads, drops: {},
+    schemaVersion: 1,
+    scenario: spec.name,
+    seed,
+    fingerprint: "00",
+    simulatedNs: spec.durationNs,
+    workloads,
+    drops: {},
     conntrack: { peakEntries: 0, peakEntriesByNode: {}, entriesByState: {}, insertFailed: 0, dropsTableFull: 0 },
-    dns: {}, steps: [], endReason: "completed", wall: { seconds: 0, events: 0, eventsPerSecond: 0 },
+    dns: {},
+    steps: [],
+    endReason: "completed",
+    wall: { seconds: 0, events: 0, eventsPerSecond: 0 },
   }
 }
 
@@ -69,7 +87,8 @@ function stubRuntime(completed = 1000): Runtime & { seeds: number[] } {
       return fakeResults(spec, options.seed, completed)
     },
     validateScenario: () => [],
-    renderRules: (_spec, options) => `# rules of ${options.node} at ${options.atNs}${options.sorted ? " sorted" : ""}\nCOMMIT`,
+    renderRules: (_spec, options) =>
+      `# rules of ${options.node} at ${options.atNs}${options.sorted ? " sorted" : ""}\nCOMMIT`,
   }
 }
 
@@ -104,18 +123,29 @@ describe("cli", () => {
     const runtime = stubRuntime()
     expect(await runCli(["run", QUICKSTART, "--runs", "3", "--out", "outdir", "--json"], c.io, runtime)).toBe(0)
     expect(runtime.seeds).toEqual([1, 2, 3])
-    const aggregate = JSON.parse(c.out()) as { runs: number; seeds: number[]; metrics: Record<string, { mean: number; ci95: [number, number] }> }
+    const aggregate = JSON.parse(c.out()) as {
+      runs: number
+      seeds: number[]
+      metrics: Record<string, { mean: number; ci95: [number, number] }>
+    }
     expect(aggregate.runs).toBe(3)
     expect(aggregate.metrics["/workloads/wget/latencyNs/mean"].mean).toBe(2002)
     const [low, high] = aggregate.metrics["/workloads/wget/latencyNs/mean"].ci95
     expect(low).toBeLessThan(2002)
     expect(high).toBeGreaterThan(2002)
-    expect([...c.files.keys()].sort()).toEqual(["outdir/results-seed-1.json", "outdir/results-seed-2.json", "outdir/results-seed-3.json", "outdir/results.json"])
+    expect([...c.files.keys()].sort()).toEqual([
+      "outdir/results-seed-1.json",
+      "outdir/results-seed-2.json",
+      "outdir/results-seed-3.json",
+      "outdir/results.json",
+    ])
   })
 
   it("rules: passes --node, --at and --sorted to the runtime", async () => {
     const c = capture()
-    expect(await runCli(["rules", QUICKSTART, "--node", "node-2", "--at", "1.5s", "--sorted"], c.io, stubRuntime())).toBe(0)
+    expect(
+      await runCli(["rules", QUICKSTART, "--node", "node-2", "--at", "1.5s", "--sorted"], c.io, stubRuntime()),
+    ).toBe(0)
     expect(c.out()).toBe("# rules of node-2 at 1500000000 sorted\nCOMMIT\n")
     const bad = capture()
     expect(await runCli(["rules", QUICKSTART, "--node", "node-9"], bad.io, stubRuntime())).toBe(2)
@@ -123,7 +153,9 @@ describe("cli", () => {
   })
 
   it("exit 2 for invalid input, with every error and no stack trace", async () => {
-    const c = capture({ "bad.yaml": "apiVersion: kube-netsim/v1\nkind: Scenario\nmetadata: { name: b }\nduration: 10 sec\nseed: -1\n" })
+    const c = capture({
+      "bad.yaml": "apiVersion: kube-netsim/v1\nkind: Scenario\nmetadata: { name: b }\nduration: 10 sec\nseed: -1\n",
+    })
     expect(await runCli(["run", "bad.yaml"], c.io, stubRuntime())).toBe(2)
     expect(c.err()).toBe(
       'bad.yaml:4:11: duration: invalid duration "10 sec": expected a number followed by a unit (ns, us, µs, ms, s, m, h), e.g. 250us, 10ms, 1.5s\n' +
@@ -136,7 +168,9 @@ describe("cli", () => {
     const runtime: Runtime = {
       ...stubRuntime(),
       runScenario: () => {
-        throw new ScenarioIssues([{ severity: "error", path: ["workloads", 0, "to"], message: "no Service http-go-svc" }])
+        throw new ScenarioIssues([
+          { severity: "error", path: ["workloads", 0, "to"], message: "no Service http-go-svc" },
+        ])
       },
     }
     expect(await runCli(["run", QUICKSTART], c.io, runtime)).toBe(2)
@@ -145,7 +179,12 @@ describe("cli", () => {
 
   it("exit 3 for an internal error: a short message, the stack only with KUBE_NETSIM_DEBUG=1", async () => {
     const c = capture()
-    const runtime: Runtime = { ...stubRuntime(), runScenario: () => { throw new Error("boom") } }
+    const runtime: Runtime = {
+      ...stubRuntime(),
+      runScenario: () => {
+        throw new Error("boom")
+      },
+    }
     expect(await runCli(["run", QUICKSTART], c.io, runtime)).toBe(3)
     expect(c.err()).toBe("kube-netsim: internal error: boom\n(set KUBE_NETSIM_DEBUG=1 to print the stack trace)\n")
   })
@@ -188,7 +227,12 @@ function applyMutation(root: unknown, m: Mutation): unknown {
   }
 }
 
-const SCENARIO_TEXTS = ["quickstart.yaml", "seed-001-http-go-scale.yaml", "seed-003-service-types.yaml", "seed-001-external-endpoints.yaml"].map((name) => ({
+const SCENARIO_TEXTS = [
+  "quickstart.yaml",
+  "seed-001-http-go-scale.yaml",
+  "seed-003-service-types.yaml",
+  "seed-001-external-endpoints.yaml",
+].map((name) => ({
   name,
   tree: parse(readFileSync(join(ROOT, "scenarios", name), "utf8")) as unknown,
 }))
@@ -199,38 +243,72 @@ const randomValue = fc.oneof(
   fc.double(),
   fc.boolean(),
   fc.constant(null),
-  fc.constantFrom("10 sec", "-1", "1.5s", "200/s", "10.96.0.0/33", "pod/x", "http://", "udp://a:0", "{", "deployment/http-go", "0"),
+  fc.constantFrom(
+    "10 sec",
+    "-1",
+    "1.5s",
+    "200/s",
+    "10.96.0.0/33",
+    "pod/x",
+    "http://",
+    "udp://a:0",
+    "{",
+    "deployment/http-go",
+    "0",
+  ),
   fc.array(fc.string(), { maxLength: 3 }),
   fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string(), fc.integer()), { maxKeys: 3 }),
 )
-const mutation = fc.record({ path: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), kind: fc.constantFrom("delete" as const, "replace" as const, "add" as const), value: randomValue })
+const mutation = fc.record({
+  path: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+  kind: fc.constantFrom("delete" as const, "replace" as const, "add" as const),
+  value: randomValue,
+})
 
 describe("cli fuzz", () => {
   it("never crashes on mutated scenarios (validate and run, stub runtime)", { timeout: 600_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: SCENARIO_TEXTS.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), async (which, mutations, run) => {
-        const base = SCENARIO_TEXTS[which]
-        let tree = base.tree
-        for (const m of mutations) tree = applyMutation(tree, m)
-        const file = join(ROOT, "scenarios", `fuzz-${base.name}`)
-        const c = capture({ [file]: stringify(tree) })
-        const code = await runCli(run ? ["run", file, "--quiet"] : ["validate", file], c.io, stubRuntime())
-        expect([0, 1, 2]).toContain(code)
-        if (code !== 0) expect(c.err().length).toBeGreaterThan(0)
-        expect(c.err()).not.toMatch(/\n\s+at /)
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: SCENARIO_TEXTS.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        async (which, mutations, run) => {
+          const base = SCENARIO_TEXTS[which]
+          let tree = base.tree
+          for (const m of mutations) tree = applyMutation(tree, m)
+          const file = join(ROOT, "scenarios", `fuzz-${base.name}`)
+          const c = capture({ [file]: stringify(tree) })
+          const code = await runCli(run ? ["run", file, "--quiet"] : ["validate", file], c.io, stubRuntime())
+          expect([0, 1, 2]).toContain(code)
+          if (code !== 0) expect(c.err().length).toBeGreaterThan(0)
+          expect(c.err()).not.toMatch(/\n\s+at /)
+        },
+      ),
       { numRuns: knobInt("FUZZ_CLI_RUNS", 60, 1000), seed: knobInt("FUZZ_SEED", 7) },
     )
   })
 
   it("never crashes on random text", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.constantFrom("apiVersion: kube-netsim/v1\nkind: Scenario\n", "- a\n- b", "a: [", "&a [*a, *a]", "---\n---\n", "\t\tkey: v")), async (text) => {
-        const c = capture({ "random.yaml": text })
-        const code = await runCli(["validate", "random.yaml"], c.io, stubRuntime())
-        expect(code).toBe(2)
-        expect(c.err()).toMatch(/random\.yaml/)
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.constantFrom(
+            "apiVersion: kube-netsim/v1\nkind: Scenario\n",
+            "- a\n- b",
+            "a: [",
+            "&a [*a, *a]",
+            "---\n---\n",
+            "\t\tkey: v",
+          ),
+        ),
+        async (text) => {
+          const c = capture({ "random.yaml": text })
+          const code = await runCli(["validate", "random.yaml"], c.io, stubRuntime())
+          expect(code).toBe(2)
+          expect(c.err()).toMatch(/random\.yaml/)
+        },
+      ),
       { numRuns: knobInt("FUZZ_TEXT_RUNS", 100, 2000), seed: knobInt("FUZZ_SEED", 7) },
     )
   })

@@ -10,7 +10,11 @@ import { describe, expect, it } from "vitest"
 const ROOT = join(import.meta.dirname, "..", "..")
 
 function cli(args: string[]) {
-  const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 90_000 })
+  const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 90_000,
+  })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 

@@ -14,7 +14,13 @@ import type { CliIo } from "../../src/cli/commands.ts"
 import { knobInt } from "../tier.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
-const BASES = ["quickstart.yaml", "seed-001-http-go-scale.yaml", "seed-003-service-types.yaml", "etp-local-vs-cluster.yaml", "seed-000-cluster-test-01.yaml"].map((name) => ({
+const BASES = [
+  "quickstart.yaml",
+  "seed-001-http-go-scale.yaml",
+  "seed-003-service-types.yaml",
+  "etp-local-vs-cluster.yaml",
+  "seed-000-cluster-test-01.yaml",
+].map((name) => ({
   name,
   tree: parse(readFileSync(join(ROOT, "scenarios", name), "utf8")) as unknown,
 }))
@@ -43,7 +49,27 @@ function mutate(root: unknown, m: Mutation): unknown {
 
 const value = fc.oneof(
   fc.integer({ min: -5, max: 70000 }),
-  fc.constantFrom("0", "1ms", "30s", "10.96.0.1", "10.0.0.0/8", "192.168.0.0/30", "LoadBalancer", "Local", "ClientIP", "UDP", "pod/nope", "deployment/http-go", "http://nope/", "udp://10.96.0.10:53", "icmp://10.0.0.1", "aws-vpc", "bridge", "None", ""),
+  fc.constantFrom(
+    "0",
+    "1ms",
+    "30s",
+    "10.96.0.1",
+    "10.0.0.0/8",
+    "192.168.0.0/30",
+    "LoadBalancer",
+    "Local",
+    "ClientIP",
+    "UDP",
+    "pod/nope",
+    "deployment/http-go",
+    "http://nope/",
+    "udp://10.96.0.10:53",
+    "icmp://10.0.0.1",
+    "aws-vpc",
+    "bridge",
+    "None",
+    "",
+  ),
   fc.boolean(),
   fc.constant(null),
 )
@@ -71,13 +97,21 @@ describe("fuzz against the real runtime", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.nat({ max: BASES.length - 1 }),
-        fc.array(fc.record({ path: fc.array(fc.nat(), { minLength: 1, maxLength: 7 }), kind: fc.constantFrom("delete" as const, "replace" as const), value }), { minLength: 1, maxLength: 3 }),
+        fc.array(
+          fc.record({
+            path: fc.array(fc.nat(), { minLength: 1, maxLength: 7 }),
+            kind: fc.constantFrom("delete" as const, "replace" as const),
+            value,
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
         fc.boolean(),
         async (which, mutations, run) => {
           let tree = BASES[which].tree
           for (const m of mutations) tree = mutate(tree, m)
           // Keep every run short whatever the mutation did to durations and counts.
-          if (typeof tree === "object" && tree !== null && !Array.isArray(tree)) (tree as Record<string, unknown>).limits = { events: 200000 }
+          if (typeof tree === "object" && tree !== null && !Array.isArray(tree))
+            (tree as Record<string, unknown>).limits = { events: 200000 }
           const file = join(ROOT, "scenarios", `fuzz-${BASES[which].name}`)
           const { code, err } = await cli(run ? ["run", "--quiet"] : ["validate"], file, stringify(tree))
           expect(err).not.toMatch(/internal error/)

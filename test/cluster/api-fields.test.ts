@@ -50,12 +50,20 @@ const CLIENT_WORKLOADS = `  - { name: from-a, from: pod/client-a, to: "http://we
   - { name: from-b, from: pod/client-b, to: "http://web/", arrival: { every: 10ms }, count: 300 }`
 
 function usedNodes(byNode: Readonly<Record<string, number>> | undefined): string[] {
-  return Object.entries(byNode ?? {}).filter(([, n]) => n > 0).map(([node]) => node).sort()
+  return Object.entries(byNode ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([node]) => node)
+    .sort()
 }
 
 describe("trafficDistribution: PreferClose", () => {
   it("keeps each client's traffic in its own zone", () => {
-    const doc = runScenario(specFromText(zonal("          trafficDistribution: PreferClose\n          ports: [{ port: 80 }]", CLIENT_WORKLOADS)), { seed: 1 })
+    const doc = runScenario(
+      specFromText(
+        zonal("          trafficDistribution: PreferClose\n          ports: [{ port: 80 }]", CLIENT_WORKLOADS),
+      ),
+      { seed: 1 },
+    )
     expect(doc.workloads["from-a"].requests.completed).toBe(300)
     expect(doc.workloads["from-b"].requests.completed).toBe(300)
     expect(usedNodes(doc.workloads["from-a"].byNode)).toEqual(["node-1"])
@@ -70,7 +78,12 @@ describe("trafficDistribution: PreferClose", () => {
 
   it("falls back to every endpoint when the client's zone loses its last one (kube-proxy needs a hint for its zone)", () => {
     const doc = runScenario(
-      specFromText(zonal("          trafficDistribution: PreferClose\n          ports: [{ port: 80 }]", `  - { name: from-a, from: pod/client-a, to: "http://web/", arrival: { every: 10ms }, start: 12s, count: 300 }`) + "timeline:\n  - { at: 1s, delete: pod/web-1 }\n"),
+      specFromText(
+        zonal(
+          "          trafficDistribution: PreferClose\n          ports: [{ port: 80 }]",
+          `  - { name: from-a, from: pod/client-a, to: "http://web/", arrival: { every: 10ms }, start: 12s, count: 300 }`,
+        ) + "timeline:\n  - { at: 1s, delete: pod/web-1 }\n",
+      ),
       { seed: 1 },
     )
     expect(doc.workloads["from-a"].requests.completed).toBe(300)
@@ -78,9 +91,16 @@ describe("trafficDistribution: PreferClose", () => {
   })
 
   it("writes forZones hints on the controller's EndpointSlice endpoints", () => {
-    const world = new World(specFromText(zonal("          trafficDistribution: PreferClose\n          ports: [{ port: 80 }]", CLIENT_WORKLOADS)), 1)
+    const world = new World(
+      specFromText(
+        zonal("          trafficDistribution: PreferClose\n          ports: [{ port: 80 }]", CLIENT_WORKLOADS),
+      ),
+      1,
+    )
     world.scheduler.run({ timeNsMax: 3 * NS_PER_S, eventCountMax: 10_000_000 })
-    const hints = world.controlPlane.store.endpointSlicesFor("default", "web").flatMap((s) => s.endpoints.map((e) => `${e.targetRef?.name} ${e.zone} ${JSON.stringify(e.hints)}`))
+    const hints = world.controlPlane.store
+      .endpointSlicesFor("default", "web")
+      .flatMap((s) => s.endpoints.map((e) => `${e.targetRef?.name} ${e.zone} ${JSON.stringify(e.hints)}`))
     expect(hints.sort()).toEqual([
       'web-1 a {"forZones":[{"name":"a"}]}',
       'web-2 b {"forZones":[{"name":"b"}]}',
@@ -91,7 +111,10 @@ describe("trafficDistribution: PreferClose", () => {
 
 describe("service.kubernetes.io/topology-mode: Auto", () => {
   it("keeps each client's traffic in its zone when the zones hold their share of endpoints", () => {
-    const text = zonal("          ports: [{ port: 80 }]", CLIENT_WORKLOADS).replace("metadata: { name: web }\n        spec:\n          selector: { app: web }", "metadata: { name: web, annotations: { service.kubernetes.io/topology-mode: Auto } }\n        spec:\n          selector: { app: web }")
+    const text = zonal("          ports: [{ port: 80 }]", CLIENT_WORKLOADS).replace(
+      "metadata: { name: web }\n        spec:\n          selector: { app: web }",
+      "metadata: { name: web, annotations: { service.kubernetes.io/topology-mode: Auto } }\n        spec:\n          selector: { app: web }",
+    )
     expect(text).toContain("topology-mode: Auto")
     const doc = runScenario(specFromText(text), { seed: 1 })
     expect(doc.workloads["from-a"].requests.completed).toBe(300)
@@ -113,14 +136,19 @@ describe("allocateLoadBalancerNodePorts: false", () => {
     expect(web?.spec.ports?.map((p) => p.nodePort)).toEqual([undefined, undefined])
     expect(web?.status?.loadBalancer?.ingress?.[0]?.ip).toBe("198.51.100.10")
     const rules = world.nodes.get("node-1")?.filter.save() ?? ""
-    expect(rules).toContain('-A KUBE-SERVICES -m comment --comment "default/web:http loadbalancer IP" -m tcp -p tcp -d 198.51.100.10 --dport 80 -j KUBE-EXT-')
+    expect(rules).toContain(
+      '-A KUBE-SERVICES -m comment --comment "default/web:http loadbalancer IP" -m tcp -p tcp -d 198.51.100.10 --dport 80 -j KUBE-EXT-',
+    )
     expect(rules).not.toMatch(/-A KUBE-NODEPORTS .*default\/web/)
   })
 
   it("keeps a NodePort the user gives (only allocation is skipped) and its rule", () => {
     const world = new World(specFromText(zonal(service(", nodePort: 30080"), external)), 1)
     world.scheduler.run({ timeNsMax: 3 * NS_PER_S, eventCountMax: 10_000_000 })
-    expect(world.controlPlane.store.get("Service", "default", "web")?.spec.ports?.map((p) => p.nodePort)).toEqual([30080, undefined])
+    expect(world.controlPlane.store.get("Service", "default", "web")?.spec.ports?.map((p) => p.nodePort)).toEqual([
+      30080,
+      undefined,
+    ])
     const rules = world.nodes.get("node-1")?.filter.save() ?? ""
     expect(rules).toMatch(/-A KUBE-NODEPORTS .*default\/web:http .*--dport 30080/)
     expect(rules).not.toMatch(/-A KUBE-NODEPORTS .*default\/web:alt/)
@@ -133,13 +161,16 @@ describe("allocateLoadBalancerNodePorts: false", () => {
     const world = new World(specFromText(zonal(service(""), external)), 1)
     world.scheduler.run({ timeNsMax: 3 * NS_PER_S, eventCountMax: 10_000_000 })
     const edge = world.loadBalancers.edgeRules()
-    const podIps = ["web-1", "web-2", "web-3"].map((name) => world.controlPlane.store.get("Pod", "default", name)?.status?.podIP)
+    const podIps = ["web-1", "web-2", "web-3"].map(
+      (name) => world.controlPlane.store.get("Pod", "default", name)?.status?.podIP,
+    )
     for (const ip of podIps) expect(edge).toContain(`--to-destination ${ip}:80`)
     expect(edge).not.toMatch(/--to-destination 10\.0\.0\.1\d:/)
   })
 
   it("with no ready endpoint left, the edge drops new connections silently (no registered target)", () => {
-    const timeline = "timeline:\n  - { at: 3s, delete: pod/web-1 }\n  - { at: 3s, delete: pod/web-2 }\n  - { at: 3s, delete: pod/web-3 }\n"
+    const timeline =
+      "timeline:\n  - { at: 3s, delete: pod/web-1 }\n  - { at: 3s, delete: pod/web-2 }\n  - { at: 3s, delete: pod/web-3 }\n"
     const workload = `  - { name: lb, from: external/client, to: "http://198.51.100.10/", arrival: { every: 100ms }, start: 1s, duration: 10s, timeout: 1s, connection: new }`
     const doc = runScenario(specFromText(zonal(service(""), workload) + timeline), { seed: 1 })
     const reasons = doc.workloads.lb.requests.failedByReason

@@ -38,7 +38,9 @@ manifests:
 
 function issues(text: string) {
   const result = decodeScenarioText(join(ROOT, "scenarios", "inline.yaml"), text)
-  return result.ok ? [] : result.issues.map((i) => ({ path: i.path.join("."), message: i.message, line: i.position?.line }))
+  return result.ok
+    ? []
+    : result.issues.map((i) => ({ path: i.path.join("."), message: i.message, line: i.position?.line }))
 }
 
 describe("capacity through the runtime", () => {
@@ -52,7 +54,9 @@ describe("capacity through the runtime", () => {
     // The pod created at exactly 30 s has not had its scheduling attempt yet.
     expect(doc.wall.events).toBeLessThan(10_000)
     expect(JSON.parse(stringifyResults(doc)).pods).toEqual(doc.pods)
-    expect(renderSummary(doc)).toContain("pods  626  running 330  pending 296 (unschedulable 295)  terminating 0  failed 0")
+    expect(renderSummary(doc)).toContain(
+      "pods  626  running 330  pending 296 (unschedulable 295)  terminating 0  failed 0",
+    )
   })
 
   it("aws-vpc: a t3.medium node runs 17 pods (ENI limit), the rest stay Pending", () => {
@@ -69,7 +73,12 @@ describe("capacity through the runtime", () => {
   })
 
   it("cluster.controllerManager sets the client's rate limit (--kube-api-qps/--kube-api-burst)", () => {
-    const spec = specFromText(scenario("  nodes: { count: 1 }\n  maxPods: 1000\n  controllerManager: { kubeApiQps: 100, kubeApiBurst: 10 }", 1000).replace("duration: 10s", "duration: 2200ms"))
+    const spec = specFromText(
+      scenario(
+        "  nodes: { count: 1 }\n  maxPods: 1000\n  controllerManager: { kubeApiQps: 100, kubeApiBurst: 10 }",
+        1000,
+      ).replace("duration: 10s", "duration: 2200ms"),
+    )
     const doc = runScenario(spec, { seed: 1 })
     // 10 at the first ReplicaSet sync (200 ms), then one per 10 ms until 2.2 s.
     expect(doc.pods?.total).toBe(10 + 200)
@@ -95,7 +104,12 @@ describe("capacity through the runtime", () => {
     writeFileSync(file, scenario("  nodes: { count: 1 }", 50, "limits: { pods: 40 }"))
     const run = await cli(["run", file])
     expect(run.code).toBe(2)
-    expect(run.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:7:\\d+: limits\\.pods: the cluster would exceed limits\\.pods \\(40 pod objects\\) at `, "m"))
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:7:\\d+: limits\\.pods: the cluster would exceed limits\\.pods \\(40 pod objects\\) at `,
+        "m",
+      ),
+    )
   })
 
   it("limits default to Kubernetes' scalability thresholds", () => {
@@ -104,12 +118,18 @@ describe("capacity through the runtime", () => {
   })
 
   it("limits.nodes and limits.services are checked at load, with the field's position", () => {
-    expect(issues(scenario("  nodes: { count: 6000 }", 1))).toEqual([{ path: "cluster.nodes.count", message: "the cluster has 6000 nodes, more than limits.nodes (5000)", line: 6 }])
-    expect(issues(scenario("  nodes: { count: 3 }", 1, "limits: { nodes: 2 }"))).toEqual([{ path: "limits.nodes", message: "the cluster has 3 nodes, more than limits.nodes (2)", line: 7 }])
+    expect(issues(scenario("  nodes: { count: 6000 }", 1))).toEqual([
+      { path: "cluster.nodes.count", message: "the cluster has 6000 nodes, more than limits.nodes (5000)", line: 6 },
+    ])
+    expect(issues(scenario("  nodes: { count: 3 }", 1, "limits: { nodes: 2 }"))).toEqual([
+      { path: "limits.nodes", message: "the cluster has 3 nodes, more than limits.nodes (2)", line: 7 },
+    ])
     const twoServices = `${scenario("  nodes: { count: 1 }", 1, "limits: { services: 1 }")}  - inline: { apiVersion: v1, kind: Service, metadata: { name: a }, spec: { ports: [{ port: 80 }] } }
   - inline: { apiVersion: v1, kind: Service, metadata: { name: b }, spec: { ports: [{ port: 80 }] } }
 `
-    expect(issues(twoServices)).toEqual([{ path: "limits.services", message: "the scenario defines 2 Services, more than limits.services (1)", line: 7 }])
+    expect(issues(twoServices)).toEqual([
+      { path: "limits.services", message: "the scenario defines 2 Services, more than limits.services (1)", line: 7 },
+    ])
   })
 
   it("an unknown instance type is an input error", () => {

@@ -27,10 +27,25 @@ interface GoldenCase {
 }
 
 const CASES: readonly GoldenCase[] = [
-  { upstream: "TestOverallIPTablesRules", scenario: "scenarios/golden/g1-overall.yaml", node: "test-node", expected: "test/proxy/fixtures/g1-expected.rules" },
-  { upstream: "TestSyncProxyRulesRepeated (first sync)", scenario: "scenarios/golden/g2-repeated.yaml", node: "test-node", expected: "test/proxy/fixtures/g2-expected.rules" },
+  {
+    upstream: "TestOverallIPTablesRules",
+    scenario: "scenarios/golden/g1-overall.yaml",
+    node: "test-node",
+    expected: "test/proxy/fixtures/g1-expected.rules",
+  },
+  {
+    upstream: "TestSyncProxyRulesRepeated (first sync)",
+    scenario: "scenarios/golden/g2-repeated.yaml",
+    node: "test-node",
+    expected: "test/proxy/fixtures/g2-expected.rules",
+  },
   // testHostname-era test (no nfacct); expected text transcribed from the test's dedent block.
-  { upstream: "TestInternalTrafficPolicyE2E (local endpoints)", scenario: "scenarios/golden/itp-local.yaml", node: "test-hostname", expected: "scenarios/golden/expected/itp-local.rules" },
+  {
+    upstream: "TestInternalTrafficPolicyE2E (local endpoints)",
+    scenario: "scenarios/golden/itp-local.yaml",
+    node: "test-hostname",
+    expected: "scenarios/golden/expected/itp-local.rules",
+  },
 ]
 
 const read = (path: string): string => readFileSync(join(ROOT, path), "utf8")
@@ -42,7 +57,9 @@ function rules(spec: ScenarioSpec, atNs = 0): string {
 
 describe("golden scenarios: kube-netsim rules --sorted = upstream kube-proxy test expectations", () => {
   it("every scenarios/golden/*.yaml has a case", () => {
-    const files = readdirSync(join(ROOT, "scenarios", "golden")).filter((f) => f.endsWith(".yaml")).map((f) => `scenarios/golden/${f}`)
+    const files = readdirSync(join(ROOT, "scenarios", "golden"))
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => `scenarios/golden/${f}`)
     expect(files.sort()).toEqual(CASES.map((c) => c.scenario).sort())
   })
 
@@ -56,7 +73,11 @@ describe("golden scenarios: kube-netsim rules --sorted = upstream kube-proxy tes
   }
 
   it("G1 end to end through bin/kube-netsim.js", () => {
-    const result = spawnSync(process.execPath, [join(ROOT, "bin", "kube-netsim.js"), "rules", G1.scenario, "--node", "test-node", "--sorted"], { cwd: ROOT, encoding: "utf8", timeout: 90_000 })
+    const result = spawnSync(
+      process.execPath,
+      [join(ROOT, "bin", "kube-netsim.js"), "rules", G1.scenario, "--node", "test-node", "--sorted"],
+      { cwd: ROOT, encoding: "utf8", timeout: 90_000 },
+    )
     expect(result.stderr).toBe("")
     expect(result.status).toBe(0)
     expect(result.stdout).toBe(read(G1.expected))
@@ -76,7 +97,9 @@ describe("golden scenarios: kube-netsim rules --sorted = upstream kube-proxy tes
     const withSystem = rules({ ...spec, cluster: { ...spec.cluster, systemServices: true } })
     expect(withSystem).not.toBe(expected)
     expect(withSystem).toContain('"default/kubernetes:https cluster IP" -m tcp -p tcp -d 172.30.0.1 --dport 443')
-    expect(withSystem).toContain('"kube-system/kube-dns:dns has no endpoints" -m udp -p udp -d 172.30.0.10 --dport 53 -j REJECT')
+    expect(withSystem).toContain(
+      '"kube-system/kube-dns:dns has no endpoints" -m udp -p udp -d 172.30.0.10 --dport 53 -j REJECT',
+    )
     const noNfacct = rules({ ...spec, kubeProxy: { ...spec.kubeProxy, nfacct: false } })
     expect(noNfacct).not.toContain("nfacct")
     const noDetector = rules({ ...spec, kubeProxy: { ...spec.kubeProxy, clusterCIDR: null } })
@@ -94,7 +117,9 @@ describe("scenario settings the golden cases need", () => {
     const result = decode(g1Text.replace("  serviceNodePortRange: 3000-32767\n", ""))
     expect(result.ok).toBe(false)
     if (result.ok) return
-    const messages = result.issues.map((i) => `${i.position?.file.slice(ROOT.length + 1)}:${i.position?.line}: ${i.message}`)
+    const messages = result.issues.map(
+      (i) => `${i.position?.file.slice(ROOT.length + 1)}:${i.position?.line}: ${i.message}`,
+    )
     expect(messages).toEqual([
       "scenarios/golden/manifests/g1-overall.yaml:47: Invalid value: 3001: provided port is not in the valid range. The range of valid ports is 30000-32767",
       "scenarios/golden/manifests/g1-overall.yaml:57: Invalid value: 3003: provided port is not in the valid range. The range of valid ports is 30000-32767",
@@ -107,19 +132,25 @@ describe("scenario settings the golden cases need", () => {
       const result = decode(g1Text.replace("serviceNodePortRange: 3000-32767", `serviceNodePortRange: "${bad}"`))
       expect(result.ok).toBe(false)
       if (result.ok) continue
-      expect(result.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual([`cluster.serviceNodePortRange: invalid port range "${bad}": expected MIN-MAX with ports between 1 and 65535, e.g. 30000-32767`])
+      expect(result.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toEqual([
+        `cluster.serviceNodePortRange: invalid port range "${bad}": expected MIN-MAX with ports between 1 and 65535, e.g. 30000-32767`,
+      ])
     }
   })
 
   it("the NodePort allocator uses the range: dynamic NodePorts come from it, ports outside it are refused", () => {
     const text = g1Text
       .replace("serviceNodePortRange: 3000-32767", "serviceNodePortRange: 3000-3099")
-      .replace("manifests:\n  - path: manifests/g1-overall.yaml\n", "manifests:\n  - inline:\n      apiVersion: v1\n      kind: Service\n      metadata: { name: np }\n      spec: { type: NodePort, clusterIP: 172.30.0.50, ports: [ { port: 80 } ] }\n")
+      .replace(
+        "manifests:\n  - path: manifests/g1-overall.yaml\n",
+        "manifests:\n  - inline:\n      apiVersion: v1\n      kind: Service\n      metadata: { name: np }\n      spec: { type: NodePort, clusterIP: 172.30.0.50, ports: [ { port: 80 } ] }\n",
+      )
     const result = decode(text)
     expect(result.ok).toBe(true)
     if (!result.ok) return
     const out = rules(result.scenario.spec)
-    const port = /"default\/np has no endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport (\d+) -j REJECT/.exec(out)?.[1]
+    const port =
+      /"default\/np has no endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport (\d+) -j REJECT/.exec(out)?.[1]
     expect(Number(port)).toBeGreaterThanOrEqual(3000)
     expect(Number(port)).toBeLessThanOrEqual(3099)
     const outside = decode(text.replace("ports: [ { port: 80 } ]", "ports: [ { port: 80, nodePort: 3100 } ]"))
@@ -132,7 +163,9 @@ describe("scenario settings the golden cases need", () => {
     expect(rules(spec)).toContain('"ns2/svc2:p80 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80')
     const text = g1Text
       .replace("manifests:\n", "loadBalancer: { pool: [ 5.6.7.8/31 ] }\nmanifests:\n")
-      .concat("  - inline:\n      apiVersion: v1\n      kind: Service\n      metadata: { name: lb }\n      spec: { type: LoadBalancer, clusterIP: 172.30.0.60, ports: [ { port: 80, nodePort: 3010 } ] }\n")
+      .concat(
+        "  - inline:\n      apiVersion: v1\n      kind: Service\n      metadata: { name: lb }\n      spec: { type: LoadBalancer, clusterIP: 172.30.0.60, ports: [ { port: 80, nodePort: 3010 } ] }\n",
+      )
     const result = decode(text)
     expect(result.ok).toBe(true)
     if (!result.ok) return
@@ -143,11 +176,18 @@ describe("scenario settings the golden cases need", () => {
   })
 
   it("healthCheckNodePort: honoured with externalTrafficPolicy Local, rejected otherwise (as the API server does)", () => {
-    expect(rules(scenarioSpec(G1.scenario))).toContain('"ns2/svc2:p80 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT')
-    const text = g1Text.replace("manifests:\n", "manifests:\n  - inline:\n      apiVersion: v1\n      kind: Service\n      metadata: { name: hc }\n      spec: { type: LoadBalancer, externalTrafficPolicy: Cluster, healthCheckNodePort: 30001, ports: [ { port: 80 } ] }\n")
+    expect(rules(scenarioSpec(G1.scenario))).toContain(
+      '"ns2/svc2:p80 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT',
+    )
+    const text = g1Text.replace(
+      "manifests:\n",
+      "manifests:\n  - inline:\n      apiVersion: v1\n      kind: Service\n      metadata: { name: hc }\n      spec: { type: LoadBalancer, externalTrafficPolicy: Cluster, healthCheckNodePort: 30001, ports: [ { port: 80 } ] }\n",
+    )
     const result = decode(text)
     expect(result.ok).toBe(true)
     if (!result.ok) return
-    expect(() => rules(result.scenario.spec)).toThrow("spec.healthCheckNodePort: Invalid value: 30001: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'")
+    expect(() => rules(result.scenario.spec)).toThrow(
+      "spec.healthCheckNodePort: Invalid value: 30001: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+    )
   })
 })

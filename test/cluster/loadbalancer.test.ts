@@ -28,7 +28,10 @@ interface Options {
 
 /** Three nodes, web-1 on node-1 and web-2 on node-2, a LoadBalancer Service, an external client. */
 function scenario(o: Options): string {
-  const lb = o.pool === undefined ? "" : `loadBalancer: { pool: [${o.pool}], ${o.mode === undefined ? "" : `mode: ${o.mode},`} healthCheck: { interval: ${o.interval ?? "1s"} } }`
+  const lb =
+    o.pool === undefined
+      ? ""
+      : `loadBalancer: { pool: [${o.pool}], ${o.mode === undefined ? "" : `mode: ${o.mode},`} healthCheck: { interval: ${o.interval ?? "1s"} } }`
   return `
 apiVersion: kube-netsim/v1
 kind: Scenario
@@ -90,13 +93,17 @@ function worldAt(o: Options, atNs: number): World {
 
 describe("health check server (service_health.go)", () => {
   it("writes upstream's dedented JSON body, 200 with local endpoints and 503 without", () => {
-    expect(healthCheckBody("default", "web", 1, true)).toBe('{\n\t"service": {\n\t\t"namespace": "default",\n\t\t"name": "web"\n\t},\n\t"localEndpoints": 1,\n\t"serviceProxyHealthy": true\n}')
+    expect(healthCheckBody("default", "web", 1, true)).toBe(
+      '{\n\t"service": {\n\t\t"namespace": "default",\n\t\t"name": "web"\n\t},\n\t"localEndpoints": 1,\n\t"serviceProxyHealthy": true\n}',
+    )
     const ok = healthCheckResponse("default", "web", 1)
     const down = healthCheckResponse("default", "web", 0)
     expect(ok.status).toBe(200)
     expect(down.status).toBe(503)
     // Status line + Content-Length, Content-Type, Date, X-Content-Type-Options + blank line + body.
-    expect(ok.bytes).toBe("HTTP/1.1 200 OK\r\n".length + "Content-Length: 114\r\n".length + 32 + 37 + 33 + 2 + ok.body.length)
+    expect(ok.bytes).toBe(
+      "HTTP/1.1 200 OK\r\n".length + "Content-Length: 114\r\n".length + 32 + 37 + 33 + 2 + ok.body.length,
+    )
     expect(ok.body.length).toBe(114)
     expect(down.bytes - ok.bytes).toBe("Service Unavailable".length - "OK".length)
   })
@@ -106,14 +113,23 @@ describe("health check server (service_health.go)", () => {
       fc.property(fc.nat(1000), fc.boolean(), (count, healthy) => {
         const r = healthCheckResponse("ns", "svc", count, healthy)
         expect(r.status).toBe(count > 0 && healthy ? 200 : 503)
-        expect(JSON.parse(r.body)).toEqual({ service: { namespace: "ns", name: "svc" }, localEndpoints: count, serviceProxyHealthy: healthy })
+        expect(JSON.parse(r.body)).toEqual({
+          service: { namespace: "ns", name: "svc" },
+          localEndpoints: count,
+          serviceProxyHealthy: healthy,
+        })
       }),
     )
   })
 
   it("serves per node the local ready endpoint count of the last kube-proxy sync", () => {
     const world = worldAt({ pool: "198.51.100.10/32", etp: "Local" }, 3 * NS_PER_S)
-    const counts = Object.fromEntries([...world.loadBalancers.healthServers].map(([node, servers]) => [node, servers.get("default/web")?.localEndpoints]))
+    const counts = Object.fromEntries(
+      [...world.loadBalancers.healthServers].map(([node, servers]) => [
+        node,
+        servers.get("default/web")?.localEndpoints,
+      ]),
+    )
     expect(counts).toEqual({ "node-1": 1, "node-2": 1, "node-3": 0 })
     expect(world.loadBalancers.healthServers.get("node-1")?.get("default/web")?.port).toBe(32000)
   })
@@ -180,8 +196,12 @@ describe("LoadBalancer with a pool (cloud load balancer at the edge)", () => {
       },
       20 * NS_PER_S,
     )
-    expect(world.loadBalancers.healthStates()).toEqual({ "default/web": { "node-1": true, "node-2": false, "node-3": false } })
-    const unhealthy = world.steps.find((s) => s.description === "load balancer default/web: node-2 unhealthy (health check :32000)")
+    expect(world.loadBalancers.healthStates()).toEqual({
+      "default/web": { "node-1": true, "node-2": false, "node-3": false },
+    })
+    const unhealthy = world.steps.find(
+      (s) => s.description === "load balancer default/web: node-2 unhealthy (health check :32000)",
+    )
     expect(unhealthy).toBeDefined()
     // Deleted at 5 s, endpoint removed after graceful termination starts; three 1 s checks fail.
     const atS = (unhealthy?.atNs ?? 0) / NS_PER_S
@@ -193,7 +213,12 @@ describe("LoadBalancer with a pool (cloud load balancer at the edge)", () => {
   })
 
   it("defaults to the GCE provider's health check (8 s, 1 s, 1, 3)", () => {
-    expect(DEFAULT_HEALTH_CHECK).toEqual({ intervalNs: 8 * NS_PER_S, timeoutNs: NS_PER_S, healthyThreshold: 1, unhealthyThreshold: 3 })
+    expect(DEFAULT_HEALTH_CHECK).toEqual({
+      intervalNs: 8 * NS_PER_S,
+      timeoutNs: NS_PER_S,
+      healthyThreshold: 1,
+      unhealthyThreshold: 3,
+    })
   })
 
   it("SNATs clients on the node subnet at the edge (their replies would bypass it otherwise)", () => {
@@ -238,7 +263,12 @@ describe("MetalLB layer 2", () => {
   })
 
   it("announces from one node; with Local only from a node with an endpoint, client address kept", () => {
-    const doc = run({ pool: "10.0.0.240/28", mode: "l2", etp: "Local", workloads: `  - { name: lb, from: external/client, to: "http://10.0.0.240/", arrival: { every: 20ms }, count: 50, timeout: 1s }` })
+    const doc = run({
+      pool: "10.0.0.240/28",
+      mode: "l2",
+      etp: "Local",
+      workloads: `  - { name: lb, from: external/client, to: "http://10.0.0.240/", arrival: { every: 20ms }, count: 50, timeout: 1s }`,
+    })
     const w = doc.workloads.lb
     expect(w.requests.completed).toBe(50)
     expect(w.clientAddressesSeen).toEqual({ "203.0.113.10": 50 })
@@ -273,7 +303,11 @@ describe("MetalLB layer 2", () => {
     world.scheduler.run({ timeNsMax: 16 * NS_PER_S, eventCountMax: 10_000_000 })
     expect(world.loadBalancers.announcer(ipv4("10.0.0.240"))).toBeNull()
     const log = world.steps.map((s) => s.description).filter((d) => d.startsWith("10.0.0.240"))
-    expect(log).toEqual([`10.0.0.240 announced by ${first}`, `10.0.0.240 announced by ${other}`, "10.0.0.240 withdrawn"])
+    expect(log).toEqual([
+      `10.0.0.240 announced by ${first}`,
+      `10.0.0.240 announced by ${other}`,
+      "10.0.0.240 withdrawn",
+    ])
   })
 })
 

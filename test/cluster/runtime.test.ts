@@ -19,7 +19,14 @@ function withoutWall(doc: ResultsDocument): string {
 }
 
 /** A small cluster with a Deployment behind a ClusterIP and one client pod, from parameters. */
-function smallScenario(p: { nodes: number; replicas: number; cni: "bridge" | "aws-vpc"; count: number; scheme: "http" | "udp"; keepAlive: boolean }): string {
+function smallScenario(p: {
+  nodes: number
+  replicas: number
+  cni: "bridge" | "aws-vpc"
+  count: number
+  scheme: "http" | "udp"
+  keepAlive: boolean
+}): string {
   const protocol = p.scheme === "udp" ? "UDP" : "TCP"
   return `
 apiVersion: kube-netsim/v1
@@ -69,7 +76,9 @@ describe("runtime", () => {
   })
 
   it("spreads new connections over the endpoints as iptables' statistic chain does (chi-square at 1%)", () => {
-    const spec = specFromText(smallScenario({ nodes: 3, replicas: 4, cni: "bridge", count: 2000, scheme: "http", keepAlive: false }))
+    const spec = specFromText(
+      smallScenario({ nodes: 3, replicas: 4, cni: "bridge", count: 2000, scheme: "http", keepAlive: false }),
+    )
     for (const seed of [1, 2, 3]) {
       const doc = runScenario(spec, { seed })
       const d = doc.workloads.load.distribution
@@ -80,7 +89,9 @@ describe("runtime", () => {
   })
 
   it("with keep-alive, requests follow their connection (one endpoint per connection, connections reused)", () => {
-    const spec = specFromText(smallScenario({ nodes: 2, replicas: 4, cni: "aws-vpc", count: 300, scheme: "http", keepAlive: true }))
+    const spec = specFromText(
+      smallScenario({ nodes: 2, replicas: 4, cni: "aws-vpc", count: 300, scheme: "http", keepAlive: true }),
+    )
     const world = new World(spec, 4)
     // Which server pod each client connection (source address:port) reached, seen where the
     // packets are delivered: after DNAT, so the endpoint kube-proxy's rules chose.
@@ -174,10 +185,14 @@ timeline:
 })
 
 describe("scenarios", () => {
-  const files = readdirSync(join(ROOT, "scenarios")).filter((f) => f.endsWith(".yaml")).sort()
+  const files = readdirSync(join(ROOT, "scenarios"))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
 
   it.each(files)("%s runs and meets its expectations", async (file) => {
-    const run = await cli(["run", `scenarios/${file}`, "--quiet"].map((a) => (a.startsWith("scenarios/") ? join(ROOT, a) : a)))
+    const run = await cli(
+      ["run", `scenarios/${file}`, "--quiet"].map((a) => (a.startsWith("scenarios/") ? join(ROOT, a) : a)),
+    )
     expect(run.stderr).toBe("")
     expect(run.code).toBe(0)
   })

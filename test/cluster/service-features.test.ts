@@ -56,7 +56,9 @@ workloads:
     for (const name of ["http", "admin"]) {
       const w = doc.workloads[name]
       expect(w.requests.completed).toBe(200)
-      const used = Object.entries(w.distribution.byEndpoint).filter(([, n]) => n > 0).map(([pod]) => pod.split("-")[0])
+      const used = Object.entries(w.distribution.byEndpoint)
+        .filter(([, n]) => n > 0)
+        .map(([pod]) => pod.split("-")[0])
       expect(used.sort()).toEqual(["a", "b"])
     }
   })

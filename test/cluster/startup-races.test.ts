@@ -138,11 +138,16 @@ describe("kube-proxy after a failed iptables-restore", () => {
     const doc = runScenario(specFromText(scenario("0s", timeline, 400)), { seed: 7 })
     expect(doc.steps.filter((s) => s.description.startsWith("kube-proxy on node-2"))).toEqual([
       { atNs: 4 * NS_PER_S, description: "kube-proxy on node-2: the next iptables-restore fails" },
-      { atNs: 5 * NS_PER_S, description: "kube-proxy on node-2: iptables-restore failed; nothing applied, a full sync within 10s" },
+      {
+        atNs: 5 * NS_PER_S,
+        description: "kube-proxy on node-2: iptables-restore failed; nothing applied, a full sync within 10s",
+      },
     ])
   })
 
   it("refuses failRestore for a node that does not exist", () => {
-    expect(() => specFromText(scenario("0s", "timeline:\n  - at: 1s\n    failRestore: { node: nope }\n"))).toThrow(/timeline\.0\.failRestore\.node: no node "nope"/)
+    expect(() => specFromText(scenario("0s", "timeline:\n  - at: 1s\n    failRestore: { node: nope }\n"))).toThrow(
+      /timeline\.0\.failRestore\.node: no node "nope"/,
+    )
   })
 })

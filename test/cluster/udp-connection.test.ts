@@ -69,7 +69,13 @@ function flows(connection: "new" | "keepAlive") {
     sourcePorts.add(ct.sport[original])
     endpoints.add(ct.src[reply])
   }
-  return { entries, sourcePorts: sourcePorts.size, endpoints: endpoints.size, sent: results.requests.sent, completed: results.requests.completed }
+  return {
+    entries,
+    sourcePorts: sourcePorts.size,
+    endpoints: endpoints.size,
+    sent: results.requests.sent,
+    completed: results.requests.completed,
+  }
 }
 
 describe("UDP echo client connection modes", () => {

@@ -40,7 +40,12 @@ describe("resolveHost", () => {
   const world = new World(specFromText(SCENARIO), 1)
   world.scheduler.run({ timeNsMax: 5 * NS_PER_S, eventCountMax: 10_000_000 })
   const store = world.controlPlane.store
-  const tables = { store, clusterDomain: "cluster.local", nodeAddresses: new Map<string, number>(), externalAddresses: new Map<string, number>() }
+  const tables = {
+    store,
+    clusterDomain: "cluster.local",
+    nodeAddresses: new Map<string, number>(),
+    externalAddresses: new Map<string, number>(),
+  }
 
   it("answers every ready endpoint of a headless Service, in EndpointSlice order; the client takes the first", () => {
     const ready: string[] = []

@@ -47,7 +47,13 @@ function deployment(name: string, replicas: number, nodeSelector?: Record<string
     spec: {
       replicas,
       selector: { matchLabels: { run: name } },
-      template: { metadata: { labels: { run: name } }, spec: { containers: [{ name, image: "gasbugs/http-go" }], ...(nodeSelector === undefined ? {} : { nodeSelector }) } },
+      template: {
+        metadata: { labels: { run: name } },
+        spec: {
+          containers: [{ name, image: "gasbugs/http-go" }],
+          ...(nodeSelector === undefined ? {} : { nodeSelector }),
+        },
+      },
     },
   }
 }
@@ -60,15 +66,33 @@ const unscheduled = (cp: ControlPlane): Pod[] => pods(cp).filter((p) => p.spec.n
 describe("maxPods", () => {
   // aws/amazon-vpc-cni-k8s misc/eni-max-pods.txt ("# of ENI * (# of IPv4 per ENI - 1) + 2").
   const ENI_MAX_PODS_TXT: Record<string, number> = {
-    "t3.micro": 4, "t3.small": 11, "t3.medium": 17, "t3.large": 35, "t3.xlarge": 58, "t3.2xlarge": 58,
-    "m5.large": 29, "m5.xlarge": 58, "m5.2xlarge": 58, "m5.4xlarge": 234, "m5.8xlarge": 234, "m5.12xlarge": 234, "m5.16xlarge": 737, "m5.24xlarge": 737,
-    "c5.large": 29, "c5.xlarge": 58, "c5.2xlarge": 58, "c5.4xlarge": 234,
-    "r5.large": 29, "r5.xlarge": 58, "r5.2xlarge": 58,
+    "t3.micro": 4,
+    "t3.small": 11,
+    "t3.medium": 17,
+    "t3.large": 35,
+    "t3.xlarge": 58,
+    "t3.2xlarge": 58,
+    "m5.large": 29,
+    "m5.xlarge": 58,
+    "m5.2xlarge": 58,
+    "m5.4xlarge": 234,
+    "m5.8xlarge": 234,
+    "m5.12xlarge": 234,
+    "m5.16xlarge": 737,
+    "m5.24xlarge": 737,
+    "c5.large": 29,
+    "c5.xlarge": 58,
+    "c5.2xlarge": 58,
+    "c5.4xlarge": 234,
+    "r5.large": 29,
+    "r5.xlarge": 58,
+    "r5.2xlarge": 58,
   }
 
   it("the ENI formula gives eni-max-pods.txt's figure for every instance type in the table", () => {
     expect(Object.keys(INSTANCE_TYPES).sort()).toEqual(Object.keys(ENI_MAX_PODS_TXT).sort())
-    for (const [type, limits] of Object.entries(INSTANCE_TYPES)) expect([type, eniMaxPods(limits)]).toEqual([type, ENI_MAX_PODS_TXT[type]])
+    for (const [type, limits] of Object.entries(INSTANCE_TYPES))
+      expect([type, eniMaxPods(limits)]).toEqual([type, ENI_MAX_PODS_TXT[type]])
   })
 
   it("node setting > cluster setting > aws-vpc instance type > 110 (KubeletConfiguration default)", () => {
@@ -81,8 +105,17 @@ describe("maxPods", () => {
   })
 
   it("writes the node's capacity and allocatable pods", () => {
-    const { cp } = make({ cni: "aws-vpc", nodeCIDR: "10.11.0.0/16", nodes: [{ name: "n1", zone: "a", labels: {}, instanceType: "m5.large" }, { name: "n2", zone: "a", labels: {} }] })
-    expect(cp.store.list("Node").map((n) => [n.metadata.name, n.status?.capacity?.pods, n.status?.allocatable?.pods])).toEqual([
+    const { cp } = make({
+      cni: "aws-vpc",
+      nodeCIDR: "10.11.0.0/16",
+      nodes: [
+        { name: "n1", zone: "a", labels: {}, instanceType: "m5.large" },
+        { name: "n2", zone: "a", labels: {} },
+      ],
+    })
+    expect(
+      cp.store.list("Node").map((n) => [n.metadata.name, n.status?.capacity?.pods, n.status?.allocatable?.pods]),
+    ).toEqual([
       ["n1", "29", "29"],
       ["n2", "110", "110"],
     ])
@@ -101,11 +134,18 @@ describe("scheduler: pod count fit", () => {
     for (const pod of pending) {
       expect(pod.spec.nodeName).toBeUndefined()
       expect(pod.status?.conditions).toEqual([
-        { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 3 Too many pods.", lastTransitionTimeNs: expect.any(Number) },
+        {
+          type: "PodScheduled",
+          status: "False",
+          reason: "Unschedulable",
+          message: "0/3 nodes are available: 3 Too many pods.",
+          lastTransitionTimeNs: expect.any(Number),
+        },
       ])
     }
     const perNode = new Map<string, number>()
-    for (const pod of byPhase(cp, "Running")) perNode.set(pod.spec.nodeName ?? "", (perNode.get(pod.spec.nodeName ?? "") ?? 0) + 1)
+    for (const pod of byPhase(cp, "Running"))
+      perNode.set(pod.spec.nodeName ?? "", (perNode.get(pod.spec.nodeName ?? "") ?? 0) + 1)
     expect([...perNode.values()]).toEqual([2, 2, 2])
     // kubectl get pods -o wide: STATUS Pending, no node.
     const lines = getPodsWide(cp.store, { nowNs: scheduler.nowNs }).trimEnd().split("\n")
@@ -120,15 +160,29 @@ describe("scheduler: pod count fit", () => {
     runUntil(scheduler, 5 * NS_PER_S)
     const pending = byPhase(cp, "Pending")
     expect(pending).toHaveLength(1)
-    expect(pending[0]?.status?.conditions?.[0]?.message).toBe("0/3 nodes are available: 1 Too many pods, 2 node(s) didn't match Pod's node affinity/selector.")
-    expect(fitErrorMessage(5, new Map([["Too many pods", 3], ["node(s) were unschedulable", 2]]))).toBe("0/5 nodes are available: 2 node(s) were unschedulable, 3 Too many pods.")
+    expect(pending[0]?.status?.conditions?.[0]?.message).toBe(
+      "0/3 nodes are available: 1 Too many pods, 2 node(s) didn't match Pod's node affinity/selector.",
+    )
+    expect(
+      fitErrorMessage(
+        5,
+        new Map([
+          ["Too many pods", 3],
+          ["node(s) were unschedulable", 2],
+        ]),
+      ),
+    ).toBe("0/5 nodes are available: 2 node(s) were unschedulable, 3 Too many pods.")
   })
 
   it("a freed slot re-queues the oldest waiting pod that fits the node", () => {
     const { scheduler, cp } = make({ nodes: [{ name: "node-1", zone: "a", labels: {}, maxPods: 2 }] })
     apply(cp, deployment("web", 4))
     runUntil(scheduler, 5 * NS_PER_S)
-    const waiting = unscheduled(cp).sort((a, b) => (a.metadata.creationTimestampNs ?? 0) - (b.metadata.creationTimestampNs ?? 0) || (a.metadata.name < b.metadata.name ? -1 : 1))
+    const waiting = unscheduled(cp).sort(
+      (a, b) =>
+        (a.metadata.creationTimestampNs ?? 0) - (b.metadata.creationTimestampNs ?? 0) ||
+        (a.metadata.name < b.metadata.name ? -1 : 1),
+    )
     expect(waiting).toHaveLength(2)
     const victim = byPhase(cp, "Running")[0]
     expect(victim).toBeDefined()
@@ -157,14 +211,23 @@ describe("scheduler: pod count fit", () => {
 })
 
 describe("kubelet admission", () => {
-  const bare = (name: string, nodeName: string): Pod => ({ apiVersion: "v1", kind: "Pod", metadata: { name, labels: { app: "bare" } }, spec: { nodeName, containers: [{ name, image: "busybox" }] } })
+  const bare = (name: string, nodeName: string): Pod => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { app: "bare" } },
+    spec: { nodeName, containers: [{ name, image: "busybox" }] },
+  })
 
   it("a nodeName pod past maxPods is rejected: Failed, OutOfpods, and its slot is not counted", () => {
     const { scheduler, cp } = make()
     apply(cp, bare("a", "node-1"), bare("b", "node-1"), bare("c", "node-1"))
     runUntil(scheduler, 5 * NS_PER_S)
     const c = cp.store.get("Pod", "default", "c")
-    expect(c?.status).toMatchObject({ phase: "Failed", reason: "OutOfpods", message: "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 2, capacity: 2" })
+    expect(c?.status).toMatchObject({
+      phase: "Failed",
+      reason: "OutOfpods",
+      message: "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 2, capacity: 2",
+    })
     expect(getPodsWide(cp.store, { nowNs: scheduler.nowNs })).toMatch(/^c\s+0\/1\s+OutOfpods\s/m)
     expect(["a", "b"].map((n) => cp.store.get("Pod", "default", n)?.status?.phase)).toEqual(["Running", "Running"])
     // node-1 holds 2 pods, not 3: once one goes, a pod waiting for node-1 binds.
@@ -174,7 +237,11 @@ describe("kubelet admission", () => {
     cp.delete("default", "pod/a")
     runUntil(scheduler, 15 * NS_PER_S)
     expect(unscheduled(cp)).toHaveLength(0)
-    expect(pods(cp).filter((p) => p.metadata.name.startsWith("pinned-")).map((p) => [p.spec.nodeName, p.status?.phase])).toEqual([["node-1", "Running"]])
+    expect(
+      pods(cp)
+        .filter((p) => p.metadata.name.startsWith("pinned-"))
+        .map((p) => [p.spec.nodeName, p.status?.phase]),
+    ).toEqual([["node-1", "Running"]])
   })
 })
 
@@ -211,7 +278,11 @@ describe("ReplicaSet controller: burstReplicas and the client's rate limit", () 
   })
 
   it("one sync creates at most burstReplicas (500); the next burst waits for the last create", () => {
-    const { scheduler, cp } = make({ nodes: [{ name: "node-1", zone: "a", labels: {}, maxPods: 5000 }], controllerClientQps: 1e9, controllerClientBurst: 1_000_000 })
+    const { scheduler, cp } = make({
+      nodes: [{ name: "node-1", zone: "a", labels: {}, maxPods: 5000 }],
+      controllerClientQps: 1e9,
+      controllerClientBurst: 1_000_000,
+    })
     apply(cp, deployment("big", 1200))
     runUntil(scheduler, 200 * NS_PER_MS)
     expect(pods(cp)).toHaveLength(500)
@@ -229,7 +300,8 @@ describe("ReplicaSet controller: burstReplicas and the client's rate limit", () 
     cp.scale("default", "web", 0)
     // Deployment sync +100 ms, ReplicaSet sync +200 ms: 30 deletions start at once.
     runUntil(scheduler, 20_200 * NS_PER_MS)
-    const terminating = () => pods(cp).filter((p) => p.metadata.deletionTimestampNs !== undefined).length + (40 - pods(cp).length)
+    const terminating = () =>
+      pods(cp).filter((p) => p.metadata.deletionTimestampNs !== undefined).length + (40 - pods(cp).length)
     expect(terminating()).toBe(30)
     runUntil(scheduler, 20_300 * NS_PER_MS)
     expect(terminating()).toBe(32)

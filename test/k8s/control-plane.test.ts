@@ -11,7 +11,15 @@ import { NS_PER_S } from "../../src/sim/time.ts"
 import { ControlPlane, type ControlPlaneConfig } from "../../src/k8s/control-plane.ts"
 import { isPodReady } from "../../src/k8s/endpoints.ts"
 import { describeService, getEndpoints, getPodsWide, getServices } from "../../src/k8s/kubectl.ts"
-import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME, type Deployment, type Endpoints, type KubeObject, type Pod, type Service } from "../../src/k8s/types.ts"
+import {
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE_NAME,
+  type Deployment,
+  type Endpoints,
+  type KubeObject,
+  type Pod,
+  type Service,
+} from "../../src/k8s/types.ts"
 
 const BASE: ControlPlaneConfig = {
   seed: 1,
@@ -38,7 +46,11 @@ function runUntil(scheduler: Scheduler, timeNs: number): void {
   if (scheduler.nowNs < timeNs) scheduler.nowNs = timeNs
 }
 
-function deployment(name: string, replicas: number, extra: Partial<Deployment["spec"]["template"]["spec"]> = {}): Deployment {
+function deployment(
+  name: string,
+  replicas: number,
+  extra: Partial<Deployment["spec"]["template"]["spec"]> = {},
+): Deployment {
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -46,7 +58,10 @@ function deployment(name: string, replicas: number, extra: Partial<Deployment["s
     spec: {
       replicas,
       selector: { matchLabels: { run: name } },
-      template: { metadata: { labels: { run: name } }, spec: { containers: [{ name, image: `gasbugs/${name}`, ports: [{ containerPort: 8080 }] }], ...extra } },
+      template: {
+        metadata: { labels: { run: name } },
+        spec: { containers: [{ name, image: `gasbugs/${name}`, ports: [{ containerPort: 8080 }] }], ...extra },
+      },
     },
   }
 }
@@ -82,8 +97,17 @@ describe("system services and IPAM", () => {
     expect(apply(cp, service("a", { clusterIP: "10.96.100.100", ports: [{ port: 80 }] }))).toEqual([])
     expect(cp.store.get("Service", "default", "a")?.spec.clusterIP).toBe("10.96.100.100")
     const position = { file: "m.yaml", line: 7, column: 14 }
-    const clash = cp.apply([{ object: service("b", { clusterIP: "10.96.0.10", ports: [{ port: 80 }] }), locate: () => position }])
-    expect(clash).toEqual([{ severity: "error", path: ["spec", "clusterIP"], message: expect.stringContaining("provided IP is already allocated"), position }])
+    const clash = cp.apply([
+      { object: service("b", { clusterIP: "10.96.0.10", ports: [{ port: 80 }] }), locate: () => position },
+    ])
+    expect(clash).toEqual([
+      {
+        severity: "error",
+        path: ["spec", "clusterIP"],
+        message: expect.stringContaining("provided IP is already allocated"),
+        position,
+      },
+    ])
     expect(cp.store.get("Service", "default", "b")).toBeUndefined()
     const outside = apply(cp, service("c", { clusterIP: "192.168.0.1", ports: [{ port: 80 }] }))
     expect(outside[0].message).toContain("The range of valid IPs is 10.96.0.0/12")
@@ -102,7 +126,16 @@ describe("system services and IPAM", () => {
 
   it("NodePorts: explicit honoured, clash and range errors at spec.ports[i].nodePort", () => {
     const { cp } = make()
-    expect(apply(cp, service("np", { type: "NodePort", selector: { run: "x" }, ports: [{ port: 80, targetPort: 8080, nodePort: 31111 }] }))).toEqual([])
+    expect(
+      apply(
+        cp,
+        service("np", {
+          type: "NodePort",
+          selector: { run: "x" },
+          ports: [{ port: 80, targetPort: 8080, nodePort: 31111 }],
+        }),
+      ),
+    ).toEqual([])
     expect(getServices(cp.store, { nowNs: 0 })).toMatch(/np\s+NodePort\s+10\.\S+\s+<none>\s+80:31111\/TCP/)
     const clash = apply(cp, service("np2", { type: "NodePort", ports: [{ port: 81 }, { port: 80, nodePort: 31111 }] }))
     expect(clash.map((i) => i.path)).toEqual([["spec", "ports", 1, "nodePort"]])
@@ -152,31 +185,50 @@ describe("workloads", () => {
       expect(pod.status?.podIP?.endsWith(".1")).toBe(false)
     }
     const text = getPodsWide(cp.store, { nowNs: 5 * NS_PER_S })
-    expect(text.split("\n")[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/)
+    expect(text.split("\n")[0]).toMatch(
+      /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/,
+    )
     expect(text).toMatch(/web-\S+\s+1\/1\s+Running\s+0\s+4s\s+10\.244\.\d\.2\s+node-\d\s+<none>\s+<none>/)
   })
 
   it("nodeSelector is honoured; an unmatched pod stays Pending with Unschedulable", () => {
     const { scheduler, cp } = make()
-    apply(cp, deployment("ssd", 2, { nodeSelector: { disk: "ssd" } }), deployment("gpu", 1, { nodeSelector: { gpu: "yes" } }))
+    apply(
+      cp,
+      deployment("ssd", 2, { nodeSelector: { disk: "ssd" } }),
+      deployment("gpu", 1, { nodeSelector: { gpu: "yes" } }),
+    )
     runUntil(scheduler, 5 * NS_PER_S)
     const pods = cp.store.list("Pod")
-    expect(pods.filter((p) => p.metadata.name.startsWith("ssd")).map((p) => p.spec.nodeName)).toEqual(["node-2", "node-2"])
+    expect(pods.filter((p) => p.metadata.name.startsWith("ssd")).map((p) => p.spec.nodeName)).toEqual([
+      "node-2",
+      "node-2",
+    ])
     const gpu = pods.find((p) => p.metadata.name.startsWith("gpu"))
     expect(gpu?.status?.phase).toBe("Pending")
-    expect(gpu?.status?.conditions?.[0]).toMatchObject({ type: "PodScheduled", status: "False", reason: "Unschedulable" })
+    expect(gpu?.status?.conditions?.[0]).toMatchObject({
+      type: "PodScheduled",
+      status: "False",
+      reason: "Unschedulable",
+    })
   })
 
   it("readinessProbe delays Ready and the endpoint's ready condition", () => {
     const { scheduler, cp } = make()
     const d = deployment("probe", 1)
-    d.spec.template.spec.containers[0].readinessProbe = { httpGet: { port: 8080 }, initialDelaySeconds: 5, periodSeconds: 3 }
+    d.spec.template.spec.containers[0].readinessProbe = {
+      httpGet: { port: 8080 },
+      initialDelaySeconds: 5,
+      periodSeconds: 3,
+    }
     apply(cp, d, service("probe", { selector: { run: "probe" }, ports: [{ port: 80, targetPort: 8080 }] }))
     runUntil(scheduler, 3 * NS_PER_S)
     const pod = cp.store.list("Pod")[0]
     expect(pod.status?.phase).toBe("Running")
     expect(isPodReady(pod)).toBe(false)
-    expect(sliceEndpoints(cp, "probe").map((e) => e.conditions)).toEqual([{ ready: false, serving: false, terminating: false }])
+    expect(sliceEndpoints(cp, "probe").map((e) => e.conditions)).toEqual([
+      { ready: false, serving: false, terminating: false },
+    ])
     expect(cp.store.get("Endpoints", "default", "probe")?.subsets?.[0].notReadyAddresses).toHaveLength(1)
     // Bound at 0.21 s (deployment sync 0.1 + rs sync 0.1 + bind 0.01), started at 1.21 s,
     // ready at start + ceil(5/3)*3 s = 7.21 s, endpoints updated 0.1 s later.
@@ -184,16 +236,27 @@ describe("workloads", () => {
     expect(isPodReady(cp.store.list("Pod")[0])).toBe(false)
     runUntil(scheduler, 7_250_000_000)
     expect(isPodReady(cp.store.list("Pod")[0])).toBe(true)
-    expect(sliceEndpoints(cp, "probe").map((e) => e.conditions)).toEqual([{ ready: false, serving: false, terminating: false }])
+    expect(sliceEndpoints(cp, "probe").map((e) => e.conditions)).toEqual([
+      { ready: false, serving: false, terminating: false },
+    ])
     runUntil(scheduler, 7_320_000_000)
-    expect(sliceEndpoints(cp, "probe").map((e) => e.conditions)).toEqual([{ ready: true, serving: true, terminating: false }])
+    expect(sliceEndpoints(cp, "probe").map((e) => e.conditions)).toEqual([
+      { ready: true, serving: true, terminating: false },
+    ])
   })
 })
 
 describe("endpoints", () => {
   function seed001() {
     const made = make()
-    apply(made.cp, deployment("http-go", 1), service("http-go-svc", { selector: { run: "http-go" }, ports: [{ protocol: "TCP", port: 80, targetPort: 8080 }] }))
+    apply(
+      made.cp,
+      deployment("http-go", 1),
+      service("http-go-svc", {
+        selector: { run: "http-go" },
+        ports: [{ protocol: "TCP", port: 80, targetPort: 8080 }],
+      }),
+    )
     runUntil(made.scheduler, 10 * NS_PER_S)
     return made
   }
@@ -218,23 +281,35 @@ describe("endpoints", () => {
       expect(e.targetRef?.kind).toBe("Pod")
       expect(e.zone).toBe(e.nodeName === "node-1" ? "a" : "b")
     }
-    expect(describeService(cp.store, "default", "http-go-svc")).toMatch(/^Endpoints:\s+10\.244\.\d\.\d:8080,10\.244\.\d\.\d:8080,10\.244\.\d\.\d:8080 \+ 2 more\.\.\.$/m)
+    expect(describeService(cp.store, "default", "http-go-svc")).toMatch(
+      /^Endpoints:\s+10\.244\.\d\.\d:8080,10\.244\.\d\.\d:8080,10\.244\.\d\.\d:8080 \+ 2 more\.\.\.$/m,
+    )
     expect(getEndpoints(cp.store, { nowNs: scheduler.nowNs })).toContain("+ 2 more...")
   })
 
   it("pod deletion: terminating endpoint, then removal, and a replacement pod", () => {
     const { scheduler, cp } = make({ timing: { exitAfterSigtermNs: 5 * NS_PER_S } })
-    apply(cp, deployment("http-go", 2), service("svc", { selector: { run: "http-go" }, ports: [{ port: 80, targetPort: 8080 }] }))
+    apply(
+      cp,
+      deployment("http-go", 2),
+      service("svc", { selector: { run: "http-go" }, ports: [{ port: 80, targetPort: 8080 }] }),
+    )
     runUntil(scheduler, 10 * NS_PER_S)
     const victim = cp.store.list("Pod")[0].metadata.name
     expect(cp.delete("default", `pod/${victim}`)).toEqual([])
     runUntil(scheduler, 10 * NS_PER_S + 200_000_000)
     const terminating = sliceEndpoints(cp, "svc").find((e) => e.targetRef?.name === victim)
     expect(terminating?.conditions).toEqual({ ready: false, serving: true, terminating: true })
-    expect(cp.store.get("Endpoints", "default", "svc")?.subsets?.[0].addresses?.some((a) => a.targetRef?.name === victim)).toBe(false)
+    expect(
+      cp.store.get("Endpoints", "default", "svc")?.subsets?.[0].addresses?.some((a) => a.targetRef?.name === victim),
+    ).toBe(false)
     expect(getPodsWide(cp.store, { nowNs: scheduler.nowNs })).toMatch(new RegExp(`${victim}\\s+1/1\\s+Terminating`))
     runUntil(scheduler, 15 * NS_PER_S + 200_000_000)
-    expect(sliceEndpoints(cp, "svc").find((e) => e.targetRef?.name === victim)?.conditions).toEqual({ ready: false, serving: false, terminating: true })
+    expect(sliceEndpoints(cp, "svc").find((e) => e.targetRef?.name === victim)?.conditions).toEqual({
+      ready: false,
+      serving: false,
+      terminating: true,
+    })
     runUntil(scheduler, 30 * NS_PER_S)
     const names = sliceEndpoints(cp, "svc").map((e) => e.targetRef?.name)
     expect(names).not.toContain(victim)
@@ -249,7 +324,12 @@ describe("endpoints", () => {
     withPort.spec.template.spec.containers[0].ports = [{ name: "http", containerPort: 8080 }]
     const without = deployment("b", 1)
     without.spec.template.metadata = { labels: { run: "b", tier: "web" } }
-    apply(cp, withPort, without, service("web", { selector: { tier: "web" }, ports: [{ name: "http", port: 80, targetPort: "http" }] }))
+    apply(
+      cp,
+      withPort,
+      without,
+      service("web", { selector: { tier: "web" }, ports: [{ name: "http", port: 80, targetPort: "http" }] }),
+    )
     runUntil(scheduler, 5 * NS_PER_S)
     const slices = cp.store.endpointSlicesFor("default", "web")
     const withPorts = slices.filter((s) => (s.ports ?? []).length > 0)
@@ -276,7 +356,9 @@ describe("endpoints", () => {
       ["199.201.110.204", { ready: true }],
     ])
     expect(slices[0].ports).toEqual([{ name: "", port: 80, protocol: "TCP" }])
-    expect(describeService(cp.store, "default", "my-service")).toContain("Endpoints:         223.130.195.200:80,199.201.110.204:80")
+    expect(describeService(cp.store, "default", "my-service")).toContain(
+      "Endpoints:         223.130.195.200:80,199.201.110.204:80",
+    )
     cp.delete("default", "endpoints/my-service")
     runUntil(scheduler, 2 * NS_PER_S)
     expect(cp.store.endpointSlicesFor("default", "my-service")).toHaveLength(0)
@@ -286,7 +368,10 @@ describe("endpoints", () => {
     const { scheduler, cp } = make()
     const d = deployment("my-nginx", 2)
     d.spec.template.spec.containers[0].ports = [{ containerPort: 80 }]
-    apply(cp, d, { ...service("my-nginx", { selector: { run: "my-nginx" }, ports: [{ port: 80, protocol: "TCP" }] }), metadata: { name: "my-nginx", labels: { run: "my-nginx" } } })
+    apply(cp, d, {
+      ...service("my-nginx", { selector: { run: "my-nginx" }, ports: [{ port: 80, protocol: "TCP" }] }),
+      metadata: { name: "my-nginx", labels: { run: "my-nginx" } },
+    })
     runUntil(scheduler, 5 * NS_PER_S)
     const text = describeService(cp.store, "default", "my-nginx")
     const ip = cp.store.get("Service", "default", "my-nginx")?.spec.clusterIP ?? ""
@@ -331,27 +416,43 @@ describe("scale-down", () => {
 describe("property: random scale sequences", () => {
   it("after settling, replicas == desired and endpoints == ready pods matching the selector", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1000 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3000 })), { minLength: 1, maxLength: 6 }), (seed, steps) => {
-        const { scheduler, cp } = make({ seed })
-        apply(cp, deployment("app", 2), service("app", { selector: { run: "app" }, ports: [{ port: 80, targetPort: 8080 }] }))
-        let now = 0
-        let desired = 2
-        for (const [replicas, gapMs] of steps) {
-          now += gapMs * 1_000_000
-          runUntil(scheduler, now)
-          cp.scale("default", "app", replicas)
-          desired = replicas
-        }
-        runUntil(scheduler, now + 60 * NS_PER_S)
-        const pods = cp.store.list("Pod").filter((p: Pod) => p.metadata.labels?.run === "app")
-        expect(pods).toHaveLength(desired)
-        expect(pods.every(isPodReady)).toBe(true)
-        const endpointIps = sliceEndpoints(cp, "app").map((e) => e.addresses[0]).sort()
-        expect(endpointIps).toEqual(pods.map((p) => p.status?.podIP ?? "").sort())
-        expect(new Set(endpointIps).size).toBe(endpointIps.length)
-        const v1 = (cp.store.get("Endpoints", "default", "app")?.subsets ?? []).flatMap((s) => s.addresses ?? []).map((a) => a.ip).sort()
-        expect(v1).toEqual(endpointIps)
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 1000 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3000 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (seed, steps) => {
+          const { scheduler, cp } = make({ seed })
+          apply(
+            cp,
+            deployment("app", 2),
+            service("app", { selector: { run: "app" }, ports: [{ port: 80, targetPort: 8080 }] }),
+          )
+          let now = 0
+          let desired = 2
+          for (const [replicas, gapMs] of steps) {
+            now += gapMs * 1_000_000
+            runUntil(scheduler, now)
+            cp.scale("default", "app", replicas)
+            desired = replicas
+          }
+          runUntil(scheduler, now + 60 * NS_PER_S)
+          const pods = cp.store.list("Pod").filter((p: Pod) => p.metadata.labels?.run === "app")
+          expect(pods).toHaveLength(desired)
+          expect(pods.every(isPodReady)).toBe(true)
+          const endpointIps = sliceEndpoints(cp, "app")
+            .map((e) => e.addresses[0])
+            .sort()
+          expect(endpointIps).toEqual(pods.map((p) => p.status?.podIP ?? "").sort())
+          expect(new Set(endpointIps).size).toBe(endpointIps.length)
+          const v1 = (cp.store.get("Endpoints", "default", "app")?.subsets ?? [])
+            .flatMap((s) => s.addresses ?? [])
+            .map((a) => a.ip)
+            .sort()
+          expect(v1).toEqual(endpointIps)
+        },
+      ),
       { numRuns: 60, seed: 42 },
     )
   })
@@ -360,10 +461,17 @@ describe("property: random scale sequences", () => {
 describe("more", () => {
   it("slices hold at most 100 endpoints", () => {
     const { scheduler, cp } = make()
-    apply(cp, deployment("big", 150), service("big", { selector: { run: "big" }, ports: [{ port: 80, targetPort: 8080 }] }))
+    apply(
+      cp,
+      deployment("big", 150),
+      service("big", { selector: { run: "big" }, ports: [{ port: 80, targetPort: 8080 }] }),
+    )
     // The ReplicaSet's client creates 30 pods at once, then 20 per second (--kube-api-qps/burst).
     runUntil(scheduler, 10 * NS_PER_S)
-    const sizes = cp.store.endpointSlicesFor("default", "big").map((s) => s.endpoints.length).sort((a, b) => a - b)
+    const sizes = cp.store
+      .endpointSlicesFor("default", "big")
+      .map((s) => s.endpoints.length)
+      .sort((a, b) => a - b)
     expect(sizes).toEqual([50, 100])
   })
 
@@ -375,7 +483,12 @@ describe("more", () => {
     ])
     apply(cp, deployment("eks", 2))
     runUntil(scheduler, 5 * NS_PER_S)
-    expect(cp.store.list("Pod").map((p) => p.status?.podIP).sort()).toEqual(["10.11.0.6", "10.11.0.7"])
+    expect(
+      cp.store
+        .list("Pod")
+        .map((p) => p.status?.podIP)
+        .sort(),
+    ).toEqual(["10.11.0.6", "10.11.0.7"])
   })
 
   it("listeners get pod, service and slice notifications; resourceVersion grows", () => {
@@ -385,7 +498,8 @@ describe("more", () => {
       {
         onPodAdded: (pod) => seen.push(`add ${pod.metadata.name.split("-")[0]}`),
         onPodUpdated: (pod, previous) => {
-          if (pod.status?.podIP !== undefined && previous.status?.podIP === undefined) seen.push(`ip ${pod.status.podIP}`)
+          if (pod.status?.podIP !== undefined && previous.status?.podIP === undefined)
+            seen.push(`ip ${pod.status.podIP}`)
         },
         onServiceChanged: (namespace, name) => seen.push(`svc ${namespace}/${name}`),
         onEndpointSliceChanged: (namespace, name) => seen.push(`slice ${namespace}/${name}`),

@@ -5,11 +5,25 @@
 import { describe, expect, it } from "vitest"
 import { Rng } from "../../src/sim/rng.ts"
 import { cidr, ipv4 } from "../../src/wire/ipv4.ts"
-import { BitmapAllocator, LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, RangeAllocator, ServiceIpAllocator, rangeOffset } from "../../src/k8s/ipam.ts"
+import {
+  BitmapAllocator,
+  LoadBalancerPool,
+  NodeCidrAllocator,
+  NodePortAllocator,
+  RangeAllocator,
+  ServiceIpAllocator,
+  rangeOffset,
+} from "../../src/k8s/ipam.ts"
 import { matchesSelector, matchesServiceSelector } from "../../src/k8s/labels.ts"
 import { computeHash, fnv32a, generateName, safeEncodeString } from "../../src/k8s/names.ts"
 import { formatCidr, formatIpv4 } from "../../src/wire/ipv4.ts"
-import { applyTopologyModeHints, podToEndpoint, topologyAllocations, topologyAnnotationHintsEnabled, trafficDistributionHints } from "../../src/k8s/endpoints.ts"
+import {
+  applyTopologyModeHints,
+  podToEndpoint,
+  topologyAllocations,
+  topologyAnnotationHintsEnabled,
+  trafficDistributionHints,
+} from "../../src/k8s/endpoints.ts"
 import type { Endpoint, Pod, Service } from "../../src/k8s/types.ts"
 
 describe("names", () => {
@@ -28,13 +42,21 @@ describe("names", () => {
   })
 
   it("computeHash is stable, uses only the hash alphabet, and changes with collisionCount", () => {
-    const template = { metadata: { labels: { app: "http-go" } }, spec: { containers: [{ name: "http-go", image: "gasbugs/http-go" }] } }
+    const template = {
+      metadata: { labels: { app: "http-go" } },
+      spec: { containers: [{ name: "http-go", image: "gasbugs/http-go" }] },
+    }
     const hash = computeHash(template)
     expect(hash).toMatch(/^[456789bcdf]{1,10}$/)
     expect(computeHash(structuredClone(template))).toBe(hash)
     expect(computeHash(template, 1)).not.toBe(hash)
     // Pinned: changes here change every pod name in every golden output.
-    expect(hash).toBe(computeHash({ spec: { containers: [{ image: "gasbugs/http-go", name: "http-go" }] }, metadata: { labels: { app: "http-go" } } }))
+    expect(hash).toBe(
+      computeHash({
+        spec: { containers: [{ image: "gasbugs/http-go", name: "http-go" }] },
+        metadata: { labels: { app: "http-go" } },
+      }),
+    )
   })
 
   it("generateName appends 5 chars of the safe alphabet, deterministic per stream", () => {
@@ -52,8 +74,15 @@ describe("labels", () => {
   it("matchLabels and matchExpressions are ANDed; nil selects nothing, {} everything", () => {
     const labels = { app: "web", tier: "front" }
     expect(matchesSelector({ matchLabels: { app: "web" } }, labels)).toBe(true)
-    expect(matchesSelector({ matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "In", values: ["back"] }] }, labels)).toBe(false)
-    expect(matchesSelector({ matchExpressions: [{ key: "env", operator: "NotIn", values: ["prod"] }] }, labels)).toBe(true)
+    expect(
+      matchesSelector(
+        { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "In", values: ["back"] }] },
+        labels,
+      ),
+    ).toBe(false)
+    expect(matchesSelector({ matchExpressions: [{ key: "env", operator: "NotIn", values: ["prod"] }] }, labels)).toBe(
+      true,
+    )
     expect(matchesSelector({ matchExpressions: [{ key: "env", operator: "Exists" }] }, labels)).toBe(false)
     expect(matchesSelector({ matchExpressions: [{ key: "env", operator: "DoesNotExist" }] }, labels)).toBe(true)
     expect(matchesSelector({}, labels)).toBe(true)
@@ -129,26 +158,48 @@ describe("ipam", () => {
 
   it("load-balancer pools: ranges and CIDRs, first free first", () => {
     const pool = new LoadBalancerPool(["192.168.0.240-192.168.0.241", "10.0.0.0/31"])
-    expect([1, 2, 3, 4].map(() => formatIpv4(pool.allocateNext()!))).toEqual(["192.168.0.240", "192.168.0.241", "10.0.0.0", "10.0.0.1"])
+    expect([1, 2, 3, 4].map(() => formatIpv4(pool.allocateNext()!))).toEqual([
+      "192.168.0.240",
+      "192.168.0.241",
+      "10.0.0.0",
+      "10.0.0.1",
+    ])
     expect(pool.allocateNext()).toBeUndefined()
   })
 })
 
 describe("topology hints (trafficdist.go ReconcileHints, reconciler.go hintsEnabled)", () => {
-  const service = (trafficDistribution: Service["spec"]["trafficDistribution"], annotations?: Record<string, string>): Service => ({
+  const service = (
+    trafficDistribution: Service["spec"]["trafficDistribution"],
+    annotations?: Record<string, string>,
+  ): Service => ({
     apiVersion: "v1",
     kind: "Service",
-    metadata: annotations === undefined ? { name: "web", namespace: "default" } : { name: "web", namespace: "default", annotations },
-    spec: { selector: { app: "web" }, ports: [{ port: 80 }], ...(trafficDistribution === undefined ? {} : { trafficDistribution }) },
+    metadata:
+      annotations === undefined
+        ? { name: "web", namespace: "default" }
+        : { name: "web", namespace: "default", annotations },
+    spec: {
+      selector: { app: "web" },
+      ports: [{ port: 80 }],
+      ...(trafficDistribution === undefined ? {} : { trafficDistribution }),
+    },
   })
 
   it("PreferClose and PreferSameZone hint a ready endpoint for its own zone", () => {
-    expect(trafficDistributionHints(service("PreferClose"), true, "zone-a", "node-1")).toEqual({ forZones: [{ name: "zone-a" }] })
-    expect(trafficDistributionHints(service("PreferSameZone"), true, "zone-b", "node-1")).toEqual({ forZones: [{ name: "zone-b" }] })
+    expect(trafficDistributionHints(service("PreferClose"), true, "zone-a", "node-1")).toEqual({
+      forZones: [{ name: "zone-a" }],
+    })
+    expect(trafficDistributionHints(service("PreferSameZone"), true, "zone-b", "node-1")).toEqual({
+      forZones: [{ name: "zone-b" }],
+    })
   })
 
   it("PreferSameNode adds the node hint to the zone hint", () => {
-    expect(trafficDistributionHints(service("PreferSameNode"), true, "zone-a", "node-1")).toEqual({ forZones: [{ name: "zone-a" }], forNodes: [{ name: "node-1" }] })
+    expect(trafficDistributionHints(service("PreferSameNode"), true, "zone-a", "node-1")).toEqual({
+      forZones: [{ name: "zone-a" }],
+      forNodes: [{ name: "node-1" }],
+    })
   })
 
   it("no hint without the field, for a not-ready endpoint, or without a zone", () => {
@@ -161,8 +212,20 @@ describe("topology hints (trafficdist.go ReconcileHints, reconciler.go hintsEnab
     expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "Auto" })).toBe(true)
     expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "auto" })).toBe(true)
     expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-mode": "Disabled" })).toBe(false)
-    expect(topologyAnnotationHintsEnabled({ "service.kubernetes.io/topology-aware-hints": "disabled", "service.kubernetes.io/topology-mode": "Auto" })).toBe(false)
-    expect(trafficDistributionHints(service("PreferClose", { "service.kubernetes.io/topology-mode": "Auto" }), true, "zone-a", "node-1")).toBeUndefined()
+    expect(
+      topologyAnnotationHintsEnabled({
+        "service.kubernetes.io/topology-aware-hints": "disabled",
+        "service.kubernetes.io/topology-mode": "Auto",
+      }),
+    ).toBe(false)
+    expect(
+      trafficDistributionHints(
+        service("PreferClose", { "service.kubernetes.io/topology-mode": "Auto" }),
+        true,
+        "zone-a",
+        "node-1",
+      ),
+    ).toBeUndefined()
   })
 
   it("podToEndpoint writes the hint on the controller's endpoint", () => {
@@ -185,12 +248,22 @@ describe("topology-mode Auto hints (topologycache.go AddHints, getAllocations; u
     metadata: { name: "web", namespace: "default", annotations: { "service.kubernetes.io/topology-mode": "Auto" } },
     spec: { selector: { app: "web" }, ports: [{ port: 80 }] },
   }
-  const endpoint = (ip: string, zone: string | undefined, ready = true): Endpoint => ({ addresses: [ip], conditions: { ready }, ...(zone === undefined ? {} : { zone }) })
-  const hints = (endpoints: readonly Endpoint[]): (string | undefined)[] => endpoints.map((e) => e.hints?.forZones?.map((z) => z.name).join(","))
+  const endpoint = (ip: string, zone: string | undefined, ready = true): Endpoint => ({
+    addresses: [ip],
+    conditions: { ready },
+    ...(zone === undefined ? {} : { zone }),
+  })
+  const hints = (endpoints: readonly Endpoint[]): (string | undefined)[] =>
+    endpoints.map((e) => e.hints?.forZones?.map((z) => z.name).join(","))
 
   it("allocates by the zones' share of nodes, with the 20 % overload margin", () => {
     // Zone a holds 1 of 3 nodes: desired 1 of 3 endpoints, minimum ceil(1 / 1.2) = 1.
-    expect(topologyAllocations(["a", "b", "b"], 3)).toEqual(new Map([["a", { minimum: 1, maximum: 1, desired: 1 }], ["b", { minimum: 2, maximum: 2, desired: 2 }]]))
+    expect(topologyAllocations(["a", "b", "b"], 3)).toEqual(
+      new Map([
+        ["a", { minimum: 1, maximum: 1, desired: 1 }],
+        ["b", { minimum: 2, maximum: 2, desired: 2 }],
+      ]),
+    )
     // Two equal zones and 3 endpoints: minimums ceil(1.5 / 1.2) = 2 each exceed 3: no hints.
     expect(topologyAllocations(["a", "b"], 3)).toBeNull()
     expect(topologyAllocations(["a", "b"], 1)).toBeNull()
@@ -199,14 +272,24 @@ describe("topology-mode Auto hints (topologycache.go AddHints, getAllocations; u
   })
 
   it("hints each ready endpoint for its zone when the zones hold their share", () => {
-    const endpoints = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", "b"), endpoint("10.0.0.3", "b"), endpoint("10.0.0.4", "a", false)]
+    const endpoints = [
+      endpoint("10.0.0.1", "a"),
+      endpoint("10.0.0.2", "b"),
+      endpoint("10.0.0.3", "b"),
+      endpoint("10.0.0.4", "a", false),
+    ]
     applyTopologyModeHints(auto, endpoints, ["a", "b", "b"])
     expect(hints(endpoints)).toEqual(["a", "b", "b", undefined])
   })
 
   it("gives a crowded zone's first endpoints to the zone short of its share", () => {
     // Equal zones, 3 endpoints in a and 1 in b: desired 2 each, so one endpoint of a serves b.
-    const endpoints = [endpoint("10.0.0.1", "a"), endpoint("10.0.0.2", "a"), endpoint("10.0.0.3", "a"), endpoint("10.0.0.4", "b")]
+    const endpoints = [
+      endpoint("10.0.0.1", "a"),
+      endpoint("10.0.0.2", "a"),
+      endpoint("10.0.0.3", "a"),
+      endpoint("10.0.0.4", "b"),
+    ]
     applyTopologyModeHints(auto, endpoints, ["a", "b"])
     expect(hints(endpoints)).toEqual(["b", "a", "a", "b"])
   })

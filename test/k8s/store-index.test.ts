@@ -10,12 +10,23 @@ import type { EndpointSlice, Service } from "../../src/k8s/types.ts"
 import { LABEL_SERVICE_NAME } from "../../src/k8s/types.ts"
 
 function service(name: string): Service {
-  return { apiVersion: "v1", kind: "Service", metadata: { name, namespace: "default" }, spec: { ports: [{ port: 80 }] } } as Service
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: "default" },
+    spec: { ports: [{ port: 80 }] },
+  } as Service
 }
 
 function slice(namespace: string, name: string, serviceName: string | undefined): EndpointSlice {
   const labels: Record<string, string> = serviceName === undefined ? {} : { [LABEL_SERVICE_NAME]: serviceName }
-  return { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: { name, namespace, labels }, addressType: "IPv4", endpoints: [] }
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name, namespace, labels },
+    addressType: "IPv4",
+    endpoints: [],
+  }
 }
 
 describe("ApiStore indexes", () => {
@@ -25,7 +36,12 @@ describe("ApiStore indexes", () => {
     const before = store.sortCount
     for (let i = 0; i < 100; i++) expect(store.list("Service").length).toBe(1000)
     expect(store.sortCount - before).toBe(1)
-    expect(store.list("Service").map((s) => s.metadata.name).slice(0, 2)).toEqual(["svc-0000", "svc-0001"])
+    expect(
+      store
+        .list("Service")
+        .map((s) => s.metadata.name)
+        .slice(0, 2),
+    ).toEqual(["svc-0000", "svc-0001"])
     store.put("Service", { ...service("svc-0005"), spec: { ports: [{ port: 81 }] } }) // update: same keys
     store.list("Service")
     expect(store.sortCount - before).toBe(1)
@@ -49,7 +65,9 @@ describe("ApiStore indexes", () => {
           else store.delete("EndpointSlice", o.namespace, o.name)
           for (const namespace of ["default", "other"]) {
             for (const name of ["s1", "s2"]) {
-              const want = store.list("EndpointSlice", namespace).filter((s) => s.metadata.labels?.[LABEL_SERVICE_NAME] === name)
+              const want = store
+                .list("EndpointSlice", namespace)
+                .filter((s) => s.metadata.labels?.[LABEL_SERVICE_NAME] === name)
               expect(store.endpointSlicesFor(namespace, name)).toEqual(want)
             }
           }

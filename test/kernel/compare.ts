@@ -35,7 +35,11 @@ export function indexConntrack(entries: readonly CtEntry[]): Map<string, CtEntry
  * (refused) from DROP (no answer). The kernel's evidence comes from the real client, endpoint and
  * `conntrack`, the simulator's from its sockets and its conntrack table, in the same shapes.
  */
-export function observation(probe: Probe, result: ProbeResult, ct: ReadonlyMap<string, CtEntry>): Observation & { readonly problem: string } {
+export function observation(
+  probe: Probe,
+  result: ProbeResult,
+  ct: ReadonlyMap<string, CtEntry>,
+): Observation & { readonly problem: string } {
   const entry = ct.get(ctKey(probe.proto, probe.src, probe.sport))
   let problem = ""
   if (entry === undefined) {
@@ -103,20 +107,32 @@ export function chiSquareHomogeneity(sampleA: readonly string[], sampleB: readon
 
 /** Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9). */
 export function normalQuantile(p: number): number {
-  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239]
+  const a = [
+    -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1,
+    2.506628277459239,
+  ]
   const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1]
-  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783]
+  const c = [
+    -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ]
   const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416]
   const low = 0.02425
   const at = (xs: number[], i: number): number => xs[i] ?? 0
   if (p < low) {
     const q = Math.sqrt(-2 * Math.log(p))
-    return (((((at(c, 0) * q + at(c, 1)) * q + at(c, 2)) * q + at(c, 3)) * q + at(c, 4)) * q + at(c, 5)) / ((((at(d, 0) * q + at(d, 1)) * q + at(d, 2)) * q + at(d, 3)) * q + 1)
+    return (
+      (((((at(c, 0) * q + at(c, 1)) * q + at(c, 2)) * q + at(c, 3)) * q + at(c, 4)) * q + at(c, 5)) /
+      ((((at(d, 0) * q + at(d, 1)) * q + at(d, 2)) * q + at(d, 3)) * q + 1)
+    )
   }
   if (p > 1 - low) return -normalQuantile(1 - p)
   const q = p - 0.5
   const r = q * q
-  return ((((((at(a, 0) * r + at(a, 1)) * r + at(a, 2)) * r + at(a, 3)) * r + at(a, 4)) * r + at(a, 5)) * q) / (((((at(b, 0) * r + at(b, 1)) * r + at(b, 2)) * r + at(b, 3)) * r + at(b, 4)) * r + 1)
+  return (
+    ((((((at(a, 0) * r + at(a, 1)) * r + at(a, 2)) * r + at(a, 3)) * r + at(a, 4)) * r + at(a, 5)) * q) /
+    (((((at(b, 0) * r + at(b, 1)) * r + at(b, 2)) * r + at(b, 3)) * r + at(b, 4)) * r + 1)
+  )
 }
 
 /**

@@ -56,7 +56,11 @@ import type { ClientKind } from "./topology.ts"
 
 const base = kernelAvailability()
 const bridge = base.ok ? KernelLab.bridgeNetfilter() : base
-const skipReason = !base.ok ? base.reason : !bridge.ok ? `the lab is src/net's bridge CNI and needs iptables on bridged frames: ${bridge.reason}` : ""
+const skipReason = !base.ok
+  ? base.reason
+  : !bridge.ok
+    ? `the lab is src/net's bridge CNI and needs iptables on bridged frames: ${bridge.reason}`
+    : ""
 const available = skipReason === ""
 if (!available) console.warn(`[kernel differential] SKIPPED: ${skipReason}`)
 const suiteName = available
@@ -143,7 +147,13 @@ function pathOf(client: ClientKind, probe: Probe, o: Observation): string {
 }
 
 /** The comparison of one target, shared by the generated cases and the canaries. */
-function judge(p: PlannedTarget, kernel: readonly Observation[], sim: readonly Observation[], simOnly: readonly Observation[], key: (o: Observation, probe: Probe) => string): { failures: string[]; test: Homogeneity | null } {
+function judge(
+  p: PlannedTarget,
+  kernel: readonly Observation[],
+  sim: readonly Observation[],
+  simOnly: readonly Observation[],
+  key: (o: Observation, probe: Probe) => string,
+): { failures: string[]; test: Homogeneity | null } {
   const t = p.target
   const where = `${t.label}: ${t.client} ${t.proto} ${t.src} -> ${t.dst}:${t.dport}`
   const failures: string[] = []
@@ -161,16 +171,24 @@ function judge(p: PlannedTarget, kernel: readonly Observation[], sim: readonly O
     if (new Set(kKeys).size !== 1) failures.push(`${where}: kernel session not sticky: ${kKeys.join(" | ")}`)
     if (new Set(sKeys).size !== 1) failures.push(`${where}: simulator session not sticky: ${sKeys.join(" | ")}`)
     const first = kKeys[0] ?? ""
-    if (p.support.size > 0 && !p.support.has(first)) failures.push(`${where}: kernel's first choice "${first}" is not among the simulator's [${[...p.support].join(" | ")}]`)
+    if (p.support.size > 0 && !p.support.has(first))
+      failures.push(
+        `${where}: kernel's first choice "${first}" is not among the simulator's [${[...p.support].join(" | ")}]`,
+      )
     if (p.support.size === 1 && first !== sKeys[0]) failures.push(`${where}: kernel "${first}" simulator "${sKeys[0]}"`)
     return { failures, test: null }
   }
   const simSample = [...sKeys, ...simOnly.map((o, i) => key(o, p.simOnly[i] ?? probeOf(t)))]
   const seen = new Set([...p.support, ...simSample])
-  for (const k of new Set(kKeys)) if (!seen.has(k)) failures.push(`${where}: kernel produced "${k}", never seen in the simulator [${[...seen].join(" | ")}]`)
+  for (const k of new Set(kKeys))
+    if (!seen.has(k))
+      failures.push(`${where}: kernel produced "${k}", never seen in the simulator [${[...seen].join(" | ")}]`)
   if (p.kind === "random") return { failures, test: null }
   const h = chiSquareHomogeneity(kKeys, simSample)
-  if (h.p < ALPHA) failures.push(`${where}: split differs (chi-square p=${h.p.toExponential(2)}): ${h.categories.map((cat, i) => `${cat}: kernel ${h.a[i]} sim ${h.b[i]}`).join("; ")}`)
+  if (h.p < ALPHA)
+    failures.push(
+      `${where}: split differs (chi-square p=${h.p.toExponential(2)}): ${h.categories.map((cat, i) => `${cat}: kernel ${h.a[i]} sim ${h.b[i]}`).join("; ")}`,
+    )
   return { failures, test: h }
 }
 
@@ -185,8 +203,11 @@ describe(suiteName, () => {
     lab = new KernelLab()
     await lab.setup()
     matches = await probeMatches(lab.ns.node)
-    const missing = Object.entries(matches).filter(([, ok]) => !ok).map(([name]) => name)
-    if (missing.length > 0) console.warn(`[kernel differential] kernel lacks: ${missing.join(", ")} (rules are generated without them)`)
+    const missing = Object.entries(matches)
+      .filter(([, ok]) => !ok)
+      .map(([name]) => name)
+    if (missing.length > 0)
+      console.warn(`[kernel differential] kernel lacks: ${missing.join(", ")} (rules are generated without them)`)
   }, 90_000)
 
   afterAll(async () => {
@@ -234,14 +255,18 @@ describe(suiteName, () => {
     })
   }
 
-  it.skipIf(!available)("harness: hand-written kube-proxy rules (G2 shape) on both sides, and canaries the comparison must catch", async () => {
-    const l = lab
-    if (l === null) throw new Error("lab not set up")
-    expect(matches.statistic && matches.recent && matches.addrtype && matches.conntrack && matches.comment && matches.mark).toBe(true)
-    // G2 of kube-proxy-golden.md with the endpoints moved into the lab (ep0..ep3 on the test node's
-    // bridge, ep4 on the other node), a 2-endpoint UDP service, a service without endpoints
-    // (filter REJECT) and one dropped (no local endpoints).
-    const text = withJumpRules(`*filter
+  it.skipIf(!available)(
+    "harness: hand-written kube-proxy rules (G2 shape) on both sides, and canaries the comparison must catch",
+    async () => {
+      const l = lab
+      if (l === null) throw new Error("lab not set up")
+      expect(
+        matches.statistic && matches.recent && matches.addrtype && matches.conntrack && matches.comment && matches.mark,
+      ).toBe(true)
+      // G2 of kube-proxy-golden.md with the endpoints moved into the lab (ep0..ep3 on the test node's
+      // bridge, ep4 on the other node), a 2-endpoint UDP service, a service without endpoints
+      // (filter REJECT) and one dropped (no local endpoints).
+      const text = withJumpRules(`*filter
 :KUBE-NODEPORTS - [0:0]
 :KUBE-SERVICES - [0:0]
 :KUBE-EXTERNAL-SERVICES - [0:0]
@@ -290,251 +315,418 @@ COMMIT
 -A KUBE-SVC-FOUR -j KUBE-SEP-B
 COMMIT
 `)
-    await l.loadRules(text)
-    const saved = await l.save()
-    expect(saved).toContain("-A KUBE-SVC-XPGD46QRK7WJZT7O")
-    expect(saved).toContain("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES")
-    const pod = "10.0.0.2"
-    const cases: [ClientKind, Probe, Partial<Observation>][] = [
-      // Bridged pod-to-pod through a ClusterIP: DNAT in the bridge's PREROUTING, to a port of the same bridge.
-      ["pod", { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.41", dport: 80 }, { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" }],
-      // Routed: to an endpoint on the other node, out eth0.
-      ["pod", { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.42", dport: 8080 }, { verdict: "accepted", outcome: "reply", dnat: "10.0.1.201:8080" }],
-      ["external", { proto: "tcp", src: "203.0.113.2", sport: port(), dst: "172.30.0.42", dport: 8080 }, { verdict: "accepted", outcome: "reply", dnat: "10.0.1.201:8080" }],
-      ["external", { proto: "tcp", src: "203.0.113.3", sport: port(), dst: "172.30.0.41", dport: 80 }, { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" }],
-      ["node", { proto: "tcp", src: "192.168.0.2", sport: port(), dst: "172.30.0.41", dport: 80 }, { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" }],
-      // Hairpin: the only endpoint reaching its own Service.
-      ["hairpin", { proto: "tcp", src: "10.0.0.201", sport: port(), dst: "172.30.0.41", dport: 80 }, { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" }],
-      ["pod", { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.43", dport: 80 }, { verdict: "rejected", outcome: "refused" }],
-      ["pod", { proto: "udp", src: pod, sport: port(), dst: "172.30.0.43", dport: 53 }, { verdict: "rejected", outcome: "refused" }],
-      ["pod", { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.45", dport: 80 }, { verdict: "dropped", outcome: "timeout" }],
-      ["pod", { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.41", dport: 81 }, { verdict: "accepted", outcome: "timeout", dnat: "172.30.0.41:81" }],
-    ]
-    // The random split of the 2-endpoint UDP service, from the client pod and hairpin from one endpoint.
-    const splitTarget: Target = { client: "pod", proto: "udp", src: pod, dst: "172.30.0.44", dport: 53, sticky: false, altSources: [], label: "2-endpoint UDP split" }
-    const split: PlannedTarget = {
-      target: splitTarget, kind: "split", support: new Set(),
-      probes: Array.from({ length: SPLIT_KERNEL }, () => probeOf(splitTarget)),
-      simOnly: Array.from({ length: SPLIT_KERNEL * (SPLIT_SIM_FACTOR - 1) }, (_, i) => probeOf(splitTarget, pod, SIM_ONLY_PORT_BASE + i)),
-    }
-    const hairpinSplit: [ClientKind, Probe][] = Array.from({ length: 40 }, () => ["hairpin", { proto: "udp", src: "10.0.0.203", sport: port(), dst: "172.30.0.44", dport: 53 }])
-    const kernelWave: [ClientKind, Probe][] = [...cases.map(([c, p]) => [c, p] as [ClientKind, Probe]), ...split.probes.map((p) => ["pod", p] as [ClientKind, Probe]), ...hairpinSplit]
-    const kernel = await kernelRun([kernelWave])
-    const kernelObs = observe(kernel, kernelWave.map(([, p]) => p), "harness (kernel)")
-    for (const o of kernelObs) expect(o.problem).toBe("")
-
-    const simulate = (rules: string): { deterministic: Observation[]; split: Observation[]; simOnly: Observation[]; hairpin: Observation[] } => {
-      const world = new SimWorld(rules, 7)
-      const wave: [ClientKind, Probe][] = [...kernelWave, ...split.simOnly.map((p) => ["pod", p] as [ClientKind, Probe])]
-      const run = world.run([wave], TIMEOUT_MS)
-      const all = observe(run, wave.map(([, p]) => p), "harness (simulator)")
-      for (const o of all) expect(o.problem).toBe("")
-      return {
-        deterministic: all.slice(0, cases.length),
-        split: all.slice(cases.length, cases.length + split.probes.length),
-        hairpin: all.slice(cases.length + split.probes.length, kernelWave.length),
-        simOnly: all.slice(kernelWave.length),
+      await l.loadRules(text)
+      const saved = await l.save()
+      expect(saved).toContain("-A KUBE-SVC-XPGD46QRK7WJZT7O")
+      expect(saved).toContain('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES')
+      const pod = "10.0.0.2"
+      const cases: [ClientKind, Probe, Partial<Observation>][] = [
+        // Bridged pod-to-pod through a ClusterIP: DNAT in the bridge's PREROUTING, to a port of the same bridge.
+        [
+          "pod",
+          { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.41", dport: 80 },
+          { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" },
+        ],
+        // Routed: to an endpoint on the other node, out eth0.
+        [
+          "pod",
+          { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.42", dport: 8080 },
+          { verdict: "accepted", outcome: "reply", dnat: "10.0.1.201:8080" },
+        ],
+        [
+          "external",
+          { proto: "tcp", src: "203.0.113.2", sport: port(), dst: "172.30.0.42", dport: 8080 },
+          { verdict: "accepted", outcome: "reply", dnat: "10.0.1.201:8080" },
+        ],
+        [
+          "external",
+          { proto: "tcp", src: "203.0.113.3", sport: port(), dst: "172.30.0.41", dport: 80 },
+          { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" },
+        ],
+        [
+          "node",
+          { proto: "tcp", src: "192.168.0.2", sport: port(), dst: "172.30.0.41", dport: 80 },
+          { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" },
+        ],
+        // Hairpin: the only endpoint reaching its own Service.
+        [
+          "hairpin",
+          { proto: "tcp", src: "10.0.0.201", sport: port(), dst: "172.30.0.41", dport: 80 },
+          { verdict: "accepted", outcome: "reply", dnat: "10.0.0.201:80" },
+        ],
+        [
+          "pod",
+          { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.43", dport: 80 },
+          { verdict: "rejected", outcome: "refused" },
+        ],
+        [
+          "pod",
+          { proto: "udp", src: pod, sport: port(), dst: "172.30.0.43", dport: 53 },
+          { verdict: "rejected", outcome: "refused" },
+        ],
+        [
+          "pod",
+          { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.45", dport: 80 },
+          { verdict: "dropped", outcome: "timeout" },
+        ],
+        [
+          "pod",
+          { proto: "tcp", src: pod, sport: port(), dst: "172.30.0.41", dport: 81 },
+          { verdict: "accepted", outcome: "timeout", dnat: "172.30.0.41:81" },
+        ],
+      ]
+      // The random split of the 2-endpoint UDP service, from the client pod and hairpin from one endpoint.
+      const splitTarget: Target = {
+        client: "pod",
+        proto: "udp",
+        src: pod,
+        dst: "172.30.0.44",
+        dport: 53,
+        sticky: false,
+        altSources: [],
+        label: "2-endpoint UDP split",
       }
-    }
-    const key = (o: Observation, probe: Probe): string => observationKey(o, probe, false)
-    const sim = simulate(text)
-    cases.forEach(([client, probe, expected], i) => {
-      const k = kernelObs[i]
-      const s = sim.deterministic[i]
-      const where = `${client} ${probe.proto} ${probe.src} -> ${probe.dst}:${probe.dport}`
-      expect({ ...k, problem: undefined }, `kernel, ${where}`).toMatchObject(expected)
-      expect(s === undefined || k === undefined ? "" : key(s, probe), `simulator vs kernel, ${where}`).toBe(k === undefined ? "?" : key(k, probe))
-    })
-    // Masquerade: an off-cluster source and the hairpin are SNATed (to the node's address on the
-    // way out: eth0 for the other node, cni0 for the bridge); a pod source is not.
-    const snatOf = (i: number): string => kernelObs[i]?.snat ?? ""
-    expect(snatOf(0)).toMatch(/^10\.0\.0\.2:/)
-    expect(snatOf(2)).toMatch(/^192\.168\.0\.2:/)
-    expect(snatOf(3)).toMatch(/^10\.0\.0\.1:/)
-    expect(snatOf(5)).toMatch(/^10\.0\.0\.1:/)
-    // The split, kernel vs simulator, with the strong test; hairpin outcomes must be ones the simulator makes.
-    const splitKernel = kernelObs.slice(cases.length, cases.length + split.probes.length)
-    const splitKeys = splitKernel.map((o, i) => key(o, split.probes[i] ?? probeOf(splitTarget)))
-    expect([...new Set(splitKeys)].sort(), "the kernel's split reaches both endpoints and nothing else").toEqual([
-      "accepted reply dnat=10.0.0.203:5353 snat=src:= hops=0",
-      "accepted reply dnat=10.0.0.204:5353 snat=src:= hops=0",
-    ])
-    const good = judge(split, splitKernel, sim.split, sim.simOnly, key)
-    expect(good.failures, good.failures.join("\n")).toEqual([])
-    const hairpinKeys = new Set(sim.hairpin.map((o, i) => key(o, hairpinSplit[i]?.[1] ?? split.probes[0] as Probe)))
-    const kernelHairpin = kernelObs.slice(cases.length + split.probes.length)
-    kernelHairpin.forEach((o, i) => expect(hairpinKeys.has(key(o, hairpinSplit[i]?.[1] as Probe)), key(o, hairpinSplit[i]?.[1] as Probe)).toBe(true))
-    expect(new Set(kernelHairpin.map((o) => o.dnat))).toContain("10.0.0.203:5353")
-
-    // Canaries: deliberately wrong simulators fed to the same comparison must be caught.
-    const wrongDnat = simulate(text.replace("--to-destination 10.0.0.201:80", "--to-destination 10.0.0.201:8080"))
-    const dnatFailures = cases.flatMap(([client, probe], i) => {
-      const target: Target = { client, proto: probe.proto, src: probe.src, dst: probe.dst, dport: probe.dport, sticky: false, altSources: [], label: "canary" }
-      const planned: PlannedTarget = { target, kind: "deterministic", support: new Set(), probes: [probe], simOnly: [] }
-      return judge(planned, [kernelObs[i] as Observation], [wrongDnat.deterministic[i] as Observation], [], key).failures
-    })
-    expect(dnatFailures.length, "a simulator DNATing to the wrong port must be caught").toBeGreaterThanOrEqual(4)
-    const wrongSplit = simulate(text.replace("--probability 0.5000000000", "--probability 0.3000000000"))
-    const caught = judge(split, splitKernel, wrongSplit.split, wrongSplit.simOnly, key)
-    expect(caught.test?.p ?? 1, "a simulator splitting 30/70 instead of 50/50 must be caught").toBeLessThan(ALPHA)
-    console.log(
-      `[kernel differential] harness: ${cases.length} deterministic cases, ${SPLIT_KERNEL} kernel / ${SPLIT_KERNEL * SPLIT_SIM_FACTOR} simulated split connections ` +
-        `(p=${good.test?.p.toFixed(3)}), canaries caught: wrong DNAT target (${dnatFailures.length} differences), statistic 0.3 instead of 0.5 (p=${caught.test?.p.toExponential(1)})`,
-    )
-  }, 90_000)
-
-  it.skipIf(!available)(`generated rule sets (floor ${FLOOR}, up to ${RUNS} cases): verdicts, tuples and hops equal, random splits homogeneous at ${ALPHA}`, async () => {
-    const l = lab
-    if (l === null) throw new Error("lab not set up")
-    const startedMs = performance.now()
-    const coverage: Coverage = {
-      cases: 0, connections: 0, simConnections: 0, targets: 0,
-      byLabel: new Map(), byKind: new Map(), byVerdict: new Map(), byPath: new Map(),
-      chiSquare: { tests: 0, retried: 0, minP: 1 },
-      rulesLoaded: 0,
-    }
-    let caseIndex = 0
-
-    const phases = new Map<string, number>()
-    let mark = performance.now()
-    const lap = (name: string): void => {
-      const now = performance.now()
-      bump(phases, name, now - mark)
-      mark = now
-    }
-    async function runCase(c: Case): Promise<void> {
-      caseIndex++
-      mark = performance.now()
-      const { text } = compileNodeRules(c.services, c.slices, c.config)
-      await l!.loadRules(text)
-      if (portsWrapped) {
-        portsWrapped = false
-        await l!.flushConntrack(true)
+      const split: PlannedTarget = {
+        target: splitTarget,
+        kind: "split",
+        support: new Set(),
+        probes: Array.from({ length: SPLIT_KERNEL }, () => probeOf(splitTarget)),
+        simOnly: Array.from({ length: SPLIT_KERNEL * (SPLIT_SIM_FACTOR - 1) }, (_, i) =>
+          probeOf(splitTarget, pod, SIM_ONLY_PORT_BASE + i),
+        ),
       }
-      const saved = await l!.save()
-      const appendCount = (t: string): number => t.split("\n").filter((line) => line.startsWith("-A ")).length
-      if (appendCount(saved) !== appendCount(text)) throw new Error(`kernel holds ${appendCount(saved)} rules, restore text has ${appendCount(text)}\n${saved}`)
-      coverage.rulesLoaded += appendCount(text)
-      lap("load")
-      const portless = c.config.randomFully
-      const key = (o: Observation, probe: Probe): string => observationKey(o, probe, portless)
+      const hairpinSplit: [ClientKind, Probe][] = Array.from({ length: 40 }, () => [
+        "hairpin",
+        { proto: "udp", src: "10.0.0.203", sport: port(), dst: "172.30.0.44", dport: 53 },
+      ])
+      const kernelWave: [ClientKind, Probe][] = [
+        ...cases.map(([c, p]) => [c, p] as [ClientKind, Probe]),
+        ...split.probes.map((p) => ["pod", p] as [ClientKind, Probe]),
+        ...hairpinSplit,
+      ]
+      const kernel = await kernelRun([kernelWave])
+      const kernelObs = observe(
+        kernel,
+        kernelWave.map(([, p]) => p),
+        "harness (kernel)",
+      )
+      for (const o of kernelObs) expect(o.problem).toBe("")
 
-      // Classify each target with a scratch simulation: deterministic, random, or an affinity session.
-      const targets = targetsOf(c)
-      const scratch = new SimWorld(text, caseIndex * 2 + 1)
-      // Scratch connections get ports of their own, unique in the case: reusing a source port
-      // towards the same endpoint would clash in conntrack and make NAT pick another port.
-      let scratchPort = 20_000
-      const scratchProbes = new Map<Target, Probe[]>()
-      for (const t of targets) if (!t.sticky) scratchProbes.set(t, Array.from({ length: SCRATCH_SAMPLES }, () => probeOf(t, t.src, scratchPort++)))
-      const scratchRun = scratch.run([[...scratchProbes.entries()].flatMap(([t, ps]) => ps.map((p) => [t.client, p] as const))], TIMEOUT_MS)
-      const randoms: { t: Target; support: Set<string> }[] = []
-      const planned: PlannedTarget[] = []
-      for (const t of targets) {
-        const support = new Set<string>()
-        if (!t.sticky) {
-          const probes = scratchProbes.get(t) ?? []
-          observe(scratchRun, probes, t.label).forEach((o, i) => support.add(key(o, probes[i] as Probe)))
-          if (support.size === 1) planned.push({ target: t, kind: "deterministic", support, probes: [probeOf(t), probeOf(t)], simOnly: [] })
-          else randoms.push({ t, support })
-        } else {
-          // A fresh simulation per session: affinity lists are keyed by source address only, so
-          // sources shared with other targets' scratch runs would already be stuck.
-          const fresh = new SimWorld(text, caseIndex * 1000 + planned.length)
-          const probes = t.altSources.map((alt) => probeOf(t, alt, scratchPort++))
-          const run = fresh.run([probes.map((p) => [t.client, p] as const)], TIMEOUT_MS)
-          observe(run, probes, t.label).forEach((o, i) => support.add(key(o, probes[i] as Probe)))
-          planned.push({ target: t, kind: "sticky", support, probes: Array.from({ length: 5 }, () => probeOf(t)), simOnly: [] })
+      const simulate = (
+        rules: string,
+      ): { deterministic: Observation[]; split: Observation[]; simOnly: Observation[]; hairpin: Observation[] } => {
+        const world = new SimWorld(rules, 7)
+        const wave: [ClientKind, Probe][] = [
+          ...kernelWave,
+          ...split.simOnly.map((p) => ["pod", p] as [ClientKind, Probe]),
+        ]
+        const run = world.run([wave], TIMEOUT_MS)
+        const all = observe(
+          run,
+          wave.map(([, p]) => p),
+          "harness (simulator)",
+        )
+        for (const o of all) expect(o.problem).toBe("")
+        return {
+          deterministic: all.slice(0, cases.length),
+          split: all.slice(cases.length, cases.length + split.probes.length),
+          hairpin: all.slice(cases.length + split.probes.length, kernelWave.length),
+          simOnly: all.slice(kernelWave.length),
         }
       }
-      // Fewer, stronger tests: the random target with the most outcomes gets the chi-square test.
-      let strongest = -1
-      randoms.forEach((r, i) => {
-        if (strongest < 0 || r.support.size > (randoms[strongest]?.support.size ?? 0)) strongest = i
+      const key = (o: Observation, probe: Probe): string => observationKey(o, probe, false)
+      const sim = simulate(text)
+      cases.forEach(([client, probe, expected], i) => {
+        const k = kernelObs[i]
+        const s = sim.deterministic[i]
+        const where = `${client} ${probe.proto} ${probe.src} -> ${probe.dst}:${probe.dport}`
+        expect({ ...k, problem: undefined }, `kernel, ${where}`).toMatchObject(expected)
+        expect(s === undefined || k === undefined ? "" : key(s, probe), `simulator vs kernel, ${where}`).toBe(
+          k === undefined ? "?" : key(k, probe),
+        )
       })
-      let simOnlyPort = SIM_ONLY_PORT_BASE
-      randoms.forEach(({ t, support }, i) => {
-        if (i === strongest) {
-          planned.push({
-            target: t, kind: "split", support,
-            probes: Array.from({ length: SPLIT_KERNEL }, () => probeOf(t)),
-            simOnly: Array.from({ length: SPLIT_KERNEL * (SPLIT_SIM_FACTOR - 1) }, () => probeOf(t, t.src, simOnlyPort++)),
-          })
-        } else planned.push({ target: t, kind: "random", support, probes: Array.from({ length: SUPPORT_KERNEL }, () => probeOf(t)), simOnly: [] })
-      })
-      // Wave 1: every non-sticky probe and the first of each session; wave 2: the rest of the sessions.
-      const wave1: [ClientKind, Probe][] = []
-      const wave2: [ClientKind, Probe][] = []
-      for (const p of planned) {
-        p.probes.forEach((probe, i) => (p.kind === "sticky" && i > 0 ? wave2 : wave1).push([p.target.client, probe]))
-      }
-      const waves = wave2.length > 0 ? [wave1, wave2] : [wave1]
-      lap("plan")
-      const kernel = await kernelRun(waves)
-      lap("kernel")
-      const simWaves = waves.map((w, i) => (i === 0 ? [...w, ...planned.flatMap((p) => p.simOnly.map((probe) => [p.target.client, probe] as [ClientKind, Probe]))] : w))
-      const sim = new SimWorld(text, caseIndex * 2 + 2).run(simWaves, TIMEOUT_MS)
-      lap("sim")
+      // Masquerade: an off-cluster source and the hairpin are SNATed (to the node's address on the
+      // way out: eth0 for the other node, cni0 for the bridge); a pod source is not.
+      const snatOf = (i: number): string => kernelObs[i]?.snat ?? ""
+      expect(snatOf(0)).toMatch(/^10\.0\.0\.2:/)
+      expect(snatOf(2)).toMatch(/^192\.168\.0\.2:/)
+      expect(snatOf(3)).toMatch(/^10\.0\.0\.1:/)
+      expect(snatOf(5)).toMatch(/^10\.0\.0\.1:/)
+      // The split, kernel vs simulator, with the strong test; hairpin outcomes must be ones the simulator makes.
+      const splitKernel = kernelObs.slice(cases.length, cases.length + split.probes.length)
+      const splitKeys = splitKernel.map((o, i) => key(o, split.probes[i] ?? probeOf(splitTarget)))
+      expect([...new Set(splitKeys)].sort(), "the kernel's split reaches both endpoints and nothing else").toEqual([
+        "accepted reply dnat=10.0.0.203:5353 snat=src:= hops=0",
+        "accepted reply dnat=10.0.0.204:5353 snat=src:= hops=0",
+      ])
+      const good = judge(split, splitKernel, sim.split, sim.simOnly, key)
+      expect(good.failures, good.failures.join("\n")).toEqual([])
+      const hairpinKeys = new Set(sim.hairpin.map((o, i) => key(o, hairpinSplit[i]?.[1] ?? (split.probes[0] as Probe))))
+      const kernelHairpin = kernelObs.slice(cases.length + split.probes.length)
+      kernelHairpin.forEach((o, i) =>
+        expect(hairpinKeys.has(key(o, hairpinSplit[i]?.[1] as Probe)), key(o, hairpinSplit[i]?.[1] as Probe)).toBe(
+          true,
+        ),
+      )
+      expect(new Set(kernelHairpin.map((o) => o.dnat))).toContain("10.0.0.203:5353")
 
-      const failures: string[] = []
-      for (const p of planned) {
-        const t = p.target
-        const where = `${t.label}: ${t.client} ${t.proto} ${t.src} -> ${t.dst}:${t.dport}`
-        const kernelObs = observe(kernel, p.probes, where)
-        for (const o of kernelObs) if (o.problem !== "") failures.push(`${where}: kernel: ${o.problem}`)
-        const simObs = observe(sim, p.probes, where)
-        const simOnlyObs = observe(sim, p.simOnly, where)
-        for (const o of [...simObs, ...simOnlyObs]) if (o.problem !== "") failures.push(`${where}: simulator: ${o.problem}`)
-        coverage.targets++
-        coverage.connections += p.probes.length
-        coverage.simConnections += p.probes.length + p.simOnly.length
-        bump(coverage.byLabel, t.label)
-        bump(coverage.byKind, `${p.kind} ${t.proto}`)
-        kernelObs.forEach((o, i) => {
-          bump(coverage.byVerdict, `${o.verdict}/${o.outcome}`)
-          const path = pathOf(t.client, p.probes[i] as Probe, o)
-          if (path !== "") bump(coverage.byPath, path)
-        })
-        let verdict = judge(p, kernelObs, simObs, simOnlyObs, key)
-        if (verdict.test !== null) {
-          coverage.chiSquare.tests++
-          if (verdict.test.p < ALPHA) {
-            // One fresh resample (both sides) before failing; DETECTABLE accounts for it.
-            coverage.chiSquare.retried++
-            const again: PlannedTarget = { ...p, probes: p.probes.map(() => probeOf(t)), simOnly: p.simOnly.map((_, i) => probeOf(t, t.src, SIM_ONLY_PORT_BASE + i)) }
-            const k2 = await kernelRun([again.probes.map((probe) => [t.client, probe] as const)])
-            const s2 = new SimWorld(text, caseIndex * 2 + 3).run([[...again.probes, ...again.simOnly].map((probe) => [t.client, probe] as const)], TIMEOUT_MS)
-            verdict = judge(again, observe(k2, again.probes, where), observe(s2, again.probes, where), observe(s2, again.simOnly, where), key)
+      // Canaries: deliberately wrong simulators fed to the same comparison must be caught.
+      const wrongDnat = simulate(text.replace("--to-destination 10.0.0.201:80", "--to-destination 10.0.0.201:8080"))
+      const dnatFailures = cases.flatMap(([client, probe], i) => {
+        const target: Target = {
+          client,
+          proto: probe.proto,
+          src: probe.src,
+          dst: probe.dst,
+          dport: probe.dport,
+          sticky: false,
+          altSources: [],
+          label: "canary",
+        }
+        const planned: PlannedTarget = {
+          target,
+          kind: "deterministic",
+          support: new Set(),
+          probes: [probe],
+          simOnly: [],
+        }
+        return judge(planned, [kernelObs[i] as Observation], [wrongDnat.deterministic[i] as Observation], [], key)
+          .failures
+      })
+      expect(dnatFailures.length, "a simulator DNATing to the wrong port must be caught").toBeGreaterThanOrEqual(4)
+      const wrongSplit = simulate(text.replace("--probability 0.5000000000", "--probability 0.3000000000"))
+      const caught = judge(split, splitKernel, wrongSplit.split, wrongSplit.simOnly, key)
+      expect(caught.test?.p ?? 1, "a simulator splitting 30/70 instead of 50/50 must be caught").toBeLessThan(ALPHA)
+      console.log(
+        `[kernel differential] harness: ${cases.length} deterministic cases, ${SPLIT_KERNEL} kernel / ${SPLIT_KERNEL * SPLIT_SIM_FACTOR} simulated split connections ` +
+          `(p=${good.test?.p.toFixed(3)}), canaries caught: wrong DNAT target (${dnatFailures.length} differences), statistic 0.3 instead of 0.5 (p=${caught.test?.p.toExponential(1)})`,
+      )
+    },
+    90_000,
+  )
+
+  it.skipIf(!available)(
+    `generated rule sets (floor ${FLOOR}, up to ${RUNS} cases): verdicts, tuples and hops equal, random splits homogeneous at ${ALPHA}`,
+    async () => {
+      const l = lab
+      if (l === null) throw new Error("lab not set up")
+      const startedMs = performance.now()
+      const coverage: Coverage = {
+        cases: 0,
+        connections: 0,
+        simConnections: 0,
+        targets: 0,
+        byLabel: new Map(),
+        byKind: new Map(),
+        byVerdict: new Map(),
+        byPath: new Map(),
+        chiSquare: { tests: 0, retried: 0, minP: 1 },
+        rulesLoaded: 0,
+      }
+      let caseIndex = 0
+
+      const phases = new Map<string, number>()
+      let mark = performance.now()
+      const lap = (name: string): void => {
+        const now = performance.now()
+        bump(phases, name, now - mark)
+        mark = now
+      }
+      async function runCase(c: Case): Promise<void> {
+        caseIndex++
+        mark = performance.now()
+        const { text } = compileNodeRules(c.services, c.slices, c.config)
+        await l!.loadRules(text)
+        if (portsWrapped) {
+          portsWrapped = false
+          await l!.flushConntrack(true)
+        }
+        const saved = await l!.save()
+        const appendCount = (t: string): number => t.split("\n").filter((line) => line.startsWith("-A ")).length
+        if (appendCount(saved) !== appendCount(text))
+          throw new Error(`kernel holds ${appendCount(saved)} rules, restore text has ${appendCount(text)}\n${saved}`)
+        coverage.rulesLoaded += appendCount(text)
+        lap("load")
+        const portless = c.config.randomFully
+        const key = (o: Observation, probe: Probe): string => observationKey(o, probe, portless)
+
+        // Classify each target with a scratch simulation: deterministic, random, or an affinity session.
+        const targets = targetsOf(c)
+        const scratch = new SimWorld(text, caseIndex * 2 + 1)
+        // Scratch connections get ports of their own, unique in the case: reusing a source port
+        // towards the same endpoint would clash in conntrack and make NAT pick another port.
+        let scratchPort = 20_000
+        const scratchProbes = new Map<Target, Probe[]>()
+        for (const t of targets)
+          if (!t.sticky)
+            scratchProbes.set(
+              t,
+              Array.from({ length: SCRATCH_SAMPLES }, () => probeOf(t, t.src, scratchPort++)),
+            )
+        const scratchRun = scratch.run(
+          [[...scratchProbes.entries()].flatMap(([t, ps]) => ps.map((p) => [t.client, p] as const))],
+          TIMEOUT_MS,
+        )
+        const randoms: { t: Target; support: Set<string> }[] = []
+        const planned: PlannedTarget[] = []
+        for (const t of targets) {
+          const support = new Set<string>()
+          if (!t.sticky) {
+            const probes = scratchProbes.get(t) ?? []
+            observe(scratchRun, probes, t.label).forEach((o, i) => support.add(key(o, probes[i] as Probe)))
+            if (support.size === 1)
+              planned.push({ target: t, kind: "deterministic", support, probes: [probeOf(t), probeOf(t)], simOnly: [] })
+            else randoms.push({ t, support })
+          } else {
+            // A fresh simulation per session: affinity lists are keyed by source address only, so
+            // sources shared with other targets' scratch runs would already be stuck.
+            const fresh = new SimWorld(text, caseIndex * 1000 + planned.length)
+            const probes = t.altSources.map((alt) => probeOf(t, alt, scratchPort++))
+            const run = fresh.run([probes.map((p) => [t.client, p] as const)], TIMEOUT_MS)
+            observe(run, probes, t.label).forEach((o, i) => support.add(key(o, probes[i] as Probe)))
+            planned.push({
+              target: t,
+              kind: "sticky",
+              support,
+              probes: Array.from({ length: 5 }, () => probeOf(t)),
+              simOnly: [],
+            })
           }
-          coverage.chiSquare.minP = Math.min(coverage.chiSquare.minP, verdict.test?.p ?? 1)
         }
-        failures.push(...verdict.failures)
-      }
-      lap("judge")
-      coverage.cases++
-      if (failures.length > 0) {
-        writeFileSync(join(tmpdir(), `kube-netsim-kernel-diff-failure-${process.pid}.json`), JSON.stringify({ case: c, rules: text, failures }, null, 1))
-        throw new Error(`${failures.length} difference(s) between kernel and simulator:\n  ${failures.join("\n  ")}\n--- rules ---\n${text}`)
-      }
-    }
+        // Fewer, stronger tests: the random target with the most outcomes gets the chi-square test.
+        let strongest = -1
+        randoms.forEach((r, i) => {
+          if (strongest < 0 || r.support.size > (randoms[strongest]?.support.size ?? 0)) strongest = i
+        })
+        let simOnlyPort = SIM_ONLY_PORT_BASE
+        randoms.forEach(({ t, support }, i) => {
+          if (i === strongest) {
+            planned.push({
+              target: t,
+              kind: "split",
+              support,
+              probes: Array.from({ length: SPLIT_KERNEL }, () => probeOf(t)),
+              simOnly: Array.from({ length: SPLIT_KERNEL * (SPLIT_SIM_FACTOR - 1) }, () =>
+                probeOf(t, t.src, simOnlyPort++),
+              ),
+            })
+          } else
+            planned.push({
+              target: t,
+              kind: "random",
+              support,
+              probes: Array.from({ length: SUPPORT_KERNEL }, () => probeOf(t)),
+              simOnly: [],
+            })
+        })
+        // Wave 1: every non-sticky probe and the first of each session; wave 2: the rest of the sessions.
+        const wave1: [ClientKind, Probe][] = []
+        const wave2: [ClientKind, Probe][] = []
+        for (const p of planned) {
+          p.probes.forEach((probe, i) => (p.kind === "sticky" && i > 0 ? wave2 : wave1).push([p.target.client, probe]))
+        }
+        const waves = wave2.length > 0 ? [wave1, wave2] : [wave1]
+        lap("plan")
+        const kernel = await kernelRun(waves)
+        lap("kernel")
+        const simWaves = waves.map((w, i) =>
+          i === 0
+            ? [
+                ...w,
+                ...planned.flatMap((p) => p.simOnly.map((probe) => [p.target.client, probe] as [ClientKind, Probe])),
+              ]
+            : w,
+        )
+        const sim = new SimWorld(text, caseIndex * 2 + 2).run(simWaves, TIMEOUT_MS)
+        lap("sim")
 
-    await fc.assert(fc.asyncProperty(caseArb, runCase), {
-      numRuns: RUNS,
-      seed: SEED,
-      endOnFailure: true,
-      interruptAfterTimeLimit: TIME_BUDGET_MS,
-      markInterruptAsFailure: false,
-    })
-    const fmt = (m: Map<string, number>): string => [...m.entries()].sort().map(([k, v]) => `${k}=${v}`).join(", ")
-    const wallS = ((performance.now() - startedMs) / 1000).toFixed(1)
-    console.log(
-      `[kernel differential] iptables backend ${backend}; ${coverage.cases} generated cases (floor ${FLOOR}, seed ${SEED}) in ${wallS} s, ` +
-        `${coverage.rulesLoaded} rules loaded, ${coverage.targets} targets, ${coverage.connections} real connections, ${coverage.simConnections} simulated\n` +
-        `  kinds: ${fmt(coverage.byKind)}\n  verdicts: ${fmt(coverage.byVerdict)}\n  paths: ${fmt(coverage.byPath)}\n  covered: ${fmt(coverage.byLabel)}\n` +
-        `  chi-square tests: ${coverage.chiSquare.tests} (resampled ${coverage.chiSquare.retried}), min p ${coverage.chiSquare.minP.toFixed(4)}; ` +
-        `${SPLIT_KERNEL} kernel vs ${SPLIT_KERNEL * SPLIT_SIM_FACTOR} simulated connections per test: detects a split-probability difference of ` +
-        `${DETECTABLE.toFixed(3)} with power ${POWER} at alpha ${ALPHA} (fail confirmed by a resample)\n  wall ms by phase: ${fmt(new Map([...phases].map(([k, v]) => [k, Math.round(v)])))}`,
-    )
-    expect(coverage.cases, `the time budget (${TIME_BUDGET_MS} ms) stopped the run at ${coverage.cases} cases, below the floor of ${FLOOR}`).toBeGreaterThanOrEqual(FLOOR)
-  }, TIME_BUDGET_MS + 120_000) // fast-check checks the budget between cases: room for the last one
+        const failures: string[] = []
+        for (const p of planned) {
+          const t = p.target
+          const where = `${t.label}: ${t.client} ${t.proto} ${t.src} -> ${t.dst}:${t.dport}`
+          const kernelObs = observe(kernel, p.probes, where)
+          for (const o of kernelObs) if (o.problem !== "") failures.push(`${where}: kernel: ${o.problem}`)
+          const simObs = observe(sim, p.probes, where)
+          const simOnlyObs = observe(sim, p.simOnly, where)
+          for (const o of [...simObs, ...simOnlyObs])
+            if (o.problem !== "") failures.push(`${where}: simulator: ${o.problem}`)
+          coverage.targets++
+          coverage.connections += p.probes.length
+          coverage.simConnections += p.probes.length + p.simOnly.length
+          bump(coverage.byLabel, t.label)
+          bump(coverage.byKind, `${p.kind} ${t.proto}`)
+          kernelObs.forEach((o, i) => {
+            bump(coverage.byVerdict, `${o.verdict}/${o.outcome}`)
+            const path = pathOf(t.client, p.probes[i] as Probe, o)
+            if (path !== "") bump(coverage.byPath, path)
+          })
+          let verdict = judge(p, kernelObs, simObs, simOnlyObs, key)
+          if (verdict.test !== null) {
+            coverage.chiSquare.tests++
+            if (verdict.test.p < ALPHA) {
+              // One fresh resample (both sides) before failing; DETECTABLE accounts for it.
+              coverage.chiSquare.retried++
+              const again: PlannedTarget = {
+                ...p,
+                probes: p.probes.map(() => probeOf(t)),
+                simOnly: p.simOnly.map((_, i) => probeOf(t, t.src, SIM_ONLY_PORT_BASE + i)),
+              }
+              const k2 = await kernelRun([again.probes.map((probe) => [t.client, probe] as const)])
+              const s2 = new SimWorld(text, caseIndex * 2 + 3).run(
+                [[...again.probes, ...again.simOnly].map((probe) => [t.client, probe] as const)],
+                TIMEOUT_MS,
+              )
+              verdict = judge(
+                again,
+                observe(k2, again.probes, where),
+                observe(s2, again.probes, where),
+                observe(s2, again.simOnly, where),
+                key,
+              )
+            }
+            coverage.chiSquare.minP = Math.min(coverage.chiSquare.minP, verdict.test?.p ?? 1)
+          }
+          failures.push(...verdict.failures)
+        }
+        lap("judge")
+        coverage.cases++
+        if (failures.length > 0) {
+          writeFileSync(
+            join(tmpdir(), `kube-netsim-kernel-diff-failure-${process.pid}.json`),
+            JSON.stringify({ case: c, rules: text, failures }, null, 1),
+          )
+          throw new Error(
+            `${failures.length} difference(s) between kernel and simulator:\n  ${failures.join("\n  ")}\n--- rules ---\n${text}`,
+          )
+        }
+      }
+
+      await fc.assert(fc.asyncProperty(caseArb, runCase), {
+        numRuns: RUNS,
+        seed: SEED,
+        endOnFailure: true,
+        interruptAfterTimeLimit: TIME_BUDGET_MS,
+        markInterruptAsFailure: false,
+      })
+      const fmt = (m: Map<string, number>): string =>
+        [...m.entries()]
+          .sort()
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ")
+      const wallS = ((performance.now() - startedMs) / 1000).toFixed(1)
+      console.log(
+        `[kernel differential] iptables backend ${backend}; ${coverage.cases} generated cases (floor ${FLOOR}, seed ${SEED}) in ${wallS} s, ` +
+          `${coverage.rulesLoaded} rules loaded, ${coverage.targets} targets, ${coverage.connections} real connections, ${coverage.simConnections} simulated\n` +
+          `  kinds: ${fmt(coverage.byKind)}\n  verdicts: ${fmt(coverage.byVerdict)}\n  paths: ${fmt(coverage.byPath)}\n  covered: ${fmt(coverage.byLabel)}\n` +
+          `  chi-square tests: ${coverage.chiSquare.tests} (resampled ${coverage.chiSquare.retried}), min p ${coverage.chiSquare.minP.toFixed(4)}; ` +
+          `${SPLIT_KERNEL} kernel vs ${SPLIT_KERNEL * SPLIT_SIM_FACTOR} simulated connections per test: detects a split-probability difference of ` +
+          `${DETECTABLE.toFixed(3)} with power ${POWER} at alpha ${ALPHA} (fail confirmed by a resample)\n  wall ms by phase: ${fmt(new Map([...phases].map(([k, v]) => [k, Math.round(v)])))}`,
+      )
+      expect(
+        coverage.cases,
+        `the time budget (${TIME_BUDGET_MS} ms) stopped the run at ${coverage.cases} cases, below the floor of ${FLOOR}`,
+      ).toBeGreaterThanOrEqual(FLOOR)
+    },
+    TIME_BUDGET_MS + 120_000,
+  ) // fast-check checks the budget between cases: room for the last one
 })

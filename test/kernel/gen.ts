@@ -8,7 +8,21 @@ import type { Endpoint, EndpointSlice, Service, ServicePort } from "../../src/k8
 import { LABEL_SERVICE_NAME } from "../../src/k8s/types.ts"
 import { DEFAULT_IPTABLES_CONFIG } from "../../src/proxy/iptables/compile.ts"
 import type { IptablesConfig } from "../../src/proxy/iptables/compile.ts"
-import { CLUSTER_CIDR, ENDPOINT_PODS, ENDPOINT_POOL, EXTERNAL_HIGH_ALT_IPS, EXTERNAL_HIGH_IPS, EXTERNAL_LOW_ALT_IPS, EXTERNAL_LOW_IPS, NODE_IP, NODE_NAME, OTHER_NODE_NAME, POD_ALT_IPS, POD_CLIENT_IPS, TARGET_PORTS } from "./topology.ts"
+import {
+  CLUSTER_CIDR,
+  ENDPOINT_PODS,
+  ENDPOINT_POOL,
+  EXTERNAL_HIGH_ALT_IPS,
+  EXTERNAL_HIGH_IPS,
+  EXTERNAL_LOW_ALT_IPS,
+  EXTERNAL_LOW_IPS,
+  NODE_IP,
+  NODE_NAME,
+  OTHER_NODE_NAME,
+  POD_ALT_IPS,
+  POD_CLIENT_IPS,
+  TARGET_PORTS,
+} from "./topology.ts"
 import type { ClientKind } from "./topology.ts"
 import type { Proto } from "./lab.ts"
 
@@ -52,7 +66,14 @@ const portArb: fc.Arbitrary<PortDraft> = fc.record({
 
 const endpointArb: fc.Arbitrary<EndpointDraft> = fc.record({
   ipIndex: fc.integer({ min: 0, max: ENDPOINT_POOL.length - 1 }),
-  condition: fc.constantFrom("ready" as const, "ready" as const, "ready" as const, "terminating-serving" as const, "terminating" as const, "not-ready" as const),
+  condition: fc.constantFrom(
+    "ready" as const,
+    "ready" as const,
+    "ready" as const,
+    "terminating-serving" as const,
+    "terminating" as const,
+    "not-ready" as const,
+  ),
   node: fc.constantFrom("local" as const, "other" as const, "none" as const),
 })
 
@@ -117,34 +138,46 @@ function buildService(d: ServiceDraft, i: number): [Service, EndpointSlice[]] {
       ...(d.externalIP ? { externalIPs: [`192.168.99.${10 + i}`] } : {}),
       ...(externallyReachable ? { externalTrafficPolicy: d.etpLocal ? ("Local" as const) : ("Cluster" as const) } : {}),
       internalTrafficPolicy: d.itpLocal ? "Local" : "Cluster",
-      ...(d.affinity ? { sessionAffinity: "ClientIP" as const, sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } } : {}),
+      ...(d.affinity
+        ? { sessionAffinity: "ClientIP" as const, sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }
+        : {}),
       ...(d.type === "LoadBalancer" && d.etpLocal ? { healthCheckNodePort: 32000 + i } : {}),
-      ...(d.type === "LoadBalancer" && d.sourceRanges.length > 0 ? { loadBalancerSourceRanges: [...d.sourceRanges] } : {}),
+      ...(d.type === "LoadBalancer" && d.sourceRanges.length > 0
+        ? { loadBalancerSourceRanges: [...d.sourceRanges] }
+        : {}),
     },
     ...(d.type === "LoadBalancer" ? { status: { loadBalancer: { ingress: [{ ip: `198.51.100.${10 + i}` }] } } } : {}),
   }
   const endpoints: Endpoint[] = d.endpoints.map((e) => {
     const conditions =
-      e.condition === "ready" ? {} :
-      e.condition === "terminating-serving" ? { ready: false, serving: true, terminating: true } :
-      e.condition === "terminating" ? { ready: false, serving: false, terminating: true } :
-      { ready: false, serving: false, terminating: false }
+      e.condition === "ready"
+        ? {}
+        : e.condition === "terminating-serving"
+          ? { ready: false, serving: true, terminating: true }
+          : e.condition === "terminating"
+            ? { ready: false, serving: false, terminating: true }
+            : { ready: false, serving: false, terminating: false }
     const endpoint: Endpoint = { addresses: [ENDPOINT_POOL[e.ipIndex] ?? "10.0.0.201"], conditions }
     if (e.node !== "none") endpoint.nodeName = e.node === "local" ? NODE_NAME : OTHER_NODE_NAME
     return endpoint
   })
-  const slicePorts = ports.map((p) => ({ ...(p.name !== undefined ? { name: p.name } : {}), port: Number(p.targetPort), protocol: p.protocol ?? "TCP" }))
+  const slicePorts = ports.map((p) => ({
+    ...(p.name !== undefined ? { name: p.name } : {}),
+    port: Number(p.targetPort),
+    protocol: p.protocol ?? "TCP",
+  }))
   const groups = d.twoSlices && endpoints.length > 1 ? [endpoints.slice(0, 1), endpoints.slice(1)] : [endpoints]
-  const slices: EndpointSlice[] = d.endpoints.length === 0 && i % 2 === 1
-    ? [] // no EndpointSlice at all (as G1's ns6/svc6)
-    : groups.map((group, k) => ({
-        apiVersion: "discovery.k8s.io/v1",
-        kind: "EndpointSlice",
-        metadata: { name: `${name}-${k}`, namespace, labels: { [LABEL_SERVICE_NAME]: name } },
-        addressType: "IPv4",
-        endpoints: group,
-        ports: slicePorts,
-      }))
+  const slices: EndpointSlice[] =
+    d.endpoints.length === 0 && i % 2 === 1
+      ? [] // no EndpointSlice at all (as G1's ns6/svc6)
+      : groups.map((group, k) => ({
+          apiVersion: "discovery.k8s.io/v1",
+          kind: "EndpointSlice",
+          metadata: { name: `${name}-${k}`, namespace, labels: { [LABEL_SERVICE_NAME]: name } },
+          addressType: "IPv4",
+          endpoints: group,
+          ports: slicePorts,
+        }))
   return [service, slices]
 }
 
@@ -171,7 +204,9 @@ export function targetsOf(c: Case): Target[] {
   for (const service of c.services) {
     const spec = service.spec
     const sticky = spec.sessionAffinity === "ClientIP"
-    const endpointIPs = c.slices.filter((s) => s.metadata.namespace === service.metadata.namespace).flatMap((s) => s.endpoints.map((e) => e.addresses[0] ?? ""))
+    const endpointIPs = c.slices
+      .filter((s) => s.metadata.namespace === service.metadata.namespace)
+      .flatMap((s) => s.endpoints.map((e) => e.addresses[0] ?? ""))
     for (const port of spec.ports ?? []) {
       const proto: Proto = port.protocol === "UDP" ? "udp" : "tcp"
       const key = `${service.metadata.namespace}/${service.metadata.name}/${port.port}/${proto}`
@@ -181,10 +216,18 @@ export function targetsOf(c: Case): Target[] {
       }
       const ext = (high: boolean): [string, string[]] => {
         const pool = high ? EXTERNAL_HIGH_IPS : EXTERNAL_LOW_IPS
-        const src = sticky ? (pool[(high ? used.high++ : used.low++) % pool.length] ?? "203.0.113.2") : (pool[0] ?? "203.0.113.2")
+        const src = sticky
+          ? (pool[(high ? used.high++ : used.low++) % pool.length] ?? "203.0.113.2")
+          : (pool[0] ?? "203.0.113.2")
         return [src, [...(high ? EXTERNAL_HIGH_ALT_IPS : EXTERNAL_LOW_ALT_IPS)]]
       }
-      const add = (client: ClientKind, [src, altSources]: [string, string[]], dst: string, dport: number, label: string): void => {
+      const add = (
+        client: ClientKind,
+        [src, altSources]: [string, string[]],
+        dst: string,
+        dport: number,
+        label: string,
+      ): void => {
         out.push({ client, proto, src, dst, dport, sticky, altSources, label })
       }
       const addNode = (src: string, dst: string, dport: number, label: string): void => {
@@ -201,7 +244,8 @@ export function targetsOf(c: Case): Target[] {
       // Hairpin: an endpoint pod on the test node's bridge reaching its own Service (itself among the
       // endpoints: bridged back through its own port, masqueraded to cni0's address).
       const hairpinSrc = endpointIPs.find((ip) => ENDPOINT_PODS.some((e) => e.ip === ip && e.node === "test"))
-      if (!sticky && hairpinSrc !== undefined) add("hairpin", [hairpinSrc, []], clusterIP, port.port, "clusterIP from an endpoint (hairpin)")
+      if (!sticky && hairpinSrc !== undefined)
+        add("hairpin", [hairpinSrc, []], clusterIP, port.port, "clusterIP from an endpoint (hairpin)")
       if (port.nodePort !== undefined) {
         add("external", ext(false), NODE_IP, port.nodePort, "nodePort from off-cluster")
         add("pod", pod(), NODE_IP, port.nodePort, "nodePort from pod")
@@ -221,11 +265,30 @@ export function targetsOf(c: Case): Target[] {
       }
     }
     if (spec.healthCheckNodePort !== undefined) {
-      out.push({ client: "external", proto: "tcp", src: EXTERNAL_LOW_IPS[0] ?? "", dst: NODE_IP, dport: spec.healthCheckNodePort, sticky: false, altSources: [], label: "health check nodePort" })
+      out.push({
+        client: "external",
+        proto: "tcp",
+        src: EXTERNAL_LOW_IPS[0] ?? "",
+        dst: NODE_IP,
+        dport: spec.healthCheckNodePort,
+        sticky: false,
+        altSources: [],
+        label: "health check nodePort",
+      })
     }
   }
   // A ClusterIP port no service uses: no rule matches, the packet is routed into the VIP sink.
   const first = c.services[0]
-  if (first !== undefined) out.push({ client: "pod", proto: "tcp", src: "10.0.0.2", dst: first.spec.clusterIP ?? "", dport: 9, sticky: false, altSources: [], label: "clusterIP, unused port" })
+  if (first !== undefined)
+    out.push({
+      client: "pod",
+      proto: "tcp",
+      src: "10.0.0.2",
+      dst: first.spec.clusterIP ?? "",
+      dport: 9,
+      sticky: false,
+      altSources: [],
+      label: "clusterIP, unused port",
+    })
   return out
 }

@@ -102,7 +102,10 @@ export function run(cmd: string, args: readonly string[], input = "", timeoutMs 
 /** `ip [-n ns] -batch -`: many iproute2 commands in one process; throws naming the failing line. */
 async function batch(ns: string | null, lines: readonly string[]): Promise<void> {
   const r = await run("ip", [...(ns === null ? [] : ["-n", ns]), "-batch", "-"], lines.join("\n") + "\n")
-  if (r.code !== 0) throw new Error(`ip ${ns === null ? "" : `-n ${ns} `}-batch failed (${r.code}): ${r.stderr.trim()}\n${lines.join("\n")}`)
+  if (r.code !== 0)
+    throw new Error(
+      `ip ${ns === null ? "" : `-n ${ns} `}-batch failed (${r.code}): ${r.stderr.trim()}\n${lines.join("\n")}`,
+    )
 }
 
 async function must(cmd: string, args: readonly string[], input = ""): Promise<string> {
@@ -112,7 +115,9 @@ async function must(cmd: string, args: readonly string[], input = ""): Promise<s
 }
 
 function which(tool: string): boolean {
-  return ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"].some((dir) => existsSync(join(dir, tool)))
+  return ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"].some((dir) =>
+    existsSync(join(dir, tool)),
+  )
 }
 
 export interface Availability {
@@ -125,21 +130,34 @@ export interface Availability {
  * network namespace we can create and delete. Returns the reason when not.
  */
 export function kernelAvailability(): Availability {
-  if (process.platform !== "linux") return { ok: false, reason: `platform is ${process.platform}, network namespaces need Linux` }
-  if (typeof process.getuid === "function" && process.getuid() !== 0) return { ok: false, reason: "not running as root (network namespaces and iptables need CAP_NET_ADMIN)" }
+  if (process.platform !== "linux")
+    return { ok: false, reason: `platform is ${process.platform}, network namespaces need Linux` }
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return { ok: false, reason: "not running as root (network namespaces and iptables need CAP_NET_ADMIN)" }
   for (const tool of ["ip", "iptables-restore", "iptables-save", "conntrack"]) {
-    if (!which(tool)) return { ok: false, reason: `${tool} not installed (apt-get install iproute2 iptables conntrack)` }
+    if (!which(tool))
+      return { ok: false, reason: `${tool} not installed (apt-get install iproute2 iptables conntrack)` }
   }
   const probe = `kndprobe${process.pid}`
   try {
     execFileSync("ip", ["netns", "add", probe], { stdio: "pipe", timeout: 10_000 })
   } catch (err) {
-    return { ok: false, reason: `cannot create a network namespace: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}` }
+    return {
+      ok: false,
+      reason: `cannot create a network namespace: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`,
+    }
   }
   try {
-    execFileSync("ip", ["netns", "exec", probe, "iptables-restore"], { input: "*nat\n:KNDPROBE - [0:0]\n-A KNDPROBE -m statistic --mode random --probability 0.5 -j RETURN\nCOMMIT\n", stdio: "pipe", timeout: 10_000 })
+    execFileSync("ip", ["netns", "exec", probe, "iptables-restore"], {
+      input: "*nat\n:KNDPROBE - [0:0]\n-A KNDPROBE -m statistic --mode random --probability 0.5 -j RETURN\nCOMMIT\n",
+      stdio: "pipe",
+      timeout: 10_000,
+    })
   } catch (err) {
-    return { ok: false, reason: `iptables-restore does not work in a namespace: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}` }
+    return {
+      ok: false,
+      reason: `iptables-restore does not work in a namespace: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`,
+    }
   } finally {
     try {
       execFileSync("ip", ["netns", "del", probe], { stdio: "pipe", timeout: 10_000 })
@@ -175,7 +193,11 @@ export async function probeMatches(ns: string): Promise<Record<string, boolean>>
   }
   const out: Record<string, boolean> = {}
   for (const [name, rule] of Object.entries(rules)) {
-    const r = await run("ip", ["netns", "exec", ns, "iptables-restore"], `*nat\n:KNDP - [0:0]\n-A POSTROUTING ${rule}\nCOMMIT\n`)
+    const r = await run(
+      "ip",
+      ["netns", "exec", ns, "iptables-restore"],
+      `*nat\n:KNDP - [0:0]\n-A POSTROUTING ${rule}\nCOMMIT\n`,
+    )
     out[name] = r.code === 0
   }
   await run("ip", ["netns", "exec", ns, "iptables-restore"], "*nat\nCOMMIT\n")
@@ -228,13 +250,20 @@ const POD_PREFIX = NODE_POD_PREFIX_LENGTH
  * the original port and the hop count. Locally generated packets start at TTL 64 (ip_default_ttl).
  */
 export const HOP_PORT_BASE = 10_000
-const HOP_CLASSES: readonly (readonly [number, string])[] = [[1, "--ttl-eq 63"], [2, "--ttl-eq 62"], [3, "--ttl-lt 62"]]
+const HOP_CLASSES: readonly (readonly [number, string])[] = [
+  [1, "--ttl-eq 63"],
+  [2, "--ttl-eq 62"],
+  [3, "--ttl-lt 62"],
+]
 
 function endpointTtlRules(): string {
   const lines = ["*nat", ":PREROUTING ACCEPT [0:0]"]
   for (const [hops, match] of HOP_CLASSES) {
     TARGET_PORTS.forEach((port, i) => {
-      for (const proto of ["tcp", "udp"]) lines.push(`-A PREROUTING -p ${proto} -m ${proto} --dport ${port} -m ttl ${match} -j REDIRECT --to-ports ${HOP_PORT_BASE * hops + i}`)
+      for (const proto of ["tcp", "udp"])
+        lines.push(
+          `-A PREROUTING -p ${proto} -m ${proto} --dport ${port} -m ttl ${match} -j REDIRECT --to-ports ${HOP_PORT_BASE * hops + i}`,
+        )
     })
   }
   lines.push("COMMIT", "")
@@ -259,7 +288,10 @@ class ClientAgent {
   private stderr = ""
   private readonly waiting: ((line: string | Error) => void)[] = []
 
-  constructor(readonly child: ReturnType<typeof spawn>, private readonly ns: string) {
+  constructor(
+    readonly child: ReturnType<typeof spawn>,
+    private readonly ns: string,
+  ) {
     child.stdout?.setEncoding("utf8").on("data", (c: string) => {
       this.buffer += c
       let nl
@@ -306,7 +338,12 @@ export class KernelLab {
     this.prefix = `knd${process.pid}${tag}-`
     const p = this.prefix
     this.ns = {
-      node: `${p}node`, other: `${p}other`, edge: `${p}edge`, ext: `${p}ext`, pc: `${p}pc`, sink: `${p}sink`,
+      node: `${p}node`,
+      other: `${p}other`,
+      edge: `${p}edge`,
+      ext: `${p}ext`,
+      pc: `${p}pc`,
+      sink: `${p}sink`,
       ep: new Map(ENDPOINT_PODS.map((e) => [e.name, `${p}${e.name}`])),
     }
   }
@@ -319,9 +356,12 @@ export class KernelLab {
   /** Namespace a probe of `client` from `src` runs in (hairpin: the endpoint pod owning `src`). */
   nsOf(client: ClientKind, src: string): string {
     switch (client) {
-      case "pod": return this.ns.pc
-      case "external": return this.ns.ext
-      case "node": return this.ns.node
+      case "pod":
+        return this.ns.pc
+      case "external":
+        return this.ns.ext
+      case "node":
+        return this.ns.node
       case "hairpin": {
         const pod = ENDPOINT_PODS.find((e) => e.ip === src)
         if (pod === undefined) throw new Error(`hairpin source ${src} is no endpoint pod`)
@@ -339,12 +379,24 @@ export class KernelLab {
     const probe = `kndbr${process.pid}`
     try {
       execFileSync("ip", ["netns", "add", probe], { stdio: "pipe", timeout: 10_000 })
-      execFileSync("ip", ["netns", "exec", probe, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"], { stdio: "pipe", timeout: 10_000 })
-      const value = execFileSync("ip", ["netns", "exec", probe, "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"], { stdio: "pipe", timeout: 10_000 }).toString().trim()
+      execFileSync("ip", ["netns", "exec", probe, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"], {
+        stdio: "pipe",
+        timeout: 10_000,
+      })
+      const value = execFileSync(
+        "ip",
+        ["netns", "exec", probe, "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"],
+        { stdio: "pipe", timeout: 10_000 },
+      )
+        .toString()
+        .trim()
       if (value !== "1") return { ok: false, reason: `bridge-nf-call-iptables is ${value}` }
       return { ok: true, reason: "" }
     } catch (err) {
-      return { ok: false, reason: `br_netfilter unavailable (modprobe br_netfilter): ${String((err as { stderr?: unknown }).stderr ?? err).trim()}` }
+      return {
+        ok: false,
+        reason: `br_netfilter unavailable (modprobe br_netfilter): ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`,
+      }
     } finally {
       try {
         execFileSync("ip", ["netns", "del", probe], { stdio: "pipe", timeout: 10_000 })
@@ -359,58 +411,120 @@ export class KernelLab {
     live.add(this)
     const { node, other, edge, ext, pc, sink, ep } = this.ns
     // `ip -batch`: one process per namespace and phase (process start-up dominates on a busy machine).
-    await batch(null, this.all().map((name) => `netns add ${name}`))
+    await batch(
+      null,
+      this.all().map((name) => `netns add ${name}`),
+    )
     this.created.push(...this.all())
-    await Promise.all(this.all().map(async (name) => {
-      const routerSysctls = [node, other, edge].includes(name) ? ["net.ipv4.ip_forward=1"] : []
-      const nodeSysctls = name === node ? ["net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.default.route_localnet=1", "net.bridge.bridge-nf-call-iptables=1"] : []
-      // Defaults first so interfaces created later inherit them.
-      await must("ip", ["netns", "exec", name, "sysctl", "-q", "-w",
-        "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-        "net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000", "net.ipv4.icmp_msgs_burst=100000",
-        "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.default.send_redirects=0", ...routerSysctls, ...nodeSysctls])
-    }))
+    await Promise.all(
+      this.all().map(async (name) => {
+        const routerSysctls = [node, other, edge].includes(name) ? ["net.ipv4.ip_forward=1"] : []
+        const nodeSysctls =
+          name === node
+            ? [
+                "net.ipv4.conf.all.route_localnet=1",
+                "net.ipv4.conf.default.route_localnet=1",
+                "net.bridge.bridge-nf-call-iptables=1",
+              ]
+            : []
+        // Defaults first so interfaces created later inherit them.
+        await must("ip", [
+          "netns",
+          "exec",
+          name,
+          "sysctl",
+          "-q",
+          "-w",
+          "net.ipv4.conf.all.rp_filter=0",
+          "net.ipv4.conf.default.rp_filter=0",
+          "net.ipv4.icmp_ratelimit=0",
+          "net.ipv4.icmp_msgs_per_sec=100000",
+          "net.ipv4.icmp_msgs_burst=100000",
+          "net.ipv4.conf.all.send_redirects=0",
+          "net.ipv4.conf.default.send_redirects=0",
+          ...routerSysctls,
+          ...nodeSysctls,
+        ])
+      }),
+    )
     // Edge router: lan0 switches the node network (src/net: the fabric), ext0 the external hosts.
     await batch(edge, [
       "link set lo up",
-      "link add lan0 type bridge", "link add ext0 type bridge",
-      `addr add ${EDGE_IP}/${NODE_PREFIX} dev lan0`, `addr add ${EXTERNAL_GATEWAY}/${EXTERNAL_PREFIX} dev ext0`,
-      "link set lan0 up", "link set ext0 up",
-      `link add ext-0 type veth peer name eth0 netns ${ext}`, "link set ext-0 master ext0", "link set ext-0 up",
+      "link add lan0 type bridge",
+      "link add ext0 type bridge",
+      `addr add ${EDGE_IP}/${NODE_PREFIX} dev lan0`,
+      `addr add ${EXTERNAL_GATEWAY}/${EXTERNAL_PREFIX} dev ext0`,
+      "link set lan0 up",
+      "link set ext0 up",
+      `link add ext-0 type veth peer name eth0 netns ${ext}`,
+      "link set ext-0 master ext0",
+      "link set ext-0 up",
     ])
     // Nodes: eth0 on lan0, cni0 with the pod CIDR's .1 and one hairpin-mode veth port per pod
     // (kubelet's hairpin-veth), default via the edge.
     const nodes = [
-      { ns: node, ip: NODE_IP, bridgeIp: BRIDGE_IP, podCidr: NODE_POD_CIDR, port: "lan-test", otherCidr: OTHER_NODE_POD_CIDR, otherIp: OTHER_NODE_IP },
-      { ns: other, ip: OTHER_NODE_IP, bridgeIp: OTHER_BRIDGE_IP, podCidr: OTHER_NODE_POD_CIDR, port: "lan-other", otherCidr: NODE_POD_CIDR, otherIp: NODE_IP },
+      {
+        ns: node,
+        ip: NODE_IP,
+        bridgeIp: BRIDGE_IP,
+        podCidr: NODE_POD_CIDR,
+        port: "lan-test",
+        otherCidr: OTHER_NODE_POD_CIDR,
+        otherIp: OTHER_NODE_IP,
+      },
+      {
+        ns: other,
+        ip: OTHER_NODE_IP,
+        bridgeIp: OTHER_BRIDGE_IP,
+        podCidr: OTHER_NODE_POD_CIDR,
+        port: "lan-other",
+        otherCidr: NODE_POD_CIDR,
+        otherIp: NODE_IP,
+      },
     ]
     const pods: { ns: string; node: string; ips: readonly string[]; gateway: string; port: string }[] = [
       { ns: pc, node, ips: POD_CLIENT_IPS, gateway: BRIDGE_IP, port: "veth-pc" },
       ...ENDPOINT_PODS.map((e) => ({
-        ns: ep.get(e.name) ?? "", node: e.node === "test" ? node : other, ips: [e.ip],
-        gateway: e.node === "test" ? BRIDGE_IP : OTHER_BRIDGE_IP, port: `veth-${e.name}`,
+        ns: ep.get(e.name) ?? "",
+        node: e.node === "test" ? node : other,
+        ips: [e.ip],
+        gateway: e.node === "test" ? BRIDGE_IP : OTHER_BRIDGE_IP,
+        port: `veth-${e.name}`,
       })),
     ]
-    await Promise.all(nodes.map((n) => batch(n.ns, [
-      "link set lo up",
-      `link add eth0 type veth peer name ${n.port} netns ${edge}`,
-      `addr add ${n.ip}/${NODE_PREFIX} dev eth0`, "link set eth0 up",
-      "link add cni0 type bridge", `addr add ${n.bridgeIp}/${POD_PREFIX} dev cni0`, "link set cni0 up",
-      `route add default via ${EDGE_IP}`, `route add ${n.otherCidr} via ${n.otherIp}`,
-      ...pods.filter((pod) => pod.node === n.ns).flatMap((pod) => [
-        `link add ${pod.port} type veth peer name eth0 netns ${pod.ns}`,
-        `link set ${pod.port} master cni0`, `link set ${pod.port} type bridge_slave hairpin on`, `link set ${pod.port} up`,
-      ]),
-      // The test node routes Service VIPs into the sink, whose next hop is a neighbour with a MAC
-      // nobody owns: frames are discarded without ARP or ICMP.
-      ...(n.ns === node
-        ? [
-            `link add ${SINK_INTERFACE} type veth peer name eth0 netns ${sink}`, `link set ${SINK_INTERFACE} up`,
-            `neigh add ${SINK_GATEWAY} lladdr 02:00:00:00:00:01 dev ${SINK_INTERFACE} nud permanent`,
-            ...VIP_CIDRS.map((vip) => `route add ${vip} via ${SINK_GATEWAY} dev ${SINK_INTERFACE} onlink`),
-          ]
-        : []),
-    ])))
+    await Promise.all(
+      nodes.map((n) =>
+        batch(n.ns, [
+          "link set lo up",
+          `link add eth0 type veth peer name ${n.port} netns ${edge}`,
+          `addr add ${n.ip}/${NODE_PREFIX} dev eth0`,
+          "link set eth0 up",
+          "link add cni0 type bridge",
+          `addr add ${n.bridgeIp}/${POD_PREFIX} dev cni0`,
+          "link set cni0 up",
+          `route add default via ${EDGE_IP}`,
+          `route add ${n.otherCidr} via ${n.otherIp}`,
+          ...pods
+            .filter((pod) => pod.node === n.ns)
+            .flatMap((pod) => [
+              `link add ${pod.port} type veth peer name eth0 netns ${pod.ns}`,
+              `link set ${pod.port} master cni0`,
+              `link set ${pod.port} type bridge_slave hairpin on`,
+              `link set ${pod.port} up`,
+            ]),
+          // The test node routes Service VIPs into the sink, whose next hop is a neighbour with a MAC
+          // nobody owns: frames are discarded without ARP or ICMP.
+          ...(n.ns === node
+            ? [
+                `link add ${SINK_INTERFACE} type veth peer name eth0 netns ${sink}`,
+                `link set ${SINK_INTERFACE} up`,
+                `neigh add ${SINK_GATEWAY} lladdr 02:00:00:00:00:01 dev ${SINK_INTERFACE} nud permanent`,
+                ...VIP_CIDRS.map((vip) => `route add ${vip} via ${SINK_GATEWAY} dev ${SINK_INTERFACE} onlink`),
+              ]
+            : []),
+        ]),
+      ),
+    )
     await Promise.all([
       // The edge routes pod CIDRs to their nodes and Service VIPs to the test node.
       batch(edge, [
@@ -420,16 +534,20 @@ export class KernelLab {
       ]),
       batch(sink, ["link set lo up", "link set eth0 up"]),
       // Pods: eth0 podIP/24, default via the bridge's .1.
-      ...pods.map((pod) => batch(pod.ns, [
-        "link set lo up",
-        ...pod.ips.map((ip) => `addr add ${ip}/${POD_PREFIX} dev eth0`),
-        "link set eth0 up", `route add default via ${pod.gateway}`,
-      ])),
+      ...pods.map((pod) =>
+        batch(pod.ns, [
+          "link set lo up",
+          ...pod.ips.map((ip) => `addr add ${ip}/${POD_PREFIX} dev eth0`),
+          "link set eth0 up",
+          `route add default via ${pod.gateway}`,
+        ]),
+      ),
       // External clients: one host behind ext0 holding every external source address.
       batch(ext, [
         "link set lo up",
         ...[...EXTERNAL_LOW_IPS, ...EXTERNAL_HIGH_IPS].map((ip) => `addr add ${ip}/${EXTERNAL_PREFIX} dev eth0`),
-        "link set eth0 up", `route add default via ${EXTERNAL_GATEWAY}`,
+        "link set eth0 up",
+        `route add default via ${EXTERNAL_GATEWAY}`,
       ]),
     ])
     // src/net has no ARP: its bridge and fabric deliver by address (static L3 neighbours). The lab
@@ -438,40 +556,57 @@ export class KernelLab {
     // its queue, which drops the oldest packets, __neigh_event_send).
     const member = (ns: string, dev: string, ips: readonly string[]) => ({ ns, dev, ips })
     const segments = [
-      [member(node, "cni0", [BRIDGE_IP]), member(pc, "eth0", POD_CLIENT_IPS),
-        ...ENDPOINT_PODS.filter((e) => e.node === "test").map((e) => member(ep.get(e.name) ?? "", "eth0", [e.ip]))],
-      [member(other, "cni0", [OTHER_BRIDGE_IP]), ...ENDPOINT_PODS.filter((e) => e.node === "other").map((e) => member(ep.get(e.name) ?? "", "eth0", [e.ip]))],
+      [
+        member(node, "cni0", [BRIDGE_IP]),
+        member(pc, "eth0", POD_CLIENT_IPS),
+        ...ENDPOINT_PODS.filter((e) => e.node === "test").map((e) => member(ep.get(e.name) ?? "", "eth0", [e.ip])),
+      ],
+      [
+        member(other, "cni0", [OTHER_BRIDGE_IP]),
+        ...ENDPOINT_PODS.filter((e) => e.node === "other").map((e) => member(ep.get(e.name) ?? "", "eth0", [e.ip])),
+      ],
       [member(edge, "lan0", [EDGE_IP]), member(node, "eth0", [NODE_IP]), member(other, "eth0", [OTHER_NODE_IP])],
       [member(edge, "ext0", [EXTERNAL_GATEWAY]), member(ext, "eth0", [...EXTERNAL_LOW_IPS, ...EXTERNAL_HIGH_IPS])],
     ]
     const macs = new Map<string, string>()
-    await Promise.all(segments.flat().map(async (m) => {
-      const links = JSON.parse(await must("ip", ["-n", m.ns, "-j", "link", "show", "dev", m.dev])) as { address?: string }[]
-      macs.set(`${m.ns}/${m.dev}`, links[0]?.address ?? "")
-    }))
+    await Promise.all(
+      segments.flat().map(async (m) => {
+        const links = JSON.parse(await must("ip", ["-n", m.ns, "-j", "link", "show", "dev", m.dev])) as {
+          address?: string
+        }[]
+        macs.set(`${m.ns}/${m.dev}`, links[0]?.address ?? "")
+      }),
+    )
     const neighbours = new Map<string, string[]>()
     for (const segment of segments) {
       for (const m of segment) {
         const lines = neighbours.get(m.ns) ?? []
         for (const o of segment) {
           if (o === m) continue
-          for (const ip of o.ips) lines.push(`neigh replace ${ip} lladdr ${macs.get(`${o.ns}/${o.dev}`)} dev ${m.dev} nud permanent`)
+          for (const ip of o.ips)
+            lines.push(`neigh replace ${ip} lladdr ${macs.get(`${o.ns}/${o.dev}`)} dev ${m.dev} nud permanent`)
         }
         neighbours.set(m.ns, lines)
       }
     }
     await Promise.all([...neighbours].map(([ns, lines]) => batch(ns, lines)))
     // Endpoint servers, each in its pod, with the TTL shadow ports.
-    await Promise.all(ENDPOINT_PODS.map(async (e) => {
-      const name = ep.get(e.name) ?? ""
-      await must("ip", ["netns", "exec", name, "iptables-restore"], endpointTtlRules())
-      await this.startServer(name, e.ip)
-    }))
+    await Promise.all(
+      ENDPOINT_PODS.map(async (e) => {
+        const name = ep.get(e.name) ?? ""
+        await must("ip", ["netns", "exec", name, "iptables-restore"], endpointTtlRules())
+        await this.startServer(name, e.ip)
+      }),
+    )
   }
 
   private startServer(ns: string, ip: string): Promise<void> {
     const config = { ip, ports: TARGET_PORTS, hopPortBase: HOP_PORT_BASE, hopClasses: HOP_CLASSES.length }
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, join(AGENTS, "server.mjs"), JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(
+      "ip",
+      ["netns", "exec", ns, process.execPath, join(AGENTS, "server.mjs"), JSON.stringify(config)],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    )
     this.servers.push(child)
     return new Promise((resolve, reject) => {
       let out = ""
@@ -498,7 +633,8 @@ export class KernelLab {
    * always do) and the lab never loads raw or mangle rules, so nothing of an earlier case survives.
    */
   async loadRules(text: string): Promise<void> {
-    if (!text.includes("*filter\n") || !text.includes("*nat\n")) throw new Error("rules must restore both the filter and the nat table")
+    if (!text.includes("*filter\n") || !text.includes("*nat\n"))
+      throw new Error("rules must restore both the filter and the nat table")
     const r = await run("ip", ["netns", "exec", this.ns.node, "iptables-restore"], text)
     if (r.code !== 0) throw new Error(`iptables-restore rejected the rules: ${r.stderr.trim()}\n${text}`)
     await this.flushConntrack()
@@ -511,7 +647,9 @@ export class KernelLab {
    */
   async flushConntrack(everywhere = false): Promise<void> {
     // conntrack -F exits non-zero on an empty table on some versions; ignore.
-    await Promise.all((everywhere ? this.all() : [this.ns.node]).map((name) => run("ip", ["netns", "exec", name, "conntrack", "-F"])))
+    await Promise.all(
+      (everywhere ? this.all() : [this.ns.node]).map((name) => run("ip", ["netns", "exec", name, "conntrack", "-F"])),
+    )
   }
 
   async save(): Promise<string> {
@@ -532,7 +670,9 @@ export class KernelLab {
    */
   async startEvents(): Promise<() => Promise<CtEntry[]>> {
     if (this.events === null || this.events.child.exitCode !== null) {
-      const child = spawn("ip", ["netns", "exec", this.ns.node, "conntrack", "-E", "-e", "NEW", "-b", "8388608"], { stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn("ip", ["netns", "exec", this.ns.node, "conntrack", "-E", "-e", "NEW", "-b", "8388608"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      })
       const events = { child, out: "" }
       child.stdout.setEncoding("utf8").on("data", (c: string) => (events.out += c))
       child.stderr.resume()
@@ -564,7 +704,12 @@ export class KernelLab {
   private agent(ns: string): ClientAgent {
     let agent = this.agents.get(ns)
     if (agent === undefined || agent.dead !== "") {
-      agent = new ClientAgent(spawn("ip", ["netns", "exec", ns, process.execPath, join(AGENTS, "client.mjs"), "--serve"], { stdio: ["pipe", "pipe", "pipe"] }), ns)
+      agent = new ClientAgent(
+        spawn("ip", ["netns", "exec", ns, process.execPath, join(AGENTS, "client.mjs"), "--serve"], {
+          stdio: ["pipe", "pipe", "pipe"],
+        }),
+        ns,
+      )
       this.agents.set(ns, agent)
     }
     return agent
@@ -586,7 +731,11 @@ export class KernelLab {
   }
 
   teardownSync(): void {
-    for (const server of [...this.servers, ...[...this.agents.values()].map((a) => a.child), ...(this.events === null ? [] : [this.events.child])]) {
+    for (const server of [
+      ...this.servers,
+      ...[...this.agents.values()].map((a) => a.child),
+      ...(this.events === null ? [] : [this.events.child]),
+    ]) {
       try {
         server.kill("SIGKILL")
       } catch {
@@ -613,7 +762,12 @@ export function parseConntrack(text: string): CtEntry[] {
     const values: string[] = []
     for (const m of line.matchAll(/\b(src|dst|sport|dport)=(\S+)/g)) values.push(m[2] ?? "")
     if (values.length < 8) continue
-    const tuple = (i: number): CtTuple => ({ src: values[i] ?? "", dst: values[i + 1] ?? "", sport: Number(values[i + 2]), dport: Number(values[i + 3]) })
+    const tuple = (i: number): CtTuple => ({
+      src: values[i] ?? "",
+      dst: values[i + 1] ?? "",
+      sport: Number(values[i + 2]),
+      dport: Number(values[i + 3]),
+    })
     out.push({ proto, orig: tuple(0), reply: tuple(4) })
   }
   return out

@@ -44,7 +44,11 @@ export interface CompiledRules {
   readonly compiled: IptablesCompileResult
 }
 
-export function compileNodeRules(services: readonly Service[], slices: readonly EndpointSlice[], config: IptablesConfig): CompiledRules {
+export function compileNodeRules(
+  services: readonly Service[],
+  slices: readonly EndpointSlice[],
+  config: IptablesConfig,
+): CompiledRules {
   const compiled = compileIptables(services, slices, { name: NODE_NAME, ips: [NODE_IP] }, config)
   return { text: withJumpRules(compiled.restoreInput), compiled }
 }

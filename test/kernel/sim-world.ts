@@ -87,7 +87,10 @@ function hopsOf(ttl: number): number {
 
 /** Endpoint pod server: TCP answers one line and closes, UDP answers each datagram (server.mjs). */
 class EndpointServer implements TcpServerListener, UdpListener {
-  constructor(private readonly world: SimWorld, private readonly ip: Ipv4) {}
+  constructor(
+    private readonly world: SimWorld,
+    private readonly ip: Ipv4,
+  ) {}
 
   onAccept(_server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener {
     const report: EndpointReport = {
@@ -123,12 +126,18 @@ const SILENT: TcpConnectionListener = {
 
 function outcomeOf(error: number): ProbeResult {
   switch (error) {
-    case NetError.REFUSED: return { outcome: "refused", code: "ECONNREFUSED" }
-    case NetError.RESET: return { outcome: "refused", code: "ECONNRESET" }
-    case NetError.HOST_UNREACHABLE: return { outcome: "unreachable", code: "EHOSTUNREACH" }
-    case NetError.NET_UNREACHABLE: return { outcome: "unreachable", code: "ENETUNREACH" }
-    case NetError.TIMEOUT: return { outcome: "timeout" }
-    default: return { outcome: "error", code: `net-error-${error}` }
+    case NetError.REFUSED:
+      return { outcome: "refused", code: "ECONNREFUSED" }
+    case NetError.RESET:
+      return { outcome: "refused", code: "ECONNRESET" }
+    case NetError.HOST_UNREACHABLE:
+      return { outcome: "unreachable", code: "EHOSTUNREACH" }
+    case NetError.NET_UNREACHABLE:
+      return { outcome: "unreachable", code: "ENETUNREACH" }
+    case NetError.TIMEOUT:
+      return { outcome: "timeout" }
+    default:
+      return { outcome: "error", code: `net-error-${error}` }
   }
 }
 
@@ -145,7 +154,9 @@ class ProbeClient implements TcpConnectionListener, UdpListener {
   onConnected(): void {}
   onMessage(conn: TcpConnection, _bytes: number, _tag: number, data: object | null): void {
     const r = data as EndpointReport | null
-    this.settle(r === null ? { outcome: "error", code: "no report" } : { outcome: "reply", ep: r.ep, peer: r.peer, hops: r.hops })
+    this.settle(
+      r === null ? { outcome: "error", code: "no report" } : { outcome: "reply", ep: r.ep, peer: r.peer, hops: r.hops },
+    )
     conn.close()
   }
   onPeerClosed(conn: TcpConnection): void {
@@ -158,7 +169,9 @@ class ProbeClient implements TcpConnectionListener, UdpListener {
   }
   onUdpMessage(_socket: UdpSocket, packet: Packet): void {
     const r = packet.appData as EndpointReport | null
-    this.settle(r === null ? { outcome: "error", code: "no report" } : { outcome: "reply", ep: r.ep, peer: r.peer, hops: r.hops })
+    this.settle(
+      r === null ? { outcome: "error", code: "no report" } : { outcome: "reply", ep: r.ep, peer: r.peer, hops: r.hops },
+    )
   }
   onUdpError(_socket: UdpSocket, error: NetError): void {
     this.settle(outcomeOf(error))
@@ -168,7 +181,10 @@ class ProbeClient implements TcpConnectionListener, UdpListener {
 /** Records every conntrack entry the test node confirms, as `conntrack -E -e NEW` would print it. */
 class ConfirmedEntries implements NetfilterTracer {
   readonly lines: string[] = []
-  constructor(private readonly stack: () => NetfilterStack, private readonly scheduler: Scheduler) {}
+  constructor(
+    private readonly stack: () => NetfilterStack,
+    private readonly scheduler: Scheduler,
+  ) {}
   rule(): void {}
   conntrack(event: ConntrackEvent, ctId: number): void {
     if (event === ConntrackEvent.CONFIRM) this.lines.push(this.stack().conntrack.format(ctId, this.scheduler.nowNs))
@@ -183,7 +199,12 @@ class SynTtl implements NetObserver {
   onTransmit(): void {}
   onDrop(): void {}
   onDeliver(packet: Packet, nsId: number): void {
-    if (packet.protocol !== Protocol.TCP || (packet.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || !this.endpointNs.has(nsId)) return
+    if (
+      packet.protocol !== Protocol.TCP ||
+      (packet.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN ||
+      !this.endpointNs.has(nsId)
+    )
+      return
     this.ttl.set(`${nsId}|${packet.srcAddr}|${packet.srcPort}|${packet.dstPort}`, packet.ttl)
   }
 }
@@ -211,8 +232,12 @@ export class SimWorld implements EventHandler {
     this.net = net
     this.kindTick = this.scheduler.registerKind("kernel-differential/tick", this)
     const cluster = new ClusterNetwork(net, {
-      cni: "bridge", network: LINKS, nodeCidr: NODE_CIDR, podCidr: POD_CIDR,
-      nodePodCidrPrefixLength: NODE_POD_PREFIX_LENGTH, externalCidr: EXTERNAL_CIDR,
+      cni: "bridge",
+      network: LINKS,
+      nodeCidr: NODE_CIDR,
+      podCidr: POD_CIDR,
+      nodePodCidrPrefixLength: NODE_POD_PREFIX_LENGTH,
+      externalCidr: EXTERNAL_CIDR,
     })
     this.cluster = cluster
     const node = cluster.addNode(NODE_NAME, "a", ipv4(NODE_IP))
@@ -220,7 +245,13 @@ export class SimWorld implements EventHandler {
     this.nodeNs = node.ns
     // The VIP sink: a veth into a namespace that owns no address and does not forward.
     const sink = net.createNamespace("sink")
-    const [svc0] = net.addVethPair(node.ns, SINK_INTERFACE, sink, "eth0", { latencyNs: 0, bandwidthBitsPerSecond: 0, mtuBytes: LINKS.mtuBytes, lossPartsPerMillion: 0, queuePacketsMax: LINKS.queuePacketsMax })
+    const [svc0] = net.addVethPair(node.ns, SINK_INTERFACE, sink, "eth0", {
+      latencyNs: 0,
+      bandwidthBitsPerSecond: 0,
+      mtuBytes: LINKS.mtuBytes,
+      lossPartsPerMillion: 0,
+      queuePacketsMax: LINKS.queuePacketsMax,
+    })
     for (const vip of VIP_CIDRS) {
       net.addRoute(cluster.edge, vip, cluster.edgeEth0, ipv4(NODE_IP))
       net.addRoute(node.ns, vip, svc0, ipv4(SINK_GATEWAY))
@@ -313,7 +344,10 @@ export class SimWorld implements EventHandler {
       this.scheduler.schedule(endNs, this.kindTick, 0, 0)
       this.scheduler.run({ timeNsMax: endNs, eventCountMax: 50_000_000 })
       const queueFull = this.net.counters.droppedByReason[DropReason.QUEUE_FULL] ?? 0
-      if (queueFull > 0) throw new Error(`${queueFull} packets dropped for a full transmit queue: raise LINKS.queuePacketsMax above the wave size`)
+      if (queueFull > 0)
+        throw new Error(
+          `${queueFull} packets dropped for a full transmit queue: raise LINKS.queuePacketsMax above the wave size`,
+        )
       for (const [probe, c] of clients) {
         results.set(probe, c.result ?? { outcome: "timeout" })
         // Deadline: the kernel client destroys its socket (no RST in SYN_SENT).

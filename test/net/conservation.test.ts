@@ -36,7 +36,14 @@ const scenarioArb = fc.record({
       atNs: fc.integer({ min: 0, max: 2_000_000 }),
       from: fc.nat(20),
       to: fc.nat(20),
-      kind: fc.constantFrom("udp" as const, "udp-closed" as const, "ping" as const, "ping-nowhere" as const, "tcp" as const, "tcp-closed" as const),
+      kind: fc.constantFrom(
+        "udp" as const,
+        "udp-closed" as const,
+        "ping" as const,
+        "ping-nowhere" as const,
+        "tcp" as const,
+        "tcp-closed" as const,
+      ),
       bytes: fc.integer({ min: 0, max: 1600 }),
     }),
     { maxLength: 40 },
@@ -48,14 +55,19 @@ const scenarioArb = fc.record({
 const tcpClient: TcpConnectionListener = {
   onConnected() {},
   onMessage() {},
-  onPeerClosed(conn) { conn.close() },
+  onPeerClosed(conn) {
+    conn.close()
+  },
   onClosed() {},
 }
 const tcpServer: TcpServerListener = {
   onAccept(): TcpConnectionListener {
     return {
       onConnected() {},
-      onMessage(conn, bytes, tag) { conn.send(bytes, tag); conn.close() },
+      onMessage(conn, bytes, tag) {
+        conn.send(bytes, tag)
+        conn.close()
+      },
       onPeerClosed() {},
       onClosed() {},
     }
@@ -65,7 +77,11 @@ const tcpServer: TcpServerListener = {
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never
 
 function build(s: Scenario): { w: World; start: () => void } {
-  const w = world(s.cni, { ...SPEC, queuePacketsMax: s.queue, lossPartsPerMillion: s.lossPpm, bandwidthBitsPerSecond: s.bandwidth }, s.seed)
+  const w = world(
+    s.cni,
+    { ...SPEC, queuePacketsMax: s.queue, lossPartsPerMillion: s.lossPpm, bandwidthBitsPerSecond: s.bandwidth },
+    s.seed,
+  )
   const nodes = Array.from({ length: s.nodes }, (_, i) => w.cluster.addNode(`n${i}`, i % 2 === 0 ? "a" : "b"))
   const pods = Array.from({ length: s.pods }, (_, i) => w.cluster.addPod(nodes[i % nodes.length], `p${i}`))
   const udp: UdpSocket[] = []
@@ -86,10 +102,18 @@ function build(s: Scenario): { w: World; start: () => void } {
       const from = send.from % pods.length
       const to = pods[send.to % pods.length]
       switch (send.kind) {
-        case "udp": udp[from].sendTo(to.ip, 7, send.bytes, a); break
-        case "udp-closed": udp[from].sendTo(to.ip, 9, send.bytes, a); break
-        case "ping": pingers[from].send(to.ip, a, send.bytes); break
-        case "ping-nowhere": pingers[from].send(ipv4("198.51.100.7"), a); break
+        case "udp":
+          udp[from].sendTo(to.ip, 7, send.bytes, a)
+          break
+        case "udp-closed":
+          udp[from].sendTo(to.ip, 9, send.bytes, a)
+          break
+        case "ping":
+          pingers[from].send(to.ip, a, send.bytes)
+          break
+        case "ping-nowhere":
+          pingers[from].send(ipv4("198.51.100.7"), a)
+          break
         case "tcp":
         case "tcp-closed": {
           const conn = w.net.tcpConnect(pods[from].ns, to.ip, send.kind === "tcp" ? 80 : 81, tcpClient)
@@ -132,8 +156,21 @@ describe("conservation", () => {
 
   it("same seed => same fingerprint; another seed differs when loss draws", () => {
     const s: Scenario = {
-      cni: "bridge", nodes: 3, pods: 5, queue: 4, lossPpm: 200_000, bandwidth: 1_000_000_000, seed: 3, stopNs: 0,
-      sends: Array.from({ length: 30 }, (_, i): Send => ({ atNs: i * 1000, from: i, to: i * 7, kind: i % 3 === 0 ? "ping" : "udp", bytes: 100 + i })),
+      cni: "bridge",
+      nodes: 3,
+      pods: 5,
+      queue: 4,
+      lossPpm: 200_000,
+      bandwidth: 1_000_000_000,
+      seed: 3,
+      stopNs: 0,
+      sends: Array.from({ length: 30 }, (_, i): Send => ({
+        atNs: i * 1000,
+        from: i,
+        to: i * 7,
+        kind: i % 3 === 0 ? "ping" : "udp",
+        bytes: 100 + i,
+      })),
     }
     const fingerprint = (seed: number): string => {
       const { w, start } = build({ ...s, seed })

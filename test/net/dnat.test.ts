@@ -125,7 +125,10 @@ describe("DNAT through the node's NetfilterStack", () => {
     // real namespaces: hops=0 for pod -> ClusterIP -> pod on the same cni0.
     const { w, a, b, stack } = setup("bridge")
     const c = w.cluster.addPod(a.node, "c")
-    stack.restore(`*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.40/32 -p udp -m udp --dport 53 -j DNAT --to-destination ${formatIpv4(c.ip)}:5353\n-A PREROUTING -d 10.96.0.41/32 -p udp -m udp --dport 53 -j DNAT --to-destination ${formatIpv4(b.ip)}:5353\nCOMMIT\n`, { noflush: true })
+    stack.restore(
+      `*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.40/32 -p udp -m udp --dport 53 -j DNAT --to-destination ${formatIpv4(c.ip)}:5353\n-A PREROUTING -d 10.96.0.41/32 -p udp -m udp --dport 53 -j DNAT --to-destination ${formatIpv4(b.ip)}:5353\nCOMMIT\n`,
+      { noflush: true },
+    )
     const ttls: number[] = []
     const record = { onUdpMessage: (_s: unknown, p: { ttl: number }) => void ttls.push(p.ttl), onUdpError: () => {} }
     w.net.udpBind(c.ns, 0, 5353, record)

@@ -30,7 +30,12 @@ export interface World {
   cluster: ClusterNetwork
 }
 
-export function world(cni: "bridge" | "aws-vpc", spec: NetworkSpec = SPEC, seed = 1, params: Partial<NetParams> = {}): World {
+export function world(
+  cni: "bridge" | "aws-vpc",
+  spec: NetworkSpec = SPEC,
+  seed = 1,
+  params: Partial<NetParams> = {},
+): World {
   const scheduler = new Scheduler()
   const net = new Network(scheduler, seed, params)
   const cluster = new ClusterNetwork(net, { cni, network: spec, nodeCidr: "10.0.0.0/16", podCidr: "10.244.0.0/16" })
@@ -58,8 +63,16 @@ export class UdpLog implements UdpListener {
   echo = false
   constructor(private readonly scheduler: Scheduler) {}
   onUdpMessage(socket: UdpSocket, packet: Packet): void {
-    this.messages.push({ from: packet.srcAddr, port: packet.srcPort, bytes: packet.payloadBytes, tag: packet.appTag, data: packet.appData, atNs: this.scheduler.nowNs })
-    if (this.echo && packet.appTag < 1000) socket.sendTo(packet.srcAddr, packet.srcPort, packet.payloadBytes, packet.appTag + 1000)
+    this.messages.push({
+      from: packet.srcAddr,
+      port: packet.srcPort,
+      bytes: packet.payloadBytes,
+      tag: packet.appTag,
+      data: packet.appData,
+      atNs: this.scheduler.nowNs,
+    })
+    if (this.echo && packet.appTag < 1000)
+      socket.sendTo(packet.srcAddr, packet.srcPort, packet.payloadBytes, packet.appTag + 1000)
   }
   onUdpError(_socket: UdpSocket, error: NetError, remoteAddr: Ipv4, remotePort: number, appTag: number): void {
     this.errors.push({ error, remote: remoteAddr, port: remotePort, tag: appTag })

@@ -22,7 +22,9 @@ class ScriptedFilter implements PacketFilter {
   dnatOutputTo = 0
   constructor(private readonly ns: NetNs) {}
   runHook(hook: Hook, packet: Packet, inIfIndex: number, outIfIndex: number): Verdict {
-    this.calls.push(`${HOOK_NAMES[hook]} ${this.ns.interfaceName(inIfIndex) || "-"} ${this.ns.interfaceName(outIfIndex) || "-"}`)
+    this.calls.push(
+      `${HOOK_NAMES[hook]} ${this.ns.interfaceName(inIfIndex) || "-"} ${this.ns.interfaceName(outIfIndex) || "-"}`,
+    )
     this.lastCostNs = this.costNs
     if (hook === Hook.OUTPUT && this.dnatOutputTo !== 0) packet.dstAddr = this.dnatOutputTo
     if (hook === this.dropAt) {
@@ -44,7 +46,14 @@ describe("hooks", () => {
     const log = new PingLog()
     w.net.createPinger(a.ns, log).send(n2.ip, 1) // forwarded both ways
     run(w)
-    expect(filter.calls).toEqual(["PREROUTING cni0 -", "FORWARD cni0 eth0", "POSTROUTING - eth0", "PREROUTING eth0 -", "FORWARD eth0 cni0", "POSTROUTING - cni0"])
+    expect(filter.calls).toEqual([
+      "PREROUTING cni0 -",
+      "FORWARD cni0 eth0",
+      "POSTROUTING - eth0",
+      "PREROUTING eth0 -",
+      "FORWARD eth0 cni0",
+      "POSTROUTING - cni0",
+    ])
     filter.calls.length = 0
     w.net.createPinger(a.ns, log).send(n1.ip, 2) // to the node: INPUT, then the reply is generated
     run(w)

@@ -84,7 +84,8 @@ describe("ping", () => {
       const log = new PingLog()
       w.net.createPinger(ext.ns, log).send(a.ip, 1)
       run(w)
-      const oneWay = SPEC.externalLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(PING_BYTES) + SPEC.sameNodeLatencyNs
+      const oneWay =
+        SPEC.externalLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(PING_BYTES) + SPEC.sameNodeLatencyNs
       expect(log.replies.map((r) => [r.rttNs, r.ttl])).toEqual([[2 * oneWay, 62]])
     }
   })
@@ -145,8 +146,12 @@ describe("udp", () => {
         run(w)
         const oneWay = sameNode
           ? 2 * SPEC.sameNodeLatencyNs
-          : 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 40)
-        expect(server.messages).toEqual([{ from: a.ip, port: sock.localPort, bytes: 40, tag: 5, data: payload, atNs: oneWay }])
+          : 2 * SPEC.sameNodeLatencyNs +
+            SPEC.crossNodeLatencyNs +
+            serializationNs(IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 40)
+        expect(server.messages).toEqual([
+          { from: a.ip, port: sock.localPort, bytes: 40, tag: 5, data: payload, atNs: oneWay },
+        ])
         expect(client.messages.map((m) => [m.from, m.port, m.tag, m.atNs])).toEqual([[b.ip, 53, 1005, 2 * oneWay]])
       })
     }
@@ -203,7 +208,9 @@ describe("links", () => {
     run(w)
     const ser = serializationNs(1028, spec)
     expect(ser).toBe(8528)
-    expect(server.messages.map((m) => [m.tag, m.atNs])).toEqual([0, 1, 2].map((i) => [i, (i + 1) * ser + SPEC.crossNodeLatencyNs]))
+    expect(server.messages.map((m) => [m.tag, m.atNs])).toEqual(
+      [0, 1, 2].map((i) => [i, (i + 1) * ser + SPEC.crossNodeLatencyNs]),
+    )
     expect(w.net.counters.droppedByReason[DropReason.QUEUE_FULL]).toBe(2)
   })
 

@@ -106,9 +106,11 @@ describe("tcp", () => {
     run(w)
     const t1 = 2 * d(60) // SYN, SYN-ACK (20 bytes of options)
     expect(client.connectedNs).toBe(t1)
-    const requestNs = t1 + 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(40) + serializationNs(140)
+    const requestNs =
+      t1 + 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(40) + serializationNs(140)
     expect(server.conns[0].messages).toEqual([{ bytes: 100, tag: 42, data: payload, atNs: requestNs }])
-    const responseNs = requestNs + 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(40) + serializationNs(1040)
+    const responseNs =
+      requestNs + 2 * SPEC.sameNodeLatencyNs + SPEC.crossNodeLatencyNs + serializationNs(40) + serializationNs(1040)
     expect(client.messages).toEqual([{ bytes: 1000, tag: 43, data: payload, atNs: responseNs }])
     expect(conn.state).toBe(TcpState.ESTABLISHED)
     expect(conn.localPort).toBeGreaterThanOrEqual(32768)
@@ -129,8 +131,14 @@ describe("tcp", () => {
         conn.send(10_000, 1)
         conn.send(1, 3)
         run(w)
-        expect(server.conns[0].messages.map((m) => [m.bytes, m.tag])).toEqual([[10_000, 1], [1, 3]])
-        expect(client.messages.map((m) => [m.bytes, m.tag])).toEqual([[100_000, 2], [100_000, 4]])
+        expect(server.conns[0].messages.map((m) => [m.bytes, m.tag])).toEqual([
+          [10_000, 1],
+          [1, 3],
+        ])
+        expect(client.messages.map((m) => [m.bytes, m.tag])).toEqual([
+          [100_000, 2],
+          [100_000, 4],
+        ])
         expect(w.net.counters.sent - before).toBeGreaterThan(Math.ceil(200_000 / 1460))
         expect(w.net.counters.inFlight).toBe(0)
       })
@@ -237,8 +245,12 @@ describe("tcp", () => {
     const other = w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: 0, localPort: 20_002 })
     expect([other.localAddr, other.localPort]).toEqual([a.ip, 20_002])
     // An address the namespace does not own, or a 4-tuple in use, is refused (EADDRNOTAVAIL / EADDRINUSE).
-    expect(() => w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: ipv4("10.9.9.9"), localPort: 0 })).toThrow(/does not own/)
-    expect(() => w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: 0, localPort: 20_002 })).toThrow(/in use/)
+    expect(() =>
+      w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: ipv4("10.9.9.9"), localPort: 0 }),
+    ).toThrow(/does not own/)
+    expect(() => w.net.tcpConnect(a.ns, b.ip, 80, new Conn(w), 0, { localAddr: 0, localPort: 20_002 })).toThrow(
+      /in use/,
+    )
   })
 
   it("abort sends RST: the peer sees ECONNRESET", () => {
@@ -269,7 +281,9 @@ describe("tcp", () => {
         c.send(3000, i * 10)
       }
       run(w)
-      expect(clients.map((c) => c.messages.map((m) => [m.bytes, m.tag]))).toEqual(clients.map((_, i) => [[5000, i * 10 + 1]]))
+      expect(clients.map((c) => c.messages.map((m) => [m.bytes, m.tag]))).toEqual(
+        clients.map((_, i) => [[5000, i * 10 + 1]]),
+      )
       expect(w.net.counters.inFlight).toBe(0)
       return `${w.scheduler.fingerprint()}:${w.net.counters.droppedByReason[3]}`
     }

@@ -52,7 +52,12 @@ describe("NAT", () => {
           let t = 0
           for (const f of flows) {
             t += 1000
-            const p = f.proto === Protocol.TCP ? tcp(f.client, f.sport, f.vip, f.dport) : f.proto === Protocol.UDP ? udp(f.client, f.sport, f.vip, f.dport) : icmpEcho(f.client, f.vip, f.sport)
+            const p =
+              f.proto === Protocol.TCP
+                ? tcp(f.client, f.sport, f.vip, f.dport)
+                : f.proto === Protocol.UDP
+                  ? udp(f.client, f.sport, f.vip, f.dport)
+                  : icmpEcho(f.client, f.vip, f.sport)
             const original = new Packet()
             Object.assign(original, p)
             const inIf = f.client.startsWith("10.") ? CNI0 : ETH0
@@ -154,7 +159,9 @@ describe("NAT", () => {
     expect(err.ctState & CtState.RELATED).not.toBe(0)
     expect(formatIpv4(err.srcAddr)).toBe("172.30.0.11")
     expect(formatIpv4(err.dstAddr)).toBe("192.168.1.5")
-    expect(`${formatIpv4(err.innerSrcAddr)}:${err.innerSrcPort} > ${formatIpv4(err.innerDstAddr)}:${err.innerDstPort}`).toBe("192.168.1.5:33000 > 172.30.0.11:53")
+    expect(
+      `${formatIpv4(err.innerSrcAddr)}:${err.innerSrcPort} > ${formatIpv4(err.innerDstAddr)}:${err.innerDstPort}`,
+    ).toBe("192.168.1.5:33000 > 172.30.0.11:53")
     // An error about an unknown flow is INVALID.
     const stray = new Packet()
     Object.assign(stray, err)
@@ -264,7 +271,14 @@ describe("conntrack", () => {
     for (let i = 0; i < 3; i++) receive(stack, host, udp("192.168.1.5", 4000 + i, "172.30.0.11", 53), ETH0, 0)
     receive(stack, host, tcp("192.168.1.5", 4000, "172.30.0.11", 80), ETH0, 0)
     const ct = stack.conntrack
-    expect(ct.deleteWhere({ protocol: Protocol.UDP, origDst: ipv4("172.30.0.11"), origDstPort: 53, replySrcNotIn: new Set([ipv4("10.180.0.6")]) })).toBe(0)
+    expect(
+      ct.deleteWhere({
+        protocol: Protocol.UDP,
+        origDst: ipv4("172.30.0.11"),
+        origDstPort: 53,
+        replySrcNotIn: new Set([ipv4("10.180.0.6")]),
+      }),
+    ).toBe(0)
     expect(ct.deleteWhere({ protocol: Protocol.UDP, origDst: ipv4("172.30.0.11"), origDstPort: 53 })).toBe(3)
     expect(ct.list(0).length).toBe(1)
     expect(ct.flush()).toBe(1)

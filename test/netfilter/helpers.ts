@@ -59,7 +59,13 @@ export interface PathResult {
 }
 
 /** A packet arriving on `inIf`: PREROUTING, route, INPUT or FORWARD+POSTROUTING. */
-export function receive(stack: NetfilterStack, host: FakeHost, packet: Packet, inIf: number, nowNs: number): PathResult {
+export function receive(
+  stack: NetfilterStack,
+  host: FakeHost,
+  packet: Packet,
+  inIf: number,
+  nowNs: number,
+): PathResult {
   let cost = 0
   let v = stack.runHook(Hook.PREROUTING, packet, inIf, -1, nowNs)
   cost += stack.lastCostNs

@@ -51,40 +51,60 @@ const arbPacket = fc.record({
 describe("chain index", () => {
   it("first match and charged rule count equal a linear walk (property)", () => {
     fc.assert(
-      fc.property(fc.array(arbRule, { minLength: 0, maxLength: 60 }), fc.array(arbPacket, { minLength: 1, maxLength: 20 }), (rules, packets) => {
-        const text = `*filter\n:FORWARD ACCEPT [0:0]\n${rules.map((r) => `-A FORWARD ${ruleText(r)}`).join("\n")}${rules.length > 0 ? "\n" : ""}COMMIT\n`
-        const indexed = makeNode({ indexThreshold: 1, ruleCostNs: 1, conntrackLookupCostNs: 0, conntrackNewCostNs: 0 })
-        const linear = makeNode({ indexThreshold: 1 << 30, ruleCostNs: 1, conntrackLookupCostNs: 0, conntrackNewCostNs: 0 })
-        indexed.stack.restore(text)
-        linear.stack.restore(text)
-        expect(indexed.stack.table(3).chain("FORWARD")?.index === null).toBe(rules.length === 0)
-        expect(linear.stack.table(3).chain("FORWARD")?.index).toBeNull()
-        for (const q of packets) {
-          const make = (): Packet => {
-            const p = new Packet()
-            p.protocol = q.proto
-            p.srcAddr = Number(q.src.split(".").reduce((a, b) => a * 256 + Number(b), 0))
-            p.dstAddr = Number(q.dst.split(".").reduce((a, b) => a * 256 + Number(b), 0))
-            p.srcPort = 1000
-            p.dstPort = q.proto === Protocol.ICMP ? 0 : q.dport
-            p.mark = q.mark
-            p.untracked = false
-            return p
+      fc.property(
+        fc.array(arbRule, { minLength: 0, maxLength: 60 }),
+        fc.array(arbPacket, { minLength: 1, maxLength: 20 }),
+        (rules, packets) => {
+          const text = `*filter\n:FORWARD ACCEPT [0:0]\n${rules.map((r) => `-A FORWARD ${ruleText(r)}`).join("\n")}${rules.length > 0 ? "\n" : ""}COMMIT\n`
+          const indexed = makeNode({
+            indexThreshold: 1,
+            ruleCostNs: 1,
+            conntrackLookupCostNs: 0,
+            conntrackNewCostNs: 0,
+          })
+          const linear = makeNode({
+            indexThreshold: 1 << 30,
+            ruleCostNs: 1,
+            conntrackLookupCostNs: 0,
+            conntrackNewCostNs: 0,
+          })
+          indexed.stack.restore(text)
+          linear.stack.restore(text)
+          expect(indexed.stack.table(3).chain("FORWARD")?.index === null).toBe(rules.length === 0)
+          expect(linear.stack.table(3).chain("FORWARD")?.index).toBeNull()
+          for (const q of packets) {
+            const make = (): Packet => {
+              const p = new Packet()
+              p.protocol = q.proto
+              p.srcAddr = Number(q.src.split(".").reduce((a, b) => a * 256 + Number(b), 0))
+              p.dstAddr = Number(q.dst.split(".").reduce((a, b) => a * 256 + Number(b), 0))
+              p.srcPort = 1000
+              p.dstPort = q.proto === Protocol.ICMP ? 0 : q.dport
+              p.mark = q.mark
+              p.untracked = false
+              return p
+            }
+            const a = make()
+            const b = make()
+            const va = indexed.stack.runHook(Hook.FORWARD, a, 1, 0, 0)
+            const ca = indexed.stack.lastCostNs
+            const vb = linear.stack.runHook(Hook.FORWARD, b, 1, 0, 0)
+            const cb = linear.stack.lastCostNs
+            expect(va).toBe(vb)
+            expect(ca).toBe(cb)
+            expect(a.mark).toBe(b.mark)
           }
-          const a = make()
-          const b = make()
-          const va = indexed.stack.runHook(Hook.FORWARD, a, 1, 0, 0)
-          const ca = indexed.stack.lastCostNs
-          const vb = linear.stack.runHook(Hook.FORWARD, b, 1, 0, 0)
-          const cb = linear.stack.lastCostNs
-          expect(va).toBe(vb)
-          expect(ca).toBe(cb)
-          expect(a.mark).toBe(b.mark)
-        }
-        const ia = indexed.stack.table(3).chain("FORWARD")?.rules.map((r) => r.packets)
-        const ib = linear.stack.table(3).chain("FORWARD")?.rules.map((r) => r.packets)
-        expect(ia).toEqual(ib)
-      }),
+          const ia = indexed.stack
+            .table(3)
+            .chain("FORWARD")
+            ?.rules.map((r) => r.packets)
+          const ib = linear.stack
+            .table(3)
+            .chain("FORWARD")
+            ?.rules.map((r) => r.packets)
+          expect(ia).toEqual(ib)
+        },
+      ),
       { numRuns: 150 },
     )
   })
@@ -92,12 +112,22 @@ describe("chain index", () => {
   it("a 10,000-service KUBE-SERVICES chain: the index tests the same 3 rules at any position, the simulated cost is linear in position", () => {
     const { stack, host } = makeNode({ ruleCostNs: 50 })
     const n = 10000
-    const lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]", ":KUBE-SVC-A - [0:0]", "-A PREROUTING -j KUBE-SERVICES"]
+    const lines = [
+      "*nat",
+      ":PREROUTING ACCEPT [0:0]",
+      ":KUBE-SERVICES - [0:0]",
+      ":KUBE-SVC-A - [0:0]",
+      "-A PREROUTING -j KUBE-SERVICES",
+    ]
     for (let i = 0; i < n; i++) {
       const ip = `172.30.${i >> 8}.${i & 255}`
-      lines.push(`-A KUBE-SERVICES -m comment --comment "ns/svc${i}:p80 cluster IP" -m tcp -p tcp -d ${ip} --dport 80 -j KUBE-SVC-A`)
+      lines.push(
+        `-A KUBE-SERVICES -m comment --comment "ns/svc${i}:p80 cluster IP" -m tcp -p tcp -d ${ip} --dport 80 -j KUBE-SVC-A`,
+      )
     }
-    lines.push(`-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j RETURN`)
+    lines.push(
+      `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j RETURN`,
+    )
     lines.push("-A KUBE-SVC-A -p tcp -j DNAT --to-destination 10.180.0.1:80", "COMMIT", "")
     stack.restore(lines.join("\n"))
     // The work the engine really does is the rules it tests (Rule.evaluate); what it charges in
@@ -126,7 +156,11 @@ describe("chain index", () => {
     }
     // PREROUTING jump, the service's own rule (the index's exact bucket), the DNAT rule: at the first
     // position and at the last, the same three rules tested; the charge walks the chain.
-    for (const [position, charged] of [[0, 1 + 1 + 1], [5000, 1 + 5001 + 1], [9999, 1 + 10000 + 1]]) {
+    for (const [position, charged] of [
+      [0, 1 + 1 + 1],
+      [5000, 1 + 5001 + 1],
+      [9999, 1 + 10000 + 1],
+    ]) {
       const chargedBefore = stack.rulesEvaluated
       tested = 0
       cost(position)
@@ -140,7 +174,9 @@ describe("iptables-save round trip (property)", () => {
   it("print -> parse -> print is the identity and rules keep their meaning", () => {
     fc.assert(
       fc.property(fc.array(arbRule, { maxLength: 30 }), fc.boolean(), (rules, withUserChain) => {
-        const body = rules.map((r, i) => `-A ${withUserChain && i % 2 === 1 ? "KUBE-X" : "FORWARD"} ${ruleText(r)}`.trimEnd())
+        const body = rules.map((r, i) =>
+          `-A ${withUserChain && i % 2 === 1 ? "KUBE-X" : "FORWARD"} ${ruleText(r)}`.trimEnd(),
+        )
         const text = `*filter\n:FORWARD DROP [0:0]\n${withUserChain ? ":KUBE-X - [0:0]\n" : ""}${body.map((l) => `${l}\n`).join("")}COMMIT\n`
         const one = makeNode().stack
         one.restore(text)
@@ -148,7 +184,13 @@ describe("iptables-save round trip (property)", () => {
         const two = makeNode().stack
         two.restore(printed)
         expect(two.save()).toBe(printed)
-        const chains = (s: typeof one): string[] => s.table(3).chains.map((c) => `${c.name}:${c.policy}:${c.rules.map((r) => `${r.srcAddr}/${r.srcMask}/${r.dstAddr}/${r.dstMask}/${r.protocol}/${r.target.kind}/${r.matches.length}/${r.keyDport}`).join(",")}`)
+        const chains = (s: typeof one): string[] =>
+          s
+            .table(3)
+            .chains.map(
+              (c) =>
+                `${c.name}:${c.policy}:${c.rules.map((r) => `${r.srcAddr}/${r.srcMask}/${r.dstAddr}/${r.dstMask}/${r.protocol}/${r.target.kind}/${r.matches.length}/${r.keyDport}`).join(",")}`,
+            )
         expect(chains(two)).toEqual(chains(one))
       }),
       { numRuns: 100 },

@@ -31,7 +31,9 @@ describe("statistic", () => {
 
   it("matches when (rng.uint32() & 0x7fffffff) < threshold, one draw per evaluation (xt_statistic.c)", () => {
     const { stack } = makeNode({}, 3)
-    stack.restore(`*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m statistic --mode random --probability 0.3333333333 -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n`)
+    stack.restore(
+      `*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m statistic --mode random --probability 0.3333333333 -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n`,
+    )
     const mirror = Rng.stream(3, "test/netfilter")
     for (let i = 0; i < 2000; i++) {
       const p = udp("10.0.0.2", 1000 + i, "10.0.0.3", 53)
@@ -44,7 +46,9 @@ describe("statistic", () => {
 
   it("nth mode: every n-th packet starting at --packet (count starts at every-packet)", () => {
     const { stack } = makeNode()
-    stack.restore(`*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m statistic --mode nth --every 3 --packet 1 -j NOTRACK\nCOMMIT\n`)
+    stack.restore(
+      `*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m statistic --mode nth --every 3 --packet 1 -j NOTRACK\nCOMMIT\n`,
+    )
     const hits: number[] = []
     for (let i = 0; i < 9; i++) {
       const p = udp("10.0.0.2", 1000, "10.0.0.3", 53)
@@ -67,7 +71,8 @@ describe("statistic", () => {
         const stat = i < n - 1 ? `-m statistic --mode random --probability ${probability(n - i)} ` : ""
         lines.push(`-A KUBE-SVC-X ${stat}-j KUBE-SEP-${i}`)
       }
-      for (let i = 0; i < n; i++) lines.push(`-A KUBE-SEP-${i} -p tcp -m tcp -j DNAT --to-destination 10.180.0.${i + 1}:8080`)
+      for (let i = 0; i < n; i++)
+        lines.push(`-A KUBE-SEP-${i} -p tcp -m tcp -j DNAT --to-destination 10.180.0.${i + 1}:8080`)
       lines.push("COMMIT", "")
       stack.restore(lines.join("\n"))
       const counts = new Array<number>(n).fill(0)
@@ -155,7 +160,9 @@ COMMIT
     expect(list.list().map((e) => formatIpv4(e.address))).toEqual(["10.9.0.5"])
     // --rcheck hits for 10.9.0.5 only while its stamp is within --seconds.
     const { stack: s2, host: h2 } = makeNode({}, 5)
-    s2.restore(`*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m recent --name M --rcheck --seconds 10 -j NOTRACK\n-A PREROUTING -m recent --name M --set\nCOMMIT\n`)
+    s2.restore(
+      `*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m recent --name M --rcheck --seconds 10 -j NOTRACK\n-A PREROUTING -m recent --name M --set\nCOMMIT\n`,
+    )
     const at = (tNs: number): boolean => {
       const p = udp("10.7.0.1", 3000, "10.0.0.3", 53)
       receive(s2, h2, p, 1, tNs)
@@ -216,7 +223,9 @@ COMMIT
     receive(stack, host, plain, 0, 0)
     expect(formatIpv4(plain.srcAddr)).toBe("192.168.6.7")
     const { stack: s2 } = makeNode()
-    s2.restore(`*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MARK --set-mark 0xf0/0xff\n-A PREROUTING -j MARK --and-mark 0x30\nCOMMIT\n`)
+    s2.restore(
+      `*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MARK --set-mark 0xf0/0xff\n-A PREROUTING -j MARK --and-mark 0x30\nCOMMIT\n`,
+    )
     const p = udp("1.2.3.4", 1, "10.0.0.9", 2)
     p.mark = 0x10f
     s2.runHook(Hook.PREROUTING, p, 0, -1, 0)

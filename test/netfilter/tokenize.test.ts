@@ -50,16 +50,26 @@ describe("tokenize", () => {
   it("matches the character-by-character reference", () => {
     const chars = fc.constantFrom("a", "b", "-", "0", " ", "\t", '"', "'", "\\")
     fc.assert(
-      fc.property(fc.array(chars, { maxLength: 30 }).map((a) => a.join("")), (line) => {
-        expect(actual(line)).toEqual(reference(line))
-      }),
+      fc.property(
+        fc.array(chars, { maxLength: 30 }).map((a) => a.join("")),
+        (line) => {
+          expect(actual(line)).toEqual(reference(line))
+        },
+      ),
       { numRuns: 5000 },
     )
   })
 
   it("splits kube-proxy lines", () => {
     expect(tokenize(`-A KUBE-SVC-X -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j KUBE-SEP-Y`)).toEqual([
-      "-A", "KUBE-SVC-X", "-m", "comment", "--comment", "ns/svc:p -> 10.0.0.1:80", "-j", "KUBE-SEP-Y",
+      "-A",
+      "KUBE-SVC-X",
+      "-m",
+      "comment",
+      "--comment",
+      "ns/svc:p -> 10.0.0.1:80",
+      "-j",
+      "KUBE-SEP-Y",
     ])
     expect(tokenize(`a"b c"d 'e\\'f'`)).toEqual(["ab cd", "e'f"])
   })

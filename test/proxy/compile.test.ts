@@ -5,7 +5,12 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { EndpointSlice, Service } from "../../src/k8s/types.ts"
-import { compileIptables, DEFAULT_IPTABLES_CONFIG, iptablesConfigFrom, jumpRules } from "../../src/proxy/iptables/compile.ts"
+import {
+  compileIptables,
+  DEFAULT_IPTABLES_CONFIG,
+  iptablesConfigFrom,
+  jumpRules,
+} from "../../src/proxy/iptables/compile.ts"
 import { endpointChainName, serviceChainName } from "../../src/proxy/iptables/names.ts"
 import { sortIptablesRules } from "../../src/proxy/iptables/sort.ts"
 import { buildServicePorts } from "../../src/proxy/service-port.ts"
@@ -17,7 +22,12 @@ function svc(name: string, spec: Service["spec"], status?: Service["status"]): S
   return out
 }
 
-function eps(name: string, ips: string[], ports: NonNullable<EndpointSlice["ports"]>, nodeName?: string): EndpointSlice {
+function eps(
+  name: string,
+  ips: string[],
+  ports: NonNullable<EndpointSlice["ports"]>,
+  nodeName?: string,
+): EndpointSlice {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
@@ -49,24 +59,33 @@ describe("service and endpoint selection", () => {
         { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: "dns-tcp" },
       ],
     })
-    const slice = eps("dns", ["10.0.0.3", "10.0.0.2"], [
-      { name: "dns", port: 5353, protocol: "UDP" },
-      { name: "dns-tcp", port: 5354, protocol: "TCP" },
-    ])
+    const slice = eps(
+      "dns",
+      ["10.0.0.3", "10.0.0.2"],
+      [
+        { name: "dns", port: 5353, protocol: "UDP" },
+        { name: "dns-tcp", port: 5354, protocol: "TCP" },
+      ],
+    )
     const ports = buildServicePorts([service], [slice], FAKE_NODE)
     expect(ports.map((p) => [p.name, p.protocol, p.endpoints.map((e) => e.endpoint)])).toEqual([
       ["ns1/dns:dns", "udp", ["10.0.0.2:5353", "10.0.0.3:5353"]],
       ["ns1/dns:dns-tcp", "tcp", ["10.0.0.2:5354", "10.0.0.3:5354"]],
     ])
     const text = compileIptables([service], [slice], FAKE_NODE, FAKE_CONFIG).restoreInput
-    expect(text).toContain(`-A KUBE-SERVICES -m comment --comment "ns1/dns:dns cluster IP" -m udp -p udp -d 172.30.0.10 --dport 53 -j ${serviceChainName("ns1/dns:dns", "udp")}`)
+    expect(text).toContain(
+      `-A KUBE-SERVICES -m comment --comment "ns1/dns:dns cluster IP" -m udp -p udp -d 172.30.0.10 --dport 53 -j ${serviceChainName("ns1/dns:dns", "udp")}`,
+    )
     expect(text).toContain("-m udp -p udp -j DNAT --to-destination 10.0.0.2:5353")
   })
 
   it("uses addresses[0], de-duplicates by IP:port (local wins) and sorts by the IP:port string", () => {
     const service = svc("s", { clusterIP: "172.30.0.11", ports: [{ port: 80 }] })
     const a = eps("s", ["10.0.1.10", "10.0.1.2"], [{ port: 80 }])
-    const b: EndpointSlice = { ...eps("s", [], [{ port: 80 }]), metadata: { name: "s-def", namespace: "ns1", labels: { "kubernetes.io/service-name": "s" } } }
+    const b: EndpointSlice = {
+      ...eps("s", [], [{ port: 80 }]),
+      metadata: { name: "s-def", namespace: "ns1", labels: { "kubernetes.io/service-name": "s" } },
+    }
     b.endpoints = [{ addresses: ["10.0.1.2", "10.9.9.9"], nodeName: "test-node" }]
     const [port] = buildServicePorts([service], [a, b], FAKE_NODE)
     expect(port.endpoints.map((e) => [e.endpoint, e.isLocal])).toEqual([
@@ -79,7 +98,9 @@ describe("service and endpoint selection", () => {
     const service = svc("s", { clusterIP: "172.30.0.12", ports: [{ name: "p", port: 80 }] })
     const slice = eps("s", ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"], [{ name: "p", port: 8080 }])
     const chain = serviceChainName("ns1/s:p", "tcp")
-    const rules = lines(compileIptables([service], [slice], FAKE_NODE, FAKE_CONFIG).restoreInput).filter((l) => l.startsWith(`-A ${chain}`) && l.includes(" -> "))
+    const rules = lines(compileIptables([service], [slice], FAKE_NODE, FAKE_CONFIG).restoreInput).filter(
+      (l) => l.startsWith(`-A ${chain}`) && l.includes(" -> "),
+    )
     expect(rules).toEqual([
       `-A ${chain} -m comment --comment "ns1/s:p -> 10.0.0.1:8080" -m statistic --mode random --probability 0.2500000000 -j ${endpointChainName("ns1/s:p", "tcp", "10.0.0.1:8080")}`,
       `-A ${chain} -m comment --comment "ns1/s:p -> 10.0.0.2:8080" -m statistic --mode random --probability 0.3333333333 -j ${endpointChainName("ns1/s:p", "tcp", "10.0.0.2:8080")}`,
@@ -94,37 +115,62 @@ describe("configuration", () => {
 
   it("masqueradeAll drops the ! -s detector; no detector omits the rule and the pod short-circuit", () => {
     const all = compileIptables(services, slices, FAKE_NODE, { ...FAKE_CONFIG, masqueradeAll: true }).restoreInput
-    expect(all).toContain(`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-MARK-MASQ`)
+    expect(all).toContain(
+      `-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-MARK-MASQ`,
+    )
     const none = compileIptables(services, slices, FAKE_NODE, { ...FAKE_CONFIG, clusterCIDR: null }).restoreInput
-    expect(none).not.toContain("cluster IP\" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s")
+    expect(none).not.toContain('cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s')
     expect(none).not.toContain("pod traffic for")
     expect(none).not.toMatch(/^-A KUBE-SVC-XPGD46QRK7WJZT7O .*KUBE-MARK-MASQ$/m)
   })
 
   it("localhostNodePorts=false: no KUBE-FIREWALL, no localhost NodePort rules, ! -d 127.0.0.0/8 on the last rule", () => {
-    const text = compileIptables(services, slices, FAKE_NODE, { ...FAKE_CONFIG, localhostNodePorts: false }).restoreInput
+    const text = compileIptables(services, slices, FAKE_NODE, {
+      ...FAKE_CONFIG,
+      localhostNodePorts: false,
+    }).restoreInput
     expect(text).not.toContain("KUBE-FIREWALL")
     expect(text).not.toContain("localhost_nps_accepted_pkts")
-    expect(text).toContain(`-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS`)
+    expect(text).toContain(
+      `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS`,
+    )
   })
 
   it("nodePortAddresses: one last rule per matching node IP; loopback excluded disables localhost NodePorts", () => {
     const node = { ...FAKE_NODE, ips: ["192.168.0.2", "10.1.0.2"] }
-    const text = compileIptables(services, slices, node, { ...FAKE_CONFIG, nodePortAddresses: ["192.168.0.0/24", "10.1.0.0/16"] }).restoreInput
+    const text = compileIptables(services, slices, node, {
+      ...FAKE_CONFIG,
+      nodePortAddresses: ["192.168.0.0/24", "10.1.0.0/16"],
+    }).restoreInput
     const last = lines(text).filter((l) => l.includes("must be the last rule"))
     expect(last).toEqual([
       `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 10.1.0.2 -j KUBE-NODEPORTS`,
       `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 192.168.0.2 -j KUBE-NODEPORTS`,
     ])
     expect(text).not.toContain("KUBE-FIREWALL")
-    const withLoopback = compileIptables(services, slices, node, { ...FAKE_CONFIG, nodePortAddresses: ["127.0.0.0/8", "192.168.0.2/32"] }).restoreInput
-    expect(lines(withLoopback).filter((l) => l.includes("must be the last rule")).map((l) => l.split(" -d ")[1])).toEqual(["127.0.0.1 -j KUBE-NODEPORTS", "192.168.0.2 -j KUBE-NODEPORTS"])
+    const withLoopback = compileIptables(services, slices, node, {
+      ...FAKE_CONFIG,
+      nodePortAddresses: ["127.0.0.0/8", "192.168.0.2/32"],
+    }).restoreInput
+    expect(
+      lines(withLoopback)
+        .filter((l) => l.includes("must be the last rule"))
+        .map((l) => l.split(" -d ")[1]),
+    ).toEqual(["127.0.0.1 -j KUBE-NODEPORTS", "192.168.0.2 -j KUBE-NODEPORTS"])
     expect(withLoopback).toContain(":KUBE-FIREWALL - [0:0]")
   })
 
   it("randomFully, masqueradeBit, conntrackTCPLiberal, nfacct off", () => {
-    const text = compileIptables(services, slices, FAKE_NODE, { ...FAKE_CONFIG, randomFully: true, masqueradeBit: 15, conntrackTCPLiberal: true, nfacct: false }).restoreInput
-    expect(text).toContain(`-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`)
+    const text = compileIptables(services, slices, FAKE_NODE, {
+      ...FAKE_CONFIG,
+      randomFully: true,
+      masqueradeBit: 15,
+      conntrackTCPLiberal: true,
+      nfacct: false,
+    }).restoreInput
+    expect(text).toContain(
+      `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
+    )
     expect(text).toContain("-A KUBE-MARK-MASQ -j MARK --or-mark 0x8000")
     expect(text).toContain("-A KUBE-POSTROUTING -m mark ! --mark 0x8000/0x8000 -j RETURN")
     expect(text).not.toContain("--ctstate INVALID")
@@ -143,10 +189,20 @@ describe("configuration", () => {
   it("FW chain also admits the LB IPs as source when a source range contains the node IP", () => {
     const service = svc(
       "lb",
-      { type: "LoadBalancer", clusterIP: "172.30.0.50", loadBalancerSourceRanges: ["192.168.0.0/24", "203.0.113.7/25"], ports: [{ port: 80, nodePort: 3005 }] },
+      {
+        type: "LoadBalancer",
+        clusterIP: "172.30.0.50",
+        loadBalancerSourceRanges: ["192.168.0.0/24", "203.0.113.7/25"],
+        ports: [{ port: 80, nodePort: 3005 }],
+      },
       { loadBalancer: { ingress: [{ ip: "5.6.7.8" }, { ip: "9.10.11.12", ipMode: "Proxy" }] } },
     )
-    const text = compileIptables([service], [eps("lb", ["10.0.0.1"], [{ port: 80 }])], FAKE_NODE, FAKE_CONFIG).restoreInput
+    const text = compileIptables(
+      [service],
+      [eps("lb", ["10.0.0.1"], [{ port: 80 }])],
+      FAKE_NODE,
+      FAKE_CONFIG,
+    ).restoreInput
     const fw = lines(text).filter((l) => l.startsWith("-A KUBE-FW-"))
     expect(fw.map((l) => l.replace(/KUBE-(FW|EXT)-\w+/g, "$1"))).toEqual([
       `-A FW -m comment --comment "ns1/lb loadbalancer IP" -s 192.168.0.0/24 -j EXT`,
@@ -174,7 +230,12 @@ describe("output shape", () => {
       ":KUBE-FIREWALL - [0:0]",
     ])
     const nat = l.indexOf("*nat")
-    expect(l.slice(nat + 1, nat + 5)).toEqual([":KUBE-SERVICES - [0:0]", ":KUBE-NODEPORTS - [0:0]", ":KUBE-POSTROUTING - [0:0]", ":KUBE-MARK-MASQ - [0:0]"])
+    expect(l.slice(nat + 1, nat + 5)).toEqual([
+      ":KUBE-SERVICES - [0:0]",
+      ":KUBE-NODEPORTS - [0:0]",
+      ":KUBE-POSTROUTING - [0:0]",
+      ":KUBE-MARK-MASQ - [0:0]",
+    ])
     expect(l[l.length - 3]).toContain("must be the last rule")
     expect(l.slice(-2)).toEqual(["COMMIT", ""])
   })
@@ -183,9 +244,13 @@ describe("output shape", () => {
     const { services, slices } = loadManifests("g1-overall.yaml")
     const reference = compileIptables(services, slices, FAKE_NODE, FAKE_CONFIG).restoreInput
     fc.assert(
-      fc.property(fc.shuffledSubarray(services, { minLength: services.length }), fc.shuffledSubarray(slices, { minLength: slices.length }), (s, e) => {
-        expect(compileIptables(s, e, FAKE_NODE, FAKE_CONFIG).restoreInput).toBe(reference)
-      }),
+      fc.property(
+        fc.shuffledSubarray(services, { minLength: services.length }),
+        fc.shuffledSubarray(slices, { minLength: slices.length }),
+        (s, e) => {
+          expect(compileIptables(s, e, FAKE_NODE, FAKE_CONFIG).restoreInput).toBe(reference)
+        },
+      ),
       { numRuns: 50 },
     )
   })
@@ -221,7 +286,14 @@ describe("output shape", () => {
 
 describe("iptablesConfigFrom", () => {
   it("maps KubeProxySpec-named fields and keeps defaults", () => {
-    const config = iptablesConfigFrom({ clusterCIDR: "10.244.0.0/16", masqueradeAll: false, masqueradeBit: 14, localhostNodePorts: true, nfacct: false, randomFully: true })
+    const config = iptablesConfigFrom({
+      clusterCIDR: "10.244.0.0/16",
+      masqueradeAll: false,
+      masqueradeBit: 14,
+      localhostNodePorts: true,
+      nfacct: false,
+      randomFully: true,
+    })
     expect(config).toEqual({ ...DEFAULT_IPTABLES_CONFIG, clusterCIDR: "10.244.0.0/16", nfacct: false })
   })
 })

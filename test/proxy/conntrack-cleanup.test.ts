@@ -81,29 +81,39 @@ describe("stale UDP conntrack cleanup", () => {
 
   it("deletes exactly the stale UDP entries", () => {
     const deleted: number[] = []
-    const result = cleanStaleConntrackEntries({ listEntries: () => entries, deleteEntry: (h) => void deleted.push(h) }, ports)
+    const result = cleanStaleConntrackEntries(
+      { listEntries: () => entries, deleteEntry: (h) => void deleted.push(h) },
+      ports,
+    )
     expect(result).toEqual([2, 3, 4, 6, 7, 8, 13])
     expect(deleted).toEqual(result)
   })
 
   it("builds upstream's filters", () => {
     const filters = staleConntrackFilters(entries, ports)
-    expect(filters.filter((f) => f.kind === "port")).toEqual([{ kind: "port", origDstPort: 30053, replySrcAddr: ipv4("10.0.0.9") }])
+    expect(filters.filter((f) => f.kind === "port")).toEqual([
+      { kind: "port", origDstPort: 30053, replySrcAddr: ipv4("10.0.0.9") },
+    ])
     expect(filters.length).toBe(7)
   })
 
   it("property: never deletes TCP entries or entries replying from a serving endpoint", () => {
     const ip = fc.constantFrom("172.30.0.10", "192.168.99.10", "1.2.3.4", "192.168.0.2", "172.30.0.20")
     const src = fc.constantFrom("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "172.30.0.10")
-    const arb = fc.array(fc.tuple(fc.constantFrom(UDP, TCP), ip, fc.constantFrom(53, 9000, 30053, 30054), src), { maxLength: 40 })
+    const arb = fc.array(fc.tuple(fc.constantFrom(UDP, TCP), ip, fc.constantFrom(53, 9000, 30053, 30054), src), {
+      maxLength: 40,
+    })
     fc.assert(
       fc.property(arb, (rows) => {
         const list = rows.map(([p, d, port, s], i) => entry(i, p, d, port, s))
-        const deleted = new Set(cleanStaleConntrackEntries({ listEntries: () => list, deleteEntry: () => undefined }, ports))
+        const deleted = new Set(
+          cleanStaleConntrackEntries({ listEntries: () => list, deleteEntry: () => undefined }, ports),
+        )
         const filters = staleConntrackFilters(list, ports)
         for (const e of list) {
           if (e.protocol === TCP) expect(deleted.has(e.handle)).toBe(false)
-          if (e.replySrcAddr === ipv4("10.0.0.1") || e.replySrcAddr === ipv4("10.0.0.4")) expect(deleted.has(e.handle)).toBe(false)
+          if (e.replySrcAddr === ipv4("10.0.0.1") || e.replySrcAddr === ipv4("10.0.0.4"))
+            expect(deleted.has(e.handle)).toBe(false)
           expect(deleted.has(e.handle)).toBe(filters.some((f) => filterMatches(f, e)))
         }
       }),

@@ -3,7 +3,12 @@
  * hashes once, and memoised names equal freshly computed ones (recomputed test vectors elsewhere).
  */
 import { describe, expect, it } from "vitest"
-import { chainNameHashStats, endpointChainName, serviceChainName, serviceExternalChainName } from "../../src/proxy/iptables/names.ts"
+import {
+  chainNameHashStats,
+  endpointChainName,
+  serviceChainName,
+  serviceExternalChainName,
+} from "../../src/proxy/iptables/names.ts"
 
 describe("chain-name memo", () => {
   it("hashes a service port name once across chains, syncs and nodes", () => {

@@ -19,7 +19,20 @@ function g1Node(): ReturnType<typeof makeNode> {
   const node = makeNode()
   const result = compileIptables(services, slices, FAKE_NODE, FAKE_CONFIG)
   node.stack.restore(result.restoreInput, { noflush: true, counters: true })
-  node.stack.restore(jumpRulesRestoreInput({ filter: new Set(["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL", "KUBE-FIREWALL"]), nat: new Set(["KUBE-SERVICES", "KUBE-POSTROUTING"]) }), { noflush: true })
+  node.stack.restore(
+    jumpRulesRestoreInput({
+      filter: new Set([
+        "KUBE-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FORWARD",
+        "KUBE-NODEPORTS",
+        "KUBE-PROXY-FIREWALL",
+        "KUBE-FIREWALL",
+      ]),
+      nat: new Set(["KUBE-SERVICES", "KUBE-POSTROUTING"]),
+    }),
+    { noflush: true },
+  )
   return node
 }
 
@@ -27,7 +40,13 @@ describe("G1 on the netfilter engine", () => {
   it("restores, and iptables-save lists every kube-proxy chain", () => {
     const { stack } = g1Node()
     const saved = stack.save()
-    for (const chain of ["KUBE-SVC-XPGD46QRK7WJZT7O", "KUBE-FW-NUKIZ6OKUXPJNT4C", "KUBE-EXT-GNZBNJ2PO5MGZ6GT", "KUBE-SEP-I77PXRDZVX7PMWMN"]) expect(saved).toContain(`:${chain} `)
+    for (const chain of [
+      "KUBE-SVC-XPGD46QRK7WJZT7O",
+      "KUBE-FW-NUKIZ6OKUXPJNT4C",
+      "KUBE-EXT-GNZBNJ2PO5MGZ6GT",
+      "KUBE-SEP-I77PXRDZVX7PMWMN",
+    ])
+      expect(saved).toContain(`:${chain} `)
     expect(saved).toContain("KUBE-SERVICES")
   })
 

@@ -84,12 +84,18 @@ describe("partial syncs (TestSyncProxyRulesRepeated)", () => {
 
     // Initial full sync.
     expect(sync(null)).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-SNQ3ZNILQDEJNDQO - [0:0]
 :KUBE-SEP-UHEGFW77JX3KXTOV - [0:0]
 :KUBE-SVC-2VJB64SDSIJUP5T6 - [0:0]
 :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
-` + SVC1 + SVC2 + LAST + NAT_FIXED +
+` +
+        SVC1 +
+        SVC2 +
+        LAST +
+        NAT_FIXED +
         `-A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -s 10.0.1.1 -j KUBE-MARK-MASQ
 -A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80
 -A KUBE-SEP-UHEGFW77JX3KXTOV -m comment --comment ns2/svc2:p8080 -s 10.0.2.1 -j KUBE-MARK-MASQ
@@ -106,10 +112,17 @@ COMMIT
     services.set("ns3/svc3", service("ns3", "svc3", "172.30.0.43", "p80", 80))
     slices.set("ns3/svc3", slice("ns3", "svc3", ["10.0.3.1"], "p80", 80))
     expect(sync(["ns3/svc3"])).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-BSWRHOQ77KEXZLNL - [0:0]
 :KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-` + SVC1 + SVC2 + SVC3 + LAST + NAT_FIXED +
+` +
+        SVC1 +
+        SVC2 +
+        SVC3 +
+        LAST +
+        NAT_FIXED +
         `-A KUBE-SEP-BSWRHOQ77KEXZLNL -m comment --comment ns3/svc3:p80 -s 10.0.3.1 -j KUBE-MARK-MASQ
 -A KUBE-SEP-BSWRHOQ77KEXZLNL -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.1:80
 -A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
@@ -121,10 +134,16 @@ COMMIT
     // Delete a service: its chains are flushed and deleted, nothing else rewritten.
     services.delete("ns2/svc2")
     expect(sync(["ns2/svc2"])).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-UHEGFW77JX3KXTOV - [0:0]
 :KUBE-SVC-2VJB64SDSIJUP5T6 - [0:0]
-` + SVC1 + SVC3 + LAST + NAT_FIXED +
+` +
+        SVC1 +
+        SVC3 +
+        LAST +
+        NAT_FIXED +
         `-X KUBE-SEP-UHEGFW77JX3KXTOV
 -X KUBE-SVC-2VJB64SDSIJUP5T6
 COMMIT
@@ -136,16 +155,29 @@ COMMIT
     expect(sync(["ns4/svc4"])).toBe(
       FILTER +
         `-A KUBE-SERVICES -m comment --comment "ns4/svc4:p80 has no endpoints" -m tcp -p tcp -d 172.30.0.44 --dport 80 -j REJECT\n` +
-        FILTER_RULES + NAT_HEAD + SVC1 + SVC3 + LAST + NAT_FIXED + "COMMIT\n",
+        FILTER_RULES +
+        NAT_HEAD +
+        SVC1 +
+        SVC3 +
+        LAST +
+        NAT_FIXED +
+        "COMMIT\n",
     )
 
     // Then its endpoints.
     slices.set("ns4/svc4", slice("ns4", "svc4", ["10.0.4.1"], "p80", 80))
     expect(sync(["ns4/svc4"])).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-AYCN5HPXMIRJNJXU - [0:0]
 :KUBE-SVC-4SW47YFZTEDKD3PK - [0:0]
-` + SVC1 + SVC3 + SVC4 + LAST + NAT_FIXED +
+` +
+        SVC1 +
+        SVC3 +
+        SVC4 +
+        LAST +
+        NAT_FIXED +
         `-A KUBE-SEP-AYCN5HPXMIRJNJXU -m comment --comment ns4/svc4:p80 -s 10.0.4.1 -j KUBE-MARK-MASQ
 -A KUBE-SEP-AYCN5HPXMIRJNJXU -m comment --comment ns4/svc4:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.4.1:80
 -A KUBE-SVC-4SW47YFZTEDKD3PK -m comment --comment "ns4/svc4:p80 cluster IP" -m tcp -p tcp -d 172.30.0.44 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
@@ -157,11 +189,18 @@ COMMIT
     // Change an endpoint: the service's chains are rewritten, the old SEP deleted.
     slices.set("ns3/svc3", slice("ns3", "svc3", ["10.0.3.2"], "p80", 80))
     expect(sync(["ns3/svc3"])).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-BSWRHOQ77KEXZLNL - [0:0]
 :KUBE-SEP-DKCFIS26GWF2WLWC - [0:0]
 :KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-` + SVC1 + SVC3 + SVC4 + LAST + NAT_FIXED +
+` +
+        SVC1 +
+        SVC3 +
+        SVC4 +
+        LAST +
+        NAT_FIXED +
         `-A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -s 10.0.3.2 -j KUBE-MARK-MASQ
 -A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.2:80
 -A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
@@ -173,8 +212,7 @@ COMMIT
 
     // Add an endpoint.
     slices.set("ns3/svc3", slice("ns3", "svc3", ["10.0.3.2", "10.0.3.3"], "p80", 80))
-    const withTwo =
-      `-A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -s 10.0.3.2 -j KUBE-MARK-MASQ
+    const withTwo = `-A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -s 10.0.3.2 -j KUBE-MARK-MASQ
 -A KUBE-SEP-DKCFIS26GWF2WLWC -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.2:80
 -A KUBE-SEP-JVVZVJ7BSEPPRNBS -m comment --comment ns3/svc3:p80 -s 10.0.3.3 -j KUBE-MARK-MASQ
 -A KUBE-SEP-JVVZVJ7BSEPPRNBS -m comment --comment ns3/svc3:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.3.3:80
@@ -184,11 +222,21 @@ COMMIT
 -A KUBE-SVC-X27LE4BHSL4DOUIK -m comment --comment "ns3/svc3:p80 -> 10.0.3.3:80" -j KUBE-SEP-JVVZVJ7BSEPPRNBS
 `
     expect(sync(["ns3/svc3"])).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-DKCFIS26GWF2WLWC - [0:0]
 :KUBE-SEP-JVVZVJ7BSEPPRNBS - [0:0]
 :KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
-` + SVC1 + SVC3 + SVC4 + LAST + NAT_FIXED + withTwo + svc3Chain + "COMMIT\n",
+` +
+        SVC1 +
+        SVC3 +
+        SVC4 +
+        LAST +
+        NAT_FIXED +
+        withTwo +
+        svc3Chain +
+        "COMMIT\n",
     )
 
     // No changes: no service chains at all.
@@ -197,7 +245,9 @@ COMMIT
     // Delete svc4; upstream forces this to be a full resync (after a failed partial restore).
     services.delete("ns4/svc4")
     expect(sync(null)).toBe(
-      FILTER + FILTER_RULES + NAT_HEAD +
+      FILTER +
+        FILTER_RULES +
+        NAT_HEAD +
         `:KUBE-SEP-AYCN5HPXMIRJNJXU - [0:0]
 :KUBE-SEP-DKCFIS26GWF2WLWC - [0:0]
 :KUBE-SEP-JVVZVJ7BSEPPRNBS - [0:0]
@@ -205,10 +255,16 @@ COMMIT
 :KUBE-SVC-4SW47YFZTEDKD3PK - [0:0]
 :KUBE-SVC-X27LE4BHSL4DOUIK - [0:0]
 :KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
-` + SVC1 + SVC3 + LAST + NAT_FIXED + withTwo +
+` +
+        SVC1 +
+        SVC3 +
+        LAST +
+        NAT_FIXED +
+        withTwo +
         `-A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -s 10.0.1.1 -j KUBE-MARK-MASQ
 -A KUBE-SEP-SNQ3ZNILQDEJNDQO -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.0.1.1:80
-` + svc3Chain +
+` +
+        svc3Chain +
         `-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.0.1.1:80" -j KUBE-SEP-SNQ3ZNILQDEJNDQO
 -X KUBE-SEP-AYCN5HPXMIRJNJXU
@@ -216,8 +272,13 @@ COMMIT
 COMMIT
 `,
     )
-    expect([...existing].filter((c) => c.startsWith("KUBE-S")).sort()).toEqual(
-      ["KUBE-SEP-DKCFIS26GWF2WLWC", "KUBE-SEP-JVVZVJ7BSEPPRNBS", "KUBE-SEP-SNQ3ZNILQDEJNDQO", "KUBE-SERVICES", "KUBE-SVC-X27LE4BHSL4DOUIK", "KUBE-SVC-XPGD46QRK7WJZT7O"],
-    )
+    expect([...existing].filter((c) => c.startsWith("KUBE-S")).sort()).toEqual([
+      "KUBE-SEP-DKCFIS26GWF2WLWC",
+      "KUBE-SEP-JVVZVJ7BSEPPRNBS",
+      "KUBE-SEP-SNQ3ZNILQDEJNDQO",
+      "KUBE-SERVICES",
+      "KUBE-SVC-X27LE4BHSL4DOUIK",
+      "KUBE-SVC-XPGD46QRK7WJZT7O",
+    ])
   })
 })

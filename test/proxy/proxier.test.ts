@@ -9,8 +9,9 @@ import { IptablesProxier } from "../../src/proxy/iptables/proxier.ts"
 import { FAKE_CONFIG, FAKE_NODE, loadManifests } from "./helpers.ts"
 
 const S = 1_000_000_000
-const written = (r: { services: readonly { namespacedName: string; chainsWritten: boolean }[] }): string[] =>
-  [...new Set(r.services.filter((s) => s.chainsWritten).map((s) => s.namespacedName))]
+const written = (r: { services: readonly { namespacedName: string; chainsWritten: boolean }[] }): string[] => [
+  ...new Set(r.services.filter((s) => s.chainsWritten).map((s) => s.namespacedName)),
+]
 
 describe("IptablesProxier", () => {
   const { services, slices } = loadManifests("g1-overall.yaml")
@@ -27,7 +28,9 @@ describe("IptablesProxier", () => {
     expect(idle.restoreInput).not.toContain(":KUBE-SEP-")
 
     // Scale svc4 down to one endpoint: only svc4 is rewritten and its old SEP deleted.
-    const scaled: EndpointSlice[] = slices.map((s) => (s.metadata.name === "svc4-1" ? { ...s, endpoints: s.endpoints.slice(0, 1) } : s))
+    const scaled: EndpointSlice[] = slices.map((s) =>
+      s.metadata.name === "svc4-1" ? { ...s, endpoints: s.endpoints.slice(0, 1) } : s,
+    )
     const partial = proxier.sync(2 * S, services, scaled)
     expect(written(partial)).toEqual(["ns4/svc4"])
     expect(partial.deletedChains).toEqual(["KUBE-SEP-C6EBXVWJJZMIWKLZ"])
@@ -49,13 +52,22 @@ describe("IptablesProxier", () => {
   })
 
   it("throttles stale-chain cleanup in large-cluster mode", () => {
-    const proxier = new IptablesProxier(FAKE_NODE, { ...FAKE_CONFIG, largeClusterEndpointsThreshold: 2 }, { syncPeriodNs: 30 * S })
+    const proxier = new IptablesProxier(
+      FAKE_NODE,
+      { ...FAKE_CONFIG, largeClusterEndpointsThreshold: 2 },
+      { syncPeriodNs: 30 * S },
+    )
     proxier.sync(0, services, slices)
     const without4 = services.filter((s) => s.metadata.name !== "svc4")
     const soon = proxier.sync(1 * S, without4, slices)
     expect(soon.largeClusterMode).toBe(true)
     expect(soon.deletedChains).toEqual([])
     const later = proxier.sync(40 * S, without4, slices)
-    expect(later.deletedChains).toEqual(["KUBE-EXT-4SW47YFZTEDKD3PK", "KUBE-SEP-C6EBXVWJJZMIWKLZ", "KUBE-SEP-UKSFD7AGPMPPLUHC", "KUBE-SVC-4SW47YFZTEDKD3PK"])
+    expect(later.deletedChains).toEqual([
+      "KUBE-EXT-4SW47YFZTEDKD3PK",
+      "KUBE-SEP-C6EBXVWJJZMIWKLZ",
+      "KUBE-SEP-UKSFD7AGPMPPLUHC",
+      "KUBE-SVC-4SW47YFZTEDKD3PK",
+    ])
   })
 })

@@ -13,7 +13,13 @@ const S = 1_000_000_000
 const MS = 1_000_000
 
 /** Drives a runner with requests at the given times; returns the sync times. */
-function simulate(requestTimesNs: readonly number[], endNs: number, minNs = 1 * S, periodNs = 30 * S, burst = 2): number[] {
+function simulate(
+  requestTimesNs: readonly number[],
+  endNs: number,
+  minNs = 1 * S,
+  periodNs = 30 * S,
+  burst = 2,
+): number[] {
   const scheduler = new Scheduler()
   const syncs: number[] = []
   const runner = new SyncRunner(scheduler, "test", minNs, periodNs, burst, { sync: (now) => void syncs.push(now) })

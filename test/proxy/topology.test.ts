@@ -21,8 +21,16 @@ const SERVICE: Service = {
   spec: { clusterIP: "172.30.1.1", ports: [{ name: "", port: 80, protocol: "TCP" }] },
 }
 
-function ep(ip: string, zones: string[] | null, opts: { ready?: boolean; nodes?: string[]; node?: string } = {}): Endpoint {
-  const endpoint: Endpoint = { addresses: [ip], nodeName: opts.node ?? "other", conditions: { ready: opts.ready ?? true, serving: opts.ready ?? true, terminating: false } }
+function ep(
+  ip: string,
+  zones: string[] | null,
+  opts: { ready?: boolean; nodes?: string[]; node?: string } = {},
+): Endpoint {
+  const endpoint: Endpoint = {
+    addresses: [ip],
+    nodeName: opts.node ?? "other",
+    conditions: { ready: opts.ready ?? true, serving: opts.ready ?? true, terminating: false },
+  }
   if (zones !== null || opts.nodes !== undefined) {
     endpoint.hints = {}
     if (zones !== null) endpoint.hints.forZones = zones.map((name) => ({ name }))
@@ -49,7 +57,14 @@ function clusterEndpoints(endpoints: Endpoint[], preferSameTrafficDistribution =
 
 describe("CategorizeEndpoints with topology hints", () => {
   it("uses the endpoints hinted for this node's zone", () => {
-    expect(clusterEndpoints([ep("10.1.2.3", ["zone-a"]), ep("10.1.2.4", ["zone-b"]), ep("10.1.2.5", ["zone-c"]), ep("10.1.2.6", ["zone-a"])])).toEqual(["10.1.2.3", "10.1.2.6"])
+    expect(
+      clusterEndpoints([
+        ep("10.1.2.3", ["zone-a"]),
+        ep("10.1.2.4", ["zone-b"]),
+        ep("10.1.2.5", ["zone-c"]),
+        ep("10.1.2.6", ["zone-a"]),
+      ]),
+    ).toEqual(["10.1.2.3", "10.1.2.6"])
   })
 
   it("uses every endpoint when none is hinted for this zone", () => {
@@ -57,15 +72,29 @@ describe("CategorizeEndpoints with topology hints", () => {
   })
 
   it("uses every endpoint when a ready endpoint lacks a hint", () => {
-    expect(clusterEndpoints([ep("10.1.2.3", ["zone-a"]), ep("10.1.2.4", null), ep("10.1.2.5", ["zone-b"])])).toEqual(["10.1.2.3", "10.1.2.4", "10.1.2.5"])
+    expect(clusterEndpoints([ep("10.1.2.3", ["zone-a"]), ep("10.1.2.4", null), ep("10.1.2.5", ["zone-b"])])).toEqual([
+      "10.1.2.3",
+      "10.1.2.4",
+      "10.1.2.5",
+    ])
   })
 
   it("ignores a not-ready endpoint's missing hint", () => {
-    expect(clusterEndpoints([ep("10.1.2.3", ["zone-a"]), ep("10.1.2.4", null, { ready: false }), ep("10.1.2.5", ["zone-b"])])).toEqual(["10.1.2.3"])
+    expect(
+      clusterEndpoints([
+        ep("10.1.2.3", ["zone-a"]),
+        ep("10.1.2.4", null, { ready: false }),
+        ep("10.1.2.5", ["zone-b"]),
+      ]),
+    ).toEqual(["10.1.2.3"])
   })
 
   it("uses node hints only with the PreferSameTrafficDistribution gate, zone hints otherwise", () => {
-    const endpoints = [ep("10.1.2.3", ["zone-a"], { nodes: ["node-a1"] }), ep("10.1.2.4", ["zone-a"], { nodes: ["node-a2"] }), ep("10.1.2.5", ["zone-b"], { nodes: ["node-b1"] })]
+    const endpoints = [
+      ep("10.1.2.3", ["zone-a"], { nodes: ["node-a1"] }),
+      ep("10.1.2.4", ["zone-a"], { nodes: ["node-a2"] }),
+      ep("10.1.2.5", ["zone-b"], { nodes: ["node-b1"] }),
+    ]
     expect(clusterEndpoints(endpoints, true)).toEqual(["10.1.2.3"])
     expect(clusterEndpoints(endpoints, false)).toEqual(["10.1.2.3", "10.1.2.4"])
   })
@@ -76,7 +105,9 @@ describe("the iptables compiler applies the view's categories", () => {
     const endpoints = [ep("10.1.2.3", ["zone-a"]), ep("10.1.2.4", ["zone-b"]), ep("10.1.2.5", ["zone-a"])]
     const result = compileIptables([SERVICE], [slice(endpoints)], NODE, FAKE_CONFIG)
     const svcChain = result.services[0].clusterPolicyChain
-    const jumps = result.restoreInput.split("\n").filter((line) => line.startsWith(`-A ${svcChain} `) && line.includes(" -> "))
+    const jumps = result.restoreInput
+      .split("\n")
+      .filter((line) => line.startsWith(`-A ${svcChain} `) && line.includes(" -> "))
     expect(jumps.map((line) => /-> (\S+)"/.exec(line)?.[1])).toEqual(["10.1.2.3:80", "10.1.2.5:80"])
     expect(jumps[0]).toContain("--probability 0.5000000000")
     expect(result.restoreInput).not.toContain("10.1.2.4")
@@ -97,12 +128,20 @@ describe("the iptables compiler applies the view's categories", () => {
 
 describe("kube-proxy's informer selector (cmd/kube-proxy/app/server.go)", () => {
   it("ignores a Service labelled service.kubernetes.io/service-proxy-name and its slices", () => {
-    const owned: Service = { ...SERVICE, metadata: { ...SERVICE.metadata, labels: { "service.kubernetes.io/service-proxy-name": "other-proxy" } } }
+    const owned: Service = {
+      ...SERVICE,
+      metadata: { ...SERVICE.metadata, labels: { "service.kubernetes.io/service-proxy-name": "other-proxy" } },
+    }
     const endpoints = [ep("10.1.2.3", null)]
     expect(compileIptables([owned], [slice(endpoints)], NODE, FAKE_CONFIG).services).toEqual([])
-    expect(compileIptables([SERVICE], [slice(endpoints)], NODE, FAKE_CONFIG).services.map((s) => s.name)).toEqual(["ns1/svc1"])
+    expect(compileIptables([SERVICE], [slice(endpoints)], NODE, FAKE_CONFIG).services.map((s) => s.name)).toEqual([
+      "ns1/svc1",
+    ])
     const labelledSlice = slice(endpoints)
-    labelledSlice.metadata.labels = { ...labelledSlice.metadata.labels, "service.kubernetes.io/service-proxy-name": "other-proxy" }
+    labelledSlice.metadata.labels = {
+      ...labelledSlice.metadata.labels,
+      "service.kubernetes.io/service-proxy-name": "other-proxy",
+    }
     expect(compileIptables([SERVICE], [labelledSlice], NODE, FAKE_CONFIG).services[0].endpoints).toEqual([])
   })
 })

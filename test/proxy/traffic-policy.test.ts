@@ -23,13 +23,16 @@ function flow(result: IptablesCompileResult, kind: Flow): string {
     const verdict = view.hasAnyEndpoints ? "DROP" : "REJECT"
     const chain = internal ? "KUBE-SERVICES" : "KUBE-EXTERNAL-SERVICES"
     const dest = internal ? view.clusterIP : view.loadBalancerVIPs[0]
-    expect(text).toContain(`-A ${chain} -m comment --comment "${view.name} has no ${verdict === "DROP" ? "local " : ""}endpoints" -m tcp -p tcp -d ${dest} --dport 80 -j ${verdict}`)
+    expect(text).toContain(
+      `-A ${chain} -m comment --comment "${view.name} has no ${verdict === "DROP" ? "local " : ""}endpoints" -m tcp -p tcp -d ${dest} --dport 80 -j ${verdict}`,
+    )
     return verdict
   }
   const local = internal ? view.internalPolicyLocal : view.externalPolicyLocal
   const chain = local ? view.localPolicyChain : view.clusterPolicyChain
   const endpoints = local ? view.localEndpoints : view.clusterEndpoints
-  for (const ep of endpoints) expect(text).toContain(`-A ${chain} -m comment --comment "${view.name} -> ${ep.endpoint}"`)
+  for (const ep of endpoints)
+    expect(text).toContain(`-A ${chain} -m comment --comment "${view.name} -> ${ep.endpoint}"`)
   return endpoints.map((ep) => ep.endpoint).join(", ")
 }
 
@@ -60,14 +63,36 @@ describe("TestInternalTrafficPolicy", () => {
     spec: { clusterIP: "172.30.1.1", internalTrafficPolicy: itp, ports: [{ name: "", port: 80, protocol: "TCP" }] },
   })
   const cases: [string, "Cluster" | "Local", Endpoint[], string][] = [
-    ["cluster", "Cluster", [ep("10.0.1.1", "test-node", true), ep("10.0.1.2", "node1", true), ep("10.0.1.3", "node2", true)], "10.0.1.1:80, 10.0.1.2:80, 10.0.1.3:80"],
-    ["local, one local endpoint", "Local", [ep("10.0.1.1", "test-node", true), ep("10.0.1.2", "node1", true), ep("10.0.1.3", "node2", true)], "10.0.1.1:80"],
-    ["local, several local endpoints", "Local", [ep("10.0.1.1", "test-node", true), ep("10.0.1.2", "test-node", true), ep("10.0.1.3", "node2", true)], "10.0.1.1:80, 10.0.1.2:80"],
-    ["local, no local endpoints", "Local", [ep("10.0.1.1", "node0", true), ep("10.0.1.2", "node1", true), ep("10.0.1.3", "node2", true)], "DROP"],
+    [
+      "cluster",
+      "Cluster",
+      [ep("10.0.1.1", "test-node", true), ep("10.0.1.2", "node1", true), ep("10.0.1.3", "node2", true)],
+      "10.0.1.1:80, 10.0.1.2:80, 10.0.1.3:80",
+    ],
+    [
+      "local, one local endpoint",
+      "Local",
+      [ep("10.0.1.1", "test-node", true), ep("10.0.1.2", "node1", true), ep("10.0.1.3", "node2", true)],
+      "10.0.1.1:80",
+    ],
+    [
+      "local, several local endpoints",
+      "Local",
+      [ep("10.0.1.1", "test-node", true), ep("10.0.1.2", "test-node", true), ep("10.0.1.3", "node2", true)],
+      "10.0.1.1:80, 10.0.1.2:80",
+    ],
+    [
+      "local, no local endpoints",
+      "Local",
+      [ep("10.0.1.1", "node0", true), ep("10.0.1.2", "node1", true), ep("10.0.1.3", "node2", true)],
+      "DROP",
+    ],
   ]
   for (const [name, itp, endpoints, expected] of cases) {
     it(name, () => {
-      expect(flow(compileIptables([svc(itp)], [slice(endpoints)], FAKE_NODE, FAKE_CONFIG), "cluster-ip-from-pod")).toBe(expected)
+      expect(flow(compileIptables([svc(itp)], [slice(endpoints)], FAKE_NODE, FAKE_CONFIG), "cluster-ip-from-pod")).toBe(
+        expected,
+      )
       // Endpoints deleted.
       expect(flow(compileIptables([svc(itp)], [], FAKE_NODE, FAKE_CONFIG), "cluster-ip-from-pod")).toBe("REJECT")
     })
@@ -77,7 +102,9 @@ describe("TestInternalTrafficPolicy", () => {
     const result = compileIptables([svc("Local")], [slice([ep("10.0.1.1", "test-node", true)])], FAKE_NODE, FAKE_CONFIG)
     const view = result.services[0] as IptablesServicePortView
     expect(view.localPolicyChain).toMatch(/^KUBE-SVL-/)
-    expect(result.restoreInput).toContain(`-A KUBE-SERVICES -m comment --comment "ns1/svc1 cluster IP" -m tcp -p tcp -d 172.30.1.1 --dport 80 -j ${view.localPolicyChain}`)
+    expect(result.restoreInput).toContain(
+      `-A KUBE-SERVICES -m comment --comment "ns1/svc1 cluster IP" -m tcp -p tcp -d 172.30.1.1 --dport 80 -j ${view.localPolicyChain}`,
+    )
     expect(result.restoreInput).not.toContain(`:${view.clusterPolicyChain} `)
   })
 })
@@ -111,12 +138,22 @@ describe("TestTerminatingEndpointsTrafficPolicyLocal", () => {
     ],
     [
       "only terminating endpoints exist",
-      [ep("10.0.1.2", "test-node", false, true, true), ep("10.0.1.3", "test-node", false, true, true), ep("10.0.1.4", "test-node", false, false, true), ep("10.0.1.5", "node-1", true, true, false)],
+      [
+        ep("10.0.1.2", "test-node", false, true, true),
+        ep("10.0.1.3", "test-node", false, true, true),
+        ep("10.0.1.4", "test-node", false, false, true),
+        ep("10.0.1.5", "node-1", true, true, false),
+      ],
       "10.0.1.5:80",
       "10.0.1.2:80, 10.0.1.3:80",
     ],
     ["terminating endpoints on remote node", [ep("10.0.1.5", "node-1", false, true, true)], "10.0.1.5:80", "DROP"],
-    ["no usable endpoints on any node", [ep("10.0.1.5", "test-node", false, false, true), ep("10.0.1.5", "node-1", false, false, true)], "REJECT", "REJECT"],
+    [
+      "no usable endpoints on any node",
+      [ep("10.0.1.5", "test-node", false, false, true), ep("10.0.1.5", "node-1", false, false, true)],
+      "REJECT",
+      "REJECT",
+    ],
   ]
   for (const [name, endpoints, podToClusterIP, externalToLB] of cases) {
     it(name, () => {
@@ -142,7 +179,9 @@ describe("servicePortViews (mode-independent)", () => {
     const { services, slices } = loadManifests("g1-overall.yaml")
     const views = servicePortViews(services, slices, FAKE_NODE)
     const iptables = compileIptables(services, slices, FAKE_NODE, FAKE_CONFIG).services
-    expect(views.map((v) => [v.name, v.hasInternalEndpoints, v.hasExternalEndpoints])).toEqual(iptables.map((v) => [v.name, v.hasInternalEndpoints, v.hasExternalEndpoints]))
+    expect(views.map((v) => [v.name, v.hasInternalEndpoints, v.hasExternalEndpoints])).toEqual(
+      iptables.map((v) => [v.name, v.hasInternalEndpoints, v.hasExternalEndpoints]),
+    )
     expect(views.map((v) => `${v.name} ${v.internalVerdict} ${v.externalVerdict}`)).toEqual([
       "ns1/svc1:p80 ACCEPT ACCEPT",
       "ns2/svc2:p80 ACCEPT DROP",

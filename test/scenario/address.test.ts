@@ -8,7 +8,10 @@ import { describe, expect, it } from "vitest"
 import { parseAddress, parsePrefix } from "../../src/scenario/address.ts"
 import { formatIpv4, parseCidr, parseIpv4 } from "../../src/wire/ipv4.ts"
 
-const octet = fc.oneof(fc.integer({ min: 0, max: 255 }).map(String), fc.constantFrom("256", "01", "00", "1e1", "", "-1", "0x1", " 1"))
+const octet = fc.oneof(
+  fc.integer({ min: 0, max: 255 }).map(String),
+  fc.constantFrom("256", "01", "00", "1e1", "", "-1", "0x1", " 1"),
+)
 const quadish = fc.oneof(
   fc.tuple(octet, octet, octet, octet).map((parts) => parts.join(".")),
   fc.tuple(octet, octet, octet).map((parts) => parts.join(".")),
@@ -52,9 +55,22 @@ describe("boundary address parsing (ip-address)", () => {
   })
 
   it("refuses IPv6 as not modelled, and names the network when host bits are set", () => {
-    for (const text of ["::1", "fd00::10", "2001:db8::1", "::ffff:10.0.0.1"]) expect(parseAddress(text)).toEqual({ ok: false, message: `address "${text}" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)` })
-    expect(parsePrefix("fd00:10:96::/112")).toEqual({ ok: false, message: 'CIDR "fd00:10:96::/112" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)' })
-    expect(parsePrefix("10.96.0.1/12")).toEqual({ ok: false, message: 'invalid CIDR "10.96.0.1/12": host bits are set (did you mean 10.96.0.0/12?)' })
-    expect(parsePrefix("10.96.0.1/12", "CIDR", false)).toEqual({ ok: true, value: { address: 0x0a600000, prefixLength: 12, mask: 0xfff00000 } })
+    for (const text of ["::1", "fd00::10", "2001:db8::1", "::ffff:10.0.0.1"])
+      expect(parseAddress(text)).toEqual({
+        ok: false,
+        message: `address "${text}" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)`,
+      })
+    expect(parsePrefix("fd00:10:96::/112")).toEqual({
+      ok: false,
+      message: 'CIDR "fd00:10:96::/112" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    })
+    expect(parsePrefix("10.96.0.1/12")).toEqual({
+      ok: false,
+      message: 'invalid CIDR "10.96.0.1/12": host bits are set (did you mean 10.96.0.0/12?)',
+    })
+    expect(parsePrefix("10.96.0.1/12", "CIDR", false)).toEqual({
+      ok: true,
+      value: { address: 0x0a600000, prefixLength: 12, mask: 0xfff00000 },
+    })
   })
 })

@@ -54,26 +54,50 @@ describe("shipped scenarios", () => {
     expect(spec.cluster.nodes.map((n) => n.name)).toEqual(["node-1", "node-2", "node-3"])
     expect(spec.cluster.serviceCIDR).toBe("10.96.0.0/12")
     expect(spec.cluster.network).toEqual({
-      sameNodeLatencyNs: 20_000, crossNodeLatencyNs: 250_000, crossZoneLatencyNs: 1_000_000, externalLatencyNs: 5_000_000,
-      bandwidthBitsPerSecond: 10_000_000_000, mtuBytes: 1500, lossPartsPerMillion: 0, queuePacketsMax: 1000,
+      sameNodeLatencyNs: 20_000,
+      crossNodeLatencyNs: 250_000,
+      crossZoneLatencyNs: 1_000_000,
+      externalLatencyNs: 5_000_000,
+      bandwidthBitsPerSecond: 10_000_000_000,
+      mtuBytes: 1500,
+      lossPartsPerMillion: 0,
+      queuePacketsMax: 1000,
     })
     expect(spec.kubeProxy.syncPeriodNs).toBe(30e9)
     expect(spec.kubeProxy.minSyncPeriodNs).toBe(1e9)
-    expect(spec.kubeProxy.conntrack).toEqual({ max: 131072, tcpEstablishedTimeoutNs: 86400e9, tcpCloseWaitTimeoutNs: 3600e9, udpTimeoutNs: 30e9, udpStreamTimeoutNs: 120e9 })
+    expect(spec.kubeProxy.conntrack).toEqual({
+      max: 131072,
+      tcpEstablishedTimeoutNs: 86400e9,
+      tcpCloseWaitTimeoutNs: 3600e9,
+      udpTimeoutNs: 30e9,
+      udpStreamTimeoutNs: 120e9,
+    })
     expect(spec.workloads[0].arrival).toEqual({ kind: "poisson", ratePerSecond: 200 })
     expect(spec.workloads[0].to).toEqual({ scheme: "http", host: "http-go-svc", port: 80, path: "/" })
-    expect(spec.manifests.map((m) => `${m.object.kind}/${m.object.metadata.namespace}/${m.object.metadata.name}`)).toEqual([
-      "Deployment/default/http-go", "Service/default/http-go-svc", "Pod/default/busybox",
+    expect(
+      spec.manifests.map((m) => `${m.object.kind}/${m.object.metadata.namespace}/${m.object.metadata.name}`),
+    ).toEqual(["Deployment/default/http-go", "Service/default/http-go-svc", "Pod/default/busybox"])
+    expect(result.scenario.expectations.map((e) => e.text)).toEqual([
+      "completedAtLeast: 990",
+      "failedAtMost: 10",
+      "endpointsAtLeast: 3",
     ])
-    expect(result.scenario.expectations.map((e) => e.text)).toEqual(["completedAtLeast: 990", "failedAtMost: 10", "endpointsAtLeast: 3"])
   })
 
   it("locates manifest fields in their own file (seed 000)", () => {
     const result = loadScenario(join(ROOT, "scenarios", "seed-000-cluster-test-01.yaml"))
     if (!result.ok) throw new Error("seed 000 must decode")
     const service = result.scenario.spec.manifests.find((m) => m.object.kind === "Service")
-    expect(service?.locate(["spec", "ports", 0, "port"])).toEqual({ file: join(ROOT, "scenarios", "manifests", "cluster-test-01-service.yaml"), line: 12, column: 13 })
-    expect(result.scenario.spec.manifests.every((m) => m.object.metadata.namespace === "cluster-test-01" || m.object.kind === "Namespace")).toBe(true)
+    expect(service?.locate(["spec", "ports", 0, "port"])).toEqual({
+      file: join(ROOT, "scenarios", "manifests", "cluster-test-01-service.yaml"),
+      line: 12,
+      column: 13,
+    })
+    expect(
+      result.scenario.spec.manifests.every(
+        (m) => m.object.metadata.namespace === "cluster-test-01" || m.object.kind === "Namespace",
+      ),
+    ).toBe(true)
   })
 })
 
@@ -122,13 +146,13 @@ expect:
   - { workload: x, completedAtLeast: 1 }
 `
     expect(issuesOf(text)).toEqual([
-      "s.yaml:18:25: spec.selector: warning: Service other selects app=nothing but no Pod or Deployment template in namespace \"default\" has these labels (it will have no endpoints)",
-      "s.yaml:20:22: workloads[0].from: no Pod \"web\" in namespace \"default\" (to send from the replicas of Deployment web, write deployment/web)",
-      "s.yaml:21:13: workloads[1].name: duplicate workload name \"w\"",
-      "s.yaml:21:22: workloads[1].from: no node \"node-9\" (nodes: node-1, node-2, node-3)",
-      "s.yaml:21:39: workloads[1].to: invalid target \"udp://10.96.0.10\": udp needs a port (udp://HOST:PORT)",
-      "s.yaml:23:22: timeline[0].scale: no Deployment \"nope\" in namespace \"default\"",
-      "s.yaml:25:17: expect[0].workload: no workload named \"x\"",
+      's.yaml:18:25: spec.selector: warning: Service other selects app=nothing but no Pod or Deployment template in namespace "default" has these labels (it will have no endpoints)',
+      's.yaml:20:22: workloads[0].from: no Pod "web" in namespace "default" (to send from the replicas of Deployment web, write deployment/web)',
+      's.yaml:21:13: workloads[1].name: duplicate workload name "w"',
+      's.yaml:21:22: workloads[1].from: no node "node-9" (nodes: node-1, node-2, node-3)',
+      's.yaml:21:39: workloads[1].to: invalid target "udp://10.96.0.10": udp needs a port (udp://HOST:PORT)',
+      's.yaml:23:22: timeline[0].scale: no Deployment "nope" in namespace "default"',
+      's.yaml:25:17: expect[0].workload: no workload named "x"',
     ])
   })
 
@@ -167,17 +191,21 @@ spec:
     - { port: 80, nodePort: 80 }
     - { port: 81 }
 `
-    expect(issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n  - path: m/missing.yaml\n`, { "m/web.yaml": manifest })).toEqual([
-      "m/web.yaml:6:13: spec.replicas: must not be negative",
-      "m/web.yaml:16:42: spec.template.spec.containers[0].ports[0].protocl: warning: unknown field \"protocl\" (ignored)",
-      "m/web.yaml:16:36: spec.template.spec.containers[0].ports[0].containerPort: expected number, got \"80\"",
-      "m/web.yaml:19:7: kind: warning: kind ConfigMap (v1) is not simulated; object skipped",
-      "m/web.yaml:22:13: apiVersion: no matches for kind \"Deployment\" in version \"extensions/v1beta1\" (the simulator serves Deployment at apps/v1)",
-      "m/web.yaml:32:7: spec.ports[0].name: Required value (every port of a multi-port Service needs a name)",
-      "m/web.yaml:32:29: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767",
-      "m/web.yaml:33:7: spec.ports[1].name: Required value (every port of a multi-port Service needs a name)",
-      "s.yaml:6:11: manifests[1].path: cannot read manifest file m/missing.yaml: no such file",
-    ].sort(byPosition))
+    expect(
+      issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n  - path: m/missing.yaml\n`, { "m/web.yaml": manifest }),
+    ).toEqual(
+      [
+        "m/web.yaml:6:13: spec.replicas: must not be negative",
+        'm/web.yaml:16:42: spec.template.spec.containers[0].ports[0].protocl: warning: unknown field "protocl" (ignored)',
+        'm/web.yaml:16:36: spec.template.spec.containers[0].ports[0].containerPort: expected number, got "80"',
+        "m/web.yaml:19:7: kind: warning: kind ConfigMap (v1) is not simulated; object skipped",
+        'm/web.yaml:22:13: apiVersion: no matches for kind "Deployment" in version "extensions/v1beta1" (the simulator serves Deployment at apps/v1)',
+        "m/web.yaml:32:7: spec.ports[0].name: Required value (every port of a multi-port Service needs a name)",
+        "m/web.yaml:32:29: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767",
+        "m/web.yaml:33:7: spec.ports[1].name: Required value (every port of a multi-port Service needs a name)",
+        "s.yaml:6:11: manifests[1].path: cannot read manifest file m/missing.yaml: no such file",
+      ].sort(byPosition),
+    )
   })
 
   it("reports YAML syntax errors with their position", () => {
@@ -186,12 +214,18 @@ spec:
   })
 
   it("rejects an empty file and a wrong kind", () => {
-    expect(issuesOf("")).toEqual(["s.yaml:1:1: empty scenario file: expected apiVersion: kube-netsim/v1, kind: Scenario"])
-    expect(issuesOf("apiVersion: kube-netsim/v1\nkind: Scenaro\nmetadata: { name: t }\n")).toEqual(['s.yaml:2:7: kind: expected "Scenario", got "Scenaro"'])
+    expect(issuesOf("")).toEqual([
+      "s.yaml:1:1: empty scenario file: expected apiVersion: kube-netsim/v1, kind: Scenario",
+    ])
+    expect(issuesOf("apiVersion: kube-netsim/v1\nkind: Scenaro\nmetadata: { name: t }\n")).toEqual([
+      's.yaml:2:7: kind: expected "Scenario", got "Scenaro"',
+    ])
   })
 
   it("refuses proxy modes that are not simulated yet and warns about DNS settings with no effect", () => {
-    expect(issuesOf(`${HEAD}kubeProxy: { mode: ipvs }\n`)).toEqual(["s.yaml:4:20: kubeProxy.mode: kube-proxy mode ipvs is not simulated yet (only iptables)"])
+    expect(issuesOf(`${HEAD}kubeProxy: { mode: ipvs }\n`)).toEqual([
+      "s.yaml:4:20: kubeProxy.mode: kube-proxy mode ipvs is not simulated yet (only iptables)",
+    ])
     expect(issuesOf(`${HEAD}kubeProxy: { mode: iptables }\n`)).toEqual([])
     expect(issuesOf(`${HEAD}dns: { nodeLocal: { enabled: true } }\n`)).toEqual([
       "s.yaml:4:30: dns.nodeLocal.enabled: warning: NodeLocal DNSCache is not simulated yet: names resolve without DNS packets",
@@ -220,15 +254,22 @@ spec:
   })
 
   it("refuses an empty TCP request (it was an internal error at run time); UDP and ICMP may be empty", () => {
-    const workload = (to: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}", requestBytes: 0 }]\n`
-    expect(issuesOf(workload("http://10.0.0.2/"))).toEqual(["s.yaml:5:75: workloads[0].requestBytes: must be at least 1 for http:// targets (a request is bytes on the connection)"])
-    expect(issuesOf(workload("tcp://10.0.0.2:80"))).toEqual(["s.yaml:5:76: workloads[0].requestBytes: must be at least 1 for tcp:// targets (a request is bytes on the connection)"])
+    const workload = (to: string): string =>
+      `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}", requestBytes: 0 }]\n`
+    expect(issuesOf(workload("http://10.0.0.2/"))).toEqual([
+      "s.yaml:5:75: workloads[0].requestBytes: must be at least 1 for http:// targets (a request is bytes on the connection)",
+    ])
+    expect(issuesOf(workload("tcp://10.0.0.2:80"))).toEqual([
+      "s.yaml:5:76: workloads[0].requestBytes: must be at least 1 for tcp:// targets (a request is bytes on the connection)",
+    ])
     expect(issuesOf(workload("udp://10.0.0.2:53"))).toEqual([])
     expect(issuesOf(workload("icmp://10.0.0.2"))).toEqual([])
   })
 
   it("checks load-balancer pool entries with the allocator's parser (host bits were an internal error)", () => {
-    expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.10/30] }\n`)).toEqual(['s.yaml:4:24: loadBalancer.pool[0]: invalid pool entry "198.51.100.10/30": host bits are set (did you mean 198.51.100.8/30?)'])
+    expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.10/30] }\n`)).toEqual([
+      's.yaml:4:24: loadBalancer.pool[0]: invalid pool entry "198.51.100.10/30": host bits are set (did you mean 198.51.100.8/30?)',
+    ])
     expect(issuesOf(`${HEAD}loadBalancer: { pool: [198.51.100.20-198.51.100.10] }\n`)).toEqual([
       's.yaml:4:24: loadBalancer.pool[0]: invalid pool entry "198.51.100.20-198.51.100.10": expected a range FIRST-LAST of IPv4 addresses with FIRST <= LAST (192.168.1.240-192.168.1.250)',
     ])
@@ -236,12 +277,18 @@ spec:
   })
 
   it("parses addresses and CIDRs with ip-address: IPv6 is refused as not modelled, malformed IPv4 says why", () => {
-    expect(issuesOf(`${HEAD}cluster: { podCIDR: "fd00:10:244::/56", serviceCIDR: 10.96.0.0/33, nodeCIDR: 10.0.0.0/08 }\n`)).toEqual([
+    expect(
+      issuesOf(`${HEAD}cluster: { podCIDR: "fd00:10:244::/56", serviceCIDR: 10.96.0.0/33, nodeCIDR: 10.0.0.0/08 }\n`),
+    ).toEqual([
       's.yaml:4:21: cluster.podCIDR: CIDR "fd00:10:244::/56" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
       's.yaml:4:54: cluster.serviceCIDR: invalid CIDR "10.96.0.0/33": the prefix length must be 0 to 32',
       's.yaml:4:78: cluster.nodeCIDR: invalid CIDR "10.0.0.0/08": the prefix length must be 0 to 32',
     ])
-    expect(issuesOf(`${HEAD}externalHosts: [{ name: a, ip: 010.0.0.1 }, { name: b, ip: "2001:db8::1" }, { name: c, ip: 10.0.0.256 }]\n`)).toEqual([
+    expect(
+      issuesOf(
+        `${HEAD}externalHosts: [{ name: a, ip: 010.0.0.1 }, { name: b, ip: "2001:db8::1" }, { name: c, ip: 10.0.0.256 }]\n`,
+      ),
+    ).toEqual([
       `s.yaml:4:32: externalHosts[0].ip: invalid IPv4 address "010.0.0.1": IPv4 addresses can't have leading zeroes`,
       's.yaml:4:60: externalHosts[1].ip: address "2001:db8::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
       's.yaml:4:92: externalHosts[2].ip: invalid IPv4 address "10.0.0.256": expected a dotted quad such as 10.96.0.10',
@@ -254,36 +301,64 @@ spec:
 
   it("checks the address fields of manifests: clusterIP(s), externalIPs, loadBalancerIP, source ranges, slice and Endpoints addresses", () => {
     const service = (spec: string): string[] =>
-      issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { selector: { app: a }, ports: [{ port: 80 }], ${spec} } } }]\n`).filter((l) => !l.includes("warning"))
-    expect(service(`clusterIP: "fd00::10"`)).toEqual(['s.yaml:4:143: manifests[0].inline.spec.clusterIP: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
-    expect(service(`clusterIP: 10.96.0.1.5`)).toEqual(['s.yaml:4:143: manifests[0].inline.spec.clusterIP: invalid clusterIP "10.96.0.1.5": expected a dotted quad such as 10.96.0.10'])
-    expect(service(`clusterIPs: [10.96.0.10, "fd00::10"]`)).toEqual(['s.yaml:4:157: manifests[0].inline.spec.clusterIPs[1]: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
-    expect(service(`type: LoadBalancer, loadBalancerIP: 198.51.100.1/32`)).toEqual(['s.yaml:4:168: manifests[0].inline.spec.loadBalancerIP: invalid loadBalancerIP "198.51.100.1/32": expected an address without a /prefix'])
-    expect(service(`externalIPs: ["2001:db8::7"]`)).toEqual(['s.yaml:4:146: manifests[0].inline.spec.externalIPs[0]: address "2001:db8::7" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
+      issuesOf(
+        `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { selector: { app: a }, ports: [{ port: 80 }], ${spec} } } }]\n`,
+      ).filter((l) => !l.includes("warning"))
+    expect(service(`clusterIP: "fd00::10"`)).toEqual([
+      's.yaml:4:143: manifests[0].inline.spec.clusterIP: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+    expect(service(`clusterIP: 10.96.0.1.5`)).toEqual([
+      's.yaml:4:143: manifests[0].inline.spec.clusterIP: invalid clusterIP "10.96.0.1.5": expected a dotted quad such as 10.96.0.10',
+    ])
+    expect(service(`clusterIPs: [10.96.0.10, "fd00::10"]`)).toEqual([
+      's.yaml:4:157: manifests[0].inline.spec.clusterIPs[1]: clusterIP "fd00::10" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+    expect(service(`type: LoadBalancer, loadBalancerIP: 198.51.100.1/32`)).toEqual([
+      's.yaml:4:168: manifests[0].inline.spec.loadBalancerIP: invalid loadBalancerIP "198.51.100.1/32": expected an address without a /prefix',
+    ])
+    expect(service(`externalIPs: ["2001:db8::7"]`)).toEqual([
+      's.yaml:4:146: manifests[0].inline.spec.externalIPs[0]: address "2001:db8::7" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
     // Source ranges: space padding and host bits allowed, as the API server's IsValidCIDR does.
     expect(service(`type: LoadBalancer, loadBalancerSourceRanges: [" 203.0.113.7/25", 203.0.113.0/40]`)).toEqual([
       's.yaml:4:198: manifests[0].inline.spec.loadBalancerSourceRanges[1]: invalid source range "203.0.113.0/40": the prefix length must be 0 to 32',
     ])
-    const slice = issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: discovery.k8s.io/v1, kind: EndpointSlice, metadata: { name: s-1, labels: { kubernetes.io/service-name: s } }, addressType: IPv4, endpoints: [{ addresses: [10.244.1.5] }, { addresses: ["fd00::5"] }] } }]\n`)
+    const slice = issuesOf(
+      `${HEAD}manifests: [{ inline: { apiVersion: discovery.k8s.io/v1, kind: EndpointSlice, metadata: { name: s-1, labels: { kubernetes.io/service-name: s } }, addressType: IPv4, endpoints: [{ addresses: [10.244.1.5] }, { addresses: ["fd00::5"] }] } }]\n`,
+    )
     expect(slice.filter((l) => !l.includes("warning"))).toEqual([
       's.yaml:4:221: manifests[0].inline.endpoints[1].addresses[0]: endpoint address "fd00::5" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
     ])
-    const endpoints = issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Endpoints, metadata: { name: s }, subsets: [{ addresses: [{ ip: "fd00::5" }] }] } }]\n`)
+    const endpoints = issuesOf(
+      `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Endpoints, metadata: { name: s }, subsets: [{ addresses: [{ ip: "fd00::5" }] }] } }]\n`,
+    )
     expect(endpoints.filter((l) => !l.includes("warning"))).toEqual([
       's.yaml:4:111: manifests[0].inline.subsets[0].addresses[0].ip: address "fd00::5" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
     ])
   })
 
   it("refuses an IPv6 or malformed address literal in a workload target", () => {
-    const workload = (to: string): string[] => issuesOf(`${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}" }]\n`)
-    expect(workload("http://[fd00::1]:80/")).toEqual(['s.yaml:5:41: workloads[0].to: invalid target "http://[fd00::1]:80/": address "fd00::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)'])
-    expect(workload("http://10.96.0.300/")).toEqual(['s.yaml:5:41: workloads[0].to: invalid target "http://10.96.0.300/": invalid address "10.96.0.300": expected a dotted quad such as 10.96.0.10'])
+    const workload = (to: string): string[] =>
+      issuesOf(
+        `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Pod, metadata: { name: c }, spec: { containers: [{ name: c, image: busybox }] } } }]\nworkloads: [{ name: w, from: pod/c, to: "${to}" }]\n`,
+      )
+    expect(workload("http://[fd00::1]:80/")).toEqual([
+      's.yaml:5:41: workloads[0].to: invalid target "http://[fd00::1]:80/": address "fd00::1" is IPv6: IPv6 is not modelled (the simulator is IPv4 single-stack)',
+    ])
+    expect(workload("http://10.96.0.300/")).toEqual([
+      's.yaml:5:41: workloads[0].to: invalid target "http://10.96.0.300/": invalid address "10.96.0.300": expected a dotted quad such as 10.96.0.10',
+    ])
   })
 
   it("refuses headless NodePort and LoadBalancer Services as the API server does", () => {
-    const svc = (type: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { type: ${type}, clusterIP: None, selector: { app: a }, ports: [{ port: 80 }] } } }]\n`
-    expect(issuesOf(svc("NodePort")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:114: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`])
-    expect(issuesOf(svc("LoadBalancer")).filter((l) => !l.includes("warning"))).toEqual([`s.yaml:4:118: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for LoadBalancer services`])
+    const svc = (type: string): string =>
+      `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { type: ${type}, clusterIP: None, selector: { app: a }, ports: [{ port: 80 }] } } }]\n`
+    expect(issuesOf(svc("NodePort")).filter((l) => !l.includes("warning"))).toEqual([
+      `s.yaml:4:114: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for NodePort services`,
+    ])
+    expect(issuesOf(svc("LoadBalancer")).filter((l) => !l.includes("warning"))).toEqual([
+      `s.yaml:4:118: manifests[0].inline.spec.clusterIP: Invalid value: "None": may not be set to 'None' for LoadBalancer services`,
+    ])
     expect(issuesOf(svc("ClusterIP")).filter((l) => !l.includes("warning"))).toEqual([])
   })
 
@@ -316,7 +391,12 @@ spec:
   ports: [{ port: 80 }]
 `
     const pods = `apiVersion: v1\nkind: Pod\nmetadata: { name: p, labels: { app: a } }\nspec: { containers: [{ name: c, image: i }] }\n`
-    expect(issuesOf(`${HEAD}manifests:\n  - path: m/s.yaml\n  - path: m/p.yaml\n`, { "m/s.yaml": manifest, "m/p.yaml": pods })).toEqual([
+    expect(
+      issuesOf(`${HEAD}manifests:\n  - path: m/s.yaml\n  - path: m/p.yaml\n`, {
+        "m/s.yaml": manifest,
+        "m/p.yaml": pods,
+      }),
+    ).toEqual([
       'm/s.yaml:6:19: spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services (the simulator models IPv4 single-stack clusters only)',
       'm/s.yaml:7:22: spec.ipFamilies[1]: Invalid value: "IPv6": not configured on this cluster (the simulator models IPv4 single-stack clusters only)',
       "m/s.yaml:24:34: spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'",
@@ -393,15 +473,20 @@ spec:
   })
 
   it("accepts trafficDistribution values and refuses others as the API server does", () => {
-    const svc = (value: string): string => `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { trafficDistribution: ${value}, ports: [{ port: 80 }] } } }]\n`
+    const svc = (value: string): string =>
+      `${HEAD}manifests: [{ inline: { apiVersion: v1, kind: Service, metadata: { name: s }, spec: { trafficDistribution: ${value}, ports: [{ port: 80 }] } } }]\n`
     expect(issuesOf(svc("PreferClose"))).toEqual([])
     expect(issuesOf(svc("PreferSameZone"))).toEqual([])
-    expect(issuesOf(svc("Nearest"))[0]).toMatch(/^s\.yaml:4:\d+: manifests\[0\]\.inline\.spec\.trafficDistribution: Expected "PreferClose" \| "PreferSameZone" \| "PreferSameNode", got "Nearest"$/)
+    expect(issuesOf(svc("Nearest"))[0]).toMatch(
+      /^s\.yaml:4:\d+: manifests\[0\]\.inline\.spec\.trafficDistribution: Expected "PreferClose" \| "PreferSameZone" \| "PreferSameNode", got "Nearest"$/,
+    )
   })
 
   it("reports a missing scenario file with its path", () => {
     const result = loadScenario("/nonexistent/x.yaml")
-    expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual(["cannot read scenario file /nonexistent/x.yaml: no such file"])
+    expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual([
+      "cannot read scenario file /nonexistent/x.yaml: no such file",
+    ])
   })
 })
 

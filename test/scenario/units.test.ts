@@ -4,7 +4,13 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { parseBandwidthBps, parseBytes, parseDurationNs, parseLossPpm, parseRatePerSecond } from "../../src/scenario/units.ts"
+import {
+  parseBandwidthBps,
+  parseBytes,
+  parseDurationNs,
+  parseLossPpm,
+  parseRatePerSecond,
+} from "../../src/scenario/units.ts"
 
 describe("units", () => {
   it("parses durations to integer nanoseconds", () => {
@@ -15,7 +21,8 @@ describe("units", () => {
     expect(parseDurationNs("24h")).toBe(86_400_000_000_000)
     expect(parseDurationNs("0")).toBe(0)
     expect(parseDurationNs("0.1ns")).toBe('invalid duration "0.1ns": not a whole number of nanoseconds')
-    for (const bad of ["10 sec", "10", "ms", "-1s", "1e3ms", "1,5s", " 1s"]) expect(typeof parseDurationNs(bad)).toBe("string")
+    for (const bad of ["10 sec", "10", "ms", "-1s", "1e3ms", "1,5s", " 1s"])
+      expect(typeof parseDurationNs(bad)).toBe("string")
   })
 
   it("parses rates, bandwidths, sizes and loss", () => {

@@ -17,12 +17,16 @@ const popcount = (x: number): number => {
 describe("Rng reference vectors", () => {
   it("xoshiro128** from state (1, 2, 3, 4) gives the reference C outputs", () => {
     const rng = new Rng(1, 2, 3, 4)
-    expect(Array.from({ length: 10 }, () => rng.uint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849, 3729100597, 4258142804])
+    expect(Array.from({ length: 10 }, () => rng.uint32())).toEqual([
+      11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849, 3729100597, 4258142804,
+    ])
   })
 
   it("xoshiro128** from a state with the top bits set, and after a million steps", () => {
     const rng = new Rng(0x9e3779b9, 0x243f6a88, 0xb7e15162, 0xdeadbeef)
-    expect(Array.from({ length: 6 }, () => rng.uint32())).toEqual([2463954730, 5524658, 74256371, 1905451993, 3123413897, 314453775])
+    expect(Array.from({ length: 6 }, () => rng.uint32())).toEqual([
+      2463954730, 5524658, 74256371, 1905451993, 3123413897, 314453775,
+    ])
     const long = new Rng(1, 2, 3, 4)
     for (let i = 0; i < 1_000_000; i++) long.uint32()
     expect([long.uint32(), long.uint32()]).toEqual([3175353485, 1926457977])
@@ -31,7 +35,9 @@ describe("Rng reference vectors", () => {
   it("seed derivation: Rng.stream's state words equal the C derivation's", () => {
     expect(state(Rng.stream(1, "node/node-1/netfilter"))).toEqual([985854764, 2504345642, 2861315970, 416436058])
     expect(state(Rng.stream(0, ""))).toEqual([2391641645, 160655452, 2237094726, 3099636008])
-    expect(state(Rng.stream(20261202, "workload/wget/arrivals"))).toEqual([3730735862, 4285195466, 2234641691, 1655558183])
+    expect(state(Rng.stream(20261202, "workload/wget/arrivals"))).toEqual([
+      3730735862, 4285195466, 2234641691, 1655558183,
+    ])
     expect(state(Rng.stream(Number.MAX_SAFE_INTEGER, "a"))).toEqual([1425562027, 2124470206, 1044889389, 857964293])
     const rng = Rng.stream(20261202, "workload/wget/arrivals")
     expect(Array.from({ length: 4 }, () => rng.uint32())).toEqual([3843802478, 2092625514, 2860080831, 286755178])

@@ -20,7 +20,9 @@ describe("Scheduler", () => {
         times.forEach((timeNs, index) => scheduler.schedule(timeNs, kind, index, 0))
         const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: 1e9 })
         expect(outcome.reason).toBe("empty")
-        const expected = times.map((timeNs, index) => ({ timeNs, index })).sort((x, y) => x.timeNs - y.timeNs || x.index - y.index)
+        const expected = times
+          .map((timeNs, index) => ({ timeNs, index }))
+          .sort((x, y) => x.timeNs - y.timeNs || x.index - y.index)
         expect(recorder.seen.map((e) => e.a)).toEqual(expected.map((e) => e.index))
       }),
     )
@@ -66,7 +68,11 @@ describe("Scheduler", () => {
     }
     const kind = scheduler.registerKind("forever", handler)
     scheduler.schedule(0, kind, 0, 0)
-    expect(scheduler.run({ timeNsMax: 95, eventCountMax: 1e6 })).toEqual({ reason: "time-limit", eventCount: 10, nowNs: 90 })
+    expect(scheduler.run({ timeNsMax: 95, eventCountMax: 1e6 })).toEqual({
+      reason: "time-limit",
+      eventCount: 10,
+      nowNs: 90,
+    })
     expect(scheduler.run({ timeNsMax: 1e12, eventCountMax: 5 }).reason).toBe("event-limit")
   })
 
@@ -125,77 +131,82 @@ describe("Scheduler against a reference model", () => {
 
   it("dispatches the same trace, pending counts and next times as the model", () => {
     fc.assert(
-      fc.property(fc.array(opArbitrary, { maxLength: 120 }), fc.array(actionArbitrary, { minLength: 1, maxLength: 16 }), (ops, actions) => {
-        // Event ids count schedule calls in order on each side; the real side keeps its handles.
-        const scheduler = new Scheduler(2)
-        const handles: number[] = []
-        const realTrace: string[] = []
-        const handler: EventHandler = {
-          handleEvent(kind, a, _b, nowNs) {
-            realTrace.push(`${nowNs}:${a}`)
-            const action = actions[a % actions.length]
-            for (const delayNs of action.delaysNs) handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
-            if (action.cancelPick !== null) scheduler.cancel(handles[action.cancelPick % handles.length])
-            expect(scheduler.peekTimeNs()).toBeGreaterThanOrEqual(nowNs)
-          },
-        }
-        const kind = scheduler.registerKind("model", handler)
+      fc.property(
+        fc.array(opArbitrary, { maxLength: 120 }),
+        fc.array(actionArbitrary, { minLength: 1, maxLength: 16 }),
+        (ops, actions) => {
+          // Event ids count schedule calls in order on each side; the real side keeps its handles.
+          const scheduler = new Scheduler(2)
+          const handles: number[] = []
+          const realTrace: string[] = []
+          const handler: EventHandler = {
+            handleEvent(kind, a, _b, nowNs) {
+              realTrace.push(`${nowNs}:${a}`)
+              const action = actions[a % actions.length]
+              for (const delayNs of action.delaysNs)
+                handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
+              if (action.cancelPick !== null) scheduler.cancel(handles[action.cancelPick % handles.length])
+              expect(scheduler.peekTimeNs()).toBeGreaterThanOrEqual(nowNs)
+            },
+          }
+          const kind = scheduler.registerKind("model", handler)
 
-        const modelTrace: string[] = []
-        let modelPending: Pending[] = []
-        let modelNowNs = 0
-        let modelIds = 0
-        const modelSchedule = (timeNs: number): void => {
-          modelPending.push({ timeNs, seq: modelIds, id: modelIds })
-          modelIds++
-        }
-        const modelCancel = (pick: number): void => {
-          const target = pick % modelIds
-          modelPending = modelPending.filter((p) => p.id !== target)
-        }
-        const modelRun = (eventsMax: number): number => {
-          let ran = 0
-          while (ran < eventsMax && modelPending.length > 0) {
-            let best = 0
-            for (let i = 1; i < modelPending.length; i++) {
-              const p = modelPending[i]
-              const q = modelPending[best]
-              if (p.timeNs < q.timeNs || (p.timeNs === q.timeNs && p.seq < q.seq)) best = i
+          const modelTrace: string[] = []
+          let modelPending: Pending[] = []
+          let modelNowNs = 0
+          let modelIds = 0
+          const modelSchedule = (timeNs: number): void => {
+            modelPending.push({ timeNs, seq: modelIds, id: modelIds })
+            modelIds++
+          }
+          const modelCancel = (pick: number): void => {
+            const target = pick % modelIds
+            modelPending = modelPending.filter((p) => p.id !== target)
+          }
+          const modelRun = (eventsMax: number): number => {
+            let ran = 0
+            while (ran < eventsMax && modelPending.length > 0) {
+              let best = 0
+              for (let i = 1; i < modelPending.length; i++) {
+                const p = modelPending[i]
+                const q = modelPending[best]
+                if (p.timeNs < q.timeNs || (p.timeNs === q.timeNs && p.seq < q.seq)) best = i
+              }
+              const event = modelPending[best]
+              modelPending.splice(best, 1)
+              modelNowNs = event.timeNs
+              modelTrace.push(`${event.timeNs}:${event.id}`)
+              ran++
+              const action = actions[event.id % actions.length]
+              for (const delayNs of action.delaysNs) modelSchedule(event.timeNs + delayNs)
+              if (action.cancelPick !== null) modelCancel(action.cancelPick)
             }
-            const event = modelPending[best]
-            modelPending.splice(best, 1)
-            modelNowNs = event.timeNs
-            modelTrace.push(`${event.timeNs}:${event.id}`)
-            ran++
-            const action = actions[event.id % actions.length]
-            for (const delayNs of action.delaysNs) modelSchedule(event.timeNs + delayNs)
-            if (action.cancelPick !== null) modelCancel(action.cancelPick)
+            return ran
           }
-          return ran
-        }
 
-        for (const op of ops) {
-          if (op.op === "schedule") {
-            handles.push(scheduler.schedule(scheduler.nowNs + op.delayNs, kind, handles.length, 0))
-            modelSchedule(modelNowNs + op.delayNs)
-          } else if (op.op === "cancel") {
-            if (handles.length === 0) continue
-            scheduler.cancel(handles[op.pick % handles.length])
-            modelCancel(op.pick)
-          } else if (op.op === "run") {
-            const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: op.events })
-            const ran = modelRun(op.events)
-            expect(outcome.eventCount).toBe(ran)
-            expect(outcome.reason).toBe(modelPending.length === 0 ? "empty" : "event-limit")
-          } else {
-            const next = modelPending.reduce((m, p) => Math.min(m, p.timeNs), Number.POSITIVE_INFINITY)
-            expect(scheduler.peekTimeNs()).toBe(next)
+          for (const op of ops) {
+            if (op.op === "schedule") {
+              handles.push(scheduler.schedule(scheduler.nowNs + op.delayNs, kind, handles.length, 0))
+              modelSchedule(modelNowNs + op.delayNs)
+            } else if (op.op === "cancel") {
+              if (handles.length === 0) continue
+              scheduler.cancel(handles[op.pick % handles.length])
+              modelCancel(op.pick)
+            } else if (op.op === "run") {
+              const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: op.events })
+              const ran = modelRun(op.events)
+              expect(outcome.eventCount).toBe(ran)
+              expect(outcome.reason).toBe(modelPending.length === 0 ? "empty" : "event-limit")
+            } else {
+              const next = modelPending.reduce((m, p) => Math.min(m, p.timeNs), Number.POSITIVE_INFINITY)
+              expect(scheduler.peekTimeNs()).toBe(next)
+            }
+            expect(realTrace).toEqual(modelTrace)
+            expect(scheduler.pendingCount).toBe(modelPending.length)
+            expect(scheduler.nowNs).toBe(modelNowNs)
           }
-          expect(realTrace).toEqual(modelTrace)
-          expect(scheduler.pendingCount).toBe(modelPending.length)
-          expect(scheduler.nowNs).toBe(modelNowNs)
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     )
   })
@@ -247,7 +258,8 @@ const PINNED_HOLD_FINGERPRINT = "a24933ea41a0e565"
 describe("Scheduler against a reference model at scale", () => {
   const NS_PER_S = 1_000_000_000
   const hash = (seed: number, id: number, salt: number): number => {
-    let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(id + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(salt, 0x27d4eb2f)
+    let h =
+      Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(id + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(salt, 0x27d4eb2f)
     h ^= h >>> 16
     h = Math.imul(h, 0x85ebca6b)
     h ^= h >>> 13
@@ -272,7 +284,8 @@ describe("Scheduler against a reference model at scale", () => {
     else if (roll === 4) delays.push(delays[0] + 1, delays[0] + 2)
     return delays
   }
-  const cancelPick = (seed: number, id: number): number | null => (hash(seed, id, 6) % 8 === 0 ? hash(seed, id, 7) : null)
+  const cancelPick = (seed: number, id: number): number | null =>
+    hash(seed, id, 6) % 8 === 0 ? hash(seed, id, 7) : null
 
   it("dispatches the same trace as the model through phases, bursts, far timers and cancels", () => {
     fc.assert(
@@ -280,7 +293,13 @@ describe("Scheduler against a reference model at scale", () => {
         fc.integer({ min: 0, max: 0x7fffffff }),
         fc.integer({ min: 1, max: 3000 }),
         fc.integer({ min: 500, max: 6000 }),
-        fc.array(fc.record({ events: fc.integer({ min: 1, max: 20_000 }), timeStepNs: fc.option(fc.integer({ min: 0, max: 200_000_000 }), { nil: null }) }), { maxLength: 6 }),
+        fc.array(
+          fc.record({
+            events: fc.integer({ min: 1, max: 20_000 }),
+            timeStepNs: fc.option(fc.integer({ min: 0, max: 200_000_000 }), { nil: null }),
+          }),
+          { maxLength: 6 },
+        ),
         (seed, initial, phaseLength, segments) => {
           const idsMax = 30_000
           const scheduler = new Scheduler(16)
@@ -289,7 +308,8 @@ describe("Scheduler against a reference model at scale", () => {
           const handler: EventHandler = {
             handleEvent(kind, a, _b, nowNs) {
               realTrace.push(nowNs, a)
-              for (const delayNs of childDelays(seed, a, idsMax, phaseLength)) handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
+              for (const delayNs of childDelays(seed, a, idsMax, phaseLength))
+                handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
               const pick = cancelPick(seed, a)
               if (pick !== null) scheduler.cancel(handles[pick % handles.length])
             },
@@ -350,13 +370,15 @@ describe("Scheduler against a reference model at scale", () => {
           }
           const check = (): void => {
             expect(realTrace.length).toBe(modelTrace.length)
-            for (let i = 0; i < modelTrace.length; i++) if (realTrace[i] !== modelTrace[i]) expect(realTrace.slice(i, i + 8)).toEqual(modelTrace.slice(i, i + 8))
+            for (let i = 0; i < modelTrace.length; i++)
+              if (realTrace[i] !== modelTrace[i]) expect(realTrace.slice(i, i + 8)).toEqual(modelTrace.slice(i, i + 8))
             expect(scheduler.pendingCount).toBe(modelTimes.length)
             expect(scheduler.nowNs).toBe(modelNowNs)
             expect(scheduler.peekTimeNs()).toBe(modelTimes.length > 0 ? modelTimes[0] : Number.POSITIVE_INFINITY)
           }
           for (const segment of [...segments, { events: 1e9, timeStepNs: null }]) {
-            const timeNsMax = segment.timeStepNs === null ? Number.MAX_SAFE_INTEGER : scheduler.nowNs + segment.timeStepNs
+            const timeNsMax =
+              segment.timeStepNs === null ? Number.MAX_SAFE_INTEGER : scheduler.nowNs + segment.timeStepNs
             const outcome = scheduler.run({ timeNsMax, eventCountMax: segment.events })
             const expected = modelRun(segment.events, timeNsMax)
             expect(outcome.eventCount).toBe(expected.ran)

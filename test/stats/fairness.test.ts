@@ -4,7 +4,13 @@ import { distributionSummary, fairnessFigures } from "../../src/stats/fairness.t
 
 describe("fairness", () => {
   it("is perfect for equal counts", () => {
-    expect(distributionSummary({ b: 50, a: 50, c: 50 })).toEqual({ byEndpoint: { a: 50, b: 50, c: 50 }, jain: 1, maxOverMean: 1, cv: 0, chiSquareP: 1 })
+    expect(distributionSummary({ b: 50, a: 50, c: 50 })).toEqual({
+      byEndpoint: { a: 50, b: 50, c: 50 },
+      jain: 1,
+      maxOverMean: 1,
+      cv: 0,
+      chiSquareP: 1,
+    })
     expect(Object.keys(distributionSummary({ z: 1, a: 2, m: 3 }).byEndpoint)).toEqual(["a", "m", "z"])
   })
 
@@ -18,7 +24,13 @@ describe("fairness", () => {
     expect(figures.chiSquare).toBeCloseTo(10, 12)
     expect(figures.degreesOfFreedom).toBe(2)
     expect(figures.chiSquareP).toBeCloseTo(Math.exp(-5), 12)
-    expect(distributionSummary({ a: 10, b: 20, c: 30 })).toEqual({ byEndpoint: { a: 10, b: 20, c: 30 }, jain: 0.857143, maxOverMean: 1.5, cv: 0.408248, chiSquareP: 0.00673795 })
+    expect(distributionSummary({ a: 10, b: 20, c: 30 })).toEqual({
+      byEndpoint: { a: 10, b: 20, c: 30 },
+      jain: 0.857143,
+      maxOverMean: 1.5,
+      cv: 0.408248,
+      chiSquareP: 0.00673795,
+    })
   })
 
   it("is worst when one endpoint gets everything: Jain 1/n", () => {
@@ -51,18 +63,21 @@ describe("fairness", () => {
 
   it("keeps every figure in its range for any counts", () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.nat({ max: 10 ** 9 }), { maxKeys: 30 }), (counts) => {
-        const summary = distributionSummary(counts)
-        const n = Math.max(1, Object.keys(counts).length)
-        expect(summary.jain).toBeGreaterThanOrEqual(1 / n - 1e-6)
-        expect(summary.jain).toBeLessThanOrEqual(1)
-        expect(summary.maxOverMean).toBeGreaterThanOrEqual(1 - 1e-6)
-        expect(summary.maxOverMean).toBeLessThanOrEqual(n + 1e-6)
-        expect(summary.cv).toBeGreaterThanOrEqual(0)
-        expect(summary.chiSquareP).toBeGreaterThanOrEqual(0)
-        expect(summary.chiSquareP).toBeLessThanOrEqual(1)
-        expect(JSON.stringify(summary)).not.toMatch(/null|NaN/)
-      }),
+      fc.property(
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.nat({ max: 10 ** 9 }), { maxKeys: 30 }),
+        (counts) => {
+          const summary = distributionSummary(counts)
+          const n = Math.max(1, Object.keys(counts).length)
+          expect(summary.jain).toBeGreaterThanOrEqual(1 / n - 1e-6)
+          expect(summary.jain).toBeLessThanOrEqual(1)
+          expect(summary.maxOverMean).toBeGreaterThanOrEqual(1 - 1e-6)
+          expect(summary.maxOverMean).toBeLessThanOrEqual(n + 1e-6)
+          expect(summary.cv).toBeGreaterThanOrEqual(0)
+          expect(summary.chiSquareP).toBeGreaterThanOrEqual(0)
+          expect(summary.chiSquareP).toBeLessThanOrEqual(1)
+          expect(JSON.stringify(summary)).not.toMatch(/null|NaN/)
+        },
+      ),
     )
   })
 })

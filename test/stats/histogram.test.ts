@@ -5,19 +5,24 @@ import { Histogram, bucketHighest, bucketIndex, bucketLowest, RELATIVE_ERROR_MAX
 const QUANTILES = [0, 0.5, 0.9, 0.99, 0.999, 1]
 
 function exactAtQuantile(sorted: readonly number[], q: number): number {
-  const rank = Math.max(1, Math.ceil(Math.round(q * 1e9) * sorted.length / 1e9 - 1e-9))
+  const rank = Math.max(1, Math.ceil((Math.round(q * 1e9) * sorted.length) / 1e9 - 1e-9))
   return sorted[rank - 1] as number
 }
 
 describe("Histogram buckets", () => {
   it("map every value into a bucket whose width is within 2^-7 of its lowest value", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (value) => {
-        const index = bucketIndex(value)
-        expect(bucketLowest(index)).toBeLessThanOrEqual(value)
-        expect(bucketHighest(index)).toBeGreaterThanOrEqual(value)
-        expect(bucketHighest(index) - bucketLowest(index)).toBeLessThanOrEqual(bucketLowest(index) * RELATIVE_ERROR_MAX)
-      }),
+      fc.property(
+        fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        (value) => {
+          const index = bucketIndex(value)
+          expect(bucketLowest(index)).toBeLessThanOrEqual(value)
+          expect(bucketHighest(index)).toBeGreaterThanOrEqual(value)
+          expect(bucketHighest(index) - bucketLowest(index)).toBeLessThanOrEqual(
+            bucketLowest(index) * RELATIVE_ERROR_MAX,
+          )
+        },
+      ),
     )
   })
 
@@ -32,7 +37,10 @@ describe("Histogram", () => {
   it("reports percentiles within the documented relative error of the exact sorted values", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 3_600_000_000_000 })), { minLength: 1, maxLength: 400 }),
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 3_600_000_000_000 })), {
+          minLength: 1,
+          maxLength: 400,
+        }),
         (values) => {
           const histogram = new Histogram()
           for (const value of values) histogram.record(value)

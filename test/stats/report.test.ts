@@ -42,14 +42,28 @@ describe("document helpers", () => {
     const doc = sampleDocument()
     const shuffled = { ...doc, drops: { "no-endpoints": 1, "conntrack-full": 3 } }
     expect(stringifyResults(shuffled)).toBe(stringifyResults(doc))
-    expect(Object.keys(canonicalResults(doc).workloads.wget?.distribution.byEndpoint ?? {})).toEqual(["http-go-a", "http-go-b", "http-go-c"])
+    expect(Object.keys(canonicalResults(doc).workloads.wget?.distribution.byEndpoint ?? {})).toEqual([
+      "http-go-a",
+      "http-go-b",
+      "http-go-c",
+    ])
     expect(stringifyResults(doc).endsWith("}\n")).toBe(true)
   })
 })
 
 describe("format", () => {
   it("prints durations with 3 significant digits and counts with separators", () => {
-    expect([0, 999, 1000, 1234, 412_000, 999_999, 1_020_000, 30e9, 5.4e12].map(formatNs)).toEqual(["0ns", "999ns", "1.00us", "1.23us", "412us", "1000us", "1.02ms", "30.0s", "1.50h"])
+    expect([0, 999, 1000, 1234, 412_000, 999_999, 1_020_000, 30e9, 5.4e12].map(formatNs)).toEqual([
+      "0ns",
+      "999ns",
+      "1.00us",
+      "1.23us",
+      "412us",
+      "1000us",
+      "1.02ms",
+      "30.0s",
+      "1.50h",
+    ])
     expect(formatCount(4567890)).toBe("4,567,890")
     expect(bar(10, 10, 4)).toBe("████")
     expect(bar(5, 10, 3)).toBe("█▌")
@@ -65,7 +79,9 @@ describe("renderSummary", () => {
     expect(lines[0]).toBe("scenario http-go-affinity  seed 1  fingerprint a47e9073384d3972")
     expect(lines[1]).toBe("simulated 30s (30,000,000,000 ns)  end completed")
     expect(text).toContain("  requests  sent 1,000  completed 990  failed 10 (connection-refused 3, timeout 7)")
-    expect(text).toMatch(/latency +p50 +p90 +p99 +p99\.9 +max +mean +n\n +412us +1\.02ms +3\.10ms +5\.23ms +6\.01ms +512us +990\n/)
+    expect(text).toMatch(
+      /latency +p50 +p90 +p99 +p99\.9 +max +mean +n\n +412us +1\.02ms +3\.10ms +5\.23ms +6\.01ms +512us +990\n/,
+    )
   })
 
   it("prints the distribution with bars, counts and percentages, and fairness figures", () => {
@@ -76,20 +92,32 @@ describe("renderSummary", () => {
 
   it("prints drops, conntrack and the wall line last", () => {
     expect(text).toContain("drops\n  conntrack-full  3\n  no-endpoints    1\n")
-    expect(text).toContain("conntrack  peak 1,234 entries  insert failed 2  drops (table full) 3\n  peak by node: node-1 800, node-2 434")
+    expect(text).toContain(
+      "conntrack  peak 1,234 entries  insert failed 2  drops (table full) 3\n  peak by node: node-1 800, node-2 434",
+    )
     expect(lines[lines.length - 2]).toBe("wall 1.234s  4,567,890 events  3.70M events/s")
   })
 
   it("is deterministic apart from the wall line", () => {
     const other = sampleDocument()
     other.wall = { seconds: 9, events: 4_567_890, eventsPerSecond: 1 }
-    const strip = (s: string): string => s.split("\n").filter((line) => !line.startsWith("wall ")).join("\n")
+    const strip = (s: string): string =>
+      s
+        .split("\n")
+        .filter((line) => !line.startsWith("wall "))
+        .join("\n")
     expect(strip(renderSummary(other))).toBe(strip(text))
   })
 
   it("handles an empty run", () => {
     const doc = sampleDocument()
-    doc.workloads = { idle: { requests: { sent: 0, completed: 0, failed: 0, failedByReason: {} }, latencyNs: { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }, distribution: { byEndpoint: {}, jain: 1, maxOverMean: 1, cv: 0, chiSquareP: 1 } } }
+    doc.workloads = {
+      idle: {
+        requests: { sent: 0, completed: 0, failed: 0, failedByReason: {} },
+        latencyNs: { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 },
+        distribution: { byEndpoint: {}, jain: 1, maxOverMean: 1, cv: 0, chiSquareP: 1 },
+      },
+    }
     doc.drops = {}
     const empty = renderSummary(doc)
     expect(empty).toContain("  latency   no completed requests")
@@ -124,7 +152,9 @@ describe("aggregateRuns", () => {
     // df = 1: t = 12.706; values 412000, 824000: s = 291328.1, half width 2617466... -> low bound negative.
     expect(aggregate.metrics["/workloads/wget/latencyNs/p50"]?.ci95[0]).toBeCloseTo(618_000 - 12.7062047 * 206_000, -1)
     expect(() => aggregateRuns([])).toThrow()
-    expect(() => aggregateRuns([sampleDocument(), { ...sampleDocument(), scenario: "other" }])).toThrow(/cannot aggregate/)
+    expect(() => aggregateRuns([sampleDocument(), { ...sampleDocument(), scenario: "other" }])).toThrow(
+      /cannot aggregate/,
+    )
   })
 
   it("renders one line per metric with nanoseconds in human units", () => {

@@ -10,7 +10,8 @@ describe("special functions", () => {
   })
 
   it("P + Q = 1 on both sides of the series / continued-fraction switch", () => {
-    for (const a of [0.5, 1, 2.5, 10, 50]) for (const x of [0.01, 0.5, 1, 3, 11, 60, 200]) expect(gammaP(a, x) + gammaQ(a, x)).toBeCloseTo(1, 12)
+    for (const a of [0.5, 1, 2.5, 10, 50])
+      for (const x of [0.01, 0.5, 1, 3, 11, 60, 200]) expect(gammaP(a, x) + gammaQ(a, x)).toBeCloseTo(1, 12)
     expect(gammaQ(1, 2)).toBeCloseTo(Math.exp(-2), 14)
   })
 
@@ -26,7 +27,14 @@ describe("special functions", () => {
   })
 
   it("gives Student's t 97.5 % quantiles of statistical tables", () => {
-    const table: [number, number][] = [[1, 12.706], [2, 4.303], [4, 2.776], [9, 2.262], [29, 2.045], [120, 1.980]]
+    const table: [number, number][] = [
+      [1, 12.706],
+      [2, 4.303],
+      [4, 2.776],
+      [9, 2.262],
+      [29, 2.045],
+      [120, 1.98],
+    ]
     for (const [df, t] of table) expect(tCritical95(df)).toBeCloseTo(t, 3)
     expect(tCritical95(1)).toBeCloseTo(12.7062047361747, 9)
     expect(studentTCdf(0, 7)).toBeCloseTo(0.5, 14)

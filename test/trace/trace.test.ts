@@ -18,7 +18,15 @@ import type { CliIo } from "../../src/cli/commands.ts"
 import { TraceInputError, parseTraceSource, parseTraceTarget, traceScenario } from "../../src/trace/engine.ts"
 import type { ScenarioSpec } from "../../src/cluster/spec.ts"
 import { loadScenario } from "../../src/scenario/load.ts"
-import type { DeliverEvent, HookEvent, RuleStep, SendEvent, TraceEvent, TraceResult, VerdictEvent } from "../../src/trace/events.ts"
+import type {
+  DeliverEvent,
+  HookEvent,
+  RuleStep,
+  SendEvent,
+  TraceEvent,
+  TraceResult,
+  VerdictEvent,
+} from "../../src/trace/events.ts"
 import { formatCost, formatMs, formatTrace, traceJson } from "../../src/trace/format.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
@@ -34,7 +42,8 @@ function spec(path: string): ScenarioSpec {
 const hooks = (r: TraceResult): HookEvent[] => r.events.filter((e): e is HookEvent => e.kind === "hook")
 const verdictOf = (r: TraceResult): VerdictEvent => r.events[r.events.length - 1] as VerdictEvent
 const rules = (h: HookEvent): RuleStep[] => h.steps.filter((s): s is RuleStep => s.kind === "rule")
-const probeId = (r: TraceResult): number => (r.events.find((e): e is SendEvent => e.kind === "send" && e.role === "probe") as SendEvent).packet.id
+const probeId = (r: TraceResult): number =>
+  (r.events.find((e): e is SendEvent => e.kind === "send" && e.role === "probe") as SendEvent).packet.id
 
 /**
  * The cost the engine charged (its own count of rules, NetfilterStack.runHook) equals the
@@ -46,7 +55,9 @@ function expectCostsMatchWalk(r: TraceResult): void {
   for (const h of hooks(r)) {
     const lookupNs = h.hook === "OUTPUT" || (h.hook === "PREROUTING" && h.in !== "lo") ? 100 : 0
     const newNs = h.steps.some((s) => s.kind === "conntrack" && s.event === "new") ? 400 : 0
-    expect(h.costNs, `${h.ns} ${h.hook}: cost ${h.costNs} for ${h.rulesEvaluated} rules`).toBe(h.rulesEvaluated * 50 + lookupNs + newNs)
+    expect(h.costNs, `${h.ns} ${h.hook}: cost ${h.costNs} for ${h.rulesEvaluated} rules`).toBe(
+      h.rulesEvaluated * 50 + lookupNs + newNs,
+    )
     // The per-chain counts the trace prints add up to the hook's total it prints.
     const sum = h.steps.reduce((n, s) => n + (s.kind === "conntrack" ? 0 : s.evaluated), 0)
     expect(sum).toBe(h.rulesEvaluated)
@@ -82,7 +93,14 @@ describe("trace: ClusterIP with endpoints (quickstart)", () => {
     expect(rules(pre)[0].text).toBe('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES')
     expect(pre.nat).toEqual([{ type: "DNAT", from: `${start.address}:80`, to: pre.after.dst + ":8080", by: "rule" }])
     expect(pre.steps.some((step) => step.kind === "conntrack" && step.event === "new")).toBe(true)
-    const confirmed = hooks(r).some((h) => h.steps.some((step) => step.kind === "conntrack" && step.event === "confirm" && step.entry.includes(`src=${pre.after.dst} dst=10.244.`)))
+    const confirmed = hooks(r).some((h) =>
+      h.steps.some(
+        (step) =>
+          step.kind === "conntrack" &&
+          step.event === "confirm" &&
+          step.entry.includes(`src=${pre.after.dst} dst=10.244.`),
+      ),
+    )
     expect(confirmed).toBe(true)
   })
 
@@ -92,8 +110,12 @@ describe("trace: ClusterIP with endpoints (quickstart)", () => {
     const reply = r.events.find((e): e is SendEvent => e.kind === "send" && e.role === "reply") as SendEvent
     expect(reply.packet.detail).toBe("SYN,ACK")
     const unNat = hooks(r).flatMap((h) => (h.before.id === reply.packet.id ? h.nat : []))
-    expect(unNat).toEqual([{ type: "SNAT", from: `${reply.packet.src}:8080`, to: `${start.address}:80`, by: "conntrack" }])
-    const back = r.events.find((e): e is DeliverEvent => e.kind === "deliver" && e.packet.id === reply.packet.id) as DeliverEvent
+    expect(unNat).toEqual([
+      { type: "SNAT", from: `${reply.packet.src}:8080`, to: `${start.address}:80`, by: "conntrack" },
+    ])
+    const back = r.events.find(
+      (e): e is DeliverEvent => e.kind === "deliver" && e.packet.id === reply.packet.id,
+    ) as DeliverEvent
     expect(back.ns).toBe("pod/busybox")
     expect(`${back.packet.src}:${back.packet.srcPort}`).toBe(`${start.address}:80`)
     const v = verdictOf(r)
@@ -128,7 +150,10 @@ describe("trace: ClusterIP with endpoints (quickstart)", () => {
     const text = formatTrace(v, { verbose: true })
     expect(text).toMatch(/did not match: -A KUBE-/)
     // The verbose walk is the same walk: without the not-matched lists, the same events.
-    const strip = (e: TraceEvent): unknown => (e.kind === "hook" ? { ...e, steps: e.steps.map((st) => (st.kind === "conntrack" ? st : { ...st, notMatched: undefined })) } : e)
+    const strip = (e: TraceEvent): unknown =>
+      e.kind === "hook"
+        ? { ...e, steps: e.steps.map((st) => (st.kind === "conntrack" ? st : { ...st, notMatched: undefined })) }
+        : e
     expect(JSON.stringify(v.events.map(strip))).toBe(JSON.stringify(r.events.map(strip)))
   })
 })
@@ -147,11 +172,15 @@ describe("trace: Service without endpoints", () => {
     const error = r.events.find((e): e is SendEvent => e.kind === "send" && e.role === "error") as SendEvent
     expect(error.ns).toBe(rejecting.ns)
     expect(error.packet.detail).toMatch(/^port-unreachable about udp 10\.244\.\d+\.\d+:\d+ -> 10\.96\.0\.10:53$/)
-    const back = r.events.find((e): e is DeliverEvent => e.kind === "deliver" && e.packet.id === error.packet.id) as DeliverEvent
+    const back = r.events.find(
+      (e): e is DeliverEvent => e.kind === "deliver" && e.packet.id === error.packet.id,
+    ) as DeliverEvent
     expect(back.ns).toBe("pod/busybox")
     const v = verdictOf(r)
     expect(v.fate).toBe("dropped")
-    expect(v.probe).toMatch(/^rejected \(icmp-port-unreachable\) in node\/\S+ at FORWARD by filter KUBE-SERVICES rule 1: /)
+    expect(v.probe).toMatch(
+      /^rejected \(icmp-port-unreachable\) in node\/\S+ at FORWARD by filter KUBE-SERVICES rule 1: /,
+    )
     expect(v.socket).toBe("recv() failed: refused")
     expectCostsMatchWalk(r)
     // The drop is listed right after the REJECT, before the error it caused.
@@ -161,7 +190,11 @@ describe("trace: Service without endpoints", () => {
 
   it("REJECTs a TCP SYN the same way; connect() is refused", () => {
     const r = traceScenario(spec(QUICKSTART), { from: "pod/busybox", to: "10.96.0.10:53/tcp" })
-    expect(hooks(r).some((h) => h.verdict === "REJECT" && rules(h).some((st) => st.text.includes("kube-dns:dns-tcp has no endpoints")))).toBe(true)
+    expect(
+      hooks(r).some(
+        (h) => h.verdict === "REJECT" && rules(h).some((st) => st.text.includes("kube-dns:dns-tcp has no endpoints")),
+      ),
+    ).toBe(true)
     expect(verdictOf(r).socket).toBe("connect() failed: refused")
   })
 })
@@ -187,14 +220,18 @@ describe("trace: NodePort, externalTrafficPolicy Local", () => {
     expect(v.probe).toContain(`by filter KUBE-EXTERNAL-SERVICES rule ${last.rule}: -A KUBE-EXTERNAL-SERVICES`)
     expect(r.events.some((e) => e.kind === "send" && e.role !== "probe")).toBe(false)
     expectCostsMatchWalk(r)
-    expect(formatTrace(r, { verbose: false })).toContain(`filter: KUBE-EXTERNAL-SERVICES rule ${last.rule} matched (${last.evaluated} evaluated): ${last.text}`)
+    expect(formatTrace(r, { verbose: false })).toContain(
+      `filter: KUBE-EXTERNAL-SERVICES rule ${last.rule} matched (${last.evaluated} evaluated): ${last.text}`,
+    )
   })
 
   it("delivers via a node with a local endpoint, client address preserved", () => {
     const r = traceScenario(s, { from: "external/client", to: "10.0.0.11:31001" })
     const v = verdictOf(r)
     expect(v.fate).toBe("delivered")
-    const delivered = r.events.find((e): e is DeliverEvent => e.kind === "deliver" && e.packet.id === probeId(r)) as DeliverEvent
+    const delivered = r.events.find(
+      (e): e is DeliverEvent => e.kind === "deliver" && e.packet.id === probeId(r),
+    ) as DeliverEvent
     expect(delivered.ns).toBe("pod/web-1")
     expect(delivered.packet.src).toBe("203.0.113.10")
     expect(v.socket).toBe("connect() succeeded: handshake complete")
@@ -205,18 +242,28 @@ describe("trace: input errors", () => {
   it("rejects unknown sources and unresolvable targets with TraceInputError", () => {
     const s = spec(ETP)
     expect(() => traceScenario(s, { from: "node/node-9", to: "10.0.0.13:31001" })).toThrow(TraceInputError)
-    expect(() => traceScenario(s, { from: "external/nobody", to: "10.0.0.13:31001" })).toThrow(/no external host "nobody"/)
-    expect(() => traceScenario(s, { from: "external/client", to: "no-such-svc:80" })).toThrow(/cannot resolve "no-such-svc"/)
+    expect(() => traceScenario(s, { from: "external/nobody", to: "10.0.0.13:31001" })).toThrow(
+      /no external host "nobody"/,
+    )
+    expect(() => traceScenario(s, { from: "external/client", to: "no-such-svc:80" })).toThrow(
+      /cannot resolve "no-such-svc"/,
+    )
   })
 
   it("parses targets and sources", () => {
     expect(parseTraceTarget("http-go-svc:80")).toEqual({ host: "http-go-svc", port: 80, protocol: "tcp" })
     expect(parseTraceTarget("10.96.0.10:53/udp")).toEqual({ host: "10.96.0.10", port: 53, protocol: "udp" })
     expect(parseTraceTarget("10.96.0.10/icmp")).toEqual({ host: "10.96.0.10", port: 0, protocol: "icmp" })
-    for (const bad of ["svc", "svc:0", "svc:70000", "svc:80/sctp", ":80", "a b:80"]) expect(() => parseTraceTarget(bad), bad).toThrow(TraceInputError)
-    expect(parseTraceSource("pod/kube-system/coredns")).toEqual({ kind: "pod", namespace: "kube-system", name: "coredns" })
+    for (const bad of ["svc", "svc:0", "svc:70000", "svc:80/sctp", ":80", "a b:80"])
+      expect(() => parseTraceTarget(bad), bad).toThrow(TraceInputError)
+    expect(parseTraceSource("pod/kube-system/coredns")).toEqual({
+      kind: "pod",
+      namespace: "kube-system",
+      name: "coredns",
+    })
     expect(parseTraceSource("external/client")).toEqual({ kind: "external", name: "client" })
-    for (const bad of ["busybox", "svc/x", "node/ns/x", "pod/"]) expect(() => parseTraceSource(bad), bad).toThrow(TraceInputError)
+    for (const bad of ["busybox", "svc/x", "node/ns/x", "pod/"])
+      expect(() => parseTraceSource(bad), bad).toThrow(TraceInputError)
   })
 
   it("round-trips any HOST:PORT/PROTO target", () => {
@@ -267,12 +314,26 @@ describe("trace: command line", () => {
   it("exits 0 for a DROP (a result), with the text trace", async () => {
     const run = await cli(["trace", ETP, "--from", "external/client", "--to", "10.0.0.13:31001"])
     expect(run.code).toBe(0)
-    expect(run.stdout).toMatch(/^trace tcp external\/client \(203\.0\.113\.10\) -> 10\.0\.0\.13:31001 \(Service default\/web-local\)\n/)
-    expect(run.stdout).toMatch(/\nverdict: dropped in node\/node-3 at INPUT by filter KUBE-EXTERNAL-SERVICES rule \d+: -A KUBE-EXTERNAL-SERVICES .*"default\/web-local has no local endpoints".* -j DROP\n/)
+    expect(run.stdout).toMatch(
+      /^trace tcp external\/client \(203\.0\.113\.10\) -> 10\.0\.0\.13:31001 \(Service default\/web-local\)\n/,
+    )
+    expect(run.stdout).toMatch(
+      /\nverdict: dropped in node\/node-3 at INPUT by filter KUBE-EXTERNAL-SERVICES rule \d+: -A KUBE-EXTERNAL-SERVICES .*"default\/web-local has no local endpoints".* -j DROP\n/,
+    )
   })
 
   it("--json prints the events as an array, start first and verdict last", async () => {
-    const run = await cli(["trace", ETP, "--from", "external/client", "--to", "10.0.0.11:31001", "--json", "--at", "2s"])
+    const run = await cli([
+      "trace",
+      ETP,
+      "--from",
+      "external/client",
+      "--to",
+      "10.0.0.11:31001",
+      "--json",
+      "--at",
+      "2s",
+    ])
     expect(run.code).toBe(0)
     const events = JSON.parse(run.stdout) as TraceEvent[]
     expect(events[0]).toMatchObject({ kind: "start", timeNs: 2_000_000_000, atReason: "--at" })

@@ -8,10 +8,25 @@
 import { assert } from "../../sim/assert.ts"
 import { cidr, formatCidr, formatIpv4, parseIpv4, type Ipv4 } from "../../wire/ipv4.ts"
 import { resolveMaxPods } from "../capacity.ts"
-import { LoadBalancerPool, NodeCidrAllocator, NodePortAllocator, parsePortRange, RangeAllocator, ServiceIpAllocator } from "../ipam.ts"
+import {
+  LoadBalancerPool,
+  NodeCidrAllocator,
+  NodePortAllocator,
+  parsePortRange,
+  RangeAllocator,
+  ServiceIpAllocator,
+} from "../ipam.ts"
 import { issueAt, type IssueLocate, type K8sIssue, type ManifestInput } from "../issues.ts"
 import { objectKey } from "../store.ts"
-import { LABEL_HOSTNAME, LABEL_SERVICE_NAME, LABEL_TOPOLOGY_ZONE, type KubeObject, type Node, type Service, type ServicePort } from "../types.ts"
+import {
+  LABEL_HOSTNAME,
+  LABEL_SERVICE_NAME,
+  LABEL_TOPOLOGY_ZONE,
+  type KubeObject,
+  type Node,
+  type Service,
+  type ServicePort,
+} from "../types.ts"
 import type { ControllerContext, NodeInfo } from "./context.ts"
 import type { DeploymentController } from "./deployment.ts"
 import { LABEL_SKIP_MIRROR, type EndpointSliceController } from "./endpointslice.ts"
@@ -49,9 +64,16 @@ export class ApiServer {
     this.endpoints = watchers.endpoints
     const config = ctx.config
     this.serviceIps = new ServiceIpAllocator(cidr(config.serviceCIDR), ctx.rng("k8s/ipallocator/services"))
-    const portRange = config.serviceNodePortRange === undefined ? undefined : parsePortRange(config.serviceNodePortRange)
-    assert(config.serviceNodePortRange === undefined || portRange !== undefined, `bad --service-node-port-range ${config.serviceNodePortRange}`)
-    this.nodePorts = portRange === undefined ? new NodePortAllocator(ctx.rng("k8s/portallocator/nodeports")) : new NodePortAllocator(ctx.rng("k8s/portallocator/nodeports"), portRange.base, portRange.size)
+    const portRange =
+      config.serviceNodePortRange === undefined ? undefined : parsePortRange(config.serviceNodePortRange)
+    assert(
+      config.serviceNodePortRange === undefined || portRange !== undefined,
+      `bad --service-node-port-range ${config.serviceNodePortRange}`,
+    )
+    this.nodePorts =
+      portRange === undefined
+        ? new NodePortAllocator(ctx.rng("k8s/portallocator/nodeports"))
+        : new NodePortAllocator(ctx.rng("k8s/portallocator/nodeports"), portRange.base, portRange.size)
     this.loadBalancerPool = new LoadBalancerPool(config.loadBalancerPool)
     const nodeNet = cidr(config.nodeCIDR)
     const nodeBroadcast = (nodeNet.address + 2 ** (32 - nodeNet.prefixLength) - 1) >>> 0
@@ -112,7 +134,8 @@ export class ApiServer {
         const deployment = this.ctx.store.get("Deployment", namespace, name)
         if (deployment === undefined) return [notFound("deployments.apps", name)]
         this.ctx.store.delete("Deployment", namespace, name)
-        for (const replicaSet of this.replicaSets.ownedReplicaSets(deployment)) this.replicaSets.deleteReplicaSet(replicaSet)
+        for (const replicaSet of this.replicaSets.ownedReplicaSets(deployment))
+          this.replicaSets.deleteReplicaSet(replicaSet)
         return []
       }
       case "replicaset": {
@@ -146,17 +169,32 @@ export class ApiServer {
       if (node.ip === undefined) return void explicit.push(undefined)
       const ip = parseIpv4(node.ip)
       if (ip === undefined) {
-        this.bootstrapIssues.push({ severity: "error", path: ["cluster", "nodes", index, "ip"], message: `node ${node.name}: invalid IP ${node.ip}` })
+        this.bootstrapIssues.push({
+          severity: "error",
+          path: ["cluster", "nodes", index, "ip"],
+          message: `node ${node.name}: invalid IP ${node.ip}`,
+        })
         return void explicit.push(undefined)
       }
       if (nodeIps.isReserved(ip)) {
-        this.bootstrapIssues.push({ severity: "error", path: ["cluster", "nodes", index, "ip"], message: `node ${node.name}: IP ${node.ip} is already used by another node` })
+        this.bootstrapIssues.push({
+          severity: "error",
+          path: ["cluster", "nodes", index, "ip"],
+          message: `node ${node.name}: IP ${node.ip} is already used by another node`,
+        })
       } else if (!nodeIps.reserve(ip) && this.ctx.config.cni === "aws-vpc") {
-        this.bootstrapIssues.push({ severity: "warning", path: ["cluster", "nodes", index, "ip"], message: `node ${node.name}: IP ${node.ip} is outside the VPC subnet ${this.ctx.config.nodeCIDR}` })
+        this.bootstrapIssues.push({
+          severity: "warning",
+          path: ["cluster", "nodes", index, "ip"],
+          message: `node ${node.name}: IP ${node.ip} is outside the VPC subnet ${this.ctx.config.nodeCIDR}`,
+        })
       }
       explicit.push(ip)
     })
-    const podCidrs = this.ctx.config.cni === "bridge" ? new NodeCidrAllocator(cidr(this.ctx.config.podCIDR), this.ctx.config.nodeCidrMaskSize) : undefined
+    const podCidrs =
+      this.ctx.config.cni === "bridge"
+        ? new NodeCidrAllocator(cidr(this.ctx.config.podCIDR), this.ctx.config.nodeCidrMaskSize)
+        : undefined
     nodes.forEach((spec, index) => {
       let ip = explicit[index]
       if (ip === undefined) ip = nodeIps.allocate()
@@ -164,7 +202,10 @@ export class ApiServer {
       let podCIDR: string | undefined
       if (podCidrs !== undefined) {
         const block = podCidrs.allocateNext()
-        assert(block !== undefined, `pod CIDR ${this.ctx.config.podCIDR} has no /${podCidrs.maskSize} left for node ${spec.name}`)
+        assert(
+          block !== undefined,
+          `pod CIDR ${this.ctx.config.podCIDR} has no /${podCidrs.maskSize} left for node ${spec.name}`,
+        )
         podCIDR = formatCidr(block)
         this.ctx.podAllocators.set(spec.name, RangeAllocator.hostLocal(block))
       }
@@ -184,7 +225,10 @@ export class ApiServer {
         metadata: { name: spec.name, labels, uid: this.ctx.newUid(), creationTimestampNs: this.ctx.nowNs },
         spec: podCIDR === undefined ? {} : { podCIDR, podCIDRs: [podCIDR] },
         status: {
-          addresses: [{ type: "InternalIP", address: info.ip }, { type: "Hostname", address: spec.name }],
+          addresses: [
+            { type: "InternalIP", address: info.ip },
+            { type: "Hostname", address: spec.name },
+          ],
           capacity: { pods: String(maxPods) },
           allocatable: { pods: String(maxPods) },
         },
@@ -195,7 +239,11 @@ export class ApiServer {
 
   private ensureNamespace(name: string): void {
     if (this.ctx.store.get("Namespace", "", name) !== undefined) return
-    this.ctx.store.put("Namespace", { apiVersion: "v1", kind: "Namespace", metadata: { name, uid: this.ctx.newUid(), creationTimestampNs: this.ctx.nowNs } })
+    this.ctx.store.put("Namespace", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name, uid: this.ctx.newUid(), creationTimestampNs: this.ctx.nowNs },
+    })
   }
 
   /**
@@ -213,8 +261,16 @@ export class ApiServer {
       {
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name: "kubernetes", namespace: "default", labels: { component: "apiserver", provider: "kubernetes" } },
-        spec: { type: "ClusterIP", clusterIP: formatIpv4(first), ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: API_SERVER_PORT }] },
+        metadata: {
+          name: "kubernetes",
+          namespace: "default",
+          labels: { component: "apiserver", provider: "kubernetes" },
+        },
+        spec: {
+          type: "ClusterIP",
+          clusterIP: formatIpv4(first),
+          ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: API_SERVER_PORT }],
+        },
       },
       undefined,
       issues,
@@ -225,13 +281,23 @@ export class ApiServer {
       this.ctx.store.put("Endpoints", {
         apiVersion: "v1",
         kind: "Endpoints",
-        metadata: { name: "kubernetes", namespace: "default", labels: { [LABEL_SKIP_MIRROR]: "true" }, creationTimestampNs: this.ctx.nowNs },
+        metadata: {
+          name: "kubernetes",
+          namespace: "default",
+          labels: { [LABEL_SKIP_MIRROR]: "true" },
+          creationTimestampNs: this.ctx.nowNs,
+        },
         subsets: [{ addresses: [{ ip: apiServerIp }], ports: [port] }],
       })
       this.ctx.store.put("EndpointSlice", {
         apiVersion: "discovery.k8s.io/v1",
         kind: "EndpointSlice",
-        metadata: { name: "kubernetes", namespace: "default", labels: { [LABEL_SERVICE_NAME]: "kubernetes" }, creationTimestampNs: this.ctx.nowNs },
+        metadata: {
+          name: "kubernetes",
+          namespace: "default",
+          labels: { [LABEL_SERVICE_NAME]: "kubernetes" },
+          creationTimestampNs: this.ctx.nowNs,
+        },
         addressType: "IPv4",
         endpoints: [{ addresses: [apiServerIp], conditions: { ready: true } }],
         ports: [port],
@@ -272,7 +338,9 @@ export class ApiServer {
     }
     const namespace = object.metadata.namespace ?? "default"
     if (this.ctx.store.get("Namespace", "", namespace) === undefined) {
-      issues.push(issueAt("warning", ["metadata", "namespace"], `namespace "${namespace}" did not exist; created it`, locate))
+      issues.push(
+        issueAt("warning", ["metadata", "namespace"], `namespace "${namespace}" did not exist; created it`, locate),
+      )
       this.ensureNamespace(namespace)
     }
     const metadata = { ...object.metadata, namespace }
@@ -297,7 +365,14 @@ export class ApiServer {
         return
       case "Pod":
         if (this.ctx.store.get("Pod", namespace, metadata.name) !== undefined) {
-          issues.push(issueAt("warning", ["metadata", "name"], `pod "${metadata.name}" already exists; pod updates are not modelled`, locate))
+          issues.push(
+            issueAt(
+              "warning",
+              ["metadata", "name"],
+              `pod "${metadata.name}" already exists; pod updates are not modelled`,
+              locate,
+            ),
+          )
           return
         }
         this.ctx.createPod({ ...object, metadata })
@@ -306,9 +381,16 @@ export class ApiServer {
   }
 
   /** Keeps uid and creation time of an existing object; assigns them to a new one. */
-  private stamp<M extends { name: string; namespace?: string; uid?: string; creationTimestampNs?: number }>(metadata: M, kind: "Endpoints" | "EndpointSlice" | "Deployment" | "ReplicaSet" | "Service"): M {
+  private stamp<M extends { name: string; namespace?: string; uid?: string; creationTimestampNs?: number }>(
+    metadata: M,
+    kind: "Endpoints" | "EndpointSlice" | "Deployment" | "ReplicaSet" | "Service",
+  ): M {
     const existing = this.ctx.store.get(kind, metadata.namespace ?? "default", metadata.name)
-    return { ...metadata, uid: existing?.metadata.uid ?? this.ctx.newUid(), creationTimestampNs: existing?.metadata.creationTimestampNs ?? this.ctx.nowNs }
+    return {
+      ...metadata,
+      uid: existing?.metadata.uid ?? this.ctx.newUid(),
+      creationTimestampNs: existing?.metadata.creationTimestampNs ?? this.ctx.nowNs,
+    }
   }
 
   /**
@@ -334,7 +416,14 @@ export class ApiServer {
       spec.clusterIPs = ["None"]
     } else if (previous !== undefined && previous.spec.clusterIP !== undefined && previous.spec.clusterIP !== "None") {
       if (spec.clusterIP !== undefined && spec.clusterIP !== "" && spec.clusterIP !== previous.spec.clusterIP) {
-        issues.push(issueAt("error", ["spec", "clusterIP"], `Service "${name}" is invalid: spec.clusterIP: Invalid value: "${spec.clusterIP}": field is immutable`, locate))
+        issues.push(
+          issueAt(
+            "error",
+            ["spec", "clusterIP"],
+            `Service "${name}" is invalid: spec.clusterIP: Invalid value: "${spec.clusterIP}": field is immutable`,
+            locate,
+          ),
+        )
       }
       spec.clusterIP = previous.spec.clusterIP
       spec.clusterIPs = [previous.spec.clusterIP]
@@ -349,12 +438,26 @@ export class ApiServer {
           result === "allocated"
             ? "provided IP is already allocated"
             : `provided IP is not in the valid range. The range of valid IPs is ${this.ctx.config.serviceCIDR}`
-        issues.push(issueAt("error", ["spec", "clusterIP"], `Service "${name}" is invalid: spec.clusterIP: Invalid value: "${spec.clusterIP}": ${why}`, locate))
+        issues.push(
+          issueAt(
+            "error",
+            ["spec", "clusterIP"],
+            `Service "${name}" is invalid: spec.clusterIP: Invalid value: "${spec.clusterIP}": ${why}`,
+            locate,
+          ),
+        )
       }
     } else {
       const ip = this.serviceIps.allocateNext()
       if (ip === undefined) {
-        issues.push(issueAt("error", ["spec", "clusterIP"], `Service "${name}": failed to allocate a serviceIP: range is full`, locate))
+        issues.push(
+          issueAt(
+            "error",
+            ["spec", "clusterIP"],
+            `Service "${name}": failed to allocate a serviceIP: range is full`,
+            locate,
+          ),
+        )
       } else {
         taken.ip = ip
         spec.clusterIP = formatIpv4(ip)
@@ -366,17 +469,27 @@ export class ApiServer {
     const wantsNodePorts = type === "NodePort" || type === "LoadBalancer"
     // storage/alloc.go shouldAllocateNodePorts: allocateLoadBalancerNodePorts false (default true)
     // allocates none for a LoadBalancer; a nodePort the user gives or the Service had is kept.
-    const allocateNodePorts = type === "NodePort" || (type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false)
+    const allocateNodePorts =
+      type === "NodePort" || (type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false)
     const ports: ServicePort[] = []
     const previousPorts = previous?.spec.ports ?? []
     const ownPorts = new Map<number, string>()
     ;(spec.ports ?? []).forEach((inputPort, index) => {
-      const port: ServicePort = { ...inputPort, protocol: inputPort.protocol ?? "TCP", targetPort: inputPort.targetPort ?? inputPort.port }
+      const port: ServicePort = {
+        ...inputPort,
+        protocol: inputPort.protocol ?? "TCP",
+        targetPort: inputPort.targetPort ?? inputPort.port,
+      }
       if (wantsNodePorts) {
         const path = ["spec", "ports", index, "nodePort"]
-        const reused = previousPorts.find((p) => p.port === port.port && (p.protocol ?? "TCP") === port.protocol)?.nodePort
+        const reused = previousPorts.find(
+          (p) => p.port === port.port && (p.protocol ?? "TCP") === port.protocol,
+        )?.nodePort
         if (port.nodePort !== undefined) {
-          if (reused === port.nodePort || ownPorts.get(port.nodePort) !== undefined && ownPorts.get(port.nodePort) !== port.protocol) {
+          if (
+            reused === port.nodePort ||
+            (ownPorts.get(port.nodePort) !== undefined && ownPorts.get(port.nodePort) !== port.protocol)
+          ) {
             // Same port kept across updates, or shared by TCP and UDP of this service: allowed.
           } else {
             const result = this.nodePorts.allocate(port.nodePort)
@@ -386,14 +499,24 @@ export class ApiServer {
                 result === "allocated"
                   ? "provided port is already allocated"
                   : `provided port is not in the valid range. The range of valid ports is ${this.nodePorts.rangeText}`
-              issues.push(issueAt("error", path, `Service "${name}" is invalid: spec.ports[${index}].nodePort: Invalid value: ${port.nodePort}: ${why}`, locate))
+              issues.push(
+                issueAt(
+                  "error",
+                  path,
+                  `Service "${name}" is invalid: spec.ports[${index}].nodePort: Invalid value: ${port.nodePort}: ${why}`,
+                  locate,
+                ),
+              )
             }
           }
         } else if (reused !== undefined) {
           port.nodePort = reused
         } else if (allocateNodePorts) {
           const allocated = this.nodePorts.allocateNext()
-          if (allocated === undefined) issues.push(issueAt("error", path, `Service "${name}": failed to allocate a nodePort: range is full`, locate))
+          if (allocated === undefined)
+            issues.push(
+              issueAt("error", path, `Service "${name}": failed to allocate a nodePort: range is full`, locate),
+            )
           else {
             port.nodePort = allocated
             taken.nodePorts.push(allocated)
@@ -413,7 +536,14 @@ export class ApiServer {
     }
     if (wantsNodePorts) spec.externalTrafficPolicy = spec.externalTrafficPolicy ?? "Cluster"
     else if (spec.externalTrafficPolicy === "Local") {
-      issues.push(issueAt("error", ["spec", "externalTrafficPolicy"], `Service "${name}" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": may only be set when \`type\` is 'NodePort' or 'LoadBalancer'`, locate))
+      issues.push(
+        issueAt(
+          "error",
+          ["spec", "externalTrafficPolicy"],
+          `Service "${name}" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": may only be set when \`type\` is 'NodePort' or 'LoadBalancer'`,
+          locate,
+        ),
+      )
     }
 
     // healthCheckNodePort
@@ -422,7 +552,15 @@ export class ApiServer {
       if (spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort !== kept) {
         const result = this.nodePorts.allocate(spec.healthCheckNodePort)
         if (result === "ok") taken.nodePorts.push(spec.healthCheckNodePort)
-        else issues.push(issueAt("error", ["spec", "healthCheckNodePort"], `Service "${name}" is invalid: spec.healthCheckNodePort: Invalid value: ${spec.healthCheckNodePort}: ${result === "allocated" ? "provided port is already allocated" : `provided port is not in the valid range. The range of valid ports is ${this.nodePorts.rangeText}`}`, locate))
+        else
+          issues.push(
+            issueAt(
+              "error",
+              ["spec", "healthCheckNodePort"],
+              `Service "${name}" is invalid: spec.healthCheckNodePort: Invalid value: ${spec.healthCheckNodePort}: ${result === "allocated" ? "provided port is already allocated" : `provided port is not in the valid range. The range of valid ports is ${this.nodePorts.rangeText}`}`,
+              locate,
+            ),
+          )
       } else if (kept !== undefined) spec.healthCheckNodePort = kept
       else {
         const allocated = this.nodePorts.allocateNext()
@@ -433,8 +571,18 @@ export class ApiServer {
       }
     } else {
       // dropTypeDependentFields clears an unchanged port on update; a new one is invalid.
-      if (input.spec.healthCheckNodePort !== undefined && input.spec.healthCheckNodePort !== previous?.spec.healthCheckNodePort) {
-        issues.push(issueAt("error", ["spec", "healthCheckNodePort"], `Service "${name}" is invalid: spec.healthCheckNodePort: Invalid value: ${input.spec.healthCheckNodePort}: may only be set when \`type\` is 'LoadBalancer' and \`externalTrafficPolicy\` is 'Local'`, locate))
+      if (
+        input.spec.healthCheckNodePort !== undefined &&
+        input.spec.healthCheckNodePort !== previous?.spec.healthCheckNodePort
+      ) {
+        issues.push(
+          issueAt(
+            "error",
+            ["spec", "healthCheckNodePort"],
+            `Service "${name}" is invalid: spec.healthCheckNodePort: Invalid value: ${input.spec.healthCheckNodePort}: may only be set when \`type\` is 'LoadBalancer' and \`externalTrafficPolicy\` is 'Local'`,
+            locate,
+          ),
+        )
       }
       delete spec.healthCheckNodePort
     }
@@ -451,7 +599,8 @@ export class ApiServer {
         for (const ingress of given) {
           const ip = ingress.ip === undefined ? undefined : parseIpv4(ingress.ip)
           const wasKept = kept?.some((k) => k.ip === ingress.ip) === true
-          if (ip !== undefined && !wasKept && this.loadBalancerPool.allocate(ip) === "ok" && taken.lb === undefined) taken.lb = ip
+          if (ip !== undefined && !wasKept && this.loadBalancerPool.allocate(ip) === "ok" && taken.lb === undefined)
+            taken.lb = ip
         }
       } else if (kept !== undefined && kept.length > 0) status = { loadBalancer: { ingress: kept } }
       else if (this.loadBalancerPool.enabled) {
@@ -459,7 +608,15 @@ export class ApiServer {
         if (spec.loadBalancerIP !== undefined) {
           const wanted = parseIpv4(spec.loadBalancerIP)
           if (wanted !== undefined && this.loadBalancerPool.allocate(wanted) === "ok") ip = wanted
-          else issues.push(issueAt("warning", ["spec", "loadBalancerIP"], `Service "${name}": loadBalancerIP ${spec.loadBalancerIP} is not available in the pool; EXTERNAL-IP stays <pending>`, locate))
+          else
+            issues.push(
+              issueAt(
+                "warning",
+                ["spec", "loadBalancerIP"],
+                `Service "${name}": loadBalancerIP ${spec.loadBalancerIP} is not available in the pool; EXTERNAL-IP stays <pending>`,
+                locate,
+              ),
+            )
         } else ip = this.loadBalancerPool.allocateNext()
         if (ip !== undefined) {
           taken.lb = ip
@@ -475,7 +632,12 @@ export class ApiServer {
       return
     }
     if (previous !== undefined) this.releaseUnused(previous, spec, status)
-    const service: Service = { ...input, spec, status, metadata: this.stamp({ ...input.metadata, namespace }, "Service") }
+    const service: Service = {
+      ...input,
+      spec,
+      status,
+      metadata: this.stamp({ ...input.metadata, namespace }, "Service"),
+    }
     this.ctx.store.put("Service", service)
     this.endpoints.enqueueEndpoints(objectKey(namespace, name))
   }
@@ -483,7 +645,8 @@ export class ApiServer {
   private releaseUnused(previous: Service, spec: Service["spec"], status: Service["status"]): void {
     const keep = new Set<number>((spec.ports ?? []).map((p) => p.nodePort ?? -1))
     if (spec.healthCheckNodePort !== undefined) keep.add(spec.healthCheckNodePort)
-    for (const port of previous.spec.ports ?? []) if (port.nodePort !== undefined && !keep.has(port.nodePort)) this.nodePorts.release(port.nodePort)
+    for (const port of previous.spec.ports ?? [])
+      if (port.nodePort !== undefined && !keep.has(port.nodePort)) this.nodePorts.release(port.nodePort)
     const hc = previous.spec.healthCheckNodePort
     if (hc !== undefined && !keep.has(hc)) this.nodePorts.release(hc)
     const keptLb = new Set((status?.loadBalancer?.ingress ?? []).map((i) => i.ip))

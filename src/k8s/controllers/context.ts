@@ -204,7 +204,11 @@ export class ControllerContext {
   /** A UUID-looking uid from the "k8s/uids" stream (the API server uses random v4 UUIDs). */
   newUid(): string {
     const rng = this.rng("k8s/uids")
-    const hex = (n: number, digits: number): string => n.toString(16).padStart(8, "0").slice(8 - digits)
+    const hex = (n: number, digits: number): string =>
+      n
+        .toString(16)
+        .padStart(8, "0")
+        .slice(8 - digits)
     const a = rng.uint32()
     const b = rng.uint32()
     const c = rng.uint32()
@@ -229,7 +233,17 @@ export class ControllerContext {
     const podsMax = this.config.podsMax
     if (podsMax !== undefined && this.store.count("Pod") >= podsMax) throw new PodLimitExceeded(podsMax, this.nowNs)
     const namespace = pod.metadata.namespace ?? "default"
-    const record: PodRecord = { id: this.pods.length, namespace, name: pod.metadata.name, running: false, ready: false, readyAtNs: 0, ip: undefined, ipNode: undefined, removed: false }
+    const record: PodRecord = {
+      id: this.pods.length,
+      namespace,
+      name: pod.metadata.name,
+      running: false,
+      ready: false,
+      readyAtNs: 0,
+      ip: undefined,
+      ipNode: undefined,
+      removed: false,
+    }
     this.pods.push(record)
     this.podIdByKey.set(objectKey(namespace, pod.metadata.name), record.id)
     const stored = this.store.put("Pod", {

@@ -60,13 +60,32 @@ export class DeploymentController implements EventHandler {
     const current = this.ctx.store.get("ReplicaSet", namespace, rsName)
     if (current === undefined) {
       const templateLabels = { ...deployment.spec.template.metadata?.labels, [LABEL_POD_TEMPLATE_HASH]: hash }
-      const template = { ...deployment.spec.template, metadata: { ...deployment.spec.template.metadata, labels: templateLabels } }
-      const selector = { ...deployment.spec.selector, matchLabels: { ...deployment.spec.selector.matchLabels, [LABEL_POD_TEMPLATE_HASH]: hash } }
-      const owner: OwnerReference = { apiVersion: "apps/v1", kind: "Deployment", name, uid: deployment.metadata.uid ?? "", controller: true }
+      const template = {
+        ...deployment.spec.template,
+        metadata: { ...deployment.spec.template.metadata, labels: templateLabels },
+      }
+      const selector = {
+        ...deployment.spec.selector,
+        matchLabels: { ...deployment.spec.selector.matchLabels, [LABEL_POD_TEMPLATE_HASH]: hash },
+      }
+      const owner: OwnerReference = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name,
+        uid: deployment.metadata.uid ?? "",
+        controller: true,
+      }
       this.ctx.store.put("ReplicaSet", {
         apiVersion: "apps/v1",
         kind: "ReplicaSet",
-        metadata: { name: rsName, namespace, labels: templateLabels, ownerReferences: [owner], uid: this.ctx.newUid(), creationTimestampNs: this.ctx.nowNs },
+        metadata: {
+          name: rsName,
+          namespace,
+          labels: templateLabels,
+          ownerReferences: [owner],
+          uid: this.ctx.newUid(),
+          creationTimestampNs: this.ctx.nowNs,
+        },
         spec: { replicas, selector, template },
       })
       this.replicaSets.enqueueReplicaSet(objectKey(namespace, rsName))

@@ -5,11 +5,28 @@
  */
 import { assert } from "../../sim/assert.ts"
 import type { EventHandler } from "../../sim/scheduler.ts"
-import { applyTopologyModeHints, topologyAnnotationHintsEnabled, endpointsSubsets, podSlicePorts, podToEndpoint, portsKey, sameData, shouldPodBeInEndpoints, type SlicePort } from "../endpoints.ts"
+import {
+  applyTopologyModeHints,
+  topologyAnnotationHintsEnabled,
+  endpointsSubsets,
+  podSlicePorts,
+  podToEndpoint,
+  portsKey,
+  sameData,
+  shouldPodBeInEndpoints,
+  type SlicePort,
+} from "../endpoints.ts"
 import { matchesServiceSelector } from "../labels.ts"
 import { generateName } from "../names.ts"
 import { objectKey } from "../store.ts"
-import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME, type Endpoint, type EndpointSlice, type Pod, type Service } from "../types.ts"
+import {
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE_NAME,
+  type Endpoint,
+  type EndpointSlice,
+  type Pod,
+  type Service,
+} from "../types.ts"
 import { KeyIds, splitKey, type ControllerContext } from "./context.ts"
 
 export const MANAGED_BY_ENDPOINTSLICE = "endpointslice-controller.k8s.io"
@@ -47,7 +64,8 @@ export class EndpointSliceController implements EventHandler {
   enqueueServicesFor(pod: Pod): void {
     const namespace = pod.metadata.namespace ?? "default"
     for (const service of this.ctx.store.list("Service", namespace)) {
-      if (matchesServiceSelector(service.spec.selector, pod.metadata.labels)) this.enqueueEndpoints(objectKey(namespace, service.metadata.name))
+      if (matchesServiceSelector(service.spec.selector, pod.metadata.labels))
+        this.enqueueEndpoints(objectKey(namespace, service.metadata.name))
     }
   }
 
@@ -58,16 +76,35 @@ export class EndpointSliceController implements EventHandler {
     const selector = service?.spec.selector
     const hasSelector = selector !== undefined && Object.keys(selector).length > 0
     if (service === undefined || service.spec.type === "ExternalName" || !hasSelector) {
-      this.reconcileSlices(namespace, name, MANAGED_BY_ENDPOINTSLICE, new Map(), MAX_ENDPOINTS_PER_SLICE, undefined, false)
+      this.reconcileSlices(
+        namespace,
+        name,
+        MANAGED_BY_ENDPOINTSLICE,
+        new Map(),
+        MAX_ENDPOINTS_PER_SLICE,
+        undefined,
+        false,
+      )
       this.syncMirroring(namespace, name, service)
       if (service === undefined && hasSelector === false) {
         const endpoints = this.ctx.store.get("Endpoints", namespace, name)
-        if (endpoints !== undefined && endpoints.metadata.ownerReferences?.some((o) => o.kind === "Service")) this.ctx.store.delete("Endpoints", namespace, name)
+        if (endpoints !== undefined && endpoints.metadata.ownerReferences?.some((o) => o.kind === "Service"))
+          this.ctx.store.delete("Endpoints", namespace, name)
       }
       return
     }
-    this.reconcileSlices(namespace, name, MANAGED_BY_MIRRORING, new Map(), MIRRORING_MAX_ENDPOINTS_PER_SUBSET, undefined, false)
-    const pods = this.ctx.store.list("Pod", namespace).filter((pod) => matchesServiceSelector(selector, pod.metadata.labels))
+    this.reconcileSlices(
+      namespace,
+      name,
+      MANAGED_BY_MIRRORING,
+      new Map(),
+      MIRRORING_MAX_ENDPOINTS_PER_SUBSET,
+      undefined,
+      false,
+    )
+    const pods = this.ctx.store
+      .list("Pod", namespace)
+      .filter((pod) => matchesServiceSelector(selector, pod.metadata.labels))
     // EndpointSlice controller.
     const groups = new Map<string, SliceGroup>()
     for (const pod of pods) {
@@ -82,14 +119,23 @@ export class EndpointSliceController implements EventHandler {
       const zone = pod.spec.nodeName === undefined ? undefined : this.ctx.node(pod.spec.nodeName)?.zone
       group.endpoints.push(podToEndpoint(pod, service, zone))
     }
-    if (topologyAnnotationHintsEnabled(service.metadata.annotations)) applyTopologyModeHints(service, [...groups.values()].flatMap((g) => g.endpoints), this.ctx.nodeInfos.map((n) => n.zone))
+    if (topologyAnnotationHintsEnabled(service.metadata.annotations))
+      applyTopologyModeHints(
+        service,
+        [...groups.values()].flatMap((g) => g.endpoints),
+        this.ctx.nodeInfos.map((n) => n.zone),
+      )
     this.reconcileSlices(namespace, name, MANAGED_BY_ENDPOINTSLICE, groups, MAX_ENDPOINTS_PER_SLICE, service, true)
     // Endpoints controller.
     const subsets = endpointsSubsets(service, pods)
     const existing = this.ctx.store.get("Endpoints", namespace, name)
     const labels: Record<string, string> = { ...service.metadata.labels }
     if (service.spec.clusterIP === "None") labels[LABEL_HEADLESS] = ""
-    if (existing === undefined || !sameData(existing.subsets ?? [], subsets) || !sameData(existing.metadata.labels ?? {}, labels)) {
+    if (
+      existing === undefined ||
+      !sameData(existing.subsets ?? [], subsets) ||
+      !sameData(existing.metadata.labels ?? {}, labels)
+    ) {
       this.ctx.store.put("Endpoints", {
         apiVersion: "v1",
         kind: "Endpoints",
@@ -99,7 +145,9 @@ export class EndpointSliceController implements EventHandler {
           labels,
           uid: existing?.metadata.uid ?? this.ctx.newUid(),
           creationTimestampNs: existing?.metadata.creationTimestampNs ?? this.ctx.nowNs,
-          ownerReferences: [{ apiVersion: "v1", kind: "Service", name, uid: service.metadata.uid ?? "", controller: true }],
+          ownerReferences: [
+            { apiVersion: "v1", kind: "Service", name, uid: service.metadata.uid ?? "", controller: true },
+          ],
         },
         subsets,
       })
@@ -123,14 +171,21 @@ export class EndpointSliceController implements EventHandler {
       !endpoints.metadata.ownerReferences?.some((o) => o.kind === "Service")
     if (mirror) {
       for (const subset of endpoints.subsets ?? []) {
-        const ports: SlicePort[] = (subset.ports ?? []).map((p) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol ?? "TCP" }))
+        const ports: SlicePort[] = (subset.ports ?? []).map((p) => ({
+          name: p.name ?? "",
+          port: p.port,
+          protocol: p.protocol ?? "TCP",
+        }))
         const groupKey = portsKey(ports)
         let group = groups.get(groupKey)
         if (group === undefined) {
           group = { ports, endpoints: [] }
           groups.set(groupKey, group)
         }
-        for (const [list, ready] of [[subset.addresses ?? [], true], [subset.notReadyAddresses ?? [], false]] as const) {
+        for (const [list, ready] of [
+          [subset.addresses ?? [], true],
+          [subset.notReadyAddresses ?? [], false],
+        ] as const) {
           for (const address of list) {
             const endpoint: Endpoint = { addresses: [address.ip], conditions: { ready } }
             if (address.hostname !== undefined) endpoint.hostname = address.hostname
@@ -141,7 +196,15 @@ export class EndpointSliceController implements EventHandler {
         }
       }
     }
-    this.reconcileSlices(namespace, name, MANAGED_BY_MIRRORING, groups, MIRRORING_MAX_ENDPOINTS_PER_SUBSET, mirror ? service : undefined, false)
+    this.reconcileSlices(
+      namespace,
+      name,
+      MANAGED_BY_MIRRORING,
+      groups,
+      MIRRORING_MAX_ENDPOINTS_PER_SUBSET,
+      mirror ? service : undefined,
+      false,
+    )
   }
 
   /**
@@ -163,21 +226,28 @@ export class EndpointSliceController implements EventHandler {
     service: Service | undefined,
     placeholder: boolean,
   ): void {
-    const existing = this.ctx.store.endpointSlicesFor(namespace, serviceName).filter((s) => s.metadata.labels?.[LABEL_MANAGED_BY] === managedBy)
+    const existing = this.ctx.store
+      .endpointSlicesFor(namespace, serviceName)
+      .filter((s) => s.metadata.labels?.[LABEL_MANAGED_BY] === managedBy)
     if (service === undefined) {
       for (const slice of existing) this.ctx.store.delete("EndpointSlice", namespace, slice.metadata.name)
       return
     }
     const labels: Record<string, string> = {}
-    const source = managedBy === MANAGED_BY_MIRRORING ? this.ctx.store.get("Endpoints", namespace, serviceName)?.metadata.labels : service.metadata.labels
-    for (const [key, value] of Object.entries(source ?? {})) if (key !== LABEL_SERVICE_NAME && key !== LABEL_MANAGED_BY) labels[key] = value
+    const source =
+      managedBy === MANAGED_BY_MIRRORING
+        ? this.ctx.store.get("Endpoints", namespace, serviceName)?.metadata.labels
+        : service.metadata.labels
+    for (const [key, value] of Object.entries(source ?? {}))
+      if (key !== LABEL_SERVICE_NAME && key !== LABEL_MANAGED_BY) labels[key] = value
     if (service.spec.clusterIP === "None") labels[LABEL_HEADLESS] = ""
     labels[LABEL_SERVICE_NAME] = serviceName
     labels[LABEL_MANAGED_BY] = managedBy
     if (placeholder && groups.size === 0) groups.set("", { ports: [], endpoints: [] })
 
     const desiredByKey = new Map<string, { endpoint: Endpoint; groupKey: string }>()
-    for (const [groupKey, group] of groups) for (const endpoint of group.endpoints) desiredByKey.set(endpointIdentity(endpoint), { endpoint, groupKey })
+    for (const [groupKey, group] of groups)
+      for (const endpoint of group.endpoints) desiredByKey.set(endpointIdentity(endpoint), { endpoint, groupKey })
     const placed = new Set<string>()
     const plans: { slice: EndpointSlice | undefined; groupKey: string; endpoints: Endpoint[] }[] = []
     for (const slice of existing) {
@@ -209,7 +279,8 @@ export class EndpointSliceController implements EventHandler {
         cursor += chunk.length
         plans.push({ slice: undefined, groupKey, endpoints: chunk })
       }
-      if (group.endpoints.length === 0 && !plans.some((p) => p.groupKey === groupKey)) plans.push({ slice: undefined, groupKey, endpoints: [] })
+      if (group.endpoints.length === 0 && !plans.some((p) => p.groupKey === groupKey))
+        plans.push({ slice: undefined, groupKey, endpoints: [] })
     }
     const rngName = managedBy === MANAGED_BY_MIRRORING ? "endpointslicemirroring" : "endpointslice"
     for (const plan of plans) {
@@ -221,13 +292,24 @@ export class EndpointSliceController implements EventHandler {
       }
       const ports = (group?.ports ?? []).map((p) => ({ ...p }))
       if (plan.slice !== undefined) {
-        if (sameData(plan.slice.endpoints, plan.endpoints) && sameData(plan.slice.ports ?? [], ports) && sameData(plan.slice.metadata.labels ?? {}, labels)) continue
-        this.ctx.store.put("EndpointSlice", { ...plan.slice, metadata: { ...plan.slice.metadata, labels }, endpoints: plan.endpoints, ports })
+        if (
+          sameData(plan.slice.endpoints, plan.endpoints) &&
+          sameData(plan.slice.ports ?? [], ports) &&
+          sameData(plan.slice.metadata.labels ?? {}, labels)
+        )
+          continue
+        this.ctx.store.put("EndpointSlice", {
+          ...plan.slice,
+          metadata: { ...plan.slice.metadata, labels },
+          endpoints: plan.endpoints,
+          ports,
+        })
         continue
       }
       const rng = this.ctx.rng(`k8s/${rngName}/${namespace}/${serviceName}/names`)
       let sliceName = generateName(`${serviceName}-`, rng)
-      while (this.ctx.store.get("EndpointSlice", namespace, sliceName) !== undefined) sliceName = generateName(`${serviceName}-`, rng)
+      while (this.ctx.store.get("EndpointSlice", namespace, sliceName) !== undefined)
+        sliceName = generateName(`${serviceName}-`, rng)
       this.ctx.store.put("EndpointSlice", {
         apiVersion: "discovery.k8s.io/v1",
         kind: "EndpointSlice",
@@ -238,7 +320,15 @@ export class EndpointSliceController implements EventHandler {
           labels,
           uid: this.ctx.newUid(),
           creationTimestampNs: this.ctx.nowNs,
-          ownerReferences: [{ apiVersion: "v1", kind: managedBy === MANAGED_BY_MIRRORING ? "Endpoints" : "Service", name: serviceName, uid: service.metadata.uid ?? "", controller: true }],
+          ownerReferences: [
+            {
+              apiVersion: "v1",
+              kind: managedBy === MANAGED_BY_MIRRORING ? "Endpoints" : "Service",
+              name: serviceName,
+              uid: service.metadata.uid ?? "",
+              controller: true,
+            },
+          ],
         },
         addressType: "IPv4",
         endpoints: plan.endpoints,

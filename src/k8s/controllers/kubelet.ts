@@ -147,9 +147,13 @@ export class Kubelet implements EventHandler {
       this.removePod(record)
       return
     }
-    ctx.updatePod(record, (p) => ({ ...p, metadata: { ...p.metadata, deletionTimestampNs: ctx.nowNs + graceSeconds * NS_PER_S } }))
+    ctx.updatePod(record, (p) => ({
+      ...p,
+      metadata: { ...p.metadata, deletionTimestampNs: ctx.nowNs + graceSeconds * NS_PER_S },
+    }))
     const annotated = Number(pod.metadata.annotations?.[ANNOTATION_EXIT_AFTER_SIGTERM])
-    const exitNs = Number.isFinite(annotated) && annotated >= 0 ? Math.round(annotated * NS_PER_S) : ctx.timing.exitAfterSigtermNs
+    const exitNs =
+      Number.isFinite(annotated) && annotated >= 0 ? Math.round(annotated * NS_PER_S) : ctx.timing.exitAfterSigtermNs
     ctx.scheduler.scheduleIn(Math.min(exitNs, graceSeconds * NS_PER_S), this.kindExit, record.id, 0)
   }
 
@@ -174,7 +178,8 @@ export class Kubelet implements EventHandler {
       allocator?.release(record.ip)
     }
     const nodeName = pod.spec.nodeName
-    if (this.admitted.delete(record.id) && nodeName !== undefined) this.admittedOnNode.set(nodeName, (this.admittedOnNode.get(nodeName) ?? 0) - 1)
+    if (this.admitted.delete(record.id) && nodeName !== undefined)
+      this.admittedOnNode.set(nodeName, (this.admittedOnNode.get(nodeName) ?? 0) - 1)
     ctx.deletePod(record, pod)
   }
 }

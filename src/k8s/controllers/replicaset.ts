@@ -51,7 +51,10 @@ export class ReplicaSetController implements EventHandler {
     this.kindReplicaSetSync = ctx.scheduler.registerKind("k8s/replicaset-sync", this)
     this.kindCreate = ctx.scheduler.registerKind("k8s/replicaset-create", this)
     this.kindDelete = ctx.scheduler.registerKind("k8s/replicaset-delete", this)
-    this.client = new TokenBucket(ctx.config.controllerClientQps ?? CONTROLLER_CLIENT_QPS_DEFAULT, ctx.config.controllerClientBurst ?? CONTROLLER_CLIENT_BURST_DEFAULT)
+    this.client = new TokenBucket(
+      ctx.config.controllerClientQps ?? CONTROLLER_CLIENT_QPS_DEFAULT,
+      ctx.config.controllerClientBurst ?? CONTROLLER_CLIENT_BURST_DEFAULT,
+    )
   }
 
   handleEvent(kind: number, a: number, b: number): void {
@@ -74,7 +77,6 @@ export class ReplicaSetController implements EventHandler {
     } else assert(false, `k8s/replicaset: unknown event kind ${kind}`)
   }
 
-
   enqueueReplicaSet(key: string): void {
     const id = this.replicaSetIds.id(key)
     if (this.pendingReplicaSet.has(id)) return
@@ -89,7 +91,11 @@ export class ReplicaSetController implements EventHandler {
 
   ownedReplicaSets(deployment: Deployment): ReplicaSet[] {
     const namespace = deployment.metadata.namespace ?? "default"
-    return this.ctx.store.list("ReplicaSet", namespace).filter((rs) => rs.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === deployment.metadata.uid))
+    return this.ctx.store
+      .list("ReplicaSet", namespace)
+      .filter((rs) =>
+        rs.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === deployment.metadata.uid),
+      )
   }
 
   deleteReplicaSet(replicaSet: ReplicaSet): void {
@@ -102,7 +108,8 @@ export class ReplicaSetController implements EventHandler {
     const namespace = replicaSet.metadata.namespace ?? "default"
     const out: PodRecord[] = []
     for (const pod of this.ctx.store.list("Pod", namespace)) {
-      if (!pod.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === replicaSet.metadata.uid)) continue
+      if (!pod.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === replicaSet.metadata.uid))
+        continue
       const id = this.ctx.podIdByKey.get(objectKey(namespace, pod.metadata.name))
       if (id !== undefined) out.push(this.ctx.pods[id])
     }
@@ -127,7 +134,12 @@ export class ReplicaSetController implements EventHandler {
     }
     const active = this.ownedPods(replicaSet).filter((record) => {
       const pod = this.ctx.podOf(record)
-      return pod !== undefined && pod.metadata.deletionTimestampNs === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
+      return (
+        pod !== undefined &&
+        pod.metadata.deletionTimestampNs === undefined &&
+        pod.status?.phase !== "Succeeded" &&
+        pod.status?.phase !== "Failed"
+      )
     })
     const desired = replicaSet.spec.replicas ?? 1
     if (active.length < desired) {
@@ -171,7 +183,13 @@ export class ReplicaSetController implements EventHandler {
     const name = replicaSet.metadata.name
     const rng = this.ctx.rng(`k8s/replicaset/${namespace}/${name}/names`)
     const template = replicaSet.spec.template
-    const owner: OwnerReference = { apiVersion: "apps/v1", kind: "ReplicaSet", name, uid: replicaSet.metadata.uid ?? "", controller: true }
+    const owner: OwnerReference = {
+      apiVersion: "apps/v1",
+      kind: "ReplicaSet",
+      name,
+      uid: replicaSet.metadata.uid ?? "",
+      controller: true,
+    }
     let podName = generateName(`${name}-`, rng)
     while (this.ctx.store.get("Pod", namespace, podName) !== undefined) podName = generateName(`${name}-`, rng)
     const metadata: Pod["metadata"] = { name: podName, namespace, generateName: `${name}-`, ownerReferences: [owner] }
@@ -183,7 +201,9 @@ export class ReplicaSetController implements EventHandler {
   private updateReplicaSetStatus(namespace: string, name: string): void {
     const replicaSet = this.ctx.store.get("ReplicaSet", namespace, name)
     if (replicaSet === undefined) return
-    const pods = this.ownedPods(replicaSet).map((r) => this.ctx.podOf(r)).filter((p): p is Pod => p !== undefined && p.metadata.deletionTimestampNs === undefined)
+    const pods = this.ownedPods(replicaSet)
+      .map((r) => this.ctx.podOf(r))
+      .filter((p): p is Pod => p !== undefined && p.metadata.deletionTimestampNs === undefined)
     const status = { replicas: pods.length, readyReplicas: pods.filter(isPodReady).length }
     if (!sameData(status, replicaSet.status)) this.ctx.store.put("ReplicaSet", { ...replicaSet, status })
     const owner = replicaSet.metadata.ownerReferences?.find((o) => o.kind === "Deployment")
@@ -197,7 +217,8 @@ export class ReplicaSetController implements EventHandler {
       readyReplicas += rs.status?.readyReplicas ?? 0
     }
     const deploymentStatus = { replicas, readyReplicas }
-    if (!sameData(deploymentStatus, deployment.status)) this.ctx.store.put("Deployment", { ...deployment, status: deploymentStatus })
+    if (!sameData(deploymentStatus, deployment.status))
+      this.ctx.store.put("Deployment", { ...deployment, status: deploymentStatus })
   }
 
   /**

@@ -124,21 +124,42 @@ export class KubeScheduler implements EventHandler {
     if (node === undefined) {
       const message = fitErrorMessage(ctx.store.count("Node"), reasons)
       this.unschedulable.add(record.id)
-      ctx.updatePod(record, (p) => ({ ...p, status: { ...p.status, phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message, lastTransitionTimeNs: ctx.nowNs }] } }))
+      ctx.updatePod(record, (p) => ({
+        ...p,
+        status: {
+          ...p.status,
+          phase: "Pending",
+          conditions: [
+            {
+              type: "PodScheduled",
+              status: "False",
+              reason: "Unschedulable",
+              message,
+              lastTransitionTimeNs: ctx.nowNs,
+            },
+          ],
+        },
+      }))
       return
     }
     this.podAssigned(node.metadata.name)
     ctx.updatePod(record, (p) => ({
       ...p,
       spec: { ...p.spec, nodeName: node.metadata.name },
-      status: { ...p.status, phase: "Pending", conditions: [{ type: "PodScheduled", status: "True", lastTransitionTimeNs: ctx.nowNs }] },
+      status: {
+        ...p.status,
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "True", lastTransitionTimeNs: ctx.nowNs }],
+      },
     }))
     ctx.podBound(record)
   }
 }
 
 function selectorMatches(pod: Pod, node: Node): boolean {
-  return pod.spec.nodeSelector === undefined || matchesSelector({ matchLabels: pod.spec.nodeSelector }, node.metadata.labels)
+  return (
+    pod.spec.nodeSelector === undefined || matchesSelector({ matchLabels: pod.spec.nodeSelector }, node.metadata.labels)
+  )
 }
 
 /** The node's allocatable pods (status.allocatable.pods, written from kubelet maxPods). */

@@ -168,7 +168,13 @@ export interface IptablesCompileResult {
   readonly natRuleCount: number
 }
 
-const FILTER_TOP_LEVEL_CHAINS = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL] as const
+const FILTER_TOP_LEVEL_CHAINS = [
+  KUBE_SERVICES,
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_FORWARD,
+  KUBE_NODEPORTS,
+  KUBE_PROXY_FIREWALL,
+] as const
 const NAT_TOP_LEVEL_CHAINS = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ] as const
 
 interface JumpChainSpec {
@@ -183,18 +189,66 @@ const CT_NEW = "-m conntrack --ctstate NEW"
 
 /** proxier.go `iptablesJumpChains` followed by `iptablesKubeletJumpChains`, in upstream order. */
 const JUMP_CHAINS: readonly JumpChainSpec[] = [
-  { table: "filter", target: KUBE_EXTERNAL_SERVICES, chain: "INPUT", comment: "kubernetes externally-visible service portals", extraArgs: CT_NEW },
-  { table: "filter", target: KUBE_EXTERNAL_SERVICES, chain: "FORWARD", comment: "kubernetes externally-visible service portals", extraArgs: CT_NEW },
-  { table: "filter", target: KUBE_NODEPORTS, chain: "INPUT", comment: "kubernetes health check service ports", extraArgs: "" },
-  { table: "filter", target: KUBE_SERVICES, chain: "FORWARD", comment: "kubernetes service portals", extraArgs: CT_NEW },
+  {
+    table: "filter",
+    target: KUBE_EXTERNAL_SERVICES,
+    chain: "INPUT",
+    comment: "kubernetes externally-visible service portals",
+    extraArgs: CT_NEW,
+  },
+  {
+    table: "filter",
+    target: KUBE_EXTERNAL_SERVICES,
+    chain: "FORWARD",
+    comment: "kubernetes externally-visible service portals",
+    extraArgs: CT_NEW,
+  },
+  {
+    table: "filter",
+    target: KUBE_NODEPORTS,
+    chain: "INPUT",
+    comment: "kubernetes health check service ports",
+    extraArgs: "",
+  },
+  {
+    table: "filter",
+    target: KUBE_SERVICES,
+    chain: "FORWARD",
+    comment: "kubernetes service portals",
+    extraArgs: CT_NEW,
+  },
   { table: "filter", target: KUBE_SERVICES, chain: "OUTPUT", comment: "kubernetes service portals", extraArgs: CT_NEW },
   { table: "filter", target: KUBE_FORWARD, chain: "FORWARD", comment: "kubernetes forwarding rules", extraArgs: "" },
-  { table: "filter", target: KUBE_PROXY_FIREWALL, chain: "INPUT", comment: "kubernetes load balancer firewall", extraArgs: CT_NEW },
-  { table: "filter", target: KUBE_PROXY_FIREWALL, chain: "OUTPUT", comment: "kubernetes load balancer firewall", extraArgs: CT_NEW },
-  { table: "filter", target: KUBE_PROXY_FIREWALL, chain: "FORWARD", comment: "kubernetes load balancer firewall", extraArgs: CT_NEW },
+  {
+    table: "filter",
+    target: KUBE_PROXY_FIREWALL,
+    chain: "INPUT",
+    comment: "kubernetes load balancer firewall",
+    extraArgs: CT_NEW,
+  },
+  {
+    table: "filter",
+    target: KUBE_PROXY_FIREWALL,
+    chain: "OUTPUT",
+    comment: "kubernetes load balancer firewall",
+    extraArgs: CT_NEW,
+  },
+  {
+    table: "filter",
+    target: KUBE_PROXY_FIREWALL,
+    chain: "FORWARD",
+    comment: "kubernetes load balancer firewall",
+    extraArgs: CT_NEW,
+  },
   { table: "nat", target: KUBE_SERVICES, chain: "OUTPUT", comment: "kubernetes service portals", extraArgs: "" },
   { table: "nat", target: KUBE_SERVICES, chain: "PREROUTING", comment: "kubernetes service portals", extraArgs: "" },
-  { table: "nat", target: KUBE_POSTROUTING, chain: "POSTROUTING", comment: "kubernetes postrouting rules", extraArgs: "" },
+  {
+    table: "nat",
+    target: KUBE_POSTROUTING,
+    chain: "POSTROUTING",
+    comment: "kubernetes postrouting rules",
+    extraArgs: "",
+  },
   { table: "filter", target: KUBE_FIREWALL, chain: "INPUT", comment: "", extraArgs: "" },
   { table: "filter", target: KUBE_FIREWALL, chain: "OUTPUT", comment: "", extraArgs: "" },
 ]
@@ -220,7 +274,10 @@ export function jumpRules(): JumpRule[] {
  * then each rule is inserted at position 1 (`-I`), in kube-proxy's order. Apply it once, when the
  * rules are missing (kube-proxy checks with `iptables -C` before inserting).
  */
-export function jumpRulesRestoreInput(existingChains: { readonly filter: ReadonlySet<string>; readonly nat: ReadonlySet<string> }): string {
+export function jumpRulesRestoreInput(existingChains: {
+  readonly filter: ReadonlySet<string>
+  readonly nat: ReadonlySet<string>
+}): string {
   const out: string[] = []
   for (const table of ["filter", "nat"] as const) {
     out.push(`*${table}`)
@@ -322,7 +379,9 @@ export function compileIptablesServicePorts(
 
   natRules.push(`-A ${KUBE_POSTROUTING} -m mark ! --mark ${mark}/${mark} -j RETURN`)
   natRules.push(`-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${mark}`)
-  natRules.push(`-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${config.randomFully ? " --random-fully" : ""}`)
+  natRules.push(
+    `-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${config.randomFully ? " --random-fully" : ""}`,
+  )
   natRules.push(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${mark}`)
 
   if (localhostNodePorts) {
@@ -341,10 +400,19 @@ export function compileIptablesServicePorts(
   for (const svcPort of servicePorts) {
     // Endpoint categories and the has*Endpoints flags come from the shared view; what follows is
     // iptables-only (chain names and rules).
-    const svc = servicePortView(svcPort, node.name, zone, { preferSameTrafficDistribution: config.preferSameTrafficDistribution })
+    const svc = servicePortView(svcPort, node.name, zone, {
+      preferSameTrafficDistribution: config.preferSameTrafficDistribution,
+    })
     const protocol = svc.protocol
     const name = svc.name
-    const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints: hasEndpoints, hasInternalEndpoints, hasExternalEndpoints } = svc
+    const {
+      clusterEndpoints,
+      localEndpoints,
+      allReachableEndpoints,
+      hasAnyEndpoints: hasEndpoints,
+      hasInternalEndpoints,
+      hasExternalEndpoints,
+    } = svc
 
     const clusterPolicyChain = serviceChainName(name, protocol)
     const localPolicyChain = serviceLocalChainName(name, protocol)
@@ -374,33 +442,47 @@ export function compileIptablesServicePorts(
 
     // ClusterIP.
     if (hasInternalEndpoints) {
-      natRules.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficChain}`)
+      natRules.push(
+        `-A ${KUBE_SERVICES} -m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficChain}`,
+      )
     } else {
-      filterRules.push(`-A ${KUBE_SERVICES} -m comment --comment ${internalTrafficFilterComment} ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficFilterTarget}`)
+      filterRules.push(
+        `-A ${KUBE_SERVICES} -m comment --comment ${internalTrafficFilterComment} ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficFilterTarget}`,
+      )
     }
 
     // External IPs.
     for (const externalIP of svc.externalIPs) {
       if (hasEndpoints) {
-        natRules.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficChain}`)
+        natRules.push(
+          `-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficChain}`,
+        )
       }
       if (!hasExternalEndpoints) {
-        filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficFilterTarget}`)
+        filterRules.push(
+          `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficFilterTarget}`,
+        )
       }
     }
 
     // Load-balancer ingress IPs.
     for (const lbip of svc.loadBalancerVIPs) {
       if (hasEndpoints) {
-        natRules.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${pp} -d ${lbip} --dport ${port} -j ${loadBalancerTrafficChain}`)
+        natRules.push(
+          `-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${pp} -d ${lbip} --dport ${port} -j ${loadBalancerTrafficChain}`,
+        )
       }
       if (usesFWChain) {
-        filterRules.push(`-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${fwChain}" ${pp} -d ${lbip} --dport ${port} -j DROP`)
+        filterRules.push(
+          `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${fwChain}" ${pp} -d ${lbip} --dport ${port} -j DROP`,
+        )
       }
     }
     if (!hasExternalEndpoints) {
       for (const lbip of svc.loadBalancerVIPs) {
-        filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${lbip} --dport ${port} -j ${externalTrafficFilterTarget}`)
+        filterRules.push(
+          `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${lbip} --dport ${port} -j ${externalTrafficFilterTarget}`,
+        )
       }
     }
 
@@ -413,7 +495,9 @@ export function compileIptablesServicePorts(
             `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} -d 127.0.0.0/8 --dport ${nodePort} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS_ACCEPTED} -j ${externalTrafficChain}`,
           )
         }
-        natRules.push(`-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} --dport ${nodePort} -j ${externalTrafficChain}`)
+        natRules.push(
+          `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} --dport ${nodePort} -j ${externalTrafficChain}`,
+        )
       }
       if (!hasExternalEndpoints) {
         filterRules.push(
@@ -424,7 +508,9 @@ export function compileIptablesServicePorts(
 
     // Health check node port, whether or not there are local endpoints.
     if (svc.healthCheckNodePort !== 0) {
-      filterRules.push(`-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`)
+      filterRules.push(
+        `-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`,
+      )
     }
 
     // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
@@ -446,10 +532,14 @@ export function compileIptablesServicePorts(
       svcNatChains.push(chainLine(externalTrafficChain))
       activeNatChains.add(externalTrafficChain)
       if (!svc.externalPolicyLocal) {
-        svcNatRules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`)
+        svcNatRules.push(
+          `-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`,
+        )
       } else {
         if (detector !== null) {
-          svcNatRules.push(`-A ${externalTrafficChain} -m comment --comment "pod traffic for ${name} external destinations" -s ${detector} -j ${clusterPolicyChain}`)
+          svcNatRules.push(
+            `-A ${externalTrafficChain} -m comment --comment "pod traffic for ${name} external destinations" -s ${detector} -j ${clusterPolicyChain}`,
+          )
         }
         svcNatRules.push(
           `-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
@@ -473,11 +563,14 @@ export function compileIptablesServicePorts(
       if (allowFromNode) {
         for (const lbip of svc.loadBalancerVIPs) svcNatRules.push(`${args} -s ${lbip} -j ${externalTrafficChain}`)
       }
-      svcNatRules.push(`-A ${fwChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`)
+      svcNatRules.push(
+        `-A ${fwChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`,
+      )
     }
 
     const endpointChains = new Map<string, string>()
-    for (const ep of allReachableEndpoints) endpointChains.set(ep.endpoint, endpointChainName(name, protocol, ep.endpoint))
+    for (const ep of allReachableEndpoints)
+      endpointChains.set(ep.endpoint, endpointChainName(name, protocol, ep.endpoint))
 
     if (usesClusterPolicyChain) {
       svcNatChains.push(chainLine(clusterPolicyChain))
@@ -535,7 +628,9 @@ export function compileIptablesServicePorts(
   // Finally, the tail call to KUBE-NODEPORTS; it must stay after all service portal rules.
   const lastRuleComment = `"kubernetes service nodeports; NOTE: this must be the last rule in this chain"`
   if (nodePorts.matchAll) {
-    const destinations = localhostNodePorts ? "-m addrtype --dst-type LOCAL" : "-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8"
+    const destinations = localhostNodePorts
+      ? "-m addrtype --dst-type LOCAL"
+      : "-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8"
     natRules.push(`-A ${KUBE_SERVICES} -m comment --comment ${lastRuleComment} ${destinations} -j ${KUBE_NODEPORTS}`)
   } else {
     for (const ip of nodePorts.nodeIPs) {
@@ -545,10 +640,16 @@ export function compileIptablesServicePorts(
   }
 
   if (!config.conntrackTCPLiberal) {
-    filterRules.push(`-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID${config.nfacct ? ` -m nfacct --nfacct-name ${NFACCT_CT_STATE_INVALID_DROPPED}` : ""} -j DROP`)
+    filterRules.push(
+      `-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID${config.nfacct ? ` -m nfacct --nfacct-name ${NFACCT_CT_STATE_INVALID_DROPPED}` : ""} -j DROP`,
+    )
   }
-  filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`)
-  filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`)
+  filterRules.push(
+    `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
+  )
+  filterRules.push(
+    `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  )
 
   const lines = ["*filter", ...filterChains, ...filterRules, "COMMIT", "*nat", ...natChains, ...natRules, "COMMIT"]
   return {
@@ -566,12 +667,21 @@ export function compileIptablesServicePorts(
 }
 
 /** proxier.go `writeServiceToEndpointRules`: affinity rules, then the 1/(n-i) statistic rules. */
-function writeServiceToEndpointRules(natRules: string[], svc: ServicePortInfo, svcChain: string, endpoints: readonly EndpointInfo[], largeClusterMode: boolean): void {
-  const commentOf = (ep: EndpointInfo): string => (largeClusterMode ? "" : ` -m comment --comment "${svc.name} -> ${ep.endpoint}"`)
+function writeServiceToEndpointRules(
+  natRules: string[],
+  svc: ServicePortInfo,
+  svcChain: string,
+  endpoints: readonly EndpointInfo[],
+  largeClusterMode: boolean,
+): void {
+  const commentOf = (ep: EndpointInfo): string =>
+    largeClusterMode ? "" : ` -m comment --comment "${svc.name} -> ${ep.endpoint}"`
   if (svc.stickyMaxAgeSeconds > 0) {
     for (const ep of endpoints) {
       const chain = endpointChainName(svc.name, svc.protocol, ep.endpoint)
-      natRules.push(`-A ${svcChain}${commentOf(ep)} -m recent --name ${chain} --rcheck --seconds ${svc.stickyMaxAgeSeconds} --reap -j ${chain}`)
+      natRules.push(
+        `-A ${svcChain}${commentOf(ep)} -m recent --name ${chain} --rcheck --seconds ${svc.stickyMaxAgeSeconds} --reap -j ${chain}`,
+      )
     }
   }
   const n = endpoints.length

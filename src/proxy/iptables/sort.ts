@@ -74,7 +74,8 @@ export function formatIptablesDump(tables: readonly DumpTable[]): string {
   const out: string[] = []
   for (const table of tables) {
     out.push(`*${table.name}`)
-    for (const chain of table.chains) out.push(chain.declaration === "" ? `:${chain.name}` : `:${chain.name} ${chain.declaration}`)
+    for (const chain of table.chains)
+      out.push(chain.declaration === "" ? `:${chain.name}` : `:${chain.name} ${chain.declaration}`)
     for (const chain of table.chains) out.push(...chain.rules)
     for (const chain of table.chains) if (chain.deleted) out.push(`-X ${chain.name}`)
     out.push("COMMIT")
@@ -152,6 +153,8 @@ export function sortIptablesRules(text: string): string {
 }
 
 function stableSortInPlace(rules: string[], compare: (a: string, b: string) => number): void {
-  const sorted = rules.map((rule, index) => ({ rule, index })).sort((x, y) => compare(x.rule, y.rule) || x.index - y.index)
+  const sorted = rules
+    .map((rule, index) => ({ rule, index }))
+    .sort((x, y) => compare(x.rule, y.rule) || x.index - y.index)
   for (let i = 0; i < sorted.length; i++) rules[i] = sorted[i].rule
 }

@@ -40,7 +40,10 @@ function tcpProbe(p) {
     }
     const timer = setTimeout(() => finish({ outcome: data === "" ? "timeout" : "error", code: "partial" }), p.timeoutMs)
     socket.setEncoding("utf8")
-    socket.on("data", (chunk) => { data += chunk; if (data.includes("\n")) finish(parseReply(data)) })
+    socket.on("data", (chunk) => {
+      data += chunk
+      if (data.includes("\n")) finish(parseReply(data))
+    })
     socket.on("end", () => finish(data === "" ? { outcome: "refused", code: "EOF" } : parseReply(data)))
     socket.on("error", (err) => finish(classify(err)))
   })
@@ -54,7 +57,9 @@ function udpProbe(p) {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      try { socket.close() } catch {}
+      try {
+        socket.close()
+      } catch {}
       resolve(result)
     }
     const timer = setTimeout(() => finish({ outcome: "timeout" }), p.timeoutMs)
@@ -65,7 +70,9 @@ function udpProbe(p) {
     socket.bind(bindOptions, () => {
       socket.connect(p.dport, p.dst, (err) => {
         if (err) return finish(classify(err))
-        socket.send("probe", (err2) => { if (err2) finish(classify(err2)) })
+        socket.send("probe", (err2) => {
+          if (err2) finish(classify(err2))
+        })
       })
     })
   })
@@ -112,7 +119,9 @@ if (process.argv.includes("--serve")) {
 } else {
   let input = ""
   process.stdin.setEncoding("utf8")
-  process.stdin.on("data", (c) => { input += c })
+  process.stdin.on("data", (c) => {
+    input += c
+  })
   process.stdin.on("end", async () => {
     const { waves, concurrency } = JSON.parse(input)
     const out = []

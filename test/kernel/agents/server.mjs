@@ -15,10 +15,13 @@ const ip = config.ip
 const listeners = []
 for (const [i, port] of (config.ports ?? []).entries()) {
   listeners.push({ port, reported: port, hops: 0 })
-  for (let h = 1; h <= (config.hopClasses ?? 0); h++) listeners.push({ port: config.hopPortBase * h + i, reported: port, hops: h })
+  for (let h = 1; h <= (config.hopClasses ?? 0); h++)
+    listeners.push({ port: config.hopPortBase * h + i, reported: port, hops: h })
 }
 let pending = 0
-const done = () => { if (--pending === 0) process.stdout.write("READY\n") }
+const done = () => {
+  if (--pending === 0) process.stdout.write("READY\n")
+}
 
 for (const { port, reported, hops } of listeners) {
   pending += 2
@@ -27,10 +30,15 @@ for (const { port, reported, hops } of listeners) {
     const line = JSON.stringify({ ep: `${ip}:${reported}`, peer: `${socket.remoteAddress}:${socket.remotePort}`, hops })
     socket.end(line + "\n")
   })
-  server.on("error", (err) => { process.stderr.write(`tcp ${port}: ${err.message}\n`); process.exit(2) })
+  server.on("error", (err) => {
+    process.stderr.write(`tcp ${port}: ${err.message}\n`)
+    process.exit(2)
+  })
   server.listen({ port, host: ip, backlog: 1024 }, done)
   const socket = dgram.createSocket({ type: "udp4" })
-  socket.on("error", (err) => { process.stderr.write(`udp ${ip}:${port}: ${err.message}\n`) })
+  socket.on("error", (err) => {
+    process.stderr.write(`udp ${ip}:${port}: ${err.message}\n`)
+  })
   socket.on("message", (_msg, rinfo) => {
     const line = JSON.stringify({ ep: `${ip}:${reported}`, peer: `${rinfo.address}:${rinfo.port}`, hops })
     socket.send(line, rinfo.port, rinfo.address)
