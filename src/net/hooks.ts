@@ -29,6 +29,11 @@ export const Verdict = {
   DROP: 1,
   /** REJECT target: the stack answers the sender (ICMP error or TCP RST, see `rejectWith`). */
   REJECT: 2,
+  /**
+   * NF_STOLEN: a hook took the packet over (IPVS transmits it itself, ip_vs_nat_xmit): the network
+   * neither continues nor frees it, and hands its handle to `PacketFilter.takeStolen`.
+   */
+  STOLEN: 3,
 } as const
 export type Verdict = (typeof Verdict)[keyof typeof Verdict]
 
@@ -70,4 +75,10 @@ export interface PacketFilter {
    * verdict...); the filter frees the packet's unconfirmed conntrack entry, if any.
    */
   discard?(packet: Packet): void
+  /**
+   * Required of a filter whose hooks can return STOLEN: the network calls it right after such a
+   * verdict with the packet's handle; the filter then owns the packet (it sends it on through the
+   * network's `resumeStolen`, or frees it with `dropStolen`).
+   */
+  takeStolen?(handle: number, packet: Packet): void
 }

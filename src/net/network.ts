@@ -391,6 +391,20 @@ export class Network implements EventHandler, NetIo {
     this.transmit(iface, nextHop, handle, readyNs + costNs)
   }
 
+  /**
+   * A stolen packet, rewritten by its new owner, sent on from `ns` at `readyNs` as a locally
+   * generated one: route -> OUTPUT -> POSTROUTING -> transmit (ip_vs_nat_send_or_cont: NF_HOOK at
+   * LOCAL_OUT, then dst_output). Not counted as sent again: it is still the same packet in flight.
+   */
+  resumeStolen(ns: NetNs, handle: number, readyNs: number = this.scheduler.nowNs): void {
+    this.output(ns, handle, readyNs)
+  }
+
+  /** The owner of a stolen packet drops it (counted by `reason`, its unconfirmed conntrack freed). */
+  dropStolen(ns: NetNs, handle: number, reason: number): void {
+    this.drop(handle, reason, ns)
+  }
+
   // ---------------------------------------------------------------- input path
 
   private receive(iface: NetInterface, handle: number, nowNs: number): void {
@@ -472,9 +486,15 @@ export class Network implements EventHandler, NetIo {
     this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, nowNs + costNs)
   }
 
-  /** DROP or REJECT verdict at a hook. */
+  /** DROP, REJECT or STOLEN verdict at a hook. */
   private refuse(ns: NetNs, filter: PacketFilter, verdict: number, handle: number, readyNs: number): void {
     if (verdict === Verdict.DROP) return this.drop(handle, filter.lastDropReason, ns)
+    if (verdict === Verdict.STOLEN) {
+      // nf_hook_slow, NF_STOLEN: the hook owns the skb now; neither continued nor freed here.
+      if (filter.takeStolen === undefined) throw new Error("net: a filter returned STOLEN without takeStolen")
+      filter.takeStolen(handle, this.packets[handle])
+      return
+    }
     const p = this.packets[handle]
     switch (filter.lastRejectWith) {
       case RejectWith.TCP_RESET:

@@ -1,8 +1,9 @@
 /**
  * NetfilterStack: the PacketFilter of one network namespace — tables, conntrack, NAT.
  *
- * Hook traversal (kernel priorities: raw -300, conntrack -200, mangle -150, nat DNAT -100,
- * filter 0, nat SNAT +100, conntrack confirm last):
+ * Hook traversal: the ops registered in `hooks` (hook-entries.ts), in kernel priority order
+ * (raw -300, conntrack -200, mangle -150, nat DNAT -100, filter 0, nat SNAT +100, conntrack confirm
+ * last); other components (nftables base chains, IPVS) register their own ops in between. Built in:
  *
  *   PREROUTING : raw -> conntrack in -> mangle -> nat (DNAT)
  *   INPUT      : mangle -> filter -> nat (SNAT) -> confirm
@@ -22,7 +23,9 @@ import { DropReason } from "../wire/drop-reason.ts"
 import { Protocol } from "../wire/protocol.ts"
 import type { FilterHost, PacketFilter } from "../net/hooks.ts"
 import { Hook, RejectWith, Verdict } from "../net/hooks.ts"
-import { CtState, CtStatus, Policy, TableId, TargetKind } from "./constants.ts"
+import { CtState, CtStatus, Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
+import type { NfHookHandler } from "./hook-entries.ts"
+import { NfHookEntries, NfHookState, NfPriority } from "./hook-entries.ts"
 import type { ConntrackOptions } from "./conntrack.ts"
 import { Conntrack, icmpReplyType, isIcmpError } from "./conntrack.ts"
 import type { Rule, RuleEnvironment, Target } from "./rule.ts"
@@ -99,6 +102,12 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private costRules = 0
   private hook: Hook = Hook.PREROUTING
   private tableId: TableId = TableId.RAW
+  /** The hook host of this namespace: every op at every hook, in run order. */
+  readonly hooks = new NfHookEntries()
+  private readonly state = new NfHookState()
+  /** This PREROUTING packet came over lo with OUTPUT's conntrack entry (see runHook). */
+  private loopback = false
+  private stolenBy: NfHookHandler | null = null
   // Scratch tuple for NAT (no allocation per packet).
   private tSrc = 0
   private tDst = 0
@@ -118,6 +127,46 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.recentListTotal = options.recentListTotal ?? 100
     this.recentPacketListTotal = options.recentPacketListTotal ?? 20
     this.ctx = new MatchContext(host, this.rng)
+    this.registerBuiltinOps()
+  }
+
+  /**
+   * The ops the kernel registers for conntrack (nf_conntrack_proto.c ipv4_conntrack_ops), NAT
+   * (nf_nat_proto.c nf_nat_ipv4_ops) and the iptables tables (iptable_raw.c, iptable_mangle.c,
+   * iptable_filter.c, iptable_nat.c: each table's valid_hooks at its NF_IP_PRI_*). The security
+   * table (NF_IP_PRI_SECURITY) is not modelled: kube-proxy writes none of it.
+   */
+  private registerBuiltinOps(): void {
+    const h = this.hooks
+    const ct = new ConntrackInOp(this)
+    h.register({ hook: Hook.PREROUTING, priority: NfPriority.CONNTRACK, handler: ct, name: "conntrack in" })
+    h.register({ hook: Hook.OUTPUT, priority: NfPriority.CONNTRACK, handler: ct, name: "conntrack local" })
+    const confirm = new ConfirmOp(this)
+    h.register({
+      hook: Hook.INPUT,
+      priority: NfPriority.CONNTRACK_CONFIRM,
+      handler: confirm,
+      name: "conntrack confirm",
+    })
+    h.register({
+      hook: Hook.POSTROUTING,
+      priority: NfPriority.CONNTRACK_CONFIRM,
+      handler: confirm,
+      name: "conntrack confirm",
+    })
+    const table = (id: TableId, priority: number, hooks: readonly Hook[]): void => {
+      const op = new IptTableOp(this, id)
+      for (const hook of hooks) h.register({ hook, priority, handler: op, name: `iptables ${TABLE_NAMES[id]}` })
+    }
+    table(TableId.RAW, NfPriority.RAW, [Hook.PREROUTING, Hook.OUTPUT])
+    table(TableId.MANGLE, NfPriority.MANGLE, [Hook.PREROUTING, Hook.INPUT, Hook.FORWARD, Hook.OUTPUT, Hook.POSTROUTING])
+    table(TableId.FILTER, NfPriority.FILTER, [Hook.INPUT, Hook.FORWARD, Hook.OUTPUT])
+    const dnat = new IptNatOp(this, MANIP_DST)
+    const snat = new IptNatOp(this, MANIP_SRC)
+    h.register({ hook: Hook.PREROUTING, priority: NfPriority.NAT_DST, handler: dnat, name: "iptables nat" })
+    h.register({ hook: Hook.OUTPUT, priority: NfPriority.NAT_DST, handler: dnat, name: "iptables nat" })
+    h.register({ hook: Hook.INPUT, priority: NfPriority.NAT_SRC, handler: snat, name: "iptables nat" })
+    h.register({ hook: Hook.POSTROUTING, priority: NfPriority.NAT_SRC, handler: snat, name: "iptables nat" })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -180,70 +229,76 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     ctx.outIfIndex = outIfIndex
     ctx.nowNs = nowNs
     ctx.hook = hook
+    const state = this.state
+    state.hook = hook
+    state.inIfIndex = inIfIndex
+    state.outIfIndex = outIfIndex
+    state.nowNs = nowNs
+    state.extraNs = 0
     this.hook = hook
     this.costRules = 0
-    let extraNs = 0
+    if (hook === Hook.PREROUTING || hook === Hook.OUTPUT) {
+      // A packet that already carries a conntrack entry keeps it and conntrack in leaves it alone
+      // (nf_conntrack_in: an skb with a non-template ct is accepted as is): one looped back over lo
+      // with the entry OUTPUT gave it (skb->_nfct survives the loopback xmit), or a stolen packet its
+      // owner sends on through OUTPUT (ip_vs_nat_xmit keeps the skb's ct). Every other packet reaches
+      // PREROUTING scrubbed and OUTPUT fresh (ctId -1).
+      this.loopback =
+        packet.ctId >= 0 && (hook === Hook.OUTPUT || (inIfIndex >= 0 && this.host.interfaceName(inIfIndex) === "lo"))
+      if (!this.loopback) packet.untracked = false
+    }
+    const ops = this.hooks.ops[hook]
     let v: Verdict = Verdict.ACCEPT
-    const t = this.tables
-    switch (hook) {
-      case Hook.PREROUTING:
-      case Hook.OUTPUT: {
-        const loopback =
-          hook === Hook.PREROUTING && inIfIndex >= 0 && packet.ctId >= 0 && this.host.interfaceName(inIfIndex) === "lo"
-        if (!loopback) packet.untracked = false
-        v = this.traverse(t[TableId.RAW], packet)
-        if (v !== Verdict.ACCEPT) break
-        if (!loopback) {
-          extraNs += this.conntrackLookupCostNs
-          const before = this.conntrack.created
-          const drop = this.conntrack.packetIn(packet, nowNs)
-          if (drop >= 0) {
-            this.lastDropReason = drop
-            this.tracer?.conntrack(ConntrackEvent.TABLE_FULL, -1, packet)
-            v = Verdict.DROP
-            break
-          }
-          if (this.conntrack.created !== before) {
-            extraNs += this.conntrackNewCostNs
-            this.tracer?.conntrack(ConntrackEvent.NEW, packet.ctId, packet)
-          }
-        }
-        v = this.traverse(t[TableId.MANGLE], packet)
-        if (v !== Verdict.ACCEPT) break
-        v = this.natHook(MANIP_DST, packet, outIfIndex, nowNs)
-        if (v !== Verdict.ACCEPT || hook === Hook.PREROUTING) break
-        v = this.traverse(t[TableId.FILTER], packet)
+    for (let i = 0; i < ops.length; i++) {
+      v = ops[i].handler.hookFn(packet, state)
+      if (v !== Verdict.ACCEPT) {
+        this.stolenBy = v === Verdict.STOLEN ? ops[i].handler : null
         break
       }
-      case Hook.INPUT:
-        v = this.traverse(t[TableId.MANGLE], packet)
-        if (v !== Verdict.ACCEPT) break
-        v = this.traverse(t[TableId.FILTER], packet)
-        if (v !== Verdict.ACCEPT) break
-        v = this.natHook(MANIP_SRC, packet, outIfIndex, nowNs)
-        if (v === Verdict.ACCEPT) v = this.confirm(packet, nowNs)
-        break
-      case Hook.FORWARD:
-        v = this.traverse(t[TableId.MANGLE], packet)
-        if (v === Verdict.ACCEPT) v = this.traverse(t[TableId.FILTER], packet)
-        break
-      case Hook.POSTROUTING:
-        v = this.traverse(t[TableId.MANGLE], packet)
-        if (v !== Verdict.ACCEPT) break
-        v = this.natHook(MANIP_SRC, packet, outIfIndex, nowNs)
-        if (v === Verdict.ACCEPT) v = this.confirm(packet, nowNs)
-        break
     }
-    if (v !== Verdict.ACCEPT) this.discard(packet)
+    // NF_STOLEN: the op owns the packet now, conntrack entry included (nf_hook_slow neither frees
+    // nor continues it).
+    if (v !== Verdict.ACCEPT && v !== Verdict.STOLEN) this.discard(packet)
     this.rulesEvaluated += this.costRules
-    this.lastCostNs = this.costRules * this.ruleCostNs + extraNs
+    this.lastCostNs = this.costRules * this.ruleCostNs + state.extraNs
     return v
+  }
+
+  /** The network hands over the handle of the packet the last runHook returned STOLEN for. */
+  takeStolen(handle: number, packet: Packet): void {
+    const by = this.stolenBy
+    this.stolenBy = null
+    if (by === null || by.takeStolen === undefined)
+      throw new Error("netfilter: a hook returned STOLEN but its handler takes no stolen packets")
+    by.takeStolen(handle, packet)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Built-in hook functions (the ops registered in the constructor)
+
+  /** ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c) at PREROUTING and OUTPUT. */
+  conntrackIn(packet: Packet, state: NfHookState): Verdict {
+    if (this.loopback) return Verdict.ACCEPT
+    state.extraNs += this.conntrackLookupCostNs
+    const before = this.conntrack.created
+    const drop = this.conntrack.packetIn(packet, state.nowNs)
+    if (drop >= 0) {
+      this.lastDropReason = drop
+      this.tracer?.conntrack(ConntrackEvent.TABLE_FULL, -1, packet)
+      return Verdict.DROP
+    }
+    if (this.conntrack.created !== before) {
+      state.extraNs += this.conntrackNewCostNs
+      this.tracer?.conntrack(ConntrackEvent.NEW, packet.ctId, packet)
+    }
+    return Verdict.ACCEPT
   }
 
   // -------------------------------------------------------------------------------------------
   // Rule traversal (ipt_do_table)
 
-  private traverse(table: Table, packet: Packet): Verdict {
+  /** ipt_do_table; called by the table ops (IptTableOp). */
+  traverse(table: Table, packet: Packet): Verdict {
     const start = table.hookChains[this.hook]
     if (start === null || !table.shown) return Verdict.ACCEPT
     this.tableId = table.id
@@ -392,7 +447,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // -------------------------------------------------------------------------------------------
   // NAT
 
-  private natHook(manip: number, packet: Packet, outIfIndex: number, nowNs: number): Verdict {
+  /** nf_nat_ipv4_fn (called by IptNatOp): nat chains for a NEW connection, then nf_nat_packet. */
+  natHook(manip: number, packet: Packet, outIfIndex: number, nowNs: number): Verdict {
     const id = packet.ctId
     if (id < 0) return Verdict.ACCEPT
     const ct = this.conntrack
@@ -622,7 +678,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     }
   }
 
-  private confirm(packet: Packet, nowNs: number): Verdict {
+  /** ipv4_confirm / nf_conntrack_confirm (called by ConfirmOp at INPUT and POSTROUTING). */
+  confirm(packet: Packet, nowNs: number): Verdict {
     const id = packet.ctId
     if (id < 0 || this.conntrack.isConfirmed(id)) return Verdict.ACCEPT
     const got = this.conntrack.confirm(id, nowNs)
@@ -635,5 +692,42 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     packet.ctId = got
     this.tracer?.conntrack(ConntrackEvent.CONFIRM, got, packet)
     return Verdict.ACCEPT
+  }
+}
+
+/** An iptables table's hook function at each of its hooks (iptable_*_hook -> ipt_do_table). */
+class IptTableOp implements NfHookHandler {
+  constructor(
+    private readonly stack: NetfilterStack,
+    private readonly tableId: TableId,
+  ) {}
+  hookFn(packet: Packet): Verdict {
+    // stack.tables is replaced by every restore: look the table up per call.
+    return this.stack.traverse(this.stack.tables[this.tableId], packet)
+  }
+}
+
+/** nf_nat_ipv4_in/out/local_fn: the nat table plus nf_nat_packet, DNAT (-100) or SNAT (+100). */
+class IptNatOp implements NfHookHandler {
+  constructor(
+    private readonly stack: NetfilterStack,
+    private readonly manip: number,
+  ) {}
+  hookFn(packet: Packet, state: NfHookState): Verdict {
+    return this.stack.natHook(this.manip, packet, state.outIfIndex, state.nowNs)
+  }
+}
+
+class ConntrackInOp implements NfHookHandler {
+  constructor(private readonly stack: NetfilterStack) {}
+  hookFn(packet: Packet, state: NfHookState): Verdict {
+    return this.stack.conntrackIn(packet, state)
+  }
+}
+
+class ConfirmOp implements NfHookHandler {
+  constructor(private readonly stack: NetfilterStack) {}
+  hookFn(packet: Packet, state: NfHookState): Verdict {
+    return this.stack.confirm(packet, state.nowNs)
   }
 }

@@ -704,7 +704,14 @@ class Recorder implements NetObserver {
         entry: stack.conntrack.format(p.ctId, record.nowNs),
       }
     }
-    const verdictName = verdict === Verdict.ACCEPT ? "ACCEPT" : verdict === Verdict.DROP ? "DROP" : "REJECT"
+    const verdictName =
+      verdict === Verdict.ACCEPT
+        ? "ACCEPT"
+        : verdict === Verdict.DROP
+          ? "DROP"
+          : verdict === Verdict.STOLEN
+            ? "STOLEN"
+            : "REJECT"
     const event: HookEvent = {
       kind: "hook",
       timeNs: record.nowNs,
@@ -1002,6 +1009,10 @@ class TracingFilter implements PacketFilter {
 
   discard(packet: Packet): void {
     this.inner.discard(packet)
+  }
+
+  takeStolen(handle: number, packet: Packet): void {
+    this.inner.takeStolen(handle, packet)
   }
 }
 

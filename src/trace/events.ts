@@ -134,7 +134,7 @@ export interface HookEvent {
   readonly out: string | null
   readonly before: PacketView
   readonly after: PacketView
-  readonly verdict: "ACCEPT" | "DROP" | "REJECT"
+  readonly verdict: "ACCEPT" | "DROP" | "REJECT" | "STOLEN"
   /** For REJECT: what answers the sender ("icmp-port-unreachable", "tcp-reset"...). */
   readonly rejectWith: string | null
   /** Simulated CPU charged for this hook (rules x per-rule cost + conntrack work). */
