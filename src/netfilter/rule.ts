@@ -19,6 +19,7 @@ import type { FilterHost } from "../net/hooks.ts"
 import { RejectWith } from "../net/hooks.ts"
 import { CT_STATE_NAMES, CtState, RecentCommand, TargetKind } from "./constants.ts"
 import type { RecentTable } from "./recent.ts"
+import { NatFlag } from "./nat.ts"
 
 /** Per-evaluation inputs; one mutable instance per stack, filled before each hook traversal. */
 export class MatchContext {
@@ -239,9 +240,6 @@ export class NfacctMatch extends Match {
     return true
   }
 }
-
-/** NAT range flags (subset of nf_nat.h NF_NAT_RANGE_*). */
-export const NatFlag = { PROTO_SPECIFIED: 2, PROTO_RANDOM: 4, PROTO_RANDOM_FULLY: 16 } as const
 
 export class Target {
   kind: TargetKind = TargetKind.NONE

@@ -27,9 +27,10 @@ import { CtState, CtStatus, Policy, TABLE_NAMES, TableId, TargetKind } from "./c
 import type { NfHookHandler } from "./hook-entries.ts"
 import { NfHookEntries, NfHookState, NfPriority } from "./hook-entries.ts"
 import type { ConntrackOptions } from "./conntrack.ts"
-import { Conntrack, icmpReplyType, isIcmpError } from "./conntrack.ts"
+import { Conntrack, isIcmpError } from "./conntrack.ts"
 import type { Rule, RuleEnvironment, Target } from "./rule.ts"
-import { MatchContext, NatFlag, NfacctCounter } from "./rule.ts"
+import { MatchContext, NfacctCounter } from "./rule.ts"
+import { Manip, NfNat } from "./nat.ts"
 import { RecentTable } from "./recent.ts"
 import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
 import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
@@ -63,11 +64,9 @@ export interface NetfilterTracer {
   conntrack(event: ConntrackEvent, ctId: number, packet: Packet): void
 }
 
-const MANIP_SRC = 0
-const MANIP_DST = 1
+const MANIP_SRC = Manip.SRC
+const MANIP_DST = Manip.DST
 const JUMP_STACK_MAX = 1024
-/** NF_NAT_MAX_ATTEMPTS in nf_nat_core.c (Linux >= 5.17). */
-const NAT_MAX_ATTEMPTS = 128
 
 export class NetfilterStack implements PacketFilter, RuleEnvironment {
   lastCostNs = 0
@@ -108,11 +107,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** This PREROUTING packet came over lo with OUTPUT's conntrack entry (see runHook). */
   private loopback = false
   private stolenBy: NfHookHandler | null = null
-  // Scratch tuple for NAT (no allocation per packet).
-  private tSrc = 0
-  private tDst = 0
-  private tSport = 0
-  private tDport = 0
+  /** NAT core (nf_nat_core.c) over this namespace's conntrack table; shared with nft and IPVS. */
+  readonly nat: NfNat
 
   constructor(
     readonly host: FilterHost,
@@ -120,6 +116,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   ) {
     this.rng = options.rng
     this.conntrack = new Conntrack(options.conntrack)
+    this.nat = new NfNat(this.conntrack, this.rng)
     this.ruleCostNs = options.ruleCostNs ?? 50
     this.conntrackLookupCostNs = options.conntrackLookupCostNs ?? 100
     this.conntrackNewCostNs = options.conntrackNewCostNs ?? 400
@@ -453,7 +450,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     if (id < 0) return Verdict.ACCEPT
     const ct = this.conntrack
     if ((packet.ctState & CtState.RELATED) !== 0) {
-      if (packet.protocol === Protocol.ICMP && isIcmpError(packet.icmpType)) this.icmpReplyTranslation(manip, packet)
+      if (packet.protocol === Protocol.ICMP && isIcmpError(packet.icmpType))
+        this.nat.icmpReplyTranslation(manip, packet)
       return Verdict.ACCEPT
     }
     const doneBit = manip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
@@ -463,18 +461,16 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.natNowNs = nowNs
       const v = this.traverse(this.tables[TableId.NAT], packet)
       if (v !== Verdict.ACCEPT) return v
-      if ((ct.status[id] & doneBit) === 0 && !this.setupNat(id, manip, null, outIfIndex, nowNs)) {
-        this.lastDropReason = DropReason.NETFILTER_DROP
-        return Verdict.DROP
-      }
+      // nf_nat_alloc_null_binding: no rule bound this manip.
+      if ((ct.status[id] & doneBit) === 0) this.nat.setupInfo(id, manip, null, -1, nowNs)
       packet.ctState |= ct.natStateBits(id)
       if (this.tracer !== null) this.tracer.conntrack(ConntrackEvent.NAT, id, packet)
     }
-    this.manipPacket(packet, id, packet.ctDirection, manip)
+    this.nat.manipPacket(packet, id, packet.ctDirection, manip)
     return Verdict.ACCEPT
   }
 
-  private natManip = MANIP_DST
+  private natManip: number = MANIP_DST
   private natOutIf = -1
   private natNowNs = 0
 
@@ -485,197 +481,17 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     if (id < 0 || (ct.status[id] & doneBit) !== 0) return Verdict.ACCEPT
     const wantSrc = target.kind !== TargetKind.DNAT
     if (wantSrc !== (this.natManip === MANIP_SRC)) return Verdict.ACCEPT
-    if (!this.setupNat(id, this.natManip, target, this.natOutIf, this.natNowNs)) {
-      this.lastDropReason = DropReason.NETFILTER_DROP
-      return Verdict.DROP
+    let address = -1
+    if (target.kind === TargetKind.MASQUERADE) {
+      // masquerade_tg -> nf_nat_masquerade_ipv4: the out interface's primary address; none: drop.
+      address = this.natOutIf >= 0 ? this.host.interfaceAddress(this.natOutIf) : 0
+      if (address === 0) {
+        this.lastDropReason = DropReason.NETFILTER_DROP
+        return Verdict.DROP
+      }
     }
+    this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs)
     return Verdict.ACCEPT
-  }
-
-  /** Loads the entry's current original tuple as seen after earlier NAT: invert(reply). */
-  private loadCurrentTuple(id: number): void {
-    const ct = this.conntrack
-    const r = id * 2 + 1
-    this.tSrc = ct.dst[r]
-    this.tDst = ct.src[r]
-    if (ct.proto[id] === Protocol.ICMP) {
-      this.tSport = ct.sport[r]
-      this.tDport = icmpReplyType(ct.dport[r]) & 0xffff
-    } else {
-      this.tSport = ct.dport[r]
-      this.tDport = ct.sport[r]
-    }
-  }
-
-  /** nf_nat_used_tuple: is the reply tuple of the candidate already in the table? */
-  private tupleUsed(proto: number, nowNs: number): boolean {
-    const ct = this.conntrack
-    if (proto === Protocol.ICMP)
-      return ct.lookup(this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff, proto, nowNs) >= 0
-    return ct.lookup(this.tDst, this.tSrc, this.tDport, this.tSport, proto, nowNs) >= 0
-  }
-
-  /**
-   * nf_nat_setup_info + get_unique_tuple (nf_nat_core.c). `target` null = null binding. Returns
-   * false when the packet must be dropped (MASQUERADE without an address on the out interface).
-   */
-  private setupNat(id: number, manip: number, target: Target | null, outIfIndex: number, nowNs: number): boolean {
-    const ct = this.conntrack
-    const proto = ct.proto[id]
-    this.loadCurrentTuple(id)
-    const origSrc = this.tSrc
-    const origDst = this.tDst
-    const origSport = this.tSport
-    const origDport = this.tDport
-    let flags = 0
-    let portMin = 0
-    let portMax = 0
-    if (target !== null) {
-      flags = target.natFlags
-      portMin = target.natPortMin
-      portMax = target.natPortMax
-      let address = -1
-      if (target.kind === TargetKind.MASQUERADE) {
-        address = outIfIndex >= 0 ? this.host.interfaceAddress(outIfIndex) : 0
-        if (address === 0) return false
-      } else if (target.natHasAddr) {
-        const size = target.natAddrMax - target.natAddrMin + 1
-        // The kernel hashes with jhash (find_best_ips_proto); any stable hash keeps flows sticky.
-        address =
-          size === 1
-            ? target.natAddrMin
-            : target.natAddrMin + ((Math.imul(origSrc ^ Math.imul(origDst, 0x9e3779b1), 0x85ebca6b) >>> 0) % size)
-      }
-      if (address >= 0) {
-        if (manip === MANIP_SRC) this.tSrc = address >>> 0
-        else this.tDst = address >>> 0
-      }
-    }
-    this.uniquePort(proto, manip, flags, portMin, portMax, nowNs)
-    const changed =
-      this.tSrc !== origSrc || this.tDst !== origDst || this.tSport !== origSport || this.tDport !== origDport
-    if (changed) {
-      if (proto === Protocol.ICMP)
-        ct.setReply(id, this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff)
-      else ct.setReply(id, this.tDst, this.tSrc, this.tDport, this.tSport)
-      ct.status[id] |= manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
-    }
-    ct.status[id] |= manip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
-    return true
-  }
-
-  /** get_unique_tuple's port part + nf_nat_l4proto_unique_tuple, on the scratch tuple. */
-  private uniquePort(
-    proto: number,
-    manip: number,
-    flags: number,
-    portMin: number,
-    portMax: number,
-    nowNs: number,
-  ): void {
-    const specified = (flags & NatFlag.PROTO_SPECIFIED) !== 0
-    const randomAll = (flags & (NatFlag.PROTO_RANDOM | NatFlag.PROTO_RANDOM_FULLY)) !== 0
-    const isIcmp = proto === Protocol.ICMP
-    const hasPorts = proto === Protocol.TCP || proto === Protocol.UDP
-    if (!isIcmp && !hasPorts) return
-    const keyIsSrc = isIcmp || manip === MANIP_SRC
-    const key = keyIsSrc ? this.tSport : this.tDport
-    if (!randomAll) {
-      if (specified) {
-        if (key >= portMin && key <= portMax && (portMin === portMax || !this.tupleUsed(proto, nowNs))) return
-      } else if (!this.tupleUsed(proto, nowNs)) return
-    }
-    let min: number
-    let size: number
-    if (isIcmp) {
-      if (!specified) {
-        min = 0
-        size = 65536
-      } else {
-        min = portMin
-        size = portMax - portMin + 1
-      }
-    } else if (!specified) {
-      if (manip === MANIP_DST) return
-      if (key < 1024) {
-        if (key < 512) {
-          min = 1
-          size = 511
-        } else {
-          min = 600
-          size = 424
-        }
-      } else {
-        min = 1024
-        size = 65535 - 1024 + 1
-      }
-    } else {
-      min = portMin
-      size = portMax - portMin + 1
-    }
-    let off = randomAll || manip !== MANIP_DST ? this.rng.uint32() & 0xffff : 0
-    let attempts = Math.min(size, NAT_MAX_ATTEMPTS)
-    for (;;) {
-      for (let i = 0; i < attempts; i++, off++) {
-        const port = min + (off % size)
-        if (keyIsSrc) this.tSport = port
-        else this.tDport = port
-        if (!this.tupleUsed(proto, nowNs)) return
-      }
-      if (attempts >= size || attempts < 16) return
-      attempts = attempts >> 1
-      off = this.rng.uint32() & 0xffff
-    }
-  }
-
-  /**
-   * The tuple slot (id * 2 + !direction) whose inverse is the packet's new header for this manip,
-   * or -1 when the entry has no NAT of that kind for this direction (nf_nat_packet's status test:
-   * a source manip on replies undoes a DST_NAT, and vice versa).
-   */
-  private natTuple(id: number, direction: number, manip: number): number {
-    let bit: number = manip === MANIP_SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
-    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
-    return (this.conntrack.status[id] & bit) === 0 ? -1 : id * 2 + (1 - direction)
-  }
-
-  /** nf_nat_packet: rewrites the packet from the entry for this hook's manip type and direction. */
-  private manipPacket(packet: Packet, id: number, direction: number, manip: number): void {
-    const ct = this.conntrack
-    const n = this.natTuple(id, direction, manip)
-    if (n < 0) return
-    // target = invert(tuple[!direction])
-    const proto = ct.proto[id]
-    if (manip === MANIP_SRC) {
-      packet.srcAddr = ct.dst[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.srcPort = ct.dport[n]
-      else if (proto === Protocol.ICMP) packet.srcPort = ct.sport[n]
-    } else {
-      packet.dstAddr = ct.src[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.dstPort = ct.sport[n]
-      else if (proto === Protocol.ICMP) packet.srcPort = ct.sport[n]
-    }
-  }
-
-  /** nf_nat_icmp_reply_translation: inner header gets the opposite manip, outer the normal one. */
-  private icmpReplyTranslation(manip: number, packet: Packet): void {
-    const ct = this.conntrack
-    const id = packet.ctId
-    const n = this.natTuple(id, packet.ctDirection, manip)
-    if (n < 0) return
-    const proto = ct.proto[id]
-    // Inner: manip !manip with tuple[!direction] as is.
-    if (manip === MANIP_SRC) {
-      packet.innerDstAddr = ct.dst[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerDstPort = ct.dport[n]
-      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sport[n]
-      packet.srcAddr = ct.dst[n]
-    } else {
-      packet.innerSrcAddr = ct.src[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerSrcPort = ct.sport[n]
-      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sport[n]
-      packet.dstAddr = ct.src[n]
-    }
   }
 
   /** ipv4_confirm / nf_conntrack_confirm (called by ConfirmOp at INPUT and POSTROUTING). */
