@@ -14,8 +14,10 @@
  * Rules with side-effecting matches before their port check are never keyed (rule.ts).
  */
 import { Hook } from "../net/hooks.ts"
-import type { Rule, RuleEnvironment } from "./rule.ts"
-import { RuleParseError, formatTokens, parseRule, tokenize } from "./rule.ts"
+import type { Rule } from "./rule.ts"
+import { formatTokens, parseRule, tokenize } from "./rule.ts"
+import type { RuleEnvironment } from "./xt.ts"
+import { RuleParseError } from "./xt.ts"
 import { Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
 
 export const BUILTIN_CHAINS: readonly (readonly Hook[])[] = [

@@ -10,7 +10,7 @@ import { NS_PER_S } from "../../src/sim/time.ts"
 import { Hook, RejectWith, Verdict } from "../../src/net/hooks.ts"
 import { formatIpv4, ipv4 } from "../../src/wire/ipv4.ts"
 import { TcpFlag } from "../../src/wire/protocol.ts"
-import { StatisticMatch, statisticThreshold } from "../../src/netfilter/rule.ts"
+import { StatisticMatch, statisticThreshold } from "../../src/netfilter/ext/xt_statistic.ts"
 import { makeNode, probability, receive, send, tcp, udp } from "./helpers.ts"
 
 describe("statistic", () => {

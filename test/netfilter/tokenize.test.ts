@@ -5,7 +5,8 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { RuleParseError, tokenize } from "../../src/netfilter/rule.ts"
+import { tokenize } from "../../src/netfilter/rule.ts"
+import { RuleParseError } from "../../src/netfilter/xt.ts"
 
 function reference(line: string): string[] | "error" {
   const out: string[] = []
