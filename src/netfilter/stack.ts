@@ -32,6 +32,9 @@ import type { Rule } from "./rule.ts"
 import type { RuleEnvironment, Target } from "./xt.ts"
 import { MatchContext, NfacctCounter } from "./xt.ts"
 import { Manip, NfNat } from "./nat.ts"
+import type { IpSet } from "./ipset.ts"
+import { IpSetTable } from "./ipset.ts"
+import { SetMatch } from "./ext/xt_set.ts"
 import { RecentTable } from "./recent.ts"
 import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
 import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
@@ -85,6 +88,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   readonly tableOrder: number[] = []
   readonly recentTables = new Map<string, RecentTable>()
   readonly nfacctCounters = new Map<string, NfacctCounter>()
+  /** This namespace's ipsets (`-m set --match-set`). */
+  readonly ipsets = new IpSetTable()
   logCount = 0
   /** Rules a linear walk would have evaluated, over the stack's life. */
   rulesEvaluated = 0
@@ -177,6 +182,30 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.recentTables.set(name, t)
     }
     return t
+  }
+
+  ipSet(name: string): IpSet | undefined {
+    return this.ipsets.get(name)
+  }
+
+  /** Rules of the live tables that use set `name` (`ipset list`'s References; destroy refuses while > 0). */
+  ipSetReferences(name: string): number {
+    let n = 0
+    for (const table of this.tables)
+      for (const chain of table.chains)
+        for (const rule of chain.rules)
+          for (const m of rule.matches) if (m instanceof SetMatch && m.set !== null && m.set.name === name) n++
+    return n
+  }
+
+  /** `ipset restore` into this namespace's sets (all or nothing; throws IpSetError with the line). */
+  ipsetRestore(text: string, options: { exist?: boolean } = {}): void {
+    this.ipsets.restore(text, { ...options, references: (name) => this.ipSetReferences(name) })
+  }
+
+  /** `ipset list [NAME]`. */
+  ipsetList(options: { name?: string; sorted?: boolean } = {}): string {
+    return this.ipsets.list({ ...options, references: (name) => this.ipSetReferences(name) })
   }
 
   nfacctCounter(name: string): NfacctCounter {

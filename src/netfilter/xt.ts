@@ -13,6 +13,7 @@ import type { FilterHost } from "../net/hooks.ts"
 import { RejectWith } from "../net/hooks.ts"
 import { TargetKind } from "./constants.ts"
 import type { RecentTable } from "./recent.ts"
+import type { IpSet } from "./ipset.ts"
 
 /** Per-evaluation inputs; one mutable instance per stack, filled before each hook traversal. */
 export class MatchContext {
@@ -38,6 +39,8 @@ export class NfacctCounter {
 export interface RuleEnvironment {
   recentTable(name: string): RecentTable
   nfacctCounter(name: string): NfacctCounter
+  /** `-m set --match-set NAME`: the named ipset, or undefined when there is none (the rule is refused). */
+  ipSet(name: string): IpSet | undefined
 }
 
 export class RuleParseError extends Error {

@@ -16,6 +16,7 @@ import { MultiportMatch } from "../../src/netfilter/ext/xt_multiport.ts"
 const env: RuleEnvironment = {
   recentTable: (name) => new RecentTable(name, 100, 20),
   nfacctCounter: (name) => new NfacctCounter(name),
+  ipSet: () => undefined,
 }
 
 describe("extension registry", () => {
@@ -29,6 +30,7 @@ describe("extension registry", () => {
       "multiport",
       "nfacct",
       "recent",
+      "set",
       "state",
       "statistic",
       "tcp",

@@ -11,6 +11,7 @@ import { markMatch, markTarget } from "./xt_mark.ts"
 import { multiportMatch } from "./xt_multiport.ts"
 import { nfacctMatch } from "./xt_nfacct.ts"
 import { recentMatch } from "./xt_recent.ts"
+import { setMatch } from "./xt_set.ts"
 import { statisticMatch } from "./xt_statistic.ts"
 import { tcpMatch, udpMatch } from "./xt_tcpudp.ts"
 import { rejectTarget } from "./ipt_REJECT.ts"
@@ -42,6 +43,7 @@ export const MATCH_EXTENSIONS: ReadonlyMap<string, MatchExtension> = byName([
   statisticMatch,
   recentMatch,
   nfacctMatch,
+  setMatch,
 ])
 
 export const TARGET_EXTENSIONS: ReadonlyMap<string, TargetExtension> = byName([
