@@ -24,6 +24,13 @@ export const InterfaceKind = {
   BRIDGE: 2,
   /** A NIC attached to a Fabric (the node network / VPC). */
   FABRIC: 3,
+  /**
+   * A dummy device (drivers/net/dummy.c), as IPVS-mode kube-proxy's `kube-ipvs0`: its addresses are
+   * local to the namespace (fib_add_ifaddr adds the local route even while the device is down), it
+   * is created down and gets no connected route while down, and whatever is sent out of it is
+   * consumed without arriving anywhere (dummy_xmit frees the skb).
+   */
+  DUMMY: 4,
 } as const
 export type InterfaceKind = (typeof InterfaceKind)[keyof typeof InterfaceKind]
 

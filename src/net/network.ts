@@ -184,6 +184,19 @@ export class Network implements EventHandler, NetIo {
     ;(bridge.bridgePorts as Map<Ipv4, NetInterface>).set(deviceAddress, port)
   }
 
+  /** `ip link add NAME type dummy` (created down, as kube-proxy leaves kube-ipvs0). */
+  addDummy(ns: NetNs, name: string): NetInterface {
+    const iface = this.addInterface(ns, name, InterfaceKind.DUMMY, {
+      latencyNs: 0,
+      bandwidthBitsPerSecond: 0,
+      mtuBytes: 1500,
+      lossPartsPerMillion: 0,
+      queuePacketsMax: 1,
+    })
+    iface.up = false
+    return iface
+  }
+
   createFabric(name: string, sameZoneLatencyNs: number, crossZoneLatencyNs: number): Fabric {
     const fabric = new Fabric(name, sameZoneLatencyNs, crossZoneLatencyNs)
     this.fabrics.push(fabric)
@@ -218,7 +231,8 @@ export class Network implements EventHandler, NetIo {
       iface.address = address
       iface.prefixLength = prefixLength
     }
-    if (prefixLength < 32) {
+    // fib_add_ifaddr: the prefix route only for an up device (a dummy is down until set up).
+    if (prefixLength < 32 && (iface.kind !== InterfaceKind.DUMMY || iface.up)) {
       const mask = maskOf(prefixLength)
       ns.routes.add(new Route({ address: (address & mask) >>> 0, prefixLength, mask }, iface.ifIndex, 0, address, 0))
     }
@@ -548,6 +562,13 @@ export class Network implements EventHandler, NetIo {
         latencyNs = port.latencyNs
         break
       }
+      case InterfaceKind.DUMMY:
+        if (!iface.up) return this.drop(handle, DropReason.INTERFACE_DOWN, iface.ns)
+        // dummy_xmit: counted as sent by the device, then freed (consumed, not a drop).
+        iface.txPackets++
+        iface.txBytes += p.totalBytes
+        this.counters.transmitted++
+        return this.delivered(handle, iface.ns)
       default:
         to = iface
         latencyNs = iface.latencyNs
