@@ -3,7 +3,7 @@
  * TCP conntrack states, target kinds. `as const` objects, no runtime enums (STYLE.md rule 15).
  */
 
-/** Tables in the order the kernel registers them; per-hook traversal order is in NetfilterStack.runHook (stack.ts). */
+/** Tables in the order the kernel registers them; per-hook order is by priority (hook-entries.ts, NetfilterStack.registerBuiltinOps). */
 export const TableId = { RAW: 0, MANGLE: 1, NAT: 2, FILTER: 3 } as const
 export type TableId = (typeof TableId)[keyof typeof TableId]
 export const TABLE_NAMES = ["raw", "mangle", "nat", "filter"] as const
