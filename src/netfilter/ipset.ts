@@ -16,7 +16,8 @@
  *   by the number of distinct prefix lengths (at most 33), not by the number of elements.
  * - hash:net (ip_set_hash_net.c): networks, same longest-prefix-first walk.
  * - bitmap:port (ip_set_bitmap_port.c): ports within the set's `range`; the protocol is not part of
- *   the element; a port outside the range never matches.
+ *   the element, but bitmap_port_kadt takes the port with ip_set_get_ip_port, which accepts TCP and
+ *   UDP packets only (an ICMP packet never matches); a port outside the range never matches.
  * Not modelled: timeouts, counters, skbinfo, `nomatch` entries, IPv6, the hash's resize and
  * maxelem (adds beyond maxelem are refused, as the kernel's "Hash is full").
  */
@@ -148,6 +149,7 @@ export class IpSet {
       case IpSetType.HASH_NET:
         return this.testNet(this.ones, dir0Src ? packet.srcAddr : packet.dstAddr)
       case IpSetType.BITMAP_PORT: {
+        if (packet.protocol !== Protocol.TCP && packet.protocol !== Protocol.UDP) return false
         const port = packetPort(packet, dir0Src)
         return port >= this.portFirst && port <= this.portLast && (this.bitmap as Uint8Array)[port] === 1
       }

@@ -45,6 +45,9 @@ describe("ipset types", () => {
     expect(s.test(tcp("10.244.0.2", 40000, "10.96.0.10", 80), 1, false, false, false)).toBe(false)
     // ICMP: port = type << 8 | code (get_port), so echo-request (8/0) is 2048.
     expect(s.test(icmpEcho("10.244.0.2", "10.96.0.10", 7), 2, false, false, false)).toBe(false)
+    const withIcmp = new IpSet("P", "hash:ip,port")
+    withIcmp.add("10.96.0.10,icmp:2048")
+    expect(withIcmp.test(icmpEcho("10.244.0.2", "10.96.0.10", 7), 2, false, false, false)).toBe(true)
   })
 
   it("hash:ip,port,ip and hash:ip,port,net (longest prefix first), hash:net", () => {
@@ -62,11 +65,16 @@ describe("ipset types", () => {
     expect(net.test(tcp("192.168.8.1", 1, "8.8.8.8", 53), 1, true, false, false)).toBe(false)
   })
 
-  it("bitmap:port: the port in range, any protocol", () => {
+  it("bitmap:port: the port in range, TCP or UDP only (ip_set_get_ip_port)", () => {
     const np = set("KUBE-NODE-PORT-TCP")
     expect(np.test(tcp("1.1.1.1", 5, "192.168.0.2", 30080), 1, false, false, false)).toBe(true)
     expect(np.test(udp("1.1.1.1", 5, "192.168.0.2", 30080), 1, false, false, false)).toBe(true)
     expect(np.test(tcp("1.1.1.1", 5, "192.168.0.2", 30081), 1, false, false, false)).toBe(false)
+    // An ICMP echo request has port 8 << 8 | 0 = 2048 for get_port, but bitmap:port refuses ICMP.
+    const icmp = new IpSet("I", "bitmap:port", { portFirst: 0, portLast: 65535 })
+    icmp.add("2048")
+    expect(icmp.test(icmpEcho("1.1.1.1", "192.168.0.2", 7), 1, false, false, false)).toBe(false)
+    expect(icmp.test(udp("1.1.1.1", 5, "192.168.0.2", 2048), 1, false, false, false)).toBe(true)
     const narrow = new IpSet("N", "bitmap:port", { portFirst: 30000, portLast: 32767 })
     expect(() => narrow.add("80")).toThrow(/out of the range/)
   })
