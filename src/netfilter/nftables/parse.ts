@@ -206,6 +206,8 @@ export type Statement =
 
 export interface RuleAst {
   readonly statements: readonly Statement[]
+  /** The rule as written (tokens joined by single spaces, as knftables writes them), without the comment. */
+  readonly text: string
   readonly comment: string
   readonly token: Token
 }
@@ -456,6 +458,11 @@ function parseCommand(c: Cursor): Command {
   return command
 }
 
+/** Go's %q for the ASCII strings kube-proxy writes (knftables quotes comments with it). */
+export function quoteString(text: string): string {
+  return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`
+}
+
 function parseString(c: Cursor): string {
   const t = c.next("string")
   if (!t.quoted) c.fail(t, `expected a quoted string, got "${t.text}"`)
@@ -670,16 +677,19 @@ function parseVerdict(c: Cursor): Verdict {
 
 function parseRule(c: Cursor, verb: Token): RuleAst {
   const statements: Statement[] = []
+  const words: string[] = []
   let comment = ""
   while (!c.atEnd()) {
     if (c.accept("comment")) {
       comment = parseString(c)
       continue
     }
+    const from = c.pos
     statements.push(parseStatement(c))
+    for (let i = from; i < c.pos; i++) words.push(c.tokens[i].quoted ? quoteString(c.tokens[i].text) : c.tokens[i].text)
   }
   if (statements.length === 0) c.fail(verb, "empty rule")
-  return { statements, comment, token: verb }
+  return { statements, text: words.join(" "), comment, token: verb }
 }
 
 function parseStatement(c: Cursor): Statement {

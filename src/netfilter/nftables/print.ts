@@ -296,3 +296,41 @@ export function listTable(table: NftTable, nowNs = 0): string {
   if (table.comment !== "") head.push(`\tcomment ${quote(table.comment)}`)
   return `${head.join("\n")}\n${blocks.map((b) => b.join("\n")).join("\n\n")}${blocks.length > 0 ? "\n" : ""}}\n`
 }
+
+/**
+ * The table as knftables' Fake.Dump writes it (kubernetes-sigs/knftables fake.go, v0.0.22): the
+ * table, chains sorted by name, sets, maps, then every chain's rules (chains sorted, rules in
+ * order), then set and map elements; one `add` line each. Rules keep their written spelling. This
+ * is the form upstream's nftables proxier tests compare (after sortNFTablesTransaction).
+ */
+export function dumpTable(table: NftTable): string {
+  const p = `${table.family} ${table.name}`
+  const lines: string[] = []
+  lines.push(table.comment === "" ? `add table ${p}` : `add table ${p} { comment ${quote(table.comment)} ; }`)
+  const chains = [...table.chains.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const c of chains) {
+    const attrs: string[] = []
+    if (c.spec !== null) attrs.push(`type ${c.spec.type} hook ${c.spec.hook} priority ${c.spec.priority} ;`)
+    if (c.spec !== null && c.spec.policy !== "accept") attrs.push(`policy ${c.spec.policy} ;`)
+    if (c.comment !== "") attrs.push(`comment ${quote(c.comment)} ;`)
+    lines.push(attrs.length === 0 ? `add chain ${p} ${c.name}` : `add chain ${p} ${c.name} { ${attrs.join(" ")} }`)
+  }
+  const byName = (a: NftSet, b: NftSet): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  const sets = [...table.sets.values()].filter((s) => !s.isMap).sort(byName)
+  const maps = [...table.sets.values()].filter((s) => s.isMap).sort(byName)
+  for (const s of [...sets, ...maps]) {
+    const attrs = [`type ${s.keyTypes.map((t) => DATA_TYPE_NAMES[t]).join(" . ")}${s.isMap ? " : verdict" : ""} ;`]
+    if (s.declaredFlags.length > 0) attrs.push(`flags ${s.declaredFlags.join(",")} ;`)
+    if (s.timeoutS >= 0) attrs.push(`timeout ${s.timeoutS}s ;`)
+    if (s.comment !== "") attrs.push(`comment ${quote(s.comment)} ;`)
+    lines.push(`add ${s.isMap ? "map" : "set"} ${p} ${s.name} { ${attrs.join(" ")} }`)
+  }
+  for (const c of chains)
+    for (const r of c.rules)
+      lines.push(
+        `add rule ${p} ${c.name} ${r.ast.text}${r.ast.comment === "" ? "" : ` comment ${quote(r.ast.comment)}`}`,
+      )
+  for (const s of [...sets, ...maps])
+    for (const e of s.elements()) lines.push(`add element ${p} ${s.name} { ${formatElement(e, s.keyTypes, "")} }`)
+  return `${lines.join("\n")}\n`
+}

@@ -51,6 +51,8 @@ export class NftSet {
   intervalElements: NftElement[] = []
   readonly totalBits: number
   readonly packedFlat: boolean
+  /** Flags as the declaration wrote them, in its order (knftables' dump repeats them). */
+  declaredFlags: readonly string[] = []
 
   constructor(
     readonly name: string,
@@ -94,6 +96,7 @@ export class NftSet {
     )
     for (const [k, v] of this.flat) s.flat.set(k, v)
     for (const [k, v] of this.nested) s.nested.set(k, new Map(v))
+    s.declaredFlags = this.declaredFlags
     s.starts = this.starts.slice()
     s.ends = this.ends.slice()
     s.intervalElements = this.intervalElements.slice()
@@ -453,6 +456,7 @@ function runCommand(d: Draft, cmd: Cmd, file: string, nowNs: number): void {
             cmd.comment,
             false,
           )
+          set.declaredFlags = cmd.flags
           d.sets.set(cmd.name, set)
           d.ownedSets.add(cmd.name)
           d.setSeq.set(cmd.name, d.seq++)
