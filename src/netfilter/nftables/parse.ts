@@ -32,9 +32,12 @@ export interface Token {
   readonly quoted: boolean
   readonly line: number
   readonly column: number
+  /** Offsets of the token's first character and one past its last in the source text. */
+  readonly start: number
+  readonly end: number
 }
 
-const NEWLINE: Token = { text: "\n", quoted: false, line: 0, column: 0 }
+const NEWLINE: Token = { text: "\n", quoted: false, line: 0, column: 0, start: 0, end: 0 }
 const SEPARATORS = new Set(["{", "}", ";", ","])
 
 /**
@@ -51,7 +54,7 @@ export function tokenize(text: string, file: string): Token[] {
   while (i < n) {
     const c = text[i]
     if (c === "\n") {
-      out.push({ ...NEWLINE, line, column: i - lineStart + 1 })
+      out.push({ ...NEWLINE, line, column: i - lineStart + 1, start: i, end: i + 1 })
       i++
       line++
       lineStart = i
@@ -83,11 +86,11 @@ export function tokenize(text: string, file: string): Token[] {
         i++
       }
       i++
-      out.push({ text: value, quoted: true, line, column })
+      out.push({ text: value, quoted: true, line, column, start: column - 1 + lineStart, end: i })
       continue
     }
     if (SEPARATORS.has(c)) {
-      out.push({ text: c, quoted: false, line, column })
+      out.push({ text: c, quoted: false, line, column, start: i, end: i + 1 })
       i++
       continue
     }
@@ -97,7 +100,7 @@ export function tokenize(text: string, file: string): Token[] {
       if (d === " " || d === "\t" || d === "\r" || d === "\n" || d === '"' || SEPARATORS.has(d)) break
       i++
     }
-    out.push({ text: text.slice(start, i), quoted: false, line, column })
+    out.push({ text: text.slice(start, i), quoted: false, line, column, start, end: i })
   }
   return out
 }
@@ -318,6 +321,7 @@ class Cursor {
     readonly tokens: readonly Token[],
     readonly file: string,
     readonly end: number,
+    readonly source: string,
   ) {}
 
   atEnd(): boolean {
@@ -383,7 +387,7 @@ export function parseTransaction(text: string, file = "<nft>"): Transaction {
     const body = tokens.slice(i, j).filter((t) => t.quoted || t.text !== "\n")
     i = j + 1
     if (body.length === 0) continue
-    const c = new Cursor(body, file, body.length)
+    const c = new Cursor(body, file, body.length, text)
     const command = parseCommand(c)
     if (!c.atEnd()) c.fail(c.peek()!, `unexpected "${c.peek()!.text}"`)
     const named = commandTable(command)
@@ -686,7 +690,7 @@ function parseRule(c: Cursor, verb: Token): RuleAst {
     }
     const from = c.pos
     statements.push(parseStatement(c))
-    for (let i = from; i < c.pos; i++) words.push(c.tokens[i].quoted ? quoteString(c.tokens[i].text) : c.tokens[i].text)
+    words.push(c.source.slice(c.tokens[from].start, c.tokens[c.pos - 1].end))
   }
   if (statements.length === 0) c.fail(verb, "empty rule")
   return { statements, text: words.join(" "), comment, token: verb }

@@ -24,6 +24,10 @@ export const DUMPS: readonly string[] = [
   "a3-expected",
   "a4",
   "affinity-local",
+  "clusterip-general",
+  "etp-local",
+  "no-endpoints",
+  "load-balancer",
 ]
 
 describe("era-A dumps round trip", () => {
