@@ -480,7 +480,7 @@ function runCommand(d: Draft, cmd: Cmd, file: string, nowNs: number): void {
       if (cmd.op === "delete") {
         const set = d.setForWrite(cmd.name)
         for (const e of cmd.elements) {
-          checkKey(set, e, file)
+          checkKey(set, e, file, true)
           const found = set.find(e.key, e.prefixLength)
           if (found === undefined) fail(file, e.token, `no such element in ${cmd.name} (ENOENT)`)
           set.remove(found)
@@ -526,7 +526,7 @@ function setReferenced(d: Draft, name: string): boolean {
   return false
 }
 
-function checkKey(set: NftSet, e: ElementAst, file: string): void {
+function checkKey(set: NftSet, e: ElementAst, file: string, forDelete = false): void {
   if (e.key.length !== set.keyTypes.length)
     fail(
       file,
@@ -544,7 +544,7 @@ function checkKey(set: NftSet, e: ElementAst, file: string): void {
     const hostBits = 2 ** (32 - e.prefixLength)
     if (e.key[0] % hostBits !== 0) fail(file, e.token, `prefix element has host bits set`)
   }
-  if (set.isMap && e.verdict === null) fail(file, e.token, `element of map ${set.name} needs a value`)
+  if (set.isMap && e.verdict === null && !forDelete) fail(file, e.token, `element of map ${set.name} needs a value`)
   if (!set.isMap && e.verdict !== null) fail(file, e.token, `element of set ${set.name} cannot have a value`)
 }
 
