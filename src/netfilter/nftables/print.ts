@@ -20,7 +20,7 @@ import {
   fieldType,
 } from "./parse.ts"
 import type { NftChain, NftElement, NftSet, NftTable } from "./ruleset.ts"
-import { SET_FLAG } from "./ruleset.ts"
+import { SET_FLAG, mergedElements } from "./ruleset.ts"
 
 const PROTOCOL_NAMES = new Map(Object.entries(PROTOCOL_NUMBERS).map(([name, n]) => [n, name]))
 
@@ -190,7 +190,7 @@ function formatSelectors(selectors: readonly Selector[]): string {
 
 /** An anonymous set or map written in a rule: sorted, `, `-separated, one element printed bare. */
 function formatAnonymous(elements: readonly ElementAst[], types: readonly DataType[]): string {
-  const sorted = sortElements(elements, types)
+  const sorted = sortElements(mergedElements(elements), types)
   return `{ ${sorted.map((e) => formatElement(e, types, "")).join(", ")} }`
 }
 

@@ -695,10 +695,11 @@ function compileStatement(d: Draft, s: Statement, file: string, token: Token): C
         set = named
       } else {
         set = anonymousSet(s.elements, types, false)
-        for (const e of s.elements) {
+        // nft merges overlapping prefixes of an anonymous set (`{ 10.0.0.0/8, 10.1.0.0/16 }` loads as
+        // `{ 10.0.0.0/8 }`, checked against nft 1.0.6); a named interval set rejects them instead.
+        for (const e of mergedElements(s.elements)) {
           checkKey(set, e, file)
-          if (!set.insert(new NftElement(e.key, e.prefixLength, e.comment, null, -1, -1)))
-            fail(file, e.token, `conflicting intervals specified`)
+          set.insert(new NftElement(e.key, e.prefixLength, e.comment, null, -1, -1))
         }
         // nft turns a one-element anonymous set into a plain comparison (`ip daddr { 172.30.0.0/16 }`
         // lists as `ip daddr 172.30.0.0/16` and lowers to load + cmp).
@@ -789,4 +790,22 @@ function compileStatement(d: Draft, s: Statement, file: string, token: Token): C
     case "counter":
       return statement(Op.COUNTER, { cost: 1 })
   }
+}
+
+/** Elements of an anonymous set without those a wider prefix in the same set already covers. */
+export function mergedElements<T extends { key: readonly number[]; prefixLength: number }>(
+  elements: readonly T[],
+): T[] {
+  const span = (e: T): [number, number] => [e.key[0], e.key[0] + 2 ** (32 - e.prefixLength) - 1]
+  return elements.filter((e, i) => {
+    if (e.key.length !== 1) return true
+    const [start, end] = span(e)
+    return !elements.some((o, j) => {
+      if (j === i || o.key.length !== 1) return false
+      const [os, oe] = span(o)
+      const covers = os <= start && end <= oe
+      // Of two identical elements keep the first.
+      return covers && (os !== start || oe !== end || j < i)
+    })
+  })
 }

@@ -8,27 +8,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { dumpTable, listTable } from "../../../src/netfilter/nftables/print.ts"
-import { fixture, loadDump, sortTransaction } from "./helpers.ts"
-
-export const DUMPS: readonly string[] = [
-  "a2-s1",
-  "a2-s2",
-  "a2-s3",
-  "a2-s4",
-  "a2-s5",
-  "a2-s6",
-  "a2-s7",
-  "a2-s8",
-  "a2-s9",
-  "a3-loaded",
-  "a3-expected",
-  "a4",
-  "affinity-local",
-  "clusterip-general",
-  "etp-local",
-  "no-endpoints",
-  "load-balancer",
-]
+import { DUMPS, fixture, loadDump, sortTransaction } from "./helpers.ts"
 
 describe("era-A dumps round trip", () => {
   it("baseRules alone", () => {

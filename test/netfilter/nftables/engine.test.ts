@@ -258,3 +258,16 @@ describe("jump stack", () => {
     expect(nft.runHook(HOOK.INPUT, p, true, new TestHost(), 0, result)).toBe(NftVerdict.DROP)
   })
 })
+
+describe("anonymous interval sets", () => {
+  it("merge a prefix another one covers, as nft 1.0.6 does (lists `ip daddr { 10.0.0.0/8 } drop`)", () => {
+    const rs = new NftRuleset()
+    rs.apply(
+      parseTransaction(
+        TABLE + "add chain ip kube-proxy a\nadd rule ip kube-proxy a ip daddr { 10.1.0.0/16, 10.0.0.0/8 } drop",
+      ),
+    )
+    expect(listTable(rs.table!)).toContain("\t\tip daddr { 10.0.0.0/8 } drop\n")
+    expect(rs.table!.chains.get("a")!.rules[0].statements[0].set!.count).toBe(1)
+  })
+})

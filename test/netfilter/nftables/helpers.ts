@@ -16,6 +16,27 @@ import { NftRuleset } from "../../../src/netfilter/nftables/ruleset.ts"
 
 export const FIXTURES = join(import.meta.dirname, "fixtures")
 
+/** Per-service fixtures loaded on top of base.nft (era-A dumps and the DERIVED packet-flow rulesets). */
+export const DUMPS: readonly string[] = [
+  "a2-s1",
+  "a2-s2",
+  "a2-s3",
+  "a2-s4",
+  "a2-s5",
+  "a2-s6",
+  "a2-s7",
+  "a2-s8",
+  "a2-s9",
+  "a3-loaded",
+  "a3-expected",
+  "a4",
+  "affinity-local",
+  "clusterip-general",
+  "etp-local",
+  "no-endpoints",
+  "load-balancer",
+]
+
 export function fixture(name: string): string {
   return readFileSync(join(FIXTURES, name), "utf8")
 }
