@@ -898,8 +898,14 @@ function parseMatch(c: Cursor): Statement {
   if (selectors.length !== 1) c.fail(c.last(), `a concatenation needs a set or map`)
   const type = fieldType(selectors[0].field)
   const t = c.next("value")
-  const parsed = parseTypedValue(type, t.text)
-  if (parsed === undefined) c.fail(t, `"${t.text}" is not a valid ${DATA_TYPE_NAMES[type]}`)
+  let valueText = t.text
+  // `ct state established,related`: the tokenizer splits at commas; rejoin the flag list.
+  while (type === DataType.CT_STATE && c.is(",")) {
+    c.pos++
+    valueText += `,${c.next("ct state").text}`
+  }
+  const parsed = parseTypedValue(type, valueText)
+  if (parsed === undefined) c.fail(t, `"${valueText}" is not a valid ${DATA_TYPE_NAMES[type]}`)
   return { kind: "match", selectors, negate, andMask, value: parsed.value, prefixLength: parsed.prefixLength }
 }
 

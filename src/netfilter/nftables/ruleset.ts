@@ -347,6 +347,7 @@ export class NftRuleset {
       throw new NftParseError(tx.file, 1, 1, `this ruleset holds table ${this.table.family} ${this.table.name} only`)
     const d = new Draft(tx.family, tx.table, base)
     for (const cmd of tx.commands) runCommand(d, cmd, tx.file, nowNs)
+    if (d.exists) validate(d, tx.file)
     if (!d.exists) {
       this.table = null
     } else {
@@ -808,4 +809,52 @@ export function mergedElements<T extends { key: readonly number[]; prefixLength:
       return covers && (os !== start || oe !== end || j < i)
     })
   })
+}
+
+const HOOK_BIT: Readonly<Record<string, number>> = { prerouting: 1, input: 2, forward: 4, output: 8, postrouting: 16 }
+
+/**
+ * The kernel's commit-time validation (nf_tables_api.c nft_table_validate → nft_chain_validate):
+ * walks every base chain's jumps, gotos and verdict-map targets, refusing a loop (ELOOP), and checks
+ * each expression's hook mask for the base chains that reach it: `dnat` only in nat chains at
+ * prerouting/output (nft_nat.c nft_nat_validate), `masquerade` only at nat postrouting
+ * (nft_masq.c), `reject` at prerouting/input/forward/output (nft_reject.c nft_reject_validate).
+ */
+function validate(d: Draft, file: string): void {
+  const onPath = new Set<string>()
+  // A chain fully walked in the same context needs no second walk: a loop through it would have
+  // been found the first time (it would have reached itself).
+  const done = new Set<string>()
+  const visit = (chain: NftChain, hookBit: number, nat: boolean): void => {
+    const key = `${chain.name}|${hookBit}|${nat}`
+    if (done.has(key)) return
+    onPath.add(chain.name)
+    for (const rule of chain.rules) {
+      for (const st of rule.statements) {
+        const targets: string[] = []
+        if (st.verdict !== null && st.verdict.chain !== "") targets.push(st.verdict.chain)
+        if (st.op === Op.VMAP && st.set !== null)
+          for (const e of st.set.elements())
+            if (e.verdict !== null && e.verdict.chain !== "") targets.push(e.verdict.chain)
+        for (const t of targets) {
+          if (onPath.has(t)) fail(file, rule.ast.token, `jump loop through ${t} (ELOOP)`)
+          const next = d.chains.get(t)
+          if (next !== undefined) visit(next, hookBit, nat)
+        }
+        const where = `in chain ${chain.name} reached from a ${nat ? "nat" : "filter"} chain`
+        if (st.op === Op.DNAT && !(nat && hookBit & (HOOK_BIT.prerouting | HOOK_BIT.output)))
+          fail(file, rule.ast.token, `dnat ${where} (EOPNOTSUPP)`)
+        if (st.op === Op.MASQUERADE && !(nat && hookBit & HOOK_BIT.postrouting))
+          fail(file, rule.ast.token, `masquerade ${where} (EOPNOTSUPP)`)
+        if (st.op === Op.REJECT && hookBit & HOOK_BIT.postrouting)
+          fail(file, rule.ast.token, `reject ${where} at postrouting (EOPNOTSUPP)`)
+      }
+    }
+    onPath.delete(chain.name)
+    done.add(key)
+  }
+  for (const chain of d.chains.values()) {
+    if (chain.spec === null) continue
+    visit(chain, HOOK_BIT[chain.spec.hook], chain.spec.type === "nat")
+  }
 }

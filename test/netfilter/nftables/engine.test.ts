@@ -271,3 +271,84 @@ describe("anonymous interval sets", () => {
     expect(rs.table!.chains.get("a")!.rules[0].statements[0].set!.count).toBe(1)
   })
 })
+
+describe("hook traversal", () => {
+  const text = [
+    TABLE.trim(),
+    // Created in the reverse of priority order: the kernel runs them by priority.
+    "add chain ip kube-proxy late { type nat hook prerouting priority -90 ; }",
+    "add chain ip kube-proxy early { type nat hook prerouting priority -100 ; }",
+    "add chain ip kube-proxy guard { type filter hook prerouting priority dstnat - 10 ; policy drop ; }",
+    "add rule ip kube-proxy guard ct state established,related accept",
+    "add rule ip kube-proxy guard ct state new accept",
+    "add rule ip kube-proxy early tcp dport 80 dnat to 10.0.0.1:8080",
+    "add rule ip kube-proxy late tcp dport 80 dnat to 10.0.0.9",
+    "add rule ip kube-proxy late tcp dport 81 dnat to 10.0.0.2",
+  ].join("\n")
+
+  function run(dport: number, ctState: number, first: boolean): { verdict: NftVerdict; result: NftResult } {
+    const rs = new NftRuleset()
+    rs.apply(parseTransaction(text))
+    const nft = new NftInterpreter(rs, Rng.stream(1, "t"))
+    const result = new NftResult()
+    result.trace = []
+    const p = new Packet()
+    p.protocol = 6
+    p.dstPort = dport
+    p.ctState = ctState
+    return { verdict: nft.runHook(HOOK.PREROUTING, p, first, new TestHost(), 0, result), result }
+  }
+
+  it("runs base chains by priority; nat chains stop at the first binding (nf_nat_inet_fn)", () => {
+    const a = run(80, CtState.NEW, true)
+    expect(a.verdict).toBe(NftVerdict.ACCEPT)
+    expect(a.result.trace).toEqual(["guard", "early"])
+    expect([a.result.dnatAddress, a.result.dnatPort]).toEqual([ipv4("10.0.0.1"), 8080])
+    const b = run(81, CtState.NEW, true)
+    expect(b.result.trace).toEqual(["guard", "early", "late"])
+    expect(b.result.dnatAddress).toBe(ipv4("10.0.0.2"))
+  })
+
+  it("nat chains see only a connection's first packet; a filter policy drop applies", () => {
+    const later = run(80, CtState.ESTABLISHED, false)
+    expect(later.result.trace).toEqual(["guard"])
+    expect(later.result.dnat).toBe(false)
+    expect(run(80, CtState.INVALID, true).verdict).toBe(NftVerdict.DROP)
+  })
+
+  it("lists the symbolic priority and the ct state list as nft does", () => {
+    const rs = new NftRuleset()
+    rs.apply(parseTransaction(text))
+    const listing = listTable(rs.table!)
+    expect(listing).toContain("\t\ttype filter hook prerouting priority dstnat - 10; policy drop;\n")
+    expect(listing).toContain("\t\ttype nat hook prerouting priority dstnat + 10; policy accept;\n")
+    expect(listing).toContain("\t\tct state established,related accept\n")
+    expect(listing).toContain("\t\ttcp dport 80 dnat to 10.0.0.1:8080\n")
+  })
+})
+
+describe("commit-time validation (nft_chain_validate)", () => {
+  const base = TABLE + "add chain ip kube-proxy a\nadd chain ip kube-proxy b\n"
+  it("refuses a jump loop (ELOOP)", () => {
+    expect(
+      parseError(
+        base +
+          "add chain ip kube-proxy in { type filter hook input priority 0 ; }\nadd rule ip kube-proxy in jump a\nadd rule ip kube-proxy a goto b\nadd rule ip kube-proxy b jump a",
+      ).message,
+    ).toBe("t.nft:7:1: jump loop through a (ELOOP)")
+  })
+  it("refuses NAT statements where the kernel does (EOPNOTSUPP)", () => {
+    expect(
+      parseError(
+        base +
+          "add chain ip kube-proxy f { type filter hook prerouting priority 0 ; }\nadd rule ip kube-proxy f jump a\nadd rule ip kube-proxy a dnat to 10.0.0.1",
+      ).message,
+    ).toBe("t.nft:6:1: dnat in chain a reached from a filter chain (EOPNOTSUPP)")
+    expect(
+      parseError(
+        base +
+          "add chain ip kube-proxy o { type nat hook output priority -100 ; }\nadd rule ip kube-proxy o masquerade",
+      ).message,
+    ).toBe("t.nft:5:1: masquerade in chain o reached from a nat chain (EOPNOTSUPP)")
+  })
+})
