@@ -30,6 +30,11 @@ export type HookName = (typeof HOOK_NAMES)[number]
 /** NFT_JUMP_STACK_SIZE (include/net/netfilter/nf_tables.h). */
 export const JUMP_STACK_SIZE = 16
 
+/**
+ * REJECT = dropped after sending an error: plain `reject` in the ip family is ICMP port unreachable
+ * for every protocol, TCP included (nft lowers it to `reject type 0 code 3`, NFT_REJECT_ICMP_UNREACH
+ * with ICMP_PORT_UNREACH, as `nft --debug=netlink` shows), which the caller transmits.
+ */
 export const NftVerdict = { ACCEPT: 0, DROP: 1, REJECT: 2 } as const
 export type NftVerdict = (typeof NftVerdict)[keyof typeof NftVerdict]
 
