@@ -462,11 +462,6 @@ function parseCommand(c: Cursor): Command {
   return command
 }
 
-/** Go's %q for the ASCII strings kube-proxy writes (knftables quotes comments with it). */
-export function quoteString(text: string): string {
-  return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`
-}
-
 function parseString(c: Cursor): string {
   const t = c.next("string")
   if (!t.quoted) c.fail(t, `expected a quoted string, got "${t.text}"`)
