@@ -125,7 +125,7 @@ describe("lc / wlc (overhead = active*256 + inactive)", () => {
     const f = fixture(Scheduler.LC, [1, 1, 0])
     const [a, b, c] = f.list
     f.d.activeConns[a] = 1 // 256
-    f.d.inactConns[b] = 10 // 10
+    f.d.inactConns[b] = 100 // 100 < 256 (with the comment's << 5, A's 32 would win)
     expect(picks(f, 1)).toBe("B")
     f.d.inactConns[b] = 256 // tie 256 = 256: first wins
     expect(picks(f, 1)).toBe("A")
