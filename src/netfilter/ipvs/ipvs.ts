@@ -441,6 +441,19 @@ export class Ipvs {
     schedUpdDest(svc.sched, svc.dests, this.dests)
   }
 
+  /**
+   * `ipvsadm -e -x upper -y lower`: connection thresholds. At `upper` total connections the dest
+   * is marked overloaded (ip_vs_bind_dest); it clears below `lower`, or below 3/4 of `upper`
+   * without a lower threshold (ip_vs_unbind_dest). 0 = no threshold.
+   */
+  setDestThresholds(svcId: number, addr: number, port: number, upper: number, lower: number): void {
+    const svc = this.liveService(svcId)
+    const id = this.findDest(svc, addr, port)
+    assert(id >= 0, "IPVS dest not found (ENOENT)")
+    this.dests.upperThreshold[id] = upper
+    this.dests.lowerThreshold[id] = lower
+  }
+
   /** IP_VS_SO_SET_DELDEST: unlink now; the dest data lives on while connections reference it. */
   deleteDest(svcId: number, addr: number, port: number): void {
     const svc = this.liveService(svcId)
@@ -806,7 +819,10 @@ export class Ipvs {
     return cp
   }
 
-  /** ip_vs_check_template(ct, NULL): false invalidates (unhashes) the template. */
+  /**
+   * ip_vs_check_template(ct, NULL): false invalidates the template. The kernel rehashes it with
+   * vport/dport 0xffff so no lookup finds it again; here it is unhashed, which is the same to lookups.
+   */
   private checkTemplate(ct: number): boolean {
     const dest = this.cDest[ct]
     if (
@@ -815,8 +831,8 @@ export class Ipvs {
       (this.expireQuiescentTemplate && this.dests.weight[dest] === 0)
     ) {
       this.unhashIn(ct)
+      // "don't restart its timer": it dies at its current deadline (or after its last user)
       this.cFlags[ct] |= CONN_INVALID
-      if (this.cNControl[ct] === 0) this.cExpiresNs[ct] = 0 // expires on the next advance
       return false
     }
     return true

@@ -151,6 +151,20 @@ describe("TCP connection states and counters", () => {
   })
 })
 
+describe("connection thresholds (IP_VS_DEST_F_OVERLOAD)", () => {
+  it("an RS at its upper threshold is skipped until it falls below 3/4 of it", () => {
+    const { ipvs, svc } = setup()
+    ipvs.setDestThresholds(svc, EP[2], 8080, 2, 0) // 10.244.3.3, first in the list
+    const got = [1, 2, 3, 4, 5, 6, 7].map((i) => inTcp(ipvs, 40000 + i, SYN, 0)[1].split(".")[2])
+    // rr: 3 2 1 3 (now 2 conns: overloaded) 2 1 2 ...
+    expect(got.join("")).toBe("3213212")
+    // its SYN_RECV connections expire after 60 s: 0 * 4 < 2 * 3 clears the overload
+    ipvs.advance(70 * S)
+    expect(inTcp(ipvs, 41000, SYN, 70 * S)[1]).toBe("10.244.1.1")
+    expect(inTcp(ipvs, 41001, SYN, 70 * S)[1]).toBe("10.244.3.3")
+  })
+})
+
 describe("UDP", () => {
   it("connections stay inactive, expire 300 s after the last packet", () => {
     const ipvs = new Ipvs()
