@@ -271,6 +271,8 @@ function tcpStateIdx(flags: number): number {
 /** ip_vs_conn_new: a connection's timer before the first state transition. */
 const NEW_CONN_TIMEOUT_NS = 3 * NS_PER_S
 const DEFAULT_PERSIST_TIMEOUT_S = 300
+/** FTPPORT in ip_vs_core.c. */
+const FTP_PORT = 21
 const HASH_BITS = 12
 
 function protoIndex(protocol: number): number {
@@ -332,6 +334,8 @@ export class Ipvs {
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
   private cFree: number[] = []
   private cNext = 0
+  /** Buckets double when connections outnumber them twice (wall time only: lookups find the same entry). */
+  private hashMask = (1 << HASH_BITS) - 1
   private inHead = new Int32Array(1 << HASH_BITS).fill(-1)
   private outHead = new Int32Array(1 << HASH_BITS).fill(-1)
   private connCount = 0
@@ -763,6 +767,7 @@ export class Ipvs {
 
   /**
    * ip_vs_sched_persist: the template (protocol, client addr & netmask, port 0, VIP:port) names the
+   * (template layout read from ip_vs_core.c: `<protocol, caddr, 0, vaddr, vport, daddr, dport>`)
    * dest for this client; a missing or invalid one (ip_vs_check_template: dest gone, or weight 0 with
    * expire_quiescent_template) is replaced by a fresh pick. The template's timer restarts at the
    * service timeout on every use (ip_vs_conn_put).
@@ -777,7 +782,10 @@ export class Ipvs {
     nowNs: number,
   ): number {
     const snet = (saddr & svc.netmask) >>> 0
-    let ct = this.lookupIn(protocol, snet, 0, daddr, dport, true)
+    // <protocol, caddr & mask, 0, vaddr, vport, daddr, dport>; FTP (port 21) templates carry port 0
+    const ftp = svc.port === FTP_PORT
+    const tport = ftp ? 0 : dport
+    let ct = this.lookupIn(protocol, snet, 0, daddr, tport, true)
     if (ct >= 0 && !this.checkTemplate(ct)) ct = -1
     let dest: number
     if (ct < 0) {
@@ -788,9 +796,9 @@ export class Ipvs {
         snet,
         0,
         daddr,
-        dport,
+        tport,
         this.dests.addr[dest],
-        this.dests.port[dest],
+        ftp ? 0 : this.dests.port[dest],
         ConnFlag.TEMPLATE,
         dest,
         nowNs,
@@ -891,6 +899,7 @@ export class Ipvs {
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
+    if (this.connCount > 2 * (this.hashMask + 1)) this.rehash()
     return id
   }
 
@@ -970,11 +979,11 @@ export class Ipvs {
   }
 
   private inHash(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-    return mix(protocol, caddr, cport, vaddr, vport) & ((1 << HASH_BITS) - 1)
+    return mix(protocol, caddr, cport, vaddr, vport) & this.hashMask
   }
 
   private outHash(protocol: number, daddr: number, dport: number, caddr: number, cport: number): number {
-    return mix(protocol ^ 0x100, daddr, dport, caddr, cport) & ((1 << HASH_BITS) - 1)
+    return mix(protocol ^ 0x100, daddr, dport, caddr, cport) & this.hashMask
   }
 
   private lookupIn(
@@ -1035,6 +1044,26 @@ export class Ipvs {
     assert(cp === id, "IPVS connection missing from its out hash chain")
     if (prev < 0) this.outHead[h] = this.cOutNext[id]
     else this.cOutNext[prev] = this.cOutNext[id]
+  }
+
+  private rehash(): void {
+    const size = 2 * (this.hashMask + 1)
+    this.hashMask = size - 1
+    this.inHead = new Int32Array(size).fill(-1)
+    this.outHead = new Int32Array(size).fill(-1)
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      if (this.cInHashed[id] !== 0) {
+        const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+        this.cInNext[id] = this.inHead[h]
+        this.inHead[h] = id
+      }
+      if ((this.cFlags[id] & ConnFlag.TEMPLATE) === 0) {
+        const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
+        this.cOutNext[id] = this.outHead[h]
+        this.outHead[h] = id
+      }
+    }
   }
 
   private heapPush(at: number, id: number): void {

@@ -352,8 +352,14 @@ describe("determinism and scale", () => {
     const rows = ipvs.snapshot()[0].realServers
     expect(rows.map((r) => r.inactConns)).toEqual([3334, 3333, 3333])
     expect(ipvs.connectionCount).toBe(10000)
-    ipvs.advance(100 * S)
+    // after the table grew, early connections are still found (both directions)
+    expect(ipvs.packetIn(Protocol.TCP, ipv4("10.200.0.0"), 1024, VIP, 80, ACK, 60, true, 10000)).toBe(IpvsVerdict.XMIT)
+    const first = ipvs.lastConn
+    expect(ipvs.connState(first)).toBe(IpvsTcpState.ESTABLISHED)
+    expect(outTcp(ipvs, first, 1024, ACK, 10000, ipv4("10.200.0.0"))).toBe(first)
+    expect(ipvs.snapshot()[0].realServers.reduce((n, r) => n + r.activeConns, 0)).toBe(1)
+    ipvs.advance(1000 * S)
     expect(ipvs.connectionCount).toBe(0)
-    expect(ipvs.snapshot()[0].realServers.map((r) => r.inactConns)).toEqual([0, 0, 0])
+    expect(ipvs.snapshot()[0].realServers.map((r) => r.activeConns + r.inactConns)).toEqual([0, 0, 0])
   })
 })
