@@ -118,6 +118,14 @@ export interface IpvsOptions {
    * conntrack: the client's SYN retransmit gives the known 1 s delay (kubernetes#81775). Default true.
    */
   readonly kernelConnReuseFix?: boolean
+  /**
+   * Kernel has commit 04231e52d355 (Linux 5.9, "ipvs: queue delayed work to expire no destination
+   * connections if expire_nodest_conn=1"): deleting a dest with expire_nodest_conn=1 queues
+   * ip_vs_expire_nodest_conn_flush, which deletes every connection to an unavailable dest (and
+   * templates left without users) without waiting for their next packet. The work runs a jiffy
+   * later; here it runs at the deletion. Default true.
+   */
+  readonly kernelExpireNodestFlush?: boolean
   /** CONFIG_IP_VS_MH_TAB_INDEX (default 12 => Maglev table of 4093 entries). */
   readonly mhTabIndex?: number
 }
@@ -302,6 +310,7 @@ export class Ipvs {
   expireQuiescentTemplate: boolean
   timeouts: IpvsTimeouts
   readonly kernelConnReuseFix: boolean
+  readonly kernelExpireNodestFlush: boolean
   readonly mhTabIndex: number
   readonly dests = new DestColumns()
   readonly services: VirtualService[] = []
@@ -351,6 +360,7 @@ export class Ipvs {
     this.expireQuiescentTemplate = options.expireQuiescentTemplate ?? false
     this.timeouts = options.timeouts ?? LINUX_IPVS_TIMEOUTS
     this.kernelConnReuseFix = options.kernelConnReuseFix ?? true
+    this.kernelExpireNodestFlush = options.kernelExpireNodestFlush ?? true
     this.mhTabIndex = options.mhTabIndex ?? MH_TAB_INDEX_DEFAULT
     this.link = link
   }
@@ -406,6 +416,7 @@ export class Ipvs {
     while (svc.dests.length > 0) this.unlinkDest(svc, svc.dests[0])
     svc.deleted = true
     this.byKey.delete(serviceKey(svc.protocol, svc.addr, svc.port))
+    this.enqueueExpireNodest()
   }
 
   findService(protocol: number, addr: number, port: number): number {
@@ -464,6 +475,29 @@ export class Ipvs {
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
     this.unlinkDest(svc, id)
+    this.enqueueExpireNodest()
+  }
+
+  /** ip_vs_enqueue_expire_nodest_conns: only with expire_nodest_conn=1 (and a >= 5.9 kernel). */
+  private enqueueExpireNodest(): void {
+    if (this.expireNodestConn && this.kernelExpireNodestFlush) this.expireNodestConnFlush()
+  }
+
+  /**
+   * ip_vs_expire_nodest_conn_flush (ip_vs_conn.c): delete every connection whose dest is no longer
+   * available, skipping templates that still control connections; a template whose last user went
+   * is deleted with it.
+   */
+  expireNodestConnFlush(): void {
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      const dest = this.cDest[id]
+      if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) continue
+      if (this.cNControl[id] > 0) continue
+      const ct = this.cControl[id]
+      this.release(id)
+      if (ct >= 0 && this.cInUse[ct] !== 0 && this.cNControl[ct] === 0) this.release(ct)
+    }
   }
 
   findDest(svc: VirtualService, addr: number, port: number): number {

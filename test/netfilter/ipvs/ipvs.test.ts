@@ -288,7 +288,8 @@ describe("expire_nodest_conn (connections to a deleted RS)", () => {
   })
 
   it("1 with conntrack: the next packet expires the connection; a confirmed flow's packet is dropped", () => {
-    const { ipvs, dropped } = established({ expireNodestConn: true, conntrack: true })
+    const { ipvs, dropped } = established({ expireNodestConn: true, conntrack: true, kernelExpireNodestFlush: false })
+    expect(ipvs.connectionCount).toBe(1) // no background flush before 5.9: waits for a packet
     expect(inTcp(ipvs, 40000, ACK, S, true)[0]).toBe(IpvsVerdict.DROP_OLD_CONNTRACK)
     expect(ipvs.connectionCount).toBe(0)
     expect(dropped).toEqual(["6 10.244.9.9:40000 10.96.0.10:80"]) // ip_vs_conn_drop_conntrack
@@ -297,10 +298,37 @@ describe("expire_nodest_conn (connections to a deleted RS)", () => {
   })
 
   it("1: a new flow's SYN on the old tuple is rescheduled in place", () => {
-    const { ipvs, a } = established({ expireNodestConn: true, conntrack: true })
+    const { ipvs, a } = established({ expireNodestConn: true, conntrack: true, kernelExpireNodestFlush: false })
     const [v, b] = inTcp(ipvs, 40000, SYN, S, false)
     expect(v).toBe(IpvsVerdict.XMIT)
     expect(b).not.toBe(a)
+  })
+})
+
+describe("expire_nodest_conn flush (Linux >= 5.9)", () => {
+  it("deleting an RS deletes its connections and conntrack entries at once; the next ACK is not IPVS's", () => {
+    const dropped: number[] = []
+    const link: IpvsConntrackLink = { dropConntrack: (_p, _ca, cport) => dropped.push(cport) }
+    const { ipvs, svc } = setup({ expireNodestConn: true, conntrack: true }, 0, 0, Scheduler.RR, link)
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    inTcp(ipvs, 40000, ACK, 0)
+    const [, b] = inTcp(ipvs, 40001, SYN, 0)
+    ipvs.deleteDest(svc, ipv4(a), 8080)
+    expect(dropped).toEqual([40000])
+    expect(ipvs.connectionCount).toBe(1)
+    // the node's own stack answers the orphaned flow (kube-ipvs0 holds the VIP): a reset
+    expect(inTcp(ipvs, 40000, ACK, S, true)[0]).toBe(IpvsVerdict.ACCEPT)
+    expect(inTcp(ipvs, 40001, ACK, S, true)).toEqual([IpvsVerdict.XMIT, b])
+  })
+
+  it("persistent: templates of the deleted RS go with their last connection", () => {
+    const { ipvs, svc } = setup({ expireNodestConn: true }, SvcFlag.PERSISTENT, 10800)
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    inTcp(ipvs, 40001, SYN, 0)
+    expect(ipvs.connectionCount).toBe(3)
+    ipvs.deleteDest(svc, ipv4(a), 8080)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(inTcp(ipvs, 40002, SYN, S)[1]).not.toBe(a)
   })
 })
 
