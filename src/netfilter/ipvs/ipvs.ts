@@ -341,6 +341,8 @@ export class Ipvs {
   private cInNext: Int32Array = new Int32Array(this.cap)
   private cOutNext: Int32Array = new Int32Array(this.cap)
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
+  /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
+  private cInHeap: Uint8Array = new Uint8Array(this.cap)
   private cFree: number[] = []
   private cNext = 0
   /** Buckets double when connections outnumber them twice (wall time only: lookups find the same entry). */
@@ -655,7 +657,11 @@ export class Ipvs {
       const at = this.heapAt[0]
       const id = this.heapId[0]
       this.heapPop()
-      if (this.cInUse[id] === 0) continue
+      this.cInHeap[id] = 0
+      if (this.cInUse[id] === 0) {
+        this.cFree.push(id) // released early (expire_now, flush): its id is free only now
+        continue
+      }
       if (this.cExpiresNs[id] > at) {
         this.heapPush(this.cExpiresNs[id], id) // refreshed since: re-arm
         continue
@@ -746,6 +752,83 @@ export class Ipvs {
       })
     }
     return out
+  }
+
+  /**
+   * Consistency audit for tests and fuzzing: recomputes every dest's counters and references from
+   * the live connections and checks hash chains, the timer heap and the service lists. Returns the
+   * problems found (empty when consistent). O(connections); never called on the packet path.
+   */
+  verify(): string[] {
+    const problems: string[] = []
+    const d = this.dests
+    const active = new Map<number, number>()
+    const inact = new Map<number, number>()
+    const persist = new Map<number, number>()
+    const refs = new Map<number, number>()
+    const inc = (m: Map<number, number>, k: number): void => {
+      m.set(k, (m.get(k) ?? 0) + 1)
+    }
+    const inHeap = new Map<number, number>()
+    for (let i = 0; i < this.heapLen; i++) inc(inHeap, this.heapId[i])
+    let live = 0
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      live++
+      const template = (this.cFlags[id] & ConnFlag.TEMPLATE) !== 0
+      const dest = this.cDest[id]
+      if (dest >= 0) {
+        inc(refs, dest)
+        if (template) inc(persist, dest)
+        else if ((this.cFlags[id] & ConnFlag.INACTIVE) !== 0) inc(inact, dest)
+        else inc(active, dest)
+      }
+      if (inHeap.get(id) !== 1) problems.push(`conn ${id} has ${inHeap.get(id) ?? 0} timer entries`)
+      if (this.cInHashed[id] !== 0) {
+        const found = this.lookupIn(
+          this.cProto[id],
+          this.cCaddr[id],
+          this.cCport[id],
+          this.cVaddr[id],
+          this.cVport[id],
+          template,
+        )
+        if (found < 0) problems.push(`conn ${id} not found in its hash chain`)
+      } else if (!template || (this.cFlags[id] & CONN_INVALID) === 0) problems.push(`conn ${id} unhashed while live`)
+      const ct = this.cControl[id]
+      if (ct >= 0 && (this.cInUse[ct] === 0 || (this.cFlags[ct] & ConnFlag.TEMPLATE) === 0))
+        problems.push(`conn ${id} controlled by a dead or non-template ${ct}`)
+    }
+    if (live !== this.connCount) problems.push(`connCount ${this.connCount} != live ${live}`)
+    let dead = 0
+    for (let id = 0; id < this.cNext; id++) if (this.cInUse[id] === 0 && this.cInHeap[id] !== 0) dead++
+    if (this.heapLen !== live + dead)
+      problems.push(`heap holds ${this.heapLen} entries for ${live} connections and ${dead} released ids`)
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0 || (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) continue
+      let users = 0
+      for (let c = 0; c < this.cNext; c++) if (this.cInUse[c] !== 0 && this.cControl[c] === id) users++
+      if (users !== this.cNControl[id]) problems.push(`template ${id} n_control ${this.cNControl[id]} != ${users}`)
+    }
+    for (let dest = 0; dest < d.capacity; dest++) {
+      if (d.service[dest] < 0) {
+        if ((refs.get(dest) ?? 0) > 0) problems.push(`freed dest ${dest} still referenced`)
+        continue
+      }
+      const want: [string, number, number][] = [
+        ["activeconns", d.activeConns[dest], active.get(dest) ?? 0],
+        ["inactconns", d.inactConns[dest], inact.get(dest) ?? 0],
+        ["persistconns", d.persistConns[dest], persist.get(dest) ?? 0],
+        ["refs", d.refs[dest], refs.get(dest) ?? 0],
+      ]
+      for (const [name, have, should] of want)
+        if (have !== should) problems.push(`dest ${dest} ${name} ${have} != ${should}`)
+      const linked = (d.flags[dest] & DEST_F_AVAILABLE) !== 0
+      const listed = this.services[d.service[dest]].dests.includes(dest)
+      if (linked !== listed) problems.push(`dest ${dest} available=${linked} but listed=${listed}`)
+      if (!linked && d.refs[dest] === 0) problems.push(`unlinked dest ${dest} without references not freed`)
+    }
+    return problems
   }
 
   // ---------------- internals ----------------
@@ -1008,7 +1091,7 @@ export class Ipvs {
       this.link.dropConntrack(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
     }
     this.cInUse[id] = 0
-    this.cFree.push(id)
+    if (this.cInHeap[id] === 0) this.cFree.push(id)
     this.connCount--
   }
 
@@ -1101,6 +1184,7 @@ export class Ipvs {
   }
 
   private heapPush(at: number, id: number): void {
+    this.cInHeap[id] = 1
     let i = this.heapLen++
     while (i > 0) {
       const parent = (i - 1) >> 1
@@ -1184,6 +1268,7 @@ export class Ipvs {
     this.cInNext = i32(this.cInNext)
     this.cOutNext = i32(this.cOutNext)
     this.cInHashed = u8(this.cInHashed)
+    this.cInHeap = u8(this.cInHeap)
     this.heapAt = f64(this.heapAt)
     this.heapId = i32(this.heapId)
     this.cap = n

@@ -199,6 +199,7 @@ describe("persistence (ClientIP affinity: FlagPersistent + timeout)", () => {
     expect(ipvs.connections(10801 * S - 1).filter((c) => c.template).length).toBe(2)
     ipvs.advance(10801 * S)
     expect(ipvs.connectionCount).toBe(0)
+    expect(rs(ipvs, first)).toMatchObject({ persistConns: 0, inactConns: 0 })
     expect(inTcp(ipvs, 40009, SYN, 10802 * S)[1]).not.toBe(first) // rescheduled by rr
   })
 
