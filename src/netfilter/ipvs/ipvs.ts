@@ -593,9 +593,10 @@ export class Ipvs {
       if (cp < 0) return IpvsVerdict.LEAVE_UNREACHABLE
     }
 
-    // ip_vs_in_stats + ip_vs_set_state(INPUT) + timer refresh (ip_vs_conn_put).
+    // ip_vs_in_stats (counted only while the dest is available) + ip_vs_set_state(INPUT) + timer
+    // refresh (ip_vs_conn_put).
     const dest = this.cDest[cp]
-    if (dest >= 0) {
+    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
       this.dests.inPkts[dest]++
       this.dests.inBytes[dest] += bytes
       const svc = this.services[this.dests.service[dest]]
@@ -638,8 +639,9 @@ export class Ipvs {
       cp = this.cOutNext[cp]
     }
     if (cp < 0) return -1
+    // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
-    if (dest >= 0) {
+    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
       this.dests.outPkts[dest]++
       this.dests.outBytes[dest] += bytes
       const svc = this.services[this.dests.service[dest]]
