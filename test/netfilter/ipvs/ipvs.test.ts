@@ -15,6 +15,8 @@ import {
   withIpvsTimeouts,
 } from "../../../src/netfilter/ipvs/ipvs.ts"
 import { Scheduler, SvcFlag } from "../../../src/netfilter/ipvs/schedulers.ts"
+import { ConntrackDropLink } from "../../../src/netfilter/ipvs/conntrack-link.ts"
+import { Conntrack } from "../../../src/netfilter/conntrack.ts"
 import { NS_PER_S } from "../../../src/sim/time.ts"
 import { Protocol, TcpFlag } from "../../../src/wire/protocol.ts"
 import { formatIpv4, ipv4 } from "../../../src/wire/ipv4.ts"
@@ -330,6 +332,35 @@ describe("expire_nodest_conn flush (Linux >= 5.9)", () => {
     ipvs.deleteDest(svc, ipv4(a), 8080)
     expect(ipvs.connectionCount).toBe(0)
     expect(inTcp(ipvs, 40002, SYN, S)[1]).not.toBe(a)
+  })
+})
+
+describe("conntrack=1: the conntrack entry dies with the IPVS connection", () => {
+  it("ip_vs_conn_drop_conntrack removes the client -> VIP entry from src/netfilter/conntrack.ts", () => {
+    const ct = new Conntrack()
+    const id = ct.allocate(CLIENT, VIP, 40000, 80, Protocol.TCP, 0)
+    ct.confirm(id, 0)
+    const other = ct.allocate(CLIENT, VIP, 40001, 80, Protocol.TCP, 0)
+    ct.confirm(other, 0)
+    const link = new ConntrackDropLink(ct)
+    const { ipvs } = setup({ conntrack: true }, 0, 0, Scheduler.RR, link)
+    inTcp(ipvs, 40000, SYN, 0)
+    expect(ipvs.connUsesConntrack(ipvs.lastConn)).toBe(true)
+    ipvs.advance(60 * S) // SYN_RECV timeout
+    expect(link.dropped).toBe(1)
+    expect(ct.find(CLIENT, VIP, 40000, 80, Protocol.TCP)).toBe(-1)
+    expect(ct.find(CLIENT, VIP, 40001, 80, Protocol.TCP)).toBeGreaterThanOrEqual(0)
+  })
+
+  it("conntrack=0: connections do not use conntrack and nothing is dropped", () => {
+    const ct = new Conntrack()
+    const id = ct.allocate(CLIENT, VIP, 40000, 80, Protocol.TCP, 0)
+    ct.confirm(id, 0)
+    const link = new ConntrackDropLink(ct)
+    const { ipvs } = setup({}, 0, 0, Scheduler.RR, link)
+    inTcp(ipvs, 40000, SYN, 0)
+    ipvs.advance(60 * S)
+    expect(link.dropped).toBe(0)
   })
 })
 
