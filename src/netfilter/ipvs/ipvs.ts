@@ -1,0 +1,1278 @@
+/**
+ * The kernel's IPVS for one network namespace, standalone: virtual services, real servers, the
+ * connection table with its per-protocol state timeouts, persistence templates, and the decisions
+ * ip_vs_in()/ip_vs_out() take for a packet (net/netfilter/ipvs/ip_vs_core.c, ip_vs_conn.c,
+ * ip_vs_ctl.c, ip_vs_proto_tcp.c, ip_vs_proto_udp.c). Transmission (the NAT rewrite and the
+ * nf_conntrack reply alteration) is the caller's: `packetIn` returns XMIT with the connection id
+ * whose dest address/port the packet is to be DNATed to, which the netfilter hook host does at
+ * LOCAL_IN / LOCAL_OUT in the next round.
+ *
+ * Connections live in typed-array columns indexed by integer ids, found through a chained hash of
+ * (protocol, client addr:port, VIP:port) for the inbound direction and of (protocol, real server
+ * addr:port, client addr:port) for replies. Expiry is exact and in time order: every connection has
+ * at most one entry in a binary min-heap of deadlines; a popped entry whose connection was refreshed
+ * since is pushed again at its new deadline (the kernel re-arms a timer, mod_timer, per packet).
+ */
+import { assert } from "../../sim/assert.ts"
+import { NS_PER_S } from "../../sim/time.ts"
+import { Protocol, TcpFlag } from "../../wire/protocol.ts"
+import { DEST_F_AVAILABLE, DEST_F_OVERLOAD, DestColumns } from "./dest.ts"
+import {
+  type Scheduler,
+  SchedState,
+  SvcFlag,
+  schedAddDest,
+  schedDelDest,
+  schedInit,
+  schedUpdDest,
+  schedule,
+  MH_TAB_INDEX_DEFAULT,
+} from "./schedulers.ts"
+
+/** IP_VS_TCP_S_* (include/net/ip_vs.h); the column order of ip_vs_proto_tcp.c tcp_states[]. */
+export const IpvsTcpState = {
+  NONE: 0,
+  ESTABLISHED: 1,
+  SYN_SENT: 2,
+  SYN_RECV: 3,
+  FIN_WAIT: 4,
+  TIME_WAIT: 5,
+  CLOSE: 6,
+  CLOSE_WAIT: 7,
+  LAST_ACK: 8,
+  LISTEN: 9,
+  SYNACK: 10,
+} as const
+export const IPVS_TCP_STATE_NAMES = [
+  "NONE",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "SYNACK",
+] as const
+/** IP_VS_UDP_S_NORMAL: the only UDP state. */
+export const IPVS_UDP_STATE_NORMAL = 0
+
+/** ip_vs_proto_tcp.c tcp_timeouts[] and ip_vs_proto_udp.c udp_timeouts[] (seconds). */
+export interface IpvsTimeouts {
+  /** Indexed by IpvsTcpState. */
+  readonly tcpNs: readonly number[]
+  readonly udpNs: number
+}
+
+export const LINUX_IPVS_TIMEOUTS: IpvsTimeouts = {
+  tcpNs: [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120].map((s) => s * NS_PER_S),
+  udpNs: 300 * NS_PER_S,
+}
+
+/**
+ * `ipvsadm --set tcp tcpfin udp` (ip_vs_ctl.c ip_vs_set_timeout): tcp -> ESTABLISHED, tcpfin ->
+ * FIN_WAIT, udp -> UDP NORMAL; 0 keeps the current value. kube-proxy calls it with
+ * ipvs.tcpTimeout/tcpFinTimeout/udpTimeout only when one of them is non-zero.
+ */
+export function withIpvsTimeouts(base: IpvsTimeouts, tcpS: number, tcpFinS: number, udpS: number): IpvsTimeouts {
+  const tcpNs = base.tcpNs.slice()
+  if (tcpS > 0) tcpNs[IpvsTcpState.ESTABLISHED] = tcpS * NS_PER_S
+  if (tcpFinS > 0) tcpNs[IpvsTcpState.FIN_WAIT] = tcpFinS * NS_PER_S
+  return { tcpNs, udpNs: udpS > 0 ? udpS * NS_PER_S : base.udpNs }
+}
+
+/** IP_VS_CONN_F_* bits this model uses (include/uapi/linux/ip_vs.h). */
+export const ConnFlag = {
+  /** IP_VS_CONN_F_MASQ: NAT forwarding (the only method kube-proxy uses). */
+  MASQ: 0x0000,
+  TEMPLATE: 0x1000,
+  NOOUTPUT: 0x0400,
+  INACTIVE: 0x0800,
+  /** IP_VS_CONN_F_NFCT: "use netfilter conntrack" (sysctl conntrack=1 at creation). */
+  NFCT: 0x100000,
+} as const
+/** Model-only bit: a template invalidated by ip_vs_check_template (unhashed, dies with its last user). */
+const CONN_INVALID = 0x40000000
+
+/**
+ * The sysctls in Documentation/networking/ipvs-sysctl.rst that change packet handling. Defaults are
+ * the kernel's; kube-proxy's IPVS mode sets conntrack=1, expire_nodest_conn=1,
+ * expire_quiescent_template=1 at start (and conn_reuse_mode=0 only on kernels < 5.9).
+ */
+export interface IpvsOptions {
+  /** net.ipv4.vs.conntrack (default 0). */
+  readonly conntrack?: boolean
+  /** net.ipv4.vs.conn_reuse_mode (default 1). */
+  readonly connReuseMode?: number
+  /** net.ipv4.vs.expire_nodest_conn (default 0). */
+  readonly expireNodestConn?: boolean
+  /** net.ipv4.vs.expire_quiescent_template (default 0). */
+  readonly expireQuiescentTemplate?: boolean
+  readonly timeouts?: IpvsTimeouts
+  /**
+   * Kernel has commit "ipvs: allow connection reuse for unconfirmed conntrack" (Linux 5.9,
+   * ip_vs_conn_uses_old_conntrack): a reused port is rescheduled without dropping the SYN when the
+   * packet's conntrack is new. Older kernels (false) drop that SYN whenever the connection uses
+   * conntrack: the client's SYN retransmit gives the known 1 s delay (kubernetes#81775). Default true.
+   */
+  readonly kernelConnReuseFix?: boolean
+  /**
+   * Kernel has commit 04231e52d355 (Linux 5.9, "ipvs: queue delayed work to expire no destination
+   * connections if expire_nodest_conn=1"): deleting a dest with expire_nodest_conn=1 queues
+   * ip_vs_expire_nodest_conn_flush, which deletes every connection to an unavailable dest (and
+   * templates left without users) without waiting for their next packet. The work runs a jiffy
+   * later; here it runs at the deletion. Default true.
+   */
+  readonly kernelExpireNodestFlush?: boolean
+  /** CONFIG_IP_VS_MH_TAB_INDEX (default 12 => Maglev table of 4093 entries). */
+  readonly mhTabIndex?: number
+}
+
+/**
+ * What the nf_conntrack side must do for IPVS connections with IP_VS_CONN_F_NFCT (ip_vs_nfct.c).
+ * An object given once at construction; src/netfilter/conntrack.ts can implement it with
+ * `deleteWhere` (drop) and `setReply` (alter reply) in the next round.
+ */
+export interface IpvsConntrackLink {
+  /** ip_vs_conn_drop_conntrack: the IPVS connection expired, kill the matching conntrack entry. */
+  dropConntrack(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): void
+}
+
+/** What `packetIn` decided (the hook's verdict). */
+export const IpvsVerdict = {
+  /** Not an IPVS packet (no connection and no virtual service, or a TCP non-SYN): NF_ACCEPT. */
+  ACCEPT: 0,
+  /** Hand to the NAT transmitter: DNAT to the connection's dest (`lastConn`). NF_STOLEN. */
+  XMIT: 1,
+  /** Dropped: a reused/no-dest connection whose packet holds a confirmed (old) conntrack. */
+  DROP_OLD_CONNTRACK: 2,
+  /** Dropped: the connection's dest was deleted and expire_nodest_conn is 0. */
+  DROP_NO_DEST: 3,
+  /** Service without an available dest: ip_vs_leave sends ICMP port unreachable (TCP and UDP) and drops. */
+  LEAVE_UNREACHABLE: 4,
+} as const
+export type IpvsVerdict = (typeof IpvsVerdict)[keyof typeof IpvsVerdict]
+
+export interface VirtualServiceSpec {
+  readonly protocol: number
+  readonly addr: number
+  readonly port: number
+  readonly scheduler: Scheduler
+  /** IP_VS_SVC_F_* (PERSISTENT 0x1, SCHED1 0x8, SCHED2 0x10 ...). */
+  readonly flags?: number
+  /** Persistence timeout in seconds (ipvsadm -p; kube-proxy: ClientIP timeoutSeconds). Default 300. */
+  readonly timeoutS?: number
+  /** Persistence netmask (ipvsadm -M), default 255.255.255.255. */
+  readonly netmask?: number
+}
+
+/** ipvsadm -Ln --stats columns; also the Conns/InPkts... per real server. */
+export interface IpvsStats {
+  conns: number
+  inPkts: number
+  outPkts: number
+  inBytes: number
+  outBytes: number
+}
+
+export interface VirtualService extends IpvsStats {
+  readonly id: number
+  readonly protocol: number
+  readonly addr: number
+  readonly port: number
+  scheduler: Scheduler
+  flags: number
+  timeoutNs: number
+  netmask: number
+  /** svc->destinations in list order (index 0 = first after the head). */
+  dests: number[]
+  sched: SchedState
+  deleted: boolean
+}
+
+/** One `ipvsadm -Ln --stats` real-server row, for printers. */
+export interface RealServerSnapshot extends IpvsStats {
+  readonly addr: number
+  readonly port: number
+  readonly weight: number
+  readonly activeConns: number
+  readonly inactConns: number
+  readonly persistConns: number
+}
+
+export interface VirtualServiceSnapshot extends IpvsStats {
+  readonly protocol: number
+  readonly addr: number
+  readonly port: number
+  readonly scheduler: Scheduler
+  readonly flags: number
+  readonly timeoutS: number
+  readonly netmask: number
+  readonly realServers: readonly RealServerSnapshot[]
+}
+
+/** One `ipvsadm -Lnc` row. */
+export interface ConnectionSnapshot {
+  readonly protocol: number
+  readonly template: boolean
+  readonly state: string
+  readonly expiresInNs: number
+  readonly caddr: number
+  readonly cport: number
+  readonly vaddr: number
+  readonly vport: number
+  readonly daddr: number
+  readonly dport: number
+}
+
+// tcp_states[] of ip_vs_proto_tcp.c: [direction][event][state]; events syn, fin, ack, rst.
+const sNO = 0,
+  sES = 1,
+  sSS = 2,
+  sSR = 3,
+  sFW = 4,
+  sTW = 5,
+  sCL = 6,
+  sCW = 7,
+  sLA = 8,
+  sLI = 9,
+  sSA = 10
+void sNO
+const TCP_STATES: readonly (readonly (readonly number[])[])[] = [
+  // INPUT
+  [
+    /*syn*/ [sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR],
+    /*fin*/ [sCL, sCW, sSS, sTW, sTW, sTW, sCL, sCW, sLA, sLI, sTW],
+    /*ack*/ [sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES],
+    /*rst*/ [sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sSR],
+  ],
+  // OUTPUT
+  [
+    /*syn*/ [sSS, sES, sSS, sSR, sSS, sSS, sSS, sSS, sSS, sLI, sSR],
+    /*fin*/ [sTW, sFW, sSS, sTW, sFW, sTW, sCL, sTW, sLA, sLI, sTW],
+    /*ack*/ [sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sLA, sES, sES],
+    /*rst*/ [sCL, sCL, sSS, sCL, sCL, sTW, sCL, sCL, sCL, sCL, sCL],
+  ],
+  // INPUT-ONLY
+  [
+    /*syn*/ [sSR, sES, sES, sSR, sSR, sSR, sSR, sSR, sSR, sSR, sSR],
+    /*fin*/ [sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW],
+    /*ack*/ [sCL, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES],
+    /*rst*/ [sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL],
+  ],
+]
+const DIR_INPUT = 0
+const DIR_OUTPUT = 1
+const DIR_INPUT_ONLY = 2
+
+/** tcp_state_idx: rst > syn > fin > ack; -1 for none. */
+function tcpStateIdx(flags: number): number {
+  if ((flags & TcpFlag.RST) !== 0) return 3
+  if ((flags & TcpFlag.SYN) !== 0) return 0
+  if ((flags & TcpFlag.FIN) !== 0) return 1
+  if ((flags & TcpFlag.ACK) !== 0) return 2
+  return -1
+}
+
+/** ip_vs_conn_new: a connection's timer before the first state transition. */
+const NEW_CONN_TIMEOUT_NS = 3 * NS_PER_S
+const DEFAULT_PERSIST_TIMEOUT_S = 300
+/** FTPPORT in ip_vs_core.c. */
+const FTP_PORT = 21
+const HASH_BITS = 12
+
+function protoIndex(protocol: number): number {
+  if (protocol === Protocol.TCP) return 0
+  if (protocol === Protocol.UDP) return 1
+  if (protocol === 132) return 2 // SCTP: services accepted (kube-proxy programs them), traffic not modelled
+  return -1
+}
+
+function serviceKey(protocol: number, addr: number, port: number): number {
+  return (protoIndex(protocol) * 0x1_0000_0000 + (addr >>> 0)) * 0x10000 + port
+}
+
+function mix(a: number, b: number, c: number, d: number, e: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b)
+  h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae35)
+  h = Math.imul(h ^ c ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ d ^ (h >>> 13), 0xc2b2ae35)
+  h = Math.imul(h ^ e ^ (h >>> 16), 0x85ebca6b)
+  return (h ^ (h >>> 15)) >>> 0
+}
+
+export class Ipvs {
+  readonly conntrack: boolean
+  connReuseMode: number
+  expireNodestConn: boolean
+  expireQuiescentTemplate: boolean
+  timeouts: IpvsTimeouts
+  readonly kernelConnReuseFix: boolean
+  readonly kernelExpireNodestFlush: boolean
+  readonly mhTabIndex: number
+  readonly dests = new DestColumns()
+  readonly services: VirtualService[] = []
+  /** The connection id of the last XMIT verdict (or -1). */
+  lastConn = -1
+  /** The dest removed-but-referenced ("trash", ip_vs_ctl.c) by (svc, addr, port), for revival. */
+  private readonly trash = new Map<string, number>()
+  private readonly byKey = new Map<number, number>()
+  private readonly link: IpvsConntrackLink | undefined
+
+  // connection columns
+  private cap = 1024
+  private cProto: Uint8Array = new Uint8Array(this.cap)
+  private cFlags: Int32Array = new Int32Array(this.cap)
+  private cState: Uint8Array = new Uint8Array(this.cap)
+  private cCaddr: Uint32Array = new Uint32Array(this.cap)
+  private cCport: Uint16Array = new Uint16Array(this.cap)
+  private cVaddr: Uint32Array = new Uint32Array(this.cap)
+  private cVport: Uint16Array = new Uint16Array(this.cap)
+  private cDaddr: Uint32Array = new Uint32Array(this.cap)
+  private cDport: Uint16Array = new Uint16Array(this.cap)
+  private cDest: Int32Array = new Int32Array(this.cap)
+  private cControl: Int32Array = new Int32Array(this.cap)
+  private cNControl: Int32Array = new Int32Array(this.cap)
+  private cTimeoutNs: Float64Array = new Float64Array(this.cap)
+  private cExpiresNs: Float64Array = new Float64Array(this.cap)
+  private cInUse: Uint8Array = new Uint8Array(this.cap)
+  private cInNext: Int32Array = new Int32Array(this.cap)
+  private cOutNext: Int32Array = new Int32Array(this.cap)
+  private cInHashed: Uint8Array = new Uint8Array(this.cap)
+  /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
+  private cInHeap: Uint8Array = new Uint8Array(this.cap)
+  private cFree: number[] = []
+  private cNext = 0
+  /** Buckets double when connections outnumber them twice (wall time only: lookups find the same entry). */
+  private hashMask = (1 << HASH_BITS) - 1
+  private inHead = new Int32Array(1 << HASH_BITS).fill(-1)
+  private outHead = new Int32Array(1 << HASH_BITS).fill(-1)
+  private connCount = 0
+  // timer heap: (deadline, id) pairs, at most one per connection
+  private heapAt: Float64Array = new Float64Array(this.cap)
+  private heapId: Int32Array = new Int32Array(this.cap)
+  private heapLen = 0
+
+  constructor(options: IpvsOptions = {}, link?: IpvsConntrackLink) {
+    this.conntrack = options.conntrack ?? false
+    this.connReuseMode = options.connReuseMode ?? 1
+    this.expireNodestConn = options.expireNodestConn ?? false
+    this.expireQuiescentTemplate = options.expireQuiescentTemplate ?? false
+    this.timeouts = options.timeouts ?? LINUX_IPVS_TIMEOUTS
+    this.kernelConnReuseFix = options.kernelConnReuseFix ?? true
+    this.kernelExpireNodestFlush = options.kernelExpireNodestFlush ?? true
+    this.mhTabIndex = options.mhTabIndex ?? MH_TAB_INDEX_DEFAULT
+    this.link = link
+  }
+
+  // ---------------- control plane (the netlink calls kube-proxy makes) ----------------
+
+  /** IP_VS_SO_SET_ADD / IPVS_CMD_NEW_SERVICE. Returns the service id; throws if it exists. */
+  addService(spec: VirtualServiceSpec): number {
+    assert(protoIndex(spec.protocol) >= 0, `IPVS service protocol ${spec.protocol} unsupported`)
+    const key = serviceKey(spec.protocol, spec.addr, spec.port)
+    assert(!this.byKey.has(key), "IPVS service exists (EEXIST)")
+    const id = this.services.length
+    const svc: VirtualService = {
+      id,
+      protocol: spec.protocol,
+      addr: spec.addr >>> 0,
+      port: spec.port,
+      scheduler: spec.scheduler,
+      flags: spec.flags ?? 0,
+      timeoutNs: (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
+      netmask: (spec.netmask ?? 0xffffffff) >>> 0,
+      dests: [],
+      sched: new SchedState(spec.scheduler, this.mhTabIndex),
+      deleted: false,
+      conns: 0,
+      inPkts: 0,
+      outPkts: 0,
+      inBytes: 0,
+      outBytes: 0,
+    }
+    schedInit(svc.sched, svc.dests, this.dests)
+    this.services.push(svc)
+    this.byKey.set(key, id)
+    return id
+  }
+
+  /** IP_VS_SO_SET_EDIT: scheduler change re-inits its state (ip_vs_edit_service binds the new one). */
+  editService(id: number, spec: Omit<VirtualServiceSpec, "protocol" | "addr" | "port">): void {
+    const svc = this.liveService(id)
+    if (spec.scheduler !== svc.scheduler) {
+      svc.scheduler = spec.scheduler
+      svc.sched = new SchedState(spec.scheduler, this.mhTabIndex)
+      schedInit(svc.sched, svc.dests, this.dests)
+    }
+    svc.flags = spec.flags ?? 0
+    svc.timeoutNs = (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S
+    svc.netmask = (spec.netmask ?? 0xffffffff) >>> 0
+  }
+
+  /** IP_VS_SO_SET_DEL: unlinks every dest (they stay referenced by their connections). */
+  deleteService(id: number): void {
+    const svc = this.liveService(id)
+    while (svc.dests.length > 0) this.unlinkDest(svc, svc.dests[0])
+    svc.deleted = true
+    this.byKey.delete(serviceKey(svc.protocol, svc.addr, svc.port))
+    this.enqueueExpireNodest()
+  }
+
+  findService(protocol: number, addr: number, port: number): number {
+    return this.byKey.get(serviceKey(protocol, addr, port)) ?? -1
+  }
+
+  /**
+   * IP_VS_SO_SET_ADDDEST (ip_vs_add_dest): a dest still in the trash (deleted but referenced) with
+   * the same address/port is revived with its counters, as ip_vs_trash_get_dest does; otherwise a new
+   * one. Either way it is inserted at the list head (list_add_rcu).
+   */
+  addDest(svcId: number, addr: number, port: number, weight: number): number {
+    const svc = this.liveService(svcId)
+    assert(weight >= 0, "weight must be >= 0")
+    assert(this.findDest(svc, addr, port) < 0, "IPVS dest exists (EEXIST)")
+    const tkey = `${svcId}/${addr >>> 0}/${port}`
+    let id = this.trash.get(tkey)
+    if (id !== undefined) this.trash.delete(tkey)
+    else id = this.dests.allocate(svcId, addr, port)
+    // __ip_vs_update_dest(add=1): last_weight = weight, weight, AVAILABLE, list_add_rcu, add_dest
+    this.dests.lastWeight[id] = weight
+    this.dests.weight[id] = weight
+    this.dests.flags[id] |= DEST_F_AVAILABLE
+    svc.dests.unshift(id)
+    schedAddDest(svc.sched, svc.dests, this.dests)
+    return id
+  }
+
+  /** IP_VS_SO_SET_EDITDEST: weight change (last_weight keeps the latest non-zero weight). */
+  editDest(svcId: number, addr: number, port: number, weight: number): void {
+    const svc = this.liveService(svcId)
+    const id = this.findDest(svc, addr, port)
+    assert(id >= 0, "IPVS dest not found (ENOENT)")
+    assert(weight >= 0, "weight must be >= 0")
+    if (weight !== 0) this.dests.lastWeight[id] = weight
+    this.dests.weight[id] = weight
+    schedUpdDest(svc.sched, svc.dests, this.dests)
+  }
+
+  /**
+   * `ipvsadm -e -x upper -y lower`: connection thresholds. At `upper` total connections the dest
+   * is marked overloaded (ip_vs_bind_dest); it clears below `lower`, or below 3/4 of `upper`
+   * without a lower threshold (ip_vs_unbind_dest). 0 = no threshold.
+   */
+  setDestThresholds(svcId: number, addr: number, port: number, upper: number, lower: number): void {
+    const svc = this.liveService(svcId)
+    const id = this.findDest(svc, addr, port)
+    assert(id >= 0, "IPVS dest not found (ENOENT)")
+    this.dests.upperThreshold[id] = upper
+    this.dests.lowerThreshold[id] = lower
+  }
+
+  /** IP_VS_SO_SET_DELDEST: unlink now; the dest data lives on while connections reference it. */
+  deleteDest(svcId: number, addr: number, port: number): void {
+    const svc = this.liveService(svcId)
+    const id = this.findDest(svc, addr, port)
+    assert(id >= 0, "IPVS dest not found (ENOENT)")
+    this.unlinkDest(svc, id)
+    this.enqueueExpireNodest()
+  }
+
+  /** ip_vs_enqueue_expire_nodest_conns: only with expire_nodest_conn=1 (and a >= 5.9 kernel). */
+  private enqueueExpireNodest(): void {
+    if (this.expireNodestConn && this.kernelExpireNodestFlush) this.expireNodestConnFlush()
+  }
+
+  /**
+   * ip_vs_expire_nodest_conn_flush (ip_vs_conn.c): delete every connection whose dest is no longer
+   * available, skipping templates that still control connections; a template whose last user went
+   * is deleted with it.
+   */
+  expireNodestConnFlush(): void {
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      const dest = this.cDest[id]
+      if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) continue
+      if (this.cNControl[id] > 0) continue
+      const ct = this.cControl[id]
+      this.release(id)
+      if (ct >= 0 && this.cInUse[ct] !== 0 && this.cNControl[ct] === 0) this.release(ct)
+    }
+  }
+
+  findDest(svc: VirtualService, addr: number, port: number): number {
+    for (const id of svc.dests) if (this.dests.addr[id] === addr >>> 0 && this.dests.port[id] === port) return id
+    return -1
+  }
+
+  private unlinkDest(svc: VirtualService, id: number): void {
+    const idx = svc.dests.indexOf(id)
+    const prev = idx > 0 ? svc.dests[idx - 1] : -1
+    svc.dests.splice(idx, 1)
+    // __ip_vs_unlink_dest: clear AVAILABLE, list_del_rcu, then the scheduler's del_dest
+    this.dests.flags[id] &= ~DEST_F_AVAILABLE
+    schedDelDest(svc.sched, svc.dests, this.dests, id, prev)
+    if (this.dests.refs[id] === 0) this.dests.free(id)
+    else this.trash.set(`${svc.id}/${this.dests.addr[id]}/${this.dests.port[id]}`, id)
+  }
+
+  private liveService(id: number): VirtualService {
+    const svc = this.services[id]
+    assert(svc !== undefined && !svc.deleted, `IPVS service ${id} does not exist`)
+    return svc
+  }
+
+  // ---------------- data plane ----------------
+
+  /**
+   * ip_vs_in() for a packet from a client towards a VIP (LOCAL_IN / LOCAL_OUT request hooks).
+   * `ctConfirmed`: the packet's nf_conntrack entry is confirmed (an old flow), which decides whether
+   * a rescheduled connection must drop the packet (ip_vs_conn_uses_old_conntrack).
+   */
+  packetIn(
+    protocol: number,
+    saddr: number,
+    sport: number,
+    daddr: number,
+    dport: number,
+    tcpFlags: number,
+    bytes: number,
+    ctConfirmed: boolean,
+    nowNs: number,
+  ): IpvsVerdict {
+    this.advance(nowNs)
+    this.lastConn = -1
+    if (protoIndex(protocol) < 0 || protocol === 132) return IpvsVerdict.ACCEPT
+    let cp = this.lookupIn(protocol, saddr, sport, daddr, dport, false)
+    const isTcp = protocol === Protocol.TCP
+    const syn = isTcp && (tcpFlags & TcpFlag.SYN) !== 0
+
+    // Port reuse (is_new_conn && cp && !cp->control).
+    if (syn && cp >= 0 && this.cControl[cp] < 0) {
+      const dest = this.cDest[cp]
+      let resched = false
+      let oldCt = false
+      if (this.expireNodestConn && dest >= 0 && this.dests.weight[dest] === 0) {
+        resched = true
+        oldCt = this.usesOldConntrack(cp, ctConfirmed)
+      } else if (this.connReuseMode !== 0 && this.isNewConnExpected(cp)) {
+        oldCt = this.usesOldConntrack(cp, ctConfirmed)
+        resched = this.cNControl[cp] === 0 ? true : !oldCt
+      }
+      if (resched) {
+        if (!oldCt) this.cFlags[cp] &= ~ConnFlag.NFCT
+        if (this.cNControl[cp] === 0) this.expireNow(cp)
+        if (oldCt) return IpvsVerdict.DROP_OLD_CONNTRACK
+        cp = -1
+      }
+    }
+
+    // Check the server status.
+    if (cp >= 0 && this.cDest[cp] >= 0 && (this.dests.flags[this.cDest[cp]] & DEST_F_AVAILABLE) === 0) {
+      if (!this.expireNodestConn) return IpvsVerdict.DROP_NO_DEST
+      const oldCt = this.usesOldConntrack(cp, ctConfirmed)
+      if (!oldCt) this.cFlags[cp] &= ~ConnFlag.NFCT
+      this.expireNow(cp)
+      if (oldCt) return IpvsVerdict.DROP_OLD_CONNTRACK
+      cp = -1
+    }
+
+    if (cp < 0) {
+      // ip_vs_try_to_schedule -> tcp/udp_conn_schedule: only a SYN (without RST) starts a TCP
+      // connection (sloppy_tcp = 0); other packets continue to the local stack.
+      const svcId = this.findService(protocol, daddr, dport)
+      if (svcId < 0) return IpvsVerdict.ACCEPT
+      if (isTcp && (!syn || (tcpFlags & TcpFlag.RST) !== 0)) return IpvsVerdict.ACCEPT
+      const svc = this.services[svcId]
+      cp =
+        (svc.flags & SvcFlag.PERSISTENT) !== 0
+          ? this.schedPersist(svc, protocol, saddr, sport, daddr, dport, nowNs)
+          : this.schedNew(svc, protocol, saddr, sport, daddr, dport, nowNs)
+      if (cp < 0) return IpvsVerdict.LEAVE_UNREACHABLE
+    }
+
+    // ip_vs_in_stats (counted only while the dest is available) + ip_vs_set_state(INPUT) + timer
+    // refresh (ip_vs_conn_put).
+    const dest = this.cDest[cp]
+    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
+      this.dests.inPkts[dest]++
+      this.dests.inBytes[dest] += bytes
+      const svc = this.services[this.dests.service[dest]]
+      svc.inPkts++
+      svc.inBytes += bytes
+    }
+    this.setState(cp, DIR_INPUT, tcpFlags)
+    this.cExpiresNs[cp] = nowNs + this.cTimeoutNs[cp]
+    this.lastConn = cp
+    return IpvsVerdict.XMIT
+  }
+
+  /**
+   * ip_vs_out() for a reply from a real server (LOCAL_IN/LOCAL_OUT reply hooks): the connection it
+   * belongs to (its VIP:port becomes the reply's source), or -1 if none.
+   */
+  packetOut(
+    protocol: number,
+    saddr: number,
+    sport: number,
+    daddr: number,
+    dport: number,
+    tcpFlags: number,
+    bytes: number,
+    nowNs: number,
+  ): number {
+    this.advance(nowNs)
+    const h = this.outHash(protocol, saddr, sport, daddr, dport)
+    let cp = this.outHead[h]
+    while (cp >= 0) {
+      if (
+        this.cProto[cp] === protocol &&
+        this.cDaddr[cp] === saddr >>> 0 &&
+        this.cDport[cp] === sport &&
+        this.cCaddr[cp] === daddr >>> 0 &&
+        this.cCport[cp] === dport &&
+        (this.cFlags[cp] & ConnFlag.TEMPLATE) === 0
+      )
+        break
+      cp = this.cOutNext[cp]
+    }
+    if (cp < 0) return -1
+    // ip_vs_out_stats: only while the dest is available
+    const dest = this.cDest[cp]
+    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
+      this.dests.outPkts[dest]++
+      this.dests.outBytes[dest] += bytes
+      const svc = this.services[this.dests.service[dest]]
+      svc.outPkts++
+      svc.outBytes += bytes
+    }
+    this.setState(cp, DIR_OUTPUT, tcpFlags)
+    this.cExpiresNs[cp] = nowNs + this.cTimeoutNs[cp]
+    return cp
+  }
+
+  /** Fire every connection timer due at or before nowNs, in deadline order. */
+  advance(nowNs: number): void {
+    while (this.heapLen > 0 && this.heapAt[0] <= nowNs) {
+      const at = this.heapAt[0]
+      const id = this.heapId[0]
+      this.heapPop()
+      this.cInHeap[id] = 0
+      if (this.cInUse[id] === 0) {
+        this.cFree.push(id) // released early (expire_now, flush): its id is free only now
+        continue
+      }
+      if (this.cExpiresNs[id] > at) {
+        this.heapPush(this.cExpiresNs[id], id) // refreshed since: re-arm
+        continue
+      }
+      // ip_vs_conn_expire: a template still controlling connections is re-armed for its timeout.
+      if (this.cNControl[id] > 0) {
+        this.cExpiresNs[id] = at + this.cTimeoutNs[id]
+        this.heapPush(this.cExpiresNs[id], id)
+        continue
+      }
+      this.release(id)
+    }
+  }
+
+  // ---------------- connection accessors (for the transmitter and printers) ----------------
+
+  connDest(id: number): number {
+    return this.cDest[id]
+  }
+  connDaddr(id: number): number {
+    return this.cDaddr[id]
+  }
+  connDport(id: number): number {
+    return this.cDport[id]
+  }
+  connState(id: number): number {
+    return this.cState[id]
+  }
+  connUsesConntrack(id: number): boolean {
+    return (this.cFlags[id] & ConnFlag.NFCT) !== 0
+  }
+  /** Connections including templates (ip_vs_conn_count). */
+  get connectionCount(): number {
+    return this.connCount
+  }
+
+  /** The state of every virtual service, in creation order (`ipvsadm -Ln --stats`). */
+  snapshot(): VirtualServiceSnapshot[] {
+    const d = this.dests
+    return this.services
+      .filter((s) => !s.deleted)
+      .map((s) => ({
+        protocol: s.protocol,
+        addr: s.addr,
+        port: s.port,
+        scheduler: s.scheduler,
+        flags: s.flags,
+        timeoutS: s.timeoutNs / NS_PER_S,
+        netmask: s.netmask,
+        conns: s.conns,
+        inPkts: s.inPkts,
+        outPkts: s.outPkts,
+        inBytes: s.inBytes,
+        outBytes: s.outBytes,
+        realServers: s.dests.map((id) => ({
+          addr: d.addr[id],
+          port: d.port[id],
+          weight: d.weight[id],
+          activeConns: d.activeConns[id],
+          inactConns: d.inactConns[id],
+          persistConns: d.persistConns[id],
+          conns: d.conns[id],
+          inPkts: d.inPkts[id],
+          outPkts: d.outPkts[id],
+          inBytes: d.inBytes[id],
+          outBytes: d.outBytes[id],
+        })),
+      }))
+  }
+
+  /** Every live connection and template (`ipvsadm -Lnc`), in id order. */
+  connections(nowNs: number): ConnectionSnapshot[] {
+    const out: ConnectionSnapshot[] = []
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      const template = (this.cFlags[id] & ConnFlag.TEMPLATE) !== 0
+      out.push({
+        protocol: this.cProto[id],
+        template,
+        state: template ? "NONE" : this.cProto[id] === Protocol.TCP ? IPVS_TCP_STATE_NAMES[this.cState[id]] : "UDP",
+        expiresInNs: Math.max(0, this.cExpiresNs[id] - nowNs),
+        caddr: this.cCaddr[id],
+        cport: this.cCport[id],
+        vaddr: this.cVaddr[id],
+        vport: this.cVport[id],
+        daddr: this.cDaddr[id],
+        dport: this.cDport[id],
+      })
+    }
+    return out
+  }
+
+  /**
+   * Consistency audit for tests and fuzzing: recomputes every dest's counters and references from
+   * the live connections and checks hash chains, the timer heap and the service lists. Returns the
+   * problems found (empty when consistent). O(connections); never called on the packet path.
+   */
+  verify(): string[] {
+    const problems: string[] = []
+    const d = this.dests
+    const active = new Map<number, number>()
+    const inact = new Map<number, number>()
+    const persist = new Map<number, number>()
+    const refs = new Map<number, number>()
+    const inc = (m: Map<number, number>, k: number): void => {
+      m.set(k, (m.get(k) ?? 0) + 1)
+    }
+    const inHeap = new Map<number, number>()
+    for (let i = 0; i < this.heapLen; i++) inc(inHeap, this.heapId[i])
+    let live = 0
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      live++
+      const template = (this.cFlags[id] & ConnFlag.TEMPLATE) !== 0
+      const dest = this.cDest[id]
+      if (dest >= 0) {
+        inc(refs, dest)
+        if (template) inc(persist, dest)
+        else if ((this.cFlags[id] & ConnFlag.INACTIVE) !== 0) inc(inact, dest)
+        else inc(active, dest)
+      }
+      if (inHeap.get(id) !== 1) problems.push(`conn ${id} has ${inHeap.get(id) ?? 0} timer entries`)
+      if (this.cInHashed[id] !== 0) {
+        const found = this.lookupIn(
+          this.cProto[id],
+          this.cCaddr[id],
+          this.cCport[id],
+          this.cVaddr[id],
+          this.cVport[id],
+          template,
+        )
+        if (found < 0) problems.push(`conn ${id} not found in its hash chain`)
+      } else if (!template || (this.cFlags[id] & CONN_INVALID) === 0) problems.push(`conn ${id} unhashed while live`)
+      const ct = this.cControl[id]
+      if (ct >= 0 && (this.cInUse[ct] === 0 || (this.cFlags[ct] & ConnFlag.TEMPLATE) === 0))
+        problems.push(`conn ${id} controlled by a dead or non-template ${ct}`)
+    }
+    if (live !== this.connCount) problems.push(`connCount ${this.connCount} != live ${live}`)
+    let dead = 0
+    for (let id = 0; id < this.cNext; id++) if (this.cInUse[id] === 0 && this.cInHeap[id] !== 0) dead++
+    if (this.heapLen !== live + dead)
+      problems.push(`heap holds ${this.heapLen} entries for ${live} connections and ${dead} released ids`)
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0 || (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) continue
+      let users = 0
+      for (let c = 0; c < this.cNext; c++) if (this.cInUse[c] !== 0 && this.cControl[c] === id) users++
+      if (users !== this.cNControl[id]) problems.push(`template ${id} n_control ${this.cNControl[id]} != ${users}`)
+    }
+    for (let dest = 0; dest < d.capacity; dest++) {
+      if (d.service[dest] < 0) {
+        if ((refs.get(dest) ?? 0) > 0) problems.push(`freed dest ${dest} still referenced`)
+        continue
+      }
+      const want: [string, number, number][] = [
+        ["activeconns", d.activeConns[dest], active.get(dest) ?? 0],
+        ["inactconns", d.inactConns[dest], inact.get(dest) ?? 0],
+        ["persistconns", d.persistConns[dest], persist.get(dest) ?? 0],
+        ["refs", d.refs[dest], refs.get(dest) ?? 0],
+      ]
+      for (const [name, have, should] of want)
+        if (have !== should) problems.push(`dest ${dest} ${name} ${have} != ${should}`)
+      const linked = (d.flags[dest] & DEST_F_AVAILABLE) !== 0
+      const listed = this.services[d.service[dest]].dests.includes(dest)
+      if (linked !== listed) problems.push(`dest ${dest} available=${linked} but listed=${listed}`)
+      if (!linked && d.refs[dest] === 0) problems.push(`unlinked dest ${dest} without references not freed`)
+    }
+    return problems
+  }
+
+  // ---------------- internals ----------------
+
+  /** is_new_conn_expected (TCP): TIME_WAIT or CLOSE, or FIN_WAIT without output with bit 2. */
+  private isNewConnExpected(cp: number): boolean {
+    if (this.cProto[cp] !== Protocol.TCP) return false
+    const st = this.cState[cp]
+    return (
+      st === IpvsTcpState.TIME_WAIT ||
+      st === IpvsTcpState.CLOSE ||
+      ((this.connReuseMode & 2) !== 0 && st === IpvsTcpState.FIN_WAIT && (this.cFlags[cp] & ConnFlag.NOOUTPUT) !== 0)
+    )
+  }
+
+  /**
+   * ip_vs_conn_uses_old_conntrack (>= 5.9): the packet's conntrack is confirmed. Before 5.9
+   * (ip_vs_conn_uses_conntrack): the connection has NFCT and the packet has any conntrack, which with
+   * nf_conntrack loaded is always, so every reschedule with conntrack=1 dropped the packet.
+   */
+  private usesOldConntrack(cp: number, ctConfirmed: boolean): boolean {
+    if (!this.conntrack) return false
+    return this.kernelConnReuseFix ? ctConfirmed : (this.cFlags[cp] & ConnFlag.NFCT) !== 0
+  }
+
+  /** ip_vs_schedule, non-persistent: the scheduler's pick, then ip_vs_conn_new + bind. */
+  private schedNew(
+    svc: VirtualService,
+    protocol: number,
+    saddr: number,
+    sport: number,
+    daddr: number,
+    dport: number,
+    nowNs: number,
+  ): number {
+    const dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
+    if (dest < 0) return -1
+    const cp = this.newConn(
+      protocol,
+      saddr,
+      sport,
+      daddr,
+      dport,
+      this.dests.addr[dest],
+      this.dests.port[dest],
+      0,
+      dest,
+      nowNs,
+    )
+    this.connStats(svc, dest)
+    return cp
+  }
+
+  /**
+   * ip_vs_sched_persist: the template (protocol, client addr & netmask, port 0, VIP:port) names the
+   * (template layout read from ip_vs_core.c: `<protocol, caddr, 0, vaddr, vport, daddr, dport>`)
+   * dest for this client; a missing or invalid one (ip_vs_check_template: dest gone, or weight 0 with
+   * expire_quiescent_template) is replaced by a fresh pick. The template's timer restarts at the
+   * service timeout on every use (ip_vs_conn_put).
+   */
+  private schedPersist(
+    svc: VirtualService,
+    protocol: number,
+    saddr: number,
+    sport: number,
+    daddr: number,
+    dport: number,
+    nowNs: number,
+  ): number {
+    const snet = (saddr & svc.netmask) >>> 0
+    // <protocol, caddr & mask, 0, vaddr, vport, daddr, dport>; FTP (port 21) templates carry port 0
+    const ftp = svc.port === FTP_PORT
+    const tport = ftp ? 0 : dport
+    let ct = this.lookupIn(protocol, snet, 0, daddr, tport, true)
+    if (ct >= 0 && !this.checkTemplate(ct)) ct = -1
+    let dest: number
+    if (ct < 0) {
+      dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
+      if (dest < 0) return -1
+      ct = this.newConn(
+        protocol,
+        snet,
+        0,
+        daddr,
+        tport,
+        this.dests.addr[dest],
+        ftp ? 0 : this.dests.port[dest],
+        ConnFlag.TEMPLATE,
+        dest,
+        nowNs,
+      )
+      this.cTimeoutNs[ct] = svc.timeoutNs
+    } else {
+      dest = this.cDest[ct]
+    }
+    this.cExpiresNs[ct] = nowNs + this.cTimeoutNs[ct]
+    const cp = this.newConn(
+      protocol,
+      saddr,
+      sport,
+      daddr,
+      dport,
+      this.dests.addr[dest],
+      this.dests.port[dest],
+      0,
+      dest,
+      nowNs,
+    )
+    // ip_vs_control_add
+    this.cControl[cp] = ct
+    this.cNControl[ct]++
+    this.connStats(svc, dest)
+    return cp
+  }
+
+  /**
+   * ip_vs_check_template(ct, NULL): false invalidates the template. The kernel rehashes it with
+   * vport/dport 0xffff so no lookup finds it again; here it is unhashed, which is the same to lookups.
+   */
+  private checkTemplate(ct: number): boolean {
+    const dest = this.cDest[ct]
+    if (
+      dest < 0 ||
+      (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0 ||
+      (this.expireQuiescentTemplate && this.dests.weight[dest] === 0)
+    ) {
+      this.unhashIn(ct)
+      // "don't restart its timer": it dies at its current deadline (or after its last user)
+      this.cFlags[ct] |= CONN_INVALID
+      return false
+    }
+    return true
+  }
+
+  /** ip_vs_conn_stats. */
+  private connStats(svc: VirtualService, dest: number): void {
+    this.dests.conns[dest]++
+    svc.conns++
+  }
+
+  private newConn(
+    protocol: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    daddr: number,
+    dport: number,
+    flags: number,
+    dest: number,
+    nowNs: number,
+  ): number {
+    let id = this.cFree.pop()
+    if (id === undefined) {
+      if (this.cNext === this.cap) this.grow()
+      id = this.cNext++
+    }
+    this.cInUse[id] = 1
+    this.cProto[id] = protocol
+    this.cCaddr[id] = caddr >>> 0
+    this.cCport[id] = cport
+    this.cVaddr[id] = vaddr >>> 0
+    this.cVport[id] = vport
+    this.cDaddr[id] = daddr >>> 0
+    this.cDport[id] = dport
+    this.cState[id] = 0
+    this.cControl[id] = -1
+    this.cNControl[id] = 0
+    this.cTimeoutNs[id] = NEW_CONN_TIMEOUT_NS
+    this.cExpiresNs[id] = nowNs + NEW_CONN_TIMEOUT_NS
+    // dest->conn_flags = MASQ | INACTIVE (__ip_vs_update_dest), + NFCT when sysctl conntrack=1
+    this.cFlags[id] = flags | ConnFlag.MASQ | ConnFlag.INACTIVE | (this.conntrack ? ConnFlag.NFCT : 0)
+    // ip_vs_bind_dest
+    this.cDest[id] = dest
+    const d = this.dests
+    d.refs[dest]++
+    if ((flags & ConnFlag.TEMPLATE) === 0) d.inactConns[dest]++
+    else d.persistConns[dest]++
+    if (d.upperThreshold[dest] !== 0 && d.totalConns(dest) >= d.upperThreshold[dest]) d.flags[dest] |= DEST_F_OVERLOAD
+    this.hashIn(id)
+    if ((flags & ConnFlag.TEMPLATE) === 0) {
+      const h = this.outHash(protocol, daddr, dport, caddr, cport)
+      this.cOutNext[id] = this.outHead[h]
+      this.outHead[h] = id
+    }
+    this.heapPush(this.cExpiresNs[id], id)
+    this.connCount++
+    if (this.connCount > 2 * (this.hashMask + 1)) this.rehash()
+    return id
+  }
+
+  /** set_tcp_state / udp_state_transition, with the active/inactive counter moves. */
+  private setState(cp: number, direction: number, tcpFlags: number): void {
+    if (this.cProto[cp] !== Protocol.TCP) {
+      this.cTimeoutNs[cp] = this.timeouts.udpNs
+      return
+    }
+    let stateOff = direction
+    if ((this.cFlags[cp] & ConnFlag.NOOUTPUT) !== 0) {
+      if (stateOff === DIR_OUTPUT) this.cFlags[cp] &= ~ConnFlag.NOOUTPUT
+      else stateOff = DIR_INPUT_ONLY
+    }
+    const idx = tcpStateIdx(tcpFlags)
+    const old = this.cState[cp]
+    const next = idx < 0 ? IpvsTcpState.CLOSE : TCP_STATES[stateOff][idx][old]
+    if (next !== old) {
+      const dest = this.cDest[cp]
+      if (dest >= 0) {
+        const inactive = (this.cFlags[cp] & ConnFlag.INACTIVE) !== 0
+        if (!inactive && next !== IpvsTcpState.ESTABLISHED) {
+          this.dests.activeConns[dest]--
+          this.dests.inactConns[dest]++
+          this.cFlags[cp] |= ConnFlag.INACTIVE
+        } else if (inactive && next === IpvsTcpState.ESTABLISHED) {
+          this.dests.activeConns[dest]++
+          this.dests.inactConns[dest]--
+          this.cFlags[cp] &= ~ConnFlag.INACTIVE
+        }
+      }
+    }
+    this.cState[cp] = next
+    this.cTimeoutNs[cp] = this.timeouts.tcpNs[next]
+  }
+
+  /** ip_vs_conn_expire_now: the timer fires at once (here: the connection goes now). */
+  private expireNow(cp: number): void {
+    this.release(cp)
+  }
+
+  /** ip_vs_conn_expire's teardown: unhash, control_del, unbind_dest, drop conntrack. */
+  private release(id: number): void {
+    const flags = this.cFlags[id]
+    this.unhashIn(id)
+    if ((flags & ConnFlag.TEMPLATE) === 0) this.unhashOut(id)
+    const ct = this.cControl[id]
+    if (ct >= 0) {
+      this.cNControl[ct]--
+      this.cControl[id] = -1
+    }
+    const dest = this.cDest[id]
+    if (dest >= 0) {
+      const d = this.dests
+      if ((flags & ConnFlag.TEMPLATE) !== 0) d.persistConns[dest]--
+      else if ((flags & ConnFlag.INACTIVE) !== 0) d.inactConns[dest]--
+      else d.activeConns[dest]--
+      // ip_vs_unbind_dest: clear OVERLOAD below the lower threshold (or 3/4 of the upper one)
+      if (d.lowerThreshold[dest] !== 0) {
+        if (d.totalConns(dest) < d.lowerThreshold[dest]) d.flags[dest] &= ~DEST_F_OVERLOAD
+      } else if (d.upperThreshold[dest] !== 0) {
+        if (d.totalConns(dest) * 4 < d.upperThreshold[dest] * 3) d.flags[dest] &= ~DEST_F_OVERLOAD
+      } else d.flags[dest] &= ~DEST_F_OVERLOAD
+      if (--d.refs[dest] === 0 && (d.flags[dest] & DEST_F_AVAILABLE) === 0) {
+        const key = `${d.service[dest]}/${d.addr[dest]}/${d.port[dest]}`
+        if (this.trash.get(key) === dest) this.trash.delete(key)
+        d.free(dest)
+      }
+      this.cDest[id] = -1
+    }
+    if ((flags & ConnFlag.NFCT) !== 0 && (flags & ConnFlag.TEMPLATE) === 0 && this.link !== undefined) {
+      this.link.dropConntrack(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+    }
+    this.cInUse[id] = 0
+    if (this.cInHeap[id] === 0) this.cFree.push(id)
+    this.connCount--
+  }
+
+  private inHash(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+    return mix(protocol, caddr, cport, vaddr, vport) & this.hashMask
+  }
+
+  private outHash(protocol: number, daddr: number, dport: number, caddr: number, cport: number): number {
+    return mix(protocol ^ 0x100, daddr, dport, caddr, cport) & this.hashMask
+  }
+
+  private lookupIn(
+    protocol: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    template: boolean,
+  ): number {
+    let cp = this.inHead[this.inHash(protocol, caddr, cport, vaddr, vport)]
+    const want = template ? ConnFlag.TEMPLATE : 0
+    while (cp >= 0) {
+      if (
+        this.cProto[cp] === protocol &&
+        this.cCaddr[cp] === caddr >>> 0 &&
+        this.cCport[cp] === cport &&
+        this.cVaddr[cp] === vaddr >>> 0 &&
+        this.cVport[cp] === vport &&
+        (this.cFlags[cp] & ConnFlag.TEMPLATE) === want
+      )
+        return cp
+      cp = this.cInNext[cp]
+    }
+    return -1
+  }
+
+  private hashIn(id: number): void {
+    const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+    this.cInNext[id] = this.inHead[h]
+    this.inHead[h] = id
+    this.cInHashed[id] = 1
+  }
+
+  private unhashIn(id: number): void {
+    if (this.cInHashed[id] === 0) return
+    this.cInHashed[id] = 0
+    const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+    let prev = -1
+    let cp = this.inHead[h]
+    while (cp >= 0 && cp !== id) {
+      prev = cp
+      cp = this.cInNext[cp]
+    }
+    assert(cp === id, "IPVS connection missing from its hash chain")
+    if (prev < 0) this.inHead[h] = this.cInNext[id]
+    else this.cInNext[prev] = this.cInNext[id]
+  }
+
+  private unhashOut(id: number): void {
+    const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
+    let prev = -1
+    let cp = this.outHead[h]
+    while (cp >= 0 && cp !== id) {
+      prev = cp
+      cp = this.cOutNext[cp]
+    }
+    assert(cp === id, "IPVS connection missing from its out hash chain")
+    if (prev < 0) this.outHead[h] = this.cOutNext[id]
+    else this.cOutNext[prev] = this.cOutNext[id]
+  }
+
+  private rehash(): void {
+    const size = 2 * (this.hashMask + 1)
+    this.hashMask = size - 1
+    this.inHead = new Int32Array(size).fill(-1)
+    this.outHead = new Int32Array(size).fill(-1)
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      if (this.cInHashed[id] !== 0) {
+        const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+        this.cInNext[id] = this.inHead[h]
+        this.inHead[h] = id
+      }
+      if ((this.cFlags[id] & ConnFlag.TEMPLATE) === 0) {
+        const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
+        this.cOutNext[id] = this.outHead[h]
+        this.outHead[h] = id
+      }
+    }
+  }
+
+  private heapPush(at: number, id: number): void {
+    this.cInHeap[id] = 1
+    let i = this.heapLen++
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const pa = this.heapAt[parent]
+      if (pa < at || (pa === at && this.heapId[parent] < id)) break
+      this.heapAt[i] = pa
+      this.heapId[i] = this.heapId[parent]
+      i = parent
+    }
+    this.heapAt[i] = at
+    this.heapId[i] = id
+  }
+
+  private heapPop(): void {
+    const n = --this.heapLen
+    if (n === 0) return
+    const at = this.heapAt[n]
+    const id = this.heapId[n]
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      let c = l
+      if (
+        r < n &&
+        (this.heapAt[r] < this.heapAt[l] || (this.heapAt[r] === this.heapAt[l] && this.heapId[r] < this.heapId[l]))
+      )
+        c = r
+      if (this.heapAt[c] > at || (this.heapAt[c] === at && this.heapId[c] > id)) break
+      this.heapAt[i] = this.heapAt[c]
+      this.heapId[i] = this.heapId[c]
+      i = c
+    }
+    this.heapAt[i] = at
+    this.heapId[i] = id
+  }
+
+  private grow(): void {
+    const n = this.cap * 2
+    const u8 = (a: Uint8Array): Uint8Array => {
+      const b = new Uint8Array(n)
+      b.set(a)
+      return b
+    }
+    const u16 = (a: Uint16Array): Uint16Array => {
+      const b = new Uint16Array(n)
+      b.set(a)
+      return b
+    }
+    const u32 = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(n)
+      b.set(a)
+      return b
+    }
+    const i32 = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(n)
+      b.set(a)
+      return b
+    }
+    const f64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n)
+      b.set(a)
+      return b
+    }
+    this.cProto = u8(this.cProto)
+    this.cFlags = i32(this.cFlags)
+    this.cState = u8(this.cState)
+    this.cCaddr = u32(this.cCaddr)
+    this.cCport = u16(this.cCport)
+    this.cVaddr = u32(this.cVaddr)
+    this.cVport = u16(this.cVport)
+    this.cDaddr = u32(this.cDaddr)
+    this.cDport = u16(this.cDport)
+    this.cDest = i32(this.cDest)
+    this.cControl = i32(this.cControl)
+    this.cNControl = i32(this.cNControl)
+    this.cTimeoutNs = f64(this.cTimeoutNs)
+    this.cExpiresNs = f64(this.cExpiresNs)
+    this.cInUse = u8(this.cInUse)
+    this.cInNext = i32(this.cInNext)
+    this.cOutNext = i32(this.cOutNext)
+    this.cInHashed = u8(this.cInHashed)
+    this.cInHeap = u8(this.cInHeap)
+    this.heapAt = f64(this.heapAt)
+    this.heapId = i32(this.heapId)
+    this.cap = n
+  }
+}

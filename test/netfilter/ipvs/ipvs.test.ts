@@ -1,0 +1,425 @@
+/**
+ * The IPVS connection table and ip_vs_in/ip_vs_out decisions (ip_vs_core.c, ip_vs_conn.c,
+ * ip_vs_proto_tcp.c set_tcp_state, ip_vs_ctl.c): TCP/UDP states and timeouts, counters as
+ * `ipvsadm -Ln --stats` shows them, persistence templates, expire_nodest_conn, conn_reuse_mode and
+ * graceful termination (weight 0, then deletion).
+ */
+import { describe, expect, it } from "vitest"
+import {
+  IpvsTcpState,
+  IpvsVerdict,
+  LINUX_IPVS_TIMEOUTS,
+  Ipvs,
+  type IpvsConntrackLink,
+  type IpvsOptions,
+  withIpvsTimeouts,
+} from "../../../src/netfilter/ipvs/ipvs.ts"
+import { Scheduler, SvcFlag } from "../../../src/netfilter/ipvs/schedulers.ts"
+import { ConntrackDropLink } from "../../../src/netfilter/ipvs/conntrack-link.ts"
+import { Conntrack } from "../../../src/netfilter/conntrack.ts"
+import { NS_PER_S } from "../../../src/sim/time.ts"
+import { Protocol, TcpFlag } from "../../../src/wire/protocol.ts"
+import { formatIpv4, ipv4 } from "../../../src/wire/ipv4.ts"
+
+const VIP = ipv4("10.96.0.10")
+const CLIENT = ipv4("10.244.9.9")
+const EP = [ipv4("10.244.1.1"), ipv4("10.244.2.2"), ipv4("10.244.3.3")]
+const { SYN, ACK, FIN, RST } = TcpFlag
+const S = NS_PER_S
+
+/** A VS VIP:80/TCP with real servers added in the order given (so the list is reversed). */
+function setup(
+  options: IpvsOptions = {},
+  flags = 0,
+  timeoutS = 10800,
+  scheduler: Scheduler = Scheduler.RR,
+  link?: IpvsConntrackLink,
+) {
+  const ipvs = new Ipvs(options, link)
+  const svc = ipvs.addService({ protocol: Protocol.TCP, addr: VIP, port: 80, scheduler, flags, timeoutS })
+  for (const ep of EP) ipvs.addDest(svc, ep, 8080, 1)
+  return { ipvs, svc }
+}
+
+/** Client -> VIP packet; returns [verdict, real server address or ""]. */
+function inTcp(
+  ipvs: Ipvs,
+  sport: number,
+  flags: number,
+  nowNs: number,
+  ctConfirmed = false,
+  client = CLIENT,
+): [number, string] {
+  const v = ipvs.packetIn(Protocol.TCP, client, sport, VIP, 80, flags, 60, ctConfirmed, nowNs)
+  return [v, v === IpvsVerdict.XMIT ? formatIpv4(ipvs.connDaddr(ipvs.lastConn)) : ""]
+}
+
+/** Real server -> client reply for connection `cp`. */
+function outTcp(ipvs: Ipvs, cp: number, sport: number, flags: number, nowNs: number, client = CLIENT): number {
+  return ipvs.packetOut(Protocol.TCP, ipvs.connDaddr(cp), ipvs.connDport(cp), client, sport, flags, 100, nowNs)
+}
+
+function rs(ipvs: Ipvs, addr: string) {
+  const row = ipvs.snapshot()[0].realServers.find((r) => formatIpv4(r.addr) === addr)
+  if (row === undefined) throw new Error(`no RS ${addr}`)
+  return row
+}
+
+describe("IPVS control plane (ip_vs_ctl.c)", () => {
+  it("real servers are listed most recently added first (list_add_rcu)", () => {
+    const { ipvs } = setup()
+    expect(ipvs.snapshot()[0].realServers.map((r) => formatIpv4(r.addr))).toEqual([
+      "10.244.3.3",
+      "10.244.2.2",
+      "10.244.1.1",
+    ])
+  })
+  it("rejects duplicate services and dests", () => {
+    const { ipvs, svc } = setup()
+    expect(() => ipvs.addService({ protocol: Protocol.TCP, addr: VIP, port: 80, scheduler: Scheduler.RR })).toThrow(
+      /exists/,
+    )
+    expect(() => ipvs.addDest(svc, EP[0], 8080, 1)).toThrow(/exists/)
+  })
+})
+
+describe("TCP connection states and counters", () => {
+  it("SYN -> SYN_RECV (inactive), ACK -> ESTABLISHED (active), close -> TIME_WAIT, then expiry", () => {
+    const { ipvs } = setup()
+    const [v, addr] = inTcp(ipvs, 40000, SYN, 0)
+    expect(v).toBe(IpvsVerdict.XMIT)
+    expect(addr).toBe("10.244.3.3") // rr from the head: the last added
+    const cp = ipvs.lastConn
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.SYN_RECV)
+    expect(rs(ipvs, addr)).toMatchObject({ activeConns: 0, inactConns: 1, conns: 1 })
+    expect(outTcp(ipvs, cp, 40000, SYN | ACK, 1000)).toBe(cp) // OUTPUT syn on SYN_RECV stays
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.SYN_RECV)
+    inTcp(ipvs, 40000, ACK, 2000)
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.ESTABLISHED)
+    expect(rs(ipvs, addr)).toMatchObject({ activeConns: 1, inactConns: 0 })
+    // client closes: INPUT fin ES -> CLOSE_WAIT; server FIN: OUTPUT fin CW -> TIME_WAIT
+    inTcp(ipvs, 40000, FIN | ACK, 3000)
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.CLOSE_WAIT)
+    expect(rs(ipvs, addr)).toMatchObject({ activeConns: 0, inactConns: 1 })
+    outTcp(ipvs, cp, 40000, FIN | ACK, 4000)
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.TIME_WAIT)
+    inTcp(ipvs, 40000, ACK, 5000)
+    // TIME_WAIT 120 s from the last packet
+    ipvs.advance(5000 + 120 * S - 1)
+    expect(ipvs.connectionCount).toBe(1)
+    ipvs.advance(5000 + 120 * S)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(rs(ipvs, addr)).toMatchObject({ activeConns: 0, inactConns: 0, conns: 1, inPkts: 4, outPkts: 2 })
+    expect(ipvs.snapshot()[0]).toMatchObject({ conns: 1, inPkts: 4, outPkts: 2, inBytes: 240, outBytes: 200 })
+  })
+
+  it("timeouts: ESTABLISHED 900 s by default, ipvsadm --set (kube-proxy tcpTimeout) overrides it", () => {
+    expect(LINUX_IPVS_TIMEOUTS.tcpNs[IpvsTcpState.ESTABLISHED]).toBe(900 * S)
+    expect(LINUX_IPVS_TIMEOUTS.tcpNs[IpvsTcpState.SYN_RECV]).toBe(60 * S)
+    expect(LINUX_IPVS_TIMEOUTS.tcpNs[IpvsTcpState.FIN_WAIT]).toBe(120 * S)
+    expect(LINUX_IPVS_TIMEOUTS.tcpNs[IpvsTcpState.CLOSE]).toBe(10 * S)
+    expect(LINUX_IPVS_TIMEOUTS.udpNs).toBe(300 * S)
+    const t = withIpvsTimeouts(LINUX_IPVS_TIMEOUTS, 30, 5, 0)
+    expect(t.tcpNs[IpvsTcpState.ESTABLISHED]).toBe(30 * S)
+    expect(t.tcpNs[IpvsTcpState.FIN_WAIT]).toBe(5 * S)
+    expect(t.tcpNs[IpvsTcpState.TIME_WAIT]).toBe(120 * S) // tcpfin does not touch TIME_WAIT
+    expect(t.udpNs).toBe(300 * S) // 0 keeps the kernel value
+    const { ipvs } = setup({ timeouts: t })
+    inTcp(ipvs, 40000, SYN, 0)
+    inTcp(ipvs, 40000, ACK, 0)
+    ipvs.advance(30 * S - 1)
+    expect(ipvs.connectionCount).toBe(1)
+    ipvs.advance(30 * S)
+    expect(ipvs.connectionCount).toBe(0)
+  })
+
+  it("a SYN that finds no connection schedules; a non-SYN without one is not IPVS's (NF_ACCEPT)", () => {
+    const { ipvs } = setup()
+    expect(inTcp(ipvs, 40001, ACK, 0)[0]).toBe(IpvsVerdict.ACCEPT)
+    expect(inTcp(ipvs, 40001, SYN | RST, 0)[0]).toBe(IpvsVerdict.ACCEPT)
+    expect(ipvs.packetIn(Protocol.TCP, CLIENT, 1, ipv4("10.96.0.99"), 80, SYN, 60, false, 0)).toBe(IpvsVerdict.ACCEPT)
+  })
+
+  it("a service without available dests: ip_vs_leave (ICMP port unreachable)", () => {
+    const ipvs = new Ipvs()
+    ipvs.addService({ protocol: Protocol.TCP, addr: VIP, port: 80, scheduler: Scheduler.RR })
+    expect(inTcp(ipvs, 40000, SYN, 0)[0]).toBe(IpvsVerdict.LEAVE_UNREACHABLE)
+  })
+
+  it("rr state is per service: three clients' first connections spread A, B, C", () => {
+    const { ipvs } = setup()
+    const got = [1, 2, 3].map((i) => inTcp(ipvs, 40000 + i, SYN, 0)[1])
+    expect(got).toEqual(["10.244.3.3", "10.244.2.2", "10.244.1.1"])
+  })
+})
+
+describe("connection thresholds (IP_VS_DEST_F_OVERLOAD)", () => {
+  it("an RS at its upper threshold is skipped until it falls below 3/4 of it", () => {
+    const { ipvs, svc } = setup()
+    ipvs.setDestThresholds(svc, EP[2], 8080, 2, 0) // 10.244.3.3, first in the list
+    const got = [1, 2, 3, 4, 5, 6, 7].map((i) => inTcp(ipvs, 40000 + i, SYN, 0)[1].split(".")[2])
+    // rr: 3 2 1 3 (now 2 conns: overloaded) 2 1 2 ...
+    expect(got.join("")).toBe("3213212")
+    // its SYN_RECV connections expire after 60 s: 0 * 4 < 2 * 3 clears the overload
+    ipvs.advance(70 * S)
+    expect(inTcp(ipvs, 41000, SYN, 70 * S)[1]).toBe("10.244.1.1")
+    expect(inTcp(ipvs, 41001, SYN, 70 * S)[1]).toBe("10.244.3.3")
+  })
+})
+
+describe("UDP", () => {
+  it("connections stay inactive, expire 300 s after the last packet", () => {
+    const ipvs = new Ipvs()
+    const svc = ipvs.addService({ protocol: Protocol.UDP, addr: VIP, port: 53, scheduler: Scheduler.RR })
+    ipvs.addDest(svc, EP[0], 53, 1)
+    expect(ipvs.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
+    const cp = ipvs.lastConn
+    expect(ipvs.packetOut(Protocol.UDP, EP[0], 53, CLIENT, 5353, 0, 80, 10 * S)).toBe(cp)
+    expect(ipvs.snapshot()[0].realServers[0]).toMatchObject({ activeConns: 0, inactConns: 1 })
+    ipvs.advance(310 * S - 1)
+    expect(ipvs.connectionCount).toBe(1)
+    ipvs.advance(310 * S)
+    expect(ipvs.connectionCount).toBe(0)
+  })
+})
+
+describe("persistence (ClientIP affinity: FlagPersistent + timeout)", () => {
+  it("a template pins the client to one RS across source ports until it expires", () => {
+    const { ipvs } = setup({}, SvcFlag.PERSISTENT, 10800)
+    const first = inTcp(ipvs, 40000, SYN, 0)[1]
+    for (let p = 40001; p < 40005; p++) expect(inTcp(ipvs, p, SYN, S)[1]).toBe(first)
+    const other = inTcp(ipvs, 40000, SYN, S, false, ipv4("10.244.8.8"))[1]
+    expect(other).not.toBe(first) // rr moved on for a new client
+    expect(rs(ipvs, first)).toMatchObject({ persistConns: 1, inactConns: 5 })
+    const templates = ipvs.connections(S).filter((c) => c.template)
+    expect(templates.map((c) => [formatIpv4(c.caddr), c.cport, formatIpv4(c.daddr)])).toEqual([
+      ["10.244.9.9", 0, first],
+      ["10.244.8.8", 0, other],
+    ])
+    // SYN_RECV connections expire at 61 s; the template (restarted at 1 s) at 1 s + 10800 s
+    ipvs.advance(10801 * S - 1)
+    expect(ipvs.connections(10801 * S - 1).filter((c) => c.template).length).toBe(2)
+    ipvs.advance(10801 * S)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(rs(ipvs, first)).toMatchObject({ persistConns: 0, inactConns: 0 })
+    expect(inTcp(ipvs, 40009, SYN, 10802 * S)[1]).not.toBe(first) // rescheduled by rr
+  })
+
+  it("a template outlives its timeout while it controls live connections", () => {
+    const { ipvs } = setup({}, SvcFlag.PERSISTENT, 10)
+    const first = inTcp(ipvs, 40000, SYN, 0)[1]
+    inTcp(ipvs, 40000, ACK, 0) // ESTABLISHED: 900 s
+    ipvs.advance(100 * S)
+    expect(ipvs.connections(100 * S).some((c) => c.template)).toBe(true)
+    expect(inTcp(ipvs, 40001, SYN, 100 * S)[1]).toBe(first)
+  })
+
+  it("expire_quiescent_template: a weight-0 RS's template is dropped for new connections", () => {
+    for (const eqt of [false, true]) {
+      const { ipvs, svc } = setup({ expireQuiescentTemplate: eqt }, SvcFlag.PERSISTENT, 10800)
+      const first = inTcp(ipvs, 40000, SYN, 0)[1]
+      ipvs.editDest(svc, ipv4(first), 8080, 0)
+      const next = inTcp(ipvs, 40001, SYN, S)[1]
+      if (eqt) expect(next).not.toBe(first)
+      else expect(next).toBe(first)
+    }
+  })
+
+  it("persistence netmask groups clients of one /24", () => {
+    const { ipvs } = setup()
+    const ipvs2 = new Ipvs()
+    const svc = ipvs2.addService({
+      protocol: Protocol.TCP,
+      addr: VIP,
+      port: 80,
+      scheduler: Scheduler.RR,
+      flags: SvcFlag.PERSISTENT,
+      timeoutS: 300,
+      netmask: ipv4("255.255.255.0"),
+    })
+    for (const ep of EP) ipvs2.addDest(svc, ep, 8080, 1)
+    const a = inTcp(ipvs2, 1000, SYN, 0, false, ipv4("192.168.5.1"))[1]
+    expect(inTcp(ipvs2, 1000, SYN, 0, false, ipv4("192.168.5.200"))[1]).toBe(a)
+    expect(inTcp(ipvs2, 1000, SYN, 0, false, ipv4("192.168.6.1"))[1]).not.toBe(a)
+    void ipvs
+  })
+})
+
+describe("graceful termination (kube-proxy: weight 0, delete when drained)", () => {
+  it("weight 0 keeps existing connections, sends new ones elsewhere, counters drain to 0", () => {
+    const { ipvs, svc } = setup()
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    const cp = ipvs.lastConn
+    inTcp(ipvs, 40000, ACK, 0)
+    ipvs.editDest(svc, ipv4(a), 8080, 0)
+    // the established connection still goes to a
+    expect(inTcp(ipvs, 40000, ACK, S)).toEqual([IpvsVerdict.XMIT, a])
+    expect(ipvs.lastConn).toBe(cp)
+    // new connections never pick a
+    for (let p = 1; p <= 6; p++) expect(inTcp(ipvs, 41000 + p, SYN, S)[1]).not.toBe(a)
+    expect(rs(ipvs, a)).toMatchObject({ weight: 0, activeConns: 1, inactConns: 0 })
+    // RST closes it (CLOSE, 10 s): then ActiveConn + InActConn reaches 0 and kube-proxy may delete
+    inTcp(ipvs, 40000, RST, 2 * S)
+    expect(rs(ipvs, a)).toMatchObject({ activeConns: 0, inactConns: 1 })
+    ipvs.advance(12 * S)
+    expect(rs(ipvs, a)).toMatchObject({ activeConns: 0, inactConns: 0 })
+    ipvs.deleteDest(svc, ipv4(a), 8080)
+    expect(ipvs.snapshot()[0].realServers.length).toBe(2)
+  })
+})
+
+describe("expire_nodest_conn (connections to a deleted RS)", () => {
+  function established(options: IpvsOptions) {
+    const dropped: string[] = []
+    const link: IpvsConntrackLink = {
+      dropConntrack: (p, ca, cp, va, vp) => dropped.push(`${p} ${formatIpv4(ca)}:${cp} ${formatIpv4(va)}:${vp}`),
+    }
+    const { ipvs, svc } = setup(options, 0, 0, Scheduler.RR, link)
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    inTcp(ipvs, 40000, ACK, 0)
+    ipvs.deleteDest(svc, ipv4(a), 8080)
+    return { ipvs, a, dropped }
+  }
+
+  it("0: packets are dropped silently and the connection lives on", () => {
+    const { ipvs, a } = established({ expireNodestConn: false })
+    expect(inTcp(ipvs, 40000, ACK, S)[0]).toBe(IpvsVerdict.DROP_NO_DEST)
+    expect(ipvs.connectionCount).toBe(1)
+    // the deleted RS keeps its counters while referenced (trash); re-adding revives it
+    expect(ipvs.dests.activeConns[ipvs.connDest(0)]).toBe(1)
+    void a
+  })
+
+  it("1 with conntrack: the next packet expires the connection; a confirmed flow's packet is dropped", () => {
+    const { ipvs, dropped } = established({ expireNodestConn: true, conntrack: true, kernelExpireNodestFlush: false })
+    expect(ipvs.connectionCount).toBe(1) // no background flush before 5.9: waits for a packet
+    expect(inTcp(ipvs, 40000, ACK, S, true)[0]).toBe(IpvsVerdict.DROP_OLD_CONNTRACK)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(dropped).toEqual(["6 10.244.9.9:40000 10.96.0.10:80"]) // ip_vs_conn_drop_conntrack
+    // the client's next SYN (new port) is scheduled to a remaining RS
+    expect(inTcp(ipvs, 40001, SYN, 2 * S)[0]).toBe(IpvsVerdict.XMIT)
+  })
+
+  it("1: a new flow's SYN on the old tuple is rescheduled in place", () => {
+    const { ipvs, a } = established({ expireNodestConn: true, conntrack: true, kernelExpireNodestFlush: false })
+    const [v, b] = inTcp(ipvs, 40000, SYN, S, false)
+    expect(v).toBe(IpvsVerdict.XMIT)
+    expect(b).not.toBe(a)
+  })
+})
+
+describe("expire_nodest_conn flush (Linux >= 5.9)", () => {
+  it("deleting an RS deletes its connections and conntrack entries at once; the next ACK is not IPVS's", () => {
+    const dropped: number[] = []
+    const link: IpvsConntrackLink = { dropConntrack: (_p, _ca, cport) => dropped.push(cport) }
+    const { ipvs, svc } = setup({ expireNodestConn: true, conntrack: true }, 0, 0, Scheduler.RR, link)
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    inTcp(ipvs, 40000, ACK, 0)
+    const [, b] = inTcp(ipvs, 40001, SYN, 0)
+    ipvs.deleteDest(svc, ipv4(a), 8080)
+    expect(dropped).toEqual([40000])
+    expect(ipvs.connectionCount).toBe(1)
+    // the node's own stack answers the orphaned flow (kube-ipvs0 holds the VIP): a reset
+    expect(inTcp(ipvs, 40000, ACK, S, true)[0]).toBe(IpvsVerdict.ACCEPT)
+    expect(inTcp(ipvs, 40001, ACK, S, true)).toEqual([IpvsVerdict.XMIT, b])
+  })
+
+  it("persistent: templates of the deleted RS go with their last connection", () => {
+    const { ipvs, svc } = setup({ expireNodestConn: true }, SvcFlag.PERSISTENT, 10800)
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    inTcp(ipvs, 40001, SYN, 0)
+    expect(ipvs.connectionCount).toBe(3)
+    ipvs.deleteDest(svc, ipv4(a), 8080)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(inTcp(ipvs, 40002, SYN, S)[1]).not.toBe(a)
+  })
+})
+
+describe("conntrack=1: the conntrack entry dies with the IPVS connection", () => {
+  it("ip_vs_conn_drop_conntrack removes the client -> VIP entry from src/netfilter/conntrack.ts", () => {
+    const ct = new Conntrack()
+    const id = ct.allocate(CLIENT, VIP, 40000, 80, Protocol.TCP, 0)
+    ct.confirm(id, 0)
+    const other = ct.allocate(CLIENT, VIP, 40001, 80, Protocol.TCP, 0)
+    ct.confirm(other, 0)
+    const link = new ConntrackDropLink(ct)
+    const { ipvs } = setup({ conntrack: true }, 0, 0, Scheduler.RR, link)
+    inTcp(ipvs, 40000, SYN, 0)
+    expect(ipvs.connUsesConntrack(ipvs.lastConn)).toBe(true)
+    ipvs.advance(60 * S) // SYN_RECV timeout
+    expect(link.dropped).toBe(1)
+    expect(ct.find(CLIENT, VIP, 40000, 80, Protocol.TCP)).toBe(-1)
+    expect(ct.find(CLIENT, VIP, 40001, 80, Protocol.TCP)).toBeGreaterThanOrEqual(0)
+  })
+
+  it("conntrack=0: connections do not use conntrack and nothing is dropped", () => {
+    const ct = new Conntrack()
+    const id = ct.allocate(CLIENT, VIP, 40000, 80, Protocol.TCP, 0)
+    ct.confirm(id, 0)
+    const link = new ConntrackDropLink(ct)
+    const { ipvs } = setup({}, 0, 0, Scheduler.RR, link)
+    inTcp(ipvs, 40000, SYN, 0)
+    ipvs.advance(60 * S)
+    expect(link.dropped).toBe(0)
+  })
+})
+
+describe("conn_reuse_mode (a SYN reusing a TIME_WAIT tuple)", () => {
+  function timeWait(options: IpvsOptions) {
+    const { ipvs } = setup(options)
+    const [, a] = inTcp(ipvs, 40000, SYN, 0)
+    const cp = ipvs.lastConn
+    inTcp(ipvs, 40000, ACK, 0)
+    inTcp(ipvs, 40000, FIN | ACK, 0)
+    outTcp(ipvs, cp, 40000, FIN | ACK, 0)
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.TIME_WAIT)
+    return { ipvs, a }
+  }
+
+  it("1 (default): rescheduled to the next RS by rr", () => {
+    const { ipvs, a } = timeWait({})
+    const [v, b] = inTcp(ipvs, 40000, SYN, S)
+    expect(v).toBe(IpvsVerdict.XMIT)
+    expect(b).not.toBe(a)
+  })
+
+  it("0: the new connection keeps the old RS (the TIME_WAIT entry is reused)", () => {
+    const { ipvs, a } = timeWait({ connReuseMode: 0 })
+    expect(inTcp(ipvs, 40000, SYN, S)).toEqual([IpvsVerdict.XMIT, a])
+  })
+
+  it("1 + conntrack=1 before Linux 5.9: the SYN is dropped (client retransmits after 1 s)", () => {
+    const { ipvs } = timeWait({ conntrack: true, kernelConnReuseFix: false })
+    expect(inTcp(ipvs, 40000, SYN, S)[0]).toBe(IpvsVerdict.DROP_OLD_CONNTRACK)
+    // the old entry is gone, so the retransmitted SYN one second later is scheduled
+    expect(inTcp(ipvs, 40000, SYN, 2 * S)[0]).toBe(IpvsVerdict.XMIT)
+  })
+
+  it("1 + conntrack=1 on >= 5.9: rescheduled without a drop when the packet's conntrack is new", () => {
+    const { ipvs, a } = timeWait({ conntrack: true })
+    const [v, b] = inTcp(ipvs, 40000, SYN, S, false)
+    expect(v).toBe(IpvsVerdict.XMIT)
+    expect(b).not.toBe(a)
+  })
+})
+
+describe("determinism and scale", () => {
+  it("10k connections through one service: counters add up and all expire", () => {
+    const { ipvs } = setup()
+    for (let i = 0; i < 10000; i++) {
+      ipvs.packetIn(Protocol.TCP, ipv4("10.200.0.0") + (i >> 8), 1024 + (i & 255), VIP, 80, SYN, 60, false, i)
+    }
+    const rows = ipvs.snapshot()[0].realServers
+    expect(rows.map((r) => r.inactConns)).toEqual([3334, 3333, 3333])
+    expect(ipvs.connectionCount).toBe(10000)
+    // after the table grew, early connections are still found (both directions)
+    expect(ipvs.packetIn(Protocol.TCP, ipv4("10.200.0.0"), 1024, VIP, 80, ACK, 60, true, 10000)).toBe(IpvsVerdict.XMIT)
+    const first = ipvs.lastConn
+    expect(ipvs.connState(first)).toBe(IpvsTcpState.ESTABLISHED)
+    expect(outTcp(ipvs, first, 1024, ACK, 10000, ipv4("10.200.0.0"))).toBe(first)
+    expect(ipvs.snapshot()[0].realServers.reduce((n, r) => n + r.activeConns, 0)).toBe(1)
+    ipvs.advance(1000 * S)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(ipvs.snapshot()[0].realServers.map((r) => r.activeConns + r.inactConns)).toEqual([0, 0, 0])
+  })
+})
