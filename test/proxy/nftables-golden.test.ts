@@ -13,13 +13,12 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import type { EndpointSlice, Service } from "../../src/k8s/types.ts"
-import { compileNftablesFromObjects, DEFAULT_NFTABLES_CONFIG } from "../../src/proxy/nftables/compile.ts"
-import type { NftablesConfig } from "../../src/proxy/nftables/compile.ts"
+import { compileNftablesFromObjects } from "../../src/proxy/nftables/compile.ts"
 import { NftablesProxier } from "../../src/proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../../src/proxy/nftables/sort.ts"
 import { NftTable } from "../../src/proxy/nftables/table.ts"
-import type { ProxyNode } from "../../src/proxy/service-port.ts"
 import { parseManifests } from "./helpers.ts"
+import { FAKE_NFT_CONFIG, FAKE_NFT_NODE } from "./nft-helpers.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
 const MANIFESTS = join(ROOT, "scenarios", "golden", "manifests", "nft")
@@ -28,20 +27,6 @@ const EXPECTED = join(ROOT, "scenarios", "golden", "expected", "nft")
 const manifests = (name: string) => parseManifests(readFileSync(join(MANIFESTS, name), "utf8"))
 const expected = (name: string): string => readFileSync(join(EXPECTED, name), "utf8")
 const BASE_RULES = expected("base-rules.nft")
-
-/**
- * NewFakeProxier(IPv4), era A: node test-node whose interfaces hold 192.168.0.2, 192.168.1.2 and
- * 192.168.99.11 (lo's 127.0.0.1 never accepts NodePorts), detector 10.0.0.0/8, mark "0x4000",
- * nodePortAddresses 192.168.0.2/32 + 2001:db8::1/128, serviceCIDRs 172.30.0.0/16.
- */
-export const FAKE_NFT_NODE: ProxyNode = { name: "test-node", ips: ["192.168.0.2", "192.168.1.2", "192.168.99.11"] }
-export const FAKE_NFT_CONFIG: NftablesConfig = {
-  ...DEFAULT_NFTABLES_CONFIG,
-  clusterCIDR: "10.0.0.0/8",
-  masqueradeMark: "0x4000",
-  nodePortAddresses: ["192.168.0.2/32", "2001:db8::1/128"],
-  serviceCIDRs: ["172.30.0.0/16"],
-}
 
 /** assertNFTablesTransactionEqual. */
 function expectSameTransaction(actualDump: string, expectedText: string): void {

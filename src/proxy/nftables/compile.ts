@@ -702,3 +702,5 @@ export function compileNftablesFromObjects(
   )
   return compileNftables(views, node, config, options)
 }
+
+export type NftablesRulesForm = "transaction" | "list" | "sorted"

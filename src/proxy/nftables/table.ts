@@ -173,6 +173,11 @@ export class NftTable {
     return out
   }
 
+  /** Sets and maps in creation order (the kernel's handle order, which `nft list` follows). */
+  setsInOrder(): { readonly spec: NftSetSpec; readonly isMap: boolean }[] {
+    return [...this.sets.values()].map((s) => ({ spec: s.spec, isMap: s.isMap }))
+  }
+
   rules(chain: string): readonly NftRuleSpec[] {
     return this.chains.get(chain)?.rules ?? []
   }
