@@ -291,6 +291,12 @@ export function compileNftables(
     const storage = storages.get(container)!
     const keyText = key.join(" . ")
     const valueText = value.join(" . ")
+    const current = storage.elements.get(keyText)
+    // Unchanged elements (the common case in partial syncs) cost a lookup and no allocation.
+    if (current === valueText) {
+      storage.leftover.delete(keyText)
+      return
+    }
     const element: NftElementSpec = {
       container,
       isMap: storage.isMap,
@@ -298,18 +304,12 @@ export function compileNftables(
       value,
       ...(comment !== undefined ? { comment } : {}),
     }
-    const current = storage.elements.get(keyText)
     if (current !== undefined) {
-      if (current !== valueText) {
-        ops.push({ verb: "delete", kind: "element", element })
-        ops.push({ verb: "add", kind: "element", element })
-        storage.elements.set(keyText, valueText)
-      }
+      ops.push({ verb: "delete", kind: "element", element })
       storage.leftover.delete(keyText)
-    } else {
-      ops.push({ verb: "add", kind: "element", element })
-      storage.elements.set(keyText, valueText)
     }
+    ops.push({ verb: "add", kind: "element", element })
+    storage.elements.set(keyText, valueText)
   }
 
   if (fullSync) setupNftables(ops, node, config, options.recreateBaseChains ?? false, ensureChain, addRule, addSet)
