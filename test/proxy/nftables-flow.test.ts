@@ -425,4 +425,166 @@ status: {loadBalancer: {ingress: [{ip: ${["1.2.3.4", "5.6.7.8", "9.10.11.12"][n 
       clusterCIDR: null,
     })
   })
+  it("TestInternalTrafficPolicy (and REJECT once the slice is deleted)", () => {
+    const service = `
+apiVersion: v1
+kind: Service
+metadata: {namespace: ns1, name: svc1}
+spec:
+  clusterIP: 172.30.1.1
+  selector: {foo: bar}
+  internalTrafficPolicy: ITP
+  ports: [{name: "", port: 80, protocol: TCP}]`
+    const eps = (list: [string, string][]) =>
+      slice(
+        "ns1",
+        "svc1",
+        `[${list.map(([ip, node]) => `{addresses: [${ip}], nodeName: ${node}, conditions: {ready: true}}`).join(", ")}]`,
+        '[{name: "", port: 80, protocol: TCP}]',
+      )
+    const cases: [string, [string, string][], string][] = [
+      [
+        "Cluster",
+        [
+          ["10.0.1.1", "test-node"],
+          ["10.0.1.2", "node1"],
+          ["10.0.1.3", "node2"],
+        ],
+        "10.0.1.1:80, 10.0.1.2:80, 10.0.1.3:80",
+      ],
+      [
+        "Local",
+        [
+          ["10.0.1.1", "test-node"],
+          ["10.0.1.2", "node1"],
+          ["10.0.1.3", "node2"],
+        ],
+        "10.0.1.1:80",
+      ],
+      [
+        "Local",
+        [
+          ["10.0.1.1", "test-node"],
+          ["10.0.1.2", "test-node"],
+          ["10.0.1.3", "node2"],
+        ],
+        "10.0.1.1:80, 10.0.1.2:80",
+      ],
+      [
+        "Local",
+        [
+          ["10.0.1.1", "node0"],
+          ["10.0.1.2", "node1"],
+          ["10.0.1.3", "node2"],
+        ],
+        "DROP",
+      ],
+    ]
+    for (const [itp, list, output] of cases) {
+      const svc = service.replace("ITP", itp)
+      runFlows(svc + eps(list), [
+        { name: `${itp} ${output}`, src: "10.0.0.2", dst: "172.30.1.1:80", output, masq: false },
+      ])
+      runFlows(svc, [{ name: "endpoints deleted", src: "10.0.0.2", dst: "172.30.1.1:80", output: "REJECT" }])
+    }
+  })
+
+  const terminating = (policy: string, list: [number, boolean, boolean, boolean, string][]) =>
+    `
+apiVersion: v1
+kind: Service
+metadata: {namespace: ns1, name: svc1}
+spec:
+  type: LoadBalancer
+  clusterIP: 172.30.1.1
+  externalTrafficPolicy: ${policy}
+  ${policy === "Local" ? "healthCheckNodePort: 30000" : ""}
+  ports: [{name: "", port: 80, protocol: TCP, targetPort: 80}]
+status: {loadBalancer: {ingress: [{ip: 1.2.3.4}]}}` +
+    slice(
+      "ns1",
+      "svc1",
+      `[${list
+        .map(
+          ([n, ready, serving, term, node]) =>
+            `{addresses: [10.0.1.${n}], nodeName: ${node}, conditions: {ready: ${ready}, serving: ${serving}, terminating: ${term}}}`,
+        )
+        .join(", ")}]`,
+      '[{name: "", port: 80, protocol: TCP}]',
+    )
+  const L = "test-node"
+
+  it("TestTerminatingEndpointsTrafficPolicyLocal", () => {
+    const run = (list: [number, boolean, boolean, boolean, string][], pod: string, ext: string) =>
+      runFlows(terminating("Local", list), [
+        { name: "pod to clusterIP", src: "10.0.0.2", dst: "172.30.1.1:80", output: pod, masq: false },
+        { name: "external to LB", src: "203.0.113.2", dst: "1.2.3.4:80", output: ext, masq: false },
+      ])
+    run(
+      [
+        [1, true, true, false, L],
+        [2, true, true, false, L],
+        [3, false, true, true, L],
+        [4, false, false, true, L],
+        [5, true, true, false, "node-1"],
+      ],
+      "10.0.1.1:80, 10.0.1.2:80, 10.0.1.5:80",
+      "10.0.1.1:80, 10.0.1.2:80",
+    )
+    run(
+      [
+        [2, false, true, true, L],
+        [3, false, true, true, L],
+        [4, false, false, true, L],
+        [5, true, true, false, "node-1"],
+      ],
+      "10.0.1.5:80",
+      "10.0.1.2:80, 10.0.1.3:80",
+    )
+    run([[5, false, true, true, "node-1"]], "10.0.1.5:80", "DROP")
+    run(
+      [
+        [5, false, false, true, L],
+        [5, false, false, true, "node-1"],
+      ],
+      "REJECT",
+      "REJECT",
+    )
+  })
+
+  it("TestTerminatingEndpointsTrafficPolicyCluster", () => {
+    const run = (list: [number, boolean, boolean, boolean, string][], out: string) =>
+      runFlows(terminating("Cluster", list), [
+        { name: "pod to clusterIP", src: "10.0.0.2", dst: "172.30.1.1:80", output: out, masq: false },
+        { name: "external to LB", src: "203.0.113.2", dst: "1.2.3.4:80", output: out, masq: true },
+      ])
+    const A = "another-node"
+    run(
+      [
+        [1, true, true, false, L],
+        [2, true, true, false, L],
+        [3, false, true, true, A],
+        [4, false, false, true, A],
+        [5, true, true, false, A],
+      ],
+      "10.0.1.1:80, 10.0.1.2:80, 10.0.1.5:80",
+    )
+    run(
+      [
+        [2, false, true, true, L],
+        [3, false, true, true, L],
+        [4, false, false, true, A],
+        [5, false, true, true, A],
+      ],
+      "10.0.1.2:80, 10.0.1.3:80, 10.0.1.5:80",
+    )
+    run([[5, false, true, true, "node-1"]], "10.0.1.5:80")
+    run(
+      [
+        [5, false, false, true, L],
+        [5, false, false, true, "node-1"],
+      ],
+      "REJECT",
+    )
+  })
 })
