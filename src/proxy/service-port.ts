@@ -15,7 +15,7 @@ import { matchesSelector } from "../k8s/labels.ts"
 import type { EndpointSlice, LabelSelector, Service } from "../k8s/types.ts"
 import { LABEL_SERVICE_NAME } from "../k8s/types.ts"
 import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
-import type { Cidr } from "../wire/ipv4.ts"
+import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 
 /** Node label kube-proxy reads the zone from (v1.LabelTopologyZone). */
 export const LABEL_TOPOLOGY_ZONE = "topology.kubernetes.io/zone"
@@ -121,13 +121,39 @@ export function shouldSkipService(service: Service): boolean {
   return service.spec.type === "ExternalName"
 }
 
+/**
+ * netutils.ParseIPSloppy: kube-proxy parses Service and EndpointSlice addresses with Go's pre-1.17
+ * rules, where an octet with leading zeros is decimal ("172.30.0.041" is 172.30.0.41). Objects
+ * written before API validation tightened can still carry such addresses (TestBadIPs).
+ */
+export function parseIpv4Sloppy(text: string): Ipv4 | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)
+  if (m === null) return undefined
+  return parseIpv4(
+    m
+      .slice(1)
+      .map((part) => String(Number(part)))
+      .join("."),
+  )
+}
+
+/** netutils.ParseCIDRSloppy: as parseIpv4Sloppy, prefix length with leading zeros allowed too. */
+export function parseCidrSloppy(text: string): Cidr | undefined {
+  const slash = text.indexOf("/")
+  if (slash < 0) return undefined
+  const address = parseIpv4Sloppy(text.slice(0, slash))
+  const prefix = text.slice(slash + 1)
+  if (address === undefined || !/^\d{1,3}$/.test(prefix)) return undefined
+  return parseCidr(`${formatIpv4(address)}/${Number(prefix)}`, false)
+}
+
 function ipv4ClusterIP(service: Service): string {
   const candidates =
     service.spec.clusterIPs !== undefined && service.spec.clusterIPs.length > 0
       ? service.spec.clusterIPs
       : [service.spec.clusterIP ?? ""]
   for (const ip of candidates) {
-    const parsed = parseIpv4(ip)
+    const parsed = parseIpv4Sloppy(ip)
     if (parsed !== undefined) return formatIpv4(parsed)
   }
   return ""
@@ -136,7 +162,7 @@ function ipv4ClusterIP(service: Service): string {
 function ipv4List(values: readonly string[] | undefined): string[] {
   const out: string[] = []
   for (const value of values ?? []) {
-    const parsed = parseIpv4(value.trim())
+    const parsed = parseIpv4Sloppy(value.trim())
     if (parsed !== undefined) out.push(formatIpv4(parsed))
   }
   return out
@@ -146,7 +172,7 @@ function ipv4List(values: readonly string[] | undefined): string[] {
 export function parseSourceRange(text: string): Cidr | undefined {
   const trimmed = text.trim()
   if (!trimmed.includes("/")) return undefined
-  return parseCidr(trimmed, false)
+  return parseCidrSloppy(trimmed)
 }
 
 export function cidrContainsIp(range: string, ip: string): boolean {
@@ -195,7 +221,7 @@ export function buildEndpointsMap(slices: readonly EndpointSlice[], nodeName: st
       for (const endpoint of slice.endpoints) {
         const address = endpoint.addresses[0]
         if (address === undefined) continue
-        const parsed = parseIpv4(address)
+        const parsed = parseIpv4Sloppy(address)
         if (parsed === undefined) continue
         const ip = formatIpv4(parsed)
         const isLocal = endpoint.nodeName !== undefined && endpoint.nodeName === nodeName
@@ -259,7 +285,7 @@ export function buildServicePorts(
     for (const ingress of service.status?.loadBalancer?.ingress ?? []) {
       if (ingress.ip === undefined || ingress.ip === "") continue
       if (ingress.ipMode !== undefined && ingress.ipMode !== "VIP") continue
-      const parsed = parseIpv4(ingress.ip)
+      const parsed = parseIpv4Sloppy(ingress.ip)
       if (parsed !== undefined) loadBalancerVIPs.push(formatIpv4(parsed))
     }
     const loadBalancerSourceRanges: string[] = []

@@ -1,0 +1,424 @@
+/**
+ * One nftables table as kube-proxy manipulates it through knftables: the objects (chains, sets,
+ * maps, rules, elements), transactions of add/flush/delete operations, their `nft -f` text, and
+ * the table state after applying them.
+ *
+ * Upstream: kubernetes-sigs/knftables v0.0.22 objects.go (`writeOperation`: the exact text of
+ * each operation), fake.go (`run`: what each operation does to the table; `Dump`: the dump form
+ * kube-proxy's unit tests compare; `ParseDump`), transaction.go (`NumOperations`).
+ * The state is what the kernel holds after `nft -f` of the same text; knftables' Fake and the
+ * kernel agree on every operation kube-proxy uses.
+ */
+import { compareStrings } from "../service-port.ts"
+
+export type NftFamily = "ip" | "ip6"
+export type NftVerb = "add" | "flush" | "delete"
+
+export interface NftChainSpec {
+  readonly name: string
+  /** Base chains only. */
+  readonly type?: "filter" | "nat" | undefined
+  readonly hook?: "prerouting" | "input" | "forward" | "output" | "postrouting" | undefined
+  /** Numeric priority (knftables prints parseable priorities numerically). */
+  readonly priority?: number | undefined
+  readonly comment?: string | undefined
+}
+
+export interface NftSetSpec {
+  readonly name: string
+  /** e.g. "ipv4_addr" or, for maps, "ipv4_addr . inet_proto . inet_service : verdict". */
+  readonly type: string
+  readonly flags?: readonly string[] | undefined
+  readonly timeoutSeconds?: number | undefined
+  readonly comment?: string | undefined
+}
+
+export interface NftRuleSpec {
+  readonly chain: string
+  /** Rule text as knftables.Concat builds it. */
+  readonly rule: string
+  readonly comment?: string | undefined
+}
+
+export interface NftElementSpec {
+  /** Set or map name. */
+  readonly container: string
+  readonly isMap: boolean
+  readonly key: readonly string[]
+  /** Map value tokens (e.g. ["goto service-…"]); empty for sets. */
+  readonly value: readonly string[]
+  readonly comment?: string | undefined
+}
+
+export type NftOperation =
+  | { readonly verb: "add" | "delete"; readonly kind: "table"; readonly comment?: string | undefined }
+  | { readonly verb: NftVerb; readonly kind: "chain"; readonly chain: NftChainSpec }
+  | { readonly verb: NftVerb; readonly kind: "set" | "map"; readonly set: NftSetSpec }
+  | { readonly verb: "add"; readonly kind: "rule"; readonly rule: NftRuleSpec }
+  | { readonly verb: "add" | "delete"; readonly kind: "element"; readonly element: NftElementSpec }
+
+/** Go's %q for the ASCII strings kube-proxy writes (comments): quotes and backslashes escaped. */
+export function goQuote(text: string): string {
+  return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+}
+
+/** knftables `writeOperation` text of one operation (no trailing newline). */
+export function formatOperation(op: NftOperation, family: NftFamily, table: string): string {
+  switch (op.kind) {
+    case "table": {
+      let out = `${op.verb} table ${family} ${table}`
+      if (op.verb === "add" && op.comment !== undefined) out += ` { comment ${goQuote(op.comment)} ; }`
+      return out
+    }
+    case "chain": {
+      const c = op.chain
+      let out = `${op.verb} chain ${family} ${table} ${c.name}`
+      if (op.verb === "add" && (c.type !== undefined || c.comment !== undefined)) {
+        out += " {"
+        if (c.type !== undefined) out += ` type ${c.type} hook ${c.hook} priority ${c.priority} ;`
+        if (c.comment !== undefined) out += ` comment ${goQuote(c.comment)} ;`
+        out += " }"
+      }
+      return out
+    }
+    case "set":
+    case "map": {
+      const s = op.set
+      let out = `${op.verb} ${op.kind} ${family} ${table} ${s.name}`
+      if (op.verb === "add") {
+        out += ` { type ${s.type} ;`
+        if (s.flags !== undefined && s.flags.length > 0) out += ` flags ${s.flags.join(",")} ;`
+        if (s.timeoutSeconds !== undefined) out += ` timeout ${s.timeoutSeconds}s ;`
+        if (s.comment !== undefined) out += ` comment ${goQuote(s.comment)} ;`
+        out += " }"
+      }
+      return out
+    }
+    case "rule": {
+      const r = op.rule
+      let out = `add rule ${family} ${table} ${r.chain} ${r.rule}`
+      if (r.comment !== undefined) out += ` comment ${goQuote(r.comment)}`
+      return out
+    }
+    case "element": {
+      const e = op.element
+      let out = `${op.verb} element ${family} ${table} ${e.container} { ${e.key.join(" . ")}`
+      if (op.verb === "add") {
+        if (e.comment !== undefined) out += ` comment ${goQuote(e.comment)}`
+        if (e.value.length > 0) out += ` : ${e.value.join(" . ")}`
+      }
+      return out + " }"
+    }
+  }
+}
+
+/** `nft -f` input of a transaction: one operation a line (knftables writes exactly this to nft's stdin). */
+export function formatTransaction(ops: readonly NftOperation[], family: NftFamily, table: string): string {
+  let out = ""
+  for (const op of ops) out += formatOperation(op, family, table) + "\n"
+  return out
+}
+
+interface ChainState {
+  readonly spec: NftChainSpec
+  rules: NftRuleSpec[]
+}
+
+interface SetState {
+  readonly spec: NftSetSpec
+  readonly isMap: boolean
+  /** Keyed by the " . "-joined key; insertion order kept (knftables Fake appends). */
+  readonly elements: Map<string, NftElementSpec>
+}
+
+export class NftTableError extends Error {}
+
+/**
+ * The table's contents. `apply` is all-or-nothing like an nft transaction: on error nothing
+ * changes. Lookups are by name (hash maps), so applying a transaction costs O(operations).
+ */
+export class NftTable {
+  exists = false
+  comment: string | undefined = undefined
+  private chains = new Map<string, ChainState>()
+  private sets = new Map<string, SetState>()
+
+  constructor(
+    readonly family: NftFamily,
+    readonly name: string,
+  ) {}
+
+  clone(): NftTable {
+    const copy = new NftTable(this.family, this.name)
+    copy.exists = this.exists
+    copy.comment = this.comment
+    for (const [name, chain] of this.chains) copy.chains.set(name, { spec: chain.spec, rules: [...chain.rules] })
+    for (const [name, set] of this.sets)
+      copy.sets.set(name, { spec: set.spec, isMap: set.isMap, elements: new Map(set.elements) })
+    return copy
+  }
+
+  chainNames(): string[] {
+    return [...this.chains.keys()]
+  }
+
+  hasChain(name: string): boolean {
+    return this.chains.has(name)
+  }
+
+  /** Set names (not maps). */
+  setNames(): string[] {
+    const out: string[] = []
+    for (const [name, set] of this.sets) if (!set.isMap) out.push(name)
+    return out
+  }
+
+  /** Sets and maps in creation order (the kernel's handle order, which `nft list` follows). */
+  setsInOrder(): { readonly spec: NftSetSpec; readonly isMap: boolean }[] {
+    return [...this.sets.values()].map((s) => ({ spec: s.spec, isMap: s.isMap }))
+  }
+
+  rules(chain: string): readonly NftRuleSpec[] {
+    return this.chains.get(chain)?.rules ?? []
+  }
+
+  chainSpec(chain: string): NftChainSpec | undefined {
+    return this.chains.get(chain)?.spec
+  }
+
+  /** Elements of a set or map (knftables ListElements), or undefined when it does not exist. */
+  elements(container: string): readonly NftElementSpec[] | undefined {
+    const set = this.sets.get(container)
+    return set === undefined ? undefined : [...set.elements.values()]
+  }
+
+  /** Applies a transaction atomically; throws NftTableError (and changes nothing) on failure. */
+  apply(ops: readonly NftOperation[]): void {
+    const next = this.clone()
+    for (const op of ops) next.applyOne(op)
+    this.exists = next.exists
+    this.comment = next.comment
+    this.chains = next.chains
+    this.sets = next.sets
+  }
+
+  private requireTable(): void {
+    if (!this.exists) throw new NftTableError(`no such table "${this.family}" "${this.name}"`)
+  }
+
+  private applyOne(op: NftOperation): void {
+    switch (op.kind) {
+      case "table":
+        if (op.verb === "add") {
+          if (!this.exists) {
+            this.exists = true
+            this.comment = op.comment
+          }
+        } else {
+          this.exists = false
+          this.comment = undefined
+          this.chains.clear()
+          this.sets.clear()
+        }
+        return
+      case "chain": {
+        this.requireTable()
+        const existing = this.chains.get(op.chain.name)
+        if (op.verb === "add") {
+          if (existing === undefined) this.chains.set(op.chain.name, { spec: op.chain, rules: [] })
+        } else if (existing === undefined) {
+          throw new NftTableError(`no such chain "${op.chain.name}"`)
+        } else if (op.verb === "flush") {
+          existing.rules = []
+        } else {
+          this.chains.delete(op.chain.name)
+        }
+        return
+      }
+      case "set":
+      case "map": {
+        this.requireTable()
+        const existing = this.sets.get(op.set.name)
+        if (op.verb === "add") {
+          if (existing === undefined)
+            this.sets.set(op.set.name, { spec: op.set, isMap: op.kind === "map", elements: new Map() })
+        } else if (existing === undefined) {
+          throw new NftTableError(`no such ${op.kind} "${op.set.name}"`)
+        } else if (op.verb === "flush") {
+          existing.elements.clear()
+        } else {
+          this.sets.delete(op.set.name)
+        }
+        return
+      }
+      case "rule": {
+        this.requireTable()
+        const chain = this.chains.get(op.rule.chain)
+        if (chain === undefined) throw new NftTableError(`no such chain "${op.rule.chain}"`)
+        this.checkRuleRefs(op.rule)
+        chain.rules.push(op.rule)
+        return
+      }
+      case "element": {
+        this.requireTable()
+        const e = op.element
+        const set = this.sets.get(e.container)
+        if (set === undefined) throw new NftTableError(`no such ${e.isMap ? "map" : "set"} "${e.container}"`)
+        const key = e.key.join(" . ")
+        if (op.verb === "add") {
+          if (e.value.length === 1) {
+            const words = e.value[0].split(" ")
+            if (words.length === 2 && (words[0] === "goto" || words[0] === "jump") && !this.chains.has(words[1]))
+              throw new NftTableError(`no such chain "${words[1]}"`)
+          }
+          set.elements.set(key, e)
+        } else if (!set.elements.delete(key)) {
+          throw new NftTableError(`no such element "${key}"`)
+        }
+        return
+      }
+    }
+  }
+
+  /** knftables fake.go `checkRuleRefs`: chains, sets and maps a rule names must exist. */
+  private checkRuleRefs(rule: NftRuleSpec): void {
+    const words = rule.rule.split(" ")
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i]
+      if (word.startsWith("@") && !word.includes(",")) {
+        const name = word.slice(1)
+        const target = this.sets.get(name)
+        const wantMap = i > 0 && (words[i - 1] === "map" || words[i - 1] === "vmap")
+        if (target === undefined || (wantMap && !target.isMap))
+          throw new NftTableError(`no such ${wantMap ? "map" : "set"} "${name}"`)
+      } else if ((word === "goto" || word === "jump") && i < words.length - 1) {
+        if (!this.chains.has(words[i + 1])) throw new NftTableError(`no such chain "${words[i + 1]}"`)
+      }
+    }
+  }
+
+  /**
+   * knftables `Fake.Dump()`: the table, then chains, sets and maps sorted by name, then every
+   * chain's rules (chains sorted), then set elements, then map elements; one `add` line each.
+   */
+  dump(): string {
+    if (!this.exists) return ""
+    const lines: string[] = []
+    const f = this.family
+    const t = this.name
+    lines.push(formatOperation({ verb: "add", kind: "table", comment: this.comment }, f, t))
+    const chainNames = [...this.chains.keys()].sort(compareStrings)
+    const setNames: string[] = []
+    const mapNames: string[] = []
+    for (const [name, set] of this.sets) (set.isMap ? mapNames : setNames).push(name)
+    setNames.sort(compareStrings)
+    mapNames.sort(compareStrings)
+    for (const name of chainNames)
+      lines.push(formatOperation({ verb: "add", kind: "chain", chain: this.chains.get(name)!.spec }, f, t))
+    for (const name of setNames)
+      lines.push(formatOperation({ verb: "add", kind: "set", set: this.sets.get(name)!.spec }, f, t))
+    for (const name of mapNames)
+      lines.push(formatOperation({ verb: "add", kind: "map", set: this.sets.get(name)!.spec }, f, t))
+    for (const name of chainNames)
+      for (const rule of this.chains.get(name)!.rules)
+        lines.push(formatOperation({ verb: "add", kind: "rule", rule }, f, t))
+    for (const name of [...setNames, ...mapNames])
+      for (const element of this.sets.get(name)!.elements.values())
+        lines.push(formatOperation({ verb: "add", kind: "element", element }, f, t))
+    return lines.join("\n") + "\n"
+  }
+
+  /**
+   * knftables `Fake.ParseDump`: loads `add …` lines (a dump, or a transaction of adds) into the
+   * table. Blank lines and `#` comments are skipped. Used to start from a pre-existing table.
+   */
+  parseDump(text: string): void {
+    const ops: NftOperation[] = []
+    const lines = text.split("\n")
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].trim()
+      if (line === "" || line.startsWith("#")) continue
+      ops.push(parseAddLine(line, this.family, this.name, i + 1))
+    }
+    this.apply(ops)
+  }
+}
+
+const QUOTED = String.raw`"((?:[^"\\]|\\.)*)"`
+const CHAIN_RE = new RegExp(
+  String.raw`^(\S+)(?: \{(?: type (\S+) hook (\S+) priority (-?\d+) ;)?(?: comment ${QUOTED} ;)? \})?$`,
+)
+const SET_RE = new RegExp(
+  String.raw`^(\S+) \{ type ([^;]*) ;(?: flags ([^;]*) ;)?(?: timeout (\d+)s ;)?(?: comment ${QUOTED} ;)? \}$`,
+)
+const RULE_RE = new RegExp(String.raw`^(\S+) ([^"]*?)(?: comment ${QUOTED})?$`)
+const ELEMENT_RE = new RegExp(String.raw`^(\S+) \{ ([^":]*?)(?: comment ${QUOTED})?(?: : (.*))? \}$`)
+const TABLE_RE = new RegExp(String.raw`^(?:\{ comment ${QUOTED} ; \})?$`)
+
+function unquote(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : text.replace(/\\(.)/g, "$1")
+}
+
+function parseAddLine(line: string, family: NftFamily, table: string, lineNumber: number): NftOperation {
+  const fail = (): never => {
+    throw new NftTableError(`line ${lineNumber}: cannot parse: ${line}`)
+  }
+  const parts = /^add (\S+) (\S+) (\S+)(?: (.*))?$/.exec(line) ?? fail()
+  const [, kind, lineFamily, rest0] = parts
+  if (lineFamily !== family) fail()
+  if (kind === "table") {
+    if (rest0 !== table) fail()
+    const m = TABLE_RE.exec(parts[4] ?? "") ?? fail()
+    return { verb: "add", kind: "table", ...(m[1] !== undefined ? { comment: unquote(m[1]) } : {}) }
+  }
+  if (rest0 !== table) fail()
+  const rest = parts[4] ?? fail()
+  switch (kind) {
+    case "chain": {
+      const m = CHAIN_RE.exec(rest) ?? fail()
+      const spec: NftChainSpec = {
+        name: m[1],
+        ...(m[2] !== undefined
+          ? { type: m[2] as "filter" | "nat", hook: m[3] as NftChainSpec["hook"], priority: Number(m[4]) }
+          : {}),
+        ...(m[5] !== undefined ? { comment: unquote(m[5]) } : {}),
+      }
+      return { verb: "add", kind: "chain", chain: spec }
+    }
+    case "set":
+    case "map": {
+      const m = SET_RE.exec(rest) ?? fail()
+      const spec: NftSetSpec = {
+        name: m[1],
+        type: m[2],
+        ...(m[3] !== undefined ? { flags: m[3].split(",") } : {}),
+        ...(m[4] !== undefined ? { timeoutSeconds: Number(m[4]) } : {}),
+        ...(m[5] !== undefined ? { comment: unquote(m[5]) } : {}),
+      }
+      return { verb: "add", kind, set: spec }
+    }
+    case "rule": {
+      const m = RULE_RE.exec(rest) ?? fail()
+      return {
+        verb: "add",
+        kind: "rule",
+        rule: { chain: m[1], rule: m[2], ...(m[3] !== undefined ? { comment: unquote(m[3]) } : {}) },
+      }
+    }
+    case "element": {
+      const m = ELEMENT_RE.exec(rest) ?? fail()
+      return {
+        verb: "add",
+        kind: "element",
+        element: {
+          container: m[1],
+          isMap: m[4] !== undefined,
+          key: m[2].split(" . "),
+          value: m[4] === undefined ? [] : m[4].split(" . "),
+          ...(m[3] !== undefined ? { comment: unquote(m[3]) } : {}),
+        },
+      }
+    }
+  }
+  return fail()
+}
