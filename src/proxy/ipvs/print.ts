@@ -341,3 +341,33 @@ export function ipvsadmServices(
     }),
   }))
 }
+
+export interface IpvsRulesOptions extends IpvsadmOptions {
+  readonly counters?: IpvsCounterSource
+}
+
+/**
+ * What `kube-netsim rules` prints for a node in IPVS mode: each tool's output under a `# <command>`
+ * line: the kube-ipvs0 addresses (as `ip -4 -o addr show dev kube-ipvs0` would list them, one /32
+ * each), `ipvsadm -Ln` (or `--stats` / `--rate`), `ipset list`, `iptables-save`.
+ */
+export function printIpvsRules(
+  result: {
+    readonly dummyAddresses: readonly string[]
+    readonly virtualServers: readonly IpvsVirtualServer[]
+    readonly ipsets: readonly IpsetContents[]
+    readonly rules: readonly IpvsIptablesRule[]
+    readonly jumpRules: readonly IpvsJumpRule[]
+  },
+  options: IpvsRulesOptions = {},
+): string {
+  const format = options.format ?? "list"
+  const flag = format === "stats" ? " --stats" : format === "rate" ? " --rate" : ""
+  const sections = [
+    `# kube-ipvs0 addresses\n${result.dummyAddresses.map((a) => `${a}/32\n`).join("")}`,
+    `# ipvsadm -Ln${flag}${options.exact === true ? " --exact" : ""}\n${printIpvsadm(ipvsadmServices(result.virtualServers, options.counters), options)}`,
+    `# ipset list\n${printIpsetList(result.ipsets, result.rules)}`,
+    `# iptables-save\n${printIptablesSave(result.rules, result.jumpRules)}`,
+  ]
+  return sections.join("\n")
+}

@@ -13,6 +13,7 @@ import {
   printIpsetSave,
   printIptablesSave,
   printIpvsadm,
+  printIpvsRules,
   ZERO_STATS,
 } from "../../../src/proxy/ipvs/print.ts"
 import type { IpvsadmService } from "../../../src/proxy/ipvs/print.ts"
@@ -270,5 +271,16 @@ describe("iptables-save view", () => {
     ])
     expect(lines.indexOf("*filter")).toBeGreaterThan(lines.indexOf("*nat"))
     expect(lines.filter((l) => l === "COMMIT")).toHaveLength(2)
+  })
+})
+
+describe("rules output", () => {
+  it("puts each tool's output under its command line", () => {
+    const result = udpCase()
+    const text = printIpvsRules(result, { format: "stats" })
+    const headers = text.split("\n").filter((l) => l.startsWith("# "))
+    expect(headers).toEqual(["# kube-ipvs0 addresses", "# ipvsadm -Ln --stats", "# ipset list", "# iptables-save"])
+    expect(text).toContain("# kube-ipvs0 addresses\n10.20.30.41/32\n")
+    expect(text).toContain(printIptablesSave(result.rules, result.jumpRules))
   })
 })
