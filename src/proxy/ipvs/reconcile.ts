@@ -277,3 +277,42 @@ export function withConnectionCounts(
   }
   return { virtualServers: vss, dummyAddresses: state.dummyAddresses, gracefulDeletes: state.gracefulDeletes }
 }
+
+/** One `ipset` command kube-proxy runs (pkg/proxy/ipvs/ipset/ipset.go execs the ipset binary). */
+export interface IpsetOperation {
+  readonly op: "create" | "list" | "add" | "del"
+  readonly set: string
+  /** The entry for add/del. */
+  readonly entry?: string
+}
+
+export interface IpsetSyncPlan {
+  /** Set name to entries after the sync. */
+  readonly sets: ReadonlyMap<string, ReadonlySet<string>>
+  readonly operations: readonly IpsetOperation[]
+}
+
+/**
+ * The ipset commands of one sync: `ensureIPSet` (`ipset create <set> <type> ... -exist`) for every
+ * set, then per set `syncIPSetEntries`: `ipset list <set>`, and when the applied entries differ,
+ * `ipset del` for stale entries followed by `ipset add ... -exist` for new ones. Sets are visited
+ * in `ipsetInfo` order (upstream: Go map order), entries sorted (upstream: Go set order).
+ */
+export function planIpsetSync(
+  current: ReadonlyMap<string, ReadonlySet<string>>,
+  desired: readonly { readonly info: { readonly name: string }; readonly entries: readonly string[] }[],
+): IpsetSyncPlan {
+  const operations: IpsetOperation[] = []
+  for (const set of desired) operations.push({ op: "create", set: set.info.name })
+  const sets = new Map<string, ReadonlySet<string>>()
+  for (const set of desired) {
+    const name = set.info.name
+    operations.push({ op: "list", set: name })
+    const applied = current.get(name) ?? new Set<string>()
+    const active = new Set(set.entries)
+    for (const entry of [...applied].sort()) if (!active.has(entry)) operations.push({ op: "del", set: name, entry })
+    for (const entry of set.entries) if (!applied.has(entry)) operations.push({ op: "add", set: name, entry })
+    sets.set(name, active)
+  }
+  return { sets, operations }
+}

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest"
 import { compileIpvs } from "../../../src/proxy/ipvs/compile.ts"
 import {
   EMPTY_IPVS_NODE_STATE,
+  planIpsetSync,
   planIpvsSync,
   sweepGracefulDeletes,
   withConnectionCounts,
@@ -162,5 +163,25 @@ describe("planIpvsSync", () => {
     expect(planIpvsSync(a.state, sticky, { initialSync: false }).operations).toEqual([
       { op: "updateVirtualServer", key: KEY },
     ])
+  })
+})
+
+describe("planIpsetSync", () => {
+  it("creates and lists every set each sync, then deletes stale and adds new entries", () => {
+    const first = planIpsetSync(new Map(), desired("TCP", ["10.0.1.1"]).ipsets)
+    expect(first.operations.filter((o) => o.op === "create")).toHaveLength(17)
+    expect(first.operations.filter((o) => o.op === "list")).toHaveLength(17)
+    expect(first.operations.filter((o) => o.op === "add")).toEqual([
+      { op: "add", set: "KUBE-CLUSTER-IP", entry: "10.20.30.41,tcp:80" },
+      { op: "add", set: "KUBE-IPVS-IPS", entry: "10.20.30.41" },
+    ])
+    const moved = planIpsetSync(first.sets, desired("TCP", ["10.0.1.1"], "10.20.30.42").ipsets)
+    expect(moved.operations.filter((o) => o.op === "add" || o.op === "del")).toEqual([
+      { op: "del", set: "KUBE-CLUSTER-IP", entry: "10.20.30.41,tcp:80" },
+      { op: "add", set: "KUBE-CLUSTER-IP", entry: "10.20.30.42,tcp:80" },
+      { op: "del", set: "KUBE-IPVS-IPS", entry: "10.20.30.41" },
+      { op: "add", set: "KUBE-IPVS-IPS", entry: "10.20.30.42" },
+    ])
+    expect(planIpsetSync(moved.sets, desired("TCP", ["10.0.1.1"], "10.20.30.42").ipsets).operations).toHaveLength(34)
   })
 })
