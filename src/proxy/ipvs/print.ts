@@ -14,6 +14,7 @@ import { parseIpv4 } from "../../wire/ipv4.ts"
 import type { IpsetContents, IpvsIptablesRule, IpvsJumpRule, IpvsProtocol, IpvsVirtualServer } from "./compile.ts"
 import { FLAG_PERSISTENT, IPSET_HASH_SIZE, IPSET_MAX_ELEM, IPSET_PORT_RANGE, IPTABLES_CHAINS } from "./names.ts"
 import type { IptablesTableName } from "./names.ts"
+import type { IpvsNodeState } from "./reconcile.ts"
 
 /** struct ip_vs_stats_user (ipvsadm --stats / --rate columns). */
 export interface IpvsStats {
@@ -344,6 +345,8 @@ export function ipvsadmServices(
 
 export interface IpvsRulesOptions extends IpvsadmOptions {
   readonly counters?: IpvsCounterSource
+  /** What the kernel holds (e.g. `ipvsadmFromNodeState`); default: the compiled virtual servers. */
+  readonly services?: readonly IpvsadmService[]
 }
 
 /**
@@ -365,9 +368,38 @@ export function printIpvsRules(
   const flag = format === "stats" ? " --stats" : format === "rate" ? " --rate" : ""
   const sections = [
     `# kube-ipvs0 addresses\n${result.dummyAddresses.map((a) => `${a}/32\n`).join("")}`,
-    `# ipvsadm -Ln${flag}${options.exact === true ? " --exact" : ""}\n${printIpvsadm(ipvsadmServices(result.virtualServers, options.counters), options)}`,
+    `# ipvsadm -Ln${flag}${options.exact === true ? " --exact" : ""}\n${printIpvsadm(options.services ?? ipvsadmServices(result.virtualServers, options.counters), options)}`,
     `# ipset list\n${printIpsetList(result.ipsets, result.rules)}`,
     `# iptables-save\n${printIptablesSave(result.rules, result.jumpRules)}`,
   ]
   return sections.join("\n")
+}
+
+/**
+ * What ipvsadm lists on a node whose IPVS state is `state` (reconcile.ts): the programmed virtual
+ * servers with the kernel's destination list, weight-0 (terminating) destinations included, and the
+ * kernel's connection counts carried in the state (stats from `counters`).
+ */
+export function ipvsadmFromNodeState(state: IpvsNodeState, counters?: IpvsCounterSource): IpvsadmService[] {
+  const out: IpvsadmService[] = []
+  for (const vs of state.virtualServers.values()) {
+    out.push({
+      address: vs.address,
+      port: vs.port,
+      protocol: vs.protocol,
+      scheduler: vs.scheduler,
+      flags: vs.flags,
+      timeoutSeconds: vs.timeoutSeconds,
+      stats: counters?.service(vs.key),
+      dests: vs.realServers.map((rs) => ({
+        address: rs.address,
+        port: rs.port,
+        weight: rs.weight,
+        activeConns: rs.activeConns,
+        inactiveConns: rs.inactiveConns,
+        stats: counters?.dest(vs.key, `${rs.address}:${rs.port}`)?.stats,
+      })),
+    })
+  }
+  return out
 }

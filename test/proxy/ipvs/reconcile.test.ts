@@ -14,6 +14,7 @@ import {
   withConnectionCounts,
 } from "../../../src/proxy/ipvs/reconcile.ts"
 import type { IpvsNodeState } from "../../../src/proxy/ipvs/reconcile.ts"
+import { ipvsadmFromNodeState, printIpvsadm } from "../../../src/proxy/ipvs/print.ts"
 import { parseManifests } from "../helpers.ts"
 import { FAKE_IPVS_CONFIG, fakeNode } from "./helpers.ts"
 
@@ -183,5 +184,21 @@ describe("planIpsetSync", () => {
       { op: "add", set: "KUBE-IPVS-IPS", entry: "10.20.30.42" },
     ])
     expect(planIpsetSync(moved.sets, desired("TCP", ["10.0.1.1"], "10.20.30.42").ipsets).operations).toHaveLength(34)
+  })
+})
+
+describe("ipvsadm of the node state", () => {
+  it("lists a terminating destination with weight 0 and its connections", () => {
+    const first = planIpvsSync(EMPTY_IPVS_NODE_STATE, desired("TCP", ["10.0.1.1", "10.0.1.2"]), { initialSync: true })
+    const busy = withConnectionCounts(first.state, (_key, dest) =>
+      dest === "10.0.1.1:80" ? { activeConns: 2, inactiveConns: 1 } : undefined,
+    )
+    const removed = planIpvsSync(busy, desired("TCP", ["10.0.1.2"]), { initialSync: false })
+    expect(printIpvsadm(ipvsadmFromNodeState(removed.state)).split("\n").slice(3)).toEqual([
+      "TCP  10.20.30.41:80 rr",
+      `  -> ${"10.0.1.1:80".padEnd(28)} Masq    0      2          1         `,
+      `  -> ${"10.0.1.2:80".padEnd(28)} Masq    1      0          0         `,
+      "",
+    ])
   })
 })
