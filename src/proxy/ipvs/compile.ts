@@ -206,9 +206,9 @@ export interface KernelVersion {
   readonly minor: number
 }
 
-/** utilkernel.IPVSConnReuseModeFixedKernelVersion (kubernetes issue #93297). */
+/** utilkernel.IPVSConnReuseModeFixedKernelVersion = "5.9" (kubernetes issue #93297). */
 export const CONN_REUSE_MODE_FIXED_KERNEL: KernelVersion = { major: 5, minor: 9 }
-/** utilkernel.IPVSConnReuseModeMinSupportedKernelVersion. */
+/** utilkernel.IPVSConnReuseModeMinSupportedKernelVersion = "4.1" (pkg/util/kernel/constants.go). */
 export const CONN_REUSE_MODE_MIN_KERNEL: KernelVersion = { major: 4, minor: 1 }
 
 function kernelLess(a: KernelVersion, b: KernelVersion): boolean {
