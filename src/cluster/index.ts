@@ -3,6 +3,7 @@
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
 import { sortedRecord } from "../stats/document.ts"
+import { kubeProxySyncResults } from "../stats/syncs.ts"
 import {
   SCHEMA_VERSION,
   type ConntrackResults,
@@ -96,6 +97,15 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
     conntrack: conntrackResults(world, nowNs),
     dns: {},
     pods: podResults(world),
+    kubeProxy: {
+      syncs: kubeProxySyncResults(
+        [...world.nodes.values()].map((node) => ({
+          node: node.name,
+          syncs: node.proxy.syncs,
+          failed: node.proxy.failedSyncs.length,
+        })),
+      ),
+    },
     steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
     endReason,
     wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
