@@ -51,7 +51,7 @@ export interface IptablesSyncCost {
 
 /**
  * Measured on this project's development machine (2-core VM, Debian kernel, iptables v1.8.9
- * legacy backend; reference/kernel-calibration.md §4, method in MODEL.md): a 4-line --noflush
+ * legacy backend; figures and method in MODEL.md "Sync cost"): a 4-line --noflush
  * restore into a kube-proxy-shaped nat table of N rules (one user chain per ~2 rules) takes
  * 11 ms + 13.5 us x N (N = 10,000 .. 40,000: 147 / 281 / 553 ms); a full replace of 40,001 rules
  * (60,000 input lines) 983 ms, i.e. ~7 us per input line on top. Consistent with the published
