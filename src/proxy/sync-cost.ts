@@ -156,9 +156,6 @@ export class IpvsSyncCostModel implements SyncCostModel {
   }
 }
 
-/** A model that charges nothing: syncs take effect the instant they start (the old behaviour). */
-export const INSTANT_SYNC_COST: SyncCostModel = { mode: "iptables", durationNs: () => 0 }
-
 /** Rules a table holds now, and rules a chain of it holds now (0 for a chain it does not have). */
 export interface IptablesTableSizes {
   tableRules(table: string): number
@@ -204,4 +201,46 @@ export function iptablesSyncWork(restoreInput: string, current: IptablesTableSiz
     }
   }
   return { objectsTotal: total, objectsChanged: lines, transactionCommands: 0, netlinkOperations: 0 }
+}
+
+/**
+ * The nftables model's inputs from an `nft -f` transaction (as knftables writes it, one command a
+ * line; blank lines and comments are not commands) and the objects the `kube-proxy` table holds
+ * before it (rules, chains, set/map elements; what nft's cache fetch reads).
+ */
+export function nftablesSyncWork(transaction: string, tableObjects: number): SyncWork {
+  let commands = 0
+  for (const raw of transaction.split("\n")) {
+    const line = raw.trim()
+    if (line !== "" && !line.startsWith("#")) commands++
+  }
+  return { objectsTotal: tableObjects, objectsChanged: commands, transactionCommands: commands, netlinkOperations: 0 }
+}
+
+/** What one changed Service costs the IPVS proxier in netlink operations. */
+export interface IpvsServiceChange {
+  /** IPVS_CMD_NEW_SERVICE / SET_SERVICE / DEL_SERVICE for its virtual servers. */
+  readonly virtualServerOps: number
+  /** IPVS_CMD_NEW_DEST / SET_DEST / DEL_DEST (weight 0 on graceful termination is a SET). */
+  readonly realServerOps: number
+  /** RTM_NEWADDR / RTM_DELADDR of its IPs on kube-ipvs0. */
+  readonly addressOps: number
+  /** ipset entries added or removed (IPSET_CMD_ADD / DEL). */
+  readonly ipsetEntryOps: number
+}
+
+/**
+ * The IPVS model's inputs: the netlink operations summed over the changed Services, and the
+ * virtual + real servers the node holds (listed back every sync). The iptables rules IPVS mode
+ * still writes are a separate iptables-restore: charge them with the iptables model and add.
+ */
+export function ipvsSyncWork(serversTotal: number, changes: readonly IpvsServiceChange[]): SyncWork {
+  let operations = 0
+  for (const c of changes) operations += c.virtualServerOps + c.realServerOps + c.addressOps + c.ipsetEntryOps
+  return {
+    objectsTotal: serversTotal,
+    objectsChanged: changes.length,
+    transactionCommands: 0,
+    netlinkOperations: operations,
+  }
 }

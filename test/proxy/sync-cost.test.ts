@@ -13,6 +13,8 @@ import {
   IpvsSyncCostModel,
   NftablesSyncCostModel,
   iptablesSyncWork,
+  ipvsSyncWork,
+  nftablesSyncWork,
   type SyncWork,
 } from "../../src/proxy/sync-cost.ts"
 import type { NetfilterStack } from "../../src/netfilter/stack.ts"
@@ -140,5 +142,35 @@ describe("iptablesSyncWork", () => {
     s.restore(text, { noflush: true })
     expect(predicted.objectsTotal).toBe(rulesIn(s, "filter") + rulesIn(s, "nat"))
     expect(predicted.objectsTotal).toBe(3)
+  })
+})
+
+describe("nftablesSyncWork / ipvsSyncWork", () => {
+  it("counts the commands of an nft -f transaction (one a line, comments and blanks aside)", () => {
+    const transaction = [
+      'add table ip kube-proxy { comment "rules for kube-proxy" ; }',
+      "# a comment",
+      "",
+      "flush chain ip kube-proxy services",
+      "add element ip kube-proxy cluster-ips { 172.30.0.41 }",
+      "delete chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80",
+    ].join("\n")
+    expect(nftablesSyncWork(transaction, 120)).toEqual({
+      objectsTotal: 120,
+      objectsChanged: 4,
+      transactionCommands: 4,
+      netlinkOperations: 0,
+    })
+  })
+
+  it("sums the netlink operations of the changed Services; the total drives only the list-back", () => {
+    const change = { virtualServerOps: 1, realServerOps: 3, addressOps: 1, ipsetEntryOps: 2 }
+    const work = ipvsSyncWork(40_000, [change, { ...change, realServerOps: 0 }])
+    expect(work).toEqual({ objectsTotal: 40_000, objectsChanged: 2, transactionCommands: 0, netlinkOperations: 11 })
+    // One more changed Service costs its operations, whatever the cluster size.
+    const model = new IpvsSyncCostModel()
+    const one = model.durationNs(ipvsSyncWork(1_000, [change]))
+    const two = model.durationNs(ipvsSyncWork(1_000, [change, change]))
+    expect(two - one).toBe(7 * DEFAULT_IPVS_SYNC_COST.perNetlinkOperationNs)
   })
 })
