@@ -158,7 +158,8 @@ export function validateScenario(spec: ScenarioSpec): Issue[] {
 
 export interface RulesOptions {
   readonly node: string
-  readonly atNs: number
+  /** Simulated time; absent: the end of kube-proxy's start-up sync (its rules just in place). */
+  readonly atNs?: number
   readonly sorted: boolean
 }
 
@@ -172,6 +173,8 @@ export function renderRules(spec: ScenarioSpec, options: RulesOptions): string {
       { severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` },
     ])
   }
-  withLimits(() => runUntil(world, Math.min(options.atNs, spec.durationNs)))
+  // The start-up sync begins at 0 and its rules take effect when it ends (MODEL.md "Sync cost").
+  const atNs = options.atNs ?? node.proxy.runningSyncEndNs ?? 0
+  withLimits(() => runUntil(world, Math.min(atNs, spec.durationNs)))
   return node.proxy.rules(options.sorted)
 }

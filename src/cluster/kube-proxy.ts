@@ -128,6 +128,11 @@ export class KubeProxyNode implements TimedSyncTarget {
     this.runner.requestSync(nowNs)
   }
 
+  /** When the running sync ends (its rules take effect), or null when none runs. */
+  get runningSyncEndNs(): number | null {
+    return this.inFlight === null ? null : this.inFlight.startNs + this.inFlight.durationNs
+  }
+
   /** Times of syncs whose restore failed. */
   get failedSyncsNs(): number[] {
     return this.failedSyncs.map((f) => f.atNs)

@@ -5,7 +5,7 @@
  * Service/EndpointSlice write is timed to the end of the sync that programmed it.
  */
 import { describe, expect, it } from "vitest"
-import { runScenario, World } from "../../src/cluster/index.ts"
+import { renderRules, runScenario, World } from "../../src/cluster/index.ts"
 import { renderSummary } from "../../src/stats/render.ts"
 import { aggregateRuns, renderAggregate } from "../../src/stats/aggregate.ts"
 import { stringifyResults } from "../../src/stats/document.ts"
@@ -73,6 +73,14 @@ describe("kube-proxy syncs take simulated time", () => {
     expect(after.rules(false)).toContain('"default/late has no endpoints"')
     const sync = after.syncs.find((s) => s.atNs === 5 * NS_PER_S)
     expect(sync).toMatchObject({ atNs: 5 * NS_PER_S, endNs: syncEndNs, durationNs: SYNC_MS * NS_PER_MS })
+  })
+
+  it("kube-netsim rules without --at shows the node once its start-up sync ended; --at 0 before", () => {
+    const spec = specFromText(scenario(FIXED))
+    expect(renderRules(spec, { node: "node-1", sorted: true })).toContain(":KUBE-SERVICES")
+    expect(renderRules(spec, { node: "node-1", atNs: SYNC_MS * NS_PER_MS - 1, sorted: true })).not.toContain(
+      "KUBE-SERVICES",
+    )
   })
 
   it("with instant syncs (cost 0) the rules are there at the write's instant, as before the model", () => {
