@@ -128,7 +128,8 @@ export function rulesCommand(io: CliIo, runtime: Runtime, options: RulesCommandO
     io,
     () => loaded,
     () => {
-      let atNs = 0
+      // Absent: the end of kube-proxy's start-up sync (the runtime knows when it ends).
+      let atNs: number | undefined
       if (options.at !== undefined) {
         const parsed = parseDurationNs(options.at)
         if (typeof parsed === "string") {
@@ -147,7 +148,11 @@ export function rulesCommand(io: CliIo, runtime: Runtime, options: RulesCommandO
         )
         return EXIT_INVALID_INPUT
       }
-      const text = runtime.renderRules(result.spec, { node: options.node, atNs, sorted: options.sorted })
+      const text = runtime.renderRules(result.spec, {
+        node: options.node,
+        ...(atNs === undefined ? {} : { atNs }),
+        sorted: options.sorted,
+      })
       io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`)
       return EXIT_OK
     },

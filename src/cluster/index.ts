@@ -3,6 +3,7 @@
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
 import { sortedRecord } from "../stats/document.ts"
+import { kubeProxySyncResults } from "../stats/syncs.ts"
 import {
   SCHEMA_VERSION,
   type ConntrackResults,
@@ -96,6 +97,15 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
     conntrack: conntrackResults(world, nowNs),
     dns: {},
     pods: podResults(world),
+    kubeProxy: {
+      syncs: kubeProxySyncResults(
+        [...world.nodes.values()].map((node) => ({
+          node: node.name,
+          syncs: node.proxy.syncs,
+          failed: node.proxy.failedSyncs.length,
+        })),
+      ),
+    },
     steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
     endReason,
     wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
@@ -148,7 +158,8 @@ export function validateScenario(spec: ScenarioSpec): Issue[] {
 
 export interface RulesOptions {
   readonly node: string
-  readonly atNs: number
+  /** Simulated time; absent: the end of kube-proxy's start-up sync (its rules just in place). */
+  readonly atNs?: number
   readonly sorted: boolean
 }
 
@@ -162,6 +173,8 @@ export function renderRules(spec: ScenarioSpec, options: RulesOptions): string {
       { severity: "error", path: ["cluster", "nodes"], message: `no node named "${options.node}" (nodes: ${known})` },
     ])
   }
-  withLimits(() => runUntil(world, Math.min(options.atNs, spec.durationNs)))
+  // The start-up sync begins at 0 and its rules take effect when it ends (MODEL.md "Sync cost").
+  const atNs = options.atNs ?? node.proxy.runningSyncEndNs ?? 0
+  withLimits(() => runUntil(world, Math.min(atNs, spec.durationNs)))
   return node.proxy.rules(options.sorted)
 }

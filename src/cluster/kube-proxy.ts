@@ -10,6 +10,12 @@
  * restore), `proxier.syncRunner.RetryAfter(proxier.syncPeriod)` asks for a retry within syncPeriod,
  * and `needFullSync = true` makes that retry a full sync. Failures are injected (`failRestores`,
  * the scenario timeline's `failRestore` step); the cause of a real failure is not modelled.
+ *
+ * A sync takes simulated time (proxy/sync-cost.ts): it reads the Services and EndpointSlices and
+ * compiles when it starts, and the kernel holds the new rules only when it ends (iptables-restore
+ * commits the table at its end), so packets meanwhile meet the old rules. Every Service or
+ * EndpointSlice write is timed from the store write to the end of the first successful sync that
+ * started after it (the change-to-programmed lag, as network_programming_duration_seconds).
  */
 import type { ApiStore } from "../k8s/store.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
@@ -25,7 +31,10 @@ import { iptablesConfigFrom, jumpRulesRestoreInput } from "../proxy/iptables/com
 import { IptablesProxier } from "../proxy/iptables/proxier.ts"
 import { sortIptablesRules } from "../proxy/iptables/sort.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
-import { SyncRunner } from "../proxy/sync.ts"
+import { SyncRunner, type TimedSyncTarget } from "../proxy/sync.ts"
+import { IptablesSyncCostModel, iptablesSyncWork, type SyncCostModel } from "../proxy/sync-cost.ts"
+import type { IptablesCompileResult } from "../proxy/iptables/compile.ts"
+import { TABLE_NAMES } from "../netfilter/constants.ts"
 import type { Scheduler } from "../sim/scheduler.ts"
 import type { KubeProxySpec } from "./spec.ts"
 
@@ -33,19 +42,46 @@ import type { KubeProxySpec } from "./spec.ts"
 const SYNC_BURST = 2
 
 export interface SyncRecord {
+  /** When the sync started (it saw every object write before this instant). */
   readonly atNs: number
+  /** When its rules took effect (atNs + durationNs). */
+  readonly endNs: number
+  readonly durationNs: number
   readonly fullSync: boolean
   readonly natRules: number
   readonly filterRules: number
+  /** Rules in the tables the restore replaced, after it (the sync cost model's input). */
+  readonly tableRules: number
   readonly staleUdpEntriesDeleted: number
+  /** Change-to-programmed lag of each object write this sync programmed (ns). */
+  readonly lagsNs: readonly number[]
 }
 
-export class KubeProxyNode {
+/** A failed sync: started at atNs, failed at endNs. */
+export interface FailedSyncRecord {
+  readonly atNs: number
+  readonly endNs: number
+}
+
+interface InFlightSync {
+  readonly startNs: number
+  readonly durationNs: number
+  readonly result: IptablesCompileResult
+  readonly tableRules: number
+  /** Times of the object writes this sync covers. */
+  readonly changesNs: number[]
+}
+
+export class KubeProxyNode implements TimedSyncTarget {
   readonly runner: SyncRunner
-  /** Syncs whose restore succeeded. */
+  /** Syncs whose restore succeeded, in order of their end. */
   readonly syncs: SyncRecord[] = []
-  /** Times of syncs whose iptables-restore failed (nothing applied, retried within syncPeriod). */
-  readonly failedSyncsNs: number[] = []
+  /** Syncs whose iptables-restore failed (nothing applied, retried within syncPeriod). */
+  readonly failedSyncs: FailedSyncRecord[] = []
+  /** Object writes no sync has started to program yet (times, ns). */
+  private pendingChangesNs: number[] = []
+  private inFlight: InFlightSync | null = null
+  private readonly costModel: SyncCostModel
   /** Injected failures left: the next this many restores of kube-proxy's rules fail. */
   private restoreFailuresLeft = 0
   /** Told of each failed sync (the runtime records it as a step of the results). */
@@ -61,7 +97,9 @@ export class KubeProxyNode {
     readonly node: ProxyNode,
     private readonly stack: NetfilterStack,
     spec: KubeProxySpec,
+    costModel?: SyncCostModel,
   ) {
+    this.costModel = costModel ?? new IptablesSyncCostModel(spec.syncCost.iptables)
     const config = iptablesConfigFrom(spec)
     this.proxier = new IptablesProxier(node, config, { syncPeriodNs: spec.syncPeriodNs })
     this.runner = new SyncRunner(
@@ -80,13 +118,24 @@ export class KubeProxyNode {
    * so no token is spent), then the runner's Loop arms the periodic timer.
    */
   start(nowNs: number): void {
-    this.sync(nowNs)
+    this.runner.runDirect(nowNs)
     this.runner.start(nowNs)
   }
 
   /** A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). */
   onChange(nowNs: number): void {
+    this.pendingChangesNs.push(nowNs)
     this.runner.requestSync(nowNs)
+  }
+
+  /** When the running sync ends (its rules take effect), or null when none runs. */
+  get runningSyncEndNs(): number | null {
+    return this.inFlight === null ? null : this.inFlight.startNs + this.inFlight.durationNs
+  }
+
+  /** Times of syncs whose restore failed. */
+  get failedSyncsNs(): number[] {
+    return this.failedSyncs.map((f) => f.atNs)
   }
 
   /** Makes the next `count` restores of kube-proxy's rules fail (iptables-restore exits non-zero). */
@@ -94,17 +143,45 @@ export class KubeProxyNode {
     this.restoreFailuresLeft += count
   }
 
-  /** One syncProxyRules; false when iptables-restore failed (the runner then retries). */
-  sync(nowNs: number): boolean {
+  /**
+   * syncProxyRules starts: reads the objects and compiles now; returns how long the restore runs.
+   * The tables are untouched until endSync.
+   */
+  startSync(nowNs: number): number {
+    if (this.inFlight !== null) throw new Error(`kube-proxy on ${this.node.name}: a sync is already running`)
     const services = this.store.list("Service") as readonly Service[]
     const slices = this.store.list("EndpointSlice") as readonly EndpointSlice[]
     const result = this.proxier.sync(nowNs, services, slices)
+    const stack = this.stack
+    const work = iptablesSyncWork(result.restoreInput, {
+      tableRules: (table) => {
+        let rules = 0
+        for (const chain of stack.table(tableIdOf(table)).chains) rules += chain.rules.length
+        return rules
+      },
+      chainRules: (table, chain) => stack.table(tableIdOf(table)).chain(chain)?.rules.length ?? 0,
+    })
+    const durationNs = this.costModel.durationNs(work)
+    const changesNs = this.pendingChangesNs
+    this.pendingChangesNs = []
+    this.inFlight = { startNs: nowNs, durationNs, result, tableRules: work.objectsTotal, changesNs }
+    return durationNs
+  }
+
+  /** The restore ends: the rules take effect now, or nothing does (failure; false to the runner). */
+  endSync(nowNs: number): boolean {
+    const flight = this.inFlight
+    if (flight === null) throw new Error(`kube-proxy on ${this.node.name}: no sync to end`)
+    this.inFlight = null
+    const result = flight.result
     // A restore input our own compiler wrote that the engine refuses is a bug and throws; only
     // injected failures are simulated outcomes.
     if (this.restoreFailuresLeft > 0) {
       this.restoreFailuresLeft--
       this.proxier.restoreFailed()
-      this.failedSyncsNs.push(nowNs)
+      // Its changes are not programmed: the next sync covers them.
+      this.pendingChangesNs = flight.changesNs.concat(this.pendingChangesNs)
+      this.failedSyncs.push({ atNs: flight.startNs, endNs: nowNs })
       this.onSyncFailed?.(nowNs)
       // kube-proxy's start-up sync is a direct call: the runner is not armed yet, and its Loop's
       // first timer (syncPeriod) is the retry. Later syncs return false to the runner (RetryAfter).
@@ -123,11 +200,15 @@ export class KubeProxyNode {
     }
     const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), result.services)
     this.syncs.push({
-      atNs: nowNs,
+      atNs: flight.startNs,
+      endNs: nowNs,
+      durationNs: flight.durationNs,
       fullSync: result.fullSync,
       natRules: result.natRuleCount,
       filterRules: result.filterRuleCount,
+      tableRules: flight.tableRules,
       staleUdpEntriesDeleted: deleted.length,
+      lagsNs: flight.changesNs.map((changeNs) => nowNs - changeNs),
     })
     this.syncListener?.onKubeProxySynced(nowNs)
     return true
@@ -138,6 +219,12 @@ export class KubeProxyNode {
     const saved = this.stack.save()
     return sorted ? sortIptablesRules(kubeProxyChainsOnly(saved)) : saved
   }
+}
+
+function tableIdOf(name: string): TableId {
+  const index = (TABLE_NAMES as readonly string[]).indexOf(name)
+  if (index < 0) throw new Error(`unknown iptables table ${name}`)
+  return index as TableId
 }
 
 /** Drops built-in chains and tables kube-proxy does not write, as its restore input has none. */

@@ -7,6 +7,7 @@ import type { IssueLocate, IssuePosition, K8sIssue } from "../k8s/issues.ts"
 import type { KubeObject } from "../k8s/types.ts"
 import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
+import type { IptablesSyncCost } from "../proxy/sync-cost.ts"
 
 /**
  * Positions and issues are defined by k8s/ (the lowest layer that reports them) and shared here:
@@ -85,6 +86,8 @@ export interface KubeProxySpec {
   readonly randomFully: boolean
   /** Simulated CPU cost of evaluating one iptables rule. */
   readonly ruleCostNs: number
+  /** How long a sync takes in simulated time, per mode (proxy/sync-cost.ts). */
+  readonly syncCost: { readonly iptables: IptablesSyncCost }
   readonly conntrack: ConntrackSpec
 }
 

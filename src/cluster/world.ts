@@ -34,6 +34,9 @@ import { KubeProxyNode } from "./kube-proxy.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 
+/** A timeline apply step's description lists at most this many objects by name. */
+const APPLY_NAMES_LISTED_MAX = 10
+
 /** How often a waiting workload checks whether its sources run and its target is programmed. */
 const WORKLOAD_WAIT_STEP_NS = 10 * NS_PER_MS
 
@@ -375,7 +378,12 @@ export class World implements ApiListener, EventHandler, AppsListener {
       description = `kube-proxy on ${action.node}: the next ${action.count === 1 ? "iptables-restore fails" : `${action.count} iptables-restore runs fail`}`
     } else {
       issues = cp.apply(action.objects)
-      description = `apply ${action.objects.map((o) => `${o.object.kind.toLowerCase()}/${o.object.metadata.name}`).join(", ")}`
+      const names = action.objects.map((o) => `${o.object.kind.toLowerCase()}/${o.object.metadata.name}`)
+      // Many objects (sync-at-scale applies hundreds): the count, the first and the last.
+      description =
+        names.length > APPLY_NAMES_LISTED_MAX
+          ? `apply ${names.length} objects: ${names.slice(0, 2).join(", ")}, ..., ${names[names.length - 1]}`
+          : `apply ${names.join(", ")}`
     }
     for (const issue of issues) description += ` (${issue.severity}: ${issue.message})`
     this.steps.push({ atNs: nowNs, description })

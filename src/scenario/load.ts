@@ -5,6 +5,7 @@
  * parts (a workload naming a missing pod, a Service selecting nothing). Every issue is collected
  * and returned at once; nothing throws for bad input.
  */
+import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
 import type {
@@ -86,6 +87,10 @@ export const DEFAULTS = {
   nfacct: false,
   randomFully: true,
   ruleCost: "50ns",
+  // Measured on this project's machine (proxy/sync-cost.ts; MODEL.md "Sync cost").
+  iptablesSyncFixed: `${DEFAULT_IPTABLES_SYNC_COST.fixedNs}ns`,
+  iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
+  iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
   conntrackMax: 131072,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
@@ -506,6 +511,13 @@ class Context {
       nfacct: k.nfacct ?? DEFAULTS.nfacct,
       randomFully: k.randomFully ?? DEFAULTS.randomFully,
       ruleCostNs: DURATION(k.ruleCost ?? DEFAULTS.ruleCost),
+      syncCost: {
+        iptables: {
+          fixedNs: DURATION(k.syncCost?.iptables?.fixed ?? DEFAULTS.iptablesSyncFixed),
+          perTableRuleNs: DURATION(k.syncCost?.iptables?.perRule ?? DEFAULTS.iptablesSyncPerRule),
+          perInputLineNs: DURATION(k.syncCost?.iptables?.perLine ?? DEFAULTS.iptablesSyncPerLine),
+        },
+      },
       conntrack: {
         max: ct.max ?? DEFAULTS.conntrackMax,
         tcpEstablishedTimeoutNs: DURATION(ct.tcpEstablishedTimeout ?? DEFAULTS.tcpEstablishedTimeout),

@@ -128,6 +128,14 @@ const KubeProxy = Schema.Struct({
   nfacct: opt(Schema.Boolean),
   randomFully: opt(Schema.Boolean),
   ruleCost: opt(DurationString),
+  /** Simulated duration of a sync, per mode (only iptables is simulated so far). */
+  syncCost: opt(
+    Schema.Struct({
+      iptables: opt(
+        Schema.Struct({ fixed: opt(DurationString), perRule: opt(DurationString), perLine: opt(DurationString) }),
+      ),
+    }),
+  ),
   conntrack: opt(Conntrack),
 })
 

@@ -122,8 +122,9 @@ export function renderAggregate(aggregate: AggregateDocument): string {
   return `${lines.join("\n")}\n`
 }
 
+/** A leaf named ...Ns, or a field of a summary named ...Ns (latencyNs, durationNs, lagNs) but its count. */
 function isNanoseconds(path: string): boolean {
-  return (path.includes("/latencyNs/") && !path.endsWith("/count")) || /Ns$/.test(path)
+  return /Ns$/.test(path) || (/Ns\//.test(path) && !path.endsWith("/count"))
 }
 
 function formatPlain(value: number): string {

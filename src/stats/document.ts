@@ -3,7 +3,15 @@
  * localeCompare, which depends on the ICU build), integers kept as integers, and floats derived
  * through Math.log/exp (fairness, confidence intervals) rounded to 6 significant digits.
  */
-import type { DistributionSummary, LatencySummary, ResultsDocument, WorkloadResults } from "./results.ts"
+import type {
+  DistributionSummary,
+  KubeProxySyncResults,
+  KubeProxySyncStats,
+  SyncsByTableRules,
+  LatencySummary,
+  ResultsDocument,
+  WorkloadResults,
+} from "./results.ts"
 
 export const SIGNIFICANT_DIGITS = 6
 
@@ -65,6 +73,31 @@ function canonicalWorkload(workload: WorkloadResults): WorkloadResults {
   return out
 }
 
+function canonicalSyncStats(stats: KubeProxySyncStats): KubeProxySyncStats {
+  return {
+    count: stats.count,
+    full: stats.full,
+    partial: stats.partial,
+    failed: stats.failed,
+    durationNs: { ...stats.durationNs },
+    lagNs: { ...stats.lagNs },
+    maxLagNs: stats.maxLagNs,
+    tableRulesMax: stats.tableRulesMax,
+  }
+}
+
+function canonicalSyncResults(syncs: KubeProxySyncResults): KubeProxySyncResults {
+  const byNode: Record<string, KubeProxySyncStats> = {}
+  for (const node of Object.keys(syncs.byNode).sort())
+    byNode[node] = canonicalSyncStats(syncs.byNode[node] as KubeProxySyncStats)
+  const byTableRules: Record<string, SyncsByTableRules> = {}
+  for (const key of Object.keys(syncs.byTableRules).sort()) {
+    const bin = syncs.byTableRules[key] as SyncsByTableRules
+    byTableRules[key] = { syncs: bin.syncs, meanDurationNs: bin.meanDurationNs, maxDurationNs: bin.maxDurationNs }
+  }
+  return { ...canonicalSyncStats(syncs), byNode, byTableRules }
+}
+
 /**
  * The canonical form of a document: every record sorted by key, fairness floats rounded, field
  * order as in DESIGN.md. Two runs with the same (scenario, seed, version) give byte-identical
@@ -102,6 +135,7 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
             failed: doc.pods.failed,
           },
         }),
+    ...(doc.kubeProxy === undefined ? {} : { kubeProxy: { syncs: canonicalSyncResults(doc.kubeProxy.syncs) } }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },

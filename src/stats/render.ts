@@ -4,7 +4,15 @@
  */
 import { formatDurationNs } from "../sim/time.ts"
 import { bar, formatCount, formatNs, formatRate, table } from "./format.ts"
-import type { DistributionSummary, ResultsDocument, WorkloadResults } from "./results.ts"
+import type {
+  DistributionSummary,
+  KubeProxySyncResults,
+  KubeProxySyncStats,
+  LatencySummary,
+  ResultsDocument,
+  SyncsByTableRules,
+  WorkloadResults,
+} from "./results.ts"
 
 const BAR_WIDTH = 24
 
@@ -45,6 +53,10 @@ export function renderSummary(doc: ResultsDocument): string {
     lines.push(
       `pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}  failed ${formatCount(pods.failed)}`,
     )
+  }
+  if (doc.kubeProxy !== undefined && doc.kubeProxy.syncs.count + doc.kubeProxy.syncs.failed > 0) {
+    lines.push("")
+    lines.push(...renderSyncs(doc.kubeProxy.syncs))
   }
   if (doc.steps.length > 0) {
     lines.push("")
@@ -97,6 +109,60 @@ function renderWorkload(name: string, workload: WorkloadResults): string[] {
     lines.push(...renderCounts("  by node", workload.byNode))
   if (workload.clientAddressesSeen !== undefined && Object.keys(workload.clientAddressesSeen).length > 0)
     lines.push(...renderCounts("  client addresses seen", workload.clientAddressesSeen))
+  return lines
+}
+
+function summaryRow(label: string, summary: LatencySummary): string[] {
+  return [
+    label,
+    formatNs(summary.p50),
+    formatNs(summary.p90),
+    formatNs(summary.p99),
+    formatNs(summary.max),
+    formatNs(summary.mean),
+    formatCount(summary.count),
+  ]
+}
+
+function syncCounts(stats: KubeProxySyncStats): string {
+  return `${formatCount(stats.count)} (full ${formatCount(stats.full)}, partial ${formatCount(stats.partial)}, failed ${formatCount(stats.failed)})`
+}
+
+/** kube-proxy's syncs: durations and change-to-programmed lag, by table size and by node. */
+function renderSyncs(syncs: KubeProxySyncResults): string[] {
+  const lines = [`kube-proxy syncs  ${syncCounts(syncs)}  table rules max ${formatCount(syncs.tableRulesMax)}`]
+  const rows = [["", "p50", "p90", "p99", "max", "mean", "n"], summaryRow("duration", syncs.durationNs)]
+  if (syncs.lagNs.count > 0) rows.push(summaryRow("lag", syncs.lagNs))
+  lines.push(...table(rows, [false, true, true, true, true, true, true]))
+  const bins = Object.keys(syncs.byTableRules)
+    .map(Number)
+    .sort((a, b) => a - b)
+  if (bins.length > 0) {
+    const binRows = [["table rules", "syncs", "mean", "max"]]
+    for (const bin of bins) {
+      const b = syncs.byTableRules[String(bin)] as SyncsByTableRules
+      const label = bin === 0 ? "0" : `${formatCount(bin)}-${formatCount(bin * 2 - 1)}`
+      binRows.push([label, formatCount(b.syncs), formatNs(b.meanDurationNs), formatNs(b.maxDurationNs)])
+    }
+    lines.push("  duration by table size")
+    lines.push(...table(binRows, [false, true, true, true], "    "))
+  }
+  const nodes = Object.keys(syncs.byNode).sort()
+  if (nodes.length > 1) {
+    const nodeRows = [["node", "syncs", "duration p99", "max", "lag max"]]
+    for (const node of nodes) {
+      const stats = syncs.byNode[node] as KubeProxySyncStats
+      nodeRows.push([
+        node,
+        syncCounts(stats),
+        formatNs(stats.durationNs.p99),
+        formatNs(stats.durationNs.max),
+        formatNs(stats.maxLagNs),
+      ])
+    }
+    lines.push("  by node")
+    lines.push(...table(nodeRows, [false, false, true, true, true], "    "))
+  }
   return lines
 }
 

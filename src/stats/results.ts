@@ -70,6 +70,39 @@ export interface PodResults {
   failed: number
 }
 
+/** kube-proxy syncs of one node, or of every node together. */
+export interface KubeProxySyncStats {
+  /** Syncs whose rules took effect. */
+  count: number
+  full: number
+  partial: number
+  /** Syncs whose restore failed (nothing applied; not in `durationNs`). */
+  failed: number
+  /** Simulated duration of each successful sync, start to rules in effect. */
+  durationNs: LatencySummary
+  /** Each Service/EndpointSlice write, from the store write to the end of the sync programming it. */
+  lagNs: LatencySummary
+  maxLagNs: number
+  /** Largest rule count of the tables a sync replaced (the iptables cost model's input). */
+  tableRulesMax: number
+}
+
+/** Successful syncs whose replaced tables held [key, 2 x key) rules (key a power of two, or 0). */
+export interface SyncsByTableRules {
+  syncs: number
+  meanDurationNs: number
+  maxDurationNs: number
+}
+
+export interface KubeProxySyncResults extends KubeProxySyncStats {
+  byNode: Record<string, KubeProxySyncStats>
+  byTableRules: Record<string, SyncsByTableRules>
+}
+
+export interface KubeProxyResults {
+  syncs: KubeProxySyncResults
+}
+
 export interface ResultsDocument {
   schemaVersion: typeof SCHEMA_VERSION
   scenario: string
@@ -82,6 +115,8 @@ export interface ResultsDocument {
   dns: Record<string, number>
   /** Added with the capacity model; absent in documents of older versions. */
   pods?: PodResults
+  /** Added with the sync cost model (issue 8); absent in documents of older versions. */
+  kubeProxy?: KubeProxyResults
   steps: StepResult[]
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
   endReason: string

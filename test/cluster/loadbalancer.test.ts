@@ -138,8 +138,10 @@ describe("health check server (service_health.go)", () => {
     const doc = run({
       pool: "198.51.100.10/32",
       etp: "Local",
-      workloads: `  - { name: hc-node1, from: external/client, to: "http://10.0.0.11:32000/", arrival: { every: 100ms }, count: 5, timeout: 1s }
-  - { name: hc-node3, from: external/client, to: "http://10.0.0.13:32000/", arrival: { every: 100ms }, count: 5, timeout: 1s }`,
+      // From 1 s: the health check server opens at the end of kube-proxy's first sync, which
+      // takes simulated time (a request at 0 s is refused).
+      workloads: `  - { name: hc-node1, from: external/client, to: "http://10.0.0.11:32000/", arrival: { every: 100ms }, count: 5, timeout: 1s, start: 1s }
+  - { name: hc-node3, from: external/client, to: "http://10.0.0.13:32000/", arrival: { every: 100ms }, count: 5, timeout: 1s, start: 1s }`,
     })
     // curl prints the JSON whatever the status: both complete, from kube-proxy on the node asked.
     expect(doc.workloads["hc-node1"].requests.completed).toBe(5)

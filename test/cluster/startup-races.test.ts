@@ -17,7 +17,9 @@ metadata: { name: races }
 seed: 7
 duration: 20s
 cluster: { nodes: { count: 2 } }
-kubeProxy: { syncPeriod: 10s, minSyncPeriod: 1s }
+# Instant syncs: these tests pin the runner's and the proxier's failure path at exact instants
+# (test/cluster/sync-cost.test.ts covers syncs that take time).
+kubeProxy: { syncPeriod: 10s, minSyncPeriod: 1s, syncCost: { iptables: { fixed: 0, perRule: 0, perLine: 0 } } }
 manifests:
   - inline:
       - apiVersion: apps/v1
