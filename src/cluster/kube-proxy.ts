@@ -30,7 +30,7 @@ import {
 import { iptablesConfigFrom, jumpRulesRestoreInput } from "../proxy/iptables/compile.ts"
 import { IptablesProxier } from "../proxy/iptables/proxier.ts"
 import { sortIptablesRules } from "../proxy/iptables/sort.ts"
-import type { ProxyNode } from "../proxy/service-port.ts"
+import type { ProxyNode, ServicePortInfo } from "../proxy/service-port.ts"
 import { SyncRunner, type TimedSyncTarget } from "../proxy/sync.ts"
 import { IptablesSyncCostModel, iptablesSyncWork, type SyncCostModel } from "../proxy/sync-cost.ts"
 import type { IptablesCompileResult } from "../proxy/iptables/compile.ts"
@@ -63,31 +63,63 @@ export interface FailedSyncRecord {
   readonly endNs: number
 }
 
+/**
+ * What a mode's proxier computed when its sync started (syncProxyRules up to the kernel write).
+ * `B` is the mode's own payload (restore input, nft transaction, IPVS plan...), applied at the end.
+ */
+export interface CompiledSync<B = unknown> {
+  readonly durationNs: number
+  readonly fullSync: boolean
+  /** Rules kube-proxy wrote to iptables' nat and filter tables (0 for modes that write none). */
+  readonly natRules: number
+  readonly filterRules: number
+  /**
+   * Objects of the mode's kernel state the sync replaces or reads back (SyncWork.objectsTotal:
+   * iptables table rules, nftables rules + chains + elements, IPVS virtual + real servers).
+   */
+  readonly tableObjects: number
+  /** The service ports of this sync, for the stale UDP conntrack cleanup every mode runs. */
+  readonly services: readonly ServicePortInfo[]
+  readonly payload: B
+}
+
+/**
+ * One proxy mode's proxier and kernel programming on one node. KubeProxyNode drives it with the
+ * runner, lag accounting and failure injection every mode shares; the backend owns what differs:
+ * compiling, writing the kernel, and printing the node's state as the mode's real tools do.
+ */
+export interface ProxyBackend<B = unknown> {
+  readonly mode: KubeProxySpec["mode"]
+  /** The sync starts: read the objects and compile; the kernel is untouched until `apply`. */
+  compile(nowNs: number, services: readonly Service[], slices: readonly EndpointSlice[]): CompiledSync<B>
+  /** The sync ends successfully: the kernel holds the new state from now on. */
+  apply(nowNs: number, sync: CompiledSync<B>): void
+  /** The sync's kernel write failed (nothing applied): the next sync must be a full one. */
+  failed(): void
+  /** The node's state as the mode's tools print it; `sorted` as upstream's unit tests compare it. */
+  rules(sorted: boolean): string
+}
+
 interface InFlightSync {
   readonly startNs: number
-  readonly durationNs: number
-  readonly result: IptablesCompileResult
-  readonly tableRules: number
+  readonly sync: CompiledSync
   /** Times of the object writes this sync covers. */
   readonly changesNs: number[]
 }
 
 export class KubeProxyNode implements TimedSyncTarget {
   readonly runner: SyncRunner
-  /** Syncs whose restore succeeded, in order of their end. */
+  /** Syncs whose kernel write succeeded, in order of their end. */
   readonly syncs: SyncRecord[] = []
-  /** Syncs whose iptables-restore failed (nothing applied, retried within syncPeriod). */
+  /** Syncs whose kernel write failed (nothing applied, retried within syncPeriod). */
   readonly failedSyncs: FailedSyncRecord[] = []
   /** Object writes no sync has started to program yet (times, ns). */
   private pendingChangesNs: number[] = []
   private inFlight: InFlightSync | null = null
-  private readonly costModel: SyncCostModel
-  /** Injected failures left: the next this many restores of kube-proxy's rules fail. */
+  /** Injected failures left: the next this many kernel writes of kube-proxy's state fail. */
   private restoreFailuresLeft = 0
   /** Told of each failed sync (the runtime records it as a step of the results). */
   onSyncFailed: ((nowNs: number) => void) | null = null
-  private readonly proxier: IptablesProxier
-  private jumpsInstalled = false
   /** Told after every sync (the runtime updates the node's health check servers from it). */
   syncListener: { onKubeProxySynced(nowNs: number): void } | null = null
 
@@ -97,11 +129,8 @@ export class KubeProxyNode implements TimedSyncTarget {
     readonly node: ProxyNode,
     private readonly stack: NetfilterStack,
     spec: KubeProxySpec,
-    costModel?: SyncCostModel,
+    readonly backend: ProxyBackend,
   ) {
-    this.costModel = costModel ?? new IptablesSyncCostModel(spec.syncCost.iptables)
-    const config = iptablesConfigFrom(spec)
-    this.proxier = new IptablesProxier(node, config, { syncPeriodNs: spec.syncPeriodNs })
     this.runner = new SyncRunner(
       scheduler,
       `kube-proxy/${node.name}`,
@@ -110,6 +139,10 @@ export class KubeProxyNode implements TimedSyncTarget {
       SYNC_BURST,
       this,
     )
+  }
+
+  get mode(): KubeProxySpec["mode"] {
+    return this.backend.mode
   }
 
   /**
@@ -130,27 +163,100 @@ export class KubeProxyNode implements TimedSyncTarget {
 
   /** When the running sync ends (its rules take effect), or null when none runs. */
   get runningSyncEndNs(): number | null {
-    return this.inFlight === null ? null : this.inFlight.startNs + this.inFlight.durationNs
+    return this.inFlight === null ? null : this.inFlight.startNs + this.inFlight.sync.durationNs
   }
 
-  /** Times of syncs whose restore failed. */
+  /** Times of syncs whose kernel write failed. */
   get failedSyncsNs(): number[] {
     return this.failedSyncs.map((f) => f.atNs)
   }
 
-  /** Makes the next `count` restores of kube-proxy's rules fail (iptables-restore exits non-zero). */
+  /** Makes the next `count` kernel writes of kube-proxy's state fail (iptables-restore / nft -f exit non-zero). */
   failRestores(count: number): void {
     this.restoreFailuresLeft += count
   }
 
   /**
-   * syncProxyRules starts: reads the objects and compiles now; returns how long the restore runs.
-   * The tables are untouched until endSync.
+   * syncProxyRules starts: reads the objects and compiles now; returns how long the sync runs.
+   * The kernel is untouched until endSync.
    */
   startSync(nowNs: number): number {
     if (this.inFlight !== null) throw new Error(`kube-proxy on ${this.node.name}: a sync is already running`)
     const services = this.store.list("Service") as readonly Service[]
     const slices = this.store.list("EndpointSlice") as readonly EndpointSlice[]
+    const sync = this.backend.compile(nowNs, services, slices)
+    const changesNs = this.pendingChangesNs
+    this.pendingChangesNs = []
+    this.inFlight = { startNs: nowNs, sync, changesNs }
+    return sync.durationNs
+  }
+
+  /** The sync ends: its state takes effect now, or nothing does (failure; false to the runner). */
+  endSync(nowNs: number): boolean {
+    const flight = this.inFlight
+    if (flight === null) throw new Error(`kube-proxy on ${this.node.name}: no sync to end`)
+    this.inFlight = null
+    const sync = flight.sync
+    // A kernel write our own compiler produced that the engine refuses is a bug and throws; only
+    // injected failures are simulated outcomes.
+    if (this.restoreFailuresLeft > 0) {
+      this.restoreFailuresLeft--
+      this.backend.failed()
+      // Its changes are not programmed: the next sync covers them.
+      this.pendingChangesNs = flight.changesNs.concat(this.pendingChangesNs)
+      this.failedSyncs.push({ atNs: flight.startNs, endNs: nowNs })
+      this.onSyncFailed?.(nowNs)
+      // kube-proxy's start-up sync is a direct call: the runner is not armed yet, and its Loop's
+      // first timer (syncPeriod) is the retry. Later syncs return false to the runner (RetryAfter).
+      return false
+    }
+    this.backend.apply(nowNs, sync)
+    // Every mode runs the same stale UDP conntrack cleanup after a successful sync
+    // (pkg/proxy/conntrack/cleanup.go, called from each proxier's syncProxyRules).
+    const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), sync.services)
+    this.syncs.push({
+      atNs: flight.startNs,
+      endNs: nowNs,
+      durationNs: sync.durationNs,
+      fullSync: sync.fullSync,
+      natRules: sync.natRules,
+      filterRules: sync.filterRules,
+      tableRules: sync.tableObjects,
+      staleUdpEntriesDeleted: deleted.length,
+      lagsNs: flight.changesNs.map((changeNs) => nowNs - changeNs),
+    })
+    this.syncListener?.onKubeProxySynced(nowNs)
+    return true
+  }
+
+  /** The node's state as the mode's real tools print it (iptables mode: iptables-save). */
+  rules(sorted: boolean): string {
+    return this.backend.rules(sorted)
+  }
+}
+
+/** iptables mode: iptables-restore of the compiled rules into the node's tables. */
+export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
+  readonly mode = "iptables"
+  private readonly proxier: IptablesProxier
+  private readonly costModel: SyncCostModel
+  private jumpsInstalled = false
+
+  constructor(
+    node: ProxyNode,
+    private readonly stack: NetfilterStack,
+    spec: KubeProxySpec,
+    costModel?: SyncCostModel,
+  ) {
+    this.costModel = costModel ?? new IptablesSyncCostModel(spec.syncCost.iptables)
+    this.proxier = new IptablesProxier(node, iptablesConfigFrom(spec), { syncPeriodNs: spec.syncPeriodNs })
+  }
+
+  compile(
+    nowNs: number,
+    services: readonly Service[],
+    slices: readonly EndpointSlice[],
+  ): CompiledSync<IptablesCompileResult> {
     const result = this.proxier.sync(nowNs, services, slices)
     const stack = this.stack
     const work = iptablesSyncWork(result.restoreInput, {
@@ -161,33 +267,19 @@ export class KubeProxyNode implements TimedSyncTarget {
       },
       chainRules: (table, chain) => stack.table(tableIdOf(table)).chain(chain)?.rules.length ?? 0,
     })
-    const durationNs = this.costModel.durationNs(work)
-    const changesNs = this.pendingChangesNs
-    this.pendingChangesNs = []
-    this.inFlight = { startNs: nowNs, durationNs, result, tableRules: work.objectsTotal, changesNs }
-    return durationNs
+    return {
+      durationNs: this.costModel.durationNs(work),
+      fullSync: result.fullSync,
+      natRules: result.natRuleCount,
+      filterRules: result.filterRuleCount,
+      tableObjects: work.objectsTotal,
+      services: result.services,
+      payload: result,
+    }
   }
 
-  /** The restore ends: the rules take effect now, or nothing does (failure; false to the runner). */
-  endSync(nowNs: number): boolean {
-    const flight = this.inFlight
-    if (flight === null) throw new Error(`kube-proxy on ${this.node.name}: no sync to end`)
-    this.inFlight = null
-    const result = flight.result
-    // A restore input our own compiler wrote that the engine refuses is a bug and throws; only
-    // injected failures are simulated outcomes.
-    if (this.restoreFailuresLeft > 0) {
-      this.restoreFailuresLeft--
-      this.proxier.restoreFailed()
-      // Its changes are not programmed: the next sync covers them.
-      this.pendingChangesNs = flight.changesNs.concat(this.pendingChangesNs)
-      this.failedSyncs.push({ atNs: flight.startNs, endNs: nowNs })
-      this.onSyncFailed?.(nowNs)
-      // kube-proxy's start-up sync is a direct call: the runner is not armed yet, and its Loop's
-      // first timer (syncPeriod) is the retry. Later syncs return false to the runner (RetryAfter).
-      return false
-    }
-    this.stack.restore(result.restoreInput, { noflush: true, counters: true })
+  apply(_nowNs: number, sync: CompiledSync<IptablesCompileResult>): void {
+    this.stack.restore(sync.payload.restoreInput, { noflush: true, counters: true })
     if (!this.jumpsInstalled) {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
       // needs the target chains to exist first, so they go in right after it (same end state).
@@ -198,20 +290,10 @@ export class KubeProxyNode implements TimedSyncTarget {
       })
       this.jumpsInstalled = true
     }
-    const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), result.services)
-    this.syncs.push({
-      atNs: flight.startNs,
-      endNs: nowNs,
-      durationNs: flight.durationNs,
-      fullSync: result.fullSync,
-      natRules: result.natRuleCount,
-      filterRules: result.filterRuleCount,
-      tableRules: flight.tableRules,
-      staleUdpEntriesDeleted: deleted.length,
-      lagsNs: flight.changesNs.map((changeNs) => nowNs - changeNs),
-    })
-    this.syncListener?.onKubeProxySynced(nowNs)
-    return true
+  }
+
+  failed(): void {
+    this.proxier.restoreFailed()
   }
 
   /** iptables-save of the node; `sorted` keeps kube-proxy's chains only, in upstream test order. */
@@ -221,7 +303,7 @@ export class KubeProxyNode implements TimedSyncTarget {
   }
 }
 
-function tableIdOf(name: string): TableId {
+export function tableIdOf(name: string): TableId {
   const index = (TABLE_NAMES as readonly string[]).indexOf(name)
   if (index < 0) throw new Error(`unknown iptables table ${name}`)
   return index as TableId

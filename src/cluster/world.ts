@@ -31,6 +31,7 @@ import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
 import { LoadBalancers } from "../lb/loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
+import { PROXY_BACKENDS } from "./proxy-backends.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 
@@ -200,7 +201,19 @@ export class World implements ApiListener, EventHandler, AppsListener {
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
     const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
-    const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp)
+    const factory = PROXY_BACKENDS[kp.mode]
+    // The scenario loader refuses modes without a backend; reaching here without one is a bug.
+    if (factory === undefined) throw new Error(`kube-proxy mode ${kp.mode} has no backend`)
+    const backend = factory({
+      scheduler: this.scheduler,
+      node: proxyNode,
+      ns: net.ns,
+      network: this.network,
+      stack: filter,
+      spec: kp,
+      seed: this.seed,
+    })
+    const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp, backend)
     const retryS = kp.syncPeriodNs / 1e9
     proxy.onSyncFailed = (atNs) =>
       this.steps.push({

@@ -6,6 +6,7 @@
  * and returned at once; nothing throws for bad input.
  */
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
 import type {
@@ -490,10 +491,13 @@ class Context {
     if (syncPeriodNs === 0) this.error(["kubeProxy", "syncPeriod"], "must be greater than 0")
     if (minSyncPeriodNs > syncPeriodNs)
       this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
-    // Only the iptables compiler exists so far: simulating another mode with iptables rules would
-    // report figures that mode does not produce.
-    if (k.mode !== undefined && k.mode !== "iptables")
-      this.error(["kubeProxy", "mode"], `kube-proxy mode ${k.mode} is not simulated yet (only iptables)`)
+    // Only modes whose proxier and kernel state are simulated run: simulating a mode with another
+    // mode's rules would report figures that mode does not produce.
+    if (k.mode !== undefined && PROXY_BACKENDS[k.mode] === undefined)
+      this.error(
+        ["kubeProxy", "mode"],
+        `kube-proxy mode ${k.mode} is not simulated yet (simulated: ${simulatedProxyModes().join(", ")})`,
+      )
     return {
       mode: k.mode ?? DEFAULTS.kubeProxyMode,
       syncPeriodNs,

@@ -7,6 +7,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { formatIssue } from "../../src/scenario/issues.ts"
 import { decodeScenarioText, loadScenario, type ReadFile } from "../../src/scenario/load.ts"
+import { simulatedProxyModes } from "../../src/cluster/proxy-backends.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
 
@@ -223,10 +224,17 @@ spec:
   })
 
   it("refuses proxy modes that are not simulated yet and warns about DNS settings with no effect", () => {
-    expect(issuesOf(`${HEAD}kubeProxy: { mode: ipvs }\n`)).toEqual([
-      "s.yaml:4:20: kubeProxy.mode: kube-proxy mode ipvs is not simulated yet (only iptables)",
-    ])
-    expect(issuesOf(`${HEAD}kubeProxy: { mode: iptables }\n`)).toEqual([])
+    const simulated = simulatedProxyModes()
+    expect(simulated).toContain("iptables")
+    for (const mode of ["iptables", "ipvs", "nftables", "userspace"]) {
+      expect(issuesOf(`${HEAD}kubeProxy: { mode: ${mode} }\n`)).toEqual(
+        simulated.includes(mode as never)
+          ? []
+          : [
+              `s.yaml:4:20: kubeProxy.mode: kube-proxy mode ${mode} is not simulated yet (simulated: ${simulated.join(", ")})`,
+            ],
+      )
+    }
     expect(issuesOf(`${HEAD}dns: { nodeLocal: { enabled: true } }\n`)).toEqual([
       "s.yaml:4:30: dns.nodeLocal.enabled: warning: NodeLocal DNSCache is not simulated yet: names resolve without DNS packets",
     ])

@@ -1,0 +1,40 @@
+/**
+ * The proxy modes the runtime can simulate, each with the factory of its backend on one node.
+ *
+ * A mode is listed here only when its proxier compiles from the objects and its kernel state is
+ * executed packet by packet; the scenario loader refuses any other mode (`kubeProxy.mode`), so a
+ * run never reports figures a mode does not produce.
+ */
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import type { ProxyNode } from "../proxy/service-port.ts"
+import type { Scheduler } from "../sim/scheduler.ts"
+import type { Network } from "../net/network.ts"
+import type { NetNs } from "../net/netns.ts"
+import { IptablesBackend, type ProxyBackend } from "./kube-proxy.ts"
+import type { KubeProxySpec } from "./spec.ts"
+
+export type ProxyMode = KubeProxySpec["mode"]
+
+/** What a backend may use on its node. */
+export interface ProxyBackendContext {
+  readonly scheduler: Scheduler
+  readonly node: ProxyNode
+  /** The node's root network namespace and its netfilter. */
+  readonly ns: NetNs
+  readonly network: Network
+  readonly stack: NetfilterStack
+  readonly spec: KubeProxySpec
+  /** Seed of the run, for the backend's named random streams. */
+  readonly seed: number
+}
+
+export type ProxyBackendFactory = (context: ProxyBackendContext) => ProxyBackend
+
+export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
+  iptables: (c) => new IptablesBackend(c.node, c.stack, c.spec),
+}
+
+/** Modes a scenario may ask for, in the order `compare` runs them by default. */
+export function simulatedProxyModes(): ProxyMode[] {
+  return (["iptables", "ipvs", "nftables", "userspace"] as const).filter((m) => PROXY_BACKENDS[m] !== undefined)
+}
