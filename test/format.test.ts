@@ -27,5 +27,7 @@ describe("formatting", () => {
       if (!(await prettier.check(source, { ...options, filepath: file }))) unformatted.push(file)
     }
     expect(unformatted, `not formatted (run npm run format): ${unformatted.join(", ")}`).toEqual([])
-  })
+    // Prettier over ~300 files takes a few seconds alone, but CI and parallel runs share two cores
+    // with the simulator's heavier files: a generous limit keeps load from failing a formatted tree.
+  }, 180_000)
 })
