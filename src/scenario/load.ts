@@ -758,6 +758,16 @@ class Context {
       "completedAtMost",
       "failedAtLeast",
     ]
+    let modes: (typeof entry.modes & object)[number][] | undefined
+    if (entry.modes !== undefined) {
+      if (entry.modes.length === 0) this.error([...path, "modes"], "expected at least one kube-proxy mode")
+      const seen = new Set<string>()
+      entry.modes.forEach((mode, i) => {
+        if (seen.has(mode)) this.error([...path, "modes", i], `duplicate mode "${mode}"`)
+        seen.add(mode)
+      })
+      modes = [...entry.modes]
+    }
     for (const condition of conditions) {
       const raw = entry[condition]
       if (raw === undefined) continue
@@ -768,6 +778,7 @@ class Context {
         value,
         text: `${condition}: ${raw}`,
         position: this.doc.locate([...path, condition]),
+        ...(modes === undefined ? {} : { modes }),
       })
     }
     return out

@@ -112,8 +112,11 @@ const Conntrack = Schema.Struct({
   udpStreamTimeout: opt(DurationString),
 })
 
+/** kube-proxy's --proxy-mode values (the loader refuses those not simulated yet). */
+const ProxyModeName = Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])
+
 const KubeProxy = Schema.Struct({
-  mode: opt(Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])),
+  mode: opt(ProxyModeName),
   syncPeriod: opt(DurationString),
   minSyncPeriod: opt(DurationString),
   masqueradeAll: opt(Schema.Boolean),
@@ -240,6 +243,8 @@ const TimelineStep = Schema.Struct({
 
 const Expectation = Schema.Struct({
   workload: Schema.String,
+  /** Only for runs in these kube-proxy modes (absent: every mode). */
+  modes: opt(Schema.Array(ProxyModeName)),
   completedAtLeast: opt(NonNegativeInt),
   failedAtMost: opt(NonNegativeInt),
   sentAtLeast: opt(NonNegativeInt),
@@ -256,7 +261,7 @@ const Expectation = Schema.Struct({
   failedAtLeast: opt(NonNegativeInt),
 }).check(
   Schema.makeFilter((value: object) =>
-    Object.keys(value).length > 1
+    Object.keys(value).filter((key) => key !== "modes").length > 1
       ? undefined
       : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
   ),
