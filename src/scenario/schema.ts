@@ -50,6 +50,8 @@ const NodeEntry = Schema.Struct({
   /** kubelet maxPods of this node. */
   maxPods: opt(PositiveInt),
   instanceType: opt(InstanceType),
+  /** CPUs of this node (kube-proxy sizes nf_conntrack_max by them). */
+  cpus: opt(PositiveInt),
 })
 
 const NodeCount = Schema.Struct({
@@ -100,12 +102,17 @@ const Cluster = Schema.Struct({
   maxPods: opt(PositiveInt),
   /** Instance type of every node (a node's own instanceType wins). */
   instanceType: opt(InstanceType),
+  /** CPUs of every node (a node's own cpus wins). */
+  cpus: opt(PositiveInt),
   /** kube-controller-manager's API client: --kube-api-qps, --kube-api-burst. */
   controllerManager: opt(Schema.Struct({ kubeApiQps: opt(PositiveInt), kubeApiBurst: opt(PositiveInt) })),
 })
 
 const Conntrack = Schema.Struct({
   max: opt(PositiveInt),
+  maxPerCore: opt(NonNegativeInt),
+  min: opt(NonNegativeInt),
+  tcpBeLiberal: opt(Schema.Boolean),
   tcpEstablishedTimeout: opt(DurationString),
   tcpCloseWaitTimeout: opt(DurationString),
   udpTimeout: opt(DurationString),
@@ -130,6 +137,8 @@ const KubeProxy = Schema.Struct({
   localhostNodePorts: opt(Schema.Boolean),
   nfacct: opt(Schema.Boolean),
   randomFully: opt(Schema.Boolean),
+  /** --nodeport-addresses: CIDRs, or [primary]. */
+  nodePortAddresses: opt(Schema.Array(Schema.String)),
   ruleCost: opt(DurationString),
   /** Simulated duration of a sync, per mode (only iptables is simulated so far). */
   syncCost: opt(
