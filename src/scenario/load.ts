@@ -519,6 +519,20 @@ class Context {
         ["kubeProxy", "conntrack", "maxPerCore"],
         "max and maxPerCore are mutually exclusive (as kube-proxy's --conntrack-max and --conntrack-max-per-core were); set maxPerCore: 0 to keep max",
       )
+    // nf_conntrack_max is a C int (proc_dointvec): a larger value fails the sysctl write.
+    const cpusMax = Math.max(
+      file.cluster?.cpus ?? DEFAULTS.nodeCpus,
+      ...(Array.isArray(file.cluster?.nodes) ? file.cluster.nodes.map((n) => n.cpus ?? 0) : []),
+    )
+    const INT_MAX = 2 ** 31 - 1
+    if ((ct.maxPerCore ?? 0) * cpusMax > INT_MAX)
+      this.error(
+        ["kubeProxy", "conntrack", "maxPerCore"],
+        `maxPerCore x ${cpusMax} CPUs exceeds nf_conntrack_max's limit ${INT_MAX}`,
+      )
+    for (const field of ["max", "min"] as const)
+      if ((ct[field] ?? 0) > INT_MAX)
+        this.error(["kubeProxy", "conntrack", field], `exceeds nf_conntrack_max's limit ${INT_MAX}`)
     if (k.nodePortAddresses !== undefined)
       for (const issue of validateNodePortAddresses(k.nodePortAddresses))
         this.error(

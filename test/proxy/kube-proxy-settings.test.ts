@@ -221,6 +221,13 @@ describe("settings through the scenario", () => {
     expect(floored.conntrack.dropsTableFull).toBe(0)
   })
 
+  it("nf_conntrack_max must fit its C int", () => {
+    expect(errors(scenario(", conntrack: { maxPerCore: 1073741824 }", ", cpus: 4"))[0]).toContain(
+      "kubeProxy.conntrack.maxPerCore: maxPerCore x 4 CPUs exceeds nf_conntrack_max's limit 2147483647",
+    )
+    expect(errors(scenario(", conntrack: { maxPerCore: 1073741823 }", ", cpus: 2"))).toEqual([])
+  })
+
   it("conntrack.max alone is the old absolute --conntrack-max; with maxPerCore it is an error", () => {
     expect(load(scenario(", conntrack: { max: 1000 }")).kubeProxy.conntrack).toMatchObject({ max: 1000, maxPerCore: 0 })
     expect(errors(scenario(", conntrack: { max: 1000, maxPerCore: 10 }"))[0]).toContain(
