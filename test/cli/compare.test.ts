@@ -139,6 +139,9 @@ describe("compare", () => {
     expect(await runCli(["compare", "s.yaml", "--runs", "2"], t.io)).toBe(0)
     expect(t.out().split("\n")[0]).toContain("seeds 3..4 (mean ± 95% CI half-width)")
     expect(t.out()).toMatch(/^latency p50\s+\S+ ± \S+$/m)
+    // Pod names differ between seeds: endpoints are ranked by share in each run.
+    expect(t.out()).toMatch(/^ {2}endpoint #1 by share\s+\d+\.\d% ± \d+\.\d%$/m)
+    expect(t.out()).not.toMatch(/^ {2}endpoint #4 by share/m)
   })
 
   it("--modes: names checked against the registry of simulated modes; others exit 2 with a clear message", async () => {
