@@ -129,6 +129,20 @@ describe("compare", () => {
     expect(otherDoc.modes[0].results[0].fingerprint).not.toBe(doc.modes[0].results[0].fingerprint)
   })
 
+  it("a mode's results document is the one `run --json` prints for that mode and seed; help lists compare", async () => {
+    const c = capture({ "s.yaml": SCENARIO })
+    expect(await runCli(["compare", "s.yaml", "--json", "--modes", "iptables"], c.io)).toBe(0)
+    const r = capture({ "s.yaml": SCENARIO })
+    expect(await runCli(["run", "s.yaml", "--json"], r.io)).toBe(0)
+    expect((JSON.parse(c.out()) as CompareJson).modes[0].results[0]).toEqual(JSON.parse(r.out()))
+    const h = capture({})
+    expect(await runCli(["--help"], h.io)).toBe(0)
+    expect(h.out()).toContain("compare")
+    const hc = capture({})
+    expect(await runCli(["compare", "--help"], hc.io)).toBe(0)
+    expect(hc.out()).toContain("--modes")
+  })
+
   it("--runs 2: seeds seed..seed+1 per mode, cells as mean ± spread", async () => {
     const c = capture({ "s.yaml": SCENARIO })
     expect(await runCli(["compare", "s.yaml", "--runs", "2", "--json"], c.io)).toBe(0)
