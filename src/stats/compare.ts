@@ -64,15 +64,9 @@ interface Section {
   readonly rows: readonly Row[]
 }
 
-/**
- * The IPVS connection table peak, when the documents of a mode carry one (`ipvs.peakConnections`);
- * read structurally so that documents of modes without IPVS need no such field.
- */
+/** The IPVS connection table peak, in documents of modes that have one (`ipvs`, results.ts). */
 function ipvsPeak(doc: ResultsDocument): number | undefined {
-  const ipvs: unknown = (doc as unknown as Record<string, unknown>).ipvs
-  if (typeof ipvs !== "object" || ipvs === null) return undefined
-  const peak: unknown = (ipvs as Record<string, unknown>).peakConnections
-  return typeof peak === "number" ? peak : undefined
+  return doc.ipvs?.peakConnections
 }
 
 function workload(doc: ResultsDocument, name: string): WorkloadResults | undefined {
