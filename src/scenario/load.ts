@@ -6,6 +6,13 @@
  * and returned at once; nothing throws for bad input.
  */
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import {
+  CONNTRACK_MAX_PER_CORE_DEFAULT,
+  CONNTRACK_MIN_DEFAULT,
+  KERNEL_CONNTRACK_MAX_DEFAULT,
+  NODE_CPUS_DEFAULT,
+} from "../proxy/conntrack-sysctls.ts"
+import { validateNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
@@ -92,7 +99,13 @@ export const DEFAULTS = {
   iptablesSyncFixed: `${DEFAULT_IPTABLES_SYNC_COST.fixedNs}ns`,
   iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
   iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
-  conntrackMax: 131072,
+  // proxy/conntrack-sysctls.ts: kube-proxy's --conntrack-max-per-core / --conntrack-min defaults,
+  // the kernel's own nf_conntrack_max, and the CPUs of a node (eksctl's default m5.large: 2 vCPUs).
+  conntrackMaxPerCore: CONNTRACK_MAX_PER_CORE_DEFAULT,
+  conntrackMin: CONNTRACK_MIN_DEFAULT,
+  conntrackKernelMax: KERNEL_CONNTRACK_MAX_DEFAULT,
+  conntrackTcpBeLiberal: false,
+  nodeCpus: NODE_CPUS_DEFAULT,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
   udpTimeout: "30s",
@@ -383,6 +396,7 @@ class Context {
         labels: { ...(node.labels ?? {}) },
         ...(node.ip !== undefined ? { ip: node.ip } : {}),
         ...(node.maxPods !== undefined ? { maxPods: node.maxPods } : {}),
+        ...(node.cpus !== undefined ? { cpus: node.cpus } : {}),
         ...((node.instanceType ?? c.instanceType) !== undefined
           ? { instanceType: (node.instanceType ?? c.instanceType) as string }
           : {}),
@@ -430,6 +444,7 @@ class Context {
       serviceNodePortRange,
       systemServices: c.systemServices ?? DEFAULTS.systemServices,
       ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
+      ...(c.cpus !== undefined ? { cpus: c.cpus } : {}),
       ...(c.controllerManager !== undefined ? { controllerManager: { ...c.controllerManager } } : {}),
       network: {
         sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
@@ -498,8 +513,35 @@ class Context {
         ["kubeProxy", "mode"],
         `kube-proxy mode ${k.mode} is not simulated yet (simulated: ${simulatedProxyModes().join(", ")})`,
       )
+    // Old kube-proxy refused an absolute --conntrack-max together with --conntrack-max-per-core.
+    if (ct.max !== undefined && ct.maxPerCore !== undefined && ct.maxPerCore > 0)
+      this.error(
+        ["kubeProxy", "conntrack", "maxPerCore"],
+        "max and maxPerCore are mutually exclusive (as kube-proxy's --conntrack-max and --conntrack-max-per-core were); set maxPerCore: 0 to keep max",
+      )
+    // nf_conntrack_max is a C int (proc_dointvec): a larger value fails the sysctl write.
+    const cpusMax = Math.max(
+      file.cluster?.cpus ?? DEFAULTS.nodeCpus,
+      ...(Array.isArray(file.cluster?.nodes) ? file.cluster.nodes.map((n) => n.cpus ?? 0) : []),
+    )
+    const INT_MAX = 2 ** 31 - 1
+    if ((ct.maxPerCore ?? 0) * cpusMax > INT_MAX)
+      this.error(
+        ["kubeProxy", "conntrack", "maxPerCore"],
+        `maxPerCore x ${cpusMax} CPUs exceeds nf_conntrack_max's limit ${INT_MAX}`,
+      )
+    for (const field of ["max", "min"] as const)
+      if ((ct[field] ?? 0) > INT_MAX)
+        this.error(["kubeProxy", "conntrack", field], `exceeds nf_conntrack_max's limit ${INT_MAX}`)
+    if (k.nodePortAddresses !== undefined)
+      for (const issue of validateNodePortAddresses(k.nodePortAddresses))
+        this.error(
+          ["kubeProxy", "nodePortAddresses", issue.index],
+          `${JSON.stringify(k.nodePortAddresses[issue.index])}: ${issue.message} (e.g. 10.0.0.0/16, or primary alone)`,
+        )
     return {
       mode: k.mode ?? DEFAULTS.kubeProxyMode,
+      nodePortAddresses: k.nodePortAddresses === undefined ? null : [...k.nodePortAddresses],
       syncPeriodNs,
       minSyncPeriodNs,
       masqueradeAll: k.masqueradeAll ?? DEFAULTS.masqueradeAll,
@@ -523,7 +565,11 @@ class Context {
         },
       },
       conntrack: {
-        max: ct.max ?? DEFAULTS.conntrackMax,
+        max: ct.max ?? DEFAULTS.conntrackKernelMax,
+        // An absolute max given alone keeps its value: kube-proxy then leaves nf_conntrack_max.
+        maxPerCore: ct.maxPerCore ?? (ct.max !== undefined ? 0 : DEFAULTS.conntrackMaxPerCore),
+        min: ct.min ?? DEFAULTS.conntrackMin,
+        tcpBeLiberal: ct.tcpBeLiberal ?? DEFAULTS.conntrackTcpBeLiberal,
         tcpEstablishedTimeoutNs: DURATION(ct.tcpEstablishedTimeout ?? DEFAULTS.tcpEstablishedTimeout),
         tcpCloseWaitTimeoutNs: DURATION(ct.tcpCloseWaitTimeout ?? DEFAULTS.tcpCloseWaitTimeout),
         udpTimeoutNs: DURATION(ct.udpTimeout ?? DEFAULTS.udpTimeout),
@@ -758,6 +804,16 @@ class Context {
       "completedAtMost",
       "failedAtLeast",
     ]
+    let modes: (typeof entry.modes & object)[number][] | undefined
+    if (entry.modes !== undefined) {
+      if (entry.modes.length === 0) this.error([...path, "modes"], "expected at least one kube-proxy mode")
+      const seen = new Set<string>()
+      entry.modes.forEach((mode, i) => {
+        if (seen.has(mode)) this.error([...path, "modes", i], `duplicate mode "${mode}"`)
+        seen.add(mode)
+      })
+      modes = [...entry.modes]
+    }
     for (const condition of conditions) {
       const raw = entry[condition]
       if (raw === undefined) continue
@@ -768,6 +824,7 @@ class Context {
         value,
         text: `${condition}: ${raw}`,
         position: this.doc.locate([...path, condition]),
+        ...(modes === undefined ? {} : { modes }),
       })
     }
     return out
