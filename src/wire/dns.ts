@@ -24,8 +24,11 @@
  *
  * Names are stored without the trailing dot ("my-svc.default.svc.cluster.local"); the root is "".
  * Names are ASCII (the simulator never produces IDNs); a label is 1..63 bytes.
- * Not modelled: EDNS(0) OPT records (glibc and musl send none by default; Go's resolver adds one,
- * not represented yet), DNSSEC records, classes other than IN.
+ * EDNS(0): `ednsUdpPayloadBytes` stands for an OPT pseudo-record (version 0, no DO bit, no
+ * options: 11 bytes, last in the additional section). glibc and musl send none by default; Go's
+ * resolver adds one advertising 1232 bytes; CoreDNS echoes one when the query had one
+ * (request.SizeAndDo). Not modelled: EDNS options (cookies, padding...), DNSSEC records, classes
+ * other than IN.
  */
 import dnsPacket from "dns-packet"
 import { Buffer } from "node:buffer"
@@ -136,9 +139,13 @@ export interface DnsMessage {
   readonly answers: readonly DnsRecord[]
   readonly authorities: readonly DnsRecord[]
   readonly additionals: readonly DnsRecord[]
+  /** UDP payload size of the message's EDNS(0) OPT record; absent = no OPT record. */
+  readonly ednsUdpPayloadBytes?: number
 }
 
 export const DNS_HEADER_BYTES = 12
+/** An OPT pseudo-record without options: root name, type, size, ext-rcode, version, flags, rdlength. */
+export const DNS_OPT_RECORD_BYTES = 11
 /** Type, class (2 each) after a question name. */
 const QUESTION_FIXED_BYTES = 4
 /** Type, class (2), TTL (4), RDLENGTH (2) after an owner name. */
@@ -193,6 +200,7 @@ function sectionLengthBytes(records: readonly DnsRecord[]): number {
 export function encodedLengthBytes(msg: DnsMessage): number {
   let bytes = DNS_HEADER_BYTES
   for (const q of msg.questions) bytes += nameLengthBytes(q.name) + QUESTION_FIXED_BYTES
+  if (msg.ednsUdpPayloadBytes !== undefined) bytes += DNS_OPT_RECORD_BYTES
   return (
     bytes + sectionLengthBytes(msg.answers) + sectionLengthBytes(msg.authorities) + sectionLengthBytes(msg.additionals)
   )
@@ -231,7 +239,7 @@ export function compressedLengthBytes(msg: DnsMessage): number {
           break
       }
     }
-  return offset
+  return msg.ednsUdpPayloadBytes !== undefined ? offset + DNS_OPT_RECORD_BYTES : offset
 }
 
 /**
@@ -276,11 +284,23 @@ export function coreDnsReplyLengthBytes(
   return plain
 }
 
+/**
+ * The reply size a server may use for `query` (CoreDNS edns.Size): 65535 over TCP; over UDP the
+ * query's EDNS(0) size, at least 512 (no OPT -> 512).
+ */
+export function clientBufferBytes(query: DnsMessage, transport: "udp" | "tcp"): number {
+  if (transport === "tcp") return DNS_TCP_MAX_MSG_BYTES
+  return Math.max(query.ednsUdpPayloadBytes ?? 0, DNS_UDP_MIN_MSG_BYTES)
+}
+
 // --- construction helpers (the shapes stub resolvers and servers emit) -------------------------
 
-/** A stub resolver query: one question, RD=1 (glibc res_mkquery and musl __res_mkquery set RD). */
-export function dnsQuery(id: number, name: string, type: number): DnsMessage {
-  return {
+/**
+ * A stub resolver query: one question, RD=1 (glibc res_mkquery and musl __res_mkquery set RD);
+ * `ednsUdpPayloadBytes` adds an OPT record (Go's resolver: 1232).
+ */
+export function dnsQuery(id: number, name: string, type: number, ednsUdpPayloadBytes?: number): DnsMessage {
+  const query: DnsMessage = {
     id,
     flags: DnsFlag.RD,
     rcode: Rcode.NOERROR,
@@ -289,6 +309,7 @@ export function dnsQuery(id: number, name: string, type: number): DnsMessage {
     authorities: [],
     additionals: [],
   }
+  return ednsUdpPayloadBytes === undefined ? query : { ...query, ednsUdpPayloadBytes }
 }
 
 /** The reply skeleton to `query`: same id and question, QR set, RD copied (RFC 1035 §4.1.1). */
@@ -300,7 +321,7 @@ export function dnsReply(
   authorities: readonly DnsRecord[] = [],
   additionals: readonly DnsRecord[] = [],
 ): DnsMessage {
-  return {
+  const reply: DnsMessage = {
     id: query.id,
     flags: DnsFlag.QR | (query.flags & (DnsFlag.RD | DnsFlag.CD)) | flags,
     rcode,
@@ -309,6 +330,8 @@ export function dnsReply(
     authorities,
     additionals,
   }
+  // CoreDNS's SizeAndDo answers an OPT with an OPT advertising the request's size.
+  return query.ednsUdpPayloadBytes === undefined ? reply : { ...reply, ednsUdpPayloadBytes: query.ednsUdpPayloadBytes }
 }
 
 // --- codec (dns-packet) ---------------------------------------------------------------------------
@@ -442,7 +465,22 @@ export function encodeDnsMessage(msg: DnsMessage): Uint8Array {
     questions: msg.questions.map((q) => ({ name: q.name, type: typeName(q.type), class: "IN" as const })),
     answers: msg.answers.map(toPacketRecord),
     authorities: msg.authorities.map(toPacketRecord),
-    additionals: msg.additionals.map(toPacketRecord),
+    additionals:
+      msg.ednsUdpPayloadBytes === undefined
+        ? msg.additionals.map(toPacketRecord)
+        : [
+            ...msg.additionals.map(toPacketRecord),
+            {
+              type: "OPT",
+              name: ".",
+              udpPayloadSize: msg.ednsUdpPayloadBytes,
+              extendedRcode: 0,
+              ednsVersion: 0,
+              flags: 0,
+              flag_do: false,
+              options: [],
+            },
+          ],
   })
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }
@@ -452,15 +490,22 @@ export function decodeDnsMessage(bytes: Uint8Array): DnsMessage {
   const p = dnsPacket.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   const word = p.flags ?? 0
   const flagBits = word & (0x7ff0 & ~0x0040)
-  return {
+  let ednsUdpPayloadBytes = -1
+  const additionals: DnsRecord[] = []
+  for (const a of p.additionals ?? []) {
+    if (a.type === "OPT") ednsUdpPayloadBytes = a.udpPayloadSize
+    else additionals.push(fromPacketRecord(a))
+  }
+  const msg: DnsMessage = {
     id: p.id ?? 0,
     flags: (p.type === "response" ? DnsFlag.QR : 0) | flagBits | (word & OPCODE_MASK),
     rcode: word & 0xf,
     questions: (p.questions ?? []).map((q) => ({ name: fromPacketName(q.name), type: typeNumber(q.type) })),
     answers: (p.answers ?? []).map(fromPacketRecord),
     authorities: (p.authorities ?? []).map(fromPacketRecord),
-    additionals: (p.additionals ?? []).map(fromPacketRecord),
+    additionals,
   }
+  return ednsUdpPayloadBytes < 0 ? msg : { ...msg, ednsUdpPayloadBytes }
 }
 
 /** Name of an rcode as dig prints it. */

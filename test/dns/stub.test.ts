@@ -352,8 +352,13 @@ describe("musl (dns.md §2.3, lookup_name.c / res_msend.c)", () => {
 })
 
 describe("Go pure resolver (dns.md §2.4, dnsclient_unix.go)", () => {
-  it("A and AAAA in parallel, each exchange on its own socket", () => {
-    const r = run("go", "my-svc")
+  it("A and AAAA in parallel, each exchange on its own socket, each query with a 1232-byte EDNS(0) OPT", () => {
+    const seen: (number | undefined)[] = []
+    const r = run("go", "my-svc", (q, s, send, i) => {
+      seen.push(q.ednsUdpPayloadBytes)
+      return ZONE(q, s, send, i)
+    })
+    expect(seen).toEqual([1232, 1232])
     expect(r.sends.map((s) => s.atNs)).toEqual([0, 0])
     expect(r.sends[0].socket).not.toBe(r.sends[1].socket)
     expect(r.closed.size).toBe(2)

@@ -5,6 +5,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import {
+  clientBufferBytes,
   compressedLengthBytes,
   coreDnsReplyLengthBytes,
   decodeDnsMessage,
@@ -101,6 +102,21 @@ describe("wire/dns fixtures", () => {
     expect(decodeDnsMessage(plain)).toEqual(msg)
   })
 
+  it("an EDNS(0) OPT record (Go's 1232-byte advertisement) adds 11 bytes and round-trips", () => {
+    const q = dnsQuery(3, QNAME, DnsType.AAAA, 1232)
+    const bytes = encodeDnsMessage(q)
+    expect(bytes.length).toBe(50 + 11)
+    expect(encodedLengthBytes(q)).toBe(61)
+    expect(Array.from(bytes.slice(-11))).toEqual([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0])
+    expect(decodeDnsMessage(bytes)).toEqual(q)
+    // A reply echoes the OPT (CoreDNS SizeAndDo) and may then be 1232 bytes over UDP.
+    const reply = dnsReply(q, Rcode.NOERROR, DnsFlag.AA, [])
+    expect(reply.ednsUdpPayloadBytes).toBe(1232)
+    expect(clientBufferBytes(q, "udp")).toBe(1232)
+    expect(clientBufferBytes(dnsQuery(4, QNAME, DnsType.A), "udp")).toBe(512)
+    expect(clientBufferBytes(q, "tcp")).toBe(65535)
+  })
+
   it("SRV targets are never compressed but later names may point at them (miekg/dns packDomainName)", () => {
     const q = dnsQuery(1, `_http._tcp.${QNAME}`, DnsType.SRV)
     const srv: DnsRecord = {
@@ -182,18 +198,22 @@ const recordArb: fc.Arbitrary<DnsRecord> = fc.oneof(
 const flagsArb = fc
   .subarray([DnsFlag.QR, DnsFlag.AA, DnsFlag.TC, DnsFlag.RD, DnsFlag.RA, DnsFlag.AD, DnsFlag.CD])
   .map((bits) => bits.reduce((a, b) => a | b, 0))
-const messageArb: fc.Arbitrary<DnsMessage> = fc.record({
-  id: fc.nat(0xffff),
-  flags: flagsArb,
-  rcode: fc.constantFrom(Rcode.NOERROR, Rcode.SERVFAIL, Rcode.NXDOMAIN, Rcode.REFUSED),
-  questions: fc.array(
-    fc.record({ name: nameArb, type: fc.constantFrom(DnsType.A, DnsType.AAAA, DnsType.SRV, DnsType.PTR, 65) }),
-    { maxLength: 2 },
-  ),
-  answers: fc.array(recordArb, { maxLength: 5 }),
-  authorities: fc.array(recordArb, { maxLength: 2 }),
-  additionals: fc.array(recordArb, { maxLength: 3 }),
-})
+const messageArb: fc.Arbitrary<DnsMessage> = fc.record(
+  {
+    id: fc.nat(0xffff),
+    flags: flagsArb,
+    rcode: fc.constantFrom(Rcode.NOERROR, Rcode.SERVFAIL, Rcode.NXDOMAIN, Rcode.REFUSED),
+    questions: fc.array(
+      fc.record({ name: nameArb, type: fc.constantFrom(DnsType.A, DnsType.AAAA, DnsType.SRV, DnsType.PTR, 65) }),
+      { maxLength: 2 },
+    ),
+    answers: fc.array(recordArb, { maxLength: 5 }),
+    authorities: fc.array(recordArb, { maxLength: 2 }),
+    additionals: fc.array(recordArb, { maxLength: 3 }),
+    ednsUdpPayloadBytes: fc.integer({ min: 512, max: 65535 }),
+  },
+  { requiredKeys: ["id", "flags", "rcode", "questions", "answers", "authorities", "additionals"] },
+)
 
 describe("wire/dns properties", () => {
   it("decode(encode(m)) === m", () => {

@@ -15,14 +15,17 @@
  * is tried, whatever the error was (StrictErrors is off by default), and the error kept is the
  * first one, or the bare name's. With `rotate` the first server advances by one per lane
  * (serverOffset is a process-wide counter in Go; here it is counted per lookup).
- * Not modelled: the EDNS(0) OPT record Go adds to every query (11 bytes; wire/dns.ts has no OPT
- * yet), .onion avoidance, /etc/hosts, the cgo resolver.
+ * Every query carries an EDNS(0) OPT record advertising 1232 bytes (`newRequest`,
+ * maxDNSPacketSize). Not modelled: .onion avoidance, /etc/hosts, the cgo resolver.
  */
 import { NS_PER_S } from "../../sim/time.ts"
 import { DnsFlag, dnsQuery, Rcode, type DnsMessage } from "../../wire/dns.ts"
 import { doneAction, familyQtypes, hasAnswerOfType, joinName, NO_ADDRESSES, replyAddresses } from "./common.ts"
 import { countDots, type StubConf } from "./conf.ts"
 import type { StubAction, StubFamilies, StubLookup, StubOutcome, StubRandom } from "./types.ts"
+
+/** dnsclient_unix.go maxDNSPacketSize ("taken from https://dnsflagday.net/2020/"). */
+export const GO_EDNS_UDP_PAYLOAD_BYTES = 1232
 
 // Lane results.
 const LANE_IDLE = 0
@@ -180,7 +183,12 @@ export class GoLookup implements StubLookup {
     this.laneServer[lane] = (this.laneOffset[lane] + (this.laneExchange[lane] % nscount)) % nscount
     this.laneTcp[lane] = this.conf.useVc
     // newRequest: a fresh random id per exchange.
-    this.laneQuery[lane] = dnsQuery(this.random.intBelow(0x10000), this.stepNames[this.step], this.qtypes[lane])
+    this.laneQuery[lane] = dnsQuery(
+      this.random.intBelow(0x10000),
+      this.stepNames[this.step],
+      this.qtypes[lane],
+      GO_EDNS_UDP_PAYLOAD_BYTES,
+    )
     this.dial(lane, nowNs)
   }
 
