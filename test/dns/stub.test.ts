@@ -94,6 +94,14 @@ describe("stub resolvers: name lists and query counts (dns.md §2.5)", () => {
     expect(names(run("musl", "a.b.c.d.e.f").sends)).toEqual(["a.b.c.d.e.f"])
   })
 
+  it("search '.' (kubelet's Default policy without --resolv-conf): glibc tries the name there and not again; musl and Go skip it", () => {
+    const text = "search . example.com\nnameserver 127.0.0.1\noptions ndots:2\n"
+    const planned = (libc: StubLibc) => createStubLookup(parseStubConf(libc, text), "x", counterRandom()).plannedNames
+    expect(planned("glibc")).toEqual(["x", "x.example.com"])
+    expect(planned("musl")).toEqual(["x.example.com", "x"])
+    expect(planned("go")).toEqual(["x.example.com", "x"])
+  })
+
   it("node search domains add H exchanges: google.com with 2 node domains = 6 exchanges (4+H)", () => {
     const text = POD_RESOLV.replace("cluster.local\n", "cluster.local ec2.internal corp.example\n")
     for (const libc of ["glibc", "musl", "go"] as const)

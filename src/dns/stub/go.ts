@@ -79,6 +79,8 @@ export class GoLookup implements StubLookup {
         this.stepNames.push(name)
       }
       for (const suffix of conf.search) {
+        // dnsconfig_unix.go drops "." from the search list.
+        if (suffix === "." || suffix === "") continue
         const fqdn = joinName(name, suffix)
         // "Try suffixes that are not too long (see isDomainName)": len(fqdn + ".") <= 254.
         if (fqdn.length + 1 <= 254) this.stepNames.push(fqdn)

@@ -57,8 +57,12 @@ export class MuslLookup implements StubLookup {
     const trailing = name.endsWith(".")
     const bare = trailing ? name.slice(0, -1) : name
     if (countDots(name) < conf.ndots && !trailing)
-      for (const suffix of conf.search)
+      for (const suffix of conf.search) {
+        // "name." + "." has an empty label: __res_mkquery fails and name_from_dns returns 0, so
+        // the suffix is skipped without a query.
+        if (suffix === "." || suffix === "") continue
         if (suffix.length < MUSL_NAME_BUFFER_BYTES - bare.length - 1) this.stepNames.push(joinName(bare, suffix))
+      }
     this.stepNames.push(bare)
   }
 
