@@ -58,8 +58,9 @@ export class MuslLookup implements StubLookup {
     const bare = trailing ? name.slice(0, -1) : name
     if (countDots(name) < conf.ndots && !trailing)
       for (const suffix of conf.search) {
-        // "name." + "." has an empty label: __res_mkquery fails and name_from_dns returns 0, so
-        // the suffix is skipped without a query.
+        // "name." + "." has an empty label: __res_mkquery fails and current musl's name_from_dns
+        // returns 0, so the suffix is skipped without a query (older releases returned
+        // EAI_NONAME and ended the lookup there).
         if (suffix === "." || suffix === "") continue
         if (suffix.length < MUSL_NAME_BUFFER_BYTES - bare.length - 1) this.stepNames.push(joinName(bare, suffix))
       }
@@ -125,13 +126,14 @@ export class MuslLookup implements StubLookup {
     this.queries = []
     this.replies = []
     this.tcpSockets = []
+    // __res_mkquery derives the id from the clock, so both queries of a step get the same one;
+    // "Ensure query IDs are distinct": name_from_dns increments the second one's first byte.
     let id = this.random.intBelow(0x10000)
     for (const qtype of this.qtypes) {
-      // "Make sure each query has a distinct id" (name_from_dns).
       this.queries.push(dnsQuery(id, this.stepNames[this.step], qtype))
       this.replies.push(null)
       this.tcpSockets.push(-1)
-      id = (id + 1) & 0xffff
+      id = (id + 0x100) & 0xffff
     }
     this.socket = this.nextSocket++
     this.stepStartNs = nowNs
