@@ -5,6 +5,7 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { podResolvConf, renderResolvConf } from "../../src/dns/resolv-conf.ts"
 import { parseStubConf } from "../../src/dns/stub/conf.ts"
 import { newGlibcResolverState } from "../../src/dns/stub/glibc.ts"
 import { createStubLookup } from "../../src/dns/stub/lookup.ts"
@@ -154,6 +155,38 @@ describe("stub resolvers: name lists and query counts (dns.md §2.5)", () => {
       ),
       { numRuns: 200 },
     )
+  })
+})
+
+describe("kubelet's file read by each stub resolver", () => {
+  it("the ClusterFirst file gives every libc ndots 5, the 3 cluster suffixes + node ones, the cluster DNS", () => {
+    const text = renderResolvConf(
+      podResolvConf(
+        { namespace: "shop" },
+        { clusterDomain: "cluster.local", clusterDNS: ["10.96.0.10"], nodeResolvConf: "search ec2.internal\n" },
+      ),
+    )
+    for (const libc of ["glibc", "musl", "go"] as const)
+      expect(parseStubConf(libc, text)).toMatchObject({
+        ndots: 5,
+        search: ["shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "ec2.internal"],
+        nameservers: ["10.96.0.10"],
+        timeoutS: 5,
+        attempts: 2,
+      })
+  })
+
+  it("a dnsConfig single-request-reopen reaches glibc and Go but not musl (dns.md §4.4)", () => {
+    const text = renderResolvConf(
+      podResolvConf(
+        { namespace: "shop", dnsConfig: { options: [{ name: "single-request-reopen" }] } },
+        { clusterDomain: "cluster.local", clusterDNS: ["10.96.0.10"], nodeResolvConf: "" },
+      ),
+    )
+    expect(text).toContain("options ndots:5 single-request-reopen\n")
+    expect(parseStubConf("glibc", text).singleRequestReopen).toBe(true)
+    expect(parseStubConf("go", text).singleRequest).toBe(true)
+    expect(parseStubConf("musl", text)).toMatchObject({ singleRequest: false, singleRequestReopen: false })
   })
 })
 

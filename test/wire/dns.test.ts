@@ -4,6 +4,7 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { knobInt } from "../tier.ts"
 import {
   clientBufferBytes,
   compressedLengthBytes,
@@ -215,13 +216,16 @@ const messageArb: fc.Arbitrary<DnsMessage> = fc.record(
   { requiredKeys: ["id", "flags", "rcode", "questions", "answers", "authorities", "additionals"] },
 )
 
+/** Property runs: KUBE_NETSIM_DNS_WIRE_RUNS, 150 in the quick tier, 3000 in the extensive one. */
+const RUNS = knobInt("DNS_WIRE_RUNS", 150, 3000)
+
 describe("wire/dns properties", () => {
   it("decode(encode(m)) === m", () => {
     fc.assert(
       fc.property(messageArb, (m) => {
         expect(decodeDnsMessage(encodeDnsMessage(m))).toEqual(m)
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     )
   })
 
@@ -230,7 +234,7 @@ describe("wire/dns properties", () => {
       fc.property(messageArb, (m) => {
         expect(encodedLengthBytes(m)).toBe(encodeDnsMessage(m).length)
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     )
   })
 
@@ -239,7 +243,7 @@ describe("wire/dns properties", () => {
       fc.property(messageArb, (m) => {
         expect(compressedLengthBytes(m)).toBeLessThanOrEqual(encodedLengthBytes(m))
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     )
     const lone = dnsQuery(1, "a.b", DnsType.A)
     expect(compressedLengthBytes(lone)).toBe(encodedLengthBytes(lone))
