@@ -104,8 +104,8 @@ export class GlibcLookup implements StubLookup {
     let rootOnList = false
     for (const domain of conf.search) {
       const root = domain === "." || domain === ""
+      // "." is queried as the name itself (dname++ leaves ""), and marks root_on_list.
       if (root) rootOnList = true
-      if (root && dots === 0 && conf.noTldQuery) continue
       this.addStep(joinName(bare, domain), STEP_SEARCH)
     }
     const searched = true
