@@ -320,6 +320,20 @@ describe("CoreDNS kubernetes plugin (handler_test.go cases)", () => {
     expect(rrs(unknown.authorities)[0]).toMatch(/^in-addr\.arpa 5 SOA ns\.dns\.in-addr\.arpa/)
   })
 
+  it("answers follow the store: a service created after a query is found by name and by PTR", () => {
+    const store = fixtureStore()
+    const k = new KubernetesPlugin(store, { ...COREDNS_KUBERNETES_DEFAULTS, zones: ["cluster.local", "in-addr.arpa"] })
+    expect(ask(k, "7.0.0.10.in-addr.arpa", DnsType.PTR).rcode).toBe(Rcode.NXDOMAIN)
+    expect(ask(k, "late.testns.svc.cluster.local", DnsType.A).rcode).toBe(Rcode.NXDOMAIN)
+    store.put("Service", service("late", { clusterIP: "10.0.0.7", clusterIPs: ["10.0.0.7"], ports: HTTP }))
+    expect(rrs(ask(k, "7.0.0.10.in-addr.arpa", DnsType.PTR).answers)).toEqual([
+      "7.0.0.10.in-addr.arpa 5 PTR late.testns.svc.cluster.local",
+    ])
+    expect(rrs(ask(k, "late.testns.svc.cluster.local", DnsType.A).answers)).toEqual([
+      "late.testns.svc.cluster.local 5 A 10.0.0.7",
+    ])
+  })
+
   it("kubeadm Corefile: fallthrough in-addr.arpa ip6.arpa passes unknown PTRs on; ttl 30", () => {
     const k = new KubernetesPlugin(fixtureStore(), kubeadmKubernetesPlugin())
     expect(k.serve(dnsQuery(1, "9.9.9.9.in-addr.arpa", DnsType.PTR))).toEqual({ kind: "next" })

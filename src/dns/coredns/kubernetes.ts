@@ -197,6 +197,10 @@ export class KubernetesPlugin {
   synced = true
   /** SOA serial: Unix seconds of the last Service/EndpointSlice change (dnsControl.Modified). */
   serial = 0
+  /** Reverse and pod-IP indexes (the informers' SvcIndexReverse/EpIndexReverse/PodIndex), rebuilt lazily when the store changed. */
+  private indexVersion = -1
+  private reverse = new Map<string, string[]>()
+  private podIps = new Map<string, string[]>()
 
   constructor(
     private readonly store: ApiStore,
@@ -487,10 +491,10 @@ export class KubernetesPlugin {
       if (!isIpv4(ip) && !isIpv6(ip)) return { entries: [], err: ERR_NO_ITEMS }
       return { entries: [{ host: ip, port: 0, domain }], err: ERR_NONE }
     }
+    // PodIndex(ip): pods with that IP, in the asked namespace.
     const entries: Entry[] = []
-    for (const p of this.store.list("Pod"))
-      if (p.status?.podIP === ip && match(r.namespace, p.metadata.namespace ?? "default"))
-        entries.push({ host: ip, port: 0, domain })
+    for (const namespace of this.podIndex().get(ip) ?? [])
+      if (match(r.namespace, namespace)) entries.push({ host: ip, port: 0, domain })
     return { entries, err: entries.length > 0 ? ERR_NONE : ERR_NO_ITEMS }
   }
 
@@ -552,12 +556,12 @@ export class KubernetesPlugin {
     return { entries, err }
   }
 
+  /**
+   * SvcIndex(name.namespace). API object names are lowercase DNS-1123 labels and parse() lowercases
+   * the query, so the exact key is the case-insensitive match.
+   */
   private findService(namespace: string, name: string): Service | undefined {
-    const exact = this.store.get("Service", namespace, name)
-    if (exact !== undefined) return exact
-    for (const s of this.store.list("Service"))
-      if (match(namespace, s.metadata.namespace ?? "default") && match(name, s.metadata.name)) return s
-    return undefined
+    return this.store.get("Service", namespace, name)
   }
 
   /** endpointHostname: hostname, else pod name with endpoint_pod_names, else the dashed IP. */
@@ -572,6 +576,57 @@ export class KubernetesPlugin {
     return ""
   }
 
+  private refreshIndexes(): void {
+    if (this.indexVersion === this.store.resourceVersion) return
+    this.indexVersion = this.store.resourceVersion
+    const primary = this.primaryZone()
+    const reverse = new Map<string, string[]>()
+    // serviceRecordForIP: a ClusterIP answers with its (first) service only...
+    for (const s of this.store.list("Service")) {
+      const ips = s.spec.clusterIPs ?? (s.spec.clusterIP !== undefined ? [s.spec.clusterIP] : [])
+      for (const ip of ips)
+        if (ip !== "None" && ip !== "" && !reverse.has(ip))
+          reverse.set(ip, [`${s.metadata.name}.${s.metadata.namespace ?? "default"}.svc.${primary}`])
+    }
+    // ...else every ready endpoint with that address, one name per (hostname, service).
+    const endpoints = new Map<string, string[]>()
+    for (const slice of this.store.list("EndpointSlice")) {
+      const service = slice.metadata.labels?.["kubernetes.io/service-name"]
+      if (service === undefined) continue
+      for (const ep of slice.endpoints) {
+        if (!(ep.conditions?.ready ?? true)) continue
+        for (const address of ep.addresses) {
+          const hostname = this.endpointHostname(address, ep.hostname, ep.targetRef?.name)
+          const target = `${hostname}.${service}.${slice.metadata.namespace ?? "default"}.svc.${primary}`
+          let list = endpoints.get(address)
+          if (list === undefined) endpoints.set(address, (list = []))
+          if (!list.includes(target)) list.push(target)
+        }
+      }
+    }
+    for (const [ip, targets] of endpoints) if (!reverse.has(ip)) reverse.set(ip, targets)
+    this.reverse = reverse
+    const podIps = new Map<string, string[]>()
+    for (const p of this.store.list("Pod")) {
+      const ip = p.status?.podIP
+      if (ip === undefined) continue
+      let list = podIps.get(ip)
+      if (list === undefined) podIps.set(ip, (list = []))
+      list.push(p.metadata.namespace ?? "default")
+    }
+    this.podIps = podIps
+  }
+
+  private reverseIndex(): ReadonlyMap<string, readonly string[]> {
+    this.refreshIndexes()
+    return this.reverse
+  }
+
+  private podIndex(): ReadonlyMap<string, readonly string[]> {
+    this.refreshIndexes()
+    return this.podIps
+  }
+
   /** plugin.PTR over Reverse(): the first ClusterIP service with that IP, else every ready endpoint. */
   private ptr(qname: string, zone: string): { records: DnsRecord[]; err: number } {
     const ip = addressFromReverse(qname)
@@ -579,29 +634,7 @@ export class KubernetesPlugin {
       const found = this.records(qname, zone)
       return { records: [], err: found.err }
     }
-    const targets: string[] = []
-    const primary = this.primaryZone()
-    for (const s of this.store.list("Service")) {
-      const ips = s.spec.clusterIPs ?? (s.spec.clusterIP !== undefined ? [s.spec.clusterIP] : [])
-      if (ips.includes(ip)) {
-        targets.push(`${s.metadata.name}.${s.metadata.namespace ?? "default"}.svc.${primary}`)
-        break
-      }
-    }
-    if (targets.length === 0)
-      for (const slice of this.store.list("EndpointSlice")) {
-        const service = slice.metadata.labels?.["kubernetes.io/service-name"]
-        if (service === undefined) continue
-        for (const ep of slice.endpoints) {
-          if (!(ep.conditions?.ready ?? true)) continue
-          for (const address of ep.addresses)
-            if (address === ip) {
-              const hostname = this.endpointHostname(address, ep.hostname, ep.targetRef?.name)
-              const target = `${hostname}.${service}.${slice.metadata.namespace ?? "default"}.svc.${primary}`
-              if (!targets.includes(target)) targets.push(target)
-            }
-        }
-      }
+    const targets = this.reverseIndex().get(ip) ?? []
     if (targets.length === 0) return { records: [], err: ERR_NO_ITEMS }
     return {
       records: targets.map((target) => ({ name: qname, ttl: this.config.ttlS, type: DnsType.PTR, target })),
