@@ -319,6 +319,15 @@ describe("glibc (dns.md §2.2, res_query.c / res_send.c)", () => {
     expect(r.outcome.status).toBe("nodata")
   })
 
+  it("dots >= ndots: the as-is try's h_errno is the one reported (saved_herrno), even after NXDOMAIN suffixes", () => {
+    const asIsTimesOut: Responder = (q, s, send, i) =>
+      q.questions[0].name === "a.b.c.d.e.f" ? null : ZONE(q, s, send, i)
+    const r = run("glibc", "a.b.c.d.e.f", asIsTimesOut)
+    expect(names(r.sends)[0]).toBe("a.b.c.d.e.f")
+    expect(names(r.sends)).toHaveLength(4)
+    expect(r.outcome).toMatchObject({ status: "again", reason: "timeout" })
+  })
+
   it("no-tld-query skips the bare single-label name", () => {
     const conf = parseStubConf("glibc", POD_RESOLV + "options no-tld-query\n")
     expect(createStubLookup(conf, "x", counterRandom()).plannedNames).not.toContain("x")

@@ -66,6 +66,7 @@ export class GlibcLookup implements StubLookup {
   private step = -1
   // search bookkeeping
   private savedHerrno = -1
+  private savedReason: "timeout" | "servfail" | "refused" | null = null
   private gotNodata = false
   private gotServfail = false
   private lastHerrno = HOST_NOT_FOUND
@@ -343,6 +344,7 @@ export class GlibcLookup implements StubLookup {
     const kind = this.stepKinds[this.step]
     if (kind === STEP_AS_IS_FIRST) {
       this.savedHerrno = herrno
+      this.savedReason = reason
       this.nextStep(nowNs, this.step + 1)
       return
     }
@@ -374,8 +376,10 @@ export class GlibcLookup implements StubLookup {
     this.deadlineNs = -1
     let herrno = this.lastHerrno
     let reason = this.lastReason
-    if (this.savedHerrno !== -1) herrno = this.savedHerrno
-    else if (this.gotNodata) {
+    if (this.savedHerrno !== -1) {
+      herrno = this.savedHerrno
+      reason = this.savedReason
+    } else if (this.gotNodata) {
       herrno = NO_DATA
       reason = null
     } else if (this.gotServfail) {
