@@ -17,8 +17,9 @@
  * models miekg/dns's compressor (msg.go `packDomainName`): every name's suffixes at offsets below
  * 2^14 are remembered; owner names, question names and the rdata names of CNAME, PTR and SOA are
  * replaced by a pointer to the longest earlier suffix; SRV targets are never compressed (RFC 2782)
- * but their suffixes are still remembered for later names. Suffixes match case-insensitively
- * (DNS names compare case-insensitively, RFC 1035 §2.3.3); the root name is never compressed.
+ * but their suffixes are still remembered for later names. Suffixes match case-sensitively (the
+ * compression map is keyed by the exact string: `compressionMap.find`), so "Example.com" and
+ * "example.com" are not shared; the root name is never compressed.
  * Stub resolvers (glibc `res_mkquery`, musl `__res_mkquery`) never compress their single-question
  * queries, so for a query both lengths are equal.
  *
@@ -249,16 +250,15 @@ export function compressedLengthBytes(msg: DnsMessage): number {
  */
 function packName(name: string, offset: number, seen: Set<string>, compress: boolean): number {
   if (name.length === 0) return offset + 1
-  const lower = name.toLowerCase()
   let begin = 0
   let at = offset
-  while (begin < lower.length) {
-    const suffix = begin === 0 ? lower : lower.slice(begin)
+  while (begin < name.length) {
+    const suffix = begin === 0 ? name : name.slice(begin)
     if (seen.has(suffix)) {
       if (compress) return at + 2
     } else if (at < MAX_COMPRESSION_OFFSET) seen.add(suffix)
-    const dot = lower.indexOf(".", begin)
-    const labelEnd = dot < 0 ? lower.length : dot
+    const dot = name.indexOf(".", begin)
+    const labelEnd = dot < 0 ? name.length : dot
     at += 1 + (labelEnd - begin)
     begin = labelEnd + 1
   }

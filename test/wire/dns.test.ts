@@ -138,6 +138,16 @@ describe("wire/dns fixtures", () => {
     expect(compressedLengthBytes(reply)).toBe(expected)
   })
 
+  it("compression suffixes match case-sensitively, as miekg/dns's compression map", () => {
+    const q = dnsQuery(5, "A.Example.com", DnsType.A)
+    const reply = dnsReply(q, Rcode.NOERROR, 0, [
+      { name: "a.example.com", ttl: 1, type: DnsType.A, address: "192.0.2.1" },
+    ])
+    // "a.example.com" cannot point at "A.Example.com"; only the common suffix "com" is shared.
+    // Owner: "a" (2) + "example" (8) + pointer to "com" (2), then type/class/TTL/length and A.
+    expect(compressedLengthBytes(reply)).toBe(12 + (15 + 4) + (2 + 8 + 2 + 10 + 4))
+  })
+
   it("CoreDNS sends small replies uncompressed and compresses only when they do not fit (request.Scrub)", () => {
     const q = dnsQuery(7, QNAME, DnsType.A)
     const answers: DnsRecord[] = []
