@@ -159,6 +159,17 @@ export class NftInterpreter {
     return NftVerdict.ACCEPT
   }
 
+  /**
+   * Runs one base chain on `packet` (what the chain's own hook op does in the kernel,
+   * nft_do_chain_ipv4; for a nat chain, what the NAT core's lookup calls). Fills `result`.
+   */
+  runBaseChain(chain: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
+    result.reset()
+    const v = this.runChain(chain, packet, host, nowNs, result)
+    result.verdict = v
+    return v
+  }
+
   private resolve(name: string): NftChain {
     return this.ruleset.table!.chains.get(name)!
   }
