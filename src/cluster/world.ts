@@ -212,6 +212,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       stack: filter,
       spec: kp,
       seed: this.seed,
+      serviceCIDRs: [this.spec.cluster.serviceCIDR],
     })
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp, backend)
     const retryS = kp.syncPeriodNs / 1e9

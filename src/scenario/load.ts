@@ -5,7 +5,8 @@
  * parts (a workload naming a missing pod, a Service selecting nothing). Every issue is collected
  * and returned at once; nothing throws for bad input.
  */
-import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { DEFAULT_IPTABLES_SYNC_COST, DEFAULT_NFTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { DEFAULT_NFTABLES_MODE } from "../cluster/backend-nftables.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
@@ -92,6 +93,11 @@ export const DEFAULTS = {
   iptablesSyncFixed: `${DEFAULT_IPTABLES_SYNC_COST.fixedNs}ns`,
   iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
   iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
+  nftablesSyncFixed: `${DEFAULT_NFTABLES_SYNC_COST.fixedNs}ns`,
+  nftablesSyncPerCommand: `${DEFAULT_NFTABLES_SYNC_COST.perCommandNs}ns`,
+  nftablesSyncPerObject: `${DEFAULT_NFTABLES_SYNC_COST.perTableObjectNs}ns`,
+  nftablesExpressionCost: `${DEFAULT_NFTABLES_MODE.expressionCostNs}ns`,
+  nftablesFullSyncPeriod: `${DEFAULT_NFTABLES_MODE.fullSyncPeriodNs}ns`,
   conntrackMax: 131072,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
@@ -521,6 +527,15 @@ class Context {
           perTableRuleNs: DURATION(k.syncCost?.iptables?.perRule ?? DEFAULTS.iptablesSyncPerRule),
           perInputLineNs: DURATION(k.syncCost?.iptables?.perLine ?? DEFAULTS.iptablesSyncPerLine),
         },
+        nftables: {
+          fixedNs: DURATION(k.syncCost?.nftables?.fixed ?? DEFAULTS.nftablesSyncFixed),
+          perCommandNs: DURATION(k.syncCost?.nftables?.perCommand ?? DEFAULTS.nftablesSyncPerCommand),
+          perTableObjectNs: DURATION(k.syncCost?.nftables?.perObject ?? DEFAULTS.nftablesSyncPerObject),
+        },
+      },
+      nftables: {
+        expressionCostNs: DURATION(k.nftables?.expressionCost ?? DEFAULTS.nftablesExpressionCost),
+        fullSyncPeriodNs: DURATION(k.nftables?.fullSyncPeriod ?? DEFAULTS.nftablesFullSyncPeriod),
       },
       conntrack: {
         max: ct.max ?? DEFAULTS.conntrackMax,
