@@ -497,6 +497,8 @@ class Context {
     if (syncPeriodNs === 0) this.error(["kubeProxy", "syncPeriod"], "must be greater than 0")
     if (minSyncPeriodNs > syncPeriodNs)
       this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
+    if (k.nftables?.fullSyncPeriod !== undefined && DURATION(k.nftables.fullSyncPeriod) === 0)
+      this.error(["kubeProxy", "nftables", "fullSyncPeriod"], "must be greater than 0")
     // Only modes whose proxier and kernel state are simulated run: simulating a mode with another
     // mode's rules would report figures that mode does not produce.
     if (k.mode !== undefined && PROXY_BACKENDS[k.mode] === undefined)
