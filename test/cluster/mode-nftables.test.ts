@@ -14,7 +14,6 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { parseDocument } from "yaml"
 import { runScenario } from "../../src/cluster/index.ts"
 import type { KubeProxySpec } from "../../src/cluster/spec.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
@@ -22,6 +21,7 @@ import { checkExpectations } from "../../src/scenario/expect.ts"
 import { decodeScenarioText } from "../../src/scenario/load.ts"
 import { extensive } from "../tier.ts"
 import { ROOT } from "./helpers.ts"
+import { withMode } from "./mode-helpers.ts"
 
 const SLOW = new Set(["capacity-10m-replicas.yaml", "sync-at-scale.yaml"])
 /** Compared with the iptables run in the quick tier (all are in the extensive tier). */
@@ -31,14 +31,6 @@ const COMPARED_QUICK = new Set([
   "seed-001-session-affinity.yaml",
   "seed-003-service-types.yaml",
 ])
-
-/** The scenario file's text with kubeProxy.mode set to `mode` (other fields untouched). */
-export function withMode(text: string, mode: KubeProxySpec["mode"]): string {
-  const doc = parseDocument(text)
-  if (doc.get("kubeProxy") === undefined) doc.set("kubeProxy", doc.createNode({}))
-  doc.setIn(["kubeProxy", "mode"], mode)
-  return doc.toString()
-}
 
 function load(file: string, mode: KubeProxySpec["mode"]) {
   const path = join(ROOT, "scenarios", file)

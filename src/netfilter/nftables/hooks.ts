@@ -63,7 +63,7 @@ class NftChainOp implements NfHookHandler {
 
 /** Observer for the `trace` command: the base chains run and the chains they entered. */
 export interface NftChainTracer {
-  nftChains(hook: Hook, chains: readonly string[], verdict: NftVerdict, packet: Packet): void
+  nftChains(hook: Hook, chains: readonly string[], verdict: NftVerdict, expressions: number, packet: Packet): void
 }
 
 /** A scratch NAT range for `dnat to ADDR[:PORT]` (nft_nat_eval fills a struct nf_nat_range2). */
@@ -194,7 +194,7 @@ export class NftHooks implements NftHost {
     const v = this.interpreter.runBaseChain(op.chain, packet, this, state.nowNs, result)
     this.expressionsEvaluated += result.expressions
     state.extraNs += result.expressions * this.expressionCostNs
-    if (tracing) this.tracer!.nftChains(op.op.hook, result.trace!, v, packet)
+    if (tracing) this.tracer!.nftChains(op.op.hook, result.trace!, v, result.expressions, packet)
     return v
   }
 
