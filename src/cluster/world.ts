@@ -219,7 +219,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     proxy.onSyncFailed = (atNs) =>
       this.steps.push({
         atNs,
-        description: `kube-proxy on ${name}: iptables-restore failed; nothing applied, a full sync within ${retryS}s`,
+        description: `kube-proxy on ${name}: ${kp.mode === "nftables" ? "nft -f" : "iptables-restore"} failed; nothing applied, a full sync within ${retryS}s`,
       })
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
