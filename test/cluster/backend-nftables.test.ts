@@ -12,6 +12,8 @@
  */
 import { describe, expect, it } from "vitest"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
+import { World } from "../../src/cluster/index.ts"
+import { NS_PER_S } from "../../src/sim/time.ts"
 import type { KubeProxySpec } from "../../src/cluster/spec.ts"
 import type { EndpointSlice, Service } from "../../src/k8s/types.ts"
 import { Hook, RejectWith, Verdict } from "../../src/net/hooks.ts"
@@ -164,5 +166,76 @@ describe("nftables backend", () => {
     expect(expressions).toBeGreaterThan(10)
     const conntrackNs = stack.conntrackLookupCostNs + stack.conntrackNewCostNs
     expect(r.costNs).toBe(conntrackNs + expressions * KUBE_PROXY.nftables!.expressionCostNs)
+  })
+})
+
+describe("nftables mode in a scenario: an injected nft -f failure", () => {
+  const yaml = (timeline: string): string => `
+apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: nft-failure }
+seed: 7
+duration: 20s
+cluster: { nodes: { count: 2 } }
+kubeProxy:
+  mode: nftables
+  syncPeriod: 10s
+  minSyncPeriod: 1s
+  syncCost: { nftables: { fixed: 0, perCommand: 0, perObject: 0 } }
+manifests:
+  - inline:
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: { name: web }
+        spec:
+          replicas: 2
+          selector: { matchLabels: { app: web } }
+          template:
+            metadata: { labels: { app: web } }
+            spec: { containers: [ { name: web, image: example/web, ports: [ { containerPort: 8080 } ] } ] }
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: web }
+        spec: { selector: { app: web }, ports: [ { port: 80, targetPort: 8080 } ] }
+workloads:
+  - { name: load, from: node/node-1, to: "http://web:80/", arrival: { every: 20ms }, count: 900, timeout: 1s }
+${timeline}`
+
+  it("nothing of a failed sync is applied; the retry within syncPeriod is a full sync that programs the change", () => {
+    const timeline = `timeline:
+  - at: 4s
+    failRestore: { node: node-2, count: 2 }
+  - at: 5s
+    apply:
+      inline:
+        - apiVersion: v1
+          kind: Service
+          metadata: { name: web }
+          spec: { selector: { app: web }, ports: [ { name: http, port: 80, targetPort: 8080 }, { name: alt, port: 81, targetPort: 8080 } ] }
+`
+    const world = new World(specFromText(yaml(timeline)), 7)
+    world.scheduler.run({ timeNsMax: 6 * NS_PER_S, eventCountMax: 50_000_000 })
+    const healthy = world.nodes.get("node-1")!.proxy
+    const failing = world.nodes.get("node-2")!.proxy
+    expect(healthy.rules(false)).toContain(". tcp . 81 : goto service-")
+    expect(failing.rules(false)).not.toContain(". tcp . 81 :")
+    // The Service write at 5 s and the EndpointSlice controller's write after it: both syncs fail.
+    expect(failing.failedSyncsNs).toEqual([5 * NS_PER_S, 5 * NS_PER_S + 100_000_000])
+    world.scheduler.run({ timeNsMax: 16 * NS_PER_S, eventCountMax: 50_000_000 })
+    const retry = failing.syncs.find((s) => s.atNs > 5 * NS_PER_S)
+    expect(retry?.atNs).toBe(15 * NS_PER_S + 100_000_000)
+    expect(retry?.fullSync).toBe(true)
+    expect(failing.rules(false)).toContain(". tcp . 81 : goto service-")
+    // Same table as the healthy node (whose own nodeport-ips element differs), except the chains of
+    // the old unnamed port: the full sync found them stale and flushed them (no rules), to be
+    // deleted by a later sync's cleanup transaction once over 1 s stale, as upstream does.
+    const lines = (text: string): string[] => text.split("\n").filter((l) => !l.includes("nodeport-ips {"))
+    const failingLines = lines(failing.rules(true))
+    const healthyLines = lines(healthy.rules(true))
+    expect(healthyLines.filter((l) => !failingLines.includes(l))).toEqual([])
+    const extra = failingLines.filter((l) => !healthyLines.includes(l))
+    expect(extra.length).toBe(3)
+    for (const l of extra)
+      expect(l).toMatch(/^add chain ip kube-proxy (service|endpoint)-[A-Z2-7]{8}-default\/web\/tcp\/(__|$)/)
   })
 })
