@@ -9,7 +9,7 @@
  * match), so counts that depend on which endpoint a connection met (scale-down-lag's refused
  * connections to a just-removed endpoint) may differ by a few; the totals stay within 1%.
  * capacity-10m-replicas and sync-at-scale run in the extensive tier only (slow to build); the quick
- * tier compares four scenarios with iptables mode, the extensive tier all.
+ * tier compares two scenarios with iptables mode, the extensive tier all.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -25,12 +25,7 @@ import { withMode } from "./mode-helpers.ts"
 
 const SLOW = new Set(["capacity-10m-replicas.yaml", "sync-at-scale.yaml"])
 /** Compared with the iptables run in the quick tier (all are in the extensive tier). */
-const COMPARED_QUICK = new Set([
-  "quickstart.yaml",
-  "scale-down-lag.yaml",
-  "seed-001-session-affinity.yaml",
-  "seed-003-service-types.yaml",
-])
+const COMPARED_QUICK = new Set(["quickstart.yaml", "seed-003-service-types.yaml"])
 
 function load(file: string, mode: KubeProxySpec["mode"]) {
   const path = join(ROOT, "scenarios", file)
