@@ -34,15 +34,16 @@ import type { CompiledSync, ProxyBackend } from "./kube-proxy.ts"
 import type { KubeProxySpec, NftablesModeSpec } from "./spec.ts"
 
 /**
- * Defaults of kubeProxy.nftables. expressionCostNs: a model parameter (MODEL.md "nftables mode"):
- * nft_do_chain evaluates a rule's expressions one by one (the common ones by direct call,
- * nft_do_chain's expr_call_ops_eval), a few ns each on a ~3 GHz core; a set or verdict-map lookup
- * counts as one expression whatever the set's size (hash and rbtree sets). fullSyncPeriodNs:
- * proxyutil.FullSyncPeriod, 1 h (reference/proxy-modes.md §1.4: value UNVERIFIED; v1.31/32 passed
- * `time.Hour`).
+ * Defaults of kubeProxy.nftables, measured on this project's machine (MODEL.md "nftables mode",
+ * bench/calibration/nft-expression-cost.sh: system CPU time of 20,000 packets through an output
+ * chain of N never-matching rules, nft 1.0.6): a payload load or compare costs ~2.2 ns, a set or
+ * verdict-map lookup ~51 ns (one-field hash set) to ~65 ns (kube-proxy's three-field
+ * concatenated verdict map), whatever the set's size. fullSyncPeriodNs: proxyutil.FullSyncPeriod,
+ * 1 h (reference/proxy-modes.md §1.4: value UNVERIFIED; v1.31/32 passed `time.Hour`).
  */
 export const DEFAULT_NFTABLES_MODE: NftablesModeSpec = {
-  expressionCostNs: 6,
+  expressionCostNs: 2,
+  lookupCostNs: 60,
   fullSyncPeriodNs: DEFAULT_FULL_SYNC_PERIOD_NS,
 }
 
@@ -83,7 +84,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     this.proxier = new NftablesProxier(node, nftablesConfigFrom(spec, serviceCIDRs), {
       fullSyncPeriodNs: mode.fullSyncPeriodNs,
     })
-    this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs)
+    this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
   }
 
   compile(

@@ -72,8 +72,10 @@ export interface ConntrackSpec {
 }
 
 export interface NftablesModeSpec {
-  /** Simulated CPU per nft kernel expression a packet evaluates (set/map lookups included). */
+  /** Simulated CPU per nft kernel expression a packet evaluates, set/map lookups aside. */
   readonly expressionCostNs: number
+  /** Simulated CPU per set or map lookup (whatever the set's size). */
+  readonly lookupCostNs: number
   /** proxyutil.FullSyncPeriod: a sync is a full one at least this often. */
   readonly fullSyncPeriodNs: number
 }

@@ -97,6 +97,7 @@ export const DEFAULTS = {
   nftablesSyncPerCommand: `${DEFAULT_NFTABLES_SYNC_COST.perCommandNs}ns`,
   nftablesSyncPerObject: `${DEFAULT_NFTABLES_SYNC_COST.perTableObjectNs}ns`,
   nftablesExpressionCost: `${DEFAULT_NFTABLES_MODE.expressionCostNs}ns`,
+  nftablesLookupCost: `${DEFAULT_NFTABLES_MODE.lookupCostNs}ns`,
   nftablesFullSyncPeriod: `${DEFAULT_NFTABLES_MODE.fullSyncPeriodNs}ns`,
   conntrackMax: 131072,
   tcpEstablishedTimeout: "24h",
@@ -537,6 +538,7 @@ class Context {
       },
       nftables: {
         expressionCostNs: DURATION(k.nftables?.expressionCost ?? DEFAULTS.nftablesExpressionCost),
+        lookupCostNs: DURATION(k.nftables?.lookupCost ?? DEFAULTS.nftablesLookupCost),
         fullSyncPeriodNs: DURATION(k.nftables?.fullSyncPeriod ?? DEFAULTS.nftablesFullSyncPeriod),
       },
       conntrack: {

@@ -144,7 +144,13 @@ const KubeProxy = Schema.Struct({
     }),
   ),
   /** nftables mode: per-expression packet cost and the full-sync period. */
-  nftables: opt(Schema.Struct({ expressionCost: opt(DurationString), fullSyncPeriod: opt(DurationString) })),
+  nftables: opt(
+    Schema.Struct({
+      expressionCost: opt(DurationString),
+      lookupCost: opt(DurationString),
+      fullSyncPeriod: opt(DurationString),
+    }),
+  ),
   conntrack: opt(Conntrack),
 })
 

@@ -1055,7 +1055,14 @@ class NftTracer implements NftChainTracer {
     private readonly recorder: Recorder,
   ) {}
 
-  nftChains(_hook: Hook, chains: readonly string[], verdict: NftVerdict, expressions: number, packet: Packet): void {
+  nftChains(
+    _hook: Hook,
+    chains: readonly string[],
+    verdict: NftVerdict,
+    expressions: number,
+    lookups: number,
+    packet: Packet,
+  ): void {
     this.recorder.nftChains(
       this.stack,
       {
@@ -1065,6 +1072,7 @@ class NftTracer implements NftChainTracer {
         chains: [...chains],
         verdict: verdict === NftVerdict.ACCEPT ? "accept" : verdict === NftVerdict.DROP ? "drop" : "reject",
         evaluated: expressions,
+        lookups,
       },
       packet,
     )

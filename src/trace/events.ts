@@ -93,6 +93,8 @@ export interface NftStep {
   readonly verdict: "accept" | "drop" | "reject"
   /** Kernel expressions evaluated (nft has no per-rule walk to report; the cost is per expression). */
   readonly evaluated: number
+  /** Set and map lookups among them. */
+  readonly lookups: number
   /** Not reported for nft chains (the interpreter does not record failed rules). */
   readonly notMatched?: readonly RuleRef[]
 }

@@ -170,7 +170,7 @@ export function formatStep(step: HookStep): string {
     case "conntrack":
       return `conntrack ${step.event}${step.entry === "" ? "" : `: ${step.entry}`}`
     case "nft":
-      return `nft ${step.table}: ${step.chains.join(" -> ")} (${step.evaluated === 1 ? "1 expression" : `${step.evaluated} expressions`} evaluated): ${step.verdict}`
+      return `nft ${step.table}: ${step.chains.join(" -> ")} (${step.evaluated === 1 ? "1 expression" : `${step.evaluated} expressions`} evaluated, ${step.lookups === 1 ? "1 set lookup" : `${step.lookups} set lookups`}): ${step.verdict}`
   }
 }
 

@@ -157,15 +157,21 @@ describe("nftables backend", () => {
     expect(receive(stack, host, tcp("10.0.0.7", 40005, "10.0.0.5", 8080), CNI0, 7).verdict).toBe(Verdict.ACCEPT)
   })
 
-  it("charges expressionCost per kernel expression evaluated", () => {
+  it("charges expressionCost per kernel expression evaluated and lookupCost per set lookup", () => {
     const { stack, host, backend } = setup()
     backend.apply(0, backend.compile(0, SERVICES, SLICES))
-    const before = backend.nft.expressionsEvaluated
+    const expressionsBefore = backend.nft.expressionsEvaluated
+    const lookupsBefore = backend.nft.lookupsEvaluated
     const r = receive(stack, host, tcp("10.0.0.7", 40000, "10.96.0.20", 80), CNI0, 1)
-    const expressions = backend.nft.expressionsEvaluated - before
+    const expressions = backend.nft.expressionsEvaluated - expressionsBefore
+    const lookups = backend.nft.lookupsEvaluated - lookupsBefore
     expect(expressions).toBeGreaterThan(10)
+    // PREROUTING: @firewall-ips, @service-ips, the service chain's `numgen ... vmap`; FORWARD:
+    // @no-endpoint-services, @cluster-ips (cluster-ips-check).
+    expect(lookups).toBe(5)
     const conntrackNs = stack.conntrackLookupCostNs + stack.conntrackNewCostNs
-    expect(r.costNs).toBe(conntrackNs + expressions * KUBE_PROXY.nftables!.expressionCostNs)
+    const { expressionCostNs, lookupCostNs } = KUBE_PROXY.nftables!
+    expect(r.costNs).toBe(conntrackNs + (expressions - lookups) * expressionCostNs + lookups * lookupCostNs)
   })
 })
 

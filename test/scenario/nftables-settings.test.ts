@@ -16,24 +16,24 @@ function decode(text: string) {
 }
 
 describe("kubeProxy nftables settings", () => {
-  it("defaults: 6 ns per expression, full sync every hour, the measured sync cost", () => {
+  it("defaults: 2 ns per expression, 60 ns per set lookup, full sync every hour, the measured sync cost", () => {
     const r = decode("kubeProxy: { mode: nftables }\n")
     if (!r.ok) throw new Error(r.issues.map((i) => i.message).join("; "))
     const kp = r.scenario.spec.kubeProxy
     expect(kp.mode).toBe("nftables")
     expect(kp.nftables).toEqual(DEFAULT_NFTABLES_MODE)
-    expect(DEFAULT_NFTABLES_MODE).toEqual({ expressionCostNs: 6, fullSyncPeriodNs: 3600e9 })
+    expect(DEFAULT_NFTABLES_MODE).toEqual({ expressionCostNs: 2, lookupCostNs: 60, fullSyncPeriodNs: 3600e9 })
     expect(kp.syncCost.nftables).toEqual(DEFAULT_NFTABLES_SYNC_COST)
   })
 
   it("reads every field with its unit", () => {
     const r = decode(
-      "kubeProxy:\n  mode: nftables\n  nftables: { expressionCost: 10ns, fullSyncPeriod: 5m }\n" +
+      "kubeProxy:\n  mode: nftables\n  nftables: { expressionCost: 10ns, lookupCost: 70ns, fullSyncPeriod: 5m }\n" +
         "  syncCost: { nftables: { fixed: 1ms, perCommand: 2us, perObject: 3ns } }\n",
     )
     if (!r.ok) throw new Error(r.issues.map((i) => i.message).join("; "))
     const kp = r.scenario.spec.kubeProxy
-    expect(kp.nftables).toEqual({ expressionCostNs: 10, fullSyncPeriodNs: 300e9 })
+    expect(kp.nftables).toEqual({ expressionCostNs: 10, lookupCostNs: 70, fullSyncPeriodNs: 300e9 })
     expect(kp.syncCost.nftables).toEqual({ fixedNs: 1e6, perCommandNs: 2000, perTableObjectNs: 3 })
   })
 

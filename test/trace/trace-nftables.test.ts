@@ -1,7 +1,7 @@
 /**
  * Goal: `kube-netsim trace` in nftables mode shows the nft base chains a packet runs through, the
  * chains it enters from them and the expressions evaluated, next to conntrack and NAT, and the
- * hook's cost includes those expressions (expressions x kubeProxy.nftables.expressionCost).
+ * hook's cost includes them (expressionCost per expression, lookupCost per set lookup).
  * Method: quickstart.yaml with kubeProxy.mode nftables, traced from the client pod to the Service.
  */
 import { readFileSync } from "node:fs"
@@ -30,10 +30,13 @@ describe("trace in nftables mode", () => {
     expect(nat.chains.slice(0, 2)).toEqual(["nat-prerouting", "services"])
     expect(nat.chains[2]).toMatch(/^service-[A-Z2-7]{8}-default\/http-go-svc\/tcp\/$/)
     expect(nat.chains[3]).toMatch(/^endpoint-[A-Z2-7]{8}-default\/http-go-svc\/tcp\/__10\.244\.\d+\.\d+\/8080$/)
-    // The hook's cost: conntrack lookup + new entry, and the nft expressions at expressionCost each.
+    // The hook's cost: conntrack lookup + new entry, the nft expressions and lookups at their costs.
     const expressions = nft.reduce((n, s) => n + s.evaluated, 0)
-    const costNs = spec.kubeProxy.nftables!.expressionCostNs
-    expect(pre!.costNs).toBe(100 + 400 + expressions * costNs)
+    const lookups = nft.reduce((n, s) => n + s.lookups, 0)
+    // @firewall-ips, @service-ips, the service chain's `numgen random mod 1 vmap`.
+    expect(lookups).toBe(3)
+    const { expressionCostNs, lookupCostNs } = spec.kubeProxy.nftables!
+    expect(pre!.costNs).toBe(100 + 400 + (expressions - lookups) * expressionCostNs + lookups * lookupCostNs)
     expect(formatTrace(r, { verbose: false })).toContain("nft ip kube-proxy: nat-prerouting -> services -> service-")
   })
 })

@@ -59,6 +59,11 @@ export class NftResult {
   rules = 0
   /** Elements added or refreshed by `update @set`. */
   setUpdates = 0
+  /**
+   * Set and map lookups among `expressions` (nft_lookup, a vmap's lookup, nft_dynset): the kernel's
+   * set backends cost more per call than a load or compare (kubeProxy.nftables.lookupCost).
+   */
+  lookups = 0
   /** Chains entered, in order, when tracing is on (tests, `trace` output). */
   trace: string[] | null = null
 
@@ -72,6 +77,7 @@ export class NftResult {
     this.expressions = 0
     this.rules = 0
     this.setUpdates = 0
+    this.lookups = 0
     if (this.trace !== null) this.trace.length = 0
   }
 }
@@ -302,6 +308,7 @@ export class NftInterpreter {
           return BREAK
         }
         result.expressions += st.cost
+        result.lookups++
         const hit = st.set!.lookup(this.key, nowNs) !== undefined
         return hit !== st.negate ? CONTINUE : BREAK
       }
@@ -313,6 +320,7 @@ export class NftInterpreter {
           return BREAK
         }
         result.expressions += st.cost
+        result.lookups++
         const e = st.set!.lookup(this.key, nowNs)
         if (e === undefined || e.verdict === null) return BREAK
         this.pendingChain = e.verdict.chain
@@ -356,6 +364,7 @@ export class NftInterpreter {
           return BREAK
         }
         result.expressions += st.cost
+        result.lookups++
         updateSet(st.set!, this.key, st.timeoutS, nowNs)
         result.setUpdates++
         return CONTINUE

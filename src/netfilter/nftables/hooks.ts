@@ -13,8 +13,8 @@
  *   NAT core as the iptables targets (nat.ts: tuple selection, port clash search, manip).
  *
  * Cost: every kernel expression the interpreter evaluates is charged `expressionCostNs` of
- * simulated CPU (a set or verdict-map lookup is one expression whatever the set's size, as the
- * kernel's hash/rbtree sets are), added to the traversal's extra cost (NfHookState.extraNs).
+ * simulated CPU, except set and map lookups, charged `lookupCostNs` each whatever the set's size
+ * (the kernel's hash/rbtree/pipapo sets), added to the traversal's extra cost (NfHookState.extraNs).
  *
  * Hot path: one op object per base chain, reused; one NftResult per namespace, reset per call;
  * the NAT range for `dnat to` is a reused scratch object.
@@ -63,7 +63,14 @@ class NftChainOp implements NfHookHandler {
 
 /** Observer for the `trace` command: the base chains run and the chains they entered. */
 export interface NftChainTracer {
-  nftChains(hook: Hook, chains: readonly string[], verdict: NftVerdict, expressions: number, packet: Packet): void
+  nftChains(
+    hook: Hook,
+    chains: readonly string[],
+    verdict: NftVerdict,
+    expressions: number,
+    lookups: number,
+    packet: Packet,
+  ): void
 }
 
 /** A scratch NAT range for `dnat to ADDR[:PORT]` (nft_nat_eval fills a struct nf_nat_range2). */
@@ -96,8 +103,10 @@ export class NftHooks implements NftHost {
   private readonly result = new NftResult()
   private readonly dnatRange = new DnatRange()
   private registered = new Map<string, NftChainOp>()
-  /** Kernel expressions evaluated over the namespace's life. */
+  /** Kernel expressions evaluated over the namespace's life (set/map lookups included). */
   expressionsEvaluated = 0
+  /** Set and map lookups among them. */
+  lookupsEvaluated = 0
   tracer: NftChainTracer | null = null
   family = "ip"
   tableName = ""
@@ -106,11 +115,17 @@ export class NftHooks implements NftHost {
     private readonly stack: NetfilterStack,
     private readonly host: FilterHost,
     rng: Rng,
-    /** Simulated CPU per kernel expression evaluated (kubeProxy.nftables.expressionCost). */
+    /** Simulated CPU per kernel expression evaluated, lookups aside (kubeProxy.nftables.expressionCost). */
     readonly expressionCostNs: number,
+    /** Simulated CPU per set or map lookup (kubeProxy.nftables.lookupCost). */
+    readonly lookupCostNs: number = expressionCostNs,
   ) {
-    if (!(Number.isSafeInteger(expressionCostNs) && expressionCostNs >= 0))
-      throw new Error(`nftables: expressionCostNs must be a non-negative integer, got ${expressionCostNs}`)
+    for (const [name, value] of [
+      ["expressionCostNs", expressionCostNs],
+      ["lookupCostNs", lookupCostNs],
+    ] as const)
+      if (!(Number.isSafeInteger(value) && value >= 0))
+        throw new Error(`nftables: ${name} must be a non-negative integer, got ${value}`)
     this.interpreter = new NftInterpreter(this.ruleset, rng)
   }
 
@@ -193,8 +208,9 @@ export class NftHooks implements NftHost {
     else if (!tracing) result.trace = null
     const v = this.interpreter.runBaseChain(op.chain, packet, this, state.nowNs, result)
     this.expressionsEvaluated += result.expressions
-    state.extraNs += result.expressions * this.expressionCostNs
-    if (tracing) this.tracer!.nftChains(op.op.hook, result.trace!, v, result.expressions, packet)
+    this.lookupsEvaluated += result.lookups
+    state.extraNs += (result.expressions - result.lookups) * this.expressionCostNs + result.lookups * this.lookupCostNs
+    if (tracing) this.tracer!.nftChains(op.op.hook, result.trace!, v, result.expressions, result.lookups, packet)
     return v
   }
 
