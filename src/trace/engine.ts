@@ -684,17 +684,21 @@ class Recorder implements NetObserver {
     const after = view(p)
     const nat: NatChange[] = []
     const ruleTargets = new Set(record.steps.map((s) => (s.kind === "rule" ? s.target : "")))
+    // nft `dnat to` / `masquerade`: a binding set up in this hook after an nft chain ran.
+    const nftBound =
+      record.steps.some((s) => s.kind === "nft") &&
+      record.steps.some((s) => s.kind === "conntrack" && s.event === "nat")
     const before = record.before
     if (before.dst !== after.dst || before.dstPort !== after.dstPort) {
       nat.push({
         type: "DNAT",
         from: formatEndpoint(before.dst, before.dstPort, before.protocol),
         to: formatEndpoint(after.dst, after.dstPort, after.protocol),
-        by: ruleTargets.has("DNAT") ? "rule" : "conntrack",
+        by: ruleTargets.has("DNAT") || nftBound ? "rule" : "conntrack",
       })
     }
     if (before.src !== after.src || before.srcPort !== after.srcPort) {
-      const byRule = ruleTargets.has("SNAT") || ruleTargets.has("MASQUERADE")
+      const byRule = ruleTargets.has("SNAT") || ruleTargets.has("MASQUERADE") || nftBound
       nat.push({
         type: "SNAT",
         from: formatEndpoint(before.src, before.srcPort, before.protocol),

@@ -37,6 +37,7 @@ describe("trace in nftables mode", () => {
     expect(lookups).toBe(3)
     const { expressionCostNs, lookupCostNs } = spec.kubeProxy.nftables!
     expect(pre!.costNs).toBe(100 + 400 + (expressions - lookups) * expressionCostNs + lookups * lookupCostNs)
+    expect(pre!.nat).toEqual([expect.objectContaining({ type: "DNAT", from: "10.109.93.202:80", by: "rule" })])
     expect(formatTrace(r, { verbose: false })).toContain("nft ip kube-proxy: nat-prerouting -> services -> service-")
   })
 })
