@@ -11,6 +11,8 @@ import type { Scheduler } from "../sim/scheduler.ts"
 import type { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
 import { IptablesBackend, type ProxyBackend } from "./kube-proxy.ts"
+import { NftablesBackend } from "./backend-nftables.ts"
+import { Rng } from "../sim/rng.ts"
 import type { KubeProxySpec } from "./spec.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
@@ -26,12 +28,22 @@ export interface ProxyBackendContext {
   readonly spec: KubeProxySpec
   /** Seed of the run, for the backend's named random streams. */
   readonly seed: number
+  /** The cluster's ServiceCIDRs (the apiserver's default ServiceCIDR); absent = none known. */
+  readonly serviceCIDRs?: readonly string[]
 }
 
 export type ProxyBackendFactory = (context: ProxyBackendContext) => ProxyBackend
 
 export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
   iptables: (c) => new IptablesBackend(c.node, c.stack, c.spec),
+  nftables: (c) =>
+    new NftablesBackend(
+      c.node,
+      c.stack,
+      c.spec,
+      Rng.stream(c.seed, `node/${c.node.name}/nftables/numgen`),
+      c.serviceCIDRs ?? [],
+    ),
 }
 
 /** Modes a scenario may ask for, in the order `compare` runs them by default. */

@@ -7,7 +7,7 @@ import type { IssueLocate, IssuePosition, K8sIssue } from "../k8s/issues.ts"
 import type { KubeObject } from "../k8s/types.ts"
 import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
-import type { IptablesSyncCost } from "../proxy/sync-cost.ts"
+import type { IptablesSyncCost, NftablesSyncCost } from "../proxy/sync-cost.ts"
 
 /**
  * Positions and issues are defined by k8s/ (the lowest layer that reports them) and shared here:
@@ -86,6 +86,15 @@ export interface ConntrackSpec {
   readonly udpStreamTimeoutNs: number
 }
 
+export interface NftablesModeSpec {
+  /** Simulated CPU per nft kernel expression a packet evaluates, set/map lookups aside. */
+  readonly expressionCostNs: number
+  /** Simulated CPU per set or map lookup (whatever the set's size). */
+  readonly lookupCostNs: number
+  /** proxyutil.FullSyncPeriod: a sync is a full one at least this often. */
+  readonly fullSyncPeriodNs: number
+}
+
 export interface KubeProxySpec {
   readonly mode: "iptables" | "ipvs" | "nftables" | "userspace"
   readonly syncPeriodNs: number
@@ -108,7 +117,9 @@ export interface KubeProxySpec {
   /** Simulated CPU cost of evaluating one iptables rule. */
   readonly ruleCostNs: number
   /** How long a sync takes in simulated time, per mode (proxy/sync-cost.ts). */
-  readonly syncCost: { readonly iptables: IptablesSyncCost }
+  readonly syncCost: { readonly iptables: IptablesSyncCost; readonly nftables?: NftablesSyncCost }
+  /** nftables mode (kubeProxy.nftables); absent = the defaults of cluster/backend-nftables.ts. */
+  readonly nftables?: NftablesModeSpec
   readonly conntrack: ConntrackSpec
 }
 

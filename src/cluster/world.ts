@@ -209,13 +209,14 @@ export class World implements ApiListener, EventHandler, AppsListener {
       stack: filter,
       spec: kp,
       seed: this.seed,
+      serviceCIDRs: [this.spec.cluster.serviceCIDR],
     })
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp, backend)
     const retryS = kp.syncPeriodNs / 1e9
     proxy.onSyncFailed = (atNs) =>
       this.steps.push({
         atNs,
-        description: `kube-proxy on ${name}: iptables-restore failed; nothing applied, a full sync within ${retryS}s`,
+        description: `kube-proxy on ${name}: ${kp.mode === "nftables" ? "nft -f" : "iptables-restore"} failed; nothing applied, a full sync within ${retryS}s`,
       })
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }

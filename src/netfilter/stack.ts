@@ -115,6 +115,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private stolenBy: NfHookHandler | null = null
   /** NAT core (nf_nat_core.c) over this namespace's conntrack table; shared with nft and IPVS. */
   readonly nat: NfNat
+  /**
+   * NAT-type chains the NAT core runs for a connection's first packet, per hook in priority order
+   * (`nf_nat_lookup_hook_priv.entries`, filled by nf_nat_register_fn): the iptables nat table and
+   * nft `type nat` base chains. They are not hook ops of their own: the NAT core's op at
+   * NF_IP_PRI_NAT_DST / NF_IP_PRI_NAT_SRC runs them (nf_nat_inet_fn), whatever their priority, and
+   * stops at the first one that sets up a binding. A lookup binds with `nat.setupInfo`.
+   */
+  readonly natLookups = new NfHookEntries()
 
   constructor(
     readonly host: FilterHost,
@@ -170,6 +178,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     h.register({ hook: Hook.OUTPUT, priority: NfPriority.NAT_DST, handler: dnat, name: "iptables nat" })
     h.register({ hook: Hook.INPUT, priority: NfPriority.NAT_SRC, handler: snat, name: "iptables nat" })
     h.register({ hook: Hook.POSTROUTING, priority: NfPriority.NAT_SRC, handler: snat, name: "iptables nat" })
+    // iptable_nat.c registers its table as a lookup of the NAT core (nf_nat_ipv4_register_fn),
+    // with the priorities of nf_nat_ipv4_ops.
+    const lookup = new IptNatLookup(this)
+    const l = this.natLookups
+    l.register({ hook: Hook.PREROUTING, priority: NfPriority.NAT_DST, handler: lookup, name: "iptables nat" })
+    l.register({ hook: Hook.OUTPUT, priority: NfPriority.NAT_DST, handler: lookup, name: "iptables nat" })
+    l.register({ hook: Hook.INPUT, priority: NfPriority.NAT_SRC, handler: lookup, name: "iptables nat" })
+    l.register({ hook: Hook.POSTROUTING, priority: NfPriority.NAT_SRC, handler: lookup, name: "iptables nat" })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -474,8 +490,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // -------------------------------------------------------------------------------------------
   // NAT
 
-  /** nf_nat_ipv4_fn (called by IptNatOp): nat chains for a NEW connection, then nf_nat_packet. */
-  natHook(manip: number, packet: Packet, outIfIndex: number, nowNs: number): Verdict {
+  /**
+   * nf_nat_ipv4_fn / nf_nat_inet_fn (called by IptNatOp): for a NEW connection whose manip is not
+   * set up yet, the hook's NAT lookups in priority order until one binds (else a null binding);
+   * then nf_nat_packet.
+   */
+  natHook(manip: number, packet: Packet, state: NfHookState): Verdict {
+    const outIfIndex = state.outIfIndex
+    const nowNs = state.nowNs
     const id = packet.ctId
     if (id < 0) return Verdict.ACCEPT
     const ct = this.conntrack
@@ -489,8 +511,12 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.natManip = manip
       this.natOutIf = outIfIndex
       this.natNowNs = nowNs
-      const v = this.traverse(this.tables[TableId.NAT], packet)
-      if (v !== Verdict.ACCEPT) return v
+      const lookups = this.natLookups.ops[this.hook]
+      for (let i = 0; i < lookups.length; i++) {
+        const v = lookups[i].handler.hookFn(packet, state)
+        if (v !== Verdict.ACCEPT) return v
+        if ((ct.status[id] & doneBit) !== 0) break
+      }
       // nf_nat_alloc_null_binding: no rule bound this manip.
       if ((ct.status[id] & doneBit) === 0) this.nat.setupInfo(id, manip, null, -1, nowNs)
       packet.ctState |= ct.natStateBits(id)
@@ -560,7 +586,15 @@ class IptNatOp implements NfHookHandler {
     private readonly manip: number,
   ) {}
   hookFn(packet: Packet, state: NfHookState): Verdict {
-    return this.stack.natHook(this.manip, packet, state.outIfIndex, state.nowNs)
+    return this.stack.natHook(this.manip, packet, state)
+  }
+}
+
+/** The iptables nat table as a NAT core lookup (iptable_nat_do_chain -> ipt_do_table). */
+class IptNatLookup implements NfHookHandler {
+  constructor(private readonly stack: NetfilterStack) {}
+  hookFn(packet: Packet): Verdict {
+    return this.stack.traverse(this.stack.tables[TableId.NAT], packet)
   }
 }
 

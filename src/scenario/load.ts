@@ -5,7 +5,7 @@
  * parts (a workload naming a missing pod, a Service selecting nothing). Every issue is collected
  * and returned at once; nothing throws for bad input.
  */
-import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { DEFAULT_IPTABLES_SYNC_COST, DEFAULT_NFTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import {
   CONNTRACK_MAX_PER_CORE_DEFAULT,
   CONNTRACK_MIN_DEFAULT,
@@ -13,6 +13,7 @@ import {
   NODE_CPUS_DEFAULT,
 } from "../proxy/conntrack-sysctls.ts"
 import { validateNodePortAddresses } from "../proxy/node-port-addresses.ts"
+import { DEFAULT_NFTABLES_MODE } from "../cluster/backend-nftables.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
@@ -106,6 +107,12 @@ export const DEFAULTS = {
   conntrackKernelMax: KERNEL_CONNTRACK_MAX_DEFAULT,
   conntrackTcpBeLiberal: false,
   nodeCpus: NODE_CPUS_DEFAULT,
+  nftablesSyncFixed: `${DEFAULT_NFTABLES_SYNC_COST.fixedNs}ns`,
+  nftablesSyncPerCommand: `${DEFAULT_NFTABLES_SYNC_COST.perCommandNs}ns`,
+  nftablesSyncPerObject: `${DEFAULT_NFTABLES_SYNC_COST.perTableObjectNs}ns`,
+  nftablesExpressionCost: `${DEFAULT_NFTABLES_MODE.expressionCostNs}ns`,
+  nftablesLookupCost: `${DEFAULT_NFTABLES_MODE.lookupCostNs}ns`,
+  nftablesFullSyncPeriod: `${DEFAULT_NFTABLES_MODE.fullSyncPeriodNs}ns`,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
   udpTimeout: "30s",
@@ -506,6 +513,8 @@ class Context {
     if (syncPeriodNs === 0) this.error(["kubeProxy", "syncPeriod"], "must be greater than 0")
     if (minSyncPeriodNs > syncPeriodNs)
       this.error(["kubeProxy", "minSyncPeriod"], "must be less than or equal to syncPeriod")
+    if (k.nftables?.fullSyncPeriod !== undefined && DURATION(k.nftables.fullSyncPeriod) === 0)
+      this.error(["kubeProxy", "nftables", "fullSyncPeriod"], "must be greater than 0")
     // Only modes whose proxier and kernel state are simulated run: simulating a mode with another
     // mode's rules would report figures that mode does not produce.
     if (k.mode !== undefined && PROXY_BACKENDS[k.mode] === undefined)
@@ -563,6 +572,16 @@ class Context {
           perTableRuleNs: DURATION(k.syncCost?.iptables?.perRule ?? DEFAULTS.iptablesSyncPerRule),
           perInputLineNs: DURATION(k.syncCost?.iptables?.perLine ?? DEFAULTS.iptablesSyncPerLine),
         },
+        nftables: {
+          fixedNs: DURATION(k.syncCost?.nftables?.fixed ?? DEFAULTS.nftablesSyncFixed),
+          perCommandNs: DURATION(k.syncCost?.nftables?.perCommand ?? DEFAULTS.nftablesSyncPerCommand),
+          perTableObjectNs: DURATION(k.syncCost?.nftables?.perObject ?? DEFAULTS.nftablesSyncPerObject),
+        },
+      },
+      nftables: {
+        expressionCostNs: DURATION(k.nftables?.expressionCost ?? DEFAULTS.nftablesExpressionCost),
+        lookupCostNs: DURATION(k.nftables?.lookupCost ?? DEFAULTS.nftablesLookupCost),
+        fullSyncPeriodNs: DURATION(k.nftables?.fullSyncPeriod ?? DEFAULTS.nftablesFullSyncPeriod),
       },
       conntrack: {
         max: ct.max ?? DEFAULTS.conntrackKernelMax,

@@ -146,6 +146,21 @@ const KubeProxy = Schema.Struct({
       iptables: opt(
         Schema.Struct({ fixed: opt(DurationString), perRule: opt(DurationString), perLine: opt(DurationString) }),
       ),
+      nftables: opt(
+        Schema.Struct({
+          fixed: opt(DurationString),
+          perCommand: opt(DurationString),
+          perObject: opt(DurationString),
+        }),
+      ),
+    }),
+  ),
+  /** nftables mode: per-expression packet cost and the full-sync period. */
+  nftables: opt(
+    Schema.Struct({
+      expressionCost: opt(DurationString),
+      lookupCost: opt(DurationString),
+      fullSyncPeriod: opt(DurationString),
     }),
   ),
   conntrack: opt(Conntrack),

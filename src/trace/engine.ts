@@ -48,6 +48,7 @@ import type {
   HookEvent,
   HookStep,
   NatChange,
+  NftStep,
   PacketView,
   RuleRef,
   SendEvent,
@@ -58,6 +59,9 @@ import { formatEndpoint } from "./format.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { ScenarioSpec } from "../cluster/spec.ts"
 import { World } from "../cluster/world.ts"
+import { NftablesBackend } from "../cluster/backend-nftables.ts"
+import type { NftChainTracer, NftHooks } from "../netfilter/nftables/hooks.ts"
+import { NftVerdict } from "../netfilter/nftables/eval.ts"
 
 export type { TraceEvent, TraceResult } from "./events.ts"
 
@@ -224,6 +228,8 @@ export function traceScenario(spec: ScenarioSpec, options: TraceOptions): TraceR
     filters.set(ns, ns.filter)
     ns.filter = new TracingFilter(node.filter, ns, recorder)
     node.filter.tracer = new StackTracer(node.filter, recorder)
+    if (node.proxy.backend instanceof NftablesBackend)
+      node.proxy.backend.nft.tracer = new NftTracer(node.filter, node.proxy.backend.nft, recorder)
   }
   const previousObserver = network.observer
   network.observer = recorder
@@ -249,7 +255,10 @@ export function traceScenario(spec: ScenarioSpec, options: TraceOptions): TraceR
   if (!recorder.done) runner.advance(windowEndNs, recorder)
   network.observer = previousObserver
   for (const [ns, filter] of filters) ns.filter = filter
-  for (const node of world.nodes.values()) node.filter.tracer = null
+  for (const node of world.nodes.values()) {
+    node.filter.tracer = null
+    if (node.proxy.backend instanceof NftablesBackend) node.proxy.backend.nft.tracer = null
+  }
 
   recorder.events.push(recorder.verdict(client, target.protocol, world.scheduler.nowNs))
   return { events: recorder.events }
@@ -675,17 +684,21 @@ class Recorder implements NetObserver {
     const after = view(p)
     const nat: NatChange[] = []
     const ruleTargets = new Set(record.steps.map((s) => (s.kind === "rule" ? s.target : "")))
+    // nft `dnat to` / `masquerade`: a binding set up in this hook after an nft chain ran.
+    const nftBound =
+      record.steps.some((s) => s.kind === "nft") &&
+      record.steps.some((s) => s.kind === "conntrack" && s.event === "nat")
     const before = record.before
     if (before.dst !== after.dst || before.dstPort !== after.dstPort) {
       nat.push({
         type: "DNAT",
         from: formatEndpoint(before.dst, before.dstPort, before.protocol),
         to: formatEndpoint(after.dst, after.dstPort, after.protocol),
-        by: ruleTargets.has("DNAT") ? "rule" : "conntrack",
+        by: ruleTargets.has("DNAT") || nftBound ? "rule" : "conntrack",
       })
     }
     if (before.src !== after.src || before.srcPort !== after.srcPort) {
-      const byRule = ruleTargets.has("SNAT") || ruleTargets.has("MASQUERADE")
+      const byRule = ruleTargets.has("SNAT") || ruleTargets.has("MASQUERADE") || nftBound
       nat.push({
         type: "SNAT",
         from: formatEndpoint(before.src, before.srcPort, before.protocol),
@@ -882,6 +895,13 @@ class Recorder implements NetObserver {
     if (record !== null && record.stack === stack) record.steps.push(step)
   }
 
+  /** An nftables base chain ran on a traced packet (nftables mode). */
+  nftChains(stack: NetfilterStack, step: NftStep, packet: Packet): void {
+    if (!this.traced.has(packet.id)) return
+    const record = this.current
+    if (record !== null && record.stack === stack) record.steps.push(step)
+  }
+
   // ------------------------------------------------------------------ verdict
 
   verdict(client: ProbeClient, protocol: string, nowNs: number): TraceEvent {
@@ -1028,6 +1048,38 @@ class StackTracer implements NetfilterTracer {
 
   conntrack(event: ConntrackEvent, ctId: number, packet: Packet): void {
     this.recorder.conntrack(this.stack, event, ctId, packet)
+  }
+}
+
+/** Reports the nftables base chains a traced packet ran through (NftHooks' tracer). */
+class NftTracer implements NftChainTracer {
+  constructor(
+    private readonly stack: NetfilterStack,
+    private readonly nft: NftHooks,
+    private readonly recorder: Recorder,
+  ) {}
+
+  nftChains(
+    _hook: Hook,
+    chains: readonly string[],
+    verdict: NftVerdict,
+    expressions: number,
+    lookups: number,
+    packet: Packet,
+  ): void {
+    this.recorder.nftChains(
+      this.stack,
+      {
+        kind: "nft",
+        table: `${this.nft.family} ${this.nft.tableName}`,
+        chain: chains[0] ?? "",
+        chains: [...chains],
+        verdict: verdict === NftVerdict.ACCEPT ? "accept" : verdict === NftVerdict.DROP ? "drop" : "reject",
+        evaluated: expressions,
+        lookups,
+      },
+      packet,
+    )
   }
 }
 

@@ -78,7 +78,28 @@ export interface ConntrackStep {
   readonly entry: string
 }
 
-export type HookStep = RuleStep | ReturnStep | PolicyStep | ConntrackStep
+/**
+ * An nftables base chain ran (nftables mode): the chains entered from it, in order (jumps and
+ * gotos included), its verdict, and the kernel expressions evaluated (the cost charged).
+ */
+export interface NftStep {
+  readonly kind: "nft"
+  /** "ip kube-proxy". */
+  readonly table: string
+  /** The base chain. */
+  readonly chain: string
+  /** The base chain first, then every chain entered. */
+  readonly chains: readonly string[]
+  readonly verdict: "accept" | "drop" | "reject"
+  /** Kernel expressions evaluated (nft has no per-rule walk to report; the cost is per expression). */
+  readonly evaluated: number
+  /** Set and map lookups among them. */
+  readonly lookups: number
+  /** Not reported for nft chains (the interpreter does not record failed rules). */
+  readonly notMatched?: readonly RuleRef[]
+}
+
+export type HookStep = RuleStep | ReturnStep | PolicyStep | ConntrackStep | NftStep
 
 /** An address or port rewrite a hook made, by a NAT rule or by conntrack for a known connection. */
 export interface NatChange {

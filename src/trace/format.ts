@@ -169,6 +169,8 @@ export function formatStep(step: HookStep): string {
       return `${step.table}: ${step.chain} ${step.from === 1 ? "no rule" : "no further rule"} matched (${evaluated(step.evaluated)}), policy ${step.policy}`
     case "conntrack":
       return `conntrack ${step.event}${step.entry === "" ? "" : `: ${step.entry}`}`
+    case "nft":
+      return `nft ${step.table}: ${step.chains.join(" -> ")} (${step.evaluated === 1 ? "1 expression" : `${step.evaluated} expressions`} evaluated, ${step.lookups === 1 ? "1 set lookup" : `${step.lookups} set lookups`}): ${step.verdict}`
   }
 }
 

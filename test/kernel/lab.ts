@@ -641,6 +641,29 @@ export class KernelLab {
   }
 
   /**
+   * nftables mode: empties the node's iptables filter and nat tables, then replaces the node's
+   * `ip kube-proxy` table with `transaction` (`nft -f`; the add+delete preamble removes a previous
+   * table in the same atomic transaction, as knftables does for a full resync).
+   */
+  async loadNftRules(transaction: string): Promise<void> {
+    const flush = await run(
+      "ip",
+      ["netns", "exec", this.ns.node, "iptables-restore"],
+      "*filter\nCOMMIT\n*nat\nCOMMIT\n",
+    )
+    if (flush.code !== 0) throw new Error(`iptables-restore (flush) failed: ${flush.stderr.trim()}`)
+    const text = `add table ip kube-proxy\ndelete table ip kube-proxy\n${transaction}`
+    const r = await run("ip", ["netns", "exec", this.ns.node, "nft", "-f", "-"], text)
+    if (r.code !== 0) throw new Error(`nft -f rejected the transaction: ${r.stderr.trim()}\n${transaction}`)
+    await this.flushConntrack()
+  }
+
+  /** `nft list table ip kube-proxy` in the node. */
+  async nftList(): Promise<string> {
+    return must("ip", ["netns", "exec", this.ns.node, "nft", "list", "table", "ip", "kube-proxy"])
+  }
+
+  /**
    * Empties the test node's conntrack table, or every namespace's with `everywhere` (the endpoint
    * pods keep entries of their TTL REDIRECTs: harmless while source ports are not reused, so the
    * test flushes everywhere only when its port counter wraps).

@@ -21,6 +21,7 @@ import type { UdpListener, UdpSocket } from "../../src/net/udp.ts"
 import type { NetObserver } from "../../src/net/network.ts"
 import { ConntrackEvent, NetfilterStack } from "../../src/netfilter/stack.ts"
 import type { NetfilterTracer } from "../../src/netfilter/stack.ts"
+import { NftHooks } from "../../src/netfilter/nftables/hooks.ts"
 import { Rng } from "../../src/sim/rng.ts"
 import { Scheduler } from "../../src/sim/scheduler.ts"
 import type { EventHandler } from "../../src/sim/scheduler.ts"
@@ -227,7 +228,14 @@ export class SimWorld implements EventHandler {
   private readonly synTtl: SynTtl
   private readonly kindTick: number
 
-  constructor(rulesText: string, seed: number) {
+  /** The node's nftables when built with an nft transaction (nftables mode), else null. */
+  readonly nft: NftHooks | null = null
+
+  /**
+   * `rulesText`: iptables-restore input for the node; `nftTransaction`: an `nft -f` transaction
+   * loaded into the node's nftables as well (nftables mode passes empty iptables tables).
+   */
+  constructor(rulesText: string, seed: number, nftTransaction?: string) {
     const net = new Network(this.scheduler, seed)
     this.net = net
     this.kindTick = this.scheduler.registerKind("kernel-differential/tick", this)
@@ -291,6 +299,10 @@ export class SimWorld implements EventHandler {
     // The rules under test, in the test node only (the other node and the edge have none).
     this.stack = new NetfilterStack(node.ns, { rng: Rng.stream(seed, "kernel-differential/node") })
     this.stack.restore(rulesText)
+    if (nftTransaction !== undefined) {
+      this.nft = new NftHooks(this.stack, node.ns, Rng.stream(seed, "kernel-differential/nft"), 0)
+      this.nft.applyText(nftTransaction, 0, "kube-proxy.nft")
+    }
     node.ns.filter = this.stack
     this.confirmed = new ConfirmedEntries(() => this.stack, this.scheduler)
     this.stack.tracer = this.confirmed

@@ -59,6 +59,11 @@ export class NftResult {
   rules = 0
   /** Elements added or refreshed by `update @set`. */
   setUpdates = 0
+  /**
+   * Set and map lookups among `expressions` (nft_lookup, a vmap's lookup, nft_dynset): the kernel's
+   * set backends cost more per call than a load or compare (kubeProxy.nftables.lookupCost).
+   */
+  lookups = 0
   /** Chains entered, in order, when tracing is on (tests, `trace` output). */
   trace: string[] | null = null
 
@@ -72,6 +77,7 @@ export class NftResult {
     this.expressions = 0
     this.rules = 0
     this.setUpdates = 0
+    this.lookups = 0
     if (this.trace !== null) this.trace.length = 0
   }
 }
@@ -157,6 +163,17 @@ export class NftInterpreter {
     }
     result.verdict = NftVerdict.ACCEPT
     return NftVerdict.ACCEPT
+  }
+
+  /**
+   * Runs one base chain on `packet` (what the chain's own hook op does in the kernel,
+   * nft_do_chain_ipv4; for a nat chain, what the NAT core's lookup calls). Fills `result`.
+   */
+  runBaseChain(chain: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
+    result.reset()
+    const v = this.runChain(chain, packet, host, nowNs, result)
+    result.verdict = v
+    return v
   }
 
   private resolve(name: string): NftChain {
@@ -291,6 +308,7 @@ export class NftInterpreter {
           return BREAK
         }
         result.expressions += st.cost
+        result.lookups++
         const hit = st.set!.lookup(this.key, nowNs) !== undefined
         return hit !== st.negate ? CONTINUE : BREAK
       }
@@ -302,6 +320,7 @@ export class NftInterpreter {
           return BREAK
         }
         result.expressions += st.cost
+        result.lookups++
         const e = st.set!.lookup(this.key, nowNs)
         if (e === undefined || e.verdict === null) return BREAK
         this.pendingChain = e.verdict.chain
@@ -345,6 +364,7 @@ export class NftInterpreter {
           return BREAK
         }
         result.expressions += st.cost
+        result.lookups++
         updateSet(st.set!, this.key, st.timeoutS, nowNs)
         result.setUpdates++
         return CONTINUE

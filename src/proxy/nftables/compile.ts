@@ -231,7 +231,9 @@ export function nodePortIPs(addresses: readonly string[], node: ProxyNode): { ma
     if (prefix.prefixLength === 0) matchAll = true
     cidrs.push(text)
   }
-  if (matchAll) return { matchAll: true, ips: [] }
+  // NewNodePortAddresses: a list with no IPv4 CIDR (IPv6 only, or `primary` on a node without one)
+  // matches every address for this family (proxy/node-port-addresses.ts ipv4NodePortAddresses).
+  if (matchAll || cidrs.length === 0) return { matchAll: true, ips: [] }
   const found = new Set<number>()
   for (const c of cidrs) {
     const prefix = parseCidr(c, false)

@@ -53,6 +53,8 @@ export interface NftablesSyncResult {
   readonly transaction: string
   /** knftables `NumOperations()` of the main transaction. */
   readonly numOperations: number
+  /** The service ports this sync saw (for the stale UDP conntrack cleanup). */
+  readonly servicePorts: readonly ServicePortInfo[]
   /** Error text when the main transaction failed (nothing applied). */
   readonly error: string | null
 }
@@ -78,12 +80,37 @@ export class NftablesProxier {
     this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
   }
 
+  get nodeName(): string {
+    return this.node.name
+  }
+
   setNode(node: ProxyNode): void {
     if (nodeZone(node) !== nodeZone(this.node)) this.needFullSync = true
     this.node = node
   }
 
   forceFullSync(): void {
+    this.needFullSync = true
+  }
+
+  /** The state just before the last sync's main transaction (for `mainTransactionFailed`). */
+  private beforeMain: ProxierSnapshot | null = null
+
+  /**
+   * The last sync's main transaction, which `sync` applied to `table`, failed in the kernel
+   * (`nft -f` exited non-zero; e.g. an injected failure): nothing of it is applied, and upstream's
+   * failure path runs (syncProxyRules: `proxier.staleChains` cleared, `needFullSync = true`).
+   * The cleanup transaction that ran before it stays applied (it was a transaction of its own).
+   */
+  mainTransactionFailed(): void {
+    const before = this.beforeMain
+    if (before === null) throw new Error("nftables proxier: no sync to fail")
+    this.beforeMain = null
+    this.table.restoreFrom(before.table)
+    this.previous = before.previous
+    this.lastFullSyncNs = before.lastFullSyncNs
+    this.recreatedBaseChains = before.recreatedBaseChains
+    this.staleChains.clear()
     this.needFullSync = true
   }
 
@@ -149,13 +176,26 @@ export class NftablesProxier {
       existing,
     })
     const transaction = formatTransaction(compile.ops, this.table.family, this.table.name)
+    this.beforeMain = {
+      table: this.table.clone(),
+      previous: this.previous,
+      lastFullSyncNs: this.lastFullSyncNs,
+      recreatedBaseChains: this.recreatedBaseChains,
+    }
     try {
       this.table.apply(compile.ops)
     } catch (error) {
       if (!(error instanceof NftTableError)) throw error
       this.staleChains.clear()
       this.needFullSync = true
-      return { cleanupOps, compile, transaction, numOperations: compile.ops.length, error: error.message }
+      return {
+        cleanupOps,
+        compile,
+        transaction,
+        numOperations: compile.ops.length,
+        servicePorts,
+        error: error.message,
+      }
     }
     if (fullSync) {
       this.recreatedBaseChains = true
@@ -168,8 +208,15 @@ export class NftablesProxier {
     }
     this.previous = current
     this.needFullSync = false
-    return { cleanupOps, compile, transaction, numOperations: compile.ops.length, error: null }
+    return { cleanupOps, compile, transaction, numOperations: compile.ops.length, servicePorts, error: null }
   }
+}
+
+interface ProxierSnapshot {
+  readonly table: NftTable
+  readonly previous: Map<string, string>
+  readonly lastFullSyncNs: number
+  readonly recreatedBaseChains: boolean
 }
 
 function fingerprintByService(servicePorts: readonly ServicePortInfo[]): Map<string, string> {

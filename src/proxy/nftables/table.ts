@@ -158,6 +158,23 @@ export class NftTable {
     return copy
   }
 
+  /** Replaces this table's contents with `other`'s (a snapshot taken with clone()). */
+  restoreFrom(other: NftTable): void {
+    const copy = other.clone()
+    this.exists = copy.exists
+    this.comment = copy.comment
+    this.chains = copy.chains
+    this.sets = copy.sets
+  }
+
+  /** Chains, rules and set/map elements the table holds (what nft's cache fetch reads). */
+  objectCount(): number {
+    let n = 0
+    for (const chain of this.chains.values()) n += 1 + chain.rules.length
+    for (const set of this.sets.values()) n += set.elements.size
+    return n
+  }
+
   chainNames(): string[] {
     return [...this.chains.keys()]
   }

@@ -1,0 +1,143 @@
+/**
+ * nftables mode (kube-proxy --proxy-mode=nftables, era A layout of v1.33-v1.35): the nftables
+ * proxier (proxy/nftables/proxier.ts) compiles the node's `ip kube-proxy` table transaction when a
+ * sync starts, and the transaction is committed into the node's nftables (netfilter/nftables/
+ * hooks.ts: the rule engine, its base chains on the namespace's hook host, NAT through the shared
+ * NAT core) when the sync ends, as `nft -f` commits atomically at its end.
+ *
+ * Upstream: pkg/proxy/nftables/proxier.go syncProxyRules. A sync first deletes the chains that have
+ * been stale for over a second, in a transaction of its own (applied at the sync's start here, as
+ * upstream runs it before computing the main one); then the main transaction (full when needed:
+ * first sync, after a failure, after a topology change, or FullSyncPeriod after the last full one;
+ * else partial: only the changed services' chains, plus element reconciliation). A failed main
+ * transaction applies nothing, clears staleChains and forces a full sync (the deferred failure
+ * block: `proxier.needFullSync = true`). Sync duration: the nftables sync cost model
+ * (proxy/sync-cost.ts) over the transaction's commands and the objects the table held before it.
+ */
+import type { EndpointSlice, Service } from "../k8s/types.ts"
+import { DEFAULT_FULL_SYNC_PERIOD_NS } from "../proxy/iptables/proxier.ts"
+import { masqueradeMarkGo } from "../proxy/iptables/names.ts"
+import type { NftablesConfig } from "../proxy/nftables/compile.ts"
+import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
+import { DEFAULT_NFTABLES_CONFIG } from "../proxy/nftables/compile.ts"
+import type { NftablesSyncResult } from "../proxy/nftables/proxier.ts"
+import { NftablesProxier } from "../proxy/nftables/proxier.ts"
+import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
+import { formatTransaction } from "../proxy/nftables/table.ts"
+import type { ProxyNode } from "../proxy/service-port.ts"
+import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
+import type { SyncCostModel } from "../proxy/sync-cost.ts"
+import { NftHooks } from "../netfilter/nftables/hooks.ts"
+import { listTable } from "../netfilter/nftables/print.ts"
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import type { Rng } from "../sim/rng.ts"
+import type { CompiledSync, ProxyBackend } from "./kube-proxy.ts"
+import type { KubeProxySpec, NftablesModeSpec } from "./spec.ts"
+
+/**
+ * Defaults of kubeProxy.nftables, measured on this project's machine (MODEL.md "nftables mode",
+ * bench/calibration/nft-expression-cost.sh: system CPU time of 20,000 packets through an output
+ * chain of N never-matching rules, nft 1.0.6): a payload load or compare costs ~2.2 ns, a set or
+ * verdict-map lookup ~51 ns (one-field hash set) to ~65 ns (kube-proxy's three-field
+ * concatenated verdict map), whatever the set's size. fullSyncPeriodNs: proxyutil.FullSyncPeriod,
+ * 1 h (reference/proxy-modes.md §1.4: value UNVERIFIED; v1.31/32 passed `time.Hour`).
+ */
+export const DEFAULT_NFTABLES_MODE: NftablesModeSpec = {
+  expressionCostNs: 2,
+  lookupCostNs: 60,
+  fullSyncPeriodNs: DEFAULT_FULL_SYNC_PERIOD_NS,
+}
+
+/** What kube-proxy's nftables proxier is configured with on a node of this scenario. */
+export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly string[]): NftablesConfig {
+  return {
+    ...DEFAULT_NFTABLES_CONFIG,
+    clusterCIDR: spec.clusterCIDR,
+    masqueradeAll: spec.masqueradeAll,
+    masqueradeMark: masqueradeMarkGo(spec.masqueradeBit),
+    serviceCIDRs,
+    nodePortAddresses: effectiveNodePortAddresses("nftables", spec.nodePortAddresses),
+  }
+}
+
+interface NftablesPayload {
+  readonly result: NftablesSyncResult
+}
+
+export class NftablesBackend implements ProxyBackend<NftablesPayload> {
+  readonly mode = "nftables"
+  readonly proxier: NftablesProxier
+  /** The node's nftables: the ruleset the kernel holds and its base chains on the hook host. */
+  readonly nft: NftHooks
+  private readonly costModel: SyncCostModel
+  private lastApplyNs = 0
+
+  constructor(
+    node: ProxyNode,
+    stack: NetfilterStack,
+    spec: KubeProxySpec,
+    rng: Rng,
+    /** The cluster's ServiceCIDRs (the apiserver's default ServiceCIDR object). */
+    serviceCIDRs: readonly string[],
+    costModel?: SyncCostModel,
+  ) {
+    const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
+    this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
+    this.proxier = new NftablesProxier(node, nftablesConfigFrom(spec, serviceCIDRs), {
+      fullSyncPeriodNs: mode.fullSyncPeriodNs,
+    })
+    this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
+  }
+
+  compile(
+    nowNs: number,
+    services: readonly Service[],
+    slices: readonly EndpointSlice[],
+  ): CompiledSync<NftablesPayload> {
+    const objectsBefore = this.proxier.table.objectCount()
+    const result = this.proxier.sync(nowNs, services, slices)
+    // A transaction our own compiler wrote that the table model refuses is a bug, not a result.
+    if (result.error !== null) throw new Error(`nftables proxier on ${this.nodeName()}: ${result.error}`)
+    // The stale-chain cleanup is a transaction of its own, run before the main one is computed.
+    if (result.cleanupOps.length > 0)
+      this.nft.applyText(
+        formatTransaction(result.cleanupOps, this.proxier.table.family, this.proxier.table.name),
+        nowNs,
+        "cleanup.nft",
+      )
+    const work = nftablesSyncWork(result.transaction, objectsBefore)
+    return {
+      durationNs: this.costModel.durationNs(work),
+      fullSync: result.compile.fullSync,
+      natRules: 0,
+      filterRules: 0,
+      tableObjects: this.proxier.table.objectCount(),
+      services: result.servicePorts,
+      payload: { result },
+    }
+  }
+
+  apply(nowNs: number, sync: CompiledSync<NftablesPayload>): void {
+    this.nft.applyText(sync.payload.result.transaction, nowNs, "kube-proxy.nft")
+    this.lastApplyNs = nowNs
+  }
+
+  failed(): void {
+    this.proxier.mainTransactionFailed()
+  }
+
+  /**
+   * `nft list table ip kube-proxy` of the node's kernel state (affinity elements the packets added
+   * included, with their remaining time at the last sync); `sorted`: the table as upstream's tests
+   * compare it (sortNFTablesTransaction of knftables' Fake.Dump, proxier's view).
+   */
+  rules(sorted: boolean): string {
+    if (sorted) return sortNftablesTransaction(this.proxier.table.dump()) + "\n"
+    const table = this.nft.ruleset.table
+    return table === null ? "" : listTable(table, this.lastApplyNs)
+  }
+
+  private nodeName(): string {
+    return this.proxier.nodeName
+  }
+}
