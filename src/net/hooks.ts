@@ -53,6 +53,11 @@ export interface FilterHost {
   isLocalAddress(address: Ipv4): boolean
   /** Primary address of an interface, for MASQUERADE. */
   interfaceAddress(ifIndex: number): Ipv4
+  /**
+   * Optional: the interface's own primary address, 0 when it has none (no fallback to another
+   * interface's address, as REDIRECT's in_dev->ifa_list lookup). Without it, interfaceAddress.
+   */
+  interfaceOwnAddress?(ifIndex: number): Ipv4
   /** Interface name for `-i`/`-o` matches (e.g. "eth0", "cni0", "veth1a2b"). */
   interfaceName(ifIndex: number): string
 }

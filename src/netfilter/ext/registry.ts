@@ -19,6 +19,7 @@ import { ctTarget, notrackTarget } from "./xt_CT.ts"
 import { logTarget } from "./xt_LOG.ts"
 import { masqueradeTarget } from "./xt_MASQUERADE.ts"
 import { dnatTarget, snatTarget } from "./xt_nat.ts"
+import { redirectTarget } from "./xt_REDIRECT.ts"
 import { acceptTarget, dropTarget, returnTarget } from "./xt_standard.ts"
 
 function byName<T extends { readonly name: string }>(list: readonly T[]): ReadonlyMap<string, T> {
@@ -58,4 +59,5 @@ export const TARGET_EXTENSIONS: ReadonlyMap<string, TargetExtension> = byName([
   notrackTarget,
   ctTarget,
   logTarget,
+  redirectTarget,
 ])
