@@ -98,6 +98,13 @@ export interface ProxyBackend<B = unknown> {
   failed(): void
   /** The node's state as the mode's tools print it; `sorted` as upstream's unit tests compare it. */
   rules(sorted: boolean): string
+  /** Optional: the API store, given once when the node's kube-proxy is built (watches beyond compile's). */
+  watch?(store: ApiStore): void
+  /**
+   * Optional: a watched object changed (told at once, before any sync is scheduled), for modes
+   * that act on watch events directly (userspace: the load balancer takes Endpoints updates).
+   */
+  onObjectsChanged?(nowNs: number): void
 }
 
 interface InFlightSync {
@@ -139,6 +146,7 @@ export class KubeProxyNode implements TimedSyncTarget {
       SYNC_BURST,
       this,
     )
+    backend.watch?.(store)
   }
 
   get mode(): KubeProxySpec["mode"] {
@@ -157,6 +165,7 @@ export class KubeProxyNode implements TimedSyncTarget {
 
   /** A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). */
   onChange(nowNs: number): void {
+    this.backend.onObjectsChanged?.(nowNs)
     this.pendingChangesNs.push(nowNs)
     this.runner.requestSync(nowNs)
   }

@@ -6,6 +6,7 @@
  * and returned at once; nothing throws for bad input.
  */
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { parseProxyPortRange } from "../proxy/userspace/port-allocator.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
@@ -14,6 +15,7 @@ import type {
   ClusterSpec,
   Issue,
   KubeProxySpec,
+  UserspaceProxySpec,
   Locate,
   ManifestObject,
   NodeSpec,
@@ -93,6 +95,12 @@ export const DEFAULTS = {
   iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
   iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
   conntrackMax: 131072,
+  // userspace mode (proxy/userspace; MODEL.md "userspace mode").
+  userspaceProxyPortRange: "",
+  userspaceUdpIdleTimeout: "250ms",
+  userspaceConnectCost: "20us",
+  userspaceCopyPerMessage: "5us",
+  userspaceCopyPerKiB: "250ns",
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
   udpTimeout: "30s",
@@ -529,6 +537,25 @@ class Context {
         udpTimeoutNs: DURATION(ct.udpTimeout ?? DEFAULTS.udpTimeout),
         udpStreamTimeoutNs: DURATION(ct.udpStreamTimeout ?? DEFAULTS.udpStreamTimeout),
       },
+      userspace: this.userspaceProxy(file),
+    }
+  }
+
+  /** kubeProxy.userspace (read whatever the mode; used by userspace mode only). */
+  private userspaceProxy(file: ScenarioFile): UserspaceProxySpec {
+    const u = file.kubeProxy?.userspace ?? {}
+    const rangeText = u.proxyPortRange ?? DEFAULTS.userspaceProxyPortRange
+    const range = parseProxyPortRange(rangeText)
+    if (typeof range === "string") this.error(["kubeProxy", "userspace", "proxyPortRange"], range)
+    const udpIdleTimeoutNs = DURATION(u.udpIdleTimeout ?? DEFAULTS.userspaceUdpIdleTimeout)
+    if (udpIdleTimeoutNs === 0)
+      this.error(["kubeProxy", "userspace", "udpIdleTimeout"], "must be greater than 0")
+    return {
+      proxyPortRange: typeof range === "string" ? null : range,
+      udpIdleTimeoutNs,
+      connectCostNs: DURATION(u.connectCost ?? DEFAULTS.userspaceConnectCost),
+      copyCostPerMessageNs: DURATION(u.copyCost?.perMessage ?? DEFAULTS.userspaceCopyPerMessage),
+      copyCostPerKiBNs: DURATION(u.copyCost?.perKiB ?? DEFAULTS.userspaceCopyPerKiB),
     }
   }
 
