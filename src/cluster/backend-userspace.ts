@@ -21,7 +21,12 @@ import { Protocol } from "../wire/protocol.ts"
 import { parseIpv4 } from "../wire/ipv4.ts"
 import { Rng } from "../sim/rng.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
-import { USERSPACE_CHAINS, USERSPACE_JUMP_RULES, UserspaceProxier, type UserspacePlan } from "../proxy/userspace/proxier.ts"
+import {
+  USERSPACE_CHAINS,
+  USERSPACE_JUMP_RULES,
+  UserspaceProxier,
+  type UserspacePlan,
+} from "../proxy/userspace/proxier.ts"
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import { type CompiledSync, type ProxyBackend, kubeProxyChainsOnly } from "./kube-proxy.ts"
 import type { ProxyBackendContext } from "./proxy-backends.ts"
@@ -90,7 +95,11 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
     if (this.store !== null) this.proxier.syncEndpoints(this.store)
   }
 
-  compile(_nowNs: number, services: readonly Service[], _slices: readonly EndpointSlice[]): CompiledSync<UserspacePlan> {
+  compile(
+    _nowNs: number,
+    services: readonly Service[],
+    _slices: readonly EndpointSlice[],
+  ): CompiledSync<UserspacePlan> {
     // OnEndpointsSynced before the first sync; later calls find nothing new.
     if (this.store !== null) this.proxier.syncEndpoints(this.store)
     const plan = this.proxier.plan(services)
@@ -135,8 +144,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
       }
     if (staleIPs.size > 0) {
       const ct = this.stack.conntrack
-      for (const id of ct.ids())
-        if (ct.proto[id] === Protocol.UDP && staleIPs.has(ct.dst[id * 2])) ct.remove(id)
+      for (const id of ct.ids()) if (ct.proto[id] === Protocol.UDP && staleIPs.has(ct.dst[id * 2])) ct.remove(id)
     }
   }
 

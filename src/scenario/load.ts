@@ -548,8 +548,7 @@ class Context {
     const range = parseProxyPortRange(rangeText)
     if (typeof range === "string") this.error(["kubeProxy", "userspace", "proxyPortRange"], range)
     const udpIdleTimeoutNs = DURATION(u.udpIdleTimeout ?? DEFAULTS.userspaceUdpIdleTimeout)
-    if (udpIdleTimeoutNs === 0)
-      this.error(["kubeProxy", "userspace", "udpIdleTimeout"], "must be greater than 0")
+    if (udpIdleTimeoutNs === 0) this.error(["kubeProxy", "userspace", "udpIdleTimeout"], "must be greater than 0")
     return {
       proxyPortRange: typeof range === "string" ? null : range,
       udpIdleTimeoutNs,

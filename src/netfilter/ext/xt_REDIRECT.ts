@@ -40,7 +40,5 @@ export const redirectTarget: TargetExtension = {
 export function redirectAddress(host: FilterHost, hook: number, inIfIndex: number): Ipv4 {
   if (hook === Hook.OUTPUT) return REDIRECT_LOCAL_ADDRESS
   if (inIfIndex < 0) return 0
-  return host.interfaceOwnAddress !== undefined
-    ? host.interfaceOwnAddress(inIfIndex)
-    : host.interfaceAddress(inIfIndex)
+  return host.interfaceOwnAddress !== undefined ? host.interfaceOwnAddress(inIfIndex) : host.interfaceAddress(inIfIndex)
 }

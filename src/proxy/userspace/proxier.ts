@@ -62,8 +62,18 @@ export const USERSPACE_JUMP_RULES: readonly {
   readonly insert: boolean
   readonly spec: string
 }[] = [
-  { table: "nat", chain: "PREROUTING", insert: true, spec: `-m comment --comment ${PORTALS_COMMENT} -j ${CHAIN_PORTALS_CONTAINER}` },
-  { table: "nat", chain: "OUTPUT", insert: true, spec: `-m comment --comment ${PORTALS_COMMENT} -j ${CHAIN_PORTALS_HOST}` },
+  {
+    table: "nat",
+    chain: "PREROUTING",
+    insert: true,
+    spec: `-m comment --comment ${PORTALS_COMMENT} -j ${CHAIN_PORTALS_CONTAINER}`,
+  },
+  {
+    table: "nat",
+    chain: "OUTPUT",
+    insert: true,
+    spec: `-m comment --comment ${PORTALS_COMMENT} -j ${CHAIN_PORTALS_HOST}`,
+  },
   {
     table: "nat",
     chain: "PREROUTING",
@@ -76,7 +86,12 @@ export const USERSPACE_JUMP_RULES: readonly {
     insert: false,
     spec: `-m addrtype --dst-type LOCAL -m comment --comment ${NODEPORTS_COMMENT} -j ${CHAIN_NODEPORT_HOST}`,
   },
-  { table: "filter", chain: "INPUT", insert: true, spec: `-m comment --comment ${NON_LOCAL_COMMENT} -j ${CHAIN_NODEPORT_NON_LOCAL}` },
+  {
+    table: "filter",
+    chain: "INPUT",
+    insert: true,
+    spec: `-m comment --comment ${NON_LOCAL_COMMENT} -j ${CHAIN_NODEPORT_NON_LOCAL}`,
+  },
 ]
 
 /** The proxier's own chains, per table, in iptablesInit order. */
@@ -261,8 +276,9 @@ export class UserspaceProxier {
     let filterRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "filter").length
     for (const info of serviceMap.values()) {
       commands += info.rules.length
-      for (const rule of info.rules) if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRules++
-      else natRules++
+      for (const rule of info.rules)
+        if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRules++
+        else natRules++
     }
     return {
       serviceMap,
@@ -370,7 +386,18 @@ export class UserspaceProxier {
       if (ingress.ip !== undefined && ingress.ip !== "") loadBalancerIPs.push(ingress.ip)
     const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
     const rules: { chain: string; spec: string }[] = []
-    this.openPortals(name, protocol, clusterIP, port.port, externalIPs, loadBalancerIPs, port.nodePort ?? 0, proxyPort, rules, claims)
+    this.openPortals(
+      name,
+      protocol,
+      clusterIP,
+      port.port,
+      externalIPs,
+      loadBalancerIPs,
+      port.nodePort ?? 0,
+      proxyPort,
+      rules,
+      claims,
+    )
     return {
       name,
       protocol,
@@ -381,7 +408,9 @@ export class UserspaceProxier {
       loadBalancerIPs,
       affinityType: affinity,
       stickyMaxAgeSeconds:
-        affinity === AffinityType.CLIENT_IP ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0,
+        affinity === AffinityType.CLIENT_IP
+          ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
+          : 0,
       proxyPort,
       rules,
       socket: null,
@@ -407,8 +436,17 @@ export class UserspaceProxier {
         spec: `${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${this.hostIP}:${proxyPort}`,
       })
     }
-    const containerPortal = (ip: string | null, physdev: boolean, dstLocal: boolean, p: number, chain: string): void => {
-      rules.push({ chain, spec: `${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}` })
+    const containerPortal = (
+      ip: string | null,
+      physdev: boolean,
+      dstLocal: boolean,
+      p: number,
+      chain: string,
+    ): void => {
+      rules.push({
+        chain,
+        spec: `${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
+      })
     }
     const onePortal = (ip: string, isExternal: boolean): boolean => {
       if (this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
@@ -502,7 +540,8 @@ function sameConfig(info: UserspaceServiceInfo, service: Service, port: ServiceP
   const external = service.spec.externalIPs ?? []
   if (external.length !== info.externalIPs.length || external.some((ip, i) => ip !== info.externalIPs[i])) return false
   const lb: string[] = []
-  for (const ingress of service.status?.loadBalancer?.ingress ?? []) if (ingress.ip !== undefined && ingress.ip !== "") lb.push(ingress.ip)
+  for (const ingress of service.status?.loadBalancer?.ingress ?? [])
+    if (ingress.ip !== undefined && ingress.ip !== "") lb.push(ingress.ip)
   if (lb.length !== info.loadBalancerIPs.length || lb.some((ip, i) => ip !== info.loadBalancerIPs[i])) return false
   const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
   return info.affinityType === affinity
@@ -544,4 +583,3 @@ function nsName(meta: { readonly namespace?: string; readonly name: string }): s
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
-

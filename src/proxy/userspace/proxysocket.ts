@@ -273,12 +273,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
   private dial(nowNs: number): void {
     const rt = this.socket.runtime
     if (this.clientGone) return this.giveUp(nowNs, false)
-    const endpoint = rt.lb.nextEndpoint(
-      this.socket.service,
-      formatIpv4(this.clientAddress),
-      this.attempt > 0,
-      nowNs,
-    )
+    const endpoint = rt.lb.nextEndpoint(this.socket.service, formatIpv4(this.clientAddress), this.attempt > 0, nowNs)
     if (endpoint === "missing service entry" || endpoint === "missing endpoints") return this.giveUp(nowNs, true)
     this.endpoint = endpoint
     const colon = endpoint.lastIndexOf(":")
@@ -414,7 +409,8 @@ function closeIfOpen(conn: TcpConnection | null): void {
 
 function ipv4Of(text: string): Ipv4 {
   const parts = text.split(".")
-  return (((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>> 0) as Ipv4
+  return (((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>>
+    0) as Ipv4
 }
 
 // ------------------------------------------------------------------------------------------ UDP

@@ -80,7 +80,12 @@ export class LoadBalancerRR {
   }
 
   /** NextEndpoint: the endpoint for a new connection from clientIP, or an error. */
-  nextEndpoint(svcPort: string, clientIP: string, sessionAffinityReset: boolean, nowNs: number): string | NextEndpointError {
+  nextEndpoint(
+    svcPort: string,
+    clientIP: string,
+    sessionAffinityReset: boolean,
+    nowNs: number,
+  ): string | NextEndpointError {
     const state = this.services.get(svcPort)
     if (state === undefined) return NextEndpointError.MISSING_SERVICE_ENTRY
     if (state.endpoints.length === 0) return NextEndpointError.MISSING_ENDPOINTS

@@ -1,0 +1,283 @@
+/**
+ * userspace mode's proxier pieces against kubernetes v1.25 pkg/proxy/userspace: roundrobin.go
+ * (LoadBalancerRR: NextEndpoint, affinity, endpoint updates; cases after roundrobin_test.go's
+ * TestLoadBalanceWorksWithMultipleEndpoints, TestStickyLoadBalanceWorksWithMultipleEndpoints,
+ * TestStickyLoadBalanceWorksWithEndpointFails, TestLoadBalanceWorksWithServiceRemoval),
+ * port_allocator.go (rangeAllocator.nextFreePort), and proxier.go's rule text
+ * (iptablesCommonPortalArgs, iptablesContainerPortalArgs, iptablesHostPortalArgs,
+ * iptablesHostNodePortArgs, iptablesNonLocalNodePortArgs, iptablesInit).
+ */
+import { describe, expect, it } from "vitest"
+import { World } from "../../src/cluster/index.ts"
+import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
+import { Rng } from "../../src/sim/rng.ts"
+import { AffinityType, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
+import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
+import { specFromText } from "../cluster/helpers.ts"
+
+const S = 1_000_000_000
+const SVC = "testnamespace/foo:p"
+
+function lb(): LoadBalancerRR {
+  return new LoadBalancerRR(Rng.stream(1, "test/userspace-lb"))
+}
+
+/** The order NextEndpoint hands out `n` endpoints from client `ip`. */
+function take(b: LoadBalancerRR, n: number, ip = "10.0.0.1", nowNs = 0): string[] {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) out.push(b.nextEndpoint(SVC, ip, false, nowNs) as string)
+  return out
+}
+
+describe("LoadBalancerRR (roundrobin.go)", () => {
+  it("no service entry / no endpoints are errors", () => {
+    const b = lb()
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(NextEndpointError.MISSING_SERVICE_ENTRY)
+    b.newService(SVC, AffinityType.NONE, 0)
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(NextEndpointError.MISSING_ENDPOINTS)
+    expect(b.serviceHasEndpoints(SVC)).toBe(false)
+  })
+
+  it("round robin over the shuffled list, cycling in the same order whatever the client", () => {
+    const b = lb()
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["endpoint:1", "endpoint:2", "endpoint:3"]]]))
+    const first = take(b, 3)
+    expect([...first].sort()).toEqual(["endpoint:1", "endpoint:2", "endpoint:3"])
+    // The cycle repeats; the client's address does not matter without affinity.
+    expect(take(b, 3, "10.0.0.2")).toEqual(first)
+    expect(take(b, 3, "10.0.0.3")).toEqual(first)
+    expect(b.services.get(SVC)?.endpoints).toEqual(first)
+  })
+
+  it("an unchanged endpoint set keeps order and index; a changed one is reshuffled from index 0", () => {
+    const b = lb()
+    const ports = new Map([["p", ["a:1", "b:1", "c:1"]]])
+    b.onEndpointsAdd("testnamespace/foo", ports)
+    take(b, 1)
+    const state = b.services.get(SVC)
+    const order = [...(state?.endpoints ?? [])]
+    b.onEndpointsUpdate("testnamespace/foo", ports, new Map([["p", ["c:1", "a:1", "b:1"]]]))
+    expect(state?.endpoints).toEqual(order)
+    expect(state?.index).toBe(1)
+    b.onEndpointsUpdate("testnamespace/foo", ports, new Map([["p", ["a:1", "b:1", "d:1"]]]))
+    expect([...(state?.endpoints ?? [])].sort()).toEqual(["a:1", "b:1", "d:1"])
+    expect(state?.index).toBe(0)
+  })
+
+  it("a port that disappears from the Endpoints resets its service (kept, empty, index 0)", () => {
+    const b = lb()
+    const old = new Map([
+      ["p", ["a:1"]],
+      ["q", ["a:2"]],
+    ])
+    b.onEndpointsAdd("testnamespace/foo", old)
+    b.onEndpointsUpdate("testnamespace/foo", old, new Map([["p", ["a:1"]]]))
+    expect(b.services.has("testnamespace/foo:q")).toBe(true)
+    expect(b.serviceHasEndpoints("testnamespace/foo:q")).toBe(false)
+    b.onEndpointsDelete("testnamespace/foo", new Map([["p", ["a:1"]]]))
+    expect(b.serviceHasEndpoints(SVC)).toBe(false)
+  })
+
+  it("OnEndpointsAdd with an empty list leaves an existing service's endpoints alone", () => {
+    const b = lb()
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["a:1"]]]))
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", []]]))
+    expect(b.services.get(SVC)?.endpoints).toEqual(["a:1"])
+  })
+
+  it("ClientIP affinity: a client keeps its endpoint; new clients continue the round robin", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 0)
+    expect(b.services.get(SVC)?.ttlSeconds).toBe(10800)
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["e:1", "e:2", "e:3"]]]))
+    const order = [...(b.services.get(SVC)?.endpoints ?? [])]
+    expect(take(b, 3, "10.0.0.1")).toEqual([order[0], order[0], order[0]])
+    expect(take(b, 2, "10.0.0.2")).toEqual([order[1], order[1]])
+    expect(take(b, 1, "10.0.0.3")).toEqual([order[2]])
+    expect(take(b, 1, "10.0.0.4")).toEqual([order[0]])
+  })
+
+  it("affinity expires after ttlSeconds of idleness (whole seconds, time.Since(...).Seconds() truncated)", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 10)
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["e:1", "e:2"]]]))
+    const [first] = take(b, 1, "10.0.0.1", 0)
+    // 10.999 s idle: int(10.999) = 10 is not < 10 -> expired; 9.999 s: still sticky, and refreshed.
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 9_999_999_999)).toBe(first)
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 9_999_999_999 + 10 * S - 1)).toBe(first)
+    const other = b.nextEndpoint(SVC, "10.0.0.1", false, 9_999_999_999 + 20 * S)
+    expect(other).not.toBe(first)
+    // CleanupStaleStickySessions drops entries idle for >= ttl.
+    b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 29 * S)
+    expect(b.services.get(SVC)?.affinityMap.size).toBe(1)
+    b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 30 * S)
+    expect(b.services.get(SVC)?.affinityMap.size).toBe(0)
+  })
+
+  it("sessionAffinityReset (a failed dial) takes the next endpoint and rewrites the client's entry", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 0)
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["e:1", "e:2", "e:3"]]]))
+    const order = [...(b.services.get(SVC)?.endpoints ?? [])]
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(order[0])
+    expect(b.nextEndpoint(SVC, "10.0.0.1", true, 0)).toBe(order[1])
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(order[1])
+  })
+
+  it("an endpoint leaving removes the affinity of its clients only", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 0)
+    const before = new Map([["p", ["e:1", "e:2"]]])
+    b.onEndpointsAdd("testnamespace/foo", before)
+    const order = [...(b.services.get(SVC)?.endpoints ?? [])]
+    take(b, 1, "10.0.0.1")
+    take(b, 1, "10.0.0.2")
+    const gone = order[0]
+    const kept = order[1]
+    b.onEndpointsUpdate("testnamespace/foo", before, new Map([["p", [kept, "e:3"]]]))
+    const map = b.services.get(SVC)?.affinityMap
+    expect([...(map?.keys() ?? [])]).toEqual(["10.0.0.2"])
+    expect(map?.get("10.0.0.2")?.endpoint).toBe(kept)
+    expect(gone).not.toBe(kept)
+  })
+})
+
+describe("port allocator (port_allocator.go)", () => {
+  it("parses --proxy-port-range as utilnet.PortRange", () => {
+    expect(parseProxyPortRange("")).toBe(null)
+    expect(parseProxyPortRange("30000-30009")).toEqual([30000, 10])
+    expect(parseProxyPortRange("30000+9")).toEqual([30000, 10])
+    expect(parseProxyPortRange("30000")).toEqual([30000, 1])
+    expect(typeof parseProxyPortRange("30009-30000")).toBe("string")
+    expect(typeof parseProxyPortRange("x")).toBe("string")
+  })
+
+  it("hands out every port of the range once, then fails; a released port comes back", () => {
+    const a = new RangePortAllocator(40000, 8, Rng.stream(3, "test/ports"))
+    const got = Array.from({ length: 8 }, () => a.allocateNext())
+    expect([...got].sort((x, y) => x - y)).toEqual([40000, 40001, 40002, 40003, 40004, 40005, 40006, 40007])
+    expect(a.allocateNext()).toBe(-1)
+    a.release(40005)
+    a.release(12) // outside the range: ignored
+    expect(a.allocateNext()).toBe(40005)
+  })
+
+  it("a taken random pick scans upwards, then wraps (nextFreePort)", () => {
+    // Fix the random pick with a stub stream: always offset 2.
+    const rng = { intBelow: () => 2 } as unknown as Rng
+    const a = new RangePortAllocator(50000, 4, rng)
+    expect([a.allocateNext(), a.allocateNext(), a.allocateNext(), a.allocateNext()]).toEqual([
+      50002, 50003, 50000, 50001,
+    ])
+  })
+})
+
+const SCENARIO = `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us }
+duration: 10s
+cluster:
+  nodes: { count: 2 }
+  systemServices: false
+kubeProxy:
+  mode: userspace
+  userspace: { proxyPortRange: "36000-36009" }
+manifests:
+  - inline:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: { name: web }
+      spec:
+        replicas: 2
+        selector: { matchLabels: { app: web } }
+        template:
+          metadata: { labels: { app: web } }
+          spec: { containers: [{ name: web, image: nginx, ports: [{ containerPort: 8080 }] }] }
+  - inline:
+      apiVersion: v1
+      kind: Service
+      metadata: { name: web }
+      spec:
+        type: NodePort
+        selector: { app: web }
+        sessionAffinity: ClientIP
+        ports: [{ name: http, port: 80, targetPort: 8080, nodePort: 30080 }]
+`
+
+describe("userspace proxier rules (proxier.go)", () => {
+  it("writes iptablesInit's jumps and the portal rules exactly as v1.25 builds their arguments", () => {
+    const world = new World(specFromText(SCENARIO), 1)
+    world.scheduler.run({ timeNsMax: 3 * S, eventCountMax: 5_000_000 })
+    const node = world.nodes.get("node-1")
+    const backend = node?.proxy.backend as UserspaceBackend
+    const info = backend.proxier.serviceMap.get("default/web:http")
+    const proxyPort = info?.proxyPort ?? 0
+    expect(proxyPort).toBeGreaterThanOrEqual(36000)
+    expect(proxyPort).toBeLessThanOrEqual(36009)
+    const clusterIP = world.controlPlane.store.get("Service", "default", "web")?.spec.clusterIP ?? ""
+    const hostIP = backend.proxier.hostIP
+    const rules = node?.proxy.rules(true) ?? ""
+    const expected = [
+      "*nat",
+      ":KUBE-PORTALS-CONTAINER - [0:0]",
+      ":KUBE-PORTALS-HOST - [0:0]",
+      ":KUBE-NODEPORT-CONTAINER - [0:0]",
+      ":KUBE-NODEPORT-HOST - [0:0]",
+      `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d ${clusterIP}/32 -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-PORTALS-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d ${clusterIP}/32 -j DNAT --to-destination ${hostIP}:${proxyPort}`,
+      `-A KUBE-NODEPORT-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 30080 -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-NODEPORT-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 30080 -j DNAT --to-destination ${hostIP}:${proxyPort}`,
+      "COMMIT",
+      "*filter",
+      ":KUBE-NODEPORT-NON-LOCAL - [0:0]",
+      `-A KUBE-NODEPORT-NON-LOCAL -m comment --comment default/web:http -p tcp -m tcp --dport ${proxyPort} -m state --state NEW -j ACCEPT`,
+      "COMMIT",
+      "# userspace proxy (service port -> proxy port -> endpoints, round-robin position)",
+    ]
+    expect(rules.split("\n").slice(0, expected.length)).toEqual(expected)
+    expect(rules).toMatch(
+      new RegExp(
+        `default/web:http ${clusterIP.replace(/\./g, "\\.")}:80/TCP nodePort=30080 -> :${proxyPort} -> 10\\.244\\.\\d+\\.\\d+:8080,10\\.244\\.\\d+\\.\\d+:8080 next=0 affinity=ClientIP/10800s clients=0`,
+      ),
+    )
+    const full = node?.proxy.rules(false) ?? ""
+    expect(full).toContain(
+      '-A PREROUTING -m comment --comment "handle ClusterIPs; NOTE: this must be before the NodePort rules" -j KUBE-PORTALS-CONTAINER',
+    )
+    expect(full).toContain(
+      '-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "handle service NodePorts; NOTE: this must be the last rule in the chain" -j KUBE-NODEPORT-HOST',
+    )
+    expect(full).toContain(
+      '-A INPUT -m comment --comment "Ensure that non-local NodePort traffic can flow" -j KUBE-NODEPORT-NON-LOCAL',
+    )
+  })
+
+  it("a Service whose port changes is reopened on a new proxy port; a deleted one releases its port", () => {
+    const timeline = `timeline:
+  - at: 2s
+    apply:
+      inline:
+        apiVersion: v1
+        kind: Service
+        metadata: { name: web }
+        spec:
+          selector: { app: web }
+          sessionAffinity: ClientIP
+          ports: [{ name: http, port: 81, targetPort: 8080 }]
+  - { at: 4s, delete: service/web }
+  - { at: 9s, scale: deployment/web, replicas: 2 }
+`
+    const world = new World(specFromText(SCENARIO + timeline), 1)
+    world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
+    const backend = world.nodes.get("node-1")?.proxy.backend as UserspaceBackend
+    const before = backend.proxier.serviceMap.get("default/web:http")?.proxyPort
+    world.scheduler.run({ timeNsMax: 3_900_000_000, eventCountMax: 5_000_000 })
+    const after = backend.proxier.serviceMap.get("default/web:http")
+    expect(after?.port).toBe(81)
+    expect(after?.proxyPort).not.toBe(before)
+    expect(world.nodes.get("node-1")?.filter.save()).toContain(`--dport 81 -d ${after?.clusterIP}/32 -j REDIRECT`)
+    world.scheduler.run({ timeNsMax: 6 * S, eventCountMax: 5_000_000 })
+    expect(backend.proxier.serviceMap.size).toBe(0)
+    expect(world.nodes.get("node-1")?.filter.save()).not.toContain("default/web")
+  })
+})
