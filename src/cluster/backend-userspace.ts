@@ -29,8 +29,21 @@ import {
 } from "../proxy/userspace/proxier.ts"
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import { type CompiledSync, type ProxyBackend, kubeProxyChainsOnly } from "./kube-proxy.ts"
-import type { ProxyBackendContext } from "./proxy-backends.ts"
-import type { UserspaceProxySpec } from "./spec.ts"
+import type { KubeProxySpec, UserspaceProxySpec } from "./spec.ts"
+import type { Network } from "../net/network.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { ProxyNode } from "../proxy/service-port.ts"
+
+/** What the backend uses of proxy-backends.ts's ProxyBackendContext (not imported: no cycle). */
+export interface UserspaceBackendContext {
+  readonly scheduler: Scheduler
+  readonly node: ProxyNode
+  readonly ns: NetNs
+  readonly network: Network
+  readonly stack: NetfilterStack
+  readonly spec: KubeProxySpec
+  readonly seed: number
+}
 
 /** Defaults of kubeProxy.userspace (MODEL.md "userspace mode" gives the sources). */
 export const DEFAULT_USERSPACE_PROXY: UserspaceProxySpec = {
@@ -54,7 +67,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
   private pending: UserspacePlan | null = null
   private jumpsInstalled = false
 
-  constructor(c: ProxyBackendContext) {
+  constructor(c: UserspaceBackendContext) {
     const u = c.spec.userspace ?? DEFAULT_USERSPACE_PROXY
     this.stack = c.stack
     this.scheduler = c.scheduler

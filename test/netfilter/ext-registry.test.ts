@@ -45,6 +45,7 @@ describe("extension registry", () => {
       "MARK",
       "MASQUERADE",
       "NOTRACK",
+      "REDIRECT",
       "REJECT",
       "RETURN",
       "SNAT",
