@@ -191,6 +191,12 @@ export class NetNs implements FilterHost {
     return iface === null || iface === undefined ? 0 : iface.address
   }
 
+  /** Whether the interface is a bridge (-m physdev --physdev-is-in). */
+  interfaceIsBridge(ifIndex: number): boolean {
+    const iface = this.interfaces[ifIndex]
+    return iface !== null && iface !== undefined && iface.kind === InterfaceKind.BRIDGE
+  }
+
   interfaceName(ifIndex: number): string {
     const iface = this.interfaces[ifIndex]
     return iface === null || iface === undefined ? "" : iface.name

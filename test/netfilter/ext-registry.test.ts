@@ -29,6 +29,7 @@ describe("extension registry", () => {
       "mark",
       "multiport",
       "nfacct",
+      "physdev",
       "recent",
       "set",
       "state",

@@ -129,4 +129,20 @@ describe("-j REDIRECT", () => {
     expect(server.accepted).toEqual([])
     expect(w.net.counters.droppedByReason[DropReason.NETFILTER_DROP]).toBeGreaterThanOrEqual(1)
   })
+
+  it("-m physdev [!] --physdev-is-in: a pod's packet came in through a bridge port (cni0), so only the plain test matches", () => {
+    for (const [invert, accepted] of [
+      ["! ", 0],
+      ["", 1],
+    ] as const) {
+      const { w, node, pod } = setup("bridge", [
+        `-A PREROUTING -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -m physdev ${invert}--physdev-is-in -j REDIRECT --to-ports 15001`,
+      ])
+      const server = new Side()
+      w.net.tcpListen(node.ns, 0, 15001, server)
+      w.net.tcpConnect(pod.ns, SERVICE_IP, 80, new Side())
+      run(w, 10_000_000)
+      expect(server.accepted.length).toBe(accepted)
+    }
+  })
 })

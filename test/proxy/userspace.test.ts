@@ -201,6 +201,7 @@ manifests:
         type: NodePort
         selector: { app: web }
         sessionAffinity: ClientIP
+        externalIPs: [203.0.113.7]
         ports: [{ name: http, port: 80, targetPort: 8080, nodePort: 30080 }]
 `
 
@@ -224,7 +225,10 @@ describe("userspace proxier rules (proxier.go)", () => {
       ":KUBE-NODEPORT-CONTAINER - [0:0]",
       ":KUBE-NODEPORT-HOST - [0:0]",
       `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d ${clusterIP}/32 -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d 203.0.113.7/32 -m physdev ! --physdev-is-in -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d 203.0.113.7/32 -m addrtype --dst-type LOCAL -j REDIRECT --to-ports ${proxyPort}`,
       `-A KUBE-PORTALS-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d ${clusterIP}/32 -j DNAT --to-destination ${hostIP}:${proxyPort}`,
+      `-A KUBE-PORTALS-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d 203.0.113.7/32 -m addrtype --dst-type LOCAL -j DNAT --to-destination ${hostIP}:${proxyPort}`,
       `-A KUBE-NODEPORT-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 30080 -j REDIRECT --to-ports ${proxyPort}`,
       `-A KUBE-NODEPORT-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 30080 -j DNAT --to-destination ${hostIP}:${proxyPort}`,
       "COMMIT",
@@ -263,6 +267,7 @@ describe("userspace proxier rules (proxier.go)", () => {
         spec:
           selector: { app: web }
           sessionAffinity: ClientIP
+          externalIPs: [203.0.113.7]
           ports: [{ name: http, port: 81, targetPort: 8080 }]
   - { at: 4s, delete: service/web }
   - { at: 9s, scale: deployment/web, replicas: 2 }

@@ -9,6 +9,7 @@ import { conntrackMatch, stateMatch } from "./xt_conntrack.ts"
 import { icmpMatch } from "./ipt_icmp.ts"
 import { markMatch, markTarget } from "./xt_mark.ts"
 import { multiportMatch } from "./xt_multiport.ts"
+import { physdevMatch } from "./xt_physdev.ts"
 import { nfacctMatch } from "./xt_nfacct.ts"
 import { recentMatch } from "./xt_recent.ts"
 import { setMatch } from "./xt_set.ts"
@@ -45,6 +46,7 @@ export const MATCH_EXTENSIONS: ReadonlyMap<string, MatchExtension> = byName([
   recentMatch,
   nfacctMatch,
   setMatch,
+  physdevMatch,
 ])
 
 export const TARGET_EXTENSIONS: ReadonlyMap<string, TargetExtension> = byName([
