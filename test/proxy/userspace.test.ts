@@ -286,3 +286,88 @@ describe("userspace proxier rules (proxier.go)", () => {
     expect(world.nodes.get("node-1")?.filter.save()).not.toContain("default/web")
   })
 })
+
+function udpScenario(connection: "new" | "keepAlive", extra = ""): string {
+  return `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us-udp }
+seed: 3
+duration: 5s
+cluster: { nodes: { count: 1 }, systemServices: false }
+kubeProxy: { mode: userspace${extra} }
+manifests:
+  - inline:
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: { name: echo }
+        spec:
+          replicas: 3
+          selector: { matchLabels: { app: echo } }
+          template:
+            metadata: { labels: { app: echo } }
+            spec: { containers: [ { name: echo, image: kube-netsim/udp-echo, ports: [ { containerPort: 7000, protocol: UDP } ] } ] }
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: echo }
+        spec: { selector: { app: echo }, ports: [ { port: 5000, targetPort: 7000, protocol: UDP } ] }
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: busybox } ] }
+workloads:
+  - name: echo
+    from: pod/client
+    to: udp://echo:5000
+    arrival: { every: 100ms }
+    start: 2s
+    count: 9
+    connection: ${connection}
+`
+}
+
+describe("userspace UDP proxying (udpProxySocket)", () => {
+  it("one proxy connection per client address: a kept socket sticks to one endpoint, new sockets rotate", () => {
+    for (const [connection, endpoints] of [
+      ["keepAlive", 1],
+      ["new", 3],
+    ] as const) {
+      const world = new World(specFromText(udpScenario(connection)), 3)
+      world.scheduler.run({ timeNsMax: 3_500_000_000, eventCountMax: 5_000_000 })
+      const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+      expect(results.requests.completed).toBe(9)
+      const used = Object.values(results.distribution.byEndpoint).filter((n) => n > 0)
+      expect(used.length).toBe(endpoints)
+      if (connection === "new") expect(used).toEqual([3, 3, 3])
+    }
+  })
+
+  it("a client's proxy connection is dropped after udpIdleTimeout without traffic", () => {
+    const world = new World(specFromText(udpScenario("keepAlive", ", userspace: { udpIdleTimeout: 150ms }")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    // Echoes every 100 ms keep it alive (2.0 s .. 2.8 s); 150 ms after the last one it is gone.
+    world.scheduler.run({ timeNsMax: 2_850_000_000, eventCountMax: 5_000_000 })
+    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(1)
+    world.scheduler.run({ timeNsMax: 3_200_000_000, eventCountMax: 5_000_000 })
+    expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(0)
+  })
+})
+
+describe("kubeProxy.userspace settings", () => {
+  it("a bad proxyPortRange or a zero udpIdleTimeout is refused with the field path", () => {
+    expect(() => specFromText(udpScenario("new", ', userspace: { proxyPortRange: "9-1" }'))).toThrow(
+      /kubeProxy\.userspace\.proxyPortRange: "9-1" is not a valid port range/,
+    )
+    expect(() => specFromText(udpScenario("new", ", userspace: { udpIdleTimeout: 0s }"))).toThrow(
+      /kubeProxy\.userspace\.udpIdleTimeout: must be greater than 0/,
+    )
+    const spec = specFromText(udpScenario("new"))
+    expect(spec.kubeProxy.userspace).toEqual({
+      proxyPortRange: null,
+      udpIdleTimeoutNs: 250_000_000,
+      connectCostNs: 20_000,
+      copyCostPerMessageNs: 5_000,
+      copyCostPerKiBNs: 250,
+    })
+  })
+})
