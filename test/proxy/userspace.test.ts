@@ -371,3 +371,55 @@ describe("kubeProxy.userspace settings", () => {
     })
   })
 })
+
+describe("userspace TCP dials (tryConnect)", () => {
+  const scenario = (secondHostPorts: string): string => `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us-dial }
+seed: 1
+duration: 20s
+cluster: { nodes: { count: 1 }, systemServices: false }
+kubeProxy: { mode: userspace }
+externalHosts:
+  - { name: up, ip: 198.51.100.21, httpPorts: [80] }
+  - { name: down, ip: 198.51.100.22, httpPorts: ${secondHostPorts} }
+manifests:
+  - inline:
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: ext }
+        spec: { ports: [ { protocol: TCP, port: 80, targetPort: 80 } ] }
+      - apiVersion: v1
+        kind: Endpoints
+        metadata: { name: ext }
+        subsets: [ { addresses: [ { ip: 198.51.100.21 }, { ip: 198.51.100.22 } ], ports: [ { port: 80 } ] } ]
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: busybox } ] }
+workloads:
+  - { name: curl, from: pod/client, to: "http://ext/", arrival: { every: 100ms }, start: 2s, count: 20 }
+`
+
+  it("a refused dial moves on to the next endpoint: every request still completes, on the live host", () => {
+    const world = new World(specFromText(scenario("[]")), 1)
+    world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.requests.completed).toBe(20)
+    expect(results.distribution.byEndpoint).toEqual({ down: 0, up: 20 })
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    const socket = backend.proxier.serviceMap.get("default/ext")?.socket
+    // The retry after a refused dial advances the round-robin index too, so with two endpoints the
+    // index is back on the dead one for the next connection: every connection but possibly the
+    // first dials the dead host first (refused by RST), then the live one.
+    expect(socket?.stats.dialFailures).toBeGreaterThanOrEqual(19)
+    expect(socket?.stats.accepted).toBe(20)
+  })
+
+  it("with both endpoints live, round robin alternates exactly", () => {
+    const world = new World(specFromText(scenario("[80]")), 1)
+    world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.distribution.byEndpoint).toEqual({ down: 10, up: 10 })
+  })
+})
