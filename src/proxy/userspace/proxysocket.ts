@@ -80,6 +80,8 @@ export class ProxyRuntime implements EventHandler {
   readonly kind: number
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
+  /** Generation of the next registered object (an id is reused; its generation is not). */
+  private nextGeneration = 1
 
   constructor(
     readonly network: Network,
@@ -95,11 +97,15 @@ export class ProxyRuntime implements EventHandler {
   register(target: ProxyEventTarget): number {
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.objects.length
     this.objects[id] = target
+    target.generation = this.nextGeneration
+    this.nextGeneration = (this.nextGeneration + 1) & 0x1fffffff
     return id
   }
 
-  unregister(id: number): void {
-    if (id < 0 || this.objects[id] === null) return
+  /** Forgets `target` (its pending events are ignored); a no-op when it is already gone. */
+  unregister(target: ProxyEventTarget): void {
+    const id = target.id
+    if (id < 0 || this.objects[id] !== target) return
     this.objects[id] = null
     this.freeIds.push(id)
   }
@@ -122,13 +128,11 @@ export class ProxyRuntime implements EventHandler {
   }
 }
 
-let nextGeneration = 1
-
 /** An object that receives the runtime's events. */
 abstract class ProxyEventTarget {
   id = -1
-  /** Distinguishes this object from a later one registered under the same id. */
-  readonly generation = nextGeneration++ & 0x1fffffff
+  /** Distinguishes this object from a later one registered under the same id (set by register). */
+  generation = 0
   abstract onEvent(what: number, nowNs: number): void
 }
 
@@ -204,7 +208,7 @@ export class TcpProxySocket extends ProxyEventTarget implements TcpServerListene
     // Connections accepted by the kernel but not yet by the loop die with the listener (RST).
     for (const pair of this.acceptQueue) pair.abortClient()
     this.acceptQueue.length = 0
-    this.runtime.unregister(this.id)
+    this.runtime.unregister(this)
   }
 
   onEvent(_what: number, _nowNs: number): void {}
@@ -303,7 +307,11 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
   /** tryConnect failed: inConn.Close(), the loop accepts the next connection. */
   private giveUp(nowNs: number, counted: boolean): void {
     if (counted) this.socket.stats.rejected++
-    if (!this.clientGone) this.inConn.close()
+    if (!this.clientGone) {
+      this.inConn.listener = null
+      this.inConn.close()
+    }
+    this.socket.runtime.unregister(this)
     this.socket.acceptNext(nowNs)
   }
 
@@ -311,7 +319,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     this.clientGone = true
     this.inConn.listener = null
     this.inConn.abort()
-    this.socket.runtime.unregister(this.id)
+    this.socket.runtime.unregister(this)
   }
 
   // TcpConnectionListener, for both connections.
@@ -330,7 +338,9 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
       rt.at(atNs, this, EV_COPY)
     }
     q.busyUntilNs = atNs
-    if (q.length === 0 && this.eof[0]) this.closeBoth()
+    // The client reset while the dial ran: the copy from it fails at once and closes both.
+    if (this.clientGone) this.closeBoth()
+    else if (q.length === 0 && this.eof[0]) this.closeBoth()
     this.socket.acceptNext(nowNs)
   }
 
@@ -390,7 +400,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     this.closedCount++
     // An I/O error on either side ends both copies.
     if (error !== NetError.NONE) this.closeBoth()
-    if (this.closedCount >= 2) rt.unregister(this.id)
+    if (this.closedCount >= 2) rt.unregister(this)
   }
 
   private closeBoth(): void {
@@ -447,7 +457,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     this.alive = false
     this.socket.close()
     for (const client of [...this.clients.values()]) client.end()
-    this.runtime.unregister(this.id)
+    this.runtime.unregister(this)
   }
 
   onUdpMessage(_socket: UdpSocket, packet: Packet): void {
@@ -576,6 +586,6 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.ended = true
     this.out?.close()
     if (this.socket.clients.get(this.key) === this) this.socket.clients.delete(this.key)
-    this.socket.runtime.unregister(this.id)
+    this.socket.runtime.unregister(this)
   }
 }
