@@ -175,7 +175,7 @@ describe("port allocator (port_allocator.go)", () => {
 const SCENARIO = `apiVersion: kube-netsim/v1
 kind: Scenario
 metadata: { name: us }
-duration: 10s
+duration: 40s
 cluster:
   nodes: { count: 2 }
   systemServices: false
@@ -421,5 +421,35 @@ workloads:
     world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
     const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
     expect(results.distribution.byEndpoint).toEqual({ down: 10, up: 10 })
+  })
+})
+
+describe("userspace syncs", () => {
+  it("a failed sync applies nothing and releases its proxy ports; the retry opens the port", () => {
+    const timeline = `timeline:
+  - { at: 2s, failRestore: { node: node-1 } }
+  - at: 2s
+    apply:
+      inline:
+        apiVersion: v1
+        kind: Service
+        metadata: { name: web2 }
+        spec: { selector: { app: web }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+  - { at: 9s, scale: deployment/web, replicas: 2 }
+`
+    const world = new World(
+      specFromText(SCENARIO.replace('proxyPortRange: "36000-36009"', 'proxyPortRange: "36000-36001"') + timeline),
+      1,
+    )
+    const proxy = world.nodes.get("node-1")?.proxy
+    const backend = proxy?.backend as UserspaceBackend
+    world.scheduler.run({ timeNsMax: 2_900_000_000, eventCountMax: 5_000_000 })
+    expect(proxy?.failedSyncs.length).toBe(1)
+    expect(backend.proxier.serviceMap.has("default/web2:http")).toBe(false)
+    expect(world.nodes.get("node-1")?.filter.save()).not.toContain("default/web2")
+    // The retry (within syncPeriod) gets the range's other port, released by the failed plan.
+    world.scheduler.run({ timeNsMax: 35 * S, eventCountMax: 5_000_000 })
+    const ports = [...backend.proxier.serviceMap.values()].map((i) => i.proxyPort).sort()
+    expect(ports).toEqual([36000, 36001])
   })
 })
