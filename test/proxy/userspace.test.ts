@@ -453,3 +453,46 @@ describe("userspace syncs", () => {
     expect(ports).toEqual([36000, 36001])
   })
 })
+
+describe("userspace dial timeouts (endpointDialTimeout)", () => {
+  it("an endpoint that never answers (an unused pod address: no neighbour, silence) costs the 250 ms first dial timeout, then the next endpoint serves", () => {
+    const text = `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us-timeout }
+seed: 1
+duration: 20s
+cluster: { nodes: { count: 1 }, systemServices: false }
+kubeProxy: { mode: userspace }
+externalHosts:
+  - { name: up, ip: 198.51.100.21, httpPorts: [80] }
+manifests:
+  - inline:
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: ext }
+        spec: { ports: [ { protocol: TCP, port: 80, targetPort: 80 } ] }
+      - apiVersion: v1
+        kind: Endpoints
+        metadata: { name: ext }
+        subsets: [ { addresses: [ { ip: 198.51.100.21 }, { ip: 10.244.0.250 } ], ports: [ { port: 80 } ] } ]
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: busybox } ] }
+workloads:
+  - { name: curl, from: pod/client, to: "http://ext/", arrival: { every: 1s }, start: 2s, count: 4 }
+`
+    const world = new World(specFromText(text), 1)
+    world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.requests.completed).toBe(4)
+    const socket = (world.nodes.get("node-1")?.proxy.backend as UserspaceBackend).proxier.serviceMap.get(
+      "default/ext",
+    )?.socket
+    const failures = socket?.stats.dialFailures ?? 0
+    expect(failures).toBeGreaterThanOrEqual(1)
+    // A connection whose first dial went to the silent host waited the full 250 ms timeout.
+    expect(results.latencyNs.max).toBeGreaterThanOrEqual(250_000_000)
+    expect(results.latencyNs.max).toBeLessThan(300_000_000)
+  })
+})
