@@ -56,6 +56,8 @@ export const DEFAULT_USERSPACE_PROXY: UserspaceProxySpec = {
 
 export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandler {
   readonly mode = "userspace"
+  /** The userspace proxier created no ServiceHealthServer: healthCheckNodePorts go unanswered. */
+  readonly serviceHealthServers = false
   readonly proxier: UserspaceProxier
   private readonly stack: NetfilterStack
   private readonly scheduler: Scheduler

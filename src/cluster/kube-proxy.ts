@@ -98,6 +98,12 @@ export interface ProxyBackend<B = unknown> {
   failed(): void
   /** The node's state as the mode's tools print it; `sorted` as upstream's unit tests compare it. */
   rules(sorted: boolean): string
+  /**
+   * Optional, default true: the mode runs the service health check servers (healthCheckNodePort of
+   * ETP-Local LoadBalancers). v1.25's userspace proxier had none (only the iptables and IPVS
+   * proxiers created a ServiceHealthServer).
+   */
+  readonly serviceHealthServers?: boolean
   /** Optional: the API store, given once when the node's kube-proxy is built (watches beyond compile's). */
   watch?(store: ApiStore): void
   /**
@@ -234,7 +240,7 @@ export class KubeProxyNode implements TimedSyncTarget {
       staleUdpEntriesDeleted: deleted.length,
       lagsNs: flight.changesNs.map((changeNs) => nowNs - changeNs),
     })
-    this.syncListener?.onKubeProxySynced(nowNs)
+    if (this.backend.serviceHealthServers !== false) this.syncListener?.onKubeProxySynced(nowNs)
     return true
   }
 
