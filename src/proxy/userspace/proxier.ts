@@ -554,6 +554,8 @@ export function buildPortsToEndpointsMap(endpoints: Endpoints): Map<string, stri
     for (const port of subset.ports ?? []) {
       for (const address of subset.addresses ?? []) {
         if (address.ip === "" || !(port.port > 0)) continue
+        // The simulated proxier is IPv4 only: an address that is not IPv4 is not dialled.
+        if (parseIpv4(address.ip) === undefined) continue
         const name = port.name ?? ""
         let list = out.get(name)
         if (list === undefined) {

@@ -37,9 +37,9 @@ import { TcpState } from "../../net/tcp.ts"
 import type { UdpListener, UdpSocket } from "../../net/udp.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
-import { formatIpv4 } from "../../wire/ipv4.ts"
+import { formatIpv4, parseIpv4 } from "../../wire/ipv4.ts"
 import type { Packet } from "../../wire/packet.ts"
-import type { LoadBalancerRR } from "./roundrobin.ts"
+import { type LoadBalancerRR, NextEndpointError } from "./roundrobin.ts"
 
 /** endpointDialTimeout in proxysocket.go. */
 export const ENDPOINT_DIAL_TIMEOUTS_NS: readonly number[] = [250_000_000, 500_000_000, 1_000_000_000, 2_000_000_000]
@@ -218,7 +218,10 @@ export class TcpProxySocket extends ProxyEventTarget implements TcpServerListene
     this.dialing = null
     while (this.alive && this.acceptQueue.length > 0) {
       const pair = this.acceptQueue.shift() as TcpProxyPair
-      if (pair.clientGone) continue
+      if (pair.clientGone) {
+        this.runtime.unregister(pair)
+        continue
+      }
       this.stats.accepted++
       this.dialing = pair
       pair.startDialing(nowNs)
@@ -278,7 +281,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     const rt = this.socket.runtime
     if (this.clientGone) return this.giveUp(nowNs, false)
     const endpoint = rt.lb.nextEndpoint(this.socket.service, formatIpv4(this.clientAddress), this.attempt > 0, nowNs)
-    if (endpoint === "missing service entry" || endpoint === "missing endpoints") return this.giveUp(nowNs, true)
+    if (isNextEndpointError(endpoint)) return this.giveUp(nowNs, true)
     this.endpoint = endpoint
     const colon = endpoint.lastIndexOf(":")
     const ip = ipv4Of(endpoint.slice(0, colon))
@@ -417,10 +420,15 @@ function closeIfOpen(conn: TcpConnection | null): void {
   conn.close()
 }
 
+/** An "ip:port" endpoint's address (the load balancer only holds addresses it was given). */
 function ipv4Of(text: string): Ipv4 {
-  const parts = text.split(".")
-  return (((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>>
-    0) as Ipv4
+  const address = parseIpv4(text)
+  if (address === undefined) throw new Error(`userspace proxy: bad endpoint address ${text}`)
+  return address
+}
+
+function isNextEndpointError(value: string): value is NextEndpointError {
+  return value === NextEndpointError.MISSING_SERVICE_ENTRY || value === NextEndpointError.MISSING_ENDPOINTS
 }
 
 // ------------------------------------------------------------------------------------------ UDP
@@ -470,7 +478,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     if (client === undefined) {
       // getBackendConn: a new client; tryConnect's first NextEndpoint (a UDP dial does not fail).
       const endpoint = rt.lb.nextEndpoint(this.service, formatIpv4(packet.srcAddr), false, nowNs)
-      if (endpoint === "missing service entry" || endpoint === "missing endpoints") {
+      if (isNextEndpointError(endpoint)) {
         this.stats.rejected++
         return
       }
