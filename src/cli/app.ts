@@ -21,6 +21,7 @@ import {
   EXIT_INTERNAL_ERROR,
   EXIT_INVALID_INPUT,
   EXIT_OK,
+  compareCommand,
   rulesCommand,
   runCommand,
   traceCommand,
@@ -251,11 +252,65 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     ]),
   )
 
+  const compare = Command.make(
+    "compare",
+    {
+      scenario: scenarioArgument,
+      modes: Flag.String("modes").pipe(
+        Flag.withDescription(
+          "comma-separated kube-proxy modes to run the scenario under (iptables, ipvs, nftables, userspace); default: every simulated mode",
+        ),
+        Flag.optional,
+      ),
+      seed: Flag.Int("seed").pipe(Flag.withDescription("seed to use instead of the scenario's seed"), Flag.optional),
+      runs: Flag.Int("runs").pipe(
+        Flag.withDescription("run seeds SEED..SEED+R-1 under each mode; cells show mean ± 95% CI half-width"),
+        Flag.withDefault(1),
+      ),
+      json: Flag.Boolean("json").pipe(
+        Flag.withDescription(
+          "print the compare document {compareVersion, scenario, seed, runs, modes: [{mode, results}]} instead of the table",
+        ),
+        Flag.withDefault(false),
+      ),
+    },
+    (options) =>
+      Effect.sync(() =>
+        setExit(
+          compareCommand(io, runtime, {
+            scenario: options.scenario,
+            modes: Option.getOrUndefined(options.modes),
+            seed: Option.getOrUndefined(options.seed),
+            runs: options.runs,
+            json: options.json,
+          }),
+        ),
+      ),
+  ).pipe(
+    Command.withDescription(
+      "Run a scenario under several kube-proxy modes and print one side-by-side table: latency percentiles, per-endpoint split and fairness, conntrack/IPVS peaks, sync durations, kernel objects per node, failures and drops by reason. Exit 0 ok, 1 an expectation failed (for its mode), 2 invalid input (e.g. a mode not simulated), 3 internal error.",
+    ),
+    Command.withExamples([
+      {
+        command: "kube-netsim compare scenarios/proxy-modes.yaml",
+        description: "every simulated mode, the scenario's seed",
+      },
+      {
+        command: "kube-netsim compare scenarios/ipvs-rr-unevenness.yaml --modes iptables,ipvs --runs 5",
+        description: "two modes, 5 seeds each, mean ± spread",
+      },
+      {
+        command: "kube-netsim compare scenarios/proxy-modes.yaml --seed 7 --json",
+        description: "one results document per mode",
+      },
+    ]),
+  )
+
   return Command.make("kube-netsim").pipe(
     Command.withDescription(
       "Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md",
     ),
-    Command.withSubcommands([run, validate, rules, trace]),
+    Command.withSubcommands([run, validate, rules, trace, compare]),
   )
 }
 

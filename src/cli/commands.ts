@@ -17,6 +17,8 @@ import { parseDurationNs } from "../scenario/units.ts"
 import { aggregateRuns, renderAggregate } from "../stats/aggregate.ts"
 import { stringifyResults } from "../stats/document.ts"
 import { renderSummary } from "../stats/render.ts"
+import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument } from "../stats/compare.ts"
+import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
 import type { ResultsDocument } from "../stats/results.ts"
 
@@ -273,13 +275,120 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
 
       let failed = 0
       for (const doc of docs) {
-        for (const failure of checkExpectations(result.expectations, doc)) {
+        for (const failure of checkExpectations(result.expectations, doc, result.spec.kubeProxy.mode)) {
           failed++
           const where = failure.expectation.position
           const prefix = where === null ? "" : `${where.file}:${where.line}:${where.column}: `
           io.stderr(`${prefix}expectation failed${options.runs > 1 ? ` (seed ${doc.seed})` : ""}: ${failure.message}\n`)
         }
       }
+      return failed > 0 ? EXIT_EXPECTATION_FAILED : EXIT_OK
+    },
+  )
+}
+
+export interface CompareCommandOptions {
+  readonly scenario: string
+  /** Comma-separated modes (`iptables,ipvs`); undefined = every simulated mode. */
+  readonly modes: string | undefined
+  readonly seed: number | undefined
+  readonly runs: number
+  readonly json: boolean
+}
+
+/** Every mode kube-proxy has (--proxy-mode), simulated or not. */
+const ALL_PROXY_MODES: readonly ProxyMode[] = ["iptables", "ipvs", "nftables", "userspace"]
+
+/**
+ * Parses `--modes`: known names, no duplicates, each simulated (the loader's rule for
+ * `kubeProxy.mode`: a mode without its proxier and kernel state would report another mode's figures).
+ */
+export function parseCompareModes(text: string | undefined): ProxyMode[] | string {
+  const simulated = simulatedProxyModes()
+  if (text === undefined) return simulated
+  const names = text.split(",").map((name) => name.trim())
+  const out: ProxyMode[] = []
+  for (const name of names) {
+    if (name === "") return `empty mode name in "${text}" (expected a comma-separated list, e.g. iptables,ipvs)`
+    const mode = ALL_PROXY_MODES.find((m) => m === name)
+    if (mode === undefined) return `unknown kube-proxy mode "${name}" (modes: ${ALL_PROXY_MODES.join(", ")})`
+    if (out.includes(mode)) return `mode ${mode} given twice`
+    if (!simulated.includes(mode))
+      return `kube-proxy mode ${mode} is not simulated yet (simulated: ${simulated.join(", ")})`
+    out.push(mode)
+  }
+  return out
+}
+
+/**
+ * `compare`: the scenario under each mode (its `kubeProxy.mode` replaced, everything else as
+ * written), seeds SEED..SEED+R-1 each; one table (or the compare document), then each mode's
+ * expectations (those whose `modes:` include it) checked against its documents: exit 1 if one fails.
+ */
+export function compareCommand(io: CliIo, runtime: Runtime, options: CompareCommandOptions): number {
+  let loaded: LoadedScenario | undefined
+  return guarded(
+    io,
+    () => loaded,
+    () => {
+      if (
+        options.seed !== undefined &&
+        !(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed <= 0xffffffff)
+      ) {
+        io.stderr(`kube-netsim compare: --seed: must be an integer between 0 and 4294967295, got ${options.seed}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      if (!(Number.isSafeInteger(options.runs) && options.runs >= 1 && options.runs <= 10_000)) {
+        io.stderr(`kube-netsim compare: --runs: must be an integer between 1 and 10000, got ${options.runs}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      const modes = parseCompareModes(options.modes)
+      if (typeof modes === "string") {
+        io.stderr(`kube-netsim compare: --modes: ${modes}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      const result = load(io, options.scenario, !options.json)
+      if (typeof result === "number") return result
+      loaded = result
+      const firstSeed = options.seed ?? result.spec.seed
+      const progress = new ProgressLine(io, io.stderrIsTTY)
+      const perMode = modes.map((mode) => {
+        const docs: ResultsDocument[] = []
+        for (let run = 0; run < options.runs; run++) {
+          const seed = (firstSeed + run) % 2 ** 32
+          const spec: ScenarioSpec = { ...result.spec, seed, kubeProxy: { ...result.spec.kubeProxy, mode } }
+          const label = `${mode} ${options.runs > 1 ? `run ${run + 1}/${options.runs} ` : ""}(seed ${seed})`
+          docs.push(
+            runtime.runScenario(spec, {
+              seed,
+              wallClockMs: io.wallClockMs,
+              onProgress: (done, total) => progress.update(label, done, total),
+            }),
+          )
+        }
+        return { mode, results: docs }
+      })
+      progress.clear()
+      const doc: CompareDocument = {
+        compareVersion: COMPARE_VERSION,
+        scenario: result.spec.name,
+        seed: firstSeed,
+        runs: options.runs,
+        modes: perMode,
+      }
+      io.stdout(options.json ? stringifyCompare(doc) : renderCompare(doc))
+
+      let failed = 0
+      for (const { mode, results } of perMode)
+        for (const run of results)
+          for (const failure of checkExpectations(result.expectations, run, mode)) {
+            failed++
+            const where = failure.expectation.position
+            const prefix = where === null ? "" : `${where.file}:${where.line}:${where.column}: `
+            io.stderr(
+              `${prefix}expectation failed (mode ${mode}${options.runs > 1 ? `, seed ${run.seed}` : ""}): ${failure.message}\n`,
+            )
+          }
       return failed > 0 ? EXIT_EXPECTATION_FAILED : EXIT_OK
     },
   )

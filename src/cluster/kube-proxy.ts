@@ -29,6 +29,7 @@ import {
 } from "../proxy/conntrack-cleanup.ts"
 import { iptablesConfigFrom, jumpRulesRestoreInput } from "../proxy/iptables/compile.ts"
 import { IptablesProxier } from "../proxy/iptables/proxier.ts"
+import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { sortIptablesRules } from "../proxy/iptables/sort.ts"
 import type { ProxyNode, ServicePortInfo } from "../proxy/service-port.ts"
 import { SyncRunner, type TimedSyncTarget } from "../proxy/sync.ts"
@@ -264,7 +265,13 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
     costModel?: SyncCostModel,
   ) {
     this.costModel = costModel ?? new IptablesSyncCostModel(spec.syncCost.iptables)
-    this.proxier = new IptablesProxier(node, iptablesConfigFrom(spec), { syncPeriodNs: spec.syncPeriodNs })
+    const config = iptablesConfigFrom({
+      ...spec,
+      nodePortAddresses: effectiveNodePortAddresses("iptables", spec.nodePortAddresses),
+      // NewProxier reads nf_conntrack_tcp_be_liberal, which kube-proxy set at start-up.
+      conntrackTCPLiberal: spec.conntrack.tcpBeLiberal,
+    })
+    this.proxier = new IptablesProxier(node, config, { syncPeriodNs: spec.syncPeriodNs })
   }
 
   compile(

@@ -37,6 +37,8 @@ export interface NodeSpec {
   readonly maxPods?: number
   /** EC2 instance type (k8s/capacity.ts INSTANCE_TYPES). */
   readonly instanceType?: string
+  /** CPUs (kube-proxy's detectNumCPU, for nf_conntrack_max); absent: cluster.cpus, else 2. */
+  readonly cpus?: number
 }
 
 /** The link model (latencies, bandwidth, MTU, loss, queue); defined by net/, which uses it. */
@@ -59,12 +61,25 @@ export interface ClusterSpec {
   readonly systemServices?: boolean
   /** Cluster-wide kubelet maxPods (a node's own maxPods wins). */
   readonly maxPods?: number
+  /** CPUs of every node (a node's own cpus wins; absent: 2). */
+  readonly cpus?: number
   /** kube-controller-manager --kube-api-qps / --kube-api-burst (defaults 20 / 30). */
   readonly controllerManager?: { readonly kubeApiQps?: number; readonly kubeApiBurst?: number }
 }
 
+/** kube-proxy's conntrack settings (proxy/conntrack-sysctls.ts applies them per node). */
 export interface ConntrackSpec {
+  /**
+   * nf_conntrack_max when kube-proxy leaves it alone (maxPerCore 0): the scenario's `max` (old
+   * kube-proxy's absolute --conntrack-max), else the kernel default.
+   */
   readonly max: number
+  /** --conntrack-max-per-core (0 when `max` is given); nf_conntrack_max = max(this x CPUs, min). */
+  readonly maxPerCore: number
+  /** --conntrack-min. */
+  readonly min: number
+  /** --conntrack-tcp-be-liberal: nf_conntrack_tcp_be_liberal = 1. */
+  readonly tcpBeLiberal: boolean
   readonly tcpEstablishedTimeoutNs: number
   readonly tcpCloseWaitTimeoutNs: number
   readonly udpTimeoutNs: number
@@ -84,6 +99,12 @@ export interface KubeProxySpec {
   readonly nfacct: boolean
   /** MASQUERADE --random-fully (iptables >= 1.6.2 supports it). */
   readonly randomFully: boolean
+  /**
+   * --nodeport-addresses as written (CIDRs or [primary]); null = unset. Each mode's default applies
+   * at the backend (proxy/node-port-addresses.ts effectiveNodePortAddresses), so one scenario runs
+   * under every mode with that mode's default.
+   */
+  readonly nodePortAddresses: readonly string[] | null
   /** Simulated CPU cost of evaluating one iptables rule. */
   readonly ruleCostNs: number
   /** How long a sync takes in simulated time, per mode (proxy/sync-cost.ts). */

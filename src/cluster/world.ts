@@ -22,7 +22,7 @@ import type { Pod, Service } from "../k8s/types.ts"
 import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
 import { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
-import { KUBE_PROXY_CONNTRACK_TIMEOUTS } from "../netfilter/conntrack.ts"
+import { NODE_CPUS_DEFAULT, nodeConntrackSysctls } from "../proxy/conntrack-sysctls.ts"
 import { NetfilterStack } from "../netfilter/stack.ts"
 import { Rng } from "../sim/rng.ts"
 import { Scheduler, type EventHandler } from "../sim/scheduler.ts"
@@ -183,18 +183,15 @@ export class World implements ApiListener, EventHandler, AppsListener {
   private addNode(name: string, zone: string, ip: Ipv4): void {
     const net = this.clusterNet.addNode(name, zone, ip)
     const kp = this.spec.kubeProxy
+    // kube-proxy's start-up conntrack sysctls on this node (nf_conntrack_max from its CPUs).
+    const nodeSpec = this.spec.cluster.nodes.find((n) => n.name === name)
+    const sysctls = nodeConntrackSysctls(
+      { ...kp.conntrack, kernelMax: kp.conntrack.max },
+      nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT,
+    )
     const filter = new NetfilterStack(net.ns, {
       rng: Rng.stream(this.seed, `node/${name}/netfilter`),
-      conntrack: {
-        max: kp.conntrack.max,
-        timeouts: {
-          ...KUBE_PROXY_CONNTRACK_TIMEOUTS,
-          tcpEstablishedNs: kp.conntrack.tcpEstablishedTimeoutNs,
-          tcpCloseWaitNs: kp.conntrack.tcpCloseWaitTimeoutNs,
-          udpNs: kp.conntrack.udpTimeoutNs,
-          udpStreamNs: kp.conntrack.udpStreamTimeoutNs,
-        },
-      },
+      conntrack: { max: sysctls.max, timeouts: sysctls.timeouts },
       ruleCostNs: kp.ruleCostNs,
     })
     net.ns.filter = filter

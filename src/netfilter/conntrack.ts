@@ -65,7 +65,7 @@ export const KUBE_PROXY_CONNTRACK_TIMEOUTS: ConntrackTimeouts = {
 }
 
 export interface ConntrackOptions {
-  /** nf_conntrack_max. Default 131072 = kube-proxy's conntrack.min (max(32768 x CPUs, 131072)). */
+  /** nf_conntrack_max. Default 131072 = kube-proxy's conntrack.min (proxy/conntrack-sysctls.ts). */
   readonly max?: number
   readonly timeouts?: Partial<ConntrackTimeouts>
   /** nf_conntrack_tcp_loose (default 1): a non-SYN ACK without an entry picks the flow up as ESTABLISHED. */

@@ -2,7 +2,7 @@
  * Scenario expectations (`expect:`): conditions on the results document checked after a run. A
  * failed expectation makes `kube-netsim run` exit with code 1.
  */
-import type { SourcePosition } from "../cluster/spec.ts"
+import type { KubeProxySpec, SourcePosition } from "../cluster/spec.ts"
 import type { ResultsDocument } from "../stats/results.ts"
 
 export type ExpectationCondition =
@@ -27,6 +27,12 @@ export interface Expectation {
   /** The condition as written in the scenario, for messages (`p99Below: 5ms`). */
   readonly text: string
   readonly position: SourcePosition | null
+  /**
+   * The kube-proxy modes the expectation applies to (`modes: [ipvs]`); absent = every mode. A
+   * mode's real behaviour can differ (IPVS round-robin is even per node, iptables is random), so
+   * one scenario can state what each mode should give and `compare` checks each against its own.
+   */
+  readonly modes?: readonly KubeProxySpec["mode"][]
 }
 
 export interface ExpectationFailure {
@@ -34,10 +40,23 @@ export interface ExpectationFailure {
   readonly message: string
 }
 
-/** Checks every expectation against one results document; returns the failed ones. */
-export function checkExpectations(expectations: readonly Expectation[], doc: ResultsDocument): ExpectationFailure[] {
+/** Whether `expectation` applies to a run in kube-proxy mode `mode` (its `modes:` filter). */
+export function expectationApplies(expectation: Expectation, mode: KubeProxySpec["mode"]): boolean {
+  return expectation.modes === undefined || expectation.modes.includes(mode)
+}
+
+/**
+ * Checks the expectations that apply to `mode` (the mode the document was simulated in) against
+ * one results document; returns the failed ones.
+ */
+export function checkExpectations(
+  expectations: readonly Expectation[],
+  doc: ResultsDocument,
+  mode: KubeProxySpec["mode"],
+): ExpectationFailure[] {
   const failures: ExpectationFailure[] = []
   for (const expectation of expectations) {
+    if (!expectationApplies(expectation, mode)) continue
     const results = doc.workloads[expectation.workload]
     if (results === undefined) {
       failures.push({ expectation, message: `workload ${expectation.workload} has no results` })

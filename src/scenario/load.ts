@@ -7,6 +7,13 @@
  */
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import { parseProxyPortRange } from "../proxy/userspace/port-allocator.ts"
+import {
+  CONNTRACK_MAX_PER_CORE_DEFAULT,
+  CONNTRACK_MIN_DEFAULT,
+  KERNEL_CONNTRACK_MAX_DEFAULT,
+  NODE_CPUS_DEFAULT,
+} from "../proxy/conntrack-sysctls.ts"
+import { validateNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
@@ -94,13 +101,19 @@ export const DEFAULTS = {
   iptablesSyncFixed: `${DEFAULT_IPTABLES_SYNC_COST.fixedNs}ns`,
   iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
   iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
-  conntrackMax: 131072,
   // userspace mode (proxy/userspace; MODEL.md "userspace mode").
   userspaceProxyPortRange: "",
   userspaceUdpIdleTimeout: "250ms",
   userspaceConnectCost: "20us",
   userspaceCopyPerMessage: "5us",
   userspaceCopyPerKiB: "250ns",
+  // proxy/conntrack-sysctls.ts: kube-proxy's --conntrack-max-per-core / --conntrack-min defaults,
+  // the kernel's own nf_conntrack_max, and the CPUs of a node (eksctl's default m5.large: 2 vCPUs).
+  conntrackMaxPerCore: CONNTRACK_MAX_PER_CORE_DEFAULT,
+  conntrackMin: CONNTRACK_MIN_DEFAULT,
+  conntrackKernelMax: KERNEL_CONNTRACK_MAX_DEFAULT,
+  conntrackTcpBeLiberal: false,
+  nodeCpus: NODE_CPUS_DEFAULT,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
   udpTimeout: "30s",
@@ -391,6 +404,7 @@ class Context {
         labels: { ...(node.labels ?? {}) },
         ...(node.ip !== undefined ? { ip: node.ip } : {}),
         ...(node.maxPods !== undefined ? { maxPods: node.maxPods } : {}),
+        ...(node.cpus !== undefined ? { cpus: node.cpus } : {}),
         ...((node.instanceType ?? c.instanceType) !== undefined
           ? { instanceType: (node.instanceType ?? c.instanceType) as string }
           : {}),
@@ -438,6 +452,7 @@ class Context {
       serviceNodePortRange,
       systemServices: c.systemServices ?? DEFAULTS.systemServices,
       ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
+      ...(c.cpus !== undefined ? { cpus: c.cpus } : {}),
       ...(c.controllerManager !== undefined ? { controllerManager: { ...c.controllerManager } } : {}),
       network: {
         sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
@@ -506,8 +521,35 @@ class Context {
         ["kubeProxy", "mode"],
         `kube-proxy mode ${k.mode} is not simulated yet (simulated: ${simulatedProxyModes().join(", ")})`,
       )
+    // Old kube-proxy refused an absolute --conntrack-max together with --conntrack-max-per-core.
+    if (ct.max !== undefined && ct.maxPerCore !== undefined && ct.maxPerCore > 0)
+      this.error(
+        ["kubeProxy", "conntrack", "maxPerCore"],
+        "max and maxPerCore are mutually exclusive (as kube-proxy's --conntrack-max and --conntrack-max-per-core were); set maxPerCore: 0 to keep max",
+      )
+    // nf_conntrack_max is a C int (proc_dointvec): a larger value fails the sysctl write.
+    const cpusMax = Math.max(
+      file.cluster?.cpus ?? DEFAULTS.nodeCpus,
+      ...(Array.isArray(file.cluster?.nodes) ? file.cluster.nodes.map((n) => n.cpus ?? 0) : []),
+    )
+    const INT_MAX = 2 ** 31 - 1
+    if ((ct.maxPerCore ?? 0) * cpusMax > INT_MAX)
+      this.error(
+        ["kubeProxy", "conntrack", "maxPerCore"],
+        `maxPerCore x ${cpusMax} CPUs exceeds nf_conntrack_max's limit ${INT_MAX}`,
+      )
+    for (const field of ["max", "min"] as const)
+      if ((ct[field] ?? 0) > INT_MAX)
+        this.error(["kubeProxy", "conntrack", field], `exceeds nf_conntrack_max's limit ${INT_MAX}`)
+    if (k.nodePortAddresses !== undefined)
+      for (const issue of validateNodePortAddresses(k.nodePortAddresses))
+        this.error(
+          ["kubeProxy", "nodePortAddresses", issue.index],
+          `${JSON.stringify(k.nodePortAddresses[issue.index])}: ${issue.message} (e.g. 10.0.0.0/16, or primary alone)`,
+        )
     return {
       mode: k.mode ?? DEFAULTS.kubeProxyMode,
+      nodePortAddresses: k.nodePortAddresses === undefined ? null : [...k.nodePortAddresses],
       syncPeriodNs,
       minSyncPeriodNs,
       masqueradeAll: k.masqueradeAll ?? DEFAULTS.masqueradeAll,
@@ -531,7 +573,11 @@ class Context {
         },
       },
       conntrack: {
-        max: ct.max ?? DEFAULTS.conntrackMax,
+        max: ct.max ?? DEFAULTS.conntrackKernelMax,
+        // An absolute max given alone keeps its value: kube-proxy then leaves nf_conntrack_max.
+        maxPerCore: ct.maxPerCore ?? (ct.max !== undefined ? 0 : DEFAULTS.conntrackMaxPerCore),
+        min: ct.min ?? DEFAULTS.conntrackMin,
+        tcpBeLiberal: ct.tcpBeLiberal ?? DEFAULTS.conntrackTcpBeLiberal,
         tcpEstablishedTimeoutNs: DURATION(ct.tcpEstablishedTimeout ?? DEFAULTS.tcpEstablishedTimeout),
         tcpCloseWaitTimeoutNs: DURATION(ct.tcpCloseWaitTimeout ?? DEFAULTS.tcpCloseWaitTimeout),
         udpTimeoutNs: DURATION(ct.udpTimeout ?? DEFAULTS.udpTimeout),
@@ -784,6 +830,16 @@ class Context {
       "completedAtMost",
       "failedAtLeast",
     ]
+    let modes: (typeof entry.modes & object)[number][] | undefined
+    if (entry.modes !== undefined) {
+      if (entry.modes.length === 0) this.error([...path, "modes"], "expected at least one kube-proxy mode")
+      const seen = new Set<string>()
+      entry.modes.forEach((mode, i) => {
+        if (seen.has(mode)) this.error([...path, "modes", i], `duplicate mode "${mode}"`)
+        seen.add(mode)
+      })
+      modes = [...entry.modes]
+    }
     for (const condition of conditions) {
       const raw = entry[condition]
       if (raw === undefined) continue
@@ -794,6 +850,7 @@ class Context {
         value,
         text: `${condition}: ${raw}`,
         position: this.doc.locate([...path, condition]),
+        ...(modes === undefined ? {} : { modes }),
       })
     }
     return out

@@ -50,6 +50,8 @@ const NodeEntry = Schema.Struct({
   /** kubelet maxPods of this node. */
   maxPods: opt(PositiveInt),
   instanceType: opt(InstanceType),
+  /** CPUs of this node (kube-proxy sizes nf_conntrack_max by them). */
+  cpus: opt(PositiveInt),
 })
 
 const NodeCount = Schema.Struct({
@@ -100,20 +102,28 @@ const Cluster = Schema.Struct({
   maxPods: opt(PositiveInt),
   /** Instance type of every node (a node's own instanceType wins). */
   instanceType: opt(InstanceType),
+  /** CPUs of every node (a node's own cpus wins). */
+  cpus: opt(PositiveInt),
   /** kube-controller-manager's API client: --kube-api-qps, --kube-api-burst. */
   controllerManager: opt(Schema.Struct({ kubeApiQps: opt(PositiveInt), kubeApiBurst: opt(PositiveInt) })),
 })
 
 const Conntrack = Schema.Struct({
   max: opt(PositiveInt),
+  maxPerCore: opt(NonNegativeInt),
+  min: opt(NonNegativeInt),
+  tcpBeLiberal: opt(Schema.Boolean),
   tcpEstablishedTimeout: opt(DurationString),
   tcpCloseWaitTimeout: opt(DurationString),
   udpTimeout: opt(DurationString),
   udpStreamTimeout: opt(DurationString),
 })
 
+/** kube-proxy's --proxy-mode values (the loader refuses those not simulated yet). */
+const ProxyModeName = Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])
+
 const KubeProxy = Schema.Struct({
-  mode: opt(Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])),
+  mode: opt(ProxyModeName),
   syncPeriod: opt(DurationString),
   minSyncPeriod: opt(DurationString),
   masqueradeAll: opt(Schema.Boolean),
@@ -127,6 +137,8 @@ const KubeProxy = Schema.Struct({
   localhostNodePorts: opt(Schema.Boolean),
   nfacct: opt(Schema.Boolean),
   randomFully: opt(Schema.Boolean),
+  /** --nodeport-addresses: CIDRs, or [primary]. */
+  nodePortAddresses: opt(Schema.Array(Schema.String)),
   ruleCost: opt(DurationString),
   /** Simulated duration of a sync, per mode (only iptables is simulated so far). */
   syncCost: opt(
@@ -249,6 +261,8 @@ const TimelineStep = Schema.Struct({
 
 const Expectation = Schema.Struct({
   workload: Schema.String,
+  /** Only for runs in these kube-proxy modes (absent: every mode). */
+  modes: opt(Schema.Array(ProxyModeName)),
   completedAtLeast: opt(NonNegativeInt),
   failedAtMost: opt(NonNegativeInt),
   sentAtLeast: opt(NonNegativeInt),
@@ -265,7 +279,7 @@ const Expectation = Schema.Struct({
   failedAtLeast: opt(NonNegativeInt),
 }).check(
   Schema.makeFilter((value: object) =>
-    Object.keys(value).length > 1
+    Object.keys(value).filter((key) => key !== "modes").length > 1
       ? undefined
       : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
   ),

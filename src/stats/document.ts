@@ -136,6 +136,14 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
           },
         }),
     ...(doc.kubeProxy === undefined ? {} : { kubeProxy: { syncs: canonicalSyncResults(doc.kubeProxy.syncs) } }),
+    ...(doc.ipvs === undefined
+      ? {}
+      : {
+          ipvs: {
+            peakConnections: doc.ipvs.peakConnections,
+            peakConnectionsByNode: sortedRecord(doc.ipvs.peakConnectionsByNode),
+          },
+        }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },

@@ -103,6 +103,12 @@ export interface KubeProxyResults {
   syncs: KubeProxySyncResults
 }
 
+/** The IPVS connection tables (IPVS mode): the most entries any node's table held at once, and per node. */
+export interface IpvsResults {
+  peakConnections: number
+  peakConnectionsByNode: Record<string, number>
+}
+
 export interface ResultsDocument {
   schemaVersion: typeof SCHEMA_VERSION
   scenario: string
@@ -117,6 +123,8 @@ export interface ResultsDocument {
   pods?: PodResults
   /** Added with the sync cost model (issue 8); absent in documents of older versions. */
   kubeProxy?: KubeProxyResults
+  /** IPVS mode only (issue 8): its connection table peaks; `compare` shows them beside conntrack's. */
+  ipvs?: IpvsResults
   steps: StepResult[]
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
   endReason: string

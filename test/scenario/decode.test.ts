@@ -67,7 +67,11 @@ describe("shipped scenarios", () => {
     expect(spec.kubeProxy.syncPeriodNs).toBe(30e9)
     expect(spec.kubeProxy.minSyncPeriodNs).toBe(1e9)
     expect(spec.kubeProxy.conntrack).toEqual({
-      max: 131072,
+      // The kernel's own nf_conntrack_max; kube-proxy writes max(32768 x CPUs, 131072) over it.
+      max: 262144,
+      maxPerCore: 32768,
+      min: 131072,
+      tcpBeLiberal: false,
       tcpEstablishedTimeoutNs: 86400e9,
       tcpCloseWaitTimeoutNs: 3600e9,
       udpTimeoutNs: 30e9,

@@ -39,7 +39,8 @@ import { buildServicePorts, cidrContainsIp, compareStrings, nodeZone } from "../
 import type { EndpointInfo, ProxyNode, ServicePortInfo } from "../service-port.ts"
 import { servicePortView } from "../view.ts"
 import type { ServicePortView } from "../view.ts"
-import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../../wire/ipv4.ts"
+import { cidrContains, formatIpv4, parseIpv4 } from "../../wire/ipv4.ts"
+import { ipv4NodePortAddresses, resolvePrimary } from "../node-port-addresses.ts"
 
 /** kube-proxy iptables settings (KubeProxyConfiguration.iptables and friends). */
 export interface IptablesConfig {
@@ -87,6 +88,8 @@ export interface IptablesConfigFields {
   readonly nfacct: boolean
   readonly randomFully: boolean
   readonly nodePortAddresses?: readonly string[] | null
+  /** nf_conntrack_tcp_be_liberal is set (kube-proxy's conntrack.tcpBeLiberal). */
+  readonly conntrackTCPLiberal?: boolean
 }
 
 /** An IptablesConfig from kube-proxy settings, other fields at their defaults. */
@@ -100,6 +103,7 @@ export function iptablesConfigFrom(fields: IptablesConfigFields): IptablesConfig
     nfacct: fields.nfacct,
     randomFully: fields.randomFully,
     nodePortAddresses: fields.nodePortAddresses ?? null,
+    conntrackTCPLiberal: fields.conntrackTCPLiberal ?? DEFAULT_IPTABLES_CONFIG.conntrackTCPLiberal,
   }
 }
 
@@ -310,34 +314,19 @@ interface NodePortAddressPlan {
 }
 
 function planNodePortAddresses(addresses: readonly string[] | null, node: ProxyNode): NodePortAddressPlan {
-  const cidrs: string[] = []
-  let matchAll = addresses === null || addresses.length === 0
-  for (const raw of addresses ?? []) {
-    const text = raw.trim()
-    if (text === "primary") {
-      const primary = node.ips[0]
-      if (primary !== undefined) cidrs.push(`${primary}/32`)
-      continue
-    }
-    const prefix = parseCidr(text, false)
-    if (prefix === undefined) continue
-    if (prefix.prefixLength === 0) matchAll = true
-    cidrs.push(text)
-  }
-  if (matchAll) return { matchAll: true, containsIPv4Loopback: true, nodeIPs: [] }
-  const containsIPv4Loopback = cidrs.some((c) => cidrContainsIp(c, "127.0.0.0"))
+  // server.go resolves `primary`; NewNodePortAddresses keeps this family's CIDRs (none: match all).
+  const plan = ipv4NodePortAddresses(resolvePrimary(addresses ?? [], node.ips[0]))
+  if (plan.matchAll) return { matchAll: true, containsIPv4Loopback: true, nodeIPs: [] }
   // Upstream de-duplicates through a Go map (random order); sorted numerically here.
   const found = new Set<number>()
-  for (const c of cidrs) {
-    const prefix = parseCidr(c, false)
-    if (prefix === undefined) continue
+  for (const prefix of plan.cidrs) {
     for (const ip of ["127.0.0.1", ...node.ips]) {
       const address = parseIpv4(ip)
       if (address !== undefined && cidrContains(prefix, address)) found.add(address)
     }
   }
   const nodeIPs = [...found].sort((a, b) => a - b).map(formatIpv4)
-  return { matchAll: false, containsIPv4Loopback, nodeIPs }
+  return { matchAll: false, containsIPv4Loopback: plan.containsIPv4Loopback, nodeIPs }
 }
 
 /** Compiles the iptables-restore input of one `syncProxyRules` run. Pure. */
