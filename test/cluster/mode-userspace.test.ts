@@ -11,8 +11,8 @@
  *   to it: it waits for one).
  * - Round robin per service port per node (roundrobin.go): two workloads alternating on one
  *   client pod get alternate endpoints, so each workload sees only one of two endpoints.
- * - No terminating-endpoint fallback: the load balancer reads Endpoints, whose addresses are the
- *   ready ones, so during a Recreate rollout new connections find no endpoint and are closed.
+ * (graceful-termination.yaml states its userspace difference itself, with a `modes:` filter: no
+ * terminating-endpoint fallback, as the load balancer reads Endpoints' ready addresses.)
  * - aws-vpc: the host-side ENI veths have no IPv4 address, and REDIRECT drops what comes in on an
  *   interface without one (nf_nat_redirect_ipv4), so pods cannot reach ClusterIPs at all.
  * Besides: the source address every server sees is the proxying node's (its node IP, or cni0's
@@ -46,12 +46,6 @@ const KNOWN_DIFFERENCES: Record<string, { readonly failures: readonly string[]; 
   "seed-003-service-types.yaml": {
     failures: ["nodeport-via-node2: expected completedAtMost: 0, got 20"],
     why: "externalTrafficPolicy: Local is not honoured by the userspace proxier",
-  },
-  "graceful-termination.yaml": {
-    failures: ["new-connections: expected failedAtMost: 10, got 210"],
-    why:
-      "the load balancer reads Endpoints (ready addresses only): no fallback to serving terminating endpoints, " +
-      "so while no new pod is ready a new connection finds no endpoint and the proxy closes it (RST)",
   },
   "seed-002-my-nginx.yaml": {
     failures: ["curl-short-name: expected endpointsAtLeast: 2, got 1"],
