@@ -60,8 +60,17 @@ const KNOWN_DIFFERENCES: Record<string, { readonly failures: readonly string[]; 
   },
 }
 
-/** Scenarios too slow for the quick tier (their userspace runs are in the extensive tier). */
-const EXTENSIVE_ONLY = new Set(["capacity-10m-replicas.yaml"])
+/**
+ * The quick tier runs the scenarios with a listed difference and the small seeds; the rest (the
+ * longer runs, and the proxy-mode scenarios test/cluster/compare-scenarios.test.ts already runs
+ * under every mode) run in the extensive tier.
+ */
+const QUICK = new Set([
+  ...Object.keys(KNOWN_DIFFERENCES),
+  "quickstart.yaml",
+  "seed-001-external-endpoints.yaml",
+  "seed-001-session-affinity.yaml",
+])
 
 function run(file: string, mode: ScenarioSpec["kubeProxy"]["mode"]): { doc: ResultsDocument; failures: string[] } {
   const loaded = loadScenario(join(ROOT, "scenarios", file))
@@ -74,7 +83,7 @@ function run(file: string, mode: ScenarioSpec["kubeProxy"]["mode"]): { doc: Resu
 describe("shipped scenarios under kubeProxy.mode: userspace", () => {
   const files = readdirSync(join(ROOT, "scenarios")).filter((f) => f.endsWith(".yaml"))
   for (const file of files) {
-    if (EXTENSIVE_ONLY.has(file) && !extensive) continue
+    if (!QUICK.has(file) && !extensive) continue
     it(file, () => {
       const { doc, failures } = run(file, "userspace")
       expect(failures).toEqual(KNOWN_DIFFERENCES[file]?.failures ?? [])

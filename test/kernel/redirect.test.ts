@@ -20,7 +20,7 @@ const POD2 = `knr-pod2-${process.pid}`
 
 const SERVER = `const s=require("net").createServer(c=>{c.end(c.localAddress)});s.listen(15001,"0.0.0.0",()=>console.log("up"))`
 const CLIENT = (ip: string): string =>
-  `const c=require("net").connect({host:"${ip}",port:80});let d="";c.setTimeout(1500,()=>{console.log("timeout");process.exit(0)});` +
+  `const c=require("net").connect({host:"${ip}",port:80});let d="";c.setTimeout(500,()=>{console.log("timeout");process.exit(0)});` +
   `c.on("data",x=>d+=x);c.on("end",()=>{console.log(d);process.exit(0)});c.on("error",e=>{console.log(e.code);process.exit(0)})`
 
 function sh(...args: string[]): string {
