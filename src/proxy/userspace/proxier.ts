@@ -137,7 +137,11 @@ export interface UserspacePlan {
   /** Service ports whose load balancer state is deleted (unmergeService). */
   readonly deleted: string[]
   readonly services: Map<string, Service>
-  /** `iptables` invocations of the sync (each -C check, -A, -D, -N, -I). */
+  /**
+   * `iptables` invocations of the sync (pkg/util/iptables: EnsureRule and DeleteRule run `-C`
+   * first, then `-A`/`-D`; EnsureChain one `-N`): 2 per rule added or deleted, 10 for iptablesInit,
+   * and 1 `-C` per portal rule of every service for ensurePortals.
+   */
   readonly commands: number
   /** Rules in the nat table after the sync (what each invocation of legacy iptables reads). */
   readonly natRules: number
@@ -238,7 +242,7 @@ export class UserspaceProxier {
           const info = serviceMap.get(name)
           if (info !== undefined && sameConfig(info, next, port)) continue
           if (info !== undefined) {
-            commands += info.rules.length
+            commands += 2 * info.rules.length // DeleteRule: -C, then -D
             serviceMap.delete(name)
             closed.push(info)
             releaseClaims(claims, info.name)
@@ -249,7 +253,7 @@ export class UserspaceProxier {
           if (proxyPort < 0) continue // "failed to allocate proxy port"
           allocated.push(proxyPort)
           const made = this.newServiceInfo(name, next, port, proxyPort, claims)
-          commands += made.rules.length
+          commands += 2 * made.rules.length // EnsureRule: -C, then -A
           serviceMap.set(name, made)
           opened.push(made)
         }
@@ -261,7 +265,7 @@ export class UserspaceProxier {
           const name = servicePortName(key, port.name ?? "")
           const info = serviceMap.get(name)
           if (info === undefined) continue
-          commands += info.rules.length
+          commands += 2 * info.rules.length // DeleteRule: -C, then -D
           serviceMap.delete(name)
           closed.push(info)
           deleted.push(name)
@@ -269,7 +273,8 @@ export class UserspaceProxier {
         }
       }
     }
-    // iptablesInit: 5 EnsureChain + 5 EnsureRule (each an iptables -N / -C invocation).
+    // iptablesInit: 5 EnsureChain + 5 EnsureRule (each an iptables -N / -C invocation; the first
+    // sync's 5 appends/inserts are not counted).
     commands += 10
     // ensurePortals: one `iptables -C` per portal rule of every service.
     let natRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "nat").length
