@@ -145,6 +145,8 @@ class CopyQueue {
   readonly tags: number[] = []
   readonly data: (object | null)[] = []
   readonly flows: number[] = []
+  /** Who a message goes to, when the queue serves several (the UDP read loop: the client). */
+  readonly owners: (object | null)[] = []
   head = 0
   busyUntilNs = 0
 
@@ -152,21 +154,34 @@ class CopyQueue {
     return this.bytes.length - this.head
   }
 
-  push(bytes: number, tag: number, data: object | null, flow: number): void {
+  push(bytes: number, tag: number, data: object | null, flow: number, owner: object | null = null): void {
     this.bytes.push(bytes)
     this.tags.push(tag)
     this.data.push(data)
     this.flows.push(flow)
+    this.owners.push(owner)
   }
 
-  /** Drops consumed entries once the queue is empty (keeps the arrays short). */
+  /**
+   * Drops consumed entries: all of them once the queue is empty, else in one splice once they are
+   * the larger part of a long queue (a queue that never empties stays bounded).
+   */
   compact(): void {
-    if (this.head === this.bytes.length) {
+    const n = this.head
+    if (n === this.bytes.length) {
       this.head = 0
       this.bytes.length = 0
       this.tags.length = 0
       this.data.length = 0
       this.flows.length = 0
+      this.owners.length = 0
+    } else if (n >= 4096 && 2 * n >= this.bytes.length) {
+      this.head = 0
+      this.bytes.splice(0, n)
+      this.tags.splice(0, n)
+      this.data.splice(0, n)
+      this.flows.splice(0, n)
+      this.owners.splice(0, n)
     }
   }
 }
@@ -441,7 +456,6 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   readonly clients = new Map<string, UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
   readonly loop = new CopyQueue()
-  private readonly loopClients: UdpProxyClient[] = []
 
   constructor(
     readonly runtime: ProxyRuntime,
@@ -490,8 +504,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     }
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    this.loop.push(bytes, packet.appTag, packet.appData, packet.flowId)
-    this.loopClients.push(client)
+    this.loop.push(bytes, packet.appTag, packet.appData, packet.flowId, client)
     rt.at(this.loop.busyUntilNs, this, EV_COPY)
   }
 
@@ -502,14 +515,11 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     const q = this.loop
     if (q.length === 0) return
     const i = q.head++
-    const client = this.loopClients[i] as UdpProxyClient
-    this.loopClients[i] = undefined as unknown as UdpProxyClient
+    const client = q.owners[i] as UdpProxyClient
+    q.owners[i] = null
     client.writeToEndpoint(q.bytes[i], q.tags[i], q.data[i], q.flows[i])
     q.data[i] = null
-    if (q.head === q.bytes.length) {
-      q.compact()
-      this.loopClients.length = 0
-    }
+    q.compact()
   }
 }
 
