@@ -99,6 +99,19 @@ export interface ProxyBackend<B = unknown> {
   failed(): void
   /** The node's state as the mode's tools print it; `sorted` as upstream's unit tests compare it. */
   rules(sorted: boolean): string
+  /**
+   * Optional, default true: the mode runs the service health check servers (healthCheckNodePort of
+   * ETP-Local LoadBalancers). v1.25's userspace proxier had none (only the iptables and IPVS
+   * proxiers created a ServiceHealthServer).
+   */
+  readonly serviceHealthServers?: boolean
+  /** Optional: the API store, given once when the node's kube-proxy is built (watches beyond compile's). */
+  watch?(store: ApiStore): void
+  /**
+   * Optional: a watched object changed (told at once, before any sync is scheduled), for modes
+   * that act on watch events directly (userspace: the load balancer takes Endpoints updates).
+   */
+  onObjectsChanged?(nowNs: number): void
 }
 
 interface InFlightSync {
@@ -140,6 +153,7 @@ export class KubeProxyNode implements TimedSyncTarget {
       SYNC_BURST,
       this,
     )
+    backend.watch?.(store)
   }
 
   get mode(): KubeProxySpec["mode"] {
@@ -158,6 +172,7 @@ export class KubeProxyNode implements TimedSyncTarget {
 
   /** A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). */
   onChange(nowNs: number): void {
+    this.backend.onObjectsChanged?.(nowNs)
     this.pendingChangesNs.push(nowNs)
     this.runner.requestSync(nowNs)
   }
@@ -226,7 +241,7 @@ export class KubeProxyNode implements TimedSyncTarget {
       staleUdpEntriesDeleted: deleted.length,
       lagsNs: flight.changesNs.map((changeNs) => nowNs - changeNs),
     })
-    this.syncListener?.onKubeProxySynced(nowNs)
+    if (this.backend.serviceHealthServers !== false) this.syncListener?.onKubeProxySynced(nowNs)
     return true
   }
 

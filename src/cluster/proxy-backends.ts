@@ -14,6 +14,7 @@ import { IptablesBackend, type ProxyBackend } from "./kube-proxy.ts"
 import { NftablesBackend } from "./backend-nftables.ts"
 import { Rng } from "../sim/rng.ts"
 import type { KubeProxySpec } from "./spec.ts"
+import { UserspaceBackend } from "./backend-userspace.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
 
@@ -44,6 +45,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       Rng.stream(c.seed, `node/${c.node.name}/nftables/numgen`),
       c.serviceCIDRs ?? [],
     ),
+  userspace: (c) => new UserspaceBackend(c),
 }
 
 /** Modes a scenario may ask for, in the order `compare` runs them by default. */

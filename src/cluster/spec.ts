@@ -121,6 +121,21 @@ export interface KubeProxySpec {
   /** nftables mode (kubeProxy.nftables); absent = the defaults of cluster/backend-nftables.ts. */
   readonly nftables?: NftablesModeSpec
   readonly conntrack: ConntrackSpec
+  /** userspace mode only (kubeProxy.userspace); absent = the defaults of proxy/userspace. */
+  readonly userspace?: UserspaceProxySpec
+}
+
+/** kube-proxy --proxy-mode=userspace settings and the modelled cost of proxying in user space. */
+export interface UserspaceProxySpec {
+  /** --proxy-port-range as [base, size]; null = empty (each proxy port chosen by the kernel). */
+  readonly proxyPortRange: readonly [number, number] | null
+  /** --udp-timeout: idle time after which a UDP client's proxy connection is dropped. */
+  readonly udpIdleTimeoutNs: number
+  /** Per proxied connection (TCP accept / new UDP client) before the dial to the endpoint. */
+  readonly connectCostNs: number
+  /** Per message copied through the proxy, plus per KiB of it. */
+  readonly copyCostPerMessageNs: number
+  readonly copyCostPerKiBNs: number
 }
 
 export interface DnsSpec {

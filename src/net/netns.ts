@@ -185,6 +185,18 @@ export class NetNs implements FilterHost {
     return this.primaryAddress
   }
 
+  /** The interface's own address (0 when it has none), for REDIRECT (nf_nat_redirect_ipv4). */
+  interfaceOwnAddress(ifIndex: number): Ipv4 {
+    const iface = this.interfaces[ifIndex]
+    return iface === null || iface === undefined ? 0 : iface.address
+  }
+
+  /** Whether the interface is a bridge (-m physdev --physdev-is-in). */
+  interfaceIsBridge(ifIndex: number): boolean {
+    const iface = this.interfaces[ifIndex]
+    return iface !== null && iface !== undefined && iface.kind === InterfaceKind.BRIDGE
+  }
+
   interfaceName(ifIndex: number): string {
     const iface = this.interfaces[ifIndex]
     return iface === null || iface === undefined ? "" : iface.name

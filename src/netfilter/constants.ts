@@ -88,6 +88,8 @@ export const TargetKind = {
   MASQUERADE: 10,
   NOTRACK: 11,
   LOG: 12,
+  /** `-j REDIRECT` (ext/xt_REDIRECT.ts): DNAT to the incoming interface's primary address, or 127.0.0.1. */
+  REDIRECT: 13,
 } as const
 export type TargetKind = (typeof TargetKind)[keyof typeof TargetKind]
 

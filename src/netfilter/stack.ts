@@ -35,6 +35,7 @@ import { Manip, NfNat } from "./nat.ts"
 import type { IpSet } from "./ipset.ts"
 import { IpSetTable } from "./ipset.ts"
 import { SetMatch } from "./ext/xt_set.ts"
+import { redirectAddress } from "./ext/xt_REDIRECT.ts"
 import { RecentTable } from "./recent.ts"
 import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
 import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
@@ -414,6 +415,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         case TargetKind.DNAT:
         case TargetKind.SNAT:
         case TargetKind.MASQUERADE:
+        case TargetKind.REDIRECT:
           return this.natTarget(target, packet)
       }
     }
@@ -535,12 +537,19 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const ct = this.conntrack
     const doneBit = this.natManip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
     if (id < 0 || (ct.status[id] & doneBit) !== 0) return Verdict.ACCEPT
-    const wantSrc = target.kind !== TargetKind.DNAT
+    const wantSrc = target.kind !== TargetKind.DNAT && target.kind !== TargetKind.REDIRECT
     if (wantSrc !== (this.natManip === MANIP_SRC)) return Verdict.ACCEPT
     let address = -1
     if (target.kind === TargetKind.MASQUERADE) {
       // masquerade_tg -> nf_nat_masquerade_ipv4: the out interface's primary address; none: drop.
       address = this.natOutIf >= 0 ? this.host.interfaceAddress(this.natOutIf) : 0
+      if (address === 0) {
+        this.lastDropReason = DropReason.NETFILTER_DROP
+        return Verdict.DROP
+      }
+    } else if (target.kind === TargetKind.REDIRECT) {
+      // redirect_tg4 -> nf_nat_redirect_ipv4: 127.0.0.1 at OUTPUT, else the in interface's address.
+      address = redirectAddress(this.host, this.hook, this.ctx.inIfIndex)
       if (address === 0) {
         this.lastDropReason = DropReason.NETFILTER_DROP
         return Verdict.DROP

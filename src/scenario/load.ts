@@ -6,6 +6,7 @@
  * and returned at once; nothing throws for bad input.
  */
 import { DEFAULT_IPTABLES_SYNC_COST, DEFAULT_NFTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { parseProxyPortRange } from "../proxy/userspace/port-allocator.ts"
 import {
   CONNTRACK_MAX_PER_CORE_DEFAULT,
   CONNTRACK_MIN_DEFAULT,
@@ -22,6 +23,7 @@ import type {
   ClusterSpec,
   Issue,
   KubeProxySpec,
+  UserspaceProxySpec,
   Locate,
   ManifestObject,
   NodeSpec,
@@ -100,6 +102,12 @@ export const DEFAULTS = {
   iptablesSyncFixed: `${DEFAULT_IPTABLES_SYNC_COST.fixedNs}ns`,
   iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
   iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
+  // userspace mode (proxy/userspace; MODEL.md "userspace mode").
+  userspaceProxyPortRange: "",
+  userspaceUdpIdleTimeout: "250ms",
+  userspaceConnectCost: "20us",
+  userspaceCopyPerMessage: "5us",
+  userspaceCopyPerKiB: "250ns",
   // proxy/conntrack-sysctls.ts: kube-proxy's --conntrack-max-per-core / --conntrack-min defaults,
   // the kernel's own nf_conntrack_max, and the CPUs of a node (eksctl's default m5.large: 2 vCPUs).
   conntrackMaxPerCore: CONNTRACK_MAX_PER_CORE_DEFAULT,
@@ -594,6 +602,24 @@ class Context {
         udpTimeoutNs: DURATION(ct.udpTimeout ?? DEFAULTS.udpTimeout),
         udpStreamTimeoutNs: DURATION(ct.udpStreamTimeout ?? DEFAULTS.udpStreamTimeout),
       },
+      userspace: this.userspaceProxy(file),
+    }
+  }
+
+  /** kubeProxy.userspace (read whatever the mode; used by userspace mode only). */
+  private userspaceProxy(file: ScenarioFile): UserspaceProxySpec {
+    const u = file.kubeProxy?.userspace ?? {}
+    const rangeText = u.proxyPortRange ?? DEFAULTS.userspaceProxyPortRange
+    const range = parseProxyPortRange(rangeText)
+    if (typeof range === "string") this.error(["kubeProxy", "userspace", "proxyPortRange"], range)
+    const udpIdleTimeoutNs = DURATION(u.udpIdleTimeout ?? DEFAULTS.userspaceUdpIdleTimeout)
+    if (udpIdleTimeoutNs === 0) this.error(["kubeProxy", "userspace", "udpIdleTimeout"], "must be greater than 0")
+    return {
+      proxyPortRange: typeof range === "string" ? null : range,
+      udpIdleTimeoutNs,
+      connectCostNs: DURATION(u.connectCost ?? DEFAULTS.userspaceConnectCost),
+      copyCostPerMessageNs: DURATION(u.copyCost?.perMessage ?? DEFAULTS.userspaceCopyPerMessage),
+      copyCostPerKiBNs: DURATION(u.copyCost?.perKiB ?? DEFAULTS.userspaceCopyPerKiB),
     }
   }
 

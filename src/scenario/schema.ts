@@ -164,6 +164,15 @@ const KubeProxy = Schema.Struct({
     }),
   ),
   conntrack: opt(Conntrack),
+  /** userspace mode (kube-proxy <= v1.25): proxy ports and the cost of copying through user space. */
+  userspace: opt(
+    Schema.Struct({
+      proxyPortRange: opt(Schema.String),
+      udpIdleTimeout: opt(DurationString),
+      connectCost: opt(DurationString),
+      copyCost: opt(Schema.Struct({ perMessage: opt(DurationString), perKiB: opt(DurationString) })),
+    }),
+  ),
 })
 
 const Dns = Schema.Struct({

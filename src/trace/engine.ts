@@ -412,6 +412,7 @@ const TARGET_NAMES = [
   "MASQUERADE",
   "NOTRACK",
   "LOG",
+  "REDIRECT",
 ] as const
 
 const CONNTRACK_EVENT_NAMES = ["new", "nat", "confirm", "insert-failed", "table-full", "released"] as const

@@ -9,6 +9,7 @@ import { conntrackMatch, stateMatch } from "./xt_conntrack.ts"
 import { icmpMatch } from "./ipt_icmp.ts"
 import { markMatch, markTarget } from "./xt_mark.ts"
 import { multiportMatch } from "./xt_multiport.ts"
+import { physdevMatch } from "./xt_physdev.ts"
 import { nfacctMatch } from "./xt_nfacct.ts"
 import { recentMatch } from "./xt_recent.ts"
 import { setMatch } from "./xt_set.ts"
@@ -19,6 +20,7 @@ import { ctTarget, notrackTarget } from "./xt_CT.ts"
 import { logTarget } from "./xt_LOG.ts"
 import { masqueradeTarget } from "./xt_MASQUERADE.ts"
 import { dnatTarget, snatTarget } from "./xt_nat.ts"
+import { redirectTarget } from "./xt_REDIRECT.ts"
 import { acceptTarget, dropTarget, returnTarget } from "./xt_standard.ts"
 
 function byName<T extends { readonly name: string }>(list: readonly T[]): ReadonlyMap<string, T> {
@@ -44,6 +46,7 @@ export const MATCH_EXTENSIONS: ReadonlyMap<string, MatchExtension> = byName([
   recentMatch,
   nfacctMatch,
   setMatch,
+  physdevMatch,
 ])
 
 export const TARGET_EXTENSIONS: ReadonlyMap<string, TargetExtension> = byName([
@@ -58,4 +61,5 @@ export const TARGET_EXTENSIONS: ReadonlyMap<string, TargetExtension> = byName([
   notrackTarget,
   ctTarget,
   logTarget,
+  redirectTarget,
 ])

@@ -1,0 +1,179 @@
+/**
+ * userspace mode (`kubeProxy.mode: userspace`, kube-proxy <= v1.25): the ProxyBackend that runs
+ * the userspace proxier of proxy/userspace/ on a node: proxy sockets in the node's namespace and
+ * the KUBE-PORTALS-* / KUBE-NODEPORT-* iptables rules that redirect service traffic to them.
+ *
+ * A sync (syncProxyRules) merges the Service changes when it starts; when it ends the sockets of
+ * changed ports are closed and opened and the proxier's chains are written (the real proxier runs
+ * one `iptables` command per rule; the end state is the same). Endpoints reach the load balancer
+ * from the watch directly (onObjectsChanged), not through syncs.
+ *
+ * Sync duration: the proxier runs `iptables` once per rule check/append/delete (EnsureRule,
+ * DeleteRule) and ensurePortals re-checks every portal rule of every service each sync; with the
+ * legacy backend each invocation reads the whole table. Each is charged as one iptables run of the
+ * measured iptables cost model (fixed + per table rule), DERIVED from the iptables-restore
+ * measurements (MODEL.md "userspace mode").
+ */
+import type { ApiStore } from "../k8s/store.ts"
+import type { EndpointSlice, Service } from "../k8s/types.ts"
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import { Protocol } from "../wire/protocol.ts"
+import { parseIpv4 } from "../wire/ipv4.ts"
+import { Rng } from "../sim/rng.ts"
+import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
+import {
+  USERSPACE_CHAINS,
+  USERSPACE_JUMP_RULES,
+  UserspaceProxier,
+  type UserspacePlan,
+} from "../proxy/userspace/proxier.ts"
+import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { type CompiledSync, type ProxyBackend, kubeProxyChainsOnly } from "./kube-proxy.ts"
+import type { KubeProxySpec, UserspaceProxySpec } from "./spec.ts"
+import type { Network } from "../net/network.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { ProxyNode } from "../proxy/service-port.ts"
+
+/** What the backend uses of proxy-backends.ts's ProxyBackendContext (not imported: no cycle). */
+export interface UserspaceBackendContext {
+  readonly scheduler: Scheduler
+  readonly node: ProxyNode
+  readonly ns: NetNs
+  readonly network: Network
+  readonly stack: NetfilterStack
+  readonly spec: KubeProxySpec
+  readonly seed: number
+}
+
+/** Defaults of kubeProxy.userspace (MODEL.md "userspace mode" gives the sources). */
+export const DEFAULT_USERSPACE_PROXY: UserspaceProxySpec = {
+  proxyPortRange: null,
+  udpIdleTimeoutNs: 250_000_000,
+  connectCostNs: 20_000,
+  copyCostPerMessageNs: 5_000,
+  copyCostPerKiBNs: 250,
+}
+
+export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandler {
+  readonly mode = "userspace"
+  /** The userspace proxier created no ServiceHealthServer: healthCheckNodePorts go unanswered. */
+  readonly serviceHealthServers = false
+  readonly proxier: UserspaceProxier
+  private readonly stack: NetfilterStack
+  private readonly scheduler: Scheduler
+  private readonly kindWatch: number
+  private readonly fixedNs: number
+  private readonly perTableRuleNs: number
+  private store: ApiStore | null = null
+  private watchPending = false
+  private pending: UserspacePlan | null = null
+  private jumpsInstalled = false
+
+  constructor(c: UserspaceBackendContext) {
+    const u = c.spec.userspace ?? DEFAULT_USERSPACE_PROXY
+    this.stack = c.stack
+    this.scheduler = c.scheduler
+    const cost = c.spec.syncCost.iptables ?? DEFAULT_IPTABLES_SYNC_COST
+    this.fixedNs = cost.fixedNs
+    this.perTableRuleNs = cost.perTableRuleNs
+    this.proxier = new UserspaceProxier(
+      c.node,
+      c.network,
+      c.ns,
+      c.scheduler,
+      {
+        proxyPortRange: u.proxyPortRange,
+        udpIdleTimeoutNs: u.udpIdleTimeoutNs,
+        costs: { connectNs: u.connectCostNs, perMessageNs: u.copyCostPerMessageNs, perKiBNs: u.copyCostPerKiBNs },
+      },
+      Rng.stream(c.seed, `node/${c.node.name}/userspace-proxy`),
+    )
+    this.kindWatch = c.scheduler.registerKind(`userspace-proxy/${c.node.name}/endpoints-watch`, this)
+  }
+
+  watch(store: ApiStore): void {
+    this.store = store
+  }
+
+  /**
+   * An object changed: the Endpoints handler runs once the writer's step is over (the Endpoints
+   * object is written after the EndpointSlices in the same controller pass).
+   */
+  onObjectsChanged(nowNs: number): void {
+    if (this.watchPending) return
+    this.watchPending = true
+    this.scheduler.schedule(nowNs, this.kindWatch, 0, 0)
+  }
+
+  handleEvent(): void {
+    this.watchPending = false
+    if (this.store !== null) this.proxier.syncEndpoints(this.store)
+  }
+
+  compile(
+    _nowNs: number,
+    services: readonly Service[],
+    _slices: readonly EndpointSlice[],
+  ): CompiledSync<UserspacePlan> {
+    // OnEndpointsSynced before the first sync; later calls find nothing new.
+    if (this.store !== null) this.proxier.syncEndpoints(this.store)
+    const plan = this.proxier.plan(services)
+    this.pending = plan
+    // Each iptables invocation of legacy iptables reads (and a change writes back) the whole table.
+    const perCommandNs = this.fixedNs + this.perTableRuleNs * plan.natRules
+    return {
+      durationNs: plan.commands * perCommandNs,
+      fullSync: true,
+      natRules: plan.natRules,
+      filterRules: plan.filterRules,
+      tableObjects: plan.natRules + plan.filterRules,
+      // The shared stale-UDP cleanup keys on DNAT to endpoints, which this mode never does (its
+      // REDIRECT targets the node itself); its own cleanup runs in apply.
+      services: [],
+      payload: plan,
+    }
+  }
+
+  apply(nowNs: number, sync: CompiledSync<UserspacePlan>): void {
+    const plan = sync.payload
+    this.pending = null
+    this.proxier.commit(plan, nowNs)
+    this.stack.restore(this.proxier.restoreInput(plan.serviceMap), { noflush: true })
+    if (!this.jumpsInstalled) {
+      const out: string[] = []
+      for (const table of ["nat", "filter"] as const) {
+        out.push(`*${table}`)
+        for (const rule of USERSPACE_JUMP_RULES)
+          if (rule.table === table) out.push(`${rule.insert ? "-I" : "-A"} ${rule.chain} ${rule.spec}`)
+        out.push("COMMIT")
+      }
+      this.stack.restore(out.join("\n") + "\n", { noflush: true })
+      this.jumpsInstalled = true
+    }
+    // unmergeService: conntrack.ClearEntriesForIP(svcIP, UDP) for every UDP service port removed.
+    const staleIPs = new Set<number>()
+    for (const info of plan.closed)
+      if (info.protocol === "udp" && plan.deleted.includes(info.name)) {
+        const ip = parseIpv4(info.clusterIP)
+        if (ip !== undefined) staleIPs.add(ip)
+      }
+    if (staleIPs.size > 0) {
+      const ct = this.stack.conntrack
+      for (const id of ct.ids()) if (ct.proto[id] === Protocol.UDP && staleIPs.has(ct.dst[id * 2])) ct.remove(id)
+    }
+  }
+
+  failed(): void {
+    if (this.pending !== null) this.proxier.discard(this.pending)
+    this.pending = null
+  }
+
+  /** iptables-save (sorted: the proxier's chains only), then the proxy's ports. */
+  rules(sorted: boolean): string {
+    const saved = this.stack.save()
+    return (sorted ? kubeProxyChainsOnly(saved) : saved) + this.proxier.listing()
+  }
+}
+
+/** The chains this mode owns (for tests). */
+export const USERSPACE_CHAIN_NAMES: readonly string[] = USERSPACE_CHAINS.map((c) => c.chain)

@@ -1,0 +1,592 @@
+/**
+ * The userspace proxier of one node (kubernetes v1.25 pkg/proxy/userspace/proxier.go, the last
+ * release that had it): per service port a proxy socket on a port from `--proxy-port-range`, and
+ * iptables nat rules that send the service's traffic to that socket:
+ *
+ *   nat PREROUTING  -I  -m comment --comment "handle ClusterIPs; ..." -j KUBE-PORTALS-CONTAINER
+ *   nat PREROUTING  -A  -m addrtype --dst-type LOCAL -m comment --comment "handle service NodePorts; ..." -j KUBE-NODEPORT-CONTAINER
+ *   nat OUTPUT      -I  ... -j KUBE-PORTALS-HOST,  -A ... -j KUBE-NODEPORT-HOST
+ *   filter INPUT    -I  -m comment --comment "Ensure that non-local NodePort traffic can flow" -j KUBE-NODEPORT-NON-LOCAL
+ *
+ * Portal rules (iptablesCommonPortalArgs + iptablesContainerPortalArgs / iptablesHostPortalArgs):
+ * from containers (PREROUTING) `-j REDIRECT --to-ports <proxyPort>` (listenIP 0.0.0.0, the
+ * default); from the host (OUTPUT) `-j DNAT --to-destination <hostIP>:<proxyPort>`; NodePorts the
+ * same in the NODEPORT chains without `-d`, plus a filter ACCEPT of the proxy port for NEW
+ * connections. External IPs get a container rule with `-m physdev ! --physdev-is-in`, one with
+ * `-m addrtype --dst-type LOCAL`, and a host rule with `-m addrtype --dst-type LOCAL`.
+ *
+ * syncProxyRules: the Service changes since the last sync are merged (mergeService: a port whose
+ * config changed is closed and reopened on a NEW proxy port; unmergeService: removed ports are
+ * closed and their load balancer state deleted), then ensurePortals re-checks every portal rule of
+ * every service (`iptables -C`, appending what is missing), then stale sticky sessions are cleaned.
+ * Endpoints do not go through the sync at all: the load balancer takes every Endpoints update as
+ * the watch delivers it (OnEndpointsAdd/Update/Delete), so endpoint changes apply without the
+ * runner's minSyncPeriod.
+ *
+ * The proxier did not look at externalTrafficPolicy, internalTrafficPolicy, topology,
+ * loadBalancerSourceRanges, terminating endpoints or EndpointSlices (it predates them): none of
+ * those change anything here, as in v1.25.
+ *
+ * Determinism: upstream iterates Go maps (service changes, ensurePortals); here changes are taken in
+ * namespace/name order and rules keep their insertion order, which is what EnsureRule(Append)
+ * produces for any order of those iterations.
+ */
+import type { ApiStore } from "../../k8s/store.ts"
+import type { Endpoints, Service, ServicePort } from "../../k8s/types.ts"
+import type { Network } from "../../net/network.ts"
+import type { NetNs } from "../../net/netns.ts"
+import type { Rng } from "../../sim/rng.ts"
+import type { Scheduler } from "../../sim/scheduler.ts"
+import { parseIpv4 } from "../../wire/ipv4.ts"
+import type { ProxyNode } from "../service-port.ts"
+import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
+import type { PortAllocator } from "./port-allocator.ts"
+import { RandomPortAllocator, RangePortAllocator } from "./port-allocator.ts"
+import { TcpProxySocket, UdpProxySocket, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
+import { AffinityType, LoadBalancerRR, type PortsToEndpoints, servicePortName } from "./roundrobin.ts"
+
+export const CHAIN_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
+export const CHAIN_PORTALS_HOST = "KUBE-PORTALS-HOST"
+export const CHAIN_NODEPORT_CONTAINER = "KUBE-NODEPORT-CONTAINER"
+export const CHAIN_NODEPORT_HOST = "KUBE-NODEPORT-HOST"
+export const CHAIN_NODEPORT_NON_LOCAL = "KUBE-NODEPORT-NON-LOCAL"
+
+const PORTALS_COMMENT = `"handle ClusterIPs; NOTE: this must be before the NodePort rules"`
+const NODEPORTS_COMMENT = `"handle service NodePorts; NOTE: this must be the last rule in the chain"`
+const NON_LOCAL_COMMENT = `"Ensure that non-local NodePort traffic can flow"`
+
+/** iptablesInit's jump rules, in the order it ensures them (table, chain, position, spec). */
+export const USERSPACE_JUMP_RULES: readonly {
+  readonly table: "nat" | "filter"
+  readonly chain: string
+  readonly insert: boolean
+  readonly spec: string
+}[] = [
+  {
+    table: "nat",
+    chain: "PREROUTING",
+    insert: true,
+    spec: `-m comment --comment ${PORTALS_COMMENT} -j ${CHAIN_PORTALS_CONTAINER}`,
+  },
+  {
+    table: "nat",
+    chain: "OUTPUT",
+    insert: true,
+    spec: `-m comment --comment ${PORTALS_COMMENT} -j ${CHAIN_PORTALS_HOST}`,
+  },
+  {
+    table: "nat",
+    chain: "PREROUTING",
+    insert: false,
+    spec: `-m addrtype --dst-type LOCAL -m comment --comment ${NODEPORTS_COMMENT} -j ${CHAIN_NODEPORT_CONTAINER}`,
+  },
+  {
+    table: "nat",
+    chain: "OUTPUT",
+    insert: false,
+    spec: `-m addrtype --dst-type LOCAL -m comment --comment ${NODEPORTS_COMMENT} -j ${CHAIN_NODEPORT_HOST}`,
+  },
+  {
+    table: "filter",
+    chain: "INPUT",
+    insert: true,
+    spec: `-m comment --comment ${NON_LOCAL_COMMENT} -j ${CHAIN_NODEPORT_NON_LOCAL}`,
+  },
+]
+
+/** The proxier's own chains, per table, in iptablesInit order. */
+export const USERSPACE_CHAINS: readonly { readonly table: "nat" | "filter"; readonly chain: string }[] = [
+  { table: "nat", chain: CHAIN_PORTALS_CONTAINER },
+  { table: "nat", chain: CHAIN_PORTALS_HOST },
+  { table: "nat", chain: CHAIN_NODEPORT_CONTAINER },
+  { table: "nat", chain: CHAIN_NODEPORT_HOST },
+  { table: "filter", chain: CHAIN_NODEPORT_NON_LOCAL },
+]
+
+export interface UserspaceConfig {
+  /** --proxy-port-range as [base, size]; null = empty (the kernel picks each proxy port). */
+  readonly proxyPortRange: readonly [number, number] | null
+  /** --udp-timeout. */
+  readonly udpIdleTimeoutNs: number
+  readonly costs: UserspaceCosts
+}
+
+/** One service port the proxier serves (ServiceInfo). */
+export interface UserspaceServiceInfo {
+  /** ServicePortName string. */
+  readonly name: string
+  readonly protocol: "tcp" | "udp"
+  readonly clusterIP: string
+  readonly port: number
+  readonly nodePort: number
+  readonly externalIPs: readonly string[]
+  readonly loadBalancerIPs: readonly string[]
+  readonly affinityType: AffinityType
+  readonly stickyMaxAgeSeconds: number
+  readonly proxyPort: number
+  /** Rules this service's portals wrote, per chain ("nat/CHAIN" or "filter/CHAIN"). */
+  readonly rules: readonly { readonly chain: string; readonly spec: string }[]
+  socket: TcpProxySocket | UdpProxySocket | null
+}
+
+/** What a sync computed when it started; written to the node when it ends. */
+export interface UserspacePlan {
+  readonly serviceMap: Map<string, UserspaceServiceInfo>
+  readonly opened: UserspaceServiceInfo[]
+  readonly closed: UserspaceServiceInfo[]
+  /** Service ports whose load balancer state is deleted (unmergeService). */
+  readonly deleted: string[]
+  readonly services: Map<string, Service>
+  /**
+   * `iptables` invocations of the sync (pkg/util/iptables: EnsureRule and DeleteRule run `-C`
+   * first, then `-A`/`-D`; EnsureChain one `-N`): 2 per rule added or deleted, 10 for iptablesInit,
+   * and 1 `-C` per portal rule of every service for ensurePortals.
+   */
+  readonly commands: number
+  /** Rules in the nat table after the sync (what each invocation of legacy iptables reads). */
+  readonly natRules: number
+  readonly filterRules: number
+  /** Proxy ports allocated by this plan (released if the sync fails). */
+  readonly allocated: number[]
+  readonly claims: Map<string, string>
+}
+
+const SERVICE_CHANGE_PROTOCOLS = new Set(["TCP", "UDP"])
+
+export class UserspaceProxier {
+  readonly lb: LoadBalancerRR
+  readonly runtime: ProxyRuntime
+  /** serviceMap: ServicePortName -> info, in the order the ports were opened. */
+  serviceMap = new Map<string, UserspaceServiceInfo>()
+  /** Services as the last successful sync saw them ("ns/name" -> object). */
+  private services = new Map<string, Service>()
+  /** Endpoints as the load balancer last saw them ("ns/name" -> ports map). */
+  private endpoints = new Map<string, PortsToEndpoints>()
+  private readonly allocator: PortAllocator
+  /** portMap of claimNodePort: "ip:port/PROTO" -> owner. */
+  private claims = new Map<string, string>()
+  /** Ports reserved by a plan not yet applied (kernel-chosen proxy ports). */
+  private readonly reservedPorts = new Set<number>()
+  readonly hostIP: string
+
+  constructor(
+    readonly node: ProxyNode,
+    readonly network: Network,
+    readonly ns: NetNs,
+    scheduler: Scheduler,
+    readonly config: UserspaceConfig,
+    private readonly rng: Rng,
+  ) {
+    this.lb = new LoadBalancerRR(rng)
+    this.runtime = new ProxyRuntime(network, ns, scheduler, this.lb, config.costs, config.udpIdleTimeoutNs)
+    this.allocator =
+      config.proxyPortRange === null
+        ? new RandomPortAllocator()
+        : new RangePortAllocator(config.proxyPortRange[0], config.proxyPortRange[1], rng)
+    // ChooseHostInterface: the node's primary address.
+    this.hostIP = node.ips[0] ?? "0.0.0.0"
+  }
+
+  // ------------------------------------------------------------------------------ endpoints
+
+  /** The Endpoints watch: hands every added, changed or deleted Endpoints to the load balancer. */
+  syncEndpoints(store: ApiStore): void {
+    const seen = new Set<string>()
+    const list = store.list("Endpoints") as readonly Endpoints[]
+    const ordered = [...list].sort((a, b) => compare(nsName(a.metadata), nsName(b.metadata)))
+    for (const endpoints of ordered) {
+      if (!watchedByKubeProxy(endpoints.metadata.labels)) continue
+      const key = nsName(endpoints.metadata)
+      seen.add(key)
+      const ports = buildPortsToEndpointsMap(endpoints)
+      const previous = this.endpoints.get(key)
+      if (previous === undefined) this.lb.onEndpointsAdd(key, ports)
+      else if (!samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
+      else continue
+      this.endpoints.set(key, ports)
+    }
+    for (const [key, ports] of [...this.endpoints]) {
+      if (seen.has(key)) continue
+      this.lb.onEndpointsDelete(key, ports)
+      this.endpoints.delete(key)
+    }
+  }
+
+  // ------------------------------------------------------------------------------ sync
+
+  /** syncProxyRules up to the kernel: merges the Service changes into a new service map. */
+  plan(services: readonly Service[]): UserspacePlan {
+    const current = new Map<string, Service>()
+    for (const service of services) {
+      if (!watchedByKubeProxy(service.metadata.labels)) continue
+      current.set(nsName(service.metadata), service)
+    }
+    const serviceMap = new Map(this.serviceMap)
+    const claims = new Map(this.claims)
+    const opened: UserspaceServiceInfo[] = []
+    const closed: UserspaceServiceInfo[] = []
+    const deleted: string[] = []
+    const allocated: number[] = []
+    let commands = 0
+    const keys = [...new Set([...this.services.keys(), ...current.keys()])].sort(compare)
+    for (const key of keys) {
+      const previous = this.services.get(key)
+      const next = current.get(key)
+      if (previous !== undefined && next !== undefined && JSON.stringify(previous) === JSON.stringify(next)) continue
+      // mergeService(current)
+      const existingPorts = new Set<string>()
+      if (next !== undefined && !shouldSkipService(next)) {
+        for (const port of next.spec.ports ?? []) {
+          const name = servicePortName(key, port.name ?? "")
+          existingPorts.add(port.name ?? "")
+          const info = serviceMap.get(name)
+          if (info !== undefined && sameConfig(info, next, port)) continue
+          if (info !== undefined) {
+            commands += 2 * info.rules.length // DeleteRule: -C, then -D
+            serviceMap.delete(name)
+            closed.push(info)
+            releaseClaims(claims, info.name)
+          }
+          const protocol = (port.protocol ?? "TCP").toUpperCase()
+          if (!SERVICE_CHANGE_PROTOCOLS.has(protocol)) continue // newProxySocket: unknown protocol
+          const proxyPort = this.allocatePort(protocol === "TCP" ? "tcp" : "udp")
+          if (proxyPort < 0) continue // "failed to allocate proxy port"
+          allocated.push(proxyPort)
+          const made = this.newServiceInfo(name, next, port, proxyPort, claims)
+          commands += 2 * made.rules.length // EnsureRule: -C, then -A
+          serviceMap.set(name, made)
+          opened.push(made)
+        }
+      }
+      // unmergeService(previous, existingPorts)
+      if (previous !== undefined && !shouldSkipService(previous)) {
+        for (const port of previous.spec.ports ?? []) {
+          if (existingPorts.has(port.name ?? "")) continue
+          const name = servicePortName(key, port.name ?? "")
+          const info = serviceMap.get(name)
+          if (info === undefined) continue
+          commands += 2 * info.rules.length // DeleteRule: -C, then -D
+          serviceMap.delete(name)
+          closed.push(info)
+          deleted.push(name)
+          releaseClaims(claims, info.name)
+        }
+      }
+    }
+    // iptablesInit: 5 EnsureChain + 5 EnsureRule (each an iptables -N / -C invocation; the first
+    // sync's 5 appends/inserts are not counted).
+    commands += 10
+    // ensurePortals: one `iptables -C` per portal rule of every service.
+    let natRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "nat").length
+    let filterRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "filter").length
+    for (const info of serviceMap.values()) {
+      commands += info.rules.length
+      for (const rule of info.rules)
+        if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRules++
+        else natRules++
+    }
+    return {
+      serviceMap,
+      opened,
+      closed,
+      deleted,
+      services: current,
+      commands,
+      natRules,
+      filterRules,
+      allocated,
+      claims,
+    }
+  }
+
+  /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
+  commit(plan: UserspacePlan, nowNs: number): void {
+    for (const info of plan.closed) {
+      info.socket?.close()
+      this.allocator.release(info.proxyPort)
+    }
+    for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
+    for (const info of plan.opened) {
+      this.reservedPorts.delete(info.proxyPort)
+      info.socket =
+        info.protocol === "tcp"
+          ? new TcpProxySocket(this.runtime, info.name, info.proxyPort)
+          : new UdpProxySocket(this.runtime, info.name, info.proxyPort)
+      this.lb.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
+    }
+    this.serviceMap = plan.serviceMap
+    this.services = plan.services
+    this.claims = plan.claims
+    for (const name of this.serviceMap.keys()) this.lb.cleanupStaleStickySessions(name, nowNs)
+  }
+
+  /** The sync's kernel write failed: nothing of the plan happened. */
+  discard(plan: UserspacePlan): void {
+    for (const port of plan.allocated) {
+      this.allocator.release(port)
+      this.reservedPorts.delete(port)
+    }
+  }
+
+  /** The proxier's chains as iptables-restore input (--noflush: only these chains are rewritten). */
+  restoreInput(serviceMap: ReadonlyMap<string, UserspaceServiceInfo>): string {
+    const byChain = new Map<string, string[]>()
+    for (const c of USERSPACE_CHAINS) byChain.set(c.chain, [])
+    for (const info of serviceMap.values())
+      for (const rule of info.rules) (byChain.get(rule.chain) as string[]).push(rule.spec)
+    const out: string[] = []
+    for (const table of ["nat", "filter"] as const) {
+      out.push(`*${table}`)
+      for (const c of USERSPACE_CHAINS) if (c.table === table) out.push(`:${c.chain} - [0:0]`)
+      for (const c of USERSPACE_CHAINS)
+        if (c.table === table) for (const spec of byChain.get(c.chain) as string[]) out.push(`-A ${c.chain} ${spec}`)
+      out.push("COMMIT")
+    }
+    return out.join("\n") + "\n"
+  }
+
+  // ------------------------------------------------------------------------------ helpers
+
+  /** proxyPorts.AllocateNext, or for the random allocator the port bind(0) would get. */
+  private allocatePort(protocol: "tcp" | "udp"): number {
+    const port = this.allocator.allocateNext()
+    if (port !== 0) return port
+    const params = this.network.params
+    const min = params.ephemeralPortMin
+    const count = params.ephemeralPortMax - min + 1
+    // inet_csk_find_open_port: a random start, odd ports first for bind() (even ones are left to
+    // connect()), then the even ones.
+    const start = this.ns.portRng.intBelow(count)
+    for (const parity of [1, 0]) {
+      for (let i = 0; i < count; i++) {
+        const candidate = min + ((start + i) % count)
+        if ((candidate & 1) !== parity) continue
+        if (this.reservedPorts.has(candidate)) continue
+        if (protocol === "tcp" ? this.tcpPortInUse(candidate) : this.ns.udpSockets.has(candidate)) continue
+        this.reservedPorts.add(candidate)
+        return candidate
+      }
+    }
+    return -1
+  }
+
+  private tcpPortInUse(port: number): boolean {
+    if (this.ns.tcpListeners.has(port)) return true
+    for (const key of this.ns.tcpConnections.keys()) if (key >>> 16 === port) return true
+    return false
+  }
+
+  private newServiceInfo(
+    name: string,
+    service: Service,
+    port: ServicePort,
+    proxyPort: number,
+    claims: Map<string, string>,
+  ): UserspaceServiceInfo {
+    const protocol = (port.protocol ?? "TCP").toLowerCase() === "udp" ? "udp" : "tcp"
+    const clusterIP = service.spec.clusterIP ?? ""
+    const externalIPs = service.spec.externalIPs ?? []
+    const loadBalancerIPs: string[] = []
+    for (const ingress of service.status?.loadBalancer?.ingress ?? [])
+      if (ingress.ip !== undefined && ingress.ip !== "") loadBalancerIPs.push(ingress.ip)
+    const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
+    const rules: { chain: string; spec: string }[] = []
+    this.openPortals(
+      name,
+      protocol,
+      clusterIP,
+      port.port,
+      externalIPs,
+      loadBalancerIPs,
+      port.nodePort ?? 0,
+      proxyPort,
+      rules,
+      claims,
+    )
+    return {
+      name,
+      protocol,
+      clusterIP,
+      port: port.port,
+      nodePort: port.nodePort ?? 0,
+      externalIPs,
+      loadBalancerIPs,
+      affinityType: affinity,
+      stickyMaxAgeSeconds:
+        affinity === AffinityType.CLIENT_IP
+          ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
+          : 0,
+      proxyPort,
+      rules,
+      socket: null,
+    }
+  }
+
+  /** openPortal: the rules of every portal of a service port; stops at the first claim conflict. */
+  private openPortals(
+    name: string,
+    protocol: "tcp" | "udp",
+    clusterIP: string,
+    port: number,
+    externalIPs: readonly string[],
+    loadBalancerIPs: readonly string[],
+    nodePort: number,
+    proxyPort: number,
+    rules: { chain: string; spec: string }[],
+    claims: Map<string, string>,
+  ): void {
+    const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: string): void => {
+      rules.push({
+        chain,
+        spec: `${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${this.hostIP}:${proxyPort}`,
+      })
+    }
+    const containerPortal = (
+      ip: string | null,
+      physdev: boolean,
+      dstLocal: boolean,
+      p: number,
+      chain: string,
+    ): void => {
+      rules.push({
+        chain,
+        spec: `${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
+      })
+    }
+    const onePortal = (ip: string, isExternal: boolean): boolean => {
+      if (this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
+      containerPortal(ip, isExternal, false, port, CHAIN_PORTALS_CONTAINER)
+      if (isExternal) {
+        containerPortal(ip, false, true, port, CHAIN_PORTALS_CONTAINER)
+        hostPortal(ip, true, port, CHAIN_PORTALS_HOST)
+        return true
+      }
+      hostPortal(ip, false, port, CHAIN_PORTALS_HOST)
+      return true
+    }
+    if (!onePortal(clusterIP, false)) return
+    for (const ip of externalIPs) if (!onePortal(ip, true)) return
+    for (const ip of loadBalancerIPs) if (!onePortal(ip, false)) return
+    if (nodePort !== 0) {
+      if (!claim(claims, "", nodePort, protocol, name)) return
+      containerPortal(null, false, false, nodePort, CHAIN_NODEPORT_CONTAINER)
+      hostPortal(null, false, nodePort, CHAIN_NODEPORT_HOST)
+      rules.push({
+        chain: CHAIN_NODEPORT_NON_LOCAL,
+        spec: `${commonArgs(name, protocol, null, false, false, proxyPort)} -m state --state NEW -j ACCEPT`,
+      })
+    }
+  }
+
+  private isLocalAddress(ip: string): boolean {
+    const parsed = parseIpv4(ip)
+    return parsed !== undefined && this.ns.localAddresses.has(parsed)
+  }
+
+  /** The proxy's ports as `rules` prints them after iptables-save. */
+  listing(): string {
+    const lines: string[] = ["# userspace proxy (service port -> proxy port -> endpoints, round-robin position)"]
+    for (const info of [...this.serviceMap.values()].sort((a, b) => compare(a.name, b.name))) {
+      const state = this.lb.services.get(info.name)
+      const endpoints = state === undefined || state.endpoints.length === 0 ? "<none>" : state.endpoints.join(",")
+      const next = state === undefined || state.endpoints.length === 0 ? "-" : String(state.index)
+      const affinity =
+        info.affinityType === AffinityType.CLIENT_IP
+          ? ` affinity=ClientIP/${state?.ttlSeconds ?? info.stickyMaxAgeSeconds}s clients=${state?.affinityMap.size ?? 0}`
+          : ""
+      const portal = `${info.clusterIP}:${info.port}/${info.protocol.toUpperCase()}`
+      const nodePort = info.nodePort !== 0 ? ` nodePort=${info.nodePort}` : ""
+      lines.push(`${info.name} ${portal}${nodePort} -> :${info.proxyPort} -> ${endpoints} next=${next}${affinity}`)
+    }
+    return lines.join("\n") + "\n"
+  }
+}
+
+/** iptablesCommonPortalArgs. */
+function commonArgs(
+  name: string,
+  protocol: "tcp" | "udp",
+  ip: string | null,
+  physdev: boolean,
+  dstLocal: boolean,
+  port: number,
+): string {
+  let args = `-m comment --comment ${quote(name)} -p ${protocol} -m ${protocol} --dport ${port}`
+  if (ip !== null) args += ` -d ${ip}/32`
+  if (physdev) args += " -m physdev ! --physdev-is-in"
+  if (dstLocal) args += " -m addrtype --dst-type LOCAL"
+  return args
+}
+
+function quote(text: string): string {
+  return /[\s"]/.test(text) ? `"${text.replace(/"/g, '\\"')}"` : text
+}
+
+/** claimNodePort: the (ip, port, protocol) is this owner's, or a conflict (false). */
+function claim(claims: Map<string, string>, ip: string, port: number, protocol: string, owner: string): boolean {
+  const key = `${ip}:${port}/${protocol.toUpperCase()}`
+  const existing = claims.get(key)
+  if (existing === undefined) {
+    claims.set(key, owner)
+    return true
+  }
+  return existing === owner
+}
+
+function releaseClaims(claims: Map<string, string>, owner: string): void {
+  for (const [key, value] of [...claims]) if (value === owner) claims.delete(key)
+}
+
+/** sameConfig: protocol, port, nodePort, clusterIP, externalIPs, LB status and affinity type. */
+function sameConfig(info: UserspaceServiceInfo, service: Service, port: ServicePort): boolean {
+  const protocol = (port.protocol ?? "TCP").toLowerCase()
+  if (info.protocol !== protocol || info.port !== port.port || info.nodePort !== (port.nodePort ?? 0)) return false
+  if (info.clusterIP !== (service.spec.clusterIP ?? "")) return false
+  const external = service.spec.externalIPs ?? []
+  if (external.length !== info.externalIPs.length || external.some((ip, i) => ip !== info.externalIPs[i])) return false
+  const lb: string[] = []
+  for (const ingress of service.status?.loadBalancer?.ingress ?? [])
+    if (ingress.ip !== undefined && ingress.ip !== "") lb.push(ingress.ip)
+  if (lb.length !== info.loadBalancerIPs.length || lb.some((ip, i) => ip !== info.loadBalancerIPs[i])) return false
+  const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
+  return info.affinityType === affinity
+}
+
+/** util.BuildPortsToEndpointsMap: port name -> "ip:port" of every ready address. */
+export function buildPortsToEndpointsMap(endpoints: Endpoints): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const subset of endpoints.subsets ?? []) {
+    for (const port of subset.ports ?? []) {
+      for (const address of subset.addresses ?? []) {
+        if (address.ip === "" || !(port.port > 0)) continue
+        // The simulated proxier is IPv4 only: an address that is not IPv4 is not dialled.
+        if (parseIpv4(address.ip) === undefined) continue
+        const name = port.name ?? ""
+        let list = out.get(name)
+        if (list === undefined) {
+          list = []
+          out.set(name, list)
+        }
+        list.push(`${address.ip}:${port.port}`)
+      }
+    }
+  }
+  return out
+}
+
+function samePorts(a: PortsToEndpoints, b: PortsToEndpoints): boolean {
+  if (a.size !== b.size) return false
+  for (const [name, list] of a) {
+    const other = b.get(name)
+    if (other === undefined || other.length !== list.length || other.some((e, i) => e !== list[i])) return false
+  }
+  return true
+}
+
+function nsName(meta: { readonly namespace?: string; readonly name: string }): string {
+  return `${meta.namespace ?? "default"}/${meta.name}`
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

@@ -1,0 +1,609 @@
+/**
+ * The userspace proxy's sockets (kubernetes v1.25 pkg/proxy/userspace/proxysocket.go), as real
+ * sockets of the node's network namespace in the simulator: every proxied client connection is two
+ * TCP connections (client -> node proxy port, node -> endpoint), each with its own conntrack entry,
+ * and the endpoint sees the node's address as the source.
+ *
+ * TCP (tcpProxySocket.ProxyLoop): one accept loop per service port. It accepts a connection, then
+ * dials an endpoint *before accepting the next one* (tryConnect blocks the loop), so connections
+ * queue behind a slow dial. tryConnect makes up to 4 attempts with dial timeouts 250 ms, 500 ms,
+ * 1 s, 2 s (endpointDialTimeout); after the first failure NextEndpoint is asked with
+ * sessionAffinityReset = true. No endpoint (ErrMissingEndpoints) or 4 failures: the client
+ * connection is closed. Then proxyTCP copies both ways; when one direction reaches EOF or an error,
+ * copyBytes closes both connections (dest.Close(); src.Close()).
+ *
+ * UDP (udpProxySocket.ProxyLoop): one read loop per service port with a 4 KiB buffer (a larger
+ * datagram is truncated to 4096 bytes, as ReadFrom into [4096]byte); per client address a
+ * "connection" (a connected UDP socket to the endpoint, dialled with tryConnect) kept in the
+ * client cache while traffic flows either way within the idle timeout (SetDeadline after every
+ * write to and read from the endpoint: --udp-timeout); a read error (the endpoint's ICMP port
+ * unreachable, ECONNREFUSED) or the deadline ends it.
+ *
+ * The cost of going through user space, charged in simulated time (MODEL.md "userspace mode"):
+ * `connectNs` per accepted TCP connection / new UDP client before the dial (accept, goroutine,
+ * NextEndpoint, socket setup), and per copied message `perMessageNs + ceil(bytes * perKiBNs / 1024)`
+ * (read + write system calls and the copy through the user-space buffer). Copies in one direction
+ * are serialized (one goroutine per direction), so a busy direction queues.
+ *
+ * Not modelled: the socket buffers between the kernel and io.Copy (a whole application message is
+ * read and written at once; TCP flow control is not modelled by the stack either), Go's scheduler
+ * and CPU contention between goroutines of different connections, the file-descriptor limit.
+ */
+import type { Network } from "../../net/network.ts"
+import type { NetNs } from "../../net/netns.ts"
+import { NetError } from "../../net/errors.ts"
+import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../../net/tcp.ts"
+import { TcpState } from "../../net/tcp.ts"
+import type { UdpListener, UdpSocket } from "../../net/udp.ts"
+import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
+import type { Ipv4 } from "../../wire/ipv4.ts"
+import { formatIpv4, parseIpv4 } from "../../wire/ipv4.ts"
+import type { Packet } from "../../wire/packet.ts"
+import { type LoadBalancerRR, NextEndpointError } from "./roundrobin.ts"
+
+/** endpointDialTimeout in proxysocket.go. */
+export const ENDPOINT_DIAL_TIMEOUTS_NS: readonly number[] = [250_000_000, 500_000_000, 1_000_000_000, 2_000_000_000]
+
+/** ProxyLoop's UDP read buffer ([4096]byte). */
+export const UDP_BUFFER_BYTES = 4096
+
+/** The cost of proxying through user space (kubeProxy.userspace.*). */
+export interface UserspaceCosts {
+  readonly connectNs: number
+  readonly perMessageNs: number
+  readonly perKiBNs: number
+}
+
+/** Counters of one proxy socket (printed by `rules`, asserted by tests). */
+export interface ProxySocketStats {
+  accepted: number
+  dialFailures: number
+  /** Client connections closed without an endpoint (no endpoints, or every dial failed). */
+  rejected: number
+  messagesCopied: number
+  bytesCopied: number
+}
+
+const EV_DIAL = 0
+const EV_DIAL_TIMEOUT = 1
+const EV_COPY = 2
+const EV_UDP_IDLE = 3
+/** TCP pairs: a copy from the endpoint to the client is done. */
+const EV_COPY_BACK = 3
+
+/**
+ * What the sockets share on one node: the namespace, the load balancer, the costs, and one event
+ * kind per purpose. Objects awaiting an event are kept in `objects` by an integer id (no closure
+ * per event); an id whose object is gone is ignored.
+ */
+export class ProxyRuntime implements EventHandler {
+  readonly kind: number
+  private readonly objects: (ProxyEventTarget | null)[] = []
+  private readonly freeIds: number[] = []
+  /** Generation of the next registered object (an id is reused; its generation is not). */
+  private nextGeneration = 1
+
+  constructor(
+    readonly network: Network,
+    readonly ns: NetNs,
+    readonly scheduler: Scheduler,
+    readonly lb: LoadBalancerRR,
+    readonly costs: UserspaceCosts,
+    readonly udpIdleTimeoutNs: number,
+  ) {
+    this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
+  }
+
+  register(target: ProxyEventTarget): number {
+    const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.objects.length
+    this.objects[id] = target
+    target.generation = this.nextGeneration
+    this.nextGeneration = (this.nextGeneration + 1) & 0x1fffffff
+    return id
+  }
+
+  /** Forgets `target` (its pending events are ignored); a no-op when it is already gone. */
+  unregister(target: ProxyEventTarget): void {
+    const id = target.id
+    if (id < 0 || this.objects[id] !== target) return
+    this.objects[id] = null
+    this.freeIds.push(id)
+  }
+
+  /** Schedules event `what` for object `id` at `atNs`; b carries what (low 2 bits) and the object's generation. */
+  at(atNs: number, target: ProxyEventTarget, what: number): number {
+    return this.scheduler.schedule(atNs, this.kind, target.id, what | (target.generation << 2))
+  }
+
+  handleEvent(_kind: number, a: number, b: number, nowNs: number): void {
+    const target = this.objects[a]
+    if (target === null || target === undefined || target.generation !== b >>> 2) return
+    target.onEvent(b & 3, nowNs)
+  }
+
+  /** Copy cost of one message of `bytes` bytes through user space. */
+  copyCostNs(bytes: number): number {
+    const c = this.costs
+    return c.perMessageNs + Math.ceil((bytes * c.perKiBNs) / 1024)
+  }
+}
+
+/** An object that receives the runtime's events. */
+abstract class ProxyEventTarget {
+  id = -1
+  /** Distinguishes this object from a later one registered under the same id (set by register). */
+  generation = 0
+  abstract onEvent(what: number, nowNs: number): void
+}
+
+/**
+ * FIFO of messages one goroutine copies: each is written to the sink when its copy cost has been
+ * spent after the previous one (busyUntilNs).
+ */
+class CopyQueue {
+  readonly bytes: number[] = []
+  readonly tags: number[] = []
+  readonly data: (object | null)[] = []
+  readonly flows: number[] = []
+  /** Who a message goes to, when the queue serves several (the UDP read loop: the client). */
+  readonly owners: (object | null)[] = []
+  head = 0
+  busyUntilNs = 0
+
+  get length(): number {
+    return this.bytes.length - this.head
+  }
+
+  push(bytes: number, tag: number, data: object | null, flow: number, owner: object | null = null): void {
+    this.bytes.push(bytes)
+    this.tags.push(tag)
+    this.data.push(data)
+    this.flows.push(flow)
+    this.owners.push(owner)
+  }
+
+  /**
+   * Drops consumed entries: all of them once the queue is empty, else in one splice once they are
+   * the larger part of a long queue (a queue that never empties stays bounded).
+   */
+  compact(): void {
+    const n = this.head
+    if (n === this.bytes.length) {
+      this.head = 0
+      this.bytes.length = 0
+      this.tags.length = 0
+      this.data.length = 0
+      this.flows.length = 0
+      this.owners.length = 0
+    } else if (n >= 4096 && 2 * n >= this.bytes.length) {
+      this.head = 0
+      this.bytes.splice(0, n)
+      this.tags.splice(0, n)
+      this.data.splice(0, n)
+      this.flows.splice(0, n)
+      this.owners.splice(0, n)
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------ TCP
+
+export class TcpProxySocket extends ProxyEventTarget implements TcpServerListener {
+  alive = true
+  readonly listener: TcpListenSocket
+  readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
+  /** Accepted connections waiting for the loop (it dials one endpoint at a time). */
+  private readonly acceptQueue: TcpProxyPair[] = []
+  private dialing: TcpProxyPair | null = null
+
+  constructor(
+    readonly runtime: ProxyRuntime,
+    /** ServicePortName string. */
+    readonly service: string,
+    readonly port: number,
+  ) {
+    super()
+    this.id = runtime.register(this)
+    this.listener = runtime.network.tcpListen(runtime.ns, 0, port, this)
+  }
+
+  /** The kernel completed a handshake: the connection waits in the accept queue for the loop. */
+  onAccept(_server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener {
+    const pair = new TcpProxyPair(this, conn)
+    this.acceptQueue.push(pair)
+    if (this.dialing === null) this.acceptNext(this.runtime.scheduler.nowNs)
+    return pair
+  }
+
+  /** Close(): no new connections; established ones are left untouched (tcpProxySocket). */
+  close(): void {
+    if (!this.alive) return
+    this.alive = false
+    this.listener.close()
+    // Connections accepted by the kernel but not yet by the loop die with the listener (RST).
+    for (const pair of this.acceptQueue) pair.abortClient()
+    this.acceptQueue.length = 0
+    this.runtime.unregister(this)
+  }
+
+  onEvent(_what: number, _nowNs: number): void {}
+
+  /** The loop takes the next accepted connection (Accept returned). */
+  acceptNext(nowNs: number): void {
+    this.dialing = null
+    while (this.alive && this.acceptQueue.length > 0) {
+      const pair = this.acceptQueue.shift() as TcpProxyPair
+      if (pair.clientGone) {
+        this.runtime.unregister(pair)
+        continue
+      }
+      this.stats.accepted++
+      this.dialing = pair
+      pair.startDialing(nowNs)
+      return
+    }
+  }
+}
+
+/** One proxied client connection: inConn (client side), outConn (endpoint side), two copy loops. */
+export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListener {
+  out: TcpConnection | null = null
+  /** The endpoint the current or successful dial goes to. */
+  endpoint = ""
+  private attempt = 0
+  private timeoutHandle = -1
+  private established = false
+  clientGone = false
+  private closing = false
+  /** [to backend, from backend]. */
+  private readonly queues: [CopyQueue, CopyQueue] = [new CopyQueue(), new CopyQueue()]
+  /** EOF or error seen on the source of a direction: close both once its queue is written. */
+  private readonly eof: [boolean, boolean] = [false, false]
+  private closedCount = 0
+
+  constructor(
+    readonly socket: TcpProxySocket,
+    readonly inConn: TcpConnection,
+  ) {
+    super()
+    this.id = socket.runtime.register(this)
+  }
+
+  get clientAddress(): Ipv4 {
+    return this.inConn.remoteAddr
+  }
+
+  /** The loop accepted this connection: spend connectCost, then dial (tryConnect). */
+  startDialing(nowNs: number): void {
+    this.socket.runtime.at(nowNs + this.socket.runtime.costs.connectNs, this, EV_DIAL)
+  }
+
+  onEvent(what: number, nowNs: number): void {
+    switch (what) {
+      case EV_DIAL:
+        return this.dial(nowNs)
+      case EV_DIAL_TIMEOUT:
+        return this.dialTimedOut(nowNs)
+      case EV_COPY:
+        return this.copyDone(0)
+      case EV_COPY_BACK:
+        return this.copyDone(1)
+    }
+  }
+
+  /** One attempt of tryConnect. */
+  private dial(nowNs: number): void {
+    const rt = this.socket.runtime
+    if (this.clientGone) return this.giveUp(nowNs, false)
+    const endpoint = rt.lb.nextEndpoint(this.socket.service, formatIpv4(this.clientAddress), this.attempt > 0, nowNs)
+    if (isNextEndpointError(endpoint)) return this.giveUp(nowNs, true)
+    this.endpoint = endpoint
+    const colon = endpoint.lastIndexOf(":")
+    const ip = ipv4Of(endpoint.slice(0, colon))
+    const port = Number(endpoint.slice(colon + 1))
+    this.out = rt.network.tcpConnect(rt.ns, ip, port, this, this.inConn.flowId)
+    this.timeoutHandle = rt.at(nowNs + (ENDPOINT_DIAL_TIMEOUTS_NS[this.attempt] as number), this, EV_DIAL_TIMEOUT)
+  }
+
+  private dialTimedOut(nowNs: number): void {
+    if (this.established || this.out === null) return
+    // DialTimeout gave up: the half-open socket is closed (no RST from SYN_SENT).
+    const out = this.out
+    this.out = null
+    out.listener = null
+    out.abort()
+    this.dialFailed(nowNs)
+  }
+
+  private dialFailed(nowNs: number): void {
+    this.socket.stats.dialFailures++
+    this.attempt++
+    if (this.attempt >= ENDPOINT_DIAL_TIMEOUTS_NS.length) return this.giveUp(nowNs, true)
+    this.dial(nowNs)
+  }
+
+  /** tryConnect failed: inConn.Close(), the loop accepts the next connection. */
+  private giveUp(nowNs: number, counted: boolean): void {
+    if (counted) this.socket.stats.rejected++
+    if (!this.clientGone) {
+      this.inConn.listener = null
+      this.inConn.close()
+    }
+    this.socket.runtime.unregister(this)
+    this.socket.acceptNext(nowNs)
+  }
+
+  abortClient(): void {
+    this.clientGone = true
+    this.inConn.listener = null
+    this.inConn.abort()
+    this.socket.runtime.unregister(this)
+  }
+
+  // TcpConnectionListener, for both connections.
+
+  onConnected(conn: TcpConnection): void {
+    if (conn !== this.out) return
+    const rt = this.socket.runtime
+    const nowNs = rt.scheduler.nowNs
+    rt.scheduler.cancel(this.timeoutHandle)
+    this.established = true
+    // The client may have sent (or closed) while the dial ran: its bytes wait in the queue.
+    const q = this.queues[0]
+    let atNs = nowNs
+    for (let i = q.head; i < q.bytes.length; i++) {
+      atNs += rt.copyCostNs(q.bytes[i])
+      rt.at(atNs, this, EV_COPY)
+    }
+    q.busyUntilNs = atNs
+    // The client reset while the dial ran: the copy from it fails at once and closes both.
+    if (this.clientGone) this.closeBoth()
+    else if (q.length === 0 && this.eof[0]) this.closeBoth()
+    this.socket.acceptNext(nowNs)
+  }
+
+  onMessage(conn: TcpConnection, bytes: number, appTag: number, appData: object | null): void {
+    const direction = conn === this.inConn ? 0 : 1
+    const rt = this.socket.runtime
+    const nowNs = rt.scheduler.nowNs
+    const q = this.queues[direction]
+    const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
+    // Before the endpoint connection exists, the client's bytes wait in the kernel's buffer: the
+    // copy goroutine starts with the connection (onConnected schedules them).
+    if (direction === 0 && !this.established) {
+      q.push(bytes, appTag, appData, 0)
+      return
+    }
+    q.busyUntilNs = startNs + rt.copyCostNs(bytes)
+    q.push(bytes, appTag, appData, 0)
+    rt.at(q.busyUntilNs, this, direction === 0 ? EV_COPY : EV_COPY_BACK)
+  }
+
+  /** The head message of direction d is copied: written to the other connection. */
+  private copyDone(d: number): void {
+    const q = this.queues[d]
+    const dest = d === 0 ? this.out : this.inConn
+    if (q.length === 0 || dest === null) return
+    const i = q.head++
+    const bytes = q.bytes[i]
+    dest.send(bytes, q.tags[i], q.data[i])
+    q.data[i] = null
+    q.compact()
+    this.socket.stats.messagesCopied++
+    this.socket.stats.bytesCopied += bytes
+    if (q.length === 0 && this.eof[d]) this.closeBoth()
+  }
+
+  onPeerClosed(conn: TcpConnection): void {
+    // io.Copy returned (EOF): after the last write, dest.Close(); src.Close().
+    const d = conn === this.inConn ? 0 : 1
+    this.eof[d] = true
+    if (d === 0 && !this.established) return
+    if (this.queues[d].length === 0) this.closeBoth()
+  }
+
+  onClosed(conn: TcpConnection, error: NetError): void {
+    const rt = this.socket.runtime
+    if (conn === this.out && !this.established) {
+      // The dial failed (refused, unreachable...): the next attempt.
+      rt.scheduler.cancel(this.timeoutHandle)
+      this.out = null
+      return this.dialFailed(rt.scheduler.nowNs)
+    }
+    if (conn === this.inConn && !this.established) {
+      this.clientGone = true
+      this.closedCount++
+      return
+    }
+    this.closedCount++
+    // An I/O error on either side ends both copies.
+    if (error !== NetError.NONE) this.closeBoth()
+    if (this.closedCount >= 2) rt.unregister(this)
+  }
+
+  private closeBoth(): void {
+    if (this.closing) return
+    this.closing = true
+    closeIfOpen(this.out)
+    closeIfOpen(this.inConn)
+  }
+}
+
+function closeIfOpen(conn: TcpConnection | null): void {
+  if (conn === null) return
+  if (conn.state === TcpState.CLOSED || conn.state === TcpState.TIME_WAIT) return
+  conn.close()
+}
+
+/** An "ip:port" endpoint's address (the load balancer only holds addresses it was given). */
+function ipv4Of(text: string): Ipv4 {
+  const address = parseIpv4(text)
+  if (address === undefined) throw new Error(`userspace proxy: bad endpoint address ${text}`)
+  return address
+}
+
+function isNextEndpointError(value: string): value is NextEndpointError {
+  return value === NextEndpointError.MISSING_SERVICE_ENTRY || value === NextEndpointError.MISSING_ENDPOINTS
+}
+
+// ------------------------------------------------------------------------------------------ UDP
+
+export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
+  alive = true
+  readonly socket: UdpSocket
+  readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
+  /** clientCache: "ip:port" of the client -> its connection to an endpoint. */
+  readonly clients = new Map<string, UdpProxyClient>()
+  /** The read loop: copies to endpoints, serialized. */
+  readonly loop = new CopyQueue()
+
+  constructor(
+    readonly runtime: ProxyRuntime,
+    readonly service: string,
+    port: number,
+  ) {
+    super()
+    this.id = runtime.register(this)
+    const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
+    if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
+    this.socket = socket
+  }
+
+  get port(): number {
+    return this.socket.localPort
+  }
+
+  /** Close(): the loop ends and existing client connections break. */
+  close(): void {
+    if (!this.alive) return
+    this.alive = false
+    this.socket.close()
+    for (const client of [...this.clients.values()]) client.end()
+    this.runtime.unregister(this)
+  }
+
+  onUdpMessage(_socket: UdpSocket, packet: Packet): void {
+    if (!this.alive) return
+    const rt = this.runtime
+    const nowNs = rt.scheduler.nowNs
+    const key = `${formatIpv4(packet.srcAddr)}:${packet.srcPort}`
+    let client = this.clients.get(key)
+    let startNs = this.loop.busyUntilNs > nowNs ? this.loop.busyUntilNs : nowNs
+    if (client === undefined) {
+      // getBackendConn: a new client; tryConnect's first NextEndpoint (a UDP dial does not fail).
+      const endpoint = rt.lb.nextEndpoint(this.service, formatIpv4(packet.srcAddr), false, nowNs)
+      if (isNextEndpointError(endpoint)) {
+        this.stats.rejected++
+        return
+      }
+      this.stats.accepted++
+      startNs += rt.costs.connectNs
+      client = new UdpProxyClient(this, key, packet.srcAddr, packet.srcPort, endpoint)
+      if (!client.ok) return
+      this.clients.set(key, client)
+    }
+    const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
+    this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
+    this.loop.push(bytes, packet.appTag, packet.appData, packet.flowId, client)
+    rt.at(this.loop.busyUntilNs, this, EV_COPY)
+  }
+
+  onUdpError(): void {}
+
+  onEvent(_what: number, _nowNs: number): void {
+    // One copy is done per event, in order (events of one queue fire in schedule order).
+    const q = this.loop
+    if (q.length === 0) return
+    const i = q.head++
+    const client = q.owners[i] as UdpProxyClient
+    q.owners[i] = null
+    client.writeToEndpoint(q.bytes[i], q.tags[i], q.data[i], q.flows[i])
+    q.data[i] = null
+    q.compact()
+  }
+}
+
+/** One client of a UDP service port: a connected socket to its endpoint and the reply loop. */
+export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
+  readonly ok: boolean
+  private readonly out: UdpSocket | null
+  private lastActivityNs: number
+  private ended = false
+  /** proxyClient's copy loop back to the client. */
+  private readonly replies = new CopyQueue()
+
+  constructor(
+    readonly socket: UdpProxySocket,
+    readonly key: string,
+    readonly clientAddr: Ipv4,
+    readonly clientPort: number,
+    readonly endpoint: string,
+  ) {
+    super()
+    const rt = socket.runtime
+    this.id = rt.register(this)
+    this.out = rt.network.udpBind(rt.ns, 0, 0, this)
+    this.ok = this.out !== null
+    const colon = endpoint.lastIndexOf(":")
+    this.out?.connect(ipv4Of(endpoint.slice(0, colon)), Number(endpoint.slice(colon + 1)))
+    this.lastActivityNs = rt.scheduler.nowNs
+    rt.at(this.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
+  }
+
+  /** The read loop's Write to the endpoint, then SetDeadline(now + timeout). */
+  writeToEndpoint(bytes: number, tag: number, data: object | null, flow: number): void {
+    if (this.ended || this.out === null) return
+    this.out.send(bytes, tag, data, flow)
+    this.socket.stats.messagesCopied++
+    this.socket.stats.bytesCopied += bytes
+    this.lastActivityNs = this.socket.runtime.scheduler.nowNs
+  }
+
+  onUdpMessage(_socket: UdpSocket, packet: Packet): void {
+    if (this.ended) return
+    const rt = this.socket.runtime
+    const nowNs = rt.scheduler.nowNs
+    // Read (4 KiB buffer), SetDeadline, then WriteTo the client from the service port's socket.
+    this.lastActivityNs = nowNs
+    const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
+    const q = this.replies
+    const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
+    q.busyUntilNs = startNs + rt.copyCostNs(bytes)
+    q.push(bytes, packet.appTag, packet.appData, packet.flowId)
+    rt.at(q.busyUntilNs, this, EV_COPY)
+  }
+
+  onUdpError(_socket: UdpSocket, _error: NetError): void {
+    // Read failed (ECONNREFUSED from the endpoint's port unreachable): the client is forgotten.
+    this.end()
+  }
+
+  onEvent(what: number, nowNs: number): void {
+    if (this.ended) return
+    if (what === EV_UDP_IDLE) {
+      const deadlineNs = this.lastActivityNs + this.socket.runtime.udpIdleTimeoutNs
+      if (nowNs >= deadlineNs) return this.end()
+      this.socket.runtime.at(deadlineNs, this, EV_UDP_IDLE)
+      return
+    }
+    const q = this.replies
+    if (q.length === 0) return
+    const i = q.head++
+    const bytes = q.bytes[i]
+    if (!this.socket.alive) return this.end()
+    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, q.tags[i], q.data[i], q.flows[i])
+    q.data[i] = null
+    q.compact()
+    this.socket.stats.messagesCopied++
+    this.socket.stats.bytesCopied += bytes
+  }
+
+  /** svrConn.Close() and delete from the client cache. */
+  end(): void {
+    if (this.ended) return
+    this.ended = true
+    this.out?.close()
+    if (this.socket.clients.get(this.key) === this) this.socket.clients.delete(this.key)
+    this.socket.runtime.unregister(this)
+  }
+}

@@ -1,0 +1,498 @@
+/**
+ * userspace mode's proxier pieces against kubernetes v1.25 pkg/proxy/userspace: roundrobin.go
+ * (LoadBalancerRR: NextEndpoint, affinity, endpoint updates; cases after roundrobin_test.go's
+ * TestLoadBalanceWorksWithMultipleEndpoints, TestStickyLoadBalanceWorksWithMultipleEndpoints,
+ * TestStickyLoadBalanceWorksWithEndpointFails, TestLoadBalanceWorksWithServiceRemoval),
+ * port_allocator.go (rangeAllocator.nextFreePort), and proxier.go's rule text
+ * (iptablesCommonPortalArgs, iptablesContainerPortalArgs, iptablesHostPortalArgs,
+ * iptablesHostNodePortArgs, iptablesNonLocalNodePortArgs, iptablesInit).
+ */
+import { describe, expect, it } from "vitest"
+import { World } from "../../src/cluster/index.ts"
+import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
+import { Rng } from "../../src/sim/rng.ts"
+import { AffinityType, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
+import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
+import { specFromText } from "../cluster/helpers.ts"
+
+const S = 1_000_000_000
+const SVC = "testnamespace/foo:p"
+
+function lb(): LoadBalancerRR {
+  return new LoadBalancerRR(Rng.stream(1, "test/userspace-lb"))
+}
+
+/** The order NextEndpoint hands out `n` endpoints from client `ip`. */
+function take(b: LoadBalancerRR, n: number, ip = "10.0.0.1", nowNs = 0): string[] {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) out.push(b.nextEndpoint(SVC, ip, false, nowNs) as string)
+  return out
+}
+
+describe("LoadBalancerRR (roundrobin.go)", () => {
+  it("no service entry / no endpoints are errors", () => {
+    const b = lb()
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(NextEndpointError.MISSING_SERVICE_ENTRY)
+    b.newService(SVC, AffinityType.NONE, 0)
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(NextEndpointError.MISSING_ENDPOINTS)
+    expect(b.serviceHasEndpoints(SVC)).toBe(false)
+  })
+
+  it("round robin over the shuffled list, cycling in the same order whatever the client", () => {
+    const b = lb()
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["endpoint:1", "endpoint:2", "endpoint:3"]]]))
+    const first = take(b, 3)
+    expect([...first].sort()).toEqual(["endpoint:1", "endpoint:2", "endpoint:3"])
+    // The cycle repeats; the client's address does not matter without affinity.
+    expect(take(b, 3, "10.0.0.2")).toEqual(first)
+    expect(take(b, 3, "10.0.0.3")).toEqual(first)
+    expect(b.services.get(SVC)?.endpoints).toEqual(first)
+  })
+
+  it("an unchanged endpoint set keeps order and index; a changed one is reshuffled from index 0", () => {
+    const b = lb()
+    const ports = new Map([["p", ["a:1", "b:1", "c:1"]]])
+    b.onEndpointsAdd("testnamespace/foo", ports)
+    take(b, 1)
+    const state = b.services.get(SVC)
+    const order = [...(state?.endpoints ?? [])]
+    b.onEndpointsUpdate("testnamespace/foo", ports, new Map([["p", ["c:1", "a:1", "b:1"]]]))
+    expect(state?.endpoints).toEqual(order)
+    expect(state?.index).toBe(1)
+    b.onEndpointsUpdate("testnamespace/foo", ports, new Map([["p", ["a:1", "b:1", "d:1"]]]))
+    expect([...(state?.endpoints ?? [])].sort()).toEqual(["a:1", "b:1", "d:1"])
+    expect(state?.index).toBe(0)
+  })
+
+  it("a port that disappears from the Endpoints resets its service (kept, empty, index 0)", () => {
+    const b = lb()
+    const old = new Map([
+      ["p", ["a:1"]],
+      ["q", ["a:2"]],
+    ])
+    b.onEndpointsAdd("testnamespace/foo", old)
+    b.onEndpointsUpdate("testnamespace/foo", old, new Map([["p", ["a:1"]]]))
+    expect(b.services.has("testnamespace/foo:q")).toBe(true)
+    expect(b.serviceHasEndpoints("testnamespace/foo:q")).toBe(false)
+    b.onEndpointsDelete("testnamespace/foo", new Map([["p", ["a:1"]]]))
+    expect(b.serviceHasEndpoints(SVC)).toBe(false)
+  })
+
+  it("OnEndpointsAdd with an empty list leaves an existing service's endpoints alone", () => {
+    const b = lb()
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["a:1"]]]))
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", []]]))
+    expect(b.services.get(SVC)?.endpoints).toEqual(["a:1"])
+  })
+
+  it("ClientIP affinity: a client keeps its endpoint; new clients continue the round robin", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 0)
+    expect(b.services.get(SVC)?.ttlSeconds).toBe(10800)
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["e:1", "e:2", "e:3"]]]))
+    const order = [...(b.services.get(SVC)?.endpoints ?? [])]
+    expect(take(b, 3, "10.0.0.1")).toEqual([order[0], order[0], order[0]])
+    expect(take(b, 2, "10.0.0.2")).toEqual([order[1], order[1]])
+    expect(take(b, 1, "10.0.0.3")).toEqual([order[2]])
+    expect(take(b, 1, "10.0.0.4")).toEqual([order[0]])
+  })
+
+  it("affinity expires after ttlSeconds of idleness (whole seconds, time.Since(...).Seconds() truncated)", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 10)
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["e:1", "e:2"]]]))
+    const [first] = take(b, 1, "10.0.0.1", 0)
+    // 10.999 s idle: int(10.999) = 10 is not < 10 -> expired; 9.999 s: still sticky, and refreshed.
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 9_999_999_999)).toBe(first)
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 9_999_999_999 + 10 * S - 1)).toBe(first)
+    const other = b.nextEndpoint(SVC, "10.0.0.1", false, 9_999_999_999 + 20 * S)
+    expect(other).not.toBe(first)
+    // CleanupStaleStickySessions drops entries idle for >= ttl.
+    b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 29 * S)
+    expect(b.services.get(SVC)?.affinityMap.size).toBe(1)
+    b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 30 * S)
+    expect(b.services.get(SVC)?.affinityMap.size).toBe(0)
+  })
+
+  it("sessionAffinityReset (a failed dial) takes the next endpoint and rewrites the client's entry", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 0)
+    b.onEndpointsAdd("testnamespace/foo", new Map([["p", ["e:1", "e:2", "e:3"]]]))
+    const order = [...(b.services.get(SVC)?.endpoints ?? [])]
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(order[0])
+    expect(b.nextEndpoint(SVC, "10.0.0.1", true, 0)).toBe(order[1])
+    expect(b.nextEndpoint(SVC, "10.0.0.1", false, 0)).toBe(order[1])
+  })
+
+  it("an endpoint leaving removes the affinity of its clients only", () => {
+    const b = lb()
+    b.newService(SVC, AffinityType.CLIENT_IP, 0)
+    const before = new Map([["p", ["e:1", "e:2"]]])
+    b.onEndpointsAdd("testnamespace/foo", before)
+    const order = [...(b.services.get(SVC)?.endpoints ?? [])]
+    take(b, 1, "10.0.0.1")
+    take(b, 1, "10.0.0.2")
+    const gone = order[0]
+    const kept = order[1]
+    b.onEndpointsUpdate("testnamespace/foo", before, new Map([["p", [kept, "e:3"]]]))
+    const map = b.services.get(SVC)?.affinityMap
+    expect([...(map?.keys() ?? [])]).toEqual(["10.0.0.2"])
+    expect(map?.get("10.0.0.2")?.endpoint).toBe(kept)
+    expect(gone).not.toBe(kept)
+  })
+})
+
+describe("port allocator (port_allocator.go)", () => {
+  it("parses --proxy-port-range as utilnet.PortRange", () => {
+    expect(parseProxyPortRange("")).toBe(null)
+    expect(parseProxyPortRange("30000-30009")).toEqual([30000, 10])
+    expect(parseProxyPortRange("30000+9")).toEqual([30000, 10])
+    expect(parseProxyPortRange("30000")).toEqual([30000, 1])
+    expect(typeof parseProxyPortRange("30009-30000")).toBe("string")
+    expect(typeof parseProxyPortRange("x")).toBe("string")
+  })
+
+  it("hands out every port of the range once, then fails; a released port comes back", () => {
+    const a = new RangePortAllocator(40000, 8, Rng.stream(3, "test/ports"))
+    const got = Array.from({ length: 8 }, () => a.allocateNext())
+    expect([...got].sort((x, y) => x - y)).toEqual([40000, 40001, 40002, 40003, 40004, 40005, 40006, 40007])
+    expect(a.allocateNext()).toBe(-1)
+    a.release(40005)
+    a.release(12) // outside the range: ignored
+    expect(a.allocateNext()).toBe(40005)
+  })
+
+  it("a taken random pick scans upwards, then wraps (nextFreePort)", () => {
+    // Fix the random pick with a stub stream: always offset 2.
+    const rng = { intBelow: () => 2 } as unknown as Rng
+    const a = new RangePortAllocator(50000, 4, rng)
+    expect([a.allocateNext(), a.allocateNext(), a.allocateNext(), a.allocateNext()]).toEqual([
+      50002, 50003, 50000, 50001,
+    ])
+  })
+})
+
+const SCENARIO = `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us }
+duration: 40s
+cluster:
+  nodes: { count: 2 }
+  systemServices: false
+kubeProxy:
+  mode: userspace
+  userspace: { proxyPortRange: "36000-36009" }
+manifests:
+  - inline:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: { name: web }
+      spec:
+        replicas: 2
+        selector: { matchLabels: { app: web } }
+        template:
+          metadata: { labels: { app: web } }
+          spec: { containers: [{ name: web, image: nginx, ports: [{ containerPort: 8080 }] }] }
+  - inline:
+      apiVersion: v1
+      kind: Service
+      metadata: { name: web }
+      spec:
+        type: NodePort
+        selector: { app: web }
+        sessionAffinity: ClientIP
+        externalIPs: [203.0.113.7]
+        ports: [{ name: http, port: 80, targetPort: 8080, nodePort: 30080 }]
+`
+
+describe("userspace proxier rules (proxier.go)", () => {
+  it("writes iptablesInit's jumps and the portal rules exactly as v1.25 builds their arguments", () => {
+    const world = new World(specFromText(SCENARIO), 1)
+    world.scheduler.run({ timeNsMax: 3 * S, eventCountMax: 5_000_000 })
+    const node = world.nodes.get("node-1")
+    const backend = node?.proxy.backend as UserspaceBackend
+    const info = backend.proxier.serviceMap.get("default/web:http")
+    const proxyPort = info?.proxyPort ?? 0
+    expect(proxyPort).toBeGreaterThanOrEqual(36000)
+    expect(proxyPort).toBeLessThanOrEqual(36009)
+    const clusterIP = world.controlPlane.store.get("Service", "default", "web")?.spec.clusterIP ?? ""
+    const hostIP = backend.proxier.hostIP
+    const rules = node?.proxy.rules(true) ?? ""
+    const expected = [
+      "*nat",
+      ":KUBE-PORTALS-CONTAINER - [0:0]",
+      ":KUBE-PORTALS-HOST - [0:0]",
+      ":KUBE-NODEPORT-CONTAINER - [0:0]",
+      ":KUBE-NODEPORT-HOST - [0:0]",
+      `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d ${clusterIP}/32 -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d 203.0.113.7/32 -m physdev ! --physdev-is-in -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-PORTALS-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d 203.0.113.7/32 -m addrtype --dst-type LOCAL -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-PORTALS-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d ${clusterIP}/32 -j DNAT --to-destination ${hostIP}:${proxyPort}`,
+      `-A KUBE-PORTALS-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 80 -d 203.0.113.7/32 -m addrtype --dst-type LOCAL -j DNAT --to-destination ${hostIP}:${proxyPort}`,
+      `-A KUBE-NODEPORT-CONTAINER -m comment --comment default/web:http -p tcp -m tcp --dport 30080 -j REDIRECT --to-ports ${proxyPort}`,
+      `-A KUBE-NODEPORT-HOST -m comment --comment default/web:http -p tcp -m tcp --dport 30080 -j DNAT --to-destination ${hostIP}:${proxyPort}`,
+      "COMMIT",
+      "*filter",
+      ":KUBE-NODEPORT-NON-LOCAL - [0:0]",
+      `-A KUBE-NODEPORT-NON-LOCAL -m comment --comment default/web:http -p tcp -m tcp --dport ${proxyPort} -m state --state NEW -j ACCEPT`,
+      "COMMIT",
+      "# userspace proxy (service port -> proxy port -> endpoints, round-robin position)",
+    ]
+    expect(rules.split("\n").slice(0, expected.length)).toEqual(expected)
+    expect(rules).toMatch(
+      new RegExp(
+        `default/web:http ${clusterIP.replace(/\./g, "\\.")}:80/TCP nodePort=30080 -> :${proxyPort} -> 10\\.244\\.\\d+\\.\\d+:8080,10\\.244\\.\\d+\\.\\d+:8080 next=0 affinity=ClientIP/10800s clients=0`,
+      ),
+    )
+    const full = node?.proxy.rules(false) ?? ""
+    expect(full).toContain(
+      '-A PREROUTING -m comment --comment "handle ClusterIPs; NOTE: this must be before the NodePort rules" -j KUBE-PORTALS-CONTAINER',
+    )
+    expect(full).toContain(
+      '-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "handle service NodePorts; NOTE: this must be the last rule in the chain" -j KUBE-NODEPORT-HOST',
+    )
+    expect(full).toContain(
+      '-A INPUT -m comment --comment "Ensure that non-local NodePort traffic can flow" -j KUBE-NODEPORT-NON-LOCAL',
+    )
+  })
+
+  it("a Service whose port changes is reopened on a new proxy port; a deleted one releases its port", () => {
+    const timeline = `timeline:
+  - at: 2s
+    apply:
+      inline:
+        apiVersion: v1
+        kind: Service
+        metadata: { name: web }
+        spec:
+          selector: { app: web }
+          sessionAffinity: ClientIP
+          externalIPs: [203.0.113.7]
+          ports: [{ name: http, port: 81, targetPort: 8080 }]
+  - { at: 4s, delete: service/web }
+  - { at: 9s, scale: deployment/web, replicas: 2 }
+`
+    const world = new World(specFromText(SCENARIO + timeline), 1)
+    world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
+    const backend = world.nodes.get("node-1")?.proxy.backend as UserspaceBackend
+    const before = backend.proxier.serviceMap.get("default/web:http")?.proxyPort
+    world.scheduler.run({ timeNsMax: 3_900_000_000, eventCountMax: 5_000_000 })
+    const after = backend.proxier.serviceMap.get("default/web:http")
+    expect(after?.port).toBe(81)
+    expect(after?.proxyPort).not.toBe(before)
+    expect(world.nodes.get("node-1")?.filter.save()).toContain(`--dport 81 -d ${after?.clusterIP}/32 -j REDIRECT`)
+    world.scheduler.run({ timeNsMax: 6 * S, eventCountMax: 5_000_000 })
+    expect(backend.proxier.serviceMap.size).toBe(0)
+    expect(world.nodes.get("node-1")?.filter.save()).not.toContain("default/web")
+  })
+})
+
+function udpScenario(connection: "new" | "keepAlive", extra = ""): string {
+  return `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us-udp }
+seed: 3
+duration: 5s
+cluster: { nodes: { count: 1 }, systemServices: false }
+kubeProxy: { mode: userspace${extra} }
+manifests:
+  - inline:
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: { name: echo }
+        spec:
+          replicas: 3
+          selector: { matchLabels: { app: echo } }
+          template:
+            metadata: { labels: { app: echo } }
+            spec: { containers: [ { name: echo, image: kube-netsim/udp-echo, ports: [ { containerPort: 7000, protocol: UDP } ] } ] }
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: echo }
+        spec: { selector: { app: echo }, ports: [ { port: 5000, targetPort: 7000, protocol: UDP } ] }
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: busybox } ] }
+workloads:
+  - name: echo
+    from: pod/client
+    to: udp://echo:5000
+    arrival: { every: 100ms }
+    start: 2s
+    count: 9
+    connection: ${connection}
+`
+}
+
+describe("userspace UDP proxying (udpProxySocket)", () => {
+  it("one proxy connection per client address: a kept socket sticks to one endpoint, new sockets rotate", () => {
+    for (const [connection, endpoints] of [
+      ["keepAlive", 1],
+      ["new", 3],
+    ] as const) {
+      const world = new World(specFromText(udpScenario(connection)), 3)
+      world.scheduler.run({ timeNsMax: 3_500_000_000, eventCountMax: 5_000_000 })
+      const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+      expect(results.requests.completed).toBe(9)
+      const used = Object.values(results.distribution.byEndpoint).filter((n) => n > 0)
+      expect(used.length).toBe(endpoints)
+      if (connection === "new") expect(used).toEqual([3, 3, 3])
+    }
+  })
+
+  it("a client's proxy connection is dropped after udpIdleTimeout without traffic", () => {
+    const world = new World(specFromText(udpScenario("keepAlive", ", userspace: { udpIdleTimeout: 150ms }")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    // Echoes every 100 ms keep it alive (2.0 s .. 2.8 s); 150 ms after the last one it is gone.
+    world.scheduler.run({ timeNsMax: 2_850_000_000, eventCountMax: 5_000_000 })
+    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(1)
+    world.scheduler.run({ timeNsMax: 3_200_000_000, eventCountMax: 5_000_000 })
+    expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(0)
+  })
+})
+
+describe("kubeProxy.userspace settings", () => {
+  it("a bad proxyPortRange or a zero udpIdleTimeout is refused with the field path", () => {
+    expect(() => specFromText(udpScenario("new", ', userspace: { proxyPortRange: "9-1" }'))).toThrow(
+      /kubeProxy\.userspace\.proxyPortRange: "9-1" is not a valid port range/,
+    )
+    expect(() => specFromText(udpScenario("new", ", userspace: { udpIdleTimeout: 0s }"))).toThrow(
+      /kubeProxy\.userspace\.udpIdleTimeout: must be greater than 0/,
+    )
+    const spec = specFromText(udpScenario("new"))
+    expect(spec.kubeProxy.userspace).toEqual({
+      proxyPortRange: null,
+      udpIdleTimeoutNs: 250_000_000,
+      connectCostNs: 20_000,
+      copyCostPerMessageNs: 5_000,
+      copyCostPerKiBNs: 250,
+    })
+  })
+})
+
+describe("userspace TCP dials (tryConnect)", () => {
+  const scenario = (secondHostPorts: string): string => `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us-dial }
+seed: 1
+duration: 20s
+cluster: { nodes: { count: 1 }, systemServices: false }
+kubeProxy: { mode: userspace }
+externalHosts:
+  - { name: up, ip: 198.51.100.21, httpPorts: [80] }
+  - { name: down, ip: 198.51.100.22, httpPorts: ${secondHostPorts} }
+manifests:
+  - inline:
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: ext }
+        spec: { ports: [ { protocol: TCP, port: 80, targetPort: 80 } ] }
+      - apiVersion: v1
+        kind: Endpoints
+        metadata: { name: ext }
+        subsets: [ { addresses: [ { ip: 198.51.100.21 }, { ip: 198.51.100.22 } ], ports: [ { port: 80 } ] } ]
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: busybox } ] }
+workloads:
+  - { name: curl, from: pod/client, to: "http://ext/", arrival: { every: 100ms }, start: 2s, count: 20 }
+`
+
+  it("a refused dial moves on to the next endpoint: every request still completes, on the live host", () => {
+    const world = new World(specFromText(scenario("[]")), 1)
+    world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.requests.completed).toBe(20)
+    expect(results.distribution.byEndpoint).toEqual({ down: 0, up: 20 })
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    const socket = backend.proxier.serviceMap.get("default/ext")?.socket
+    // The retry after a refused dial advances the round-robin index too, so with two endpoints the
+    // index is back on the dead one for the next connection: every connection but possibly the
+    // first dials the dead host first (refused by RST), then the live one.
+    expect(socket?.stats.dialFailures).toBeGreaterThanOrEqual(19)
+    expect(socket?.stats.accepted).toBe(20)
+  })
+
+  it("with both endpoints live, round robin alternates exactly", () => {
+    const world = new World(specFromText(scenario("[80]")), 1)
+    world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.distribution.byEndpoint).toEqual({ down: 10, up: 10 })
+  })
+})
+
+describe("userspace syncs", () => {
+  it("a failed sync applies nothing and releases its proxy ports; the retry opens the port", () => {
+    const timeline = `timeline:
+  - { at: 2s, failRestore: { node: node-1 } }
+  - at: 2s
+    apply:
+      inline:
+        apiVersion: v1
+        kind: Service
+        metadata: { name: web2 }
+        spec: { selector: { app: web }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+  - { at: 9s, scale: deployment/web, replicas: 2 }
+`
+    const world = new World(
+      specFromText(SCENARIO.replace('proxyPortRange: "36000-36009"', 'proxyPortRange: "36000-36001"') + timeline),
+      1,
+    )
+    const proxy = world.nodes.get("node-1")?.proxy
+    const backend = proxy?.backend as UserspaceBackend
+    world.scheduler.run({ timeNsMax: 2_900_000_000, eventCountMax: 5_000_000 })
+    expect(proxy?.failedSyncs.length).toBe(1)
+    expect(backend.proxier.serviceMap.has("default/web2:http")).toBe(false)
+    expect(world.nodes.get("node-1")?.filter.save()).not.toContain("default/web2")
+    // The retry (within syncPeriod) gets the range's other port, released by the failed plan.
+    world.scheduler.run({ timeNsMax: 35 * S, eventCountMax: 5_000_000 })
+    const ports = [...backend.proxier.serviceMap.values()].map((i) => i.proxyPort).sort()
+    expect(ports).toEqual([36000, 36001])
+  })
+})
+
+describe("userspace dial timeouts (endpointDialTimeout)", () => {
+  it("an endpoint that never answers (an unused pod address: no neighbour, silence) costs the 250 ms first dial timeout, then the next endpoint serves", () => {
+    const text = `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: us-timeout }
+seed: 1
+duration: 20s
+cluster: { nodes: { count: 1 }, systemServices: false }
+kubeProxy: { mode: userspace }
+externalHosts:
+  - { name: up, ip: 198.51.100.21, httpPorts: [80] }
+manifests:
+  - inline:
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: ext }
+        spec: { ports: [ { protocol: TCP, port: 80, targetPort: 80 } ] }
+      - apiVersion: v1
+        kind: Endpoints
+        metadata: { name: ext }
+        subsets: [ { addresses: [ { ip: 198.51.100.21 }, { ip: 10.244.0.250 } ], ports: [ { port: 80 } ] } ]
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: busybox } ] }
+workloads:
+  - { name: curl, from: pod/client, to: "http://ext/", arrival: { every: 1s }, start: 2s, count: 4 }
+`
+    const world = new World(specFromText(text), 1)
+    world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.requests.completed).toBe(4)
+    const socket = (world.nodes.get("node-1")?.proxy.backend as UserspaceBackend).proxier.serviceMap.get(
+      "default/ext",
+    )?.socket
+    const failures = socket?.stats.dialFailures ?? 0
+    expect(failures).toBeGreaterThanOrEqual(1)
+    // A connection whose first dial went to the silent host waited the full 250 ms timeout.
+    expect(results.latencyNs.max).toBeGreaterThanOrEqual(250_000_000)
+    expect(results.latencyNs.max).toBeLessThan(300_000_000)
+  })
+})
