@@ -55,6 +55,11 @@ export interface FilterHost {
   interfaceAddress(ifIndex: number): Ipv4
   /** Interface name for `-i`/`-o` matches (e.g. "eth0", "cni0", "veth1a2b"). */
   interfaceName(ifIndex: number): string
+  /**
+   * `-m physdev --physdev-is-in`: did the packet enter through a bridge port (br_netfilter keeps
+   * its nf_bridge info)? Optional: a host without bridges leaves it out.
+   */
+  interfaceIsBridge?(ifIndex: number): boolean
 }
 
 /** Per-namespace packet filter. One call per hook traversal; no allocation per call. */
@@ -78,7 +83,8 @@ export interface PacketFilter {
   /**
    * Required of a filter whose hooks can return STOLEN: the network calls it right after such a
    * verdict with the packet's handle; the filter then owns the packet (it sends it on through the
-   * network's `resumeStolen`, or frees it with `dropStolen`).
+   * network's `resumeStolen`, or frees it with `dropStolen`). `readyNs`: when the hooks that ran
+   * so far (their simulated CPU included) are done with it.
    */
-  takeStolen?(handle: number, packet: Packet): void
+  takeStolen?(handle: number, packet: Packet, readyNs: number): void
 }

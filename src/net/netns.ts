@@ -190,6 +190,11 @@ export class NetNs implements FilterHost {
     return iface === null || iface === undefined ? "" : iface.name
   }
 
+  interfaceIsBridge(ifIndex: number): boolean {
+    const iface = this.interfaces[ifIndex]
+    return iface !== null && iface !== undefined && iface.kind === InterfaceKind.BRIDGE
+  }
+
   /** `ip route` listing. */
   formatRoutes(): string[] {
     return this.routes.format((i) => this.interfaceName(i))

@@ -506,7 +506,7 @@ export class Network implements EventHandler, NetIo {
     if (verdict === Verdict.STOLEN) {
       // nf_hook_slow, NF_STOLEN: the hook owns the skb now; neither continued nor freed here.
       if (filter.takeStolen === undefined) throw new Error("net: a filter returned STOLEN without takeStolen")
-      filter.takeStolen(handle, this.packets[handle])
+      filter.takeStolen(handle, this.packets[handle], readyNs)
       return
     }
     const p = this.packets[handle]
