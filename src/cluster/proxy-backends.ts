@@ -11,6 +11,7 @@ import type { Scheduler } from "../sim/scheduler.ts"
 import type { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
 import { IptablesBackend, type ProxyBackend } from "./kube-proxy.ts"
+import { IpvsBackend } from "./backend-ipvs.ts"
 import type { KubeProxySpec } from "./spec.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
@@ -32,6 +33,7 @@ export type ProxyBackendFactory = (context: ProxyBackendContext) => ProxyBackend
 
 export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
   iptables: (c) => new IptablesBackend(c.node, c.stack, c.spec),
+  ipvs: (c) => new IpvsBackend(c),
 }
 
 /** Modes a scenario may ask for, in the order `compare` runs them by default. */

@@ -8,6 +8,7 @@ import type { KubeObject } from "../k8s/types.ts"
 import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
 import type { IptablesSyncCost } from "../proxy/sync-cost.ts"
+import type { IpvsSyncCost } from "../proxy/sync-cost.ts"
 
 /**
  * Positions and issues are defined by k8s/ (the lowest layer that reports them) and shared here:
@@ -89,6 +90,23 @@ export interface KubeProxySpec {
   /** How long a sync takes in simulated time, per mode (proxy/sync-cost.ts). */
   readonly syncCost: { readonly iptables: IptablesSyncCost }
   readonly conntrack: ConntrackSpec
+  /** kubeProxy.ipvs (used in mode ipvs; the loader always fills it, hand-built specs may omit it). */
+  readonly ipvs?: IpvsProxySpec
+}
+
+/** KubeProxyIPVSConfiguration fields the IPVS backend uses, and its sync cost (MODEL.md "IPVS mode"). */
+export interface IpvsProxySpec {
+  /** ipvs.scheduler: rr (default), wrr, lc, wlc, sh, dh, mh. */
+  readonly scheduler: string
+  /** ipvs.strictARP: kube-proxy sets arp_ignore=1 / arp_announce=2 (printed; ARP is not simulated). */
+  readonly strictARP: boolean
+  /** ipvs.tcpTimeout / tcpFinTimeout / udpTimeout in whole seconds; 0 keeps the kernel's. */
+  readonly tcpTimeoutS: number
+  readonly tcpFinTimeoutS: number
+  readonly udpTimeoutS: number
+  /** ipvs.excludeCIDRs: virtual servers there are never cleaned up. */
+  readonly excludeCIDRs: readonly string[]
+  readonly syncCost: IpvsSyncCost
 }
 
 export interface DnsSpec {

@@ -6,6 +6,7 @@
  * and returned at once; nothing throws for bad input.
  */
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { DEFAULT_IPVS_SYNC_COST } from "../proxy/sync-cost.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
@@ -13,6 +14,7 @@ import type {
   Arrival,
   ClusterSpec,
   Issue,
+  IpvsProxySpec,
   KubeProxySpec,
   Locate,
   ManifestObject,
@@ -92,6 +94,14 @@ export const DEFAULTS = {
   iptablesSyncFixed: `${DEFAULT_IPTABLES_SYNC_COST.fixedNs}ns`,
   iptablesSyncPerRule: `${DEFAULT_IPTABLES_SYNC_COST.perTableRuleNs}ns`,
   iptablesSyncPerLine: `${DEFAULT_IPTABLES_SYNC_COST.perInputLineNs}ns`,
+  // kube-proxy's ipvs defaults (pkg/proxy/apis/config/v1alpha1/defaults.go: scheduler "" = rr,
+  // timeouts 0 = keep the kernel's) and the IPVS sync cost (proxy/sync-cost.ts).
+  ipvsScheduler: "rr",
+  ipvsStrictARP: false,
+  ipvsTimeout: "0s",
+  ipvsSyncFixed: `${DEFAULT_IPVS_SYNC_COST.fixedNs}ns`,
+  ipvsSyncPerOperation: `${DEFAULT_IPVS_SYNC_COST.perNetlinkOperationNs}ns`,
+  ipvsSyncPerObject: `${DEFAULT_IPVS_SYNC_COST.perObjectNs}ns`,
   conntrackMax: 131072,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
@@ -528,6 +538,25 @@ class Context {
         tcpCloseWaitTimeoutNs: DURATION(ct.tcpCloseWaitTimeout ?? DEFAULTS.tcpCloseWaitTimeout),
         udpTimeoutNs: DURATION(ct.udpTimeout ?? DEFAULTS.udpTimeout),
         udpStreamTimeoutNs: DURATION(ct.udpStreamTimeout ?? DEFAULTS.udpStreamTimeout),
+      },
+      ipvs: this.ipvsSpec(k.ipvs ?? {}),
+    }
+  }
+
+  /** kubeProxy.ipvs; timeouts go to ipvsadm --set in whole seconds (`int(d.Seconds())`, NewProxier). */
+  private ipvsSpec(v: NonNullable<NonNullable<ScenarioFile["kubeProxy"]>["ipvs"]>): IpvsProxySpec {
+    const seconds = (text: string | undefined): number => Math.floor(DURATION(text ?? DEFAULTS.ipvsTimeout) / 1e9)
+    return {
+      scheduler: v.scheduler ?? DEFAULTS.ipvsScheduler,
+      strictARP: v.strictARP ?? DEFAULTS.ipvsStrictARP,
+      tcpTimeoutS: seconds(v.tcpTimeout),
+      tcpFinTimeoutS: seconds(v.tcpFinTimeout),
+      udpTimeoutS: seconds(v.udpTimeout),
+      excludeCIDRs: v.excludeCIDRs ?? [],
+      syncCost: {
+        fixedNs: DURATION(v.syncCost?.fixed ?? DEFAULTS.ipvsSyncFixed),
+        perNetlinkOperationNs: DURATION(v.syncCost?.perOperation ?? DEFAULTS.ipvsSyncPerOperation),
+        perObjectNs: DURATION(v.syncCost?.perObject ?? DEFAULTS.ipvsSyncPerObject),
       },
     }
   }

@@ -112,6 +112,20 @@ const Conntrack = Schema.Struct({
   udpStreamTimeout: opt(DurationString),
 })
 
+const Ipvs = Schema.Struct({
+  /** The kernel schedulers the simulator models (net/netfilter/ipvs/ip_vs_*.c). */
+  scheduler: opt(Schema.Literals(["rr", "wrr", "lc", "wlc", "sh", "dh", "mh"])),
+  strictARP: opt(Schema.Boolean),
+  tcpTimeout: opt(DurationString),
+  tcpFinTimeout: opt(DurationString),
+  udpTimeout: opt(DurationString),
+  excludeCIDRs: opt(Schema.Array(CidrString)),
+  /** Simulated duration of a sync in IPVS mode (proxy/sync-cost.ts IpvsSyncCost). */
+  syncCost: opt(
+    Schema.Struct({ fixed: opt(DurationString), perOperation: opt(DurationString), perObject: opt(DurationString) }),
+  ),
+})
+
 const KubeProxy = Schema.Struct({
   mode: opt(Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])),
   syncPeriod: opt(DurationString),
@@ -137,6 +151,8 @@ const KubeProxy = Schema.Struct({
     }),
   ),
   conntrack: opt(Conntrack),
+  /** KubeProxyIPVSConfiguration (mode ipvs). */
+  ipvs: opt(Ipvs),
 })
 
 const Dns = Schema.Struct({
