@@ -69,7 +69,6 @@ import { NS_PER_S } from "../sim/time.ts"
 import { formatIpv4, parseIpv4 } from "../wire/ipv4.ts"
 import type { CompiledSync, ProxyBackend } from "./kube-proxy.ts"
 import { kubeProxyChainsOnly, tableIdOf } from "./kube-proxy.ts"
-import type { ProxyBackendContext } from "./proxy-backends.ts"
 import type { IpvsProxySpec, KubeProxySpec } from "./spec.ts"
 
 /** graceful_termination.go rsCheckDeleteInterval. */
@@ -92,6 +91,16 @@ export const DEFAULT_IPVS_PROXY_SPEC: IpvsProxySpec = {
   udpTimeoutS: 0,
   excludeCIDRs: [],
   syncCost: DEFAULT_IPVS_SYNC_COST,
+}
+
+/** What the backend uses on its node (cluster/proxy-backends.ts ProxyBackendContext provides it). */
+export interface IpvsBackendContext {
+  readonly scheduler: Scheduler
+  readonly node: ProxyNode
+  readonly ns: NetNs
+  readonly network: Network
+  readonly stack: NetfilterStack
+  readonly spec: KubeProxySpec
 }
 
 /** What a sync carries from its start to its end. */
@@ -165,7 +174,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   private readonly startNs: number
   private sweepArmed = false
 
-  constructor(c: ProxyBackendContext) {
+  constructor(c: IpvsBackendContext) {
     this.node = c.node
     this.ns = c.ns
     this.network = c.network
