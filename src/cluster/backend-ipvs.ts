@@ -67,6 +67,7 @@ import {
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { NS_PER_S } from "../sim/time.ts"
 import { formatIpv4, parseIpv4 } from "../wire/ipv4.ts"
+import type { IpvsVirtualServerResults } from "../stats/results.ts"
 import type { CompiledSync, ProxyBackend } from "./kube-proxy.ts"
 import { kubeProxyChainsOnly, tableIdOf } from "./kube-proxy.ts"
 import type { IpvsProxySpec, KubeProxySpec } from "./spec.ts"
@@ -107,17 +108,6 @@ export interface IpvsBackendContext {
 export interface IpvsSyncPayload {
   readonly result: IpvsCompileResult
   readonly netlinkOperations: number
-}
-
-/** One virtual server's counters in the results document (`ipvs.virtualServers`). */
-export interface IpvsVirtualServerResults {
-  conns: number
-  inPkts: number
-  outPkts: number
-  inBytes: number
-  outBytes: number
-  /** Connections scheduled to each real server ("IP:port"), as `ipvsadm -Ln --stats` Conns. */
-  realServers: Record<string, number>
 }
 
 /** IPVS state of one node for the results document. */

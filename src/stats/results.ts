@@ -103,6 +103,28 @@ export interface KubeProxyResults {
   syncs: KubeProxySyncResults
 }
 
+/** One IPVS virtual server's counters (`ipvsadm -Ln --stats`), summed over the nodes that have it. */
+export interface IpvsVirtualServerResults {
+  conns: number
+  inPkts: number
+  outPkts: number
+  inBytes: number
+  outBytes: number
+  /** Connections scheduled to each real server, by "IP:port". */
+  realServers: Record<string, number>
+}
+
+/** kube-proxy's IPVS mode: the kernel IPVS connection tables and virtual servers of every node. */
+export interface IpvsResults {
+  /** Most IPVS connections (persistence templates included) one node held at once, and per node. */
+  peakConnections: number
+  peakConnectionsByNode: Record<string, number>
+  /** Connections (and templates) IPVS created on all nodes. */
+  connectionsCreated: number
+  /** Virtual servers that scheduled at least one connection, by VirtualServer.String() ("IP:port/TCP"). */
+  virtualServers: Record<string, IpvsVirtualServerResults>
+}
+
 export interface ResultsDocument {
   schemaVersion: typeof SCHEMA_VERSION
   scenario: string
@@ -117,6 +139,8 @@ export interface ResultsDocument {
   pods?: PodResults
   /** Added with the sync cost model (issue 8); absent in documents of older versions. */
   kubeProxy?: KubeProxyResults
+  /** Added with IPVS mode (issue 8): present only when kubeProxy.mode is ipvs. */
+  ipvs?: IpvsResults
   steps: StepResult[]
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
   endReason: string
