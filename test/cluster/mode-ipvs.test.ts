@@ -135,8 +135,11 @@ describe("graceful termination (graceful_termination.go)", () => {
     expect(b.gracefulDeletes).toHaveLength(1)
     // The last connections were made before 20 s (8 s of traffic); TIME_WAIT expires 120 s after the
     // last packet, and the next one-minute tick after that deletes it (here: 180 s from start).
+    expect(b.ipvs.verify()).toEqual([])
     runTo(200 * NS_PER_S)
     expect(b.gracefulDeletes).toHaveLength(0)
+    // The kernel model's own invariants (counters, hashes, timers, dest references) hold.
+    expect(b.ipvs.verify()).toEqual([])
     expect(renderRulesOf(world, client)).not.toMatch(/Masq\s+0\s/)
   })
 })
