@@ -67,7 +67,7 @@ describe("-m ipvs", () => {
     expect(parseRule(tokenize(`${spec} -j DROP`), env).matches).toHaveLength(1)
     expect(matches("-m ipvs --vaddr 10.96.0.10 --vproto tcp --vport 80", CNI0, Hook.OUTPUT)).toBe(false)
     expect(matches("-m ipvs ! --ipvs", CNI0, Hook.OUTPUT)).toBe(true)
-    expect(() => parseRule(tokenize("-m ipvs --vdir ORIGINAL -j DROP"), env)).toThrow(/not modelled/)
+    expect(() => parseRule(tokenize("-m ipvs --vdir ORIGINAL -j DROP"), env)).toThrow(/unknown option "--vdir"/)
   })
 
   it("--ipvs holds for the packet IPVS transmits through LOCAL_OUT, and only while it does", () => {
