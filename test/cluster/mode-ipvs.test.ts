@@ -233,3 +233,27 @@ describe("kubeProxy.ipvs settings", () => {
     expect(out).toMatch(/^-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP dst,dst/m)
   })
 })
+
+describe("IPVS sync cost (netlink operations per changed Service)", () => {
+  it("each sync costs perOperation x its operations: a new ClusterIP Service without endpoints is 4", () => {
+    // Virtual server add (IPVS_CMD_NEW_SERVICE), its address on kube-ipvs0 (RTM_NEWADDR), its
+    // KUBE-CLUSTER-IP and KUBE-IPVS-IPS entries (ipset add); the iptables part and listing back
+    // cost 0 here, so syncs that change nothing (e.g. for EndpointSlice writes) take 0.
+    const spec = specFromText(`${SETTINGS(
+      ", syncPeriod: 1h, ipvs: { syncCost: { fixed: 0s, perOperation: 1ms, perObject: 0s } }, syncCost: { iptables: { fixed: 0s, perRule: 0s, perLine: 0s } }",
+    )}timeline:
+  - at: 2s
+    apply:
+      inline:
+        - { apiVersion: v1, kind: Service, metadata: { name: two }, spec: { clusterIP: 10.96.0.51, selector: { app: two }, ports: [ { port: 80 } ] } }
+        - { apiVersion: v1, kind: Service, metadata: { name: three }, spec: { clusterIP: 10.96.0.52, selector: { app: three }, ports: [ { port: 80 } ] } }
+`)
+    const world = new World(spec, 1)
+    runWorld(world, 4 * NS_PER_S)
+    const syncs = [...world.nodes.values()][0].proxy.syncs
+    const durations = syncs.map((s) => s.durationNs).filter((ns) => ns > 0)
+    // Start-up: one Service (4 operations); the timeline's two Services together (8).
+    expect(durations).toEqual([4_000_000, 8_000_000])
+    expect(syncs.some((s) => s.durationNs === 0)).toBe(true)
+  })
+})
