@@ -257,3 +257,34 @@ describe("IPVS sync cost (netlink operations per changed Service)", () => {
     expect(syncs.some((s) => s.durationNs === 0)).toBe(true)
   })
 })
+
+describe("a failed iptables-restore in IPVS mode (injected)", () => {
+  it("keeps the servers and addresses the sync programmed before the restore, skips the cleanup, and the retry completes it", () => {
+    const spec = specFromText(`${SETTINGS(", syncPeriod: 5s")}timeline:
+  - { at: 2s, failRestore: { node: node-1, count: 1 } }
+  - { at: 2s, delete: service/web }
+  - at: 2s
+    apply:
+      inline:
+        - { apiVersion: v1, kind: Service, metadata: { name: two }, spec: { clusterIP: 10.96.0.51, selector: { app: two }, ports: [ { port: 80 } ] } }
+`)
+    const world = new World(spec, 1)
+    const proxy = [...world.nodes.values()][0].proxy
+    const b = proxy.backend as IpvsBackend
+    // The sync that starts at 2 s (both changes) fails at its end, 12 ms later.
+    runWorld(world, 2.05 * NS_PER_S)
+    expect(proxy.failedSyncs).toHaveLength(1)
+    // syncProxyRules programmed the new virtual server and its address before the restore failed,
+    // and returned before unbinding stale addresses and cleanLegacyService.
+    let printed = b.rules(true)
+    expect(printed).toContain("TCP  10.96.0.51:80 rr")
+    expect(printed).toContain("TCP  10.96.0.50:80 rr")
+    expect(printed).toContain("inet 10.96.0.50/32")
+    // The next sync (the runner's retry) completes the cleanup.
+    runWorld(world, 9 * NS_PER_S)
+    printed = b.rules(true)
+    expect(printed).toContain("TCP  10.96.0.51:80 rr")
+    expect(printed).not.toContain("TCP  10.96.0.50:80 rr")
+    expect(printed).not.toContain("inet 10.96.0.50/32")
+  })
+})
