@@ -25,6 +25,7 @@ import { renderRules, runScenario } from "../../src/cluster/index.ts"
 import type { ScenarioSpec } from "../../src/cluster/spec.ts"
 import { World } from "../../src/cluster/world.ts"
 import { checkExpectations } from "../../src/scenario/expect.ts"
+import { stringifyResults } from "../../src/stats/document.ts"
 import { loadScenario } from "../../src/scenario/load.ts"
 import { IpvsTcpState } from "../../src/netfilter/ipvs/ipvs.ts"
 import { NS_PER_S } from "../../src/sim/time.ts"
@@ -82,6 +83,15 @@ describe("shipped scenarios in IPVS mode", () => {
     expect(Object.values(vs[0].realServers).sort()).toEqual([333, 333, 334])
     // Every connection's IPVS entry outlives its request (TIME_WAIT 120 s): the peak is all of them.
     expect(ipvs.peakConnections).toBe(1000)
+  })
+
+  it("is deterministic: the same scenario and seed give the same document", () => {
+    const loaded = loadScenario(join(ROOT, "scenarios/seed-001-http-go-scale.yaml"))
+    if (!loaded.ok) throw new Error("scale")
+    const spec = inIpvsMode(loaded.scenario.spec)
+    const a = stringifyResults(runScenario(spec, { seed: 7 }))
+    const b = stringifyResults(runScenario(spec, { seed: 7 }))
+    expect(a).toBe(b)
   })
 
   it("the iptables-mode document has no ipvs section", () => {
