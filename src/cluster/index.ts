@@ -7,6 +7,7 @@ import { kubeProxySyncResults } from "../stats/syncs.ts"
 import {
   SCHEMA_VERSION,
   type ConntrackResults,
+  type IpvsResults,
   type PodResults,
   type ResultsDocument,
   type WorkloadResults,
@@ -15,6 +16,7 @@ import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
 import { World } from "./world.ts"
+import { IpvsBackend } from "./backend-ipvs.ts"
 import { PodLimitExceeded } from "../k8s/controllers/context.ts"
 import { formatDurationNs } from "../sim/time.ts"
 
@@ -106,10 +108,43 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
         })),
       ),
     },
+    ...ipvsResults(world),
     steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
     endReason,
     wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
   }
+}
+
+/** The `ipvs` section: only in IPVS mode (absent otherwise, so other modes' documents are unchanged). */
+function ipvsResults(world: World): { ipvs?: IpvsResults } {
+  if (world.spec.kubeProxy.mode !== "ipvs") return {}
+  const out: IpvsResults = { peakConnections: 0, peakConnectionsByNode: {}, connectionsCreated: 0, virtualServers: {} }
+  for (const node of world.nodes.values()) {
+    const backend = node.proxy.backend
+    if (!(backend instanceof IpvsBackend)) continue
+    const r = backend.results()
+    out.peakConnectionsByNode[node.name] = r.peakConnections
+    out.peakConnections = Math.max(out.peakConnections, r.peakConnections)
+    out.connectionsCreated += r.connectionsCreated
+    for (const [key, vs] of Object.entries(r.virtualServers)) {
+      const sum = out.virtualServers[key] ?? {
+        conns: 0,
+        inPkts: 0,
+        outPkts: 0,
+        inBytes: 0,
+        outBytes: 0,
+        realServers: {},
+      }
+      sum.conns += vs.conns
+      sum.inPkts += vs.inPkts
+      sum.outPkts += vs.outPkts
+      sum.inBytes += vs.inBytes
+      sum.outBytes += vs.outBytes
+      for (const [rs, conns] of Object.entries(vs.realServers)) sum.realServers[rs] = (sum.realServers[rs] ?? 0) + conns
+      out.virtualServers[key] = sum
+    }
+  }
+  return { ipvs: out }
 }
 
 function podResults(world: World): PodResults {

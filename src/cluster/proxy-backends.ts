@@ -13,6 +13,7 @@ import type { NetNs } from "../net/netns.ts"
 import { IptablesBackend, type ProxyBackend } from "./kube-proxy.ts"
 import { NftablesBackend } from "./backend-nftables.ts"
 import { Rng } from "../sim/rng.ts"
+import { IpvsBackend } from "./backend-ipvs.ts"
 import type { KubeProxySpec } from "./spec.ts"
 import { UserspaceBackend } from "./backend-userspace.ts"
 
@@ -46,6 +47,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       c.serviceCIDRs ?? [],
     ),
   userspace: (c) => new UserspaceBackend(c),
+  ipvs: (c) => new IpvsBackend(c),
 }
 
 /** Modes a scenario may ask for, in the order `compare` runs them by default. */

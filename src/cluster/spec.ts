@@ -7,7 +7,7 @@ import type { IssueLocate, IssuePosition, K8sIssue } from "../k8s/issues.ts"
 import type { KubeObject } from "../k8s/types.ts"
 import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
-import type { IptablesSyncCost, NftablesSyncCost } from "../proxy/sync-cost.ts"
+import type { IptablesSyncCost, IpvsSyncCost, NftablesSyncCost } from "../proxy/sync-cost.ts"
 
 /**
  * Positions and issues are defined by k8s/ (the lowest layer that reports them) and shared here:
@@ -123,6 +123,8 @@ export interface KubeProxySpec {
   readonly conntrack: ConntrackSpec
   /** userspace mode only (kubeProxy.userspace); absent = the defaults of proxy/userspace. */
   readonly userspace?: UserspaceProxySpec
+  /** kubeProxy.ipvs (used in mode ipvs; the loader always fills it, hand-built specs may omit it). */
+  readonly ipvs?: IpvsProxySpec
 }
 
 /** kube-proxy --proxy-mode=userspace settings and the modelled cost of proxying in user space. */
@@ -136,6 +138,21 @@ export interface UserspaceProxySpec {
   /** Per message copied through the proxy, plus per KiB of it. */
   readonly copyCostPerMessageNs: number
   readonly copyCostPerKiBNs: number
+}
+
+/** KubeProxyIPVSConfiguration fields the IPVS backend uses, and its sync cost (MODEL.md "IPVS mode"). */
+export interface IpvsProxySpec {
+  /** ipvs.scheduler: rr (default), wrr, lc, wlc, sh, dh, mh. */
+  readonly scheduler: string
+  /** ipvs.strictARP: kube-proxy sets arp_ignore=1 / arp_announce=2 (printed; ARP is not simulated). */
+  readonly strictARP: boolean
+  /** ipvs.tcpTimeout / tcpFinTimeout / udpTimeout in whole seconds; 0 keeps the kernel's. */
+  readonly tcpTimeoutS: number
+  readonly tcpFinTimeoutS: number
+  readonly udpTimeoutS: number
+  /** ipvs.excludeCIDRs: virtual servers there are never cleaned up. */
+  readonly excludeCIDRs: readonly string[]
+  readonly syncCost: IpvsSyncCost
 }
 
 export interface DnsSpec {

@@ -216,7 +216,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
     proxy.onSyncFailed = (atNs) =>
       this.steps.push({
         atNs,
-        description: `kube-proxy on ${name}: ${kp.mode === "nftables" ? "nft -f" : "iptables-restore"} failed; nothing applied, a full sync within ${retryS}s`,
+        description:
+          kp.mode === "ipvs"
+            ? `kube-proxy on ${name}: iptables-restore failed; the sync's virtual servers, addresses and ipsets stay applied, its iptables rules and cleanup not; a full sync within ${retryS}s`
+            : `kube-proxy on ${name}: ${kp.mode === "nftables" ? "nft -f" : "iptables-restore"} failed; nothing applied, a full sync within ${retryS}s`,
       })
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }

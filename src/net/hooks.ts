@@ -58,10 +58,13 @@ export interface FilterHost {
    * interface's address, as REDIRECT's in_dev->ifa_list lookup). Without it, interfaceAddress.
    */
   interfaceOwnAddress?(ifIndex: number): Ipv4
-  /** Optional: is the interface a bridge (packets "on" it came in through a bridge port)? For -m physdev. */
-  interfaceIsBridge?(ifIndex: number): boolean
   /** Interface name for `-i`/`-o` matches (e.g. "eth0", "cni0", "veth1a2b"). */
   interfaceName(ifIndex: number): string
+  /**
+   * `-m physdev --physdev-is-in`: did the packet enter through a bridge port (br_netfilter keeps
+   * its nf_bridge info)? Optional: a host without bridges leaves it out.
+   */
+  interfaceIsBridge?(ifIndex: number): boolean
 }
 
 /** Per-namespace packet filter. One call per hook traversal; no allocation per call. */
@@ -85,7 +88,8 @@ export interface PacketFilter {
   /**
    * Required of a filter whose hooks can return STOLEN: the network calls it right after such a
    * verdict with the packet's handle; the filter then owns the packet (it sends it on through the
-   * network's `resumeStolen`, or frees it with `dropStolen`).
+   * network's `resumeStolen`, or frees it with `dropStolen`). `readyNs`: when the hooks that ran
+   * so far (their simulated CPU included) are done with it.
    */
-  takeStolen?(handle: number, packet: Packet): void
+  takeStolen?(handle: number, packet: Packet, readyNs: number): void
 }

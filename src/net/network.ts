@@ -239,6 +239,26 @@ export class Network implements EventHandler, NetIo {
     if (iface.fabric !== null) this.addFabricNeighbour(iface.fabric, address, iface)
   }
 
+  /**
+   * `ip addr del address/32 dev iface` (kube-proxy unbinding a VIP from kube-ipvs0): the address is
+   * no longer local. Only host (/32) addresses, which have no connected route; the primary address
+   * moves to the interface's next one (0 when none is left).
+   */
+  removeAddress(iface: NetInterface, address: Ipv4): void {
+    const ns = iface.ns
+    assert(ns.localAddresses.get(address) === iface, `${ns.name}: ${iface.name} does not hold the address`)
+    assert(iface.address !== address || iface.prefixLength === 32, "only /32 addresses are removed")
+    ns.localAddresses.delete(address)
+    if (iface.address === address) {
+      iface.address = 0
+      for (const [other, holder] of ns.localAddresses)
+        if (holder === iface) {
+          iface.address = other
+          break
+        }
+    }
+  }
+
   /** The fabric delivers packets for `address` to `iface` (VPC: ENI secondary IPs of a node). */
   addFabricNeighbour(fabric: Fabric, address: Ipv4, iface: NetInterface): void {
     assert(iface.fabric === fabric, "neighbour must be a port of the fabric")
@@ -506,7 +526,7 @@ export class Network implements EventHandler, NetIo {
     if (verdict === Verdict.STOLEN) {
       // nf_hook_slow, NF_STOLEN: the hook owns the skb now; neither continued nor freed here.
       if (filter.takeStolen === undefined) throw new Error("net: a filter returned STOLEN without takeStolen")
-      filter.takeStolen(handle, this.packets[handle])
+      filter.takeStolen(handle, this.packets[handle], readyNs)
       return
     }
     const p = this.packets[handle]

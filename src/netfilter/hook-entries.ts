@@ -68,9 +68,9 @@ export interface NfHookHandler {
   hookFn(packet: Packet, state: NfHookState): Verdict
   /**
    * Called with the network's packet handle right after this handler returned STOLEN: the handler
-   * now owns the packet and must send it on (or free it) through the network.
+   * now owns the packet and must send it on (or free it) through the network, not before `readyNs`.
    */
-  takeStolen?(handle: number, packet: Packet): void
+  takeStolen?(handle: number, packet: Packet, readyNs: number): void
 }
 
 /** struct nf_hook_ops. */

@@ -309,12 +309,12 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   }
 
   /** The network hands over the handle of the packet the last runHook returned STOLEN for. */
-  takeStolen(handle: number, packet: Packet): void {
+  takeStolen(handle: number, packet: Packet, readyNs: number): void {
     const by = this.stolenBy
     this.stolenBy = null
     if (by === null || by.takeStolen === undefined)
       throw new Error("netfilter: a hook returned STOLEN but its handler takes no stolen packets")
-    by.takeStolen(handle, packet)
+    by.takeStolen(handle, packet, readyNs)
   }
 
   // -------------------------------------------------------------------------------------------

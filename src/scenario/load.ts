@@ -5,7 +5,7 @@
  * parts (a workload naming a missing pod, a Service selecting nothing). Every issue is collected
  * and returned at once; nothing throws for bad input.
  */
-import { DEFAULT_IPTABLES_SYNC_COST, DEFAULT_NFTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
+import { DEFAULT_IPTABLES_SYNC_COST, DEFAULT_IPVS_SYNC_COST, DEFAULT_NFTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import { parseProxyPortRange } from "../proxy/userspace/port-allocator.ts"
 import {
   CONNTRACK_MAX_PER_CORE_DEFAULT,
@@ -22,6 +22,7 @@ import type {
   Arrival,
   ClusterSpec,
   Issue,
+  IpvsProxySpec,
   KubeProxySpec,
   UserspaceProxySpec,
   Locate,
@@ -121,6 +122,14 @@ export const DEFAULTS = {
   nftablesExpressionCost: `${DEFAULT_NFTABLES_MODE.expressionCostNs}ns`,
   nftablesLookupCost: `${DEFAULT_NFTABLES_MODE.lookupCostNs}ns`,
   nftablesFullSyncPeriod: `${DEFAULT_NFTABLES_MODE.fullSyncPeriodNs}ns`,
+  // kube-proxy's ipvs defaults (pkg/proxy/apis/config/v1alpha1/defaults.go: scheduler "" = rr,
+  // timeouts 0 = keep the kernel's) and the IPVS sync cost (proxy/sync-cost.ts).
+  ipvsScheduler: "rr",
+  ipvsStrictARP: false,
+  ipvsTimeout: "0s",
+  ipvsSyncFixed: `${DEFAULT_IPVS_SYNC_COST.fixedNs}ns`,
+  ipvsSyncPerOperation: `${DEFAULT_IPVS_SYNC_COST.perNetlinkOperationNs}ns`,
+  ipvsSyncPerObject: `${DEFAULT_IPVS_SYNC_COST.perObjectNs}ns`,
   tcpEstablishedTimeout: "24h",
   tcpCloseWaitTimeout: "1h",
   udpTimeout: "30s",
@@ -603,6 +612,7 @@ class Context {
         udpStreamTimeoutNs: DURATION(ct.udpStreamTimeout ?? DEFAULTS.udpStreamTimeout),
       },
       userspace: this.userspaceProxy(file),
+      ipvs: this.ipvsSpec(k.ipvs ?? {}),
     }
   }
 
@@ -620,6 +630,24 @@ class Context {
       connectCostNs: DURATION(u.connectCost ?? DEFAULTS.userspaceConnectCost),
       copyCostPerMessageNs: DURATION(u.copyCost?.perMessage ?? DEFAULTS.userspaceCopyPerMessage),
       copyCostPerKiBNs: DURATION(u.copyCost?.perKiB ?? DEFAULTS.userspaceCopyPerKiB),
+    }
+  }
+
+  /** kubeProxy.ipvs; timeouts go to ipvsadm --set in whole seconds (`int(d.Seconds())`, NewProxier). */
+  private ipvsSpec(v: NonNullable<NonNullable<ScenarioFile["kubeProxy"]>["ipvs"]>): IpvsProxySpec {
+    const seconds = (text: string | undefined): number => Math.floor(DURATION(text ?? DEFAULTS.ipvsTimeout) / 1e9)
+    return {
+      scheduler: v.scheduler ?? DEFAULTS.ipvsScheduler,
+      strictARP: v.strictARP ?? DEFAULTS.ipvsStrictARP,
+      tcpTimeoutS: seconds(v.tcpTimeout),
+      tcpFinTimeoutS: seconds(v.tcpFinTimeout),
+      udpTimeoutS: seconds(v.udpTimeout),
+      excludeCIDRs: v.excludeCIDRs ?? [],
+      syncCost: {
+        fixedNs: DURATION(v.syncCost?.fixed ?? DEFAULTS.ipvsSyncFixed),
+        perNetlinkOperationNs: DURATION(v.syncCost?.perOperation ?? DEFAULTS.ipvsSyncPerOperation),
+        perObjectNs: DURATION(v.syncCost?.perObject ?? DEFAULTS.ipvsSyncPerObject),
+      },
     }
   }
 

@@ -122,6 +122,20 @@ const Conntrack = Schema.Struct({
 /** kube-proxy's --proxy-mode values (the loader refuses those not simulated yet). */
 const ProxyModeName = Schema.Literals(["iptables", "ipvs", "nftables", "userspace"])
 
+const Ipvs = Schema.Struct({
+  /** The kernel schedulers the simulator models (net/netfilter/ipvs/ip_vs_*.c). */
+  scheduler: opt(Schema.Literals(["rr", "wrr", "lc", "wlc", "sh", "dh", "mh"])),
+  strictARP: opt(Schema.Boolean),
+  tcpTimeout: opt(DurationString),
+  tcpFinTimeout: opt(DurationString),
+  udpTimeout: opt(DurationString),
+  excludeCIDRs: opt(Schema.Array(CidrString)),
+  /** Simulated duration of a sync in IPVS mode (proxy/sync-cost.ts IpvsSyncCost). */
+  syncCost: opt(
+    Schema.Struct({ fixed: opt(DurationString), perOperation: opt(DurationString), perObject: opt(DurationString) }),
+  ),
+})
+
 const KubeProxy = Schema.Struct({
   mode: opt(ProxyModeName),
   syncPeriod: opt(DurationString),
@@ -173,6 +187,8 @@ const KubeProxy = Schema.Struct({
       copyCost: opt(Schema.Struct({ perMessage: opt(DurationString), perKiB: opt(DurationString) })),
     }),
   ),
+  /** KubeProxyIPVSConfiguration (mode ipvs). */
+  ipvs: opt(Ipvs),
 })
 
 const Dns = Schema.Struct({

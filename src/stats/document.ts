@@ -5,6 +5,8 @@
  */
 import type {
   DistributionSummary,
+  IpvsResults,
+  IpvsVirtualServerResults,
   KubeProxySyncResults,
   KubeProxySyncStats,
   SyncsByTableRules,
@@ -98,6 +100,27 @@ function canonicalSyncResults(syncs: KubeProxySyncResults): KubeProxySyncResults
   return { ...canonicalSyncStats(syncs), byNode, byTableRules }
 }
 
+function canonicalIpvs(ipvs: IpvsResults): IpvsResults {
+  const virtualServers: Record<string, IpvsVirtualServerResults> = {}
+  for (const key of Object.keys(ipvs.virtualServers).sort()) {
+    const vs = ipvs.virtualServers[key] as IpvsVirtualServerResults
+    virtualServers[key] = {
+      conns: vs.conns,
+      inPkts: vs.inPkts,
+      outPkts: vs.outPkts,
+      inBytes: vs.inBytes,
+      outBytes: vs.outBytes,
+      realServers: sortedRecord(vs.realServers),
+    }
+  }
+  return {
+    peakConnections: ipvs.peakConnections,
+    peakConnectionsByNode: sortedRecord(ipvs.peakConnectionsByNode),
+    connectionsCreated: ipvs.connectionsCreated,
+    virtualServers,
+  }
+}
+
 /**
  * The canonical form of a document: every record sorted by key, fairness floats rounded, field
  * order as in DESIGN.md. Two runs with the same (scenario, seed, version) give byte-identical
@@ -136,14 +159,7 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
           },
         }),
     ...(doc.kubeProxy === undefined ? {} : { kubeProxy: { syncs: canonicalSyncResults(doc.kubeProxy.syncs) } }),
-    ...(doc.ipvs === undefined
-      ? {}
-      : {
-          ipvs: {
-            peakConnections: doc.ipvs.peakConnections,
-            peakConnectionsByNode: sortedRecord(doc.ipvs.peakConnectionsByNode),
-          },
-        }),
+    ...(doc.ipvs === undefined ? {} : { ipvs: canonicalIpvs(doc.ipvs) }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },

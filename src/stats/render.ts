@@ -54,6 +54,17 @@ export function renderSummary(doc: ResultsDocument): string {
       `pods  ${formatCount(pods.total)}  running ${formatCount(pods.running)}  pending ${formatCount(pods.pending)} (unschedulable ${formatCount(pods.unschedulable)})  terminating ${formatCount(pods.terminating)}  failed ${formatCount(pods.failed)}`,
     )
   }
+  if (doc.ipvs !== undefined) {
+    lines.push("")
+    lines.push(
+      `ipvs  peak ${formatCount(doc.ipvs.peakConnections)} connections  created ${formatCount(doc.ipvs.connectionsCreated)}  virtual servers used ${formatCount(Object.keys(doc.ipvs.virtualServers).length)}`,
+    )
+    const byNode = Object.keys(doc.ipvs.peakConnectionsByNode).sort()
+    if (byNode.length > 1)
+      lines.push(
+        `  peak by node: ${byNode.map((node) => `${node} ${formatCount(doc.ipvs?.peakConnectionsByNode[node] as number)}`).join(", ")}`,
+      )
+  }
   if (doc.kubeProxy !== undefined && doc.kubeProxy.syncs.count + doc.kubeProxy.syncs.failed > 0) {
     lines.push("")
     lines.push(...renderSyncs(doc.kubeProxy.syncs))

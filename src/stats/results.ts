@@ -103,10 +103,26 @@ export interface KubeProxyResults {
   syncs: KubeProxySyncResults
 }
 
-/** The IPVS connection tables (IPVS mode): the most entries any node's table held at once, and per node. */
+/** One IPVS virtual server's counters (`ipvsadm -Ln --stats`), summed over the nodes that have it. */
+export interface IpvsVirtualServerResults {
+  conns: number
+  inPkts: number
+  outPkts: number
+  inBytes: number
+  outBytes: number
+  /** Connections scheduled to each real server, by "IP:port". */
+  realServers: Record<string, number>
+}
+
+/** kube-proxy's IPVS mode: the kernel IPVS connection tables and virtual servers of every node. */
 export interface IpvsResults {
+  /** Most IPVS connections (persistence templates included) one node held at once, and per node. */
   peakConnections: number
   peakConnectionsByNode: Record<string, number>
+  /** Connections (and templates) IPVS created on all nodes. */
+  connectionsCreated: number
+  /** Virtual servers that scheduled at least one connection, by VirtualServer.String() ("IP:port/TCP"). */
+  virtualServers: Record<string, IpvsVirtualServerResults>
 }
 
 export interface ResultsDocument {
@@ -123,7 +139,7 @@ export interface ResultsDocument {
   pods?: PodResults
   /** Added with the sync cost model (issue 8); absent in documents of older versions. */
   kubeProxy?: KubeProxyResults
-  /** IPVS mode only (issue 8): its connection table peaks; `compare` shows them beside conntrack's. */
+  /** Added with IPVS mode (issue 8): present only when kubeProxy.mode is ipvs. */
   ipvs?: IpvsResults
   steps: StepResult[]
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */

@@ -1032,8 +1032,8 @@ class TracingFilter implements PacketFilter {
     this.inner.discard(packet)
   }
 
-  takeStolen(handle: number, packet: Packet): void {
-    this.inner.takeStolen(handle, packet)
+  takeStolen(handle: number, packet: Packet, readyNs: number): void {
+    this.inner.takeStolen(handle, packet, readyNs)
   }
 }
 

@@ -26,6 +26,7 @@ describe("extension registry", () => {
       "comment",
       "conntrack",
       "icmp",
+      "ipvs",
       "mark",
       "multiport",
       "nfacct",

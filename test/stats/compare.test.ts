@@ -24,7 +24,12 @@ describe("renderCompare", () => {
   it("one column per entry, every section, exact figures", () => {
     const withIpvs: ResultsDocument = {
       ...sampleDocument(1, 2),
-      ipvs: { peakConnections: 77, peakConnectionsByNode: { "node-1": 77 } },
+      ipvs: {
+        peakConnections: 77,
+        peakConnectionsByNode: { "node-1": 77 },
+        connectionsCreated: 90,
+        virtualServers: {},
+      },
     }
     const text = renderCompare(compare([[sampleDocument(1)], [withIpvs]]))
     expect(text).toBe(

@@ -13,6 +13,7 @@ import { physdevMatch } from "./xt_physdev.ts"
 import { nfacctMatch } from "./xt_nfacct.ts"
 import { recentMatch } from "./xt_recent.ts"
 import { setMatch } from "./xt_set.ts"
+import { ipvsMatch } from "./xt_ipvs.ts"
 import { statisticMatch } from "./xt_statistic.ts"
 import { tcpMatch, udpMatch } from "./xt_tcpudp.ts"
 import { rejectTarget } from "./ipt_REJECT.ts"
@@ -47,6 +48,7 @@ export const MATCH_EXTENSIONS: ReadonlyMap<string, MatchExtension> = byName([
   nfacctMatch,
   setMatch,
   physdevMatch,
+  ipvsMatch,
 ])
 
 export const TARGET_EXTENSIONS: ReadonlyMap<string, TargetExtension> = byName([

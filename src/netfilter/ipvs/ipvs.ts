@@ -350,6 +350,10 @@ export class Ipvs {
   private inHead = new Int32Array(1 << HASH_BITS).fill(-1)
   private outHead = new Int32Array(1 << HASH_BITS).fill(-1)
   private connCount = 0
+  /** Most connections (templates included) the table held at once (results: IPVS table peak). */
+  peakConnections = 0
+  /** Connections and templates ip_vs_conn_new created, over the table's life. */
+  connsCreated = 0
   // timer heap: (deadline, id) pairs, at most one per connection
   private heapAt: Float64Array = new Float64Array(this.cap)
   private heapId: Int32Array = new Int32Array(this.cap)
@@ -653,6 +657,27 @@ export class Ipvs {
     return cp
   }
 
+  /**
+   * ip_vs_conn_out_get without side effects (no stats, state or timer change): the connection whose
+   * real server sent this packet (saddr:sport = dest, daddr:dport = client), or -1. For xt_ipvs.
+   */
+  lookupOut(protocol: number, saddr: number, sport: number, daddr: number, dport: number): number {
+    let cp = this.outHead[this.outHash(protocol, saddr, sport, daddr, dport)]
+    while (cp >= 0) {
+      if (
+        this.cProto[cp] === protocol &&
+        this.cDaddr[cp] === saddr >>> 0 &&
+        this.cDport[cp] === sport &&
+        this.cCaddr[cp] === daddr >>> 0 &&
+        this.cCport[cp] === dport &&
+        (this.cFlags[cp] & ConnFlag.TEMPLATE) === 0
+      )
+        return cp
+      cp = this.cOutNext[cp]
+    }
+    return -1
+  }
+
   /** Fire every connection timer due at or before nowNs, in deadline order. */
   advance(nowNs: number): void {
     while (this.heapLen > 0 && this.heapAt[0] <= nowNs) {
@@ -688,6 +713,12 @@ export class Ipvs {
   }
   connDport(id: number): number {
     return this.cDport[id]
+  }
+  connVaddr(id: number): number {
+    return this.cVaddr[id]
+  }
+  connVport(id: number): number {
+    return this.cVport[id]
   }
   connState(id: number): number {
     return this.cState[id]
@@ -1018,6 +1049,8 @@ export class Ipvs {
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
+    this.connsCreated++
+    if (this.connCount > this.peakConnections) this.peakConnections = this.connCount
     if (this.connCount > 2 * (this.hashMask + 1)) this.rehash()
     return id
   }

@@ -1,0 +1,547 @@
+/**
+ * kube-proxy's IPVS mode on one node: the IPVS proxier (proxy/ipvs/compile.ts) compiled when a sync
+ * starts, and at its end the kernel programmed as upstream's syncProxyRules does it
+ * (pkg/proxy/ipvs/proxier.go): virtual and real servers over netlink (proxy/ipvs/reconcile.ts
+ * gives the operations, executed here on the kernel model netfilter/ipvs/ipvs.ts), the service
+ * addresses bound to the dummy interface kube-ipvs0, the ipsets (`ipset` commands), then one
+ * `iptables-restore --noflush --counters` of the rules IPVS mode still writes.
+ *
+ * Graceful termination (pkg/proxy/ipvs/graceful_termination.go): a real server that leaves the
+ * desired set while it has connections is set to weight 0 (new connections skip it, established
+ * ones continue) and deleted by the manager's sweep (`tryDeleteRs`, every rsCheckDeleteInterval =
+ * 1 minute) once its active + inactive connection counts (the kernel model's) reach 0. The sweep
+ * runs outside syncs and is not charged to the sync cost.
+ *
+ * A failed sync (an injected `failRestore`): upstream programs the virtual/real servers and the
+ * ipsets during syncProxyRules and only then runs iptables-restore; when that fails it returns
+ * before unbinding stale addresses and before cleanLegacyService. The same here: failed() applies
+ * the server and ipset part of the sync whose restore failed, nothing else. Every IPVS sync is a
+ * full one (it diffs every virtual server against the kernel), so the retry needs no flag.
+ *
+ * Sync cost (proxy/sync-cost.ts): the IPVS model charges each netlink operation (virtual/real
+ * server add/edit/delete, kube-ipvs0 address add/delete, ipset entry add/delete) and each virtual +
+ * real server listed back; the iptables-restore of IPVS mode's rules is charged with the iptables
+ * model and added.
+ */
+import type { EndpointSlice, Service } from "../k8s/types.ts"
+import type { NetInterface } from "../net/netns.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { Network } from "../net/network.ts"
+import { ConntrackDropLink } from "../netfilter/ipvs/conntrack-link.ts"
+import { IpvsHooks } from "../netfilter/ipvs/hooks.ts"
+import { Ipvs, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
+import { schedulerByName } from "../netfilter/ipvs/schedulers.ts"
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import {
+  compileIpvs,
+  DEFAULT_IPVS_CONFIG,
+  ipvsJumpRules,
+  ipvsSysctls,
+  ipvsTimeouts,
+  type IpvsCompileResult,
+  type IpvsConfig,
+  type IpvsProtocol,
+} from "../proxy/ipvs/compile.ts"
+import { DUMMY_DEVICE } from "../proxy/ipvs/names.ts"
+import { ipvsadmFromNodeState, printIpsetSave, printIpvsadm, ZERO_STATS } from "../proxy/ipvs/print.ts"
+import type { IpvsCounterSource, IpvsStats as PrintedStats } from "../proxy/ipvs/print.ts"
+import {
+  EMPTY_IPVS_NODE_STATE,
+  planIpsetSync,
+  planIpvsSync,
+  sweepGracefulDeletes,
+  withConnectionCounts,
+  type IpvsNodeState,
+  type IpvsOperation,
+  type IpvsSyncPlan,
+} from "../proxy/ipvs/reconcile.ts"
+import type { ProxyNode } from "../proxy/service-port.ts"
+import {
+  DEFAULT_IPVS_SYNC_COST,
+  IptablesSyncCostModel,
+  iptablesSyncWork,
+  IpvsSyncCostModel,
+  ipvsSyncWork,
+  type IpvsServiceChange,
+} from "../proxy/sync-cost.ts"
+import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
+import { NS_PER_S } from "../sim/time.ts"
+import { formatIpv4, parseIpv4 } from "../wire/ipv4.ts"
+import type { IpvsVirtualServerResults } from "../stats/results.ts"
+import type { CompiledSync, ProxyBackend } from "./kube-proxy.ts"
+import { kubeProxyChainsOnly, tableIdOf } from "./kube-proxy.ts"
+import type { IpvsProxySpec, KubeProxySpec } from "./spec.ts"
+
+/** graceful_termination.go rsCheckDeleteInterval. */
+export const RS_CHECK_DELETE_INTERVAL_NS = 60 * NS_PER_S
+
+/**
+ * The kernel the node runs, for the version-dependent IPVS behaviour kube-proxy checks
+ * (conn_reuse_mode, IPVSConnReuseModeFixedKernelVersion "5.9") and the 5.9 kernel fixes the model
+ * has flags for. A recent kernel: kube-proxy leaves conn_reuse_mode at 1.
+ */
+const NODE_KERNEL = { major: 6, minor: 1 } as const
+
+const PROTOCOL_NUMBER: Record<IpvsProtocol, number> = { TCP: 6, UDP: 17, SCTP: 132 }
+
+export const DEFAULT_IPVS_PROXY_SPEC: IpvsProxySpec = {
+  scheduler: "rr",
+  strictARP: false,
+  tcpTimeoutS: 0,
+  tcpFinTimeoutS: 0,
+  udpTimeoutS: 0,
+  excludeCIDRs: [],
+  syncCost: DEFAULT_IPVS_SYNC_COST,
+}
+
+/** What the backend uses on its node (cluster/proxy-backends.ts ProxyBackendContext provides it). */
+export interface IpvsBackendContext {
+  readonly scheduler: Scheduler
+  readonly node: ProxyNode
+  readonly ns: NetNs
+  readonly network: Network
+  readonly stack: NetfilterStack
+  readonly spec: KubeProxySpec
+}
+
+/** What a sync carries from its start to its end. */
+export interface IpvsSyncPayload {
+  readonly result: IpvsCompileResult
+  readonly netlinkOperations: number
+}
+
+/** IPVS state of one node for the results document. */
+export interface IpvsNodeResults {
+  /** Most IPVS connections (templates included) the node held at once. */
+  peakConnections: number
+  connectionsCreated: number
+  /** Virtual servers that scheduled at least one connection, by VirtualServer.String(). */
+  virtualServers: Record<string, IpvsVirtualServerResults>
+}
+
+export function ipvsConfigFrom(spec: KubeProxySpec): IpvsConfig {
+  const ipvs = spec.ipvs ?? DEFAULT_IPVS_PROXY_SPEC
+  return {
+    ...DEFAULT_IPVS_CONFIG,
+    scheduler: ipvs.scheduler === "rr" ? "" : ipvs.scheduler,
+    masqueradeAll: spec.masqueradeAll,
+    masqueradeBit: spec.masqueradeBit,
+    clusterCIDR: spec.clusterCIDR,
+    randomFully: spec.randomFully,
+    strictARP: ipvs.strictARP,
+    tcpTimeoutSeconds: ipvs.tcpTimeoutS,
+    tcpFinTimeoutSeconds: ipvs.tcpFinTimeoutS,
+    udpTimeoutSeconds: ipvs.udpTimeoutS,
+    excludeCIDRs: ipvs.excludeCIDRs,
+  }
+}
+
+export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler {
+  readonly mode = "ipvs"
+  /** The node's kernel IPVS (net.ipv4.vs.* as kube-proxy's NewProxier sets them). */
+  readonly ipvs: Ipvs
+  readonly hooks: IpvsHooks
+  readonly dummy: NetInterface
+  readonly config: IpvsConfig
+  /** Netlink operations executed on the kernel (syncs, failed syncs' partial writes and sweeps). */
+  operationsApplied = 0
+  private state: IpvsNodeState = EMPTY_IPVS_NODE_STATE
+  private ipsetState: ReadonlyMap<string, ReadonlySet<string>> = new Map()
+  /** VirtualServer.String() -> kernel service id. */
+  private readonly serviceIds = new Map<string, number>()
+  private initialSync = true
+  private jumpsInstalled = false
+  private pending: IpvsCompileResult | null = null
+  private readonly settings: IpvsProxySpec
+  private readonly ipvsCost: IpvsSyncCostModel
+  private readonly iptablesCost: IptablesSyncCostModel
+  private readonly node: ProxyNode
+  private readonly ns: NetNs
+  private readonly network: Network
+  private readonly stack: NetfilterStack
+  private readonly scheduler: Scheduler
+  private readonly sweepKind: number
+  private readonly startNs: number
+  private sweepArmed = false
+
+  constructor(c: IpvsBackendContext) {
+    this.node = c.node
+    this.ns = c.ns
+    this.network = c.network
+    this.stack = c.stack
+    this.scheduler = c.scheduler
+    this.settings = c.spec.ipvs ?? DEFAULT_IPVS_PROXY_SPEC
+    this.config = ipvsConfigFrom(c.spec)
+    this.ipvsCost = new IpvsSyncCostModel(this.settings.syncCost)
+    this.iptablesCost = new IptablesSyncCostModel(c.spec.syncCost.iptables)
+    // NewProxier: conntrack=1, expire_nodest_conn=1, expire_quiescent_template=1 (conn_reuse_mode
+    // stays 1 on kernels >= 5.9), then `ipvsadm --set` when a timeout is configured.
+    const sysctls = new Map(ipvsSysctls(this.config, NODE_KERNEL).map((s) => [s.path, s.value]))
+    const timeouts = ipvsTimeouts(this.config)
+    this.ipvs = new Ipvs(
+      {
+        conntrack: sysctls.get("net/ipv4/vs/conntrack") === 1,
+        connReuseMode: sysctls.get("net/ipv4/vs/conn_reuse_mode") ?? 1,
+        expireNodestConn: sysctls.get("net/ipv4/vs/expire_nodest_conn") === 1,
+        expireQuiescentTemplate: sysctls.get("net/ipv4/vs/expire_quiescent_template") === 1,
+        timeouts:
+          timeouts === null
+            ? LINUX_IPVS_TIMEOUTS
+            : withIpvsTimeouts(LINUX_IPVS_TIMEOUTS, timeouts.tcp, timeouts.tcpFin, timeouts.udp),
+      },
+      new ConntrackDropLink(c.stack.conntrack),
+    )
+    const ns = c.ns
+    const network = c.network
+    this.hooks = new IpvsHooks(this.ipvs, c.stack, {
+      resumeStolen: (handle, readyNs) => network.resumeStolen(ns, handle, readyNs),
+      dropStolen: (handle, reason) => network.dropStolen(ns, handle, reason),
+      isLocalAddress: (address) => ns.isLocalAddress(address),
+    })
+    this.hooks.register()
+    // ensureDummyDevice: `ip link add kube-ipvs0 type dummy` (left down).
+    this.dummy = ns.interfaceByName(DUMMY_DEVICE) ?? network.addDummy(ns, DUMMY_DEVICE)
+    this.sweepKind = c.scheduler.registerKind(`kube-proxy/${c.node.name}/ipvs-graceful-termination`, this)
+    this.startNs = c.scheduler.nowNs
+  }
+
+  compile(
+    nowNs: number,
+    services: readonly Service[],
+    slices: readonly EndpointSlice[],
+  ): CompiledSync<IpvsSyncPayload> {
+    const result = compileIpvs(services, slices, this.node, this.config)
+    this.pending = result
+    const plan = planIpvsSync(this.liveState(nowNs), result, {
+      initialSync: this.initialSync,
+      excludeCIDRs: this.config.excludeCIDRs,
+    })
+    const ipsetPlan = planIpsetSync(this.ipsetState, result.ipsets)
+    const changes = serviceChanges(plan.operations)
+    let ipsetEntryOps = 0
+    for (const op of ipsetPlan.operations) if (op.op === "add" || op.op === "del") ipsetEntryOps++
+    if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
+    let servers = 0
+    for (const vs of this.state.virtualServers.values()) servers += 1 + vs.realServers.length
+    const ipvsWork = ipvsSyncWork(servers, changes)
+    const stack = this.stack
+    const iptablesWork = iptablesSyncWork(result.restoreInput, {
+      tableRules: (table) => {
+        let rules = 0
+        for (const chain of stack.table(tableIdOf(table)).chains) rules += chain.rules.length
+        return rules
+      },
+      chainRules: (table, chain) => stack.table(tableIdOf(table)).chain(chain)?.rules.length ?? 0,
+    })
+    let natRules = 0
+    let filterRules = 0
+    for (const rule of result.rules) {
+      if (rule.table === "nat") natRules++
+      else filterRules++
+    }
+    return {
+      durationNs: this.ipvsCost.durationNs(ipvsWork) + this.iptablesCost.durationNs(iptablesWork),
+      fullSync: true,
+      natRules,
+      filterRules,
+      tableObjects: servers,
+      services: result.services,
+      payload: { result, netlinkOperations: ipvsWork.netlinkOperations },
+    }
+  }
+
+  apply(nowNs: number, sync: CompiledSync<IpvsSyncPayload>): void {
+    const result = sync.payload.result
+    this.pending = null
+    const plan = planIpvsSync(this.liveState(nowNs), result, {
+      initialSync: this.initialSync,
+      excludeCIDRs: this.config.excludeCIDRs,
+    })
+    this.execute(plan)
+    this.syncIpsets(result)
+    this.stack.restore(result.restoreInput, { noflush: true, counters: true })
+    if (!this.jumpsInstalled) {
+      // createAndLinkKubeChain: EnsureRule(Prepend) = `iptables -I` of each jump, in upstream order;
+      // our engine needs the target chains first, so they go in right after the first restore.
+      const lines: string[] = []
+      for (const table of ["nat", "filter"] as const) {
+        lines.push(`*${table}`)
+        for (const jump of ipvsJumpRules()) if (jump.table === table) lines.push(`-I ${jump.chain} ${jump.spec}`)
+        lines.push("COMMIT")
+      }
+      this.stack.restore(`${lines.join("\n")}\n`, { noflush: true })
+      this.jumpsInstalled = true
+    }
+    this.initialSync = false
+    this.armSweep(nowNs)
+  }
+
+  /**
+   * The restore failed: the servers and ipsets of this sync were programmed before it (upstream
+   * order), the stale addresses and virtual servers stay (the sync returned before unbinding and
+   * cleanLegacyService).
+   */
+  failed(): void {
+    const result = this.pending
+    this.pending = null
+    if (result === null) return
+    const nowNs = this.scheduler.nowNs
+    const kept = new Set([...this.state.dummyAddresses, ...result.dummyAddresses])
+    const plan = planIpvsSync(
+      this.liveState(nowNs),
+      { ...result, dummyAddresses: [...kept] },
+      { initialSync: this.initialSync, excludeCIDRs: ["0.0.0.0/0"] },
+    )
+    this.execute(plan)
+    this.syncIpsets(result)
+    this.initialSync = false
+    this.armSweep(nowNs)
+  }
+
+  /** GracefulTerminationManager's periodic tryDeleteRs. */
+  handleEvent(_kind: number, _a: number, _b: number, nowNs: number): void {
+    this.sweepArmed = false
+    this.execute(sweepGracefulDeletes(this.liveState(nowNs)))
+    this.armSweep(nowNs)
+  }
+
+  /** Real servers waiting for their connections to drain (VirtualServer/RealServer strings). */
+  get gracefulDeletes(): readonly string[] {
+    return [...this.state.gracefulDeletes].sort()
+  }
+
+  /** The programmed state with the kernel's current connection counts. */
+  liveState(nowNs: number): IpvsNodeState {
+    this.ipvs.advance(nowNs)
+    return withConnectionCounts(this.state, (key, dest) => {
+      const id = this.destId(key, dest)
+      if (id < 0) return undefined
+      return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
+    })
+  }
+
+  private destId(key: string, dest: string): number {
+    const svcId = this.serviceIds.get(key)
+    if (svcId === undefined) return -1
+    const colon = dest.lastIndexOf(":")
+    const addr = parseIpv4(dest.slice(0, colon))
+    if (addr === undefined) return -1
+    return this.ipvs.findDest(this.ipvs.services[svcId], addr, Number(dest.slice(colon + 1)))
+  }
+
+  /** The sweep runs on the manager's one-minute ticks from kube-proxy's start, while it has work. */
+  private armSweep(nowNs: number): void {
+    if (this.sweepArmed || this.state.gracefulDeletes.size === 0) return
+    const ticks = Math.floor((nowNs - this.startNs) / RS_CHECK_DELETE_INTERVAL_NS) + 1
+    this.scheduler.schedule(this.startNs + ticks * RS_CHECK_DELETE_INTERVAL_NS, this.sweepKind, 0, 0)
+    this.sweepArmed = true
+  }
+
+  /** The plan's netlink operations on the kernel model and kube-ipvs0, in order. */
+  private execute(plan: IpvsSyncPlan): void {
+    const ipvs = this.ipvs
+    for (const op of plan.operations) {
+      this.operationsApplied++
+      switch (op.op) {
+        case "addVirtualServer":
+        case "updateVirtualServer": {
+          const vs = plan.state.virtualServers.get(op.key)
+          if (vs === undefined) throw new Error(`ipvs: ${op.op} of unknown ${op.key}`)
+          const scheduler = schedulerByName(vs.scheduler)
+          if (scheduler === undefined) throw new Error(`ipvs: scheduler ${vs.scheduler} is not modelled`)
+          const spec = {
+            scheduler,
+            flags: vs.flags,
+            ...(vs.timeoutSeconds > 0 ? { timeoutS: vs.timeoutSeconds } : {}),
+          }
+          const id = this.serviceIds.get(op.key)
+          if (op.op === "updateVirtualServer" && id !== undefined) ipvs.editService(id, spec)
+          else {
+            const addr = parseIpv4(vs.address)
+            if (addr === undefined) throw new Error(`ipvs: bad address ${vs.address}`)
+            this.serviceIds.set(
+              op.key,
+              ipvs.addService({ protocol: PROTOCOL_NUMBER[vs.protocol], addr, port: vs.port, ...spec }),
+            )
+          }
+          break
+        }
+        case "deleteVirtualServer": {
+          const id = this.serviceIds.get(op.key)
+          if (id !== undefined) ipvs.deleteService(id)
+          this.serviceIds.delete(op.key)
+          break
+        }
+        case "addRealServer":
+        case "updateRealServer":
+        case "deleteRealServer": {
+          const svcId = this.serviceIds.get(op.key)
+          if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
+          const colon = op.dest.lastIndexOf(":")
+          const addr = parseIpv4(op.dest.slice(0, colon)) as number
+          const port = Number(op.dest.slice(colon + 1))
+          if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
+          else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
+          else ipvs.deleteDest(svcId, addr, port)
+          break
+        }
+        case "bindAddress": {
+          // netlink.EnsureAddressBind: "file exists" when already bound is not an error.
+          const addr = parseIpv4(op.address) as number
+          if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
+          break
+        }
+        case "unbindAddress": {
+          const addr = parseIpv4(op.address) as number
+          if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
+          break
+        }
+      }
+    }
+    this.state = plan.state
+  }
+
+  /** ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries. */
+  private syncIpsets(result: IpvsCompileResult): void {
+    const plan = planIpsetSync(this.ipsetState, result.ipsets)
+    const lines = [printIpsetSave(result.ipsets.map((set) => ({ info: set.info, entries: [] })))]
+    for (const op of plan.operations)
+      if (op.op === "add" || op.op === "del") lines.push(`${op.op} ${op.set} ${op.entry as string}\n`)
+    this.stack.ipsetRestore(lines.join(""), { exist: true })
+    this.ipsetState = plan.sets
+  }
+
+  private counters(): IpvsCounterSource {
+    const ipvs = this.ipvs
+    const stats = (s: { conns: number; inPkts: number; outPkts: number; inBytes: number; outBytes: number }) =>
+      ({
+        ...ZERO_STATS,
+        conns: s.conns,
+        inPackets: s.inPkts,
+        outPackets: s.outPkts,
+        inBytes: s.inBytes,
+        outBytes: s.outBytes,
+      }) satisfies PrintedStats
+    return {
+      service: (key) => {
+        const id = this.serviceIds.get(key)
+        return id === undefined ? undefined : stats(ipvs.services[id])
+      },
+      dest: (key, dest) => {
+        const id = this.destId(key, dest)
+        if (id < 0) return undefined
+        const d = ipvs.dests
+        return {
+          activeConns: d.activeConns[id],
+          inactiveConns: d.inactConns[id],
+          stats: stats({
+            conns: d.conns[id],
+            inPkts: d.inPkts[id],
+            outPkts: d.outPkts[id],
+            inBytes: d.inBytes[id],
+            outBytes: d.outBytes[id],
+          }),
+        }
+      },
+    }
+  }
+
+  /**
+   * The node as its tools print it: kube-ipvs0's addresses (`ip -4 addr show kube-ipvs0`),
+   * `ipvsadm -Ln`, `ipvsadm -Ln --stats`, `ipset list`, `iptables-save`, and the sysctls kube-proxy
+   * set. `sorted`: addresses numerically, ipsets sorted, iptables-save of kube-proxy's chains only.
+   */
+  rules(sorted: boolean): string {
+    const nowNs = this.scheduler.nowNs
+    const services = ipvsadmFromNodeState(this.liveState(nowNs), this.counters())
+    const addresses: number[] = []
+    for (const [address, iface] of this.ns.localAddresses) if (iface === this.dummy) addresses.push(address)
+    if (sorted) addresses.sort((a, b) => a - b)
+    const flags = this.dummy.up ? "BROADCAST,NOARP,UP,LOWER_UP" : "BROADCAST,NOARP"
+    const state = this.dummy.up ? "UNKNOWN" : "DOWN"
+    const qdisc = this.dummy.up ? "noqueue" : "noop"
+    const ip = [
+      `${this.dummy.ifIndex + 1}: ${DUMMY_DEVICE}: <${flags}> mtu ${this.dummy.mtuBytes} qdisc ${qdisc} state ${state} group default`,
+      ...addresses.map(
+        (a) =>
+          `    inet ${formatIpv4(a)}/32 scope global ${DUMMY_DEVICE}\n       valid_lft forever preferred_lft forever`,
+      ),
+    ].join("\n")
+    const saved = this.stack.save()
+    const timeouts = this.ipvs.timeouts
+    const sysctl = [
+      ...ipvsSysctls(this.config, NODE_KERNEL).map((s) => `${s.path.replaceAll("/", ".")} = ${s.value}`),
+      `# ipvsadm --set ${timeouts.tcpNs[1] / NS_PER_S} ${timeouts.tcpNs[4] / NS_PER_S} ${timeouts.udpNs / NS_PER_S}` +
+        (ipvsTimeouts(this.config) === null ? " (kernel defaults, not set by kube-proxy)" : ""),
+    ]
+    return [
+      `# ip -4 addr show ${DUMMY_DEVICE}\n${ip}\n`,
+      `# ipvsadm -Ln\n${printIpvsadm(services)}`,
+      `# ipvsadm -Ln --stats\n${printIpvsadm(services, { format: "stats" })}`,
+      `# ipset list\n${this.stack.ipsetList({ sorted })}`,
+      `# iptables-save\n${sorted ? kubeProxyChainsOnly(saved) : saved}`,
+      `# sysctl (set by kube-proxy at start)\n${sysctl.join("\n")}\n`,
+    ].join("\n")
+  }
+
+  /** The node's IPVS figures for the results document. */
+  results(): IpvsNodeResults {
+    const virtualServers: Record<string, IpvsVirtualServerResults> = {}
+    const ipvs = this.ipvs
+    const keys = [...this.serviceIds.keys()].sort()
+    for (const key of keys) {
+      const svc = ipvs.services[this.serviceIds.get(key) as number]
+      if (svc.conns === 0) continue
+      const realServers: Record<string, number> = {}
+      const vs = this.state.virtualServers.get(key)
+      for (const rs of vs?.realServers ?? []) {
+        const id = this.destId(key, `${rs.address}:${rs.port}`)
+        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.dests.conns[id]
+      }
+      virtualServers[key] = {
+        conns: svc.conns,
+        inPkts: svc.inPkts,
+        outPkts: svc.outPkts,
+        inBytes: svc.inBytes,
+        outBytes: svc.outBytes,
+        realServers: Object.fromEntries(Object.entries(realServers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      }
+    }
+    return { peakConnections: ipvs.peakConnections, connectionsCreated: ipvs.connsCreated, virtualServers }
+  }
+}
+
+/** The netlink operations of a plan grouped per virtual server (address operations per address). */
+function serviceChanges(operations: readonly IpvsOperation[]): IpvsServiceChange[] {
+  const byKey = new Map<
+    string,
+    { virtualServerOps: number; realServerOps: number; addressOps: number; ipsetEntryOps: number }
+  >()
+  const entry = (key: string) => {
+    let e = byKey.get(key)
+    if (e === undefined) {
+      e = { virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps: 0 }
+      byKey.set(key, e)
+    }
+    return e
+  }
+  for (const op of operations) {
+    switch (op.op) {
+      case "addVirtualServer":
+      case "updateVirtualServer":
+      case "deleteVirtualServer":
+        entry(op.key).virtualServerOps++
+        break
+      case "addRealServer":
+      case "updateRealServer":
+      case "deleteRealServer":
+        entry(op.key).realServerOps++
+        break
+      case "bindAddress":
+      case "unbindAddress":
+        entry(`address ${op.address}`).addressOps++
+        break
+    }
+  }
+  return [...byKey.values()]
+}

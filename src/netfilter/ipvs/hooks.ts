@@ -1,0 +1,281 @@
+/**
+ * IPVS in a namespace's netfilter hook host: the ops of ip_vs_ops4 (net/netfilter/ipvs/ip_vs_core.c)
+ * over the kernel model in ipvs.ts, and the NAT transmitter (ip_vs_xmit.c ip_vs_nat_xmit).
+ *
+ *   LOCAL_IN  NF_IP_PRI_NAT_SRC - 2  ip_vs_reply4          -> ip_vs_out (replies to a local client)
+ *   LOCAL_IN  NF_IP_PRI_NAT_SRC - 1  ip_vs_remote_request4 -> ip_vs_in  (a remote client's request)
+ *   LOCAL_OUT NF_IP_PRI_NAT_DST + 1  ip_vs_local_reply4    -> ip_vs_out (a local real server's reply)
+ *   LOCAL_OUT NF_IP_PRI_NAT_DST + 2  ip_vs_local_request4  -> ip_vs_in  (a local client's request)
+ *   FORWARD   100                    ip_vs_reply4          -> ip_vs_out (replies routed through)
+ *
+ * A request that ip_vs_in schedules (or that belongs to a connection) is DNATed to the connection's
+ * real server and transmitted by IPVS itself: the hook returns NF_STOLEN and the packet is sent on
+ * as a locally generated one (ip_vs_nat_send_or_cont: NF_HOOK(LOCAL_OUT) then dst_output, so the
+ * OUTPUT and POSTROUTING hooks, kube-proxy's KUBE-POSTROUTING masquerade included, see it with its
+ * new destination). A real server on this host itself is reached by returning NF_ACCEPT with the
+ * rewritten destination (ip_vs_nat_send_or_cont with `local`).
+ *
+ * With `net.ipv4.vs.conntrack=1` (kube-proxy sets it) a connection has IP_VS_CONN_F_NFCT and the
+ * transmitter keeps the packet's conntrack entry, altering its reply tuple to the real server
+ * (ip_vs_nfct.c ip_vs_update_conntrack, only while the entry is unconfirmed): replies then match the
+ * entry, and MASQUERADE's SNAT is set up on the altered tuple. Without it the packet leaves untracked
+ * (ip_vs_notrack). ip_vs_nfct_expect_related serves IPVS application helpers (FTP) only: not modelled.
+ *
+ * Not modelled: ICMP (ip_vs_in_icmp / ip_vs_out_icmp / ip_vs_forward_icmp: ICMP errors about IPVS
+ * connections are not translated), SCTP, fwmark services, the other forwarding methods (DR, TUN),
+ * `nat_icmp_send`, the per-CPU stats estimator (rates).
+ */
+import type { Hook } from "../../net/hooks.ts"
+import { Hook as H, RejectWith, Verdict } from "../../net/hooks.ts"
+import { DropReason } from "../../wire/drop-reason.ts"
+import { Protocol } from "../../wire/protocol.ts"
+import type { Packet } from "../../wire/packet.ts"
+import type { NfHookHandler, NfHookOp, NfHookState } from "../hook-entries.ts"
+import { IpvsPriority } from "../hook-entries.ts"
+import type { NetfilterStack } from "../stack.ts"
+import type { IpvsMatchSource } from "../ext/xt_ipvs.ts"
+import { bindIpvsMatchSource } from "../ext/xt_ipvs.ts"
+import type { Ipvs } from "./ipvs.ts"
+import { IpvsVerdict } from "./ipvs.ts"
+
+/** What the transmitter needs from the network (the node's namespace). */
+export interface IpvsXmitHost {
+  /** Send a stolen packet on from this namespace as a locally generated one, at `readyNs`. */
+  resumeStolen(handle: number, readyNs: number): void
+  /** Free a stolen packet (counted as dropped for `reason`). */
+  dropStolen(handle: number, reason: number): void
+  /** Is the address one of this namespace's (the real server runs on this host)? */
+  isLocalAddress(address: number): boolean
+}
+
+/** Simulated CPU of the IPVS hooks, charged to the packet in simulated time. */
+export interface IpvsCostOptions {
+  /**
+   * One connection-table lookup (ip_vs_conn_in_get / ip_vs_conn_out_get: a hash of the tuple and a
+   * bucket walk, as nf_conntrack's lookup). Default 100 ns, the same as the conntrack lookup.
+   */
+  readonly connLookupCostNs?: number
+  /**
+   * Scheduling a new connection: the service lookup, the scheduler's pick and ip_vs_conn_new
+   * (allocation, hashing, timer). Default 400 ns, the same as creating a conntrack entry.
+   */
+  readonly newConnCostNs?: number
+}
+
+export const DEFAULT_IPVS_CONN_LOOKUP_COST_NS = 100
+export const DEFAULT_IPVS_NEW_CONN_COST_NS = 400
+
+/** Counters of what the hooks did (results, tests). */
+export class IpvsHookCounters {
+  /** Packets ip_vs_in transmitted to a real server (NF_STOLEN or local NF_ACCEPT). */
+  transmitted = 0
+  /** Replies ip_vs_out rewrote back to the virtual server's address. */
+  replies = 0
+  /** ip_vs_leave: no available real server, ICMP port unreachable sent. */
+  unreachable = 0
+  /** Dropped: connection to a deleted real server without expire_nodest_conn, or an old conntrack. */
+  dropped = 0
+}
+
+const isPorted = (protocol: number): boolean => protocol === Protocol.TCP || protocol === Protocol.UDP
+
+/** The IPVS ops of one namespace. `register` adds them to the stack's hook host. */
+export class IpvsHooks implements IpvsMatchSource {
+  readonly counters = new IpvsHookCounters()
+  readonly connLookupCostNs: number
+  readonly newConnCostNs: number
+  /**
+   * The packet IPVS is sending on right now (skb->ipvs_property): ip_vs_in / ip_vs_out leave it
+   * alone on its way through LOCAL_OUT (resumeStolen runs OUTPUT and POSTROUTING synchronously).
+   */
+  private sending: Packet | null = null
+  private readonly ops: NfHookOp[]
+
+  constructor(
+    readonly ipvs: Ipvs,
+    private readonly stack: NetfilterStack,
+    private readonly host: IpvsXmitHost,
+    options: IpvsCostOptions = {},
+  ) {
+    this.connLookupCostNs = options.connLookupCostNs ?? DEFAULT_IPVS_CONN_LOOKUP_COST_NS
+    this.newConnCostNs = options.newConnCostNs ?? DEFAULT_IPVS_NEW_CONN_COST_NS
+    const request = new RequestOp(this)
+    const reply = new ReplyOp(this)
+    const op = (hook: Hook, priority: number, handler: NfHookHandler, name: string): NfHookOp => ({
+      hook,
+      priority,
+      handler,
+      name,
+    })
+    this.ops = [
+      op(H.INPUT, IpvsPriority.LOCAL_IN_REPLY, reply, "ipvs reply"),
+      op(H.INPUT, IpvsPriority.LOCAL_IN_REQUEST, request, "ipvs remote request"),
+      op(H.OUTPUT, IpvsPriority.LOCAL_OUT_REPLY, reply, "ipvs local reply"),
+      op(H.OUTPUT, IpvsPriority.LOCAL_OUT_REQUEST, request, "ipvs local request"),
+      op(H.FORWARD, IpvsPriority.FORWARD_REPLY, reply, "ipvs reply"),
+    ]
+  }
+
+  /** ip_vs_register_hooks (the first virtual service registers them in the kernel). */
+  register(): void {
+    for (const op of this.ops) this.stack.hooks.register(op)
+    bindIpvsMatchSource(this.stack, this)
+  }
+
+  // IpvsMatchSource (xt_ipvs)
+  hasIpvsProperty(packet: Packet): boolean {
+    return packet === this.sending
+  }
+  connOut(packet: Packet): number {
+    return this.ipvs.lookupOut(packet.protocol, packet.srcAddr, packet.srcPort, packet.dstAddr, packet.dstPort)
+  }
+  connVaddr(id: number): number {
+    return this.ipvs.connVaddr(id)
+  }
+  connVport(id: number): number {
+    return this.ipvs.connVport(id)
+  }
+
+  unregister(): void {
+    for (const op of this.ops) this.stack.hooks.unregister(op)
+  }
+
+  /** ip_vs_in: a packet towards a virtual service (or of one of its connections). */
+  request(packet: Packet, state: NfHookState): Verdict {
+    if (packet === this.sending || !isPorted(packet.protocol)) return Verdict.ACCEPT
+    const ipvs = this.ipvs
+    state.extraNs += this.connLookupCostNs
+    const id = packet.ctId
+    const ctConfirmed = id >= 0 && this.stack.conntrack.isConfirmed(id)
+    const created = ipvs.connsCreated
+    const v = ipvs.packetIn(
+      packet.protocol,
+      packet.srcAddr,
+      packet.srcPort,
+      packet.dstAddr,
+      packet.dstPort,
+      packet.tcpFlags,
+      packet.totalBytes,
+      ctConfirmed,
+      state.nowNs,
+    )
+    if (ipvs.connsCreated !== created) state.extraNs += this.newConnCostNs
+    switch (v) {
+      case IpvsVerdict.ACCEPT:
+        return Verdict.ACCEPT
+      case IpvsVerdict.XMIT:
+        return this.natXmit(packet, ipvs.lastConn, state)
+      case IpvsVerdict.LEAVE_UNREACHABLE:
+        // ip_vs_leave: "ICMP_PORT_UNREACH is sent here no matter it is TCP/UDP", then NF_DROP.
+        this.counters.unreachable++
+        this.stack.lastRejectWith = RejectWith.ICMP_PORT_UNREACHABLE
+        this.stack.lastDropReason = DropReason.NETFILTER_REJECT
+        return Verdict.REJECT
+      default:
+        this.counters.dropped++
+        this.stack.lastDropReason = DropReason.NETFILTER_DROP
+        return Verdict.DROP
+    }
+  }
+
+  /**
+   * ip_vs_nat_xmit: conntrack first (ip_vs_nat_send_or_cont: ip_vs_update_conntrack with NFCT,
+   * else ip_vs_notrack), the DNAT (dnat_handler + daddr), then NF_STOLEN and the LOCAL_OUT send, or
+   * NF_ACCEPT for a real server on this host.
+   */
+  private natXmit(packet: Packet, cp: number, state: NfHookState): Verdict {
+    const ipvs = this.ipvs
+    const daddr = ipvs.connDaddr(cp)
+    const dport = ipvs.connDport(cp)
+    const local = this.host.isLocalAddress(daddr)
+    if (!local) {
+      // __ip_vs_get_out_rt -> decrement_ttl (kernel commit "ipvs: Decrement ttl", Linux 4.10): a
+      // packet IPVS routes on loses one TTL; at 1 it is dropped with ICMP time exceeded (not sent here).
+      if (packet.ttl <= 1) {
+        this.counters.dropped++
+        this.stack.lastDropReason = DropReason.TTL_EXPIRED
+        return Verdict.DROP
+      }
+      packet.ttl--
+    }
+    if (ipvs.connUsesConntrack(cp)) this.updateConntrack(packet, cp, true)
+    else this.notrack(packet)
+    packet.dstAddr = daddr
+    packet.dstPort = dport
+    this.counters.transmitted++
+    return local ? Verdict.ACCEPT : Verdict.STOLEN
+  }
+
+  /** The network hands the stolen packet over: send it on through LOCAL_OUT (dst_output). */
+  takeStolen(handle: number, packet: Packet, readyNs: number): void {
+    this.sending = packet
+    try {
+      this.host.resumeStolen(handle, readyNs)
+    } finally {
+      this.sending = null
+    }
+  }
+
+  /** ip_vs_out: a packet from a real server of a connection gets the virtual service's address back. */
+  reply(packet: Packet, state: NfHookState): Verdict {
+    if (packet === this.sending || !isPorted(packet.protocol)) return Verdict.ACCEPT
+    state.extraNs += this.connLookupCostNs
+    const ipvs = this.ipvs
+    const cp = ipvs.packetOut(
+      packet.protocol,
+      packet.srcAddr,
+      packet.srcPort,
+      packet.dstAddr,
+      packet.dstPort,
+      packet.tcpFlags,
+      packet.totalBytes,
+      state.nowNs,
+    )
+    if (cp < 0) return Verdict.ACCEPT
+    // handle_response: snat_handler + saddr = vaddr, then ip_vs_update_conntrack(skb, cp, 0).
+    packet.srcAddr = ipvs.connVaddr(cp)
+    packet.srcPort = ipvs.connVport(cp)
+    if (ipvs.connUsesConntrack(cp)) this.updateConntrack(packet, cp, false)
+    this.counters.replies++
+    return Verdict.ACCEPT
+  }
+
+  /**
+   * ip_vs_update_conntrack (ip_vs_nfct.c): for an unconfirmed entry seen in its original direction,
+   * the reply tuple is altered (nf_conntrack_alter_reply) so that the other direction matches it:
+   * a request's reply comes from the real server (outin), a reply-first entry's reply goes to the
+   * virtual service. Confirmed entries are never altered.
+   */
+  private updateConntrack(packet: Packet, cp: number, outin: boolean): void {
+    const id = packet.ctId
+    const ct = this.stack.conntrack
+    if (id < 0 || ct.isConfirmed(id) || packet.ctDirection !== 0) return
+    const r = id * 2 + 1
+    const ipvs = this.ipvs
+    if (outin) ct.setReply(id, ipvs.connDaddr(cp), ct.dst[r], ipvs.connDport(cp), ct.dport[r])
+    else ct.setReply(id, ct.src[r], ipvs.connVaddr(cp), ct.sport[r], ipvs.connVport(cp))
+  }
+
+  /** ip_vs_notrack: the packet continues without conntrack (its unconfirmed entry is freed). */
+  private notrack(packet: Packet): void {
+    this.stack.discard(packet)
+    packet.untracked = true
+  }
+}
+
+class RequestOp implements NfHookHandler {
+  constructor(private readonly hooks: IpvsHooks) {}
+  hookFn(packet: Packet, state: NfHookState): Verdict {
+    return this.hooks.request(packet, state)
+  }
+  takeStolen(handle: number, packet: Packet, readyNs: number): void {
+    this.hooks.takeStolen(handle, packet, readyNs)
+  }
+}
+
+class ReplyOp implements NfHookHandler {
+  constructor(private readonly hooks: IpvsHooks) {}
+  hookFn(packet: Packet, state: NfHookState): Verdict {
+    return this.hooks.reply(packet, state)
+  }
+}
