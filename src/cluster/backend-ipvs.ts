@@ -23,6 +23,7 @@
  * real server listed back; the iptables-restore of IPVS mode's rules is charged with the iptables
  * model and added.
  */
+import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
 import type { NetInterface } from "../net/netns.ts"
 import type { NetNs } from "../net/netns.ts"
@@ -133,6 +134,7 @@ export function ipvsConfigFrom(spec: KubeProxySpec): IpvsConfig {
     tcpFinTimeoutSeconds: ipvs.tcpFinTimeoutS,
     udpTimeoutSeconds: ipvs.udpTimeoutS,
     excludeCIDRs: ipvs.excludeCIDRs,
+    nodePortAddresses: effectiveNodePortAddresses("ipvs", spec.nodePortAddresses),
   }
 }
 

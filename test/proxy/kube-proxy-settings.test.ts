@@ -187,6 +187,31 @@ describe("settings through the scenario", () => {
     )
   })
 
+  it("nodePortAddresses reaches the nftables and IPVS proxiers (nftables defaults to [primary])", () => {
+    // pkg/proxy/nftables/proxier.go: the node IPs NodePorts accept, from NodePortAddresses.GetNodeIPs.
+    const nftDefault = renderRules(load(scenario("").replace("mode: iptables", "mode: nftables")), {
+      node: "node-1",
+      sorted: false,
+    })
+    expect(/set nodeport-ips \{[^}]*elements = \{ 10\.0\.\d+\.\d+ \}/.test(nftDefault)).toBe(true)
+    const nftNone = renderRules(
+      load(scenario(', nodePortAddresses: ["192.168.77.0/24"]').replace("mode: iptables", "mode: nftables")),
+      { node: "node-1", sorted: false },
+    )
+    expect(/set nodeport-ips \{[^}]*elements/.test(nftNone)).toBe(false)
+    // pkg/proxy/ipvs/proxier.go: one virtual server per node IP NodePortAddresses selects.
+    const ipvsAll = renderRules(load(scenario("").replace("mode: iptables", "mode: ipvs")), {
+      node: "node-1",
+      sorted: false,
+    })
+    expect(ipvsAll).toMatch(/^TCP {2}10\.0\.\d+\.\d+:30080 rr$/m)
+    const ipvsNone = renderRules(
+      load(scenario(', nodePortAddresses: ["192.168.77.0/24"]').replace("mode: iptables", "mode: ipvs")),
+      { node: "node-1", sorted: false },
+    )
+    expect(ipvsNone).not.toMatch(/:30080 rr$/m)
+  })
+
   it("nodePortAddresses: upstream's validation errors with the field path", () => {
     expect(errors(scenario(', nodePortAddresses: [primary, "10.0.0.0/8"]'))).toEqual([
       `settings.yaml:6:50: kubeProxy.nodePortAddresses[0]: "primary": can't use both 'primary' and CIDRs (e.g. 10.0.0.0/16, or primary alone)`,
