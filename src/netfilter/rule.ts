@@ -36,6 +36,8 @@ export class Rule {
   outIfaceWildcard = false
   outIfaceInvert = false
   readonly matches: Match[] = []
+  /** The matches `evaluate` runs: `matches` in order without the ones that always match. */
+  checks: Match[] = []
   readonly target = new Target()
   /** Tokens after `-A CHAIN`, in input order, unquoted. */
   readonly tokens: string[]
@@ -66,8 +68,8 @@ export class Rule {
     )
       return false
     if (this.protocol !== 0 && (p.protocol === this.protocol) === this.protocolInvert) return false
-    const matches = this.matches
-    for (let i = 0; i < matches.length; i++) if (!matches[i].matches(ctx)) return false
+    const checks = this.checks
+    for (let i = 0; i < checks.length; i++) if (!checks[i].matches(ctx)) return false
     return true
   }
 
@@ -289,6 +291,7 @@ export function parseRule(tokens: string[], env: RuleEnvironment): Rule {
     finishMatch(m.name, m.match, rule)
     rule.matches.push(m.match)
   }
+  rule.checks = rule.matches.filter((m) => !m.alwaysMatches)
   computeIndexKey(rule)
   return rule
 }
