@@ -254,7 +254,8 @@ export class Scheduler {
         this.rootTaken = false
         this.popRoot()
       }
-      if ((this.heapLength === 0 || this.cancelledCount > 0) && !this.settleNext())
+      // settleNext has work only when the near heap is empty or its root was cancelled.
+      if ((this.heapLength === 0 || this.slotKind[this.heapSlot[0]] === KIND_CANCELLED) && !this.settleNext())
         return this.outcome("empty", eventCount)
       if (this.stopRequested) return this.outcome("stopped", eventCount)
       const timeNs = this.heapTimeNs[0]
