@@ -78,9 +78,24 @@ export class IntMap<V> {
   delete(key: number): boolean {
     const i = this.slotOf(key)
     if (i < 0) return false
-    this.states[i] = DELETED
     this.values[i] = undefined
     this.used--
+    const states = this.states
+    const mask = this.mask
+    if (states[(i + 1) & mask] === EMPTY) {
+      // No probe passes through a slot followed by an empty one: free it, and the tombstones
+      // just before it, without leaving a tombstone (a table whose keys come and go, such as a
+      // pod's UDP sockets with a new socket per request, then never needs a rebuild).
+      states[i] = EMPTY
+      let j = (i - 1) & mask
+      while (states[j] === DELETED) {
+        states[j] = EMPTY
+        this.tombstones--
+        j = (j - 1) & mask
+      }
+      return true
+    }
+    states[i] = DELETED
     this.tombstones++
     if (this.tombstones * 4 > this.keys.length) this.rebuild(this.used)
     return true
