@@ -13,17 +13,21 @@
  * Simulator::Run(), setup excluded, under 1 % of it). CPU time counts this process's threads (the
  * GC's too) and is the less load-sensitive figure; wall time is what a user waits.
  *
+ * Modes: --mode runs our star under each kube-proxy mode given (comma-separated, or `all`, the
+ * default: every mode the runtime simulates, simulatedProxyModes() in cluster/proxy-backends.ts).
+ * ns-3 has no kube-proxy, so it runs once per round and every mode's ratio pairs with that run.
+ *
  * Usage: npx tsx bench/compare-ns3.ts [--rounds 5] [--connection keepAlive|new|both]
- *                                     [--topology nodes|star|both]
- * Output: a JSON line per round and side, then a summary JSON line per variant (the last line
- * printed is a JSON object); progress on stderr.
+ *                                     [--topology nodes|star|both] [--mode all|iptables,ipvs,...]
+ * Output: a JSON line per round and side, then a summary JSON line per mode and variant (the last
+ * line printed is a JSON object); progress, and a table with one row per mode, on stderr.
  */
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { argValue, connectionsArg, loadStar, median, runStar } from "./star.ts"
+import { argValue, connectionsArg, loadStar, median, modesArg, runStar } from "./star.ts"
 
 const argv = process.argv.slice(2)
 const rounds = Number(argValue(argv, "rounds", "5"))
@@ -33,6 +37,7 @@ if (topologyArg !== "nodes" && topologyArg !== "star" && topologyArg !== "both")
   throw new Error(`--topology: expected nodes, star or both, got ${topologyArg}`)
 const topologies = topologyArg === "both" ? ["nodes", "star"] : [topologyArg]
 const connections = connectionsArg(argv)
+const modes = modesArg(argv)
 
 const load = (): number[] => loadavg().map((l) => Number(l.toFixed(2)))
 const log = (line: string): void => {
@@ -78,24 +83,34 @@ function runNs3(binary: string, topology: string, connection: string): Side {
 
 const rate = (s: Side, key: "wallSeconds" | "cpuSeconds"): number => s.echoes / s[key]
 
+const summaries: Record<string, unknown>[] = []
 for (const connection of connections) {
-  const spec = loadStar(connection)
-  // Warm-up and determinism check: two untimed runs of ours.
-  const first = runStar(spec)
-  if (runStar(spec).fingerprint !== first.fingerprint) throw new Error(`star (${connection}) is not deterministic`)
-  if (first.echoes !== first.sent) throw new Error(`star (${connection}): ${first.sent - first.echoes} echoes missing`)
+  // One spec per mode, each warmed up and checked: two untimed runs (JIT, determinism).
+  const specs = modes.map((mode) => {
+    const spec = loadStar(connection, mode)
+    const first = runStar(spec)
+    if (runStar(spec).fingerprint !== first.fingerprint)
+      throw new Error(`star (${connection}, ${mode}) is not deterministic`)
+    if (first.echoes !== first.sent)
+      throw new Error(`star (${connection}, ${mode}): ${first.sent - first.echoes} echoes missing`)
+    return { mode, spec, echoes: first.echoes }
+  })
   for (const topology of ns3Binary === null ? [null] : topologies) {
     const loadStart = load()
-    const ours: Side[] = []
+    // ours[m][round]; theirs[round]: every mode and ns-3 once per round, so each mode's ratio
+    // pairs it with the ns-3 run of its own round.
+    const ours: Side[][] = modes.map(() => [])
     const theirs: Side[] = []
     for (let round = 0; round < rounds; round++) {
-      const runOurs = (): void => {
+      const runOurs = (m: number): void => {
+        const { mode, spec } = specs[m]
         const r = runStar(spec)
-        ours.push(r)
+        ours[m].push(r)
         console.log(
           JSON.stringify({
             benchmark: "compare-ns3-round",
             side: "kube-netsim",
+            mode,
             connection,
             round,
             echoes: r.echoes,
@@ -126,14 +141,17 @@ for (const connection of connections) {
         )
       }
       log(
-        `connection ${connection}${topology === null ? "" : `, ns-3 topology ${topology}`}: round ${round + 1}/${rounds}`,
+        `connection ${connection}${topology === null ? "" : `, ns-3 topology ${topology}`}, modes ${modes.join(",")}: round ${round + 1}/${rounds}`,
       )
+      // Alternate the order (ours first in even rounds, ns-3 first in odd ones); within ours, the
+      // modes in turn, rotated per round.
+      const order = modes.map((_, m) => (m + round) % modes.length)
       if (round % 2 === 0) {
-        runOurs()
+        for (const m of order) runOurs(m)
         runTheirs()
       } else {
         runTheirs()
-        runOurs()
+        for (const m of order) runOurs(m)
       }
     }
     const figures = (sides: Side[]) => ({
@@ -150,26 +168,43 @@ for (const connection of connections) {
       events: sides[0].events,
     })
     // Paired ratios (same round, adjacent in time), then their median: robust to load drifting.
-    const pairRatio = (key: "wallSeconds" | "cpuSeconds"): number | null =>
-      theirs.length === 0 ? null : Number(median(ours.map((o, i) => rate(o, key) / rate(theirs[i], key))).toFixed(2))
-    const summary = {
-      benchmark: "compare-ns3-star",
-      connection,
-      ns3Connection: connection === "keepAlive" ? "reuse" : "new",
-      ns3Topology: topology,
-      rounds,
-      echoes: first.echoes,
-      kubeNetsim: figures(ours),
-      ns3: theirs.length === 0 ? null : figures(theirs),
-      ratioWall: pairRatio("wallSeconds"),
-      ratioCpu: pairRatio("cpuSeconds"),
-      ns3Unavailable,
-      loadavgStart: loadStart,
-      loadavgEnd: load(),
-      node: process.version,
-      command: `npx tsx bench/compare-ns3.ts --rounds ${rounds} --connection ${connection} --topology ${topology ?? "nodes"}`,
-    }
-    console.log(JSON.stringify(summary))
+    const pairRatio = (mine: Side[], key: "wallSeconds" | "cpuSeconds"): number | null =>
+      theirs.length === 0 ? null : Number(median(mine.map((o, i) => rate(o, key) / rate(theirs[i], key))).toFixed(2))
+    specs.forEach(({ mode, echoes }, m) => {
+      const summary = {
+        benchmark: "compare-ns3-star",
+        mode,
+        connection,
+        ns3Connection: connection === "keepAlive" ? "reuse" : "new",
+        ns3Topology: topology,
+        rounds,
+        echoes,
+        kubeNetsim: figures(ours[m]),
+        ns3: theirs.length === 0 ? null : figures(theirs),
+        ratioWall: pairRatio(ours[m], "wallSeconds"),
+        ratioCpu: pairRatio(ours[m], "cpuSeconds"),
+        ns3Unavailable,
+        loadavgStart: loadStart,
+        loadavgEnd: load(),
+        node: process.version,
+        command: `npx tsx bench/compare-ns3.ts --rounds ${rounds} --connection ${connection} --topology ${topology ?? "nodes"} --mode ${mode}`,
+      }
+      summaries.push(summary)
+      console.log(JSON.stringify(summary))
+    })
   }
+}
+// One row per mode and variant, for people (stderr; stdout's last line stays a JSON object).
+const cell = (n: unknown): string => (typeof n === "number" ? n.toLocaleString("en-US") : "-")
+log(
+  "\n| mode | connection | ours echoes/wall s | ns-3 echoes/wall s | ratio (wall) | ours echoes/CPU s | ns-3 echoes/CPU s | ratio (CPU) |",
+)
+log("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for (const s of summaries) {
+  const ours = s.kubeNetsim as { echoesPerWallSecondMedian: number; echoesPerCpuSecondMedian: number }
+  const ns3 = s.ns3 as { echoesPerWallSecondMedian: number; echoesPerCpuSecondMedian: number } | null
+  log(
+    `| ${String(s.mode)} | ${String(s.connection)} | ${cell(ours.echoesPerWallSecondMedian)} | ${cell(ns3?.echoesPerWallSecondMedian)} | ${cell(s.ratioWall)} | ${cell(ours.echoesPerCpuSecondMedian)} | ${cell(ns3?.echoesPerCpuSecondMedian)} | ${cell(s.ratioCpu)} |`,
+  )
 }
 rmSync(buildDir, { recursive: true, force: true })

@@ -8,10 +8,12 @@
  *   new (scenarios/bench/star-udp-echo-new.yaml): a new socket (source port) per echo, so every
  *     echo creates a conntrack entry and walks the nat chains to a random endpoint.
  */
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { runScenario } from "../src/cluster/index.ts"
 import type { ScenarioSpec } from "../src/cluster/index.ts"
-import { loadScenario } from "../src/scenario/load.ts"
+import { simulatedProxyModes, type ProxyMode } from "../src/cluster/proxy-backends.ts"
+import { decodeScenarioText, loadScenario, type LoadResult } from "../src/scenario/load.ts"
 
 export type StarConnection = "keepAlive" | "new"
 export const STAR_CONNECTIONS: readonly StarConnection[] = ["keepAlive", "new"]
@@ -21,13 +23,27 @@ export function starScenarioPath(connection: StarConnection): string {
   return fileURLToPath(new URL(`../scenarios/bench/${name}.yaml`, import.meta.url))
 }
 
-export function loadStar(connection: StarConnection): ScenarioSpec {
-  const loaded = loadScenario(starScenarioPath(connection))
+/**
+ * The star scenario of one variant. `mode` runs it under that kube-proxy mode: the scenario text
+ * gets a top-level `kubeProxy: { mode: ... }` and goes through the loader like any scenario file
+ * (so a mode's own defaults and checks apply); without it, the file as it is (iptables).
+ */
+export function loadStar(connection: StarConnection, mode?: ProxyMode): ScenarioSpec {
+  const path = starScenarioPath(connection)
+  let loaded: LoadResult
+  if (mode === undefined) loaded = loadScenario(path)
+  else {
+    const text = readFileSync(path, "utf8")
+    if (/^kubeProxy:/m.test(text)) throw new Error(`${path}: has its own kubeProxy section; cannot override the mode`)
+    loaded = decodeScenarioText(path, `${text}\nkubeProxy: { mode: ${mode} }\n`)
+  }
   if (!loaded.ok) throw new Error(`scenario does not load: ${loaded.issues.map((i) => i.message).join("; ")}`)
   const spec = loaded.scenario.spec
   const workload = spec.workloads[0]
   if (spec.workloads.length !== 1 || workload.connection !== connection)
     throw new Error(`${starScenarioPath(connection)}: expected one workload with connection ${connection}`)
+  if (mode !== undefined && spec.kubeProxy.mode !== mode)
+    throw new Error(`${path}: kube-proxy mode ${spec.kubeProxy.mode}, expected ${mode}`)
   return spec
 }
 
@@ -93,4 +109,19 @@ export function connectionsArg(argv: readonly string[]): StarConnection[] {
   if (value === "both") return [...STAR_CONNECTIONS]
   if (value === "keepAlive" || value === "new") return [value]
   throw new Error(`--connection: expected keepAlive, new or both, got ${value}`)
+}
+
+/**
+ * `--mode MODE[,MODE...]|all`: kube-proxy modes to run the star under, each one the runtime
+ * simulates (simulatedProxyModes(), cluster/proxy-backends.ts); default all of them.
+ */
+export function modesArg(argv: readonly string[]): ProxyMode[] {
+  const available = simulatedProxyModes()
+  const value = argValue(argv, "mode", "all")
+  if (value === "all") return available
+  const modes = value.split(",")
+  for (const m of modes)
+    if (!(available as string[]).includes(m))
+      throw new Error(`--mode: ${m} is not a simulated kube-proxy mode (simulated: ${available.join(", ")})`)
+  return modes as ProxyMode[]
 }

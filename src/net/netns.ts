@@ -13,6 +13,7 @@ import type { Ipv4 } from "../wire/ipv4.ts"
 import type { FilterHost, PacketFilter } from "./hooks.ts"
 import type { Pinger } from "./icmp.ts"
 import { RoutingTable } from "./route.ts"
+import { IntMap } from "../sim/int-map.ts"
 import type { TcpConnection, TcpListenSocket } from "./tcp.ts"
 import type { UdpSocket } from "./udp.ts"
 
@@ -50,7 +51,7 @@ export interface LinkOptions {
 /** A switched L3 fabric (node network, VPC): delivers to the port owning the next-hop address. */
 export class Fabric {
   /** Next-hop address -> port (node IPs; in aws-vpc also every pod IP of the node's ENI). */
-  readonly neighbours = new Map<Ipv4, NetInterface>()
+  readonly neighbours = new IntMap<NetInterface>()
   readonly ports: NetInterface[] = []
   constructor(
     readonly name: string,
@@ -77,7 +78,7 @@ export class NetInterface {
   /** Bridge port: its bridge (packets arriving here enter the namespace "on" the bridge). */
   master: NetInterface | null = null
   /** Bridge: address of the device behind each port -> port (the FDB, at L3). */
-  readonly bridgePorts: Map<Ipv4, NetInterface> | null
+  readonly bridgePorts: IntMap<NetInterface> | null
   fabric: Fabric | null = null
   zone = 0
 
@@ -114,7 +115,7 @@ export class NetInterface {
     this.lossPartsPerMillion = link.lossPartsPerMillion
     this.queuePacketsMax = link.queuePacketsMax
     this.queueDepartNs = new Float64Array(Math.max(1, link.queuePacketsMax))
-    this.bridgePorts = kind === InterfaceKind.BRIDGE ? new Map() : null
+    this.bridgePorts = kind === InterfaceKind.BRIDGE ? new IntMap() : null
   }
 }
 
@@ -125,13 +126,13 @@ export class NetNs implements FilterHost {
   /** interfaces[ifIndex]; index 0 unused. */
   readonly interfaces: (NetInterface | null)[] = [null]
   /** Local addresses -> interface holding them (127.0.0.0/8 is local without an entry). */
-  readonly localAddresses = new Map<Ipv4, NetInterface>()
+  readonly localAddresses = new IntMap<NetInterface>()
   readonly routes = new RoutingTable()
   ipForward: boolean
   /** Netfilter of this namespace; null = no hooks (fast path). */
   filter: PacketFilter | null = null
 
-  readonly udpSockets = new Map<number, UdpSocket>()
+  readonly udpSockets = new IntMap<UdpSocket>()
   readonly tcpListeners = new Map<number, TcpListenSocket>()
   /** (localPort << 16 | remotePort) -> chain of connections (TcpConnection.nextInBucket). */
   readonly tcpConnections = new Map<number, TcpConnection>()

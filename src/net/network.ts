@@ -22,6 +22,7 @@
  */
 import { assert } from "../sim/assert.ts"
 import { Rng } from "../sim/rng.ts"
+import type { IntMap } from "../sim/int-map.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { DropReason } from "../wire/drop-reason.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
@@ -181,7 +182,7 @@ export class Network implements EventHandler, NetIo {
       "bridge port must be a veth in the bridge's namespace",
     )
     port.master = bridge
-    ;(bridge.bridgePorts as Map<Ipv4, NetInterface>).set(deviceAddress, port)
+    ;(bridge.bridgePorts as IntMap<NetInterface>).set(deviceAddress, port)
   }
 
   /** `ip link add NAME type dummy` (created down, as kube-proxy leaves kube-ipvs0). */
@@ -575,7 +576,7 @@ export class Network implements EventHandler, NetIo {
       }
       case InterfaceKind.BRIDGE: {
         if (p.totalBytes > iface.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, iface.ns)
-        const port = (iface.bridgePorts as Map<Ipv4, NetInterface>).get(nextHop)
+        const port = (iface.bridgePorts as IntMap<NetInterface>).get(nextHop)
         if (port === undefined) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
         tx = port
         to = port.peer as NetInterface

@@ -3,12 +3,13 @@
  * answers it: the most specific prefix wins; among equal prefixes the lowest metric, then the
  * first added. Local addresses are answered before this table (the kernel's `local` table).
  *
- * Lookup cost does not grow with the number of routes: one Map per prefix length in use, probed from
+ * Lookup cost does not grow with the number of routes: one IntMap per prefix length in use, probed from
  * the longest length down (a node with 1,000 per-node pod CIDR routes does one or two probes).
  */
 import { assert } from "../sim/assert.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { formatCidr, formatIpv4 } from "../wire/ipv4.ts"
+import { IntMap } from "../sim/int-map.ts"
 
 export class Route {
   constructor(
@@ -29,12 +30,12 @@ export class RoutingTable {
   private lengths: number[] = []
   private masks: number[] = []
   /** byLength[prefixLength]: network address -> best route for that prefix. */
-  private readonly byLength: (Map<number, Route> | null)[] = new Array<Map<number, Route> | null>(33).fill(null)
+  private readonly byLength: (IntMap<Route> | null)[] = new Array<IntMap<Route> | null>(33).fill(null)
 
   add(route: Route): void {
     let map = this.byLength[route.prefix.prefixLength]
     if (map === null) {
-      map = new Map()
+      map = new IntMap()
       this.byLength[route.prefix.prefixLength] = map
       this.lengths.push(route.prefix.prefixLength)
       this.lengths.sort((x, y) => y - x)
@@ -68,7 +69,7 @@ export class RoutingTable {
   lookup(address: Ipv4): Route | null {
     const lengths = this.lengths
     for (let i = 0; i < lengths.length; i++) {
-      const route = (this.byLength[lengths[i]] as Map<number, Route>).get((address & this.masks[i]) >>> 0)
+      const route = (this.byLength[lengths[i]] as IntMap<Route>).get((address & this.masks[i]) >>> 0)
       if (route !== undefined) return route
     }
     return null

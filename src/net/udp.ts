@@ -6,6 +6,7 @@
  * routing failure (ENETUNREACH from sendto) reaches any socket. Datagrams larger than the path MTU
  * are dropped (MTU_EXCEEDED): fragmentation is not modelled. ICMP rate limiting is not modelled.
  */
+import type { IntMap } from "../sim/int-map.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
 import { IPV4_HEADER_BYTES, Protocol, UDP_HEADER_BYTES } from "../wire/protocol.ts"
@@ -14,7 +15,7 @@ import type { NetIo, SocketNs } from "./io.ts"
 
 /** The namespace's UDP socket table (NetNs implements it). */
 export interface UdpNs extends SocketNs {
-  readonly udpSockets: Map<number, UdpSocket>
+  readonly udpSockets: IntMap<UdpSocket>
 }
 
 export interface UdpListener {

@@ -190,7 +190,12 @@ export class Conntrack {
   dst = new Uint32Array(0)
   sport = new Uint16Array(0)
   dport = new Uint16Array(0)
-  private nextNode = new Int32Array(0)
+  /**
+   * The hash's view of the tuples, packed 4 words per node (src, dst, sport << 16 | dport, next
+   * node in the bucket or -1) so that a chain walk touches one cache line per node; the columns
+   * above hold the same tuples for every other reader.
+   */
+  private keys = new Int32Array(0)
   /** Entry columns. */
   proto = new Uint8Array(0)
   status = new Uint16Array(0)
@@ -251,7 +256,7 @@ export class Conntrack {
     this.dst = copy(this.dst, capacity * 2, (n) => new Uint32Array(n))
     this.sport = copy(this.sport, capacity * 2, (n) => new Uint16Array(n))
     this.dport = copy(this.dport, capacity * 2, (n) => new Uint16Array(n))
-    this.nextNode = copy(this.nextNode, capacity * 2, (n) => new Int32Array(n))
+    this.keys = copy(this.keys, capacity * 8, (n) => new Int32Array(n))
     this.proto = copy(this.proto, capacity, (n) => new Uint8Array(n))
     this.status = copy(this.status, capacity, (n) => new Uint16Array(n))
     this.tcpState = copy(this.tcpState, capacity, (n) => new Uint8Array(n))
@@ -280,40 +285,47 @@ export class Conntrack {
     return (h ^ (h >>> 16)) & this.bucketMask
   }
 
+  /** Writes node's tuple into the packed keys (after any change to the tuple columns). */
+  private packKey(node: number): void {
+    const k = node * 4
+    this.keys[k] = this.src[node]
+    this.keys[k + 1] = this.dst[node]
+    this.keys[k + 2] = (this.sport[node] << 16) | this.dport[node]
+  }
+
   private link(node: number): void {
     const id = node >> 1
     const b = this.bucketOf(this.src[node], this.dst[node], this.sport[node], this.dport[node], this.proto[id])
-    this.nextNode[node] = this.heads[b]
+    this.keys[node * 4 + 3] = this.heads[b]
     this.heads[b] = node
   }
 
   private unlink(node: number): void {
     const id = node >> 1
     const b = this.bucketOf(this.src[node], this.dst[node], this.sport[node], this.dport[node], this.proto[id])
+    const keys = this.keys
     let prev = -1
     let cur = this.heads[b]
     while (cur !== node) {
       assert(cur >= 0, "conntrack: node missing from its bucket")
       prev = cur
-      cur = this.nextNode[cur]
+      cur = keys[cur * 4 + 3]
     }
-    if (prev < 0) this.heads[b] = this.nextNode[node]
-    else this.nextNode[prev] = this.nextNode[node]
+    if (prev < 0) this.heads[b] = keys[node * 4 + 3]
+    else keys[prev * 4 + 3] = keys[node * 4 + 3]
   }
 
   /** Finds a confirmed tuple; returns its node (2*id + direction) or -1. Does not check expiry. */
   find(src: number, dst: number, sport: number, dport: number, proto: number): number {
+    const keys = this.keys
+    const s = src | 0
+    const d = dst | 0
+    const ports = (sport << 16) | dport
     let node = this.heads[this.bucketOf(src, dst, sport, dport, proto)]
     while (node >= 0) {
-      if (
-        this.src[node] === src &&
-        this.dst[node] === dst &&
-        this.sport[node] === sport &&
-        this.dport[node] === dport &&
-        this.proto[node >> 1] === proto
-      )
-        return node
-      node = this.nextNode[node]
+      const k = node * 4
+      if (keys[k] === s && keys[k + 1] === d && keys[k + 2] === ports && this.proto[node >> 1] === proto) return node
+      node = keys[k + 3]
     }
     return -1
   }
@@ -339,7 +351,7 @@ export class Conntrack {
     }
     let id = this.freeHead
     if (id >= 0) {
-      this.freeHead = this.nextNode[id * 2]
+      this.freeHead = this.keys[id * 8 + 3]
     } else {
       if (this.highWater === this.capacity) this.grow(Math.min(this.max + EVICTION_RANGE, this.capacity * 2))
       id = this.highWater++
@@ -359,6 +371,8 @@ export class Conntrack {
       this.sport[r] = dport
       this.dport[r] = sport
     }
+    this.packKey(o)
+    this.packKey(r)
     this.proto[id] = proto
     this.status[id] = CtStatus.USED
     this.tcpState[id] = TcpState.NONE
@@ -380,6 +394,7 @@ export class Conntrack {
     this.dst[r] = dst
     this.sport[r] = sport
     this.dport[r] = dport
+    this.packKey(r)
   }
 
   /**
@@ -436,7 +451,7 @@ export class Conntrack {
 
   private free(id: number): void {
     this.status[id] = 0
-    this.nextNode[id * 2] = this.freeHead
+    this.keys[id * 8 + 3] = this.freeHead
     this.freeHead = id
     this.count--
   }
@@ -465,7 +480,7 @@ export class Conntrack {
       let node = this.heads[b]
       while (node >= 0) {
         const id = node >> 1
-        const nextNode = this.nextNode[node]
+        const nextNode = this.keys[node * 4 + 3]
         if (this.expiresNs[id] <= nowNs) {
           this.remove(id)
           this.expired++

@@ -17,6 +17,24 @@ import type { Match, MatchContext, NextArg, RuleEnvironment } from "./xt.ts"
 import { RuleParseError, Target, parseAddressMask } from "./xt.ts"
 import { MATCH_EXTENSIONS, TARGET_EXTENSIONS } from "./ext/registry.ts"
 import { PortMatch } from "./ext/xt_tcpudp.ts"
+import { CtStateMatch } from "./ext/xt_conntrack.ts"
+import { MarkMatch } from "./ext/xt_mark.ts"
+
+/**
+ * How `evaluate` runs a check: the commonest matches inline (each case's property loads then see
+ * one class only), every other through its `matches` method. Same result either way.
+ */
+const CHECK_CALL = 0
+const CHECK_CTSTATE = 1
+const CHECK_MARK = 2
+const CHECK_PORT = 3
+
+function checkKind(m: Match): number {
+  if (m instanceof CtStateMatch) return CHECK_CTSTATE
+  if (m instanceof MarkMatch) return CHECK_MARK
+  if (m instanceof PortMatch) return CHECK_PORT
+  return CHECK_CALL
+}
 
 /** The parsed rule. Header fields are inline for a fast ip_packet_match. */
 export class Rule {
@@ -36,6 +54,10 @@ export class Rule {
   outIfaceWildcard = false
   outIfaceInvert = false
   readonly matches: Match[] = []
+  /** The matches `evaluate` runs: `matches` in order without the ones that always match. */
+  checks: Match[] = []
+  /** checkKinds[i]: how evaluate runs checks[i] (CHECK_*). */
+  checkKinds: number[] = []
   readonly target = new Target()
   /** Tokens after `-A CHAIN`, in input order, unquoted. */
   readonly tokens: string[]
@@ -66,8 +88,31 @@ export class Rule {
     )
       return false
     if (this.protocol !== 0 && (p.protocol === this.protocol) === this.protocolInvert) return false
-    const matches = this.matches
-    for (let i = 0; i < matches.length; i++) if (!matches[i].matches(ctx)) return false
+    const checks = this.checks
+    const kinds = this.checkKinds
+    for (let i = 0; i < checks.length; i++) {
+      switch (kinds[i]) {
+        case CHECK_CTSTATE: {
+          const m = checks[i] as CtStateMatch
+          if (((p.ctState & m.mask) !== 0) === m.invert) return false
+          break
+        }
+        case CHECK_MARK: {
+          const m = checks[i] as MarkMatch
+          if (((p.mark & m.mask) >>> 0 === m.value) === m.invert) return false
+          break
+        }
+        case CHECK_PORT: {
+          const m = checks[i] as PortMatch
+          if (p.protocol !== m.protocol) return false
+          if ((p.srcPort >= m.sportMin && p.srcPort <= m.sportMax) === m.sportInvert) return false
+          if ((p.dstPort >= m.dportMin && p.dstPort <= m.dportMax) === m.dportInvert) return false
+          break
+        }
+        default:
+          if (!checks[i].matches(ctx)) return false
+      }
+    }
     return true
   }
 
@@ -289,6 +334,8 @@ export function parseRule(tokens: string[], env: RuleEnvironment): Rule {
     finishMatch(m.name, m.match, rule)
     rule.matches.push(m.match)
   }
+  rule.checks = rule.matches.filter((m) => !m.alwaysMatches)
+  rule.checkKinds = rule.checks.map(checkKind)
   computeIndexKey(rule)
   return rule
 }

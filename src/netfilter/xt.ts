@@ -50,6 +50,10 @@ export class RuleParseError extends Error {
 export abstract class Match {
   /** True when evaluating this match changes state (random draw, recent list, counter). */
   abstract readonly sideEffect: boolean
+  /** True when `matches` returns true for every packet and has no effect (`-m comment`): not evaluated. */
+  get alwaysMatches(): boolean {
+    return false
+  }
   abstract matches(ctx: MatchContext): boolean
 }
 

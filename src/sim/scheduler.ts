@@ -254,7 +254,8 @@ export class Scheduler {
         this.rootTaken = false
         this.popRoot()
       }
-      if ((this.heapLength === 0 || this.cancelledCount > 0) && !this.settleNext())
+      // settleNext has work only when the near heap is empty or its root was cancelled.
+      if ((this.heapLength === 0 || this.slotKind[this.heapSlot[0]] === KIND_CANCELLED) && !this.settleNext())
         return this.outcome("empty", eventCount)
       if (this.stopRequested) return this.outcome("stopped", eventCount)
       const timeNs = this.heapTimeNs[0]
@@ -332,7 +333,10 @@ export class Scheduler {
       if (farBucket >= ringEnd) break
       const slot = this.farSlot[0]
       this.farPop()
-      if (farBucket === bucket) this.siftUp(this.heapLength++, timeNs, this.slotSeq[slot], slot)
+      // A cancelled event is freed here rather than carried on (it would only be skipped at the
+      // root): request timeouts are mostly cancelled long before they are due.
+      if (this.slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
+      else if (farBucket === bucket) this.siftUp(this.heapLength++, timeNs, this.slotSeq[slot], slot)
       else this.ringAppend(farBucket & RING_MASK, slot)
     }
     const index = bucket & RING_MASK
@@ -344,13 +348,22 @@ export class Scheduler {
     const slotNext = this.slotNext
     const slotTimeNs = this.slotTimeNs
     const slotSeq = this.slotSeq
+    const slotKind = this.slotKind
     let moved = 0
     while (slot !== NONE) {
-      this.siftUp(this.heapLength++, slotTimeNs[slot], slotSeq[slot], slot)
-      slot = slotNext[slot]
+      const next = slotNext[slot]
+      if (slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
+      else this.siftUp(this.heapLength++, slotTimeNs[slot], slotSeq[slot], slot)
+      slot = next
       moved++
     }
     this.ringCount -= moved
+  }
+
+  /** Frees a cancelled event that is leaving the ring or the far heap (it never reaches the root). */
+  private dropCancelled(slot: number): void {
+    this.freeSlot(slot)
+    this.cancelledCount--
   }
 
   /** The first non-empty ring bucket after bucketCurrent (the ring is not empty). */

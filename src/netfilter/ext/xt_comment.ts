@@ -7,6 +7,9 @@ export class CommentMatch extends Match {
   constructor(readonly comment: string) {
     super()
   }
+  override get alwaysMatches(): boolean {
+    return true
+  }
   matches(): boolean {
     return true
   }

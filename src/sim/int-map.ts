@@ -1,0 +1,118 @@
+/**
+ * IntMap: a map from 32-bit integer keys (IPv4 addresses, ports) to values, for lookups on the
+ * per-packet path (routes, local addresses, fabric neighbours, bridge ports).
+ *
+ * Why not Map<number, V>: V8's Map hashes every key through its generic OrderedHashMap (a hash
+ * computation, a bucket load and a chain walk through a boxed entry table); this is open addressing
+ * with linear probing over an Int32Array of keys, a multiplicative hash and a power-of-two table,
+ * so a hit usually costs one key compare. Deleted keys leave tombstones (rebuilt when they fill a
+ * quarter of the table). Keys are compared as int32 (`key | 0`): a uint32 address and its signed
+ * view are the same key. No iteration order is offered, so nothing can come to depend on one.
+ */
+
+const EMPTY = 0
+const FULL = 1
+const DELETED = 2
+
+export class IntMap<V> {
+  private keys: Int32Array
+  private states: Uint8Array
+  private values: (V | undefined)[]
+  private mask: number
+  private used = 0
+  private tombstones = 0
+
+  constructor(capacity = 8) {
+    let size = 8
+    while (size < capacity * 2) size *= 2
+    this.keys = new Int32Array(size)
+    this.states = new Uint8Array(size)
+    this.values = new Array<V | undefined>(size).fill(undefined)
+    this.mask = size - 1
+  }
+
+  get size(): number {
+    return this.used
+  }
+
+  private slotOf(key: number): number {
+    const k = key | 0
+    let i = (Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 0) & this.mask
+    const keys = this.keys
+    const states = this.states
+    for (;;) {
+      const s = states[i]
+      if (s === EMPTY) return -1
+      if (s === FULL && keys[i] === k) return i
+      i = (i + 1) & this.mask
+    }
+  }
+
+  get(key: number): V | undefined {
+    const i = this.slotOf(key)
+    return i < 0 ? undefined : this.values[i]
+  }
+
+  has(key: number): boolean {
+    return this.slotOf(key) >= 0
+  }
+
+  set(key: number, value: V): this {
+    const existing = this.slotOf(key)
+    if (existing >= 0) {
+      this.values[existing] = value
+      return this
+    }
+    if ((this.used + this.tombstones + 1) * 2 > this.keys.length) this.rebuild(this.used + 1)
+    const k = key | 0
+    let i = (Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 0) & this.mask
+    while (this.states[i] === FULL) i = (i + 1) & this.mask
+    if (this.states[i] === DELETED) this.tombstones--
+    this.keys[i] = k
+    this.states[i] = FULL
+    this.values[i] = value
+    this.used++
+    return this
+  }
+
+  delete(key: number): boolean {
+    const i = this.slotOf(key)
+    if (i < 0) return false
+    this.values[i] = undefined
+    this.used--
+    const states = this.states
+    const mask = this.mask
+    if (states[(i + 1) & mask] === EMPTY) {
+      // No probe passes through a slot followed by an empty one: free it, and the tombstones
+      // just before it, without leaving a tombstone (a table whose keys come and go, such as a
+      // pod's UDP sockets with a new socket per request, then never needs a rebuild).
+      states[i] = EMPTY
+      let j = (i - 1) & mask
+      while (states[j] === DELETED) {
+        states[j] = EMPTY
+        this.tombstones--
+        j = (j - 1) & mask
+      }
+      return true
+    }
+    states[i] = DELETED
+    this.tombstones++
+    if (this.tombstones * 4 > this.keys.length) this.rebuild(this.used)
+    return true
+  }
+
+  private rebuild(count: number): void {
+    const oldKeys = this.keys
+    const oldStates = this.states
+    const oldValues = this.values
+    let size = 8
+    while (size < count * 2 + 2) size *= 2
+    this.keys = new Int32Array(size)
+    this.states = new Uint8Array(size)
+    this.values = new Array<V | undefined>(size).fill(undefined)
+    this.mask = size - 1
+    this.used = 0
+    this.tombstones = 0
+    for (let j = 0; j < oldKeys.length; j++) if (oldStates[j] === FULL) this.set(oldKeys[j], oldValues[j] as V)
+  }
+}
