@@ -456,8 +456,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   rules(sorted: boolean): string {
     const nowNs = this.scheduler.nowNs
     const services = ipvsadmFromNodeState(this.liveState(nowNs), this.counters())
-    const addresses: number[] = []
-    for (const [address, iface] of this.ns.localAddresses) if (iface === this.dummy) addresses.push(address)
+    const addresses = [...this.dummy.assignedAddresses]
     if (sorted) addresses.sort((a, b) => a - b)
     const flags = this.dummy.up ? "BROADCAST,NOARP,UP,LOWER_UP" : "BROADCAST,NOARP"
     const state = this.dummy.up ? "UNKNOWN" : "DOWN"

@@ -71,6 +71,12 @@ export class Fabric {
 export class NetInterface {
   /** Primary IPv4 address (0 = none, e.g. AWS host-side veths). */
   address: Ipv4 = 0
+  /**
+   * Every address assigned with Network.addAddress, in the order assigned (the order `ip addr`
+   * lists them: the kernel appends to the device's ifa_list). The namespace's localAddresses map
+   * answers "is this address local" on the packet path; this list answers "which, in what order".
+   */
+  readonly assignedAddresses: Ipv4[] = []
   prefixLength = 0
   up = true
   /** Veth: the other end. */

@@ -228,6 +228,7 @@ export class Network implements EventHandler, NetIo {
     const ns = iface.ns
     assert(!ns.localAddresses.has(address), `${ns.name}: address already assigned`)
     ns.localAddresses.set(address, iface)
+    iface.assignedAddresses.push(address)
     if (iface.address === 0) {
       iface.address = address
       iface.prefixLength = prefixLength
@@ -250,14 +251,9 @@ export class Network implements EventHandler, NetIo {
     assert(ns.localAddresses.get(address) === iface, `${ns.name}: ${iface.name} does not hold the address`)
     assert(iface.address !== address || iface.prefixLength === 32, "only /32 addresses are removed")
     ns.localAddresses.delete(address)
-    if (iface.address === address) {
-      iface.address = 0
-      for (const [other, holder] of ns.localAddresses)
-        if (holder === iface) {
-          iface.address = other
-          break
-        }
-    }
+    const list = iface.assignedAddresses
+    list.splice(list.indexOf(address), 1)
+    if (iface.address === address) iface.address = list.length > 0 ? list[0] : 0
   }
 
   /** The fabric delivers packets for `address` to `iface` (VPC: ENI secondary IPs of a node). */
