@@ -57,6 +57,12 @@ function store(): ApiStore {
     metadata: { name: "many", namespace: "default" },
     spec: { clusterIP: "None", clusterIPs: ["None"], ports: [{ name: "http", port: 80, protocol: "TCP" }] },
   })
+  s.put("Service", {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "ext", namespace: "default" },
+    spec: { type: "ExternalName", externalName: "example.com" },
+  })
   s.put("EndpointSlice", {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
@@ -173,6 +179,18 @@ describe("CoreDNS server", () => {
     run(c.w)
     expect(c.server.counters.cacheHits).toBe(0)
     expect(c.replies().map((m) => m.reply.answers[0].ttl)).toEqual([30, 30])
+  })
+
+  it("ExternalName: the CNAME, then the target's A resolved through forward", () => {
+    const c = cluster()
+    c.ask(dnsQuery(1, "ext.default.svc.cluster.local", DnsType.A))
+    run(c.w)
+    const [r] = c.replies()
+    expect(r.reply.rcode).toBe(Rcode.NOERROR)
+    expect(r.reply.answers.map((a) => a.type)).toEqual([DnsType.CNAME, DnsType.A])
+    expect(addresses(r.reply.answers)).toEqual(["203.0.113.10"])
+    expect(r.atNs).toBeGreaterThan(10_000_000)
+    expect(c.server.counters.forwarded).toBe(1)
   })
 
   it("max_concurrent: queries beyond the limit in flight upstream get REFUSED", () => {
