@@ -12,9 +12,11 @@
  */
 import { Apps, type AppsListener } from "../apps/apps.ts"
 import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig } from "../apps/client.ts"
-import { HttpClient, HttpServer, NGINX_RESPONSE_BYTES, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
+import { HttpClient, HttpServer, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
+import { coreDnsParams, type CoreDnsEnvironment, type CoreDnsParams } from "../apps/coredns.ts"
+import { startPodServers } from "../apps/images.ts"
 import { FailureReason, type ServerIdentity } from "../apps/observer.ts"
-import { UdpEchoServer, type Server, type ServiceTime } from "../apps/server.ts"
+import type { Server, ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
@@ -313,57 +315,35 @@ export class World implements ApiListener, EventHandler, AppsListener {
     else if (!running) for (const server of runtime.servers) server.stop()
   }
 
-  /**
-   * Servers by image: nginx (and images built on it, like network-multitool) serves its welcome page
-   * on 80; any other image serves HTTP on each TCP containerPort (replying with its pod name and IP)
-   * and echoes UDP on each UDP containerPort; an image without ports listens on nothing.
-   */
+  /** The pod's servers, chosen by its images (apps/images.ts). */
   private startServers(pod: Pod, runtime: PodRuntime): void {
     const identity = this.identity(pod.metadata.name, runtime.ip, runtime.node)
-    const rng = Rng.stream(this.seed, `pod/${runtime.key}/server`)
-    const tcpPorts = new Set<number>()
-    const udpPorts = new Set<number>()
-    let nginx = false
-    for (const container of pod.spec.containers) {
-      if (isNginxImage(container.image)) {
-        nginx = true
-        tcpPorts.add(80)
-      }
-      for (const port of container.ports ?? []) {
-        if ((port.protocol ?? "TCP") === "UDP") udpPorts.add(port.containerPort)
-        else if (port.protocol !== "SCTP") tcpPorts.add(port.containerPort)
-      }
-    }
-    const ns = runtime.ns
-    // A port another process of the namespace holds (two hostNetwork pods on one node, since the
-    // scheduler does not check host ports yet) fails to bind (EADDRINUSE): that server never listens.
-    for (const port of tcpPorts) if (ns.tcpListeners.has(port)) tcpPorts.delete(port)
-    for (const port of udpPorts) if (ns.udpSockets.has(port)) udpPorts.delete(port)
-    if (tcpPorts.size > 0) {
-      const server = new HttpServer(
-        this.apps,
-        ns,
+    const servers = startPodServers(
+      {
+        host: this.apps,
+        ns: runtime.ns,
         identity,
-        this.serviceTime(),
-        rng,
-        [...tcpPorts].sort((a, b) => a - b),
-        nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES,
-      )
-      this.apps.addServer(server)
-      runtime.servers.push(server)
-    }
-    if (udpPorts.size > 0) {
-      const server = new UdpEchoServer(
-        this.apps,
-        ns,
-        identity,
-        this.serviceTime(),
-        rng,
-        [...udpPorts].sort((a, b) => a - b),
-      )
-      this.apps.addServer(server)
-      runtime.servers.push(server)
-    }
+        serviceTime: this.serviceTime(),
+        rng: Rng.stream(this.seed, `pod/${runtime.key}/server`),
+        dnsRng: () => Rng.stream(this.seed, `pod/${runtime.key}/coredns`),
+        coreDns: () => this.coreDnsSetup(runtime.node),
+      },
+      pod.spec.containers,
+    )
+    runtime.servers.push(...servers)
+  }
+
+  /**
+   * kubeadm's CoreDNS on `node`: the node's CPUs (kubeadm's Deployment sets no CPU limit), the
+   * upstream one external round trip away and answering the scenario's external host names.
+   */
+  private coreDnsSetup(node: string): { params: CoreDnsParams; env: CoreDnsEnvironment } {
+    const cpus =
+      this.spec.cluster.nodes.find((n) => n.name === node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT
+    const params = coreDnsParams(this.spec.cluster.clusterDomain, cpus, 2 * this.spec.cluster.network.externalLatencyNs)
+    const upstreamNames = new Map<string, Ipv4>()
+    for (const host of this.externals.values()) upstreamNames.set(host.name.toLowerCase(), host.ip)
+    return { params, env: { store: this.controlPlane.store, upstreamNames } }
   }
 
   // ------------------------------------------------------------------------------- events
@@ -592,10 +572,4 @@ function arrivalModel(spec: WorkloadSpec): ArrivalModel {
 
 function podKey(pod: Pod): string {
   return `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`
-}
-
-function isNginxImage(image: string): boolean {
-  const name = image.split("@")[0].split(":")[0]
-  const last = name.split("/").pop() ?? ""
-  return last === "nginx" || last === "network-multitool" || last.startsWith("nginx-")
 }

@@ -48,7 +48,7 @@ import type { NetParams } from "./params.ts"
 import { Route } from "./route.ts"
 import { TcpEngine } from "./tcp.ts"
 import type { TcpBind, TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "./tcp.ts"
-import { UdpSocket } from "./udp.ts"
+import { UdpSocket, udpBindConflicts, udpLookup } from "./udp.ts"
 import type { UdpListener } from "./udp.ts"
 
 /** Observation hooks for statistics and traces. One null check per event when unused. */
@@ -624,8 +624,8 @@ export class Network implements EventHandler, NetIo {
     const p = this.packets[handle]
     switch (p.protocol) {
       case Protocol.UDP: {
-        const socket = ns.udpSockets.get(p.dstPort)
-        if (socket === undefined || (socket.localAddr !== 0 && socket.localAddr !== p.dstAddr)) {
+        const socket = udpLookup(ns.udpSockets.get(p.dstPort), p.dstAddr)
+        if (socket === null) {
           this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, nowNs)
           return this.drop(handle, DropReason.NO_SOCKET, ns)
         }
@@ -725,8 +725,9 @@ export class Network implements EventHandler, NetIo {
   ): void {
     switch (protocol) {
       case Protocol.UDP: {
-        const socket = ns.udpSockets.get(localPort)
-        if (socket === undefined) return
+        // __udp4_lib_err looks the socket up by the offending datagram's source (our local side).
+        const socket = udpLookup(ns.udpSockets.get(localPort), localAddr)
+        if (socket === null) return
         if (!local && !(fatal && socket.remotePort === remotePort && socket.remoteAddr === remoteAddr)) return
         socket.listener.onUdpError(socket, error, remoteAddr, remotePort, appTag)
         return
@@ -815,7 +816,7 @@ export class Network implements EventHandler, NetIo {
    * namespace's "ports" stream, then the next free port, as udp_lib_get_port). Returns null when no
    * ephemeral port is free; binding a port in use is a programmer error.
    */
-  udpBind(ns: NetNs, localAddr: Ipv4, port: number, listener: UdpListener): UdpSocket | null {
+  udpBind(ns: NetNs, localAddr: Ipv4, port: number, listener: UdpListener, reuse = false): UdpSocket | null {
     let chosen = port
     if (chosen === 0) {
       const min = this.params.ephemeralPortMin
@@ -831,8 +832,13 @@ export class Network implements EventHandler, NetIo {
       }
       if (chosen < 0) return null
     }
-    assert(chosen > 0 && chosen < 65536 && !ns.udpSockets.has(chosen), `${ns.name}: UDP port ${chosen} in use`)
-    const socket = new UdpSocket(this, ns, localAddr, chosen, listener)
+    const head = ns.udpSockets.get(chosen)
+    assert(
+      chosen > 0 && chosen < 65536 && !udpBindConflicts(head, localAddr, reuse),
+      `${ns.name}: UDP port ${chosen} in use`,
+    )
+    const socket = new UdpSocket(this, ns, localAddr, chosen, listener, reuse)
+    socket.next = head ?? null
     ns.udpSockets.set(chosen, socket)
     return socket
   }

@@ -26,6 +26,11 @@ export interface UdpListener {
 }
 
 export class UdpSocket {
+  /**
+   * Next socket bound to the same port on another local address: the namespace's table maps a
+   * port to the chain's head (one entry in the common case, so the lookup stays one map get).
+   */
+  next: UdpSocket | null = null
   remoteAddr: Ipv4 = 0
   /** 0 = not connected. */
   remotePort = 0
@@ -38,6 +43,8 @@ export class UdpSocket {
     readonly localAddr: Ipv4,
     readonly localPort: number,
     public listener: UdpListener,
+    /** SO_REUSEADDR (or SO_REUSEPORT): may share its port with other sockets that set it too. */
+    readonly reuse = false,
   ) {}
 
   /** connect(2): fixes the peer; the socket then receives only from it and sees hard ICMP errors. */
@@ -80,6 +87,51 @@ export class UdpSocket {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.ns.udpSockets.delete(this.localPort)
+    const table = this.ns.udpSockets
+    const head = table.get(this.localPort)
+    if (head === this) {
+      if (this.next === null) table.delete(this.localPort)
+      else table.set(this.localPort, this.next)
+    } else
+      for (let s = head ?? null; s !== null; s = s.next)
+        if (s.next === this) {
+          s.next = this.next
+          break
+        }
+    this.next = null
   }
+}
+
+/**
+ * The socket that receives a datagram for `localAddr` on the port whose chain starts at `head`, as
+ * __udp4_lib_lookup: first the sockets bound to exactly that address (hash2 of (daddr, port)),
+ * then, only when none matched, the wildcard ones (hash2 of (INADDR_ANY, port)); compute_score
+ * rejects (-1) a socket whose rcv_saddr is not the looked-up address. So a cache bound to
+ * 169.254.20.10:53 gets the datagrams to that address while a 0.0.0.0:53 socket gets the rest.
+ * Connected sockets are checked by the caller (deliver), after the address.
+ */
+export function udpLookup(head: UdpSocket | undefined, localAddr: Ipv4): UdpSocket | null {
+  if (head === undefined) return null
+  // Fast path: a single socket on the port (every socket but a cache's listeners).
+  if (head.next === null) return head.localAddr === localAddr || head.localAddr === 0 ? head : null
+  let wildcard: UdpSocket | null = null
+  for (let s: UdpSocket | null = head; s !== null; s = s.next) {
+    if (s.localAddr === localAddr) return s
+    if (s.localAddr === 0) wildcard = s
+  }
+  return wildcard
+}
+
+/**
+ * udp_lib_lport_inuse: binding (localAddr, port) conflicts with a socket on the port unless both
+ * set SO_REUSEADDR/SO_REUSEPORT, when the addresses are equal or either is the wildcard
+ * (inet_rcv_saddr_equal with match_wildcard). Two sockets on one exact address and port (reuseport
+ * groups) are refused here too: selection within a group is not modelled.
+ */
+export function udpBindConflicts(head: UdpSocket | undefined, localAddr: Ipv4, reuse: boolean): boolean {
+  for (let s = head ?? null; s !== null; s = s.next) {
+    if (s.localAddr === localAddr) return true
+    if ((s.localAddr === 0 || localAddr === 0) && !(s.reuse && reuse)) return true
+  }
+  return false
 }

@@ -1,0 +1,131 @@
+/**
+ * Which servers a pod runs, chosen by its containers' images, as the real programs in those images
+ * listen:
+ *   - nginx (and images built on it: nginx-*, praqma/network-multitool): its welcome page on TCP 80,
+ *     plus the generic servers below on any other containerPorts;
+ *   - coredns (registry.k8s.io/coredns/coredns, coredns/coredns): DNS on UDP and TCP 53 (the
+ *     Corefile's `.:53`, whatever containerPorts say); its other TCP containerPorts (9153 metrics,
+ *     8080 health, 8181 ready) answer HTTP; it echoes nothing over UDP;
+ *   - any other image: HTTP on each TCP containerPort (replying with its pod name and IP) and UDP
+ *     echo on each UDP containerPort; without ports it listens on nothing.
+ * A port another process of the namespace already holds (two hostNetwork pods on one node) fails to
+ * bind (EADDRINUSE): that server never listens there.
+ */
+import type { NetNs } from "../net/netns.ts"
+import type { Rng } from "../sim/rng.ts"
+import { CoreDnsServer, DNS_PORT, type CoreDnsEnvironment, type CoreDnsParams } from "./coredns.ts"
+import type { ServerHost } from "./host.ts"
+import { GENERIC_RESPONSE_BYTES, HttpServer, NGINX_RESPONSE_BYTES } from "./http.ts"
+import type { ServerIdentity } from "./observer.ts"
+import { UdpEchoServer, type Server, type ServiceTime } from "./server.ts"
+
+/** The program an image runs, as far as the servers it starts are concerned. */
+export const ImageProgram = { GENERIC: 0, NGINX: 1, COREDNS: 2 } as const
+export type ImageProgram = (typeof ImageProgram)[keyof typeof ImageProgram]
+
+interface ImageEntry {
+  readonly program: ImageProgram
+  /** Matches the image's repository name: its last path component, without tag or digest. */
+  readonly matches: (repositoryName: string) => boolean
+}
+
+/** The registry, first match wins; images not listed run the generic servers. */
+export const IMAGE_REGISTRY: readonly ImageEntry[] = [
+  {
+    program: ImageProgram.NGINX,
+    matches: (n) => n === "nginx" || n === "network-multitool" || n.startsWith("nginx-"),
+  },
+  { program: ImageProgram.COREDNS, matches: (n) => n === "coredns" },
+]
+
+/** "registry.k8s.io/coredns/coredns:v1.11.1" -> "coredns"; "nginx@sha256:..." -> "nginx". */
+export function repositoryName(image: string): string {
+  const name = image.split("@")[0]
+  const last = name.split("/").pop() ?? ""
+  const colon = last.indexOf(":")
+  return colon < 0 ? last : last.slice(0, colon)
+}
+
+export function imageProgram(image: string): ImageProgram {
+  const name = repositoryName(image)
+  for (const entry of IMAGE_REGISTRY) if (entry.matches(name)) return entry.program
+  return ImageProgram.GENERIC
+}
+
+export interface ContainerPorts {
+  readonly image: string
+  readonly ports?: readonly { readonly containerPort: number; readonly protocol?: string }[]
+}
+
+/** Everything a pod's servers need; `dnsRng` and `coreDns` only used when an image is CoreDNS. */
+export interface PodServerContext {
+  readonly host: ServerHost & { addServer(server: Server): void }
+  readonly ns: NetNs
+  readonly identity: ServerIdentity
+  readonly serviceTime: ServiceTime
+  /** The pod's server stream (HTTP and UDP echo share it, in that order). */
+  readonly rng: Rng
+  /** The CoreDNS server's own stream (cache eviction). */
+  readonly dnsRng: () => Rng
+  readonly coreDns: () => { readonly params: CoreDnsParams; readonly env: CoreDnsEnvironment }
+}
+
+/** Starts the pod's servers (registered with the host) and returns them. */
+export function startPodServers(ctx: PodServerContext, containers: readonly ContainerPorts[]): Server[] {
+  const tcpPorts = new Set<number>()
+  const udpPorts = new Set<number>()
+  let nginx = false
+  let coreDns = false
+  for (const container of containers) {
+    const program = imageProgram(container.image)
+    if (program === ImageProgram.NGINX) {
+      nginx = true
+      tcpPorts.add(80)
+    } else if (program === ImageProgram.COREDNS) coreDns = true
+    for (const port of container.ports ?? []) {
+      const protocol = port.protocol ?? "TCP"
+      if (protocol === "UDP") {
+        if (program !== ImageProgram.COREDNS) udpPorts.add(port.containerPort)
+      } else if (protocol !== "SCTP" && !(program === ImageProgram.COREDNS && port.containerPort === DNS_PORT))
+        tcpPorts.add(port.containerPort)
+    }
+  }
+  const ns = ctx.ns
+  for (const port of tcpPorts) if (ns.tcpListeners.has(port)) tcpPorts.delete(port)
+  for (const port of udpPorts) if (ns.udpSockets.has(port)) udpPorts.delete(port)
+  // CoreDNS needs both 53s; another DNS server in the namespace (a second hostNetwork CoreDNS) keeps them.
+  if (coreDns && (tcpPorts.has(DNS_PORT) || udpPorts.has(DNS_PORT))) coreDns = false
+  if (coreDns && (ns.tcpListeners.has(DNS_PORT) || ns.udpSockets.has(DNS_PORT))) coreDns = false
+  const servers: Server[] = []
+  if (tcpPorts.size > 0) {
+    servers.push(
+      new HttpServer(
+        ctx.host,
+        ns,
+        ctx.identity,
+        ctx.serviceTime,
+        ctx.rng,
+        [...tcpPorts].sort((a, b) => a - b),
+        nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES,
+      ),
+    )
+  }
+  if (udpPorts.size > 0) {
+    servers.push(
+      new UdpEchoServer(
+        ctx.host,
+        ns,
+        ctx.identity,
+        ctx.serviceTime,
+        ctx.rng,
+        [...udpPorts].sort((a, b) => a - b),
+      ),
+    )
+  }
+  if (coreDns) {
+    const { params, env } = ctx.coreDns()
+    servers.push(new CoreDnsServer(ctx.host, ns, ctx.identity, ctx.dnsRng(), params, env))
+  }
+  for (const server of servers) ctx.host.addServer(server)
+  return servers
+}

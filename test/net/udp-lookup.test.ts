@@ -1,0 +1,102 @@
+/**
+ * Goal: UDP socket lookup by (local address, port) as Linux scores sockets (net/ipv4/udp.c
+ * __udp4_lib_lookup: the sockets bound to the destination address first, the 0.0.0.0 ones only
+ * when none matched; compute_score rejects another bound address) and bind conflicts as
+ * udp_lib_lport_inuse (a specific and a wildcard bind share a port only when both set
+ * SO_REUSEADDR/SO_REUSEPORT). The node-local DNS cache layout: 169.254.20.10:53 and the kube-dns
+ * VIP on a dummy interface, next to a 0.0.0.0:53 socket.
+ */
+import { describe, expect, it } from "vitest"
+import { udpBindConflicts } from "../../src/net/udp.ts"
+import { DropReason } from "../../src/wire/drop-reason.ts"
+import { ipv4 } from "../../src/wire/ipv4.ts"
+import { UdpLog, run, world } from "./helpers.ts"
+
+describe("UDP socket lookup (compute_score)", () => {
+  it("an exact local address beats 0.0.0.0 on the same port; other addresses go to the wildcard", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const dummy = w.net.addDummy(n1.ns, "nodelocaldns")
+    const linkLocal = ipv4("169.254.20.10")
+    const vip = ipv4("10.96.0.10")
+    w.net.addAddress(dummy, linkLocal, 32)
+    w.net.addAddress(dummy, vip, 32)
+    const cache = new UdpLog(w.scheduler)
+    const vipCache = new UdpLog(w.scheduler)
+    const wildcard = new UdpLog(w.scheduler)
+    // Bind order must not matter: the wildcard first, then the specific addresses (and reverse below).
+    w.net.udpBind(n1.ns, 0, 53, wildcard, true)
+    w.net.udpBind(n1.ns, linkLocal, 53, cache, true)
+    w.net.udpBind(n1.ns, vip, 53, vipCache, true)
+    const client = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler)) ?? expect.fail("no port")
+    client.sendTo(linkLocal, 53, 40, 1)
+    client.sendTo(vip, 53, 40, 2)
+    client.sendTo(n1.ip, 53, 40, 3)
+    run(w)
+    expect(cache.messages.map((m) => m.tag)).toEqual([1])
+    expect(vipCache.messages.map((m) => m.tag)).toEqual([2])
+    expect(wildcard.messages.map((m) => m.tag)).toEqual([3])
+  })
+
+  it("closing the specific socket hands its address back to the wildcard; closing all refuses", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const dummy = w.net.addDummy(n1.ns, "nodelocaldns")
+    const linkLocal = ipv4("169.254.20.10")
+    w.net.addAddress(dummy, linkLocal, 32)
+    const cache = new UdpLog(w.scheduler)
+    const wildcard = new UdpLog(w.scheduler)
+    const specific = w.net.udpBind(n1.ns, linkLocal, 53, cache, true) ?? expect.fail("bind")
+    const any = w.net.udpBind(n1.ns, 0, 53, wildcard, true) ?? expect.fail("bind")
+    const client = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler)) ?? expect.fail("no port")
+    client.sendTo(linkLocal, 53, 40, 1)
+    run(w)
+    specific.close()
+    client.sendTo(linkLocal, 53, 40, 2)
+    run(w)
+    any.close()
+    expect(n1.ns.udpSockets.has(53)).toBe(false)
+    client.sendTo(linkLocal, 53, 40, 3)
+    run(w)
+    expect(cache.messages.map((m) => m.tag)).toEqual([1])
+    expect(wildcard.messages.map((m) => m.tag)).toEqual([2])
+    expect(w.net.counters.droppedByReason[DropReason.NO_SOCKET]).toBe(1)
+  })
+
+  it("a socket bound to one address does not receive datagrams to another local address", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const a = w.cluster.addPod(n1, "a")
+    const dummy = w.net.addDummy(n1.ns, "nodelocaldns")
+    const linkLocal = ipv4("169.254.20.10")
+    w.net.addAddress(dummy, linkLocal, 32)
+    const cache = new UdpLog(w.scheduler)
+    w.net.udpBind(n1.ns, linkLocal, 53, cache)
+    const client = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler)) ?? expect.fail("no port")
+    client.sendTo(n1.ip, 53, 40, 1)
+    run(w)
+    expect(cache.messages).toEqual([])
+    expect(w.net.counters.droppedByReason[DropReason.NO_SOCKET]).toBe(1)
+  })
+
+  it("bind conflicts as udp_lib_lport_inuse: wildcard vs specific needs reuse on both; one exact address per port", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const log = new UdpLog(w.scheduler)
+    const linkLocal = ipv4("169.254.20.10")
+    const vip = ipv4("10.96.0.10")
+    const s = w.net.udpBind(n1.ns, linkLocal, 53, log) ?? expect.fail("bind")
+    const head = () => n1.ns.udpSockets.get(53)
+    expect(udpBindConflicts(head(), 0, false)).toBe(true)
+    expect(udpBindConflicts(head(), 0, true)).toBe(true) // the bound one did not set SO_REUSEADDR
+    expect(udpBindConflicts(head(), vip, false)).toBe(false) // two distinct addresses never conflict
+    expect(udpBindConflicts(head(), linkLocal, true)).toBe(true)
+    expect(() => w.net.udpBind(n1.ns, 0, 53, log)).toThrow(/in use/)
+    s.close()
+    w.net.udpBind(n1.ns, linkLocal, 53, log, true)
+    expect(udpBindConflicts(head(), 0, true)).toBe(false)
+    expect(udpBindConflicts(head(), 0, false)).toBe(true)
+  })
+})
