@@ -20,7 +20,10 @@ import { decodeScenarioText } from "../../src/scenario/load.ts"
 import { join } from "node:path"
 import { ROOT, specFromText } from "../cluster/helpers.ts"
 
-const yaml = (extra = "", dns = "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 } }") => `apiVersion: kube-netsim/v1
+const yaml = (
+  extra = "",
+  dns = "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 } }",
+) => `apiVersion: kube-netsim/v1
 kind: Scenario
 metadata: { name: nodelocal }
 seed: 1
@@ -138,7 +141,10 @@ describe("node-cache's iptables rules", () => {
       ].join("\n"),
     )
     const ns = world.nodes.get("node-1")?.net.ns ?? expect.fail("node")
-    expect(ns.interfaceByName("nodelocaldns")?.assignedAddresses.map(formatIpv4)).toEqual(["169.254.25.10", "10.96.0.10"])
+    expect(ns.interfaceByName("nodelocaldns")?.assignedAddresses.map(formatIpv4)).toEqual([
+      "169.254.25.10",
+      "10.96.0.10",
+    ])
   })
 })
 
@@ -209,7 +215,12 @@ describe("NodeLocal DNSCache in the data plane", () => {
     expect(t.received()).toBe(0)
     t.run(9)
     // Restarted: EnsureRule finds its rules (no duplicates) and a new process answers.
-    expect(node.proxy.rules(false).split("\n").filter((l) => l.includes("-d 10.96.0.10/32 -p udp -m udp --dport 53 -j NOTRACK"))).toHaveLength(2)
+    expect(
+      node.proxy
+        .rules(false)
+        .split("\n")
+        .filter((l) => l.includes("-d 10.96.0.10/32 -p udp -m udp --dport 53 -j NOTRACK")),
+    ).toHaveLength(2)
     t.ask(2, "web.default.svc.cluster.local")
     t.run(10)
     expect(t.log.got.map((g) => [g.from, g.reply.id])).toEqual([["10.96.0.10", 2]])
@@ -217,16 +228,36 @@ describe("NodeLocal DNSCache in the data plane", () => {
   })
 })
 
+describe("NodeLocal DNSCache in IPVS mode", () => {
+  it("binds the link-local address only (kube-ipvs0 owns the VIP): the VIP still goes to CoreDNS through IPVS", () => {
+    const t = build(yaml().replace("cluster:\n", "kubeProxy: { mode: ipvs }\ncluster:\n"))
+    t.run(5)
+    const ns = t.world.nodes.get("node-1")?.net.ns ?? expect.fail("node")
+    expect(ns.interfaceByName("nodelocaldns")?.assignedAddresses.map(formatIpv4)).toEqual(["169.254.25.10"])
+    t.ask(1, "web.default.svc.cluster.local", "169.254.25.10")
+    t.ask(2, "web.default.svc.cluster.local")
+    t.run(6)
+    expect(t.log.got.map((g) => g.from).sort()).toEqual(["10.96.0.10", "169.254.25.10"])
+    expect(t.cache().counters.received).toBe(1)
+  })
+})
+
 describe("dns.nodeLocal settings", () => {
   const issues = (text: string) => {
     const loaded = decodeScenarioText(join(ROOT, "scenarios", "s.yaml"), text)
-    return loaded.ok ? [] : loaded.issues.filter((i) => i.severity === "error").map((i) => `${i.position?.line}:${i.position?.column}: ${i.path.join(".")}: ${i.message}`)
+    return loaded.ok
+      ? []
+      : loaded.issues
+          .filter((i) => i.severity === "error")
+          .map((i) => `${i.position?.line}:${i.position?.column}: ${i.path.join(".")}: ${i.message}`)
   }
   it("refuses an address inside the service CIDR, the pod CIDR or an external host's", () => {
     expect(issues(yaml("", "dns: { nodeLocal: { enabled: true, address: 10.96.0.10 } }"))).toEqual([
       "8:45: dns.nodeLocal.address: the NodeLocal DNSCache address 10.96.0.10 is inside cluster.serviceCIDR 10.96.0.0/12; use an unused link-local address such as 169.254.20.10",
     ])
-    expect(issues(yaml("", "dns: { nodeLocal: { enabled: true, address: 10.244.3.3 } }"))[0]).toContain("cluster.podCIDR")
+    expect(issues(yaml("", "dns: { nodeLocal: { enabled: true, address: 10.244.3.3 } }"))[0]).toContain(
+      "cluster.podCIDR",
+    )
     expect(issues(yaml("", "dns: { nodeLocal: { enabled: true, address: 198.51.100.7 } }"))[0]).toContain(
       "external host api.example.test's address",
     )
