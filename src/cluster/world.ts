@@ -35,8 +35,8 @@ import { LoadBalancers } from "../lb/loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
 import { PROXY_BACKENDS } from "./proxy-backends.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
-import type { NodeLocalDnsAgent } from "../dns/nodelocal/agent.ts"
-import { nodeLocalDnsEvent, startNodeLocalDns } from "../dns/nodelocal/setup.ts"
+import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
+import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 
 /** A timeline apply step's description lists at most this many objects by name. */
@@ -92,7 +92,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly workloads: WorkloadRuntime[]
   readonly steps: StepRecord[] = []
   readonly warnings: Issue[] = []
-  /** node-cache per node when dns.nodeLocal.enabled (dns/nodelocal). */
+  /** node-cache per node when dns.nodeLocal.enabled (apps/nodelocal-agent.ts). */
   nodeLocalDns: ReadonlyMap<string, NodeLocalDnsAgent> = new Map()
   private readonly serverIdentities: ServerIdentity[] = []
   private readonly names: NameTables
@@ -260,7 +260,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     return { meanNs: this.spec.server.serviceTimeNs, distribution: this.spec.server.serviceTimeDistribution }
   }
 
-  /** NodeLocal DNSCache: kube-dns-upstream, then node-cache on every node (dns/nodelocal/setup.ts). */
+  /** NodeLocal DNSCache: kube-dns-upstream, then node-cache on every node (apps/nodelocal-setup.ts). */
   private startNodeLocalDns(): Issue[] {
     const c = this.spec.cluster
     const { agents, issues } = startNodeLocalDns({

@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest"
 import { CoreDnsServer } from "../../src/apps/coredns.ts"
 import { World } from "../../src/cluster/world.ts"
-import { NodeLocalDnsServer } from "../../src/dns/nodelocal/server.ts"
+import { NodeLocalDnsServer } from "../../src/apps/nodelocal-dns.ts"
 import { nodeCacheRules, savedRuleLine } from "../../src/dns/nodelocal/rules.ts"
 import type { UdpListener, UdpSocket } from "../../src/net/udp.ts"
 import { NS_PER_S } from "../../src/sim/time.ts"
@@ -18,7 +18,9 @@ import { formatIpv4, ipv4 } from "../../src/wire/ipv4.ts"
 import type { Packet } from "../../src/wire/packet.ts"
 import { decodeScenarioText } from "../../src/scenario/load.ts"
 import { join } from "node:path"
-import { ROOT, specFromText } from "../cluster/helpers.ts"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { cli, ROOT, specFromText } from "../cluster/helpers.ts"
 
 const yaml = (
   extra = "",
@@ -145,6 +147,21 @@ describe("node-cache's iptables rules", () => {
       "169.254.25.10",
       "10.96.0.10",
     ])
+  })
+})
+
+describe("kube-netsim rules with NodeLocal DNSCache", () => {
+  it("prints node-cache's raw and filter rules with the node's iptables-save", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nodelocal-"))
+    const file = join(dir, "s.yaml")
+    writeFileSync(file, yaml())
+    const r = await cli(["rules", file, "--node", "node-2"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(
+      "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j NOTRACK\n",
+    )
+    expect(r.stdout).toContain("-A INPUT -d 10.96.0.10/32 -p udp -m udp --dport 53 -j ACCEPT\n")
+    expect(r.stdout).toContain("-A OUTPUT -s 169.254.25.10/32 -p tcp -m tcp --sport 53 -j ACCEPT\n")
   })
 })
 

@@ -32,21 +32,21 @@ import {
   DNS_PORT,
   DNS_TCP_LENGTH_PREFIX_BYTES,
   isDnsMessage,
-} from "../../apps/coredns.ts"
-import type { ServerHost } from "../../apps/host.ts"
-import type { ServerIdentity } from "../../apps/observer.ts"
-import { Server } from "../../apps/server.ts"
-import type { NetError } from "../../net/errors.ts"
-import type { NetNs } from "../../net/netns.ts"
-import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../../net/tcp.ts"
-import { TcpState } from "../../net/tcp.ts"
-import type { UdpListener, UdpSocket } from "../../net/udp.ts"
-import type { Rng } from "../../sim/rng.ts"
-import { NS_PER_S } from "../../sim/time.ts"
-import { clientBufferBytes, DnsFlag, dnsReply, encodedLengthBytes, Rcode, type DnsMessage } from "../../wire/dns.ts"
-import type { Ipv4 } from "../../wire/ipv4.ts"
-import type { Packet } from "../../wire/packet.ts"
-import { cacheWithTtl, DnsCache, nodeLocalClusterCache } from "../coredns/cache.ts"
+} from "./coredns.ts"
+import type { ServerHost } from "./host.ts"
+import type { ServerIdentity } from "./observer.ts"
+import { Server } from "./server.ts"
+import type { NetError } from "../net/errors.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../net/tcp.ts"
+import { TcpState } from "../net/tcp.ts"
+import type { UdpListener, UdpSocket } from "../net/udp.ts"
+import type { Rng } from "../sim/rng.ts"
+import { NS_PER_S } from "../sim/time.ts"
+import { clientBufferBytes, DnsFlag, dnsReply, encodedLengthBytes, Rcode, type DnsMessage } from "../wire/dns.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
+import type { Packet } from "../wire/packet.ts"
+import { cacheWithTtl, DnsCache, nodeLocalClusterCache } from "../dns/coredns/cache.ts"
 
 /** forward's `expire` default: pooled connections idle this long are closed. */
 export const FORWARD_EXPIRE_NS = 10 * NS_PER_S

@@ -4,8 +4,8 @@
  *   - Init (cache_app.go `Init` -> `setupNetworking` with iptables off): the dummy interface
  *     `nodelocaldns` (main.go `-interfacename`) holding each listen IP as a /32 (pkg/netif
  *     NetifManager: AddDummyDevice then AddrAdd; the link is left down, as kube-ipvs0);
- *   - CoreDNS starts bound to the listen IPs (server.ts);
- *   - once CoreDNS runs (the pidfile), `setupNetworking` installs the iptables rules (rules.ts);
+ *   - CoreDNS starts bound to the listen IPs (nodelocal-dns.ts);
+ *   - once CoreDNS runs (the pidfile), `setupNetworking` installs the iptables rules (dns/nodelocal/rules.ts);
  *   - SIGTERM: `caddy.OnProcessExit` -> `TeardownNetworking`: the dummy device is deleted (its
  *     addresses with it) and every rule removed, so in iptables mode queries to the kube-dns VIP
  *     take kube-proxy's DNAT to CoreDNS again;
@@ -25,19 +25,24 @@
  * servers (their NOTRACK rules are installed), the restart delay of a crashed pod (the timeline's
  * `start` step says when it runs again).
  */
-import type { ServerHost } from "../../apps/host.ts"
-import type { ServerIdentity } from "../../apps/observer.ts"
-import type { Server } from "../../apps/server.ts"
-import type { ApiStore } from "../../k8s/store.ts"
-import type { ManifestInput } from "../../k8s/issues.ts"
-import type { Service } from "../../k8s/types.ts"
-import type { Network } from "../../net/network.ts"
-import type { NetInterface, NetNs } from "../../net/netns.ts"
-import type { NetfilterStack } from "../../netfilter/stack.ts"
-import type { Rng } from "../../sim/rng.ts"
-import { formatIpv4, ipv4, type Ipv4 } from "../../wire/ipv4.ts"
-import { deleteNodeCacheRules, ensureNodeCacheRules, nodeCacheRules, type NodeCacheRule } from "./rules.ts"
-import { NodeLocalDnsServer, type NodeLocalDnsParams } from "./server.ts"
+import type { ServerHost } from "./host.ts"
+import type { ServerIdentity } from "./observer.ts"
+import type { Server } from "./server.ts"
+import type { ApiStore } from "../k8s/store.ts"
+import type { ManifestInput } from "../k8s/issues.ts"
+import type { Service } from "../k8s/types.ts"
+import type { Network } from "../net/network.ts"
+import type { NetInterface, NetNs } from "../net/netns.ts"
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import type { Rng } from "../sim/rng.ts"
+import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
+import {
+  deleteNodeCacheRules,
+  ensureNodeCacheRules,
+  nodeCacheRules,
+  type NodeCacheRule,
+} from "../dns/nodelocal/rules.ts"
+import { NodeLocalDnsServer, type NodeLocalDnsParams } from "./nodelocal-dns.ts"
 
 /** main.go `-interfacename` default. */
 export const NODE_LOCAL_DNS_INTERFACE = "nodelocaldns"

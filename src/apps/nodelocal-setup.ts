@@ -3,24 +3,24 @@
  * `dns.nodeLocal.enabled`): the kube-dns-upstream Service, then node-cache started on every node,
  * and the timeline's nodeLocalDns events.
  */
-import { COREDNS_QUERIES_PER_SECOND_PER_CPU, UPSTREAM_TTL_S_DEFAULT } from "../../apps/coredns.ts"
-import type { ServerHost } from "../../apps/host.ts"
-import type { ServerIdentity } from "../../apps/observer.ts"
-import type { Server } from "../../apps/server.ts"
-import type { K8sIssue } from "../../k8s/issues.ts"
-import type { ApiStore } from "../../k8s/store.ts"
-import type { Network } from "../../net/network.ts"
-import type { NetNs } from "../../net/netns.ts"
-import type { NetfilterStack } from "../../netfilter/stack.ts"
-import { Rng } from "../../sim/rng.ts"
-import { ipv4, type Ipv4 } from "../../wire/ipv4.ts"
+import { COREDNS_QUERIES_PER_SECOND_PER_CPU, UPSTREAM_TTL_S_DEFAULT } from "./coredns.ts"
+import type { ServerHost } from "./host.ts"
+import type { ServerIdentity } from "./observer.ts"
+import type { Server } from "./server.ts"
+import type { K8sIssue } from "../k8s/issues.ts"
+import type { ApiStore } from "../k8s/store.ts"
+import type { Network } from "../net/network.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { NetfilterStack } from "../netfilter/stack.ts"
+import { Rng } from "../sim/rng.ts"
+import { ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import {
   clusterIpOf,
   KUBE_DNS_UPSTREAM,
   kubeDnsUpstreamManifest,
   NodeLocalDnsAgent,
   nodeLocalListenIps,
-} from "./agent.ts"
+} from "./nodelocal-agent.ts"
 
 export interface NodeLocalDnsSetup {
   readonly seed: number
