@@ -245,6 +245,18 @@ describe("NodeLocal DNSCache in the data plane", () => {
   })
 })
 
+describe("NodeLocal DNSCache in nftables mode", () => {
+  it("binds the VIP too: node-cache's iptables NOTRACK keeps the query away from kube-proxy's nftables DNAT", () => {
+    const t = build(yaml().replace("cluster:\n", "kubeProxy: { mode: nftables }\ncluster:\n"))
+    t.run(5)
+    t.ask(1, "web.default.svc.cluster.local")
+    t.run(6)
+    expect(t.log.got.map((g) => g.from)).toEqual(["10.96.0.10"])
+    expect(t.cache().counters.received).toBe(1)
+    expect(t.cache().counters.forwardedTcp).toBe(1)
+  })
+})
+
 describe("NodeLocal DNSCache in IPVS mode", () => {
   it("binds the link-local address only (kube-ipvs0 owns the VIP): the VIP still goes to CoreDNS through IPVS", () => {
     const t = build(yaml().replace("cluster:\n", "kubeProxy: { mode: ipvs }\ncluster:\n"))
