@@ -230,6 +230,16 @@ describe("NodeLocal DNSCache in the data plane", () => {
     t.run(7)
     expect(t.log.got).toEqual([])
     expect(t.received()).toBe(0)
+    // Delivered locally to the VIP with no socket: ICMP port unreachable, which a connected socket
+    // (as glibc's resolver uses) sees as ECONNREFUSED; the unconnected one above sees nothing.
+    const connected = new Replies()
+    const pod = t.world.pods.get("default/client") ?? expect.fail("client")
+    const socket = t.world.network.udpBind(pod.ns, 0, 0, connected) ?? expect.fail("no port")
+    socket.connect(ipv4("10.96.0.10"), 53)
+    const q = dnsQuery(9, "web.default.svc.cluster.local", DnsType.A)
+    socket.sendTo(ipv4("10.96.0.10"), 53, encodedLengthBytes(q), q.id, q)
+    t.run(7.5)
+    expect([connected.got.length, connected.errors]).toEqual([0, 1])
     t.run(9)
     // Restarted: EnsureRule finds its rules (no duplicates) and a new process answers.
     expect(
