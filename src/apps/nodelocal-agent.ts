@@ -119,6 +119,7 @@ export class NodeLocalDnsAgent {
     for (const ip of ips) if (!ctx.ns.localAddresses.has(ip)) ctx.network.addAddress(this.iface, ip, 32)
     const server = new NodeLocalDnsServer(ctx.host, ctx.ns, ctx.identity(), ctx.rng(), { ...ctx.params, localIps: ips })
     ctx.host.addServer(server)
+    server.startTimers()
     this.server = server
     this.servers.push(server)
     ensureNodeCacheRules(ctx.stack, this.rules)

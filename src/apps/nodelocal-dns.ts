@@ -20,8 +20,7 @@
  * the node's CPUs: the manifest requests 25m and sets no CPU limit).
  *
  * Not modelled: forward's 2 s read timeout and health checks (a lost TCP upstream shows up only
- * when the connection fails: SERVFAIL), pooled connections are expired lazily (when next taken)
- * rather than by a 10 s timer, the TCP listener listens on the wildcard address (the simulated TCP
+ * when the connection fails: SERVFAIL), the TCP listener listens on the wildcard address (the simulated TCP
  * has one listener per port) and resets connections accepted on other addresses after the handshake
  * instead of answering the SYN with RST, max_concurrent, prefetch, serve_stale, health/metrics servers.
  */
@@ -85,6 +84,9 @@ const BLOCK_CLUSTER = 0
 const BLOCK_REVERSE4 = 1
 const BLOCK_REVERSE6 = 2
 const BLOCK_ROOT = 3
+
+/** onServe slot of the connection manager's ticker (job slots are >= 0). */
+const SLOT_CONN_MANAGER = -1
 
 const PHASE_FREE = 0
 const PHASE_QUEUED = 1
@@ -181,6 +183,14 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     }
   }
 
+  /**
+   * Once registered (the index names it in events): proxy/persistent.go connManager, whose ticker
+   * closes expired pooled connections every defaultExpire.
+   */
+  startTimers(): void {
+    this.apps.scheduleServe(this.index, SLOT_CONN_MANAGER, this.apps.nowNs + FORWARD_EXPIRE_NS)
+  }
+
   get queryTimeNs(): number {
     return this.queryCpuNs
   }
@@ -259,6 +269,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
   }
 
   onServe(slot: number, nowNs: number): void {
+    if (slot === SLOT_CONN_MANAGER) return this.cleanupExpired(nowNs)
     const phase = this.jobPhase[slot]
     if (phase === PHASE_CPU) {
       this.busyWorkers--
@@ -330,6 +341,22 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     this.counters.upstreamConnections++
     const conn = this.apps.network.tcp.connect(this.ns, this.params.upstreamServiceIp, DNS_PORT, this.upstreamListener)
     this.busy.set(conn, slot)
+  }
+
+  /** persistent.go cleanup(false): close pooled connections unused for `expire`; tick again. */
+  private cleanupExpired(nowNs: number): void {
+    if (!this.running) return
+    let kept = 0
+    for (let i = 0; i < this.idle.length; i++) {
+      if (nowNs - this.idleSinceNs[i] >= FORWARD_EXPIRE_NS) this.idle[i].close()
+      else {
+        this.idle[kept] = this.idle[i]
+        this.idleSinceNs[kept++] = this.idleSinceNs[i]
+      }
+    }
+    this.idle.length = kept
+    this.idleSinceNs.length = kept
+    this.apps.scheduleServe(this.index, SLOT_CONN_MANAGER, nowNs + FORWARD_EXPIRE_NS)
   }
 
   private sendUpstream(conn: TcpConnection, slot: number): void {

@@ -196,9 +196,23 @@ describe("NodeLocal DNSCache in the data plane", () => {
     const tcp = entries.filter((e) => e.startsWith("tcp") && e.includes("dport=53"))
     expect(tcp).toHaveLength(1)
     expect(tcp[0]).toContain(`dst=${upstreamIp}`)
+    // forward's connManager closes the idle upstream connection within 10-20 s (expire 10 s).
+    expect(cache.counters.upstreamConnections).toBe(1)
+    t.run(16)
+    expect(
+      node.filter.conntrack
+        .list(t.world.scheduler.nowNs)
+        .filter((e) => e.startsWith("tcp") && e.includes("ESTABLISHED") && e.includes(`dst=${upstreamIp}`)),
+    ).toHaveLength(1)
+    t.run(26)
+    expect(
+      node.filter.conntrack
+        .list(t.world.scheduler.nowNs)
+        .filter((e) => e.startsWith("tcp") && e.includes("ESTABLISHED") && e.includes(`dst=${upstreamIp}`)),
+    ).toEqual([])
     // The link-local address answers too.
     t.ask(4, "web.default.svc.cluster.local", "169.254.25.10")
-    t.run(7)
+    t.run(27)
     expect(t.log.got.at(-1)?.from).toBe("169.254.25.10")
   })
 
