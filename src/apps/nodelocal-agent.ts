@@ -19,8 +19,8 @@
  * and ports 53/UDP+TCP (nodelocaldns.yaml), created here with its own ClusterIP; node-cache learns
  * it from KUBE_DNS_UPSTREAM_SERVICE_HOST when it starts.
  *
- * Not modelled: the pod object itself (the process runs in the node's namespace from t=0 without a
- * DaemonSet in the API), the 60 s `-syncinterval` re-check of rules (nothing else deletes them
+ * Not modelled: the pod object itself (the process runs in the node's namespace, started when the
+ * node's kube-proxy has applied its start-up sync, without a DaemonSet in the API), the 60 s `-syncinterval` re-check of rules (nothing else deletes them
  * here), ebtables (`-setupebtables` is off by default), the health (8080) and metrics (9253)
  * servers (their NOTRACK rules are installed), the restart delay of a crashed pod (the timeline's
  * `start` step says when it runs again).
@@ -102,6 +102,10 @@ export class NodeLocalDnsAgent {
 
   constructor(private readonly ctx: NodeLocalDnsNodeContext) {
     this.rules = nodeCacheRules(ctx.localIps)
+  }
+
+  get node(): string {
+    return this.ctx.node
   }
 
   get running(): boolean {

@@ -13,6 +13,7 @@ import type { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import { Rng } from "../sim/rng.ts"
+import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import {
   clusterIpOf,
@@ -34,6 +35,13 @@ export interface NodeLocalDnsSetup {
   readonly network: Network
   readonly host: ServerHost & { addServer(server: Server): void }
   readonly identity: (name: string, address: Ipv4, node: string) => ServerIdentity
+  readonly scheduler: Scheduler
+  /**
+   * When node-cache starts on `node` (read at t=0, once every component has started): the end of
+   * kube-proxy's start-up sync, as when nodelocaldns.yaml is applied to a running cluster (the
+   * documented procedure), so its `-I` rules sit above kube-proxy's jump rules.
+   */
+  readonly startAtNs: (node: string) => number
   readonly nodes: readonly {
     readonly name: string
     readonly ns: NetNs
@@ -73,10 +81,30 @@ export function startNodeLocalDns(setup: NodeLocalDnsSetup): {
         upstreamNames: setup.upstreamNames,
       },
     })
-    agent.start()
     agents.set(node.name, agent)
   }
+  new NodeLocalDnsStarter(setup.scheduler, [...agents.values()], setup.startAtNs)
   return { agents, issues }
+}
+
+/** Starts each node's node-cache at its start time (event a = -1: plan, a = i: start agent i). */
+class NodeLocalDnsStarter implements EventHandler {
+  private readonly kind: number
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly agents: readonly NodeLocalDnsAgent[],
+    private readonly startAtNs: (node: string) => number,
+  ) {
+    this.kind = scheduler.registerKind("dns/node-local-dns-start", this)
+    scheduler.schedule(scheduler.nowNs, this.kind, -1, 0)
+  }
+
+  handleEvent(_kind: number, a: number, _b: number, nowNs: number): void {
+    if (a >= 0) return this.agents[a].start()
+    this.agents.forEach((agent, i) =>
+      this.scheduler.schedule(Math.max(nowNs, this.startAtNs(agent.node)), this.kind, i, 0),
+    )
+  }
 }
 
 /** A timeline nodeLocalDns step; returns its description. */

@@ -275,6 +275,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
       network: this.network,
       host: this.apps,
       identity: (name, address, node) => this.identity(name, address, node),
+      scheduler: this.scheduler,
+      startAtNs: (node) => this.nodes.get(node)?.proxy.runningSyncEndNs ?? 0,
       nodes: [...this.nodes.values()].map((n) => ({
         name: n.name,
         ns: n.net.ns,

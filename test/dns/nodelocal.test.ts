@@ -114,8 +114,15 @@ describe("node-cache's iptables rules", () => {
   })
 
   it("appear in iptables-save as EnsureRule(Prepend) leaves them: each chain in reverse insertion order", () => {
-    const { world } = build(yaml())
+    const { world, run } = build(yaml())
+    // node-cache starts once kube-proxy's start-up sync is applied (its rules then sit above kube-proxy's jumps).
+    run(1)
     const saved = world.nodes.get("node-1")?.proxy.rules(false) ?? ""
+    const input = saved.split("\n").filter((line) => line.startsWith("-A INPUT"))
+    expect(input.slice(0, 2)).toEqual([
+      "-A INPUT -d 10.96.0.10/32 -p udp -m udp --dport 53 -j ACCEPT",
+      "-A INPUT -d 10.96.0.10/32 -p tcp -m tcp --dport 53 -j ACCEPT",
+    ])
     const raw = saved.slice(saved.indexOf("*raw"), saved.indexOf("COMMIT", saved.indexOf("*raw")))
     // -localip 169.254.25.10,10.96.0.10 (iptables mode): the VIP's rules were inserted last, so they come first.
     expect(raw).toBe(
