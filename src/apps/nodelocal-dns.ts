@@ -39,7 +39,7 @@ import type { NetError } from "../net/errors.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../net/tcp.ts"
 import { TcpState } from "../net/tcp.ts"
-import type { UdpListener, UdpSocket } from "../net/udp.ts"
+import { udpBindConflicts, type UdpListener, type UdpSocket } from "../net/udp.ts"
 import type { Rng } from "../sim/rng.ts"
 import { NS_PER_S } from "../sim/time.ts"
 import { clientBufferBytes, DnsFlag, dnsReply, encodedLengthBytes, Rcode, type DnsMessage } from "../wire/dns.ts"
@@ -150,11 +150,14 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
       new DnsCache(reverse, rng),
     ]
     // The `bind` of each block: one socket per listen address (node-cache's CoreDNS binds them).
+    // A port another process of the node holds (a hostNetwork DNS server) fails to bind
+    // (EADDRINUSE): nothing listens there, as images.ts does for pods.
     for (const ip of params.localIps) {
+      if (udpBindConflicts(ns.udpSockets.get(DNS_PORT), ip, false)) continue
       const socket = apps.network.udpBind(ns, ip, DNS_PORT, this)
       if (socket !== null) this.udpSockets.push(socket)
     }
-    this.tcpListener = apps.network.tcp.listen(ns, 0, DNS_PORT, this)
+    this.tcpListener = ns.tcpListeners.has(DNS_PORT) ? null : apps.network.tcp.listen(ns, 0, DNS_PORT, this)
     const server = this
     this.clientListener = {
       onConnected() {},
