@@ -223,6 +223,31 @@ describe("NodeLocal DNSCache in the data plane", () => {
     expect(t.log.got.at(-1)?.from).toBe("169.254.25.10")
   })
 
+  it("answers DNS over TCP from a pod to the VIP (NOTRACK both ways, filter ACCEPT)", () => {
+    const t = build(yaml())
+    t.run(5)
+    const pod = t.world.pods.get("default/client") ?? expect.fail("client")
+    const got: DnsMessage[] = []
+    let closedWith: unknown = null
+    const q = dnsQuery(7, "web.default.svc.cluster.local", DnsType.A)
+    t.world.network.tcp.connect(pod.ns, ipv4("10.96.0.10"), 53, {
+      onConnected: (conn) => conn.send(encodedLengthBytes(q) + 2, q.id, q),
+      onMessage: (_conn, _bytes, _tag, data) => got.push(data as DnsMessage),
+      onPeerClosed: (conn) => conn.close(),
+      onClosed: (_conn, error) => {
+        closedWith = error
+      },
+    })
+    t.run(6)
+    expect(closedWith).toBeNull()
+    expect(got.map((m) => [m.id, m.answers.map((r) => (r.type === DnsType.A ? r.address : ""))])).toEqual([
+      [7, ["10.96.0.80"]],
+    ])
+    expect(t.cache().counters.received).toBe(1)
+    const node = t.world.nodes.get("node-1") ?? expect.fail("node")
+    expect(node.filter.conntrack.list(t.world.scheduler.nowNs).filter((e) => e.includes("dst=10.96.0.10"))).toEqual([])
+  })
+
   it("a graceful stop removes rules and addresses: the VIP falls back to kube-proxy -> CoreDNS", () => {
     const t = build(yaml("timeline:\n  - { at: 5s, nodeLocalDns: { node: node-1, event: stop } }\n"))
     t.run(6)
