@@ -347,6 +347,13 @@ describe("dns.nodeLocal settings", () => {
       "external host api.example.test's address",
     )
   })
+  it("refuses the cache without the system Services (no kube-dns to forward to)", () => {
+    const text = yaml().replace("  nodes: { count: 2 }\n", "  nodes: { count: 2 }\n  systemServices: false\n")
+    expect(issues(text)).toContain(
+      "9:30: dns.nodeLocal.enabled: NodeLocal DNSCache forwards to kube-dns's pods: it needs cluster.systemServices (the kube-dns Service)",
+    )
+  })
+
   it("refuses a nodeLocalDns step when the cache is off or the node is unknown", () => {
     expect(issues(yaml("timeline:\n  - { at: 5s, nodeLocalDns: { event: stop } }\n", "")).join("\n")).toContain(
       "NodeLocal DNSCache is not enabled",
