@@ -55,7 +55,9 @@ export function startNodeLocalDns(setup: NodeLocalDnsSetup): {
   agents: Map<string, NodeLocalDnsAgent>
   issues: K8sIssue[]
 } {
-  const issues = setup.apply([kubeDnsUpstreamManifest()])
+  // A scenario that applies nodelocaldns.yaml's Service itself keeps its own.
+  const exists = setup.store.get("Service", "kube-system", KUBE_DNS_UPSTREAM) !== undefined
+  const issues = exists ? [] : setup.apply([kubeDnsUpstreamManifest()])
   const agents = new Map<string, NodeLocalDnsAgent>()
   const upstream = clusterIpOf(setup.store, KUBE_DNS_UPSTREAM)
   if (upstream === null) return { agents, issues }
