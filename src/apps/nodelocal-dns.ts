@@ -19,8 +19,12 @@
  * CPU: the same per-query worker model as the CoreDNS server (COREDNS_QUERIES_PER_SECOND_PER_CPU,
  * the node's CPUs: the manifest requests 25m and sets no CPU limit).
  *
- * Not modelled: forward's 2 s read timeout and health checks (a lost TCP upstream shows up only
- * when the connection fails: SERVFAIL), the TCP listener listens on the wildcard address (the simulated TCP
+ * forward's timing: each attempt waits `readTimeout` 2 s for the answer; a timed-out attempt's
+ * connection is closed and ServeDNS tries again until its 5 s deadline (forward.go defaultTimeout),
+ * then SERVFAIL.
+ *
+ * Not modelled: health checks and the retry loop after a connection error (refused/reset answer
+ * SERVFAIL at once instead of retrying until the deadline), the TCP listener listens on the wildcard address (the simulated TCP
  * has one listener per port) and resets connections accepted on other addresses after the handshake
  * instead of answering the SYN with RST, max_concurrent, prefetch, serve_stale, health/metrics servers.
  */
@@ -49,6 +53,10 @@ import { cacheWithTtl, DnsCache, nodeLocalClusterCache } from "../dns/coredns/ca
 
 /** forward's `expire` default: pooled connections idle this long are closed. */
 export const FORWARD_EXPIRE_NS = 10 * NS_PER_S
+/** forward's per-attempt read timeout (proxy/connect.go readTimeout, 2 s). */
+export const FORWARD_READ_TIMEOUT_NS = 2 * NS_PER_S
+/** forward.go defaultTimeout: ServeDNS keeps trying upstreams until this long after the query came. */
+export const FORWARD_DEADLINE_NS = 5 * NS_PER_S
 
 export interface NodeLocalDnsParams {
   /** `-localip`, in order (iptables mode: link-local, kube-dns VIP; IPVS mode: link-local only). */
@@ -77,6 +85,8 @@ export interface NodeLocalDnsCounters {
   /** TCP connections opened to kube-dns-upstream. */
   upstreamConnections: number
   servfail: number
+  /** Upstream attempts that got no answer within the read timeout (each retried until the deadline). */
+  upstreamTimeouts: number
   dropped: number
 }
 
@@ -87,6 +97,8 @@ const BLOCK_ROOT = 3
 
 /** onServe slot of the connection manager's ticker (job slots are >= 0). */
 const SLOT_CONN_MANAGER = -1
+/** onServe slot of job `slot`'s read deadline: -2 - slot (apart from its CPU and resolver events). */
+const readDeadlineSlot = (slot: number): number => -2 - slot
 
 const PHASE_FREE = 0
 const PHASE_QUEUED = 1
@@ -104,6 +116,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     forwardedTcp: 0,
     upstreamConnections: 0,
     servfail: 0,
+    upstreamTimeouts: 0,
     dropped: 0,
   }
   /** One cache per server block (cluster, in-addr.arpa, ip6.arpa, root). */
@@ -122,6 +135,10 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
   private readonly jobFlow: number[] = []
   private readonly jobPhase: number[] = []
   private readonly jobBlock: number[] = []
+  /** The upstream connection of a query in PHASE_TCP, its attempt's read deadline and forward's deadline. */
+  private readonly jobUpstream: (TcpConnection | null)[] = []
+  private readonly jobReadDeadlineNs: number[] = []
+  private readonly jobForwardDeadlineNs: number[] = []
   private readonly jobFree: number[] = []
   private queue: number[] = []
   private queueHead = 0
@@ -273,6 +290,12 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
 
   onServe(slot: number, nowNs: number): void {
     if (slot === SLOT_CONN_MANAGER) return this.cleanupExpired(nowNs)
+    if (slot < SLOT_CONN_MANAGER) {
+      // A read deadline; earlier attempts' (and earlier jobs') deadlines fire before the current one.
+      const job = readDeadlineSlot(slot)
+      if (this.jobPhase[job] === PHASE_TCP && nowNs >= this.jobReadDeadlineNs[job]) this.attemptTimedOut(job, nowNs)
+      return
+    }
     const phase = this.jobPhase[slot]
     if (phase === PHASE_CPU) {
       this.busyWorkers--
@@ -305,6 +328,8 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
       this.apps.scheduleServe(this.index, slot, nowNs + this.params.upstreamRttNs)
       return
     }
+    this.counters.forwardedTcp++
+    this.jobForwardDeadlineNs[slot] = nowNs + FORWARD_DEADLINE_NS
     this.forwardTcp(slot, nowNs)
   }
 
@@ -325,9 +350,11 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
 
   // --- forward . <kube-dns-upstream> { force_tcp }
 
+  /** One attempt (proxy.Connect): a pooled or new connection, the query, a read deadline. */
   private forwardTcp(slot: number, nowNs: number): void {
     this.jobPhase[slot] = PHASE_TCP
-    this.counters.forwardedTcp++
+    this.jobReadDeadlineNs[slot] = nowNs + FORWARD_READ_TIMEOUT_NS
+    this.apps.scheduleServe(this.index, readDeadlineSlot(slot), nowNs + FORWARD_READ_TIMEOUT_NS)
     // The most recently idle connection first (the pool is a stack); expired ones are closed.
     while (this.idle.length > 0) {
       const conn = this.idle.pop() as TcpConnection
@@ -338,12 +365,32 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
         continue
       }
       this.busy.set(conn, slot)
+      this.jobUpstream[slot] = conn
       this.sendUpstream(conn, slot)
       return
     }
     this.counters.upstreamConnections++
     const conn = this.apps.network.tcp.connect(this.ns, this.params.upstreamServiceIp, DNS_PORT, this.upstreamListener)
     this.busy.set(conn, slot)
+    this.jobUpstream[slot] = conn
+  }
+
+  /**
+   * No answer within the read timeout: Connect fails and closes the connection; ServeDNS tries
+   * again (one upstream: the same Service) while forward's deadline has not passed, then SERVFAIL.
+   */
+  private attemptTimedOut(slot: number, nowNs: number): void {
+    this.counters.upstreamTimeouts++
+    const conn = this.jobUpstream[slot]
+    this.jobUpstream[slot] = null
+    if (conn !== null) {
+      this.busy.delete(conn)
+      conn.close()
+    }
+    if (!this.running) return this.finish(slot)
+    if (nowNs < this.jobForwardDeadlineNs[slot]) return this.forwardTcp(slot, nowNs)
+    this.counters.servfail++
+    this.reply(slot, dnsReply(this.jobQuery[slot] as DnsMessage, Rcode.SERVFAIL, DnsFlag.RA, []))
   }
 
   /** persistent.go cleanup(false): close pooled connections unused for `expire`; tick again. */
@@ -376,6 +423,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     const slot = this.busy.get(conn)
     if (slot === undefined || !isDnsMessage(appData)) return
     this.busy.delete(conn)
+    this.jobUpstream[slot] = null
     this.idle.push(conn)
     this.idleSinceNs.push(this.apps.nowNs)
     if (!this.running) return this.finish(slot)
@@ -393,6 +441,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     const slot = this.busy.get(conn)
     if (slot === undefined) return
     this.busy.delete(conn)
+    this.jobUpstream[slot] = null
     if (!this.running) return this.finish(slot)
     this.counters.servfail++
     this.reply(slot, dnsReply(this.jobQuery[slot] as DnsMessage, Rcode.SERVFAIL, DnsFlag.RA, []))
@@ -429,6 +478,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     this.jobQuery[slot] = null
     this.jobSocket[slot] = null
     this.jobConn[slot] = null
+    this.jobUpstream[slot] = null
     this.jobPhase[slot] = PHASE_FREE
     this.jobFree.push(slot)
   }

@@ -248,6 +248,22 @@ describe("NodeLocal DNSCache in the data plane", () => {
     expect(node.filter.conntrack.list(t.world.scheduler.nowNs).filter((e) => e.includes("dst=10.96.0.10"))).toEqual([])
   })
 
+  it("an upstream that never answers: 2 s read timeouts, retried until forward's 5 s deadline, then SERVFAIL", () => {
+    const t = build(yaml())
+    t.run(5)
+    // CoreDNS stops answering but keeps its sockets (overloaded, not dead): no RST, no reply.
+    for (const server of t.coreDns()) server.running = false
+    const sentS = t.world.scheduler.nowNs / NS_PER_S
+    t.ask(1, "web.default.svc.cluster.local")
+    t.run(sentS + 5.9)
+    expect(t.log.got).toEqual([])
+    t.run(sentS + 6.1)
+    // Attempts at +0, +2 and +4 s (the last starts before the +5 s deadline) time out at +2, +4, +6 s.
+    expect(t.log.got.map((g) => g.reply.rcode)).toEqual([Rcode.SERVFAIL])
+    expect(t.cache().counters.upstreamTimeouts).toBe(3)
+    expect(t.cache().counters.upstreamConnections).toBe(3)
+  })
+
   it("a graceful stop removes rules and addresses: the VIP falls back to kube-proxy -> CoreDNS", () => {
     const t = build(yaml("timeline:\n  - { at: 5s, nodeLocalDns: { node: node-1, event: stop } }\n"))
     t.run(6)
