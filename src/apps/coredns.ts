@@ -136,7 +136,7 @@ export interface CoreDnsCounters {
  * The root zone's SOA as a recursive resolver relays it with NXDOMAIN (`. 86400 IN SOA
  * a.root-servers.net. nstld.verisign-grs.com. ... 1800 900 604800 86400`, IANA root zone).
  */
-const ROOT_SOA: SoaRecord = {
+export const ROOT_SOA: SoaRecord = {
   name: "",
   ttl: 86400,
   type: DnsType.SOA,
@@ -203,6 +203,22 @@ function prefix(bare: DnsMessage, reply: DnsMessage, count: number): DnsMessage 
     authorities: reply.authorities.slice(0, n),
     additionals: reply.additionals.slice(0, x),
   }
+}
+
+/**
+ * The upstream resolver outside the cluster (a node's /etc/resolv.conf nameserver): scenario
+ * external hosts' A records; NODATA for other types; NXDOMAIN else.
+ */
+export function upstreamResolverAnswers(
+  names: ReadonlyMap<string, Ipv4>,
+  ttlS: number,
+  name: string,
+  qtype: number,
+): { rcode: number; records: DnsRecord[] } {
+  const address = names.get(name.toLowerCase())
+  if (address === undefined) return { rcode: Rcode.NXDOMAIN, records: [] }
+  if (qtype !== DnsType.A) return { rcode: Rcode.NOERROR, records: [] }
+  return { rcode: Rcode.NOERROR, records: [{ name, ttl: ttlS, type: DnsType.A, address: formatIpv4(address) }] }
 }
 
 export class CoreDnsServer extends Server implements UdpListener, TcpServerListener, TcpConnectionListener {
@@ -414,15 +430,8 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
     this.reply(slot, this.cache.put(nowNs, query, reply))
   }
 
-  /** The upstream resolver: scenario external hosts' A records; NODATA for other types; NXDOMAIN else. */
   private upstreamAnswers(name: string, qtype: number): { rcode: number; records: DnsRecord[] } {
-    const address = this.env.upstreamNames.get(name.toLowerCase())
-    if (address === undefined) return { rcode: Rcode.NXDOMAIN, records: [] }
-    if (qtype !== DnsType.A) return { rcode: Rcode.NOERROR, records: [] }
-    return {
-      rcode: Rcode.NOERROR,
-      records: [{ name, ttl: this.params.upstreamTtlS, type: DnsType.A, address: formatIpv4(address) }],
-    }
+    return upstreamResolverAnswers(this.env.upstreamNames, this.params.upstreamTtlS, name, qtype)
   }
 
   private reply(slot: number, reply: DnsMessage): void {

@@ -223,6 +223,8 @@ export type TimelineAction =
   | { readonly kind: "apply"; readonly objects: readonly ManifestObject[] }
   /** The next `count` iptables-restore runs of kube-proxy on `node` fail (cluster/kube-proxy.ts). */
   | { readonly kind: "failRestore"; readonly node: string; readonly count: number }
+  /** node-local-dns on `node` (null: every node): graceful stop, crash (no teardown) or start. */
+  | { readonly kind: "nodeLocalDns"; readonly node: string | null; readonly event: "stop" | "crash" | "start" }
 
 export interface TimelineStep {
   readonly atNs: number

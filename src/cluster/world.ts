@@ -35,6 +35,8 @@ import { LoadBalancers } from "../lb/loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
 import { PROXY_BACKENDS } from "./proxy-backends.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
+import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
+import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 
 /** A timeline apply step's description lists at most this many objects by name. */
@@ -90,6 +92,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly workloads: WorkloadRuntime[]
   readonly steps: StepRecord[] = []
   readonly warnings: Issue[] = []
+  /** node-cache per node when dns.nodeLocal.enabled (apps/nodelocal-agent.ts). */
+  nodeLocalDns: ReadonlyMap<string, NodeLocalDnsAgent> = new Map()
   private readonly serverIdentities: ServerIdentity[] = []
   private readonly names: NameTables
   private readonly kindTimeline: number
@@ -154,6 +158,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       externalAddresses: new Map([...this.externals.values()].map((h) => [h.name, h.ip])),
     }
     issues.push(...this.controlPlane.apply(spec.manifests))
+    if (spec.dns.nodeLocalEnabled) issues.push(...this.startNodeLocalDns())
     const errors = issues.filter((i) => i.severity === "error")
     if (errors.length > 0) throw new ScenarioIssues(errors)
     this.warnings.push(...issues.filter((i) => i.severity === "warning"))
@@ -253,6 +258,34 @@ export class World implements ApiListener, EventHandler, AppsListener {
 
   private serviceTime(): ServiceTime {
     return { meanNs: this.spec.server.serviceTimeNs, distribution: this.spec.server.serviceTimeDistribution }
+  }
+
+  /** NodeLocal DNSCache: kube-dns-upstream, then node-cache on every node (apps/nodelocal-setup.ts). */
+  private startNodeLocalDns(): Issue[] {
+    const c = this.spec.cluster
+    const { agents, issues } = startNodeLocalDns({
+      seed: this.seed,
+      address: this.spec.dns.nodeLocalAddress,
+      proxyMode: this.spec.kubeProxy.mode,
+      clusterDomain: c.clusterDomain,
+      upstreamRttNs: 2 * c.network.externalLatencyNs,
+      upstreamNames: new Map([...this.externals.values()].map((h) => [h.name.toLowerCase(), h.ip])),
+      store: this.controlPlane.store,
+      apply: (objects) => this.controlPlane.apply(objects),
+      network: this.network,
+      host: this.apps,
+      identity: (name, address, node) => this.identity(name, address, node),
+      scheduler: this.scheduler,
+      startAtNs: (node) => this.nodes.get(node)?.proxy.runningSyncEndNs ?? 0,
+      nodes: [...this.nodes.values()].map((n) => ({
+        name: n.name,
+        ns: n.net.ns,
+        stack: n.filter,
+        cpus: c.nodes.find((x) => x.name === n.name)?.cpus ?? c.cpus ?? NODE_CPUS_DEFAULT,
+      })),
+    })
+    this.nodeLocalDns = agents
+    return issues
   }
 
   // ------------------------------------------------------------------------------- API watch
@@ -370,6 +403,9 @@ export class World implements ApiListener, EventHandler, AppsListener {
       issues = []
       this.nodes.get(action.node)?.proxy.failRestores(action.count)
       description = `kube-proxy on ${action.node}: the next ${action.count === 1 ? "iptables-restore fails" : `${action.count} iptables-restore runs fail`}`
+    } else if (action.kind === "nodeLocalDns") {
+      issues = []
+      description = nodeLocalDnsEvent(this.nodeLocalDns, action.node, action.event)
     } else {
       issues = cp.apply(action.objects)
       const names = action.objects.map((o) => `${o.object.kind.toLowerCase()}/${o.object.metadata.name}`)

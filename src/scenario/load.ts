@@ -262,15 +262,53 @@ class Context {
     this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
   }
 
-  /** DNS packets are not simulated yet: say so rather than accept a setting that changes nothing. */
-  private nodeLocalEnabled(file: ScenarioFile): boolean {
+  /**
+   * dns.nodeLocal: node-cache binds its listen address on every node, so it must not be an address
+   * the cluster already routes (node, pod and Service ranges, external hosts, explicit node IPs,
+   * loopback); its cluster-zone upstream is a Service beside kube-dns, so the system Services must exist.
+   */
+  private nodeLocal(file: ScenarioFile): { enabled: boolean; address: string } {
     const enabled = file.dns?.nodeLocal?.enabled ?? false
-    if (enabled)
-      this.warning(
+    const address = file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress
+    if (!enabled) return { enabled, address }
+    const ip = parseIpv4(address)
+    // A malformed address is reported by the schema.
+    if (ip === undefined) return { enabled, address }
+    const path: Path =
+      file.dns?.nodeLocal?.address === undefined ? ["dns", "nodeLocal", "enabled"] : ["dns", "nodeLocal", "address"]
+    const c = file.cluster
+    const ranges: [string, string][] = [
+      ["cluster.nodeCIDR", c?.nodeCIDR ?? DEFAULTS.nodeCIDR],
+      ["cluster.podCIDR", c?.podCIDR ?? DEFAULTS.podCIDR],
+      ["cluster.serviceCIDR", c?.serviceCIDR ?? DEFAULTS.serviceCIDR],
+      ["loopback", "127.0.0.0/8"],
+    ]
+    for (const [field, text] of ranges) {
+      const cidr = parseCidr(text)
+      // An unparsable range is reported on its own field.
+      if (cidr !== undefined && cidrContains(cidr, ip))
+        this.error(
+          path,
+          `the NodeLocal DNSCache address ${address} is inside ${field} ${text}; use an unused link-local address such as 169.254.20.10`,
+        )
+    }
+    for (const host of file.externalHosts ?? []) {
+      if (host.ip === address)
+        this.error(path, `the NodeLocal DNSCache address ${address} is external host ${host.name}'s address`)
+    }
+    const nodes = c?.nodes
+    if (nodes !== undefined && Array.isArray(nodes)) {
+      for (const node of nodes) {
+        if (node.ip === address)
+          this.error(path, `the NodeLocal DNSCache address ${address} is node ${node.name}'s address`)
+      }
+    }
+    if (c?.systemServices === false)
+      this.error(
         ["dns", "nodeLocal", "enabled"],
-        "NodeLocal DNSCache is not simulated yet: names resolve without DNS packets",
+        "NodeLocal DNSCache forwards to kube-dns's pods: it needs cluster.systemServices (the kube-dns Service)",
       )
-    return enabled
+    return { enabled, address }
   }
 
   /** loadBalancer: pool, mode and health check (absent fields: lb/loadbalancer.ts defaults). */
@@ -336,6 +374,11 @@ class Context {
       externalHosts.map((h) => h.name),
       durationNs,
     )
+    if (!(file.dns?.nodeLocal?.enabled ?? false))
+      timeline.forEach((step, index) => {
+        if (step.action.kind === "nodeLocalDns")
+          this.error(["timeline", index, "nodeLocalDns"], "NodeLocal DNSCache is not enabled (dns.nodeLocal.enabled)")
+      })
     this.checkObjects(manifests, allObjects)
     const expectations = (file.expect ?? []).flatMap((entry, index) =>
       this.expectation(
@@ -357,10 +400,10 @@ class Context {
       durationNs,
       cluster,
       kubeProxy,
-      dns: {
-        nodeLocalEnabled: this.nodeLocalEnabled(file),
-        nodeLocalAddress: file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress,
-      },
+      dns: (() => {
+        const nodeLocal = this.nodeLocal(file)
+        return { nodeLocalEnabled: nodeLocal.enabled, nodeLocalAddress: nodeLocal.address }
+      })(),
       loadBalancer: this.loadBalancer(file),
       server,
       externalHosts,
@@ -849,6 +892,14 @@ class Context {
         position,
       }
     }
+    if (step.nodeLocalDns !== undefined) {
+      if (step.namespace !== undefined) this.error([...path, "namespace"], "a nodeLocalDns step has no namespace")
+      return {
+        atNs,
+        action: { kind: "nodeLocalDns", node: step.nodeLocalDns.node ?? null, event: step.nodeLocalDns.event },
+        position,
+      }
+    }
     if (step.namespace !== undefined)
       this.error(
         [...path, "namespace"],
@@ -966,6 +1017,13 @@ class Context {
           if (!has(kind, step.action.namespace, m[2]))
             this.error(["timeline", index, "scale"], `no ${kind} "${m[2]}" in namespace "${step.action.namespace}"`)
         }
+      }
+      if (step.action.kind === "nodeLocalDns") {
+        if (step.action.node !== null && !nodeNames.includes(step.action.node))
+          this.error(
+            ["timeline", index, "nodeLocalDns", "node"],
+            `no node "${step.action.node}" (nodes: ${nodeNames.join(", ")})`,
+          )
       }
       if (step.action.kind === "failRestore" && !nodeNames.includes(step.action.node)) {
         this.error(

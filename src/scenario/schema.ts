@@ -288,7 +288,12 @@ const TimelineStep = Schema.Struct({
   namespace: opt(Schema.String),
   /** kube-proxy's next `count` (default 1) iptables-restore runs on `node` fail. */
   failRestore: opt(Schema.Struct({ node: Schema.String, count: opt(PositiveInt) })),
-}).check(exactlyOneOf(["scale", "delete", "apply", "failRestore"]))
+  /**
+   * The node-local-dns pod on `node` (absent: every node): `stop` = SIGTERM (node-cache tears its
+   * rules and interface down), `crash` = killed without teardown, `start` = the pod runs again.
+   */
+  nodeLocalDns: opt(Schema.Struct({ node: opt(Schema.String), event: Schema.Literals(["stop", "crash", "start"]) })),
+}).check(exactlyOneOf(["scale", "delete", "apply", "failRestore", "nodeLocalDns"]))
 
 const Expectation = Schema.Struct({
   workload: Schema.String,
