@@ -141,6 +141,19 @@ describe("UDP clash at confirm (nf_ct_resolve_clash)", () => {
       if (fix === "none" || fix === "4.19") expect(p2.srcPort).not.toBe(40000)
       else expect(p2.srcPort).toBe(40000)
     }
+    // The same in the time-window model: the second packet arrives after the first one's 150 ns of
+    // POSTROUTING rules have begun, so the first entry is in the hash when the second's SNAT null
+    // binding tests its reply tuple, but not yet when the second's conntrack lookup ran.
+    for (const fix of RACE_FIXES) {
+      const stack = node(fix, ONE_ENDPOINT, 1_000_000)
+      const p1 = udp(CLIENT, 40000, VIP, 53)
+      const p2 = udp(CLIENT, 40000, VIP, 53)
+      const first = receive(stack, stack.host as FakeHost, p1, CNI0, 1000)
+      expect(first.costNs).toBeGreaterThan(200)
+      const v2 = receive(stack, stack.host as FakeHost, p2, CNI0, 1200).verdict
+      expect(v2, fix).toBe(expected[fix])
+      expect(p2.srcPort === 40000, fix).toBe(fix === "5.0" || fix === "clash-insert")
+    }
   })
 
   it("race 3, different endpoints: dropped up to 5.0; clash-insert inserts the loser reply-only for 1 s and both replies are un-NATed", () => {
