@@ -167,12 +167,16 @@ function conntrackResults(world: World, nowNs: number): ConntrackResults {
   const entriesByState: Record<string, number> = {}
   let peakEntries = 0
   let insertFailed = 0
+  let clashResolved = 0
+  const insertFailedByNode: Record<string, number> = {}
   let dropsTableFull = 0
   for (const node of world.nodes.values()) {
     const stats = node.filter.conntrack.stats(nowNs)
     peakEntriesByNode[node.name] = stats.peak
     peakEntries = Math.max(peakEntries, stats.peak)
     insertFailed += stats.insertFailed
+    insertFailedByNode[node.name] = stats.insertFailed
+    clashResolved += stats.clashResolved
     dropsTableFull += stats.dropTableFull
     for (const [state, count] of Object.entries(stats.byState))
       entriesByState[state] = (entriesByState[state] ?? 0) + count
@@ -182,6 +186,8 @@ function conntrackResults(world: World, nowNs: number): ConntrackResults {
     peakEntriesByNode: sortedRecord(peakEntriesByNode),
     entriesByState: sortedRecord(entriesByState),
     insertFailed,
+    insertFailedByNode: sortedRecord(insertFailedByNode),
+    clashResolved,
     dropsTableFull,
   }
 }

@@ -7,6 +7,7 @@ import type { IssueLocate, IssuePosition, K8sIssue } from "../k8s/issues.ts"
 import type { KubeObject } from "../k8s/types.ts"
 import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
+import type { RaceFix } from "../netfilter/conntrack.ts"
 import type { IptablesSyncCost, IpvsSyncCost, NftablesSyncCost } from "../proxy/sync-cost.ts"
 
 /**
@@ -39,6 +40,19 @@ export interface NodeSpec {
   readonly instanceType?: string
   /** CPUs (kube-proxy's detectNumCPU, for nf_conntrack_max); absent: cluster.cpus, else 2. */
   readonly cpus?: number
+  /** This node's kernel conntrack behaviour; absent fields: cluster.conntrack's, else the defaults. */
+  readonly conntrack?: NodeConntrackSpec
+}
+
+/** The simulated kernel's conntrack behaviour on a node (not kube-proxy's settings). */
+export interface NodeConntrackSpec {
+  /** Fixes of the UDP clash race the kernel has (netfilter/conntrack.ts RaceFix; default clash-insert). */
+  readonly raceFix?: RaceFix
+  /**
+   * Parts per million of UDP packets meeting a not-yet-confirmed entry of their own flow that are
+   * processed concurrently on another CPU and race it (default 0).
+   */
+  readonly racePpm?: number
 }
 
 /** The link model (latencies, bandwidth, MTU, loss, queue); defined by net/, which uses it. */
@@ -63,6 +77,8 @@ export interface ClusterSpec {
   readonly maxPods?: number
   /** CPUs of every node (a node's own cpus wins; absent: 2). */
   readonly cpus?: number
+  /** Kernel conntrack behaviour of every node (a node's own fields win). */
+  readonly conntrack?: NodeConntrackSpec
   /** kube-controller-manager --kube-api-qps / --kube-api-burst (defaults 20 / 30). */
   readonly controllerManager?: { readonly kubeApiQps?: number; readonly kubeApiBurst?: number }
 }

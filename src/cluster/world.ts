@@ -37,7 +37,8 @@ import { PROXY_BACKENDS } from "./proxy-backends.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
-import { ScenarioIssues, type Issue, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
+import { ScenarioIssues, type Issue, type NodeConntrackSpec, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
+import type { RaceFix } from "../netfilter/conntrack.ts"
 
 /** A timeline apply step's description lists at most this many objects by name. */
 const APPLY_NAMES_LISTED_MAX = 10
@@ -198,7 +199,13 @@ export class World implements ApiListener, EventHandler, AppsListener {
     )
     const filter = new NetfilterStack(net.ns, {
       rng: Rng.stream(this.seed, `node/${name}/netfilter`),
-      conntrack: { max: sysctls.max, timeouts: sysctls.timeouts },
+      conntrack: {
+        max: sysctls.max,
+        timeouts: sysctls.timeouts,
+        // The kernel's UDP clash race (netfilter/conntrack.ts): a node's own setting, else the cluster's.
+        ...nodeRaceOptions(nodeSpec?.conntrack, this.spec.cluster.conntrack),
+        raceRng: Rng.stream(this.seed, `node/${name}/conntrack-race`),
+      },
       ruleCostNs: kp.ruleCostNs,
     })
     net.ns.filter = filter
@@ -592,6 +599,16 @@ export class World implements ApiListener, EventHandler, AppsListener {
     }
     return [...names].sort()
   }
+}
+
+/** The UDP clash race settings of a node's kernel: its own fields win over the cluster's. */
+function nodeRaceOptions(
+  node: NodeConntrackSpec | undefined,
+  cluster: NodeConntrackSpec | undefined,
+): { raceFix?: RaceFix; racePpm?: number } {
+  const raceFix = node?.raceFix ?? cluster?.raceFix
+  const racePpm = node?.racePpm ?? cluster?.racePpm
+  return { ...(raceFix !== undefined ? { raceFix } : {}), ...(racePpm !== undefined ? { racePpm } : {}) }
 }
 
 function arrivalModel(spec: WorkloadSpec): ArrivalModel {

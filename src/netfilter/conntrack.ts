@@ -17,6 +17,7 @@
  * cost per packet does not grow with the table.
  */
 import type { Packet } from "../wire/packet.ts"
+import type { Rng } from "../sim/rng.ts"
 import { formatIpv4 } from "../wire/ipv4.ts"
 import { DropReason } from "../wire/drop-reason.ts"
 import { IcmpType, Protocol, TcpFlag, protocolName } from "../wire/protocol.ts"
@@ -64,6 +65,29 @@ export const KUBE_PROXY_CONNTRACK_TIMEOUTS: ConntrackTimeouts = {
   tcpCloseWaitNs: 3600 * NS_PER_S,
 }
 
+/**
+ * Which fixes of the UDP confirm-time clash (dns.md §4.1) the simulated kernel has:
+ * - `none`: before 4.19. A clash is resolved (the loser's packet adopts the winner's entry) only when
+ *   the winner has no NAT set up at all (71d8c47fc653, `(ct->status & IPS_NAT_DONE_MASK) == 0`);
+ *   otherwise the packet is dropped. insert_failed counts every clash.
+ * - `4.19`: also resolved when both entries are equal in both directions (ed07d9a021df, nf_ct_match).
+ * - `5.0`: as 4.19, and NAT's tuple-in-use test ignores an entry with the same original tuple
+ *   (4e35c1cb9460, nf_conntrack_tuple_taken), so a loser NATed after the winner's insert keeps its
+ *   source port and can still match.
+ * - `clash-insert` (6a757c07e51f, "allow insertion of clashing entries", v5.6+): a UDP loser whose
+ *   entry differs (other DNAT endpoint) is inserted in the reply direction only with a fixed 1 s
+ *   timeout (nf_ct_resolve_clash_harder); insert_failed counts only packets dropped, resolved clashes
+ *   count in clash_resolve.
+ */
+export const RACE_FIXES = ["none", "4.19", "5.0", "clash-insert"] as const
+export type RaceFix = (typeof RACE_FIXES)[number]
+const RACE_LEVEL: Record<RaceFix, number> = { none: 0, "4.19": 1, "5.0": 2, "clash-insert": 3 }
+const LEVEL_4_19 = 1
+const LEVEL_5_0 = 2
+const LEVEL_CLASH_INSERT = 3
+/** nf_ct_resolve_clash_harder: `loser_ct->timeout = nfct_time_stamp + HZ`. */
+const NAT_CLASH_TIMEOUT_NS = NS_PER_S
+
 export interface ConntrackOptions {
   /** nf_conntrack_max. Default 131072 = kube-proxy's conntrack.min (proxy/conntrack-sysctls.ts). */
   readonly max?: number
@@ -74,6 +98,17 @@ export interface ConntrackOptions {
   readonly reapSlotsPerPacket?: number
   /** Unconfirmed entries older than this (a packet dropped between hooks) are freed (default 1 s). */
   readonly unconfirmedTtlNs?: number
+  /** The simulated kernel's fixes of the UDP clash race (default `clash-insert`, any kernel >= 5.6). */
+  readonly raceFix?: RaceFix
+  /**
+   * Probability, in parts per million, that a UDP packet meeting an entry of its own flow that is
+   * still on its way to confirm (see `visibleNs`) is processed concurrently on another CPU, so it
+   * misses that entry and builds its own (default 0: packets of one flow are processed one after
+   * the other, as on one CPU).
+   */
+  readonly racePpm?: number
+  /** The stream the concurrency draws come from (required when racePpm > 0). */
+  readonly raceRng?: Rng
 }
 
 const MAX_DEFAULT = 131072
@@ -172,6 +207,8 @@ export interface ConntrackStats {
   created: number
   expired: number
   insertFailed: number
+  /** Clashes resolved at confirm (the kernel's clash_resolve; before clash-insert also in insertFailed). */
+  clashResolved: number
   dropTableFull: number
   earlyDrops: number
   invalid: number
@@ -183,6 +220,10 @@ export class Conntrack {
   readonly tcpLoose: boolean
   readonly reapSlotsPerPacket: number
   readonly unconfirmedTtlNs: number
+  readonly raceFix: RaceFix
+  private readonly raceLevel: number
+  readonly racePpm: number
+  private readonly raceRng: Rng | null
 
   private capacity = 0
   /** Tuple columns, indexed by node = 2*id + direction. */
@@ -203,6 +244,16 @@ export class Conntrack {
   expiresNs = new Float64Array(0)
   createdNs = new Float64Array(0)
   mark = new Uint32Array(0)
+  /**
+   * When the entry enters the hash in the kernel's time: its first packet's arrival plus the hook
+   * costs charged up to confirm. The simulator runs a packet's hooks in one event, so the entry is
+   * linked earlier; a concurrent packet of the same flow arriving before this time misses it.
+   */
+  visibleNs = new Float64Array(0)
+  /** For an entry built by a packet that missed a not-yet-visible entry of its flow: that entry, else -1. */
+  raceOf = new Int32Array(0)
+  /** The racing packet's own clock (arrival + hook costs so far), set by the stack before NAT. */
+  raceClockNs = 0
 
   private heads = new Int32Array(0)
   private bucketMask = 0
@@ -218,6 +269,7 @@ export class Conntrack {
   created = 0
   expired = 0
   insertFailed = 0
+  clashResolved = 0
   dropTableFull = 0
   earlyDrops = 0
   invalid = 0
@@ -229,6 +281,16 @@ export class Conntrack {
     this.tcpLoose = options.tcpLoose ?? true
     this.reapSlotsPerPacket = options.reapSlotsPerPacket ?? 8
     this.unconfirmedTtlNs = options.unconfirmedTtlNs ?? NS_PER_S
+    this.raceFix = options.raceFix ?? "clash-insert"
+    this.raceLevel = RACE_LEVEL[this.raceFix]
+    assert(this.raceLevel !== undefined, `conntrack raceFix must be one of ${RACE_FIXES.join(", ")}`)
+    this.racePpm = options.racePpm ?? 0
+    assert(
+      Number.isInteger(this.racePpm) && this.racePpm >= 0 && this.racePpm <= 1_000_000,
+      "conntrack racePpm in parts per million",
+    )
+    this.raceRng = options.raceRng ?? null
+    assert(this.racePpm === 0 || this.raceRng !== null, "conntrack racePpm needs a raceRng")
     this.grow(Math.min(this.max, 256))
     // Start with about one bucket per entry, as the kernel sizes nf_conntrack_buckets ~ max; the
     // table doubles with the confirmed count (load factor <= 1), so early_drop's 8-bucket window
@@ -263,6 +325,8 @@ export class Conntrack {
     this.expiresNs = copy(this.expiresNs, capacity, (n) => new Float64Array(n))
     this.createdNs = copy(this.createdNs, capacity, (n) => new Float64Array(n))
     this.mark = copy(this.mark, capacity, (n) => new Uint32Array(n))
+    this.visibleNs = copy(this.visibleNs, capacity, (n) => new Float64Array(n))
+    this.raceOf = copy(this.raceOf, capacity, (n) => new Int32Array(n))
     this.capacity = capacity
     void old
   }
@@ -272,7 +336,7 @@ export class Conntrack {
     this.bucketMask = buckets - 1
     for (let id = 0; id < this.highWater; id++) {
       if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
-      this.link(id * 2)
+      if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.link(id * 2)
       this.link(id * 2 + 1)
     }
   }
@@ -379,6 +443,8 @@ export class Conntrack {
     this.createdNs[id] = nowNs
     this.expiresNs[id] = nowNs
     this.mark[id] = 0
+    this.visibleNs[id] = nowNs
+    this.raceOf[id] = -1
     this.count++
     this.created++
     if (this.count > this.peak) this.peak = this.count
@@ -398,37 +464,136 @@ export class Conntrack {
   }
 
   /**
-   * Inserts an unconfirmed entry into the hash (__nf_conntrack_confirm). Returns the entry the packet
-   * now belongs to: `id`, or an existing identical entry (the clash is resolved as the kernel does
-   * for same-result clashes), or -1 when another entry holds either tuple (insert_failed).
+   * Inserts an unconfirmed entry into the hash (__nf_conntrack_confirm) and records when that happens
+   * in the kernel's time (`visibleAtNs`, default now). Returns the entry the packet now belongs to:
+   * `id`, an existing entry it was merged into (nf_ct_resolve_clash), or -1 when the clash is not
+   * resolved at the simulated kernel's fix level (the packet is dropped, insert_failed).
    */
-  confirm(id: number, nowNs: number): number {
+  confirm(id: number, nowNs: number, visibleAtNs: number = nowNs): number {
     const i = this.unconfirmed.indexOf(id)
     if (i < 0) return id
     this.unconfirmed.splice(i, 1)
     const o = id * 2
     const r = o + 1
     const p = this.proto[id]
-    const clashO = this.lookup(this.src[o], this.dst[o], this.sport[o], this.dport[o], p, nowNs)
-    const clashR = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], p, nowNs)
-    if (clashO >= 0 || clashR >= 0) {
-      const other = (clashO >= 0 ? clashO : clashR) >> 1
-      const same =
-        clashO === other * 2 &&
-        clashR === other * 2 + 1 &&
-        this.src[other * 2 + 1] === this.src[r] &&
-        this.sport[other * 2 + 1] === this.sport[r]
-      this.release(id)
-      if (same) return other
-      this.insertFailed++
-      return -1
-    }
+    // The original tuple's bucket first, then the reply tuple's (both loops of __nf_conntrack_confirm).
+    let clash = this.lookup(this.src[o], this.dst[o], this.sport[o], this.dport[o], p, nowNs)
+    if (clash < 0) clash = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], p, nowNs)
+    if (clash >= 0) return this.resolveClash(id, clash >> 1, nowNs, visibleAtNs)
+    this.insert(id, visibleAtNs)
+    return id
+  }
+
+  private insert(id: number, visibleAtNs: number): void {
     this.status[id] |= CtStatus.CONFIRMED
-    this.link(o)
-    this.link(r)
+    if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.link(id * 2)
+    this.link(id * 2 + 1)
+    this.visibleNs[id] = visibleAtNs
     this.confirmedCount++
     if (this.confirmedCount > this.heads.length && this.heads.length < 1 << 20) this.rehash(this.heads.length * 2)
-    return id
+  }
+
+  /** nf_ct_match: both tuples equal (zones and extensions are not modelled). */
+  private sameEntry(a: number, b: number): boolean {
+    for (let d = 0; d < 2; d++) {
+      const x = a * 2 + d
+      const y = b * 2 + d
+      if (
+        this.src[x] !== this.src[y] ||
+        this.dst[x] !== this.dst[y] ||
+        this.sport[x] !== this.sport[y] ||
+        this.dport[x] !== this.dport[y]
+      )
+        return false
+    }
+    return true
+  }
+
+  /**
+   * __nf_ct_resolve_clash: the loser's packet adopts the winner when the winner has no NAT set up
+   * (any kernel with 71d8c47fc653) or, from 4.19 (ed07d9a021df), when both entries are equal.
+   */
+  private mergeable(winner: number, loser: number): boolean {
+    if ((this.status[winner] & (CtStatus.SRC_NAT_DONE | CtStatus.DST_NAT_DONE)) === 0) return true
+    return this.raceLevel >= LEVEL_4_19 && this.sameEntry(winner, loser)
+  }
+
+  /**
+   * nf_ct_resolve_clash (the `out:` path of __nf_conntrack_confirm). Only protocols with allow_clash
+   * may be merged: UDP here (ICMP and the generic tracker gained it only in 2026, not modelled).
+   */
+  private resolveClash(id: number, winner: number, nowNs: number, visibleAtNs: number): number {
+    const allowClash = this.proto[id] === Protocol.UDP
+    if (this.raceLevel < LEVEL_CLASH_INSERT) {
+      // Before the 2020 rework, insert_failed was counted for every clash, resolved or not.
+      this.insertFailed++
+      if (allowClash && this.mergeable(winner, id)) {
+        this.release(id)
+        return winner
+      }
+      this.release(id)
+      return -1
+    }
+    if (allowClash && this.mergeable(winner, id)) {
+      this.clashResolved++
+      this.release(id)
+      return winner
+    }
+    if (allowClash) {
+      // nf_ct_resolve_clash_harder: the reply direction must not clash unless both tuples are equal.
+      const r = id * 2 + 1
+      const replyClash = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], this.proto[id], nowNs)
+      if (replyClash >= 0) {
+        const other = replyClash >> 1
+        if (this.mergeable(other, id)) {
+          this.clashResolved++
+          this.release(id)
+          return other
+        }
+      } else {
+        // Inserted in the reply direction only, gone in 1 s, never refreshed nor ASSURED.
+        this.status[id] |= CtStatus.NAT_CLASH | CtStatus.FIXED_TIMEOUT
+        this.expiresNs[id] = nowNs + NAT_CLASH_TIMEOUT_NS
+        this.insert(id, visibleAtNs)
+        this.clashResolved++
+        return id
+      }
+    }
+    this.insertFailed++
+    this.release(id)
+    return -1
+  }
+
+  /**
+   * nf_nat_used_tuple -> nf_conntrack_tuple_taken for entry `ignored`'s candidate reply tuple. An
+   * entry with the same original tuple does not count from 5.0 on (4e35c1cb9460: the clash is left
+   * to confirm); for a racing entry, entries not yet in the hash at its own clock do not count.
+   */
+  tupleTaken(
+    src: number,
+    dst: number,
+    sport: number,
+    dport: number,
+    proto: number,
+    ignored: number,
+    nowNs: number,
+  ): boolean {
+    const node = this.lookup(src, dst, sport, dport, proto, nowNs)
+    if (node < 0) return false
+    const other = node >> 1
+    if (this.raceOf[ignored] >= 0 && this.raceClockNs < this.visibleNs[other]) return false
+    if (this.raceLevel >= LEVEL_5_0 && proto === Protocol.UDP) {
+      const a = other * 2
+      const b = ignored * 2
+      if (
+        this.src[a] === this.src[b] &&
+        this.dst[a] === this.dst[b] &&
+        this.sport[a] === this.sport[b] &&
+        this.dport[a] === this.dport[b]
+      )
+        return false
+    }
+    return true
   }
 
   /** Frees an entry that was never confirmed (its packet was dropped). */
@@ -443,7 +608,7 @@ export class Conntrack {
   /** Removes a confirmed entry from the hash and frees it. */
   remove(id: number): void {
     assert((this.status[id] & CtStatus.CONFIRMED) !== 0, "conntrack: remove of an unconfirmed entry")
-    this.unlink(id * 2)
+    if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.unlink(id * 2)
     this.unlink(id * 2 + 1)
     this.confirmedCount--
     this.free(id)
@@ -549,6 +714,20 @@ export class Conntrack {
       dport = packet.icmpType
     }
     let node = this.lookup(packet.srcAddr, packet.dstAddr, sport, dport, proto, nowNs)
+    let raceWith = -1
+    if (
+      node >= 0 &&
+      (node & 1) === 0 &&
+      proto === Protocol.UDP &&
+      nowNs < this.visibleNs[node >> 1] &&
+      this.racePpm > 0 &&
+      (this.raceRng as Rng).intBelow(1_000_000) < this.racePpm
+    ) {
+      // The entry's first packet is still between conntrack in and confirm on another CPU: in the
+      // kernel the entry is not in the hash yet, so this packet builds its own (dns.md §4.1).
+      raceWith = node >> 1
+      node = -1
+    }
     if (node >= 0 && proto === Protocol.TCP) {
       // A SYN reopening a TIME_WAIT/CLOSE connection kills the old entry and starts anew
       // (tcp_packet: "Reopened connection" -> nf_ct_kill, -NF_REPEAT).
@@ -563,7 +742,11 @@ export class Conntrack {
         node = -1
       }
     }
-    if (node < 0) return this.newIn(packet, sport, dport, nowNs)
+    if (node < 0) {
+      const drop = this.newIn(packet, sport, dport, nowNs)
+      if (raceWith >= 0 && packet.ctId >= 0) this.raceOf[packet.ctId] = raceWith
+      return drop
+    }
     const id = node >> 1
     const direction = node & 1
     if (!this.updateState(id, direction, packet, nowNs)) {
@@ -641,6 +824,8 @@ export class Conntrack {
     }
     if (direction === 1) this.status[id] |= CtStatus.SEEN_REPLY
     if (proto === Protocol.UDP) {
+      // nf_ct_refresh_acct leaves IPS_FIXED_TIMEOUT entries alone; IPS_NAT_CLASH is never ASSURED.
+      if ((this.status[id] & CtStatus.FIXED_TIMEOUT) !== 0) return true
       if ((this.status[id] & CtStatus.SEEN_REPLY) !== 0) {
         if (nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
           this.expiresNs[id] = nowNs + this.timeouts.udpStreamNs
@@ -738,7 +923,7 @@ export class Conntrack {
     this.expireAll(nowNs)
     const lines: string[] = []
     for (let id = 0; id < this.highWater; id++) {
-      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      if ((this.status[id] & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
       lines.push(this.format(id, nowNs))
     }
     return lines
@@ -770,7 +955,8 @@ export class Conntrack {
   deleteWhere(filter: ConntrackFilter): number {
     let deleted = 0
     for (let id = 0; id < this.highWater; id++) {
-      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      // ctnetlink does not see clash entries (their original direction is not in the hash).
+      if ((this.status[id] & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
       const o = id * 2
       const r = o + 1
       if (filter.protocol !== undefined && this.proto[id] !== filter.protocol) continue
@@ -793,7 +979,7 @@ export class Conntrack {
     if (nowNs !== undefined) this.expireAll(nowNs)
     const byState: Record<string, number> = {}
     for (let id = 0; id < this.highWater; id++) {
-      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      if ((this.status[id] & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
       const p = this.proto[id]
       const key =
         p === Protocol.TCP
@@ -811,6 +997,7 @@ export class Conntrack {
       created: this.created,
       expired: this.expired,
       insertFailed: this.insertFailed,
+      clashResolved: this.clashResolved,
       dropTableFull: this.dropTableFull,
       earlyDrops: this.earlyDrops,
       invalid: this.invalid,
@@ -820,7 +1007,8 @@ export class Conntrack {
   /** Live entry ids (confirmed), for tests and inspection. */
   ids(): number[] {
     const out: number[] = []
-    for (let id = 0; id < this.highWater; id++) if ((this.status[id] & CtStatus.CONFIRMED) !== 0) out.push(id)
+    for (let id = 0; id < this.highWater; id++)
+      if ((this.status[id] & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) === CtStatus.CONFIRMED) out.push(id)
     return out
   }
 }

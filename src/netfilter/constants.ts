@@ -42,6 +42,13 @@ export const CtStatus = {
   DST_NAT: 1 << 5,
   SRC_NAT_DONE: 1 << 7,
   DST_NAT_DONE: 1 << 8,
+  /** The timeout is never refreshed (IPS_FIXED_TIMEOUT). */
+  FIXED_TIMEOUT: 1 << 10,
+  /**
+   * A UDP clash loser inserted in the reply direction only (IPS_NAT_CLASH, nf_ct_resolve_clash_harder):
+   * original-direction lookups find the winner, conntrack -L does not show it, never ASSURED.
+   */
+  NAT_CLASH: 1 << 12,
   /** Slot in use (allocated, confirmed or not). Not a kernel bit. */
   USED: 1 << 15,
 } as const

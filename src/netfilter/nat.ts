@@ -64,11 +64,16 @@ export class NfNat {
     }
   }
 
+  /** Entry whose tuple is being chosen (nf_nat_used_tuple's ignored_conntrack). */
+  private forId = -1
+
   /** nf_nat_used_tuple: is the reply tuple of the candidate already in the table? */
   private tupleUsed(proto: number, nowNs: number): boolean {
     const ct = this.ct
     if (proto === Protocol.ICMP)
       return ct.lookup(this.tDst, this.tSrc, this.tSport, icmpReplyType(this.tDport) & 0xffff, proto, nowNs) >= 0
+    if (proto === Protocol.UDP)
+      return ct.tupleTaken(this.tDst, this.tSrc, this.tDport, this.tSport, proto, this.forId, nowNs)
     return ct.lookup(this.tDst, this.tSrc, this.tDport, this.tSport, proto, nowNs) >= 0
   }
 
@@ -80,6 +85,7 @@ export class NfNat {
   setupInfo(id: number, manip: number, range: NatRange | null, address: number, nowNs: number): void {
     const ct = this.ct
     const proto = ct.proto[id]
+    this.forId = id
     this.loadCurrentTuple(id)
     const origSrc = this.tSrc
     const origDst = this.tDst

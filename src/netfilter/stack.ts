@@ -106,6 +106,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private readonly stackChains: (Chain | null)[] = new Array<Chain | null>(JUMP_STACK_MAX).fill(null)
   private readonly stackPositions = new Int32Array(JUMP_STACK_MAX)
   private costRules = 0
+  /**
+   * Simulated CPU the current packet was charged at this namespace's earlier hooks (since its
+   * PREROUTING or OUTPUT): with the current hook's charge so far, how far along its hooks it is.
+   */
+  private packetCostNs = 0
   private hook: Hook = Hook.PREROUTING
   private tableId: TableId = TableId.RAW
   /** The hook host of this namespace: every op at every hook, in run order. */
@@ -290,6 +295,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.loopback =
         packet.ctId >= 0 && (hook === Hook.OUTPUT || (inIfIndex >= 0 && this.host.interfaceName(inIfIndex) === "lo"))
       if (!this.loopback) packet.untracked = false
+      this.packetCostNs = 0
     }
     const ops = this.hooks.ops[hook]
     let v: Verdict = Verdict.ACCEPT
@@ -305,6 +311,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     if (v !== Verdict.ACCEPT && v !== Verdict.STOLEN) this.discard(packet)
     this.rulesEvaluated += this.costRules
     this.lastCostNs = this.costRules * this.ruleCostNs + state.extraNs
+    this.packetCostNs += this.lastCostNs
     return v
   }
 
@@ -513,6 +520,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.natManip = manip
       this.natOutIf = outIfIndex
       this.natNowNs = nowNs
+      // The packet's own clock for a racing entry's tuple-in-use tests (Conntrack.tupleTaken).
+      ct.raceClockNs = nowNs + this.elapsedNs(state)
       const lookups = this.natLookups.ops[this.hook]
       for (let i = 0; i < lookups.length; i++) {
         const v = lookups[i].handler.hookFn(packet, state)
@@ -559,11 +568,21 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     return Verdict.ACCEPT
   }
 
-  /** ipv4_confirm / nf_conntrack_confirm (called by ConfirmOp at INPUT and POSTROUTING). */
-  confirm(packet: Packet, nowNs: number): Verdict {
+  /** Simulated CPU charged to the current packet in this namespace so far (earlier hooks + this one). */
+  private elapsedNs(state: NfHookState): number {
+    return this.packetCostNs + this.costRules * this.ruleCostNs + state.extraNs
+  }
+
+  /**
+   * ipv4_confirm / nf_conntrack_confirm (called by ConfirmOp at INPUT and POSTROUTING). The entry is
+   * in the hash, in the kernel's time, once the hook costs charged so far have elapsed; a UDP clash
+   * is resolved or dropped by Conntrack.confirm at the kernel's fix level (drop: insert_failed).
+   */
+  confirm(packet: Packet, state: NfHookState): Verdict {
     const id = packet.ctId
     if (id < 0 || this.conntrack.isConfirmed(id)) return Verdict.ACCEPT
-    const got = this.conntrack.confirm(id, nowNs)
+    const nowNs = state.nowNs
+    const got = this.conntrack.confirm(id, nowNs, nowNs + this.elapsedNs(state))
     if (got < 0) {
       packet.ctId = -1
       this.lastDropReason = DropReason.CONNTRACK_INSERT_FAILED
@@ -617,6 +636,6 @@ class ConntrackInOp implements NfHookHandler {
 class ConfirmOp implements NfHookHandler {
   constructor(private readonly stack: NetfilterStack) {}
   hookFn(packet: Packet, state: NfHookState): Verdict {
-    return this.stack.confirm(packet, state.nowNs)
+    return this.stack.confirm(packet, state)
   }
 }

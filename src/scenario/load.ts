@@ -16,6 +16,7 @@ import {
 import { validateNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_MODE } from "../cluster/backend-nftables.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
+import type { RaceFix } from "../netfilter/conntrack.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
 import type {
@@ -27,6 +28,7 @@ import type {
   UserspaceProxySpec,
   Locate,
   ManifestObject,
+  NodeConntrackSpec,
   NodeSpec,
   ScenarioSpec,
   ServerSpec,
@@ -230,6 +232,17 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
 }
 
 const DURATION = (text: string): number => mustParse(parseDurationNs(text))
+
+/** A node's kernel conntrack settings as written -> spec (probability -> parts per million). */
+function nodeConntrack(c: {
+  readonly raceFix?: RaceFix
+  readonly raceProbability?: number | string
+}): NodeConntrackSpec {
+  return {
+    ...(c.raceFix !== undefined ? { raceFix: c.raceFix } : {}),
+    ...(c.raceProbability !== undefined ? { racePpm: mustParse(parseLossPpm(c.raceProbability)) } : {}),
+  }
+}
 
 /** --service-node-port-range as inclusive bounds; null when malformed (reported by the schema). */
 function nodePortBounds(text: string): { min: number; max: number } | null {
@@ -464,6 +477,7 @@ class Context {
         ...(node.ip !== undefined ? { ip: node.ip } : {}),
         ...(node.maxPods !== undefined ? { maxPods: node.maxPods } : {}),
         ...(node.cpus !== undefined ? { cpus: node.cpus } : {}),
+        ...(node.conntrack !== undefined ? { conntrack: nodeConntrack(node.conntrack) } : {}),
         ...((node.instanceType ?? c.instanceType) !== undefined
           ? { instanceType: (node.instanceType ?? c.instanceType) as string }
           : {}),
@@ -512,6 +526,7 @@ class Context {
       systemServices: c.systemServices ?? DEFAULTS.systemServices,
       ...(c.maxPods !== undefined ? { maxPods: c.maxPods } : {}),
       ...(c.cpus !== undefined ? { cpus: c.cpus } : {}),
+      ...(c.conntrack !== undefined ? { conntrack: nodeConntrack(c.conntrack) } : {}),
       ...(c.controllerManager !== undefined ? { controllerManager: { ...c.controllerManager } } : {}),
       network: {
         sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),

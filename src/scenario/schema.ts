@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 import { INSTANCE_TYPES } from "../k8s/capacity.ts"
+import { RACE_FIXES } from "../netfilter/conntrack.ts"
 import { parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
 import { ipv6NotModelled, isIpv6, parseAddress, parsePrefix } from "./address.ts"
 import {
@@ -42,6 +43,14 @@ const InstanceType = Schema.String.check(
   ),
 )
 
+/** The simulated kernel's conntrack behaviour (cluster-wide or per node; docs/scenario.md). */
+const NodeConntrack = Schema.Struct({
+  /** Fixes of the UDP clash race at confirm time the kernel has (dns.md §4.1). */
+  raceFix: opt(Schema.Literals(RACE_FIXES)),
+  /** Share of same-flow UDP packets in the race window processed concurrently (0..1 or "N%"). */
+  raceProbability: opt(LossValue),
+})
+
 const NodeEntry = Schema.Struct({
   name: Name,
   zone: opt(Schema.String),
@@ -52,6 +61,7 @@ const NodeEntry = Schema.Struct({
   instanceType: opt(InstanceType),
   /** CPUs of this node (kube-proxy sizes nf_conntrack_max by them). */
   cpus: opt(PositiveInt),
+  conntrack: opt(NodeConntrack),
 })
 
 const NodeCount = Schema.Struct({
@@ -104,6 +114,8 @@ const Cluster = Schema.Struct({
   instanceType: opt(InstanceType),
   /** CPUs of every node (a node's own cpus wins). */
   cpus: opt(PositiveInt),
+  /** Kernel conntrack behaviour of every node (a node's own conntrack fields win). */
+  conntrack: opt(NodeConntrack),
   /** kube-controller-manager's API client: --kube-api-qps, --kube-api-burst. */
   controllerManager: opt(Schema.Struct({ kubeApiQps: opt(PositiveInt), kubeApiBurst: opt(PositiveInt) })),
 })

@@ -143,6 +143,10 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
       peakEntriesByNode: sortedRecord(doc.conntrack.peakEntriesByNode),
       entriesByState: sortedRecord(doc.conntrack.entriesByState),
       insertFailed: doc.conntrack.insertFailed,
+      ...(doc.conntrack.insertFailedByNode === undefined
+        ? {}
+        : { insertFailedByNode: sortedRecord(doc.conntrack.insertFailedByNode) }),
+      ...(doc.conntrack.clashResolved === undefined ? {} : { clashResolved: doc.conntrack.clashResolved }),
       dropsTableFull: doc.conntrack.dropsTableFull,
     },
     dns: sortedRecord(doc.dns),

@@ -38,6 +38,17 @@ export function renderSummary(doc: ResultsDocument): string {
     lines.push(
       `  peak by node: ${byNode.map((node) => `${node} ${formatCount(conntrack.peakEntriesByNode[node] as number)}`).join(", ")}`,
     )
+  // The UDP clash race (netfilter/conntrack.ts): shown only when it happened.
+  const failedByNode = conntrack.insertFailedByNode ?? {}
+  const failedNodes = Object.keys(failedByNode)
+    .filter((node) => (failedByNode[node] as number) > 0)
+    .sort()
+  if (failedNodes.length > 0)
+    lines.push(
+      `  insert failed by node: ${failedNodes.map((node) => `${node} ${formatCount(failedByNode[node] as number)}`).join(", ")}`,
+    )
+  if ((conntrack.clashResolved ?? 0) > 0)
+    lines.push(`  UDP clashes resolved at confirm: ${formatCount(conntrack.clashResolved as number)}`)
   const byState = Object.keys(conntrack.entriesByState).sort()
   if (byState.length > 0)
     lines.push(

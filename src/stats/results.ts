@@ -40,7 +40,12 @@ export interface ConntrackResults {
   peakEntries: number
   peakEntriesByNode: Record<string, number>
   entriesByState: Record<string, number>
+  /** Packets dropped at confirm (the kernel's insert_failed; before clash-insert also resolved clashes). */
   insertFailed: number
+  /** insertFailed per node (the UDP clash race of netfilter/conntrack.ts shows here). */
+  insertFailedByNode?: Record<string, number>
+  /** UDP clashes resolved at confirm (merged or clash-inserted; the kernel's clash_resolve). */
+  clashResolved?: number
   dropsTableFull: number
 }
 
