@@ -135,6 +135,7 @@ export const DEFAULTS = {
   udpTimeout: "30s",
   udpStreamTimeout: "120s",
   nodeLocalAddress: "169.254.20.10",
+  dnsMode: "static",
   serviceTime: "100us",
   httpPort: 80,
   connection: "new",
@@ -262,6 +263,20 @@ class Context {
     this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
   }
 
+  /**
+   * dns.mode: packets needs the kube-dns Service, which the control plane creates with the system
+   * Services (and the CoreDNS Deployment behind it, cluster/dns-runtime.ts).
+   */
+  private dnsMode(file: ScenarioFile, systemServices: boolean): "static" | "packets" {
+    const mode = file.dns?.mode ?? (DEFAULTS.dnsMode as "static" | "packets")
+    if (mode === "packets" && !systemServices)
+      this.error(
+        ["dns", "mode"],
+        "dns.mode packets needs cluster.systemServices: true (CoreDNS serves kube-system/kube-dns)",
+      )
+    return mode
+  }
+
   /** DNS packets are not simulated yet: say so rather than accept a setting that changes nothing. */
   private nodeLocalEnabled(file: ScenarioFile): boolean {
     const enabled = file.dns?.nodeLocal?.enabled ?? false
@@ -358,6 +373,7 @@ class Context {
       cluster,
       kubeProxy,
       dns: {
+        mode: this.dnsMode(file, cluster.systemServices ?? DEFAULTS.systemServices),
         nodeLocalEnabled: this.nodeLocalEnabled(file),
         nodeLocalAddress: file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress,
       },
