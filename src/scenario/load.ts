@@ -263,18 +263,9 @@ class Context {
     this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
   }
 
-  /**
-   * dns.mode: packets needs the kube-dns Service, which the control plane creates with the system
-   * Services (and the CoreDNS Deployment behind it, cluster/dns-runtime.ts).
-   */
-  private dnsMode(file: ScenarioFile, systemServices: boolean): "static" | "packets" {
-    const mode = file.dns?.mode ?? (DEFAULTS.dnsMode as "static" | "packets")
-    if (mode === "packets" && !systemServices)
-      this.error(
-        ["dns", "mode"],
-        "dns.mode packets needs cluster.systemServices: true (CoreDNS serves kube-system/kube-dns)",
-      )
-    return mode
+  /** dns.mode (packets: cluster/dns-runtime.ts adds CoreDNS, and kube-dns when systemServices is off). */
+  private dnsMode(file: ScenarioFile): "static" | "packets" {
+    return file.dns?.mode ?? (DEFAULTS.dnsMode as "static" | "packets")
   }
 
   /** DNS packets are not simulated yet: say so rather than accept a setting that changes nothing. */
@@ -373,7 +364,7 @@ class Context {
       cluster,
       kubeProxy,
       dns: {
-        mode: this.dnsMode(file, cluster.systemServices ?? DEFAULTS.systemServices),
+        mode: this.dnsMode(file),
         nodeLocalEnabled: this.nodeLocalEnabled(file),
         nodeLocalAddress: file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress,
       },

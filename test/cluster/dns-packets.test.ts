@@ -1,0 +1,103 @@
+/**
+ * Goal: dns.mode packets resolves every workload name with real queries from the client pod to
+ * CoreDNS pods behind kube-dns, per new connection, through the pod's stub resolver (chosen by
+ * image) reading kubelet's resolv.conf (ndots:5, search <ns>.svc.cluster.local svc.cluster.local
+ * cluster.local). Query counts follow ../shared/reference/dns.md §2.5 with no node search domains:
+ * `google.com` = 4 exchanges = 8 queries (4 A + 4 AAAA), `google.com.` = 2, a Service short name
+ * in the client's namespace = 2 (answered by the first search suffix). An unknown name fails the
+ * request with reason nxdomain.
+ */
+import { describe, expect, it } from "vitest"
+import { runScenario } from "../../src/cluster/index.ts"
+import type { ResultsDocument } from "../../src/stats/results.ts"
+import { specFromText } from "./helpers.ts"
+
+function scenario(image: string, to: string, extra = ""): string {
+  return `apiVersion: kube-netsim/v1
+kind: Scenario
+metadata: { name: dns-packets }
+seed: 1
+duration: 30s
+cluster:
+  nodes: { count: 2 }
+dns: { mode: packets }
+externalHosts:
+  - { name: google.com, ip: 198.51.100.7, httpPorts: [80] }
+manifests:
+  - inline:
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: { name: web }
+        spec:
+          replicas: 2
+          selector: { matchLabels: { app: web } }
+          template:
+            metadata: { labels: { app: web } }
+            spec: { containers: [ { name: web, image: nginx, ports: [ { containerPort: 80 } ] } ] }
+      - apiVersion: v1
+        kind: Service
+        metadata: { name: web }
+        spec: { selector: { app: web }, ports: [ { port: 80 } ] }
+      - apiVersion: v1
+        kind: Pod
+        metadata: { name: client }
+        spec: { containers: [ { name: c, image: ${image} } ] }
+workloads:
+  - { name: w, from: pod/client, to: "${to}", count: 5, arrival: { every: 100ms }, timeout: 30s${extra} }
+`
+}
+
+function run(image: string, to: string, extra = ""): ResultsDocument {
+  const spec = specFromText(scenario(image, to, extra))
+  return runScenario(spec, { seed: 1 })
+}
+
+describe("dns.mode packets", () => {
+  it.each([
+    ["nicolaka/netshoot", "http://google.com/", 8],
+    ["nicolaka/netshoot", "http://google.com./", 2],
+    ["nicolaka/netshoot", "http://web/", 2],
+    ["alpine:3.20", "http://google.com/", 8],
+    ["alpine:3.20", "http://google.com./", 2],
+    ["alpine:3.20", "http://web/", 2],
+  ])("%s resolving %s sends %i queries per lookup, half A half AAAA", (image, to, perLookup) => {
+    const doc = run(image, to)
+    const w = doc.workloads.w
+    expect(w.requests.completed).toBe(5)
+    const dns = w.dns ?? expect.fail("no workload dns section")
+    expect(dns.lookups).toEqual({ started: 5, answered: 5, failed: 0, failedByReason: {} })
+    expect(dns.queries.sent).toBe(5 * perLookup)
+    expect(dns.queries.byQtype).toEqual({ A: (5 * perLookup) / 2, AAAA: (5 * perLookup) / 2 })
+    expect(dns.queries.timedOut).toBe(0)
+    // Each lookup ended before its request started: the request's latency includes it.
+    expect(w.latencyNs.min).toBeGreaterThan(dns.latencyNs.min)
+    expect(doc.dns.lookups?.started).toBe(5)
+    const servers = doc.dns.servers ?? expect.fail("no servers")
+    expect(Object.keys(servers)).toHaveLength(2)
+    expect(Object.values(servers).reduce((n, s) => n + s.received, 0)).toBe(5 * perLookup)
+  })
+
+  it("an unknown name fails each request with reason nxdomain after the whole search list", () => {
+    const doc = run("nicolaka/netshoot", "http://nothing-here/")
+    const w = doc.workloads.w
+    expect(w.requests).toEqual({ sent: 5, completed: 0, failed: 5, failedByReason: { nxdomain: 5 } })
+    const dns = w.dns ?? expect.fail("no dns")
+    expect(dns.lookups.failedByReason).toEqual({ nxdomain: 5 })
+    // 3 cluster suffixes + the bare name: 4 exchanges of A + AAAA.
+    expect(dns.queries.sent).toBe(5 * 8)
+    expect(dns.queries.byRcode).toEqual({ NXDOMAIN: 5 * 8 })
+  })
+
+  it("keepAlive resolves once per new connection, not per request", () => {
+    const doc = run("nicolaka/netshoot", "http://web/", ", connection: keepAlive")
+    expect(doc.workloads.w.requests.completed).toBe(5)
+    expect(doc.workloads.w.dns?.lookups.started).toBe(1)
+  })
+
+  it("dns.mode static sends no query and leaves the dns section empty", () => {
+    const spec = specFromText(scenario("nicolaka/netshoot", "http://web/").replace("dns: { mode: packets }", ""))
+    const doc = runScenario(spec, { seed: 1 })
+    expect(doc.dns).toEqual({})
+    expect(doc.workloads.w.dns).toBeUndefined()
+  })
+})
