@@ -12,7 +12,7 @@ import { runScenario } from "../../src/cluster/index.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
 import { specFromText } from "./helpers.ts"
 
-function scenario(image: string, to: string, extra = ""): string {
+function scenario(image: string, to: string, extra = "", podSpec = ""): string {
   return `apiVersion: kube-netsim/v1
 kind: Scenario
 metadata: { name: dns-packets }
@@ -41,14 +41,14 @@ manifests:
       - apiVersion: v1
         kind: Pod
         metadata: { name: client }
-        spec: { containers: [ { name: c, image: ${image} } ] }
+        spec: { containers: [ { name: c, image: ${image} } ]${podSpec} }
 workloads:
   - { name: w, from: pod/client, to: "${to}", count: 5, arrival: { every: 100ms }, timeout: 30s${extra} }
 `
 }
 
 function run(image: string, to: string, extra = ""): ResultsDocument {
-  const spec = specFromText(scenario(image, to, extra))
+  const spec = specFromText(scenario(image, to, extra, ""))
   return runScenario(spec, { seed: 1 })
 }
 
@@ -92,6 +92,21 @@ describe("dns.mode packets", () => {
     const doc = run("nicolaka/netshoot", "http://web/", ", connection: keepAlive")
     expect(doc.workloads.w.requests.completed).toBe(5)
     expect(doc.workloads.w.dns?.lookups.started).toBe(1)
+  })
+
+  it("dnsConfig reaches the stub: use-vc sends the queries over TCP (no UDP conntrack entry), ndots:1 tries google.com as is first", () => {
+    const podSpec = ', dnsConfig: { options: [ { name: use-vc }, { name: ndots, value: "1" } ] }'
+    const udp = runScenario(specFromText(scenario("nicolaka/netshoot", "http://google.com/", "", "")), { seed: 1 })
+    const tcp = runScenario(specFromText(scenario("nicolaka/netshoot", "http://google.com/", "", podSpec)), {
+      seed: 1,
+    })
+    expect(tcp.workloads.w.requests.completed).toBe(5)
+    // One dot >= ndots 1: the name as is answers at once (A + AAAA).
+    expect(tcp.workloads.w.dns?.queries.sent).toBe(5 * 2)
+    const udpStates = (doc: ResultsDocument) =>
+      Object.keys(doc.conntrack.entriesByState).filter((s) => s.startsWith("udp/"))
+    expect(udpStates(udp).length).toBeGreaterThan(0)
+    expect(udpStates(tcp)).toEqual([])
   })
 
   it("dns.mode static sends no query and leaves the dns section empty", () => {
