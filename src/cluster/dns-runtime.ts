@@ -24,6 +24,7 @@ import type { NetNs } from "../net/netns.ts"
 import { Rng } from "../sim/rng.ts"
 import type { Scheduler } from "../sim/scheduler.ts"
 import { NameCounter } from "../stats/counters.ts"
+import { sortedRecord } from "../stats/document.ts"
 import { Histogram } from "../stats/histogram.ts"
 import type { DnsClientResults, DnsResults, DnsServerResults } from "../stats/results.ts"
 import { rcodeName, typeMnemonic } from "../wire/dns.ts"
@@ -242,6 +243,7 @@ export class DnsRuntime implements DnsClientObserver {
       sum.dropped += c.dropped
       out[server.identity.name] = sum
     }
-    return { ...this.total.results(), servers: out }
+    // Sorted by pod name as every record of the document (canonical form = raw form).
+    return { ...this.total.results(), servers: sortedRecord(out) }
   }
 }

@@ -60,6 +60,9 @@ describe("dns.mode packets", () => {
     ["alpine:3.20", "http://google.com/", 8],
     ["alpine:3.20", "http://google.com./", 2],
     ["alpine:3.20", "http://web/", 2],
+    // Go's pure resolver reads ndots:5 too and sends A and AAAA from a socket each: same counts.
+    ["gasbugs/http-go", "http://google.com/", 8],
+    ["gasbugs/http-go", "http://web/", 2],
   ])("%s resolving %s sends %i queries per lookup, half A half AAAA", (image, to, perLookup) => {
     const doc = run(image, to)
     const w = doc.workloads.w
@@ -107,6 +110,31 @@ describe("dns.mode packets", () => {
       Object.keys(doc.conntrack.entriesByState).filter((s) => s.startsWith("udp/"))
     expect(udpStates(udp).length).toBeGreaterThan(0)
     expect(udpStates(tcp)).toEqual([])
+  })
+
+  it.each([
+    // musl: a lost exchange is re-sent after 2.5 s and the lookup gives up at 5 s (EAI_AGAIN).
+    ["alpine:3.20", 5_000_000_000, 5_000_000_000 + 1_000_000],
+    // glibc: 5 s x 2 attempts for the first search step, the search stops on the timeout, then the
+    // bare name gets its own 2 x 5 s: 20 s.
+    ["nicolaka/netshoot", 20_000_000_000, 20_000_000_000 + 1_000_000],
+  ])("%s: a nameserver that never answers fails the request with dns-timeout after %i ns", (image, minNs, maxNs) => {
+    const podSpec =
+      ", dnsPolicy: None, dnsConfig: { nameservers: [ 10.96.0.99 ], searches: [ default.svc.cluster.local ] }"
+    const text = scenario(String(image), "http://web/", "", podSpec).replace(
+      "count: 5, arrival: { every: 100ms }",
+      "count: 1",
+    )
+    const doc = runScenario(specFromText(text), { seed: 1 })
+    const w = doc.workloads.w
+    expect(w.requests.failedByReason).toEqual({ "dns-timeout": 1 })
+    const dns = w.dns ?? expect.fail("no dns")
+    expect(dns.lookups.failedByReason).toEqual({ "dns-timeout": 1 })
+    expect(dns.queries.timedOut).toBe(dns.queries.sent)
+    // The run ends when the request fails: the lookup took from the workload's start to the end.
+    const startNs = doc.steps.find((step) => step.description === "workload w starts")?.atNs ?? expect.fail("start")
+    expect(doc.simulatedNs - startNs).toBeGreaterThanOrEqual(Number(minNs))
+    expect(doc.simulatedNs - startNs).toBeLessThan(Number(maxNs))
   })
 
   it("dns.mode static sends no query and leaves the dns section empty", () => {
