@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { runScenario } from "../../src/cluster/index.ts"
+import { canonicalResults } from "../../src/stats/document.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
 import { specFromText } from "./helpers.ts"
 
@@ -135,6 +136,14 @@ describe("dns.mode packets", () => {
     const startNs = doc.steps.find((step) => step.description === "workload w starts")?.atNs ?? expect.fail("start")
     expect(doc.simulatedNs - startNs).toBeGreaterThanOrEqual(Number(minNs))
     expect(doc.simulatedNs - startNs).toBeLessThan(Number(maxNs))
+  })
+
+  it("the document is already canonical and the run is deterministic", () => {
+    const a = run("nicolaka/netshoot", "http://google.com/")
+    const b = run("nicolaka/netshoot", "http://google.com/")
+    const strip = (doc: ResultsDocument) => JSON.stringify({ ...doc, wall: null })
+    expect(strip(canonicalResults(a))).toBe(strip(a))
+    expect(strip(b)).toBe(strip(a))
   })
 
   it("dns.mode static sends no query and leaves the dns section empty", () => {
