@@ -7,7 +7,7 @@
  * - Fields the simulator uses are type-checked (a string where a number belongs is an error, as the
  *   API server's decoder makes it); fields with no effect on the simulated network (resources,
  *   imagePullPolicy, status, ...) are accepted and dropped, like kubectl does.
- * - Fields that change behaviour the simulator does not model (preStop hooks, affinity, dnsConfig,
+ * - Fields that change behaviour the simulator does not model (preStop hooks, affinity,
  *   hostPort, ...) are accepted and each reported as a warning at its position saying what differs.
  * - Fields that no Kubernetes object has (typos such as `targetport`) are reported as warnings.
  * - Kinds the simulator does not model (ConfigMap, Ingress, ...) are reported as warnings and
