@@ -138,6 +138,25 @@ describe("dns.mode packets", () => {
     expect(doc.simulatedNs - startNs).toBeLessThan(Number(maxNs))
   })
 
+  it("a headless Service whose A answer does not fit 512 bytes: TC=1, then glibc asks again over TCP", () => {
+    // 40 ready endpoints: even compressed (16 bytes per A record) the answer exceeds 512 bytes, so
+    // CoreDNS's Scrub truncates (TC=1) and glibc retries both queries over TCP (res_send.c send_dg).
+    const text = scenario("nicolaka/netshoot", "http://web/", ", connection: keepAlive")
+      .replace("replicas: 2", "replicas: 40")
+      .replace(
+        "spec: { selector: { app: web }, ports: [ { port: 80 } ] }",
+        "spec: { clusterIP: None, selector: { app: web }, ports: [ { port: 80 } ] }",
+      )
+    const doc = runScenario(specFromText(text), { seed: 1 })
+    const w = doc.workloads.w
+    expect(w.requests.completed).toBe(5)
+    const dns = w.dns ?? expect.fail("no dns")
+    expect(dns.lookups.answered).toBe(1)
+    // A + AAAA over UDP (A truncated), then A + AAAA again over TCP.
+    expect(dns.queries.sent).toBe(4)
+    expect(dns.queries.byRcode).toEqual({ NOERROR: 4 })
+  })
+
   it("the document is already canonical and the run is deterministic", () => {
     const a = run("nicolaka/netshoot", "http://google.com/")
     const b = run("nicolaka/netshoot", "http://google.com/")
