@@ -6,6 +6,7 @@
  * a closed loop of N outstanding requests (a new one starts when one ends). A request that neither
  * completes nor fails within `timeoutNs` fails with reason "timeout"; a late reply is ignored.
  */
+import type { ClientResolver, DnsFailure, ResolverListener } from "../dns/client-resolver.ts"
 import type { NetError } from "../net/errors.ts"
 import { NetError as E } from "../net/errors.ts"
 import type { Pinger, PingListener } from "../net/icmp.ts"
@@ -39,6 +40,29 @@ export interface ClientConfig {
   readonly dstPort: number
   /** "new": a new socket/connection per request; "keepAlive": reuse. */
   readonly reuse: boolean
+  /**
+   * Resolves the target before each new connection (dns.mode packets); absent: `dstAddr`, the
+   * static table's answer for the whole workload.
+   */
+  readonly resolver?: ClientResolver
+}
+
+/** The request failure reason of a failed lookup. */
+export function dnsFailureReason(failure: DnsFailure): FailureReason {
+  switch (failure) {
+    case "dns-timeout":
+      return FailureReason.DNS_TIMEOUT
+    case "nxdomain":
+      return FailureReason.NXDOMAIN
+    case "dns-nodata":
+      return FailureReason.DNS_NODATA
+    case "dns-servfail":
+      return FailureReason.DNS_SERVFAIL
+    case "dns-refused":
+      return FailureReason.DNS_REFUSED
+    case "dns-fail":
+      return FailureReason.DNS_FAIL
+  }
 }
 
 export function netErrorReason(error: NetError): FailureReason {
@@ -69,13 +93,18 @@ export class Request {
   completed = false
   /** Protocol-specific handle: a UDP socket, a TCP connection... */
   socket: object | null = null
+  /** Where this request goes: the resolved address (the workload's fixed one without a resolver). */
+  dstAddr: Ipv4
   constructor(
     readonly id: number,
     readonly startNs: number,
-  ) {}
+    dstAddr: Ipv4,
+  ) {
+    this.dstAddr = dstAddr
+  }
 }
 
-export abstract class Client {
+export abstract class Client implements ResolverListener {
   index = -1
   issued = 0
   /** No further request will start (count reached, or the stop time passed). */
@@ -146,12 +175,36 @@ export abstract class Client {
   }
 
   private issue(nowNs: number): void {
-    const request = new Request(this.requestIdNext++, nowNs)
+    const request = new Request(this.requestIdNext++, nowNs, this.config.dstAddr)
     this.issued++
     this.inFlight.set(request.id, request)
     request.timeoutHandle = this.apps.scheduleTimeout(this.index, request.id, nowNs + this.config.timeoutNs)
     this.observer.onRequestSent(this.config.workload, nowNs)
+    const resolver = this.config.resolver
+    if (resolver !== undefined && this.needsLookup()) {
+      // The request's clock runs from here: its latency includes the lookup.
+      const address = resolver.lookup(this, request.id, nowNs)
+      if (address < 0) return
+      request.dstAddr = address
+    }
     this.send(request, nowNs)
+  }
+
+  onResolved(token: number, address: Ipv4, failure: DnsFailure | null, nowNs: number): void {
+    // A request that timed out meanwhile is gone: its lookup's answer is dropped.
+    const request = this.inFlight.get(token)
+    if (request === undefined) return
+    if (failure !== null) {
+      this.fail(request, dnsFailureReason(failure), nowNs)
+      return
+    }
+    request.dstAddr = address
+    this.send(request, nowNs)
+  }
+
+  /** A new request opens a new connection (so resolves first); false when it reuses one. */
+  protected needsLookup(): boolean {
+    return true
   }
 
   protected complete(request: Request, server: ServerIdentity | null, nowNs: number): void {
@@ -211,13 +264,17 @@ export class UdpEchoClient extends Client implements UdpListener {
     }
     request.socket = socket
     socket.sendTo(
-      this.config.dstAddr,
+      request.dstAddr,
       this.config.dstPort,
       this.config.requestBytes,
       request.id,
       null,
       this.config.workload,
     )
+  }
+
+  protected override needsLookup(): boolean {
+    return this.shared === null
   }
 
   protected release(request: Request): void {
@@ -245,7 +302,7 @@ export class PingClient extends Client implements PingListener {
 
   protected send(request: Request, _nowNs: number): void {
     if (this.pinger === null) this.pinger = this.network.createPinger(this.ns, this)
-    this.pinger.send(this.config.dstAddr, request.id & 0xffff, this.config.requestBytes, undefined, request.id)
+    this.pinger.send(request.dstAddr, request.id & 0xffff, this.config.requestBytes, undefined, request.id)
   }
 
   protected release(_request: Request): void {}

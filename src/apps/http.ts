@@ -114,15 +114,13 @@ export class HttpClient extends Client implements TcpConnectionListener {
       conn.send(this.config.requestBytes, request.id, this.info)
       return
     }
-    const fresh = this.network.tcp.connect(
-      this.ns,
-      this.config.dstAddr,
-      this.config.dstPort,
-      this,
-      this.config.workload,
-    )
+    const fresh = this.network.tcp.connect(this.ns, request.dstAddr, this.config.dstPort, this, this.config.workload)
     this.busy.set(fresh, request)
     request.socket = fresh
+  }
+
+  protected override needsLookup(): boolean {
+    return !this.config.reuse || this.idle.length === 0
   }
 
   protected release(request: Request): void {

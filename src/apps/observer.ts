@@ -26,6 +26,18 @@ export const FailureReason = {
   TTL_EXCEEDED: 6,
   /** The name in the workload's target could not be resolved. */
   UNRESOLVED: 7,
+  /** dns.mode packets: the stub resolver gave up (no reply within its timeouts: EAI_AGAIN). */
+  DNS_TIMEOUT: 8,
+  /** Every name tried answered NXDOMAIN (EAI_NONAME). */
+  NXDOMAIN: 9,
+  /** The name exists without an address (EAI_NODATA). */
+  DNS_NODATA: 10,
+  /** SERVFAIL ended the lookup (EAI_AGAIN). */
+  DNS_SERVFAIL: 11,
+  /** REFUSED ended the lookup. */
+  DNS_REFUSED: 12,
+  /** Any other resolver failure (EAI_FAIL). */
+  DNS_FAIL: 13,
 } as const
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason]
 
@@ -38,6 +50,12 @@ export const FAILURE_REASON_NAMES: readonly string[] = [
   "protocol-unreachable",
   "ttl-exceeded",
   "unresolved",
+  "dns-timeout",
+  "nxdomain",
+  "dns-nodata",
+  "dns-servfail",
+  "dns-refused",
+  "dns-fail",
 ]
 
 export interface RequestObserver {

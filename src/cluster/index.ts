@@ -82,7 +82,10 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
   const spec = world.spec
   const nowNs = world.scheduler.nowNs
   const workloads: Record<string, WorkloadResults> = {}
-  for (const w of world.workloads) workloads[w.spec.name] = world.collector.results(w.index, world.expectedEndpoints(w))
+  for (const w of world.workloads) {
+    workloads[w.spec.name] = world.collector.results(w.index, world.expectedEndpoints(w))
+    if (world.dns !== null) workloads[w.spec.name].dns = world.dns.workloadResults(w.index)
+  }
   const drops: Record<string, number> = {}
   world.network.counters.droppedByReason.forEach((count, reason) => {
     if (count > 0) drops[dropReasonName(reason)] = count
@@ -97,7 +100,7 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
     workloads: sortedRecord(workloads),
     drops: sortedRecord(drops),
     conntrack: conntrackResults(world, nowNs),
-    dns: {},
+    dns: world.dns?.results(world.apps.servers) ?? {},
     pods: podResults(world),
     kubeProxy: {
       syncs: kubeProxySyncResults(

@@ -172,6 +172,11 @@ export interface IpvsProxySpec {
 }
 
 export interface DnsSpec {
+  /**
+   * `static`: names answered by the runtime's table once per workload, no packet (dns/resolve.ts).
+   * `packets`: a CoreDNS Deployment behind kube-dns and each pod's stub resolver per connection.
+   */
+  readonly mode: "static" | "packets"
   readonly nodeLocalEnabled: boolean
   readonly nodeLocalAddress: string
 }

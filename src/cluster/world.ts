@@ -39,6 +39,7 @@ import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
 import { ScenarioIssues, type Issue, type NodeConntrackSpec, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
+import { DnsRuntime } from "./dns-runtime.ts"
 
 /** A timeline apply step's description lists at most this many objects by name. */
 const APPLY_NAMES_LISTED_MAX = 10
@@ -95,6 +96,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly warnings: Issue[] = []
   /** node-cache per node when dns.nodeLocal.enabled (apps/nodelocal-agent.ts). */
   nodeLocalDns: ReadonlyMap<string, NodeLocalDnsAgent> = new Map()
+  /** dns.mode packets: CoreDNS pods and stub resolvers (null in dns.mode static). */
+  readonly dns: DnsRuntime | null
   private readonly serverIdentities: ServerIdentity[] = []
   private readonly names: NameTables
   private readonly kindTimeline: number
@@ -149,6 +152,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
       },
       [this],
     )
+    this.dns =
+      spec.dns.mode === "packets" ? new DnsRuntime(spec, seed, scheduler, this.network, this.controlPlane.store) : null
     const issues: Issue[] = [...this.controlPlane.bootstrapIssues]
     for (const info of this.controlPlane.nodes()) this.addNode(info.name, info.zone, ipv4(info.ip))
     for (const host of spec.externalHosts) this.addExternal(host.name, host.ip, host.httpPorts)
@@ -159,6 +164,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       externalAddresses: new Map([...this.externals.values()].map((h) => [h.name, h.ip])),
     }
     issues.push(...this.controlPlane.apply(spec.manifests))
+    if (this.dns !== null) issues.push(...this.controlPlane.apply(this.dns.manifests()))
     if (spec.dns.nodeLocalEnabled) issues.push(...this.startNodeLocalDns())
     const errors = issues.filter((i) => i.severity === "error")
     if (errors.length > 0) throw new ScenarioIssues(errors)
@@ -444,6 +450,13 @@ export class World implements ApiListener, EventHandler, AppsListener {
       if (deployment !== undefined && this.sources(spec).length < (deployment.spec.replicas ?? 1)) return false
     } else if (this.sources(spec).length === 0) return false
     if (spec.waitFor === "none") return true
+    // dns.mode packets: CoreDNS serves kube-dns and every kube-proxy has programmed it.
+    if (this.dns !== null && !this.dns.ready()) return false
+    if (this.dns !== null)
+      for (const node of this.nodes.values()) {
+        const last = node.proxy.syncs[node.proxy.syncs.length - 1]
+        if (last === undefined || last.atNs < this.lastServiceChangeNs) return false
+      }
     const namespace = from.kind === "pod" || from.kind === "deployment" ? from.namespace : "default"
     const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
     if (resolution !== null && !this.loadBalancers.ready(resolution.address)) return false
@@ -496,7 +509,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       this.spec.durationNs,
       spec.durationNs === null ? Number.MAX_SAFE_INTEGER : nowNs + spec.durationNs,
     )
-    if (resolution === null) {
+    if (resolution === null && this.dns === null) {
       // Nothing to send to: each request the workload would issue fails as unresolved.
       const count = (spec.count ?? 0) * Math.max(1, sources.length)
       for (let i = 0; i < count; i++) {
@@ -507,6 +520,19 @@ export class World implements ApiListener, EventHandler, AppsListener {
       return
     }
     sources.forEach((source, i) => {
+      const pod =
+        spec.from.kind === "pod" || spec.from.kind === "deployment"
+          ? this.controlPlane.store.get("Pod", spec.from.namespace, source.name)
+          : undefined
+      const resolver = this.dns?.resolverFor(pod, source.ns, spec.to.host, w.index, `${source.name}/${i}`) ?? null
+      if (resolution === null && resolver === null) {
+        // No DNS path for this source (static resolution of a name the table does not know).
+        for (let n = 0; n < (spec.count ?? 0); n++) {
+          this.collector.onRequestSent(w.index, nowNs)
+          this.collector.onRequestFailed(w.index, FailureReason.UNRESOLVED, nowNs)
+        }
+        return
+      }
       const config: ClientConfig = {
         workload: w.index,
         arrival: arrivalModel(spec),
@@ -516,9 +542,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
         timeoutNs: spec.timeoutNs,
         requestBytes: spec.requestBytes,
         responseBytes: spec.responseBytes,
-        dstAddr: resolution.address,
+        dstAddr: resolution?.address ?? 0,
         dstPort: spec.to.port,
         reuse: spec.connection === "keepAlive",
+        ...(resolver !== null ? { resolver } : {}),
       }
       const rng = Rng.stream(this.seed, `workload/${spec.name}/${source.name}/${i}`)
       const client =

@@ -77,6 +77,12 @@ export interface PodSpec {
   nodeSelector?: Record<string, string>
   hostNetwork?: boolean
   dnsPolicy?: "ClusterFirst" | "ClusterFirstWithHostNet" | "Default" | "None"
+  /** core/v1 PodDNSConfig: merged into the resolv.conf kubelet writes (dns/resolv-conf.ts). */
+  dnsConfig?: {
+    nameservers?: string[]
+    searches?: string[]
+    options?: { name: string; value?: string }[]
+  }
   terminationGracePeriodSeconds?: number
   hostname?: string
   subdomain?: string

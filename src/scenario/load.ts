@@ -137,6 +137,7 @@ export const DEFAULTS = {
   udpTimeout: "30s",
   udpStreamTimeout: "120s",
   nodeLocalAddress: "169.254.20.10",
+  dnsMode: "static",
   serviceTime: "100us",
   httpPort: 80,
   connection: "new",
@@ -273,6 +274,11 @@ class Context {
 
   warning(path: Path, message: string): void {
     this.issues.push({ severity: "warning", path, message, position: this.doc.locate(path) })
+  }
+
+  /** dns.mode (packets: cluster/dns-runtime.ts adds CoreDNS, and kube-dns when systemServices is off). */
+  private dnsMode(file: ScenarioFile): "static" | "packets" {
+    return file.dns?.mode ?? (DEFAULTS.dnsMode as "static" | "packets")
   }
 
   /**
@@ -415,7 +421,7 @@ class Context {
       kubeProxy,
       dns: (() => {
         const nodeLocal = this.nodeLocal(file)
-        return { nodeLocalEnabled: nodeLocal.enabled, nodeLocalAddress: nodeLocal.address }
+        return { mode: this.dnsMode(file), nodeLocalEnabled: nodeLocal.enabled, nodeLocalAddress: nodeLocal.address }
       })(),
       loadBalancer: this.loadBalancer(file),
       server,

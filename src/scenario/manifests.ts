@@ -7,7 +7,7 @@
  * - Fields the simulator uses are type-checked (a string where a number belongs is an error, as the
  *   API server's decoder makes it); fields with no effect on the simulated network (resources,
  *   imagePullPolicy, status, ...) are accepted and dropped, like kubectl does.
- * - Fields that change behaviour the simulator does not model (preStop hooks, affinity, dnsConfig,
+ * - Fields that change behaviour the simulator does not model (preStop hooks, affinity,
  *   hostPort, ...) are accepted and each reported as a warning at its position saying what differs.
  * - Fields that no Kubernetes object has (typos such as `targetport`) are reported as warnings.
  * - Kinds the simulator does not model (ConfigMap, Ingress, ...) are reported as warnings and
@@ -96,6 +96,14 @@ const PodSpec = Schema.Struct({
   nodeSelector: opt(StringMap),
   hostNetwork: opt(Bool),
   dnsPolicy: opt(Schema.Literals(["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"])),
+  /** core/v1 PodDNSConfig: read by kubelet's resolv.conf in dns.mode packets (dns/resolv-conf.ts). */
+  dnsConfig: opt(
+    Schema.Struct({
+      nameservers: opt(Schema.Array(Str)),
+      searches: opt(Schema.Array(Str)),
+      options: opt(Schema.Array(Schema.Struct({ name: Str, value: opt(Str) }))),
+    }),
+  ),
   terminationGracePeriodSeconds: opt(NonNegativeInt),
   hostname: opt(Str),
   subdomain: opt(Str),
@@ -501,14 +509,6 @@ const NOT_MODELLED_FIELDS: ReadonlyMap<string, NotModelled> = new Map<string, No
     { message: "hostAliases are not modelled: /etc/hosts entries do not change name resolution", noEffect: isEmpty },
   ],
   [
-    "dnsConfig",
-    {
-      message:
-        "dnsConfig is not modelled yet (DNS is not simulated as packets): names resolve with the cluster's default search list",
-      noEffect: isEmpty,
-    },
-  ],
-  [
     "os",
     {
       message: "spec.os other than linux is not modelled: every node is a Linux node",
@@ -802,17 +802,28 @@ function warnNotModelled(object: KubeObject, warning: Report): void {
 function warnPodSpec(spec: PodSpec, at: Path, warning: Report): void {
   // kubelet dns.go getPodDNSType: ClusterFirst on a hostNetwork pod falls back to the node's
   // resolv.conf (only ClusterFirstWithHostNet keeps cluster DNS); Default uses the node's resolv.conf
-  // and None only dnsConfig. The runtime resolves every name as ClusterFirst does.
+  // and None only dnsConfig. dns.mode static resolves every name as ClusterFirst does; dns.mode
+  // packets models None and ClusterFirst(WithHostNet), not the node's own resolver.
   const policy = spec.dnsPolicy ?? "ClusterFirst"
-  if (policy === "Default" || policy === "None") {
+  if (spec.dnsConfig !== undefined)
+    warning(
+      [...at, "dnsConfig"],
+      "dnsConfig is read only with dns.mode packets: in dns.mode static names resolve with the cluster's default search list",
+    )
+  if (policy === "Default") {
     warning(
       [...at, "dnsPolicy"],
-      `dnsPolicy ${policy} is not modelled yet (DNS is not simulated as packets): names resolve as with ClusterFirst, where a real pod would not resolve cluster names`,
+      `dnsPolicy Default uses the node's resolv.conf, which is not modelled: names resolve as with ClusterFirst (static table), where a real pod would not resolve cluster names`,
+    )
+  } else if (policy === "None") {
+    warning(
+      [...at, "dnsPolicy"],
+      `dnsPolicy None is modelled only with dns.mode packets (resolv.conf from dnsConfig alone): in dns.mode static names resolve as with ClusterFirst`,
     )
   } else if (policy === "ClusterFirst" && spec.hostNetwork === true) {
     warning(
       [...at, spec.dnsPolicy === undefined ? "hostNetwork" : "dnsPolicy"],
-      "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): not modelled yet, names resolve as with cluster DNS",
+      "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): the node's resolver is not modelled, names resolve as with cluster DNS (static table)",
     )
   }
   spec.containers.forEach((container, c) => {

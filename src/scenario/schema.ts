@@ -204,6 +204,8 @@ const KubeProxy = Schema.Struct({
 })
 
 const Dns = Schema.Struct({
+  /** How workloads resolve names: `static` table (no packets) or `packets` (stub resolvers + CoreDNS pods). */
+  mode: opt(Schema.Literals(["static", "packets"])),
   nodeLocal: opt(Schema.Struct({ enabled: opt(Schema.Boolean), address: opt(Ipv4String) })),
 })
 

@@ -5,6 +5,9 @@
  */
 import type {
   DistributionSummary,
+  DnsClientResults,
+  DnsResults,
+  DnsServerResults,
   IpvsResults,
   IpvsVirtualServerResults,
   KubeProxySyncResults,
@@ -72,7 +75,27 @@ function canonicalWorkload(workload: WorkloadResults): WorkloadResults {
   }
   if (workload.clientAddressesSeen !== undefined) out.clientAddressesSeen = sortedRecord(workload.clientAddressesSeen)
   if (workload.byNode !== undefined) out.byNode = sortedRecord(workload.byNode)
+  if (workload.dns !== undefined) out.dns = canonicalDnsClient(workload.dns)
   return out
+}
+
+function canonicalDnsClient(dns: DnsClientResults): DnsClientResults {
+  return {
+    lookups: { ...dns.lookups, failedByReason: sortedRecord(dns.lookups.failedByReason) },
+    queries: {
+      ...dns.queries,
+      byQtype: sortedRecord(dns.queries.byQtype),
+      byRcode: sortedRecord(dns.queries.byRcode),
+    },
+    latencyNs: { ...dns.latencyNs },
+  }
+}
+
+function canonicalDns(dns: DnsResults): DnsResults {
+  if (dns.lookups === undefined || dns.queries === undefined || dns.latencyNs === undefined) return {}
+  const servers: Record<string, DnsServerResults> = {}
+  for (const name of Object.keys(dns.servers ?? {}).sort()) servers[name] = { ...(dns.servers ?? {})[name] }
+  return { ...canonicalDnsClient({ lookups: dns.lookups, queries: dns.queries, latencyNs: dns.latencyNs }), servers }
 }
 
 function canonicalSyncStats(stats: KubeProxySyncStats): KubeProxySyncStats {
@@ -149,7 +172,7 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
       ...(doc.conntrack.clashResolved === undefined ? {} : { clashResolved: doc.conntrack.clashResolved }),
       dropsTableFull: doc.conntrack.dropsTableFull,
     },
-    dns: sortedRecord(doc.dns),
+    dns: canonicalDns(doc.dns),
     ...(doc.pods === undefined
       ? {}
       : {

@@ -6,6 +6,8 @@ import { formatDurationNs } from "../sim/time.ts"
 import { bar, formatCount, formatNs, formatRate, table } from "./format.ts"
 import type {
   DistributionSummary,
+  DnsClientResults,
+  DnsServerResults,
   KubeProxySyncResults,
   KubeProxySyncStats,
   LatencySummary,
@@ -54,9 +56,24 @@ export function renderSummary(doc: ResultsDocument): string {
     lines.push(
       `  entries by state: ${byState.map((state) => `${state} ${formatCount(conntrack.entriesByState[state] as number)}`).join(", ")}`,
     )
-  if (Object.keys(doc.dns).length > 0) {
+  if (doc.dns.lookups !== undefined && doc.dns.queries !== undefined && doc.dns.latencyNs !== undefined) {
     lines.push("")
-    lines.push(...renderCounts("dns", doc.dns))
+    lines.push(
+      ...renderDns("dns", { lookups: doc.dns.lookups, queries: doc.dns.queries, latencyNs: doc.dns.latencyNs }),
+    )
+    const servers = doc.dns.servers ?? {}
+    const names = Object.keys(servers).sort()
+    if (names.length > 0) {
+      const rows = [["  server", "received", "answered", "cache hits", "misses", "forwarded", "refused", "dropped"]]
+      for (const name of names) {
+        const s = servers[name] as DnsServerResults
+        rows.push([
+          `  ${name}`,
+          ...[s.received, s.answered, s.cacheHits, s.cacheMisses, s.forwarded, s.refused, s.dropped].map(formatCount),
+        ])
+      }
+      lines.push(...table(rows, [false, true, true, true, true, true, true, true]))
+    }
   }
   const pods = doc.pods
   if (pods !== undefined && (pods.pending > 0 || pods.failed > 0)) {
@@ -129,6 +146,8 @@ function renderWorkload(name: string, workload: WorkloadResults): string[] {
   lines.push(...renderDistribution(workload.distribution))
   if (workload.byNode !== undefined && Object.keys(workload.byNode).length > 0)
     lines.push(...renderCounts("  by node", workload.byNode))
+  if (workload.dns !== undefined)
+    lines.push(...renderDns("  dns", workload.dns).map((line, i) => (i === 0 ? line : `  ${line}`)))
   if (workload.clientAddressesSeen !== undefined && Object.keys(workload.clientAddressesSeen).length > 0)
     lines.push(...renderCounts("  client addresses seen", workload.clientAddressesSeen))
   return lines
@@ -216,6 +235,30 @@ function renderDistribution(distribution: DistributionSummary): string[] {
 
 function formatP(p: number): string {
   return p !== 0 && p < 0.001 ? p.toExponential(2) : p.toFixed(3)
+}
+
+/** DNS lookups and queries (dns.mode packets): totals or one workload's. */
+function renderDns(title: string, dns: DnsClientResults): string[] {
+  const l = dns.lookups
+  const q = dns.queries
+  const reasons = Object.keys(l.failedByReason).sort()
+  const failedDetail =
+    reasons.length > 0
+      ? ` (${reasons.map((r) => `${r} ${formatCount(l.failedByReason[r] as number)}`).join(", ")})`
+      : ""
+  const by = (record: Record<string, number>): string =>
+    Object.keys(record)
+      .sort()
+      .map((k) => `${k} ${formatCount(record[k] as number)}`)
+      .join(", ")
+  const lat = dns.latencyNs
+  return [
+    `${title}  lookups ${formatCount(l.started)}  answered ${formatCount(l.answered)}  failed ${formatCount(l.failed)}${failedDetail}`,
+    `  queries ${formatCount(q.sent)} (${by(q.byQtype)})  timed out ${formatCount(q.timedOut)}  replies ${by(q.byRcode)}`,
+    lat.count > 0
+      ? `  lookup latency p50 ${formatNs(lat.p50)}  p99 ${formatNs(lat.p99)}  max ${formatNs(lat.max)}  mean ${formatNs(lat.mean)}`
+      : "  lookup latency no answered lookups",
+  ]
 }
 
 function renderCounts(title: string, counts: Readonly<Record<string, number>>): string[] {

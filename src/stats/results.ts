@@ -33,6 +33,35 @@ export interface WorkloadResults {
   clientAddressesSeen?: Record<string, number>
   /** Completed requests per node the serving endpoint ran on. */
   byNode?: Record<string, number>
+  /** dns.mode packets: this workload's lookups and queries (no `servers`: servers are shared). */
+  dns?: DnsClientResults
+}
+
+/** One lookup = one getaddrinfo call; queries = datagrams or TCP messages stub resolvers sent. */
+export interface DnsClientResults {
+  lookups: { started: number; answered: number; failed: number; failedByReason: Record<string, number> }
+  queries: { sent: number; timedOut: number; byQtype: Record<string, number>; byRcode: Record<string, number> }
+  /** Lookup latency, start of getaddrinfo to its answer (answered lookups). */
+  latencyNs: LatencySummary
+}
+
+/** One DNS server pod (CoreDNS) by pod name. */
+export interface DnsServerResults {
+  received: number
+  answered: number
+  cacheHits: number
+  cacheMisses: number
+  forwarded: number
+  refused: number
+  dropped: number
+}
+
+/** `dns`: empty in dns.mode static (no DNS packet); every key present in dns.mode packets. */
+export interface DnsResults {
+  lookups?: DnsClientResults["lookups"]
+  queries?: DnsClientResults["queries"]
+  latencyNs?: LatencySummary
+  servers?: Record<string, DnsServerResults>
 }
 
 export interface ConntrackResults {
@@ -139,7 +168,7 @@ export interface ResultsDocument {
   workloads: Record<string, WorkloadResults>
   drops: Record<string, number>
   conntrack: ConntrackResults
-  dns: Record<string, number>
+  dns: DnsResults
   /** Added with the capacity model; absent in documents of older versions. */
   pods?: PodResults
   /** Added with the sync cost model (issue 8); absent in documents of older versions. */
