@@ -140,6 +140,8 @@ export class DnsRuntime implements DnsClientObserver {
 
   /** The kube-dns VIP kubelet writes as `nameserver` (its --cluster-dns). */
   clusterDns(): string | null {
+    const configured = this.spec.dns.clusterDNS
+    if (configured !== undefined && configured !== null) return configured
     const ip = this.store.get("Service", "kube-system", "kube-dns")?.spec.clusterIP
     return ip === undefined || ip === "" || ip === "None" ? null : ip
   }

@@ -179,6 +179,11 @@ export interface DnsSpec {
   readonly mode: "static" | "packets"
   readonly nodeLocalEnabled: boolean
   readonly nodeLocalAddress: string
+  /**
+   * kubelet's --cluster-dns, the `nameserver` of ClusterFirst pods; null = the kube-dns Service's
+   * ClusterIP. kubespray points it at the NodeLocal DNSCache address (seed 004: 169.254.25.10).
+   */
+  readonly clusterDNS?: string | null
 }
 
 export interface ExternalHostSpec {

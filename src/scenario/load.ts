@@ -286,6 +286,27 @@ class Context {
    * the cluster already routes (node, pod and Service ranges, external hosts, explicit node IPs,
    * loopback); its cluster-zone upstream is a Service beside kube-dns, so the system Services must exist.
    */
+  /**
+   * dns.clusterDNS (kubelet --cluster-dns): a pod's nameserver must be something that answers: an
+   * address of the Service range (the kube-dns VIP or another Service) or the NodeLocal DNSCache
+   * address when the cache runs (kubespray's layout).
+   */
+  private clusterDns(file: ScenarioFile, nodeLocal: { enabled: boolean; address: string }): string | null {
+    const text = file.dns?.clusterDNS
+    if (text === undefined) return null
+    const ip = parseIpv4(text)
+    if (ip === undefined) return null // reported by the schema
+    if (nodeLocal.enabled && text === nodeLocal.address) return text
+    const serviceCIDR = file.cluster?.serviceCIDR ?? DEFAULTS.serviceCIDR
+    const cidr = parseCidr(serviceCIDR)
+    if (cidr !== undefined && !cidrContains(cidr, ip))
+      this.error(
+        ["dns", "clusterDNS"],
+        `${text} is outside cluster.serviceCIDR ${serviceCIDR} and is not the NodeLocal DNSCache address${nodeLocal.enabled ? ` (${nodeLocal.address})` : " (dns.nodeLocal.enabled is false)"}`,
+      )
+    return text
+  }
+
   private nodeLocal(file: ScenarioFile): { enabled: boolean; address: string } {
     const enabled = file.dns?.nodeLocal?.enabled ?? false
     const address = file.dns?.nodeLocal?.address ?? DEFAULTS.nodeLocalAddress
@@ -421,7 +442,12 @@ class Context {
       kubeProxy,
       dns: (() => {
         const nodeLocal = this.nodeLocal(file)
-        return { mode: this.dnsMode(file), nodeLocalEnabled: nodeLocal.enabled, nodeLocalAddress: nodeLocal.address }
+        return {
+          mode: this.dnsMode(file),
+          nodeLocalEnabled: nodeLocal.enabled,
+          nodeLocalAddress: nodeLocal.address,
+          clusterDNS: this.clusterDns(file, nodeLocal),
+        }
       })(),
       loadBalancer: this.loadBalancer(file),
       server,

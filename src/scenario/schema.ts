@@ -207,6 +207,8 @@ const Dns = Schema.Struct({
   /** How workloads resolve names: `static` table (no packets) or `packets` (stub resolvers + CoreDNS pods). */
   mode: opt(Schema.Literals(["static", "packets"])),
   nodeLocal: opt(Schema.Struct({ enabled: opt(Schema.Boolean), address: opt(Ipv4String) })),
+  /** kubelet's --cluster-dns (the pods' `nameserver`); absent: the kube-dns Service's ClusterIP. */
+  clusterDNS: opt(Ipv4String),
 })
 
 const LoadBalancer = Schema.Struct({
