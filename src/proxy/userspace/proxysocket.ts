@@ -141,6 +141,9 @@ abstract class ProxyEventTarget {
  * spent after the previous one (busyUntilNs).
  */
 class CopyQueue {
+  // Entries head..tail-1 are pending. The arrays keep their length when the queue empties (tail and
+  // head go back to 0 and later pushes overwrite in place): truncating them (length = 0) freed the
+  // backing stores and every message allocated five new ones.
   readonly bytes: number[] = []
   readonly tags: number[] = []
   readonly data: (object | null)[] = []
@@ -148,18 +151,29 @@ class CopyQueue {
   /** Who a message goes to, when the queue serves several (the UDP read loop: the client). */
   readonly owners: (object | null)[] = []
   head = 0
+  tail = 0
   busyUntilNs = 0
 
   get length(): number {
-    return this.bytes.length - this.head
+    return this.tail - this.head
   }
 
   push(bytes: number, tag: number, data: object | null, flow: number, owner: object | null = null): void {
-    this.bytes.push(bytes)
-    this.tags.push(tag)
-    this.data.push(data)
-    this.flows.push(flow)
-    this.owners.push(owner)
+    const t = this.tail
+    if (t === this.bytes.length) {
+      this.bytes.push(bytes)
+      this.tags.push(tag)
+      this.data.push(data)
+      this.flows.push(flow)
+      this.owners.push(owner)
+    } else {
+      this.bytes[t] = bytes
+      this.tags[t] = tag
+      this.data[t] = data
+      this.flows[t] = flow
+      this.owners[t] = owner
+    }
+    this.tail = t + 1
   }
 
   /**
@@ -168,15 +182,12 @@ class CopyQueue {
    */
   compact(): void {
     const n = this.head
-    if (n === this.bytes.length) {
+    if (n === this.tail) {
       this.head = 0
-      this.bytes.length = 0
-      this.tags.length = 0
-      this.data.length = 0
-      this.flows.length = 0
-      this.owners.length = 0
-    } else if (n >= 4096 && 2 * n >= this.bytes.length) {
+      this.tail = 0
+    } else if (n >= 4096 && 2 * n >= this.tail) {
       this.head = 0
+      this.tail -= n
       this.bytes.splice(0, n)
       this.tags.splice(0, n)
       this.data.splice(0, n)
@@ -351,7 +362,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     // The client may have sent (or closed) while the dial ran: its bytes wait in the queue.
     const q = this.queues[0]
     let atNs = nowNs
-    for (let i = q.head; i < q.bytes.length; i++) {
+    for (let i = q.head; i < q.tail; i++) {
       atNs += rt.copyCostNs(q.bytes[i])
       rt.at(atNs, this, EV_COPY)
     }
@@ -452,8 +463,11 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   alive = true
   readonly socket: UdpSocket
   readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
-  /** clientCache: "ip:port" of the client -> its connection to an endpoint. */
-  readonly clients = new Map<string, UdpProxyClient>()
+  /**
+   * clientCache: the client's "ip:port" -> its connection to an endpoint, keyed by the number
+   * address x 65536 + port (the same pairs as the string key, without formatting one per message).
+   */
+  readonly clients = new Map<number, UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
   readonly loop = new CopyQueue()
 
@@ -486,7 +500,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     if (!this.alive) return
     const rt = this.runtime
     const nowNs = rt.scheduler.nowNs
-    const key = `${formatIpv4(packet.srcAddr)}:${packet.srcPort}`
+    const key = packet.srcAddr * 65536 + packet.srcPort
     let client = this.clients.get(key)
     let startNs = this.loop.busyUntilNs > nowNs ? this.loop.busyUntilNs : nowNs
     if (client === undefined) {
@@ -534,7 +548,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
 
   constructor(
     readonly socket: UdpProxySocket,
-    readonly key: string,
+    readonly key: number,
     readonly clientAddr: Ipv4,
     readonly clientPort: number,
     readonly endpoint: string,
