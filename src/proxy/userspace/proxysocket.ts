@@ -495,6 +495,20 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     return this.socket.localPort
   }
 
+  /** Parsed "ip:port" endpoints: the load balancer hands out the same few strings for every client. */
+  private readonly endpointTargets = new Map<string, { readonly address: Ipv4; readonly port: number }>()
+
+  /** The address and port of endpoint "ip:port" (parsed once per endpoint string). */
+  endpointTarget(endpoint: string): { readonly address: Ipv4; readonly port: number } {
+    let target = this.endpointTargets.get(endpoint)
+    if (target === undefined) {
+      const colon = endpoint.lastIndexOf(":")
+      target = { address: ipv4Of(endpoint.slice(0, colon)), port: Number(endpoint.slice(colon + 1)) }
+      this.endpointTargets.set(endpoint, target)
+    }
+    return target
+  }
+
   /** Close(): the loop ends and existing client connections break. */
   close(): void {
     if (!this.alive) return
@@ -566,8 +580,10 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.id = rt.register(this)
     this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
-    const colon = endpoint.lastIndexOf(":")
-    this.out?.connect(ipv4Of(endpoint.slice(0, colon)), Number(endpoint.slice(colon + 1)))
+    if (this.out !== null) {
+      const target = socket.endpointTarget(endpoint)
+      this.out.connect(target.address, target.port)
+    }
     this.lastActivityNs = rt.scheduler.nowNs
     rt.at(this.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
   }
