@@ -14,6 +14,7 @@ import type { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { UdpListener, UdpSocket } from "../net/udp.ts"
 import type { Rng } from "../sim/rng.ts"
+import { IntMap } from "../sim/int-map.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
 import type { ClientHost } from "./host.ts"
@@ -109,7 +110,12 @@ export abstract class Client implements ResolverListener {
   issued = 0
   /** No further request will start (count reached, or the stop time passed). */
   arrivalsDone = false
-  readonly inFlight = new Map<number, Request>()
+  /**
+   * Requests in flight by id. An IntMap rather than a Map: a Map holding one request shrinks its
+   * table on every delete (an allocation per echo). Ids grow by one per request, so "first issued"
+   * is "smallest id" (findBySeq relies on that, not on an iteration order).
+   */
+  readonly inFlight = new IntMap<Request>()
   private requestIdNext = 1
 
   constructor(
@@ -320,7 +326,8 @@ export class PingClient extends Client implements PingListener {
   }
 
   private findBySeq(seq: number): Request | undefined {
-    for (const request of this.inFlight.values()) if ((request.id & 0xffff) === seq) return request
-    return undefined
+    // The earliest request in flight with this sequence number (ids wrap modulo 2^16 in the seq).
+    const id = this.inFlight.minKeyWhere((request) => (request.id & 0xffff) === seq)
+    return id === undefined ? undefined : this.inFlight.get(id)
   }
 }

@@ -473,7 +473,10 @@ export class Network implements EventHandler, NetIo {
       if (atNs < ns.lastDeliverNs) atNs = ns.lastDeliverNs
       ns.lastDeliverNs = atNs
       if (atNs === nowNs) this.deliver(ns, handle, nowNs)
-      else this.scheduler.schedule(atNs, this.kindDeliver, handle, ns.id)
+      else {
+        this.scheduler.stagedTimeNs = atNs
+        this.scheduler.scheduleStaged(this.kindDeliver, handle, ns.id)
+      }
       return
     }
     // ip_forward is off (pods): not for us, dropped without an ICMP error (ip_error, !IN_DEV_FORWARD).
@@ -615,7 +618,8 @@ export class Network implements EventHandler, NetIo {
     const arriveNs = departNs + latencyNs
     if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
     const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion
-    this.scheduler.schedule(arriveNs, this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
+    this.scheduler.stagedTimeNs = arriveNs
+    this.scheduler.scheduleStaged(this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
   }
 
   // ---------------------------------------------------------------- local delivery

@@ -299,10 +299,19 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     }
     const ops = this.hooks.ops[hook]
     let v: Verdict = Verdict.ACCEPT
+    const tables = this.tables
     for (let i = 0; i < ops.length; i++) {
-      v = ops[i].handler.hookFn(packet, state)
+      const handler = ops[i].handler
+      // An iptables table with no built-in chain at this hook, or never restored (kube-proxy leaves
+      // raw and mangle so), accepts without walking or counting anything (traverse's first line):
+      // skip the megamorphic call. Its simulated cost is zero either way (no rule is evaluated).
+      if (handler instanceof IptTableOp) {
+        const table = tables[handler.tableId]
+        if (table.hookChains[hook] === null || !table.shown) continue
+      }
+      v = handler.hookFn(packet, state)
       if (v !== Verdict.ACCEPT) {
-        this.stolenBy = v === Verdict.STOLEN ? ops[i].handler : null
+        this.stolenBy = v === Verdict.STOLEN ? handler : null
         break
       }
     }
@@ -599,7 +608,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 class IptTableOp implements NfHookHandler {
   constructor(
     private readonly stack: NetfilterStack,
-    private readonly tableId: TableId,
+    readonly tableId: TableId,
   ) {}
   hookFn(packet: Packet): Verdict {
     // stack.tables is replaced by every restore: look the table up per call.

@@ -101,6 +101,20 @@ export class IntMap<V> {
     return true
   }
 
+  /**
+   * The smallest key whose entry passes `test`, or undefined: a search whose answer does not
+   * depend on the table's layout (keys compared as int32, as stored).
+   */
+  minKeyWhere(test: (value: V, key: number) => boolean): number | undefined {
+    let best: number | undefined
+    const keys = this.keys
+    const states = this.states
+    for (let j = 0; j < keys.length; j++)
+      if (states[j] === FULL && (best === undefined || keys[j] < best) && test(this.values[j] as V, keys[j]))
+        best = keys[j]
+    return best
+  }
+
   private rebuild(count: number): void {
     const oldKeys = this.keys
     const oldStates = this.states

@@ -67,7 +67,11 @@ export class NftSet {
   ) {
     this.totalBits = keyTypes.reduce((bits: number, t) => bits + DATA_TYPE_BITS[t], 0)
     this.packedFlat = this.totalBits <= 53
+    this.fieldScale = new Float64Array(keyTypes.map((t) => 2 ** DATA_TYPE_BITS[t]))
   }
+
+  /** 2 ** bits of each key field (pack's per-field multiplier, computed once rather than per lookup). */
+  private readonly fieldScale: Float64Array
 
   get interval(): boolean {
     return (this.flags & SET_FLAG.INTERVAL) !== 0
@@ -105,8 +109,9 @@ export class NftSet {
 
   /** Packs fields [from, keyTypes.length) of `key` into one integer (at most 53 bits). */
   pack(key: ArrayLike<number>, from: number): number {
+    const scale = this.fieldScale
     let v = 0
-    for (let i = from; i < this.keyTypes.length; i++) v = v * 2 ** DATA_TYPE_BITS[this.keyTypes[i]] + key[i]
+    for (let i = from; i < scale.length; i++) v = v * scale[i] + key[i]
     return v
   }
 

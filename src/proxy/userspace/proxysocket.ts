@@ -141,48 +141,67 @@ abstract class ProxyEventTarget {
  * spent after the previous one (busyUntilNs).
  */
 class CopyQueue {
-  readonly bytes: number[] = []
-  readonly tags: number[] = []
-  readonly data: (object | null)[] = []
-  readonly flows: number[] = []
+  // A ring (power-of-two capacity, doubled when full): `length` messages from physical index
+  // `head` on. A saturated read loop (a UDP service port under a new flow per request) holds
+  // thousands of messages; a ring neither copies them per message nor splices them out.
+  bytes: number[] = [0, 0, 0, 0]
+  tags: number[] = [0, 0, 0, 0]
+  data: (object | null)[] = [null, null, null, null]
+  flows: number[] = [0, 0, 0, 0]
   /** Who a message goes to, when the queue serves several (the UDP read loop: the client). */
-  readonly owners: (object | null)[] = []
+  owners: (object | null)[] = [null, null, null, null]
   head = 0
+  length = 0
+  private mask = 3
   busyUntilNs = 0
 
-  get length(): number {
-    return this.bytes.length - this.head
+  /** Physical index of the k-th pending message (0 = the oldest). */
+  index(k: number): number {
+    return (this.head + k) & this.mask
   }
 
   push(bytes: number, tag: number, data: object | null, flow: number, owner: object | null = null): void {
-    this.bytes.push(bytes)
-    this.tags.push(tag)
-    this.data.push(data)
-    this.flows.push(flow)
-    this.owners.push(owner)
+    if (this.length > this.mask) this.grow()
+    const t = (this.head + this.length) & this.mask
+    this.bytes[t] = bytes
+    this.tags[t] = tag
+    this.data[t] = data
+    this.flows[t] = flow
+    this.owners[t] = owner
+    this.length++
   }
 
-  /**
-   * Drops consumed entries: all of them once the queue is empty, else in one splice once they are
-   * the larger part of a long queue (a queue that never empties stays bounded).
-   */
-  compact(): void {
-    const n = this.head
-    if (n === this.bytes.length) {
-      this.head = 0
-      this.bytes.length = 0
-      this.tags.length = 0
-      this.data.length = 0
-      this.flows.length = 0
-      this.owners.length = 0
-    } else if (n >= 4096 && 2 * n >= this.bytes.length) {
-      this.head = 0
-      this.bytes.splice(0, n)
-      this.tags.splice(0, n)
-      this.data.splice(0, n)
-      this.flows.splice(0, n)
-      this.owners.splice(0, n)
+  /** Removes the oldest message and returns its physical index; its fields stay readable until the next push. */
+  shift(): number {
+    const i = this.head
+    this.head = (i + 1) & this.mask
+    this.length--
+    return i
+  }
+
+  private grow(): void {
+    const n = this.length
+    const size = 2 * (this.mask + 1)
+    const bytes = new Array<number>(size).fill(0)
+    const tags = new Array<number>(size).fill(0)
+    const data = new Array<object | null>(size).fill(null)
+    const flows = new Array<number>(size).fill(0)
+    const owners = new Array<object | null>(size).fill(null)
+    for (let k = 0; k < n; k++) {
+      const i = (this.head + k) & this.mask
+      bytes[k] = this.bytes[i]
+      tags[k] = this.tags[i]
+      data[k] = this.data[i]
+      flows[k] = this.flows[i]
+      owners[k] = this.owners[i]
     }
+    this.bytes = bytes
+    this.tags = tags
+    this.data = data
+    this.flows = flows
+    this.owners = owners
+    this.head = 0
+    this.mask = size - 1
   }
 }
 
@@ -351,8 +370,8 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     // The client may have sent (or closed) while the dial ran: its bytes wait in the queue.
     const q = this.queues[0]
     let atNs = nowNs
-    for (let i = q.head; i < q.bytes.length; i++) {
-      atNs += rt.copyCostNs(q.bytes[i])
+    for (let k = 0; k < q.length; k++) {
+      atNs += rt.copyCostNs(q.bytes[q.index(k)])
       rt.at(atNs, this, EV_COPY)
     }
     q.busyUntilNs = atNs
@@ -384,11 +403,11 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     const q = this.queues[d]
     const dest = d === 0 ? this.out : this.inConn
     if (q.length === 0 || dest === null) return
-    const i = q.head++
+    const i = q.shift()
     const bytes = q.bytes[i]
-    dest.send(bytes, q.tags[i], q.data[i])
+    const data = q.data[i]
     q.data[i] = null
-    q.compact()
+    dest.send(bytes, q.tags[i], data)
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
     if (q.length === 0 && this.eof[d]) this.closeBoth()
@@ -452,8 +471,11 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   alive = true
   readonly socket: UdpSocket
   readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
-  /** clientCache: "ip:port" of the client -> its connection to an endpoint. */
-  readonly clients = new Map<string, UdpProxyClient>()
+  /**
+   * clientCache: the client's "ip:port" -> its connection to an endpoint, keyed by the number
+   * address x 65536 + port (the same pairs as the string key, without formatting one per message).
+   */
+  readonly clients = new Map<number, UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
   readonly loop = new CopyQueue()
 
@@ -473,6 +495,20 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     return this.socket.localPort
   }
 
+  /** Parsed "ip:port" endpoints: the load balancer hands out the same few strings for every client. */
+  private readonly endpointTargets = new Map<string, { readonly address: Ipv4; readonly port: number }>()
+
+  /** The address and port of endpoint "ip:port" (parsed once per endpoint string). */
+  endpointTarget(endpoint: string): { readonly address: Ipv4; readonly port: number } {
+    let target = this.endpointTargets.get(endpoint)
+    if (target === undefined) {
+      const colon = endpoint.lastIndexOf(":")
+      target = { address: ipv4Of(endpoint.slice(0, colon)), port: Number(endpoint.slice(colon + 1)) }
+      this.endpointTargets.set(endpoint, target)
+    }
+    return target
+  }
+
   /** Close(): the loop ends and existing client connections break. */
   close(): void {
     if (!this.alive) return
@@ -486,7 +522,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     if (!this.alive) return
     const rt = this.runtime
     const nowNs = rt.scheduler.nowNs
-    const key = `${formatIpv4(packet.srcAddr)}:${packet.srcPort}`
+    const key = packet.srcAddr * 65536 + packet.srcPort
     let client = this.clients.get(key)
     let startNs = this.loop.busyUntilNs > nowNs ? this.loop.busyUntilNs : nowNs
     if (client === undefined) {
@@ -514,12 +550,12 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     // One copy is done per event, in order (events of one queue fire in schedule order).
     const q = this.loop
     if (q.length === 0) return
-    const i = q.head++
+    const i = q.shift()
     const client = q.owners[i] as UdpProxyClient
+    const data = q.data[i]
     q.owners[i] = null
-    client.writeToEndpoint(q.bytes[i], q.tags[i], q.data[i], q.flows[i])
     q.data[i] = null
-    q.compact()
+    client.writeToEndpoint(q.bytes[i], q.tags[i], data, q.flows[i])
   }
 }
 
@@ -534,7 +570,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
 
   constructor(
     readonly socket: UdpProxySocket,
-    readonly key: string,
+    readonly key: number,
     readonly clientAddr: Ipv4,
     readonly clientPort: number,
     readonly endpoint: string,
@@ -544,8 +580,10 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.id = rt.register(this)
     this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
-    const colon = endpoint.lastIndexOf(":")
-    this.out?.connect(ipv4Of(endpoint.slice(0, colon)), Number(endpoint.slice(colon + 1)))
+    if (this.out !== null) {
+      const target = socket.endpointTarget(endpoint)
+      this.out.connect(target.address, target.port)
+    }
     this.lastActivityNs = rt.scheduler.nowNs
     rt.at(this.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
   }
@@ -588,12 +626,12 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     }
     const q = this.replies
     if (q.length === 0) return
-    const i = q.head++
+    const i = q.shift()
     const bytes = q.bytes[i]
     if (!this.socket.alive) return this.end()
-    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, q.tags[i], q.data[i], q.flows[i])
+    const data = q.data[i]
     q.data[i] = null
-    q.compact()
+    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, q.tags[i], data, q.flows[i])
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
   }
