@@ -18,11 +18,13 @@ export type ExpectationCondition =
   | "endpointsAtMost"
   | "completedAtMost"
   | "failedAtLeast"
+  | "p99AtLeast"
+  | "maxAtLeast"
 
 export interface Expectation {
   readonly workload: string
   readonly condition: ExpectationCondition
-  /** Counts, nanoseconds (for the *Below conditions) or a ratio (jainAtLeast). */
+  /** Counts, nanoseconds (the *Below and latency *AtLeast conditions) or a ratio (jainAtLeast). */
   readonly value: number
   /** The condition as written in the scenario, for messages (`p99Below: 5ms`). */
   readonly text: string
@@ -85,10 +87,12 @@ function measure(condition: ExpectationCondition, results: ResultsDocument["work
     case "p50Below":
       return results.latencyNs.p50
     case "p99Below":
+    case "p99AtLeast":
       return results.latencyNs.p99
     case "meanBelow":
       return results.latencyNs.mean
     case "maxBelow":
+    case "maxAtLeast":
       return results.latencyNs.max
     case "jainAtLeast":
       return results.distribution.jain
@@ -117,7 +121,7 @@ function holds(condition: ExpectationCondition, actual: number, bound: number): 
 }
 
 function describe(condition: ExpectationCondition, actual: number): string {
-  if (condition.endsWith("Below")) return formatNs(actual)
+  if (condition.endsWith("Below") || condition === "p99AtLeast" || condition === "maxAtLeast") return formatNs(actual)
   return String(actual)
 }
 

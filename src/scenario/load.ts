@@ -974,6 +974,8 @@ class Context {
       "endpointsAtMost",
       "completedAtMost",
       "failedAtLeast",
+      "p99AtLeast",
+      "maxAtLeast",
     ]
     let modes: (typeof entry.modes & object)[number][] | undefined
     if (entry.modes !== undefined) {

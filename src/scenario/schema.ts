@@ -329,11 +329,14 @@ const Expectation = Schema.Struct({
   endpointsAtMost: opt(NonNegativeInt),
   completedAtMost: opt(NonNegativeInt),
   failedAtLeast: opt(NonNegativeInt),
+  /** A latency tail at least this long (e.g. DNS timeouts that must show). */
+  p99AtLeast: opt(DurationString),
+  maxAtLeast: opt(DurationString),
 }).check(
   Schema.makeFilter((value: object) =>
     Object.keys(value).filter((key) => key !== "modes").length > 1
       ? undefined
-      : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost)",
+      : "expected at least one condition (completedAtLeast, completedAtMost, failedAtMost, failedAtLeast, sentAtLeast, p50Below, p99Below, meanBelow, maxBelow, jainAtLeast, endpointsAtLeast, endpointsAtMost, p99AtLeast, maxAtLeast)",
   ),
 )
 

@@ -15,7 +15,7 @@ import { decodeScenarioText } from "../../src/scenario/load.ts"
 import { extensive } from "../tier.ts"
 import { ROOT } from "./helpers.ts"
 
-const SLOW = new Set(["capacity-10m-replicas.yaml", "sync-at-scale.yaml"])
+const SLOW = new Set(["capacity-10m-replicas.yaml", "sync-at-scale.yaml", "coredns-saturation.yaml"])
 
 function withPackets(text: string): string {
   const doc = parseDocument(text)

@@ -44,7 +44,9 @@ const DOCUMENTED: Record<string, readonly string[]> = {
 describe("shipped scenarios in IPVS mode", () => {
   // The quick tier leaves out the scenarios that take seconds (capacity-10m-replicas has no traffic;
   // sync-at-scale and scale-down-lag run long timelines); the extensive tier runs them all.
-  const skip = extensive ? [] : ["capacity-10m-replicas.yaml", "scale-down-lag.yaml", "sync-at-scale.yaml"]
+  const skip = extensive
+    ? []
+    : ["capacity-10m-replicas.yaml", "scale-down-lag.yaml", "sync-at-scale.yaml", "coredns-saturation.yaml"]
   const files = readdirSync(join(ROOT, "scenarios"))
     .filter((f) => f.endsWith(".yaml") && !skip.includes(f))
     .sort()
