@@ -193,6 +193,33 @@ export function scrubReply(
   return { reply: truncated, lengthBytes: compressedLengthBytes(truncated) }
 }
 
+/**
+ * Sends `reply` to the client that asked `query` (request.Scrub, then one datagram back to its
+ * address and port, or one length-prefixed message on its TCP connection). Returns 0 when nothing
+ * was sent (the socket closed meanwhile), 1 when sent, 2 when sent truncated by Scrub.
+ */
+export function sendDnsReply(
+  query: DnsMessage,
+  reply: DnsMessage,
+  socket: UdpSocket | null,
+  conn: TcpConnection | null,
+  addr: Ipv4,
+  port: number,
+  tag: number,
+  flow: number,
+): 0 | 1 | 2 {
+  if (socket !== null) {
+    const scrubbed = scrubReply(reply, clientBufferBytes(query, "udp"), "udp")
+    if (socket.closed) return 0
+    socket.sendTo(addr, port, scrubbed.lengthBytes, tag, scrubbed.reply, flow)
+    return (scrubbed.reply.flags & DnsFlag.TC) !== 0 && (reply.flags & DnsFlag.TC) === 0 ? 2 : 1
+  }
+  if (conn === null) return 0
+  const scrubbed = scrubReply(reply, clientBufferBytes(query, "tcp"), "tcp")
+  conn.send(scrubbed.lengthBytes + DNS_TCP_LENGTH_PREFIX_BYTES, tag, scrubbed.reply)
+  return 1
+}
+
 function prefix(bare: DnsMessage, reply: DnsMessage, count: number): DnsMessage {
   const a = Math.min(count, reply.answers.length)
   const n = Math.min(count - a, reply.authorities.length)
@@ -435,28 +462,18 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
   }
 
   private reply(slot: number, reply: DnsMessage): void {
-    const query = this.jobQuery[slot] as DnsMessage
-    const socket = this.jobSocket[slot]
-    const conn = this.jobConn[slot]
-    if (socket !== null) {
-      const scrubbed = scrubReply(reply, clientBufferBytes(query, "udp"), "udp")
-      if ((scrubbed.reply.flags & DnsFlag.TC) !== 0 && (reply.flags & DnsFlag.TC) === 0) this.counters.truncated++
-      if (!socket.closed) {
-        socket.sendTo(
-          this.jobAddr[slot],
-          this.jobPort[slot],
-          scrubbed.lengthBytes,
-          this.jobTag[slot],
-          scrubbed.reply,
-          this.jobFlow[slot],
-        )
-        this.counters.answered++
-      }
-    } else if (conn !== null) {
-      const scrubbed = scrubReply(reply, clientBufferBytes(query, "tcp"), "tcp")
-      conn.send(scrubbed.lengthBytes + DNS_TCP_LENGTH_PREFIX_BYTES, this.jobTag[slot], scrubbed.reply)
-      this.counters.answered++
-    }
+    const sent = sendDnsReply(
+      this.jobQuery[slot] as DnsMessage,
+      reply,
+      this.jobSocket[slot],
+      this.jobConn[slot],
+      this.jobAddr[slot],
+      this.jobPort[slot],
+      this.jobTag[slot],
+      this.jobFlow[slot],
+    )
+    if (sent !== 0) this.counters.answered++
+    if (sent === 2) this.counters.truncated++
     this.finish(slot)
   }
 

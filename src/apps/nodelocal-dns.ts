@@ -29,7 +29,7 @@
  * instead of answering the SYN with RST, max_concurrent, prefetch, serve_stale, health/metrics servers.
  */
 import {
-  scrubReply,
+  sendDnsReply,
   upstreamResolverAnswers,
   ROOT_SOA,
   DNS_PORT,
@@ -46,7 +46,7 @@ import { TcpState } from "../net/tcp.ts"
 import { udpBindConflicts, type UdpListener, type UdpSocket } from "../net/udp.ts"
 import type { Rng } from "../sim/rng.ts"
 import { NS_PER_S } from "../sim/time.ts"
-import { clientBufferBytes, DnsFlag, dnsReply, encodedLengthBytes, Rcode, type DnsMessage } from "../wire/dns.ts"
+import { DnsFlag, dnsReply, encodedLengthBytes, Rcode, type DnsMessage } from "../wire/dns.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
 import { cacheWithTtl, DnsCache, nodeLocalClusterCache } from "../dns/coredns/cache.ts"
@@ -449,28 +449,19 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
 
   private reply(slot: number, reply: DnsMessage): void {
     const query = this.jobQuery[slot] as DnsMessage
-    const socket = this.jobSocket[slot]
-    const conn = this.jobConn[slot]
     // Upstream's id is the client's (forward relays the client's message).
     const out = reply.id === query.id ? reply : { ...reply, id: query.id }
-    if (socket !== null) {
-      const scrubbed = scrubReply(out, clientBufferBytes(query, "udp"), "udp")
-      if (!socket.closed) {
-        socket.sendTo(
-          this.jobAddr[slot],
-          this.jobPort[slot],
-          scrubbed.lengthBytes,
-          this.jobTag[slot],
-          scrubbed.reply,
-          this.jobFlow[slot],
-        )
-        this.counters.answered++
-      }
-    } else if (conn !== null) {
-      const scrubbed = scrubReply(out, clientBufferBytes(query, "tcp"), "tcp")
-      conn.send(scrubbed.lengthBytes + DNS_TCP_LENGTH_PREFIX_BYTES, this.jobTag[slot], scrubbed.reply)
-      this.counters.answered++
-    }
+    const sent = sendDnsReply(
+      query,
+      out,
+      this.jobSocket[slot],
+      this.jobConn[slot],
+      this.jobAddr[slot],
+      this.jobPort[slot],
+      this.jobTag[slot],
+      this.jobFlow[slot],
+    )
+    if (sent !== 0) this.counters.answered++
     this.finish(slot)
   }
 
