@@ -137,7 +137,7 @@ export const DEFAULTS = {
   udpTimeout: "30s",
   udpStreamTimeout: "120s",
   nodeLocalAddress: "169.254.20.10",
-  dnsMode: "static",
+  dnsMode: "packets",
   serviceTime: "100us",
   httpPort: 80,
   connection: "new",

@@ -22,6 +22,8 @@ duration: 10s
 cluster:
 ${cluster}
 ${extra}
+# Pod capacity, not DNS: no CoreDNS pods competing for the slots.
+dns: { mode: static }
 manifests:
   - inline:
       apiVersion: apps/v1

@@ -166,7 +166,9 @@ describe("dns.mode packets", () => {
   })
 
   it("dns.mode static sends no query and leaves the dns section empty", () => {
-    const spec = specFromText(scenario("nicolaka/netshoot", "http://web/").replace("dns: { mode: packets }", ""))
+    const spec = specFromText(
+      scenario("nicolaka/netshoot", "http://web/").replace("dns: { mode: packets }", "dns: { mode: static }"),
+    )
     const doc = runScenario(spec, { seed: 1 })
     expect(doc.dns).toEqual({})
     expect(doc.workloads.w.dns).toBeUndefined()

@@ -24,7 +24,7 @@ import { cli, ROOT, specFromText } from "../cluster/helpers.ts"
 
 const yaml = (
   extra = "",
-  dns = "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 } }",
+  dns = "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 }, mode: static }",
 ) => `apiVersion: kube-netsim/v1
 kind: Scenario
 metadata: { name: nodelocal }

@@ -136,6 +136,8 @@ metadata: { name: settings }
 duration: 2s
 cluster: { nodes: { count: 2 }, systemServices: false${cluster} }
 kubeProxy: { mode: iptables${kubeProxy} }
+# kube-proxy settings, not DNS: names resolve without packets, so conntrack holds only web's flows.
+dns: { mode: static }
 manifests:
   - inline:
       - apiVersion: apps/v1

@@ -179,6 +179,8 @@ duration: 40s
 cluster:
   nodes: { count: 2 }
   systemServices: false
+# The proxier's own rules and ports: no kube-dns Service taking proxy ports.
+dns: { mode: static }
 kubeProxy:
   mode: userspace
   userspace: { proxyPortRange: "36000-36009" }

@@ -39,6 +39,12 @@ function spec(path: string): ScenarioSpec {
   return loaded.scenario.spec
 }
 
+/** The spec with dns.mode static: no CoreDNS pods, so kube-system/kube-dns has no endpoints. */
+function withoutCoreDns(path: string): ScenarioSpec {
+  const s = spec(path)
+  return { ...s, dns: { ...s.dns, mode: "static" } }
+}
+
 const hooks = (r: TraceResult): HookEvent[] => r.events.filter((e): e is HookEvent => e.kind === "hook")
 const verdictOf = (r: TraceResult): VerdictEvent => r.events[r.events.length - 1] as VerdictEvent
 const rules = (h: HookEvent): RuleStep[] => h.steps.filter((s): s is RuleStep => s.kind === "rule")
@@ -160,7 +166,7 @@ describe("trace: ClusterIP with endpoints (quickstart)", () => {
 
 describe("trace: Service without endpoints", () => {
   it("REJECTs in filter KUBE-SERVICES and an ICMP port unreachable goes back (udp)", () => {
-    const r = traceScenario(spec(QUICKSTART), { from: "pod/busybox", to: "kube-dns.kube-system:53/udp" })
+    const r = traceScenario(withoutCoreDns(QUICKSTART), { from: "pod/busybox", to: "kube-dns.kube-system:53/udp" })
     const rejecting = hooks(r).find((h) => h.verdict === "REJECT") as HookEvent
     expect(rejecting.ns).toMatch(/^node\//)
     expect(rejecting.rejectWith).toBe("icmp-port-unreachable")
@@ -189,7 +195,7 @@ describe("trace: Service without endpoints", () => {
   })
 
   it("REJECTs a TCP SYN the same way; connect() is refused", () => {
-    const r = traceScenario(spec(QUICKSTART), { from: "pod/busybox", to: "10.96.0.10:53/tcp" })
+    const r = traceScenario(withoutCoreDns(QUICKSTART), { from: "pod/busybox", to: "10.96.0.10:53/tcp" })
     expect(
       hooks(r).some(
         (h) => h.verdict === "REJECT" && rules(h).some((st) => st.text.includes("kube-dns:dns-tcp has no endpoints")),
