@@ -220,6 +220,68 @@ export function sendDnsReply(
   return 1
 }
 
+/**
+ * The queries a DNS server holds, one slot each (parallel arrays, slots reused through a free
+ * list): the query, and who asked it and how (UDP socket and peer, or TCP connection), so that
+ * the reply goes back the way the query came. Servers keep their own per-slot state beside it.
+ */
+export class DnsRequests {
+  readonly query: (DnsMessage | null)[] = []
+  /** The UDP socket, or null when the query came over TCP (conn). */
+  private readonly socket: (UdpSocket | null)[] = []
+  private readonly conn: (TcpConnection | null)[] = []
+  private readonly addr: number[] = []
+  private readonly port: number[] = []
+  private readonly tag: number[] = []
+  private readonly flow: number[] = []
+  private readonly free: number[] = []
+
+  take(
+    query: DnsMessage,
+    socket: UdpSocket | null,
+    conn: TcpConnection | null,
+    addr: number,
+    port: number,
+    tag: number,
+    flow: number,
+  ): number {
+    const slot = this.free.length > 0 ? (this.free.pop() as number) : this.query.length
+    this.query[slot] = query
+    this.socket[slot] = socket
+    this.conn[slot] = conn
+    this.addr[slot] = addr
+    this.port[slot] = port
+    this.tag[slot] = tag
+    this.flow[slot] = flow
+    return slot
+  }
+
+  tagOf(slot: number): number {
+    return this.tag[slot]
+  }
+
+  /** sendDnsReply to the slot's client (0 nothing sent, 1 sent, 2 sent truncated). */
+  send(slot: number, reply: DnsMessage): 0 | 1 | 2 {
+    return sendDnsReply(
+      this.query[slot] as DnsMessage,
+      reply,
+      this.socket[slot],
+      this.conn[slot],
+      this.addr[slot],
+      this.port[slot],
+      this.tag[slot],
+      this.flow[slot],
+    )
+  }
+
+  release(slot: number): void {
+    this.query[slot] = null
+    this.socket[slot] = null
+    this.conn[slot] = null
+    this.free.push(slot)
+  }
+}
+
 function prefix(bare: DnsMessage, reply: DnsMessage, count: number): DnsMessage {
   const a = Math.min(count, reply.answers.length)
   const n = Math.min(count - a, reply.authorities.length)
@@ -268,19 +330,11 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
   private readonly queryCpuNs: number
   private busyWorkers = 0
   private upstreamInFlight = 0
-  // Jobs by slot (parallel arrays, slots reused via a free list): the query and where it came from.
-  private readonly jobQuery: (DnsMessage | null)[] = []
-  /** The UDP socket, or null when the query came over TCP (jobConn). */
-  private readonly jobSocket: (UdpSocket | null)[] = []
-  private readonly jobConn: (TcpConnection | null)[] = []
-  private readonly jobAddr: number[] = []
-  private readonly jobPort: number[] = []
-  private readonly jobTag: number[] = []
-  private readonly jobFlow: number[] = []
+  /** The queries held, by slot (the server's own per-slot state is in the job* arrays). */
+  private readonly requests = new DnsRequests()
   private readonly jobPhase: number[] = []
   /** ExternalName: the CNAME to put in front of the upstream's answers (null otherwise). */
   private readonly jobCname: (DnsRecord | null)[] = []
-  private readonly jobFree: number[] = []
   // FIFO of slots waiting for a worker (ring over a growable array).
   private queue: number[] = []
   private queueHead = 0
@@ -362,14 +416,7 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
     flow: number,
   ): void {
     this.counters.received++
-    const slot = this.jobFree.length > 0 ? (this.jobFree.pop() as number) : this.jobQuery.length
-    this.jobQuery[slot] = query
-    this.jobSocket[slot] = socket
-    this.jobConn[slot] = conn
-    this.jobAddr[slot] = addr
-    this.jobPort[slot] = port
-    this.jobTag[slot] = tag
-    this.jobFlow[slot] = flow
+    const slot = this.requests.take(query, socket, conn, addr, port, tag, flow)
     this.jobCname[slot] = null
     if (this.busyWorkers < this.workers) this.startCpu(slot)
     else {
@@ -410,7 +457,7 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
 
   /** cache -> kubernetes -> forward, as plugin.cfg orders them. */
   private runChain(slot: number, nowNs: number): void {
-    const query = this.jobQuery[slot] as DnsMessage
+    const query = this.requests.query[slot] as DnsMessage
     if (!this.running) return this.finish(slot)
     const cached = this.cache.get(nowNs, query)
     if (cached !== null) {
@@ -433,7 +480,7 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
   }
 
   private upstreamAnswered(slot: number, nowNs: number): void {
-    const query = this.jobQuery[slot] as DnsMessage
+    const query = this.requests.query[slot] as DnsMessage
     if (!this.running) return this.finish(slot)
     const cname = this.jobCname[slot]
     const question = query.questions[0]
@@ -462,28 +509,16 @@ export class CoreDnsServer extends Server implements UdpListener, TcpServerListe
   }
 
   private reply(slot: number, reply: DnsMessage): void {
-    const sent = sendDnsReply(
-      this.jobQuery[slot] as DnsMessage,
-      reply,
-      this.jobSocket[slot],
-      this.jobConn[slot],
-      this.jobAddr[slot],
-      this.jobPort[slot],
-      this.jobTag[slot],
-      this.jobFlow[slot],
-    )
+    const sent = this.requests.send(slot, reply)
     if (sent !== 0) this.counters.answered++
     if (sent === 2) this.counters.truncated++
     this.finish(slot)
   }
 
   private finish(slot: number): void {
-    this.jobQuery[slot] = null
-    this.jobSocket[slot] = null
-    this.jobConn[slot] = null
     this.jobCname[slot] = null
     this.jobPhase[slot] = PHASE_FREE
-    this.jobFree.push(slot)
+    this.requests.release(slot)
   }
 
   stop(): void {

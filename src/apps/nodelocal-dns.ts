@@ -29,7 +29,7 @@
  * instead of answering the SYN with RST, max_concurrent, prefetch, serve_stale, health/metrics servers.
  */
 import {
-  sendDnsReply,
+  DnsRequests,
   upstreamResolverAnswers,
   ROOT_SOA,
   DNS_PORT,
@@ -126,20 +126,14 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
   private readonly workers: number
   private readonly queryCpuNs: number
   private busyWorkers = 0
-  private readonly jobQuery: (DnsMessage | null)[] = []
-  private readonly jobSocket: (UdpSocket | null)[] = []
-  private readonly jobConn: (TcpConnection | null)[] = []
-  private readonly jobAddr: number[] = []
-  private readonly jobPort: number[] = []
-  private readonly jobTag: number[] = []
-  private readonly jobFlow: number[] = []
+  /** The queries held, by slot (this server's own per-slot state is in the job* arrays). */
+  private readonly requests = new DnsRequests()
   private readonly jobPhase: number[] = []
   private readonly jobBlock: number[] = []
   /** The upstream connection of a query in PHASE_TCP, its attempt's read deadline and forward's deadline. */
   private readonly jobUpstream: (TcpConnection | null)[] = []
   private readonly jobReadDeadlineNs: number[] = []
   private readonly jobForwardDeadlineNs: number[] = []
-  private readonly jobFree: number[] = []
   private queue: number[] = []
   private queueHead = 0
   /** Upstream TCP connections: idle ones (with when they became idle) and the busy one's slot. */
@@ -256,14 +250,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     flow: number,
   ): void {
     this.counters.received++
-    const slot = this.jobFree.length > 0 ? (this.jobFree.pop() as number) : this.jobQuery.length
-    this.jobQuery[slot] = query
-    this.jobSocket[slot] = socket
-    this.jobConn[slot] = conn
-    this.jobAddr[slot] = addr
-    this.jobPort[slot] = port
-    this.jobTag[slot] = tag
-    this.jobFlow[slot] = flow
+    const slot = this.requests.take(query, socket, conn, addr, port, tag, flow)
     this.jobBlock[slot] = this.blockOf(query.questions[0].name)
     if (this.busyWorkers < this.workers) this.startCpu(slot)
     else {
@@ -313,7 +300,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
 
   /** cache -> forward. */
   private runChain(slot: number, nowNs: number): void {
-    const query = this.jobQuery[slot] as DnsMessage
+    const query = this.requests.query[slot] as DnsMessage
     if (!this.running) return this.finish(slot)
     const cache = this.caches[this.jobBlock[slot]]
     const cached = cache.get(nowNs, query)
@@ -334,7 +321,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
   }
 
   private resolverAnswered(slot: number, nowNs: number): void {
-    const query = this.jobQuery[slot] as DnsMessage
+    const query = this.requests.query[slot] as DnsMessage
     if (!this.running) return this.finish(slot)
     const q = query.questions[0]
     const answers = upstreamResolverAnswers(this.params.upstreamNames, this.params.upstreamTtlS, q.name, q.type)
@@ -390,7 +377,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     if (!this.running) return this.finish(slot)
     if (nowNs < this.jobForwardDeadlineNs[slot]) return this.forwardTcp(slot, nowNs)
     this.counters.servfail++
-    this.reply(slot, dnsReply(this.jobQuery[slot] as DnsMessage, Rcode.SERVFAIL, DnsFlag.RA, []))
+    this.reply(slot, dnsReply(this.requests.query[slot] as DnsMessage, Rcode.SERVFAIL, DnsFlag.RA, []))
   }
 
   /** persistent.go cleanup(false): close pooled connections unused for `expire`; tick again. */
@@ -410,8 +397,8 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
   }
 
   private sendUpstream(conn: TcpConnection, slot: number): void {
-    const query = this.jobQuery[slot] as DnsMessage
-    conn.send(encodedLengthBytes(query) + DNS_TCP_LENGTH_PREFIX_BYTES, this.jobTag[slot], query)
+    const query = this.requests.query[slot] as DnsMessage
+    conn.send(encodedLengthBytes(query) + DNS_TCP_LENGTH_PREFIX_BYTES, this.requests.tagOf(slot), query)
   }
 
   private onUpstreamConnected(conn: TcpConnection): void {
@@ -427,7 +414,7 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     this.idle.push(conn)
     this.idleSinceNs.push(this.apps.nowNs)
     if (!this.running) return this.finish(slot)
-    const query = this.jobQuery[slot] as DnsMessage
+    const query = this.requests.query[slot] as DnsMessage
     this.reply(slot, this.caches[this.jobBlock[slot]].put(this.apps.nowNs, query, appData))
   }
 
@@ -444,34 +431,22 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     this.jobUpstream[slot] = null
     if (!this.running) return this.finish(slot)
     this.counters.servfail++
-    this.reply(slot, dnsReply(this.jobQuery[slot] as DnsMessage, Rcode.SERVFAIL, DnsFlag.RA, []))
+    this.reply(slot, dnsReply(this.requests.query[slot] as DnsMessage, Rcode.SERVFAIL, DnsFlag.RA, []))
   }
 
   private reply(slot: number, reply: DnsMessage): void {
-    const query = this.jobQuery[slot] as DnsMessage
+    const query = this.requests.query[slot] as DnsMessage
     // Upstream's id is the client's (forward relays the client's message).
     const out = reply.id === query.id ? reply : { ...reply, id: query.id }
-    const sent = sendDnsReply(
-      query,
-      out,
-      this.jobSocket[slot],
-      this.jobConn[slot],
-      this.jobAddr[slot],
-      this.jobPort[slot],
-      this.jobTag[slot],
-      this.jobFlow[slot],
-    )
+    const sent = this.requests.send(slot, out)
     if (sent !== 0) this.counters.answered++
     this.finish(slot)
   }
 
   private finish(slot: number): void {
-    this.jobQuery[slot] = null
-    this.jobSocket[slot] = null
-    this.jobConn[slot] = null
     this.jobUpstream[slot] = null
     this.jobPhase[slot] = PHASE_FREE
-    this.jobFree.push(slot)
+    this.requests.release(slot)
   }
 
   /** The process exits: its sockets close (the kernel closes them; pooled connections too). */
