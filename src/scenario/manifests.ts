@@ -122,17 +122,28 @@ const WorkloadSpec = Schema.Struct({
   template: Schema.Struct({ metadata: opt(TemplateMeta), spec: PodSpec }),
 })
 
+/** apps/v1 IntOrString (maxSurge, maxUnavailable): its form is checked by validateStrategy. */
+const CountOrPercent = Schema.Union([Schema.Number, Str])
 const Deployment = Schema.Struct({
   apiVersion: Schema.Literal("apps/v1"),
   kind: Schema.Literal("Deployment"),
   metadata: ObjectMeta,
-  spec: WorkloadSpec,
+  spec: Schema.Struct({
+    ...WorkloadSpec.fields,
+    minReadySeconds: opt(NonNegativeInt),
+    strategy: opt(
+      Schema.Struct({
+        type: opt(Schema.Literals(["RollingUpdate", "Recreate"])),
+        rollingUpdate: opt(Schema.Struct({ maxSurge: opt(CountOrPercent), maxUnavailable: opt(CountOrPercent) })),
+      }),
+    ),
+  }),
 })
 const ReplicaSet = Schema.Struct({
   apiVersion: Schema.Literal("apps/v1"),
   kind: Schema.Literal("ReplicaSet"),
   metadata: ObjectMeta,
-  spec: WorkloadSpec,
+  spec: Schema.Struct({ ...WorkloadSpec.fields, minReadySeconds: opt(NonNegativeInt) }),
 })
 const Namespace = Schema.Struct({
   apiVersion: Schema.Literal("v1"),
@@ -421,22 +432,6 @@ const NOT_MODELLED_FIELDS: ReadonlyMap<string, NotModelled> = new Map<string, No
     "finalizers",
     { message: "finalizers are not modelled: the object is deleted without waiting for them", noEffect: isEmpty },
   ],
-  [
-    "strategy",
-    {
-      message: "the rollout strategy is not modelled: a changed template replaces every pod at once (as type Recreate)",
-      noEffect: (v) =>
-        isEmpty(v) ||
-        (typeof v === "object" &&
-          v !== null &&
-          Object.keys(v).length === 1 &&
-          (v as Record<string, unknown>).type === "Recreate"),
-    },
-  ],
-  [
-    "minReadySeconds",
-    { message: "minReadySeconds is not modelled: rollouts do not wait for pods to be available", noEffect: isEmpty },
-  ],
   ["paused", { message: "paused is not modelled: template changes roll out at once", noEffect: isEmpty }],
   [
     "startupProbe",
@@ -664,6 +659,54 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
 
 type Report = (path: Path, message: string) => void
 
+const PERCENT = /^[0-9]+%$/
+
+/**
+ * apps/validation ValidateDeploymentStrategy and ValidateRollingUpdateDeployment: rollingUpdate
+ * only with type RollingUpdate; maxSurge and maxUnavailable non-negative integers or percentages,
+ * maxUnavailable at most 100%, and not both 0.
+ */
+function validateStrategy(strategy: import("../k8s/types.ts").DeploymentStrategy | undefined, error: Report): void {
+  if (strategy === undefined) return
+  const path = ["spec", "strategy"]
+  const rolling = strategy.rollingUpdate
+  if (rolling === undefined) return
+  if (strategy.type === "Recreate") {
+    error([...path, "rollingUpdate"], "Forbidden: may not be specified when strategy `type` is 'Recreate'")
+    return
+  }
+  const valueOf = (field: "maxSurge" | "maxUnavailable"): number | null => {
+    const v = rolling[field]
+    if (v === undefined) return null
+    const at = [...path, "rollingUpdate", field]
+    if (typeof v === "number") {
+      if (!Number.isInteger(v) || v < 0) {
+        error(at, `Invalid value: ${v}: must be greater than or equal to 0`)
+        return null
+      }
+      return v
+    }
+    if (!PERCENT.test(v)) {
+      error(
+        at,
+        `Invalid value: "${v}": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')`,
+      )
+      return null
+    }
+    return Number(v.slice(0, -1))
+  }
+  const surge = valueOf("maxSurge")
+  const unavailable = valueOf("maxUnavailable")
+  const unavailableText = rolling.maxUnavailable
+  if (typeof unavailableText === "string" && unavailable !== null && unavailable > 100)
+    error(
+      [...path, "rollingUpdate", "maxUnavailable"],
+      `Invalid value: "${unavailableText}": must not be greater than 100%`,
+    )
+  if (surge === 0 && unavailable === 0)
+    error([...path, "rollingUpdate", "maxUnavailable"], "Invalid value: 0: may not be 0 when `maxSurge` is 0")
+}
+
 /** The API server's validations that matter to the data plane (messages after its own). */
 function validateObject(object: KubeObject, error: Report, options: ManifestOptions): void {
   const name = object.metadata.name
@@ -706,6 +749,7 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
       error(["spec", "template", "metadata", "labels"], "`selector` does not match template `labels`")
     }
   }
+  if (object.kind === "Deployment") validateStrategy(object.spec.strategy, error)
   if (object.kind === "Service") {
     const spec = object.spec
     const ports = spec.ports ?? []

@@ -413,6 +413,35 @@ spec:
     ])
   })
 
+  it("rejects a Deployment strategy the API server rejects (apps/validation ValidateDeploymentStrategy), at the field", () => {
+    const deployment = (strategy: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  strategy: ${strategy}
+  selector: { matchLabels: { app: web } }
+  template: { metadata: { labels: { app: web } }, spec: { containers: [{ name: web, image: nginx }] } }
+`
+    const files = {
+      "m/a.yaml": deployment("{ type: Recreate, rollingUpdate: { maxSurge: 1 } }"),
+      "m/b.yaml": deployment("{ rollingUpdate: { maxSurge: 0, maxUnavailable: 0 } }"),
+      "m/c.yaml": deployment('{ rollingUpdate: { maxSurge: "1.5%", maxUnavailable: "120%" } }'),
+      "m/d.yaml": deployment("{ type: Rolling }"),
+      "m/ok.yaml": deployment('{ type: RollingUpdate, rollingUpdate: { maxSurge: 2, maxUnavailable: "50%" } }'),
+    }
+    const list = Object.keys(files)
+      .map((f) => `  - path: ${f}\n`)
+      .join("")
+    const issues = issuesOf(`${HEAD}manifests:\n${list}`, files)
+    expect(issues.filter((i) => !i.startsWith("m/d.yaml"))).toEqual([
+      "m/a.yaml:5:46: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+      "m/b.yaml:5:61: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0",
+      `m/c.yaml:5:42: spec.strategy.rollingUpdate.maxSurge: Invalid value: "1.5%": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')`,
+      'm/c.yaml:5:66: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: "120%": must not be greater than 100%',
+    ])
+    expect(issues.filter((i) => i.startsWith("m/d.yaml"))).toEqual([expect.stringContaining("m/d.yaml:5:")])
+  })
+
   it("warns, at the field, about fields whose behaviour is not modelled; keeps silent for empty or modelled values", () => {
     const manifest = `apiVersion: apps/v1
 kind: Deployment
