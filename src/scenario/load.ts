@@ -41,7 +41,7 @@ import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
 import { decodeManifest, isBuiltinNamespace, type ManifestOptions } from "./manifests.ts"
 import { formatLabels, matchesServiceSelector } from "../k8s/labels.ts"
-import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePortRange } from "../k8s/ipam.ts"
+import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { ipv6NotModelled, isIpv6, parseAddress } from "./address.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
@@ -336,6 +336,14 @@ class Context {
       if (host.ip === address)
         this.error(path, `the NodeLocal DNSCache address ${address} is external host ${host.name}'s address`)
     }
+    ;(file.loadBalancer?.pool ?? []).forEach((entry, index) => {
+      const range = parsePoolRange(entry)
+      if (range !== undefined && ip >= range.first && ip <= range.last)
+        this.error(
+          path,
+          `the NodeLocal DNSCache address ${address} is inside loadBalancer.pool[${index}] ${entry}; LoadBalancer Services would be given it`,
+        )
+    })
     const nodes = c?.nodes
     if (nodes !== undefined && Array.isArray(nodes)) {
       for (const node of nodes) {
@@ -349,6 +357,30 @@ class Context {
         "NodeLocal DNSCache forwards to kube-dns's pods: it needs cluster.systemServices (the kube-dns Service)",
       )
     return { enabled, address }
+  }
+
+  /**
+   * A Service's externalIPs or loadBalancerIP equal to the NodeLocal DNSCache address: kube-proxy
+   * would install rules for it on every node while node-cache binds it on the nodelocaldns dummy
+   * interface and NOTRACKs its port 53 (dns.md §3.2), so the two would fight over the address.
+   */
+  private checkNodeLocalClash(address: string, objects: readonly ManifestObject[]): void {
+    for (const entry of objects) {
+      const object = entry.object
+      if (object.kind !== "Service") continue
+      const fields: [Path, string | undefined][] = [
+        ...(object.spec.externalIPs ?? []).map((ip, i): [Path, string] => [["spec", "externalIPs", i], ip]),
+        [["spec", "loadBalancerIP"], object.spec.loadBalancerIP],
+      ]
+      for (const [path, ip] of fields)
+        if (ip === address)
+          this.issues.push({
+            severity: "error",
+            path,
+            message: `Service ${object.metadata.name} uses ${ip}, the NodeLocal DNSCache address (dns.nodeLocal.address): node-cache binds it on every node; choose another address for one of them`,
+            position: entry.locate(path),
+          })
+    }
   }
 
   /** loadBalancer: pool, mode and health check (absent fields: lb/loadbalancer.ts defaults). */
@@ -442,6 +474,7 @@ class Context {
       kubeProxy,
       dns: (() => {
         const nodeLocal = this.nodeLocal(file)
+        if (nodeLocal.enabled) this.checkNodeLocalClash(nodeLocal.address, allObjects)
         return {
           mode: this.dnsMode(file),
           nodeLocalEnabled: nodeLocal.enabled,
@@ -546,7 +579,7 @@ class Context {
     }
     this.checkAddressRoom(c, nodes.length)
     const serviceNodePortRange = c.serviceNodePortRange ?? DEFAULTS.serviceNodePortRange
-    this.manifestOptions = { nodePortRange: nodePortBounds(serviceNodePortRange) }
+    this.manifestOptions = { nodePortRange: nodePortBounds(serviceNodePortRange), dnsMode: this.dnsMode(file) }
     return {
       nodes,
       cni: c.cni ?? DEFAULTS.cni,
@@ -748,7 +781,12 @@ class Context {
       typeof cluster === "object" && cluster !== null && "serviceNodePortRange" in cluster
         ? cluster.serviceNodePortRange
         : DEFAULTS.serviceNodePortRange
-    this.manifestOptions = { nodePortRange: typeof text === "string" ? nodePortBounds(text) : null }
+    const dns = "dns" in raw ? raw.dns : undefined
+    const mode = typeof dns === "object" && dns !== null && "mode" in dns ? dns.mode : DEFAULTS.dnsMode
+    this.manifestOptions = {
+      nodePortRange: typeof text === "string" ? nodePortBounds(text) : null,
+      dnsMode: mode === "static" ? "static" : "packets",
+    }
   }
 
   /** Decodes a manifest source from an entry that may not have passed the scenario schema. */
