@@ -10,6 +10,7 @@
  * kube-dns Service is added here, with admission's definition (10th address of the service CIDR).
  */
 import { CoreDnsServer } from "../apps/coredns.ts"
+import { NodeLocalDnsServer } from "../apps/nodelocal-dns.ts"
 import type { Server } from "../apps/server.ts"
 import type { ClientResolver, DnsFailure } from "../dns/client-resolver.ts"
 import { effectiveDnsPolicy, podResolvConf, renderResolvConf } from "../dns/resolv-conf.ts"
@@ -30,6 +31,9 @@ import type { DnsClientResults, DnsResults, DnsServerResults } from "../stats/re
 import { rcodeName, typeMnemonic } from "../wire/dns.ts"
 import { cidr, cidrAddress, formatIpv4 } from "../wire/ipv4.ts"
 import type { ScenarioSpec } from "./spec.ts"
+
+/** Key prefix of a node's NodeLocal DNSCache in `dns.servers` (`node-local-dns/<node>`). */
+export const NODE_LOCAL_DNS_RESULTS_PREFIX = "node-local-dns/"
 
 /** kubeadm's CoreDNS replica count (manifests.go: `replicas: 2`). */
 export const COREDNS_REPLICAS = 2
@@ -221,13 +225,25 @@ export class DnsRuntime implements DnsClientObserver {
     return this.byWorkload[workload].results()
   }
 
-  /** The results' `dns` section: totals and every CoreDNS pod's counters (servers that ran). */
+  /**
+   * The results' `dns` section: totals and the counters of every DNS server that ran: each CoreDNS
+   * pod by pod name, and each node's NodeLocal DNSCache as `node-local-dns/<node>` (summed over the
+   * node-cache processes the node ran: a crash or stop and start keeps one entry per node).
+   * node-cache's Corefile has no `max_concurrent` (dns.md §3.3), so its `refused` stays 0.
+   */
   results(servers: readonly Server[]): DnsResults {
     const out: Record<string, DnsServerResults> = {}
     for (const server of servers) {
-      if (!(server instanceof CoreDnsServer)) continue
-      const c = server.counters
-      const sum = out[server.identity.name] ?? {
+      let name: string
+      let c: DnsServerResults
+      if (server instanceof CoreDnsServer) {
+        name = server.identity.name
+        c = server.counters
+      } else if (server instanceof NodeLocalDnsServer) {
+        name = `${NODE_LOCAL_DNS_RESULTS_PREFIX}${server.identity.node}`
+        c = { ...server.counters, refused: 0 }
+      } else continue
+      const sum = out[name] ?? {
         received: 0,
         answered: 0,
         cacheHits: 0,
@@ -243,9 +259,9 @@ export class DnsRuntime implements DnsClientObserver {
       sum.forwarded += c.forwarded
       sum.refused += c.refused
       sum.dropped += c.dropped
-      out[server.identity.name] = sum
+      out[name] = sum
     }
-    // Sorted by pod name as every record of the document (canonical form = raw form).
+    // Sorted by name as every record of the document (canonical form = raw form).
     return { ...this.total.results(), servers: sortedRecord(out) }
   }
 }
