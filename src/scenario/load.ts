@@ -17,6 +17,7 @@ import { validateNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_MODE } from "../cluster/backend-nftables.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
+import { MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } from "../dns/resolv-conf.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
 import type {
@@ -54,6 +55,9 @@ import {
 } from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
 import { parseBandwidthBps, parseBytes, parseDurationNs, parseLossPpm, parseRatePerSecond } from "./units.ts"
+
+/** RFC 1123 subdomain (lower case, as the API server checks pod search domains). */
+const NODE_SEARCH_DOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 
 /** Reads a file as UTF-8; throws (with `code: "ENOENT"` for a missing file) like fs.readFileSync. */
 export type ReadFile = (path: string) => string
@@ -137,6 +141,8 @@ export const DEFAULTS = {
   udpTimeout: "30s",
   udpStreamTimeout: "120s",
   nodeLocalAddress: "169.254.20.10",
+  /** The nodes' resolver: TEST-NET-3 (RFC 5737), the simulated external range's default. */
+  nodeResolver: "203.0.113.53",
   dnsMode: "packets",
   serviceTime: "100us",
   httpPort: 80,
@@ -305,6 +311,67 @@ class Context {
         `${text} is outside cluster.serviceCIDR ${serviceCIDR} and is not the NodeLocal DNSCache address${nodeLocal.enabled ? ` (${nodeLocal.address})` : " (dns.nodeLocal.enabled is false)"}`,
       )
     return text
+  }
+
+  /**
+   * dns.nodeSearchDomains: the `search` line of the nodes' resolv.conf. Each must be a domain name
+   * (RFC 1123 subdomain, a trailing dot allowed). kubelet (dns.go CheckLimitsForResolvConf) only
+   * warns when the line leaves no room for the cluster's three domains within MaxDNSSearchPaths (32)
+   * or exceeds MaxDNSSearchListChars (2048); GetPodDNS then truncates each pod's list.
+   */
+  private nodeSearchDomains(file: ScenarioFile): string[] {
+    const domains = file.dns?.nodeSearchDomains ?? []
+    const out: string[] = []
+    domains.forEach((domain, index) => {
+      const name = domain.endsWith(".") ? domain.slice(0, -1) : domain
+      if (!(NODE_SEARCH_DOMAIN.test(name) && name.length <= 253))
+        this.error(
+          ["dns", "nodeSearchDomains", index],
+          `"${domain}" is not a domain name (lower case letters, digits, '-' and '.', each label starting and ending with a letter or digit)`,
+        )
+      else out.push(name)
+    })
+    const clusterDomain = file.cluster?.clusterDomain ?? DEFAULTS.clusterDomain
+    const limit = MAX_DNS_SEARCH_PATHS - (clusterDomain !== "" ? 3 : 0)
+    if (out.length > limit)
+      this.warning(
+        ["dns", "nodeSearchDomains"],
+        `more than ${limit} domains: kubelet warns (CheckLimitsForResolvConf) and each ClusterFirst pod keeps the first ${MAX_DNS_SEARCH_PATHS} of its search list`,
+      )
+    else if (out.join(" ").length > MAX_DNS_SEARCH_LIST_CHARS)
+      this.warning(
+        ["dns", "nodeSearchDomains"],
+        `the search line is longer than ${MAX_DNS_SEARCH_LIST_CHARS} characters: kubelet warns and truncates each pod's list`,
+      )
+    return out
+  }
+
+  /** dns.nodeResolver: runs as a host outside the cluster, so no external host may use its address. */
+  private nodeResolver(file: ScenarioFile, nodeLocal: { enabled: boolean; address: string }): string {
+    const address = file.dns?.nodeResolver ?? DEFAULTS.nodeResolver
+    const path: Path = ["dns", "nodeResolver"]
+    const at = file.dns?.nodeResolver === undefined ? ["dns"] : path
+    if (parseIpv4(address) === undefined) return address
+    ;(file.externalHosts ?? []).forEach((host, index) => {
+      if (host.ip === address)
+        this.error(
+          file.dns?.nodeResolver === undefined ? ["externalHosts", index, "ip"] : path,
+          `external host ${host.name} uses ${address}, the nodes' resolver address (dns.nodeResolver${file.dns?.nodeResolver === undefined ? ", default" : ""}); choose another address for one of them`,
+        )
+    })
+    if (nodeLocal.enabled && nodeLocal.address === address)
+      this.error(at, `the nodes' resolver ${address} is the NodeLocal DNSCache address`)
+    const ip = parseIpv4(address) as number
+    for (const [field, text] of [
+      ["cluster.nodeCIDR", file.cluster?.nodeCIDR ?? DEFAULTS.nodeCIDR],
+      ["cluster.podCIDR", file.cluster?.podCIDR ?? DEFAULTS.podCIDR],
+      ["cluster.serviceCIDR", file.cluster?.serviceCIDR ?? DEFAULTS.serviceCIDR],
+    ] as const) {
+      const cidr = parseCidr(text)
+      if (cidr !== undefined && cidrContains(cidr, ip))
+        this.error(at, `the nodes' resolver ${address} is inside ${field} ${text}: it runs outside the cluster`)
+    }
+    return address
   }
 
   private nodeLocal(file: ScenarioFile): { enabled: boolean; address: string } {
@@ -480,6 +547,8 @@ class Context {
           nodeLocalEnabled: nodeLocal.enabled,
           nodeLocalAddress: nodeLocal.address,
           clusterDNS: this.clusterDns(file, nodeLocal),
+          nodeSearchDomains: this.nodeSearchDomains(file),
+          nodeResolver: this.nodeResolver(file, nodeLocal),
         }
       })(),
       loadBalancer: this.loadBalancer(file),

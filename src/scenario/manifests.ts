@@ -930,14 +930,14 @@ function warnPodSpec(spec: PodSpec, at: Path, warning: Report, dnsStatic: boolea
   // kubelet dns.go getPodDNSType: ClusterFirst on a hostNetwork pod falls back to the node's
   // resolv.conf (only ClusterFirstWithHostNet keeps cluster DNS); Default uses the node's resolv.conf
   // and None only dnsConfig. dns.mode static resolves every name as ClusterFirst does; dns.mode
-  // packets models None and ClusterFirst(WithHostNet), not the node's own resolver.
+  // packets models every policy (the node's resolver: apps/node-resolver.ts).
   const policy = spec.dnsPolicy ?? "ClusterFirst"
   if (spec.dnsConfig !== undefined && dnsStatic)
     warning(
       [...at, "dnsConfig"],
       "dnsConfig is read only with dns.mode packets: in dns.mode static names resolve with the cluster's default search list",
     )
-  if (policy === "Default") {
+  if (policy === "Default" && dnsStatic) {
     warning(
       [...at, "dnsPolicy"],
       `dnsPolicy Default uses the node's resolv.conf, which is not modelled: names resolve as with ClusterFirst (static table), where a real pod would not resolve cluster names`,
@@ -947,7 +947,7 @@ function warnPodSpec(spec: PodSpec, at: Path, warning: Report, dnsStatic: boolea
       [...at, "dnsPolicy"],
       `dnsPolicy None is modelled only with dns.mode packets (resolv.conf from dnsConfig alone): in dns.mode static names resolve as with ClusterFirst`,
     )
-  } else if (policy === "ClusterFirst" && spec.hostNetwork === true) {
+  } else if (policy === "ClusterFirst" && spec.hostNetwork === true && dnsStatic) {
     warning(
       [...at, spec.dnsPolicy === undefined ? "hostNetwork" : "dnsPolicy"],
       "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): the node's resolver is not modelled, names resolve as with cluster DNS (static table)",

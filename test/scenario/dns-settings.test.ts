@@ -79,6 +79,17 @@ describe("pod DNS settings", () => {
     ])
   })
 
+  it("dns.mode static warns that it ignores dnsPolicy and dnsConfig; packets (the default) models them", () => {
+    const spec = "hostNetwork: true, dnsConfig: { searches: [corp.example] }"
+    expect(issues(withPod(spec)).warnings).toEqual([])
+    expect(issues(withPod(spec, "dns: { mode: static }\n")).warnings).toEqual([
+      expect.stringMatching(
+        /spec\.hostNetwork: warning: a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv\.conf/,
+      ),
+      expect.stringMatching(/spec\.dnsConfig: warning: dnsConfig is read only with dns\.mode packets/),
+    ])
+  })
+
   it("nameservers must be IPv4 addresses (at most 3); searches RFC 1123 subdomains", () => {
     const { errors } = issues(
       withPod(
@@ -111,6 +122,22 @@ manifests:
 `
     expect(issues(text).errors).toEqual([
       `dns.yaml:13:70: manifests[0].inline[0].spec.template.spec.dnsConfig.options[0].value: Invalid value: "x": option "attempts" takes a whole number of attempts (glibc's atoi would read 0)`,
+    ])
+  })
+})
+
+describe("dns.nodeSearchDomains and dns.nodeResolver", () => {
+  it("a search domain must be a domain name; the resolver address must be free and outside the cluster", () => {
+    const { errors } = issues(
+      withPod("hostname: p", "dns: { nodeSearchDomains: [corp.example., Bad_Domain], nodeResolver: 10.96.0.53 }\n"),
+    )
+    expect(errors).toEqual([
+      `dns.yaml:4:43: dns.nodeSearchDomains[1]: "Bad_Domain" is not a domain name (lower case letters, digits, '-' and '.', each label starting and ending with a letter or digit)`,
+      "dns.yaml:4:70: dns.nodeResolver: the nodes' resolver 10.96.0.53 is inside cluster.serviceCIDR 10.96.0.0/12: it runs outside the cluster",
+    ])
+    const clash = issues(withPod("hostname: p", "externalHosts: [ { name: dns, ip: 203.0.113.53 } ]\n")).errors
+    expect(clash).toEqual([
+      "dns.yaml:4:35: externalHosts[0].ip: external host dns uses 203.0.113.53, the nodes' resolver address (dns.nodeResolver, default); choose another address for one of them",
     ])
   })
 })
