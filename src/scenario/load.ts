@@ -299,6 +299,7 @@ class Context {
    */
   private clusterDns(file: ScenarioFile, nodeLocal: { enabled: boolean; address: string }): string | null {
     const text = file.dns?.clusterDNS
+    this.checkNodeLocalIpvs(file, nodeLocal, text)
     if (text === undefined) return null
     const ip = parseIpv4(text)
     if (ip === undefined) return null // reported by the schema
@@ -372,6 +373,34 @@ class Context {
         this.error(at, `the nodes' resolver ${address} is inside ${field} ${text}: it runs outside the cluster`)
     }
     return address
+  }
+
+  /**
+   * NodeLocal DNSCache with kube-proxy in IPVS mode: kube-ipvs0 holds the kube-dns VIP, so
+   * node-cache listens on its link-local address only, and pods reach it only if kubelet's
+   * --cluster-dns names that address. The upstream guide makes this an installation step
+   * (kubernetes/website tasks/administer-cluster/nodelocaldns.md: "If kube-proxy is running in IPVS
+   * mode, --cluster-dns flag to kubelet needs to be modified to use <node-local-address> that
+   * NodeLocal DNSCache is listening on"; kubespray sets clusterDNS to it, dns.md §3.1), so the
+   * loader asks for it rather than guessing: with dns.clusterDNS unset, an error saying what to set;
+   * set to another address (pods then bypass the cache through IPVS to CoreDNS), a warning.
+   */
+  private checkNodeLocalIpvs(
+    file: ScenarioFile,
+    nodeLocal: { enabled: boolean; address: string },
+    clusterDNS: string | undefined,
+  ): void {
+    if (!nodeLocal.enabled || (file.kubeProxy?.mode ?? DEFAULTS.kubeProxyMode) !== "ipvs") return
+    if (clusterDNS === undefined)
+      this.error(
+        ["dns", "nodeLocal", "enabled"],
+        `with kubeProxy.mode ipvs, NodeLocal DNSCache listens on ${nodeLocal.address} only (kube-ipvs0 holds the kube-dns VIP): set dns.clusterDNS: ${nodeLocal.address} (kubelet --cluster-dns, as the NodeLocal DNSCache guide requires in IPVS mode)`,
+      )
+    else if (clusterDNS !== nodeLocal.address)
+      this.warning(
+        ["dns", "clusterDNS"],
+        `with kubeProxy.mode ipvs, NodeLocal DNSCache listens on ${nodeLocal.address} only: pods asking ${clusterDNS} bypass it (IPVS sends them to CoreDNS)`,
+      )
   }
 
   private nodeLocal(file: ScenarioFile): { enabled: boolean; address: string } {
