@@ -329,6 +329,19 @@ export class World implements ApiListener, EventHandler, AppsListener {
       })),
     })
     this.nodeLocalDns = agents
+    // The loader requires dns.clusterDNS in IPVS mode; a spec changed after loading (compare's
+    // modes, tests) gets the same fact as a warning: pods asking the VIP bypass the cache.
+    const clusterDns = this.spec.dns.clusterDNS ?? null
+    if (
+      this.spec.kubeProxy.mode === "ipvs" &&
+      this.spec.dns.mode === "packets" &&
+      clusterDns !== this.spec.dns.nodeLocalAddress
+    )
+      issues.push({
+        severity: "warning",
+        path: ["dns", "clusterDNS"],
+        message: `IPVS mode: NodeLocal DNSCache listens on ${this.spec.dns.nodeLocalAddress} only, and pods ask ${clusterDns ?? "the kube-dns VIP"}, which IPVS sends to CoreDNS: the cache is bypassed (set dns.clusterDNS to ${this.spec.dns.nodeLocalAddress})`,
+      })
     return issues
   }
 

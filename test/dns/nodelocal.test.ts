@@ -330,6 +330,14 @@ describe("NodeLocal DNSCache in nftables mode", () => {
 })
 
 describe("NodeLocal DNSCache in IPVS mode", () => {
+  it("a spec switched to IPVS after loading (compare's modes) warns that pods asking the VIP bypass the cache", () => {
+    const spec = specFromText(yaml("", "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 } }"))
+    const world = new World({ ...spec, kubeProxy: { ...spec.kubeProxy, mode: "ipvs" } }, 1)
+    expect(world.warnings.map((w) => w.message)).toContain(
+      "IPVS mode: NodeLocal DNSCache listens on 169.254.25.10 only, and pods ask the kube-dns VIP, which IPVS sends to CoreDNS: the cache is bypassed (set dns.clusterDNS to 169.254.25.10)",
+    )
+  })
+
   it("binds the link-local address only (kube-ipvs0 owns the VIP): the VIP still goes to CoreDNS through IPVS", () => {
     const t = build(
       yaml(
