@@ -800,6 +800,20 @@ const KNOWN_DNS_OPTIONS = new Set([
   "no-tld-query",
 ])
 
+/** Options real resolvers read (man 5 resolv.conf, glibc res_init.c) whose effect is not modelled. */
+const UNMODELLED_DNS_OPTIONS = new Set([
+  "debug",
+  "edns0",
+  "trust-ad",
+  "inet6",
+  "ip6-bytestring",
+  "ip6-dotint",
+  "no-ip6-dotint",
+  "no-check-names",
+  "no-reload",
+  "no-aaaa",
+])
+
 const DNS_POLICIES = new Set(["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"])
 
 /** Search domains: RFC 1123 subdomains, `_` allowed (RelaxedDNSSearchValidation, on since 1.33). */
@@ -864,7 +878,12 @@ function validatePodDns(spec: PodSpec, at: Path, error: Report, warning: Report)
     }
     const numeric = NUMERIC_DNS_OPTIONS[option.name]
     if (numeric === undefined) {
-      if (!KNOWN_DNS_OPTIONS.has(option.name))
+      if (UNMODELLED_DNS_OPTIONS.has(option.name))
+        warning(
+          [...path, "name"],
+          `option "${option.name}" is a resolver option whose effect is not modelled: the simulated resolvers ignore it`,
+        )
+      else if (!KNOWN_DNS_OPTIONS.has(option.name))
         warning(
           [...path, "name"],
           `option "${option.name}" is read by none of the simulated resolvers (glibc, musl, Go): it is written to resolv.conf and ignored`,

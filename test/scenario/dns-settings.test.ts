@@ -68,7 +68,9 @@ describe("pod DNS settings", () => {
 
   it("values the resolvers clamp and options none reads are warnings, not errors", () => {
     const { errors, warnings } = issues(
-      withPod(`dnsConfig: { options: [ { name: ndots, value: "20" }, { name: ndot, value: "2" }, { name: use-vc } ] }`),
+      withPod(
+        `dnsConfig: { options: [ { name: ndots, value: "20" }, { name: ndot, value: "2" }, { name: use-vc }, { name: edns0 } ] }`,
+      ),
     )
     expect(errors).toEqual([])
     expect(warnings).toEqual([
@@ -76,6 +78,9 @@ describe("pod DNS settings", () => {
         /options\[0\]\.value: warning: ndots:20 is outside .* max glibc 15, musl 15\): each clamps it/,
       ),
       expect.stringMatching(/options\[1\]\.name: warning: option "ndot" is read by none of the simulated resolvers/),
+      expect.stringMatching(
+        /options\[3\]\.name: warning: option "edns0" is a resolver option whose effect is not modelled/,
+      ),
     ])
   })
 
