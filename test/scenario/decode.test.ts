@@ -493,11 +493,8 @@ spec:
   ports: [{ port: 80 }]
 `
     expect(issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n`, { "m/web.yaml": manifest })).toEqual([
-      "m/web.yaml:13:18: spec.template.spec.dnsConfig: warning: dnsConfig is read only with dns.mode packets: in dns.mode static names resolve with the cluster's default search list",
-      "m/web.yaml:14:18: spec.template.spec.dnsPolicy: warning: dnsPolicy Default uses the node's resolv.conf, which is not modelled: names resolve as with ClusterFirst (static table), where a real pod would not resolve cluster names",
       "m/web.yaml:19:11: spec.template.spec.containers[0].lifecycle: warning: lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination (field ignored)",
       "m/web.yaml:20:50: spec.template.spec.containers[0].ports[0].hostPort: warning: hostPort is not modelled (CNI portmap): the port is not opened on the node's address",
-      "m/web.yaml:26:16: spec.hostNetwork: warning: a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): the node's resolver is not modelled, names resolve as with cluster DNS (static table)",
       "m/web.yaml:27:3: spec.securityContext: warning: sysctls are not modelled: the pod's network namespace keeps the node defaults (field ignored)",
       "m/web.yaml:37:22: spec.loadBalancerClass: warning: loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class",
       "m/web.yaml:46:24: spec.trafficDistribution: warning: PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node",
