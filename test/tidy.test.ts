@@ -23,6 +23,8 @@ const LAYERS = [
   "cluster",
   "trace",
   "scenario",
+  // check/: properties over generated scenarios (fast-check); decodes property files with effect.
+  "check",
   "cli",
 ]
 /**
@@ -56,9 +58,9 @@ describe("tidy", () => {
     expect(offenders).toEqual([])
   })
 
-  it("imports effect only in scenario/ and cli/", () => {
+  it("imports effect only in scenario/, check/ and cli/", () => {
     const offenders = files
-      .filter((f) => !f.path.startsWith("scenario/") && !f.path.startsWith("cli/"))
+      .filter((f) => !f.path.startsWith("scenario/") && !f.path.startsWith("check/") && !f.path.startsWith("cli/"))
       .filter((f) => /from ["']effect|from ["']@effect\//.test(f.text))
       .map((f) => f.path)
     expect(offenders).toEqual([])

@@ -1,0 +1,70 @@
+/** The human summary of a check report (`kube-netsim check` without `--json`). */
+import { formatValues } from "./generate.ts"
+import type { CheckReport } from "./check.ts"
+import type { Property } from "./property.ts"
+
+export function describeDomain(property: Property): string[] {
+  return property.variables.map((v) => {
+    const d = v.domain
+    const where = v.pathTexts.length === 0 ? "" : `  (${v.pathTexts.join(", ")})`
+    switch (d.kind) {
+      case "int":
+        return `${v.name} ${d.min}..${d.max}${d.plus === undefined ? "" : ` + ${d.plus}`}${where}`
+      case "oneOf":
+        return `${v.name} one of ${d.choices.map((c) => JSON.stringify(c)).join(", ")}${where}`
+      case "subset":
+        return `${v.name} subset of ${d.of.length} (${d.minSize}..${d.maxSize})${where}`
+      case "duration":
+        return `${v.name} ${d.minNs / 1e6}ms..${d.maxNs / 1e6}ms step ${d.stepNs / 1e6}ms${where}`
+    }
+  })
+}
+
+export function renderCheck(report: CheckReport, property: Property, outFile: string | undefined): string {
+  const lines: string[] = []
+  lines.push(`property ${report.property}  (${report.file})`)
+  lines.push(`  scenario    ${report.scenario}`)
+  const domains = describeDomain(property)
+  domains.forEach((d, i) => lines.push(`  ${i === 0 ? "varies     " : "           "} ${d}`))
+  property.holds.forEach((h, i) =>
+    lines.push(
+      `  ${i === 0 ? "holds      " : "           "} ${h.workload}: ${h.condition} ${"value" in h.bound ? h.bound.value : `{ var: ${h.bound.variable} }`}${
+        h.modes === undefined ? "" : ` (modes ${h.modes.join(", ")})`
+      }`,
+    ),
+  )
+  if (report.correction !== null) lines.push(`  correction  ${report.correction}`)
+  lines.push(
+    `cases       ${report.casesRun} of ${report.plannedRuns} run, ${report.failedCases.length} failed  (fast-check seed ${report.seed}; ${report.simulations} simulations in all)`,
+  )
+  if (report.invalid !== null) {
+    lines.push(
+      `INVALID: the values ${formatValues(report.invalid.values)} generate a scenario the loader refuses${
+        report.invalid.culprits.length > 0 ? ` (from ${report.invalid.culprits.join(", ")})` : ""
+      }:`,
+    )
+    for (const issue of report.invalid.issues) lines.push(`  ${issue}`)
+  }
+  if (report.holds) {
+    lines.push(`OK: the property held on all ${report.casesRun} cases`)
+    return `${lines.join("\n")}\n`
+  }
+  if (report.shrinkPath.length === 0) return `${lines.join("\n")}\n`
+  const first = report.shrinkPath[0]
+  lines.push(`FAILED on case ${report.casesRun}: ${formatValues(first.values)}`)
+  for (const f of first.failures) lines.push(`  ${f}`)
+  lines.push(
+    `shrink path (${report.shrinkPath.length - 1} step${report.shrinkPath.length === 2 ? "" : "s"}, ${
+      report.simulations - report.casesRun
+    } candidates simulated):`,
+  )
+  report.shrinkPath.forEach((r, i) => lines.push(`  ${String(i).padStart(3)}  ${formatValues(r.values)}`))
+  const ce = report.counterexample
+  if (ce !== null) {
+    lines.push(`smallest counterexample: ${formatValues(ce.values)}  (simulation seed ${ce.scenarioSeed})`)
+    for (const f of ce.failures) lines.push(`  ${f}`)
+    if (outFile !== undefined) lines.push(`written to ${outFile}; run it: kube-netsim run ${outFile}`)
+    else lines.push("(give --out DIR to write it as a runnable scenario)")
+  }
+  return `${lines.join("\n")}\n`
+}
