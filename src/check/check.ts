@@ -62,6 +62,8 @@ export interface CheckReport {
   readonly simulations: number
   readonly correction: string | null
   readonly holds: boolean
+  /** Every generated case (not the shrinking candidates), in order. */
+  readonly cases: readonly CaseRecord[]
   /** Generated cases that failed (at most one: generation stops at the first failure). */
   readonly failedCases: readonly CaseRecord[]
   /** The first failing case, then each smaller failing case the shrinker moved to. */
@@ -122,7 +124,11 @@ export function checkProperty(property: Property, options: CheckOptions): CheckR
   }
 
   const details = fc.check(fc.property(valuesArbitrary(property), predicate), { seed, numRuns: plannedRuns })
-  const shrinkPath = records.filter((r) => r.failures.length > 0)
+  // fast-check may try a candidate equal to the current one (e.g. a record field already at its
+  // minimum); the path lists each distinct failing case once.
+  const shrinkPath = records
+    .filter((r) => r.failures.length > 0)
+    .filter((r, i, all) => i === 0 || JSON.stringify(r.values) !== JSON.stringify(all[i - 1].values))
   const generated = records.filter((r) => r.phase === "generate")
   let counterexample: CheckReport["counterexample"] = null
   if (details.failed && details.counterexample !== null && shrinkPath.length > 0) {
@@ -166,6 +172,7 @@ export function checkProperty(property: Property, options: CheckOptions): CheckR
     simulations: records.length,
     correction: describeCorrection(property, plannedRuns) ?? null,
     holds: !details.failed && invalid === null,
+    cases: generated,
     failedCases: generated.filter((r) => r.failures.length > 0),
     shrinkPath,
     counterexample,

@@ -37,6 +37,8 @@ export function renderCheck(report: CheckReport, property: Property, outFile: st
   lines.push(
     `cases       ${report.casesRun} of ${report.plannedRuns} run, ${report.failedCases.length} failed  (fast-check seed ${report.seed}; ${report.simulations} simulations in all)`,
   )
+  const coverage = describeCoverage(report)
+  if (coverage !== "") lines.push(`  covered     ${coverage}`)
   if (report.invalid !== null) {
     lines.push(
       `INVALID: the values ${formatValues(report.invalid.values)} generate a scenario the loader refuses${
@@ -67,4 +69,23 @@ export function renderCheck(report: CheckReport, property: Property, outFile: st
     else lines.push("(give --out DIR to write it as a runnable scenario)")
   }
   return `${lines.join("\n")}\n`
+}
+
+/** What the generated cases covered: `replicas 1..30 (19 distinct), connection new x7 keepAlive x3`. */
+function describeCoverage(report: CheckReport): string {
+  if (report.cases.length === 0) return ""
+  const names = Object.keys(report.cases[0].values).filter((name) => name !== "seed")
+  const parts: string[] = []
+  for (const name of names) {
+    const values = report.cases.map((c) => c.values[name])
+    if (values.every((v) => typeof v === "number")) {
+      const numbers = values as number[]
+      parts.push(`${name} ${Math.min(...numbers)}..${Math.max(...numbers)} (${new Set(numbers).size} distinct)`)
+    } else {
+      const counts = new Map<string, number>()
+      for (const v of values) counts.set(JSON.stringify(v), (counts.get(JSON.stringify(v)) ?? 0) + 1)
+      parts.push(`${name} ${[...counts].map(([v, n]) => `${v} x${n}`).join(" ")}`)
+    }
+  }
+  return parts.join(", ")
 }
