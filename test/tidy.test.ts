@@ -26,6 +26,8 @@ const LAYERS = [
   // check/: properties over generated scenarios (fast-check); decodes property files with effect.
   "check",
   "cli",
+  // The package's library entry (package.json "exports"): above everything it re-exports.
+  "lib.ts",
 ]
 /**
  * stats/ and the trace's event format (events.ts, format.ts) see only sim/ and wire/ types; the trace

@@ -92,7 +92,16 @@ const COUNT_CONDITIONS: readonly HoldCondition[] = [
   "endpointsAtMost",
 ]
 
-export function loadProperty(file: string, readFile: ReadFile = readFileUtf8): PropertyLoadResult {
+export interface PropertyLoadOptions {
+  /** `holds:` must list at least one condition (kube-netsim check); default true. */
+  readonly holdsRequired?: boolean
+}
+
+export function loadProperty(
+  file: string,
+  readFile: ReadFile = readFileUtf8,
+  options: PropertyLoadOptions = {},
+): PropertyLoadResult {
   let text: string
   try {
     text = readFile(file)
@@ -102,7 +111,7 @@ export function loadProperty(file: string, readFile: ReadFile = readFileUtf8): P
       issues: [{ severity: "error", path: [], message: `cannot read property file ${file}: ${readError(error)}` }],
     }
   }
-  return decodePropertyText(file, text, readFile)
+  return decodePropertyText(file, text, readFile, options)
 }
 
 function readError(error: unknown): string {
@@ -113,7 +122,12 @@ function readError(error: unknown): string {
 }
 
 /** Decodes property `text` as if read from `file`; the base scenario resolves against `file`'s folder. */
-export function decodePropertyText(file: string, text: string, readFile: ReadFile = readFileUtf8): PropertyLoadResult {
+export function decodePropertyText(
+  file: string,
+  text: string,
+  readFile: ReadFile = readFileUtf8,
+  options: PropertyLoadOptions = {},
+): PropertyLoadResult {
   const yaml = parseYamlFile(file, text)
   if (yaml.issues.length > 0) return { ok: false, issues: sortIssues(yaml.issues) }
   const doc = yaml.documents[0]
@@ -140,6 +154,13 @@ export function decodePropertyText(file: string, text: string, readFile: ReadFil
     return { ok: false, issues: sortIssues(issues) }
   }
   const value = decoded.value
+  if ((options.holdsRequired ?? true) && (value.holds === undefined || value.holds.length === 0))
+    error(
+      ["holds"],
+      value.holds === undefined
+        ? "missing required field (the conditions to check)"
+        : "expected at least one condition (the property to check)",
+    )
 
   // The base scenario: it must be valid as written (its own errors, at its own positions).
   const scenarioFile = normalize(join(dirname(file), value.scenario))
@@ -174,7 +195,7 @@ export function decodePropertyText(file: string, text: string, readFile: ReadFil
     ? base.workloads.map((w: unknown) => (isRecord(w) ? String(w.name) : ""))
     : []
   const holds: Hold[] = []
-  value.holds.forEach((entry, index) =>
+  ;(value.holds ?? []).forEach((entry, index) =>
     holds.push(...decodeHold(entry, ["holds", index], variables, workloadNames, error)),
   )
 
