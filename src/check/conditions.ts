@@ -64,7 +64,7 @@ export function checkHolds(
     if (hold.condition === "maxOverMeanAtMost") {
       const actual = results.distribution.maxOverMean
       if (!(actual <= bound))
-        failures.push({ hold, message: `${hold.workload}: expected maxOverMeanAtMost ${boundText}, got ${actual}` })
+        failures.push({ hold, message: `${hold.workload}: expected maxOverMeanAtMost: ${boundText}, got ${actual}` })
       continue
     }
     if (hold.condition === "chiSquarePAtLeast") {
@@ -73,7 +73,7 @@ export function checkHolds(
       if (!(actual >= threshold))
         failures.push({
           hold,
-          message: `${hold.workload}: expected chiSquarePAtLeast ${boundText}${
+          message: `${hold.workload}: expected chiSquarePAtLeast: ${boundText}${
             property.correction === "bonferroni" ? ` (Bonferroni: p >= ${round(threshold)} per case)` : ""
           }, got p = ${actual}`,
         })
@@ -83,7 +83,7 @@ export function checkHolds(
       workload: hold.workload,
       condition: hold.condition as ExpectationCondition,
       value: bound,
-      text: `${hold.condition} ${boundText}`,
+      text: `${hold.condition}: ${boundText}`,
       position: null,
     }
     for (const failure of checkExpectations([expectation], doc, mode)) failures.push({ hold, message: failure.message })
