@@ -188,6 +188,34 @@ holds: [ { workload: requests, failedAtMost: 0 } ]
     expect(invalid.issues.map((i) => i.path.join("."))).toEqual(["workloads.0.connection"])
   })
 
+  it("check exits 2 naming the vary entry, variable and value when a range generates an invalid scenario", async () => {
+    let out = ""
+    let err = ""
+    const io: CliIo = {
+      stdout: (text) => void (out += text),
+      stderr: (text) => void (err += text),
+      stderrIsTTY: false,
+      env: {},
+      readFile: (path) =>
+        path === FILE
+          ? `${HEADER}vary:\n  - { name: replicas, path: "manifests[Deployment/web].spec.replicas", int: { min: -3, max: -1 } }\nholds: [ { workload: requests, failedAtMost: 0 } ]\n`
+          : readFileSync(path, "utf8"),
+      writeFile: () => undefined,
+      mkdir: () => undefined,
+      wallClockMs: () => 0,
+    }
+    const runtime = {
+      runScenario: () => {
+        throw new Error("no case is valid, so none is simulated")
+      },
+    } as unknown as Runtime
+    expect(await runCli(["check", FILE], io, runtime)).toBe(2)
+    expect(out).toContain("INVALID: the values replicas=-2 generate a scenario the loader refuses (from replicas):")
+    expect(err).toBe(
+      `${FILE}:6:5: vary[0]: replicas = -2 generates an invalid scenario: manifests[0].inline[0].spec.replicas: must not be negative; timeline[0].scale: no Deployment \"web\" in namespace \"default\"\n`,
+    )
+  })
+
   it("applies the Bonferroni correction to chiSquarePAtLeast over the planned cases", () => {
     expect(perCaseAlpha(property, 0.01, 20)).toBeCloseTo(0.0005, 12)
     const doc = {
