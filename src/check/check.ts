@@ -7,13 +7,14 @@
  */
 import fc from "fast-check"
 import type { RunOptions } from "../cluster/index.ts"
-import type { ScenarioSpec } from "../cluster/spec.ts"
+import { ScenarioIssues, type ScenarioSpec } from "../cluster/spec.ts"
 import type { ResultsDocument } from "../stats/results.ts"
 import { readFileUtf8, type ReadFile } from "../scenario/load.ts"
 import { formatPath } from "../scenario/issues.ts"
 import { checkHolds, describeCorrection, holdsAsExpectations } from "./conditions.ts"
 import {
   InvalidCase,
+  culprits,
   decodeCase,
   formatValues,
   instantiate,
@@ -88,6 +89,7 @@ export function checkProperty(property: Property, options: CheckOptions): CheckR
   // An invalid scenario while generating stops the check (every later case passes unsimulated);
   // an invalid shrink candidate is rejected (not a smaller failure) and reported.
   let stopped = false
+  let internalError: unknown
 
   const predicate = (values: CaseValues): boolean => {
     if (stopped) return true
@@ -107,7 +109,29 @@ export function checkProperty(property: Property, options: CheckOptions): CheckR
       return true
     }
     const spec = decoded.loaded.spec
-    const doc = options.runScenario(spec, { seed: spec.seed })
+    let doc: ResultsDocument
+    try {
+      doc = options.runScenario(spec, { seed: spec.seed })
+    } catch (error) {
+      // Input errors found while running (a pod limit reached, a missing pod for a timeline step)
+      // are invalid cases like the loader's; anything else is a bug, rethrown after fast-check
+      // (which would otherwise shrink the exception as if it were a failing case).
+      if (error instanceof ScenarioIssues) {
+        const issues = error.issues.filter((issue) => issue.severity === "error")
+        invalid = {
+          values: writtenValues(property, values),
+          culprits: culprits(property, issues),
+          issues: issues.map(
+            (issue) => `${issue.path.length > 0 ? `${formatPath(issue.path)}: ` : ""}${issue.message}`,
+          ),
+        }
+        if (!failedOnce) stopped = true
+        return true
+      }
+      internalError = error
+      stopped = true
+      return true
+    }
     const failures = checkHolds(property, values, doc, spec.kubeProxy.mode, plannedRuns)
     const record: CaseRecord = {
       simulation: records.length + 1,
@@ -124,6 +148,7 @@ export function checkProperty(property: Property, options: CheckOptions): CheckR
   }
 
   const details = fc.check(fc.property(valuesArbitrary(property), predicate), { seed, numRuns: plannedRuns })
+  if (internalError !== undefined) throw internalError
   // fast-check may try a candidate equal to the current one (e.g. a record field already at its
   // minimum); the path lists each distinct failing case once.
   const shrinkPath = records

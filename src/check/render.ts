@@ -41,7 +41,7 @@ export function renderCheck(report: CheckReport, property: Property, outFile: st
   if (coverage !== "") lines.push(`  covered     ${coverage}`)
   if (report.invalid !== null) {
     lines.push(
-      `INVALID: the values ${formatValues(report.invalid.values)} generate a scenario the loader refuses${
+      `INVALID: the values ${formatValues(report.invalid.values)} generate an invalid scenario${
         report.invalid.culprits.length > 0 ? ` (from ${report.invalid.culprits.join(", ")})` : ""
       }:`,
     )

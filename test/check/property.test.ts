@@ -12,6 +12,7 @@ import { formatIssue } from "../../src/scenario/issues.ts"
 import { InvalidCase, decodeCase, durationText, instantiate, writtenValues } from "../../src/check/generate.ts"
 import { checkHolds, perCaseAlpha } from "../../src/check/conditions.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
+import { ScenarioIssues } from "../../src/cluster/spec.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
 const FILE = join(ROOT, "properties", "test.yaml")
@@ -210,10 +211,49 @@ holds: [ { workload: requests, failedAtMost: 0 } ]
       },
     } as unknown as Runtime
     expect(await runCli(["check", FILE], io, runtime)).toBe(2)
-    expect(out).toContain("INVALID: the values replicas=-2 generate a scenario the loader refuses (from replicas):")
+    expect(out).toContain("INVALID: the values replicas=-2 generate an invalid scenario (from replicas):")
     expect(err).toBe(
       `${FILE}:6:5: vary[0]: replicas = -2 generates an invalid scenario: manifests[0].inline[0].spec.replicas: must not be negative; timeline[0].scale: no Deployment \"web\" in namespace \"default\"\n`,
     )
+  })
+
+  it("check exits 2 for an input error found while running a case, 3 for a runtime bug (never shrinking it)", async () => {
+    const property = `${HEADER}vary:\n  - { name: clients, path: "manifests[Deployment/client].spec.replicas", int: { min: 1, max: 3 } }\nholds: [ { workload: requests, failedAtMost: 0 } ]\n`
+    const run = async (runScenario: () => never) => {
+      let out = ""
+      let err = ""
+      let calls = 0
+      const io: CliIo = {
+        stdout: (text) => void (out += text),
+        stderr: (text) => void (err += text),
+        stderrIsTTY: false,
+        env: {},
+        readFile: (path) => (path === FILE ? property : readFileSync(path, "utf8")),
+        writeFile: () => undefined,
+        mkdir: () => undefined,
+        wallClockMs: () => 0,
+      }
+      const runtime = {
+        runScenario: () => {
+          calls++
+          return runScenario()
+        },
+      } as unknown as Runtime
+      const code = await runCli(["check", FILE], io, runtime)
+      return { code, out, err, calls }
+    }
+    const limit = await run(() => {
+      throw new ScenarioIssues([{ severity: "error", path: ["limits", "pods"], message: "pod limit reached" }])
+    })
+    expect(limit.code).toBe(2)
+    expect(limit.calls).toBe(1)
+    expect(limit.out).toContain("generate an invalid scenario:\n  limits.pods: pod limit reached")
+    const bug = await run(() => {
+      throw new Error("boom")
+    })
+    expect(bug.code).toBe(3)
+    expect(bug.calls).toBe(1)
+    expect(bug.err).toContain("kube-netsim: internal error: boom")
   })
 
   it("applies the Bonferroni correction to chiSquarePAtLeast over the planned cases", () => {
