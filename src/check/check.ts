@@ -11,7 +11,7 @@ import { ScenarioIssues, type ScenarioSpec } from "../cluster/spec.ts"
 import type { ResultsDocument } from "../stats/results.ts"
 import { readFileUtf8, type ReadFile } from "../scenario/load.ts"
 import { formatPath } from "../scenario/issues.ts"
-import { checkHolds, describeCorrection, holdsAsExpectations } from "./conditions.ts"
+import { checkHolds, describeCorrection, holdsAsExpectations, measureHold } from "./conditions.ts"
 import {
   InvalidCase,
   culprits,
@@ -48,6 +48,8 @@ export interface CaseRecord {
   readonly scenarioSeed: number
   readonly fingerprint: string
   readonly failures: readonly string[]
+  /** Each `holds:` condition's measured figure, in `holds` order (null: no results for the workload). */
+  readonly observed: readonly (number | null)[]
 }
 
 export interface CheckReport {
@@ -140,6 +142,7 @@ export function checkProperty(property: Property, options: CheckOptions): CheckR
       scenarioSeed: spec.seed,
       fingerprint: doc.fingerprint,
       failures: failures.map((f) => f.message),
+      observed: property.holds.map((hold) => measureHold(hold, doc) ?? null),
     }
     records.push(record)
     options.onCase?.(record)

@@ -122,3 +122,43 @@ export function holdsAsExpectations(
   }
   return { expect, notExpressible }
 }
+
+/** The figure a condition bounds, measured on one run (undefined when the workload has no results). */
+export function measureHold(hold: Hold, doc: ResultsDocument): number | undefined {
+  const results = doc.workloads[hold.workload]
+  if (results === undefined) return undefined
+  switch (hold.condition) {
+    case "completedAtLeast":
+    case "completedAtMost":
+      return results.requests.completed
+    case "failedAtMost":
+    case "failedAtLeast":
+      return results.requests.failed
+    case "sentAtLeast":
+      return results.requests.sent
+    case "p50Below":
+      return results.latencyNs.p50
+    case "p99Below":
+    case "p99AtLeast":
+      return results.latencyNs.p99
+    case "meanBelow":
+      return results.latencyNs.mean
+    case "maxBelow":
+    case "maxAtLeast":
+      return results.latencyNs.max
+    case "jainAtLeast":
+      return results.distribution.jain
+    case "endpointsAtLeast":
+    case "endpointsAtMost":
+      return Object.values(results.distribution.byEndpoint).filter((count) => count > 0).length
+    case "maxOverMeanAtMost":
+      return results.distribution.maxOverMean
+    case "chiSquarePAtLeast":
+      return results.distribution.chiSquareP
+  }
+}
+
+/** Whether a larger measured figure is closer to failing the condition (AtMost, Below). */
+export function largerIsWorse(hold: Hold): boolean {
+  return hold.condition.endsWith("AtMost") || hold.condition.endsWith("Below")
+}

@@ -1,7 +1,9 @@
 /** The human summary of a check report (`kube-netsim check` without `--json`). */
 import { formatValues } from "./generate.ts"
 import type { CheckReport } from "./check.ts"
-import type { Property } from "./property.ts"
+import { DURATION_CONDITIONS, type Property } from "./property.ts"
+import { largerIsWorse } from "./conditions.ts"
+import { formatNs } from "../scenario/expect.ts"
 
 export function describeDomain(property: Property): string[] {
   return property.variables.map((v) => {
@@ -47,6 +49,11 @@ export function renderCheck(report: CheckReport, property: Property, outFile: st
     )
     for (const issue of report.invalid.issues) lines.push(`  ${issue}`)
   }
+  const worst = describeWorst(report, property)
+  if (worst.length > 0) {
+    lines.push(`  closest     (the case nearest each bound)`)
+    for (const line of worst) lines.push(`              ${line}`)
+  }
   if (report.holds) {
     lines.push(`OK: the property held on all ${report.casesRun} cases`)
     return `${lines.join("\n")}\n`
@@ -88,4 +95,43 @@ function describeCoverage(report: CheckReport): string {
     }
   }
   return parts.join(", ")
+}
+
+/** Per condition, the generated case whose figure came nearest the bound: `requests: chiSquareP 0.0123 (case 17)`. */
+function describeWorst(report: CheckReport, property: Property): string[] {
+  const out: string[] = []
+  property.holds.forEach((hold, index) => {
+    // A bound that is a generated value differs per case: the figures are not comparable.
+    if ("variable" in hold.bound) return
+    let best: { value: number; case: number } | undefined
+    report.cases.forEach((c, caseIndex) => {
+      const value = c.observed[index]
+      if (value === null || value === undefined) return
+      const worse = best === undefined || (largerIsWorse(hold) ? value > best.value : value < best.value)
+      if (worse) best = { value, case: caseIndex + 1 }
+    })
+    if (best === undefined) return
+    const text = DURATION_CONDITIONS.includes(hold.condition) ? formatNs(best.value) : String(best.value)
+    out.push(`${hold.workload}: ${FIGURE[hold.condition]} ${text} (case ${best.case})`)
+  })
+  return out
+}
+
+const FIGURE: Record<Property["holds"][number]["condition"], string> = {
+  completedAtLeast: "completed",
+  completedAtMost: "completed",
+  failedAtMost: "failed",
+  failedAtLeast: "failed",
+  sentAtLeast: "sent",
+  p50Below: "p50",
+  p99Below: "p99",
+  p99AtLeast: "p99",
+  meanBelow: "mean",
+  maxBelow: "max",
+  maxAtLeast: "max",
+  jainAtLeast: "jain",
+  endpointsAtLeast: "endpoints",
+  endpointsAtMost: "endpoints",
+  maxOverMeanAtMost: "max/mean",
+  chiSquarePAtLeast: "chi-square p",
 }
