@@ -100,6 +100,12 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         Flag.withDescription("no summary, warnings or progress line; errors and failed expectations only"),
         Flag.withDefault(false),
       ),
+      interval: Flag.String("interval").pipe(
+        Flag.withDescription(
+          "interval of the time series (results `timeseries`, timeseries.csv in --out), simulated time, e.g. 10ms; default 100ms",
+        ),
+        Flag.optional,
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -111,6 +117,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             out: Option.getOrUndefined(options.out),
             json: options.json,
             quiet: options.quiet,
+            interval: Option.getOrUndefined(options.interval),
           }),
         ),
       ),

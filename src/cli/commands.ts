@@ -17,6 +17,7 @@ import { parseDurationNs } from "../scenario/units.ts"
 import { aggregateRuns, renderAggregate } from "../stats/aggregate.ts"
 import { stringifyResults } from "../stats/document.ts"
 import { renderSummary } from "../stats/render.ts"
+import { timeseriesCsv } from "../stats/timeseries.ts"
 import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument } from "../stats/compare.ts"
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
@@ -56,6 +57,8 @@ export interface RunCommandOptions {
   readonly out: string | undefined
   readonly json: boolean
   readonly quiet: boolean
+  /** Time-series interval (`--interval`, a duration such as 100ms); absent: 100 ms. */
+  readonly interval?: string | undefined
 }
 
 export interface RulesCommandOptions {
@@ -239,6 +242,15 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         io.stderr(`kube-netsim run: --runs: must be an integer between 1 and 10000, got ${options.runs}\n`)
         return EXIT_INVALID_INPUT
       }
+      let timeseriesIntervalNs: number | undefined
+      if (options.interval !== undefined) {
+        const parsed = parseDurationNs(options.interval)
+        if (typeof parsed === "string" || parsed <= 0) {
+          io.stderr(`kube-netsim run: --interval: ${typeof parsed === "string" ? parsed : "must be longer than 0"}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        timeseriesIntervalNs = parsed
+      }
       const result = load(io, options.scenario, !options.quiet)
       if (typeof result === "number") return result
       loaded = result
@@ -254,6 +266,7 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
             seed,
             wallClockMs: io.wallClockMs,
             onProgress: (done, total) => progress.update(label, done, total),
+            ...(timeseriesIntervalNs === undefined ? {} : { timeseriesIntervalNs }),
           }),
         )
       }
@@ -267,6 +280,12 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
           io.writeFile(join(options.out, "results.json"), `${JSON.stringify(aggregate, null, 2)}\n`)
           for (const doc of docs)
             io.writeFile(join(options.out, `results-seed-${doc.seed}.json`), stringifyResults(doc))
+        }
+        // docs/outputs.md: timeseries.csv (one run), timeseries-seed-S.csv (each run of --runs).
+        for (const doc of docs) {
+          if (doc.timeseries === undefined) continue
+          const name = docs.length === 1 ? "timeseries.csv" : `timeseries-seed-${doc.seed}.csv`
+          io.writeFile(join(options.out, name), timeseriesCsv(doc.timeseries))
         }
       }
       if (options.json)

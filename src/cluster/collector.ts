@@ -11,6 +11,7 @@ import { Histogram } from "../stats/histogram.ts"
 import { ReasonCounter } from "../stats/counters.ts"
 import { sortedRecord } from "../stats/document.ts"
 import type { WorkloadResults } from "../stats/results.ts"
+import type { TimeSeriesRecorder } from "../stats/timeseries.ts"
 import { formatIpv4, type Ipv4 } from "../wire/ipv4.ts"
 
 class WorkloadCounts {
@@ -29,19 +30,23 @@ class WorkloadCounts {
 export class Collector implements RequestObserver {
   readonly workloads: WorkloadCounts[]
   private readonly servers: ServerIdentity[] = []
+  /** Per-interval counters (the document's `timeseries`); null when not collected. */
+  timeseries: TimeSeriesRecorder | null = null
 
   constructor(workloadCount: number) {
     this.workloads = Array.from({ length: workloadCount }, () => new WorkloadCounts())
   }
 
-  onRequestSent(workload: number, _nowNs: number): void {
+  onRequestSent(workload: number, nowNs: number): void {
     this.workloads[workload].sent++
+    this.timeseries?.onSent(workload, nowNs)
   }
 
-  onRequestCompleted(workload: number, latencyNs: number, server: ServerIdentity | null, _nowNs: number): void {
+  onRequestCompleted(workload: number, latencyNs: number, server: ServerIdentity | null, nowNs: number): void {
     const w = this.workloads[workload]
     w.completed++
     w.latency.record(latencyNs)
+    this.timeseries?.onCompleted(workload, latencyNs, server === null ? -1 : server.index, nowNs)
     if (server === null) {
       w.anonymous++
       return
@@ -50,10 +55,11 @@ export class Collector implements RequestObserver {
     w.byServer[server.index] = (w.byServer[server.index] ?? 0) + 1
   }
 
-  onRequestFailed(workload: number, reason: FailureReason, _nowNs: number): void {
+  onRequestFailed(workload: number, reason: FailureReason, nowNs: number): void {
     const w = this.workloads[workload]
     w.failed++
     w.failures.add(reason)
+    this.timeseries?.onFailed(workload, reason, nowNs)
   }
 
   onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void {
@@ -61,6 +67,11 @@ export class Collector implements RequestObserver {
     if (w === undefined) return
     this.servers[server.index] = server
     w.clientAddresses.set(clientAddress, (w.clientAddresses.get(clientAddress) ?? 0) + 1)
+  }
+
+  /** Name of server `index` (pod or host name); "" if no request of this run reached it. */
+  serverName(index: number): string {
+    return this.servers[index]?.name ?? ""
   }
 
   /**

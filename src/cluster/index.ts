@@ -14,6 +14,8 @@ import {
 } from "../stats/results.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
+import { DEFAULT_INTERVAL_NS, TimeSeriesRecorder } from "../stats/timeseries.ts"
+import { FAILURE_REASON_NAMES } from "../apps/observer.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
 import { World } from "./world.ts"
 import { IpvsBackend } from "./backend-ipvs.ts"
@@ -30,6 +32,8 @@ export interface RunOptions {
   readonly onProgress?: (simulatedNs: number, totalNs: number) => void
   /** Wall-clock source for the `wall` section; injected by cli/ (model code reads no clock). */
   readonly wallClockMs?: () => number
+  /** Interval of the document's `timeseries` (default 100 ms of simulated time). */
+  readonly timeseriesIntervalNs?: number
 }
 
 /** Simulated time between progress reports (the run loop returns to the caller this often). */
@@ -39,9 +43,33 @@ const PROGRESS_SLICE_NS = 100 * NS_PER_MS
 export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDocument {
   const wallStartMs = options.wallClockMs?.() ?? 0
   const world = withLimits(() => new World(spec, options.seed))
-  const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress))
+  const timeseries = new TimeSeriesRecorder(
+    options.timeseriesIntervalNs ?? DEFAULT_INTERVAL_NS,
+    world.workloads.length,
+    [...world.nodes.keys()],
+    world.network.counters.droppedByReason.length,
+  )
+  world.collector.timeseries = timeseries
+  const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress, timeseries))
+  sampleTimeseries(world, timeseries, world.scheduler.nowNs)
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
-  return results(world, endReason, wallSeconds)
+  const doc = results(world, endReason, wallSeconds)
+  doc.timeseries = timeseries.document(doc.simulatedNs, {
+    workloads: world.workloads.map((w) => w.spec.name),
+    failureReasons: FAILURE_REASON_NAMES,
+    dropReason: dropReasonName,
+    server: (index) => world.collector.serverName(index),
+    steps: world.steps,
+  })
+  return doc
+}
+
+/** Conntrack entries per node (nf_conntrack_count) and drops so far, into the interval ending at `endNs`. */
+function sampleTimeseries(world: World, timeseries: TimeSeriesRecorder, endNs: number): void {
+  const counts: number[] = []
+  for (const node of world.nodes.values()) counts.push(node.filter.conntrack.count)
+  timeseries.sampleNodes(endNs, counts)
+  timeseries.sampleDrops(endNs, world.network.counters.droppedByReason)
 }
 
 /** Turns a limit hit inside the model into the input error that names it. */
@@ -57,12 +85,30 @@ function withLimits<T>(body: () => T): T {
   }
 }
 
-/** Runs the world until `untilNs`, the event limit, or until every workload is done. */
-function runUntil(world: World, untilNs: number, onProgress?: (simulatedNs: number, totalNs: number) => void): string {
+/**
+ * Runs the world until `untilNs`, the event limit, or until every workload is done. With a
+ * time-series recorder, the run also pauses at each interval boundary (after the events at the
+ * boundary's time) to sample gauges; pausing dispatches nothing, so the event trace is the same.
+ */
+function runUntil(
+  world: World,
+  untilNs: number,
+  onProgress?: (simulatedNs: number, totalNs: number) => void,
+  timeseries?: TimeSeriesRecorder,
+): string {
   const scheduler = world.scheduler
   let eventsLeft = world.spec.limits.eventCountMax
   for (;;) {
     const sliceEndNs = Math.min(untilNs, scheduler.nowNs + PROGRESS_SLICE_NS)
+    while (timeseries !== undefined && timeseries.nextBoundaryNs <= sliceEndNs) {
+      const boundaryNs = timeseries.nextBoundaryNs
+      const outcome = scheduler.run({ timeNsMax: boundaryNs, eventCountMax: eventsLeft })
+      eventsLeft -= outcome.eventCount
+      if (outcome.reason === "stopped" || outcome.reason === "empty") return "completed"
+      if (outcome.reason === "event-limit") return "event-limit"
+      sampleTimeseries(world, timeseries, boundaryNs)
+      timeseries.nextBoundaryNs = boundaryNs + timeseries.intervalNs
+    }
     const outcome = scheduler.run({ timeNsMax: sliceEndNs, eventCountMax: eventsLeft })
     eventsLeft -= outcome.eventCount
     if (outcome.reason === "stopped") return "completed"

@@ -188,6 +188,8 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
     ...(doc.kubeProxy === undefined ? {} : { kubeProxy: { syncs: canonicalSyncResults(doc.kubeProxy.syncs) } }),
     ...(doc.ipvs === undefined ? {} : { ipvs: canonicalIpvs(doc.ipvs) }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
+    // Built with sorted keys and integer (or null) cells: copied as is.
+    ...(doc.timeseries === undefined ? {} : { timeseries: doc.timeseries }),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },
   }

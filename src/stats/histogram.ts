@@ -85,6 +85,17 @@ export class Histogram {
     this.addToSum(low, high, times)
   }
 
+  /** Forgets every value (keeps the grown counts array). */
+  clear(): void {
+    if (this.count === 0) return
+    this.counts.fill(0)
+    this.count = 0
+    this.min = 0
+    this.max = 0
+    this.sumLow = 0
+    this.sumHigh = 0
+  }
+
   /** Adds every value of `other` to this histogram. */
   merge(other: Histogram): void {
     if (other.count === 0) return

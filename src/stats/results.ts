@@ -176,7 +176,42 @@ export interface ResultsDocument {
   /** Added with IPVS mode (issue 8): present only when kubeProxy.mode is ipvs. */
   ipvs?: IpvsResults
   steps: StepResult[]
+  /** Per-interval counters (issue 11; stats/timeseries.ts); absent in documents of older versions. */
+  timeseries?: TimeSeriesDocument
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
   endReason: string
   wall: WallResults
+}
+
+/** The `timeseries` section (issue 11; recorded by stats/timeseries.ts, described in docs/outputs.md). */
+export interface WorkloadTimeSeries {
+  requests: number[]
+  completed: number[]
+  failed: number[]
+  failedByReason: Record<string, number[]>
+  /** Completions per endpoint (pod name, or host name for external servers). */
+  byEndpoint: Record<string, number[]>
+  /** null for an interval without a completion (HdrHistogram value, as `latencyNs` in the document). */
+  latencyP50Ns: (number | null)[]
+  latencyP99Ns: (number | null)[]
+}
+
+export interface TimeSeriesEvent {
+  atNs: number
+  step: string
+}
+
+export interface TimeSeriesDocument {
+  intervalNs: number
+  /**
+   * Start of each interval. Interval i holds the times in (startNs[i], startNs[i] + intervalNs]
+   * (the first also time 0); the last one ends at the run's end (it may be shorter).
+   */
+  startNs: number[]
+  workloads: Record<string, WorkloadTimeSeries>
+  /** Conntrack entries per node at each interval's end (nf_conntrack_count: allocated entries). */
+  conntrack: Record<string, number[]>
+  /** Packets dropped per interval, by drop reason. */
+  drops: Record<string, number[]>
+  events: TimeSeriesEvent[]
 }
