@@ -6,7 +6,7 @@
  * The runtime is injected (`Runtime`): by default cluster/index.ts, which the lead owns; plugging
  * the real simulator in needs no change here.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs"
 import * as NodeChildProcessSpawner from "@effect/platform-node-shared/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import * as NodePath from "@effect/platform-node-shared/NodePath"
@@ -60,6 +60,16 @@ export function processIo(): CliIo {
     writeFile: (path, text) => writeFileSync(path, text),
     mkdir: (path) => void mkdirSync(path, { recursive: true }),
     wallClockMs: () => Date.now(),
+    openWrite: (path) => {
+      const fd = openSync(path, "w")
+      return {
+        write: (data) => {
+          if (typeof data === "string") writeSync(fd, data)
+          else writeSync(fd, data)
+        },
+        close: () => closeSync(fd),
+      }
+    },
   }
 }
 
@@ -106,6 +116,12 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         ),
         Flag.optional,
       ),
+      requests: Flag.Boolean("requests").pipe(
+        Flag.withDescription(
+          "write one JSON record per request (client, times, resolved address, endpoint, node path, outcome) to requests.jsonl in --out",
+        ),
+        Flag.withDefault(false),
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -118,6 +134,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             json: options.json,
             quiet: options.quiet,
             interval: Option.getOrUndefined(options.interval),
+            requests: options.requests,
           }),
         ),
       ),

@@ -48,6 +48,27 @@ export interface CliIo {
   readonly mkdir: (path: string) => void
   /** Wall clock (ms) for the `wall` section and the progress line; model code reads no clock. */
   readonly wallClockMs: () => number
+  /**
+   * Opens `path` for writing in pieces (requests.jsonl, pcap files); absent (test stubs): the
+   * pieces are joined and written with `writeFile` on close.
+   */
+  readonly openWrite?: (path: string) => FileStream
+}
+
+/** A file written in pieces. */
+export interface FileStream {
+  write(data: string | Uint8Array): void
+  close(): void
+}
+
+/** `io.openWrite`, or a buffer written with `io.writeFile` on close. */
+export function openWrite(io: CliIo, path: string): FileStream {
+  if (io.openWrite !== undefined) return io.openWrite(path)
+  const pieces: string[] = []
+  return {
+    write: (data) => void pieces.push(typeof data === "string" ? data : Buffer.from(data).toString("latin1")),
+    close: () => io.writeFile(path, pieces.join("")),
+  }
 }
 
 export interface RunCommandOptions {
@@ -59,6 +80,8 @@ export interface RunCommandOptions {
   readonly quiet: boolean
   /** Time-series interval (`--interval`, a duration such as 100ms); absent: 100 ms. */
   readonly interval?: string | undefined
+  /** `--requests`: per-request records as requests.jsonl in --out. */
+  readonly requests?: boolean
 }
 
 export interface RulesCommandOptions {
@@ -251,24 +274,39 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         }
         timeseriesIntervalNs = parsed
       }
+      if (options.requests === true && options.out === undefined) {
+        io.stderr("kube-netsim run: --requests: needs --out DIR (requests.jsonl is written there)\n")
+        return EXIT_INVALID_INPUT
+      }
       const result = load(io, options.scenario, !options.quiet)
       if (typeof result === "number") return result
       loaded = result
       const firstSeed = options.seed ?? result.spec.seed
+      if (options.out !== undefined) io.mkdir(options.out)
       const docs: ResultsDocument[] = []
       const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
       for (let run = 0; run < options.runs; run++) {
         const seed = (firstSeed + run) % 2 ** 32
         const spec: ScenarioSpec = { ...result.spec, seed }
         const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
-        docs.push(
-          runtime.runScenario(spec, {
-            seed,
-            wallClockMs: io.wallClockMs,
-            onProgress: (done, total) => progress.update(label, done, total),
-            ...(timeseriesIntervalNs === undefined ? {} : { timeseriesIntervalNs }),
-          }),
-        )
+        // docs/outputs.md: requests.jsonl (one run), requests-seed-S.jsonl (each run of --runs).
+        const requests =
+          options.requests === true && options.out !== undefined
+            ? openWrite(io, join(options.out, options.runs > 1 ? `requests-seed-${seed}.jsonl` : "requests.jsonl"))
+            : undefined
+        try {
+          docs.push(
+            runtime.runScenario(spec, {
+              seed,
+              wallClockMs: io.wallClockMs,
+              onProgress: (done, total) => progress.update(label, done, total),
+              ...(timeseriesIntervalNs === undefined ? {} : { timeseriesIntervalNs }),
+              ...(requests === undefined ? {} : { requestSink: requests }),
+            }),
+          )
+        } finally {
+          requests?.close()
+        }
       }
       progress.clear()
 

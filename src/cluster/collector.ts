@@ -12,6 +12,7 @@ import { ReasonCounter } from "../stats/counters.ts"
 import { sortedRecord } from "../stats/document.ts"
 import type { WorkloadResults } from "../stats/results.ts"
 import type { TimeSeriesRecorder } from "../stats/timeseries.ts"
+import type { RequestLog } from "../stats/requests.ts"
 import { formatIpv4, type Ipv4 } from "../wire/ipv4.ts"
 
 class WorkloadCounts {
@@ -32,6 +33,8 @@ export class Collector implements RequestObserver {
   private readonly servers: ServerIdentity[] = []
   /** Per-interval counters (the document's `timeseries`); null when not collected. */
   timeseries: TimeSeriesRecorder | null = null
+  /** Per-request records (`run --requests`); null when not written. */
+  requestLog: RequestLog | null = null
 
   constructor(workloadCount: number) {
     this.workloads = Array.from({ length: workloadCount }, () => new WorkloadCounts())
@@ -60,6 +63,18 @@ export class Collector implements RequestObserver {
     w.failed++
     w.failures.add(reason)
     this.timeseries?.onFailed(workload, reason, nowNs)
+  }
+
+  onRequestDone(
+    workload: number,
+    client: number,
+    startNs: number,
+    dstAddr: Ipv4,
+    server: ServerIdentity | null,
+    reason: FailureReason | -1,
+    nowNs: number,
+  ): void {
+    this.requestLog?.record(workload, client, startNs, dstAddr, server, reason, nowNs)
   }
 
   onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void {

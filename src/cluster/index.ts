@@ -16,6 +16,9 @@ import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
 import { DEFAULT_INTERVAL_NS, TimeSeriesRecorder } from "../stats/timeseries.ts"
 import { FAILURE_REASON_NAMES } from "../apps/observer.ts"
+import { RequestLog, type RequestNames, type TextSink } from "../stats/requests.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
 import { World } from "./world.ts"
 import { IpvsBackend } from "./backend-ipvs.ts"
@@ -34,6 +37,8 @@ export interface RunOptions {
   readonly wallClockMs?: () => number
   /** Interval of the document's `timeseries` (default 100 ms of simulated time). */
   readonly timeseriesIntervalNs?: number
+  /** Where per-request records go (JSON Lines, stats/requests.ts); absent: none are built. */
+  readonly requestSink?: TextSink
 }
 
 /** Simulated time between progress reports (the run loop returns to the caller this often). */
@@ -50,8 +55,11 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
     world.network.counters.droppedByReason.length,
   )
   world.collector.timeseries = timeseries
+  const requestLog = options.requestSink === undefined ? null : new RequestLog(options.requestSink, requestNames(world))
+  world.collector.requestLog = requestLog
   const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress, timeseries))
   sampleTimeseries(world, timeseries, world.scheduler.nowNs)
+  requestLog?.flush()
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
   const doc = results(world, endReason, wallSeconds)
   doc.timeseries = timeseries.document(doc.simulatedNs, {
@@ -62,6 +70,40 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
     steps: world.steps,
   })
   return doc
+}
+
+/** Client, node and reason names for per-request records; client names found once per client. */
+function requestNames(world: World): RequestNames {
+  const clients: { name: string; node: string }[] = []
+  const nodeByAddress = new Map<Ipv4, string>()
+  for (const node of world.nodes.values()) nodeByAddress.set(node.net.ip, node.name)
+  return {
+    workload: (index) => world.workloads[index]?.spec.name ?? `workload-${index}`,
+    client: (index) => {
+      let known = clients[index]
+      if (known === undefined) {
+        known = clientName(world, world.apps.clients[index]?.ns)
+        clients[index] = known
+      }
+      return known
+    },
+    nodeOfAddress: (address) => nodeByAddress.get(address) ?? null,
+    failureReason: (code) => FAILURE_REASON_NAMES[code] ?? `reason-${code}`,
+  }
+}
+
+function clientName(world: World, ns: NetNs | undefined): { name: string; node: string } {
+  if (ns === undefined) return { name: "", node: "" }
+  for (const pod of world.pods.values())
+    if (pod.ns === ns && pod.net !== null) return { name: podName(pod.key), node: pod.node }
+  for (const node of world.nodes.values()) if (node.net.ns === ns) return { name: node.name, node: node.name }
+  for (const [name, host] of world.externals) if (host.ns === ns) return { name, node: "" }
+  return { name: ns.name, node: "" }
+}
+
+/** "namespace/name" -> name. */
+function podName(key: string): string {
+  return key.slice(key.indexOf("/") + 1)
 }
 
 /** Conntrack entries per node (nf_conntrack_count) and drops so far, into the interval ending at `endNs`. */
