@@ -21,6 +21,7 @@ const LAYERS = [
   "lb",
   "stats",
   "cluster",
+  "output",
   "trace",
   "scenario",
   "cli",

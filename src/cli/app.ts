@@ -122,6 +122,18 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         ),
         Flag.withDefault(false),
       ),
+      pcap: Flag.String("pcap").pipe(
+        Flag.withDescription(
+          "write the run's packets as pcapng into DIR: one file per node (its interfaces and its pods'), simulated ns timestamps; see docs/outputs.md",
+        ),
+        Flag.optional,
+      ),
+      pcapFilter: Flag.String("pcap-filter").pipe(
+        Flag.withDescription(
+          "capture only matching interfaces: node=GLOB,pod=GLOB,iface=GLOB (keys AND, repeated keys OR), e.g. node=node-1,iface=eth0",
+        ),
+        Flag.optional,
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -135,6 +147,8 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             quiet: options.quiet,
             interval: Option.getOrUndefined(options.interval),
             requests: options.requests,
+            pcap: Option.getOrUndefined(options.pcap),
+            pcapFilter: Option.getOrUndefined(options.pcapFilter),
           }),
         ),
       ),

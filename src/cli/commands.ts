@@ -18,6 +18,8 @@ import { aggregateRuns, renderAggregate } from "../stats/aggregate.ts"
 import { stringifyResults } from "../stats/document.ts"
 import { renderSummary } from "../stats/render.ts"
 import { timeseriesCsv } from "../stats/timeseries.ts"
+import { NO_FILTER, parsePcapFilter, PcapCapture, type PcapFilter } from "../output/pcap.ts"
+import type { World } from "../cluster/world.ts"
 import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument } from "../stats/compare.ts"
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
@@ -82,6 +84,10 @@ export interface RunCommandOptions {
   readonly interval?: string | undefined
   /** `--requests`: per-request records as requests.jsonl in --out. */
   readonly requests?: boolean
+  /** `--pcap DIR`: pcapng files, one per node (output/pcap.ts). */
+  readonly pcap?: string | undefined
+  /** `--pcap-filter node=..,pod=..,iface=..`. */
+  readonly pcapFilter?: string | undefined
 }
 
 export interface RulesCommandOptions {
@@ -278,11 +284,26 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         io.stderr("kube-netsim run: --requests: needs --out DIR (requests.jsonl is written there)\n")
         return EXIT_INVALID_INPUT
       }
+      let pcapFilter: PcapFilter = NO_FILTER
+      if (options.pcapFilter !== undefined) {
+        if (options.pcap === undefined) {
+          io.stderr("kube-netsim run: --pcap-filter: needs --pcap DIR\n")
+          return EXIT_INVALID_INPUT
+        }
+        const parsed = parsePcapFilter(options.pcapFilter)
+        if (typeof parsed === "string") {
+          io.stderr(`kube-netsim run: --pcap-filter: ${parsed}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        pcapFilter = parsed
+      }
       const result = load(io, options.scenario, !options.quiet)
       if (typeof result === "number") return result
       loaded = result
       const firstSeed = options.seed ?? result.spec.seed
       if (options.out !== undefined) io.mkdir(options.out)
+      const pcapDir = options.pcap
+      if (pcapDir !== undefined) io.mkdir(pcapDir)
       const docs: ResultsDocument[] = []
       const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
       for (let run = 0; run < options.runs; run++) {
@@ -302,6 +323,17 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
               onProgress: (done, total) => progress.update(label, done, total),
               ...(timeseriesIntervalNs === undefined ? {} : { timeseriesIntervalNs }),
               ...(requests === undefined ? {} : { requestSink: requests }),
+              ...(pcapDir === undefined
+                ? {}
+                : {
+                    attach: (world: World) => {
+                      // docs/outputs.md: DIR/NODE.pcapng (one run), DIR/seed-S/NODE.pcapng (each run of --runs).
+                      const dir = options.runs > 1 ? join(pcapDir, `seed-${seed}`) : pcapDir
+                      if (options.runs > 1) io.mkdir(dir)
+                      const capture = new PcapCapture(world, (file) => openWrite(io, join(dir, file)), pcapFilter)
+                      return { finish: () => void capture.finish() }
+                    },
+                  }),
             }),
           )
         } finally {

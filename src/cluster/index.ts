@@ -39,6 +39,11 @@ export interface RunOptions {
   readonly timeseriesIntervalNs?: number
   /** Where per-request records go (JSON Lines, stats/requests.ts); absent: none are built. */
   readonly requestSink?: TextSink
+  /**
+   * Called once the world is built, before it runs (packet capture attaches here); `finish` once
+   * the run has ended. Attachments observe only: the run's results do not depend on them.
+   */
+  readonly attach?: (world: World) => { finish(): void }
 }
 
 /** Simulated time between progress reports (the run loop returns to the caller this often). */
@@ -57,9 +62,11 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
   world.collector.timeseries = timeseries
   const requestLog = options.requestSink === undefined ? null : new RequestLog(options.requestSink, requestNames(world))
   world.collector.requestLog = requestLog
+  const attached = options.attach?.(world)
   const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress, timeseries))
   sampleTimeseries(world, timeseries, world.scheduler.nowNs)
   requestLog?.flush()
+  attached?.finish()
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
   const doc = results(world, endReason, wallSeconds)
   doc.timeseries = timeseries.document(doc.simulatedNs, {

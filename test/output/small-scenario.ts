@@ -1,5 +1,5 @@
 /** A small two-node scenario shared by the output tests (time series, request records, pcap). */
-export function smallScenario(options: { count?: number; workload?: string } = {}): string {
+export function smallScenario(options: { count?: number; workload?: string; dns?: "static" | "packets" } = {}): string {
   return `
 apiVersion: kube-netsim/v1
 kind: Scenario
@@ -7,7 +7,7 @@ metadata: { name: outputs-small }
 seed: 5
 duration: 3s
 cluster: { nodes: { count: 2 } }
-dns: { mode: static }
+dns: { mode: ${options.dns ?? "static"} }
 manifests:
   - inline:
       - apiVersion: apps/v1
