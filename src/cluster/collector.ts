@@ -110,6 +110,7 @@ export class Collector implements RequestObserver {
     return {
       requests: { sent: w.sent, completed: w.completed, failed: w.failed, failedByReason: w.failures.toRecord() },
       latencyNs: w.latency.summary(),
+      latencyHistogram: w.latency.bins(),
       distribution: distributionSummary(counts),
       clientAddressesSeen: sortedRecord(clientAddresses),
       byNode: sortedRecord(Object.fromEntries(byNode)),

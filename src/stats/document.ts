@@ -71,6 +71,14 @@ function canonicalWorkload(workload: WorkloadResults): WorkloadResults {
       failedByReason: sortedRecord(workload.requests.failedByReason),
     },
     latencyNs: { ...workload.latencyNs },
+    ...(workload.latencyHistogram === undefined
+      ? {}
+      : {
+          latencyHistogram: {
+            edgesNs: [...workload.latencyHistogram.edgesNs],
+            counts: [...workload.latencyHistogram.counts],
+          },
+        }),
     distribution: canonicalDistribution(workload.distribution),
   }
   if (workload.clientAddressesSeen !== undefined) out.clientAddressesSeen = sortedRecord(workload.clientAddressesSeen)

@@ -15,6 +15,15 @@ export interface LatencySummary {
   max: number
 }
 
+/**
+ * Latency distribution in log-spaced bins (Histogram.bins): counts[i] values in
+ * [edgesNs[i], edgesNs[i+1]); edgesNs has one more entry than counts (the last is the maximum).
+ */
+export interface LatencyHistogram {
+  edgesNs: number[]
+  counts: number[]
+}
+
 export interface DistributionSummary {
   /** Completed requests per endpoint, by pod name (or host name), sorted by key. */
   byEndpoint: Record<string, number>
@@ -28,6 +37,8 @@ export interface DistributionSummary {
 export interface WorkloadResults {
   requests: { sent: number; completed: number; failed: number; failedByReason: Record<string, number> }
   latencyNs: LatencySummary
+  /** Latency in log-spaced bins for the summary's terminal histogram (issue 11); absent in older documents. */
+  latencyHistogram?: LatencyHistogram
   distribution: DistributionSummary
   /** Source address each server saw for this workload's requests, by address (issue 4). */
   clientAddressesSeen?: Record<string, number>
