@@ -14,7 +14,7 @@ import {
 } from "../stats/results.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
-import { DEFAULT_INTERVAL_NS, TimeSeriesRecorder } from "../stats/timeseries.ts"
+import { DEFAULT_INTERVAL_NS, TimeSeriesRecorder, type TimeSeriesDocument } from "../stats/timeseries.ts"
 import { FAILURE_REASON_NAMES } from "../apps/observer.ts"
 import { RequestLog, type RequestNames, type TextSink } from "../stats/requests.ts"
 import type { NetNs } from "../net/netns.ts"
@@ -67,16 +67,15 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
   sampleTimeseries(world, timeseries, world.scheduler.nowNs)
   requestLog?.flush()
   attached?.finish()
-  const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
-  const doc = results(world, endReason, wallSeconds)
-  doc.timeseries = timeseries.document(doc.simulatedNs, {
+  const series = timeseries.document(world.scheduler.nowNs, {
     workloads: world.workloads.map((w) => w.spec.name),
     failureReasons: FAILURE_REASON_NAMES,
     dropReason: dropReasonName,
     server: (index) => world.collector.serverName(index),
     steps: world.steps,
   })
-  return doc
+  const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
+  return results(world, endReason, wallSeconds, series)
 }
 
 /** Client, node and reason names for per-request records; client names found once per client. */
@@ -173,7 +172,12 @@ function runUntil(
   }
 }
 
-function results(world: World, endReason: string, wallSeconds: number): ResultsDocument {
+function results(
+  world: World,
+  endReason: string,
+  wallSeconds: number,
+  timeseries: TimeSeriesDocument,
+): ResultsDocument {
   const spec = world.spec
   const nowNs = world.scheduler.nowNs
   const workloads: Record<string, WorkloadResults> = {}
@@ -208,6 +212,7 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
     },
     ...ipvsResults(world),
     steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
+    timeseries,
     endReason,
     wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
   }

@@ -178,7 +178,12 @@ function renderOverTime(ts: TimeSeriesDocument, series: TimeSeriesDocument["work
   const group = Math.max(1, Math.ceil(ts.startNs.length / SPARK_COLUMNS))
   const span = `per ${formatDurationNs(ts.intervalNs * group)}`
   const completed = downsample(series.completed, SPARK_COLUMNS, true)
-  const p99 = downsample(series.latencyP99Ns, SPARK_COLUMNS, false)
+  // Intervals without completions have p99 0: left blank, not drawn as the lowest latency.
+  const p99 = downsample(
+    series.latencyP99Ns.map((v, i) => (series.completed[i] === 0 ? null : v)),
+    SPARK_COLUMNS,
+    false,
+  )
   let p99Max = 0
   let p99Min = Number.POSITIVE_INFINITY
   for (const v of p99) {

@@ -202,9 +202,12 @@ export interface WorkloadTimeSeries {
   failedByReason: Record<string, number[]>
   /** Completions per endpoint (pod name, or host name for external servers). */
   byEndpoint: Record<string, number[]>
-  /** null for an interval without a completion (HdrHistogram value, as `latencyNs` in the document). */
-  latencyP50Ns: (number | null)[]
-  latencyP99Ns: (number | null)[]
+  /**
+   * Percentiles of the interval's completions (HdrHistogram values, as `latencyNs`); 0 for an
+   * interval without a completion (`completed[i]` is 0), as the document's empty latency summary.
+   */
+  latencyP50Ns: number[]
+  latencyP99Ns: number[]
 }
 
 export interface TimeSeriesEvent {

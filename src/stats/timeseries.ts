@@ -63,15 +63,12 @@ class WorkloadSeries {
   latencyInterval = 0
   readonly p50 = new IntervalCounts()
   readonly p99 = new IntervalCounts()
-  /** Intervals whose percentiles are set (an interval with completions). */
-  readonly hasLatency = new IntervalCounts()
 
   flushLatency(): void {
     if (this.latency.count === 0) return
     const i = this.latencyInterval
     this.p50.set(i, this.latency.valueAtQuantile(0.5))
     this.p99.set(i, this.latency.valueAtQuantile(0.99))
-    this.hasLatency.set(i, 1)
     this.latency.clear()
   }
 }
@@ -199,16 +196,14 @@ export class TimeSeriesRecorder {
         if (sum === undefined) byEndpoint[name] = values
         else for (let i = 0; i < length; i++) sum[i] += values[i]
       })
-      const percentile = (series: IntervalCounts): (number | null)[] =>
-        series.toArray(length).map((value, i) => (w.hasLatency.get(i) === 1 ? value : null))
       workloads[names.workloads[index] as string] = {
         requests: w.requests.toArray(length),
         completed: w.completed.toArray(length),
         failed: w.failed.toArray(length),
         failedByReason: sortKeys(failedByReason),
         byEndpoint: sortKeys(byEndpoint),
-        latencyP50Ns: percentile(w.p50),
-        latencyP99Ns: percentile(w.p99),
+        latencyP50Ns: w.p50.toArray(length),
+        latencyP99Ns: w.p99.toArray(length),
       }
     })
     const conntrack: Record<string, number[]> = {}
@@ -240,17 +235,16 @@ function sortKeys<T>(record: Record<string, T>): Record<string, T> {
  * `timeseries.csv`: long format, one row per (interval, series, key) with header
  * `interval_start_ns,series,key,value`. Series: requests, completed, failed, failed_by_reason,
  * by_endpoint, latency_p50_ns, latency_p99_ns (key `WORKLOAD` or `WORKLOAD/REASON`,
- * `WORKLOAD/POD`), conntrack_entries (key NODE), drops (key REASON). Empty latency cells (no
- * completion in the interval) are left out. Rows are ordered by series, key, then interval.
+ * `WORKLOAD/POD`), conntrack_entries (key NODE), drops (key REASON). Latency rows of intervals
+ * without a completion are left out. Rows are ordered by series, key, then interval.
  */
 export function timeseriesCsv(ts: TimeSeriesDocument): string {
   const rows: string[] = ["interval_start_ns,series,key,value"]
-  const emit = (series: string, key: string, values: readonly (number | null)[]): void => {
+  const emit = (series: string, key: string, values: readonly number[], only?: readonly number[]): void => {
     const k = csvField(key)
     for (let i = 0; i < values.length; i++) {
-      const v = values[i]
-      if (v === null || v === undefined) continue
-      rows.push(`${ts.startNs[i]},${series},${k},${v}`)
+      if (only !== undefined && only[i] === 0) continue
+      rows.push(`${ts.startNs[i]},${series},${k},${values[i]}`)
     }
   }
   for (const [name, w] of Object.entries(ts.workloads)) {
@@ -260,8 +254,8 @@ export function timeseriesCsv(ts: TimeSeriesDocument): string {
     for (const [reason, values] of Object.entries(w.failedByReason))
       emit("failed_by_reason", `${name}/${reason}`, values)
     for (const [pod, values] of Object.entries(w.byEndpoint)) emit("by_endpoint", `${name}/${pod}`, values)
-    emit("latency_p50_ns", name, w.latencyP50Ns)
-    emit("latency_p99_ns", name, w.latencyP99Ns)
+    emit("latency_p50_ns", name, w.latencyP50Ns, w.completed)
+    emit("latency_p99_ns", name, w.latencyP99Ns, w.completed)
   }
   for (const [node, values] of Object.entries(ts.conntrack)) emit("conntrack_entries", node, values)
   for (const [reason, values] of Object.entries(ts.drops)) emit("drops", reason, values)
