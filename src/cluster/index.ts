@@ -54,7 +54,7 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
   const wallStartMs = options.wallClockMs?.() ?? 0
   const world = withLimits(() => new World(spec, options.seed))
   const timeseries = new TimeSeriesRecorder(
-    options.timeseriesIntervalNs ?? DEFAULT_INTERVAL_NS,
+    options.timeseriesIntervalNs ?? spec.output?.intervalNs ?? DEFAULT_INTERVAL_NS,
     world.workloads.length,
     [...world.nodes.keys()],
     world.network.counters.droppedByReason.length,

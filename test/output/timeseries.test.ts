@@ -68,6 +68,19 @@ describe("timeseries", () => {
   })
 })
 
+describe("scenario output.interval", () => {
+  it("sets the interval (run --interval overrides it); 0 and bad durations are input errors", () => {
+    const withInterval = (text: string): string =>
+      smallScenario().replace("duration: 3s", `duration: 3s\noutput: { interval: ${text} }`)
+    expect(specFromText(withInterval("250ms")).output).toEqual({ intervalNs: 250_000_000 })
+    expect(specFromText(smallScenario()).output).toBeUndefined()
+    expect(() => specFromText(withInterval("0s"))).toThrow(
+      /output.interval: the time-series interval must be longer than 0/,
+    )
+    expect(() => specFromText(withInterval("fast"))).toThrow(/output.interval: invalid duration/)
+  })
+})
+
 describe("TimeSeriesRecorder", () => {
   it("closes intervals at their end (events at a boundary count before it), percentiles per interval", () => {
     const rec = new TimeSeriesRecorder(100, 1, ["n1"], 4)
