@@ -63,7 +63,11 @@ export interface FileStream {
   close(): void
 }
 
-/** `io.openWrite`, or a buffer written with `io.writeFile` on close. */
+/**
+ * `io.openWrite`, or a buffer written with `io.writeFile` on close (test stubs without openWrite:
+ * text is kept as is; binary pieces become latin1 text, which a stub's writeFile may record but a
+ * UTF-8 file write would not keep byte for byte).
+ */
 export function openWrite(io: CliIo, path: string): FileStream {
   if (io.openWrite !== undefined) return io.openWrite(path)
   const pieces: string[] = []

@@ -2,7 +2,9 @@
  * `run --pcap DIR`: pcapng files of the run's packets, one file per node (NODE.pcapng) holding
  * the interfaces of that node's network namespace (eth0, cni0, the host ends of the pod veths,
  * kube-ipvs0) and of the pods on it (POD/eth0), one file per external host
- * (external-NAME.pcapng) and one for the edge router (edge.pcapng) when they carry packets. This is
+ * (external-NAME.pcapng) and one for the edge router (edge.pcapng). Interfaces that exist when the
+ * run starts are described up front, so their files exist (possibly without packets); interfaces
+ * created later (new pods) are described when they first carry a packet. This is
  * what a Wireshark user gets from `tcpdump -i any` on each machine, except that each interface is
  * its own pcapng interface, so Wireshark's frame.interface_name tells them apart.
  *
