@@ -21,6 +21,7 @@ const LAYERS = [
   "lb",
   "stats",
   "cluster",
+  "output",
   "trace",
   "scenario",
   // check/: properties over generated scenarios (fast-check); decodes property files with effect.

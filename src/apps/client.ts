@@ -218,12 +218,22 @@ export abstract class Client implements ResolverListener {
     request.completed = true
     if (!this.finish(request)) return
     this.observer.onRequestCompleted(this.config.workload, nowNs - request.startNs, server, nowNs)
+    this.observer.onRequestDone?.(this.config.workload, this.index, request.startNs, request.dstAddr, server, -1, nowNs)
     this.next(nowNs)
   }
 
   protected fail(request: Request, reason: FailureReason, nowNs: number): void {
     if (!this.finish(request)) return
     this.observer.onRequestFailed(this.config.workload, reason, nowNs)
+    this.observer.onRequestDone?.(
+      this.config.workload,
+      this.index,
+      request.startNs,
+      request.dstAddr,
+      null,
+      reason,
+      nowNs,
+    )
     this.next(nowNs)
   }
 

@@ -65,4 +65,17 @@ export interface RequestObserver {
   onRequestFailed(workload: number, reason: FailureReason, nowNs: number): void
   /** A server handled a request of `workload` and saw it come from `clientAddress`. */
   onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void
+  /**
+   * Optional: one call per finished request of client `client` (Apps' client index), for the
+   * per-request records of `run --requests`. `reason` is -1 for a completed request.
+   */
+  onRequestDone?(
+    workload: number,
+    client: number,
+    startNs: number,
+    dstAddr: Ipv4,
+    server: ServerIdentity | null,
+    reason: FailureReason | -1,
+    nowNs: number,
+  ): void
 }

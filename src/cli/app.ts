@@ -6,7 +6,7 @@
  * The runtime is injected (`Runtime`): by default cluster/index.ts, which the lead owns; plugging
  * the real simulator in needs no change here.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs"
 import * as NodeChildProcessSpawner from "@effect/platform-node-shared/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import * as NodePath from "@effect/platform-node-shared/NodePath"
@@ -61,6 +61,16 @@ export function processIo(): CliIo {
     writeFile: (path, text) => writeFileSync(path, text),
     mkdir: (path) => void mkdirSync(path, { recursive: true }),
     wallClockMs: () => Date.now(),
+    openWrite: (path) => {
+      const fd = openSync(path, "w")
+      return {
+        write: (data) => {
+          if (typeof data === "string") writeSync(fd, data)
+          else writeSync(fd, data)
+        },
+        close: () => closeSync(fd),
+      }
+    },
   }
 }
 
@@ -101,6 +111,30 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         Flag.withDescription("no summary, warnings or progress line; errors and failed expectations only"),
         Flag.withDefault(false),
       ),
+      interval: Flag.String("interval").pipe(
+        Flag.withDescription(
+          "interval of the time series (results `timeseries`, timeseries.csv in --out), simulated time, e.g. 10ms; default 100ms",
+        ),
+        Flag.optional,
+      ),
+      requests: Flag.Boolean("requests").pipe(
+        Flag.withDescription(
+          "write one JSON record per request (client, times, resolved address, endpoint, node path, outcome) to requests.jsonl in --out",
+        ),
+        Flag.withDefault(false),
+      ),
+      pcap: Flag.String("pcap").pipe(
+        Flag.withDescription(
+          "write the run's packets as pcapng into DIR: one file per node (its interfaces and its pods'), simulated ns timestamps; see docs/outputs.md",
+        ),
+        Flag.optional,
+      ),
+      pcapFilter: Flag.String("pcap-filter").pipe(
+        Flag.withDescription(
+          "capture only matching interfaces: node=GLOB,pod=GLOB,iface=GLOB (keys AND, repeated keys OR), e.g. node=node-1,iface=eth0",
+        ),
+        Flag.optional,
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -112,6 +146,10 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             out: Option.getOrUndefined(options.out),
             json: options.json,
             quiet: options.quiet,
+            interval: Option.getOrUndefined(options.interval),
+            requests: options.requests,
+            pcap: Option.getOrUndefined(options.pcap),
+            pcapFilter: Option.getOrUndefined(options.pcapFilter),
           }),
         ),
       ),

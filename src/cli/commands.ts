@@ -17,6 +17,9 @@ import { parseDurationNs } from "../scenario/units.ts"
 import { aggregateRuns, renderAggregate } from "../stats/aggregate.ts"
 import { stringifyResults } from "../stats/document.ts"
 import { renderSummary } from "../stats/render.ts"
+import { timeseriesCsv } from "../stats/timeseries.ts"
+import { NO_FILTER, parsePcapFilter, PcapCapture, type PcapFilter } from "../output/pcap.ts"
+import type { World } from "../cluster/world.ts"
 import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument } from "../stats/compare.ts"
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
@@ -47,6 +50,31 @@ export interface CliIo {
   readonly mkdir: (path: string) => void
   /** Wall clock (ms) for the `wall` section and the progress line; model code reads no clock. */
   readonly wallClockMs: () => number
+  /**
+   * Opens `path` for writing in pieces (requests.jsonl, pcap files); absent (test stubs): the
+   * pieces are joined and written with `writeFile` on close.
+   */
+  readonly openWrite?: (path: string) => FileStream
+}
+
+/** A file written in pieces. */
+export interface FileStream {
+  write(data: string | Uint8Array): void
+  close(): void
+}
+
+/**
+ * `io.openWrite`, or a buffer written with `io.writeFile` on close (test stubs without openWrite:
+ * text is kept as is; binary pieces become latin1 text, which a stub's writeFile may record but a
+ * UTF-8 file write would not keep byte for byte).
+ */
+export function openWrite(io: CliIo, path: string): FileStream {
+  if (io.openWrite !== undefined) return io.openWrite(path)
+  const pieces: string[] = []
+  return {
+    write: (data) => void pieces.push(typeof data === "string" ? data : Buffer.from(data).toString("latin1")),
+    close: () => io.writeFile(path, pieces.join("")),
+  }
 }
 
 export interface RunCommandOptions {
@@ -56,6 +84,14 @@ export interface RunCommandOptions {
   readonly out: string | undefined
   readonly json: boolean
   readonly quiet: boolean
+  /** Time-series interval (`--interval`, a duration such as 100ms); absent: 100 ms. */
+  readonly interval?: string | undefined
+  /** `--requests`: per-request records as requests.jsonl in --out. */
+  readonly requests?: boolean
+  /** `--pcap DIR`: pcapng files, one per node (output/pcap.ts). */
+  readonly pcap?: string | undefined
+  /** `--pcap-filter node=..,pod=..,iface=..`. */
+  readonly pcapFilter?: string | undefined
 }
 
 export interface RulesCommandOptions {
@@ -239,23 +275,74 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         io.stderr(`kube-netsim run: --runs: must be an integer between 1 and 10000, got ${options.runs}\n`)
         return EXIT_INVALID_INPUT
       }
+      let timeseriesIntervalNs: number | undefined
+      if (options.interval !== undefined) {
+        const parsed = parseDurationNs(options.interval)
+        if (typeof parsed === "string" || parsed <= 0) {
+          io.stderr(`kube-netsim run: --interval: ${typeof parsed === "string" ? parsed : "must be longer than 0"}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        timeseriesIntervalNs = parsed
+      }
+      if (options.requests === true && options.out === undefined) {
+        io.stderr("kube-netsim run: --requests: needs --out DIR (requests.jsonl is written there)\n")
+        return EXIT_INVALID_INPUT
+      }
+      let pcapFilter: PcapFilter = NO_FILTER
+      if (options.pcapFilter !== undefined) {
+        if (options.pcap === undefined) {
+          io.stderr("kube-netsim run: --pcap-filter: needs --pcap DIR\n")
+          return EXIT_INVALID_INPUT
+        }
+        const parsed = parsePcapFilter(options.pcapFilter)
+        if (typeof parsed === "string") {
+          io.stderr(`kube-netsim run: --pcap-filter: ${parsed}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        pcapFilter = parsed
+      }
       const result = load(io, options.scenario, !options.quiet)
       if (typeof result === "number") return result
       loaded = result
       const firstSeed = options.seed ?? result.spec.seed
+      if (options.out !== undefined) io.mkdir(options.out)
+      const pcapDir = options.pcap
+      if (pcapDir !== undefined) io.mkdir(pcapDir)
       const docs: ResultsDocument[] = []
       const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
       for (let run = 0; run < options.runs; run++) {
         const seed = (firstSeed + run) % 2 ** 32
         const spec: ScenarioSpec = { ...result.spec, seed }
         const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
-        docs.push(
-          runtime.runScenario(spec, {
-            seed,
-            wallClockMs: io.wallClockMs,
-            onProgress: (done, total) => progress.update(label, done, total),
-          }),
-        )
+        // docs/outputs.md: requests.jsonl (one run), requests-seed-S.jsonl (each run of --runs).
+        const requests =
+          options.requests === true && options.out !== undefined
+            ? openWrite(io, join(options.out, options.runs > 1 ? `requests-seed-${seed}.jsonl` : "requests.jsonl"))
+            : undefined
+        try {
+          docs.push(
+            runtime.runScenario(spec, {
+              seed,
+              wallClockMs: io.wallClockMs,
+              onProgress: (done, total) => progress.update(label, done, total),
+              ...(timeseriesIntervalNs === undefined ? {} : { timeseriesIntervalNs }),
+              ...(requests === undefined ? {} : { requestSink: requests }),
+              ...(pcapDir === undefined
+                ? {}
+                : {
+                    attach: (world: World) => {
+                      // docs/outputs.md: DIR/NODE.pcapng (one run), DIR/seed-S/NODE.pcapng (each run of --runs).
+                      const dir = options.runs > 1 ? join(pcapDir, `seed-${seed}`) : pcapDir
+                      if (options.runs > 1) io.mkdir(dir)
+                      const capture = new PcapCapture(world, (file) => openWrite(io, join(dir, file)), pcapFilter)
+                      return { finish: () => void capture.finish() }
+                    },
+                  }),
+            }),
+          )
+        } finally {
+          requests?.close()
+        }
       }
       progress.clear()
 
@@ -267,6 +354,12 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
           io.writeFile(join(options.out, "results.json"), `${JSON.stringify(aggregate, null, 2)}\n`)
           for (const doc of docs)
             io.writeFile(join(options.out, `results-seed-${doc.seed}.json`), stringifyResults(doc))
+        }
+        // docs/outputs.md: timeseries.csv (one run), timeseries-seed-S.csv (each run of --runs).
+        for (const doc of docs) {
+          if (doc.timeseries === undefined) continue
+          const name = docs.length === 1 ? "timeseries.csv" : `timeseries-seed-${doc.seed}.csv`
+          io.writeFile(join(options.out, name), timeseriesCsv(doc.timeseries))
         }
       }
       if (options.json)

@@ -11,6 +11,8 @@ import { Histogram } from "../stats/histogram.ts"
 import { ReasonCounter } from "../stats/counters.ts"
 import { sortedRecord } from "../stats/document.ts"
 import type { WorkloadResults } from "../stats/results.ts"
+import type { TimeSeriesRecorder } from "../stats/timeseries.ts"
+import type { RequestLog } from "../stats/requests.ts"
 import { formatIpv4, type Ipv4 } from "../wire/ipv4.ts"
 
 class WorkloadCounts {
@@ -29,19 +31,25 @@ class WorkloadCounts {
 export class Collector implements RequestObserver {
   readonly workloads: WorkloadCounts[]
   private readonly servers: ServerIdentity[] = []
+  /** Per-interval counters (the document's `timeseries`); null when not collected. */
+  timeseries: TimeSeriesRecorder | null = null
+  /** Per-request records (`run --requests`); null when not written. */
+  requestLog: RequestLog | null = null
 
   constructor(workloadCount: number) {
     this.workloads = Array.from({ length: workloadCount }, () => new WorkloadCounts())
   }
 
-  onRequestSent(workload: number, _nowNs: number): void {
+  onRequestSent(workload: number, nowNs: number): void {
     this.workloads[workload].sent++
+    this.timeseries?.onSent(workload, nowNs)
   }
 
-  onRequestCompleted(workload: number, latencyNs: number, server: ServerIdentity | null, _nowNs: number): void {
+  onRequestCompleted(workload: number, latencyNs: number, server: ServerIdentity | null, nowNs: number): void {
     const w = this.workloads[workload]
     w.completed++
     w.latency.record(latencyNs)
+    this.timeseries?.onCompleted(workload, latencyNs, server === null ? -1 : server.index, nowNs)
     if (server === null) {
       w.anonymous++
       return
@@ -50,10 +58,23 @@ export class Collector implements RequestObserver {
     w.byServer[server.index] = (w.byServer[server.index] ?? 0) + 1
   }
 
-  onRequestFailed(workload: number, reason: FailureReason, _nowNs: number): void {
+  onRequestFailed(workload: number, reason: FailureReason, nowNs: number): void {
     const w = this.workloads[workload]
     w.failed++
     w.failures.add(reason)
+    this.timeseries?.onFailed(workload, reason, nowNs)
+  }
+
+  onRequestDone(
+    workload: number,
+    client: number,
+    startNs: number,
+    dstAddr: Ipv4,
+    server: ServerIdentity | null,
+    reason: FailureReason | -1,
+    nowNs: number,
+  ): void {
+    this.requestLog?.record(workload, client, startNs, dstAddr, server, reason, nowNs)
   }
 
   onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void {
@@ -61,6 +82,11 @@ export class Collector implements RequestObserver {
     if (w === undefined) return
     this.servers[server.index] = server
     w.clientAddresses.set(clientAddress, (w.clientAddresses.get(clientAddress) ?? 0) + 1)
+  }
+
+  /** Name of server `index` (pod or host name); "" if no request of this run reached it. */
+  serverName(index: number): string {
+    return this.servers[index]?.name ?? ""
   }
 
   /**
@@ -84,6 +110,7 @@ export class Collector implements RequestObserver {
     return {
       requests: { sent: w.sent, completed: w.completed, failed: w.failed, failedByReason: w.failures.toRecord() },
       latencyNs: w.latency.summary(),
+      latencyHistogram: w.latency.bins(),
       distribution: distributionSummary(counts),
       clientAddressesSeen: sortedRecord(clientAddresses),
       byNode: sortedRecord(Object.fromEntries(byNode)),

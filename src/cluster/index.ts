@@ -14,6 +14,11 @@ import {
 } from "../stats/results.ts"
 import { NS_PER_MS } from "../sim/time.ts"
 import { dropReasonName } from "../wire/drop-reason.ts"
+import { DEFAULT_INTERVAL_NS, TimeSeriesRecorder, type TimeSeriesDocument } from "../stats/timeseries.ts"
+import { FAILURE_REASON_NAMES } from "../apps/observer.ts"
+import { RequestLog, type RequestNames, type TextSink } from "../stats/requests.ts"
+import type { NetNs } from "../net/netns.ts"
+import type { Ipv4 } from "../wire/ipv4.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
 import { World } from "./world.ts"
 import { IpvsBackend } from "./backend-ipvs.ts"
@@ -30,6 +35,15 @@ export interface RunOptions {
   readonly onProgress?: (simulatedNs: number, totalNs: number) => void
   /** Wall-clock source for the `wall` section; injected by cli/ (model code reads no clock). */
   readonly wallClockMs?: () => number
+  /** Interval of the document's `timeseries` (default 100 ms of simulated time). */
+  readonly timeseriesIntervalNs?: number
+  /** Where per-request records go (JSON Lines, stats/requests.ts); absent: none are built. */
+  readonly requestSink?: TextSink
+  /**
+   * Called once the world is built, before it runs (packet capture attaches here); `finish` once
+   * the run has ended. Attachments observe only: the run's results do not depend on them.
+   */
+  readonly attach?: (world: World) => { finish(): void }
 }
 
 /** Simulated time between progress reports (the run loop returns to the caller this often). */
@@ -39,9 +53,71 @@ const PROGRESS_SLICE_NS = 100 * NS_PER_MS
 export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDocument {
   const wallStartMs = options.wallClockMs?.() ?? 0
   const world = withLimits(() => new World(spec, options.seed))
-  const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress))
+  const timeseries = new TimeSeriesRecorder(
+    options.timeseriesIntervalNs ?? spec.output?.intervalNs ?? DEFAULT_INTERVAL_NS,
+    world.workloads.length,
+    [...world.nodes.keys()],
+    world.network.counters.droppedByReason.length,
+  )
+  world.collector.timeseries = timeseries
+  const requestLog = options.requestSink === undefined ? null : new RequestLog(options.requestSink, requestNames(world))
+  world.collector.requestLog = requestLog
+  const attached = options.attach?.(world)
+  const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress, timeseries))
+  sampleTimeseries(world, timeseries, world.scheduler.nowNs)
+  requestLog?.flush()
+  attached?.finish()
+  const series = timeseries.document(world.scheduler.nowNs, {
+    workloads: world.workloads.map((w) => w.spec.name),
+    failureReasons: FAILURE_REASON_NAMES,
+    dropReason: dropReasonName,
+    server: (index) => world.collector.serverName(index),
+    steps: world.steps,
+  })
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
-  return results(world, endReason, wallSeconds)
+  return results(world, endReason, wallSeconds, series)
+}
+
+/** Client, node and reason names for per-request records; client names found once per client. */
+function requestNames(world: World): RequestNames {
+  const clients: { name: string; node: string }[] = []
+  const nodeByAddress = new Map<Ipv4, string>()
+  for (const node of world.nodes.values()) nodeByAddress.set(node.net.ip, node.name)
+  return {
+    workload: (index) => world.workloads[index]?.spec.name ?? `workload-${index}`,
+    client: (index) => {
+      let known = clients[index]
+      if (known === undefined) {
+        known = clientName(world, world.apps.clients[index]?.ns)
+        clients[index] = known
+      }
+      return known
+    },
+    nodeOfAddress: (address) => nodeByAddress.get(address) ?? null,
+    failureReason: (code) => FAILURE_REASON_NAMES[code] ?? `reason-${code}`,
+  }
+}
+
+function clientName(world: World, ns: NetNs | undefined): { name: string; node: string } {
+  if (ns === undefined) return { name: "", node: "" }
+  for (const pod of world.pods.values())
+    if (pod.ns === ns && pod.net !== null) return { name: podName(pod.key), node: pod.node }
+  for (const node of world.nodes.values()) if (node.net.ns === ns) return { name: node.name, node: node.name }
+  for (const [name, host] of world.externals) if (host.ns === ns) return { name, node: "" }
+  return { name: ns.name, node: "" }
+}
+
+/** "namespace/name" -> name. */
+function podName(key: string): string {
+  return key.slice(key.indexOf("/") + 1)
+}
+
+/** Conntrack entries per node (nf_conntrack_count) and drops so far, into the interval ending at `endNs`. */
+function sampleTimeseries(world: World, timeseries: TimeSeriesRecorder, endNs: number): void {
+  const counts: number[] = []
+  for (const node of world.nodes.values()) counts.push(node.filter.conntrack.count)
+  timeseries.sampleNodes(endNs, counts)
+  timeseries.sampleDrops(endNs, world.network.counters.droppedByReason)
 }
 
 /** Turns a limit hit inside the model into the input error that names it. */
@@ -57,12 +133,30 @@ function withLimits<T>(body: () => T): T {
   }
 }
 
-/** Runs the world until `untilNs`, the event limit, or until every workload is done. */
-function runUntil(world: World, untilNs: number, onProgress?: (simulatedNs: number, totalNs: number) => void): string {
+/**
+ * Runs the world until `untilNs`, the event limit, or until every workload is done. With a
+ * time-series recorder, the run also pauses at each interval boundary (after the events at the
+ * boundary's time) to sample gauges; pausing dispatches nothing, so the event trace is the same.
+ */
+function runUntil(
+  world: World,
+  untilNs: number,
+  onProgress?: (simulatedNs: number, totalNs: number) => void,
+  timeseries?: TimeSeriesRecorder,
+): string {
   const scheduler = world.scheduler
   let eventsLeft = world.spec.limits.eventCountMax
   for (;;) {
     const sliceEndNs = Math.min(untilNs, scheduler.nowNs + PROGRESS_SLICE_NS)
+    while (timeseries !== undefined && timeseries.nextBoundaryNs <= sliceEndNs) {
+      const boundaryNs = timeseries.nextBoundaryNs
+      const outcome = scheduler.run({ timeNsMax: boundaryNs, eventCountMax: eventsLeft })
+      eventsLeft -= outcome.eventCount
+      if (outcome.reason === "stopped" || outcome.reason === "empty") return "completed"
+      if (outcome.reason === "event-limit") return "event-limit"
+      sampleTimeseries(world, timeseries, boundaryNs)
+      timeseries.nextBoundaryNs = boundaryNs + timeseries.intervalNs
+    }
     const outcome = scheduler.run({ timeNsMax: sliceEndNs, eventCountMax: eventsLeft })
     eventsLeft -= outcome.eventCount
     if (outcome.reason === "stopped") return "completed"
@@ -78,7 +172,12 @@ function runUntil(world: World, untilNs: number, onProgress?: (simulatedNs: numb
   }
 }
 
-function results(world: World, endReason: string, wallSeconds: number): ResultsDocument {
+function results(
+  world: World,
+  endReason: string,
+  wallSeconds: number,
+  timeseries: TimeSeriesDocument,
+): ResultsDocument {
   const spec = world.spec
   const nowNs = world.scheduler.nowNs
   const workloads: Record<string, WorkloadResults> = {}
@@ -113,6 +212,7 @@ function results(world: World, endReason: string, wallSeconds: number): ResultsD
     },
     ...ipvsResults(world),
     steps: world.steps.map((s) => ({ atNs: s.atNs, description: s.description })),
+    timeseries,
     endReason,
     wall: { seconds: wallSeconds, events, eventsPerSecond: wallSeconds > 0 ? Math.round(events / wallSeconds) : 0 },
   }

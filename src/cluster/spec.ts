@@ -287,6 +287,8 @@ export interface ScenarioSpec {
   readonly workloads: readonly WorkloadSpec[]
   readonly timeline: readonly TimelineStep[]
   readonly limits: ScenarioLimits
+  /** `output:` (docs/outputs.md); absent: defaults (time-series interval 100 ms). */
+  readonly output?: { readonly intervalNs?: number }
 }
 
 /**

@@ -62,6 +62,15 @@ export interface NetObserver {
   onDrop(packet: Packet, reason: number, nsId: number, nowNs: number): void
 }
 
+/**
+ * Packet capture (`run --pcap`): every packet an interface receives (before PREROUTING, at arrival)
+ * or transmits (after POSTROUTING, when its serialization ends), as the bytes on that link carry
+ * it. Null = off: one null check per packet on each path.
+ */
+export interface PacketCapture {
+  onInterfacePacket(packet: Packet, iface: NetInterface, outbound: boolean, timeNs: number): void
+}
+
 /** Counters of one Network. Invariant: sent = delivered + dropped + inFlight. */
 export class NetCounters {
   sent = 0
@@ -81,6 +90,7 @@ export class Network implements EventHandler, NetIo {
   readonly params: NetParams
   readonly counters = new NetCounters()
   observer: NetObserver | null = null
+  capture: PacketCapture | null = null
   readonly namespaces: NetNs[] = []
   /** interfaces[id] for every interface of every namespace. */
   readonly interfaces: NetInterface[] = []
@@ -442,6 +452,7 @@ export class Network implements EventHandler, NetIo {
     const ns = iface.ns
     const p = this.packets[handle]
     iface.rxPackets++
+    if (this.capture !== null) this.capture.onInterfacePacket(p, iface, false, nowNs)
     if (iface.kind !== InterfaceKind.LOOPBACK) {
       // Entering another namespace or host: skb_scrub_packet() resets conntrack and the mark; over
       // lo the packet keeps its conntrack entry (the filter relies on that).
@@ -616,6 +627,7 @@ export class Network implements EventHandler, NetIo {
     tx.txBytes += p.totalBytes
     this.counters.transmitted++
     const arriveNs = departNs + latencyNs
+    if (this.capture !== null) this.capture.onInterfacePacket(p, tx, true, departNs)
     if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
     const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion
     this.scheduler.stagedTimeNs = arriveNs

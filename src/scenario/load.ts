@@ -587,8 +587,21 @@ class Context {
       workloads,
       timeline,
       limits: this.limits(file, allObjects),
+      ...this.output(file),
     }
     return { spec, expectations }
+  }
+
+  /** output.interval: the time series' interval (run --interval overrides it). */
+  private output(file: ScenarioFile): Pick<ScenarioSpec, "output"> {
+    const interval = file.output?.interval
+    if (interval === undefined) return {}
+    const intervalNs = DURATION(interval)
+    if (!(intervalNs > 0)) {
+      this.error(["output", "interval"], `the time-series interval must be longer than 0, got ${interval}`)
+      return {}
+    }
+    return { output: { intervalNs } }
   }
 
   /**

@@ -365,6 +365,8 @@ export const ScenarioFile = Schema.Struct({
   workloads: opt(Schema.Array(Workload)),
   timeline: opt(Schema.Array(TimelineStep)),
   expect: opt(Schema.Array(Expectation)),
+  /** Outputs of `run` (docs/outputs.md): the time series' interval. */
+  output: opt(Schema.Struct({ interval: opt(DurationString) })),
   limits: opt(
     Schema.Struct({
       events: opt(PositiveInt),

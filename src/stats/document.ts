@@ -71,6 +71,14 @@ function canonicalWorkload(workload: WorkloadResults): WorkloadResults {
       failedByReason: sortedRecord(workload.requests.failedByReason),
     },
     latencyNs: { ...workload.latencyNs },
+    ...(workload.latencyHistogram === undefined
+      ? {}
+      : {
+          latencyHistogram: {
+            edgesNs: [...workload.latencyHistogram.edgesNs],
+            counts: [...workload.latencyHistogram.counts],
+          },
+        }),
     distribution: canonicalDistribution(workload.distribution),
   }
   if (workload.clientAddressesSeen !== undefined) out.clientAddressesSeen = sortedRecord(workload.clientAddressesSeen)
@@ -188,6 +196,8 @@ export function canonicalResults(doc: ResultsDocument): ResultsDocument {
     ...(doc.kubeProxy === undefined ? {} : { kubeProxy: { syncs: canonicalSyncResults(doc.kubeProxy.syncs) } }),
     ...(doc.ipvs === undefined ? {} : { ipvs: canonicalIpvs(doc.ipvs) }),
     steps: doc.steps.map((step) => ({ atNs: step.atNs, description: step.description })),
+    // Built with sorted keys and integer (or null) cells: copied as is.
+    ...(doc.timeseries === undefined ? {} : { timeseries: doc.timeseries }),
     endReason: doc.endReason,
     wall: { seconds: doc.wall.seconds, events: doc.wall.events, eventsPerSecond: doc.wall.eventsPerSecond },
   }

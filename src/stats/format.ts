@@ -81,3 +81,47 @@ export function table(
         .trimEnd(),
   )
 }
+
+const SPARK_LEVELS = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+/**
+ * A sparkline, one character per value: null a space. From zero (counts): 0 is a space and any
+ * other value one of eight block heights, value / max rounded up, so the smallest non-zero value
+ * still shows. `fromZero` false (latencies): the heights span [min, max] of the values, the lowest
+ * ▁, a flat series all ▁. Integer arithmetic on integer inputs: the same on every engine.
+ */
+export function sparkline(values: readonly (number | null)[], fromZero = true): string {
+  let max = 0
+  let min = Number.POSITIVE_INFINITY
+  for (const v of values) {
+    if (v === null) continue
+    if (v > max) max = v
+    if (v < min) min = v
+  }
+  let out = ""
+  for (const v of values) {
+    if (v === null) out += " "
+    else if (fromZero) out += v <= 0 || max <= 0 ? " " : (SPARK_LEVELS[Math.ceil((v * 8) / max) - 1] as string)
+    else out += SPARK_LEVELS[max === min ? 0 : Math.floor(((v - min) * 7) / (max - min))] as string
+  }
+  return out
+}
+
+/**
+ * Groups consecutive values into at most `columns` columns (equal groups of ceil(n / columns)),
+ * each column the sum (`sum`) or the maximum of its non-null values; null when all are null.
+ */
+export function downsample(values: readonly (number | null)[], columns: number, sum: boolean): (number | null)[] {
+  const group = Math.max(1, Math.ceil(values.length / columns))
+  const out: (number | null)[] = []
+  for (let start = 0; start < values.length; start += group) {
+    let acc: number | null = null
+    for (let i = start; i < Math.min(values.length, start + group); i++) {
+      const v = values[i]
+      if (v === null || v === undefined) continue
+      acc = acc === null ? v : sum ? acc + v : Math.max(acc, v)
+    }
+    out.push(acc)
+  }
+  return out
+}

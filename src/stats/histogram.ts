@@ -16,7 +16,7 @@
  * mean is the exact sum divided by the count, rounded half up to an integer nanosecond.
  */
 import { AssertionError, assert } from "../sim/assert.ts"
-import type { LatencySummary } from "./results.ts"
+import type { LatencyHistogram, LatencySummary } from "./results.ts"
 
 /** Sub-bucket precision: 2^SUB_BUCKET_BITS buckets per power of two. */
 export const SUB_BUCKET_BITS = 7
@@ -85,6 +85,17 @@ export class Histogram {
     this.addToSum(low, high, times)
   }
 
+  /** Forgets every value (keeps the grown counts array). */
+  clear(): void {
+    if (this.count === 0) return
+    this.counts.fill(0)
+    this.count = 0
+    this.min = 0
+    this.max = 0
+    this.sumLow = 0
+    this.sumHigh = 0
+  }
+
   /** Adds every value of `other` to this histogram. */
   merge(other: Histogram): void {
     if (other.count === 0) return
@@ -131,6 +142,31 @@ export class Histogram {
       if (seen >= rank) return Math.min(bucketHighest(i), this.max)
     }
     return this.max
+  }
+
+  /**
+   * The distribution in at most `binCount` bins between min and max for a terminal histogram:
+   * the bucket-index range [bucketIndex(min), bucketIndex(max)] split into equal parts, so bins
+   * are log-spaced (each bucket index is 1/128 of a power of two) and computed in integer
+   * arithmetic (the same on every engine). Bin i holds the values in [edgesNs[i], edgesNs[i+1])
+   * (the last bin up to max inclusive), each value placed by its bucket.
+   */
+  bins(binCount = 16): LatencyHistogram {
+    if (this.count === 0) return { edgesNs: [], counts: [] }
+    const first = bucketIndex(this.min)
+    const last = bucketIndex(this.max)
+    const span = last - first + 1
+    const n = Math.max(1, Math.min(binCount, span))
+    const edgesNs: number[] = []
+    const counts: number[] = new Array<number>(n).fill(0)
+    for (let i = 0; i < n; i++) edgesNs.push(Math.max(this.min, bucketLowest(first + Math.floor((i * span) / n))))
+    edgesNs.push(this.max)
+    for (let index = first; index <= last; index++) {
+      const c = this.counts[index]
+      if (c === 0) continue
+      counts[Math.floor(((index - first) * n) / span)] += c
+    }
+    return { edgesNs, counts }
   }
 
   /** The results-document summary (all zeros when empty). */

@@ -3,20 +3,24 @@
  * function of the document, so golden tests can compare it (drop the last line).
  */
 import { formatDurationNs } from "../sim/time.ts"
-import { bar, formatCount, formatNs, formatRate, table } from "./format.ts"
+import { bar, downsample, formatCount, formatNs, formatRate, sparkline, table } from "./format.ts"
 import type {
   DistributionSummary,
   DnsClientResults,
   DnsServerResults,
   KubeProxySyncResults,
   KubeProxySyncStats,
+  LatencyHistogram,
   LatencySummary,
   ResultsDocument,
   SyncsByTableRules,
+  TimeSeriesDocument,
   WorkloadResults,
 } from "./results.ts"
 
 const BAR_WIDTH = 24
+/** Widest over-time sparkline: longer series are grouped into this many columns. */
+const SPARK_COLUMNS = 60
 
 export function renderSummary(doc: ResultsDocument): string {
   const lines: string[] = []
@@ -26,7 +30,7 @@ export function renderSummary(doc: ResultsDocument): string {
   )
   for (const name of Object.keys(doc.workloads).sort()) {
     lines.push("")
-    lines.push(...renderWorkload(name, doc.workloads[name] as WorkloadResults))
+    lines.push(...renderWorkload(name, doc.workloads[name] as WorkloadResults, doc.timeseries))
   }
   lines.push("")
   lines.push(...renderCounts("drops", doc.drops))
@@ -109,7 +113,7 @@ export function renderSummary(doc: ResultsDocument): string {
   return `${lines.join("\n")}\n`
 }
 
-function renderWorkload(name: string, workload: WorkloadResults): string[] {
+function renderWorkload(name: string, workload: WorkloadResults, timeseries?: TimeSeriesDocument): string[] {
   const lines: string[] = [`workload ${name}`]
   const requests = workload.requests
   const reasons = Object.keys(requests.failedByReason).sort()
@@ -140,6 +144,9 @@ function renderWorkload(name: string, workload: WorkloadResults): string[] {
         [false, true, true, true, true, true, true, true],
       ),
     )
+    if (workload.latencyHistogram !== undefined) lines.push(...renderHistogram(workload.latencyHistogram))
+    const series = timeseries?.workloads[name]
+    if (timeseries !== undefined && series !== undefined) lines.push(...renderOverTime(timeseries, series))
   } else {
     lines.push("  latency   no completed requests")
   }
@@ -151,6 +158,45 @@ function renderWorkload(name: string, workload: WorkloadResults): string[] {
   if (workload.clientAddressesSeen !== undefined && Object.keys(workload.clientAddressesSeen).length > 0)
     lines.push(...renderCounts("  client addresses seen", workload.clientAddressesSeen))
   return lines
+}
+
+/** The latency distribution as one sparkline over log-spaced bins, from the lowest to the highest latency. */
+function renderHistogram(histogram: LatencyHistogram): string[] {
+  const edges = histogram.edgesNs
+  if (histogram.counts.length < 2) return []
+  return [
+    `  histogram ${formatNs(edges[0] as number)} ${sparkline(histogram.counts)} ${formatNs(edges[edges.length - 1] as number)}  (log bins)`,
+  ]
+}
+
+/**
+ * Completions (from zero) and p99 latency (from its lowest to its highest interval) over the run,
+ * one column per interval, grouped past SPARK_COLUMNS (sum of completions, max of p99).
+ */
+function renderOverTime(ts: TimeSeriesDocument, series: TimeSeriesDocument["workloads"][string]): string[] {
+  if (ts.startNs.length < 2) return []
+  const group = Math.max(1, Math.ceil(ts.startNs.length / SPARK_COLUMNS))
+  const span = `per ${formatDurationNs(ts.intervalNs * group)}`
+  const completed = downsample(series.completed, SPARK_COLUMNS, true)
+  // Intervals without completions have p99 0: left blank, not drawn as the lowest latency.
+  const p99 = downsample(
+    series.latencyP99Ns.map((v, i) => (series.completed[i] === 0 ? null : v)),
+    SPARK_COLUMNS,
+    false,
+  )
+  let p99Max = 0
+  let p99Min = Number.POSITIVE_INFINITY
+  for (const v of p99) {
+    if (v === null) continue
+    if (v > p99Max) p99Max = v
+    if (v < p99Min) p99Min = v
+  }
+  let completedMax = 0
+  for (const v of completed) if (v !== null && v > completedMax) completedMax = v
+  return [
+    `  completed |${sparkline(completed)}| max ${formatCount(completedMax)} ${span}`,
+    `  p99       |${sparkline(p99, false)}| ${p99Max === 0 ? "none" : `${formatNs(p99Min)}..${formatNs(p99Max)}`}`,
+  ]
 }
 
 function summaryRow(label: string, summary: LatencySummary): string[] {

@@ -15,6 +15,15 @@ export interface LatencySummary {
   max: number
 }
 
+/**
+ * Latency distribution in log-spaced bins (Histogram.bins): counts[i] values in
+ * [edgesNs[i], edgesNs[i+1]); edgesNs has one more entry than counts (the last is the maximum).
+ */
+export interface LatencyHistogram {
+  edgesNs: number[]
+  counts: number[]
+}
+
 export interface DistributionSummary {
   /** Completed requests per endpoint, by pod name (or host name), sorted by key. */
   byEndpoint: Record<string, number>
@@ -28,6 +37,8 @@ export interface DistributionSummary {
 export interface WorkloadResults {
   requests: { sent: number; completed: number; failed: number; failedByReason: Record<string, number> }
   latencyNs: LatencySummary
+  /** Latency in log-spaced bins for the summary's terminal histogram (issue 11); absent in older documents. */
+  latencyHistogram?: LatencyHistogram
   distribution: DistributionSummary
   /** Source address each server saw for this workload's requests, by address (issue 4). */
   clientAddressesSeen?: Record<string, number>
@@ -176,7 +187,45 @@ export interface ResultsDocument {
   /** Added with IPVS mode (issue 8): present only when kubeProxy.mode is ipvs. */
   ipvs?: IpvsResults
   steps: StepResult[]
+  /** Per-interval counters (issue 11; stats/timeseries.ts); absent in documents of older versions. */
+  timeseries?: TimeSeriesDocument
   /** How the run ended: "completed" (all workloads finished), "duration", "event-limit". */
   endReason: string
   wall: WallResults
+}
+
+/** The `timeseries` section (issue 11; recorded by stats/timeseries.ts, described in docs/outputs.md). */
+export interface WorkloadTimeSeries {
+  requests: number[]
+  completed: number[]
+  failed: number[]
+  failedByReason: Record<string, number[]>
+  /** Completions per endpoint (pod name, or host name for external servers). */
+  byEndpoint: Record<string, number[]>
+  /**
+   * Percentiles of the interval's completions (HdrHistogram values, as `latencyNs`); 0 for an
+   * interval without a completion (`completed[i]` is 0), as the document's empty latency summary.
+   */
+  latencyP50Ns: number[]
+  latencyP99Ns: number[]
+}
+
+export interface TimeSeriesEvent {
+  atNs: number
+  step: string
+}
+
+export interface TimeSeriesDocument {
+  intervalNs: number
+  /**
+   * Start of each interval. Interval i holds the times in (startNs[i], startNs[i] + intervalNs]
+   * (the first also time 0); the last one ends at the run's end (it may be shorter).
+   */
+  startNs: number[]
+  workloads: Record<string, WorkloadTimeSeries>
+  /** Conntrack entries per node at each interval's end (nf_conntrack_count: allocated entries). */
+  conntrack: Record<string, number[]>
+  /** Packets dropped per interval, by drop reason. */
+  drops: Record<string, number[]>
+  events: TimeSeriesEvent[]
 }
