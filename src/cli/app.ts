@@ -78,6 +78,11 @@ const scenarioArgument = Argument.String("scenario").pipe(
   Argument.withDescription("path of the scenario file (YAML, apiVersion kube-netsim/v1)"),
 )
 
+const reportFlag = Flag.String("report").pipe(
+  Flag.withDescription("also write a self-contained HTML report with charts to this file (docs/report.md)"),
+  Flag.optional,
+)
+
 function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) {
   const run = Command.make(
     "run",
@@ -100,6 +105,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         Flag.withDescription("no summary, warnings or progress line; errors and failed expectations only"),
         Flag.withDefault(false),
       ),
+      report: reportFlag,
     },
     (options) =>
       Effect.sync(() =>
@@ -111,6 +117,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             out: Option.getOrUndefined(options.out),
             json: options.json,
             quiet: options.quiet,
+            report: Option.getOrUndefined(options.report),
           }),
         ),
       ),
@@ -273,6 +280,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         ),
         Flag.withDefault(false),
       ),
+      report: reportFlag,
     },
     (options) =>
       Effect.sync(() =>
@@ -283,6 +291,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             seed: Option.getOrUndefined(options.seed),
             runs: options.runs,
             json: options.json,
+            report: Option.getOrUndefined(options.report),
           }),
         ),
       ),

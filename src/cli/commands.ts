@@ -21,6 +21,7 @@ import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument 
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
 import type { ResultsDocument } from "../stats/results.ts"
+import { compareReportPage, renderReportHtml, reportGenerator, runReportPage, scenarioInfo } from "../report/index.ts"
 
 export const EXIT_OK = 0
 export const EXIT_EXPECTATION_FAILED = 1
@@ -56,6 +57,8 @@ export interface RunCommandOptions {
   readonly out: string | undefined
   readonly json: boolean
   readonly quiet: boolean
+  /** `--report FILE.html`: the self-contained HTML report (src/report/). */
+  readonly report?: string | undefined
 }
 
 export interface RulesCommandOptions {
@@ -272,6 +275,17 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
       if (options.json)
         io.stdout(aggregate === undefined ? stringifyResults(docs[0]) : `${JSON.stringify(aggregate, null, 2)}\n`)
       else if (!options.quiet) io.stdout(aggregate === undefined ? renderSummary(docs[0]) : renderAggregate(aggregate))
+      if (options.report !== undefined)
+        io.writeFile(
+          options.report,
+          renderReportHtml(
+            runReportPage({
+              scenario: scenarioInfo(result.spec, scenarioText(io, options.scenario)),
+              documents: docs,
+              generator: reportGenerator(),
+            }),
+          ),
+        )
 
       let failed = 0
       for (const doc of docs) {
@@ -294,6 +308,17 @@ export interface CompareCommandOptions {
   readonly seed: number | undefined
   readonly runs: number
   readonly json: boolean
+  /** `--report FILE.html`: the compare page of the HTML report (src/report/). */
+  readonly report?: string | undefined
+}
+
+/** The scenario file's text for the report (undefined if it cannot be read again). */
+function scenarioText(io: CliIo, file: string): string | undefined {
+  try {
+    return io.readFile(file)
+  } catch {
+    return undefined
+  }
 }
 
 /** Every mode kube-proxy has (--proxy-mode), simulated or not. */
@@ -377,6 +402,17 @@ export function compareCommand(io: CliIo, runtime: Runtime, options: CompareComm
         modes: perMode,
       }
       io.stdout(options.json ? stringifyCompare(doc) : renderCompare(doc))
+      if (options.report !== undefined)
+        io.writeFile(
+          options.report,
+          renderReportHtml(
+            compareReportPage({
+              scenario: scenarioInfo(result.spec, scenarioText(io, options.scenario)),
+              compare: doc,
+              generator: reportGenerator(),
+            }),
+          ),
+        )
 
       let failed = 0
       for (const { mode, results } of perMode)

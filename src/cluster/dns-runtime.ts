@@ -221,6 +221,11 @@ export class DnsRuntime implements DnsClientObserver {
     return this.byWorkload[workload].results()
   }
 
+  /** The workload's lookup latency buckets (stats/run-detail.ts: the HTML report's CDFs). */
+  lookupLatencyBuckets(workload: number): { valueNs: number; count: number }[] {
+    return this.byWorkload[workload].latency.buckets()
+  }
+
   /** The results' `dns` section: totals and every CoreDNS pod's counters (servers that ran). */
   results(servers: readonly Server[]): DnsResults {
     const out: Record<string, DnsServerResults> = {}

@@ -3,6 +3,7 @@
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
 import { sortedRecord } from "../stats/document.ts"
+import { attachRunDetail, type LatencyBucket, type RunDetail } from "../stats/run-detail.ts"
 import { kubeProxySyncResults } from "../stats/syncs.ts"
 import {
   SCHEMA_VERSION,
@@ -41,7 +42,20 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
   const world = withLimits(() => new World(spec, options.seed))
   const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress))
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
-  return results(world, endReason, wallSeconds)
+  const doc = results(world, endReason, wallSeconds)
+  attachRunDetail(doc, runDetailOf(world))
+  return doc
+}
+
+/** Latency buckets per workload for renderers that draw distributions (stats/run-detail.ts). */
+function runDetailOf(world: World): RunDetail {
+  const latencyByWorkload: Record<string, LatencyBucket[]> = {}
+  const dnsLatencyByWorkload: Record<string, LatencyBucket[]> = {}
+  for (const w of world.workloads) {
+    latencyByWorkload[w.spec.name] = world.collector.workloads[w.index].latency.buckets()
+    if (world.dns !== null) dnsLatencyByWorkload[w.spec.name] = world.dns.lookupLatencyBuckets(w.index)
+  }
+  return world.dns === null ? { latencyByWorkload } : { latencyByWorkload, dnsLatencyByWorkload }
 }
 
 /** Turns a limit hit inside the model into the input error that names it. */
