@@ -151,7 +151,6 @@ export function timeChart(
         ...(options.domain === undefined ? {} : { scale: { domain: [...options.domain] } }),
       },
       color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: CATEGORY_SCHEME } },
-      ...(stacked ? { order: { field: "series", type: "nominal" } } : {}),
       tooltip: [
         { field: "tS", title: "time (s)", format: ".3f" },
         { field: "series", title: options.seriesTitle },
