@@ -5,9 +5,9 @@
  */
 import type { ChartSpec } from "./page.ts"
 
-/** Default plot size (px); two charts fit side by side on a 1280 px page. */
-export const CHART_WIDTH = 520
-export const CHART_HEIGHT = 240
+/** Default plot size (px); with axes and legend two charts fit side by side on a 1400 px page. */
+export const CHART_WIDTH = 430
+export const CHART_HEIGHT = 220
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 
@@ -129,6 +129,10 @@ export function timeChart(
     domain?: readonly [number, number]
     /** d3 format of the value in tooltips. */
     format?: string
+    /** Interval length (s): bars span [tS, tS + intervalS) (mark "bar"). */
+    intervalS?: number
+    /** The x axis' range (s): the whole run, so that every time chart of a page lines up. */
+    timeDomainS?: readonly [number, number]
   },
 ): ChartSpec {
   const mark = options.mark ?? "line"
@@ -141,8 +145,17 @@ export function timeChart(
         : mark === "area"
           ? { type: "area", interpolate: "step-after" }
           : { type: "bar" },
+    ...(mark === "bar" && options.intervalS !== undefined
+      ? { transform: [{ calculate: `datum.tS + ${options.intervalS}`, as: "tEndS" }] }
+      : {}),
     encoding: {
-      x: { field: "tS", type: "quantitative", title: "simulated time (s)" },
+      x: {
+        field: "tS",
+        type: "quantitative",
+        title: "simulated time (s)",
+        ...(options.timeDomainS === undefined ? {} : { scale: { domain: [...options.timeDomainS], nice: false } }),
+      },
+      ...(mark === "bar" && options.intervalS !== undefined ? { x2: { field: "tEndS" } } : {}),
       y: {
         field: "value",
         type: "quantitative",

@@ -150,15 +150,13 @@ export function compareReportPage(input: CompareReportInput): ReportPage {
         }
       : { kind: "note", text: "No packet was dropped in any mode." },
   ]
-  const peakRows = [...new Set(all.flatMap((d) => Object.keys(d.conntrack.peakEntriesByNode)))]
-    .sort()
-    .flatMap((n) =>
-      compare.modes.map((m) => ({
-        group: n,
-        series: m.mode,
-        value: mean(m.results.map((d) => d.conntrack.peakEntriesByNode[n] ?? 0)),
-      })),
-    )
+  const peakRows = [...new Set(all.flatMap((d) => Object.keys(d.conntrack.peakEntriesByNode)))].sort().flatMap((n) =>
+    compare.modes.map((m) => ({
+      group: n,
+      series: m.mode,
+      value: mean(m.results.map((d) => d.conntrack.peakEntriesByNode[n] ?? 0)),
+    })),
+  )
   dataplaneBlocks.push(
     peakRows.some((r) => r.value > 0)
       ? {

@@ -199,7 +199,7 @@ h1 { font-size: 22px; margin: 0 0 4px; }
 .subtitle { color: var(--muted); margin: 0 0 8px; }
 nav { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 13px; }
 nav a { color: #0969da; text-decoration: none; }
-main { padding: 0 24px 24px; max-width: 1280px; }
+main { padding: 0 24px 24px; max-width: 1440px; }
 section { margin-top: 22px; }
 h2 { font-size: 17px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-variant-numeric: tabular-nums; }
@@ -212,7 +212,7 @@ dt { color: var(--muted); }
 dd { margin: 0; font-variant-numeric: tabular-nums; }
 pre { background: var(--bg-alt); border: 1px solid var(--line); padding: 8px; overflow: auto; max-height: 420px; font-size: 12px; }
 .note, .caption { color: var(--muted); font-size: 13px; }
-figure.chart { display: inline-block; vertical-align: top; margin: 8px 18px 14px 0; }
+figure.chart { display: inline-block; vertical-align: top; margin: 8px 14px 14px 0; max-width: 100%; overflow-x: auto; }
 figcaption { font-weight: 600; margin-bottom: 4px; }
 footer { color: var(--muted); font-size: 12px; padding: 12px 24px; border-top: 1px solid var(--line); }
 `

@@ -299,6 +299,8 @@ function timeSeriesSection(doc: ResultsDocument): Section {
   const marks = events(ts)
   const t = ts.startNs.map((ns) => ns / NS_PER_S)
   const perSecond = NS_PER_S / ts.intervalNs
+  const lastStartNs = ts.startNs.length === 0 ? 0 : (ts.startNs[ts.startNs.length - 1] as number)
+  const domain: [number, number] = [0, Math.max(doc.simulatedNs, lastStartNs + ts.intervalNs) / NS_PER_S]
   const blocks: Block[] = [
     {
       kind: "note",
@@ -331,6 +333,7 @@ function timeSeriesSection(doc: ResultsDocument): Section {
           valueTitle: "share of the interval's completions",
           mark: "area",
           domain: [0, 1],
+          timeDomainS: domain,
           format: ".3f",
         }),
       })
@@ -352,7 +355,7 @@ function timeSeriesSection(doc: ResultsDocument): Section {
         kind: "chart",
         id: `rates-${key}`,
         title: `${name}: requests per second`,
-        spec: timeChart(rateRows, marks, { seriesTitle: "", valueTitle: "per second" }),
+        spec: timeChart(rateRows, marks, { seriesTitle: "", valueTitle: "per second", timeDomainS: domain }),
       })
     const latencyRows: { tS: number; series: string; value: number }[] = []
     for (let i = 0; i < t.length; i++) {
@@ -366,7 +369,12 @@ function timeSeriesSection(doc: ResultsDocument): Section {
         kind: "chart",
         id: `latency-time-${key}`,
         title: `${name}: latency per interval`,
-        spec: timeChart(latencyRows, marks, { seriesTitle: "percentile", valueTitle: "latency (ms)", format: ".3f" }),
+        spec: timeChart(latencyRows, marks, {
+          seriesTitle: "percentile",
+          valueTitle: "latency (ms)",
+          format: ".3f",
+          timeDomainS: domain,
+        }),
       })
   }
   const conntrackRows = seriesRows(ts.conntrack, t, 1)
@@ -376,7 +384,7 @@ function timeSeriesSection(doc: ResultsDocument): Section {
           kind: "chart",
           id: "conntrack-time",
           title: "Conntrack entries per node",
-          spec: timeChart(conntrackRows, marks, { seriesTitle: "node", valueTitle: "entries" }),
+          spec: timeChart(conntrackRows, marks, { seriesTitle: "node", valueTitle: "entries", timeDomainS: domain }),
         }
       : { kind: "note", text: "No conntrack series." },
   )
@@ -390,7 +398,13 @@ function timeSeriesSection(doc: ResultsDocument): Section {
           spec: timeChart(
             dropRows.filter((r) => r.value > 0),
             marks,
-            { seriesTitle: "reason", valueTitle: "packets dropped", mark: "bar" },
+            {
+              seriesTitle: "reason",
+              valueTitle: "packets dropped",
+              mark: "bar",
+              intervalS: ts.intervalNs / NS_PER_S,
+              timeDomainS: domain,
+            },
           ),
         }
       : { kind: "note", text: "No packet was dropped." },

@@ -47,7 +47,7 @@ export async function inspectReport(
   file: string,
   options: { png?: string; width?: number; timeoutMs?: number } = {},
 ): Promise<PageState> {
-  const page = await browser.newPage({ viewport: { width: options.width ?? 1280, height: 900 } })
+  const page = await browser.newPage({ viewport: { width: options.width ?? 1400, height: 900 } })
   const url = pathToFileURL(file).href
   const consoleErrors: string[] = []
   const pageErrors: string[] = []

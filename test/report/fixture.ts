@@ -48,9 +48,13 @@ export function timeSeriesFixture(): Record<string, unknown> {
   }
 }
 
-/** sampleDocument() with the `timeseries` key. */
+/** sampleDocument() with the `timeseries` key (and the simulated time it covers). */
 export function documentWithTimeSeries(): ResultsDocument {
-  return { ...sampleDocument(), timeseries: timeSeriesFixture() } as ResultsDocument
+  return {
+    ...sampleDocument(),
+    simulatedNs: INTERVALS * INTERVAL_NS,
+    timeseries: timeSeriesFixture(),
+  } as ResultsDocument
 }
 
 /** Attaches latency buckets (as a run would) to `doc`: a log-normal-ish spread per workload. */
