@@ -144,7 +144,8 @@ export function timeChart(
         ? { type: "line", interpolate: "step-after", strokeWidth: 1.5 }
         : mark === "area"
           ? { type: "area", interpolate: "step-after" }
-          : { type: "bar" },
+          : // Vertical: with x and x2 Vega-Lite would otherwise draw horizontal spans.
+            { type: "bar", orient: "vertical" },
     ...(mark === "bar" && options.intervalS !== undefined
       ? { transform: [{ calculate: `datum.tS + ${options.intervalS}`, as: "tEndS" }] }
       : {}),
