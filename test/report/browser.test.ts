@@ -1,13 +1,14 @@
 /**
- * The HTML report drawn for real (extensive tier: `npm run test:extensive`).
+ * The HTML report drawn for real.
  *
- * 1. Every chart's Vega-Lite spec, compiled by vega-lite and run by Vega's headless renderer in
- *    Node, draws marks (fixture pages: run with time series, compare).
+ * 1. Extensive tier: every chart's Vega-Lite spec, compiled by vega-lite and run by Vega's headless
+ *    renderer in Node, draws marks (fixture pages: run with time series, compare).
  * 2. In headless Chromium (Debian's `chromium`, driven by playwright-core; KUBE_NETSIM_CHROMIUM
- *    names another binary): the report of a real `run` (scenarios/seed-001-http-go-scale.yaml),
- *    the fixture page with time series and a real `compare` (iptables, ipvs) load with no console
- *    error, no request beyond the file itself, and every chart drawn with its marks.
- * Skips with the reason when Chromium is missing or cannot start.
+ *    names another binary): the fixture page with time series (quick tier: no simulation, one
+ *    page), and in the extensive tier the reports of a real `run`
+ *    (scenarios/seed-001-http-go-scale.yaml) and a real `compare` (iptables, ipvs), load with no
+ *    console error, no request beyond the file itself, and every chart drawn with its marks.
+ * Skips with the reason when Chromium is missing.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -83,11 +84,8 @@ describe.skipIf(!extensive)("report charts drawn by Vega in Node (extensive tier
 })
 
 const chromiumPath = findChromium()
-const skipReason = !extensive
-  ? "extensive tier only (npm run test:extensive)"
-  : chromiumPath === undefined
-    ? "no Chromium (apt-get install chromium, or set KUBE_NETSIM_CHROMIUM)"
-    : ""
+const skipReason =
+  chromiumPath === undefined ? "no Chromium (apt-get install chromium, or set KUBE_NETSIM_CHROMIUM)" : ""
 
 function fileIo(): CliIo {
   return {
@@ -141,23 +139,26 @@ describe.skipIf(skipReason !== "")(
       return browser
     }
 
-    it("run --report of seed-001-http-go-scale: every chart drawn, nothing fetched", async () => {
-      const file = join(dir, "run.html")
-      const code = await runCli(
-        ["run", "scenarios/seed-001-http-go-scale.yaml", "--quiet", "--report", file],
-        fileIo(),
-        defaultRuntime,
-      )
-      expect(code).toBe(0)
-      const state = await inspectReport(opened(), file)
-      expectClean(state)
-      expect(state.kind).toBe("run")
-      const byId = new Map(state.charts.map((c) => [c.id, c]))
-      // One line per workload; one bar per endpoint (5 after the scale-up) plus the equal-share rule.
-      expect(byId.get("latency-cdf")?.marks).toBe(1)
-      expect(byId.get("endpoints-wget")?.marks).toBe(6)
-      expect(readFileSync(file, "utf8")).toContain("scale: deployment/http-go")
-    })
+    it.skipIf(!extensive)(
+      "run --report of seed-001-http-go-scale: every chart drawn, nothing fetched (extensive tier)",
+      async () => {
+        const file = join(dir, "run.html")
+        const code = await runCli(
+          ["run", "scenarios/seed-001-http-go-scale.yaml", "--quiet", "--report", file],
+          fileIo(),
+          defaultRuntime,
+        )
+        expect(code).toBe(0)
+        const state = await inspectReport(opened(), file)
+        expectClean(state)
+        expect(state.kind).toBe("run")
+        const byId = new Map(state.charts.map((c) => [c.id, c]))
+        // One line per workload; one bar per endpoint (5 after the scale-up) plus the equal-share rule.
+        expect(byId.get("latency-cdf")?.marks).toBe(1)
+        expect(byId.get("endpoints-wget")?.marks).toBe(6)
+        expect(readFileSync(file, "utf8")).toContain("scale: deployment/http-go")
+      },
+    )
 
     it("the fixture page with time series: share over time with the steps marked, conntrack, drops", async () => {
       const file = join(dir, "fixture.html")
@@ -173,21 +174,24 @@ describe.skipIf(skipReason !== "")(
       expect(byId.get("drops-time")?.marks).toBe(5)
     })
 
-    it("compare --report (iptables, ipvs): every chart drawn, nothing fetched", async () => {
-      const file = join(dir, "compare.html")
-      const code = await runCli(
-        ["compare", "scenarios/quickstart.yaml", "--modes", "iptables,ipvs", "--report", file],
-        fileIo(),
-        defaultRuntime,
-      )
-      expect(code).toBe(0)
-      const state = await inspectReport(opened(), file)
-      expectClean(state)
-      expect(state.kind).toBe("compare")
-      const byId = new Map(state.charts.map((c) => [c.id, c]))
-      // One CDF line per mode; one bar per (endpoint, mode).
-      expect(byId.get("latency-cdf-wget")?.marks).toBe(2)
-      expect(byId.get("endpoints-wget")?.marks).toBe(6)
-    })
+    it.skipIf(!extensive)(
+      "compare --report (iptables, ipvs): every chart drawn, nothing fetched (extensive tier)",
+      async () => {
+        const file = join(dir, "compare.html")
+        const code = await runCli(
+          ["compare", "scenarios/quickstart.yaml", "--modes", "iptables,ipvs", "--report", file],
+          fileIo(),
+          defaultRuntime,
+        )
+        expect(code).toBe(0)
+        const state = await inspectReport(opened(), file)
+        expectClean(state)
+        expect(state.kind).toBe("compare")
+        const byId = new Map(state.charts.map((c) => [c.id, c]))
+        // One CDF line per mode; one bar per (endpoint, mode).
+        expect(byId.get("latency-cdf-wget")?.marks).toBe(2)
+        expect(byId.get("endpoints-wget")?.marks).toBe(6)
+      },
+    )
   },
 )
