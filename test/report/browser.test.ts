@@ -8,7 +8,7 @@
  *    page), and in the extensive tier the reports of a real `run`
  *    (scenarios/seed-001-http-go-scale.yaml) and a real `compare` (iptables, ipvs), load with no
  *    console error, no request beyond the file itself, and every chart drawn with its marks.
- * Skips with the reason when Chromium is missing.
+ * Skips with the reason when Chromium is missing, or when KUBE_NETSIM_BROWSER=0.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -25,7 +25,7 @@ import {
   type ChartSpec,
 } from "../../src/report/index.ts"
 import { sampleDocument } from "../stats/fixture.ts"
-import { extensive } from "../tier.ts"
+import { extensive, knobBool } from "../tier.ts"
 import { findChromium, inspectReport, launch, type PageState } from "./browser.ts"
 import { SCENARIO_INFO, documentWithTimeSeries, withLatencyDetail } from "./fixture.ts"
 
@@ -84,8 +84,11 @@ describe.skipIf(!extensive)("report charts drawn by Vega in Node (extensive tier
 })
 
 const chromiumPath = findChromium()
-const skipReason =
-  chromiumPath === undefined ? "no Chromium (apt-get install chromium, or set KUBE_NETSIM_CHROMIUM)" : ""
+const skipReason = !knobBool("BROWSER", true)
+  ? "KUBE_NETSIM_BROWSER=0"
+  : chromiumPath === undefined
+    ? "no Chromium (apt-get install chromium, or set KUBE_NETSIM_CHROMIUM)"
+    : ""
 
 function fileIo(): CliIo {
   return {
