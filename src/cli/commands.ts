@@ -21,7 +21,10 @@ import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument 
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
 import type { ResultsDocument } from "../stats/results.ts"
-import { compareReportPage, renderReportHtml, reportGenerator, runReportPage, scenarioInfo } from "../report/index.ts"
+import { compareReportPage } from "../report/compare-page.ts"
+import { renderReportHtml } from "../report/page.ts"
+import { runReportPage, scenarioInfo } from "../report/run-page.ts"
+import { reportGenerator } from "../report/vendor.ts"
 
 export const EXIT_OK = 0
 export const EXIT_EXPECTATION_FAILED = 1

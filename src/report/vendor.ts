@@ -1,7 +1,7 @@
 /**
  * The charting libraries the report inlines: Vega, Vega-Lite and vega-embed, their minified
  * browser builds read from node_modules (package.json dependencies), so that the page opens with
- * no network. Read once per process.
+ * no network. Read once per process. Also the generator line of the page footer.
  */
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -52,4 +52,21 @@ function packageDir(name: string): string {
 /** The `//# sourceMappingURL=` comment would make developer tools fetch a file the page lacks. */
 function stripSourceMap(source: string): string {
   return source.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n")
+}
+
+let generatorCached: string | undefined
+
+/** "kube-netsim VERSION", for the page footer. */
+export function reportGenerator(): string {
+  if (generatorCached !== undefined) return generatorCached
+  let version = "0.0.0"
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    if (typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string")
+      version = pkg.version
+  } catch {
+    // The version is cosmetic.
+  }
+  generatorCached = `kube-netsim ${version}`
+  return generatorCached
 }

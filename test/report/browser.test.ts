@@ -17,13 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Browser } from "playwright-core"
 import { runCli, defaultRuntime, type CliIo } from "../../src/cli/app.ts"
 import { readFileUtf8 } from "../../src/scenario/load.ts"
-import {
-  compareReportPage,
-  pageCharts,
-  renderReportHtml,
-  runReportPage,
-  type ChartSpec,
-} from "../../src/report/index.ts"
+import { compareReportPage } from "../../src/report/compare-page.ts"
+import { pageCharts, renderReportHtml, type ChartSpec } from "../../src/report/page.ts"
+import { runReportPage } from "../../src/report/run-page.ts"
 import { sampleDocument } from "../stats/fixture.ts"
 import { extensive, knobBool } from "../tier.ts"
 import { findChromium, inspectReport, launch, type PageState } from "./browser.ts"

@@ -3,7 +3,7 @@
  * key (the shape the time-series work adds: intervalNs, startNs, workloads, conntrack, drops,
  * events) filled with deterministic values: 3 endpoints, then 5 after a scale-up at 1.5 s.
  */
-import type { ScenarioInfo } from "../../src/report/index.ts"
+import type { ScenarioInfo } from "../../src/report/run-page.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
 import { Histogram } from "../../src/stats/histogram.ts"
 import { attachRunDetail } from "../../src/stats/run-detail.ts"

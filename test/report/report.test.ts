@@ -9,14 +9,9 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { runCli, type CliIo, type Runtime } from "../../src/cli/app.ts"
 import type { ScenarioSpec } from "../../src/cluster/spec.ts"
-import {
-  compareReportPage,
-  pageCharts,
-  renderReportHtml,
-  runReportPage,
-  type ReportPage,
-} from "../../src/report/index.ts"
-import { cdfPoints } from "../../src/report/run-page.ts"
+import { compareReportPage } from "../../src/report/compare-page.ts"
+import { pageCharts, renderReportHtml, type ReportPage } from "../../src/report/page.ts"
+import { cdfPoints, runReportPage } from "../../src/report/run-page.ts"
 import { Histogram } from "../../src/stats/histogram.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
 import { sampleDocument } from "../stats/fixture.ts"
