@@ -11,8 +11,13 @@ export const CHART_HEIGHT = 220
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 
-/** Larger categorical palette than the default (pods of a 20-replica Deployment stay distinct). */
-const CATEGORY_SCHEME = "tableau20"
+/**
+ * Categorical palette: tableau10 (distinct hues) up to 10 series, tableau20 (hue pairs) beyond, so
+ * that the pods of a 20-replica Deployment stay distinct while two modes never get two blues.
+ */
+function categoryScheme(rows: readonly { series: string }[]): string {
+  return new Set(rows.map((r) => r.series)).size <= 10 ? "tableau10" : "tableau20"
+}
 
 /** A timeline event drawn on time charts: a numbered rule (the steps table lists the numbers). */
 export interface ChartEvent {
@@ -35,7 +40,7 @@ export function cdfChart(
     encoding: {
       x: { field: "valueMs", type: "quantitative", title: options.xTitle, scale: { type: "log" } },
       y: { field: "fraction", type: "quantitative", title: "fraction of requests ≤ x", scale: { domain: [0, 1] } },
-      color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: CATEGORY_SCHEME } },
+      color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: categoryScheme(rows) } },
       tooltip: [
         { field: "series", title: options.seriesTitle },
         { field: "valueMs", title: options.xTitle, format: ".3f" },
@@ -103,7 +108,7 @@ export function groupedBarChart(
       y: { field: "group", type: "nominal", title: options.groupTitle, sort: null },
       yOffset: { field: "series", type: "nominal", sort: null },
       x: { field: "value", type: "quantitative", title: options.valueTitle },
-      color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: CATEGORY_SCHEME } },
+      color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: categoryScheme(rows) } },
       tooltip: [
         { field: "group", title: options.groupTitle },
         { field: "series", title: options.seriesTitle },
@@ -164,7 +169,7 @@ export function timeChart(
         ...(stacked ? { stack: "zero" } : {}),
         ...(options.domain === undefined ? {} : { scale: { domain: [...options.domain] } }),
       },
-      color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: CATEGORY_SCHEME } },
+      color: { field: "series", type: "nominal", title: options.seriesTitle, scale: { scheme: categoryScheme(rows) } },
       tooltip: [
         { field: "tS", title: "time (s)", format: ".3f" },
         { field: "series", title: options.seriesTitle },

@@ -169,7 +169,7 @@ export function compareReportPage(input: CompareReportInput): ReportPage {
   )
 
   const sections: Section[] = [
-    scenarioSection(scenario),
+    scenarioSection({ ...scenario, proxyMode: `${modes.join(", ")} (compared; the file says ${scenario.proxyMode})` }),
     { id: "summary", title: "Side by side", blocks: tableBlocks },
     {
       id: "latency",
