@@ -14,7 +14,12 @@ import type { LatencySummary, ResultsDocument, WorkloadResults } from "../stats/
 import { runDetail, type LatencyBucket } from "../stats/run-detail.ts"
 import { barChart, cdfChart, timeChart, type ChartEvent } from "./charts.ts"
 import type { Block, Cell, ReportPage, Section } from "./page.ts"
-import { readTimeSeries, type TimeSeries } from "./timeseries.ts"
+import { coarsenTimeSeries, readTimeSeries, topSeries, type TimeSeries } from "./timeseries.ts"
+
+/** Points per time series the page draws at most (longer runs merge adjacent intervals). */
+export const MAX_INTERVALS = 1000
+/** Series per time chart at most: the largest, and the rest summed as "other (N)". */
+export const MAX_SERIES = 20
 
 /** What the page says about the scenario (a subset of ScenarioSpec, plus its file's text). */
 export interface ScenarioInfo {
@@ -295,7 +300,9 @@ function timeSeriesSection(doc: ResultsDocument): Section {
       title,
       blocks: [{ kind: "note", text: `The time series are malformed and not drawn: ${read.reason}.` }],
     }
-  const ts = read.series
+  // Bounded work for the browser: at most MAX_INTERVALS points per series, MAX_SERIES series.
+  const factor = Math.ceil(read.series.startNs.length / MAX_INTERVALS)
+  const ts = coarsenTimeSeries(read.series, factor)
   const marks = events(ts)
   const t = ts.startNs.map((ns) => ns / NS_PER_S)
   const perSecond = NS_PER_S / ts.intervalNs
@@ -304,23 +311,24 @@ function timeSeriesSection(doc: ResultsDocument): Section {
   const blocks: Block[] = [
     {
       kind: "note",
-      text: `Intervals of ${formatDurationNs(ts.intervalNs)}; numbered dashed lines are the timeline's steps (table at the end).`,
+      text: `Intervals of ${formatDurationNs(ts.intervalNs)}${factor > 1 ? ` (${factor} recorded intervals of ${formatDurationNs(read.series.intervalNs)} merged: counts summed, conntrack entries and latency percentiles the maximum over them)` : ""}; numbered dashed lines are the timeline's steps (table at the end).`,
     },
   ]
   for (const name of Object.keys(ts.workloads).sort()) {
     const w = ts.workloads[name] as TimeSeries["workloads"][string]
     const key = slug(name)
-    const endpoints = Object.keys(w.byEndpoint).sort()
+    const byEndpoint = topSeries(w.byEndpoint, MAX_SERIES)
+    const endpoints = Object.keys(byEndpoint)
     const shareRows: { tS: number; series: string; value: number }[] = []
     for (let i = 0; i < t.length; i++) {
       let total = 0
-      for (const e of endpoints) total += (w.byEndpoint[e] as readonly number[])[i] as number
+      for (const e of endpoints) total += (byEndpoint[e] as readonly number[])[i] as number
       if (total === 0) continue
       for (const e of endpoints)
         shareRows.push({
           tS: t[i] as number,
           series: e,
-          value: ((w.byEndpoint[e] as readonly number[])[i] as number) / total,
+          value: ((byEndpoint[e] as readonly number[])[i] as number) / total,
         })
     }
     if (shareRows.length > 0)
@@ -377,7 +385,7 @@ function timeSeriesSection(doc: ResultsDocument): Section {
         }),
       })
   }
-  const conntrackRows = seriesRows(ts.conntrack, t, 1)
+  const conntrackRows = seriesRows(topSeries(ts.conntrack, MAX_SERIES), t, 1)
   blocks.push(
     conntrackRows.length > 0
       ? {

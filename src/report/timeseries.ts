@@ -123,3 +123,78 @@ export function readTimeSeries(doc: object): TimeSeriesRead {
     },
   }
 }
+
+/**
+ * The series with every `factor` adjacent intervals merged into one (the last group may be
+ * shorter): counters (requests, completions, failures, per endpoint, drops) are summed; levels
+ * and percentiles (conntrack entries, latency p50/p99) take the group's maximum, since the
+ * percentile of merged intervals cannot be rebuilt from theirs: the page says "max over".
+ */
+export function coarsenTimeSeries(series: TimeSeries, factor: number): TimeSeries {
+  if (factor <= 1) return series
+  const n = series.startNs.length
+  const groups = Math.ceil(n / factor)
+  const sum = (values: readonly number[]): number[] => {
+    const out = new Array<number>(groups).fill(0)
+    for (let i = 0; i < n; i++) out[Math.floor(i / factor)] += values[i] as number
+    return out
+  }
+  const max = (values: readonly number[]): number[] => {
+    const out = new Array<number>(groups).fill(0)
+    for (let i = 0; i < n; i++) {
+      const g = Math.floor(i / factor)
+      out[g] = Math.max(out[g] as number, values[i] as number)
+    }
+    return out
+  }
+  const map = (
+    record: Readonly<Record<string, readonly number[]>>,
+    f: (v: readonly number[]) => number[],
+  ): Record<string, number[]> => {
+    const out: Record<string, number[]> = {}
+    for (const [key, values] of Object.entries(record)) out[key] = f(values)
+    return out
+  }
+  const workloads: Record<string, WorkloadSeries> = {}
+  for (const [name, w] of Object.entries(series.workloads))
+    workloads[name] = {
+      requests: sum(w.requests),
+      completed: sum(w.completed),
+      failed: sum(w.failed),
+      failedByReason: map(w.failedByReason, sum),
+      byEndpoint: map(w.byEndpoint, sum),
+      latencyP50Ns: max(w.latencyP50Ns),
+      latencyP99Ns: max(w.latencyP99Ns),
+    }
+  return {
+    intervalNs: series.intervalNs * factor,
+    startNs: Array.from({ length: groups }, (_, g) => series.startNs[g * factor] as number),
+    workloads,
+    conntrack: map(series.conntrack, max),
+    drops: map(series.drops, sum),
+    events: series.events,
+  }
+}
+
+/**
+ * At most `keep` series of `record`: the `keep - 1` largest by total, the rest summed into one
+ * named "other (N)". Order: by name, then "other".
+ */
+export function topSeries(
+  record: Readonly<Record<string, readonly number[]>>,
+  keep: number,
+): Record<string, readonly number[]> {
+  const names = Object.keys(record)
+  if (names.length <= keep) return record
+  const total = (name: string): number => (record[name] as readonly number[]).reduce((a, b) => a + b, 0)
+  const ranked = [...names].sort((a, b) => total(b) - total(a) || (a < b ? -1 : a > b ? 1 : 0))
+  const kept = ranked.slice(0, keep - 1).sort()
+  const rest = ranked.slice(keep - 1)
+  const out: Record<string, readonly number[]> = {}
+  for (const name of kept) out[name] = record[name] as readonly number[]
+  const length = (record[names[0] as string] as readonly number[]).length
+  const other = new Array<number>(length).fill(0)
+  for (const name of rest) (record[name] as readonly number[]).forEach((v, i) => (other[i] = (other[i] as number) + v))
+  out[`other (${rest.length})`] = other
+  return out
+}

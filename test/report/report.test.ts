@@ -11,11 +11,19 @@ import { runCli, type CliIo, type Runtime } from "../../src/cli/app.ts"
 import type { ScenarioSpec } from "../../src/cluster/spec.ts"
 import { compareReportPage } from "../../src/report/compare-page.ts"
 import { pageCharts, renderReportHtml, type ReportPage } from "../../src/report/page.ts"
-import { cdfPoints, runReportPage } from "../../src/report/run-page.ts"
+import { MAX_INTERVALS, cdfPoints, runReportPage } from "../../src/report/run-page.ts"
+import { coarsenTimeSeries, readTimeSeries, topSeries } from "../../src/report/timeseries.ts"
 import { Histogram } from "../../src/stats/histogram.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
 import { sampleDocument } from "../stats/fixture.ts"
-import { SCENARIO_INFO, documentWithTimeSeries, timeSeriesFixture, withLatencyDetail } from "./fixture.ts"
+import {
+  INTERVALS,
+  INTERVAL_NS,
+  SCENARIO_INFO,
+  documentWithTimeSeries,
+  timeSeriesFixture,
+  withLatencyDetail,
+} from "./fixture.ts"
 
 const GENERATOR = "kube-netsim test"
 
@@ -218,5 +226,72 @@ describe("--report on the command line", () => {
     const html = cli.files.get("/tmp/x/compare.html") ?? ""
     expect(html).toContain('<body data-report="compare"')
     expect(html).toContain("modes iptables, ipvs")
+  })
+})
+
+describe("time series kept drawable", () => {
+  const read = readTimeSeries(documentWithTimeSeries())
+  if (read.kind !== "ok") throw new Error("fixture time series unreadable")
+  const series = read.series
+
+  it("merging intervals sums counters and keeps the maximum of levels and percentiles", () => {
+    const merged = coarsenTimeSeries(series, 4)
+    expect(merged.intervalNs).toBe(4 * INTERVAL_NS)
+    expect(merged.startNs).toEqual([0, 4, 8, 12, 16, 20, 24, 28].map((i) => i * INTERVAL_NS))
+    const w = series.workloads.wget as NonNullable<(typeof series.workloads)["wget"]>
+    const m = merged.workloads.wget as NonNullable<(typeof merged.workloads)["wget"]>
+    const total = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0)
+    expect(total(m.completed)).toBe(total(w.completed))
+    expect(total(m.byEndpoint["http-go-e"] ?? [])).toBe(total(w.byEndpoint["http-go-e"] ?? []))
+    expect(m.completed[7]).toBe((w.completed[28] as number) + (w.completed[29] as number))
+    expect(merged.conntrack["node-1"]?.[0]).toBe(series.conntrack["node-1"]?.[3])
+    expect(m.latencyP99Ns[0]).toBe(Math.max(...w.latencyP99Ns.slice(0, 4)))
+    expect(total(merged.drops["conntrack-full"] ?? [])).toBe(3)
+    expect(coarsenTimeSeries(series, 1)).toBe(series)
+  })
+
+  it("many series: the largest kept, the rest summed as other (N)", () => {
+    const w = series.workloads.wget as NonNullable<(typeof series.workloads)["wget"]>
+    const top = topSeries(w.byEndpoint, 3)
+    expect(Object.keys(top)).toHaveLength(3)
+    expect(Object.keys(top)).toContain("other (3)")
+    for (let i = 0; i < INTERVALS; i++)
+      expect(Object.values(top).reduce((sum, v) => sum + (v[i] as number), 0)).toBe(w.completed[i])
+    expect(topSeries(w.byEndpoint, 5)).toBe(w.byEndpoint)
+  })
+
+  it("a long run is drawn with at most MAX_INTERVALS points per series, and says so", () => {
+    const long = 2500
+    const startNs = Array.from({ length: long }, (_, i) => i * INTERVAL_NS)
+    const ones = startNs.map(() => 1)
+    const doc = {
+      ...sampleDocument(),
+      simulatedNs: long * INTERVAL_NS,
+      timeseries: {
+        intervalNs: INTERVAL_NS,
+        startNs,
+        workloads: {
+          wget: {
+            requests: ones,
+            completed: ones,
+            failed: startNs.map(() => 0),
+            failedByReason: {},
+            byEndpoint: { a: ones },
+            latencyP50Ns: ones,
+            latencyP99Ns: ones,
+          },
+        },
+        conntrack: { "node-1": ones },
+        drops: {},
+        events: [],
+      },
+    } as ResultsDocument
+    const page = runPage(doc)
+    const share = pageCharts(page).find((c) => c.id === "share-wget")?.spec as {
+      layer: { data: { values: unknown[] } }[]
+    }
+    expect(share.layer[0]?.data.values.length).toBe(Math.ceil(long / 3))
+    expect(MAX_INTERVALS).toBe(1000)
+    expect(renderReportHtml(page)).toContain("3 recorded intervals of 100ms merged")
   })
 })
