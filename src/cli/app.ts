@@ -79,7 +79,9 @@ const scenarioArgument = Argument.String("scenario").pipe(
 )
 
 const reportFlag = Flag.String("report").pipe(
-  Flag.withDescription("also write a self-contained HTML report with charts to this file (docs/report.md)"),
+  Flag.withDescription(
+    "also write a self-contained HTML report with charts to this file, its directory created if missing (docs/report.md)",
+  ),
   Flag.optional,
 )
 

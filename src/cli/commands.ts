@@ -6,7 +6,7 @@
  * (every issue printed as `file:line:column: path: message`); 3 internal error (a short message;
  * the stack only with KUBE_NETSIM_DEBUG=1).
  */
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import type { RulesOptions, RunOptions } from "../cluster/index.ts"
 import { TraceInputError, type TraceOptions, type TraceResult } from "../trace/engine.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "../cluster/spec.ts"
@@ -279,7 +279,8 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         io.stdout(aggregate === undefined ? stringifyResults(docs[0]) : `${JSON.stringify(aggregate, null, 2)}\n`)
       else if (!options.quiet) io.stdout(aggregate === undefined ? renderSummary(docs[0]) : renderAggregate(aggregate))
       if (options.report !== undefined)
-        io.writeFile(
+        writeReport(
+          io,
           options.report,
           renderReportHtml(
             runReportPage({
@@ -313,6 +314,13 @@ export interface CompareCommandOptions {
   readonly json: boolean
   /** `--report FILE.html`: the compare page of the HTML report (src/report/). */
   readonly report?: string | undefined
+}
+
+/** Writes the report, creating its directory if missing (as `--out` does). */
+function writeReport(io: CliIo, file: string, html: string): void {
+  const dir = dirname(file)
+  if (dir !== "" && dir !== ".") io.mkdir(dir)
+  io.writeFile(file, html)
 }
 
 /** The scenario file's text for the report (undefined if it cannot be read again). */
@@ -406,7 +414,8 @@ export function compareCommand(io: CliIo, runtime: Runtime, options: CompareComm
       }
       io.stdout(options.json ? stringifyCompare(doc) : renderCompare(doc))
       if (options.report !== undefined)
-        io.writeFile(
+        writeReport(
+          io,
           options.report,
           renderReportHtml(
             compareReportPage({
