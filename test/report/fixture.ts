@@ -54,7 +54,7 @@ export function documentWithTimeSeries(): ResultsDocument {
     ...sampleDocument(),
     simulatedNs: INTERVALS * INTERVAL_NS,
     timeseries: timeSeriesFixture(),
-  } as ResultsDocument
+  } as unknown as ResultsDocument
 }
 
 /** Attaches latency buckets (as a run would) to `doc`: a log-normal-ish spread per workload. */

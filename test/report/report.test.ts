@@ -105,7 +105,10 @@ describe("run report page", () => {
     )
     // Without the run's histograms (a document read back) the CDFs are a note too.
     expect(absent).toContain("Latency CDFs need the run&#39;s histograms".replace("&#39;", "'"))
-    const bad = { ...sampleDocument(), timeseries: { ...timeSeriesFixture(), startNs: [0, 1] } } as ResultsDocument
+    const bad = {
+      ...sampleDocument(),
+      timeseries: { ...timeSeriesFixture(), startNs: [0, 1] },
+    } as unknown as ResultsDocument
     expect(renderReportHtml(runPage(bad))).toContain(
       "The time series are malformed and not drawn: timeseries.workloads.wget.requests: 30 values for 2 intervals",
     )
@@ -285,7 +288,7 @@ describe("time series kept drawable", () => {
         drops: {},
         events: [],
       },
-    } as ResultsDocument
+    } as unknown as ResultsDocument
     const page = runPage(doc)
     const share = pageCharts(page).find((c) => c.id === "share-wget")?.spec as {
       layer: { data: { values: unknown[] } }[]
