@@ -26,6 +26,7 @@ const LAYERS = [
   "scenario",
   // check/: properties over generated scenarios (fast-check); decodes property files with effect.
   "check",
+  "report",
   "cli",
   // The package's library entry (package.json "exports"): above everything it re-exports.
   "lib.ts",

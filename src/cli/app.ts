@@ -89,6 +89,13 @@ const scenarioArgument = Argument.String("scenario").pipe(
   Argument.withDescription("path of the scenario file (YAML, apiVersion kube-netsim/v1)"),
 )
 
+const reportFlag = Flag.String("report").pipe(
+  Flag.withDescription(
+    "also write a self-contained HTML report with charts to this file, its directory created if missing (docs/report.md)",
+  ),
+  Flag.optional,
+)
+
 function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) {
   const run = Command.make(
     "run",
@@ -135,6 +142,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         ),
         Flag.optional,
       ),
+      report: reportFlag,
     },
     (options) =>
       Effect.sync(() =>
@@ -150,6 +158,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             requests: options.requests,
             pcap: Option.getOrUndefined(options.pcap),
             pcapFilter: Option.getOrUndefined(options.pcapFilter),
+            report: Option.getOrUndefined(options.report),
           }),
         ),
       ),
@@ -312,6 +321,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         ),
         Flag.withDefault(false),
       ),
+      report: reportFlag,
     },
     (options) =>
       Effect.sync(() =>
@@ -322,6 +332,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             seed: Option.getOrUndefined(options.seed),
             runs: options.runs,
             json: options.json,
+            report: Option.getOrUndefined(options.report),
           }),
         ),
       ),

@@ -6,7 +6,7 @@
  * (every issue printed as `file:line:column: path: message`); 3 internal error (a short message;
  * the stack only with KUBE_NETSIM_DEBUG=1).
  */
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import type { RulesOptions, RunOptions } from "../cluster/index.ts"
 import { TraceInputError, type TraceOptions, type TraceResult } from "../trace/engine.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "../cluster/spec.ts"
@@ -24,6 +24,10 @@ import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument 
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
 import type { ResultsDocument } from "../stats/results.ts"
+import { compareReportPage } from "../report/compare-page.ts"
+import { renderReportHtml } from "../report/page.ts"
+import { runReportPage, scenarioInfo } from "../report/run-page.ts"
+import { reportGenerator } from "../report/vendor.ts"
 
 export const EXIT_OK = 0
 export const EXIT_EXPECTATION_FAILED = 1
@@ -92,6 +96,8 @@ export interface RunCommandOptions {
   readonly pcap?: string | undefined
   /** `--pcap-filter node=..,pod=..,iface=..`. */
   readonly pcapFilter?: string | undefined
+  /** `--report FILE.html`: the self-contained HTML report (src/report/). */
+  readonly report?: string | undefined
 }
 
 export interface RulesCommandOptions {
@@ -365,6 +371,18 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
       if (options.json)
         io.stdout(aggregate === undefined ? stringifyResults(docs[0]) : `${JSON.stringify(aggregate, null, 2)}\n`)
       else if (!options.quiet) io.stdout(aggregate === undefined ? renderSummary(docs[0]) : renderAggregate(aggregate))
+      if (options.report !== undefined)
+        writeReport(
+          io,
+          options.report,
+          renderReportHtml(
+            runReportPage({
+              scenario: scenarioInfo(result.spec, scenarioText(io, options.scenario)),
+              documents: docs,
+              generator: reportGenerator(),
+            }),
+          ),
+        )
 
       let failed = 0
       for (const doc of docs) {
@@ -387,6 +405,24 @@ export interface CompareCommandOptions {
   readonly seed: number | undefined
   readonly runs: number
   readonly json: boolean
+  /** `--report FILE.html`: the compare page of the HTML report (src/report/). */
+  readonly report?: string | undefined
+}
+
+/** Writes the report, creating its directory if missing (as `--out` does). */
+function writeReport(io: CliIo, file: string, html: string): void {
+  const dir = dirname(file)
+  if (dir !== "" && dir !== ".") io.mkdir(dir)
+  io.writeFile(file, html)
+}
+
+/** The scenario file's text for the report (undefined if it cannot be read again). */
+function scenarioText(io: CliIo, file: string): string | undefined {
+  try {
+    return io.readFile(file)
+  } catch {
+    return undefined
+  }
 }
 
 /** Every mode kube-proxy has (--proxy-mode), simulated or not. */
@@ -470,6 +506,18 @@ export function compareCommand(io: CliIo, runtime: Runtime, options: CompareComm
         modes: perMode,
       }
       io.stdout(options.json ? stringifyCompare(doc) : renderCompare(doc))
+      if (options.report !== undefined)
+        writeReport(
+          io,
+          options.report,
+          renderReportHtml(
+            compareReportPage({
+              scenario: scenarioInfo(result.spec, scenarioText(io, options.scenario)),
+              compare: doc,
+              generator: reportGenerator(),
+            }),
+          ),
+        )
 
       let failed = 0
       for (const { mode, results } of perMode)

@@ -247,6 +247,11 @@ export class DnsRuntime implements DnsClientObserver {
     return this.byWorkload[workload].results()
   }
 
+  /** The workload's lookup latency buckets (stats/run-detail.ts: the HTML report's CDFs). */
+  lookupLatencyBuckets(workload: number): { valueNs: number; count: number }[] {
+    return this.byWorkload[workload].latency.buckets()
+  }
+
   /**
    * The results' `dns` section: totals and the counters of every DNS server that ran: each CoreDNS
    * pod by pod name, and each node's NodeLocal DNSCache as `node-local-dns/<node>` (summed over the

@@ -3,6 +3,7 @@
  * node, applications, statistics) and runs it. The functions cli/ calls.
  */
 import { sortedRecord } from "../stats/document.ts"
+import { attachRunDetail, type LatencyBucket, type RunDetail } from "../stats/run-detail.ts"
 import { kubeProxySyncResults } from "../stats/syncs.ts"
 import {
   SCHEMA_VERSION,
@@ -75,7 +76,9 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
     steps: world.steps,
   })
   const wallSeconds = options.wallClockMs === undefined ? 0 : (options.wallClockMs() - wallStartMs) / 1000
-  return results(world, endReason, wallSeconds, series)
+  const doc = results(world, endReason, wallSeconds, series)
+  attachRunDetail(doc, runDetailOf(world))
+  return doc
 }
 
 /** Client, node and reason names for per-request records; client names found once per client. */
@@ -118,6 +121,17 @@ function sampleTimeseries(world: World, timeseries: TimeSeriesRecorder, endNs: n
   for (const node of world.nodes.values()) counts.push(node.filter.conntrack.count)
   timeseries.sampleNodes(endNs, counts)
   timeseries.sampleDrops(endNs, world.network.counters.droppedByReason)
+}
+
+/** Latency buckets per workload for renderers that draw distributions (stats/run-detail.ts). */
+function runDetailOf(world: World): RunDetail {
+  const latencyByWorkload: Record<string, LatencyBucket[]> = {}
+  const dnsLatencyByWorkload: Record<string, LatencyBucket[]> = {}
+  for (const w of world.workloads) {
+    latencyByWorkload[w.spec.name] = world.collector.workloads[w.index].latency.buckets()
+    if (world.dns !== null) dnsLatencyByWorkload[w.spec.name] = world.dns.lookupLatencyBuckets(w.index)
+  }
+  return world.dns === null ? { latencyByWorkload } : { latencyByWorkload, dnsLatencyByWorkload }
 }
 
 /** Turns a limit hit inside the model into the input error that names it. */

@@ -169,6 +169,19 @@ export class Histogram {
     return { edgesNs, counts }
   }
 
+  /**
+   * The non-empty buckets in increasing order: each bucket's highest equivalent value (clamped to
+   * the exact maximum, as `valueAtQuantile`) and its count. A CDF drawn from these points is the
+   * one `valueAtQuantile` reads (the HTML report's latency CDFs).
+   */
+  buckets(): { valueNs: number; count: number }[] {
+    const out: { valueNs: number; count: number }[] = []
+    const counts = this.counts
+    for (let i = 0; i < counts.length; i++)
+      if (counts[i] > 0) out.push({ valueNs: Math.min(bucketHighest(i), this.max), count: counts[i] })
+    return out
+  }
+
   /** The results-document summary (all zeros when empty). */
   summary(): LatencySummary {
     return {
