@@ -22,6 +22,7 @@
  */
 import { assert } from "../sim/assert.ts"
 import { Rng } from "../sim/rng.ts"
+import type { Distribution } from "../sim/distribution.ts"
 import type { IntMap } from "../sim/int-map.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { DropReason } from "../wire/drop-reason.ts"
@@ -198,6 +199,32 @@ export class Network implements EventHandler, NetIo {
     return iface
   }
 
+  /**
+   * Draws `iface`'s latency per packet from `dist` (its own stream "net/link/<ns>/<ifname>/latency");
+   * a fixed distribution sets the constant instead (no stream, no draws: constant-cost results
+   * stay bit-identical). On a bridge the latency is its own hop, added to the port's.
+   */
+  setLinkLatency(iface: NetInterface, dist: Distribution): void {
+    if (dist.isFixed) {
+      iface.latencyNs = dist.fixedNs
+      iface.latencyDist = null
+      return
+    }
+    iface.latencyDist = dist
+    iface.latencyRng ??= Rng.stream(this.seed, `net/link/${iface.ns.name}/${iface.name}/latency`)
+  }
+
+  /** The fabric's latencies drawn per packet (same zone, cross zone); fixed ones stay constants. */
+  setFabricLatency(fabric: Fabric, sameZone: Distribution, crossZone: Distribution): void {
+    fabric.sameZoneLatencyNs = sameZone.fixedNs
+    fabric.crossZoneLatencyNs = crossZone.fixedNs
+    fabric.sameZoneLatency = sameZone.isFixed ? null : sameZone
+    fabric.crossZoneLatency = crossZone.isFixed ? null : crossZone
+    if (fabric.sameZoneLatency !== null || fabric.crossZoneLatency !== null)
+      for (const port of fabric.ports)
+        port.latencyRng ??= Rng.stream(this.seed, `net/link/${port.ns.name}/${port.name}/latency`)
+  }
+
   createFabric(name: string, sameZoneLatencyNs: number, crossZoneLatencyNs: number): Fabric {
     const fabric = new Fabric(name, sameZoneLatencyNs, crossZoneLatencyNs)
     this.fabrics.push(fabric)
@@ -216,6 +243,8 @@ export class Network implements EventHandler, NetIo {
     iface.fabric = fabric
     iface.zone = zone
     fabric.ports.push(iface)
+    if (fabric.sameZoneLatency !== null || fabric.crossZoneLatency !== null)
+      iface.latencyRng = Rng.stream(this.seed, `net/link/${ns.name}/${name}/latency`)
     return iface
   }
 
@@ -560,17 +589,23 @@ export class Network implements EventHandler, NetIo {
     let tx = iface
     let to: NetInterface
     let latencyNs: number
+    // A latency drawn per packet (latencyRng set) is clamped below so the link stays FIFO; the
+    // fabric keeps one FIFO per zone class (same-zone packets do not wait behind cross-zone ones).
+    let crossZone = false
     switch (iface.kind) {
       case InterfaceKind.VETH:
         to = iface.peer as NetInterface
-        latencyNs = iface.latencyNs
+        latencyNs = iface.latencyDist === null ? iface.latencyNs : iface.latencyDist.sample(iface.latencyRng as Rng)
         break
       case InterfaceKind.FABRIC: {
         const fabric = iface.fabric as Fabric
         const neighbour = fabric.neighbours.get(nextHop)
         if (neighbour === undefined || neighbour === iface) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
         to = neighbour
-        latencyNs = fabric.latencyNs(iface, neighbour)
+        crossZone = fabric.isCrossZone(iface, neighbour)
+        const dist = crossZone ? fabric.crossZoneLatency : fabric.sameZoneLatency
+        if (dist === null) latencyNs = crossZone ? fabric.crossZoneLatencyNs : fabric.sameZoneLatencyNs
+        else latencyNs = dist.sample(iface.latencyRng as Rng)
         break
       }
       case InterfaceKind.BRIDGE: {
@@ -579,7 +614,10 @@ export class Network implements EventHandler, NetIo {
         if (port === undefined) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
         tx = port
         to = port.peer as NetInterface
-        latencyNs = port.latencyNs
+        latencyNs = port.latencyDist === null ? port.latencyNs : port.latencyDist.sample(port.latencyRng as Rng)
+        // The bridge's own forwarding hop (br_forward), drawn from the bridge's stream.
+        if (iface.latencyDist !== null) latencyNs += iface.latencyDist.sample(iface.latencyRng as Rng)
+        else latencyNs += iface.latencyNs
         break
       }
       case InterfaceKind.DUMMY:
@@ -615,7 +653,17 @@ export class Network implements EventHandler, NetIo {
     tx.txPackets++
     tx.txBytes += p.totalBytes
     this.counters.transmitted++
-    const arriveNs = departNs + latencyNs
+    let arriveNs = departNs + latencyNs
+    if (tx.latencyRng !== null || iface.latencyRng !== null) {
+      // FIFO per link: delivery = max(drawn arrival, the previous packet's arrival on this link).
+      if (crossZone) {
+        if (arriveNs < tx.lastArriveCrossZoneNs) arriveNs = tx.lastArriveCrossZoneNs
+        tx.lastArriveCrossZoneNs = arriveNs
+      } else {
+        if (arriveNs < tx.lastArriveNs) arriveNs = tx.lastArriveNs
+        tx.lastArriveNs = arriveNs
+      }
+    }
     if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
     const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion
     this.scheduler.stagedTimeNs = arriveNs
