@@ -10,6 +10,7 @@
  * run at theirs. The run ends at the scenario duration, or earlier once every workload has finished
  * and no timeline step is left.
  */
+import { compileCosts, type CostSamplers } from "../sim/costs.ts"
 import { Apps, type AppsListener } from "../apps/apps.ts"
 import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig } from "../apps/client.ts"
 import { HttpClient, HttpServer, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
@@ -107,6 +108,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   /** Last time an EndpointSlice or Service changed (for "endpoints programmed" waits). */
   private lastServiceChangeNs = 0
   private building = true
+  /** The calibration profile's samplers (cluster.network.costs); null for hand-built constant specs. */
+  private readonly costSamplers: CostSamplers | null
 
   constructor(
     readonly spec: ScenarioSpec,
@@ -123,6 +126,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.workloads = spec.workloads.map((w, index) => ({ spec: w, index, clients: [], service: null, started: false }))
 
     const c = spec.cluster
+    this.costSamplers = c.network.costs === undefined ? null : compileCosts(c.network.costs)
     this.clusterNet = new ClusterNetwork(this.network, {
       cni: c.cni,
       network: c.network,
@@ -213,6 +217,18 @@ export class World implements ApiListener, EventHandler, AppsListener {
         raceRng: Rng.stream(this.seed, `node/${name}/conntrack-race`),
       },
       ruleCostNs: kp.ruleCostNs,
+      // A calibration profile's rule and conntrack cost distributions (scenario/profile.ts).
+      ...(this.costSamplers !== null
+        ? {
+            costs: {
+              filterRule: this.costSamplers.iptablesFilterRuleNs,
+              natRule: this.costSamplers.iptablesNatRuleNs,
+              conntrackLookup: this.costSamplers.conntrackLookupNs,
+              conntrackNew: this.costSamplers.conntrackNewNs,
+              rng: Rng.stream(this.seed, `node/${name}/netfilter/costs`),
+            },
+          }
+        : {}),
     })
     net.ns.filter = filter
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.

@@ -505,6 +505,13 @@ class Context {
    * kubeProxy.ruleCost (filter and nat rules) and the kubeProxy.syncCost fixed/perRule/perCommand keys.
    */
   private costs(file: ScenarioFile): CostParameters {
+    this.costsMemo ??= this.resolveCosts(file)
+    return this.costsMemo
+  }
+
+  private costsMemo: CostParameters | undefined
+
+  private resolveCosts(file: ScenarioFile): CostParameters {
     const n = file.cluster?.network ?? {}
     const base = defaultCosts()
     const costs: Record<CostParameter, DistributionSpec> = { ...base.costs }
@@ -685,6 +692,7 @@ class Context {
   }
 
   private kubeProxy(file: ScenarioFile): KubeProxySpec {
+    const costs = this.costs(file)
     const k = file.kubeProxy ?? {}
     const ct = k.conntrack ?? {}
     const syncPeriodNs = DURATION(k.syncPeriod ?? DEFAULTS.syncPeriod)
@@ -745,21 +753,28 @@ class Context {
       nfacct: k.nfacct ?? DEFAULTS.nfacct,
       randomFully: k.randomFully ?? DEFAULTS.randomFully,
       ruleCostNs: DURATION(k.ruleCost ?? DEFAULTS.ruleCost),
+      // The fixed and per-rule/per-command parts come from the cost profile (kubeProxy.syncCost
+      // keys pin them, see costs()); the numbers are the medians, the distributions drawn per sync.
       syncCost: {
         iptables: {
-          fixedNs: DURATION(k.syncCost?.iptables?.fixed ?? DEFAULTS.iptablesSyncFixed),
-          perTableRuleNs: DURATION(k.syncCost?.iptables?.perRule ?? DEFAULTS.iptablesSyncPerRule),
+          fixedNs: medianNs(costs.iptablesRestoreBaseNs),
+          perTableRuleNs: medianNs(costs.iptablesRestorePerRuleNs),
           perInputLineNs: DURATION(k.syncCost?.iptables?.perLine ?? DEFAULTS.iptablesSyncPerLine),
+          fixedDistribution: costs.iptablesRestoreBaseNs,
+          perTableRuleDistribution: costs.iptablesRestorePerRuleNs,
         },
         nftables: {
-          fixedNs: DURATION(k.syncCost?.nftables?.fixed ?? DEFAULTS.nftablesSyncFixed),
-          perCommandNs: DURATION(k.syncCost?.nftables?.perCommand ?? DEFAULTS.nftablesSyncPerCommand),
+          fixedNs: medianNs(costs.nftApplyBaseNs),
+          perCommandNs: medianNs(costs.nftApplyPerElementNs),
           perTableObjectNs: DURATION(k.syncCost?.nftables?.perObject ?? DEFAULTS.nftablesSyncPerObject),
+          fixedDistribution: costs.nftApplyBaseNs,
+          perCommandDistribution: costs.nftApplyPerElementNs,
         },
       },
       nftables: {
         expressionCostNs: DURATION(k.nftables?.expressionCost ?? DEFAULTS.nftablesExpressionCost),
-        lookupCostNs: DURATION(k.nftables?.lookupCost ?? DEFAULTS.nftablesLookupCost),
+        // nftSetLookupNs of the profile, at its median (nft lookups are charged as a constant).
+        lookupCostNs: medianNs(costs.nftSetLookupNs),
         fullSyncPeriodNs: DURATION(k.nftables?.fullSyncPeriod ?? DEFAULTS.nftablesFullSyncPeriod),
       },
       conntrack: {
