@@ -231,6 +231,9 @@ export class World implements ApiListener, EventHandler, AppsListener {
         : {}),
     })
     net.ns.filter = filter
+    // With a cost profile, the node's packet processing contends for its CPUs (softirq, NET_RX).
+    if (this.costSamplers !== null)
+      this.network.setNamespaceCpus(net.ns, nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
     const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
@@ -386,6 +389,18 @@ export class World implements ApiListener, EventHandler, AppsListener {
         ns: runtime.ns,
         identity,
         serviceTime: this.serviceTime(),
+        serviceTimes: {
+          pinned: this.spec.server.serviceTimePinned ?? true,
+          ...(this.spec.server.byImage !== undefined ? { byImage: this.spec.server.byImage } : {}),
+          // Hand-built specs (serviceTimePinned absent) keep unlimited concurrency.
+          cpus:
+            this.spec.server.cpus ??
+            (this.spec.server.serviceTimePinned === undefined
+              ? 0
+              : (this.spec.cluster.nodes.find((n) => n.name === runtime.node)?.cpus ??
+                this.spec.cluster.cpus ??
+                NODE_CPUS_DEFAULT)),
+        },
         rng: Rng.stream(this.seed, `pod/${runtime.key}/server`),
         dnsRng: () => Rng.stream(this.seed, `pod/${runtime.key}/coredns`),
         coreDns: () => this.coreDnsSetup(runtime.node),

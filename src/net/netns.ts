@@ -173,6 +173,12 @@ export class NetNs implements FilterHost {
   tcpPortCursor = -1
   /** Local deliveries keep FIFO order even when per-packet costs differ. */
   lastDeliverNs = 0
+  /**
+   * Softirq CPUs of this namespace's kernel (a node's NET_RX work): the time each becomes free.
+   * Packet-processing costs (netfilter, forwarding) occupy one CPU each, first free first, so
+   * a busy node delays its other packets. null: costs delay packets without contention.
+   */
+  cpuFreeAtNs: Float64Array | null = null
 
   constructor(
     readonly id: number,

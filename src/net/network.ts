@@ -448,7 +448,7 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
-    this.transmit(iface, nextHop, handle, readyNs + costNs)
+    this.transmit(iface, nextHop, handle, this.processed(ns, readyNs, costNs))
   }
 
   /**
@@ -498,7 +498,7 @@ export class Network implements EventHandler, NetIo {
         costNs += filter.lastCostNs
         if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
-      let atNs = nowNs + costNs
+      let atNs = this.processed(ns, nowNs, costNs)
       if (atNs < ns.lastDeliverNs) atNs = ns.lastDeliverNs
       ns.lastDeliverNs = atNs
       if (atNs === nowNs) this.deliver(ns, handle, nowNs)
@@ -546,7 +546,29 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
     }
     this.counters.forwarded++
-    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, nowNs + costNs)
+    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, this.processed(ns, nowNs, costNs))
+  }
+
+  /**
+   * `costNs` of packet processing in `ns` becoming ready at `readyNs`: without softirq CPUs
+   * (NetNs.cpuFreeAtNs) it ends at readyNs + costNs; with them it runs on the CPU free first, after
+   * the work queued there (a FIFO server with as many servers as CPUs), and ends when it is done.
+   */
+  private processed(ns: NetNs, readyNs: number, costNs: number): number {
+    const cpus = ns.cpuFreeAtNs
+    if (cpus === null || costNs === 0) return readyNs + costNs
+    let best = 0
+    for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
+    const startNs = cpus[best] > readyNs ? cpus[best] : readyNs
+    const endNs = startNs + costNs
+    cpus[best] = endNs
+    return endNs
+  }
+
+  /** Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed). */
+  setNamespaceCpus(ns: NetNs, cpus: number): void {
+    assert(Number.isInteger(cpus) && cpus >= 1, `cpus ${cpus}`)
+    ns.cpuFreeAtNs = new Float64Array(cpus)
   }
 
   /** DROP, REJECT or STOLEN verdict at a hook. */

@@ -441,10 +441,24 @@ class Context {
     )
 
     const serviceTime = file.server?.serviceTime
-    const server: ServerSpec =
+    const serviceTimeBase: ServerSpec =
       serviceTime === undefined || typeof serviceTime === "string"
         ? { serviceTimeNs: DURATION(serviceTime ?? DEFAULTS.serviceTime), serviceTimeDistribution: "fixed" }
         : { serviceTimeNs: DURATION(serviceTime.exponential), serviceTimeDistribution: "exponential" }
+    // server.images: a service-time distribution per image repository name or image program
+    // (apps/images.ts); server.serviceTime pins every image to it (the registry's defaults aside).
+    const byImage: Record<string, DistributionSpec> = {}
+    for (const [image, raw] of Object.entries(file.server?.images ?? {})) {
+      const decoded = decodeDistribution(raw, true)
+      if ("message" in decoded) this.error(["server", "images", image, ...decoded.path], decoded.message)
+      else byImage[image] = decoded.spec
+    }
+    const server: ServerSpec = {
+      ...serviceTimeBase,
+      serviceTimePinned: serviceTime !== undefined,
+      ...(Object.keys(byImage).length > 0 ? { byImage } : {}),
+      ...(file.server?.cpus !== undefined ? { cpus: file.server.cpus } : {}),
+    }
     const spec: ScenarioSpec = {
       name: file.metadata.name,
       file: this.file,

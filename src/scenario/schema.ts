@@ -270,6 +270,10 @@ const LoadBalancer = Schema.Struct({
 
 const Server = Schema.Struct({
   serviceTime: opt(Schema.Union([DurationString, Schema.Struct({ exponential: DurationString })])),
+  /** Service time per image (repository name, e.g. http-go, or program: nginx, generic): a distribution. */
+  images: opt(Schema.Record(Schema.String, Schema.Unknown)),
+  /** CPUs each application server serves requests on (default: its node's CPUs); 0 = unlimited. */
+  cpus: opt(NonNegativeInt),
 })
 
 const ExternalHost = Schema.Struct({
