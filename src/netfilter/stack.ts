@@ -130,6 +130,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private readonly costs: NetfilterCostDraws | null
   /** True when a per-rule cost varies (drawn per hook pass). */
   private readonly ruleCostsVary: boolean
+  private ruleCostsDrawn = false
   /**
    * Simulated CPU the current packet was charged at this namespace's earlier hooks (since its
    * PREROUTING or OUTPUT): with the current hook's charge so far, how far along its hooks it is.
@@ -320,11 +321,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.hook = hook
     this.costRules = 0
     this.costNatRules = 0
-    if (this.ruleCostsVary) {
-      const c = this.costs as NetfilterCostDraws
-      this.ruleCostNowNs = c.filterRule.drawReal(c.rng)
-      this.natRuleCostNowNs = c.natRule.drawReal(c.rng)
-    }
+    this.ruleCostsDrawn = false
     if (hook === Hook.PREROUTING || hook === Hook.OUTPUT) {
       // A packet that already carries a conntrack entry keeps it and conntrack in leaves it alone
       // (nf_conntrack_in: an skb with a non-template ct is accepted as is): one looped back over lo
@@ -630,6 +627,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   /** The rules walked in this hook pass so far, at this pass's per-rule costs (integer ns). */
   private rulesCostNs(): number {
+    if (this.costRules === 0) return 0
+    if (this.ruleCostsVary && !this.ruleCostsDrawn) {
+      // Drawn once per hook pass, on first use: a pass that walks no rule draws nothing.
+      const c = this.costs as NetfilterCostDraws
+      this.ruleCostNowNs = c.filterRule.drawReal(c.rng)
+      this.natRuleCostNowNs = c.natRule.drawReal(c.rng)
+      this.ruleCostsDrawn = true
+    }
     const nat = this.costNatRules
     return Math.round((this.costRules - nat) * this.ruleCostNowNs + nat * this.natRuleCostNowNs)
   }
