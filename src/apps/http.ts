@@ -71,13 +71,14 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
     this.jobConn[slot] = conn
     this.jobTag[slot] = appTag
     this.jobBytes[slot] = bytes
-    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+    this.startJob(slot, delayNs)
   }
 
   onServe(slot: number, _nowNs: number): void {
     const conn = this.jobConn[slot]
     this.jobConn[slot] = null
     this.jobFree.push(slot)
+    this.jobDone()
     if (conn === null || !this.running) return
     conn.send(this.jobBytes[slot], this.jobTag[slot], this.identity)
   }

@@ -12,6 +12,7 @@
  * bind (EADDRINUSE): that server never listens there.
  */
 import type { NetNs } from "../net/netns.ts"
+import { Distribution, type DistributionSpec } from "../sim/distribution.ts"
 import type { Rng } from "../sim/rng.ts"
 import { CoreDnsServer, DNS_PORT, type CoreDnsEnvironment, type CoreDnsParams } from "./coredns.ts"
 import type { ServerHost } from "./host.ts"
@@ -46,6 +47,55 @@ export function repositoryName(image: string): string {
   return colon < 0 ? last : last.slice(0, colon)
 }
 
+/**
+ * Default service time per request of each program's HTTP server, with its source (MODEL.md
+ * "Service times"). Used unless the scenario pins server.serviceTime or sets server.images.
+ */
+export const SERVICE_TIME_DEFAULTS: Readonly<
+  Record<"nginx" | "generic", { readonly spec: DistributionSpec; readonly source: string }>
+> = {
+  // 1 / 74,091 requests/s = 13.5 us of one CPU per 1 KB keep-alive request (NGINX, "Testing the
+  // Performance of NGINX and NGINX Plus Web Servers", 2017, HTTP RPS table, 1 CPU, 1 KB); the
+  // welcome page is 615 bytes. Exponential: the shape is an assumption (M/M/c), the mean is the figure.
+  nginx: {
+    spec: { kind: "exponential", meanNs: 13_500 },
+    source:
+      "https://www.nginx.com/blog/testing-the-performance-of-nginx-and-nginx-plus-web-servers/ (1 CPU, 1 KB: 74,091 RPS)",
+  },
+  // No published figure fits an arbitrary application: kube-netsim's former default, 100 us fixed.
+  generic: { spec: { kind: "fixed", valueNs: 100_000 }, source: "kube-netsim's former server.serviceTime default" },
+}
+
+const compiled = new WeakMap<DistributionSpec, Distribution>()
+function compile(spec: DistributionSpec): Distribution {
+  let d = compiled.get(spec)
+  if (d === undefined) {
+    d = new Distribution(spec)
+    compiled.set(spec, d)
+  }
+  return d
+}
+
+/** How the scenario sets service times (cluster/spec.ts ServerSpec). */
+export interface ServiceTimeSettings {
+  /** server.serviceTime was written: every image uses the context's serviceTime. */
+  readonly pinned: boolean
+  /** server.images: by repository name (http-go) or program name (nginx, generic). */
+  readonly byImage?: Readonly<Record<string, DistributionSpec>>
+  /** CPUs the servers serve on (0 = unlimited). */
+  readonly cpus: number
+}
+
+/** The service time of a pod whose HTTP/UDP servers run `image` (program `program`). */
+export function serviceTimeOf(image: string, base: ServiceTime, settings: ServiceTimeSettings): ServiceTime {
+  const program = imageProgram(image) === ImageProgram.NGINX ? "nginx" : "generic"
+  const own = settings.byImage?.[repositoryName(image)] ?? settings.byImage?.[program]
+  const cpus = settings.cpus
+  if (own !== undefined) return { ...base, draw: compile(own), cpus }
+  if (settings.pinned) return { ...base, cpus }
+  return { ...base, draw: compile(SERVICE_TIME_DEFAULTS[program].spec), cpus }
+}
+
 export function imageProgram(image: string): ImageProgram {
   const name = repositoryName(image)
   for (const entry of IMAGE_REGISTRY) if (entry.matches(name)) return entry.program
@@ -63,6 +113,8 @@ export interface PodServerContext {
   readonly ns: NetNs
   readonly identity: ServerIdentity
   readonly serviceTime: ServiceTime
+  /** Per-image service times and CPUs; absent: `serviceTime` for every image, unlimited CPUs. */
+  readonly serviceTimes?: ServiceTimeSettings
   /** The pod's server stream (HTTP and UDP echo share it, in that order). */
   readonly rng: Rng
   /** The CoreDNS server's own stream (cache eviction). */
@@ -96,6 +148,14 @@ export function startPodServers(ctx: PodServerContext, containers: readonly Cont
   // CoreDNS needs both 53s; another DNS server in the namespace (a second hostNetwork CoreDNS) keeps them.
   if (coreDns && (tcpPorts.has(DNS_PORT) || udpPorts.has(DNS_PORT))) coreDns = false
   if (coreDns && (ns.tcpListeners.has(DNS_PORT) || ns.udpSockets.has(DNS_PORT))) coreDns = false
+  // The image whose servers answer: nginx when the pod runs it, else the first with ports.
+  const serving =
+    containers.find((c) => imageProgram(c.image) === ImageProgram.NGINX) ??
+    containers.find((c) => imageProgram(c.image) === ImageProgram.GENERIC && (c.ports?.length ?? 0) > 0)
+  const serviceTime =
+    ctx.serviceTimes === undefined || serving === undefined
+      ? ctx.serviceTime
+      : serviceTimeOf(serving.image, ctx.serviceTime, ctx.serviceTimes)
   const servers: Server[] = []
   if (tcpPorts.size > 0) {
     servers.push(
@@ -103,7 +163,7 @@ export function startPodServers(ctx: PodServerContext, containers: readonly Cont
         ctx.host,
         ns,
         ctx.identity,
-        ctx.serviceTime,
+        serviceTime,
         ctx.rng,
         [...tcpPorts].sort((a, b) => a - b),
         nginx ? NGINX_RESPONSE_BYTES : GENERIC_RESPONSE_BYTES,
@@ -116,7 +176,7 @@ export function startPodServers(ctx: PodServerContext, containers: readonly Cont
         ctx.host,
         ns,
         ctx.identity,
-        ctx.serviceTime,
+        serviceTime,
         ctx.rng,
         [...udpPorts].sort((a, b) => a - b),
       ),

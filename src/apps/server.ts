@@ -8,6 +8,7 @@
 import type { NetError } from "../net/errors.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { UdpListener, UdpSocket } from "../net/udp.ts"
+import type { Distribution } from "../sim/distribution.ts"
 import type { Rng } from "../sim/rng.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
@@ -17,6 +18,14 @@ import type { ServerIdentity } from "./observer.ts"
 export interface ServiceTime {
   readonly meanNs: number
   readonly distribution: "fixed" | "exponential"
+  /** A distribution (per image, apps/images.ts, or the scenario's) that replaces meanNs/distribution. */
+  readonly draw?: Distribution
+  /**
+   * CPUs serving requests (the pod's node CPUs unless the scenario says otherwise): at most this
+   * many requests are in service at once, the others wait in arrival order, so a saturated server
+   * shows in the tail. Absent or 0: unlimited concurrency.
+   */
+  readonly cpus?: number
 }
 
 export abstract class Server {
@@ -34,8 +43,44 @@ export abstract class Server {
 
   protected serviceTimeNs(): number {
     const s = this.serviceTime
+    if (s.draw !== undefined) return s.draw.sample(this.rng)
     if (s.meanNs <= 0) return 0
     return s.distribution === "fixed" ? s.meanNs : this.rng.exponentialNs(s.meanNs)
+  }
+
+  // CPU-bounded service (ServiceTime.cpus): requests in service, and those waiting for a CPU as a
+  // FIFO of (slot, service time) pairs, reused without allocation once grown.
+  private busyCpus = 0
+  private readonly waitSlot: number[] = []
+  private readonly waitNs: number[] = []
+  private waitHead = 0
+
+  /** Starts the job in `slot` for `delayNs` of service on a free CPU, or queues it for one. */
+  protected startJob(slot: number, delayNs: number): void {
+    const cpus = this.serviceTime.cpus ?? 0
+    if (cpus <= 0 || this.busyCpus < cpus) {
+      this.busyCpus++
+      this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+      return
+    }
+    this.waitSlot.push(slot)
+    this.waitNs.push(delayNs)
+  }
+
+  /** A job left its CPU: the longest-waiting job takes it. */
+  protected jobDone(): void {
+    this.busyCpus--
+    if (this.waitHead >= this.waitSlot.length) return
+    const slot = this.waitSlot[this.waitHead]
+    const delayNs = this.waitNs[this.waitHead]
+    this.waitHead++
+    if (this.waitHead === this.waitSlot.length) {
+      this.waitSlot.length = 0
+      this.waitNs.length = 0
+      this.waitHead = 0
+    }
+    this.busyCpus++
+    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
   }
 
   /** A served request's reply is due (slot identifies the job). */
@@ -87,7 +132,7 @@ export class UdpEchoServer extends Server implements UdpListener {
     this.jobBytes[slot] = packet.payloadBytes
     this.jobTag[slot] = packet.appTag
     this.jobFlow[slot] = packet.flowId
-    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+    this.startJob(slot, delayNs)
   }
 
   onUdpError(_socket: UdpSocket, _error: NetError, _remoteAddr: Ipv4, _remotePort: number, _appTag: number): void {}
@@ -96,6 +141,7 @@ export class UdpEchoServer extends Server implements UdpListener {
     const socket = this.jobSocket[slot]
     this.jobSocket[slot] = null
     this.jobFree.push(slot)
+    this.jobDone()
     if (socket === null || !this.running || socket.closed) return
     socket.sendTo(
       this.jobAddr[slot],

@@ -23,6 +23,7 @@
  * real server listed back; the iptables-restore of IPVS mode's rules is charged with the iptables
  * model and added.
  */
+import { Rng } from "../sim/rng.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
 import type { NetInterface } from "../net/netns.ts"
@@ -103,6 +104,8 @@ export interface IpvsBackendContext {
   readonly network: Network
   readonly stack: NetfilterStack
   readonly spec: KubeProxySpec
+  /** Seed of the run: sync durations drawn from a profile use "node/<name>/kube-proxy/sync-cost". */
+  readonly seed?: number
 }
 
 /** What a sync carries from its start to its end. */
@@ -175,7 +178,10 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.settings = c.spec.ipvs ?? DEFAULT_IPVS_PROXY_SPEC
     this.config = ipvsConfigFrom(c.spec)
     this.ipvsCost = new IpvsSyncCostModel(this.settings.syncCost)
-    this.iptablesCost = new IptablesSyncCostModel(c.spec.syncCost.iptables)
+    this.iptablesCost = new IptablesSyncCostModel(
+      c.spec.syncCost.iptables,
+      c.seed === undefined ? undefined : Rng.stream(c.seed, `node/${c.node.name}/kube-proxy/sync-cost`),
+    )
     // NewProxier: conntrack=1, expire_nodest_conn=1, expire_quiescent_template=1 (conn_reuse_mode
     // stays 1 on kernels >= 5.9), then `ipvsadm --set` when a timeout is configured.
     const sysctls = new Map(ipvsSysctls(this.config, NODE_KERNEL).map((s) => [s.path, s.value]))

@@ -5,6 +5,7 @@
  * executed packet by packet; the scenario loader refuses any other mode (`kubeProxy.mode`), so a
  * run never reports figures a mode does not produce.
  */
+import { DEFAULT_NFTABLES_SYNC_COST, IptablesSyncCostModel, NftablesSyncCostModel } from "../proxy/sync-cost.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
 import type { Scheduler } from "../sim/scheduler.ts"
@@ -34,10 +35,16 @@ export interface ProxyBackendContext {
   readonly serviceCIDRs?: readonly string[]
 }
 
+/** The stream a node's sync durations are drawn from when a profile varies them. */
+export function syncCostRng(c: ProxyBackendContext): Rng {
+  return Rng.stream(c.seed, `node/${c.node.name}/kube-proxy/sync-cost`)
+}
+
 export type ProxyBackendFactory = (context: ProxyBackendContext) => ProxyBackend
 
 export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
-  iptables: (c) => new IptablesBackend(c.node, c.stack, c.spec),
+  iptables: (c) =>
+    new IptablesBackend(c.node, c.stack, c.spec, new IptablesSyncCostModel(c.spec.syncCost.iptables, syncCostRng(c))),
   nftables: (c) =>
     new NftablesBackend(
       c.node,
@@ -45,6 +52,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       c.spec,
       Rng.stream(c.seed, `node/${c.node.name}/nftables/numgen`),
       c.serviceCIDRs ?? [],
+      new NftablesSyncCostModel(c.spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST, syncCostRng(c)),
     ),
   userspace: (c) => new UserspaceBackend(c),
   ipvs: (c) => new IpvsBackend(c),

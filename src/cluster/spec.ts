@@ -8,6 +8,7 @@ import type { KubeObject } from "../k8s/types.ts"
 import type { LoadBalancerSpec } from "../lb/loadbalancer.ts"
 import type { NetworkLinkSpec } from "../net/cni.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
+import type { DistributionSpec } from "../sim/distribution.ts"
 import type { IptablesSyncCost, IpvsSyncCost, NftablesSyncCost } from "../proxy/sync-cost.ts"
 
 /**
@@ -205,6 +206,12 @@ export interface ServerSpec {
   /** Service time per request: fixed, or exponential with this mean. */
   readonly serviceTimeNs: number
   readonly serviceTimeDistribution: "fixed" | "exponential"
+  /** server.serviceTime was written: it applies to every image (the registry's defaults do not). */
+  readonly serviceTimePinned?: boolean
+  /** Service-time distribution per image repository name or program name (server.images). */
+  readonly byImage?: Readonly<Record<string, DistributionSpec>>
+  /** CPUs each application server serves on (absent: its node's CPUs; 0: unlimited). */
+  readonly cpus?: number
 }
 
 export type WorkloadSource =

@@ -10,6 +10,7 @@
  * run at theirs. The run ends at the scenario duration, or earlier once every workload has finished
  * and no timeline step is left.
  */
+import { compileCosts, type CostSamplers } from "../sim/costs.ts"
 import { Apps, type AppsListener } from "../apps/apps.ts"
 import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig } from "../apps/client.ts"
 import { HttpClient, HttpServer, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
@@ -108,6 +109,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   /** Last time an EndpointSlice or Service changed (for "endpoints programmed" waits). */
   private lastServiceChangeNs = 0
   private building = true
+  /** The calibration profile's samplers (cluster.network.costs); null for hand-built constant specs. */
+  private readonly costSamplers: CostSamplers | null
 
   constructor(
     readonly spec: ScenarioSpec,
@@ -124,6 +127,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.workloads = spec.workloads.map((w, index) => ({ spec: w, index, clients: [], service: null, started: false }))
 
     const c = spec.cluster
+    this.costSamplers = c.network.costs === undefined ? null : compileCosts(c.network.costs)
     this.clusterNet = new ClusterNetwork(this.network, {
       cni: c.cni,
       network: c.network,
@@ -218,8 +222,23 @@ export class World implements ApiListener, EventHandler, AppsListener {
         raceRng: Rng.stream(this.seed, `node/${name}/conntrack-race`),
       },
       ruleCostNs: kp.ruleCostNs,
+      // A calibration profile's rule and conntrack cost distributions (scenario/profile.ts).
+      ...(this.costSamplers !== null
+        ? {
+            costs: {
+              filterRule: this.costSamplers.iptablesFilterRuleNs,
+              natRule: this.costSamplers.iptablesNatRuleNs,
+              conntrackLookup: this.costSamplers.conntrackLookupNs,
+              conntrackNew: this.costSamplers.conntrackNewNs,
+              rng: Rng.stream(this.seed, `node/${name}/netfilter/costs`),
+            },
+          }
+        : {}),
     })
     net.ns.filter = filter
+    // With a cost profile, the node's packet processing contends for its CPUs (softirq, NET_RX).
+    if (this.costSamplers !== null)
+      this.network.setNamespaceCpus(net.ns, nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
     const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
@@ -414,6 +433,18 @@ export class World implements ApiListener, EventHandler, AppsListener {
         ns: runtime.ns,
         identity,
         serviceTime: this.serviceTime(),
+        serviceTimes: {
+          pinned: this.spec.server.serviceTimePinned ?? true,
+          ...(this.spec.server.byImage !== undefined ? { byImage: this.spec.server.byImage } : {}),
+          // Hand-built specs (serviceTimePinned absent) keep unlimited concurrency.
+          cpus:
+            this.spec.server.cpus ??
+            (this.spec.server.serviceTimePinned === undefined
+              ? 0
+              : (this.spec.cluster.nodes.find((n) => n.name === runtime.node)?.cpus ??
+                this.spec.cluster.cpus ??
+                NODE_CPUS_DEFAULT)),
+        },
         rng: Rng.stream(this.seed, `pod/${runtime.key}/server`),
         dnsRng: () => Rng.stream(this.seed, `pod/${runtime.key}/coredns`),
         coreDns: () => this.coreDnsSetup(runtime.node),

@@ -32,6 +32,8 @@
  * lossPartsPerMillion per traversal.
  */
 import { assert } from "../sim/assert.ts"
+import { compileCosts, type CostParameters, type CostSamplers } from "../sim/costs.ts"
+import type { Distribution } from "../sim/distribution.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { cidr, cidrAddress, cidrContains, cidrSize, formatIpv4, ipv4 } from "../wire/ipv4.ts"
 import type { Network } from "./network.ts"
@@ -55,6 +57,12 @@ export interface NetworkLinkSpec {
   readonly lossPartsPerMillion: number
   /** Transmit queue bound per link, in packets (drops beyond it are counted). */
   readonly queuePacketsMax: number
+  /**
+   * Cost distributions (a calibration profile, sim/costs.ts). When present, link latencies are
+   * drawn per packet from them (veth, bridge, fabric same/cross zone, external) and the constant
+   * latencies above are only their medians; absent (hand-built specs), the constants apply.
+   */
+  readonly costs?: CostParameters
 }
 
 export interface ClusterNetworkOptions {
@@ -125,6 +133,14 @@ export class ClusterNetwork {
   private externalIndexNext = 10
   private readonly externalBridge: NetInterface
   private readonly vethNames = new Set<string>()
+  /** The profile's samplers (NetworkLinkSpec.costs); null: the constant latencies. */
+  private readonly samplers: CostSamplers | null
+
+  /** Both ends of a veth pair draw their one-way latency from `dist` (each end its own stream). */
+  private drawLatency(ends: readonly NetInterface[], dist: Distribution | undefined): void {
+    if (dist === undefined) return
+    for (const end of ends) this.net.setLinkLatency(end, dist)
+  }
 
   constructor(
     readonly net: Network,
@@ -136,6 +152,9 @@ export class ClusterNetwork {
     this.externalCidr = cidr(options.externalCidr ?? "203.0.113.0/24")
     this.nodePodPrefixLength = options.nodePodCidrPrefixLength ?? 24
     this.fabric = net.createFabric("fabric", spec.crossNodeLatencyNs, spec.crossZoneLatencyNs)
+    this.samplers = spec.costs === undefined ? null : compileCosts(spec.costs)
+    if (this.samplers !== null)
+      net.setFabricLatency(this.fabric, this.samplers.nodeFabricSameZoneNs, this.samplers.nodeFabricCrossZoneNs)
     this.edge = net.createNamespace("edge", { ipForward: true })
     this.edgeIp = cidrAddress(this.nodeCidr, 1)
     this.usedAddresses.add(this.edgeIp)
@@ -207,6 +226,7 @@ export class ClusterNetwork {
       const base = cidrAddress(this.podCidr, index * 2 ** (32 - this.nodePodPrefixLength))
       const podCidr = cidr(`${formatIpv4(base)}/${this.nodePodPrefixLength}`)
       const bridge = net.addBridge(ns, "cni0", this.options.network.mtuBytes)
+      this.drawLatency([bridge], this.samplers?.bridgeHopNs)
       net.addAddress(bridge, cidrAddress(podCidr, 1), podCidr.prefixLength)
       node = new NodeNet(name, zone, ns, address, eth0, podCidr, bridge)
       for (const other of this.nodes) {
@@ -257,6 +277,7 @@ export class ClusterNetwork {
         this.hostVethName("veth", name, 8),
         this.vethLink(latencyNs),
       )
+      this.drawLatency([eth0, host], this.samplers?.vethHopNs)
       net.addAddress(eth0, address, podCidr.prefixLength)
       net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
       net.attachToBridge(node.bridge as NetInterface, host, address)
@@ -271,6 +292,7 @@ export class ClusterNetwork {
         this.hostVethName("eni", name, 11),
         this.vethLink(latencyNs),
       )
+      this.drawLatency([eth0, host], this.samplers?.vethHopNs)
       net.addAddress(eth0, address, 32)
       net.addRoute(ns, `169.254.1.1/32`, eth0)
       net.addRoute(ns, "0.0.0.0/0", eth0, AWS_POD_GATEWAY)
@@ -334,6 +356,7 @@ export class ClusterNetwork {
       `ext-${this.externals.length}`,
       this.vethLink(this.options.network.externalLatencyNs),
     )
+    this.drawLatency([eth0, edgeSide], this.samplers?.externalNs)
     const gateway = cidrAddress(this.externalCidr, 1)
     net.addAddress(eth0, address, inside ? this.externalCidr.prefixLength : 32)
     if (!inside) {

@@ -8,6 +8,7 @@
  *
  * Interfaces are created once at build time; on the packet path they are looked up by integer index.
  */
+import type { Distribution } from "../sim/distribution.ts"
 import type { Rng } from "../sim/rng.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { FilterHost, PacketFilter } from "./hooks.ts"
@@ -61,10 +62,20 @@ export class Fabric {
     public crossZoneLatencyNs: number,
   ) {}
 
+  /**
+   * Per-packet latency draws (a calibration profile); null: the constants above. Each port draws
+   * from its own stream (NetInterface.latencyRng).
+   */
+  sameZoneLatency: Distribution | null = null
+  crossZoneLatency: Distribution | null = null
+
   /** Zone -1 (an edge router) is at same-zone distance from every zone. */
+  isCrossZone(from: NetInterface, to: NetInterface): boolean {
+    return !(from.zone === to.zone || from.zone < 0 || to.zone < 0)
+  }
+
   latencyNs(from: NetInterface, to: NetInterface): number {
-    if (from.zone === to.zone || from.zone < 0 || to.zone < 0) return this.sameZoneLatencyNs
-    return this.crossZoneLatencyNs
+    return this.isCrossZone(from, to) ? this.crossZoneLatencyNs : this.sameZoneLatencyNs
   }
 }
 
@@ -94,6 +105,19 @@ export class NetInterface {
   lossPartsPerMillion: number
   queuePacketsMax: number
   lossRng: Rng | null = null
+  /**
+   * Latency drawn per packet (veth hop, or a bridge's own hop added to its port's); null = the
+   * constant latencyNs. latencyRng is this transmitter's stream ("net/link/<ns>/<ifname>/latency"),
+   * set whenever a draw can vary (here or on the fabric this NIC is attached to).
+   */
+  latencyDist: Distribution | null = null
+  latencyRng: Rng | null = null
+  /**
+   * Arrival time of the last packet sent on this link (per zone class on a fabric): a packet
+   * never overtakes the one before it on the same link, whatever latency it drew.
+   */
+  lastArriveNs = 0
+  lastArriveCrossZoneNs = 0
 
   /** Transmitter busy until this time (last departure). */
   busyUntilNs = 0
@@ -149,6 +173,12 @@ export class NetNs implements FilterHost {
   tcpPortCursor = -1
   /** Local deliveries keep FIFO order even when per-packet costs differ. */
   lastDeliverNs = 0
+  /**
+   * Softirq CPUs of this namespace's kernel (a node's NET_RX work): the time each becomes free.
+   * Packet-processing costs (netfilter, forwarding) occupy one CPU each, first free first, so
+   * a busy node delays its other packets. null: costs delay packets without contention.
+   */
+  cpuFreeAtNs: Float64Array | null = null
 
   constructor(
     readonly id: number,

@@ -22,6 +22,7 @@
  */
 import { assert } from "../sim/assert.ts"
 import { Rng } from "../sim/rng.ts"
+import type { Distribution } from "../sim/distribution.ts"
 import type { IntMap } from "../sim/int-map.ts"
 import type { EventHandler, Scheduler } from "../sim/scheduler.ts"
 import { DropReason } from "../wire/drop-reason.ts"
@@ -208,6 +209,32 @@ export class Network implements EventHandler, NetIo {
     return iface
   }
 
+  /**
+   * Draws `iface`'s latency per packet from `dist` (its own stream "net/link/<ns>/<ifname>/latency");
+   * a fixed distribution sets the constant instead (no stream, no draws: constant-cost results
+   * stay bit-identical). On a bridge the latency is its own hop, added to the port's.
+   */
+  setLinkLatency(iface: NetInterface, dist: Distribution): void {
+    if (dist.isFixed) {
+      iface.latencyNs = dist.fixedNs
+      iface.latencyDist = null
+      return
+    }
+    iface.latencyDist = dist
+    iface.latencyRng ??= Rng.stream(this.seed, `net/link/${iface.ns.name}/${iface.name}/latency`)
+  }
+
+  /** The fabric's latencies drawn per packet (same zone, cross zone); fixed ones stay constants. */
+  setFabricLatency(fabric: Fabric, sameZone: Distribution, crossZone: Distribution): void {
+    fabric.sameZoneLatencyNs = sameZone.fixedNs
+    fabric.crossZoneLatencyNs = crossZone.fixedNs
+    fabric.sameZoneLatency = sameZone.isFixed ? null : sameZone
+    fabric.crossZoneLatency = crossZone.isFixed ? null : crossZone
+    if (fabric.sameZoneLatency !== null || fabric.crossZoneLatency !== null)
+      for (const port of fabric.ports)
+        port.latencyRng ??= Rng.stream(this.seed, `net/link/${port.ns.name}/${port.name}/latency`)
+  }
+
   createFabric(name: string, sameZoneLatencyNs: number, crossZoneLatencyNs: number): Fabric {
     const fabric = new Fabric(name, sameZoneLatencyNs, crossZoneLatencyNs)
     this.fabrics.push(fabric)
@@ -226,6 +253,8 @@ export class Network implements EventHandler, NetIo {
     iface.fabric = fabric
     iface.zone = zone
     fabric.ports.push(iface)
+    if (fabric.sameZoneLatency !== null || fabric.crossZoneLatency !== null)
+      iface.latencyRng = Rng.stream(this.seed, `net/link/${ns.name}/${name}/latency`)
     return iface
   }
 
@@ -429,7 +458,7 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
-    this.transmit(iface, nextHop, handle, readyNs + costNs)
+    this.transmit(iface, nextHop, handle, this.processed(ns, readyNs, costNs))
   }
 
   /**
@@ -480,7 +509,7 @@ export class Network implements EventHandler, NetIo {
         costNs += filter.lastCostNs
         if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
-      let atNs = nowNs + costNs
+      let atNs = this.processed(ns, nowNs, costNs)
       if (atNs < ns.lastDeliverNs) atNs = ns.lastDeliverNs
       ns.lastDeliverNs = atNs
       if (atNs === nowNs) this.deliver(ns, handle, nowNs)
@@ -528,7 +557,29 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
     }
     this.counters.forwarded++
-    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, nowNs + costNs)
+    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, this.processed(ns, nowNs, costNs))
+  }
+
+  /**
+   * `costNs` of packet processing in `ns` becoming ready at `readyNs`: without softirq CPUs
+   * (NetNs.cpuFreeAtNs) it ends at readyNs + costNs; with them it runs on the CPU free first, after
+   * the work queued there (a FIFO server with as many servers as CPUs), and ends when it is done.
+   */
+  private processed(ns: NetNs, readyNs: number, costNs: number): number {
+    const cpus = ns.cpuFreeAtNs
+    if (cpus === null || costNs === 0) return readyNs + costNs
+    let best = 0
+    for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
+    const startNs = cpus[best] > readyNs ? cpus[best] : readyNs
+    const endNs = startNs + costNs
+    cpus[best] = endNs
+    return endNs
+  }
+
+  /** Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed). */
+  setNamespaceCpus(ns: NetNs, cpus: number): void {
+    assert(Number.isInteger(cpus) && cpus >= 1, `cpus ${cpus}`)
+    ns.cpuFreeAtNs = new Float64Array(cpus)
   }
 
   /** DROP, REJECT or STOLEN verdict at a hook. */
@@ -571,17 +622,23 @@ export class Network implements EventHandler, NetIo {
     let tx = iface
     let to: NetInterface
     let latencyNs: number
+    // A latency drawn per packet (latencyRng set) is clamped below so the link stays FIFO; the
+    // fabric keeps one FIFO per zone class (same-zone packets do not wait behind cross-zone ones).
+    let crossZone = false
     switch (iface.kind) {
       case InterfaceKind.VETH:
         to = iface.peer as NetInterface
-        latencyNs = iface.latencyNs
+        latencyNs = iface.latencyDist === null ? iface.latencyNs : iface.latencyDist.sample(iface.latencyRng as Rng)
         break
       case InterfaceKind.FABRIC: {
         const fabric = iface.fabric as Fabric
         const neighbour = fabric.neighbours.get(nextHop)
         if (neighbour === undefined || neighbour === iface) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
         to = neighbour
-        latencyNs = fabric.latencyNs(iface, neighbour)
+        crossZone = fabric.isCrossZone(iface, neighbour)
+        const dist = crossZone ? fabric.crossZoneLatency : fabric.sameZoneLatency
+        if (dist === null) latencyNs = crossZone ? fabric.crossZoneLatencyNs : fabric.sameZoneLatencyNs
+        else latencyNs = dist.sample(iface.latencyRng as Rng)
         break
       }
       case InterfaceKind.BRIDGE: {
@@ -590,7 +647,10 @@ export class Network implements EventHandler, NetIo {
         if (port === undefined) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
         tx = port
         to = port.peer as NetInterface
-        latencyNs = port.latencyNs
+        latencyNs = port.latencyDist === null ? port.latencyNs : port.latencyDist.sample(port.latencyRng as Rng)
+        // The bridge's own forwarding hop (br_forward), drawn from the bridge's stream.
+        if (iface.latencyDist !== null) latencyNs += iface.latencyDist.sample(iface.latencyRng as Rng)
+        else latencyNs += iface.latencyNs
         break
       }
       case InterfaceKind.DUMMY:
@@ -626,7 +686,17 @@ export class Network implements EventHandler, NetIo {
     tx.txPackets++
     tx.txBytes += p.totalBytes
     this.counters.transmitted++
-    const arriveNs = departNs + latencyNs
+    let arriveNs = departNs + latencyNs
+    if (tx.latencyRng !== null || iface.latencyRng !== null) {
+      // FIFO per link: delivery = max(drawn arrival, the previous packet's arrival on this link).
+      if (crossZone) {
+        if (arriveNs < tx.lastArriveCrossZoneNs) arriveNs = tx.lastArriveCrossZoneNs
+        tx.lastArriveCrossZoneNs = arriveNs
+      } else {
+        if (arriveNs < tx.lastArriveNs) arriveNs = tx.lastArriveNs
+        tx.lastArriveNs = arriveNs
+      }
+    }
     if (this.capture !== null) this.capture.onInterfacePacket(p, tx, true, departNs)
     if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
     const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion

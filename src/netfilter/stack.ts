@@ -18,6 +18,7 @@
  * get their outer and inner headers translated (nf_nat_icmp_reply_translation).
  */
 import type { Rng } from "../sim/rng.ts"
+import type { Distribution } from "../sim/distribution.ts"
 import type { Packet } from "../wire/packet.ts"
 import { DropReason } from "../wire/drop-reason.ts"
 import { Protocol } from "../wire/protocol.ts"
@@ -49,11 +50,26 @@ export interface NetfilterOptions {
   readonly conntrackLookupCostNs?: number
   /** Extra simulated CPU to create, NAT and confirm a new entry (default 400 ns). */
   readonly conntrackNewCostNs?: number
+  /**
+   * Cost distributions of a calibration profile (sim/costs.ts), drawn from `costRng`; when given
+   * they replace the constants above: per-rule cost of the filter-side tables (raw, mangle,
+   * filter) and of the nat table, drawn once per hook pass and multiplied by the rules walked;
+   * conntrack lookup and new-entry costs drawn per event.
+   */
+  readonly costs?: NetfilterCostDraws
   /** Chains with at least this many rules are indexed (default 32). */
   readonly indexThreshold?: number
   /** xt_recent ip_list_tot (default 100) and ip_pkt_list_tot (default 20). */
   readonly recentListTotal?: number
   readonly recentPacketListTotal?: number
+}
+
+export interface NetfilterCostDraws {
+  readonly filterRule: Distribution
+  readonly natRule: Distribution
+  readonly conntrackLookup: Distribution
+  readonly conntrackNew: Distribution
+  readonly rng: Rng
 }
 
 export const ConntrackEvent = { NEW: 0, NAT: 1, CONFIRM: 2, INSERT_FAILED: 3, TABLE_FULL: 4, RELEASED: 5 } as const
@@ -106,6 +122,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private readonly stackChains: (Chain | null)[] = new Array<Chain | null>(JUMP_STACK_MAX).fill(null)
   private readonly stackPositions = new Int32Array(JUMP_STACK_MAX)
   private costRules = 0
+  /** Of costRules, those walked in the nat table (charged at the nat per-rule cost). */
+  private costNatRules = 0
+  /** Per-rule costs of the current hook pass (drawn at its start when a profile varies them). */
+  private ruleCostNowNs = 0
+  private natRuleCostNowNs = 0
+  private readonly costs: NetfilterCostDraws | null
+  /** True when a per-rule cost varies (drawn per hook pass). */
+  private readonly ruleCostsVary: boolean
+  private ruleCostsDrawn = false
   /**
    * Simulated CPU the current packet was charged at this namespace's earlier hooks (since its
    * PREROUTING or OUTPUT): with the current hook's charge so far, how far along its hooks it is.
@@ -140,6 +165,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.ruleCostNs = options.ruleCostNs ?? 50
     this.conntrackLookupCostNs = options.conntrackLookupCostNs ?? 100
     this.conntrackNewCostNs = options.conntrackNewCostNs ?? 400
+    this.costs = options.costs ?? null
+    this.ruleCostNowNs = this.ruleCostNs
+    this.natRuleCostNowNs = this.ruleCostNs
+    this.ruleCostsVary = false
+    if (this.costs !== null) {
+      this.ruleCostNowNs = this.costs.filterRule.drawReal(this.costs.rng)
+      this.natRuleCostNowNs = this.costs.natRule.drawReal(this.costs.rng)
+      this.ruleCostsVary = !this.costs.filterRule.isFixed || !this.costs.natRule.isFixed
+    }
     this.indexThreshold = options.indexThreshold ?? 32
     this.recentListTotal = options.recentListTotal ?? 100
     this.recentPacketListTotal = options.recentPacketListTotal ?? 20
@@ -286,6 +320,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     state.extraNs = 0
     this.hook = hook
     this.costRules = 0
+    this.costNatRules = 0
+    this.ruleCostsDrawn = false
     if (hook === Hook.PREROUTING || hook === Hook.OUTPUT) {
       // A packet that already carries a conntrack entry keeps it and conntrack in leaves it alone
       // (nf_conntrack_in: an skb with a non-template ct is accepted as is): one looped back over lo
@@ -319,7 +355,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     // nor continues it).
     if (v !== Verdict.ACCEPT && v !== Verdict.STOLEN) this.discard(packet)
     this.rulesEvaluated += this.costRules
-    this.lastCostNs = this.costRules * this.ruleCostNs + state.extraNs
+    this.lastCostNs = this.rulesCostNs() + state.extraNs
     this.packetCostNs += this.lastCostNs
     return v
   }
@@ -339,7 +375,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c) at PREROUTING and OUTPUT. */
   conntrackIn(packet: Packet, state: NfHookState): Verdict {
     if (this.loopback) return Verdict.ACCEPT
-    state.extraNs += this.conntrackLookupCostNs
+    const costs = this.costs
+    state.extraNs += costs === null ? this.conntrackLookupCostNs : costs.conntrackLookup.sample(costs.rng)
     const before = this.conntrack.created
     const drop = this.conntrack.packetIn(packet, state.nowNs)
     if (drop >= 0) {
@@ -348,7 +385,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       return Verdict.DROP
     }
     if (this.conntrack.created !== before) {
-      state.extraNs += this.conntrackNewCostNs
+      state.extraNs += costs === null ? this.conntrackNewCostNs : costs.conntrackNew.sample(costs.rng)
       this.tracer?.conntrack(ConntrackEvent.NEW, packet.ctId, packet)
     }
     return Verdict.ACCEPT
@@ -467,11 +504,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     if (index === null) {
       for (let i = start; i < rules.length; i++) {
         if (rules[i].evaluate(ctx)) {
-          this.costRules += i - start + 1
+          this.chargeRules(i - start + 1)
           return i
         }
       }
-      this.costRules += rules.length - start
+      this.chargeRules(rules.length - start)
       return -1
     }
     const a = index.exactBucket(packet.dstAddr, packet.protocol, packet.dstPort)
@@ -497,15 +534,21 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       }
       if (i === 0x7fffffff) break
       if (rules[i].evaluate(ctx)) {
-        this.costRules += i - start + 1
+        this.chargeRules(i - start + 1)
         return i
       }
     }
-    this.costRules += rules.length - start
+    this.chargeRules(rules.length - start)
     return -1
   }
 
   // -------------------------------------------------------------------------------------------
+  /** Counts rules a linear walk evaluates (nat-table rules also apart: they cost differently). */
+  private chargeRules(n: number): void {
+    this.costRules += n
+    if (this.tableId === TableId.NAT) this.costNatRules += n
+  }
+
   // NAT
 
   /**
@@ -579,7 +622,21 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   /** Simulated CPU charged to the current packet in this namespace so far (earlier hooks + this one). */
   private elapsedNs(state: NfHookState): number {
-    return this.packetCostNs + this.costRules * this.ruleCostNs + state.extraNs
+    return this.packetCostNs + this.rulesCostNs() + state.extraNs
+  }
+
+  /** The rules walked in this hook pass so far, at this pass's per-rule costs (integer ns). */
+  private rulesCostNs(): number {
+    if (this.costRules === 0) return 0
+    if (this.ruleCostsVary && !this.ruleCostsDrawn) {
+      // Drawn once per hook pass, on first use: a pass that walks no rule draws nothing.
+      const c = this.costs as NetfilterCostDraws
+      this.ruleCostNowNs = c.filterRule.drawReal(c.rng)
+      this.natRuleCostNowNs = c.natRule.drawReal(c.rng)
+      this.ruleCostsDrawn = true
+    }
+    const nat = this.costNatRules
+    return Math.round((this.costRules - nat) * this.ruleCostNowNs + nat * this.natRuleCostNowNs)
   }
 
   /**

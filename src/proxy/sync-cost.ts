@@ -13,6 +13,9 @@
  * superlinear growth libiptc shows past ~20,000 input lines (the per-line coefficient is a fit).
  */
 
+import { Distribution, type DistributionSpec } from "../sim/distribution.ts"
+import type { Rng } from "../sim/rng.ts"
+
 /** The size of one sync, as each mode's cost model reads it. Fields a mode does not use are 0. */
 export interface SyncWork {
   /**
@@ -47,6 +50,13 @@ export interface IptablesSyncCost {
   readonly perTableRuleNs: number
   /** Per line of the restore input (parse, libiptc chain edits). */
   readonly perInputLineNs: number
+  /**
+   * A calibration profile's distributions of fixedNs (iptablesRestoreBaseNs) and perTableRuleNs
+   * (iptablesRestorePerRuleNs), drawn once per sync from the model's stream; the numbers above are
+   * then their medians. Absent: the numbers are constants.
+   */
+  readonly fixedDistribution?: DistributionSpec
+  readonly perTableRuleDistribution?: DistributionSpec
 }
 
 /**
@@ -70,6 +80,9 @@ export interface NftablesSyncCost {
   readonly perCommandNs: number
   /** Per object already in the table (nft's cache fetch before the transaction). */
   readonly perTableObjectNs: number
+  /** Profile distributions of fixedNs (nftApplyBaseNs) and perCommandNs (nftApplyPerElementNs), drawn per sync. */
+  readonly fixedDistribution?: DistributionSpec
+  readonly perCommandDistribution?: DistributionSpec
 }
 
 /**
@@ -108,9 +121,9 @@ export const DEFAULT_IPVS_SYNC_COST: IpvsSyncCost = {
   perObjectNs: 9,
 }
 
-function checkParameters(mode: SyncCostMode, parameters: Readonly<Record<string, number>>): void {
+function checkParameters(mode: SyncCostMode, parameters: Readonly<Record<string, unknown>>): void {
   for (const [name, value] of Object.entries(parameters))
-    if (!(Number.isSafeInteger(value) && value >= 0))
+    if (typeof value !== "object" && !(Number.isSafeInteger(value) && (value as number) >= 0))
       throw new Error(`${mode} sync cost: ${name} must be a non-negative integer ns, got ${value}`)
 }
 
@@ -120,27 +133,70 @@ function checkWork(work: SyncWork): void {
       throw new Error(`sync work: ${name} must be a non-negative integer, got ${value}`)
 }
 
+/**
+ * A sync's fixed part and per-unit cost: the constants, or draws (one per sync) from a profile's
+ * distributions when the model has a stream. Fixed distributions draw nothing.
+ */
+class SyncDraws {
+  private readonly fixed: Distribution | null
+  private readonly perUnit: Distribution | null
+  constructor(
+    fixedSpec: DistributionSpec | undefined,
+    perUnitSpec: DistributionSpec | undefined,
+    private readonly rng: Rng | undefined,
+  ) {
+    this.fixed = rng !== undefined && fixedSpec !== undefined ? new Distribution(fixedSpec) : null
+    this.perUnit = rng !== undefined && perUnitSpec !== undefined ? new Distribution(perUnitSpec) : null
+  }
+  fixedNs(constantNs: number): number {
+    return this.fixed === null ? constantNs : this.fixed.sample(this.rng as Rng)
+  }
+  /** units x per-unit cost, rounded once (a per-unit draw may have a fraction of a ns). */
+  unitsNs(units: number, constantNs: number): number {
+    return this.perUnit === null ? units * constantNs : Math.round(units * this.perUnit.drawReal(this.rng as Rng))
+  }
+}
+
 export class IptablesSyncCostModel implements SyncCostModel {
   readonly mode = "iptables"
-  constructor(readonly parameters: IptablesSyncCost = DEFAULT_IPTABLES_SYNC_COST) {
+  private readonly draws: SyncDraws
+  /** `rng`: the stream profile distributions are drawn from (without it the numbers are constants). */
+  constructor(
+    readonly parameters: IptablesSyncCost = DEFAULT_IPTABLES_SYNC_COST,
+    rng?: Rng,
+  ) {
     checkParameters(this.mode, { ...parameters })
+    this.draws = new SyncDraws(parameters.fixedDistribution, parameters.perTableRuleDistribution, rng)
   }
   durationNs(work: SyncWork): number {
     checkWork(work)
     const p = this.parameters
-    return p.fixedNs + p.perTableRuleNs * work.objectsTotal + p.perInputLineNs * work.objectsChanged
+    return (
+      this.draws.fixedNs(p.fixedNs) +
+      this.draws.unitsNs(work.objectsTotal, p.perTableRuleNs) +
+      p.perInputLineNs * work.objectsChanged
+    )
   }
 }
 
 export class NftablesSyncCostModel implements SyncCostModel {
   readonly mode = "nftables"
-  constructor(readonly parameters: NftablesSyncCost = DEFAULT_NFTABLES_SYNC_COST) {
+  private readonly draws: SyncDraws
+  constructor(
+    readonly parameters: NftablesSyncCost = DEFAULT_NFTABLES_SYNC_COST,
+    rng?: Rng,
+  ) {
     checkParameters(this.mode, { ...parameters })
+    this.draws = new SyncDraws(parameters.fixedDistribution, parameters.perCommandDistribution, rng)
   }
   durationNs(work: SyncWork): number {
     checkWork(work)
     const p = this.parameters
-    return p.fixedNs + p.perCommandNs * work.transactionCommands + p.perTableObjectNs * work.objectsTotal
+    return (
+      this.draws.fixedNs(p.fixedNs) +
+      this.draws.unitsNs(work.transactionCommands, p.perCommandNs) +
+      p.perTableObjectNs * work.objectsTotal
+    )
   }
 }
 

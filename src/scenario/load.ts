@@ -54,6 +54,9 @@ import {
   type WorkloadEntry,
 } from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
+import { decodeDistribution, decodeProfileText, defaultCosts, profilePath } from "./profile.ts"
+import { COST_PARAMETERS, type CostParameter, type CostParameters } from "../sim/costs.ts"
+import { Distribution, type DistributionSpec } from "../sim/distribution.ts"
 import { parseBandwidthBps, parseBytes, parseDurationNs, parseLossPpm, parseRatePerSecond } from "./units.ts"
 
 /** RFC 1123 subdomain (lower case, as the API server checks pod search domains). */
@@ -239,6 +242,15 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
 }
 
 const DURATION = (text: string): number => mustParse(parseDurationNs(text))
+
+/** The median of a cost distribution, integer ns. */
+const medianNs = (spec: DistributionSpec): number => new Distribution(spec).quantileNs(0.5)
+
+function profileReadError(error: unknown): string {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  if (code === "ENOENT") return "no such file (a path relative to the scenario, or a shipped name: default, constant)"
+  return error instanceof Error ? error.message : String(error)
+}
 
 /** A node's kernel conntrack settings as written -> spec (probability -> parts per million). */
 function nodeConntrack(c: {
@@ -557,10 +569,24 @@ class Context {
     )
 
     const serviceTime = file.server?.serviceTime
-    const server: ServerSpec =
+    const serviceTimeBase: ServerSpec =
       serviceTime === undefined || typeof serviceTime === "string"
         ? { serviceTimeNs: DURATION(serviceTime ?? DEFAULTS.serviceTime), serviceTimeDistribution: "fixed" }
         : { serviceTimeNs: DURATION(serviceTime.exponential), serviceTimeDistribution: "exponential" }
+    // server.images: a service-time distribution per image repository name or image program
+    // (apps/images.ts); server.serviceTime pins every image to it (the registry's defaults aside).
+    const byImage: Record<string, DistributionSpec> = {}
+    for (const [image, raw] of Object.entries(file.server?.images ?? {})) {
+      const decoded = decodeDistribution(raw, true)
+      if ("message" in decoded) this.error(["server", "images", image, ...decoded.path], decoded.message)
+      else byImage[image] = decoded.spec
+    }
+    const server: ServerSpec = {
+      ...serviceTimeBase,
+      serviceTimePinned: serviceTime !== undefined,
+      ...(Object.keys(byImage).length > 0 ? { byImage } : {}),
+      ...(file.server?.cpus !== undefined ? { cpus: file.server.cpus } : {}),
+    }
     const spec: ScenarioSpec = {
       name: file.metadata.name,
       file: this.file,
@@ -629,9 +655,73 @@ class Context {
     }
   }
 
+  /**
+   * The cost parameters (sim/costs.ts): profiles/default.yaml, then the scenario's profile
+   * (cluster.network.profile), then the per-parameter overrides (cluster.network.<parameter>), then
+   * the constant keys of earlier versions, each a fixed override: sameNodeLatency (the veth hop,
+   * bridge included: bridgeHopNs 0), crossNodeLatency, crossZoneLatency, externalLatency,
+   * kubeProxy.ruleCost (filter and nat rules) and the kubeProxy.syncCost fixed/perRule/perCommand keys.
+   */
+  private costs(file: ScenarioFile): CostParameters {
+    this.costsMemo ??= this.resolveCosts(file)
+    return this.costsMemo
+  }
+
+  private costsMemo: CostParameters | undefined
+
+  private resolveCosts(file: ScenarioFile): CostParameters {
+    const n = file.cluster?.network ?? {}
+    const base = defaultCosts()
+    const costs: Record<CostParameter, DistributionSpec> = { ...base.costs }
+    if (n.profile !== undefined) {
+      const path = profilePath(n.profile, this.file)
+      let text: string | undefined
+      try {
+        text = this.readFile(path)
+      } catch (error) {
+        this.error(["cluster", "network", "profile"], `cannot read profile ${path}: ${profileReadError(error)}`)
+      }
+      if (text !== undefined) {
+        const result = decodeProfileText(path, text)
+        if (!result.ok) this.issues.push(...result.issues)
+        else Object.assign(costs, result.profile.parameters)
+      }
+    }
+    const record = n as Readonly<Record<string, unknown>>
+    for (const name of COST_PARAMETERS) {
+      const raw = record[name]
+      if (raw === undefined) continue
+      const decoded = decodeDistribution(raw, true)
+      if ("message" in decoded) this.error(["cluster", "network", name, ...decoded.path], decoded.message)
+      else costs[name] = decoded.spec
+    }
+    const fixed = (text: string): DistributionSpec => ({ kind: "fixed", valueNs: DURATION(text) })
+    if (n.sameNodeLatency !== undefined) {
+      costs.vethHopNs = fixed(n.sameNodeLatency)
+      costs.bridgeHopNs = { kind: "fixed", valueNs: 0 }
+    }
+    if (n.crossNodeLatency !== undefined) costs.nodeFabricSameZoneNs = fixed(n.crossNodeLatency)
+    if (n.crossZoneLatency !== undefined) costs.nodeFabricCrossZoneNs = fixed(n.crossZoneLatency)
+    if (n.externalLatency !== undefined) costs.externalNs = fixed(n.externalLatency)
+    const k = file.kubeProxy
+    if (k?.ruleCost !== undefined) {
+      costs.iptablesFilterRuleNs = fixed(k.ruleCost)
+      costs.iptablesNatRuleNs = fixed(k.ruleCost)
+    }
+    const ipt = k?.syncCost?.iptables
+    if (ipt?.fixed !== undefined) costs.iptablesRestoreBaseNs = fixed(ipt.fixed)
+    if (ipt?.perRule !== undefined) costs.iptablesRestorePerRuleNs = fixed(ipt.perRule)
+    const nft = k?.syncCost?.nftables
+    if (nft?.fixed !== undefined) costs.nftApplyBaseNs = fixed(nft.fixed)
+    if (nft?.perCommand !== undefined) costs.nftApplyPerElementNs = fixed(nft.perCommand)
+    if (k?.nftables?.lookupCost !== undefined) costs.nftSetLookupNs = fixed(k.nftables.lookupCost)
+    return costs
+  }
+
   private cluster(file: ScenarioFile): ClusterSpec {
     const c = file.cluster ?? {}
     const n = c.network ?? {}
+    const costs = this.costs(file)
     const nodesRaw = c.nodes ?? { count: DEFAULTS.nodeCount }
     const nodesMax = file.limits?.nodes ?? DEFAULTS.nodesMax
     const nodeCount = Array.isArray(nodesRaw) ? nodesRaw.length : (nodesRaw as { count: number }).count
@@ -705,10 +795,13 @@ class Context {
       ...(c.conntrack !== undefined ? { conntrack: nodeConntrack(c.conntrack) } : {}),
       ...(c.controllerManager !== undefined ? { controllerManager: { ...c.controllerManager } } : {}),
       network: {
-        sameNodeLatencyNs: DURATION(n.sameNodeLatency ?? DEFAULTS.sameNodeLatency),
-        crossNodeLatencyNs: DURATION(n.crossNodeLatency ?? DEFAULTS.crossNodeLatency),
-        crossZoneLatencyNs: DURATION(n.crossZoneLatency ?? DEFAULTS.crossZoneLatency),
-        externalLatencyNs: DURATION(n.externalLatency ?? DEFAULTS.externalLatency),
+        // The constant fields are the costs' medians: what code outside the packet path reads
+        // (CoreDNS's upstream round trip, NodeLocal DNSCache's).
+        sameNodeLatencyNs: medianNs(costs.vethHopNs),
+        crossNodeLatencyNs: medianNs(costs.nodeFabricSameZoneNs),
+        crossZoneLatencyNs: medianNs(costs.nodeFabricCrossZoneNs),
+        externalLatencyNs: medianNs(costs.externalNs),
+        costs,
         bandwidthBitsPerSecond: mustParse(parseBandwidthBps(n.bandwidth ?? DEFAULTS.bandwidth)),
         mtuBytes: n.mtu ?? DEFAULTS.mtu,
         lossPartsPerMillion: mustParse(parseLossPpm(n.loss ?? DEFAULTS.loss)),
@@ -757,6 +850,7 @@ class Context {
   }
 
   private kubeProxy(file: ScenarioFile): KubeProxySpec {
+    const costs = this.costs(file)
     const k = file.kubeProxy ?? {}
     const ct = k.conntrack ?? {}
     const syncPeriodNs = DURATION(k.syncPeriod ?? DEFAULTS.syncPeriod)
@@ -817,21 +911,28 @@ class Context {
       nfacct: k.nfacct ?? DEFAULTS.nfacct,
       randomFully: k.randomFully ?? DEFAULTS.randomFully,
       ruleCostNs: DURATION(k.ruleCost ?? DEFAULTS.ruleCost),
+      // The fixed and per-rule/per-command parts come from the cost profile (kubeProxy.syncCost
+      // keys pin them, see costs()); the numbers are the medians, the distributions drawn per sync.
       syncCost: {
         iptables: {
-          fixedNs: DURATION(k.syncCost?.iptables?.fixed ?? DEFAULTS.iptablesSyncFixed),
-          perTableRuleNs: DURATION(k.syncCost?.iptables?.perRule ?? DEFAULTS.iptablesSyncPerRule),
+          fixedNs: medianNs(costs.iptablesRestoreBaseNs),
+          perTableRuleNs: medianNs(costs.iptablesRestorePerRuleNs),
           perInputLineNs: DURATION(k.syncCost?.iptables?.perLine ?? DEFAULTS.iptablesSyncPerLine),
+          fixedDistribution: costs.iptablesRestoreBaseNs,
+          perTableRuleDistribution: costs.iptablesRestorePerRuleNs,
         },
         nftables: {
-          fixedNs: DURATION(k.syncCost?.nftables?.fixed ?? DEFAULTS.nftablesSyncFixed),
-          perCommandNs: DURATION(k.syncCost?.nftables?.perCommand ?? DEFAULTS.nftablesSyncPerCommand),
+          fixedNs: medianNs(costs.nftApplyBaseNs),
+          perCommandNs: medianNs(costs.nftApplyPerElementNs),
           perTableObjectNs: DURATION(k.syncCost?.nftables?.perObject ?? DEFAULTS.nftablesSyncPerObject),
+          fixedDistribution: costs.nftApplyBaseNs,
+          perCommandDistribution: costs.nftApplyPerElementNs,
         },
       },
       nftables: {
         expressionCostNs: DURATION(k.nftables?.expressionCost ?? DEFAULTS.nftablesExpressionCost),
-        lookupCostNs: DURATION(k.nftables?.lookupCost ?? DEFAULTS.nftablesLookupCost),
+        // nftSetLookupNs of the profile, at its median (nft lookups are charged as a constant).
+        lookupCostNs: medianNs(costs.nftSetLookupNs),
         fullSyncPeriodNs: DURATION(k.nftables?.fullSyncPeriod ?? DEFAULTS.nftablesFullSyncPeriod),
       },
       conntrack: {

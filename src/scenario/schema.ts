@@ -73,6 +73,24 @@ const NodeCount = Schema.Struct({
 export const Nodes = Schema.Union([Schema.Array(NodeEntry), NodeCount])
 
 const Network = Schema.Struct({
+  /** A calibration profile: profiles/NAME.yaml relative to the scenario, or a shipped name (default). */
+  profile: opt(Schema.String),
+  // Per-parameter overrides of the profile (a distribution, or a bare duration = fixed); decoded
+  // by scenario/profile.ts decodeDistribution, which reports positions below the key.
+  vethHopNs: opt(Schema.Unknown),
+  bridgeHopNs: opt(Schema.Unknown),
+  nodeFabricSameZoneNs: opt(Schema.Unknown),
+  nodeFabricCrossZoneNs: opt(Schema.Unknown),
+  externalNs: opt(Schema.Unknown),
+  iptablesFilterRuleNs: opt(Schema.Unknown),
+  iptablesNatRuleNs: opt(Schema.Unknown),
+  conntrackNewNs: opt(Schema.Unknown),
+  conntrackLookupNs: opt(Schema.Unknown),
+  nftSetLookupNs: opt(Schema.Unknown),
+  iptablesRestoreBaseNs: opt(Schema.Unknown),
+  iptablesRestorePerRuleNs: opt(Schema.Unknown),
+  nftApplyBaseNs: opt(Schema.Unknown),
+  nftApplyPerElementNs: opt(Schema.Unknown),
   sameNodeLatency: opt(DurationString),
   crossNodeLatency: opt(DurationString),
   crossZoneLatency: opt(DurationString),
@@ -256,6 +274,10 @@ const LoadBalancer = Schema.Struct({
 
 const Server = Schema.Struct({
   serviceTime: opt(Schema.Union([DurationString, Schema.Struct({ exponential: DurationString })])),
+  /** Service time per image (repository name, e.g. http-go, or program: nginx, generic): a distribution. */
+  images: opt(Schema.Record(Schema.String, Schema.Unknown)),
+  /** CPUs each application server serves requests on (default: its node's CPUs); 0 = unlimited. */
+  cpus: opt(NonNegativeInt),
 })
 
 const ExternalHost = Schema.Struct({

@@ -26,6 +26,8 @@ seed: 3
 duration: 10s
 cluster:
   nodes: { count: 2 }
+  # Constant costs: the pair's timing (the second datagram inside the first one's hooks) is the subject.
+  network: { profile: constant }
 ${conntrack}
 manifests:
   - inline:

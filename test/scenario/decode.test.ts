@@ -2,6 +2,7 @@
  * Scenario decoding: every shipped scenario decodes without issues; defaults are filled; bad
  * input yields every error at once, each printed as `file:line:column: path: message`.
  */
+import { defaultCosts } from "../../src/scenario/profile.ts"
 import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -54,15 +55,17 @@ describe("shipped scenarios", () => {
     const spec = result.scenario.spec
     expect(spec.cluster.nodes.map((n) => n.name)).toEqual(["node-1", "node-2", "node-3"])
     expect(spec.cluster.serviceCIDR).toBe("10.96.0.0/12")
+    // Latencies come from profiles/default.yaml (the constants are its medians).
     expect(spec.cluster.network).toEqual({
-      sameNodeLatencyNs: 20_000,
-      crossNodeLatencyNs: 250_000,
-      crossZoneLatencyNs: 1_000_000,
+      sameNodeLatencyNs: 6_000,
+      crossNodeLatencyNs: 130_000,
+      crossZoneLatencyNs: 470_000,
       externalLatencyNs: 5_000_000,
       bandwidthBitsPerSecond: 10_000_000_000,
       mtuBytes: 1500,
       lossPartsPerMillion: 0,
       queuePacketsMax: 1000,
+      costs: defaultCosts().costs,
     })
     expect(spec.kubeProxy.syncPeriodNs).toBe(30e9)
     expect(spec.kubeProxy.minSyncPeriodNs).toBe(1e9)

@@ -23,7 +23,12 @@ describe("kubeProxy nftables settings", () => {
     expect(kp.mode).toBe("nftables")
     expect(kp.nftables).toEqual(DEFAULT_NFTABLES_MODE)
     expect(DEFAULT_NFTABLES_MODE).toEqual({ expressionCostNs: 2, lookupCostNs: 60, fullSyncPeriodNs: 3600e9 })
-    expect(kp.syncCost.nftables).toEqual(DEFAULT_NFTABLES_SYNC_COST)
+    // The default profile's nftApplyBaseNs / nftApplyPerElementNs (fixed, at the measured figures).
+    expect(kp.syncCost.nftables).toEqual({
+      ...DEFAULT_NFTABLES_SYNC_COST,
+      fixedDistribution: { kind: "fixed", valueNs: DEFAULT_NFTABLES_SYNC_COST.fixedNs },
+      perCommandDistribution: { kind: "fixed", valueNs: DEFAULT_NFTABLES_SYNC_COST.perCommandNs },
+    })
   })
 
   it("reads every field with its unit", () => {
@@ -34,7 +39,13 @@ describe("kubeProxy nftables settings", () => {
     if (!r.ok) throw new Error(r.issues.map((i) => i.message).join("; "))
     const kp = r.scenario.spec.kubeProxy
     expect(kp.nftables).toEqual({ expressionCostNs: 10, lookupCostNs: 70, fullSyncPeriodNs: 300e9 })
-    expect(kp.syncCost.nftables).toEqual({ fixedNs: 1e6, perCommandNs: 2000, perTableObjectNs: 3 })
+    expect(kp.syncCost.nftables).toEqual({
+      fixedNs: 1e6,
+      perCommandNs: 2000,
+      perTableObjectNs: 3,
+      fixedDistribution: { kind: "fixed", valueNs: 1e6 },
+      perCommandDistribution: { kind: "fixed", valueNs: 2000 },
+    })
   })
 
   it("refuses a zero full-sync period and a malformed cost, with the field path", () => {

@@ -4,6 +4,7 @@
  * hook's cost includes them (expressionCost per expression, lookupCost per set lookup).
  * Method: quickstart.yaml with kubeProxy.mode nftables, traced from the client pod to the Service.
  */
+import { withConstantCosts } from "../constant-costs.ts"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -19,7 +20,8 @@ describe("trace in nftables mode", () => {
   it("reports the nft chains traversed, with the expressions charged", () => {
     const loaded = decodeScenarioText(QUICKSTART, withMode(readFileSync(QUICKSTART, "utf8"), "nftables"))
     if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("\n"))
-    const spec = loaded.scenario.spec
+    // The hook's cost below is the constant model's (100 ns lookup, 400 ns new entry).
+    const spec = withConstantCosts(loaded.scenario.spec)
     const r = traceScenario(spec, { from: "pod/busybox", to: "http-go-svc:80" })
     const hooks = r.events.filter((e): e is HookEvent => e.kind === "hook")
     const pre = hooks.find((h) => h.hook === "PREROUTING")

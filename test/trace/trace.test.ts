@@ -9,6 +9,7 @@
  * Method: the real runtime on the shipped scenarios (each traced once, in beforeAll), the CLI
  * in-process, and fast-check on the pure parsers and formatters.
  */
+import { withConstantCosts } from "../constant-costs.ts"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import fc from "fast-check"
@@ -36,7 +37,8 @@ const ETP = join(ROOT, "scenarios", "etp-local-vs-cluster.yaml")
 function spec(path: string): ScenarioSpec {
   const loaded = loadScenario(path)
   if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("\n"))
-  return loaded.scenario.spec
+  // The cost arithmetic below is the constant model's (50 ns a rule, 100 ns a lookup, 400 ns new).
+  return withConstantCosts(loaded.scenario.spec)
 }
 
 /** The spec with dns.mode static: no CoreDNS pods, so kube-system/kube-dns has no endpoints. */
