@@ -33,7 +33,8 @@ import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
 import { LoadBalancers } from "../lb/loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
-import { PROXY_BACKENDS } from "./proxy-backends.ts"
+import { PROXY_BACKENDS, SharedProxyState } from "./proxy-backends.ts"
+import { RuleParseCache } from "../netfilter/rule-cache.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
@@ -81,6 +82,10 @@ export interface StepRecord {
 
 export class World implements ApiListener, EventHandler, AppsListener {
   readonly scheduler = new Scheduler()
+  /** What the nodes' kube-proxies share (compiled per-Service rules): one per cluster. */
+  readonly sharedProxy = new SharedProxyState()
+  /** Parsed iptables rules the nodes' netfilter stacks share (rule-cache.ts). */
+  readonly ruleCache = new RuleParseCache()
   readonly network: Network
   readonly clusterNet: ClusterNetwork
   readonly controlPlane: ControlPlane
@@ -213,6 +218,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         raceRng: Rng.stream(this.seed, `node/${name}/conntrack-race`),
       },
       ruleCostNs: kp.ruleCostNs,
+      ruleCache: this.ruleCache,
     })
     net.ns.filter = filter
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
@@ -230,6 +236,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       spec: kp,
       seed: this.seed,
       serviceCIDRs: [this.spec.cluster.serviceCIDR],
+      shared: this.sharedProxy,
     })
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp, backend)
     const retryS = kp.syncPeriodNs / 1e9

@@ -39,6 +39,7 @@ import { redirectAddress } from "./ext/xt_REDIRECT.ts"
 import { RecentTable } from "./recent.ts"
 import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
 import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
+import type { RuleParseCache } from "./rule-cache.ts"
 
 export interface NetfilterOptions {
   readonly rng: Rng
@@ -54,6 +55,8 @@ export interface NetfilterOptions {
   /** xt_recent ip_list_tot (default 100) and ip_pkt_list_tot (default 20). */
   readonly recentListTotal?: number
   readonly recentPacketListTotal?: number
+  /** Parsed rules shared with the cluster's other stacks (rule-cache.ts); absent = none shared. */
+  readonly ruleCache?: RuleParseCache
 }
 
 export const ConntrackEvent = { NEW: 0, NAT: 1, CONFIRM: 2, INSERT_FAILED: 3, TABLE_FULL: 4, RELEASED: 5 } as const
@@ -101,6 +104,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   readonly indexThreshold: number
   private readonly recentListTotal: number
   private readonly recentPacketListTotal: number
+  private readonly ruleCache: RuleParseCache | null
   private readonly rng: Rng
   private readonly ctx: MatchContext
   private readonly stackChains: (Chain | null)[] = new Array<Chain | null>(JUMP_STACK_MAX).fill(null)
@@ -143,6 +147,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.indexThreshold = options.indexThreshold ?? 32
     this.recentListTotal = options.recentListTotal ?? 100
     this.recentPacketListTotal = options.recentPacketListTotal ?? 20
+    this.ruleCache = options.ruleCache ?? null
     this.ctx = new MatchContext(host, this.rng)
     this.registerBuiltinOps()
   }
@@ -244,7 +249,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   /** iptables-restore [--noflush]. Throws RestoreError (line number) and changes nothing on error. */
   restore(text: string, options: RestoreOptions = {}): void {
-    const { tables, committed } = restoreTables(this.tables, text, options, this, this.indexThreshold)
+    const { tables, committed } = restoreTables(
+      this.tables,
+      text,
+      options,
+      this,
+      this.indexThreshold,
+      this.ruleCache ?? undefined,
+    )
     this.tables = tables
     for (const id of committed) if (!this.tableOrder.includes(id)) this.tableOrder.push(id)
   }

@@ -17,6 +17,7 @@ import { Hook } from "../net/hooks.ts"
 import type { Rule } from "./rule.ts"
 import { formatTokens, parseRule, tokenize } from "./rule.ts"
 import type { RuleEnvironment } from "./xt.ts"
+import type { RuleParseCache } from "./rule-cache.ts"
 import { RuleParseError } from "./xt.ts"
 import { Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
 
@@ -229,6 +230,7 @@ export function restoreTables(
   options: RestoreOptions,
   env: RuleEnvironment,
   indexThreshold: number,
+  cache?: RuleParseCache,
 ): { tables: Table[]; committed: TableId[] } {
   const staged = current.slice()
   const committed: TableId[] = []
@@ -292,6 +294,15 @@ export function restoreTables(
         }
         continue
       }
+      // The common line, `-A CHAIN ...` without counters: a rule another stack already parsed.
+      const cached = cache !== undefined && trimmed.startsWith("-A ") ? cache.lookup(trimmed) : undefined
+      if (cached !== undefined) {
+        const chain = table.chain(cached.chain)
+        if (chain === undefined) throw new RuleParseError(`no chain named "${cached.chain}"`)
+        if (chain.builtin) chain.declared = true
+        chain.rules.push(cached.rule.copy())
+        continue
+      }
       let tokens = tokenize(trimmed)
       let counters: [number, number] | undefined
       if (tokens[0]?.startsWith("[")) {
@@ -325,6 +336,8 @@ export function restoreTables(
             args = [...args.slice(0, c), ...args.slice(c + 3)]
           }
           const rule = parseRule(args, env)
+          if (cache !== undefined && command === "-A" && counters === undefined && trimmed.startsWith("-A "))
+            cache.store(trimmed, chainName, rule)
           if (counters !== undefined && options.counters === true) [rule.packets, rule.bytes] = counters
           if (chain.builtin) chain.declared = true
           if (command === "-A" || command === "--append") chain.rules.push(rule)
