@@ -285,7 +285,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
   ): CompiledSync<IptablesCompileResult> {
     const result = this.proxier.sync(nowNs, services, slices)
     const stack = this.stack
-    const work = iptablesSyncWork(result.restoreInput, {
+    const work = iptablesSyncWork(result.restoreLines, {
       tableRules: (table) => {
         let rules = 0
         for (const chain of stack.table(tableIdOf(table)).chains) rules += chain.rules.length
@@ -305,7 +305,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
   }
 
   apply(_nowNs: number, sync: CompiledSync<IptablesCompileResult>): void {
-    this.stack.restore(sync.payload.restoreInput, { noflush: true, counters: true })
+    this.stack.restore(sync.payload.restoreLines, { noflush: true, counters: true })
     if (!this.jumpsInstalled) {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
       // needs the target chains to exist first, so they go in right after it (same end state).

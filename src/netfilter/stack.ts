@@ -248,7 +248,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // Configuration
 
   /** iptables-restore [--noflush]. Throws RestoreError (line number) and changes nothing on error. */
-  restore(text: string, options: RestoreOptions = {}): void {
+  restore(text: string | readonly string[], options: RestoreOptions = {}): void {
     const { tables, committed } = restoreTables(
       this.tables,
       text,

@@ -226,7 +226,7 @@ function parseCounters(text: string): [number, number] | undefined {
  */
 export function restoreTables(
   current: Table[],
-  text: string,
+  text: string | readonly string[],
   options: RestoreOptions,
   env: RuleEnvironment,
   indexThreshold: number,
@@ -234,7 +234,8 @@ export function restoreTables(
 ): { tables: Table[]; committed: TableId[] } {
   const staged = current.slice()
   const committed: TableId[] = []
-  const lines = text.split("\n")
+  // Lines, or the text to split into them.
+  const lines = typeof text === "string" ? text.split("\n") : text
   let table: Table | null = null
   let tableLine = 0
   for (let n = 0; n < lines.length; n++) {

@@ -162,6 +162,11 @@ export interface IptablesServicePortView extends ServicePortView {
 export interface IptablesCompileResult {
   /** iptables-restore input: `*filter ... COMMIT\n*nat ... COMMIT\n`. */
   readonly restoreInput: string
+  /**
+   * The same input as lines (restoreInput is their join, plus the final newline): what the
+   * simulator restores, sharing the line strings with the compiled fragments (no text round trip).
+   */
+  readonly restoreLines: readonly string[]
   readonly fullSync: boolean
   readonly largeClusterMode: boolean
   /** Total endpoints over all service ports (the large-cluster-mode measure). */
@@ -465,8 +470,14 @@ export function compileIptablesServicePorts(
 
   const lines = ["*filter", ...filterChains, ...filterRules, "COMMIT", "*nat", ...natChains, ...natRules, "COMMIT"]
   let sortedActive: string[] | null = null
+  let text: string | null = null
   return {
-    restoreInput: lines.join("\n") + "\n",
+    // Joined on demand: the simulator restores the lines.
+    get restoreInput(): string {
+      if (text === null) text = lines.join("\n") + "\n"
+      return text
+    },
+    restoreLines: lines,
     fullSync,
     largeClusterMode,
     totalEndpoints,
