@@ -20,7 +20,7 @@
  * The last line printed is a JSON object.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { World } from "../src/cluster/index.ts"
 import type { ScenarioSpec } from "../src/cluster/index.ts"
@@ -187,7 +187,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ruleLinesShared: world.ruleCache.hits,
       rulesHeldPerNode: Math.round(rulesHeld / nodes.length),
       fingerprint: scheduler.fingerprint(),
-      loadAverage1m: (await import("node:os")).loadavg()[0],
+      loadAverage1m: loadavg()[0],
     }),
   )
 }
