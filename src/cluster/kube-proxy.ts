@@ -28,7 +28,7 @@ import {
   type ConntrackTableView,
 } from "../proxy/conntrack-cleanup.ts"
 import { iptablesConfigFrom, jumpRulesRestoreInput } from "../proxy/iptables/compile.ts"
-import { IptablesProxier } from "../proxy/iptables/proxier.ts"
+import { IptablesProxier, type SharedIptablesCompile } from "../proxy/iptables/proxier.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { sortIptablesRules } from "../proxy/iptables/sort.ts"
 import type { ProxyNode, ServicePortInfo } from "../proxy/service-port.ts"
@@ -263,6 +263,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
     private readonly stack: NetfilterStack,
     spec: KubeProxySpec,
     costModel?: SyncCostModel,
+    shared?: SharedIptablesCompile,
   ) {
     this.costModel = costModel ?? new IptablesSyncCostModel(spec.syncCost.iptables)
     const config = iptablesConfigFrom({
@@ -271,7 +272,10 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
       // NewProxier reads nf_conntrack_tcp_be_liberal, which kube-proxy set at start-up.
       conntrackTCPLiberal: spec.conntrack.tcpBeLiberal,
     })
-    this.proxier = new IptablesProxier(node, config, { syncPeriodNs: spec.syncPeriodNs })
+    this.proxier = new IptablesProxier(node, config, {
+      syncPeriodNs: spec.syncPeriodNs,
+      ...(shared === undefined ? {} : { shared }),
+    })
   }
 
   compile(
@@ -281,7 +285,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
   ): CompiledSync<IptablesCompileResult> {
     const result = this.proxier.sync(nowNs, services, slices)
     const stack = this.stack
-    const work = iptablesSyncWork(result.restoreInput, {
+    const work = iptablesSyncWork(result.restoreLines, {
       tableRules: (table) => {
         let rules = 0
         for (const chain of stack.table(tableIdOf(table)).chains) rules += chain.rules.length
@@ -301,7 +305,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
   }
 
   apply(_nowNs: number, sync: CompiledSync<IptablesCompileResult>): void {
-    this.stack.restore(sync.payload.restoreInput, { noflush: true, counters: true })
+    this.stack.restore(sync.payload.restoreLines, { noflush: true, counters: true })
     if (!this.jumpsInstalled) {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
       // needs the target chains to exist first, so they go in right after it (same end state).

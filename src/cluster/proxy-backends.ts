@@ -16,6 +16,7 @@ import { NftablesBackend } from "./backend-nftables.ts"
 import { Rng } from "../sim/rng.ts"
 import { IpvsBackend } from "./backend-ipvs.ts"
 import type { KubeProxySpec } from "./spec.ts"
+import { sharedIptablesCompile, type SharedIptablesCompile } from "../proxy/iptables/proxier.ts"
 import { UserspaceBackend } from "./backend-userspace.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
@@ -33,6 +34,21 @@ export interface ProxyBackendContext {
   readonly seed: number
   /** The cluster's ServiceCIDRs (the apiserver's default ServiceCIDR); absent = none known. */
   readonly serviceCIDRs?: readonly string[]
+  /**
+   * What the nodes' proxiers share (compiled per-Service rules, the service-port view): one per
+   * cluster. Absent = nothing shared (each node compiles on its own; same output).
+   */
+  readonly shared?: SharedProxyState
+}
+
+/** Per-cluster state every node's backend may share (wall time and memory only; results unchanged). */
+export class SharedProxyState {
+  private iptablesCompile: SharedIptablesCompile | null = null
+
+  get iptables(): SharedIptablesCompile {
+    if (this.iptablesCompile === null) this.iptablesCompile = sharedIptablesCompile()
+    return this.iptablesCompile
+  }
 }
 
 /** The stream a node's sync durations are drawn from when a profile varies them. */
@@ -44,7 +60,13 @@ export type ProxyBackendFactory = (context: ProxyBackendContext) => ProxyBackend
 
 export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
   iptables: (c) =>
-    new IptablesBackend(c.node, c.stack, c.spec, new IptablesSyncCostModel(c.spec.syncCost.iptables, syncCostRng(c))),
+    new IptablesBackend(
+      c.node,
+      c.stack,
+      c.spec,
+      new IptablesSyncCostModel(c.spec.syncCost.iptables, syncCostRng(c)),
+      c.shared?.iptables,
+    ),
   nftables: (c) =>
     new NftablesBackend(
       c.node,

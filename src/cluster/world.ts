@@ -35,7 +35,8 @@ import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
 import { LoadBalancers } from "../lb/loadbalancer.ts"
 import { KubeProxyNode } from "./kube-proxy.ts"
-import { PROXY_BACKENDS } from "./proxy-backends.ts"
+import { PROXY_BACKENDS, SharedProxyState } from "./proxy-backends.ts"
+import { RuleParseCache } from "../netfilter/rule-cache.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
@@ -83,6 +84,10 @@ export interface StepRecord {
 
 export class World implements ApiListener, EventHandler, AppsListener {
   readonly scheduler = new Scheduler()
+  /** What the nodes' kube-proxies share (compiled per-Service rules): one per cluster. */
+  readonly sharedProxy = new SharedProxyState()
+  /** Parsed iptables rules the nodes' netfilter stacks share (rule-cache.ts). */
+  readonly ruleCache = new RuleParseCache()
   readonly network: Network
   readonly clusterNet: ClusterNetwork
   readonly controlPlane: ControlPlane
@@ -234,6 +239,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
             },
           }
         : {}),
+      ruleCache: this.ruleCache,
     })
     net.ns.filter = filter
     // With a cost profile, the node's packet processing contends for its CPUs (softirq, NET_RX).
@@ -254,6 +260,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       spec: kp,
       seed: this.seed,
       serviceCIDRs: [this.spec.cluster.serviceCIDR],
+      shared: this.sharedProxy,
     })
     const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp, backend)
     const retryS = kp.syncPeriodNs / 1e9

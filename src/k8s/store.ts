@@ -12,6 +12,7 @@
  */
 import type { Deployment, EndpointSlice, Endpoints, Namespace, Node, Pod, ReplicaSet, Service } from "./types.ts"
 import { LABEL_SERVICE_NAME } from "./types.ts"
+import { matchesServiceSelector } from "./labels.ts"
 
 export interface KindMap {
   Namespace: Namespace
@@ -55,6 +56,10 @@ export function objectKey(namespace: string, name: string): string {
   return `${namespace}/${name}`
 }
 
+function pairKey(namespace: string, key: string, value: string): string {
+  return `${namespace}\u0000${key}=${value}`
+}
+
 function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
@@ -88,6 +93,29 @@ export class ApiStore {
   private readonly slicesByService = new Map<string, Set<string>>()
   /** How many times a kind's keys were sorted (a performance invariant tests pin). */
   sortCount = 0
+  /**
+   * Pod keys by "namespace NUL key=value" of each of their labels, and Service keys by each entry
+   * of their selector: the controllers find a Service's pods and a pod's Services without listing
+   * the namespace (cost per change independent of cluster size).
+   */
+  private readonly podsByLabel = new Map<string, Set<string>>()
+  private readonly servicesBySelector = new Map<string, Set<string>>()
+  /** Pod and ReplicaSet keys by the uid of their controller owners (ownerReferences, controller: true). */
+  private readonly byControllerUid: {
+    readonly Pod: Map<string, Set<string>>
+    readonly ReplicaSet: Map<string, Set<string>>
+  } = { Pod: new Map(), ReplicaSet: new Map() }
+  /** Objects a kind's `list` returned, over the store's life (a performance invariant: store scans). */
+  readonly listedObjects: { [K in StoredKind]: number } = {
+    Namespace: 0,
+    Node: 0,
+    Pod: 0,
+    ReplicaSet: 0,
+    Deployment: 0,
+    Service: 0,
+    Endpoints: 0,
+    EndpointSlice: 0,
+  }
 
   addListener(listener: ApiListener): void {
     this.listeners.push(listener)
@@ -108,7 +136,125 @@ export class ApiStore {
       const object = map.get(key)
       if (object !== undefined) out.push(object)
     }
+    this.listedObjects[kind] += out.length
     return out
+  }
+
+  /**
+   * The Pods of a namespace a Service selector selects (matchesServiceSelector), in `list` order:
+   * `list("Pod", namespace).filter(...)` through the label index.
+   */
+  podsSelectedBy(namespace: string, selector: Readonly<Record<string, string>> | undefined): Pod[] {
+    if (selector === undefined) return []
+    let smallest: Set<string> | undefined
+    for (const key of Object.keys(selector)) {
+      const set = this.podsByLabel.get(pairKey(namespace, key, selector[key]))
+      if (set === undefined) return []
+      if (smallest === undefined || set.size < smallest.size) smallest = set
+    }
+    if (smallest === undefined) return []
+    const out: Pod[] = []
+    for (const key of [...smallest].sort(compareKeys)) {
+      const pod = this.objects.Pod.get(key)
+      if (pod !== undefined && matchesServiceSelector(selector, pod.metadata.labels)) out.push(pod)
+    }
+    return out
+  }
+
+  /**
+   * The Services of a namespace whose selector selects these labels, in `list` order:
+   * `list("Service", namespace).filter(...)` through the selector index.
+   */
+  servicesSelecting(namespace: string, labels: Readonly<Record<string, string>> | undefined): Service[] {
+    if (labels === undefined) return []
+    const keys = new Set<string>()
+    for (const key of Object.keys(labels)) {
+      const set = this.servicesBySelector.get(pairKey(namespace, key, labels[key]))
+      if (set !== undefined) for (const k of set) keys.add(k)
+    }
+    const out: Service[] = []
+    for (const key of [...keys].sort(compareKeys)) {
+      const service = this.objects.Service.get(key)
+      if (service !== undefined && matchesServiceSelector(service.spec.selector, labels)) out.push(service)
+    }
+    return out
+  }
+
+  /**
+   * The objects of a namespace a controller (by uid) owns, in `list` order:
+   * `list(kind, namespace).filter(ownerReferences.some(controller && uid))` through the owner index.
+   */
+  ownedBy<K extends "Pod" | "ReplicaSet">(kind: K, namespace: string, uid: string | undefined): KindMap[K][] {
+    const keys = uid === undefined ? undefined : this.byControllerUid[kind].get(uid)
+    if (keys === undefined) return []
+    const prefix = `${namespace}/`
+    const map = this.objects[kind] as Map<string, KindMap[K]>
+    const out: KindMap[K][] = []
+    for (const key of [...keys].sort(compareKeys)) {
+      if (!key.startsWith(prefix)) continue
+      const object = map.get(key)
+      if (object !== undefined) out.push(object)
+    }
+    return out
+  }
+
+  private indexOwners(
+    index: Map<string, Set<string>>,
+    key: string,
+    before: StoredObject | undefined,
+    after: StoredObject | undefined,
+  ): void {
+    const owners = (object: StoredObject | undefined): string[] =>
+      (object?.metadata.ownerReferences ?? []).filter((o) => o.controller === true).map((o) => o.uid)
+    const was = owners(before)
+    const now = owners(after)
+    for (const uid of was) {
+      if (now.includes(uid)) continue
+      const set = index.get(uid)
+      if (set === undefined) continue
+      set.delete(key)
+      if (set.size === 0) index.delete(uid)
+    }
+    for (const uid of now) {
+      let set = index.get(uid)
+      if (set === undefined) {
+        set = new Set()
+        index.set(uid, set)
+      }
+      set.add(key)
+    }
+  }
+
+  private indexPairs(
+    index: Map<string, Set<string>>,
+    key: string,
+    namespace: string,
+    before: Readonly<Record<string, string>> | undefined,
+    after: Readonly<Record<string, string>> | undefined,
+  ): void {
+    if (before === after) return
+    if (before !== undefined) {
+      for (const label of Object.keys(before)) {
+        if (after !== undefined && after[label] === before[label]) continue
+        const pair = pairKey(namespace, label, before[label])
+        const set = index.get(pair)
+        if (set === undefined) continue
+        set.delete(key)
+        if (set.size === 0) index.delete(pair)
+      }
+    }
+    if (after !== undefined) {
+      for (const label of Object.keys(after)) {
+        if (before !== undefined && before[label] === after[label]) continue
+        const pair = pairKey(namespace, label, after[label])
+        let set = index.get(pair)
+        if (set === undefined) {
+          set = new Set()
+          index.set(pair, set)
+        }
+        set.add(key)
+      }
+    }
   }
 
   count(kind: StoredKind): number {
@@ -180,6 +326,18 @@ export class ApiStore {
     map.set(key, stored)
     if (previous === undefined) this.sortedKeyCache[kind] = null
     if (kind === "EndpointSlice") this.indexSlice(key, namespace, previous, stored)
+    else if (kind === "Pod")
+      this.indexPairs(this.podsByLabel, key, namespace, previous?.metadata.labels, stored.metadata.labels)
+    if (kind === "Pod" || kind === "ReplicaSet")
+      this.indexOwners(this.byControllerUid[kind as "Pod" | "ReplicaSet"], key, previous, stored)
+    else if (kind === "Service")
+      this.indexPairs(
+        this.servicesBySelector,
+        key,
+        namespace,
+        (previous as Service | undefined)?.spec.selector,
+        (stored as Service).spec.selector,
+      )
     this.notify(kind, namespace, stored, previous)
     return stored
   }
@@ -192,6 +350,11 @@ export class ApiStore {
     map.delete(key)
     this.sortedKeyCache[kind] = null
     if (kind === "EndpointSlice") this.indexSlice(key, namespace, previous, undefined)
+    else if (kind === "Pod") this.indexPairs(this.podsByLabel, key, namespace, previous.metadata.labels, undefined)
+    if (kind === "Pod" || kind === "ReplicaSet")
+      this.indexOwners(this.byControllerUid[kind as "Pod" | "ReplicaSet"], key, previous, undefined)
+    else if (kind === "Service")
+      this.indexPairs(this.servicesBySelector, key, namespace, (previous as Service).spec.selector, undefined)
     this.resourceVersion++
     this.notify(kind, namespace, undefined, previous)
     return true

@@ -121,7 +121,11 @@ export class NetInterface {
 
   /** Transmitter busy until this time (last departure). */
   busyUntilNs = 0
-  /** Ring of departure times of packets still queued or in serialization. */
+  /**
+   * Ring of departure times of packets still queued or in serialization. Starts small and grows up
+   * to queuePacketsMax when the queue fills it (most of a big cluster's interfaces never hold more
+   * than a few packets; a full-size ring each would cost gigabytes at 100,000s of veths).
+   */
   queueDepartNs: Float64Array
   queueHead = 0
   queueLength = 0
@@ -144,9 +148,25 @@ export class NetInterface {
     this.mtuBytes = link.mtuBytes
     this.lossPartsPerMillion = link.lossPartsPerMillion
     this.queuePacketsMax = link.queuePacketsMax
-    this.queueDepartNs = new Float64Array(Math.max(1, link.queuePacketsMax))
+    this.queueDepartNs = new Float64Array(Math.min(INITIAL_QUEUE_RING, Math.max(1, link.queuePacketsMax)))
     this.bridgePorts = kind === InterfaceKind.BRIDGE ? new IntMap() : null
   }
+}
+
+/** Initial capacity of an interface's departure ring (it grows as needed up to queuePacketsMax). */
+const INITIAL_QUEUE_RING = 8
+
+/** Doubles a full departure ring (capped at queuePacketsMax), unrolled so the head is at 0. */
+export function growQueueRing(iface: NetInterface): Float64Array {
+  const old = iface.queueDepartNs
+  const ring = new Float64Array(Math.min(old.length * 2, Math.max(1, iface.queuePacketsMax)))
+  for (let i = 0; i < iface.queueLength; i++) {
+    const at = iface.queueHead + i
+    ring[i] = old[at >= old.length ? at - old.length : at]
+  }
+  iface.queueDepartNs = ring
+  iface.queueHead = 0
+  return ring
 }
 
 /** Interface index of lo in every namespace, as in Linux. */

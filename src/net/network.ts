@@ -42,7 +42,7 @@ import {
   Pinger,
 } from "./icmp.ts"
 import type { PingListener } from "./icmp.ts"
-import { Fabric, InterfaceKind, LOOPBACK_IFINDEX, NetInterface, NetNs } from "./netns.ts"
+import { Fabric, InterfaceKind, LOOPBACK_IFINDEX, NetInterface, NetNs, growQueueRing } from "./netns.ts"
 import type { LinkOptions } from "./netns.ts"
 import { DEFAULT_NET_PARAMS } from "./params.ts"
 import type { NetParams } from "./params.ts"
@@ -668,7 +668,7 @@ export class Network implements EventHandler, NetIo {
     if (p.totalBytes > tx.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, tx.ns)
     const nowNs = this.scheduler.nowNs
     // Transmit queue: forget packets whose serialization finished by now.
-    const ring = tx.queueDepartNs
+    let ring = tx.queueDepartNs
     while (tx.queueLength > 0 && ring[tx.queueHead] <= nowNs) {
       tx.queueHead = tx.queueHead + 1 === ring.length ? 0 : tx.queueHead + 1
       tx.queueLength--
@@ -679,6 +679,7 @@ export class Network implements EventHandler, NetIo {
       departNs += Math.ceil(((p.totalBytes + this.params.ethernetOverheadBytes) * 8 * 1e9) / tx.bandwidthBitsPerSecond)
     }
     tx.busyUntilNs = departNs
+    if (tx.queueLength === ring.length) ring = growQueueRing(tx)
     let tail = tx.queueHead + tx.queueLength
     if (tail >= ring.length) tail -= ring.length
     ring[tail] = departNs

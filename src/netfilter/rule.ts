@@ -53,12 +53,14 @@ export class Rule {
   outIface = ""
   outIfaceWildcard = false
   outIfaceInvert = false
-  readonly matches: Match[] = []
+  /** Never changed after parsing (rule copies share it: see `copy`). */
+  matches: Match[] = []
   /** The matches `evaluate` runs: `matches` in order without the ones that always match. */
   checks: Match[] = []
   /** checkKinds[i]: how evaluate runs checks[i] (CHECK_*). */
   checkKinds: number[] = []
-  readonly target = new Target()
+  /** Never changed after parsing (rule copies share it). */
+  target = new Target()
   /** Tokens after `-A CHAIN`, in input order, unquoted. */
   readonly tokens: string[]
   packets = 0
@@ -70,6 +72,37 @@ export class Rule {
 
   constructor(tokens: string[]) {
     this.tokens = tokens
+  }
+
+  /**
+   * A rule equal to this one with its own (zero) counters, sharing the parsed matches, target and
+   * tokens: for rules whose matches hold no state (see `stateless`), so another node's table can
+   * hold the same rule without parsing it again.
+   */
+  copy(): Rule {
+    const c = new Rule(this.tokens)
+    c.srcAddr = this.srcAddr
+    c.srcMask = this.srcMask
+    c.srcInvert = this.srcInvert
+    c.dstAddr = this.dstAddr
+    c.dstMask = this.dstMask
+    c.dstInvert = this.dstInvert
+    c.protocol = this.protocol
+    c.protocolInvert = this.protocolInvert
+    c.inIface = this.inIface
+    c.inIfaceWildcard = this.inIfaceWildcard
+    c.inIfaceInvert = this.inIfaceInvert
+    c.outIface = this.outIface
+    c.outIfaceWildcard = this.outIfaceWildcard
+    c.outIfaceInvert = this.outIfaceInvert
+    c.matches = this.matches
+    c.checks = this.checks
+    c.checkKinds = this.checkKinds
+    c.target = this.target
+    c.keyDport = this.keyDport
+    c.keyDst = this.keyDst
+    c.keyProtocol = this.keyProtocol
+    return c
   }
 
   /** ip_packet_match + extension matches, in order. */

@@ -40,6 +40,7 @@ import { redirectAddress } from "./ext/xt_REDIRECT.ts"
 import { RecentTable } from "./recent.ts"
 import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
 import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
+import type { RuleParseCache } from "./rule-cache.ts"
 
 export interface NetfilterOptions {
   readonly rng: Rng
@@ -62,6 +63,8 @@ export interface NetfilterOptions {
   /** xt_recent ip_list_tot (default 100) and ip_pkt_list_tot (default 20). */
   readonly recentListTotal?: number
   readonly recentPacketListTotal?: number
+  /** Parsed rules shared with the cluster's other stacks (rule-cache.ts); absent = none shared. */
+  readonly ruleCache?: RuleParseCache
 }
 
 export interface NetfilterCostDraws {
@@ -117,6 +120,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   readonly indexThreshold: number
   private readonly recentListTotal: number
   private readonly recentPacketListTotal: number
+  private readonly ruleCache: RuleParseCache | null
   private readonly rng: Rng
   private readonly ctx: MatchContext
   private readonly stackChains: (Chain | null)[] = new Array<Chain | null>(JUMP_STACK_MAX).fill(null)
@@ -177,6 +181,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.indexThreshold = options.indexThreshold ?? 32
     this.recentListTotal = options.recentListTotal ?? 100
     this.recentPacketListTotal = options.recentPacketListTotal ?? 20
+    this.ruleCache = options.ruleCache ?? null
     this.ctx = new MatchContext(host, this.rng)
     this.registerBuiltinOps()
   }
@@ -277,8 +282,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // Configuration
 
   /** iptables-restore [--noflush]. Throws RestoreError (line number) and changes nothing on error. */
-  restore(text: string, options: RestoreOptions = {}): void {
-    const { tables, committed } = restoreTables(this.tables, text, options, this, this.indexThreshold)
+  restore(text: string | readonly string[], options: RestoreOptions = {}): void {
+    const { tables, committed } = restoreTables(
+      this.tables,
+      text,
+      options,
+      this,
+      this.indexThreshold,
+      this.ruleCache ?? undefined,
+    )
     this.tables = tables
     for (const id of committed) if (!this.tableOrder.includes(id)) this.tableOrder.push(id)
   }

@@ -17,6 +17,7 @@ import { Hook } from "../net/hooks.ts"
 import type { Rule } from "./rule.ts"
 import { formatTokens, parseRule, tokenize } from "./rule.ts"
 import type { RuleEnvironment } from "./xt.ts"
+import type { RuleParseCache } from "./rule-cache.ts"
 import { RuleParseError } from "./xt.ts"
 import { Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
 
@@ -122,7 +123,11 @@ export class Table {
   /** Restored at least once: printed by save(). */
   shown = false
 
-  constructor(readonly id: TableId) {
+  constructor(
+    readonly id: TableId,
+    empty = false,
+  ) {
+    if (empty) return
     for (const hook of BUILTIN_CHAINS[id]) {
       const chain = new Chain(HOOK_CHAIN_NAMES[hook], hook)
       this.addChain(chain)
@@ -157,11 +162,29 @@ export class Table {
     return t
   }
 
-  /** Resolves jump targets, rejects loops; throws RuleParseError. */
-  commit(indexThreshold: number): void {
+  /**
+   * A copy for a restore transaction that shares every chain with this table: the transaction
+   * copies a chain before its first change (`RestoreTransaction.writable`), so a partial restore
+   * costs what it changes, not the table's size.
+   */
+  shareChains(): Table {
+    const t = new Table(this.id, true)
+    t.chains = this.chains.slice()
+    for (const [name, chain] of this.byName) t.byName.set(name, chain)
+    for (let hook = 0; hook < this.hookChains.length; hook++) t.hookChains[hook] = this.hookChains[hook]
+    t.shown = this.shown
+    return t
+  }
+
+  /**
+   * Resolves jump targets, rejects loops; throws RuleParseError. `changed`: the only chains that
+   * differ from the committed table this one was copied from, when no chain moved (none deleted);
+   * the others keep their resolved jumps and index. Omitted = every chain.
+   */
+  commit(indexThreshold: number, changed?: ReadonlySet<Chain>): void {
     const position = new Map<Chain, number>()
     this.chains.forEach((c, i) => position.set(c, i))
-    for (const chain of this.chains) {
+    for (const chain of changed ?? this.chains) {
       chain.indexDirty = true
       chain.index = null
       const jumps = new Int32Array(chain.rules.length).fill(-1)
@@ -192,7 +215,8 @@ export class Table {
       for (const j of c.jumps) if (j >= 0) visit(this.chains[j], depth + 1)
       state.set(c, 2)
     }
-    for (const c of this.chains) visit(c, 0)
+    // A new loop goes through a changed chain.
+    for (const c of changed ?? this.chains) visit(c, 0)
   }
 }
 
@@ -225,16 +249,45 @@ function parseCounters(text: string): [number, number] | undefined {
  */
 export function restoreTables(
   current: Table[],
-  text: string,
+  text: string | readonly string[],
   options: RestoreOptions,
   env: RuleEnvironment,
   indexThreshold: number,
+  cache?: RuleParseCache,
 ): { tables: Table[]; committed: TableId[] } {
   const staged = current.slice()
   const committed: TableId[] = []
-  const lines = text.split("\n")
+  // Lines, or the text to split into them.
+  const lines = typeof text === "string" ? text.split("\n") : text
   let table: Table | null = null
   let tableLine = 0
+  /** Chains of `table` this transaction created or copied (the rest are the committed table's). */
+  let fresh = new Set<Chain>()
+  /** Position of each chain in table.chains (built on the first copy; null = stale). */
+  let positions: Map<Chain, number> | null = null
+  /** A chain was deleted: positions moved, every chain's jumps are resolved again. */
+  let moved = false
+  const added = (t: Table, chain: Chain): void => {
+    t.addChain(chain)
+    fresh.add(chain)
+    if (positions !== null) positions.set(chain, t.chains.length - 1)
+  }
+  /** The chain to change: the committed table's chain is copied first (it stays as it was). */
+  const writable = (t: Table, chain: Chain): Chain => {
+    if (fresh.has(chain)) return chain
+    if (positions === null) {
+      positions = new Map()
+      for (let i = 0; i < t.chains.length; i++) positions.set(t.chains[i], i)
+    }
+    const at = positions.get(chain) as number
+    const copy = chain.copy()
+    t.chains[at] = copy
+    positions.set(copy, at)
+    t.byName.set(copy.name, copy)
+    if (copy.builtin) t.hookChains[copy.builtinHook] = copy
+    fresh.add(copy)
+    return copy
+  }
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1
     const line = lines[n].replace(/\r$/, "")
@@ -246,16 +299,23 @@ export function restoreTables(
         const name = trimmed.slice(1)
         const id = TABLE_NAMES.indexOf(name as (typeof TABLE_NAMES)[number])
         if (id < 0) throw new RuleParseError(`unknown table "${name}"`)
-        table = staged[id].copy()
+        table = staged[id].shareChains()
+        fresh = new Set()
+        positions = null
+        moved = false
         if (options.noflush !== true) {
           // Legacy iptables-restore flushes every chain and deletes the user chains; built-in
           // policies are kept unless redeclared.
-          table.chains = table.chains.filter((c) => c.builtin)
+          const builtins = table.chains.filter((c) => c.builtin)
+          table.chains = []
           table.byName.clear()
-          for (const c of table.chains) {
-            c.rules = []
-            table.byName.set(c.name, c)
+          for (const c of builtins) {
+            const copy = c.copy()
+            copy.rules = []
+            added(table, copy)
+            table.hookChains[copy.builtinHook] = copy
           }
+          moved = true
         }
         table.shown = true
         tableLine = lineNo
@@ -263,7 +323,7 @@ export function restoreTables(
       }
       if (trimmed === "COMMIT") {
         if (table === null) throw new RuleParseError("COMMIT outside a table")
-        table.commit(indexThreshold)
+        table.commit(indexThreshold, moved ? undefined : fresh)
         staged[table.id] = table
         committed.push(table.id)
         table = null
@@ -279,8 +339,9 @@ export function restoreTables(
         if (chain === undefined) {
           if (policy !== "-") throw new RuleParseError(`chain ${name}: only built-in chains have a policy`)
           chain = new Chain(name, -1)
-          table.addChain(chain)
+          added(table, chain)
         } else {
+          chain = writable(table, chain)
           chain.rules = []
         }
         if (chain.builtin) {
@@ -290,6 +351,16 @@ export function restoreTables(
           const counters = parts[2] === undefined ? undefined : parseCounters(parts[2])
           if (counters !== undefined && options.counters === true) [chain.policyPackets, chain.policyBytes] = counters
         }
+        continue
+      }
+      // The common line, `-A CHAIN ...` without counters: a rule another stack already parsed.
+      const cached = cache !== undefined && trimmed.startsWith("-A ") ? cache.lookup(trimmed) : undefined
+      if (cached !== undefined) {
+        const existing = table.chain(cached.chain)
+        if (existing === undefined) throw new RuleParseError(`no chain named "${cached.chain}"`)
+        const chain = writable(table, existing)
+        if (chain.builtin) chain.declared = true
+        chain.rules.push(cached.rule.copy())
         continue
       }
       let tokens = tokenize(trimmed)
@@ -311,8 +382,9 @@ export function restoreTables(
         case "--insert":
         case "-D":
         case "--delete": {
-          const chain = table.chain(chainName)
-          if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
+          const existing = table.chain(chainName)
+          if (existing === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
+          const chain = writable(table, existing)
           let args = tokens.slice(2)
           let position = 1
           if ((command === "-I" || command === "--insert") && args.length > 0 && /^\d+$/.test(args[0])) {
@@ -325,6 +397,8 @@ export function restoreTables(
             args = [...args.slice(0, c), ...args.slice(c + 3)]
           }
           const rule = parseRule(args, env)
+          if (cache !== undefined && command === "-A" && counters === undefined && trimmed.startsWith("-A "))
+            cache.store(trimmed, chainName, rule)
           if (counters !== undefined && options.counters === true) [rule.packets, rule.bytes] = counters
           if (chain.builtin) chain.declared = true
           if (command === "-A" || command === "--append") chain.rules.push(rule)
@@ -343,15 +417,15 @@ export function restoreTables(
         case "-N":
         case "--new-chain": {
           if (table.chain(chainName) !== undefined) throw new RuleParseError(`chain ${chainName} already exists`)
-          table.addChain(new Chain(chainName, -1))
+          added(table, new Chain(chainName, -1))
           continue
         }
         case "-F":
         case "--flush": {
-          const targets = chainName === undefined ? table.chains : [table.chain(chainName)]
+          const targets = chainName === undefined ? table.chains.slice() : [table.chain(chainName)]
           for (const chain of targets) {
             if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
-            chain.rules = []
+            writable(table, chain).rules = []
           }
           continue
         }
@@ -378,12 +452,15 @@ export function restoreTables(
           }
           table.chains = table.chains.filter((c) => !victims.includes(c))
           for (const chain of victims) if (chain !== undefined) table.byName.delete(chain.name)
+          positions = null
+          moved = true
           continue
         }
         case "-P":
         case "--policy": {
-          const chain = table.chain(chainName)
-          if (chain === undefined || !chain.builtin) throw new RuleParseError(`bad built-in chain "${chainName}"`)
+          const existing = table.chain(chainName)
+          if (existing === undefined || !existing.builtin) throw new RuleParseError(`bad built-in chain "${chainName}"`)
+          const chain = writable(table, existing)
           const policy = tokens[2]
           if (policy !== "ACCEPT" && policy !== "DROP") throw new RuleParseError(`bad policy "${policy}"`)
           chain.policy = policy === "DROP" ? Policy.DROP : Policy.ACCEPT

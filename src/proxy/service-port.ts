@@ -197,7 +197,10 @@ interface SlicePortKey {
  * (a local duplicate replaces a non-local one), sorted by the "IP:port" string.
  * Key: `${namespacedName}|${portName}|${protocol}`.
  */
-export function buildEndpointsMap(slices: readonly EndpointSlice[], nodeName: string): Map<string, EndpointInfo[]> {
+export function buildEndpointsMap(
+  slices: readonly EndpointSlice[],
+  nodeName: string | null,
+): Map<string, EndpointInfo[]> {
   const sets = new Map<string, Map<string, EndpointInfo>>()
   // Slices are visited in name order for determinism (upstream: map order, with the same result
   // except for which of two conflicting duplicates wins).
@@ -224,6 +227,7 @@ export function buildEndpointsMap(slices: readonly EndpointSlice[], nodeName: st
         const parsed = parseIpv4Sloppy(address)
         if (parsed === undefined) continue
         const ip = formatIpv4(parsed)
+        // nodeName null: the view of a node that hosts none of these endpoints (shared-service-ports.ts).
         const isLocal = endpoint.nodeName !== undefined && endpoint.nodeName === nodeName
         const info: EndpointInfo = {
           ip,
@@ -267,66 +271,85 @@ export function buildServicePorts(
   const endpointsMap = buildEndpointsMap(slices, node.name)
   const out: ServicePortInfo[] = []
   for (const service of services) {
-    if (!watchedByKubeProxy(service.metadata.labels) || shouldSkipService(service)) continue
-    const clusterIP = ipv4ClusterIP(service)
-    if (clusterIP === "") continue
-    const spec = service.spec
-    const namespace = service.metadata.namespace ?? "default"
-    const serviceName = service.metadata.name
-    const namespacedName = `${namespace}/${serviceName}`
-    const type = spec.type ?? "ClusterIP"
-    const externalIPs = ipv4List(spec.externalIPs)
-    const serviceExternallyAccessible =
-      type === "LoadBalancer" || type === "NodePort" || (type === "ClusterIP" && (spec.externalIPs ?? []).length > 0)
-    const externalPolicyLocal = serviceExternallyAccessible && spec.externalTrafficPolicy === "Local"
-    const internalPolicyLocal = spec.internalTrafficPolicy === "Local"
-    const needsHealthCheck = type === "LoadBalancer" && externalPolicyLocal
-    const loadBalancerVIPs: string[] = []
-    for (const ingress of service.status?.loadBalancer?.ingress ?? []) {
-      if (ingress.ip === undefined || ingress.ip === "") continue
-      if (ingress.ipMode !== undefined && ingress.ipMode !== "VIP") continue
-      const parsed = parseIpv4Sloppy(ingress.ip)
-      if (parsed !== undefined) loadBalancerVIPs.push(formatIpv4(parsed))
-    }
-    const loadBalancerSourceRanges: string[] = []
-    for (const range of spec.loadBalancerSourceRanges ?? []) {
-      const parsed = parseSourceRange(range)
-      if (parsed !== undefined) loadBalancerSourceRanges.push(formatCidr(parsed))
-    }
-    const stickyMaxAgeSeconds =
-      spec.sessionAffinity === "ClientIP"
-        ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_STICKY_MAX_AGE_SECONDS)
-        : 0
-    for (const port of spec.ports ?? []) {
-      const portName = port.name ?? ""
-      const protocol = lowerProtocol(port.protocol)
-      const nodePort = port.nodePort ?? 0
-      const externallyAccessible = nodePort !== 0 || loadBalancerVIPs.length > 0 || externalIPs.length > 0
-      out.push({
-        namespace,
-        serviceName,
-        namespacedName,
-        portName,
-        name: servicePortNameString(namespace, serviceName, portName),
-        protocol,
-        clusterIP,
-        port: port.port,
-        nodePort,
-        externalIPs,
-        loadBalancerVIPs,
-        loadBalancerSourceRanges,
-        healthCheckNodePort: needsHealthCheck ? (spec.healthCheckNodePort ?? 0) : 0,
-        stickyMaxAgeSeconds,
-        internalPolicyLocal,
-        externalPolicyLocal,
-        externallyAccessible,
-        // Even with ETP=Local, Cluster endpoints are needed for the short-circuit rules.
-        usesClusterEndpoints: !internalPolicyLocal || externallyAccessible,
-        usesLocalEndpoints: internalPolicyLocal || (externallyAccessible && externalPolicyLocal),
-        endpoints: endpointsMap.get(`${namespacedName}|${portName}|${protocol}`) ?? [],
-      })
-    }
+    if (!programmedByKubeProxy(service)) continue
+    for (const port of servicePortsOf(service, endpointsMap)) out.push(port)
   }
-  out.sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.protocol, b.protocol))
+  out.sort(compareServicePorts)
+  return out
+}
+
+/** The order of buildServicePorts: ServicePortName string, then protocol. */
+export function compareServicePorts(a: ServicePortInfo, b: ServicePortInfo): number {
+  return compareStrings(a.name, b.name) || compareStrings(a.protocol, b.protocol)
+}
+
+/** A Service kube-proxy writes rules for: watched, not headless/ExternalName, with an IPv4 cluster IP. */
+export function programmedByKubeProxy(service: Service): boolean {
+  return watchedByKubeProxy(service.metadata.labels) && !shouldSkipService(service) && ipv4ClusterIP(service) !== ""
+}
+
+/**
+ * The service ports of one programmed Service (see programmedByKubeProxy), in spec order, with their
+ * endpoints from `endpointsMap` (buildEndpointsMap of at least this Service's slices).
+ */
+export function servicePortsOf(service: Service, endpointsMap: ReadonlyMap<string, EndpointInfo[]>): ServicePortInfo[] {
+  const out: ServicePortInfo[] = []
+  const clusterIP = ipv4ClusterIP(service)
+  const spec = service.spec
+  const namespace = service.metadata.namespace ?? "default"
+  const serviceName = service.metadata.name
+  const namespacedName = `${namespace}/${serviceName}`
+  const type = spec.type ?? "ClusterIP"
+  const externalIPs = ipv4List(spec.externalIPs)
+  const serviceExternallyAccessible =
+    type === "LoadBalancer" || type === "NodePort" || (type === "ClusterIP" && (spec.externalIPs ?? []).length > 0)
+  const externalPolicyLocal = serviceExternallyAccessible && spec.externalTrafficPolicy === "Local"
+  const internalPolicyLocal = spec.internalTrafficPolicy === "Local"
+  const needsHealthCheck = type === "LoadBalancer" && externalPolicyLocal
+  const loadBalancerVIPs: string[] = []
+  for (const ingress of service.status?.loadBalancer?.ingress ?? []) {
+    if (ingress.ip === undefined || ingress.ip === "") continue
+    if (ingress.ipMode !== undefined && ingress.ipMode !== "VIP") continue
+    const parsed = parseIpv4Sloppy(ingress.ip)
+    if (parsed !== undefined) loadBalancerVIPs.push(formatIpv4(parsed))
+  }
+  const loadBalancerSourceRanges: string[] = []
+  for (const range of spec.loadBalancerSourceRanges ?? []) {
+    const parsed = parseSourceRange(range)
+    if (parsed !== undefined) loadBalancerSourceRanges.push(formatCidr(parsed))
+  }
+  const stickyMaxAgeSeconds =
+    spec.sessionAffinity === "ClientIP"
+      ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_STICKY_MAX_AGE_SECONDS)
+      : 0
+  for (const port of spec.ports ?? []) {
+    const portName = port.name ?? ""
+    const protocol = lowerProtocol(port.protocol)
+    const nodePort = port.nodePort ?? 0
+    const externallyAccessible = nodePort !== 0 || loadBalancerVIPs.length > 0 || externalIPs.length > 0
+    out.push({
+      namespace,
+      serviceName,
+      namespacedName,
+      portName,
+      name: servicePortNameString(namespace, serviceName, portName),
+      protocol,
+      clusterIP,
+      port: port.port,
+      nodePort,
+      externalIPs,
+      loadBalancerVIPs,
+      loadBalancerSourceRanges,
+      healthCheckNodePort: needsHealthCheck ? (spec.healthCheckNodePort ?? 0) : 0,
+      stickyMaxAgeSeconds,
+      internalPolicyLocal,
+      externalPolicyLocal,
+      externallyAccessible,
+      // Even with ETP=Local, Cluster endpoints are needed for the short-circuit rules.
+      usesClusterEndpoints: !internalPolicyLocal || externallyAccessible,
+      usesLocalEndpoints: internalPolicyLocal || (externallyAccessible && externalPolicyLocal),
+      endpoints: endpointsMap.get(`${namespacedName}|${portName}|${protocol}`) ?? [],
+    })
+  }
   return out
 }

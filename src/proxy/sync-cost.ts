@@ -225,13 +225,15 @@ export interface IptablesTableSizes {
  * `objectsChanged` the input lines. Exact for kube-proxy's input, which declares every chain it
  * writes (nothing is inserted with -I or deleted with -D).
  */
-export function iptablesSyncWork(restoreInput: string, current: IptablesTableSizes): SyncWork {
+export function iptablesSyncWork(restoreInput: string | readonly string[], current: IptablesTableSizes): SyncWork {
   let total = 0
   let lines = 0
   let table = ""
   let tableTotal = 0
   const flushed = new Set<string>()
-  for (const line of restoreInput.split("\n")) {
+  // Lines as the compiler produced them (no text to split), or the restore text.
+  const allLines = typeof restoreInput === "string" ? restoreInput.split("\n") : restoreInput
+  for (const line of allLines) {
     if (line.startsWith("*")) {
       table = line.slice(1).trim()
       tableTotal = current.tableRules(table)

@@ -63,10 +63,9 @@ export class EndpointSliceController implements EventHandler {
   /** Services whose selector matches the pod: their endpoints must be recomputed. */
   enqueueServicesFor(pod: Pod): void {
     const namespace = pod.metadata.namespace ?? "default"
-    for (const service of this.ctx.store.list("Service", namespace)) {
-      if (matchesServiceSelector(service.spec.selector, pod.metadata.labels))
-        this.enqueueEndpoints(objectKey(namespace, service.metadata.name))
-    }
+    // The selector index, not a scan of the namespace's Services (same Services, same order).
+    for (const service of this.ctx.store.servicesSelecting(namespace, pod.metadata.labels))
+      this.enqueueEndpoints(objectKey(namespace, service.metadata.name))
   }
 
   private syncEndpoints(key: string): void {
@@ -102,9 +101,8 @@ export class EndpointSliceController implements EventHandler {
       undefined,
       false,
     )
-    const pods = this.ctx.store
-      .list("Pod", namespace)
-      .filter((pod) => matchesServiceSelector(selector, pod.metadata.labels))
+    // The label index, not a scan of the namespace's Pods (same pods, same order).
+    const pods = this.ctx.store.podsSelectedBy(namespace, selector)
     // EndpointSlice controller.
     const groups = new Map<string, SliceGroup>()
     for (const pod of pods) {

@@ -94,11 +94,8 @@ export class ReplicaSetController implements EventHandler {
 
   ownedReplicaSets(deployment: Deployment): ReplicaSet[] {
     const namespace = deployment.metadata.namespace ?? "default"
-    return this.ctx.store
-      .list("ReplicaSet", namespace)
-      .filter((rs) =>
-        rs.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === deployment.metadata.uid),
-      )
+    // The owner index, not a scan of the namespace's ReplicaSets (same ones, same order).
+    return this.ctx.store.ownedBy("ReplicaSet", namespace, deployment.metadata.uid)
   }
 
   /**
@@ -135,9 +132,8 @@ export class ReplicaSetController implements EventHandler {
   private ownedPods(replicaSet: ReplicaSet): PodRecord[] {
     const namespace = replicaSet.metadata.namespace ?? "default"
     const out: PodRecord[] = []
-    for (const pod of this.ctx.store.list("Pod", namespace)) {
-      if (!pod.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === replicaSet.metadata.uid))
-        continue
+    // The owner index, not a scan of the namespace's Pods (same pods, same order).
+    for (const pod of this.ctx.store.ownedBy("Pod", namespace, replicaSet.metadata.uid)) {
       const id = this.ctx.podIdByKey.get(objectKey(namespace, pod.metadata.name))
       if (id !== undefined) out.push(this.ctx.pods[id])
     }

@@ -121,6 +121,11 @@ export interface IptablesSyncOptions {
    * stale-chain deletion (upstream skips it in large-cluster mode within a syncPeriod).
    */
   readonly existingNatChains?: Iterable<string>
+  /**
+   * Cache of per-service-port fragments shared by the nodes of a cluster (IptablesFragments).
+   * Omitted = compile every service port afresh. Same output either way.
+   */
+  readonly fragments?: IptablesFragments
 }
 
 /** A jump rule kube-proxy installs in a built-in chain with `iptables -I` (insert at position 1). */
@@ -157,6 +162,11 @@ export interface IptablesServicePortView extends ServicePortView {
 export interface IptablesCompileResult {
   /** iptables-restore input: `*filter ... COMMIT\n*nat ... COMMIT\n`. */
   readonly restoreInput: string
+  /**
+   * The same input as lines (restoreInput is their join, plus the final newline): what the
+   * simulator restores, sharing the line strings with the compiled fragments (no text round trip).
+   */
+  readonly restoreLines: readonly string[]
   readonly fullSync: boolean
   readonly largeClusterMode: boolean
   /** Total endpoints over all service ports (the large-cluster-mode measure). */
@@ -167,6 +177,8 @@ export interface IptablesCompileResult {
   readonly deletedChains: readonly string[]
   readonly services: readonly IptablesServicePortView[]
   readonly jumpRules: readonly JumpRule[]
+  /** Every nat chain the restore input declares (`:CHAIN` lines), deleted ones included. */
+  readonly declaredNatChains: readonly string[]
   /** Rule-line counts as upstream's metrics count them. */
   readonly filterRuleCount: number
   readonly natRuleCount: number
@@ -385,220 +397,35 @@ export function compileIptablesServicePorts(
   for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
   const largeClusterMode = totalEndpoints > config.largeClusterEndpointsThreshold
   const views: IptablesServicePortView[] = []
+  const declaredNatChains: string[] = [...NAT_TOP_LEVEL_CHAINS]
+  const context: FragmentContext = {
+    nodeName: node.name,
+    zone,
+    nodeIP,
+    config,
+    localhostNodePorts,
+    detector,
+    largeClusterMode,
+    key: `${largeClusterMode}|${localhostNodePorts}|${detector ?? ""}|${configKey(config)}`,
+  }
+  const fragments = options.fragments
 
   for (const svcPort of servicePorts) {
-    // Endpoint categories and the has*Endpoints flags come from the shared view; what follows is
-    // iptables-only (chain names and rules).
-    const svc = servicePortView(svcPort, node.name, zone, {
-      preferSameTrafficDistribution: config.preferSameTrafficDistribution,
-    })
-    const protocol = svc.protocol
-    const name = svc.name
-    const {
-      clusterEndpoints,
-      localEndpoints,
-      allReachableEndpoints,
-      hasAnyEndpoints: hasEndpoints,
-      hasInternalEndpoints,
-      hasExternalEndpoints,
-    } = svc
-
-    const clusterPolicyChain = serviceChainName(name, protocol)
-    const localPolicyChain = serviceLocalChainName(name, protocol)
-    const externalTrafficChain = serviceExternalChainName(name, protocol)
-    const fwChain = serviceFirewallChainName(name, protocol)
-    const usesClusterPolicyChain = clusterEndpoints.length > 0 && svc.usesClusterEndpoints
-    const usesLocalPolicyChain = localEndpoints.length > 0 && svc.usesLocalEndpoints
-
-    const internalPolicyChain = svc.internalPolicyLocal ? localPolicyChain : clusterPolicyChain
-    const internalTrafficChain = internalPolicyChain
-    const externalPolicyChain = svc.externalPolicyLocal ? localPolicyChain : clusterPolicyChain
-    // Based on hasEndpoints, not hasExternalEndpoints: the short-circuit rules are needed even
-    // when no endpoint serves external traffic.
-    const usesExternalTrafficChain = hasEndpoints && svc.externallyAccessible
-    const usesFWChain = hasEndpoints && svc.loadBalancerVIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0
-    const loadBalancerTrafficChain = usesFWChain ? fwChain : externalTrafficChain
-
-    // REJECT when no endpoint exists anywhere, DROP when none serves the policy (view verdicts).
-    const filterComment = hasEndpoints ? `"${name} has no local endpoints"` : `"${name} has no endpoints"`
-    const internalTrafficFilterTarget = svc.internalVerdict
-    const internalTrafficFilterComment = filterComment
-    const externalTrafficFilterTarget = svc.externalVerdict
-    const externalTrafficFilterComment = filterComment
-
-    const pp = `-m ${protocol} -p ${protocol}`
-    const port = String(svc.port)
-
-    // ClusterIP.
-    if (hasInternalEndpoints) {
-      natRules.push(
-        `-A ${KUBE_SERVICES} -m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficChain}`,
-      )
-    } else {
-      filterRules.push(
-        `-A ${KUBE_SERVICES} -m comment --comment ${internalTrafficFilterComment} ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficFilterTarget}`,
-      )
-    }
-
-    // External IPs.
-    for (const externalIP of svc.externalIPs) {
-      if (hasEndpoints) {
-        natRules.push(
-          `-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficChain}`,
-        )
-      }
-      if (!hasExternalEndpoints) {
-        filterRules.push(
-          `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficFilterTarget}`,
-        )
-      }
-    }
-
-    // Load-balancer ingress IPs.
-    for (const lbip of svc.loadBalancerVIPs) {
-      if (hasEndpoints) {
-        natRules.push(
-          `-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${pp} -d ${lbip} --dport ${port} -j ${loadBalancerTrafficChain}`,
-        )
-      }
-      if (usesFWChain) {
-        filterRules.push(
-          `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${fwChain}" ${pp} -d ${lbip} --dport ${port} -j DROP`,
-        )
-      }
-    }
-    if (!hasExternalEndpoints) {
-      for (const lbip of svc.loadBalancerVIPs) {
-        filterRules.push(
-          `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${lbip} --dport ${port} -j ${externalTrafficFilterTarget}`,
-        )
-      }
-    }
-
-    // NodePorts (not subject to loadBalancerSourceRanges).
-    if (svc.nodePort !== 0) {
-      const nodePort = String(svc.nodePort)
-      if (hasEndpoints) {
-        if (localhostNodePorts && config.nfacct) {
-          natRules.push(
-            `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} -d 127.0.0.0/8 --dport ${nodePort} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS_ACCEPTED} -j ${externalTrafficChain}`,
-          )
-        }
-        natRules.push(
-          `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} --dport ${nodePort} -j ${externalTrafficChain}`,
-        )
-      }
-      if (!hasExternalEndpoints) {
-        filterRules.push(
-          `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} -m addrtype --dst-type LOCAL ${pp} --dport ${nodePort} -j ${externalTrafficFilterTarget}`,
-        )
-      }
-    }
-
-    // Health check node port, whether or not there are local endpoints.
-    if (svc.healthCheckNodePort !== 0) {
-      filterRules.push(
-        `-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`,
-      )
-    }
-
+    const fragment =
+      fragments === undefined ? compileServicePortFragment(svcPort, context) : fragments.get(svcPort, context)
+    for (const line of fragment.filterRules) filterRules.push(line)
+    for (const line of fragment.natTopRules) natRules.push(line)
     // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
-    const chainsWritten = fullSync || changed.has(svc.namespacedName)
-    const svcNatChains: string[] = chainsWritten ? natChains : []
-    const svcNatRules: string[] = chainsWritten ? natRules : []
-
-    if (hasInternalEndpoints) {
-      const args = `-m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port}`
-      if (config.masqueradeAll) {
-        svcNatRules.push(`-A ${internalTrafficChain} ${args} -j ${KUBE_MARK_MASQ}`)
-      } else if (detector !== null) {
-        // Masquerade off-cluster traffic to the service VIP.
-        svcNatRules.push(`-A ${internalTrafficChain} ${args} ! -s ${detector} -j ${KUBE_MARK_MASQ}`)
+    const chainsWritten = fullSync || changed.has(svcPort.namespacedName)
+    if (chainsWritten) {
+      for (const chain of fragment.natChains) {
+        natChains.push(chainLine(chain))
+        declaredNatChains.push(chain)
       }
+      for (const line of fragment.natChainRules) natRules.push(line)
     }
-
-    if (usesExternalTrafficChain) {
-      svcNatChains.push(chainLine(externalTrafficChain))
-      activeNatChains.add(externalTrafficChain)
-      if (!svc.externalPolicyLocal) {
-        svcNatRules.push(
-          `-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`,
-        )
-      } else {
-        if (detector !== null) {
-          svcNatRules.push(
-            `-A ${externalTrafficChain} -m comment --comment "pod traffic for ${name} external destinations" -s ${detector} -j ${clusterPolicyChain}`,
-          )
-        }
-        svcNatRules.push(
-          `-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
-        )
-        svcNatRules.push(
-          `-A ${externalTrafficChain} -m comment --comment "route LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${clusterPolicyChain}`,
-        )
-      }
-      if (hasExternalEndpoints) svcNatRules.push(`-A ${externalTrafficChain} -j ${externalPolicyChain}`)
-    }
-
-    if (usesFWChain) {
-      svcNatChains.push(chainLine(fwChain))
-      activeNatChains.add(fwChain)
-      const args = `-A ${fwChain} -m comment --comment "${name} loadbalancer IP"`
-      let allowFromNode = false
-      for (const range of svc.loadBalancerSourceRanges) {
-        svcNatRules.push(`${args} -s ${range} -j ${externalTrafficChain}`)
-        if (nodeIP !== "" && cidrContainsIp(range, nodeIP)) allowFromNode = true
-      }
-      if (allowFromNode) {
-        for (const lbip of svc.loadBalancerVIPs) svcNatRules.push(`${args} -s ${lbip} -j ${externalTrafficChain}`)
-      }
-      svcNatRules.push(
-        `-A ${fwChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`,
-      )
-    }
-
-    const endpointChains = new Map<string, string>()
-    for (const ep of allReachableEndpoints)
-      endpointChains.set(ep.endpoint, endpointChainName(name, protocol, ep.endpoint))
-
-    if (usesClusterPolicyChain) {
-      svcNatChains.push(chainLine(clusterPolicyChain))
-      activeNatChains.add(clusterPolicyChain)
-      writeServiceToEndpointRules(svcNatRules, svc, clusterPolicyChain, clusterEndpoints, largeClusterMode)
-    }
-    if (usesLocalPolicyChain) {
-      svcNatChains.push(chainLine(localPolicyChain))
-      activeNatChains.add(localPolicyChain)
-      writeServiceToEndpointRules(svcNatRules, svc, localPolicyChain, localEndpoints, largeClusterMode)
-    }
-
-    for (const ep of allReachableEndpoints) {
-      const endpointChain = endpointChainName(name, protocol, ep.endpoint)
-      svcNatChains.push(chainLine(endpointChain))
-      activeNatChains.add(endpointChain)
-      let args = `-A ${endpointChain}`
-      if (!largeClusterMode) args += ` -m comment --comment ${name}`
-      // Hairpin: traffic that loops back to its originator is masqueraded.
-      svcNatRules.push(`${args} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`)
-      if (svc.stickyMaxAgeSeconds > 0) args += ` -m recent --name ${endpointChain} --set`
-      svcNatRules.push(`${args} ${pp} -j DNAT --to-destination ${ep.endpoint}`)
-    }
-
-    views.push({
-      ...svc,
-      clusterPolicyChain,
-      localPolicyChain,
-      externalChain: externalTrafficChain,
-      firewallChain: fwChain,
-      usesClusterPolicyChain,
-      usesLocalPolicyChain,
-      usesExternalTrafficChain,
-      usesFWChain,
-      internalPolicyChain,
-      externalPolicyChain,
-      endpointChains,
-      chainsWritten,
-    })
+    for (const chain of fragment.natChains) activeNatChains.add(chain)
+    views.push(chainsWritten ? fragment.view : fragment.unwrittenView())
   }
 
   // Delete service chains no longer in use.
@@ -610,6 +437,7 @@ export function compileIptablesServicePorts(
     deletedChains.sort(compareStrings)
     for (const chain of deletedChains) {
       natChains.push(chainLine(chain))
+      declaredNatChains.push(chain)
       natRules.push(`-X ${chain}`)
     }
   }
@@ -641,17 +469,331 @@ export function compileIptablesServicePorts(
   )
 
   const lines = ["*filter", ...filterChains, ...filterRules, "COMMIT", "*nat", ...natChains, ...natRules, "COMMIT"]
+  let sortedActive: string[] | null = null
+  let text: string | null = null
   return {
-    restoreInput: lines.join("\n") + "\n",
+    // Joined on demand: the simulator restores the lines.
+    get restoreInput(): string {
+      if (text === null) text = lines.join("\n") + "\n"
+      return text
+    },
+    restoreLines: lines,
     fullSync,
     largeClusterMode,
     totalEndpoints,
-    activeNatChains: [...activeNatChains].sort(compareStrings),
+    // Sorted on demand: the proxier does not read it, and sorting every chain name per node and
+    // sync costs more than the rest of a partial sync.
+    get activeNatChains(): readonly string[] {
+      if (sortedActive === null) sortedActive = [...activeNatChains].sort(compareStrings)
+      return sortedActive
+    },
     deletedChains,
+    declaredNatChains,
     services: views,
     jumpRules: jumpRules(),
     filterRuleCount: filterRules.length,
     natRuleCount: natRules.length - deletedChains.length,
+  }
+}
+
+/** What a service port's rules depend on besides the service port itself. */
+interface FragmentContext {
+  readonly nodeName: string
+  readonly zone: string
+  readonly nodeIP: string
+  readonly config: IptablesConfig
+  readonly localhostNodePorts: boolean
+  readonly detector: string | null
+  readonly largeClusterMode: boolean
+  /** The parts every fragment depends on, as a cache key. */
+  readonly key: string
+}
+
+/** One service port's share of the restore input (immutable; shared by every node that compiles it alike). */
+export interface ServicePortFragment {
+  /** Its rules in the top-level filter chains. */
+  readonly filterRules: readonly string[]
+  /** Its rules in the top-level nat chains (KUBE-SERVICES, KUBE-NODEPORTS). */
+  readonly natTopRules: readonly string[]
+  /** Its own nat chains (SVC, SVL, EXT, FW, SEP), in declaration order. */
+  readonly natChains: readonly string[]
+  /** The rules of its own nat chains (written on full syncs and when the Service changed). */
+  readonly natChainRules: readonly string[]
+  /** The view with chainsWritten true. */
+  readonly view: IptablesServicePortView
+  /** The view with chainsWritten false. */
+  unwrittenView(): IptablesServicePortView
+}
+
+function configKey(config: IptablesConfig): string {
+  let key = configKeys.get(config)
+  if (key === undefined) {
+    key = JSON.stringify(config)
+    configKeys.set(config, key)
+  }
+  return key
+}
+const configKeys = new WeakMap<IptablesConfig, string>()
+
+/**
+ * Compiled service-port fragments, shared between the nodes of a cluster. A fragment depends on the
+ * service port (an immutable, interned object: shared-service-ports.ts), the config, and of the node
+ * only on what the port's rules read: the zone when endpoints carry zone hints, the node name when
+ * they carry node hints, the node IP when the port has loadBalancerSourceRanges. So nodes share a
+ * port's fragment unless those differ: fragments grow with service ports x distinct views, not x nodes.
+ */
+export class IptablesFragments {
+  private readonly byPort = new WeakMap<ServicePortInfo, Map<string, ServicePortFragment>>()
+  /** Fragments compiled (cache misses). */
+  compiled = 0
+
+  get(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
+    let zoneHints = false
+    let nodeHints = false
+    for (const ep of svcPort.endpoints) {
+      if (ep.zoneHints.length > 0) zoneHints = true
+      if (ep.nodeHints.length > 0) nodeHints = true
+    }
+    let key = context.key
+    if (zoneHints) key += `|z:${context.zone}`
+    if (nodeHints) key += `|n:${context.nodeName}`
+    if (svcPort.loadBalancerSourceRanges.length > 0) key += `|ip:${context.nodeIP}`
+    let byKey = this.byPort.get(svcPort)
+    if (byKey === undefined) {
+      byKey = new Map()
+      this.byPort.set(svcPort, byKey)
+    }
+    let fragment = byKey.get(key)
+    if (fragment === undefined) {
+      this.compiled++
+      fragment = compileServicePortFragment(svcPort, context)
+      byKey.set(key, fragment)
+    }
+    return fragment
+  }
+}
+
+/** The rules of one service port, as the body of syncProxyRules' per-service loop writes them. */
+function compileServicePortFragment(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
+  const { config, localhostNodePorts, detector, largeClusterMode, nodeIP } = context
+  const filterRules: string[] = []
+  const natTopRules: string[] = []
+  const natRules = natTopRules
+  const svcNatChains: string[] = []
+  const svcNatRules: string[] = []
+  // Endpoint categories and the has*Endpoints flags come from the shared view; what follows is
+  // iptables-only (chain names and rules).
+  const svc = servicePortView(svcPort, context.nodeName, context.zone, {
+    preferSameTrafficDistribution: config.preferSameTrafficDistribution,
+  })
+  const protocol = svc.protocol
+  const name = svc.name
+  const {
+    clusterEndpoints,
+    localEndpoints,
+    allReachableEndpoints,
+    hasAnyEndpoints: hasEndpoints,
+    hasInternalEndpoints,
+    hasExternalEndpoints,
+  } = svc
+
+  const clusterPolicyChain = serviceChainName(name, protocol)
+  const localPolicyChain = serviceLocalChainName(name, protocol)
+  const externalTrafficChain = serviceExternalChainName(name, protocol)
+  const fwChain = serviceFirewallChainName(name, protocol)
+  const usesClusterPolicyChain = clusterEndpoints.length > 0 && svc.usesClusterEndpoints
+  const usesLocalPolicyChain = localEndpoints.length > 0 && svc.usesLocalEndpoints
+
+  const internalPolicyChain = svc.internalPolicyLocal ? localPolicyChain : clusterPolicyChain
+  const internalTrafficChain = internalPolicyChain
+  const externalPolicyChain = svc.externalPolicyLocal ? localPolicyChain : clusterPolicyChain
+  // Based on hasEndpoints, not hasExternalEndpoints: the short-circuit rules are needed even
+  // when no endpoint serves external traffic.
+  const usesExternalTrafficChain = hasEndpoints && svc.externallyAccessible
+  const usesFWChain = hasEndpoints && svc.loadBalancerVIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0
+  const loadBalancerTrafficChain = usesFWChain ? fwChain : externalTrafficChain
+
+  // REJECT when no endpoint exists anywhere, DROP when none serves the policy (view verdicts).
+  const filterComment = hasEndpoints ? `"${name} has no local endpoints"` : `"${name} has no endpoints"`
+  const internalTrafficFilterTarget = svc.internalVerdict
+  const internalTrafficFilterComment = filterComment
+  const externalTrafficFilterTarget = svc.externalVerdict
+  const externalTrafficFilterComment = filterComment
+
+  const pp = `-m ${protocol} -p ${protocol}`
+  const port = String(svc.port)
+
+  // ClusterIP.
+  if (hasInternalEndpoints) {
+    natRules.push(
+      `-A ${KUBE_SERVICES} -m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficChain}`,
+    )
+  } else {
+    filterRules.push(
+      `-A ${KUBE_SERVICES} -m comment --comment ${internalTrafficFilterComment} ${pp} -d ${svc.clusterIP} --dport ${port} -j ${internalTrafficFilterTarget}`,
+    )
+  }
+
+  // External IPs.
+  for (const externalIP of svc.externalIPs) {
+    if (hasEndpoints) {
+      natRules.push(
+        `-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficChain}`,
+      )
+    }
+    if (!hasExternalEndpoints) {
+      filterRules.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${externalIP} --dport ${port} -j ${externalTrafficFilterTarget}`,
+      )
+    }
+  }
+
+  // Load-balancer ingress IPs.
+  for (const lbip of svc.loadBalancerVIPs) {
+    if (hasEndpoints) {
+      natRules.push(
+        `-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${pp} -d ${lbip} --dport ${port} -j ${loadBalancerTrafficChain}`,
+      )
+    }
+    if (usesFWChain) {
+      filterRules.push(
+        `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${fwChain}" ${pp} -d ${lbip} --dport ${port} -j DROP`,
+      )
+    }
+  }
+  if (!hasExternalEndpoints) {
+    for (const lbip of svc.loadBalancerVIPs) {
+      filterRules.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} ${pp} -d ${lbip} --dport ${port} -j ${externalTrafficFilterTarget}`,
+      )
+    }
+  }
+
+  // NodePorts (not subject to loadBalancerSourceRanges).
+  if (svc.nodePort !== 0) {
+    const nodePort = String(svc.nodePort)
+    if (hasEndpoints) {
+      if (localhostNodePorts && config.nfacct) {
+        natRules.push(
+          `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} -d 127.0.0.0/8 --dport ${nodePort} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS_ACCEPTED} -j ${externalTrafficChain}`,
+        )
+      }
+      natRules.push(
+        `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${pp} --dport ${nodePort} -j ${externalTrafficChain}`,
+      )
+    }
+    if (!hasExternalEndpoints) {
+      filterRules.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalTrafficFilterComment} -m addrtype --dst-type LOCAL ${pp} --dport ${nodePort} -j ${externalTrafficFilterTarget}`,
+      )
+    }
+  }
+
+  // Health check node port, whether or not there are local endpoints.
+  if (svc.healthCheckNodePort !== 0) {
+    filterRules.push(
+      `-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`,
+    )
+  }
+
+  if (hasInternalEndpoints) {
+    const args = `-m comment --comment "${name} cluster IP" ${pp} -d ${svc.clusterIP} --dport ${port}`
+    if (config.masqueradeAll) {
+      svcNatRules.push(`-A ${internalTrafficChain} ${args} -j ${KUBE_MARK_MASQ}`)
+    } else if (detector !== null) {
+      // Masquerade off-cluster traffic to the service VIP.
+      svcNatRules.push(`-A ${internalTrafficChain} ${args} ! -s ${detector} -j ${KUBE_MARK_MASQ}`)
+    }
+  }
+
+  if (usesExternalTrafficChain) {
+    svcNatChains.push(externalTrafficChain)
+    if (!svc.externalPolicyLocal) {
+      svcNatRules.push(
+        `-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`,
+      )
+    } else {
+      if (detector !== null) {
+        svcNatRules.push(
+          `-A ${externalTrafficChain} -m comment --comment "pod traffic for ${name} external destinations" -s ${detector} -j ${clusterPolicyChain}`,
+        )
+      }
+      svcNatRules.push(
+        `-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
+      )
+      svcNatRules.push(
+        `-A ${externalTrafficChain} -m comment --comment "route LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${clusterPolicyChain}`,
+      )
+    }
+    if (hasExternalEndpoints) svcNatRules.push(`-A ${externalTrafficChain} -j ${externalPolicyChain}`)
+  }
+
+  if (usesFWChain) {
+    svcNatChains.push(fwChain)
+    const args = `-A ${fwChain} -m comment --comment "${name} loadbalancer IP"`
+    let allowFromNode = false
+    for (const range of svc.loadBalancerSourceRanges) {
+      svcNatRules.push(`${args} -s ${range} -j ${externalTrafficChain}`)
+      if (nodeIP !== "" && cidrContainsIp(range, nodeIP)) allowFromNode = true
+    }
+    if (allowFromNode) {
+      for (const lbip of svc.loadBalancerVIPs) svcNatRules.push(`${args} -s ${lbip} -j ${externalTrafficChain}`)
+    }
+    svcNatRules.push(
+      `-A ${fwChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`,
+    )
+  }
+
+  const endpointChains = new Map<string, string>()
+  for (const ep of allReachableEndpoints)
+    endpointChains.set(ep.endpoint, endpointChainName(name, protocol, ep.endpoint))
+
+  if (usesClusterPolicyChain) {
+    svcNatChains.push(clusterPolicyChain)
+    writeServiceToEndpointRules(svcNatRules, svc, clusterPolicyChain, clusterEndpoints, largeClusterMode)
+  }
+  if (usesLocalPolicyChain) {
+    svcNatChains.push(localPolicyChain)
+    writeServiceToEndpointRules(svcNatRules, svc, localPolicyChain, localEndpoints, largeClusterMode)
+  }
+
+  for (const ep of allReachableEndpoints) {
+    const endpointChain = endpointChainName(name, protocol, ep.endpoint)
+    svcNatChains.push(endpointChain)
+    let args = `-A ${endpointChain}`
+    if (!largeClusterMode) args += ` -m comment --comment ${name}`
+    // Hairpin: traffic that loops back to its originator is masqueraded.
+    svcNatRules.push(`${args} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`)
+    if (svc.stickyMaxAgeSeconds > 0) args += ` -m recent --name ${endpointChain} --set`
+    svcNatRules.push(`${args} ${pp} -j DNAT --to-destination ${ep.endpoint}`)
+  }
+
+  const view: IptablesServicePortView = {
+    ...svc,
+    clusterPolicyChain,
+    localPolicyChain,
+    externalChain: externalTrafficChain,
+    firewallChain: fwChain,
+    usesClusterPolicyChain,
+    usesLocalPolicyChain,
+    usesExternalTrafficChain,
+    usesFWChain,
+    internalPolicyChain,
+    externalPolicyChain,
+    endpointChains,
+    chainsWritten: true,
+  }
+  let unwritten: IptablesServicePortView | null = null
+  return {
+    filterRules,
+    natTopRules,
+    natChains: svcNatChains,
+    natChainRules: svcNatRules,
+    view,
+    unwrittenView() {
+      if (unwritten === null) unwritten = { ...view, chainsWritten: false }
+      return unwritten
+    },
   }
 }
 

@@ -10,9 +10,11 @@
  * deleted at most once per syncPeriod.
  */
 import type { EndpointSlice, Service } from "../../k8s/types.ts"
-import { buildServicePorts, nodeZone } from "../service-port.ts"
+import { compareServicePorts, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
-import { compileIptablesServicePorts, natChainsAfterRestore } from "./compile.ts"
+import { SharedServicePorts } from "../shared-service-ports.ts"
+import { IptablesFragments } from "./compile.ts"
+import { compileIptablesServicePorts } from "./compile.ts"
 import type { IptablesCompileResult, IptablesConfig } from "./compile.ts"
 
 /** proxyutil.FullSyncPeriod: 1 h in upstream source as remembered, not re-verified (kube-proxy.md §8). */
@@ -24,10 +26,25 @@ export interface IptablesProxierOptions {
   readonly fullSyncPeriodNs?: number
   /** Disable MinimizeIPTablesRestore (every sync is full). Default false (feature GA). */
   readonly alwaysFullSync?: boolean
+  /**
+   * The cluster's shared service-port view and compiled per-Service fragments (one per cluster and
+   * config; see shared-service-ports.ts). Omitted: this proxier's own (nothing shared).
+   */
+  readonly shared?: SharedIptablesCompile
+}
+
+/** What the iptables proxiers of one cluster (same config) share. */
+export interface SharedIptablesCompile {
+  readonly servicePorts: SharedServicePorts
+  readonly fragments: IptablesFragments
+}
+
+export function sharedIptablesCompile(): SharedIptablesCompile {
+  return { servicePorts: new SharedServicePorts(), fragments: new IptablesFragments() }
 }
 
 export class IptablesProxier {
-  private previous = new Map<string, string>()
+  private previous: readonly ServicePortInfo[] = []
   private existingNatChains = new Set<string>()
   private existingBeforeLastSync = new Set<string>()
   private needFullSync = true
@@ -37,6 +54,7 @@ export class IptablesProxier {
   private readonly syncPeriodNs: number
   private readonly fullSyncPeriodNs: number
   private readonly alwaysFullSync: boolean
+  private readonly shared: SharedIptablesCompile
 
   constructor(
     private node: ProxyNode,
@@ -46,6 +64,7 @@ export class IptablesProxier {
     this.syncPeriodNs = options.syncPeriodNs ?? 30_000_000_000
     this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
     this.alwaysFullSync = options.alwaysFullSync ?? false
+    this.shared = options.shared ?? sharedIptablesCompile()
   }
 
   /** Node label changes force a full sync (OnTopologyChange). */
@@ -74,23 +93,25 @@ export class IptablesProxier {
     if (this.lastZone !== null && this.lastZone !== zone) this.needFullSync = true
     this.lastZone = zone
     const fullSync = this.alwaysFullSync || this.needFullSync || nowNs - this.lastFullSyncNs > this.fullSyncPeriodNs
-    const servicePorts = buildServicePorts(services, slices, this.node)
-    const current = fingerprintByService(servicePorts)
-    const changed = new Set<string>()
-    for (const [name, print] of current) if (this.previous.get(name) !== print) changed.add(name)
-    for (const name of this.previous.keys()) if (!current.has(name)) changed.add(name)
+    const servicePorts = this.shared.servicePorts.servicePorts(services, slices, this.node.name)
+    const changed = changedServices(this.previous, servicePorts, this.shared.servicePorts)
     let totalEndpoints = 0
     for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
     const largeClusterMode = totalEndpoints > this.config.largeClusterEndpointsThreshold
     const cleanup = !largeClusterMode || nowNs - this.lastCleanupNs > this.syncPeriodNs
     const result = compileIptablesServicePorts(servicePorts, this.node, this.config, {
+      fragments: this.shared.fragments,
       changedServices: fullSync ? null : changed,
       ...(cleanup ? { existingNatChains: this.existingNatChains } : {}),
     })
     if (cleanup) this.lastCleanupNs = nowNs
     this.existingBeforeLastSync = this.existingNatChains
-    this.existingNatChains = natChainsAfterRestore(this.existingNatChains, result.restoreInput)
-    this.previous = current
+    // natChainsAfterRestore(existing, result.restoreInput), from the chain lists (no text scan).
+    const after = new Set(this.existingNatChains)
+    for (const chain of result.declaredNatChains) after.add(chain)
+    for (const chain of result.deletedChains) after.delete(chain)
+    this.existingNatChains = after
+    this.previous = servicePorts
     this.needFullSync = false
     if (fullSync) this.lastFullSyncNs = nowNs
     return result
@@ -103,8 +124,28 @@ export class IptablesProxier {
   }
 }
 
-function fingerprintByService(servicePorts: readonly ServicePortInfo[]): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const svc of servicePorts) out.set(svc.namespacedName, (out.get(svc.namespacedName) ?? "") + JSON.stringify(svc))
-  return out
+/**
+ * The "namespace/name" of every Service whose ports differ between two syncs (ServiceChangeTracker
+ * and EndpointsChangeTracker compare the processed maps): both lists are in buildServicePorts
+ * order, so one merge walk pairs them up.
+ */
+function changedServices(
+  before: readonly ServicePortInfo[],
+  after: readonly ServicePortInfo[],
+  shared: SharedServicePorts,
+): Set<string> {
+  const changed = new Set<string>()
+  let i = 0
+  let j = 0
+  while (i < before.length || j < after.length) {
+    const order = i === before.length ? 1 : j === after.length ? -1 : compareServicePorts(before[i], after[j])
+    if (order < 0) changed.add(before[i++].namespacedName)
+    else if (order > 0) changed.add(after[j++].namespacedName)
+    else {
+      if (!shared.samePort(before[i], after[j])) changed.add(after[j].namespacedName)
+      i++
+      j++
+    }
+  }
+  return changed
 }

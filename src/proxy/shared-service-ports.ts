@@ -1,0 +1,184 @@
+/**
+ * kube-proxy's service-port view (service-port.ts `buildServicePorts`) computed once for the whole
+ * cluster instead of once per node and sync.
+ *
+ * Every node's kube-proxy builds the same list of service ports from the same Services and
+ * EndpointSlices; the one node-dependent bit is `EndpointInfo.isLocal` (endpoint.nodeName is the
+ * node's name), and through it which of two duplicate endpoints wins (a local one replaces a remote
+ * one, endpointslicecache.go). So each Service has one *remote* variant of its ports (isLocal false
+ * everywhere: the view of every node that hosts none of its endpoints) and one *local* variant per
+ * node that hosts one of its endpoints; a Service's endpoints run on at most as many nodes as it has
+ * endpoints, so the number of variants grows with Services + endpoints, not Services x nodes.
+ *
+ * Variants are immutable and interned by content: a node's ports compare equal to its previous
+ * sync's exactly when they are the same objects or have the same JSON (computed once per object), as
+ * the proxier's change tracking compares them (iptables/proxier.ts), whatever happened in between.
+ *
+ * A snapshot (the sorted port list of one (Services, EndpointSlices) state) is rebuilt when a node
+ * syncs after a write; per Service, only Services whose object or slices changed are recomputed.
+ */
+import type { EndpointSlice, Service } from "../k8s/types.ts"
+import { LABEL_SERVICE_NAME } from "../k8s/types.ts"
+import {
+  buildEndpointsMap,
+  compareServicePorts,
+  programmedByKubeProxy,
+  servicePortsOf,
+  watchedByKubeProxy,
+} from "./service-port.ts"
+import type { ServicePortInfo } from "./service-port.ts"
+
+interface ServiceEntry {
+  readonly service: Service
+  /** The Service's EndpointSlices kube-proxy reads, in store (namespace/name) order. */
+  readonly slices: readonly EndpointSlice[]
+  /** Ports as seen from a node hosting none of the endpoints. */
+  readonly remote: readonly ServicePortInfo[]
+  /** Ports as seen from each node that hosts one of the endpoints. */
+  readonly local: ReadonlyMap<string, readonly ServicePortInfo[]>
+}
+
+interface Snapshot {
+  readonly services: readonly Service[]
+  readonly slices: readonly EndpointSlice[]
+  /** Remote variants of every programmed service port, in buildServicePorts order. */
+  readonly ports: readonly ServicePortInfo[]
+  /** Position of each remote port in `ports`. */
+  readonly position: ReadonlyMap<ServicePortInfo, number>
+  /** The entries of the Services each node hosts an endpoint of. */
+  readonly byNode: ReadonlyMap<string, readonly ServiceEntry[]>
+  /** Per node, the node's port list (built on first request). */
+  readonly forNode: Map<string, readonly ServicePortInfo[]>
+}
+
+const EMPTY_SLICES: readonly EndpointSlice[] = []
+
+export class SharedServicePorts {
+  private entries = new Map<string, ServiceEntry>()
+  private snapshot: Snapshot | null = null
+  private readonly json = new WeakMap<ServicePortInfo, string>()
+  /** Snapshots built (one per distinct (Services, EndpointSlices) state a sync saw). */
+  snapshotsBuilt = 0
+  /** Per-Service port computations (a Service's variants, when it or its slices changed). */
+  serviceBuilds = 0
+  /** Node port lists assembled (one per node per snapshot it synced against). */
+  nodeViews = 0
+
+  /** What buildServicePorts(services, slices, {name: nodeName}) returns, shared where equal. */
+  servicePorts(
+    services: readonly Service[],
+    slices: readonly EndpointSlice[],
+    nodeName: string,
+  ): readonly ServicePortInfo[] {
+    const snapshot = this.snapshotFor(services, slices)
+    let ports = snapshot.forNode.get(nodeName)
+    if (ports === undefined) {
+      this.nodeViews++
+      const hosted = snapshot.byNode.get(nodeName)
+      if (hosted === undefined) ports = snapshot.ports
+      else {
+        const copy = snapshot.ports.slice()
+        for (const entry of hosted) {
+          const local = entry.local.get(nodeName) as readonly ServicePortInfo[]
+          for (let i = 0; i < entry.remote.length; i++)
+            copy[snapshot.position.get(entry.remote[i]) as number] = local[i]
+        }
+        ports = copy
+      }
+      snapshot.forNode.set(nodeName, ports)
+    }
+    return ports
+  }
+
+  /** Whether two service ports are equal (same object, or the same JSON). */
+  samePort(a: ServicePortInfo, b: ServicePortInfo): boolean {
+    return a === b || this.jsonOf(a) === this.jsonOf(b)
+  }
+
+  private jsonOf(port: ServicePortInfo): string {
+    let text = this.json.get(port)
+    if (text === undefined) {
+      text = JSON.stringify(port)
+      this.json.set(port, text)
+    }
+    return text
+  }
+
+  private snapshotFor(services: readonly Service[], slices: readonly EndpointSlice[]): Snapshot {
+    const last = this.snapshot
+    if (last !== null && sameItems(last.services, services) && sameItems(last.slices, slices)) return last
+    this.snapshotsBuilt++
+    // EndpointSlices kube-proxy reads, grouped by their Service, in store order.
+    const slicesByService = new Map<string, EndpointSlice[]>()
+    for (const slice of slices) {
+      if (slice.addressType !== "IPv4" || !watchedByKubeProxy(slice.metadata.labels)) continue
+      const serviceName = slice.metadata.labels?.[LABEL_SERVICE_NAME]
+      if (serviceName === undefined || serviceName === "") continue
+      const key = `${slice.metadata.namespace ?? "default"}/${serviceName}`
+      const list = slicesByService.get(key)
+      if (list === undefined) slicesByService.set(key, [slice])
+      else list.push(slice)
+    }
+    const entries = new Map<string, ServiceEntry>()
+    const ports: ServicePortInfo[] = []
+    const byNode = new Map<string, ServiceEntry[]>()
+    for (const service of services) {
+      if (!programmedByKubeProxy(service)) continue
+      const key = `${service.metadata.namespace ?? "default"}/${service.metadata.name}`
+      const ownSlices = slicesByService.get(key) ?? EMPTY_SLICES
+      let entry = this.entries.get(key)
+      if (entry === undefined || entry.service !== service || !sameItems(entry.slices, ownSlices))
+        entry = this.buildEntry(service, ownSlices, entry)
+      entries.set(key, entry)
+      for (const port of entry.remote) ports.push(port)
+      for (const nodeName of entry.local.keys()) {
+        const list = byNode.get(nodeName)
+        if (list === undefined) byNode.set(nodeName, [entry])
+        else list.push(entry)
+      }
+    }
+    ports.sort(compareServicePorts)
+    const position = new Map<ServicePortInfo, number>()
+    for (let i = 0; i < ports.length; i++) position.set(ports[i], i)
+    this.entries = entries
+    const snapshot: Snapshot = { services, slices, ports, position, byNode, forNode: new Map() }
+    this.snapshot = snapshot
+    return snapshot
+  }
+
+  private buildEntry(
+    service: Service,
+    slices: readonly EndpointSlice[],
+    previous: ServiceEntry | undefined,
+  ): ServiceEntry {
+    this.serviceBuilds++
+    const remote = this.reuse(servicePortsOf(service, buildEndpointsMap(slices, null)), previous?.remote)
+    const nodes = new Set<string>()
+    for (const slice of slices)
+      for (const endpoint of slice.endpoints) if (endpoint.nodeName !== undefined) nodes.add(endpoint.nodeName)
+    const local = new Map<string, readonly ServicePortInfo[]>()
+    for (const nodeName of [...nodes].sort()) {
+      const ports = servicePortsOf(service, buildEndpointsMap(slices, nodeName))
+      const before = previous === undefined ? undefined : (previous.local.get(nodeName) ?? previous.remote)
+      local.set(nodeName, this.reuse(ports, before))
+    }
+    return { service, slices, remote, local }
+  }
+
+  /** `ports`, with each port replaced by the previous variant's when equal (keeps identities stable). */
+  private reuse(ports: ServicePortInfo[], before: readonly ServicePortInfo[] | undefined): readonly ServicePortInfo[] {
+    if (before === undefined) return ports
+    for (let i = 0; i < ports.length; i++) {
+      const old = before[i]
+      if (old !== undefined && this.jsonOf(old) === this.jsonOf(ports[i])) ports[i] = old
+    }
+    return ports
+  }
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
