@@ -88,6 +88,12 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         Flag.withDescription("run seeds SEED..SEED+R-1 and report each metric as mean and 95% confidence interval"),
         Flag.withDefault(1),
       ),
+      jobs: Flag.Int("jobs").pipe(
+        Flag.withDescription(
+          "run the seeds on J worker threads (default 1); results are identical to a serial run, only wall differs",
+        ),
+        Flag.withDefault(1),
+      ),
       out: Flag.String("out").pipe(
         Flag.withDescription("directory to write results.json into (created if missing)"),
         Flag.optional,
@@ -108,6 +114,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             scenario: options.scenario,
             seed: Option.getOrUndefined(options.seed),
             runs: options.runs,
+            jobs: options.jobs,
             out: Option.getOrUndefined(options.out),
             json: options.json,
             quiet: options.quiet,

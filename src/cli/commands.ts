@@ -21,6 +21,7 @@ import { COMPARE_VERSION, renderCompare, stringifyCompare, type CompareDocument 
 import { simulatedProxyModes, type ProxyMode } from "../cluster/proxy-backends.ts"
 import { formatTrace, traceJson } from "../trace/format.ts"
 import type { ResultsDocument } from "../stats/results.ts"
+import { runSeedsInWorkers } from "./run-jobs.ts"
 
 export const EXIT_OK = 0
 export const EXIT_EXPECTATION_FAILED = 1
@@ -56,6 +57,8 @@ export interface RunCommandOptions {
   readonly out: string | undefined
   readonly json: boolean
   readonly quiet: boolean
+  /** Worker threads for the seeds (`--jobs`); absent or 1: serial, in this thread. */
+  readonly jobs?: number
 }
 
 export interface RulesCommandOptions {
@@ -243,9 +246,15 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
       if (typeof result === "number") return result
       loaded = result
       const firstSeed = options.seed ?? result.spec.seed
-      const docs: ResultsDocument[] = []
+      const jobs = options.jobs ?? 1
+      if (!(Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= 256)) {
+        io.stderr(`kube-netsim run: --jobs: must be an integer between 1 and 256, got ${jobs}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      const docs: ResultsDocument[] =
+        jobs > 1 && options.runs > 1 ? runSeedsInWorkers(io, options.scenario, firstSeed, options.runs, jobs, options.quiet) : []
       const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
-      for (let run = 0; run < options.runs; run++) {
+      for (let run = docs.length; run < options.runs; run++) {
         const seed = (firstSeed + run) % 2 ** 32
         const spec: ScenarioSpec = { ...result.spec, seed }
         const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
