@@ -29,6 +29,7 @@ import {
   type CliIo,
   type Runtime,
 } from "./commands.ts"
+import { sweepCommands } from "./sweep-app.ts"
 
 export type { CliIo, Runtime } from "./commands.ts"
 
@@ -313,11 +314,13 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     ]),
   )
 
+  const { sweep, merge } = sweepCommands(io, runtime, setExit)
+
   return Command.make("kube-netsim").pipe(
     Command.withDescription(
       "Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md",
     ),
-    Command.withSubcommands([run, validate, rules, trace, compare]),
+    Command.withSubcommands([run, validate, rules, trace, compare, sweep, merge]),
   )
 }
 

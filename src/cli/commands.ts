@@ -252,7 +252,9 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         return EXIT_INVALID_INPUT
       }
       const docs: ResultsDocument[] =
-        jobs > 1 && options.runs > 1 ? runSeedsInWorkers(io, options.scenario, firstSeed, options.runs, jobs, options.quiet) : []
+        jobs > 1 && options.runs > 1
+          ? runSeedsInWorkers(io, options.scenario, firstSeed, options.runs, jobs, options.quiet)
+          : []
       const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
       for (let run = docs.length; run < options.runs; run++) {
         const seed = (firstSeed + run) % 2 ** 32

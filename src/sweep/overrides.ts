@@ -166,10 +166,7 @@ export function applyOverrides(
   }
   const overridden = new Map<string, string>()
   for (const resolved of touched)
-    overridden.set(
-      resolved,
-      (files.get(resolved) ?? []).map((doc) => stringify(doc, { lineWidth: 0 })).join("---\n"),
-    )
+    overridden.set(resolved, (files.get(resolved) ?? []).map((doc) => stringify(doc, { lineWidth: 0 })).join("---\n"))
   return {
     text: stringify(tree, { lineWidth: 0 }),
     readFile: (path) => overridden.get(normalize(path)) ?? readFile(path),

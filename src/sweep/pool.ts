@@ -36,7 +36,11 @@ export class WorkerError extends Error {
 const WAIT_SLICE_MS = 1000
 
 /** Runs `tasks` on `jobs` worker threads; results in task order. Throws what the first failing task threw. */
-export function runTasksInWorkers(tasks: readonly RunTask[], jobs: number, progress: PoolProgress = {}): ResultsDocument[] {
+export function runTasksInWorkers(
+  tasks: readonly RunTask[],
+  jobs: number,
+  progress: PoolProgress = {},
+): ResultsDocument[] {
   const count = Math.max(1, Math.min(jobs, tasks.length))
   const signal = new SharedArrayBuffer(4)
   const counter = new Int32Array(signal)

@@ -12,7 +12,9 @@ export interface Captured {
 }
 
 /** Real files (workers read them from disk too); `tty` makes stderr look like a terminal. */
-export function captureIo(options: { tty?: boolean; env?: Record<string, string>; clockStepMs?: number } = {}): Captured {
+export function captureIo(
+  options: { tty?: boolean; env?: Record<string, string>; clockStepMs?: number } = {},
+): Captured {
   let out = ""
   let err = ""
   let now = 0
