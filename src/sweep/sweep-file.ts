@@ -17,7 +17,7 @@ import { dirname, join, normalize } from "node:path"
 import { Schema } from "effect"
 import type { Issue, SourcePosition } from "../cluster/spec.ts"
 import type { LoadedScenario, ReadFile } from "../scenario/load.ts"
-import { formatIssue } from "../scenario/issues.ts"
+import { formatIssue, sortIssues } from "../scenario/issues.ts"
 import { decodeAll } from "../scenario/schema-util.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "../scenario/source.ts"
 import { loadIssues, loadWithOverrides, parseOverridePath, parsePathSegments, type PointOverride } from "./overrides.ts"
@@ -138,7 +138,20 @@ export function loadSweep(file: string, readFile: ReadFile): SweepLoadResult {
   const decoded = decodeAll(SweepFileSchema, doc.value, true)
   if (!decoded.ok) {
     for (const issue of decoded.issues) error(issue.path, issue.message, issue.atKey)
-    return { ok: false, issues }
+    // Path syntax is checked anyway, so that its errors come with the schema's.
+    const raw = doc.value as Record<string, unknown>
+    const grid = raw.grid
+    if (typeof grid === "object" && grid !== null && !Array.isArray(grid))
+      for (const key of Object.keys(grid)) {
+        const target = parseOverridePath(key)
+        if (typeof target === "string") error(["grid", key], target, true)
+      }
+    if (Array.isArray(raw.metrics))
+      raw.metrics.forEach((path: unknown, index: number) => {
+        const segments = typeof path === "string" ? parsePathSegments(path) : []
+        if (typeof segments === "string") error(["metrics", index], segments)
+      })
+    return { ok: false, issues: sortIssues(issues) }
   }
   const value = decoded.value
 
