@@ -314,7 +314,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     ]),
   )
 
-  const { sweep, merge } = sweepCommands(io, runtime, setExit)
+  const { sweep, merge } = sweepCommands(io, runtime, setExit, version())
 
   return Command.make("kube-netsim").pipe(
     Command.withDescription(

@@ -7,7 +7,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import type { CliIo, Runtime } from "./commands.ts"
 import { mergeCommand, sweepCommand } from "./sweep-command.ts"
 
-export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) {
+export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: number) => void, version = "latest") {
   const sweep = Command.make(
     "sweep",
     {
@@ -38,6 +38,22 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
         Flag.withDescription("no table, warnings or progress line; errors only"),
         Flag.withDefault(false),
       ),
+      jobManifest: Flag.Boolean("job-manifest").pipe(
+        Flag.withDescription(
+          "print a ConfigMap (the sweep's files), a PersistentVolumeClaim (results) and an Indexed Job running one shard per pod, for kubectl apply; --shard auto/N sets the completions (default one per point)",
+        ),
+        Flag.withDefault(false),
+      ),
+      image: Flag.String("image").pipe(
+        Flag.withDescription(
+          "with --job-manifest: the container image (default kube-netsim:VERSION, built from the Dockerfile)",
+        ),
+        Flag.optional,
+      ),
+      parallelism: Flag.Int("parallelism").pipe(
+        Flag.withDescription("with --job-manifest: pods running at once (default min(completions, 10))"),
+        Flag.optional,
+      ),
     },
     (options) =>
       Effect.sync(() =>
@@ -49,6 +65,10 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
             out: Option.getOrUndefined(options.out),
             json: options.json,
             quiet: options.quiet,
+            jobManifest: options.jobManifest,
+            image: Option.getOrUndefined(options.image),
+            parallelism: Option.getOrUndefined(options.parallelism),
+            version,
           }),
         ),
       ),
@@ -61,6 +81,11 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
       {
         command: "kube-netsim sweep sweeps/proxy-modes-x-replicas.yaml --jobs 4 --out results/",
         description: "4 threads; point documents, sweep.json and sweep.csv in results/",
+      },
+      {
+        command:
+          "kube-netsim sweep sweeps/proxy-modes-x-replicas.yaml --job-manifest --image registry.example/kube-netsim:0.1.0 | kubectl apply -f -",
+        description: "the same sweep as a Kubernetes Indexed Job, one point per pod",
       },
       {
         command: "kube-netsim sweep sweeps/proxy-modes-x-replicas.yaml --shard 1/3 --out shard-1/",

@@ -29,6 +29,7 @@ import {
 } from "../sweep/results.ts"
 import { loadSweep, type LoadedSweep, type SweepPoint } from "../sweep/sweep-file.ts"
 import type { RunTask } from "../sweep/tasks.ts"
+import { renderJobManifest } from "./job-manifest.ts"
 import { EXIT_INVALID_INPUT, EXIT_OK, guarded, printIssues, type CliIo, type Runtime } from "./commands.ts"
 
 export interface SweepCommandOptions {
@@ -38,6 +39,12 @@ export interface SweepCommandOptions {
   readonly out: string | undefined
   readonly json: boolean
   readonly quiet: boolean
+  /** Print the Kubernetes objects that run this sweep as an Indexed Job instead of running it. */
+  readonly jobManifest?: boolean
+  readonly image?: string | undefined
+  readonly parallelism?: number | undefined
+  /** The program version (the default image tag). */
+  readonly version?: string
 }
 
 export interface Shard {
@@ -89,7 +96,17 @@ export function sweepCommand(io: CliIo, runtime: Runtime, options: SweepCommandO
         return EXIT_INVALID_INPUT
       }
       let shard: Shard | undefined
-      if (options.shard !== undefined) {
+      if (options.jobManifest === true && options.shard !== undefined) {
+        // With --job-manifest, --shard auto/N only sets the Job's completions.
+        const match = /^auto\/([1-9][0-9]*)$/.exec(options.shard)
+        if (match === null) {
+          io.stderr(
+            `kube-netsim sweep: --shard: with --job-manifest, give auto/N (N completions), got "${options.shard}"\n`,
+          )
+          return EXIT_INVALID_INPUT
+        }
+        shard = { index: 0, count: Number(match[1]) }
+      } else if (options.shard !== undefined) {
         const parsed = parseShard(options.shard, io.env)
         if (typeof parsed === "string") {
           io.stderr(`kube-netsim sweep: --shard: ${parsed}\n`)
@@ -103,6 +120,21 @@ export function sweepCommand(io: CliIo, runtime: Runtime, options: SweepCommandO
         return EXIT_INVALID_INPUT
       }
       const sweep = loaded.sweep
+      if (options.jobManifest === true) {
+        const text = renderJobManifest(sweep, {
+          image: options.image,
+          parallelism: options.parallelism,
+          shards: shard?.count,
+          jobs: options.jobs,
+          version: options.version ?? "latest",
+        })
+        if (typeof text !== "string") {
+          io.stderr(`kube-netsim sweep: ${text.flag}: ${text.message}\n`)
+          return EXIT_INVALID_INPUT
+        }
+        io.stdout(text)
+        return EXIT_OK
+      }
       const header = headerOf(sweep)
       const points = shardPoints(sweep.points, shard)
       const tasks: { point: SweepPoint; seed: number }[] = []
