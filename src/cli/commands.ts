@@ -411,6 +411,9 @@ export function compareCommand(io: CliIo, runtime: Runtime, options: CompareComm
  */
 class ProgressLine {
   private startMs: number | undefined
+  private rateLabel = ""
+  private rateStartMs = 0
+  private rateStartNs = 0
   private lastMs = 0
   private shown = false
 
@@ -423,11 +426,20 @@ class ProgressLine {
     if (!this.enabled) return
     const now = this.io.wallClockMs()
     this.startMs ??= now
+    if (label !== this.rateLabel) {
+      this.rateLabel = label
+      this.rateStartMs = now
+      this.rateStartNs = doneNs
+    }
     if (now - this.startMs < 1000 || now - this.lastMs < 100) return
     this.lastMs = now
     const percent = totalNs > 0 ? Math.min(100, Math.floor((doneNs / totalNs) * 100)) : 0
+    // Simulated seconds per wall second over this run so far, and the ETA of its end from that rate.
+    const wallS = (now - this.rateStartMs) / 1000
+    const rate = wallS > 0 ? (doneNs - this.rateStartNs) / 1e9 / wallS : 0
+    const eta = rate > 0 ? `, ETA ${Math.ceil((totalNs - doneNs) / 1e9 / rate)}s` : ""
     this.io.stderr(
-      `\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)`,
+      `\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)${rate > 0 ? `, ${rate.toFixed(2)} s simulated/s wall${eta}` : ""}`,
     )
     this.shown = true
   }

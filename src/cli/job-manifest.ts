@@ -93,6 +93,8 @@ export function jobManifestObjects(
         metadata: { labels },
         spec: {
           restartPolicy: "Never",
+          // The image runs as user node (uid/gid 1000): make the results volume writable for it.
+          securityContext: { fsGroup: 1000 },
           containers: [
             {
               name: "kube-netsim",
