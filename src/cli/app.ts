@@ -136,6 +136,10 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         command: "kube-netsim run scenarios/seed-001-http-go-scale.yaml --runs 10 --out results/",
         description: "10 seeds, mean and 95% CI, files in results/",
       },
+      {
+        command: "kube-netsim run scenarios/quickstart.yaml --runs 8 --jobs 2",
+        description: "8 seeds on 2 worker threads, the same output as serially (docs/sweep.md)",
+      },
     ]),
   )
 

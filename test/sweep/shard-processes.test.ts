@@ -56,3 +56,22 @@ describe.skipIf(!extensive)("sweep shards as processes (extensive tier: starts 4
       expect(withoutWall(b[name] as string)).toEqual(withoutWall(a[name] as string))
   }, 180_000)
 })
+
+describe.skipIf(!extensive)("sweep --jobs (extensive tier: starts worker threads)", () => {
+  it("two worker threads write the serial sweep's files", async () => {
+    const { runCli } = await import("../../src/cli/app.ts")
+    const { captureIo } = await import("./helpers.ts")
+    const serial = mkdtempSync(join(tmpdir(), "kube-netsim-serial-"))
+    const threads = mkdtempSync(join(tmpdir(), "kube-netsim-threads-"))
+    const a = captureIo()
+    const b = captureIo()
+    expect(await runCli(["sweep", SWEEP, "--out", serial], a.io)).toBe(0)
+    expect(await runCli(["sweep", SWEEP, "--jobs", "2", "--out", threads], b.io)).toBe(0)
+    expect(b.out()).toBe(a.out())
+    const x = files(serial)
+    const y = files(threads)
+    for (const name of ["sweep.json", "sweep.csv", "summary.txt"]) expect(y[name]).toBe(x[name])
+    for (const name of ["point-0000.json", "point-0001.json"])
+      expect(withoutWall(y[name] as string)).toEqual(withoutWall(x[name] as string))
+  }, 180_000)
+})
