@@ -14,7 +14,7 @@
  */
 import { dirname, relative, resolve, sep } from "node:path"
 import { stringify } from "yaml"
-import type { LoadedSweep } from "../sweep/sweep-file.ts"
+import type { LoadedSweep } from "./sweep/sweep-file.ts"
 
 export interface JobManifestOptions {
   readonly image: string | undefined

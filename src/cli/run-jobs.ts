@@ -1,16 +1,16 @@
 /**
- * `run --runs R --jobs J`: the R seeds on J worker threads (src/sweep/pool.ts), with the batch
+ * `run --runs R --jobs J`: the R seeds on J worker threads (src/cli/sweep/pool.ts), with the batch
  * progress line on a terminal. The documents are the serial loop's, byte for byte, outside `wall`.
  */
 import { loadScenario } from "../scenario/load.ts"
-import { BatchProgress } from "../sweep/progress.ts"
-import { runTasksInWorkers } from "../sweep/pool.ts"
-import type { RunTask } from "../sweep/tasks.ts"
+import { BatchProgress, type ProgressIo } from "./sweep/progress.ts"
+import { runTasksInWorkers } from "./sweep/pool.ts"
+import type { RunTask } from "./sweep/tasks.ts"
 import type { ResultsDocument } from "../stats/results.ts"
-import type { CliIo } from "./commands.ts"
+import type { ReadFile } from "../scenario/load.ts"
 
 export function runSeedsInWorkers(
-  io: CliIo,
+  io: ProgressIo & { readonly readFile: ReadFile },
   scenario: string,
   firstSeed: number,
   runs: number,

@@ -12,8 +12,8 @@ import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import type { ScenarioSpec } from "../cluster/spec.ts"
 import type { ResultsDocument } from "../stats/results.ts"
-import { BatchProgress } from "../sweep/progress.ts"
-import { runTasksInWorkers } from "../sweep/pool.ts"
+import { BatchProgress } from "./sweep/progress.ts"
+import { runTasksInWorkers } from "./sweep/pool.ts"
 import {
   absentMetrics,
   MetricNotNumber,
@@ -26,9 +26,9 @@ import {
   SWEEP_VERSION,
   type PointDocument,
   type SweepHeader,
-} from "../sweep/results.ts"
-import { loadSweep, type LoadedSweep, type SweepPoint } from "../sweep/sweep-file.ts"
-import type { RunTask } from "../sweep/tasks.ts"
+} from "./sweep/results.ts"
+import { loadSweep, type LoadedSweep, type SweepPoint } from "./sweep/sweep-file.ts"
+import type { RunTask } from "./sweep/tasks.ts"
 import { renderJobManifest } from "./job-manifest.ts"
 import { EXIT_INVALID_INPUT, EXIT_OK, guarded, printIssues, type CliIo, type Runtime } from "./commands.ts"
 
@@ -120,6 +120,7 @@ export function sweepCommand(io: CliIo, runtime: Runtime, options: SweepCommandO
         return EXIT_INVALID_INPUT
       }
       const sweep = loaded.sweep
+      if (!options.quiet && options.jobManifest !== true) printIssues(io, sweep.warnings, undefined)
       if (options.jobManifest === true) {
         const text = renderJobManifest(sweep, {
           image: options.image,

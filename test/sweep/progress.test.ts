@@ -3,7 +3,7 @@
  * simulated/wall rate and an ETA; nothing at all when stderr is not a terminal.
  */
 import { describe, expect, it } from "vitest"
-import { BatchProgress } from "../../src/sweep/progress.ts"
+import { BatchProgress } from "../../src/cli/sweep/progress.ts"
 
 function io(tty: boolean) {
   let err = ""

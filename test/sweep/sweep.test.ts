@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "../../src/cli/app.ts"
 import { parseShard, shardPoints } from "../../src/cli/sweep-command.ts"
-import { parseOverridePath, parsePathSegments } from "../../src/sweep/overrides.ts"
+import { parseOverridePath, parsePathSegments } from "../../src/cli/sweep/overrides.ts"
 import { captureIo, FIXTURES, withoutWall } from "./helpers.ts"
 
 const SWEEP = join(FIXTURES, "tiny-sweep.yaml")

@@ -20,9 +20,9 @@
  */
 import { dirname, join, normalize } from "node:path"
 import { parseAllDocuments, stringify } from "yaml"
-import { decodeScenarioText, loadScenario, type LoadResult, type ReadFile } from "../scenario/load.ts"
-import { parseYamlFile, type Path } from "../scenario/source.ts"
-import type { Issue } from "../cluster/spec.ts"
+import { decodeScenarioText, loadScenario, type LoadResult, type ReadFile } from "../../scenario/load.ts"
+import { parseYamlFile, type Path } from "../../scenario/source.ts"
+import type { Issue } from "../../cluster/spec.ts"
 
 /** One override as written in the sweep file: its path text and the value (plain YAML data). */
 export interface PointOverride {

@@ -15,11 +15,11 @@
 import { createHash } from "node:crypto"
 import { dirname, join, normalize } from "node:path"
 import { Schema } from "effect"
-import type { Issue, SourcePosition } from "../cluster/spec.ts"
-import type { LoadedScenario, ReadFile } from "../scenario/load.ts"
-import { formatIssue, sortIssues } from "../scenario/issues.ts"
-import { decodeAll } from "../scenario/schema-util.ts"
-import { parseYamlFile, type Path, type YamlDocument } from "../scenario/source.ts"
+import type { Issue, SourcePosition } from "../../cluster/spec.ts"
+import type { LoadedScenario, ReadFile } from "../../scenario/load.ts"
+import { formatIssue, sortIssues } from "../../scenario/issues.ts"
+import { decodeAll } from "../../scenario/schema-util.ts"
+import { parseYamlFile, type Path, type YamlDocument } from "../../scenario/source.ts"
 import { loadIssues, loadWithOverrides, parseOverridePath, parsePathSegments, type PointOverride } from "./overrides.ts"
 
 const opt = Schema.optionalKey
@@ -90,6 +90,8 @@ export interface LoadedSweep {
   readonly metrics: readonly SweepMetric[]
   /** sha256 of the sweep file, the base scenario and every manifest file it reads (merge checks it). */
   readonly digest: string
+  /** The base scenario's warnings (printed once; the points' are not). */
+  readonly warnings: readonly Issue[]
   /** Every file the sweep reads, sweep file first (for --job-manifest's ConfigMap). */
   readonly files: readonly { readonly path: string; readonly text: string }[]
 }
@@ -293,6 +295,7 @@ export function loadSweep(file: string, readFile: ReadFile): SweepLoadResult {
       points,
       metrics,
       digest: hash.digest("hex").slice(0, 16),
+      warnings: base.scenario.warnings,
       files,
     },
   }

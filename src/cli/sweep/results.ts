@@ -13,12 +13,12 @@
  * is absent from a run counts 0 there, as in `run --runs` aggregates (count maps list only what
  * occurred); one that names a map, list or string is an input error.
  */
-import { meanConfidence95, type MetricAggregate } from "../stats/aggregate.ts"
-import { canonicalResults } from "../stats/document.ts"
-import { formatNs } from "../stats/format.ts"
-import { roundSignificant } from "../stats/document.ts"
-import type { ResultsDocument } from "../stats/results.ts"
-import type { Path } from "../scenario/source.ts"
+import { meanConfidence95, type MetricAggregate } from "../../stats/aggregate.ts"
+import { canonicalResults } from "../../stats/document.ts"
+import { formatNs } from "../../stats/format.ts"
+import { roundSignificant } from "../../stats/document.ts"
+import type { ResultsDocument } from "../../stats/results.ts"
+import type { Path } from "../../scenario/source.ts"
 import { parsePathSegments } from "./overrides.ts"
 
 export const SWEEP_VERSION = 1

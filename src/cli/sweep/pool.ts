@@ -12,8 +12,8 @@
  * and then loads worker.ts: the TypeScript sources run unbuilt in every thread.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads"
-import { ScenarioIssues } from "../cluster/spec.ts"
-import type { ResultsDocument } from "../stats/results.ts"
+import { ScenarioIssues } from "../../cluster/spec.ts"
+import type { ResultsDocument } from "../../stats/results.ts"
 import type { RunTask, WorkerReply, WorkerRequest } from "./tasks.ts"
 
 export interface PoolProgress {
@@ -79,6 +79,7 @@ export function runTasksInWorkers(
           if (message === undefined) break
           received = true
           const reply = message.message as WorkerReply
+          if (reply.type === "fatal") throw new WorkerError(reply.message, undefined)
           if (reply.type === "progress") {
             progress.onProgress?.(reply.index, reply.doneNs, reply.totalNs)
             continue

@@ -4,9 +4,9 @@
  * back, then bumps the shared counter so that the blocked main thread wakes up.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads"
-import { runScenario } from "../cluster/index.ts"
-import { ScenarioIssues, type ScenarioSpec } from "../cluster/spec.ts"
-import { readFileUtf8 } from "../scenario/load.ts"
+import { runScenario } from "../../cluster/index.ts"
+import { ScenarioIssues, type ScenarioSpec } from "../../cluster/spec.ts"
+import { readFileUtf8 } from "../../scenario/load.ts"
 import { loadIssues, loadWithOverrides } from "./overrides.ts"
 import type { RunTask, WorkerReply, WorkerRequest } from "./tasks.ts"
 

@@ -3,8 +3,8 @@
  * one seed. Tasks and their answers cross threads by structured clone, so they hold plain data only;
  * the worker loads the scenario from the file itself (a ScenarioSpec carries functions).
  */
-import type { Issue } from "../cluster/spec.ts"
-import type { ResultsDocument } from "../stats/results.ts"
+import type { Issue } from "../../cluster/spec.ts"
+import type { ResultsDocument } from "../../stats/results.ts"
 import type { PointOverride } from "./overrides.ts"
 
 export interface RunTask {
@@ -22,3 +22,5 @@ export type WorkerReply =
   | { readonly type: "done"; readonly index: number; readonly results: ResultsDocument }
   | { readonly type: "issues"; readonly index: number; readonly issues: readonly Issue[] }
   | { readonly type: "error"; readonly index: number; readonly message: string; readonly stack?: string }
+  /** The worker could not start (worker-entry.mjs): no task of it will complete. */
+  | { readonly type: "fatal"; readonly message: string }
