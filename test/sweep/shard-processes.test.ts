@@ -75,3 +75,19 @@ describe.skipIf(!extensive)("sweep --jobs (extensive tier: starts worker threads
       expect(withoutWall(y[name] as string)).toEqual(withoutWall(x[name] as string))
   }, 180_000)
 })
+
+describe.skipIf(!extensive)("worker pool failures (extensive tier: starts worker threads)", () => {
+  it("a task's input error comes back as ScenarioIssues, not a hang", async () => {
+    const { runTasksInWorkers } = await import("../../src/cli/sweep/pool.ts")
+    const { ScenarioIssues } = await import("../../src/cluster/spec.ts")
+    const task = { scenario: join(FIXTURES, "no-such-scenario.yaml"), overrides: [], seed: 1 }
+    let caught: unknown
+    try {
+      runTasksInWorkers([task, task], 2)
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(ScenarioIssues)
+    expect((caught as InstanceType<typeof ScenarioIssues>).issues[0]?.message).toContain("no such file")
+  }, 120_000)
+})

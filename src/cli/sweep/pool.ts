@@ -8,9 +8,13 @@
  * code as a serial run; results are placed by task index, never by completion order, so the
  * documents, fingerprints and aggregates equal a serial run's byte for byte (only `wall` differs).
  *
- * Workers start from worker-entry.mjs, which registers tsx's loader (as bin/kube-netsim.js does)
+ * Workers start from BOOTSTRAP (below), which registers tsx's loader (as bin/kube-netsim.js does)
  * and then loads worker.ts: the TypeScript sources run unbuilt in every thread.
  */
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { pathToFileURL } from "node:url"
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads"
 import { ScenarioIssues } from "../../cluster/spec.ts"
 import type { ResultsDocument } from "../../stats/results.ts"
@@ -30,6 +34,40 @@ export class WorkerError extends Error {
   ) {
     super(message)
   }
+}
+
+/**
+ * The worker's first code, inline (a file that fails to load would only raise an 'error' event,
+ * which the blocked main thread never sees): registers tsx's loader as bin/kube-netsim.js does, so
+ * the worker runs the TypeScript sources unbuilt, then imports worker.ts. Any failure to start, or
+ * an exception that escapes a task, is posted as a `fatal` reply and wakes the main thread.
+ */
+const BOOTSTRAP = `
+const { workerData } = require("node:worker_threads")
+const fail = (error) => {
+  workerData.port.postMessage({ type: "fatal", message: "worker thread failed: " + (error instanceof Error ? error.message : String(error)) })
+  const counter = new Int32Array(workerData.signal)
+  Atomics.add(counter, 0, 1)
+  Atomics.notify(counter, 0)
+}
+process.on("uncaughtException", fail)
+import(workerData.tsxApi)
+  .then((api) => { api.register(); return import(workerData.entry) })
+  .catch(fail)
+`
+
+/**
+ * tsx's ESM API (the `import` condition of tsx's `./esm/api` export), resolved from this package:
+ * require.resolve would give its CommonJS build, which cannot be imported from an ESM context.
+ */
+function tsxApiUrl(): string {
+  const packageJson = createRequire(import.meta.url).resolve("tsx/package.json")
+  const manifest = JSON.parse(readFileSync(packageJson, "utf8")) as {
+    exports: Record<string, { import?: { default?: string } | string }>
+  }
+  const entry = manifest.exports["./esm/api"]?.import
+  const file = typeof entry === "string" ? entry : (entry?.default ?? "./dist/esm/api/index.mjs")
+  return pathToFileURL(join(dirname(packageJson), file)).href
 }
 
 /** How long the main thread sleeps between checks when no message arrives (a worker that died). */
@@ -52,8 +90,9 @@ export function runTasksInWorkers(
   try {
     for (let i = 0; i < count; i++) {
       const { port1, port2 } = new MessageChannel()
-      const worker = new Worker(new URL("./worker-entry.mjs", import.meta.url), {
-        workerData: { port: port2, signal },
+      const worker = new Worker(BOOTSTRAP, {
+        eval: true,
+        workerData: { port: port2, signal, tsxApi: tsxApiUrl(), entry: new URL("./worker.ts", import.meta.url).href },
         transferList: [port2],
       })
       worker.unref()

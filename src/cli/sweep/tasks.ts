@@ -22,5 +22,5 @@ export type WorkerReply =
   | { readonly type: "done"; readonly index: number; readonly results: ResultsDocument }
   | { readonly type: "issues"; readonly index: number; readonly issues: readonly Issue[] }
   | { readonly type: "error"; readonly index: number; readonly message: string; readonly stack?: string }
-  /** The worker could not start (worker-entry.mjs): no task of it will complete. */
+  /** The worker could not start (pool.ts BOOTSTRAP): no task of it will complete. */
   | { readonly type: "fatal"; readonly message: string }
