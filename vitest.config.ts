@@ -6,7 +6,8 @@ const resultsFile = process.env.KUBE_NETSIM_TEST_RESULTS
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+    // examples/: the library examples users copy (examples/fairness.test.ts) run in `npm test` too.
+    include: ["test/**/*.test.ts", "src/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

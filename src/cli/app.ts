@@ -16,6 +16,7 @@ import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { Argument, CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as cluster from "../cluster/index.ts"
 import { traceScenario } from "../trace/engine.ts"
+import { checkCommand } from "./check-command.ts"
 import { readFileUtf8 } from "../scenario/load.ts"
 import {
   EXIT_INTERNAL_ERROR,
@@ -320,11 +321,65 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
 
   const { sweep, merge } = sweepCommands(io, runtime, setExit, version())
 
+  const check = Command.make(
+    "check",
+    {
+      property: Argument.String("property").pipe(
+        Argument.withDescription("path of the property file (YAML, apiVersion kube-netsim/v1, kind Property)"),
+      ),
+      runs: Flag.Int("runs").pipe(
+        Flag.withDescription("cases to generate (default: the file's runs:, else 30)"),
+        Flag.optional,
+      ),
+      seed: Flag.Int("seed").pipe(
+        Flag.withDescription(
+          "fast-check seed: the same seed generates the same cases (default: the file's seed:, else 1)",
+        ),
+        Flag.optional,
+      ),
+      out: Flag.String("out").pipe(
+        Flag.withDescription("directory for check.json and, on failure, counterexample.yaml (created if missing)"),
+        Flag.optional,
+      ),
+      json: Flag.Boolean("json").pipe(
+        Flag.withDescription("print the check report (JSON) instead of the summary"),
+        Flag.withDefault(false),
+      ),
+    },
+    (options) =>
+      Effect.sync(() =>
+        setExit(
+          checkCommand(io, runtime, {
+            property: options.property,
+            runs: Option.getOrUndefined(options.runs),
+            seed: Option.getOrUndefined(options.seed),
+            out: Option.getOrUndefined(options.out),
+            json: options.json,
+          }),
+        ),
+      ),
+  ).pipe(
+    Command.withDescription(
+      "Check a property over generated variants of a scenario (fast-check): simulate each case, shrink a failure to the smallest scenario and write it as a runnable counterexample. Exit 0 holds, 1 counterexample, 2 invalid input, 3 internal error. See docs/properties.md.",
+    ),
+    Command.withExamples([
+      { command: "kube-netsim check properties/iptables-uniform.yaml", description: "holds: prints the cases run" },
+      {
+        command: "kube-netsim check properties/keepalive-after-scale.yaml --out ce/",
+        description: "fails: shrinks and writes ce/counterexample.yaml",
+      },
+      {
+        command: "kube-netsim check properties/affinity-few-clients.yaml --runs 50 --seed 7 --json",
+        description: "50 cases from seed 7, the report as JSON",
+      },
+    ]),
+  )
+
   return Command.make("kube-netsim").pipe(
     Command.withDescription(
       "Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md",
     ),
-    Command.withSubcommands([run, validate, rules, trace, compare, sweep, merge]),
+    Command.withSubcommands([run, validate, rules, trace, compare, check, sweep, merge]),
   )
 }
 

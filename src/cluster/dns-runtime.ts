@@ -10,9 +10,10 @@
  * kube-dns Service is added here, with admission's definition (10th address of the service CIDR).
  */
 import { CoreDnsServer } from "../apps/coredns.ts"
+import { NodeLocalDnsServer } from "../apps/nodelocal-dns.ts"
 import type { Server } from "../apps/server.ts"
 import type { ClientResolver, DnsFailure } from "../dns/client-resolver.ts"
-import { effectiveDnsPolicy, podResolvConf, renderResolvConf } from "../dns/resolv-conf.ts"
+import { podResolvConf, renderResolvConf } from "../dns/resolv-conf.ts"
 import { parseStubConf } from "../dns/stub/conf.ts"
 import { newGlibcResolverState } from "../dns/stub/glibc.ts"
 import { imageLibc } from "../dns/stub/images.ts"
@@ -30,6 +31,13 @@ import type { DnsClientResults, DnsResults, DnsServerResults } from "../stats/re
 import { rcodeName, typeMnemonic } from "../wire/dns.ts"
 import { cidr, cidrAddress, formatIpv4 } from "../wire/ipv4.ts"
 import type { ScenarioSpec } from "./spec.ts"
+
+/** Key prefix of a node's NodeLocal DNSCache in `dns.servers` (`node-local-dns/<node>`). */
+export const NODE_LOCAL_DNS_RESULTS_PREFIX = "node-local-dns/"
+
+/** The nodes' resolver host (apps/node-resolver.ts) and its default address (docs/scenario.md). */
+export const NODE_RESOLVER_HOST = "node-resolver"
+export const NODE_RESOLVER_DEFAULT = "203.0.113.53"
 
 /** kubeadm's CoreDNS replica count (manifests.go: `replicas: 2`). */
 export const COREDNS_REPLICAS = 2
@@ -138,6 +146,24 @@ export class DnsRuntime implements DnsClientObserver {
     return out
   }
 
+  /** Called before a client's stub names the nodes' resolver (world.ts adds that host once). */
+  ensureNodeResolver: () => void = () => {}
+
+  /** The nameserver of the nodes' resolv.conf. */
+  get nodeResolver(): string {
+    return this.spec.dns.nodeResolver ?? NODE_RESOLVER_DEFAULT
+  }
+
+  /**
+   * The nodes' /etc/resolv.conf (kubelet --resolv-conf) as kubelet reads it: the node search
+   * domains and the node resolver; its options do not matter (kubelet drops them for ClusterFirst,
+   * and none is set).
+   */
+  nodeResolvConf(): string {
+    const domains = this.spec.dns.nodeSearchDomains ?? []
+    return `${domains.length > 0 ? `search ${domains.join(" ")}\n` : ""}nameserver ${this.nodeResolver}\n`
+  }
+
   /** The kube-dns VIP kubelet writes as `nameserver` (its --cluster-dns). */
   clusterDns(): string | null {
     const configured = this.spec.dns.clusterDNS
@@ -154,8 +180,9 @@ export class DnsRuntime implements DnsClientObserver {
   }
 
   /**
-   * The resolver of a client running in `pod` (null = the static table: node and external sources,
-   * and pods whose resolv.conf is not the cluster's, since the node's own resolver is not modelled).
+   * The resolver of a client running in `pod` (null = the static table: node and external sources).
+   * Pods with dnsPolicy Default, and hostNetwork pods with ClusterFirst, ask the nodes' resolver
+   * with the node search domains (kubelet's `Default` configuration).
    */
   resolverFor(pod: Pod | undefined, ns: NetNs, host: string, workload: number, source: string): ClientResolver | null {
     if (pod === undefined) return null
@@ -166,14 +193,13 @@ export class DnsRuntime implements DnsClientObserver {
       ...(pod.spec.hostNetwork !== undefined ? { hostNetwork: pod.spec.hostNetwork } : {}),
       ...(pod.spec.dnsConfig !== undefined ? { dnsConfig: pod.spec.dnsConfig } : {}),
     }
-    if (effectiveDnsPolicy(input) === "host") return null
     const clusterDns = this.clusterDns()
     const conf = podResolvConf(input, {
       clusterDomain: this.spec.cluster.clusterDomain,
       clusterDNS: clusterDns === null ? [] : [clusterDns],
-      // The node's resolv.conf: no search domains of its own (dns.md §2.5, H = 0).
-      nodeResolvConf: "",
+      nodeResolvConf: this.nodeResolvConf(),
     })
+    if (conf.nameservers.includes(this.nodeResolver)) this.ensureNodeResolver()
     const libc = imageLibc(pod.spec.containers[0]?.image ?? "")
     const stub = parseStubConf(libc, renderResolvConf(conf))
     const random = Rng.stream(this.seed, `dns/${workload}/${source}`)
@@ -221,13 +247,25 @@ export class DnsRuntime implements DnsClientObserver {
     return this.byWorkload[workload].results()
   }
 
-  /** The results' `dns` section: totals and every CoreDNS pod's counters (servers that ran). */
+  /**
+   * The results' `dns` section: totals and the counters of every DNS server that ran: each CoreDNS
+   * pod by pod name, and each node's NodeLocal DNSCache as `node-local-dns/<node>` (summed over the
+   * node-cache processes the node ran: a crash or stop and start keeps one entry per node).
+   * node-cache's Corefile has no `max_concurrent` (dns.md §3.3), so its `refused` stays 0.
+   */
   results(servers: readonly Server[]): DnsResults {
     const out: Record<string, DnsServerResults> = {}
     for (const server of servers) {
-      if (!(server instanceof CoreDnsServer)) continue
-      const c = server.counters
-      const sum = out[server.identity.name] ?? {
+      let name: string
+      let c: DnsServerResults
+      if (server instanceof CoreDnsServer) {
+        name = server.identity.name
+        c = server.counters
+      } else if (server instanceof NodeLocalDnsServer) {
+        name = `${NODE_LOCAL_DNS_RESULTS_PREFIX}${server.identity.node}`
+        c = { ...server.counters, refused: 0 }
+      } else continue
+      const sum = out[name] ?? {
         received: 0,
         answered: 0,
         cacheHits: 0,
@@ -243,9 +281,9 @@ export class DnsRuntime implements DnsClientObserver {
       sum.forwarded += c.forwarded
       sum.refused += c.refused
       sum.dropped += c.dropped
-      out[server.identity.name] = sum
+      out[name] = sum
     }
-    // Sorted by pod name as every record of the document (canonical form = raw form).
+    // Sorted by name as every record of the document (canonical form = raw form).
     return { ...this.total.results(), servers: sortedRecord(out) }
   }
 }

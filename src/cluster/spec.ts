@@ -184,6 +184,14 @@ export interface DnsSpec {
    * ClusterIP. kubespray points it at the NodeLocal DNSCache address (seed 004: 169.254.25.10).
    */
   readonly clusterDNS?: string | null
+  /**
+   * The search domains of the nodes' own /etc/resolv.conf (kubelet --resolv-conf): appended after
+   * the cluster's three by kubelet for ClusterFirst pods, and the whole search list of Default and
+   * hostNetwork pods. Absent: none (dns.md §2.5 H = 0).
+   */
+  readonly nodeSearchDomains?: readonly string[]
+  /** The nameserver of the nodes' resolv.conf (apps/node-resolver.ts); absent: NODE_RESOLVER_DEFAULT. */
+  readonly nodeResolver?: string
 }
 
 export interface ExternalHostSpec {

@@ -13,7 +13,8 @@
 import { Apps, type AppsListener } from "../apps/apps.ts"
 import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig } from "../apps/client.ts"
 import { HttpClient, HttpServer, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
-import { coreDnsParams, type CoreDnsEnvironment, type CoreDnsParams } from "../apps/coredns.ts"
+import { coreDnsParams, UPSTREAM_TTL_S_DEFAULT, type CoreDnsEnvironment, type CoreDnsParams } from "../apps/coredns.ts"
+import { NodeResolverServer } from "../apps/node-resolver.ts"
 import { startPodServers } from "../apps/images.ts"
 import { FailureReason, type ServerIdentity } from "../apps/observer.ts"
 import type { Server, ServiceTime } from "../apps/server.ts"
@@ -39,7 +40,7 @@ import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
 import { ScenarioIssues, type Issue, type NodeConntrackSpec, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
-import { DnsRuntime } from "./dns-runtime.ts"
+import { DnsRuntime, NODE_RESOLVER_HOST } from "./dns-runtime.ts"
 
 /** A timeline apply step's description lists at most this many objects by name. */
 const APPLY_NAMES_LISTED_MAX = 10
@@ -157,6 +158,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const issues: Issue[] = [...this.controlPlane.bootstrapIssues]
     for (const info of this.controlPlane.nodes()) this.addNode(info.name, info.zone, ipv4(info.ip))
     for (const host of spec.externalHosts) this.addExternal(host.name, host.ip, host.httpPorts)
+    if (this.dns !== null) {
+      const dns = this.dns
+      dns.ensureNodeResolver = () => this.addNodeResolver(dns.nodeResolver)
+    }
     this.names = {
       store: this.controlPlane.store,
       clusterDomain: c.clusterDomain,
@@ -244,6 +249,32 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
 
+  /**
+   * The nodes' resolver (dns.mode packets): a host outside the cluster answering the external host
+   * names (apps/node-resolver.ts), the nameserver of Default and hostNetwork pods. Not one of
+   * `externals`: it is no workload target and no name of its own. Added when the first client's
+   * resolv.conf names it, so runs without such a client keep their server indices (and fingerprints).
+   */
+  private addNodeResolver(address: string): void {
+    if (this.nodeResolverAdded) return
+    this.nodeResolverAdded = true
+    const host = this.clusterNet.addExternalHost(NODE_RESOLVER_HOST, ipv4(address))
+    const names = new Map<string, Ipv4>()
+    for (const h of this.externals.values()) names.set(h.name.toLowerCase(), h.ip)
+    this.apps.addServer(
+      new NodeResolverServer(
+        this.apps,
+        host.ns,
+        this.identity(NODE_RESOLVER_HOST, host.ip, ""),
+        Rng.stream(this.seed, "external/node-resolver"),
+        names,
+        UPSTREAM_TTL_S_DEFAULT,
+      ),
+    )
+  }
+
+  private nodeResolverAdded = false
+
   private addExternal(name: string, ip: string, httpPorts: readonly number[]): void {
     const host = this.clusterNet.addExternalHost(name, ipv4(ip))
     this.externals.set(name, host)
@@ -298,6 +329,19 @@ export class World implements ApiListener, EventHandler, AppsListener {
       })),
     })
     this.nodeLocalDns = agents
+    // The loader requires dns.clusterDNS in IPVS mode; a spec changed after loading (compare's
+    // modes, tests) gets the same fact as a warning: pods asking the VIP bypass the cache.
+    const clusterDns = this.spec.dns.clusterDNS ?? null
+    if (
+      this.spec.kubeProxy.mode === "ipvs" &&
+      this.spec.dns.mode === "packets" &&
+      clusterDns !== this.spec.dns.nodeLocalAddress
+    )
+      issues.push({
+        severity: "warning",
+        path: ["dns", "clusterDNS"],
+        message: `IPVS mode: NodeLocal DNSCache listens on ${this.spec.dns.nodeLocalAddress} only, and pods ask ${clusterDns ?? "the kube-dns VIP"}, which IPVS sends to CoreDNS: the cache is bypassed (set dns.clusterDNS to ${this.spec.dns.nodeLocalAddress})`,
+      })
     return issues
   }
 

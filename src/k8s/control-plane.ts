@@ -166,6 +166,7 @@ export class ControlPlane implements PodWatch {
   podDeleted(record: PodRecord, pod: Pod): void {
     this.endpoints.enqueueServicesFor(pod)
     this.replicaSets.enqueueOwner(pod)
+    this.replicaSets.podGone(pod)
     this.kubeScheduler.podDeleted(record, pod)
   }
 }

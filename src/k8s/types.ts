@@ -127,16 +127,30 @@ export interface ReplicaSet {
   apiVersion: "apps/v1"
   kind: "ReplicaSet"
   metadata: ObjectMeta
-  spec: { replicas?: number; selector: LabelSelector; template: PodTemplateSpec }
-  status?: { replicas?: number; readyReplicas?: number }
+  spec: { replicas?: number; selector: LabelSelector; template: PodTemplateSpec; minReadySeconds?: number }
+  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number }
+}
+
+/** apps/v1 IntOrString for maxSurge / maxUnavailable: a count or a percentage ("25%"). */
+export type IntOrPercent = number | string
+
+export interface DeploymentStrategy {
+  type?: "RollingUpdate" | "Recreate"
+  rollingUpdate?: { maxSurge?: IntOrPercent; maxUnavailable?: IntOrPercent }
 }
 
 export interface Deployment {
   apiVersion: "apps/v1"
   kind: "Deployment"
   metadata: ObjectMeta
-  spec: { replicas?: number; selector: LabelSelector; template: PodTemplateSpec }
-  status?: { replicas?: number; readyReplicas?: number }
+  spec: {
+    replicas?: number
+    selector: LabelSelector
+    template: PodTemplateSpec
+    strategy?: DeploymentStrategy
+    minReadySeconds?: number
+  }
+  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number }
 }
 
 export interface Namespace {

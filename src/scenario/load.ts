@@ -17,6 +17,7 @@ import { validateNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_MODE } from "../cluster/backend-nftables.ts"
 import { PROXY_BACKENDS, simulatedProxyModes } from "../cluster/proxy-backends.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
+import { MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } from "../dns/resolv-conf.ts"
 import { readFileSync } from "node:fs"
 import { dirname, join, normalize } from "node:path"
 import type {
@@ -41,7 +42,7 @@ import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
 import { decodeManifest, isBuiltinNamespace, type ManifestOptions } from "./manifests.ts"
 import { formatLabels, matchesServiceSelector } from "../k8s/labels.ts"
-import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePortRange } from "../k8s/ipam.ts"
+import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { ipv6NotModelled, isIpv6, parseAddress } from "./address.ts"
 import { decodeAll, mustParse } from "./schema-util.ts"
@@ -54,6 +55,9 @@ import {
 } from "./schema.ts"
 import { parseYamlFile, type Path, type YamlDocument } from "./source.ts"
 import { parseBandwidthBps, parseBytes, parseDurationNs, parseLossPpm, parseRatePerSecond } from "./units.ts"
+
+/** RFC 1123 subdomain (lower case, as the API server checks pod search domains). */
+const NODE_SEARCH_DOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 
 /** Reads a file as UTF-8; throws (with `code: "ENOENT"` for a missing file) like fs.readFileSync. */
 export type ReadFile = (path: string) => string
@@ -137,6 +141,8 @@ export const DEFAULTS = {
   udpTimeout: "30s",
   udpStreamTimeout: "120s",
   nodeLocalAddress: "169.254.20.10",
+  /** The nodes' resolver: TEST-NET-3 (RFC 5737), the simulated external range's default. */
+  nodeResolver: "203.0.113.53",
   dnsMode: "packets",
   serviceTime: "100us",
   httpPort: 80,
@@ -293,6 +299,7 @@ class Context {
    */
   private clusterDns(file: ScenarioFile, nodeLocal: { enabled: boolean; address: string }): string | null {
     const text = file.dns?.clusterDNS
+    this.checkNodeLocalIpvs(file, nodeLocal, text)
     if (text === undefined) return null
     const ip = parseIpv4(text)
     if (ip === undefined) return null // reported by the schema
@@ -305,6 +312,95 @@ class Context {
         `${text} is outside cluster.serviceCIDR ${serviceCIDR} and is not the NodeLocal DNSCache address${nodeLocal.enabled ? ` (${nodeLocal.address})` : " (dns.nodeLocal.enabled is false)"}`,
       )
     return text
+  }
+
+  /**
+   * dns.nodeSearchDomains: the `search` line of the nodes' resolv.conf. Each must be a domain name
+   * (RFC 1123 subdomain, a trailing dot allowed). kubelet (dns.go CheckLimitsForResolvConf) only
+   * warns when the line leaves no room for the cluster's three domains within MaxDNSSearchPaths (32)
+   * or exceeds MaxDNSSearchListChars (2048); GetPodDNS then truncates each pod's list.
+   */
+  private nodeSearchDomains(file: ScenarioFile): string[] {
+    const domains = file.dns?.nodeSearchDomains ?? []
+    const out: string[] = []
+    domains.forEach((domain, index) => {
+      const name = domain.endsWith(".") ? domain.slice(0, -1) : domain
+      if (!(NODE_SEARCH_DOMAIN.test(name) && name.length <= 253))
+        this.error(
+          ["dns", "nodeSearchDomains", index],
+          `"${domain}" is not a domain name (lower case letters, digits, '-' and '.', each label starting and ending with a letter or digit)`,
+        )
+      else out.push(name)
+    })
+    const clusterDomain = file.cluster?.clusterDomain ?? DEFAULTS.clusterDomain
+    const limit = MAX_DNS_SEARCH_PATHS - (clusterDomain !== "" ? 3 : 0)
+    if (out.length > limit)
+      this.warning(
+        ["dns", "nodeSearchDomains"],
+        `more than ${limit} domains: kubelet warns (CheckLimitsForResolvConf) and each ClusterFirst pod keeps the first ${MAX_DNS_SEARCH_PATHS} of its search list`,
+      )
+    else if (out.join(" ").length > MAX_DNS_SEARCH_LIST_CHARS)
+      this.warning(
+        ["dns", "nodeSearchDomains"],
+        `the search line is longer than ${MAX_DNS_SEARCH_LIST_CHARS} characters: kubelet warns and truncates each pod's list`,
+      )
+    return out
+  }
+
+  /** dns.nodeResolver: runs as a host outside the cluster, so no external host may use its address. */
+  private nodeResolver(file: ScenarioFile, nodeLocal: { enabled: boolean; address: string }): string {
+    const address = file.dns?.nodeResolver ?? DEFAULTS.nodeResolver
+    const path: Path = ["dns", "nodeResolver"]
+    const at = file.dns?.nodeResolver === undefined ? ["dns"] : path
+    if (parseIpv4(address) === undefined) return address
+    ;(file.externalHosts ?? []).forEach((host, index) => {
+      if (host.ip === address)
+        this.error(
+          file.dns?.nodeResolver === undefined ? ["externalHosts", index, "ip"] : path,
+          `external host ${host.name} uses ${address}, the nodes' resolver address (dns.nodeResolver${file.dns?.nodeResolver === undefined ? ", default" : ""}); choose another address for one of them`,
+        )
+    })
+    if (nodeLocal.enabled && nodeLocal.address === address)
+      this.error(at, `the nodes' resolver ${address} is the NodeLocal DNSCache address`)
+    const ip = parseIpv4(address) as number
+    for (const [field, text] of [
+      ["cluster.nodeCIDR", file.cluster?.nodeCIDR ?? DEFAULTS.nodeCIDR],
+      ["cluster.podCIDR", file.cluster?.podCIDR ?? DEFAULTS.podCIDR],
+      ["cluster.serviceCIDR", file.cluster?.serviceCIDR ?? DEFAULTS.serviceCIDR],
+    ] as const) {
+      const cidr = parseCidr(text)
+      if (cidr !== undefined && cidrContains(cidr, ip))
+        this.error(at, `the nodes' resolver ${address} is inside ${field} ${text}: it runs outside the cluster`)
+    }
+    return address
+  }
+
+  /**
+   * NodeLocal DNSCache with kube-proxy in IPVS mode: kube-ipvs0 holds the kube-dns VIP, so
+   * node-cache listens on its link-local address only, and pods reach it only if kubelet's
+   * --cluster-dns names that address. The upstream guide makes this an installation step
+   * (kubernetes/website tasks/administer-cluster/nodelocaldns.md: "If kube-proxy is running in IPVS
+   * mode, --cluster-dns flag to kubelet needs to be modified to use <node-local-address> that
+   * NodeLocal DNSCache is listening on"; kubespray sets clusterDNS to it, dns.md §3.1), so the
+   * loader asks for it rather than guessing: with dns.clusterDNS unset, an error saying what to set;
+   * set to another address (pods then bypass the cache through IPVS to CoreDNS), a warning.
+   */
+  private checkNodeLocalIpvs(
+    file: ScenarioFile,
+    nodeLocal: { enabled: boolean; address: string },
+    clusterDNS: string | undefined,
+  ): void {
+    if (!nodeLocal.enabled || (file.kubeProxy?.mode ?? DEFAULTS.kubeProxyMode) !== "ipvs") return
+    if (clusterDNS === undefined)
+      this.error(
+        ["dns", "nodeLocal", "enabled"],
+        `with kubeProxy.mode ipvs, NodeLocal DNSCache listens on ${nodeLocal.address} only (kube-ipvs0 holds the kube-dns VIP): set dns.clusterDNS: ${nodeLocal.address} (kubelet --cluster-dns, as the NodeLocal DNSCache guide requires in IPVS mode)`,
+      )
+    else if (clusterDNS !== nodeLocal.address)
+      this.warning(
+        ["dns", "clusterDNS"],
+        `with kubeProxy.mode ipvs, NodeLocal DNSCache listens on ${nodeLocal.address} only: pods asking ${clusterDNS} bypass it (IPVS sends them to CoreDNS)`,
+      )
   }
 
   private nodeLocal(file: ScenarioFile): { enabled: boolean; address: string } {
@@ -336,6 +432,14 @@ class Context {
       if (host.ip === address)
         this.error(path, `the NodeLocal DNSCache address ${address} is external host ${host.name}'s address`)
     }
+    ;(file.loadBalancer?.pool ?? []).forEach((entry, index) => {
+      const range = parsePoolRange(entry)
+      if (range !== undefined && ip >= range.first && ip <= range.last)
+        this.error(
+          path,
+          `the NodeLocal DNSCache address ${address} is inside loadBalancer.pool[${index}] ${entry}; LoadBalancer Services would be given it`,
+        )
+    })
     const nodes = c?.nodes
     if (nodes !== undefined && Array.isArray(nodes)) {
       for (const node of nodes) {
@@ -349,6 +453,30 @@ class Context {
         "NodeLocal DNSCache forwards to kube-dns's pods: it needs cluster.systemServices (the kube-dns Service)",
       )
     return { enabled, address }
+  }
+
+  /**
+   * A Service's externalIPs or loadBalancerIP equal to the NodeLocal DNSCache address: kube-proxy
+   * would install rules for it on every node while node-cache binds it on the nodelocaldns dummy
+   * interface and NOTRACKs its port 53 (dns.md §3.2), so the two would fight over the address.
+   */
+  private checkNodeLocalClash(address: string, objects: readonly ManifestObject[]): void {
+    for (const entry of objects) {
+      const object = entry.object
+      if (object.kind !== "Service") continue
+      const fields: [Path, string | undefined][] = [
+        ...(object.spec.externalIPs ?? []).map((ip, i): [Path, string] => [["spec", "externalIPs", i], ip]),
+        [["spec", "loadBalancerIP"], object.spec.loadBalancerIP],
+      ]
+      for (const [path, ip] of fields)
+        if (ip === address)
+          this.issues.push({
+            severity: "error",
+            path,
+            message: `Service ${object.metadata.name} uses ${ip}, the NodeLocal DNSCache address (dns.nodeLocal.address): node-cache binds it on every node; choose another address for one of them`,
+            position: entry.locate(path),
+          })
+    }
   }
 
   /** loadBalancer: pool, mode and health check (absent fields: lb/loadbalancer.ts defaults). */
@@ -442,11 +570,14 @@ class Context {
       kubeProxy,
       dns: (() => {
         const nodeLocal = this.nodeLocal(file)
+        if (nodeLocal.enabled) this.checkNodeLocalClash(nodeLocal.address, allObjects)
         return {
           mode: this.dnsMode(file),
           nodeLocalEnabled: nodeLocal.enabled,
           nodeLocalAddress: nodeLocal.address,
           clusterDNS: this.clusterDns(file, nodeLocal),
+          nodeSearchDomains: this.nodeSearchDomains(file),
+          nodeResolver: this.nodeResolver(file, nodeLocal),
         }
       })(),
       loadBalancer: this.loadBalancer(file),
@@ -546,7 +677,7 @@ class Context {
     }
     this.checkAddressRoom(c, nodes.length)
     const serviceNodePortRange = c.serviceNodePortRange ?? DEFAULTS.serviceNodePortRange
-    this.manifestOptions = { nodePortRange: nodePortBounds(serviceNodePortRange) }
+    this.manifestOptions = { nodePortRange: nodePortBounds(serviceNodePortRange), dnsMode: this.dnsMode(file) }
     return {
       nodes,
       cni: c.cni ?? DEFAULTS.cni,
@@ -748,7 +879,12 @@ class Context {
       typeof cluster === "object" && cluster !== null && "serviceNodePortRange" in cluster
         ? cluster.serviceNodePortRange
         : DEFAULTS.serviceNodePortRange
-    this.manifestOptions = { nodePortRange: typeof text === "string" ? nodePortBounds(text) : null }
+    const dns = "dns" in raw ? raw.dns : undefined
+    const mode = typeof dns === "object" && dns !== null && "mode" in dns ? dns.mode : DEFAULTS.dnsMode
+    this.manifestOptions = {
+      nodePortRange: typeof text === "string" ? nodePortBounds(text) : null,
+      dnsMode: mode === "static" ? "static" : "packets",
+    }
   }
 
   /** Decodes a manifest source from an entry that may not have passed the scenario schema. */

@@ -122,17 +122,28 @@ const WorkloadSpec = Schema.Struct({
   template: Schema.Struct({ metadata: opt(TemplateMeta), spec: PodSpec }),
 })
 
+/** apps/v1 IntOrString (maxSurge, maxUnavailable): its form is checked by validateStrategy. */
+const CountOrPercent = Schema.Union([Schema.Number, Str])
 const Deployment = Schema.Struct({
   apiVersion: Schema.Literal("apps/v1"),
   kind: Schema.Literal("Deployment"),
   metadata: ObjectMeta,
-  spec: WorkloadSpec,
+  spec: Schema.Struct({
+    ...WorkloadSpec.fields,
+    minReadySeconds: opt(NonNegativeInt),
+    strategy: opt(
+      Schema.Struct({
+        type: opt(Schema.Literals(["RollingUpdate", "Recreate"])),
+        rollingUpdate: opt(Schema.Struct({ maxSurge: opt(CountOrPercent), maxUnavailable: opt(CountOrPercent) })),
+      }),
+    ),
+  }),
 })
 const ReplicaSet = Schema.Struct({
   apiVersion: Schema.Literal("apps/v1"),
   kind: Schema.Literal("ReplicaSet"),
   metadata: ObjectMeta,
-  spec: WorkloadSpec,
+  spec: Schema.Struct({ ...WorkloadSpec.fields, minReadySeconds: opt(NonNegativeInt) }),
 })
 const Namespace = Schema.Struct({
   apiVersion: Schema.Literal("v1"),
@@ -421,22 +432,6 @@ const NOT_MODELLED_FIELDS: ReadonlyMap<string, NotModelled> = new Map<string, No
     "finalizers",
     { message: "finalizers are not modelled: the object is deleted without waiting for them", noEffect: isEmpty },
   ],
-  [
-    "strategy",
-    {
-      message: "the rollout strategy is not modelled: a changed template replaces every pod at once (as type Recreate)",
-      noEffect: (v) =>
-        isEmpty(v) ||
-        (typeof v === "object" &&
-          v !== null &&
-          Object.keys(v).length === 1 &&
-          (v as Record<string, unknown>).type === "Recreate"),
-    },
-  ],
-  [
-    "minReadySeconds",
-    { message: "minReadySeconds is not modelled: rollouts do not wait for pods to be available", noEffect: isEmpty },
-  ],
   ["paused", { message: "paused is not modelled: template changes roll out at once", noEffect: isEmpty }],
   [
     "startupProbe",
@@ -531,6 +526,8 @@ const BUILTIN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "ku
 export interface ManifestOptions {
   /** kube-apiserver --service-node-port-range, inclusive (default 30000-32767); null = unknown, not checked. */
   readonly nodePortRange?: { readonly min: number; readonly max: number } | null
+  /** dns.mode (default packets): the static table ignores dnsPolicy and dnsConfig, which is warned about. */
+  readonly dnsMode?: "static" | "packets"
 }
 
 export interface ManifestDecodeResult {
@@ -650,8 +647,8 @@ function decodeOne(
 
   const object = structuredClone(decoded) as KubeObject
   const before = out.issues.length
-  validateObject(object, error, options)
-  warnNotModelled(object, warning)
+  validateObject(object, error, warning, options)
+  warnNotModelled(object, warning, options)
   applyNamespace(object, namespace, error)
   if (out.issues.slice(before).some((issue) => issue.severity === "error")) return
   out.objects.push({ object, locate: (path) => doc.locate([...root, ...path]) })
@@ -664,8 +661,56 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
 
 type Report = (path: Path, message: string) => void
 
+const PERCENT = /^[0-9]+%$/
+
+/**
+ * apps/validation ValidateDeploymentStrategy and ValidateRollingUpdateDeployment: rollingUpdate
+ * only with type RollingUpdate; maxSurge and maxUnavailable non-negative integers or percentages,
+ * maxUnavailable at most 100%, and not both 0.
+ */
+function validateStrategy(strategy: import("../k8s/types.ts").DeploymentStrategy | undefined, error: Report): void {
+  if (strategy === undefined) return
+  const path = ["spec", "strategy"]
+  const rolling = strategy.rollingUpdate
+  if (rolling === undefined) return
+  if (strategy.type === "Recreate") {
+    error([...path, "rollingUpdate"], "Forbidden: may not be specified when strategy `type` is 'Recreate'")
+    return
+  }
+  const valueOf = (field: "maxSurge" | "maxUnavailable"): number | null => {
+    const v = rolling[field]
+    if (v === undefined) return null
+    const at = [...path, "rollingUpdate", field]
+    if (typeof v === "number") {
+      if (!Number.isInteger(v) || v < 0) {
+        error(at, `Invalid value: ${v}: must be greater than or equal to 0`)
+        return null
+      }
+      return v
+    }
+    if (!PERCENT.test(v)) {
+      error(
+        at,
+        `Invalid value: "${v}": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')`,
+      )
+      return null
+    }
+    return Number(v.slice(0, -1))
+  }
+  const surge = valueOf("maxSurge")
+  const unavailable = valueOf("maxUnavailable")
+  const unavailableText = rolling.maxUnavailable
+  if (typeof unavailableText === "string" && unavailable !== null && unavailable > 100)
+    error(
+      [...path, "rollingUpdate", "maxUnavailable"],
+      `Invalid value: "${unavailableText}": must not be greater than 100%`,
+    )
+  if (surge === 0 && unavailable === 0)
+    error([...path, "rollingUpdate", "maxUnavailable"], "Invalid value: 0: may not be 0 when `maxSurge` is 0")
+}
+
 /** The API server's validations that matter to the data plane (messages after its own). */
-function validateObject(object: KubeObject, error: Report, options: ManifestOptions): void {
+function validateObject(object: KubeObject, error: Report, warning: Report, options: ManifestOptions): void {
   const name = object.metadata.name
   if (object.kind === "Service") {
     if (!(DNS1035_LABEL.test(name) && name.length <= 63)) {
@@ -706,6 +751,10 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
       error(["spec", "template", "metadata", "labels"], "`selector` does not match template `labels`")
     }
   }
+  if (object.kind === "Deployment") validateStrategy(object.spec.strategy, error)
+  if (object.kind === "Pod") validatePodDns(object.spec, ["spec"], error, warning)
+  else if (object.kind === "Deployment" || object.kind === "ReplicaSet")
+    validatePodDns(object.spec.template.spec, ["spec", "template", "spec"], error, warning)
   if (object.kind === "Service") {
     const spec = object.spec
     const ports = spec.ports ?? []
@@ -770,13 +819,154 @@ function validateObject(object: KubeObject, error: Report, options: ManifestOpti
 }
 
 /**
+ * The resolver options whose value is a number, with the range each stub resolver accepts before
+ * clamping (dns/stub/conf.ts; ../shared/reference/dns.md §2.2-2.4): glibc res_init.c (RES_MAXNDOTS
+ * 15, RES_MAXRETRANS 30, RES_MAXRETRY 5), musl resolvconf.c (15 / 60 / 10), Go dnsconfig_unix.go
+ * (0..15, >= 1, >= 1).
+ */
+const NUMERIC_DNS_OPTIONS: Record<string, { min: number; glibcMax: number; muslMax: number }> = {
+  ndots: { min: 0, glibcMax: 15, muslMax: 15 },
+  timeout: { min: 1, glibcMax: 30, muslMax: 60 },
+  attempts: { min: 1, glibcMax: 5, muslMax: 10 },
+}
+
+/** Options some simulated stub resolver reads (dns/stub/conf.ts); the others are ignored by all. */
+const KNOWN_DNS_OPTIONS = new Set([
+  "ndots",
+  "timeout",
+  "attempts",
+  "rotate",
+  "single-request",
+  "single-request-reopen",
+  "use-vc",
+  "usevc",
+  "tcp",
+  "no-tld-query",
+])
+
+/** Options real resolvers read (man 5 resolv.conf, glibc res_init.c) whose effect is not modelled. */
+const UNMODELLED_DNS_OPTIONS = new Set([
+  "debug",
+  "edns0",
+  "trust-ad",
+  "inet6",
+  "ip6-bytestring",
+  "ip6-dotint",
+  "no-ip6-dotint",
+  "no-check-names",
+  "no-reload",
+  "no-aaaa",
+])
+
+const DNS_POLICIES = new Set(["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"])
+
+/** Search domains: RFC 1123 subdomains, `_` allowed (RelaxedDNSSearchValidation, on since 1.33). */
+const DNS_SEARCH_DOMAIN = /^[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?)*$/
+
+/**
+ * `dnsPolicy` and `dnsConfig` as the API server validates them (pkg/apis/core/validation
+ * validation.go `validateDNSPolicy`, `validatePodDNSConfig`: None needs >= 1 nameserver, <= 3 IP
+ * nameservers, <= 32 search domains of <= 2048 characters in all, each an RFC 1123 subdomain (a
+ * trailing dot allowed), option names not empty), plus the options the API server lets through but
+ * a resolver cannot read: `ndots`, `timeout`, `attempts` need a whole-number value. Without one
+ * kubelet writes `ndots` (or `ndots:abc`) on the options line, which glibc ignores (or reads as 0
+ * with atoi), silently replacing kubelet's ndots:5: an error here, since the scenario surely meant
+ * something else. Values above a resolver's cap are clamped by it: a warning naming the caps.
+ */
+function validatePodDns(spec: PodSpec, at: Path, error: Report, warning: Report): void {
+  const policy = spec.dnsPolicy ?? "ClusterFirst"
+  // The schema refuses other literals; kept for objects built by code.
+  if (!DNS_POLICIES.has(policy))
+    error([...at, "dnsPolicy"], `Unsupported value: "${policy}": supported values: ${[...DNS_POLICIES].join(", ")}`)
+  const config = spec.dnsConfig
+  if (policy === "None") {
+    if (config === undefined) {
+      error([...at, "dnsPolicy"], "Required value: must provide `dnsConfig` when `dnsPolicy` is None")
+      return
+    }
+    if ((config.nameservers ?? []).length === 0)
+      error(
+        [...at, "dnsConfig", ...(config.nameservers === undefined ? [] : ["nameservers"])],
+        "Required value: must provide at least one DNS nameserver when `dnsPolicy` is None",
+      )
+  }
+  if (config === undefined) return
+  const nameservers = config.nameservers ?? []
+  if (nameservers.length > 3)
+    error([...at, "dnsConfig", "nameservers"], `Invalid value: must not have more than 3 nameservers`)
+  nameservers.forEach((ns, i) => {
+    const parsed = parseAddress(ns, "nameserver")
+    if (!parsed.ok) error([...at, "dnsConfig", "nameservers", i], `Invalid value: ${parsed.message}`)
+  })
+  const searches = config.searches ?? []
+  if (searches.length > 32)
+    error([...at, "dnsConfig", "searches"], "Invalid value: must not have more than 32 search paths")
+  if (searches.join(" ").length > 2048)
+    error(
+      [...at, "dnsConfig", "searches"],
+      "Invalid value: must not have more than 2048 characters (including spaces) in the search list",
+    )
+  searches.forEach((search, i) => {
+    const name = search.endsWith(".") && search !== "." ? search.slice(0, -1) : search
+    if (name !== "." && !(DNS_SEARCH_DOMAIN.test(name) && name.length <= 253))
+      error(
+        [...at, "dnsConfig", "searches", i],
+        `Invalid value: "${search}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+      )
+  })
+  ;(config.options ?? []).forEach((option, i) => {
+    const path = [...at, "dnsConfig", "options", i]
+    if (option.name === "") {
+      error(path, "Required value: must not be empty")
+      return
+    }
+    const numeric = NUMERIC_DNS_OPTIONS[option.name]
+    if (numeric === undefined) {
+      if (UNMODELLED_DNS_OPTIONS.has(option.name))
+        warning(
+          [...path, "name"],
+          `option "${option.name}" is a resolver option whose effect is not modelled: the simulated resolvers ignore it`,
+        )
+      else if (!KNOWN_DNS_OPTIONS.has(option.name))
+        warning(
+          [...path, "name"],
+          `option "${option.name}" is read by none of the simulated resolvers (glibc, musl, Go): it is written to resolv.conf and ignored`,
+        )
+      else if (option.value !== undefined && option.value !== "")
+        warning(
+          [...path, "value"],
+          `option "${option.name}" takes no value: kubelet writes "${option.name}:${option.value}", which no resolver reads`,
+        )
+      return
+    }
+    const value = option.value ?? ""
+    if (!/^\d+$/.test(value)) {
+      error(
+        value === "" ? path : [...path, "value"],
+        value === ""
+          ? `option "${option.name}" needs a value (e.g. { name: ${option.name}, value: "${option.name === "ndots" ? 2 : option.name === "timeout" ? 2 : 3}" }): kubelet would write a bare "${option.name}" that glibc and musl ignore${option.name === "ndots" ? ", replacing ClusterFirst's ndots:5 with the resolvers' default ndots:1" : ""}`
+          : `Invalid value: "${value}": option "${option.name}" takes a whole number of ${option.name === "timeout" ? "seconds" : option.name === "ndots" ? "dots" : "attempts"} (glibc's atoi would read ${/^\d/.test(value) ? "its leading digits" : "0"})`,
+      )
+      return
+    }
+    const n = Number(value)
+    if (n < numeric.min || n > numeric.glibcMax || n > numeric.muslMax)
+      warning(
+        [...path, "value"],
+        `${option.name}:${n} is outside what the resolvers accept (min ${numeric.min}; max glibc ${numeric.glibcMax}, musl ${numeric.muslMax}): each clamps it to its range`,
+      )
+  })
+}
+
+/**
  * Warnings for decoded fields (and annotations) whose behaviour the simulator does not model; the
  * schema keeps them so their values can be checked (see NOT_MODELLED_FIELDS for unschema'd ones).
  */
-function warnNotModelled(object: KubeObject, warning: Report): void {
-  if (object.kind === "Pod") warnPodSpec(object.spec, ["spec"], warning)
+function warnNotModelled(object: KubeObject, warning: Report, options: ManifestOptions): void {
+  const static_ = options.dnsMode === "static"
+  if (object.kind === "Pod") warnPodSpec(object.spec, ["spec"], warning, static_)
   else if (object.kind === "Deployment" || object.kind === "ReplicaSet")
-    warnPodSpec(object.spec.template.spec, ["spec", "template", "spec"], warning)
+    warnPodSpec(object.spec.template.spec, ["spec", "template", "spec"], warning, static_)
   if (object.kind !== "Service") return
   const spec = object.spec
   if (spec.trafficDistribution === "PreferSameNode") {
@@ -799,28 +989,28 @@ function warnNotModelled(object: KubeObject, warning: Report): void {
   }
 }
 
-function warnPodSpec(spec: PodSpec, at: Path, warning: Report): void {
+function warnPodSpec(spec: PodSpec, at: Path, warning: Report, dnsStatic: boolean): void {
   // kubelet dns.go getPodDNSType: ClusterFirst on a hostNetwork pod falls back to the node's
   // resolv.conf (only ClusterFirstWithHostNet keeps cluster DNS); Default uses the node's resolv.conf
   // and None only dnsConfig. dns.mode static resolves every name as ClusterFirst does; dns.mode
-  // packets models None and ClusterFirst(WithHostNet), not the node's own resolver.
+  // packets models every policy (the node's resolver: apps/node-resolver.ts).
   const policy = spec.dnsPolicy ?? "ClusterFirst"
-  if (spec.dnsConfig !== undefined)
+  if (spec.dnsConfig !== undefined && dnsStatic)
     warning(
       [...at, "dnsConfig"],
       "dnsConfig is read only with dns.mode packets: in dns.mode static names resolve with the cluster's default search list",
     )
-  if (policy === "Default") {
+  if (policy === "Default" && dnsStatic) {
     warning(
       [...at, "dnsPolicy"],
       `dnsPolicy Default uses the node's resolv.conf, which is not modelled: names resolve as with ClusterFirst (static table), where a real pod would not resolve cluster names`,
     )
-  } else if (policy === "None") {
+  } else if (policy === "None" && dnsStatic) {
     warning(
       [...at, "dnsPolicy"],
       `dnsPolicy None is modelled only with dns.mode packets (resolv.conf from dnsConfig alone): in dns.mode static names resolve as with ClusterFirst`,
     )
-  } else if (policy === "ClusterFirst" && spec.hostNetwork === true) {
+  } else if (policy === "ClusterFirst" && spec.hostNetwork === true && dnsStatic) {
     warning(
       [...at, spec.dnsPolicy === undefined ? "hostNetwork" : "dnsPolicy"],
       "a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): the node's resolver is not modelled, names resolve as with cluster DNS (static table)",

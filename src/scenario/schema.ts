@@ -209,6 +209,10 @@ const Dns = Schema.Struct({
   nodeLocal: opt(Schema.Struct({ enabled: opt(Schema.Boolean), address: opt(Ipv4String) })),
   /** kubelet's --cluster-dns (the pods' `nameserver`); absent: the kube-dns Service's ClusterIP. */
   clusterDNS: opt(Ipv4String),
+  /** The nodes' own resolv.conf search domains (kubelet appends them for ClusterFirst pods). */
+  nodeSearchDomains: opt(Schema.Array(Schema.String)),
+  /** The nodes' resolv.conf nameserver: a simulated resolver answering externalHosts names. */
+  nodeResolver: opt(Ipv4String),
 })
 
 const LoadBalancer = Schema.Struct({

@@ -49,6 +49,7 @@ import type {
   HookStep,
   NatChange,
   NftStep,
+  IpvsStep,
   PacketView,
   RuleRef,
   SendEvent,
@@ -60,6 +61,10 @@ import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { ScenarioSpec } from "../cluster/spec.ts"
 import { World } from "../cluster/world.ts"
 import { NftablesBackend } from "../cluster/backend-nftables.ts"
+import { IpvsBackend } from "../cluster/backend-ipvs.ts"
+import type { IpvsTracer } from "../netfilter/ipvs/hooks.ts"
+import type { Ipvs } from "../netfilter/ipvs/ipvs.ts"
+import { SCHEDULER_NAMES } from "../netfilter/ipvs/schedulers.ts"
 import type { NftChainTracer, NftHooks } from "../netfilter/nftables/hooks.ts"
 import { NftVerdict } from "../netfilter/nftables/eval.ts"
 
@@ -230,6 +235,8 @@ export function traceScenario(spec: ScenarioSpec, options: TraceOptions): TraceR
     node.filter.tracer = new StackTracer(node.filter, recorder)
     if (node.proxy.backend instanceof NftablesBackend)
       node.proxy.backend.nft.tracer = new NftTracer(node.filter, node.proxy.backend.nft, recorder)
+    if (node.proxy.backend instanceof IpvsBackend)
+      node.proxy.backend.hooks.tracer = new IpvsStepTracer(node.filter, node.proxy.backend.hooks.ipvs, recorder)
   }
   const previousObserver = network.observer
   network.observer = recorder
@@ -258,6 +265,7 @@ export function traceScenario(spec: ScenarioSpec, options: TraceOptions): TraceR
   for (const node of world.nodes.values()) {
     node.filter.tracer = null
     if (node.proxy.backend instanceof NftablesBackend) node.proxy.backend.nft.tracer = null
+    if (node.proxy.backend instanceof IpvsBackend) node.proxy.backend.hooks.tracer = null
   }
 
   recorder.events.push(recorder.verdict(client, target.protocol, world.scheduler.nowNs))
@@ -686,6 +694,7 @@ class Recorder implements NetObserver {
     const nat: NatChange[] = []
     const ruleTargets = new Set(record.steps.map((s) => (s.kind === "rule" ? s.target : "")))
     // nft `dnat to` / `masquerade`: a binding set up in this hook after an nft chain ran.
+    const byIpvs = record.steps.some((s) => s.kind === "ipvs")
     const nftBound =
       record.steps.some((s) => s.kind === "nft") &&
       record.steps.some((s) => s.kind === "conntrack" && s.event === "nat")
@@ -695,7 +704,7 @@ class Recorder implements NetObserver {
         type: "DNAT",
         from: formatEndpoint(before.dst, before.dstPort, before.protocol),
         to: formatEndpoint(after.dst, after.dstPort, after.protocol),
-        by: ruleTargets.has("DNAT") || nftBound ? "rule" : "conntrack",
+        by: ruleTargets.has("DNAT") || nftBound ? "rule" : byIpvs ? "ipvs" : "conntrack",
       })
     }
     if (before.src !== after.src || before.srcPort !== after.srcPort) {
@@ -704,7 +713,7 @@ class Recorder implements NetObserver {
         type: "SNAT",
         from: formatEndpoint(before.src, before.srcPort, before.protocol),
         to: formatEndpoint(after.src, after.srcPort, after.protocol),
-        by: byRule ? "rule" : "conntrack",
+        by: byRule ? "rule" : byIpvs ? "ipvs" : "conntrack",
       })
     }
     let conntrack: ConntrackView | null = null
@@ -896,6 +905,13 @@ class Recorder implements NetObserver {
     if (record !== null && record.stack === stack) record.steps.push(step)
   }
 
+  /** IPVS acted on a traced packet (ipvs mode). */
+  ipvsStep(stack: NetfilterStack, step: IpvsStep, packet: Packet): void {
+    if (!this.traced.has(packet.id)) return
+    const record = this.current
+    if (record !== null && record.stack === stack) record.steps.push(step)
+  }
+
   /** An nftables base chain ran on a traced packet (nftables mode). */
   nftChains(stack: NetfilterStack, step: NftStep, packet: Packet): void {
     if (!this.traced.has(packet.id)) return
@@ -954,7 +970,7 @@ class Recorder implements NetObserver {
         if (e.kind !== "hook" || e.before.id !== id) continue
         for (const change of e.nat)
           unNat.push(
-            `${change.type === "DNAT" ? "destination" : "source"} ${change.from} -> ${change.to} by ${change.by} in ${e.ns} ${e.hook}`,
+            `${change.type === "DNAT" ? "destination" : "source"} ${change.from} -> ${change.to} by ${change.by === "ipvs" ? "IPVS" : change.by} in ${e.ns} ${e.hook}`,
           )
       }
       const translated = unNat.length === 0 ? "" : ` (${unNat.join("; ")})`
@@ -1049,6 +1065,43 @@ class StackTracer implements NetfilterTracer {
 
   conntrack(event: ConntrackEvent, ctId: number, packet: Packet): void {
     this.recorder.conntrack(this.stack, event, ctId, packet)
+  }
+}
+
+/** Reports what IPVS did to a traced packet (IpvsHooks' tracer). */
+class IpvsStepTracer implements IpvsTracer {
+  constructor(
+    private readonly stack: NetfilterStack,
+    private readonly ipvs: Ipvs,
+    private readonly recorder: Recorder,
+  ) {}
+
+  xmit(packet: Packet, cp: number, created: boolean, local: boolean): void {
+    this.recorder.ipvsStep(
+      this.stack,
+      this.step(created ? "schedule" : "connection", packet.protocol, cp, local),
+      packet,
+    )
+  }
+
+  reply(packet: Packet, cp: number): void {
+    this.recorder.ipvsStep(this.stack, this.step("reply", packet.protocol, cp, false), packet)
+  }
+
+  private step(action: IpvsStep["action"], protocol: number, cp: number, local: boolean): IpvsStep {
+    const ipvs = this.ipvs
+    const proto = protocolName(protocol)
+    const serviceId = ipvs.dests.service[ipvs.connDest(cp)]
+    const service = serviceId >= 0 ? ipvs.services[serviceId] : undefined
+    // ipvsadm -Ln prints "TCP  ADDR:PORT SCHED" (two spaces after the protocol).
+    const scheduler = service === undefined ? "" : ` ${SCHEDULER_NAMES[service.scheduler]}`
+    return {
+      kind: "ipvs",
+      action,
+      service: `${proto.toUpperCase()}  ${formatIpv4(ipvs.connVaddr(cp))}:${ipvs.connVport(cp)}${scheduler}`,
+      realServer: `${formatIpv4(ipvs.connDaddr(cp))}:${ipvs.connDport(cp)}`,
+      local,
+    }
   }
 }
 

@@ -99,14 +99,30 @@ export interface NftStep {
   readonly notMatched?: readonly RuleRef[]
 }
 
-export type HookStep = RuleStep | ReturnStep | PolicyStep | ConntrackStep | NftStep
+/**
+ * IPVS acted on the packet (ipvs mode): ip_vs_in scheduled a new connection or found one and
+ * transmits to its real server (ip_vs_nat_xmit), or ip_vs_out gave a reply the virtual service's
+ * address back.
+ */
+export interface IpvsStep {
+  readonly kind: "ipvs"
+  readonly action: "schedule" | "connection" | "reply"
+  /** The virtual service as ipvsadm -Ln lists it: "TCP  10.96.0.10:53 rr". */
+  readonly service: string
+  /** The connection's real server "ADDR:PORT". */
+  readonly realServer: string
+  /** The real server is on this host: the packet goes up (NF_ACCEPT) instead of out (NF_STOLEN). */
+  readonly local: boolean
+}
+
+export type HookStep = RuleStep | ReturnStep | PolicyStep | ConntrackStep | NftStep | IpvsStep
 
 /** An address or port rewrite a hook made, by a NAT rule or by conntrack for a known connection. */
 export interface NatChange {
   readonly type: "DNAT" | "SNAT"
   readonly from: string
   readonly to: string
-  readonly by: "rule" | "conntrack"
+  readonly by: "rule" | "conntrack" | "ipvs"
 }
 
 export interface ConntrackView {

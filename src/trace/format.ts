@@ -140,7 +140,7 @@ function formatHook(
     line(`  ${formatConntrackView(e.conntrack)}`)
   }
   for (const step of e.steps) {
-    if (options.verbose && step.kind !== "conntrack")
+    if (options.verbose && step.kind !== "conntrack" && step.kind !== "ipvs")
       for (const r of step.notMatched ?? []) line(`  ${notMatched(step.table, step.chain, r)}`)
     line(`  ${formatStep(step)}`)
   }
@@ -169,6 +169,10 @@ export function formatStep(step: HookStep): string {
       return `${step.table}: ${step.chain} ${step.from === 1 ? "no rule" : "no further rule"} matched (${evaluated(step.evaluated)}), policy ${step.policy}`
     case "conntrack":
       return `conntrack ${step.event}${step.entry === "" ? "" : `: ${step.entry}`}`
+    case "ipvs":
+      if (step.action === "reply")
+        return `ipvs: reply from real server ${step.realServer} of ${step.service} gets the virtual service's address back (ip_vs_out)`
+      return `ipvs: ${step.service}: ${step.action === "schedule" ? "new connection scheduled to" : "connection to"} real server ${step.realServer} (Masq${step.local ? ", on this host: NF_ACCEPT" : ": ip_vs_nat_xmit, NF_STOLEN, sent on through OUTPUT"})`
     case "nft":
       return `nft ${step.table}: ${step.chains.join(" -> ")} (${step.evaluated === 1 ? "1 expression" : `${step.evaluated} expressions`} evaluated, ${step.lookups === 1 ? "1 set lookup" : `${step.lookups} set lookups`}): ${step.verdict}`
   }
@@ -180,6 +184,10 @@ function formatConntrackView(ct: ConntrackView): string {
 
 function formatNat(change: NatChange, ct: ConntrackView | null): string {
   if (change.by === "rule") return `${change.type} ${change.from} -> ${change.to}`
+  if (change.by === "ipvs")
+    return change.type === "DNAT"
+      ? `destination ${change.from} -> ${change.to} by IPVS (the connection's real server)`
+      : `source ${change.from} -> ${change.to} by IPVS (reply of a virtual service connection)`
   const field = change.type === "DNAT" ? "destination" : "source"
   const why = ct !== null && ct.direction === "reply" ? "un-NAT of the reply" : "NAT of the connection"
   return `${field} ${change.from} -> ${change.to} by conntrack (${why})`

@@ -59,6 +59,22 @@ describe("shipped scenarios in IPVS mode", () => {
     const failures = checkExpectations(loaded.scenario.expectations, doc, "ipvs").map((f) => f.message)
     expect(failures).toEqual(DOCUMENTED[file] ?? [])
     expect(doc.ipvs).toBeDefined()
+    if (file === "seed-004-nodelocal-dns.yaml") {
+      // IPVS layout of NodeLocal DNSCache (dns.md §3.1): node-cache binds 169.254.25.10 only and
+      // kubelet's clusterDNS names it, so every pod query reaches the client node's cache (NOTRACK,
+      // no IPVS connection to the kube-dns VIP); only the cache's misses reach CoreDNS, over TCP
+      // through IPVS to kube-dns-upstream.
+      const servers = doc.dns.servers ?? {}
+      const caches = Object.entries(servers).filter(([name]) => name.startsWith("node-local-dns/"))
+      expect(caches.reduce((n, [, c]) => n + c.received, 0)).toBe(doc.dns.queries?.sent)
+      const forwards = caches.reduce((n, [, c]) => n + c.forwarded, 0)
+      const coredns = Object.entries(servers).filter(([name]) => name.startsWith("coredns-"))
+      expect(coredns.reduce((n, [, c]) => n + c.received, 0)).toBe(forwards)
+      const vs = doc.ipvs?.virtualServers ?? {}
+      const kubeDnsVip = Object.entries(vs).filter(([key]) => key.startsWith("10.96.0.10:"))
+      expect(kubeDnsVip.reduce((n, [, v]) => n + v.conns, 0)).toBe(0)
+      expect(Object.entries(vs).filter(([key, v]) => key.endsWith(":53/TCP") && v.conns > 0)).toHaveLength(1)
+    }
     if (file === "seed-002-my-nginx.yaml") {
       // Each workload on one endpoint, the two workloads on different ones.
       const used = (name: string) =>

@@ -330,8 +330,21 @@ describe("NodeLocal DNSCache in nftables mode", () => {
 })
 
 describe("NodeLocal DNSCache in IPVS mode", () => {
+  it("a spec switched to IPVS after loading (compare's modes) warns that pods asking the VIP bypass the cache", () => {
+    const spec = specFromText(yaml("", "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 } }"))
+    const world = new World({ ...spec, kubeProxy: { ...spec.kubeProxy, mode: "ipvs" } }, 1)
+    expect(world.warnings.map((w) => w.message)).toContain(
+      "IPVS mode: NodeLocal DNSCache listens on 169.254.25.10 only, and pods ask the kube-dns VIP, which IPVS sends to CoreDNS: the cache is bypassed (set dns.clusterDNS to 169.254.25.10)",
+    )
+  })
+
   it("binds the link-local address only (kube-ipvs0 owns the VIP): the VIP still goes to CoreDNS through IPVS", () => {
-    const t = build(yaml().replace("cluster:\n", "kubeProxy: { mode: ipvs }\ncluster:\n"))
+    const t = build(
+      yaml(
+        "",
+        "dns: { nodeLocal: { enabled: true, address: 169.254.25.10 }, clusterDNS: 169.254.25.10, mode: static }",
+      ).replace("cluster:\n", "kubeProxy: { mode: ipvs }\ncluster:\n"),
+    )
     t.run(5)
     const ns = t.world.nodes.get("node-1")?.net.ns ?? expect.fail("node")
     expect(ns.interfaceByName("nodelocaldns")?.assignedAddresses.map(formatIpv4)).toEqual(["169.254.25.10"])
@@ -340,6 +353,13 @@ describe("NodeLocal DNSCache in IPVS mode", () => {
     t.run(6)
     expect(t.log.got.map((g) => g.from).sort()).toEqual(["10.96.0.10", "169.254.25.10"])
     expect(t.cache().counters.received).toBe(1)
+    // NOTRACK on the link-local address: only the VIP query left a UDP entry (IPVS's conntrack).
+    const node = t.world.nodes.get("node-1") ?? expect.fail("node")
+    const udp53 = node.filter.conntrack
+      .list(t.world.scheduler.nowNs)
+      .filter((e) => e.startsWith("udp") && e.includes("dport=53"))
+    expect(udp53.filter((e) => e.includes("dst=169.254.25.10"))).toEqual([])
+    expect(udp53.filter((e) => e.includes("dst=10.96.0.10"))).toHaveLength(1)
   })
 })
 
@@ -363,6 +383,24 @@ describe("dns.nodeLocal settings", () => {
       "external host api.example.test's address",
     )
   })
+  it("in IPVS mode asks for dns.clusterDNS = the cache address (the guide's kubelet step); another address warns", () => {
+    const ipvs = (dns: string) => yaml("", dns).replace("cluster:\n", "kubeProxy: { mode: ipvs }\ncluster:\n")
+    expect(issues(ipvs("dns: { nodeLocal: { enabled: true, address: 169.254.25.10 } }"))).toEqual([
+      "9:30: dns.nodeLocal.enabled: with kubeProxy.mode ipvs, NodeLocal DNSCache listens on 169.254.25.10 only (kube-ipvs0 holds the kube-dns VIP): set dns.clusterDNS: 169.254.25.10 (kubelet --cluster-dns, as the NodeLocal DNSCache guide requires in IPVS mode)",
+    ])
+    expect(
+      issues(ipvs("dns: { nodeLocal: { enabled: true, address: 169.254.25.10 }, clusterDNS: 169.254.25.10 }")),
+    ).toEqual([])
+    const loaded = decodeScenarioText(
+      "s.yaml",
+      ipvs("dns: { nodeLocal: { enabled: true, address: 169.254.25.10 }, clusterDNS: 10.96.0.10 }"),
+    )
+    if (!loaded.ok) expect.fail("expected a warning only")
+    expect(loaded.scenario.warnings.map((w) => w.message)).toContain(
+      "with kubeProxy.mode ipvs, NodeLocal DNSCache listens on 169.254.25.10 only: pods asking 10.96.0.10 bypass it (IPVS sends them to CoreDNS)",
+    )
+  })
+
   it("refuses the cache without the system Services (no kube-dns to forward to)", () => {
     const text = yaml().replace("  nodes: { count: 2 }\n", "  nodes: { count: 2 }\n  systemServices: false\n")
     expect(issues(text)).toContain(

@@ -12,6 +12,7 @@ import { createStubLookup } from "../../src/dns/stub/lookup.ts"
 import type { StubLibc } from "../../src/dns/stub/types.ts"
 import { NS_PER_MS, NS_PER_S } from "../../src/sim/time.ts"
 import { DnsFlag, dnsReply, DnsType, Rcode } from "../../src/wire/dns.ts"
+import { extensive } from "../tier.ts"
 import { counterRandom, drive, zoneResponder, type Responder } from "./stub-driver.ts"
 
 const POD_RESOLV = `search default.svc.cluster.local svc.cluster.local cluster.local
@@ -133,6 +134,52 @@ describe("stub resolvers: name lists and query counts (dns.md §2.5)", () => {
         },
       ),
       { numRuns: 200 },
+    )
+  })
+
+  it("property: for any name, ndots and search list, the exchanges follow dns.md §2.5's order and stop at the first name that exists", () => {
+    // The search arithmetic written out independently of the resolvers (dns.md §2.2-2.4): a rooted
+    // name is asked as-is only; dots >= ndots: as-is first, then each suffix (musl: as-is only);
+    // dots < ndots: each suffix, then the bare name. One exchange = A + AAAA; the walk stops at the
+    // first candidate that answers (A data, AAAA NODATA); with none, every candidate is asked.
+    const label = fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/)
+    fc.assert(
+      fc.property(
+        fc.constantFrom<StubLibc>("glibc", "musl", "go"),
+        fc.array(label, { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        fc.uniqueArray(
+          fc.array(label, { minLength: 1, maxLength: 3 }).map((d) => d.join(".")),
+          { maxLength: 6 },
+        ),
+        fc.integer({ min: 0, max: 15 }),
+        fc.nat(8),
+        (libc, labels, rooted, search, ndots, existing) => {
+          const bare = labels.join(".")
+          const dots = labels.length - 1 + (rooted ? 1 : 0)
+          const suffixed = search.map((d) => `${bare}.${d}`)
+          const candidates = rooted
+            ? [bare]
+            : dots >= ndots
+              ? libc === "musl"
+                ? [bare]
+                : [bare, ...suffixed]
+              : [...suffixed, bare]
+          // `existing` past the end: no candidate exists.
+          const hit = existing < candidates.length ? existing : -1
+          const zone: Record<string, string> = hit >= 0 ? { [candidates[hit]]: "10.96.0.20" } : {}
+          const text = `${search.length > 0 ? `search ${search.join(" ")}\n` : ""}nameserver 10.96.0.10\noptions ndots:${ndots}\n`
+          const lookup = createStubLookup(parseStubConf(libc, text), bare + (rooted ? "." : ""), counterRandom())
+          const r = drive(lookup, zoneResponder(zone), RTT)
+          const asked = hit >= 0 ? candidates.slice(0, hit + 1) : candidates
+          // Pairs in order: A and AAAA of each candidate (Go may send AAAA first within a pair).
+          const pairs = asked.flatMap((n) => [n, n])
+          expect(r.sends.map((q) => q.name)).toEqual(pairs)
+          expect(r.sends.filter((q) => q.qtype === DnsType.A)).toHaveLength(asked.length)
+          expect(r.outcome.status).toBe(hit >= 0 ? "answered" : "nxdomain")
+        },
+      ),
+      { numRuns: extensive ? 2000 : 100 },
     )
   })
 

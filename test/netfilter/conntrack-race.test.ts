@@ -252,3 +252,54 @@ describe("UDP clash at confirm (nf_ct_resolve_clash)", () => {
     expect(stack.conntrack.stats().insertFailed).toBe(0)
   })
 })
+
+describe("the race appears only when its conditions hold (every combination)", () => {
+  // dns.md §4.2: a clash needs two packets of one 5-tuple both unconfirmed (concurrent processing);
+  // then the outcome depends on the protocol (allow_clash: UDP only), the DNAT choices and the fix
+  // level. The concurrent() order confirms the first packet before the second's SNAT null binding,
+  // so one endpoint is race 2 (4e35c1cb9460, 5.0), two endpoints race 3 (6a757c07e51f).
+  type Layout = "one" | "two"
+  const cases: [RaceFix, Layout, number, boolean, boolean][] = []
+  for (const fix of RACE_FIXES)
+    for (const layout of ["one", "two"] as const)
+      for (const proto of layout === "one" ? [Protocol.UDP, Protocol.TCP] : [Protocol.UDP])
+        for (const parallel of [false, true])
+          for (const sameTuple of [false, true]) cases.push([fix, layout, proto, parallel, sameTuple])
+
+  function expected(fix: RaceFix, layout: Layout, proto: number, parallel: boolean, sameTuple: boolean) {
+    if (!(parallel && sameTuple)) return { dropped: false, insertFailed: 0, clashResolved: 0 }
+    if (proto === Protocol.TCP) return { dropped: true, insertFailed: 1, clashResolved: 0 }
+    if (fix === "clash-insert") return { dropped: false, insertFailed: 0, clashResolved: 1 }
+    const mergeable = layout === "one" && fix === "5.0"
+    return { dropped: !mergeable, insertFailed: 1, clashResolved: 0 }
+  }
+
+  it.each(cases)(
+    "fix %s, %s endpoint(s), proto %i, concurrent %s, same tuple %s",
+    (fix, layout, proto, parallel, same) => {
+      const stack = node(fix, layout === "one" ? ONE_ENDPOINT : TWO_ENDPOINTS)
+      const make = (port: number): Packet =>
+        proto === Protocol.UDP ? udp(CLIENT, port, VIP, 53) : tcp(CLIENT, port, VIP, 53, TcpFlag.SYN)
+      const p1 = make(40000)
+      const p2 = make(same ? 40000 : 40001)
+      let v2: Verdict
+      if (parallel) {
+        stack.runHook(Hook.PREROUTING, p1, CNI0, -1, 1000)
+        stack.runHook(Hook.PREROUTING, p2, CNI0, -1, 1100)
+        expect(forwardAndPost(stack, p1, 1000)).toBe(Verdict.ACCEPT)
+        v2 = forwardAndPost(stack, p2, 1100)
+      } else {
+        expect(receive(stack, stack.host as FakeHost, p1, CNI0, 1000).verdict).toBe(Verdict.ACCEPT)
+        v2 = receive(stack, stack.host as FakeHost, p2, CNI0, 1000).verdict
+      }
+      const want = expected(fix, layout, proto, parallel, same)
+      const stats = stack.conntrack.stats()
+      expect({
+        dropped: v2 === Verdict.DROP,
+        insertFailed: stats.insertFailed,
+        clashResolved: stats.clashResolved,
+      }).toEqual(want)
+      if (want.dropped) expect(stack.lastDropReason).toBe(DropReason.CONNTRACK_INSERT_FAILED)
+    },
+  )
+})

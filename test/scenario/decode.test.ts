@@ -413,6 +413,35 @@ spec:
     ])
   })
 
+  it("rejects a Deployment strategy the API server rejects (apps/validation ValidateDeploymentStrategy), at the field", () => {
+    const deployment = (strategy: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  strategy: ${strategy}
+  selector: { matchLabels: { app: web } }
+  template: { metadata: { labels: { app: web } }, spec: { containers: [{ name: web, image: nginx }] } }
+`
+    const files = {
+      "m/a.yaml": deployment("{ type: Recreate, rollingUpdate: { maxSurge: 1 } }"),
+      "m/b.yaml": deployment("{ rollingUpdate: { maxSurge: 0, maxUnavailable: 0 } }"),
+      "m/c.yaml": deployment('{ rollingUpdate: { maxSurge: "1.5%", maxUnavailable: "120%" } }'),
+      "m/d.yaml": deployment("{ type: Rolling }"),
+      "m/ok.yaml": deployment('{ type: RollingUpdate, rollingUpdate: { maxSurge: 2, maxUnavailable: "50%" } }'),
+    }
+    const list = Object.keys(files)
+      .map((f) => `  - path: ${f}\n`)
+      .join("")
+    const issues = issuesOf(`${HEAD}manifests:\n${list}`, files)
+    expect(issues.filter((i) => !i.startsWith("m/d.yaml"))).toEqual([
+      "m/a.yaml:5:46: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'",
+      "m/b.yaml:5:61: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0",
+      `m/c.yaml:5:42: spec.strategy.rollingUpdate.maxSurge: Invalid value: "1.5%": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')`,
+      'm/c.yaml:5:66: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: "120%": must not be greater than 100%',
+    ])
+    expect(issues.filter((i) => i.startsWith("m/d.yaml"))).toEqual([expect.stringContaining("m/d.yaml:5:")])
+  })
+
   it("warns, at the field, about fields whose behaviour is not modelled; keeps silent for empty or modelled values", () => {
     const manifest = `apiVersion: apps/v1
 kind: Deployment
@@ -464,11 +493,8 @@ spec:
   ports: [{ port: 80 }]
 `
     expect(issuesOf(`${HEAD}manifests:\n  - path: m/web.yaml\n`, { "m/web.yaml": manifest })).toEqual([
-      "m/web.yaml:13:18: spec.template.spec.dnsConfig: warning: dnsConfig is read only with dns.mode packets: in dns.mode static names resolve with the cluster's default search list",
-      "m/web.yaml:14:18: spec.template.spec.dnsPolicy: warning: dnsPolicy Default uses the node's resolv.conf, which is not modelled: names resolve as with ClusterFirst (static table), where a real pod would not resolve cluster names",
       "m/web.yaml:19:11: spec.template.spec.containers[0].lifecycle: warning: lifecycle hooks are not modelled: postStart does not delay readiness and preStop does not delay termination (field ignored)",
       "m/web.yaml:20:50: spec.template.spec.containers[0].ports[0].hostPort: warning: hostPort is not modelled (CNI portmap): the port is not opened on the node's address",
-      "m/web.yaml:26:16: spec.hostNetwork: warning: a hostNetwork pod with dnsPolicy ClusterFirst uses the node's resolv.conf (kubelet falls back to Default; ClusterFirstWithHostNet keeps cluster DNS): the node's resolver is not modelled, names resolve as with cluster DNS (static table)",
       "m/web.yaml:27:3: spec.securityContext: warning: sysctls are not modelled: the pod's network namespace keeps the node defaults (field ignored)",
       "m/web.yaml:37:22: spec.loadBalancerClass: warning: loadBalancerClass is not modelled: the scenario's load balancer serves this Service as if it had the default class",
       "m/web.yaml:46:24: spec.trafficDistribution: warning: PreferSameNode sets node and zone hints, but the simulated kube-proxy (v1.33, feature gate PreferSameTrafficDistribution off) uses the zone hints only: traffic prefers the zone, not the node",

@@ -39,12 +39,33 @@ describe("dns.clusterDNS", () => {
     if (!loaded.ok) throw new Error(loaded.issues.map(formatIssue).join("\n"))
     const doc = runScenario(loaded.scenario.spec, { seed: 1 })
     const lookups = doc.dns.lookups?.started ?? 0
-    const received = Object.values(doc.dns.servers ?? {}).reduce((sum, s) => sum + s.received, 0)
+    const servers = Object.entries(doc.dns.servers ?? {})
+    const coredns = servers.filter(([name]) => name.startsWith("coredns-")).map(([, s]) => s)
+    const caches = servers.filter(([name]) => name.startsWith("node-local-dns/"))
+    const received = coredns.reduce((sum, s) => sum + s.received, 0)
     expect(lookups).toBe(300)
     expect(doc.dns.lookups?.failed).toBe(0)
     // 600 queries (A + AAAA per lookup); CoreDNS receives the cache misses only.
     expect(doc.dns.queries?.sent).toBe(600)
     expect(received).toBeGreaterThan(0)
     expect(received).toBeLessThan(200)
+    // dns.servers also holds each node's cache, with the CoreDNS pods' keys: every query reached
+    // the cache on the client's node, and CoreDNS saw exactly the cache's forwards (all names here
+    // are in the cluster zone, forwarded over TCP to kube-dns-upstream).
+    expect(caches.map(([name]) => name)).toEqual([
+      "node-local-dns/node-1",
+      "node-local-dns/node-2",
+      "node-local-dns/node-3",
+    ])
+    for (const [, c] of caches)
+      expect(Object.keys(c).sort()).toEqual(
+        ["answered", "cacheHits", "cacheMisses", "dropped", "forwarded", "received", "refused"].sort(),
+      )
+    const sum = (key: "received" | "answered" | "cacheHits" | "cacheMisses" | "forwarded") =>
+      caches.reduce((n, [, c]) => n + c[key], 0)
+    expect(sum("received")).toBe(600)
+    expect(sum("answered")).toBe(600)
+    expect(sum("cacheHits") + sum("cacheMisses")).toBe(600)
+    expect(sum("forwarded")).toBe(received)
   })
 })

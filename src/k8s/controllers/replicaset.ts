@@ -22,6 +22,7 @@ import type { EventHandler } from "../../sim/scheduler.ts"
 import { CONTROLLER_CLIENT_BURST_DEFAULT, CONTROLLER_CLIENT_QPS_DEFAULT, TokenBucket } from "../capacity.ts"
 import { isPodReady, sameData } from "../endpoints.ts"
 import { generateName } from "../names.ts"
+import { NS_PER_S } from "../../sim/time.ts"
 import { objectKey } from "../store.ts"
 import type { Deployment, OwnerReference, Pod, ReplicaSet } from "../types.ts"
 import { KeyIds, splitKey, type ControllerContext, type PodRecord } from "./context.ts"
@@ -43,6 +44,8 @@ export class ReplicaSetController implements EventHandler {
   private readonly deletesLeft: number[] = []
   /** The controller's API client rate limit. */
   private readonly client: TokenBucket
+  /** The Deployment controller, told about its ReplicaSets' status changes (set by it). */
+  deployments: { enqueueDeployment(key: string): void } | null = null
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -96,6 +99,31 @@ export class ReplicaSetController implements EventHandler {
       .filter((rs) =>
         rs.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === deployment.metadata.uid),
       )
+  }
+
+  /**
+   * A pod was removed from the store: a Recreate Deployment left without any pod may now create
+   * its new ReplicaSet (deployment_controller.go deletePod: enqueue when numPods == 0).
+   */
+  podGone(pod: Pod): void {
+    const namespace = pod.metadata.namespace ?? "default"
+    const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true && o.kind === "ReplicaSet")
+    if (owner === undefined || this.deployments === null) return
+    const replicaSet = this.ctx.store.get("ReplicaSet", namespace, owner.name)
+    const dOwner = replicaSet?.metadata.ownerReferences?.find((o) => o.controller === true && o.kind === "Deployment")
+    if (dOwner === undefined) return
+    const deployment = this.ctx.store.get("Deployment", namespace, dOwner.name)
+    if (deployment === undefined || deployment.spec.strategy?.type !== "Recreate") return
+    for (const rs of this.ownedReplicaSets(deployment)) if (this.ownedPods(rs).length > 0) return
+    this.deployments.enqueueDeployment(objectKey(namespace, dOwner.name))
+  }
+
+  /** Has the ReplicaSet a pod that has not ended (Succeeded/Failed), terminating ones included? */
+  hasUnfinishedPods(replicaSet: ReplicaSet): boolean {
+    return this.ownedPods(replicaSet).some((record) => {
+      const phase = this.ctx.podOf(record)?.status?.phase
+      return phase !== "Succeeded" && phase !== "Failed"
+    })
   }
 
   deleteReplicaSet(replicaSet: ReplicaSet): void {
@@ -204,19 +232,44 @@ export class ReplicaSetController implements EventHandler {
     const pods = this.ownedPods(replicaSet)
       .map((r) => this.ctx.podOf(r))
       .filter((p): p is Pod => p !== undefined && p.metadata.deletionTimestampNs === undefined)
-    const status = { replicas: pods.length, readyReplicas: pods.filter(isPodReady).length }
-    if (!sameData(status, replicaSet.status)) this.ctx.store.put("ReplicaSet", { ...replicaSet, status })
+    // calculateStatus: available = Ready for at least minReadySeconds (podutil.IsPodAvailable).
+    const minReadyNs = (replicaSet.spec.minReadySeconds ?? 0) * NS_PER_S
+    let readyReplicas = 0
+    let availableReplicas = 0
+    for (const pod of pods) {
+      if (!isPodReady(pod)) continue
+      readyReplicas++
+      const record = this.ctx.pods[this.ctx.podIdByKey.get(objectKey(namespace, pod.metadata.name)) ?? -1]
+      if (minReadyNs === 0 || (record !== undefined && record.readyAtNs + minReadyNs <= this.ctx.nowNs))
+        availableReplicas++
+    }
+    const status = { replicas: pods.length, readyReplicas, availableReplicas }
+    const changed = !sameData(status, replicaSet.status)
+    if (changed) this.ctx.store.put("ReplicaSet", { ...replicaSet, status })
+    // syncReplicaSet: all ready but not yet all available: look again once minReadySeconds passed.
+    const desired = replicaSet.spec.replicas ?? 1
+    if (minReadyNs > 0 && readyReplicas === desired && availableReplicas !== desired) {
+      const id = this.replicaSetIds.id(objectKey(namespace, name))
+      if (!this.pendingReplicaSet.has(id)) {
+        this.pendingReplicaSet.add(id)
+        this.ctx.scheduler.scheduleIn(minReadyNs, this.kindReplicaSetSync, id, 0)
+      }
+    }
     const owner = replicaSet.metadata.ownerReferences?.find((o) => o.kind === "Deployment")
     if (owner === undefined) return
     const deployment = this.ctx.store.get("Deployment", namespace, owner.name)
     if (deployment === undefined) return
+    // deployment_controller.go updateReplicaSet: a controlled ReplicaSet's update enqueues its owner.
+    if (changed) this.deployments?.enqueueDeployment(objectKey(namespace, owner.name))
     let replicas = 0
-    let readyReplicas = 0
+    let ready = 0
+    let availableSum = 0
     for (const rs of this.ownedReplicaSets(deployment)) {
       replicas += rs.status?.replicas ?? 0
-      readyReplicas += rs.status?.readyReplicas ?? 0
+      ready += rs.status?.readyReplicas ?? 0
+      availableSum += rs.status?.availableReplicas ?? 0
     }
-    const deploymentStatus = { replicas, readyReplicas }
+    const deploymentStatus = { replicas, readyReplicas: ready, availableReplicas: availableSum }
     if (!sameData(deploymentStatus, deployment.status))
       this.ctx.store.put("Deployment", { ...deployment, status: deploymentStatus })
   }

@@ -65,6 +65,17 @@ export interface IpvsCostOptions {
 export const DEFAULT_IPVS_CONN_LOOKUP_COST_NS = 100
 export const DEFAULT_IPVS_NEW_CONN_COST_NS = 400
 
+/**
+ * Observer for the `trace` command: what IPVS did to a packet. `cp` is the IPVS connection; the
+ * packet still has its addresses from before the rewrite. One null check per packet when unset.
+ */
+export interface IpvsTracer {
+  /** ip_vs_in scheduled a new connection (`created`) or found one, and transmits to its real server. */
+  xmit(packet: Packet, cp: number, created: boolean, local: boolean): void
+  /** ip_vs_out gives a real server's reply the virtual service's address back. */
+  reply(packet: Packet, cp: number): void
+}
+
 /** Counters of what the hooks did (results, tests). */
 export class IpvsHookCounters {
   /** Packets ip_vs_in transmitted to a real server (NF_STOLEN or local NF_ACCEPT). */
@@ -82,6 +93,7 @@ const isPorted = (protocol: number): boolean => protocol === Protocol.TCP || pro
 /** The IPVS ops of one namespace. `register` adds them to the stack's hook host. */
 export class IpvsHooks implements IpvsMatchSource {
   readonly counters = new IpvsHookCounters()
+  tracer: IpvsTracer | null = null
   readonly connLookupCostNs: number
   readonly newConnCostNs: number
   /**
@@ -159,12 +171,13 @@ export class IpvsHooks implements IpvsMatchSource {
       ctConfirmed,
       state.nowNs,
     )
-    if (ipvs.connsCreated !== created) state.extraNs += this.newConnCostNs
+    const isNew = ipvs.connsCreated !== created
+    if (isNew) state.extraNs += this.newConnCostNs
     switch (v) {
       case IpvsVerdict.ACCEPT:
         return Verdict.ACCEPT
       case IpvsVerdict.XMIT:
-        return this.natXmit(packet, ipvs.lastConn, state)
+        return this.natXmit(packet, ipvs.lastConn, isNew)
       case IpvsVerdict.LEAVE_UNREACHABLE:
         // ip_vs_leave: "ICMP_PORT_UNREACH is sent here no matter it is TCP/UDP", then NF_DROP.
         this.counters.unreachable++
@@ -183,7 +196,7 @@ export class IpvsHooks implements IpvsMatchSource {
    * else ip_vs_notrack), the DNAT (dnat_handler + daddr), then NF_STOLEN and the LOCAL_OUT send, or
    * NF_ACCEPT for a real server on this host.
    */
-  private natXmit(packet: Packet, cp: number, state: NfHookState): Verdict {
+  private natXmit(packet: Packet, cp: number, created: boolean): Verdict {
     const ipvs = this.ipvs
     const daddr = ipvs.connDaddr(cp)
     const dport = ipvs.connDport(cp)
@@ -198,6 +211,7 @@ export class IpvsHooks implements IpvsMatchSource {
       }
       packet.ttl--
     }
+    if (this.tracer !== null) this.tracer.xmit(packet, cp, created, local)
     if (ipvs.connUsesConntrack(cp)) this.updateConntrack(packet, cp, true)
     else this.notrack(packet)
     packet.dstAddr = daddr
@@ -233,6 +247,7 @@ export class IpvsHooks implements IpvsMatchSource {
     )
     if (cp < 0) return Verdict.ACCEPT
     // handle_response: snat_handler + saddr = vaddr, then ip_vs_update_conntrack(skb, cp, 0).
+    if (this.tracer !== null) this.tracer.reply(packet, cp)
     packet.srcAddr = ipvs.connVaddr(cp)
     packet.srcPort = ipvs.connVport(cp)
     if (ipvs.connUsesConntrack(cp)) this.updateConntrack(packet, cp, false)

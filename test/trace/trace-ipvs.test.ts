@@ -1,0 +1,44 @@
+/**
+ * Goal: `kube-netsim trace` in IPVS mode says that IPVS, not a conntrack NAT binding, rewrote the
+ * packet: ip_vs_in schedules the connection at LOCAL_IN and transmits it (ip_vs_nat_xmit, NF_STOLEN,
+ * then OUTPUT), and ip_vs_out gives the reply the virtual service's address back (ip_vs_core.c
+ * handle_response, at FORWARD for a reply routed through the client's node).
+ * Method: quickstart.yaml with kubeProxy.mode ipvs, traced from the client pod to the Service.
+ */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { decodeScenarioText } from "../../src/scenario/load.ts"
+import type { HookEvent, IpvsStep } from "../../src/trace/events.ts"
+import { formatTrace } from "../../src/trace/format.ts"
+import { traceScenario } from "../../src/trace/engine.ts"
+import { withMode } from "../cluster/mode-helpers.ts"
+
+const QUICKSTART = join(import.meta.dirname, "..", "..", "scenarios", "quickstart.yaml")
+
+describe("trace in IPVS mode", () => {
+  it("labels the virtual service DNAT and the reply's source rewrite as IPVS's", () => {
+    const loaded = decodeScenarioText(QUICKSTART, withMode(readFileSync(QUICKSTART, "utf8"), "ipvs"))
+    if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("\n"))
+    const r = traceScenario(loaded.scenario.spec, { from: "pod/busybox", to: "http-go-svc:80" })
+    const hooks = r.events.filter((e): e is HookEvent => e.kind === "hook")
+    const ipvsHooks = hooks.filter((h) => h.steps.some((s) => s.kind === "ipvs"))
+    // The SYN: scheduled at INPUT (LOCAL_IN) on the client's node.
+    const input = ipvsHooks.find((h) => h.hook === "INPUT")
+    expect(input).toBeDefined()
+    const scheduled = input!.steps.find((s): s is IpvsStep => s.kind === "ipvs")!
+    expect(scheduled.action).toBe("schedule")
+    expect(scheduled.service).toMatch(/^TCP {2}10\.\d+\.\d+\.\d+:80 rr$/)
+    expect(input!.nat).toEqual([expect.objectContaining({ type: "DNAT", by: "ipvs", to: scheduled.realServer })])
+    expect(input!.verdict).toBe(scheduled.local ? "ACCEPT" : "STOLEN")
+    // The SYN,ACK: ip_vs_out rewrites its source back to the virtual service.
+    const reply = ipvsHooks.find((h) => h.steps.some((s) => s.kind === "ipvs" && s.action === "reply"))
+    expect(reply).toBeDefined()
+    expect(reply!.nat).toEqual([expect.objectContaining({ type: "SNAT", by: "ipvs", from: scheduled.realServer })])
+    // No hook claims a conntrack NAT binding did what IPVS did.
+    for (const h of ipvsHooks) for (const c of h.nat) expect(c.by).toBe("ipvs")
+    const text = formatTrace(r, { verbose: false })
+    expect(text).toContain("by IPVS (the connection's real server)")
+    expect(text).not.toContain("by conntrack (NAT of the connection)")
+  })
+})
