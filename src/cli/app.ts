@@ -30,6 +30,7 @@ import {
   type CliIo,
   type Runtime,
 } from "./commands.ts"
+import { sweepCommands } from "./sweep-app.ts"
 
 export type { CliIo, Runtime } from "./commands.ts"
 
@@ -106,6 +107,12 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         Flag.withDescription("run seeds SEED..SEED+R-1 and report each metric as mean and 95% confidence interval"),
         Flag.withDefault(1),
       ),
+      jobs: Flag.Int("jobs").pipe(
+        Flag.withDescription(
+          "run the seeds on J worker threads (default 1); results are identical to a serial run, only wall differs",
+        ),
+        Flag.withDefault(1),
+      ),
       out: Flag.String("out").pipe(
         Flag.withDescription("directory to write results.json into (created if missing)"),
         Flag.optional,
@@ -151,6 +158,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             scenario: options.scenario,
             seed: Option.getOrUndefined(options.seed),
             runs: options.runs,
+            jobs: options.jobs,
             out: Option.getOrUndefined(options.out),
             json: options.json,
             quiet: options.quiet,
@@ -175,6 +183,10 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
       {
         command: "kube-netsim run scenarios/seed-001-http-go-scale.yaml --runs 10 --out results/",
         description: "10 seeds, mean and 95% CI, files in results/",
+      },
+      {
+        command: "kube-netsim run scenarios/quickstart.yaml --runs 8 --jobs 2",
+        description: "8 seeds on 2 worker threads, the same output as serially (docs/sweep.md)",
       },
     ]),
   )
@@ -356,6 +368,8 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     ]),
   )
 
+  const { sweep, merge } = sweepCommands(io, runtime, setExit, version())
+
   const check = Command.make(
     "check",
     {
@@ -414,7 +428,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     Command.withDescription(
       "Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md",
     ),
-    Command.withSubcommands([run, validate, rules, trace, compare, check]),
+    Command.withSubcommands([run, validate, rules, trace, compare, check, sweep, merge]),
   )
 }
 

@@ -28,6 +28,7 @@ import { compareReportPage } from "../report/compare-page.ts"
 import { renderReportHtml } from "../report/page.ts"
 import { runReportPage, scenarioInfo } from "../report/run-page.ts"
 import { reportGenerator } from "../report/vendor.ts"
+import { runSeedsInWorkers } from "./run-jobs.ts"
 
 export const EXIT_OK = 0
 export const EXIT_EXPECTATION_FAILED = 1
@@ -98,6 +99,8 @@ export interface RunCommandOptions {
   readonly pcapFilter?: string | undefined
   /** `--report FILE.html`: the self-contained HTML report (src/report/). */
   readonly report?: string | undefined
+  /** Worker threads for the seeds (`--jobs`); absent or 1: serial, in this thread. */
+  readonly jobs?: number
 }
 
 export interface RulesCommandOptions {
@@ -314,9 +317,32 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
       if (options.out !== undefined) io.mkdir(options.out)
       const pcapDir = options.pcap
       if (pcapDir !== undefined) io.mkdir(pcapDir)
-      const docs: ResultsDocument[] = []
+      const jobs = options.jobs ?? 1
+      if (!(Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= 256)) {
+        io.stderr(`kube-netsim run: --jobs: must be an integer between 1 and 256, got ${jobs}\n`)
+        return EXIT_INVALID_INPUT
+      }
+      // Worker threads return results documents only: the per-run artefacts written while a run
+      // goes (pcap, requests.jsonl), a custom interval and the report's latency buckets are not
+      // carried back yet, so those runs stay in this thread rather than silently lose them.
+      const perRunArtefacts = [
+        options.pcap !== undefined ? "--pcap" : "",
+        options.requests === true ? "--requests" : "",
+        options.interval !== undefined ? "--interval" : "",
+        options.report !== undefined ? "--report" : "",
+      ].filter((f) => f !== "")
+      if (jobs > 1 && options.runs > 1 && perRunArtefacts.length > 0) {
+        io.stderr(
+          `kube-netsim run: --jobs: not available with ${perRunArtefacts.join(", ")} yet (run without --jobs)\n`,
+        )
+        return EXIT_INVALID_INPUT
+      }
+      const docs: ResultsDocument[] =
+        jobs > 1 && options.runs > 1
+          ? runSeedsInWorkers(io, options.scenario, firstSeed, options.runs, jobs, options.quiet)
+          : []
       const progress = new ProgressLine(io, !options.quiet && io.stderrIsTTY)
-      for (let run = 0; run < options.runs; run++) {
+      for (let run = docs.length; run < options.runs; run++) {
         const seed = (firstSeed + run) % 2 ** 32
         const spec: ScenarioSpec = { ...result.spec, seed }
         const label = options.runs > 1 ? `run ${run + 1}/${options.runs} (seed ${seed})` : `seed ${seed}`
@@ -541,6 +567,9 @@ export function compareCommand(io: CliIo, runtime: Runtime, options: CompareComm
  */
 class ProgressLine {
   private startMs: number | undefined
+  private rateLabel = ""
+  private rateStartMs = 0
+  private rateStartNs = 0
   private lastMs = 0
   private shown = false
 
@@ -553,11 +582,20 @@ class ProgressLine {
     if (!this.enabled) return
     const now = this.io.wallClockMs()
     this.startMs ??= now
+    if (label !== this.rateLabel) {
+      this.rateLabel = label
+      this.rateStartMs = now
+      this.rateStartNs = doneNs
+    }
     if (now - this.startMs < 1000 || now - this.lastMs < 100) return
     this.lastMs = now
     const percent = totalNs > 0 ? Math.min(100, Math.floor((doneNs / totalNs) * 100)) : 0
+    // Simulated seconds per wall second over this run so far, and the ETA of its end from that rate.
+    const wallS = (now - this.rateStartMs) / 1000
+    const rate = wallS > 0 ? (doneNs - this.rateStartNs) / 1e9 / wallS : 0
+    const eta = rate > 0 ? `, ETA ${Math.ceil((totalNs - doneNs) / 1e9 / rate)}s` : ""
     this.io.stderr(
-      `\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)`,
+      `\r\x1b[K${label}: ${(doneNs / 1e9).toFixed(2)}s of ${(totalNs / 1e9).toFixed(2)}s simulated (${percent}%)${rate > 0 ? `, ${rate.toFixed(2)} s simulated/s wall${eta}` : ""}`,
     )
     this.shown = true
   }
