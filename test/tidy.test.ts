@@ -23,6 +23,7 @@ const LAYERS = [
   "cluster",
   "trace",
   "scenario",
+  "calibrate",
   "cli",
 ]
 /**

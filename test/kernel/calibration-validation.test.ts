@@ -44,6 +44,7 @@ import { ipv4 } from "../../src/wire/ipv4.ts"
 import type { Packet } from "../../src/wire/packet.ts"
 import { KernelLab, kernelAvailability, removeStaleNamespaces, run } from "./lab.ts"
 import { compileNodeRules } from "./rules.ts"
+import { extensive, knobInt } from "../tier.ts"
 import { PROFILE_FILE } from "./calibrated-profile.ts"
 import { SimWorld, type SimTuning } from "./sim-world.ts"
 import { CLUSTER_CIDR, ENDPOINT_PODS, NODE_NAME, POD_CLIENT_IPS } from "./topology.ts"
@@ -60,8 +61,6 @@ const CLUSTER_IP = "172.30.0.10"
 const TARGET = ENDPOINT_PODS[0] ?? { name: "ep0", ip: "10.0.0.201", node: "test" }
 const FILLER_ENDPOINT = ENDPOINT_PODS[1]?.ip ?? "10.0.0.202"
 
-const extensive = process.env.KUBE_NETSIM_TIER === "extensive"
-
 function skipReason(): string {
   if (!extensive)
     return "extensive tier only (KUBE_NETSIM_TIER=extensive): it builds a dozen namespaces and loads 5,000 Services"
@@ -71,7 +70,7 @@ function skipReason(): string {
   if (!bridge.ok) return `the lab needs iptables on bridged frames: ${bridge.reason}`
   if (findTool("gcc") === undefined) return "gcc not installed (the native echo client/server is compiled at run time)"
   // A timing comparison on a machine whose run queue is many times its CPUs measures the queue.
-  const maxLoad = Number(process.env.KUBE_NETSIM_CALIBRATION_MAX_LOAD ?? 4 * cpus().length)
+  const maxLoad = knobInt("CALIBRATION_MAX_LOAD", 4 * cpus().length)
   const load = loadavg()[0] ?? 0
   if (load > maxLoad)
     return `load average ${load.toFixed(1)} on ${cpus().length} CPUs is above ${maxLoad}: too busy for a timing comparison (KUBE_NETSIM_CALIBRATION_MAX_LOAD overrides)`
