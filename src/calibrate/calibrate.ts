@@ -48,6 +48,8 @@ interface Plan {
   readonly blastCount: (rules: number) => number
   /** Services of the kube-proxy-shaped tables for the sync fits. */
   readonly syncServices: readonly number[]
+  /** New-flow echoes per rule count for the sparse nat fit. */
+  readonly sparseCount: number
 }
 
 const QUICK: Plan = {
@@ -57,6 +59,7 @@ const QUICK: Plan = {
   ruleCounts: [0, 500, 1_000, 2_000],
   blastCount: (k) => Math.max(1_000, Math.min(30_000, Math.round(80_000 / (1 + k / 40)))),
   syncServices: [10, 250, 1_000],
+  sparseCount: 300,
 }
 
 const FULL: Plan = {
@@ -66,6 +69,7 @@ const FULL: Plan = {
   ruleCounts: [0, 1_000, 2_500, 5_000, 10_000],
   blastCount: (k) => Math.max(2_000, Math.min(200_000, Math.round(600_000 / (1 + k / 40)))),
   syncServices: [10, 250, 1_000, 2_500, 5_000],
+  sparseCount: 1_000,
 }
 
 /** Quantile levels written for empirical distributions. */
@@ -341,10 +345,17 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
       value: `${natSameFit.slopeNs.toFixed(2)} ns/rule`,
       detail: `control: one flow's later packets skip nat (${describeFit(natSameFit, "K")})`,
     })
+    say(`iptables: nat rules per new flow, sparse echoes (K = ${plan.ruleCounts.join(", ")})`)
+    const natSparse = await measureNatSparse(nss, probe, plan)
+    rows.push({
+      parameter: "iptables nat fit (sparse)",
+      value: `${natSparse.slopeNs.toFixed(1)} ns/rule`,
+      detail: `new-flow echo RTT p50 over K (${describeFit(natSparse, "K")})`,
+    })
     parameters.iptablesNatRuleNs = {
-      distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(natFit.slopeNs)) },
+      distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(natSparse.slopeNs)) },
       source: `${source}, ${iptablesVersion}`,
-      method: `${blastMethod("with K non-matching rules `-A OUTPUT -d 10.201.X.Y/32 -p udp --dport 9000 -j DNAT --to-destination 10.202.0.1:9000` in nat, every datagram a new flow (new destination address/port; conntrack -F before each run), so every datagram walks the chain")}; per-rule = slope of the ${describeFit(natFit, "K")}; control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule`,
+      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), between two namespaces joined by a veth pair, with K non-matching rules \`-A PREROUTING -d 10.201.X.Y/32 -p udp --dport 9000 -j DNAT --to-destination 10.202.0.1:9000\` in the server's nat table (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays, rules cache-cold as between a node's other work; the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule`,
     }
 
     say(`nftables: ${nftVersion}; expression and set lookup costs`)
@@ -610,6 +621,47 @@ async function measureIptablesRules(
     points.push([k, perPacket])
   }
   await nss.remove(ns)
+  return fitLine(points)
+}
+
+/**
+ * nat per-rule cost one packet at a time: the median new-flow echo round trip between two
+ * namespaces as the server's nat PREROUTING grows (kernel-calibration.md's method 2, natively).
+ */
+async function measureNatSparse(nss: NamespaceSet, probe: string, plan: Plan): Promise<LinearFit> {
+  const client = await nss.add("nat-client")
+  const server = await nss.add("nat-server")
+  await nss.ip(client, [
+    `link add eth0 type veth peer name eth0 netns ${server}`,
+    "addr add 10.251.0.1/30 dev eth0",
+    "link set eth0 up",
+  ])
+  await nss.ip(server, ["addr add 10.251.0.2/30 dev eth0", "link set eth0 up"])
+  const echo = await nss.startServer(server, probe, ["echo", "10.251.0.2", "7000"])
+  const points: [number, number][] = []
+  for (const k of plan.ruleCounts) {
+    const lines = ["*nat", ":PREROUTING ACCEPT [0:0]"]
+    for (let i = 0; i < k; i++)
+      lines.push(
+        `-A PREROUTING -d ${ruleAddress("10.201", i)}/32 -p udp --dport 9000 -j DNAT --to-destination 10.202.0.1:9000`,
+      )
+    lines.push("COMMIT", "")
+    await nss.mustExec(server, "iptables-restore", [], lines.join("\n"))
+    await nss.exec(server, "conntrack", ["-F"])
+    const out = await nss.mustExec(client, probe, ["ping", "10.251.0.2", "7000", String(plan.sparseCount), "new", "20"])
+    const rtts = out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map(Number)
+      .filter((v) => v >= 0)
+      .sort((a, b) => a - b)
+    if (rtts.length < plan.sparseCount * 0.99)
+      throw new Error(`nat sparse echoes: ${rtts.length} of ${plan.sparseCount} answered`)
+    points.push([k, quantileOfSorted(rtts, 0.5)])
+  }
+  echo.kill("SIGKILL")
+  await nss.remove(client)
+  await nss.remove(server)
   return fitLine(points)
 }
 
