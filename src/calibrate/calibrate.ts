@@ -355,7 +355,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     parameters.iptablesNatRuleNs = {
       distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(natSparse.slopeNs)) },
       source: `${source}, ${iptablesVersion}`,
-      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), between two namespaces joined by a veth pair, with K non-matching rules \`-A PREROUTING -d 10.201.X.Y/32 -p udp --dport 9000 -j DNAT --to-destination 10.202.0.1:9000\` in the server's nat table (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays, rules cache-cold as between a node's other work; the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule`,
+      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), between two namespaces joined by a veth pair, with K Services' kube-proxy-shaped nat rules in the server (KUBE-SERVICES, jumped to from PREROUTING, holds per Service \`-m comment --comment "ns/svcN:http cluster IP" -m tcp -p tcp -d 172.30.X.Y --dport 80 -j KUBE-SVC-...\`, none matching the UDP echo; the KUBE-SVC / KUBE-SEP chains exist as kube-proxy writes them) (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays, rules cache-cold as between a node's other work; the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule`,
     }
 
     say(`nftables: ${nftVersion}; expression and set lookup costs`)
@@ -640,13 +640,13 @@ async function measureNatSparse(nss: NamespaceSet, probe: string, plan: Plan): P
   const echo = await nss.startServer(server, probe, ["echo", "10.251.0.2", "7000"])
   const points: [number, number][] = []
   for (const k of plan.ruleCounts) {
-    const lines = ["*nat", ":PREROUTING ACCEPT [0:0]"]
-    for (let i = 0; i < k; i++)
-      lines.push(
-        `-A PREROUTING -d ${ruleAddress("10.201", i)}/32 -p udp --dport 9000 -j DNAT --to-destination 10.202.0.1:9000`,
-      )
-    lines.push("COMMIT", "")
-    await nss.mustExec(server, "iptables-restore", [], lines.join("\n"))
+    // kube-proxy's own shape: K Services' KUBE-SERVICES rules (TCP, never matching the UDP echo)
+    // with their KUBE-SVC / KUBE-SEP chains, jumped to from PREROUTING.
+    const text = iptablesNat(k).text.replace(
+      "\nCOMMIT\n",
+      "\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n",
+    )
+    await nss.mustExec(server, "iptables-restore", [], text)
     await nss.exec(server, "conntrack", ["-F"])
     const out = await nss.mustExec(client, probe, ["ping", "10.251.0.2", "7000", String(plan.sparseCount), "new", "20"])
     const rtts = out
