@@ -27,6 +27,7 @@ const LAYERS = [
   // check/: properties over generated scenarios (fast-check); decodes property files with effect.
   "check",
   "report",
+  "calibrate",
   "cli",
   // The package's library entry (package.json "exports"): above everything it re-exports.
   "lib.ts",

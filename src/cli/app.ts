@@ -31,6 +31,7 @@ import {
   type Runtime,
 } from "./commands.ts"
 import { sweepCommands } from "./sweep-app.ts"
+import { calibrateCommand } from "./calibrate.ts"
 
 export type { CliIo, Runtime } from "./commands.ts"
 
@@ -424,11 +425,40 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
     ]),
   )
 
+  const calibrate = Command.make(
+    "calibrate",
+    {
+      out: Flag.String("out").pipe(
+        Flag.withDescription("write the calibration profile (YAML, kind CalibrationProfile) to this file"),
+        Flag.optional,
+      ),
+      quick: Flag.Boolean("quick").pipe(
+        Flag.withDescription("fewer samples and rule counts: under a minute instead of several"),
+        Flag.withDefault(false),
+      ),
+    },
+    (options) =>
+      Effect.promise(async () =>
+        setExit(await calibrateCommand(io, { out: Option.getOrUndefined(options.out), quick: options.quick })),
+      ),
+  ).pipe(
+    Command.withDescription(
+      "Measure this machine's kernel in network namespaces it creates and removes (root): veth and bridge hop latency distributions, per-rule iptables costs (filter, nat for new flows), conntrack new/lookup, nft expression and set lookup, iptables-restore / nft -f time by rule count. Prints a table and writes a calibration profile. Exit 0 ok, 2 cannot run here (not root, a tool missing), 3 a measurement failed.",
+    ),
+    Command.withExamples([
+      { command: "sudo kube-netsim calibrate --quick", description: "measure (under a minute) and print the table" },
+      {
+        command: "sudo kube-netsim calibrate --out profiles/my-machine.yaml",
+        description: "the full measurement, written as a profile",
+      },
+    ]),
+  )
+
   return Command.make("kube-netsim").pipe(
     Command.withDescription(
       "Deterministic packet-level simulator of the Kubernetes Service data plane. Scenario reference: docs/scenario.md",
     ),
-    Command.withSubcommands([run, validate, rules, trace, compare, check, sweep, merge]),
+    Command.withSubcommands([run, validate, rules, trace, compare, check, sweep, merge, calibrate]),
   )
 }
 

@@ -20,7 +20,7 @@ import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerLi
 import type { UdpListener, UdpSocket } from "../../src/net/udp.ts"
 import type { NetObserver } from "../../src/net/network.ts"
 import { ConntrackEvent, NetfilterStack } from "../../src/netfilter/stack.ts"
-import type { NetfilterTracer } from "../../src/netfilter/stack.ts"
+import type { NetfilterOptions, NetfilterTracer } from "../../src/netfilter/stack.ts"
 import { NftHooks } from "../../src/netfilter/nftables/hooks.ts"
 import { Rng } from "../../src/sim/rng.ts"
 import { Scheduler } from "../../src/sim/scheduler.ts"
@@ -210,6 +210,16 @@ class SynTtl implements NetObserver {
   }
 }
 
+/**
+ * Knobs the calibration validation sets from a calibration profile (calibration-validation.test.ts):
+ * the link latencies and the node stack's costs; unset = the differential test's values above and
+ * NetfilterStack's defaults.
+ */
+export interface SimTuning {
+  readonly links?: Partial<typeof LINKS>
+  readonly stack?: Pick<NetfilterOptions, "ruleCostNs" | "conntrackLookupCostNs" | "conntrackNewCostNs">
+}
+
 export interface SimRun {
   readonly results: Map<Probe, ProbeResult>
   readonly ct: CtEntry[]
@@ -235,13 +245,14 @@ export class SimWorld implements EventHandler {
    * `rulesText`: iptables-restore input for the node; `nftTransaction`: an `nft -f` transaction
    * loaded into the node's nftables as well (nftables mode passes empty iptables tables).
    */
-  constructor(rulesText: string, seed: number, nftTransaction?: string) {
+  constructor(rulesText: string, seed: number, nftTransaction?: string, tuning: SimTuning = {}) {
+    const links = { ...LINKS, ...tuning.links }
     const net = new Network(this.scheduler, seed)
     this.net = net
     this.kindTick = this.scheduler.registerKind("kernel-differential/tick", this)
     const cluster = new ClusterNetwork(net, {
       cni: "bridge",
-      network: LINKS,
+      network: links,
       nodeCidr: NODE_CIDR,
       podCidr: POD_CIDR,
       nodePodCidrPrefixLength: NODE_POD_PREFIX_LENGTH,
@@ -297,7 +308,7 @@ export class SimWorld implements EventHandler {
     this.externalNs = ext.ns
     this.clientNs = clientNs
     // The rules under test, in the test node only (the other node and the edge have none).
-    this.stack = new NetfilterStack(node.ns, { rng: Rng.stream(seed, "kernel-differential/node") })
+    this.stack = new NetfilterStack(node.ns, { rng: Rng.stream(seed, "kernel-differential/node"), ...tuning.stack })
     this.stack.restore(rulesText)
     if (nftTransaction !== undefined) {
       this.nft = new NftHooks(this.stack, node.ns, Rng.stream(seed, "kernel-differential/nft"), 0)
@@ -316,6 +327,13 @@ export class SimWorld implements EventHandler {
   synHops(ns: NetNs, remote: Ipv4, remotePort: number, localPort: number): number {
     const ttl = this.synTtl.ttl.get(`${ns.id}|${remote}|${remotePort}|${localPort}`)
     return ttl === undefined ? -1 : hopsOf(ttl)
+  }
+
+  /** The simulated namespace owning a client or endpoint address of topology.ts. */
+  namespaceOfAddress(ip: string): NetNs {
+    const ns = this.clientNs.get(ip)
+    if (ns === undefined) throw new Error(`no simulated namespace owns ${ip}`)
+    return ns
   }
 
   private namespaceOf(client: ClientKind, src: string): NetNs {
