@@ -153,8 +153,10 @@ export class ClusterNetwork {
     this.nodePodPrefixLength = options.nodePodCidrPrefixLength ?? 24
     this.fabric = net.createFabric("fabric", spec.crossNodeLatencyNs, spec.crossZoneLatencyNs)
     this.samplers = spec.costs === undefined ? null : compileCosts(spec.costs)
-    if (this.samplers !== null)
+    if (this.samplers !== null) {
       net.setFabricLatency(this.fabric, this.samplers.nodeFabricSameZoneNs, this.samplers.nodeFabricCrossZoneNs)
+      net.setHostStack(this.samplers.hostStackNs)
+    }
     this.edge = net.createNamespace("edge", { ipForward: true })
     this.edgeIp = cidrAddress(this.nodeCidr, 1)
     this.usedAddresses.add(this.edgeIp)

@@ -199,6 +199,8 @@ export class NetNs implements FilterHost {
    * a busy node delays its other packets. null: costs delay packets without contention.
    */
   cpuFreeAtNs: Float64Array | null = null
+  /** Stream of the host stack time drawn per locally delivered packet (Network.setHostStack). */
+  stackRng: Rng | null = null
 
   constructor(
     readonly id: number,

@@ -224,6 +224,17 @@ export class Network implements EventHandler, NetIo {
     iface.latencyRng ??= Rng.stream(this.seed, `net/link/${iface.ns.name}/${iface.name}/latency`)
   }
 
+  /**
+   * Host stack time per packet delivered to a local socket (a profile's hostStackNs: the send and
+   * receive socket work of one datagram, half a loopback round trip), drawn per packet from the
+   * receiving namespace's stream; a fixed 0 (the default profile, whose hop latencies hold it)
+   * charges nothing and draws nothing.
+   */
+  setHostStack(dist: Distribution): void {
+    this.hostStack = dist.isFixed && dist.fixedNs === 0 ? null : dist
+  }
+  private hostStack: Distribution | null = null
+
   /** The fabric's latencies drawn per packet (same zone, cross zone); fixed ones stay constants. */
   setFabricLatency(fabric: Fabric, sameZone: Distribution, crossZone: Distribution): void {
     fabric.sameZoneLatencyNs = sameZone.fixedNs
@@ -510,6 +521,10 @@ export class Network implements EventHandler, NetIo {
         if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
       let atNs = this.processed(ns, nowNs, costNs)
+      if (this.hostStack !== null) {
+        ns.stackRng ??= Rng.stream(this.seed, `net/ns/${ns.name}/host-stack`)
+        atNs += this.hostStack.sample(ns.stackRng)
+      }
       if (atNs < ns.lastDeliverNs) atNs = ns.lastDeliverNs
       ns.lastDeliverNs = atNs
       if (atNs === nowNs) this.deliver(ns, handle, nowNs)

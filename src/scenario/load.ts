@@ -715,6 +715,7 @@ class Context {
     if (nft?.fixed !== undefined) costs.nftApplyBaseNs = fixed(nft.fixed)
     if (nft?.perCommand !== undefined) costs.nftApplyPerElementNs = fixed(nft.perCommand)
     if (k?.nftables?.lookupCost !== undefined) costs.nftSetLookupNs = fixed(k.nftables.lookupCost)
+    if (k?.nftables?.expressionCost !== undefined) costs.nftExpressionNs = fixed(k.nftables.expressionCost)
     return costs
   }
 
@@ -930,7 +931,8 @@ class Context {
         },
       },
       nftables: {
-        expressionCostNs: DURATION(k.nftables?.expressionCost ?? DEFAULTS.nftablesExpressionCost),
+        // nftExpressionNs of the profile (kubeProxy.nftables.expressionCost pins it), at its median.
+        expressionCostNs: medianNs(costs.nftExpressionNs),
         // nftSetLookupNs of the profile, at its median (nft lookups are charged as a constant).
         lookupCostNs: medianNs(costs.nftSetLookupNs),
         fullSyncPeriodNs: DURATION(k.nftables?.fullSyncPeriod ?? DEFAULTS.nftablesFullSyncPeriod),

@@ -87,6 +87,8 @@ const Network = Schema.Struct({
   conntrackNewNs: opt(Schema.Unknown),
   conntrackLookupNs: opt(Schema.Unknown),
   nftSetLookupNs: opt(Schema.Unknown),
+  nftExpressionNs: opt(Schema.Unknown),
+  hostStackNs: opt(Schema.Unknown),
   iptablesRestoreBaseNs: opt(Schema.Unknown),
   iptablesRestorePerRuleNs: opt(Schema.Unknown),
   nftApplyBaseNs: opt(Schema.Unknown),

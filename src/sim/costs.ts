@@ -18,10 +18,12 @@ export const COST_PARAMETERS = [
   "conntrackNewNs",
   "conntrackLookupNs",
   "nftSetLookupNs",
+  "nftExpressionNs",
   "iptablesRestoreBaseNs",
   "iptablesRestorePerRuleNs",
   "nftApplyBaseNs",
   "nftApplyPerElementNs",
+  "hostStackNs",
 ] as const
 
 export type CostParameter = (typeof COST_PARAMETERS)[number]
