@@ -32,8 +32,8 @@
  *
  * Skips (with the reason in the suite name and a warning) where namespaces, the tools or
  * br_netfilter are missing. Knobs (test/tier.ts): KUBE_NETSIM_KERNEL_RUNS (generated cases, quick
- * 40, extensive 1000), KUBE_NETSIM_KERNEL_SEED (fast-check seed), KUBE_NETSIM_KERNEL_BUDGET_MS
- * (wall-clock budget for the generated cases, quick 20 s, extensive 8 min: fast-check stops when it
+ * 25, extensive 1000), KUBE_NETSIM_KERNEL_SEED (fast-check seed), KUBE_NETSIM_KERNEL_BUDGET_MS
+ * (wall-clock budget for the generated cases, quick 12 s, extensive 8 min: fast-check stops when it
  * is spent; below the floor that is a failure).
  */
 import { writeFileSync } from "node:fs"
@@ -67,11 +67,11 @@ const suiteName = available
   ? "kernel differential: real iptables/conntrack in network namespaces vs src/net + netfilter"
   : `kernel differential — SKIPPED: ${skipReason}`
 
-const RUNS = knobInt("KERNEL_RUNS", 40, 1000)
+const RUNS = knobInt("KERNEL_RUNS", 25, 1000)
 /** Fixed by default so CI is reproducible; set KUBE_NETSIM_KERNEL_SEED to explore other cases. */
 const SEED = knobInt("KERNEL_SEED", 20261123)
-/** Wall-clock budget for the generated cases (the quick tier keeps this file around 30-40 s). */
-const TIME_BUDGET_MS = knobInt("KERNEL_BUDGET_MS", 20_000, 480_000)
+/** Wall-clock budget for the generated cases (the quick tier keeps this file around 15-25 s). */
+const TIME_BUDGET_MS = knobInt("KERNEL_BUDGET_MS", 12_000, 480_000)
 /** Generated cases the run must reach; a budget that stops it earlier fails the test. */
 const FLOOR = Math.min(RUNS, extensive ? 60 : 3)
 /** Kernel connections per strongly tested random split; the simulator takes SPLIT_SIM_FACTOR times as many. */
