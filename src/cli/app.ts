@@ -391,6 +391,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
         Flag.withDescription("directory for check.json and, on failure, counterexample.yaml (created if missing)"),
         Flag.optional,
       ),
+      report: reportFlag,
       json: Flag.Boolean("json").pipe(
         Flag.withDescription("print the check report (JSON) instead of the summary"),
         Flag.withDefault(false),
@@ -404,6 +405,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
             runs: Option.getOrUndefined(options.runs),
             seed: Option.getOrUndefined(options.seed),
             out: Option.getOrUndefined(options.out),
+            report: Option.getOrUndefined(options.report),
             json: options.json,
           }),
         ),

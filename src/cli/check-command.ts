@@ -7,7 +7,10 @@
 import { join } from "node:path"
 import { checkProperty, type CaseRecord } from "../check/check.ts"
 import { loadProperty } from "../check/property.ts"
-import { renderCheck } from "../check/render.ts"
+import { describeDomain, renderCheck } from "../check/render.ts"
+import { checkReportPage } from "../report/check-page.ts"
+import { renderReportHtml } from "../report/page.ts"
+import { reportGenerator } from "../report/vendor.ts"
 import { formatValues } from "../check/generate.ts"
 import { formatIssue } from "../scenario/issues.ts"
 import {
@@ -16,6 +19,7 @@ import {
   EXIT_OK,
   guarded,
   printIssues,
+  writeReport,
   type CliIo,
   type Runtime,
 } from "./commands.ts"
@@ -26,6 +30,8 @@ export interface CheckCommandOptions {
   readonly seed: number | undefined
   readonly out: string | undefined
   readonly json: boolean
+  /** `--report FILE.html`: the check's HTML page (src/report/check-page.ts). */
+  readonly report?: string | undefined
 }
 
 export function checkCommand(io: CliIo, runtime: Runtime, options: CheckCommandOptions): number {
@@ -79,6 +85,19 @@ export function checkCommand(io: CliIo, runtime: Runtime, options: CheckCommandO
           io.writeFile(outFile, report.counterexample.scenarioText)
         }
       }
+      if (options.report !== undefined)
+        writeReport(
+          io,
+          options.report,
+          renderReportHtml(
+            checkReportPage({
+              report,
+              holds: property.holds,
+              varies: describeDomain(property),
+              generator: reportGenerator(),
+            }),
+          ),
+        )
       if (options.json) io.stdout(`${JSON.stringify({ ...report, wall: { seconds: wallSeconds } }, null, 2)}\n`)
       else io.stdout(`${renderCheck(report, property, outFile)}wall ${wallSeconds.toFixed(1)}s\n`)
 

@@ -436,7 +436,7 @@ export interface CompareCommandOptions {
 }
 
 /** Writes the report, creating its directory if missing (as `--out` does). */
-function writeReport(io: CliIo, file: string, html: string): void {
+export function writeReport(io: CliIo, file: string, html: string): void {
   const dir = dirname(file)
   if (dir !== "" && dir !== ".") io.mkdir(dir)
   io.writeFile(file, html)

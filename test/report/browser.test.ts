@@ -7,7 +7,8 @@
  *    names another binary): the fixture page with time series (quick tier: no simulation, one
  *    page), and in the extensive tier the reports of a real `run`
  *    (scenarios/seed-001-http-go-scale.yaml) and a real `compare` (iptables, ipvs), load with no
- *    console error, no request beyond the file itself, and every chart drawn with its marks.
+ *    console error, no request beyond the file itself, and every chart drawn with its marks; a
+ *    real `check --report` (quick tier: the property takes under a second) likewise.
  * Skips with the reason when Chromium is missing, or when KUBE_NETSIM_BROWSER=0.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
@@ -171,6 +172,32 @@ describe.skipIf(skipReason !== "")(
       expect(byId.get("conntrack-time")?.marks).toBe(6)
       // One bar (3 drops in interval 20) + 2 rules + 2 labels.
       expect(byId.get("drops-time")?.marks).toBe(5)
+    })
+
+    it("check --report of keepalive-after-scale: the conditions per case and the shrink path drawn", async () => {
+      const file = join(dir, "check.html")
+      const out = join(dir, "check-out")
+      const code = await runCli(
+        ["check", "properties/keepalive-after-scale.yaml", "--out", out, "--report", file],
+        fileIo(),
+        defaultRuntime,
+      )
+      expect(code).toBe(1)
+      const state = await inspectReport(opened(), file)
+      expectClean(state)
+      expect(state.kind).toBe("check")
+      const html = readFileSync(file, "utf8")
+      expect(html).toContain("Shrink path")
+      expect(html).toContain("Counterexample")
+      // endpointsAtLeast { var: after }: one point per generated case and per failing case the
+      // shrinker moved to (the report keeps those), no constant bound rule.
+      const report = JSON.parse(readFileSync(join(out, "check.json"), "utf8")) as {
+        cases: unknown[]
+        shrinkPath: { phase: string }[]
+      }
+      const points = report.cases.length + report.shrinkPath.filter((c) => c.phase === "shrink").length
+      expect(points).toBeGreaterThan(1)
+      expect(state.charts.find((c) => c.id === "condition-0")?.marks).toBe(points)
     })
 
     it.skipIf(!extensive)(
