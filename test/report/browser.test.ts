@@ -8,7 +8,7 @@
  *    page), and in the extensive tier the reports of a real `run`
  *    (scenarios/seed-001-http-go-scale.yaml) and a real `compare` (iptables, ipvs), load with no
  *    console error, no request beyond the file itself, and every chart drawn with its marks; a
- *    real `check --report` (quick tier: the property takes under a second) likewise.
+ *    real `check --report` and `sweep --report` (quick tier: each takes about a second) likewise.
  * Skips with the reason when Chromium is missing, or when KUBE_NETSIM_BROWSER=0.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
@@ -198,6 +198,22 @@ describe.skipIf(skipReason !== "")(
       const points = report.cases.length + report.shrinkPath.filter((c) => c.phase === "shrink").length
       expect(points).toBeGreaterThan(1)
       expect(state.charts.find((c) => c.id === "condition-0")?.marks).toBe(points)
+    })
+
+    it("sweep --report of the tiny sweep: one chart per metric, a point with its interval per sweep point", async () => {
+      const file = join(dir, "sweep.html")
+      const code = await runCli(
+        ["sweep", "test/sweep/fixtures/tiny-sweep.yaml", "--quiet", "--report", file],
+        fileIo(),
+        defaultRuntime,
+      )
+      expect(code).toBe(0)
+      const state = await inspectReport(opened(), file)
+      expectClean(state)
+      expect(state.kind).toBe("sweep")
+      // 3 metrics; each chart: 2 points (replicas 1 and 2) and 2 error bars (with their ticks).
+      expect(state.charts.length).toBe(3)
+      for (const chart of state.charts) expect(chart.marks, chart.id).toBeGreaterThanOrEqual(4)
     })
 
     it.skipIf(!extensive)(
