@@ -314,9 +314,6 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
       if (typeof result === "number") return result
       loaded = result
       const firstSeed = options.seed ?? result.spec.seed
-      if (options.out !== undefined) io.mkdir(options.out)
-      const pcapDir = options.pcap
-      if (pcapDir !== undefined) io.mkdir(pcapDir)
       const jobs = options.jobs ?? 1
       if (!(Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= 256)) {
         io.stderr(`kube-netsim run: --jobs: must be an integer between 1 and 256, got ${jobs}\n`)
@@ -337,6 +334,9 @@ export function runCommand(io: CliIo, runtime: Runtime, options: RunCommandOptio
         )
         return EXIT_INVALID_INPUT
       }
+      if (options.out !== undefined) io.mkdir(options.out)
+      const pcapDir = options.pcap
+      if (pcapDir !== undefined) io.mkdir(pcapDir)
       const docs: ResultsDocument[] =
         jobs > 1 && options.runs > 1
           ? runSeedsInWorkers(io, options.scenario, firstSeed, options.runs, jobs, options.quiet)

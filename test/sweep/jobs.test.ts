@@ -25,6 +25,18 @@ describe("run --jobs", () => {
     expect(parallel.err()).toBe("") // stderr is not a terminal: no progress line
   })
 
+  it("refuses the per-run artefacts workers do not carry back yet, rather than drop them", async () => {
+    for (const flags of [
+      ["--pcap", "pcap-dir"],
+      ["--interval", "10ms"],
+      ["--report", "r.html"],
+    ]) {
+      const c = captureIo()
+      expect(await runCli(["run", TINY, "--runs", "2", "--jobs", "2", ...flags], c.io)).toBe(2)
+      expect(c.err()).toContain(`--jobs: not available with ${flags[0]}`)
+    }
+  })
+
   it("rejects --jobs 0 as invalid input", async () => {
     const c = captureIo()
     expect(await runCli(["run", TINY, "--runs", "2", "--jobs", "0"], c.io)).toBe(2)
