@@ -459,7 +459,29 @@ COMMIT
         "accepted reply dnat=10.0.0.203:5353 snat=src:= hops=0",
         "accepted reply dnat=10.0.0.204:5353 snat=src:= hops=0",
       ])
-      const good = judge(split, splitKernel, sim.split, sim.simOnly, key)
+      let good = judge(split, splitKernel, sim.split, sim.simOnly, key)
+      if (good.test !== null && good.test.p < ALPHA) {
+        // One fresh resample of both sides before failing, as for the generated cases (the
+        // kernel's split is random: p < ALPHA once is expected in 1 of 100 runs).
+        const again: PlannedTarget = {
+          ...split,
+          probes: split.probes.map(() => probeOf(splitTarget)),
+          simOnly: split.simOnly.map((_, i) => probeOf(splitTarget, pod, SIM_ONLY_PORT_BASE + i)),
+        }
+        const k2 = await kernelRun([again.probes.map((probe) => ["pod", probe] as [ClientKind, Probe])])
+        const s2 = new SimWorld(text, 8).run(
+          [[...again.probes, ...again.simOnly].map((probe) => ["pod", probe] as [ClientKind, Probe])],
+          TIMEOUT_MS,
+        )
+        const where = "harness split resample"
+        good = judge(
+          again,
+          observe(k2, again.probes, `${where} (kernel)`),
+          observe(s2, again.probes, `${where} (simulator)`),
+          observe(s2, again.simOnly, `${where} (simulator)`),
+          key,
+        )
+      }
       expect(good.failures, good.failures.join("\n")).toEqual([])
       const hairpinKeys = new Set(sim.hairpin.map((o, i) => key(o, hairpinSplit[i]?.[1] ?? (split.probes[0] as Probe))))
       const kernelHairpin = kernelObs.slice(cases.length + split.probes.length)
