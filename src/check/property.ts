@@ -19,7 +19,7 @@ import {
   type HoldCondition,
   type HoldEntryValue,
   type VaryEntryValue,
-} from "./schema.ts"
+} from "../scenario/property-schema.ts"
 
 /** Cases generated when neither the file (`runs:`) nor `--runs` says. */
 export const DEFAULT_RUNS = 30

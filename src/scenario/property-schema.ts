@@ -1,10 +1,11 @@
 /**
  * The property file (`apiVersion: kube-netsim/v1`, `kind: Property`) as an effect Schema: a base
  * scenario, the fields to vary with their ranges, and the conditions that must hold on every
- * generated run. docs/properties.md is the reference; `property.ts` decodes and resolves it.
+ * generated run. docs/properties.md is the reference; `check/property.ts` decodes and resolves it. (Here, with the scenario schema, because
+ * effect stays in scenario/ and cli/.)
  */
 import { Schema } from "effect"
-import { DurationString, NonNegativeInt, PositiveInt, exactlyOneOf } from "../scenario/schema-util.ts"
+import { DurationString, NonNegativeInt, PositiveInt, exactlyOneOf } from "./schema-util.ts"
 
 /** A variable's name: used in summaries, in `plus:` and in `{ var: NAME }` condition values. */
 const VariableName = Schema.String.check(
