@@ -10,7 +10,13 @@
  * P(any of N tests rejects) <= Σ α/N = α; no independence needed). Shrinking candidates are judged
  * by the same per-case threshold. `correction: none` compares each p-value with α itself.
  */
-import { checkExpectations, formatNs, type Expectation, type ExpectationCondition } from "../scenario/expect.ts"
+import {
+  checkExpectations,
+  formatNs,
+  measure,
+  type Expectation,
+  type ExpectationCondition,
+} from "../scenario/expect.ts"
 import type { ResultsDocument } from "../stats/results.ts"
 import type { KubeProxySpec } from "../cluster/spec.ts"
 import { numericValue, type CaseValues } from "./generate.ts"
@@ -128,33 +134,13 @@ export function measureHold(hold: Hold, doc: ResultsDocument): number | undefine
   const results = doc.workloads[hold.workload]
   if (results === undefined) return undefined
   switch (hold.condition) {
-    case "completedAtLeast":
-    case "completedAtMost":
-      return results.requests.completed
-    case "failedAtMost":
-    case "failedAtLeast":
-      return results.requests.failed
-    case "sentAtLeast":
-      return results.requests.sent
-    case "p50Below":
-      return results.latencyNs.p50
-    case "p99Below":
-    case "p99AtLeast":
-      return results.latencyNs.p99
-    case "meanBelow":
-      return results.latencyNs.mean
-    case "maxBelow":
-    case "maxAtLeast":
-      return results.latencyNs.max
-    case "jainAtLeast":
-      return results.distribution.jain
-    case "endpointsAtLeast":
-    case "endpointsAtMost":
-      return Object.values(results.distribution.byEndpoint).filter((count) => count > 0).length
     case "maxOverMeanAtMost":
       return results.distribution.maxOverMean
     case "chiSquarePAtLeast":
       return results.distribution.chiSquareP
+    default:
+      // Every other condition is one of the scenario's expectations: measured the same way.
+      return measure(hold.condition, results)
   }
 }
 

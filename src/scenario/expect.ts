@@ -75,7 +75,8 @@ export function checkExpectations(
   return failures
 }
 
-function measure(condition: ExpectationCondition, results: ResultsDocument["workloads"][string]): number {
+/** The figure an expectation condition bounds, in a workload's results (also `check`'s conditions). */
+export function measure(condition: ExpectationCondition, results: ResultsDocument["workloads"][string]): number {
   switch (condition) {
     case "completedAtLeast":
       return results.requests.completed
