@@ -5,7 +5,9 @@
  */
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { createRequire } from "node:module"
+
+const requireFromHere = createRequire(import.meta.url)
 
 export interface VendorScript {
   /** Package name, for the page's credits and the tests. */
@@ -35,17 +37,22 @@ export function vendorScripts(): readonly VendorScript[] {
 }
 
 /**
- * The package's directory: node_modules/NAME in this file's directory or the nearest ancestor
- * that has it (Node's own lookup; the packages' "exports" hide package.json from require.resolve).
+ * The package's directory, found by Node's own module resolution of the package (require.resolve
+ * of its main entry, so hoisting and workspaces work as for any import), then up to the directory
+ * whose package.json names it (the packages' "exports" hide package.json itself).
  */
 function packageDir(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const candidate = join(dir, "node_modules", name)
-    if (existsSync(join(candidate, "package.json"))) return candidate
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error(`cannot find the ${name} package (npm install) for the HTML report`)
-    dir = parent
+  let entry: string
+  try {
+    entry = requireFromHere.resolve(name)
+  } catch {
+    throw new Error(`cannot find the ${name} package (npm install) for the HTML report`)
+  }
+  for (let dir = dirname(entry); ; dir = dirname(dir)) {
+    const manifest = join(dir, "package.json")
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name === name)
+      return dir
+    if (dirname(dir) === dir) throw new Error(`${name}: no package.json above ${entry}`)
   }
 }
 
