@@ -5,7 +5,7 @@
  * After each batch of echoes it prints the node's rule counters (`iptables-save -c`) of the chains
  * the path crosses, and the RTT quantiles, with the load average.
  *
- *   sudo [ZERO=0] [ORDER=same,new] [BATCHES=1] [QUIET=1] npx tsx bench/calibration/nat-walk.ts [SERVICES=5000] [ECHOES=300] [ROUNDS=1]
+ *   sudo [SIM=1] [PIN=0] [SETTLE_MS=0] [GAP_US=0] [ZERO=0] [ORDER=same,new] [BATCHES=1] [QUIET=1] npx tsx bench/calibration/nat-walk.ts [SERVICES=5000] [ECHOES=300] [ROUNDS=1]
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { KernelLab, removeStaleNamespaces, run } from "../../test/kernel/lab.ts"
 import { CLUSTER_IP, PORT, TARGET, validationRules } from "../../test/kernel/validation-rules.ts"
+import { simRtts, tuningFromProfile } from "../../test/kernel/validation-sim.ts"
 
 const services = Number(process.argv[2] ?? 5000)
 const echoes = Number(process.argv[3] ?? 300)
@@ -30,6 +31,8 @@ const gapUs = process.env.GAP_US ?? "0"
 const settleMs = Number(process.env.SETTLE_MS ?? 0)
 /** PIN=cpu: client and server pinned to one CPU (taskset), so the whole echo runs on it. */
 const pin = process.env.PIN
+/** SIM=1: run the simulator's case (200 echoes) right before each kernel batch, as the old test did. */
+const simBetween = process.env.SIM === "1"
 const pinned = (argv: string[]): string[] => (pin === undefined ? argv : ["taskset", "-c", pin, ...argv])
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
               await run("ip", ["netns", "exec", lab.ns.node, "iptables", "-t", "nat", "-Z"])
               await run("ip", ["netns", "exec", lab.ns.node, "iptables", "-t", "filter", "-Z"])
             }
+            if (simBetween) simRtts(text, tuningFromProfile().tuning, CLUSTER_IP, mode, 200)
             const load = loadavg()[0]?.toFixed(2)
             const r = await run(
               "ip",

@@ -50,6 +50,8 @@ interface Plan {
   readonly syncServices: readonly number[]
   /** New-flow echoes per rule count for the sparse nat fit. */
   readonly sparseCount: number
+  /** ICMP echoes per rule count for the sparse filter fit (kernel-calibration.md section 1). */
+  readonly icmpCount: number
 }
 
 const QUICK: Plan = {
@@ -60,6 +62,7 @@ const QUICK: Plan = {
   blastCount: (k) => Math.max(1_000, Math.min(30_000, Math.round(80_000 / (1 + k / 40)))),
   syncServices: [10, 250, 1_000],
   sparseCount: 300,
+  icmpCount: 150,
 }
 
 const FULL: Plan = {
@@ -70,7 +73,22 @@ const FULL: Plan = {
   blastCount: (k) => Math.max(2_000, Math.min(200_000, Math.round(600_000 / (1 + k / 40)))),
   syncServices: [10, 250, 1_000, 2_500, 5_000],
   sparseCount: 1_000,
+  icmpCount: 400,
 }
+
+/** Idle time between two sparse ICMP echoes: kernel-calibration.md's `ping -i 0.002`. */
+const ICMP_GAP_US = 2_000
+
+/**
+ * The echo client and server run pinned to one CPU (taskset, when installed): a same-node echo's
+ * whole path (client, veth/bridge softirq, server) then runs on that CPU, as the kernel validation
+ * test runs it, instead of depending on cross-CPU wake-ups, which on a shared VM's vCPUs make the
+ * medians bimodal (bench/calibration/nat-walk.ts PIN=0 against unpinned: MODEL.md "Calibration").
+ */
+function pinnedArgv(probe: string, args: readonly string[]): [string, string[]] {
+  return findTool("taskset") === undefined ? [probe, [...args]] : ["taskset", ["-c", "0", probe, ...args]]
+}
+const PIN_NOTE = "client and server pinned to CPU 0 with taskset"
 
 /** Quantile levels written for empirical distributions. */
 const LEVELS: readonly (readonly [string, number])[] = [
@@ -249,7 +267,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
       value: `${us(quantileOfSorted(lat.veth, 0.5) / 2)} p50`,
       detail: `p0 ${us((lat.veth[0] ?? 0) / 2)}, mean ${us(lat.veth.reduce((a, b) => a + b, 0) / lat.veth.length / 2)}: the one-way figure with both sockets included (kernel-calibration.md's convention)`,
     })
-    const pingMethod = `UDP echo round trips with a native client and server (probe.c ping/echo, one 32-byte datagram at a time, CLOCK_MONOTONIC around send..receive, ${plan.pingCount} echoes after ${plan.pingWarmup} warm-up), loopback L (one namespace), veth pair V (two namespaces), bridge B (two namespaces with veths on a bridge in a third, with br_netfilter on and an empty nat table there, as on a Kubernetes node)`
+    const pingMethod = `UDP echo round trips with a native client and server (probe.c ping/echo, one 32-byte datagram at a time, CLOCK_MONOTONIC around send..receive, ${plan.pingCount} echoes after ${plan.pingWarmup} warm-up, ${PIN_NOTE}), loopback L (one namespace), veth pair V (two namespaces), bridge B (two namespaces with veths on a bridge in a third, with br_netfilter on and an empty nat table there, as on a Kubernetes node)`
     const quantileNote = "quantile by quantile (assumes the parts are comonotone), clamped >= 0 and non-decreasing"
     parameters.hostStackNs = {
       distribution: { kind: "empirical", quantiles: combineQuantiles([[1, lat.loopback]], 2) },
@@ -318,14 +336,22 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     say(`iptables: ${iptablesVersion}; filter rules per packet (K = ${plan.ruleCounts.join(", ")})`)
     const filterFit = await measureIptablesRules(nss, probe, plan, "filter")
     rows.push({
-      parameter: "iptables filter fit",
+      parameter: "iptables filter fit (warm send loop)",
       value: `${filterFit.slopeNs.toFixed(1)} ns/rule`,
       detail: describeFit(filterFit, "K"),
     })
+    say(`iptables: filter rules per packet, sparse ICMP echoes (K = ${plan.ruleCounts.join(", ")})`)
+    const filterSparse = await measureFilterSparse(nss, probe, plan)
+    const slope = (f: LinearFit) => `${f.slopeNs.toFixed(1)}`
+    rows.push({
+      parameter: "iptables filter fit (sparse)",
+      value: `${filterSparse.p50.slopeNs.toFixed(1)} ns/rule`,
+      detail: `ICMP echo RTT p50 over K (${describeFit(filterSparse.p50, "K")}); slopes of min ${slope(filterSparse.min)}, p10 ${slope(filterSparse.p10)}, p90 ${slope(filterSparse.p90)}, mean ${slope(filterSparse.mean)} ns/rule`,
+    })
     parameters.iptablesFilterRuleNs = {
-      distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(filterFit.slopeNs)) },
+      distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(filterSparse.p50.slopeNs)) },
       source: `${source}, ${iptablesVersion}`,
-      method: `${blastMethod("with K non-matching rules `-A OUTPUT -d 10.200.X.Y/32 -p tcp --dport 80 -j DROP` in filter (iptables-restore; conntrack on through an empty nat table; one flow, so every datagram after the first is a conntrack hit and skips nat)")}; per-rule = slope of the ${describeFit(filterFit, "K")}`,
+      method: `kernel-calibration.md's method 1, natively: ICMP echo round trips (probe.c icmp: ${plan.icmpCount} 64-byte echoes one at a time, ${ICMP_GAP_US} us apart as \`ping -i 0.002\`, answered by the peer's kernel, ${PIN_NOTE}) between two namespaces joined by a veth pair, with K non-matching rules \`-A INPUT -s 10.200.X.Y/32 -p tcp --dport 80 -j DROP\` in the receiver's filter INPUT (iptables-restore); per-rule = slope of the median RTT, ${describeFit(filterSparse.p50, "K")}; slopes of the other statistics (the reference gives min and avg): min ${slope(filterSparse.min)}, p10 ${slope(filterSparse.p10)}, p90 ${slope(filterSparse.p90)}, mean ${slope(filterSparse.mean)} ns/rule. Warm-cache control: ${blastMethod("with K rules `-A OUTPUT -d 10.200.X.Y/32 -p tcp --dport 80 -j DROP` in filter (conntrack on through an empty nat table; one flow)")}: ${filterFit.slopeNs.toFixed(1)} ns/rule, ${describeFit(filterFit, "K")}`,
     }
     say(`iptables: nat rules per new flow (K = ${plan.ruleCounts.join(", ")})`)
     const natFit = await measureIptablesRules(nss, probe, plan, "nat")
@@ -346,16 +372,23 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
       detail: `control: one flow's later packets skip nat (${describeFit(natSameFit, "K")})`,
     })
     say(`iptables: nat rules per new flow, sparse echoes (K = ${plan.ruleCounts.join(", ")})`)
-    const natSparse = await measureNatSparse(nss, probe, plan)
+    const natSparse = await measureNatSparse(nss, probe, plan, "kube-proxy")
+    say(`iptables: kernel-calibration.md's DNAT rules per new flow, sparse echoes (K = ${plan.ruleCounts.join(", ")})`)
+    const natReference = await measureNatSparse(nss, probe, plan, "reference")
     rows.push({
       parameter: "iptables nat fit (sparse)",
       value: `${natSparse.slopeNs.toFixed(1)} ns/rule`,
       detail: `new-flow echo RTT p50 over K (${describeFit(natSparse, "K")})`,
     })
+    rows.push({
+      parameter: "iptables nat fit (DNAT rules)",
+      value: `${natReference.slopeNs.toFixed(1)} ns/rule`,
+      detail: `kernel-calibration.md's rule shape, same method (${describeFit(natReference, "K")})`,
+    })
     parameters.iptablesNatRuleNs = {
       distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(natSparse.slopeNs)) },
       source: `${source}, ${iptablesVersion}`,
-      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), between two namespaces joined by a veth pair, with K Services' kube-proxy-shaped nat rules in the server (KUBE-SERVICES, jumped to from PREROUTING, holds per Service \`-m comment --comment "ns/svcN:http cluster IP" -m tcp -p tcp -d 172.30.X.Y --dport 80 -j KUBE-SVC-...\`, none matching the UDP echo; the KUBE-SVC / KUBE-SEP chains exist as kube-proxy writes them) (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays, rules cache-cold as between a node's other work; the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule`,
+      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), ${PIN_NOTE}, between two namespaces joined by a veth pair, with K Services' kube-proxy-shaped nat rules in the server (KUBE-SERVICES, jumped to from PREROUTING, holds per Service \`-m comment --comment "ns/svcN:http cluster IP" -m tcp -p tcp -d 172.30.X.Y --dport 80 -j KUBE-SVC-...\`, none matching the UDP echo; the KUBE-SVC / KUBE-SEP chains exist as kube-proxy writes them) (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays, rules cache-cold as between a node's other work; the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule; kernel-calibration.md's own rules (\`-A PREROUTING -d 10.201.X.Y/32 -p udp --dport 9000 -j DNAT --to-destination ...\`, a DNAT target in every rule) by the same method: ${natReference.slopeNs.toFixed(1)} ns/rule, ${describeFit(natReference, "K")}`,
     }
 
     say(`nftables: ${nftVersion}; expression and set lookup costs`)
@@ -453,14 +486,8 @@ interface Latencies {
 }
 
 async function ping(nss: NamespaceSet, ns: string, probe: string, ip: string, plan: Plan): Promise<number[]> {
-  const out = await nss.mustExec(ns, probe, [
-    "ping",
-    ip,
-    "7000",
-    String(plan.pingCount),
-    "same",
-    String(plan.pingWarmup),
-  ])
+  const [cmd, args] = pinnedArgv(probe, ["ping", ip, "7000", String(plan.pingCount), "same", String(plan.pingWarmup)])
+  const out = await nss.mustExec(ns, cmd, args)
   const values = out
     .split("\n")
     .filter((l) => l !== "")
@@ -499,8 +526,8 @@ async function measureLatencies(nss: NamespaceSet, probe: string, plan: Plan): P
   ])
   await nss.ip(c, ["addr add 10.250.1.2/24 dev eth0", "link set eth0 up"])
   await nss.ip(d, ["addr add 10.250.1.3/24 dev eth0", "link set eth0 up"])
-  await nss.startServer(b, probe, ["echo", "10.250.0.2", "7000"])
-  await nss.startServer(d, probe, ["echo", "10.250.1.3", "7000"])
+  await nss.startServer(b, ...pinnedArgv(probe, ["echo", "10.250.0.2", "7000"]))
+  await nss.startServer(d, ...pinnedArgv(probe, ["echo", "10.250.1.3", "7000"]))
   // Interleaved rounds so that a burst of load on the shared machine touches every path alike.
   const rounds = 3
   const per = { ...plan, pingCount: Math.ceil(plan.pingCount / rounds) }
@@ -627,28 +654,46 @@ async function measureIptablesRules(
 /**
  * nat per-rule cost one packet at a time: the median new-flow echo round trip between two
  * namespaces as the server's nat PREROUTING grows (kernel-calibration.md's method 2, natively).
+ * `kube-proxy`: K Services' KUBE-SERVICES rules (TCP, never matching the UDP echo) with their
+ * KUBE-SVC / KUBE-SEP chains, jumped to from PREROUTING, the rules the simulator charges;
+ * `reference`: kernel-calibration.md's own rules, K `-A PREROUTING -d 10.201.X.Y/32 -p udp --dport
+ * 9000 -j DNAT` (a DNAT target per rule: a larger rule than kube-proxy's jump).
  */
-async function measureNatSparse(nss: NamespaceSet, probe: string, plan: Plan): Promise<LinearFit> {
-  const client = await nss.add("nat-client")
-  const server = await nss.add("nat-server")
+async function measureNatSparse(
+  nss: NamespaceSet,
+  probe: string,
+  plan: Plan,
+  shape: "kube-proxy" | "reference",
+): Promise<LinearFit> {
+  const client = await nss.add(`nat-client-${shape}`)
+  const server = await nss.add(`nat-server-${shape}`)
   await nss.ip(client, [
     `link add eth0 type veth peer name eth0 netns ${server}`,
     "addr add 10.251.0.1/30 dev eth0",
     "link set eth0 up",
   ])
   await nss.ip(server, ["addr add 10.251.0.2/30 dev eth0", "link set eth0 up"])
-  const echo = await nss.startServer(server, probe, ["echo", "10.251.0.2", "7000"])
+  const echo = await nss.startServer(server, ...pinnedArgv(probe, ["echo", "10.251.0.2", "7000"]))
   const points: [number, number][] = []
   for (const k of plan.ruleCounts) {
-    // kube-proxy's own shape: K Services' KUBE-SERVICES rules (TCP, never matching the UDP echo)
-    // with their KUBE-SVC / KUBE-SEP chains, jumped to from PREROUTING.
-    const text = iptablesNat(k).text.replace(
-      "\nCOMMIT\n",
-      "\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n",
-    )
+    let text: string
+    if (shape === "kube-proxy")
+      text = iptablesNat(k).text.replace(
+        "\nCOMMIT\n",
+        "\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n",
+      )
+    else {
+      const lines = ["*nat", ":PREROUTING ACCEPT [0:0]"]
+      for (let i = 0; i < k; i++)
+        lines.push(
+          `-A PREROUTING -d ${ruleAddress("10.201", i)}/32 -p udp --dport 9000 -j DNAT --to-destination 10.202.0.1:9000`,
+        )
+      text = [...lines, "COMMIT", ""].join("\n")
+    }
     await nss.mustExec(server, "iptables-restore", [], text)
     await nss.exec(server, "conntrack", ["-F"])
-    const out = await nss.mustExec(client, probe, ["ping", "10.251.0.2", "7000", String(plan.sparseCount), "new", "20"])
+    const [cmd, args] = pinnedArgv(probe, ["ping", "10.251.0.2", "7000", String(plan.sparseCount), "new", "20"])
+    const out = await nss.mustExec(client, cmd, args)
     const rtts = out
       .split("\n")
       .filter((l) => l !== "")
@@ -663,6 +708,62 @@ async function measureNatSparse(nss: NamespaceSet, probe: string, plan: Plan): P
   await nss.remove(client)
   await nss.remove(server)
   return fitLine(points)
+}
+
+export interface SparseFilterFits {
+  /** Slopes of the RTT quantiles over K (ns per rule): min, p10, p50, p90 and mean. */
+  readonly min: LinearFit
+  readonly p10: LinearFit
+  readonly p50: LinearFit
+  readonly p90: LinearFit
+  readonly mean: LinearFit
+}
+
+/**
+ * filter per-rule cost one packet at a time, kernel-calibration.md's method 1 natively: ICMP echo
+ * round trips (64-byte echoes, ICMP_GAP_US apart as `ping -i 0.002`, answered by the peer's
+ * kernel) to a namespace whose filter INPUT holds K rules `-s 10.200.X.Y/32 -p tcp --dport 80 -j
+ * DROP` (none matches an ICMP echo). Slopes of min, p10, p50, p90 and mean RTT over K.
+ */
+async function measureFilterSparse(nss: NamespaceSet, probe: string, plan: Plan): Promise<SparseFilterFits> {
+  const client = await nss.add("icmp-client")
+  const server = await nss.add("icmp-server")
+  await nss.ip(client, [
+    `link add eth0 type veth peer name eth0 netns ${server}`,
+    "addr add 10.253.0.1/30 dev eth0",
+    "link set eth0 up",
+  ])
+  await nss.ip(server, ["addr add 10.253.0.2/30 dev eth0", "link set eth0 up"])
+  const series: Record<keyof SparseFilterFits, [number, number][]> = { min: [], p10: [], p50: [], p90: [], mean: [] }
+  for (const k of plan.ruleCounts) {
+    const lines = ["*filter", ":INPUT ACCEPT [0:0]"]
+    for (let i = 0; i < k; i++) lines.push(`-A INPUT -s ${ruleAddress("10.200", i)}/32 -p tcp --dport 80 -j DROP`)
+    await nss.mustExec(server, "iptables-restore", [], [...lines, "COMMIT", ""].join("\n"))
+    const [cmd, args] = pinnedArgv(probe, ["icmp", "10.253.0.2", String(plan.icmpCount), String(ICMP_GAP_US)])
+    const out = await nss.mustExec(client, cmd, args)
+    const rtts = out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map(Number)
+      .filter((v) => v >= 0)
+      .sort((a, b) => a - b)
+    if (rtts.length < plan.icmpCount * 0.99)
+      throw new Error(`ICMP echoes: ${rtts.length} of ${plan.icmpCount} answered`)
+    series.min.push([k, rtts[0] ?? 0])
+    series.p10.push([k, quantileOfSorted(rtts, 0.1)])
+    series.p50.push([k, quantileOfSorted(rtts, 0.5)])
+    series.p90.push([k, quantileOfSorted(rtts, 0.9)])
+    series.mean.push([k, rtts.reduce((a, b) => a + b, 0) / rtts.length])
+  }
+  await nss.remove(client)
+  await nss.remove(server)
+  return {
+    min: fitLine(series.min),
+    p10: fitLine(series.p10),
+    p50: fitLine(series.p50),
+    p90: fitLine(series.p90),
+    mean: fitLine(series.mean),
+  }
 }
 
 async function measureNft(nss: NamespaceSet, probe: string, plan: Plan): Promise<{ cmp: LinearFit; vmap: LinearFit }> {
