@@ -58,7 +58,7 @@ const ESTABLISHED_ECHOES = 1_000
 const NEW_FLOW_ECHOES = 400
 const SIM_ECHOES = 200
 /** Kernel rounds (KUBE_NETSIM_CALIBRATION_ROUNDS); each case's median is the median of the rounds'. */
-const ROUNDS = knobInt("CALIBRATION_ROUNDS", 3)
+const ROUNDS = knobInt("CALIBRATION_ROUNDS", 5)
 /** Pause after loading rules: nf_tables destroys the replaced ruleset asynchronously. */
 const SETTLE_MS = 1_000
 /** The CPU the native client and server run on (taskset), when taskset is installed. */
