@@ -13,9 +13,15 @@
  *   quantile (it assumes the parts are comonotone), clamped to >= 0 and kept non-decreasing.
  * - per-packet costs: the CPU time (CLOCK_PROCESS_CPUTIME_ID) of a loop sending N datagrams
  *   through a namespace's OUTPUT and POSTROUTING hooks into a veth whose peer is down (the
- *   driver frees them: no receive path), divided by N, minimum over repetitions. Per-rule costs
- *   are the least-squares slope over the number of rules K; conntrack and nft costs are
+ *   driver frees them: no receive path), divided by N, minimum over repetitions. nft per-rule
+ *   costs are the least-squares slope over the number of rules K; conntrack and nft costs are
  *   differences between two rule sets that differ in one thing.
+ * - iptables per-rule costs, as ../shared/reference/kernel-calibration.md measured them (one
+ *   packet at a time): filter = slope over K of the median ICMP echo RTT (echoes 2 ms apart, K
+ *   rules in the receiver's INPUT); nat = slope over K of the median new-flow UDP echo RTT (K
+ *   kube-proxy-shaped KUBE-SERVICES rules in the receiver's PREROUTING; the reference's DNAT
+ *   rules as a cross-check). The send-loop slopes are recorded as warm-cache controls. Echo
+ *   clients and servers are pinned to one CPU (pinnedArgv).
  * - sync: wall time of `iptables-restore FILE` / `nft -f FILE` (fork + exec + exit, as kube-proxy
  *   runs them) against kube-proxy-shaped tables of growing size; fixed + per-rule by least squares.
  */
@@ -388,7 +394,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
     parameters.iptablesNatRuleNs = {
       distribution: { kind: "fixed", valueNs: Math.max(0, Math.round(natSparse.slopeNs)) },
       source: `${source}, ${iptablesVersion}`,
-      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), ${PIN_NOTE}, between two namespaces joined by a veth pair, with K Services' kube-proxy-shaped nat rules in the server (KUBE-SERVICES, jumped to from PREROUTING, holds per Service \`-m comment --comment "ns/svcN:http cluster IP" -m tcp -p tcp -d 172.30.X.Y --dport 80 -j KUBE-SVC-...\`, none matching the UDP echo; the KUBE-SVC / KUBE-SEP chains exist as kube-proxy writes them) (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays, rules cache-cold as between a node's other work; the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule; kernel-calibration.md's own rules (\`-A PREROUTING -d 10.201.X.Y/32 -p udp --dport 9000 -j DNAT --to-destination ...\`, a DNAT target in every rule) by the same method: ${natReference.slopeNs.toFixed(1)} ns/rule, ${describeFit(natReference, "K")}`,
+      method: `median round trip of ${plan.sparseCount} UDP echoes, each from a new socket (a new flow), ${PIN_NOTE}, between two namespaces joined by a veth pair, with K Services' kube-proxy-shaped nat rules in the server (KUBE-SERVICES, jumped to from PREROUTING, holds per Service \`-m comment --comment "ns/svcN:http cluster IP" -m tcp -p tcp -d 172.30.X.Y --dport 80 -j KUBE-SVC-...\`, none matching the UDP echo; the KUBE-SVC / KUBE-SEP chains exist as kube-proxy writes them) (conntrack -F before each K; only the request walks the chain, the reply belongs to its entry); per-rule = slope of the ${describeFit(natSparse, "K")}. This is the cost one packet at a time pays (between two walks the client, the server and the softirq work run on the CPU); the warm-cache figure of a tight send loop is ${natFit.slopeNs.toFixed(1)} ns/rule (${blastMethod("with the same rules in nat OUTPUT, every datagram a new flow")}: ${describeFit(natFit, "K")}); control with one flow: ${natSameFit.slopeNs.toFixed(2)} ns/rule; kernel-calibration.md's own rules (\`-A PREROUTING -d 10.201.X.Y/32 -p udp --dport 9000 -j DNAT --to-destination ...\`, a DNAT target in every rule) by the same method: ${natReference.slopeNs.toFixed(1)} ns/rule, ${describeFit(natReference, "K")}`,
     }
 
     say(`nftables: ${nftVersion}; expression and set lookup costs`)
