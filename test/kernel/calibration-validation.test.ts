@@ -21,16 +21,17 @@
  * Only medians and growth are compared: the simulator's links are constants until profiles'
  * distributions are sampled, so its RTT spread is zero; the kernel's p10/p90 are logged.
  *
- * Measurement hygiene (a new-flow batch lasts ~60 ms, so anything transient dominates it; the
- * 116-vs-62 us failure of 2026-12-03 was this, not the model: bench/calibration/nat-walk.ts and
- * MODEL.md "Kernel validation"): the simulator runs first, all of it, so none of its JavaScript work
- * (and V8's concurrent GC threads after a 5,000-Service world) overlaps a timed kernel echo; after
- * each iptables-restore the test waits SETTLE_MS (nf_tables frees the replaced ruleset from a work
- * queue); the native client and server are pinned to one CPU (taskset), as one echo's whole path
- * then runs there instead of depending on cross-CPU wake-ups of a shared VM's vCPUs; and the kernel
- * side is measured in ROUNDS rounds (both rule sets loaded in turn each round), each case's
- * kernel median being the median of its rounds' medians. Every round's medians are logged with
- * the load average.
+ * Measurement protocol (a new-flow batch lasts ~60 ms, so anything transient dominates it; the
+ * 114-116 us new-flow medians at 5,000 Services of the earlier protocol were a machine state, not
+ * a second nat walk: the kernel's counters show one walk, and a memory-heavy neighbour on the
+ * other vCPU while client and server float reproduces them, ~38 ns per rule instead of ~12;
+ * MODEL.md "Validation results observed"): the simulator runs first, all of it, so none of its
+ * JavaScript work overlaps a timed kernel echo; after each iptables-restore the test waits
+ * SETTLE_MS (nf_tables frees the replaced ruleset from a work queue); the native client and server
+ * are pinned to one CPU (taskset), so one echo's whole path runs there instead of depending on
+ * cross-CPU wake-ups of a shared VM's vCPUs; and the kernel side is measured in ROUNDS rounds
+ * (both rule sets loaded in turn each round), each case's kernel median being the median of its
+ * rounds' medians. Every round's medians are logged with the load average.
  *
  * Heavy (a dozen namespaces, 5,000 Services loaded, thousands of echoes): extensive tier only; the
  * quick tier skips it with the reason in the suite name. Needs root, namespaces, br_netfilter,
