@@ -46,6 +46,8 @@ export interface ClientConfig {
    * static table's answer for the whole workload.
    */
   readonly resolver?: ClientResolver
+  /** http:// workloads: Host and path of the requests (what a capture shows; not modelled otherwise). */
+  readonly http?: { readonly host: string; readonly path: string }
 }
 
 /** The request failure reason of a failed lookup. */

@@ -626,6 +626,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         dstPort: spec.to.port,
         reuse: spec.connection === "keepAlive",
         ...(resolver !== null ? { resolver } : {}),
+        ...(spec.to.scheme === "http" ? { http: { host: spec.to.host, path: spec.to.path } } : {}),
       }
       const rng = Rng.stream(this.seed, `workload/${spec.name}/${source.name}/${i}`)
       const client =
