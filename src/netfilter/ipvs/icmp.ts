@@ -39,11 +39,16 @@ import type { Packet } from "../../wire/packet.ts"
 import { IcmpType, Protocol } from "../../wire/protocol.ts"
 import type { NfHookState } from "../hook-entries.ts"
 import type { NetfilterStack } from "../stack.ts"
-import type { IpvsTracer } from "./hooks.ts"
 import type { Ipvs } from "./ipvs.ts"
 
 /** ICMP_SOURCE_QUENCH (include/uapi/linux/icmp.h); not in wire/protocol.ts's IcmpType. */
 const ICMP_SOURCE_QUENCH = 4
+
+/** The part of hooks.ts's IpvsTracer the ICMP handling reports to (declared here: no import cycle). */
+export interface IpvsIcmpTracer {
+  xmit(packet: Packet, cp: number, created: boolean, local: boolean): void
+  reply(packet: Packet, cp: number): void
+}
 
 /** What the ICMP handling needs from the namespace (a subset of hooks.ts's IpvsXmitHost). */
 export interface IpvsIcmpHost {
@@ -77,7 +82,7 @@ export class IpvsIcmp {
     private readonly host: IpvsIcmpHost,
     private readonly connLookupCostNs: number,
     /** The hooks' `trace` observer (read per packet: it is set and cleared while the hooks live). */
-    private readonly traced: { readonly tracer: IpvsTracer | null },
+    private readonly traced: { readonly tracer: IpvsIcmpTracer | null },
   ) {}
 
   /**
