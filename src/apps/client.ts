@@ -46,6 +46,8 @@ export interface ClientConfig {
    * static table's answer for the whole workload.
    */
   readonly resolver?: ClientResolver
+  /** http:// workloads: Host and path of the requests (what a capture shows; not modelled otherwise). */
+  readonly http?: { readonly host: string; readonly path: string }
 }
 
 /** The request failure reason of a failed lookup. */
@@ -85,6 +87,13 @@ export function netErrorReason(error: NetError): FailureReason {
     default:
       return FailureReason.RESET
   }
+}
+
+/** A request's TCP connection or UDP socket: both have their local end (Ping's has none). */
+function localEnd(socket: object | null): { readonly localAddr: Ipv4; readonly localPort: number } | null {
+  if (socket === null || !("localPort" in socket) || !("localAddr" in socket)) return null
+  const s = socket as { readonly localAddr: Ipv4; readonly localPort: number }
+  return s.localPort > 0 ? s : null
 }
 
 /** One request in flight. Allocated per request, never per packet. */
@@ -218,11 +227,23 @@ export abstract class Client implements ResolverListener {
     request.completed = true
     if (!this.finish(request)) return
     this.observer.onRequestCompleted(this.config.workload, nowNs - request.startNs, server, nowNs)
-    this.observer.onRequestDone?.(this.config.workload, this.index, request.startNs, request.dstAddr, server, -1, nowNs)
+    this.observer.onRequestDone?.(
+      this.config.workload,
+      this.index,
+      request.startNs,
+      request.dstAddr,
+      server,
+      -1,
+      nowNs,
+      0,
+      -1,
+    )
     this.next(nowNs)
   }
 
   protected fail(request: Request, reason: FailureReason, nowNs: number): void {
+    // The socket's local end, read before finish() releases it (records only).
+    const local = this.observer.onRequestDone === undefined ? null : localEnd(request.socket)
     if (!this.finish(request)) return
     this.observer.onRequestFailed(this.config.workload, reason, nowNs)
     this.observer.onRequestDone?.(
@@ -233,8 +254,23 @@ export abstract class Client implements ResolverListener {
       null,
       reason,
       nowNs,
+      local?.localAddr ?? 0,
+      local?.localPort ?? -1,
     )
     this.next(nowNs)
+  }
+
+  /**
+   * The requests still in flight (issued, neither completed nor failed), in issue order: at the
+   * end of a run, for the per-request records. `localPort` -1 when the request has no socket.
+   */
+  forEachInFlight(fn: (request: Request, localAddr: Ipv4, localPort: number) => void): void {
+    const ids = this.inFlight.keyList().sort((a, b) => a - b)
+    for (const id of ids) {
+      const request = this.inFlight.get(id) as Request
+      const local = localEnd(request.socket)
+      fn(request, local?.localAddr ?? 0, local?.localPort ?? -1)
+    }
   }
 
   private finish(request: Request): boolean {

@@ -29,6 +29,20 @@ export interface HttpRequestInfo {
   readonly workload: number
   /** Response size the client asks for (0 = the server's own). */
   readonly responseBytes: number
+  /** The request message's size (pcap writes its text when one segment carries it). */
+  readonly requestBytes: number
+  /** An http:// workload's Host and path (pcap's request line); null for tcp://. */
+  readonly http: HttpTarget | null
+}
+
+/** What an http:// workload's requests ask for. */
+export interface HttpTarget {
+  readonly host: string
+  readonly path: string
+}
+
+export function isHttpRequestInfo(data: object | null): data is HttpRequestInfo {
+  return data !== null && "responseBytes" in data && "requestBytes" in data && "http" in data
 }
 
 export class HttpServer extends Server implements TcpServerListener, TcpConnectionListener {
@@ -104,7 +118,12 @@ export class HttpClient extends Client implements TcpConnectionListener {
 
   constructor(apps: ClientHost, ns: NetNs, config: ClientConfig, rng: Rng) {
     super(apps, ns, config, rng)
-    this.info = { workload: config.workload, responseBytes: config.responseBytes }
+    this.info = {
+      workload: config.workload,
+      responseBytes: config.responseBytes,
+      requestBytes: config.requestBytes,
+      http: config.http ?? null,
+    }
   }
 
   protected send(request: Request, _nowNs: number): void {

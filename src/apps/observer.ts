@@ -67,7 +67,9 @@ export interface RequestObserver {
   onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void
   /**
    * Optional: one call per finished request of client `client` (Apps' client index), for the
-   * per-request records of `run --requests`. `reason` is -1 for a completed request.
+   * per-request records of `run --requests`. `reason` is -1 for a completed request. A failed
+   * request gives its socket's local address and port (`localPort` -1 when it had no socket),
+   * with which the records find the endpoint its flow was sent to.
    */
   onRequestDone?(
     workload: number,
@@ -77,5 +79,7 @@ export interface RequestObserver {
     server: ServerIdentity | null,
     reason: FailureReason | -1,
     nowNs: number,
+    localAddr: Ipv4,
+    localPort: number,
   ): void
 }

@@ -134,7 +134,7 @@ function commands(io: CliIo, runtime: Runtime, setExit: (code: number) => void) 
       ),
       requests: Flag.Boolean("requests").pipe(
         Flag.withDescription(
-          "write one JSON record per request (client, times, resolved address, endpoint, node path, outcome) to requests.jsonl in --out",
+          "write one JSON record per request sent, failed and unfinished ones included (client, times, resolved address, endpoint, node path, outcome) to requests.jsonl in --out",
         ),
         Flag.withDefault(false),
       ),

@@ -5,7 +5,7 @@
  * names are only looked up when the document is built.
  */
 import type { RequestObserver, ServerIdentity } from "../apps/observer.ts"
-import { FAILURE_REASON_NAMES, type FailureReason } from "../apps/observer.ts"
+import { FAILURE_REASON_NAMES, FailureReason } from "../apps/observer.ts"
 import { distributionSummary } from "../stats/fairness.ts"
 import { Histogram } from "../stats/histogram.ts"
 import { ReasonCounter } from "../stats/counters.ts"
@@ -73,8 +73,20 @@ export class Collector implements RequestObserver {
     server: ServerIdentity | null,
     reason: FailureReason | -1,
     nowNs: number,
+    localAddr: Ipv4,
+    localPort: number,
   ): void {
-    this.requestLog?.record(workload, client, startNs, dstAddr, server, reason, nowNs)
+    this.requestLog?.record(workload, client, startNs, dstAddr, server, reason, nowNs, localAddr, localPort)
+  }
+
+  /**
+   * A request that fails before any client exists (the target cannot be resolved for `source`, a
+   * workload source's namespace, or null when the workload has none): sent, failed and recorded.
+   */
+  onRequestUnresolved(workload: number, source: object | null, sourceName: string, nowNs: number): void {
+    this.onRequestSent(workload, nowNs)
+    this.onRequestFailed(workload, FailureReason.UNRESOLVED, nowNs)
+    this.requestLog?.recordUnresolved(workload, source, sourceName, FailureReason.UNRESOLVED, nowNs)
   }
 
   onServerRequest(workload: number, server: ServerIdentity, clientAddress: Ipv4): void {

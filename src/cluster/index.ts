@@ -20,6 +20,9 @@ import { FAILURE_REASON_NAMES } from "../apps/observer.ts"
 import { RequestLog, type RequestNames, type TextSink } from "../stats/requests.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
+import { IcmpType, Protocol } from "../wire/protocol.ts"
+import type { Conntrack } from "../netfilter/conntrack.ts"
+import { CtStatus } from "../netfilter/constants.ts"
 import { ScenarioIssues, type Issue, type ScenarioSpec } from "./spec.ts"
 import { World } from "./world.ts"
 import { IpvsBackend } from "./backend-ipvs.ts"
@@ -66,7 +69,23 @@ export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDoc
   const attached = options.attach?.(world)
   const endReason = withLimits(() => runUntil(world, spec.durationNs, options.onProgress, timeseries))
   sampleTimeseries(world, timeseries, world.scheduler.nowNs)
-  requestLog?.flush()
+  if (requestLog !== null) {
+    // Requests still in flight count in `requests.sent`: they get a record too, last.
+    const nowNs = world.scheduler.nowNs
+    for (const client of world.apps.clients)
+      client.forEachInFlight((request, localAddr, localPort) =>
+        requestLog.recordUnfinished(
+          client.config.workload,
+          client.index,
+          request.startNs,
+          request.dstAddr,
+          localAddr,
+          localPort,
+          nowNs,
+        ),
+      )
+    requestLog.flush()
+  }
   attached?.finish()
   const series = timeseries.document(world.scheduler.nowNs, {
     workloads: world.workloads.map((w) => w.spec.name),
@@ -96,9 +115,58 @@ function requestNames(world: World): RequestNames {
       }
       return known
     },
+    source: (ns) => clientName(world, ns as NetNs),
     nodeOfAddress: (address) => nodeByAddress.get(address) ?? null,
     failureReason: (code) => FAILURE_REASON_NAMES[code] ?? `reason-${code}`,
+    endpointOfFlow: (workload, client, clientNode, dstAddr, localAddr, localPort, nowNs) => {
+      const to = world.workloads[workload]?.spec.to
+      if (to === undefined || (to.scheme === "icmp" && localPort < 0)) return null
+      const source = localAddr !== 0 ? localAddr : addressOfNs(world, world.apps.clients[client]?.ns)
+      if (source === 0) return null
+      const protocol = to.scheme === "udp" ? Protocol.UDP : to.scheme === "icmp" ? Protocol.ICMP : Protocol.TCP
+      // The client's node holds the DNAT of a pod's or node's flow; an external client's NodePort
+      // flow is translated on the node owning the address it was sent to.
+      for (const name of [clientNode, nodeByAddress.get(dstAddr) ?? ""]) {
+        const node = name === "" ? undefined : world.nodes.get(name)
+        if (node === undefined) continue
+        const address = translatedSource(node.filter.conntrack, protocol, source, localPort, dstAddr, to.port, nowNs)
+        if (address !== null) return hostOfAddress(world, address)
+      }
+      return null
+    },
   }
+}
+
+/**
+ * The reply source of the flow's conntrack entry when it differs from where the flow was sent: the
+ * endpoint DNAT (iptables, nftables) or IPVS (ip_vs_update_conntrack) chose. Read only: `find`,
+ * not `lookup`, so writing records never expires an entry (the run stays the same).
+ */
+function translatedSource(
+  ct: Conntrack,
+  protocol: number,
+  src: Ipv4,
+  sport: number,
+  dst: Ipv4,
+  dport: number,
+  nowNs: number,
+): Ipv4 | null {
+  const node = ct.find(src, dst, sport, protocol === Protocol.ICMP ? IcmpType.ECHO_REQUEST : dport, protocol)
+  if (node < 0 || (node & 1) !== 0) return null
+  const id = node >> 1
+  if (ct.expiresNs[id] <= nowNs && (ct.status[id] & CtStatus.CONFIRMED) !== 0) return null
+  const replySource = ct.src[id * 2 + 1]
+  return replySource === dst ? null : replySource
+}
+
+/** The pod (by its server identity, else by address) or external host that owns `address`. */
+function hostOfAddress(world: World, address: Ipv4): { name: string; node: string } | null {
+  const identity = world.apps.identityOf(address)
+  if (identity !== null) return { name: identity.name, node: identity.node }
+  for (const pod of world.pods.values())
+    if (pod.ip === address && pod.net !== null) return { name: podName(pod.key), node: pod.node }
+  for (const [name, host] of world.externals) if (host.ip === address) return { name, node: "" }
+  return null
 }
 
 function clientName(world: World, ns: NetNs | undefined): { name: string; node: string } {
@@ -108,6 +176,15 @@ function clientName(world: World, ns: NetNs | undefined): { name: string; node: 
   for (const node of world.nodes.values()) if (node.net.ns === ns) return { name: node.name, node: node.name }
   for (const [name, host] of world.externals) if (host.ns === ns) return { name, node: "" }
   return { name: ns.name, node: "" }
+}
+
+/** The address a client in `ns` sends from: its pod's, node's or external host's (0 if none). */
+function addressOfNs(world: World, ns: NetNs | undefined): Ipv4 {
+  if (ns === undefined) return 0
+  for (const pod of world.pods.values()) if (pod.ns === ns && pod.net !== null) return pod.ip
+  for (const node of world.nodes.values()) if (node.net.ns === ns) return node.net.ip
+  for (const host of world.externals.values()) if (host.ns === ns) return host.ip
+  return 0
 }
 
 /** "namespace/name" -> name. */

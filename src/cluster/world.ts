@@ -593,11 +593,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
     )
     if (resolution === null && this.dns === null) {
       // Nothing to send to: each request the workload would issue fails as unresolved.
-      const count = (spec.count ?? 0) * Math.max(1, sources.length)
-      for (let i = 0; i < count; i++) {
-        this.collector.onRequestSent(w.index, nowNs)
-        this.collector.onRequestFailed(w.index, FailureReason.UNRESOLVED, nowNs)
-      }
+      const perSource = spec.count ?? 0
+      if (sources.length === 0)
+        for (let i = 0; i < perSource; i++) this.collector.onRequestUnresolved(w.index, null, spec.from.name, nowNs)
+      for (const source of sources)
+        for (let i = 0; i < perSource; i++) this.collector.onRequestUnresolved(w.index, source.ns, source.name, nowNs)
       this.scheduleFinishCheck()
       return
     }
@@ -609,10 +609,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
       const resolver = this.dns?.resolverFor(pod, source.ns, spec.to.host, w.index, `${source.name}/${i}`) ?? null
       if (resolution === null && resolver === null) {
         // No DNS path for this source (static resolution of a name the table does not know).
-        for (let n = 0; n < (spec.count ?? 0); n++) {
-          this.collector.onRequestSent(w.index, nowNs)
-          this.collector.onRequestFailed(w.index, FailureReason.UNRESOLVED, nowNs)
-        }
+        for (let n = 0; n < (spec.count ?? 0); n++)
+          this.collector.onRequestUnresolved(w.index, source.ns, source.name, nowNs)
         return
       }
       const config: ClientConfig = {
@@ -628,6 +626,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         dstPort: spec.to.port,
         reuse: spec.connection === "keepAlive",
         ...(resolver !== null ? { resolver } : {}),
+        ...(spec.to.scheme === "http" ? { http: { host: spec.to.host, path: spec.to.path } } : {}),
       }
       const rng = Rng.stream(this.seed, `workload/${spec.name}/${source.name}/${i}`)
       const client =

@@ -24,6 +24,7 @@ import type { PacketCapture } from "../net/network.ts"
 import { InterfaceKind, type NetInterface, type NetNs } from "../net/netns.ts"
 import type { Packet } from "../wire/packet.ts"
 import { packetBytes } from "../wire/packet-bytes.ts"
+import { HttpPayloads } from "./http-payload.ts"
 import {
   Direction,
   enhancedPacketBlock,
@@ -157,13 +158,16 @@ export class PcapCapture implements PacketCapture {
     world.network.capture = this
   }
 
+  /** HTTP text for the TCP payloads whose sizes allow it (http-payload.ts). */
+  private readonly http = new HttpPayloads()
+
   onInterfacePacket(packet: Packet, iface: NetInterface, outbound: boolean, timeNs: number): void {
     const own = this.captured(iface)
     const master = iface.master
     const onBridge =
       master !== null && (!outbound || packet.inIfIndex !== master.ifIndex) ? this.captured(master) : null
     if (own === null && onBridge === null) return
-    const bytes = packetBytes(packet)
+    const bytes = packetBytes(packet, this.http.payloadOf(packet))
     const direction = outbound ? Direction.OUTBOUND : Direction.INBOUND
     if (own !== null) this.write(own, bytes, timeNs, direction, outbound)
     if (onBridge !== null) this.write(onBridge, bytes, timeNs, direction, outbound)

@@ -894,6 +894,12 @@ class Context {
           ["kubeProxy", "nodePortAddresses", issue.index],
           `${JSON.stringify(k.nodePortAddresses[issue.index])}: ${issue.message} (e.g. 10.0.0.0/16, or primary alone)`,
         )
+    // v1.25's userspace.NewCustomProxier takes nodePortAddresses and drops it (proxy/userspace/proxier.ts).
+    if ((k.mode ?? DEFAULTS.kubeProxyMode) === "userspace" && (k.nodePortAddresses?.length ?? 0) > 0)
+      this.warning(
+        ["kubeProxy", "nodePortAddresses"],
+        "ignored in userspace mode, as by kube-proxy v1.25's userspace proxier: NodePorts are open on every node address",
+      )
     return {
       mode: k.mode ?? DEFAULTS.kubeProxyMode,
       nodePortAddresses: k.nodePortAddresses === undefined ? null : [...k.nodePortAddresses],

@@ -115,6 +115,13 @@ export class IntMap<V> {
     return best
   }
 
+  /** Every key, in table order (callers sort when order matters). */
+  keyList(): number[] {
+    const out: number[] = []
+    for (let j = 0; j < this.keys.length; j++) if (this.states[j] === FULL) out.push(this.keys[j])
+    return out
+  }
+
   private rebuild(count: number): void {
     const oldKeys = this.keys
     const oldStates = this.states

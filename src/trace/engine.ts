@@ -1068,6 +1068,10 @@ class StackTracer implements NetfilterTracer {
   }
 }
 
+/** The IPVS connection's protocol: an ICMP error's (ipvs/icmp.ts) is its inner header's. */
+const connProtocol = (packet: Packet): number =>
+  packet.protocol === Protocol.ICMP ? packet.innerProtocol : packet.protocol
+
 /** Reports what IPVS did to a traced packet (IpvsHooks' tracer). */
 class IpvsStepTracer implements IpvsTracer {
   constructor(
@@ -1079,13 +1083,13 @@ class IpvsStepTracer implements IpvsTracer {
   xmit(packet: Packet, cp: number, created: boolean, local: boolean): void {
     this.recorder.ipvsStep(
       this.stack,
-      this.step(created ? "schedule" : "connection", packet.protocol, cp, local),
+      this.step(created ? "schedule" : "connection", connProtocol(packet), cp, local),
       packet,
     )
   }
 
   reply(packet: Packet, cp: number): void {
-    this.recorder.ipvsStep(this.stack, this.step("reply", packet.protocol, cp, false), packet)
+    this.recorder.ipvsStep(this.stack, this.step("reply", connProtocol(packet), cp, false), packet)
   }
 
   private step(action: IpvsStep["action"], protocol: number, cp: number, local: boolean): IpvsStep {

@@ -10,8 +10,9 @@
  * Payloads. A DNS message (the packet's appData, UDP or TCP port 53) is encoded with the DNS codec
  * (wire/dns.ts, uncompressed; over TCP with its 2-byte length prefix when one segment carries it);
  * then the lengths are the encoded message's, which can exceed the model's (compressed) size.
- * Every other payload (HTTP bodies, echo data) is that many zero bytes: the model carries sizes, not
- * contents.
+ * A caller may give a TCP segment's payload bytes (`payload`, exactly the segment's length: the
+ * HTTP text output/http-payload.ts writes). Every other payload (HTTP bodies, echo data) is that
+ * many zero bytes: the model carries sizes, not contents.
  */
 import { encodeDnsMessage, type DnsMessage } from "./dns.ts"
 import type { Packet } from "./packet.ts"
@@ -84,11 +85,11 @@ function dnsPayload(p: Packet, tcp: boolean): Uint8Array | null {
   return framed
 }
 
-/** The packet's IPv4 datagram as bytes. */
-export function packetBytes(p: Packet): Uint8Array {
+/** The packet's IPv4 datagram as bytes; `payload`: a TCP segment's payload (its length exactly). */
+export function packetBytes(p: Packet, payload: Uint8Array | null = null): Uint8Array {
   switch (p.protocol) {
     case Protocol.TCP:
-      return tcpBytes(p)
+      return tcpBytes(p, payload !== null && payload.length === p.payloadBytes ? payload : null)
     case Protocol.UDP:
       return udpBytes(p)
     case Protocol.ICMP:
@@ -101,10 +102,10 @@ export function packetBytes(p: Packet): Uint8Array {
   }
 }
 
-function tcpBytes(p: Packet): Uint8Array {
+function tcpBytes(p: Packet, payload: Uint8Array | null): Uint8Array {
   const syn = (p.tcpFlags & TcpFlag.SYN) !== 0
   const headerBytes = syn ? 20 + SYN_OPTIONS.length : 20
-  const dns = p.payloadBytes > 0 ? dnsPayload(p, true) : null
+  const dns = payload ?? (p.payloadBytes > 0 ? dnsPayload(p, true) : null)
   const payloadBytes = dns?.length ?? p.payloadBytes
   const segmentBytes = headerBytes + payloadBytes
   const out = new Uint8Array(IPV4_HEADER_BYTES + segmentBytes)

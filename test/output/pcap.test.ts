@@ -77,6 +77,11 @@ const FIELDS = [
   "icmp.checksum.status",
   "_ws.malformed",
   "_ws.expert.severity",
+  "http.request.method",
+  "http.host",
+  "http.response.code",
+  "http.content_length",
+  "tcp.payload",
 ] as const
 
 type Row = Record<(typeof FIELDS)[number], string>
@@ -185,6 +190,23 @@ describe.skipIf(tsharkMissing)("pcap (tshark)", () => {
     expect(new Set(tcpIn.map((r) => r["ip.src"]))).toEqual(new Set([clusterIp]))
     const queries = clientOut.filter((r) => r["dns.flags.response"] === "0").map((r) => r["dns.qry.name"])
     expect(queries).toContain("web.default.svc.cluster.local")
+    // HTTP text (output/http-payload.ts): every request and response dissects as HTTP, the lengths
+    // the model's (a 100-byte request, http-go's 150-byte response: 79 bytes of headers + 71). A
+    // packet seen on two interfaces of the file is a TCP retransmission to Wireshark the second
+    // time (dissected as HTTP once), so the dissection is counted over the file and the bytes on
+    // the client's eth0.
+    // Each request and response dissects once per TCP stream the file holds it in (the client's,
+    // and the pod-addressed one on eth0 or the server's veth): at least once each.
+    const requests = rows.filter((r) => r["http.request.method"] !== "")
+    expect(requests.length).toBeGreaterThanOrEqual(10)
+    for (const r of requests) expect([r["http.request.method"], r["http.host"]]).toEqual(["GET", "web"])
+    const responses = rows.filter((r) => r["http.response.code"] !== "")
+    expect(responses.length).toBeGreaterThanOrEqual(10)
+    for (const r of responses) expect([r["http.response.code"], r["http.content_length"]]).toEqual(["200", "71"])
+    const hex = (text: string) => Buffer.from(text).toString("hex")
+    const payloads = clientOut.map((r) => r["tcp.payload"].replaceAll(":", ""))
+    expect(payloads.filter((p) => p.startsWith(hex("GET / HTTP/1.1\r\nHost: web\r\n")))).toHaveLength(10)
+    expect(payloads.filter((p) => p.startsWith(hex("HTTP/1.1 200 OK\r\n")))).toHaveLength(10)
   })
 
   it.skipIf(!extensive)(

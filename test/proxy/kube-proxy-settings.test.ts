@@ -214,6 +214,29 @@ describe("settings through the scenario", () => {
     expect(ipvsNone).not.toMatch(/:30080 rr$/m)
   })
 
+  it("nodePortAddresses is ignored in userspace mode, as v1.25's userspace proxier did, with a warning", () => {
+    // cmd/kube-proxy/app/server_others.go passes config.NodePortAddresses to userspace.NewProxier;
+    // NewCustomProxier drops it (createProxier has no such parameter), and openNodePort claims the
+    // port on every address (claimNodePort(nil, ...)) behind `-m addrtype --dst-type LOCAL`.
+    const userspace = (kubeProxy: string) => scenario(kubeProxy).replace("mode: iptables", "mode: userspace")
+    const unset = renderRules(load(userspace("")), { node: "node-1", sorted: false })
+    const set = renderRules(load(userspace(', nodePortAddresses: ["192.168.77.0/24"]')), {
+      node: "node-1",
+      sorted: false,
+    })
+    expect(set).toBe(unset)
+    expect(set).toContain("-m addrtype --dst-type LOCAL")
+    expect(set).toMatch(/-A KUBE-NODEPORT-CONTAINER .*--dport 30080 -j REDIRECT --to-ports \d+/)
+    const warned = decodeScenarioText("settings.yaml", userspace(', nodePortAddresses: ["192.168.77.0/24"]'))
+    if (!warned.ok) throw new Error("expected the scenario to load")
+    expect(warned.scenario.warnings.map(formatIssue)).toEqual([
+      "settings.yaml:6:50: kubeProxy.nodePortAddresses: warning: ignored in userspace mode, as by kube-proxy v1.25's userspace proxier: NodePorts are open on every node address",
+    ])
+    // Other modes take it without a warning.
+    const iptables = decodeScenarioText("settings.yaml", scenario(', nodePortAddresses: ["192.168.77.0/24"]'))
+    expect(iptables.ok && iptables.scenario.warnings).toEqual([])
+  })
+
   it("nodePortAddresses: upstream's validation errors with the field path", () => {
     expect(errors(scenario(', nodePortAddresses: [primary, "10.0.0.0/8"]'))).toEqual([
       `settings.yaml:6:50: kubeProxy.nodePortAddresses[0]: "primary": can't use both 'primary' and CIDRs (e.g. 10.0.0.0/16, or primary alone)`,

@@ -21,9 +21,12 @@
  * entry, and MASQUERADE's SNAT is set up on the altered tuple. Without it the packet leaves untracked
  * (ip_vs_notrack). ip_vs_nfct_expect_related serves IPVS application helpers (FTP) only: not modelled.
  *
- * Not modelled: ICMP (ip_vs_in_icmp / ip_vs_out_icmp / ip_vs_forward_icmp: ICMP errors about IPVS
- * connections are not translated), SCTP, fwmark services, the other forwarding methods (DR, TUN),
- * `nat_icmp_send`, the per-CPU stats estimator (rates).
+ * ICMP errors about IPVS connections (ip_vs_in_icmp / ip_vs_out_icmp / ip_vs_forward_icmp) are
+ * translated by icmp.ts: the request ops hand ICMP to its `inIcmp`, the reply ops to its `outIcmp`, and
+ * FORWARD has ip_vs_forward_icmp at priority 99.
+ *
+ * Not modelled: SCTP, fwmark services, the other forwarding methods (DR, TUN), `nat_icmp_send`,
+ * the per-CPU stats estimator (rates).
  */
 import type { Hook } from "../../net/hooks.ts"
 import { Hook as H, RejectWith, Verdict } from "../../net/hooks.ts"
@@ -37,6 +40,7 @@ import type { IpvsMatchSource } from "../ext/xt_ipvs.ts"
 import { bindIpvsMatchSource } from "../ext/xt_ipvs.ts"
 import type { Ipvs } from "./ipvs.ts"
 import { IpvsVerdict } from "./ipvs.ts"
+import { IpvsIcmp } from "./icmp.ts"
 
 /** What the transmitter needs from the network (the node's namespace). */
 export interface IpvsXmitHost {
@@ -93,6 +97,8 @@ const isPorted = (protocol: number): boolean => protocol === Protocol.TCP || pro
 /** The IPVS ops of one namespace. `register` adds them to the stack's hook host. */
 export class IpvsHooks implements IpvsMatchSource {
   readonly counters = new IpvsHookCounters()
+  /** ICMP errors about IPVS connections (icmp.ts). */
+  readonly icmp: IpvsIcmp
   tracer: IpvsTracer | null = null
   readonly connLookupCostNs: number
   readonly newConnCostNs: number
@@ -111,6 +117,7 @@ export class IpvsHooks implements IpvsMatchSource {
   ) {
     this.connLookupCostNs = options.connLookupCostNs ?? DEFAULT_IPVS_CONN_LOOKUP_COST_NS
     this.newConnCostNs = options.newConnCostNs ?? DEFAULT_IPVS_NEW_CONN_COST_NS
+    this.icmp = new IpvsIcmp(ipvs, stack, host, this.connLookupCostNs, this)
     const request = new RequestOp(this)
     const reply = new ReplyOp(this)
     const op = (hook: Hook, priority: number, handler: NfHookHandler, name: string): NfHookOp => ({
@@ -124,6 +131,7 @@ export class IpvsHooks implements IpvsMatchSource {
       op(H.INPUT, IpvsPriority.LOCAL_IN_REQUEST, request, "ipvs remote request"),
       op(H.OUTPUT, IpvsPriority.LOCAL_OUT_REPLY, reply, "ipvs local reply"),
       op(H.OUTPUT, IpvsPriority.LOCAL_OUT_REQUEST, request, "ipvs local request"),
+      op(H.FORWARD, IpvsPriority.FORWARD_ICMP, new ForwardIcmpOp(this), "ipvs forward icmp"),
       op(H.FORWARD, IpvsPriority.FORWARD_REPLY, reply, "ipvs reply"),
     ]
   }
@@ -154,7 +162,9 @@ export class IpvsHooks implements IpvsMatchSource {
 
   /** ip_vs_in: a packet towards a virtual service (or of one of its connections). */
   request(packet: Packet, state: NfHookState): Verdict {
-    if (packet === this.sending || !isPorted(packet.protocol)) return Verdict.ACCEPT
+    if (packet === this.sending) return Verdict.ACCEPT
+    if (!isPorted(packet.protocol))
+      return packet.protocol === Protocol.ICMP ? this.icmp.inIcmp(packet, state) : Verdict.ACCEPT
     const ipvs = this.ipvs
     state.extraNs += this.connLookupCostNs
     const id = packet.ctId
@@ -232,7 +242,9 @@ export class IpvsHooks implements IpvsMatchSource {
 
   /** ip_vs_out: a packet from a real server of a connection gets the virtual service's address back. */
   reply(packet: Packet, state: NfHookState): Verdict {
-    if (packet === this.sending || !isPorted(packet.protocol)) return Verdict.ACCEPT
+    if (packet === this.sending) return Verdict.ACCEPT
+    if (!isPorted(packet.protocol))
+      return packet.protocol === Protocol.ICMP ? this.icmp.outIcmp(packet, state) : Verdict.ACCEPT
     state.extraNs += this.connLookupCostNs
     const ipvs = this.ipvs
     const cp = ipvs.packetOut(
@@ -292,5 +304,17 @@ class ReplyOp implements NfHookHandler {
   constructor(private readonly hooks: IpvsHooks) {}
   hookFn(packet: Packet, state: NfHookState): Verdict {
     return this.hooks.reply(packet, state)
+  }
+}
+
+/** ip_vs_forward_icmp (FORWARD, priority 99): ip_vs_in_icmp for ICMP errors routed through. */
+class ForwardIcmpOp implements NfHookHandler {
+  constructor(private readonly hooks: IpvsHooks) {}
+  hookFn(packet: Packet, state: NfHookState): Verdict {
+    if (packet.protocol !== Protocol.ICMP || this.hooks.hasIpvsProperty(packet)) return Verdict.ACCEPT
+    return this.hooks.icmp.inIcmp(packet, state)
+  }
+  takeStolen(handle: number, packet: Packet, readyNs: number): void {
+    this.hooks.takeStolen(handle, packet, readyNs)
   }
 }

@@ -678,6 +678,36 @@ export class Ipvs {
     return -1
   }
 
+  /**
+   * ip_vs_conn_in_get without side effects: the (non-template) connection of client caddr:cport to
+   * virtual service vaddr:vport, or -1. For ip_vs_in_icmp (icmp.ts), which looks the offending
+   * packet's inverse up and, like __ip_vs_conn_put, neither changes state nor refreshes the timer.
+   */
+  findConnIn(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+    return this.lookupIn(protocol, caddr, cport, vaddr, vport, false)
+  }
+
+  /**
+   * ip_vs_in_stats (`inbound`) / ip_vs_out_stats for an ICMP error about connection `cp`
+   * (ip_vs_in_icmp, handle_response_icmp): counted only while the dest is available.
+   */
+  countIcmp(cp: number, inbound: boolean, bytes: number): void {
+    const dest = this.cDest[cp]
+    if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0) return
+    const svc = this.services[this.dests.service[dest]]
+    if (inbound) {
+      this.dests.inPkts[dest]++
+      this.dests.inBytes[dest] += bytes
+      svc.inPkts++
+      svc.inBytes += bytes
+    } else {
+      this.dests.outPkts[dest]++
+      this.dests.outBytes[dest] += bytes
+      svc.outPkts++
+      svc.outBytes += bytes
+    }
+  }
+
   /** Fire every connection timer due at or before nowNs, in deadline order. */
   advance(nowNs: number): void {
     while (this.heapLen > 0 && this.heapAt[0] <= nowNs) {

@@ -23,6 +23,12 @@
  * the watch delivers it (OnEndpointsAdd/Update/Delete), so endpoint changes apply without the
  * runner's minSyncPeriod.
  *
+ * `--nodeport-addresses` is ignored, as in v1.25: cmd/kube-proxy/app/server_others.go passes
+ * config.NodePortAddresses to userspace.NewProxier, but NewCustomProxier drops it (createProxier
+ * has no such parameter and the Proxier no such field), and openNodePort claims the node port on
+ * every address (`claimNodePort(nil, ...)`) behind the `-m addrtype --dst-type LOCAL` jumps above.
+ * The scenario loader warns when a userspace scenario sets it (scenario/load.ts).
+ *
  * The proxier did not look at externalTrafficPolicy, internalTrafficPolicy, topology,
  * loadBalancerSourceRanges, terminating endpoints or EndpointSlices (it predates them): none of
  * those change anything here, as in v1.25.

@@ -65,7 +65,7 @@ describe("IPVS hooks", () => {
   it("registers ip_vs_ops4 at the kernel priorities, between filter and nat SNAT at LOCAL_IN", () => {
     const { stack } = setup()
     // ip_vs_core.c ip_vs_ops4: NF_IP_PRI_NAT_SRC - 2 / - 1 at LOCAL_IN, NF_IP_PRI_NAT_DST + 1 / + 2
-    // at LOCAL_OUT, 100 at FORWARD.
+    // at LOCAL_OUT, 100 at FORWARD; ip_vs_forward_icmp at 99 (icmp.test.ts).
     expect(stack.hooks.describe(Hook.INPUT)).toEqual([
       "-150 iptables mangle",
       "0 iptables filter",
@@ -79,7 +79,12 @@ describe("IPVS hooks", () => {
       "-99 ipvs local reply",
       "-98 ipvs local request",
     ])
-    expect(stack.hooks.describe(Hook.FORWARD)).toEqual(["-150 iptables mangle", "0 iptables filter", "100 ipvs reply"])
+    expect(stack.hooks.describe(Hook.FORWARD)).toEqual([
+      "-150 iptables mangle",
+      "0 iptables filter",
+      "99 ipvs forward icmp",
+      "100 ipvs reply",
+    ])
   })
 
   it("schedules the first packet, transmits it itself and un-NATs the reply", () => {
