@@ -40,7 +40,14 @@ import { RuleParseCache } from "../netfilter/rule-cache.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
-import { ScenarioIssues, type Issue, type NodeConntrackSpec, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
+import {
+  ScenarioIssues,
+  type Issue,
+  type NodeConntrackSpec,
+  type NodeSpec,
+  type ScenarioSpec,
+  type WorkloadSpec,
+} from "./spec.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
 import { DnsRuntime, NODE_RESOLVER_HOST } from "./dns-runtime.ts"
 
@@ -116,6 +123,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   private building = true
   /** The calibration profile's samplers (cluster.network.costs); null for hand-built constant specs. */
   private readonly costSamplers: CostSamplers | null
+  /** The scenario's node specs by name (the first of a name, as `find` returned): no scan per pod. */
+  private readonly nodeSpecs = new Map<string, NodeSpec>()
 
   constructor(
     readonly spec: ScenarioSpec,
@@ -132,6 +141,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.workloads = spec.workloads.map((w, index) => ({ spec: w, index, clients: [], service: null, started: false }))
 
     const c = spec.cluster
+    for (const n of c.nodes) if (!this.nodeSpecs.has(n.name)) this.nodeSpecs.set(n.name, n)
     this.costSamplers = c.network.costs === undefined ? null : compileCosts(c.network.costs)
     this.clusterNet = new ClusterNetwork(this.network, {
       cni: c.cni,
@@ -212,7 +222,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const net = this.clusterNet.addNode(name, zone, ip)
     const kp = this.spec.kubeProxy
     // kube-proxy's start-up conntrack sysctls on this node (nf_conntrack_max from its CPUs).
-    const nodeSpec = this.spec.cluster.nodes.find((n) => n.name === name)
+    const nodeSpec = this.nodeSpecs.get(name)
     const sysctls = nodeConntrackSysctls(
       { ...kp.conntrack, kernelMax: kp.conntrack.max },
       nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT,
@@ -246,7 +256,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (this.costSamplers !== null)
       this.network.setNamespaceCpus(net.ns, nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
-    const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
+    const labels = nodeSpec?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
     const factory = PROXY_BACKENDS[kp.mode]
     // The scenario loader refuses modes without a backend; reaching here without one is a bug.
@@ -351,7 +361,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         name: n.name,
         ns: n.net.ns,
         stack: n.filter,
-        cpus: c.nodes.find((x) => x.name === n.name)?.cpus ?? c.cpus ?? NODE_CPUS_DEFAULT,
+        cpus: this.nodeSpecs.get(n.name)?.cpus ?? c.cpus ?? NODE_CPUS_DEFAULT,
       })),
     })
     this.nodeLocalDns = agents
@@ -448,9 +458,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
             this.spec.server.cpus ??
             (this.spec.server.serviceTimePinned === undefined
               ? 0
-              : (this.spec.cluster.nodes.find((n) => n.name === runtime.node)?.cpus ??
-                this.spec.cluster.cpus ??
-                NODE_CPUS_DEFAULT)),
+              : (this.nodeSpecs.get(runtime.node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)),
         },
         rng: Rng.stream(this.seed, `pod/${runtime.key}/server`),
         dnsRng: () => Rng.stream(this.seed, `pod/${runtime.key}/coredns`),
@@ -466,8 +474,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
    * upstream one external round trip away and answering the scenario's external host names.
    */
   private coreDnsSetup(node: string): { params: CoreDnsParams; env: CoreDnsEnvironment } {
-    const cpus =
-      this.spec.cluster.nodes.find((n) => n.name === node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT
+    const cpus = this.nodeSpecs.get(node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT
     const params = coreDnsParams(this.spec.cluster.clusterDomain, cpus, 2 * this.spec.cluster.network.externalLatencyNs)
     const upstreamNames = new Map<string, Ipv4>()
     for (const host of this.externals.values()) upstreamNames.set(host.name.toLowerCase(), host.ip)
@@ -554,12 +561,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
       for (const e of slice.endpoints) if (e.conditions?.ready !== false) ready++
     }
     const selector = service.spec.selector
+    // The store's label index (same pods as listing the namespace and matching the selector).
     const pods = this.controlPlane.store
-      .list("Pod", resolution.service.namespace)
-      .filter(
-        (pod) =>
-          pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {}),
-      ).length
+      .podsSelectedBy(resolution.service.namespace, selector)
+      .filter((pod) => pod.metadata.deletionTimestampNs === undefined).length
     // Pods a Deployment will create but has not yet count too (its controller reacts after a lag).
     let replicas = 0
     for (const d of this.controlPlane.store.list("Deployment", resolution.service.namespace)) {
@@ -654,7 +659,17 @@ export class World implements ApiListener, EventHandler, AppsListener {
         const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
         if (deployment === undefined) return []
         const out: { name: string; ns: NetNs }[] = []
-        for (const pod of this.controlPlane.store.list("Pod", from.namespace)) {
+        // A matchLabels-only selector (the usual) selects what a Service selector of the same map
+        // does: the store's label index finds the pods, in list order, without listing the namespace.
+        const selector = deployment.spec.selector
+        const indexed =
+          selector.matchLabels !== undefined &&
+          Object.keys(selector.matchLabels).length > 0 &&
+          (selector.matchExpressions ?? []).length === 0
+        const candidates = indexed
+          ? this.controlPlane.store.podsSelectedBy(from.namespace, selector.matchLabels)
+          : this.controlPlane.store.list("Pod", from.namespace)
+        for (const pod of candidates) {
           if (!matchesSelector(deployment.spec.selector, pod.metadata.labels ?? {})) continue
           const runtime = this.pods.get(podKey(pod))
           if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name))

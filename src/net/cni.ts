@@ -38,6 +38,7 @@ import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { cidr, cidrAddress, cidrContains, cidrSize, formatIpv4, ipv4 } from "../wire/ipv4.ts"
 import type { Network } from "./network.ts"
 import type { Fabric, LinkOptions, NetInterface, NetNs } from "./netns.ts"
+import { Route, SharedRoutes } from "./route.ts"
 
 /**
  * The link model of a cluster (cluster/spec.ts names it NetworkSpec).
@@ -133,6 +134,8 @@ export class ClusterNetwork {
   private externalIndexNext = 10
   private readonly externalBridge: NetInterface
   private readonly vethNames = new Set<string>()
+  /** bridge: the routes to each node's pod CIDR via its IP, shared by every node's table. */
+  private peerRoutes: SharedRoutes | null = null
   /** The profile's samplers (NetworkLinkSpec.costs); null: the constant latencies. */
   private readonly samplers: CostSamplers | null
 
@@ -231,10 +234,14 @@ export class ClusterNetwork {
       this.drawLatency([bridge], this.samplers?.bridgeHopNs)
       net.addAddress(bridge, cidrAddress(podCidr, 1), podCidr.prefixLength)
       node = new NodeNet(name, zone, ns, address, eth0, podCidr, bridge)
-      for (const other of this.nodes) {
-        net.addRoute(other.ns, podCidr, other.eth0, address)
-        net.addRoute(ns, other.podCidr as Cidr, eth0, other.ip)
-      }
+      // Every node routes every other node's pod CIDR via that node (host-gw): one shared route per
+      // node, seen by all nodes' tables (route.ts SharedRoutes), not nodes x nodes copies. The
+      // routes go via eth0, the same ifIndex in every node namespace (created right after lo).
+      const peers = this.peerRoutes ?? new SharedRoutes(this.nodePodPrefixLength)
+      this.peerRoutes = peers
+      assert(peers.routes.length === 0 || peers.routes[0].ifIndex === eth0.ifIndex, "node eth0 ifIndex differs")
+      ns.routes.attachShared(peers)
+      peers.add(new Route(podCidr, eth0.ifIndex, address, 0, 0))
       net.addRoute(this.edge, podCidr, this.edgeEth0, address)
     } else {
       node = new NodeNet(name, zone, ns, address, eth0, null, null)
