@@ -15,7 +15,9 @@
  *
  * Points: `--point small|medium|large` = (nodes, Services, pods) (100, 1k, 3k), (1k, 10k, 30k),
  * (5k, 10k, 150k); or `--nodes N --services N --pods N`. `--clients N` (default 200), `--workloads N`
- * (default 4), `--count N` requests per client pod (default 5), `--duration 30s`.
+ * (default 4), `--count N` requests per client pod (default 5), `--duration 30s`, `--bare-pods N` (extra
+ * pods no Service selects: the nodes-and-pods cost without kube-proxy's nodes x endpoints rules),
+ * `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
  * Run big points with a generous heap: `node --max-old-space-size=8192 --import tsx bench/cluster-scale.ts --point medium`.
  * The last line printed is a JSON object.
  */
@@ -36,7 +38,14 @@ export interface ClusterScaleOptions {
   readonly workloads: number
   readonly count: number
   readonly duration: string
+  /**
+   * Extra pods no Service selects (Deployments of BARE_REPLICAS UDP echo pods, `bare-i`): the cost
+   * of nodes and pods apart from kube-proxy's rules, which grow with nodes x endpoints. Default 0.
+   */
+  readonly barePods?: number
 }
+
+const BARE_REPLICAS = 30
 
 export const POINTS: Readonly<Record<string, Pick<ClusterScaleOptions, "nodes" | "services" | "pods">>> = {
   small: { nodes: 100, services: 1000, pods: 3000 },
@@ -74,6 +83,14 @@ export function clusterScaleYaml(o: ClusterScaleOptions): string {
       `      - { apiVersion: v1, kind: Service, metadata: { name: ${name(i)} }, spec: { selector: { app: ${app} }, ports: [{ port: ${PORT}, targetPort: ${PORT}, protocol: UDP }] } }`,
     )
   }
+  const bare = o.barePods ?? 0
+  for (let i = 0; i * BARE_REPLICAS < bare; i++) {
+    const app = `bare-${i}`
+    const replicas = Math.min(BARE_REPLICAS, bare - i * BARE_REPLICAS)
+    lines.push(
+      `      - { apiVersion: apps/v1, kind: Deployment, metadata: { name: ${app} }, spec: { replicas: ${replicas}, selector: { matchLabels: { app: ${app} } }, template: { metadata: { labels: { app: ${app} } }, spec: { containers: [{ name: echo, image: kube-netsim/udp-echo, ports: [{ containerPort: ${PORT}, protocol: UDP }] }] } } } }`,
+    )
+  }
   lines.push(
     `      - { apiVersion: apps/v1, kind: Deployment, metadata: { name: client }, spec: { replicas: ${o.clients}, selector: { matchLabels: { app: client } }, template: { metadata: { labels: { app: client } }, spec: { containers: [{ name: client, image: busybox, command: [sleep, "3600"] }] } } } }`,
   )
@@ -104,6 +121,7 @@ function parseArgs(args: readonly string[]): ClusterScaleOptions {
     workloads: num("workloads", 4),
     count: num("count", 5),
     duration: values.duration ?? "30s",
+    barePods: num("bare-pods", 0),
   }
 }
 
@@ -125,7 +143,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const loadMs = now() - t0
   sampleMemory()
   const buildStart = now()
-  const world = new World(spec, spec.seed)
+  // --eager-pods 1: every pod network built when the pod gets its address (same results; the
+  // memory and time lazy pods save).
+  const world = new World(spec, spec.seed, { lazyPods: process.argv.indexOf("--eager-pods") < 0 })
   const buildMs = now() - buildStart
   sampleMemory()
   const scheduler = world.scheduler
@@ -189,6 +209,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ruleLinesParsed: world.ruleCache.parsed,
       ruleLinesShared: world.ruleCache.hits,
       rulesHeldPerNode: Math.round(rulesHeld / nodes.length),
+      podNetworksBuilt: world.clusterNet.podsBuilt,
+      podNetworksBuiltLate: world.clusterNet.lazyPodsBuilt,
       fingerprint: scheduler.fingerprint(),
       loadAverage1m: loadavg()[0],
     }),

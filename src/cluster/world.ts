@@ -16,7 +16,7 @@ import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig
 import { HttpClient, HttpServer, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
 import { coreDnsParams, UPSTREAM_TTL_S_DEFAULT, type CoreDnsEnvironment, type CoreDnsParams } from "../apps/coredns.ts"
 import { NodeResolverServer } from "../apps/node-resolver.ts"
-import { startPodServers } from "../apps/images.ts"
+import { podServerPlan, startPodServers } from "../apps/images.ts"
 import { FailureReason, type ServerIdentity } from "../apps/observer.ts"
 import type { Server, ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
@@ -65,14 +65,37 @@ export interface NodeRuntime {
   readonly proxy: KubeProxyNode
 }
 
-interface PodRuntime {
-  readonly key: string
-  /** The pod's own network (veth/ENI), or null for a hostNetwork pod, which uses its node's. */
-  readonly net: PodNet | null
-  readonly ns: NetNs
-  readonly ip: Ipv4
-  readonly node: string
-  readonly servers: Server[]
+/**
+ * A pod's runtime: its network and servers. A pod kept as a compact record (`net` not built:
+ * cni.ts PodNet) has its server indices and identity reserved but no servers yet; they start when
+ * the network is built (a packet for the pod, or a caller reading `ns`), in the state the pod's
+ * container events left them (started, or started and stopped).
+ */
+class PodRuntime {
+  readonly servers: Server[] = []
+  /** Servers waiting for the network: their identity and first reserved index; null: none. */
+  pending: { readonly pod: Pod; readonly identity: ServerIdentity; readonly indexFirst: number } | null = null
+  /** The container stopped after the pending servers "started": they start stopped. */
+  pendingStopped = false
+
+  constructor(
+    readonly key: string,
+    /** The pod's own network (veth/ENI), or null for a hostNetwork pod, which uses its node's. */
+    readonly net: PodNet | null,
+    private readonly hostNs: NetNs | null,
+    readonly ip: Ipv4,
+    readonly node: string,
+  ) {}
+
+  /** The pod's namespace (builds a lazy pod's network). */
+  get ns(): NetNs {
+    return this.net !== null ? this.net.ns : (this.hostNs as NetNs)
+  }
+
+  /** The namespace if it exists, without building it. */
+  get builtNs(): NetNs | null {
+    return this.net !== null ? this.net.builtNs : this.hostNs
+  }
 }
 
 interface WorkloadRuntime {
@@ -126,10 +149,22 @@ export class World implements ApiListener, EventHandler, AppsListener {
   /** The scenario's node specs by name (the first of a name, as `find` returned): no scan per pod. */
   private readonly nodeSpecs = new Map<string, NodeSpec>()
 
+  /** Pods kept as compact records until used (cni.ts); off when an observer sees every device. */
+  private readonly lazyPods: boolean
+  /** Lazy pods' runtimes by network, for starting their servers once built. */
+  private readonly lazyRuntimes = new Map<PodNet, PodRuntime>()
+
+  /**
+   * `options.lazyPods` (default true): pod networks and servers are built when a packet or a
+   * caller first needs them, with the ids they would have had (same results either way); false
+   * builds them when the pod gets its address (packet capture describes every device up front).
+   */
   constructor(
     readonly spec: ScenarioSpec,
     readonly seed: number,
+    options: { readonly lazyPods?: boolean } = {},
   ) {
+    this.lazyPods = options.lazyPods ?? true
     const scheduler = this.scheduler
     this.network = new Network(scheduler, seed)
     this.kindTimeline = scheduler.registerKind("cluster/timeline", this)
@@ -149,6 +184,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       nodeCidr: c.nodeCIDR,
       podCidr: c.podCIDR,
     })
+    this.clusterNet.onPodBuilt = (net) => this.onPodNetworkBuilt(net)
     this.controlPlane = new ControlPlane(
       scheduler,
       {
@@ -396,7 +432,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const runtime = this.pods.get(key)
     if (runtime === undefined) return
     for (const server of runtime.servers) server.stop()
-    if (runtime.net !== null) this.clusterNet.removePod(runtime.net)
+    runtime.pending = null
+    if (runtime.net !== null) {
+      this.lazyRuntimes.delete(runtime.net)
+      this.clusterNet.removePod(runtime.net)
+    }
     this.pods.delete(key)
   }
 
@@ -429,21 +469,55 @@ export class World implements ApiListener, EventHandler, AppsListener {
       if (node === undefined) return
       if (pod.spec.hostNetwork === true) {
         // hostNetwork: the containers run in the node's network namespace, with its address.
-        runtime = { key, net: null, ns: node.net.ns, ip: node.net.ip, node: node.name, servers: [] }
+        runtime = new PodRuntime(key, null, node.net.ns, node.net.ip, node.name)
       } else {
-        const net = this.clusterNet.addPod(node.net, pod.metadata.name, ipv4(pod.status.podIP))
-        runtime = { key, net, ns: net.ns, ip: net.ip, node: node.name, servers: [] }
+        // A compact record until used: bridge CNI (the pod is reached through its node's bridge),
+        // and not CoreDNS (its server keeps timers of its own).
+        const lazy = this.lazyPods && this.spec.cluster.cni === "bridge" && !podServerPlan(pod.spec.containers).coreDns
+        const net = this.clusterNet.addPod(node.net, pod.metadata.name, ipv4(pod.status.podIP), lazy)
+        runtime = new PodRuntime(key, net, null, net.ip, node.name)
+        if (!net.isBuilt) this.lazyRuntimes.set(net, runtime)
       }
       this.pods.set(key, runtime)
     }
     if (runtime === undefined) return
-    if (running && runtime.servers.length === 0) this.startServers(pod, runtime)
-    else if (!running) for (const server of runtime.servers) server.stop()
+    if (running && runtime.servers.length === 0 && runtime.pending === null) this.startServers(pod, runtime)
+    else if (!running) {
+      for (const server of runtime.servers) server.stop()
+      if (runtime.pending !== null) runtime.pendingStopped = true
+    }
+  }
+
+  /** A lazy pod's network was built: its reserved servers start (stopped, if the container stopped). */
+  private onPodNetworkBuilt(net: PodNet): void {
+    const runtime = this.lazyRuntimes.get(net)
+    if (runtime === undefined) return
+    this.lazyRuntimes.delete(net)
+    const pending = runtime.pending
+    if (pending === null) return
+    runtime.pending = null
+    const servers = this.createServers(pending.pod, runtime, pending.identity, pending.indexFirst)
+    if (runtime.pendingStopped) for (const server of servers) server.stop()
   }
 
   /** The pod's servers, chosen by its images (apps/images.ts). */
   private startServers(pod: Pod, runtime: PodRuntime): void {
     const identity = this.identity(pod.metadata.name, runtime.ip, runtime.node)
+    if (runtime.net !== null && !runtime.net.isBuilt) {
+      // Not built yet: reserve the servers' indices (the identity is taken above, as at once).
+      const count = podServerPlan(pod.spec.containers).count
+      if (count > 0) runtime.pending = { pod, identity, indexFirst: this.apps.reserveServers(count, identity) }
+      return
+    }
+    this.createServers(pod, runtime, identity, undefined)
+  }
+
+  private createServers(
+    pod: Pod,
+    runtime: PodRuntime,
+    identity: ServerIdentity,
+    indexFirst: number | undefined,
+  ): Server[] {
     const servers = startPodServers(
       {
         host: this.apps,
@@ -465,8 +539,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
         coreDns: () => this.coreDnsSetup(runtime.node),
       },
       pod.spec.containers,
+      indexFirst,
     )
     runtime.servers.push(...servers)
+    return servers
   }
 
   /**
