@@ -75,6 +75,11 @@ export function clusterScaleYaml(o: ClusterScaleOptions): string {
   // to create 150,000 pods; large clusters raise it, and this measures the simulator, not the limit.
   lines.push("  controllerManager: { kubeApiQps: 1000000, kubeApiBurst: 1000000 }")
   // kube-proxy at scale is measured, not DNS: names resolve from the runtime's table.
+  // limits.pods (default 150,000) guards against runaway replicas; the large point has 150,000
+  // Service pods plus the clients (and any bare pods): room for all of them.
+  let total = o.clients + (o.barePods ?? 0)
+  for (let i = 0; i < o.services; i++) total += replicasOf(i, o)
+  if (total > 100_000) lines.push(`limits: { pods: ${total + 1000} }`)
   lines.push("dns: { mode: static }", "manifests:", "  - inline:")
   for (let i = 0; i < o.services; i++) {
     const app = `app-${i}`
