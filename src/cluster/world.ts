@@ -22,7 +22,7 @@ import type { Server, ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
-import type { Pod, Service } from "../k8s/types.ts"
+import type { Deployment, Pod, Service } from "../k8s/types.ts"
 import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
 import { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
@@ -446,6 +446,41 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.notifyProxies()
   }
 
+  onDeploymentChanged(namespace: string, name: string, deployment: Deployment | undefined): void {
+    // Only a new, deleted or relabelled template changes which Deployments a selector selects.
+    const key = `${namespace}/${name}`
+    const labels = deployment === undefined ? undefined : canonicalLabels(deployment.spec.template.metadata?.labels)
+    if (this.deploymentTemplateLabels.get(key) === labels) return
+    if (labels === undefined) this.deploymentTemplateLabels.delete(key)
+    else this.deploymentTemplateLabels.set(key, labels)
+    this.deploymentsSelectedCache.clear()
+  }
+
+  /**
+   * The namespace's Deployments whose pod template a Service selector selects, in list order:
+   * listed and filtered once per selector until a Deployment is added, deleted or relabelled
+   * (a waiting workload asks every 10 ms; listing 10,000 Deployments each time is a scan per check).
+   */
+  private deploymentsSelected(namespace: string, selector: Readonly<Record<string, string>>): Deployment[] {
+    const cacheKey = `${namespace}\u0000${canonicalLabels(selector)}`
+    let names = this.deploymentsSelectedCache.get(cacheKey)
+    if (names === undefined) {
+      names = []
+      for (const d of this.controlPlane.store.list("Deployment", namespace))
+        if (matchesServiceSelector(selector, d.spec.template.metadata?.labels ?? {})) names.push(d.metadata.name)
+      this.deploymentsSelectedCache.set(cacheKey, names)
+    }
+    const out: Deployment[] = []
+    for (const name of names) {
+      const d = this.controlPlane.store.get("Deployment", namespace, name)
+      if (d !== undefined) out.push(d)
+    }
+    return out
+  }
+
+  private readonly deploymentTemplateLabels = new Map<string, string>()
+  private readonly deploymentsSelectedCache = new Map<string, string[]>()
+
   onEndpointSliceChanged(): void {
     this.notifyProxies()
   }
@@ -643,9 +678,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       .filter((pod) => pod.metadata.deletionTimestampNs === undefined).length
     // Pods a Deployment will create but has not yet count too (its controller reacts after a lag).
     let replicas = 0
-    for (const d of this.controlPlane.store.list("Deployment", resolution.service.namespace)) {
-      if (matchesServiceSelector(selector, d.spec.template.metadata?.labels ?? {})) replicas += d.spec.replicas ?? 1
-    }
+    for (const d of this.deploymentsSelected(resolution.service.namespace, selector)) replicas += d.spec.replicas ?? 1
     const selected = Math.max(pods, replicas)
     // A Service that selects no pod will get no endpoint: start once kube-proxy has its REJECT.
     if (ready < selected) return false
@@ -821,6 +854,16 @@ function arrivalModel(spec: WorkloadSpec): ArrivalModel {
     case "closedLoop":
       return { kind: "closedLoop", concurrency: a.concurrency }
   }
+}
+
+/** Labels as one comparable string (keys sorted). */
+function canonicalLabels(labels: Readonly<Record<string, string>> | undefined): string {
+  if (labels === undefined) return "{}"
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  )
 }
 
 function podKey(pod: Pod): string {
