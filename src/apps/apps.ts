@@ -10,6 +10,7 @@ import type { Client } from "./client.ts"
 import type { ClientHost, ServerHost } from "./host.ts"
 import type { RequestObserver, ServerIdentity } from "./observer.ts"
 import type { Server } from "./server.ts"
+import { assert } from "../sim/assert.ts"
 
 /** Told when a client has finished (no request left to start, none in flight). */
 export interface AppsListener {
@@ -44,10 +45,32 @@ export class Apps implements EventHandler, ClientHost, ServerHost {
     this.clients.push(client)
   }
 
-  addServer(server: Server): void {
+  /**
+   * `index`: a slot reserved with reserveServers (the server of a pod built on first use takes the
+   * index, and so the events, it would have had if started at once; its identity is registered).
+   */
+  addServer(server: Server, index?: number): void {
+    if (index !== undefined) {
+      assert(index < this.servers.length && this.servers[index] === undefined, "server index not reserved")
+      server.index = index
+      this.servers[index] = server
+      return
+    }
     server.index = this.servers.length
     this.servers.push(server)
     this.identities.set(server.identity.address, server.identity)
+  }
+
+  /**
+   * Indices for `count` servers of `identity` started later (addServer with index); the slots are
+   * empty until then (nothing addresses a server before it exists). The identity answers for its
+   * address from now, as if they had started now. Returns the first index.
+   */
+  reserveServers(count: number, identity: ServerIdentity): number {
+    const first = this.servers.length
+    this.servers.length = first + count
+    if (count > 0) this.identities.set(identity.address, identity)
+    return first
   }
 
   /** The server identity owning an address (for replies that carry none, like ICMP echo). */

@@ -109,7 +109,7 @@ export interface ContainerPorts {
 
 /** Everything a pod's servers need; `dnsRng` and `coreDns` only used when an image is CoreDNS. */
 export interface PodServerContext {
-  readonly host: ServerHost & { addServer(server: Server): void }
+  readonly host: ServerHost & { addServer(server: Server, index?: number): void }
   readonly ns: NetNs
   readonly identity: ServerIdentity
   readonly serviceTime: ServiceTime
@@ -122,8 +122,22 @@ export interface PodServerContext {
   readonly coreDns: () => { readonly params: CoreDnsParams; readonly env: CoreDnsEnvironment }
 }
 
-/** Starts the pod's servers (registered with the host) and returns them. */
-export function startPodServers(ctx: PodServerContext, containers: readonly ContainerPorts[]): Server[] {
+/**
+ * How many servers startPodServers starts in a fresh namespace (nothing bound yet), and whether one
+ * is CoreDNS: a pod whose network is built on first use reserves their indices (cluster/world.ts).
+ */
+export function podServerPlan(containers: readonly ContainerPorts[]): { count: number; coreDns: boolean } {
+  const { tcpPorts, udpPorts, coreDns } = podServerPorts(containers)
+  const dns = coreDns && !tcpPorts.has(DNS_PORT) && !udpPorts.has(DNS_PORT)
+  return { count: (tcpPorts.size > 0 ? 1 : 0) + (udpPorts.size > 0 ? 1 : 0) + (dns ? 1 : 0), coreDns }
+}
+
+function podServerPorts(containers: readonly ContainerPorts[]): {
+  tcpPorts: Set<number>
+  udpPorts: Set<number>
+  nginx: boolean
+  coreDns: boolean
+} {
   const tcpPorts = new Set<number>()
   const udpPorts = new Set<number>()
   let nginx = false
@@ -142,6 +156,21 @@ export function startPodServers(ctx: PodServerContext, containers: readonly Cont
         tcpPorts.add(port.containerPort)
     }
   }
+  return { tcpPorts, udpPorts, nginx, coreDns }
+}
+
+/**
+ * Starts the pod's servers (registered with the host) and returns them. `serverIndexFirst`: the
+ * host reserved their indices (Apps.reserveServers); they take those, in order.
+ */
+export function startPodServers(
+  ctx: PodServerContext,
+  containers: readonly ContainerPorts[],
+  serverIndexFirst?: number,
+): Server[] {
+  const ports = podServerPorts(containers)
+  const { tcpPorts, udpPorts, nginx } = ports
+  let coreDns = ports.coreDns
   const ns = ctx.ns
   for (const port of tcpPorts) if (ns.tcpListeners.has(port)) tcpPorts.delete(port)
   for (const port of udpPorts) if (ns.udpSockets.has(port)) udpPorts.delete(port)
@@ -186,6 +215,8 @@ export function startPodServers(ctx: PodServerContext, containers: readonly Cont
     const { params, env } = ctx.coreDns()
     servers.push(new CoreDnsServer(ctx.host, ns, ctx.identity, ctx.dnsRng(), params, env))
   }
-  for (const server of servers) ctx.host.addServer(server)
+  servers.forEach((server, i) =>
+    ctx.host.addServer(server, serverIndexFirst === undefined ? undefined : serverIndexFirst + i),
+  )
   return servers
 }

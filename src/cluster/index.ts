@@ -56,7 +56,8 @@ const PROGRESS_SLICE_NS = 100 * NS_PER_MS
 /** Simulates the scenario and returns the results document. Throws ScenarioIssues on bad input. */
 export function runScenario(spec: ScenarioSpec, options: RunOptions): ResultsDocument {
   const wallStartMs = options.wallClockMs?.() ?? 0
-  const world = withLimits(() => new World(spec, options.seed))
+  // An attachment (packet capture) describes every device as it appears: pods are built at once.
+  const world = withLimits(() => new World(spec, options.seed, { lazyPods: options.attach === undefined }))
   const timeseries = new TimeSeriesRecorder(
     options.timeseriesIntervalNs ?? spec.output?.intervalNs ?? DEFAULT_INTERVAL_NS,
     world.workloads.length,
@@ -171,8 +172,9 @@ function hostOfAddress(world: World, address: Ipv4): { name: string; node: strin
 
 function clientName(world: World, ns: NetNs | undefined): { name: string; node: string } {
   if (ns === undefined) return { name: "", node: "" }
+  // builtNs: a client's namespace exists; pods never built are not looked at (nor built).
   for (const pod of world.pods.values())
-    if (pod.ns === ns && pod.net !== null) return { name: podName(pod.key), node: pod.node }
+    if (pod.net !== null && pod.builtNs === ns) return { name: podName(pod.key), node: pod.node }
   for (const node of world.nodes.values()) if (node.net.ns === ns) return { name: node.name, node: node.name }
   for (const [name, host] of world.externals) if (host.ns === ns) return { name, node: "" }
   return { name: ns.name, node: "" }

@@ -16,13 +16,13 @@ import { Client, PingClient, UdpEchoClient, type ArrivalModel, type ClientConfig
 import { HttpClient, HttpServer, GENERIC_RESPONSE_BYTES } from "../apps/http.ts"
 import { coreDnsParams, UPSTREAM_TTL_S_DEFAULT, type CoreDnsEnvironment, type CoreDnsParams } from "../apps/coredns.ts"
 import { NodeResolverServer } from "../apps/node-resolver.ts"
-import { startPodServers } from "../apps/images.ts"
+import { podServerPlan, startPodServers } from "../apps/images.ts"
 import { FailureReason, type ServerIdentity } from "../apps/observer.ts"
 import type { Server, ServiceTime } from "../apps/server.ts"
 import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
-import type { Pod, Service } from "../k8s/types.ts"
+import type { Deployment, Pod, Service } from "../k8s/types.ts"
 import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
 import { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
@@ -40,7 +40,14 @@ import { RuleParseCache } from "../netfilter/rule-cache.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
 import type { NodeLocalDnsAgent } from "../apps/nodelocal-agent.ts"
 import { nodeLocalDnsEvent, startNodeLocalDns } from "../apps/nodelocal-setup.ts"
-import { ScenarioIssues, type Issue, type NodeConntrackSpec, type ScenarioSpec, type WorkloadSpec } from "./spec.ts"
+import {
+  ScenarioIssues,
+  type Issue,
+  type NodeConntrackSpec,
+  type NodeSpec,
+  type ScenarioSpec,
+  type WorkloadSpec,
+} from "./spec.ts"
 import type { RaceFix } from "../netfilter/conntrack.ts"
 import { DnsRuntime, NODE_RESOLVER_HOST } from "./dns-runtime.ts"
 
@@ -58,14 +65,37 @@ export interface NodeRuntime {
   readonly proxy: KubeProxyNode
 }
 
-interface PodRuntime {
-  readonly key: string
-  /** The pod's own network (veth/ENI), or null for a hostNetwork pod, which uses its node's. */
-  readonly net: PodNet | null
-  readonly ns: NetNs
-  readonly ip: Ipv4
-  readonly node: string
-  readonly servers: Server[]
+/**
+ * A pod's runtime: its network and servers. A pod kept as a compact record (`net` not built:
+ * cni.ts PodNet) has its server indices and identity reserved but no servers yet; they start when
+ * the network is built (a packet for the pod, or a caller reading `ns`), in the state the pod's
+ * container events left them (started, or started and stopped).
+ */
+class PodRuntime {
+  readonly servers: Server[] = []
+  /** Servers waiting for the network: their identity and first reserved index; null: none. */
+  pending: { readonly pod: Pod; readonly identity: ServerIdentity; readonly indexFirst: number } | null = null
+  /** The container stopped after the pending servers "started": they start stopped. */
+  pendingStopped = false
+
+  constructor(
+    readonly key: string,
+    /** The pod's own network (veth/ENI), or null for a hostNetwork pod, which uses its node's. */
+    readonly net: PodNet | null,
+    private readonly hostNs: NetNs | null,
+    readonly ip: Ipv4,
+    readonly node: string,
+  ) {}
+
+  /** The pod's namespace (builds a lazy pod's network). */
+  get ns(): NetNs {
+    return this.net !== null ? this.net.ns : (this.hostNs as NetNs)
+  }
+
+  /** The namespace if it exists, without building it. */
+  get builtNs(): NetNs | null {
+    return this.net !== null ? this.net.builtNs : this.hostNs
+  }
 }
 
 interface WorkloadRuntime {
@@ -116,11 +146,25 @@ export class World implements ApiListener, EventHandler, AppsListener {
   private building = true
   /** The calibration profile's samplers (cluster.network.costs); null for hand-built constant specs. */
   private readonly costSamplers: CostSamplers | null
+  /** The scenario's node specs by name (the first of a name, as `find` returned): no scan per pod. */
+  private readonly nodeSpecs = new Map<string, NodeSpec>()
 
+  /** Pods kept as compact records until used (cni.ts); off when an observer sees every device. */
+  private readonly lazyPods: boolean
+  /** Lazy pods' runtimes by network, for starting their servers once built. */
+  private readonly lazyRuntimes = new Map<PodNet, PodRuntime>()
+
+  /**
+   * `options.lazyPods` (default true): pod networks and servers are built when a packet or a
+   * caller first needs them, with the ids they would have had (same results either way); false
+   * builds them when the pod gets its address (packet capture describes every device up front).
+   */
   constructor(
     readonly spec: ScenarioSpec,
     readonly seed: number,
+    options: { readonly lazyPods?: boolean } = {},
   ) {
+    this.lazyPods = options.lazyPods ?? true
     const scheduler = this.scheduler
     this.network = new Network(scheduler, seed)
     this.kindTimeline = scheduler.registerKind("cluster/timeline", this)
@@ -132,6 +176,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.workloads = spec.workloads.map((w, index) => ({ spec: w, index, clients: [], service: null, started: false }))
 
     const c = spec.cluster
+    for (const n of c.nodes) if (!this.nodeSpecs.has(n.name)) this.nodeSpecs.set(n.name, n)
     this.costSamplers = c.network.costs === undefined ? null : compileCosts(c.network.costs)
     this.clusterNet = new ClusterNetwork(this.network, {
       cni: c.cni,
@@ -139,6 +184,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       nodeCidr: c.nodeCIDR,
       podCidr: c.podCIDR,
     })
+    this.clusterNet.onPodBuilt = (net) => this.onPodNetworkBuilt(net)
     this.controlPlane = new ControlPlane(
       scheduler,
       {
@@ -212,7 +258,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const net = this.clusterNet.addNode(name, zone, ip)
     const kp = this.spec.kubeProxy
     // kube-proxy's start-up conntrack sysctls on this node (nf_conntrack_max from its CPUs).
-    const nodeSpec = this.spec.cluster.nodes.find((n) => n.name === name)
+    const nodeSpec = this.nodeSpecs.get(name)
     const sysctls = nodeConntrackSysctls(
       { ...kp.conntrack, kernelMax: kp.conntrack.max },
       nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT,
@@ -246,7 +292,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (this.costSamplers !== null)
       this.network.setNamespaceCpus(net.ns, nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
-    const labels = this.spec.cluster.nodes.find((n) => n.name === name)?.labels ?? {}
+    const labels = nodeSpec?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }
     const factory = PROXY_BACKENDS[kp.mode]
     // The scenario loader refuses modes without a backend; reaching here without one is a bug.
@@ -351,7 +397,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
         name: n.name,
         ns: n.net.ns,
         stack: n.filter,
-        cpus: c.nodes.find((x) => x.name === n.name)?.cpus ?? c.cpus ?? NODE_CPUS_DEFAULT,
+        cpus: this.nodeSpecs.get(n.name)?.cpus ?? c.cpus ?? NODE_CPUS_DEFAULT,
       })),
     })
     this.nodeLocalDns = agents
@@ -386,7 +432,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const runtime = this.pods.get(key)
     if (runtime === undefined) return
     for (const server of runtime.servers) server.stop()
-    if (runtime.net !== null) this.clusterNet.removePod(runtime.net)
+    runtime.pending = null
+    if (runtime.net !== null) {
+      this.lazyRuntimes.delete(runtime.net)
+      this.clusterNet.removePod(runtime.net)
+    }
     this.pods.delete(key)
   }
 
@@ -395,6 +445,41 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (!this.building) this.loadBalancers.noteService(namespace, name, service)
     this.notifyProxies()
   }
+
+  onDeploymentChanged(namespace: string, name: string, deployment: Deployment | undefined): void {
+    // Only a new, deleted or relabelled template changes which Deployments a selector selects.
+    const key = `${namespace}/${name}`
+    const labels = deployment === undefined ? undefined : canonicalLabels(deployment.spec.template.metadata?.labels)
+    if (this.deploymentTemplateLabels.get(key) === labels) return
+    if (labels === undefined) this.deploymentTemplateLabels.delete(key)
+    else this.deploymentTemplateLabels.set(key, labels)
+    this.deploymentsSelectedCache.clear()
+  }
+
+  /**
+   * The namespace's Deployments whose pod template a Service selector selects, in list order:
+   * listed and filtered once per selector until a Deployment is added, deleted or relabelled
+   * (a waiting workload asks every 10 ms; listing 10,000 Deployments each time is a scan per check).
+   */
+  private deploymentsSelected(namespace: string, selector: Readonly<Record<string, string>>): Deployment[] {
+    const cacheKey = `${namespace}\u0000${canonicalLabels(selector)}`
+    let names = this.deploymentsSelectedCache.get(cacheKey)
+    if (names === undefined) {
+      names = []
+      for (const d of this.controlPlane.store.list("Deployment", namespace))
+        if (matchesServiceSelector(selector, d.spec.template.metadata?.labels ?? {})) names.push(d.metadata.name)
+      this.deploymentsSelectedCache.set(cacheKey, names)
+    }
+    const out: Deployment[] = []
+    for (const name of names) {
+      const d = this.controlPlane.store.get("Deployment", namespace, name)
+      if (d !== undefined) out.push(d)
+    }
+    return out
+  }
+
+  private readonly deploymentTemplateLabels = new Map<string, string>()
+  private readonly deploymentsSelectedCache = new Map<string, string[]>()
 
   onEndpointSliceChanged(): void {
     this.notifyProxies()
@@ -419,21 +504,55 @@ export class World implements ApiListener, EventHandler, AppsListener {
       if (node === undefined) return
       if (pod.spec.hostNetwork === true) {
         // hostNetwork: the containers run in the node's network namespace, with its address.
-        runtime = { key, net: null, ns: node.net.ns, ip: node.net.ip, node: node.name, servers: [] }
+        runtime = new PodRuntime(key, null, node.net.ns, node.net.ip, node.name)
       } else {
-        const net = this.clusterNet.addPod(node.net, pod.metadata.name, ipv4(pod.status.podIP))
-        runtime = { key, net, ns: net.ns, ip: net.ip, node: node.name, servers: [] }
+        // A compact record until used: bridge CNI (the pod is reached through its node's bridge),
+        // and not CoreDNS (its server keeps timers of its own).
+        const lazy = this.lazyPods && this.spec.cluster.cni === "bridge" && !podServerPlan(pod.spec.containers).coreDns
+        const net = this.clusterNet.addPod(node.net, pod.metadata.name, ipv4(pod.status.podIP), lazy)
+        runtime = new PodRuntime(key, net, null, net.ip, node.name)
+        if (!net.isBuilt) this.lazyRuntimes.set(net, runtime)
       }
       this.pods.set(key, runtime)
     }
     if (runtime === undefined) return
-    if (running && runtime.servers.length === 0) this.startServers(pod, runtime)
-    else if (!running) for (const server of runtime.servers) server.stop()
+    if (running && runtime.servers.length === 0 && runtime.pending === null) this.startServers(pod, runtime)
+    else if (!running) {
+      for (const server of runtime.servers) server.stop()
+      if (runtime.pending !== null) runtime.pendingStopped = true
+    }
+  }
+
+  /** A lazy pod's network was built: its reserved servers start (stopped, if the container stopped). */
+  private onPodNetworkBuilt(net: PodNet): void {
+    const runtime = this.lazyRuntimes.get(net)
+    if (runtime === undefined) return
+    this.lazyRuntimes.delete(net)
+    const pending = runtime.pending
+    if (pending === null) return
+    runtime.pending = null
+    const servers = this.createServers(pending.pod, runtime, pending.identity, pending.indexFirst)
+    if (runtime.pendingStopped) for (const server of servers) server.stop()
   }
 
   /** The pod's servers, chosen by its images (apps/images.ts). */
   private startServers(pod: Pod, runtime: PodRuntime): void {
     const identity = this.identity(pod.metadata.name, runtime.ip, runtime.node)
+    if (runtime.net !== null && !runtime.net.isBuilt) {
+      // Not built yet: reserve the servers' indices (the identity is taken above, as at once).
+      const count = podServerPlan(pod.spec.containers).count
+      if (count > 0) runtime.pending = { pod, identity, indexFirst: this.apps.reserveServers(count, identity) }
+      return
+    }
+    this.createServers(pod, runtime, identity, undefined)
+  }
+
+  private createServers(
+    pod: Pod,
+    runtime: PodRuntime,
+    identity: ServerIdentity,
+    indexFirst: number | undefined,
+  ): Server[] {
     const servers = startPodServers(
       {
         host: this.apps,
@@ -448,17 +567,17 @@ export class World implements ApiListener, EventHandler, AppsListener {
             this.spec.server.cpus ??
             (this.spec.server.serviceTimePinned === undefined
               ? 0
-              : (this.spec.cluster.nodes.find((n) => n.name === runtime.node)?.cpus ??
-                this.spec.cluster.cpus ??
-                NODE_CPUS_DEFAULT)),
+              : (this.nodeSpecs.get(runtime.node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)),
         },
         rng: Rng.stream(this.seed, `pod/${runtime.key}/server`),
         dnsRng: () => Rng.stream(this.seed, `pod/${runtime.key}/coredns`),
         coreDns: () => this.coreDnsSetup(runtime.node),
       },
       pod.spec.containers,
+      indexFirst,
     )
     runtime.servers.push(...servers)
+    return servers
   }
 
   /**
@@ -466,8 +585,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
    * upstream one external round trip away and answering the scenario's external host names.
    */
   private coreDnsSetup(node: string): { params: CoreDnsParams; env: CoreDnsEnvironment } {
-    const cpus =
-      this.spec.cluster.nodes.find((n) => n.name === node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT
+    const cpus = this.nodeSpecs.get(node)?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT
     const params = coreDnsParams(this.spec.cluster.clusterDomain, cpus, 2 * this.spec.cluster.network.externalLatencyNs)
     const upstreamNames = new Map<string, Ipv4>()
     for (const host of this.externals.values()) upstreamNames.set(host.name.toLowerCase(), host.ip)
@@ -554,17 +672,13 @@ export class World implements ApiListener, EventHandler, AppsListener {
       for (const e of slice.endpoints) if (e.conditions?.ready !== false) ready++
     }
     const selector = service.spec.selector
+    // The store's label index (same pods as listing the namespace and matching the selector).
     const pods = this.controlPlane.store
-      .list("Pod", resolution.service.namespace)
-      .filter(
-        (pod) =>
-          pod.metadata.deletionTimestampNs === undefined && matchesServiceSelector(selector, pod.metadata.labels ?? {}),
-      ).length
+      .podsSelectedBy(resolution.service.namespace, selector)
+      .filter((pod) => pod.metadata.deletionTimestampNs === undefined).length
     // Pods a Deployment will create but has not yet count too (its controller reacts after a lag).
     let replicas = 0
-    for (const d of this.controlPlane.store.list("Deployment", resolution.service.namespace)) {
-      if (matchesServiceSelector(selector, d.spec.template.metadata?.labels ?? {})) replicas += d.spec.replicas ?? 1
-    }
+    for (const d of this.deploymentsSelected(resolution.service.namespace, selector)) replicas += d.spec.replicas ?? 1
     const selected = Math.max(pods, replicas)
     // A Service that selects no pod will get no endpoint: start once kube-proxy has its REJECT.
     if (ready < selected) return false
@@ -653,7 +767,17 @@ export class World implements ApiListener, EventHandler, AppsListener {
         const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
         if (deployment === undefined) return []
         const out: { name: string; ns: NetNs }[] = []
-        for (const pod of this.controlPlane.store.list("Pod", from.namespace)) {
+        // A matchLabels-only selector (the usual) selects what a Service selector of the same map
+        // does: the store's label index finds the pods, in list order, without listing the namespace.
+        const selector = deployment.spec.selector
+        const indexed =
+          selector.matchLabels !== undefined &&
+          Object.keys(selector.matchLabels).length > 0 &&
+          (selector.matchExpressions ?? []).length === 0
+        const candidates = indexed
+          ? this.controlPlane.store.podsSelectedBy(from.namespace, selector.matchLabels)
+          : this.controlPlane.store.list("Pod", from.namespace)
+        for (const pod of candidates) {
           if (!matchesSelector(deployment.spec.selector, pod.metadata.labels ?? {})) continue
           const runtime = this.pods.get(podKey(pod))
           if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name))
@@ -729,6 +853,16 @@ function arrivalModel(spec: WorkloadSpec): ArrivalModel {
     case "closedLoop":
       return { kind: "closedLoop", concurrency: a.concurrency }
   }
+}
+
+/** Labels as one comparable string (keys sorted). */
+function canonicalLabels(labels: Readonly<Record<string, string>> | undefined): string {
+  if (labels === undefined) return "{}"
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  )
 }
 
 function podKey(pod: Pod): string {

@@ -118,6 +118,11 @@ export class ControlPlane implements PodWatch {
     return this.ctx.node(name)
   }
 
+  /** Nodes kube-scheduler looked at to place pods so far (scale-shape test: per pod, not per pod x node). */
+  get schedulerNodesExamined(): number {
+    return this.kubeScheduler.nodesExamined
+  }
+
   /** True while the pod's containers run (between start and exit). */
   isContainerRunning(namespace: string, name: string): boolean {
     return this.kubelet.isContainerRunning(namespace, name)

@@ -38,6 +38,7 @@ import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { cidr, cidrAddress, cidrContains, cidrSize, formatIpv4, ipv4 } from "../wire/ipv4.ts"
 import type { Network } from "./network.ts"
 import type { Fabric, LinkOptions, NetInterface, NetNs } from "./netns.ts"
+import { Route, SharedRoutes } from "./route.ts"
 
 /**
  * The link model of a cluster (cluster/spec.ts names it NetworkSpec).
@@ -80,6 +81,8 @@ export interface ClusterNetworkOptions {
 
 export class NodeNet {
   readonly pods: PodNet[] = []
+  /** Pods of this node not built yet (bridge), by address: the bridge's FDB misses build them. */
+  readonly lazyPods = new Map<Ipv4, PodNet>()
   podIndexNext = 2
   constructor(
     readonly name: string,
@@ -93,15 +96,73 @@ export class NodeNet {
   ) {}
 }
 
+/**
+ * The ids a lazily built pod network takes (reserved when the pod got its address, in the order
+ * an eager build would have taken them): namespace, lo, eth0, the host veth and its ifIndex in
+ * the node's namespace; and the host veth's name.
+ */
+interface PodReservation {
+  readonly nsId: number
+  /** lo; eth0 = +1; host veth = +2 (addVethPair's order). */
+  readonly firstInterfaceId: number
+  readonly hostIfIndex: number
+  readonly hostVethName: string
+}
+
+/**
+ * A pod's network: its namespace, eth0 and the host end of its veth. A lazy one (addPod with
+ * `lazy`) is a compact record (name, node, address, reserved ids) until something needs the
+ * devices: a packet for its address reaching the node's bridge, or a caller reading `ns`,
+ * `eth0` or `hostVeth`. Building it then gives the same devices, ids, names and routes as
+ * building it at once, and building takes no simulated time and draws no random numbers, so
+ * nothing simulated depends on when (or whether) it happens.
+ */
 export class PodNet {
+  private built: { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface } | null = null
+
   constructor(
     readonly name: string,
     readonly node: NodeNet,
-    readonly ns: NetNs,
     readonly ip: Ipv4,
-    readonly eth0: NetInterface,
-    readonly hostVeth: NetInterface,
+    /** The network that builds it (lazy), with its reserved ids; null: built at once. */
+    private readonly builder: { readonly cluster: ClusterNetwork; readonly reservation: PodReservation } | null,
   ) {}
+
+  /** Whether the devices exist (false: a compact record). */
+  get isBuilt(): boolean {
+    return this.built !== null
+  }
+
+  /** The namespace, or null while not built (does not build it). */
+  get builtNs(): NetNs | null {
+    return this.built?.ns ?? null
+  }
+
+  get ns(): NetNs {
+    return this.build().ns
+  }
+
+  get eth0(): NetInterface {
+    return this.build().eth0
+  }
+
+  get hostVeth(): NetInterface {
+    return this.build().hostVeth
+  }
+
+  /** @internal ClusterNetwork sets the devices once built. */
+  setBuilt(ns: NetNs, eth0: NetInterface, hostVeth: NetInterface): void {
+    assert(this.built === null, `pod ${this.name}: network built twice`)
+    this.built = { ns, eth0, hostVeth }
+  }
+
+  private build(): { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface } {
+    if (this.built === null) {
+      assert(this.builder !== null, `pod ${this.name}: no network`)
+      this.builder.cluster.buildPod(this, this.builder.reservation, true)
+    }
+    return this.built as { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface }
+  }
 }
 
 export class ExternalHost {
@@ -133,8 +194,17 @@ export class ClusterNetwork {
   private externalIndexNext = 10
   private readonly externalBridge: NetInterface
   private readonly vethNames = new Set<string>()
+  /** bridge: the routes to each node's pod CIDR via its IP, shared by every node's table. */
+  private peerRoutes: SharedRoutes | null = null
   /** The profile's samplers (NetworkLinkSpec.costs); null: the constant latencies. */
   private readonly samplers: CostSamplers | null
+  /** Node of each node namespace id (a bridge FDB miss finds its lazy pods through it). */
+  private readonly nodeByNsId = new Map<number, NodeNet>()
+  /** Called when a lazy pod's network is built (its servers start then: cluster/world.ts). */
+  onPodBuilt: ((pod: PodNet) => void) | null = null
+  /** Pod networks built, and of those built late (lazy): the scale-shape test counts them. */
+  podsBuilt = 0
+  lazyPodsBuilt = 0
 
   /** Both ends of a veth pair draw their one-way latency from `dist` (each end its own stream). */
   private drawLatency(ends: readonly NetInterface[], dist: Distribution | undefined): void {
@@ -164,6 +234,10 @@ export class ClusterNetwork {
     net.addAddress(this.edgeEth0, this.edgeIp, this.nodeCidr.prefixLength)
     this.externalBridge = net.addBridge(this.edge, "ext0", spec.mtuBytes)
     net.addAddress(this.externalBridge, cidrAddress(this.externalCidr, 1), this.externalCidr.prefixLength)
+    net.bridgeMiss = (bridge, address) => {
+      const pod = this.nodeByNsId.get(bridge.ns.id)?.lazyPods.get(address)
+      return pod === undefined ? undefined : pod.hostVeth
+    }
   }
 
   private fabricLink(): Omit<LinkOptions, "latencyNs"> {
@@ -231,15 +305,20 @@ export class ClusterNetwork {
       this.drawLatency([bridge], this.samplers?.bridgeHopNs)
       net.addAddress(bridge, cidrAddress(podCidr, 1), podCidr.prefixLength)
       node = new NodeNet(name, zone, ns, address, eth0, podCidr, bridge)
-      for (const other of this.nodes) {
-        net.addRoute(other.ns, podCidr, other.eth0, address)
-        net.addRoute(ns, other.podCidr as Cidr, eth0, other.ip)
-      }
+      // Every node routes every other node's pod CIDR via that node (host-gw): one shared route per
+      // node, seen by all nodes' tables (route.ts SharedRoutes), not nodes x nodes copies. The
+      // routes go via eth0, the same ifIndex in every node namespace (created right after lo).
+      const peers = this.peerRoutes ?? new SharedRoutes(this.nodePodPrefixLength)
+      this.peerRoutes = peers
+      assert(peers.routes.length === 0 || peers.routes[0].ifIndex === eth0.ifIndex, "node eth0 ifIndex differs")
+      ns.routes.attachShared(peers)
+      peers.add(new Route(podCidr, eth0.ifIndex, address, 0, 0))
       net.addRoute(this.edge, podCidr, this.edgeEth0, address)
     } else {
       node = new NodeNet(name, zone, ns, address, eth0, null, null)
     }
     this.nodes.push(node)
+    this.nodeByNsId.set(ns.id, node)
     return node
   }
 
@@ -257,10 +336,14 @@ export class ClusterNetwork {
     return name
   }
 
-  /** A pod on `node` (namespace `pod/<name>`); `ip` defaults to the next free address. */
-  addPod(node: NodeNet, name: string, ip?: Ipv4): PodNet {
+  /**
+   * A pod on `node` (namespace `pod/<name>`); `ip` defaults to the next free address. `lazy`
+   * (bridge only): the address, names and ids are taken now, the devices built when first needed
+   * (PodNet); aws-vpc pods are always built at once (their address lives in the fabric and a host
+   * route, not only in the bridge's FDB).
+   */
+  addPod(node: NodeNet, name: string, ip?: Ipv4, lazy = false): PodNet {
     const net = this.net
-    const ns = net.createNamespace(`pod/${name}`)
     let pod: PodNet
     const latencyNs = this.options.network.sameNodeLatencyNs
     if (this.options.cni === "bridge") {
@@ -271,20 +354,20 @@ export class ClusterNetwork {
         assert(node.podIndexNext < cidrSize(podCidr) - 1, `node ${node.name}: pod CIDR exhausted`)
         address = cidrAddress(podCidr, node.podIndexNext++)
       }
+      // Ids in the order an immediate build takes them: namespace, lo, eth0, host veth.
+      const reservation: PodReservation = {
+        nsId: net.reserveNamespace(),
+        firstInterfaceId: net.reserveInterfaces(3),
+        hostIfIndex: net.reserveIfIndex(node.ns),
+        hostVethName: "",
+      }
       this.claim(address, podCidr, `pod ${name}`)
-      const [eth0, host] = net.addVethPair(
-        ns,
-        "eth0",
-        node.ns,
-        this.hostVethName("veth", name, 8),
-        this.vethLink(latencyNs),
-      )
-      this.drawLatency([eth0, host], this.samplers?.vethHopNs)
-      net.addAddress(eth0, address, podCidr.prefixLength)
-      net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
-      net.attachToBridge(node.bridge as NetInterface, host, address)
-      pod = new PodNet(name, node, ns, address, eth0, host)
+      const withName = { ...reservation, hostVethName: this.hostVethName("veth", name, 8) }
+      pod = new PodNet(name, node, address, { cluster: this, reservation: withName })
+      node.lazyPods.set(address, pod)
+      if (!lazy) this.buildPod(pod, withName, false)
     } else {
+      const ns = net.createNamespace(`pod/${name}`)
       const address = ip ?? this.allocateSubnetAddress()
       this.claim(address, this.nodeCidr, `pod ${name}`)
       const [eth0, host] = net.addVethPair(
@@ -300,17 +383,57 @@ export class ClusterNetwork {
       net.addRoute(ns, "0.0.0.0/0", eth0, AWS_POD_GATEWAY)
       net.addRoute(node.ns, { address, prefixLength: 32, mask: 0xffffffff }, host)
       net.addFabricNeighbour(this.fabric, address, node.eth0)
-      pod = new PodNet(name, node, ns, address, eth0, host)
+      pod = new PodNet(name, node, address, null)
+      pod.setBuilt(ns, eth0, host)
+      this.podsBuilt++
     }
     node.pods.push(pod)
     return pod
   }
 
+  /** Builds a bridge pod's devices under its reserved ids (addPod, or a lazy pod's first use). */
+  buildPod(pod: PodNet, reservation: PodReservation, late: boolean): void {
+    const net = this.net
+    const node = pod.node
+    const podCidr = node.podCidr as Cidr
+    const lazy = node.lazyPods.get(pod.ip) === pod
+    assert(lazy, `pod ${pod.name}: not waiting to be built`)
+    node.lazyPods.delete(pod.ip)
+    const id = reservation.firstInterfaceId
+    const ns = net.createNamespace(`pod/${pod.name}`, {}, { nsId: reservation.nsId, loId: id })
+    const [eth0, host] = net.addVethPair(
+      ns,
+      "eth0",
+      node.ns,
+      reservation.hostVethName,
+      this.vethLink(this.options.network.sameNodeLatencyNs),
+      { a: { id: id + 1, ifIndex: ns.interfaces.length }, b: { id: id + 2, ifIndex: reservation.hostIfIndex } },
+    )
+    this.drawLatency([eth0, host], this.samplers?.vethHopNs)
+    net.addAddress(eth0, pod.ip, podCidr.prefixLength)
+    net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
+    net.attachToBridge(node.bridge as NetInterface, host, pod.ip)
+    pod.setBuilt(ns, eth0, host)
+    this.podsBuilt++
+    if (late) {
+      this.lazyPodsBuilt++
+      this.onPodBuilt?.(pod)
+    }
+  }
+
   /** Deletes a pod's network: its veth goes down, routes/FDB/fabric entries are removed, the address is freed. */
   removePod(pod: PodNet): void {
+    const node = pod.node
+    if (!pod.isBuilt) {
+      // Never built: nothing to take down; its address and FDB claim go.
+      if (node.lazyPods.get(pod.ip) === pod) node.lazyPods.delete(pod.ip)
+      this.usedAddresses.delete(pod.ip)
+      const at = node.pods.indexOf(pod)
+      if (at >= 0) node.pods.splice(at, 1)
+      return
+    }
     pod.eth0.up = false
     pod.hostVeth.up = false
-    const node = pod.node
     if (node.bridge !== null) node.bridge.bridgePorts?.delete(pod.ip)
     else {
       node.ns.routes.remove({ address: pod.ip, prefixLength: 32, mask: 0xffffffff }, pod.hostVeth.ifIndex)

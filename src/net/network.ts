@@ -92,6 +92,11 @@ export class Network implements EventHandler, NetIo {
   readonly counters = new NetCounters()
   observer: NetObserver | null = null
   capture: PacketCapture | null = null
+  /**
+   * A bridge's FDB has no port for an address: the CNI may build the device behind it now (a pod
+   * kept as a compact record until a packet needs it, cni.ts) and return its port; null = none.
+   */
+  bridgeMiss: ((bridge: NetInterface, address: Ipv4) => NetInterface | undefined) | null = null
   readonly namespaces: NetNs[] = []
   /** interfaces[id] for every interface of every namespace. */
   readonly interfaces: NetInterface[] = []
@@ -124,29 +129,77 @@ export class Network implements EventHandler, NetIo {
 
   // ---------------------------------------------------------------- building
 
-  createNamespace(name: string, options: { readonly ipForward?: boolean } = {}): NetNs {
+  /**
+   * `reserved`: create the namespace (and its lo) under ids reserved earlier (reserveNamespace,
+   * reserveInterfaces), so a namespace built late (a pod's, when a packet first needs it; cni.ts)
+   * has the ids, and so the events, it would have had if built when reserved.
+   */
+  createNamespace(
+    name: string,
+    options: { readonly ipForward?: boolean } = {},
+    reserved?: { readonly nsId: number; readonly loId: number },
+  ): NetNs {
     const ns = new NetNs(
-      this.namespaces.length,
+      reserved?.nsId ?? this.namespaces.length,
       name,
       options.ipForward ?? false,
       Rng.stream(this.seed, `net/ns/${name}/ports`),
       Rng.stream(this.seed, `net/ns/${name}/tcp-isn`),
     )
-    this.namespaces.push(ns)
-    const lo = this.addInterface(ns, "lo", InterfaceKind.LOOPBACK, {
-      latencyNs: this.params.loopbackLatencyNs,
-      bandwidthBitsPerSecond: 0,
-      mtuBytes: this.params.loopbackMtuBytes,
-      lossPartsPerMillion: 0,
-      queuePacketsMax: 1 << 16,
-    })
+    if (reserved === undefined) this.namespaces.push(ns)
+    else {
+      assert(this.namespaces[reserved.nsId] === undefined, "namespace id not reserved or already used")
+      this.namespaces[reserved.nsId] = ns
+    }
+    const lo = this.addInterface(
+      ns,
+      "lo",
+      InterfaceKind.LOOPBACK,
+      {
+        latencyNs: this.params.loopbackLatencyNs,
+        bandwidthBitsPerSecond: 0,
+        mtuBytes: this.params.loopbackMtuBytes,
+        lossPartsPerMillion: 0,
+        queuePacketsMax: 1 << 16,
+      },
+      reserved === undefined ? undefined : { id: reserved.loId, ifIndex: LOOPBACK_IFINDEX },
+    )
     assert(lo.ifIndex === LOOPBACK_IFINDEX)
     lo.address = 0x7f000001
     lo.prefixLength = 8
     return ns
   }
 
-  private addInterface(ns: NetNs, name: string, kind: InterfaceKind, link: LinkOptions): NetInterface {
+  /**
+   * Ids for a namespace created later (createNamespace's `reserved`): the slot stays empty (a hole
+   * in `namespaces`) until then. Nothing addresses a reserved id before its namespace exists.
+   */
+  reserveNamespace(): number {
+    const id = this.namespaces.length
+    this.namespaces.length = id + 1
+    return id
+  }
+
+  /** `count` consecutive interface ids for interfaces created later; returns the first. */
+  reserveInterfaces(count: number): number {
+    const id = this.interfaces.length
+    this.interfaces.length = id + count
+    return id
+  }
+
+  /** The next ifIndex of `ns`, for an interface created later (a null slot until then). */
+  reserveIfIndex(ns: NetNs): number {
+    ns.interfaces.push(null)
+    return ns.interfaces.length - 1
+  }
+
+  private addInterface(
+    ns: NetNs,
+    name: string,
+    kind: InterfaceKind,
+    link: LinkOptions,
+    reserved?: { readonly id: number; readonly ifIndex: number },
+  ): NetInterface {
     assert(ns.interfaceByName(name) === null, `${ns.name}: interface ${name} exists`)
     assert(Number.isSafeInteger(link.latencyNs) && link.latencyNs >= 0, `bad latency ${link.latencyNs}`)
     assert(
@@ -159,17 +212,43 @@ export class Network implements EventHandler, NetIo {
         link.lossPartsPerMillion <= 1_000_000,
       "loss in ppm",
     )
-    const iface = new NetInterface(this.interfaces.length, ns, ns.interfaces.length, name, kind, link)
+    if (reserved !== undefined) {
+      assert(this.interfaces[reserved.id] === undefined, "interface id not reserved or already used")
+      assert(
+        reserved.ifIndex === ns.interfaces.length || ns.interfaces[reserved.ifIndex] === null,
+        "ifIndex not reserved",
+      )
+    }
+    const iface = new NetInterface(
+      reserved?.id ?? this.interfaces.length,
+      ns,
+      reserved?.ifIndex ?? ns.interfaces.length,
+      name,
+      kind,
+      link,
+    )
     if (link.lossPartsPerMillion > 0) iface.lossRng = Rng.stream(this.seed, `net/link/${ns.name}/${name}/loss`)
-    this.interfaces.push(iface)
-    ns.interfaces.push(iface)
+    if (reserved === undefined) this.interfaces.push(iface)
+    else this.interfaces[reserved.id] = iface
+    if (reserved === undefined || reserved.ifIndex === ns.interfaces.length) ns.interfaces.push(iface)
+    else ns.interfaces[reserved.ifIndex] = iface
     return iface
   }
 
   /** `ip link add nameA type veth peer name nameB`, the two ends in nsA and nsB; both directions share `link`. */
-  addVethPair(nsA: NetNs, nameA: string, nsB: NetNs, nameB: string, link: LinkOptions): [NetInterface, NetInterface] {
-    const a = this.addInterface(nsA, nameA, InterfaceKind.VETH, link)
-    const b = this.addInterface(nsB, nameB, InterfaceKind.VETH, link)
+  addVethPair(
+    nsA: NetNs,
+    nameA: string,
+    nsB: NetNs,
+    nameB: string,
+    link: LinkOptions,
+    reserved?: {
+      readonly a: { readonly id: number; readonly ifIndex: number }
+      readonly b: { readonly id: number; readonly ifIndex: number }
+    },
+  ): [NetInterface, NetInterface] {
+    const a = this.addInterface(nsA, nameA, InterfaceKind.VETH, link, reserved?.a)
+    const b = this.addInterface(nsB, nameB, InterfaceKind.VETH, link, reserved?.b)
     a.peer = b
     b.peer = a
     return [a, b]
@@ -658,7 +737,9 @@ export class Network implements EventHandler, NetIo {
       }
       case InterfaceKind.BRIDGE: {
         if (p.totalBytes > iface.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, iface.ns)
-        const port = (iface.bridgePorts as IntMap<NetInterface>).get(nextHop)
+        let port = (iface.bridgePorts as IntMap<NetInterface>).get(nextHop)
+        // Not in the FDB: a pod whose network is built on first use (cni.ts) is built now.
+        if (port === undefined && this.bridgeMiss !== null) port = this.bridgeMiss(iface, nextHop)
         if (port === undefined) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
         tx = port
         to = port.peer as NetInterface

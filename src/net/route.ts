@@ -5,6 +5,11 @@
  *
  * Lookup cost does not grow with the number of routes: one IntMap per prefix length in use, probed from
  * the longest length down (a node with 1,000 per-node pod CIDR routes does one or two probes).
+ *
+ * The routes every node of a cluster has to the other nodes' pod CIDRs (`<podCIDR> via <nodeIP> dev
+ * eth0`, host-gw) are the same objects on every node: they live once in a SharedRoutes that each
+ * node's table consults after its own routes of that prefix length, instead of nodes x nodes copies
+ * (25 million routes at 5,000 nodes). Same answers and the same `ip route` listing as per-node copies.
  */
 import { assert } from "../sim/assert.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
@@ -24,26 +29,92 @@ export class Route {
   ) {}
 }
 
-export class RoutingTable {
+/**
+ * Routes of one prefix length that several tables hold alike (cni.ts: every node's routes to the
+ * other nodes' pod CIDRs, all via eth0). Immutable per route; a table sees every route here except
+ * those its own routes of the same prefix shadow (a node's own pod CIDR is its cni0 connected route).
+ */
+export class SharedRoutes {
+  /** In the order added (the order `ip route` lists them). */
   readonly routes: Route[] = []
+  readonly byAddress = new IntMap<Route>()
+  constructor(readonly prefixLength: number) {}
+
+  add(route: Route): void {
+    assert(route.prefix.prefixLength === this.prefixLength, "shared route of another prefix length")
+    assert(!this.byAddress.has(route.prefix.address), "shared route prefix added twice")
+    this.routes.push(route)
+    this.byAddress.set(route.prefix.address, route)
+  }
+}
+
+export class RoutingTable {
+  /** The table's own routes (shared ones are listed among them at `sharedAt`). */
+  readonly routes: Route[] = []
+  private shared: SharedRoutes | null = null
+  /** Prefix length of `shared` (-1: none), compared per probed length in lookup. */
+  private sharedLength = -1
+  /** Index in `routes` where the shared routes are listed (they were "added" at that point). */
+  private sharedAt = 0
   /** Prefix lengths in use, longest first. */
   private lengths: number[] = []
   private masks: number[] = []
   /** byLength[prefixLength]: network address -> best route for that prefix. */
   private readonly byLength: (IntMap<Route> | null)[] = new Array<IntMap<Route> | null>(33).fill(null)
 
-  add(route: Route): void {
-    let map = this.byLength[route.prefix.prefixLength]
+  private mapOf(prefixLength: number): IntMap<Route> {
+    let map = this.byLength[prefixLength]
     if (map === null) {
       map = new IntMap()
-      this.byLength[route.prefix.prefixLength] = map
-      this.lengths.push(route.prefix.prefixLength)
+      this.byLength[prefixLength] = map
+      this.lengths.push(prefixLength)
       this.lengths.sort((x, y) => y - x)
       this.masks = this.lengths.map((n) => (n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0))
     }
+    return map
+  }
+
+  add(route: Route): void {
+    const map = this.mapOf(route.prefix.prefixLength)
     this.routes.push(route)
+    this.index(map, route)
+  }
+
+  private index(map: IntMap<Route>, route: Route): void {
     const current = map.get(route.prefix.address)
+    // A shared route counts as added when the table attached the shared set: it wins over a later
+    // own route of the same prefix unless that one has a lower metric (as a per-table copy would).
+    if (current === undefined && this.shared !== null && route.prefix.prefixLength === this.sharedLength) {
+      const shared = this.shared.byAddress.get(route.prefix.address)
+      if (shared !== undefined && shared.metric <= route.metric) return
+    }
     if (current === undefined || route.metric < current.metric) map.set(route.prefix.address, route)
+  }
+
+  /**
+   * The table also holds `shared`'s routes, as if added now (after its current routes, which win
+   * over shared routes of the same prefix, as a node's cni0 route over its own pod CIDR's entry).
+   */
+  attachShared(shared: SharedRoutes): void {
+    assert(this.shared === null, "routing table already has shared routes")
+    this.shared = shared
+    this.sharedLength = shared.prefixLength
+    this.sharedAt = this.routes.length
+    this.mapOf(shared.prefixLength)
+  }
+
+  /** Shared routes this table sees (those its own routes of the same prefix do not shadow). */
+  private visibleShared(): Route[] {
+    if (this.shared === null) return []
+    const own = this.byLength[this.sharedLength] as IntMap<Route>
+    const out: Route[] = []
+    for (const r of this.shared.routes) {
+      // An own route of the prefix from before the attach means the shared one is this table's own
+      // entry (a node's own pod CIDR, on cni0), which per-table copies never held: not listed.
+      const mine = own.get(r.prefix.address)
+      if (mine === undefined || this.routes.indexOf(mine) >= this.sharedAt) out.push(r)
+    }
+    return out
   }
 
   /** Removes every route for `prefix` on `ifIndex` (any via). Returns how many were removed. Build-time only. */
@@ -57,11 +128,21 @@ export class RoutingTable {
         ),
     )
     const removed = this.routes.length - kept.length
+    let sharedAt = 0
+    for (let i = 0; i < this.sharedAt; i++) if (kept.includes(this.routes[i])) sharedAt++
     this.routes.length = 0
     this.lengths = []
     this.masks = []
     this.byLength.fill(null)
-    for (const r of kept) this.add(r)
+    const shared = this.shared
+    this.shared = null
+    this.sharedLength = -1
+    this.sharedAt = 0
+    for (let i = 0; i < kept.length; i++) {
+      if (shared !== null && i === sharedAt) this.attachShared(shared)
+      this.add(kept[i])
+    }
+    if (shared !== null && this.shared === null) this.attachShared(shared)
     return removed
   }
 
@@ -69,15 +150,21 @@ export class RoutingTable {
   lookup(address: Ipv4): Route | null {
     const lengths = this.lengths
     for (let i = 0; i < lengths.length; i++) {
-      const route = (this.byLength[lengths[i]] as IntMap<Route>).get((address & this.masks[i]) >>> 0)
+      const network = (address & this.masks[i]) >>> 0
+      const route = (this.byLength[lengths[i]] as IntMap<Route>).get(network)
       if (route !== undefined) return route
+      if (lengths[i] === this.sharedLength) {
+        const shared = (this.shared as SharedRoutes).byAddress.get(network)
+        if (shared !== undefined) return shared
+      }
     }
     return null
   }
 
   /** `ip route` style listing, for tests and traces. */
   format(interfaceName: (ifIndex: number) => string): string[] {
-    return this.routes.map((r) => {
+    const all = [...this.routes.slice(0, this.sharedAt), ...this.visibleShared(), ...this.routes.slice(this.sharedAt)]
+    return all.map((r) => {
       assert(r.ifIndex >= 0, "route without device")
       const dst =
         r.prefix.prefixLength === 0

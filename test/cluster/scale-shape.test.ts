@@ -72,3 +72,71 @@ describe("cluster scale: per-Service work is shared between nodes", () => {
     expect(large.linesShared).toBeGreaterThan(small.linesShared)
   })
 })
+
+interface PodShape {
+  readonly fingerprint: string
+  readonly completed: number
+  readonly pods: number
+  readonly podNetworksBuilt: number
+  readonly namespaces: number
+  readonly nodeRoutes: number
+  readonly nodesExamined: number
+  readonly nodesListed: number
+}
+
+/** Nodes, pods that carry no traffic (bare), a few clients: what gets built, scanned and routed. */
+function podShape(nodes: number, lazyPods: boolean): PodShape {
+  const spec = specFromText(
+    clusterScaleYaml({
+      nodes,
+      services: 4,
+      pods: 4,
+      clients: 2,
+      workloads: 2,
+      count: 2,
+      duration: "2s",
+      barePods: 30,
+    }),
+  )
+  const world = new World(spec, spec.seed, { lazyPods })
+  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  let completed = 0
+  for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
+  let namespaces = 0
+  for (const ns of world.network.namespaces) if (ns !== undefined) namespaces++
+  let nodeRoutes = 0
+  for (const n of world.nodes.values()) nodeRoutes += n.net.ns.routes.routes.length
+  return {
+    fingerprint: world.scheduler.fingerprint(),
+    completed,
+    pods: world.controlPlane.store.count("Pod"),
+    podNetworksBuilt: world.clusterNet.podsBuilt,
+    namespaces,
+    nodeRoutes,
+    nodesExamined: world.controlPlane.schedulerNodesExamined,
+    nodesListed: world.controlPlane.store.listedObjects.Node,
+  }
+}
+
+describe("cluster scale: pods, routes and placement cost what carries traffic", () => {
+  it("builds only the pods packets reach, with the results of building all; routes and placement per node, per pod", () => {
+    const lazy = podShape(6, true)
+    const eager = podShape(6, false)
+    // Same simulation either way (pod networks are built under reserved ids, servers at reserved indices).
+    expect(lazy.fingerprint).toBe(eager.fingerprint)
+    expect(lazy.completed).toBe(eager.completed)
+    expect(lazy.completed).toBeGreaterThan(0)
+    // 4 echo pods + 30 bare + 2 clients: eager builds all; lazy only the clients and the echo pods
+    // the requests reached (the bare pods are never built).
+    expect(eager.podNetworksBuilt).toBe(lazy.pods)
+    expect(lazy.podNetworksBuilt).toBeLessThanOrEqual(2 + 4)
+    expect(lazy.namespaces).toBe(eager.namespaces - (eager.podNetworksBuilt - lazy.podNetworksBuilt))
+    // Each node holds its own few routes; the routes to the other nodes' pod CIDRs are shared
+    // (nodes x nodes per-node copies would be 6 x 5 more).
+    const perNode = lazy.nodeRoutes / 6
+    expect(perNode).toBeLessThanOrEqual(4)
+    // kube-scheduler: one node looked at per placement (the heap's top), the node list read once.
+    expect(lazy.nodesExamined).toBe(lazy.pods)
+    expect(lazy.nodesListed).toBe(6)
+  })
+})

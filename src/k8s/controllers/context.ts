@@ -188,9 +188,23 @@ export class ControllerContext {
     return this.scheduler.nowNs
   }
 
+  /**
+   * The node's info (the first of that name in nodeInfos, as a scan finds it), through a map kept
+   * in step with nodeInfos (admission appends to it): the kubelet and the EndpointSlice controller
+   * ask per pod, so a scan would cost pods x nodes.
+   */
   node(name: string): NodeInfo | undefined {
-    return this.nodeInfos.find((n) => n.name === name)
+    const byName = this.nodeInfoByName
+    for (let i = this.nodeInfosIndexed; i < this.nodeInfos.length; i++) {
+      const info = this.nodeInfos[i]
+      if (!byName.has(info.name)) byName.set(info.name, info)
+    }
+    this.nodeInfosIndexed = this.nodeInfos.length
+    return byName.get(name)
   }
+
+  private readonly nodeInfoByName = new Map<string, NodeInfo>()
+  private nodeInfosIndexed = 0
 
   rng(name: string): Rng {
     let rng = this.rngs.get(name)
