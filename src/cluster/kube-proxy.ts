@@ -286,11 +286,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
     const result = this.proxier.sync(nowNs, services, slices)
     const stack = this.stack
     const work = iptablesSyncWork(result.restoreLines, {
-      tableRules: (table) => {
-        let rules = 0
-        for (const chain of stack.table(tableIdOf(table)).chains) rules += chain.rules.length
-        return rules
-      },
+      tableRules: (table) => stack.table(tableIdOf(table)).ruleCount,
       chainRules: (table, chain) => stack.table(tableIdOf(table)).chain(chain)?.rules.length ?? 0,
     })
     return {

@@ -3,13 +3,13 @@
  *
  * Every node's kube-proxy restores largely the same rule lines (KUBE-SERVICES, the per-Service
  * chains); parsing each line once per cluster instead of once per node and sync saves most of a
- * restore's wall time. A node's table still holds its own Rule (`Rule.copy`: own packet and byte
- * counters), sharing the parsed matches, target and tokens. Only rules whose matches hold no state
- * are shared: `recent` (a node's lists), `nfacct` (a node's counters), `set` (a node's ipsets) and
+ * restore's wall time. Rules are immutable (a node's counters are its own: counters.ts), so every
+ * node's chains hold the same Rule object. Only rules whose matches hold no state are shared: `recent` (a node's lists), `nfacct` (a node's counters), `set` (a node's ipsets) and
  * `statistic --mode nth` (a per-rule packet count) are parsed per node, as before. Same tables,
  * same results either way; only wall time and memory differ.
  */
 import type { Rule } from "./rule.ts"
+import type { CounterCarry, Table } from "./table.ts"
 import { NfacctMatch } from "./ext/xt_nfacct.ts"
 import { RecentMatch } from "./ext/xt_recent.ts"
 import { SetMatch } from "./ext/xt_set.ts"
@@ -20,7 +20,75 @@ export interface CachedRule {
   readonly rule: Rule
 }
 
+/**
+ * One restored block: `lines` (from `*table` to `COMMIT`) restored onto `before` gave `table`.
+ * Kept only when every rule of the block is stateless, so the result is the same on every node.
+ */
+export interface RestoredBlock {
+  readonly before: Table
+  readonly lines: readonly string[]
+  readonly noflush: boolean
+  readonly counters: boolean
+  readonly indexThreshold: number
+  readonly table: Table
+  readonly carries: readonly CounterCarry[]
+}
+
+/**
+ * Restored blocks kept (most recently used last). Nodes restore the same blocks at about the same
+ * time (each sync's input goes to every node with the same view), so a few suffice; a miss only
+ * costs the restore itself. Each kept block holds its table alive, hence the small bound.
+ */
+const RESTORED_BLOCKS_KEPT = 16
+
 export class RuleParseCache {
+  private restoredBlocks: RestoredBlock[] = []
+  /** Blocks served from `restoredBlocks` (a node took another node's table). */
+  blocksShared = 0
+  /** Blocks restored and kept for the other nodes. */
+  blocksRestored = 0
+
+  /** The table another stack got by restoring lines[start..end] onto `before`, if kept. */
+  restored(
+    before: Table,
+    lines: readonly string[],
+    start: number,
+    end: number,
+    options: { readonly noflush?: boolean; readonly counters?: boolean },
+    indexThreshold: number,
+  ): RestoredBlock | undefined {
+    const blocks = this.restoredBlocks
+    for (let b = blocks.length - 1; b >= 0; b--) {
+      const block = blocks[b]
+      if (
+        block.before !== before ||
+        block.lines.length !== end - start + 1 ||
+        block.noflush !== (options.noflush === true) ||
+        block.counters !== (options.counters === true) ||
+        block.indexThreshold !== indexThreshold
+      )
+        continue
+      const kept = block.lines
+      let same = true
+      for (let i = 0; i < kept.length && same; i++) same = kept[i] === lines[start + i]
+      if (!same) continue
+      this.blocksShared++
+      if (b !== blocks.length - 1) {
+        blocks.splice(b, 1)
+        blocks.push(block)
+      }
+      return block
+    }
+    return undefined
+  }
+
+  /** Keeps a restored block for the other stacks. */
+  remember(block: RestoredBlock): void {
+    this.blocksRestored++
+    this.restoredBlocks.push(block)
+    if (this.restoredBlocks.length > RESTORED_BLOCKS_KEPT) this.restoredBlocks.shift()
+  }
+
   /** Chain name and parsed rule by the `-A CHAIN ...` line (as the restore input spells it). */
   private readonly rules = new Map<string, CachedRule>()
   /** Lines parsed (cache misses, shared or not). */
