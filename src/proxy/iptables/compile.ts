@@ -418,10 +418,8 @@ export function compileIptablesServicePorts(
     // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
     const chainsWritten = fullSync || changed.has(svcPort.namespacedName)
     if (chainsWritten) {
-      for (const chain of fragment.natChains) {
-        natChains.push(chainLine(chain))
-        declaredNatChains.push(chain)
-      }
+      for (const line of fragment.natChainLines) natChains.push(line)
+      for (const chain of fragment.natChains) declaredNatChains.push(chain)
       for (const line of fragment.natChainRules) natRules.push(line)
     }
     for (const chain of fragment.natChains) activeNatChains.add(chain)
@@ -517,6 +515,8 @@ export interface ServicePortFragment {
   readonly natTopRules: readonly string[]
   /** Its own nat chains (SVC, SVL, EXT, FW, SEP), in declaration order. */
   readonly natChains: readonly string[]
+  /** Their `:CHAIN - [0:0]` declarations. */
+  readonly natChainLines: readonly string[]
   /** The rules of its own nat chains (written on full syncs and when the Service changed). */
   readonly natChainRules: readonly string[]
   /** The view with chainsWritten true. */
@@ -544,8 +544,23 @@ const configKeys = new WeakMap<IptablesConfig, string>()
  */
 export class IptablesFragments {
   private readonly byPort = new WeakMap<ServicePortInfo, Map<string, ServicePortFragment>>()
+  /**
+   * One string per distinct line: fragments of different views of a port (a node hosting one of
+   * its endpoints, one that does not) mostly hold equal lines, and nodes' restore inputs are then
+   * compared line by line (rule-cache.ts `restored`) by pointer instead of by content.
+   */
+  private readonly lines = new Map<string, string>()
   /** Fragments compiled (cache misses). */
   compiled = 0
+
+  private intern(list: readonly string[]): string[] {
+    return list.map((line) => {
+      const kept = this.lines.get(line)
+      if (kept !== undefined) return kept
+      this.lines.set(line, line)
+      return line
+    })
+  }
 
   get(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
     let zoneHints = false
@@ -566,7 +581,16 @@ export class IptablesFragments {
     let fragment = byKey.get(key)
     if (fragment === undefined) {
       this.compiled++
-      fragment = compileServicePortFragment(svcPort, context)
+      const compiled = compileServicePortFragment(svcPort, context)
+      fragment = {
+        filterRules: this.intern(compiled.filterRules),
+        natTopRules: this.intern(compiled.natTopRules),
+        natChains: this.intern(compiled.natChains),
+        natChainLines: this.intern(compiled.natChainLines),
+        natChainRules: this.intern(compiled.natChainRules),
+        view: compiled.view,
+        unwrittenView: () => compiled.unwrittenView(),
+      }
       byKey.set(key, fragment)
     }
     return fragment
@@ -788,6 +812,7 @@ function compileServicePortFragment(svcPort: ServicePortInfo, context: FragmentC
     filterRules,
     natTopRules,
     natChains: svcNatChains,
+    natChainLines: svcNatChains.map(chainLine),
     natChainRules: svcNatRules,
     view,
     unwrittenView() {
