@@ -26,7 +26,10 @@ export interface CachedRule {
  */
 export interface RestoredBlock {
   readonly before: Table
-  readonly lines: readonly string[]
+  /** The input the block was read from, and its first (`*table`) and last (`COMMIT`) lines. */
+  readonly source: readonly string[]
+  readonly start: number
+  readonly end: number
   readonly noflush: boolean
   readonly counters: boolean
   readonly indexThreshold: number
@@ -62,16 +65,19 @@ export class RuleParseCache {
       const block = blocks[b]
       if (
         block.before !== before ||
-        block.lines.length !== end - start + 1 ||
+        block.end - block.start !== end - start ||
         block.noflush !== (options.noflush === true) ||
         block.counters !== (options.counters === true) ||
         block.indexThreshold !== indexThreshold
       )
         continue
-      const kept = block.lines
-      let same = true
-      for (let i = 0; i < kept.length && same; i++) same = kept[i] === lines[start + i]
-      if (!same) continue
+      // The same input array (nodes that assembled alike share it: iptables/compile.ts), or equal lines.
+      if (block.source !== lines || block.start !== start) {
+        const kept = block.source
+        let same = true
+        for (let i = 0; i <= end - start && same; i++) same = kept[block.start + i] === lines[start + i]
+        if (!same) continue
+      }
       this.blocksShared++
       if (b !== blocks.length - 1) {
         blocks.splice(b, 1)

@@ -497,7 +497,9 @@ export function restoreTables(
         if (cache !== undefined && shareable)
           cache.remember({
             before: blockBefore,
-            lines: lines.slice(blockStart, n + 1),
+            source: lines,
+            start: blockStart,
+            end: n,
             noflush: options.noflush === true,
             counters: options.counters === true,
             indexThreshold,

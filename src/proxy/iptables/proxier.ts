@@ -14,6 +14,7 @@ import { compareServicePorts, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
 import { SharedServicePorts } from "../shared-service-ports.ts"
 import { IptablesFragments } from "./compile.ts"
+import type { SyncWork } from "../sync-cost.ts"
 import { compileIptablesServicePorts } from "./compile.ts"
 import type { IptablesCompileResult, IptablesConfig } from "./compile.ts"
 
@@ -38,6 +39,8 @@ export interface SharedIptablesCompile {
   readonly servicePorts: SharedServicePorts
   readonly fragments: IptablesFragments
   readonly natChainSets: NatChainSets
+  /** Sync work of the last inputs restored onto given tables (cluster/kube-proxy.ts; small, most recent last). */
+  readonly syncWork: { lines: readonly string[]; filter: object; nat: object; work: SyncWork }[]
 }
 
 export function sharedIptablesCompile(): SharedIptablesCompile {
@@ -45,6 +48,7 @@ export function sharedIptablesCompile(): SharedIptablesCompile {
     servicePorts: new SharedServicePorts(),
     fragments: new IptablesFragments(),
     natChainSets: new NatChainSets(),
+    syncWork: [],
   }
 }
 
