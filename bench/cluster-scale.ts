@@ -195,6 +195,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rulesHeldPerNode: Math.round(rulesHeld / nodes.length),
       // Rule objects over all nodes (shared rules once), restored blocks shared, per-node counters.
       distinctRuleObjects: distinctRules.size,
+      restoreInputsAssembled: shared.fragments.inputsAssembled,
+      restoreInputsShared: shared.fragments.inputsShared,
       restoreBlocksShared: world.ruleCache.blocksShared,
       restoreBlocksRestored: world.ruleCache.blocksRestored,
       counterChainsPerNode: Number((counterChains / nodes.length).toFixed(2)),
