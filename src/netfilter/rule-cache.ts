@@ -51,21 +51,24 @@ export class RuleParseCache {
   /** Blocks restored and kept for the other nodes. */
   blocksRestored = 0
 
-  /** The table another stack got by restoring lines[start..end] onto `before`, if kept. */
+  /**
+   * The block another stack restored onto `before` from the same lines as the block starting at
+   * lines[start] (a `*table` line), if kept; the caller continues after its `COMMIT` (start +
+   * block.end - block.start).
+   */
   restored(
     before: Table,
     lines: readonly string[],
     start: number,
-    end: number,
     options: { readonly noflush?: boolean; readonly counters?: boolean },
     indexThreshold: number,
   ): RestoredBlock | undefined {
     const blocks = this.restoredBlocks
+    let end = -2
     for (let b = blocks.length - 1; b >= 0; b--) {
       const block = blocks[b]
       if (
         block.before !== before ||
-        block.end - block.start !== end - start ||
         block.noflush !== (options.noflush === true) ||
         block.counters !== (options.counters === true) ||
         block.indexThreshold !== indexThreshold
@@ -73,6 +76,8 @@ export class RuleParseCache {
         continue
       // The same input array (nodes that assembled alike share it: iptables/compile.ts), or equal lines.
       if (block.source !== lines || block.start !== start) {
+        if (end === -2) end = blockEnd(lines, start)
+        if (end < 0 || block.end - block.start !== end - start) continue
         const kept = block.source
         let same = true
         for (let i = 0; i <= end - start && same; i++) same = kept[block.start + i] === lines[start + i]
@@ -119,6 +124,15 @@ export class RuleParseCache {
   get size(): number {
     return this.rules.size
   }
+}
+
+/** Position of the `COMMIT` line ending the block that starts at `start`, or -1. */
+function blockEnd(lines: readonly string[], start: number): number {
+  for (let i = start + 1; i < lines.length; i++) {
+    const l = lines[i]
+    if (l.length <= 16 && l.trim() === "COMMIT") return i
+  }
+  return -1
 }
 
 /** No match of the rule keeps state of its own or of its stack (see the file comment). */

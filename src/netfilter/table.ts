@@ -451,13 +451,12 @@ export function restoreTables(
         if (id < 0) throw new RuleParseError(`unknown table "${name}"`)
         if (cache !== undefined) {
           // Another node restored these lines onto this very table: take its result.
-          const end = blockEnd(lines, n)
-          const memo = end < 0 ? undefined : cache.restored(staged[id], lines, n, end, options, indexThreshold)
+          const memo = cache.restored(staged[id], lines, n, options, indexThreshold)
           if (memo !== undefined) {
             staged[id] = memo.table
             committed.push(memo.table.id)
             for (const c of memo.carries) carries.push(c)
-            n = end
+            n += memo.end - memo.start
             continue
           }
         }
@@ -658,15 +657,6 @@ export function restoreTables(
   }
   if (table !== null) throw new RestoreError(tableLine, `table ${table.name} has no COMMIT`)
   return { tables: staged, committed, carries }
-}
-
-/** Position of the `COMMIT` line ending the block that starts at `start`, or -1. */
-function blockEnd(lines: readonly string[], start: number): number {
-  for (let i = start + 1; i < lines.length; i++) {
-    const l = lines[i]
-    if (l.length <= 16 && l.trim() === "COMMIT") return i
-  }
-  return -1
 }
 
 export interface SaveOptions {
