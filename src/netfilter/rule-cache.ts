@@ -9,32 +9,12 @@
  * same results either way; only wall time and memory differ.
  */
 import type { Rule } from "./rule.ts"
-import type { CounterCarry, Table } from "./table.ts"
-import { NfacctMatch } from "./ext/xt_nfacct.ts"
-import { RecentMatch } from "./ext/xt_recent.ts"
-import { SetMatch } from "./ext/xt_set.ts"
-import { StatisticMatch, StatisticMode } from "./ext/xt_statistic.ts"
+import type { RestoreCache, RestoredBlock, Table } from "./table.ts"
+import { stateless } from "./stateless.ts"
 
 export interface CachedRule {
   readonly chain: string
   readonly rule: Rule
-}
-
-/**
- * One restored block: `lines` (from `*table` to `COMMIT`) restored onto `before` gave `table`.
- * Kept only when every rule of the block is stateless, so the result is the same on every node.
- */
-export interface RestoredBlock {
-  readonly before: Table
-  /** The input the block was read from, and its first (`*table`) and last (`COMMIT`) lines. */
-  readonly source: readonly string[]
-  readonly start: number
-  readonly end: number
-  readonly noflush: boolean
-  readonly counters: boolean
-  readonly indexThreshold: number
-  readonly table: Table
-  readonly carries: readonly CounterCarry[]
 }
 
 /**
@@ -44,7 +24,7 @@ export interface RestoredBlock {
  */
 const RESTORED_BLOCKS_KEPT = 16
 
-export class RuleParseCache {
+export class RuleParseCache implements RestoreCache {
   private restoredBlocks: RestoredBlock[] = []
   /** Blocks served from `restoredBlocks` (a node took another node's table). */
   blocksShared = 0
@@ -133,13 +113,4 @@ function blockEnd(lines: readonly string[], start: number): number {
     if (l.length <= 16 && l.trim() === "COMMIT") return i
   }
   return -1
-}
-
-/** No match of the rule keeps state of its own or of its stack (see the file comment). */
-export function stateless(rule: Rule): boolean {
-  for (const m of rule.matches) {
-    if (m instanceof RecentMatch || m instanceof NfacctMatch || m instanceof SetMatch) return false
-    if (m instanceof StatisticMatch && m.mode !== StatisticMode.RANDOM) return false
-  }
-  return true
 }

@@ -17,8 +17,7 @@ import { Hook } from "../net/hooks.ts"
 import type { Rule } from "./rule.ts"
 import { formatTokens, parseRule, tokenize } from "./rule.ts"
 import type { RuleEnvironment } from "./xt.ts"
-import type { RuleParseCache } from "./rule-cache.ts"
-import { stateless } from "./rule-cache.ts"
+import { stateless } from "./stateless.ts"
 import { RuleParseError } from "./xt.ts"
 import { Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
 
@@ -309,6 +308,34 @@ function parseCounters(text: string): [number, number] | undefined {
   return m === null ? undefined : [Number(m[1]), Number(m[2])]
 }
 
+/** One restored block (rule-cache.ts keeps them): `before` + its lines gave `table`. */
+export interface RestoredBlock {
+  readonly before: Table
+  /** The input the block was read from, and its first (`*table`) and last (`COMMIT`) lines. */
+  readonly source: readonly string[]
+  readonly start: number
+  readonly end: number
+  readonly noflush: boolean
+  readonly counters: boolean
+  readonly indexThreshold: number
+  readonly table: Table
+  readonly carries: readonly CounterCarry[]
+}
+
+/** What a restore shares with other stacks' restores (rule-cache.ts RuleParseCache). */
+export interface RestoreCache {
+  lookup(line: string): { readonly chain: string; readonly rule: Rule } | undefined
+  store(line: string, chain: string, rule: Rule): void
+  restored(
+    before: Table,
+    lines: readonly string[],
+    start: number,
+    options: { readonly noflush?: boolean; readonly counters?: boolean },
+    indexThreshold: number,
+  ): RestoredBlock | undefined
+  remember(block: RestoredBlock): void
+}
+
 /** What a restore did: the new tables, the ones it committed, and how counters carry into them. */
 export interface RestoreResult {
   readonly tables: Table[]
@@ -345,7 +372,7 @@ export function restoreTables(
   options: RestoreOptions,
   env: RuleEnvironment,
   indexThreshold: number,
-  cache?: RuleParseCache,
+  cache?: RestoreCache,
 ): RestoreResult {
   const staged = current.slice()
   const committed: TableId[] = []
