@@ -383,6 +383,9 @@ export function compileIptablesServicePorts(
     key: `${largeClusterMode}|${localhostNodePorts}|${detector ?? ""}|${configKey(config)}`,
   }
   const fragments = options.fragments
+  // One string object per distinct key: fragment lookups (one per port and node) then compare it
+  // by pointer rather than by content.
+  if (fragments !== undefined) context.key = fragments.internKey(context.key)
   const views: IptablesServicePortView[] = new Array<IptablesServicePortView>(servicePorts.length)
   const list: ServicePortFragment[] = new Array<ServicePortFragment>(servicePorts.length)
   /** Partial sync: which fragments' own chains are written (null = all). */
@@ -586,7 +589,7 @@ interface FragmentContext {
   readonly detector: string | null
   readonly largeClusterMode: boolean
   /** The parts every fragment depends on, as a cache key. */
-  readonly key: string
+  key: string
 }
 
 /** One service port's share of the restore input (immutable; shared by every node that compiles it alike). */
@@ -665,6 +668,16 @@ export class IptablesFragments {
     this.inputsAssembled++
     this.inputs.push(input)
     if (this.inputs.length > ASSEMBLED_INPUTS_KEPT) this.inputs.shift()
+  }
+
+  private readonly keys = new Map<string, string>()
+
+  /** The kept string equal to `key` (a fragment context key). */
+  internKey(key: string): string {
+    const kept = this.keys.get(key)
+    if (kept !== undefined) return kept
+    this.keys.set(key, key)
+    return key
   }
 
   private intern(list: readonly string[]): string[] {
