@@ -184,9 +184,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const w of world.workloads) sent += world.collector.results(w.index, []).requests.sent
   const shared = world.sharedProxy.iptables
   let rulesHeld = 0
-  for (const n of nodes)
+  let counterChains = 0
+  const distinctRules = new Set<object>()
+  for (const n of nodes) {
     for (const t of [TableId.RAW, TableId.MANGLE, TableId.NAT, TableId.FILTER])
-      for (const c of n.filter.table(t).chains) rulesHeld += c.rules.length
+      for (const c of n.filter.table(t).chains) {
+        rulesHeld += c.rules.length
+        for (const r of c.rules) distinctRules.add(r)
+      }
+    counterChains += n.filter.counters.chains
+  }
   const pods = world.controlPlane.store.count("Pod")
   console.log(
     JSON.stringify({
@@ -216,6 +223,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rulesHeldPerNode: Math.round(rulesHeld / nodes.length),
       podNetworksBuilt: world.clusterNet.podsBuilt,
       podNetworksBuiltLate: world.clusterNet.lazyPodsBuilt,
+      // Rule objects over all nodes (shared rules once), restored blocks shared, per-node counters.
+      distinctRuleObjects: distinctRules.size,
+      restoreInputsAssembled: shared.fragments.inputsAssembled,
+      restoreInputsShared: shared.fragments.inputsShared,
+      restoreBlocksShared: world.ruleCache.blocksShared,
+      restoreBlocksRestored: world.ruleCache.blocksRestored,
+      counterChainsPerNode: Number((counterChains / nodes.length).toFixed(2)),
       fingerprint: scheduler.fingerprint(),
       loadAverage1m: loadavg()[0],
     }),

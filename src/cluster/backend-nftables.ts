@@ -25,6 +25,7 @@ import { NftablesProxier } from "../proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
+import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
 import type { SyncCostModel } from "../proxy/sync-cost.ts"
 import { NftHooks } from "../netfilter/nftables/hooks.ts"
@@ -80,11 +81,14 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     /** The cluster's ServiceCIDRs (the apiserver's default ServiceCIDR object). */
     serviceCIDRs: readonly string[],
     costModel?: SyncCostModel,
+    /** The cluster's shared service-port view (absent: the proxier builds its own; same lists). */
+    servicePorts?: SharedServicePorts,
   ) {
     const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
     this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
     this.proxier = new NftablesProxier(node, nftablesConfigFrom(spec, serviceCIDRs), {
       fullSyncPeriodNs: mode.fullSyncPeriodNs,
+      ...(servicePorts === undefined ? {} : { servicePorts }),
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
   }

@@ -263,7 +263,7 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
     private readonly stack: NetfilterStack,
     spec: KubeProxySpec,
     costModel?: SyncCostModel,
-    shared?: SharedIptablesCompile,
+    private readonly shared?: SharedIptablesCompile,
   ) {
     this.costModel = costModel ?? new IptablesSyncCostModel(spec.syncCost.iptables)
     const config = iptablesConfigFrom({
@@ -285,14 +285,23 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
   ): CompiledSync<IptablesCompileResult> {
     const result = this.proxier.sync(nowNs, services, slices)
     const stack = this.stack
-    const work = iptablesSyncWork(result.restoreLines, {
-      tableRules: (table) => {
-        let rules = 0
-        for (const chain of stack.table(tableIdOf(table)).chains) rules += chain.rules.length
-        return rules
-      },
-      chainRules: (table, chain) => stack.table(tableIdOf(table)).chain(chain)?.rules.length ?? 0,
-    })
+    const filter = stack.table(TableId.FILTER)
+    const nat = stack.table(TableId.NAT)
+    // The same input (shared by nodes that assembled alike) onto the same tables: the same work.
+    let work = this.shared?.syncWork.find(
+      (w) => w.lines === result.restoreLines && w.filter === filter && w.nat === nat,
+    )?.work
+    if (work === undefined) {
+      work = iptablesSyncWork(result.restoreLines, {
+        tableRules: (table) => stack.table(tableIdOf(table)).ruleCount,
+        chainRules: (table, chain) => stack.table(tableIdOf(table)).chain(chain)?.rules.length ?? 0,
+      })
+      const kept = this.shared?.syncWork
+      if (kept !== undefined) {
+        kept.push({ lines: result.restoreLines, filter, nat, work })
+        if (kept.length > 16) kept.shift()
+      }
+    }
     return {
       durationNs: this.costModel.durationNs(work),
       fullSync: result.fullSync,

@@ -17,6 +17,7 @@ import { Rng } from "../sim/rng.ts"
 import { IpvsBackend } from "./backend-ipvs.ts"
 import type { KubeProxySpec } from "./spec.ts"
 import { sharedIptablesCompile, type SharedIptablesCompile } from "../proxy/iptables/proxier.ts"
+import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { UserspaceBackend } from "./backend-userspace.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
@@ -49,6 +50,11 @@ export class SharedProxyState {
     if (this.iptablesCompile === null) this.iptablesCompile = sharedIptablesCompile()
     return this.iptablesCompile
   }
+
+  /** The cluster's service-port view (the same lists every mode's proxier builds per node). */
+  get servicePorts(): SharedServicePorts {
+    return this.iptables.servicePorts
+  }
 }
 
 /** The stream a node's sync durations are drawn from when a profile varies them. */
@@ -75,6 +81,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       Rng.stream(c.seed, `node/${c.node.name}/nftables/numgen`),
       c.serviceCIDRs ?? [],
       new NftablesSyncCostModel(c.spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST, syncCostRng(c)),
+      c.shared?.servicePorts,
     ),
   userspace: (c) => new UserspaceBackend(c),
   ipvs: (c) => new IpvsBackend(c),

@@ -36,7 +36,11 @@ function checkKind(m: Match): number {
   return CHECK_CALL
 }
 
-/** The parsed rule. Header fields are inline for a fast ip_packet_match. */
+/**
+ * The parsed rule. Header fields are inline for a fast ip_packet_match. Immutable once parsed, and
+ * shared by every chain (of any node) that holds the same line: a node's packet and byte counters
+ * of a rule are kept per node (counters.ts), not here.
+ */
 export class Rule {
   srcAddr = 0
   srcMask = 0
@@ -63,8 +67,6 @@ export class Rule {
   target = new Target()
   /** Tokens after `-A CHAIN`, in input order, unquoted. */
   readonly tokens: string[]
-  packets = 0
-  bytes = 0
   /** Index key parts (see ChainIndex); -1 when the rule cannot be keyed that way. */
   keyDport = -1
   keyDst = -1
@@ -72,37 +74,6 @@ export class Rule {
 
   constructor(tokens: string[]) {
     this.tokens = tokens
-  }
-
-  /**
-   * A rule equal to this one with its own (zero) counters, sharing the parsed matches, target and
-   * tokens: for rules whose matches hold no state (see `stateless`), so another node's table can
-   * hold the same rule without parsing it again.
-   */
-  copy(): Rule {
-    const c = new Rule(this.tokens)
-    c.srcAddr = this.srcAddr
-    c.srcMask = this.srcMask
-    c.srcInvert = this.srcInvert
-    c.dstAddr = this.dstAddr
-    c.dstMask = this.dstMask
-    c.dstInvert = this.dstInvert
-    c.protocol = this.protocol
-    c.protocolInvert = this.protocolInvert
-    c.inIface = this.inIface
-    c.inIfaceWildcard = this.inIfaceWildcard
-    c.inIfaceInvert = this.inIfaceInvert
-    c.outIface = this.outIface
-    c.outIfaceWildcard = this.outIfaceWildcard
-    c.outIfaceInvert = this.outIfaceInvert
-    c.matches = this.matches
-    c.checks = this.checks
-    c.checkKinds = this.checkKinds
-    c.target = this.target
-    c.keyDport = this.keyDport
-    c.keyDst = this.keyDst
-    c.keyProtocol = this.keyProtocol
-    return c
   }
 
   /** ip_packet_match + extension matches, in order. */

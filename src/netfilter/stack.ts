@@ -38,8 +38,9 @@ import { IpSetTable } from "./ipset.ts"
 import { SetMatch } from "./ext/xt_set.ts"
 import { redirectAddress } from "./ext/xt_REDIRECT.ts"
 import { RecentTable } from "./recent.ts"
-import type { Chain, RestoreOptions, SaveOptions } from "./table.ts"
-import { Table, lowerBound, restoreTables, saveTables } from "./table.ts"
+import type { Chain, RestoreOptions, SaveOptions, Table } from "./table.ts"
+import { lowerBound, pristineTables, restoreTables, saveTables } from "./table.ts"
+import { RuleCounters } from "./counters.ts"
 import type { RuleParseCache } from "./rule-cache.ts"
 
 export interface NetfilterOptions {
@@ -98,12 +99,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   lastRejectWith: RejectWith = RejectWith.ICMP_PORT_UNREACHABLE
   tracer: NetfilterTracer | null = null
   readonly conntrack: Conntrack
-  tables: Table[] = [
-    new Table(TableId.RAW),
-    new Table(TableId.MANGLE),
-    new Table(TableId.NAT),
-    new Table(TableId.FILTER),
-  ]
+  /** Immutable and shared with other stacks (table.ts); this stack's counters are `counters`. */
+  tables: Table[] = pristineTables()
+  /** This node's packet and byte counters of its rules and policies (sparse: counters.ts). */
+  readonly counters = new RuleCounters()
   /** Order tables were first restored in; save() prints them in this order. */
   readonly tableOrder: number[] = []
   readonly recentTables = new Map<string, RecentTable>()
@@ -283,7 +282,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   /** iptables-restore [--noflush]. Throws RestoreError (line number) and changes nothing on error. */
   restore(text: string | readonly string[], options: RestoreOptions = {}): void {
-    const { tables, committed } = restoreTables(
+    const { tables, committed, carries } = restoreTables(
       this.tables,
       text,
       options,
@@ -292,12 +291,13 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.ruleCache ?? undefined,
     )
     this.tables = tables
+    this.counters.carry(carries, tables)
     for (const id of committed) if (!this.tableOrder.includes(id)) this.tableOrder.push(id)
   }
 
   /** iptables-save. */
   save(options: SaveOptions = {}): string {
-    return saveTables(this.tables, this.tableOrder, options)
+    return saveTables(this.tables, this.tableOrder, options, (chain) => this.counters.of(chain))
   }
 
   table(id: TableId): Table {
@@ -426,8 +426,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         continue
       }
       rule = chain.rules[i]
-      rule.packets++
-      rule.bytes += packet.totalBytes
+      this.counters.rule(chain, i, packet.totalBytes)
       const target = rule.target
       kind = target.kind
       if (this.tracer !== null) this.tracer.rule(this.hook, table.id, chain, i, rule, kind)
@@ -487,8 +486,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   }
 
   private policy(chain: Chain, packet: Packet): Verdict {
-    chain.policyPackets++
-    chain.policyBytes += packet.totalBytes
+    this.counters.policy(chain, packet.totalBytes)
     if (this.tracer !== null)
       this.tracer.rule(
         this.hook,

@@ -17,7 +17,7 @@ import { Hook } from "../net/hooks.ts"
 import type { Rule } from "./rule.ts"
 import { formatTokens, parseRule, tokenize } from "./rule.ts"
 import type { RuleEnvironment } from "./xt.ts"
-import type { RuleParseCache } from "./rule-cache.ts"
+import { stateless } from "./stateless.ts"
 import { RuleParseError } from "./xt.ts"
 import { Policy, TABLE_NAMES, TableId, TargetKind } from "./constants.ts"
 
@@ -81,17 +81,22 @@ export function lowerBound(list: readonly number[], value: number): number {
 }
 
 export class Chain {
+  /**
+   * The rules, in order. Rules are immutable and shared (between the chains of one node's successive
+   * tables and, through the parse cache and the restore memo, between nodes); a committed chain is
+   * never changed again (a restore changes a copy, `RestoreTransaction.writable`), so every node
+   * whose table holds this chain shares it. Per-node packet and byte counters live in the node's
+   * RuleCounters (counters.ts), keyed by chain, allocated on a chain's first counted packet.
+   */
   rules: Rule[] = []
   policy: Policy = Policy.ACCEPT
-  policyPackets = 0
-  policyBytes = 0
   /** Built-in chain shown by save() (declared, has rules, or a non-default policy). */
   declared = false
   index: ChainIndex | null = null
   indexDirty = true
   /**
    * jumps[i]: for a JUMP/GOTO rule i, the index of its target chain in Table.chains; -1 otherwise.
-   * Set by Table.commit; per chain because chains are copied per restore and rules are shared.
+   * Set by Table.commit; a committed chain whose targets move is copied, not changed (commit).
    */
   jumps: Int32Array = new Int32Array(0)
 
@@ -108,11 +113,51 @@ export class Chain {
     const c = new Chain(this.name, this.builtinHook)
     c.rules = this.rules.slice()
     c.policy = this.policy
-    c.policyPackets = this.policyPackets
-    c.policyBytes = this.policyBytes
     c.declared = this.declared
     return c
   }
+
+  /** The same chain with other jump positions (its rules and index shared). */
+  withJumps(jumps: Int32Array): Chain {
+    const c = new Chain(this.name, this.builtinHook)
+    c.rules = this.rules
+    c.policy = this.policy
+    c.declared = this.declared
+    c.index = this.index
+    c.indexDirty = false
+    c.jumps = jumps
+    return c
+  }
+}
+
+/**
+ * How a node's counters carry into a chain a restore committed (RuleCounters.carry): the kernel
+ * keeps the counters of the rules a `--noflush` restore leaves in place and zeroes (or, with
+ * `--counters`, sets) the rest.
+ */
+export interface CounterCarry {
+  readonly chain: Chain
+  /** The committed chain this one replaces (rule i keeps the counters of its rule origin[i]), or null. */
+  readonly source: Chain | null
+  /** origin[i]: position in `source` of rule i, or -1 for a rule the restore added; null = same positions. */
+  readonly origin: Int32Array | null
+  /** Counters the input gave (`[p:b]` with --counters): two per rule, then the policy's; null = none. */
+  readonly initial: Float64Array | null
+  /** The input set the policy counters (`:CHAIN POLICY [p:b]` with --counters). */
+  readonly policyFromInput: boolean
+}
+
+/**
+ * The four empty tables every stack starts from, one set per process: tables are immutable once
+ * committed, so stacks share them until their first restore (and a restore memoized by the parse
+ * cache, keyed by the table it starts from, then hits on every node's first sync).
+ */
+let pristine: readonly Table[] | null = null
+
+export function pristineTables(): Table[] {
+  if (pristine === null)
+    pristine = [new Table(TableId.RAW), new Table(TableId.MANGLE), new Table(TableId.NAT), new Table(TableId.FILTER)]
+  return pristine.slice()
 }
 
 export class Table {
@@ -148,20 +193,6 @@ export class Table {
     return this.byName.get(name)
   }
 
-  /** Deep-enough copy for a --noflush restore transaction (rules are shared, chains are not). */
-  copy(): Table {
-    const t = new Table(this.id)
-    t.chains = []
-    t.byName.clear()
-    for (const c of this.chains) {
-      const copy = c.copy()
-      t.addChain(copy)
-      if (copy.builtin) t.hookChains[copy.builtinHook] = copy
-    }
-    t.shown = this.shown
-    return t
-  }
-
   /**
    * A copy for a restore transaction that shares every chain with this table: the transaction
    * copies a chain before its first change (`RestoreTransaction.writable`), so a partial restore
@@ -177,16 +208,15 @@ export class Table {
   }
 
   /**
-   * Resolves jump targets, rejects loops; throws RuleParseError. `changed`: the only chains that
-   * differ from the committed table this one was copied from, when no chain moved (none deleted);
-   * the others keep their resolved jumps and index. Omitted = every chain.
+   * Resolves jump targets, rejects loops; throws RuleParseError. `fresh`: the chains this
+   * transaction created or copied (the others are committed chains, shared and never changed: they
+   * keep their jumps and index unless a chain was deleted (`moved`) and their targets' positions
+   * changed, in which case they are replaced by copies, recorded in `carries`).
    */
-  commit(indexThreshold: number, changed?: ReadonlySet<Chain>): void {
+  commit(indexThreshold: number, fresh: ReadonlySet<Chain>, moved: boolean, carries: CounterCarry[]): void {
     const position = new Map<Chain, number>()
     this.chains.forEach((c, i) => position.set(c, i))
-    for (const chain of changed ?? this.chains) {
-      chain.indexDirty = true
-      chain.index = null
+    const resolve = (chain: Chain): Int32Array => {
       const jumps = new Int32Array(chain.rules.length).fill(-1)
       chain.rules.forEach((rule, i) => {
         const t = rule.target
@@ -198,11 +228,30 @@ export class Table {
           throw new RuleParseError(`chain ${chain.name}: cannot jump to built-in chain ${target.name}`)
         jumps[i] = position.get(target) as number
       })
-      chain.jumps = jumps
-      if (chain.rules.length >= indexThreshold) {
-        chain.index = new ChainIndex(chain.rules)
-      }
+      return jumps
+    }
+    const changed: Chain[] = []
+    for (const chain of fresh) {
+      if (!position.has(chain)) continue
+      changed.push(chain)
+      chain.indexDirty = true
+      chain.index = null
+      chain.jumps = resolve(chain)
+      if (chain.rules.length >= indexThreshold) chain.index = new ChainIndex(chain.rules)
       chain.indexDirty = false
+    }
+    if (moved) {
+      for (let p = 0; p < this.chains.length; p++) {
+        const chain = this.chains[p]
+        if (fresh.has(chain)) continue
+        const jumps = resolve(chain)
+        if (sameJumps(jumps, chain.jumps)) continue
+        const copy = chain.withJumps(jumps)
+        this.chains[p] = copy
+        this.byName.set(copy.name, copy)
+        if (copy.builtin) this.hookChains[copy.builtinHook] = copy
+        carries.push({ chain: copy, source: chain, origin: null, initial: null, policyFromInput: false })
+      }
     }
     // Loop detection (the kernel's mark_source_chains refuses loops with ELOOP).
     const state = new Map<Chain, number>()
@@ -216,8 +265,25 @@ export class Table {
       state.set(c, 2)
     }
     // A new loop goes through a changed chain.
-    for (const c of changed ?? this.chains) visit(c, 0)
+    for (const c of changed) visit(c, 0)
   }
+
+  /** Rules over every chain (computed once per committed table: tables are immutable). */
+  get ruleCount(): number {
+    if (this.rulesTotal < 0) {
+      let n = 0
+      for (const c of this.chains) n += c.rules.length
+      this.rulesTotal = n
+    }
+    return this.rulesTotal
+  }
+  private rulesTotal = -1
+}
+
+function sameJumps(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 export interface RestoreOptions {
@@ -242,10 +308,63 @@ function parseCounters(text: string): [number, number] | undefined {
   return m === null ? undefined : [Number(m[1]), Number(m[2])]
 }
 
+/** One restored block (rule-cache.ts keeps them): `before` + its lines gave `table`. */
+export interface RestoredBlock {
+  readonly before: Table
+  /** The input the block was read from, and its first (`*table`) and last (`COMMIT`) lines. */
+  readonly source: readonly string[]
+  readonly start: number
+  readonly end: number
+  readonly noflush: boolean
+  readonly counters: boolean
+  readonly indexThreshold: number
+  readonly table: Table
+  readonly carries: readonly CounterCarry[]
+}
+
+/** What a restore shares with other stacks' restores (rule-cache.ts RuleParseCache). */
+export interface RestoreCache {
+  lookup(line: string): { readonly chain: string; readonly rule: Rule } | undefined
+  store(line: string, chain: string, rule: Rule): void
+  restored(
+    before: Table,
+    lines: readonly string[],
+    start: number,
+    options: { readonly noflush?: boolean; readonly counters?: boolean },
+    indexThreshold: number,
+  ): RestoredBlock | undefined
+  remember(block: RestoredBlock): void
+}
+
+/** What a restore did: the new tables, the ones it committed, and how counters carry into them. */
+export interface RestoreResult {
+  readonly tables: Table[]
+  readonly committed: TableId[]
+  /** Per committed chain whose counters do not start at zero (see CounterCarry). */
+  readonly carries: CounterCarry[]
+}
+
+/** A chain this transaction created or copied, with where its rules' counters come from. */
+interface Draft {
+  readonly source: Chain | null
+  /** Parallel to chain.rules: position of the rule in `source`, or -1 for a rule added here. */
+  origin: number[]
+  /** Parallel to chain.rules, two per rule: counters from the input (null while all are zero). */
+  initial: number[] | null
+  /** Policy counters from the input, or null (kept from `source`). */
+  policy: [number, number] | null
+}
+
 /**
  * iptables-restore: parses `text` and applies each `*table ... COMMIT` block atomically. Throws
  * RestoreError (with the 1-based line number) and leaves the tables unchanged on any error in the
  * input (the whole input is parsed before anything is committed).
+ *
+ * Committed tables and chains are immutable: a block starts from the committed table's chains and
+ * copies a chain before its first change, so unchanged chains stay shared. With `cache`, a block
+ * whose rules hold no per-node state (rule-cache.ts `stateless`) is memoized by (table before,
+ * block lines): another node restoring the same lines onto the same table gets the same table
+ * object, and only its own counters (CounterCarry) are per node.
  */
 export function restoreTables(
   current: Table[],
@@ -253,24 +372,35 @@ export function restoreTables(
   options: RestoreOptions,
   env: RuleEnvironment,
   indexThreshold: number,
-  cache?: RuleParseCache,
-): { tables: Table[]; committed: TableId[] } {
+  cache?: RestoreCache,
+): RestoreResult {
   const staged = current.slice()
   const committed: TableId[] = []
+  const carries: CounterCarry[] = []
   // Lines, or the text to split into them.
   const lines = typeof text === "string" ? text.split("\n") : text
   let table: Table | null = null
   let tableLine = 0
+  /** First line of the current block, and whether its result may be shared (memoized). */
+  let blockStart = 0
+  let shareable = true
+  let blockCarries: CounterCarry[] = []
+  let blockBefore: Table = staged[0]
   /** Chains of `table` this transaction created or copied (the rest are the committed table's). */
-  let fresh = new Set<Chain>()
+  let fresh = new Map<Chain, Draft>()
   /** Position of each chain in table.chains (built on the first copy; null = stale). */
   let positions: Map<Chain, number> | null = null
   /** A chain was deleted: positions moved, every chain's jumps are resolved again. */
   let moved = false
-  const added = (t: Table, chain: Chain): void => {
+  const added = (t: Table, chain: Chain, draft: Draft): void => {
     t.addChain(chain)
-    fresh.add(chain)
+    fresh.set(chain, draft)
     if (positions !== null) positions.set(chain, t.chains.length - 1)
+  }
+  const identity = (n: number): number[] => {
+    const origin = new Array<number>(n)
+    for (let i = 0; i < n; i++) origin[i] = i
+    return origin
   }
   /** The chain to change: the committed table's chain is copied first (it stays as it was). */
   const writable = (t: Table, chain: Chain): Chain => {
@@ -285,8 +415,55 @@ export function restoreTables(
     positions.set(copy, at)
     t.byName.set(copy.name, copy)
     if (copy.builtin) t.hookChains[copy.builtinHook] = copy
-    fresh.add(copy)
+    fresh.set(copy, { source: chain, origin: identity(copy.rules.length), initial: null, policy: null })
     return copy
+  }
+  const draftOf = (chain: Chain): Draft => fresh.get(chain) as Draft
+  const clearRules = (chain: Chain): void => {
+    chain.rules = []
+    const d = draftOf(chain)
+    d.origin = []
+    d.initial = null
+  }
+  const insertRule = (chain: Chain, at: number, rule: Rule, counters: [number, number] | undefined): void => {
+    const d = draftOf(chain)
+    chain.rules.splice(at, 0, rule)
+    d.origin.splice(at, 0, -1)
+    if (d.initial !== null) d.initial.splice(2 * at, 0, 0, 0)
+    if (counters !== undefined && (counters[0] !== 0 || counters[1] !== 0)) {
+      if (d.initial === null) d.initial = new Array<number>(2 * chain.rules.length).fill(0)
+      d.initial[2 * at] = counters[0]
+      d.initial[2 * at + 1] = counters[1]
+    }
+  }
+  const deleteRule = (chain: Chain, at: number): void => {
+    const d = draftOf(chain)
+    chain.rules.splice(at, 1)
+    d.origin.splice(at, 1)
+    if (d.initial !== null) d.initial.splice(2 * at, 2)
+  }
+  /** The carries of the block's fresh chains that do not start from zero. */
+  const draftCarries = (t: Table): void => {
+    for (const [chain, d] of fresh) {
+      if (t.byName.get(chain.name) !== chain) continue
+      let carried = d.source !== null && chain.builtin
+      if (d.source !== null && !carried) for (const o of d.origin) if (o >= 0) carried = true
+      if (!carried && d.initial === null && d.policy === null) continue
+      const n = chain.rules.length
+      let initial: Float64Array | null = null
+      if (d.initial !== null || d.policy !== null) {
+        initial = new Float64Array(2 * n + 2)
+        if (d.initial !== null) initial.set(d.initial)
+        if (d.policy !== null) [initial[2 * n], initial[2 * n + 1]] = d.policy
+      }
+      blockCarries.push({
+        chain,
+        source: d.source,
+        origin: d.source === null ? null : Int32Array.from(d.origin),
+        initial,
+        policyFromInput: d.policy !== null,
+      })
+    }
   }
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1
@@ -299,10 +476,25 @@ export function restoreTables(
         const name = trimmed.slice(1)
         const id = TABLE_NAMES.indexOf(name as (typeof TABLE_NAMES)[number])
         if (id < 0) throw new RuleParseError(`unknown table "${name}"`)
-        table = staged[id].shareChains()
-        fresh = new Set()
+        if (cache !== undefined) {
+          // Another node restored these lines onto this very table: take its result.
+          const memo = cache.restored(staged[id], lines, n, options, indexThreshold)
+          if (memo !== undefined) {
+            staged[id] = memo.table
+            committed.push(memo.table.id)
+            for (const c of memo.carries) carries.push(c)
+            n += memo.end - memo.start
+            continue
+          }
+        }
+        blockBefore = staged[id]
+        table = blockBefore.shareChains()
+        fresh = new Map()
         positions = null
         moved = false
+        blockStart = n
+        shareable = true
+        blockCarries = []
         if (options.noflush !== true) {
           // Legacy iptables-restore flushes every chain and deletes the user chains; built-in
           // policies are kept unless redeclared.
@@ -312,7 +504,7 @@ export function restoreTables(
           for (const c of builtins) {
             const copy = c.copy()
             copy.rules = []
-            added(table, copy)
+            added(table, copy, { source: c, origin: [], initial: null, policy: null })
             table.hookChains[copy.builtinHook] = copy
           }
           moved = true
@@ -323,9 +515,23 @@ export function restoreTables(
       }
       if (trimmed === "COMMIT") {
         if (table === null) throw new RuleParseError("COMMIT outside a table")
-        table.commit(indexThreshold, moved ? undefined : fresh)
+        draftCarries(table)
+        table.commit(indexThreshold, new Set(fresh.keys()), moved, blockCarries)
         staged[table.id] = table
         committed.push(table.id)
+        for (const c of blockCarries) carries.push(c)
+        if (cache !== undefined && shareable)
+          cache.remember({
+            before: blockBefore,
+            source: lines,
+            start: blockStart,
+            end: n,
+            noflush: options.noflush === true,
+            counters: options.counters === true,
+            indexThreshold,
+            table,
+            carries: blockCarries,
+          })
         table = null
         continue
       }
@@ -339,17 +545,17 @@ export function restoreTables(
         if (chain === undefined) {
           if (policy !== "-") throw new RuleParseError(`chain ${name}: only built-in chains have a policy`)
           chain = new Chain(name, -1)
-          added(table, chain)
+          added(table, chain, { source: null, origin: [], initial: null, policy: null })
         } else {
           chain = writable(table, chain)
-          chain.rules = []
+          clearRules(chain)
         }
         if (chain.builtin) {
           if (policy !== "ACCEPT" && policy !== "DROP") throw new RuleParseError(`bad policy "${policy}" for ${name}`)
           chain.policy = policy === "DROP" ? Policy.DROP : Policy.ACCEPT
           chain.declared = true
           const counters = parts[2] === undefined ? undefined : parseCounters(parts[2])
-          if (counters !== undefined && options.counters === true) [chain.policyPackets, chain.policyBytes] = counters
+          if (counters !== undefined && options.counters === true) draftOf(chain).policy = counters
         }
         continue
       }
@@ -360,7 +566,7 @@ export function restoreTables(
         if (existing === undefined) throw new RuleParseError(`no chain named "${cached.chain}"`)
         const chain = writable(table, existing)
         if (chain.builtin) chain.declared = true
-        chain.rules.push(cached.rule.copy())
+        insertRule(chain, chain.rules.length, cached.rule, undefined)
         continue
       }
       let tokens = tokenize(trimmed)
@@ -399,25 +605,26 @@ export function restoreTables(
           const rule = parseRule(args, env)
           if (cache !== undefined && command === "-A" && counters === undefined && trimmed.startsWith("-A "))
             cache.store(trimmed, chainName, rule)
-          if (counters !== undefined && options.counters === true) [rule.packets, rule.bytes] = counters
+          if (!stateless(rule)) shareable = false
+          const given = options.counters === true ? counters : undefined
           if (chain.builtin) chain.declared = true
-          if (command === "-A" || command === "--append") chain.rules.push(rule)
+          if (command === "-A" || command === "--append") insertRule(chain, chain.rules.length, rule, given)
           else if (command === "-I" || command === "--insert") {
             if (position < 1 || position > chain.rules.length + 1)
               throw new RuleParseError(`index of insertion too big`)
-            chain.rules.splice(position - 1, 0, rule)
+            insertRule(chain, position - 1, rule, given)
           } else {
             const text = rule.text()
             const i = chain.rules.findIndex((r) => r.text() === text)
             if (i < 0) throw new RuleParseError("bad rule (does a matching rule exist in that chain?)")
-            chain.rules.splice(i, 1)
+            deleteRule(chain, i)
           }
           continue
         }
         case "-N":
         case "--new-chain": {
           if (table.chain(chainName) !== undefined) throw new RuleParseError(`chain ${chainName} already exists`)
-          added(table, new Chain(chainName, -1))
+          added(table, new Chain(chainName, -1), { source: null, origin: [], initial: null, policy: null })
           continue
         }
         case "-F":
@@ -425,7 +632,7 @@ export function restoreTables(
           const targets = chainName === undefined ? table.chains.slice() : [table.chain(chainName)]
           for (const chain of targets) {
             if (chain === undefined) throw new RuleParseError(`no chain named "${chainName}"`)
-            writable(table, chain).rules = []
+            clearRules(writable(table, chain))
           }
           continue
         }
@@ -476,7 +683,7 @@ export function restoreTables(
     }
   }
   if (table !== null) throw new RestoreError(tableLine, `table ${table.name} has no COMMIT`)
-  return { tables: staged, committed }
+  return { tables: staged, committed, carries }
 }
 
 export interface SaveOptions {
@@ -486,8 +693,16 @@ export interface SaveOptions {
   readonly header?: boolean
 }
 
-/** iptables-save text for the tables that were restored, in the order given by `order`. */
-export function saveTables(tables: readonly Table[], order: readonly number[], options: SaveOptions = {}): string {
+/**
+ * iptables-save text for the tables that were restored, in the order given by `order`; `counters`:
+ * the node's counters of a chain (two per rule, then the policy's), undefined when all are zero.
+ */
+export function saveTables(
+  tables: readonly Table[],
+  order: readonly number[],
+  options: SaveOptions = {},
+  counters: (chain: Chain) => Float64Array | undefined = () => undefined,
+): string {
   const out: string[] = []
   for (const id of order) {
     const table = tables[id]
@@ -499,12 +714,16 @@ export function saveTables(tables: readonly Table[], order: readonly number[], o
     )
     for (const c of shown) {
       const policy = c.builtin ? (c.policy === Policy.DROP ? "DROP" : "ACCEPT") : "-"
-      const counters = c.builtin ? `[${c.policyPackets}:${c.policyBytes}]` : "[0:0]"
-      out.push(`:${c.name} ${policy} ${counters}`)
+      const k = c.builtin ? counters(c) : undefined
+      const n = 2 * c.rules.length
+      const policyCounters = k === undefined ? "[0:0]" : `[${k[n]}:${k[n + 1]}]`
+      out.push(`:${c.name} ${policy} ${policyCounters}`)
     }
     for (const c of shown) {
-      for (const r of c.rules) {
-        const prefix = options.counters === true ? `[${r.packets}:${r.bytes}] ` : ""
+      const k = options.counters === true ? counters(c) : undefined
+      for (let i = 0; i < c.rules.length; i++) {
+        const r = c.rules[i]
+        const prefix = options.counters !== true ? "" : k === undefined ? "[0:0] " : `[${k[2 * i]}:${k[2 * i + 1]}] `
         const args = formatTokens(r.tokens)
         out.push(args === "" ? `${prefix}-A ${c.name}` : `${prefix}-A ${c.name} ${args}`)
       }

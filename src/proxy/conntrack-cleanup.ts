@@ -46,29 +46,61 @@ function ipPortKey(address: Ipv4, port: number): number {
 }
 
 /** The filters `CleanStaleEntries` would pass to ClearEntries. Pure. */
+/** A UDP service port's serving endpoint IPs and its addresses, parsed; null when none serves. */
+interface ParsedPort {
+  readonly endpointIPs: Set<Ipv4>
+  readonly addresses: readonly Ipv4[]
+}
+
+/**
+ * Per service-port object, parsed once: the objects are immutable and shared between nodes and
+ * syncs (shared-service-ports.ts, iptables/compile.ts fragments), so each node's sync does not
+ * parse every endpoint again.
+ */
+const parsedPorts = new WeakMap<ServicePortInfo, ParsedPort | null>()
+
+function parsedPort(svc: ServicePortInfo): ParsedPort | null {
+  let parsed = parsedPorts.get(svc)
+  if (parsed !== undefined) return parsed
+  const endpointIPs = new Set<Ipv4>()
+  for (const ep of svc.endpoints) {
+    if (!ep.serving) continue
+    const ip = parseIpv4(ep.ip)
+    if (ip !== undefined) endpointIPs.add(ip)
+  }
+  parsed = null
+  if (endpointIPs.size > 0) {
+    const addresses: Ipv4[] = []
+    for (const address of [svc.clusterIP, ...svc.externalIPs, ...svc.loadBalancerVIPs]) {
+      const ip = parseIpv4(address)
+      if (ip !== undefined) addresses.push(ip)
+    }
+    parsed = { endpointIPs, addresses }
+  }
+  parsedPorts.set(svc, parsed)
+  return parsed
+}
+
 export function staleConntrackFilters(
   entries: Iterable<ConntrackEntryView>,
   servicePorts: readonly ServicePortInfo[],
 ): ConntrackDeleteFilter[] {
   const serviceIPEndpointIPs = new Map<number, Set<Ipv4>>()
   const serviceNodePortEndpointIPs = new Map<number, Set<Ipv4>>()
+  // Only a node with UDP entries needs the maps (same filters either way: none without one).
+  const list = Array.isArray(entries) ? (entries as readonly ConntrackEntryView[]) : [...entries]
+  let udp = false
+  for (const entry of list) if (entry.protocol === Protocol.UDP) udp = true
+  if (!udp) return []
   for (const svc of servicePorts) {
     if (svc.protocol !== "udp") continue
-    const endpointIPs = new Set<Ipv4>()
-    for (const ep of svc.endpoints) {
-      if (!ep.serving) continue
-      const ip = parseIpv4(ep.ip)
-      if (ip !== undefined) endpointIPs.add(ip)
-    }
-    if (endpointIPs.size === 0) continue
-    for (const address of [svc.clusterIP, ...svc.externalIPs, ...svc.loadBalancerVIPs]) {
-      const ip = parseIpv4(address)
-      if (ip !== undefined) serviceIPEndpointIPs.set(ipPortKey(ip, svc.port), endpointIPs)
-    }
-    if (svc.nodePort !== 0) serviceNodePortEndpointIPs.set(svc.nodePort, endpointIPs)
+    const parsed = parsedPort(svc)
+    if (parsed === null) continue
+    for (const ip of parsed.addresses) serviceIPEndpointIPs.set(ipPortKey(ip, svc.port), parsed.endpointIPs)
+    if (svc.nodePort !== 0) serviceNodePortEndpointIPs.set(svc.nodePort, parsed.endpointIPs)
   }
   const filters: ConntrackDeleteFilter[] = []
-  for (const entry of entries) {
+  for (const entry of list) {
     if (entry.protocol !== Protocol.UDP) continue
     const byIP = serviceIPEndpointIPs.get(ipPortKey(entry.origDstAddr, entry.origDstPort))
     if (byIP !== undefined) {

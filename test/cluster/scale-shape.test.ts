@@ -4,12 +4,15 @@
  * RuleParseCache), so what is compiled and parsed grows with Services and endpoints, not with
  * Services x nodes. The same scenario at 2 and 6 nodes (one replica per Service, so each Service
  * has exactly one hosting node whatever the node count) must compile about the same number of
- * fragments and per-Service views; without sharing both would triple.
+ * fragments and per-Service views; without sharing both would triple. Likewise the rules and
+ * chains the nodes' tables hold: one object each, shared (table.ts, rule-cache.ts), with only the
+ * counters of the chains that carried traffic per node (counters.ts).
  */
 import { describe, expect, it } from "vitest"
 import { World } from "../../src/cluster/index.ts"
 import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
+import { TableId } from "../../src/netfilter/constants.ts"
 
 interface Shape {
   readonly nodes: number
@@ -18,8 +21,40 @@ interface Shape {
   readonly snapshots: number
   readonly nodeViews: number
   readonly linesShared: number
+  readonly blocksShared: number
+  readonly blocksRestored: number
+  /** Distinct iptables chain objects over every node's tables (shared chains counted once). */
+  readonly distinctChains: number
+  /** Distinct rule objects over every node's tables. */
+  readonly distinctRules: number
+  /** Rules in the tables of one node (what it sees, shared or not). */
+  readonly rulesPerNode: number
+  /** Chains holding per-node counters, over all nodes. */
+  readonly counterChains: number
   readonly syncs: number
   readonly completed: number
+}
+
+function tableShape(world: World): Pick<Shape, "distinctChains" | "distinctRules" | "rulesPerNode" | "counterChains"> {
+  const chains = new Set<object>()
+  const rules = new Set<object>()
+  let rulesSeen = 0
+  let counterChains = 0
+  for (const n of world.nodes.values()) {
+    for (const t of [TableId.RAW, TableId.MANGLE, TableId.NAT, TableId.FILTER])
+      for (const c of n.filter.table(t).chains) {
+        chains.add(c)
+        rulesSeen += c.rules.length
+        for (const r of c.rules) rules.add(r)
+      }
+    counterChains += n.filter.counters.chains
+  }
+  return {
+    distinctChains: chains.size,
+    distinctRules: rules.size,
+    rulesPerNode: rulesSeen / world.nodes.size,
+    counterChains,
+  }
 }
 
 function shape(nodes: number): Shape {
@@ -48,15 +83,24 @@ function shape(nodes: number): Shape {
     snapshots: shared.servicePorts.snapshotsBuilt,
     nodeViews: shared.servicePorts.nodeViews,
     linesShared: world.ruleCache.hits,
+    blocksShared: world.ruleCache.blocksShared,
+    blocksRestored: world.ruleCache.blocksRestored,
+    ...tableShape(world),
     syncs,
     completed,
   }
 }
 
+let shapes: { small: Shape; large: Shape } | null = null
+/** The two runs, once for both tests (they cost most of this file's time). */
+function shapes2and6(): { small: Shape; large: Shape } {
+  shapes ??= { small: shape(2), large: shape(6) }
+  return shapes
+}
+
 describe("cluster scale: per-Service work is shared between nodes", () => {
   it("compiles fragments and builds Service views per Service, not per node", () => {
-    const small = shape(2)
-    const large = shape(6)
+    const { small, large } = shapes2and6()
     // The runs do real work: every node synced, requests were answered.
     expect(small.syncs).toBeGreaterThanOrEqual(2)
     expect(large.syncs).toBeGreaterThanOrEqual(6)
@@ -68,8 +112,25 @@ describe("cluster scale: per-Service work is shared between nodes", () => {
     expect(large.serviceBuilds).toBeLessThanOrEqual(small.serviceBuilds * 1.5)
     // Each node assembles its own port list once per state it syncs against (a pointer copy).
     expect(large.nodeViews).toBeLessThanOrEqual(large.syncs)
-    // The other nodes restore rule lines the first node already parsed.
-    expect(large.linesShared).toBeGreaterThan(small.linesShared)
+    // The other nodes take the tables the first node restored from the same lines onto the same
+    // table (RuleParseCache.restored), or at least its parsed lines.
+    expect(large.blocksShared + large.linesShared).toBeGreaterThan(small.blocksShared + small.linesShared)
+  })
+
+  it("stores each rule once, not once per node (per-node storage is the node's counters)", () => {
+    const { small, large } = shapes2and6()
+    // Every node sees the whole table...
+    expect(large.rulesPerNode).toBeGreaterThanOrEqual(small.rulesPerNode)
+    expect(small.rulesPerNode).toBeGreaterThan(12 * 4)
+    // ...but three times the nodes hold about the same rule and chain objects (one copy per node
+    // would triple them: 6 x rulesPerNode), and restore about the same blocks.
+    expect(large.distinctRules).toBeLessThanOrEqual(small.distinctRules * 1.5)
+    expect(large.distinctRules).toBeLessThan(2 * large.rulesPerNode)
+    expect(large.distinctChains).toBeLessThanOrEqual(small.distinctChains * 1.5)
+    expect(large.blocksRestored).toBeLessThanOrEqual(small.blocksRestored * 1.5)
+    // Counters are allocated for the chains that carried packets only.
+    expect(large.counterChains).toBeGreaterThan(0)
+    expect(large.counterChains).toBeLessThan(large.distinctChains)
   })
 })
 

@@ -99,10 +99,11 @@ describe("NAT", () => {
     receive(stack, host, synack, CNI0, 1)
     expect(tuple(synack)).toBe("172.30.0.11:80 > 192.168.1.5:40000")
     const ack = tcp("192.168.1.5", 40000, "172.30.0.11", 80, TcpFlag.ACK)
-    const natRules = stack.table(2).chain("PREROUTING")?.rules[1]
-    const hits = natRules?.packets
+    const prerouting = stack.table(2).chain("PREROUTING")
+    if (prerouting === undefined) throw new Error("no nat PREROUTING")
+    const hits = stack.counters.get(prerouting, 1).packets
     receive(stack, host, ack, ETH0, 2)
-    expect(natRules?.packets).toBe(hits)
+    expect(stack.counters.get(prerouting, 1).packets).toBe(hits)
     expect(tuple(ack)).toBe("10.0.0.1:40000 > 10.180.0.6:8080")
     expect(ack.ctState & CtState.ESTABLISHED).not.toBe(0)
     expect(stack.conntrack.list(2)).toEqual([

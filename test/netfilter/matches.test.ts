@@ -244,7 +244,9 @@ COMMIT
     expect(receive(stack, host, udp("10.0.0.2", 1, "8.8.8.8", 2), 1, 0).verdict).toBe(Verdict.DROP)
     expect(receive(stack, host, tcp("8.8.8.8", 1, "10.0.0.3", 2), 0, 0).verdict).toBe(Verdict.ACCEPT)
     expect(receive(stack, host, udp("8.8.8.8", 1, "10.0.0.3", 2), 0, 0).verdict).toBe(Verdict.DROP)
-    expect(stack.table(3).chain("FORWARD")?.policyPackets).toBe(2)
+    const forward = stack.table(3).chain("FORWARD")
+    if (forward === undefined) throw new Error("no FORWARD")
+    expect(stack.counters.get(forward, -1).packets).toBe(2)
     void TcpFlag
   })
 

@@ -362,7 +362,6 @@ export function compileIptablesServicePorts(
 ): IptablesCompileResult {
   const changed = options.changedServices ?? null
   const fullSync = changed === null
-  const mark = masqueradeMark(config.masqueradeBit)
   const zone = nodeZone(node)
   const nodeIP = node.ips[0] ?? ""
   const nodePorts = planNodePortAddresses(config.nodePortAddresses, node)
@@ -370,6 +369,92 @@ export function compileIptablesServicePorts(
   const localhostNodePorts = config.localhostNodePorts && nodePorts.containsIPv4Loopback
   const detector = config.clusterCIDR === null || config.clusterCIDR.trim() === "" ? null : config.clusterCIDR.trim()
 
+  let totalEndpoints = 0
+  for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
+  const largeClusterMode = totalEndpoints > config.largeClusterEndpointsThreshold
+  const context: FragmentContext = {
+    nodeName: node.name,
+    zone,
+    nodeIP,
+    config,
+    localhostNodePorts,
+    detector,
+    largeClusterMode,
+    key: `${largeClusterMode}|${localhostNodePorts}|${detector ?? ""}|${configKey(config)}`,
+  }
+  const fragments = options.fragments
+  // One string object per distinct key: fragment lookups (one per port and node) then compare it
+  // by pointer rather than by content.
+  if (fragments !== undefined) context.key = fragments.internKey(context.key)
+  const views: IptablesServicePortView[] = new Array<IptablesServicePortView>(servicePorts.length)
+  const list: ServicePortFragment[] = new Array<ServicePortFragment>(servicePorts.length)
+  /** Partial sync: which fragments' own chains are written (null = all). */
+  const written = fullSync ? null : new Uint8Array(servicePorts.length)
+  for (let i = 0; i < servicePorts.length; i++) {
+    const svcPort = servicePorts[i]
+    const fragment =
+      fragments === undefined ? compileServicePortFragment(svcPort, context) : fragments.get(svcPort, context)
+    list[i] = fragment
+    // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
+    const chainsWritten = fullSync || changed.has(svcPort.namespacedName)
+    if (written !== null && chainsWritten) written[i] = 1
+    views[i] = chainsWritten ? fragment.view : fragment.unwrittenView()
+  }
+
+  // Nodes whose fragments have the same contents, in the same state, get the same input: the first
+  // one assembles it, the others take it (same lines, shared).
+  const key: AssemblyKey | null =
+    fragments === undefined
+      ? null
+      : {
+          node: `${context.key}|${nodePorts.matchAll ? "all" : nodePorts.nodeIPs.join(",")}`,
+          existing: options.existingNatChains ?? null,
+          contents: list.map((f) => f.content),
+          written,
+        }
+  const input =
+    (key === null ? undefined : fragments?.assembled(key)) ??
+    assembleInput(list, written, options.existingNatChains, config, localhostNodePorts, nodePorts, key)
+  if (key !== null && input.key === key) fragments?.remember(input)
+  let sortedActive: string[] | null = null
+  let text: string | null = null
+  const lines = input.lines
+  return {
+    // Joined on demand: the simulator restores the lines.
+    get restoreInput(): string {
+      if (text === null) text = lines.join("\n") + "\n"
+      return text
+    },
+    restoreLines: lines,
+    fullSync,
+    largeClusterMode,
+    totalEndpoints,
+    // Sorted on demand: the proxier does not read it, and sorting every chain name per node and
+    // sync costs more than the rest of a partial sync.
+    get activeNatChains(): readonly string[] {
+      if (sortedActive === null) sortedActive = [...input.activeNatChains].sort(compareStrings)
+      return sortedActive
+    },
+    deletedChains: input.deletedChains,
+    declaredNatChains: input.declaredNatChains,
+    services: views,
+    jumpRules: jumpRules(),
+    filterRuleCount: input.filterRuleCount,
+    natRuleCount: input.natRuleCount,
+  }
+}
+
+/** The restore input of one sync from its fragments (the upstream order of syncProxyRules). */
+function assembleInput(
+  list: readonly ServicePortFragment[],
+  written: Uint8Array | null,
+  existingNatChains: Iterable<string> | undefined,
+  config: IptablesConfig,
+  localhostNodePorts: boolean,
+  nodePorts: NodePortAddressPlan,
+  key: AssemblyKey | null,
+): AssembledInput {
+  const mark = masqueradeMark(config.masqueradeBit)
   const filterChains: string[] = []
   const filterRules: string[] = []
   const natChains: string[] = []
@@ -393,45 +478,23 @@ export function compileIptablesServicePorts(
   }
 
   const activeNatChains = new Set<string>()
-  let totalEndpoints = 0
-  for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
-  const largeClusterMode = totalEndpoints > config.largeClusterEndpointsThreshold
-  const views: IptablesServicePortView[] = []
   const declaredNatChains: string[] = [...NAT_TOP_LEVEL_CHAINS]
-  const context: FragmentContext = {
-    nodeName: node.name,
-    zone,
-    nodeIP,
-    config,
-    localhostNodePorts,
-    detector,
-    largeClusterMode,
-    key: `${largeClusterMode}|${localhostNodePorts}|${detector ?? ""}|${configKey(config)}`,
-  }
-  const fragments = options.fragments
-
-  for (const svcPort of servicePorts) {
-    const fragment =
-      fragments === undefined ? compileServicePortFragment(svcPort, context) : fragments.get(svcPort, context)
+  for (let i = 0; i < list.length; i++) {
+    const fragment = list[i]
     for (const line of fragment.filterRules) filterRules.push(line)
     for (const line of fragment.natTopRules) natRules.push(line)
-    // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
-    const chainsWritten = fullSync || changed.has(svcPort.namespacedName)
-    if (chainsWritten) {
-      for (const chain of fragment.natChains) {
-        natChains.push(chainLine(chain))
-        declaredNatChains.push(chain)
-      }
+    if (written === null || written[i] === 1) {
+      for (const line of fragment.natChainLines) natChains.push(line)
+      for (const chain of fragment.natChains) declaredNatChains.push(chain)
       for (const line of fragment.natChainRules) natRules.push(line)
     }
     for (const chain of fragment.natChains) activeNatChains.add(chain)
-    views.push(chainsWritten ? fragment.view : fragment.unwrittenView())
   }
 
   // Delete service chains no longer in use.
   const deletedChains: string[] = []
-  if (options.existingNatChains !== undefined) {
-    for (const chain of options.existingNatChains) {
+  if (existingNatChains !== undefined) {
+    for (const chain of existingNatChains) {
       if (!activeNatChains.has(chain) && isServiceChainName(chain)) deletedChains.push(chain)
     }
     deletedChains.sort(compareStrings)
@@ -469,31 +532,51 @@ export function compileIptablesServicePorts(
   )
 
   const lines = ["*filter", ...filterChains, ...filterRules, "COMMIT", "*nat", ...natChains, ...natRules, "COMMIT"]
-  let sortedActive: string[] | null = null
-  let text: string | null = null
   return {
-    // Joined on demand: the simulator restores the lines.
-    get restoreInput(): string {
-      if (text === null) text = lines.join("\n") + "\n"
-      return text
-    },
-    restoreLines: lines,
-    fullSync,
-    largeClusterMode,
-    totalEndpoints,
-    // Sorted on demand: the proxier does not read it, and sorting every chain name per node and
-    // sync costs more than the rest of a partial sync.
-    get activeNatChains(): readonly string[] {
-      if (sortedActive === null) sortedActive = [...activeNatChains].sort(compareStrings)
-      return sortedActive
-    },
+    key: key ?? { node: "", existing: null, contents: [], written: null },
+    lines,
     deletedChains,
     declaredNatChains,
-    services: views,
-    jumpRules: jumpRules(),
+    activeNatChains,
     filterRuleCount: filterRules.length,
     natRuleCount: natRules.length - deletedChains.length,
   }
+}
+
+/**
+ * What a node's restore input is made of besides constants: its node-level parts, the fragments'
+ * contents in order, which of them were written (partial syncs), and the chain set stale chains
+ * are computed from. Nodes with equal keys get equal inputs.
+ */
+interface AssemblyKey {
+  readonly node: string
+  readonly existing: Iterable<string> | null
+  readonly contents: readonly object[]
+  /** null = full sync (every fragment written). */
+  readonly written: Uint8Array | null
+}
+
+/** One node's assembled input, taken as is by nodes with the same key. */
+interface AssembledInput {
+  readonly key: AssemblyKey
+  readonly lines: readonly string[]
+  readonly deletedChains: readonly string[]
+  readonly declaredNatChains: readonly string[]
+  readonly activeNatChains: ReadonlySet<string>
+  readonly filterRuleCount: number
+  readonly natRuleCount: number
+}
+
+/** Assembled inputs kept: nodes sync the same state at about the same time. */
+const ASSEMBLED_INPUTS_KEPT = 16
+
+function sameAssembly(a: AssemblyKey, b: AssemblyKey): boolean {
+  if (a.node !== b.node || a.existing !== b.existing || a.contents.length !== b.contents.length) return false
+  if ((a.written === null) !== (b.written === null)) return false
+  for (let i = 0; i < a.contents.length; i++) if (a.contents[i] !== b.contents[i]) return false
+  if (a.written !== null && b.written !== null)
+    for (let i = 0; i < a.written.length; i++) if (a.written[i] !== b.written[i]) return false
+  return true
 }
 
 /** What a service port's rules depend on besides the service port itself. */
@@ -506,7 +589,7 @@ interface FragmentContext {
   readonly detector: string | null
   readonly largeClusterMode: boolean
   /** The parts every fragment depends on, as a cache key. */
-  readonly key: string
+  key: string
 }
 
 /** One service port's share of the restore input (immutable; shared by every node that compiles it alike). */
@@ -517,6 +600,13 @@ export interface ServicePortFragment {
   readonly natTopRules: readonly string[]
   /** Its own nat chains (SVC, SVL, EXT, FW, SEP), in declaration order. */
   readonly natChains: readonly string[]
+  /** Their `:CHAIN - [0:0]` declarations. */
+  readonly natChainLines: readonly string[]
+  /**
+   * The same lines as one object per distinct content (IptablesFragments): fragments of different
+   * views of a port that write the same rules share it, so nodes' inputs compare by identity.
+   */
+  readonly content: object
   /** The rules of its own nat chains (written on full syncs and when the Service changed). */
   readonly natChainRules: readonly string[]
   /** The view with chainsWritten true. */
@@ -544,16 +634,73 @@ const configKeys = new WeakMap<IptablesConfig, string>()
  */
 export class IptablesFragments {
   private readonly byPort = new WeakMap<ServicePortInfo, Map<string, ServicePortFragment>>()
+  /** Per port (immutable): 1 = an endpoint has zone hints, 2 = node hints. */
+  private readonly hints = new WeakMap<ServicePortInfo, number>()
+  /**
+   * One string per distinct line: fragments of different views of a port (a node hosting one of
+   * its endpoints, one that does not) mostly hold equal lines, and nodes' restore inputs are then
+   * compared line by line (rule-cache.ts `restored`) by pointer instead of by content.
+   */
+  private readonly lines = new Map<string, string>()
+  /** One content object per distinct fragment content (see ServicePortFragment.content). */
+  private readonly contents = new Map<string, { readonly lines: readonly string[][] }>()
+  /** Restore inputs assembled by one node and taken by others (see `assembled`). */
+  private readonly inputs: AssembledInput[] = []
   /** Fragments compiled (cache misses). */
   compiled = 0
+  /** Restore inputs assembled, and taken from another node's assembly. */
+  inputsAssembled = 0
+  inputsShared = 0
+
+  /** The input another node assembled from the same fragments in the same state, if kept. */
+  assembled(key: AssemblyKey): AssembledInput | undefined {
+    for (let k = this.inputs.length - 1; k >= 0; k--) {
+      const input = this.inputs[k]
+      if (sameAssembly(input.key, key)) {
+        this.inputsShared++
+        return input
+      }
+    }
+    return undefined
+  }
+
+  remember(input: AssembledInput): void {
+    this.inputsAssembled++
+    this.inputs.push(input)
+    if (this.inputs.length > ASSEMBLED_INPUTS_KEPT) this.inputs.shift()
+  }
+
+  private readonly keys = new Map<string, string>()
+
+  /** The kept string equal to `key` (a fragment context key). */
+  internKey(key: string): string {
+    const kept = this.keys.get(key)
+    if (kept !== undefined) return kept
+    this.keys.set(key, key)
+    return key
+  }
+
+  private intern(list: readonly string[]): string[] {
+    return list.map((line) => {
+      const kept = this.lines.get(line)
+      if (kept !== undefined) return kept
+      this.lines.set(line, line)
+      return line
+    })
+  }
 
   get(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
-    let zoneHints = false
-    let nodeHints = false
-    for (const ep of svcPort.endpoints) {
-      if (ep.zoneHints.length > 0) zoneHints = true
-      if (ep.nodeHints.length > 0) nodeHints = true
+    let hints = this.hints.get(svcPort)
+    if (hints === undefined) {
+      hints = 0
+      for (const ep of svcPort.endpoints) {
+        if (ep.zoneHints.length > 0) hints |= 1
+        if (ep.nodeHints.length > 0) hints |= 2
+      }
+      this.hints.set(svcPort, hints)
     }
+    const zoneHints = (hints & 1) !== 0
+    const nodeHints = (hints & 2) !== 0
     let key = context.key
     if (zoneHints) key += `|z:${context.zone}`
     if (nodeHints) key += `|n:${context.nodeName}`
@@ -566,7 +713,31 @@ export class IptablesFragments {
     let fragment = byKey.get(key)
     if (fragment === undefined) {
       this.compiled++
-      fragment = compileServicePortFragment(svcPort, context)
+      const compiled = compileServicePortFragment(svcPort, context)
+      const lines = [
+        compiled.filterRules,
+        compiled.natTopRules,
+        compiled.natChains,
+        compiled.natChainLines,
+        compiled.natChainRules,
+      ].map((list) => this.intern(list))
+      const contentKey = lines.map((list) => list.join("\n")).join("\n\n")
+      let content = this.contents.get(contentKey)
+      if (content === undefined) {
+        content = { lines }
+        this.contents.set(contentKey, content)
+      }
+      const canonical = content.lines
+      fragment = {
+        filterRules: canonical[0],
+        natTopRules: canonical[1],
+        natChains: canonical[2],
+        natChainLines: canonical[3],
+        natChainRules: canonical[4],
+        content,
+        view: compiled.view,
+        unwrittenView: () => compiled.unwrittenView(),
+      }
       byKey.set(key, fragment)
     }
     return fragment
@@ -788,7 +959,9 @@ function compileServicePortFragment(svcPort: ServicePortInfo, context: FragmentC
     filterRules,
     natTopRules,
     natChains: svcNatChains,
+    natChainLines: svcNatChains.map(chainLine),
     natChainRules: svcNatRules,
+    content: {},
     view,
     unwrittenView() {
       if (unwritten === null) unwritten = { ...view, chainsWritten: false }

@@ -14,6 +14,7 @@ import { compareServicePorts, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
 import { SharedServicePorts } from "../shared-service-ports.ts"
 import { IptablesFragments } from "./compile.ts"
+import type { SyncWork } from "../sync-cost.ts"
 import { compileIptablesServicePorts } from "./compile.ts"
 import type { IptablesCompileResult, IptablesConfig } from "./compile.ts"
 
@@ -37,16 +38,69 @@ export interface IptablesProxierOptions {
 export interface SharedIptablesCompile {
   readonly servicePorts: SharedServicePorts
   readonly fragments: IptablesFragments
+  readonly natChainSets: NatChainSets
+  /** Sync work of the last inputs restored onto given tables (cluster/kube-proxy.ts; small, most recent last). */
+  readonly syncWork: { lines: readonly string[]; filter: object; nat: object; work: SyncWork }[]
 }
 
 export function sharedIptablesCompile(): SharedIptablesCompile {
-  return { servicePorts: new SharedServicePorts(), fragments: new IptablesFragments() }
+  return {
+    servicePorts: new SharedServicePorts(),
+    fragments: new IptablesFragments(),
+    natChainSets: new NatChainSets(),
+    syncWork: [],
+  }
+}
+
+const NO_CHAINS: ReadonlySet<string> = new Set()
+
+/**
+ * The sets of nat chains the proxiers believe their nodes have, shared: nodes that start from the
+ * same set and restore the same chains end with the same set, so a cluster holds a few sets, not
+ * one per node (each the size of the table). Immutable once made.
+ */
+export class NatChainSets {
+  private readonly kept: {
+    before: ReadonlySet<string>
+    declared: readonly string[]
+    deleted: readonly string[]
+    after: ReadonlySet<string>
+  }[] = []
+  /** Sets made (not found among the kept ones). */
+  made = 0
+
+  /** `before` plus `declared` minus `deleted`. */
+  after(before: ReadonlySet<string>, declared: readonly string[], deleted: readonly string[]): ReadonlySet<string> {
+    if (deleted.length === 0) {
+      let all = true
+      for (let i = 0; i < declared.length && all; i++) all = before.has(declared[i])
+      if (all) return before
+    }
+    for (const k of this.kept) {
+      if (k.before !== before || !sameStrings(k.declared, declared) || !sameStrings(k.deleted, deleted)) continue
+      return k.after
+    }
+    this.made++
+    const after = new Set(before)
+    for (const chain of declared) after.add(chain)
+    for (const chain of deleted) after.delete(chain)
+    this.kept.push({ before, declared, deleted, after })
+    if (this.kept.length > 16) this.kept.shift()
+    return after
+  }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 export class IptablesProxier {
   private previous: readonly ServicePortInfo[] = []
-  private existingNatChains = new Set<string>()
-  private existingBeforeLastSync = new Set<string>()
+  /** Shared between proxiers (NatChainSets): never changed in place. */
+  private existingNatChains: ReadonlySet<string> = NO_CHAINS
+  private existingBeforeLastSync: ReadonlySet<string> = NO_CHAINS
   private needFullSync = true
   private lastFullSyncNs = Number.NEGATIVE_INFINITY
   private lastCleanupNs = Number.NEGATIVE_INFINITY
@@ -107,10 +161,11 @@ export class IptablesProxier {
     if (cleanup) this.lastCleanupNs = nowNs
     this.existingBeforeLastSync = this.existingNatChains
     // natChainsAfterRestore(existing, result.restoreInput), from the chain lists (no text scan).
-    const after = new Set(this.existingNatChains)
-    for (const chain of result.declaredNatChains) after.add(chain)
-    for (const chain of result.deletedChains) after.delete(chain)
-    this.existingNatChains = after
+    this.existingNatChains = this.shared.natChainSets.after(
+      this.existingNatChains,
+      result.declaredNatChains,
+      result.deletedChains,
+    )
     this.previous = servicePorts
     this.needFullSync = false
     if (fullSync) this.lastFullSyncNs = nowNs

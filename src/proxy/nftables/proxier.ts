@@ -14,6 +14,7 @@ import { buildServicePorts, compareStrings, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
 import { servicePortView } from "../view.ts"
 import { DEFAULT_FULL_SYNC_PERIOD_NS } from "../iptables/proxier.ts"
+import type { SharedServicePorts } from "../shared-service-ports.ts"
 import { compileNftables } from "./compile.ts"
 import type { NftablesCompileResult, NftablesConfig, NftablesExistingState } from "./compile.ts"
 import {
@@ -43,6 +44,11 @@ const MANAGED_CONTAINERS = [
 
 export interface NftablesProxierOptions {
   readonly fullSyncPeriodNs?: number
+  /**
+   * The cluster's service-port view, shared between nodes (shared-service-ports.ts): the same
+   * lists `buildServicePorts` returns, built once per Service instead of once per node and sync.
+   */
+  readonly servicePorts?: SharedServicePorts
 }
 
 export interface NftablesSyncResult {
@@ -69,6 +75,7 @@ export class NftablesProxier {
   private lastFullSyncNs = Number.NEGATIVE_INFINITY
   private lastZone: string | null = null
   private readonly fullSyncPeriodNs: number
+  private readonly sharedPorts: SharedServicePorts | null
 
   constructor(
     private node: ProxyNode,
@@ -78,6 +85,7 @@ export class NftablesProxier {
   ) {
     this.table = table ?? new NftTable("ip", KUBE_PROXY_TABLE)
     this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
+    this.sharedPorts = options.servicePorts ?? null
   }
 
   get nodeName(): string {
@@ -139,7 +147,8 @@ export class NftablesProxier {
     this.lastZone = zone
     let fullSync = this.needFullSync || nowNs - this.lastFullSyncNs > this.fullSyncPeriodNs
 
-    const servicePorts = buildServicePorts(services, slices, this.node)
+    const servicePorts =
+      this.sharedPorts?.servicePorts(services, slices, this.node.name) ?? buildServicePorts(services, slices, this.node)
     const current = fingerprintByService(servicePorts)
     const changed = new Set<string>()
     for (const [name, print] of current) if (this.previous.get(name) !== print) changed.add(name)
@@ -219,8 +228,20 @@ interface ProxierSnapshot {
   readonly recreatedBaseChains: boolean
 }
 
+/** JSON of a service port, once per object (ports are immutable; shared ones serve every node). */
+const portJson = new WeakMap<ServicePortInfo, string>()
+
+function jsonOfPort(svc: ServicePortInfo): string {
+  let json = portJson.get(svc)
+  if (json === undefined) {
+    json = JSON.stringify(svc)
+    portJson.set(svc, json)
+  }
+  return json
+}
+
 function fingerprintByService(servicePorts: readonly ServicePortInfo[]): Map<string, string> {
   const out = new Map<string, string>()
-  for (const svc of servicePorts) out.set(svc.namespacedName, (out.get(svc.namespacedName) ?? "") + JSON.stringify(svc))
+  for (const svc of servicePorts) out.set(svc.namespacedName, (out.get(svc.namespacedName) ?? "") + jsonOfPort(svc))
   return out
 }
