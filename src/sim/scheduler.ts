@@ -465,8 +465,10 @@ export class Scheduler {
   }
 
   private fold(timeNs: number, kind: number, a: number, b: number): void {
-    const timeLow = timeNs % 4294967296
-    const timeHigh = (timeNs - timeLow) / 4294967296
+    // timeNs is a non-negative integer below 2^53: ToUint32 is its low word and the division by
+    // 2^32 is exact, so these are the words `%` and `/` gave, without a floating-point modulo.
+    const timeLow = timeNs >>> 0
+    const timeHigh = Math.floor(timeNs / 4294967296)
     let low = this.hashLow
     let high = this.hashHigh
     low = Math.imul(low ^ timeLow, 16777619)
