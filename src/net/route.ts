@@ -31,8 +31,13 @@ export class RoutingTable {
   private masks: number[] = []
   /** byLength[prefixLength]: network address -> best route for that prefix. */
   private readonly byLength: (IntMap<Route> | null)[] = new Array<IntMap<Route> | null>(33).fill(null)
+  // The last lookup's address and answer (a pod sends to one destination over and over); any
+  // change of the table forgets it.
+  private memoAddress = -1
+  private memoRoute: Route | null = null
 
   add(route: Route): void {
+    this.memoAddress = -1
     let map = this.byLength[route.prefix.prefixLength]
     if (map === null) {
       map = new IntMap()
@@ -57,6 +62,7 @@ export class RoutingTable {
         ),
     )
     const removed = this.routes.length - kept.length
+    this.memoAddress = -1
     this.routes.length = 0
     this.lengths = []
     this.masks = []
@@ -67,12 +73,19 @@ export class RoutingTable {
 
   /** Longest-prefix match; null when no route covers the address. */
   lookup(address: Ipv4): Route | null {
+    if (address === this.memoAddress) return this.memoRoute
     const lengths = this.lengths
+    let found: Route | null = null
     for (let i = 0; i < lengths.length; i++) {
       const route = (this.byLength[lengths[i]] as IntMap<Route>).get((address & this.masks[i]) >>> 0)
-      if (route !== undefined) return route
+      if (route !== undefined) {
+        found = route
+        break
+      }
     }
-    return null
+    this.memoAddress = address
+    this.memoRoute = found
+    return found
   }
 
   /** `ip route` style listing, for tests and traces. */
