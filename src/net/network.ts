@@ -20,7 +20,7 @@
  * random stream ("net/link/<ns>/<ifname>/loss") with an integer compare in parts per million, and the
  * drop is recorded when the packet would have arrived.
  */
-import { assert } from "../sim/assert.ts"
+import { AssertionError, assert } from "../sim/assert.ts"
 import { Rng } from "../sim/rng.ts"
 import type { Distribution } from "../sim/distribution.ts"
 import type { IntMap } from "../sim/int-map.ts"
@@ -1016,10 +1016,9 @@ export class Network implements EventHandler, NetIo {
       if (chosen < 0) return null
     }
     const head = ns.udpSockets.get(chosen)
-    assert(
-      chosen > 0 && chosen < 65536 && !udpBindConflicts(head, localAddr, reuse),
-      `${ns.name}: UDP port ${chosen} in use`,
-    )
+    // A plain if rather than assert(cond, `template`): the message would be built on every bind.
+    if (!(chosen > 0 && chosen < 65536 && !udpBindConflicts(head, localAddr, reuse)))
+      throw new AssertionError(`${ns.name}: UDP port ${chosen} in use`)
     const socket = new UdpSocket(this, ns, localAddr, chosen, listener, reuse)
     socket.next = head ?? null
     ns.udpSockets.set(chosen, socket)

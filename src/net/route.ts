@@ -38,6 +38,8 @@ export class SharedRoutes {
   /** In the order added (the order `ip route` lists them). */
   readonly routes: Route[] = []
   readonly byAddress = new IntMap<Route>()
+  /** Bumped by every add, so tables' lookup memos (see RoutingTable.lookup) notice the change. */
+  version = 0
   constructor(readonly prefixLength: number) {}
 
   add(route: Route): void {
@@ -45,6 +47,7 @@ export class SharedRoutes {
     assert(!this.byAddress.has(route.prefix.address), "shared route prefix added twice")
     this.routes.push(route)
     this.byAddress.set(route.prefix.address, route)
+    this.version++
   }
 }
 
@@ -61,6 +64,11 @@ export class RoutingTable {
   private masks: number[] = []
   /** byLength[prefixLength]: network address -> best route for that prefix. */
   private readonly byLength: (IntMap<Route> | null)[] = new Array<IntMap<Route> | null>(33).fill(null)
+  // The last lookup's address and answer (a pod sends to one destination over and over); any
+  // change of the table, or of the shared routes it sees (their version), forgets it.
+  private memoAddress = -1
+  private memoRoute: Route | null = null
+  private memoSharedVersion = -1
 
   private mapOf(prefixLength: number): IntMap<Route> {
     let map = this.byLength[prefixLength]
@@ -75,6 +83,7 @@ export class RoutingTable {
   }
 
   add(route: Route): void {
+    this.memoAddress = -1
     const map = this.mapOf(route.prefix.prefixLength)
     this.routes.push(route)
     this.index(map, route)
@@ -97,6 +106,7 @@ export class RoutingTable {
    */
   attachShared(shared: SharedRoutes): void {
     assert(this.shared === null, "routing table already has shared routes")
+    this.memoAddress = -1
     this.shared = shared
     this.sharedLength = shared.prefixLength
     this.sharedAt = this.routes.length
@@ -128,6 +138,7 @@ export class RoutingTable {
         ),
     )
     const removed = this.routes.length - kept.length
+    this.memoAddress = -1
     let sharedAt = 0
     for (let i = 0; i < this.sharedAt; i++) if (kept.includes(this.routes[i])) sharedAt++
     this.routes.length = 0
@@ -148,6 +159,16 @@ export class RoutingTable {
 
   /** Longest-prefix match; null when no route covers the address. */
   lookup(address: Ipv4): Route | null {
+    const sharedVersion = this.shared === null ? -1 : this.shared.version
+    if (address === this.memoAddress && sharedVersion === this.memoSharedVersion) return this.memoRoute
+    const found = this.probe(address)
+    this.memoAddress = address
+    this.memoRoute = found
+    this.memoSharedVersion = sharedVersion
+    return found
+  }
+
+  private probe(address: Ipv4): Route | null {
     const lengths = this.lengths
     for (let i = 0; i < lengths.length; i++) {
       const network = (address & this.masks[i]) >>> 0

@@ -34,7 +34,7 @@
  * out-of-order queueing (out-of-order segments are discarded and re-sent by go-back-N), listen
  * backlog and SYN cookies, simultaneous open, keepalive, urgent data, PMTU discovery.
  */
-import { assert } from "../sim/assert.ts"
+import { AssertionError, assert } from "../sim/assert.ts"
 import type { EventHandler } from "../sim/scheduler.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
@@ -192,7 +192,7 @@ export class TcpConnection {
 
   /** Queues a message of `bytes` (>= 1) bytes; the peer's onMessage gets appTag/appData. */
   send(bytes: number, appTag = 0, appData: object | null = null): void {
-    assert(Number.isInteger(bytes) && bytes >= 1, `TCP message of ${bytes} bytes`)
+    if (!(Number.isInteger(bytes) && bytes >= 1)) throw new AssertionError(`TCP message of ${bytes} bytes`)
     if (this.finSeq >= 0 || this.state === TcpState.CLOSED || this.state === TcpState.TIME_WAIT) return
     this.sndBufEnd += bytes
     this.msgEnd.push(this.sndBufEnd)

@@ -470,9 +470,7 @@ export class Conntrack {
    * resolved at the simulated kernel's fix level (the packet is dropped, insert_failed).
    */
   confirm(id: number, nowNs: number, visibleAtNs: number = nowNs): number {
-    const i = this.unconfirmed.indexOf(id)
-    if (i < 0) return id
-    this.unconfirmed.splice(i, 1)
+    if (!this.takeUnconfirmed(id)) return id
     const o = id * 2
     const r = o + 1
     const p = this.proto[id]
@@ -598,11 +596,25 @@ export class Conntrack {
 
   /** Frees an entry that was never confirmed (its packet was dropped). */
   release(id: number): void {
-    const i = this.unconfirmed.indexOf(id)
-    if (i >= 0) this.unconfirmed.splice(i, 1)
+    this.takeUnconfirmed(id)
     if ((this.status[id] & CtStatus.USED) === 0) return
     assert((this.status[id] & CtStatus.CONFIRMED) === 0, "conntrack: release of a confirmed entry")
     this.free(id)
+  }
+
+  /**
+   * Removes `id` from the unconfirmed list (false when it is not there), keeping the others' order.
+   * By hand rather than splice, which allocates the array of removed elements (once per new flow).
+   */
+  private takeUnconfirmed(id: number): boolean {
+    const list = this.unconfirmed
+    // The entry being confirmed is almost always the newest: search from the end.
+    let i = list.length - 1
+    while (i >= 0 && list[i] !== id) i--
+    if (i < 0) return false
+    for (let j = i + 1; j < list.length; j++) list[j - 1] = list[j]
+    list.pop()
+    return true
   }
 
   /** Removes a confirmed entry from the hash and frees it. */

@@ -88,6 +88,8 @@ const HOOK_COUNT = 5
 export class NfHookEntries {
   /** ops[hook]: ascending priority, then registration order. */
   readonly ops: NfHookOp[][] = Array.from({ length: HOOK_COUNT }, () => [])
+  /** Bumped by every register/unregister, so that run-order caches (NetfilterStack) know to rebuild. */
+  version = 0
 
   /** nf_register_net_hook. The same op object registered twice is refused (it would run twice). */
   register(op: NfHookOp): void {
@@ -98,6 +100,7 @@ export class NfHookEntries {
     let i = 0
     while (i < list.length && list[i].priority <= op.priority) i++
     list.splice(i, 0, op)
+    this.version++
   }
 
   /** nf_unregister_net_hook. Returns false when the op was not registered. */
@@ -106,6 +109,7 @@ export class NfHookEntries {
     const i = list.indexOf(op)
     if (i < 0) return false
     list.splice(i, 1)
+    this.version++
     return true
   }
 

@@ -89,6 +89,9 @@ export interface NetfilterTracer {
   conntrack(event: ConntrackEvent, ctId: number, packet: Packet): void
 }
 
+/** How runHook calls an op (see buildRunOrder): the built-in ops directly, others by hookFn. */
+const RunKind = { OTHER: 0, TABLE: 1, NAT: 2, CONNTRACK_IN: 3, CONFIRM: 4 } as const
+
 const MANIP_SRC = Manip.SRC
 const MANIP_DST = Manip.DST
 const JUMP_STACK_MAX = 1024
@@ -345,21 +348,32 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       if (!this.loopback) packet.untracked = false
       this.packetCostNs = 0
     }
-    const ops = this.hooks.ops[hook]
+    if (this.tables !== this.runTables || this.hooks.version !== this.runVersion) this.buildRunOrder()
+    const kinds = this.runKinds[hook]
+    const args = this.runArgs[hook]
+    const handlers = this.runHandlers[hook]
     let v: Verdict = Verdict.ACCEPT
-    const tables = this.tables
-    for (let i = 0; i < ops.length; i++) {
-      const handler = ops[i].handler
-      // An iptables table with no built-in chain at this hook, or never restored (kube-proxy leaves
-      // raw and mangle so), accepts without walking or counting anything (traverse's first line):
-      // skip the megamorphic call. Its simulated cost is zero either way (no rule is evaluated).
-      if (handler instanceof IptTableOp) {
-        const table = tables[handler.tableId]
-        if (table.hookChains[hook] === null || !table.shown) continue
+    for (let i = 0; i < kinds.length; i++) {
+      // The built-in ops are called directly (one switch instead of a megamorphic hookFn call);
+      // what they run is exactly their hookFn.
+      switch (kinds[i]) {
+        case RunKind.TABLE:
+          v = this.traverse(this.tables[args[i]], packet)
+          break
+        case RunKind.NAT:
+          v = this.natHook(args[i], packet, state)
+          break
+        case RunKind.CONNTRACK_IN:
+          v = this.conntrackIn(packet, state)
+          break
+        case RunKind.CONFIRM:
+          v = this.confirm(packet, state)
+          break
+        default:
+          v = handlers[i].hookFn(packet, state)
       }
-      v = handler.hookFn(packet, state)
       if (v !== Verdict.ACCEPT) {
-        this.stolenBy = v === Verdict.STOLEN ? handler : null
+        this.stolenBy = v === Verdict.STOLEN ? handlers[i] : null
         break
       }
     }
@@ -370,6 +384,53 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.lastCostNs = this.rulesCostNs() + state.extraNs
     this.packetCostNs += this.lastCostNs
     return v
+  }
+
+  // Run order of each hook (rebuilt when the ops or the tables change): per op its RunKind, its
+  // argument (table id, NAT manip) and its handler. An iptables table with no built-in chain at a
+  // hook, or never restored (kube-proxy leaves raw and mangle so), accepts without walking or
+  // counting anything (traverse's first line), so it is left out: its simulated cost is zero
+  // either way (no rule is evaluated). Tables are replaced, never changed in place, by restore
+  // (copy-on-write, table.ts), so the tables array's identity tells when to rebuild.
+  private runKinds: Int32Array[] = []
+  private runArgs: Int32Array[] = []
+  private runHandlers: NfHookHandler[][] = []
+  private runTables: Table[] | null = null
+  private runVersion = -1
+
+  private buildRunOrder(): void {
+    const tables = this.tables
+    this.runKinds = []
+    this.runArgs = []
+    this.runHandlers = []
+    for (let hook = 0; hook < this.hooks.ops.length; hook++) {
+      const kinds: number[] = []
+      const args: number[] = []
+      const handlers: NfHookHandler[] = []
+      for (const op of this.hooks.ops[hook]) {
+        const handler = op.handler
+        let kind: number = RunKind.OTHER
+        let arg = 0
+        if (handler instanceof IptTableOp) {
+          const table = tables[handler.tableId]
+          if (table.hookChains[hook] === null || !table.shown) continue
+          kind = RunKind.TABLE
+          arg = handler.tableId
+        } else if (handler instanceof IptNatOp) {
+          kind = RunKind.NAT
+          arg = handler.manip
+        } else if (handler instanceof ConntrackInOp) kind = RunKind.CONNTRACK_IN
+        else if (handler instanceof ConfirmOp) kind = RunKind.CONFIRM
+        kinds.push(kind)
+        args.push(arg)
+        handlers.push(handler)
+      }
+      this.runKinds.push(Int32Array.from(kinds))
+      this.runArgs.push(Int32Array.from(args))
+      this.runHandlers.push(handlers)
+    }
+    this.runTables = tables
+    this.runVersion = this.hooks.version
   }
 
   /** The network hands over the handle of the packet the last runHook returned STOLEN for. */
@@ -687,7 +748,7 @@ class IptTableOp implements NfHookHandler {
 class IptNatOp implements NfHookHandler {
   constructor(
     private readonly stack: NetfilterStack,
-    private readonly manip: number,
+    readonly manip: number,
   ) {}
   hookFn(packet: Packet, state: NfHookState): Verdict {
     return this.stack.natHook(this.manip, packet, state)

@@ -9,7 +9,7 @@
  * finalizer over (seed, FNV-1a hash of the name, word index); see Rng.stream. Its first outputs are
  * pinned by a test because every golden result depends on them.
  */
-import { assert } from "./assert.ts"
+import { AssertionError, assert } from "./assert.ts"
 
 export class Rng {
   private s0: number
@@ -59,7 +59,8 @@ export class Rng {
 
   /** Uniform integer in [0, n), without modulo bias (Lemire's method with rejection). */
   intBelow(n: number): number {
-    assert(Number.isInteger(n) && n > 0 && n <= 4294967296, `intBelow(${n})`)
+    // A plain if rather than assert(cond, `template`): the message would be built on every draw.
+    if (!(Number.isInteger(n) && n > 0 && n <= 4294967296)) throw new AssertionError(`intBelow(${n})`)
     if (n === 4294967296) return this.uint32()
     const threshold = (4294967296 - n) % n
     for (;;) {

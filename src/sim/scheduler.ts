@@ -91,6 +91,11 @@ export class Scheduler {
   // tie-breaking seq lives in the slot record and is read only when two times are equal.
   private heapTimeNs: Float64Array
   private heapSlot: Int32Array
+  /**
+   * The entries' seqs, moved with them: many events share a time (clients in lockstep), and a tie
+   * then compares seqs here rather than through slotSeq[heapSlot[i]] (two dependent loads).
+   */
+  private heapSeq: Float64Array
   private heapLength = 0
   /**
    * True while the root's event is being dispatched: the root's record is already consumed, but
@@ -150,6 +155,7 @@ export class Scheduler {
     assert(Number.isInteger(capacity) && capacity >= 1 && capacity <= SLOT_LIMIT, `bad scheduler capacity ${capacity}`)
     this.heapTimeNs = new Float64Array(capacity)
     this.heapSlot = new Int32Array(capacity)
+    this.heapSeq = new Float64Array(capacity)
     this.farTimeNs = new Float64Array(capacity)
     this.farSlot = new Int32Array(capacity)
     this.slotTimeNs = new Float64Array(capacity)
@@ -465,8 +471,10 @@ export class Scheduler {
   }
 
   private fold(timeNs: number, kind: number, a: number, b: number): void {
-    const timeLow = timeNs % 4294967296
-    const timeHigh = (timeNs - timeLow) / 4294967296
+    // timeNs is a non-negative integer below 2^53: ToUint32 is its low word and the division by
+    // 2^32 is exact, so these are the words `%` and `/` gave, without a floating-point modulo.
+    const timeLow = timeNs >>> 0
+    const timeHigh = Math.floor(timeNs / 4294967296)
     let low = this.hashLow
     let high = this.hashHigh
     low = Math.imul(low ^ timeLow, 16777619)
@@ -482,23 +490,26 @@ export class Scheduler {
   private siftUp(position: number, timeNs: number, seq: number, slot: number): void {
     const heapTimeNs = this.heapTimeNs
     const heapSlot = this.heapSlot
+    const heapSeq = this.heapSeq
     while (position > 0) {
       const parent = (position - 1) >> 1
       const parentTimeNs = heapTimeNs[parent]
-      if (parentTimeNs < timeNs || (parentTimeNs === timeNs && this.slotSeq[heapSlot[parent]] < seq)) break
+      if (parentTimeNs < timeNs || (parentTimeNs === timeNs && heapSeq[parent] < seq)) break
       heapTimeNs[position] = parentTimeNs
       heapSlot[position] = heapSlot[parent]
+      heapSeq[position] = heapSeq[parent]
       position = parent
     }
     heapTimeNs[position] = timeNs
     heapSlot[position] = slot
+    heapSeq[position] = seq
   }
 
   /** Places (timeNs, seq, slot) at `position` or below; the entry there is overwritten. */
   private siftDown(position: number, timeNs: number, seq: number, slot: number): void {
     const heapTimeNs = this.heapTimeNs
     const heapSlot = this.heapSlot
-    const slotSeq = this.slotSeq
+    const heapSeq = this.heapSeq
     const length = this.heapLength
     const half = length >> 1
     while (position < half) {
@@ -507,28 +518,26 @@ export class Scheduler {
       const right = child + 1
       if (right < length) {
         const rightTimeNs = heapTimeNs[right]
-        if (
-          rightTimeNs < childTimeNs ||
-          (rightTimeNs === childTimeNs && slotSeq[heapSlot[right]] < slotSeq[heapSlot[child]])
-        ) {
+        if (rightTimeNs < childTimeNs || (rightTimeNs === childTimeNs && heapSeq[right] < heapSeq[child])) {
           child = right
           childTimeNs = rightTimeNs
         }
       }
-      if (timeNs < childTimeNs || (timeNs === childTimeNs && seq < slotSeq[heapSlot[child]])) break
+      if (timeNs < childTimeNs || (timeNs === childTimeNs && seq < heapSeq[child])) break
       heapTimeNs[position] = childTimeNs
       heapSlot[position] = heapSlot[child]
+      heapSeq[position] = heapSeq[child]
       position = child
     }
     heapTimeNs[position] = timeNs
     heapSlot[position] = slot
+    heapSeq[position] = seq
   }
 
   private popRoot(): void {
     const length = --this.heapLength
     if (length === 0) return
-    const slot = this.heapSlot[length]
-    this.siftDown(0, this.heapTimeNs[length], this.slotSeq[slot], slot)
+    this.siftDown(0, this.heapTimeNs[length], this.heapSeq[length], this.heapSlot[length])
   }
 
   private farPush(timeNs: number, slot: number): void {
@@ -578,6 +587,7 @@ export class Scheduler {
     assert(capacity > this.slotKind.length, `more than ${SLOT_LIMIT} events pending`)
     this.heapTimeNs = resizeFloat(this.heapTimeNs, capacity)
     this.heapSlot = resizeInt(this.heapSlot, capacity)
+    this.heapSeq = resizeFloat(this.heapSeq, capacity)
     this.farTimeNs = resizeFloat(this.farTimeNs, capacity)
     this.farSlot = resizeInt(this.farSlot, capacity)
     this.slotTimeNs = resizeFloat(this.slotTimeNs, capacity)

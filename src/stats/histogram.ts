@@ -36,6 +36,11 @@ function log2Floor(value: number): number {
 /** Bucket index of a value (a non-negative safe integer). */
 export function bucketIndex(value: number): number {
   if (value < EXACT_LIMIT) return value
+  // Below 2^32 (4.3 s in ns: every latency but the longest) the top 8 bits are one shift away.
+  if (value < TWO_POW_32) {
+    const shift32 = 31 - Math.clz32(value) - SUB_BUCKET_BITS
+    return shift32 * SUB_BUCKET_COUNT + (value >>> shift32)
+  }
   const shift = log2Floor(value) - SUB_BUCKET_BITS
   // Division by a power of two is exact in binary floating point; floor gives the top 8 bits.
   return shift * SUB_BUCKET_COUNT + Math.floor(value / 2 ** shift)
@@ -80,9 +85,8 @@ export class Histogram {
     if (this.count === 0 || valueNs < this.min) this.min = valueNs
     if (valueNs > this.max) this.max = valueNs
     this.count += times
-    const low = valueNs % TWO_POW_32
-    const high = (valueNs - low) / TWO_POW_32
-    this.addToSum(low, high, times)
+    // A safe integer: ToUint32 is its low word, and the division by 2^32 is exact.
+    this.addToSum(valueNs >>> 0, Math.floor(valueNs / TWO_POW_32), times)
   }
 
   /** Forgets every value (keeps the grown counts array). */

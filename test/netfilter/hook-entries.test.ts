@@ -15,6 +15,7 @@ import { Rng } from "../../src/sim/rng.ts"
 import { Protocol } from "../../src/wire/protocol.ts"
 import type { Packet } from "../../src/wire/packet.ts"
 import { PingLog, run, world } from "../net/helpers.ts"
+import { CNI0, makeNode, receive, udp } from "./helpers.ts"
 
 class Recorder implements NfHookHandler {
   constructor(
@@ -91,6 +92,26 @@ describe("hook host", () => {
     expect(IpvsPriority.LOCAL_OUT_REQUEST).toBe(-98)
     expect(IpvsPriority.LOCAL_OUT_REPLY).toBe(-99)
     expect(new NfHookState().extraNs).toBe(0)
+  })
+
+  it("runHook follows restores and (un)registrations made after its first packet", () => {
+    // runHook keeps a run order per hook (NetfilterStack.buildRunOrder): it must be rebuilt when
+    // a restore brings a table that had no chain at the hook, and when an op comes or goes.
+    const { host, stack } = makeNode()
+    const packet = (sport: number) => udp("10.0.0.5", sport, "192.168.1.9", 53)
+    expect(receive(stack, host, packet(1000), CNI0, 0).verdict).toBe(Verdict.ACCEPT)
+    stack.restore(["*filter", ":FORWARD ACCEPT [0:0]", "-A FORWARD -p udp --dport 53 -j DROP", "COMMIT"])
+    expect(receive(stack, host, packet(1001), CNI0, 1).verdict).toBe(Verdict.DROP)
+    stack.restore(["*filter", ":FORWARD ACCEPT [0:0]", "COMMIT"])
+    expect(receive(stack, host, packet(1002), CNI0, 2).verdict).toBe(Verdict.ACCEPT)
+    const log: string[] = []
+    const op = { hook: Hook.FORWARD, priority: 10, handler: new Recorder(log, "late"), name: "late" }
+    stack.hooks.register(op)
+    receive(stack, host, packet(1003), CNI0, 3)
+    expect(log).toEqual(["late"])
+    stack.hooks.unregister(op)
+    receive(stack, host, packet(1004), CNI0, 4)
+    expect(log).toEqual(["late"])
   })
 
   it("STOLEN: the network neither continues nor drops the packet; the owner sends it on", () => {
