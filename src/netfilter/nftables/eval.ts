@@ -21,6 +21,7 @@ import type { Packet } from "../../wire/packet.ts"
 import type { Rng } from "../../sim/rng.ts"
 import { CtState } from "../constants.ts"
 import { Field, VerdictKind } from "./parse.ts"
+import type { Verdict } from "./parse.ts"
 import type { CompiledStatement, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
 import { NftElement, Op, SET_FLAG } from "./ruleset.ts"
 
@@ -176,8 +177,18 @@ export class NftInterpreter {
     return v
   }
 
-  private resolve(name: string): NftChain {
-    return this.ruleset.table!.chains.get(name)!
+  /**
+   * The chain a jump/goto verdict names in the committed table. Memoized on the verdict object per
+   * table (a commit makes a new table object), so a packet's jump costs a pointer comparison, not a
+   * lookup by name.
+   */
+  private resolve(verdict: Verdict): NftChain {
+    const table = this.ruleset.table!
+    if (verdict.resolvedIn === table) return verdict.resolved!
+    const chain = table.chains.get(verdict.chain)!
+    verdict.resolvedIn = table
+    verdict.resolved = chain
+    return chain
   }
 
   private runChain(base: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
@@ -205,7 +216,7 @@ export class NftInterpreter {
         if (outcome === CONTINUE) continue
         // A verdict: from the statement itself or from a vmap element.
         kind = outcome & 7
-        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingChain)
+        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingVerdict!)
         break
       }
       if (kind < 0) continue
@@ -240,11 +251,18 @@ export class NftInterpreter {
     }
   }
 
-  private pendingChain = ""
+  /** The verdict (statement's or vmap element's) evalStatement returned, for its jump target. */
+  private pendingVerdict: Verdict | null = null
   private rejected = false
 
   /** Loads the selectors' values into `this.key`; false when an implicit protocol check fails. */
   private loadKey(st: CompiledStatement, packet: Packet, host: NftHost): boolean {
+    if (st.single) {
+      const dep = st.dependency0
+      if (dep !== 0 && packet.protocol !== dep) return false
+      this.key[0] = this.load(st.field0, packet, host)
+      return true
+    }
     const fields = st.fields
     for (let i = 0; i < fields.length; i++) {
       const dep = st.dependencies[i]
@@ -290,15 +308,26 @@ export class NftInterpreter {
   ): number {
     switch (st.op) {
       case Op.MATCH: {
-        if (!this.loadKey(st, packet, host)) {
-          result.expressions += st.dependencyCost
-          return BREAK
+        let v: number
+        if (st.single) {
+          // loadKey's one-selector case, without the round trip through the key register.
+          const dep = st.dependency0
+          if (dep !== 0 && packet.protocol !== dep) {
+            result.expressions += st.dependencyCost
+            return BREAK
+          }
+          v = this.load(st.field0, packet, host)
+        } else {
+          if (!this.loadKey(st, packet, host)) {
+            result.expressions += st.dependencyCost
+            return BREAK
+          }
+          v = this.key[0]
         }
         result.expressions += st.cost
-        let v = this.key[0]
         if (st.andMask >= 0) v = (v & st.andMask) >>> 0
         let hit: boolean
-        if (st.fields[0] === Field.CT_STATE) hit = (v & st.value) !== 0
+        if (st.field0 === Field.CT_STATE) hit = (v & st.value) !== 0
         else hit = (v & st.mask) >>> 0 === st.value
         return hit !== st.negate ? CONTINUE : BREAK
       }
@@ -323,12 +352,12 @@ export class NftInterpreter {
         result.lookups++
         const e = st.set!.lookup(this.key, nowNs)
         if (e === undefined || e.verdict === null) return BREAK
-        this.pendingChain = e.verdict.chain
+        this.pendingVerdict = e.verdict
         return VERDICT | e.verdict.kind
       }
       case Op.VERDICT:
         result.expressions += st.cost
-        this.pendingChain = st.verdict!.chain
+        this.pendingVerdict = st.verdict
         return VERDICT | st.verdict!.kind
       case Op.REJECT:
         result.expressions += st.cost

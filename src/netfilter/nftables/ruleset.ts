@@ -243,7 +243,16 @@ export class CompiledStatement {
     readonly timeoutS: number,
     readonly cost: number,
     readonly dependencyCost: number,
-  ) {}
+  ) {
+    this.single = fields.length === 1
+    this.field0 = fields.length > 0 ? fields[0] : -1
+    this.dependency0 = dependencies.length > 0 ? dependencies[0] : 0
+  }
+  /** One selector (no concatenation): the interpreter loads `field0` without walking the arrays. */
+  readonly single: boolean
+  /** fields[0] (-1 when none) and dependencies[0] (0 when none), read per packet. */
+  readonly field0: number
+  readonly dependency0: number
 }
 
 export class NftRule {
