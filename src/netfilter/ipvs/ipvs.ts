@@ -282,6 +282,12 @@ const DEFAULT_PERSIST_TIMEOUT_S = 300
 /** FTPPORT in ip_vs_core.c. */
 const FTP_PORT = 21
 const HASH_BITS = 12
+/** Slots of the out-lookup port filter (Ipvs.outPorts): 1 KiB per namespace. */
+const OUT_PORT_SLOTS = 256
+
+function portSlot(port: number): number {
+  return (port ^ (port >>> 8)) & (OUT_PORT_SLOTS - 1)
+}
 
 function protoIndex(protocol: number): number {
   if (protocol === Protocol.TCP) return 0
@@ -347,6 +353,13 @@ export class Ipvs {
    */
   private inKeys: Int32Array = new Int32Array(this.cap * 4)
   private outKeys: Int32Array = new Int32Array(this.cap * 4)
+  /**
+   * Out-hashed connections per real-server port slot (portSlot(dport)). ip_vs_out runs for every
+   * packet through the reply hooks, most of them not from a real server (a client's request, a
+   * reply to a client on another node); a packet whose source port has no connection in its slot
+   * cannot match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
+   */
+  private readonly outPorts = new Int32Array(OUT_PORT_SLOTS)
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
   /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
   private cInHeap: Uint8Array = new Uint8Array(this.cap)
@@ -656,6 +669,7 @@ export class Ipvs {
    * real server sent this packet (saddr:sport = dest, daddr:dport = client), or -1. For xt_ipvs.
    */
   lookupOut(protocol: number, saddr: number, sport: number, daddr: number, dport: number): number {
+    if (this.outPorts[portSlot(sport)] === 0) return -1
     const keys = this.outKeys
     const k0 = saddr | 0
     const k1 = daddr | 0
@@ -831,6 +845,12 @@ export class Ipvs {
         problems.push(`conn ${id} controlled by a dead or non-template ${ct}`)
     }
     if (live !== this.connCount) problems.push(`connCount ${this.connCount} != live ${live}`)
+    const outPorts = new Int32Array(OUT_PORT_SLOTS)
+    for (let id = 0; id < this.cNext; id++)
+      if (this.cInUse[id] !== 0 && (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) outPorts[portSlot(this.cDport[id])]++
+    for (let i = 0; i < OUT_PORT_SLOTS; i++)
+      if (outPorts[i] !== this.outPorts[i])
+        problems.push(`out port slot ${i} counts ${this.outPorts[i]} != ${outPorts[i]}`)
     let dead = 0
     for (let id = 0; id < this.cNext; id++) if (this.cInUse[id] === 0 && this.cInHeap[id] !== 0) dead++
     if (this.heapLen !== live + dead)
@@ -1048,6 +1068,7 @@ export class Ipvs {
       const h = this.outHash(protocol, daddr, dport, caddr, cport)
       this.outKeys[k + 3] = this.outHead[h]
       this.outHead[h] = id
+      this.outPorts[portSlot(dport)]++
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
@@ -1208,6 +1229,7 @@ export class Ipvs {
     assert(cp === id, "IPVS connection missing from its out hash chain")
     if (prev < 0) this.outHead[h] = keys[id * 4 + 3]
     else keys[prev * 4 + 3] = keys[id * 4 + 3]
+    this.outPorts[portSlot(this.cDport[id])]--
   }
 
   private rehash(): void {
