@@ -23,7 +23,7 @@ import { CtState } from "../constants.ts"
 import { Field, VerdictKind } from "./parse.ts"
 import type { Verdict } from "./parse.ts"
 import type { CompiledStatement, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
-import { NftElement, Op, SET_FLAG } from "./ruleset.ts"
+import { ChainProgram, NftElement, Op, SET_FLAG } from "./ruleset.ts"
 
 export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const
 export type HookName = (typeof HOOK_NAMES)[number]
@@ -193,25 +193,27 @@ export class NftInterpreter {
 
   private runChain(base: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
     let chain = base
+    let prog = programOf(chain)
     let ruleIndex = 0
     let sp = 0
     if (result.trace !== null) result.trace.push(chain.name)
     for (;;) {
-      if (ruleIndex >= chain.rules.length) {
+      if (ruleIndex >= prog.ruleCount) {
         if (sp === 0) return chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
         sp--
         chain = this.stackChain[sp]
+        prog = programOf(chain)
         ruleIndex = this.stackRule[sp]
         continue
       }
-      const rule = chain.rules[ruleIndex++]
+      const end = prog.ruleStart[ruleIndex + 1]
+      const stmts = prog.stmts
+      let s = prog.ruleStart[ruleIndex++]
       result.rules++
-      const statements = rule.statements
       let next: NftChain | null = null
       let kind = -1
-      for (let s = 0; s < statements.length; s++) {
-        const st = statements[s]
-        const outcome = this.evalStatement(st, packet, host, nowNs, result)
+      for (; s < end; s++) {
+        const outcome = this.evalStatement(stmts[s], packet, host, nowNs, result)
         if (outcome === BREAK) break
         if (outcome === CONTINUE) continue
         // A verdict: from the statement itself or from a vmap element.
@@ -231,6 +233,7 @@ export class NftInterpreter {
           if (sp === 0) return chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
           sp--
           chain = this.stackChain[sp]
+          prog = programOf(chain)
           ruleIndex = this.stackRule[sp]
           continue
         case VerdictKind.JUMP:
@@ -239,11 +242,13 @@ export class NftInterpreter {
           this.stackRule[sp] = ruleIndex
           sp++
           chain = next!
+          prog = programOf(chain)
           ruleIndex = 0
           if (result.trace !== null) result.trace.push(chain.name)
           continue
         case VerdictKind.GOTO:
           chain = next!
+          prog = programOf(chain)
           ruleIndex = 0
           if (result.trace !== null) result.trace.push(chain.name)
           continue
@@ -404,6 +409,13 @@ export class NftInterpreter {
     }
     return BREAK
   }
+}
+
+/** The chain's flattened rules, (re)built when its rules array is not the one they came from. */
+function programOf(chain: NftChain): ChainProgram {
+  const p = chain.program
+  if (p !== null && p.rules === chain.rules && p.ruleCount === chain.rules.length) return p
+  return (chain.program = new ChainProgram(chain.rules))
 }
 
 const BREAK = -1

@@ -269,8 +269,32 @@ export interface BaseChainSpec {
   readonly policy: "accept" | "drop"
 }
 
+/**
+ * A chain's rules flattened for the interpreter (eval.ts): the statements of rule r are
+ * stmts[ruleStart[r]] up to stmts[ruleStart[r + 1]], so a rule costs two integer loads rather than
+ * a walk through the rule object and its statement array. Built on a chain's first run; a
+ * committed chain is never modified (a transaction writes to a clone), and the interpreter checks
+ * that `rules` is still the array the program was built from.
+ */
+export class ChainProgram {
+  readonly stmts: CompiledStatement[] = []
+  readonly ruleStart: Int32Array
+  readonly ruleCount: number
+  constructor(readonly rules: readonly NftRule[]) {
+    this.ruleCount = rules.length
+    this.ruleStart = new Int32Array(rules.length + 1)
+    for (let r = 0; r < rules.length; r++) {
+      this.ruleStart[r] = this.stmts.length
+      for (const st of rules[r].statements) this.stmts.push(st)
+    }
+    this.ruleStart[rules.length] = this.stmts.length
+  }
+}
+
 export class NftChain {
   rules: NftRule[] = []
+  /** The interpreter's flattened rules (ChainProgram), built on first use. */
+  program: ChainProgram | null = null
   constructor(
     readonly name: string,
     readonly spec: BaseChainSpec | null,
