@@ -21,8 +21,7 @@ import type { Packet } from "../../wire/packet.ts"
 import type { Rng } from "../../sim/rng.ts"
 import { CtState } from "../constants.ts"
 import { Field, VerdictKind } from "./parse.ts"
-import type { Verdict } from "./parse.ts"
-import type { CompiledStatement, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
+import type { CompiledStatement, JumpTarget, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
 import { ChainProgram, NftElement, Op, SET_FLAG } from "./ruleset.ts"
 
 export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const
@@ -182,12 +181,12 @@ export class NftInterpreter {
    * table (a commit makes a new table object), so a packet's jump costs a pointer comparison, not a
    * lookup by name.
    */
-  private resolve(verdict: Verdict): NftChain {
+  private resolve(jump: JumpTarget): NftChain {
     const table = this.ruleset.table!
-    if (verdict.resolvedIn === table) return verdict.resolved!
-    const chain = table.chains.get(verdict.chain)!
-    verdict.resolvedIn = table
-    verdict.resolved = chain
+    if (jump.table === table) return jump.target!
+    const chain = table.chains.get(jump.chain)!
+    jump.table = table
+    jump.target = chain
     return chain
   }
 
@@ -218,7 +217,7 @@ export class NftInterpreter {
         if (outcome === CONTINUE) continue
         // A verdict: from the statement itself or from a vmap element.
         kind = outcome & 7
-        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingVerdict!)
+        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingJump!)
         break
       }
       if (kind < 0) continue
@@ -256,8 +255,8 @@ export class NftInterpreter {
     }
   }
 
-  /** The verdict (statement's or vmap element's) evalStatement returned, for its jump target. */
-  private pendingVerdict: Verdict | null = null
+  /** The jump target memo of the verdict (statement's or vmap element's) evalStatement returned. */
+  private pendingJump: JumpTarget | null = null
   private rejected = false
 
   /** Loads the selectors' values into `this.key`; false when an implicit protocol check fails. */
@@ -357,12 +356,12 @@ export class NftInterpreter {
         result.lookups++
         const e = st.set!.lookup(this.key, nowNs)
         if (e === undefined || e.verdict === null) return BREAK
-        this.pendingVerdict = e.verdict
+        this.pendingJump = e.jump
         return VERDICT | e.verdict.kind
       }
       case Op.VERDICT:
         result.expressions += st.cost
-        this.pendingVerdict = st.verdict
+        this.pendingJump = st.jump
         return VERDICT | st.verdict!.kind
       case Op.REJECT:
         result.expressions += st.cost

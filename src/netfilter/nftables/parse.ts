@@ -10,7 +10,6 @@
  * The result is a list of commands (the transaction); ruleset.ts applies it atomically.
  */
 import { parseIpv4 } from "../../wire/ipv4.ts"
-import type { NftChain, NftTable } from "./ruleset.ts"
 
 export class NftParseError extends Error {
   override readonly name = "NftParseError"
@@ -147,13 +146,6 @@ export interface Verdict {
   readonly kind: VerdictKind
   /** Target chain for jump/goto, "" otherwise. */
   readonly chain: string
-  /**
-   * The interpreter's memo of the jump/goto target (eval.ts resolveVerdict): the chain `chain`
-   * names in the committed table `resolvedIn`. A commit makes a new table object, so a memo of an
-   * older table is never used; undefined until the first jump through this verdict.
-   */
-  resolvedIn?: NftTable | undefined
-  resolved?: NftChain | undefined
 }
 
 /** One element of a set/map literal or `add element`: a key (one integer per concatenated field). */
@@ -674,9 +666,9 @@ function parseVerdict(c: Cursor): Verdict {
   const t = c.next("verdict")
   const kind = VERDICT_NAMES.indexOf(t.text)
   if (kind < 0) c.fail(t, `expected a verdict, got "${t.text}"`)
-  // Every verdict gets the memo slots up front, so all have one shape (undefined: toEqual ignores them).
-  const chain = kind === VerdictKind.JUMP || kind === VerdictKind.GOTO ? c.next("chain name").text : ""
-  return { kind: kind as VerdictKind, chain, resolvedIn: undefined, resolved: undefined }
+  if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO)
+    return { kind: kind as VerdictKind, chain: c.next("chain name").text }
+  return { kind: kind as VerdictKind, chain: "" }
 }
 
 // ---------------------------------------------------------------------------------------------

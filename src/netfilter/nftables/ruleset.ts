@@ -33,7 +33,26 @@ export class NftElement {
     readonly timeoutS: number,
     /** Simulated time the element expires, -1 = never. */
     public expiresNs: number,
-  ) {}
+  ) {
+    this.jump = jumpTargetOf(verdict)
+  }
+  /** The memo of a jump/goto verdict's target chain (null for other verdicts and plain set elements). */
+  readonly jump: JumpTarget | null
+}
+
+/**
+ * Where a jump/goto verdict leads: the chain named `chain`, memoized per committed table by the
+ * interpreter (eval.ts resolve). A commit makes a new table object, so a memo of an older table
+ * is never used, and elements shared between table versions stay correct.
+ */
+export class JumpTarget {
+  table: NftTable | null = null
+  target: NftChain | null = null
+  constructor(readonly chain: string) {}
+}
+
+function jumpTargetOf(verdict: Verdict | null): JumpTarget | null {
+  return verdict !== null && verdict.chain !== "" ? new JumpTarget(verdict.chain) : null
 }
 
 /**
@@ -244,10 +263,13 @@ export class CompiledStatement {
     readonly cost: number,
     readonly dependencyCost: number,
   ) {
+    this.jump = jumpTargetOf(verdict)
     this.single = fields.length === 1
     this.field0 = fields.length > 0 ? fields[0] : -1
     this.dependency0 = dependencies.length > 0 ? dependencies[0] : 0
   }
+  /** The memo of a jump/goto statement's target chain, null for other statements. */
+  readonly jump: JumpTarget | null
   /** One selector (no concatenation): the interpreter loads `field0` without walking the arrays. */
   readonly single: boolean
   /** fields[0] (-1 when none) and dependencies[0] (0 when none), read per packet. */
