@@ -190,6 +190,8 @@ export class NftInterpreter {
     return chain
   }
 
+  // Off the end of a chain (or `return`) with nothing on the jump stack: the base chain's policy,
+  // also after a `goto` left it (nf_tables_core.c nft_do_chain: nft_base_chain(basechain)->policy).
   private runChain(base: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
     let chain = base
     let prog = programOf(chain)
@@ -198,7 +200,7 @@ export class NftInterpreter {
     if (result.trace !== null) result.trace.push(chain.name)
     for (;;) {
       if (ruleIndex >= prog.ruleCount) {
-        if (sp === 0) return chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+        if (sp === 0) return base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
         sp--
         chain = this.stackChain[sp]
         prog = programOf(chain)
@@ -229,7 +231,7 @@ export class NftInterpreter {
         case VerdictKind.CONTINUE:
           continue
         case VerdictKind.RETURN:
-          if (sp === 0) return chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+          if (sp === 0) return base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
           sp--
           chain = this.stackChain[sp]
           prog = programOf(chain)
