@@ -25,6 +25,7 @@ import type { Ipv4 } from "../wire/ipv4.ts"
 import { formatIpv4, maskOf, parseIpv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
 import { Protocol } from "../wire/protocol.ts"
+import { IntMap } from "../sim/int-map.ts"
 
 export const IpSetType = {
   HASH_IP: "hash:ip",
@@ -78,8 +79,12 @@ export class IpSet {
   private readonly members = new Map<string, string>()
   /** hash:ip: the address; hash:net: net * 64 + cidr. */
   private readonly ones = new Set<number>()
-  /** hash:ip,port*: per protocol, ip * 65536 + port -> (ip2 | net * 64 + cidr); hash:ip,port: empty set. */
-  private readonly byProto: (Map<number, Set<number>> | undefined)[] = new Array(256)
+  /**
+   * hash:ip,port*: per protocol, ip -> port -> (ip2 | net * 64 + cidr); hash:ip,port: empty set.
+   * Two int-keyed levels rather than one Map keyed by ip * 65536 + port: that 48-bit key was boxed
+   * and hashed as a double on every packet's --match-set test.
+   */
+  private readonly byProto: (IntMap<IntMap<Set<number>>> | undefined)[] = new Array(256)
   /** Prefix lengths present (hash:net, hash:ip,port,net), longest first. */
   private cidrs: number[] = []
   private readonly cidrCount = new Int32Array(33)
@@ -154,7 +159,7 @@ export class IpSet {
         return port >= this.portFirst && port <= this.portLast && (this.bitmap as Uint8Array)[port] === 1
       }
       default: {
-        const inner = this.byProto[packet.protocol]?.get(ip * TWO16 + packetPort(packet, dir1Src))
+        const inner = this.byProto[packet.protocol]?.get(ip)?.get(packetPort(packet, dir1Src))
         if (inner === undefined) return false
         if (this.type === IpSetType.HASH_IP_PORT) return true
         const ip2 = dir2Src ? packet.srcAddr : packet.dstAddr
@@ -188,24 +193,31 @@ export class IpSet {
         ;(this.bitmap as Uint8Array)[e.port] = add ? 1 : 0
         return
       default: {
-        let map = this.byProto[e.proto]
-        if (map === undefined) map = this.byProto[e.proto] = new Map()
-        const key = e.ip * TWO16 + e.port
-        let inner = map.get(key)
+        let byIp = this.byProto[e.proto]
+        if (byIp === undefined) byIp = this.byProto[e.proto] = new IntMap()
+        let byPort = byIp.get(e.ip)
+        if (byPort === undefined) {
+          if (!add) return
+          byPort = new IntMap()
+          byIp.set(e.ip, byPort)
+        }
+        let inner = byPort.get(e.port)
         if (inner === undefined) {
           if (!add) return
           inner = new Set()
-          map.set(key, inner)
+          byPort.set(e.port, inner)
         }
         const third = this.type === IpSetType.HASH_IP_PORT_IP ? e.ip2 : e.net * TWO6 + e.cidr
-        if (this.type === IpSetType.HASH_IP_PORT) {
-          if (!add) map.delete(key)
-          return
-        }
-        if (add) inner.add(third)
+        let empty = false
+        if (this.type === IpSetType.HASH_IP_PORT) empty = !add
+        else if (add) inner.add(third)
         else {
           inner.delete(third)
-          if (inner.size === 0) map.delete(key)
+          empty = inner.size === 0
+        }
+        if (empty) {
+          byPort.delete(e.port)
+          if (byPort.size === 0) byIp.delete(e.ip)
         }
         if (this.type === IpSetType.HASH_IP_PORT_NET) this.countCidr(e.cidr, add)
       }

@@ -282,6 +282,12 @@ const DEFAULT_PERSIST_TIMEOUT_S = 300
 /** FTPPORT in ip_vs_core.c. */
 const FTP_PORT = 21
 const HASH_BITS = 12
+/** Slots of the out-lookup port filter (Ipvs.outPorts): 1 KiB per namespace. */
+const OUT_PORT_SLOTS = 256
+
+function portSlot(port: number): number {
+  return (port ^ (port >>> 8)) & (OUT_PORT_SLOTS - 1)
+}
 
 function protoIndex(protocol: number): number {
   if (protocol === Protocol.TCP) return 0
@@ -338,8 +344,22 @@ export class Ipvs {
   private cTimeoutNs: Float64Array = new Float64Array(this.cap)
   private cExpiresNs: Float64Array = new Float64Array(this.cap)
   private cInUse: Uint8Array = new Uint8Array(this.cap)
-  private cInNext: Int32Array = new Int32Array(this.cap)
-  private cOutNext: Int32Array = new Int32Array(this.cap)
+  /**
+   * The hash chains' keys, one 4-word record per connection so that a bucket walk reads one cache
+   * line per entry rather than a word from each of five columns: inbound (caddr, vaddr,
+   * cport << 16 | vport, next id) and outbound (daddr, caddr, dport << 16 | cport, next id), int32
+   * views of the columns above. The protocol and the template flag are checked from their columns
+   * once the key words match.
+   */
+  private inKeys: Int32Array = new Int32Array(this.cap * 4)
+  private outKeys: Int32Array = new Int32Array(this.cap * 4)
+  /**
+   * Out-hashed connections per real-server port slot (portSlot(dport)). ip_vs_out runs for every
+   * packet through the reply hooks, most of them not from a real server (a client's request, a
+   * reply to a client on another node); a packet whose source port has no connection in its slot
+   * cannot match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
+   */
+  private readonly outPorts = new Int32Array(OUT_PORT_SLOTS)
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
   /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
   private cInHeap: Uint8Array = new Uint8Array(this.cap)
@@ -628,20 +648,7 @@ export class Ipvs {
     nowNs: number,
   ): number {
     this.advance(nowNs)
-    const h = this.outHash(protocol, saddr, sport, daddr, dport)
-    let cp = this.outHead[h]
-    while (cp >= 0) {
-      if (
-        this.cProto[cp] === protocol &&
-        this.cDaddr[cp] === saddr >>> 0 &&
-        this.cDport[cp] === sport &&
-        this.cCaddr[cp] === daddr >>> 0 &&
-        this.cCport[cp] === dport &&
-        (this.cFlags[cp] & ConnFlag.TEMPLATE) === 0
-      )
-        break
-      cp = this.cOutNext[cp]
-    }
+    const cp = this.lookupOut(protocol, saddr, sport, daddr, dport)
     if (cp < 0) return -1
     // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
@@ -662,18 +669,23 @@ export class Ipvs {
    * real server sent this packet (saddr:sport = dest, daddr:dport = client), or -1. For xt_ipvs.
    */
   lookupOut(protocol: number, saddr: number, sport: number, daddr: number, dport: number): number {
+    if (this.outPorts[portSlot(sport)] === 0) return -1
+    const keys = this.outKeys
+    const k0 = saddr | 0
+    const k1 = daddr | 0
+    const k2 = (sport << 16) | dport
     let cp = this.outHead[this.outHash(protocol, saddr, sport, daddr, dport)]
     while (cp >= 0) {
+      const k = cp * 4
       if (
+        keys[k] === k0 &&
+        keys[k + 1] === k1 &&
+        keys[k + 2] === k2 &&
         this.cProto[cp] === protocol &&
-        this.cDaddr[cp] === saddr >>> 0 &&
-        this.cDport[cp] === sport &&
-        this.cCaddr[cp] === daddr >>> 0 &&
-        this.cCport[cp] === dport &&
         (this.cFlags[cp] & ConnFlag.TEMPLATE) === 0
       )
         return cp
-      cp = this.cOutNext[cp]
+      cp = keys[k + 3]
     }
     return -1
   }
@@ -863,6 +875,12 @@ export class Ipvs {
         problems.push(`conn ${id} controlled by a dead or non-template ${ct}`)
     }
     if (live !== this.connCount) problems.push(`connCount ${this.connCount} != live ${live}`)
+    const outPorts = new Int32Array(OUT_PORT_SLOTS)
+    for (let id = 0; id < this.cNext; id++)
+      if (this.cInUse[id] !== 0 && (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) outPorts[portSlot(this.cDport[id])]++
+    for (let i = 0; i < OUT_PORT_SLOTS; i++)
+      if (outPorts[i] !== this.outPorts[i])
+        problems.push(`out port slot ${i} counts ${this.outPorts[i]} != ${outPorts[i]}`)
     let dead = 0
     for (let id = 0; id < this.cNext; id++) if (this.cInUse[id] === 0 && this.cInHeap[id] !== 0) dead++
     if (this.heapLen !== live + dead)
@@ -1073,9 +1091,14 @@ export class Ipvs {
     if (d.upperThreshold[dest] !== 0 && d.totalConns(dest) >= d.upperThreshold[dest]) d.flags[dest] |= DEST_F_OVERLOAD
     this.hashIn(id)
     if ((flags & ConnFlag.TEMPLATE) === 0) {
+      const k = id * 4
+      this.outKeys[k] = daddr | 0
+      this.outKeys[k + 1] = caddr | 0
+      this.outKeys[k + 2] = (dport << 16) | cport
       const h = this.outHash(protocol, daddr, dport, caddr, cport)
-      this.cOutNext[id] = this.outHead[h]
+      this.outKeys[k + 3] = this.outHead[h]
       this.outHead[h] = id
+      this.outPorts[portSlot(dport)]++
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
@@ -1176,26 +1199,34 @@ export class Ipvs {
     vport: number,
     template: boolean,
   ): number {
+    const keys = this.inKeys
+    const k0 = caddr | 0
+    const k1 = vaddr | 0
+    const k2 = (cport << 16) | vport
     let cp = this.inHead[this.inHash(protocol, caddr, cport, vaddr, vport)]
     const want = template ? ConnFlag.TEMPLATE : 0
     while (cp >= 0) {
+      const k = cp * 4
       if (
+        keys[k] === k0 &&
+        keys[k + 1] === k1 &&
+        keys[k + 2] === k2 &&
         this.cProto[cp] === protocol &&
-        this.cCaddr[cp] === caddr >>> 0 &&
-        this.cCport[cp] === cport &&
-        this.cVaddr[cp] === vaddr >>> 0 &&
-        this.cVport[cp] === vport &&
         (this.cFlags[cp] & ConnFlag.TEMPLATE) === want
       )
         return cp
-      cp = this.cInNext[cp]
+      cp = keys[k + 3]
     }
     return -1
   }
 
   private hashIn(id: number): void {
+    const k = id * 4
+    this.inKeys[k] = this.cCaddr[id] | 0
+    this.inKeys[k + 1] = this.cVaddr[id] | 0
+    this.inKeys[k + 2] = (this.cCport[id] << 16) | this.cVport[id]
     const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
-    this.cInNext[id] = this.inHead[h]
+    this.inKeys[k + 3] = this.inHead[h]
     this.inHead[h] = id
     this.cInHashed[id] = 1
   }
@@ -1206,26 +1237,29 @@ export class Ipvs {
     const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
     let prev = -1
     let cp = this.inHead[h]
+    const keys = this.inKeys
     while (cp >= 0 && cp !== id) {
       prev = cp
-      cp = this.cInNext[cp]
+      cp = keys[cp * 4 + 3]
     }
     assert(cp === id, "IPVS connection missing from its hash chain")
-    if (prev < 0) this.inHead[h] = this.cInNext[id]
-    else this.cInNext[prev] = this.cInNext[id]
+    if (prev < 0) this.inHead[h] = keys[id * 4 + 3]
+    else keys[prev * 4 + 3] = keys[id * 4 + 3]
   }
 
   private unhashOut(id: number): void {
     const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
     let prev = -1
     let cp = this.outHead[h]
+    const keys = this.outKeys
     while (cp >= 0 && cp !== id) {
       prev = cp
-      cp = this.cOutNext[cp]
+      cp = keys[cp * 4 + 3]
     }
     assert(cp === id, "IPVS connection missing from its out hash chain")
-    if (prev < 0) this.outHead[h] = this.cOutNext[id]
-    else this.cOutNext[prev] = this.cOutNext[id]
+    if (prev < 0) this.outHead[h] = keys[id * 4 + 3]
+    else keys[prev * 4 + 3] = keys[id * 4 + 3]
+    this.outPorts[portSlot(this.cDport[id])]--
   }
 
   private rehash(): void {
@@ -1237,12 +1271,12 @@ export class Ipvs {
       if (this.cInUse[id] === 0) continue
       if (this.cInHashed[id] !== 0) {
         const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
-        this.cInNext[id] = this.inHead[h]
+        this.inKeys[id * 4 + 3] = this.inHead[h]
         this.inHead[h] = id
       }
       if ((this.cFlags[id] & ConnFlag.TEMPLATE) === 0) {
         const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
-        this.cOutNext[id] = this.outHead[h]
+        this.outKeys[id * 4 + 3] = this.outHead[h]
         this.outHead[h] = id
       }
     }
@@ -1330,8 +1364,13 @@ export class Ipvs {
     this.cTimeoutNs = f64(this.cTimeoutNs)
     this.cExpiresNs = f64(this.cExpiresNs)
     this.cInUse = u8(this.cInUse)
-    this.cInNext = i32(this.cInNext)
-    this.cOutNext = i32(this.cOutNext)
+    const keys = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(n * 4)
+      b.set(a)
+      return b
+    }
+    this.inKeys = keys(this.inKeys)
+    this.outKeys = keys(this.outKeys)
     this.cInHashed = u8(this.cInHashed)
     this.cInHeap = u8(this.cInHeap)
     this.heapAt = f64(this.heapAt)

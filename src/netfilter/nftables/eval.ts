@@ -21,8 +21,8 @@ import type { Packet } from "../../wire/packet.ts"
 import type { Rng } from "../../sim/rng.ts"
 import { CtState } from "../constants.ts"
 import { Field, VerdictKind } from "./parse.ts"
-import type { CompiledStatement, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
-import { NftElement, Op, SET_FLAG } from "./ruleset.ts"
+import type { CompiledStatement, JumpTarget, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
+import { ChainProgram, NftElement, Op, SET_FLAG } from "./ruleset.ts"
 
 export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const
 export type HookName = (typeof HOOK_NAMES)[number]
@@ -176,36 +176,50 @@ export class NftInterpreter {
     return v
   }
 
-  private resolve(name: string): NftChain {
-    return this.ruleset.table!.chains.get(name)!
+  /**
+   * The chain a jump/goto verdict names in the committed table. Memoized on the verdict object per
+   * table (a commit makes a new table object), so a packet's jump costs a pointer comparison, not a
+   * lookup by name.
+   */
+  private resolve(jump: JumpTarget): NftChain {
+    const table = this.ruleset.table!
+    if (jump.table === table) return jump.target!
+    const chain = table.chains.get(jump.chain)!
+    jump.table = table
+    jump.target = chain
+    return chain
   }
 
+  // Off the end of a chain (or `return`) with nothing on the jump stack: the base chain's policy,
+  // also after a `goto` left it (nf_tables_core.c nft_do_chain: nft_base_chain(basechain)->policy).
   private runChain(base: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
     let chain = base
+    let prog = programOf(chain)
     let ruleIndex = 0
     let sp = 0
     if (result.trace !== null) result.trace.push(chain.name)
     for (;;) {
-      if (ruleIndex >= chain.rules.length) {
-        if (sp === 0) return chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+      if (ruleIndex >= prog.ruleCount) {
+        if (sp === 0) return base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
         sp--
         chain = this.stackChain[sp]
+        prog = programOf(chain)
         ruleIndex = this.stackRule[sp]
         continue
       }
-      const rule = chain.rules[ruleIndex++]
+      const end = prog.ruleStart[ruleIndex + 1]
+      const stmts = prog.stmts
+      let s = prog.ruleStart[ruleIndex++]
       result.rules++
-      const statements = rule.statements
       let next: NftChain | null = null
       let kind = -1
-      for (let s = 0; s < statements.length; s++) {
-        const st = statements[s]
-        const outcome = this.evalStatement(st, packet, host, nowNs, result)
+      for (; s < end; s++) {
+        const outcome = this.evalStatement(stmts[s], packet, host, nowNs, result)
         if (outcome === BREAK) break
         if (outcome === CONTINUE) continue
         // A verdict: from the statement itself or from a vmap element.
         kind = outcome & 7
-        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingChain)
+        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingJump!)
         break
       }
       if (kind < 0) continue
@@ -217,9 +231,10 @@ export class NftInterpreter {
         case VerdictKind.CONTINUE:
           continue
         case VerdictKind.RETURN:
-          if (sp === 0) return chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+          if (sp === 0) return base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
           sp--
           chain = this.stackChain[sp]
+          prog = programOf(chain)
           ruleIndex = this.stackRule[sp]
           continue
         case VerdictKind.JUMP:
@@ -228,11 +243,13 @@ export class NftInterpreter {
           this.stackRule[sp] = ruleIndex
           sp++
           chain = next!
+          prog = programOf(chain)
           ruleIndex = 0
           if (result.trace !== null) result.trace.push(chain.name)
           continue
         case VerdictKind.GOTO:
           chain = next!
+          prog = programOf(chain)
           ruleIndex = 0
           if (result.trace !== null) result.trace.push(chain.name)
           continue
@@ -240,11 +257,18 @@ export class NftInterpreter {
     }
   }
 
-  private pendingChain = ""
+  /** The jump target memo of the verdict (statement's or vmap element's) evalStatement returned. */
+  private pendingJump: JumpTarget | null = null
   private rejected = false
 
   /** Loads the selectors' values into `this.key`; false when an implicit protocol check fails. */
   private loadKey(st: CompiledStatement, packet: Packet, host: NftHost): boolean {
+    if (st.single) {
+      const dep = st.dependency0
+      if (dep !== 0 && packet.protocol !== dep) return false
+      this.key[0] = this.load(st.field0, packet, host)
+      return true
+    }
     const fields = st.fields
     for (let i = 0; i < fields.length; i++) {
       const dep = st.dependencies[i]
@@ -290,15 +314,26 @@ export class NftInterpreter {
   ): number {
     switch (st.op) {
       case Op.MATCH: {
-        if (!this.loadKey(st, packet, host)) {
-          result.expressions += st.dependencyCost
-          return BREAK
+        let v: number
+        if (st.single) {
+          // loadKey's one-selector case, without the round trip through the key register.
+          const dep = st.dependency0
+          if (dep !== 0 && packet.protocol !== dep) {
+            result.expressions += st.dependencyCost
+            return BREAK
+          }
+          v = this.load(st.field0, packet, host)
+        } else {
+          if (!this.loadKey(st, packet, host)) {
+            result.expressions += st.dependencyCost
+            return BREAK
+          }
+          v = this.key[0]
         }
         result.expressions += st.cost
-        let v = this.key[0]
         if (st.andMask >= 0) v = (v & st.andMask) >>> 0
         let hit: boolean
-        if (st.fields[0] === Field.CT_STATE) hit = (v & st.value) !== 0
+        if (st.field0 === Field.CT_STATE) hit = (v & st.value) !== 0
         else hit = (v & st.mask) >>> 0 === st.value
         return hit !== st.negate ? CONTINUE : BREAK
       }
@@ -323,12 +358,12 @@ export class NftInterpreter {
         result.lookups++
         const e = st.set!.lookup(this.key, nowNs)
         if (e === undefined || e.verdict === null) return BREAK
-        this.pendingChain = e.verdict.chain
+        this.pendingJump = e.jump
         return VERDICT | e.verdict.kind
       }
       case Op.VERDICT:
         result.expressions += st.cost
-        this.pendingChain = st.verdict!.chain
+        this.pendingJump = st.jump
         return VERDICT | st.verdict!.kind
       case Op.REJECT:
         result.expressions += st.cost
@@ -375,6 +410,13 @@ export class NftInterpreter {
     }
     return BREAK
   }
+}
+
+/** The chain's flattened rules, (re)built when its rules array is not the one they came from. */
+function programOf(chain: NftChain): ChainProgram {
+  const p = chain.program
+  if (p !== null && p.rules === chain.rules && p.ruleCount === chain.rules.length) return p
+  return (chain.program = new ChainProgram(chain.rules))
 }
 
 const BREAK = -1

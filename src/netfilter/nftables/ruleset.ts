@@ -33,7 +33,26 @@ export class NftElement {
     readonly timeoutS: number,
     /** Simulated time the element expires, -1 = never. */
     public expiresNs: number,
-  ) {}
+  ) {
+    this.jump = jumpTargetOf(verdict)
+  }
+  /** The memo of a jump/goto verdict's target chain (null for other verdicts and plain set elements). */
+  readonly jump: JumpTarget | null
+}
+
+/**
+ * Where a jump/goto verdict leads: the chain named `chain`, memoized per committed table by the
+ * interpreter (eval.ts resolve). A commit makes a new table object, so a memo of an older table
+ * is never used, and elements shared between table versions stay correct.
+ */
+export class JumpTarget {
+  table: NftTable | null = null
+  target: NftChain | null = null
+  constructor(readonly chain: string) {}
+}
+
+function jumpTargetOf(verdict: Verdict | null): JumpTarget | null {
+  return verdict !== null && verdict.chain !== "" ? new JumpTarget(verdict.chain) : null
 }
 
 /**
@@ -243,7 +262,19 @@ export class CompiledStatement {
     readonly timeoutS: number,
     readonly cost: number,
     readonly dependencyCost: number,
-  ) {}
+  ) {
+    this.jump = jumpTargetOf(verdict)
+    this.single = fields.length === 1
+    this.field0 = fields.length > 0 ? fields[0] : -1
+    this.dependency0 = dependencies.length > 0 ? dependencies[0] : 0
+  }
+  /** The memo of a jump/goto statement's target chain, null for other statements. */
+  readonly jump: JumpTarget | null
+  /** One selector (no concatenation): the interpreter loads `field0` without walking the arrays. */
+  readonly single: boolean
+  /** fields[0] (-1 when none) and dependencies[0] (0 when none), read per packet. */
+  readonly field0: number
+  readonly dependency0: number
 }
 
 export class NftRule {
@@ -260,8 +291,32 @@ export interface BaseChainSpec {
   readonly policy: "accept" | "drop"
 }
 
+/**
+ * A chain's rules flattened for the interpreter (eval.ts): the statements of rule r are
+ * stmts[ruleStart[r]] up to stmts[ruleStart[r + 1]], so a rule costs two integer loads rather than
+ * a walk through the rule object and its statement array. Built on a chain's first run; a
+ * committed chain is never modified (a transaction writes to a clone), and the interpreter checks
+ * that `rules` is still the array the program was built from.
+ */
+export class ChainProgram {
+  readonly stmts: CompiledStatement[] = []
+  readonly ruleStart: Int32Array
+  readonly ruleCount: number
+  constructor(readonly rules: readonly NftRule[]) {
+    this.ruleCount = rules.length
+    this.ruleStart = new Int32Array(rules.length + 1)
+    for (let r = 0; r < rules.length; r++) {
+      this.ruleStart[r] = this.stmts.length
+      for (const st of rules[r].statements) this.stmts.push(st)
+    }
+    this.ruleStart[rules.length] = this.stmts.length
+  }
+}
+
 export class NftChain {
   rules: NftRule[] = []
+  /** The interpreter's flattened rules (ChainProgram), built on first use. */
+  program: ChainProgram | null = null
   constructor(
     readonly name: string,
     readonly spec: BaseChainSpec | null,

@@ -39,6 +39,7 @@ import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
 import { formatIpv4, parseIpv4 } from "../../wire/ipv4.ts"
 import type { Packet } from "../../wire/packet.ts"
+import { PairMap } from "./pair-map.ts"
 import { type LoadBalancerRR, NextEndpointError } from "./roundrobin.ts"
 
 /** endpointDialTimeout in proxysocket.go. */
@@ -472,10 +473,11 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   readonly socket: UdpSocket
   readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
   /**
-   * clientCache: the client's "ip:port" -> its connection to an endpoint, keyed by the number
-   * address x 65536 + port (the same pairs as the string key, without formatting one per message).
+   * clientCache: the client's "ip:port" -> its connection to an endpoint, keyed by the (address,
+   * port) pair (the same pairs as the string key, without formatting one per message; insertion
+   * ordered as the Go map is not, but Close walks it and its order must not vary between runs).
    */
-  readonly clients = new Map<number, UdpProxyClient>()
+  readonly clients = new PairMap<UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
   readonly loop = new CopyQueue()
 
@@ -514,7 +516,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     if (!this.alive) return
     this.alive = false
     this.socket.close()
-    for (const client of [...this.clients.values()]) client.end()
+    for (const client of this.clients.values()) client.end()
     this.runtime.unregister(this)
   }
 
@@ -522,8 +524,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     if (!this.alive) return
     const rt = this.runtime
     const nowNs = rt.scheduler.nowNs
-    const key = packet.srcAddr * 65536 + packet.srcPort
-    let client = this.clients.get(key)
+    let client = this.clients.get(packet.srcAddr, packet.srcPort)
     let startNs = this.loop.busyUntilNs > nowNs ? this.loop.busyUntilNs : nowNs
     if (client === undefined) {
       // getBackendConn: a new client; tryConnect's first NextEndpoint (a UDP dial does not fail).
@@ -534,9 +535,9 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
       }
       this.stats.accepted++
       startNs += rt.costs.connectNs
-      client = new UdpProxyClient(this, key, packet.srcAddr, packet.srcPort, endpoint)
+      client = new UdpProxyClient(this, packet.srcAddr, packet.srcPort, endpoint)
       if (!client.ok) return
-      this.clients.set(key, client)
+      this.clients.set(packet.srcAddr, packet.srcPort, client)
     }
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
@@ -570,7 +571,6 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
 
   constructor(
     readonly socket: UdpProxySocket,
-    readonly key: number,
     readonly clientAddr: Ipv4,
     readonly clientPort: number,
     readonly endpoint: string,
@@ -641,7 +641,8 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     if (this.ended) return
     this.ended = true
     this.out?.close()
-    if (this.socket.clients.get(this.key) === this) this.socket.clients.delete(this.key)
+    const clients = this.socket.clients
+    if (clients.get(this.clientAddr, this.clientPort) === this) clients.delete(this.clientAddr, this.clientPort)
     this.socket.runtime.unregister(this)
   }
 }

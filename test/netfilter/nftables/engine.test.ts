@@ -257,6 +257,30 @@ describe("jump stack", () => {
     const p = new Packet()
     expect(nft.runHook(HOOK.INPUT, p, true, new TestHost(), 0, result)).toBe(NftVerdict.DROP)
   })
+
+  it("a chain reached by goto from the base chain ends with the base chain's policy", () => {
+    // nf_tables_core.c nft_do_chain: with an empty jump stack the verdict is the base chain's policy.
+    for (const [policy, last] of [
+      ["drop", "return"],
+      ["accept", "return"],
+      ["drop", "counter"],
+      ["accept", "counter"],
+    ]) {
+      const rs = new NftRuleset()
+      rs.apply(
+        parseTransaction(
+          TABLE +
+            `add chain ip kube-proxy base { type filter hook input priority 0 ; policy ${policy} ; }\n` +
+            "add chain ip kube-proxy x\nadd chain ip kube-proxy y\n" +
+            "add rule ip kube-proxy base goto x\nadd rule ip kube-proxy x counter\n" +
+            `add rule ip kube-proxy x goto y\nadd rule ip kube-proxy y ${last}`,
+        ),
+      )
+      const nft = new NftInterpreter(rs, Rng.stream(1, "t"))
+      const verdict = nft.runHook(HOOK.INPUT, new Packet(), true, new TestHost(), 0, new NftResult())
+      expect(verdict).toBe(policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT)
+    }
+  })
 })
 
 describe("anonymous interval sets", () => {
