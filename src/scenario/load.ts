@@ -1379,7 +1379,11 @@ class Context {
       // Only label sets carrying the selector's first pair can match: a lookup, not a scan of every
       // object per Service (10,000 Services x 20,000 objects was minutes).
       const [firstKey] = Object.keys(selector)
-      const candidates = podLabels.get(namespace ?? "default")?.get(firstKey)?.get(selector[firstKey]) ?? []
+      const candidates =
+        podLabels
+          .get(namespace ?? "default")
+          ?.get(firstKey)
+          ?.get(selector[firstKey]) ?? []
       const matches = candidates.some((labels) => matchesServiceSelector(selector, labels))
       if (!matches) {
         const text = formatLabels(selector)
