@@ -655,9 +655,14 @@ const configKeys = new WeakMap<IptablesConfig, string>()
  * port's fragment unless those differ: fragments grow with service ports x distinct views, not x nodes.
  */
 export class IptablesFragments {
-  private readonly byPort = new WeakMap<ServicePortInfo, Map<string, ServicePortFragment>>()
-  /** Per port (immutable): 1 = an endpoint has zone hints, 2 = node hints. */
-  private readonly hints = new WeakMap<ServicePortInfo, number>()
+  /**
+   * Per port (immutable): its fragments by key; `hints` 1 = an endpoint has zone hints, 2 = node
+   * hints; the last key asked for and its fragment.
+   */
+  private readonly byPort = new WeakMap<
+    ServicePortInfo,
+    { hints: number; byKey: Map<string, ServicePortFragment>; lastKey: string | null; last: ServicePortFragment | null }
+  >()
   /**
    * One string per distinct line: fragments of different views of a port (a node hosting one of
    * its endpoints, one that does not) mostly hold equal lines, and nodes' restore inputs are then
@@ -766,26 +771,25 @@ export class IptablesFragments {
   }
 
   get(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
-    let hints = this.hints.get(svcPort)
-    if (hints === undefined) {
-      hints = 0
+    let entry = this.byPort.get(svcPort)
+    if (entry === undefined) {
+      let hints = 0
       for (const ep of svcPort.endpoints) {
         if (ep.zoneHints.length > 0) hints |= 1
         if (ep.nodeHints.length > 0) hints |= 2
       }
-      this.hints.set(svcPort, hints)
+      entry = { hints, byKey: new Map(), lastKey: null, last: null }
+      this.byPort.set(svcPort, entry)
     }
-    const zoneHints = (hints & 1) !== 0
-    const nodeHints = (hints & 2) !== 0
+    const zoneHints = (entry.hints & 1) !== 0
+    const nodeHints = (entry.hints & 2) !== 0
     let key = context.key
     if (zoneHints) key += `|z:${context.zone}`
     if (nodeHints) key += `|n:${context.nodeName}`
     if (svcPort.loadBalancerSourceRanges.length > 0) key += `|ip:${context.nodeIP}`
-    let byKey = this.byPort.get(svcPort)
-    if (byKey === undefined) {
-      byKey = new Map()
-      this.byPort.set(svcPort, byKey)
-    }
+    // Most nodes ask with the key the previous one used (one lookup per port and node).
+    if (entry.lastKey === key && entry.last !== null) return entry.last
+    const byKey = entry.byKey
     let fragment = byKey.get(key)
     if (fragment === undefined) {
       this.compiled++
@@ -816,6 +820,8 @@ export class IptablesFragments {
       }
       byKey.set(key, fragment)
     }
+    entry.lastKey = key
+    entry.last = fragment
     return fragment
   }
 }
