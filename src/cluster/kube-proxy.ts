@@ -198,8 +198,8 @@ export class KubeProxyNode implements TimedSyncTarget {
    */
   startSync(nowNs: number): number {
     if (this.inFlight !== null) throw new Error(`kube-proxy on ${this.node.name}: a sync is already running`)
-    const services = this.store.list("Service") as readonly Service[]
-    const slices = this.store.list("EndpointSlice") as readonly EndpointSlice[]
+    const services = this.store.listAll("Service") as readonly Service[]
+    const slices = this.store.listAll("EndpointSlice") as readonly EndpointSlice[]
     const sync = this.backend.compile(nowNs, services, slices)
     const changesNs = this.pendingChangesNs
     this.pendingChangesNs = []

@@ -89,6 +89,17 @@ export class ApiStore {
     Endpoints: null,
     EndpointSlice: null,
   }
+  /** listAll's arrays per kind (null = stale: the kind changed since). */
+  private readonly listAllCache: { [K in StoredKind]: readonly KindMap[K][] | null } = {
+    Namespace: null,
+    Node: null,
+    Pod: null,
+    ReplicaSet: null,
+    Deployment: null,
+    Service: null,
+    Endpoints: null,
+    EndpointSlice: null,
+  }
   /** EndpointSlice keys by "namespace/service-name" (their kubernetes.io/service-name label). */
   private readonly slicesByService = new Map<string, Set<string>>()
   /** How many times a kind's keys were sorted (a performance invariant tests pin). */
@@ -138,6 +149,20 @@ export class ApiStore {
     }
     this.listedObjects[kind] += out.length
     return out
+  }
+
+  /**
+   * `list(kind)` (every namespace) as one shared, read-only array, rebuilt only after the kind
+   * changed: every node's kube-proxy reads all Services and EndpointSlices at each sync, and at
+   * 1,000 nodes x 10,000 Services fresh copies per sync were a large share of the run.
+   */
+  listAll<K extends StoredKind>(kind: K): readonly KindMap[K][] {
+    let cached = this.listAllCache[kind] as readonly KindMap[K][] | null
+    if (cached === null) {
+      cached = this.list(kind)
+      ;(this.listAllCache as Record<StoredKind, readonly StoredObject[] | null>)[kind] = cached
+    }
+    return cached
   }
 
   /**
@@ -324,6 +349,7 @@ export class ApiStore {
     this.resourceVersion++
     const stored = { ...object, metadata: { ...object.metadata, resourceVersion: String(this.resourceVersion) } }
     map.set(key, stored)
+    this.listAllCache[kind] = null
     if (previous === undefined) this.sortedKeyCache[kind] = null
     if (kind === "EndpointSlice") this.indexSlice(key, namespace, previous, stored)
     else if (kind === "Pod")
@@ -349,6 +375,7 @@ export class ApiStore {
     if (previous === undefined) return false
     map.delete(key)
     this.sortedKeyCache[kind] = null
+    this.listAllCache[kind] = null
     if (kind === "EndpointSlice") this.indexSlice(key, namespace, previous, undefined)
     else if (kind === "Pod") this.indexPairs(this.podsByLabel, key, namespace, previous.metadata.labels, undefined)
     if (kind === "Pod" || kind === "ReplicaSet")

@@ -274,7 +274,14 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
     const wanted = new Map<Ipv4, NetInterface>()
     const owners = new Map<Ipv4, string>()
     // spec.externalIPs: routed by the admin to the first node by name.
-    const firstNode = [...this.nodes].sort((a, b) => compare(a.name, b.name))[0]
+    // The first node by name, found only when some Service has externalIPs (a sort of every node
+    // per EndpointSlice change was a cost per change that grew with the cluster).
+    let firstNode: LbNode | undefined
+    for (const svc of this.watchedServices()) {
+      if ((svc.spec.externalIPs ?? []).length === 0) continue
+      firstNode = [...this.nodes].sort((a, b) => compare(a.name, b.name))[0]
+      break
+    }
     if (firstNode !== undefined) {
       for (const svc of this.watchedServices()) {
         for (const text of svc.spec.externalIPs ?? []) {

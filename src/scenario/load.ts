@@ -41,7 +41,7 @@ import type {
 import type { Expectation, ExpectationCondition } from "./expect.ts"
 import { hasErrors, sortIssues } from "./issues.ts"
 import { decodeManifest, isBuiltinNamespace, type ManifestOptions } from "./manifests.ts"
-import { formatLabels, matchesServiceSelector } from "../k8s/labels.ts"
+import { formatLabels, matchesServiceSelector, type Labels } from "../k8s/labels.ts"
 import { NODE_CIDR_MASK_SIZE_DEFAULT, parsePoolRange, parsePortRange } from "../k8s/ipam.ts"
 import { cidrContains, parseCidr, parseIpv4 } from "../wire/ipv4.ts"
 import { ipv6NotModelled, isIpv6, parseAddress } from "./address.ts"
@@ -1357,6 +1357,7 @@ class Context {
         })
       seen.set(id, entry)
     }
+    const podLabels = podLabelIndex(all)
     for (const entry of all) {
       const object = entry.object
       const namespace = object.metadata.namespace
@@ -1375,14 +1376,15 @@ class Context {
       )
         continue
       const selector = object.spec.selector
-      const matches = all.some((other) => {
-        const o = other.object
-        if ((o.metadata.namespace ?? "default") !== (namespace ?? "default")) return false
-        if (o.kind === "Pod") return matchesServiceSelector(selector, o.metadata.labels)
-        if (o.kind === "Deployment" || o.kind === "ReplicaSet")
-          return matchesServiceSelector(selector, o.spec.template.metadata?.labels)
-        return false
-      })
+      // Only label sets carrying the selector's first pair can match: a lookup, not a scan of every
+      // object per Service (10,000 Services x 20,000 objects was minutes).
+      const [firstKey] = Object.keys(selector)
+      const candidates =
+        podLabels
+          .get(namespace ?? "default")
+          ?.get(firstKey)
+          ?.get(selector[firstKey]) ?? []
+      const matches = candidates.some((labels) => matchesServiceSelector(selector, labels))
       if (!matches) {
         const text = formatLabels(selector)
         this.issues.push({
@@ -1394,4 +1396,34 @@ class Context {
       }
     }
   }
+}
+
+/**
+ * Pods' labels and Deployment/ReplicaSet pod-template labels by namespace, label key and value:
+ * the label sets a Service selector containing that pair may match.
+ */
+function podLabelIndex(all: readonly ManifestObject[]): Map<string, Map<string, Map<string, Labels[]>>> {
+  const index = new Map<string, Map<string, Map<string, Labels[]>>>()
+  for (const entry of all) {
+    const o = entry.object
+    const labels =
+      o.kind === "Pod"
+        ? o.metadata.labels
+        : o.kind === "Deployment" || o.kind === "ReplicaSet"
+          ? o.spec.template.metadata?.labels
+          : undefined
+    if (labels === undefined) continue
+    const namespace = o.metadata.namespace ?? "default"
+    let byKey = index.get(namespace)
+    if (byKey === undefined) index.set(namespace, (byKey = new Map()))
+    for (const key of Object.keys(labels)) {
+      let byValue = byKey.get(key)
+      if (byValue === undefined) byKey.set(key, (byValue = new Map()))
+      const value = labels[key]
+      const list = byValue.get(value)
+      if (list === undefined) byValue.set(value, [labels])
+      else list.push(labels)
+    }
+  }
+  return index
 }

@@ -17,6 +17,7 @@ import { TableId } from "../../src/netfilter/constants.ts"
 interface Shape {
   readonly nodes: number
   readonly fragmentsCompiled: number
+  readonly selectionsMade: number
   readonly serviceBuilds: number
   readonly snapshots: number
   readonly nodeViews: number
@@ -79,6 +80,7 @@ function shape(nodes: number): Shape {
   return {
     nodes,
     fragmentsCompiled: shared.fragments.compiled,
+    selectionsMade: shared.fragments.selectionsMade,
     serviceBuilds: shared.servicePorts.serviceBuilds,
     snapshots: shared.servicePorts.snapshotsBuilt,
     nodeViews: shared.servicePorts.nodeViews,
@@ -110,6 +112,10 @@ describe("cluster scale: per-Service work is shared between nodes", () => {
     // Three times the nodes: about the same shared work (unshared, it would be ~3x).
     expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
     expect(large.serviceBuilds).toBeLessThanOrEqual(small.serviceBuilds * 1.5)
+    // The walk over the service ports (which fragment, which view) is made once per port list and
+    // state; nodes syncing the same list (no local endpoints) take it (unshared: one per sync).
+    expect(small.selectionsMade).toBeGreaterThan(0)
+    expect(large.selectionsMade).toBeLessThan(large.syncs)
     // Each node assembles its own port list once per state it syncs against (a pointer copy).
     expect(large.nodeViews).toBeLessThanOrEqual(large.syncs)
     // The other nodes take the tables the first node restored from the same lines onto the same

@@ -1,6 +1,6 @@
 /**
  * ApiStore performance invariants (not timed): `list` sorts a kind's keys only after a key was
- * added or removed, and `endpointSlicesFor` (indexed by the service-name label) returns exactly
+ * added or removed, `listAll` shares one array until the kind changes, and `endpointSlicesFor` (indexed by the service-name label) returns exactly
  * what filtering the sorted list returns, through creates, label changes and deletes.
  */
 import fc from "fast-check"
@@ -48,6 +48,26 @@ describe("ApiStore indexes", () => {
     store.delete("Service", "default", "svc-0005")
     expect(store.list("Service").length).toBe(999)
     expect(store.sortCount - before).toBe(2)
+  })
+
+  it("listAll shares one array between calls until the kind changes, equal to list", () => {
+    const store = new ApiStore()
+    for (let i = 0; i < 50; i++) store.put("Service", service(`svc-${String(i).padStart(2, "0")}`))
+    const first = store.listAll("Service")
+    const listedBefore = store.listedObjects.Service
+    // 1,000 nodes' syncs reading an unchanged store: no copy, no scan.
+    for (let i = 0; i < 1000; i++) expect(store.listAll("Service")).toBe(first)
+    expect(store.listedObjects.Service).toBe(listedBefore)
+    expect(first).toEqual(store.list("Service"))
+    store.put("EndpointSlice", slice("default", "x", "svc-01")) // another kind: still shared
+    expect(store.listAll("Service")).toBe(first)
+    const updated = store.put("Service", { ...service("svc-07"), spec: { ports: [{ port: 81 }] } })
+    const second = store.listAll("Service")
+    expect(second).not.toBe(first)
+    expect(second[7]).toBe(updated)
+    expect(second).toEqual(store.list("Service"))
+    store.delete("Service", "default", "svc-07")
+    expect(store.listAll("Service").length).toBe(49)
   })
 
   it("endpointSlicesFor equals filtering the namespace's sorted list", () => {

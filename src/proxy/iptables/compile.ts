@@ -386,20 +386,10 @@ export function compileIptablesServicePorts(
   // One string object per distinct key: fragment lookups (one per port and node) then compare it
   // by pointer rather than by content.
   if (fragments !== undefined) context.key = fragments.internKey(context.key)
-  const views: IptablesServicePortView[] = new Array<IptablesServicePortView>(servicePorts.length)
-  const list: ServicePortFragment[] = new Array<ServicePortFragment>(servicePorts.length)
-  /** Partial sync: which fragments' own chains are written (null = all). */
-  const written = fullSync ? null : new Uint8Array(servicePorts.length)
-  for (let i = 0; i < servicePorts.length; i++) {
-    const svcPort = servicePorts[i]
-    const fragment =
-      fragments === undefined ? compileServicePortFragment(svcPort, context) : fragments.get(svcPort, context)
-    list[i] = fragment
-    // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
-    const chainsWritten = fullSync || changed.has(svcPort.namespacedName)
-    if (written !== null && chainsWritten) written[i] = 1
-    views[i] = chainsWritten ? fragment.view : fragment.unwrittenView()
-  }
+  const { list, views, written, contents } =
+    fragments === undefined
+      ? selectFragments(servicePorts, context, changed, (svcPort) => compileServicePortFragment(svcPort, context))
+      : fragments.select(servicePorts, context, changed)
 
   // Nodes whose fragments have the same contents, in the same state, get the same input: the first
   // one assembles it, the others take it (same lines, shared).
@@ -409,7 +399,7 @@ export function compileIptablesServicePorts(
       : {
           node: `${context.key}|${nodePorts.matchAll ? "all" : nodePorts.nodeIPs.join(",")}`,
           existing: options.existingNatChains ?? null,
-          contents: list.map((f) => f.content),
+          contents,
           written,
         }
   const input =
@@ -442,6 +432,36 @@ export function compileIptablesServicePorts(
     filterRuleCount: input.filterRuleCount,
     natRuleCount: input.natRuleCount,
   }
+}
+
+/** A sync's fragments, their views, and which fragments' own chains it writes. Immutable once made. */
+interface FragmentSelection {
+  readonly list: readonly ServicePortFragment[]
+  readonly views: readonly IptablesServicePortView[]
+  /** Partial sync: which fragments' own chains are written (null = all). */
+  readonly written: Uint8Array | null
+  readonly contents: readonly ServicePortFragment["content"][]
+}
+
+function selectFragments(
+  servicePorts: readonly ServicePortInfo[],
+  context: FragmentContext,
+  changed: ReadonlySet<string> | null,
+  fragmentOf: (svcPort: ServicePortInfo) => ServicePortFragment,
+): FragmentSelection {
+  const views: IptablesServicePortView[] = new Array<IptablesServicePortView>(servicePorts.length)
+  const list: ServicePortFragment[] = new Array<ServicePortFragment>(servicePorts.length)
+  const written = changed === null ? null : new Uint8Array(servicePorts.length)
+  for (let i = 0; i < servicePorts.length; i++) {
+    const svcPort = servicePorts[i]
+    const fragment = fragmentOf(svcPort)
+    list[i] = fragment
+    // Partial sync: unchanged services' own chains are computed (they stay active) but not written.
+    const chainsWritten = changed === null || changed.has(svcPort.namespacedName)
+    if (written !== null && chainsWritten) written[i] = 1
+    views[i] = chainsWritten ? fragment.view : fragment.unwrittenView()
+  }
+  return { list, views, written, contents: list.map((f) => f.content) }
 }
 
 /** The restore input of one sync from its fragments (the upstream order of syncProxyRules). */
@@ -572,6 +592,8 @@ const ASSEMBLED_INPUTS_KEPT = 16
 
 function sameAssembly(a: AssemblyKey, b: AssemblyKey): boolean {
   if (a.node !== b.node || a.existing !== b.existing || a.contents.length !== b.contents.length) return false
+  // The same selection (FragmentSelection shared between nodes): equal without a walk.
+  if (a.contents === b.contents && a.written === b.written) return true
   if ((a.written === null) !== (b.written === null)) return false
   for (let i = 0; i < a.contents.length; i++) if (a.contents[i] !== b.contents[i]) return false
   if (a.written !== null && b.written !== null)
@@ -633,9 +655,14 @@ const configKeys = new WeakMap<IptablesConfig, string>()
  * port's fragment unless those differ: fragments grow with service ports x distinct views, not x nodes.
  */
 export class IptablesFragments {
-  private readonly byPort = new WeakMap<ServicePortInfo, Map<string, ServicePortFragment>>()
-  /** Per port (immutable): 1 = an endpoint has zone hints, 2 = node hints. */
-  private readonly hints = new WeakMap<ServicePortInfo, number>()
+  /**
+   * Per port (immutable): its fragments by key; `hints` 1 = an endpoint has zone hints, 2 = node
+   * hints; the last key asked for and its fragment.
+   */
+  private readonly byPort = new WeakMap<
+    ServicePortInfo,
+    { hints: number; byKey: Map<string, ServicePortFragment>; lastKey: string | null; last: ServicePortFragment | null }
+  >()
   /**
    * One string per distinct line: fragments of different views of a port (a node hosting one of
    * its endpoints, one that does not) mostly hold equal lines, and nodes' restore inputs are then
@@ -689,27 +716,80 @@ export class IptablesFragments {
     })
   }
 
+  /** Selections made by one node's sync and taken by others' (see `select`), most recent last. */
+  private readonly selections: {
+    servicePorts: readonly ServicePortInfo[]
+    key: string
+    changed: ReadonlySet<string> | null
+    selection: FragmentSelection
+  }[] = []
+  /** Per service-port list: 1 = a port has zone hints, 2 = node hints, 4 = loadBalancerSourceRanges. */
+  private readonly listNeeds = new WeakMap<readonly ServicePortInfo[], number>()
+  /** Selections made, and taken from another node's sync. */
+  selectionsMade = 0
+  selectionsShared = 0
+
+  /**
+   * The fragments of `servicePorts` for this node: nodes syncing the same (shared, immutable) list
+   * with the same changed set and the same key get the same fragments (`get` keys them by the
+   * context key plus the zone, node name or node IP only where a port reads them), so the first
+   * node's selection serves the others; the nodes x service ports walk is paid once per view.
+   */
+  select(
+    servicePorts: readonly ServicePortInfo[],
+    context: FragmentContext,
+    changed: ReadonlySet<string> | null,
+  ): FragmentSelection {
+    let needs = this.listNeeds.get(servicePorts)
+    if (needs === undefined) {
+      needs = 0
+      for (const svcPort of servicePorts) {
+        for (const ep of svcPort.endpoints) {
+          if (ep.zoneHints.length > 0) needs |= 1
+          if (ep.nodeHints.length > 0) needs |= 2
+        }
+        if (svcPort.loadBalancerSourceRanges.length > 0) needs |= 4
+      }
+      this.listNeeds.set(servicePorts, needs)
+    }
+    let key = context.key
+    if ((needs & 1) !== 0) key += `|z:${context.zone}`
+    if ((needs & 2) !== 0) key += `|n:${context.nodeName}`
+    if ((needs & 4) !== 0) key += `|ip:${context.nodeIP}`
+    for (let k = this.selections.length - 1; k >= 0; k--) {
+      const kept = this.selections[k]
+      if (kept.servicePorts === servicePorts && kept.changed === changed && kept.key === key) {
+        this.selectionsShared++
+        return kept.selection
+      }
+    }
+    this.selectionsMade++
+    const selection = selectFragments(servicePorts, context, changed, (svcPort) => this.get(svcPort, context))
+    this.selections.push({ servicePorts, key, changed, selection })
+    if (this.selections.length > ASSEMBLED_INPUTS_KEPT) this.selections.shift()
+    return selection
+  }
+
   get(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
-    let hints = this.hints.get(svcPort)
-    if (hints === undefined) {
-      hints = 0
+    let entry = this.byPort.get(svcPort)
+    if (entry === undefined) {
+      let hints = 0
       for (const ep of svcPort.endpoints) {
         if (ep.zoneHints.length > 0) hints |= 1
         if (ep.nodeHints.length > 0) hints |= 2
       }
-      this.hints.set(svcPort, hints)
+      entry = { hints, byKey: new Map(), lastKey: null, last: null }
+      this.byPort.set(svcPort, entry)
     }
-    const zoneHints = (hints & 1) !== 0
-    const nodeHints = (hints & 2) !== 0
+    const zoneHints = (entry.hints & 1) !== 0
+    const nodeHints = (entry.hints & 2) !== 0
     let key = context.key
     if (zoneHints) key += `|z:${context.zone}`
     if (nodeHints) key += `|n:${context.nodeName}`
     if (svcPort.loadBalancerSourceRanges.length > 0) key += `|ip:${context.nodeIP}`
-    let byKey = this.byPort.get(svcPort)
-    if (byKey === undefined) {
-      byKey = new Map()
-      this.byPort.set(svcPort, byKey)
-    }
+    // Most nodes ask with the key the previous one used (one lookup per port and node).
+    if (entry.lastKey === key && entry.last !== null) return entry.last
+    const byKey = entry.byKey
     let fragment = byKey.get(key)
     if (fragment === undefined) {
       this.compiled++
@@ -740,6 +820,8 @@ export class IptablesFragments {
       }
       byKey.set(key, fragment)
     }
+    entry.lastKey = key
+    entry.last = fragment
     return fragment
   }
 }

@@ -39,6 +39,8 @@ export interface SharedIptablesCompile {
   readonly servicePorts: SharedServicePorts
   readonly fragments: IptablesFragments
   readonly natChainSets: NatChainSets
+  /** Changed-service sets between two service-port lists, kept for the other nodes (see ChangeSets). */
+  readonly changeSets: ChangeSets
   /** Sync work of the last inputs restored onto given tables (cluster/kube-proxy.ts; small, most recent last). */
   readonly syncWork: { lines: readonly string[]; filter: object; nat: object; work: SyncWork }[]
 }
@@ -48,6 +50,7 @@ export function sharedIptablesCompile(): SharedIptablesCompile {
     servicePorts: new SharedServicePorts(),
     fragments: new IptablesFragments(),
     natChainSets: new NatChainSets(),
+    changeSets: new ChangeSets(),
     syncWork: [],
   }
 }
@@ -87,6 +90,34 @@ export class NatChainSets {
     this.kept.push({ before, declared, deleted, after })
     if (this.kept.length > 16) this.kept.shift()
     return after
+  }
+}
+
+/**
+ * The changed services between two (shared, immutable) service-port lists, computed once: nodes
+ * that synced the same list before and sync the same list now get the same set (never changed in
+ * place), so their fragment selections can be shared too (compile.ts `select`).
+ */
+export class ChangeSets {
+  private readonly kept: {
+    before: readonly ServicePortInfo[]
+    after: readonly ServicePortInfo[]
+    changed: ReadonlySet<string>
+  }[] = []
+
+  between(
+    before: readonly ServicePortInfo[],
+    after: readonly ServicePortInfo[],
+    shared: SharedServicePorts,
+  ): ReadonlySet<string> {
+    for (let k = this.kept.length - 1; k >= 0; k--) {
+      const kept = this.kept[k]
+      if (kept.before === before && kept.after === after) return kept.changed
+    }
+    const changed = changedServices(before, after, shared)
+    this.kept.push({ before, after, changed })
+    if (this.kept.length > 16) this.kept.shift()
+    return changed
   }
 }
 
@@ -148,14 +179,17 @@ export class IptablesProxier {
     this.lastZone = zone
     const fullSync = this.alwaysFullSync || this.needFullSync || nowNs - this.lastFullSyncNs > this.fullSyncPeriodNs
     const servicePorts = this.shared.servicePorts.servicePorts(services, slices, this.node.name)
-    const changed = changedServices(this.previous, servicePorts, this.shared.servicePorts)
+    // A full sync writes every service: which changed is not needed.
+    const changed = fullSync
+      ? null
+      : this.shared.changeSets.between(this.previous, servicePorts, this.shared.servicePorts)
     let totalEndpoints = 0
     for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
     const largeClusterMode = totalEndpoints > this.config.largeClusterEndpointsThreshold
     const cleanup = !largeClusterMode || nowNs - this.lastCleanupNs > this.syncPeriodNs
     const result = compileIptablesServicePorts(servicePorts, this.node, this.config, {
       fragments: this.shared.fragments,
-      changedServices: fullSync ? null : changed,
+      changedServices: changed,
       ...(cleanup ? { existingNatChains: this.existingNatChains } : {}),
     })
     if (cleanup) this.lastCleanupNs = nowNs
