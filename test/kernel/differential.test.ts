@@ -33,7 +33,7 @@
  * Skips (with the reason in the suite name and a warning) where namespaces, the tools or
  * br_netfilter are missing. Knobs (test/tier.ts): KUBE_NETSIM_KERNEL_RUNS (generated cases, quick
  * 25, extensive 1000), KUBE_NETSIM_KERNEL_SEED (fast-check seed), KUBE_NETSIM_KERNEL_BUDGET_MS
- * (wall-clock budget for the generated cases, quick 12 s, extensive 8 min: fast-check stops when it
+ * (wall-clock budget for the generated cases, quick 8 s, extensive 8 min: fast-check stops when it
  * is spent; below the floor that is a failure).
  */
 import { writeFileSync } from "node:fs"
@@ -71,7 +71,7 @@ const RUNS = knobInt("KERNEL_RUNS", 25, 1000)
 /** Fixed by default so CI is reproducible; set KUBE_NETSIM_KERNEL_SEED to explore other cases. */
 const SEED = knobInt("KERNEL_SEED", 20261123)
 /** Wall-clock budget for the generated cases (the quick tier keeps this file around 15-25 s). */
-const TIME_BUDGET_MS = knobInt("KERNEL_BUDGET_MS", 12_000, 480_000)
+const TIME_BUDGET_MS = knobInt("KERNEL_BUDGET_MS", 8_000, 480_000)
 /** Generated cases the run must reach; a budget that stops it earlier fails the test. */
 const FLOOR = Math.min(RUNS, extensive ? 60 : 3)
 /** Kernel connections per strongly tested random split; the simulator takes SPLIT_SIM_FACTOR times as many. */
