@@ -44,6 +44,7 @@ const DOCUMENTED: Record<string, readonly string[]> = {
 describe("shipped scenarios in IPVS mode", () => {
   // The quick tier leaves out the scenarios that take seconds (capacity-10m-replicas has no traffic;
   // sync-at-scale and scale-down-lag run long timelines); the extensive tier runs them all.
+  // compare-scenarios.test.ts leaves its IPVS runs to this file in the quick tier: keep them here.
   const skip = extensive
     ? []
     : ["capacity-10m-replicas.yaml", "scale-down-lag.yaml", "sync-at-scale.yaml", "coredns-saturation.yaml"]

@@ -23,6 +23,7 @@ import { extensive } from "../tier.ts"
 import { ROOT } from "./helpers.ts"
 import { withMode } from "./mode-helpers.ts"
 
+// compare-scenarios.test.ts leaves its nftables runs to this file in the quick tier: keep them out of SLOW.
 const SLOW = new Set(["capacity-10m-replicas.yaml", "sync-at-scale.yaml", "coredns-saturation.yaml"])
 /** Compared with the iptables run in the quick tier (all are in the extensive tier). */
 const COMPARED_QUICK = new Set(["quickstart.yaml", "seed-003-service-types.yaml"])

@@ -12,7 +12,9 @@ import { runScenario, World } from "../../src/cluster/index.ts"
 import type { ResultsDocument } from "../../src/stats/results.ts"
 import { formatIpv4 } from "../../src/wire/ipv4.ts"
 import { Protocol } from "../../src/wire/protocol.ts"
+import { extensive } from "../tier.ts"
 import { cli, ROOT, scenarioSpec, specFromText } from "./helpers.ts"
+import { RUNTIME_EXTENSIVE_ONLY } from "./quick-scenarios.ts"
 
 function withoutWall(doc: ResultsDocument): string {
   return JSON.stringify({ ...doc, wall: null })
@@ -189,13 +191,19 @@ describe("scenarios", () => {
     .filter((f) => f.endsWith(".yaml"))
     .sort()
 
-  it.each(files)("%s runs and meets its expectations", async (file) => {
-    const run = await cli(
-      ["run", `scenarios/${file}`, "--quiet"].map((a) => (a.startsWith("scenarios/") ? join(ROOT, a) : a)),
+  for (const file of files) {
+    const why = extensive ? undefined : RUNTIME_EXTENSIVE_ONLY.get(file)
+    it.skipIf(why !== undefined)(
+      `${file} runs and meets its expectations${why ? ` (extensive tier: ${why})` : ""}`,
+      async () => {
+        const run = await cli(
+          ["run", `scenarios/${file}`, "--quiet"].map((a) => (a.startsWith("scenarios/") ? join(ROOT, a) : a)),
+        )
+        expect(run.stderr).toBe("")
+        expect(run.code).toBe(0)
+      },
     )
-    expect(run.stderr).toBe("")
-    expect(run.code).toBe(0)
-  })
+  }
 
   it("the scale scenario shows the new pods joining after the kube-proxy lag, the first pod keeping the most", () => {
     const doc = runScenario(scenarioSpec("scenarios/seed-001-http-go-scale.yaml"), { seed: 1 })
