@@ -12,7 +12,7 @@
  * - simulated time never passes the scenario duration; no NaN or negative number in the results;
  * - the same scenario and seed give the same results (apart from `wall`).
  *
- * KUBE_NETSIM_FUZZ_PLAUSIBLE_RUNS (default 80; 1000 in the extensive tier) and
+ * KUBE_NETSIM_FUZZ_PLAUSIBLE_RUNS (default 40; 1000 in the extensive tier) and
  * KUBE_NETSIM_FUZZ_PLAUSIBLE_SEED (default 20240601) run more or others (test/tier.ts).
  */
 import fc from "fast-check"
@@ -764,7 +764,7 @@ async function checkCase(tree: Tree, command: Command): Promise<number> {
   return code
 }
 
-const RUNS = knobInt("FUZZ_PLAUSIBLE_RUNS", 80, 1000)
+const RUNS = knobInt("FUZZ_PLAUSIBLE_RUNS", 40, 1000)
 const SEED = knobInt("FUZZ_PLAUSIBLE_SEED", 20240601)
 /** KUBE_NETSIM_FUZZ_PLAUSIBLE_SURVEY=N: the survey mode below, N cases. */
 const SURVEY = knob("FUZZ_PLAUSIBLE_SURVEY")

@@ -8,8 +8,9 @@
  * "nftables mode"): endpoint choices draw from other random streams (numgen vs the statistic
  * match), so counts that depend on which endpoint a connection met (scale-down-lag's refused
  * connections to a just-removed endpoint) may differ by a few; the totals stay within 1%.
- * capacity-10m-replicas and sync-at-scale run in the extensive tier only (slow to build); the quick
- * tier compares two scenarios with iptables mode, the extensive tier all.
+ * capacity-10m-replicas, sync-at-scale, coredns-saturation and scale-down-lag run in the extensive
+ * tier only (slow to build, long timelines); the quick tier compares two scenarios with iptables
+ * mode, the extensive tier all.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -24,7 +25,13 @@ import { ROOT } from "./helpers.ts"
 import { withMode } from "./mode-helpers.ts"
 
 // compare-scenarios.test.ts leaves its nftables runs to this file in the quick tier: keep them out of SLOW.
-const SLOW = new Set(["capacity-10m-replicas.yaml", "sync-at-scale.yaml", "coredns-saturation.yaml"])
+const SLOW = new Set([
+  "capacity-10m-replicas.yaml",
+  "sync-at-scale.yaml",
+  "coredns-saturation.yaml",
+  // A long timeline (as in mode-ipvs.test.ts's quick tier).
+  "scale-down-lag.yaml",
+])
 /** Compared with the iptables run in the quick tier (all are in the extensive tier). */
 const COMPARED_QUICK = new Set(["quickstart.yaml", "seed-003-service-types.yaml"])
 

@@ -25,16 +25,16 @@
  * prints the figure for the run. Before, every random target had its own test of 100-240 vs 100-240
  * connections (0.17 to 0.27 at the same power).
  *
- * The run must reach a floor of generated cases (quick 3, extensive 60): a time budget that cuts it
- * below the floor FAILS the test. The harness test also feeds deliberately wrong simulators (a DNAT
+ * The run checks a floor of generated cases (quick 3, extensive 60) however long they take; the
+ * time budget bounds only the cases after the floor (a loaded machine runs fewer, never below it). The harness test also feeds deliberately wrong simulators (a DNAT
  * target moved to another port, a statistic threshold of 0.3 instead of 0.5) and requires the
  * comparison to catch both (a canary: the comparison can fail).
  *
  * Skips (with the reason in the suite name and a warning) where namespaces, the tools or
  * br_netfilter are missing. Knobs (test/tier.ts): KUBE_NETSIM_KERNEL_RUNS (generated cases, quick
  * 25, extensive 1000), KUBE_NETSIM_KERNEL_SEED (fast-check seed), KUBE_NETSIM_KERNEL_BUDGET_MS
- * (wall-clock budget for the generated cases, quick 8 s, extensive 8 min: fast-check stops when it
- * is spent; below the floor that is a failure).
+ * (wall-clock budget for the generated cases, quick 5 s, extensive 8 min: once it is spent and the
+ * floor is reached, the remaining generated cases are not run).
  */
 import { writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -70,9 +70,9 @@ const suiteName = available
 const RUNS = knobInt("KERNEL_RUNS", 25, 1000)
 /** Fixed by default so CI is reproducible; set KUBE_NETSIM_KERNEL_SEED to explore other cases. */
 const SEED = knobInt("KERNEL_SEED", 20261123)
-/** Wall-clock budget for the generated cases (the quick tier keeps this file around 15-25 s). */
-const TIME_BUDGET_MS = knobInt("KERNEL_BUDGET_MS", 8_000, 480_000)
-/** Generated cases the run must reach; a budget that stops it earlier fails the test. */
+/** Wall-clock budget for the generated cases past the floor (the quick tier keeps this file around 10-20 s). */
+const TIME_BUDGET_MS = knobInt("KERNEL_BUDGET_MS", 5_000, 480_000)
+/** Generated cases always run, whatever the budget. */
 const FLOOR = Math.min(RUNS, extensive ? 60 : 3)
 /** Kernel connections per strongly tested random split; the simulator takes SPLIT_SIM_FACTOR times as many. */
 const SPLIT_KERNEL = extensive ? 1200 : 400
@@ -554,7 +554,11 @@ COMMIT
         bump(phases, name, now - mark)
         mark = now
       }
+      let casesStartedMs = 0
       async function runCase(c: Case): Promise<void> {
+        // The floor runs however long it takes; past it, the budget decides (fast-check's own
+        // interruptAfterTimeLimit would stop a loaded machine's run below the floor).
+        if (coverage.cases >= FLOOR && performance.now() - casesStartedMs > TIME_BUDGET_MS) return
         caseIndex++
         mark = performance.now()
         const { text } = compileNodeRules(c.services, c.slices, c.config)
@@ -723,13 +727,8 @@ COMMIT
         }
       }
 
-      await fc.assert(fc.asyncProperty(caseArb, runCase), {
-        numRuns: RUNS,
-        seed: SEED,
-        endOnFailure: true,
-        interruptAfterTimeLimit: TIME_BUDGET_MS,
-        markInterruptAsFailure: false,
-      })
+      casesStartedMs = performance.now()
+      await fc.assert(fc.asyncProperty(caseArb, runCase), { numRuns: RUNS, seed: SEED, endOnFailure: true })
       const fmt = (m: Map<string, number>): string =>
         [...m.entries()]
           .sort()
@@ -746,7 +745,7 @@ COMMIT
       )
       expect(
         coverage.cases,
-        `the time budget (${TIME_BUDGET_MS} ms) stopped the run at ${coverage.cases} cases, below the floor of ${FLOOR}`,
+        `${coverage.cases} generated cases checked, below the floor of ${FLOOR}`,
       ).toBeGreaterThanOrEqual(FLOOR)
     },
     TIME_BUDGET_MS + 120_000,
