@@ -39,6 +39,8 @@ import { TABLE_NAMES } from "../netfilter/constants.ts"
 import type { Scheduler } from "../sim/scheduler.ts"
 import type { KubeProxySpec } from "./spec.ts"
 
+const NO_HANDLES: readonly number[] = []
+
 /** kube-proxy's runner allows a burst of 2 syncs (bounded_frequency_runner, kube-proxy.md §1.6). */
 const SYNC_BURST = 2
 
@@ -229,7 +231,11 @@ export class KubeProxyNode implements TimedSyncTarget {
     this.backend.apply(nowNs, sync)
     // Every mode runs the same stale UDP conntrack cleanup after a successful sync
     // (pkg/proxy/conntrack/cleanup.go, called from each proxier's syncProxyRules).
-    const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), sync.services)
+    // An empty table has nothing to clean (the same empty result without reading the sync's
+    // service ports, which a proxier may build only when read).
+    const conntrack = this.stack.conntrack
+    const deleted =
+      conntrack.count === 0 ? NO_HANDLES : cleanStaleConntrackEntries(conntrackView(conntrack), sync.services)
     this.syncs.push({
       atNs: flight.startNs,
       endNs: nowNs,
@@ -308,7 +314,10 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
       natRules: result.natRuleCount,
       filterRules: result.filterRuleCount,
       tableObjects: work.objectsTotal,
-      services: result.services,
+      // Read only when the node's conntrack table has entries (endSync): built on demand.
+      get services(): readonly ServicePortInfo[] {
+        return result.services
+      },
       payload: result,
     }
   }

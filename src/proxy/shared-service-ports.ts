@@ -29,6 +29,8 @@ import {
 import type { ServicePortInfo } from "./service-port.ts"
 
 interface ServiceEntry {
+  /** "namespace/name". */
+  readonly key: string
   readonly service: Service
   /** The Service's EndpointSlices kube-proxy reads, in store (namespace/name) order. */
   readonly slices: readonly EndpointSlice[]
@@ -49,6 +51,44 @@ interface Snapshot {
   readonly byNode: ReadonlyMap<string, readonly ServiceEntry[]>
   /** Per node, the node's port list (built on first request). */
   readonly forNode: Map<string, readonly ServicePortInfo[]>
+  /** Every programmed Service's entry, by "namespace/name". */
+  readonly entries: ReadonlyMap<string, ServiceEntry>
+}
+
+/**
+ * A node's service ports as the shared list plus only what differs for the node (`nodePorts`):
+ * the node's list is `base` with `variants[k]` at `positions[k]`. Immutable.
+ */
+export interface NodeServicePorts {
+  /** The remote variants of every programmed service port, in buildServicePorts order (shared). */
+  readonly base: readonly ServicePortInfo[]
+  /** The Services the node hosts an endpoint of, in Service-list order. */
+  readonly hosted: readonly HostedService[]
+  /** Positions in `base` of the hosted Services' ports (parallel to `variants`). */
+  readonly positions: readonly number[]
+  /** The node's (local) variant at each of `positions`. */
+  readonly variants: readonly ServicePortInfo[]
+  /** A programmed Service's remote ports in this state (undefined: not programmed). */
+  remoteOf(namespacedName: string): readonly ServicePortInfo[] | undefined
+  /** The whole list, as `servicePorts` returns it (built on each call). */
+  list(): readonly ServicePortInfo[]
+}
+
+/** One Service whose endpoints the node hosts: its ports from a node hosting none, and from this node. */
+export interface HostedService {
+  readonly namespacedName: string
+  readonly remote: readonly ServicePortInfo[]
+  readonly local: readonly ServicePortInfo[]
+}
+
+/** The ports of a node before its first sync: nothing. */
+export const NO_NODE_SERVICE_PORTS: NodeServicePorts = {
+  base: [],
+  hosted: [],
+  positions: [],
+  variants: [],
+  remoteOf: () => undefined,
+  list: () => [],
 }
 
 const EMPTY_SLICES: readonly EndpointSlice[] = []
@@ -88,6 +128,46 @@ export class SharedServicePorts {
       snapshot.forNode.set(nodeName, ports)
     }
     return ports
+  }
+
+  /**
+   * What `servicePorts` returns for the node, without the per-node copy: the shared list and the
+   * node's own variants (the Services it hosts an endpoint of). Work and memory per node grow with
+   * the Services it hosts endpoints of, not with the Services of the cluster.
+   */
+  nodePorts(services: readonly Service[], slices: readonly EndpointSlice[], nodeName: string): NodeServicePorts {
+    const snapshot = this.snapshotFor(services, slices)
+    const entries = snapshot.entries
+    const remoteOf = (namespacedName: string): readonly ServicePortInfo[] | undefined =>
+      entries.get(namespacedName)?.remote
+    const base = snapshot.ports
+    const hostedEntries = snapshot.byNode.get(nodeName)
+    if (hostedEntries === undefined) {
+      return { base, hosted: [], positions: [], variants: [], remoteOf, list: () => base }
+    }
+    const hosted: HostedService[] = []
+    const positions: number[] = []
+    const variants: ServicePortInfo[] = []
+    for (const entry of hostedEntries) {
+      const local = entry.local.get(nodeName) as readonly ServicePortInfo[]
+      hosted.push({ namespacedName: entry.key, remote: entry.remote, local })
+      for (let i = 0; i < entry.remote.length; i++) {
+        positions.push(snapshot.position.get(entry.remote[i]) as number)
+        variants.push(local[i])
+      }
+    }
+    return {
+      base,
+      hosted,
+      positions,
+      variants,
+      remoteOf,
+      list: () => {
+        const copy = base.slice()
+        for (let k = 0; k < positions.length; k++) copy[positions[k]] = variants[k]
+        return copy
+      },
+    }
   }
 
   /** Whether two service ports are equal (same object, or the same JSON). */
@@ -141,7 +221,7 @@ export class SharedServicePorts {
     const position = new Map<ServicePortInfo, number>()
     for (let i = 0; i < ports.length; i++) position.set(ports[i], i)
     this.entries = entries
-    const snapshot: Snapshot = { services, slices, ports, position, byNode, forNode: new Map() }
+    const snapshot: Snapshot = { services, slices, ports, position, byNode, forNode: new Map(), entries }
     this.snapshot = snapshot
     return snapshot
   }
@@ -162,7 +242,13 @@ export class SharedServicePorts {
       const before = previous === undefined ? undefined : (previous.local.get(nodeName) ?? previous.remote)
       local.set(nodeName, this.reuse(ports, before))
     }
-    return { service, slices, remote, local }
+    return {
+      key: `${service.metadata.namespace ?? "default"}/${service.metadata.name}`,
+      service,
+      slices,
+      remote,
+      local,
+    }
   }
 
   /** `ports`, with each port replaced by the previous variant's when equal (keeps identities stable). */
