@@ -29,6 +29,7 @@ import type { ScenarioSpec } from "../src/cluster/index.ts"
 import { loadScenario } from "../src/scenario/load.ts"
 import { NS_PER_MS } from "../src/sim/time.ts"
 import { TableId } from "../src/netfilter/constants.ts"
+import type { Table } from "../src/netfilter/table.ts"
 
 export interface ClusterScaleOptions {
   readonly nodes: number
@@ -186,14 +187,24 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   let rulesHeld = 0
   let counterChains = 0
   const distinctRules = new Set<object>()
+  // Tables and chains are shared between nodes: each distinct one is walked once (a walk per node
+  // took minutes at 5,000 nodes, after the measurement but before the figures).
+  const distinctTables = new Set<Table>()
   for (const n of nodes) {
-    for (const t of [TableId.RAW, TableId.MANGLE, TableId.NAT, TableId.FILTER])
-      for (const c of n.filter.table(t).chains) {
-        rulesHeld += c.rules.length
-        for (const r of c.rules) distinctRules.add(r)
-      }
+    for (const t of [TableId.RAW, TableId.MANGLE, TableId.NAT, TableId.FILTER]) {
+      const table = n.filter.table(t)
+      rulesHeld += table.ruleCount
+      distinctTables.add(table)
+    }
     counterChains += n.filter.counters.chains
   }
+  const distinctChains = new Set<object>()
+  for (const table of distinctTables)
+    for (const c of table.chains) {
+      if (distinctChains.has(c)) continue
+      distinctChains.add(c)
+      for (const r of c.rules) distinctRules.add(r)
+    }
   const pods = world.controlPlane.store.count("Pod")
   console.log(
     JSON.stringify({

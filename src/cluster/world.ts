@@ -34,7 +34,7 @@ import { NS_PER_MS } from "../sim/time.ts"
 import { formatIpv4, ipv4, type Ipv4 } from "../wire/ipv4.ts"
 import { Collector } from "./collector.ts"
 import { LoadBalancers } from "../lb/loadbalancer.ts"
-import { KubeProxyNode } from "./kube-proxy.ts"
+import { ChangeLog, KubeProxyNode } from "./kube-proxy.ts"
 import { PROXY_BACKENDS, SharedProxyState } from "./proxy-backends.ts"
 import { RuleParseCache } from "../netfilter/rule-cache.ts"
 import { resolveHost, type NameTables } from "../dns/resolve.ts"
@@ -116,6 +116,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly scheduler = new Scheduler()
   /** What the nodes' kube-proxies share (compiled per-Service rules): one per cluster. */
   readonly sharedProxy = new SharedProxyState()
+  /** The Service and EndpointSlice writes every node's kube-proxy is told of (kube-proxy.ts ChangeLog). */
+  private readonly proxyChanges = new ChangeLog()
   /** Parsed iptables rules the nodes' netfilter stacks share (rule-cache.ts). */
   readonly ruleCache = new RuleParseCache()
   readonly network: Network
@@ -308,7 +310,15 @@ export class World implements ApiListener, EventHandler, AppsListener {
       serviceCIDRs: [this.spec.cluster.serviceCIDR],
       shared: this.sharedProxy,
     })
-    const proxy = new KubeProxyNode(this.scheduler, this.controlPlane.store, proxyNode, filter, kp, backend)
+    const proxy = new KubeProxyNode(
+      this.scheduler,
+      this.controlPlane.store,
+      proxyNode,
+      filter,
+      kp,
+      backend,
+      this.proxyChanges,
+    )
     const retryS = kp.syncPeriodNs / 1e9
     proxy.onSyncFailed = (atNs) =>
       this.steps.push({
@@ -489,6 +499,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (this.building) return
     const nowNs = this.scheduler.nowNs
     this.lastServiceChangeNs = nowNs
+    // Every node's kube-proxy sees the write: logged once for all of them (ChangeLog).
+    this.proxyChanges.push(nowNs)
     for (const node of this.nodes.values()) node.proxy.onChange(nowNs)
     this.loadBalancers.reconcile(nowNs)
   }
