@@ -766,6 +766,10 @@ export class IptablesFragments {
   private readonly listNeeds = new WeakMap<readonly ServicePortInfo[], number>()
   /** Selections made, and taken from another node's sync. */
   selectionsMade = 0
+  /** Service ports walked by the selections made (a walk over a whole list is paid once per state, not per node). */
+  portsWalked = 0
+  /** Node variants looked at by `selectNode` (grows with the endpoints nodes host, not with Services x nodes). */
+  variantsVisited = 0
   selectionsShared = 0
 
   /**
@@ -803,6 +807,7 @@ export class IptablesFragments {
       }
     }
     this.selectionsMade++
+    this.portsWalked += servicePorts.length
     const selection = selectFragments(servicePorts, context, changed, (svcPort) => this.get(svcPort, context))
     this.selections.push({ servicePorts, key, changed, selection })
     if (this.selections.length > ASSEMBLED_INPUTS_KEPT) this.selections.shift()
@@ -831,6 +836,7 @@ export class IptablesFragments {
     const shared = this.select(base, context, changed)
     const { positions, variants } = node
     if (positions.length === 0) return shared
+    this.variantsVisited += positions.length
     let list: ServicePortFragment[] | null = null
     let contents: ServicePortFragment["content"][] | null = null
     for (let k = 0; k < positions.length; k++) {
