@@ -365,7 +365,11 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
       // needs the target chains to exist first, so they go in right after it (same end state).
       // Chains that exist must not be declared again: with --noflush a declared chain is flushed.
-      const existing = (id: TableId): Set<string> => new Set(this.stack.table(id).chains.map((c) => c.name))
+      // Asked by name (a few jump targets), not a set of every chain of the table per node.
+      const existing = (id: TableId): Pick<ReadonlySet<string>, "has"> => {
+        const table = this.stack.table(id)
+        return { has: (name) => table.chain(name) !== undefined }
+      }
       this.stack.restore(jumpRulesRestoreInput({ filter: existing(TableId.FILTER), nat: existing(TableId.NAT) }), {
         noflush: true,
       })

@@ -318,8 +318,8 @@ export function jumpRules(): JumpRule[] {
  * rules are missing (kube-proxy checks with `iptables -C` before inserting).
  */
 export function jumpRulesRestoreInput(existingChains: {
-  readonly filter: ReadonlySet<string>
-  readonly nat: ReadonlySet<string>
+  readonly filter: Pick<ReadonlySet<string>, "has">
+  readonly nat: Pick<ReadonlySet<string>, "has">
 }): string {
   const out: string[] = []
   for (const table of ["filter", "nat"] as const) {
