@@ -11,8 +11,9 @@
  * endpoints, so the number of variants grows with Services + endpoints, not Services x nodes.
  *
  * Variants are immutable and interned by content: a node's ports compare equal to its previous
- * sync's exactly when they are the same objects or have the same JSON (computed once per object), as
- * the proxier's change tracking compares them (iptables/proxier.ts), whatever happened in between.
+ * sync's exactly when they are the same objects or have the same JSON (compared structurally, no
+ * strings built: sameJsonData), as the proxier's change tracking compares them
+ * (iptables/proxier.ts), whatever happened in between.
  *
  * A snapshot (the sorted port list of one (Services, EndpointSlices) state) is rebuilt when a node
  * syncs after a write; per Service, only Services whose object or slices changed are recomputed.
@@ -96,7 +97,6 @@ const EMPTY_SLICES: readonly EndpointSlice[] = []
 export class SharedServicePorts {
   private entries = new Map<string, ServiceEntry>()
   private snapshot: Snapshot | null = null
-  private readonly json = new WeakMap<ServicePortInfo, string>()
   /** Snapshots built (one per distinct (Services, EndpointSlices) state a sync saw). */
   snapshotsBuilt = 0
   /** Per-Service port computations (a Service's variants, when it or its slices changed). */
@@ -170,18 +170,9 @@ export class SharedServicePorts {
     }
   }
 
-  /** Whether two service ports are equal (same object, or the same JSON). */
+  /** Whether two service ports are equal (same object, or the same JSON: sameJsonData). */
   samePort(a: ServicePortInfo, b: ServicePortInfo): boolean {
-    return a === b || this.jsonOf(a) === this.jsonOf(b)
-  }
-
-  private jsonOf(port: ServicePortInfo): string {
-    let text = this.json.get(port)
-    if (text === undefined) {
-      text = JSON.stringify(port)
-      this.json.set(port, text)
-    }
-    return text
+    return a === b || sameJsonData(a, b)
   }
 
   private snapshotFor(services: readonly Service[], slices: readonly EndpointSlice[]): Snapshot {
@@ -256,10 +247,37 @@ export class SharedServicePorts {
     if (before === undefined) return ports
     for (let i = 0; i < ports.length; i++) {
       const old = before[i]
-      if (old !== undefined && this.jsonOf(old) === this.jsonOf(ports[i])) ports[i] = old
+      if (old !== undefined && sameJsonData(old, ports[i])) ports[i] = old
     }
     return ports
   }
+}
+
+/**
+ * Whether `JSON.stringify(a) === JSON.stringify(b)` for plain data (strings, numbers, booleans,
+ * null, arrays, objects without undefined values, as service ports are), without building the
+ * strings: same types, arrays of the same length with equal items, the same keys in the same order
+ * with equal values. (A JSON string kept per port object cost gigabytes at 150,000 endpoints: each
+ * port's variants, one per node hosting an endpoint, each the size of its endpoint list.)
+ */
+export function sameJsonData(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameJsonData(a[i], b[i])) return false
+    return true
+  }
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  const keysA = Object.keys(x)
+  const keysB = Object.keys(y)
+  if (keysA.length !== keysB.length) return false
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i]
+    if (key !== keysB[i] || !sameJsonData(x[key], y[key])) return false
+  }
+  return true
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {

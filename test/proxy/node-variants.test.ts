@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest"
 import type { EndpointSlice, Service } from "../../src/k8s/types.ts"
 import { compileIptablesServicePorts, natChainsAfterRestore } from "../../src/proxy/iptables/compile.ts"
 import { IptablesProxier, sharedIptablesCompile } from "../../src/proxy/iptables/proxier.ts"
+import { sameJsonData } from "../../src/proxy/shared-service-ports.ts"
 import { buildServicePorts } from "../../src/proxy/service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../../src/proxy/service-port.ts"
 import { FAKE_CONFIG } from "./helpers.ts"
@@ -159,5 +160,27 @@ describe("iptables nodes share the service-port list and compile only their own 
     expect(partialWithChanges).toBeGreaterThan(6)
     // Only variants whose rules read local endpoints (or differ otherwise) were compiled per node.
     expect(shared.fragments.nodeSelectionsPatched).toBeGreaterThan(0)
+  })
+})
+
+describe("sameJsonData", () => {
+  it("answers as comparing JSON.stringify of the two values", () => {
+    const values: unknown[] = [
+      { a: 1, b: [1, 2], c: { d: "x" } },
+      { a: 1, b: [1, 2], c: { d: "x" } },
+      { b: [1, 2], a: 1, c: { d: "x" } },
+      { a: 1, b: [1, 2, 3], c: { d: "x" } },
+      { a: 1, b: [1, "2"], c: { d: "x" } },
+      { a: 1, b: [1, 2], c: { d: "y" } },
+      { a: 1, b: [1, 2], c: null },
+      { a: true, b: [], c: {} },
+      { a: true, b: {}, c: [] },
+      [1, 2],
+      "1",
+      1,
+      null,
+    ]
+    for (const a of values)
+      for (const b of values) expect(sameJsonData(a, b)).toBe(JSON.stringify(a) === JSON.stringify(b))
   })
 })
