@@ -27,7 +27,7 @@ import {
   servicePortsOf,
   watchedByKubeProxy,
 } from "./service-port.ts"
-import type { ServicePortInfo } from "./service-port.ts"
+import type { EndpointInfo, ServicePortInfo } from "./service-port.ts"
 
 interface ServiceEntry {
   /** "namespace/name". */
@@ -230,6 +230,16 @@ export class SharedServicePorts {
     const local = new Map<string, readonly ServicePortInfo[]>()
     for (const nodeName of [...nodes].sort()) {
       const ports = servicePortsOf(service, buildEndpointsMap(slices, nodeName))
+      // A node's variant holds the remote variant's endpoint objects where they are equal (all but
+      // the node's own, usually): the variants of a Service then cost its local endpoints each,
+      // not a copy of its whole endpoint list per hosting node.
+      for (let i = 0; i < ports.length; i++) {
+        const mine = ports[i].endpoints as EndpointInfo[]
+        const theirs = remote[i].endpoints
+        if (mine.length !== theirs.length) continue
+        for (let j = 0; j < mine.length; j++)
+          if (!mine[j].isLocal && sameJsonData(mine[j], theirs[j])) mine[j] = theirs[j]
+      }
       const before = previous === undefined ? undefined : (previous.local.get(nodeName) ?? previous.remote)
       local.set(nodeName, this.reuse(ports, before))
     }
