@@ -209,6 +209,15 @@ export class KubeProxyNode implements TimedSyncTarget {
     this.runner.requestSync(nowNs)
   }
 
+  /**
+   * Whether `onChange` would do nothing now: the write is logged by the caller (shared log), the
+   * backend takes no watch events, and a run is already requested (the 1-slot channel is full).
+   * The cluster skips such nodes (most of them, as writes come in bursts at one instant).
+   */
+  get changeIsNoop(): boolean {
+    return !this.ownsChangeLog && this.backend.onObjectsChanged === undefined && this.runner.runRequested
+  }
+
   /** When the running sync ends (its rules take effect), or null when none runs. */
   get runningSyncEndNs(): number | null {
     return this.inFlight === null ? null : this.inFlight.startNs + this.inFlight.sync.durationNs

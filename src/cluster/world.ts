@@ -116,6 +116,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   readonly scheduler = new Scheduler()
   /** What the nodes' kube-proxies share (compiled per-Service rules): one per cluster. */
   readonly sharedProxy = new SharedProxyState()
+  /** The nodes' kube-proxies, in node order (as `nodes`). */
+  private readonly proxies: KubeProxyNode[] = []
   /** The Service and EndpointSlice writes every node's kube-proxy is told of (kube-proxy.ts ChangeLog). */
   private readonly proxyChanges = new ChangeLog()
   /** Parsed iptables rules the nodes' netfilter stacks share (rule-cache.ts). */
@@ -328,6 +330,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
             ? `kube-proxy on ${name}: iptables-restore failed; the sync's virtual servers, addresses and ipsets stay applied, its iptables rules and cleanup not; a full sync within ${retryS}s`
             : `kube-proxy on ${name}: ${kp.mode === "nftables" ? "nft -f" : "iptables-restore"} failed; nothing applied, a full sync within ${retryS}s`,
       })
+    // Same order as `nodes` (a name set again keeps its place there).
+    const replaced = this.nodes.get(name)
+    if (replaced === undefined) this.proxies.push(proxy)
+    else this.proxies[this.proxies.indexOf(replaced.proxy)] = proxy
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
 
@@ -501,7 +507,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.lastServiceChangeNs = nowNs
     // Every node's kube-proxy sees the write: logged once for all of them (ChangeLog).
     this.proxyChanges.push(nowNs)
-    for (const node of this.nodes.values()) node.proxy.onChange(nowNs)
+    // Nodes for which onChange is a no-op (a run already requested) are skipped: same calls, in
+    // the same node order, for the others (a write burst of 30,000 slices at 5,000 nodes is 150
+    // million calls otherwise, nearly all no-ops).
+    for (const proxy of this.proxies) if (!proxy.changeIsNoop) proxy.onChange(nowNs)
     this.loadBalancers.reconcile(nowNs)
   }
 
