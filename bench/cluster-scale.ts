@@ -12,7 +12,8 @@
  * request completed; the traffic phase per completed request; peak RSS (sampled between simulation
  * slices); CPU time (user + system) to the first request and per request, which a shared machine
  * does not inflate as it does wall time; and counts that show the shape of the cost (shared
- * fragments compiled, shared parsed rules, per-node rules held). Nothing is timed against a threshold here: the figures are printed.
+ * fragments compiled, shared parsed rules, per-node rules held). Nothing is timed against a
+ * threshold here: the figures are printed.
  *
  * Points: `--point small|medium|large` = (nodes, Services, pods) (100, 1k, 3k), (1k, 10k, 30k),
  * (5k, 10k, 150k); or `--nodes N --services N --pods N`. `--clients N` (default 200), `--workloads N`
