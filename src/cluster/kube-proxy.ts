@@ -39,6 +39,8 @@ import { TABLE_NAMES } from "../netfilter/constants.ts"
 import type { Scheduler } from "../sim/scheduler.ts"
 import type { KubeProxySpec } from "./spec.ts"
 
+const NO_HANDLES: readonly number[] = []
+
 /** kube-proxy's runner allows a burst of 2 syncs (bounded_frequency_runner, kube-proxy.md §1.6). */
 const SYNC_BURST = 2
 
@@ -117,8 +119,27 @@ export interface ProxyBackend<B = unknown> {
 interface InFlightSync {
   readonly startNs: number
   readonly sync: CompiledSync
-  /** Times of the object writes this sync covers. */
-  readonly changesNs: number[]
+  /** The object writes this sync covers: entries [changesFrom, changesTo) of the change log. */
+  readonly changesFrom: number
+  readonly changesTo: number
+}
+
+/**
+ * Times of the Service and EndpointSlice writes kube-proxies were told of, in order. Every node of
+ * a cluster sees every write, so the cluster keeps one log and each node only the position up to
+ * which its syncs programmed it (a write's time once, not once per node: at 5,000 nodes and
+ * hundreds of thousands of writes, per-node copies are gigabytes).
+ */
+export class ChangeLog {
+  readonly timesNs: number[] = []
+
+  push(nowNs: number): void {
+    this.timesNs.push(nowNs)
+  }
+
+  get length(): number {
+    return this.timesNs.length
+  }
 }
 
 export class KubeProxyNode implements TimedSyncTarget {
@@ -127,8 +148,12 @@ export class KubeProxyNode implements TimedSyncTarget {
   readonly syncs: SyncRecord[] = []
   /** Syncs whose kernel write failed (nothing applied, retried within syncPeriod). */
   readonly failedSyncs: FailedSyncRecord[] = []
-  /** Object writes no sync has started to program yet (times, ns). */
-  private pendingChangesNs: number[] = []
+  /** Object writes, this node's own log or the cluster's (see ChangeLog). */
+  private readonly changes: ChangeLog
+  /** Whether `changes` is this node's own (onChange records the write) or shared (the caller does). */
+  private readonly ownsChangeLog: boolean
+  /** Log entries from here on are writes no sync has started to program yet. */
+  private pendingFrom: number
   private inFlight: InFlightSync | null = null
   /** Injected failures left: the next this many kernel writes of kube-proxy's state fail. */
   private restoreFailuresLeft = 0
@@ -144,7 +169,11 @@ export class KubeProxyNode implements TimedSyncTarget {
     private readonly stack: NetfilterStack,
     spec: KubeProxySpec,
     readonly backend: ProxyBackend,
+    changeLog?: ChangeLog,
   ) {
+    this.ownsChangeLog = changeLog === undefined
+    this.changes = changeLog ?? new ChangeLog()
+    this.pendingFrom = this.changes.length
     this.runner = new SyncRunner(
       scheduler,
       `kube-proxy/${node.name}`,
@@ -170,11 +199,23 @@ export class KubeProxyNode implements TimedSyncTarget {
     this.runner.start(nowNs)
   }
 
-  /** A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). */
+  /**
+   * A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). With a
+   * shared change log, the caller has logged the write already.
+   */
   onChange(nowNs: number): void {
     this.backend.onObjectsChanged?.(nowNs)
-    this.pendingChangesNs.push(nowNs)
+    if (this.ownsChangeLog) this.changes.push(nowNs)
     this.runner.requestSync(nowNs)
+  }
+
+  /**
+   * Whether `onChange` would do nothing now: the write is logged by the caller (shared log), the
+   * backend takes no watch events, and a run is already requested (the 1-slot channel is full).
+   * The cluster skips such nodes (most of them, as writes come in bursts at one instant).
+   */
+  get changeIsNoop(): boolean {
+    return !this.ownsChangeLog && this.backend.onObjectsChanged === undefined && this.runner.runRequested
   }
 
   /** When the running sync ends (its rules take effect), or null when none runs. */
@@ -201,9 +242,9 @@ export class KubeProxyNode implements TimedSyncTarget {
     const services = this.store.listAll("Service") as readonly Service[]
     const slices = this.store.listAll("EndpointSlice") as readonly EndpointSlice[]
     const sync = this.backend.compile(nowNs, services, slices)
-    const changesNs = this.pendingChangesNs
-    this.pendingChangesNs = []
-    this.inFlight = { startNs: nowNs, sync, changesNs }
+    const changesFrom = this.pendingFrom
+    this.pendingFrom = this.changes.length
+    this.inFlight = { startNs: nowNs, sync, changesFrom, changesTo: this.pendingFrom }
     return sync.durationNs
   }
 
@@ -218,8 +259,8 @@ export class KubeProxyNode implements TimedSyncTarget {
     if (this.restoreFailuresLeft > 0) {
       this.restoreFailuresLeft--
       this.backend.failed()
-      // Its changes are not programmed: the next sync covers them.
-      this.pendingChangesNs = flight.changesNs.concat(this.pendingChangesNs)
+      // Its changes are not programmed: the next sync covers them (they precede the pending ones).
+      this.pendingFrom = flight.changesFrom
       this.failedSyncs.push({ atNs: flight.startNs, endNs: nowNs })
       this.onSyncFailed?.(nowNs)
       // kube-proxy's start-up sync is a direct call: the runner is not armed yet, and its Loop's
@@ -227,9 +268,15 @@ export class KubeProxyNode implements TimedSyncTarget {
       return false
     }
     this.backend.apply(nowNs, sync)
+    const { changesFrom, changesTo } = flight
+    const timesNs = this.changes.timesNs
     // Every mode runs the same stale UDP conntrack cleanup after a successful sync
     // (pkg/proxy/conntrack/cleanup.go, called from each proxier's syncProxyRules).
-    const deleted = cleanStaleConntrackEntries(conntrackView(this.stack.conntrack), sync.services)
+    // An empty table has nothing to clean (the same empty result without reading the sync's
+    // service ports, which a proxier may build only when read).
+    const conntrack = this.stack.conntrack
+    const deleted =
+      conntrack.count === 0 ? NO_HANDLES : cleanStaleConntrackEntries(conntrackView(conntrack), sync.services)
     this.syncs.push({
       atNs: flight.startNs,
       endNs: nowNs,
@@ -239,7 +286,12 @@ export class KubeProxyNode implements TimedSyncTarget {
       filterRules: sync.filterRules,
       tableRules: sync.tableObjects,
       staleUdpEntriesDeleted: deleted.length,
-      lagsNs: flight.changesNs.map((changeNs) => nowNs - changeNs),
+      // Computed when read (the results read each once), from the shared log.
+      get lagsNs(): readonly number[] {
+        const lags = new Array<number>(changesTo - changesFrom)
+        for (let i = changesFrom; i < changesTo; i++) lags[i - changesFrom] = nowNs - timesNs[i]
+        return lags
+      },
     })
     if (this.backend.serviceHealthServers !== false) this.syncListener?.onKubeProxySynced(nowNs)
     return true
@@ -308,7 +360,10 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
       natRules: result.natRuleCount,
       filterRules: result.filterRuleCount,
       tableObjects: work.objectsTotal,
-      services: result.services,
+      // Read only when the node's conntrack table has entries (endSync): built on demand.
+      get services(): readonly ServicePortInfo[] {
+        return result.services
+      },
       payload: result,
     }
   }
@@ -319,7 +374,11 @@ export class IptablesBackend implements ProxyBackend<IptablesCompileResult> {
       // kube-proxy inserts its jump rules with `iptables -I` before the first restore; our engine
       // needs the target chains to exist first, so they go in right after it (same end state).
       // Chains that exist must not be declared again: with --noflush a declared chain is flushed.
-      const existing = (id: TableId): Set<string> => new Set(this.stack.table(id).chains.map((c) => c.name))
+      // Asked by name (a few jump targets), not a set of every chain of the table per node.
+      const existing = (id: TableId): Pick<ReadonlySet<string>, "has"> => {
+        const table = this.stack.table(id)
+        return { has: (name) => table.chain(name) !== undefined }
+      }
       this.stack.restore(jumpRulesRestoreInput({ filter: existing(TableId.FILTER), nat: existing(TableId.NAT) }), {
         noflush: true,
       })

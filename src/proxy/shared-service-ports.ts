@@ -11,8 +11,9 @@
  * endpoints, so the number of variants grows with Services + endpoints, not Services x nodes.
  *
  * Variants are immutable and interned by content: a node's ports compare equal to its previous
- * sync's exactly when they are the same objects or have the same JSON (computed once per object), as
- * the proxier's change tracking compares them (iptables/proxier.ts), whatever happened in between.
+ * sync's exactly when they are the same objects or have the same JSON (compared structurally, no
+ * strings built: sameJsonData), as the proxier's change tracking compares them
+ * (iptables/proxier.ts), whatever happened in between.
  *
  * A snapshot (the sorted port list of one (Services, EndpointSlices) state) is rebuilt when a node
  * syncs after a write; per Service, only Services whose object or slices changed are recomputed.
@@ -26,9 +27,11 @@ import {
   servicePortsOf,
   watchedByKubeProxy,
 } from "./service-port.ts"
-import type { ServicePortInfo } from "./service-port.ts"
+import type { EndpointInfo, ServicePortInfo } from "./service-port.ts"
 
 interface ServiceEntry {
+  /** "namespace/name". */
+  readonly key: string
   readonly service: Service
   /** The Service's EndpointSlices kube-proxy reads, in store (namespace/name) order. */
   readonly slices: readonly EndpointSlice[]
@@ -49,6 +52,44 @@ interface Snapshot {
   readonly byNode: ReadonlyMap<string, readonly ServiceEntry[]>
   /** Per node, the node's port list (built on first request). */
   readonly forNode: Map<string, readonly ServicePortInfo[]>
+  /** Every programmed Service's entry, by "namespace/name". */
+  readonly entries: ReadonlyMap<string, ServiceEntry>
+}
+
+/**
+ * A node's service ports as the shared list plus only what differs for the node (`nodePorts`):
+ * the node's list is `base` with `variants[k]` at `positions[k]`. Immutable.
+ */
+export interface NodeServicePorts {
+  /** The remote variants of every programmed service port, in buildServicePorts order (shared). */
+  readonly base: readonly ServicePortInfo[]
+  /** The Services the node hosts an endpoint of, in Service-list order. */
+  readonly hosted: readonly HostedService[]
+  /** Positions in `base` of the hosted Services' ports (parallel to `variants`). */
+  readonly positions: readonly number[]
+  /** The node's (local) variant at each of `positions`. */
+  readonly variants: readonly ServicePortInfo[]
+  /** A programmed Service's remote ports in this state (undefined: not programmed). */
+  remoteOf(namespacedName: string): readonly ServicePortInfo[] | undefined
+  /** The whole list, as `servicePorts` returns it (built on each call). */
+  list(): readonly ServicePortInfo[]
+}
+
+/** One Service whose endpoints the node hosts: its ports from a node hosting none, and from this node. */
+export interface HostedService {
+  readonly namespacedName: string
+  readonly remote: readonly ServicePortInfo[]
+  readonly local: readonly ServicePortInfo[]
+}
+
+/** The ports of a node before its first sync: nothing. */
+export const NO_NODE_SERVICE_PORTS: NodeServicePorts = {
+  base: [],
+  hosted: [],
+  positions: [],
+  variants: [],
+  remoteOf: () => undefined,
+  list: () => [],
 }
 
 const EMPTY_SLICES: readonly EndpointSlice[] = []
@@ -56,7 +97,6 @@ const EMPTY_SLICES: readonly EndpointSlice[] = []
 export class SharedServicePorts {
   private entries = new Map<string, ServiceEntry>()
   private snapshot: Snapshot | null = null
-  private readonly json = new WeakMap<ServicePortInfo, string>()
   /** Snapshots built (one per distinct (Services, EndpointSlices) state a sync saw). */
   snapshotsBuilt = 0
   /** Per-Service port computations (a Service's variants, when it or its slices changed). */
@@ -90,18 +130,49 @@ export class SharedServicePorts {
     return ports
   }
 
-  /** Whether two service ports are equal (same object, or the same JSON). */
-  samePort(a: ServicePortInfo, b: ServicePortInfo): boolean {
-    return a === b || this.jsonOf(a) === this.jsonOf(b)
+  /**
+   * What `servicePorts` returns for the node, without the per-node copy: the shared list and the
+   * node's own variants (the Services it hosts an endpoint of). Work and memory per node grow with
+   * the Services it hosts endpoints of, not with the Services of the cluster.
+   */
+  nodePorts(services: readonly Service[], slices: readonly EndpointSlice[], nodeName: string): NodeServicePorts {
+    const snapshot = this.snapshotFor(services, slices)
+    const entries = snapshot.entries
+    const remoteOf = (namespacedName: string): readonly ServicePortInfo[] | undefined =>
+      entries.get(namespacedName)?.remote
+    const base = snapshot.ports
+    const hostedEntries = snapshot.byNode.get(nodeName)
+    if (hostedEntries === undefined) {
+      return { base, hosted: [], positions: [], variants: [], remoteOf, list: () => base }
+    }
+    const hosted: HostedService[] = []
+    const positions: number[] = []
+    const variants: ServicePortInfo[] = []
+    for (const entry of hostedEntries) {
+      const local = entry.local.get(nodeName) as readonly ServicePortInfo[]
+      hosted.push({ namespacedName: entry.key, remote: entry.remote, local })
+      for (let i = 0; i < entry.remote.length; i++) {
+        positions.push(snapshot.position.get(entry.remote[i]) as number)
+        variants.push(local[i])
+      }
+    }
+    return {
+      base,
+      hosted,
+      positions,
+      variants,
+      remoteOf,
+      list: () => {
+        const copy = base.slice()
+        for (let k = 0; k < positions.length; k++) copy[positions[k]] = variants[k]
+        return copy
+      },
+    }
   }
 
-  private jsonOf(port: ServicePortInfo): string {
-    let text = this.json.get(port)
-    if (text === undefined) {
-      text = JSON.stringify(port)
-      this.json.set(port, text)
-    }
-    return text
+  /** Whether two service ports are equal (same object, or the same JSON: sameJsonData). */
+  samePort(a: ServicePortInfo, b: ServicePortInfo): boolean {
+    return a === b || sameJsonData(a, b)
   }
 
   private snapshotFor(services: readonly Service[], slices: readonly EndpointSlice[]): Snapshot {
@@ -141,7 +212,7 @@ export class SharedServicePorts {
     const position = new Map<ServicePortInfo, number>()
     for (let i = 0; i < ports.length; i++) position.set(ports[i], i)
     this.entries = entries
-    const snapshot: Snapshot = { services, slices, ports, position, byNode, forNode: new Map() }
+    const snapshot: Snapshot = { services, slices, ports, position, byNode, forNode: new Map(), entries }
     this.snapshot = snapshot
     return snapshot
   }
@@ -159,10 +230,26 @@ export class SharedServicePorts {
     const local = new Map<string, readonly ServicePortInfo[]>()
     for (const nodeName of [...nodes].sort()) {
       const ports = servicePortsOf(service, buildEndpointsMap(slices, nodeName))
+      // A node's variant holds the remote variant's endpoint objects where they are equal (all but
+      // the node's own, usually): the variants of a Service then cost its local endpoints each,
+      // not a copy of its whole endpoint list per hosting node.
+      for (let i = 0; i < ports.length; i++) {
+        const mine = ports[i].endpoints as EndpointInfo[]
+        const theirs = remote[i].endpoints
+        if (mine.length !== theirs.length) continue
+        for (let j = 0; j < mine.length; j++)
+          if (!mine[j].isLocal && sameJsonData(mine[j], theirs[j])) mine[j] = theirs[j]
+      }
       const before = previous === undefined ? undefined : (previous.local.get(nodeName) ?? previous.remote)
       local.set(nodeName, this.reuse(ports, before))
     }
-    return { service, slices, remote, local }
+    return {
+      key: `${service.metadata.namespace ?? "default"}/${service.metadata.name}`,
+      service,
+      slices,
+      remote,
+      local,
+    }
   }
 
   /** `ports`, with each port replaced by the previous variant's when equal (keeps identities stable). */
@@ -170,10 +257,37 @@ export class SharedServicePorts {
     if (before === undefined) return ports
     for (let i = 0; i < ports.length; i++) {
       const old = before[i]
-      if (old !== undefined && this.jsonOf(old) === this.jsonOf(ports[i])) ports[i] = old
+      if (old !== undefined && sameJsonData(old, ports[i])) ports[i] = old
     }
     return ports
   }
+}
+
+/**
+ * Whether `JSON.stringify(a) === JSON.stringify(b)` for plain data (strings, numbers, booleans,
+ * null, arrays, objects without undefined values, as service ports are), without building the
+ * strings: same types, arrays of the same length with equal items, the same keys in the same order
+ * with equal values. (A JSON string kept per port object cost gigabytes at 150,000 endpoints: each
+ * port's variants, one per node hosting an endpoint, each the size of its endpoint list.)
+ */
+export function sameJsonData(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameJsonData(a[i], b[i])) return false
+    return true
+  }
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  const keysA = Object.keys(x)
+  const keysB = Object.keys(y)
+  if (keysA.length !== keysB.length) return false
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i]
+    if (key !== keysB[i] || !sameJsonData(x[key], y[key])) return false
+  }
+  return true
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {

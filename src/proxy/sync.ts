@@ -122,6 +122,11 @@ export class SyncRunner implements EventHandler {
     return this.busy
   }
 
+  /** A run was asked for and its event not handled yet: `requestSync` does nothing until then. */
+  get runRequested(): boolean {
+    return this.runPending
+  }
+
   /** `Run()`: asks for a sync as soon as the rate limit allows. */
   requestSync(nowNs: number): void {
     if (this.runPending) return

@@ -18,6 +18,14 @@ interface Shape {
   readonly nodes: number
   readonly fragmentsCompiled: number
   readonly selectionsMade: number
+  /** Service ports walked to select fragments (IptablesFragments.portsWalked). */
+  readonly portsWalked: number
+  /** Node variants of service ports looked at (IptablesFragments.variantsVisited). */
+  readonly variantsVisited: number
+  /** Fragments compiled only for a node's per-port views. */
+  readonly viewFragmentsCompiled: number
+  /** Nodes' selections patched with fragments of their own. */
+  readonly nodeSelectionsPatched: number
   readonly serviceBuilds: number
   readonly snapshots: number
   readonly nodeViews: number
@@ -81,6 +89,10 @@ function shape(nodes: number): Shape {
     nodes,
     fragmentsCompiled: shared.fragments.compiled,
     selectionsMade: shared.fragments.selectionsMade,
+    portsWalked: shared.fragments.portsWalked,
+    variantsVisited: shared.fragments.variantsVisited,
+    viewFragmentsCompiled: shared.fragments.viewFragmentsCompiled,
+    nodeSelectionsPatched: shared.fragments.nodeSelectionsPatched,
     serviceBuilds: shared.servicePorts.serviceBuilds,
     snapshots: shared.servicePorts.snapshotsBuilt,
     nodeViews: shared.servicePorts.nodeViews,
@@ -116,8 +128,20 @@ describe("cluster scale: per-Service work is shared between nodes", () => {
     // state; nodes syncing the same list (no local endpoints) take it (unshared: one per sync).
     expect(small.selectionsMade).toBeGreaterThan(0)
     expect(large.selectionsMade).toBeLessThan(large.syncs)
-    // Each node assembles its own port list once per state it syncs against (a pointer copy).
+    // A node's whole port list is assembled at most once per state it syncs against (iptables
+    // mode takes the shared list plus the node's variants instead: none).
     expect(large.nodeViews).toBeLessThanOrEqual(large.syncs)
+    // Every node hosts endpoints here (12 Services, one pod each, spread over the nodes), and
+    // none of them matter to its rules (Cluster policies): the walk over the service ports is
+    // made once per cluster state, whatever the node count (a node list per hosting node made
+    // it grow with the nodes: 4 selections at 2 nodes, 8 at 6, 20 at 18), and each node looks
+    // only at its own variants (the ports of the Services it hosts endpoints of).
+    expect(large.portsWalked).toBeGreaterThan(0)
+    expect(large.portsWalked).toBeLessThanOrEqual(small.portsWalked)
+    expect(large.selectionsMade).toBeLessThanOrEqual(small.selectionsMade)
+    expect(large.variantsVisited).toBeGreaterThan(0)
+    expect(large.variantsVisited).toBeLessThanOrEqual(small.variantsVisited * 1.5)
+    expect(large.nodeSelectionsPatched).toBe(0)
     // The other nodes take the tables the first node restored from the same lines onto the same
     // table (RuleParseCache.restored), or at least its parsed lines.
     expect(large.blocksShared + large.linesShared).toBeGreaterThan(small.blocksShared + small.linesShared)

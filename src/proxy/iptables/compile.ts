@@ -126,7 +126,34 @@ export interface IptablesSyncOptions {
    * Omitted = compile every service port afresh. Same output either way.
    */
   readonly fragments?: IptablesFragments
+  /**
+   * The node's own variants of some of the service ports (shared-service-ports.ts `nodePorts`):
+   * the node's list is the given list with `variants[k]` at `positions[k]`. Omitted = none.
+   */
+  readonly nodeVariants?: NodeVariants
 }
+
+/** A node's own service-port variants over a shared list (see IptablesSyncOptions.nodeVariants). */
+export interface NodeVariants {
+  readonly positions: readonly number[]
+  readonly variants: readonly ServicePortInfo[]
+}
+
+const NO_VARIANTS: NodeVariants = { positions: [], variants: [] }
+
+/** Total endpoints of a node's ports: the shared list's (summed once per list) plus its variants' differences. */
+export function totalEndpointsOf(servicePorts: readonly ServicePortInfo[], node: NodeVariants = NO_VARIANTS): number {
+  let total = listEndpoints.get(servicePorts)
+  if (total === undefined) {
+    total = 0
+    for (const svc of servicePorts) total += svc.endpoints.length
+    listEndpoints.set(servicePorts, total)
+  }
+  for (let k = 0; k < node.positions.length; k++)
+    total += node.variants[k].endpoints.length - servicePorts[node.positions[k]].endpoints.length
+  return total
+}
+const listEndpoints = new WeakMap<readonly ServicePortInfo[], number>()
 
 /** A jump rule kube-proxy installs in a built-in chain with `iptables -I` (insert at position 1). */
 export interface JumpRule {
@@ -291,8 +318,8 @@ export function jumpRules(): JumpRule[] {
  * rules are missing (kube-proxy checks with `iptables -C` before inserting).
  */
 export function jumpRulesRestoreInput(existingChains: {
-  readonly filter: ReadonlySet<string>
-  readonly nat: ReadonlySet<string>
+  readonly filter: Pick<ReadonlySet<string>, "has">
+  readonly nat: Pick<ReadonlySet<string>, "has">
 }): string {
   const out: string[] = []
   for (const table of ["filter", "nat"] as const) {
@@ -355,11 +382,12 @@ export function compileIptables(
 
 /** As `compileIptables`, from already-built service ports (see `buildServicePorts`). */
 export function compileIptablesServicePorts(
-  servicePorts: readonly ServicePortInfo[],
+  servicePortsIn: readonly ServicePortInfo[],
   node: ProxyNode,
   config: IptablesConfig,
   options: IptablesSyncOptions = {},
 ): IptablesCompileResult {
+  let servicePorts = servicePortsIn
   const changed = options.changedServices ?? null
   const fullSync = changed === null
   const zone = nodeZone(node)
@@ -368,9 +396,17 @@ export function compileIptablesServicePorts(
   // NewProxier: localhost NodePorts are disabled when nodePortAddresses excludes loopback.
   const localhostNodePorts = config.localhostNodePorts && nodePorts.containsIPv4Loopback
   const detector = config.clusterCIDR === null || config.clusterCIDR.trim() === "" ? null : config.clusterCIDR.trim()
+  const fragments = options.fragments
+  let variants = options.nodeVariants ?? NO_VARIANTS
+  if (fragments === undefined && variants.positions.length > 0) {
+    // Nothing shared: compile the node's whole list.
+    const list = servicePorts.slice()
+    for (let k = 0; k < variants.positions.length; k++) list[variants.positions[k]] = variants.variants[k]
+    servicePorts = list
+    variants = NO_VARIANTS
+  }
 
-  let totalEndpoints = 0
-  for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
+  const totalEndpoints = totalEndpointsOf(servicePorts, variants)
   const largeClusterMode = totalEndpoints > config.largeClusterEndpointsThreshold
   const context: FragmentContext = {
     nodeName: node.name,
@@ -382,14 +418,14 @@ export function compileIptablesServicePorts(
     largeClusterMode,
     key: `${largeClusterMode}|${localhostNodePorts}|${detector ?? ""}|${configKey(config)}`,
   }
-  const fragments = options.fragments
   // One string object per distinct key: fragment lookups (one per port and node) then compare it
   // by pointer rather than by content.
   if (fragments !== undefined) context.key = fragments.internKey(context.key)
-  const { list, views, written, contents } =
+  const selection =
     fragments === undefined
       ? selectFragments(servicePorts, context, changed, (svcPort) => compileServicePortFragment(svcPort, context))
-      : fragments.select(servicePorts, context, changed)
+      : fragments.selectNode(servicePorts, variants, context, changed)
+  const { list, written, contents } = selection
 
   // Nodes whose fragments have the same contents, in the same state, get the same input: the first
   // one assembles it, the others take it (same lines, shared).
@@ -427,7 +463,10 @@ export function compileIptablesServicePorts(
     },
     deletedChains: input.deletedChains,
     declaredNatChains: input.declaredNatChains,
-    services: views,
+    // Built on demand when the node has variants of its own (selectNode).
+    get services(): readonly IptablesServicePortView[] {
+      return selection.views
+    },
     jumpRules: jumpRules(),
     filterRuleCount: input.filterRuleCount,
     natRuleCount: input.natRuleCount,
@@ -727,6 +766,10 @@ export class IptablesFragments {
   private readonly listNeeds = new WeakMap<readonly ServicePortInfo[], number>()
   /** Selections made, and taken from another node's sync. */
   selectionsMade = 0
+  /** Service ports walked by the selections made (a walk over a whole list is paid once per state, not per node). */
+  portsWalked = 0
+  /** Node variants looked at by `selectNode` (grows with the endpoints nodes host, not with Services x nodes). */
+  variantsVisited = 0
   selectionsShared = 0
 
   /**
@@ -764,13 +807,73 @@ export class IptablesFragments {
       }
     }
     this.selectionsMade++
+    this.portsWalked += servicePorts.length
     const selection = selectFragments(servicePorts, context, changed, (svcPort) => this.get(svcPort, context))
     this.selections.push({ servicePorts, key, changed, selection })
     if (this.selections.length > ASSEMBLED_INPUTS_KEPT) this.selections.shift()
     return selection
   }
 
-  get(svcPort: ServicePortInfo, context: FragmentContext): ServicePortFragment {
+  /** Node selections with fragments of their own (a variant whose rules differ from the shared port's). */
+  nodeSelectionsPatched = 0
+  /** Fragments compiled only for a node's per-port views (cache misses), not for its rules. */
+  viewFragmentsCompiled = 0
+
+  /**
+   * A node's fragments: the shared list's selection (`select`, shared by every node in the same
+   * state), patched only where one of the node's own variants compiles to other rules. A variant
+   * differs from the shared port only in `isLocal` (and, with duplicate endpoints, in which
+   * duplicate won); syncProxyRules reads `isLocal` only where the port uses Local-policy endpoints
+   * (categorizeEndpoints), so other variants cost neither a compile nor a per-node copy. The views
+   * (per-port, with the node's own endpoints) are built when read.
+   */
+  selectNode(
+    base: readonly ServicePortInfo[],
+    node: NodeVariants,
+    context: FragmentContext,
+    changed: ReadonlySet<string> | null,
+  ): FragmentSelection {
+    const shared = this.select(base, context, changed)
+    const { positions, variants } = node
+    if (positions.length === 0) return shared
+    this.variantsVisited += positions.length
+    let list: ServicePortFragment[] | null = null
+    let contents: ServicePortFragment["content"][] | null = null
+    for (let k = 0; k < positions.length; k++) {
+      const at = positions[k]
+      if (!rulesMayDiffer(variants[k], base[at])) continue
+      const fragment = this.get(variants[k], context)
+      if (fragment.content === shared.list[at].content) continue
+      if (list === null || contents === null) {
+        list = shared.list.slice()
+        contents = shared.contents.slice()
+      }
+      list[at] = fragment
+      contents[at] = fragment.content
+    }
+    if (list !== null) this.nodeSelectionsPatched++
+    const written = shared.written
+    let views: IptablesServicePortView[] | null = null
+    const fragmentOf = (svcPort: ServicePortInfo): ServicePortFragment => this.get(svcPort, context, true)
+    return {
+      list: list ?? shared.list,
+      written,
+      contents: contents ?? shared.contents,
+      get views(): readonly IptablesServicePortView[] {
+        if (views === null) {
+          views = shared.views.slice()
+          for (let k = 0; k < positions.length; k++) {
+            const at = positions[k]
+            const fragment = fragmentOf(variants[k])
+            views[at] = written === null || written[at] === 1 ? fragment.view : fragment.unwrittenView()
+          }
+        }
+        return views
+      },
+    }
+  }
+
+  get(svcPort: ServicePortInfo, context: FragmentContext, forView = false): ServicePortFragment {
     let entry = this.byPort.get(svcPort)
     if (entry === undefined) {
       let hints = 0
@@ -792,7 +895,8 @@ export class IptablesFragments {
     const byKey = entry.byKey
     let fragment = byKey.get(key)
     if (fragment === undefined) {
-      this.compiled++
+      if (forView) this.viewFragmentsCompiled++
+      else this.compiled++
       const compiled = compileServicePortFragment(svcPort, context)
       const lines = [
         compiled.filterRules,
@@ -824,6 +928,41 @@ export class IptablesFragments {
     entry.last = fragment
     return fragment
   }
+}
+
+/**
+ * Whether a node's variant of a service port may compile to other rules than the shared (remote)
+ * port: it uses Local-policy endpoints (the only place syncProxyRules reads `isLocal`,
+ * topology.ts categorizeEndpoints), or its endpoints differ in anything but `isLocal` (a local
+ * duplicate endpoint replaced a remote one with other conditions or hints). Both variants come
+ * from the same Service object, so every other field is equal. Kept per variant object.
+ */
+function rulesMayDiffer(variant: ServicePortInfo, remote: ServicePortInfo): boolean {
+  const kept = variantDiffers.get(variant)
+  if (kept !== undefined && kept.remote === remote) return kept.differs
+  let differs = variant.usesLocalEndpoints || variant.endpoints.length !== remote.endpoints.length
+  for (let i = 0; i < variant.endpoints.length && !differs; i++) {
+    const a = variant.endpoints[i]
+    const b = remote.endpoints[i]
+    differs =
+      a.ip !== b.ip ||
+      a.port !== b.port ||
+      a.endpoint !== b.endpoint ||
+      a.ready !== b.ready ||
+      a.serving !== b.serving ||
+      a.terminating !== b.terminating ||
+      !sameList(a.zoneHints, b.zoneHints) ||
+      !sameList(a.nodeHints, b.nodeHints)
+  }
+  variantDiffers.set(variant, { remote, differs })
+  return differs
+}
+const variantDiffers = new WeakMap<ServicePortInfo, { remote: ServicePortInfo; differs: boolean }>()
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** The rules of one service port, as the body of syncProxyRules' per-service loop writes them. */

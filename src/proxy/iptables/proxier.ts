@@ -12,10 +12,11 @@
 import type { EndpointSlice, Service } from "../../k8s/types.ts"
 import { compareServicePorts, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
-import { SharedServicePorts } from "../shared-service-ports.ts"
+import { NO_NODE_SERVICE_PORTS, SharedServicePorts } from "../shared-service-ports.ts"
+import type { NodeServicePorts } from "../shared-service-ports.ts"
 import { IptablesFragments } from "./compile.ts"
 import type { SyncWork } from "../sync-cost.ts"
-import { compileIptablesServicePorts } from "./compile.ts"
+import { compileIptablesServicePorts, totalEndpointsOf } from "./compile.ts"
 import type { IptablesCompileResult, IptablesConfig } from "./compile.ts"
 
 /** proxyutil.FullSyncPeriod: 1 h in upstream source as remembered, not re-verified (kube-proxy.md §8). */
@@ -74,19 +75,32 @@ export class NatChainSets {
 
   /** `before` plus `declared` minus `deleted`. */
   after(before: ReadonlySet<string>, declared: readonly string[], deleted: readonly string[]): ReadonlySet<string> {
+    // Nodes restoring the same (shared) input from the same set: a pointer compare each, not a
+    // walk over every declared chain per node.
+    for (let k = this.kept.length - 1; k >= 0; k--) {
+      const kept = this.kept[k]
+      if (kept.before === before && kept.declared === declared && kept.deleted === deleted) return kept.after
+    }
+    let after: ReadonlySet<string> | null = null
     if (deleted.length === 0) {
       let all = true
       for (let i = 0; i < declared.length && all; i++) all = before.has(declared[i])
-      if (all) return before
+      if (all) after = before
     }
-    for (const k of this.kept) {
-      if (k.before !== before || !sameStrings(k.declared, declared) || !sameStrings(k.deleted, deleted)) continue
-      return k.after
+    if (after === null) {
+      for (const k of this.kept) {
+        if (k.before !== before || !sameStrings(k.declared, declared) || !sameStrings(k.deleted, deleted)) continue
+        after = k.after
+        break
+      }
     }
-    this.made++
-    const after = new Set(before)
-    for (const chain of declared) after.add(chain)
-    for (const chain of deleted) after.delete(chain)
+    if (after === null) {
+      this.made++
+      const set = new Set(before)
+      for (const chain of declared) set.add(chain)
+      for (const chain of deleted) set.delete(chain)
+      after = set
+    }
     this.kept.push({ before, declared, deleted, after })
     if (this.kept.length > 16) this.kept.shift()
     return after
@@ -128,7 +142,8 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
 }
 
 export class IptablesProxier {
-  private previous: readonly ServicePortInfo[] = []
+  /** The ports of the last sync: the shared list plus this node's own variants. */
+  private previous: NodeServicePorts = NO_NODE_SERVICE_PORTS
   /** Shared between proxiers (NatChainSets): never changed in place. */
   private existingNatChains: ReadonlySet<string> = NO_CHAINS
   private existingBeforeLastSync: ReadonlySet<string> = NO_CHAINS
@@ -178,18 +193,18 @@ export class IptablesProxier {
     if (this.lastZone !== null && this.lastZone !== zone) this.needFullSync = true
     this.lastZone = zone
     const fullSync = this.alwaysFullSync || this.needFullSync || nowNs - this.lastFullSyncNs > this.fullSyncPeriodNs
-    const servicePorts = this.shared.servicePorts.servicePorts(services, slices, this.node.name)
+    // The node's ports as the shared list plus its own variants: no per-node copy or walk of
+    // every port (what buildServicePorts would return for the node, shared-service-ports.ts).
+    const nodePorts = this.shared.servicePorts.nodePorts(services, slices, this.node.name)
     // A full sync writes every service: which changed is not needed.
-    const changed = fullSync
-      ? null
-      : this.shared.changeSets.between(this.previous, servicePorts, this.shared.servicePorts)
-    let totalEndpoints = 0
-    for (const svc of servicePorts) totalEndpoints += svc.endpoints.length
+    const changed = fullSync ? null : this.changedSince(this.previous, nodePorts)
+    const totalEndpoints = totalEndpointsOf(nodePorts.base, nodePorts)
     const largeClusterMode = totalEndpoints > this.config.largeClusterEndpointsThreshold
     const cleanup = !largeClusterMode || nowNs - this.lastCleanupNs > this.syncPeriodNs
-    const result = compileIptablesServicePorts(servicePorts, this.node, this.config, {
+    const result = compileIptablesServicePorts(nodePorts.base, this.node, this.config, {
       fragments: this.shared.fragments,
       changedServices: changed,
+      nodeVariants: nodePorts,
       ...(cleanup ? { existingNatChains: this.existingNatChains } : {}),
     })
     if (cleanup) this.lastCleanupNs = nowNs
@@ -200,10 +215,41 @@ export class IptablesProxier {
       result.declaredNatChains,
       result.deletedChains,
     )
-    this.previous = servicePorts
+    this.previous = nodePorts
     this.needFullSync = false
     if (fullSync) this.lastFullSyncNs = nowNs
     return result
+  }
+
+  /**
+   * The changed Services between two of this node's syncs, as changedServices over the two whole
+   * lists would find them: the shared lists' set (ChangeSets, once per pair of states for every
+   * node), corrected only for the Services whose variants differ on this node (those it hosts
+   * endpoints of, before or now). Nodes whose correction is empty share the set.
+   */
+  private changedSince(previous: NodeServicePorts, now: NodeServicePorts): ReadonlySet<string> {
+    const sharedPorts = this.shared.servicePorts
+    const changed = this.shared.changeSets.between(previous.base, now.base, sharedPorts)
+    if (previous.hosted.length === 0 && now.hosted.length === 0) return changed
+    const before = new Map<string, readonly ServicePortInfo[]>()
+    for (const h of previous.hosted) before.set(h.namespacedName, h.local)
+    const after = new Map<string, readonly ServicePortInfo[]>()
+    for (const h of now.hosted) after.set(h.namespacedName, h.local)
+    let corrected: Set<string> | null = null
+    const check = (name: string): void => {
+      const a = before.get(name) ?? previous.remoteOf(name) ?? NO_PORTS
+      const b = after.get(name) ?? now.remoteOf(name) ?? NO_PORTS
+      // The same variant both times (its Service and slices unchanged): unchanged in both sets.
+      if (a === b) return
+      const differs = portsDiffer(a, b, sharedPorts)
+      if (differs === changed.has(name)) return
+      if (corrected === null) corrected = new Set(changed)
+      if (differs) corrected.add(name)
+      else corrected.delete(name)
+    }
+    for (const name of before.keys()) check(name)
+    for (const name of after.keys()) if (!before.has(name)) check(name)
+    return corrected ?? changed
   }
 
   /** The last restore failed: nothing was applied, and the next sync must be full. */
@@ -211,6 +257,25 @@ export class IptablesProxier {
     this.existingNatChains = this.existingBeforeLastSync
     this.needFullSync = true
   }
+}
+
+const NO_PORTS: readonly ServicePortInfo[] = []
+
+/**
+ * Whether one Service's ports differ between two syncs, as the merge walk of changedServices
+ * decides it for that Service: a port on one side only, or a pair that is not samePort.
+ */
+function portsDiffer(
+  before: readonly ServicePortInfo[],
+  after: readonly ServicePortInfo[],
+  shared: SharedServicePorts,
+): boolean {
+  if (before.length !== after.length) return true
+  const a = before.length > 1 ? before.slice().sort(compareServicePorts) : before
+  const b = after.length > 1 ? after.slice().sort(compareServicePorts) : after
+  for (let i = 0; i < a.length; i++)
+    if (compareServicePorts(a[i], b[i]) !== 0 || !shared.samePort(a[i], b[i])) return true
+  return false
 }
 
 /**
