@@ -767,9 +767,16 @@ export class Conntrack {
     this.reapCursor = cursor
   }
 
-  /** Removes every expired entry now (for listings and statistics; O(table)). */
+  /**
+   * Removes every expired entry now (for listings and statistics; O(table)), in slot order,
+   * stepping over blocks whose expiry bound is in the future (none of their entries has expired).
+   */
   expireAll(nowNs: number): void {
     for (let id = 0; id < this.highWater; id++) {
+      if (id % REAP_BLOCK === 0 && this.blockMinNs[id / REAP_BLOCK] > nowNs) {
+        id += REAP_BLOCK - 1
+        continue
+      }
       if ((this.status[id] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[id] <= nowNs) {
         this.remove(id)
         this.expired++
@@ -1068,15 +1075,34 @@ export class Conntrack {
 
   stats(nowNs?: number): ConntrackStats {
     if (nowNs !== undefined) this.expireAll(nowNs)
-    const byState: Record<string, number> = {}
+    // Counted per (protocol, state) code first: the state's name is built once per code, not
+    // once per entry (a table of 10^5 entries would otherwise make 10^5 strings per call).
+    const STATES = 16
+    const counts = new Float64Array(256 * STATES)
     for (let id = 0; id < this.highWater; id++) {
-      if ((this.status[id] & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
+      const status = this.status[id]
+      if ((status & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
       const p = this.proto[id]
+      const state =
+        p === Protocol.TCP
+          ? this.tcpState[id]
+          : (status & CtStatus.ASSURED) !== 0
+            ? 2
+            : (status & CtStatus.SEEN_REPLY) !== 0
+              ? 1
+              : 0
+      counts[p * STATES + state]++
+    }
+    const byState: Record<string, number> = {}
+    for (let code = 0; code < counts.length; code++) {
+      if (counts[code] === 0) continue
+      const p = (code / STATES) | 0
+      const state = code % STATES
       const key =
         p === Protocol.TCP
-          ? `tcp/${TCP_STATE_NAMES[this.tcpState[id]]}`
-          : `${protocolName(p)}/${(this.status[id] & CtStatus.ASSURED) !== 0 ? "ASSURED" : (this.status[id] & CtStatus.SEEN_REPLY) !== 0 ? "REPLIED" : "UNREPLIED"}`
-      byState[key] = (byState[key] ?? 0) + 1
+          ? `tcp/${TCP_STATE_NAMES[state]}`
+          : `${protocolName(p)}/${state === 2 ? "ASSURED" : state === 1 ? "REPLIED" : "UNREPLIED"}`
+      byState[key] = (byState[key] ?? 0) + counts[code]
     }
     const sorted: Record<string, number> = {}
     for (const key of Object.keys(byState).sort()) sorted[key] = byState[key]
