@@ -114,6 +114,8 @@ export interface ConntrackOptions {
 const MAX_DEFAULT = 131072
 /** NF_CT_EVICTION_RANGE in nf_conntrack_core.c: buckets examined by early_drop. */
 const EVICTION_RANGE = 8
+/** Entry slots per block of the reaper's expiry bounds (see Conntrack.blockMinNs). */
+const REAP_BLOCK = 64
 /** nf_conntrack_proto_udp.c: a replied flow becomes a stream after 2 s. */
 const UDP_STREAM_AFTER_NS = 2 * NS_PER_S
 
@@ -255,12 +257,29 @@ export class Conntrack {
   /** The racing packet's own clock (arrival + hook costs so far), set by the stack before NAT. */
   raceClockNs = 0
 
+  /**
+   * The buckets, two words each: the first node of the bucket's chain (or -1), then a 32-bit
+   * summary of the chain's hashes (bit `hash >>> 27` set for every node linked there; recomputed
+   * when a node leaves). A lookup whose bit is clear misses without touching the chain, so a
+   * tuple that is not in the table (every new flow's, and NAT's candidate reply tuples) costs one
+   * memory access instead of a walk over nodes scattered through `keys`. The chains themselves,
+   * and so early_drop's walk order, are as before.
+   */
   private heads = new Int32Array(0)
   private bucketMask = 0
   private freeHead = -1
   private highWater = 0
   private readonly unconfirmed: number[] = []
   private reapCursor = 0
+  /**
+   * Per block of REAP_BLOCK entry slots, a lower bound of the expiry times of the block's entries
+   * (every write of `expiresNs` lowers it; the reaper sets it exactly when it has swept a block).
+   * The reaper skips a block whose bound lies in the future: no entry there can have expired, so
+   * skipping removes exactly what examining each slot would (nothing) -- and a table of entries
+   * that live far longer than the run (200,000 UDP flows with a 30 s timeout) costs the reaper no
+   * memory traffic.
+   */
+  private blockMinNs = new Float64Array(0)
 
   /** Allocated entries (confirmed + unconfirmed): what nf_conntrack_count counts against max. */
   count = 0
@@ -327,12 +346,17 @@ export class Conntrack {
     this.mark = copy(this.mark, capacity, (n) => new Uint32Array(n))
     this.visibleNs = copy(this.visibleNs, capacity, (n) => new Float64Array(n))
     this.raceOf = copy(this.raceOf, capacity, (n) => new Int32Array(n))
+    const blocks = Math.ceil(capacity / REAP_BLOCK)
+    const oldBlocks = this.blockMinNs.length
+    this.blockMinNs = copy(this.blockMinNs, blocks, (n) => new Float64Array(n))
+    this.blockMinNs.fill(Infinity, oldBlocks)
     this.capacity = capacity
     void old
   }
 
   private rehash(buckets: number): void {
-    this.heads = new Int32Array(buckets).fill(-1)
+    this.heads = new Int32Array(buckets * 2)
+    for (let b = 0; b < buckets; b++) this.heads[2 * b] = -1
     this.bucketMask = buckets - 1
     for (let id = 0; id < this.highWater; id++) {
       if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
@@ -341,12 +365,26 @@ export class Conntrack {
     }
   }
 
-  private bucketOf(src: number, dst: number, sport: number, dport: number, proto: number): number {
+  /**
+   * The tuple's 32-bit hash (`ports` = sport << 16 | dport): its low bits pick the bucket, its top
+   * five the bucket summary's bit.
+   */
+  private hashOf(src: number, dst: number, ports: number, proto: number): number {
     let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b)
     h = Math.imul(h ^ (h >>> 13) ^ dst, 0xc2b2ae35)
-    h = Math.imul(h ^ (h >>> 16) ^ ((sport << 16) | dport), 0x27d4eb2f)
+    h = Math.imul(h ^ (h >>> 16) ^ ports, 0x27d4eb2f)
     h = Math.imul(h ^ (h >>> 15) ^ proto, 0x165667b1)
-    return (h ^ (h >>> 16)) & this.bucketMask
+    return h ^ (h >>> 16)
+  }
+
+  private bucketOf(src: number, dst: number, sport: number, dport: number, proto: number): number {
+    return this.hashOf(src, dst, (sport << 16) | dport, proto) & this.bucketMask
+  }
+
+  /** The hash of node's tuple, from the packed keys. */
+  private nodeHash(node: number): number {
+    const k = node * 4
+    return this.hashOf(this.keys[k], this.keys[k + 1], this.keys[k + 2], this.proto[node >> 1])
   }
 
   /** Writes node's tuple into the packed keys (after any change to the tuple columns). */
@@ -358,15 +396,15 @@ export class Conntrack {
   }
 
   private link(node: number): void {
-    const id = node >> 1
-    const b = this.bucketOf(this.src[node], this.dst[node], this.sport[node], this.dport[node], this.proto[id])
+    const h = this.nodeHash(node)
+    const b = 2 * (h & this.bucketMask)
     this.keys[node * 4 + 3] = this.heads[b]
     this.heads[b] = node
+    this.heads[b + 1] |= 1 << (h >>> 27)
   }
 
   private unlink(node: number): void {
-    const id = node >> 1
-    const b = this.bucketOf(this.src[node], this.dst[node], this.sport[node], this.dport[node], this.proto[id])
+    const b = 2 * (this.nodeHash(node) & this.bucketMask)
     const keys = this.keys
     let prev = -1
     let cur = this.heads[b]
@@ -377,6 +415,9 @@ export class Conntrack {
     }
     if (prev < 0) this.heads[b] = keys[node * 4 + 3]
     else keys[prev * 4 + 3] = keys[node * 4 + 3]
+    let summary = 0
+    for (let n = this.heads[b]; n >= 0; n = keys[n * 4 + 3]) summary |= 1 << (this.nodeHash(n) >>> 27)
+    this.heads[b + 1] = summary
   }
 
   /** Finds a confirmed tuple; returns its node (2*id + direction) or -1. Does not check expiry. */
@@ -385,7 +426,10 @@ export class Conntrack {
     const s = src | 0
     const d = dst | 0
     const ports = (sport << 16) | dport
-    let node = this.heads[this.bucketOf(src, dst, sport, dport, proto)]
+    const h = this.hashOf(s, d, ports, proto)
+    const b = 2 * (h & this.bucketMask)
+    if (((this.heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
+    let node = this.heads[b]
     while (node >= 0) {
       const k = node * 4
       if (keys[k] === s && keys[k + 1] === d && keys[k + 2] === ports && this.proto[node >> 1] === proto) return node
@@ -441,7 +485,7 @@ export class Conntrack {
     this.status[id] = CtStatus.USED
     this.tcpState[id] = TcpState.NONE
     this.createdNs[id] = nowNs
-    this.expiresNs[id] = nowNs
+    this.setExpires(id, nowNs)
     this.mark[id] = 0
     this.visibleNs[id] = nowNs
     this.raceOf[id] = -1
@@ -488,7 +532,8 @@ export class Conntrack {
     this.link(id * 2 + 1)
     this.visibleNs[id] = visibleAtNs
     this.confirmedCount++
-    if (this.confirmedCount > this.heads.length && this.heads.length < 1 << 20) this.rehash(this.heads.length * 2)
+    const buckets = this.bucketMask + 1
+    if (this.confirmedCount > buckets && buckets < 1 << 20) this.rehash(buckets * 2)
   }
 
   /** nf_ct_match: both tuples equal (zones and extensions are not modelled). */
@@ -551,7 +596,7 @@ export class Conntrack {
       } else {
         // Inserted in the reply direction only, gone in 1 s, never refreshed nor ASSURED.
         this.status[id] |= CtStatus.NAT_CLASH | CtStatus.FIXED_TIMEOUT
-        this.expiresNs[id] = nowNs + NAT_CLASH_TIMEOUT_NS
+        this.setExpires(id, nowNs + NAT_CLASH_TIMEOUT_NS)
         this.insert(id, visibleAtNs)
         this.clashResolved++
         return id
@@ -654,7 +699,7 @@ export class Conntrack {
   private earlyDrop(src: number, dst: number, sport: number, dport: number, proto: number, nowNs: number): boolean {
     let b = this.bucketOf(src, dst, sport, dport, proto)
     for (let i = 0; i < EVICTION_RANGE; i++, b = (b + 1) & this.bucketMask) {
-      let node = this.heads[b]
+      let node = this.heads[2 * b]
       while (node >= 0) {
         const id = node >> 1
         const nextNode = this.keys[node * 4 + 3]
@@ -669,28 +714,69 @@ export class Conntrack {
         }
         node = nextNode
         // The chain may have changed under us after a removal; restart the bucket.
-        if (node >= 0 && (this.status[node >> 1] & CtStatus.CONFIRMED) === 0) node = this.heads[b]
+        if (node >= 0 && (this.status[node >> 1] & CtStatus.CONFIRMED) === 0) node = this.heads[2 * b]
       }
     }
     return false
   }
 
-  /** Amortised garbage collection: examine `slots` entry slots round-robin, remove the expired. */
-  reapStep(nowNs: number, slots = this.reapSlotsPerPacket): void {
-    if (this.highWater === 0) return
-    for (let i = 0; i < slots; i++) {
-      if (this.reapCursor >= this.highWater) this.reapCursor = 0
-      const id = this.reapCursor++
-      if ((this.status[id] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[id] <= nowNs) {
-        this.remove(id)
-        this.expired++
-      }
-    }
+  /** Sets an entry's expiry time, keeping its block's lower bound (blockMinNs) a lower bound. */
+  private setExpires(id: number, expiresNs: number): void {
+    this.expiresNs[id] = expiresNs
+    const block = (id / REAP_BLOCK) | 0
+    if (expiresNs < this.blockMinNs[block]) this.blockMinNs[block] = expiresNs
   }
 
-  /** Removes every expired entry now (for listings and statistics; O(table)). */
+  /**
+   * Amortised garbage collection: examine `slots` entry slots round-robin, remove the expired.
+   * Slots are visited in the same order, and the same entries removed at the same time, as a
+   * slot-by-slot loop would; runs of slots inside a block whose expiry bound is in the future are
+   * stepped over without reading them.
+   */
+  reapStep(nowNs: number, slots = this.reapSlotsPerPacket): void {
+    const highWater = this.highWater
+    if (highWater === 0) return
+    let cursor = this.reapCursor
+    let left = slots
+    while (left > 0) {
+      if (cursor >= highWater) cursor = 0
+      const block = (cursor / REAP_BLOCK) | 0
+      const blockStart = block * REAP_BLOCK
+      const blockEnd = Math.min(blockStart + REAP_BLOCK, highWater)
+      const n = Math.min(left, blockEnd - cursor)
+      left -= n
+      if (this.blockMinNs[block] > nowNs) {
+        cursor += n
+        continue
+      }
+      for (const end = cursor + n; cursor < end; cursor++) {
+        if ((this.status[cursor] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[cursor] <= nowNs) {
+          this.remove(cursor)
+          this.expired++
+        }
+      }
+      if (cursor === blockEnd) {
+        // The block has been swept: its bound becomes the earliest expiry among its entries (those
+        // allocated but unconfirmed too: confirming does not write expiresNs again).
+        let min = Infinity
+        for (let id = blockStart; id < blockEnd; id++)
+          if (this.status[id] !== 0 && this.expiresNs[id] < min) min = this.expiresNs[id]
+        this.blockMinNs[block] = min
+      }
+    }
+    this.reapCursor = cursor
+  }
+
+  /**
+   * Removes every expired entry now (for listings and statistics; O(table)), in slot order,
+   * stepping over blocks whose expiry bound is in the future (none of their entries has expired).
+   */
   expireAll(nowNs: number): void {
     for (let id = 0; id < this.highWater; id++) {
+      if (id % REAP_BLOCK === 0 && this.blockMinNs[id / REAP_BLOCK] > nowNs) {
+        id += REAP_BLOCK - 1
+        continue
+      }
       if ((this.status[id] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[id] <= nowNs) {
         this.remove(id)
         this.expired++
@@ -811,7 +897,7 @@ export class Conntrack {
     const id = this.allocate(packet.srcAddr, packet.dstAddr, sport, dport, proto, nowNs)
     if (id < 0) return DropReason.CONNTRACK_FULL
     this.tcpState[id] = tcpState
-    this.expiresNs[id] = nowNs + this.timeoutFor(id)
+    this.setExpires(id, nowNs + this.timeoutFor(id))
     packet.ctId = id
     packet.ctDirection = 0
     packet.ctState = CtState.NEW
@@ -831,7 +917,7 @@ export class Conntrack {
       this.tcpState[id] = next
       // Assured once established with a reply seen (tcp_packet: SYN_RECV/ESTABLISHED -> ESTABLISHED).
       if (replyBefore && (old === sSR || old === sES) && next === sES) this.status[id] |= CtStatus.ASSURED
-      this.expiresNs[id] = nowNs + this.timeoutFor(id)
+      this.setExpires(id, nowNs + this.timeoutFor(id))
       return true
     }
     if (direction === 1) this.status[id] |= CtStatus.SEEN_REPLY
@@ -840,17 +926,17 @@ export class Conntrack {
       if ((this.status[id] & CtStatus.FIXED_TIMEOUT) !== 0) return true
       if ((this.status[id] & CtStatus.SEEN_REPLY) !== 0) {
         if (nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
-          this.expiresNs[id] = nowNs + this.timeouts.udpStreamNs
+          this.setExpires(id, nowNs + this.timeouts.udpStreamNs)
           this.status[id] |= CtStatus.ASSURED
         } else {
-          this.expiresNs[id] = nowNs + this.timeouts.udpNs
+          this.setExpires(id, nowNs + this.timeouts.udpNs)
         }
       } else {
-        this.expiresNs[id] = nowNs + this.timeouts.udpNs
+        this.setExpires(id, nowNs + this.timeouts.udpNs)
       }
       return true
     }
-    this.expiresNs[id] = nowNs + this.timeoutFor(id)
+    this.setExpires(id, nowNs + this.timeoutFor(id))
     return true
   }
 
@@ -989,15 +1075,34 @@ export class Conntrack {
 
   stats(nowNs?: number): ConntrackStats {
     if (nowNs !== undefined) this.expireAll(nowNs)
-    const byState: Record<string, number> = {}
+    // Counted per (protocol, state) code first: the state's name is built once per code, not
+    // once per entry (a table of 10^5 entries would otherwise make 10^5 strings per call).
+    const STATES = 16
+    const counts = new Float64Array(256 * STATES)
     for (let id = 0; id < this.highWater; id++) {
-      if ((this.status[id] & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
+      const status = this.status[id]
+      if ((status & (CtStatus.CONFIRMED | CtStatus.NAT_CLASH)) !== CtStatus.CONFIRMED) continue
       const p = this.proto[id]
+      const state =
+        p === Protocol.TCP
+          ? this.tcpState[id]
+          : (status & CtStatus.ASSURED) !== 0
+            ? 2
+            : (status & CtStatus.SEEN_REPLY) !== 0
+              ? 1
+              : 0
+      counts[p * STATES + state]++
+    }
+    const byState: Record<string, number> = {}
+    for (let code = 0; code < counts.length; code++) {
+      if (counts[code] === 0) continue
+      const p = (code / STATES) | 0
+      const state = code % STATES
       const key =
         p === Protocol.TCP
-          ? `tcp/${TCP_STATE_NAMES[this.tcpState[id]]}`
-          : `${protocolName(p)}/${(this.status[id] & CtStatus.ASSURED) !== 0 ? "ASSURED" : (this.status[id] & CtStatus.SEEN_REPLY) !== 0 ? "REPLIED" : "UNREPLIED"}`
-      byState[key] = (byState[key] ?? 0) + 1
+          ? `tcp/${TCP_STATE_NAMES[state]}`
+          : `${protocolName(p)}/${state === 2 ? "ASSURED" : state === 1 ? "REPLIED" : "UNREPLIED"}`
+      byState[key] = (byState[key] ?? 0) + counts[code]
     }
     const sorted: Record<string, number> = {}
     for (const key of Object.keys(byState).sort()) sorted[key] = byState[key]

@@ -11,8 +11,18 @@
  */
 import type { Chain, CounterCarry, Table } from "./table.ts"
 
+/** Slots of RuleCounters' direct-mapped memo (a power of two). */
+const MEMO_SLOTS = 16
+
 export class RuleCounters {
   private readonly byChain = new Map<Chain, Float64Array>()
+  /**
+   * The last counter arrays used, by `chain.uid % MEMO_SLOTS`: a packet's walk counts in a handful
+   * of chains, so most counts find their array here without hashing the chain into `byChain`.
+   * Cleared whenever `byChain` changes other than by adding a chain's first array.
+   */
+  private readonly memoChains: (Chain | null)[] = new Array<Chain | null>(MEMO_SLOTS).fill(null)
+  private readonly memoCounters: (Float64Array | null)[] = new Array<Float64Array | null>(MEMO_SLOTS).fill(null)
 
   /** The chain's counters on this node (two per rule, then the policy's), or undefined when all are zero. */
   of(chain: Chain): Float64Array | undefined {
@@ -25,11 +35,15 @@ export class RuleCounters {
   }
 
   private counters(chain: Chain): Float64Array {
+    const slot = chain.uid & (MEMO_SLOTS - 1)
+    if (this.memoChains[slot] === chain) return this.memoCounters[slot] as Float64Array
     let k = this.byChain.get(chain)
     if (k === undefined) {
       k = new Float64Array(2 * chain.rules.length + 2)
       this.byChain.set(chain, k)
     }
+    this.memoChains[slot] = chain
+    this.memoCounters[slot] = k
     return k
   }
 
@@ -57,6 +71,8 @@ export class RuleCounters {
 
   /** After a restore: counters move into the committed chains; those of chains gone are dropped. */
   carry(carries: readonly CounterCarry[], tables: readonly Table[]): void {
+    this.memoChains.fill(null)
+    this.memoCounters.fill(null)
     const moved: [Chain, Float64Array][] = []
     for (const c of carries) {
       const old = c.source === null ? undefined : this.byChain.get(c.source)

@@ -80,6 +80,8 @@ export function lowerBound(list: readonly number[], value: number): number {
   return lo
 }
 
+let nextChainUid = 0
+
 export class Chain {
   /**
    * The rules, in order. Rules are immutable and shared (between the chains of one node's successive
@@ -99,6 +101,8 @@ export class Chain {
    * Set by Table.commit; a committed chain whose targets move is copied, not changed (commit).
    */
   jumps: Int32Array = new Int32Array(0)
+  /** Distinct per Chain object (creation order): picks its slot in RuleCounters' small memo. */
+  readonly uid = nextChainUid++
 
   constructor(
     readonly name: string,

@@ -14,6 +14,17 @@ const EMPTY = 0
 const FULL = 1
 const DELETED = 2
 
+/**
+ * The slot a key's probe starts at. The product's high half is folded down before masking: the low
+ * bits of a product depend only on the low bits of its factors, so keys that differ only above the
+ * mask (the /24 networks a route table is keyed by, whose low byte is always 0) would otherwise all
+ * start at one slot and turn lookups into walks along one long probe run.
+ */
+function homeSlot(k: number, mask: number): number {
+  const h = Math.imul(k ^ (k >>> 16), 0x45d9f3b)
+  return (h ^ (h >>> 16)) & mask
+}
+
 export class IntMap<V> {
   private keys: Int32Array
   private states: Uint8Array
@@ -37,7 +48,7 @@ export class IntMap<V> {
 
   private slotOf(key: number): number {
     const k = key | 0
-    let i = (Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 0) & this.mask
+    let i = homeSlot(k, this.mask)
     const keys = this.keys
     const states = this.states
     for (;;) {
@@ -65,7 +76,7 @@ export class IntMap<V> {
     }
     if ((this.used + this.tombstones + 1) * 2 > this.keys.length) this.rebuild(this.used + 1)
     const k = key | 0
-    let i = (Math.imul(k ^ (k >>> 16), 0x45d9f3b) >>> 0) & this.mask
+    let i = homeSlot(k, this.mask)
     while (this.states[i] === FULL) i = (i + 1) & this.mask
     if (this.states[i] === DELETED) this.tombstones--
     this.keys[i] = k
