@@ -29,6 +29,7 @@ import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
 import type { SyncCostModel } from "../proxy/sync-cost.ts"
 import { NftHooks } from "../netfilter/nftables/hooks.ts"
+import type { NftInternPool } from "../netfilter/nftables/intern.ts"
 import { listTable } from "../netfilter/nftables/print.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import type { Rng } from "../sim/rng.ts"
@@ -83,6 +84,8 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     costModel?: SyncCostModel,
     /** The cluster's shared service-port view (absent: the proxier builds its own; same lists). */
     servicePorts?: SharedServicePorts,
+    /** The cluster's pool of committed nftables objects (absent: this node's table is its own; same results). */
+    pool?: NftInternPool,
   ) {
     const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
     this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
@@ -91,6 +94,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
       ...(servicePorts === undefined ? {} : { servicePorts }),
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
+    if (pool !== undefined) this.nft.ruleset.pool = pool
   }
 
   compile(
