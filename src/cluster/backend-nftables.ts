@@ -24,6 +24,7 @@ import type { NftablesSyncResult } from "../proxy/nftables/proxier.ts"
 import { NftablesProxier } from "../proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
+import type { NftSpecPool } from "../proxy/nftables/table.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
 import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
@@ -86,12 +87,15 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     servicePorts?: SharedServicePorts,
     /** The cluster's pool of committed nftables objects (absent: this node's table is its own; same results). */
     pool?: NftInternPool,
+    /** The cluster's pool of the proxier's rule and element specs (absent: the proxier's own). */
+    specs?: NftSpecPool,
   ) {
     const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
     this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
     this.proxier = new NftablesProxier(node, nftablesConfigFrom(spec, serviceCIDRs), {
       fullSyncPeriodNs: mode.fullSyncPeriodNs,
       ...(servicePorts === undefined ? {} : { servicePorts }),
+      ...(specs === undefined ? {} : { specs }),
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
     if (pool !== undefined) this.nft.ruleset.pool = pool
@@ -127,6 +131,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
 
   apply(nowNs: number, sync: CompiledSync<NftablesPayload>): void {
     this.nft.applyText(sync.payload.result.transaction, nowNs, "kube-proxy.nft")
+    this.proxier.mainTransactionCommitted()
     this.lastApplyNs = nowNs
   }
 

@@ -20,6 +20,7 @@ import { sharedIptablesCompile, type SharedIptablesCompile } from "../proxy/ipta
 import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { UserspaceBackend } from "./backend-userspace.ts"
 import { NftInternPool } from "../netfilter/nftables/intern.ts"
+import { NftSpecPool } from "../proxy/nftables/table.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
 
@@ -48,10 +49,18 @@ export class SharedProxyState {
   private iptablesCompile: SharedIptablesCompile | null = null
   private nftablesPool: NftInternPool | null = null
 
+  private nftablesSpecPool: NftSpecPool | null = null
+
   /** nftables mode: the committed chains, rules and sets nodes share (netfilter/nftables/intern.ts). */
   get nftables(): NftInternPool {
     if (this.nftablesPool === null) this.nftablesPool = new NftInternPool()
     return this.nftablesPool
+  }
+
+  /** nftables mode: the rule and element specs the nodes' proxiers share (proxy/nftables/table.ts). */
+  get nftablesSpecs(): NftSpecPool {
+    if (this.nftablesSpecPool === null) this.nftablesSpecPool = new NftSpecPool()
+    return this.nftablesSpecPool
   }
 
   get iptables(): SharedIptablesCompile {
@@ -91,6 +100,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       new NftablesSyncCostModel(c.spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST, syncCostRng(c)),
       c.shared?.servicePorts,
       c.shared?.nftables,
+      c.shared?.nftablesSpecs,
     ),
   userspace: (c) => new UserspaceBackend(c),
   ipvs: (c) => new IpvsBackend(c),

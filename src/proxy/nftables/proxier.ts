@@ -28,7 +28,7 @@ import {
   SERVICE_NODEPORTS_MAP,
 } from "./names.ts"
 import { formatTransaction, NftTable, NftTableError } from "./table.ts"
-import type { NftOperation } from "./table.ts"
+import type { NftOperation, NftSpecPool } from "./table.ts"
 
 /** Stale chains are deleted once they have been stale for longer than this (`oneSecondAgo`). */
 export const STALE_CHAIN_DELETE_AFTER_NS = 1_000_000_000
@@ -49,6 +49,8 @@ export interface NftablesProxierOptions {
    * lists `buildServicePorts` returns, built once per Service instead of once per node and sync.
    */
   readonly servicePorts?: SharedServicePorts
+  /** The cluster's pool of rule and element specs (table.ts NftSpecPool); absent: the table's own. */
+  readonly specs?: NftSpecPool
 }
 
 export interface NftablesSyncResult {
@@ -86,6 +88,7 @@ export class NftablesProxier {
     this.table = table ?? new NftTable("ip", KUBE_PROXY_TABLE)
     this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
     this.sharedPorts = options.servicePorts ?? null
+    if (options.specs !== undefined) this.table.pool = options.specs
   }
 
   get nodeName(): string {
@@ -101,8 +104,16 @@ export class NftablesProxier {
     this.needFullSync = true
   }
 
-  /** The state just before the last sync's main transaction (for `mainTransactionFailed`). */
+  /**
+   * The state just before the last sync's main transaction (for `mainTransactionFailed`), kept
+   * until the transaction is committed (`mainTransactionCommitted`) or failed.
+   */
   private beforeMain: ProxierSnapshot | null = null
+
+  /** The last sync's main transaction reached the kernel: its before-state is no longer needed. */
+  mainTransactionCommitted(): void {
+    this.beforeMain = null
+  }
 
   /**
    * The last sync's main transaction, which `sync` applied to `table`, failed in the kernel
@@ -186,7 +197,7 @@ export class NftablesProxier {
     })
     const transaction = formatTransaction(compile.ops, this.table.family, this.table.name)
     this.beforeMain = {
-      table: this.table.clone(),
+      table: this.table.snapshot(),
       previous: this.previous,
       lastFullSyncNs: this.lastFullSyncNs,
       recreatedBaseChains: this.recreatedBaseChains,
