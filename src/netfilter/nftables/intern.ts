@@ -22,6 +22,11 @@
  */
 import type { NftChain, NftRule, NftSet } from "./ruleset.ts"
 import { SET_FLAG } from "./ruleset.ts"
+import { parseTransaction } from "./parse.ts"
+import type { Transaction } from "./parse.ts"
+
+/** Parsed transactions the pool keeps for other nodes. */
+const PARSED_KEPT = 4
 
 class Generations<V> {
   private current = new Map<string, V>()
@@ -162,6 +167,30 @@ export class NftInternPool {
     this.rules.put(key, rule)
     this.ruleIds.set(rule, this.nextId++)
     return rule
+  }
+
+  /** The last transactions parsed, by file and text (nodes applying the same partial sync). */
+  private readonly parsedRecent: { readonly file: string; readonly text: string; readonly tx: Transaction }[] = []
+  /** Transactions parsed, and how many of them were another node's same text. */
+  transactionsParsed = 0
+  transactionsShared = 0
+
+  /**
+   * `parseTransaction(text, file)`, shared by the nodes that apply the same text (a parsed
+   * transaction is never modified; its rules' ASTs are what committed rules point at). The last
+   * PARSED_KEPT texts are kept: nodes syncing the same change do it at about the same time.
+   */
+  parse(text: string, file: string): Transaction {
+    for (const entry of this.parsedRecent)
+      if (entry.file === file && entry.text === text) {
+        this.transactionsShared++
+        return entry.tx
+      }
+    const tx = parseTransaction(text, file)
+    this.transactionsParsed++
+    if (this.parsedRecent.length >= PARSED_KEPT) this.parsedRecent.shift()
+    this.parsedRecent.push({ file, text, tx })
+    return tx
   }
 
   /** Distinct objects the pool holds (both generations). */

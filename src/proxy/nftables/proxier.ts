@@ -13,6 +13,8 @@ import type { EndpointSlice, Service } from "../../k8s/types.ts"
 import { buildServicePorts, compareStrings, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
 import { servicePortView } from "../view.ts"
+import type { ServicePortView } from "../view.ts"
+import type { TopologyOptions } from "../topology.ts"
 import { DEFAULT_FULL_SYNC_PERIOD_NS } from "../iptables/proxier.ts"
 import type { SharedServicePorts } from "../shared-service-ports.ts"
 import { compileNftables } from "./compile.ts"
@@ -183,11 +185,8 @@ export class NftablesProxier {
       }
     }
 
-    const views = servicePorts.map((svc) =>
-      servicePortView(svc, this.node.name, zone, {
-        preferSameTrafficDistribution: this.config.preferSameTrafficDistribution,
-      }),
-    )
+    const topology = { preferSameTrafficDistribution: this.config.preferSameTrafficDistribution }
+    const views = servicePorts.map((svc) => viewOf(svc, this.node.name, zone, topology))
     const existing = this.existingState()
     const compile = compileNftables(views, this.node, this.config, {
       fullSync,
@@ -237,6 +236,27 @@ interface ProxierSnapshot {
   readonly previous: Map<string, string>
   readonly lastFullSyncNs: number
   readonly recreatedBaseChains: boolean
+}
+
+/**
+ * Views of service ports whose endpoints carry no topology hints: then `servicePortView` reads
+ * neither the node name nor the zone (topologyModeFromHints is "" for every node), so the view of
+ * a (shared, immutable) port object is the same on every node and is built once.
+ */
+const nodeIndependentViews = new WeakMap<ServicePortInfo, ServicePortView>()
+
+function viewOf(svc: ServicePortInfo, nodeName: string, zone: string, topology: TopologyOptions): ServicePortView {
+  const cached = nodeIndependentViews.get(svc)
+  if (cached !== undefined) return cached
+  const view = servicePortView(svc, nodeName, zone, topology)
+  let hinted = false
+  for (const ep of svc.endpoints)
+    if (ep.nodeHints.length > 0 || ep.zoneHints.length > 0) {
+      hinted = true
+      break
+    }
+  if (!hinted) nodeIndependentViews.set(svc, view)
+  return view
 }
 
 /** JSON of a service port, once per object (ports are immutable; shared ones serve every node). */
