@@ -16,7 +16,7 @@
  * Keys are the objects' full contents (rule text and comment, the identities of the named sets a
  * rule reads, a chain's name, spec, comment, creation sequence and rule identities, a set's
  * declaration and its elements in order), so a hit is an exact equality, never a guess. The pool
- * keeps two generations of at most `generationSize` entries each: an object nobody looked up for
+ * keeps two generations of a bounded number of entries per kind: an object nobody looked up for
  * two generations is dropped from the pool (nodes still holding it keep it; a later equal object
  * simply is not shared with it). Sharing never changes results, only memory.
  */
@@ -87,8 +87,13 @@ export class NftInternPool {
     perNodeObjects: 0,
   }
 
-  constructor(generationSize = 1 << 18) {
-    this.sets = new Generations(generationSize)
+  /**
+   * Generation sizes: chains and rules, enough for a whole table of ~10,000 Services; sets, a few
+   * versions (a set's key is its whole contents, and each element change makes a new version,
+   * so a long run with churn would otherwise keep every old version of `service-ips`).
+   */
+  constructor(generationSize = 1 << 16, setGenerationSize = 64) {
+    this.sets = new Generations(setGenerationSize)
     this.chains = new Generations(generationSize)
     this.rules = new Generations(generationSize)
   }

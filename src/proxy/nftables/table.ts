@@ -146,7 +146,7 @@ export class NftSpecPool {
   /** Specs looked up, and how many were replaced by an equal pooled one. */
   seen = 0
   shared = 0
-  constructor(private readonly generationSize = 1 << 18) {}
+  constructor(private readonly generationSize = 1 << 16) {}
 
   rule(spec: NftRuleSpec): NftRuleSpec {
     const key = `${spec.chain}\u0000${spec.rule}\u0000${spec.comment === undefined ? "\u0001" : spec.comment}`
