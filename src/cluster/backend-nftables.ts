@@ -20,7 +20,6 @@ import { masqueradeMarkGo } from "../proxy/iptables/names.ts"
 import type { NftablesConfig } from "../proxy/nftables/compile.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_CONFIG } from "../proxy/nftables/compile.ts"
-import type { NftablesSyncResult } from "../proxy/nftables/proxier.ts"
 import { NftablesProxier } from "../proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
@@ -63,8 +62,12 @@ export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly s
   }
 }
 
+/**
+ * What a sync carries from its start to its end: the transaction text only (every node may have a
+ * sync in flight at once, so the compiled operations and views are not kept until the commit).
+ */
 interface NftablesPayload {
-  readonly result: NftablesSyncResult
+  readonly transaction: string
 }
 
 export class NftablesBackend implements ProxyBackend<NftablesPayload> {
@@ -125,12 +128,12 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
       filterRules: 0,
       tableObjects: this.proxier.table.objectCount(),
       services: result.servicePorts,
-      payload: { result },
+      payload: { transaction: result.transaction },
     }
   }
 
   apply(nowNs: number, sync: CompiledSync<NftablesPayload>): void {
-    this.nft.applyText(sync.payload.result.transaction, nowNs, "kube-proxy.nft")
+    this.nft.applyText(sync.payload.transaction, nowNs, "kube-proxy.nft")
     this.proxier.mainTransactionCommitted()
     this.lastApplyNs = nowNs
   }
