@@ -20,7 +20,7 @@
  * two generations is dropped from the pool (nodes still holding it keep it; a later equal object
  * simply is not shared with it). Sharing never changes results, only memory.
  */
-import type { NftChain, NftRule, NftSet } from "./ruleset.ts"
+import type { NftChain, NftObjectPool, NftRule, NftSet } from "./ruleset.ts"
 import { SET_FLAG } from "./ruleset.ts"
 import { parseTransaction } from "./parse.ts"
 import type { Transaction } from "./parse.ts"
@@ -68,7 +68,7 @@ export interface NftInternStats {
 }
 
 /** One cluster's pool of committed nftables objects, shared by every node's NftRuleset. */
-export class NftInternPool {
+export class NftInternPool implements NftObjectPool {
   private readonly sets: Generations<NftSet>
   private readonly chains: Generations<NftChain>
   private readonly rules: Generations<NftRule>

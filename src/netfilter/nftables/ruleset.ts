@@ -20,7 +20,6 @@ import {
   fieldType,
 } from "./parse.ts"
 import type { Token } from "./parse.ts"
-import type { NftInternPool } from "./intern.ts"
 
 export const SET_FLAG = { CONSTANT: 1, INTERVAL: 2, TIMEOUT: 4, DYNAMIC: 8 } as const
 
@@ -390,6 +389,17 @@ class Draft {
   }
 }
 
+/**
+ * The cluster's pool of committed objects a ruleset may share (intern.ts NftInternPool): each
+ * call returns the pooled object equal to its argument, or the argument itself.
+ */
+export interface NftObjectPool {
+  set(set: NftSet): NftSet
+  chain(chain: NftChain, withRules: (rules: NftRule[]) => NftChain): NftChain
+  /** `parseTransaction(text, file)`, shared by the nodes applying the same text. */
+  parse(text: string, file: string): Transaction
+}
+
 /** Holds the table; `apply` runs one transaction atomically. */
 export class NftRuleset {
   table: NftTable | null = null
@@ -397,7 +407,7 @@ export class NftRuleset {
    * The cluster's pool of committed objects (intern.ts): set, committed chains, rules and sets
    * equal to another node's are that node's objects (memory only). Null: this ruleset's own.
    */
-  pool: NftInternPool | null = null
+  pool: NftObjectPool | null = null
   /** Bumped on every successful commit; the interpreter rebuilds its per-hook lists on change. */
   generation = 0
 
