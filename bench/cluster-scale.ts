@@ -17,7 +17,8 @@
  *
  * Points: `--point small|medium|large` = (nodes, Services, pods) (100, 1k, 3k), (1k, 10k, 30k),
  * (5k, 10k, 150k); or `--nodes N --services N --pods N`. `--clients N` (default 200), `--workloads N`
- * (default 4), `--count N` requests per client pod (default 5), `--duration 30s`, `--bare-pods N` (extra
+ * (default 4), `--count N` requests per client pod (default 5), `--duration 30s`, `--mode nftables|ipvs|...`
+ * (kube-proxy mode; default iptables), `--bare-pods N` (extra
  * pods no Service selects: the nodes-and-pods cost without kube-proxy's nodes x endpoints rules),
  * `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
  * Run big points with a generous heap: `node --max-old-space-size=8192 --import tsx bench/cluster-scale.ts --point medium`.
@@ -46,6 +47,8 @@ export interface ClusterScaleOptions {
    * of nodes and pods apart from kube-proxy's rules, which grow with nodes x endpoints. Default 0.
    */
   readonly barePods?: number
+  /** kube-proxy mode (`kubeProxy.mode`); absent: the scenario default (iptables). */
+  readonly mode?: string
 }
 
 const BARE_REPLICAS = 30
@@ -83,6 +86,7 @@ export function clusterScaleYaml(o: ClusterScaleOptions): string {
   let total = o.clients + (o.barePods ?? 0)
   for (let i = 0; i < o.services; i++) total += replicasOf(i, o)
   if (total > 100_000) lines.push(`limits: { pods: ${total + 1000} }`)
+  if (o.mode !== undefined) lines.push(`kubeProxy: { mode: ${o.mode} }`)
   lines.push("dns: { mode: static }", "manifests:", "  - inline:")
   for (let i = 0; i < o.services; i++) {
     const app = `app-${i}`
@@ -130,6 +134,7 @@ function parseArgs(args: readonly string[]): ClusterScaleOptions {
     count: num("count", 5),
     duration: values.duration ?? "30s",
     barePods: num("bare-pods", 0),
+    ...(values.mode !== undefined ? { mode: values.mode } : {}),
   }
 }
 
@@ -180,6 +185,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   while (!ended && !nodes.every((n) => n.proxy.syncs.length > 0)) step()
   const firstSyncMs = now() - buildStart
+  const firstSyncCpuMs = cpu()
   const firstSyncAtNs = scheduler.nowNs
   while (!ended && completedSoFar() === 0) step()
   const firstRequestMs = now() - buildStart
@@ -225,10 +231,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       services: options.services,
       pods,
       clients: options.clients,
+      mode: spec.kubeProxy.mode,
       loadScenarioSeconds: Number((loadMs / 1000).toFixed(3)),
       buildWorldSeconds: Number((buildMs / 1000).toFixed(3)),
       firstSyncAllNodesSeconds: Number((firstSyncMs / 1000).toFixed(3)),
       firstSyncAtSimulatedNs: firstSyncAtNs,
+      firstSyncAllNodesCpuSeconds: Number((firstSyncCpuMs / 1000).toFixed(3)),
+      totalCpuSeconds: Number((cpu() / 1000).toFixed(3)),
       firstCompletedRequestSeconds: Number((firstRequestMs / 1000).toFixed(3)),
       firstCompletedRequestAtSimulatedNs: firstRequestAtNs,
       requestsSent: sent,

@@ -20,15 +20,16 @@ import { masqueradeMarkGo } from "../proxy/iptables/names.ts"
 import type { NftablesConfig } from "../proxy/nftables/compile.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_CONFIG } from "../proxy/nftables/compile.ts"
-import type { NftablesSyncResult } from "../proxy/nftables/proxier.ts"
 import { NftablesProxier } from "../proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
+import type { NftSpecPool } from "../proxy/nftables/table.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
 import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
 import type { SyncCostModel } from "../proxy/sync-cost.ts"
 import { NftHooks } from "../netfilter/nftables/hooks.ts"
+import type { NftInternPool } from "../netfilter/nftables/intern.ts"
 import { listTable } from "../netfilter/nftables/print.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import type { Rng } from "../sim/rng.ts"
@@ -61,8 +62,12 @@ export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly s
   }
 }
 
+/**
+ * What a sync carries from its start to its end: the transaction text only (every node may have a
+ * sync in flight at once, so the compiled operations and views are not kept until the commit).
+ */
 interface NftablesPayload {
-  readonly result: NftablesSyncResult
+  readonly transaction: string
 }
 
 export class NftablesBackend implements ProxyBackend<NftablesPayload> {
@@ -83,14 +88,20 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     costModel?: SyncCostModel,
     /** The cluster's shared service-port view (absent: the proxier builds its own; same lists). */
     servicePorts?: SharedServicePorts,
+    /** The cluster's pool of committed nftables objects (absent: this node's table is its own; same results). */
+    pool?: NftInternPool,
+    /** The cluster's pool of the proxier's rule and element specs (absent: the proxier's own). */
+    specs?: NftSpecPool,
   ) {
     const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
     this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
     this.proxier = new NftablesProxier(node, nftablesConfigFrom(spec, serviceCIDRs), {
       fullSyncPeriodNs: mode.fullSyncPeriodNs,
       ...(servicePorts === undefined ? {} : { servicePorts }),
+      ...(specs === undefined ? {} : { specs }),
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
+    if (pool !== undefined) this.nft.ruleset.pool = pool
   }
 
   compile(
@@ -117,12 +128,13 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
       filterRules: 0,
       tableObjects: this.proxier.table.objectCount(),
       services: result.servicePorts,
-      payload: { result },
+      payload: { transaction: result.transaction },
     }
   }
 
   apply(nowNs: number, sync: CompiledSync<NftablesPayload>): void {
-    this.nft.applyText(sync.payload.result.transaction, nowNs, "kube-proxy.nft")
+    this.nft.applyText(sync.payload.transaction, nowNs, "kube-proxy.nft")
+    this.proxier.mainTransactionCommitted()
     this.lastApplyNs = nowNs
   }
 

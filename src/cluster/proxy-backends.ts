@@ -19,6 +19,8 @@ import type { KubeProxySpec } from "./spec.ts"
 import { sharedIptablesCompile, type SharedIptablesCompile } from "../proxy/iptables/proxier.ts"
 import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { UserspaceBackend } from "./backend-userspace.ts"
+import { NftInternPool } from "../netfilter/nftables/intern.ts"
+import { NftSpecPool } from "../proxy/nftables/table.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
 
@@ -45,6 +47,21 @@ export interface ProxyBackendContext {
 /** Per-cluster state every node's backend may share (wall time and memory only; results unchanged). */
 export class SharedProxyState {
   private iptablesCompile: SharedIptablesCompile | null = null
+  private nftablesPool: NftInternPool | null = null
+
+  private nftablesSpecPool: NftSpecPool | null = null
+
+  /** nftables mode: the committed chains, rules and sets nodes share (netfilter/nftables/intern.ts). */
+  get nftables(): NftInternPool {
+    if (this.nftablesPool === null) this.nftablesPool = new NftInternPool()
+    return this.nftablesPool
+  }
+
+  /** nftables mode: the rule and element specs the nodes' proxiers share (proxy/nftables/table.ts). */
+  get nftablesSpecs(): NftSpecPool {
+    if (this.nftablesSpecPool === null) this.nftablesSpecPool = new NftSpecPool()
+    return this.nftablesSpecPool
+  }
 
   get iptables(): SharedIptablesCompile {
     if (this.iptablesCompile === null) this.iptablesCompile = sharedIptablesCompile()
@@ -82,6 +99,8 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       c.serviceCIDRs ?? [],
       new NftablesSyncCostModel(c.spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST, syncCostRng(c)),
       c.shared?.servicePorts,
+      c.shared?.nftables,
+      c.shared?.nftablesSpecs,
     ),
   userspace: (c) => new UserspaceBackend(c),
   ipvs: (c) => new IpvsBackend(c),

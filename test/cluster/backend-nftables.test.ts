@@ -113,7 +113,7 @@ describe("nftables backend", () => {
     const changed = [slice("web", ["10.0.0.5", "10.0.0.6"])]
     const second = backend.compile(2e9, SERVICES, changed)
     expect(second.fullSync).toBe(false)
-    const tx = (second.payload as { result: { transaction: string } }).result.transaction
+    const tx = (second.payload as { transaction: string }).transaction
     expect(tx).toContain("default/web/tcp/http")
     expect(tx).not.toContain("add chain ip kube-proxy filter-input")
     // The transaction fails (injected): the kernel keeps the old table.

@@ -13,6 +13,7 @@ import { World } from "../../src/cluster/index.ts"
 import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
+import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
 
 interface Shape {
   readonly nodes: number
@@ -229,5 +230,101 @@ describe("cluster scale: pods, routes and placement cost what carries traffic", 
     // kube-scheduler: one node looked at per placement (the heap's top), the node list read once.
     expect(lazy.nodesExamined).toBe(lazy.pods)
     expect(lazy.nodesListed).toBe(6)
+  })
+})
+
+interface NftShape {
+  readonly nodes: number
+  /** Distinct chain / rule objects over every node's committed `kube-proxy` table. */
+  readonly distinctChains: number
+  readonly distinctRules: number
+  /** Chains and rules in one node's committed table (what it sees, shared or not). */
+  readonly chainsPerNode: number
+  readonly rulesPerNode: number
+  /** Distinct rule specs over every node's proxier table, and per node. */
+  readonly distinctSpecs: number
+  readonly specsPerNode: number
+  readonly syncs: number
+  readonly completed: number
+}
+
+/** The same scenario in nftables mode: what the nodes' tables hold, counted by object identity. */
+function nftShape(nodes: number): NftShape {
+  const spec = specFromText(
+    clusterScaleYaml({
+      nodes,
+      services: 12,
+      pods: 12,
+      clients: 2,
+      workloads: 2,
+      count: 2,
+      duration: "2s",
+      mode: "nftables",
+    }),
+  )
+  const world = new World(spec, spec.seed)
+  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  const chains = new Set<object>()
+  const rules = new Set<object>()
+  const specs = new Set<object>()
+  let chainsSeen = 0
+  let rulesSeen = 0
+  let specsSeen = 0
+  let syncs = 0
+  for (const n of world.nodes.values()) {
+    const backend = n.proxy.backend
+    if (!(backend instanceof NftablesBackend)) throw new Error("expected nftables mode")
+    syncs += n.proxy.syncs.length
+    const table = backend.nft.ruleset.table
+    if (table === null) continue
+    for (const c of table.chains.values()) {
+      chains.add(c)
+      chainsSeen++
+      for (const r of c.rules) rules.add(r)
+      rulesSeen += c.rules.length
+    }
+    const proxierTable = backend.proxier.table
+    for (const name of proxierTable.chainNames())
+      for (const r of proxierTable.rules(name)) {
+        specs.add(r)
+        specsSeen++
+      }
+  }
+  let completed = 0
+  for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
+  return {
+    nodes,
+    distinctChains: chains.size,
+    distinctRules: rules.size,
+    chainsPerNode: chainsSeen / world.nodes.size,
+    rulesPerNode: rulesSeen / world.nodes.size,
+    distinctSpecs: specs.size,
+    specsPerNode: specsSeen / world.nodes.size,
+    syncs,
+    completed,
+  }
+}
+
+describe("cluster scale: nftables mode shares the kube-proxy table between nodes", () => {
+  it("holds each chain, rule and rule spec once, not once per node", () => {
+    const small = nftShape(2)
+    const large = nftShape(6)
+    expect(small.syncs).toBeGreaterThanOrEqual(2)
+    expect(large.syncs).toBeGreaterThanOrEqual(6)
+    expect(small.completed).toBeGreaterThan(0)
+    expect(large.completed).toBe(small.completed)
+    // Every node sees the whole table (12 Services: a service and an endpoint chain each at least)...
+    expect(small.chainsPerNode).toBeGreaterThan(24)
+    expect(large.chainsPerNode).toBe(small.chainsPerNode)
+    expect(large.rulesPerNode).toBe(small.rulesPerNode)
+    // ...but three times the nodes hold about the same objects: a node's own chains are the two
+    // that read its `nodeport-ips` set (`services`, `nodeport-endpoints-check`); one copy per node
+    // would be 6 x chainsPerNode.
+    expect(large.distinctChains - small.distinctChains).toBeLessThanOrEqual(2 * (large.nodes - small.nodes))
+    expect(large.distinctRules - small.distinctRules).toBeLessThanOrEqual(4 * (large.nodes - small.nodes))
+    expect(large.distinctChains).toBeLessThan(1.5 * large.chainsPerNode)
+    // The proxiers' own view of the table: one spec object per distinct rule.
+    expect(large.distinctSpecs).toBeLessThanOrEqual(small.distinctSpecs + 2 * (large.nodes - small.nodes))
+    expect(large.distinctSpecs).toBeLessThan(1.5 * large.specsPerNode)
   })
 })

@@ -131,7 +131,8 @@ export class NftHooks implements NftHost {
 
   /** `nft -f`: parses and applies one transaction atomically (throws NftParseError, changes nothing). */
   applyText(text: string, nowNs: number, file = "<nft>"): void {
-    this.apply(parseTransaction(text, file), nowNs)
+    const pool = this.ruleset.pool
+    this.apply(pool === null ? parseTransaction(text, file) : pool.parse(text, file), nowNs)
   }
 
   apply(tx: Transaction, nowNs: number): void {

@@ -389,9 +389,25 @@ class Draft {
   }
 }
 
+/**
+ * The cluster's pool of committed objects a ruleset may share (intern.ts NftInternPool): each
+ * call returns the pooled object equal to its argument, or the argument itself.
+ */
+export interface NftObjectPool {
+  set(set: NftSet): NftSet
+  chain(chain: NftChain, withRules: (rules: NftRule[]) => NftChain): NftChain
+  /** `parseTransaction(text, file)`, shared by the nodes applying the same text. */
+  parse(text: string, file: string): Transaction
+}
+
 /** Holds the table; `apply` runs one transaction atomically. */
 export class NftRuleset {
   table: NftTable | null = null
+  /**
+   * The cluster's pool of committed objects (intern.ts): set, committed chains, rules and sets
+   * equal to another node's are that node's objects (memory only). Null: this ruleset's own.
+   */
+  pool: NftObjectPool | null = null
   /** Bumped on every successful commit; the interpreter rebuilds its per-hook lists on change. */
   generation = 0
 
@@ -411,12 +427,25 @@ export class NftRuleset {
     if (!d.exists) {
       this.table = null
     } else {
-      // Recompile rules that point at a set replaced by copy-on-write, so they see the new copy.
+      const pool = this.pool
+      // Sets equal to one another node committed become that node's object (intern.ts).
+      if (pool !== null)
+        for (const name of d.ownedSets) {
+          const set = d.sets.get(name)
+          if (set === undefined) continue
+          const pooled = pool.set(set)
+          if (pooled !== set) d.sets.set(name, pooled)
+        }
+      // Recompile rules that point at a set replaced by copy-on-write (or by its pooled equal), so
+      // they see the table's object. A rule already pointing at it compiles to the same statements.
       if (d.ownedSets.size > 0) {
         for (const [name, chain] of d.chains) {
           if (
             chain.rules.some((r) =>
-              r.statements.some((s) => s.set !== null && !s.set.anonymous && d.ownedSets.has(s.set.name)),
+              r.statements.some(
+                (s) =>
+                  s.set !== null && !s.set.anonymous && d.ownedSets.has(s.set.name) && d.sets.get(s.set.name) !== s.set,
+              ),
             )
           ) {
             const c = d.chainForWrite(name)
@@ -424,6 +453,17 @@ export class NftRuleset {
           }
         }
       }
+      if (pool !== null)
+        for (const name of d.ownedChains) {
+          const chain = d.chains.get(name)
+          if (chain === undefined) continue
+          const pooled = pool.chain(chain, (rules) => {
+            const copy = new NftChain(chain.name, chain.spec, chain.comment, chain.seq)
+            copy.rules = rules
+            return copy
+          })
+          if (pooled !== chain) d.chains.set(name, pooled)
+        }
       this.table = new NftTable(d.family, d.name, d.comment, d.chains, d.sets, d.setSeq, d.seq)
     }
     this.generation++

@@ -13,6 +13,8 @@ import type { EndpointSlice, Service } from "../../k8s/types.ts"
 import { buildServicePorts, compareStrings, nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
 import { servicePortView } from "../view.ts"
+import type { ServicePortView } from "../view.ts"
+import type { TopologyOptions } from "../topology.ts"
 import { DEFAULT_FULL_SYNC_PERIOD_NS } from "../iptables/proxier.ts"
 import type { SharedServicePorts } from "../shared-service-ports.ts"
 import { compileNftables } from "./compile.ts"
@@ -28,7 +30,7 @@ import {
   SERVICE_NODEPORTS_MAP,
 } from "./names.ts"
 import { formatTransaction, NftTable, NftTableError } from "./table.ts"
-import type { NftOperation } from "./table.ts"
+import type { NftOperation, NftSpecPool } from "./table.ts"
 
 /** Stale chains are deleted once they have been stale for longer than this (`oneSecondAgo`). */
 export const STALE_CHAIN_DELETE_AFTER_NS = 1_000_000_000
@@ -49,6 +51,8 @@ export interface NftablesProxierOptions {
    * lists `buildServicePorts` returns, built once per Service instead of once per node and sync.
    */
   readonly servicePorts?: SharedServicePorts
+  /** The cluster's pool of rule and element specs (table.ts NftSpecPool); absent: the table's own. */
+  readonly specs?: NftSpecPool
 }
 
 export interface NftablesSyncResult {
@@ -86,6 +90,7 @@ export class NftablesProxier {
     this.table = table ?? new NftTable("ip", KUBE_PROXY_TABLE)
     this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
     this.sharedPorts = options.servicePorts ?? null
+    if (options.specs !== undefined) this.table.pool = options.specs
   }
 
   get nodeName(): string {
@@ -101,8 +106,16 @@ export class NftablesProxier {
     this.needFullSync = true
   }
 
-  /** The state just before the last sync's main transaction (for `mainTransactionFailed`). */
+  /**
+   * The state just before the last sync's main transaction (for `mainTransactionFailed`), kept
+   * until the transaction is committed (`mainTransactionCommitted`) or failed.
+   */
   private beforeMain: ProxierSnapshot | null = null
+
+  /** The last sync's main transaction reached the kernel: its before-state is no longer needed. */
+  mainTransactionCommitted(): void {
+    this.beforeMain = null
+  }
 
   /**
    * The last sync's main transaction, which `sync` applied to `table`, failed in the kernel
@@ -172,11 +185,8 @@ export class NftablesProxier {
       }
     }
 
-    const views = servicePorts.map((svc) =>
-      servicePortView(svc, this.node.name, zone, {
-        preferSameTrafficDistribution: this.config.preferSameTrafficDistribution,
-      }),
-    )
+    const topology = { preferSameTrafficDistribution: this.config.preferSameTrafficDistribution }
+    const views = servicePorts.map((svc) => viewOf(svc, this.node.name, zone, topology))
     const existing = this.existingState()
     const compile = compileNftables(views, this.node, this.config, {
       fullSync,
@@ -186,7 +196,7 @@ export class NftablesProxier {
     })
     const transaction = formatTransaction(compile.ops, this.table.family, this.table.name)
     this.beforeMain = {
-      table: this.table.clone(),
+      table: this.table.snapshot(),
       previous: this.previous,
       lastFullSyncNs: this.lastFullSyncNs,
       recreatedBaseChains: this.recreatedBaseChains,
@@ -226,6 +236,27 @@ interface ProxierSnapshot {
   readonly previous: Map<string, string>
   readonly lastFullSyncNs: number
   readonly recreatedBaseChains: boolean
+}
+
+/**
+ * Views of service ports whose endpoints carry no topology hints: then `servicePortView` reads
+ * neither the node name nor the zone (topologyModeFromHints is "" for every node), so the view of
+ * a (shared, immutable) port object is the same on every node and is built once.
+ */
+const nodeIndependentViews = new WeakMap<ServicePortInfo, ServicePortView>()
+
+function viewOf(svc: ServicePortInfo, nodeName: string, zone: string, topology: TopologyOptions): ServicePortView {
+  const cached = nodeIndependentViews.get(svc)
+  if (cached !== undefined) return cached
+  const view = servicePortView(svc, nodeName, zone, topology)
+  let hinted = false
+  for (const ep of svc.endpoints)
+    if (ep.nodeHints.length > 0 || ep.zoneHints.length > 0) {
+      hinted = true
+      break
+    }
+  if (!hinted) nodeIndependentViews.set(svc, view)
+  return view
 }
 
 /** JSON of a service port, once per object (ports are immutable; shared ones serve every node). */

@@ -131,6 +131,64 @@ interface SetState {
   readonly elements: Map<string, NftElementSpec>
 }
 
+/**
+ * The rule, chain and element specs the proxiers' tables hold, one object per distinct content
+ * for the whole cluster (issue 10): every node's kube-proxy compiles nearly the same transaction,
+ * and its table keeps the pool's equal object instead of its own (same fields, same text; only
+ * memory changes). A generation of at most `generationSize` entries per kind is kept, then the
+ * previous one is dropped (a later equal spec is then simply not shared).
+ */
+export class NftSpecPool {
+  private rulesNow = new Map<string, NftRuleSpec>()
+  private rulesOld = new Map<string, NftRuleSpec>()
+  private elementsNow = new Map<string, NftElementSpec>()
+  private elementsOld = new Map<string, NftElementSpec>()
+  /** Specs looked up, and how many were replaced by an equal pooled one. */
+  seen = 0
+  shared = 0
+  constructor(private readonly generationSize = 1 << 16) {}
+
+  rule(spec: NftRuleSpec): NftRuleSpec {
+    const key = `${spec.chain}\u0000${spec.rule}\u0000${spec.comment === undefined ? "\u0001" : spec.comment}`
+    this.seen++
+    let hit = this.rulesNow.get(key)
+    if (hit === undefined) {
+      hit = this.rulesOld.get(key)
+      if (hit === undefined) hit = spec
+      else this.shared++
+      if (this.rulesNow.size >= this.generationSize) {
+        this.rulesOld = this.rulesNow
+        this.rulesNow = new Map()
+      }
+      this.rulesNow.set(key, hit)
+      return hit
+    }
+    this.shared++
+    return hit
+  }
+
+  element(spec: NftElementSpec, keyText: string): NftElementSpec {
+    const key =
+      `${spec.container}\u0000${spec.isMap ? 1 : 0}\u0000${keyText}\u0000${spec.value.join(" . ")}` +
+      `\u0000${spec.comment === undefined ? "\u0001" : spec.comment}`
+    this.seen++
+    let hit = this.elementsNow.get(key)
+    if (hit === undefined) {
+      hit = this.elementsOld.get(key)
+      if (hit === undefined) hit = spec
+      else this.shared++
+      if (this.elementsNow.size >= this.generationSize) {
+        this.elementsOld = this.elementsNow
+        this.elementsNow = new Map()
+      }
+      this.elementsNow.set(key, hit)
+      return hit
+    }
+    this.shared++
+    return hit
+  }
+}
+
 export class NftTableError extends Error {}
 
 /**
@@ -142,11 +200,50 @@ export class NftTable {
   comment: string | undefined = undefined
   private chains = new Map<string, ChainState>()
   private sets = new Map<string, SetState>()
+  /**
+   * During `apply`: the chains and sets this draft copied (copy on write). A committed ChainState
+   * or SetState is never modified, so a snapshot (`snapshot`) and the live table share them.
+   */
+  private ownedChains: Set<string> | null = null
+  private ownedSets: Set<string> | null = null
+  /** The cluster's pool of specs (NftSpecPool): null, this table's own objects. */
+  pool: NftSpecPool | null = null
 
   constructor(
     readonly family: NftFamily,
     readonly name: string,
   ) {}
+
+  /**
+   * The table as it is now, in O(1): applying a transaction replaces the table's maps rather than
+   * changing them, so the snapshot stays as it was (for restoreFrom after a failed transaction).
+   */
+  snapshot(): NftTable {
+    const copy = new NftTable(this.family, this.name)
+    copy.exists = this.exists
+    copy.comment = this.comment
+    copy.chains = this.chains
+    copy.sets = this.sets
+    return copy
+  }
+
+  private chainForWrite(name: string): ChainState | undefined {
+    const chain = this.chains.get(name)
+    if (chain === undefined || this.ownedChains === null || this.ownedChains.has(name)) return chain
+    const copy = { spec: chain.spec, rules: chain.rules.slice() }
+    this.chains.set(name, copy)
+    this.ownedChains.add(name)
+    return copy
+  }
+
+  private setForWrite(name: string): SetState | undefined {
+    const set = this.sets.get(name)
+    if (set === undefined || this.ownedSets === null || this.ownedSets.has(name)) return set
+    const copy = { spec: set.spec, isMap: set.isMap, elements: new Map(set.elements) }
+    this.sets.set(name, copy)
+    this.ownedSets.add(name)
+    return copy
+  }
 
   clone(): NftTable {
     const copy = new NftTable(this.family, this.name)
@@ -211,7 +308,16 @@ export class NftTable {
 
   /** Applies a transaction atomically; throws NftTableError (and changes nothing) on failure. */
   apply(ops: readonly NftOperation[]): void {
-    const next = this.clone()
+    // Copy on write: new maps holding the same chain and set states; a state is copied the first
+    // time an operation changes it (chainForWrite / setForWrite).
+    const next = new NftTable(this.family, this.name)
+    next.exists = this.exists
+    next.comment = this.comment
+    next.chains = new Map(this.chains)
+    next.sets = new Map(this.sets)
+    next.ownedChains = new Set()
+    next.ownedSets = new Set()
+    next.pool = this.pool
     for (const op of ops) next.applyOne(op)
     this.exists = next.exists
     this.comment = next.comment
@@ -242,11 +348,17 @@ export class NftTable {
         this.requireTable()
         const existing = this.chains.get(op.chain.name)
         if (op.verb === "add") {
-          if (existing === undefined) this.chains.set(op.chain.name, { spec: op.chain, rules: [] })
+          if (existing === undefined) {
+            this.chains.set(op.chain.name, { spec: op.chain, rules: [] })
+            this.ownedChains?.add(op.chain.name)
+          }
         } else if (existing === undefined) {
           throw new NftTableError(`no such chain "${op.chain.name}"`)
         } else if (op.verb === "flush") {
-          existing.rules = []
+          if (existing.rules.length > 0) {
+            this.chains.set(op.chain.name, { spec: existing.spec, rules: [] })
+            this.ownedChains?.add(op.chain.name)
+          }
         } else {
           this.chains.delete(op.chain.name)
         }
@@ -257,12 +369,17 @@ export class NftTable {
         this.requireTable()
         const existing = this.sets.get(op.set.name)
         if (op.verb === "add") {
-          if (existing === undefined)
+          if (existing === undefined) {
             this.sets.set(op.set.name, { spec: op.set, isMap: op.kind === "map", elements: new Map() })
+            this.ownedSets?.add(op.set.name)
+          }
         } else if (existing === undefined) {
           throw new NftTableError(`no such ${op.kind} "${op.set.name}"`)
         } else if (op.verb === "flush") {
-          existing.elements.clear()
+          if (existing.elements.size > 0) {
+            this.sets.set(op.set.name, { spec: existing.spec, isMap: existing.isMap, elements: new Map() })
+            this.ownedSets?.add(op.set.name)
+          }
         } else {
           this.sets.delete(op.set.name)
         }
@@ -270,16 +387,16 @@ export class NftTable {
       }
       case "rule": {
         this.requireTable()
-        const chain = this.chains.get(op.rule.chain)
+        const chain = this.chainForWrite(op.rule.chain)
         if (chain === undefined) throw new NftTableError(`no such chain "${op.rule.chain}"`)
         this.checkRuleRefs(op.rule)
-        chain.rules.push(op.rule)
+        chain.rules.push(this.pool === null ? op.rule : this.pool.rule(op.rule))
         return
       }
       case "element": {
         this.requireTable()
         const e = op.element
-        const set = this.sets.get(e.container)
+        const set = this.setForWrite(e.container)
         if (set === undefined) throw new NftTableError(`no such ${e.isMap ? "map" : "set"} "${e.container}"`)
         const key = e.key.join(" . ")
         if (op.verb === "add") {
@@ -288,7 +405,7 @@ export class NftTable {
             if (words.length === 2 && (words[0] === "goto" || words[0] === "jump") && !this.chains.has(words[1]))
               throw new NftTableError(`no such chain "${words[1]}"`)
           }
-          set.elements.set(key, e)
+          set.elements.set(key, this.pool === null ? e : this.pool.element(e, key))
         } else if (!set.elements.delete(key)) {
           throw new NftTableError(`no such element "${key}"`)
         }
