@@ -331,6 +331,15 @@ export class Ipvs {
   /** The dest removed-but-referenced ("trash", ip_vs_ctl.c) by (svc, addr, port), for revival. */
   private readonly trash = new Map<string, number>()
   private readonly byKey = new Map<number, number>()
+  /**
+   * The last findService answer (ip_vs_service_find's hash lookup, done for every new connection):
+   * new flows mostly go to the same virtual service, and its 50-bit Map key hashes as a double.
+   * Forgotten whenever a service is added or deleted.
+   */
+  private svcMemoProto = -1
+  private svcMemoAddr = 0
+  private svcMemoPort = 0
+  private svcMemoId = -1
   private readonly link: IpvsConntrackLink | undefined
 
   // connection columns
@@ -431,6 +440,7 @@ export class Ipvs {
     schedInit(svc.sched, svc.dests, this.dests)
     this.services.push(svc)
     this.byKey.set(key, id)
+    this.svcMemoProto = -1
     return id
   }
 
@@ -453,11 +463,19 @@ export class Ipvs {
     while (svc.dests.length > 0) this.unlinkDest(svc, svc.dests[0])
     svc.deleted = true
     this.byKey.delete(serviceKey(svc.protocol, svc.addr, svc.port))
+    this.svcMemoProto = -1
     this.enqueueExpireNodest()
   }
 
   findService(protocol: number, addr: number, port: number): number {
-    return this.byKey.get(serviceKey(protocol, addr, port)) ?? -1
+    const a = addr >>> 0
+    if (protocol === this.svcMemoProto && a === this.svcMemoAddr && port === this.svcMemoPort) return this.svcMemoId
+    const id = this.byKey.get(serviceKey(protocol, a, port)) ?? -1
+    this.svcMemoProto = protocol
+    this.svcMemoAddr = a
+    this.svcMemoPort = port
+    this.svcMemoId = id
+    return id
   }
 
   /**
