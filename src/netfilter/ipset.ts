@@ -67,6 +67,26 @@ export class IpSetError extends Error {
 const TWO16 = 65536
 const TWO6 = 64
 
+const KIND_HASH_IP = 0
+const KIND_HASH_IP_PORT = 1
+const KIND_HASH_IP_PORT_IP = 2
+const KIND_HASH_IP_PORT_NET = 3
+const KIND_HASH_NET = 4
+const KIND_BITMAP_PORT = 5
+const KIND_OF: Record<IpSetType, number> = {
+  "hash:ip": KIND_HASH_IP,
+  "hash:ip,port": KIND_HASH_IP_PORT,
+  "hash:ip,port,ip": KIND_HASH_IP_PORT_IP,
+  "hash:ip,port,net": KIND_HASH_IP_PORT_NET,
+  "hash:net": KIND_HASH_NET,
+  "bitmap:port": KIND_BITMAP_PORT,
+}
+
+/** The flat index's hash of (ip, protocol << 16 | port); its top bits pick the slot. */
+function flatHash(ip: number, pp: number): number {
+  return Math.imul(ip ^ Math.imul(pp ^ (pp >>> 15), 0x85ebca6b), 0x9e3779b1) >>> 0
+}
+
 /** One set. Lookups allocate nothing. */
 export class IpSet {
   readonly dimension: number
@@ -89,6 +109,22 @@ export class IpSet {
   private cidrs: number[] = []
   private readonly cidrCount = new Int32Array(33)
   private readonly bitmap: Uint8Array | null
+  /** The type as a small integer (test's switch compares integers, not strings). */
+  private readonly kind: number
+  /** (ip, protocol, port) pairs in byProto: 0 lets a test of an empty hash:ip,port* set end at once. */
+  private pairs = 0
+  /**
+   * A flat open-addressing index over byProto's first two levels, keyed by (ip, protocol << 16 |
+   * port), for the packet path: one probe sequence in two typed arrays instead of two IntMap
+   * lookups. Built on the first test after a change (sets change on syncs, packets test them per
+   * packet); flatMask -1 = stale. It finds exactly the inner set byProto holds for the pair.
+   */
+  private flatIp = new Int32Array(0)
+  /** protocol << 16 | port per slot; -1 = empty slot. */
+  private flatPp = new Int32Array(0)
+  private flatInner: Set<number>[] = []
+  private flatMask = -1
+  private flatShift = 32
 
   constructor(
     readonly name: string,
@@ -101,6 +137,7 @@ export class IpSet {
     this.portFirst = options.portFirst ?? 0
     this.portLast = options.portLast ?? 65535
     this.bitmap = type === IpSetType.BITMAP_PORT ? new Uint8Array(TWO16) : null
+    this.kind = KIND_OF[type]
   }
 
   get size(): number {
@@ -148,25 +185,73 @@ export class IpSet {
   test(packet: Packet, dimensions: number, dir0Src: boolean, dir1Src: boolean, dir2Src: boolean): boolean {
     if (dimensions < this.dimension) return false
     const ip = dir0Src ? packet.srcAddr : packet.dstAddr
-    switch (this.type) {
-      case IpSetType.HASH_IP:
+    switch (this.kind) {
+      case KIND_HASH_IP:
         return this.ones.has(ip)
-      case IpSetType.HASH_NET:
+      case KIND_HASH_NET:
         return this.testNet(this.ones, dir0Src ? packet.srcAddr : packet.dstAddr)
-      case IpSetType.BITMAP_PORT: {
+      case KIND_BITMAP_PORT: {
         if (packet.protocol !== Protocol.TCP && packet.protocol !== Protocol.UDP) return false
         const port = packetPort(packet, dir0Src)
         return port >= this.portFirst && port <= this.portLast && (this.bitmap as Uint8Array)[port] === 1
       }
       default: {
-        const inner = this.byProto[packet.protocol]?.get(ip)?.get(packetPort(packet, dir1Src))
-        if (inner === undefined) return false
-        if (this.type === IpSetType.HASH_IP_PORT) return true
+        if (this.pairs === 0) return false
+        const slot = this.flatSlot(ip | 0, (packet.protocol << 16) | packetPort(packet, dir1Src))
+        if (slot < 0) return false
+        if (this.kind === KIND_HASH_IP_PORT) return true
+        const inner = this.flatInner[slot]
         const ip2 = dir2Src ? packet.srcAddr : packet.dstAddr
-        if (this.type === IpSetType.HASH_IP_PORT_IP) return inner.has(ip2)
+        if (this.kind === KIND_HASH_IP_PORT_IP) return inner.has(ip2)
         return this.testNet(inner, ip2)
       }
     }
+  }
+
+  /** The flat index's slot of (ip, protocol << 16 | port), or -1 when the pair is not in the set. */
+  private flatSlot(ip: number, pp: number): number {
+    if (this.flatMask < 0) this.buildFlat()
+    const mask = this.flatMask
+    const ips = this.flatIp
+    const pps = this.flatPp
+    let i = flatHash(ip, pp) >>> this.flatShift
+    for (;;) {
+      const k = pps[i]
+      if (k === -1) return -1
+      if (k === pp && ips[i] === ip) return i
+      i = (i + 1) & mask
+    }
+  }
+
+  private buildFlat(): void {
+    let bits = 3
+    while (1 << bits < 2 * this.pairs) bits++
+    const size = 1 << bits
+    const ips = new Int32Array(size)
+    const pps = new Int32Array(size).fill(-1)
+    const inners: Set<number>[] = new Array<Set<number>>(size)
+    const mask = size - 1
+    const shift = 32 - bits
+    for (let proto = 0; proto < 256; proto++) {
+      const byIp = this.byProto[proto]
+      if (byIp === undefined) continue
+      for (const ip of byIp.keyList()) {
+        const byPort = byIp.get(ip) as IntMap<Set<number>>
+        for (const port of byPort.keyList()) {
+          const pp = (proto << 16) | port
+          let i = flatHash(ip, pp) >>> shift
+          while (pps[i] !== -1) i = (i + 1) & mask
+          ips[i] = ip
+          pps[i] = pp
+          inners[i] = byPort.get(port) as Set<number>
+        }
+      }
+    }
+    this.flatIp = ips
+    this.flatPp = pps
+    this.flatInner = inners
+    this.flatShift = shift
+    this.flatMask = mask
   }
 
   private testNet(nets: Set<number>, address: Ipv4): boolean {
@@ -206,6 +291,8 @@ export class IpSet {
           if (!add) return
           inner = new Set()
           byPort.set(e.port, inner)
+          this.pairs++
+          this.flatMask = -1
         }
         const third = this.type === IpSetType.HASH_IP_PORT_IP ? e.ip2 : e.net * TWO6 + e.cidr
         let empty = false
@@ -218,6 +305,8 @@ export class IpSet {
         if (empty) {
           byPort.delete(e.port)
           if (byPort.size === 0) byIp.delete(e.ip)
+          this.pairs--
+          this.flatMask = -1
         }
         if (this.type === IpSetType.HASH_IP_PORT_NET) this.countCidr(e.cidr, add)
       }

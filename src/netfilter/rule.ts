@@ -19,6 +19,8 @@ import { MATCH_EXTENSIONS, TARGET_EXTENSIONS } from "./ext/registry.ts"
 import { PortMatch } from "./ext/xt_tcpudp.ts"
 import { CtStateMatch } from "./ext/xt_conntrack.ts"
 import { MarkMatch } from "./ext/xt_mark.ts"
+import { SetMatch } from "./ext/xt_set.ts"
+import type { IpSet } from "./ipset.ts"
 
 /**
  * How `evaluate` runs a check: the commonest matches inline (each case's property loads then see
@@ -28,11 +30,13 @@ const CHECK_CALL = 0
 const CHECK_CTSTATE = 1
 const CHECK_MARK = 2
 const CHECK_PORT = 3
+const CHECK_SET = 4
 
 function checkKind(m: Match): number {
   if (m instanceof CtStateMatch) return CHECK_CTSTATE
   if (m instanceof MarkMatch) return CHECK_MARK
   if (m instanceof PortMatch) return CHECK_PORT
+  if (m instanceof SetMatch) return CHECK_SET
   return CHECK_CALL
 }
 
@@ -111,6 +115,12 @@ export class Rule {
           if (p.protocol !== m.protocol) return false
           if ((p.srcPort >= m.sportMin && p.srcPort <= m.sportMax) === m.sportInvert) return false
           if ((p.dstPort >= m.dportMin && p.dstPort <= m.dportMax) === m.dportInvert) return false
+          break
+        }
+        case CHECK_SET: {
+          // SetMatch.matches, inline (IPVS mode's rules test ipsets on every packet)
+          const m = checks[i] as SetMatch
+          if ((m.set as IpSet).test(p, m.dimensions, m.src0, m.src1, m.src2) === m.invert) return false
           break
         }
         default:

@@ -65,6 +65,32 @@ describe("ipset types", () => {
     expect(net.test(tcp("192.168.8.1", 1, "8.8.8.8", 53), 1, true, false, false)).toBe(false)
   })
 
+  it("a test after adds and deletes finds exactly the current elements (the packet-path index is rebuilt)", () => {
+    // Tests interleaved with changes: a lookup structure kept for the packet path must never answer
+    // from a state before the last add/del (sets change at every sync while packets test them).
+    const s = new IpSet("C", "hash:ip,port")
+    const probe = (port: number): boolean => s.test(udp("10.244.0.2", 4000, "10.96.0.10", port), 2, false, false, false)
+    expect(probe(53)).toBe(false)
+    for (let port = 1; port <= 40; port++) s.add(`10.96.0.10,udp:${port}`)
+    for (let port = 1; port <= 41; port++) expect(probe(port)).toBe(port <= 40)
+    for (let port = 1; port <= 40; port += 2) s.del(`10.96.0.10,udp:${port}`)
+    for (let port = 1; port <= 40; port++) expect(probe(port)).toBe(port % 2 === 0)
+    s.flush()
+    expect(probe(2)).toBe(false)
+    s.add("10.96.0.10,udp:2")
+    expect(probe(2)).toBe(true)
+    // hash:ip,port,ip: the third dimension added to a pair the index already holds is seen at once.
+    const loop = new IpSet("L", "hash:ip,port,ip")
+    loop.add("10.244.1.5,tcp:8080,10.244.1.5")
+    const hairpin = (src: string): boolean => loop.test(tcp(src, 1234, "10.244.1.5", 8080), 3, false, false, true)
+    expect(hairpin("10.244.1.6")).toBe(false)
+    loop.add("10.244.1.5,tcp:8080,10.244.1.6")
+    expect(hairpin("10.244.1.6")).toBe(true)
+    loop.del("10.244.1.5,tcp:8080,10.244.1.5")
+    expect(hairpin("10.244.1.5")).toBe(false)
+    expect(hairpin("10.244.1.6")).toBe(true)
+  })
+
   it("bitmap:port: the port in range, TCP or UDP only (ip_set_get_ip_port)", () => {
     const np = set("KUBE-NODE-PORT-TCP")
     expect(np.test(tcp("1.1.1.1", 5, "192.168.0.2", 30080), 1, false, false, false)).toBe(true)

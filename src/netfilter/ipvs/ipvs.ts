@@ -282,11 +282,17 @@ const DEFAULT_PERSIST_TIMEOUT_S = 300
 /** FTPPORT in ip_vs_core.c. */
 const FTP_PORT = 21
 const HASH_BITS = 12
-/** Slots of the out-lookup port filter (Ipvs.outPorts): 1 KiB per namespace. */
-const OUT_PORT_SLOTS = 256
+/** Slots of the out-lookup filter (Ipvs.outPorts): 4 KiB per namespace. */
+const OUT_PORT_SLOTS = 1024
 
-function portSlot(port: number): number {
-  return (port ^ (port >>> 8)) & (OUT_PORT_SLOTS - 1)
+/**
+ * The out-lookup filter slot of a (real-server port, client address) pair: the two parts of the
+ * out key that tell most packets apart from a node's connections (a reply routed through a node
+ * towards a client of another node carries the real server's port but not one of this node's
+ * clients).
+ */
+function outSlot(port: number, caddr: number): number {
+  return Math.imul(caddr ^ (port << 16) ^ port, 0x9e3779b1) >>> 22
 }
 
 function protoIndex(protocol: number): number {
@@ -325,6 +331,15 @@ export class Ipvs {
   /** The dest removed-but-referenced ("trash", ip_vs_ctl.c) by (svc, addr, port), for revival. */
   private readonly trash = new Map<string, number>()
   private readonly byKey = new Map<number, number>()
+  /**
+   * The last findService answer (ip_vs_service_find's hash lookup, done for every new connection):
+   * new flows mostly go to the same virtual service, and its 50-bit Map key hashes as a double.
+   * Forgotten whenever a service is added or deleted.
+   */
+  private svcMemoProto = -1
+  private svcMemoAddr = 0
+  private svcMemoPort = 0
+  private svcMemoId = -1
   private readonly link: IpvsConntrackLink | undefined
 
   // connection columns
@@ -354,10 +369,11 @@ export class Ipvs {
   private inKeys: Int32Array = new Int32Array(this.cap * 4)
   private outKeys: Int32Array = new Int32Array(this.cap * 4)
   /**
-   * Out-hashed connections per real-server port slot (portSlot(dport)). ip_vs_out runs for every
-   * packet through the reply hooks, most of them not from a real server (a client's request, a
-   * reply to a client on another node); a packet whose source port has no connection in its slot
-   * cannot match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
+   * Out-hashed connections per (real-server port, client address) slot (outSlot(dport, caddr)).
+   * ip_vs_out runs for every packet through the reply hooks, most of them not from a real server of
+   * this node's connections (a client's request, a reply routed through towards a client on another
+   * node); a packet whose (source port, destination address) has no connection in its slot cannot
+   * match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
    */
   private readonly outPorts = new Int32Array(OUT_PORT_SLOTS)
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
@@ -365,7 +381,11 @@ export class Ipvs {
   private cInHeap: Uint8Array = new Uint8Array(this.cap)
   private cFree: number[] = []
   private cNext = 0
-  /** Buckets double when connections outnumber them twice (wall time only: lookups find the same entry). */
+  /**
+   * Buckets double when connections outnumber them (wall time only: lookups find the same entry, a
+   * key being in a chain at most once). At most one entry per bucket on average keeps the walk of a
+   * lookup that misses (every new flow's ip_vs_conn_in_get) short.
+   */
   private hashMask = (1 << HASH_BITS) - 1
   private inHead = new Int32Array(1 << HASH_BITS).fill(-1)
   private outHead = new Int32Array(1 << HASH_BITS).fill(-1)
@@ -420,6 +440,7 @@ export class Ipvs {
     schedInit(svc.sched, svc.dests, this.dests)
     this.services.push(svc)
     this.byKey.set(key, id)
+    this.svcMemoProto = -1
     return id
   }
 
@@ -442,11 +463,19 @@ export class Ipvs {
     while (svc.dests.length > 0) this.unlinkDest(svc, svc.dests[0])
     svc.deleted = true
     this.byKey.delete(serviceKey(svc.protocol, svc.addr, svc.port))
+    this.svcMemoProto = -1
     this.enqueueExpireNodest()
   }
 
   findService(protocol: number, addr: number, port: number): number {
-    return this.byKey.get(serviceKey(protocol, addr, port)) ?? -1
+    const a = addr >>> 0
+    if (protocol === this.svcMemoProto && a === this.svcMemoAddr && port === this.svcMemoPort) return this.svcMemoId
+    const id = this.byKey.get(serviceKey(protocol, a, port)) ?? -1
+    this.svcMemoProto = protocol
+    this.svcMemoAddr = a
+    this.svcMemoPort = port
+    this.svcMemoId = id
+    return id
   }
 
   /**
@@ -669,7 +698,7 @@ export class Ipvs {
    * real server sent this packet (saddr:sport = dest, daddr:dport = client), or -1. For xt_ipvs.
    */
   lookupOut(protocol: number, saddr: number, sport: number, daddr: number, dport: number): number {
-    if (this.outPorts[portSlot(sport)] === 0) return -1
+    if (this.outPorts[outSlot(sport, daddr)] === 0) return -1
     const keys = this.outKeys
     const k0 = saddr | 0
     const k1 = daddr | 0
@@ -877,7 +906,8 @@ export class Ipvs {
     if (live !== this.connCount) problems.push(`connCount ${this.connCount} != live ${live}`)
     const outPorts = new Int32Array(OUT_PORT_SLOTS)
     for (let id = 0; id < this.cNext; id++)
-      if (this.cInUse[id] !== 0 && (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) outPorts[portSlot(this.cDport[id])]++
+      if (this.cInUse[id] !== 0 && (this.cFlags[id] & ConnFlag.TEMPLATE) === 0)
+        outPorts[outSlot(this.cDport[id], this.cCaddr[id])]++
     for (let i = 0; i < OUT_PORT_SLOTS; i++)
       if (outPorts[i] !== this.outPorts[i])
         problems.push(`out port slot ${i} counts ${this.outPorts[i]} != ${outPorts[i]}`)
@@ -1098,13 +1128,13 @@ export class Ipvs {
       const h = this.outHash(protocol, daddr, dport, caddr, cport)
       this.outKeys[k + 3] = this.outHead[h]
       this.outHead[h] = id
-      this.outPorts[portSlot(dport)]++
+      this.outPorts[outSlot(dport, caddr)]++
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
     this.connsCreated++
     if (this.connCount > this.peakConnections) this.peakConnections = this.connCount
-    if (this.connCount > 2 * (this.hashMask + 1)) this.rehash()
+    if (this.connCount > this.hashMask + 1) this.rehash()
     return id
   }
 
@@ -1259,7 +1289,7 @@ export class Ipvs {
     assert(cp === id, "IPVS connection missing from its out hash chain")
     if (prev < 0) this.outHead[h] = keys[id * 4 + 3]
     else keys[prev * 4 + 3] = keys[id * 4 + 3]
-    this.outPorts[portSlot(this.cDport[id])]--
+    this.outPorts[outSlot(this.cDport[id], this.cCaddr[id])]--
   }
 
   private rehash(): void {
