@@ -379,6 +379,8 @@ export class Ipvs {
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
   /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
   private cInHeap: Uint8Array = new Uint8Array(this.cap)
+  /** Where the id's heap entry sits (valid while cInHeap[id] is 1), so a timer can move earlier. */
+  private cHeapPos: Int32Array = new Int32Array(this.cap)
   private cFree: number[] = []
   private cNext = 0
   /**
@@ -657,7 +659,7 @@ export class Ipvs {
       svc.inBytes += bytes
     }
     this.setState(cp, DIR_INPUT, tcpFlags)
-    this.cExpiresNs[cp] = nowNs + this.cTimeoutNs[cp]
+    this.rearm(cp, nowNs + this.cTimeoutNs[cp])
     this.lastConn = cp
     return IpvsVerdict.XMIT
   }
@@ -689,7 +691,7 @@ export class Ipvs {
       svc.outBytes += bytes
     }
     this.setState(cp, DIR_OUTPUT, tcpFlags)
-    this.cExpiresNs[cp] = nowNs + this.cTimeoutNs[cp]
+    this.rearm(cp, nowNs + this.cTimeoutNs[cp])
     return cp
   }
 
@@ -1035,7 +1037,7 @@ export class Ipvs {
     } else {
       dest = this.cDest[ct]
     }
-    this.cExpiresNs[ct] = nowNs + this.cTimeoutNs[ct]
+    this.rearm(ct, nowNs + this.cTimeoutNs[ct])
     const cp = this.newConn(
       protocol,
       saddr,
@@ -1312,19 +1314,40 @@ export class Ipvs {
     }
   }
 
+  /**
+   * __ip_vs_conn_put_timer (ip_vs_conn.c): mod_timer(&cp->timer, jiffies + cp->timeout) on every
+   * packet, which moves the timer later or EARLIER. A later deadline is only recorded here (the
+   * entry is re-pushed when it pops, see advance); an earlier one, as when a TCP connection goes
+   * from ESTABLISHED (900 s) to FIN_WAIT (120 s) or CLOSE (10 s), moves the heap entry up now, so
+   * the connection expires at its new deadline and not at the one it had before.
+   */
+  private rearm(id: number, expiresNs: number): void {
+    this.cExpiresNs[id] = expiresNs
+    if (this.cInHeap[id] === 0) return
+    const i = this.cHeapPos[id]
+    if (expiresNs < this.heapAt[i]) this.heapSiftUp(i, expiresNs, id)
+  }
+
   private heapPush(at: number, id: number): void {
     this.cInHeap[id] = 1
-    let i = this.heapLen++
+    this.heapSiftUp(this.heapLen++, at, id)
+  }
+
+  /** Place (at, id) at slot i or above it (the entry at i, if any, is being replaced by it). */
+  private heapSiftUp(i: number, at: number, id: number): void {
     while (i > 0) {
       const parent = (i - 1) >> 1
       const pa = this.heapAt[parent]
       if (pa < at || (pa === at && this.heapId[parent] < id)) break
+      const pid = this.heapId[parent]
       this.heapAt[i] = pa
-      this.heapId[i] = this.heapId[parent]
+      this.heapId[i] = pid
+      this.cHeapPos[pid] = i
       i = parent
     }
     this.heapAt[i] = at
     this.heapId[i] = id
+    this.cHeapPos[id] = i
   }
 
   private heapPop(): void {
@@ -1344,12 +1367,15 @@ export class Ipvs {
       )
         c = r
       if (this.heapAt[c] > at || (this.heapAt[c] === at && this.heapId[c] > id)) break
+      const cid = this.heapId[c]
       this.heapAt[i] = this.heapAt[c]
-      this.heapId[i] = this.heapId[c]
+      this.heapId[i] = cid
+      this.cHeapPos[cid] = i
       i = c
     }
     this.heapAt[i] = at
     this.heapId[i] = id
+    this.cHeapPos[id] = i
   }
 
   private grow(): void {
@@ -1403,6 +1429,7 @@ export class Ipvs {
     this.outKeys = keys(this.outKeys)
     this.cInHashed = u8(this.cInHashed)
     this.cInHeap = u8(this.cInHeap)
+    this.cHeapPos = i32(this.cHeapPos)
     this.heapAt = f64(this.heapAt)
     this.heapId = i32(this.heapId)
     this.cap = n

@@ -113,6 +113,39 @@ describe("TCP connection states and counters", () => {
     expect(ipvs.snapshot()[0]).toMatchObject({ conns: 1, inPkts: 4, outPkts: 2, inBytes: 240, outBytes: 200 })
   })
 
+  it("a shorter state timeout moves the timer earlier (__ip_vs_conn_put_timer: mod_timer per packet)", () => {
+    // The connection sits in ESTABLISHED long enough for its timer to be re-armed at the 900 s
+    // deadline; the close then shortens it to TIME_WAIT's 120 s (and an RST to CLOSE's 10 s), and
+    // the kernel's mod_timer moves the pending timer earlier: it expires then, not at 900 s.
+    const { ipvs } = setup()
+    const [, addr] = inTcp(ipvs, 40000, SYN, 0)
+    const cp = ipvs.lastConn
+    inTcp(ipvs, 40000, ACK, 1000)
+    ipvs.advance(10 * S) // the new-connection timer (3 s) has fired and re-armed for ESTABLISHED
+    inTcp(ipvs, 40000, FIN | ACK, 10 * S)
+    outTcp(ipvs, cp, 40000, FIN | ACK, 10 * S)
+    expect(ipvs.connState(cp)).toBe(IpvsTcpState.TIME_WAIT)
+    expect(ipvs.verify()).toEqual([])
+    ipvs.advance(130 * S - 1)
+    expect(ipvs.connectionCount).toBe(1)
+    ipvs.advance(130 * S)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(rs(ipvs, addr)).toMatchObject({ activeConns: 0, inactConns: 0 })
+    // RST on an established connection: CLOSE, 10 s
+    inTcp(ipvs, 40001, SYN, 200 * S)
+    const c2 = ipvs.lastConn
+    inTcp(ipvs, 40001, ACK, 200 * S)
+    ipvs.advance(300 * S)
+    inTcp(ipvs, 40001, RST, 300 * S)
+    expect(ipvs.connState(c2)).toBe(IpvsTcpState.CLOSE)
+    expect(ipvs.verify()).toEqual([])
+    ipvs.advance(310 * S - 1)
+    expect(ipvs.connectionCount).toBe(1)
+    ipvs.advance(310 * S)
+    expect(ipvs.connectionCount).toBe(0)
+    expect(ipvs.verify()).toEqual([])
+  })
+
   it("timeouts: ESTABLISHED 900 s by default, ipvsadm --set (kube-proxy tcpTimeout) overrides it", () => {
     expect(LINUX_IPVS_TIMEOUTS.tcpNs[IpvsTcpState.ESTABLISHED]).toBe(900 * S)
     expect(LINUX_IPVS_TIMEOUTS.tcpNs[IpvsTcpState.SYN_RECV]).toBe(60 * S)
