@@ -81,6 +81,8 @@ export class ProxyRuntime implements EventHandler {
   readonly kind: number
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
+  /** Messages waiting in this node's copy loops. */
+  readonly pool = new MessagePool()
   /** Generation of the next registered object (an id is reused; its generation is not). */
   private nextGeneration = 1
 
@@ -109,6 +111,8 @@ export class ProxyRuntime implements EventHandler {
     if (id < 0 || this.objects[id] !== target) return
     this.objects[id] = null
     this.freeIds.push(id)
+    // Its pending copies will not run: their slots go back to the pool.
+    target.dropPending(this.pool)
   }
 
   /** Schedules event `what` for object `id` at `atNs`; b carries what (low 2 bits) and the object's generation. */
@@ -135,75 +139,112 @@ abstract class ProxyEventTarget {
   /** Distinguishes this object from a later one registered under the same id (set by register). */
   generation = 0
   abstract onEvent(what: number, nowNs: number): void
+  /** Frees the messages still queued in this object's copy loops (it is being forgotten). */
+  dropPending(_pool: MessagePool): void {}
 }
 
 /**
- * FIFO of messages one goroutine copies: each is written to the sink when its copy cost has been
- * spent after the previous one (busyUntilNs).
+ * Messages waiting in the copy loops of one node's proxy, pooled: parallel columns indexed by a
+ * message slot, free slots chained through `next`. Each loop (CopyQueue) is a FIFO linked through
+ * `next` from its head to its tail. Before this pool every loop owned a ring of five arrays, so
+ * each new UDP client (one per request under a new flow per echo, upstream's ClientCache entry
+ * with its own proxyClient loop) allocated six objects that lived for --udp-timeout; now a loop is
+ * one object of four numbers and its messages reuse the pool's slots.
  */
-class CopyQueue {
-  // A ring (power-of-two capacity, doubled when full): `length` messages from physical index
-  // `head` on. A saturated read loop (a UDP service port under a new flow per request) holds
-  // thousands of messages; a ring neither copies them per message nor splices them out.
-  bytes: number[] = [0, 0, 0, 0]
-  tags: number[] = [0, 0, 0, 0]
-  data: (object | null)[] = [null, null, null, null]
-  flows: number[] = [0, 0, 0, 0]
-  /** Who a message goes to, when the queue serves several (the UDP read loop: the client). */
-  owners: (object | null)[] = [null, null, null, null]
-  head = 0
-  length = 0
-  private mask = 3
-  busyUntilNs = 0
+export class MessagePool {
+  bytes: Int32Array
+  /** appTag and flowId are opaque numbers: kept as doubles so any value survives. */
+  tags: Float64Array
+  flows: Float64Array
+  next: Int32Array
+  data: (object | null)[]
+  /** Who a message goes to, when the loop serves several (the UDP read loop: the client). */
+  owners: (object | null)[]
+  private freeHead = -1
+  private highWater = 0
 
-  /** Physical index of the k-th pending message (0 = the oldest). */
-  index(k: number): number {
-    return (this.head + k) & this.mask
+  constructor(capacity = 64) {
+    this.bytes = new Int32Array(capacity)
+    this.tags = new Float64Array(capacity)
+    this.flows = new Float64Array(capacity)
+    this.next = new Int32Array(capacity)
+    this.data = new Array<object | null>(capacity).fill(null)
+    this.owners = new Array<object | null>(capacity).fill(null)
   }
 
-  push(bytes: number, tag: number, data: object | null, flow: number, owner: object | null = null): void {
-    if (this.length > this.mask) this.grow()
-    const t = (this.head + this.length) & this.mask
-    this.bytes[t] = bytes
-    this.tags[t] = tag
-    this.data[t] = data
-    this.flows[t] = flow
-    this.owners[t] = owner
-    this.length++
+  /** Appends a message to `q` (FIFO). */
+  push(q: CopyQueue, bytes: number, tag: number, data: object | null, flow: number, owner: object | null): void {
+    let m = this.freeHead
+    if (m >= 0) this.freeHead = this.next[m]
+    else {
+      if (this.highWater === this.bytes.length) this.grow()
+      m = this.highWater++
+    }
+    this.bytes[m] = bytes
+    this.tags[m] = tag
+    this.data[m] = data
+    this.flows[m] = flow
+    this.owners[m] = owner
+    this.next[m] = -1
+    if (q.tail >= 0) this.next[q.tail] = m
+    else q.head = m
+    q.tail = m
+    q.length++
   }
 
-  /** Removes the oldest message and returns its physical index; its fields stay readable until the next push. */
-  shift(): number {
-    const i = this.head
-    this.head = (i + 1) & this.mask
-    this.length--
-    return i
+  /** Frees every message of `q`. */
+  clear(q: CopyQueue): void {
+    while (q.length > 0) {
+      const m = this.shift(q)
+      this.data[m] = null
+      this.owners[m] = null
+    }
+  }
+
+  /**
+   * Removes the oldest message of `q` and returns its slot; the slot's columns stay readable until
+   * the next push (the caller reads them, clears data/owner, then pushes nothing in between).
+   */
+  shift(q: CopyQueue): number {
+    const m = q.head
+    q.head = this.next[m]
+    if (q.head < 0) q.tail = -1
+    q.length--
+    this.next[m] = this.freeHead
+    this.freeHead = m
+    return m
   }
 
   private grow(): void {
-    const n = this.length
-    const size = 2 * (this.mask + 1)
-    const bytes = new Array<number>(size).fill(0)
-    const tags = new Array<number>(size).fill(0)
-    const data = new Array<object | null>(size).fill(null)
-    const flows = new Array<number>(size).fill(0)
-    const owners = new Array<object | null>(size).fill(null)
-    for (let k = 0; k < n; k++) {
-      const i = (this.head + k) & this.mask
-      bytes[k] = this.bytes[i]
-      tags[k] = this.tags[i]
-      data[k] = this.data[i]
-      flows[k] = this.flows[i]
-      owners[k] = this.owners[i]
-    }
+    const size = this.bytes.length * 2
+    const bytes = new Int32Array(size)
+    bytes.set(this.bytes)
     this.bytes = bytes
+    const tags = new Float64Array(size)
+    tags.set(this.tags)
     this.tags = tags
-    this.data = data
+    const flows = new Float64Array(size)
+    flows.set(this.flows)
     this.flows = flows
-    this.owners = owners
-    this.head = 0
-    this.mask = size - 1
+    const next = new Int32Array(size)
+    next.set(this.next)
+    this.next = next
+    this.data.length = size
+    this.data.fill(null, this.highWater)
+    this.owners.length = size
+    this.owners.fill(null, this.highWater)
   }
+}
+
+/**
+ * FIFO of messages one goroutine copies (its slots live in the node's MessagePool): each is
+ * written to the sink when its copy cost has been spent after the previous one (busyUntilNs).
+ */
+export class CopyQueue {
+  head = -1
+  tail = -1
+  length = 0
+  busyUntilNs = 0
 }
 
 // ------------------------------------------------------------------------------------------ TCP
@@ -370,9 +411,10 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     this.established = true
     // The client may have sent (or closed) while the dial ran: its bytes wait in the queue.
     const q = this.queues[0]
+    const pool = rt.pool
     let atNs = nowNs
-    for (let k = 0; k < q.length; k++) {
-      atNs += rt.copyCostNs(q.bytes[q.index(k)])
+    for (let m = q.head; m >= 0; m = pool.next[m]) {
+      atNs += rt.copyCostNs(pool.bytes[m])
       rt.at(atNs, this, EV_COPY)
     }
     q.busyUntilNs = atNs
@@ -391,11 +433,11 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     // Before the endpoint connection exists, the client's bytes wait in the kernel's buffer: the
     // copy goroutine starts with the connection (onConnected schedules them).
     if (direction === 0 && !this.established) {
-      q.push(bytes, appTag, appData, 0)
+      rt.pool.push(q, bytes, appTag, appData, 0, null)
       return
     }
     q.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    q.push(bytes, appTag, appData, 0)
+    rt.pool.push(q, bytes, appTag, appData, 0, null)
     rt.at(q.busyUntilNs, this, direction === 0 ? EV_COPY : EV_COPY_BACK)
   }
 
@@ -404,11 +446,12 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     const q = this.queues[d]
     const dest = d === 0 ? this.out : this.inConn
     if (q.length === 0 || dest === null) return
-    const i = q.shift()
-    const bytes = q.bytes[i]
-    const data = q.data[i]
-    q.data[i] = null
-    dest.send(bytes, q.tags[i], data)
+    const pool = this.socket.runtime.pool
+    const m = pool.shift(q)
+    const bytes = pool.bytes[m]
+    const data = pool.data[m]
+    pool.data[m] = null
+    dest.send(bytes, pool.tags[m], data)
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
     if (q.length === 0 && this.eof[d]) this.closeBoth()
@@ -439,6 +482,11 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     // An I/O error on either side ends both copies.
     if (error !== NetError.NONE) this.closeBoth()
     if (this.closedCount >= 2) rt.unregister(this)
+  }
+
+  override dropPending(pool: MessagePool): void {
+    pool.clear(this.queues[0])
+    pool.clear(this.queues[1])
   }
 
   private closeBoth(): void {
@@ -541,22 +589,27 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     }
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    this.loop.push(bytes, packet.appTag, packet.appData, packet.flowId, client)
+    rt.pool.push(this.loop, bytes, packet.appTag, packet.appData, packet.flowId, client)
     rt.at(this.loop.busyUntilNs, this, EV_COPY)
   }
 
   onUdpError(): void {}
 
+  override dropPending(pool: MessagePool): void {
+    pool.clear(this.loop)
+  }
+
   onEvent(_what: number, _nowNs: number): void {
     // One copy is done per event, in order (events of one queue fire in schedule order).
     const q = this.loop
     if (q.length === 0) return
-    const i = q.shift()
-    const client = q.owners[i] as UdpProxyClient
-    const data = q.data[i]
-    q.owners[i] = null
-    q.data[i] = null
-    client.writeToEndpoint(q.bytes[i], q.tags[i], data, q.flows[i])
+    const pool = this.runtime.pool
+    const m = pool.shift(q)
+    const client = pool.owners[m] as UdpProxyClient
+    const data = pool.data[m]
+    pool.owners[m] = null
+    pool.data[m] = null
+    client.writeToEndpoint(pool.bytes[m], pool.tags[m], data, pool.flows[m])
   }
 }
 
@@ -607,7 +660,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     const q = this.replies
     const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
     q.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    q.push(bytes, packet.appTag, packet.appData, packet.flowId)
+    rt.pool.push(q, bytes, packet.appTag, packet.appData, packet.flowId, null)
     rt.at(q.busyUntilNs, this, EV_COPY)
   }
 
@@ -626,14 +679,19 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     }
     const q = this.replies
     if (q.length === 0) return
-    const i = q.shift()
-    const bytes = q.bytes[i]
+    const pool = this.socket.runtime.pool
+    const m = pool.shift(q)
+    const bytes = pool.bytes[m]
+    const data = pool.data[m]
+    pool.data[m] = null
     if (!this.socket.alive) return this.end()
-    const data = q.data[i]
-    q.data[i] = null
-    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, q.tags[i], data, q.flows[i])
+    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, pool.tags[m], data, pool.flows[m])
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
+  }
+
+  override dropPending(pool: MessagePool): void {
+    pool.clear(this.replies)
   }
 
   /** svrConn.Close() and delete from the client cache. */
