@@ -37,7 +37,7 @@ import { TcpState } from "../../net/tcp.ts"
 import type { UdpListener, UdpSocket } from "../../net/udp.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
-import { formatIpv4, parseIpv4 } from "../../wire/ipv4.ts"
+import { parseIpv4 } from "../../wire/ipv4.ts"
 import type { Packet } from "../../wire/packet.ts"
 import { PairMap } from "./pair-map.ts"
 import { type LoadBalancerRR, NextEndpointError } from "./roundrobin.ts"
@@ -157,6 +157,8 @@ export class MessagePool {
   tags: Float64Array
   flows: Float64Array
   next: Int32Array
+  /** The owner's generation when the message was queued (ProxyEventTarget.generation). */
+  gens: Int32Array
   data: (object | null)[]
   /** Who a message goes to, when the loop serves several (the UDP read loop: the client). */
   owners: (object | null)[]
@@ -168,12 +170,21 @@ export class MessagePool {
     this.tags = new Float64Array(capacity)
     this.flows = new Float64Array(capacity)
     this.next = new Int32Array(capacity)
+    this.gens = new Int32Array(capacity)
     this.data = new Array<object | null>(capacity).fill(null)
     this.owners = new Array<object | null>(capacity).fill(null)
   }
 
   /** Appends a message to `q` (FIFO). */
-  push(q: CopyQueue, bytes: number, tag: number, data: object | null, flow: number, owner: object | null): void {
+  push(
+    q: CopyQueue,
+    bytes: number,
+    tag: number,
+    data: object | null,
+    flow: number,
+    owner: object | null,
+    ownerGeneration = 0,
+  ): void {
     let m = this.freeHead
     if (m >= 0) this.freeHead = this.next[m]
     else {
@@ -185,6 +196,7 @@ export class MessagePool {
     this.data[m] = data
     this.flows[m] = flow
     this.owners[m] = owner
+    this.gens[m] = ownerGeneration
     this.next[m] = -1
     if (q.tail >= 0) this.next[q.tail] = m
     else q.head = m
@@ -229,6 +241,9 @@ export class MessagePool {
     const next = new Int32Array(size)
     next.set(this.next)
     this.next = next
+    const gens = new Int32Array(size)
+    gens.set(this.gens)
+    this.gens = gens
     this.data.length = size
     this.data.fill(null, this.highWater)
     this.owners.length = size
@@ -356,7 +371,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
   private dial(nowNs: number): void {
     const rt = this.socket.runtime
     if (this.clientGone) return this.giveUp(nowNs, false)
-    const endpoint = rt.lb.nextEndpoint(this.socket.service, formatIpv4(this.clientAddress), this.attempt > 0, nowNs)
+    const endpoint = rt.lb.nextEndpointFor(this.socket.service, this.clientAddress, this.attempt > 0, nowNs)
     if (isNextEndpointError(endpoint)) return this.giveUp(nowNs, true)
     this.endpoint = endpoint
     const colon = endpoint.lastIndexOf(":")
@@ -528,6 +543,8 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   readonly clients = new PairMap<UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
   readonly loop = new CopyQueue()
+  /** Ended clients, reused for new ones (UdpProxyClient). */
+  readonly freeClients: UdpProxyClient[] = []
 
   constructor(
     readonly runtime: ProxyRuntime,
@@ -576,20 +593,21 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     let startNs = this.loop.busyUntilNs > nowNs ? this.loop.busyUntilNs : nowNs
     if (client === undefined) {
       // getBackendConn: a new client; tryConnect's first NextEndpoint (a UDP dial does not fail).
-      const endpoint = rt.lb.nextEndpoint(this.service, formatIpv4(packet.srcAddr), false, nowNs)
+      const endpoint = rt.lb.nextEndpointFor(this.service, packet.srcAddr, false, nowNs)
       if (isNextEndpointError(endpoint)) {
         this.stats.rejected++
         return
       }
       this.stats.accepted++
       startNs += rt.costs.connectNs
-      client = new UdpProxyClient(this, packet.srcAddr, packet.srcPort, endpoint)
+      client = this.freeClients.length > 0 ? (this.freeClients.pop() as UdpProxyClient) : new UdpProxyClient(this)
+      client.start(packet.srcAddr, packet.srcPort, endpoint)
       if (!client.ok) return
       this.clients.set(packet.srcAddr, packet.srcPort, client)
     }
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    rt.pool.push(this.loop, bytes, packet.appTag, packet.appData, packet.flowId, client)
+    rt.pool.push(this.loop, bytes, packet.appTag, packet.appData, packet.flowId, client, client.generation)
     rt.at(this.loop.busyUntilNs, this, EV_COPY)
   }
 
@@ -609,27 +627,46 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     const data = pool.data[m]
     pool.owners[m] = null
     pool.data[m] = null
+    // A client that ended since is skipped (writeToEndpoint also checks `ended`), even when its
+    // object already serves another client (a new generation).
+    if (client.generation !== pool.gens[m]) return
     client.writeToEndpoint(pool.bytes[m], pool.tags[m], data, pool.flows[m])
   }
 }
 
-/** One client of a UDP service port: a connected socket to its endpoint and the reply loop. */
+/**
+ * One client of a UDP service port (a ClientCache entry): a connected socket to its endpoint and
+ * the reply loop (proxyClient). An ended client goes back to its socket's free list and serves a
+ * later client (`start`): under a new flow per request every datagram makes a client that lives
+ * for --udp-timeout, and reusing the objects keeps them out of the garbage collector's old
+ * generation. A reused object gets a new id and generation (ProxyRuntime.register), so events and
+ * read-loop messages of its previous client are recognized and ignored, as they were for the
+ * ended object.
+ */
 export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
-  readonly ok: boolean
-  private readonly out: UdpSocket | null
-  private lastActivityNs: number
-  private ended = false
+  ok = false
+  private out: UdpSocket | null = null
+  private lastActivityNs = 0
+  private ended = true
+  clientAddr: Ipv4 = 0
+  clientPort = 0
+  endpoint = ""
   /** proxyClient's copy loop back to the client. */
   private readonly replies = new CopyQueue()
 
-  constructor(
-    readonly socket: UdpProxySocket,
-    readonly clientAddr: Ipv4,
-    readonly clientPort: number,
-    readonly endpoint: string,
-  ) {
+  constructor(readonly socket: UdpProxySocket) {
     super()
+  }
+
+  /** getBackendConn after NextEndpoint: dials `endpoint` for the client (a UDP dial does not fail). */
+  start(clientAddr: Ipv4, clientPort: number, endpoint: string): void {
+    const socket = this.socket
     const rt = socket.runtime
+    this.clientAddr = clientAddr
+    this.clientPort = clientPort
+    this.endpoint = endpoint
+    this.ended = false
+    this.replies.busyUntilNs = 0
     this.id = rt.register(this)
     this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
@@ -694,13 +731,14 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     pool.clear(this.replies)
   }
 
-  /** svrConn.Close() and delete from the client cache. */
+  /** svrConn.Close() and delete from the client cache; the object waits for its next client. */
   end(): void {
     if (this.ended) return
     this.ended = true
     this.out?.close()
-    const clients = this.socket.clients
-    if (clients.get(this.clientAddr, this.clientPort) === this) clients.delete(this.clientAddr, this.clientPort)
+    this.out = null
+    this.socket.clients.deleteIf(this.clientAddr, this.clientPort, this)
     this.socket.runtime.unregister(this)
+    this.socket.freeClients.push(this)
   }
 }
