@@ -68,9 +68,18 @@ export interface ProxySocketStats {
 const EV_DIAL = 0
 const EV_DIAL_TIMEOUT = 1
 const EV_COPY = 2
+/** UDP clients: the idle deadline (handled by the runtime, see handleEvent). */
 const EV_UDP_IDLE = 3
 /** TCP pairs: a copy from the endpoint to the client is done. */
 const EV_COPY_BACK = 3
+/**
+ * An event's b: what in the low WHAT_BITS bits, the target's generation above. The events'
+ * (kind, a, b) enter the run's fingerprint (Scheduler's trace hash): this encoding, the ids and
+ * the generations must stay as they are for results to stay comparable.
+ */
+const WHAT_BITS = 2
+const WHAT_MASK = (1 << WHAT_BITS) - 1
+const GENERATION_MASK = 0x1fffffff
 
 /**
  * What the sockets share on one node: the namespace, the load balancer, the costs, and one event
@@ -81,6 +90,17 @@ export class ProxyRuntime implements EventHandler {
   readonly kind: number
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
+  /**
+   * Per id, the generation of the object registered under it (-1: none), and for UDP clients the
+   * time of their last read or write (SetDeadline's base). Kept in typed columns so that an event
+   * for a forgotten object, and the idle timer of a client that was active since it was armed
+   * (every client's first one, under a new flow per request), are settled without loading the
+   * object, which by then is long out of the CPU's caches.
+   */
+  private generations = new Int32Array(64).fill(-1)
+  /** 1 where the id is a UDP client's (its what 3 is EV_UDP_IDLE, a TCP pair's EV_COPY_BACK). */
+  private udpClients = new Uint8Array(64)
+  lastActivityNs = new Float64Array(64)
   /** Messages waiting in this node's copy loops. */
   readonly pool = new MessagePool()
   /** Generation of the next registered object (an id is reused; its generation is not). */
@@ -97,12 +117,28 @@ export class ProxyRuntime implements EventHandler {
     this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
   }
 
-  register(target: ProxyEventTarget): number {
+  register(target: ProxyEventTarget, udpClient = false): number {
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.objects.length
+    if (id >= this.generations.length) this.grow()
+    this.udpClients[id] = udpClient ? 1 : 0
     this.objects[id] = target
     target.generation = this.nextGeneration
-    this.nextGeneration = (this.nextGeneration + 1) & 0x1fffffff
+    this.generations[id] = this.nextGeneration
+    this.nextGeneration = (this.nextGeneration + 1) & GENERATION_MASK
     return id
+  }
+
+  private grow(): void {
+    const size = this.generations.length * 2
+    const generations = new Int32Array(size).fill(-1)
+    generations.set(this.generations)
+    this.generations = generations
+    const udpClients = new Uint8Array(size)
+    udpClients.set(this.udpClients)
+    this.udpClients = udpClients
+    const lastActivityNs = new Float64Array(size)
+    lastActivityNs.set(this.lastActivityNs)
+    this.lastActivityNs = lastActivityNs
   }
 
   /** Forgets `target` (its pending events are ignored); a no-op when it is already gone. */
@@ -110,20 +146,29 @@ export class ProxyRuntime implements EventHandler {
     const id = target.id
     if (id < 0 || this.objects[id] !== target) return
     this.objects[id] = null
+    this.generations[id] = -1
     this.freeIds.push(id)
     // Its pending copies will not run: their slots go back to the pool.
     target.dropPending(this.pool)
   }
 
-  /** Schedules event `what` for object `id` at `atNs`; b carries what (low 2 bits) and the object's generation. */
+  /** Schedules event `what` for object `id` at `atNs`; b carries what (low bits) and the object's generation. */
   at(atNs: number, target: ProxyEventTarget, what: number): number {
-    return this.scheduler.schedule(atNs, this.kind, target.id, what | (target.generation << 2))
+    return this.scheduler.schedule(atNs, this.kind, target.id, what | (target.generation << WHAT_BITS))
   }
 
   handleEvent(_kind: number, a: number, b: number, nowNs: number): void {
-    const target = this.objects[a]
-    if (target === null || target === undefined || target.generation !== b >>> 2) return
-    target.onEvent(b & 3, nowNs)
+    if (this.generations[a] !== b >>> WHAT_BITS) return
+    const what = b & WHAT_MASK
+    if (what === EV_UDP_IDLE && this.udpClients[a] === 1) {
+      // The read deadline (SetDeadline(now + timeout) after every read and write): passed, the
+      // client ends (ReadFrom times out); otherwise the timer is re-armed for the current deadline.
+      const deadlineNs = this.lastActivityNs[a] + this.udpIdleTimeoutNs
+      if (nowNs >= deadlineNs) (this.objects[a] as UdpProxyClient).end()
+      else this.scheduler.schedule(deadlineNs, this.kind, a, b)
+      return
+    }
+    ;(this.objects[a] as ProxyEventTarget).onEvent(what, nowNs)
   }
 
   /** Copy cost of one message of `bytes` bytes through user space. */
@@ -255,7 +300,15 @@ export class MessagePool {
  * FIFO of messages one goroutine copies (its slots live in the node's MessagePool): each is
  * written to the sink when its copy cost has been spent after the previous one (busyUntilNs).
  */
-export class CopyQueue {
+export interface CopyQueue {
+  /** Oldest and newest message slots (-1: empty). */
+  head: number
+  tail: number
+  length: number
+  busyUntilNs: number
+}
+
+class Queue implements CopyQueue {
   head = -1
   tail = -1
   length = 0
@@ -332,7 +385,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
   clientGone = false
   private closing = false
   /** [to backend, from backend]. */
-  private readonly queues: [CopyQueue, CopyQueue] = [new CopyQueue(), new CopyQueue()]
+  private readonly queues: [CopyQueue, CopyQueue] = [new Queue(), new Queue()]
   /** EOF or error seen on the source of a direction: close both once its queue is written. */
   private readonly eof: [boolean, boolean] = [false, false]
   private closedCount = 0
@@ -542,7 +595,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
    */
   readonly clients = new PairMap<UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
-  readonly loop = new CopyQueue()
+  readonly loop: CopyQueue = new Queue()
   /** Ended clients, reused for new ones (UdpProxyClient). */
   readonly freeClients: UdpProxyClient[] = []
 
@@ -643,16 +696,19 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
  * read-loop messages of its previous client are recognized and ignored, as they were for the
  * ended object.
  */
-export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
+export class UdpProxyClient extends ProxyEventTarget implements UdpListener, CopyQueue {
   ok = false
   private out: UdpSocket | null = null
-  private lastActivityNs = 0
   private ended = true
   clientAddr: Ipv4 = 0
   clientPort = 0
   endpoint = ""
-  /** proxyClient's copy loop back to the client. */
-  private readonly replies = new CopyQueue()
+  // proxyClient's copy loop back to the client: the client is its queue (CopyQueue's fields in
+  // the object itself, one object less per client).
+  head = -1
+  tail = -1
+  length = 0
+  busyUntilNs = 0
 
   constructor(readonly socket: UdpProxySocket) {
     super()
@@ -666,16 +722,17 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.clientPort = clientPort
     this.endpoint = endpoint
     this.ended = false
-    this.replies.busyUntilNs = 0
-    this.id = rt.register(this)
+    this.busyUntilNs = 0
+    this.id = rt.register(this, true)
     this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
     if (this.out !== null) {
       const target = socket.endpointTarget(endpoint)
       this.out.connect(target.address, target.port)
     }
-    this.lastActivityNs = rt.scheduler.nowNs
-    rt.at(this.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
+    const nowNs = rt.scheduler.nowNs
+    rt.lastActivityNs[this.id] = nowNs
+    rt.at(nowNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
   }
 
   /** The read loop's Write to the endpoint, then SetDeadline(now + timeout). */
@@ -684,7 +741,8 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.out.send(bytes, tag, data, flow)
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
-    this.lastActivityNs = this.socket.runtime.scheduler.nowNs
+    const rt = this.socket.runtime
+    rt.lastActivityNs[this.id] = rt.scheduler.nowNs
   }
 
   onUdpMessage(_socket: UdpSocket, packet: Packet): void {
@@ -692,9 +750,9 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     const rt = this.socket.runtime
     const nowNs = rt.scheduler.nowNs
     // Read (4 KiB buffer), SetDeadline, then WriteTo the client from the service port's socket.
-    this.lastActivityNs = nowNs
+    rt.lastActivityNs[this.id] = nowNs
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
-    const q = this.replies
+    const q: CopyQueue = this
     const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
     q.busyUntilNs = startNs + rt.copyCostNs(bytes)
     rt.pool.push(q, bytes, packet.appTag, packet.appData, packet.flowId, null)
@@ -706,15 +764,10 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.end()
   }
 
-  onEvent(what: number, nowNs: number): void {
+  /** A reply's copy is done (the idle deadline is the runtime's, see ProxyRuntime.handleEvent). */
+  onEvent(_what: number, _nowNs: number): void {
     if (this.ended) return
-    if (what === EV_UDP_IDLE) {
-      const deadlineNs = this.lastActivityNs + this.socket.runtime.udpIdleTimeoutNs
-      if (nowNs >= deadlineNs) return this.end()
-      this.socket.runtime.at(deadlineNs, this, EV_UDP_IDLE)
-      return
-    }
-    const q = this.replies
+    const q: CopyQueue = this
     if (q.length === 0) return
     const pool = this.socket.runtime.pool
     const m = pool.shift(q)
@@ -728,7 +781,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
   }
 
   override dropPending(pool: MessagePool): void {
-    pool.clear(this.replies)
+    pool.clear(this)
   }
 
   /** svrConn.Close() and delete from the client cache; the object waits for its next client. */
