@@ -13,6 +13,7 @@ import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
 import { AffinityType, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
 import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
+import { type CopyQueue, MessagePool } from "../../src/proxy/userspace/proxysocket.ts"
 import { specFromText } from "../cluster/helpers.ts"
 
 const S = 1_000_000_000
@@ -352,6 +353,51 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(1)
     world.scheduler.run({ timeNsMax: 3_200_000_000, eventCountMax: 5_000_000 })
     expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(0)
+  })
+
+  it("an ended client's object serves a later client (new flows): every reply reaches its own client", () => {
+    const world = new World(specFromText(udpScenario("new", ", userspace: { udpIdleTimeout: 150ms }")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    world.scheduler.run({ timeNsMax: 3_500_000_000, eventCountMax: 5_000_000 })
+    const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+    expect(results.requests.completed).toBe(9)
+    expect(Object.values(results.distribution.byEndpoint).filter((n) => n > 0)).toEqual([3, 3, 3])
+    // The run stops when the workload is done; the last clients' idle timers are still due.
+    world.scheduler.run({ timeNsMax: 3_500_000_000, eventCountMax: 5_000_000 })
+    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    if (socket === null || socket === undefined || !("freeClients" in socket)) throw new Error("no UDP proxy socket")
+    // 9 clients 100 ms apart, each ending 150 ms after its last datagram: at most 2 at once, so
+    // the 9 were served by 2 objects, all back in the free list.
+    expect(socket.clients.size).toBe(0)
+    expect(socket.freeClients.length).toBe(2)
+  })
+})
+
+describe("userspace copy loops (MessagePool)", () => {
+  it("keeps each loop FIFO across interleaved loops, grows, and reuses freed slots", () => {
+    const pool = new MessagePool(4)
+    const a: CopyQueue = { head: -1, tail: -1, length: 0, busyUntilNs: 0 }
+    const b: CopyQueue = { head: -1, tail: -1, length: 0, busyUntilNs: 0 }
+    for (let i = 0; i < 10; i++) pool.push(i % 2 === 0 ? a : b, i, 100 + i, null, 2 ** 40 + i, null)
+    const drain = (q: CopyQueue): number[] => {
+      const out: number[] = []
+      while (q.length > 0) {
+        const m = pool.shift(q)
+        out.push(pool.bytes[m], pool.tags[m] - 100, pool.flows[m] - 2 ** 40)
+      }
+      return out
+    }
+    expect(drain(a)).toEqual([0, 0, 0, 2, 2, 2, 4, 4, 4, 6, 6, 6, 8, 8, 8])
+    pool.push(b, 99, 0, null, 0, null)
+    expect(drain(b)).toEqual([1, 1, 1, 3, 3, 3, 5, 5, 5, 7, 7, 7, 9, 9, 9, 99, -100, -(2 ** 40)])
+    expect(pool.bytes.length).toBe(16)
+    // Cleared and drained slots are reused before the pool grows again.
+    for (let i = 0; i < 16; i++) pool.push(a, i, 0, {}, 0, null)
+    pool.clear(a)
+    expect(a).toEqual({ head: -1, tail: -1, length: 0, busyUntilNs: 0 })
+    for (let i = 0; i < 16; i++) pool.push(b, i, 0, null, 0, null)
+    expect(pool.bytes.length).toBe(16)
+    expect(pool.data.every((d) => d === null)).toBe(true)
   })
 })
 

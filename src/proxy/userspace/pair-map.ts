@@ -90,6 +90,14 @@ export class PairMap<V> {
   }
 
   delete(addr: number, port: number): boolean {
+    return this.deleteIf(addr, port, undefined)
+  }
+
+  /**
+   * Deletes the entry of (addr, port) when its value is `value` (any value when `value` is
+   * undefined), in one walk of the bucket; returns whether it deleted.
+   */
+  deleteIf(addr: number, port: number, value: V | undefined): boolean {
     const a = addr | 0
     const b = this.bucketOf(a, port)
     let prev = -1
@@ -98,7 +106,7 @@ export class PairMap<V> {
       prev = e
       e = this.chain[e]
     }
-    if (e < 0) return false
+    if (e < 0 || (value !== undefined && this.values_[e] !== value)) return false
     if (prev < 0) this.heads[b] = this.chain[e]
     else this.chain[prev] = this.chain[e]
     const p = this.before[e]

@@ -37,7 +37,7 @@ import { TcpState } from "../../net/tcp.ts"
 import type { UdpListener, UdpSocket } from "../../net/udp.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
-import { formatIpv4, parseIpv4 } from "../../wire/ipv4.ts"
+import { parseIpv4 } from "../../wire/ipv4.ts"
 import type { Packet } from "../../wire/packet.ts"
 import { PairMap } from "./pair-map.ts"
 import { type LoadBalancerRR, NextEndpointError } from "./roundrobin.ts"
@@ -68,9 +68,18 @@ export interface ProxySocketStats {
 const EV_DIAL = 0
 const EV_DIAL_TIMEOUT = 1
 const EV_COPY = 2
+/** UDP clients: the idle deadline (handled by the runtime, see handleEvent). */
 const EV_UDP_IDLE = 3
 /** TCP pairs: a copy from the endpoint to the client is done. */
 const EV_COPY_BACK = 3
+/**
+ * An event's b: what in the low WHAT_BITS bits, the target's generation above. The events'
+ * (kind, a, b) enter the run's fingerprint (Scheduler's trace hash): this encoding, the ids and
+ * the generations must stay as they are for results to stay comparable.
+ */
+const WHAT_BITS = 2
+const WHAT_MASK = (1 << WHAT_BITS) - 1
+const GENERATION_MASK = 0x1fffffff
 
 /**
  * What the sockets share on one node: the namespace, the load balancer, the costs, and one event
@@ -81,6 +90,19 @@ export class ProxyRuntime implements EventHandler {
   readonly kind: number
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
+  /**
+   * Per id, the generation of the object registered under it (-1: none), and for UDP clients the
+   * time of their last read or write (SetDeadline's base). Kept in typed columns so that an event
+   * for a forgotten object, and the idle timer of a client that was active since it was armed
+   * (every client's first one, under a new flow per request), are settled without loading the
+   * object, which by then is long out of the CPU's caches.
+   */
+  private generations = new Int32Array(64).fill(-1)
+  /** 1 where the id is a UDP client's (its what 3 is EV_UDP_IDLE, a TCP pair's EV_COPY_BACK). */
+  private udpClients = new Uint8Array(64)
+  lastActivityNs = new Float64Array(64)
+  /** Messages waiting in this node's copy loops. */
+  readonly pool = new MessagePool()
   /** Generation of the next registered object (an id is reused; its generation is not). */
   private nextGeneration = 1
 
@@ -95,12 +117,28 @@ export class ProxyRuntime implements EventHandler {
     this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
   }
 
-  register(target: ProxyEventTarget): number {
+  register(target: ProxyEventTarget, udpClient = false): number {
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.objects.length
+    if (id >= this.generations.length) this.grow()
+    this.udpClients[id] = udpClient ? 1 : 0
     this.objects[id] = target
     target.generation = this.nextGeneration
-    this.nextGeneration = (this.nextGeneration + 1) & 0x1fffffff
+    this.generations[id] = this.nextGeneration
+    this.nextGeneration = (this.nextGeneration + 1) & GENERATION_MASK
     return id
+  }
+
+  private grow(): void {
+    const size = this.generations.length * 2
+    const generations = new Int32Array(size).fill(-1)
+    generations.set(this.generations)
+    this.generations = generations
+    const udpClients = new Uint8Array(size)
+    udpClients.set(this.udpClients)
+    this.udpClients = udpClients
+    const lastActivityNs = new Float64Array(size)
+    lastActivityNs.set(this.lastActivityNs)
+    this.lastActivityNs = lastActivityNs
   }
 
   /** Forgets `target` (its pending events are ignored); a no-op when it is already gone. */
@@ -108,18 +146,29 @@ export class ProxyRuntime implements EventHandler {
     const id = target.id
     if (id < 0 || this.objects[id] !== target) return
     this.objects[id] = null
+    this.generations[id] = -1
     this.freeIds.push(id)
+    // Its pending copies will not run: their slots go back to the pool.
+    target.dropPending(this.pool)
   }
 
-  /** Schedules event `what` for object `id` at `atNs`; b carries what (low 2 bits) and the object's generation. */
+  /** Schedules event `what` for object `id` at `atNs`; b carries what (low bits) and the object's generation. */
   at(atNs: number, target: ProxyEventTarget, what: number): number {
-    return this.scheduler.schedule(atNs, this.kind, target.id, what | (target.generation << 2))
+    return this.scheduler.schedule(atNs, this.kind, target.id, what | (target.generation << WHAT_BITS))
   }
 
   handleEvent(_kind: number, a: number, b: number, nowNs: number): void {
-    const target = this.objects[a]
-    if (target === null || target === undefined || target.generation !== b >>> 2) return
-    target.onEvent(b & 3, nowNs)
+    if (this.generations[a] !== b >>> WHAT_BITS) return
+    const what = b & WHAT_MASK
+    if (what === EV_UDP_IDLE && this.udpClients[a] === 1) {
+      // The read deadline (SetDeadline(now + timeout) after every read and write): passed, the
+      // client ends (ReadFrom times out); otherwise the timer is re-armed for the current deadline.
+      const deadlineNs = this.lastActivityNs[a] + this.udpIdleTimeoutNs
+      if (nowNs >= deadlineNs) (this.objects[a] as UdpProxyClient).end()
+      else this.scheduler.schedule(deadlineNs, this.kind, a, b)
+      return
+    }
+    ;(this.objects[a] as ProxyEventTarget).onEvent(what, nowNs)
   }
 
   /** Copy cost of one message of `bytes` bytes through user space. */
@@ -135,75 +184,135 @@ abstract class ProxyEventTarget {
   /** Distinguishes this object from a later one registered under the same id (set by register). */
   generation = 0
   abstract onEvent(what: number, nowNs: number): void
+  /** Frees the messages still queued in this object's copy loops (it is being forgotten). */
+  dropPending(_pool: MessagePool): void {}
 }
 
 /**
- * FIFO of messages one goroutine copies: each is written to the sink when its copy cost has been
- * spent after the previous one (busyUntilNs).
+ * Messages waiting in the copy loops of one node's proxy, pooled: parallel columns indexed by a
+ * message slot, free slots chained through `next`. Each loop (CopyQueue) is a FIFO linked through
+ * `next` from its head to its tail. Before this pool every loop owned a ring of five arrays, so
+ * each new UDP client (one per request under a new flow per echo, upstream's ClientCache entry
+ * with its own proxyClient loop) allocated six objects that lived for --udp-timeout; now a loop is
+ * one object of four numbers and its messages reuse the pool's slots.
  */
-class CopyQueue {
-  // A ring (power-of-two capacity, doubled when full): `length` messages from physical index
-  // `head` on. A saturated read loop (a UDP service port under a new flow per request) holds
-  // thousands of messages; a ring neither copies them per message nor splices them out.
-  bytes: number[] = [0, 0, 0, 0]
-  tags: number[] = [0, 0, 0, 0]
-  data: (object | null)[] = [null, null, null, null]
-  flows: number[] = [0, 0, 0, 0]
-  /** Who a message goes to, when the queue serves several (the UDP read loop: the client). */
-  owners: (object | null)[] = [null, null, null, null]
-  head = 0
-  length = 0
-  private mask = 3
-  busyUntilNs = 0
+export class MessagePool {
+  bytes: Int32Array
+  /** appTag and flowId are opaque numbers: kept as doubles so any value survives. */
+  tags: Float64Array
+  flows: Float64Array
+  next: Int32Array
+  /** The owner's generation when the message was queued (ProxyEventTarget.generation). */
+  gens: Int32Array
+  data: (object | null)[]
+  /** Who a message goes to, when the loop serves several (the UDP read loop: the client). */
+  owners: (object | null)[]
+  private freeHead = -1
+  private highWater = 0
 
-  /** Physical index of the k-th pending message (0 = the oldest). */
-  index(k: number): number {
-    return (this.head + k) & this.mask
+  constructor(capacity = 64) {
+    this.bytes = new Int32Array(capacity)
+    this.tags = new Float64Array(capacity)
+    this.flows = new Float64Array(capacity)
+    this.next = new Int32Array(capacity)
+    this.gens = new Int32Array(capacity)
+    this.data = new Array<object | null>(capacity).fill(null)
+    this.owners = new Array<object | null>(capacity).fill(null)
   }
 
-  push(bytes: number, tag: number, data: object | null, flow: number, owner: object | null = null): void {
-    if (this.length > this.mask) this.grow()
-    const t = (this.head + this.length) & this.mask
-    this.bytes[t] = bytes
-    this.tags[t] = tag
-    this.data[t] = data
-    this.flows[t] = flow
-    this.owners[t] = owner
-    this.length++
+  /** Appends a message to `q` (FIFO). */
+  push(
+    q: CopyQueue,
+    bytes: number,
+    tag: number,
+    data: object | null,
+    flow: number,
+    owner: object | null,
+    ownerGeneration = 0,
+  ): void {
+    let m = this.freeHead
+    if (m >= 0) this.freeHead = this.next[m]
+    else {
+      if (this.highWater === this.bytes.length) this.grow()
+      m = this.highWater++
+    }
+    this.bytes[m] = bytes
+    this.tags[m] = tag
+    this.data[m] = data
+    this.flows[m] = flow
+    this.owners[m] = owner
+    this.gens[m] = ownerGeneration
+    this.next[m] = -1
+    if (q.tail >= 0) this.next[q.tail] = m
+    else q.head = m
+    q.tail = m
+    q.length++
   }
 
-  /** Removes the oldest message and returns its physical index; its fields stay readable until the next push. */
-  shift(): number {
-    const i = this.head
-    this.head = (i + 1) & this.mask
-    this.length--
-    return i
+  /** Frees every message of `q`. */
+  clear(q: CopyQueue): void {
+    while (q.length > 0) {
+      const m = this.shift(q)
+      this.data[m] = null
+      this.owners[m] = null
+    }
+  }
+
+  /**
+   * Removes the oldest message of `q` and returns its slot; the slot's columns stay readable until
+   * the next push (the caller reads them, clears data/owner, then pushes nothing in between).
+   */
+  shift(q: CopyQueue): number {
+    const m = q.head
+    q.head = this.next[m]
+    if (q.head < 0) q.tail = -1
+    q.length--
+    this.next[m] = this.freeHead
+    this.freeHead = m
+    return m
   }
 
   private grow(): void {
-    const n = this.length
-    const size = 2 * (this.mask + 1)
-    const bytes = new Array<number>(size).fill(0)
-    const tags = new Array<number>(size).fill(0)
-    const data = new Array<object | null>(size).fill(null)
-    const flows = new Array<number>(size).fill(0)
-    const owners = new Array<object | null>(size).fill(null)
-    for (let k = 0; k < n; k++) {
-      const i = (this.head + k) & this.mask
-      bytes[k] = this.bytes[i]
-      tags[k] = this.tags[i]
-      data[k] = this.data[i]
-      flows[k] = this.flows[i]
-      owners[k] = this.owners[i]
-    }
+    const size = this.bytes.length * 2
+    const bytes = new Int32Array(size)
+    bytes.set(this.bytes)
     this.bytes = bytes
+    const tags = new Float64Array(size)
+    tags.set(this.tags)
     this.tags = tags
-    this.data = data
+    const flows = new Float64Array(size)
+    flows.set(this.flows)
     this.flows = flows
-    this.owners = owners
-    this.head = 0
-    this.mask = size - 1
+    const next = new Int32Array(size)
+    next.set(this.next)
+    this.next = next
+    const gens = new Int32Array(size)
+    gens.set(this.gens)
+    this.gens = gens
+    this.data.length = size
+    this.data.fill(null, this.highWater)
+    this.owners.length = size
+    this.owners.fill(null, this.highWater)
   }
+}
+
+/**
+ * FIFO of messages one goroutine copies (its slots live in the node's MessagePool): each is
+ * written to the sink when its copy cost has been spent after the previous one (busyUntilNs).
+ */
+export interface CopyQueue {
+  /** Oldest and newest message slots (-1: empty). */
+  head: number
+  tail: number
+  length: number
+  busyUntilNs: number
+}
+
+class Queue implements CopyQueue {
+  head = -1
+  tail = -1
+  length = 0
+  busyUntilNs = 0
 }
 
 // ------------------------------------------------------------------------------------------ TCP
@@ -276,7 +385,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
   clientGone = false
   private closing = false
   /** [to backend, from backend]. */
-  private readonly queues: [CopyQueue, CopyQueue] = [new CopyQueue(), new CopyQueue()]
+  private readonly queues: [CopyQueue, CopyQueue] = [new Queue(), new Queue()]
   /** EOF or error seen on the source of a direction: close both once its queue is written. */
   private readonly eof: [boolean, boolean] = [false, false]
   private closedCount = 0
@@ -315,7 +424,7 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
   private dial(nowNs: number): void {
     const rt = this.socket.runtime
     if (this.clientGone) return this.giveUp(nowNs, false)
-    const endpoint = rt.lb.nextEndpoint(this.socket.service, formatIpv4(this.clientAddress), this.attempt > 0, nowNs)
+    const endpoint = rt.lb.nextEndpointFor(this.socket.service, this.clientAddress, this.attempt > 0, nowNs)
     if (isNextEndpointError(endpoint)) return this.giveUp(nowNs, true)
     this.endpoint = endpoint
     const colon = endpoint.lastIndexOf(":")
@@ -370,9 +479,10 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     this.established = true
     // The client may have sent (or closed) while the dial ran: its bytes wait in the queue.
     const q = this.queues[0]
+    const pool = rt.pool
     let atNs = nowNs
-    for (let k = 0; k < q.length; k++) {
-      atNs += rt.copyCostNs(q.bytes[q.index(k)])
+    for (let m = q.head; m >= 0; m = pool.next[m]) {
+      atNs += rt.copyCostNs(pool.bytes[m])
       rt.at(atNs, this, EV_COPY)
     }
     q.busyUntilNs = atNs
@@ -391,11 +501,11 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     // Before the endpoint connection exists, the client's bytes wait in the kernel's buffer: the
     // copy goroutine starts with the connection (onConnected schedules them).
     if (direction === 0 && !this.established) {
-      q.push(bytes, appTag, appData, 0)
+      rt.pool.push(q, bytes, appTag, appData, 0, null)
       return
     }
     q.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    q.push(bytes, appTag, appData, 0)
+    rt.pool.push(q, bytes, appTag, appData, 0, null)
     rt.at(q.busyUntilNs, this, direction === 0 ? EV_COPY : EV_COPY_BACK)
   }
 
@@ -404,11 +514,12 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     const q = this.queues[d]
     const dest = d === 0 ? this.out : this.inConn
     if (q.length === 0 || dest === null) return
-    const i = q.shift()
-    const bytes = q.bytes[i]
-    const data = q.data[i]
-    q.data[i] = null
-    dest.send(bytes, q.tags[i], data)
+    const pool = this.socket.runtime.pool
+    const m = pool.shift(q)
+    const bytes = pool.bytes[m]
+    const data = pool.data[m]
+    pool.data[m] = null
+    dest.send(bytes, pool.tags[m], data)
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
     if (q.length === 0 && this.eof[d]) this.closeBoth()
@@ -439,6 +550,11 @@ export class TcpProxyPair extends ProxyEventTarget implements TcpConnectionListe
     // An I/O error on either side ends both copies.
     if (error !== NetError.NONE) this.closeBoth()
     if (this.closedCount >= 2) rt.unregister(this)
+  }
+
+  override dropPending(pool: MessagePool): void {
+    pool.clear(this.queues[0])
+    pool.clear(this.queues[1])
   }
 
   private closeBoth(): void {
@@ -479,7 +595,9 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
    */
   readonly clients = new PairMap<UdpProxyClient>()
   /** The read loop: copies to endpoints, serialized. */
-  readonly loop = new CopyQueue()
+  readonly loop: CopyQueue = new Queue()
+  /** Ended clients, reused for new ones (UdpProxyClient). */
+  readonly freeClients: UdpProxyClient[] = []
 
   constructor(
     readonly runtime: ProxyRuntime,
@@ -528,64 +646,93 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     let startNs = this.loop.busyUntilNs > nowNs ? this.loop.busyUntilNs : nowNs
     if (client === undefined) {
       // getBackendConn: a new client; tryConnect's first NextEndpoint (a UDP dial does not fail).
-      const endpoint = rt.lb.nextEndpoint(this.service, formatIpv4(packet.srcAddr), false, nowNs)
+      const endpoint = rt.lb.nextEndpointFor(this.service, packet.srcAddr, false, nowNs)
       if (isNextEndpointError(endpoint)) {
         this.stats.rejected++
         return
       }
       this.stats.accepted++
       startNs += rt.costs.connectNs
-      client = new UdpProxyClient(this, packet.srcAddr, packet.srcPort, endpoint)
+      client = this.freeClients.length > 0 ? (this.freeClients.pop() as UdpProxyClient) : new UdpProxyClient(this)
+      client.start(packet.srcAddr, packet.srcPort, endpoint)
       if (!client.ok) return
       this.clients.set(packet.srcAddr, packet.srcPort, client)
     }
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    this.loop.push(bytes, packet.appTag, packet.appData, packet.flowId, client)
+    rt.pool.push(this.loop, bytes, packet.appTag, packet.appData, packet.flowId, client, client.generation)
     rt.at(this.loop.busyUntilNs, this, EV_COPY)
   }
 
   onUdpError(): void {}
 
+  override dropPending(pool: MessagePool): void {
+    pool.clear(this.loop)
+  }
+
   onEvent(_what: number, _nowNs: number): void {
     // One copy is done per event, in order (events of one queue fire in schedule order).
     const q = this.loop
     if (q.length === 0) return
-    const i = q.shift()
-    const client = q.owners[i] as UdpProxyClient
-    const data = q.data[i]
-    q.owners[i] = null
-    q.data[i] = null
-    client.writeToEndpoint(q.bytes[i], q.tags[i], data, q.flows[i])
+    const pool = this.runtime.pool
+    const m = pool.shift(q)
+    const client = pool.owners[m] as UdpProxyClient
+    const data = pool.data[m]
+    pool.owners[m] = null
+    pool.data[m] = null
+    // A client that ended since is skipped (writeToEndpoint also checks `ended`), even when its
+    // object already serves another client (a new generation).
+    if (client.generation !== pool.gens[m]) return
+    client.writeToEndpoint(pool.bytes[m], pool.tags[m], data, pool.flows[m])
   }
 }
 
-/** One client of a UDP service port: a connected socket to its endpoint and the reply loop. */
-export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
-  readonly ok: boolean
-  private readonly out: UdpSocket | null
-  private lastActivityNs: number
-  private ended = false
-  /** proxyClient's copy loop back to the client. */
-  private readonly replies = new CopyQueue()
+/**
+ * One client of a UDP service port (a ClientCache entry): a connected socket to its endpoint and
+ * the reply loop (proxyClient). An ended client goes back to its socket's free list and serves a
+ * later client (`start`): under a new flow per request every datagram makes a client that lives
+ * for --udp-timeout, and reusing the objects keeps them out of the garbage collector's old
+ * generation. A reused object gets a new id and generation (ProxyRuntime.register), so events and
+ * read-loop messages of its previous client are recognized and ignored, as they were for the
+ * ended object.
+ */
+export class UdpProxyClient extends ProxyEventTarget implements UdpListener, CopyQueue {
+  ok = false
+  private out: UdpSocket | null = null
+  private ended = true
+  clientAddr: Ipv4 = 0
+  clientPort = 0
+  endpoint = ""
+  // proxyClient's copy loop back to the client: the client is its queue (CopyQueue's fields in
+  // the object itself, one object less per client).
+  head = -1
+  tail = -1
+  length = 0
+  busyUntilNs = 0
 
-  constructor(
-    readonly socket: UdpProxySocket,
-    readonly clientAddr: Ipv4,
-    readonly clientPort: number,
-    readonly endpoint: string,
-  ) {
+  constructor(readonly socket: UdpProxySocket) {
     super()
+  }
+
+  /** getBackendConn after NextEndpoint: dials `endpoint` for the client (a UDP dial does not fail). */
+  start(clientAddr: Ipv4, clientPort: number, endpoint: string): void {
+    const socket = this.socket
     const rt = socket.runtime
-    this.id = rt.register(this)
+    this.clientAddr = clientAddr
+    this.clientPort = clientPort
+    this.endpoint = endpoint
+    this.ended = false
+    this.busyUntilNs = 0
+    this.id = rt.register(this, true)
     this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
     if (this.out !== null) {
       const target = socket.endpointTarget(endpoint)
       this.out.connect(target.address, target.port)
     }
-    this.lastActivityNs = rt.scheduler.nowNs
-    rt.at(this.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
+    const nowNs = rt.scheduler.nowNs
+    rt.lastActivityNs[this.id] = nowNs
+    rt.at(nowNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
   }
 
   /** The read loop's Write to the endpoint, then SetDeadline(now + timeout). */
@@ -594,7 +741,8 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.out.send(bytes, tag, data, flow)
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
-    this.lastActivityNs = this.socket.runtime.scheduler.nowNs
+    const rt = this.socket.runtime
+    rt.lastActivityNs[this.id] = rt.scheduler.nowNs
   }
 
   onUdpMessage(_socket: UdpSocket, packet: Packet): void {
@@ -602,12 +750,12 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     const rt = this.socket.runtime
     const nowNs = rt.scheduler.nowNs
     // Read (4 KiB buffer), SetDeadline, then WriteTo the client from the service port's socket.
-    this.lastActivityNs = nowNs
+    rt.lastActivityNs[this.id] = nowNs
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
-    const q = this.replies
+    const q: CopyQueue = this
     const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
     q.busyUntilNs = startNs + rt.copyCostNs(bytes)
-    q.push(bytes, packet.appTag, packet.appData, packet.flowId)
+    rt.pool.push(q, bytes, packet.appTag, packet.appData, packet.flowId, null)
     rt.at(q.busyUntilNs, this, EV_COPY)
   }
 
@@ -616,33 +764,34 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener {
     this.end()
   }
 
-  onEvent(what: number, nowNs: number): void {
+  /** A reply's copy is done (the idle deadline is the runtime's, see ProxyRuntime.handleEvent). */
+  onEvent(_what: number, _nowNs: number): void {
     if (this.ended) return
-    if (what === EV_UDP_IDLE) {
-      const deadlineNs = this.lastActivityNs + this.socket.runtime.udpIdleTimeoutNs
-      if (nowNs >= deadlineNs) return this.end()
-      this.socket.runtime.at(deadlineNs, this, EV_UDP_IDLE)
-      return
-    }
-    const q = this.replies
+    const q: CopyQueue = this
     if (q.length === 0) return
-    const i = q.shift()
-    const bytes = q.bytes[i]
+    const pool = this.socket.runtime.pool
+    const m = pool.shift(q)
+    const bytes = pool.bytes[m]
+    const data = pool.data[m]
+    pool.data[m] = null
     if (!this.socket.alive) return this.end()
-    const data = q.data[i]
-    q.data[i] = null
-    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, q.tags[i], data, q.flows[i])
+    this.socket.socket.sendTo(this.clientAddr, this.clientPort, bytes, pool.tags[m], data, pool.flows[m])
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
   }
 
-  /** svrConn.Close() and delete from the client cache. */
+  override dropPending(pool: MessagePool): void {
+    pool.clear(this)
+  }
+
+  /** svrConn.Close() and delete from the client cache; the object waits for its next client. */
   end(): void {
     if (this.ended) return
     this.ended = true
     this.out?.close()
-    const clients = this.socket.clients
-    if (clients.get(this.clientAddr, this.clientPort) === this) clients.delete(this.clientAddr, this.clientPort)
+    this.out = null
+    this.socket.clients.deleteIf(this.clientAddr, this.clientPort, this)
     this.socket.runtime.unregister(this)
+    this.socket.freeClients.push(this)
   }
 }

@@ -22,6 +22,8 @@
  * source in upstream), so runs are reproducible.
  */
 import type { Rng } from "../../sim/rng.ts"
+import type { Ipv4 } from "../../wire/ipv4.ts"
+import { formatIpv4 } from "../../wire/ipv4.ts"
 
 export const AffinityType = { NONE: "None", CLIENT_IP: "ClientIP" } as const
 export type AffinityType = (typeof AffinityType)[keyof typeof AffinityType]
@@ -89,7 +91,7 @@ export class LoadBalancerRR {
     const state = this.services.get(svcPort)
     if (state === undefined) return NextEndpointError.MISSING_SERVICE_ENTRY
     if (state.endpoints.length === 0) return NextEndpointError.MISSING_ENDPOINTS
-    const affinity = state.affinityType !== "" && state.affinityType !== AffinityType.NONE
+    const affinity = affinityOn(state)
     if (affinity && !sessionAffinityReset) {
       const entry = state.affinityMap.get(clientIP)
       if (entry !== undefined && Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) < state.ttlSeconds) {
@@ -108,6 +110,25 @@ export class LoadBalancerRR {
       entry.lastUsedNs = nowNs
       entry.endpoint = endpoint
     }
+    return endpoint
+  }
+
+  /**
+   * NextEndpoint for a client given by its address (the proxy sockets' callers). Upstream formats
+   * the client's IP for every new connection (ServicePortName + clientIP); it only keys the
+   * affinity map, so the string is made only when the service has ClientIP affinity.
+   */
+  nextEndpointFor(
+    svcPort: string,
+    clientAddr: Ipv4,
+    sessionAffinityReset: boolean,
+    nowNs: number,
+  ): string | NextEndpointError {
+    const state = this.services.get(svcPort)
+    if (state === undefined || state.endpoints.length === 0 || affinityOn(state))
+      return this.nextEndpoint(svcPort, formatIpv4(clientAddr), sessionAffinityReset, nowNs)
+    const endpoint = state.endpoints[state.index]
+    state.index = (state.index + 1) % state.endpoints.length
     return endpoint
   }
 
@@ -189,6 +210,10 @@ export class LoadBalancerRR {
     for (let i = 0; i < n; i++) out[perm[i]] = list[i]
     return out
   }
+}
+
+function affinityOn(state: BalancerState): boolean {
+  return state.affinityType !== "" && state.affinityType !== AffinityType.NONE
 }
 
 /** proxy.ServicePortName.String() without protocol, as the userspace proxier keys its services. */
