@@ -10,12 +10,15 @@
 import type { NftHost, NftResult } from "../src/netfilter/nftables/eval.ts"
 import { NftInterpreter } from "../src/netfilter/nftables/eval.ts"
 import type { NftChain } from "../src/netfilter/nftables/ruleset.ts"
+import type { Rng } from "../src/sim/rng.ts"
 import { Packet } from "../src/wire/packet.ts"
 import { argValue, loadStar, runStar } from "./star.ts"
 
 const argv = process.argv.slice(2)
 const connection = argValue(argv, "connection", "new") === "keepAlive" ? "keepAlive" : "new"
 const rounds = Number(argValue(argv, "rounds", "5"))
+/** `--chains REGEX`: replay only the runs of base chains whose name matches (timing by chain). */
+const chainFilter = new RegExp(argValue(argv, "chains", "."))
 
 interface RngState {
   s0: number
@@ -128,28 +131,54 @@ NftInterpreter.prototype.runBaseChain = function (
 const run = runStar(loadStar(connection, "nftables"))
 NftInterpreter.prototype.runBaseChain = orig
 console.log(
-  JSON.stringify({ connection, echoes: run.echoes, fingerprint: run.fingerprint, baseChainRuns: n, chains: chains.length }),
+  JSON.stringify({
+    connection,
+    echoes: run.echoes,
+    fingerprint: run.fingerprint,
+    baseChainRuns: n,
+    chains: chains.length,
+  }),
 )
 
 // Fresh interpreters on the same rulesets, with each numgen stream back at its recorded start.
 // Dynamic sets (`update @set`) are not restored: the star's table has none that its traffic updates.
-const replicas = interpreters.map((it) => {
-  const rng = (it as unknown as { rng: RngState }).rng
-  return new NftInterpreter(it.ruleset, rng)
-})
+const replicas = interpreters.map((it) => new NftInterpreter(it.ruleset, (it as unknown as { rng: Rng }).rng))
 const { NftResult: ResultClass } = await import("../src/netfilter/nftables/eval.ts")
 const result = new ResultClass()
+let replayed = 0
+const onlyInterp = Number(process.env.ONLY_INTERP ?? "-1")
+const selected = chains.map((c) => chainFilter.test(c.name))
 const packet = new Packet()
 for (let round = 0; round < rounds; round++) {
   interpreters.forEach((it, i) => {
     const rng = (it as unknown as { rng: RngState }).rng
     ;[rng.s0, rng.s1, rng.s2, rng.s3] = rngStart[i]
   })
-  let mismatches = 0
-  let firstMismatch = -1
-  const r = rec
   const cpu0 = process.cpuUsage()
+  const [mismatches, firstMismatch] = replay(rec)
+  const cpu = process.cpuUsage(cpu0)
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6
+  console.log(
+    JSON.stringify({
+      round,
+      cpuSeconds: Number(cpuSeconds.toFixed(3)),
+      replayed,
+      nsPerReplayed: Math.round((cpuSeconds * 1e9) / replayed),
+      mismatches,
+      firstMismatch,
+    }),
+  )
+}
+
+/** One replay of every recorded run; returns [mismatches, index of the first]. */
+function replay(r: Rec): [number, number] {
+  let mismatches = 0
+  replayed = 0
+  let firstMismatch = -1
   for (let i = 0; i < n; i++) {
+    if (!selected[r.chain[i]]) continue
+    if (onlyInterp >= 0 && r.interp[i] !== onlyInterp) continue
+    replayed++
     packet.protocol = r.protocol[i]
     packet.srcAddr = r.srcAddr[i]
     packet.dstAddr = r.dstAddr[i]
@@ -174,9 +203,5 @@ for (let round = 0; round < rounds; round++) {
       if (firstMismatch < 0) firstMismatch = i
     }
   }
-  const cpu = process.cpuUsage(cpu0)
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6
-  console.log(
-    JSON.stringify({ round, cpuSeconds: Number(cpuSeconds.toFixed(3)), nsPerRun: Math.round((cpuSeconds * 1e9) / n), mismatches, firstMismatch }),
-  )
+  return [mismatches, firstMismatch]
 }
