@@ -218,6 +218,18 @@ export class NftInterpreter {
    */
   runBaseChain(chain: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
     result.reset()
+    const prog = programOf(chain)
+    const guard = prog.ctGuard
+    if (guard !== 0 && (ctStateBits(packet) & guard) === 0) {
+      // Every rule starts with a `ct state` match this packet fails (ChainProgram.ctGuard): the
+      // policy, with what walking the rules would have counted.
+      result.rules = prog.ruleCount
+      result.expressions = prog.guardExpressions
+      if (result.trace !== null) result.trace.push(chain.name)
+      const policy = chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+      result.verdict = policy
+      return policy
+    }
     const v = this.runChain(chain, packet, host, nowNs, result)
     result.verdict = v
     return v

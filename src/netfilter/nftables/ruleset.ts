@@ -302,14 +302,42 @@ export class ChainProgram {
   readonly stmts: CompiledStatement[] = []
   readonly ruleStart: Int32Array
   readonly ruleCount: number
+  /**
+   * The chain's ct state guard: when every rule begins with a plain `ct state S` match (kube-proxy's
+   * filter base chains: `ct state new jump ...`), the union of those S, else 0. A packet whose ct
+   * state has none of these bits fails every rule at its first statement, as nft_do_chain would
+   * find rule by rule: the chain's outcome is then its policy after `ruleCount` rules and
+   * `guardExpressions` expressions, known without walking the rules.
+   */
+  readonly ctGuard: number
+  /** Expressions those first matches cost together (each ct load + bitwise + cmp). */
+  readonly guardExpressions: number
   constructor(readonly rules: readonly NftRule[]) {
     this.ruleCount = rules.length
     this.ruleStart = new Int32Array(rules.length + 1)
+    let guard = 0
+    let guardExpressions = 0
+    let guarded = rules.length > 0
     for (let r = 0; r < rules.length; r++) {
       this.ruleStart[r] = this.stmts.length
       for (const st of rules[r].statements) this.stmts.push(st)
+      const first = rules[r].statements[0]
+      if (
+        first !== undefined &&
+        first.op === Op.MATCH &&
+        first.single &&
+        first.field0 === Field.CT_STATE &&
+        first.dependency0 === 0 &&
+        !first.negate &&
+        first.andMask < 0
+      ) {
+        guard |= first.value
+        guardExpressions += first.cost
+      } else guarded = false
     }
     this.ruleStart[rules.length] = this.stmts.length
+    this.ctGuard = guarded ? guard : 0
+    this.guardExpressions = guarded ? guardExpressions : 0
   }
 }
 

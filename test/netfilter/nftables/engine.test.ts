@@ -376,3 +376,54 @@ describe("commit-time validation (nft_chain_validate)", () => {
     ).toBe("t.nft:5:1: masquerade in chain o reached from a nat chain (EOPNOTSUPP)")
   })
 })
+
+describe("ct state guard (ChainProgram.ctGuard)", () => {
+  // A base chain whose every rule starts with `ct state S`: a packet with none of the S bits takes
+  // the chain's policy with the counts of walking each rule to its failed first match.
+  const text =
+    TABLE +
+    "add chain ip kube-proxy x\n" +
+    "add chain ip kube-proxy g { type filter hook forward priority 0 ; policy drop ; }\n" +
+    "add rule ip kube-proxy g ct state new jump x\n" +
+    "add rule ip kube-proxy g ct state related counter accept\n" +
+    "add chain ip kube-proxy u { type filter hook output priority 0 ; policy drop ; }\n" +
+    "add rule ip kube-proxy u ct state new jump x\n" +
+    "add rule ip kube-proxy u ct state != established accept\n"
+  const run = (chainName: string, ctState: number): NftResult => {
+    const rs = new NftRuleset()
+    rs.apply(parseTransaction(text, "t.nft"))
+    const it = new NftInterpreter(rs, Rng.stream(1, "t"))
+    const p = new Packet()
+    p.protocol = 17
+    p.ctState = ctState
+    const r = new NftResult()
+    r.trace = []
+    it.runBaseChain(rs.table!.chains.get(chainName)!, p, new TestHost(), 0, r)
+    return r
+  }
+  it("takes the policy with the walk's counts when no rule's ct state matches", () => {
+    const g = rs(run("g", CtState.ESTABLISHED))
+    expect(g).toEqual({ verdict: NftVerdict.DROP, rules: 2, expressions: 6, trace: ["g"] })
+    expect(run("g", CtState.ESTABLISHED).expressions).toBe(run("u", CtState.ESTABLISHED).expressions)
+  })
+  it("walks the rules when a ct state matches or a rule is not guardable", () => {
+    expect(rs(run("g", CtState.RELATED))).toEqual({
+      verdict: NftVerdict.ACCEPT,
+      rules: 2,
+      expressions: 8,
+      trace: ["g"],
+    })
+    // new: 3 (match) + 1 (jump), x is empty and returns, then rule 2 fails at its match (3).
+    expect(rs(run("g", CtState.NEW))).toEqual({ verdict: NftVerdict.DROP, rules: 2, expressions: 7, trace: ["g", "x"] })
+    // `ct state != established` cannot be guarded: an INVALID packet matches it.
+    expect(rs(run("u", CtState.INVALID))).toEqual({
+      verdict: NftVerdict.ACCEPT,
+      rules: 2,
+      expressions: 7,
+      trace: ["u"],
+    })
+  })
+  function rs(r: NftResult): object {
+    return { verdict: r.verdict, rules: r.rules, expressions: r.expressions, trace: [...r.trace!] }
+  }
+})
