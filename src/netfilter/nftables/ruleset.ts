@@ -137,7 +137,11 @@ export class NftSet {
   /** Exact-or-interval lookup of a packet key; expired elements are absent. */
   lookup(key: ArrayLike<number>, nowNs: number): NftElement | undefined {
     let e: NftElement | undefined
-    if (this.interval) e = this.lookupInterval(key[0])
+    if (this.interval) e = this.starts.length === 0 ? undefined : this.lookupInterval(key[0])
+    else if (this.packedFlat ? this.flat.size === 0 : this.nested.size === 0)
+      // An empty set or map (kube-proxy's firewall-ips, service-nodeports, ... on most clusters): no
+      // key to build or hash.
+      return undefined
     else if (this.packedFlat) e = this.flat.get(this.pack(key, 0))
     else e = this.nested.get(key[0])?.get(this.pack(key, 1))
     if (e !== undefined && e.expiresNs >= 0 && e.expiresNs <= nowNs) return undefined
