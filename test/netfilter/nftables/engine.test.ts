@@ -427,3 +427,35 @@ describe("ct state guard (ChainProgram.ctGuard)", () => {
     return { verdict: r.verdict, rules: r.rules, expressions: r.expressions, trace: [...r.trace!] }
   }
 })
+
+describe("set exact-key index", () => {
+  it("lookup agrees with the elements held through inserts, removals and clones (ipv4 . proto . port keys)", async () => {
+    const { NftElement, NftSet } = await import("../../../src/netfilter/nftables/ruleset.ts")
+    const set = new NftSet("s", true, [0, 1, 2], 0, -1, -1, "", false)
+    const rng = Rng.stream(7, "index-test")
+    const held = new Map<string, InstanceType<typeof NftElement>>()
+    const keyOf = (): number[] => [
+      0x0a000000 + rng.intBelow(64) + (rng.intBelow(2) === 0 ? 0 : 0xb0000000),
+      6 + 11 * rng.intBelow(2),
+      rng.intBelow(8),
+    ]
+    for (let step = 0; step < 4000; step++) {
+      const key = keyOf()
+      const name = key.join(".")
+      const existing = held.get(name)
+      if (existing !== undefined && rng.intBelow(2) === 0) {
+        set.remove(existing)
+        held.delete(name)
+      } else if (existing === undefined) {
+        const e = new NftElement(key, 32, "", null, -1, -1)
+        set.insert(e)
+        held.set(name, e)
+      }
+      const probe = keyOf()
+      expect(set.lookup(probe, 0)).toBe(held.get(probe.join(".")))
+    }
+    const copy = set.clone()
+    for (const [name, e] of held) expect(copy.lookup(name.split(".").map(Number), 0)).toBe(e)
+    expect(copy.count).toBe(held.size)
+  })
+})
