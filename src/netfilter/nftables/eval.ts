@@ -94,11 +94,58 @@ export function reciprocalScale(value: number, modulus: number): number {
   return Math.floor((hi * modulus + Math.floor((lo * modulus) / 65536)) / 65536)
 }
 
+// tsx runs these modules as CommonJS, where each read of an imported object's property
+// (`Field.IP_SADDR`) is a getter call on the module's exports: profiled on the star, those calls
+// were most of the interpreter's time. The per-packet code reads these module-local copies.
+const F_IP_SADDR: number = Field.IP_SADDR
+const F_IP_DADDR: number = Field.IP_DADDR
+const F_META_L4PROTO: number = Field.META_L4PROTO
+const F_TH_SPORT: number = Field.TH_SPORT
+const F_TH_DPORT: number = Field.TH_DPORT
+const F_L4_SPORT: number = Field.L4_SPORT
+const F_L4_DPORT: number = Field.L4_DPORT
+const F_META_MARK: number = Field.META_MARK
+const F_CT_STATE: number = Field.CT_STATE
+const F_FIB_SADDR_TYPE: number = Field.FIB_SADDR_TYPE
+const F_FIB_DADDR_TYPE: number = Field.FIB_DADDR_TYPE
+const OP_MATCH: number = Op.MATCH
+const OP_LOOKUP: number = Op.LOOKUP
+const OP_VMAP: number = Op.VMAP
+const OP_VERDICT: number = Op.VERDICT
+const OP_REJECT: number = Op.REJECT
+const OP_MASQUERADE: number = Op.MASQUERADE
+const OP_DNAT: number = Op.DNAT
+const OP_MARK: number = Op.MARK
+const OP_UPDATE: number = Op.UPDATE
+const OP_COUNTER: number = Op.COUNTER
+const K_ACCEPT: number = VerdictKind.ACCEPT
+const K_DROP: number = VerdictKind.DROP
+const K_CONTINUE: number = VerdictKind.CONTINUE
+const K_RETURN: number = VerdictKind.RETURN
+const K_JUMP: number = VerdictKind.JUMP
+/** Not a VerdictKind: runChain's own code for a `reject` statement's end of evaluation. */
+const K_REJECT = 8
+const CT_UNTRACKED: number = CtState.UNTRACKED
+
 function ctStateBits(packet: Packet): number {
   // Packet.ctState holds xt_conntrack bits (INVALID 1, ESTABLISHED 2, RELATED 4, NEW 8,
   // UNTRACKED 16); nft's ct state uses the same NF_CT_STATE_BIT values except untracked = 64.
-  if (packet.untracked || (packet.ctState & CtState.UNTRACKED) !== 0) return 64
+  if (packet.untracked || (packet.ctState & CT_UNTRACKED) !== 0) return 64
   return packet.ctState & 15
+}
+
+/** A selector's value for `packet` (payload, meta, ct and fib loads into a register). */
+function loadField(field: number, packet: Packet, host: NftHost): number {
+  if (field === F_IP_DADDR) return packet.dstAddr >>> 0
+  if (field === F_CT_STATE) return ctStateBits(packet)
+  if (field === F_IP_SADDR) return packet.srcAddr >>> 0
+  if (field === F_META_L4PROTO) return packet.protocol
+  if (field === F_TH_DPORT || field === F_L4_DPORT) return packet.dstPort
+  if (field === F_TH_SPORT || field === F_L4_SPORT) return packet.srcPort
+  if (field === F_META_MARK) return packet.mark >>> 0
+  if (field === F_FIB_SADDR_TYPE) return host.addressType(packet.srcAddr >>> 0)
+  if (field === F_FIB_DADDR_TYPE) return host.addressType(packet.dstAddr >>> 0)
+  return 0
 }
 
 export class NftInterpreter {
@@ -171,6 +218,18 @@ export class NftInterpreter {
    */
   runBaseChain(chain: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
     result.reset()
+    const prog = programOf(chain)
+    const guard = prog.ctGuard
+    if (guard !== 0 && (ctStateBits(packet) & guard) === 0) {
+      // Every rule starts with a `ct state` match this packet fails (ChainProgram.ctGuard): the
+      // policy, with what walking the rules would have counted.
+      result.rules = prog.ruleCount
+      result.expressions = prog.guardExpressions
+      if (result.trace !== null) result.trace.push(chain.name)
+      const policy = chain.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+      result.verdict = policy
+      return policy
+    }
     const v = this.runChain(chain, packet, host, nowNs, result)
     result.verdict = v
     return v
@@ -190,225 +249,222 @@ export class NftInterpreter {
     return chain
   }
 
-  // Off the end of a chain (or `return`) with nothing on the jump stack: the base chain's policy,
-  // also after a `goto` left it (nf_tables_core.c nft_do_chain: nft_base_chain(basechain)->policy).
+  /**
+   * nft_do_chain: the rules of `base` and the chains it jumps to, in order. Off the end of a chain
+   * (or `return`) with nothing on the jump stack: the base chain's policy, also after a `goto` left
+   * it (nf_tables_core.c nft_do_chain: nft_base_chain(basechain)->policy).
+   *
+   * One function with the statements inline (rather than a call per statement) and the counters in
+   * locals, written to `result` once: the per-packet cost is then the statements themselves.
+   */
   private runChain(base: NftChain, packet: Packet, host: NftHost, nowNs: number, result: NftResult): NftVerdict {
     let chain = base
     let prog = programOf(chain)
+    let stmts = prog.stmts
+    let ruleStart = prog.ruleStart
+    let ruleCount = prog.ruleCount
     let ruleIndex = 0
     let sp = 0
-    if (result.trace !== null) result.trace.push(chain.name)
+    let expressions = 0
+    let rules = 0
+    let lookups = 0
+    let verdict: NftVerdict = NftVerdict.ACCEPT
+    const trace = result.trace
+    if (trace !== null) trace.push(chain.name)
     for (;;) {
-      if (ruleIndex >= prog.ruleCount) {
-        if (sp === 0) return base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+      if (ruleIndex >= ruleCount) {
+        if (sp === 0) {
+          verdict = base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+          break
+        }
         sp--
         chain = this.stackChain[sp]
         prog = programOf(chain)
+        stmts = prog.stmts
+        ruleStart = prog.ruleStart
+        ruleCount = prog.ruleCount
         ruleIndex = this.stackRule[sp]
         continue
       }
-      const end = prog.ruleStart[ruleIndex + 1]
-      const stmts = prog.stmts
-      let s = prog.ruleStart[ruleIndex++]
-      result.rules++
-      let next: NftChain | null = null
+      const end = ruleStart[ruleIndex + 1]
+      let s = ruleStart[ruleIndex++]
+      rules++
+      // The rule's verdict: -1 none (a statement broke the rule, or it ran to its end), else a
+      // VerdictKind, with `jump` the memo of a jump/goto target.
       let kind = -1
+      let jump: JumpTarget | null = null
       for (; s < end; s++) {
-        const outcome = this.evalStatement(stmts[s], packet, host, nowNs, result)
-        if (outcome === BREAK) break
-        if (outcome === CONTINUE) continue
-        // A verdict: from the statement itself or from a vmap element.
-        kind = outcome & 7
-        if (kind === VerdictKind.JUMP || kind === VerdictKind.GOTO) next = this.resolve(this.pendingJump!)
+        const st = stmts[s]
+        const op = st.op
+        if (op === OP_MATCH) {
+          let v: number
+          if (st.single) {
+            const dep = st.dependency0
+            if (dep !== 0 && packet.protocol !== dep) {
+              expressions += st.dependencyCost
+              break
+            }
+            v = loadField(st.field0, packet, host)
+          } else {
+            if (!this.loadKey(st, packet, host)) {
+              expressions += st.dependencyCost
+              break
+            }
+            v = this.key[0]
+          }
+          expressions += st.cost
+          if (st.andMask >= 0) v = (v & st.andMask) >>> 0
+          // ct state is a flag type: nft lowers the match to bitwise + cmp neq 0.
+          const hit = st.field0 === F_CT_STATE ? (v & st.value) !== 0 : (v & st.mask) >>> 0 === st.value
+          if (hit === st.negate) break
+          continue
+        }
+        if (op === OP_VMAP) {
+          if (st.numgenModulus > 0) {
+            this.key[0] = reciprocalScale(this.rng.uint32(), st.numgenModulus) + st.numgenOffset
+          } else if (!this.loadKey(st, packet, host)) {
+            expressions += st.dependencyCost
+            break
+          }
+          expressions += st.cost
+          lookups++
+          const e = st.set!.lookup(this.key, nowNs)
+          if (e === undefined || e.verdict === null) break
+          kind = e.verdict.kind
+          jump = e.jump
+          break
+        }
+        if (op === OP_LOOKUP) {
+          if (!this.loadKey(st, packet, host)) {
+            expressions += st.dependencyCost
+            break
+          }
+          expressions += st.cost
+          lookups++
+          const hit = st.set!.lookup(this.key, nowNs) !== undefined
+          if (hit === st.negate) break
+          continue
+        }
+        if (op === OP_VERDICT) {
+          expressions += st.cost
+          kind = st.verdict!.kind
+          jump = st.jump
+          break
+        }
+        if (op === OP_DNAT) {
+          expressions += st.cost
+          result.dnat = true
+          result.dnatAddress = st.dnatAddress
+          result.dnatPort = st.dnatPort
+          kind = K_ACCEPT
+          break
+        }
+        if (op === OP_MASQUERADE) {
+          expressions += st.cost
+          result.masquerade = true
+          result.masqueradeFullyRandom = st.fullyRandom
+          kind = K_ACCEPT
+          break
+        }
+        if (op === OP_MARK) {
+          expressions += st.cost
+          const m = packet.mark >>> 0
+          packet.mark =
+            st.markOp === "set"
+              ? st.value
+              : st.markOp === "or"
+                ? (m | st.value) >>> 0
+                : st.markOp === "xor"
+                  ? (m ^ st.value) >>> 0
+                  : (m & st.value) >>> 0
+          continue
+        }
+        if (op === OP_REJECT) {
+          // nft_reject_ipv4.c: the error is sent and the verdict is NF_DROP (REJECT to the caller).
+          expressions += st.cost
+          kind = K_REJECT
+          break
+        }
+        if (op === OP_UPDATE) {
+          if (!this.loadKey(st, packet, host)) {
+            expressions += st.dependencyCost
+            break
+          }
+          expressions += st.cost
+          lookups++
+          updateSet(st.set!, this.key, st.timeoutS, nowNs)
+          result.setUpdates++
+          continue
+        }
+        if (op === OP_COUNTER) {
+          expressions += st.cost
+          continue
+        }
         break
       }
       if (kind < 0) continue
-      switch (kind) {
-        case VerdictKind.ACCEPT:
-          return NftVerdict.ACCEPT
-        case VerdictKind.DROP:
-          return this.rejected ? ((this.rejected = false), NftVerdict.REJECT) : NftVerdict.DROP
-        case VerdictKind.CONTINUE:
-          continue
-        case VerdictKind.RETURN:
-          if (sp === 0) return base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
-          sp--
-          chain = this.stackChain[sp]
-          prog = programOf(chain)
-          ruleIndex = this.stackRule[sp]
-          continue
-        case VerdictKind.JUMP:
-          if (sp >= JUMP_STACK_SIZE) return NftVerdict.DROP
+      if (kind === K_ACCEPT) {
+        verdict = NftVerdict.ACCEPT
+        break
+      }
+      if (kind === K_DROP) {
+        verdict = NftVerdict.DROP
+        break
+      }
+      if (kind === K_REJECT) {
+        verdict = NftVerdict.REJECT
+        break
+      }
+      if (kind === K_CONTINUE) continue
+      if (kind === K_RETURN) {
+        if (sp === 0) {
+          verdict = base.spec!.policy === "drop" ? NftVerdict.DROP : NftVerdict.ACCEPT
+          break
+        }
+        sp--
+        chain = this.stackChain[sp]
+        ruleIndex = this.stackRule[sp]
+      } else {
+        // JUMP pushes a return point (NFT_JUMP_STACK_SIZE deep at most: beyond, NF_DROP); GOTO does not.
+        if (kind === K_JUMP) {
+          if (sp >= JUMP_STACK_SIZE) {
+            verdict = NftVerdict.DROP
+            break
+          }
           this.stackChain[sp] = chain
           this.stackRule[sp] = ruleIndex
           sp++
-          chain = next!
-          prog = programOf(chain)
-          ruleIndex = 0
-          if (result.trace !== null) result.trace.push(chain.name)
-          continue
-        case VerdictKind.GOTO:
-          chain = next!
-          prog = programOf(chain)
-          ruleIndex = 0
-          if (result.trace !== null) result.trace.push(chain.name)
-          continue
+        }
+        chain = this.resolve(jump!)
+        ruleIndex = 0
+        if (trace !== null) trace.push(chain.name)
       }
+      prog = programOf(chain)
+      stmts = prog.stmts
+      ruleStart = prog.ruleStart
+      ruleCount = prog.ruleCount
     }
+    result.expressions += expressions
+    result.rules += rules
+    result.lookups += lookups
+    return verdict
   }
-
-  /** The jump target memo of the verdict (statement's or vmap element's) evalStatement returned. */
-  private pendingJump: JumpTarget | null = null
-  private rejected = false
 
   /** Loads the selectors' values into `this.key`; false when an implicit protocol check fails. */
   private loadKey(st: CompiledStatement, packet: Packet, host: NftHost): boolean {
     if (st.single) {
       const dep = st.dependency0
       if (dep !== 0 && packet.protocol !== dep) return false
-      this.key[0] = this.load(st.field0, packet, host)
+      this.key[0] = loadField(st.field0, packet, host)
       return true
     }
     const fields = st.fields
     for (let i = 0; i < fields.length; i++) {
       const dep = st.dependencies[i]
       if (dep !== 0 && packet.protocol !== dep) return false
-      this.key[i] = this.load(fields[i], packet, host)
+      this.key[i] = loadField(fields[i], packet, host)
     }
     return true
-  }
-
-  private load(field: number, packet: Packet, host: NftHost): number {
-    switch (field) {
-      case Field.IP_SADDR:
-        return packet.srcAddr >>> 0
-      case Field.IP_DADDR:
-        return packet.dstAddr >>> 0
-      case Field.META_L4PROTO:
-        return packet.protocol
-      case Field.TH_SPORT:
-      case Field.L4_SPORT:
-        return packet.srcPort
-      case Field.TH_DPORT:
-      case Field.L4_DPORT:
-        return packet.dstPort
-      case Field.META_MARK:
-        return packet.mark >>> 0
-      case Field.CT_STATE:
-        return ctStateBits(packet)
-      case Field.FIB_SADDR_TYPE:
-        return host.addressType(packet.srcAddr >>> 0)
-      case Field.FIB_DADDR_TYPE:
-        return host.addressType(packet.dstAddr >>> 0)
-    }
-    return 0
-  }
-
-  /** BREAK, CONTINUE, or VERDICT_FLAG | verdict kind (jump/goto target in pendingChain). */
-  private evalStatement(
-    st: CompiledStatement,
-    packet: Packet,
-    host: NftHost,
-    nowNs: number,
-    result: NftResult,
-  ): number {
-    switch (st.op) {
-      case Op.MATCH: {
-        let v: number
-        if (st.single) {
-          // loadKey's one-selector case, without the round trip through the key register.
-          const dep = st.dependency0
-          if (dep !== 0 && packet.protocol !== dep) {
-            result.expressions += st.dependencyCost
-            return BREAK
-          }
-          v = this.load(st.field0, packet, host)
-        } else {
-          if (!this.loadKey(st, packet, host)) {
-            result.expressions += st.dependencyCost
-            return BREAK
-          }
-          v = this.key[0]
-        }
-        result.expressions += st.cost
-        if (st.andMask >= 0) v = (v & st.andMask) >>> 0
-        let hit: boolean
-        if (st.field0 === Field.CT_STATE) hit = (v & st.value) !== 0
-        else hit = (v & st.mask) >>> 0 === st.value
-        return hit !== st.negate ? CONTINUE : BREAK
-      }
-      case Op.LOOKUP: {
-        if (!this.loadKey(st, packet, host)) {
-          result.expressions += st.dependencyCost
-          return BREAK
-        }
-        result.expressions += st.cost
-        result.lookups++
-        const hit = st.set!.lookup(this.key, nowNs) !== undefined
-        return hit !== st.negate ? CONTINUE : BREAK
-      }
-      case Op.VMAP: {
-        if (st.numgenModulus > 0) {
-          this.key[0] = reciprocalScale(this.rng.uint32(), st.numgenModulus) + st.numgenOffset
-        } else if (!this.loadKey(st, packet, host)) {
-          result.expressions += st.dependencyCost
-          return BREAK
-        }
-        result.expressions += st.cost
-        result.lookups++
-        const e = st.set!.lookup(this.key, nowNs)
-        if (e === undefined || e.verdict === null) return BREAK
-        this.pendingJump = e.jump
-        return VERDICT | e.verdict.kind
-      }
-      case Op.VERDICT:
-        result.expressions += st.cost
-        this.pendingJump = st.jump
-        return VERDICT | st.verdict!.kind
-      case Op.REJECT:
-        result.expressions += st.cost
-        this.rejected = true
-        return VERDICT | VerdictKind.DROP
-      case Op.MASQUERADE:
-        result.expressions += st.cost
-        result.masquerade = true
-        result.masqueradeFullyRandom = st.fullyRandom
-        return VERDICT | VerdictKind.ACCEPT
-      case Op.DNAT:
-        result.expressions += st.cost
-        result.dnat = true
-        result.dnatAddress = st.dnatAddress
-        result.dnatPort = st.dnatPort
-        return VERDICT | VerdictKind.ACCEPT
-      case Op.MARK: {
-        result.expressions += st.cost
-        const m = packet.mark >>> 0
-        packet.mark =
-          st.markOp === "set"
-            ? st.value
-            : st.markOp === "or"
-              ? (m | st.value) >>> 0
-              : st.markOp === "xor"
-                ? (m ^ st.value) >>> 0
-                : (m & st.value) >>> 0
-        return CONTINUE
-      }
-      case Op.UPDATE: {
-        if (!this.loadKey(st, packet, host)) {
-          result.expressions += st.dependencyCost
-          return BREAK
-        }
-        result.expressions += st.cost
-        result.lookups++
-        updateSet(st.set!, this.key, st.timeoutS, nowNs)
-        result.setUpdates++
-        return CONTINUE
-      }
-      case Op.COUNTER:
-        result.expressions += st.cost
-        return CONTINUE
-    }
-    return BREAK
   }
 }
 
@@ -418,10 +474,6 @@ function programOf(chain: NftChain): ChainProgram {
   if (p !== null && p.rules === chain.rules && p.ruleCount === chain.rules.length) return p
   return (chain.program = new ChainProgram(chain.rules))
 }
-
-const BREAK = -1
-const CONTINUE = -2
-const VERDICT = 8
 
 /**
  * `update @set { key [timeout T] }` (nft_dynset.c, NFT_DYNSET_OP_UPDATE): add the key if absent,

@@ -56,6 +56,116 @@ function jumpTargetOf(verdict: Verdict | null): JumpTarget | null {
 }
 
 /**
+ * An exact-key index of a set's elements in typed arrays (open addressing, linear probing,
+ * backward-shift deletion), for sets whose first key field and the rest of the key each fit in 32
+ * bits (every set kube-proxy declares: ipv4_addr . inet_proto . inet_service, inet_proto .
+ * inet_service, ipv4_addr, numgen's mark keys). A lookup hashes two int32 halves and compares them
+ * in place: no boxed number keys, no nested Map. It costs the same with 10 or 10,000 elements, as
+ * the kernel's hash set (nft_set_hash.c nft_rhash_lookup) does.
+ */
+class ExactIndex {
+  private mask: number
+  private hi: Int32Array
+  private lo: Int32Array
+  private els: (NftElement | null)[]
+  size = 0
+
+  constructor(capacity = 8) {
+    this.mask = capacity - 1
+    this.hi = new Int32Array(capacity)
+    this.lo = new Int32Array(capacity)
+    this.els = new Array<NftElement | null>(capacity).fill(null)
+  }
+
+  private static slot(hi: number, lo: number, mask: number): number {
+    let h = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b)
+    h ^= h >>> 13
+    h = Math.imul(h, 0xc2b2ae35)
+    h ^= h >>> 16
+    return h & mask
+  }
+
+  get(hi: number, lo: number): NftElement | undefined {
+    const mask = this.mask
+    let i = ExactIndex.slot(hi, lo, mask)
+    for (;;) {
+      const e = this.els[i]
+      if (e === null) return undefined
+      if (this.hi[i] === hi && this.lo[i] === lo) return e
+      i = (i + 1) & mask
+    }
+  }
+
+  set(hi: number, lo: number, e: NftElement): void {
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow()
+    const mask = this.mask
+    let i = ExactIndex.slot(hi, lo, mask)
+    for (;;) {
+      const old = this.els[i]
+      if (old === null) break
+      if (this.hi[i] === hi && this.lo[i] === lo) {
+        this.els[i] = e
+        return
+      }
+      i = (i + 1) & mask
+    }
+    this.hi[i] = hi
+    this.lo[i] = lo
+    this.els[i] = e
+    this.size++
+  }
+
+  delete(hi: number, lo: number): void {
+    const mask = this.mask
+    let i = ExactIndex.slot(hi, lo, mask)
+    for (;;) {
+      if (this.els[i] === null) return
+      if (this.hi[i] === hi && this.lo[i] === lo) break
+      i = (i + 1) & mask
+    }
+    // Backward-shift deletion: move later entries of the probe run into the hole when their home
+    // slot does not lie cyclically in (hole, their position].
+    let j = i
+    for (;;) {
+      j = (j + 1) & mask
+      if (this.els[j] === null) break
+      const home = ExactIndex.slot(this.hi[j], this.lo[j], mask)
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j
+      if (stays) continue
+      this.hi[i] = this.hi[j]
+      this.lo[i] = this.lo[j]
+      this.els[i] = this.els[j]
+      i = j
+    }
+    this.els[i] = null
+    this.size--
+  }
+
+  private grow(): void {
+    const { hi, lo, els } = this
+    const capacity = (this.mask + 1) * 2
+    this.mask = capacity - 1
+    this.hi = new Int32Array(capacity)
+    this.lo = new Int32Array(capacity)
+    this.els = new Array<NftElement | null>(capacity).fill(null)
+    this.size = 0
+    for (let i = 0; i < els.length; i++) {
+      const e = els[i]
+      if (e !== null) this.set(hi[i], lo[i], e)
+    }
+  }
+
+  clone(): ExactIndex {
+    const c = new ExactIndex(this.mask + 1)
+    c.hi.set(this.hi)
+    c.lo.set(this.lo)
+    c.els = this.els.slice()
+    c.size = this.size
+    return c
+  }
+}
+
+/**
  * A named or anonymous set/map. Exact keys live in a Map keyed by the packed key (one number when
  * the concatenation fits in 53 bits, else first field then the rest), so a lookup costs the same
  * with 10 or 10,000 elements (the kernel's hash set). Prefix elements of a single-field set live in
@@ -87,7 +197,15 @@ export class NftSet {
     this.totalBits = keyTypes.reduce((bits: number, t) => bits + DATA_TYPE_BITS[t], 0)
     this.packedFlat = this.totalBits <= 53
     this.fieldScale = new Float64Array(keyTypes.map((t) => 2 ** DATA_TYPE_BITS[t]))
+    const firstBits = keyTypes.length > 0 ? DATA_TYPE_BITS[keyTypes[0]] : 0
+    this.index =
+      (flags & SET_FLAG.INTERVAL) === 0 && keyTypes.length > 0 && firstBits <= 32 && this.totalBits - firstBits <= 32
+        ? new ExactIndex()
+        : null
   }
+
+  /** The exact-key index (ExactIndex) beside the Maps, null when the key does not fit two int32s. */
+  private index: ExactIndex | null
 
   /** 2 ** bits of each key field (pack's per-field multiplier, computed once rather than per lookup). */
   private readonly fieldScale: Float64Array
@@ -119,6 +237,7 @@ export class NftSet {
     )
     for (const [k, v] of this.flat) s.flat.set(k, v)
     for (const [k, v] of this.nested) s.nested.set(k, new Map(v))
+    s.index = this.index === null ? null : this.index.clone()
     s.declaredFlags = this.declaredFlags
     s.starts = this.starts.slice()
     s.ends = this.ends.slice()
@@ -137,7 +256,15 @@ export class NftSet {
   /** Exact-or-interval lookup of a packet key; expired elements are absent. */
   lookup(key: ArrayLike<number>, nowNs: number): NftElement | undefined {
     let e: NftElement | undefined
-    if (this.interval) e = this.lookupInterval(key[0])
+    const index = this.index
+    if (index !== null) {
+      if (index.size === 0) return undefined
+      e = index.get(key[0] | 0, this.pack(key, 1) | 0)
+    } else if (this.interval) e = this.starts.length === 0 ? undefined : this.lookupInterval(key[0])
+    else if (this.packedFlat ? this.flat.size === 0 : this.nested.size === 0)
+      // An empty set or map (kube-proxy's firewall-ips, service-nodeports, ... on most clusters): no
+      // key to build or hash.
+      return undefined
     else if (this.packedFlat) e = this.flat.get(this.pack(key, 0))
     else e = this.nested.get(key[0])?.get(this.pack(key, 1))
     if (e !== undefined && e.expiresNs >= 0 && e.expiresNs <= nowNs) return undefined
@@ -185,6 +312,7 @@ export class NftSet {
       if (m === undefined) this.nested.set(e.key[0], (m = new Map()))
       m.set(this.pack(e.key, 1), e)
     }
+    if (this.index !== null) this.index.set(e.key[0] | 0, this.pack(e.key, 1) | 0, e)
     return true
   }
 
@@ -200,11 +328,13 @@ export class NftSet {
       m.delete(this.pack(e.key, 1))
       if (m.size === 0) this.nested.delete(e.key[0])
     }
+    if (this.index !== null) this.index.delete(e.key[0] | 0, this.pack(e.key, 1) | 0)
   }
 
   clear(): void {
     this.flat.clear()
     this.nested.clear()
+    if (this.index !== null) this.index = new ExactIndex()
     this.starts = []
     this.ends = []
     this.intervalElements = []
@@ -302,14 +432,42 @@ export class ChainProgram {
   readonly stmts: CompiledStatement[] = []
   readonly ruleStart: Int32Array
   readonly ruleCount: number
+  /**
+   * The chain's ct state guard: when every rule begins with a plain `ct state S` match (kube-proxy's
+   * filter base chains: `ct state new jump ...`), the union of those S, else 0. A packet whose ct
+   * state has none of these bits fails every rule at its first statement, as nft_do_chain would
+   * find rule by rule: the chain's outcome is then its policy after `ruleCount` rules and
+   * `guardExpressions` expressions, known without walking the rules.
+   */
+  readonly ctGuard: number
+  /** Expressions those first matches cost together (each ct load + bitwise + cmp). */
+  readonly guardExpressions: number
   constructor(readonly rules: readonly NftRule[]) {
     this.ruleCount = rules.length
     this.ruleStart = new Int32Array(rules.length + 1)
+    let guard = 0
+    let guardExpressions = 0
+    let guarded = rules.length > 0
     for (let r = 0; r < rules.length; r++) {
       this.ruleStart[r] = this.stmts.length
       for (const st of rules[r].statements) this.stmts.push(st)
+      const first = rules[r].statements[0]
+      if (
+        first !== undefined &&
+        first.op === Op.MATCH &&
+        first.single &&
+        first.field0 === Field.CT_STATE &&
+        first.dependency0 === 0 &&
+        !first.negate &&
+        first.andMask < 0
+      ) {
+        guard |= first.value
+        guardExpressions += first.cost
+      } else guarded = false
     }
     this.ruleStart[rules.length] = this.stmts.length
+    this.ctGuard = guarded ? guard : 0
+    this.guardExpressions = guarded ? guardExpressions : 0
   }
 }
 

@@ -376,3 +376,86 @@ describe("commit-time validation (nft_chain_validate)", () => {
     ).toBe("t.nft:5:1: masquerade in chain o reached from a nat chain (EOPNOTSUPP)")
   })
 })
+
+describe("ct state guard (ChainProgram.ctGuard)", () => {
+  // A base chain whose every rule starts with `ct state S`: a packet with none of the S bits takes
+  // the chain's policy with the counts of walking each rule to its failed first match.
+  const text =
+    TABLE +
+    "add chain ip kube-proxy x\n" +
+    "add chain ip kube-proxy g { type filter hook forward priority 0 ; policy drop ; }\n" +
+    "add rule ip kube-proxy g ct state new jump x\n" +
+    "add rule ip kube-proxy g ct state related counter accept\n" +
+    "add chain ip kube-proxy u { type filter hook output priority 0 ; policy drop ; }\n" +
+    "add rule ip kube-proxy u ct state new jump x\n" +
+    "add rule ip kube-proxy u ct state != established accept\n"
+  const run = (chainName: string, ctState: number): NftResult => {
+    const rs = new NftRuleset()
+    rs.apply(parseTransaction(text, "t.nft"))
+    const it = new NftInterpreter(rs, Rng.stream(1, "t"))
+    const p = new Packet()
+    p.protocol = 17
+    p.ctState = ctState
+    const r = new NftResult()
+    r.trace = []
+    it.runBaseChain(rs.table!.chains.get(chainName)!, p, new TestHost(), 0, r)
+    return r
+  }
+  it("takes the policy with the walk's counts when no rule's ct state matches", () => {
+    const g = rs(run("g", CtState.ESTABLISHED))
+    expect(g).toEqual({ verdict: NftVerdict.DROP, rules: 2, expressions: 6, trace: ["g"] })
+    expect(run("g", CtState.ESTABLISHED).expressions).toBe(run("u", CtState.ESTABLISHED).expressions)
+  })
+  it("walks the rules when a ct state matches or a rule is not guardable", () => {
+    expect(rs(run("g", CtState.RELATED))).toEqual({
+      verdict: NftVerdict.ACCEPT,
+      rules: 2,
+      expressions: 8,
+      trace: ["g"],
+    })
+    // new: 3 (match) + 1 (jump), x is empty and returns, then rule 2 fails at its match (3).
+    expect(rs(run("g", CtState.NEW))).toEqual({ verdict: NftVerdict.DROP, rules: 2, expressions: 7, trace: ["g", "x"] })
+    // `ct state != established` cannot be guarded: an INVALID packet matches it.
+    expect(rs(run("u", CtState.INVALID))).toEqual({
+      verdict: NftVerdict.ACCEPT,
+      rules: 2,
+      expressions: 7,
+      trace: ["u"],
+    })
+  })
+  function rs(r: NftResult): object {
+    return { verdict: r.verdict, rules: r.rules, expressions: r.expressions, trace: [...r.trace!] }
+  }
+})
+
+describe("set exact-key index", () => {
+  it("lookup agrees with the elements held through inserts, removals and clones (ipv4 . proto . port keys)", async () => {
+    const { NftElement, NftSet } = await import("../../../src/netfilter/nftables/ruleset.ts")
+    const set = new NftSet("s", true, [0, 1, 2], 0, -1, -1, "", false)
+    const rng = Rng.stream(7, "index-test")
+    const held = new Map<string, InstanceType<typeof NftElement>>()
+    const keyOf = (): number[] => [
+      0x0a000000 + rng.intBelow(64) + (rng.intBelow(2) === 0 ? 0 : 0xb0000000),
+      6 + 11 * rng.intBelow(2),
+      rng.intBelow(8),
+    ]
+    for (let step = 0; step < 4000; step++) {
+      const key = keyOf()
+      const name = key.join(".")
+      const existing = held.get(name)
+      if (existing !== undefined && rng.intBelow(2) === 0) {
+        set.remove(existing)
+        held.delete(name)
+      } else if (existing === undefined) {
+        const e = new NftElement(key, 32, "", null, -1, -1)
+        set.insert(e)
+        held.set(name, e)
+      }
+      const probe = keyOf()
+      expect(set.lookup(probe, 0)).toBe(held.get(probe.join(".")))
+    }
+    const copy = set.clone()
+    for (const [name, e] of held) expect(copy.lookup(name.split(".").map(Number), 0)).toBe(e)
+    expect(copy.count).toBe(held.size)
+  })
+})
