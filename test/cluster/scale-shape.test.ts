@@ -67,8 +67,9 @@ function tableShape(world: World): Pick<Shape, "distinctChains" | "distinctRules
   }
 }
 
-function shape(nodes: number): Shape {
-  const spec = specFromText(
+/** The small generated cluster every shape here is measured on, at `nodes` nodes. */
+function smallClusterSpec(nodes: number, mode?: "nftables") {
+  return specFromText(
     clusterScaleYaml({
       nodes,
       services: 12,
@@ -77,8 +78,13 @@ function shape(nodes: number): Shape {
       workloads: 2,
       count: 2,
       duration: "2s",
+      ...(mode === undefined ? {} : { mode }),
     }),
   )
+}
+
+function shape(nodes: number): Shape {
+  const spec = smallClusterSpec(nodes)
   const world = new World(spec, spec.seed)
   world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
   const shared = world.sharedProxy.iptables
@@ -250,18 +256,7 @@ interface NftShape {
 
 /** The same scenario in nftables mode: what the nodes' tables hold, counted by object identity. */
 function nftShape(nodes: number): NftShape {
-  const spec = specFromText(
-    clusterScaleYaml({
-      nodes,
-      services: 12,
-      pods: 12,
-      clients: 2,
-      workloads: 2,
-      count: 2,
-      duration: "2s",
-      mode: "nftables",
-    }),
-  )
+  const spec = smallClusterSpec(nodes, "nftables")
   const world = new World(spec, spec.seed)
   world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
   const chains = new Set<object>()
