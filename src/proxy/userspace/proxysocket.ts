@@ -79,6 +79,10 @@ const EV_COPY_BACK = 3
  */
 const WHAT_BITS = 2
 const WHAT_MASK = (1 << WHAT_BITS) - 1
+/** What an id's object is (ProxyRuntime's targetKinds column). */
+const TARGET_OTHER = 0
+const TARGET_UDP_SOCKET = 1
+const TARGET_UDP_CLIENT = 2
 const GENERATION_MASK = 0x1fffffff
 
 /**
@@ -98,8 +102,12 @@ export class ProxyRuntime implements EventHandler {
    * object, which by then is long out of the CPU's caches.
    */
   private generations = new Int32Array(64).fill(-1)
-  /** 1 where the id is a UDP client's (its what 3 is EV_UDP_IDLE, a TCP pair's EV_COPY_BACK). */
-  private udpClients = new Uint8Array(64)
+  /**
+   * Per id, what the object is (TARGET_*): a UDP client's what 3 is EV_UDP_IDLE, a TCP pair's
+   * EV_COPY_BACK; and the UDP sockets' and clients' copies are dispatched to their class's method
+   * directly (one monomorphic call per kind instead of a polymorphic onEvent).
+   */
+  private targetKinds = new Uint8Array(64)
   lastActivityNs = new Float64Array(64)
   /** Messages waiting in this node's copy loops. */
   readonly pool = new MessagePool()
@@ -117,10 +125,10 @@ export class ProxyRuntime implements EventHandler {
     this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
   }
 
-  register(target: ProxyEventTarget, udpClient = false): number {
+  register(target: ProxyEventTarget, targetKind: number = TARGET_OTHER): number {
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.objects.length
     if (id >= this.generations.length) this.grow()
-    this.udpClients[id] = udpClient ? 1 : 0
+    this.targetKinds[id] = targetKind
     this.objects[id] = target
     target.generation = this.nextGeneration
     this.generations[id] = this.nextGeneration
@@ -133,9 +141,9 @@ export class ProxyRuntime implements EventHandler {
     const generations = new Int32Array(size).fill(-1)
     generations.set(this.generations)
     this.generations = generations
-    const udpClients = new Uint8Array(size)
-    udpClients.set(this.udpClients)
-    this.udpClients = udpClients
+    const targetKinds = new Uint8Array(size)
+    targetKinds.set(this.targetKinds)
+    this.targetKinds = targetKinds
     const lastActivityNs = new Float64Array(size)
     lastActivityNs.set(this.lastActivityNs)
     this.lastActivityNs = lastActivityNs
@@ -154,20 +162,38 @@ export class ProxyRuntime implements EventHandler {
 
   /** Schedules event `what` for object `id` at `atNs`; b carries what (low bits) and the object's generation. */
   at(atNs: number, target: ProxyEventTarget, what: number): number {
-    return this.scheduler.schedule(atNs, this.kind, target.id, what | (target.generation << WHAT_BITS))
+    const scheduler = this.scheduler
+    scheduler.stagedTimeNs = atNs
+    return scheduler.scheduleStaged(this.kind, target.id, what | (target.generation << WHAT_BITS))
+  }
+
+  /**
+   * `at(scheduler.stagedTimeNs, target, what)`: for the per-message copies, whose time (above
+   * 2^31 ns after 2.1 s) would otherwise be boxed into a heap number when passed to a call V8 does
+   * not inline (Scheduler.stagedTimeNs).
+   */
+  atStaged(target: ProxyEventTarget, what: number): void {
+    this.scheduler.scheduleStaged(this.kind, target.id, what | (target.generation << WHAT_BITS))
   }
 
   handleEvent(_kind: number, a: number, b: number, nowNs: number): void {
     if (this.generations[a] !== b >>> WHAT_BITS) return
     const what = b & WHAT_MASK
-    if (what === EV_UDP_IDLE && this.udpClients[a] === 1) {
+    const targetKind = this.targetKinds[a]
+    if (targetKind === TARGET_UDP_CLIENT) {
+      const client = this.objects[a] as UdpProxyClient
+      if (what !== EV_UDP_IDLE) return client.copyDone()
       // The read deadline (SetDeadline(now + timeout) after every read and write): passed, the
       // client ends (ReadFrom times out); otherwise the timer is re-armed for the current deadline.
       const deadlineNs = this.lastActivityNs[a] + this.udpIdleTimeoutNs
-      if (nowNs >= deadlineNs) (this.objects[a] as UdpProxyClient).end()
-      else this.scheduler.schedule(deadlineNs, this.kind, a, b)
+      if (nowNs >= deadlineNs) client.end()
+      else {
+        this.scheduler.stagedTimeNs = deadlineNs
+        this.scheduler.scheduleStaged(this.kind, a, b)
+      }
       return
     }
+    if (targetKind === TARGET_UDP_SOCKET) return (this.objects[a] as UdpProxySocket).copyDone()
     ;(this.objects[a] as ProxyEventTarget).onEvent(what, nowNs)
   }
 
@@ -605,7 +631,7 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     port: number,
   ) {
     super()
-    this.id = runtime.register(this)
+    this.id = runtime.register(this, TARGET_UDP_SOCKET)
     const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
     if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
     this.socket = socket
@@ -659,9 +685,11 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
       this.clients.set(packet.srcAddr, packet.srcPort, client)
     }
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
-    this.loop.busyUntilNs = startNs + rt.copyCostNs(bytes)
+    const doneNs = startNs + rt.copyCostNs(bytes)
+    this.loop.busyUntilNs = doneNs
     rt.pool.push(this.loop, bytes, packet.appTag, packet.appData, packet.flowId, client, client.generation)
-    rt.at(this.loop.busyUntilNs, this, EV_COPY)
+    rt.scheduler.stagedTimeNs = doneNs
+    rt.atStaged(this, EV_COPY)
   }
 
   onUdpError(): void {}
@@ -671,7 +699,11 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   }
 
   onEvent(_what: number, _nowNs: number): void {
-    // One copy is done per event, in order (events of one queue fire in schedule order).
+    this.copyDone()
+  }
+
+  /** One copy is done per event, in order (events of one queue fire in schedule order). */
+  copyDone(): void {
     const q = this.loop
     if (q.length === 0) return
     const pool = this.runtime.pool
@@ -723,7 +755,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     this.endpoint = endpoint
     this.ended = false
     this.busyUntilNs = 0
-    this.id = rt.register(this, true)
+    this.id = rt.register(this, TARGET_UDP_CLIENT)
     this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
     if (this.out !== null) {
@@ -754,9 +786,11 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     const q: CopyQueue = this
     const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
-    q.busyUntilNs = startNs + rt.copyCostNs(bytes)
+    const doneNs = startNs + rt.copyCostNs(bytes)
+    q.busyUntilNs = doneNs
     rt.pool.push(q, bytes, packet.appTag, packet.appData, packet.flowId, null)
-    rt.at(q.busyUntilNs, this, EV_COPY)
+    rt.scheduler.stagedTimeNs = doneNs
+    rt.atStaged(this, EV_COPY)
   }
 
   onUdpError(_socket: UdpSocket, _error: NetError): void {
@@ -764,8 +798,12 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     this.end()
   }
 
-  /** A reply's copy is done (the idle deadline is the runtime's, see ProxyRuntime.handleEvent). */
   onEvent(_what: number, _nowNs: number): void {
+    this.copyDone()
+  }
+
+  /** A reply's copy is done (the idle deadline is the runtime's, see ProxyRuntime.handleEvent). */
+  copyDone(): void {
     if (this.ended) return
     const q: CopyQueue = this
     if (q.length === 0) return
