@@ -58,6 +58,8 @@ import {
   type IpvsSyncPlan,
 } from "../proxy/ipvs/reconcile.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
+import { IpvsSharedCompile } from "../proxy/ipvs/shared.ts"
+import type { SharedProxyState } from "./proxy-backends.ts"
 import {
   DEFAULT_IPVS_SYNC_COST,
   IptablesSyncCostModel,
@@ -106,6 +108,27 @@ export interface IpvsBackendContext {
   readonly spec: KubeProxySpec
   /** Seed of the run: sync durations drawn from a profile use "node/<name>/kube-proxy/sync-cost". */
   readonly seed?: number
+  /** What the cluster's nodes share (absent: this node compiles on its own; same output). */
+  readonly shared?: SharedProxyState
+}
+
+/** The shared IPVS compiles of a cluster, one per distinct proxier configuration. */
+const sharedCompiles = new WeakMap<SharedProxyState, Map<string, IpvsSharedCompile>>()
+
+function sharedCompileOf(shared: SharedProxyState | undefined, config: IpvsConfig): IpvsSharedCompile | null {
+  if (shared === undefined) return null
+  let byConfig = sharedCompiles.get(shared)
+  if (byConfig === undefined) {
+    byConfig = new Map()
+    sharedCompiles.set(shared, byConfig)
+  }
+  const key = JSON.stringify(config)
+  let compile = byConfig.get(key)
+  if (compile === undefined) {
+    compile = new IpvsSharedCompile(config, shared.servicePorts)
+    byConfig.set(key, compile)
+  }
+  return compile
 }
 
 /** What a sync carries from its start to its end. */
@@ -158,6 +181,8 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   private jumpsInstalled = false
   private pending: IpvsCompileResult | null = null
   private readonly settings: IpvsProxySpec
+  /** The cluster's shared compile (null: compile on this node alone). */
+  readonly sharedCompile: IpvsSharedCompile | null
   private readonly ipvsCost: IpvsSyncCostModel
   private readonly iptablesCost: IptablesSyncCostModel
   private readonly node: ProxyNode
@@ -177,6 +202,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.scheduler = c.scheduler
     this.settings = c.spec.ipvs ?? DEFAULT_IPVS_PROXY_SPEC
     this.config = ipvsConfigFrom(c.spec)
+    this.sharedCompile = sharedCompileOf(c.shared, this.config)
     this.ipvsCost = new IpvsSyncCostModel(this.settings.syncCost)
     this.iptablesCost = new IptablesSyncCostModel(
       c.spec.syncCost.iptables,
@@ -218,7 +244,8 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     services: readonly Service[],
     slices: readonly EndpointSlice[],
   ): CompiledSync<IpvsSyncPayload> {
-    const result = compileIpvs(services, slices, this.node, this.config)
+    const result =
+      this.sharedCompile?.compile(services, slices, this.node) ?? compileIpvs(services, slices, this.node, this.config)
     this.pending = result
     const plan = planIpvsSync(this.liveState(nowNs), result, {
       initialSync: this.initialSync,
