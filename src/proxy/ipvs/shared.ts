@@ -45,6 +45,7 @@ import {
   type IpvsVirtualServer,
 } from "./compile.ts"
 import { KUBE_LOOP_BACK } from "./names.ts"
+import { IpvsPlanMemo } from "./reconcile.ts"
 
 /** The shared list's assembly in one cluster state (and node context, when a port reads it). */
 interface BaseAssembly {
@@ -65,6 +66,8 @@ interface ListViews {
 export class IpvsSharedCompile {
   readonly config: IpvsConfig
   private readonly ports: SharedServicePorts
+  /** Sync plans of nodes in the same state syncing the same servers (reconcile.ts). */
+  readonly plans: IpvsPlanMemo
   /** View of each port object whose endpoints carry no hints (then it does not depend on the node). */
   private readonly views = new WeakMap<ServicePortInfo, ServicePortView>()
   private readonly lists = new WeakMap<readonly ServicePortInfo[], ListViews>()
@@ -88,6 +91,7 @@ export class IpvsSharedCompile {
   constructor(config: IpvsConfig, ports: SharedServicePorts) {
     this.config = config
     this.ports = ports
+    this.plans = new IpvsPlanMemo(config.excludeCIDRs)
   }
 
   /** What `compileIpvs(services, slices, node, config)` returns, shared where equal. */
