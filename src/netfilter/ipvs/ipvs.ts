@@ -342,8 +342,9 @@ export class Ipvs {
   private svcMemoId = -1
   private readonly link: IpvsConntrackLink | undefined
 
-  // connection columns
-  private cap = 1024
+  // connection columns (grown by doubling: a node whose IPVS carries no traffic keeps 64 slots,
+  // which matters at thousands of nodes; ids and lookups do not depend on the capacity)
+  private cap = 64
   private cProto: Uint8Array = new Uint8Array(this.cap)
   private cFlags: Int32Array = new Int32Array(this.cap)
   private cState: Uint8Array = new Uint8Array(this.cap)
