@@ -342,6 +342,16 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.armSweep(nowNs)
   }
 
+  /** The programmed virtual and real servers (objects shared with other nodes where equal). */
+  get programmedState(): IpvsNodeState {
+    return this.state
+  }
+
+  /** The ipset contents the last sync applied (objects shared with other nodes where equal). */
+  get appliedIpsets(): IpvsCompileResult["ipsets"] {
+    return this.ipsetState
+  }
+
   /** Real servers waiting for their connections to drain (VirtualServer/RealServer strings). */
   get gracefulDeletes(): readonly string[] {
     return [...this.state.gracefulDeletes].sort()
