@@ -142,11 +142,6 @@ class Draft {
     return this.own.has(key)
   }
 
-  add(vs: MutableVs): void {
-    this.vss.set(vs.key, vs)
-    this.own.add(vs.key)
-  }
-
   delete(key: string): void {
     this.vss.delete(key)
     this.own.delete(key)
@@ -208,6 +203,30 @@ function inExcludedCidr(address: string, excludeCIDRs: readonly string[]): boole
   })
 }
 
+/** A new virtual server after its real servers were added in `want`'s order (list_add_rcu: reversed). */
+const freshMemo = new WeakMap<IpvsCompileResult["virtualServers"][number], ProgrammedVirtualServer>()
+
+function freshVirtualServer(want: IpvsCompileResult["virtualServers"][number]): ProgrammedVirtualServer {
+  let vs = freshMemo.get(want)
+  if (vs === undefined) {
+    const realServers: ProgrammedRealServer[] = []
+    for (const rs of want.realServers)
+      realServers.unshift({ address: rs.address, port: rs.port, weight: rs.weight, activeConns: 0, inactiveConns: 0 })
+    vs = {
+      key: want.key,
+      address: want.address,
+      port: want.port,
+      protocol: want.protocol,
+      scheduler: want.scheduler,
+      flags: want.flags,
+      timeoutSeconds: want.timeoutSeconds,
+      realServers,
+    }
+    freshMemo.set(want, vs)
+  }
+  return vs
+}
+
 /** The operations and resulting state of applying `desired` on a node holding `current`. */
 export function planIpvsSync(
   current: IpvsNodeState,
@@ -226,19 +245,17 @@ export function planIpvsSync(
     const key = want.key
     let vs: ProgrammedVirtualServer | undefined = vss.get(key)
     if (vs === undefined) {
-      const created: MutableVs = {
-        key,
-        address: want.address,
-        port: want.port,
-        protocol: want.protocol,
-        scheduler: want.scheduler,
-        flags: want.flags,
-        timeoutSeconds: want.timeoutSeconds,
-        realServers: [],
-      }
-      draft.add(created)
-      vs = created
+      // A new virtual server: every real server is added (each at the list head). The result is a
+      // function of `want` alone, so nodes programming the same desired server share it.
+      vss.set(key, freshVirtualServer(want))
       ops.push({ op: "addVirtualServer", key })
+      if (want.bound && !alreadyBound.has(want.address)) {
+        bound.add(want.address)
+        ops.push({ op: "bindAddress", address: want.address })
+      }
+      active.add(key)
+      for (const rs of want.realServers) ops.push({ op: "addRealServer", key, dest: destKey(rs), weight: rs.weight })
+      continue
     } else if (
       vs.scheduler !== want.scheduler ||
       vs.flags !== want.flags ||

@@ -28,7 +28,7 @@
 import type { EndpointSlice, Service } from "../../k8s/types.ts"
 import { nodeZone } from "../service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../service-port.ts"
-import type { SharedServicePorts } from "../shared-service-ports.ts"
+import type { NodeServicePorts, SharedServicePorts } from "../shared-service-ports.ts"
 import { servicePortView } from "../view.ts"
 import type { ServicePortView } from "../view.ts"
 import {
@@ -75,6 +75,8 @@ export class IpvsSharedCompile {
   private readonly fragments = new WeakMap<ServicePortView, IpvsPortFragment>()
   /** Fragments of views that read the node's addresses, by node context key. */
   private readonly nodeFragments = new WeakMap<ServicePortView, Map<string, IpvsPortFragment>>()
+  /** Local fragments equal to their remote one but for KUBE-LOOP-BACK, merged (assembleNode). */
+  private readonly merged = new WeakMap<IpvsPortFragment, IpvsPortFragment>()
   /** Base assemblies of the shared lists that read nothing of the node. */
   private readonly bases = new WeakMap<readonly ServicePortInfo[], BaseAssembly>()
   /** Fragments compiled (per distinct view and node context, not per node and sync). */
@@ -98,7 +100,7 @@ export class IpvsSharedCompile {
   compile(services: readonly Service[], slices: readonly EndpointSlice[], node: ProxyNode): IpvsCompileResult {
     const np = this.ports.nodePorts(services, slices, node.name)
     const list = this.listViews(np.base, node)
-    if (list.views === null || list.readsNode) return this.assembleNode(np.list(), node)
+    if (list.views === null || list.readsNode) return this.assembleNode(np, node)
     const base = this.baseOf(np.base, list.views, node)
     if (np.variants.length === 0) {
       this.resultsShared++
@@ -110,9 +112,9 @@ export class IpvsSharedCompile {
     for (let k = 0; k < np.variants.length; k++) {
       const view = this.sharedView(np.variants[k])
       const remote = base.fragments[np.positions[k]]
-      if (view === undefined || remote.loopback.length > 0) return this.assembleNode(np.list(), node)
+      if (view === undefined || remote.loopback.length > 0) return this.assembleNode(np, node)
       const local = this.fragmentOf(view, context)
-      if (!sameExceptLoopback(local, remote)) return this.assembleNode(np.list(), node)
+      if (!sameExceptLoopback(local, remote)) return this.assembleNode(np, node)
       for (const entry of local.loopback) loopback.push(entry)
       variantViews.push(view)
     }
@@ -240,18 +242,36 @@ export class IpvsSharedCompile {
     return fragment
   }
 
-  /** The node's own assembly from its whole port list (fragments still shared per view). */
-  private assembleNode(ports: readonly ServicePortInfo[], node: ProxyNode): IpvsCompileResult {
+  /**
+   * The node's own assembly from its whole port list. Fragments are still shared per view, and a
+   * hosted port whose fragment differs from the remote one only in KUBE-LOOP-BACK entries takes the
+   * remote fragment's virtual servers (so nodes share them whatever else differs).
+   */
+  private assembleNode(np: NodeServicePorts, node: ProxyNode): IpvsCompileResult {
     this.nodesAssembled++
     const zone = nodeZone(node)
-    const views = ports.map((svc) => this.viewOf(svc, node, zone))
+    const baseViews = np.base.map((svc) => this.viewOf(svc, node, zone))
+    const views = baseViews.slice()
+    for (let k = 0; k < np.positions.length; k++) views[np.positions[k]] = this.viewOf(np.variants[k], node, zone)
     const context = ipvsNodeContext(views, node, this.config)
-    return assembleIpvs(
-      views,
-      views.map((view) => this.fragmentOf(view, context)),
-      this.config,
-      context.nodeIPs,
-    )
+    const fragments = views.map((view) => this.fragmentOf(view, context))
+    for (const p of np.positions) {
+      const local = fragments[p]
+      const remote = this.fragmentOf(baseViews[p], context)
+      if (local !== remote && remote.loopback.length === 0 && sameExceptLoopback(local, remote))
+        fragments[p] = this.mergedOf(local, remote)
+    }
+    return assembleIpvs(views, fragments, this.config, context.nodeIPs)
+  }
+
+  /** The remote fragment with the local one's KUBE-LOOP-BACK entries (once per local fragment). */
+  private mergedOf(local: IpvsPortFragment, remote: IpvsPortFragment): IpvsPortFragment {
+    let merged = this.merged.get(local)
+    if (merged === undefined) {
+      merged = { ...remote, loopback: local.loopback }
+      this.merged.set(local, merged)
+    }
+    return merged
   }
 
   private rulesWithLoopback(base: IpvsCompileResult): {

@@ -11,6 +11,7 @@ import type { EndpointSlice, Service } from "../../../src/k8s/types.ts"
 import { compileIpvs, DEFAULT_IPVS_CONFIG } from "../../../src/proxy/ipvs/compile.ts"
 import { IpvsSharedCompile } from "../../../src/proxy/ipvs/shared.ts"
 import { KUBE_LOOP_BACK } from "../../../src/proxy/ipvs/names.ts"
+import { EMPTY_IPVS_NODE_STATE, planIpvsSync } from "../../../src/proxy/ipvs/reconcile.ts"
 import { SharedServicePorts } from "../../../src/proxy/shared-service-ports.ts"
 import type { ProxyNode } from "../../../src/proxy/service-port.ts"
 
@@ -146,5 +147,21 @@ describe("IPVS compile shared between nodes", () => {
   it("equals the per-node compile with zone hints and with the mh scheduler", () => {
     expect(check([[CLUSTER_ONLY, HINTED()]]).nodesAssembled).toBe(NODES.length)
     check([[withLb(MIXED), slicesFor(withLb(MIXED), 1)]], { ...DEFAULT_IPVS_CONFIG, scheduler: "mh" })
+  })
+
+  it("shares programmed servers between nodes whose results differ (NodePorts per node IP)", () => {
+    const services = withLb(MIXED)
+    const slices = slicesFor(services, 0)
+    const shared = new IpvsSharedCompile(DEFAULT_IPVS_CONFIG, new SharedServicePorts())
+    const [a, b] = [NODES[0], NODES[3]].map(
+      (node) =>
+        planIpvsSync(EMPTY_IPVS_NODE_STATE, shared.compile(services, slices, node), { initialSync: true }).state,
+    )
+    // The ClusterIP virtual server of c0 (endpoints on n1 and n2): one object on both nodes.
+    expect(a.virtualServers.get("172.30.0.10:80/TCP")).toBeDefined()
+    expect(a.virtualServers.get("172.30.0.10:80/TCP")).toBe(b.virtualServers.get("172.30.0.10:80/TCP"))
+    // NodePort virtual servers are per node IP.
+    expect(a.virtualServers.has("192.168.0.2:30080/TCP")).toBe(true)
+    expect(b.virtualServers.has("192.168.0.2:30080/TCP")).toBe(false)
   })
 })
