@@ -60,7 +60,7 @@ import {
 } from "../proxy/ipvs/reconcile.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
 import { IpvsSharedCompile } from "../proxy/ipvs/shared.ts"
-import type { SharedProxyState } from "./proxy-backends.ts"
+import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import {
   DEFAULT_IPVS_SYNC_COST,
   IptablesSyncCostModel,
@@ -109,14 +109,22 @@ export interface IpvsBackendContext {
   readonly spec: KubeProxySpec
   /** Seed of the run: sync durations drawn from a profile use "node/<name>/kube-proxy/sync-cost". */
   readonly seed?: number
-  /** What the cluster's nodes share (absent: this node compiles on its own; same output). */
-  readonly shared?: SharedProxyState
+  /**
+   * What the cluster's nodes share (proxy-backends.ts SharedProxyState; absent: this node compiles
+   * on its own, same output).
+   */
+  readonly shared?: IpvsSharedState
+}
+
+/** The part of the cluster's shared proxy state IPVS mode uses (one object per cluster). */
+export interface IpvsSharedState {
+  readonly servicePorts: SharedServicePorts
 }
 
 /** The shared IPVS compiles of a cluster, one per distinct proxier configuration. */
-const sharedCompiles = new WeakMap<SharedProxyState, Map<string, IpvsSharedCompile>>()
+const sharedCompiles = new WeakMap<IpvsSharedState, Map<string, IpvsSharedCompile>>()
 
-function sharedCompileOf(shared: SharedProxyState | undefined, config: IpvsConfig): IpvsSharedCompile | null {
+function sharedCompileOf(shared: IpvsSharedState | undefined, config: IpvsConfig): IpvsSharedCompile | null {
   if (shared === undefined) return null
   let byConfig = sharedCompiles.get(shared)
   if (byConfig === undefined) {
