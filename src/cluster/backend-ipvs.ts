@@ -453,9 +453,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
         case "deleteRealServer": {
           const svcId = this.serviceIds.get(op.key)
           if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
-          const colon = op.dest.lastIndexOf(":")
-          const addr = parseIpv4(op.dest.slice(0, colon)) as number
-          const port = Number(op.dest.slice(colon + 1))
+          const { addr, port } = destOf(op)
           if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
           else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
           else ipvs.deleteDest(svcId, addr, port)
@@ -583,6 +581,19 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     }
     return { peakConnections: ipvs.peakConnections, connectionsCreated: ipvs.connsCreated, virtualServers }
   }
+}
+
+/** A real-server operation's address and port, parsed once per operation (nodes share plans). */
+const destMemo = new WeakMap<IpvsOperation, { readonly addr: number; readonly port: number }>()
+
+function destOf(op: IpvsOperation & { readonly dest: string }): { readonly addr: number; readonly port: number } {
+  let dest = destMemo.get(op)
+  if (dest === undefined) {
+    const colon = op.dest.lastIndexOf(":")
+    dest = { addr: parseIpv4(op.dest.slice(0, colon)) as number, port: Number(op.dest.slice(colon + 1)) }
+    destMemo.set(op, dest)
+  }
+  return dest
 }
 
 /** `ipset create ... -exist` of every set (the same text for every node and sync with the same sets). */

@@ -497,12 +497,41 @@ export function planIpsetSyncFrom(
   for (const set of desired) {
     const name = set.info.name
     operations.push({ op: "list", set: name })
-    const appliedEntries = before.get(name) ?? []
+    const appliedEntries = before.get(name) ?? NO_ENTRIES
     if (appliedEntries === set.entries) continue
-    const applied = new Set(appliedEntries)
-    const active = new Set(set.entries)
-    for (const entry of [...applied].sort()) if (!active.has(entry)) operations.push({ op: "del", set: name, entry })
-    for (const entry of set.entries) if (!applied.has(entry)) operations.push({ op: "add", set: name, entry })
+    for (const op of entryOperations(name, appliedEntries, set.entries)) operations.push(op)
   }
   return operations
+}
+
+const NO_ENTRIES: readonly string[] = []
+
+/**
+ * The del/add operations taking a set from `applied` to `wanted` (planIpsetSync's order), once per
+ * pair of entry arrays: nodes moving between the same shared contents share the list.
+ */
+const entryOperationsMemo = new WeakMap<
+  readonly string[],
+  WeakMap<readonly string[], { readonly name: string; readonly ops: readonly IpsetOperation[] }>
+>()
+
+function entryOperations(
+  name: string,
+  appliedEntries: readonly string[],
+  wanted: readonly string[],
+): readonly IpsetOperation[] {
+  let byWanted = entryOperationsMemo.get(appliedEntries)
+  const memo = byWanted?.get(wanted)
+  if (memo !== undefined && memo.name === name) return memo.ops
+  const ops: IpsetOperation[] = []
+  const applied = new Set(appliedEntries)
+  const active = new Set(wanted)
+  for (const entry of [...applied].sort()) if (!active.has(entry)) ops.push({ op: "del", set: name, entry })
+  for (const entry of wanted) if (!applied.has(entry)) ops.push({ op: "add", set: name, entry })
+  if (byWanted === undefined) {
+    byWanted = new WeakMap()
+    entryOperationsMemo.set(appliedEntries, byWanted)
+  }
+  byWanted.set(wanted, { name, ops })
+  return ops
 }
