@@ -49,15 +49,18 @@ import { ipvsadmFromNodeState, printIpsetSave, printIpvsadm, ZERO_STATS } from "
 import type { IpvsCounterSource, IpvsStats as PrintedStats } from "../proxy/ipvs/print.ts"
 import {
   EMPTY_IPVS_NODE_STATE,
-  planIpsetSync,
+  planIpsetSyncFrom,
   planIpvsSync,
   sweepGracefulDeletes,
+  type IpvsConnectionCounts,
   withConnectionCounts,
   type IpvsNodeState,
   type IpvsOperation,
   type IpvsSyncPlan,
 } from "../proxy/ipvs/reconcile.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
+import { IpvsSharedCompile } from "../proxy/ipvs/shared.ts"
+import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import {
   DEFAULT_IPVS_SYNC_COST,
   IptablesSyncCostModel,
@@ -106,6 +109,35 @@ export interface IpvsBackendContext {
   readonly spec: KubeProxySpec
   /** Seed of the run: sync durations drawn from a profile use "node/<name>/kube-proxy/sync-cost". */
   readonly seed?: number
+  /**
+   * What the cluster's nodes share (proxy-backends.ts SharedProxyState; absent: this node compiles
+   * on its own, same output).
+   */
+  readonly shared?: IpvsSharedState
+}
+
+/** The part of the cluster's shared proxy state IPVS mode uses (one object per cluster). */
+export interface IpvsSharedState {
+  readonly servicePorts: SharedServicePorts
+}
+
+/** The shared IPVS compiles of a cluster, one per distinct proxier configuration. */
+const sharedCompiles = new WeakMap<IpvsSharedState, Map<string, IpvsSharedCompile>>()
+
+function sharedCompileOf(shared: IpvsSharedState | undefined, config: IpvsConfig): IpvsSharedCompile | null {
+  if (shared === undefined) return null
+  let byConfig = sharedCompiles.get(shared)
+  if (byConfig === undefined) {
+    byConfig = new Map()
+    sharedCompiles.set(shared, byConfig)
+  }
+  const key = JSON.stringify(config)
+  let compile = byConfig.get(key)
+  if (compile === undefined) {
+    compile = new IpvsSharedCompile(config, shared.servicePorts)
+    byConfig.set(key, compile)
+  }
+  return compile
 }
 
 /** What a sync carries from its start to its end. */
@@ -151,13 +183,22 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   /** Netlink operations executed on the kernel (syncs, failed syncs' partial writes and sweeps). */
   operationsApplied = 0
   private state: IpvsNodeState = EMPTY_IPVS_NODE_STATE
-  private ipsetState: ReadonlyMap<string, ReadonlySet<string>> = new Map()
+  /** The set contents the last sync applied (shared with other nodes where equal). */
+  private ipsetState: IpvsCompileResult["ipsets"] = []
+  /** The kernel's connection counts of a programmed real server (GetRealServers). */
+  private readonly counts: IpvsConnectionCounts = (key, dest) => {
+    const id = this.destId(key, dest)
+    if (id < 0) return undefined
+    return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
+  }
   /** VirtualServer.String() -> kernel service id. */
   private readonly serviceIds = new Map<string, number>()
   private initialSync = true
   private jumpsInstalled = false
   private pending: IpvsCompileResult | null = null
   private readonly settings: IpvsProxySpec
+  /** The cluster's shared compile (null: compile on this node alone). */
+  readonly sharedCompile: IpvsSharedCompile | null
   private readonly ipvsCost: IpvsSyncCostModel
   private readonly iptablesCost: IptablesSyncCostModel
   private readonly node: ProxyNode
@@ -177,6 +218,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.scheduler = c.scheduler
     this.settings = c.spec.ipvs ?? DEFAULT_IPVS_PROXY_SPEC
     this.config = ipvsConfigFrom(c.spec)
+    this.sharedCompile = sharedCompileOf(c.shared, this.config)
     this.ipvsCost = new IpvsSyncCostModel(this.settings.syncCost)
     this.iptablesCost = new IptablesSyncCostModel(
       c.spec.syncCost.iptables,
@@ -218,19 +260,16 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     services: readonly Service[],
     slices: readonly EndpointSlice[],
   ): CompiledSync<IpvsSyncPayload> {
-    const result = compileIpvs(services, slices, this.node, this.config)
+    const result =
+      this.sharedCompile?.compile(services, slices, this.node) ?? compileIpvs(services, slices, this.node, this.config)
     this.pending = result
-    const plan = planIpvsSync(this.liveState(nowNs), result, {
-      initialSync: this.initialSync,
-      excludeCIDRs: this.config.excludeCIDRs,
-    })
-    const ipsetPlan = planIpsetSync(this.ipsetState, result.ipsets)
-    const changes = serviceChanges(plan.operations)
+    const plan = this.plan(nowNs, result)
+    const changes = [...serviceChangesOf(plan.operations)]
     let ipsetEntryOps = 0
-    for (const op of ipsetPlan.operations) if (op.op === "add" || op.op === "del") ipsetEntryOps++
+    for (const op of planIpsetSyncFrom(this.ipsetState, result.ipsets))
+      if (op.op === "add" || op.op === "del") ipsetEntryOps++
     if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
-    let servers = 0
-    for (const vs of this.state.virtualServers.values()) servers += 1 + vs.realServers.length
+    const servers = serversOf(this.state)
     const ipvsWork = ipvsSyncWork(servers, changes)
     const stack = this.stack
     const iptablesWork = iptablesSyncWork(result.restoreInput, {
@@ -261,11 +300,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   apply(nowNs: number, sync: CompiledSync<IpvsSyncPayload>): void {
     const result = sync.payload.result
     this.pending = null
-    const plan = planIpvsSync(this.liveState(nowNs), result, {
-      initialSync: this.initialSync,
-      excludeCIDRs: this.config.excludeCIDRs,
-    })
-    this.execute(plan)
+    this.execute(this.plan(nowNs, result))
     this.syncIpsets(result)
     this.stack.restore(result.restoreInput, { noflush: true, counters: true })
     if (!this.jumpsInstalled) {
@@ -295,10 +330,11 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     if (result === null) return
     const nowNs = this.scheduler.nowNs
     const kept = new Set([...this.state.dummyAddresses, ...result.dummyAddresses])
+    this.ipvs.advance(nowNs)
     const plan = planIpvsSync(
-      this.liveState(nowNs),
-      { ...result, dummyAddresses: [...kept] },
-      { initialSync: this.initialSync, excludeCIDRs: ["0.0.0.0/0"] },
+      this.state,
+      { virtualServers: result.virtualServers, dummyAddresses: [...kept] },
+      { initialSync: this.initialSync, excludeCIDRs: ["0.0.0.0/0"], counts: this.counts },
     )
     this.execute(plan)
     this.syncIpsets(result)
@@ -309,13 +345,45 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   /** GracefulTerminationManager's periodic tryDeleteRs. */
   handleEvent(_kind: number, _a: number, _b: number, nowNs: number): void {
     this.sweepArmed = false
-    this.execute(sweepGracefulDeletes(this.liveState(nowNs)))
+    this.ipvs.advance(nowNs)
+    this.execute(sweepGracefulDeletes(this.state, this.counts))
     this.armSweep(nowNs)
+  }
+
+  /** The programmed virtual and real servers (objects shared with other nodes where equal). */
+  get programmedState(): IpvsNodeState {
+    return this.state
+  }
+
+  /** The ipset contents the last sync applied (objects shared with other nodes where equal). */
+  get appliedIpsets(): IpvsCompileResult["ipsets"] {
+    return this.ipsetState
   }
 
   /** Real servers waiting for their connections to drain (VirtualServer/RealServer strings). */
   get gracefulDeletes(): readonly string[] {
     return [...this.state.gracefulDeletes].sort()
+  }
+
+  /**
+   * syncProxyRules' diff of the desired servers against the kernel's (with the kernel's connection
+   * counts where a graceful deletion reads them): nodes in the same state syncing the same servers
+   * share the plan and the next state (reconcile.ts IpvsPlanMemo).
+   */
+  private plan(nowNs: number, result: IpvsCompileResult): IpvsSyncPlan {
+    this.ipvs.advance(nowNs)
+    const shared = this.sharedCompile
+    if (shared === null)
+      return planIpvsSync(this.state, result, {
+        initialSync: this.initialSync,
+        excludeCIDRs: this.config.excludeCIDRs,
+        counts: this.counts,
+      })
+    return shared.plans.plan(this.state, result, {
+      initialSync: this.initialSync,
+      excludeCIDRs: shared.config.excludeCIDRs,
+      counts: this.counts,
+    })
   }
 
   /** The programmed state with the kernel's current connection counts. */
@@ -385,9 +453,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
         case "deleteRealServer": {
           const svcId = this.serviceIds.get(op.key)
           if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
-          const colon = op.dest.lastIndexOf(":")
-          const addr = parseIpv4(op.dest.slice(0, colon)) as number
-          const port = Number(op.dest.slice(colon + 1))
+          const { addr, port } = destOf(op)
           if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
           else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
           else ipvs.deleteDest(svcId, addr, port)
@@ -411,12 +477,11 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
 
   /** ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries. */
   private syncIpsets(result: IpvsCompileResult): void {
-    const plan = planIpsetSync(this.ipsetState, result.ipsets)
-    const lines = [printIpsetSave(result.ipsets.map((set) => ({ info: set.info, entries: [] })))]
-    for (const op of plan.operations)
+    const lines = [ensureSetsText(result.ipsets)]
+    for (const op of planIpsetSyncFrom(this.ipsetState, result.ipsets))
       if (op.op === "add" || op.op === "del") lines.push(`${op.op} ${op.set} ${op.entry as string}\n`)
     this.stack.ipsetRestore(lines.join(""), { exist: true })
-    this.ipsetState = plan.sets
+    this.ipsetState = result.ipsets
   }
 
   private counters(): IpvsCounterSource {
@@ -516,6 +581,56 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     }
     return { peakConnections: ipvs.peakConnections, connectionsCreated: ipvs.connsCreated, virtualServers }
   }
+}
+
+/** A real-server operation's address and port, parsed once per operation (nodes share plans). */
+const destMemo = new WeakMap<IpvsOperation, { readonly addr: number; readonly port: number }>()
+
+function destOf(op: IpvsOperation & { readonly dest: string }): { readonly addr: number; readonly port: number } {
+  let dest = destMemo.get(op)
+  if (dest === undefined) {
+    const colon = op.dest.lastIndexOf(":")
+    dest = { addr: parseIpv4(op.dest.slice(0, colon)) as number, port: Number(op.dest.slice(colon + 1)) }
+    destMemo.set(op, dest)
+  }
+  return dest
+}
+
+/** `ipset create ... -exist` of every set (the same text for every node and sync with the same sets). */
+let ensureSetsMemo: { readonly infos: readonly unknown[]; readonly text: string } | null = null
+
+function ensureSetsText(ipsets: IpvsCompileResult["ipsets"]): string {
+  const memo = ensureSetsMemo
+  if (memo !== null && memo.infos.length === ipsets.length && ipsets.every((set, i) => set.info === memo.infos[i]))
+    return memo.text
+  const text = printIpsetSave(ipsets.map((set) => ({ info: set.info, entries: [] })))
+  ensureSetsMemo = { infos: ipsets.map((set) => set.info), text }
+  return text
+}
+
+/** Virtual + real servers a state holds (what a sync lists back), once per state object. */
+const serversMemo = new WeakMap<IpvsNodeState, number>()
+
+function serversOf(state: IpvsNodeState): number {
+  let servers = serversMemo.get(state)
+  if (servers === undefined) {
+    servers = 0
+    for (const vs of state.virtualServers.values()) servers += 1 + vs.realServers.length
+    serversMemo.set(state, servers)
+  }
+  return servers
+}
+
+/** serviceChanges once per operation list (nodes sharing a plan share it). */
+const changesMemo = new WeakMap<readonly IpvsOperation[], readonly IpvsServiceChange[]>()
+
+function serviceChangesOf(operations: readonly IpvsOperation[]): readonly IpvsServiceChange[] {
+  let changes = changesMemo.get(operations)
+  if (changes === undefined) {
+    changes = serviceChanges(operations)
+    changesMemo.set(operations, changes)
+  }
+  return changes
 }
 
 /** The netlink operations of a plan grouped per virtual server (address operations per address). */

@@ -14,6 +14,8 @@ import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
+import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
+import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 
 interface Shape {
   readonly nodes: number
@@ -68,7 +70,7 @@ function tableShape(world: World): Pick<Shape, "distinctChains" | "distinctRules
 }
 
 /** The small generated cluster every shape here is measured on, at `nodes` nodes. */
-function smallClusterSpec(nodes: number, mode?: "nftables") {
+function smallClusterSpec(nodes: number, mode?: "nftables" | "ipvs") {
   return specFromText(
     clusterScaleYaml({
       nodes,
@@ -321,5 +323,104 @@ describe("cluster scale: nftables mode shares the kube-proxy table between nodes
     // The proxiers' own view of the table: one spec object per distinct rule.
     expect(large.distinctSpecs).toBeLessThanOrEqual(small.distinctSpecs + 2 * (large.nodes - small.nodes))
     expect(large.distinctSpecs).toBeLessThan(1.5 * large.specsPerNode)
+  })
+})
+
+interface IpvsShape {
+  readonly nodes: number
+  /** Virtual servers (and real servers) each node's programmed state holds. */
+  readonly virtualServersPerNode: number
+  readonly realServersPerNode: number
+  /** Distinct virtual / real server objects over every node's programmed state. */
+  readonly distinctVirtualServers: number
+  readonly distinctRealServers: number
+  /** Distinct set contents over every node's applied ipsets (KUBE-LOOP-BACK apart: its local endpoints). */
+  readonly distinctSetContents: number
+  readonly setsPerNode: number
+  /** Shared compile: fragments compiled, plans computed. */
+  readonly fragmentsCompiled: number
+  readonly plansMade: number
+  /** Virtual servers in the nodes' kernel IPVS (one per node: kernel state is per node). */
+  readonly kernelServicesPerNode: number
+  readonly syncs: number
+  readonly completed: number
+}
+
+/** The same scenario in IPVS mode: the proxier's definitions over all nodes, by object identity. */
+function ipvsShape(nodes: number): IpvsShape {
+  const spec = smallClusterSpec(nodes, "ipvs")
+  const world = new World(spec, spec.seed)
+  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  const vss = new Set<object>()
+  const rss = new Set<object>()
+  const sets = new Set<object>()
+  let vsSeen = 0
+  let rsSeen = 0
+  let setsSeen = 0
+  let kernelServices = 0
+  let syncs = 0
+  let fragmentsCompiled = 0
+  let plansMade = 0
+  for (const n of world.nodes.values()) {
+    const backend = n.proxy.backend
+    if (!(backend instanceof IpvsBackend) || backend.sharedCompile === null)
+      throw new Error("expected shared IPVS mode")
+    syncs += n.proxy.syncs.length
+    for (const vs of backend.programmedState.virtualServers.values()) {
+      vss.add(vs)
+      vsSeen++
+      for (const rs of vs.realServers) rss.add(rs)
+      rsSeen += vs.realServers.length
+    }
+    for (const set of backend.appliedIpsets) {
+      if (set.info.name === KUBE_LOOP_BACK) continue
+      sets.add(set.entries)
+      setsSeen++
+    }
+    kernelServices += backend.ipvs.services.length
+    fragmentsCompiled = backend.sharedCompile.fragmentsCompiled
+    plansMade = backend.sharedCompile.plans.plansMade
+  }
+  let completed = 0
+  for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
+  return {
+    nodes,
+    virtualServersPerNode: vsSeen / nodes,
+    realServersPerNode: rsSeen / nodes,
+    distinctVirtualServers: vss.size,
+    distinctRealServers: rss.size,
+    distinctSetContents: sets.size,
+    setsPerNode: setsSeen / nodes,
+    fragmentsCompiled,
+    plansMade,
+    kernelServicesPerNode: kernelServices / nodes,
+    syncs,
+    completed,
+  }
+}
+
+describe("cluster scale: IPVS mode shares the proxier's servers and sets between nodes", () => {
+  it("holds each virtual server, real server and set once, not once per node", () => {
+    const small = ipvsShape(2)
+    const large = ipvsShape(6)
+    expect(small.syncs).toBeGreaterThanOrEqual(2)
+    expect(large.syncs).toBeGreaterThanOrEqual(6)
+    expect(small.completed).toBeGreaterThan(0)
+    expect(large.completed).toBe(small.completed)
+    // Every node programs every Service (12 virtual servers, one real server each at least)...
+    expect(small.virtualServersPerNode).toBeGreaterThanOrEqual(12)
+    expect(large.virtualServersPerNode).toBe(small.virtualServersPerNode)
+    expect(large.realServersPerNode).toBe(small.realServersPerNode)
+    expect(large.kernelServicesPerNode).toBe(small.kernelServicesPerNode)
+    // ...but three times the nodes hold the same definition objects (one copy per node would be
+    // 6 x virtualServersPerNode), and compile and plan about as much.
+    expect(large.distinctVirtualServers).toBe(small.distinctVirtualServers)
+    expect(large.distinctVirtualServers).toBeLessThan(1.5 * large.virtualServersPerNode)
+    expect(large.distinctRealServers).toBe(small.distinctRealServers)
+    expect(large.distinctRealServers).toBeLessThan(1.5 * large.realServersPerNode)
+    expect(large.distinctSetContents).toBe(small.distinctSetContents)
+    expect(large.distinctSetContents).toBeLessThanOrEqual(large.setsPerNode)
+    expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
+    expect(large.plansMade).toBeLessThanOrEqual(small.plansMade * 1.5)
   })
 })

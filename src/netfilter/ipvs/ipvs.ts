@@ -342,8 +342,9 @@ export class Ipvs {
   private svcMemoId = -1
   private readonly link: IpvsConntrackLink | undefined
 
-  // connection columns
-  private cap = 1024
+  // connection columns (grown by doubling: a node whose IPVS carries no traffic keeps 64 slots,
+  // which matters at thousands of nodes; ids and lookups do not depend on the capacity)
+  private cap = 64
   private cProto: Uint8Array = new Uint8Array(this.cap)
   private cFlags: Int32Array = new Int32Array(this.cap)
   private cState: Uint8Array = new Uint8Array(this.cap)
@@ -489,8 +490,9 @@ export class Ipvs {
     const svc = this.liveService(svcId)
     assert(weight >= 0, "weight must be >= 0")
     assert(this.findDest(svc, addr, port) < 0, "IPVS dest exists (EEXIST)")
-    const tkey = `${svcId}/${addr >>> 0}/${port}`
-    let id = this.trash.get(tkey)
+    // (The trash key is built only when the trash holds something: most adds find it empty.)
+    const tkey = this.trash.size === 0 ? "" : `${svcId}/${addr >>> 0}/${port}`
+    let id = tkey === "" ? undefined : this.trash.get(tkey)
     if (id !== undefined) this.trash.delete(tkey)
     else id = this.dests.allocate(svcId, addr, port)
     // __ip_vs_update_dest(add=1): last_weight = weight, weight, AVAILABLE, list_add_rcu, add_dest

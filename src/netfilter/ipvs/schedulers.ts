@@ -86,6 +86,9 @@ function fls(x: number): number {
   return x === 0 ? 0 : 32 - Math.clz32(x)
 }
 
+/** The table of schedulers that have none (never written: sh/dh/mh have a table of their own). */
+const NO_TABLE = new Int32Array(0)
+
 export class SchedState {
   readonly kind: Scheduler
   /** rr: `svc->sched_data` (dest id of the last pick, -1 = list head). */
@@ -113,7 +116,9 @@ export class SchedState {
           : kind === Scheduler.MH
             ? this.mhSize
             : 0
-    this.table = new Int32Array(size).fill(-1)
+    // Schedulers without a table (rr, wrr, lc, ...) share one empty array: a service costs no
+    // buffer of its own on every node that programs it.
+    this.table = size === 0 ? NO_TABLE : new Int32Array(size).fill(-1)
     this.mhTabBits = mhTabIndex >> 1
   }
   /** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2. */

@@ -325,7 +325,34 @@ export function compileIpvsViews(
   node: ProxyNode,
   config: IpvsConfig,
 ): IpvsCompileResult {
-  const scheduler = effectiveScheduler(config)
+  const context = ipvsNodeContext(views, node, config)
+  return assembleIpvs(
+    views,
+    views.map((view) => compileIpvsPort(view, context, config)),
+    config,
+    context.nodeIPs,
+  )
+}
+
+/**
+ * What a node's sync reads of the node itself: its addresses (external IPs and load-balancer VIPs
+ * that are local addresses are not bound to kube-ipvs0; NodePort virtual servers are made for the
+ * node IPs) and its primary IP (loadBalancerSourceRanges). `key` names it: equal keys give equal
+ * fragments for the same service port.
+ */
+export interface IpvsNodeContext {
+  readonly key: string
+  readonly nodeIP: number | undefined
+  readonly nodeAddressSet: ReadonlySet<string>
+  readonly nodeIPs: readonly string[]
+}
+
+/** The node context of one sync (`hasNodePort`: node IPs are looked up only when a port needs them). */
+export function ipvsNodeContext(
+  views: readonly { readonly nodePort: number }[],
+  node: ProxyNode,
+  config: IpvsConfig,
+): IpvsNodeContext {
   const nodeIP = parseIpv4(node.ips[0] ?? "")
   // nodeAddressSet: every local address except kube-ipvs0's (loopback dropped by isValidForSet).
   const nodeAddressSet = new Set<string>()
@@ -335,21 +362,52 @@ export function compileIpvsViews(
   }
   const hasNodePort = views.some((view) => view.nodePort !== 0)
   const nodeIPs = hasNodePort ? ipvsNodePortIPs(config.nodePortAddresses, node) : []
+  return { key: `${node.ips.join(",")}|${hasNodePort ? 1 : 0}`, nodeIP, nodeAddressSet, nodeIPs }
+}
 
-  const sets = new Map<string, Set<string>>()
-  for (const info of IPSET_INFO) sets.set(info.name, new Set())
+/**
+ * Whether a service port's fragment reads the node context (external IPs and load-balancer VIPs
+ * are bound unless local, NodePorts are per node IP, source ranges test the node IP); a port
+ * without them compiles to the same fragment on every node.
+ */
+export function ipvsPortReadsNode(view: ServicePortView): boolean {
+  return view.externalIPs.length > 0 || view.loadBalancerVIPs.length > 0 || view.nodePort !== 0
+}
+
+/**
+ * What one service port contributes to a sync (the body of syncProxyRules' loop over service
+ * ports), immutable: the virtual servers it programs in order, the ipset entries it adds in order,
+ * the addresses it binds to kube-ipvs0, the load-balancer VIPs the node may not reach, and whether
+ * it counts in the no-local-endpoints metrics. Shared between nodes with equal views of the port.
+ */
+export interface IpvsPortFragment {
+  readonly virtualServers: readonly IpvsVirtualServer[]
+  /** [set name, entry] in the order the loop adds them (KUBE-LOOP-BACK entries excluded). */
+  readonly entries: readonly (readonly [string, string])[]
+  /** KUBE-LOOP-BACK entries (one per local endpoint): the part that differs between nodes. */
+  readonly loopback: readonly string[]
+  readonly bindAddresses: readonly string[]
+  readonly lbNoNodeAccess: readonly { readonly ip: string; readonly protocol: string; readonly port: number }[]
+  readonly noLocalInternal: boolean
+  readonly noLocalExternal: boolean
+}
+
+/** One service port's fragment on a node (see IpvsPortFragment). Pure. */
+export function compileIpvsPort(view: ServicePortView, context: IpvsNodeContext, config: IpvsConfig): IpvsPortFragment {
+  const scheduler = effectiveScheduler(config)
+  const { nodeIP, nodeAddressSet, nodeIPs } = context
+  const virtualServers: IpvsVirtualServer[] = []
+  const entries: (readonly [string, string])[] = []
+  const loopback: string[] = []
+  const bindAddresses: string[] = []
+  const lbNoNodeAccess: { ip: string; protocol: string; port: number }[] = []
+  let noLocalInternal = false
+  let noLocalExternal = false
   const add = (set: string, entry: string): void => {
-    sets.get(set)?.add(entry)
+    entries.push([set, entry])
   }
 
-  const virtualServers = new Map<string, IpvsVirtualServer>()
-  const activeBindAddrs = new Set<string>()
-  const lbNoNodeAccess: { ip: string; protocol: string; port: number }[] = []
-  const noLocalInternal = new Set<string>()
-  const noLocalExternal = new Set<string>()
-
   const program = (
-    view: ServicePortView,
     kind: VirtualServerKind,
     address: string,
     port: number,
@@ -365,13 +423,12 @@ export function compileIpvsViews(
     if (scheduler === "mh") flags |= FLAG_SOURCE_HASH
     const protocol = protocolUpper(view.protocol)
     const key = `${address}:${port}/${protocol}`
-    if (bind) activeBindAddrs.add(address)
+    if (bind) bindAddresses.push(address)
     if (onlyNodeLocal && view.localEndpoints.length === 0 && view.hasAnyEndpoints) {
-      if (view.internalPolicyLocal) noLocalInternal.add(view.namespacedName)
-      if (view.externalPolicyLocal) noLocalExternal.add(view.namespacedName)
+      if (view.internalPolicyLocal) noLocalInternal = true
+      if (view.externalPolicyLocal) noLocalExternal = true
     }
-    // A second service port with the same address:port/protocol updates the same virtual server.
-    virtualServers.set(key, {
+    virtualServers.push({
       key,
       address,
       port,
@@ -387,63 +444,94 @@ export function compileIpvsViews(
     })
   }
 
-  for (const view of views) {
-    const protocol = view.protocol
-    // Hairpin: every local endpoint, whatever its conditions.
-    for (const endpoint of view.endpoints) {
-      if (!endpoint.isLocal || endpoint.port === 0) continue
-      add(KUBE_LOOP_BACK, `${endpoint.ip},${protocol}:${endpoint.port},${endpoint.ip}`)
-    }
-    add(KUBE_CLUSTER_IP, `${view.clusterIP},${protocol}:${view.port}`)
-    program(view, "ClusterIP", view.clusterIP, view.port, true, view.internalPolicyLocal)
+  const protocol = view.protocol
+  // Hairpin: every local endpoint, whatever its conditions.
+  for (const endpoint of view.endpoints) {
+    if (!endpoint.isLocal || endpoint.port === 0) continue
+    loopback.push(`${endpoint.ip},${protocol}:${endpoint.port},${endpoint.ip}`)
+  }
+  add(KUBE_CLUSTER_IP, `${view.clusterIP},${protocol}:${view.port}`)
+  program("ClusterIP", view.clusterIP, view.port, true, view.internalPolicyLocal)
 
-    for (const externalIP of view.externalIPs) {
-      add(
-        view.externalPolicyLocal ? KUBE_EXTERNAL_IP_LOCAL : KUBE_EXTERNAL_IP,
-        `${externalIP},${protocol}:${view.port}`,
-      )
-      program(view, "ExternalIP", externalIP, view.port, !nodeAddressSet.has(externalIP), view.externalPolicyLocal)
-    }
+  for (const externalIP of view.externalIPs) {
+    add(view.externalPolicyLocal ? KUBE_EXTERNAL_IP_LOCAL : KUBE_EXTERNAL_IP, `${externalIP},${protocol}:${view.port}`)
+    program("ExternalIP", externalIP, view.port, !nodeAddressSet.has(externalIP), view.externalPolicyLocal)
+  }
 
-    for (const ingress of view.loadBalancerVIPs) {
-      const entry = `${ingress},${protocol}:${view.port}`
-      add(KUBE_LOAD_BALANCER_SET, entry)
-      if (view.externalPolicyLocal) add(KUBE_LOAD_BALANCER_LOCAL, entry)
-      if (view.loadBalancerSourceRanges.length > 0) {
-        add(KUBE_LOAD_BALANCER_FW, entry)
-        let allowFromNode = false
-        for (const range of view.loadBalancerSourceRanges) {
-          add(KUBE_LOAD_BALANCER_SOURCE_CIDR, `${entry},${range}`)
-          const prefix = parseCidr(range, false)
-          if (prefix !== undefined && nodeIP !== undefined && cidrContains(prefix, nodeIP)) allowFromNode = true
-        }
-        // The LB's own backends reach the VIP locally (route to it); allow that, else block the node.
-        if (allowFromNode) add(KUBE_LOAD_BALANCER_SOURCE_IP, `${entry},${ingress}`)
-        else lbNoNodeAccess.push({ ip: ingress, protocol, port: view.port })
+  for (const ingress of view.loadBalancerVIPs) {
+    const entry = `${ingress},${protocol}:${view.port}`
+    add(KUBE_LOAD_BALANCER_SET, entry)
+    if (view.externalPolicyLocal) add(KUBE_LOAD_BALANCER_LOCAL, entry)
+    if (view.loadBalancerSourceRanges.length > 0) {
+      add(KUBE_LOAD_BALANCER_FW, entry)
+      let allowFromNode = false
+      for (const range of view.loadBalancerSourceRanges) {
+        add(KUBE_LOAD_BALANCER_SOURCE_CIDR, `${entry},${range}`)
+        const prefix = parseCidr(range, false)
+        if (prefix !== undefined && nodeIP !== undefined && cidrContains(prefix, nodeIP)) allowFromNode = true
       }
-      program(view, "LoadBalancer", ingress, view.port, !nodeAddressSet.has(ingress), view.externalPolicyLocal)
+      // The LB's own backends reach the VIP locally (route to it); allow that, else block the node.
+      if (allowFromNode) add(KUBE_LOAD_BALANCER_SOURCE_IP, `${entry},${ingress}`)
+      else lbNoNodeAccess.push({ ip: ingress, protocol, port: view.port })
     }
+    program("LoadBalancer", ingress, view.port, !nodeAddressSet.has(ingress), view.externalPolicyLocal)
+  }
 
-    if (view.nodePort !== 0) {
-      // Upstream `continue`s here, skipping the health check port below as well.
-      if (nodeIPs.length === 0) continue
-      const entries = protocol === "sctp" ? nodeIPs.map((ip) => `${ip},sctp:${view.nodePort}`) : [`${view.nodePort}`]
-      const set =
-        protocol === "tcp" ? KUBE_NODE_PORT_TCP : protocol === "udp" ? KUBE_NODE_PORT_UDP : KUBE_NODE_PORT_SCTP_HASH
-      for (const entry of entries) add(set, entry)
-      if (view.externalPolicyLocal) {
-        const localSet =
-          protocol === "tcp"
-            ? KUBE_NODE_PORT_LOCAL_TCP
-            : protocol === "udp"
-              ? KUBE_NODE_PORT_LOCAL_UDP
-              : KUBE_NODE_PORT_LOCAL_SCTP_HASH
-        for (const entry of entries) add(localSet, entry)
-      }
-      for (const ip of nodeIPs) program(view, "NodePort", ip, view.nodePort, false, view.externalPolicyLocal)
+  // Upstream `continue`s when there is no node IP, skipping the health check port below as well.
+  if (view.nodePort !== 0 && nodeIPs.length === 0)
+    return { virtualServers, entries, loopback, bindAddresses, lbNoNodeAccess, noLocalInternal, noLocalExternal }
+  if (view.nodePort !== 0) {
+    const nodePortEntries =
+      protocol === "sctp" ? nodeIPs.map((ip) => `${ip},sctp:${view.nodePort}`) : [`${view.nodePort}`]
+    const set =
+      protocol === "tcp" ? KUBE_NODE_PORT_TCP : protocol === "udp" ? KUBE_NODE_PORT_UDP : KUBE_NODE_PORT_SCTP_HASH
+    for (const entry of nodePortEntries) add(set, entry)
+    if (view.externalPolicyLocal) {
+      const localSet =
+        protocol === "tcp"
+          ? KUBE_NODE_PORT_LOCAL_TCP
+          : protocol === "udp"
+            ? KUBE_NODE_PORT_LOCAL_UDP
+            : KUBE_NODE_PORT_LOCAL_SCTP_HASH
+      for (const entry of nodePortEntries) add(localSet, entry)
     }
+    for (const ip of nodeIPs) program("NodePort", ip, view.nodePort, false, view.externalPolicyLocal)
+  }
 
-    if (view.healthCheckNodePort !== 0) add(KUBE_HEALTH_CHECK_NODE_PORT, `${view.healthCheckNodePort}`)
+  if (view.healthCheckNodePort !== 0) add(KUBE_HEALTH_CHECK_NODE_PORT, `${view.healthCheckNodePort}`)
+  return { virtualServers, entries, loopback, bindAddresses, lbNoNodeAccess, noLocalInternal, noLocalExternal }
+}
+
+/**
+ * The rest of syncProxyRules from the per-port fragments (in service-port order): the virtual
+ * servers (a second service port with the same address:port/protocol updates the same virtual
+ * server, in the first one's place), the sets, the kube-ipvs0 addresses and the iptables rules.
+ */
+export function assembleIpvs(
+  views: readonly ServicePortView[],
+  fragments: readonly IpvsPortFragment[],
+  config: IpvsConfig,
+  nodePortIPs?: readonly string[],
+): IpvsCompileResult {
+  const sets = new Map<string, Set<string>>()
+  for (const info of IPSET_INFO) sets.set(info.name, new Set())
+  const add = (set: string, entry: string): void => {
+    sets.get(set)?.add(entry)
+  }
+  const virtualServers = new Map<string, IpvsVirtualServer>()
+  const activeBindAddrs = new Set<string>()
+  const lbNoNodeAccess: { ip: string; protocol: string; port: number }[] = []
+  const noLocalInternal = new Set<string>()
+  const noLocalExternal = new Set<string>()
+  for (let i = 0; i < fragments.length; i++) {
+    const fragment = fragments[i]
+    for (const entry of fragment.loopback) add(KUBE_LOOP_BACK, entry)
+    for (const [set, entry] of fragment.entries) add(set, entry)
+    for (const vs of fragment.virtualServers) virtualServers.set(vs.key, vs)
+    for (const address of fragment.bindAddresses) activeBindAddrs.add(address)
+    for (const entry of fragment.lbNoNodeAccess) lbNoNodeAccess.push(entry)
+    if (fragment.noLocalInternal) noLocalInternal.add(views[i].namespacedName)
+    if (fragment.noLocalExternal) noLocalExternal.add(views[i].namespacedName)
   }
 
   const dummyAddresses = sortAddresses(activeBindAddrs)
@@ -460,7 +548,7 @@ export function compileIpvsViews(
 
   return {
     dummyAddresses,
-    nodePortIPs: nodeIPs,
+    nodePortIPs: nodePortIPs ?? [],
     virtualServers: [...virtualServers.values()],
     ipsets,
     restoreInput,
@@ -470,6 +558,16 @@ export function compileIpvsViews(
     noLocalEndpointsInternal: [...noLocalInternal].sort(),
     noLocalEndpointsExternal: [...noLocalExternal].sort(),
   }
+}
+
+/** writeIptablesRules and its restore payload for a sync whose non-empty sets are `nonEmpty`. */
+export function ipvsIptablesRules(
+  config: IpvsConfig,
+  nonEmpty: (set: string) => boolean,
+  lbNoNodeAccess: readonly { ip: string; protocol: string; port: number }[],
+): { rules: IpvsIptablesRule[]; restoreInput: string } {
+  const rules = writeIptablesRules(config, nonEmpty, lbNoNodeAccess)
+  return { rules, restoreInput: restorePayload(rules) }
 }
 
 function sortAddresses(addresses: Iterable<string>): string[] {
