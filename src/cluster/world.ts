@@ -126,6 +126,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
   private readonly proxiesAwake: number[] = []
   /** Whether each index of `proxies` is in `proxiesAwake`. */
   private readonly proxyAwake: boolean[] = []
+  /**
+   * Service and EndpointSlice writes announced to the kube-proxies, kube-proxies visited for them,
+   * and told (onChange): visits grow with the calls made, not with writes x nodes (scale-shape test).
+   */
+  readonly proxyNotices = { writes: 0, visited: 0, told: 0 }
   /** The Service and EndpointSlice writes every node's kube-proxy is told of (kube-proxy.ts ChangeLog). */
   private readonly proxyChanges = new ChangeLog()
   /** Parsed iptables rules the nodes' netfilter stacks share (rule-cache.ts). */
@@ -524,11 +529,17 @@ export class World implements ApiListener, EventHandler, AppsListener {
     // the kube-proxies it tells, not a visit of every node (30,000 writes x 5,000 nodes).
     const awake = this.proxiesAwake
     if (awake.length > 1) awake.sort(compareNumbers)
+    const notices = this.proxyNotices
+    notices.writes++
+    notices.visited += awake.length
     let kept = 0
     for (let k = 0; k < awake.length; k++) {
       const index = awake[k]
       const proxy = this.proxies[index]
-      if (!proxy.changeIsNoop) proxy.onChange(nowNs)
+      if (!proxy.changeIsNoop) {
+        notices.told++
+        proxy.onChange(nowNs)
+      }
       if (proxy.changeIsNoop) this.proxyAwake[index] = false
       else awake[kept++] = index
     }
