@@ -817,7 +817,13 @@ export class World implements ApiListener, EventHandler, AppsListener {
     this.scheduleFinishCheck()
   }
 
-  private sources(spec: WorkloadSpec): { name: string; ns: NetNs }[] {
+  /** A deployment source's last answer and the store state it was read in (see `sources`). */
+  private readonly sourcesKept = new Map<
+    WorkloadSpec,
+    { readonly resourceVersion: number; readonly sources: readonly { name: string; ns: NetNs }[] }
+  >()
+
+  private sources(spec: WorkloadSpec): readonly { name: string; ns: NetNs }[] {
     const from = spec.from
     switch (from.kind) {
       case "pod": {
@@ -825,6 +831,12 @@ export class World implements ApiListener, EventHandler, AppsListener {
         return runtime === undefined ? [] : [{ name: from.name, ns: runtime.ns }]
       }
       case "deployment": {
+        // Which pods run changes only with a store write (the kubelet writes the pod's status as it
+        // starts or stops its containers, the runtime follows the pod's writes): a waiting workload
+        // checks every 10 ms, and the answer is kept until the store's resourceVersion moves.
+        const store = this.controlPlane.store
+        const kept = this.sourcesKept.get(spec)
+        if (kept !== undefined && kept.resourceVersion === store.resourceVersion) return kept.sources
         const deployment = this.controlPlane.store.get("Deployment", from.namespace, from.name)
         if (deployment === undefined) return []
         const out: { name: string; ns: NetNs }[] = []
@@ -844,6 +856,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
           if (runtime !== undefined && this.controlPlane.isContainerRunning(from.namespace, pod.metadata.name))
             out.push({ name: pod.metadata.name, ns: runtime.ns })
         }
+        this.sourcesKept.set(spec, { resourceVersion: store.resourceVersion, sources: out })
         return out
       }
       case "node": {
