@@ -192,13 +192,23 @@ export class ApiStore {
    */
   servicesSelecting(namespace: string, labels: Readonly<Record<string, string>> | undefined): Service[] {
     if (labels === undefined) return []
-    const keys = new Set<string>()
-    for (const key of Object.keys(labels)) {
-      const set = this.servicesBySelector.get(pairKey(namespace, key, labels[key]))
-      if (set !== undefined) for (const k of set) keys.add(k)
+    const labelKeys = Object.keys(labels)
+    // One label (the usual pod's `app`): its set as is, no union; sorted only when it has several.
+    let keys: Iterable<string>
+    if (labelKeys.length === 1) {
+      const set = this.servicesBySelector.get(pairKey(namespace, labelKeys[0], labels[labelKeys[0]]))
+      if (set === undefined) return []
+      keys = set.size > 1 ? [...set].sort(compareKeys) : set
+    } else {
+      const union = new Set<string>()
+      for (const key of labelKeys) {
+        const set = this.servicesBySelector.get(pairKey(namespace, key, labels[key]))
+        if (set !== undefined) for (const k of set) union.add(k)
+      }
+      keys = [...union].sort(compareKeys)
     }
     const out: Service[] = []
-    for (const key of [...keys].sort(compareKeys)) {
+    for (const key of keys) {
       const service = this.objects.Service.get(key)
       if (service !== undefined && matchesServiceSelector(service.spec.selector, labels)) out.push(service)
     }

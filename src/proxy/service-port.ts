@@ -127,14 +127,27 @@ export function shouldSkipService(service: Service): boolean {
  * written before API validation tightened can still carry such addresses (TestBadIPs).
  */
 export function parseIpv4Sloppy(text: string): Ipv4 | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)
-  if (m === null) return undefined
-  return parseIpv4(
-    m
-      .slice(1)
-      .map((part) => String(Number(part)))
-      .join("."),
-  )
+  // /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/ with each octet read as decimal (at most
+  // 255), scanned by hand: every endpoint address of every slice goes through here.
+  let value = 0
+  let octet = 0
+  let digits = 0
+  let dots = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return undefined
+      octet = octet * 10 + (c - 48)
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      if (octet > 255) return undefined
+      value = value * 256 + octet
+      octet = 0
+      digits = 0
+      dots++
+    } else return undefined
+  }
+  if (dots !== 3 || digits === 0 || octet > 255) return undefined
+  return (value * 256 + octet) >>> 0
 }
 
 /** netutils.ParseCIDRSloppy: as parseIpv4Sloppy, prefix length with leading zeros allowed too. */
@@ -252,6 +265,76 @@ export function buildEndpointsMap(
     )
   }
   return out
+}
+
+/**
+ * `buildEndpointsMap(slices, null)` and, for every node an endpoint names, what
+ * `buildEndpointsMap(slices, node)` holds instead, in one pass: the two differ only in the
+ * endpoints the node hosts (isLocal true; with duplicate "IP:port" endpoints, the node's last one
+ * replaces the first). `local` maps node name -> map key -> "IP:port" -> that endpoint. So the
+ * views of every node hosting an endpoint cost the endpoints once, not once per hosting node.
+ */
+export function buildEndpointVariants(slices: readonly EndpointSlice[]): {
+  readonly remote: Map<string, EndpointInfo[]>
+  readonly local: Map<string, Map<string, Map<string, EndpointInfo>>>
+} {
+  const sets = new Map<string, Map<string, EndpointInfo>>()
+  const local = new Map<string, Map<string, Map<string, EndpointInfo>>>()
+  const ordered = slices.length > 1 ? [...slices].sort((a, b) => compareStrings(sliceKey(a), sliceKey(b))) : slices
+  for (const slice of ordered) {
+    if (slice.addressType !== "IPv4" || !watchedByKubeProxy(slice.metadata.labels)) continue
+    const serviceName = slice.metadata.labels?.[LABEL_SERVICE_NAME]
+    if (serviceName === undefined || serviceName === "") continue
+    const namespacedName = `${slice.metadata.namespace ?? "default"}/${serviceName}`
+    for (const slicePort of slice.ports ?? []) {
+      if (slicePort.port === undefined) continue
+      const mapKey = `${namespacedName}|${slicePort.name ?? ""}|${lowerProtocol(slicePort.protocol)}`
+      let set = sets.get(mapKey)
+      if (set === undefined) {
+        set = new Map()
+        sets.set(mapKey, set)
+      }
+      for (const endpoint of slice.endpoints) {
+        const address = endpoint.addresses[0]
+        if (address === undefined) continue
+        const parsed = parseIpv4Sloppy(address)
+        if (parsed === undefined) continue
+        const ip = formatIpv4(parsed)
+        const info: EndpointInfo = {
+          ip,
+          port: slicePort.port,
+          endpoint: `${ip}:${slicePort.port}`,
+          isLocal: false,
+          ready: endpoint.conditions?.ready ?? true,
+          serving: endpoint.conditions?.serving ?? true,
+          terminating: endpoint.conditions?.terminating ?? false,
+          zoneHints: (endpoint.hints?.forZones ?? []).map((z) => z.name),
+          nodeHints: (endpoint.hints?.forNodes ?? []).map((n) => n.name),
+        }
+        if (!set.has(info.endpoint)) set.set(info.endpoint, info)
+        const nodeName = endpoint.nodeName
+        if (nodeName === undefined) continue
+        let byKey = local.get(nodeName)
+        if (byKey === undefined) {
+          byKey = new Map()
+          local.set(nodeName, byKey)
+        }
+        let mine = byKey.get(mapKey)
+        if (mine === undefined) {
+          mine = new Map()
+          byKey.set(mapKey, mine)
+        }
+        mine.set(info.endpoint, { ...info, isLocal: true })
+      }
+    }
+  }
+  const remote = new Map<string, EndpointInfo[]>()
+  for (const [key, set] of sets)
+    remote.set(
+      key,
+      [...set.values()].sort((a, b) => compareStrings(a.endpoint, b.endpoint)),
+    )
+  return { remote, local }
 }
 
 function sliceKey(slice: EndpointSlice): string {

@@ -21,13 +21,13 @@
 import type { EndpointSlice, Service } from "../k8s/types.ts"
 import { LABEL_SERVICE_NAME } from "../k8s/types.ts"
 import {
-  buildEndpointsMap,
+  buildEndpointVariants,
   compareServicePorts,
   programmedByKubeProxy,
   servicePortsOf,
   watchedByKubeProxy,
 } from "./service-port.ts"
-import type { EndpointInfo, ServicePortInfo } from "./service-port.ts"
+import type { ServicePortInfo } from "./service-port.ts"
 
 interface ServiceEntry {
   /** "namespace/name". */
@@ -223,23 +223,23 @@ export class SharedServicePorts {
     previous: ServiceEntry | undefined,
   ): ServiceEntry {
     this.serviceBuilds++
-    const remote = this.reuse(servicePortsOf(service, buildEndpointsMap(slices, null)), previous?.remote)
+    const variants = buildEndpointVariants(slices)
+    const remote = this.reuse(servicePortsOf(service, variants.remote), previous?.remote)
     const nodes = new Set<string>()
     for (const slice of slices)
       for (const endpoint of slice.endpoints) if (endpoint.nodeName !== undefined) nodes.add(endpoint.nodeName)
     const local = new Map<string, readonly ServicePortInfo[]>()
     for (const nodeName of [...nodes].sort()) {
-      const ports = servicePortsOf(service, buildEndpointsMap(slices, nodeName))
-      // A node's variant holds the remote variant's endpoint objects where they are equal (all but
-      // the node's own, usually): the variants of a Service then cost its local endpoints each,
+      // What servicePortsOf(service, buildEndpointsMap(slices, nodeName)) returns: the remote
+      // ports with the node's own endpoints in place. A node's variant holds the remote variant's
+      // endpoint objects elsewhere: the variants of a Service then cost its local endpoints each,
       // not a copy of its whole endpoint list per hosting node.
-      for (let i = 0; i < ports.length; i++) {
-        const mine = ports[i].endpoints as EndpointInfo[]
-        const theirs = remote[i].endpoints
-        if (mine.length !== theirs.length) continue
-        for (let j = 0; j < mine.length; j++)
-          if (!mine[j].isLocal && sameJsonData(mine[j], theirs[j])) mine[j] = theirs[j]
-      }
+      const mine = variants.local.get(nodeName)
+      const ports = remote.map((port): ServicePortInfo => {
+        const own = mine?.get(`${port.namespacedName}|${port.portName}|${port.protocol}`)
+        if (own === undefined) return { ...port }
+        return { ...port, endpoints: port.endpoints.map((endpoint) => own.get(endpoint.endpoint) ?? endpoint) }
+      })
       const before = previous === undefined ? undefined : (previous.local.get(nodeName) ?? previous.remote)
       local.set(nodeName, this.reuse(ports, before))
     }

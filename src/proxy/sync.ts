@@ -77,6 +77,11 @@ export class SyncRunner implements EventHandler {
   private busyDirect = false
   /** A run request arrived while busy (the run channel's slot is full). */
   private runAfterBusy = false
+  /**
+   * Told when a requested run's event is handled (`runRequested` turns false: the next
+   * `requestSync` acts again). Lets a caller skip runners whose request is still pending.
+   */
+  onRunRequestTaken: (() => void) | null = null
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -147,6 +152,7 @@ export class SyncRunner implements EventHandler {
   handleEvent(_kind: number, a: number, b: number, nowNs: number): void {
     if (a === EVENT_RUN) {
       this.runPending = false
+      this.onRunRequestTaken?.()
       if (this.busy) this.runAfterBusy = true
       else this.tryRun(nowNs)
     } else if (a === EVENT_TIMER && b === this.timerGeneration) {

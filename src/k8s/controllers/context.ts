@@ -160,6 +160,8 @@ export class KeyIds {
   }
 }
 
+const HEX_DIGITS = "0123456789abcdef"
+
 export function splitKey(key: string): [string, string] {
   const slash = key.indexOf("/")
   return [key.slice(0, slash), key.slice(slash + 1)]
@@ -218,11 +220,13 @@ export class ControllerContext {
   /** A UUID-looking uid from the "k8s/uids" stream (the API server uses random v4 UUIDs). */
   newUid(): string {
     const rng = this.rng("k8s/uids")
-    const hex = (n: number, digits: number): string =>
-      n
-        .toString(16)
-        .padStart(8, "0")
-        .slice(8 - digits)
+    // The last `digits` hex digits of n (n.toString(16).padStart(8, "0").slice(8 - digits)), by
+    // table: every pod and EndpointSlice gets a uid.
+    const hex = (n: number, digits: number): string => {
+      let out = ""
+      for (let shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += HEX_DIGITS[(n >>> shift) & 15]
+      return out
+    }
     const a = rng.uint32()
     const b = rng.uint32()
     const c = rng.uint32()

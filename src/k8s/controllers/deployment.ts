@@ -30,6 +30,7 @@ import {
   type Deployment,
   type IntOrPercent,
   type OwnerReference,
+  type PodTemplateSpec,
   type ReplicaSet,
 } from "../types.ts"
 import { KeyIds, splitKey, type ControllerContext } from "./context.ts"
@@ -81,6 +82,12 @@ export class DeploymentController implements EventHandler {
   private readonly kindDeploymentSync: number
   private readonly deploymentIds = new KeyIds()
   private readonly pendingDeployment = new Set<number>()
+  /**
+   * computeHash of each template object, kept: API objects are immutable values (store.ts), and a
+   * Deployment is synced at every status change of its ReplicaSet (hundreds of thousands of syncs
+   * at 150,000 pods), each hashing the template's canonical JSON otherwise.
+   */
+  private readonly templateHashes = new WeakMap<PodTemplateSpec, string>()
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -103,11 +110,20 @@ export class DeploymentController implements EventHandler {
     this.ctx.scheduler.scheduleIn(this.ctx.timing.controllerSyncNs, this.kindDeploymentSync, id, 0)
   }
 
+  private templateHash(template: PodTemplateSpec): string {
+    let hash = this.templateHashes.get(template)
+    if (hash === undefined) {
+      hash = computeHash(template)
+      this.templateHashes.set(template, hash)
+    }
+    return hash
+  }
+
   private syncDeployment(key: string): void {
     const [namespace, name] = splitKey(key)
     const deployment = this.ctx.store.get("Deployment", namespace, name)
     if (deployment === undefined) return
-    const rsName = `${name}-${computeHash(deployment.spec.template)}`
+    const rsName = `${name}-${this.templateHash(deployment.spec.template)}`
     const owned = this.replicaSets.ownedReplicaSets(deployment)
     const newRS = owned.find((rs) => rs.metadata.name === rsName)
     const oldRSs = owned.filter((rs) => rs !== newRS).sort(byCreation)
@@ -332,7 +348,7 @@ export class DeploymentController implements EventHandler {
   private createNewReplicaSet(deployment: Deployment, oldRSs: readonly ReplicaSet[]): ReplicaSet {
     const namespace = deployment.metadata.namespace ?? "default"
     const name = deployment.metadata.name
-    const hash = computeHash(deployment.spec.template)
+    const hash = this.templateHash(deployment.spec.template)
     const rsName = `${name}-${hash}`
     const templateLabels = { ...deployment.spec.template.metadata?.labels, [LABEL_POD_TEMPLATE_HASH]: hash }
     const template = {
