@@ -18,6 +18,15 @@ const FULL = 1
 const DELETED = 2
 
 /**
+ * memoState: no memo; the memo key is present with value memoValue; it is absent; it is present
+ * but its value was not read (a `has`).
+ */
+const MEMO_NONE = 0
+const MEMO_PRESENT = 1
+const MEMO_ABSENT = 2
+const MEMO_PRESENT_KEY = 3
+
+/**
  * The slot a key's probe starts at. The product's high half is folded down before masking: the low
  * bits of a product depend only on the low bits of its factors, so keys that differ only above the
  * mask (the /24 networks a route table is keyed by, whose low byte is always 0) would otherwise all
@@ -35,6 +44,15 @@ export class IntMap<V> {
   private mask: number
   private used = 0
   private tombstones = 0
+  /**
+   * The last key `get`/`has` looked up and what it found, so that a repeated lookup reads neither
+   * the slots nor the values: a pod's namespace sees the same destination address, socket port and
+   * route network packet after packet, and those tables' memory is mostly out of cache by the time
+   * the next packet comes. Every change to the map forgets it (`forget`).
+   */
+  private memoKey = 0
+  private memoState = MEMO_NONE
+  private memoValue: V | undefined = undefined
 
   constructor(capacity = 8) {
     let size = 8
@@ -62,15 +80,33 @@ export class IntMap<V> {
   }
 
   get(key: number): V | undefined {
-    const i = this.slotOf(key)
-    return i < 0 ? undefined : this.values[i]
+    const k = key | 0
+    if (k === this.memoKey && (this.memoState === MEMO_PRESENT || this.memoState === MEMO_ABSENT)) return this.memoValue
+    const i = this.slotOf(k)
+    const value = i < 0 ? undefined : this.values[i]
+    this.memoKey = k
+    this.memoState = i < 0 ? MEMO_ABSENT : MEMO_PRESENT
+    this.memoValue = value
+    return value
   }
 
   has(key: number): boolean {
-    return this.slotOf(key) >= 0
+    const k = key | 0
+    if (k === this.memoKey && this.memoState !== MEMO_NONE) return this.memoState !== MEMO_ABSENT
+    const i = this.slotOf(k)
+    this.memoKey = k
+    this.memoState = i < 0 ? MEMO_ABSENT : MEMO_PRESENT_KEY
+    this.memoValue = undefined
+    return i >= 0
+  }
+
+  private forget(): void {
+    this.memoState = MEMO_NONE
+    this.memoValue = undefined
   }
 
   set(key: number, value: V): this {
+    this.forget()
     const existing = this.slotOf(key)
     if (existing >= 0) {
       this.values[existing] = value
@@ -90,6 +126,7 @@ export class IntMap<V> {
   }
 
   delete(key: number): boolean {
+    this.forget()
     const i = this.slotOf(key)
     if (i < 0) return false
     this.values[i] = undefined
