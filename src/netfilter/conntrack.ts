@@ -817,8 +817,9 @@ export class Conntrack {
       node >= 0 &&
       (node & 1) === 0 &&
       proto === Protocol.UDP &&
-      nowNs < this.visibleNs[node >> 1] &&
+      // racePpm first: without races configured, visibleNs (a cache line of its own) is not read.
       this.racePpm > 0 &&
+      nowNs < this.visibleNs[node >> 1] &&
       (this.raceRng as Rng).intBelow(1_000_000) < this.racePpm
     ) {
       // The entry's first packet is still between conntrack in and confirm on another CPU: in the
