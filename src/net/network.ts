@@ -577,7 +577,8 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
-    this.transmit(iface, nextHop, handle, this.processed(ns, readyNs, costNs))
+    this.transmitReadyNs = this.processed(ns, readyNs, costNs)
+    this.transmit(iface, nextHop, handle)
   }
 
   /**
@@ -680,7 +681,8 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
     }
     this.counters.forwarded++
-    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, this.processed(ns, nowNs, costNs))
+    this.transmitReadyNs = this.processed(ns, nowNs, costNs)
+    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle)
   }
 
   /**
@@ -740,7 +742,15 @@ export class Network implements EventHandler, NetIo {
 
   // ---------------------------------------------------------------- transmit
 
-  private transmit(iface: NetInterface, nextHop: Ipv4, handle: number, readyNs: number): void {
+  /**
+   * The time `transmit`'s packet is ready to leave (the argument of transmit, as a field): a time
+   * above 2^31 ns passed to a call that is not inlined is boxed into a new heap number, once per
+   * packet; a store into this double field is not (Scheduler.stagedTimeNs, the same for events).
+   */
+  private transmitReadyNs = 0
+
+  private transmit(iface: NetInterface, nextHop: Ipv4, handle: number): void {
+    const readyNs = this.transmitReadyNs
     const p = this.packets[handle]
     let tx = iface
     let to: NetInterface

@@ -947,16 +947,17 @@ export class Conntrack {
     if (proto === PROTOCOL_UDP) {
       // nf_ct_refresh_acct leaves IPS_FIXED_TIMEOUT entries alone; IPS_NAT_CLASH is never ASSURED.
       if ((this.status[id] & CT_STATUS_FIXED_TIMEOUT) !== 0) return true
-      if ((this.status[id] & CT_STATUS_SEEN_REPLY) !== 0) {
-        if (nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
-          this.setExpires(id, nowNs + this.timeouts.udpStreamNs)
-          this.status[id] |= CT_STATUS_ASSURED
-        } else {
-          this.setExpires(id, nowNs + this.timeouts.udpNs)
-        }
-      } else {
-        this.setExpires(id, nowNs + this.timeouts.udpNs)
+      let timeoutNs = this.timeouts.udpNs
+      if ((this.status[id] & CT_STATUS_SEEN_REPLY) !== 0 && nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
+        timeoutNs = this.timeouts.udpStreamNs
+        this.status[id] |= CT_STATUS_ASSURED
       }
+      // setExpires, written out: an expiry time is above 2^31 ns, and passing it to a call that is
+      // not inlined boxes it into a new heap number, once per packet.
+      const expiresNs = nowNs + timeoutNs
+      this.expiresNs[id] = expiresNs
+      const block = (id / REAP_BLOCK) | 0
+      if (expiresNs < this.blockMinNs[block]) this.blockMinNs[block] = expiresNs
       return true
     }
     this.setExpires(id, nowNs + this.timeoutFor(id))

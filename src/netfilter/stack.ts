@@ -403,7 +403,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
           v = this.natHook(args[i], packet, state)
           break
         case RUN_KIND_CONNTRACK_IN:
-          v = this.conntrackIn(packet, state)
+          v = this.conntrackIn(packet, state, nowNs)
           break
         case RUN_KIND_CONFIRM:
           v = this.confirm(packet, state)
@@ -484,13 +484,17 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // -------------------------------------------------------------------------------------------
   // Built-in hook functions (the ops registered in the constructor)
 
-  /** ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c) at PREROUTING and OUTPUT. */
-  conntrackIn(packet: Packet, state: NfHookState): Verdict {
+  /**
+   * ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c) at PREROUTING and OUTPUT.
+   * `nowNs` is state.nowNs; runHook passes its own argument on: a time above 2^31 ns read from the
+   * state's field would be boxed into a new heap number for the call, once per packet.
+   */
+  conntrackIn(packet: Packet, state: NfHookState, nowNs: number = state.nowNs): Verdict {
     if (this.loopback) return VERDICT_ACCEPT
     const costs = this.costs
     state.extraNs += costs === null ? this.conntrackLookupCostNs : costs.conntrackLookup.sample(costs.rng)
     const before = this.conntrack.created
-    const drop = this.conntrack.packetIn(packet, state.nowNs)
+    const drop = this.conntrack.packetIn(packet, nowNs)
     if (drop >= 0) {
       this.lastDropReason = drop
       this.tracer?.conntrack(ConntrackEvent.TABLE_FULL, -1, packet)
