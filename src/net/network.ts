@@ -52,6 +52,35 @@ import type { TcpBind, TcpConnection, TcpConnectionListener, TcpListenSocket, Tc
 import { UdpSocket, udpBindConflicts, udpLookup } from "./udp.ts"
 import type { UdpListener } from "./udp.ts"
 
+// Hot-path copies of imported constants (used by the per-packet methods below): an imported
+// binding is read through the module's import cell, then the object's property, on every use
+// (tsx runs these files as ES modules); a module-local const is one load of the same value.
+const DROP_REASON_INTERFACE_DOWN = DropReason.INTERFACE_DOWN
+const DROP_REASON_LINK_LOSS = DropReason.LINK_LOSS
+const DROP_REASON_MTU_EXCEEDED = DropReason.MTU_EXCEEDED
+const DROP_REASON_NETFILTER_REJECT = DropReason.NETFILTER_REJECT
+const DROP_REASON_NO_NEIGHBOUR = DropReason.NO_NEIGHBOUR
+const DROP_REASON_NO_ROUTE = DropReason.NO_ROUTE
+const DROP_REASON_NO_SOCKET = DropReason.NO_SOCKET
+const DROP_REASON_QUEUE_FULL = DropReason.QUEUE_FULL
+const DROP_REASON_TTL_EXPIRED = DropReason.TTL_EXPIRED
+const HOOK_FORWARD = Hook.FORWARD
+const HOOK_INPUT = Hook.INPUT
+const HOOK_OUTPUT = Hook.OUTPUT
+const HOOK_POSTROUTING = Hook.POSTROUTING
+const HOOK_PREROUTING = Hook.PREROUTING
+const INTERFACE_KIND_BRIDGE = InterfaceKind.BRIDGE
+const INTERFACE_KIND_DUMMY = InterfaceKind.DUMMY
+const INTERFACE_KIND_FABRIC = InterfaceKind.FABRIC
+const INTERFACE_KIND_LOOPBACK = InterfaceKind.LOOPBACK
+const INTERFACE_KIND_VETH = InterfaceKind.VETH
+const PROTOCOL_ICMP = Protocol.ICMP
+const PROTOCOL_TCP = Protocol.TCP
+const PROTOCOL_UDP = Protocol.UDP
+const VERDICT_ACCEPT = Verdict.ACCEPT
+const VERDICT_DROP = Verdict.DROP
+const VERDICT_STOLEN = Verdict.STOLEN
+
 /** Observation hooks for statistics and traces. One null check per event when unused. */
 export interface NetObserver {
   /** A namespace's stack created a packet (socket send, ICMP reply/error, RST). */
@@ -458,7 +487,7 @@ export class Network implements EventHandler, NetIo {
   handleEvent(kind: number, a: number, b: number, nowNs: number): void {
     if (kind === this.kindArrive) {
       if (b >= 0) this.receive(this.interfaces[b], a, nowNs)
-      else this.drop(a, DropReason.LINK_LOSS, this.interfaces[-b - 1].ns)
+      else this.drop(a, DROP_REASON_LINK_LOSS, this.interfaces[-b - 1].ns)
     } else if (kind === this.kindDeliver) {
       this.deliver(this.namespaces[b], a, nowNs)
     } else if (kind === this.kindLocalError) {
@@ -477,7 +506,7 @@ export class Network implements EventHandler, NetIo {
         true,
         true,
       )
-      this.drop(a, DropReason.NO_ROUTE, ns)
+      this.drop(a, DROP_REASON_NO_ROUTE, ns)
     }
   }
 
@@ -529,9 +558,9 @@ export class Network implements EventHandler, NetIo {
     const filter = ns.filter
     if (filter !== null) {
       const dstBefore = p.dstAddr
-      const verdict = filter.runHook(Hook.OUTPUT, p, -1, iface.ifIndex, nowNs)
+      const verdict = filter.runHook(HOOK_OUTPUT, p, -1, iface.ifIndex, nowNs)
       costNs += filter.lastCostNs
-      if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, readyNs + costNs)
+      if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, readyNs + costNs)
       if (p.dstAddr !== dstBefore) {
         // ip_route_me_harder: DNAT in OUTPUT changes the routing decision.
         if (ns.isLocalAddress(p.dstAddr)) {
@@ -539,16 +568,17 @@ export class Network implements EventHandler, NetIo {
           iface = ns.loopback
         } else {
           route = ns.routes.lookup(p.dstAddr)
-          if (route === null) return this.drop(handle, DropReason.NO_ROUTE, ns)
+          if (route === null) return this.drop(handle, DROP_REASON_NO_ROUTE, ns)
           iface = ns.interfaces[route.ifIndex] as NetInterface
         }
       }
-      const verdict2 = filter.runHook(Hook.POSTROUTING, p, -1, iface.ifIndex, nowNs)
+      const verdict2 = filter.runHook(HOOK_POSTROUTING, p, -1, iface.ifIndex, nowNs)
       costNs += filter.lastCostNs
-      if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
+      if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
-    this.transmit(iface, nextHop, handle, this.processed(ns, readyNs, costNs))
+    this.transmitReadyNs = this.processed(ns, readyNs, costNs)
+    this.transmit(iface, nextHop, handle)
   }
 
   /**
@@ -572,7 +602,7 @@ export class Network implements EventHandler, NetIo {
     const p = this.packets[handle]
     iface.rxPackets++
     if (this.capture !== null) this.capture.onInterfacePacket(p, iface, false, nowNs)
-    if (iface.kind !== InterfaceKind.LOOPBACK) {
+    if (iface.kind !== INTERFACE_KIND_LOOPBACK) {
       // Entering another namespace or host: skb_scrub_packet() resets conntrack and the mark; over
       // lo the packet keeps its conntrack entry (the filter relies on that).
       p.ctId = -1
@@ -581,7 +611,7 @@ export class Network implements EventHandler, NetIo {
       p.untracked = false
       p.mark = 0
     }
-    if (!iface.up) return this.drop(handle, DropReason.INTERFACE_DOWN, ns)
+    if (!iface.up) return this.drop(handle, DROP_REASON_INTERFACE_DOWN, ns)
     // A bridge port hands the packet to the bridge: netfilter sees it "on" cni0 (br_netfilter).
     const inIf = iface.master !== null ? iface.master : iface
     p.inIfIndex = inIf.ifIndex
@@ -589,15 +619,15 @@ export class Network implements EventHandler, NetIo {
     const filter = ns.filter
     let costNs = 0
     if (filter !== null) {
-      const verdict = filter.runHook(Hook.PREROUTING, p, inIf.ifIndex, -1, nowNs)
+      const verdict = filter.runHook(HOOK_PREROUTING, p, inIf.ifIndex, -1, nowNs)
       costNs += filter.lastCostNs
-      if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
+      if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
     }
     if (ns.isLocalAddress(p.dstAddr)) {
       if (filter !== null) {
-        const verdict = filter.runHook(Hook.INPUT, p, inIf.ifIndex, -1, nowNs)
+        const verdict = filter.runHook(HOOK_INPUT, p, inIf.ifIndex, -1, nowNs)
         costNs += filter.lastCostNs
-        if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
+        if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
       let atNs = this.processed(ns, nowNs, costNs)
       if (this.hostStack !== null) {
@@ -614,11 +644,11 @@ export class Network implements EventHandler, NetIo {
       return
     }
     // ip_forward is off (pods): not for us, dropped without an ICMP error (ip_error, !IN_DEV_FORWARD).
-    if (!ns.ipForward) return this.drop(handle, DropReason.NO_ROUTE, ns)
+    if (!ns.ipForward) return this.drop(handle, DROP_REASON_NO_ROUTE, ns)
     const route = ns.routes.lookup(p.dstAddr)
     if (route === null) {
       this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.NET_UNREACHABLE, nowNs + costNs)
-      return this.drop(handle, DropReason.NO_ROUTE, ns)
+      return this.drop(handle, DROP_REASON_NO_ROUTE, ns)
     }
     const out = ns.interfaces[route.ifIndex] as NetInterface
     // Bridged (L2) traffic between two ports of a bridge is not routed: no TTL decrement, no
@@ -630,28 +660,29 @@ export class Network implements EventHandler, NetIo {
     // differential test measures.
     const bridged =
       out === inIf &&
-      inIf.kind === InterfaceKind.BRIDGE &&
+      inIf.kind === INTERFACE_KIND_BRIDGE &&
       inIf.prefixLength > 0 &&
       (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0)
     if (!bridged) {
       // ip_forward(): TTL checked and decremented before the FORWARD hook.
       if (p.ttl <= 1) {
         this.icmpError(ns, p, IcmpType.TIME_EXCEEDED, 0, nowNs + costNs)
-        return this.drop(handle, DropReason.TTL_EXPIRED, ns)
+        return this.drop(handle, DROP_REASON_TTL_EXPIRED, ns)
       }
       p.ttl--
       costNs += this.params.forwardCostNs
     }
     if (filter !== null) {
-      const verdict = filter.runHook(Hook.FORWARD, p, inIf.ifIndex, out.ifIndex, nowNs)
+      const verdict = filter.runHook(HOOK_FORWARD, p, inIf.ifIndex, out.ifIndex, nowNs)
       costNs += filter.lastCostNs
-      if (verdict !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
-      const verdict2 = filter.runHook(Hook.POSTROUTING, p, -1, out.ifIndex, nowNs)
+      if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
+      const verdict2 = filter.runHook(HOOK_POSTROUTING, p, -1, out.ifIndex, nowNs)
       costNs += filter.lastCostNs
-      if (verdict2 !== Verdict.ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
+      if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
     }
     this.counters.forwarded++
-    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle, this.processed(ns, nowNs, costNs))
+    this.transmitReadyNs = this.processed(ns, nowNs, costNs)
+    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle)
   }
 
   /**
@@ -678,8 +709,8 @@ export class Network implements EventHandler, NetIo {
 
   /** DROP, REJECT or STOLEN verdict at a hook. */
   private refuse(ns: NetNs, filter: PacketFilter, verdict: number, handle: number, readyNs: number): void {
-    if (verdict === Verdict.DROP) return this.drop(handle, filter.lastDropReason, ns)
-    if (verdict === Verdict.STOLEN) {
+    if (verdict === VERDICT_DROP) return this.drop(handle, filter.lastDropReason, ns)
+    if (verdict === VERDICT_STOLEN) {
       // nf_hook_slow, NF_STOLEN: the hook owns the skb now; neither continued nor freed here.
       if (filter.takeStolen === undefined) throw new Error("net: a filter returned STOLEN without takeStolen")
       filter.takeStolen(handle, this.packets[handle], readyNs)
@@ -688,7 +719,7 @@ export class Network implements EventHandler, NetIo {
     const p = this.packets[handle]
     switch (filter.lastRejectWith) {
       case RejectWith.TCP_RESET:
-        if (p.protocol === Protocol.TCP) this.tcpReset(ns, p, readyNs)
+        if (p.protocol === PROTOCOL_TCP) this.tcpReset(ns, p, readyNs)
         else this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, readyNs)
         break
       case RejectWith.ICMP_HOST_UNREACHABLE:
@@ -706,12 +737,20 @@ export class Network implements EventHandler, NetIo {
       default:
         this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, readyNs)
     }
-    this.drop(handle, DropReason.NETFILTER_REJECT, ns)
+    this.drop(handle, DROP_REASON_NETFILTER_REJECT, ns)
   }
 
   // ---------------------------------------------------------------- transmit
 
-  private transmit(iface: NetInterface, nextHop: Ipv4, handle: number, readyNs: number): void {
+  /**
+   * The time `transmit`'s packet is ready to leave (the argument of transmit, as a field): a time
+   * above 2^31 ns passed to a call that is not inlined is boxed into a new heap number, once per
+   * packet; a store into this double field is not (Scheduler.stagedTimeNs, the same for events).
+   */
+  private transmitReadyNs = 0
+
+  private transmit(iface: NetInterface, nextHop: Ipv4, handle: number): void {
+    const readyNs = this.transmitReadyNs
     const p = this.packets[handle]
     let tx = iface
     let to: NetInterface
@@ -720,14 +759,14 @@ export class Network implements EventHandler, NetIo {
     // fabric keeps one FIFO per zone class (same-zone packets do not wait behind cross-zone ones).
     let crossZone = false
     switch (iface.kind) {
-      case InterfaceKind.VETH:
+      case INTERFACE_KIND_VETH:
         to = iface.peer as NetInterface
         latencyNs = iface.latencyDist === null ? iface.latencyNs : iface.latencyDist.sample(iface.latencyRng as Rng)
         break
-      case InterfaceKind.FABRIC: {
+      case INTERFACE_KIND_FABRIC: {
         const fabric = iface.fabric as Fabric
         const neighbour = fabric.neighbours.get(nextHop)
-        if (neighbour === undefined || neighbour === iface) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
+        if (neighbour === undefined || neighbour === iface) return this.drop(handle, DROP_REASON_NO_NEIGHBOUR, iface.ns)
         to = neighbour
         crossZone = fabric.isCrossZone(iface, neighbour)
         const dist = crossZone ? fabric.crossZoneLatency : fabric.sameZoneLatency
@@ -735,12 +774,12 @@ export class Network implements EventHandler, NetIo {
         else latencyNs = dist.sample(iface.latencyRng as Rng)
         break
       }
-      case InterfaceKind.BRIDGE: {
-        if (p.totalBytes > iface.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, iface.ns)
+      case INTERFACE_KIND_BRIDGE: {
+        if (p.totalBytes > iface.mtuBytes) return this.drop(handle, DROP_REASON_MTU_EXCEEDED, iface.ns)
         let port = (iface.bridgePorts as IntMap<NetInterface>).get(nextHop)
         // Not in the FDB: a pod whose network is built on first use (cni.ts) is built now.
         if (port === undefined && this.bridgeMiss !== null) port = this.bridgeMiss(iface, nextHop)
-        if (port === undefined) return this.drop(handle, DropReason.NO_NEIGHBOUR, iface.ns)
+        if (port === undefined) return this.drop(handle, DROP_REASON_NO_NEIGHBOUR, iface.ns)
         tx = port
         to = port.peer as NetInterface
         latencyNs = port.latencyDist === null ? port.latencyNs : port.latencyDist.sample(port.latencyRng as Rng)
@@ -749,8 +788,8 @@ export class Network implements EventHandler, NetIo {
         else latencyNs += iface.latencyNs
         break
       }
-      case InterfaceKind.DUMMY:
-        if (!iface.up) return this.drop(handle, DropReason.INTERFACE_DOWN, iface.ns)
+      case INTERFACE_KIND_DUMMY:
+        if (!iface.up) return this.drop(handle, DROP_REASON_INTERFACE_DOWN, iface.ns)
         // dummy_xmit: counted as sent by the device, then freed (consumed, not a drop).
         iface.txPackets++
         iface.txBytes += p.totalBytes
@@ -760,8 +799,8 @@ export class Network implements EventHandler, NetIo {
         to = iface
         latencyNs = iface.latencyNs
     }
-    if (!tx.up) return this.drop(handle, DropReason.INTERFACE_DOWN, tx.ns)
-    if (p.totalBytes > tx.mtuBytes) return this.drop(handle, DropReason.MTU_EXCEEDED, tx.ns)
+    if (!tx.up) return this.drop(handle, DROP_REASON_INTERFACE_DOWN, tx.ns)
+    if (p.totalBytes > tx.mtuBytes) return this.drop(handle, DROP_REASON_MTU_EXCEEDED, tx.ns)
     const nowNs = this.scheduler.nowNs
     // Transmit queue: forget packets whose serialization finished by now.
     let ring = tx.queueDepartNs
@@ -778,7 +817,7 @@ export class Network implements EventHandler, NetIo {
       tx.queueHead = tx.queueHead + 1 === ring.length ? 0 : tx.queueHead + 1
       tx.queueLength--
     }
-    if (tx.queueLength >= tx.queuePacketsMax) return this.drop(handle, DropReason.QUEUE_FULL, tx.ns)
+    if (tx.queueLength >= tx.queuePacketsMax) return this.drop(handle, DROP_REASON_QUEUE_FULL, tx.ns)
     let departNs = readyNs > tx.busyUntilNs ? readyNs : tx.busyUntilNs
     if (tx.bandwidthBitsPerSecond > 0) {
       departNs += Math.ceil(((p.totalBytes + this.params.ethernetOverheadBytes) * 8 * 1e9) / tx.bandwidthBitsPerSecond)
@@ -815,27 +854,27 @@ export class Network implements EventHandler, NetIo {
   private deliver(ns: NetNs, handle: number, nowNs: number): void {
     const p = this.packets[handle]
     switch (p.protocol) {
-      case Protocol.UDP: {
+      case PROTOCOL_UDP: {
         const socket = udpLookup(ns.udpSockets.get(p.dstPort), p.dstAddr)
         if (socket === null) {
           this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, IcmpCode.PORT_UNREACHABLE, nowNs)
-          return this.drop(handle, DropReason.NO_SOCKET, ns)
+          return this.drop(handle, DROP_REASON_NO_SOCKET, ns)
         }
         if (socket.remotePort !== 0 && (socket.remotePort !== p.srcPort || socket.remoteAddr !== p.srcAddr)) {
           // A connected socket only receives from its peer (udp4_lib_lookup scoring); no ICMP.
-          return this.drop(handle, DropReason.NO_SOCKET, ns)
+          return this.drop(handle, DROP_REASON_NO_SOCKET, ns)
         }
         socket.listener.onUdpMessage(socket, p)
         return this.delivered(handle, ns)
       }
-      case Protocol.TCP:
+      case PROTOCOL_TCP:
         if (this.tcp.receive(ns, p, nowNs)) return this.delivered(handle, ns)
-        return this.drop(handle, DropReason.NO_SOCKET, ns)
-      case Protocol.ICMP:
+        return this.drop(handle, DROP_REASON_NO_SOCKET, ns)
+      case PROTOCOL_ICMP:
         return this.deliverIcmp(ns, handle, p, nowNs)
       default:
         this.icmpError(ns, p, IcmpType.DEST_UNREACHABLE, ICMP_CODE_PROTOCOL_UNREACHABLE, nowNs)
-        return this.drop(handle, DropReason.NO_SOCKET, ns)
+        return this.drop(handle, DROP_REASON_NO_SOCKET, ns)
     }
   }
 

@@ -25,6 +25,27 @@ import { NS_PER_S } from "../sim/time.ts"
 import { assert } from "../sim/assert.ts"
 import { CtState, CtStatus, TCP_STATE_NAMES, TcpState } from "./constants.ts"
 
+// Hot-path copies of imported constants (used by the per-packet methods below): an imported
+// binding is read through the module's import cell, then the object's property, on every use
+// (tsx runs these files as ES modules); a module-local const is one load of the same value.
+const CT_STATE_DNAT = CtState.DNAT
+const CT_STATE_ESTABLISHED = CtState.ESTABLISHED
+const CT_STATE_INVALID = CtState.INVALID
+const CT_STATE_NEW = CtState.NEW
+const CT_STATE_SNAT = CtState.SNAT
+const CT_STATE_UNTRACKED = CtState.UNTRACKED
+const CT_STATUS_ASSURED = CtStatus.ASSURED
+const CT_STATUS_CONFIRMED = CtStatus.CONFIRMED
+const CT_STATUS_DST_NAT = CtStatus.DST_NAT
+const CT_STATUS_FIXED_TIMEOUT = CtStatus.FIXED_TIMEOUT
+const CT_STATUS_SEEN_REPLY = CtStatus.SEEN_REPLY
+const CT_STATUS_SRC_NAT = CtStatus.SRC_NAT
+const PROTOCOL_ICMP = Protocol.ICMP
+const PROTOCOL_TCP = Protocol.TCP
+const PROTOCOL_UDP = Protocol.UDP
+const TCP_STATE_CLOSE = TcpState.CLOSE
+const TCP_STATE_TIME_WAIT = TcpState.TIME_WAIT
+
 /** Linux defaults, Documentation/networking/nf_conntrack-sysctl.rst (kube-proxy.md §6.2). */
 export interface ConntrackTimeouts {
   readonly tcpSynSentNs: number
@@ -679,7 +700,7 @@ export class Conntrack {
   }
 
   isConfirmed(id: number): boolean {
-    return (this.status[id] & CtStatus.CONFIRMED) !== 0
+    return (this.status[id] & CT_STATUS_CONFIRMED) !== 0
   }
 
   private freeStaleUnconfirmed(nowNs: number): void {
@@ -750,7 +771,7 @@ export class Conntrack {
         continue
       }
       for (const end = cursor + n; cursor < end; cursor++) {
-        if ((this.status[cursor] & CtStatus.CONFIRMED) !== 0 && this.expiresNs[cursor] <= nowNs) {
+        if ((this.status[cursor] & CT_STATUS_CONFIRMED) !== 0 && this.expiresNs[cursor] <= nowNs) {
           this.remove(cursor)
           this.expired++
         }
@@ -796,18 +817,18 @@ export class Conntrack {
     packet.ctDirection = 0
     packet.ctState = 0
     if (packet.untracked) {
-      packet.ctState = CtState.UNTRACKED
+      packet.ctState = CT_STATE_UNTRACKED
       return -1
     }
     this.reapStep(nowNs)
     const proto = packet.protocol
-    if (proto === Protocol.ICMP && isIcmpError(packet.icmpType)) return this.relatedIn(packet, nowNs)
+    if (proto === PROTOCOL_ICMP && isIcmpError(packet.icmpType)) return this.relatedIn(packet, nowNs)
     let sport = 0
     let dport = 0
-    if (proto === Protocol.TCP || proto === Protocol.UDP) {
+    if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) {
       sport = packet.srcPort
       dport = packet.dstPort
-    } else if (proto === Protocol.ICMP) {
+    } else if (proto === PROTOCOL_ICMP) {
       sport = packet.srcPort
       dport = packet.icmpType
     }
@@ -816,9 +837,10 @@ export class Conntrack {
     if (
       node >= 0 &&
       (node & 1) === 0 &&
-      proto === Protocol.UDP &&
-      nowNs < this.visibleNs[node >> 1] &&
+      proto === PROTOCOL_UDP &&
+      // racePpm first: without races configured, visibleNs (a cache line of its own) is not read.
       this.racePpm > 0 &&
+      nowNs < this.visibleNs[node >> 1] &&
       (this.raceRng as Rng).intBelow(1_000_000) < this.racePpm
     ) {
       // The entry's first packet is still between conntrack in and confirm on another CPU: in the
@@ -826,7 +848,7 @@ export class Conntrack {
       raceWith = node >> 1
       node = -1
     }
-    if (node >= 0 && proto === Protocol.TCP) {
+    if (node >= 0 && proto === PROTOCOL_TCP) {
       // A SYN reopening a TIME_WAIT/CLOSE connection kills the old entry and starts anew
       // (tcp_packet: "Reopened connection" -> nf_ct_kill, -NF_REPEAT).
       const id = node >> 1
@@ -834,7 +856,7 @@ export class Conntrack {
       if (
         (node & 1) === 0 &&
         tcpEvent(packet.tcpFlags) === TCP_EVENT.SYN &&
-        (st === TcpState.TIME_WAIT || st === TcpState.CLOSE)
+        (st === TCP_STATE_TIME_WAIT || st === TCP_STATE_CLOSE)
       ) {
         this.remove(id)
         node = -1
@@ -849,13 +871,13 @@ export class Conntrack {
     const direction = node & 1
     if (!this.updateState(id, direction, packet, nowNs)) {
       this.invalid++
-      packet.ctState = CtState.INVALID
+      packet.ctState = CT_STATE_INVALID
       return -1
     }
     packet.ctId = id
     packet.ctDirection = direction
     const status = this.status[id]
-    const state = direction === 1 || (status & CtStatus.SEEN_REPLY) !== 0 ? CtState.ESTABLISHED : CtState.NEW
+    const state = direction === 1 || (status & CT_STATUS_SEEN_REPLY) !== 0 ? CT_STATE_ESTABLISHED : CT_STATE_NEW
     packet.ctState = state | this.natStateBits(id)
     return -1
   }
@@ -863,7 +885,8 @@ export class Conntrack {
   natStateBits(id: number): number {
     const status = this.status[id]
     return (
-      ((status & CtStatus.SRC_NAT) !== 0 ? CtState.SNAT : 0) | ((status & CtStatus.DST_NAT) !== 0 ? CtState.DNAT : 0)
+      ((status & CT_STATUS_SRC_NAT) !== 0 ? CT_STATE_SNAT : 0) |
+      ((status & CT_STATUS_DST_NAT) !== 0 ? CT_STATE_DNAT : 0)
     )
   }
 
@@ -907,33 +930,34 @@ export class Conntrack {
   /** Applies the protocol state machine to a packet of an existing entry; false = INVALID packet. */
   private updateState(id: number, direction: number, packet: Packet, nowNs: number): boolean {
     const proto = this.proto[id]
-    const replyBefore = (this.status[id] & CtStatus.SEEN_REPLY) !== 0
-    if (proto === Protocol.TCP) {
+    const replyBefore = (this.status[id] & CT_STATUS_SEEN_REPLY) !== 0
+    if (proto === PROTOCOL_TCP) {
       const old = this.tcpState[id]
       const next = TCP_TABLE[direction][tcpEvent(packet.tcpFlags)][old]
       if (next === sIV) return false
-      if (direction === 1) this.status[id] |= CtStatus.SEEN_REPLY
+      if (direction === 1) this.status[id] |= CT_STATUS_SEEN_REPLY
       if (next === sIG) return true
       this.tcpState[id] = next
       // Assured once established with a reply seen (tcp_packet: SYN_RECV/ESTABLISHED -> ESTABLISHED).
-      if (replyBefore && (old === sSR || old === sES) && next === sES) this.status[id] |= CtStatus.ASSURED
+      if (replyBefore && (old === sSR || old === sES) && next === sES) this.status[id] |= CT_STATUS_ASSURED
       this.setExpires(id, nowNs + this.timeoutFor(id))
       return true
     }
-    if (direction === 1) this.status[id] |= CtStatus.SEEN_REPLY
-    if (proto === Protocol.UDP) {
+    if (direction === 1) this.status[id] |= CT_STATUS_SEEN_REPLY
+    if (proto === PROTOCOL_UDP) {
       // nf_ct_refresh_acct leaves IPS_FIXED_TIMEOUT entries alone; IPS_NAT_CLASH is never ASSURED.
-      if ((this.status[id] & CtStatus.FIXED_TIMEOUT) !== 0) return true
-      if ((this.status[id] & CtStatus.SEEN_REPLY) !== 0) {
-        if (nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
-          this.setExpires(id, nowNs + this.timeouts.udpStreamNs)
-          this.status[id] |= CtStatus.ASSURED
-        } else {
-          this.setExpires(id, nowNs + this.timeouts.udpNs)
-        }
-      } else {
-        this.setExpires(id, nowNs + this.timeouts.udpNs)
+      if ((this.status[id] & CT_STATUS_FIXED_TIMEOUT) !== 0) return true
+      let timeoutNs = this.timeouts.udpNs
+      if ((this.status[id] & CT_STATUS_SEEN_REPLY) !== 0 && nowNs > this.createdNs[id] + UDP_STREAM_AFTER_NS) {
+        timeoutNs = this.timeouts.udpStreamNs
+        this.status[id] |= CT_STATUS_ASSURED
       }
+      // setExpires, written out: an expiry time is above 2^31 ns, and passing it to a call that is
+      // not inlined boxes it into a new heap number, once per packet.
+      const expiresNs = nowNs + timeoutNs
+      this.expiresNs[id] = expiresNs
+      const block = (id / REAP_BLOCK) | 0
+      if (expiresNs < this.blockMinNs[block]) this.blockMinNs[block] = expiresNs
       return true
     }
     this.setExpires(id, nowNs + this.timeoutFor(id))

@@ -20,6 +20,16 @@ import { icmpReplyType } from "./conntrack.ts"
 export const Manip = { SRC: 0, DST: 1 } as const
 export type Manip = (typeof Manip)[keyof typeof Manip]
 
+// Hot-path copies (natTuple, manipPacket run for every packet of a NATed connection): an imported
+// binding is read through the module's import cell, then the object's property, on every use
+// (tsx runs these files as ES modules); a module-local const is one load of the same value.
+const MANIP_SRC = Manip.SRC
+const CT_STATUS_SRC_NAT = CtStatus.SRC_NAT
+const CT_STATUS_DST_NAT = CtStatus.DST_NAT
+const PROTOCOL_TCP = Protocol.TCP
+const PROTOCOL_UDP = Protocol.UDP
+const PROTOCOL_ICMP = Protocol.ICMP
+
 /** NAT range flags (subset of nf_nat.h NF_NAT_RANGE_*). */
 export const NatFlag = { PROTO_SPECIFIED: 2, PROTO_RANDOM: 4, PROTO_RANDOM_FULLY: 16 } as const
 
@@ -193,8 +203,8 @@ export class NfNat {
    * a source manip on replies undoes a DST_NAT, and vice versa).
    */
   private natTuple(id: number, direction: number, manip: number): number {
-    let bit: number = manip === Manip.SRC ? CtStatus.SRC_NAT : CtStatus.DST_NAT
-    if (direction === 1) bit = bit === CtStatus.SRC_NAT ? CtStatus.DST_NAT : CtStatus.SRC_NAT
+    let bit: number = manip === MANIP_SRC ? CT_STATUS_SRC_NAT : CT_STATUS_DST_NAT
+    if (direction === 1) bit = bit === CT_STATUS_SRC_NAT ? CT_STATUS_DST_NAT : CT_STATUS_SRC_NAT
     return (this.ct.status[id] & bit) === 0 ? -1 : id * 2 + (1 - direction)
   }
 
@@ -205,14 +215,14 @@ export class NfNat {
     if (n < 0) return
     // target = invert(tuple[!direction])
     const proto = ct.proto[id]
-    if (manip === Manip.SRC) {
+    if (manip === MANIP_SRC) {
       packet.srcAddr = ct.dst[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.srcPort = ct.dport[n]
-      else if (proto === Protocol.ICMP) packet.srcPort = ct.sport[n]
+      if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) packet.srcPort = ct.dport[n]
+      else if (proto === PROTOCOL_ICMP) packet.srcPort = ct.sport[n]
     } else {
       packet.dstAddr = ct.src[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.dstPort = ct.sport[n]
-      else if (proto === Protocol.ICMP) packet.srcPort = ct.sport[n]
+      if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) packet.dstPort = ct.sport[n]
+      else if (proto === PROTOCOL_ICMP) packet.srcPort = ct.sport[n]
     }
   }
 

@@ -43,6 +43,41 @@ import { lowerBound, pristineTables, restoreTables, saveTables } from "./table.t
 import { RuleCounters } from "./counters.ts"
 import type { RuleParseCache } from "./rule-cache.ts"
 
+// Hot-path copies of imported constants (used by the per-packet methods below): an imported
+// binding is read through the module's import cell, then the object's property, on every use
+// (tsx runs these files as ES modules); a module-local const is one load of the same value.
+const CT_STATE_NEW = CtState.NEW
+const CT_STATE_RELATED = CtState.RELATED
+const CT_STATUS_DST_NAT_DONE = CtStatus.DST_NAT_DONE
+const CT_STATUS_SRC_NAT_DONE = CtStatus.SRC_NAT_DONE
+const CT_STATUS_USED = CtStatus.USED
+const DROP_REASON_CONNTRACK_INSERT_FAILED = DropReason.CONNTRACK_INSERT_FAILED
+const DROP_REASON_NETFILTER_DROP = DropReason.NETFILTER_DROP
+const DROP_REASON_NETFILTER_REJECT = DropReason.NETFILTER_REJECT
+const HOOK_OUTPUT = Hook.OUTPUT
+const HOOK_PREROUTING = Hook.PREROUTING
+const POLICY_DROP = Policy.DROP
+const PROTOCOL_ICMP = Protocol.ICMP
+const TABLE_ID_NAT = TableId.NAT
+const TARGET_KIND_ACCEPT = TargetKind.ACCEPT
+const TARGET_KIND_DNAT = TargetKind.DNAT
+const TARGET_KIND_DROP = TargetKind.DROP
+const TARGET_KIND_GOTO = TargetKind.GOTO
+const TARGET_KIND_JUMP = TargetKind.JUMP
+const TARGET_KIND_LOG = TargetKind.LOG
+const TARGET_KIND_MARK = TargetKind.MARK
+const TARGET_KIND_MASQUERADE = TargetKind.MASQUERADE
+const TARGET_KIND_NONE = TargetKind.NONE
+const TARGET_KIND_NOTRACK = TargetKind.NOTRACK
+const TARGET_KIND_REDIRECT = TargetKind.REDIRECT
+const TARGET_KIND_REJECT = TargetKind.REJECT
+const TARGET_KIND_RETURN = TargetKind.RETURN
+const TARGET_KIND_SNAT = TargetKind.SNAT
+const VERDICT_ACCEPT = Verdict.ACCEPT
+const VERDICT_DROP = Verdict.DROP
+const VERDICT_REJECT = Verdict.REJECT
+const VERDICT_STOLEN = Verdict.STOLEN
+
 export interface NetfilterOptions {
   readonly rng: Rng
   readonly conntrack?: ConntrackOptions
@@ -90,7 +125,11 @@ export interface NetfilterTracer {
 }
 
 /** How runHook calls an op (see buildRunOrder): the built-in ops directly, others by hookFn. */
-const RunKind = { OTHER: 0, TABLE: 1, NAT: 2, CONNTRACK_IN: 3, CONFIRM: 4 } as const
+const RUN_KIND_OTHER = 0
+const RUN_KIND_TABLE = 1
+const RUN_KIND_NAT = 2
+const RUN_KIND_CONNTRACK_IN = 3
+const RUN_KIND_CONFIRM = 4
 
 const MANIP_SRC = Manip.SRC
 const MANIP_DST = Manip.DST
@@ -310,7 +349,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** Frees the unconfirmed conntrack entry of a packet that net/ dropped between hooks. */
   discard(packet: Packet): void {
     const id = packet.ctId
-    if (id >= 0 && !this.conntrack.isConfirmed(id) && (this.conntrack.status[id] & CtStatus.USED) !== 0) {
+    if (id >= 0 && !this.conntrack.isConfirmed(id) && (this.conntrack.status[id] & CT_STATUS_USED) !== 0) {
       this.conntrack.release(id)
       this.tracer?.conntrack(ConntrackEvent.RELEASED, id, packet)
     }
@@ -337,14 +376,14 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     this.costRules = 0
     this.costNatRules = 0
     this.ruleCostsDrawn = false
-    if (hook === Hook.PREROUTING || hook === Hook.OUTPUT) {
+    if (hook === HOOK_PREROUTING || hook === HOOK_OUTPUT) {
       // A packet that already carries a conntrack entry keeps it and conntrack in leaves it alone
       // (nf_conntrack_in: an skb with a non-template ct is accepted as is): one looped back over lo
       // with the entry OUTPUT gave it (skb->_nfct survives the loopback xmit), or a stolen packet its
       // owner sends on through OUTPUT (ip_vs_nat_xmit keeps the skb's ct). Every other packet reaches
       // PREROUTING scrubbed and OUTPUT fresh (ctId -1).
       this.loopback =
-        packet.ctId >= 0 && (hook === Hook.OUTPUT || (inIfIndex >= 0 && this.host.interfaceName(inIfIndex) === "lo"))
+        packet.ctId >= 0 && (hook === HOOK_OUTPUT || (inIfIndex >= 0 && this.host.interfaceName(inIfIndex) === "lo"))
       if (!this.loopback) packet.untracked = false
       this.packetCostNs = 0
     }
@@ -352,34 +391,34 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const kinds = this.runKinds[hook]
     const args = this.runArgs[hook]
     const handlers = this.runHandlers[hook]
-    let v: Verdict = Verdict.ACCEPT
+    let v: Verdict = VERDICT_ACCEPT
     for (let i = 0; i < kinds.length; i++) {
       // The built-in ops are called directly (one switch instead of a megamorphic hookFn call);
       // what they run is exactly their hookFn.
       switch (kinds[i]) {
-        case RunKind.TABLE:
+        case RUN_KIND_TABLE:
           v = this.traverse(this.tables[args[i]], packet)
           break
-        case RunKind.NAT:
+        case RUN_KIND_NAT:
           v = this.natHook(args[i], packet, state)
           break
-        case RunKind.CONNTRACK_IN:
-          v = this.conntrackIn(packet, state)
+        case RUN_KIND_CONNTRACK_IN:
+          v = this.conntrackIn(packet, state, nowNs)
           break
-        case RunKind.CONFIRM:
+        case RUN_KIND_CONFIRM:
           v = this.confirm(packet, state)
           break
         default:
           v = handlers[i].hookFn(packet, state)
       }
-      if (v !== Verdict.ACCEPT) {
-        this.stolenBy = v === Verdict.STOLEN ? handlers[i] : null
+      if (v !== VERDICT_ACCEPT) {
+        this.stolenBy = v === VERDICT_STOLEN ? handlers[i] : null
         break
       }
     }
     // NF_STOLEN: the op owns the packet now, conntrack entry included (nf_hook_slow neither frees
     // nor continues it).
-    if (v !== Verdict.ACCEPT && v !== Verdict.STOLEN) this.discard(packet)
+    if (v !== VERDICT_ACCEPT && v !== VERDICT_STOLEN) this.discard(packet)
     this.rulesEvaluated += this.costRules
     this.lastCostNs = this.rulesCostNs() + state.extraNs
     this.packetCostNs += this.lastCostNs
@@ -409,18 +448,18 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       const handlers: NfHookHandler[] = []
       for (const op of this.hooks.ops[hook]) {
         const handler = op.handler
-        let kind: number = RunKind.OTHER
+        let kind: number = RUN_KIND_OTHER
         let arg = 0
         if (handler instanceof IptTableOp) {
           const table = tables[handler.tableId]
           if (table.hookChains[hook] === null || !table.shown) continue
-          kind = RunKind.TABLE
+          kind = RUN_KIND_TABLE
           arg = handler.tableId
         } else if (handler instanceof IptNatOp) {
-          kind = RunKind.NAT
+          kind = RUN_KIND_NAT
           arg = handler.manip
-        } else if (handler instanceof ConntrackInOp) kind = RunKind.CONNTRACK_IN
-        else if (handler instanceof ConfirmOp) kind = RunKind.CONFIRM
+        } else if (handler instanceof ConntrackInOp) kind = RUN_KIND_CONNTRACK_IN
+        else if (handler instanceof ConfirmOp) kind = RUN_KIND_CONFIRM
         kinds.push(kind)
         args.push(arg)
         handlers.push(handler)
@@ -445,23 +484,27 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // -------------------------------------------------------------------------------------------
   // Built-in hook functions (the ops registered in the constructor)
 
-  /** ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c) at PREROUTING and OUTPUT. */
-  conntrackIn(packet: Packet, state: NfHookState): Verdict {
-    if (this.loopback) return Verdict.ACCEPT
+  /**
+   * ipv4_conntrack_in / ipv4_conntrack_local (nf_conntrack_proto.c) at PREROUTING and OUTPUT.
+   * `nowNs` is state.nowNs; runHook passes its own argument on: a time above 2^31 ns read from the
+   * state's field would be boxed into a new heap number for the call, once per packet.
+   */
+  conntrackIn(packet: Packet, state: NfHookState, nowNs: number = state.nowNs): Verdict {
+    if (this.loopback) return VERDICT_ACCEPT
     const costs = this.costs
     state.extraNs += costs === null ? this.conntrackLookupCostNs : costs.conntrackLookup.sample(costs.rng)
     const before = this.conntrack.created
-    const drop = this.conntrack.packetIn(packet, state.nowNs)
+    const drop = this.conntrack.packetIn(packet, nowNs)
     if (drop >= 0) {
       this.lastDropReason = drop
       this.tracer?.conntrack(ConntrackEvent.TABLE_FULL, -1, packet)
-      return Verdict.DROP
+      return VERDICT_DROP
     }
     if (this.conntrack.created !== before) {
       state.extraNs += costs === null ? this.conntrackNewCostNs : costs.conntrackNew.sample(costs.rng)
       this.tracer?.conntrack(ConntrackEvent.NEW, packet.ctId, packet)
     }
-    return Verdict.ACCEPT
+    return VERDICT_ACCEPT
   }
 
   // -------------------------------------------------------------------------------------------
@@ -470,7 +513,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** ipt_do_table; called by the table ops (IptTableOp). */
   traverse(table: Table, packet: Packet): Verdict {
     const start = table.hookChains[this.hook]
-    if (start === null || !table.shown) return Verdict.ACCEPT
+    if (start === null || !table.shown) return VERDICT_ACCEPT
     this.tableId = table.id
     let chain: Chain = start
     let pos = 0
@@ -492,32 +535,32 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       kind = target.kind
       if (this.tracer !== null) this.tracer.rule(this.hook, table.id, chain, i, rule, kind)
       switch (kind) {
-        case TargetKind.NONE:
+        case TARGET_KIND_NONE:
           pos = i + 1
           continue
-        case TargetKind.LOG:
+        case TARGET_KIND_LOG:
           this.logCount++
           pos = i + 1
           continue
-        case TargetKind.ACCEPT:
-          return Verdict.ACCEPT
-        case TargetKind.DROP:
-          this.lastDropReason = DropReason.NETFILTER_DROP
-          return Verdict.DROP
-        case TargetKind.REJECT:
-          this.lastDropReason = DropReason.NETFILTER_REJECT
+        case TARGET_KIND_ACCEPT:
+          return VERDICT_ACCEPT
+        case TARGET_KIND_DROP:
+          this.lastDropReason = DROP_REASON_NETFILTER_DROP
+          return VERDICT_DROP
+        case TARGET_KIND_REJECT:
+          this.lastDropReason = DROP_REASON_NETFILTER_REJECT
           this.lastRejectWith = target.rejectWith
-          return Verdict.REJECT
-        case TargetKind.RETURN:
+          return VERDICT_REJECT
+        case TARGET_KIND_RETURN:
           if (chain.builtin || depth === 0) return this.policy(start, packet)
           depth--
           chain = this.stackChains[depth] as Chain
           pos = this.stackPositions[depth]
           continue
-        case TargetKind.JUMP:
+        case TARGET_KIND_JUMP:
           if (depth >= JUMP_STACK_MAX) {
-            this.lastDropReason = DropReason.NETFILTER_DROP
-            return Verdict.DROP
+            this.lastDropReason = DROP_REASON_NETFILTER_DROP
+            return VERDICT_DROP
           }
           this.stackChains[depth] = chain
           this.stackPositions[depth] = i + 1
@@ -525,22 +568,22 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
           chain = table.chains[chain.jumps[i]]
           pos = 0
           continue
-        case TargetKind.GOTO:
+        case TARGET_KIND_GOTO:
           chain = table.chains[chain.jumps[i]]
           pos = 0
           continue
-        case TargetKind.MARK:
+        case TARGET_KIND_MARK:
           packet.mark = ((packet.mark & ~target.markMask) ^ target.markValue) >>> 0
           pos = i + 1
           continue
-        case TargetKind.NOTRACK:
+        case TARGET_KIND_NOTRACK:
           packet.untracked = true
           pos = i + 1
           continue
-        case TargetKind.DNAT:
-        case TargetKind.SNAT:
-        case TargetKind.MASQUERADE:
-        case TargetKind.REDIRECT:
+        case TARGET_KIND_DNAT:
+        case TARGET_KIND_SNAT:
+        case TARGET_KIND_MASQUERADE:
+        case TARGET_KIND_REDIRECT:
           return this.natTarget(target, packet)
       }
     }
@@ -555,13 +598,13 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         chain,
         -1,
         null,
-        chain.policy === Policy.DROP ? TargetKind.DROP : TargetKind.ACCEPT,
+        chain.policy === POLICY_DROP ? TARGET_KIND_DROP : TARGET_KIND_ACCEPT,
       )
-    if (chain.policy === Policy.DROP) {
-      this.lastDropReason = DropReason.NETFILTER_DROP
-      return Verdict.DROP
+    if (chain.policy === POLICY_DROP) {
+      this.lastDropReason = DROP_REASON_NETFILTER_DROP
+      return VERDICT_DROP
     }
-    return Verdict.ACCEPT
+    return VERDICT_ACCEPT
   }
 
   /**
@@ -617,7 +660,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** Counts rules a linear walk evaluates (nat-table rules also apart: they cost differently). */
   private chargeRules(n: number): void {
     this.costRules += n
-    if (this.tableId === TableId.NAT) this.costNatRules += n
+    if (this.tableId === TABLE_ID_NAT) this.costNatRules += n
   }
 
   // NAT
@@ -631,15 +674,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const outIfIndex = state.outIfIndex
     const nowNs = state.nowNs
     const id = packet.ctId
-    if (id < 0) return Verdict.ACCEPT
+    if (id < 0) return VERDICT_ACCEPT
     const ct = this.conntrack
-    if ((packet.ctState & CtState.RELATED) !== 0) {
-      if (packet.protocol === Protocol.ICMP && isIcmpError(packet.icmpType))
+    if ((packet.ctState & CT_STATE_RELATED) !== 0) {
+      if (packet.protocol === PROTOCOL_ICMP && isIcmpError(packet.icmpType))
         this.nat.icmpReplyTranslation(manip, packet)
-      return Verdict.ACCEPT
+      return VERDICT_ACCEPT
     }
-    const doneBit = manip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
-    if ((packet.ctState & CtState.NEW) !== 0 && (ct.status[id] & doneBit) === 0) {
+    const doneBit = manip === MANIP_SRC ? CT_STATUS_SRC_NAT_DONE : CT_STATUS_DST_NAT_DONE
+    if ((packet.ctState & CT_STATE_NEW) !== 0 && (ct.status[id] & doneBit) === 0) {
       this.natManip = manip
       this.natOutIf = outIfIndex
       this.natNowNs = nowNs
@@ -648,7 +691,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       const lookups = this.natLookups.ops[this.hook]
       for (let i = 0; i < lookups.length; i++) {
         const v = lookups[i].handler.hookFn(packet, state)
-        if (v !== Verdict.ACCEPT) return v
+        if (v !== VERDICT_ACCEPT) return v
         if ((ct.status[id] & doneBit) !== 0) break
       }
       // nf_nat_alloc_null_binding: no rule bound this manip.
@@ -657,7 +700,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       if (this.tracer !== null) this.tracer.conntrack(ConntrackEvent.NAT, id, packet)
     }
     this.nat.manipPacket(packet, id, packet.ctDirection, manip)
-    return Verdict.ACCEPT
+    return VERDICT_ACCEPT
   }
 
   private natManip: number = MANIP_DST
@@ -667,28 +710,28 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   private natTarget(target: Target, packet: Packet): Verdict {
     const id = packet.ctId
     const ct = this.conntrack
-    const doneBit = this.natManip === MANIP_SRC ? CtStatus.SRC_NAT_DONE : CtStatus.DST_NAT_DONE
-    if (id < 0 || (ct.status[id] & doneBit) !== 0) return Verdict.ACCEPT
-    const wantSrc = target.kind !== TargetKind.DNAT && target.kind !== TargetKind.REDIRECT
-    if (wantSrc !== (this.natManip === MANIP_SRC)) return Verdict.ACCEPT
+    const doneBit = this.natManip === MANIP_SRC ? CT_STATUS_SRC_NAT_DONE : CT_STATUS_DST_NAT_DONE
+    if (id < 0 || (ct.status[id] & doneBit) !== 0) return VERDICT_ACCEPT
+    const wantSrc = target.kind !== TARGET_KIND_DNAT && target.kind !== TARGET_KIND_REDIRECT
+    if (wantSrc !== (this.natManip === MANIP_SRC)) return VERDICT_ACCEPT
     let address = -1
-    if (target.kind === TargetKind.MASQUERADE) {
+    if (target.kind === TARGET_KIND_MASQUERADE) {
       // masquerade_tg -> nf_nat_masquerade_ipv4: the out interface's primary address; none: drop.
       address = this.natOutIf >= 0 ? this.host.interfaceAddress(this.natOutIf) : 0
       if (address === 0) {
-        this.lastDropReason = DropReason.NETFILTER_DROP
-        return Verdict.DROP
+        this.lastDropReason = DROP_REASON_NETFILTER_DROP
+        return VERDICT_DROP
       }
-    } else if (target.kind === TargetKind.REDIRECT) {
+    } else if (target.kind === TARGET_KIND_REDIRECT) {
       // redirect_tg4 -> nf_nat_redirect_ipv4: 127.0.0.1 at OUTPUT, else the in interface's address.
       address = redirectAddress(this.host, this.hook, this.ctx.inIfIndex)
       if (address === 0) {
-        this.lastDropReason = DropReason.NETFILTER_DROP
-        return Verdict.DROP
+        this.lastDropReason = DROP_REASON_NETFILTER_DROP
+        return VERDICT_DROP
       }
     }
     this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs)
-    return Verdict.ACCEPT
+    return VERDICT_ACCEPT
   }
 
   /** Simulated CPU charged to the current packet in this namespace so far (earlier hooks + this one). */
@@ -717,18 +760,18 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
    */
   confirm(packet: Packet, state: NfHookState): Verdict {
     const id = packet.ctId
-    if (id < 0 || this.conntrack.isConfirmed(id)) return Verdict.ACCEPT
+    if (id < 0 || this.conntrack.isConfirmed(id)) return VERDICT_ACCEPT
     const nowNs = state.nowNs
     const got = this.conntrack.confirm(id, nowNs, nowNs + this.elapsedNs(state))
     if (got < 0) {
       packet.ctId = -1
-      this.lastDropReason = DropReason.CONNTRACK_INSERT_FAILED
+      this.lastDropReason = DROP_REASON_CONNTRACK_INSERT_FAILED
       this.tracer?.conntrack(ConntrackEvent.INSERT_FAILED, id, packet)
-      return Verdict.DROP
+      return VERDICT_DROP
     }
     packet.ctId = got
     this.tracer?.conntrack(ConntrackEvent.CONFIRM, got, packet)
-    return Verdict.ACCEPT
+    return VERDICT_ACCEPT
   }
 }
 

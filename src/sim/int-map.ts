@@ -5,14 +5,26 @@
  * Why not Map<number, V>: V8's Map hashes every key through its generic OrderedHashMap (a hash
  * computation, a bucket load and a chain walk through a boxed entry table); this is open addressing
  * with linear probing over an Int32Array of keys, a multiplicative hash and a power-of-two table,
- * so a hit usually costs one key compare. Deleted keys leave tombstones (rebuilt when they fill a
- * quarter of the table). Keys are compared as int32 (`key | 0`): a uint32 address and its signed
+ * so a hit usually costs one key compare. Each slot's key and state sit side by side in one
+ * Int32Array (key at 2i, state at 2i + 1), so a probe reads one cache line rather than one in a key
+ * array and another in a state array (the per-packet lookups -- local addresses, sockets, bridge
+ * ports, fabric neighbours -- mostly miss the cache). Deleted keys leave tombstones (rebuilt when
+ * they fill a quarter of the table). Keys are compared as int32 (`key | 0`): a uint32 address and its signed
  * view are the same key. No iteration order is offered, so nothing can come to depend on one.
  */
 
 const EMPTY = 0
 const FULL = 1
 const DELETED = 2
+
+/**
+ * memoState: no memo; the memo key is present with value memoValue; it is absent; it is present
+ * but its value was not read (a `has`).
+ */
+const MEMO_NONE = 0
+const MEMO_PRESENT = 1
+const MEMO_ABSENT = 2
+const MEMO_PRESENT_KEY = 3
 
 /**
  * The slot a key's probe starts at. The product's high half is folded down before masking: the low
@@ -26,18 +38,26 @@ function homeSlot(k: number, mask: number): number {
 }
 
 export class IntMap<V> {
-  private keys: Int32Array
-  private states: Uint8Array
+  /** Per slot i: the key at 2i, its state (EMPTY, FULL, DELETED) at 2i + 1. */
+  private slots: Int32Array
   private values: (V | undefined)[]
   private mask: number
   private used = 0
   private tombstones = 0
+  /**
+   * The last key `get`/`has` looked up and what it found, so that a repeated lookup reads neither
+   * the slots nor the values: a pod's namespace sees the same destination address, socket port and
+   * route network packet after packet, and those tables' memory is mostly out of cache by the time
+   * the next packet comes. Every change to the map forgets it (`forget`).
+   */
+  private memoKey = 0
+  private memoState = MEMO_NONE
+  private memoValue: V | undefined = undefined
 
   constructor(capacity = 8) {
     let size = 8
     while (size < capacity * 2) size *= 2
-    this.keys = new Int32Array(size)
-    this.states = new Uint8Array(size)
+    this.slots = new Int32Array(size * 2)
     this.values = new Array<V | undefined>(size).fill(undefined)
     this.mask = size - 1
   }
@@ -48,67 +68,87 @@ export class IntMap<V> {
 
   private slotOf(key: number): number {
     const k = key | 0
-    let i = homeSlot(k, this.mask)
-    const keys = this.keys
-    const states = this.states
+    const mask = this.mask
+    let i = homeSlot(k, mask)
+    const slots = this.slots
     for (;;) {
-      const s = states[i]
+      const s = slots[2 * i + 1]
       if (s === EMPTY) return -1
-      if (s === FULL && keys[i] === k) return i
-      i = (i + 1) & this.mask
+      if (s === FULL && slots[2 * i] === k) return i
+      i = (i + 1) & mask
     }
   }
 
   get(key: number): V | undefined {
-    const i = this.slotOf(key)
-    return i < 0 ? undefined : this.values[i]
+    const k = key | 0
+    if (k === this.memoKey && (this.memoState === MEMO_PRESENT || this.memoState === MEMO_ABSENT)) return this.memoValue
+    const i = this.slotOf(k)
+    const value = i < 0 ? undefined : this.values[i]
+    this.memoKey = k
+    this.memoState = i < 0 ? MEMO_ABSENT : MEMO_PRESENT
+    this.memoValue = value
+    return value
   }
 
   has(key: number): boolean {
-    return this.slotOf(key) >= 0
+    const k = key | 0
+    if (k === this.memoKey && this.memoState !== MEMO_NONE) return this.memoState !== MEMO_ABSENT
+    const i = this.slotOf(k)
+    this.memoKey = k
+    this.memoState = i < 0 ? MEMO_ABSENT : MEMO_PRESENT_KEY
+    this.memoValue = undefined
+    return i >= 0
+  }
+
+  private forget(): void {
+    this.memoState = MEMO_NONE
+    this.memoValue = undefined
   }
 
   set(key: number, value: V): this {
+    this.forget()
     const existing = this.slotOf(key)
     if (existing >= 0) {
       this.values[existing] = value
       return this
     }
-    if ((this.used + this.tombstones + 1) * 2 > this.keys.length) this.rebuild(this.used + 1)
+    if ((this.used + this.tombstones + 1) * 2 > this.mask + 1) this.rebuild(this.used + 1)
     const k = key | 0
+    const slots = this.slots
     let i = homeSlot(k, this.mask)
-    while (this.states[i] === FULL) i = (i + 1) & this.mask
-    if (this.states[i] === DELETED) this.tombstones--
-    this.keys[i] = k
-    this.states[i] = FULL
+    while (slots[2 * i + 1] === FULL) i = (i + 1) & this.mask
+    if (slots[2 * i + 1] === DELETED) this.tombstones--
+    slots[2 * i] = k
+    slots[2 * i + 1] = FULL
     this.values[i] = value
     this.used++
     return this
   }
 
   delete(key: number): boolean {
+    this.forget()
     const i = this.slotOf(key)
     if (i < 0) return false
     this.values[i] = undefined
     this.used--
-    const states = this.states
+    const slots = this.slots
     const mask = this.mask
-    if (states[(i + 1) & mask] === EMPTY) {
+    if (slots[2 * ((i + 1) & mask) + 1] === EMPTY) {
       // No probe passes through a slot followed by an empty one: free it, and the tombstones
       // just before it, without leaving a tombstone (a table whose keys come and go, such as a
       // pod's UDP sockets with a new socket per request, then never needs a rebuild).
-      states[i] = EMPTY
+      slots[2 * i + 1] = EMPTY
       let j = (i - 1) & mask
-      while (states[j] === DELETED) {
-        states[j] = EMPTY
+      while (slots[2 * j + 1] === DELETED) {
+        slots[2 * j + 1] = EMPTY
         this.tombstones--
         j = (j - 1) & mask
       }
       return true
     }
-    states[i] = DELETED
+    slots[2 * i + 1] = DELETED
     this.tombstones++
-    if (this.tombstones * 4 > this.keys.length) this.rebuild(this.used)
+    if (this.tombstones * 4 > mask + 1) this.rebuild(this.used)
     return true
   }
 
@@ -118,33 +158,32 @@ export class IntMap<V> {
    */
   minKeyWhere(test: (value: V, key: number) => boolean): number | undefined {
     let best: number | undefined
-    const keys = this.keys
-    const states = this.states
-    for (let j = 0; j < keys.length; j++)
-      if (states[j] === FULL && (best === undefined || keys[j] < best) && test(this.values[j] as V, keys[j]))
-        best = keys[j]
+    const slots = this.slots
+    for (let j = 0; j <= this.mask; j++) {
+      const key = slots[2 * j]
+      if (slots[2 * j + 1] === FULL && (best === undefined || key < best) && test(this.values[j] as V, key)) best = key
+    }
     return best
   }
 
   /** Every key, in table order (callers sort when order matters). */
   keyList(): number[] {
     const out: number[] = []
-    for (let j = 0; j < this.keys.length; j++) if (this.states[j] === FULL) out.push(this.keys[j])
+    for (let j = 0; j <= this.mask; j++) if (this.slots[2 * j + 1] === FULL) out.push(this.slots[2 * j])
     return out
   }
 
   private rebuild(count: number): void {
-    const oldKeys = this.keys
-    const oldStates = this.states
+    const oldSlots = this.slots
     const oldValues = this.values
+    const oldSize = this.mask + 1
     let size = 8
     while (size < count * 2 + 2) size *= 2
-    this.keys = new Int32Array(size)
-    this.states = new Uint8Array(size)
+    this.slots = new Int32Array(size * 2)
     this.values = new Array<V | undefined>(size).fill(undefined)
     this.mask = size - 1
     this.used = 0
     this.tombstones = 0
-    for (let j = 0; j < oldKeys.length; j++) if (oldStates[j] === FULL) this.set(oldKeys[j], oldValues[j] as V)
+    for (let j = 0; j < oldSize; j++) if (oldSlots[2 * j + 1] === FULL) this.set(oldSlots[2 * j], oldValues[j] as V)
   }
 }

@@ -14,7 +14,8 @@
  *   into buckets of a power-of-two width. Only the current bucket's events sit in the near heap,
  *   a binary min-heap on (timeNs, seq); the next RING_BUCKETS - 1 buckets are unsorted FIFO lists
  *   (O(1) insert, a bitmap finds the next non-empty one); later events (timers seconds away) wait
- *   in a far heap ordered by time and move to the ring when it reaches them. When the near heap
+ *   in a far FIFO queue (times scheduled in order) or a far heap (the others), both by time, and
+ *   move to the ring when it reaches them. When the near heap
  *   runs dry the next bucket is poured into it. The near heap stays small (tens of events), so a
  *   dispatch costs a few sift levels instead of log2(pending). The bucket width is retuned between
  *   buckets from measured events per bucket (see `retune`); same-time bursts cannot be split and
@@ -115,11 +116,22 @@ export class Scheduler {
   private bucketWidth = BUCKET_WIDTH_INITIAL
   private bucketScale = 1 / BUCKET_WIDTH_INITIAL
 
-  // Far heap: events of buckets >= bucketCurrent + RING_BUCKETS, ordered by time only (they are
-  // re-ordered by (time, seq) in the near heap).
+  // Far events: those of buckets >= bucketCurrent + RING_BUCKETS, ordered by time only (they are
+  // re-ordered by (time, seq) in the near heap). Two structures hold them: a FIFO queue for events
+  // scheduled at or after the queue's last time, and a heap for the others. Most far events are
+  // timers set a fixed delay ahead (request timeouts, idle timers: one per request, mostly
+  // cancelled), so their times arrive in order and each costs O(1) in the queue where the heap
+  // cost two walks over log2(pending) levels of a large array. Far events leave in time order
+  // (the earlier of the queue's head and the heap's root); which structure held an event never
+  // changes the dispatch order.
   private farTimeNs: Float64Array
   private farSlot: Int32Array
   private farLength = 0
+  /** The far FIFO queue: a ring of capacity farQueueTimeNs.length from farQueueHead. */
+  private farQueueTimeNs: Float64Array
+  private farQueueSlot: Int32Array
+  private farQueueHead = 0
+  private farQueueLength = 0
 
   // Retuning statistics since the epoch started.
   private epochStartEventCount = 0
@@ -158,6 +170,8 @@ export class Scheduler {
     this.heapSeq = new Float64Array(capacity)
     this.farTimeNs = new Float64Array(capacity)
     this.farSlot = new Int32Array(capacity)
+    this.farQueueTimeNs = new Float64Array(capacity)
+    this.farQueueSlot = new Int32Array(capacity)
     this.slotTimeNs = new Float64Array(capacity)
     this.slotSeq = new Float64Array(capacity)
     this.slotKind = new Int32Array(capacity)
@@ -181,7 +195,14 @@ export class Scheduler {
   }
 
   get pendingCount(): number {
-    return this.heapLength + this.ringCount + this.farLength - this.cancelledCount - (this.rootTaken ? 1 : 0)
+    return (
+      this.heapLength +
+      this.ringCount +
+      this.farLength +
+      this.farQueueLength -
+      this.cancelledCount -
+      (this.rootTaken ? 1 : 0)
+    )
   }
 
   /**
@@ -323,7 +344,7 @@ export class Scheduler {
   private settleNext(): boolean {
     for (;;) {
       if (this.heapLength === 0) {
-        if (this.ringCount === 0 && this.farLength === 0) return false
+        if (this.ringCount === 0 && this.farLength === 0 && this.farQueueLength === 0) return false
         this.advance()
         continue
       }
@@ -342,17 +363,28 @@ export class Scheduler {
    */
   private advance(): void {
     if (this.eventCount - this.epochStartEventCount >= Math.max(EPOCH_EVENTS_MIN, this.pendingCount)) this.retune()
-    const bucket = this.ringCount > 0 ? this.nextRingBucket() : Math.floor(this.farTimeNs[0] * this.bucketScale)
+    const bucket = this.ringCount > 0 ? this.nextRingBucket() : Math.floor(this.farMinTimeNs() * this.bucketScale)
     this.bucketCurrent = bucket
     this.epochAdvances++
     const ringEnd = bucket + RING_BUCKETS
     const scale = this.bucketScale
-    while (this.farLength > 0) {
-      const timeNs = this.farTimeNs[0]
+    const queueTimeNs = this.farQueueTimeNs
+    const queueSlot = this.farQueueSlot
+    while (this.farLength > 0 || this.farQueueLength > 0) {
+      const fromQueue =
+        this.farQueueLength > 0 && (this.farLength === 0 || queueTimeNs[this.farQueueHead] <= this.farTimeNs[0])
+      const timeNs = fromQueue ? queueTimeNs[this.farQueueHead] : this.farTimeNs[0]
       const farBucket = Math.floor(timeNs * scale)
       if (farBucket >= ringEnd) break
-      const slot = this.farSlot[0]
-      this.farPop()
+      let slot: number
+      if (fromQueue) {
+        slot = queueSlot[this.farQueueHead]
+        this.farQueueHead = this.farQueueHead + 1 === queueSlot.length ? 0 : this.farQueueHead + 1
+        this.farQueueLength--
+      } else {
+        slot = this.farSlot[0]
+        this.farPop()
+      }
       // A cancelled event is freed here rather than carried on (it would only be skipped at the
       // root): request timeouts are mostly cancelled long before they are due.
       if (this.slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
@@ -540,7 +572,33 @@ export class Scheduler {
     this.siftDown(0, this.heapTimeNs[length], this.heapSeq[length], this.heapSlot[length])
   }
 
+  /** The earliest far event's time (some far event is pending). */
+  private farMinTimeNs(): number {
+    if (this.farQueueLength === 0) return this.farTimeNs[0]
+    const queueTimeNs = this.farQueueTimeNs[this.farQueueHead]
+    return this.farLength > 0 && this.farTimeNs[0] < queueTimeNs ? this.farTimeNs[0] : queueTimeNs
+  }
+
+  /** Adds a far event: to the FIFO queue when not earlier than its last event, else to the heap. */
   private farPush(timeNs: number, slot: number): void {
+    const length = this.farQueueLength
+    const queueTimeNs = this.farQueueTimeNs
+    const capacity = queueTimeNs.length
+    let tail = this.farQueueHead + length - 1
+    if (tail >= capacity) tail -= capacity
+    if (length === 0 || queueTimeNs[tail] <= timeNs) {
+      // Room: far events are pending events, and pending events never exceed the slot capacity,
+      // which the queue's capacity follows (grow).
+      tail = tail + 1 === capacity ? 0 : tail + 1
+      queueTimeNs[tail] = timeNs
+      this.farQueueSlot[tail] = slot
+      this.farQueueLength = length + 1
+      return
+    }
+    this.farHeapPush(timeNs, slot)
+  }
+
+  private farHeapPush(timeNs: number, slot: number): void {
     const farTimeNs = this.farTimeNs
     const farSlot = this.farSlot
     let position = this.farLength++
@@ -590,6 +648,17 @@ export class Scheduler {
     this.heapSeq = resizeFloat(this.heapSeq, capacity)
     this.farTimeNs = resizeFloat(this.farTimeNs, capacity)
     this.farSlot = resizeInt(this.farSlot, capacity)
+    // The queue's ring is unrolled into the new arrays from its head.
+    const queueTimeNs = new Float64Array(capacity)
+    const queueSlot = new Int32Array(capacity)
+    for (let i = 0, j = this.farQueueHead; i < this.farQueueLength; i++) {
+      queueTimeNs[i] = this.farQueueTimeNs[j]
+      queueSlot[i] = this.farQueueSlot[j]
+      j = j + 1 === this.farQueueTimeNs.length ? 0 : j + 1
+    }
+    this.farQueueTimeNs = queueTimeNs
+    this.farQueueSlot = queueSlot
+    this.farQueueHead = 0
     this.slotTimeNs = resizeFloat(this.slotTimeNs, capacity)
     this.slotSeq = resizeFloat(this.slotSeq, capacity)
     this.slotKind = resizeInt(this.slotKind, capacity)
