@@ -87,6 +87,17 @@ function flatHash(ip: number, pp: number): number {
   return Math.imul(ip ^ Math.imul(pp ^ (pp >>> 15), 0x85ebca6b), 0x9e3779b1) >>> 0
 }
 
+/**
+ * Bumped by every change of any set's contents: a memo of rule walks that test sets
+ * (walk-memo.ts) is valid only within one generation.
+ */
+let generation = 0
+
+/** The current generation of ipset contents (see `generation`). */
+export function ipsetGeneration(): number {
+  return generation
+}
+
 /** One set. Lookups allocate nothing. */
 export class IpSet {
   readonly dimension: number
@@ -264,6 +275,7 @@ export class IpSet {
   }
 
   private apply(e: Element, add: boolean): void {
+    generation++
     switch (this.type) {
       case IpSetType.HASH_IP:
         if (add) this.ones.add(e.ip)
