@@ -88,15 +88,11 @@ function flatHash(ip: number, pp: number): number {
 }
 
 /**
- * Bumped by every change of any set's contents: a memo of rule walks that test sets
- * (walk-memo.ts) is valid only within one generation.
+ * `generation` is bumped by every change of any set's contents: a memo of rule walks that test
+ * sets (walk-memo.ts) is valid only within one generation. An object, so that a module importing it
+ * can keep the reference and read the field directly.
  */
-let generation = 0
-
-/** The current generation of ipset contents (see `generation`). */
-export function ipsetGeneration(): number {
-  return generation
-}
+export const ipsetContents = { generation: 0 }
 
 /** One set. Lookups allocate nothing. */
 export class IpSet {
@@ -275,7 +271,7 @@ export class IpSet {
   }
 
   private apply(e: Element, add: boolean): void {
-    generation++
+    ipsetContents.generation++
     switch (this.type) {
       case IpSetType.HASH_IP:
         if (add) this.ones.add(e.ip)

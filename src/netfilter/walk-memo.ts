@@ -32,7 +32,17 @@ import { PortMatch } from "./ext/xt_tcpudp.ts"
 import { SetMatch } from "./ext/xt_set.ts"
 import { CtStateMatch } from "./ext/xt_conntrack.ts"
 import { MarkMatch } from "./ext/xt_mark.ts"
-import { ipsetGeneration } from "./ipset.ts"
+import { ipsetContents } from "./ipset.ts"
+
+// Module-local copies: tsx runs modules as CommonJS, where reading an imported object's property
+// is a getter call on the exporting module (see bench/ns3/README.md, nftfast).
+const SETS = ipsetContents
+const V_ACCEPT: number = Verdict.ACCEPT
+const V_DROP: number = Verdict.DROP
+const V_REJECT: number = Verdict.REJECT
+const DROP_REASON: number = DropReason.NETFILTER_DROP
+const REJECT_REASON: number = DropReason.NETFILTER_REJECT
+const NAT_TABLE: number = TableId.NAT
 
 // Packet fields a plan's key holds (bit per field).
 const F_SRC = 1
@@ -43,7 +53,8 @@ const F_DPORT = 16
 const F_ICMP = 32
 const F_CT = 64
 const F_MARK = 128
-const KEY_WORDS = 8
+/** Key words: src, dst, sport << 16 | dport, protocol | icmp << 8, ctstate, mark. */
+const KEY_WORDS = 6
 
 /** Walks reaching more rules than this are not memoised (bounded miss cost; big chains are indexed). */
 const MAX_PLAN_RULES = 64
@@ -54,6 +65,8 @@ const MAX_BUMPS = 16
 /** The kernel's jump stack bound as traverse models it (stack.ts JUMP_STACK_MAX). */
 const JUMP_STACK_MAX = 1024
 const NO_PLAN = -1
+/** Plan slots: (table id, hook) pairs. */
+const PLANS = 8 * 5
 
 /** Fields a rule's matches read; -1 when the rule is not pure in the sense above. */
 function ruleFields(rule: Rule): number {
@@ -115,11 +128,6 @@ function planFields(table: Table, start: Chain): number {
   return fields
 }
 
-function mixKey(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x9e3779b1)
-  return h ^ (h >>> 15)
-}
-
 /** One namespace's walk memo (NetfilterStack.walkMemo). */
 export class WalkMemo {
   /** Outcome of the last `walk`: rules a linear walk evaluated, and DROP/REJECT details. */
@@ -130,8 +138,10 @@ export class WalkMemo {
   hits = 0
 
   // Plans per (table id, hook): the table they were made for and its key fields (or NO_PLAN).
-  private readonly planTables: (Table | null)[] = new Array<Table | null>(TableId.NAT * 5 + 10).fill(null)
-  private readonly planFields = new Int32Array(TableId.NAT * 5 + 10)
+  private readonly planTables: (Table | null)[] = new Array<Table | null>(PLANS).fill(null)
+  private readonly planFields = new Int32Array(PLANS)
+  /** Per plan, the AND mask of each key word (0 for a field no reachable rule reads). */
+  private readonly planMasks = new Int32Array(PLANS * KEY_WORDS)
 
   // Slots: key words, table, hook, ipset generation, outcome.
   private readonly keys = new Int32Array(SLOTS * KEY_WORDS)
@@ -159,43 +169,38 @@ export class WalkMemo {
    * when this (table, hook) is not memoised and the caller walks it itself.
    */
   walk(table: Table, hook: number, start: Chain, ctx: MatchContext, counters: RuleCounters): number {
-    if (table.id === TableId.NAT) return -1
-    const p = table.id * 5 + hook
-    if (this.planTables[p] !== table) {
-      this.planTables[p] = table
-      this.planFields[p] = planFields(table, start)
-    }
-    const fields = this.planFields[p]
-    if (fields === NO_PLAN) return -1
+    const tableId: number = table.id
+    if (tableId === NAT_TABLE) return -1
+    const p = tableId * 5 + hook
+    if (this.planTables[p] !== table) this.plan(p, table, start)
+    if (this.planFields[p] === NO_PLAN) return -1
     const packet = ctx.packet as Packet
-    const key = this.key
-    key[0] = (fields & F_SRC) !== 0 ? packet.srcAddr | 0 : 0
-    key[1] = (fields & F_DST) !== 0 ? packet.dstAddr | 0 : 0
-    key[2] = (fields & F_PROTO) !== 0 ? packet.protocol : 0
-    key[3] = (fields & F_SPORT) !== 0 ? packet.srcPort : 0
-    key[4] = (fields & F_DPORT) !== 0 ? packet.dstPort : 0
-    key[5] = (fields & F_ICMP) !== 0 ? (packet.icmpType << 8) | packet.icmpCode : 0
-    key[6] = (fields & F_CT) !== 0 ? packet.ctState : 0
-    key[7] = (fields & F_MARK) !== 0 ? packet.mark | 0 : 0
-    let h = mixKey(start.uid, hook)
-    for (let i = 0; i < KEY_WORDS; i++) h = mixKey(h, key[i])
-    const slot = (h >>> 0) & (SLOTS - 1)
-    const generation = ipsetGeneration()
+    const m = this.planMasks
+    const pm = p * KEY_WORDS
+    const k0 = packet.srcAddr & m[pm]
+    const k1 = packet.dstAddr & m[pm + 1]
+    const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[pm + 2]
+    const k3 = (packet.protocol | (packet.icmpType << 8) | (packet.icmpCode << 16)) & m[pm + 3]
+    const k4 = packet.ctState & m[pm + 4]
+    const k5 = packet.mark & m[pm + 5]
+    let h = Math.imul(k0 ^ Math.imul(k1, 0x85ebca6b) ^ (start.uid << 3) ^ hook, 0x9e3779b1)
+    h = Math.imul(h ^ (h >>> 15) ^ k2 ^ Math.imul(k3 ^ (k4 << 24), 0xc2b2ae35), 0x27d4eb2f)
+    h = Math.imul(h ^ (h >>> 13) ^ k5, 0x9e3779b1)
+    const slot = (h >>> 24) & (SLOTS - 1)
+    const generation = SETS.generation
     const bytes = packet.totalBytes
     const k = slot * KEY_WORDS
     const keys = this.keys
     if (
+      keys[k] === k0 &&
+      keys[k + 1] === k1 &&
+      keys[k + 2] === k2 &&
+      keys[k + 3] === k3 &&
+      keys[k + 4] === k4 &&
+      keys[k + 5] === k5 &&
       this.slotTable[slot] === table &&
       this.slotHook[slot] === hook &&
-      this.slotGeneration[slot] === generation &&
-      keys[k] === key[0] &&
-      keys[k + 1] === key[1] &&
-      keys[k + 2] === key[2] &&
-      keys[k + 3] === key[3] &&
-      keys[k + 4] === key[4] &&
-      keys[k + 5] === key[5] &&
-      keys[k + 6] === key[6] &&
-      keys[k + 7] === key[7]
+      this.slotGeneration[slot] === generation
     ) {
       const b = slot * MAX_BUMPS
       const n = this.slotBumpCount[slot]
@@ -208,13 +213,20 @@ export class WalkMemo {
       const v = this.slotVerdict[slot]
       this.hits++
       this.rules = this.slotRules[slot]
-      if (v === Verdict.DROP) this.dropReason = DropReason.NETFILTER_DROP
-      else if (v === Verdict.REJECT) {
-        this.dropReason = DropReason.NETFILTER_REJECT
+      if (v === V_DROP) this.dropReason = DROP_REASON
+      else if (v === V_REJECT) {
+        this.dropReason = REJECT_REASON
         this.rejectWith = this.slotReject[slot] as RejectWith
       }
       return v
     }
+    const key = this.key
+    key[0] = k0
+    key[1] = k1
+    key[2] = k2
+    key[3] = k3
+    key[4] = k4
+    key[5] = k5
     const v = this.record(table, start, ctx)
     const n = this.recChains.length
     for (let i = 0; i < n; i++) {
@@ -238,6 +250,22 @@ export class WalkMemo {
       }
     }
     return v
+  }
+
+  /** Makes the plan of (table id, hook) slot `p` for `table`: its key fields and word masks. */
+  private plan(p: number, table: Table, start: Chain): void {
+    const fields = planFields(table, start)
+    this.planTables[p] = table
+    this.planFields[p] = fields
+    const m = this.planMasks
+    const pm = p * KEY_WORDS
+    const all = (f: number): number => ((fields & f) !== 0 ? -1 : 0)
+    m[pm] = all(F_SRC)
+    m[pm + 1] = all(F_DST)
+    m[pm + 2] = (all(F_SPORT) & 0xffff0000) | (all(F_DPORT) & 0xffff)
+    m[pm + 3] = (all(F_PROTO) & 0xff) | (all(F_ICMP) & 0xffff00)
+    m[pm + 4] = all(F_CT)
+    m[pm + 5] = all(F_MARK)
   }
 
   /**
@@ -277,14 +305,14 @@ export class WalkMemo {
           pos = i + 1
           continue
         case TargetKind.ACCEPT:
-          return Verdict.ACCEPT
+          return V_ACCEPT
         case TargetKind.DROP:
-          this.dropReason = DropReason.NETFILTER_DROP
-          return Verdict.DROP
+          this.dropReason = DROP_REASON
+          return V_DROP
         case TargetKind.REJECT:
-          this.dropReason = DropReason.NETFILTER_REJECT
+          this.dropReason = REJECT_REASON
           this.rejectWith = target.rejectWith
-          return Verdict.REJECT
+          return V_REJECT
         case TargetKind.RETURN:
           if (chain.builtin || depth === 0) return this.policy(start)
           depth--
@@ -293,8 +321,8 @@ export class WalkMemo {
           continue
         case TargetKind.JUMP:
           if (depth >= JUMP_STACK_MAX) {
-            this.dropReason = DropReason.NETFILTER_DROP
-            return Verdict.DROP
+            this.dropReason = DROP_REASON
+            return V_DROP
           }
           this.stackChains[depth] = chain
           this.stackPositions[depth] = i + 1
@@ -314,9 +342,9 @@ export class WalkMemo {
     this.recChains.push(start)
     this.recRules.push(-1)
     if (start.policy === Policy.DROP) {
-      this.dropReason = DropReason.NETFILTER_DROP
-      return Verdict.DROP
+      this.dropReason = DROP_REASON
+      return V_DROP
     }
-    return Verdict.ACCEPT
+    return V_ACCEPT
   }
 }
