@@ -67,6 +67,14 @@ const JUMP_STACK_MAX = 1024
 const NO_PLAN = -1
 /** Plan slots: (table id, hook) pairs. */
 const PLANS = 8 * 5
+/**
+ * A plan's hit rate is reviewed every REVIEW_WALKS walks: when fewer than 1 in MIN_HIT_SHARE hit
+ * (the packet classes rarely repeat, e.g. a key with a port that changes per flow), the plan is
+ * dropped and its walks go back to the plain traversal until the table changes. Wall time only:
+ * a walk's outcome is the same either way.
+ */
+const REVIEW_WALKS = 4096
+const MIN_HIT_SHARE = 8
 
 /** Fields a rule's matches read; -1 when the rule is not pure in the sense above. */
 function ruleFields(rule: Rule): number {
@@ -142,6 +150,9 @@ export class WalkMemo {
   private readonly planFields = new Int32Array(PLANS)
   /** Per plan, the AND mask of each key word (0 for a field no reachable rule reads). */
   private readonly planMasks = new Int32Array(PLANS * KEY_WORDS)
+  /** Per plan, walks and misses since the last review (see REVIEW_WALKS). */
+  private readonly planWalks = new Int32Array(PLANS)
+  private readonly planMisses = new Int32Array(PLANS)
 
   // Slots: key words, table, hook, ipset generation, outcome.
   private readonly keys = new Int32Array(SLOTS * KEY_WORDS)
@@ -210,6 +221,7 @@ export class WalkMemo {
         if (r < 0) counters.policy(chain, bytes)
         else counters.rule(chain, r, bytes)
       }
+      if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
       const v = this.slotVerdict[slot]
       this.hits++
       this.rules = this.slotRules[slot]
@@ -220,6 +232,8 @@ export class WalkMemo {
       }
       return v
     }
+    if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
+    this.planMisses[p]++
     const key = this.key
     key[0] = k0
     key[1] = k1
@@ -252,11 +266,21 @@ export class WalkMemo {
     return v
   }
 
+  /** Every REVIEW_WALKS walks of plan `p`: drop it when too few of them hit. */
+  private review(p: number): void {
+    const hits = this.planWalks[p] - this.planMisses[p]
+    if (hits * MIN_HIT_SHARE < this.planWalks[p]) this.planFields[p] = NO_PLAN
+    this.planWalks[p] = 0
+    this.planMisses[p] = 0
+  }
+
   /** Makes the plan of (table id, hook) slot `p` for `table`: its key fields and word masks. */
   private plan(p: number, table: Table, start: Chain): void {
     const fields = planFields(table, start)
     this.planTables[p] = table
     this.planFields[p] = fields
+    this.planWalks[p] = 0
+    this.planMisses[p] = 0
     const m = this.planMasks
     const pm = p * KEY_WORDS
     const all = (f: number): number => ((fields & f) !== 0 ? -1 : 0)
