@@ -193,4 +193,33 @@ describe("walk memo", () => {
     run(2000)
     expect(rejects).toBeGreaterThan(0)
   })
+
+  it("stops memoising a walk whose packet classes do not repeat, with the same results", () => {
+    const memo = makeNode({}, 1)
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    for (const n of [memo, plain]) {
+      n.stack.ipsetRestore(SETS)
+      n.stack.restore(RULES)
+    }
+    // FORWARD's plan keys on the source port (`--sport 1000:1999`): a new port per packet never hits.
+    const out: number[][] = [[], []]
+    for (let i = 0; i < 6000; i++)
+      [memo, plain].forEach((n, j) => {
+        const p = new Packet()
+        p.protocol = Protocol.UDP
+        p.srcAddr = ipv4("10.244.2.7")
+        p.dstAddr = ipv4("10.244.1.5")
+        // The last packets repeat one class: a kept plan would answer them from the memo.
+        p.srcPort = i < 5990 ? 1000 + i : 1500
+        p.dstPort = 53
+        p.ctState = CtState.ESTABLISHED
+        p.totalBytes = 100
+        out[j].push(n.stack.runHook(Hook.FORWARD, p, ETH0, CNI0, i), n.stack.lastCostNs)
+      })
+    expect(out[0]).toEqual(out[1])
+    expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+    // Dropped at the first review (4,096 walks): even the repeated class is walked, not replayed.
+    expect((memo.stack.walkMemo as WalkMemo).hits).toBe(0)
+  })
 })
