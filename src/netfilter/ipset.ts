@@ -87,6 +87,13 @@ function flatHash(ip: number, pp: number): number {
   return Math.imul(ip ^ Math.imul(pp ^ (pp >>> 15), 0x85ebca6b), 0x9e3779b1) >>> 0
 }
 
+/**
+ * `generation` is bumped by every change of any set's contents: a memo of rule walks that test
+ * sets (walk-memo.ts) is valid only within one generation. An object, so that a module importing it
+ * can keep the reference and read the field directly.
+ */
+export const ipsetContents = { generation: 0 }
+
 /** One set. Lookups allocate nothing. */
 export class IpSet {
   readonly dimension: number
@@ -264,6 +271,7 @@ export class IpSet {
   }
 
   private apply(e: Element, add: boolean): void {
+    ipsetContents.generation++
     switch (this.type) {
       case IpSetType.HASH_IP:
         if (add) this.ones.add(e.ip)

@@ -42,6 +42,7 @@ import type { Chain, RestoreOptions, SaveOptions, Table } from "./table.ts"
 import { lowerBound, pristineTables, restoreTables, saveTables } from "./table.ts"
 import { RuleCounters } from "./counters.ts"
 import type { RuleParseCache } from "./rule-cache.ts"
+import { WalkMemo } from "./walk-memo.ts"
 
 // Hot-path copies of imported constants (used by the per-packet methods below): an imported
 // binding is read through the module's import cell, then the object's property, on every use
@@ -154,6 +155,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   logCount = 0
   /** Rules a linear walk would have evaluated, over the stack's life. */
   rulesEvaluated = 0
+  /** Exact memo of pure filter-side walks (walk-memo.ts); null walks every packet. */
+  walkMemo: WalkMemo | null = new WalkMemo()
 
   readonly ruleCostNs: number
   readonly conntrackLookupCostNs: number
@@ -515,6 +518,19 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const start = table.hookChains[this.hook]
     if (start === null || !table.shown) return VERDICT_ACCEPT
     this.tableId = table.id
+    const memo = this.walkMemo
+    if (memo !== null && this.tracer === null) {
+      // A pure walk's outcome for this packet class (walk-memo.ts): counted and charged as walked.
+      const v = memo.walk(table, this.hook, start, this.ctx, this.counters)
+      if (v >= 0) {
+        this.chargeRules(memo.rules)
+        if (v !== Verdict.ACCEPT) {
+          this.lastDropReason = memo.dropReason
+          if (v === Verdict.REJECT) this.lastRejectWith = memo.rejectWith
+        }
+        return v as Verdict
+      }
+    }
     let chain: Chain = start
     let pos = 0
     let depth = 0

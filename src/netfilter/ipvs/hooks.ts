@@ -118,8 +118,8 @@ export class IpvsHooks implements IpvsMatchSource {
     this.connLookupCostNs = options.connLookupCostNs ?? DEFAULT_IPVS_CONN_LOOKUP_COST_NS
     this.newConnCostNs = options.newConnCostNs ?? DEFAULT_IPVS_NEW_CONN_COST_NS
     this.icmp = new IpvsIcmp(ipvs, stack, host, this.connLookupCostNs, this)
-    const request = new RequestOp(this)
-    const reply = new ReplyOp(this)
+    const request = new IpvsOp(this, OpKind.REQUEST)
+    const reply = new IpvsOp(this, OpKind.REPLY)
     const op = (hook: Hook, priority: number, handler: NfHookHandler, name: string): NfHookOp => ({
       hook,
       priority,
@@ -131,7 +131,7 @@ export class IpvsHooks implements IpvsMatchSource {
       op(H.INPUT, IpvsPriority.LOCAL_IN_REQUEST, request, "ipvs remote request"),
       op(H.OUTPUT, IpvsPriority.LOCAL_OUT_REPLY, reply, "ipvs local reply"),
       op(H.OUTPUT, IpvsPriority.LOCAL_OUT_REQUEST, request, "ipvs local request"),
-      op(H.FORWARD, IpvsPriority.FORWARD_ICMP, new ForwardIcmpOp(this), "ipvs forward icmp"),
+      op(H.FORWARD, IpvsPriority.FORWARD_ICMP, new IpvsOp(this, OpKind.FORWARD_ICMP), "ipvs forward icmp"),
       op(H.FORWARD, IpvsPriority.FORWARD_REPLY, reply, "ipvs reply"),
     ]
   }
@@ -290,31 +290,36 @@ export class IpvsHooks implements IpvsMatchSource {
   }
 }
 
-class RequestOp implements NfHookHandler {
-  constructor(private readonly hooks: IpvsHooks) {}
-  hookFn(packet: Packet, state: NfHookState): Verdict {
-    return this.hooks.request(packet, state)
-  }
-  takeStolen(handle: number, packet: Packet, readyNs: number): void {
-    this.hooks.takeStolen(handle, packet, readyNs)
-  }
-}
+/** Which IPVS hook function an IpvsOp runs. */
+const OpKind = { REQUEST: 0, REPLY: 1, FORWARD_ICMP: 2 } as const
+type OpKind = (typeof OpKind)[keyof typeof OpKind]
 
-class ReplyOp implements NfHookHandler {
-  constructor(private readonly hooks: IpvsHooks) {}
+/**
+ * One IPVS op (struct nf_hook_ops of ip_vs_ops4): ip_vs_in for the request ops, ip_vs_out for the
+ * reply ops, ip_vs_forward_icmp at FORWARD 99. One class for all three so the hook host's call of
+ * `hookFn` sees a single class in IPVS mode (a monomorphic call site instead of three classes);
+ * what each op runs is exactly its hook function.
+ */
+class IpvsOp implements NfHookHandler {
+  constructor(
+    private readonly hooks: IpvsHooks,
+    private readonly kind: OpKind,
+  ) {}
   hookFn(packet: Packet, state: NfHookState): Verdict {
-    return this.hooks.reply(packet, state)
+    switch (this.kind) {
+      case OpKind.REQUEST:
+        return this.hooks.request(packet, state)
+      case OpKind.REPLY:
+        return this.hooks.reply(packet, state)
+      default:
+        // ip_vs_forward_icmp: ICMP only, and not a packet IPVS itself is sending on.
+        if (packet.protocol !== Protocol.ICMP || this.hooks.hasIpvsProperty(packet)) return Verdict.ACCEPT
+        return this.hooks.icmp.inIcmp(packet, state)
+    }
   }
-}
-
-/** ip_vs_forward_icmp (FORWARD, priority 99): ip_vs_in_icmp for ICMP errors routed through. */
-class ForwardIcmpOp implements NfHookHandler {
-  constructor(private readonly hooks: IpvsHooks) {}
-  hookFn(packet: Packet, state: NfHookState): Verdict {
-    if (packet.protocol !== Protocol.ICMP || this.hooks.hasIpvsProperty(packet)) return Verdict.ACCEPT
-    return this.hooks.icmp.inIcmp(packet, state)
-  }
+  /** Only the request and forward-ICMP ops return STOLEN (ip_vs_out never steals). */
   takeStolen(handle: number, packet: Packet, readyNs: number): void {
+    if (this.kind === OpKind.REPLY) throw new Error("ipvs: the reply op never returns STOLEN")
     this.hooks.takeStolen(handle, packet, readyNs)
   }
 }

@@ -1,0 +1,374 @@
+/**
+ * An exact memo of ipt_do_table walks over pure chains (wall time only; results unchanged).
+ *
+ * The walk of one table at one hook is a function of the packet fields its rules read, when every
+ * rule it can reach is pure: its matches read packet fields only (the header's -s/-d/-p, ctstate,
+ * mark, --sport/--dport, `-m set`), no interface match, and its target only decides
+ * (ACCEPT, DROP, REJECT, RETURN, jump, goto, or none). Kube-proxy's filter chains are of this kind
+ * (IPVS mode walks KUBE-IPVS-FILTER's `-m set` rules, KUBE-PROXY-FIREWALL and KUBE-NODE-PORT for
+ * every packet to a VIP; every mode walks KUBE-FORWARD for every forwarded packet). For such a
+ * (table, hook) pair the walk's outcome (verdict, the rules and policy it counts, the rules a linear
+ * walk evaluates) is remembered per packet class: the values of exactly the fields the reachable
+ * rules read (the others are left out of the key, so e.g. a new flow's source port does not miss),
+ * and the generation of the ipset contents (any set change forgets every entry). A later packet of
+ * the class replays the outcome: the same counters counted with its own byte count, the same rules
+ * charged, the same verdict, as ipt_do_table would have produced by walking. Tables are immutable
+ * once committed (a restore replaces them, table.ts), so an entry is tied to its table object.
+ *
+ * Not memoised (walked as before): the nat table (its targets bind NAT), chains reaching any rule
+ * with another match or target (statistic, recent, nfacct, addrtype, LOG, MARK, ...), reaching more
+ * than MAX_PLAN_RULES rules (large chains are indexed instead), and walks while a tracer is set.
+ */
+import type { Packet } from "../wire/packet.ts"
+import { Verdict } from "../net/hooks.ts"
+import { DropReason } from "../wire/drop-reason.ts"
+import type { RejectWith } from "../net/hooks.ts"
+import { Policy, TableId, TargetKind } from "./constants.ts"
+import type { Rule } from "./rule.ts"
+import type { Chain, Table } from "./table.ts"
+import type { MatchContext } from "./xt.ts"
+import type { RuleCounters } from "./counters.ts"
+import { PortMatch } from "./ext/xt_tcpudp.ts"
+import { SetMatch } from "./ext/xt_set.ts"
+import { CtStateMatch } from "./ext/xt_conntrack.ts"
+import { MarkMatch } from "./ext/xt_mark.ts"
+import { ipsetContents } from "./ipset.ts"
+
+// Module-local copies: tsx runs modules as CommonJS, where reading an imported object's property
+// is a getter call on the exporting module (see bench/ns3/README.md, nftfast).
+const SETS = ipsetContents
+const V_ACCEPT: number = Verdict.ACCEPT
+const V_DROP: number = Verdict.DROP
+const V_REJECT: number = Verdict.REJECT
+const DROP_REASON: number = DropReason.NETFILTER_DROP
+const REJECT_REASON: number = DropReason.NETFILTER_REJECT
+const NAT_TABLE: number = TableId.NAT
+
+// Packet fields a plan's key holds (bit per field).
+const F_SRC = 1
+const F_DST = 2
+const F_PROTO = 4
+const F_SPORT = 8
+const F_DPORT = 16
+const F_ICMP = 32
+const F_CT = 64
+const F_MARK = 128
+/** Key words: src, dst, sport << 16 | dport, protocol | icmp << 8, ctstate, mark. */
+const KEY_WORDS = 6
+
+/** Walks reaching more rules than this are not memoised (bounded miss cost; big chains are indexed). */
+const MAX_PLAN_RULES = 64
+/** Direct-mapped slots per stack (a power of two). */
+const SLOTS = 256
+/** Counts (rules matched, policy) a stored outcome holds at most; a longer walk is not stored. */
+const MAX_BUMPS = 16
+/** The kernel's jump stack bound as traverse models it (stack.ts JUMP_STACK_MAX). */
+const JUMP_STACK_MAX = 1024
+const NO_PLAN = -1
+/** Plan slots: (table id, hook) pairs. */
+const PLANS = 8 * 5
+/**
+ * A plan's hit rate is reviewed every REVIEW_WALKS walks: when fewer than 1 in MIN_HIT_SHARE hit
+ * (the packet classes rarely repeat, e.g. a key with a port that changes per flow), the plan is
+ * dropped and its walks go back to the plain traversal until the table changes. Wall time only:
+ * a walk's outcome is the same either way.
+ */
+const REVIEW_WALKS = 4096
+const MIN_HIT_SHARE = 8
+
+/** Fields a rule's matches read; -1 when the rule is not pure in the sense above. */
+function ruleFields(rule: Rule): number {
+  if (rule.inIface !== "" || rule.outIface !== "") return -1
+  let f = 0
+  if (rule.srcMask !== 0) f |= F_SRC
+  if (rule.dstMask !== 0) f |= F_DST
+  if (rule.protocol !== 0) f |= F_PROTO
+  // The classes Rule.evaluate checks inline (rule.ts checkKind); any other match is not memoised.
+  for (const m of rule.checks) {
+    if (m instanceof CtStateMatch) f |= F_CT
+    else if (m instanceof MarkMatch) f |= F_MARK
+    else if (m instanceof PortMatch) {
+      f |= F_PROTO
+      if (m.sportMin !== 0 || m.sportMax !== 65535 || m.sportInvert) f |= F_SPORT
+      if (m.dportMin !== 0 || m.dportMax !== 65535 || m.dportInvert) f |= F_DPORT
+    } else if (m instanceof SetMatch) {
+      // ip_set_test reads, per dimension given, the address or the port (ICMP: type/code) of
+      // the flagged side, and the protocol for ports (ipset.ts test / packetPort).
+      f |= F_PROTO | F_ICMP
+      const flags = [m.src0, m.src1, m.src2]
+      for (let d = 0; d < m.dimensions && d < 3; d++) f |= flags[d] ? F_SRC | F_SPORT : F_DST | F_DPORT
+    } else return -1
+  }
+  switch (rule.target.kind) {
+    case TargetKind.NONE:
+    case TargetKind.ACCEPT:
+    case TargetKind.DROP:
+    case TargetKind.REJECT:
+    case TargetKind.RETURN:
+    case TargetKind.JUMP:
+    case TargetKind.GOTO:
+      return f
+    default:
+      return -1
+  }
+}
+
+/** The key fields of the (table, hook) walk from `start`, or NO_PLAN. */
+function planFields(table: Table, start: Chain): number {
+  const seen = new Set<Chain>()
+  const todo: Chain[] = [start]
+  let fields = 0
+  let rules = 0
+  while (todo.length > 0) {
+    const chain = todo.pop() as Chain
+    if (seen.has(chain)) continue
+    seen.add(chain)
+    rules += chain.rules.length
+    if (rules > MAX_PLAN_RULES) return NO_PLAN
+    for (let i = 0; i < chain.rules.length; i++) {
+      const f = ruleFields(chain.rules[i])
+      if (f < 0) return NO_PLAN
+      fields |= f
+      const kind = chain.rules[i].target.kind
+      if (kind === TargetKind.JUMP || kind === TargetKind.GOTO) todo.push(table.chains[chain.jumps[i]])
+    }
+  }
+  return fields
+}
+
+/** One namespace's walk memo (NetfilterStack.walkMemo). */
+export class WalkMemo {
+  /** Outcome of the last `walk`: rules a linear walk evaluated, and DROP/REJECT details. */
+  rules = 0
+  dropReason: number = DropReason.NETFILTER_DROP
+  rejectWith: RejectWith = 0 as RejectWith
+  /** Walks answered from the memo (tests). */
+  hits = 0
+
+  // Plans per (table id, hook): the table they were made for and its key fields (or NO_PLAN).
+  private readonly planTables: (Table | null)[] = new Array<Table | null>(PLANS).fill(null)
+  private readonly planFields = new Int32Array(PLANS)
+  /** Per plan, the AND mask of each key word (0 for a field no reachable rule reads). */
+  private readonly planMasks = new Int32Array(PLANS * KEY_WORDS)
+  /** Per plan, walks and misses since the last review (see REVIEW_WALKS). */
+  private readonly planWalks = new Int32Array(PLANS)
+  private readonly planMisses = new Int32Array(PLANS)
+
+  // Slots: key words, table, hook, ipset generation, outcome.
+  private readonly keys = new Int32Array(SLOTS * KEY_WORDS)
+  private readonly slotTable: (Table | null)[] = new Array<Table | null>(SLOTS).fill(null)
+  private readonly slotHook = new Int32Array(SLOTS)
+  private readonly slotGeneration = new Float64Array(SLOTS)
+  private readonly slotVerdict = new Int32Array(SLOTS)
+  private readonly slotRules = new Int32Array(SLOTS)
+  private readonly slotReject = new Int32Array(SLOTS)
+  private readonly slotBumpCount = new Int32Array(SLOTS)
+  /** Per slot MAX_BUMPS counted chains and rule indexes (-1: the chain's policy). */
+  private readonly bumpChains: (Chain | null)[] = new Array<Chain | null>(SLOTS * MAX_BUMPS).fill(null)
+  private readonly bumpRules = new Int32Array(SLOTS * MAX_BUMPS)
+
+  // The current walk's key (scratch) and recorded counts.
+  private readonly key = new Int32Array(KEY_WORDS)
+  private recChains: Chain[] = []
+  private recRules: number[] = []
+  private readonly stackChains: (Chain | null)[] = []
+  private readonly stackPositions: number[] = []
+
+  /**
+   * The walk of `table` from `start` at `hook` for the packet in `ctx`, counted in `counters`:
+   * the verdict (rules charged in `rules`, DROP/REJECT details in dropReason/rejectWith), or -1
+   * when this (table, hook) is not memoised and the caller walks it itself.
+   */
+  walk(table: Table, hook: number, start: Chain, ctx: MatchContext, counters: RuleCounters): number {
+    const tableId: number = table.id
+    if (tableId === NAT_TABLE) return -1
+    const p = tableId * 5 + hook
+    if (this.planTables[p] !== table) this.plan(p, table, start)
+    if (this.planFields[p] === NO_PLAN) return -1
+    const packet = ctx.packet as Packet
+    const m = this.planMasks
+    const pm = p * KEY_WORDS
+    const k0 = packet.srcAddr & m[pm]
+    const k1 = packet.dstAddr & m[pm + 1]
+    const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[pm + 2]
+    const k3 = (packet.protocol | (packet.icmpType << 8) | (packet.icmpCode << 16)) & m[pm + 3]
+    const k4 = packet.ctState & m[pm + 4]
+    const k5 = packet.mark & m[pm + 5]
+    let h = Math.imul(k0 ^ Math.imul(k1, 0x85ebca6b) ^ (start.uid << 3) ^ hook, 0x9e3779b1)
+    h = Math.imul(h ^ (h >>> 15) ^ k2 ^ Math.imul(k3 ^ (k4 << 24), 0xc2b2ae35), 0x27d4eb2f)
+    h = Math.imul(h ^ (h >>> 13) ^ k5, 0x9e3779b1)
+    const slot = (h >>> 24) & (SLOTS - 1)
+    const generation = SETS.generation
+    const bytes = packet.totalBytes
+    const k = slot * KEY_WORDS
+    const keys = this.keys
+    if (
+      keys[k] === k0 &&
+      keys[k + 1] === k1 &&
+      keys[k + 2] === k2 &&
+      keys[k + 3] === k3 &&
+      keys[k + 4] === k4 &&
+      keys[k + 5] === k5 &&
+      this.slotTable[slot] === table &&
+      this.slotHook[slot] === hook &&
+      this.slotGeneration[slot] === generation
+    ) {
+      const b = slot * MAX_BUMPS
+      const n = this.slotBumpCount[slot]
+      for (let i = 0; i < n; i++) {
+        const chain = this.bumpChains[b + i] as Chain
+        const r = this.bumpRules[b + i]
+        if (r < 0) counters.policy(chain, bytes)
+        else counters.rule(chain, r, bytes)
+      }
+      if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
+      const v = this.slotVerdict[slot]
+      this.hits++
+      this.rules = this.slotRules[slot]
+      if (v === V_DROP) this.dropReason = DROP_REASON
+      else if (v === V_REJECT) {
+        this.dropReason = REJECT_REASON
+        this.rejectWith = this.slotReject[slot] as RejectWith
+      }
+      return v
+    }
+    if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
+    this.planMisses[p]++
+    const key = this.key
+    key[0] = k0
+    key[1] = k1
+    key[2] = k2
+    key[3] = k3
+    key[4] = k4
+    key[5] = k5
+    const v = this.record(table, start, ctx)
+    const n = this.recChains.length
+    for (let i = 0; i < n; i++) {
+      const r = this.recRules[i]
+      if (r < 0) counters.policy(this.recChains[i], bytes)
+      else counters.rule(this.recChains[i], r, bytes)
+    }
+    if (n <= MAX_BUMPS) {
+      for (let i = 0; i < KEY_WORDS; i++) keys[k + i] = key[i]
+      this.slotTable[slot] = table
+      this.slotHook[slot] = hook
+      this.slotGeneration[slot] = generation
+      this.slotVerdict[slot] = v
+      this.slotRules[slot] = this.rules
+      this.slotReject[slot] = this.rejectWith
+      this.slotBumpCount[slot] = n
+      const b = slot * MAX_BUMPS
+      for (let i = 0; i < n; i++) {
+        this.bumpChains[b + i] = this.recChains[i]
+        this.bumpRules[b + i] = this.recRules[i]
+      }
+    }
+    return v
+  }
+
+  /** Every REVIEW_WALKS walks of plan `p`: drop it when too few of them hit. */
+  private review(p: number): void {
+    const hits = this.planWalks[p] - this.planMisses[p]
+    if (hits * MIN_HIT_SHARE < this.planWalks[p]) this.planFields[p] = NO_PLAN
+    this.planWalks[p] = 0
+    this.planMisses[p] = 0
+  }
+
+  /** Makes the plan of (table id, hook) slot `p` for `table`: its key fields and word masks. */
+  private plan(p: number, table: Table, start: Chain): void {
+    const fields = planFields(table, start)
+    this.planTables[p] = table
+    this.planFields[p] = fields
+    this.planWalks[p] = 0
+    this.planMisses[p] = 0
+    const m = this.planMasks
+    const pm = p * KEY_WORDS
+    const all = (f: number): number => ((fields & f) !== 0 ? -1 : 0)
+    m[pm] = all(F_SRC)
+    m[pm + 1] = all(F_DST)
+    m[pm + 2] = (all(F_SPORT) & 0xffff0000) | (all(F_DPORT) & 0xffff)
+    m[pm + 3] = (all(F_PROTO) & 0xff) | (all(F_ICMP) & 0xffff00)
+    m[pm + 4] = all(F_CT)
+    m[pm + 5] = all(F_MARK)
+  }
+
+  /**
+   * ipt_do_table over pure rules, as NetfilterStack.traverse walks it (same counts, same charge:
+   * up to and including the matching rule, or to the chain's end), recording the counts instead
+   * of counting them. Rules are evaluated in order; being pure, evaluating the ones a chain index
+   * would skip changes nothing.
+   */
+  private record(table: Table, start: Chain, ctx: MatchContext): number {
+    this.recChains.length = 0
+    this.recRules.length = 0
+    this.rules = 0
+    let chain = start
+    let pos = 0
+    let depth = 0
+    for (;;) {
+      const rules = chain.rules
+      let i = -1
+      for (let j = pos; j < rules.length; j++)
+        if (rules[j].evaluate(ctx)) {
+          i = j
+          break
+        }
+      this.rules += i < 0 ? rules.length - pos : i - pos + 1
+      if (i < 0) {
+        if (chain.builtin || depth === 0) return this.policy(start)
+        depth--
+        chain = this.stackChains[depth] as Chain
+        pos = this.stackPositions[depth]
+        continue
+      }
+      this.recChains.push(chain)
+      this.recRules.push(i)
+      const target = rules[i].target
+      switch (target.kind) {
+        case TargetKind.NONE:
+          pos = i + 1
+          continue
+        case TargetKind.ACCEPT:
+          return V_ACCEPT
+        case TargetKind.DROP:
+          this.dropReason = DROP_REASON
+          return V_DROP
+        case TargetKind.REJECT:
+          this.dropReason = REJECT_REASON
+          this.rejectWith = target.rejectWith
+          return V_REJECT
+        case TargetKind.RETURN:
+          if (chain.builtin || depth === 0) return this.policy(start)
+          depth--
+          chain = this.stackChains[depth] as Chain
+          pos = this.stackPositions[depth]
+          continue
+        case TargetKind.JUMP:
+          if (depth >= JUMP_STACK_MAX) {
+            this.dropReason = DROP_REASON
+            return V_DROP
+          }
+          this.stackChains[depth] = chain
+          this.stackPositions[depth] = i + 1
+          depth++
+          chain = table.chains[chain.jumps[i]]
+          pos = 0
+          continue
+        default: // GOTO (planFields admits no other target)
+          chain = table.chains[chain.jumps[i]]
+          pos = 0
+          continue
+      }
+    }
+  }
+
+  private policy(start: Chain): number {
+    this.recChains.push(start)
+    this.recRules.push(-1)
+    if (start.policy === Policy.DROP) {
+      this.dropReason = DROP_REASON
+      return V_DROP
+    }
+    return V_ACCEPT
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The walk memo (src/netfilter/walk-memo.ts) against the plain walk (ipt_do_table, stack.ts
+ * traverse): two stacks with the same rules and sets, one memoising and one walking every packet,
+ * see the same packet stream; verdicts, reject kinds, simulated costs, rules evaluated and every
+ * rule and policy counter (`iptables-save -c`) must be the same, through an ipset change, a rule
+ * restore and chains the memo must not take (statistic, an interface match, MARK).
+ */
+import { describe, expect, it } from "vitest"
+import { Hook, Verdict } from "../../src/net/hooks.ts"
+import { CtState } from "../../src/netfilter/constants.ts"
+import { Packet } from "../../src/wire/packet.ts"
+import { IcmpType, Protocol } from "../../src/wire/protocol.ts"
+import { ipv4 } from "../../src/wire/ipv4.ts"
+import type { WalkMemo } from "../../src/netfilter/walk-memo.ts"
+import { CNI0, ETH0, makeNode, routeOut } from "./helpers.ts"
+
+const SETS = [
+  "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536",
+  "add KUBE-CLUSTER-IP 10.96.0.10,udp:53",
+  "add KUBE-CLUSTER-IP 10.96.0.1,tcp:443",
+  "create KUBE-LOAD-BALANCER hash:ip,port family inet hashsize 1024 maxelem 65536",
+  "create KUBE-HEALTH-CHECK-NODE-PORT bitmap:port range 0-65535",
+  "add KUBE-HEALTH-CHECK-NODE-PORT 30100",
+  "create KUBE-IPVS-IPS hash:ip family inet hashsize 1024 maxelem 65536",
+  "add KUBE-IPVS-IPS 10.96.0.10",
+  "add KUBE-IPVS-IPS 10.96.0.1",
+  "add KUBE-IPVS-IPS 10.96.0.99",
+  "",
+].join("\n")
+
+/** IPVS mode's filter table (proxy/ipvs/compile.ts writes these chains) plus chains of every kind. */
+const RULES = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODE-PORT - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-IPVS-FILTER - [0:0]
+:KUBE-IPVS-OUT-FILTER - [0:0]
+:GOTO-TARGET - [0:0]
+-A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER
+-A INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL
+-A INPUT -m comment --comment "kubernetes health check rules" -j KUBE-NODE-PORT
+-A INPUT -p tcp --dport 22 -s 192.168.0.0/16 -j ACCEPT
+-A INPUT -p tcp --dport 23 -j REJECT --reject-with tcp-reset
+-A FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A FORWARD -p udp --sport 1000:1999 -j GOTO-TARGET
+-A FORWARD -d 10.244.0.0/16 -j ACCEPT
+-A OUTPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x00004000/0x00004000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-NODE-PORT -m comment --comment "Kubernetes health check node port" -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT
+-A KUBE-IPVS-FILTER -m set --match-set KUBE-LOAD-BALANCER dst,dst -j RETURN
+-A KUBE-IPVS-FILTER -m set --match-set KUBE-CLUSTER-IP dst,dst -j RETURN
+-A KUBE-IPVS-FILTER -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j RETURN
+-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT
+-A KUBE-IPVS-OUT-FILTER -m set ! --match-set KUBE-IPVS-IPS src -p icmp -j DROP
+-A GOTO-TARGET -p udp --dport 7 -j REJECT --reject-with icmp-host-unreachable
+-A GOTO-TARGET -j RETURN
+COMMIT
+`
+
+/** A later restore: FORWARD reaches impure rules (statistic, an interface match, MARK). */
+const IMPURE = `*filter
+:FORWARD DROP [0:0]
+:KUBE-FORWARD - [0:0]
+-A FORWARD -m statistic --mode random --probability 0.5 -j KUBE-FORWARD
+-A FORWARD -i cni0 -j ACCEPT
+-A FORWARD -j MARK --or-mark 0x8
+-A FORWARD -m mark --mark 0x8/0x8 -p udp -j ACCEPT
+-A KUBE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+`
+
+/** A small deterministic generator (xorshift32) so both stacks see the same stream. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1
+  return () => {
+    s ^= s << 13
+    s >>>= 0
+    s ^= s >>> 17
+    s ^= s << 5
+    s >>>= 0
+    return s
+  }
+}
+
+const DSTS = ["10.96.0.10", "10.96.0.1", "10.96.0.99", "10.244.1.5", "192.168.0.2", "10.0.0.1", "8.8.8.8"].map(ipv4)
+const SRCS = ["10.244.1.5", "10.244.2.7", "192.168.3.4", "127.0.0.1", "10.96.0.10"].map(ipv4)
+const PORTS = [53, 443, 22, 23, 7, 30100, 1500, 40000]
+const CTSTATES = [CtState.NEW, CtState.ESTABLISHED, CtState.RELATED, CtState.INVALID, CtState.NEW | CtState.DNAT]
+const HOOKS = [Hook.INPUT, Hook.FORWARD, Hook.OUTPUT]
+
+function packetOf(next: () => number): { packet: Packet; hook: Hook } {
+  const p = new Packet()
+  const r = next()
+  p.protocol = [Protocol.UDP, Protocol.TCP, Protocol.ICMP][r % 3]
+  p.srcAddr = SRCS[(r >>> 2) % SRCS.length]
+  p.dstAddr = DSTS[(r >>> 5) % DSTS.length]
+  p.srcPort = PORTS[(r >>> 8) % PORTS.length]
+  p.dstPort = PORTS[(r >>> 11) % PORTS.length]
+  if (p.protocol === Protocol.ICMP) {
+    p.icmpType = (r >>> 14) % 2 === 0 ? IcmpType.ECHO_REQUEST : IcmpType.DEST_UNREACHABLE
+    p.srcPort = 0
+    p.dstPort = 0
+  }
+  p.ctState = CTSTATES[(r >>> 16) % CTSTATES.length]
+  p.mark = (r >>> 19) % 3 === 0 ? 0x4000 : 0
+  p.totalBytes = 40 + ((r >>> 21) % 5) * 100
+  return { packet: p, hook: HOOKS[(r >>> 24) % HOOKS.length] }
+}
+
+function copy(p: Packet): Packet {
+  const q = new Packet()
+  q.protocol = p.protocol
+  q.srcAddr = p.srcAddr
+  q.dstAddr = p.dstAddr
+  q.srcPort = p.srcPort
+  q.dstPort = p.dstPort
+  q.icmpType = p.icmpType
+  q.icmpCode = p.icmpCode
+  q.ctState = p.ctState
+  q.mark = p.mark
+  q.totalBytes = p.totalBytes
+  return q
+}
+
+/** Packets whose walks the set change below alters (RETURN instead of REJECT, and back). */
+const PROBES: { packet: Packet; hook: Hook }[] = [
+  ["10.96.0.99", 53],
+  ["10.96.0.1", 53],
+  ["10.96.0.1", 443],
+].map(([dst, port]) => {
+  const packet = new Packet()
+  packet.protocol = Protocol.UDP
+  packet.srcAddr = ipv4("10.244.1.5")
+  packet.dstAddr = ipv4(dst as string)
+  packet.srcPort = 40000
+  packet.dstPort = port as number
+  packet.ctState = CtState.NEW
+  packet.totalBytes = 100
+  return { packet, hook: Hook.INPUT }
+})
+
+describe("walk memo", () => {
+  it("gives every packet the plain walk's verdict, counters and cost, across set and rule changes", () => {
+    const memo = makeNode({}, 1)
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    for (const n of [memo, plain]) {
+      n.stack.ipsetRestore(SETS)
+      n.stack.restore(RULES)
+    }
+    const next = rng(12345)
+    let rejects = 0
+    const run = (count: number): void => {
+      const seenMemo: number[] = []
+      const seenPlain: number[] = []
+      const np = PROBES.length
+      for (let i = 0; i < count + 2 * np; i++) {
+        // Each phase starts and ends with the same probes (the memo holds them across a change).
+        const { packet, hook } = i < np ? PROBES[i] : i < np + count ? packetOf(next) : PROBES[i - np - count]
+        const inIf = hook === Hook.OUTPUT ? -1 : (i & 1) === 0 ? ETH0 : CNI0
+        const outIf = hook === Hook.INPUT ? -1 : routeOut(packet.dstAddr)
+        for (const [n, seen] of [
+          [memo, seenMemo],
+          [plain, seenPlain],
+        ] as const) {
+          const p = copy(packet)
+          const v = n.stack.runHook(hook, p, inIf, outIf, i * 1000)
+          const s = n.stack
+          seen.push(v, s.lastCostNs, p.mark, v === Verdict.ACCEPT ? -1 : s.lastDropReason)
+          seen.push(v === Verdict.REJECT ? s.lastRejectWith : -1)
+        }
+        if (seenMemo[seenMemo.length - 5] === Verdict.REJECT) rejects++
+      }
+      expect(seenMemo).toEqual(seenPlain)
+      expect(memo.stack.rulesEvaluated).toBe(plain.stack.rulesEvaluated)
+      expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+    }
+    run(2000)
+    const hits = (memo.stack.walkMemo as WalkMemo).hits
+    expect(hits).toBeGreaterThan(200)
+    // A set change: the memo forgets what it learnt about the sets' contents.
+    for (const n of [memo, plain])
+      n.stack.ipsetRestore("add KUBE-LOAD-BALANCER 10.96.0.99,udp:53\ndel KUBE-IPVS-IPS 10.96.0.1\n")
+    run(2000)
+    // A restore with impure rules in FORWARD: walked, not memoised, and still the same.
+    for (const n of [memo, plain]) n.stack.restore(IMPURE, { noflush: true })
+    run(2000)
+    expect(rejects).toBeGreaterThan(0)
+  })
+
+  it("stops memoising a walk whose packet classes do not repeat, with the same results", () => {
+    const memo = makeNode({}, 1)
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    for (const n of [memo, plain]) {
+      n.stack.ipsetRestore(SETS)
+      n.stack.restore(RULES)
+    }
+    // FORWARD's plan keys on the source port (`--sport 1000:1999`): a new port per packet never hits.
+    const out: number[][] = [[], []]
+    for (let i = 0; i < 6000; i++)
+      [memo, plain].forEach((n, j) => {
+        const p = new Packet()
+        p.protocol = Protocol.UDP
+        p.srcAddr = ipv4("10.244.2.7")
+        p.dstAddr = ipv4("10.244.1.5")
+        // The last packets repeat one class: a kept plan would answer them from the memo.
+        p.srcPort = i < 5990 ? 1000 + i : 1500
+        p.dstPort = 53
+        p.ctState = CtState.ESTABLISHED
+        p.totalBytes = 100
+        out[j].push(n.stack.runHook(Hook.FORWARD, p, ETH0, CNI0, i), n.stack.lastCostNs)
+      })
+    expect(out[0]).toEqual(out[1])
+    expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+    // Dropped at the first review (4,096 walks): even the repeated class is walked, not replayed.
+    expect((memo.stack.walkMemo as WalkMemo).hits).toBe(0)
+  })
+})
