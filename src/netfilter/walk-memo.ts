@@ -58,6 +58,12 @@ const KEY_WORDS = 6
 
 /** Walks reaching more rules than this are not memoised (bounded miss cost; big chains are indexed). */
 const MAX_PLAN_RULES = 64
+/**
+ * Walks reaching fewer rules than this, none of them an `-m set` match, are not memoised: hashing
+ * the key costs about as much as evaluating a handful of header and ctstate matches (userspace
+ * mode's filter INPUT, a jump to an empty chain, was slower memoised).
+ */
+const MIN_PLAN_RULES = 6
 /** Direct-mapped slots per stack (a power of two). */
 const SLOTS = 256
 /** Counts (rules matched, policy) a stored outcome holds at most; a longer walk is not stored. */
@@ -119,6 +125,7 @@ function planFields(table: Table, start: Chain): number {
   const todo: Chain[] = [start]
   let fields = 0
   let rules = 0
+  let sets = false
   while (todo.length > 0) {
     const chain = todo.pop() as Chain
     if (seen.has(chain)) continue
@@ -129,11 +136,12 @@ function planFields(table: Table, start: Chain): number {
       const f = ruleFields(chain.rules[i])
       if (f < 0) return NO_PLAN
       fields |= f
+      if (!sets) for (const m of chain.rules[i].checks) if (m instanceof SetMatch) sets = true
       const kind = chain.rules[i].target.kind
       if (kind === TargetKind.JUMP || kind === TargetKind.GOTO) todo.push(table.chains[chain.jumps[i]])
     }
   }
-  return fields
+  return sets || rules >= MIN_PLAN_RULES ? fields : NO_PLAN
 }
 
 /** One namespace's walk memo (NetfilterStack.walkMemo). */
