@@ -34,8 +34,8 @@ import { CtStateMatch } from "./ext/xt_conntrack.ts"
 import { MarkMatch } from "./ext/xt_mark.ts"
 import { ipsetContents } from "./ipset.ts"
 
-// Module-local copies: tsx runs modules as CommonJS, where reading an imported object's property
-// is a getter call on the exporting module (see bench/ns3/README.md, nftfast).
+// Module-local copies: each use of an imported object's property is otherwise a live-binding read
+// and a property load per packet (and a getter call when loaded as CommonJS; bench/ns3/README.md).
 const SETS = ipsetContents
 const V_ACCEPT: number = Verdict.ACCEPT
 const V_DROP: number = Verdict.DROP
