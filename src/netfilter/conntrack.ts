@@ -137,22 +137,6 @@ const MAX_DEFAULT = 131072
 const EVICTION_RANGE = 8
 /** Entry slots per block of the reaper's expiry bounds (see Conntrack.blockMinNs). */
 const REAP_BLOCK = 64
-/**
- * The bucket array of a table with no storage yet: one bucket, empty chain (-1), empty summary (0).
- * Shared by every such table and never written: link/unlink run only on entries, which exist only
- * once the table has its own (Conntrack.materialize).
- */
-const EMPTY_HEADS = Int32Array.of(-1, 0)
-/**
- * Zero-length columns every table starts with until its storage is allocated (materialize): shared,
- * so a table that never tracks a connection holds no arrays of its own. Never written (a table
- * writes its columns only for entries, after materialize has replaced them).
- */
-const EMPTY_U32 = new Uint32Array(0)
-const EMPTY_U16 = new Uint16Array(0)
-const EMPTY_U8 = new Uint8Array(0)
-const EMPTY_I32 = new Int32Array(0)
-const EMPTY_F64 = new Float64Array(0)
 /** nf_conntrack_proto_udp.c: a replied flow becomes a stream after 2 s. */
 const UDP_STREAM_AFTER_NS = 2 * NS_PER_S
 
@@ -266,31 +250,31 @@ export class Conntrack {
 
   private capacity = 0
   /** Tuple columns, indexed by node = 2*id + direction. */
-  src = EMPTY_U32
-  dst = EMPTY_U32
-  sport = EMPTY_U16
-  dport = EMPTY_U16
+  src = new Uint32Array(0)
+  dst = new Uint32Array(0)
+  sport = new Uint16Array(0)
+  dport = new Uint16Array(0)
   /**
    * The hash's view of the tuples, packed 4 words per node (src, dst, sport << 16 | dport, next
    * node in the bucket or -1) so that a chain walk touches one cache line per node; the columns
    * above hold the same tuples for every other reader.
    */
-  private keys = EMPTY_I32
+  private keys = new Int32Array(0)
   /** Entry columns. */
-  proto = EMPTY_U8
-  status = EMPTY_U16
-  tcpState = EMPTY_U8
-  expiresNs = EMPTY_F64
-  createdNs = EMPTY_F64
-  mark = EMPTY_U32
+  proto = new Uint8Array(0)
+  status = new Uint16Array(0)
+  tcpState = new Uint8Array(0)
+  expiresNs = new Float64Array(0)
+  createdNs = new Float64Array(0)
+  mark = new Uint32Array(0)
   /**
    * When the entry enters the hash in the kernel's time: its first packet's arrival plus the hook
    * costs charged up to confirm. The simulator runs a packet's hooks in one event, so the entry is
    * linked earlier; a concurrent packet of the same flow arriving before this time misses it.
    */
-  visibleNs = EMPTY_F64
+  visibleNs = new Float64Array(0)
   /** For an entry built by a packet that missed a not-yet-visible entry of its flow: that entry, else -1. */
-  raceOf = EMPTY_I32
+  raceOf = new Int32Array(0)
   /** The racing packet's own clock (arrival + hook costs so far), set by the stack before NAT. */
   raceClockNs = 0
 
@@ -302,7 +286,7 @@ export class Conntrack {
    * memory access instead of a walk over nodes scattered through `keys`. The chains themselves,
    * and so early_drop's walk order, are as before.
    */
-  private heads = EMPTY_HEADS
+  private heads = new Int32Array(0)
   private bucketMask = 0
   private freeHead = -1
   private highWater = 0
@@ -316,7 +300,7 @@ export class Conntrack {
    * that live far longer than the run (200,000 UDP flows with a 30 s timeout) costs the reaper no
    * memory traffic.
    */
-  private blockMinNs = EMPTY_F64
+  private blockMinNs = new Float64Array(0)
 
   /** Allocated entries (confirmed + unconfirmed): what nf_conntrack_count counts against max. */
   count = 0
@@ -347,24 +331,6 @@ export class Conntrack {
     )
     this.raceRng = options.raceRng ?? null
     assert(this.racePpm === 0 || this.raceRng !== null, "conntrack racePpm needs a raceRng")
-    // No storage yet (see materialize): `heads` is the shared one-bucket table whose summary is
-    // empty, so every find misses without touching a chain, as on an empty allocated table.
-  }
-
-  /**
-   * Whether this table's storage has been allocated: it is on the first allocate (a namespace's
-   * first tracked connection). Until then the table holds nothing and every reader sees it empty;
-   * most nodes of a large cluster never carry a packet, and their tables then cost no memory.
-   */
-  get allocated(): boolean {
-    return this.capacity > 0
-  }
-
-  /**
-   * Allocates the storage the constructor used to allocate up front, in the same sizes: `max` and
-   * nothing else decides them, so the table from here on is the same as if allocated at start.
-   */
-  private materialize(): void {
     this.grow(Math.min(this.max, 256))
     // Start with about one bucket per entry, as the kernel sizes nf_conntrack_buckets ~ max; the
     // table doubles with the confirmed count (load factor <= 1), so early_drop's 8-bucket window
@@ -372,11 +338,7 @@ export class Conntrack {
     let buckets = 1
     while (buckets < Math.min(this.max, 256)) buckets *= 2
     this.rehash(buckets)
-    Conntrack.tablesAllocated++
   }
-
-  /** Tables whose storage has been allocated, in this process (counted for the scale tests). */
-  static tablesAllocated = 0
 
   // -------------------------------------------------------------------------------------------
   // Storage
@@ -516,7 +478,6 @@ export class Conntrack {
       this.dropTableFull++
       return -1
     }
-    if (this.capacity === 0) this.materialize()
     let id = this.freeHead
     if (id >= 0) {
       this.freeHead = this.keys[id * 8 + 3]

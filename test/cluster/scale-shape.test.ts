@@ -16,7 +16,6 @@ import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
 import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
-import { Conntrack } from "../../src/netfilter/conntrack.ts"
 
 interface Shape {
   readonly nodes: number
@@ -437,41 +436,5 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     expect(large.distinctSetContents).toBeLessThanOrEqual(large.setsPerNode)
     expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
     expect(large.plansMade).toBeLessThanOrEqual(small.plansMade * 1.5)
-  })
-})
-
-describe("cluster scale: conntrack storage for the nodes that track connections only", () => {
-  it("allocates a node's conntrack table when a packet first passes through it, not at build", () => {
-    // 12 nodes, 4 Services of one pod each, 2 client pods: most nodes never carry a packet. Before
-    // storage on first use, all 12 tables were allocated at build (2.5 s at 5,000 nodes).
-    const spec = specFromText(
-      clusterScaleYaml({ nodes: 12, services: 4, pods: 4, clients: 2, workloads: 2, count: 2, duration: "2s" }),
-    )
-    const before = Conntrack.tablesAllocated
-    const world = new World(spec, spec.seed)
-    expect(Conntrack.tablesAllocated).toBe(before)
-    world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
-    let completed = 0
-    for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
-    expect(completed).toBeGreaterThan(0)
-    // A node namespace "saw a packet" when any of its interfaces sent or received one (counted by
-    // the network, independently of netfilter).
-    let sawPacket = 0
-    let allocated = 0
-    for (const n of world.nodes.values()) {
-      let packets = 0
-      for (const iface of n.net.ns.interfaces) if (iface !== null) packets += iface.rxPackets + iface.txPackets
-      const has = n.filter.conntrack.allocated
-      if (has) allocated++
-      if (packets > 0) sawPacket++
-      // A table is allocated exactly where packets passed (every packet here is tracked).
-      expect(has).toBe(packets > 0)
-    }
-    // (4 of the 12 here: the clients' and the reached echo pods' nodes.)
-    expect(allocated).toBe(sawPacket)
-    expect(sawPacket).toBeGreaterThan(0)
-    expect(sawPacket).toBeLessThan(12)
-    // Nothing else in the run allocated a table (the load balancer edge has none here).
-    expect(Conntrack.tablesAllocated - before).toBe(allocated)
   })
 })
