@@ -45,3 +45,13 @@ export const FAKE_CONFIG: IptablesConfig = {
   randomFully: false,
   nodePortAddresses: null,
 }
+
+/** Service `name` in namespace "ns" with ClusterIP 172.30.0.(10 + index), port "p" 80/TCP, and `spec` over that. */
+export function testService(name: string, spec: Partial<Service["spec"]>, index: number): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: "ns" },
+    spec: { clusterIP: `172.30.0.${index + 10}`, ports: [{ name: "p", port: 80, protocol: "TCP" }], ...spec },
+  } as Service
+}

@@ -15,7 +15,7 @@ import { IptablesProxier, sharedIptablesCompile } from "../../src/proxy/iptables
 import { sameJsonData } from "../../src/proxy/shared-service-ports.ts"
 import { buildServicePorts } from "../../src/proxy/service-port.ts"
 import type { ProxyNode, ServicePortInfo } from "../../src/proxy/service-port.ts"
-import { FAKE_CONFIG } from "./helpers.ts"
+import { FAKE_CONFIG, testService as service } from "./helpers.ts"
 
 const S = 1_000_000_000
 const NODES: ProxyNode[] = ["n1", "n2", "n3"].map((name, i) => ({ name, ips: [`192.168.0.${i + 2}`], labels: {} }))
@@ -24,15 +24,6 @@ interface Ep {
   readonly ip: string
   readonly node: string
   readonly ready?: boolean
-}
-
-function service(name: string, spec: Partial<Service["spec"]>, index: number): Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name, namespace: "ns" },
-    spec: { clusterIP: `172.30.0.${index + 10}`, ports: [{ name: "p", port: 80, protocol: "TCP" }], ...spec },
-  } as Service
 }
 
 function slice(serviceName: string, sliceName: string, eps: readonly Ep[]): EndpointSlice {

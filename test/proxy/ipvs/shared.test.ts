@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest"
 import type { EndpointSlice, Service } from "../../../src/k8s/types.ts"
+import { testService as service } from "../helpers.ts"
 import { compileIpvs, DEFAULT_IPVS_CONFIG } from "../../../src/proxy/ipvs/compile.ts"
 import { IpvsSharedCompile } from "../../../src/proxy/ipvs/shared.ts"
 import { KUBE_LOOP_BACK } from "../../../src/proxy/ipvs/names.ts"
@@ -25,15 +26,6 @@ interface Ep {
   readonly ip: string
   readonly node: string
   readonly zone?: string
-}
-
-function service(name: string, spec: Partial<Service["spec"]>, index: number): Service {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name, namespace: "ns" },
-    spec: { clusterIP: `172.30.0.${index + 10}`, ports: [{ name: "p", port: 80, protocol: "TCP" }], ...spec },
-  } as Service
 }
 
 function slice(serviceName: string, eps: readonly Ep[]): EndpointSlice {
