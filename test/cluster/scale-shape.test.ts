@@ -74,6 +74,14 @@ function tableShape(world: World): Pick<Shape, "distinctChains" | "distinctRules
 }
 
 /** The small generated cluster every shape here is measured on, at `nodes` nodes. */
+/** The small cluster of `smallClusterSpec`, built and run to the end of its scenario. */
+function runSmallCluster(nodes: number, mode?: "nftables" | "ipvs"): World {
+  const spec = smallClusterSpec(nodes, mode)
+  const world = new World(spec, spec.seed)
+  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  return world
+}
+
 function smallClusterSpec(nodes: number, mode?: "nftables" | "ipvs") {
   return specFromText(
     clusterScaleYaml({
@@ -90,9 +98,7 @@ function smallClusterSpec(nodes: number, mode?: "nftables" | "ipvs") {
 }
 
 function shape(nodes: number): Shape {
-  const spec = smallClusterSpec(nodes)
-  const world = new World(spec, spec.seed)
-  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  const world = runSmallCluster(nodes)
   const shared = world.sharedProxy.iptables
   let syncs = 0
   for (const n of world.nodes.values()) syncs += n.proxy.syncs.length
@@ -272,9 +278,7 @@ interface NftShape {
 
 /** The same scenario in nftables mode: what the nodes' tables hold, counted by object identity. */
 function nftShape(nodes: number): NftShape {
-  const spec = smallClusterSpec(nodes, "nftables")
-  const world = new World(spec, spec.seed)
-  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  const world = runSmallCluster(nodes, "nftables")
   const chains = new Set<object>()
   const rules = new Set<object>()
   const specs = new Set<object>()
@@ -362,9 +366,7 @@ interface IpvsShape {
 
 /** The same scenario in IPVS mode: the proxier's definitions over all nodes, by object identity. */
 function ipvsShape(nodes: number): IpvsShape {
-  const spec = smallClusterSpec(nodes, "ipvs")
-  const world = new World(spec, spec.seed)
-  world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
+  const world = runSmallCluster(nodes, "ipvs")
   const vss = new Set<object>()
   const rss = new Set<object>()
   const sets = new Set<object>()

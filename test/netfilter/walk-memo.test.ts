@@ -145,15 +145,21 @@ const PROBES: { packet: Packet; hook: Hook }[] = [
   return { packet, hook: Hook.INPUT }
 })
 
+/** Two nodes with the same sets and rules: one memoising its walks, one walking every packet. */
+function memoAndPlain(): { memo: ReturnType<typeof makeNode>; plain: ReturnType<typeof makeNode> } {
+  const memo = makeNode({}, 1)
+  const plain = makeNode({}, 1)
+  plain.stack.walkMemo = null
+  for (const n of [memo, plain]) {
+    n.stack.ipsetRestore(SETS)
+    n.stack.restore(RULES)
+  }
+  return { memo, plain }
+}
+
 describe("walk memo", () => {
   it("gives every packet the plain walk's verdict, counters and cost, across set and rule changes", () => {
-    const memo = makeNode({}, 1)
-    const plain = makeNode({}, 1)
-    plain.stack.walkMemo = null
-    for (const n of [memo, plain]) {
-      n.stack.ipsetRestore(SETS)
-      n.stack.restore(RULES)
-    }
+    const { memo, plain } = memoAndPlain()
     const next = rng(12345)
     let rejects = 0
     const run = (count: number): void => {
@@ -195,13 +201,7 @@ describe("walk memo", () => {
   })
 
   it("stops memoising a walk whose packet classes do not repeat, with the same results", () => {
-    const memo = makeNode({}, 1)
-    const plain = makeNode({}, 1)
-    plain.stack.walkMemo = null
-    for (const n of [memo, plain]) {
-      n.stack.ipsetRestore(SETS)
-      n.stack.restore(RULES)
-    }
+    const { memo, plain } = memoAndPlain()
     // FORWARD's plan keys on the source port (`--sport 1000:1999`): a new port per packet never hits.
     const out: number[][] = [[], []]
     for (let i = 0; i < 6000; i++)
