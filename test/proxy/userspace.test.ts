@@ -13,7 +13,7 @@ import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
 import { AffinityType, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
 import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
-import { type CopyQueue, MessagePool } from "../../src/proxy/userspace/proxysocket.ts"
+import { type CopyQueue, MessagePool, UdpProxyClient, UdpProxySocket } from "../../src/proxy/userspace/proxysocket.ts"
 import { specFromText } from "../cluster/helpers.ts"
 
 const S = 1_000_000_000
@@ -370,6 +370,43 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     // the 9 were served by 2 objects, all back in the free list.
     expect(socket.clients.size).toBe(0)
     expect(socket.freeClients.length).toBe(2)
+  })
+
+  it("one idle timer per socket ends every client exactly udpIdleTimeout after its last read or write", () => {
+    // Clients 40 ms apart, replies within the same millisecond, 150 ms timeout: up to 4 live at
+    // once in the socket's deadline order, each ended by the socket's timer at its own deadline.
+    const text = udpScenario("new", ", userspace: { udpIdleTimeout: 150ms }").replace("every: 100ms", "every: 40ms")
+    const world = new World(specFromText(text), 3)
+    const idleNs: number[] = []
+    let maxLive = 0
+    const sockets = new Set<UdpProxySocket>()
+    const original = UdpProxyClient.prototype.end
+    UdpProxyClient.prototype.end = function (this: UdpProxyClient) {
+      const socket = this.socket
+      if (socket.clients.get(this.clientAddr, this.clientPort) === this) {
+        sockets.add(socket)
+        idleNs.push(world.scheduler.nowNs - this.lastActivityNs)
+        let live = 0
+        for (let c = socket.idleHead; c !== null; c = c.idleNext) {
+          // The deadline order: oldest activity first.
+          if (c.idleNext !== null) expect(c.lastActivityNs).toBeLessThanOrEqual(c.idleNext.lastActivityNs)
+          live++
+        }
+        maxLive = Math.max(maxLive, live)
+      }
+      original.call(this)
+    }
+    try {
+      // The run stops when the workload is done; then the last clients' deadlines.
+      world.scheduler.run({ timeNsMax: 4_000_000_000, eventCountMax: 5_000_000 })
+      world.scheduler.run({ timeNsMax: 4_000_000_000, eventCountMax: 5_000_000 })
+    } finally {
+      UdpProxyClient.prototype.end = original
+    }
+    // The 9 echo clients and their 9 DNS lookups (kube-dns goes through a proxy too).
+    expect(idleNs).toEqual(new Array(18).fill(150_000_000))
+    expect(maxLive).toBe(4)
+    expect([...sockets].map((socket) => socket.idleHead)).toEqual([null, null])
   })
 })
 

@@ -68,7 +68,7 @@ export interface ProxySocketStats {
 const EV_DIAL = 0
 const EV_DIAL_TIMEOUT = 1
 const EV_COPY = 2
-/** UDP clients: the idle deadline (handled by the runtime, see handleEvent). */
+/** UDP sockets: the idle timer of their clients (UdpProxySocket.idleTimerFired). */
 const EV_UDP_IDLE = 3
 /** TCP pairs: a copy from the endpoint to the client is done. */
 const EV_COPY_BACK = 3
@@ -95,20 +95,16 @@ export class ProxyRuntime implements EventHandler {
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
   /**
-   * Per id, the generation of the object registered under it (-1: none), and for UDP clients the
-   * time of their last read or write (SetDeadline's base). Kept in typed columns so that an event
-   * for a forgotten object, and the idle timer of a client that was active since it was armed
-   * (every client's first one, under a new flow per request), are settled without loading the
-   * object, which by then is long out of the CPU's caches.
+   * Per id, the generation of the object registered under it (-1: none), in a typed column so
+   * that an event for a forgotten object is settled without loading the object.
    */
   private generations = new Int32Array(64).fill(-1)
   /**
-   * Per id, what the object is (TARGET_*): a UDP client's what 3 is EV_UDP_IDLE, a TCP pair's
-   * EV_COPY_BACK; and the UDP sockets' and clients' copies are dispatched to their class's method
+   * Per id, what the object is (TARGET_*): a UDP socket's what 3 is EV_UDP_IDLE, a TCP pair's
+   * EV_COPY_BACK; and the UDP sockets' and clients' events are dispatched to their class's method
    * directly (one monomorphic call per kind instead of a polymorphic onEvent).
    */
   private targetKinds = new Uint8Array(64)
-  lastActivityNs = new Float64Array(64)
   /** Messages waiting in this node's copy loops. */
   readonly pool = new MessagePool()
   /** Generation of the next registered object (an id is reused; its generation is not). */
@@ -144,9 +140,6 @@ export class ProxyRuntime implements EventHandler {
     const targetKinds = new Uint8Array(size)
     targetKinds.set(this.targetKinds)
     this.targetKinds = targetKinds
-    const lastActivityNs = new Float64Array(size)
-    lastActivityNs.set(this.lastActivityNs)
-    this.lastActivityNs = lastActivityNs
   }
 
   /** Forgets `target` (its pending events are ignored); a no-op when it is already gone. */
@@ -180,20 +173,11 @@ export class ProxyRuntime implements EventHandler {
     if (this.generations[a] !== b >>> WHAT_BITS) return
     const what = b & WHAT_MASK
     const targetKind = this.targetKinds[a]
-    if (targetKind === TARGET_UDP_CLIENT) {
-      const client = this.objects[a] as UdpProxyClient
-      if (what !== EV_UDP_IDLE) return client.copyDone()
-      // The read deadline (SetDeadline(now + timeout) after every read and write): passed, the
-      // client ends (ReadFrom times out); otherwise the timer is re-armed for the current deadline.
-      const deadlineNs = this.lastActivityNs[a] + this.udpIdleTimeoutNs
-      if (nowNs >= deadlineNs) client.end()
-      else {
-        this.scheduler.stagedTimeNs = deadlineNs
-        this.scheduler.scheduleStaged(this.kind, a, b)
-      }
-      return
+    if (targetKind === TARGET_UDP_CLIENT) return (this.objects[a] as UdpProxyClient).copyDone()
+    if (targetKind === TARGET_UDP_SOCKET) {
+      const socket = this.objects[a] as UdpProxySocket
+      return what === EV_UDP_IDLE ? socket.idleTimerFired(nowNs) : socket.copyDone()
     }
-    if (targetKind === TARGET_UDP_SOCKET) return (this.objects[a] as UdpProxySocket).copyDone()
     ;(this.objects[a] as ProxyEventTarget).onEvent(what, nowNs)
   }
 
@@ -624,6 +608,21 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   readonly loop: CopyQueue = new Queue()
   /** Ended clients, reused for new ones (UdpProxyClient). */
   readonly freeClients: UdpProxyClient[] = []
+  /**
+   * The clients' idle deadlines, with one timer for all of them. Each client's connection to its
+   * endpoint gets SetDeadline(now + --udp-timeout) after every write to it (ProxyLoop) and every
+   * read from it (proxyClient), and its ReadFrom fails at that deadline: the client is closed and
+   * deleted from the cache (v1.25 proxysocket.go). The live clients are kept in the order of their
+   * last activity, oldest first (a read or write moves a client to the tail), so the head's
+   * deadline is the earliest. The timer is pending at or before it; when it fires it ends the
+   * clients whose deadline is now and is re-armed at the new head's deadline. Every client thus
+   * ends at exactly its deadline, as with a timer per client re-armed at its deadline, with one
+   * pending event per socket instead of one or two per client.
+   */
+  idleHead: UdpProxyClient | null = null
+  idleTail: UdpProxyClient | null = null
+  /** The idle timer is pending (at or before the head's deadline). */
+  private idleArmed = false
 
   constructor(
     readonly runtime: ProxyRuntime,
@@ -661,6 +660,8 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     this.alive = false
     this.socket.close()
     for (const client of this.clients.values()) client.end()
+    // A client whose dial found no free port is in no cache; its deadline would have ended it.
+    while (this.idleHead !== null) this.idleHead.end()
     this.runtime.unregister(this)
   }
 
@@ -696,6 +697,61 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
 
   override dropPending(pool: MessagePool): void {
     pool.clear(this.loop)
+  }
+
+  /** A new client (the latest deadline): appended; the timer is armed if it was not. */
+  idleAppend(client: UdpProxyClient): void {
+    client.idlePrev = this.idleTail
+    client.idleNext = null
+    if (this.idleTail !== null) this.idleTail.idleNext = client
+    else this.idleHead = client
+    this.idleTail = client
+    if (!this.idleArmed) {
+      this.idleArmed = true
+      const rt = this.runtime
+      rt.at(client.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
+    }
+  }
+
+  /** `client` read or wrote at `nowNs`: its deadline moves to nowNs + timeout (the latest). */
+  idleTouch(client: UdpProxyClient, nowNs: number): void {
+    client.lastActivityNs = nowNs
+    const next = client.idleNext
+    if (next === null) return
+    const prev = client.idlePrev
+    if (prev !== null) prev.idleNext = next
+    else this.idleHead = next
+    next.idlePrev = prev
+    const tail = this.idleTail as UdpProxyClient
+    tail.idleNext = client
+    client.idlePrev = tail
+    client.idleNext = null
+    this.idleTail = client
+  }
+
+  /** `client` ended: out of the deadline order (the timer may then fire early and re-arm). */
+  idleRemove(client: UdpProxyClient): void {
+    const prev = client.idlePrev
+    const next = client.idleNext
+    if (prev !== null) prev.idleNext = next
+    else if (this.idleHead === client) this.idleHead = next
+    else return
+    if (next !== null) next.idlePrev = prev
+    else this.idleTail = prev
+    client.idlePrev = null
+    client.idleNext = null
+  }
+
+  /** The idle timer: the clients whose deadline is now end (ReadFrom timed out); re-armed at the next deadline. */
+  idleTimerFired(nowNs: number): void {
+    const timeoutNs = this.runtime.udpIdleTimeoutNs
+    let head = this.idleHead
+    while (head !== null && head.lastActivityNs + timeoutNs <= nowNs) {
+      head.end()
+      head = this.idleHead
+    }
+    if (head === null) this.idleArmed = false
+    else this.runtime.at(head.lastActivityNs + timeoutNs, this, EV_UDP_IDLE)
   }
 
   onEvent(_what: number, _nowNs: number): void {
@@ -735,6 +791,10 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
   clientAddr: Ipv4 = 0
   clientPort = 0
   endpoint = ""
+  /** The last read from or write to the endpoint (SetDeadline's base) and the socket's deadline order. */
+  lastActivityNs = 0
+  idlePrev: UdpProxyClient | null = null
+  idleNext: UdpProxyClient | null = null
   // proxyClient's copy loop back to the client: the client is its queue (CopyQueue's fields in
   // the object itself, one object less per client).
   head = -1
@@ -762,9 +822,8 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
       const target = socket.endpointTarget(endpoint)
       this.out.connect(target.address, target.port)
     }
-    const nowNs = rt.scheduler.nowNs
-    rt.lastActivityNs[this.id] = nowNs
-    rt.at(nowNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
+    this.lastActivityNs = rt.scheduler.nowNs
+    socket.idleAppend(this)
   }
 
   /** The read loop's Write to the endpoint, then SetDeadline(now + timeout). */
@@ -773,8 +832,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     this.out.send(bytes, tag, data, flow)
     this.socket.stats.messagesCopied++
     this.socket.stats.bytesCopied += bytes
-    const rt = this.socket.runtime
-    rt.lastActivityNs[this.id] = rt.scheduler.nowNs
+    this.socket.idleTouch(this, this.socket.runtime.scheduler.nowNs)
   }
 
   onUdpMessage(_socket: UdpSocket, packet: Packet): void {
@@ -782,7 +840,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     const rt = this.socket.runtime
     const nowNs = rt.scheduler.nowNs
     // Read (4 KiB buffer), SetDeadline, then WriteTo the client from the service port's socket.
-    rt.lastActivityNs[this.id] = nowNs
+    this.socket.idleTouch(this, nowNs)
     const bytes = packet.payloadBytes > UDP_BUFFER_BYTES ? UDP_BUFFER_BYTES : packet.payloadBytes
     const q: CopyQueue = this
     const startNs = q.busyUntilNs > nowNs ? q.busyUntilNs : nowNs
@@ -802,7 +860,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     this.copyDone()
   }
 
-  /** A reply's copy is done (the idle deadline is the runtime's, see ProxyRuntime.handleEvent). */
+  /** A reply's copy is done (the idle deadline is the socket's, see UdpProxySocket.idleTimerFired). */
   copyDone(): void {
     if (this.ended) return
     const q: CopyQueue = this
@@ -829,6 +887,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     this.out?.close()
     this.out = null
     this.socket.clients.deleteIf(this.clientAddr, this.clientPort, this)
+    this.socket.idleRemove(this)
     this.socket.runtime.unregister(this)
     this.socket.freeClients.push(this)
   }
