@@ -315,6 +315,23 @@ function mix(a: number, b: number, c: number, d: number, e: number): number {
   return (h ^ (h >>> 15)) >>> 0
 }
 
+/** The in-table hash of (protocol, client addr:port, VIP:port): bucket in its low bits. */
+function inHashOf(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): number {
+  return mix(protocol, caddr, cport, vaddr, vport)
+}
+
+/** The out-table hash of (protocol, real server addr:port, client addr:port). */
+function outHashOf(protocol: number, daddr: number, dport: number, caddr: number, cport: number): number {
+  return mix(protocol ^ 0x100, daddr, dport, caddr, cport)
+}
+
+/** Bucket heads for `buckets` empty chains: (-1, summary 0) pairs. */
+function emptyHeads(buckets: number): Int32Array {
+  const heads = new Int32Array(2 * buckets)
+  for (let b = 0; b < buckets; b++) heads[2 * b] = -1
+  return heads
+}
+
 export class Ipvs {
   readonly conntrack: boolean
   connReuseMode: number
@@ -377,6 +394,11 @@ export class Ipvs {
    * match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
    */
   private readonly outPorts = new Int32Array(OUT_PORT_SLOTS)
+  /**
+   * One bit per outPorts slot, set while its count is non-zero: the per-packet test reads this
+   * 128-byte bitmap (two cache lines that stay warm) instead of a word of the 4 KiB counts.
+   */
+  private readonly outBits = new Int32Array(OUT_PORT_SLOTS >> 5)
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
   /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
   private cInHeap: Uint8Array = new Uint8Array(this.cap)
@@ -390,8 +412,14 @@ export class Ipvs {
    * lookup that misses (every new flow's ip_vs_conn_in_get) short.
    */
   private hashMask = (1 << HASH_BITS) - 1
-  private inHead = new Int32Array(1 << HASH_BITS).fill(-1)
-  private outHead = new Int32Array(1 << HASH_BITS).fill(-1)
+  /**
+   * Per bucket b, [2b] the chain's first id (-1: empty) and [2b + 1] a summary of the hashes
+   * linked there (bit `hash >>> 27` set for each; recomputed when one is unlinked), side by side
+   * so one cache line answers most misses: a lookup whose bit is clear skips the chain walk (every
+   * new flow's ip_vs_conn_in_get misses). Wall time only: a lookup finds what the walk finds.
+   */
+  private inHeads = emptyHeads(1 << HASH_BITS)
+  private outHeads = emptyHeads(1 << HASH_BITS)
   private connCount = 0
   /** Most connections (templates included) the table held at once (results: IPVS table peak). */
   peakConnections = 0
@@ -401,6 +429,11 @@ export class Ipvs {
   private heapAt: Float64Array = new Float64Array(this.cap)
   private heapId: Int32Array = new Int32Array(this.cap)
   private heapLen = 0
+  /**
+   * heapAt[0] while the heap holds an entry, else +Infinity: advance, run for every packet through
+   * an IPVS hook, reads one field instead of the heap's length and first deadline.
+   */
+  private heapTopNs = Infinity
 
   constructor(options: IpvsOptions = {}, link?: IpvsConntrackLink) {
     this.conntrack = options.conntrack ?? false
@@ -702,12 +735,17 @@ export class Ipvs {
    * real server sent this packet (saddr:sport = dest, daddr:dport = client), or -1. For xt_ipvs.
    */
   lookupOut(protocol: number, saddr: number, sport: number, daddr: number, dport: number): number {
-    if (this.outPorts[outSlot(sport, daddr)] === 0) return -1
+    const slot = outSlot(sport, daddr)
+    if ((this.outBits[slot >> 5] & (1 << (slot & 31))) === 0) return -1
     const keys = this.outKeys
     const k0 = saddr | 0
     const k1 = daddr | 0
     const k2 = (sport << 16) | dport
-    let cp = this.outHead[this.outHash(protocol, saddr, sport, daddr, dport)]
+    const h = outHashOf(protocol, saddr, sport, daddr, dport)
+    const b = (h & this.hashMask) << 1
+    const heads = this.outHeads
+    if (((heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
+    let cp = heads[b]
     while (cp >= 0) {
       const k = cp * 4
       if (
@@ -755,8 +793,8 @@ export class Ipvs {
 
   /** Fire every connection timer due at or before nowNs, in deadline order. */
   advance(nowNs: number): void {
-    while (this.heapLen > 0 && this.heapAt[0] <= nowNs) {
-      const at = this.heapAt[0]
+    while (this.heapTopNs <= nowNs) {
+      const at = this.heapTopNs
       const id = this.heapId[0]
       this.heapPop()
       this.cInHeap[id] = 0
@@ -915,10 +953,27 @@ export class Ipvs {
     for (let i = 0; i < OUT_PORT_SLOTS; i++)
       if (outPorts[i] !== this.outPorts[i])
         problems.push(`out port slot ${i} counts ${this.outPorts[i]} != ${outPorts[i]}`)
+      else if ((outPorts[i] !== 0) !== ((this.outBits[i >> 5] & (1 << (i & 31))) !== 0))
+        problems.push(`out port slot ${i} bit disagrees with its count ${outPorts[i]}`)
     let dead = 0
     for (let id = 0; id < this.cNext; id++) if (this.cInUse[id] === 0 && this.cInHeap[id] !== 0) dead++
     if (this.heapLen !== live + dead)
       problems.push(`heap holds ${this.heapLen} entries for ${live} connections and ${dead} released ids`)
+    // A lookup skips a bucket whose summary lacks the key's bit: every linked key's bit must be set.
+    for (let id = 0; id < this.cNext; id++) {
+      if (this.cInUse[id] === 0) continue
+      const hi = this.inHashOfConn(id)
+      if (this.cInHashed[id] !== 0 && ((this.inHeads[((hi & this.hashMask) << 1) + 1] >>> (hi >>> 27)) & 1) === 0)
+        problems.push(`conn ${id} missing from its in-bucket summary`)
+      const ho = this.outHashOfConn(id)
+      if (
+        (this.cFlags[id] & ConnFlag.TEMPLATE) === 0 &&
+        ((this.outHeads[((ho & this.hashMask) << 1) + 1] >>> (ho >>> 27)) & 1) === 0
+      )
+        problems.push(`conn ${id} missing from its out-bucket summary`)
+    }
+    if (this.heapTopNs !== (this.heapLen > 0 ? this.heapAt[0] : Infinity))
+      problems.push(`heap top ${this.heapTopNs} is not the first deadline`)
     for (let id = 0; id < this.cNext; id++) {
       if (this.cInUse[id] === 0 || (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) continue
       let users = 0
@@ -1129,10 +1184,9 @@ export class Ipvs {
       this.outKeys[k] = daddr | 0
       this.outKeys[k + 1] = caddr | 0
       this.outKeys[k + 2] = (dport << 16) | cport
-      const h = this.outHash(protocol, daddr, dport, caddr, cport)
-      this.outKeys[k + 3] = this.outHead[h]
-      this.outHead[h] = id
-      this.outPorts[outSlot(dport, caddr)]++
+      this.linkOut(id, outHashOf(protocol, daddr, dport, caddr, cport))
+      const slot = outSlot(dport, caddr)
+      if (this.outPorts[slot]++ === 0) this.outBits[slot >> 5] |= 1 << (slot & 31)
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
@@ -1217,12 +1271,32 @@ export class Ipvs {
     this.connCount--
   }
 
-  private inHash(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-    return mix(protocol, caddr, cport, vaddr, vport) & this.hashMask
+  /** The in-hash of connection id's key. */
+  private inHashOfConn(id: number): number {
+    return inHashOf(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
   }
 
-  private outHash(protocol: number, daddr: number, dport: number, caddr: number, cport: number): number {
-    return mix(protocol ^ 0x100, daddr, dport, caddr, cport) & this.hashMask
+  /** The out-hash of connection id's key. */
+  private outHashOfConn(id: number): number {
+    return outHashOf(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
+  }
+
+  /** Link id at the head of its in-chain (hash h) and mark h in the bucket summary. */
+  private linkIn(id: number, h: number): void {
+    const b = (h & this.hashMask) << 1
+    const heads = this.inHeads
+    this.inKeys[id * 4 + 3] = heads[b]
+    heads[b] = id
+    heads[b + 1] |= 1 << (h >>> 27)
+  }
+
+  /** Link id at the head of its out-chain (hash h) and mark h in the bucket summary. */
+  private linkOut(id: number, h: number): void {
+    const b = (h & this.hashMask) << 1
+    const heads = this.outHeads
+    this.outKeys[id * 4 + 3] = heads[b]
+    heads[b] = id
+    heads[b + 1] |= 1 << (h >>> 27)
   }
 
   private lookupIn(
@@ -1237,7 +1311,11 @@ export class Ipvs {
     const k0 = caddr | 0
     const k1 = vaddr | 0
     const k2 = (cport << 16) | vport
-    let cp = this.inHead[this.inHash(protocol, caddr, cport, vaddr, vport)]
+    const h = inHashOf(protocol, caddr, cport, vaddr, vport)
+    const b = (h & this.hashMask) << 1
+    const heads = this.inHeads
+    if (((heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
+    let cp = heads[b]
     const want = template ? ConnFlag.TEMPLATE : 0
     while (cp >= 0) {
       const k = cp * 4
@@ -1259,60 +1337,48 @@ export class Ipvs {
     this.inKeys[k] = this.cCaddr[id] | 0
     this.inKeys[k + 1] = this.cVaddr[id] | 0
     this.inKeys[k + 2] = (this.cCport[id] << 16) | this.cVport[id]
-    const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
-    this.inKeys[k + 3] = this.inHead[h]
-    this.inHead[h] = id
+    this.linkIn(id, this.inHashOfConn(id))
     this.cInHashed[id] = 1
   }
 
   private unhashIn(id: number): void {
     if (this.cInHashed[id] === 0) return
     this.cInHashed[id] = 0
-    const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
-    let prev = -1
-    let cp = this.inHead[h]
-    const keys = this.inKeys
-    while (cp >= 0 && cp !== id) {
-      prev = cp
-      cp = keys[cp * 4 + 3]
-    }
-    assert(cp === id, "IPVS connection missing from its hash chain")
-    if (prev < 0) this.inHead[h] = keys[id * 4 + 3]
-    else keys[prev * 4 + 3] = keys[id * 4 + 3]
+    this.unlink(this.inHeads, this.inKeys, id, (this.inHashOfConn(id) & this.hashMask) << 1, true)
   }
 
   private unhashOut(id: number): void {
-    const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
+    this.unlink(this.outHeads, this.outKeys, id, (this.outHashOfConn(id) & this.hashMask) << 1, false)
+    const slot = outSlot(this.cDport[id], this.cCaddr[id])
+    if (--this.outPorts[slot] === 0) this.outBits[slot >> 5] &= ~(1 << (slot & 31))
+  }
+
+  /** Unlink id from the chain of bucket b (heads index) and recompute the bucket's hash summary. */
+  private unlink(heads: Int32Array, keys: Int32Array, id: number, b: number, inbound: boolean): void {
     let prev = -1
-    let cp = this.outHead[h]
-    const keys = this.outKeys
+    let cp = heads[b]
     while (cp >= 0 && cp !== id) {
       prev = cp
       cp = keys[cp * 4 + 3]
     }
-    assert(cp === id, "IPVS connection missing from its out hash chain")
-    if (prev < 0) this.outHead[h] = keys[id * 4 + 3]
+    assert(cp === id, `IPVS connection missing from its ${inbound ? "" : "out "}hash chain`)
+    if (prev < 0) heads[b] = keys[id * 4 + 3]
     else keys[prev * 4 + 3] = keys[id * 4 + 3]
-    this.outPorts[outSlot(this.cDport[id], this.cCaddr[id])]--
+    let summary = 0
+    for (let n = heads[b]; n >= 0; n = keys[n * 4 + 3])
+      summary |= 1 << ((inbound ? this.inHashOfConn(n) : this.outHashOfConn(n)) >>> 27)
+    heads[b + 1] = summary
   }
 
   private rehash(): void {
     const size = 2 * (this.hashMask + 1)
     this.hashMask = size - 1
-    this.inHead = new Int32Array(size).fill(-1)
-    this.outHead = new Int32Array(size).fill(-1)
+    this.inHeads = emptyHeads(size)
+    this.outHeads = emptyHeads(size)
     for (let id = 0; id < this.cNext; id++) {
       if (this.cInUse[id] === 0) continue
-      if (this.cInHashed[id] !== 0) {
-        const h = this.inHash(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
-        this.inKeys[id * 4 + 3] = this.inHead[h]
-        this.inHead[h] = id
-      }
-      if ((this.cFlags[id] & ConnFlag.TEMPLATE) === 0) {
-        const h = this.outHash(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
-        this.outKeys[id * 4 + 3] = this.outHead[h]
-        this.outHead[h] = id
-      }
+      if (this.cInHashed[id] !== 0) this.linkIn(id, this.inHashOfConn(id))
+      if ((this.cFlags[id] & ConnFlag.TEMPLATE) === 0) this.linkOut(id, this.outHashOfConn(id))
     }
   }
 
@@ -1350,11 +1416,15 @@ export class Ipvs {
     this.heapAt[i] = at
     this.heapId[i] = id
     this.cHeapPos[id] = i
+    if (i === 0) this.heapTopNs = at
   }
 
   private heapPop(): void {
     const n = --this.heapLen
-    if (n === 0) return
+    if (n === 0) {
+      this.heapTopNs = Infinity
+      return
+    }
     const at = this.heapAt[n]
     const id = this.heapId[n]
     let i = 0
@@ -1378,6 +1448,7 @@ export class Ipvs {
     this.heapAt[i] = at
     this.heapId[i] = id
     this.cHeapPos[id] = i
+    this.heapTopNs = this.heapAt[0]
   }
 
   private grow(): void {

@@ -455,4 +455,32 @@ describe("determinism and scale", () => {
     expect(ipvs.connectionCount).toBe(0)
     expect(ipvs.snapshot()[0].realServers.map((r) => r.activeConns + r.inactConns)).toEqual([0, 0, 0])
   })
+
+  it("connections sharing buckets with expired ones are still found both ways (bucket summaries)", () => {
+    // 3000 connections in 4096 buckets: many chains hold several. Every other one expires; the
+    // survivors' chains lose entries (their summaries are recomputed) and must still be found.
+    const { ipvs } = setup()
+    const client = (i: number): number => ipv4("10.200.0.0") + (i >> 8)
+    const sport = (i: number): number => 1024 + (i & 255)
+    const conns: number[] = []
+    for (let i = 0; i < 3000; i++) {
+      expect(ipvs.packetIn(Protocol.TCP, client(i), sport(i), VIP, 80, SYN, 60, false, 0)).toBe(IpvsVerdict.XMIT)
+      conns.push(ipvs.lastConn)
+    }
+    // Odd ones are refreshed into ESTABLISHED (900 s); even ones stay SYN_RECV (60 s) and expire.
+    for (let i = 1; i < 3000; i += 2) ipvs.packetIn(Protocol.TCP, client(i), sport(i), VIP, 80, ACK, 60, true, S)
+    ipvs.advance(100 * S)
+    expect(ipvs.connectionCount).toBe(1500)
+    expect(ipvs.verify()).toEqual([])
+    const created = ipvs.connsCreated
+    for (let i = 1; i < 3000; i += 2) {
+      expect(ipvs.packetIn(Protocol.TCP, client(i), sport(i), VIP, 80, ACK, 60, true, 101 * S)).toBe(IpvsVerdict.XMIT)
+      expect(ipvs.lastConn).toBe(conns[i])
+      expect(outTcp(ipvs, conns[i], sport(i), ACK, 101 * S, client(i))).toBe(conns[i])
+    }
+    expect(ipvs.connsCreated).toBe(created)
+    // The expired ones are gone: their ACK (not a SYN) is not scheduled, and no reply matches.
+    for (let i = 0; i < 3000; i += 2)
+      expect(ipvs.packetIn(Protocol.TCP, client(i), sport(i), VIP, 80, ACK, 60, true, 101 * S)).toBe(IpvsVerdict.ACCEPT)
+  })
 })
