@@ -22,11 +22,12 @@
  * for a stable per-request figure), `--duration 30s`, `--mode nftables|ipvs|...`
  * (kube-proxy mode; default iptables), `--bare-pods N` (extra
  * pods no Service selects: the nodes-and-pods cost without kube-proxy's nodes x endpoints rules),
- * `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
+ * `--profile-traffic FILE` (a V8 CPU profile of the traffic phase only), `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
  * Run big points with a generous heap: `node --max-old-space-size=8192 --import tsx bench/cluster-scale.ts --point medium`.
  * The last line printed is a JSON object.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { World } from "../src/cluster/index.ts"
@@ -211,6 +212,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // about equal completed requests and the per-request cost is the median window's (one slow
   // window on a shared machine moves the median little).
   const expected = options.clients * options.workloads * options.count
+  // --profile-traffic FILE: a V8 CPU profile of the traffic phase only (.cpuprofile, for DevTools).
+  const profileIndex = process.argv.indexOf("--profile-traffic")
+  const profileFile = profileIndex < 0 ? null : process.argv[profileIndex + 1]
+  const session = profileFile === null ? null : new Session()
+  const post = (method: string): Promise<unknown> =>
+    new Promise((resolve, reject) =>
+      session?.post(method, (error, result) => (error === null ? resolve(result) : reject(error))),
+    )
+  if (session !== null) {
+    session.connect()
+    await post("Profiler.enable")
+    await post("Profiler.start")
+  }
   const checkpoints: { wallMs: number; cpuMs: number; completed: number }[] = [
     { wallMs: now(), cpuMs: cpu(), completed: completedSoFar() },
   ]
@@ -242,6 +256,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const sorted = [...values].sort((a, b) => a - b)
     const mid = sorted.length >> 1
     return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+  if (session !== null && profileFile !== null) {
+    const result = (await post("Profiler.stop")) as { profile: unknown }
+    writeFileSync(profileFile, JSON.stringify(result.profile))
+    session.disconnect()
   }
   const wallWindows = perRequestWindows((c) => c.wallMs)
   const cpuWindows = perRequestWindows((c) => c.cpuMs)
