@@ -21,6 +21,7 @@ import type { NftablesConfig } from "../proxy/nftables/compile.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_CONFIG } from "../proxy/nftables/compile.ts"
 import { NftablesProxier } from "../proxy/nftables/proxier.ts"
+import type { NftSharedSync } from "../proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
 import type { NftSpecPool } from "../proxy/nftables/table.ts"
@@ -92,6 +93,8 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     pool?: NftInternPool,
     /** The cluster's pool of the proxier's rule and element specs (absent: the proxier's own). */
     specs?: NftSpecPool,
+    /** The cluster's shared compile (absent: this node compiles every transaction; same transactions). */
+    sharedSync?: NftSharedSync,
   ) {
     const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
     this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
@@ -99,6 +102,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
       fullSyncPeriodNs: mode.fullSyncPeriodNs,
       ...(servicePorts === undefined ? {} : { servicePorts }),
       ...(specs === undefined ? {} : { specs }),
+      ...(sharedSync === undefined ? {} : { sharedSync }),
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
     if (pool !== undefined) this.nft.ruleset.pool = pool

@@ -14,6 +14,7 @@ import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
+import { SharedProxyState } from "../../src/cluster/proxy-backends.ts"
 import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 
@@ -274,11 +275,26 @@ interface NftShape {
   readonly specsPerNode: number
   readonly syncs: number
   readonly completed: number
+  /** Shared compile (NftSharedSync): transactions compiled, taken from another node, compiled by a node on its own. */
+  readonly transactionsCompiled: number
+  readonly transactionsShared: number
+  readonly ownCompiles: number
+  readonly fingerprint: string
 }
 
 /** The same scenario in nftables mode: what the nodes' tables hold, counted by object identity. */
-function nftShape(nodes: number): NftShape {
-  const world = runSmallCluster(nodes, "nftables")
+function nftShape(nodes: number, shareTransactions = true): NftShape {
+  const descriptor = Object.getOwnPropertyDescriptor(SharedProxyState.prototype, "nftablesSync")
+  if (descriptor === undefined) throw new Error("SharedProxyState.nftablesSync")
+  // Without the shared compile: every node compiles its own transactions (the reference).
+  if (!shareTransactions)
+    Object.defineProperty(SharedProxyState.prototype, "nftablesSync", { get: () => undefined, configurable: true })
+  let world: World
+  try {
+    world = runSmallCluster(nodes, "nftables")
+  } finally {
+    Object.defineProperty(SharedProxyState.prototype, "nftablesSync", descriptor)
+  }
   const chains = new Set<object>()
   const rules = new Set<object>()
   const specs = new Set<object>()
@@ -317,13 +333,28 @@ function nftShape(nodes: number): NftShape {
     specsPerNode: specsSeen / world.nodes.size,
     syncs,
     completed,
+    transactionsCompiled: shareTransactions ? world.sharedProxy.nftablesSync.compiledCount : 0,
+    transactionsShared: shareTransactions ? world.sharedProxy.nftablesSync.sharedCount : 0,
+    ownCompiles: shareTransactions ? world.sharedProxy.nftablesSync.ownCount : 0,
+    fingerprint: world.scheduler.fingerprint(),
   }
+}
+
+const nftShapes = new Map<number, NftShape>()
+/** nftShape(nodes), once per node count for the tests below (shared compile on). */
+function nftShapeOf(nodes: number): NftShape {
+  let shape = nftShapes.get(nodes)
+  if (shape === undefined) {
+    shape = nftShape(nodes)
+    nftShapes.set(nodes, shape)
+  }
+  return shape
 }
 
 describe("cluster scale: nftables mode shares the kube-proxy table between nodes", () => {
   it("holds each chain, rule and rule spec once, not once per node", () => {
-    const small = nftShape(2)
-    const large = nftShape(6)
+    const small = nftShapeOf(2)
+    const large = nftShapeOf(6)
     expect(small.syncs).toBeGreaterThanOrEqual(2)
     expect(large.syncs).toBeGreaterThanOrEqual(6)
     expect(small.completed).toBeGreaterThan(0)
@@ -341,6 +372,19 @@ describe("cluster scale: nftables mode shares the kube-proxy table between nodes
     // The proxiers' own view of the table: one spec object per distinct rule.
     expect(large.distinctSpecs).toBeLessThanOrEqual(small.distinctSpecs + 2 * (large.nodes - small.nodes))
     expect(large.distinctSpecs).toBeLessThan(1.5 * large.specsPerNode)
+  })
+
+  it("compiles each transaction once for the nodes with the same view, with the results of compiling per node", () => {
+    const small = nftShapeOf(2)
+    const large = nftShapeOf(6)
+    // Every node hosts endpoints of Cluster-policy Services only: its transactions are the shared
+    // list's, compiled once per cluster state whatever the node count (per node: one per sync).
+    expect(small.transactionsCompiled).toBeGreaterThan(0)
+    expect(large.transactionsCompiled).toBe(small.transactionsCompiled)
+    expect(large.ownCompiles).toBe(0)
+    expect(large.transactionsShared).toBe(large.syncs - large.transactionsCompiled)
+    // Same simulation as compiling on every node.
+    expect(nftShape(6, false).fingerprint).toBe(large.fingerprint)
   })
 })
 
