@@ -9,6 +9,9 @@
  * counters of the chains that carried traffic per node (counters.ts).
  */
 import { describe, expect, it } from "vitest"
+import fc from "fast-check"
+import { ChangeLog } from "../../src/cluster/kube-proxy.ts"
+import { Histogram } from "../../src/stats/histogram.ts"
 import { World } from "../../src/cluster/index.ts"
 import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
@@ -482,5 +485,58 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     expect(large.distinctSetContents).toBeLessThanOrEqual(large.setsPerNode)
     expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
     expect(large.plansMade).toBeLessThanOrEqual(small.plansMade * 1.5)
+  })
+})
+
+describe("cluster scale: sync lags are read per bucket, not per write and node", () => {
+  /** A histogram that counts the calls that fill it. */
+  class CountingHistogram extends Histogram {
+    calls = 0
+    override record(valueNs: number, times = 1): void {
+      this.calls++
+      super.record(valueNs, times)
+    }
+    override recordSameBucket(low: number, high: number, times: number, sum: bigint): void {
+      this.calls++
+      super.recordSameBucket(low, high, times, sum)
+    }
+  }
+
+  it("records the same histogram as one record per write", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5_000_000_000 }), { minLength: 1, maxLength: 400 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 2_000_000_000 }),
+        (gaps, a, b, afterNs) => {
+          const log = new ChangeLog()
+          let t = 0
+          for (const gap of gaps) log.push((t += gap % 3 === 0 ? 0 : gap))
+          const from = a % log.length
+          const to = from + (b % (log.length - from + 1))
+          const endNs = t + afterNs
+          const fast = new Histogram()
+          log.recordLags(from, to, endNs, fast)
+          const slow = new Histogram()
+          for (let i = from; i < to; i++) slow.record(endNs - log.timesNs[i])
+          expect(fast.summary()).toEqual(slow.summary())
+          expect(fast.bins()).toEqual(slow.bins())
+          expect(fast.sum()).toBe(slow.sum())
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
+  it("a sync covering 100,000 writes costs the buckets its lags span", () => {
+    const log = new ChangeLog()
+    // 100,000 writes over 10 s of cluster start-up (one every 100 us), programmed 1 s later.
+    for (let i = 0; i < 100_000; i++) log.push(i * 100_000)
+    const histogram = new CountingHistogram()
+    log.recordLags(0, log.length, 11_000_000_000, histogram)
+    expect(histogram.count).toBe(100_000)
+    // Lags from 1 s to 11 s: 4 powers of two, 128 buckets each (per write: 100,000 calls).
+    expect(histogram.calls).toBeLessThanOrEqual(4 * 128 + 1)
   })
 })
