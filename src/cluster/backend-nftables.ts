@@ -28,7 +28,7 @@ import type { NftSpecPool } from "../proxy/nftables/table.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
 import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
-import type { SyncCostModel } from "../proxy/sync-cost.ts"
+import type { SyncCostModel, SyncWork } from "../proxy/sync-cost.ts"
 import { NftHooks } from "../netfilter/nftables/hooks.ts"
 import type { NftInternPool } from "../netfilter/nftables/intern.ts"
 import { listTable } from "../netfilter/nftables/print.ts"
@@ -61,6 +61,18 @@ export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly s
     serviceCIDRs,
     nodePortAddresses: effectiveNodePortAddresses("nftables", spec.nodePortAddresses),
   }
+}
+
+/**
+ * nftablesSyncWork of the last transaction text seen (nodes taking the cluster's shared
+ * transaction pass the same string: its commands are counted once, not once per node).
+ */
+let lastWork: { transaction: string; work: SyncWork } | null = null
+
+function syncWorkOf(transaction: string, objectsBefore: number): SyncWork {
+  if (lastWork === null || lastWork.transaction !== transaction)
+    lastWork = { transaction, work: nftablesSyncWork(transaction, 0) }
+  return { ...lastWork.work, objectsTotal: objectsBefore }
 }
 
 /**
@@ -124,7 +136,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
         nowNs,
         "cleanup.nft",
       )
-    const work = nftablesSyncWork(result.transaction, objectsBefore)
+    const work = syncWorkOf(result.transaction, objectsBefore)
     return {
       durationNs: this.costModel.durationNs(work),
       fullSync: result.compile.fullSync,

@@ -310,11 +310,17 @@ export class NftTable {
     this.sets = copy.sets
   }
 
+  /** objectCount of the maps it was counted for (a transaction replaces the maps: copy on write). */
+  private counted: { chains: Map<string, ChainState>; sets: Map<string, SetState>; objects: number } | null = null
+
   /** Chains, rules and set/map elements the table holds (what nft's cache fetch reads). */
   objectCount(): number {
+    const counted = this.counted
+    if (counted !== null && counted.chains === this.chains && counted.sets === this.sets) return counted.objects
     let n = 0
     for (const chain of this.chains.values()) n += 1 + chain.rules.length
     for (const set of this.sets.values()) n += set.elements.size
+    this.counted = { chains: this.chains, sets: this.sets, objects: n }
     return n
   }
 
