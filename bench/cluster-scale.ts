@@ -9,7 +9,8 @@
  *
  * Reports (wall, this process): loading the scenario; building the world (manifests applied,
  * controllers run at t=0); until every node's kube-proxy finished its first sync; until the first
- * request completed; the traffic phase per completed request; peak RSS (sampled between simulation
+ * request completed; the traffic phase per completed request (median of its windows, from the first
+ * completed request until every request is answered); peak RSS (sampled between simulation
  * slices); CPU time (user + system) to the first request and per request, which a shared machine
  * does not inflate as it does wall time; and counts that show the shape of the cost (shared
  * fragments compiled, shared parsed rules, per-node rules held). Nothing is timed against a
@@ -17,14 +18,16 @@
  *
  * Points: `--point small|medium|large` = (nodes, Services, pods) (100, 1k, 3k), (1k, 10k, 30k),
  * (5k, 10k, 150k); or `--nodes N --services N --pods N`. `--clients N` (default 200), `--workloads N`
- * (default 4), `--count N` requests per client pod (default 5), `--duration 30s`, `--mode nftables|ipvs|...`
+ * (default 4), `--count N` requests per client pod and workload (default 50: 40,000 requests, a traffic phase long enough
+ * for a stable per-request figure), `--duration 30s`, `--mode nftables|ipvs|...`
  * (kube-proxy mode; default iptables), `--bare-pods N` (extra
  * pods no Service selects: the nodes-and-pods cost without kube-proxy's nodes x endpoints rules),
- * `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
+ * `--profile-traffic FILE` (a V8 CPU profile of the traffic phase only), `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
  * Run big points with a generous heap: `node --max-old-space-size=8192 --import tsx bench/cluster-scale.ts --point medium`.
  * The last line printed is a JSON object.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { World } from "../src/cluster/index.ts"
@@ -52,6 +55,8 @@ export interface ClusterScaleOptions {
 }
 
 const BARE_REPLICAS = 30
+/** Windows the traffic phase is cut into for the per-request figures (their median is reported). */
+const WINDOWS = 7
 
 export const POINTS: Readonly<Record<string, Pick<ClusterScaleOptions, "nodes" | "services" | "pods">>> = {
   small: { nodes: 100, services: 1000, pods: 3000 },
@@ -131,7 +136,7 @@ function parseArgs(args: readonly string[]): ClusterScaleOptions {
     pods: num("pods", point.pods),
     clients: num("clients", 200),
     workloads: num("workloads", 4),
-    count: num("count", 5),
+    count: num("count", 50),
     duration: values.duration ?? "30s",
     barePods: num("bare-pods", 0),
     ...(values.mode !== undefined ? { mode: values.mode } : {}),
@@ -180,10 +185,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     else scheduler.nowNs = sliceEnd
   }
   const nodes = [...world.nodes.values()]
+  // Read the collector's counters directly: its results() summary walks every server index seen
+  // (up to the pod count), which made the harness's own per-slice check grow with the cluster.
+  const counts = world.collector.workloads
   const completedSoFar = (): number => {
     let completed = 0
-    for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
+    for (const w of counts) completed += w.completed
     return completed
+  }
+  const doneSoFar = (): number => {
+    let done = 0
+    for (const w of counts) done += w.completed + w.failed
+    return done
   }
   while (!ended && !nodes.every((n) => n.proxy.syncs.length > 0)) step()
   const firstSyncMs = now() - buildStart
@@ -193,12 +206,67 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const firstRequestMs = now() - buildStart
   const firstRequestCpuMs = cpu()
   const firstRequestAtNs = scheduler.nowNs
-  const before = completedSoFar()
-  const trafficStart = now()
-  const trafficCpuStart = cpu()
+  // The traffic phase: from the first completed request until every request the workloads will
+  // send is answered or failed (not the quiet tail to the scenario's end, whose periodic work per
+  // node is not per request). A checkpoint per slice; the phase is cut into WINDOWS windows of
+  // about equal completed requests and the per-request cost is the median window's (one slow
+  // window on a shared machine moves the median little).
+  const expected = options.clients * options.workloads * options.count
+  // --profile-traffic FILE: a V8 CPU profile of the traffic phase only (.cpuprofile, for DevTools).
+  const profileIndex = process.argv.indexOf("--profile-traffic")
+  const profileFile = profileIndex < 0 ? null : process.argv[profileIndex + 1]
+  const session = profileFile === null ? null : new Session()
+  const post = (method: string): Promise<unknown> =>
+    new Promise((resolve, reject) =>
+      session?.post(method, (error, result) => (error === null ? resolve(result) : reject(error))),
+    )
+  if (session !== null) {
+    session.connect()
+    await post("Profiler.enable")
+    await post("Profiler.start")
+  }
+  const checkpoints: { wallMs: number; cpuMs: number; completed: number }[] = [
+    { wallMs: now(), cpuMs: cpu(), completed: completedSoFar() },
+  ]
+  while (!ended && doneSoFar() < expected) {
+    step()
+    checkpoints.push({ wallMs: now(), cpuMs: cpu(), completed: completedSoFar() })
+  }
+  const first = checkpoints[0]
+  const last = checkpoints[checkpoints.length - 1]
+  const trafficMs = last.wallMs - first.wallMs
+  const trafficCpuMs = last.cpuMs - first.cpuMs
+  const trafficCompleted = last.completed - first.completed
+  const perRequestWindows = (pick: (c: (typeof checkpoints)[number]) => number): number[] => {
+    const out: number[] = []
+    let from = 0
+    for (let k = 1; k <= WINDOWS; k++) {
+      const target = first.completed + (trafficCompleted * k) / WINDOWS
+      let to = from + 1
+      while (to < checkpoints.length - 1 && checkpoints[to].completed < target) to++
+      if (to >= checkpoints.length) break
+      const requests = checkpoints[to].completed - checkpoints[from].completed
+      if (requests > 0) out.push(((pick(checkpoints[to]) - pick(checkpoints[from])) * 1000) / requests)
+      from = to
+    }
+    return out
+  }
+  const median = (values: readonly number[]): number => {
+    if (values.length === 0) return 0
+    const sorted = [...values].sort((a, b) => a - b)
+    const mid = sorted.length >> 1
+    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+  if (session !== null && profileFile !== null) {
+    const result = (await post("Profiler.stop")) as { profile: unknown }
+    writeFileSync(profileFile, JSON.stringify(result.profile))
+    session.disconnect()
+  }
+  const wallWindows = perRequestWindows((c) => c.wallMs)
+  const cpuWindows = perRequestWindows((c) => c.cpuMs)
+  const tailStart = now()
   while (!ended) step()
-  const trafficMs = now() - trafficStart
-  const trafficCpuMs = cpu() - trafficCpuStart
+  const tailMs = now() - tailStart
   const completed = completedSoFar()
   let sent = 0
   for (const w of world.workloads) sent += world.collector.results(w.index, []).requests.sent
@@ -245,11 +313,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       requestsSent: sent,
       requestsCompleted: completed,
       trafficSeconds: Number((trafficMs / 1000).toFixed(3)),
-      wallMicrosecondsPerRequest: Number(((trafficMs * 1000) / Math.max(1, completed - before)).toFixed(2)),
+      trafficRequests: trafficCompleted,
+      // Median over the traffic phase's windows (each window's wall or CPU time per request), and
+      // the windows themselves.
+      wallMicrosecondsPerRequest: Number(median(wallWindows).toFixed(2)),
+      wallMicrosecondsPerRequestWindows: wallWindows.map((v) => Number(v.toFixed(1))),
+      wallMicrosecondsPerRequestWholePhase: Number(((trafficMs * 1000) / Math.max(1, trafficCompleted)).toFixed(2)),
+      tailSeconds: Number((tailMs / 1000).toFixed(3)),
       // CPU time of the process from its start (loading included) to the first completed request,
       // and per request in the traffic phase.
       firstCompletedRequestCpuSeconds: Number((firstRequestCpuMs / 1000).toFixed(3)),
-      cpuMicrosecondsPerRequest: Number(((trafficCpuMs * 1000) / Math.max(1, completed - before)).toFixed(2)),
+      cpuMicrosecondsPerRequest: Number(median(cpuWindows).toFixed(2)),
+      cpuMicrosecondsPerRequestWindows: cpuWindows.map((v) => Number(v.toFixed(1))),
+      cpuMicrosecondsPerRequestWholePhase: Number(((trafficCpuMs * 1000) / Math.max(1, trafficCompleted)).toFixed(2)),
       peakRssMB: Math.round(peakRss / 2 ** 20),
       syncsPerNodeMean: Number((nodes.reduce((s, n) => s + n.proxy.syncs.length, 0) / nodes.length).toFixed(2)),
       sharedSnapshots: shared.servicePorts.snapshotsBuilt,

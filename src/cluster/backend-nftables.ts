@@ -21,13 +21,14 @@ import type { NftablesConfig } from "../proxy/nftables/compile.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_CONFIG } from "../proxy/nftables/compile.ts"
 import { NftablesProxier } from "../proxy/nftables/proxier.ts"
+import type { NftSharedSync } from "../proxy/nftables/proxier.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
 import type { NftSpecPool } from "../proxy/nftables/table.ts"
 import type { ProxyNode } from "../proxy/service-port.ts"
 import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { DEFAULT_NFTABLES_SYNC_COST, NftablesSyncCostModel, nftablesSyncWork } from "../proxy/sync-cost.ts"
-import type { SyncCostModel } from "../proxy/sync-cost.ts"
+import type { SyncCostModel, SyncWork } from "../proxy/sync-cost.ts"
 import { NftHooks } from "../netfilter/nftables/hooks.ts"
 import type { NftInternPool } from "../netfilter/nftables/intern.ts"
 import { listTable } from "../netfilter/nftables/print.ts"
@@ -63,6 +64,18 @@ export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly s
 }
 
 /**
+ * nftablesSyncWork of the last transaction text seen (nodes taking the cluster's shared
+ * transaction pass the same string: its commands are counted once, not once per node).
+ */
+let lastWork: { transaction: string; work: SyncWork } | null = null
+
+function syncWorkOf(transaction: string, objectsBefore: number): SyncWork {
+  if (lastWork === null || lastWork.transaction !== transaction)
+    lastWork = { transaction, work: nftablesSyncWork(transaction, 0) }
+  return { ...lastWork.work, objectsTotal: objectsBefore }
+}
+
+/**
  * What a sync carries from its start to its end: the transaction text only (every node may have a
  * sync in flight at once, so the compiled operations and views are not kept until the commit).
  */
@@ -92,6 +105,8 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     pool?: NftInternPool,
     /** The cluster's pool of the proxier's rule and element specs (absent: the proxier's own). */
     specs?: NftSpecPool,
+    /** The cluster's shared compile (absent: this node compiles every transaction; same transactions). */
+    sharedSync?: NftSharedSync,
   ) {
     const mode = spec.nftables ?? DEFAULT_NFTABLES_MODE
     this.costModel = costModel ?? new NftablesSyncCostModel(spec.syncCost.nftables ?? DEFAULT_NFTABLES_SYNC_COST)
@@ -99,6 +114,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
       fullSyncPeriodNs: mode.fullSyncPeriodNs,
       ...(servicePorts === undefined ? {} : { servicePorts }),
       ...(specs === undefined ? {} : { specs }),
+      ...(sharedSync === undefined ? {} : { sharedSync }),
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
     if (pool !== undefined) this.nft.ruleset.pool = pool
@@ -120,7 +136,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
         nowNs,
         "cleanup.nft",
       )
-    const work = nftablesSyncWork(result.transaction, objectsBefore)
+    const work = syncWorkOf(result.transaction, objectsBefore)
     return {
       durationNs: this.costModel.durationNs(work),
       fullSync: result.compile.fullSync,

@@ -21,6 +21,7 @@ import type { SharedServicePorts } from "../proxy/shared-service-ports.ts"
 import { UserspaceBackend } from "./backend-userspace.ts"
 import { NftInternPool } from "../netfilter/nftables/intern.ts"
 import { NftSpecPool } from "../proxy/nftables/table.ts"
+import { NftSharedSync } from "../proxy/nftables/proxier.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
 
@@ -58,6 +59,13 @@ export class SharedProxyState {
   }
 
   /** nftables mode: the rule and element specs the nodes' proxiers share (proxy/nftables/table.ts). */
+  private nftablesSharedSync: NftSharedSync | null = null
+  /** nftables mode: the transactions nodes with the same view share (proxy/nftables/proxier.ts). */
+  get nftablesSync(): NftSharedSync {
+    if (this.nftablesSharedSync === null) this.nftablesSharedSync = new NftSharedSync()
+    return this.nftablesSharedSync
+  }
+
   get nftablesSpecs(): NftSpecPool {
     if (this.nftablesSpecPool === null) this.nftablesSpecPool = new NftSpecPool()
     return this.nftablesSpecPool
@@ -101,6 +109,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       c.shared?.servicePorts,
       c.shared?.nftables,
       c.shared?.nftablesSpecs,
+      c.shared?.nftablesSync,
     ),
   userspace: (c) => new UserspaceBackend(c),
   ipvs: (c) => new IpvsBackend(c),

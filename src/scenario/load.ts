@@ -230,6 +230,8 @@ export function decodeScenarioText(file: string, text: string, readFile: ReadFil
   }
   const spec = context.build(decoded.value)
   if (hasErrors(issues) || spec === undefined) return { ok: false, issues: sortIssues(issues) }
+  // Loaded: positions asked for later (issues found while running) parse the text again.
+  yaml.release()
   return {
     ok: true,
     scenario: {
@@ -1046,6 +1048,7 @@ class Context {
         objects.push(...result.objects)
       }
       this.manifestFiles.set(key, { objects })
+      yaml.release()
       return objects
     }
     const result = decodeManifest(this.doc, [...path, "inline"], entry.inline, entry.namespace, this.manifestOptions)

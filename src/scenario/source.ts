@@ -26,6 +26,13 @@ export interface YamlFile {
   readonly documents: readonly YamlDocument[]
   /** Syntax errors (their positions set); when non-empty, `documents` may be incomplete. */
   readonly issues: readonly Issue[]
+  /**
+   * Drops the node trees (`locate` parses the text again when next called: same positions). A
+   * loaded scenario keeps its documents' `locate` for issues reported later, and the trees cost
+   * about 30 times the text (150 MB for the 4.9 MB of the cluster-scale bench's large point),
+   * held through the whole run.
+   */
+  readonly release: () => void
 }
 
 /** Parses `text` (the content of `file`) into its documents; never throws. */
@@ -35,11 +42,25 @@ export function parseYamlFile(file: string, text: string): YamlFile {
     const p = lineCounter.linePos(offset)
     return { file, line: p.line, column: p.col }
   }
-  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true })
+  const options = { prettyErrors: false, uniqueKeys: true, merge: true } as const
+  const parsed = parseAllDocuments(text, { lineCounter, ...options })
   const docs = Array.isArray(parsed) ? parsed : []
+  /**
+   * The documents' node trees, for `locate`: the first parse's until `release`, then parsed again
+   * from `text` on the first `locate` (the same text and options give the same trees: the same
+   * positions).
+   */
+  let roots: (YamlNode | null)[] | null = docs.map((d) => d.contents as YamlNode | null)
+  const rootOf = (index: number): YamlNode | null => {
+    if (roots === null) {
+      const again = parseAllDocuments(text, options)
+      roots = (Array.isArray(again) ? again : []).map((d) => d.contents as YamlNode | null)
+    }
+    return roots[index] ?? null
+  }
   const issues: Issue[] = []
   const documents: YamlDocument[] = []
-  for (const doc of docs) {
+  for (const [index, doc] of docs.entries()) {
     for (const error of doc.errors) {
       issues.push({
         severity: "error",
@@ -61,7 +82,6 @@ export function parseYamlFile(file: string, text: string): YamlFile {
       })
       continue
     }
-    const root = doc.contents
     const docStart = doc.range[0]
     const nodeStart = (node: unknown, fallback: number): number => {
       if (node !== null && typeof node === "object" && "range" in node) {
@@ -71,6 +91,7 @@ export function parseYamlFile(file: string, text: string): YamlFile {
       return fallback
     }
     const walk = (path: Path, wantKey: boolean): number => {
+      const root = rootOf(index)
       let node: unknown = root
       let offset = nodeStart(root, docStart)
       for (let i = 0; i < path.length; i++) {
@@ -102,7 +123,14 @@ export function parseYamlFile(file: string, text: string): YamlFile {
       locateKey: (path) => position(walk(path, true)),
     })
   }
-  return { file, documents, issues }
+  return {
+    file,
+    documents,
+    issues,
+    release: () => {
+      roots = null
+    },
+  }
 }
 
 function firstLine(message: string): string {

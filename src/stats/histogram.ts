@@ -89,6 +89,28 @@ export class Histogram {
     this.addToSum(valueNs >>> 0, Math.floor(valueNs / TWO_POW_32), times)
   }
 
+  /**
+   * Records `times` values that all fall in one bucket, whose exact sum is `sum` and whose
+   * smallest and largest are `low` and `high` (what `times` calls of `record` would leave: the
+   * bucket's count, min, max and the exact sum are all a histogram keeps).
+   */
+  recordSameBucket(low: number, high: number, times: number, sum: bigint): void {
+    if (!(Number.isSafeInteger(low) && low >= 0)) badValue(low)
+    if (!(Number.isSafeInteger(high) && high >= low)) badValue(high)
+    if (!(Number.isSafeInteger(times) && times >= 0)) badValue(times)
+    if (times === 0) return
+    const index = bucketIndex(low)
+    assert(bucketIndex(high) === index, `values ${low} and ${high} are in different buckets`)
+    if (index >= this.counts.length) this.grow(index)
+    this.counts[index] += times
+    if (this.count === 0 || low < this.min) this.min = low
+    if (high > this.max) this.max = high
+    this.count += times
+    const total = this.sum() + sum
+    this.sumLow = Number(total % 4294967296n)
+    this.sumHigh = Number(total / 4294967296n)
+  }
+
   /** Forgets every value (keeps the grown counts array). */
   clear(): void {
     if (this.count === 0) return

@@ -9,11 +9,15 @@
  * counters of the chains that carried traffic per node (counters.ts).
  */
 import { describe, expect, it } from "vitest"
+import fc from "fast-check"
+import { ChangeLog } from "../../src/cluster/kube-proxy.ts"
+import { Histogram } from "../../src/stats/histogram.ts"
 import { World } from "../../src/cluster/index.ts"
 import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
+import { SharedProxyState } from "../../src/cluster/proxy-backends.ts"
 import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 
@@ -274,11 +278,26 @@ interface NftShape {
   readonly specsPerNode: number
   readonly syncs: number
   readonly completed: number
+  /** Shared compile (NftSharedSync): transactions compiled, taken from another node, compiled by a node on its own. */
+  readonly transactionsCompiled: number
+  readonly transactionsShared: number
+  readonly ownCompiles: number
+  readonly fingerprint: string
 }
 
 /** The same scenario in nftables mode: what the nodes' tables hold, counted by object identity. */
-function nftShape(nodes: number): NftShape {
-  const world = runSmallCluster(nodes, "nftables")
+function nftShape(nodes: number, shareTransactions = true): NftShape {
+  const descriptor = Object.getOwnPropertyDescriptor(SharedProxyState.prototype, "nftablesSync")
+  if (descriptor === undefined) throw new Error("SharedProxyState.nftablesSync")
+  // Without the shared compile: every node compiles its own transactions (the reference).
+  if (!shareTransactions)
+    Object.defineProperty(SharedProxyState.prototype, "nftablesSync", { get: () => undefined, configurable: true })
+  let world: World
+  try {
+    world = runSmallCluster(nodes, "nftables")
+  } finally {
+    Object.defineProperty(SharedProxyState.prototype, "nftablesSync", descriptor)
+  }
   const chains = new Set<object>()
   const rules = new Set<object>()
   const specs = new Set<object>()
@@ -317,13 +336,28 @@ function nftShape(nodes: number): NftShape {
     specsPerNode: specsSeen / world.nodes.size,
     syncs,
     completed,
+    transactionsCompiled: shareTransactions ? world.sharedProxy.nftablesSync.compiledCount : 0,
+    transactionsShared: shareTransactions ? world.sharedProxy.nftablesSync.sharedCount : 0,
+    ownCompiles: shareTransactions ? world.sharedProxy.nftablesSync.ownCount : 0,
+    fingerprint: world.scheduler.fingerprint(),
   }
+}
+
+const nftShapes = new Map<number, NftShape>()
+/** nftShape(nodes), once per node count for the tests below (shared compile on). */
+function nftShapeOf(nodes: number): NftShape {
+  let shape = nftShapes.get(nodes)
+  if (shape === undefined) {
+    shape = nftShape(nodes)
+    nftShapes.set(nodes, shape)
+  }
+  return shape
 }
 
 describe("cluster scale: nftables mode shares the kube-proxy table between nodes", () => {
   it("holds each chain, rule and rule spec once, not once per node", () => {
-    const small = nftShape(2)
-    const large = nftShape(6)
+    const small = nftShapeOf(2)
+    const large = nftShapeOf(6)
     expect(small.syncs).toBeGreaterThanOrEqual(2)
     expect(large.syncs).toBeGreaterThanOrEqual(6)
     expect(small.completed).toBeGreaterThan(0)
@@ -341,6 +375,19 @@ describe("cluster scale: nftables mode shares the kube-proxy table between nodes
     // The proxiers' own view of the table: one spec object per distinct rule.
     expect(large.distinctSpecs).toBeLessThanOrEqual(small.distinctSpecs + 2 * (large.nodes - small.nodes))
     expect(large.distinctSpecs).toBeLessThan(1.5 * large.specsPerNode)
+  })
+
+  it("compiles each transaction once for the nodes with the same view, with the results of compiling per node", () => {
+    const small = nftShapeOf(2)
+    const large = nftShapeOf(6)
+    // Every node hosts endpoints of Cluster-policy Services only: its transactions are the shared
+    // list's, compiled once per cluster state whatever the node count (per node: one per sync).
+    expect(small.transactionsCompiled).toBeGreaterThan(0)
+    expect(large.transactionsCompiled).toBe(small.transactionsCompiled)
+    expect(large.ownCompiles).toBe(0)
+    expect(large.transactionsShared).toBe(large.syncs - large.transactionsCompiled)
+    // Same simulation as compiling on every node.
+    expect(nftShape(6, false).fingerprint).toBe(large.fingerprint)
   })
 })
 
@@ -438,5 +485,58 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     expect(large.distinctSetContents).toBeLessThanOrEqual(large.setsPerNode)
     expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
     expect(large.plansMade).toBeLessThanOrEqual(small.plansMade * 1.5)
+  })
+})
+
+describe("cluster scale: sync lags are read per bucket, not per write and node", () => {
+  /** A histogram that counts the calls that fill it. */
+  class CountingHistogram extends Histogram {
+    calls = 0
+    override record(valueNs: number, times = 1): void {
+      this.calls++
+      super.record(valueNs, times)
+    }
+    override recordSameBucket(low: number, high: number, times: number, sum: bigint): void {
+      this.calls++
+      super.recordSameBucket(low, high, times, sum)
+    }
+  }
+
+  it("records the same histogram as one record per write", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5_000_000_000 }), { minLength: 1, maxLength: 400 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 2_000_000_000 }),
+        (gaps, a, b, afterNs) => {
+          const log = new ChangeLog()
+          let t = 0
+          for (const gap of gaps) log.push((t += gap % 3 === 0 ? 0 : gap))
+          const from = a % log.length
+          const to = from + (b % (log.length - from + 1))
+          const endNs = t + afterNs
+          const fast = new Histogram()
+          log.recordLags(from, to, endNs, fast)
+          const slow = new Histogram()
+          for (let i = from; i < to; i++) slow.record(endNs - log.timesNs[i])
+          expect(fast.summary()).toEqual(slow.summary())
+          expect(fast.bins()).toEqual(slow.bins())
+          expect(fast.sum()).toBe(slow.sum())
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
+  it("a sync covering 100,000 writes costs the buckets its lags span", () => {
+    const log = new ChangeLog()
+    // 100,000 writes over 10 s of cluster start-up (one every 100 us), programmed 1 s later.
+    for (let i = 0; i < 100_000; i++) log.push(i * 100_000)
+    const histogram = new CountingHistogram()
+    log.recordLags(0, log.length, 11_000_000_000, histogram)
+    expect(histogram.count).toBe(100_000)
+    // Lags from 1 s to 11 s: 4 powers of two, 128 buckets each (per write: 100,000 calls).
+    expect(histogram.calls).toBeLessThanOrEqual(4 * 128 + 1)
   })
 })

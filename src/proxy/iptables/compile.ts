@@ -937,7 +937,7 @@ export class IptablesFragments {
  * duplicate endpoint replaced a remote one with other conditions or hints). Both variants come
  * from the same Service object, so every other field is equal. Kept per variant object.
  */
-function rulesMayDiffer(variant: ServicePortInfo, remote: ServicePortInfo): boolean {
+export function rulesMayDiffer(variant: ServicePortInfo, remote: ServicePortInfo): boolean {
   const kept = variantDiffers.get(variant)
   if (kept !== undefined && kept.remote === remote) return kept.differs
   let differs = variant.usesLocalEndpoints || variant.endpoints.length !== remote.endpoints.length

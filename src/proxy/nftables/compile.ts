@@ -115,6 +115,12 @@ export interface NftablesSyncOptions {
    */
   readonly recreateBaseChains?: boolean
   readonly existing?: NftablesExistingState
+  /**
+   * Whether a full sync's transaction starts with setupNFTables' operations (default true). The
+   * cluster's shared compile (proxier.ts NftSharedSync) leaves them out and puts the node's own
+   * (`nftablesSetupOps`, which read the node's IPs) in front: the same operations in the same order.
+   */
+  readonly setup?: boolean
 }
 
 /** The view of one service port plus its nftables names and derived choices. */
@@ -314,7 +320,8 @@ export function compileNftables(
     storage.elements.set(keyText, valueText)
   }
 
-  if (fullSync) setupNftables(ops, node, config, options.recreateBaseChains ?? false, ensureChain, addRule, addSet)
+  if (fullSync && options.setup !== false)
+    setupNftables(ops, node, config, options.recreateBaseChains ?? false, ensureChain, addRule, addSet)
 
   const activeChains = new Set<string>()
   const activeAffinitySets = new Set<string>()
@@ -533,6 +540,27 @@ export function compileNftables(
     services: out,
     totalEndpoints,
   }
+}
+
+/** The operations a full sync's transaction starts with (setupNFTables), as compileNftables writes them. */
+export function nftablesSetupOps(node: ProxyNode, config: NftablesConfig, recreateBaseChains: boolean): NftOperation[] {
+  const ops: NftOperation[] = []
+  const ensureChain = (name: string, created: Set<string>, skipCreation: boolean): void => {
+    if (created.has(name)) return
+    created.add(name)
+    if (skipCreation) return
+    ops.push({ verb: "add", kind: "chain", chain: { name } })
+    ops.push({ verb: "flush", kind: "chain", chain: { name } })
+  }
+  const addRule = (chain: string, rule: string, comment?: string): void =>
+    void ops.push({
+      verb: "add",
+      kind: "rule",
+      rule: comment === undefined ? { chain, rule } : { chain, rule, comment },
+    })
+  const addSet = (kind: "set" | "map", set: NftSetSpec): void => void ops.push({ verb: "add", kind, set })
+  setupNftables(ops, node, config, recreateBaseChains, ensureChain, addRule, addSet)
+  return ops
 }
 
 /** `writeServiceToEndpointRules`: affinity lookups, then the `numgen random mod N vmap`. */

@@ -16,8 +16,9 @@ import { servicePortView } from "../view.ts"
 import type { ServicePortView } from "../view.ts"
 import type { TopologyOptions } from "../topology.ts"
 import { DEFAULT_FULL_SYNC_PERIOD_NS } from "../iptables/proxier.ts"
-import type { SharedServicePorts } from "../shared-service-ports.ts"
-import { compileNftables } from "./compile.ts"
+import type { NodeServicePorts, SharedServicePorts } from "../shared-service-ports.ts"
+import { rulesMayDiffer } from "../iptables/compile.ts"
+import { compileNftables, nftablesSetupOps, nodePortIPs } from "./compile.ts"
 import type { NftablesCompileResult, NftablesConfig, NftablesExistingState } from "./compile.ts"
 import {
   CLUSTER_IPS_SET,
@@ -53,6 +54,12 @@ export interface NftablesProxierOptions {
   readonly servicePorts?: SharedServicePorts
   /** The cluster's pool of rule and element specs (table.ts NftSpecPool); absent: the table's own. */
   readonly specs?: NftSpecPool
+  /**
+   * The cluster's shared compile (NftSharedSync; needs `servicePorts`): nodes whose view of every
+   * service port compiles alike take one node's transaction. Absent: each node compiles its own
+   * (same transactions).
+   */
+  readonly sharedSync?: NftSharedSync
 }
 
 export interface NftablesSyncResult {
@@ -73,13 +80,25 @@ export class NftablesProxier {
   readonly table: NftTable
   /** Stale chain -> time (ns) it was last found stale. */
   readonly staleChains = new Map<string, number>()
-  private previous = new Map<string, string>()
+  /**
+   * What the last sync's change tracking compared against: its per-Service prints (own list), or
+   * the shared list it synced plus the prints of the Services the node hosted (shared compile).
+   */
+  private previous: PreviousPorts = { own: new Map<string, string>() }
+  /**
+   * Identity of what the compile reads of `table` (chain names, affinity sets, managed elements):
+   * equal ids, equal state (NftSharedSync). 0: no table yet.
+   */
+  private stateId = 0
   private needFullSync = true
   private recreatedBaseChains = false
   private lastFullSyncNs = Number.NEGATIVE_INFINITY
   private lastZone: string | null = null
   private readonly fullSyncPeriodNs: number
   private readonly sharedPorts: SharedServicePorts | null
+  private readonly sharedSync: NftSharedSync | null
+  /** The config as text: nodes share compiles only under equal configs. */
+  private readonly configKey: string
 
   constructor(
     private node: ProxyNode,
@@ -90,6 +109,8 @@ export class NftablesProxier {
     this.table = table ?? new NftTable("ip", KUBE_PROXY_TABLE)
     this.fullSyncPeriodNs = options.fullSyncPeriodNs ?? DEFAULT_FULL_SYNC_PERIOD_NS
     this.sharedPorts = options.servicePorts ?? null
+    this.sharedSync = this.sharedPorts === null ? null : (options.sharedSync ?? null)
+    this.configKey = this.sharedSync === null ? "" : JSON.stringify(config)
     if (options.specs !== undefined) this.table.pool = options.specs
   }
 
@@ -129,6 +150,7 @@ export class NftablesProxier {
     this.beforeMain = null
     this.table.restoreFrom(before.table)
     this.previous = before.previous
+    this.stateId = before.stateId
     this.lastFullSyncNs = before.lastFullSyncNs
     this.recreatedBaseChains = before.recreatedBaseChains
     this.staleChains.clear()
@@ -160,30 +182,22 @@ export class NftablesProxier {
     this.lastZone = zone
     let fullSync = this.needFullSync || nowNs - this.lastFullSyncNs > this.fullSyncPeriodNs
 
+    if (this.sharedSync !== null && this.sharedPorts !== null) {
+      const nodePorts = this.sharedPorts.nodePorts(services, slices, this.node.name)
+      if (this.sharedSync.sharable(nodePorts)) return this.syncShared(nowNs, fullSync, nodePorts, this.sharedSync)
+    }
+
     const servicePorts =
       this.sharedPorts?.servicePorts(services, slices, this.node.name) ?? buildServicePorts(services, slices, this.node)
     const current = fingerprintByService(servicePorts)
+    const previous = this.previousPrints()
     const changed = new Set<string>()
-    for (const [name, print] of current) if (this.previous.get(name) !== print) changed.add(name)
-    for (const name of this.previous.keys()) if (!current.has(name)) changed.add(name)
+    for (const [name, print] of current) if (previous.get(name) !== print) changed.add(name)
+    for (const name of previous.keys()) if (!current.has(name)) changed.add(name)
 
-    // Stale chains older than one second go first, in their own transaction.
-    const cleanupOps: NftOperation[] = []
-    for (const [chain, sinceNs] of [...this.staleChains].sort((a, b) => compareStrings(a[0], b[0]))) {
-      if (sinceNs < nowNs - STALE_CHAIN_DELETE_AFTER_NS) {
-        cleanupOps.push({ verb: "delete", kind: "chain", chain: { name: chain } })
-        this.staleChains.delete(chain)
-      }
-    }
-    if (cleanupOps.length > 0) {
-      try {
-        this.table.apply(cleanupOps)
-      } catch (error) {
-        // The chains stay; they are found stale again (with a later time) at the end of this sync.
-        if (!(error instanceof NftTableError)) throw error
-        fullSync = true
-      }
-    }
+    const cleanup = this.cleanup(nowNs)
+    const cleanupOps = cleanup.ops
+    if (cleanup.failed) fullSync = true
 
     const topology = { preferSameTrafficDistribution: this.config.preferSameTrafficDistribution }
     const views = servicePorts.map((svc) => viewOf(svc, this.node.name, zone, topology))
@@ -198,6 +212,7 @@ export class NftablesProxier {
     this.beforeMain = {
       table: this.table.snapshot(),
       previous: this.previous,
+      stateId: this.stateId,
       lastFullSyncNs: this.lastFullSyncNs,
       recreatedBaseChains: this.recreatedBaseChains,
     }
@@ -225,15 +240,370 @@ export class NftablesProxier {
       if (stale.has(chain)) this.staleChains.set(chain, nowNs)
       else this.staleChains.delete(chain)
     }
-    this.previous = current
+    this.previous = { own: current }
+    this.stateId = this.sharedSync?.uniqueState() ?? 0
     this.needFullSync = false
     return { cleanupOps, compile, transaction, numOperations: compile.ops.length, servicePorts, error: null }
+  }
+
+  /** Stale chains older than one second go first, in their own transaction (applied to `table`). */
+  private cleanup(nowNs: number): { ops: NftOperation[]; failed: boolean } {
+    const ops: NftOperation[] = []
+    for (const [chain, sinceNs] of [...this.staleChains].sort((a, b) => compareStrings(a[0], b[0]))) {
+      if (sinceNs < nowNs - STALE_CHAIN_DELETE_AFTER_NS) {
+        ops.push({ verb: "delete", kind: "chain", chain: { name: chain } })
+        this.staleChains.delete(chain)
+      }
+    }
+    if (ops.length === 0) return { ops, failed: false }
+    try {
+      this.table.apply(ops)
+    } catch (error) {
+      // The chains stay; they are found stale again (with a later time) at the end of this sync.
+      if (!(error instanceof NftTableError)) throw error
+      this.stateId = this.sharedSync?.uniqueState() ?? 0
+      return { ops, failed: true }
+    }
+    if (this.sharedSync !== null) this.stateId = this.sharedSync.afterCleanup(this.stateId, ops)
+    return { ops, failed: false }
+  }
+
+  /** The last sync's per-Service prints, whichever way it tracked them. */
+  private previousPrints(): Map<string, string> {
+    const previous = this.previous
+    if ("own" in previous) return previous.own
+    const prints = new Map(printsOf(previous.base))
+    for (const [name, print] of previous.hosted) prints.set(name, print)
+    return prints
+  }
+
+  /**
+   * A sync whose every service port compiles as the shared (remote) list's does (no Local-policy
+   * endpoints on this node, no hints, see NftSharedSync.sharable): the transaction after setup is
+   * the one any node compiles from the same list, table state, changed Services and sync kind, so
+   * the first such node's compile (ops and text) serves the others. The node's own part is the
+   * setup of a full sync (its IPs in `nodeport-ips`), put in front as compileNftables would.
+   */
+  private syncShared(
+    nowNs: number,
+    fullSyncIn: boolean,
+    nodePorts: NodeServicePorts,
+    shared: NftSharedSync,
+  ): NftablesSyncResult {
+    let fullSync = fullSyncIn
+    const base = nodePorts.base
+    // The node's prints of the Services it hosts (its list is `base` elsewhere).
+    const hosted = hostedPrints(nodePorts)
+    const previous = this.previous
+    let changed: ReadonlySet<string>
+    if ("own" in previous) {
+      const prev = previous.own
+      const current = new Map(printsOf(base))
+      for (const [name, print] of hosted) current.set(name, print)
+      const set = new Set<string>()
+      for (const [name, print] of current) if (prev.get(name) !== print) set.add(name)
+      for (const name of prev.keys()) if (!current.has(name)) set.add(name)
+      changed = set
+    } else {
+      changed = shared.changedBetween(previous.base, base)
+      // Services the node hosts (now or before) differ from the shared list only in its prints.
+      let own: Set<string> | null = null
+      const check = (name: string): void => {
+        const before = previous.hosted.get(name) ?? printsOf(previous.base).get(name)
+        const now = hosted.get(name) ?? printsOf(base).get(name)
+        const isChanged = before !== now
+        if (isChanged === changed.has(name)) return
+        own ??= new Set(changed)
+        if (isChanged) own.add(name)
+        else own.delete(name)
+      }
+      for (const name of hosted.keys()) check(name)
+      for (const name of previous.hosted.keys()) if (!hosted.has(name)) check(name)
+      if (own !== null) changed = own
+    }
+
+    const cleanup = this.cleanup(nowNs)
+    if (cleanup.failed) fullSync = true
+    const recreateBaseChains = fullSync && !this.recreatedBaseChains
+    const nodePortsMatchAll = fullSync && nodePortIPs(this.config.nodePortAddresses, this.node).matchAll
+    const entry = shared.compiled(
+      base,
+      this.stateId,
+      changed,
+      fullSync,
+      recreateBaseChains,
+      nodePortsMatchAll,
+      this.node,
+      this.configKey,
+      () => {
+        const zone = nodeZone(this.node)
+        const topology = { preferSameTrafficDistribution: this.config.preferSameTrafficDistribution }
+        const views = base.map((svc) => viewOf(svc, this.node.name, zone, topology))
+        return compileNftables(views, this.node, this.config, {
+          fullSync,
+          changedServices: changed,
+          recreateBaseChains,
+          existing: this.existingState(),
+          setup: false,
+        })
+      },
+      (ops) => formatTransaction(ops, this.table.family, this.table.name),
+    )
+    let compile = entry.compile
+    let transaction = entry.transaction
+    if (fullSync) {
+      const setupOps = nftablesSetupOps(this.node, this.config, recreateBaseChains)
+      compile = { ...compile, ops: [...setupOps, ...compile.ops] }
+      transaction = formatTransaction(setupOps, this.table.family, this.table.name) + transaction
+    }
+    let servicePorts: readonly ServicePortInfo[] | null = null
+    const result = (error: string | null): NftablesSyncResult => ({
+      cleanupOps: cleanup.ops,
+      compile,
+      transaction,
+      numOperations: compile.ops.length,
+      // The node's whole list, built only when read (the stale conntrack cleanup reads it when
+      // the node's conntrack table holds entries).
+      get servicePorts(): readonly ServicePortInfo[] {
+        servicePorts ??= nodePorts.list()
+        return servicePorts
+      },
+      error,
+    })
+    this.beforeMain = {
+      table: this.table.snapshot(),
+      previous: this.previous,
+      stateId: this.stateId,
+      lastFullSyncNs: this.lastFullSyncNs,
+      recreatedBaseChains: this.recreatedBaseChains,
+    }
+    try {
+      this.table.apply(compile.ops)
+    } catch (error) {
+      if (!(error instanceof NftTableError)) throw error
+      this.staleChains.clear()
+      this.needFullSync = true
+      this.stateId = shared.uniqueState()
+      return result(error.message)
+    }
+    if (fullSync) {
+      this.recreatedBaseChains = true
+      this.lastFullSyncNs = nowNs
+    }
+    // As the unshared path: the existing chains the compile found stale get this sync's time, the
+    // others leave the map (every chain in the map exists: only a delete, which takes it out of
+    // the map, or a failure, which clears the map, removes one).
+    const stale = entry.staleSet
+    for (const chain of [...this.staleChains.keys()]) if (!stale.has(chain)) this.staleChains.delete(chain)
+    for (const chain of compile.staleChains) this.staleChains.set(chain, nowNs)
+    this.previous = { base, hosted }
+    this.stateId = entry.stateAfter
+    this.needFullSync = false
+    return result(null)
+  }
+}
+
+type PreviousPorts =
+  | { readonly own: Map<string, string> }
+  | { readonly base: readonly ServicePortInfo[]; readonly hosted: ReadonlyMap<string, string> }
+
+/** Per-Service prints of a shared list, once per list (the lists are immutable and shared). */
+const listPrints = new WeakMap<readonly ServicePortInfo[], Map<string, string>>()
+
+function printsOf(list: readonly ServicePortInfo[]): Map<string, string> {
+  let prints = listPrints.get(list)
+  if (prints === undefined) {
+    prints = fingerprintByService(list)
+    listPrints.set(list, prints)
+  }
+  return prints
+}
+
+/** The prints `fingerprintByService` gives the Services the node hosts, in the node's list. */
+function hostedPrints(nodePorts: NodeServicePorts): Map<string, string> {
+  const out = new Map<string, string>()
+  if (nodePorts.hosted.length === 0) return out
+  // The node's list holds the hosted Services' variants at their positions in `base`.
+  const order: number[] = nodePorts.positions.map((_, k) => k)
+  order.sort((a, b) => nodePorts.positions[a] - nodePorts.positions[b])
+  for (const k of order) {
+    const port = nodePorts.variants[k]
+    out.set(port.namespacedName, (out.get(port.namespacedName) ?? "") + jsonOfPort(port))
+  }
+  return out
+}
+
+/** A compile kept for other nodes (see NftSharedSync.compiled). */
+interface SharedCompileEntry {
+  readonly compile: NftablesCompileResult
+  readonly transaction: string
+  readonly staleSet: ReadonlySet<string>
+  /** The compile-relevant state of a table this transaction was applied to. */
+  readonly stateAfter: number
+}
+
+/** How many compiles NftSharedSync keeps (nodes of one state sync around the same time). */
+const SHARED_COMPILES_KEPT = 16
+
+/**
+ * The nftables proxiers' shared compile (issue 10, "share what nodes share"). Every node's
+ * transaction is computed from its service-port views, the compile-relevant state of its table
+ * (chain names, affinity sets, the managed sets' and maps' elements), the changed Services, and
+ * the sync kind; of the node itself only the setup of a full sync reads its IPs, and rules for
+ * loadBalancerSourceRanges its primary IP. Nodes whose views are the shared list's (they host no
+ * endpoint whose variant compiles otherwise: shared-service-ports.ts, iptables `rulesMayDiffer`)
+ * in the same table state therefore get the same transaction after setup: it is compiled and
+ * formatted once. Table states are named by ids: the state after applying a kept compile to state
+ * s is the same id on every node (nodes start from 0, the empty table); a state reached otherwise
+ * gets a fresh id (never shared).
+ */
+export class NftSharedSync {
+  private readonly kept = new Map<string, SharedCompileEntry>()
+  private readonly listIds = new WeakMap<readonly ServicePortInfo[], number>()
+  private readonly changedIds = new WeakMap<ReadonlySet<string>, number>()
+  private readonly cleanups = new Map<string, number>()
+  private readonly changedKept: {
+    before: readonly ServicePortInfo[]
+    after: readonly ServicePortInfo[]
+    changed: ReadonlySet<string>
+  }[] = []
+  /** Per shared list: 1 = an endpoint carries hints, 2 = a port has loadBalancerSourceRanges. */
+  private readonly listNeeds = new WeakMap<readonly ServicePortInfo[], number>()
+  private nextId = 1
+  /** Transactions compiled (after setup), and taken from another node's compile. */
+  compiledCount = 0
+  sharedCount = 0
+  /** Syncs that compiled on their own (the node's views differ from the shared list's). */
+  ownCount = 0
+
+  private readonly configIds = new Map<string, number>()
+
+  private idOfText(text: string): number {
+    let id = this.configIds.get(text)
+    if (id === undefined) {
+      id = this.nextId++
+      this.configIds.set(text, id)
+    }
+    return id
+  }
+
+  /** A table state no other node is known to share. */
+  uniqueState(): number {
+    return this.nextId++
+  }
+
+  private idOf<K extends object>(ids: WeakMap<K, number>, key: K): number {
+    let id = ids.get(key)
+    if (id === undefined) {
+      id = this.nextId++
+      ids.set(key, id)
+    }
+    return id
+  }
+
+  private needsOf(base: readonly ServicePortInfo[]): number {
+    let needs = this.listNeeds.get(base)
+    if (needs === undefined) {
+      needs = 0
+      for (const svc of base) {
+        for (const ep of svc.endpoints) if (ep.zoneHints.length > 0 || ep.nodeHints.length > 0) needs |= 1
+        if (svc.loadBalancerSourceRanges.length > 0) needs |= 2
+      }
+      this.listNeeds.set(base, needs)
+    }
+    return needs
+  }
+
+  /**
+   * Whether the node's transaction is the shared list's: no hints anywhere (views would read the
+   * node's name and zone) and none of the node's variants compiles otherwise than the shared port.
+   */
+  sharable(nodePorts: NodeServicePorts): boolean {
+    if ((this.needsOf(nodePorts.base) & 1) !== 0) {
+      this.ownCount++
+      return false
+    }
+    const { positions, variants, base } = nodePorts
+    for (let k = 0; k < positions.length; k++)
+      if (rulesMayDiffer(variants[k], base[positions[k]])) {
+        this.ownCount++
+        return false
+      }
+    return true
+  }
+
+  /** The Services whose prints differ between two shared lists (once per pair). */
+  changedBetween(before: readonly ServicePortInfo[], after: readonly ServicePortInfo[]): ReadonlySet<string> {
+    for (const kept of this.changedKept) if (kept.before === before && kept.after === after) return kept.changed
+    const prev = printsOf(before)
+    const current = printsOf(after)
+    const changed = new Set<string>()
+    for (const [name, print] of current) if (prev.get(name) !== print) changed.add(name)
+    for (const name of prev.keys()) if (!current.has(name)) changed.add(name)
+    this.changedKept.push({ before, after, changed })
+    if (this.changedKept.length > SHARED_COMPILES_KEPT) this.changedKept.shift()
+    return changed
+  }
+
+  /** The state after the stale-chain cleanup `ops` ran on state `stateId`. */
+  afterCleanup(stateId: number, ops: readonly NftOperation[]): number {
+    let key = String(stateId)
+    for (const op of ops) key += `|${op.kind === "chain" ? op.chain.name : ""}`
+    let id = this.cleanups.get(key)
+    if (id === undefined) {
+      id = this.nextId++
+      if (this.cleanups.size >= 1024) this.cleanups.clear()
+      this.cleanups.set(key, id)
+    }
+    return id
+  }
+
+  /** The transaction (after setup) for this input, compiled by the first node that asked. */
+  compiled(
+    base: readonly ServicePortInfo[],
+    stateId: number,
+    changed: ReadonlySet<string>,
+    fullSync: boolean,
+    recreateBaseChains: boolean,
+    nodePortsMatchAll: boolean,
+    node: ProxyNode,
+    configKey: string,
+    compile: () => NftablesCompileResult,
+    format: (ops: readonly NftOperation[]) => string,
+  ): SharedCompileEntry {
+    let key = `${this.idOf(this.listIds, base)}|${stateId}|${fullSync ? 1 : 0}${recreateBaseChains ? 1 : 0}${nodePortsMatchAll ? 1 : 0}`
+    // A partial sync's transaction holds only the changed Services: key it by the set's identity
+    // when it is the shared one, else by its names.
+    key += fullSync
+      ? "|"
+      : this.changedIds.has(changed) || changed.size > 64
+        ? `|#${this.idOf(this.changedIds, changed)}`
+        : `|${[...changed].sort(compareStrings).join(",")}`
+    if ((this.needsOf(base) & 2) !== 0) key += `|ip:${node.ips[0] ?? ""}`
+    key += `|${this.idOfText(configKey)}`
+    const hit = this.kept.get(key)
+    if (hit !== undefined) {
+      this.sharedCount++
+      return hit
+    }
+    this.compiledCount++
+    const result = compile()
+    const entry: SharedCompileEntry = {
+      compile: result,
+      transaction: format(result.ops),
+      staleSet: new Set(result.staleChains),
+      stateAfter: this.nextId++,
+    }
+    if (this.kept.size >= SHARED_COMPILES_KEPT) this.kept.delete(this.kept.keys().next().value as string)
+    this.kept.set(key, entry)
+    return entry
   }
 }
 
 interface ProxierSnapshot {
   readonly table: NftTable
-  readonly previous: Map<string, string>
+  readonly previous: PreviousPorts
+  readonly stateId: number
   readonly lastFullSyncNs: number
   readonly recreatedBaseChains: boolean
 }

@@ -148,7 +148,22 @@ export class NftSpecPool {
   shared = 0
   constructor(private readonly generationSize = 1 << 16) {}
 
+  /** The pooled spec each spec object was last given (same object: same answer, no key built). */
+  private readonly ruleOf = new WeakMap<NftRuleSpec, NftRuleSpec>()
+
   rule(spec: NftRuleSpec): NftRuleSpec {
+    const known = this.ruleOf.get(spec)
+    if (known !== undefined) {
+      this.seen++
+      this.shared++
+      return known
+    }
+    const pooled = this.ruleByKey(spec)
+    this.ruleOf.set(spec, pooled)
+    return pooled
+  }
+
+  private ruleByKey(spec: NftRuleSpec): NftRuleSpec {
     const key = `${spec.chain}\u0000${spec.rule}\u0000${spec.comment === undefined ? "\u0001" : spec.comment}`
     this.seen++
     let hit = this.rulesNow.get(key)
@@ -190,6 +205,37 @@ export class NftSpecPool {
 }
 
 export class NftTableError extends Error {}
+
+/** What a rule names (checkRuleRefs), in its order: a set, a map (after `map`/`vmap`), a chain. */
+interface RuleRef {
+  readonly kind: "set" | "map" | "chain"
+  readonly name: string
+}
+
+/**
+ * The names a rule refers to, read from its text once per spec object (specs are immutable; every
+ * node applying the cluster's shared transaction applies the same objects).
+ */
+const ruleRefsOf = new WeakMap<NftRuleSpec, readonly RuleRef[]>()
+
+function ruleRefs(rule: NftRuleSpec): readonly RuleRef[] {
+  let refs = ruleRefsOf.get(rule)
+  if (refs !== undefined) return refs
+  const out: RuleRef[] = []
+  const words = rule.rule.split(" ")
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]
+    if (word.startsWith("@") && !word.includes(",")) {
+      const wantMap = i > 0 && (words[i - 1] === "map" || words[i - 1] === "vmap")
+      out.push({ kind: wantMap ? "map" : "set", name: word.slice(1) })
+    } else if ((word === "goto" || word === "jump") && i < words.length - 1) {
+      out.push({ kind: "chain", name: words[i + 1] })
+    }
+  }
+  refs = out
+  ruleRefsOf.set(rule, refs)
+  return refs
+}
 
 /**
  * The table's contents. `apply` is all-or-nothing like an nft transaction: on error nothing
@@ -264,11 +310,17 @@ export class NftTable {
     this.sets = copy.sets
   }
 
+  /** objectCount of the maps it was counted for (a transaction replaces the maps: copy on write). */
+  private counted: { chains: Map<string, ChainState>; sets: Map<string, SetState>; objects: number } | null = null
+
   /** Chains, rules and set/map elements the table holds (what nft's cache fetch reads). */
   objectCount(): number {
+    const counted = this.counted
+    if (counted !== null && counted.chains === this.chains && counted.sets === this.sets) return counted.objects
     let n = 0
     for (const chain of this.chains.values()) n += 1 + chain.rules.length
     for (const set of this.sets.values()) n += set.elements.size
+    this.counted = { chains: this.chains, sets: this.sets, objects: n }
     return n
   }
 
@@ -416,17 +468,14 @@ export class NftTable {
 
   /** knftables fake.go `checkRuleRefs`: chains, sets and maps a rule names must exist. */
   private checkRuleRefs(rule: NftRuleSpec): void {
-    const words = rule.rule.split(" ")
-    for (let i = 0; i < words.length; i++) {
-      const word = words[i]
-      if (word.startsWith("@") && !word.includes(",")) {
-        const name = word.slice(1)
-        const target = this.sets.get(name)
-        const wantMap = i > 0 && (words[i - 1] === "map" || words[i - 1] === "vmap")
+    for (const ref of ruleRefs(rule)) {
+      if (ref.kind === "chain") {
+        if (!this.chains.has(ref.name)) throw new NftTableError(`no such chain "${ref.name}"`)
+      } else {
+        const target = this.sets.get(ref.name)
+        const wantMap = ref.kind === "map"
         if (target === undefined || (wantMap && !target.isMap))
-          throw new NftTableError(`no such ${wantMap ? "map" : "set"} "${name}"`)
-      } else if ((word === "goto" || word === "jump") && i < words.length - 1) {
-        if (!this.chains.has(words[i + 1])) throw new NftTableError(`no such chain "${words[i + 1]}"`)
+          throw new NftTableError(`no such ${wantMap ? "map" : "set"} "${ref.name}"`)
       }
     }
   }
