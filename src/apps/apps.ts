@@ -98,6 +98,22 @@ export class Apps implements EventHandler, ClientHost, ServerHost {
     this.scheduler.cancel(handle)
   }
 
+  scheduleArrivalStaged(clientIndex: number): void {
+    this.scheduler.postStaged(this.kindArrival, clientIndex, 0)
+  }
+
+  scheduleTimeoutStaged(clientIndex: number, requestId: number): number {
+    return this.scheduler.scheduleStagedSlot(this.kindTimeout, clientIndex, requestId)
+  }
+
+  cancelSlot(slot: number, generation: number): void {
+    this.scheduler.cancelSlot(slot, generation)
+  }
+
+  scheduleServeStaged(serverIndex: number, slot: number): void {
+    this.scheduler.postStaged(this.kindServe, serverIndex, slot)
+  }
+
   handleEvent(kind: number, a: number, b: number, nowNs: number): void {
     if (kind === this.kindArrival) this.clients[a].onArrival(nowNs)
     else if (kind === this.kindTimeout) this.clients[a].onTimeout(b, nowNs)

@@ -60,7 +60,9 @@ export abstract class Server {
     const cpus = this.serviceTime.cpus ?? 0
     if (cpus <= 0 || this.busyCpus < cpus) {
       this.busyCpus++
-      this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+      // Staged: a time above 2^30 ns passed as an argument is boxed per call (host.ts).
+      this.apps.scheduler.stagedTimeNs = this.apps.nowNs + delayNs
+      this.apps.scheduleServeStaged(this.index, slot)
       return
     }
     this.waitSlot.push(slot)
@@ -80,7 +82,8 @@ export abstract class Server {
       this.waitHead = 0
     }
     this.busyCpus++
-    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+    this.apps.scheduler.stagedTimeNs = this.apps.nowNs + delayNs
+    this.apps.scheduleServeStaged(this.index, slot)
   }
 
   /** A served request's reply is due (slot identifies the job). */

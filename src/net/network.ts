@@ -524,7 +524,8 @@ export class Network implements EventHandler, NetIo {
     c.inFlight++
     p.sentNs = sentNs
     if (this.observer !== null) this.observer.onSend(p, ns.id, readyNs)
-    this.output(ns, handle, readyNs)
+    this.outputReadyNs = readyNs
+    this.output(ns, handle)
   }
 
   /** The namespace a socket's `ns` (the narrow view of net/io.ts) is. */
@@ -537,9 +538,14 @@ export class Network implements EventHandler, NetIo {
     this.send(this.namespaceOf(ns), handle)
   }
 
-  private output(ns: NetNs, handle: number, readyNs: number): void {
+  /** `output`'s readyNs argument, as a field (see transmitReadyNs). */
+  private outputReadyNs = 0
+
+  private output(ns: NetNs, handle: number): void {
+    const readyNs = this.outputReadyNs
     const p = this.packets[handle]
-    const nowNs = this.scheduler.nowNs
+    // The tagged copy: passed on to the hooks as it is, where a read of nowNs would be boxed per call.
+    const nowNs = this.scheduler.nowBoxedNs
     let route: Route | null = null
     let iface: NetInterface
     const local = ns.isLocalAddress(p.dstAddr)
@@ -587,7 +593,8 @@ export class Network implements EventHandler, NetIo {
    * LOCAL_OUT, then dst_output). Not counted as sent again: it is still the same packet in flight.
    */
   resumeStolen(ns: NetNs, handle: number, readyNs: number = this.scheduler.nowNs): void {
-    this.output(ns, handle, readyNs)
+    this.outputReadyNs = readyNs
+    this.output(ns, handle)
   }
 
   /** The owner of a stolen packet drops it (counted by `reason`, its unconfirmed conntrack freed). */
@@ -639,7 +646,7 @@ export class Network implements EventHandler, NetIo {
       if (atNs === nowNs) this.deliver(ns, handle, nowNs)
       else {
         this.scheduler.stagedTimeNs = atNs
-        this.scheduler.scheduleStaged(this.kindDeliver, handle, ns.id)
+        this.scheduler.postStaged(this.kindDeliver, handle, ns.id)
       }
       return
     }
@@ -846,7 +853,7 @@ export class Network implements EventHandler, NetIo {
     if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
     const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion
     this.scheduler.stagedTimeNs = arriveNs
-    this.scheduler.scheduleStaged(this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
+    this.scheduler.postStaged(this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
   }
 
   // ---------------------------------------------------------------- local delivery

@@ -83,8 +83,17 @@ const EVENTS_PER_BUCKET_TARGET = 10
 const EPOCH_EVENTS_MIN = 8192
 
 export class Scheduler {
-  /** Current simulated time; only moves forward. */
-  nowNs = 0
+  /** Current simulated time; only moves forward (run, or a caller advancing an idle clock). */
+  get nowNs(): number {
+    return this.nowValueNs
+  }
+
+  set nowNs(timeNs: number) {
+    this.nowValueNs = timeNs
+    this.dispatchTimeNs = timeNs
+  }
+
+  private nowValueNs = 0
   /** Number of events dispatched since creation. */
   eventCount = 0
 
@@ -140,6 +149,22 @@ export class Scheduler {
   private epochFarCount = 0
   private epochDistinctTimes = 0
   private lastDispatchedTimeNs = -1
+  /**
+   * lastDispatchedTimeNs as handleEvent's argument. A time above 2^30 ns is no small integer: passed
+   * from a double to a call V8 does not inline, it is boxed into a new heap number per event. This
+   * field holds the boxed value itself (null first, so V8 keeps it a tagged field, not an unboxed
+   * double one): one heap number per distinct dispatch time, shared by the events at that time
+   * (clients in lockstep, a packet's hops at one node).
+   */
+  private dispatchTimeNs: number | null = null
+
+  /**
+   * nowNs (the setter keeps the two equal), read from the tagged field above: for hot callers that pass the current time on to a
+   * call (a hook, an observer), which a read of the double field nowNs would box per call.
+   */
+  get nowBoxedNs(): number {
+    return this.dispatchTimeNs as number
+  }
 
   private slotTimeNs: Float64Array
   private slotSeq: Float64Array
@@ -164,6 +189,8 @@ export class Scheduler {
   private hashHigh = 0x01000193
 
   constructor(capacity = CAPACITY_INITIAL) {
+    // nowNs (0) until the first dispatch; set after the null above, so the field stays tagged.
+    this.dispatchTimeNs = 0
     assert(Number.isInteger(capacity) && capacity >= 1 && capacity <= SLOT_LIMIT, `bad scheduler capacity ${capacity}`)
     this.heapTimeNs = new Float64Array(capacity)
     this.heapSlot = new Int32Array(capacity)
@@ -220,6 +247,35 @@ export class Scheduler {
 
   /** `schedule(stagedTimeNs, kind, a, b)`: see stagedTimeNs. */
   scheduleStaged(kind: number, a: number, b: number): number {
+    const slot = this.insertStaged(kind, a, b)
+    return this.slotGeneration[slot] * SLOT_LIMIT + slot
+  }
+
+  /**
+   * `scheduleStaged` for callers that keep no handle (packets crossing a link...): a handle is
+   * `generation * 2^24 + slot`, above 2^30 once a slot has been reused 64 times, so returning it
+   * from a call V8 does not inline allocates a heap number per event even when it is ignored.
+   */
+  postStaged(kind: number, a: number, b: number): void {
+    this.insertStaged(kind, a, b)
+  }
+
+  /**
+   * `scheduleStaged` whose handle is read as two small integers: the slot (returned) and its
+   * generation (`lastGeneration`); `cancelSlot(slot, generation)` is `cancel(handle)` for them.
+   * For hot callers that keep a handle per event (request timeouts), without a heap number each.
+   */
+  scheduleStagedSlot(kind: number, a: number, b: number): number {
+    const slot = this.insertStaged(kind, a, b)
+    this.lastGeneration = this.slotGeneration[slot]
+    return slot
+  }
+
+  /** The generation of the slot `scheduleStagedSlot` returned last. */
+  lastGeneration = 0
+
+  /** Inserts the event (stagedTimeNs, kind, a, b); returns its slot. */
+  private insertStaged(kind: number, a: number, b: number): number {
     const timeNs = this.stagedTimeNs
     // Plain ifs rather than assert(cond, `template`): the message would be built on every call.
     if (!(timeNs >= this.nowNs && timeNs <= TIME_NS_MAX && Number.isInteger(timeNs))) badTime(timeNs, this.nowNs)
@@ -250,7 +306,7 @@ export class Scheduler {
       this.epochFarCount++
       this.farPush(timeNs, slot)
     }
-    return this.slotGeneration[slot] * SLOT_LIMIT + slot
+    return slot
   }
 
   /** Schedules an event `delayNs` after now. */
@@ -265,7 +321,11 @@ export class Scheduler {
   cancel(handle: number): void {
     if (!(handle >= 0 && Number.isSafeInteger(handle))) return
     const slot = handle % SLOT_LIMIT
-    const generation = (handle - slot) / SLOT_LIMIT
+    this.cancelSlot(slot, (handle - slot) / SLOT_LIMIT)
+  }
+
+  /** `cancel(generation * 2^24 + slot)` (see scheduleStagedSlot). */
+  cancelSlot(slot: number, generation: number): void {
     if (slot >= this.slotHigh || this.slotGeneration[slot] !== generation || this.slotKind[slot] === KIND_CANCELLED)
       return
     this.slotKind[slot] = KIND_CANCELLED
@@ -311,12 +371,13 @@ export class Scheduler {
       if (timeNs !== this.lastDispatchedTimeNs) {
         this.lastDispatchedTimeNs = timeNs
         this.epochDistinctTimes++
+        this.dispatchTimeNs = timeNs
       }
-      this.nowNs = timeNs
+      this.nowValueNs = timeNs
       this.fold(timeNs, kind, a, b)
       eventCount++
       this.eventCount++
-      handlers[kind].handleEvent(kind, a, b, timeNs)
+      handlers[kind].handleEvent(kind, a, b, this.dispatchTimeNs as number)
     }
   }
 
