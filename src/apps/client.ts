@@ -136,8 +136,13 @@ export abstract class Client implements ResolverListener {
    */
   readonly inFlight = new IntMap<Request>()
   private requestIdNext = 1
-  /** Finished requests' records, reused by `issue` (see Request). */
+  /**
+   * Finished requests' records, reused by `issue` (see Request): requestPool[0 .. requestPoolLength).
+   * A count, not push/pop: popping an array's last element drops its backing store, so the next
+   * push would allocate a new one (once per echo for a client with one request in flight).
+   */
   private readonly requestPool: Request[] = []
+  private requestPoolLength = 0
 
   constructor(
     protected readonly apps: ClientHost,
@@ -204,7 +209,7 @@ export abstract class Client implements ResolverListener {
   }
 
   private issue(nowNs: number): void {
-    const request = this.requestPool.length > 0 ? (this.requestPool.pop() as Request) : new Request()
+    const request = this.requestPoolLength > 0 ? this.requestPool[--this.requestPoolLength] : new Request()
     request.init(this.requestIdNext++, this.config.dstAddr)
     request.startNs = nowNs
     this.issued++
@@ -259,7 +264,7 @@ export abstract class Client implements ResolverListener {
         0,
         -1,
       )
-    this.requestPool.push(request)
+    this.recycle(request)
     this.next(nowNs)
   }
 
@@ -279,7 +284,7 @@ export abstract class Client implements ResolverListener {
       local?.localAddr ?? 0,
       local?.localPort ?? -1,
     )
-    this.requestPool.push(request)
+    this.recycle(request)
     this.next(nowNs)
   }
 
@@ -302,6 +307,11 @@ export abstract class Client implements ResolverListener {
     request.timeoutSlot = -1
     this.release(request)
     return true
+  }
+
+  /** Returns a finished request's record to the pool (nothing refers to it any more). */
+  private recycle(request: Request): void {
+    this.requestPool[this.requestPoolLength++] = request
   }
 
   /** Closed loop: the next request starts as soon as one ends. Reports when the client is done. */

@@ -103,7 +103,12 @@ export class UdpEchoServer extends Server implements UdpListener {
   private readonly jobBytes: number[] = []
   private readonly jobTag: number[] = []
   private readonly jobFlow: number[] = []
+  /**
+   * Free slots, jobFree[0 .. jobFreeLength): a count rather than push/pop, since popping the last
+   * element drops the array's backing store and the next push allocates one (per request here).
+   */
   private readonly jobFree: number[] = []
+  private jobFreeLength = 0
 
   constructor(
     apps: ServerHost,
@@ -128,7 +133,7 @@ export class UdpEchoServer extends Server implements UdpListener {
       socket.sendTo(packet.srcAddr, packet.srcPort, packet.payloadBytes, packet.appTag, this.identity, packet.flowId)
       return
     }
-    const slot = this.jobFree.length > 0 ? (this.jobFree.pop() as number) : this.jobSocket.length
+    const slot = this.jobFreeLength > 0 ? this.jobFree[--this.jobFreeLength] : this.jobSocket.length
     this.jobSocket[slot] = socket
     this.jobAddr[slot] = packet.srcAddr
     this.jobPort[slot] = packet.srcPort
@@ -143,7 +148,7 @@ export class UdpEchoServer extends Server implements UdpListener {
   onServe(slot: number, _nowNs: number): void {
     const socket = this.jobSocket[slot]
     this.jobSocket[slot] = null
-    this.jobFree.push(slot)
+    this.jobFree[this.jobFreeLength++] = slot
     this.jobDone()
     if (socket === null || !this.running || socket.closed) return
     socket.sendTo(

@@ -133,7 +133,13 @@ export class Network implements EventHandler, NetIo {
   readonly tcp: TcpEngine
 
   private readonly packets: Packet[] = []
+  /**
+   * Free handles, packetFree[0 .. packetFreeLength), last freed first. A count rather than
+   * push/pop: V8 trims an array's backing store as pop shortens it, and the pushes after that
+   * allocate a new one.
+   */
   private readonly packetFree: number[] = []
+  private packetFreeLength = 0
   private packetIdNext = 1
 
   private readonly kindArrive: number
@@ -152,6 +158,7 @@ export class Network implements EventHandler, NetIo {
     for (let i = 0; i < PACKET_TABLE_INITIAL; i++) {
       this.packets.push(new Packet())
       this.packetFree.push(PACKET_TABLE_INITIAL - 1 - i)
+      this.packetFreeLength++
     }
     this.tcp = new TcpEngine(this)
   }
@@ -438,8 +445,9 @@ export class Network implements EventHandler, NetIo {
 
   /** Takes a packet from the pool, reset, with a fresh id. Counted in flight once `send`/`output` is called. */
   allocatePacket(): number {
-    let handle = this.packetFree.pop()
-    if (handle === undefined) {
+    let handle: number
+    if (this.packetFreeLength > 0) handle = this.packetFree[--this.packetFreeLength]
+    else {
       handle = this.packets.length
       this.packets.push(new Packet())
     }
@@ -455,12 +463,12 @@ export class Network implements EventHandler, NetIo {
 
   /** Live packets in the table (independent of the counters; the conservation test compares them). */
   get livePacketCount(): number {
-    return this.packets.length - this.packetFree.length
+    return this.packets.length - this.packetFreeLength
   }
 
   private free(handle: number): void {
     this.packets[handle].appData = null
-    this.packetFree.push(handle)
+    this.packetFree[this.packetFreeLength++] = handle
     this.counters.inFlight--
   }
 

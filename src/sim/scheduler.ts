@@ -296,15 +296,15 @@ export class Scheduler {
     if (bucket <= this.bucketCurrent) {
       if (this.rootTaken) {
         this.rootTaken = false
-        this.siftDown(0, timeNs, seq, slot)
+        this.siftDown(0, slot)
       } else {
-        this.siftUp(this.heapLength++, timeNs, seq, slot)
+        this.siftUp(this.heapLength++, slot)
       }
     } else if (bucket < this.bucketCurrent + RING_BUCKETS) {
       this.ringAppend(bucket & RING_MASK, slot)
     } else {
       this.epochFarCount++
-      this.farPush(timeNs, slot)
+      this.farPush(slot)
     }
     return slot
   }
@@ -449,7 +449,7 @@ export class Scheduler {
       // A cancelled event is freed here rather than carried on (it would only be skipped at the
       // root): request timeouts are mostly cancelled long before they are due.
       if (this.slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else if (farBucket === bucket) this.siftUp(this.heapLength++, timeNs, this.slotSeq[slot], slot)
+      else if (farBucket === bucket) this.siftUp(this.heapLength++, slot)
       else this.ringAppend(farBucket & RING_MASK, slot)
     }
     const index = bucket & RING_MASK
@@ -459,14 +459,12 @@ export class Scheduler {
     this.ringTail[index] = NONE
     this.ringBits[index >> 5] &= ~(1 << (index & 31))
     const slotNext = this.slotNext
-    const slotTimeNs = this.slotTimeNs
-    const slotSeq = this.slotSeq
     const slotKind = this.slotKind
     let moved = 0
     while (slot !== NONE) {
       const next = slotNext[slot]
       if (slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else this.siftUp(this.heapLength++, slotTimeNs[slot], slotSeq[slot], slot)
+      else this.siftUp(this.heapLength++, slot)
       slot = next
       moved++
     }
@@ -543,7 +541,7 @@ export class Scheduler {
       for (let index = 0; index < RING_BUCKETS; index++) {
         let slot = this.ringHead[index]
         while (slot !== NONE) {
-          this.farPush(this.slotTimeNs[slot], slot)
+          this.farPush(slot)
           slot = slotNext[slot]
         }
       }
@@ -580,7 +578,13 @@ export class Scheduler {
     this.hashHigh = high
   }
 
-  private siftUp(position: number, timeNs: number, seq: number, slot: number): void {
+  // The heap and far-queue helpers take the event's slot and read its time and seq from the slot
+  // record (the heap's copies equal them): a time above 2^30 ns passed to a helper V8 does not
+  // inline would be boxed into a new heap number per call.
+
+  private siftUp(position: number, slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
+    const seq = this.slotSeq[slot]
     const heapTimeNs = this.heapTimeNs
     const heapSlot = this.heapSlot
     const heapSeq = this.heapSeq
@@ -599,7 +603,9 @@ export class Scheduler {
   }
 
   /** Places (timeNs, seq, slot) at `position` or below; the entry there is overwritten. */
-  private siftDown(position: number, timeNs: number, seq: number, slot: number): void {
+  private siftDown(position: number, slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
+    const seq = this.slotSeq[slot]
     const heapTimeNs = this.heapTimeNs
     const heapSlot = this.heapSlot
     const heapSeq = this.heapSeq
@@ -630,7 +636,7 @@ export class Scheduler {
   private popRoot(): void {
     const length = --this.heapLength
     if (length === 0) return
-    this.siftDown(0, this.heapTimeNs[length], this.heapSeq[length], this.heapSlot[length])
+    this.siftDown(0, this.heapSlot[length])
   }
 
   /** The earliest far event's time (some far event is pending). */
@@ -641,7 +647,8 @@ export class Scheduler {
   }
 
   /** Adds a far event: to the FIFO queue when not earlier than its last event, else to the heap. */
-  private farPush(timeNs: number, slot: number): void {
+  private farPush(slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
     const length = this.farQueueLength
     const queueTimeNs = this.farQueueTimeNs
     const capacity = queueTimeNs.length
@@ -656,10 +663,11 @@ export class Scheduler {
       this.farQueueLength = length + 1
       return
     }
-    this.farHeapPush(timeNs, slot)
+    this.farHeapPush(slot)
   }
 
-  private farHeapPush(timeNs: number, slot: number): void {
+  private farHeapPush(slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
     const farTimeNs = this.farTimeNs
     const farSlot = this.farSlot
     let position = this.farLength++
