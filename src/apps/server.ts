@@ -49,11 +49,14 @@ export abstract class Server {
   }
 
   // CPU-bounded service (ServiceTime.cpus): requests in service, and those waiting for a CPU as a
-  // FIFO of (slot, service time) pairs, reused without allocation once grown.
+  // FIFO of (slot, service time) pairs in waitSlot/waitNs[waitHead .. waitTail), reused without
+  // allocation once grown: indexes go back to 0 when it empties, the arrays keep their length
+  // (truncating them would drop their backing stores, reallocated by the next burst's pushes).
   private busyCpus = 0
   private readonly waitSlot: number[] = []
   private readonly waitNs: number[] = []
   private waitHead = 0
+  private waitTail = 0
 
   /** Starts the job in `slot` for `delayNs` of service on a free CPU, or queues it for one. */
   protected startJob(slot: number, delayNs: number): void {
@@ -65,21 +68,21 @@ export abstract class Server {
       this.apps.scheduleServeStaged(this.index, slot)
       return
     }
-    this.waitSlot.push(slot)
-    this.waitNs.push(delayNs)
+    this.waitSlot[this.waitTail] = slot
+    this.waitNs[this.waitTail] = delayNs
+    this.waitTail++
   }
 
   /** A job left its CPU: the longest-waiting job takes it. */
   protected jobDone(): void {
     this.busyCpus--
-    if (this.waitHead >= this.waitSlot.length) return
+    if (this.waitHead >= this.waitTail) return
     const slot = this.waitSlot[this.waitHead]
     const delayNs = this.waitNs[this.waitHead]
     this.waitHead++
-    if (this.waitHead === this.waitSlot.length) {
-      this.waitSlot.length = 0
-      this.waitNs.length = 0
+    if (this.waitHead === this.waitTail) {
       this.waitHead = 0
+      this.waitTail = 0
     }
     this.busyCpus++
     this.apps.scheduler.stagedTimeNs = this.apps.nowNs + delayNs

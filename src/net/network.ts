@@ -591,7 +591,9 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
-    this.transmitReadyNs = this.processed(ns, readyNs, costNs)
+    this.processReadyNs = readyNs
+    this.processed(ns, costNs)
+    this.transmitReadyNs = this.processedNs
     this.transmit(iface, nextHop, handle)
   }
 
@@ -644,7 +646,9 @@ export class Network implements EventHandler, NetIo {
         costNs += filter.lastCostNs
         if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
-      let atNs = this.processed(ns, nowNs, costNs)
+      this.processReadyNs = nowNs
+      this.processed(ns, costNs)
+      let atNs = this.processedNs
       if (this.hostStack !== null) {
         ns.stackRng ??= Rng.stream(this.seed, `net/ns/${ns.name}/host-stack`)
         atNs += this.hostStack.sample(ns.stackRng)
@@ -677,7 +681,9 @@ export class Network implements EventHandler, NetIo {
       out === inIf &&
       inIf.kind === INTERFACE_KIND_BRIDGE &&
       inIf.prefixLength > 0 &&
-      (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0)
+      // The prefix mask inline (prefixLength > 0 here): maskOf's unsigned result is above 2^30,
+      // returned boxed from a call V8 does not inline.
+      (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & (-1 << (32 - inIf.prefixLength))) === 0)
     if (!bridged) {
       // ip_forward(): TTL checked and decremented before the FORWARD hook.
       if (p.ttl <= 1) {
@@ -696,7 +702,9 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
     }
     this.counters.forwarded++
-    this.transmitReadyNs = this.processed(ns, nowNs, costNs)
+    this.processReadyNs = nowNs
+    this.processed(ns, costNs)
+    this.transmitReadyNs = this.processedNs
     this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle)
   }
 
@@ -704,16 +712,25 @@ export class Network implements EventHandler, NetIo {
    * `costNs` of packet processing in `ns` becoming ready at `readyNs`: without softirq CPUs
    * (NetNs.cpuFreeAtNs) it ends at readyNs + costNs; with them it runs on the CPU free first, after
    * the work queued there (a FIFO server with as many servers as CPUs), and ends when it is done.
+   * readyNs is processReadyNs and the end is left in processedNs (times as fields, not as an
+   * argument and a result: see transmitReadyNs).
    */
-  private processed(ns: NetNs, readyNs: number, costNs: number): number {
+  private processReadyNs = 0
+  private processedNs = 0
+
+  private processed(ns: NetNs, costNs: number): void {
+    const readyNs = this.processReadyNs
     const cpus = ns.cpuFreeAtNs
-    if (cpus === null || costNs === 0) return readyNs + costNs
+    if (cpus === null || costNs === 0) {
+      this.processedNs = readyNs + costNs
+      return
+    }
     let best = 0
     for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
     const startNs = cpus[best] > readyNs ? cpus[best] : readyNs
     const endNs = startNs + costNs
     cpus[best] = endNs
-    return endNs
+    this.processedNs = endNs
   }
 
   /** Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed). */
