@@ -374,6 +374,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     state.inIfIndex = inIfIndex
     state.outIfIndex = outIfIndex
     state.nowNs = nowNs
+    this.hookNowNs = nowNs
     state.extraNs = 0
     this.hook = hook
     this.costRules = 0
@@ -686,9 +687,21 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
    * set up yet, the hook's NAT lookups in priority order until one binds (else a null binding);
    * then nf_nat_packet.
    */
+  /**
+   * runHook's `nowNs` argument as it came (state.nowNs equals it): passed on to conntrack calls
+   * from a tagged field, where a read of the double field state.nowNs would be boxed per call.
+   * Null first, so V8 keeps the field tagged.
+   */
+  private hookNowNs: number | null = null
+
+  /** state.nowNs, from hookNowNs when `state` is this stack's own (set by runHook). */
+  private stateNowNs(state: NfHookState): number {
+    return state === this.state ? (this.hookNowNs as number) : state.nowNs
+  }
+
   natHook(manip: number, packet: Packet, state: NfHookState): Verdict {
     const outIfIndex = state.outIfIndex
-    const nowNs = state.nowNs
+    const nowNs = this.stateNowNs(state)
     const id = packet.ctId
     if (id < 0) return VERDICT_ACCEPT
     const ct = this.conntrack
@@ -721,7 +734,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   private natManip: number = MANIP_DST
   private natOutIf = -1
-  private natNowNs = 0
+  /** natHook's nowNs for natTarget, tagged as it came (null first: see hookNowNs). */
+  private natNowNs: number | null = null
 
   private natTarget(target: Target, packet: Packet): Verdict {
     const id = packet.ctId
@@ -746,7 +760,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         return VERDICT_DROP
       }
     }
-    this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs)
+    this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs as number)
     return VERDICT_ACCEPT
   }
 
@@ -777,7 +791,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   confirm(packet: Packet, state: NfHookState): Verdict {
     const id = packet.ctId
     if (id < 0 || this.conntrack.isConfirmed(id)) return VERDICT_ACCEPT
-    const nowNs = state.nowNs
+    const nowNs = this.stateNowNs(state)
     const got = this.conntrack.confirm(id, nowNs, nowNs + this.elapsedNs(state))
     if (got < 0) {
       packet.ctId = -1
