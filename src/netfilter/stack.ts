@@ -374,7 +374,6 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     state.inIfIndex = inIfIndex
     state.outIfIndex = outIfIndex
     state.nowNs = nowNs
-    this.hookNowNs = nowNs
     state.extraNs = 0
     this.hook = hook
     this.costRules = 0
@@ -687,21 +686,9 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
    * set up yet, the hook's NAT lookups in priority order until one binds (else a null binding);
    * then nf_nat_packet.
    */
-  /**
-   * runHook's `nowNs` argument as it came (state.nowNs equals it): passed on to conntrack calls
-   * from a tagged field, where a read of the double field state.nowNs would be boxed per call.
-   * Null first, so V8 keeps the field tagged.
-   */
-  private hookNowNs: number | null = null
-
-  /** state.nowNs, from hookNowNs when `state` is this stack's own (set by runHook). */
-  private stateNowNs(state: NfHookState): number {
-    return state === this.state ? (this.hookNowNs as number) : state.nowNs
-  }
-
   natHook(manip: number, packet: Packet, state: NfHookState): Verdict {
     const outIfIndex = state.outIfIndex
-    const nowNs = this.stateNowNs(state)
+    const nowNs = state.nowNs
     const id = packet.ctId
     if (id < 0) return VERDICT_ACCEPT
     const ct = this.conntrack
@@ -734,8 +721,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   private natManip: number = MANIP_DST
   private natOutIf = -1
-  /** natHook's nowNs for natTarget, tagged as it came (null first: see hookNowNs). */
-  private natNowNs: number | null = null
+  private natNowNs = 0
 
   private natTarget(target: Target, packet: Packet): Verdict {
     const id = packet.ctId
@@ -760,7 +746,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         return VERDICT_DROP
       }
     }
-    this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs as number)
+    this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs)
     return VERDICT_ACCEPT
   }
 
@@ -791,7 +777,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   confirm(packet: Packet, state: NfHookState): Verdict {
     const id = packet.ctId
     if (id < 0 || this.conntrack.isConfirmed(id)) return VERDICT_ACCEPT
-    const nowNs = this.stateNowNs(state)
+    const nowNs = state.nowNs
     const got = this.conntrack.confirm(id, nowNs, nowNs + this.elapsedNs(state))
     if (got < 0) {
       packet.ctId = -1
