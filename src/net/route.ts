@@ -51,10 +51,6 @@ export class SharedRoutes {
   }
 }
 
-/** Entries of a table's answer cache (2^CACHE_BITS), and the memo misses after which it is made. */
-const CACHE_BITS = 6
-const CACHE_AFTER_MISSES = 256
-
 export class RoutingTable {
   /** The table's own routes (shared ones are listed among them at `sharedAt`). */
   readonly routes: Route[] = []
@@ -73,24 +69,6 @@ export class RoutingTable {
   private memoAddress = -1
   private memoRoute: Route | null = null
   private memoSharedVersion = -1
-  /**
-   * Behind the one-entry memo, a node's table (it forwards to many destinations in turn, so the
-   * memo misses per packet) gets a direct-mapped cache of answers, made after CACHE_AFTER_MISSES
-   * memo misses (a pod's table never gets one). An entry holds the address, its answer and the
-   * table and shared versions it was computed under: any change of either makes it stale.
-   */
-  private version = 0
-  private memoMisses = 0
-  private cacheAddress: Int32Array | null = null
-  private cacheVersion: Int32Array | null = null
-  private cacheSharedVersion: Int32Array | null = null
-  private cacheRoute: (Route | null)[] = []
-
-  /** Forgets every remembered answer (the table changed). */
-  private changed(): void {
-    this.memoAddress = -1
-    this.version++
-  }
 
   private mapOf(prefixLength: number): IntMap<Route> {
     let map = this.byLength[prefixLength]
@@ -105,7 +83,7 @@ export class RoutingTable {
   }
 
   add(route: Route): void {
-    this.changed()
+    this.memoAddress = -1
     const map = this.mapOf(route.prefix.prefixLength)
     this.routes.push(route)
     this.index(map, route)
@@ -128,7 +106,7 @@ export class RoutingTable {
    */
   attachShared(shared: SharedRoutes): void {
     assert(this.shared === null, "routing table already has shared routes")
-    this.changed()
+    this.memoAddress = -1
     this.shared = shared
     this.sharedLength = shared.prefixLength
     this.sharedAt = this.routes.length
@@ -160,7 +138,7 @@ export class RoutingTable {
         ),
     )
     const removed = this.routes.length - kept.length
-    this.changed()
+    this.memoAddress = -1
     let sharedAt = 0
     for (let i = 0; i < this.sharedAt; i++) if (kept.includes(this.routes[i])) sharedAt++
     this.routes.length = 0
@@ -183,39 +161,11 @@ export class RoutingTable {
   lookup(address: Ipv4): Route | null {
     const sharedVersion = this.shared === null ? -1 : this.shared.version
     if (address === this.memoAddress && sharedVersion === this.memoSharedVersion) return this.memoRoute
-    let found: Route | null
-    const cache = this.cacheAddress
-    if (cache !== null) {
-      const i = Math.imul(address, 0x9e3779b1) >>> (32 - CACHE_BITS)
-      const version = this.version
-      const versions = this.cacheVersion as Int32Array
-      const sharedVersions = this.cacheSharedVersion as Int32Array
-      if (cache[i] === (address | 0) && versions[i] === version && sharedVersions[i] === sharedVersion)
-        found = this.cacheRoute[i]
-      else {
-        found = this.probe(address)
-        cache[i] = address | 0
-        versions[i] = version
-        sharedVersions[i] = sharedVersion
-        this.cacheRoute[i] = found
-      }
-    } else {
-      found = this.probe(address)
-      if (++this.memoMisses >= CACHE_AFTER_MISSES) this.createCache()
-    }
+    const found = this.probe(address)
     this.memoAddress = address
     this.memoRoute = found
     this.memoSharedVersion = sharedVersion
     return found
-  }
-
-  private createCache(): void {
-    const size = 1 << CACHE_BITS
-    this.cacheAddress = new Int32Array(size)
-    // Version -1 is no version the table has: every entry starts stale.
-    this.cacheVersion = new Int32Array(size).fill(-1)
-    this.cacheSharedVersion = new Int32Array(size)
-    this.cacheRoute = new Array<Route | null>(size).fill(null)
   }
 
   private probe(address: Ipv4): Route | null {
