@@ -37,7 +37,9 @@ export class Apps implements EventHandler, ClientHost, ServerHost {
   }
 
   get nowNs(): number {
-    return this.scheduler.nowNs
+    // The tagged copy: clients pass it on as an argument (complete, fail), which would box a
+    // read of the double field once per reply.
+    return this.scheduler.nowBoxedNs
   }
 
   addClient(client: Client): void {
@@ -96,6 +98,22 @@ export class Apps implements EventHandler, ClientHost, ServerHost {
 
   cancel(handle: number): void {
     this.scheduler.cancel(handle)
+  }
+
+  scheduleArrivalStaged(clientIndex: number): void {
+    this.scheduler.postStaged(this.kindArrival, clientIndex, 0)
+  }
+
+  scheduleTimeoutStaged(clientIndex: number, requestId: number): number {
+    return this.scheduler.scheduleStagedSlot(this.kindTimeout, clientIndex, requestId)
+  }
+
+  cancelSlot(slot: number, generation: number): void {
+    this.scheduler.cancelSlot(slot, generation)
+  }
+
+  scheduleServeStaged(serverIndex: number, slot: number): void {
+    this.scheduler.postStaged(this.kindServe, serverIndex, slot)
   }
 
   handleEvent(kind: number, a: number, b: number, nowNs: number): void {

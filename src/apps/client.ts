@@ -96,20 +96,30 @@ function localEnd(socket: object | null): { readonly localAddr: Ipv4; readonly l
   return s.localPort > 0 ? s : null
 }
 
-/** One request in flight. Allocated per request, never per packet. */
+/**
+ * One request in flight. Records are reused (Client's pool) once a request has completed or failed
+ * and nothing refers to it any more, so an echo allocates none: fields are reset by `init`.
+ */
 export class Request {
-  timeoutHandle = -1
+  id = 0
+  startNs = 0
+  /** The timeout event's handle as (slot, generation) (Apps.scheduleTimeoutStaged); slot -1 = none. */
+  timeoutSlot = -1
+  timeoutGeneration = 0
   /** Set when the request completed (a reply arrived), before its resources are released. */
   completed = false
   /** Protocol-specific handle: a UDP socket, a TCP connection... */
   socket: object | null = null
   /** Where this request goes: the resolved address (the workload's fixed one without a resolver). */
-  dstAddr: Ipv4
-  constructor(
-    readonly id: number,
-    readonly startNs: number,
-    dstAddr: Ipv4,
-  ) {
+  dstAddr: Ipv4 = 0
+
+  /** A fresh request `id` started at the time staged in `startNs` by the caller. */
+  init(id: number, dstAddr: Ipv4): void {
+    this.id = id
+    this.timeoutSlot = -1
+    this.timeoutGeneration = 0
+    this.completed = false
+    this.socket = null
     this.dstAddr = dstAddr
   }
 }
@@ -126,6 +136,13 @@ export abstract class Client implements ResolverListener {
    */
   readonly inFlight = new IntMap<Request>()
   private requestIdNext = 1
+  /**
+   * Finished requests' records, reused by `issue` (see Request): requestPool[0 .. requestPoolLength).
+   * A count, not push/pop: popping an array's last element drops its backing store, so the next
+   * push would allocate a new one (once per echo for a client with one request in flight).
+   */
+  private readonly requestPool: Request[] = []
+  private requestPoolLength = 0
 
   constructor(
     protected readonly apps: ClientHost,
@@ -162,8 +179,10 @@ export abstract class Client implements ResolverListener {
     const a = this.config.arrival
     if (a.kind === "closedLoop") return
     const gapNs = a.kind === "every" ? a.intervalNs : Math.max(1, this.rng.exponentialNs(a.meanIntervalNs))
-    if (this.mayIssue(nowNs + gapNs)) this.apps.scheduleArrival(this.index, nowNs + gapNs)
-    else this.noMoreArrivals()
+    if (this.mayIssue(nowNs + gapNs)) {
+      this.apps.scheduler.stagedTimeNs = nowNs + gapNs
+      this.apps.scheduleArrivalStaged(this.index)
+    } else this.noMoreArrivals()
   }
 
   /** True once no request will start and none is in flight. */
@@ -180,7 +199,7 @@ export abstract class Client implements ResolverListener {
   onTimeout(requestId: number, nowNs: number): void {
     const request = this.inFlight.get(requestId)
     if (request === undefined) return
-    request.timeoutHandle = -1
+    request.timeoutSlot = -1
     this.fail(request, FailureReason.TIMEOUT, nowNs)
   }
 
@@ -190,10 +209,15 @@ export abstract class Client implements ResolverListener {
   }
 
   private issue(nowNs: number): void {
-    const request = new Request(this.requestIdNext++, nowNs, this.config.dstAddr)
+    const request = this.requestPoolLength > 0 ? this.requestPool[--this.requestPoolLength] : new Request()
+    request.init(this.requestIdNext++, this.config.dstAddr)
+    request.startNs = nowNs
     this.issued++
     this.inFlight.set(request.id, request)
-    request.timeoutHandle = this.apps.scheduleTimeout(this.index, request.id, nowNs + this.config.timeoutNs)
+    const scheduler = this.apps.scheduler
+    scheduler.stagedTimeNs = nowNs + this.config.timeoutNs
+    request.timeoutSlot = this.apps.scheduleTimeoutStaged(this.index, request.id)
+    request.timeoutGeneration = scheduler.lastGeneration
     this.observer.onRequestSent(this.config.workload, nowNs)
     const resolver = this.config.resolver
     if (resolver !== undefined && this.needsLookup()) {
@@ -227,17 +251,20 @@ export abstract class Client implements ResolverListener {
     request.completed = true
     if (!this.finish(request)) return
     this.observer.onRequestCompleted(this.config.workload, nowNs - request.startNs, server, nowNs)
-    this.observer.onRequestDone?.(
-      this.config.workload,
-      this.index,
-      request.startNs,
-      request.dstAddr,
-      server,
-      -1,
-      nowNs,
-      0,
-      -1,
-    )
+    // Only when records are kept: the call would box startNs (a time above 2^30 ns) per request.
+    if (this.observer.recordsRequests === true)
+      this.observer.onRequestDone?.(
+        this.config.workload,
+        this.index,
+        request.startNs,
+        request.dstAddr,
+        server,
+        -1,
+        nowNs,
+        0,
+        -1,
+      )
+    this.recycle(request)
     this.next(nowNs)
   }
 
@@ -257,6 +284,7 @@ export abstract class Client implements ResolverListener {
       local?.localAddr ?? 0,
       local?.localPort ?? -1,
     )
+    this.recycle(request)
     this.next(nowNs)
   }
 
@@ -275,10 +303,15 @@ export abstract class Client implements ResolverListener {
 
   private finish(request: Request): boolean {
     if (!this.inFlight.delete(request.id)) return false
-    if (request.timeoutHandle >= 0) this.apps.cancel(request.timeoutHandle)
-    request.timeoutHandle = -1
+    if (request.timeoutSlot >= 0) this.apps.cancelSlot(request.timeoutSlot, request.timeoutGeneration)
+    request.timeoutSlot = -1
     this.release(request)
     return true
+  }
+
+  /** Returns a finished request's record to the pool (nothing refers to it any more). */
+  private recycle(request: Request): void {
+    this.requestPool[this.requestPoolLength++] = request
   }
 
   /** Closed loop: the next request starts as soon as one ends. Reports when the client is done. */

@@ -50,7 +50,9 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
   private readonly jobConn: (TcpConnection | null)[] = []
   private readonly jobTag: number[] = []
   private readonly jobBytes: number[] = []
+  /** Free slots, jobFree[0 .. jobFreeLength) (a count rather than push/pop: see UdpEchoServer). */
   private readonly jobFree: number[] = []
+  private jobFreeLength = 0
 
   constructor(
     apps: ServerHost,
@@ -81,7 +83,7 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
       conn.send(bytes, appTag, this.identity)
       return
     }
-    const slot = this.jobFree.length > 0 ? (this.jobFree.pop() as number) : this.jobConn.length
+    const slot = this.jobFreeLength > 0 ? this.jobFree[--this.jobFreeLength] : this.jobConn.length
     this.jobConn[slot] = conn
     this.jobTag[slot] = appTag
     this.jobBytes[slot] = bytes
@@ -91,7 +93,7 @@ export class HttpServer extends Server implements TcpServerListener, TcpConnecti
   onServe(slot: number, _nowNs: number): void {
     const conn = this.jobConn[slot]
     this.jobConn[slot] = null
-    this.jobFree.push(slot)
+    this.jobFree[this.jobFreeLength++] = slot
     this.jobDone()
     if (conn === null || !this.running) return
     conn.send(this.jobBytes[slot], this.jobTag[slot], this.identity)

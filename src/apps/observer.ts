@@ -71,6 +71,11 @@ export interface RequestObserver {
    * request gives its socket's local address and port (`localPort` -1 when it had no socket),
    * with which the records find the endpoint its flow was sent to.
    */
+  /**
+   * True when onRequestDone keeps what it is told (records are being written): completed
+   * requests are reported to it only then.
+   */
+  readonly recordsRequests?: boolean
   onRequestDone?(
     workload: number,
     client: number,

@@ -49,38 +49,44 @@ export abstract class Server {
   }
 
   // CPU-bounded service (ServiceTime.cpus): requests in service, and those waiting for a CPU as a
-  // FIFO of (slot, service time) pairs, reused without allocation once grown.
+  // FIFO of (slot, service time) pairs in waitSlot/waitNs[waitHead .. waitTail), reused without
+  // allocation once grown: indexes go back to 0 when it empties, the arrays keep their length
+  // (truncating them would drop their backing stores, reallocated by the next burst's pushes).
   private busyCpus = 0
   private readonly waitSlot: number[] = []
   private readonly waitNs: number[] = []
   private waitHead = 0
+  private waitTail = 0
 
   /** Starts the job in `slot` for `delayNs` of service on a free CPU, or queues it for one. */
   protected startJob(slot: number, delayNs: number): void {
     const cpus = this.serviceTime.cpus ?? 0
     if (cpus <= 0 || this.busyCpus < cpus) {
       this.busyCpus++
-      this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+      // Staged: a time above 2^30 ns passed as an argument is boxed per call (host.ts).
+      this.apps.scheduler.stagedTimeNs = this.apps.nowNs + delayNs
+      this.apps.scheduleServeStaged(this.index, slot)
       return
     }
-    this.waitSlot.push(slot)
-    this.waitNs.push(delayNs)
+    this.waitSlot[this.waitTail] = slot
+    this.waitNs[this.waitTail] = delayNs
+    this.waitTail++
   }
 
   /** A job left its CPU: the longest-waiting job takes it. */
   protected jobDone(): void {
     this.busyCpus--
-    if (this.waitHead >= this.waitSlot.length) return
+    if (this.waitHead >= this.waitTail) return
     const slot = this.waitSlot[this.waitHead]
     const delayNs = this.waitNs[this.waitHead]
     this.waitHead++
-    if (this.waitHead === this.waitSlot.length) {
-      this.waitSlot.length = 0
-      this.waitNs.length = 0
+    if (this.waitHead === this.waitTail) {
       this.waitHead = 0
+      this.waitTail = 0
     }
     this.busyCpus++
-    this.apps.scheduleServe(this.index, slot, this.apps.nowNs + delayNs)
+    this.apps.scheduler.stagedTimeNs = this.apps.nowNs + delayNs
+    this.apps.scheduleServeStaged(this.index, slot)
   }
 
   /** A served request's reply is due (slot identifies the job). */
@@ -100,7 +106,12 @@ export class UdpEchoServer extends Server implements UdpListener {
   private readonly jobBytes: number[] = []
   private readonly jobTag: number[] = []
   private readonly jobFlow: number[] = []
+  /**
+   * Free slots, jobFree[0 .. jobFreeLength): a count rather than push/pop, since popping the last
+   * element drops the array's backing store and the next push allocates one (per request here).
+   */
   private readonly jobFree: number[] = []
+  private jobFreeLength = 0
 
   constructor(
     apps: ServerHost,
@@ -125,7 +136,7 @@ export class UdpEchoServer extends Server implements UdpListener {
       socket.sendTo(packet.srcAddr, packet.srcPort, packet.payloadBytes, packet.appTag, this.identity, packet.flowId)
       return
     }
-    const slot = this.jobFree.length > 0 ? (this.jobFree.pop() as number) : this.jobSocket.length
+    const slot = this.jobFreeLength > 0 ? this.jobFree[--this.jobFreeLength] : this.jobSocket.length
     this.jobSocket[slot] = socket
     this.jobAddr[slot] = packet.srcAddr
     this.jobPort[slot] = packet.srcPort
@@ -140,7 +151,7 @@ export class UdpEchoServer extends Server implements UdpListener {
   onServe(slot: number, _nowNs: number): void {
     const socket = this.jobSocket[slot]
     this.jobSocket[slot] = null
-    this.jobFree.push(slot)
+    this.jobFree[this.jobFreeLength++] = slot
     this.jobDone()
     if (socket === null || !this.running || socket.closed) return
     socket.sendTo(

@@ -36,6 +36,11 @@ export class Collector implements RequestObserver {
   /** Per-request records (`run --requests`); null when not written. */
   requestLog: RequestLog | null = null
 
+  /** RequestObserver.recordsRequests: completed requests reach onRequestDone only when logged. */
+  get recordsRequests(): boolean {
+    return this.requestLog !== null
+  }
+
   constructor(workloadCount: number) {
     this.workloads = Array.from({ length: workloadCount }, () => new WorkloadCounts())
   }

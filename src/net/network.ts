@@ -133,7 +133,13 @@ export class Network implements EventHandler, NetIo {
   readonly tcp: TcpEngine
 
   private readonly packets: Packet[] = []
+  /**
+   * Free handles, packetFree[0 .. packetFreeLength), last freed first. A count rather than
+   * push/pop: V8 trims an array's backing store as pop shortens it, and the pushes after that
+   * allocate a new one.
+   */
   private readonly packetFree: number[] = []
+  private packetFreeLength = 0
   private packetIdNext = 1
 
   private readonly kindArrive: number
@@ -152,6 +158,7 @@ export class Network implements EventHandler, NetIo {
     for (let i = 0; i < PACKET_TABLE_INITIAL; i++) {
       this.packets.push(new Packet())
       this.packetFree.push(PACKET_TABLE_INITIAL - 1 - i)
+      this.packetFreeLength++
     }
     this.tcp = new TcpEngine(this)
   }
@@ -438,8 +445,9 @@ export class Network implements EventHandler, NetIo {
 
   /** Takes a packet from the pool, reset, with a fresh id. Counted in flight once `send`/`output` is called. */
   allocatePacket(): number {
-    let handle = this.packetFree.pop()
-    if (handle === undefined) {
+    let handle: number
+    if (this.packetFreeLength > 0) handle = this.packetFree[--this.packetFreeLength]
+    else {
       handle = this.packets.length
       this.packets.push(new Packet())
     }
@@ -455,12 +463,12 @@ export class Network implements EventHandler, NetIo {
 
   /** Live packets in the table (independent of the counters; the conservation test compares them). */
   get livePacketCount(): number {
-    return this.packets.length - this.packetFree.length
+    return this.packets.length - this.packetFreeLength
   }
 
   private free(handle: number): void {
     this.packets[handle].appData = null
-    this.packetFree.push(handle)
+    this.packetFree[this.packetFreeLength++] = handle
     this.counters.inFlight--
   }
 
@@ -524,7 +532,8 @@ export class Network implements EventHandler, NetIo {
     c.inFlight++
     p.sentNs = sentNs
     if (this.observer !== null) this.observer.onSend(p, ns.id, readyNs)
-    this.output(ns, handle, readyNs)
+    this.outputReadyNs = readyNs
+    this.output(ns, handle)
   }
 
   /** The namespace a socket's `ns` (the narrow view of net/io.ts) is. */
@@ -537,9 +546,14 @@ export class Network implements EventHandler, NetIo {
     this.send(this.namespaceOf(ns), handle)
   }
 
-  private output(ns: NetNs, handle: number, readyNs: number): void {
+  /** `output`'s readyNs argument, as a field (see transmitReadyNs). */
+  private outputReadyNs = 0
+
+  private output(ns: NetNs, handle: number): void {
+    const readyNs = this.outputReadyNs
     const p = this.packets[handle]
-    const nowNs = this.scheduler.nowNs
+    // The tagged copy: passed on to the hooks as it is, where a read of nowNs would be boxed per call.
+    const nowNs = this.scheduler.nowBoxedNs
     let route: Route | null = null
     let iface: NetInterface
     const local = ns.isLocalAddress(p.dstAddr)
@@ -577,7 +591,9 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, readyNs + costNs)
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
-    this.transmitReadyNs = this.processed(ns, readyNs, costNs)
+    this.processReadyNs = readyNs
+    this.processed(ns, costNs)
+    this.transmitReadyNs = this.processedNs
     this.transmit(iface, nextHop, handle)
   }
 
@@ -587,7 +603,8 @@ export class Network implements EventHandler, NetIo {
    * LOCAL_OUT, then dst_output). Not counted as sent again: it is still the same packet in flight.
    */
   resumeStolen(ns: NetNs, handle: number, readyNs: number = this.scheduler.nowNs): void {
-    this.output(ns, handle, readyNs)
+    this.outputReadyNs = readyNs
+    this.output(ns, handle)
   }
 
   /** The owner of a stolen packet drops it (counted by `reason`, its unconfirmed conntrack freed). */
@@ -629,7 +646,9 @@ export class Network implements EventHandler, NetIo {
         costNs += filter.lastCostNs
         if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
-      let atNs = this.processed(ns, nowNs, costNs)
+      this.processReadyNs = nowNs
+      this.processed(ns, costNs)
+      let atNs = this.processedNs
       if (this.hostStack !== null) {
         ns.stackRng ??= Rng.stream(this.seed, `net/ns/${ns.name}/host-stack`)
         atNs += this.hostStack.sample(ns.stackRng)
@@ -639,7 +658,7 @@ export class Network implements EventHandler, NetIo {
       if (atNs === nowNs) this.deliver(ns, handle, nowNs)
       else {
         this.scheduler.stagedTimeNs = atNs
-        this.scheduler.scheduleStaged(this.kindDeliver, handle, ns.id)
+        this.scheduler.postStaged(this.kindDeliver, handle, ns.id)
       }
       return
     }
@@ -662,7 +681,9 @@ export class Network implements EventHandler, NetIo {
       out === inIf &&
       inIf.kind === INTERFACE_KIND_BRIDGE &&
       inIf.prefixLength > 0 &&
-      (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & maskOf(inIf.prefixLength)) === 0)
+      // The prefix mask inline (prefixLength > 0 here): maskOf's unsigned result is above 2^30,
+      // returned boxed from a call V8 does not inline.
+      (p.dstAddr !== dstBefore || ((dstBefore ^ inIf.address) & (-1 << (32 - inIf.prefixLength))) === 0)
     if (!bridged) {
       // ip_forward(): TTL checked and decremented before the FORWARD hook.
       if (p.ttl <= 1) {
@@ -681,7 +702,9 @@ export class Network implements EventHandler, NetIo {
       if (verdict2 !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict2, handle, nowNs + costNs)
     }
     this.counters.forwarded++
-    this.transmitReadyNs = this.processed(ns, nowNs, costNs)
+    this.processReadyNs = nowNs
+    this.processed(ns, costNs)
+    this.transmitReadyNs = this.processedNs
     this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle)
   }
 
@@ -689,16 +712,25 @@ export class Network implements EventHandler, NetIo {
    * `costNs` of packet processing in `ns` becoming ready at `readyNs`: without softirq CPUs
    * (NetNs.cpuFreeAtNs) it ends at readyNs + costNs; with them it runs on the CPU free first, after
    * the work queued there (a FIFO server with as many servers as CPUs), and ends when it is done.
+   * readyNs is processReadyNs and the end is left in processedNs (times as fields, not as an
+   * argument and a result: see transmitReadyNs).
    */
-  private processed(ns: NetNs, readyNs: number, costNs: number): number {
+  private processReadyNs = 0
+  private processedNs = 0
+
+  private processed(ns: NetNs, costNs: number): void {
+    const readyNs = this.processReadyNs
     const cpus = ns.cpuFreeAtNs
-    if (cpus === null || costNs === 0) return readyNs + costNs
+    if (cpus === null || costNs === 0) {
+      this.processedNs = readyNs + costNs
+      return
+    }
     let best = 0
     for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
     const startNs = cpus[best] > readyNs ? cpus[best] : readyNs
     const endNs = startNs + costNs
     cpus[best] = endNs
-    return endNs
+    this.processedNs = endNs
   }
 
   /** Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed). */
@@ -846,7 +878,7 @@ export class Network implements EventHandler, NetIo {
     if (this.observer !== null) this.observer.onTransmit(p, tx.id, departNs, arriveNs)
     const lost = tx.lossRng !== null && tx.lossRng.intBelow(1_000_000) < tx.lossPartsPerMillion
     this.scheduler.stagedTimeNs = arriveNs
-    this.scheduler.scheduleStaged(this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
+    this.scheduler.postStaged(this.kindArrive, handle, lost ? -tx.id - 1 : to.id)
   }
 
   // ---------------------------------------------------------------- local delivery

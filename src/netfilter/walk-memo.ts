@@ -179,8 +179,11 @@ export class WalkMemo {
 
   // The current walk's key (scratch) and recorded counts.
   private readonly key = new Int32Array(KEY_WORDS)
-  private recChains: Chain[] = []
-  private recRules: number[] = []
+  // Reused, never truncated: `length = 0` drops an array's backing store, and the next push
+  // allocates a new one (a per-walk allocation); recLength counts the entries of this walk.
+  private readonly recChains: Chain[] = []
+  private readonly recRules: number[] = []
+  private recLength = 0
   private readonly stackChains: (Chain | null)[] = []
   private readonly stackPositions: number[] = []
 
@@ -252,7 +255,7 @@ export class WalkMemo {
     key[4] = k4
     key[5] = k5
     const v = this.record(table, start, ctx)
-    const n = this.recChains.length
+    const n = this.recLength
     for (let i = 0; i < n; i++) {
       const r = this.recRules[i]
       if (r < 0) counters.policy(this.recChains[i], bytes)
@@ -309,8 +312,7 @@ export class WalkMemo {
    * would skip changes nothing.
    */
   private record(table: Table, start: Chain, ctx: MatchContext): number {
-    this.recChains.length = 0
-    this.recRules.length = 0
+    this.recLength = 0
     this.rules = 0
     let chain = start
     let pos = 0
@@ -331,8 +333,7 @@ export class WalkMemo {
         pos = this.stackPositions[depth]
         continue
       }
-      this.recChains.push(chain)
-      this.recRules.push(i)
+      this.recordCount(chain, i)
       const target = rules[i].target
       switch (target.kind) {
         case TargetKind.NONE:
@@ -372,9 +373,21 @@ export class WalkMemo {
     }
   }
 
+  /** Appends (chain, rule index or -1 for the policy) to this walk's recorded counts. */
+  private recordCount(chain: Chain, rule: number): void {
+    const n = this.recLength
+    if (n < this.recChains.length) {
+      this.recChains[n] = chain
+      this.recRules[n] = rule
+    } else {
+      this.recChains.push(chain)
+      this.recRules.push(rule)
+    }
+    this.recLength = n + 1
+  }
+
   private policy(start: Chain): number {
-    this.recChains.push(start)
-    this.recRules.push(-1)
+    this.recordCount(start, -1)
     if (start.policy === Policy.DROP) {
       this.dropReason = DROP_REASON
       return V_DROP

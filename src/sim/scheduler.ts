@@ -83,8 +83,17 @@ const EVENTS_PER_BUCKET_TARGET = 10
 const EPOCH_EVENTS_MIN = 8192
 
 export class Scheduler {
-  /** Current simulated time; only moves forward. */
-  nowNs = 0
+  /** Current simulated time; only moves forward (run, or a caller advancing an idle clock). */
+  get nowNs(): number {
+    return this.nowValueNs
+  }
+
+  set nowNs(timeNs: number) {
+    this.nowValueNs = timeNs
+    this.dispatchTimeNs = timeNs
+  }
+
+  private nowValueNs = 0
   /** Number of events dispatched since creation. */
   eventCount = 0
 
@@ -140,6 +149,22 @@ export class Scheduler {
   private epochFarCount = 0
   private epochDistinctTimes = 0
   private lastDispatchedTimeNs = -1
+  /**
+   * lastDispatchedTimeNs as handleEvent's argument. A time above 2^30 ns is no small integer: passed
+   * from a double to a call V8 does not inline, it is boxed into a new heap number per event. This
+   * field holds the boxed value itself (null first, so V8 keeps it a tagged field, not an unboxed
+   * double one): one heap number per distinct dispatch time, shared by the events at that time
+   * (clients in lockstep, a packet's hops at one node).
+   */
+  private dispatchTimeNs: number | null = null
+
+  /**
+   * nowNs (the setter keeps the two equal), read from the tagged field above: for hot callers that pass the current time on to a
+   * call (a hook, an observer), which a read of the double field nowNs would box per call.
+   */
+  get nowBoxedNs(): number {
+    return this.dispatchTimeNs as number
+  }
 
   private slotTimeNs: Float64Array
   private slotSeq: Float64Array
@@ -164,6 +189,8 @@ export class Scheduler {
   private hashHigh = 0x01000193
 
   constructor(capacity = CAPACITY_INITIAL) {
+    // nowNs (0) until the first dispatch; set after the null above, so the field stays tagged.
+    this.dispatchTimeNs = 0
     assert(Number.isInteger(capacity) && capacity >= 1 && capacity <= SLOT_LIMIT, `bad scheduler capacity ${capacity}`)
     this.heapTimeNs = new Float64Array(capacity)
     this.heapSlot = new Int32Array(capacity)
@@ -220,6 +247,35 @@ export class Scheduler {
 
   /** `schedule(stagedTimeNs, kind, a, b)`: see stagedTimeNs. */
   scheduleStaged(kind: number, a: number, b: number): number {
+    const slot = this.insertStaged(kind, a, b)
+    return this.slotGeneration[slot] * SLOT_LIMIT + slot
+  }
+
+  /**
+   * `scheduleStaged` for callers that keep no handle (packets crossing a link...): a handle is
+   * `generation * 2^24 + slot`, above 2^30 once a slot has been reused 64 times, so returning it
+   * from a call V8 does not inline allocates a heap number per event even when it is ignored.
+   */
+  postStaged(kind: number, a: number, b: number): void {
+    this.insertStaged(kind, a, b)
+  }
+
+  /**
+   * `scheduleStaged` whose handle is read as two small integers: the slot (returned) and its
+   * generation (`lastGeneration`); `cancelSlot(slot, generation)` is `cancel(handle)` for them.
+   * For hot callers that keep a handle per event (request timeouts), without a heap number each.
+   */
+  scheduleStagedSlot(kind: number, a: number, b: number): number {
+    const slot = this.insertStaged(kind, a, b)
+    this.lastGeneration = this.slotGeneration[slot]
+    return slot
+  }
+
+  /** The generation of the slot `scheduleStagedSlot` returned last. */
+  lastGeneration = 0
+
+  /** Inserts the event (stagedTimeNs, kind, a, b); returns its slot. */
+  private insertStaged(kind: number, a: number, b: number): number {
     const timeNs = this.stagedTimeNs
     // Plain ifs rather than assert(cond, `template`): the message would be built on every call.
     if (!(timeNs >= this.nowNs && timeNs <= TIME_NS_MAX && Number.isInteger(timeNs))) badTime(timeNs, this.nowNs)
@@ -240,17 +296,17 @@ export class Scheduler {
     if (bucket <= this.bucketCurrent) {
       if (this.rootTaken) {
         this.rootTaken = false
-        this.siftDown(0, timeNs, seq, slot)
+        this.siftDown(0, slot)
       } else {
-        this.siftUp(this.heapLength++, timeNs, seq, slot)
+        this.siftUp(this.heapLength++, slot)
       }
     } else if (bucket < this.bucketCurrent + RING_BUCKETS) {
       this.ringAppend(bucket & RING_MASK, slot)
     } else {
       this.epochFarCount++
-      this.farPush(timeNs, slot)
+      this.farPush(slot)
     }
-    return this.slotGeneration[slot] * SLOT_LIMIT + slot
+    return slot
   }
 
   /** Schedules an event `delayNs` after now. */
@@ -265,7 +321,11 @@ export class Scheduler {
   cancel(handle: number): void {
     if (!(handle >= 0 && Number.isSafeInteger(handle))) return
     const slot = handle % SLOT_LIMIT
-    const generation = (handle - slot) / SLOT_LIMIT
+    this.cancelSlot(slot, (handle - slot) / SLOT_LIMIT)
+  }
+
+  /** `cancel(generation * 2^24 + slot)` (see scheduleStagedSlot). */
+  cancelSlot(slot: number, generation: number): void {
     if (slot >= this.slotHigh || this.slotGeneration[slot] !== generation || this.slotKind[slot] === KIND_CANCELLED)
       return
     this.slotKind[slot] = KIND_CANCELLED
@@ -311,12 +371,13 @@ export class Scheduler {
       if (timeNs !== this.lastDispatchedTimeNs) {
         this.lastDispatchedTimeNs = timeNs
         this.epochDistinctTimes++
+        this.dispatchTimeNs = timeNs
       }
-      this.nowNs = timeNs
+      this.nowValueNs = timeNs
       this.fold(timeNs, kind, a, b)
       eventCount++
       this.eventCount++
-      handlers[kind].handleEvent(kind, a, b, timeNs)
+      handlers[kind].handleEvent(kind, a, b, this.dispatchTimeNs as number)
     }
   }
 
@@ -388,7 +449,7 @@ export class Scheduler {
       // A cancelled event is freed here rather than carried on (it would only be skipped at the
       // root): request timeouts are mostly cancelled long before they are due.
       if (this.slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else if (farBucket === bucket) this.siftUp(this.heapLength++, timeNs, this.slotSeq[slot], slot)
+      else if (farBucket === bucket) this.siftUp(this.heapLength++, slot)
       else this.ringAppend(farBucket & RING_MASK, slot)
     }
     const index = bucket & RING_MASK
@@ -398,14 +459,12 @@ export class Scheduler {
     this.ringTail[index] = NONE
     this.ringBits[index >> 5] &= ~(1 << (index & 31))
     const slotNext = this.slotNext
-    const slotTimeNs = this.slotTimeNs
-    const slotSeq = this.slotSeq
     const slotKind = this.slotKind
     let moved = 0
     while (slot !== NONE) {
       const next = slotNext[slot]
       if (slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else this.siftUp(this.heapLength++, slotTimeNs[slot], slotSeq[slot], slot)
+      else this.siftUp(this.heapLength++, slot)
       slot = next
       moved++
     }
@@ -482,7 +541,7 @@ export class Scheduler {
       for (let index = 0; index < RING_BUCKETS; index++) {
         let slot = this.ringHead[index]
         while (slot !== NONE) {
-          this.farPush(this.slotTimeNs[slot], slot)
+          this.farPush(slot)
           slot = slotNext[slot]
         }
       }
@@ -519,7 +578,13 @@ export class Scheduler {
     this.hashHigh = high
   }
 
-  private siftUp(position: number, timeNs: number, seq: number, slot: number): void {
+  // The heap and far-queue helpers take the event's slot and read its time and seq from the slot
+  // record (the heap's copies equal them): a time above 2^30 ns passed to a helper V8 does not
+  // inline would be boxed into a new heap number per call.
+
+  private siftUp(position: number, slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
+    const seq = this.slotSeq[slot]
     const heapTimeNs = this.heapTimeNs
     const heapSlot = this.heapSlot
     const heapSeq = this.heapSeq
@@ -538,7 +603,9 @@ export class Scheduler {
   }
 
   /** Places (timeNs, seq, slot) at `position` or below; the entry there is overwritten. */
-  private siftDown(position: number, timeNs: number, seq: number, slot: number): void {
+  private siftDown(position: number, slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
+    const seq = this.slotSeq[slot]
     const heapTimeNs = this.heapTimeNs
     const heapSlot = this.heapSlot
     const heapSeq = this.heapSeq
@@ -569,7 +636,7 @@ export class Scheduler {
   private popRoot(): void {
     const length = --this.heapLength
     if (length === 0) return
-    this.siftDown(0, this.heapTimeNs[length], this.heapSeq[length], this.heapSlot[length])
+    this.siftDown(0, this.heapSlot[length])
   }
 
   /** The earliest far event's time (some far event is pending). */
@@ -580,7 +647,8 @@ export class Scheduler {
   }
 
   /** Adds a far event: to the FIFO queue when not earlier than its last event, else to the heap. */
-  private farPush(timeNs: number, slot: number): void {
+  private farPush(slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
     const length = this.farQueueLength
     const queueTimeNs = this.farQueueTimeNs
     const capacity = queueTimeNs.length
@@ -595,10 +663,11 @@ export class Scheduler {
       this.farQueueLength = length + 1
       return
     }
-    this.farHeapPush(timeNs, slot)
+    this.farHeapPush(slot)
   }
 
-  private farHeapPush(timeNs: number, slot: number): void {
+  private farHeapPush(slot: number): void {
+    const timeNs = this.slotTimeNs[slot]
     const farTimeNs = this.farTimeNs
     const farSlot = this.farSlot
     let position = this.farLength++

@@ -59,6 +59,41 @@ describe("Scheduler", () => {
     expect(recorder.seen.map((e) => e.a)).toEqual([1, 3])
   })
 
+  it("posts without a handle, cancels by (slot, generation), and keeps nowBoxedNs equal to nowNs", () => {
+    const scheduler = new Scheduler(4)
+    const recorder = new Recorder()
+    const kind = scheduler.registerKind("record", recorder)
+    const nowSeen: number[] = []
+    const probe: EventHandler = {
+      handleEvent(_kind, _a, _b, nowNs) {
+        nowSeen.push(nowNs, scheduler.nowNs, scheduler.nowBoxedNs)
+      },
+    }
+    const probeKind = scheduler.registerKind("probe", probe)
+    // Times above 2^30 ns: the tagged copy holds heap numbers there.
+    const t0 = 2 ** 31 + 5
+    scheduler.stagedTimeNs = t0 + 20
+    scheduler.postStaged(kind, 1, 0)
+    scheduler.stagedTimeNs = t0 + 10
+    const slot = scheduler.scheduleStagedSlot(kind, 2, 0)
+    const generation = scheduler.lastGeneration
+    scheduler.stagedTimeNs = t0 + 30
+    scheduler.postStaged(kind, 3, 0)
+    scheduler.schedule(t0 + 30, probeKind, 0, 0)
+    scheduler.cancelSlot(slot, generation)
+    scheduler.cancelSlot(slot, generation + 1) // another generation: inert
+    scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: 1e9 })
+    expect(recorder.seen).toEqual([
+      { timeNs: t0 + 20, a: 1, b: 0 },
+      { timeNs: t0 + 30, a: 3, b: 0 },
+    ])
+    expect(nowSeen).toEqual([t0 + 30, t0 + 30, t0 + 30])
+    // A caller advancing the idle clock moves both.
+    scheduler.nowNs = t0 + 100
+    expect(scheduler.nowBoxedNs).toBe(t0 + 100)
+    expect(new Scheduler().nowBoxedNs).toBe(0)
+  })
+
   it("stops at the time and event limits with a reason", () => {
     const scheduler = new Scheduler()
     const handler: EventHandler = {
