@@ -1,6 +1,14 @@
 /**
  * IPVS real servers ("destinations", struct ip_vs_dest in include/net/ip_vs.h) as typed-array
  * columns indexed by integer dest ids, shared by the schedulers and the connection table.
+ *
+ * Definition columns (address, port, weight, flags, owning service) are the node's own from the
+ * start. The state columns (connection counts, references, thresholds, statistics) are all zero
+ * until the node's IPVS creates its first connection or sets a threshold: until then they are
+ * shared read-only zero arrays of the same capacity (`ownState` gives the node its own), so a node
+ * whose IPVS never carried a connection holds no per-dest state. Reads see the same zeros either
+ * way; every write to a state column comes after `ownState` (connection creation binds a dest
+ * first, `setDestThresholds` owns them, `allocate` writes only zeros).
  */
 import { assert } from "../../sim/assert.ts"
 
@@ -8,6 +16,29 @@ import { assert } from "../../sim/assert.ts"
 export const DEST_F_AVAILABLE = 0x1
 /** IP_VS_DEST_F_OVERLOAD: set by the upper connection threshold (u_threshold). */
 export const DEST_F_OVERLOAD = 0x2
+
+/** Shared zero state columns by capacity (never written: see DestColumns). */
+const zeroI32 = new Map<number, Int32Array>()
+const zeroF64 = new Map<number, Float64Array>()
+
+function zerosI32(capacity: number): Int32Array {
+  let a = zeroI32.get(capacity)
+  if (a === undefined) zeroI32.set(capacity, (a = new Int32Array(capacity)))
+  return a
+}
+
+function zerosF64(capacity: number): Float64Array {
+  let a = zeroF64.get(capacity)
+  if (a === undefined) zeroF64.set(capacity, (a = new Float64Array(capacity)))
+  return a
+}
+
+/** The shared zero state columns are still all zero (a test's guard against a write before ownState). */
+export function sharedZeroStateIntact(): boolean {
+  for (const a of zeroI32.values()) if (a.some((v) => v !== 0)) return false
+  for (const a of zeroF64.values()) if (a.some((v) => v !== 0)) return false
+  return true
+}
 
 export class DestColumns {
   capacity: number
@@ -37,6 +68,9 @@ export class DestColumns {
   private freeList: number[] = []
   private next = 0
 
+  /** The state columns are this node's own (else the shared zero arrays). */
+  stateOwned = false
+
   constructor(capacity = 64) {
     this.capacity = capacity
     this.addr = new Uint32Array(capacity)
@@ -44,18 +78,38 @@ export class DestColumns {
     this.weight = new Int32Array(capacity)
     this.lastWeight = new Int32Array(capacity)
     this.flags = new Uint8Array(capacity)
-    this.activeConns = new Int32Array(capacity)
-    this.inactConns = new Int32Array(capacity)
-    this.persistConns = new Int32Array(capacity)
-    this.upperThreshold = new Int32Array(capacity)
-    this.lowerThreshold = new Int32Array(capacity)
     this.service = new Int32Array(capacity).fill(-1)
-    this.refs = new Int32Array(capacity)
-    this.conns = new Float64Array(capacity)
-    this.inPkts = new Float64Array(capacity)
-    this.outPkts = new Float64Array(capacity)
-    this.inBytes = new Float64Array(capacity)
-    this.outBytes = new Float64Array(capacity)
+    const i32 = zerosI32(capacity)
+    const f64 = zerosF64(capacity)
+    this.activeConns = i32
+    this.inactConns = i32
+    this.persistConns = i32
+    this.upperThreshold = i32
+    this.lowerThreshold = i32
+    this.refs = i32
+    this.conns = f64
+    this.inPkts = f64
+    this.outPkts = f64
+    this.inBytes = f64
+    this.outBytes = f64
+  }
+
+  /** The node's own state columns, before its first write to one (copies of zeros). */
+  ownState(): void {
+    if (this.stateOwned) return
+    this.stateOwned = true
+    const n = this.capacity
+    this.activeConns = new Int32Array(n)
+    this.inactConns = new Int32Array(n)
+    this.persistConns = new Int32Array(n)
+    this.upperThreshold = new Int32Array(n)
+    this.lowerThreshold = new Int32Array(n)
+    this.refs = new Int32Array(n)
+    this.conns = new Float64Array(n)
+    this.inPkts = new Float64Array(n)
+    this.outPkts = new Float64Array(n)
+    this.inBytes = new Float64Array(n)
+    this.outBytes = new Float64Array(n)
   }
 
   allocate(service: number, addr: number, port: number): number {
@@ -69,18 +123,20 @@ export class DestColumns {
     this.weight[id] = 0
     this.lastWeight[id] = 0
     this.flags[id] = 0
-    this.activeConns[id] = 0
-    this.inactConns[id] = 0
-    this.persistConns[id] = 0
-    this.upperThreshold[id] = 0
-    this.lowerThreshold[id] = 0
     this.service[id] = service
-    this.refs[id] = 0
-    this.conns[id] = 0
-    this.inPkts[id] = 0
-    this.outPkts[id] = 0
-    this.inBytes[id] = 0
-    this.outBytes[id] = 0
+    if (this.stateOwned) {
+      this.activeConns[id] = 0
+      this.inactConns[id] = 0
+      this.persistConns[id] = 0
+      this.upperThreshold[id] = 0
+      this.lowerThreshold[id] = 0
+      this.refs[id] = 0
+      this.conns[id] = 0
+      this.inPkts[id] = 0
+      this.outPkts[id] = 0
+      this.inBytes[id] = 0
+      this.outBytes[id] = 0
+    }
     return id
   }
 
@@ -130,18 +186,34 @@ export class DestColumns {
     this.flags = flags
     this.weight = gi(this.weight)
     this.lastWeight = gi(this.lastWeight)
+    this.service = gi(this.service, -1)
+    this.capacity = n
+    if (!this.stateOwned) {
+      const i32 = zerosI32(n)
+      const f64 = zerosF64(n)
+      this.activeConns = i32
+      this.inactConns = i32
+      this.persistConns = i32
+      this.upperThreshold = i32
+      this.lowerThreshold = i32
+      this.refs = i32
+      this.conns = f64
+      this.inPkts = f64
+      this.outPkts = f64
+      this.inBytes = f64
+      this.outBytes = f64
+      return
+    }
     this.activeConns = gi(this.activeConns)
     this.inactConns = gi(this.inactConns)
     this.persistConns = gi(this.persistConns)
     this.upperThreshold = gi(this.upperThreshold)
     this.lowerThreshold = gi(this.lowerThreshold)
-    this.service = gi(this.service, -1)
     this.refs = gi(this.refs)
     this.conns = gf(this.conns)
     this.inPkts = gf(this.inPkts)
     this.outPkts = gf(this.outPkts)
     this.inBytes = gf(this.inBytes)
     this.outBytes = gf(this.outBytes)
-    this.capacity = n
   }
 }

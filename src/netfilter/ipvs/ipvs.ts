@@ -24,6 +24,7 @@ import {
   schedAddDest,
   schedDelDest,
   schedInit,
+  initialSchedState,
   schedUpdDest,
   schedule,
   MH_TAB_INDEX_DEFAULT,
@@ -186,8 +187,12 @@ export interface VirtualService extends IpvsStats {
   flags: number
   timeoutNs: number
   netmask: number
-  /** svc->destinations in list order (index 0 = first after the head). */
-  dests: number[]
+  /**
+   * svc->destinations in list order (index 0 = first after the head). Never modified in place: a
+   * dest change replaces it (destListWith/destListWithout), so equal lists on nodes that made the
+   * same changes are one array.
+   */
+  dests: readonly number[]
   sched: SchedState
   deleted: boolean
 }
@@ -315,6 +320,41 @@ function mix(a: number, b: number, c: number, d: number, e: number): number {
   return (h ^ (h >>> 15)) >>> 0
 }
 
+/** A service's dest list before its first dest. */
+const NO_DESTS: readonly number[] = []
+
+/**
+ * The lists each list became by one change (the dest id added at the head: key id; the dest at
+ * index i removed: key -1 - i), so that nodes making the same changes to the same list share the
+ * result (their dest ids are equal when their control-plane histories are). Weak both ways: an
+ * entry lives as long as its list and does not keep the result alive.
+ */
+const destListNext = new WeakMap<readonly number[], Map<number, WeakRef<readonly number[]>>>()
+
+function nextDestList(list: readonly number[], key: number, make: () => readonly number[]): readonly number[] {
+  let next = destListNext.get(list)
+  if (next === undefined) destListNext.set(list, (next = new Map()))
+  const known = next.get(key)?.deref()
+  if (known !== undefined) return known
+  const made = make()
+  next.set(key, new WeakRef(made))
+  return made
+}
+
+/** list_add_rcu: `id` at the head. */
+function destListWith(list: readonly number[], id: number): readonly number[] {
+  return nextDestList(list, id, () => [id, ...list])
+}
+
+/** list_del_rcu of the dest at index `idx`. */
+function destListWithout(list: readonly number[], idx: number): readonly number[] {
+  return nextDestList(list, -1 - idx, () => {
+    const out = list.slice()
+    out.splice(idx, 1)
+    return out
+  })
+}
+
 export class Ipvs {
   readonly conntrack: boolean
   connReuseMode: number
@@ -431,8 +471,8 @@ export class Ipvs {
       flags: spec.flags ?? 0,
       timeoutNs: (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
       netmask: (spec.netmask ?? 0xffffffff) >>> 0,
-      dests: [],
-      sched: new SchedState(spec.scheduler, this.mhTabIndex),
+      dests: NO_DESTS,
+      sched: initialSchedState(spec.scheduler, this.mhTabIndex),
       deleted: false,
       conns: 0,
       inPkts: 0,
@@ -452,7 +492,7 @@ export class Ipvs {
     const svc = this.liveService(id)
     if (spec.scheduler !== svc.scheduler) {
       svc.scheduler = spec.scheduler
-      svc.sched = new SchedState(spec.scheduler, this.mhTabIndex)
+      svc.sched = initialSchedState(spec.scheduler, this.mhTabIndex)
       schedInit(svc.sched, svc.dests, this.dests)
     }
     svc.flags = spec.flags ?? 0
@@ -499,7 +539,7 @@ export class Ipvs {
     this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     this.dests.flags[id] |= DEST_F_AVAILABLE
-    svc.dests.unshift(id)
+    svc.dests = destListWith(svc.dests, id)
     schedAddDest(svc.sched, svc.dests, this.dests)
     return id
   }
@@ -524,6 +564,7 @@ export class Ipvs {
     const svc = this.liveService(svcId)
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
+    this.dests.ownState()
     this.dests.upperThreshold[id] = upper
     this.dests.lowerThreshold[id] = lower
   }
@@ -567,7 +608,7 @@ export class Ipvs {
   private unlinkDest(svc: VirtualService, id: number): void {
     const idx = svc.dests.indexOf(id)
     const prev = idx > 0 ? svc.dests[idx - 1] : -1
-    svc.dests.splice(idx, 1)
+    svc.dests = destListWithout(svc.dests, idx)
     // __ip_vs_unlink_dest: clear AVAILABLE, list_del_rcu, then the scheduler's del_dest
     this.dests.flags[id] &= ~DEST_F_AVAILABLE
     schedDelDest(svc.sched, svc.dests, this.dests, id, prev)
@@ -979,6 +1020,7 @@ export class Ipvs {
     dport: number,
     nowNs: number,
   ): number {
+    if (svc.sched.shared) svc.sched = new SchedState(svc.scheduler, this.mhTabIndex)
     const dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
     if (dest < 0) return -1
     const cp = this.newConn(
@@ -1021,6 +1063,7 @@ export class Ipvs {
     if (ct >= 0 && !this.checkTemplate(ct)) ct = -1
     let dest: number
     if (ct < 0) {
+      if (svc.sched.shared) svc.sched = new SchedState(svc.scheduler, this.mhTabIndex)
       dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
       if (dest < 0) return -1
       ct = this.newConn(
@@ -1080,6 +1123,7 @@ export class Ipvs {
 
   /** ip_vs_conn_stats. */
   private connStats(svc: VirtualService, dest: number): void {
+    if (!this.dests.stateOwned) this.dests.ownState()
     this.dests.conns[dest]++
     svc.conns++
   }
@@ -1119,6 +1163,7 @@ export class Ipvs {
     // ip_vs_bind_dest
     this.cDest[id] = dest
     const d = this.dests
+    if (!d.stateOwned) d.ownState()
     d.refs[dest]++
     if ((flags & ConnFlag.TEMPLATE) === 0) d.inactConns[dest]++
     else d.persistConns[dest]++
