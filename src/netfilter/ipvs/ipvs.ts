@@ -16,7 +16,16 @@
 import { assert } from "../../sim/assert.ts"
 import { NS_PER_S } from "../../sim/time.ts"
 import { Protocol, TcpFlag } from "../../wire/protocol.ts"
-import { DEST_F_AVAILABLE, DEST_F_OVERLOAD, DestColumns } from "./dest.ts"
+import {
+  DEST_F_AVAILABLE,
+  DEST_F_OVERLOAD,
+  DestColumns,
+  STAT_CONNS,
+  STAT_IN_BYTES,
+  STAT_IN_PKTS,
+  STAT_OUT_BYTES,
+  STAT_OUT_PKTS,
+} from "./dest.ts"
 import {
   type Scheduler,
   SchedState,
@@ -564,7 +573,7 @@ export class Ipvs {
     const svc = this.liveService(svcId)
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
-    this.dests.ownState()
+    this.dests.ownThresholds()
     this.dests.upperThreshold[id] = upper
     this.dests.lowerThreshold[id] = lower
   }
@@ -695,8 +704,9 @@ export class Ipvs {
     // refresh (ip_vs_conn_put).
     const dest = this.cDest[cp]
     if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
-      this.dests.inPkts[dest]++
-      this.dests.inBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_IN_PKTS]++
+      this.dests.stats[sb + STAT_IN_BYTES] += bytes
       const svc = this.services[this.dests.service[dest]]
       svc.inPkts++
       svc.inBytes += bytes
@@ -727,8 +737,9 @@ export class Ipvs {
     // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
     if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
-      this.dests.outPkts[dest]++
-      this.dests.outBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_OUT_PKTS]++
+      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
       const svc = this.services[this.dests.service[dest]]
       svc.outPkts++
       svc.outBytes += bytes
@@ -782,13 +793,15 @@ export class Ipvs {
     if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0) return
     const svc = this.services[this.dests.service[dest]]
     if (inbound) {
-      this.dests.inPkts[dest]++
-      this.dests.inBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_IN_PKTS]++
+      this.dests.stats[sb + STAT_IN_BYTES] += bytes
       svc.inPkts++
       svc.inBytes += bytes
     } else {
-      this.dests.outPkts[dest]++
-      this.dests.outBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_OUT_PKTS]++
+      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
       svc.outPkts++
       svc.outBytes += bytes
     }
@@ -872,11 +885,11 @@ export class Ipvs {
           activeConns: d.activeConns[id],
           inactConns: d.inactConns[id],
           persistConns: d.persistConns[id],
-          conns: d.conns[id],
-          inPkts: d.inPkts[id],
-          outPkts: d.outPkts[id],
-          inBytes: d.inBytes[id],
-          outBytes: d.outBytes[id],
+          conns: d.stat(id, STAT_CONNS),
+          inPkts: d.stat(id, STAT_IN_PKTS),
+          outPkts: d.stat(id, STAT_OUT_PKTS),
+          inBytes: d.stat(id, STAT_IN_BYTES),
+          outBytes: d.stat(id, STAT_OUT_BYTES),
         })),
       }))
   }
@@ -1123,8 +1136,8 @@ export class Ipvs {
 
   /** ip_vs_conn_stats. */
   private connStats(svc: VirtualService, dest: number): void {
-    if (!this.dests.stateOwned) this.dests.ownState()
-    this.dests.conns[dest]++
+    const sb = this.dests.statBase(dest)
+    this.dests.stats[sb + STAT_CONNS]++
     svc.conns++
   }
 
