@@ -187,23 +187,130 @@ export interface IpvsStats {
   outBytes: number
 }
 
-export interface VirtualService extends IpvsStats {
-  readonly id: number
+/**
+ * What defines a virtual service apart from its real servers (ip_vs_service's protocol, address,
+ * port, scheduler, flags, persistence timeout and netmask): immutable and interned, so the nodes
+ * programming the same Service hold one object (`virtualServiceDef`).
+ */
+export interface VirtualServiceDef {
   readonly protocol: number
   readonly addr: number
   readonly port: number
-  scheduler: Scheduler
-  flags: number
-  timeoutNs: number
-  netmask: number
+  readonly scheduler: Scheduler
+  readonly flags: number
+  readonly timeoutNs: number
+  readonly netmask: number
+}
+
+/** A service's dest list before its first dest. */
+const NO_DESTS: readonly number[] = []
+
+const serviceDefs = new Map<string, WeakRef<VirtualServiceDef>>()
+
+/** The one object for these values (a registry of weak references: unused ones are collected). */
+function virtualServiceDef(
+  protocol: number,
+  addr: number,
+  port: number,
+  scheduler: Scheduler,
+  flags: number,
+  timeoutNs: number,
+  netmask: number,
+): VirtualServiceDef {
+  const key = `${protocol}/${addr}/${port}/${scheduler}/${flags}/${timeoutNs}/${netmask}`
+  const known = serviceDefs.get(key)?.deref()
+  if (known !== undefined) return known
+  const def: VirtualServiceDef = { protocol, addr, port, scheduler, flags, timeoutNs, netmask }
+  serviceDefs.set(key, new WeakRef(def))
+  return def
+}
+
+/** A virtual service's ip_vs_stats, created on its first count. */
+class ServiceStats implements IpvsStats {
+  conns = 0
+  inPkts = 0
+  outPkts = 0
+  inBytes = 0
+  outBytes = 0
+}
+
+/**
+ * A node's virtual service: the shared definition, the node's dest list (itself shared where
+ * equal), its scheduler state (the shared initial one until its first schedule for rr/lc/wlc), and
+ * statistics allocated on the first count. The definition's fields and the statistics read as
+ * fields (accessors), as the packet path reads them.
+ */
+export class VirtualService implements IpvsStats {
   /**
    * svc->destinations in list order (index 0 = first after the head). Never modified in place: a
    * dest change replaces it (destListWith/destListWithout), so equal lists on nodes that made the
    * same changes are one array.
    */
-  dests: readonly number[]
-  sched: SchedState
-  deleted: boolean
+  dests: readonly number[] = NO_DESTS
+  deleted = false
+  private counts: ServiceStats | null = null
+
+  constructor(
+    readonly id: number,
+    public def: VirtualServiceDef,
+    public sched: SchedState,
+  ) {}
+
+  get protocol(): number {
+    return this.def.protocol
+  }
+  get addr(): number {
+    return this.def.addr
+  }
+  get port(): number {
+    return this.def.port
+  }
+  get scheduler(): Scheduler {
+    return this.def.scheduler
+  }
+  get flags(): number {
+    return this.def.flags
+  }
+  get timeoutNs(): number {
+    return this.def.timeoutNs
+  }
+  get netmask(): number {
+    return this.def.netmask
+  }
+
+  private stats(): ServiceStats {
+    return this.counts ?? (this.counts = new ServiceStats())
+  }
+  get conns(): number {
+    return this.counts === null ? 0 : this.counts.conns
+  }
+  set conns(v: number) {
+    this.stats().conns = v
+  }
+  get inPkts(): number {
+    return this.counts === null ? 0 : this.counts.inPkts
+  }
+  set inPkts(v: number) {
+    this.stats().inPkts = v
+  }
+  get outPkts(): number {
+    return this.counts === null ? 0 : this.counts.outPkts
+  }
+  set outPkts(v: number) {
+    this.stats().outPkts = v
+  }
+  get inBytes(): number {
+    return this.counts === null ? 0 : this.counts.inBytes
+  }
+  set inBytes(v: number) {
+    this.stats().inBytes = v
+  }
+  get outBytes(): number {
+    return this.counts === null ? 0 : this.counts.outBytes
+  }
+  set outBytes(v: number) {
+    this.stats().outBytes = v
+  }
 }
 
 /** One `ipvsadm -Ln --stats` real-server row, for printers. */
@@ -328,9 +435,6 @@ function mix(a: number, b: number, c: number, d: number, e: number): number {
   h = Math.imul(h ^ e ^ (h >>> 16), 0x85ebca6b)
   return (h ^ (h >>> 15)) >>> 0
 }
-
-/** A service's dest list before its first dest. */
-const NO_DESTS: readonly number[] = []
 
 /**
  * The lists each list became by one change (the dest id added at the head: key id; the dest at
@@ -471,24 +575,19 @@ export class Ipvs {
     const key = serviceKey(spec.protocol, spec.addr, spec.port)
     assert(!this.byKey.has(key), "IPVS service exists (EEXIST)")
     const id = this.services.length
-    const svc: VirtualService = {
+    const svc = new VirtualService(
       id,
-      protocol: spec.protocol,
-      addr: spec.addr >>> 0,
-      port: spec.port,
-      scheduler: spec.scheduler,
-      flags: spec.flags ?? 0,
-      timeoutNs: (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
-      netmask: (spec.netmask ?? 0xffffffff) >>> 0,
-      dests: NO_DESTS,
-      sched: initialSchedState(spec.scheduler, this.mhTabIndex),
-      deleted: false,
-      conns: 0,
-      inPkts: 0,
-      outPkts: 0,
-      inBytes: 0,
-      outBytes: 0,
-    }
+      virtualServiceDef(
+        spec.protocol,
+        spec.addr >>> 0,
+        spec.port,
+        spec.scheduler,
+        spec.flags ?? 0,
+        (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
+        (spec.netmask ?? 0xffffffff) >>> 0,
+      ),
+      initialSchedState(spec.scheduler, this.mhTabIndex),
+    )
     schedInit(svc.sched, svc.dests, this.dests)
     this.services.push(svc)
     this.byKey.set(key, id)
@@ -499,14 +598,20 @@ export class Ipvs {
   /** IP_VS_SO_SET_EDIT: scheduler change re-inits its state (ip_vs_edit_service binds the new one). */
   editService(id: number, spec: Omit<VirtualServiceSpec, "protocol" | "addr" | "port">): void {
     const svc = this.liveService(id)
-    if (spec.scheduler !== svc.scheduler) {
-      svc.scheduler = spec.scheduler
+    const rescheduled = spec.scheduler !== svc.scheduler
+    svc.def = virtualServiceDef(
+      svc.protocol,
+      svc.addr,
+      svc.port,
+      spec.scheduler,
+      spec.flags ?? 0,
+      (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
+      (spec.netmask ?? 0xffffffff) >>> 0,
+    )
+    if (rescheduled) {
       svc.sched = initialSchedState(spec.scheduler, this.mhTabIndex)
       schedInit(svc.sched, svc.dests, this.dests)
     }
-    svc.flags = spec.flags ?? 0
-    svc.timeoutNs = (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S
-    svc.netmask = (spec.netmask ?? 0xffffffff) >>> 0
   }
 
   /** IP_VS_SO_SET_DEL: unlinks every dest (they stay referenced by their connections). */
