@@ -296,12 +296,15 @@ interface IpSetChange {
 }
 
 /**
- * The last transition computed from each elements object: the changes (as text) and the elements
- * they led to. Nodes in the same state syncing the same changes get the same object. Weak both
- * ways: an entry lives as long as its starting elements, and does not keep its result alive (a
- * chain of successors would otherwise hold every set contents a run ever had).
+ * The transitions computed from each elements object: the changes (as text) and the elements they
+ * led to. Nodes in the same state syncing the same changes get the same object. Weak both ways: an
+ * entry lives as long as its starting elements, and does not keep its result alive (a chain of
+ * successors would otherwise hold every set contents a run ever had). At most TRANSITIONS_KEPT per
+ * starting object (the oldest goes): nodes whose views of a set differ apply a few distinct
+ * changes to the same state, not many.
  */
-const transitions = new WeakMap<IpSetData, { readonly key: string; readonly result: WeakRef<IpSetData> }>()
+const TRANSITIONS_KEPT = 16
+const transitions = new WeakMap<IpSetData, Map<string, WeakRef<IpSetData>>>()
 /** Transitions computed and reused (tests and benchmarks read the shape of the sharing). */
 export const ipsetSharing = { computed: 0, reused: 0 }
 
@@ -309,13 +312,12 @@ function transition(base: IpSetData, changes: readonly IpSetChange[]): IpSetData
   if (changes.length === 0) return base
   let key = ""
   for (const c of changes) key += c.element === null ? "F\n" : `${c.add ? "+" : "-"}${c.element.canonical}\n`
-  const memo = transitions.get(base)
-  if (memo !== undefined && memo.key === key) {
-    const result = memo.result.deref()
-    if (result !== undefined) {
-      ipsetSharing.reused++
-      return result
-    }
+  let memo = transitions.get(base)
+  if (memo === undefined) transitions.set(base, (memo = new Map()))
+  const known = memo.get(key)?.deref()
+  if (known !== undefined) {
+    ipsetSharing.reused++
+    return known
   }
   let first = 0
   for (let i = changes.length - 1; i >= 0; i--)
@@ -331,7 +333,8 @@ function transition(base: IpSetData, changes: readonly IpSetChange[]): IpSetData
     data.apply(e, changes[i].add)
   }
   data.frozen = true
-  transitions.set(base, { key, result: new WeakRef(data) })
+  if (memo.size >= TRANSITIONS_KEPT) memo.delete(memo.keys().next().value as string)
+  memo.set(key, new WeakRef(data))
   ipsetSharing.computed++
   return data
 }
