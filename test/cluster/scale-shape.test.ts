@@ -17,6 +17,7 @@ import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
 import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
+import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
 import { initialSchedStatesIntact } from "../../src/netfilter/ipvs/schedulers.ts"
 
 interface Shape {
@@ -493,5 +494,6 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     // Nothing wrote to the shared zero columns or the shared initial scheduler states.
     expect(sharedZeroStateIntact()).toBe(true)
     expect(initialSchedStatesIntact()).toBe(true)
+    expect(sharedIpvsStateIntact()).toBe(true)
   })
 })

@@ -402,9 +402,20 @@ const NEW_CONN_TIMEOUT_NS = 3 * NS_PER_S
 const DEFAULT_PERSIST_TIMEOUT_S = 300
 /** FTPPORT in ip_vs_core.c. */
 const FTP_PORT = 21
-const HASH_BITS = 12
-/** Slots of the out-lookup filter (Ipvs.outPorts): 4 KiB per namespace. */
+/**
+ * Initial hash buckets (log2): few, since the table doubles as connections arrive and most nodes'
+ * IPVS never holds many (4,096 were 32 KiB per node of empty heads at thousands of nodes).
+ */
+const HASH_BITS = 4
+/** Slots of the out-lookup filter (Ipvs.outPorts): 4 KiB per namespace that has connections. */
 const OUT_PORT_SLOTS = 1024
+/** The filter of a namespace without connections: all zero, shared, never written. */
+const NO_OUT_PORTS = new Int32Array(OUT_PORT_SLOTS)
+
+/** The shared empty filter and dest list are still empty (a test's guard against a write to them). */
+export function sharedIpvsStateIntact(): boolean {
+  return NO_OUT_PORTS.every((v) => v === 0) && NO_DESTS.length === 0
+}
 
 /**
  * The out-lookup filter slot of a (real-server port, client address) pair: the two parts of the
@@ -529,7 +540,7 @@ export class Ipvs {
    * node); a packet whose (source port, destination address) has no connection in its slot cannot
    * match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
    */
-  private readonly outPorts = new Int32Array(OUT_PORT_SLOTS)
+  private outPorts = NO_OUT_PORTS
   private cInHashed: Uint8Array = new Uint8Array(this.cap)
   /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
   private cInHeap: Uint8Array = new Uint8Array(this.cap)
@@ -1295,6 +1306,7 @@ export class Ipvs {
       const h = this.outHash(protocol, daddr, dport, caddr, cport)
       this.outKeys[k + 3] = this.outHead[h]
       this.outHead[h] = id
+      if (this.outPorts === NO_OUT_PORTS) this.outPorts = new Int32Array(OUT_PORT_SLOTS)
       this.outPorts[outSlot(dport, caddr)]++
     }
     this.heapPush(this.cExpiresNs[id], id)
