@@ -477,16 +477,19 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     expect(large.distinctSetContents).toBeLessThanOrEqual(large.setsPerNode)
     expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
     expect(large.plansMade).toBeLessThanOrEqual(small.plansMade * 1.5)
-    // The kernel side (same runs): every node's kernel lists every Service's real servers, but nodes that made the same changes
-    // hold the same list objects (one copy per node would be 6 x the Services).
-    expect(large.kernelDestLists).toBe(small.kernelDestLists)
+    // The kernel side (same runs): every node's kernel lists every Service's real servers, but
+    // nodes that made the same changes hold the same list objects (one copy per node would be
+    // 6 x the Services).
+    // (Memos of shared objects hold their results weakly: a collection between two nodes' syncs could
+    // leave a node its own equal copy, so "about the same", not "exactly the same".)
+    expect(large.kernelDestLists).toBeLessThanOrEqual(small.kernelDestLists + 4)
     expect(large.kernelDestLists).toBeLessThan(1.5 * large.kernelServicesPerNode)
     // rr: one shared initial scheduler state, plus one per Service a node scheduled a connection of.
     expect(large.kernelSchedStates).toBeLessThanOrEqual(small.kernelSchedStates + 2)
     expect(large.kernelSchedStates).toBeLessThan(large.kernelServicesPerNode)
     // The kernel ipsets: one contents object per set over all nodes.
     expect(large.kernelSetsPerNode).toBe(small.kernelSetsPerNode)
-    expect(large.kernelSetContents).toBe(small.kernelSetContents)
+    expect(large.kernelSetContents).toBeLessThanOrEqual(small.kernelSetContents + 4)
     expect(large.kernelSetContents).toBeLessThanOrEqual(large.kernelSetsPerNode)
     // Connection counts: only nodes whose IPVS created a connection own columns.
     expect(large.nodesWithDestState).toBe(large.nodesWithConnections)
