@@ -30,6 +30,7 @@ import type { NetInterface } from "../net/netns.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { Network } from "../net/network.ts"
 import { ConntrackDropLink } from "../netfilter/ipvs/conntrack-link.ts"
+import { STAT_CONNS, STAT_IN_BYTES, STAT_IN_PKTS, STAT_OUT_BYTES, STAT_OUT_PKTS } from "../netfilter/ipvs/dest.ts"
 import { IpvsHooks } from "../netfilter/ipvs/hooks.ts"
 import { Ipvs, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
 import { schedulerByName } from "../netfilter/ipvs/schedulers.ts"
@@ -508,11 +509,11 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
           activeConns: d.activeConns[id],
           inactiveConns: d.inactConns[id],
           stats: stats({
-            conns: d.conns[id],
-            inPkts: d.inPkts[id],
-            outPkts: d.outPkts[id],
-            inBytes: d.inBytes[id],
-            outBytes: d.outBytes[id],
+            conns: d.stat(id, STAT_CONNS),
+            inPkts: d.stat(id, STAT_IN_PKTS),
+            outPkts: d.stat(id, STAT_OUT_PKTS),
+            inBytes: d.stat(id, STAT_IN_BYTES),
+            outBytes: d.stat(id, STAT_OUT_BYTES),
           }),
         }
       },
@@ -568,7 +569,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       const vs = this.state.virtualServers.get(key)
       for (const rs of vs?.realServers ?? []) {
         const id = this.destId(key, `${rs.address}:${rs.port}`)
-        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.dests.conns[id]
+        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.dests.stat(id, STAT_CONNS)
       }
       virtualServers[key] = {
         conns: svc.conns,

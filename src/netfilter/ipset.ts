@@ -94,129 +94,82 @@ function flatHash(ip: number, pp: number): number {
  */
 export const ipsetContents = { generation: 0 }
 
-/** One set. Lookups allocate nothing. */
-export class IpSet {
-  readonly dimension: number
-  hashSize = 1024
-  maxElem = 65536
-  /** bitmap:port `range`. */
-  portFirst = 0
-  portLast = 65535
+/**
+ * The elements of a set and their lookup index. Copy on write between namespaces: a namespace's set
+ * points at one of these; an `ipset restore` that changes a set computes the new elements once per
+ * distinct (elements before, changes) pair in the process (`transition`), so nodes whose kube-proxy
+ * writes the same sets share one object instead of each indexing its own copy. A shared (frozen)
+ * object is never modified: a write through `IpSet.add`/`del` copies it first. The flat index is a
+ * cache built on the first lookup; building it changes no element.
+ */
+class IpSetData {
+  /** Shared: a write must copy first. */
+  frozen = false
   /** Elements as `ipset list` prints them, in insertion order (the key -> text map keeps it). */
-  private readonly members = new Map<string, string>()
+  readonly members: Map<string, string>
   /** hash:ip: the address; hash:net: net * 64 + cidr. */
-  private readonly ones = new Set<number>()
+  readonly ones: Set<number>
   /**
    * hash:ip,port*: per protocol, ip -> port -> (ip2 | net * 64 + cidr); hash:ip,port: empty set.
    * Two int-keyed levels rather than one Map keyed by ip * 65536 + port: that 48-bit key was boxed
    * and hashed as a double on every packet's --match-set test.
    */
-  private readonly byProto: (IntMap<IntMap<Set<number>>> | undefined)[] = new Array(256)
+  readonly byProto: (IntMap<IntMap<Set<number>>> | undefined)[]
   /** Prefix lengths present (hash:net, hash:ip,port,net), longest first. */
-  private cidrs: number[] = []
-  private readonly cidrCount = new Int32Array(33)
-  private readonly bitmap: Uint8Array | null
-  /** The type as a small integer (test's switch compares integers, not strings). */
-  private readonly kind: number
+  cidrs: number[]
+  readonly cidrCount: Int32Array
+  readonly bitmap: Uint8Array | null
   /** (ip, protocol, port) pairs in byProto: 0 lets a test of an empty hash:ip,port* set end at once. */
-  private pairs = 0
+  pairs = 0
   /**
    * A flat open-addressing index over byProto's first two levels, keyed by (ip, protocol << 16 |
    * port), for the packet path: one probe sequence in two typed arrays instead of two IntMap
    * lookups. Built on the first test after a change (sets change on syncs, packets test them per
    * packet); flatMask -1 = stale. It finds exactly the inner set byProto holds for the pair.
    */
-  private flatIp = new Int32Array(0)
+  flatIp = new Int32Array(0)
   /** protocol << 16 | port per slot; -1 = empty slot. */
-  private flatPp = new Int32Array(0)
-  private flatInner: Set<number>[] = []
-  private flatMask = -1
-  private flatShift = 32
+  flatPp = new Int32Array(0)
+  flatInner: Set<number>[] = []
+  flatMask = -1
+  flatShift = 32
 
   constructor(
-    readonly name: string,
-    readonly type: IpSetType,
-    options: { hashSize?: number; maxElem?: number; portFirst?: number; portLast?: number } = {},
+    readonly kind: number,
+    from?: IpSetData,
   ) {
-    this.dimension = DIMENSIONS[type]
-    this.hashSize = options.hashSize ?? 1024
-    this.maxElem = options.maxElem ?? 65536
-    this.portFirst = options.portFirst ?? 0
-    this.portLast = options.portLast ?? 65535
-    this.bitmap = type === IpSetType.BITMAP_PORT ? new Uint8Array(TWO16) : null
-    this.kind = KIND_OF[type]
-  }
-
-  get size(): number {
-    return this.members.size
-  }
-
-  /** Adds an element written as `ipset add` takes it. Returns false if it was there already. */
-  add(text: string): boolean {
-    const e = this.parseElement(text)
-    if (this.members.has(e.canonical)) return false
-    if (this.bitmap === null && this.members.size >= this.maxElem)
-      throw new IpSetError(`Hash is full, cannot add more elements to ${this.name}`)
-    this.members.set(e.canonical, e.canonical)
-    this.apply(e, true)
-    return true
-  }
-
-  /** Deletes an element. Returns false if it was not there (`ipset del` errors unless -exist). */
-  del(text: string): boolean {
-    const e = this.parseElement(text)
-    if (!this.members.delete(e.canonical)) return false
-    this.apply(e, false)
-    return true
-  }
-
-  flush(): void {
-    for (const text of [...this.members.keys()]) this.del(text)
-  }
-
-  /** Member texts, insertion order or sorted (`ipset list -sorted`/`save`, as upstream tests compare). */
-  list(sorted = false): string[] {
-    const out = [...this.members.keys()]
-    return sorted ? out.sort() : out
-  }
-
-  has(text: string): boolean {
-    return this.members.has(this.parseElement(text).canonical)
-  }
-
-  /**
-   * The kernel's kadt test for `packet`: `dirs[i]` true = take dimension i from the source (the
-   * `src` flag of --match-set), false = destination. `dimensions` = how many flags were given:
-   * fewer than the set's dimension never matches (ip_set_test: opt->dim < set->type->dimension).
-   */
-  test(packet: Packet, dimensions: number, dir0Src: boolean, dir1Src: boolean, dir2Src: boolean): boolean {
-    if (dimensions < this.dimension) return false
-    const ip = dir0Src ? packet.srcAddr : packet.dstAddr
-    switch (this.kind) {
-      case KIND_HASH_IP:
-        return this.ones.has(ip)
-      case KIND_HASH_NET:
-        return this.testNet(this.ones, dir0Src ? packet.srcAddr : packet.dstAddr)
-      case KIND_BITMAP_PORT: {
-        if (packet.protocol !== Protocol.TCP && packet.protocol !== Protocol.UDP) return false
-        const port = packetPort(packet, dir0Src)
-        return port >= this.portFirst && port <= this.portLast && (this.bitmap as Uint8Array)[port] === 1
-      }
-      default: {
-        if (this.pairs === 0) return false
-        const slot = this.flatSlot(ip | 0, (packet.protocol << 16) | packetPort(packet, dir1Src))
-        if (slot < 0) return false
-        if (this.kind === KIND_HASH_IP_PORT) return true
-        const inner = this.flatInner[slot]
-        const ip2 = dir2Src ? packet.srcAddr : packet.dstAddr
-        if (this.kind === KIND_HASH_IP_PORT_IP) return inner.has(ip2)
-        return this.testNet(inner, ip2)
-      }
+    if (from === undefined) {
+      this.members = new Map()
+      this.ones = new Set()
+      this.byProto = new Array(256)
+      this.cidrs = []
+      this.cidrCount = new Int32Array(33)
+      this.bitmap = kind === KIND_BITMAP_PORT ? new Uint8Array(TWO16) : null
+      return
     }
+    this.members = new Map(from.members)
+    this.ones = new Set(from.ones)
+    this.byProto = new Array(256)
+    for (let proto = 0; proto < 256; proto++) {
+      const byIp = from.byProto[proto]
+      if (byIp === undefined) continue
+      const ipCopy = new IntMap<IntMap<Set<number>>>()
+      for (const ip of byIp.keyList()) {
+        const byPort = byIp.get(ip) as IntMap<Set<number>>
+        const portCopy = new IntMap<Set<number>>()
+        for (const port of byPort.keyList()) portCopy.set(port, new Set(byPort.get(port) as Set<number>))
+        ipCopy.set(ip, portCopy)
+      }
+      this.byProto[proto] = ipCopy
+    }
+    this.cidrs = from.cidrs.slice()
+    this.cidrCount = from.cidrCount.slice()
+    this.bitmap = from.bitmap === null ? null : from.bitmap.slice()
+    this.pairs = from.pairs
   }
 
   /** The flat index's slot of (ip, protocol << 16 | port), or -1 when the pair is not in the set. */
-  private flatSlot(ip: number, pp: number): number {
+  flatSlot(ip: number, pp: number): number {
     if (this.flatMask < 0) this.buildFlat()
     const mask = this.flatMask
     const ips = this.flatIp
@@ -261,7 +214,7 @@ export class IpSet {
     this.flatMask = mask
   }
 
-  private testNet(nets: Set<number>, address: Ipv4): boolean {
+  testNet(nets: Set<number>, address: Ipv4): boolean {
     const cidrs = this.cidrs
     for (let i = 0; i < cidrs.length; i++) {
       const c = cidrs[i]
@@ -270,19 +223,19 @@ export class IpSet {
     return false
   }
 
-  private apply(e: Element, add: boolean): void {
-    ipsetContents.generation++
-    switch (this.type) {
-      case IpSetType.HASH_IP:
+  /** Adds or deletes an element known to be absent / present (members is updated by the caller). */
+  apply(e: Element, add: boolean): void {
+    switch (this.kind) {
+      case KIND_HASH_IP:
         if (add) this.ones.add(e.ip)
         else this.ones.delete(e.ip)
         return
-      case IpSetType.HASH_NET:
+      case KIND_HASH_NET:
         if (add) this.ones.add(e.net * TWO6 + e.cidr)
         else this.ones.delete(e.net * TWO6 + e.cidr)
         this.countCidr(e.cidr, add)
         return
-      case IpSetType.BITMAP_PORT:
+      case KIND_BITMAP_PORT:
         ;(this.bitmap as Uint8Array)[e.port] = add ? 1 : 0
         return
       default: {
@@ -302,9 +255,9 @@ export class IpSet {
           this.pairs++
           this.flatMask = -1
         }
-        const third = this.type === IpSetType.HASH_IP_PORT_IP ? e.ip2 : e.net * TWO6 + e.cidr
+        const third = this.kind === KIND_HASH_IP_PORT_IP ? e.ip2 : e.net * TWO6 + e.cidr
         let empty = false
-        if (this.type === IpSetType.HASH_IP_PORT) empty = !add
+        if (this.kind === KIND_HASH_IP_PORT) empty = !add
         else if (add) inner.add(third)
         else {
           inner.delete(third)
@@ -316,7 +269,7 @@ export class IpSet {
           this.pairs--
           this.flatMask = -1
         }
-        if (this.type === IpSetType.HASH_IP_PORT_NET) this.countCidr(e.cidr, add)
+        if (this.kind === KIND_HASH_IP_PORT_NET) this.countCidr(e.cidr, add)
       }
     }
   }
@@ -327,8 +280,193 @@ export class IpSet {
     for (let c = 32; c >= 0; c--) if (this.cidrCount[c] > 0) out.push(c)
     this.cidrs = out
   }
+}
 
-  private parseElement(text: string): Element {
+/** The empty elements of each kind, shared by every newly created set (a bitmap:port's 64 KiB once). */
+const EMPTY_DATA: readonly IpSetData[] = [0, 1, 2, 3, 4, 5].map((kind) => {
+  const data = new IpSetData(kind)
+  data.frozen = true
+  return data
+})
+
+/** One change of a restore: an element added or deleted, or the set flushed (element null). */
+interface IpSetChange {
+  readonly add: boolean
+  readonly element: Element | null
+}
+
+/**
+ * The transitions computed from each elements object: the changes (as text) and the elements they
+ * led to. Nodes in the same state syncing the same changes get the same object. Weak both ways: an
+ * entry lives as long as its starting elements, and does not keep its result alive (a chain of
+ * successors would otherwise hold every set contents a run ever had). At most TRANSITIONS_KEPT per
+ * starting object (the oldest goes): nodes whose views of a set differ apply a few distinct
+ * changes to the same state, not many.
+ */
+const TRANSITIONS_KEPT = 16
+const transitions = new WeakMap<IpSetData, Map<string, WeakRef<IpSetData>>>()
+/** Transitions computed and reused (tests and benchmarks read the shape of the sharing). */
+export const ipsetSharing = { computed: 0, reused: 0 }
+
+function transition(base: IpSetData, changes: readonly IpSetChange[]): IpSetData {
+  if (changes.length === 0) return base
+  let key = ""
+  for (const c of changes) key += c.element === null ? "F\n" : `${c.add ? "+" : "-"}${c.element.canonical}\n`
+  let memo = transitions.get(base)
+  if (memo === undefined) transitions.set(base, (memo = new Map()))
+  const known = memo.get(key)?.deref()
+  if (known !== undefined) {
+    ipsetSharing.reused++
+    return known
+  }
+  let first = 0
+  for (let i = changes.length - 1; i >= 0; i--)
+    if (changes[i].element === null) {
+      first = i + 1
+      break
+    }
+  const data = new IpSetData(base.kind, first > 0 ? EMPTY_DATA[base.kind] : base)
+  for (let i = first; i < changes.length; i++) {
+    const e = changes[i].element as Element
+    if (changes[i].add) data.members.set(e.canonical, e.canonical)
+    else data.members.delete(e.canonical)
+    data.apply(e, changes[i].add)
+  }
+  data.frozen = true
+  if (memo.size >= TRANSITIONS_KEPT) memo.delete(memo.keys().next().value as string)
+  memo.set(key, new WeakRef(data))
+  ipsetSharing.computed++
+  return data
+}
+
+/** One set. Lookups allocate nothing. */
+export class IpSet {
+  readonly dimension: number
+  hashSize = 1024
+  maxElem = 65536
+  /** bitmap:port `range`. */
+  portFirst = 0
+  portLast = 65535
+  /** The elements (shared with other namespaces' sets holding the same; copied before a write). */
+  private data: IpSetData
+  /** The type as a small integer (test's switch compares integers, not strings). */
+  private readonly kind: number
+
+  constructor(
+    readonly name: string,
+    readonly type: IpSetType,
+    options: { hashSize?: number; maxElem?: number; portFirst?: number; portLast?: number } = {},
+  ) {
+    this.dimension = DIMENSIONS[type]
+    this.hashSize = options.hashSize ?? 1024
+    this.maxElem = options.maxElem ?? 65536
+    this.portFirst = options.portFirst ?? 0
+    this.portLast = options.portLast ?? 65535
+    this.kind = KIND_OF[type]
+    this.data = EMPTY_DATA[this.kind]
+  }
+
+  get size(): number {
+    return this.data.members.size
+  }
+
+  /** The elements object (identity: sets with the same elements may share one). */
+  get contents(): object {
+    return this.data
+  }
+
+  /** Adds an element written as `ipset add` takes it. Returns false if it was there already. */
+  add(text: string): boolean {
+    const e = this.parseElement(text)
+    if (this.data.members.has(e.canonical)) return false
+    if (this.kind !== KIND_BITMAP_PORT && this.data.members.size >= this.maxElem)
+      throw new IpSetError(`Hash is full, cannot add more elements to ${this.name}`)
+    const data = this.writable()
+    data.members.set(e.canonical, e.canonical)
+    data.apply(e, true)
+    ipsetContents.generation++
+    return true
+  }
+
+  /** Deletes an element. Returns false if it was not there (`ipset del` errors unless -exist). */
+  del(text: string): boolean {
+    const e = this.parseElement(text)
+    if (!this.data.members.has(e.canonical)) return false
+    const data = this.writable()
+    data.members.delete(e.canonical)
+    data.apply(e, false)
+    ipsetContents.generation++
+    return true
+  }
+
+  flush(): void {
+    if (this.data.members.size === 0) return
+    this.data = EMPTY_DATA[this.kind]
+    ipsetContents.generation++
+  }
+
+  /** Member texts, insertion order or sorted (`ipset list -sorted`/`save`, as upstream tests compare). */
+  list(sorted = false): string[] {
+    const out = [...this.data.members.keys()]
+    return sorted ? out.sort() : out
+  }
+
+  has(text: string): boolean {
+    return this.data.members.has(this.parseElement(text).canonical)
+  }
+
+  /**
+   * The kernel's kadt test for `packet`: `dirs[i]` true = take dimension i from the source (the
+   * `src` flag of --match-set), false = destination. `dimensions` = how many flags were given:
+   * fewer than the set's dimension never matches (ip_set_test: opt->dim < set->type->dimension).
+   */
+  test(packet: Packet, dimensions: number, dir0Src: boolean, dir1Src: boolean, dir2Src: boolean): boolean {
+    if (dimensions < this.dimension) return false
+    const d = this.data
+    const ip = dir0Src ? packet.srcAddr : packet.dstAddr
+    switch (this.kind) {
+      case KIND_HASH_IP:
+        return d.ones.has(ip)
+      case KIND_HASH_NET:
+        return d.testNet(d.ones, dir0Src ? packet.srcAddr : packet.dstAddr)
+      case KIND_BITMAP_PORT: {
+        if (packet.protocol !== Protocol.TCP && packet.protocol !== Protocol.UDP) return false
+        const port = packetPort(packet, dir0Src)
+        return port >= this.portFirst && port <= this.portLast && (d.bitmap as Uint8Array)[port] === 1
+      }
+      default: {
+        if (d.pairs === 0) return false
+        const slot = d.flatSlot(ip | 0, (packet.protocol << 16) | packetPort(packet, dir1Src))
+        if (slot < 0) return false
+        if (this.kind === KIND_HASH_IP_PORT) return true
+        const inner = d.flatInner[slot]
+        const ip2 = dir2Src ? packet.srcAddr : packet.dstAddr
+        if (this.kind === KIND_HASH_IP_PORT_IP) return inner.has(ip2)
+        return d.testNet(inner, ip2)
+      }
+    }
+  }
+
+  /** This set's elements, copied first when shared. */
+  private writable(): IpSetData {
+    if (this.data.frozen) this.data = new IpSetData(this.kind, this.data)
+    return this.data
+  }
+
+  /** Takes `data` as its elements (an `ipset restore` commit). */
+  adopt(data: IpSetData): void {
+    if (data === this.data) return
+    this.data = data
+    ipsetContents.generation++
+  }
+
+  /** @internal restore's staging reads the elements it starts from. */
+  elements(): IpSetData {
+    return this.data
+  }
+
+  /** @internal */
+  parseElement(text: string): Element {
     const parts = text.split(",")
     if (parts.length !== this.dimension) throw new IpSetError(`${this.name}: bad element "${text}" for ${this.type}`)
     const e: Element = { canonical: "", ip: 0, proto: 0, port: 0, ip2: 0, net: 0, cidr: 32 }
@@ -427,10 +565,19 @@ export class IpSetTable {
    * destroyed ("Set cannot be destroyed: it is in use by a kernel component").
    */
   restore(text: string, options: { exist?: boolean; references?: (name: string) => number } = {}): void {
-    const staged = new Map<string, IpSet>()
+    // A staged set: the set the changes commit to (a new one, or the live one), the elements they
+    // start from and the changes in order, applied at the commit through the shared transitions.
+    const staged = new Map<string, StagedSet>()
     const lines = text.split("\n")
-    const plan: (() => void)[] = []
-    const current = (name: string): IpSet | undefined => (staged.has(name) ? staged.get(name) : this.sets.get(name))
+    const current = (name: string): IpSet | undefined => staged.get(name)?.set ?? this.sets.get(name)
+    const stage = (name: string, live: IpSet): StagedSet => {
+      let s = staged.get(name)
+      if (s === undefined) {
+        s = new StagedSet(live)
+        staged.set(name, s)
+      }
+      return s
+    }
     const destroyed = new Set<string>()
     for (let n = 0; n < lines.length; n++) {
       const line = lines[n].trim()
@@ -448,7 +595,7 @@ export class IpSetTable {
               if (exist && live.type === rest[0]) continue
               throw new IpSetError(`Set ${name} already exists`)
             }
-            staged.set(name, createSet(name, rest))
+            staged.set(name, new StagedSet(createSet(name, rest)))
             destroyed.delete(name)
             continue
           }
@@ -457,8 +604,7 @@ export class IpSetTable {
           case "del":
           case "-D": {
             if (live === undefined) throw new IpSetError(`The set with the given name does not exist: ${name}`)
-            if (!staged.has(name)) staged.set(name, cloneSet(live))
-            const set = staged.get(name) as IpSet
+            const set = stage(name, live)
             const element = rest[0] ?? ""
             const adding = cmd === "add" || cmd === "-A"
             const done = adding ? set.add(element) : set.del(element)
@@ -473,8 +619,7 @@ export class IpSetTable {
           case "flush":
           case "-F": {
             if (live === undefined) throw new IpSetError(`The set with the given name does not exist: ${name}`)
-            if (!staged.has(name)) staged.set(name, cloneSet(live))
-            ;(staged.get(name) as IpSet).flush()
+            stage(name, live).flush()
             continue
           }
           case "destroy":
@@ -494,18 +639,12 @@ export class IpSetTable {
         throw error
       }
     }
-    // Commit: rules hold IpSet objects, so a changed set's contents are moved into the live object.
-    for (const name of destroyed) if (!staged.has(name)) plan.push(() => this.sets.delete(name))
-    for (const [name, set] of staged) {
-      const live = this.sets.get(name)
-      if (live !== undefined && live.type === set.type && !destroyed.has(name))
-        plan.push(() => {
-          live.flush()
-          for (const m of set.list()) live.add(m)
-        })
-      else plan.push(() => this.sets.set(name, set))
+    // Commit: rules hold IpSet objects, so a changed live set takes the new elements in place.
+    for (const name of destroyed) if (!staged.has(name)) this.sets.delete(name)
+    for (const [name, s] of staged) {
+      s.set.adopt(transition(s.base, s.changes))
+      if (this.sets.get(name) !== s.set) this.sets.set(name, s.set)
     }
-    for (const step of plan) step()
   }
 
   /** `ipset list [NAME]` (`-sorted` orders members; `references` as for restore). */
@@ -574,13 +713,54 @@ function createSet(name: string, args: string[]): IpSet {
   return new IpSet(name, type, options)
 }
 
-function cloneSet(set: IpSet): IpSet {
-  const copy = new IpSet(set.name, set.type, {
-    hashSize: set.hashSize,
-    maxElem: set.maxElem,
-    portFirst: set.portFirst,
-    portLast: set.portLast,
-  })
-  for (const m of set.list()) copy.add(m)
-  return copy
+/**
+ * A set's pending changes within one `ipset restore`: what each add/del finds is the elements the
+ * set started from with the changes so far (an overlay of the elements changed), as a staged copy
+ * would; nothing is copied until the commit, and then once per distinct transition in the process.
+ */
+class StagedSet {
+  readonly base: IpSetData
+  readonly changes: IpSetChange[] = []
+  /** Elements changed by this restore: true = present now, false = absent now. */
+  private readonly overlay = new Map<string, boolean>()
+  private flushed = false
+  private size: number
+
+  constructor(readonly set: IpSet) {
+    this.base = set.elements()
+    this.size = this.base.members.size
+  }
+
+  private has(canonical: string): boolean {
+    const changed = this.overlay.get(canonical)
+    if (changed !== undefined) return changed
+    return !this.flushed && this.base.members.has(canonical)
+  }
+
+  add(text: string): boolean {
+    const e = this.set.parseElement(text)
+    if (this.has(e.canonical)) return false
+    if (this.set.type !== IpSetType.BITMAP_PORT && this.size >= this.set.maxElem)
+      throw new IpSetError(`Hash is full, cannot add more elements to ${this.set.name}`)
+    this.overlay.set(e.canonical, true)
+    this.changes.push({ add: true, element: e })
+    this.size++
+    return true
+  }
+
+  del(text: string): boolean {
+    const e = this.set.parseElement(text)
+    if (!this.has(e.canonical)) return false
+    this.overlay.set(e.canonical, false)
+    this.changes.push({ add: false, element: e })
+    this.size--
+    return true
+  }
+
+  flush(): void {
+    this.overlay.clear()
+    this.flushed = true
+    this.changes.push({ add: false, element: null })
+    this.size = 0
+  }
 }

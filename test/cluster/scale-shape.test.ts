@@ -20,6 +20,9 @@ import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
 import { SharedProxyState } from "../../src/cluster/proxy-backends.ts"
 import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
+import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
+import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
+import { initialSchedStatesIntact } from "../../src/netfilter/ipvs/schedulers.ts"
 
 interface Shape {
   readonly nodes: number
@@ -407,6 +410,18 @@ interface IpvsShape {
   readonly plansMade: number
   /** Virtual servers in the nodes' kernel IPVS (one per node: kernel state is per node). */
   readonly kernelServicesPerNode: number
+  /**
+   * Kernel definition objects over every node (ipvs.ts, dest.ts, schedulers.ts, ipset.ts): distinct
+   * dest lists and scheduler states of the kernel virtual services, distinct kernel ipset contents
+   * (KUBE-LOOP-BACK apart), and nodes holding connection-count columns of their own.
+   */
+  readonly kernelDestLists: number
+  readonly kernelSchedStates: number
+  readonly kernelSetContents: number
+  readonly kernelSetsPerNode: number
+  readonly nodesWithDestState: number
+  /** Nodes whose kernel IPVS created a connection. */
+  readonly nodesWithConnections: number
   readonly syncs: number
   readonly completed: number
 }
@@ -421,6 +436,12 @@ function ipvsShape(nodes: number): IpvsShape {
   let rsSeen = 0
   let setsSeen = 0
   let kernelServices = 0
+  const destLists = new Set<object>()
+  const schedStates = new Set<object>()
+  const kernelSets = new Set<object>()
+  let kernelSetsSeen = 0
+  let nodesWithDestState = 0
+  let nodesWithConnections = 0
   let syncs = 0
   let fragmentsCompiled = 0
   let plansMade = 0
@@ -441,6 +462,18 @@ function ipvsShape(nodes: number): IpvsShape {
       setsSeen++
     }
     kernelServices += backend.ipvs.services.length
+    for (const svc of backend.ipvs.services) {
+      if (svc.deleted) continue
+      destLists.add(svc.dests)
+      schedStates.add(svc.sched)
+    }
+    if (backend.ipvs.dests.stateOwned) nodesWithDestState++
+    if (backend.ipvs.connsCreated > 0) nodesWithConnections++
+    for (const set of n.filter.ipsets.sets.values()) {
+      if (set.name === KUBE_LOOP_BACK) continue
+      kernelSets.add(set.contents)
+      kernelSetsSeen++
+    }
     fragmentsCompiled = backend.sharedCompile.fragmentsCompiled
     plansMade = backend.sharedCompile.plans.plansMade
   }
@@ -457,13 +490,19 @@ function ipvsShape(nodes: number): IpvsShape {
     fragmentsCompiled,
     plansMade,
     kernelServicesPerNode: kernelServices / nodes,
+    kernelDestLists: destLists.size,
+    kernelSchedStates: schedStates.size,
+    kernelSetContents: kernelSets.size,
+    kernelSetsPerNode: kernelSetsSeen / nodes,
+    nodesWithDestState,
+    nodesWithConnections,
     syncs,
     completed,
   }
 }
 
 describe("cluster scale: IPVS mode shares the proxier's servers and sets between nodes", () => {
-  it("holds each virtual server, real server and set once, not once per node", () => {
+  it("holds each virtual server, real server and set once, not once per node, in the proxier and the kernel", () => {
     const small = ipvsShape(2)
     const large = ipvsShape(6)
     expect(small.syncs).toBeGreaterThanOrEqual(2)
@@ -485,6 +524,27 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     expect(large.distinctSetContents).toBeLessThanOrEqual(large.setsPerNode)
     expect(large.fragmentsCompiled).toBeLessThanOrEqual(small.fragmentsCompiled * 1.5)
     expect(large.plansMade).toBeLessThanOrEqual(small.plansMade * 1.5)
+    // The kernel side (same runs): every node's kernel lists every Service's real servers, but
+    // nodes that made the same changes hold the same list objects (one copy per node would be
+    // 6 x the Services).
+    // (Memos of shared objects hold their results weakly: a collection between two nodes' syncs could
+    // leave a node its own equal copy, so "about the same", not "exactly the same".)
+    expect(large.kernelDestLists).toBeLessThanOrEqual(small.kernelDestLists + 4)
+    expect(large.kernelDestLists).toBeLessThan(1.5 * large.kernelServicesPerNode)
+    // rr: one shared initial scheduler state, plus one per Service a node scheduled a connection of.
+    expect(large.kernelSchedStates).toBeLessThanOrEqual(small.kernelSchedStates + 2)
+    expect(large.kernelSchedStates).toBeLessThan(large.kernelServicesPerNode)
+    // The kernel ipsets: one contents object per set over all nodes.
+    expect(large.kernelSetsPerNode).toBe(small.kernelSetsPerNode)
+    expect(large.kernelSetContents).toBeLessThanOrEqual(small.kernelSetContents + 4)
+    expect(large.kernelSetContents).toBeLessThanOrEqual(large.kernelSetsPerNode)
+    // Connection counts: only nodes whose IPVS created a connection own columns.
+    expect(large.nodesWithDestState).toBe(large.nodesWithConnections)
+    expect(large.nodesWithConnections).toBeLessThan(large.nodes)
+    // Nothing wrote to the shared zero columns or the shared initial scheduler states.
+    expect(sharedZeroStateIntact()).toBe(true)
+    expect(initialSchedStatesIntact()).toBe(true)
+    expect(sharedIpvsStateIntact()).toBe(true)
   })
 })
 

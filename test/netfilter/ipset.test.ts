@@ -161,3 +161,49 @@ describe("-m set --match-set", () => {
     expect(stack.ipSet("KUBE-NODE-PORT-TCP")).toBeUndefined()
   })
 })
+
+describe("ipset contents are copy on write between namespaces", () => {
+  it("shares the elements of equal restores, and a change on one namespace leaves the other's as they were", () => {
+    const a = new IpSetTable()
+    const b = new IpSetTable()
+    a.restore(RESTORE)
+    b.restore(RESTORE)
+    const names = [
+      "KUBE-CLUSTER-IP",
+      "KUBE-LOOP-BACK",
+      "KUBE-LOAD-BALANCER-SOURCE-CIDR",
+      "KUBE-NODE-PORT-TCP",
+      "EXCLUDE",
+    ]
+    // Same starting elements, same changes: one elements object per set, not one per namespace.
+    for (const name of names) expect(a.get(name)?.contents).toBe(b.get(name)?.contents)
+    const aIp = a.get("KUBE-CLUSTER-IP") as IpSet
+    const bIp = b.get("KUBE-CLUSTER-IP") as IpSet
+    // The same delta from the same state: shared again; the live IpSet objects stay (rules hold them).
+    a.restore("add KUBE-CLUSTER-IP 10.96.0.11,tcp:443\ndel KUBE-CLUSTER-IP 10.96.0.10,udp:53\n")
+    b.restore("add KUBE-CLUSTER-IP 10.96.0.11,tcp:443\ndel KUBE-CLUSTER-IP 10.96.0.10,udp:53\n")
+    expect(a.get("KUBE-CLUSTER-IP")).toBe(aIp)
+    expect(aIp.contents).toBe(bIp.contents)
+    expect(aIp.list()).toEqual(["10.96.0.10,tcp:80", "10.96.0.11,tcp:443"])
+    // A different change on b: b's set changes, a's does not (lookups and listing).
+    b.restore("add KUBE-CLUSTER-IP 10.96.0.12,udp:53\n")
+    expect(aIp.contents).not.toBe(bIp.contents)
+    const probe = udp("10.244.0.2", 40000, "10.96.0.12", 53)
+    expect(bIp.test(probe, 2, false, false, false)).toBe(true)
+    expect(aIp.test(probe, 2, false, false, false)).toBe(false)
+    expect(aIp.size).toBe(2)
+    // A direct write copies a shared object first; a flush and re-add of the same elements in one
+    // restore gives the same elements as before, in the new insertion order.
+    const aPorts = a.get("KUBE-NODE-PORT-TCP") as IpSet
+    const bPorts = b.get("KUBE-NODE-PORT-TCP") as IpSet
+    aPorts.add("30081")
+    expect(aPorts.contents).not.toBe(bPorts.contents)
+    expect(bPorts.list()).toEqual(["30080"])
+    b.restore("flush EXCLUDE\nadd EXCLUDE 192.168.7.0/24\nadd EXCLUDE 10.0.0.0/8\n")
+    expect(b.get("EXCLUDE")?.list()).toEqual(["192.168.7.0/24", "10.0.0.0/8"])
+    expect(a.get("EXCLUDE")?.list()).toEqual(["10.0.0.0/8", "192.168.7.0/24"])
+    // A restore that fails part-way changes nothing.
+    expect(() => b.restore("add EXCLUDE 172.16.0.0/12\nadd EXCLUDE 10.0.0.0/8\n")).toThrow(/already added/)
+    expect(b.get("EXCLUDE")?.size).toBe(2)
+  })
+})

@@ -1,6 +1,17 @@
 /**
  * IPVS real servers ("destinations", struct ip_vs_dest in include/net/ip_vs.h) as typed-array
  * columns indexed by integer dest ids, shared by the schedulers and the connection table.
+ *
+ * Memory (issue 10: a node's kernel holds every Service's dests, most of which never carry a
+ * connection on that node):
+ * - Definition columns (address, port, weight, flags, owning service) are the node's own.
+ * - Connection counts and references are all zero until the node's IPVS creates its first
+ *   connection: until then they are shared read-only zero arrays of the same capacity (`ownState`
+ *   gives the node its own). Thresholds likewise until `ipvsadm -x/-y` sets one (`ownThresholds`;
+ *   kube-proxy never does). Reads see the same zeros either way; every write comes after the
+ *   owning call (connection creation binds a dest first; `allocate` writes only zeros to them).
+ * - Statistics (ipvsadm --stats: conns, packets and bytes in and out) are sparse: a dest gets a
+ *   slot of STAT_WORDS doubles on its first count (`statBase`), read back through `stat`.
  */
 import { assert } from "../../sim/assert.ts"
 
@@ -8,6 +19,29 @@ import { assert } from "../../sim/assert.ts"
 export const DEST_F_AVAILABLE = 0x1
 /** IP_VS_DEST_F_OVERLOAD: set by the upper connection threshold (u_threshold). */
 export const DEST_F_OVERLOAD = 0x2
+
+/** A dest's statistics words in `DestColumns.stats` (offsets from its `statBase`). */
+export const STAT_CONNS = 0
+export const STAT_IN_PKTS = 1
+export const STAT_OUT_PKTS = 2
+export const STAT_IN_BYTES = 3
+export const STAT_OUT_BYTES = 4
+const STAT_WORDS = 5
+
+/** Shared zero columns by capacity (never written: see DestColumns). */
+const zeroI32 = new Map<number, Int32Array>()
+
+function zerosI32(capacity: number): Int32Array {
+  let a = zeroI32.get(capacity)
+  if (a === undefined) zeroI32.set(capacity, (a = new Int32Array(capacity)))
+  return a
+}
+
+/** The shared zero columns are still all zero (a test's guard against a write before owning). */
+export function sharedZeroStateIntact(): boolean {
+  for (const a of zeroI32.values()) if (a.some((v) => v !== 0)) return false
+  return true
+}
 
 export class DestColumns {
   capacity: number
@@ -28,12 +62,17 @@ export class DestColumns {
   service: Int32Array
   /** Connections (incl. templates) still pointing here; a deleted dest is freed when it reaches 0. */
   refs: Int32Array
-  // ip_vs_stats counters (ipvsadm --stats): Float64 so they never wrap in a long run.
-  conns: Float64Array
-  inPkts: Float64Array
-  outPkts: Float64Array
-  inBytes: Float64Array
-  outBytes: Float64Array
+  /**
+   * ip_vs_stats counters, STAT_WORDS per slot (Float64 so they never wrap in a long run); a dest's
+   * slot is `statSlot[id]` (-1: nothing counted yet, all zero).
+   */
+  stats: Float64Array = new Float64Array(0)
+  statSlot: Int32Array
+  /** Connection counts and references are this node's own (else the shared zero arrays). */
+  stateOwned = false
+  thresholdsOwned = false
+  private statNext = 0
+  private readonly statFree: number[] = []
   private freeList: number[] = []
   private next = 0
 
@@ -44,18 +83,57 @@ export class DestColumns {
     this.weight = new Int32Array(capacity)
     this.lastWeight = new Int32Array(capacity)
     this.flags = new Uint8Array(capacity)
-    this.activeConns = new Int32Array(capacity)
-    this.inactConns = new Int32Array(capacity)
-    this.persistConns = new Int32Array(capacity)
-    this.upperThreshold = new Int32Array(capacity)
-    this.lowerThreshold = new Int32Array(capacity)
     this.service = new Int32Array(capacity).fill(-1)
-    this.refs = new Int32Array(capacity)
-    this.conns = new Float64Array(capacity)
-    this.inPkts = new Float64Array(capacity)
-    this.outPkts = new Float64Array(capacity)
-    this.inBytes = new Float64Array(capacity)
-    this.outBytes = new Float64Array(capacity)
+    this.statSlot = new Int32Array(capacity).fill(-1)
+    const zeros = zerosI32(capacity)
+    this.activeConns = zeros
+    this.inactConns = zeros
+    this.persistConns = zeros
+    this.refs = zeros
+    this.upperThreshold = zeros
+    this.lowerThreshold = zeros
+  }
+
+  /** The node's own connection-count and reference columns, before its first write to one. */
+  ownState(): void {
+    if (this.stateOwned) return
+    this.stateOwned = true
+    const n = this.capacity
+    this.activeConns = new Int32Array(n)
+    this.inactConns = new Int32Array(n)
+    this.persistConns = new Int32Array(n)
+    this.refs = new Int32Array(n)
+  }
+
+  /** The node's own threshold columns, before its first write to one. */
+  ownThresholds(): void {
+    if (this.thresholdsOwned) return
+    this.thresholdsOwned = true
+    this.upperThreshold = new Int32Array(this.capacity)
+    this.lowerThreshold = new Int32Array(this.capacity)
+  }
+
+  /** Where dest `id`'s statistics start in `stats`, giving it a zeroed slot on its first count. */
+  statBase(id: number): number {
+    const slot = this.statSlot[id]
+    if (slot >= 0) return slot * STAT_WORDS
+    let s = this.statFree.pop()
+    if (s === undefined) {
+      s = this.statNext++
+      if (s * STAT_WORDS >= this.stats.length) {
+        const grown = new Float64Array(Math.max(16, (this.stats.length / STAT_WORDS) * 2) * STAT_WORDS)
+        grown.set(this.stats)
+        this.stats = grown
+      }
+    } else this.stats.fill(0, s * STAT_WORDS, (s + 1) * STAT_WORDS)
+    this.statSlot[id] = s
+    return s * STAT_WORDS
+  }
+
+  /** Statistic `word` (STAT_*) of dest `id` (0 before its first count). */
+  stat(id: number, word: number): number {
+    const slot = this.statSlot[id]
+    return slot < 0 ? 0 : this.stats[slot * STAT_WORDS + word]
   }
 
   allocate(service: number, addr: number, port: number): number {
@@ -69,18 +147,17 @@ export class DestColumns {
     this.weight[id] = 0
     this.lastWeight[id] = 0
     this.flags[id] = 0
-    this.activeConns[id] = 0
-    this.inactConns[id] = 0
-    this.persistConns[id] = 0
-    this.upperThreshold[id] = 0
-    this.lowerThreshold[id] = 0
     this.service[id] = service
-    this.refs[id] = 0
-    this.conns[id] = 0
-    this.inPkts[id] = 0
-    this.outPkts[id] = 0
-    this.inBytes[id] = 0
-    this.outBytes[id] = 0
+    if (this.stateOwned) {
+      this.activeConns[id] = 0
+      this.inactConns[id] = 0
+      this.persistConns[id] = 0
+      this.refs[id] = 0
+    }
+    if (this.thresholdsOwned) {
+      this.upperThreshold[id] = 0
+      this.lowerThreshold[id] = 0
+    }
     return id
   }
 
@@ -88,6 +165,11 @@ export class DestColumns {
     assert(this.service[id] >= 0, `dest ${id} freed twice`)
     this.service[id] = -1
     this.flags[id] = 0
+    const slot = this.statSlot[id]
+    if (slot >= 0) {
+      this.statFree.push(slot)
+      this.statSlot[id] = -1
+    }
     this.freeList.push(id)
   }
 
@@ -106,22 +188,14 @@ export class DestColumns {
 
   private grow(): void {
     const n = this.capacity * 2
-    const g32 = (a: Uint32Array): Uint32Array => {
-      const b = new Uint32Array(n)
-      b.set(a)
-      return b
-    }
     const gi = (a: Int32Array, fill = 0): Int32Array => {
       const b = new Int32Array(n).fill(fill)
       b.set(a)
       return b
     }
-    const gf = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(n)
-      b.set(a)
-      return b
-    }
-    this.addr = g32(this.addr)
+    const addr = new Uint32Array(n)
+    addr.set(this.addr)
+    this.addr = addr
     const port = new Uint16Array(n)
     port.set(this.port)
     this.port = port
@@ -130,18 +204,27 @@ export class DestColumns {
     this.flags = flags
     this.weight = gi(this.weight)
     this.lastWeight = gi(this.lastWeight)
-    this.activeConns = gi(this.activeConns)
-    this.inactConns = gi(this.inactConns)
-    this.persistConns = gi(this.persistConns)
-    this.upperThreshold = gi(this.upperThreshold)
-    this.lowerThreshold = gi(this.lowerThreshold)
     this.service = gi(this.service, -1)
-    this.refs = gi(this.refs)
-    this.conns = gf(this.conns)
-    this.inPkts = gf(this.inPkts)
-    this.outPkts = gf(this.outPkts)
-    this.inBytes = gf(this.inBytes)
-    this.outBytes = gf(this.outBytes)
+    this.statSlot = gi(this.statSlot, -1)
     this.capacity = n
+    const zeros = zerosI32(n)
+    if (this.stateOwned) {
+      this.activeConns = gi(this.activeConns)
+      this.inactConns = gi(this.inactConns)
+      this.persistConns = gi(this.persistConns)
+      this.refs = gi(this.refs)
+    } else {
+      this.activeConns = zeros
+      this.inactConns = zeros
+      this.persistConns = zeros
+      this.refs = zeros
+    }
+    if (this.thresholdsOwned) {
+      this.upperThreshold = gi(this.upperThreshold)
+      this.lowerThreshold = gi(this.lowerThreshold)
+    } else {
+      this.upperThreshold = zeros
+      this.lowerThreshold = zeros
+    }
   }
 }

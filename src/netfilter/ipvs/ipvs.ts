@@ -16,7 +16,16 @@
 import { assert } from "../../sim/assert.ts"
 import { NS_PER_S } from "../../sim/time.ts"
 import { Protocol, TcpFlag } from "../../wire/protocol.ts"
-import { DEST_F_AVAILABLE, DEST_F_OVERLOAD, DestColumns } from "./dest.ts"
+import {
+  DEST_F_AVAILABLE,
+  DEST_F_OVERLOAD,
+  DestColumns,
+  STAT_CONNS,
+  STAT_IN_BYTES,
+  STAT_IN_PKTS,
+  STAT_OUT_BYTES,
+  STAT_OUT_PKTS,
+} from "./dest.ts"
 import {
   type Scheduler,
   SchedState,
@@ -24,6 +33,7 @@ import {
   schedAddDest,
   schedDelDest,
   schedInit,
+  initialSchedState,
   schedUpdDest,
   schedule,
   MH_TAB_INDEX_DEFAULT,
@@ -177,19 +187,130 @@ export interface IpvsStats {
   outBytes: number
 }
 
-export interface VirtualService extends IpvsStats {
-  readonly id: number
+/**
+ * What defines a virtual service apart from its real servers (ip_vs_service's protocol, address,
+ * port, scheduler, flags, persistence timeout and netmask): immutable and interned, so the nodes
+ * programming the same Service hold one object (`virtualServiceDef`).
+ */
+export interface VirtualServiceDef {
   readonly protocol: number
   readonly addr: number
   readonly port: number
-  scheduler: Scheduler
-  flags: number
-  timeoutNs: number
-  netmask: number
-  /** svc->destinations in list order (index 0 = first after the head). */
-  dests: number[]
-  sched: SchedState
-  deleted: boolean
+  readonly scheduler: Scheduler
+  readonly flags: number
+  readonly timeoutNs: number
+  readonly netmask: number
+}
+
+/** A service's dest list before its first dest. */
+const NO_DESTS: readonly number[] = []
+
+const serviceDefs = new Map<string, WeakRef<VirtualServiceDef>>()
+
+/** The one object for these values (a registry of weak references: unused ones are collected). */
+function virtualServiceDef(
+  protocol: number,
+  addr: number,
+  port: number,
+  scheduler: Scheduler,
+  flags: number,
+  timeoutNs: number,
+  netmask: number,
+): VirtualServiceDef {
+  const key = `${protocol}/${addr}/${port}/${scheduler}/${flags}/${timeoutNs}/${netmask}`
+  const known = serviceDefs.get(key)?.deref()
+  if (known !== undefined) return known
+  const def: VirtualServiceDef = { protocol, addr, port, scheduler, flags, timeoutNs, netmask }
+  serviceDefs.set(key, new WeakRef(def))
+  return def
+}
+
+/** A virtual service's ip_vs_stats, created on its first count. */
+class ServiceStats implements IpvsStats {
+  conns = 0
+  inPkts = 0
+  outPkts = 0
+  inBytes = 0
+  outBytes = 0
+}
+
+/**
+ * A node's virtual service: the shared definition, the node's dest list (itself shared where
+ * equal), its scheduler state (the shared initial one until its first schedule for rr/lc/wlc), and
+ * statistics allocated on the first count. The definition's fields and the statistics read as
+ * fields (accessors), as the packet path reads them.
+ */
+export class VirtualService implements IpvsStats {
+  /**
+   * svc->destinations in list order (index 0 = first after the head). Never modified in place: a
+   * dest change replaces it (destListWith/destListWithout), so equal lists on nodes that made the
+   * same changes are one array.
+   */
+  dests: readonly number[] = NO_DESTS
+  deleted = false
+  private counts: ServiceStats | null = null
+
+  constructor(
+    readonly id: number,
+    public def: VirtualServiceDef,
+    public sched: SchedState,
+  ) {}
+
+  get protocol(): number {
+    return this.def.protocol
+  }
+  get addr(): number {
+    return this.def.addr
+  }
+  get port(): number {
+    return this.def.port
+  }
+  get scheduler(): Scheduler {
+    return this.def.scheduler
+  }
+  get flags(): number {
+    return this.def.flags
+  }
+  get timeoutNs(): number {
+    return this.def.timeoutNs
+  }
+  get netmask(): number {
+    return this.def.netmask
+  }
+
+  private stats(): ServiceStats {
+    return this.counts ?? (this.counts = new ServiceStats())
+  }
+  get conns(): number {
+    return this.counts === null ? 0 : this.counts.conns
+  }
+  set conns(v: number) {
+    this.stats().conns = v
+  }
+  get inPkts(): number {
+    return this.counts === null ? 0 : this.counts.inPkts
+  }
+  set inPkts(v: number) {
+    this.stats().inPkts = v
+  }
+  get outPkts(): number {
+    return this.counts === null ? 0 : this.counts.outPkts
+  }
+  set outPkts(v: number) {
+    this.stats().outPkts = v
+  }
+  get inBytes(): number {
+    return this.counts === null ? 0 : this.counts.inBytes
+  }
+  set inBytes(v: number) {
+    this.stats().inBytes = v
+  }
+  get outBytes(): number {
+    return this.counts === null ? 0 : this.counts.outBytes
+  }
+  set outBytes(v: number) {
+    this.stats().outBytes = v
+  }
 }
 
 /** One `ipvsadm -Ln --stats` real-server row, for printers. */
@@ -281,9 +402,26 @@ const NEW_CONN_TIMEOUT_NS = 3 * NS_PER_S
 const DEFAULT_PERSIST_TIMEOUT_S = 300
 /** FTPPORT in ip_vs_core.c. */
 const FTP_PORT = 21
-const HASH_BITS = 12
-/** Slots of the out-lookup filter (Ipvs.outPorts): 4 KiB per namespace. */
+/**
+ * Initial hash buckets (log2): few, since the table doubles as connections arrive and most nodes'
+ * IPVS never holds many (4,096 were 32 KiB per node of empty heads at thousands of nodes).
+ */
+const HASH_BITS = 4
+/**
+ * Below this many buckets the table doubles at a quarter full, so a lookup that misses (every new
+ * flow's ip_vs_conn_in_get) walks as little as in the 4,096 buckets every table used to start with;
+ * from there it doubles when full, as before.
+ */
+const FULL_LOAD_BUCKETS = 4096
+/** Slots of the out-lookup filter (Ipvs.outPorts): 4 KiB per namespace that has connections. */
 const OUT_PORT_SLOTS = 1024
+/** The filter of a namespace without connections: all zero, shared, never written. */
+const NO_OUT_PORTS = new Int32Array(OUT_PORT_SLOTS)
+
+/** The shared empty filter and dest list are still empty (a test's guard against a write to them). */
+export function sharedIpvsStateIntact(): boolean {
+  return NO_OUT_PORTS.every((v) => v === 0) && NO_DESTS.length === 0
+}
 
 /**
  * The out-lookup filter slot of a (real-server port, client address) pair: the two parts of the
@@ -330,6 +468,38 @@ function emptyHeads(buckets: number): Int32Array {
   const heads = new Int32Array(2 * buckets)
   for (let b = 0; b < buckets; b++) heads[2 * b] = -1
   return heads
+}
+
+/**
+ * The lists each list became by one change (the dest id added at the head: key id; the dest at
+ * index i removed: key -1 - i), so that nodes making the same changes to the same list share the
+ * result (their dest ids are equal when their control-plane histories are). Weak both ways: an
+ * entry lives as long as its list and does not keep the result alive.
+ */
+const destListNext = new WeakMap<readonly number[], Map<number, WeakRef<readonly number[]>>>()
+
+function nextDestList(list: readonly number[], key: number, make: () => readonly number[]): readonly number[] {
+  let next = destListNext.get(list)
+  if (next === undefined) destListNext.set(list, (next = new Map()))
+  const known = next.get(key)?.deref()
+  if (known !== undefined) return known
+  const made = make()
+  next.set(key, new WeakRef(made))
+  return made
+}
+
+/** list_add_rcu: `id` at the head. */
+function destListWith(list: readonly number[], id: number): readonly number[] {
+  return nextDestList(list, id, () => [id, ...list])
+}
+
+/** list_del_rcu of the dest at index `idx`. */
+function destListWithout(list: readonly number[], idx: number): readonly number[] {
+  return nextDestList(list, -1 - idx, () => {
+    const out = list.slice()
+    out.splice(idx, 1)
+    return out
+  })
 }
 
 export class Ipvs {
@@ -393,7 +563,7 @@ export class Ipvs {
    * node); a packet whose (source port, destination address) has no connection in its slot cannot
    * match, so it skips the bucket walk. Wall time only: a lookup finds what it found before.
    */
-  private readonly outPorts = new Int32Array(OUT_PORT_SLOTS)
+  private outPorts = NO_OUT_PORTS
   /**
    * One bit per outPorts slot, set while its count is non-zero: the per-packet test reads this
    * 128-byte bitmap (two cache lines that stay warm) instead of a word of the 4 KiB counts.
@@ -455,24 +625,19 @@ export class Ipvs {
     const key = serviceKey(spec.protocol, spec.addr, spec.port)
     assert(!this.byKey.has(key), "IPVS service exists (EEXIST)")
     const id = this.services.length
-    const svc: VirtualService = {
+    const svc = new VirtualService(
       id,
-      protocol: spec.protocol,
-      addr: spec.addr >>> 0,
-      port: spec.port,
-      scheduler: spec.scheduler,
-      flags: spec.flags ?? 0,
-      timeoutNs: (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
-      netmask: (spec.netmask ?? 0xffffffff) >>> 0,
-      dests: [],
-      sched: new SchedState(spec.scheduler, this.mhTabIndex),
-      deleted: false,
-      conns: 0,
-      inPkts: 0,
-      outPkts: 0,
-      inBytes: 0,
-      outBytes: 0,
-    }
+      virtualServiceDef(
+        spec.protocol,
+        spec.addr >>> 0,
+        spec.port,
+        spec.scheduler,
+        spec.flags ?? 0,
+        (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
+        (spec.netmask ?? 0xffffffff) >>> 0,
+      ),
+      initialSchedState(spec.scheduler, this.mhTabIndex),
+    )
     schedInit(svc.sched, svc.dests, this.dests)
     this.services.push(svc)
     this.byKey.set(key, id)
@@ -483,14 +648,20 @@ export class Ipvs {
   /** IP_VS_SO_SET_EDIT: scheduler change re-inits its state (ip_vs_edit_service binds the new one). */
   editService(id: number, spec: Omit<VirtualServiceSpec, "protocol" | "addr" | "port">): void {
     const svc = this.liveService(id)
-    if (spec.scheduler !== svc.scheduler) {
-      svc.scheduler = spec.scheduler
-      svc.sched = new SchedState(spec.scheduler, this.mhTabIndex)
+    const rescheduled = spec.scheduler !== svc.scheduler
+    svc.def = virtualServiceDef(
+      svc.protocol,
+      svc.addr,
+      svc.port,
+      spec.scheduler,
+      spec.flags ?? 0,
+      (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S,
+      (spec.netmask ?? 0xffffffff) >>> 0,
+    )
+    if (rescheduled) {
+      svc.sched = initialSchedState(spec.scheduler, this.mhTabIndex)
       schedInit(svc.sched, svc.dests, this.dests)
     }
-    svc.flags = spec.flags ?? 0
-    svc.timeoutNs = (spec.timeoutS ?? DEFAULT_PERSIST_TIMEOUT_S) * NS_PER_S
-    svc.netmask = (spec.netmask ?? 0xffffffff) >>> 0
   }
 
   /** IP_VS_SO_SET_DEL: unlinks every dest (they stay referenced by their connections). */
@@ -532,7 +703,7 @@ export class Ipvs {
     this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     this.dests.flags[id] |= DEST_F_AVAILABLE
-    svc.dests.unshift(id)
+    svc.dests = destListWith(svc.dests, id)
     schedAddDest(svc.sched, svc.dests, this.dests)
     return id
   }
@@ -557,6 +728,7 @@ export class Ipvs {
     const svc = this.liveService(svcId)
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
+    this.dests.ownThresholds()
     this.dests.upperThreshold[id] = upper
     this.dests.lowerThreshold[id] = lower
   }
@@ -600,7 +772,7 @@ export class Ipvs {
   private unlinkDest(svc: VirtualService, id: number): void {
     const idx = svc.dests.indexOf(id)
     const prev = idx > 0 ? svc.dests[idx - 1] : -1
-    svc.dests.splice(idx, 1)
+    svc.dests = destListWithout(svc.dests, idx)
     // __ip_vs_unlink_dest: clear AVAILABLE, list_del_rcu, then the scheduler's del_dest
     this.dests.flags[id] &= ~DEST_F_AVAILABLE
     schedDelDest(svc.sched, svc.dests, this.dests, id, prev)
@@ -687,8 +859,9 @@ export class Ipvs {
     // refresh (ip_vs_conn_put).
     const dest = this.cDest[cp]
     if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
-      this.dests.inPkts[dest]++
-      this.dests.inBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_IN_PKTS]++
+      this.dests.stats[sb + STAT_IN_BYTES] += bytes
       const svc = this.services[this.dests.service[dest]]
       svc.inPkts++
       svc.inBytes += bytes
@@ -719,8 +892,9 @@ export class Ipvs {
     // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
     if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
-      this.dests.outPkts[dest]++
-      this.dests.outBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_OUT_PKTS]++
+      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
       const svc = this.services[this.dests.service[dest]]
       svc.outPkts++
       svc.outBytes += bytes
@@ -779,13 +953,15 @@ export class Ipvs {
     if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0) return
     const svc = this.services[this.dests.service[dest]]
     if (inbound) {
-      this.dests.inPkts[dest]++
-      this.dests.inBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_IN_PKTS]++
+      this.dests.stats[sb + STAT_IN_BYTES] += bytes
       svc.inPkts++
       svc.inBytes += bytes
     } else {
-      this.dests.outPkts[dest]++
-      this.dests.outBytes[dest] += bytes
+      const sb = this.dests.statBase(dest)
+      this.dests.stats[sb + STAT_OUT_PKTS]++
+      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
       svc.outPkts++
       svc.outBytes += bytes
     }
@@ -869,11 +1045,11 @@ export class Ipvs {
           activeConns: d.activeConns[id],
           inactConns: d.inactConns[id],
           persistConns: d.persistConns[id],
-          conns: d.conns[id],
-          inPkts: d.inPkts[id],
-          outPkts: d.outPkts[id],
-          inBytes: d.inBytes[id],
-          outBytes: d.outBytes[id],
+          conns: d.stat(id, STAT_CONNS),
+          inPkts: d.stat(id, STAT_IN_PKTS),
+          outPkts: d.stat(id, STAT_OUT_PKTS),
+          inBytes: d.stat(id, STAT_IN_BYTES),
+          outBytes: d.stat(id, STAT_OUT_BYTES),
         })),
       }))
   }
@@ -1034,6 +1210,7 @@ export class Ipvs {
     dport: number,
     nowNs: number,
   ): number {
+    if (svc.sched.shared) svc.sched = new SchedState(svc.scheduler, this.mhTabIndex)
     const dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
     if (dest < 0) return -1
     const cp = this.newConn(
@@ -1076,6 +1253,7 @@ export class Ipvs {
     if (ct >= 0 && !this.checkTemplate(ct)) ct = -1
     let dest: number
     if (ct < 0) {
+      if (svc.sched.shared) svc.sched = new SchedState(svc.scheduler, this.mhTabIndex)
       dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
       if (dest < 0) return -1
       ct = this.newConn(
@@ -1135,7 +1313,8 @@ export class Ipvs {
 
   /** ip_vs_conn_stats. */
   private connStats(svc: VirtualService, dest: number): void {
-    this.dests.conns[dest]++
+    const sb = this.dests.statBase(dest)
+    this.dests.stats[sb + STAT_CONNS]++
     svc.conns++
   }
 
@@ -1174,6 +1353,7 @@ export class Ipvs {
     // ip_vs_bind_dest
     this.cDest[id] = dest
     const d = this.dests
+    if (!d.stateOwned) d.ownState()
     d.refs[dest]++
     if ((flags & ConnFlag.TEMPLATE) === 0) d.inactConns[dest]++
     else d.persistConns[dest]++
@@ -1186,13 +1366,15 @@ export class Ipvs {
       this.outKeys[k + 2] = (dport << 16) | cport
       this.linkOut(id, outHashOf(protocol, daddr, dport, caddr, cport))
       const slot = outSlot(dport, caddr)
+      if (this.outPorts === NO_OUT_PORTS) this.outPorts = new Int32Array(OUT_PORT_SLOTS)
       if (this.outPorts[slot]++ === 0) this.outBits[slot >> 5] |= 1 << (slot & 31)
     }
     this.heapPush(this.cExpiresNs[id], id)
     this.connCount++
     this.connsCreated++
     if (this.connCount > this.peakConnections) this.peakConnections = this.connCount
-    if (this.connCount > this.hashMask + 1) this.rehash()
+    if (this.connCount > (this.hashMask + 1 < FULL_LOAD_BUCKETS ? (this.hashMask + 1) >> 2 : this.hashMask + 1))
+      this.rehash()
     return id
   }
 

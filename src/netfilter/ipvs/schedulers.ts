@@ -91,6 +91,12 @@ const NO_TABLE = new Int32Array(0)
 
 export class SchedState {
   readonly kind: Scheduler
+  /**
+   * One object shared by every service (on every node) whose state is still the initial one of a
+   * scheduler that no dest change writes (rr, lc, wlc: see initialSchedState). A caller about to
+   * schedule with it takes its own first.
+   */
+  shared = false
   /** rr: `svc->sched_data` (dest id of the last pick, -1 = list head). */
   rrLast = -1
   /** wrr: `struct ip_vs_wrr_mark`. */
@@ -123,6 +129,35 @@ export class SchedState {
   }
   /** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2. */
   readonly mhTabBits: number
+}
+
+/** The shared initial states, by scheduler and table index. */
+const initialStates = new Map<string, SchedState>()
+
+/**
+ * A new service's scheduler state. rr, lc and wlc keep nothing that init_service, add_dest,
+ * upd_dest or del_dest write while the state is the initial one (rr's del_dest moves its position
+ * only when it is the removed dest; the initial position is the list head): their services share
+ * one initial object until their first schedule (Ipvs takes its own then), so a node holds no
+ * scheduler state for a service it never scheduled a connection of. wrr, sh, dh and mh compute
+ * from the dest list at every change: their own object at once.
+ */
+export function initialSchedState(kind: Scheduler, mhTabIndex = MH_TAB_INDEX_DEFAULT): SchedState {
+  if (kind !== Scheduler.RR && kind !== Scheduler.LC && kind !== Scheduler.WLC) return new SchedState(kind, mhTabIndex)
+  const key = `${kind}/${mhTabIndex}`
+  let state = initialStates.get(key)
+  if (state === undefined) {
+    state = new SchedState(kind, mhTabIndex)
+    state.shared = true
+    initialStates.set(key, state)
+  }
+  return state
+}
+
+/** The shared initial states are as created (rr's position at the list head): a test's guard. */
+export function initialSchedStatesIntact(): boolean {
+  for (const state of initialStates.values()) if (state.rrLast !== -1) return false
+  return true
 }
 
 function isUnavailable(d: DestColumns, id: number): boolean {

@@ -34,6 +34,9 @@ interface Fixture {
 /** Dests named by letter, in list order, with the given weights. */
 function fixture(kind: Scheduler, weights: readonly number[], addrs?: readonly string[], port = 80): Fixture {
   const d = new DestColumns(4)
+  // The tests set connection counts directly: the columns must be this object's own (they start as
+  // shared zero arrays, DestColumns.ownState).
+  d.ownState()
   const names = new Map<number, string>()
   const list = weights.map((w, i) => {
     const id = d.allocate(0, ipv4(addrs?.[i] ?? `10.244.0.${i + 1}`), port)
