@@ -257,6 +257,11 @@ export function nodePortIPs(addresses: readonly string[], node: ProxyNode): { ma
   return { matchAll: false, ips }
 }
 
+/** An `add rule` operation, carrying a comment only when there is one. */
+function addRuleOp(chain: string, rule: string, comment: string | undefined): NftOperation {
+  return { verb: "add", kind: "rule", rule: comment === undefined ? { chain, rule } : { chain, rule, comment } }
+}
+
 /** One `syncProxyRules` transaction from the views. Pure. */
 export function compileNftables(
   views: readonly ServicePortView[],
@@ -274,11 +279,7 @@ export function compileNftables(
   const addChain = (chain: NftChainSpec): void => void ops.push({ verb: "add", kind: "chain", chain })
   const flushChain = (name: string): void => void ops.push({ verb: "flush", kind: "chain", chain: { name } })
   const addRule = (chain: string, rule: string, comment?: string): void =>
-    void ops.push({
-      verb: "add",
-      kind: "rule",
-      rule: comment === undefined ? { chain, rule } : { chain, rule, comment },
-    })
+    void ops.push(addRuleOp(chain, rule, comment))
   const addSet = (kind: "set" | "map", set: NftSetSpec): void => void ops.push({ verb: "add", kind, set })
   /** ensureChain: add+flush once per transaction; with skipCreation only note the chain as used. */
   const ensureChain = (name: string, created: Set<string>, skipCreation: boolean): void => {
@@ -553,11 +554,7 @@ export function nftablesSetupOps(node: ProxyNode, config: NftablesConfig, recrea
     ops.push({ verb: "flush", kind: "chain", chain: { name } })
   }
   const addRule = (chain: string, rule: string, comment?: string): void =>
-    void ops.push({
-      verb: "add",
-      kind: "rule",
-      rule: comment === undefined ? { chain, rule } : { chain, rule, comment },
-    })
+    void ops.push(addRuleOp(chain, rule, comment))
   const addSet = (kind: "set" | "map", set: NftSetSpec): void => void ops.push({ verb: "add", kind, set })
   setupNftables(ops, node, config, recreateBaseChains, ensureChain, addRule, addSet)
   return ops

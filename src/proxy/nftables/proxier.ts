@@ -209,28 +209,9 @@ export class NftablesProxier {
       existing,
     })
     const transaction = formatTransaction(compile.ops, this.table.family, this.table.name)
-    this.beforeMain = {
-      table: this.table.snapshot(),
-      previous: this.previous,
-      stateId: this.stateId,
-      lastFullSyncNs: this.lastFullSyncNs,
-      recreatedBaseChains: this.recreatedBaseChains,
-    }
-    try {
-      this.table.apply(compile.ops)
-    } catch (error) {
-      if (!(error instanceof NftTableError)) throw error
-      this.staleChains.clear()
-      this.needFullSync = true
-      return {
-        cleanupOps,
-        compile,
-        transaction,
-        numOperations: compile.ops.length,
-        servicePorts,
-        error: error.message,
-      }
-    }
+    const error = this.applyMain(compile.ops)
+    if (error !== null)
+      return { cleanupOps, compile, transaction, numOperations: compile.ops.length, servicePorts, error }
     if (fullSync) {
       this.recreatedBaseChains = true
       this.lastFullSyncNs = nowNs
@@ -244,6 +225,30 @@ export class NftablesProxier {
     this.stateId = this.sharedSync?.uniqueState() ?? 0
     this.needFullSync = false
     return { cleanupOps, compile, transaction, numOperations: compile.ops.length, servicePorts, error: null }
+  }
+
+  /**
+   * Applies a sync's main transaction to the table, remembering the state before it (beforeMain).
+   * A transaction the table refuses (nft's atomic commit fails) leaves the table as it was, forgets
+   * the stale-chain times and asks for a full sync; the refusal's message is returned, else null.
+   */
+  private applyMain(ops: readonly NftOperation[]): string | null {
+    this.beforeMain = {
+      table: this.table.snapshot(),
+      previous: this.previous,
+      stateId: this.stateId,
+      lastFullSyncNs: this.lastFullSyncNs,
+      recreatedBaseChains: this.recreatedBaseChains,
+    }
+    try {
+      this.table.apply(ops)
+    } catch (error) {
+      if (!(error instanceof NftTableError)) throw error
+      this.staleChains.clear()
+      this.needFullSync = true
+      return error.message
+    }
+    return null
   }
 
   /** Stale chains older than one second go first, in their own transaction (applied to `table`). */
@@ -370,21 +375,10 @@ export class NftablesProxier {
       },
       error,
     })
-    this.beforeMain = {
-      table: this.table.snapshot(),
-      previous: this.previous,
-      stateId: this.stateId,
-      lastFullSyncNs: this.lastFullSyncNs,
-      recreatedBaseChains: this.recreatedBaseChains,
-    }
-    try {
-      this.table.apply(compile.ops)
-    } catch (error) {
-      if (!(error instanceof NftTableError)) throw error
-      this.staleChains.clear()
-      this.needFullSync = true
+    const error = this.applyMain(compile.ops)
+    if (error !== null) {
       this.stateId = shared.uniqueState()
-      return result(error.message)
+      return result(error)
     }
     if (fullSync) {
       this.recreatedBaseChains = true
