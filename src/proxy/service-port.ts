@@ -235,24 +235,10 @@ export function buildEndpointsMap(
         sets.set(mapKey, set)
       }
       for (const endpoint of slice.endpoints) {
-        const address = endpoint.addresses[0]
-        if (address === undefined) continue
-        const parsed = parseIpv4Sloppy(address)
-        if (parsed === undefined) continue
-        const ip = formatIpv4(parsed)
         // nodeName null: the view of a node that hosts none of these endpoints (shared-service-ports.ts).
         const isLocal = endpoint.nodeName !== undefined && endpoint.nodeName === nodeName
-        const info: EndpointInfo = {
-          ip,
-          port: slicePort.port,
-          endpoint: `${ip}:${slicePort.port}`,
-          isLocal,
-          ready: endpoint.conditions?.ready ?? true,
-          serving: endpoint.conditions?.serving ?? true,
-          terminating: endpoint.conditions?.terminating ?? false,
-          zoneHints: (endpoint.hints?.forZones ?? []).map((z) => z.name),
-          nodeHints: (endpoint.hints?.forNodes ?? []).map((n) => n.name),
-        }
+        const info = endpointInfoOf(endpoint, slicePort.port, isLocal)
+        if (info === undefined) continue
         if (!set.has(info.endpoint) || isLocal) set.set(info.endpoint, info)
       }
     }
@@ -295,22 +281,8 @@ export function buildEndpointVariants(slices: readonly EndpointSlice[]): {
         sets.set(mapKey, set)
       }
       for (const endpoint of slice.endpoints) {
-        const address = endpoint.addresses[0]
-        if (address === undefined) continue
-        const parsed = parseIpv4Sloppy(address)
-        if (parsed === undefined) continue
-        const ip = formatIpv4(parsed)
-        const info: EndpointInfo = {
-          ip,
-          port: slicePort.port,
-          endpoint: `${ip}:${slicePort.port}`,
-          isLocal: false,
-          ready: endpoint.conditions?.ready ?? true,
-          serving: endpoint.conditions?.serving ?? true,
-          terminating: endpoint.conditions?.terminating ?? false,
-          zoneHints: (endpoint.hints?.forZones ?? []).map((z) => z.name),
-          nodeHints: (endpoint.hints?.forNodes ?? []).map((n) => n.name),
-        }
+        const info = endpointInfoOf(endpoint, slicePort.port, false)
+        if (info === undefined) continue
         if (!set.has(info.endpoint)) set.set(info.endpoint, info)
         const nodeName = endpoint.nodeName
         if (nodeName === undefined) continue
@@ -335,6 +307,34 @@ export function buildEndpointVariants(slices: readonly EndpointSlice[]): {
       [...set.values()].sort((a, b) => compareStrings(a.endpoint, b.endpoint)),
     )
   return { remote, local }
+}
+
+/**
+ * One slice endpoint as kube-proxy's endpointInfo for a service port: its first address (parsed
+ * sloppily, as netutils.ParseIPSloppy) and conditions (nil read as ready/serving, not terminating);
+ * undefined when it has no parsable address (upstream skips it).
+ */
+function endpointInfoOf(
+  endpoint: EndpointSlice["endpoints"][number],
+  port: number,
+  isLocal: boolean,
+): EndpointInfo | undefined {
+  const address = endpoint.addresses[0]
+  if (address === undefined) return undefined
+  const parsed = parseIpv4Sloppy(address)
+  if (parsed === undefined) return undefined
+  const ip = formatIpv4(parsed)
+  return {
+    ip,
+    port,
+    endpoint: `${ip}:${port}`,
+    isLocal,
+    ready: endpoint.conditions?.ready ?? true,
+    serving: endpoint.conditions?.serving ?? true,
+    terminating: endpoint.conditions?.terminating ?? false,
+    zoneHints: (endpoint.hints?.forZones ?? []).map((z) => z.name),
+    nodeHints: (endpoint.hints?.forNodes ?? []).map((n) => n.name),
+  }
 }
 
 function sliceKey(slice: EndpointSlice): string {
