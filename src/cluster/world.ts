@@ -23,6 +23,7 @@ import { ControlPlane } from "../k8s/control-plane.ts"
 import type { ApiListener } from "../k8s/store.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
 import type { Deployment, Pod, Service } from "../k8s/types.ts"
+import { NETDEV_MAX_BACKLOG_DEFAULT, RX_RING_SIZE_DEFAULT } from "../net/backlog.ts"
 import { ClusterNetwork, type ExternalHost, type NodeNet, type PodNet } from "../net/cni.ts"
 import { Network } from "../net/network.ts"
 import type { NetNs } from "../net/netns.ts"
@@ -307,7 +308,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
     net.ns.filter = filter
     // With a cost profile, the node's packet processing contends for its CPUs (softirq, NET_RX).
     if (this.costSamplers !== null)
-      this.network.setNamespaceCpus(net.ns, nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT)
+      this.network.setNamespaceCpus(net.ns, nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT, {
+        netdevMaxBacklog: this.spec.cluster.network.netdevMaxBacklog ?? NETDEV_MAX_BACKLOG_DEFAULT,
+        rxRingSize: this.spec.cluster.network.rxRingSize ?? RX_RING_SIZE_DEFAULT,
+      })
     // kube-proxy reads its Node's labels (topology zone) from the API: the scenario's node labels.
     const labels = nodeSpec?.labels ?? {}
     const proxyNode = { name, ips: [formatIpv4(ip)], zone, labels }

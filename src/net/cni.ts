@@ -58,6 +58,10 @@ export interface NetworkLinkSpec {
   readonly lossPartsPerMillion: number
   /** Transmit queue bound per link, in packets (drops beyond it are counted). */
   readonly queuePacketsMax: number
+  /** net.core.netdev_max_backlog of every node, per CPU (net/backlog.ts; absent: 1000). */
+  readonly netdevMaxBacklog?: number
+  /** RX descriptors per queue of every node's NIC, one queue per CPU (absent: 1024, ENA's default). */
+  readonly rxRingSize?: number
   /**
    * Cost distributions (a calibration profile, sim/costs.ts). When present, link latencies are
    * drawn per packet from them (veth, bridge, fabric same/cross zone, external) and the constant

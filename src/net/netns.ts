@@ -11,6 +11,7 @@
 import type { Distribution } from "../sim/distribution.ts"
 import type { Rng } from "../sim/rng.ts"
 import type { Ipv4 } from "../wire/ipv4.ts"
+import type { IngressBacklog } from "./backlog.ts"
 import type { FilterHost, PacketFilter } from "./hooks.ts"
 import type { Pinger } from "./icmp.ts"
 import { RoutingTable } from "./route.ts"
@@ -199,6 +200,8 @@ export class NetNs implements FilterHost {
    * a busy node delays its other packets. null: costs delay packets without contention.
    */
   cpuFreeAtNs: Float64Array | null = null
+  /** The bounded queues received packets wait in for those CPUs (net/backlog.ts); null: unbounded. */
+  ingress: IngressBacklog | null = null
   /** Stream of the host stack time drawn per locally delivered packet (Network.setHostStack). */
   stackRng: Rng | null = null
 

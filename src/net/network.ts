@@ -30,6 +30,7 @@ import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
 import { cidr as parseCidrText, maskOf } from "../wire/ipv4.ts"
 import { Packet } from "../wire/packet.ts"
 import { IcmpCode, IcmpType, ICMP_HEADER_BYTES, IPV4_HEADER_BYTES, Protocol, TcpFlag } from "../wire/protocol.ts"
+import { INGRESS_QUEUE_BACKLOG, INGRESS_QUEUE_RX_RING, IngressBacklog } from "./backlog.ts"
 import { NetError } from "./errors.ts"
 import type { NetIo, SocketNs } from "./io.ts"
 import { Hook, RejectWith, Verdict } from "./hooks.ts"
@@ -63,6 +64,8 @@ const DROP_REASON_NO_NEIGHBOUR = DropReason.NO_NEIGHBOUR
 const DROP_REASON_NO_ROUTE = DropReason.NO_ROUTE
 const DROP_REASON_NO_SOCKET = DropReason.NO_SOCKET
 const DROP_REASON_QUEUE_FULL = DropReason.QUEUE_FULL
+const DROP_REASON_BACKLOG = DropReason.BACKLOG
+const DROP_REASON_RX_RING = DropReason.RX_RING
 const DROP_REASON_TTL_EXPIRED = DropReason.TTL_EXPIRED
 const HOOK_FORWARD = Hook.FORWARD
 const HOOK_INPUT = Hook.INPUT
@@ -629,6 +632,10 @@ export class Network implements EventHandler, NetIo {
       p.mark = 0
     }
     if (!iface.up) return this.drop(handle, DROP_REASON_INTERFACE_DOWN, ns)
+    if (ns.ingress !== null) {
+      const reason = this.ingressDrop(ns, ns.ingress, iface, nowNs)
+      if (reason >= 0) return this.drop(handle, reason, ns)
+    }
     // A bridge port hands the packet to the bridge: netfilter sees it "on" cni0 (br_netfilter).
     const inIf = iface.master !== null ? iface.master : iface
     p.inIfIndex = inIf.ifIndex
@@ -733,10 +740,31 @@ export class Network implements EventHandler, NetIo {
     this.processedNs = endNs
   }
 
-  /** Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed). */
-  setNamespaceCpus(ns: NetNs, cpus: number): void {
+  /**
+   * Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed).
+   * With `ingress` (net.core.netdev_max_backlog and the NIC RX ring size, per CPU), received packets
+   * wait for a CPU in a bounded ingress queue and are dropped there, before any hook (ingressDrop).
+   */
+  setNamespaceCpus(ns: NetNs, cpus: number, ingress?: { netdevMaxBacklog: number; rxRingSize: number }): void {
     assert(Number.isInteger(cpus) && cpus >= 1, `cpus ${cpus}`)
     ns.cpuFreeAtNs = new Float64Array(cpus)
+    ns.ingress = ingress === undefined ? null : new IngressBacklog(cpus, ingress.netdevMaxBacklog, ingress.rxRingSize)
+  }
+
+  /**
+   * The ingress queue a packet arriving on `iface` at `nowNs` joins in front of `ns`'s CPUs
+   * (net/backlog.ts): -1 when admitted, else the drop reason. The queue is the one of the CPU its
+   * work will run on (the CPU free first, as processed picks it): a NIC's RX ring for a fabric NIC,
+   * else the per-CPU backlog (veth_xmit and loopback_xmit -> __netif_rx -> enqueue_to_backlog,
+   * net/core/dev.c). Dropped here, the packet runs no hook and costs no CPU.
+   */
+  private ingressDrop(ns: NetNs, ingress: IngressBacklog, iface: NetInterface, nowNs: number): number {
+    const cpus = ns.cpuFreeAtNs as Float64Array
+    let best = 0
+    for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
+    const nic = iface.kind === INTERFACE_KIND_FABRIC
+    if (ingress.admit(best, nic ? INGRESS_QUEUE_RX_RING : INGRESS_QUEUE_BACKLOG, nowNs, cpus[best])) return -1
+    return nic ? DROP_REASON_RX_RING : DROP_REASON_BACKLOG
   }
 
   /** DROP, REJECT or STOLEN verdict at a hook. */
@@ -833,10 +861,12 @@ export class Network implements EventHandler, NetIo {
     }
     if (!tx.up) return this.drop(handle, DROP_REASON_INTERFACE_DOWN, tx.ns)
     if (p.totalBytes > tx.mtuBytes) return this.drop(handle, DROP_REASON_MTU_EXCEEDED, tx.ns)
-    const nowNs = this.scheduler.nowNs
-    // Transmit queue: forget packets whose serialization finished by now.
+    // Transmit queue, as the packet reaches it at readyNs (after its CPU work, which may still be
+    // ahead: a packet waiting for a CPU waits in the ingress backlog, not here): forget packets
+    // whose serialization finished by then. Up to the packets other CPUs hand over at the same
+    // time, that is the queue the qdisc holds when this one is enqueued.
     let ring = tx.queueDepartNs
-    if (tx.queueLength > 0 && tx.busyUntilNs <= nowNs) {
+    if (tx.queueLength > 0 && tx.busyUntilNs <= readyNs) {
       // Departure times are non-decreasing and busyUntilNs is the newest: all have departed. The
       // same end state as popping them one by one, without reading the ring (a cache miss per
       // packet on an interface that carries a packet now and then).
@@ -845,7 +875,7 @@ export class Network implements EventHandler, NetIo {
       tx.queueHead = head
       tx.queueLength = 0
     }
-    while (tx.queueLength > 0 && ring[tx.queueHead] <= nowNs) {
+    while (tx.queueLength > 0 && ring[tx.queueHead] <= readyNs) {
       tx.queueHead = tx.queueHead + 1 === ring.length ? 0 : tx.queueHead + 1
       tx.queueLength--
     }

@@ -809,6 +809,8 @@ class Context {
         mtuBytes: n.mtu ?? DEFAULTS.mtu,
         lossPartsPerMillion: mustParse(parseLossPpm(n.loss ?? DEFAULTS.loss)),
         queuePacketsMax: n.queue ?? DEFAULTS.queue,
+        ...(n.netdevMaxBacklog !== undefined ? { netdevMaxBacklog: n.netdevMaxBacklog } : {}),
+        ...(n.rxRingSize !== undefined ? { rxRingSize: n.rxRingSize } : {}),
       },
     }
   }

@@ -106,6 +106,10 @@ const Network = Schema.Struct({
   ),
   loss: opt(LossValue),
   queue: opt(PositiveInt),
+  /** net.core.netdev_max_backlog of every node (per CPU ingress backlog, packets). */
+  netdevMaxBacklog: opt(PositiveInt),
+  /** RX descriptors per NIC queue (one queue per CPU) of every node. */
+  rxRingSize: opt(PositiveInt),
 })
 
 const Cluster = Schema.Struct({

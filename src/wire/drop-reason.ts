@@ -19,6 +19,10 @@ export const DropReason = {
   NO_NEIGHBOUR: 12,
   RP_FILTER: 13,
   MARTIAN: 14,
+  /** The per-CPU ingress backlog (netdev_max_backlog) was full: enqueue_to_backlog, softnet_stat dropped. */
+  BACKLOG: 15,
+  /** A NIC's RX ring was full (no free descriptor): the NIC drops it (rx_missed / rx_drops). */
+  RX_RING: 16,
 } as const
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]
 
@@ -38,6 +42,8 @@ export const DROP_REASON_NAMES: readonly string[] = [
   "no-neighbour",
   "rp-filter",
   "martian",
+  "backlog",
+  "rx-ring",
 ]
 
 export function dropReasonName(reason: number): string {
