@@ -1,22 +1,24 @@
 /**
- * Investigation probe (not model code): which nodes' softirq CPUs saturate and where `queue-full`
- * drops happen in a scenario run. It wraps private Network methods (receive, processed, transmit,
+ * Investigation probe (not model code): which nodes' softirq CPUs saturate and where their packets
+ * are dropped in a scenario run. It wraps private Network methods (receive, processed, transmit,
  * drop) from outside, so it reads what the model does without changing it (results identical).
  *
- *   node --max-old-space-size=8192 --import tsx bench/queue-probe.ts SCENARIO.yaml [--until 5.1s] [--refund]
+ *   node --max-old-space-size=8192 --import tsx bench/queue-probe.ts SCENARIO.yaml [--until 5.1s]
  *
  * Prints, for the nodes with the most packet-processing CPU time: packets processed, CPU ms, mean
  * cost of UDP packets to / from port 5000 (the cluster-scale bench's echo port), the longest wait
- * for a CPU, and queue-full drops in that node's namespace (with the interface they were sent on).
- * `--refund` is a counterfactual, not the model: a packet dropped queue-full at transmit gives back
- * the CPU time it was charged (as if dropped before netfilter ran, like a full RX ring or per-CPU
- * backlog); it prints the workloads' completed and failed counts under that assumption.
+ * for a CPU, the ingress drops in front of the CPUs (`backlog`: the per-CPU backlog after a veth or
+ * lo; `rx-ring`: the NIC's RX ring; by the interface the packet arrived on: dropped before any hook,
+ * they cost no CPU) and `queue-full` drops at transmit (by the interface sent on: those were
+ * charged their CPU time). The former `--refund` counterfactual (a queue-full packet given its CPU
+ * time back) is gone: the model now drops an overloaded node's excess before the work, which is
+ * what that counterfactual approximated.
  */
 import { World } from "../src/cluster/index.ts"
 import { Network } from "../src/net/network.ts"
 import type { NetInterface, NetNs } from "../src/net/netns.ts"
 import { loadScenario } from "../src/scenario/load.ts"
-import { DropReason } from "../src/wire/drop-reason.ts"
+import { DropReason, dropReasonName } from "../src/wire/drop-reason.ts"
 import type { Packet } from "../src/wire/packet.ts"
 import { parseDurationNs } from "../src/scenario/units.ts"
 
@@ -38,12 +40,12 @@ interface NodeLoad {
   replyCpuNs: number
   maxWaitNs: number
   queueFull: Map<string, number>
+  ingress: Map<string, number>
 }
 
 const file = process.argv[2]
-if (file === undefined) throw new Error("usage: queue-probe.ts SCENARIO [--until 5.1s] [--refund]")
+if (file === undefined) throw new Error("usage: queue-probe.ts SCENARIO [--until 5.1s]")
 const untilArg = process.argv.indexOf("--until")
-const refund = process.argv.includes("--refund")
 const loaded = loadScenario(file)
 if (!loaded.ok) throw new Error(loaded.issues.map((i) => i.message).join("; "))
 const spec = loaded.scenario.spec
@@ -65,29 +67,25 @@ const loadOf = (name: string): NodeLoad => {
       replyCpuNs: 0,
       maxWaitNs: 0,
       queueFull: new Map(),
+      ingress: new Map(),
     }
     loads.set(name, l)
   }
   return l
 }
 let receiving = -1
+let receivingOn: NetInterface | null = null
 let sendingOn: NetInterface | null = null
-let charged: { cpus: Float64Array; index: number; before: number; after: number } | null = null
-let refunded = 0
 const { receive, processed, transmit, drop } = P
 P.receive = function (this: Internals, iface, handle, nowNs) {
   receiving = handle
+  receivingOn = iface
   receive.call(this, iface, handle, nowNs)
   receiving = -1
+  receivingOn = null
 }
 P.processed = function (this: Internals, ns, costNs) {
-  const cpus = ns.cpuFreeAtNs
-  const before = cpus === null ? null : Float64Array.from(cpus)
   processed.call(this, ns, costNs)
-  charged = null
-  if (cpus !== null && before !== null)
-    for (let i = 0; i < cpus.length; i++)
-      if (cpus[i] !== before[i]) charged = { cpus, index: i, before: before[i], after: cpus[i] }
   if (!ns.name.startsWith("node/")) return
   const l = loadOf(ns.name)
   l.packets++
@@ -113,16 +111,10 @@ P.drop = function (this: Internals, handle, reason, ns) {
     const l = loadOf(ns.name)
     const where = sendingOn === null ? "?" : sendingOn.name
     l.queueFull.set(where, (l.queueFull.get(where) ?? 0) + 1)
-    if (
-      refund &&
-      charged !== null &&
-      charged.cpus === ns.cpuFreeAtNs &&
-      charged.cpus[charged.index] === charged.after
-    ) {
-      charged.cpus[charged.index] = charged.before
-      refunded++
-    }
-    charged = null
+  } else if (reason === DropReason.BACKLOG || reason === DropReason.RX_RING) {
+    const l = loadOf(ns.name)
+    const where = `${receivingOn === null ? "?" : receivingOn.name} ${dropReasonName(reason)}`
+    l.ingress.set(where, (l.ingress.get(where) ?? 0) + 1)
   }
   drop.call(this, handle, reason, ns)
 }
@@ -148,14 +140,19 @@ for (const [name, l] of top)
       replies: l.replies,
       replyCpuUs: us(l.replyCpuNs, l.replies),
       maxWaitMs: Number((l.maxWaitNs / 1e6).toFixed(1)),
+      ingressDrops: Object.fromEntries(l.ingress),
       queueFull: Object.fromEntries(l.queueFull),
     }),
   )
 const byReason = (world.network as unknown as { counters: { droppedByReason: Float64Array } }).counters.droppedByReason
 console.log(
   "drops",
-  JSON.stringify({ queueFull: byReason[DropReason.QUEUE_FULL], noSocket: byReason[DropReason.NO_SOCKET] }),
+  JSON.stringify({
+    backlog: byReason[DropReason.BACKLOG],
+    rxRing: byReason[DropReason.RX_RING],
+    queueFull: byReason[DropReason.QUEUE_FULL],
+    noSocket: byReason[DropReason.NO_SOCKET],
+  }),
 )
-if (refund) console.log("refunded", refunded)
 for (const w of world.collector.workloads)
   console.log("workload", JSON.stringify({ completed: w.completed, failed: w.failed }))
