@@ -13,6 +13,8 @@ import { Hook, RejectWith, Verdict } from "../../src/net/hooks.ts"
 import type { PacketFilter } from "../../src/net/hooks.ts"
 import { DropReason, dropReasonName } from "../../src/wire/drop-reason.ts"
 import type { Packet } from "../../src/wire/packet.ts"
+import { decodeScenarioText } from "../../src/scenario/load.ts"
+import { formatIssue } from "../../src/scenario/issues.ts"
 import { SPEC, UdpLog, run, world } from "./helpers.ts"
 
 const HOOK_COST_NS = 10_000
@@ -138,5 +140,21 @@ describe("ingress backlog in front of the softirq CPUs (net/core/dev.c enqueue_t
     expect(r.queueFullDrops).toBe(0)
     expect(r.backlogDrops).toBe(0)
     expect(r.delivered).toBe(30)
+  })
+
+  it("cluster.network.netdevMaxBacklog and rxRingSize reach the spec; a bad value is refused at its field", () => {
+    const decode = (network: string): string[] | { netdevMaxBacklog?: number; rxRingSize?: number } => {
+      const text = `apiVersion: kube-netsim/v1\nkind: Scenario\nmetadata: { name: t }\ncluster:\n  network: ${network}\n`
+      const r = decodeScenarioText("s.yaml", text, () => {
+        throw Object.assign(new Error("ENOENT"), { code: "ENOENT" })
+      })
+      return r.ok ? r.scenario.spec.cluster.network : r.issues.map(formatIssue)
+    }
+    const ok = decode("{ netdevMaxBacklog: 300, rxRingSize: 256 }")
+    expect(ok).toMatchObject({ netdevMaxBacklog: 300, rxRingSize: 256 })
+    const bad = decode("{ netdevMaxBacklog: 0 }")
+    expect(
+      Array.isArray(bad) && bad.length === 1 && bad[0].startsWith("s.yaml:5:32: cluster.network.netdevMaxBacklog:"),
+    ).toBe(true)
   })
 })
