@@ -32,7 +32,8 @@ import type { Network } from "../net/network.ts"
 import { ConntrackDropLink } from "../netfilter/ipvs/conntrack-link.ts"
 import { STAT_CONNS, STAT_IN_BYTES, STAT_IN_PKTS, STAT_OUT_BYTES, STAT_OUT_PKTS } from "../netfilter/ipvs/dest.ts"
 import { IpvsHooks } from "../netfilter/ipvs/hooks.ts"
-import { Ipvs, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
+import { Ipvs, IpvsTables, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
+import { DestColumns } from "../netfilter/ipvs/dest.ts"
 import { schedulerByName } from "../netfilter/ipvs/schedulers.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import {
@@ -192,8 +193,12 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     if (id < 0) return undefined
     return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
   }
-  /** VirtualServer.String() -> kernel service id. */
-  private readonly serviceIds = new Map<string, number>()
+  /**
+   * VirtualServer.String() -> kernel service id; shared with the nodes whose kernel tables are
+   * shared (copied before a write while `serviceIdsShared`).
+   */
+  private serviceIds = new Map<string, number>()
+  private serviceIdsShared = false
   private initialSync = true
   private jumpsInstalled = false
   private pending: IpvsCompileResult | null = null
@@ -250,6 +255,9 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       isLocalAddress: (address) => ns.isLocalAddress(address),
     })
     this.hooks.register()
+    // Nodes of one proxier configuration start from one empty table object and share each table
+    // state their syncs reach together (execute).
+    if (this.sharedCompile !== null) this.ipvs.adoptTables(emptyTablesOf(this.sharedCompile))
     // ensureDummyDevice: `ip link add kube-ipvs0 type dummy` (left down).
     this.dummy = ns.interfaceByName(DUMMY_DEVICE) ?? network.addDummy(ns, DUMMY_DEVICE)
     this.sweepKind = c.scheduler.registerKind(`kube-proxy/${c.node.name}/ipvs-graceful-termination`, this)
@@ -414,66 +422,107 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.sweepArmed = true
   }
 
-  /** The plan's netlink operations on the kernel model and kube-ipvs0, in order. */
+  /**
+   * The plan's netlink operations on the kernel model and kube-ipvs0, in order. Where the node's
+   * kernel tables are shared (no packet was ever scheduled here) and another node already applied
+   * the same operations to the same tables, the node takes the resulting tables (and id map) and
+   * binds or unbinds its own kube-ipvs0 addresses: the same kernel state, built once.
+   */
   private execute(plan: IpvsSyncPlan): void {
-    const ipvs = this.ipvs
-    for (const op of plan.operations) {
-      this.operationsApplied++
-      switch (op.op) {
-        case "addVirtualServer":
-        case "updateVirtualServer": {
-          const vs = plan.state.virtualServers.get(op.key)
-          if (vs === undefined) throw new Error(`ipvs: ${op.op} of unknown ${op.key}`)
-          const scheduler = schedulerByName(vs.scheduler)
-          if (scheduler === undefined) throw new Error(`ipvs: scheduler ${vs.scheduler} is not modelled`)
-          const spec = {
-            scheduler,
-            flags: vs.flags,
-            ...(vs.timeoutSeconds > 0 ? { timeoutS: vs.timeoutSeconds } : {}),
-          }
-          const id = this.serviceIds.get(op.key)
-          if (op.op === "updateVirtualServer" && id !== undefined) ipvs.editService(id, spec)
-          else {
-            const addr = parseIpv4(vs.address)
-            if (addr === undefined) throw new Error(`ipvs: bad address ${vs.address}`)
-            this.serviceIds.set(
-              op.key,
-              ipvs.addService({ protocol: PROTOCOL_NUMBER[vs.protocol], addr, port: vs.port, ...spec }),
-            )
-          }
-          break
-        }
-        case "deleteVirtualServer": {
-          const id = this.serviceIds.get(op.key)
-          if (id !== undefined) ipvs.deleteService(id)
-          this.serviceIds.delete(op.key)
-          break
-        }
-        case "addRealServer":
-        case "updateRealServer":
-        case "deleteRealServer": {
-          const svcId = this.serviceIds.get(op.key)
-          if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
-          const { addr, port } = destOf(op)
-          if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
-          else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
-          else ipvs.deleteDest(svcId, addr, port)
-          break
-        }
-        case "bindAddress": {
-          // netlink.EnsureAddressBind: "file exists" when already bound is not an error.
-          const addr = parseIpv4(op.address) as number
-          if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
-          break
-        }
-        case "unbindAddress": {
-          const addr = parseIpv4(op.address) as number
-          if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
-          break
-        }
+    const before = this.sharedCompile === null ? null : this.ipvs.shareTables()
+    if (before !== null) {
+      const known = tableTransitions.get(before)?.get(plan.operations)
+      if (known !== undefined) {
+        this.ipvs.adoptTables(known.tables)
+        this.serviceIds = known.serviceIds
+        this.serviceIdsShared = true
+        this.operationsApplied += plan.operations.length
+        for (const op of addressOperationsOf(plan.operations)) this.executeOne(op, plan)
+        this.state = plan.state
+        ipvsTableSharing.reused++
+        return
       }
     }
+    for (const op of plan.operations) {
+      this.operationsApplied++
+      this.executeOne(op, plan)
+    }
     this.state = plan.state
+    if (before !== null) {
+      const after = this.ipvs.shareTables() as IpvsTables
+      this.serviceIdsShared = true
+      let byOperations = tableTransitions.get(before)
+      if (byOperations === undefined) tableTransitions.set(before, (byOperations = new WeakMap()))
+      byOperations.set(plan.operations, { tables: after, serviceIds: this.serviceIds })
+      ipvsTableSharing.built++
+    }
+  }
+
+  /** The id map to write (this node's own copy of a shared one first). */
+  private ownServiceIds(): Map<string, number> {
+    if (this.serviceIdsShared) {
+      this.serviceIds = new Map(this.serviceIds)
+      this.serviceIdsShared = false
+    }
+    return this.serviceIds
+  }
+
+  /** One netlink operation (or kube-ipvs0 address change) of `plan`. */
+  private executeOne(op: IpvsOperation, plan: IpvsSyncPlan): void {
+    const ipvs = this.ipvs
+    switch (op.op) {
+      case "addVirtualServer":
+      case "updateVirtualServer": {
+        const vs = plan.state.virtualServers.get(op.key)
+        if (vs === undefined) throw new Error(`ipvs: ${op.op} of unknown ${op.key}`)
+        const scheduler = schedulerByName(vs.scheduler)
+        if (scheduler === undefined) throw new Error(`ipvs: scheduler ${vs.scheduler} is not modelled`)
+        const spec = {
+          scheduler,
+          flags: vs.flags,
+          ...(vs.timeoutSeconds > 0 ? { timeoutS: vs.timeoutSeconds } : {}),
+        }
+        const id = this.serviceIds.get(op.key)
+        if (op.op === "updateVirtualServer" && id !== undefined) ipvs.editService(id, spec)
+        else {
+          const addr = parseIpv4(vs.address)
+          if (addr === undefined) throw new Error(`ipvs: bad address ${vs.address}`)
+          this.ownServiceIds().set(
+            op.key,
+            ipvs.addService({ protocol: PROTOCOL_NUMBER[vs.protocol], addr, port: vs.port, ...spec }),
+          )
+        }
+        break
+      }
+      case "deleteVirtualServer": {
+        const id = this.serviceIds.get(op.key)
+        if (id !== undefined) ipvs.deleteService(id)
+        this.ownServiceIds().delete(op.key)
+        break
+      }
+      case "addRealServer":
+      case "updateRealServer":
+      case "deleteRealServer": {
+        const svcId = this.serviceIds.get(op.key)
+        if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
+        const { addr, port } = destOf(op)
+        if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
+        else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
+        else ipvs.deleteDest(svcId, addr, port)
+        break
+      }
+      case "bindAddress": {
+        // netlink.EnsureAddressBind: "file exists" when already bound is not an error.
+        const addr = parseIpv4(op.address) as number
+        if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
+        break
+      }
+      case "unbindAddress": {
+        const addr = parseIpv4(op.address) as number
+        if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
+        break
+      }
+    }
   }
 
   /** ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries. */
@@ -582,6 +631,42 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     }
     return { peakConnections: ipvs.peakConnections, connectionsCreated: ipvs.connsCreated, virtualServers }
   }
+}
+
+/** Kernel table states built (a plan applied to tables no node had applied it to) and reused. */
+export const ipvsTableSharing = { built: 0, reused: 0 }
+
+/** What the kernel tables (and the backend's id map) became by a plan's operations, per tables. */
+interface TablesTransition {
+  readonly tables: IpvsTables
+  readonly serviceIds: Map<string, number>
+}
+
+/**
+ * Weak both ways: an entry lives while its tables and its operations list do (nodes in that state,
+ * the shared plan), and does not keep them alive.
+ */
+const tableTransitions = new WeakMap<IpvsTables, WeakMap<readonly IpvsOperation[], TablesTransition>>()
+
+/** The empty tables every node of a proxier configuration starts from. */
+const emptyTables = new WeakMap<IpvsSharedCompile, IpvsTables>()
+
+function emptyTablesOf(compile: IpvsSharedCompile): IpvsTables {
+  let tables = emptyTables.get(compile)
+  if (tables === undefined) emptyTables.set(compile, (tables = new IpvsTables([], new Map(), new DestColumns())))
+  return tables
+}
+
+/** A plan's kube-ipvs0 address operations (every node performs its own), once per operation list. */
+const addressOperations = new WeakMap<readonly IpvsOperation[], readonly IpvsOperation[]>()
+
+function addressOperationsOf(operations: readonly IpvsOperation[]): readonly IpvsOperation[] {
+  let ops = addressOperations.get(operations)
+  if (ops === undefined) {
+    ops = operations.filter((op) => op.op === "bindAddress" || op.op === "unbindAddress")
+    addressOperations.set(operations, ops)
+  }
+  return ops
 }
 
 /** A real-server operation's address and port, parsed once per operation (nodes share plans). */

@@ -113,6 +113,35 @@ export class DestColumns {
     this.lowerThreshold = new Int32Array(this.capacity)
   }
 
+  /**
+   * A copy of the definition columns (address, port, weights, flags, owning service, free ids) for
+   * a node that takes its own tables (Ipvs.ownTables): count and threshold columns start as the
+   * shared zeros and statistics empty, as they are in the source, which nothing but the control
+   * plane has written (asserted).
+   */
+  cloneDefinitions(): DestColumns {
+    assert(!this.stateOwned && !this.thresholdsOwned && this.statNext === 0, "dest columns with traffic state shared")
+    const c = new DestColumns(0)
+    c.capacity = this.capacity
+    c.addr = this.addr.slice()
+    c.port = this.port.slice()
+    c.weight = this.weight.slice()
+    c.lastWeight = this.lastWeight.slice()
+    c.flags = this.flags.slice()
+    c.service = this.service.slice()
+    c.statSlot = this.statSlot.slice()
+    const zeros = zerosI32(this.capacity)
+    c.activeConns = zeros
+    c.inactConns = zeros
+    c.persistConns = zeros
+    c.refs = zeros
+    c.upperThreshold = zeros
+    c.lowerThreshold = zeros
+    c.freeList = this.freeList.slice()
+    c.next = this.next
+    return c
+  }
+
   /** Where dest `id`'s statistics start in `stats`, giving it a zeroed slot on its first count. */
   statBase(id: number): number {
     const slot = this.statSlot[id]

@@ -110,25 +110,59 @@ export class SchedState {
   mhGcd = 0
   mhRshift = 0
 
-  constructor(kind: Scheduler, mhTabIndex = MH_TAB_INDEX_DEFAULT) {
+  /**
+   * `table` is another state's (a clone's, see `clone`) and must be copied before it is written:
+   * the reassignments replace it (`ownTable`), scheduling only reads it.
+   */
+  tableShared = false
+  readonly mhTabIndex: number
+
+  constructor(kind: Scheduler, mhTabIndex = MH_TAB_INDEX_DEFAULT, table?: Int32Array) {
     assert(mhTabIndex >= 8 && mhTabIndex <= 17, `mh table index ${mhTabIndex} outside Kconfig range 8..17`)
     this.kind = kind
+    this.mhTabIndex = mhTabIndex
     this.mhSize = MH_PRIMES[mhTabIndex - 8]
-    const size =
-      kind === Scheduler.SH
-        ? SH_TAB_SIZE
-        : kind === Scheduler.DH
-          ? DH_TAB_SIZE
-          : kind === Scheduler.MH
-            ? this.mhSize
-            : 0
     // Schedulers without a table (rr, wrr, lc, ...) share one empty array: a service costs no
     // buffer of its own on every node that programs it.
-    this.table = size === 0 ? NO_TABLE : new Int32Array(size).fill(-1)
+    const size = tableSize(kind, this.mhSize)
+    this.table = table ?? (size === 0 ? NO_TABLE : new Int32Array(size).fill(-1))
     this.mhTabBits = mhTabIndex >> 1
   }
   /** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2. */
   readonly mhTabBits: number
+
+  /**
+   * This state for a node that takes its own copy of shared kernel tables (Ipvs.ownTables): a
+   * shared initial state stays shared (its users take their own before writing it); otherwise the
+   * fields are copied and the sh/dh/mh table is shared with this one until a reassignment.
+   */
+  clone(): SchedState {
+    if (this.shared) return this
+    const c = new SchedState(this.kind, this.mhTabIndex, this.table)
+    c.tableShared = this.table.length > 0
+    this.tableShared = c.tableShared
+    c.rrLast = this.rrLast
+    c.wrrCl = this.wrrCl
+    c.wrrCw = this.wrrCw
+    c.wrrMw = this.wrrMw
+    c.wrrDi = this.wrrDi
+    c.mhGcd = this.mhGcd
+    c.mhRshift = this.mhRshift
+    return c
+  }
+
+  /** The table to write: this state's own (a copy of a shared one first). */
+  ownTable(): Int32Array {
+    if (this.tableShared) {
+      this.table = this.table.slice()
+      this.tableShared = false
+    }
+    return this.table
+  }
+}
+
+function tableSize(kind: Scheduler, mhSize: number): number {
+  return kind === Scheduler.SH ? SH_TAB_SIZE : kind === Scheduler.DH ? DH_TAB_SIZE : kind === Scheduler.MH ? mhSize : 0
 }
 
 /** The shared initial states, by scheduler and table index. */
@@ -430,15 +464,16 @@ function wlcSchedule(list: readonly number[], d: DestColumns): number {
  */
 function shReassign(s: SchedState, list: readonly number[], d: DestColumns): void {
   const n = list.length
+  const table = s.ownTable()
   let p = 0
   let count = 0
   for (let i = 0; i < SH_TAB_SIZE; i++) {
     if (n === 0) {
-      s.table[i] = -1
+      table[i] = -1
       continue
     }
     const id = list[p]
-    s.table[i] = id
+    table[i] = id
     if (++count >= d.weight[id]) {
       p = (p + 1) % n
       count = 0
@@ -468,7 +503,8 @@ function shSchedule(s: SchedState, d: DestColumns, svcFlags: number, saddr: numb
 /** ip_vs_dh_reassign: one bucket per dest in list order, cycling. */
 function dhReassign(s: SchedState, list: readonly number[]): void {
   const n = list.length
-  for (let i = 0; i < DH_TAB_SIZE; i++) s.table[i] = n === 0 ? -1 : list[i % n]
+  const table = s.ownTable()
+  for (let i = 0; i < DH_TAB_SIZE; i++) table[i] = n === 0 ? -1 : list[i % n]
 }
 
 /** ip_vs_dh_schedule: bucket of the destination address; NULL unless available with weight > 0. */
@@ -498,8 +534,9 @@ function mhDestChanged(s: SchedState, list: readonly number[], d: DestColumns): 
 /** ip_vs_mh_permutate + ip_vs_mh_populate. */
 function mhReassign(s: SchedState, list: readonly number[], d: DestColumns): void {
   const M = s.mhSize
+  const table = s.ownTable()
   if (s.mhGcd < 1) {
-    s.table.fill(-1) // ip_vs_mh_reset
+    table.fill(-1) // ip_vs_mh_reset
     return
   }
   const n = list.length
@@ -533,7 +570,7 @@ function mhReassign(s: SchedState, list: readonly number[], d: DestColumns): voi
         c = perm[i]
       }
       taken[c] = 1
-      s.table[c] = list[i]
+      table[c] = list[i]
       if (++filled === M) return
       if (++dtCount >= turns[i]) {
         dtCount = 0
