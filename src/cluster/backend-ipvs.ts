@@ -34,6 +34,7 @@ import { STAT_CONNS, STAT_IN_BYTES, STAT_IN_PKTS, STAT_OUT_BYTES, STAT_OUT_PKTS 
 import { IpvsHooks } from "../netfilter/ipvs/hooks.ts"
 import { Ipvs, IpvsTables, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
 import { DestColumns } from "../netfilter/ipvs/dest.ts"
+import type { IpSet } from "../netfilter/ipset.ts"
 import { schedulerByName } from "../netfilter/ipvs/schedulers.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import {
@@ -186,7 +187,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   operationsApplied = 0
   private state: IpvsNodeState = EMPTY_IPVS_NODE_STATE
   /** The set contents the last sync applied (shared with other nodes where equal). */
-  private ipsetState: IpvsCompileResult["ipsets"] = []
+  private ipsetState: IpvsCompileResult["ipsets"] = NO_IPSETS
   /** The kernel's connection counts of a programmed real server (GetRealServers). */
   private readonly counts: IpvsConnectionCounts = (key, dest) => {
     const id = this.destId(key, dest)
@@ -274,9 +275,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.pending = result
     const plan = this.plan(nowNs, result)
     const changes = [...serviceChangesOf(plan.operations)]
-    let ipsetEntryOps = 0
-    for (const op of planIpsetSyncFrom(this.ipsetState, result.ipsets))
-      if (op.op === "add" || op.op === "del") ipsetEntryOps++
+    const ipsetEntryOps = ipsetSyncOf(this.ipsetState, result.ipsets).entryOperations
     if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
     const servers = serversOf(this.state)
     const ipvsWork = ipvsSyncWork(servers, changes)
@@ -525,13 +524,32 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     }
   }
 
-  /** ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries. */
+  /**
+   * ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries.
+   * The entries' restore is one text per (applied, desired) pair of set contents, and what it does
+   * to each set (its elements before and after) is recorded by the first node that runs it: a node
+   * whose sets hold the same elements objects before takes the same objects after (what the restore
+   * would compute, ipset.ts shares its transitions the same way) without parsing the text again.
+   */
   private syncIpsets(result: IpvsCompileResult): void {
-    const lines = [ensureSetsText(result.ipsets)]
-    for (const op of planIpsetSyncFrom(this.ipsetState, result.ipsets))
-      if (op.op === "add" || op.op === "del") lines.push(`${op.op} ${op.set} ${op.entry as string}\n`)
-    this.stack.ipsetRestore(lines.join(""), { exist: true })
+    const ipsets = this.stack.ipsets
+    this.stack.ipsetRestore(ensureSetsText(result.ipsets), { exist: true })
+    const sync = ipsetSyncOf(this.ipsetState, result.ipsets)
     this.ipsetState = result.ipsets
+    if (sync.text === "") return
+    const effects = sync.effects
+    if (effects !== null && effects.every((e) => ipsets.get(e.name)?.elements() === e.before)) {
+      for (const e of effects) (ipsets.get(e.name) as IpSet).adopt(e.after)
+      return
+    }
+    const before = result.ipsets.map((set) => ipsets.get(set.info.name)?.elements())
+    this.stack.ipsetRestore(sync.text, { exist: true })
+    if (effects === null && before.every((b) => b !== undefined))
+      sync.effects = result.ipsets.map((set, i) => ({
+        name: set.info.name,
+        before: before[i] as IpSetData,
+        after: (ipsets.get(set.info.name) as IpSet).elements(),
+      }))
   }
 
   private counters(): IpvsCounterSource {
@@ -680,6 +698,38 @@ function destOf(op: IpvsOperation & { readonly dest: string }): { readonly addr:
     destMemo.set(op, dest)
   }
   return dest
+}
+
+/** A set's elements object (shared, immutable once committed: ipset.ts). */
+type IpSetData = ReturnType<IpSet["elements"]>
+
+/** The ipsets a node applied before its first sync. */
+const NO_IPSETS: IpvsCompileResult["ipsets"] = []
+
+/** The entries' part of a sync from one applied contents to the desired ones (syncIpsets). */
+interface IpsetSync {
+  /** add/del operations (charged to the sync). */
+  readonly entryOperations: number
+  /** The `ipset restore` lines of those operations. */
+  readonly text: string
+  /** What the text did to each set on the first node that ran it (null: not yet recorded). */
+  effects: { readonly name: string; readonly before: IpSetData; readonly after: IpSetData }[] | null
+}
+
+const ipsetSyncs = new WeakMap<IpvsCompileResult["ipsets"], WeakMap<IpvsCompileResult["ipsets"], IpsetSync>>()
+
+function ipsetSyncOf(applied: IpvsCompileResult["ipsets"], desired: IpvsCompileResult["ipsets"]): IpsetSync {
+  let byDesired = ipsetSyncs.get(applied)
+  if (byDesired === undefined) ipsetSyncs.set(applied, (byDesired = new WeakMap()))
+  let sync = byDesired.get(desired)
+  if (sync === undefined) {
+    const lines: string[] = []
+    for (const op of planIpsetSyncFrom(applied, desired))
+      if (op.op === "add" || op.op === "del") lines.push(`${op.op} ${op.set} ${op.entry as string}\n`)
+    sync = { entryOperations: lines.length, text: lines.join(""), effects: null }
+    byDesired.set(desired, sync)
+  }
+  return sync
 }
 
 /** `ipset create ... -exist` of every set (the same text for every node and sync with the same sets). */
