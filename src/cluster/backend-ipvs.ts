@@ -436,7 +436,8 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
         this.serviceIds = known.serviceIds
         this.serviceIdsShared = true
         this.operationsApplied += plan.operations.length
-        for (const op of addressOperationsOf(plan.operations)) this.executeOne(op, plan)
+        const addresses = addressOperationsOf(plan.operations)
+        for (let i = 0; i < addresses.bind.length; i++) this.bindOrUnbind(addresses.bind[i] === 1, addresses.address[i])
         this.state = plan.state
         ipvsTableSharing.reused++
         return
@@ -510,18 +511,21 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
         else ipvs.deleteDest(svcId, addr, port)
         break
       }
-      case "bindAddress": {
-        // netlink.EnsureAddressBind: "file exists" when already bound is not an error.
-        const addr = parseIpv4(op.address) as number
-        if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
+      case "bindAddress":
+      case "unbindAddress":
+        this.bindOrUnbind(op.op === "bindAddress", parseIpv4(op.address) as number)
         break
-      }
-      case "unbindAddress": {
-        const addr = parseIpv4(op.address) as number
-        if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
-        break
-      }
     }
+  }
+
+  /**
+   * netlink.EnsureAddressBind ("file exists" when already bound is not an error) or
+   * UnbindAddress of a kube-ipvs0 address.
+   */
+  private bindOrUnbind(bind: boolean, addr: number): void {
+    if (bind) {
+      if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
+    } else if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
   }
 
   /**
@@ -675,16 +679,29 @@ function emptyTablesOf(compile: IpvsSharedCompile): IpvsTables {
   return tables
 }
 
-/** A plan's kube-ipvs0 address operations (every node performs its own), once per operation list. */
-const addressOperations = new WeakMap<readonly IpvsOperation[], readonly IpvsOperation[]>()
+/** A plan's kube-ipvs0 address operations in order: 1 = bind, 0 = unbind, and the address. */
+interface AddressOperations {
+  readonly bind: Uint8Array
+  readonly address: Uint32Array
+}
 
-function addressOperationsOf(operations: readonly IpvsOperation[]): readonly IpvsOperation[] {
-  let ops = addressOperations.get(operations)
-  if (ops === undefined) {
-    ops = operations.filter((op) => op.op === "bindAddress" || op.op === "unbindAddress")
-    addressOperations.set(operations, ops)
+/** Every node performs its own address operations: parsed once per operation list. */
+const addressOperations = new WeakMap<readonly IpvsOperation[], AddressOperations>()
+
+function addressOperationsOf(operations: readonly IpvsOperation[]): AddressOperations {
+  let parsed = addressOperations.get(operations)
+  if (parsed === undefined) {
+    const ops = operations.filter((op) => op.op === "bindAddress" || op.op === "unbindAddress")
+    parsed = { bind: new Uint8Array(ops.length), address: new Uint32Array(ops.length) }
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]
+      if (op.op !== "bindAddress" && op.op !== "unbindAddress") continue
+      parsed.bind[i] = op.op === "bindAddress" ? 1 : 0
+      parsed.address[i] = parseIpv4(op.address) as number
+    }
+    addressOperations.set(operations, parsed)
   }
-  return ops
+  return parsed
 }
 
 /** A real-server operation's address and port, parsed once per operation (nodes share plans). */
