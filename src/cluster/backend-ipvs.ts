@@ -274,11 +274,9 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       this.sharedCompile?.compile(services, slices, this.node) ?? compileIpvs(services, slices, this.node, this.config)
     this.pending = result
     const plan = this.plan(nowNs, result)
-    const changes = [...serviceChangesOf(plan.operations)]
     const ipsetEntryOps = ipsetSyncOf(this.ipsetState, result.ipsets).entryOperations
-    if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
-    const servers = serversOf(this.state)
-    const ipvsWork = ipvsSyncWork(servers, changes)
+    const ipvsWork = ipvsWorkOf(serversOf(this.state), plan.operations, ipsetEntryOps)
+    const servers = ipvsWork.objectsTotal
     const stack = this.stack
     const iptablesWork = iptablesSyncWork(result.restoreInput, {
       tableRules: (table) => {
@@ -772,6 +770,31 @@ function serversOf(state: IpvsNodeState): number {
     serversMemo.set(state, servers)
   }
   return servers
+}
+
+/**
+ * ipvsSyncWork of a sync: the servers listed back, the plan's operations grouped per virtual
+ * server, and the ipset entries' operations as one more change; once per (operation list, servers,
+ * ipset operations), as nodes sharing a plan mostly share the rest.
+ */
+const ipvsWorkMemo = new WeakMap<readonly IpvsOperation[], Map<string, ReturnType<typeof ipvsSyncWork>>>()
+
+function ipvsWorkOf(
+  servers: number,
+  operations: readonly IpvsOperation[],
+  ipsetEntryOps: number,
+): ReturnType<typeof ipvsSyncWork> {
+  let byCounts = ipvsWorkMemo.get(operations)
+  if (byCounts === undefined) ipvsWorkMemo.set(operations, (byCounts = new Map()))
+  const key = `${servers}/${ipsetEntryOps}`
+  let work = byCounts.get(key)
+  if (work === undefined) {
+    const changes = [...serviceChangesOf(operations)]
+    if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
+    work = ipvsSyncWork(servers, changes)
+    byCounts.set(key, work)
+  }
+  return work
 }
 
 /** serviceChanges once per operation list (nodes sharing a plan share it). */
