@@ -778,6 +778,7 @@ export class Ipvs {
     if (id !== undefined) this.trash.delete(tkey)
     else id = this.dests.allocate(svcId, addr, port)
     // __ip_vs_update_dest(add=1): last_weight = weight, weight, AVAILABLE, list_add_rcu, add_dest
+    this.dests.ownDefinitions()
     this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     this.dests.flags[id] |= DEST_F_AVAILABLE
@@ -793,6 +794,7 @@ export class Ipvs {
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
     assert(weight >= 0, "weight must be >= 0")
+    this.dests.ownDefinitions()
     if (weight !== 0) this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     schedUpdDest(svc.sched, svc.dests, this.dests)
