@@ -36,6 +36,7 @@ import { loadScenario } from "../src/scenario/load.ts"
 import { NS_PER_MS } from "../src/sim/time.ts"
 import { TableId } from "../src/netfilter/constants.ts"
 import type { Table } from "../src/netfilter/table.ts"
+import { IpvsBackend, ipvsTableSharing } from "../src/cluster/backend-ipvs.ts"
 
 export interface ClusterScaleOptions {
   readonly nodes: number
@@ -293,6 +294,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       for (const r of c.rules) distinctRules.add(r)
     }
   const pods = world.controlPlane.store.count("Pod")
+  // IPVS mode: nodes whose kernel tables are shared, distinct kernel service objects over all nodes.
+  let ipvsNodesSharingTables = 0
+  const ipvsServiceObjects = new Set<object>()
+  const ipvsTables = new Set<object>()
+  for (const n of nodes) {
+    const backend = n.proxy.backend
+    if (!(backend instanceof IpvsBackend)) continue
+    if (backend.ipvs.tablesShared) ipvsNodesSharingTables++
+    if (ipvsTables.has(backend.ipvs.services)) continue
+    ipvsTables.add(backend.ipvs.services)
+    for (const svc of backend.ipvs.services) ipvsServiceObjects.add(svc)
+  }
   console.log(
     JSON.stringify({
       benchmark: "cluster-scale",
@@ -343,6 +356,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       restoreBlocksShared: world.ruleCache.blocksShared,
       restoreBlocksRestored: world.ruleCache.blocksRestored,
       counterChainsPerNode: Number((counterChains / nodes.length).toFixed(2)),
+      ipvsTablesBuilt: ipvsTableSharing.built,
+      ipvsTablesReused: ipvsTableSharing.reused,
+      ipvsNodesSharingTables,
+      ipvsDistinctServiceObjects: ipvsServiceObjects.size,
       fingerprint: scheduler.fingerprint(),
       loadAverage1m: loadavg()[0],
     }),

@@ -32,7 +32,9 @@ import type { Network } from "../net/network.ts"
 import { ConntrackDropLink } from "../netfilter/ipvs/conntrack-link.ts"
 import { STAT_CONNS, STAT_IN_BYTES, STAT_IN_PKTS, STAT_OUT_BYTES, STAT_OUT_PKTS } from "../netfilter/ipvs/dest.ts"
 import { IpvsHooks } from "../netfilter/ipvs/hooks.ts"
-import { Ipvs, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
+import { Ipvs, IpvsTables, LINUX_IPVS_TIMEOUTS, withIpvsTimeouts } from "../netfilter/ipvs/ipvs.ts"
+import { DestColumns } from "../netfilter/ipvs/dest.ts"
+import type { IpSet } from "../netfilter/ipset.ts"
 import { schedulerByName } from "../netfilter/ipvs/schedulers.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
 import {
@@ -185,15 +187,19 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   operationsApplied = 0
   private state: IpvsNodeState = EMPTY_IPVS_NODE_STATE
   /** The set contents the last sync applied (shared with other nodes where equal). */
-  private ipsetState: IpvsCompileResult["ipsets"] = []
+  private ipsetState: IpvsCompileResult["ipsets"] = NO_IPSETS
   /** The kernel's connection counts of a programmed real server (GetRealServers). */
   private readonly counts: IpvsConnectionCounts = (key, dest) => {
     const id = this.destId(key, dest)
     if (id < 0) return undefined
     return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
   }
-  /** VirtualServer.String() -> kernel service id. */
-  private readonly serviceIds = new Map<string, number>()
+  /**
+   * VirtualServer.String() -> kernel service id; shared with the nodes whose kernel tables are
+   * shared (copied before a write while `serviceIdsShared`).
+   */
+  private serviceIds = new Map<string, number>()
+  private serviceIdsShared = false
   private initialSync = true
   private jumpsInstalled = false
   private pending: IpvsCompileResult | null = null
@@ -250,6 +256,9 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       isLocalAddress: (address) => ns.isLocalAddress(address),
     })
     this.hooks.register()
+    // Nodes of one proxier configuration start from one empty table object and share each table
+    // state their syncs reach together (execute).
+    if (this.sharedCompile !== null) this.ipvs.adoptTables(emptyTablesOf(this.sharedCompile))
     // ensureDummyDevice: `ip link add kube-ipvs0 type dummy` (left down).
     this.dummy = ns.interfaceByName(DUMMY_DEVICE) ?? network.addDummy(ns, DUMMY_DEVICE)
     this.sweepKind = c.scheduler.registerKind(`kube-proxy/${c.node.name}/ipvs-graceful-termination`, this)
@@ -265,13 +274,9 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       this.sharedCompile?.compile(services, slices, this.node) ?? compileIpvs(services, slices, this.node, this.config)
     this.pending = result
     const plan = this.plan(nowNs, result)
-    const changes = [...serviceChangesOf(plan.operations)]
-    let ipsetEntryOps = 0
-    for (const op of planIpsetSyncFrom(this.ipsetState, result.ipsets))
-      if (op.op === "add" || op.op === "del") ipsetEntryOps++
-    if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
-    const servers = serversOf(this.state)
-    const ipvsWork = ipvsSyncWork(servers, changes)
+    const ipsetEntryOps = ipsetSyncOf(this.ipsetState, result.ipsets).entryOperations
+    const ipvsWork = ipvsWorkOf(serversOf(this.state), plan.operations, ipsetEntryOps)
+    const servers = ipvsWork.objectsTotal
     const stack = this.stack
     const iptablesWork = iptablesSyncWork(result.restoreInput, {
       tableRules: (table) => {
@@ -414,75 +419,139 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     this.sweepArmed = true
   }
 
-  /** The plan's netlink operations on the kernel model and kube-ipvs0, in order. */
+  /**
+   * The plan's netlink operations on the kernel model and kube-ipvs0, in order. Where the node's
+   * kernel tables are shared (no packet was ever scheduled here) and another node already applied
+   * the same operations to the same tables, the node takes the resulting tables (and id map) and
+   * binds or unbinds its own kube-ipvs0 addresses: the same kernel state, built once.
+   */
   private execute(plan: IpvsSyncPlan): void {
-    const ipvs = this.ipvs
-    for (const op of plan.operations) {
-      this.operationsApplied++
-      switch (op.op) {
-        case "addVirtualServer":
-        case "updateVirtualServer": {
-          const vs = plan.state.virtualServers.get(op.key)
-          if (vs === undefined) throw new Error(`ipvs: ${op.op} of unknown ${op.key}`)
-          const scheduler = schedulerByName(vs.scheduler)
-          if (scheduler === undefined) throw new Error(`ipvs: scheduler ${vs.scheduler} is not modelled`)
-          const spec = {
-            scheduler,
-            flags: vs.flags,
-            ...(vs.timeoutSeconds > 0 ? { timeoutS: vs.timeoutSeconds } : {}),
-          }
-          const id = this.serviceIds.get(op.key)
-          if (op.op === "updateVirtualServer" && id !== undefined) ipvs.editService(id, spec)
-          else {
-            const addr = parseIpv4(vs.address)
-            if (addr === undefined) throw new Error(`ipvs: bad address ${vs.address}`)
-            this.serviceIds.set(
-              op.key,
-              ipvs.addService({ protocol: PROTOCOL_NUMBER[vs.protocol], addr, port: vs.port, ...spec }),
-            )
-          }
-          break
-        }
-        case "deleteVirtualServer": {
-          const id = this.serviceIds.get(op.key)
-          if (id !== undefined) ipvs.deleteService(id)
-          this.serviceIds.delete(op.key)
-          break
-        }
-        case "addRealServer":
-        case "updateRealServer":
-        case "deleteRealServer": {
-          const svcId = this.serviceIds.get(op.key)
-          if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
-          const { addr, port } = destOf(op)
-          if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
-          else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
-          else ipvs.deleteDest(svcId, addr, port)
-          break
-        }
-        case "bindAddress": {
-          // netlink.EnsureAddressBind: "file exists" when already bound is not an error.
-          const addr = parseIpv4(op.address) as number
-          if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
-          break
-        }
-        case "unbindAddress": {
-          const addr = parseIpv4(op.address) as number
-          if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
-          break
-        }
+    const before = this.sharedCompile === null ? null : this.ipvs.shareTables()
+    if (before !== null) {
+      const known = tableTransitions.get(before)?.get(plan.operations)
+      if (known !== undefined) {
+        this.ipvs.adoptTables(known.tables)
+        this.serviceIds = known.serviceIds
+        this.serviceIdsShared = true
+        this.operationsApplied += plan.operations.length
+        const addresses = addressOperationsOf(plan.operations)
+        for (let i = 0; i < addresses.bind.length; i++) this.bindOrUnbind(addresses.bind[i] === 1, addresses.address[i])
+        this.state = plan.state
+        ipvsTableSharing.reused++
+        return
       }
     }
+    for (const op of plan.operations) {
+      this.operationsApplied++
+      this.executeOne(op, plan)
+    }
     this.state = plan.state
+    if (before !== null) {
+      const after = this.ipvs.shareTables() as IpvsTables
+      this.serviceIdsShared = true
+      let byOperations = tableTransitions.get(before)
+      if (byOperations === undefined) tableTransitions.set(before, (byOperations = new WeakMap()))
+      byOperations.set(plan.operations, { tables: after, serviceIds: this.serviceIds })
+      ipvsTableSharing.built++
+    }
   }
 
-  /** ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries. */
+  /** The id map to write (this node's own copy of a shared one first). */
+  private ownServiceIds(): Map<string, number> {
+    if (this.serviceIdsShared) {
+      this.serviceIds = new Map(this.serviceIds)
+      this.serviceIdsShared = false
+    }
+    return this.serviceIds
+  }
+
+  /** One netlink operation (or kube-ipvs0 address change) of `plan`. */
+  private executeOne(op: IpvsOperation, plan: IpvsSyncPlan): void {
+    const ipvs = this.ipvs
+    switch (op.op) {
+      case "addVirtualServer":
+      case "updateVirtualServer": {
+        const vs = plan.state.virtualServers.get(op.key)
+        if (vs === undefined) throw new Error(`ipvs: ${op.op} of unknown ${op.key}`)
+        const scheduler = schedulerByName(vs.scheduler)
+        if (scheduler === undefined) throw new Error(`ipvs: scheduler ${vs.scheduler} is not modelled`)
+        const spec = {
+          scheduler,
+          flags: vs.flags,
+          ...(vs.timeoutSeconds > 0 ? { timeoutS: vs.timeoutSeconds } : {}),
+        }
+        const id = this.serviceIds.get(op.key)
+        if (op.op === "updateVirtualServer" && id !== undefined) ipvs.editService(id, spec)
+        else {
+          const addr = parseIpv4(vs.address)
+          if (addr === undefined) throw new Error(`ipvs: bad address ${vs.address}`)
+          this.ownServiceIds().set(
+            op.key,
+            ipvs.addService({ protocol: PROTOCOL_NUMBER[vs.protocol], addr, port: vs.port, ...spec }),
+          )
+        }
+        break
+      }
+      case "deleteVirtualServer": {
+        const id = this.serviceIds.get(op.key)
+        if (id !== undefined) ipvs.deleteService(id)
+        this.ownServiceIds().delete(op.key)
+        break
+      }
+      case "addRealServer":
+      case "updateRealServer":
+      case "deleteRealServer": {
+        const svcId = this.serviceIds.get(op.key)
+        if (svcId === undefined) throw new Error(`ipvs: ${op.op} on unknown ${op.key}`)
+        const { addr, port } = destOf(op)
+        if (op.op === "addRealServer") ipvs.addDest(svcId, addr, port, op.weight)
+        else if (op.op === "updateRealServer") ipvs.editDest(svcId, addr, port, op.weight)
+        else ipvs.deleteDest(svcId, addr, port)
+        break
+      }
+      case "bindAddress":
+      case "unbindAddress":
+        this.bindOrUnbind(op.op === "bindAddress", parseIpv4(op.address) as number)
+        break
+    }
+  }
+
+  /**
+   * netlink.EnsureAddressBind ("file exists" when already bound is not an error) or
+   * UnbindAddress of a kube-ipvs0 address.
+   */
+  private bindOrUnbind(bind: boolean, addr: number): void {
+    if (bind) {
+      if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
+    } else if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
+  }
+
+  /**
+   * ensureIPSet + syncIPSetEntries for every set: `ipset create -exist`, then del/add of entries.
+   * The entries' restore is one text per (applied, desired) pair of set contents, and what it does
+   * to each set (its elements before and after) is recorded by the first node that runs it: a node
+   * whose sets hold the same elements objects before takes the same objects after (what the restore
+   * would compute, ipset.ts shares its transitions the same way) without parsing the text again.
+   */
   private syncIpsets(result: IpvsCompileResult): void {
-    const lines = [ensureSetsText(result.ipsets)]
-    for (const op of planIpsetSyncFrom(this.ipsetState, result.ipsets))
-      if (op.op === "add" || op.op === "del") lines.push(`${op.op} ${op.set} ${op.entry as string}\n`)
-    this.stack.ipsetRestore(lines.join(""), { exist: true })
+    const ipsets = this.stack.ipsets
+    this.stack.ipsetRestore(ensureSetsText(result.ipsets), { exist: true })
+    const sync = ipsetSyncOf(this.ipsetState, result.ipsets)
     this.ipsetState = result.ipsets
+    if (sync.text === "") return
+    const effects = sync.effects
+    if (effects !== null && effects.every((e) => ipsets.get(e.name)?.elements() === e.before)) {
+      for (const e of effects) (ipsets.get(e.name) as IpSet).adopt(e.after)
+      return
+    }
+    const before = result.ipsets.map((set) => ipsets.get(set.info.name)?.elements())
+    this.stack.ipsetRestore(sync.text, { exist: true })
+    if (effects === null && before.every((b) => b !== undefined))
+      sync.effects = result.ipsets.map((set, i) => ({
+        name: set.info.name,
+        before: before[i] as IpSetData,
+        after: (ipsets.get(set.info.name) as IpSet).elements(),
+      }))
   }
 
   private counters(): IpvsCounterSource {
@@ -584,6 +653,55 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   }
 }
 
+/** Kernel table states built (a plan applied to tables no node had applied it to) and reused. */
+export const ipvsTableSharing = { built: 0, reused: 0 }
+
+/** What the kernel tables (and the backend's id map) became by a plan's operations, per tables. */
+interface TablesTransition {
+  readonly tables: IpvsTables
+  readonly serviceIds: Map<string, number>
+}
+
+/**
+ * Weak both ways: an entry lives while its tables and its operations list do (nodes in that state,
+ * the shared plan), and does not keep them alive.
+ */
+const tableTransitions = new WeakMap<IpvsTables, WeakMap<readonly IpvsOperation[], TablesTransition>>()
+
+/** The empty tables every node of a proxier configuration starts from. */
+const emptyTables = new WeakMap<IpvsSharedCompile, IpvsTables>()
+
+function emptyTablesOf(compile: IpvsSharedCompile): IpvsTables {
+  let tables = emptyTables.get(compile)
+  if (tables === undefined) emptyTables.set(compile, (tables = new IpvsTables([], new Map(), new DestColumns())))
+  return tables
+}
+
+/** A plan's kube-ipvs0 address operations in order: 1 = bind, 0 = unbind, and the address. */
+interface AddressOperations {
+  readonly bind: Uint8Array
+  readonly address: Uint32Array
+}
+
+/** Every node performs its own address operations: parsed once per operation list. */
+const addressOperations = new WeakMap<readonly IpvsOperation[], AddressOperations>()
+
+function addressOperationsOf(operations: readonly IpvsOperation[]): AddressOperations {
+  let parsed = addressOperations.get(operations)
+  if (parsed === undefined) {
+    const ops = operations.filter((op) => op.op === "bindAddress" || op.op === "unbindAddress")
+    parsed = { bind: new Uint8Array(ops.length), address: new Uint32Array(ops.length) }
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]
+      if (op.op !== "bindAddress" && op.op !== "unbindAddress") continue
+      parsed.bind[i] = op.op === "bindAddress" ? 1 : 0
+      parsed.address[i] = parseIpv4(op.address) as number
+    }
+    addressOperations.set(operations, parsed)
+  }
+  return parsed
+}
+
 /** A real-server operation's address and port, parsed once per operation (nodes share plans). */
 const destMemo = new WeakMap<IpvsOperation, { readonly addr: number; readonly port: number }>()
 
@@ -595,6 +713,38 @@ function destOf(op: IpvsOperation & { readonly dest: string }): { readonly addr:
     destMemo.set(op, dest)
   }
   return dest
+}
+
+/** A set's elements object (shared, immutable once committed: ipset.ts). */
+type IpSetData = ReturnType<IpSet["elements"]>
+
+/** The ipsets a node applied before its first sync. */
+const NO_IPSETS: IpvsCompileResult["ipsets"] = []
+
+/** The entries' part of a sync from one applied contents to the desired ones (syncIpsets). */
+interface IpsetSync {
+  /** add/del operations (charged to the sync). */
+  readonly entryOperations: number
+  /** The `ipset restore` lines of those operations. */
+  readonly text: string
+  /** What the text did to each set on the first node that ran it (null: not yet recorded). */
+  effects: { readonly name: string; readonly before: IpSetData; readonly after: IpSetData }[] | null
+}
+
+const ipsetSyncs = new WeakMap<IpvsCompileResult["ipsets"], WeakMap<IpvsCompileResult["ipsets"], IpsetSync>>()
+
+function ipsetSyncOf(applied: IpvsCompileResult["ipsets"], desired: IpvsCompileResult["ipsets"]): IpsetSync {
+  let byDesired = ipsetSyncs.get(applied)
+  if (byDesired === undefined) ipsetSyncs.set(applied, (byDesired = new WeakMap()))
+  let sync = byDesired.get(desired)
+  if (sync === undefined) {
+    const lines: string[] = []
+    for (const op of planIpsetSyncFrom(applied, desired))
+      if (op.op === "add" || op.op === "del") lines.push(`${op.op} ${op.set} ${op.entry as string}\n`)
+    sync = { entryOperations: lines.length, text: lines.join(""), effects: null }
+    byDesired.set(desired, sync)
+  }
+  return sync
 }
 
 /** `ipset create ... -exist` of every set (the same text for every node and sync with the same sets). */
@@ -620,6 +770,31 @@ function serversOf(state: IpvsNodeState): number {
     serversMemo.set(state, servers)
   }
   return servers
+}
+
+/**
+ * ipvsSyncWork of a sync: the servers listed back, the plan's operations grouped per virtual
+ * server, and the ipset entries' operations as one more change; once per (operation list, servers,
+ * ipset operations), as nodes sharing a plan mostly share the rest.
+ */
+const ipvsWorkMemo = new WeakMap<readonly IpvsOperation[], Map<string, ReturnType<typeof ipvsSyncWork>>>()
+
+function ipvsWorkOf(
+  servers: number,
+  operations: readonly IpvsOperation[],
+  ipsetEntryOps: number,
+): ReturnType<typeof ipvsSyncWork> {
+  let byCounts = ipvsWorkMemo.get(operations)
+  if (byCounts === undefined) ipvsWorkMemo.set(operations, (byCounts = new Map()))
+  const key = `${servers}/${ipsetEntryOps}`
+  let work = byCounts.get(key)
+  if (work === undefined) {
+    const changes = [...serviceChangesOf(operations)]
+    if (ipsetEntryOps > 0) changes.push({ virtualServerOps: 0, realServerOps: 0, addressOps: 0, ipsetEntryOps })
+    work = ipvsSyncWork(servers, changes)
+    byCounts.set(key, work)
+  }
+  return work
 }
 
 /** serviceChanges once per operation list (nodes sharing a plan share it). */

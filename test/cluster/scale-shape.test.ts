@@ -18,7 +18,7 @@ import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
 import { SharedProxyState } from "../../src/cluster/proxy-backends.ts"
-import { IpvsBackend } from "../../src/cluster/backend-ipvs.ts"
+import { IpvsBackend, ipvsTableSharing } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
 import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
@@ -422,13 +422,26 @@ interface IpvsShape {
   readonly nodesWithDestState: number
   /** Nodes whose kernel IPVS created a connection. */
   readonly nodesWithConnections: number
+  /**
+   * Kernel control-plane tables (ipvs.ts IpvsTables): distinct VirtualService objects and dest
+   * column objects over every node, nodes whose tables are shared, and the table states built by
+   * applying a plan (the others adopted) during this run.
+   */
+  readonly kernelServiceObjects: number
+  readonly kernelDestColumns: number
+  readonly nodesSharingTables: number
+  readonly tablesBuilt: number
   readonly syncs: number
   readonly completed: number
 }
 
 /** The same scenario in IPVS mode: the proxier's definitions over all nodes, by object identity. */
 function ipvsShape(nodes: number): IpvsShape {
+  const builtBefore = ipvsTableSharing.built
   const world = runSmallCluster(nodes, "ipvs")
+  const serviceObjects = new Set<object>()
+  const destColumns = new Set<object>()
+  let nodesSharingTables = 0
   const vss = new Set<object>()
   const rss = new Set<object>()
   const sets = new Set<object>()
@@ -467,6 +480,9 @@ function ipvsShape(nodes: number): IpvsShape {
       destLists.add(svc.dests)
       schedStates.add(svc.sched)
     }
+    for (const svc of backend.ipvs.services) serviceObjects.add(svc)
+    destColumns.add(backend.ipvs.dests)
+    if (backend.ipvs.tablesShared) nodesSharingTables++
     if (backend.ipvs.dests.stateOwned) nodesWithDestState++
     if (backend.ipvs.connsCreated > 0) nodesWithConnections++
     for (const set of n.filter.ipsets.sets.values()) {
@@ -496,6 +512,10 @@ function ipvsShape(nodes: number): IpvsShape {
     kernelSetsPerNode: kernelSetsSeen / nodes,
     nodesWithDestState,
     nodesWithConnections,
+    kernelServiceObjects: serviceObjects.size,
+    kernelDestColumns: destColumns.size,
+    nodesSharingTables,
+    tablesBuilt: ipvsTableSharing.built - builtBefore,
     syncs,
     completed,
   }
@@ -541,6 +561,17 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     // Connection counts: only nodes whose IPVS created a connection own columns.
     expect(large.nodesWithDestState).toBe(large.nodesWithConnections)
     expect(large.nodesWithConnections).toBeLessThan(large.nodes)
+    // Kernel control-plane tables: a node that never scheduled a connection holds the tables it
+    // reached with the other such nodes (one VirtualService object per Service over all of them);
+    // a node that did holds its own copy. So the objects grow with the nodes carrying connections,
+    // not with the nodes, and the table states built grow with the distinct syncs, not the nodes.
+    expect(large.nodesSharingTables).toBe(large.nodes - large.nodesWithConnections)
+    expect(large.kernelDestColumns).toBeLessThanOrEqual(large.nodesWithConnections + 2)
+    expect(large.kernelServiceObjects).toBeLessThanOrEqual(
+      (large.nodesWithConnections + 2) * large.kernelServicesPerNode,
+    )
+    expect(large.kernelServiceObjects).toBeLessThan(large.nodes * large.kernelServicesPerNode)
+    expect(large.tablesBuilt).toBeLessThanOrEqual(small.tablesBuilt + 2)
     // Nothing wrote to the shared zero columns or the shared initial scheduler states.
     expect(sharedZeroStateIntact()).toBe(true)
     expect(initialSchedStatesIntact()).toBe(true)

@@ -71,6 +71,11 @@ export class DestColumns {
   /** Connection counts and references are this node's own (else the shared zero arrays). */
   stateOwned = false
   thresholdsOwned = false
+  /**
+   * addr, port, weight, lastWeight and service are another DestColumns' too (cloneDefinitions):
+   * only the control plane writes them, and it takes its own copies first (ownDefinitions).
+   */
+  definitionsShared = false
   private statNext = 0
   private readonly statFree: number[] = []
   private freeList: number[] = []
@@ -113,6 +118,49 @@ export class DestColumns {
     this.lowerThreshold = new Int32Array(this.capacity)
   }
 
+  /**
+   * A copy of the definition columns (address, port, weights, flags, owning service, free ids) for
+   * a node that takes its own tables (Ipvs.ownTables): count and threshold columns start as the
+   * shared zeros and statistics empty, as they are in the source, which nothing but the control
+   * plane has written (asserted).
+   */
+  cloneDefinitions(): DestColumns {
+    assert(!this.stateOwned && !this.thresholdsOwned && this.statNext === 0, "dest columns with traffic state shared")
+    const c = new DestColumns(0)
+    c.capacity = this.capacity
+    c.addr = this.addr
+    c.port = this.port
+    c.weight = this.weight
+    c.lastWeight = this.lastWeight
+    c.service = this.service
+    c.definitionsShared = true
+    this.definitionsShared = true
+    // flags (the data plane sets OVERLOAD) and statistics slots are written by traffic: copied.
+    c.flags = this.flags.slice()
+    c.statSlot = this.statSlot.slice()
+    const zeros = zerosI32(this.capacity)
+    c.activeConns = zeros
+    c.inactConns = zeros
+    c.persistConns = zeros
+    c.refs = zeros
+    c.upperThreshold = zeros
+    c.lowerThreshold = zeros
+    c.freeList = this.freeList.slice()
+    c.next = this.next
+    return c
+  }
+
+  /** Own copies of the shared definition columns, before a control-plane write to one. */
+  ownDefinitions(): void {
+    if (!this.definitionsShared) return
+    this.definitionsShared = false
+    this.addr = this.addr.slice()
+    this.port = this.port.slice()
+    this.weight = this.weight.slice()
+    this.lastWeight = this.lastWeight.slice()
+    this.service = this.service.slice()
+  }
+
   /** Where dest `id`'s statistics start in `stats`, giving it a zeroed slot on its first count. */
   statBase(id: number): number {
     const slot = this.statSlot[id]
@@ -137,6 +185,7 @@ export class DestColumns {
   }
 
   allocate(service: number, addr: number, port: number): number {
+    this.ownDefinitions()
     let id = this.freeList.pop()
     if (id === undefined) {
       if (this.next === this.capacity) this.grow()
@@ -163,6 +212,7 @@ export class DestColumns {
 
   free(id: number): void {
     assert(this.service[id] >= 0, `dest ${id} freed twice`)
+    this.ownDefinitions()
     this.service[id] = -1
     this.flags[id] = 0
     const slot = this.statSlot[id]

@@ -281,6 +281,15 @@ export class VirtualService implements IpvsStats {
   private stats(): ServiceStats {
     return this.counts ?? (this.counts = new ServiceStats())
   }
+
+  /** This service in a node's own copy of shared tables (Ipvs.ownTables): no statistics yet. */
+  cloneForNode(): VirtualService {
+    assert(this.counts === null, "IPVS service with statistics shared")
+    const c = new VirtualService(this.id, this.def, this.sched.clone())
+    c.dests = this.dests
+    c.deleted = this.deleted
+    return c
+  }
   get conns(): number {
     return this.counts === null ? 0 : this.counts.conns
   }
@@ -502,6 +511,21 @@ function destListWithout(list: readonly number[], idx: number): readonly number[
   })
 }
 
+/**
+ * A node's control-plane tables (virtual services, their key map, the dest definition columns) as
+ * nodes share them (issue 10): immutable while shared. Nodes that applied the same netlink
+ * operations to the same tables, none of them having carried a connection, hold one IpvsTables
+ * (the proxier's memo, cluster/backend-ipvs.ts); a node takes its own copy (Ipvs.ownTables) before
+ * its first write, whether a netlink operation or a packet scheduled to a virtual service.
+ */
+export class IpvsTables {
+  constructor(
+    readonly services: readonly VirtualService[],
+    readonly byKey: ReadonlyMap<number, number>,
+    readonly dests: DestColumns,
+  ) {}
+}
+
 export class Ipvs {
   readonly conntrack: boolean
   connReuseMode: number
@@ -511,13 +535,19 @@ export class Ipvs {
   readonly kernelConnReuseFix: boolean
   readonly kernelExpireNodestFlush: boolean
   readonly mhTabIndex: number
-  readonly dests = new DestColumns()
-  readonly services: VirtualService[] = []
+  /** Dest columns (the shared tables' until ownTables). */
+  dests = new DestColumns()
+  /** Virtual services by id (the shared tables' until ownTables). */
+  services: VirtualService[] = []
   /** The connection id of the last XMIT verdict (or -1). */
   lastConn = -1
   /** The dest removed-but-referenced ("trash", ip_vs_ctl.c) by (svc, addr, port), for revival. */
   private readonly trash = new Map<string, number>()
-  private readonly byKey = new Map<number, number>()
+  private byKey = new Map<number, number>()
+  /** The shared tables `services`, `byKey` and `dests` are (null: this node's own). */
+  private sharedTables: IpvsTables | null = null
+  /** A packet was scheduled here: the tables hold this node's traffic state and are never shared. */
+  private trafficOwned = false
   /**
    * The last findService answer (ip_vs_service_find's hash lookup, done for every new connection):
    * new flows mostly go to the same virtual service, and its 50-bit Map key hashes as a double.
@@ -617,10 +647,55 @@ export class Ipvs {
     this.link = link
   }
 
+  // ---------------- shared tables (issue 10) ----------------
+
+  /**
+   * The tables as an immutable IpvsTables other nodes may adopt (this node copies them before its
+   * next write), or null once a packet was scheduled here (connection-dependent state: trash,
+   * references, scheduler positions, statistics).
+   */
+  shareTables(): IpvsTables | null {
+    if (this.trafficOwned) return null
+    if (this.sharedTables === null) this.sharedTables = new IpvsTables(this.services, this.byKey, this.dests)
+    return this.sharedTables
+  }
+
+  /** Take `tables` (another node's, from the same tables and operations) as this node's. */
+  adoptTables(tables: IpvsTables): void {
+    assert(
+      !this.trafficOwned && this.connCount === 0 && this.trash.size === 0,
+      "IPVS tables adopted over traffic state",
+    )
+    this.services = tables.services as VirtualService[]
+    this.byKey = tables.byKey as Map<number, number>
+    this.dests = tables.dests
+    this.sharedTables = tables
+    this.svcMemoProto = -1
+  }
+
+  /** Copy shared tables before writing them (services, the key map and dest definitions). */
+  ownTables(): void {
+    const shared = this.sharedTables
+    if (shared === null) return
+    this.sharedTables = null
+    const services: VirtualService[] = new Array<VirtualService>(shared.services.length)
+    for (let i = 0; i < services.length; i++) services[i] = shared.services[i].cloneForNode()
+    this.services = services
+    this.byKey = new Map(shared.byKey)
+    this.dests = shared.dests.cloneDefinitions()
+    this.svcMemoProto = -1
+  }
+
+  /** The tables are shared with other nodes (a test's and benchmark's view). */
+  get tablesShared(): boolean {
+    return this.sharedTables !== null
+  }
+
   // ---------------- control plane (the netlink calls kube-proxy makes) ----------------
 
   /** IP_VS_SO_SET_ADD / IPVS_CMD_NEW_SERVICE. Returns the service id; throws if it exists. */
   addService(spec: VirtualServiceSpec): number {
+    this.ownTables()
     assert(protoIndex(spec.protocol) >= 0, `IPVS service protocol ${spec.protocol} unsupported`)
     const key = serviceKey(spec.protocol, spec.addr, spec.port)
     assert(!this.byKey.has(key), "IPVS service exists (EEXIST)")
@@ -647,6 +722,7 @@ export class Ipvs {
 
   /** IP_VS_SO_SET_EDIT: scheduler change re-inits its state (ip_vs_edit_service binds the new one). */
   editService(id: number, spec: Omit<VirtualServiceSpec, "protocol" | "addr" | "port">): void {
+    this.ownTables()
     const svc = this.liveService(id)
     const rescheduled = spec.scheduler !== svc.scheduler
     svc.def = virtualServiceDef(
@@ -666,6 +742,7 @@ export class Ipvs {
 
   /** IP_VS_SO_SET_DEL: unlinks every dest (they stay referenced by their connections). */
   deleteService(id: number): void {
+    this.ownTables()
     const svc = this.liveService(id)
     while (svc.dests.length > 0) this.unlinkDest(svc, svc.dests[0])
     svc.deleted = true
@@ -691,6 +768,7 @@ export class Ipvs {
    * one. Either way it is inserted at the list head (list_add_rcu).
    */
   addDest(svcId: number, addr: number, port: number, weight: number): number {
+    this.ownTables()
     const svc = this.liveService(svcId)
     assert(weight >= 0, "weight must be >= 0")
     assert(this.findDest(svc, addr, port) < 0, "IPVS dest exists (EEXIST)")
@@ -700,6 +778,7 @@ export class Ipvs {
     if (id !== undefined) this.trash.delete(tkey)
     else id = this.dests.allocate(svcId, addr, port)
     // __ip_vs_update_dest(add=1): last_weight = weight, weight, AVAILABLE, list_add_rcu, add_dest
+    this.dests.ownDefinitions()
     this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     this.dests.flags[id] |= DEST_F_AVAILABLE
@@ -710,10 +789,12 @@ export class Ipvs {
 
   /** IP_VS_SO_SET_EDITDEST: weight change (last_weight keeps the latest non-zero weight). */
   editDest(svcId: number, addr: number, port: number, weight: number): void {
+    this.ownTables()
     const svc = this.liveService(svcId)
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
     assert(weight >= 0, "weight must be >= 0")
+    this.dests.ownDefinitions()
     if (weight !== 0) this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     schedUpdDest(svc.sched, svc.dests, this.dests)
@@ -725,6 +806,7 @@ export class Ipvs {
    * without a lower threshold (ip_vs_unbind_dest). 0 = no threshold.
    */
   setDestThresholds(svcId: number, addr: number, port: number, upper: number, lower: number): void {
+    this.ownTables()
     const svc = this.liveService(svcId)
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
@@ -735,6 +817,7 @@ export class Ipvs {
 
   /** IP_VS_SO_SET_DELDEST: unlink now; the dest data lives on while connections reference it. */
   deleteDest(svcId: number, addr: number, port: number): void {
+    this.ownTables()
     const svc = this.liveService(svcId)
     const id = this.findDest(svc, addr, port)
     assert(id >= 0, "IPVS dest not found (ENOENT)")
@@ -847,6 +930,7 @@ export class Ipvs {
       const svcId = this.findService(protocol, daddr, dport)
       if (svcId < 0) return IpvsVerdict.ACCEPT
       if (isTcp && (!syn || (tcpFlags & TcpFlag.RST) !== 0)) return IpvsVerdict.ACCEPT
+      if (!this.trafficOwned) this.ownForTraffic()
       const svc = this.services[svcId]
       cp =
         (svc.flags & SvcFlag.PERSISTENT) !== 0
@@ -965,6 +1049,12 @@ export class Ipvs {
       svc.outPkts++
       svc.outBytes += bytes
     }
+  }
+
+  /** The first schedule here: this node's own tables from now on (never shared again). */
+  private ownForTraffic(): void {
+    this.ownTables()
+    this.trafficOwned = true
   }
 
   /** Fire every connection timer due at or before nowNs, in deadline order. */

@@ -110,25 +110,71 @@ export class SchedState {
   mhGcd = 0
   mhRshift = 0
 
-  constructor(kind: Scheduler, mhTabIndex = MH_TAB_INDEX_DEFAULT) {
+  readonly mhTabIndex: number
+
+  constructor(kind: Scheduler, mhTabIndex = MH_TAB_INDEX_DEFAULT, table?: Int32Array) {
     assert(mhTabIndex >= 8 && mhTabIndex <= 17, `mh table index ${mhTabIndex} outside Kconfig range 8..17`)
     this.kind = kind
+    this.mhTabIndex = mhTabIndex
     this.mhSize = MH_PRIMES[mhTabIndex - 8]
-    const size =
-      kind === Scheduler.SH
-        ? SH_TAB_SIZE
-        : kind === Scheduler.DH
-          ? DH_TAB_SIZE
-          : kind === Scheduler.MH
-            ? this.mhSize
-            : 0
     // Schedulers without a table (rr, wrr, lc, ...) share one empty array: a service costs no
     // buffer of its own on every node that programs it.
-    this.table = size === 0 ? NO_TABLE : new Int32Array(size).fill(-1)
+    const size = tableSize(kind, this.mhSize)
+    this.table = table ?? (size === 0 ? NO_TABLE : internTable(`none/${size}`, size, (t) => t.fill(-1)))
     this.mhTabBits = mhTabIndex >> 1
   }
   /** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2. */
   readonly mhTabBits: number
+
+  /**
+   * This state for a node that takes its own copy of shared kernel tables (Ipvs.ownTables): a
+   * shared initial state stays shared (its users take their own before writing it); otherwise the
+   * fields are copied and the sh/dh/mh table (immutable: a reassignment replaces it) is shared.
+   */
+  clone(): SchedState {
+    if (this.shared) return this
+    const c = new SchedState(this.kind, this.mhTabIndex, this.table)
+    c.rrLast = this.rrLast
+    c.wrrCl = this.wrrCl
+    c.wrrCw = this.wrrCw
+    c.wrrMw = this.wrrMw
+    c.wrrDi = this.wrrDi
+    c.mhGcd = this.mhGcd
+    c.mhRshift = this.mhRshift
+    return c
+  }
+}
+
+/**
+ * sh, dh and mh tables by what they are computed from (issue 10): the dest ids in list order with
+ * the fields the reassignment reads (weights; mh: address, port, last weight, gcd and shift).
+ * Services whose lists and weights are equal (on one node or on many: equal histories give equal
+ * dest ids) hold one immutable table, built once. Weak: an unused table is collected and its key
+ * dropped.
+ */
+const tables = new Map<string, WeakRef<Int32Array>>()
+const tableKeys = new FinalizationRegistry<string>((key) => {
+  if (tables.get(key)?.deref() === undefined) tables.delete(key)
+})
+/** Tables built and found (a test's and benchmark's view of the sharing). */
+export const schedTableSharing = { built: 0, reused: 0 }
+
+function internTable(key: string, size: number, build: (table: Int32Array) => void): Int32Array {
+  const known = tables.get(key)?.deref()
+  if (known !== undefined) {
+    schedTableSharing.reused++
+    return known
+  }
+  const table = new Int32Array(size)
+  build(table)
+  tables.set(key, new WeakRef(table))
+  tableKeys.register(table, key)
+  schedTableSharing.built++
+  return table
+}
+
+function tableSize(kind: Scheduler, mhSize: number): number {
+  return kind === Scheduler.SH ? SH_TAB_SIZE : kind === Scheduler.DH ? DH_TAB_SIZE : kind === Scheduler.MH ? mhSize : 0
 }
 
 /** The shared initial states, by scheduler and table index. */
@@ -429,16 +475,22 @@ function wlcSchedule(list: readonly number[], d: DestColumns): number {
  * weight-0 dest still gets one: `++d_count >= weight` holds at once).
  */
 function shReassign(s: SchedState, list: readonly number[], d: DestColumns): void {
+  let key = "sh"
+  for (const id of list) key += `/${id}:${d.weight[id]}`
+  s.table = internTable(key, SH_TAB_SIZE, (table) => shFill(table, list, d))
+}
+
+function shFill(table: Int32Array, list: readonly number[], d: DestColumns): void {
   const n = list.length
   let p = 0
   let count = 0
   for (let i = 0; i < SH_TAB_SIZE; i++) {
     if (n === 0) {
-      s.table[i] = -1
+      table[i] = -1
       continue
     }
     const id = list[p]
-    s.table[i] = id
+    table[i] = id
     if (++count >= d.weight[id]) {
       p = (p + 1) % n
       count = 0
@@ -468,7 +520,9 @@ function shSchedule(s: SchedState, d: DestColumns, svcFlags: number, saddr: numb
 /** ip_vs_dh_reassign: one bucket per dest in list order, cycling. */
 function dhReassign(s: SchedState, list: readonly number[]): void {
   const n = list.length
-  for (let i = 0; i < DH_TAB_SIZE; i++) s.table[i] = n === 0 ? -1 : list[i % n]
+  s.table = internTable(`dh/${list.join("/")}`, DH_TAB_SIZE, (table) => {
+    for (let i = 0; i < DH_TAB_SIZE; i++) table[i] = n === 0 ? -1 : list[i % n]
+  })
 }
 
 /** ip_vs_dh_schedule: bucket of the destination address; NULL unless available with weight > 0. */
@@ -499,9 +553,17 @@ function mhDestChanged(s: SchedState, list: readonly number[], d: DestColumns): 
 function mhReassign(s: SchedState, list: readonly number[], d: DestColumns): void {
   const M = s.mhSize
   if (s.mhGcd < 1) {
-    s.table.fill(-1) // ip_vs_mh_reset
+    s.table = internTable(`none/${M}`, M, (t) => t.fill(-1)) // ip_vs_mh_reset
     return
   }
+  let key = `mh${M}/${s.mhGcd}/${s.mhRshift}`
+  for (const id of list) key += `/${id}:${d.addr[id]}:${d.port[id]}:${d.lastWeight[id]}`
+  s.table = internTable(key, M, (table) => mhPopulate(s, table, list, d))
+}
+
+/** ip_vs_mh_permutate + ip_vs_mh_populate into `table`. */
+function mhPopulate(s: SchedState, table: Int32Array, list: readonly number[], d: DestColumns): void {
+  const M = s.mhSize
   const n = list.length
   const offset = new Int32Array(n)
   const skip = new Int32Array(n)
@@ -533,7 +595,7 @@ function mhReassign(s: SchedState, list: readonly number[], d: DestColumns): voi
         c = perm[i]
       }
       taken[c] = 1
-      s.table[c] = list[i]
+      table[c] = list[i]
       if (++filled === M) return
       if (++dtCount >= turns[i]) {
         dtCount = 0

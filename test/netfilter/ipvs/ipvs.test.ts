@@ -13,6 +13,7 @@ import {
   type IpvsConntrackLink,
   type IpvsOptions,
   withIpvsTimeouts,
+  IpvsTables,
 } from "../../../src/netfilter/ipvs/ipvs.ts"
 import { Scheduler, SvcFlag } from "../../../src/netfilter/ipvs/schedulers.ts"
 import { ConntrackDropLink } from "../../../src/netfilter/ipvs/conntrack-link.ts"
@@ -482,5 +483,48 @@ describe("determinism and scale", () => {
     // The expired ones are gone: their ACK (not a SYN) is not scheduled, and no reply matches.
     for (let i = 0; i < 3000; i += 2)
       expect(ipvs.packetIn(Protocol.TCP, client(i), sport(i), VIP, 80, ACK, 60, true, 101 * S)).toBe(IpvsVerdict.ACCEPT)
+  })
+})
+
+describe("shared control-plane tables (issue 10)", () => {
+  /** One node builds a service with three dests and shares its tables; another adopts them. */
+  function sharedPair(): { a: Ipvs; b: Ipvs; tables: IpvsTables } {
+    const a = new Ipvs()
+    const svc = a.addService({ protocol: Protocol.UDP, addr: VIP, port: 53, scheduler: Scheduler.RR })
+    for (const ep of EP) a.addDest(svc, ep, 53, 1)
+    const tables = a.shareTables() as IpvsTables
+    const b = new Ipvs()
+    b.adoptTables(tables)
+    return { a, b, tables }
+  }
+
+  it("a node that schedules a packet copies the tables first: the other node's services, dests and rr position stay as shared", () => {
+    const { a, b, tables } = sharedPair()
+    expect(b.services).toBe(tables.services)
+    expect(b.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
+    expect(b.tablesShared).toBe(false)
+    expect(b.services).not.toBe(tables.services)
+    expect(b.services[0].conns).toBe(1)
+    expect(a.tablesShared).toBe(true)
+    expect(tables.services[0].conns).toBe(0)
+    expect(tables.dests.stateOwned).toBe(false)
+    // a's first pick is the one b made (same list, rr from the head): a's position was not moved.
+    const picked = b.connDaddr(b.lastConn)
+    expect(a.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
+    expect(a.connDaddr(a.lastConn)).toBe(picked)
+  })
+
+  it("a netlink change on one node leaves the tables the other holds unchanged; a node that carried traffic shares no more", () => {
+    const { a, b, tables } = sharedPair()
+    b.editDest(0, EP[0], 53, 0)
+    b.deleteDest(0, EP[1], 53)
+    expect(a.services).toBe(tables.services)
+    expect(a.services[0].dests.length).toBe(3)
+    expect(a.snapshot()[0].realServers.map((rs) => rs.weight)).toEqual([1, 1, 1])
+    expect(b.snapshot()[0].realServers.length).toBe(2)
+    b.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)
+    expect(b.shareTables()).toBeNull()
+    expect(a.verify()).toEqual([])
+    expect(b.verify()).toEqual([])
   })
 })

@@ -23,6 +23,7 @@ import {
   shHashKey,
 } from "../../../src/netfilter/ipvs/schedulers.ts"
 import { ipv4 } from "../../../src/wire/ipv4.ts"
+import { Ipvs } from "../../../src/netfilter/ipvs/ipvs.ts"
 
 interface Fixture {
   d: DestColumns
@@ -217,4 +218,35 @@ describe("mh (ip_vs_mh.c, Maglev)", () => {
     const fb = schedule(f.s, f.list, f.d, SvcFlag.SCHED1, ipv4("10.0.0.1"), 0, 0)
     expect(fb === f.list[0] || fb === f.list[1]).toBe(true)
   })
+})
+
+describe("sh/dh/mh tables shared by what they are computed from (issue 10)", () => {
+  /** Two namespaces' IPVS (nodes) given the same service and dests; the tables of their services. */
+  function twoNodes(scheduler: Scheduler): { a: Ipvs; b: Ipvs } {
+    const make = (): Ipvs => {
+      const ipvs = new Ipvs()
+      const svc = ipvs.addService({ protocol: 17, addr: ipv4("10.96.0.10"), port: 53, scheduler })
+      ipvs.addDest(svc, ipv4("10.244.1.2"), 53, 1)
+      ipvs.addDest(svc, ipv4("10.244.2.2"), 53, 2)
+      return ipvs
+    }
+    return { a: make(), b: make() }
+  }
+
+  for (const scheduler of [Scheduler.SH, Scheduler.DH, Scheduler.MH])
+    it(`${["", "", "", "", "sh", "dh", "mh"][scheduler]}: equal dest lists and weights hold one table; a change on one node gives it another, the other's stays`, () => {
+      const { a, b } = twoNodes(scheduler)
+      const tableA = a.services[0].sched.table
+      expect(b.services[0].sched.table).toBe(tableA)
+      const before = Array.from(tableA)
+      a.editDest(0, ipv4("10.244.1.2"), 53, 3)
+      if (scheduler !== Scheduler.DH) expect(a.services[0].sched.table).not.toBe(tableA)
+      expect(Array.from(b.services[0].sched.table)).toEqual(before)
+      // The changed node's table is the one a fresh build from the same list and weights gives.
+      const fresh = new Ipvs()
+      const svc = fresh.addService({ protocol: 17, addr: ipv4("10.96.0.10"), port: 53, scheduler })
+      fresh.addDest(svc, ipv4("10.244.1.2"), 53, 3)
+      fresh.addDest(svc, ipv4("10.244.2.2"), 53, 2)
+      expect(Array.from(a.services[0].sched.table)).toEqual(Array.from(fresh.services[0].sched.table))
+    })
 })
