@@ -904,7 +904,14 @@ export class Ipvs {
       svc.outBytes += bytes
     }
     this.setState(cp, DIR_OUTPUT, tcpFlags)
-    this.rearm(cp, nowNs + this.cTimeoutNs[cp])
+    // rearm(cp, nowNs + timeout) written out: ip_vs_out's caller inlines this function but not
+    // rearm, and a deadline passed to a call would be boxed per reply.
+    const expiresNs = nowNs + this.cTimeoutNs[cp]
+    this.cExpiresNs[cp] = expiresNs
+    if (this.cInHeap[cp] !== 0) {
+      const i = this.cHeapPos[cp]
+      if (expiresNs < this.heapAt[i]) this.heapSiftUp(i, expiresNs, cp)
+    }
     return cp
   }
 
