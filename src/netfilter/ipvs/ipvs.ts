@@ -459,7 +459,10 @@ function mix(a: number, b: number, c: number, d: number, e: number): number {
   h = Math.imul(h ^ c ^ (h >>> 16), 0x85ebca6b)
   h = Math.imul(h ^ d ^ (h >>> 13), 0xc2b2ae35)
   h = Math.imul(h ^ e ^ (h >>> 16), 0x85ebca6b)
-  return (h ^ (h >>> 15)) >>> 0
+  // Signed: every use takes `h & mask` (the bucket) and `h >>> 27` (the summary bit), the same
+  // bits as the unsigned value's, and an int32 result stays a small integer where V8 does not
+  // inline this (an unsigned one above 2^31 would be returned as a heap number).
+  return h ^ (h >>> 15)
 }
 
 /** The in-table hash of (protocol, client addr:port, VIP:port): bucket in its low bits. */
@@ -887,7 +890,7 @@ export class Ipvs {
     ctConfirmed: boolean,
     nowNs: number,
   ): IpvsVerdict {
-    this.advance(nowNs)
+    if (this.heapTopNs <= nowNs) this.advance(nowNs)
     this.lastConn = -1
     if (protoIndex(protocol) < 0 || protocol === 132) return IpvsVerdict.ACCEPT
     let cp = this.lookupIn(protocol, saddr, sport, daddr, dport, false)
@@ -970,7 +973,8 @@ export class Ipvs {
     bytes: number,
     nowNs: number,
   ): number {
-    this.advance(nowNs)
+    // advance's first test, before the call (no call, and no boxed nowNs, when no timer is due).
+    if (this.heapTopNs <= nowNs) this.advance(nowNs)
     const cp = this.lookupOut(protocol, saddr, sport, daddr, dport)
     if (cp < 0) return -1
     // ip_vs_out_stats: only while the dest is available
@@ -984,7 +988,14 @@ export class Ipvs {
       svc.outBytes += bytes
     }
     this.setState(cp, DIR_OUTPUT, tcpFlags)
-    this.rearm(cp, nowNs + this.cTimeoutNs[cp])
+    // rearm(cp, nowNs + timeout) written out: ip_vs_out's caller inlines this function but not
+    // rearm, and a deadline passed to a call would be boxed per reply.
+    const expiresNs = nowNs + this.cTimeoutNs[cp]
+    this.cExpiresNs[cp] = expiresNs
+    if (this.cInHeap[cp] !== 0) {
+      const i = this.cHeapPos[cp]
+      if (expiresNs < this.heapAt[i]) this.heapSiftUp(i, expiresNs, cp)
+    }
     return cp
   }
 

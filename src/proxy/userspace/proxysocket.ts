@@ -166,7 +166,9 @@ export class ProxyRuntime implements EventHandler {
    * not inline (Scheduler.stagedTimeNs).
    */
   atStaged(target: ProxyEventTarget, what: number): void {
-    this.scheduler.scheduleStaged(this.kind, target.id, what | (target.generation << WHAT_BITS))
+    // postStaged: the same event as scheduleStaged, without the handle nobody keeps here (a handle
+    // above 2^30 returned from a call V8 does not inline is a heap number per event).
+    this.scheduler.postStaged(this.kind, target.id, what | (target.generation << WHAT_BITS))
   }
 
   handleEvent(_kind: number, a: number, b: number, nowNs: number): void {
@@ -709,7 +711,8 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
     if (!this.idleArmed) {
       this.idleArmed = true
       const rt = this.runtime
-      rt.at(client.lastActivityNs + rt.udpIdleTimeoutNs, this, EV_UDP_IDLE)
+      rt.scheduler.stagedTimeNs = client.lastActivityNs + rt.udpIdleTimeoutNs
+      rt.atStaged(this, EV_UDP_IDLE)
     }
   }
 
@@ -751,7 +754,13 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
       head = this.idleHead
     }
     if (head === null) this.idleArmed = false
-    else this.runtime.at(head.lastActivityNs + timeoutNs, this, EV_UDP_IDLE)
+    else {
+      // at(deadline, this, EV_UDP_IDLE) with the time staged (atStaged): a deadline above 2^31 ns
+      // passed as an argument would be boxed, and under a new flow per request this runs per echo.
+      const rt = this.runtime
+      rt.scheduler.stagedTimeNs = head.lastActivityNs + timeoutNs
+      rt.atStaged(this, EV_UDP_IDLE)
+    }
   }
 
   onEvent(_what: number, _nowNs: number): void {
