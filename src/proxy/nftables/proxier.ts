@@ -25,13 +25,17 @@ import {
   FIREWALL_IPS_MAP,
   isAffinitySetName,
   KUBE_PROXY_TABLE,
+  NODEPORT_IPS_SET,
   NO_ENDPOINT_NODEPORTS_MAP,
   NO_ENDPOINT_SERVICES_MAP,
   SERVICE_IPS_MAP,
   SERVICE_NODEPORTS_MAP,
 } from "./names.ts"
-import { formatTransaction, NftTable, NftTableError } from "./table.ts"
+import { formatTransaction, NftTable, NftTableError, NftTableTransitions } from "./table.ts"
 import type { NftOperation, NftSpecPool } from "./table.ts"
+
+/** The proxier table's sets whose elements are the node's own (see NftTable.localSetNames). */
+const LOCAL_SET_NAMES: ReadonlySet<string> = new Set([NODEPORT_IPS_SET])
 
 /** Stale chains are deleted once they have been stale for longer than this (`oneSecondAgo`). */
 export const STALE_CHAIN_DELETE_AFTER_NS = 1_000_000_000
@@ -74,6 +78,31 @@ export interface NftablesSyncResult {
   readonly servicePorts: readonly ServicePortInfo[]
   /** Error text when the main transaction failed (nothing applied). */
   readonly error: string | null
+  /**
+   * The main transaction in the parts a shared compile is made of (absent: compiled by the node
+   * alone): `transaction` is `setup + shared`; `setupShared` is `setup` without the operations on
+   * the node's own `nodeport-ips` elements, which are `local`. Applying `setupShared`, `shared`,
+   * then `local` gives the state `transaction` gives (the local operations touch only
+   * `nodeport-ips` elements, which nothing else reads or writes), and lets nodes in the same
+   * state share the first two (texts shared between nodes, NftSharedSync).
+   */
+  readonly parts?: NftablesTransactionParts | undefined
+}
+
+export interface NftablesTransactionParts {
+  /** The setup of a full sync ("" for a partial sync), as in `transaction`. */
+  readonly setup: string
+  readonly setupShared: string
+  readonly shared: string
+  readonly local: string
+}
+
+/** Whether a setup operation writes the node's own `nodeport-ips` elements (a flush or an element). */
+function isLocalOp(op: NftOperation): boolean {
+  return (
+    (op.kind === "element" && op.element.container === NODEPORT_IPS_SET) ||
+    (op.kind === "set" && op.verb === "flush" && op.set.name === NODEPORT_IPS_SET)
+  )
 }
 
 export class NftablesProxier {
@@ -112,6 +141,9 @@ export class NftablesProxier {
     this.sharedSync = this.sharedPorts === null ? null : (options.sharedSync ?? null)
     this.configKey = this.sharedSync === null ? "" : JSON.stringify(config)
     if (options.specs !== undefined) this.table.pool = options.specs
+    // With the shared compile, `nodeport-ips` elements (the node's IPs) are kept beside the
+    // shared maps, so that nodes in the same state hold the same maps (table.ts applyShared).
+    if (this.sharedSync !== null) this.table.localSetNames = LOCAL_SET_NAMES
   }
 
   get nodeName(): string {
@@ -232,7 +264,7 @@ export class NftablesProxier {
    * A transaction the table refuses (nft's atomic commit fails) leaves the table as it was, forgets
    * the stale-chain times and asks for a full sync; the refusal's message is returned, else null.
    */
-  private applyMain(ops: readonly NftOperation[]): string | null {
+  private applyMain(ops: readonly NftOperation[], split?: SplitOps): string | null {
     this.beforeMain = {
       table: this.table.snapshot(),
       previous: this.previous,
@@ -241,7 +273,18 @@ export class NftablesProxier {
       recreatedBaseChains: this.recreatedBaseChains,
     }
     try {
-      this.table.apply(ops)
+      if (split === undefined) this.table.apply(ops)
+      else {
+        // The same end state as applying `ops` (see NftablesSyncResult.parts), all or nothing.
+        try {
+          if (split.setupShared.length > 0) this.table.applyShared(split.setupShared, split.transitions)
+          this.table.applyShared(split.shared, split.transitions)
+          if (split.local.length > 0) this.table.apply(split.local)
+        } catch (error) {
+          this.table.restoreFrom(this.beforeMain.table)
+          throw error
+        }
+      }
     } catch (error) {
       if (!(error instanceof NftTableError)) throw error
       this.staleChains.clear()
@@ -356,17 +399,45 @@ export class NftablesProxier {
     )
     let compile = entry.compile
     let transaction = entry.transaction
+    let numOperations = compile.ops.length
+    let parts: NftablesTransactionParts = { setup: "", setupShared: "", shared: entry.transaction, local: "" }
+    const split: SplitOps = { setupShared: [], shared: entry.compile.ops, local: [], transitions: shared.transitions }
     if (fullSync) {
       const setupOps = nftablesSetupOps(this.node, this.config, recreateBaseChains)
-      compile = { ...compile, ops: [...setupOps, ...compile.ops] }
-      transaction = formatTransaction(setupOps, this.table.family, this.table.name) + transaction
+      const shareable = compile
+      let ops: readonly NftOperation[] | null = null
+      // The node's whole operation list, built only when read (the setup is in front).
+      compile = {
+        ...shareable,
+        get ops(): readonly NftOperation[] {
+          ops ??= [...setupOps, ...shareable.ops]
+          return ops
+        },
+      }
+      numOperations = setupOps.length + shareable.ops.length
+      const setup = formatTransaction(setupOps, this.table.family, this.table.name)
+      transaction = setup + transaction
+      const setupShared = shared.setupShared(
+        setupOps.filter((op) => !isLocalOp(op)),
+        `${this.configKey}|${recreateBaseChains ? 1 : 0}${nodePortsMatchAll ? 1 : 0}`,
+        (list) => formatTransaction(list, this.table.family, this.table.name),
+      )
+      split.setupShared = setupShared.ops
+      split.local = setupOps.filter(isLocalOp)
+      parts = {
+        setup,
+        setupShared: setupShared.text,
+        shared: entry.transaction,
+        local: formatTransaction(split.local, this.table.family, this.table.name),
+      }
     }
     let servicePorts: readonly ServicePortInfo[] | null = null
     const result = (error: string | null): NftablesSyncResult => ({
       cleanupOps: cleanup.ops,
       compile,
       transaction,
-      numOperations: compile.ops.length,
+      numOperations,
+      parts,
       // The node's whole list, built only when read (the stale conntrack cleanup reads it when
       // the node's conntrack table holds entries).
       get servicePorts(): readonly ServicePortInfo[] {
@@ -375,7 +446,7 @@ export class NftablesProxier {
       },
       error,
     })
-    const error = this.applyMain(compile.ops)
+    const error = this.applyMain(compile.ops, split)
     if (error !== null) {
       this.stateId = shared.uniqueState()
       return result(error)
@@ -395,6 +466,14 @@ export class NftablesProxier {
     this.needFullSync = false
     return result(null)
   }
+}
+
+/** A shared sync's operations in the order applyMain applies them (NftablesSyncResult.parts). */
+interface SplitOps {
+  setupShared: readonly NftOperation[]
+  readonly shared: readonly NftOperation[]
+  local: readonly NftOperation[]
+  readonly transitions: NftTableTransitions
 }
 
 type PreviousPorts =
@@ -452,6 +531,10 @@ const SHARED_COMPILES_KEPT = 16
  * gets a fresh id (never shared).
  */
 export class NftSharedSync {
+  /** The proxier tables' shared transitions (table.ts applyShared). */
+  readonly transitions = new NftTableTransitions()
+  /** The node-independent part of a full sync's setup, by config and sync kind (see setupShared). */
+  private readonly setups = new Map<string, { readonly ops: readonly NftOperation[]; readonly text: string }>()
   private readonly kept = new Map<string, SharedCompileEntry>()
   private readonly listIds = new WeakMap<readonly ServicePortInfo[], number>()
   private readonly changedIds = new WeakMap<ReadonlySet<string>, number>()
@@ -524,6 +607,27 @@ export class NftSharedSync {
         return false
       }
     return true
+  }
+
+  /**
+   * The setup operations of a full sync other than the node's own `nodeport-ips` elements: they
+   * read the node only through whether NodePorts match every address (in `key` with the config
+   * and recreate-base-chains), so the first node's list and text serve the others (same objects,
+   * so the transitions they cause are shared). `ops` is this node's list, checked against the kept
+   * one so a difference can never pass unnoticed.
+   */
+  setupShared(
+    ops: readonly NftOperation[],
+    key: string,
+    format: (ops: readonly NftOperation[]) => string,
+  ): { readonly ops: readonly NftOperation[]; readonly text: string } {
+    const text = format(ops)
+    const kept = this.setups.get(key)
+    if (kept !== undefined && kept.text === text) return kept
+    const entry = { ops, text }
+    if (this.setups.size >= SHARED_COMPILES_KEPT) this.setups.delete(this.setups.keys().next().value as string)
+    this.setups.set(key, entry)
+    return entry
   }
 
   /** The Services whose prints differ between two shared lists (once per pair). */
