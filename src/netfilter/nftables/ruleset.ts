@@ -624,6 +624,11 @@ export class NftRuleset {
   localSetNames: ReadonlySet<string> = NO_LOCAL_SETS
   private readonly local = new Map<string, NftSet>()
 
+  /** Node-local set instances this node holds (allocated on their first element). */
+  get localSetCount(): number {
+    return this.local.size
+  }
+
   /** The node's instance of a node-local set (the empty declaration when it holds no element). */
   localSetOf(declaration: NftSet): NftSet {
     return this.local.get(declaration.name) ?? declaration
@@ -687,7 +692,9 @@ export class NftRuleset {
         if (declaration !== undefined && !declaration.nodeLocal) declaration.nodeLocal = true
       }
     this.replayLocal(local, file)
-    if (!holdsPacketState(base) && !holdsPacketState(table)) pool.rememberTransition(base, file, text, { table, local })
+    // (A text of local steps only changes no table: nothing to share.)
+    if (shared.length > 0 && !holdsPacketState(base) && !holdsPacketState(table))
+      pool.rememberTransition(base, file, text, { table, local })
   }
 
   /** Runs a transaction's node-local steps on this node's instances (as addElements / delete element). */

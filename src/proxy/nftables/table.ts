@@ -422,6 +422,14 @@ export class NftTable {
     return n + local
   }
 
+  /**
+   * The identity of the table's shared state (its chain map; with applyShared, nodes in the same
+   * state hold the same one). For shape tests and benchmarks.
+   */
+  get sharedState(): object {
+    return this.chains
+  }
+
   chainNames(): string[] {
     return [...this.chains.keys()]
   }
@@ -465,8 +473,11 @@ export class NftTable {
     const next = new NftTable(this.family, this.name)
     next.exists = this.exists
     next.comment = this.comment
-    next.chains = new Map(this.chains)
-    next.sets = new Map(this.sets)
+    // Operations on local sets' elements only (a node's `nodeport-ips`) write neither map: the
+    // table keeps its (shared) maps.
+    const localOnly = this.localSetNames.size > 0 && ops.every((op) => this.isLocalOp(op))
+    next.chains = localOnly ? this.chains : new Map(this.chains)
+    next.sets = localOnly ? this.sets : new Map(this.sets)
     next.ownedChains = new Set()
     next.ownedSets = new Set()
     next.pool = this.pool
@@ -602,6 +613,14 @@ export class NftTable {
         return
       }
     }
+  }
+
+  /** Whether `op` writes only a local set's elements (an element, or a flush of the set). */
+  private isLocalOp(op: NftOperation): boolean {
+    return (
+      (op.kind === "element" && this.localSetNames.has(op.element.container)) ||
+      (op.kind === "set" && op.verb === "flush" && this.localSetNames.has(op.set.name))
+    )
   }
 
   /** A local set's element map for writing (as setForWrite), undefined when the set does not exist. */
