@@ -34,6 +34,9 @@ import {
 import { formatTransaction, NftTable, NftTableError, NftTableTransitions } from "./table.ts"
 import type { NftOperation, NftSpecPool } from "./table.ts"
 
+/** A full sync's changed set in the shared compile's key (a full sync is keyed without it). */
+const NO_CHANGES: ReadonlySet<string> = new Set()
+
 /** The proxier table's sets whose elements are the node's own (see NftTable.localSetNames). */
 const LOCAL_SET_NAMES: ReadonlySet<string> = new Set([NODEPORT_IPS_SET])
 
@@ -325,24 +328,13 @@ export class NftablesProxier {
     return prints
   }
 
-  /**
-   * A sync whose every service port compiles as the shared (remote) list's does (no Local-policy
-   * endpoints on this node, no hints, see NftSharedSync.sharable): the transaction after setup is
-   * the one any node compiles from the same list, table state, changed Services and sync kind, so
-   * the first such node's compile (ops and text) serves the others. The node's own part is the
-   * setup of a full sync (its IPs in `nodeport-ips`), put in front as compileNftables would.
-   */
-  private syncShared(
-    nowNs: number,
-    fullSyncIn: boolean,
-    nodePorts: NodeServicePorts,
+  /** The Services whose prints changed since the last sync, on this node (see syncShared). */
+  private changedServices(
+    previous: PreviousPorts,
+    base: readonly ServicePortInfo[],
+    hosted: ReadonlyMap<string, string>,
     shared: NftSharedSync,
-  ): NftablesSyncResult {
-    let fullSync = fullSyncIn
-    const base = nodePorts.base
-    // The node's prints of the Services it hosts (its list is `base` elsewhere).
-    const hosted = hostedPrints(nodePorts)
-    const previous = this.previous
+  ): ReadonlySet<string> {
     let changed: ReadonlySet<string>
     if ("own" in previous) {
       const prev = previous.own
@@ -369,6 +361,34 @@ export class NftablesProxier {
       for (const name of previous.hosted.keys()) if (!hosted.has(name)) check(name)
       if (own !== null) changed = own
     }
+    return changed
+  }
+
+  /**
+   * A sync whose every service port compiles as the shared (remote) list's does (no Local-policy
+   * endpoints on this node, no hints, see NftSharedSync.sharable): the transaction after setup is
+   * the one any node compiles from the same list, table state, changed Services and sync kind, so
+   * the first such node's compile (ops and text) serves the others. The node's own part is the
+   * setup of a full sync (its IPs in `nodeport-ips`), put in front as compileNftables would.
+   */
+  private syncShared(
+    nowNs: number,
+    fullSyncIn: boolean,
+    nodePorts: NodeServicePorts,
+    shared: NftSharedSync,
+  ): NftablesSyncResult {
+    let fullSync = fullSyncIn
+    const base = nodePorts.base
+    // The node's prints of the Services it hosts (its list is `base` elsewhere).
+    const hosted = hostedPrints(nodePorts)
+    const previous = this.previous
+    // The changed Services, computed when read: a full sync's shared compile is keyed without them
+    // (so a node taking a kept full compile never walks its list), only a miss compiles with them.
+    let changedMemo: ReadonlySet<string> | null = null
+    const changedOf = (): ReadonlySet<string> => {
+      changedMemo ??= this.changedServices(previous, base, hosted, shared)
+      return changedMemo
+    }
 
     const cleanup = this.cleanup(nowNs)
     if (cleanup.failed) fullSync = true
@@ -377,7 +397,7 @@ export class NftablesProxier {
     const entry = shared.compiled(
       base,
       this.stateId,
-      changed,
+      fullSync ? NO_CHANGES : changedOf(),
       fullSync,
       recreateBaseChains,
       nodePortsMatchAll,
@@ -389,7 +409,7 @@ export class NftablesProxier {
         const views = base.map((svc) => viewOf(svc, this.node.name, zone, topology))
         return compileNftables(views, this.node, this.config, {
           fullSync,
-          changedServices: changed,
+          changedServices: changedOf(),
           recreateBaseChains,
           existing: this.existingState(),
           setup: false,
