@@ -170,7 +170,11 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
       natRules: 0,
       filterRules: 0,
       tableObjects: this.proxier.table.objectCount(),
-      services: result.servicePorts,
+      // Read only by the stale-conntrack cleanup of a node whose conntrack holds entries: a shared
+      // sync builds the node's whole list then (a list per node and sync otherwise).
+      get services() {
+        return result.servicePorts
+      },
       payload: { transaction: result.transaction, parts: result.parts },
     }
   }
