@@ -324,7 +324,7 @@ export class NftablesProxier {
     const previous = this.previous
     if ("own" in previous) return previous.own
     const prints = new Map(printsOf(previous.base))
-    for (const [name, print] of previous.hosted) prints.set(name, print)
+    for (const [name, ports] of previous.hosted) prints.set(name, printOfPorts(ports))
     return prints
   }
 
@@ -332,14 +332,14 @@ export class NftablesProxier {
   private changedServices(
     previous: PreviousPorts,
     base: readonly ServicePortInfo[],
-    hosted: ReadonlyMap<string, string>,
+    hosted: ReadonlyMap<string, readonly ServicePortInfo[]>,
     shared: NftSharedSync,
   ): ReadonlySet<string> {
     let changed: ReadonlySet<string>
     if ("own" in previous) {
       const prev = previous.own
       const current = new Map(printsOf(base))
-      for (const [name, print] of hosted) current.set(name, print)
+      for (const [name, ports] of hosted) current.set(name, printOfPorts(ports))
       const set = new Set<string>()
       for (const [name, print] of current) if (prev.get(name) !== print) set.add(name)
       for (const name of prev.keys()) if (!current.has(name)) set.add(name)
@@ -349,9 +349,9 @@ export class NftablesProxier {
       // Services the node hosts (now or before) differ from the shared list only in its prints.
       let own: Set<string> | null = null
       const check = (name: string): void => {
-        const before = previous.hosted.get(name) ?? printsOf(previous.base).get(name)
-        const now = hosted.get(name) ?? printsOf(base).get(name)
-        const isChanged = before !== now
+        const before = previous.hosted.get(name) ?? portsOf(previous.base).get(name)
+        const now = hosted.get(name) ?? portsOf(base).get(name)
+        const isChanged = !samePrints(before, now)
         if (isChanged === changed.has(name)) return
         own ??= new Set(changed)
         if (isChanged) own.add(name)
@@ -380,7 +380,7 @@ export class NftablesProxier {
     let fullSync = fullSyncIn
     const base = nodePorts.base
     // The node's prints of the Services it hosts (its list is `base` elsewhere).
-    const hosted = hostedPrints(nodePorts)
+    const hosted = hostedPorts(nodePorts)
     const previous = this.previous
     // The changed Services, computed when read: a full sync's shared compile is keyed without them
     // (so a node taking a kept full compile never walks its list), only a miss compiles with them.
@@ -498,7 +498,11 @@ interface SplitOps {
 
 type PreviousPorts =
   | { readonly own: Map<string, string> }
-  | { readonly base: readonly ServicePortInfo[]; readonly hosted: ReadonlyMap<string, string> }
+  | {
+      readonly base: readonly ServicePortInfo[]
+      /** The node's own variants of the Services it hosts (their prints are computed when compared). */
+      readonly hosted: ReadonlyMap<string, readonly ServicePortInfo[]>
+    }
 
 /** Per-Service prints of a shared list, once per list (the lists are immutable and shared). */
 const listPrints = new WeakMap<readonly ServicePortInfo[], Map<string, string>>()
@@ -512,18 +516,69 @@ function printsOf(list: readonly ServicePortInfo[]): Map<string, string> {
   return prints
 }
 
-/** The prints `fingerprintByService` gives the Services the node hosts, in the node's list. */
-function hostedPrints(nodePorts: NodeServicePorts): Map<string, string> {
-  const out = new Map<string, string>()
+/**
+ * The ports of the Services the node hosts, its own variants in the node's list order, by Service.
+ * Kept between syncs as objects, not prints: a node's variants are its own, and their prints
+ * (about 3 KB per port at the large point, 30 Services per node) kept per node were a copy of
+ * every hosted Service per node. A print is computed when two different objects are compared.
+ */
+function hostedPorts(nodePorts: NodeServicePorts): Map<string, ServicePortInfo[]> {
+  const out = new Map<string, ServicePortInfo[]>()
   if (nodePorts.hosted.length === 0) return out
   // The node's list holds the hosted Services' variants at their positions in `base`.
   const order: number[] = nodePorts.positions.map((_, k) => k)
   order.sort((a, b) => nodePorts.positions[a] - nodePorts.positions[b])
   for (const k of order) {
     const port = nodePorts.variants[k]
-    out.set(port.namespacedName, (out.get(port.namespacedName) ?? "") + jsonOfPort(port))
+    const list = out.get(port.namespacedName)
+    if (list === undefined) out.set(port.namespacedName, [port])
+    else list.push(port)
   }
   return out
+}
+
+/** A shared list's ports by Service, in list order (once per list). */
+const listPorts = new WeakMap<readonly ServicePortInfo[], Map<string, ServicePortInfo[]>>()
+
+function portsOf(list: readonly ServicePortInfo[]): Map<string, ServicePortInfo[]> {
+  let ports = listPorts.get(list)
+  if (ports === undefined) {
+    ports = new Map()
+    for (const svc of list) {
+      const entry = ports.get(svc.namespacedName)
+      if (entry === undefined) ports.set(svc.namespacedName, [svc])
+      else entry.push(svc)
+    }
+    listPorts.set(list, ports)
+  }
+  return ports
+}
+
+/** A port's JSON, from the shared cache when it is there, else computed and not kept (a node's own variant). */
+function jsonOfPortUncached(svc: ServicePortInfo): string {
+  return portJson.get(svc) ?? JSON.stringify(svc)
+}
+
+/** The print `fingerprintByService` gives a Service with these ports. */
+function printOfPorts(ports: readonly ServicePortInfo[]): string {
+  let print = ""
+  for (const port of ports) print += jsonOfPortUncached(port)
+  return print
+}
+
+/**
+ * Whether two Services' ports have the same print (fingerprintByService): the same objects, or
+ * the same concatenated JSON (ports are immutable). Undefined: the Service is absent.
+ */
+function samePrints(a: readonly ServicePortInfo[] | undefined, b: readonly ServicePortInfo[] | undefined): boolean {
+  if (a === b) return true
+  if (a === undefined || b === undefined) return false
+  if (a.length === b.length) {
+    let same = true
+    for (let i = 0; i < a.length && same; i++) same = a[i] === b[i]
+    if (same) return true
+  }
+  return printOfPorts(a) === printOfPorts(b)
 }
 
 /** A compile kept for other nodes (see NftSharedSync.compiled). */
