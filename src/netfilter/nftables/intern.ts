@@ -7,6 +7,10 @@
  * changes: a committed object is immutable (a transaction writes to copies, ruleset.ts Draft), so
  * two nodes holding the same object see exactly what each would see in its own copy.
  *
+ * With node-local sets (NftRuleset.localSetNames, kube-proxy's `nodeport-ips` in a cluster), the
+ * table holds only their empty declaration and nodes with the same transactions share whole
+ * tables: the pool also remembers which table applying a text to a table gave (`transition`).
+ *
  * What stays per node (never pooled): sets with the `dynamic` or `timeout` flag (kube-proxy's
  * affinity sets: packets add elements and restart their timeouts, nft_dynset.c) and elements with
  * an expiry; the rules that read or update such a set, and the chains holding such a rule. The
