@@ -37,6 +37,7 @@ import { NS_PER_MS } from "../src/sim/time.ts"
 import { TableId } from "../src/netfilter/constants.ts"
 import type { Table } from "../src/netfilter/table.ts"
 import { IpvsBackend, ipvsTableSharing } from "../src/cluster/backend-ipvs.ts"
+import { NftablesBackend } from "../src/cluster/backend-nftables.ts"
 
 export interface ClusterScaleOptions {
   readonly nodes: number
@@ -360,8 +361,38 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ipvsTablesReused: ipvsTableSharing.reused,
       ipvsNodesSharingTables,
       ipvsDistinctServiceObjects: ipvsServiceObjects.size,
+      ...(spec.kubeProxy.mode === "nftables" ? { nftables: nftablesSharing(world) } : {}),
       fingerprint: scheduler.fingerprint(),
       loadAverage1m: loadavg()[0],
     }),
   )
+}
+
+/**
+ * nftables mode's sharing (MODEL.md "Cluster scale: nftables tables shared between nodes"):
+ * distinct committed kernel tables and proxier table states over the nodes, transactions applied
+ * once per distinct transition and taken by the other nodes, compiles shared.
+ */
+function nftablesSharing(world: World): Record<string, number> {
+  const kernelTables = new Set<object>()
+  const proxierStates = new Set<object>()
+  for (const n of world.nodes.values()) {
+    const backend = n.proxy.backend
+    if (!(backend instanceof NftablesBackend)) continue
+    if (backend.nft.ruleset.table !== null) kernelTables.add(backend.nft.ruleset.table)
+    proxierStates.add(backend.proxier.table.sharedState)
+  }
+  const pool = world.sharedProxy.nftables
+  const sync = world.sharedProxy.nftablesSync
+  return {
+    distinctKernelTables: kernelTables.size,
+    distinctProxierStates: proxierStates.size,
+    kernelTransitionsApplied: pool.transitionsApplied,
+    kernelTransitionsShared: pool.transitionsShared,
+    proxierTransitionsApplied: sync.transitions.applied,
+    proxierTransitionsShared: sync.transitions.shared,
+    transactionsCompiled: sync.compiledCount,
+    transactionsShared: sync.sharedCount,
+    ownCompiles: sync.ownCount,
+  }
 }

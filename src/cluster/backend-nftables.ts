@@ -21,7 +21,8 @@ import type { NftablesConfig } from "../proxy/nftables/compile.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import { DEFAULT_NFTABLES_CONFIG } from "../proxy/nftables/compile.ts"
 import { NftablesProxier } from "../proxy/nftables/proxier.ts"
-import type { NftSharedSync } from "../proxy/nftables/proxier.ts"
+import type { NftablesSyncResult, NftablesTransactionParts, NftSharedSync } from "../proxy/nftables/proxier.ts"
+import { NODEPORT_IPS_SET } from "../proxy/nftables/names.ts"
 import { sortNftablesTransaction } from "../proxy/nftables/sort.ts"
 import { formatTransaction } from "../proxy/nftables/table.ts"
 import type { NftSpecPool } from "../proxy/nftables/table.ts"
@@ -45,6 +46,9 @@ import type { KubeProxySpec, NftablesModeSpec } from "./spec.ts"
  * concatenated verdict map), whatever the set's size. fullSyncPeriodNs: proxyutil.FullSyncPeriod,
  * 1 h (reference/proxy-modes.md §1.4: value UNVERIFIED; v1.31/32 passed `time.Hour`).
  */
+/** Kernel sets whose elements are the node's own when tables are shared (the node's IPs). */
+const KERNEL_LOCAL_SETS: ReadonlySet<string> = new Set([NODEPORT_IPS_SET])
+
 export const DEFAULT_NFTABLES_MODE: NftablesModeSpec = {
   expressionCostNs: 2,
   lookupCostNs: 60,
@@ -69,10 +73,28 @@ export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly s
  */
 let lastWork: { transaction: string; work: SyncWork } | null = null
 
-function syncWorkOf(transaction: string, objectsBefore: number): SyncWork {
+function sharedWorkOf(transaction: string): SyncWork {
   if (lastWork === null || lastWork.transaction !== transaction)
     lastWork = { transaction, work: nftablesSyncWork(transaction, 0) }
-  return { ...lastWork.work, objectsTotal: objectsBefore }
+  return lastWork.work
+}
+
+/**
+ * The sync's work: from its whole transaction, or, for a shared compile, from its parts (the
+ * commands of `setup + shared` are those of `setup` plus those of `shared`: every command is one
+ * line, so the node's own setup is counted per node and the shared text once).
+ */
+function syncWorkOf(result: NftablesSyncResult, objectsBefore: number): SyncWork {
+  const parts = result.parts
+  if (parts === undefined) return { ...sharedWorkOf(result.transaction), objectsTotal: objectsBefore }
+  const shared = sharedWorkOf(parts.shared)
+  const setup = nftablesSyncWork(parts.setup, 0)
+  return {
+    objectsTotal: objectsBefore,
+    objectsChanged: shared.objectsChanged + setup.objectsChanged,
+    transactionCommands: shared.transactionCommands + setup.transactionCommands,
+    netlinkOperations: shared.netlinkOperations + setup.netlinkOperations,
+  }
 }
 
 /**
@@ -81,6 +103,8 @@ function syncWorkOf(transaction: string, objectsBefore: number): SyncWork {
  */
 interface NftablesPayload {
   readonly transaction: string
+  /** The transaction in parts (shared compile), applied in their order (NftablesSyncResult.parts). */
+  readonly parts: NftablesTransactionParts | undefined
 }
 
 export class NftablesBackend implements ProxyBackend<NftablesPayload> {
@@ -118,6 +142,9 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
     })
     this.nft = new NftHooks(stack, stack.host, rng, mode.expressionCostNs, mode.lookupCostNs)
     if (pool !== undefined) this.nft.ruleset.pool = pool
+    // Nodes of the cluster share their committed tables; the node's IPs (`nodeport-ips`
+    // elements) are kept per node beside them (ruleset.ts localSetNames).
+    if (pool !== undefined && sharedSync !== undefined) this.nft.ruleset.localSetNames = KERNEL_LOCAL_SETS
   }
 
   compile(
@@ -136,20 +163,32 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
         nowNs,
         "cleanup.nft",
       )
-    const work = syncWorkOf(result.transaction, objectsBefore)
+    const work = syncWorkOf(result, objectsBefore)
     return {
       durationNs: this.costModel.durationNs(work),
       fullSync: result.compile.fullSync,
       natRules: 0,
       filterRules: 0,
       tableObjects: this.proxier.table.objectCount(),
-      services: result.servicePorts,
-      payload: { transaction: result.transaction },
+      // Read only by the stale-conntrack cleanup of a node whose conntrack holds entries: a shared
+      // sync builds the node's whole list then (a list per node and sync otherwise).
+      get services() {
+        return result.servicePorts
+      },
+      payload: { transaction: result.transaction, parts: result.parts },
     }
   }
 
   apply(nowNs: number, sync: CompiledSync<NftablesPayload>): void {
-    this.nft.applyText(sync.payload.transaction, nowNs, "kube-proxy.nft")
+    const parts = sync.payload.parts
+    if (parts === undefined) this.nft.applyText(sync.payload.transaction, nowNs, "kube-proxy.nft")
+    else {
+      // The same end state as the whole text (see NftablesSyncResult.parts); the first two parts
+      // are the same strings on every node in the same state, so their tables are shared.
+      if (parts.setupShared !== "") this.nft.applyText(parts.setupShared, nowNs, "kube-proxy.nft")
+      if (parts.shared !== "") this.nft.applyText(parts.shared, nowNs, "kube-proxy.nft")
+      if (parts.local !== "") this.nft.applyText(parts.local, nowNs, "kube-proxy.nft")
+    }
     this.proxier.mainTransactionCommitted()
     this.lastApplyNs = nowNs
   }
@@ -165,7 +204,7 @@ export class NftablesBackend implements ProxyBackend<NftablesPayload> {
    */
   rules(sorted: boolean): string {
     if (sorted) return sortNftablesTransaction(this.proxier.table.dump()) + "\n"
-    const table = this.nft.ruleset.table
+    const table = this.nft.ruleset.viewTable()
     return table === null ? "" : listTable(table, this.lastApplyNs)
   }
 

@@ -285,6 +285,18 @@ interface NftShape {
   readonly transactionsCompiled: number
   readonly transactionsShared: number
   readonly ownCompiles: number
+  /** Distinct committed kernel tables / proxier table states over every node (by identity). */
+  readonly distinctKernelTables: number
+  readonly distinctProxierStates: number
+  /** Transactions applied to a kernel table / proxier table, and taken from another node's application. */
+  readonly kernelTransitionsApplied: number
+  readonly kernelTransitionsShared: number
+  readonly proxierTransitionsApplied: number
+  readonly proxierTransitionsShared: number
+  /** Node-local set instances (`nodeport-ips`) over every node, and the distinct ones. */
+  readonly localSets: number
+  /** Every node's listed `nodeport-ips` holds one IP, a different one on every node (its own). */
+  readonly listsOwnIp: boolean
   readonly fingerprint: string
 }
 
@@ -308,10 +320,21 @@ function nftShape(nodes: number, shareTransactions = true): NftShape {
   let rulesSeen = 0
   let specsSeen = 0
   let syncs = 0
+  const kernelTables = new Set<object>()
+  const proxierStates = new Set<object>()
+  let localSets = 0
+  let listsOwnIp = true
+  const listedIps = new Set<string>()
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
     if (!(backend instanceof NftablesBackend)) throw new Error("expected nftables mode")
     syncs += n.proxy.syncs.length
+    if (backend.nft.ruleset.table !== null) kernelTables.add(backend.nft.ruleset.table)
+    proxierStates.add(backend.proxier.table.sharedState)
+    localSets += backend.nft.ruleset.localSetCount
+    const listed = /set nodeport-ips \{[^}]*elements = \{ ([^}]*) \}/.exec(backend.rules(false))
+    if (listed === null || listedIps.has(listed[1])) listsOwnIp = false
+    else listedIps.add(listed[1])
     const table = backend.nft.ruleset.table
     if (table === null) continue
     for (const c of table.chains.values()) {
@@ -342,6 +365,14 @@ function nftShape(nodes: number, shareTransactions = true): NftShape {
     transactionsCompiled: shareTransactions ? world.sharedProxy.nftablesSync.compiledCount : 0,
     transactionsShared: shareTransactions ? world.sharedProxy.nftablesSync.sharedCount : 0,
     ownCompiles: shareTransactions ? world.sharedProxy.nftablesSync.ownCount : 0,
+    distinctKernelTables: kernelTables.size,
+    distinctProxierStates: proxierStates.size,
+    kernelTransitionsApplied: world.sharedProxy.nftables.transitionsApplied,
+    kernelTransitionsShared: world.sharedProxy.nftables.transitionsShared,
+    proxierTransitionsApplied: shareTransactions ? world.sharedProxy.nftablesSync.transitions.applied : 0,
+    proxierTransitionsShared: shareTransactions ? world.sharedProxy.nftablesSync.transitions.shared : 0,
+    localSets,
+    listsOwnIp,
     fingerprint: world.scheduler.fingerprint(),
   }
 }
@@ -391,6 +422,24 @@ describe("cluster scale: nftables mode shares the kube-proxy table between nodes
     expect(large.transactionsShared).toBe(large.syncs - large.transactionsCompiled)
     // Same simulation as compiling on every node.
     expect(nftShape(6, false).fingerprint).toBe(large.fingerprint)
+  })
+
+  it("holds one table per cluster state, applied once per distinct transition; the node's IPs per node", () => {
+    const small = nftShapeOf(2)
+    const large = nftShapeOf(6)
+    // Every node ends in the same state: one kernel table and one proxier state for all of them
+    // (one copy per node would be 6).
+    expect(large.distinctKernelTables).toBe(1)
+    expect(large.distinctProxierStates).toBe(1)
+    // Each transaction runs once per distinct (table, text), whatever the node count; every other
+    // node's application takes the result.
+    expect(large.kernelTransitionsApplied).toBe(small.kernelTransitionsApplied)
+    expect(large.proxierTransitionsApplied).toBe(small.proxierTransitionsApplied)
+    expect(large.kernelTransitionsShared).toBeGreaterThan(small.kernelTransitionsShared)
+    expect(large.proxierTransitionsShared).toBeGreaterThan(small.proxierTransitionsShared)
+    // Per node: its `nodeport-ips` instance (its IP), as `nft list table` prints it on that node.
+    expect(large.localSets).toBe(large.nodes)
+    expect(small.listsOwnIp && large.listsOwnIp).toBe(true)
   })
 })
 

@@ -22,7 +22,7 @@ import type { Rng } from "../../sim/rng.ts"
 import { CtState } from "../constants.ts"
 import { Field, VerdictKind } from "./parse.ts"
 import type { CompiledStatement, JumpTarget, NftChain, NftRuleset, NftSet } from "./ruleset.ts"
-import { ChainProgram, NftElement, Op, SET_FLAG } from "./ruleset.ts"
+import { baseChainsOf, ChainProgram, NftElement, Op, SET_FLAG } from "./ruleset.ts"
 
 export const HOOK_NAMES = ["prerouting", "input", "forward", "output", "postrouting"] as const
 export type HookName = (typeof HOOK_NAMES)[number]
@@ -173,9 +173,8 @@ export class NftInterpreter {
     for (const list of this.hookChains) list.length = 0
     const table = this.ruleset.table
     if (table === null) return
-    for (const chain of table.chains.values()) {
-      if (chain.spec === null) continue
-      this.hookChains[HOOK_NAMES.indexOf(chain.spec.hook as HookName)].push(chain)
+    for (const chain of baseChainsOf(table)) {
+      this.hookChains[HOOK_NAMES.indexOf(chain.spec!.hook as HookName)].push(chain)
     }
     for (const list of this.hookChains) list.sort((a, b) => a.spec!.priority - b.spec!.priority || a.seq - b.seq)
   }
@@ -328,7 +327,10 @@ export class NftInterpreter {
           }
           expressions += st.cost
           lookups++
-          const e = st.set!.lookup(this.key, nowNs)
+          let map = st.set!
+          // A node-local set's declaration (shared table): the node's instance holds the elements.
+          if (map.nodeLocal) map = this.ruleset.localSetOf(map)
+          const e = map.lookup(this.key, nowNs)
           if (e === undefined || e.verdict === null) break
           kind = e.verdict.kind
           jump = e.jump
@@ -341,7 +343,9 @@ export class NftInterpreter {
           }
           expressions += st.cost
           lookups++
-          const hit = st.set!.lookup(this.key, nowNs) !== undefined
+          let set = st.set!
+          if (set.nodeLocal) set = this.ruleset.localSetOf(set)
+          const hit = set.lookup(this.key, nowNs) !== undefined
           if (hit === st.negate) break
           continue
         }

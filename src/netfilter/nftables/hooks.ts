@@ -32,9 +32,8 @@ import type { NetfilterStack } from "../stack.ts"
 import type { NftHost } from "./eval.ts"
 import { HOOK_NAMES, NftInterpreter, NftResult, NftVerdict } from "./eval.ts"
 import type { Transaction } from "./parse.ts"
-import { parseTransaction } from "./parse.ts"
 import type { NftChain } from "./ruleset.ts"
-import { NftRuleset } from "./ruleset.ts"
+import { baseChainsOf, NftRuleset } from "./ruleset.ts"
 
 /** RTN_LOCAL / RTN_UNICAST (include/uapi/linux/rtnetlink.h), what `fib daddr type` yields. */
 const RTN_UNICAST = 1
@@ -131,8 +130,8 @@ export class NftHooks implements NftHost {
 
   /** `nft -f`: parses and applies one transaction atomically (throws NftParseError, changes nothing). */
   applyText(text: string, nowNs: number, file = "<nft>"): void {
-    const pool = this.ruleset.pool
-    this.apply(pool === null ? parseTransaction(text, file) : pool.parse(text, file), nowNs)
+    this.ruleset.applyText(text, file, nowNs)
+    this.rebind()
   }
 
   apply(tx: Transaction, nowNs: number): void {
@@ -151,10 +150,9 @@ export class NftHooks implements NftHost {
     if (table !== null) {
       this.family = table.family
       this.tableName = table.name
-      for (const chain of table.chains.values()) {
-        if (chain.spec === null) continue
+      for (const chain of baseChainsOf(table)) {
         const old = this.registered.get(chain.name)
-        const spec = chain.spec
+        const spec = chain.spec!
         if (
           old !== undefined &&
           old.chain.spec!.hook === spec.hook &&

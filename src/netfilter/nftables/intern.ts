@@ -7,6 +7,10 @@
  * changes: a committed object is immutable (a transaction writes to copies, ruleset.ts Draft), so
  * two nodes holding the same object see exactly what each would see in its own copy.
  *
+ * With node-local sets (NftRuleset.localSetNames, kube-proxy's `nodeport-ips` in a cluster), the
+ * table holds only their empty declaration and nodes with the same transactions share whole
+ * tables: the pool also remembers which table applying a text to a table gave (`transition`).
+ *
  * What stays per node (never pooled): sets with the `dynamic` or `timeout` flag (kube-proxy's
  * affinity sets: packets add elements and restart their timeouts, nft_dynset.c) and elements with
  * an expiry; the rules that read or update such a set, and the chains holding such a rule. The
@@ -20,13 +24,17 @@
  * two generations is dropped from the pool (nodes still holding it keep it; a later equal object
  * simply is not shared with it). Sharing never changes results, only memory.
  */
-import type { NftChain, NftObjectPool, NftRule, NftSet } from "./ruleset.ts"
+import type { NftChain, NftObjectPool, NftRule, NftSet, NftTable, NftTransition } from "./ruleset.ts"
 import { SET_FLAG } from "./ruleset.ts"
 import { parseTransaction } from "./parse.ts"
 import type { Transaction } from "./parse.ts"
 
 /** Parsed transactions the pool keeps for other nodes. */
 const PARSED_KEPT = 4
+/** Starting tables whose transitions the pool keeps (nodes of one state sync around the same time). */
+const TRANSITION_TABLES_KEPT = 16
+/** Transitions kept per starting table (texts applied to it). */
+const TRANSITIONS_PER_TABLE = 8
 
 class Generations<V> {
   private current = new Map<string, V>()
@@ -196,6 +204,41 @@ export class NftInternPool implements NftObjectPool {
     if (this.parsedRecent.length >= PARSED_KEPT) this.parsedRecent.shift()
     this.parsedRecent.push({ file, text, tx })
     return tx
+  }
+
+  /**
+   * Tables reached by applying a text to a table (NftRuleset.applyText), by starting table
+   * (identity; `null` key: no table yet) then file and text. Only the last TRANSITION_TABLES_KEPT
+   * starting tables are kept: a miss only costs applying the transaction.
+   */
+  private readonly transitions = new Map<
+    NftTable | null,
+    Map<string, { readonly file: string; readonly transition: NftTransition }>
+  >()
+  /** Transactions applied to a table, and taken from another node's application. */
+  transitionsApplied = 0
+  transitionsShared = 0
+
+  transition(base: NftTable | null, file: string, text: string): NftTransition | undefined {
+    // Keyed by the text itself (not a concatenation): nodes pass the same string object, whose
+    // hash V8 computes once.
+    const hit = this.transitions.get(base)?.get(text)
+    if (hit === undefined || hit.file !== file) return undefined
+    this.transitionsShared++
+    return hit.transition
+  }
+
+  rememberTransition(base: NftTable | null, file: string, text: string, transition: NftTransition): void {
+    this.transitionsApplied++
+    let byText = this.transitions.get(base)
+    if (byText === undefined) {
+      if (this.transitions.size >= TRANSITION_TABLES_KEPT)
+        this.transitions.delete(this.transitions.keys().next().value as NftTable | null)
+      byText = new Map()
+      this.transitions.set(base, byText)
+    }
+    if (byText.size >= TRANSITIONS_PER_TABLE) byText.delete(byText.keys().next().value as string)
+    byText.set(text, { file, transition })
   }
 
   /** Distinct objects the pool holds (both generations). */

@@ -20,6 +20,7 @@ import {
   fieldType,
 } from "./parse.ts"
 import type { Token } from "./parse.ts"
+import { parseTransaction } from "./parse.ts"
 
 export const SET_FLAG = { CONSTANT: 1, INTERVAL: 2, TIMEOUT: 4, DYNAMIC: 8 } as const
 
@@ -182,6 +183,12 @@ export class NftSet {
   readonly packedFlat: boolean
   /** Flags as the declaration wrote them, in its order (knftables' dump repeats them). */
   declaredFlags: readonly string[] = []
+  /**
+   * A shared table's declaration of a set whose elements each node holds itself
+   * (NftRuleset.localSetNames): it holds no elements, and the interpreter looks up the node's
+   * instance (NftRuleset.localSetOf) instead.
+   */
+  nodeLocal = false
 
   constructor(
     readonly name: string,
@@ -556,6 +563,46 @@ export interface NftObjectPool {
   chain(chain: NftChain, withRules: (rules: NftRule[]) => NftChain): NftChain
   /** `parseTransaction(text, file)`, shared by the nodes applying the same text. */
   parse(text: string, file: string): Transaction
+  /** The table another node's ruleset got applying `text` (as `file`) to `base`, if remembered. */
+  transition(base: NftTable | null, file: string, text: string): NftTransition | undefined
+  rememberTransition(base: NftTable | null, file: string, text: string, transition: NftTransition): void
+}
+
+/** What applying one transaction text to one table gave (NftRuleset.applyText). */
+export interface NftTransition {
+  readonly table: NftTable | null
+  /** The node-local steps of the text, replayed on each node's own instances. */
+  readonly local: readonly LocalStep[]
+}
+
+/** A command on a node-local set's elements, or the end of a local set (its deletion, the table's). */
+export type LocalStep =
+  | { readonly kind: "cmd"; readonly cmd: Cmd }
+  /** name null: every local set (the table was flushed or deleted). */
+  | { readonly kind: "reset"; readonly name: string | null }
+
+const NO_LOCAL_SETS: ReadonlySet<string> = new Set()
+
+/** Base chains of each committed table, in the table's order (tables are shared between nodes). */
+const baseChains = new WeakMap<NftTable, readonly NftChain[]>()
+
+/** The table's base chains (chains with a hook), in its chains' order; once per table object. */
+export function baseChainsOf(table: NftTable): readonly NftChain[] {
+  let list = baseChains.get(table)
+  if (list === undefined) {
+    const out: NftChain[] = []
+    for (const chain of table.chains.values()) if (chain.spec !== null) out.push(chain)
+    list = out
+    baseChains.set(table, list)
+  }
+  return list
+}
+
+/** Whether a table holds sets that packets change (dynamic or timeout: per-node state, never shared). */
+function holdsPacketState(table: NftTable | null): boolean {
+  if (table === null) return false
+  for (const set of table.sets.values()) if ((set.flags & (SET_FLAG.DYNAMIC | SET_FLAG.TIMEOUT)) !== 0) return true
+  return false
 }
 
 /** Holds the table; `apply` runs one transaction atomically. */
@@ -568,6 +615,132 @@ export class NftRuleset {
   pool: NftObjectPool | null = null
   /** Bumped on every successful commit; the interpreter rebuilds its per-hook lists on change. */
   generation = 0
+  /**
+   * Sets whose elements are this node's own while the table is shared (kube-proxy's
+   * `nodeport-ips`, the node's IPs): the table holds their declaration with no elements
+   * (NftSet.nodeLocal) and the node its instance in `local`, allocated on its first element.
+   * Only with a pool; empty: every set is in the table (a table of its own).
+   */
+  localSetNames: ReadonlySet<string> = NO_LOCAL_SETS
+  private readonly local = new Map<string, NftSet>()
+
+  /** Node-local set instances this node holds (allocated on their first element). */
+  get localSetCount(): number {
+    return this.local.size
+  }
+
+  /** The node's instance of a node-local set (the empty declaration when it holds no element). */
+  localSetOf(declaration: NftSet): NftSet {
+    return this.local.get(declaration.name) ?? declaration
+  }
+
+  /** The table as the node sees it (local sets' instances in place of their declarations). */
+  viewTable(): NftTable | null {
+    const table = this.table
+    if (table === null || this.localSetNames.size === 0) return table
+    const sets = new Map(table.sets)
+    for (const [name, set] of sets) if (set.nodeLocal) sets.set(name, this.localSetOf(set))
+    return new NftTable(table.family, table.name, table.comment, table.chains, sets, table.setSeq, table.nextSeq)
+  }
+
+  /**
+   * `nft -f` of `text`. With a pool and local sets, a transaction another node applied to the same
+   * (shared) table gives that node's resulting table (committed tables are never modified), so
+   * nodes in the same state hold one table and the transaction runs once per distinct (table,
+   * text); the commands on local sets' elements are run on the node's own instances, after the
+   * others (they touch nothing else). Tables whose sets packets change (dynamic, timeout) are
+   * never shared. Throws NftParseError as `apply`.
+   */
+  applyText(text: string, file: string, nowNs: number): void {
+    const pool = this.pool
+    if (pool === null || this.localSetNames.size === 0) {
+      this.apply(pool === null ? parseTransaction(text, file) : pool.parse(text, file), nowNs)
+      return
+    }
+    const base = this.table
+    const hit = pool.transition(base, file, text)
+    if (hit !== undefined) {
+      this.table = hit.table
+      this.generation++
+      this.replayLocal(hit.local, file)
+      return
+    }
+    const tx = pool.parse(text, file)
+    const shared: Cmd[] = []
+    const local: LocalStep[] = []
+    for (const cmd of tx.commands) {
+      if (
+        (cmd.object === "element" && this.localSetNames.has(cmd.name)) ||
+        (cmd.object === "set" && cmd.op === "flush" && this.localSetNames.has(cmd.name))
+      ) {
+        local.push({ kind: "cmd", cmd })
+        continue
+      }
+      if (cmd.object === "set" && this.localSetNames.has(cmd.name)) {
+        if (cmd.elements.length > 0) fail(file, cmd.token, `elements in the declaration of node-local set ${cmd.name}`)
+        if (cmd.op === "delete") local.push({ kind: "reset", name: cmd.name })
+      }
+      if (cmd.object === "table" && (cmd.op === "flush" || cmd.op === "delete"))
+        local.push({ kind: "reset", name: null })
+      shared.push(cmd)
+    }
+    this.apply(shared.length === tx.commands.length ? tx : { ...tx, commands: shared }, nowNs)
+    const table = this.table
+    if (table !== null)
+      for (const name of this.localSetNames) {
+        const declaration = table.sets.get(name)
+        if (declaration !== undefined && !declaration.nodeLocal) declaration.nodeLocal = true
+      }
+    this.replayLocal(local, file)
+    // (A text of local steps only changes no table: nothing to share.)
+    if (shared.length > 0 && !holdsPacketState(base) && !holdsPacketState(table))
+      pool.rememberTransition(base, file, text, { table, local })
+  }
+
+  /** Runs a transaction's node-local steps on this node's instances (as addElements / delete element). */
+  private replayLocal(steps: readonly LocalStep[], file: string): void {
+    for (const step of steps) {
+      if (step.kind === "reset") {
+        if (step.name === null) this.local.clear()
+        else this.local.delete(step.name)
+        continue
+      }
+      const cmd = step.cmd
+      if (cmd.object !== "element" && cmd.object !== "set") continue
+      const declaration = this.table?.sets.get(cmd.name)
+      if (declaration === undefined) fail(file, cmd.token, `no such set ${cmd.name} (ENOENT)`)
+      if (cmd.object === "set") {
+        // flush: no elements (an absent instance is the empty declaration).
+        this.local.delete(cmd.name)
+        continue
+      }
+      let set = this.local.get(cmd.name)
+      if (set === undefined) {
+        set = declaration.clone()
+        this.local.set(cmd.name, set)
+      }
+      for (const e of cmd.elements) {
+        if (cmd.op === "delete") {
+          checkKey(set, e, file, true)
+          const found = set.find(e.key, e.prefixLength)
+          if (found === undefined) fail(file, e.token, `no such element in ${cmd.name} (ENOENT)`)
+          set.remove(found)
+          continue
+        }
+        checkKey(set, e, file)
+        const existing = set.find(e.key, e.prefixLength)
+        if (existing !== undefined) {
+          if (cmd.op === "create") fail(file, e.token, `element exists in ${cmd.name} (EEXIST)`)
+          if (!sameVerdict(existing.verdict, e.verdict))
+            fail(file, e.token, `element exists in ${cmd.name} with a different value (EBUSY)`)
+          continue
+        }
+        if (e.timeoutS >= 0) fail(file, e.token, `element timeout in ${cmd.name}, which has no timeout flag`)
+        if (!set.insert(new NftElement(e.key, e.prefixLength, e.comment, e.verdict, e.timeoutS, -1)))
+          fail(file, e.token, `conflicting intervals specified in ${cmd.name}`)
+      }
+    }
+  }
 
   /**
    * Applies `tx` atomically. Throws NftParseError (file:line:column) and leaves the table untouched

@@ -25,13 +25,20 @@ import {
   FIREWALL_IPS_MAP,
   isAffinitySetName,
   KUBE_PROXY_TABLE,
+  NODEPORT_IPS_SET,
   NO_ENDPOINT_NODEPORTS_MAP,
   NO_ENDPOINT_SERVICES_MAP,
   SERVICE_IPS_MAP,
   SERVICE_NODEPORTS_MAP,
 } from "./names.ts"
-import { formatTransaction, NftTable, NftTableError } from "./table.ts"
+import { formatTransaction, NftTable, NftTableError, NftTableTransitions } from "./table.ts"
 import type { NftOperation, NftSpecPool } from "./table.ts"
+
+/** A full sync's changed set in the shared compile's key (a full sync is keyed without it). */
+const NO_CHANGES: ReadonlySet<string> = new Set()
+
+/** The proxier table's sets whose elements are the node's own (see NftTable.localSetNames). */
+const LOCAL_SET_NAMES: ReadonlySet<string> = new Set([NODEPORT_IPS_SET])
 
 /** Stale chains are deleted once they have been stale for longer than this (`oneSecondAgo`). */
 export const STALE_CHAIN_DELETE_AFTER_NS = 1_000_000_000
@@ -74,6 +81,31 @@ export interface NftablesSyncResult {
   readonly servicePorts: readonly ServicePortInfo[]
   /** Error text when the main transaction failed (nothing applied). */
   readonly error: string | null
+  /**
+   * The main transaction in the parts a shared compile is made of (absent: compiled by the node
+   * alone): `transaction` is `setup + shared`; `setupShared` is `setup` without the operations on
+   * the node's own `nodeport-ips` elements, which are `local`. Applying `setupShared`, `shared`,
+   * then `local` gives the state `transaction` gives (the local operations touch only
+   * `nodeport-ips` elements, which nothing else reads or writes), and lets nodes in the same
+   * state share the first two (texts shared between nodes, NftSharedSync).
+   */
+  readonly parts?: NftablesTransactionParts | undefined
+}
+
+export interface NftablesTransactionParts {
+  /** The setup of a full sync ("" for a partial sync), as in `transaction`. */
+  readonly setup: string
+  readonly setupShared: string
+  readonly shared: string
+  readonly local: string
+}
+
+/** Whether a setup operation writes the node's own `nodeport-ips` elements (a flush or an element). */
+function isLocalOp(op: NftOperation): boolean {
+  return (
+    (op.kind === "element" && op.element.container === NODEPORT_IPS_SET) ||
+    (op.kind === "set" && op.verb === "flush" && op.set.name === NODEPORT_IPS_SET)
+  )
 }
 
 export class NftablesProxier {
@@ -112,6 +144,9 @@ export class NftablesProxier {
     this.sharedSync = this.sharedPorts === null ? null : (options.sharedSync ?? null)
     this.configKey = this.sharedSync === null ? "" : JSON.stringify(config)
     if (options.specs !== undefined) this.table.pool = options.specs
+    // With the shared compile, `nodeport-ips` elements (the node's IPs) are kept beside the
+    // shared maps, so that nodes in the same state hold the same maps (table.ts applyShared).
+    if (this.sharedSync !== null) this.table.localSetNames = LOCAL_SET_NAMES
   }
 
   get nodeName(): string {
@@ -232,7 +267,7 @@ export class NftablesProxier {
    * A transaction the table refuses (nft's atomic commit fails) leaves the table as it was, forgets
    * the stale-chain times and asks for a full sync; the refusal's message is returned, else null.
    */
-  private applyMain(ops: readonly NftOperation[]): string | null {
+  private applyMain(ops: readonly NftOperation[], split?: SplitOps): string | null {
     this.beforeMain = {
       table: this.table.snapshot(),
       previous: this.previous,
@@ -241,7 +276,18 @@ export class NftablesProxier {
       recreatedBaseChains: this.recreatedBaseChains,
     }
     try {
-      this.table.apply(ops)
+      if (split === undefined) this.table.apply(ops)
+      else {
+        // The same end state as applying `ops` (see NftablesSyncResult.parts), all or nothing.
+        try {
+          if (split.setupShared.length > 0) this.table.applyShared(split.setupShared, split.transitions)
+          this.table.applyShared(split.shared, split.transitions)
+          if (split.local.length > 0) this.table.apply(split.local)
+        } catch (error) {
+          this.table.restoreFrom(this.beforeMain.table)
+          throw error
+        }
+      }
     } catch (error) {
       if (!(error instanceof NftTableError)) throw error
       this.staleChains.clear()
@@ -278,8 +324,44 @@ export class NftablesProxier {
     const previous = this.previous
     if ("own" in previous) return previous.own
     const prints = new Map(printsOf(previous.base))
-    for (const [name, print] of previous.hosted) prints.set(name, print)
+    for (const [name, ports] of previous.hosted) prints.set(name, printOfPorts(ports))
     return prints
+  }
+
+  /** The Services whose prints changed since the last sync, on this node (see syncShared). */
+  private changedServices(
+    previous: PreviousPorts,
+    base: readonly ServicePortInfo[],
+    hosted: ReadonlyMap<string, readonly ServicePortInfo[]>,
+    shared: NftSharedSync,
+  ): ReadonlySet<string> {
+    let changed: ReadonlySet<string>
+    if ("own" in previous) {
+      const prev = previous.own
+      const current = new Map(printsOf(base))
+      for (const [name, ports] of hosted) current.set(name, printOfPorts(ports))
+      const set = new Set<string>()
+      for (const [name, print] of current) if (prev.get(name) !== print) set.add(name)
+      for (const name of prev.keys()) if (!current.has(name)) set.add(name)
+      changed = set
+    } else {
+      changed = shared.changedBetween(previous.base, base)
+      // Services the node hosts (now or before) differ from the shared list only in its prints.
+      let own: Set<string> | null = null
+      const check = (name: string): void => {
+        const before = previous.hosted.get(name) ?? portsOf(previous.base).get(name)
+        const now = hosted.get(name) ?? portsOf(base).get(name)
+        const isChanged = !samePrints(before, now)
+        if (isChanged === changed.has(name)) return
+        own ??= new Set(changed)
+        if (isChanged) own.add(name)
+        else own.delete(name)
+      }
+      for (const name of hosted.keys()) check(name)
+      for (const name of previous.hosted.keys()) if (!hosted.has(name)) check(name)
+      if (own !== null) changed = own
+    }
+    return changed
   }
 
   /**
@@ -298,33 +380,14 @@ export class NftablesProxier {
     let fullSync = fullSyncIn
     const base = nodePorts.base
     // The node's prints of the Services it hosts (its list is `base` elsewhere).
-    const hosted = hostedPrints(nodePorts)
+    const hosted = hostedPorts(nodePorts)
     const previous = this.previous
-    let changed: ReadonlySet<string>
-    if ("own" in previous) {
-      const prev = previous.own
-      const current = new Map(printsOf(base))
-      for (const [name, print] of hosted) current.set(name, print)
-      const set = new Set<string>()
-      for (const [name, print] of current) if (prev.get(name) !== print) set.add(name)
-      for (const name of prev.keys()) if (!current.has(name)) set.add(name)
-      changed = set
-    } else {
-      changed = shared.changedBetween(previous.base, base)
-      // Services the node hosts (now or before) differ from the shared list only in its prints.
-      let own: Set<string> | null = null
-      const check = (name: string): void => {
-        const before = previous.hosted.get(name) ?? printsOf(previous.base).get(name)
-        const now = hosted.get(name) ?? printsOf(base).get(name)
-        const isChanged = before !== now
-        if (isChanged === changed.has(name)) return
-        own ??= new Set(changed)
-        if (isChanged) own.add(name)
-        else own.delete(name)
-      }
-      for (const name of hosted.keys()) check(name)
-      for (const name of previous.hosted.keys()) if (!hosted.has(name)) check(name)
-      if (own !== null) changed = own
+    // The changed Services, computed when read: a full sync's shared compile is keyed without them
+    // (so a node taking a kept full compile never walks its list), only a miss compiles with them.
+    let changedMemo: ReadonlySet<string> | null = null
+    const changedOf = (): ReadonlySet<string> => {
+      changedMemo ??= this.changedServices(previous, base, hosted, shared)
+      return changedMemo
     }
 
     const cleanup = this.cleanup(nowNs)
@@ -334,7 +397,7 @@ export class NftablesProxier {
     const entry = shared.compiled(
       base,
       this.stateId,
-      changed,
+      fullSync ? NO_CHANGES : changedOf(),
       fullSync,
       recreateBaseChains,
       nodePortsMatchAll,
@@ -346,7 +409,7 @@ export class NftablesProxier {
         const views = base.map((svc) => viewOf(svc, this.node.name, zone, topology))
         return compileNftables(views, this.node, this.config, {
           fullSync,
-          changedServices: changed,
+          changedServices: changedOf(),
           recreateBaseChains,
           existing: this.existingState(),
           setup: false,
@@ -356,17 +419,45 @@ export class NftablesProxier {
     )
     let compile = entry.compile
     let transaction = entry.transaction
+    let numOperations = compile.ops.length
+    let parts: NftablesTransactionParts = { setup: "", setupShared: "", shared: entry.transaction, local: "" }
+    const split: SplitOps = { setupShared: [], shared: entry.compile.ops, local: [], transitions: shared.transitions }
     if (fullSync) {
       const setupOps = nftablesSetupOps(this.node, this.config, recreateBaseChains)
-      compile = { ...compile, ops: [...setupOps, ...compile.ops] }
-      transaction = formatTransaction(setupOps, this.table.family, this.table.name) + transaction
+      const shareable = compile
+      let ops: readonly NftOperation[] | null = null
+      // The node's whole operation list, built only when read (the setup is in front).
+      compile = {
+        ...shareable,
+        get ops(): readonly NftOperation[] {
+          ops ??= [...setupOps, ...shareable.ops]
+          return ops
+        },
+      }
+      numOperations = setupOps.length + shareable.ops.length
+      const setup = formatTransaction(setupOps, this.table.family, this.table.name)
+      transaction = setup + transaction
+      const setupShared = shared.setupShared(
+        setupOps.filter((op) => !isLocalOp(op)),
+        `${this.configKey}|${recreateBaseChains ? 1 : 0}${nodePortsMatchAll ? 1 : 0}`,
+        (list) => formatTransaction(list, this.table.family, this.table.name),
+      )
+      split.setupShared = setupShared.ops
+      split.local = setupOps.filter(isLocalOp)
+      parts = {
+        setup,
+        setupShared: setupShared.text,
+        shared: entry.transaction,
+        local: formatTransaction(split.local, this.table.family, this.table.name),
+      }
     }
     let servicePorts: readonly ServicePortInfo[] | null = null
     const result = (error: string | null): NftablesSyncResult => ({
       cleanupOps: cleanup.ops,
       compile,
       transaction,
-      numOperations: compile.ops.length,
+      numOperations,
+      parts,
       // The node's whole list, built only when read (the stale conntrack cleanup reads it when
       // the node's conntrack table holds entries).
       get servicePorts(): readonly ServicePortInfo[] {
@@ -375,7 +466,7 @@ export class NftablesProxier {
       },
       error,
     })
-    const error = this.applyMain(compile.ops)
+    const error = this.applyMain(compile.ops, split)
     if (error !== null) {
       this.stateId = shared.uniqueState()
       return result(error)
@@ -397,9 +488,21 @@ export class NftablesProxier {
   }
 }
 
+/** A shared sync's operations in the order applyMain applies them (NftablesSyncResult.parts). */
+interface SplitOps {
+  setupShared: readonly NftOperation[]
+  readonly shared: readonly NftOperation[]
+  local: readonly NftOperation[]
+  readonly transitions: NftTableTransitions
+}
+
 type PreviousPorts =
   | { readonly own: Map<string, string> }
-  | { readonly base: readonly ServicePortInfo[]; readonly hosted: ReadonlyMap<string, string> }
+  | {
+      readonly base: readonly ServicePortInfo[]
+      /** The node's own variants of the Services it hosts (their prints are computed when compared). */
+      readonly hosted: ReadonlyMap<string, readonly ServicePortInfo[]>
+    }
 
 /** Per-Service prints of a shared list, once per list (the lists are immutable and shared). */
 const listPrints = new WeakMap<readonly ServicePortInfo[], Map<string, string>>()
@@ -413,18 +516,69 @@ function printsOf(list: readonly ServicePortInfo[]): Map<string, string> {
   return prints
 }
 
-/** The prints `fingerprintByService` gives the Services the node hosts, in the node's list. */
-function hostedPrints(nodePorts: NodeServicePorts): Map<string, string> {
-  const out = new Map<string, string>()
+/**
+ * The ports of the Services the node hosts, its own variants in the node's list order, by Service.
+ * Kept between syncs as objects, not prints: a node's variants are its own, and their prints
+ * (about 3 KB per port at the large point, 30 Services per node) kept per node were a copy of
+ * every hosted Service per node. A print is computed when two different objects are compared.
+ */
+function hostedPorts(nodePorts: NodeServicePorts): Map<string, ServicePortInfo[]> {
+  const out = new Map<string, ServicePortInfo[]>()
   if (nodePorts.hosted.length === 0) return out
   // The node's list holds the hosted Services' variants at their positions in `base`.
   const order: number[] = nodePorts.positions.map((_, k) => k)
   order.sort((a, b) => nodePorts.positions[a] - nodePorts.positions[b])
   for (const k of order) {
     const port = nodePorts.variants[k]
-    out.set(port.namespacedName, (out.get(port.namespacedName) ?? "") + jsonOfPort(port))
+    const list = out.get(port.namespacedName)
+    if (list === undefined) out.set(port.namespacedName, [port])
+    else list.push(port)
   }
   return out
+}
+
+/** A shared list's ports by Service, in list order (once per list). */
+const listPorts = new WeakMap<readonly ServicePortInfo[], Map<string, ServicePortInfo[]>>()
+
+function portsOf(list: readonly ServicePortInfo[]): Map<string, ServicePortInfo[]> {
+  let ports = listPorts.get(list)
+  if (ports === undefined) {
+    ports = new Map()
+    for (const svc of list) {
+      const entry = ports.get(svc.namespacedName)
+      if (entry === undefined) ports.set(svc.namespacedName, [svc])
+      else entry.push(svc)
+    }
+    listPorts.set(list, ports)
+  }
+  return ports
+}
+
+/** A port's JSON, from the shared cache when it is there, else computed and not kept (a node's own variant). */
+function jsonOfPortUncached(svc: ServicePortInfo): string {
+  return portJson.get(svc) ?? JSON.stringify(svc)
+}
+
+/** The print `fingerprintByService` gives a Service with these ports. */
+function printOfPorts(ports: readonly ServicePortInfo[]): string {
+  let print = ""
+  for (const port of ports) print += jsonOfPortUncached(port)
+  return print
+}
+
+/**
+ * Whether two Services' ports have the same print (fingerprintByService): the same objects, or
+ * the same concatenated JSON (ports are immutable). Undefined: the Service is absent.
+ */
+function samePrints(a: readonly ServicePortInfo[] | undefined, b: readonly ServicePortInfo[] | undefined): boolean {
+  if (a === b) return true
+  if (a === undefined || b === undefined) return false
+  if (a.length === b.length) {
+    let same = true
+    for (let i = 0; i < a.length && same; i++) same = a[i] === b[i]
+    if (same) return true
+  }
+  return printOfPorts(a) === printOfPorts(b)
 }
 
 /** A compile kept for other nodes (see NftSharedSync.compiled). */
@@ -452,6 +606,10 @@ const SHARED_COMPILES_KEPT = 16
  * gets a fresh id (never shared).
  */
 export class NftSharedSync {
+  /** The proxier tables' shared transitions (table.ts applyShared). */
+  readonly transitions = new NftTableTransitions()
+  /** The node-independent part of a full sync's setup, by config and sync kind (see setupShared). */
+  private readonly setups = new Map<string, { readonly ops: readonly NftOperation[]; readonly text: string }>()
   private readonly kept = new Map<string, SharedCompileEntry>()
   private readonly listIds = new WeakMap<readonly ServicePortInfo[], number>()
   private readonly changedIds = new WeakMap<ReadonlySet<string>, number>()
@@ -524,6 +682,27 @@ export class NftSharedSync {
         return false
       }
     return true
+  }
+
+  /**
+   * The setup operations of a full sync other than the node's own `nodeport-ips` elements: they
+   * read the node only through whether NodePorts match every address (in `key` with the config
+   * and recreate-base-chains), so the first node's list and text serve the others (same objects,
+   * so the transitions they cause are shared). `ops` is this node's list, checked against the kept
+   * one so a difference can never pass unnoticed.
+   */
+  setupShared(
+    ops: readonly NftOperation[],
+    key: string,
+    format: (ops: readonly NftOperation[]) => string,
+  ): { readonly ops: readonly NftOperation[]; readonly text: string } {
+    const text = format(ops)
+    const kept = this.setups.get(key)
+    if (kept !== undefined && kept.text === text) return kept
+    const entry = { ops, text }
+    if (this.setups.size >= SHARED_COMPILES_KEPT) this.setups.delete(this.setups.keys().next().value as string)
+    this.setups.set(key, entry)
+    return entry
   }
 
   /** The Services whose prints differ between two shared lists (once per pair). */

@@ -237,6 +237,78 @@ function ruleRefs(rule: NftRuleSpec): readonly RuleRef[] {
   return refs
 }
 
+const NO_LOCAL_SETS: ReadonlySet<string> = new Set()
+/** A committed map is never modified (apply copies), so every new table may start from these. */
+const EMPTY_CHAINS = new Map<string, ChainState>()
+const EMPTY_SETS = new Map<string, SetState>()
+
+/** objectCount of shared maps (nodes in the same state count them once). */
+const sharedCounts = new WeakMap<
+  Map<string, ChainState>,
+  { chains: Map<string, ChainState>; sets: Map<string, SetState>; objects: number }
+>()
+
+function sameLocal(a: Map<string, Map<string, NftElementSpec>>, b: Map<string, Map<string, NftElementSpec>>): boolean {
+  if (a.size !== b.size) return false
+  for (const [name, elements] of a) if (b.get(name) !== elements) return false
+  return true
+}
+
+/** A table's shared state: its maps (never modified once committed), existence and comment. */
+interface SharedTableState {
+  readonly chains: Map<string, ChainState>
+  readonly sets: Map<string, SetState>
+  readonly exists: boolean
+  readonly comment: string | undefined
+}
+
+/** How many starting states NftTableTransitions remembers (nodes of one state sync around the same time). */
+const TRANSITION_STATES_KEPT = 16
+
+/**
+ * The cluster's memo of proxier table transitions (issue 10): (shared state, ops array) -> the
+ * shared state after applying it. Keyed by identity, so a hit is the same input exactly. The last
+ * TRANSITION_STATES_KEPT starting states are kept (a miss only costs applying the transaction).
+ */
+export class NftTableTransitions {
+  private readonly byChains = new Map<
+    Map<string, ChainState>,
+    { before: SharedTableState; ops: readonly NftOperation[]; after: SharedTableState }[]
+  >()
+  /** Transactions applied, and taken from another node's application. */
+  applied = 0
+  shared = 0
+
+  find(
+    chains: Map<string, ChainState>,
+    sets: Map<string, SetState>,
+    exists: boolean,
+    comment: string | undefined,
+    ops: readonly NftOperation[],
+  ): SharedTableState | undefined {
+    const list = this.byChains.get(chains)
+    if (list !== undefined)
+      for (const t of list)
+        if (t.ops === ops && t.before.sets === sets && t.before.exists === exists && t.before.comment === comment) {
+          this.shared++
+          return t.after
+        }
+    return undefined
+  }
+
+  remember(before: SharedTableState, ops: readonly NftOperation[], after: SharedTableState): void {
+    this.applied++
+    let list = this.byChains.get(before.chains)
+    if (list === undefined) {
+      if (this.byChains.size >= TRANSITION_STATES_KEPT) this.byChains.delete(this.byChains.keys().next().value!)
+      list = []
+      this.byChains.set(before.chains, list)
+    }
+    if (list.length >= 4) list.shift()
+    list.push({ before, ops, after })
+  }
+}
+
 /**
  * The table's contents. `apply` is all-or-nothing like an nft transaction: on error nothing
  * changes. Lookups are by name (hash maps), so applying a transaction costs O(operations).
@@ -244,8 +316,10 @@ function ruleRefs(rule: NftRuleSpec): readonly RuleRef[] {
 export class NftTable {
   exists = false
   comment: string | undefined = undefined
-  private chains = new Map<string, ChainState>()
-  private sets = new Map<string, SetState>()
+  // Every table starts from the same (empty, never modified) maps: nodes starting alike share
+  // their first transition (applyShared).
+  private chains: Map<string, ChainState> = EMPTY_CHAINS
+  private sets: Map<string, SetState> = EMPTY_SETS
   /**
    * During `apply`: the chains and sets this draft copied (copy on write). A committed ChainState
    * or SetState is never modified, so a snapshot (`snapshot`) and the live table share them.
@@ -254,6 +328,18 @@ export class NftTable {
   private ownedSets: Set<string> | null = null
   /** The cluster's pool of specs (NftSpecPool): null, this table's own objects. */
   pool: NftSpecPool | null = null
+  /**
+   * Sets whose elements are the node's own (kube-proxy's `nodeport-ips`: the node's IPs), kept
+   * beside the shared maps (`local`) so that nodes applying the same transactions hold the same
+   * chain and set maps (applyShared). Empty: every set lives in `sets` (a table of its own).
+   */
+  localSetNames: ReadonlySet<string> = NO_LOCAL_SETS
+  /**
+   * Elements of the local sets, by set (insertion order kept); absent: empty. The declaration
+   * (type, flags, comment) stays in `sets` with no elements. Copy on write as the maps.
+   */
+  private local: Map<string, Map<string, NftElementSpec>> = new Map()
+  private ownedLocal: Set<string> | null = null
 
   constructor(
     readonly family: NftFamily,
@@ -270,6 +356,8 @@ export class NftTable {
     copy.comment = this.comment
     copy.chains = this.chains
     copy.sets = this.sets
+    copy.local = this.local
+    copy.localSetNames = this.localSetNames
     return copy
   }
 
@@ -295,9 +383,14 @@ export class NftTable {
     const copy = new NftTable(this.family, this.name)
     copy.exists = this.exists
     copy.comment = this.comment
+    copy.chains = new Map()
+    copy.sets = new Map()
+    copy.local = new Map()
     for (const [name, chain] of this.chains) copy.chains.set(name, { spec: chain.spec, rules: [...chain.rules] })
     for (const [name, set] of this.sets)
       copy.sets.set(name, { spec: set.spec, isMap: set.isMap, elements: new Map(set.elements) })
+    for (const [name, elements] of this.local) copy.local.set(name, new Map(elements))
+    copy.localSetNames = this.localSetNames
     return copy
   }
 
@@ -308,6 +401,7 @@ export class NftTable {
     this.comment = copy.comment
     this.chains = copy.chains
     this.sets = copy.sets
+    this.local = copy.local
   }
 
   /** objectCount of the maps it was counted for (a transaction replaces the maps: copy on write). */
@@ -315,13 +409,25 @@ export class NftTable {
 
   /** Chains, rules and set/map elements the table holds (what nft's cache fetch reads). */
   objectCount(): number {
-    const counted = this.counted
-    if (counted !== null && counted.chains === this.chains && counted.sets === this.sets) return counted.objects
+    let local = 0
+    for (const elements of this.local.values()) local += elements.size
+    const counted = this.counted ?? sharedCounts.get(this.chains) ?? null
+    if (counted !== null && counted.chains === this.chains && counted.sets === this.sets) return counted.objects + local
     let n = 0
     for (const chain of this.chains.values()) n += 1 + chain.rules.length
     for (const set of this.sets.values()) n += set.elements.size
     this.counted = { chains: this.chains, sets: this.sets, objects: n }
-    return n
+    // Nodes applying the same transactions hold the same maps (applyShared): counted once.
+    sharedCounts.set(this.chains, this.counted)
+    return n + local
+  }
+
+  /**
+   * The identity of the table's shared state (its chain map; with applyShared, nodes in the same
+   * state hold the same one). For shape tests and benchmarks.
+   */
+  get sharedState(): object {
+    return this.chains
   }
 
   chainNames(): string[] {
@@ -355,7 +461,9 @@ export class NftTable {
   /** Elements of a set or map (knftables ListElements), or undefined when it does not exist. */
   elements(container: string): readonly NftElementSpec[] | undefined {
     const set = this.sets.get(container)
-    return set === undefined ? undefined : [...set.elements.values()]
+    if (set === undefined) return undefined
+    if (this.localSetNames.has(container)) return [...(this.local.get(container)?.values() ?? [])]
+    return [...set.elements.values()]
   }
 
   /** Applies a transaction atomically; throws NftTableError (and changes nothing) on failure. */
@@ -365,16 +473,52 @@ export class NftTable {
     const next = new NftTable(this.family, this.name)
     next.exists = this.exists
     next.comment = this.comment
-    next.chains = new Map(this.chains)
-    next.sets = new Map(this.sets)
+    // Operations on local sets' elements only (a node's `nodeport-ips`) write neither map: the
+    // table keeps its (shared) maps.
+    const localOnly = this.localSetNames.size > 0 && ops.every((op) => this.isLocalOp(op))
+    next.chains = localOnly ? this.chains : new Map(this.chains)
+    next.sets = localOnly ? this.sets : new Map(this.sets)
     next.ownedChains = new Set()
     next.ownedSets = new Set()
     next.pool = this.pool
+    next.localSetNames = this.localSetNames
+    next.local = new Map(this.local)
+    next.ownedLocal = new Set()
     for (const op of ops) next.applyOne(op)
     this.exists = next.exists
     this.comment = next.comment
     this.chains = next.chains
     this.sets = next.sets
+    this.local = next.local
+  }
+
+  /**
+   * `apply(ops)` for a transaction other nodes apply too (the cluster's shared compile: the same
+   * `ops` array): a table whose shared state (maps, existence, comment) is one another node
+   * already took through `ops` takes that node's resulting maps (they are never modified), so
+   * nodes in the same state hold one set of maps and the transaction runs once per distinct
+   * (state, ops). `ops` must not touch the local sets (their elements are the node's own).
+   */
+  applyShared(ops: readonly NftOperation[], transitions: NftTableTransitions): void {
+    const hit = transitions.find(this.chains, this.sets, this.exists, this.comment, ops)
+    if (hit !== undefined) {
+      this.chains = hit.chains
+      this.sets = hit.sets
+      this.exists = hit.exists
+      this.comment = hit.comment
+      return
+    }
+    const before = { chains: this.chains, sets: this.sets, exists: this.exists, comment: this.comment }
+    const local = this.local
+    this.apply(ops)
+    if (this.local !== local && !sameLocal(this.local, local))
+      throw new Error("nftables table: a shared transaction changed the node's local sets")
+    transitions.remember(before, ops, {
+      chains: this.chains,
+      sets: this.sets,
+      exists: this.exists,
+      comment: this.comment,
+    })
   }
 
   private requireTable(): void {
@@ -394,6 +538,7 @@ export class NftTable {
           this.comment = undefined
           this.chains.clear()
           this.sets.clear()
+          this.local.clear()
         }
         return
       case "chain": {
@@ -428,12 +573,14 @@ export class NftTable {
         } else if (existing === undefined) {
           throw new NftTableError(`no such ${op.kind} "${op.set.name}"`)
         } else if (op.verb === "flush") {
-          if (existing.elements.size > 0) {
+          if (this.localSetNames.has(op.set.name)) this.local.delete(op.set.name)
+          else if (existing.elements.size > 0) {
             this.sets.set(op.set.name, { spec: existing.spec, isMap: existing.isMap, elements: new Map() })
             this.ownedSets?.add(op.set.name)
           }
         } else {
           this.sets.delete(op.set.name)
+          this.local.delete(op.set.name)
         }
         return
       }
@@ -448,7 +595,9 @@ export class NftTable {
       case "element": {
         this.requireTable()
         const e = op.element
-        const set = this.setForWrite(e.container)
+        const set = this.localSetNames.has(e.container)
+          ? this.localForWrite(e.container)
+          : this.setForWrite(e.container)
         if (set === undefined) throw new NftTableError(`no such ${e.isMap ? "map" : "set"} "${e.container}"`)
         const key = e.key.join(" . ")
         if (op.verb === "add") {
@@ -464,6 +613,26 @@ export class NftTable {
         return
       }
     }
+  }
+
+  /** Whether `op` writes only a local set's elements (an element, or a flush of the set). */
+  private isLocalOp(op: NftOperation): boolean {
+    return (
+      (op.kind === "element" && this.localSetNames.has(op.element.container)) ||
+      (op.kind === "set" && op.verb === "flush" && this.localSetNames.has(op.set.name))
+    )
+  }
+
+  /** A local set's element map for writing (as setForWrite), undefined when the set does not exist. */
+  private localForWrite(name: string): { elements: Map<string, NftElementSpec> } | undefined {
+    if (!this.sets.has(name)) return undefined
+    let elements = this.local.get(name)
+    if (elements === undefined || this.ownedLocal === null || !this.ownedLocal.has(name)) {
+      elements = new Map(elements)
+      this.local.set(name, elements)
+      this.ownedLocal?.add(name)
+    }
+    return { elements }
   }
 
   /** knftables fake.go `checkRuleRefs`: chains, sets and maps a rule names must exist. */
@@ -506,7 +675,10 @@ export class NftTable {
       for (const rule of this.chains.get(name)!.rules)
         lines.push(formatOperation({ verb: "add", kind: "rule", rule }, f, t))
     for (const name of [...setNames, ...mapNames])
-      for (const element of this.sets.get(name)!.elements.values())
+      for (const element of (this.localSetNames.has(name)
+        ? this.local.get(name)
+        : this.sets.get(name)!.elements
+      )?.values() ?? [])
         lines.push(formatOperation({ verb: "add", kind: "element", element }, f, t))
     return lines.join("\n") + "\n"
   }

@@ -56,6 +56,48 @@ describe("nodes share committed nftables objects", () => {
     )
   })
 
+  it("with node-local nodeport-ips, nodes share whole tables and list their own IPs", () => {
+    const pool = new NftInternPool()
+    const text = dumpToTransaction(fixture("base.nft") + fixture("a2-s1.nft"))
+    const otherIp = text.replace(/(add element ip kube-proxy nodeport-ips \{ )[0-9.]+/, "$1192.168.0.99")
+    expect(otherIp).not.toBe(text)
+    const shared = (t: string): NftRuleset => {
+      const rs = new NftRuleset()
+      rs.pool = pool
+      rs.localSetNames = new Set(["nodeport-ips"])
+      rs.applyText(t, "t.nft", 0)
+      return rs
+    }
+    const own = (t: string): NftRuleset => {
+      const rs = new NftRuleset()
+      rs.apply(parseTransaction(t, "t.nft"))
+      return rs
+    }
+    const a = shared(text)
+    const b = shared(text)
+    const c = shared(otherIp)
+    // Same text on the same (empty) table: the same table object, applied once.
+    expect(b.table).toBe(a.table)
+    expect(pool.transitionsShared).toBe(1)
+    // Another node IP: every chain and set is shared (the readers of nodeport-ips included); the
+    // node's IPs are its own instance.
+    for (const [name, chain] of c.table!.chains) expect(chain).toBe(a.table!.chains.get(name))
+    for (const [name, set] of c.table!.sets) expect(set).toBe(a.table!.sets.get(name))
+    const declaration = a.table!.sets.get("nodeport-ips")!
+    expect(declaration.nodeLocal).toBe(true)
+    expect(declaration.count).toBe(0)
+    expect(a.localSetOf(declaration)).not.toBe(c.localSetOf(declaration))
+    expect(a.localSetCount).toBe(1)
+    // Each lists exactly as a table of its own.
+    expect(listTable(a.viewTable()!, 0)).toBe(listTable(own(text).table!, 0))
+    expect(listTable(c.viewTable()!, 0)).toBe(listTable(own(otherIp).table!, 0))
+    expect(listTable(c.viewTable()!, 0)).toContain("elements = { 192.168.0.99 }")
+    // A flush of the set leaves the node with no instance (sparse: the empty declaration).
+    c.applyText("flush set ip kube-proxy nodeport-ips\n", "t.nft", 0)
+    expect(c.localSetCount).toBe(0)
+    expect(c.table!.sets.get("nodeport-ips")).toBe(declaration)
+  })
+
   it("affinity sets (dynamic, timeout) and their users stay per node: one node's updates are its own", () => {
     const pool = new NftInternPool()
     const text = dumpToTransaction(fixture("base.nft") + fixture("affinity-local.nft"))
