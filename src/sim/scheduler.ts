@@ -14,7 +14,7 @@
  *   into buckets of a power-of-two width. Only the current bucket's events sit in the near heap,
  *   a binary min-heap on (timeNs, seq); the next RING_BUCKETS - 1 buckets are unsorted FIFO lists
  *   (O(1) insert, a bitmap finds the next non-empty one); later events (timers seconds away) wait
- *   in far FIFO lanes (times scheduled in order) or a far heap (the others), both by time, and
+ *   in a far FIFO queue (times scheduled in order) or a far heap (the others), both by time, and
  *   move to the ring when it reaches them. When the near heap
  *   runs dry the next bucket is poured into it. The near heap stays small (tens of events), so a
  *   dispatch costs a few sift levels instead of log2(pending). The bucket width is retuned between
@@ -81,8 +81,6 @@ const EVENTS_PER_BUCKET_LOW = 4
 const EVENTS_PER_BUCKET_HIGH = 32
 const EVENTS_PER_BUCKET_TARGET = 10
 const EPOCH_EVENTS_MIN = 8192
-/** FIFO lanes for far events (see Scheduler.farPush). */
-const FAR_LANES = 4
 
 export class Scheduler {
   /** Current simulated time; only moves forward (run, or a caller advancing an idle clock). */
@@ -128,27 +126,20 @@ export class Scheduler {
   private bucketScale = 1 / BUCKET_WIDTH_INITIAL
 
   // Far events: those of buckets >= bucketCurrent + RING_BUCKETS, ordered by time only (they are
-  // re-ordered by (time, seq) in the near heap). Two structures hold them: FAR_LANES FIFO queues
-  // ("lanes"), each taking events scheduled at or after its last time, and a heap for the others.
-  // Most far events are timers set a fixed delay ahead (request timeouts, idle timers: one per
-  // request, mostly cancelled), so their times arrive in order and each costs O(1) in a lane where
-  // the heap cost two walks over log2(pending) levels of a large array. Several lanes, because
-  // one far-off event (a 30 s sync timer) at the tail of a single queue would send every shorter
-  // timer scheduled after it to the heap (the star's 500 ms request timeouts all went there).
-  // Far events leave in time order (the earliest of the lanes' heads and the heap's root); which
-  // structure held an event never changes the dispatch order.
+  // re-ordered by (time, seq) in the near heap). Two structures hold them: a FIFO queue for events
+  // scheduled at or after the queue's last time, and a heap for the others. Most far events are
+  // timers set a fixed delay ahead (request timeouts, idle timers: one per request, mostly
+  // cancelled), so their times arrive in order and each costs O(1) in the queue where the heap
+  // cost two walks over log2(pending) levels of a large array. Far events leave in time order
+  // (the earlier of the queue's head and the heap's root); which structure held an event never
+  // changes the dispatch order.
   private farTimeNs: Float64Array
   private farSlot: Int32Array
   private farLength = 0
-  /**
-   * The lanes: lane l is a ring of capacity laneCapacity at offset l * laneCapacity of these
-   * arrays, from laneHead[l], laneLength[l] events long. farQueueLength counts all lanes' events.
-   */
+  /** The far FIFO queue: a ring of capacity farQueueTimeNs.length from farQueueHead. */
   private farQueueTimeNs: Float64Array
   private farQueueSlot: Int32Array
-  private laneCapacity: number
-  private readonly laneHead = new Int32Array(FAR_LANES)
-  private readonly laneLength = new Int32Array(FAR_LANES)
+  private farQueueHead = 0
   private farQueueLength = 0
 
   // Retuning statistics since the epoch started.
@@ -214,9 +205,8 @@ export class Scheduler {
     this.heapSeq = new Float64Array(capacity)
     this.farTimeNs = new Float64Array(capacity)
     this.farSlot = new Int32Array(capacity)
-    this.laneCapacity = capacity
-    this.farQueueTimeNs = new Float64Array(capacity * FAR_LANES)
-    this.farQueueSlot = new Int32Array(capacity * FAR_LANES)
+    this.farQueueTimeNs = new Float64Array(capacity)
+    this.farQueueSlot = new Int32Array(capacity)
     this.slotTimeNs = new Float64Array(capacity)
     this.slotSeq = new Float64Array(capacity)
     this.slotKind = new Int32Array(capacity)
@@ -451,32 +441,16 @@ export class Scheduler {
     const scale = this.bucketScale
     const queueTimeNs = this.farQueueTimeNs
     const queueSlot = this.farQueueSlot
-    const laneHead = this.laneHead
-    const laneLength = this.laneLength
-    const laneCapacity = this.laneCapacity
     while (this.farLength > 0 || this.farQueueLength > 0) {
-      // The lane whose head is earliest (lowest lane on a tie), against the heap's root.
-      let lane = -1
-      let timeNs = 0
-      if (this.farQueueLength > 0)
-        for (let l = 0; l < FAR_LANES; l++) {
-          if (laneLength[l] === 0) continue
-          const headTimeNs = queueTimeNs[l * laneCapacity + laneHead[l]]
-          if (lane < 0 || headTimeNs < timeNs) {
-            lane = l
-            timeNs = headTimeNs
-          }
-        }
-      const fromQueue = lane >= 0 && (this.farLength === 0 || timeNs <= this.farTimeNs[0])
-      if (!fromQueue) timeNs = this.farTimeNs[0]
+      const fromQueue =
+        this.farQueueLength > 0 && (this.farLength === 0 || queueTimeNs[this.farQueueHead] <= this.farTimeNs[0])
+      const timeNs = fromQueue ? queueTimeNs[this.farQueueHead] : this.farTimeNs[0]
       const farBucket = Math.floor(timeNs * scale)
       if (farBucket >= ringEnd) break
       let slot: number
       if (fromQueue) {
-        const head = laneHead[lane]
-        slot = queueSlot[lane * laneCapacity + head]
-        laneHead[lane] = head + 1 === laneCapacity ? 0 : head + 1
-        laneLength[lane]--
+        slot = queueSlot[this.farQueueHead]
+        this.farQueueHead = this.farQueueHead + 1 === queueSlot.length ? 0 : this.farQueueHead + 1
         this.farQueueLength--
       } else {
         slot = this.farSlot[0]
@@ -677,53 +651,29 @@ export class Scheduler {
 
   /** The earliest far event's time (some far event is pending). */
   private farMinTimeNs(): number {
-    let minNs = this.farLength > 0 ? this.farTimeNs[0] : Number.POSITIVE_INFINITY
-    const capacity = this.laneCapacity
-    for (let l = 0; l < FAR_LANES; l++) {
-      if (this.laneLength[l] === 0) continue
-      const headTimeNs = this.farQueueTimeNs[l * capacity + this.laneHead[l]]
-      if (headTimeNs < minNs) minNs = headTimeNs
-    }
-    return minNs
+    if (this.farQueueLength === 0) return this.farTimeNs[0]
+    const queueTimeNs = this.farQueueTimeNs[this.farQueueHead]
+    return this.farLength > 0 && this.farTimeNs[0] < queueTimeNs ? this.farTimeNs[0] : queueTimeNs
   }
 
-  /**
-   * Adds a far event: to the lane whose last event is the latest not after it (so that lanes keep
-   * apart the timers of different delays), else to an empty lane, else to the heap.
-   */
+  /** Adds a far event: to the FIFO queue when not earlier than its last event, else to the heap. */
   private farPush(slot: number): void {
     const timeNs = this.slotTimeNs[slot]
+    const length = this.farQueueLength
     const queueTimeNs = this.farQueueTimeNs
-    const capacity = this.laneCapacity
-    const laneHead = this.laneHead
-    const laneLength = this.laneLength
-    let best = -1
-    let bestTailNs = 0
-    let empty = -1
-    for (let l = 0; l < FAR_LANES; l++) {
-      const length = laneLength[l]
-      if (length === 0) {
-        if (empty < 0) empty = l
-        continue
-      }
-      let tail = laneHead[l] + length - 1
-      if (tail >= capacity) tail -= capacity
-      const tailNs = queueTimeNs[l * capacity + tail]
-      if (tailNs <= timeNs && (best < 0 || tailNs > bestTailNs)) {
-        best = l
-        bestTailNs = tailNs
-      }
+    const capacity = queueTimeNs.length
+    let tail = this.farQueueHead + length - 1
+    if (tail >= capacity) tail -= capacity
+    if (length === 0 || queueTimeNs[tail] <= timeNs) {
+      // Room: far events are pending events, and pending events never exceed the slot capacity,
+      // which the queue's capacity follows (grow).
+      tail = tail + 1 === capacity ? 0 : tail + 1
+      queueTimeNs[tail] = timeNs
+      this.farQueueSlot[tail] = slot
+      this.farQueueLength = length + 1
+      return
     }
-    if (best < 0) best = empty
-    if (best < 0) return this.farHeapPush(slot)
-    // Room: far events are pending events, and pending events never exceed the slot capacity,
-    // which each lane's capacity follows (grow).
-    let at = laneHead[best] + laneLength[best]
-    if (at >= capacity) at -= capacity
-    queueTimeNs[best * capacity + at] = timeNs
-    this.farQueueSlot[best * capacity + at] = slot
-    laneLength[best]++
-    this.farQueueLength++
+    this.farHeapPush(slot)
   }
 
   private farHeapPush(slot: number): void {
@@ -777,21 +727,17 @@ export class Scheduler {
     this.heapSeq = resizeFloat(this.heapSeq, capacity)
     this.farTimeNs = resizeFloat(this.farTimeNs, capacity)
     this.farSlot = resizeInt(this.farSlot, capacity)
-    // Each lane's ring is unrolled into its part of the new arrays from its head.
-    const queueTimeNs = new Float64Array(capacity * FAR_LANES)
-    const queueSlot = new Int32Array(capacity * FAR_LANES)
-    const oldCapacity = this.laneCapacity
-    for (let l = 0; l < FAR_LANES; l++) {
-      for (let i = 0, j = this.laneHead[l]; i < this.laneLength[l]; i++) {
-        queueTimeNs[l * capacity + i] = this.farQueueTimeNs[l * oldCapacity + j]
-        queueSlot[l * capacity + i] = this.farQueueSlot[l * oldCapacity + j]
-        j = j + 1 === oldCapacity ? 0 : j + 1
-      }
-      this.laneHead[l] = 0
+    // The queue's ring is unrolled into the new arrays from its head.
+    const queueTimeNs = new Float64Array(capacity)
+    const queueSlot = new Int32Array(capacity)
+    for (let i = 0, j = this.farQueueHead; i < this.farQueueLength; i++) {
+      queueTimeNs[i] = this.farQueueTimeNs[j]
+      queueSlot[i] = this.farQueueSlot[j]
+      j = j + 1 === this.farQueueTimeNs.length ? 0 : j + 1
     }
     this.farQueueTimeNs = queueTimeNs
     this.farQueueSlot = queueSlot
-    this.laneCapacity = capacity
+    this.farQueueHead = 0
     this.slotTimeNs = resizeFloat(this.slotTimeNs, capacity)
     this.slotSeq = resizeFloat(this.slotSeq, capacity)
     this.slotKind = resizeInt(this.slotKind, capacity)
