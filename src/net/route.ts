@@ -51,12 +51,6 @@ export class SharedRoutes {
   }
 }
 
-/** Slots of RoutingTable's lookup memo (powers of two); see RoutingTable.memoAddress. */
-const MEMO_SLOTS_MIN = 8
-const MEMO_SLOTS_MAX = 512
-/** The memo grows (x4) after this many misses per slot. */
-const MEMO_MISSES_PER_SLOT_GROW = 2
-
 export class RoutingTable {
   /** The table's own routes (shared ones are listed among them at `sharedAt`). */
   readonly routes: Route[] = []
@@ -70,21 +64,10 @@ export class RoutingTable {
   private masks: number[] = []
   /** byLength[prefixLength]: network address -> best route for that prefix. */
   private readonly byLength: (IntMap<Route> | null)[] = new Array<IntMap<Route> | null>(33).fill(null)
-  // A direct-mapped memo of recent lookups: slot (address hash) -> address and answer. A pod sends
-  // to one destination over and over, and a node forwards to its few dozen peers' pods, whose
-  // answers a single last-lookup memo kept missing (two IntMap probes each: the own /24 map, then
-  // the shared one). A slot is valid while its epoch is the table's; any change of the table, or of
-  // the shared routes it sees (their version), starts a new epoch, which forgets every slot.
-  // A table starts with MEMO_SLOTS_MIN slots (a pod's sees one or two destinations) and grows up
-  // to MEMO_SLOTS_MAX when misses keep coming (a node's, which sees every pod that talks across it).
-  private memoAddress = new Int32Array(MEMO_SLOTS_MIN)
-  private memoEpoch = new Int32Array(MEMO_SLOTS_MIN)
-  private memoRoute: (Route | null)[] = new Array<Route | null>(MEMO_SLOTS_MIN).fill(null)
-  private memoShift = 32 - Math.log2(MEMO_SLOTS_MIN)
-  /** Misses since the memo last grew. */
-  private memoMisses = 0
-  /** Starts at 1: the slots' epochs start at 0, i.e. invalid. */
-  private epoch = 1
+  // The last lookup's address and answer (a pod sends to one destination over and over); any
+  // change of the table, or of the shared routes it sees (their version), forgets it.
+  private memoAddress = -1
+  private memoRoute: Route | null = null
   private memoSharedVersion = -1
 
   private mapOf(prefixLength: number): IntMap<Route> {
@@ -100,7 +83,7 @@ export class RoutingTable {
   }
 
   add(route: Route): void {
-    this.epoch++
+    this.memoAddress = -1
     const map = this.mapOf(route.prefix.prefixLength)
     this.routes.push(route)
     this.index(map, route)
@@ -123,7 +106,7 @@ export class RoutingTable {
    */
   attachShared(shared: SharedRoutes): void {
     assert(this.shared === null, "routing table already has shared routes")
-    this.epoch++
+    this.memoAddress = -1
     this.shared = shared
     this.sharedLength = shared.prefixLength
     this.sharedAt = this.routes.length
@@ -155,7 +138,7 @@ export class RoutingTable {
         ),
     )
     const removed = this.routes.length - kept.length
-    this.epoch++
+    this.memoAddress = -1
     let sharedAt = 0
     for (let i = 0; i < this.sharedAt; i++) if (kept.includes(this.routes[i])) sharedAt++
     this.routes.length = 0
@@ -177,37 +160,11 @@ export class RoutingTable {
   /** Longest-prefix match; null when no route covers the address. */
   lookup(address: Ipv4): Route | null {
     const sharedVersion = this.shared === null ? -1 : this.shared.version
-    if (sharedVersion !== this.memoSharedVersion) {
-      this.memoSharedVersion = sharedVersion
-      this.epoch++
-    }
-    const key = address | 0
-    const slot = Math.imul(key ^ (key >>> 8), 0x9e3779b1) >>> this.memoShift
-    if (this.memoEpoch[slot] === this.epoch && this.memoAddress[slot] === key) return this.memoRoute[slot]
+    if (address === this.memoAddress && sharedVersion === this.memoSharedVersion) return this.memoRoute
     const found = this.probe(address)
-    if (
-      ++this.memoMisses > this.memoAddress.length * MEMO_MISSES_PER_SLOT_GROW &&
-      this.memoAddress.length < MEMO_SLOTS_MAX
-    )
-      return this.growMemo(key, found)
-    this.memoAddress[slot] = key
-    this.memoEpoch[slot] = this.epoch
-    this.memoRoute[slot] = found
-    return found
-  }
-
-  /** Four times the memo's slots (empty), then `found` memoized for `key`; returns `found`. */
-  private growMemo(key: number, found: Route | null): Route | null {
-    const slots = this.memoAddress.length * 4
-    this.memoAddress = new Int32Array(slots)
-    this.memoEpoch = new Int32Array(slots)
-    this.memoRoute = new Array<Route | null>(slots).fill(null)
-    this.memoShift = 32 - Math.log2(slots)
-    this.memoMisses = 0
-    const slot = Math.imul(key ^ (key >>> 8), 0x9e3779b1) >>> this.memoShift
-    this.memoAddress[slot] = key
-    this.memoEpoch[slot] = this.epoch
-    this.memoRoute[slot] = found
+    this.memoAddress = address
+    this.memoRoute = found
+    this.memoSharedVersion = sharedVersion
     return found
   }
 
