@@ -56,6 +56,13 @@ export function objectKey(namespace: string, name: string): string {
   return `${namespace}/${name}`
 }
 
+/** Uids of an object's controller owners (ownerReferences with controller: true). */
+function controllerOwners(object: StoredObject | undefined): string[] {
+  const uids: string[] = []
+  for (const o of object?.metadata.ownerReferences ?? []) if (o.controller === true) uids.push(o.uid)
+  return uids
+}
+
 function pairKey(namespace: string, key: string, value: string): string {
   return `${namespace}\u0000${key}=${value}`
 }
@@ -134,6 +141,11 @@ export class ApiStore {
 
   get<K extends StoredKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
     return this.objects[kind].get(objectKey(namespace, name)) as KindMap[K] | undefined
+  }
+
+  /** `get` by the object's key (`objectKey(namespace, name)`), for callers that keep the key. */
+  getByKey<K extends StoredKind>(kind: K, key: string): KindMap[K] | undefined {
+    return this.objects[kind].get(key) as KindMap[K] | undefined
   }
 
   /** Objects of a kind (in one namespace, or all), sorted by namespace then name. */
@@ -239,10 +251,15 @@ export class ApiStore {
     before: StoredObject | undefined,
     after: StoredObject | undefined,
   ): void {
-    const owners = (object: StoredObject | undefined): string[] =>
-      (object?.metadata.ownerReferences ?? []).filter((o) => o.controller === true).map((o) => o.uid)
-    const was = owners(before)
-    const now = owners(after)
+    // A write that keeps the owner references (a status update: metadata spread) changes nothing.
+    if (
+      before !== undefined &&
+      after !== undefined &&
+      before.metadata.ownerReferences === after.metadata.ownerReferences
+    )
+      return
+    const was = controllerOwners(before)
+    const now = controllerOwners(after)
     for (const uid of was) {
       if (now.includes(uid)) continue
       const set = index.get(uid)

@@ -33,6 +33,7 @@ import type {
   NodeSpec,
   ScenarioSpec,
   ServerSpec,
+  SourcePosition,
   TimelineStep,
   WorkloadSource,
   WorkloadSpec,
@@ -1081,7 +1082,7 @@ class Context {
         at("requestBytes"),
         `must be at least 1 for ${to.scheme}:// targets (a request is bytes on the connection)`,
       )
-    return {
+    const spec: WorkloadSpec = {
       name: w.name,
       from,
       to,
@@ -1101,8 +1102,9 @@ class Context {
       requestBytes,
       responseBytes: mustParse(parseBytes(w.responseBytes ?? DEFAULTS.responseBytes)),
       timeoutNs,
-      position: this.doc.locate(["workloads", index]),
+      position: null,
     }
+    return lazyPosition(spec, this.doc, ["workloads", index])
   }
 
   private source(text: string, namespace: string, path: Path): WorkloadSource {
@@ -1170,9 +1172,13 @@ class Context {
   }
 
   private timelineStep(step: TimelineEntry, index: number): TimelineStep {
+    return lazyPosition(this.timelineStepAt(step, index), this.doc, ["timeline", index])
+  }
+
+  private timelineStepAt(step: TimelineEntry, index: number): TimelineStep {
     const path: Path = ["timeline", index]
     const atNs = DURATION(step.at)
-    const position = this.doc.locate(path)
+    const position = null
     const namespace = step.namespace ?? DEFAULTS.namespace
     if (step.scale !== undefined) {
       if (step.replicas === undefined) this.error([...path, "scale"], "scale needs replicas: N")
@@ -1259,9 +1265,10 @@ class Context {
         condition,
         value,
         text: `${condition}: ${raw}`,
-        position: this.doc.locate([...path, condition]),
+        position: null,
         ...(modes === undefined ? {} : { modes }),
       })
+      lazyPosition(out[out.length - 1], this.doc, [...path, condition])
     }
     return out
   }
@@ -1431,4 +1438,26 @@ function podLabelIndex(all: readonly ManifestObject[]): Map<string, Map<string, 
     }
   }
   return index
+}
+
+/**
+ * Makes `target.position` (already a key, so the key order is unchanged) the position of `path`,
+ * computed when first read: a position costs a parse of the text with positions (source.ts), which
+ * a run whose workloads, steps and expectations all behave never needs.
+ */
+function lazyPosition<T extends { readonly position: SourcePosition | null }>(
+  target: T,
+  doc: YamlDocument,
+  path: Path,
+): T {
+  Object.defineProperty(target, "position", {
+    enumerable: true,
+    configurable: true,
+    get(): SourcePosition {
+      const position = doc.locate(path)
+      Object.defineProperty(target, "position", { value: position, enumerable: true, configurable: true })
+      return position
+    },
+  })
+  return target
 }

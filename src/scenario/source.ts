@@ -9,6 +9,7 @@
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml"
 import type { Issue, SourcePosition } from "../cluster/spec.ts"
+import { fastParseYaml, YAML_OPTIONS } from "./fast-yaml.ts"
 
 export type Path = readonly (string | number)[]
 
@@ -35,14 +36,45 @@ export interface YamlFile {
   readonly release: () => void
 }
 
-/** Parses `text` (the content of `file`) into its documents; never throws. */
+/**
+ * Parses `text` (the content of `file`) into its documents; never throws. Text in the plain subset
+ * `fastParseYaml` accepts (one document, no syntax errors by construction) gets its value from that
+ * parser, and the `yaml` package parses it only when a position is first asked for: the same
+ * positions, paid for only when an issue is reported.
+ */
 export function parseYamlFile(file: string, text: string): YamlFile {
+  const fast = fastParseYaml(text)
+  if (fast === undefined) return parseYamlFileFully(file, text)
+  let full: YamlFile | null = null
+  const document = (): YamlDocument | undefined => {
+    full ??= parseYamlFileFully(file, text)
+    return full.documents[0]
+  }
+  const start: SourcePosition = { file, line: 1, column: 1 }
+  return {
+    file,
+    documents: [
+      {
+        value: fast.value,
+        locate: (path) => document()?.locate(path) ?? start,
+        locateKey: (path) => document()?.locateKey(path) ?? start,
+      },
+    ],
+    issues: [],
+    release: () => {
+      full = null
+    },
+  }
+}
+
+/** `parseYamlFile` with the `yaml` package: documents, values, syntax errors and positions. */
+function parseYamlFileFully(file: string, text: string): YamlFile {
   const lineCounter = new LineCounter()
   const position = (offset: number): SourcePosition => {
     const p = lineCounter.linePos(offset)
     return { file, line: p.line, column: p.col }
   }
-  const options = { prettyErrors: false, uniqueKeys: true, merge: true } as const
+  const options = YAML_OPTIONS
   const parsed = parseAllDocuments(text, { lineCounter, ...options })
   const docs = Array.isArray(parsed) ? parsed : []
   /**

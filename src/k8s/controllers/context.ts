@@ -104,6 +104,8 @@ export interface PodRecord {
   readonly id: number
   readonly namespace: string
   readonly name: string
+  /** The store key (`objectKey(namespace, name)`), made once: a pod's many reads hash it once. */
+  readonly key: string
   running: boolean
   ready: boolean
   /** Simulated time the pod last became Ready (for scale-down ranking). */
@@ -235,7 +237,7 @@ export class ControllerContext {
   }
 
   podOf(record: PodRecord): Pod | undefined {
-    return record.removed ? undefined : this.store.get("Pod", record.namespace, record.name)
+    return record.removed ? undefined : this.store.getByKey("Pod", record.key)
   }
 
   updatePod(record: PodRecord, change: (pod: Pod) => Pod): Pod | undefined {
@@ -251,10 +253,12 @@ export class ControllerContext {
     const podsMax = this.config.podsMax
     if (podsMax !== undefined && this.store.count("Pod") >= podsMax) throw new PodLimitExceeded(podsMax, this.nowNs)
     const namespace = pod.metadata.namespace ?? "default"
+    const key = objectKey(namespace, pod.metadata.name)
     const record: PodRecord = {
       id: this.pods.length,
       namespace,
       name: pod.metadata.name,
+      key,
       running: false,
       ready: false,
       readyAtNs: 0,
@@ -263,7 +267,7 @@ export class ControllerContext {
       removed: false,
     }
     this.pods.push(record)
-    this.podIdByKey.set(objectKey(namespace, pod.metadata.name), record.id)
+    this.podIdByKey.set(key, record.id)
     const stored = this.store.put("Pod", {
       ...pod,
       metadata: { ...pod.metadata, namespace, uid: this.newUid(), creationTimestampNs: this.nowNs },
