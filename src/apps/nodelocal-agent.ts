@@ -120,7 +120,7 @@ export class NodeLocalDnsAgent {
     this.iface =
       ctx.ns.interfaceByName(NODE_LOCAL_DNS_INTERFACE) ?? ctx.network.addDummy(ctx.ns, NODE_LOCAL_DNS_INTERFACE)
     const ips = ctx.localIps.map((ip) => ipv4(ip))
-    for (const ip of ips) if (!ctx.ns.localAddresses.has(ip)) ctx.network.addAddress(this.iface, ip, 32)
+    for (const ip of ips) if (ctx.ns.localInterface(ip) === undefined) ctx.network.addAddress(this.iface, ip, 32)
     const server = new NodeLocalDnsServer(ctx.host, ctx.ns, ctx.identity(), ctx.rng(), { ...ctx.params, localIps: ips })
     ctx.host.addServer(server)
     server.startTimers()

@@ -26,7 +26,8 @@
 import { Rng } from "../sim/rng.ts"
 import { effectiveNodePortAddresses } from "../proxy/node-port-addresses.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
-import type { NetInterface } from "../net/netns.ts"
+import { AddressBlock, type NetInterface } from "../net/netns.ts"
+import { IntMap } from "../sim/int-map.ts"
 import type { NetNs } from "../net/netns.ts"
 import type { Network } from "../net/network.ts"
 import { ConntrackDropLink } from "../netfilter/ipvs/conntrack-link.ts"
@@ -434,15 +435,18 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
         this.serviceIds = known.serviceIds
         this.serviceIdsShared = true
         this.operationsApplied += plan.operations.length
-        const addresses = addressOperationsOf(plan.operations)
-        for (let i = 0; i < addresses.bind.length; i++) this.bindOrUnbind(addresses.bind[i] === 1, addresses.address[i])
+        this.applyAddressOperations(plan.operations)
         this.state = plan.state
         ipvsTableSharing.reused++
         return
       }
     }
+    // Address operations touch only kube-ipvs0 and the namespace's local addresses, independent of
+    // the kernel tables: all of them at once, in their order, is the same as interleaved.
+    const addressesDone = this.applySharedAddressOperations(plan.operations)
     for (const op of plan.operations) {
       this.operationsApplied++
+      if (addressesDone && (op.op === "bindAddress" || op.op === "unbindAddress")) continue
       this.executeOne(op, plan)
     }
     this.state = plan.state
@@ -516,14 +520,58 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     }
   }
 
+  /** The operations' kube-ipvs0 address binds and unbinds, in order. */
+  private applyAddressOperations(operations: readonly IpvsOperation[]): void {
+    if (this.applySharedAddressOperations(operations)) return
+    const addresses = addressOperationsOf(operations)
+    for (let i = 0; i < addresses.bind.length; i++) this.bindOrUnbind(addresses.bind[i] === 1, addresses.address[i])
+  }
+
+  /**
+   * The operations' address binds and unbinds as a shared kube-ipvs0 address block (net/netns.ts
+   * AddressBlock): where kube-ipvs0 holds a shared block (or nothing yet) and no address the
+   * operations touch is local on another interface of this node, binding and unbinding one by one
+   * (bindOrUnbind) gives the same addresses in the same order on every node starting from the same
+   * block, so the first node computes the next block and the others adopt it. False: nothing done
+   * (no shared compile, kube-ipvs0 has its own copy, or an address collides), bind one by one.
+   */
+  private applySharedAddressOperations(operations: readonly IpvsOperation[]): boolean {
+    if (this.sharedCompile === null) return false
+    const ns = this.ns
+    const dummy = this.dummy
+    const current =
+      ns.sharedAddressesIface === dummy
+        ? (ns.sharedAddresses as AddressBlock)
+        : ns.sharedAddressesIface === null && dummy.ownAddresses.length === 0
+          ? AddressBlock.EMPTY
+          : null
+    if (current === null) return false
+    const addresses = addressOperationsOf(operations)
+    if (addresses.bind.length === 0) return true
+    const touched = touchedAddressesOf(operations, addresses)
+    // The node's other local addresses (kube-ipvs0 holds only the block): a few per node.
+    for (const iface of ns.interfaces)
+      if (iface !== null) for (const a of iface.ownAddresses) if (touched.has(a)) return false
+    let byOperations = addressBlockTransitions.get(current)
+    if (byOperations === undefined) addressBlockTransitions.set(current, (byOperations = new WeakMap()))
+    let next = byOperations.get(operations)
+    if (next === undefined) {
+      next = nextAddressBlock(current, addresses)
+      byOperations.set(operations, next)
+      ipvsAddressBlocks.built++
+    } else ipvsAddressBlocks.reused++
+    ns.adoptSharedAddresses(dummy, next)
+    return true
+  }
+
   /**
    * netlink.EnsureAddressBind ("file exists" when already bound is not an error) or
    * UnbindAddress of a kube-ipvs0 address.
    */
   private bindOrUnbind(bind: boolean, addr: number): void {
     if (bind) {
-      if (!this.ns.localAddresses.has(addr)) this.network.addAddress(this.dummy, addr, 32)
-    } else if (this.ns.localAddresses.get(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
+      if (this.ns.localInterface(addr) === undefined) this.network.addAddress(this.dummy, addr, 32)
+    } else if (this.ns.localInterface(addr) === this.dummy) this.network.removeAddress(this.dummy, addr)
   }
 
   /**
@@ -700,6 +748,50 @@ function addressOperationsOf(operations: readonly IpvsOperation[]): AddressOpera
     addressOperations.set(operations, parsed)
   }
   return parsed
+}
+
+/** kube-ipvs0 address blocks computed from a previous block and an operation list, and adopted. */
+export const ipvsAddressBlocks = { built: 0, reused: 0 }
+
+/** Weak both ways, like tableTransitions: (previous block, operation list) -> next block. */
+const addressBlockTransitions = new WeakMap<AddressBlock, WeakMap<readonly IpvsOperation[], AddressBlock>>()
+
+/** Every address an operation list binds or unbinds, once per list. */
+const touchedAddresses = new WeakMap<readonly IpvsOperation[], IntMap<true>>()
+
+function touchedAddressesOf(operations: readonly IpvsOperation[], addresses: AddressOperations): IntMap<true> {
+  let touched = touchedAddresses.get(operations)
+  if (touched === undefined) {
+    touched = new IntMap<true>(addresses.address.length)
+    for (const a of addresses.address) touched.set(a, true)
+    touchedAddresses.set(operations, touched)
+  }
+  return touched
+}
+
+/**
+ * What bindOrUnbind does to kube-ipvs0's list, one operation after the other (no address of them
+ * local elsewhere): a bind appends an address not yet held, an unbind removes one held.
+ */
+function nextAddressBlock(current: AddressBlock, addresses: AddressOperations): AddressBlock {
+  const list = [...current.addresses]
+  const held = new IntMap<true>(list.length + addresses.address.length)
+  for (const a of list) held.set(a, true)
+  let removed = false
+  for (let i = 0; i < addresses.bind.length; i++) {
+    const a = addresses.address[i]
+    if (addresses.bind[i] === 1) {
+      if (!held.has(a)) {
+        held.set(a, true)
+        list.push(a)
+      }
+    } else if (held.has(a)) {
+      held.delete(a)
+      list[list.indexOf(a)] = -1
+      removed = true
+    }
+  }
+  return new AddressBlock(removed ? list.filter((a) => a !== -1) : list)
 }
 
 /** A real-server operation's address and port, parsed once per operation (nodes share plans). */

@@ -88,7 +88,12 @@ export class NetInterface {
    * lists them: the kernel appends to the device's ifa_list). The namespace's localAddresses map
    * answers "is this address local" on the packet path; this list answers "which, in what order".
    */
-  readonly assignedAddresses: Ipv4[] = []
+  get assignedAddresses(): readonly Ipv4[] {
+    const ns = this.ns
+    return ns.sharedAddressesIface === this ? (ns.sharedAddresses as AddressBlock).addresses : this.ownAddresses
+  }
+  /** This interface's own copy of its addresses (empty while it holds a shared AddressBlock). */
+  readonly ownAddresses: Ipv4[] = []
   prefixLength = 0
   up = true
   /** Veth: the other end. */
@@ -170,6 +175,25 @@ export function growQueueRing(iface: NetInterface): Float64Array {
   return ring
 }
 
+/**
+ * An immutable, ordered set of local addresses held by one interface, shared between namespaces
+ * whose interface holds exactly these addresses (IPVS mode's kube-ipvs0: every node binds the same
+ * Service addresses, 10,000 at cluster scale; backend-ipvs.ts interns one block per (previous
+ * block, shared operation list)). A namespace consults it beside its own localAddresses; a write to
+ * the holding interface first gives the namespace its own copy (NetNs.ownSharedAddresses).
+ */
+export class AddressBlock {
+  readonly set: IntMap<true>
+  constructor(
+    /** In assignment order (the order `ip addr` lists them). */
+    readonly addresses: readonly Ipv4[],
+  ) {
+    this.set = new IntMap<true>(addresses.length)
+    for (const a of addresses) this.set.set(a, true)
+  }
+  static readonly EMPTY = new AddressBlock([])
+}
+
 /** Interface index of lo in every namespace, as in Linux. */
 export const LOOPBACK_IFINDEX = 1
 
@@ -178,6 +202,12 @@ export class NetNs implements FilterHost {
   readonly interfaces: (NetInterface | null)[] = [null]
   /** Local addresses -> interface holding them (127.0.0.0/8 is local without an entry). */
   readonly localAddresses = new IntMap<NetInterface>()
+  /**
+   * Local addresses held by `sharedAddressesIface` as a block shared with other namespaces (null:
+   * none); disjoint from localAddresses. Read them through isLocalAddress / localInterface.
+   */
+  sharedAddresses: AddressBlock | null = null
+  sharedAddressesIface: NetInterface | null = null
   readonly routes = new RoutingTable()
   ipForward: boolean
   /** Netfilter of this namespace; null = no hooks (fast path). */
@@ -238,7 +268,45 @@ export class NetNs implements FilterHost {
   }
 
   isLocalAddress(address: Ipv4): boolean {
-    return address >>> 24 === 127 || this.localAddresses.has(address)
+    return (
+      address >>> 24 === 127 ||
+      this.localAddresses.has(address) ||
+      (this.sharedAddresses !== null && this.sharedAddresses.set.has(address))
+    )
+  }
+
+  /** The interface holding an assigned local address (undefined: none; 127.0.0.0/8 has no entry). */
+  localInterface(address: Ipv4): NetInterface | undefined {
+    const own = this.localAddresses.get(address)
+    if (own !== undefined || this.sharedAddresses === null) return own
+    return this.sharedAddresses.set.has(address) ? (this.sharedAddressesIface as NetInterface) : undefined
+  }
+
+  /**
+   * `iface` holds exactly `block`'s addresses (and had none of its own): the primary address
+   * follows as Network.addAddress/removeAddress would set it for a /32 list.
+   */
+  adoptSharedAddresses(iface: NetInterface, block: AddressBlock): void {
+    if (iface.ownAddresses.length > 0) throw new Error(`${this.name}: ${iface.name} holds addresses of its own`)
+    if (this.sharedAddressesIface !== null && this.sharedAddressesIface !== iface)
+      throw new Error(`${this.name}: another interface holds the shared addresses`)
+    this.sharedAddresses = block
+    this.sharedAddressesIface = iface
+    iface.address = block.addresses.length > 0 ? block.addresses[0] : 0
+    if (block.addresses.length > 0) iface.prefixLength = 32
+  }
+
+  /** Before a write to the holding interface: the shared block becomes this namespace's own copy. */
+  ownSharedAddresses(): void {
+    const block = this.sharedAddresses
+    const iface = this.sharedAddressesIface
+    if (block === null || iface === null) return
+    this.sharedAddresses = null
+    this.sharedAddressesIface = null
+    for (const a of block.addresses) {
+      this.localAddresses.set(a, iface)
+      iface.ownAddresses.push(a)
+    }
   }
 
   interfaceAddress(ifIndex: number): Ipv4 {

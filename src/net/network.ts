@@ -394,9 +394,10 @@ export class Network implements EventHandler, NetIo {
    */
   addAddress(iface: NetInterface, address: Ipv4, prefixLength: number): void {
     const ns = iface.ns
-    assert(!ns.localAddresses.has(address), `${ns.name}: address already assigned`)
+    if (ns.sharedAddressesIface === iface) ns.ownSharedAddresses()
+    assert(ns.localInterface(address) === undefined, `${ns.name}: address already assigned`)
     ns.localAddresses.set(address, iface)
-    iface.assignedAddresses.push(address)
+    iface.ownAddresses.push(address)
     if (iface.address === 0) {
       iface.address = address
       iface.prefixLength = prefixLength
@@ -416,10 +417,11 @@ export class Network implements EventHandler, NetIo {
    */
   removeAddress(iface: NetInterface, address: Ipv4): void {
     const ns = iface.ns
+    if (ns.sharedAddressesIface === iface) ns.ownSharedAddresses()
     assert(ns.localAddresses.get(address) === iface, `${ns.name}: ${iface.name} does not hold the address`)
     assert(iface.address !== address || iface.prefixLength === 32, "only /32 addresses are removed")
     ns.localAddresses.delete(address)
-    const list = iface.assignedAddresses
+    const list = iface.ownAddresses
     list.splice(list.indexOf(address), 1)
     if (iface.address === address) iface.address = list.length > 0 ? list[0] : 0
   }

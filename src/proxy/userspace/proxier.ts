@@ -486,7 +486,7 @@ export class UserspaceProxier {
 
   private isLocalAddress(ip: string): boolean {
     const parsed = parseIpv4(ip)
-    return parsed !== undefined && this.ns.localAddresses.has(parsed)
+    return parsed !== undefined && this.ns.localInterface(parsed) !== undefined
   }
 
   /** The proxy's ports as `rules` prints them after iptables-save. */
