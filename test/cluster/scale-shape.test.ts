@@ -18,7 +18,7 @@ import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
 import { SharedProxyState } from "../../src/cluster/proxy-backends.ts"
-import { IpvsBackend, ipvsTableSharing } from "../../src/cluster/backend-ipvs.ts"
+import { IpvsBackend, ipvsAddressBlocks, ipvsTableSharing } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
 import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
@@ -480,6 +480,15 @@ interface IpvsShape {
   readonly kernelDestColumns: number
   readonly nodesSharingTables: number
   readonly tablesBuilt: number
+  /**
+   * kube-ipvs0 addresses (netns.ts AddressBlock): distinct block objects the nodes hold, nodes
+   * holding a shared block, nodes with their own copy, and blocks computed during this run.
+   */
+  readonly distinctAddressBlocks: number
+  readonly nodesSharingAddresses: number
+  readonly nodesOwningAddresses: number
+  readonly addressBlocksBuilt: number
+  readonly addressesPerNode: number
   readonly syncs: number
   readonly completed: number
 }
@@ -487,6 +496,11 @@ interface IpvsShape {
 /** The same scenario in IPVS mode: the proxier's definitions over all nodes, by object identity. */
 function ipvsShape(nodes: number): IpvsShape {
   const builtBefore = ipvsTableSharing.built
+  const blocksBefore = ipvsAddressBlocks.built
+  const addressBlocks = new Set<object>()
+  let nodesSharingAddresses = 0
+  let nodesOwningAddresses = 0
+  let addressesSeen = 0
   const world = runSmallCluster(nodes, "ipvs")
   const serviceObjects = new Set<object>()
   const destColumns = new Set<object>()
@@ -523,6 +537,13 @@ function ipvsShape(nodes: number): IpvsShape {
       sets.add(set.entries)
       setsSeen++
     }
+    const ns = backend.dummy.ns
+    if (ns.sharedAddresses !== null && ns.sharedAddressesIface === backend.dummy) {
+      addressBlocks.add(ns.sharedAddresses)
+      nodesSharingAddresses++
+    }
+    if (backend.dummy.ownAddresses.length > 0) nodesOwningAddresses++
+    addressesSeen += backend.dummy.assignedAddresses.length
     kernelServices += backend.ipvs.services.length
     for (const svc of backend.ipvs.services) {
       if (svc.deleted) continue
@@ -565,6 +586,11 @@ function ipvsShape(nodes: number): IpvsShape {
     kernelDestColumns: destColumns.size,
     nodesSharingTables,
     tablesBuilt: ipvsTableSharing.built - builtBefore,
+    distinctAddressBlocks: addressBlocks.size,
+    nodesSharingAddresses,
+    nodesOwningAddresses,
+    addressBlocksBuilt: ipvsAddressBlocks.built - blocksBefore,
+    addressesPerNode: addressesSeen / nodes,
     syncs,
     completed,
   }
@@ -621,6 +647,16 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     )
     expect(large.kernelServiceObjects).toBeLessThan(large.nodes * large.kernelServicesPerNode)
     expect(large.tablesBuilt).toBeLessThanOrEqual(small.tablesBuilt + 2)
+    // kube-ipvs0: every node binds every Service address, but the nodes that bound the same ones
+    // hold one shared address block (not a copy per node), and the blocks computed grow with the
+    // distinct syncs, not the nodes.
+    expect(large.addressesPerNode).toBeGreaterThanOrEqual(12)
+    expect(large.addressesPerNode).toBe(small.addressesPerNode)
+    expect(large.nodesSharingAddresses).toBe(large.nodes)
+    expect(large.nodesOwningAddresses).toBe(0)
+    expect(large.distinctAddressBlocks).toBe(small.distinctAddressBlocks)
+    expect(large.distinctAddressBlocks).toBeLessThanOrEqual(2)
+    expect(large.addressBlocksBuilt).toBeLessThanOrEqual(small.addressBlocksBuilt + 2)
     // Nothing wrote to the shared zero columns or the shared initial scheduler states.
     expect(sharedZeroStateIntact()).toBe(true)
     expect(initialSchedStatesIntact()).toBe(true)

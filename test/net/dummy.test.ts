@@ -5,7 +5,7 @@
  * route, and nothing sent out of it arrives anywhere (down: dropped; up: dummy_xmit consumes it).
  */
 import { describe, expect, it } from "vitest"
-import { InterfaceKind } from "../../src/net/netns.ts"
+import { AddressBlock, InterfaceKind } from "../../src/net/netns.ts"
 import { DropReason } from "../../src/wire/drop-reason.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
 import { PingLog, run, world } from "./helpers.ts"
@@ -42,5 +42,41 @@ describe("dummy interface (kube-ipvs0)", () => {
     expect(w.net.counters.delivered).toBe(delivered + 1)
     expect(log.replies.length).toBe(1)
     expect(w.net.livePacketCount).toBe(0)
+  })
+
+  it("a shared address block is local like the node's own addresses, and a node's own write copies it first", () => {
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const n2 = w.cluster.addNode("n2", "a")
+    const d1 = w.net.addDummy(n1.ns, "kube-ipvs0")
+    const d2 = w.net.addDummy(n2.ns, "kube-ipvs0")
+    const [x, y, z] = ["10.96.0.10", "10.96.0.11", "10.96.0.12"].map(ipv4)
+    const block = new AddressBlock([x, y])
+    n1.ns.adoptSharedAddresses(d1, block)
+    n2.ns.adoptSharedAddresses(d2, block)
+    for (const [ns, d] of [
+      [n1.ns, d1],
+      [n2.ns, d2],
+    ] as const) {
+      expect(ns.isLocalAddress(y)).toBe(true)
+      expect(ns.isLocalAddress(z)).toBe(false)
+      expect(ns.localInterface(x)).toBe(d)
+      expect(d.assignedAddresses).toEqual([x, y])
+      expect(d.address).toBe(x)
+    }
+    // Binding an address held by the block is an error as for an own address.
+    expect(() => w.net.addAddress(n1.eth0, x, 32)).toThrow()
+    // n1 alone unbinds x and binds z: its own copy, in kernel order; n2 and the block unchanged.
+    w.net.removeAddress(d1, x)
+    w.net.addAddress(d1, z, 32)
+    expect(n1.ns.sharedAddresses).toBe(null)
+    expect(d1.assignedAddresses).toEqual([y, z])
+    expect(d1.address).toBe(y)
+    expect(n1.ns.isLocalAddress(x)).toBe(false)
+    expect(n1.ns.localInterface(z)).toBe(d1)
+    expect(block.addresses).toEqual([x, y])
+    expect(d2.assignedAddresses).toEqual([x, y])
+    expect(n2.ns.isLocalAddress(x)).toBe(true)
+    expect(n2.ns.isLocalAddress(z)).toBe(false)
   })
 })
