@@ -34,6 +34,7 @@ export class Apps implements EventHandler, ClientHost, ServerHost {
     this.kindArrival = scheduler.registerKind("apps/arrival", this)
     this.kindTimeout = scheduler.registerKind("apps/timeout", this)
     this.kindServe = scheduler.registerKind("apps/serve", this)
+    scheduler.preferDispatch(this)
   }
 
   get nowNs(): number {

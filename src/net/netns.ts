@@ -128,9 +128,13 @@ export class NetInterface {
   /** Transmitter busy until this time (last departure). */
   busyUntilNs = 0
   /**
-   * Ring of departure times of packets still queued or in serialization. Starts small and grows up
-   * to queuePacketsMax when the queue fills it (most of a big cluster's interfaces never hold more
-   * than a few packets; a full-size ring each would cost gigabytes at 100,000s of veths).
+   * The transmit queue: queueLength packets still queued or in serialization. The newest departs
+   * at busyUntilNs, which is not repeated here; this ring holds the departure times of the
+   * queueLength - 1 before it, from queueHead. So a packet sent on a link whose queue has drained
+   * (most packets: the link is unshaped, or idle between packets) reads and writes no ring entry
+   * (a cache line per packet otherwise). Starts small and grows up to queuePacketsMax when the
+   * queue fills it (most of a big cluster's interfaces never hold more than a few packets; a
+   * full-size ring each would cost gigabytes at 100,000s of veths).
    */
   queueDepartNs: Float64Array
   queueHead = 0
@@ -162,11 +166,14 @@ export class NetInterface {
 /** Initial capacity of an interface's departure ring (it grows as needed up to queuePacketsMax). */
 const INITIAL_QUEUE_RING = 8
 
-/** Doubles a full departure ring (capped at queuePacketsMax), unrolled so the head is at 0. */
+/**
+ * Doubles a full departure ring (capped at queuePacketsMax), unrolled so the head is at 0. Full:
+ * it stores queueLength - 1 entries (the newest is busyUntilNs, see queueDepartNs).
+ */
 export function growQueueRing(iface: NetInterface): Float64Array {
   const old = iface.queueDepartNs
   const ring = new Float64Array(Math.min(old.length * 2, Math.max(1, iface.queuePacketsMax)))
-  for (let i = 0; i < iface.queueLength; i++) {
+  for (let i = 0; i < iface.queueLength - 1; i++) {
     const at = iface.queueHead + i
     ring[i] = old[at >= old.length ? at - old.length : at]
   }

@@ -158,6 +158,8 @@ export class Network implements EventHandler, NetIo {
     this.kindArrive = scheduler.registerKind("net/arrive", this)
     this.kindDeliver = scheduler.registerKind("net/deliver", this)
     this.kindLocalError = scheduler.registerKind("net/local-error", this)
+    // Most events of a run are packet arrivals: their own monomorphic dispatch site.
+    scheduler.preferDispatch(this)
     for (let i = 0; i < PACKET_TABLE_INITIAL; i++) {
       this.packets.push(new Packet())
       this.packetFree.push(PACKET_TABLE_INITIAL - 1 - i)
@@ -867,30 +869,37 @@ export class Network implements EventHandler, NetIo {
     // ahead: a packet waiting for a CPU waits in the ingress backlog, not here): forget packets
     // whose serialization finished by then. Up to the packets other CPUs hand over at the same
     // time, that is the queue the qdisc holds when this one is enqueued.
-    let ring = tx.queueDepartNs
+    // The queue's newest packet departs at busyUntilNs and is not stored in the ring; the ring
+    // holds the queueLength - 1 before it (NetInterface.queueDepartNs). A link whose packets have
+    // all departed when the next one comes (every unshaped link but a burst's) touches no ring.
     if (tx.queueLength > 0 && tx.busyUntilNs <= readyNs) {
       // Departure times are non-decreasing and busyUntilNs is the newest: all have departed. The
-      // same end state as popping them one by one, without reading the ring (a cache miss per
-      // packet on an interface that carries a packet now and then).
-      let head = tx.queueHead + tx.queueLength
-      if (head >= ring.length) head -= ring.length
-      tx.queueHead = head
+      // same end state as popping them one by one, without reading the ring.
       tx.queueLength = 0
     }
-    while (tx.queueLength > 0 && ring[tx.queueHead] <= readyNs) {
-      tx.queueHead = tx.queueHead + 1 === ring.length ? 0 : tx.queueHead + 1
-      tx.queueLength--
+    // Otherwise the newest departs after readyNs: only stored ones can have left.
+    if (tx.queueLength > 1) {
+      const ring = tx.queueDepartNs
+      while (tx.queueLength > 1 && ring[tx.queueHead] <= readyNs) {
+        tx.queueHead = tx.queueHead + 1 === ring.length ? 0 : tx.queueHead + 1
+        tx.queueLength--
+      }
     }
     if (tx.queueLength >= tx.queuePacketsMax) return this.drop(handle, DROP_REASON_QUEUE_FULL, tx.ns)
     let departNs = readyNs > tx.busyUntilNs ? readyNs : tx.busyUntilNs
     if (tx.bandwidthBitsPerSecond > 0) {
       departNs += Math.ceil(((p.totalBytes + this.params.ethernetOverheadBytes) * 8 * 1e9) / tx.bandwidthBitsPerSecond)
     }
+    if (tx.queueLength > 0) {
+      // The previous newest (still queued) goes into the ring behind the stored ones.
+      const stored = tx.queueLength - 1
+      let ring = tx.queueDepartNs
+      if (stored === ring.length) ring = growQueueRing(tx)
+      let tail = tx.queueHead + stored
+      if (tail >= ring.length) tail -= ring.length
+      ring[tail] = tx.busyUntilNs
+    }
     tx.busyUntilNs = departNs
-    if (tx.queueLength === ring.length) ring = growQueueRing(tx)
-    let tail = tx.queueHead + tx.queueLength
-    if (tail >= ring.length) tail -= ring.length
-    ring[tail] = departNs
     tx.queueLength++
     tx.txPackets++
     tx.txBytes += p.totalBytes

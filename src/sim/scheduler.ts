@@ -217,6 +217,22 @@ export class Scheduler {
     return kind
   }
 
+  /**
+   * Dispatches `handler`'s events through a call site of its own in `run` (at most two handlers;
+   * later calls are ignored). The shared `handlers[kind].handleEvent` site sees a dozen handler
+   * classes and is megamorphic: each dispatch there is a stub-cache lookup of the method, and
+   * TurboFan cannot inline it. A site that only ever sees one class is monomorphic: a direct call
+   * V8 may inline. For the handlers of most events (the network's packet arrivals, the apps').
+   * Which site calls a handler never changes what runs, nor in which order.
+   */
+  preferDispatch(handler: EventHandler): void {
+    if (this.hot0 === null) this.hot0 = handler
+    else if (this.hot1 === null && handler !== this.hot0) this.hot1 = handler
+  }
+
+  private hot0: EventHandler | null = null
+  private hot1: EventHandler | null = null
+
   kindName(kind: number): string {
     return this.kindNames[kind] ?? `kind-${kind}`
   }
@@ -349,6 +365,8 @@ export class Scheduler {
     const handlers = this.handlers
     const timeNsMax = limits.timeNsMax
     const eventCountMax = limits.eventCountMax
+    const hot0 = this.hot0
+    const hot1 = this.hot1
     for (;;) {
       if (this.rootTaken) {
         // The last handler scheduled nothing into the near heap: pop its event now.
@@ -377,7 +395,11 @@ export class Scheduler {
       this.fold(timeNs, kind, a, b)
       eventCount++
       this.eventCount++
-      handlers[kind].handleEvent(kind, a, b, this.dispatchTimeNs as number)
+      const handler = handlers[kind]
+      // Three call sites (see preferDispatch): two monomorphic, one for the rest.
+      if (handler === hot0) (hot0 as EventHandler).handleEvent(kind, a, b, this.dispatchTimeNs as number)
+      else if (handler === hot1) (hot1 as EventHandler).handleEvent(kind, a, b, this.dispatchTimeNs as number)
+      else handler.handleEvent(kind, a, b, this.dispatchTimeNs as number)
     }
   }
 

@@ -214,6 +214,32 @@ describe("links", () => {
     expect(w.net.counters.droppedByReason[DropReason.QUEUE_FULL]).toBe(2)
   })
 
+  it("a queue that outgrows its initial ring drains in part and refills: each admitted packet departs one serialization after the one before", () => {
+    // 30 at t=0 into a 20-packet queue (10 dropped; the ring grows past its initial 8 entries),
+    // then 10 more at 5.5 serializations, when 5 have left: 5 admitted behind the 15 left, 5
+    // dropped. The newest queued packet is kept as busyUntilNs, not in the ring (netns.ts).
+    const spec = { ...SPEC, queuePacketsMax: 20, bandwidthBitsPerSecond: 1_000_000_000 }
+    const w = world("aws-vpc", spec)
+    const n1 = w.cluster.addNode("n1", "a")
+    const n2 = w.cluster.addNode("n2", "a")
+    const server = new UdpLog(w.scheduler)
+    w.net.udpBind(n2.ns, 0, 7, server)
+    const sock = w.net.udpBind(n1.ns, 0, 0, new UdpLog(w.scheduler))
+    for (let i = 0; i < 30; i++) sock?.sendTo(n2.ip, 7, 1000, i)
+    const ser = serializationNs(1028, spec)
+    const laterNs = 5 * ser + ser / 2
+    run(w, laterNs)
+    w.scheduler.nowNs = laterNs
+    for (let i = 100; i < 110; i++) sock?.sendTo(n2.ip, 7, 1000, i)
+    run(w)
+    const expected = [...Array(20).keys(), 100, 101, 102, 103, 104].map((tag, k) => [
+      tag,
+      (k + 1) * ser + SPEC.crossNodeLatencyNs,
+    ])
+    expect(server.messages.map((m) => [m.tag, m.atNs])).toEqual(expected)
+    expect(w.net.counters.droppedByReason[DropReason.QUEUE_FULL]).toBe(15)
+  })
+
   it("loss draws from the link's own stream: same seed same losses, rate near the ppm", () => {
     const lossy = (seed: number): number[] => {
       const w = world("aws-vpc", { ...SPEC, lossPartsPerMillion: 100_000 }, seed)
