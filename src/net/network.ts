@@ -766,12 +766,8 @@ export class Network implements EventHandler, NetIo {
     const cpus = ns.cpuFreeAtNs as Float64Array
     let best = 0
     for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
-    const startNs = cpus[best]
-    // admit's first test, made here: a packet whose CPU is free now waits in no queue, and the
-    // backlog's object (a cold cache line on most hops) is not touched.
-    if (startNs <= nowNs) return -1
     const nic = iface.kind === INTERFACE_KIND_FABRIC
-    if (ingress.admit(best, nic ? INGRESS_QUEUE_RX_RING : INGRESS_QUEUE_BACKLOG, nowNs, startNs)) return -1
+    if (ingress.admit(best, nic ? INGRESS_QUEUE_RX_RING : INGRESS_QUEUE_BACKLOG, nowNs, cpus[best])) return -1
     return nic ? DROP_REASON_RX_RING : DROP_REASON_BACKLOG
   }
 
