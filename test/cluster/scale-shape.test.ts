@@ -285,6 +285,8 @@ interface NftShape {
   readonly transactionsCompiled: number
   readonly transactionsShared: number
   readonly ownCompiles: number
+  /** Shared full syncs' whole operation lists built for a node (NftSharedSync.wholeListsBuilt). */
+  readonly wholeListsBuilt: number
   /** Distinct committed kernel tables / proxier table states over every node (by identity). */
   readonly distinctKernelTables: number
   readonly distinctProxierStates: number
@@ -365,6 +367,7 @@ function nftShape(nodes: number, shareTransactions = true): NftShape {
     transactionsCompiled: shareTransactions ? world.sharedProxy.nftablesSync.compiledCount : 0,
     transactionsShared: shareTransactions ? world.sharedProxy.nftablesSync.sharedCount : 0,
     ownCompiles: shareTransactions ? world.sharedProxy.nftablesSync.ownCount : 0,
+    wholeListsBuilt: shareTransactions ? world.sharedProxy.nftablesSync.wholeListsBuilt : 0,
     distinctKernelTables: kernelTables.size,
     distinctProxierStates: proxierStates.size,
     kernelTransitionsApplied: world.sharedProxy.nftables.transitionsApplied,
@@ -420,6 +423,10 @@ describe("cluster scale: nftables mode shares the kube-proxy table between nodes
     expect(large.transactionsCompiled).toBe(small.transactionsCompiled)
     expect(large.ownCompiles).toBe(0)
     expect(large.transactionsShared).toBe(large.syncs - large.transactionsCompiled)
+    // A node taking a shared full sync applies its parts: it never copies the whole operation list
+    // (setup + every shared operation, per node and full sync: 512 MB of the 4.4 GB allocated at the
+    // medium point, and held by every sync in flight until its end).
+    expect(large.wholeListsBuilt).toBe(0)
     // Same simulation as compiling on every node.
     expect(nftShape(6, false).fingerprint).toBe(large.fingerprint)
   })

@@ -434,7 +434,10 @@ export class NftablesProxier {
       compile = {
         ...shareable,
         get ops(): readonly NftOperation[] {
-          ops ??= [...setupOps, ...shareable.ops]
+          if (ops === null) {
+            shared.wholeListsBuilt++
+            ops = [...setupOps, ...shareable.ops]
+          }
           return ops
         },
       }
@@ -636,6 +639,11 @@ export class NftSharedSync {
   sharedCount = 0
   /** Syncs that compiled on their own (the node's views differ from the shared list's). */
   ownCount = 0
+  /**
+   * A shared full sync's whole operation list (setup + shared compile) built for a node: only when
+   * something reads `compile.ops` (nothing in a run; a copy of every operation per node and sync).
+   */
+  wholeListsBuilt = 0
 
   private readonly configIds = new Map<string, number>()
 
