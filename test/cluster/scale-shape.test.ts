@@ -17,6 +17,7 @@ import { clusterScaleYaml } from "../../bench/cluster-scale.ts"
 import { specFromText } from "./helpers.ts"
 import { TableId } from "../../src/netfilter/constants.ts"
 import { NftablesBackend } from "../../src/cluster/backend-nftables.ts"
+import { nftPrintStats } from "../../src/proxy/nftables/proxier.ts"
 import { SharedProxyState } from "../../src/cluster/proxy-backends.ts"
 import { IpvsBackend, ipvsAddressBlocks, ipvsTableSharing } from "../../src/cluster/backend-ipvs.ts"
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
@@ -285,6 +286,10 @@ interface NftShape {
   readonly transactionsCompiled: number
   readonly transactionsShared: number
   readonly ownCompiles: number
+  /** Shared full syncs' whole operation lists built for a node (NftSharedSync.wholeListsBuilt). */
+  readonly wholeListsBuilt: number
+  /** JSON texts of nodes' own port variants built by the change tracking (nftPrintStats). */
+  readonly nodePortsPrinted: number
   /** Distinct committed kernel tables / proxier table states over every node (by identity). */
   readonly distinctKernelTables: number
   readonly distinctProxierStates: number
@@ -308,6 +313,7 @@ function nftShape(nodes: number, shareTransactions = true): NftShape {
   if (!shareTransactions)
     Object.defineProperty(SharedProxyState.prototype, "nftablesSync", { get: () => undefined, configurable: true })
   let world: World
+  const printedBefore = nftPrintStats.nodePortsPrinted
   try {
     world = runSmallCluster(nodes, "nftables")
   } finally {
@@ -365,6 +371,8 @@ function nftShape(nodes: number, shareTransactions = true): NftShape {
     transactionsCompiled: shareTransactions ? world.sharedProxy.nftablesSync.compiledCount : 0,
     transactionsShared: shareTransactions ? world.sharedProxy.nftablesSync.sharedCount : 0,
     ownCompiles: shareTransactions ? world.sharedProxy.nftablesSync.ownCount : 0,
+    wholeListsBuilt: shareTransactions ? world.sharedProxy.nftablesSync.wholeListsBuilt : 0,
+    nodePortsPrinted: nftPrintStats.nodePortsPrinted - printedBefore,
     distinctKernelTables: kernelTables.size,
     distinctProxierStates: proxierStates.size,
     kernelTransitionsApplied: world.sharedProxy.nftables.transitionsApplied,
@@ -420,6 +428,13 @@ describe("cluster scale: nftables mode shares the kube-proxy table between nodes
     expect(large.transactionsCompiled).toBe(small.transactionsCompiled)
     expect(large.ownCompiles).toBe(0)
     expect(large.transactionsShared).toBe(large.syncs - large.transactionsCompiled)
+    // A node taking a shared full sync applies its parts: it never copies the whole operation list
+    // (setup + every shared operation, per node and full sync: 512 MB of the 4.4 GB allocated at the
+    // medium point, and held by every sync in flight until its end).
+    expect(large.wholeListsBuilt).toBe(0)
+    // Nor does its change tracking print the ports of the Services it hosts to compare them with
+    // the last sync's (jsonEqual): 8 s of a large-point CPU profile and their garbage, per node.
+    expect(large.nodePortsPrinted).toBe(0)
     // Same simulation as compiling on every node.
     expect(nftShape(6, false).fingerprint).toBe(large.fingerprint)
   })

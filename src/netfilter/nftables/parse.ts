@@ -37,9 +37,6 @@ export interface Token {
   readonly end: number
 }
 
-const NEWLINE: Token = { text: "\n", quoted: false, line: 0, column: 0, start: 0, end: 0 }
-const SEPARATORS = new Set(["{", "}", ";", ","])
-
 /**
  * Splits text into tokens: quoted strings, `{ } ; ,` as single tokens, everything else up to
  * whitespace or a separator. A `#` outside a string starts a comment to the end of the line (nft's
@@ -47,62 +44,142 @@ const SEPARATORS = new Set(["{", "}", ";", ","])
  */
 export function tokenize(text: string, file: string): Token[] {
   const out: Token[] = []
-  let line = 1
-  let lineStart = 0
-  let i = 0
-  const n = text.length
-  while (i < n) {
-    const c = text[i]
-    if (c === "\n") {
-      out.push({ ...NEWLINE, line, column: i - lineStart + 1, start: i, end: i + 1 })
-      i++
-      line++
-      lineStart = i
-      continue
-    }
-    if (c === " " || c === "\t" || c === "\r") {
-      i++
-      continue
-    }
-    if (c === "#") {
-      while (i < n && text[i] !== "\n") i++
-      continue
-    }
-    const column = i - lineStart + 1
-    if (c === '"') {
-      let value = ""
-      i++
-      for (;;) {
-        if (i >= n || text[i] === "\n") throw new NftParseError(file, line, column, "unterminated string")
-        const d = text[i]
-        if (d === '"') break
-        if (d === "\\" && i + 1 < n) {
-          const e = text[i + 1]
-          value += e === "n" ? "\n" : e === "t" ? "\t" : e
-          i += 2
-          continue
+  const lexer = new Lexer(text, file, true)
+  while (lexer.next()) out.push(lexer.token())
+  return out
+}
+
+const CH_NEWLINE = 10
+const CH_SPACE = 32
+const CH_TAB = 9
+const CH_CR = 13
+const CH_HASH = 35
+const CH_QUOTE = 34
+const CH_BACKSLASH = 92
+
+function isSeparator(c: number): boolean {
+  return c === 123 /* { */ || c === 125 /* } */ || c === 59 /* ; */ || c === 44 /* , */
+}
+
+/**
+ * The scanner behind `tokenize`, one token at a time (parseTransaction reads a command's tokens
+ * and parses it before scanning the next: a 10,000-Service transaction is millions of tokens,
+ * which held at once were the largest allocation of applying it). `next()` advances to the next
+ * token and returns false at the end; the token's fields are the lexer's until `token()` builds
+ * it. With `values` false, quoted strings' contents are not built (a scan for errors only).
+ */
+class Lexer {
+  private i = 0
+  private line = 1
+  private lineStart = 0
+  /** The current token: its kind (newline, quoted, word or separator), position and text. */
+  newline = false
+  quoted = false
+  tokLine = 0
+  column = 0
+  start = 0
+  end = 0
+  value = ""
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+    private readonly values: boolean,
+  ) {}
+
+  next(): boolean {
+    const text = this.text
+    const n = text.length
+    let i = this.i
+    while (i < n) {
+      const c = text.charCodeAt(i)
+      if (c === CH_NEWLINE) {
+        this.newline = true
+        this.quoted = false
+        this.tokLine = this.line
+        this.column = i - this.lineStart + 1
+        this.start = i
+        this.end = i + 1
+        this.value = "\n"
+        i++
+        this.line++
+        this.lineStart = i
+        this.i = i
+        return true
+      }
+      if (c === CH_SPACE || c === CH_TAB || c === CH_CR) {
+        i++
+        continue
+      }
+      if (c === CH_HASH) {
+        while (i < n && text.charCodeAt(i) !== CH_NEWLINE) i++
+        continue
+      }
+      const column = i - this.lineStart + 1
+      this.newline = false
+      this.tokLine = this.line
+      this.column = column
+      if (c === CH_QUOTE) {
+        let value = ""
+        i++
+        for (;;) {
+          if (i >= n || text.charCodeAt(i) === CH_NEWLINE)
+            throw new NftParseError(this.file, this.line, column, "unterminated string")
+          const d = text.charCodeAt(i)
+          if (d === CH_QUOTE) break
+          if (d === CH_BACKSLASH && i + 1 < n) {
+            if (this.values) {
+              const e = text[i + 1]
+              value += e === "n" ? "\n" : e === "t" ? "\t" : e
+            }
+            i += 2
+            continue
+          }
+          if (this.values) value += text[i]
+          i++
         }
-        value += d
+        i++
+        this.quoted = true
+        this.value = value
+        this.start = column - 1 + this.lineStart
+        this.end = i
+        this.i = i
+        return true
+      }
+      this.quoted = false
+      if (isSeparator(c)) {
+        this.value = text[i]
+        this.start = i
+        this.end = i + 1
+        this.i = i + 1
+        return true
+      }
+      const start = i
+      while (i < n) {
+        const d = text.charCodeAt(i)
+        if (d === CH_SPACE || d === CH_TAB || d === CH_CR || d === CH_NEWLINE || d === CH_QUOTE || isSeparator(d)) break
         i++
       }
-      i++
-      out.push({ text: value, quoted: true, line, column, start: column - 1 + lineStart, end: i })
-      continue
+      this.value = this.values ? text.slice(start, i) : ""
+      this.start = start
+      this.end = i
+      this.i = i
+      return true
     }
-    if (SEPARATORS.has(c)) {
-      out.push({ text: c, quoted: false, line, column, start: i, end: i + 1 })
-      i++
-      continue
-    }
-    const start = i
-    while (i < n) {
-      const d = text[i]
-      if (d === " " || d === "\t" || d === "\r" || d === "\n" || d === '"' || SEPARATORS.has(d)) break
-      i++
-    }
-    out.push({ text: text.slice(start, i), quoted: false, line, column, start, end: i })
+    this.i = i
+    return false
   }
-  return out
+
+  token(): Token {
+    return {
+      text: this.value,
+      quoted: this.quoted,
+      line: this.tokLine,
+      column: this.column,
+      start: this.start,
+      end: this.end,
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,26 +444,47 @@ class Cursor {
  * Parses a whole `nft -f` file. All commands must name the same family and table (kube-proxy's
  * transaction touches only its own table); the first command fixes them.
  */
+/** The most tokens parseTransaction held at once (one command's; tests pin that it is not the text's). */
+export const nftParseStats = { tokensHeldMax: 0 }
+
 export function parseTransaction(text: string, file = "<nft>"): Transaction {
-  const tokens = tokenize(text, file)
+  // The whole text is scanned first for the one error the scanner reports (an unterminated
+  // string), so that it is reported before any command's, as when every token was read first.
+  const check = new Lexer(text, file, false)
+  while (check.next());
+  const lexer = new Lexer(text, file, true)
   const commands: Command[] = []
   let family = ""
   let table = ""
-  let i = 0
-  while (i < tokens.length) {
-    // A command runs to the first newline or `;` outside braces.
+  let more = true
+  while (more) {
+    // A command runs to the first newline or `;` outside braces (newlines inside are dropped).
+    const body: Token[] = []
     let depth = 0
-    let j = i
-    for (; j < tokens.length; j++) {
-      const t = tokens[j]
-      if (t.quoted) continue
+    more = false
+    while (lexer.next()) {
+      if (lexer.quoted) {
+        body.push(lexer.token())
+        continue
+      }
+      if (lexer.newline) {
+        if (depth === 0) {
+          more = true
+          break
+        }
+        continue
+      }
+      const t = lexer.token()
       if (t.text === "{") depth++
       else if (t.text === "}") depth--
-      else if (depth === 0 && (t.text === "\n" || t.text === ";")) break
+      else if (depth === 0 && t.text === ";") {
+        more = true
+        break
+      }
+      body.push(t)
     }
-    const body = tokens.slice(i, j).filter((t) => t.quoted || t.text !== "\n")
-    i = j + 1
     if (body.length === 0) continue
+    if (body.length > nftParseStats.tokensHeldMax) nftParseStats.tokensHeldMax = body.length
     const c = new Cursor(body, file, body.length, text)
     const command = parseCommand(c)
     if (!c.atEnd()) c.fail(c.peek()!, `unexpected "${c.peek()!.text}"`)

@@ -266,8 +266,11 @@ export class NftablesProxier {
    * Applies a sync's main transaction to the table, remembering the state before it (beforeMain).
    * A transaction the table refuses (nft's atomic commit fails) leaves the table as it was, forgets
    * the stale-chain times and asks for a full sync; the refusal's message is returned, else null.
+   * `main`: the node's whole operation list, or a shared sync's parts (SplitOps), applied in their
+   * order without building the whole list (a copy of every operation per node and full sync: at
+   * 5,000 nodes the largest allocation of the first sync, issue 10).
    */
-  private applyMain(ops: readonly NftOperation[], split?: SplitOps): string | null {
+  private applyMain(main: readonly NftOperation[] | SplitOps): string | null {
     this.beforeMain = {
       table: this.table.snapshot(),
       previous: this.previous,
@@ -276,8 +279,9 @@ export class NftablesProxier {
       recreatedBaseChains: this.recreatedBaseChains,
     }
     try {
-      if (split === undefined) this.table.apply(ops)
+      if (isOpsList(main)) this.table.apply(main)
       else {
+        const split = main
         // The same end state as applying `ops` (see NftablesSyncResult.parts), all or nothing.
         try {
           if (split.setupShared.length > 0) this.table.applyShared(split.setupShared, split.transitions)
@@ -430,7 +434,10 @@ export class NftablesProxier {
       compile = {
         ...shareable,
         get ops(): readonly NftOperation[] {
-          ops ??= [...setupOps, ...shareable.ops]
+          if (ops === null) {
+            shared.wholeListsBuilt++
+            ops = [...setupOps, ...shareable.ops]
+          }
           return ops
         },
       }
@@ -466,7 +473,8 @@ export class NftablesProxier {
       },
       error,
     })
-    const error = this.applyMain(compile.ops, split)
+    // The parts, not `compile.ops`: a full sync's whole list is built only if something reads it.
+    const error = this.applyMain(split)
     if (error !== null) {
       this.stateId = shared.uniqueState()
       return result(error)
@@ -486,6 +494,10 @@ export class NftablesProxier {
     this.needFullSync = false
     return result(null)
   }
+}
+
+function isOpsList(main: readonly NftOperation[] | SplitOps): main is readonly NftOperation[] {
+  return Array.isArray(main)
 }
 
 /** A shared sync's operations in the order applyMain applies them (NftablesSyncResult.parts). */
@@ -556,8 +568,14 @@ function portsOf(list: readonly ServicePortInfo[]): Map<string, ServicePortInfo[
 
 /** A port's JSON, from the shared cache when it is there, else computed and not kept (a node's own variant). */
 function jsonOfPortUncached(svc: ServicePortInfo): string {
-  return portJson.get(svc) ?? JSON.stringify(svc)
+  const json = portJson.get(svc)
+  if (json !== undefined) return json
+  nftPrintStats.nodePortsPrinted++
+  return JSON.stringify(svc)
 }
+
+/** JSON texts of a node's own port variants built by the change tracking (shape tests read it). */
+export const nftPrintStats = { nodePortsPrinted: 0 }
 
 /** The print `fingerprintByService` gives a Service with these ports. */
 function printOfPorts(ports: readonly ServicePortInfo[]): string {
@@ -568,17 +586,71 @@ function printOfPorts(ports: readonly ServicePortInfo[]): string {
 
 /**
  * Whether two Services' ports have the same print (fingerprintByService): the same objects, or
- * the same concatenated JSON (ports are immutable). Undefined: the Service is absent.
+ * the same concatenated JSON (ports are immutable). Undefined: the Service is absent. Ports of
+ * equal count are compared one by one with jsonEqual (a concatenation of JSON objects splits into
+ * its objects one way only, so equal prints are equal ports pairwise): no print is built. Each
+ * node compares the variants of the Services it hosts at every partial sync; their JSON (about
+ * 5 KB per port with 15 endpoints) was the largest per-node allocation at the large point.
  */
 function samePrints(a: readonly ServicePortInfo[] | undefined, b: readonly ServicePortInfo[] | undefined): boolean {
   if (a === b) return true
   if (a === undefined || b === undefined) return false
-  if (a.length === b.length) {
-    let same = true
-    for (let i = 0; i < a.length && same; i++) same = a[i] === b[i]
-    if (same) return true
+  if (a.length !== b.length) return printOfPorts(a) === printOfPorts(b)
+  for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false
+  return true
+}
+
+/** Whether a value is left out of an object's JSON (and written `null` in an array's). */
+function jsonSkipped(v: unknown): boolean {
+  return v === undefined || typeof v === "function" || typeof v === "symbol"
+}
+
+/**
+ * `JSON.stringify(a) === JSON.stringify(b)` without building either text, for the plain data a
+ * service port is (strings, finite numbers, booleans, arrays, plain objects); anything else (a
+ * `toJSON`, another prototype, a non-finite number, a skipped value in an array, mixed types) is
+ * compared by its JSON, so the answer is JSON equality in every case.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  const ta = typeof a
+  if (ta !== typeof b) return JSON.stringify(a) === JSON.stringify(b)
+  if (ta === "string" || ta === "boolean") return false
+  if (ta === "number") return !Number.isFinite(a as number) && !Number.isFinite(b as number)
+  if (ta !== "object" || a === null || b === null) return JSON.stringify(a) === JSON.stringify(b)
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b)) return false
+    if (a.length !== b.length) return JSON.stringify(a) === JSON.stringify(b)
+    for (let i = 0; i < a.length; i++) {
+      const x: unknown = a[i]
+      const y: unknown = b[i]
+      if (jsonSkipped(x) || jsonSkipped(y)) return JSON.stringify(a) === JSON.stringify(b)
+      if (!jsonEqual(x, y)) return false
+    }
+    return true
   }
-  return printOfPorts(a) === printOfPorts(b)
+  if (Array.isArray(b)) return false
+  const oa = a as Record<string, unknown>
+  const ob = b as Record<string, unknown>
+  if (
+    Object.getPrototypeOf(oa) !== Object.prototype ||
+    Object.getPrototypeOf(ob) !== Object.prototype ||
+    "toJSON" in oa ||
+    "toJSON" in ob
+  )
+    return JSON.stringify(a) === JSON.stringify(b)
+  const ka = Object.keys(oa)
+  const kb = Object.keys(ob)
+  let i = 0
+  let j = 0
+  for (;;) {
+    while (i < ka.length && jsonSkipped(oa[ka[i]])) i++
+    while (j < kb.length && jsonSkipped(ob[kb[j]])) j++
+    if (i === ka.length || j === kb.length) return i === ka.length && j === kb.length
+    if (ka[i] !== kb[j] || !jsonEqual(oa[ka[i]], ob[kb[j]])) return false
+    i++
+    j++
+  }
 }
 
 /** A compile kept for other nodes (see NftSharedSync.compiled). */
@@ -627,6 +699,11 @@ export class NftSharedSync {
   sharedCount = 0
   /** Syncs that compiled on their own (the node's views differ from the shared list's). */
   ownCount = 0
+  /**
+   * A shared full sync's whole operation list (setup + shared compile) built for a node: only when
+   * something reads `compile.ops` (nothing in a run; a copy of every operation per node and sync).
+   */
+  wholeListsBuilt = 0
 
   private readonly configIds = new Map<string, number>()
 
