@@ -193,7 +193,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   private readonly counts: IpvsConnectionCounts = (key, dest) => {
     const id = this.destId(key, dest)
     if (id < 0) return undefined
-    return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
+    return { activeConns: this.ipvs.counts.active(id), inactiveConns: this.ipvs.counts.inactive(id) }
   }
   /**
    * VirtualServer.String() -> kernel service id; shared with the nodes whose kernel tables are
@@ -399,7 +399,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     return withConnectionCounts(this.state, (key, dest) => {
       const id = this.destId(key, dest)
       if (id < 0) return undefined
-      return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
+      return { activeConns: this.ipvs.counts.active(id), inactiveConns: this.ipvs.counts.inactive(id) }
     })
   }
 
@@ -616,15 +616,15 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     return {
       service: (key) => {
         const id = this.serviceIds.get(key)
-        return id === undefined ? undefined : stats(ipvs.services[id])
+        return id === undefined ? undefined : stats(ipvs.serviceStats(id))
       },
       dest: (key, dest) => {
         const id = this.destId(key, dest)
         if (id < 0) return undefined
-        const d = ipvs.dests
+        const d = ipvs.counts
         return {
-          activeConns: d.activeConns[id],
-          inactiveConns: d.inactConns[id],
+          activeConns: d.active(id),
+          inactiveConns: d.inactive(id),
           stats: stats({
             conns: d.stat(id, STAT_CONNS),
             inPkts: d.stat(id, STAT_IN_PKTS),
@@ -680,13 +680,13 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     const ipvs = this.ipvs
     const keys = [...this.serviceIds.keys()].sort()
     for (const key of keys) {
-      const svc = ipvs.services[this.serviceIds.get(key) as number]
+      const svc = ipvs.serviceStats(this.serviceIds.get(key) as number)
       if (svc.conns === 0) continue
       const realServers: Record<string, number> = {}
       const vs = this.state.virtualServers.get(key)
       for (const rs of vs?.realServers ?? []) {
         const id = this.destId(key, `${rs.address}:${rs.port}`)
-        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.dests.stat(id, STAT_CONNS)
+        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.counts.stat(id, STAT_CONNS)
       }
       virtualServers[key] = {
         conns: svc.conns,
