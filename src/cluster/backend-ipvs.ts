@@ -427,7 +427,8 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
    * binds or unbinds its own kube-ipvs0 addresses: the same kernel state, built once.
    */
   private execute(plan: IpvsSyncPlan): void {
-    const before = this.sharedCompile === null ? null : this.ipvs.shareTables()
+    const before =
+      this.sharedCompile === null || this.changesTrafficState(plan.operations) ? null : this.ipvs.shareTables()
     if (before !== null) {
       const known = tableTransitions.get(before)?.get(plan.operations)
       if (known !== undefined) {
@@ -458,6 +459,21 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       byOperations.set(plan.operations, { tables: after, serviceIds: this.serviceIds })
       ipvsTableSharing.built++
     }
+  }
+
+  /**
+   * Some of `operations` change a virtual service this node's IPVS holds traffic state of (it
+   * scheduled a connection to it): their result depends on the node's connections (Ipvs.shareTables),
+   * so the node executes them on tables of its own, neither adopting nor publishing the result.
+   */
+  private changesTrafficState(operations: readonly IpvsOperation[]): boolean {
+    if (this.ipvs.servicesWithState === 0) return false
+    for (const op of operations) {
+      if (!("key" in op)) continue // kube-ipvs0 address binds
+      const id = this.serviceIds.get(op.key)
+      if (id !== undefined && this.ipvs.hasTrafficState(id)) return true
+    }
+    return false
   }
 
   /** The id map to write (this node's own copy of a shared one first). */

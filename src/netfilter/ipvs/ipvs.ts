@@ -525,11 +525,7 @@ export class Ipvs {
   private byKey = new Map<number, number>()
   /** The shared tables `services`, `byKey` and `dests` are (null: this node's own). */
   private sharedTables: IpvsTables | null = null
-  /**
-   * A packet was scheduled here: the node holds traffic state (counts, trash, positions) that the
-   * control plane reads and writes, so it executes its netlink operations on tables of its own
-   * (copied at its first one) and neither publishes nor adopts tables from then on.
-   */
+  /** A packet was scheduled here (the node holds traffic state: `counts`, `serviceState`). */
   private trafficOwned = false
   /**
    * The last findService answer (ip_vs_service_find's hash lookup, done for every new connection):
@@ -636,21 +632,36 @@ export class Ipvs {
 
   /**
    * The tables as an immutable IpvsTables other nodes may adopt (this node copies them before its
-   * next write), or null once a packet was scheduled here (the control plane's effects then depend
-   * on the node's connections: the trash of deleted dests, rr/wrr positions).
+   * next write), or null while the tables themselves depend on the node's connections: a dest
+   * deleted while referenced waits in the trash (allocated here, freed on nodes without its
+   * connections), or thresholds were set (their OVERLOAD flag is written by traffic).
+   *
+   * The node's traffic state beside the tables (counts, statistics, rr/wrr positions) is keyed by
+   * service and dest ids. A netlink change of a service the node holds traffic state of reads or
+   * writes that state (del_dest moves the rr position, a deleted dest with connections goes to the
+   * trash), so its result is not another node's: callers publish or adopt a transition only when
+   * its operations change no such service (`hasTrafficState`). Changes of other services neither
+   * read nor write it (their dests have no references here, no connection of the node uses them),
+   * and they leave its services' ids, dest ids and lists as they were.
    */
   shareTables(): IpvsTables | null {
-    if (this.trafficOwned) return null
+    if (this.trash.size > 0 || this.dests.thresholdsOwned) return null
     if (this.sharedTables === null) this.sharedTables = new IpvsTables(this.services, this.byKey, this.dests)
     return this.sharedTables
   }
 
-  /** Take `tables` (another node's, from the same tables and operations) as this node's. */
+  /** This node holds traffic state of service `svcId` (it scheduled a connection to it). */
+  hasTrafficState(svcId: number): boolean {
+    return this.serviceState.has(svcId)
+  }
+
+  /**
+   * Take `tables` (another node's, from the same tables and operations) as this node's. With
+   * traffic state, only a transition whose operations changed none of the node's services
+   * (shareTables).
+   */
   adoptTables(tables: IpvsTables): void {
-    assert(
-      !this.trafficOwned && this.connCount === 0 && this.trash.size === 0,
-      "IPVS tables adopted over traffic state",
-    )
+    assert(this.trash.size === 0 && !this.dests.thresholdsOwned, "IPVS tables adopted over connection-dependent tables")
     this.services = tables.services as VirtualService[]
     this.byKey = tables.byKey as Map<number, number>
     this.dests = tables.dests
@@ -1101,8 +1112,7 @@ export class Ipvs {
 
   /**
    * The first schedule here: the node's traffic state starts (sparse: per service and dest it
-   * schedules to, `serviceCounts`, `counts`); its tables stay shared until its next control-plane
-   * write, which it makes on its own copy (shareTables returns null from now on).
+   * schedules to, `serviceCounts`, `counts`); its tables stay shared (shareTables).
    */
   private ownForTraffic(): void {
     this.trafficOwned = true

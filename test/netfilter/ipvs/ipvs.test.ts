@@ -518,6 +518,7 @@ describe("shared control-plane tables (issue 10)", () => {
     expect(b.servicesWithState).toBe(1)
     expect(a.serviceStats(0).conns).toBe(0)
     expect(a.counts.size).toBe(0)
+    expect(a.hasTrafficState(0)).toBe(false)
     expect(a.snapshot()[0].realServers.map((rs) => rs.conns + rs.inactConns)).toEqual([0, 0, 0])
     // a's first pick is the one b made (same list, rr from the head): a's position was not moved.
     const picked = b.connDaddr(b.lastConn)
@@ -526,13 +527,14 @@ describe("shared control-plane tables (issue 10)", () => {
     // b's own position moved on: its next client gets the next dest
     expect(b.packetIn(Protocol.UDP, CLIENT, 5354, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
     expect(b.connDaddr(b.lastConn)).not.toBe(picked)
-    // b can no longer publish its tables (the control plane's effects now depend on its connections)
-    expect(b.shareTables()).toBeNull()
+    // b can still publish its tables: they hold nothing of its connections
+    expect(b.shareTables()).toBe(tables)
+    expect(b.hasTrafficState(0)).toBe(true)
     expect(a.verify()).toEqual([])
     expect(b.verify()).toEqual([])
   })
 
-  it("a netlink change on one node leaves the tables the other holds unchanged; a node that carried traffic shares no more", () => {
+  it("a netlink change on one node leaves the tables the other holds unchanged; a dest in the trash keeps a node's tables its own", () => {
     const { a, b, tables } = sharedPair()
     b.editDest(0, EP[0], 53, 0)
     b.deleteDest(0, EP[1], 53)
@@ -541,6 +543,9 @@ describe("shared control-plane tables (issue 10)", () => {
     expect(a.snapshot()[0].realServers.map((rs) => rs.weight)).toEqual([1, 1, 1])
     expect(b.snapshot()[0].realServers.length).toBe(2)
     b.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)
+    expect(b.shareTables()).not.toBeNull()
+    // the dest b's connection uses is deleted: it waits in b's trash (its tables depend on it now)
+    b.deleteDest(0, b.connDaddr(b.lastConn), 53)
     expect(b.shareTables()).toBeNull()
     expect(a.verify()).toEqual([])
     expect(b.verify()).toEqual([])
@@ -613,6 +618,12 @@ describe("per-node traffic state on shared tables (issue 10)", () => {
     traffic(7, 1)
     expect(node.tablesShared).toBe(true)
     expect(node.servicesWithState).toBe(1)
+    // A change of another service (no traffic state of it here): the node takes the builder's result.
+    for (const n of [builder, solo]) n.addDest(1, ADDRS[3], 8080, 1)
+    expect(node.hasTrafficState(1)).toBe(false)
+    node.adoptTables(builder.shareTables() as IpvsTables)
+    traffic(4, 1)
+    expect(node.tablesShared).toBe(true)
     edit(ADDRS[1], 5)
     expect(node.tablesShared).toBe(false)
     traffic(9, 2)
