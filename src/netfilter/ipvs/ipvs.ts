@@ -518,6 +518,9 @@ export class Ipvs {
   readonly counts = new DestCounts()
   /** This node's statistics and rr/wrr positions of the services it scheduled to, by service id. */
   private readonly serviceState = new Map<number, NodeService>()
+  /** serviceCounts' last answer (records are never removed, so it stays valid). */
+  private lastStateId = -1
+  private lastState: NodeService | null = null
   /** The connection id of the last XMIT verdict (or -1). */
   lastConn = -1
   /** The dest removed-but-referenced ("trash", ip_vs_ctl.c) by (svc, addr, port), for revival. */
@@ -895,10 +898,16 @@ export class Ipvs {
     return node.sched ?? (node.sched = svc.sched.copy())
   }
 
-  /** Service `svcId`'s per-node record, created on first use (its first scheduled connection). */
+  /**
+   * Service `svcId`'s per-node record, created on first use (its first scheduled connection). The
+   * last one is remembered: new connections mostly go to the service the previous one went to.
+   */
   private serviceCounts(svcId: number): NodeService {
+    if (svcId === this.lastStateId) return this.lastState as NodeService
     let node = this.serviceState.get(svcId)
     if (node === undefined) this.serviceState.set(svcId, (node = new NodeService()))
+    this.lastStateId = svcId
+    this.lastState = node
     return node
   }
 
