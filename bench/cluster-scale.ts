@@ -297,12 +297,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const pods = world.controlPlane.store.count("Pod")
   // IPVS mode: nodes whose kernel tables are shared, distinct kernel service objects over all nodes.
   let ipvsNodesSharingTables = 0
+  // Per-node traffic state (sparse): nodes holding any, and their service and dest records.
+  let ipvsNodesWithTrafficState = 0
+  let ipvsServiceRecords = 0
+  let ipvsDestRecords = 0
   const ipvsServiceObjects = new Set<object>()
   const ipvsTables = new Set<object>()
   for (const n of nodes) {
     const backend = n.proxy.backend
     if (!(backend instanceof IpvsBackend)) continue
     if (backend.ipvs.tablesShared) ipvsNodesSharingTables++
+    if (backend.ipvs.servicesWithState > 0) ipvsNodesWithTrafficState++
+    ipvsServiceRecords += backend.ipvs.servicesWithState
+    ipvsDestRecords += backend.ipvs.counts.size
     if (ipvsTables.has(backend.ipvs.services)) continue
     ipvsTables.add(backend.ipvs.services)
     for (const svc of backend.ipvs.services) ipvsServiceObjects.add(svc)
@@ -360,6 +367,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ipvsTablesBuilt: ipvsTableSharing.built,
       ipvsTablesReused: ipvsTableSharing.reused,
       ipvsNodesSharingTables,
+      ipvsNodesWithTrafficState,
+      ipvsServiceRecords,
+      ipvsDestRecords,
       ipvsDistinctServiceObjects: ipvsServiceObjects.size,
       ...(spec.kubeProxy.mode === "nftables" ? { nftables: nftablesSharing(world) } : {}),
       fingerprint: scheduler.fingerprint(),

@@ -193,7 +193,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
   private readonly counts: IpvsConnectionCounts = (key, dest) => {
     const id = this.destId(key, dest)
     if (id < 0) return undefined
-    return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
+    return { activeConns: this.ipvs.counts.active(id), inactiveConns: this.ipvs.counts.inactive(id) }
   }
   /**
    * VirtualServer.String() -> kernel service id; shared with the nodes whose kernel tables are
@@ -399,7 +399,7 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     return withConnectionCounts(this.state, (key, dest) => {
       const id = this.destId(key, dest)
       if (id < 0) return undefined
-      return { activeConns: this.ipvs.dests.activeConns[id], inactiveConns: this.ipvs.dests.inactConns[id] }
+      return { activeConns: this.ipvs.counts.active(id), inactiveConns: this.ipvs.counts.inactive(id) }
     })
   }
 
@@ -427,7 +427,8 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
    * binds or unbinds its own kube-ipvs0 addresses: the same kernel state, built once.
    */
   private execute(plan: IpvsSyncPlan): void {
-    const before = this.sharedCompile === null ? null : this.ipvs.shareTables()
+    const before =
+      this.sharedCompile === null || this.changesTrafficState(plan.operations) ? null : this.ipvs.shareTables()
     if (before !== null) {
       const known = tableTransitions.get(before)?.get(plan.operations)
       if (known !== undefined) {
@@ -458,6 +459,21 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
       byOperations.set(plan.operations, { tables: after, serviceIds: this.serviceIds })
       ipvsTableSharing.built++
     }
+  }
+
+  /**
+   * Some of `operations` change a virtual service this node's IPVS holds traffic state of (it
+   * scheduled a connection to it): their result depends on the node's connections (Ipvs.shareTables),
+   * so the node executes them on tables of its own, neither adopting nor publishing the result.
+   */
+  private changesTrafficState(operations: readonly IpvsOperation[]): boolean {
+    if (this.ipvs.servicesWithState === 0) return false
+    for (const op of operations) {
+      if (!("key" in op)) continue // kube-ipvs0 address binds
+      const id = this.serviceIds.get(op.key)
+      if (id !== undefined && this.ipvs.hasTrafficState(id)) return true
+    }
+    return false
   }
 
   /** The id map to write (this node's own copy of a shared one first). */
@@ -616,15 +632,15 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     return {
       service: (key) => {
         const id = this.serviceIds.get(key)
-        return id === undefined ? undefined : stats(ipvs.services[id])
+        return id === undefined ? undefined : stats(ipvs.serviceStats(id))
       },
       dest: (key, dest) => {
         const id = this.destId(key, dest)
         if (id < 0) return undefined
-        const d = ipvs.dests
+        const d = ipvs.counts
         return {
-          activeConns: d.activeConns[id],
-          inactiveConns: d.inactConns[id],
+          activeConns: d.active(id),
+          inactiveConns: d.inactive(id),
           stats: stats({
             conns: d.stat(id, STAT_CONNS),
             inPkts: d.stat(id, STAT_IN_PKTS),
@@ -680,13 +696,13 @@ export class IpvsBackend implements ProxyBackend<IpvsSyncPayload>, EventHandler 
     const ipvs = this.ipvs
     const keys = [...this.serviceIds.keys()].sort()
     for (const key of keys) {
-      const svc = ipvs.services[this.serviceIds.get(key) as number]
+      const svc = ipvs.serviceStats(this.serviceIds.get(key) as number)
       if (svc.conns === 0) continue
       const realServers: Record<string, number> = {}
       const vs = this.state.virtualServers.get(key)
       for (const rs of vs?.realServers ?? []) {
         const id = this.destId(key, `${rs.address}:${rs.port}`)
-        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.dests.stat(id, STAT_CONNS)
+        if (id >= 0) realServers[`${rs.address}:${rs.port}`] = ipvs.counts.stat(id, STAT_CONNS)
       }
       virtualServers[key] = {
         conns: svc.conns,

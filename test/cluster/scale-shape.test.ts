@@ -486,6 +486,16 @@ interface IpvsShape {
   readonly nodesWithDestState: number
   /** Nodes whose kernel IPVS created a connection. */
   readonly nodesWithConnections: number
+  /** Of those, the nodes still holding shared kernel tables (no netlink change since their traffic). */
+  readonly nodesWithConnectionsSharingTables: number
+  /**
+   * Over all nodes: virtual services and real servers their IPVS scheduled connections to (ipvsadm
+   * --stats Conns > 0), and the per-node traffic records held (Ipvs.servicesWithState, counts.size).
+   */
+  readonly servicesScheduledTo: number
+  readonly destsScheduledTo: number
+  readonly serviceRecords: number
+  readonly destRecords: number
   /**
    * Kernel control-plane tables (ipvs.ts IpvsTables): distinct VirtualService objects and dest
    * column objects over every node, nodes whose tables are shared, and the table states built by
@@ -533,6 +543,11 @@ function ipvsShape(nodes: number): IpvsShape {
   let kernelSetsSeen = 0
   let nodesWithDestState = 0
   let nodesWithConnections = 0
+  let nodesWithConnectionsSharingTables = 0
+  let servicesScheduledTo = 0
+  let destsScheduledTo = 0
+  let serviceRecords = 0
+  let destRecords = 0
   let syncs = 0
   let fragmentsCompiled = 0
   let plansMade = 0
@@ -568,8 +583,15 @@ function ipvsShape(nodes: number): IpvsShape {
     for (const svc of backend.ipvs.services) serviceObjects.add(svc)
     destColumns.add(backend.ipvs.dests)
     if (backend.ipvs.tablesShared) nodesSharingTables++
-    if (backend.ipvs.dests.stateOwned) nodesWithDestState++
+    if (backend.ipvs.counts.size > 0) nodesWithDestState++
     if (backend.ipvs.connsCreated > 0) nodesWithConnections++
+    if (backend.ipvs.connsCreated > 0 && backend.ipvs.tablesShared) nodesWithConnectionsSharingTables++
+    // Per-node traffic state: records of the services and dests this node's connections went to.
+    const scheduledTo = backend.ipvs.snapshot().filter((svc) => svc.conns > 0)
+    servicesScheduledTo += scheduledTo.length
+    destsScheduledTo += scheduledTo.reduce((k, svc) => k + svc.realServers.filter((rs) => rs.conns > 0).length, 0)
+    serviceRecords += backend.ipvs.servicesWithState
+    destRecords += backend.ipvs.counts.size
     for (const set of n.filter.ipsets.sets.values()) {
       if (set.name === KUBE_LOOP_BACK) continue
       kernelSets.add(set.contents)
@@ -597,6 +619,11 @@ function ipvsShape(nodes: number): IpvsShape {
     kernelSetsPerNode: kernelSetsSeen / nodes,
     nodesWithDestState,
     nodesWithConnections,
+    nodesWithConnectionsSharingTables,
+    servicesScheduledTo,
+    destsScheduledTo,
+    serviceRecords,
+    destRecords,
     kernelServiceObjects: serviceObjects.size,
     kernelDestColumns: destColumns.size,
     nodesSharingTables,
@@ -641,26 +668,34 @@ describe("cluster scale: IPVS mode shares the proxier's servers and sets between
     // leave a node its own equal copy, so "about the same", not "exactly the same".)
     expect(large.kernelDestLists).toBeLessThanOrEqual(small.kernelDestLists + 4)
     expect(large.kernelDestLists).toBeLessThan(1.5 * large.kernelServicesPerNode)
-    // rr: one shared initial scheduler state, plus one per Service a node scheduled a connection of.
+    // rr: the tables hold the one shared initial scheduler state (positions are per node: below).
     expect(large.kernelSchedStates).toBeLessThanOrEqual(small.kernelSchedStates + 2)
     expect(large.kernelSchedStates).toBeLessThan(large.kernelServicesPerNode)
     // The kernel ipsets: one contents object per set over all nodes.
     expect(large.kernelSetsPerNode).toBe(small.kernelSetsPerNode)
     expect(large.kernelSetContents).toBeLessThanOrEqual(small.kernelSetContents + 4)
     expect(large.kernelSetContents).toBeLessThanOrEqual(large.kernelSetsPerNode)
-    // Connection counts: only nodes whose IPVS created a connection own columns.
+    // Connection counts: only nodes whose IPVS created a connection hold any.
     expect(large.nodesWithDestState).toBe(large.nodesWithConnections)
+    expect(large.nodesWithConnections).toBeGreaterThan(0)
     expect(large.nodesWithConnections).toBeLessThan(large.nodes)
-    // Kernel control-plane tables: a node that never scheduled a connection holds the tables it
-    // reached with the other such nodes (one VirtualService object per Service over all of them);
-    // a node that did holds its own copy. So the objects grow with the nodes carrying connections,
-    // not with the nodes, and the table states built grow with the distinct syncs, not the nodes.
-    expect(large.nodesSharingTables).toBe(large.nodes - large.nodesWithConnections)
-    expect(large.kernelDestColumns).toBeLessThanOrEqual(large.nodesWithConnections + 2)
-    expect(large.kernelServiceObjects).toBeLessThanOrEqual(
-      (large.nodesWithConnections + 2) * large.kernelServicesPerNode,
-    )
-    expect(large.kernelServiceObjects).toBeLessThan(large.nodes * large.kernelServicesPerNode)
+    // Per-node traffic state is sparse: a node holds one record per virtual service and per real
+    // server its connections went to (k of the N Services), not one per Service or dest it programs.
+    expect(large.serviceRecords).toBe(large.servicesScheduledTo)
+    expect(large.destRecords).toBe(large.destsScheduledTo)
+    expect(large.servicesScheduledTo).toBeGreaterThan(0)
+    expect(large.serviceRecords).toBeLessThan(large.nodesWithConnections * large.kernelServicesPerNode)
+    expect(large.destRecords).toBeLessThan(large.nodesWithConnections * large.realServersPerNode)
+    expect(large.serviceRecords).toBe(small.serviceRecords)
+    // Kernel control-plane tables: a node holds the tables it reached with the other nodes that
+    // made the same netlink changes (one VirtualService object per Service over all of them),
+    // whether or not it carried connections since (its traffic state is beside them); only a
+    // netlink change after traffic gives it a copy. The table states built grow with the distinct
+    // syncs, not the nodes.
+    expect(large.nodesSharingTables).toBe(large.nodes)
+    expect(large.nodesWithConnectionsSharingTables).toBe(large.nodesWithConnections)
+    expect(large.kernelDestColumns).toBeLessThanOrEqual(2)
+    expect(large.kernelServiceObjects).toBeLessThanOrEqual(2 * large.kernelServicesPerNode)
     expect(large.tablesBuilt).toBeLessThanOrEqual(small.tablesBuilt + 2)
     // kube-ipvs0: every node binds every Service address, but the nodes that bound the same ones
     // hold one shared address block (not a copy per node), and the blocks computed grow with the

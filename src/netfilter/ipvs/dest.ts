@@ -1,17 +1,17 @@
 /**
- * IPVS real servers ("destinations", struct ip_vs_dest in include/net/ip_vs.h) as typed-array
- * columns indexed by integer dest ids, shared by the schedulers and the connection table.
+ * IPVS real servers ("destinations", struct ip_vs_dest in include/net/ip_vs.h): the definitions as
+ * typed-array columns indexed by integer dest ids (`DestColumns`), and a node's traffic state of
+ * them (`DestCounts`).
  *
  * Memory (issue 10: a node's kernel holds every Service's dests, most of which never carry a
  * connection on that node):
- * - Definition columns (address, port, weight, flags, owning service) are the node's own.
- * - Connection counts and references are all zero until the node's IPVS creates its first
- *   connection: until then they are shared read-only zero arrays of the same capacity (`ownState`
- *   gives the node its own). Thresholds likewise until `ipvsadm -x/-y` sets one (`ownThresholds`;
- *   kube-proxy never does). Reads see the same zeros either way; every write comes after the
- *   owning call (connection creation binds a dest first; `allocate` writes only zeros to them).
- * - Statistics (ipvsadm --stats: conns, packets and bytes in and out) are sparse: a dest gets a
- *   slot of STAT_WORDS doubles on its first count (`statBase`), read back through `stat`.
+ * - Definition columns (address, port, weight, flags, owning service, thresholds) belong to the
+ *   kernel tables, which nodes in the same control-plane state share (Ipvs.ownTables copies them
+ *   before a control-plane write). Packets never write them, except the OVERLOAD flag, which only
+ *   a threshold (`ipvsadm -x/-y`, a control-plane write: the node's own tables) can set.
+ * - Connection counts, references and statistics (ActiveConn, InActConn, persistent, refcnt,
+ *   ipvsadm --stats) are the node's own and sparse (`DestCounts`): a dest gets a slot on the first
+ *   connection the node binds to it, keyed by its id; a dest without a slot reads all zeros.
  */
 import { assert } from "../../sim/assert.ts"
 
@@ -20,15 +20,15 @@ export const DEST_F_AVAILABLE = 0x1
 /** IP_VS_DEST_F_OVERLOAD: set by the upper connection threshold (u_threshold). */
 export const DEST_F_OVERLOAD = 0x2
 
-/** A dest's statistics words in `DestColumns.stats` (offsets from its `statBase`). */
+/** A dest's statistics words in `DestCounts.stats` (offsets from its slot's base). */
 export const STAT_CONNS = 0
 export const STAT_IN_PKTS = 1
 export const STAT_OUT_PKTS = 2
 export const STAT_IN_BYTES = 3
 export const STAT_OUT_BYTES = 4
-const STAT_WORDS = 5
+export const STAT_WORDS = 5
 
-/** Shared zero columns by capacity (never written: see DestColumns). */
+/** Shared zero threshold columns by capacity (never written: see DestColumns.ownThresholds). */
 const zeroI32 = new Map<number, Int32Array>()
 
 function zerosI32(capacity: number): Int32Array {
@@ -43,6 +43,145 @@ export function sharedZeroStateIntact(): boolean {
   return true
 }
 
+/**
+ * A virtual service's ip_vs_stats on one node (and, for rr and wrr, the node's scheduler position:
+ * Ipvs.schedFor), created when the node binds its first connection to one of the service's dests.
+ */
+export class ServiceCounts {
+  conns = 0
+  inPkts = 0
+  outPkts = 0
+  inBytes = 0
+  outBytes = 0
+}
+
+/**
+ * One node's connection counts, references and statistics of dests, sparse: a slot per dest that
+ * a connection of the node has bound (ip_vs_bind_dest), found by dest id (`slotOf`, once per new
+ * connection: the connection keeps its slot) and kept while the dest exists (its statistics are
+ * printed after its connections are gone, and a dest revived from the trash keeps them, as
+ * ip_vs_trash_get_dest does). `release` frees the slot with the dest. Columns are indexed by slot.
+ */
+export class DestCounts {
+  private readonly slots = new Map<number, number>()
+  private readonly freeSlots: number[] = []
+  private next = 0
+  private capacity = 0
+  /** The dest id of each slot (-1: free). */
+  destOf: Int32Array = new Int32Array(0)
+  activeConns: Int32Array = new Int32Array(0)
+  inactConns: Int32Array = new Int32Array(0)
+  persistConns: Int32Array = new Int32Array(0)
+  /** Connections (incl. templates) still pointing at the dest. */
+  refs: Int32Array = new Int32Array(0)
+  /** ip_vs_stats counters, STAT_WORDS per slot (Float64 so they never wrap in a long run). */
+  stats: Float64Array = new Float64Array(0)
+  /** The owning virtual service's counters on this node, by slot. */
+  service: (ServiceCounts | null)[] = []
+
+  /** Slots in use (a test's and benchmark's view of what the node holds). */
+  get size(): number {
+    return this.slots.size
+  }
+
+  /** Dest `id`'s slot, or -1 (no connection of this node ever bound it: all zero). */
+  slotOf(id: number): number {
+    return this.slots.get(id) ?? -1
+  }
+
+  /** Dest `id`'s slot, a zeroed one on its first use; `service` is its virtual service's counters. */
+  slotFor(id: number, service: ServiceCounts): number {
+    const known = this.slots.get(id)
+    if (known !== undefined) return known
+    let s = this.freeSlots.pop()
+    if (s === undefined) {
+      if (this.next === this.capacity) this.grow()
+      s = this.next++
+    }
+    this.destOf[s] = id
+    this.activeConns[s] = 0
+    this.inactConns[s] = 0
+    this.persistConns[s] = 0
+    this.refs[s] = 0
+    this.stats.fill(0, s * STAT_WORDS, (s + 1) * STAT_WORDS)
+    this.service[s] = service
+    this.slots.set(id, s)
+    return s
+  }
+
+  /** The dest was freed: its slot (if any) with it. */
+  release(id: number): void {
+    const s = this.slots.get(id)
+    if (s === undefined) return
+    assert(this.refs[s] === 0, `dest ${id} released with references`)
+    this.slots.delete(id)
+    this.destOf[s] = -1
+    this.service[s] = null
+    this.freeSlots.push(s)
+  }
+
+  active(id: number): number {
+    const s = this.slotOf(id)
+    return s < 0 ? 0 : this.activeConns[s]
+  }
+  inactive(id: number): number {
+    const s = this.slotOf(id)
+    return s < 0 ? 0 : this.inactConns[s]
+  }
+  persistent(id: number): number {
+    const s = this.slotOf(id)
+    return s < 0 ? 0 : this.persistConns[s]
+  }
+  references(id: number): number {
+    const s = this.slotOf(id)
+    return s < 0 ? 0 : this.refs[s]
+  }
+
+  /** Statistic `word` (STAT_*) of dest `id` (0 before its first count). */
+  stat(id: number, word: number): number {
+    const s = this.slotOf(id)
+    return s < 0 ? 0 : this.stats[s * STAT_WORDS + word]
+  }
+
+  /**
+   * ip_vs_dest_conn_overhead (include/net/ip_vs.h): `(activeconns << 8) + inactconns`. The comment in
+   * ip_vs_lc.c still says `<< 5`; the code calls this helper, so 256 is what the kernel uses.
+   */
+  overhead(id: number): number {
+    const s = this.slotOf(id)
+    return s < 0 ? 0 : this.activeConns[s] * 256 + this.inactConns[s]
+  }
+
+  /** Test helper: set dest `id`'s active and inactive counts (a slot without a service). */
+  setCounts(id: number, active: number, inactive: number): void {
+    const s = this.slotFor(id, new ServiceCounts())
+    this.activeConns[s] = active
+    this.inactConns[s] = inactive
+  }
+
+  private grow(): void {
+    const n = Math.max(8, this.capacity * 2)
+    const gi = (a: Int32Array, fill = 0): Int32Array => {
+      const b = new Int32Array(n).fill(fill)
+      b.set(a)
+      return b
+    }
+    this.destOf = gi(this.destOf, -1)
+    this.activeConns = gi(this.activeConns)
+    this.inactConns = gi(this.inactConns)
+    this.persistConns = gi(this.persistConns)
+    this.refs = gi(this.refs)
+    const stats = new Float64Array(n * STAT_WORDS)
+    stats.set(this.stats)
+    this.stats = stats
+    this.capacity = n
+  }
+}
+
+/**
+ * The dest definitions of one kernel table state, by dest id. Shared by the nodes holding the same
+ * tables (Ipvs.ownTables / cloneDefinitions copy before a control-plane write).
+ */
 export class DestColumns {
   capacity: number
   addr: Uint32Array
@@ -52,32 +191,17 @@ export class DestColumns {
   /** dest->last_weight: the latest non-zero weight (ip_vs_ctl.c __ip_vs_update_dest), used by mh. */
   lastWeight: Int32Array
   flags: Uint8Array
-  activeConns: Int32Array
-  inactConns: Int32Array
-  persistConns: Int32Array
   /** u_threshold / l_threshold (0 = none), as `ipvsadm -x/-y`. */
   upperThreshold: Int32Array
   lowerThreshold: Int32Array
   /** Owning service id, or -1 once freed. */
   service: Int32Array
-  /** Connections (incl. templates) still pointing here; a deleted dest is freed when it reaches 0. */
-  refs: Int32Array
-  /**
-   * ip_vs_stats counters, STAT_WORDS per slot (Float64 so they never wrap in a long run); a dest's
-   * slot is `statSlot[id]` (-1: nothing counted yet, all zero).
-   */
-  stats: Float64Array = new Float64Array(0)
-  statSlot: Int32Array
-  /** Connection counts and references are this node's own (else the shared zero arrays). */
-  stateOwned = false
   thresholdsOwned = false
   /**
    * addr, port, weight, lastWeight and service are another DestColumns' too (cloneDefinitions):
    * only the control plane writes them, and it takes its own copies first (ownDefinitions).
    */
   definitionsShared = false
-  private statNext = 0
-  private readonly statFree: number[] = []
   private freeList: number[] = []
   private next = 0
 
@@ -89,25 +213,9 @@ export class DestColumns {
     this.lastWeight = new Int32Array(capacity)
     this.flags = new Uint8Array(capacity)
     this.service = new Int32Array(capacity).fill(-1)
-    this.statSlot = new Int32Array(capacity).fill(-1)
     const zeros = zerosI32(capacity)
-    this.activeConns = zeros
-    this.inactConns = zeros
-    this.persistConns = zeros
-    this.refs = zeros
     this.upperThreshold = zeros
     this.lowerThreshold = zeros
-  }
-
-  /** The node's own connection-count and reference columns, before its first write to one. */
-  ownState(): void {
-    if (this.stateOwned) return
-    this.stateOwned = true
-    const n = this.capacity
-    this.activeConns = new Int32Array(n)
-    this.inactConns = new Int32Array(n)
-    this.persistConns = new Int32Array(n)
-    this.refs = new Int32Array(n)
   }
 
   /** The node's own threshold columns, before its first write to one. */
@@ -120,12 +228,12 @@ export class DestColumns {
 
   /**
    * A copy of the definition columns (address, port, weights, flags, owning service, free ids) for
-   * a node that takes its own tables (Ipvs.ownTables): count and threshold columns start as the
-   * shared zeros and statistics empty, as they are in the source, which nothing but the control
-   * plane has written (asserted).
+   * a node that takes its own tables (Ipvs.ownTables): the columns only the control plane writes
+   * are shared until it writes one (ownDefinitions); flags are copied. Thresholds are shared zeros
+   * as in the source, which never set one (asserted: a node with thresholds never shares tables).
    */
   cloneDefinitions(): DestColumns {
-    assert(!this.stateOwned && !this.thresholdsOwned && this.statNext === 0, "dest columns with traffic state shared")
+    assert(!this.thresholdsOwned, "dest columns with thresholds shared")
     const c = new DestColumns(0)
     c.capacity = this.capacity
     c.addr = this.addr
@@ -135,14 +243,8 @@ export class DestColumns {
     c.service = this.service
     c.definitionsShared = true
     this.definitionsShared = true
-    // flags (the data plane sets OVERLOAD) and statistics slots are written by traffic: copied.
     c.flags = this.flags.slice()
-    c.statSlot = this.statSlot.slice()
     const zeros = zerosI32(this.capacity)
-    c.activeConns = zeros
-    c.inactConns = zeros
-    c.persistConns = zeros
-    c.refs = zeros
     c.upperThreshold = zeros
     c.lowerThreshold = zeros
     c.freeList = this.freeList.slice()
@@ -161,29 +263,6 @@ export class DestColumns {
     this.service = this.service.slice()
   }
 
-  /** Where dest `id`'s statistics start in `stats`, giving it a zeroed slot on its first count. */
-  statBase(id: number): number {
-    const slot = this.statSlot[id]
-    if (slot >= 0) return slot * STAT_WORDS
-    let s = this.statFree.pop()
-    if (s === undefined) {
-      s = this.statNext++
-      if (s * STAT_WORDS >= this.stats.length) {
-        const grown = new Float64Array(Math.max(16, (this.stats.length / STAT_WORDS) * 2) * STAT_WORDS)
-        grown.set(this.stats)
-        this.stats = grown
-      }
-    } else this.stats.fill(0, s * STAT_WORDS, (s + 1) * STAT_WORDS)
-    this.statSlot[id] = s
-    return s * STAT_WORDS
-  }
-
-  /** Statistic `word` (STAT_*) of dest `id` (0 before its first count). */
-  stat(id: number, word: number): number {
-    const slot = this.statSlot[id]
-    return slot < 0 ? 0 : this.stats[slot * STAT_WORDS + word]
-  }
-
   allocate(service: number, addr: number, port: number): number {
     this.ownDefinitions()
     let id = this.freeList.pop()
@@ -197,12 +276,6 @@ export class DestColumns {
     this.lastWeight[id] = 0
     this.flags[id] = 0
     this.service[id] = service
-    if (this.stateOwned) {
-      this.activeConns[id] = 0
-      this.inactConns[id] = 0
-      this.persistConns[id] = 0
-      this.refs[id] = 0
-    }
     if (this.thresholdsOwned) {
       this.upperThreshold[id] = 0
       this.lowerThreshold[id] = 0
@@ -215,25 +288,7 @@ export class DestColumns {
     this.ownDefinitions()
     this.service[id] = -1
     this.flags[id] = 0
-    const slot = this.statSlot[id]
-    if (slot >= 0) {
-      this.statFree.push(slot)
-      this.statSlot[id] = -1
-    }
     this.freeList.push(id)
-  }
-
-  /** ip_vs_dest_totalconns. */
-  totalConns(id: number): number {
-    return this.activeConns[id] + this.inactConns[id]
-  }
-
-  /**
-   * ip_vs_dest_conn_overhead (include/net/ip_vs.h): `(activeconns << 8) + inactconns`. The comment in
-   * ip_vs_lc.c still says `<< 5`; the code calls this helper, so 256 is what the kernel uses.
-   */
-  overhead(id: number): number {
-    return this.activeConns[id] * 256 + this.inactConns[id]
   }
 
   private grow(): void {
@@ -255,24 +310,12 @@ export class DestColumns {
     this.weight = gi(this.weight)
     this.lastWeight = gi(this.lastWeight)
     this.service = gi(this.service, -1)
-    this.statSlot = gi(this.statSlot, -1)
     this.capacity = n
-    const zeros = zerosI32(n)
-    if (this.stateOwned) {
-      this.activeConns = gi(this.activeConns)
-      this.inactConns = gi(this.inactConns)
-      this.persistConns = gi(this.persistConns)
-      this.refs = gi(this.refs)
-    } else {
-      this.activeConns = zeros
-      this.inactConns = zeros
-      this.persistConns = zeros
-      this.refs = zeros
-    }
     if (this.thresholdsOwned) {
       this.upperThreshold = gi(this.upperThreshold)
       this.lowerThreshold = gi(this.lowerThreshold)
     } else {
+      const zeros = zerosI32(n)
       this.upperThreshold = zeros
       this.lowerThreshold = zeros
     }

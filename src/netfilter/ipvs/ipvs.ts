@@ -20,11 +20,14 @@ import {
   DEST_F_AVAILABLE,
   DEST_F_OVERLOAD,
   DestColumns,
+  DestCounts,
+  ServiceCounts,
   STAT_CONNS,
   STAT_IN_BYTES,
   STAT_IN_PKTS,
   STAT_OUT_BYTES,
   STAT_OUT_PKTS,
+  STAT_WORDS,
 } from "./dest.ts"
 import {
   type Scheduler,
@@ -36,6 +39,7 @@ import {
   initialSchedState,
   schedUpdDest,
   schedule,
+  schedulesInPlace,
   MH_TAB_INDEX_DEFAULT,
 } from "./schedulers.ts"
 
@@ -225,22 +229,26 @@ function virtualServiceDef(
   return def
 }
 
-/** A virtual service's ip_vs_stats, created on its first count. */
-class ServiceStats implements IpvsStats {
-  conns = 0
-  inPkts = 0
-  outPkts = 0
-  inBytes = 0
-  outBytes = 0
+/**
+ * A virtual service's per-node state: its ip_vs_stats and, for schedulers that write their state
+ * when they schedule (rr, wrr), the node's own scheduler state (null until its first schedule).
+ * Created when the node schedules its first connection to the service (Ipvs.serviceCounts).
+ */
+class NodeService extends ServiceCounts {
+  sched: SchedState | null = null
 }
 
+/** The statistics of a service the node never scheduled to. */
+const NO_SERVICE_COUNTS: IpvsStats = Object.freeze(new ServiceCounts())
+
 /**
- * A node's virtual service: the shared definition, the node's dest list (itself shared where
- * equal), its scheduler state (the shared initial one until its first schedule for rr/lc/wlc), and
- * statistics allocated on the first count. The definition's fields and the statistics read as
- * fields (accessors), as the packet path reads them.
+ * A virtual service of a kernel table state: the shared definition, the dest list (itself shared
+ * where equal) and the scheduler state the control plane keeps (the shared initial one for rr, lc
+ * and wlc). Shared by the nodes holding the same tables; packets never write it: statistics and
+ * the rr/wrr position are the node's (Ipvs.serviceCounts, Ipvs.schedFor). The definition's fields
+ * read as fields (accessors), as the packet path reads them.
  */
-export class VirtualService implements IpvsStats {
+export class VirtualService {
   /**
    * svc->destinations in list order (index 0 = first after the head). Never modified in place: a
    * dest change replaces it (destListWith/destListWithout), so equal lists on nodes that made the
@@ -248,7 +256,6 @@ export class VirtualService implements IpvsStats {
    */
   dests: readonly number[] = NO_DESTS
   deleted = false
-  private counts: ServiceStats | null = null
 
   constructor(
     readonly id: number,
@@ -278,47 +285,12 @@ export class VirtualService implements IpvsStats {
     return this.def.netmask
   }
 
-  private stats(): ServiceStats {
-    return this.counts ?? (this.counts = new ServiceStats())
-  }
-
-  /** This service in a node's own copy of shared tables (Ipvs.ownTables): no statistics yet. */
+  /** This service in a node's own copy of shared tables (Ipvs.ownTables). */
   cloneForNode(): VirtualService {
-    assert(this.counts === null, "IPVS service with statistics shared")
     const c = new VirtualService(this.id, this.def, this.sched.clone())
     c.dests = this.dests
     c.deleted = this.deleted
     return c
-  }
-  get conns(): number {
-    return this.counts === null ? 0 : this.counts.conns
-  }
-  set conns(v: number) {
-    this.stats().conns = v
-  }
-  get inPkts(): number {
-    return this.counts === null ? 0 : this.counts.inPkts
-  }
-  set inPkts(v: number) {
-    this.stats().inPkts = v
-  }
-  get outPkts(): number {
-    return this.counts === null ? 0 : this.counts.outPkts
-  }
-  set outPkts(v: number) {
-    this.stats().outPkts = v
-  }
-  get inBytes(): number {
-    return this.counts === null ? 0 : this.counts.inBytes
-  }
-  set inBytes(v: number) {
-    this.stats().inBytes = v
-  }
-  get outBytes(): number {
-    return this.counts === null ? 0 : this.counts.outBytes
-  }
-  set outBytes(v: number) {
-    this.stats().outBytes = v
   }
 }
 
@@ -542,6 +514,13 @@ export class Ipvs {
   dests = new DestColumns()
   /** Virtual services by id (the shared tables' until ownTables). */
   services: VirtualService[] = []
+  /** This node's connection counts, references and statistics of dests, sparse (by dest id). */
+  readonly counts = new DestCounts()
+  /** This node's statistics and rr/wrr positions of the services it scheduled to, by service id. */
+  private readonly serviceState = new Map<number, NodeService>()
+  /** serviceCounts' last answer (records are never removed, so it stays valid). */
+  private lastStateId = -1
+  private lastState: NodeService | null = null
   /** The connection id of the last XMIT verdict (or -1). */
   lastConn = -1
   /** The dest removed-but-referenced ("trash", ip_vs_ctl.c) by (svc, addr, port), for revival. */
@@ -549,7 +528,7 @@ export class Ipvs {
   private byKey = new Map<number, number>()
   /** The shared tables `services`, `byKey` and `dests` are (null: this node's own). */
   private sharedTables: IpvsTables | null = null
-  /** A packet was scheduled here: the tables hold this node's traffic state and are never shared. */
+  /** A packet was scheduled here (the node holds traffic state: `counts`, `serviceState`). */
   private trafficOwned = false
   /**
    * The last findService answer (ip_vs_service_find's hash lookup, done for every new connection):
@@ -575,6 +554,8 @@ export class Ipvs {
   private cDaddr: Uint32Array = new Uint32Array(this.cap)
   private cDport: Uint16Array = new Uint16Array(this.cap)
   private cDest: Int32Array = new Int32Array(this.cap)
+  /** The connection's dest's slot in `counts` (valid while cDest >= 0). */
+  private cSlot: Int32Array = new Int32Array(this.cap)
   private cControl: Int32Array = new Int32Array(this.cap)
   private cNControl: Int32Array = new Int32Array(this.cap)
   private cTimeoutNs: Float64Array = new Float64Array(this.cap)
@@ -654,21 +635,36 @@ export class Ipvs {
 
   /**
    * The tables as an immutable IpvsTables other nodes may adopt (this node copies them before its
-   * next write), or null once a packet was scheduled here (connection-dependent state: trash,
-   * references, scheduler positions, statistics).
+   * next write), or null while the tables themselves depend on the node's connections: a dest
+   * deleted while referenced waits in the trash (allocated here, freed on nodes without its
+   * connections), or thresholds were set (their OVERLOAD flag is written by traffic).
+   *
+   * The node's traffic state beside the tables (counts, statistics, rr/wrr positions) is keyed by
+   * service and dest ids. A netlink change of a service the node holds traffic state of reads or
+   * writes that state (del_dest moves the rr position, a deleted dest with connections goes to the
+   * trash), so its result is not another node's: callers publish or adopt a transition only when
+   * its operations change no such service (`hasTrafficState`). Changes of other services neither
+   * read nor write it (their dests have no references here, no connection of the node uses them),
+   * and they leave its services' ids, dest ids and lists as they were.
    */
   shareTables(): IpvsTables | null {
-    if (this.trafficOwned) return null
+    if (this.trash.size > 0 || this.dests.thresholdsOwned) return null
     if (this.sharedTables === null) this.sharedTables = new IpvsTables(this.services, this.byKey, this.dests)
     return this.sharedTables
   }
 
-  /** Take `tables` (another node's, from the same tables and operations) as this node's. */
+  /** This node holds traffic state of service `svcId` (it scheduled a connection to it). */
+  hasTrafficState(svcId: number): boolean {
+    return this.serviceState.has(svcId)
+  }
+
+  /**
+   * Take `tables` (another node's, from the same tables and operations) as this node's. With
+   * traffic state, only a transition whose operations changed none of the node's services
+   * (shareTables).
+   */
   adoptTables(tables: IpvsTables): void {
-    assert(
-      !this.trafficOwned && this.connCount === 0 && this.trash.size === 0,
-      "IPVS tables adopted over traffic state",
-    )
+    assert(this.trash.size === 0 && !this.dests.thresholdsOwned, "IPVS tables adopted over connection-dependent tables")
     this.services = tables.services as VirtualService[]
     this.byKey = tables.byKey as Map<number, number>
     this.dests = tables.dests
@@ -676,7 +672,11 @@ export class Ipvs {
     this.svcMemoProto = -1
   }
 
-  /** Copy shared tables before writing them (services, the key map and dest definitions). */
+  /**
+   * Copy shared tables before writing them (services, the key map and dest definitions). The
+   * node's traffic state (`counts`, `serviceState`) is keyed by service and dest ids, which the
+   * copy keeps.
+   */
   ownTables(): void {
     const shared = this.sharedTables
     if (shared === null) return
@@ -740,6 +740,9 @@ export class Ipvs {
     if (rescheduled) {
       svc.sched = initialSchedState(spec.scheduler, this.mhTabIndex)
       schedInit(svc.sched, svc.dests, this.dests)
+      // ip_vs_bind_scheduler: the new scheduler starts from its init_service state on this node too
+      const node = this.serviceState.get(id)
+      if (node !== undefined) node.sched = null
     }
   }
 
@@ -787,6 +790,8 @@ export class Ipvs {
     this.dests.flags[id] |= DEST_F_AVAILABLE
     svc.dests = destListWith(svc.dests, id)
     schedAddDest(svc.sched, svc.dests, this.dests)
+    const own = this.ownSched(svcId)
+    if (own !== null) schedAddDest(own, svc.dests, this.dests)
     return id
   }
 
@@ -801,6 +806,8 @@ export class Ipvs {
     if (weight !== 0) this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
     schedUpdDest(svc.sched, svc.dests, this.dests)
+    const own = this.ownSched(svcId)
+    if (own !== null) schedUpdDest(own, svc.dests, this.dests)
   }
 
   /**
@@ -862,8 +869,56 @@ export class Ipvs {
     // __ip_vs_unlink_dest: clear AVAILABLE, list_del_rcu, then the scheduler's del_dest
     this.dests.flags[id] &= ~DEST_F_AVAILABLE
     schedDelDest(svc.sched, svc.dests, this.dests, id, prev)
-    if (this.dests.refs[id] === 0) this.dests.free(id)
+    const own = this.ownSched(svc.id)
+    if (own !== null) schedDelDest(own, svc.dests, this.dests, id, prev)
+    if (this.counts.references(id) === 0) this.freeDest(id)
     else this.trash.set(`${svc.id}/${this.dests.addr[id]}/${this.dests.port[id]}`, id)
+  }
+
+  /** The dest is gone from the tables, and its counts from this node. */
+  private freeDest(id: number): void {
+    this.dests.free(id)
+    this.counts.release(id)
+  }
+
+  /** The node's own scheduler state of service `svcId` (rr, wrr once scheduled), else null. */
+  private ownSched(svcId: number): SchedState | null {
+    const node = this.serviceState.get(svcId)
+    return node === undefined ? null : node.sched
+  }
+
+  /**
+   * The scheduler state to schedule service `svc` with: rr's and wrr's the node's own (a copy of
+   * the tables' state, which no packet wrote, at the node's first schedule; the control plane's
+   * callbacks then run on both), the others' the tables' own (they only read it when scheduling).
+   */
+  private schedFor(svc: VirtualService): SchedState {
+    if (!schedulesInPlace(svc.scheduler)) return svc.sched
+    const node = this.serviceCounts(svc.id)
+    return node.sched ?? (node.sched = svc.sched.copy())
+  }
+
+  /**
+   * Service `svcId`'s per-node record, created on first use (its first scheduled connection). The
+   * last one is remembered: new connections mostly go to the service the previous one went to.
+   */
+  private serviceCounts(svcId: number): NodeService {
+    if (svcId === this.lastStateId) return this.lastState as NodeService
+    let node = this.serviceState.get(svcId)
+    if (node === undefined) this.serviceState.set(svcId, (node = new NodeService()))
+    this.lastStateId = svcId
+    this.lastState = node
+    return node
+  }
+
+  /** Service `svcId`'s statistics on this node (`ipvsadm -Ln --stats`): zeros before its first count. */
+  serviceStats(svcId: number): IpvsStats {
+    return this.serviceState.get(svcId) ?? NO_SERVICE_COUNTS
+  }
+
+  /** Virtual services this node holds per-node state of (a test's and benchmark's view). */
+  get servicesWithState(): number {
+    return this.serviceState.size
   }
 
   private liveService(id: number): VirtualService {
@@ -946,10 +1001,11 @@ export class Ipvs {
     // refresh (ip_vs_conn_put).
     const dest = this.cDest[cp]
     if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
-      const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_IN_PKTS]++
-      this.dests.stats[sb + STAT_IN_BYTES] += bytes
-      const svc = this.services[this.dests.service[dest]]
+      const slot = this.cSlot[cp]
+      const sb = slot * STAT_WORDS
+      this.counts.stats[sb + STAT_IN_PKTS]++
+      this.counts.stats[sb + STAT_IN_BYTES] += bytes
+      const svc = this.counts.service[slot] as ServiceCounts
       svc.inPkts++
       svc.inBytes += bytes
     }
@@ -980,10 +1036,11 @@ export class Ipvs {
     // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
     if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
-      const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_OUT_PKTS]++
-      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
-      const svc = this.services[this.dests.service[dest]]
+      const slot = this.cSlot[cp]
+      const sb = slot * STAT_WORDS
+      this.counts.stats[sb + STAT_OUT_PKTS]++
+      this.counts.stats[sb + STAT_OUT_BYTES] += bytes
+      const svc = this.counts.service[slot] as ServiceCounts
       svc.outPkts++
       svc.outBytes += bytes
     }
@@ -1046,25 +1103,27 @@ export class Ipvs {
   countIcmp(cp: number, inbound: boolean, bytes: number): void {
     const dest = this.cDest[cp]
     if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0) return
-    const svc = this.services[this.dests.service[dest]]
+    const slot = this.cSlot[cp]
+    const svc = this.counts.service[slot] as ServiceCounts
+    const sb = slot * STAT_WORDS
     if (inbound) {
-      const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_IN_PKTS]++
-      this.dests.stats[sb + STAT_IN_BYTES] += bytes
+      this.counts.stats[sb + STAT_IN_PKTS]++
+      this.counts.stats[sb + STAT_IN_BYTES] += bytes
       svc.inPkts++
       svc.inBytes += bytes
     } else {
-      const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_OUT_PKTS]++
-      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
+      this.counts.stats[sb + STAT_OUT_PKTS]++
+      this.counts.stats[sb + STAT_OUT_BYTES] += bytes
       svc.outPkts++
       svc.outBytes += bytes
     }
   }
 
-  /** The first schedule here: this node's own tables from now on (never shared again). */
+  /**
+   * The first schedule here: the node's traffic state starts (sparse: per service and dest it
+   * schedules to, `serviceCounts`, `counts`); its tables stay shared (shareTables).
+   */
   private ownForTraffic(): void {
-    this.ownTables()
     this.trafficOwned = true
   }
 
@@ -1124,35 +1183,39 @@ export class Ipvs {
   /** The state of every virtual service, in creation order (`ipvsadm -Ln --stats`). */
   snapshot(): VirtualServiceSnapshot[] {
     const d = this.dests
+    const c = this.counts
     return this.services
       .filter((s) => !s.deleted)
-      .map((s) => ({
-        protocol: s.protocol,
-        addr: s.addr,
-        port: s.port,
-        scheduler: s.scheduler,
-        flags: s.flags,
-        timeoutS: s.timeoutNs / NS_PER_S,
-        netmask: s.netmask,
-        conns: s.conns,
-        inPkts: s.inPkts,
-        outPkts: s.outPkts,
-        inBytes: s.inBytes,
-        outBytes: s.outBytes,
-        realServers: s.dests.map((id) => ({
-          addr: d.addr[id],
-          port: d.port[id],
-          weight: d.weight[id],
-          activeConns: d.activeConns[id],
-          inactConns: d.inactConns[id],
-          persistConns: d.persistConns[id],
-          conns: d.stat(id, STAT_CONNS),
-          inPkts: d.stat(id, STAT_IN_PKTS),
-          outPkts: d.stat(id, STAT_OUT_PKTS),
-          inBytes: d.stat(id, STAT_IN_BYTES),
-          outBytes: d.stat(id, STAT_OUT_BYTES),
-        })),
-      }))
+      .map((s) => {
+        const st = this.serviceStats(s.id)
+        return {
+          protocol: s.protocol,
+          addr: s.addr,
+          port: s.port,
+          scheduler: s.scheduler,
+          flags: s.flags,
+          timeoutS: s.timeoutNs / NS_PER_S,
+          netmask: s.netmask,
+          conns: st.conns,
+          inPkts: st.inPkts,
+          outPkts: st.outPkts,
+          inBytes: st.inBytes,
+          outBytes: st.outBytes,
+          realServers: s.dests.map((id) => ({
+            addr: d.addr[id],
+            port: d.port[id],
+            weight: d.weight[id],
+            activeConns: c.active(id),
+            inactConns: c.inactive(id),
+            persistConns: c.persistent(id),
+            conns: c.stat(id, STAT_CONNS),
+            inPkts: c.stat(id, STAT_IN_PKTS),
+            outPkts: c.stat(id, STAT_OUT_PKTS),
+            inBytes: c.stat(id, STAT_IN_BYTES),
+            outBytes: c.stat(id, STAT_OUT_BYTES),
+          })),
+        }
+      })
   }
 
   /** Every live connection and template (`ipvsadm -Lnc`), in id order. */
@@ -1201,6 +1264,7 @@ export class Ipvs {
       const template = (this.cFlags[id] & ConnFlag.TEMPLATE) !== 0
       const dest = this.cDest[id]
       if (dest >= 0) {
+        if (this.counts.slotOf(dest) !== this.cSlot[id]) problems.push(`conn ${id} holds a stale slot of dest ${dest}`)
         inc(refs, dest)
         if (template) inc(persist, dest)
         else if ((this.cFlags[id] & ConnFlag.INACTIVE) !== 0) inc(inact, dest)
@@ -1257,23 +1321,28 @@ export class Ipvs {
       for (let c = 0; c < this.cNext; c++) if (this.cInUse[c] !== 0 && this.cControl[c] === id) users++
       if (users !== this.cNControl[id]) problems.push(`template ${id} n_control ${this.cNControl[id]} != ${users}`)
     }
+    for (let slot = 0; slot < this.counts.destOf.length; slot++) {
+      const dest = this.counts.destOf[slot]
+      if (dest >= 0 && (dest >= d.capacity || d.service[dest] < 0)) problems.push(`freed dest ${dest} holds counts`)
+    }
     for (let dest = 0; dest < d.capacity; dest++) {
       if (d.service[dest] < 0) {
         if ((refs.get(dest) ?? 0) > 0) problems.push(`freed dest ${dest} still referenced`)
         continue
       }
+      const c = this.counts
       const want: [string, number, number][] = [
-        ["activeconns", d.activeConns[dest], active.get(dest) ?? 0],
-        ["inactconns", d.inactConns[dest], inact.get(dest) ?? 0],
-        ["persistconns", d.persistConns[dest], persist.get(dest) ?? 0],
-        ["refs", d.refs[dest], refs.get(dest) ?? 0],
+        ["activeconns", c.active(dest), active.get(dest) ?? 0],
+        ["inactconns", c.inactive(dest), inact.get(dest) ?? 0],
+        ["persistconns", c.persistent(dest), persist.get(dest) ?? 0],
+        ["refs", c.references(dest), refs.get(dest) ?? 0],
       ]
       for (const [name, have, should] of want)
         if (have !== should) problems.push(`dest ${dest} ${name} ${have} != ${should}`)
       const linked = (d.flags[dest] & DEST_F_AVAILABLE) !== 0
       const listed = this.services[d.service[dest]].dests.includes(dest)
       if (linked !== listed) problems.push(`dest ${dest} available=${linked} but listed=${listed}`)
-      if (!linked && d.refs[dest] === 0) problems.push(`unlinked dest ${dest} without references not freed`)
+      if (!linked && c.references(dest) === 0) problems.push(`unlinked dest ${dest} without references not freed`)
     }
     return problems
   }
@@ -1311,8 +1380,7 @@ export class Ipvs {
     dport: number,
     nowNs: number,
   ): number {
-    if (svc.sched.shared) svc.sched = new SchedState(svc.scheduler, this.mhTabIndex)
-    const dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
+    const dest = schedule(this.schedFor(svc), svc.dests, this.dests, this.counts, svc.flags, saddr, sport, daddr)
     if (dest < 0) return -1
     const cp = this.newConn(
       protocol,
@@ -1326,7 +1394,7 @@ export class Ipvs {
       dest,
       nowNs,
     )
-    this.connStats(svc, dest)
+    this.connStats(cp)
     return cp
   }
 
@@ -1354,8 +1422,7 @@ export class Ipvs {
     if (ct >= 0 && !this.checkTemplate(ct)) ct = -1
     let dest: number
     if (ct < 0) {
-      if (svc.sched.shared) svc.sched = new SchedState(svc.scheduler, this.mhTabIndex)
-      dest = schedule(svc.sched, svc.dests, this.dests, svc.flags, saddr, sport, daddr)
+      dest = schedule(this.schedFor(svc), svc.dests, this.dests, this.counts, svc.flags, saddr, sport, daddr)
       if (dest < 0) return -1
       ct = this.newConn(
         protocol,
@@ -1389,7 +1456,7 @@ export class Ipvs {
     // ip_vs_control_add
     this.cControl[cp] = ct
     this.cNControl[ct]++
-    this.connStats(svc, dest)
+    this.connStats(cp)
     return cp
   }
 
@@ -1412,11 +1479,17 @@ export class Ipvs {
     return true
   }
 
-  /** ip_vs_conn_stats. */
-  private connStats(svc: VirtualService, dest: number): void {
-    const sb = this.dests.statBase(dest)
-    this.dests.stats[sb + STAT_CONNS]++
-    svc.conns++
+  /** ip_vs_conn_stats of connection cp (the dest's and its service's). */
+  private connStats(cp: number): void {
+    const slot = this.cSlot[cp]
+    this.counts.stats[slot * STAT_WORDS + STAT_CONNS]++
+    ;(this.counts.service[slot] as ServiceCounts).conns++
+  }
+
+  /** Dest `dest`'s slot in `counts` (its service's per-node record created with it). */
+  private destSlot(dest: number): number {
+    const slot = this.counts.slotOf(dest)
+    return slot >= 0 ? slot : this.counts.slotFor(dest, this.serviceCounts(this.dests.service[dest]))
   }
 
   private newConn(
@@ -1454,11 +1527,15 @@ export class Ipvs {
     // ip_vs_bind_dest
     this.cDest[id] = dest
     const d = this.dests
-    if (!d.stateOwned) d.ownState()
-    d.refs[dest]++
-    if ((flags & ConnFlag.TEMPLATE) === 0) d.inactConns[dest]++
-    else d.persistConns[dest]++
-    if (d.upperThreshold[dest] !== 0 && d.totalConns(dest) >= d.upperThreshold[dest]) d.flags[dest] |= DEST_F_OVERLOAD
+    const c = this.counts
+    const slot = this.destSlot(dest)
+    this.cSlot[id] = slot
+    c.refs[slot]++
+    if ((flags & ConnFlag.TEMPLATE) === 0) c.inactConns[slot]++
+    else c.persistConns[slot]++
+    // (thresholds are set only on a node's own tables: ownThresholds after ownTables)
+    if (d.upperThreshold[dest] !== 0 && c.activeConns[slot] + c.inactConns[slot] >= d.upperThreshold[dest])
+      d.flags[dest] |= DEST_F_OVERLOAD
     this.hashIn(id)
     if ((flags & ConnFlag.TEMPLATE) === 0) {
       const k = id * 4
@@ -1497,13 +1574,14 @@ export class Ipvs {
       const dest = this.cDest[cp]
       if (dest >= 0) {
         const inactive = (this.cFlags[cp] & ConnFlag.INACTIVE) !== 0
+        const slot = this.cSlot[cp]
         if (!inactive && next !== IpvsTcpState.ESTABLISHED) {
-          this.dests.activeConns[dest]--
-          this.dests.inactConns[dest]++
+          this.counts.activeConns[slot]--
+          this.counts.inactConns[slot]++
           this.cFlags[cp] |= ConnFlag.INACTIVE
         } else if (inactive && next === IpvsTcpState.ESTABLISHED) {
-          this.dests.activeConns[dest]++
-          this.dests.inactConns[dest]--
+          this.counts.activeConns[slot]++
+          this.counts.inactConns[slot]--
           this.cFlags[cp] &= ~ConnFlag.INACTIVE
         }
       }
@@ -1530,19 +1608,25 @@ export class Ipvs {
     const dest = this.cDest[id]
     if (dest >= 0) {
       const d = this.dests
-      if ((flags & ConnFlag.TEMPLATE) !== 0) d.persistConns[dest]--
-      else if ((flags & ConnFlag.INACTIVE) !== 0) d.inactConns[dest]--
-      else d.activeConns[dest]--
-      // ip_vs_unbind_dest: clear OVERLOAD below the lower threshold (or 3/4 of the upper one)
-      if (d.lowerThreshold[dest] !== 0) {
-        if (d.totalConns(dest) < d.lowerThreshold[dest]) d.flags[dest] &= ~DEST_F_OVERLOAD
-      } else if (d.upperThreshold[dest] !== 0) {
-        if (d.totalConns(dest) * 4 < d.upperThreshold[dest] * 3) d.flags[dest] &= ~DEST_F_OVERLOAD
-      } else d.flags[dest] &= ~DEST_F_OVERLOAD
-      if (--d.refs[dest] === 0 && (d.flags[dest] & DEST_F_AVAILABLE) === 0) {
+      const c = this.counts
+      const slot = this.cSlot[id]
+      if ((flags & ConnFlag.TEMPLATE) !== 0) c.persistConns[slot]--
+      else if ((flags & ConnFlag.INACTIVE) !== 0) c.inactConns[slot]--
+      else c.activeConns[slot]--
+      // ip_vs_unbind_dest: clear OVERLOAD below the lower threshold (or 3/4 of the upper one).
+      // (Only a threshold sets it, on the node's own tables: shared flags are not written.)
+      if ((d.flags[dest] & DEST_F_OVERLOAD) !== 0) {
+        const total = c.activeConns[slot] + c.inactConns[slot]
+        if (d.lowerThreshold[dest] !== 0) {
+          if (total < d.lowerThreshold[dest]) d.flags[dest] &= ~DEST_F_OVERLOAD
+        } else if (d.upperThreshold[dest] !== 0) {
+          if (total * 4 < d.upperThreshold[dest] * 3) d.flags[dest] &= ~DEST_F_OVERLOAD
+        } else d.flags[dest] &= ~DEST_F_OVERLOAD
+      }
+      if (--c.refs[slot] === 0 && (d.flags[dest] & DEST_F_AVAILABLE) === 0) {
         const key = `${d.service[dest]}/${d.addr[dest]}/${d.port[dest]}`
         if (this.trash.get(key) === dest) this.trash.delete(key)
-        d.free(dest)
+        this.freeDest(dest)
       }
       this.cDest[id] = -1
     }
@@ -1771,6 +1855,7 @@ export class Ipvs {
     this.cDaddr = u32(this.cDaddr)
     this.cDport = u16(this.cDport)
     this.cDest = i32(this.cDest)
+    this.cSlot = i32(this.cSlot)
     this.cControl = i32(this.cControl)
     this.cNControl = i32(this.cNControl)
     this.cTimeoutNs = f64(this.cTimeoutNs)

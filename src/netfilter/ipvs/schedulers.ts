@@ -10,7 +10,7 @@
  * One `SchedState` per service; no closures, a switch on the kind per packet.
  */
 import { assert } from "../../sim/assert.ts"
-import { DEST_F_AVAILABLE, DEST_F_OVERLOAD, type DestColumns } from "./dest.ts"
+import { DEST_F_AVAILABLE, DEST_F_OVERLOAD, type DestColumns, type DestCounts } from "./dest.ts"
 import { hsiphashKey, hsiphashU32 } from "./siphash.ts"
 
 export const Scheduler = { RR: 0, WRR: 1, LC: 2, WLC: 3, SH: 4, DH: 5, MH: 6 } as const
@@ -133,6 +133,11 @@ export class SchedState {
    */
   clone(): SchedState {
     if (this.shared) return this
+    return this.copy()
+  }
+
+  /** A copy of this state that is the caller's own (not `shared`), its table shared. */
+  copy(): SchedState {
     const c = new SchedState(this.kind, this.mhTabIndex, this.table)
     c.rrLast = this.rrLast
     c.wrrCl = this.wrrCl
@@ -175,6 +180,15 @@ function internTable(key: string, size: number, build: (table: Int32Array) => vo
 
 function tableSize(kind: Scheduler, mhSize: number): number {
   return kind === Scheduler.SH ? SH_TAB_SIZE : kind === Scheduler.DH ? DH_TAB_SIZE : kind === Scheduler.MH ? mhSize : 0
+}
+
+/**
+ * The scheduler writes its state when it schedules (rr's position, wrr's mark): a node keeps its
+ * own copy per service (Ipvs.schedFor). The others only read at schedule time (lc and wlc have no
+ * state; sh, dh and mh read their lookup table), so nodes use the tables' state itself.
+ */
+export function schedulesInPlace(kind: Scheduler): boolean {
+  return kind === Scheduler.RR || kind === Scheduler.WRR
 }
 
 /** The shared initial states, by scheduler and table index. */
@@ -317,6 +331,7 @@ export function schedule(
   s: SchedState,
   list: readonly number[],
   d: DestColumns,
+  counts: DestCounts,
   svcFlags: number,
   saddr: number,
   sport: number,
@@ -328,9 +343,9 @@ export function schedule(
     case Scheduler.WRR:
       return wrrSchedule(s, list, d)
     case Scheduler.LC:
-      return lcSchedule(list, d)
+      return lcSchedule(list, d, counts)
     case Scheduler.WLC:
-      return wlcSchedule(list, d)
+      return wlcSchedule(list, d, counts)
     case Scheduler.SH:
       return shSchedule(s, d, svcFlags, saddr, sport)
     case Scheduler.DH:
@@ -425,12 +440,12 @@ function wrrSchedule(s: SchedState, list: readonly number[], d: DestColumns): nu
 }
 
 /** ip_vs_lc_schedule: least overhead among weight > 0, not overloaded; the first wins ties. */
-function lcSchedule(list: readonly number[], d: DestColumns): number {
+function lcSchedule(list: readonly number[], d: DestColumns, counts: DestCounts): number {
   let least = -1
   let loh = 0
   for (const id of list) {
     if ((d.flags[id] & DEST_F_OVERLOAD) !== 0 || d.weight[id] === 0) continue
-    const doh = d.overhead(id)
+    const doh = counts.overhead(id)
     if (least < 0 || doh < loh) {
       least = id
       loh = doh
@@ -445,7 +460,7 @@ function lcSchedule(list: readonly number[], d: DestColumns): number {
  * kernel). The second stage skips only overloaded dests, as the kernel does; a weight-0 dest then
  * never wins because loh * 0 > doh * w is false for non-negative overheads.
  */
-function wlcSchedule(list: readonly number[], d: DestColumns): number {
+function wlcSchedule(list: readonly number[], d: DestColumns, counts: DestCounts): number {
   let i = 0
   let least = -1
   let loh = 0
@@ -453,7 +468,7 @@ function wlcSchedule(list: readonly number[], d: DestColumns): number {
     const id = list[i]
     if ((d.flags[id] & DEST_F_OVERLOAD) === 0 && d.weight[id] > 0) {
       least = id
-      loh = d.overhead(id)
+      loh = counts.overhead(id)
       break
     }
   }
@@ -461,7 +476,7 @@ function wlcSchedule(list: readonly number[], d: DestColumns): number {
   for (i = i + 1; i < list.length; i++) {
     const id = list[i]
     if ((d.flags[id] & DEST_F_OVERLOAD) !== 0) continue
-    const doh = d.overhead(id)
+    const doh = counts.overhead(id)
     if (loh * d.weight[id] > doh * d.weight[least]) {
       least = id
       loh = doh

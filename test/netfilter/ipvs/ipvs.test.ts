@@ -15,7 +15,16 @@ import {
   withIpvsTimeouts,
   IpvsTables,
 } from "../../../src/netfilter/ipvs/ipvs.ts"
-import { Scheduler, SvcFlag } from "../../../src/netfilter/ipvs/schedulers.ts"
+import {
+  Scheduler,
+  SchedState,
+  SvcFlag,
+  schedAddDest,
+  schedDelDest,
+  schedInit,
+  schedUpdDest,
+  schedule,
+} from "../../../src/netfilter/ipvs/schedulers.ts"
 import { ConntrackDropLink } from "../../../src/netfilter/ipvs/conntrack-link.ts"
 import { Conntrack } from "../../../src/netfilter/conntrack.ts"
 import { NS_PER_S } from "../../../src/sim/time.ts"
@@ -320,7 +329,7 @@ describe("expire_nodest_conn (connections to a deleted RS)", () => {
     expect(inTcp(ipvs, 40000, ACK, S)[0]).toBe(IpvsVerdict.DROP_NO_DEST)
     expect(ipvs.connectionCount).toBe(1)
     // the deleted RS keeps its counters while referenced (trash); re-adding revives it
-    expect(ipvs.dests.activeConns[ipvs.connDest(0)]).toBe(1)
+    expect(ipvs.counts.active(ipvs.connDest(0))).toBe(1)
     void a
   })
 
@@ -498,23 +507,34 @@ describe("shared control-plane tables (issue 10)", () => {
     return { a, b, tables }
   }
 
-  it("a node that schedules a packet copies the tables first: the other node's services, dests and rr position stay as shared", () => {
+  it("a node that schedules a packet keeps the shared tables and holds its counts, statistics and rr position itself", () => {
     const { a, b, tables } = sharedPair()
     expect(b.services).toBe(tables.services)
     expect(b.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
-    expect(b.tablesShared).toBe(false)
-    expect(b.services).not.toBe(tables.services)
-    expect(b.services[0].conns).toBe(1)
-    expect(a.tablesShared).toBe(true)
-    expect(tables.services[0].conns).toBe(0)
-    expect(tables.dests.stateOwned).toBe(false)
+    expect(b.tablesShared).toBe(true)
+    expect(b.services).toBe(tables.services)
+    expect(b.serviceStats(0).conns).toBe(1)
+    expect(b.counts.size).toBe(1) // one dest's slot: the one it scheduled to
+    expect(b.servicesWithState).toBe(1)
+    expect(a.serviceStats(0).conns).toBe(0)
+    expect(a.counts.size).toBe(0)
+    expect(a.hasTrafficState(0)).toBe(false)
+    expect(a.snapshot()[0].realServers.map((rs) => rs.conns + rs.inactConns)).toEqual([0, 0, 0])
     // a's first pick is the one b made (same list, rr from the head): a's position was not moved.
     const picked = b.connDaddr(b.lastConn)
     expect(a.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
     expect(a.connDaddr(a.lastConn)).toBe(picked)
+    // b's own position moved on: its next client gets the next dest
+    expect(b.packetIn(Protocol.UDP, CLIENT, 5354, VIP, 53, 0, 40, false, 0)).toBe(IpvsVerdict.XMIT)
+    expect(b.connDaddr(b.lastConn)).not.toBe(picked)
+    // b can still publish its tables: they hold nothing of its connections
+    expect(b.shareTables()).toBe(tables)
+    expect(b.hasTrafficState(0)).toBe(true)
+    expect(a.verify()).toEqual([])
+    expect(b.verify()).toEqual([])
   })
 
-  it("a netlink change on one node leaves the tables the other holds unchanged; a node that carried traffic shares no more", () => {
+  it("a netlink change on one node leaves the tables the other holds unchanged; a dest in the trash keeps a node's tables its own", () => {
     const { a, b, tables } = sharedPair()
     b.editDest(0, EP[0], 53, 0)
     b.deleteDest(0, EP[1], 53)
@@ -523,8 +543,116 @@ describe("shared control-plane tables (issue 10)", () => {
     expect(a.snapshot()[0].realServers.map((rs) => rs.weight)).toEqual([1, 1, 1])
     expect(b.snapshot()[0].realServers.length).toBe(2)
     b.packetIn(Protocol.UDP, CLIENT, 5353, VIP, 53, 0, 40, false, 0)
+    expect(b.shareTables()).not.toBeNull()
+    // the dest b's connection uses is deleted: it waits in b's trash (its tables depend on it now)
+    b.deleteDest(0, b.connDaddr(b.lastConn), 53)
     expect(b.shareTables()).toBeNull()
     expect(a.verify()).toEqual([])
     expect(b.verify()).toEqual([])
   })
+})
+
+describe("per-node traffic state on shared tables (issue 10)", () => {
+  const ADDRS = [ipv4("10.244.1.1"), ipv4("10.244.2.2"), ipv4("10.244.3.3"), ipv4("10.244.4.4")]
+
+  /**
+   * The same control-plane operations and packets on a node that holds its own tables from the
+   * start (`solo`) and on a node that adopts another node's shared tables, schedules on them (its
+   * own counts and positions) and then copies them at its next netlink change (`node`): every pick,
+   * snapshot (ipvsadm --stats) and audit must be the same. The picks are also checked against a
+   * scheduler state driven directly by the kernel's callbacks (schedulers.ts, pinned on worked
+   * examples): init_service, add_dest, upd_dest, del_dest in the order ip_vs_ctl.c calls them.
+   */
+  function run(scheduler: Scheduler, flags: number, expireNodestConn: boolean): void {
+    const builder = new Ipvs({ expireNodestConn })
+    const solo = new Ipvs({ expireNodestConn })
+    const ref = new SchedState(scheduler)
+    schedInit(ref, [], solo.dests)
+    for (const n of [builder, solo]) {
+      const svc = n.addService({ protocol: Protocol.TCP, addr: VIP, port: 80, scheduler, flags })
+      n.addService({ protocol: Protocol.TCP, addr: VIP, port: 81, scheduler }) // never scheduled to
+      ADDRS.slice(0, 3).forEach((addr, i) => {
+        n.addDest(svc, addr, 8080, i + 1)
+        if (n === solo) schedAddDest(ref, solo.services[0].dests, solo.dests)
+      })
+    }
+    const node = new Ipvs({ expireNodestConn })
+    node.adoptTables(builder.shareTables() as IpvsTables)
+    const persistent = (flags & SvcFlag.PERSISTENT) !== 0
+    let port = 30000
+    const traffic = (count: number, t: number): void => {
+      for (let i = 0; i < count; i++) {
+        const p = port++
+        const saddr = CLIENT + (p % 7)
+        if (!persistent) {
+          const want = schedule(ref, solo.services[0].dests, solo.dests, solo.counts, flags, saddr, p, VIP)
+          solo.packetIn(Protocol.TCP, saddr, p, VIP, 80, SYN, 60, false, t * S)
+          expect(solo.lastConn < 0 ? -1 : solo.connDest(solo.lastConn)).toBe(want)
+        } else solo.packetIn(Protocol.TCP, saddr, p, VIP, 80, SYN, 60, false, t * S)
+        const v = node.packetIn(Protocol.TCP, saddr, p, VIP, 80, SYN, 60, false, t * S)
+        expect(v === IpvsVerdict.XMIT ? formatIpv4(node.connDaddr(node.lastConn)) : "none").toBe(
+          solo.lastConn < 0 ? "none" : formatIpv4(solo.connDaddr(solo.lastConn)),
+        )
+        if (i % 3 === 0)
+          for (const n of [solo, node]) n.packetIn(Protocol.TCP, saddr, p, VIP, 80, ACK, 60, false, t * S)
+      }
+      expect(JSON.stringify(node.snapshot())).toBe(JSON.stringify(solo.snapshot()))
+      expect(node.verify()).toEqual([])
+      expect(solo.verify()).toEqual([])
+    }
+    const edit = (addr: number, weight: number): void => {
+      for (const n of [solo, node]) n.editDest(0, addr, 8080, weight)
+      schedUpdDest(ref, solo.services[0].dests, solo.dests)
+    }
+    const add = (addr: number, weight: number): void => {
+      for (const n of [solo, node]) n.addDest(0, addr, 8080, weight)
+      schedAddDest(ref, solo.services[0].dests, solo.dests)
+    }
+    const del = (addr: number): void => {
+      const list = solo.services[0].dests
+      const idx = list.findIndex((id) => solo.dests.addr[id] === addr)
+      const removed = list[idx]
+      for (const n of [solo, node]) n.deleteDest(0, addr, 8080)
+      schedDelDest(ref, solo.services[0].dests, solo.dests, removed, idx > 0 ? list[idx - 1] : -1)
+    }
+    traffic(7, 1)
+    expect(node.tablesShared).toBe(true)
+    expect(node.servicesWithState).toBe(1)
+    // A change of another service (no traffic state of it here): the node takes the builder's result.
+    for (const n of [builder, solo]) n.addDest(1, ADDRS[3], 8080, 1)
+    expect(node.hasTrafficState(1)).toBe(false)
+    node.adoptTables(builder.shareTables() as IpvsTables)
+    traffic(4, 1)
+    expect(node.tablesShared).toBe(true)
+    edit(ADDRS[1], 5)
+    expect(node.tablesShared).toBe(false)
+    traffic(9, 2)
+    del(ADDRS[0])
+    traffic(5, 3)
+    add(ADDRS[3], 2)
+    add(ADDRS[0], 1) // from the trash when still referenced (expire_nodest_conn 0)
+    traffic(8, 4)
+    edit(ADDRS[2], 0) // graceful termination
+    traffic(6, 5)
+    del(ADDRS[1])
+    traffic(4, 6)
+    for (const n of [solo, node]) n.advance(2000 * S)
+    expect(JSON.stringify(node.snapshot())).toBe(JSON.stringify(solo.snapshot()))
+    expect(node.verify()).toEqual([])
+    expect(builder.snapshot()[0].realServers.every((rs) => rs.conns === 0)).toBe(true)
+  }
+
+  for (const [name, scheduler, flags] of [
+    ["rr", Scheduler.RR, 0],
+    ["wrr", Scheduler.WRR, 0],
+    ["lc", Scheduler.LC, 0],
+    ["wlc", Scheduler.WLC, 0],
+    ["sh", Scheduler.SH, SvcFlag.SCHED2],
+    ["dh", Scheduler.DH, 0],
+    ["mh", Scheduler.MH, SvcFlag.SCHED2],
+    ["rr persistent", Scheduler.RR, SvcFlag.PERSISTENT],
+  ] as const)
+    for (const expire of [true, false])
+      it(`${name}, expire_nodest_conn ${expire ? 1 : 0}: picks, counts and statistics equal a node with tables of its own`, () =>
+        run(scheduler, flags, expire))
 })

@@ -6,7 +6,7 @@
  * since a 4093-entry permutation fill cannot be worked by hand.
  */
 import { describe, expect, it } from "vitest"
-import { DEST_F_AVAILABLE, DestColumns } from "../../../src/netfilter/ipvs/dest.ts"
+import { DEST_F_AVAILABLE, DestColumns, DestCounts } from "../../../src/netfilter/ipvs/dest.ts"
 import {
   MH_PRIMES,
   MH_TAB_INDEX_DEFAULT,
@@ -27,6 +27,8 @@ import { Ipvs } from "../../../src/netfilter/ipvs/ipvs.ts"
 
 interface Fixture {
   d: DestColumns
+  /** The node's connection counts (lc/wlc read them). */
+  c: DestCounts
   list: number[]
   s: SchedState
   names: Map<number, string>
@@ -35,9 +37,6 @@ interface Fixture {
 /** Dests named by letter, in list order, with the given weights. */
 function fixture(kind: Scheduler, weights: readonly number[], addrs?: readonly string[], port = 80): Fixture {
   const d = new DestColumns(4)
-  // The tests set connection counts directly: the columns must be this object's own (they start as
-  // shared zero arrays, DestColumns.ownState).
-  d.ownState()
   const names = new Map<number, string>()
   const list = weights.map((w, i) => {
     const id = d.allocate(0, ipv4(addrs?.[i] ?? `10.244.0.${i + 1}`), port)
@@ -49,7 +48,7 @@ function fixture(kind: Scheduler, weights: readonly number[], addrs?: readonly s
   })
   const s = new SchedState(kind)
   schedInit(s, list, d)
-  return { d, list, s, names }
+  return { d, c: new DestCounts(), list, s, names }
 }
 
 function picks(
@@ -62,7 +61,7 @@ function picks(
 ): string {
   let out = ""
   for (let i = 0; i < n; i++) {
-    const id = schedule(f.s, f.list, f.d, flags, saddr, sport, daddr)
+    const id = schedule(f.s, f.list, f.d, f.c, flags, saddr, sport, daddr)
     out += id < 0 ? "-" : f.names.get(id)
   }
   return out
@@ -128,25 +127,25 @@ describe("lc / wlc (overhead = active*256 + inactive)", () => {
   it("lc picks the least overhead, the first on ties, never weight 0", () => {
     const f = fixture(Scheduler.LC, [1, 1, 0])
     const [a, b, c] = f.list
-    f.d.activeConns[a] = 1 // 256
-    f.d.inactConns[b] = 100 // 100 < 256 (with the comment's << 5, A's 32 would win)
+    f.c.setCounts(a, 1, 0) // 256
+    f.c.setCounts(b, 0, 100) // 100 < 256 (with the comment's << 5, A's 32 would win)
     expect(picks(f, 1)).toBe("B")
-    f.d.inactConns[b] = 256 // tie 256 = 256: first wins
+    f.c.setCounts(b, 0, 256) // tie 256 = 256: first wins
     expect(picks(f, 1)).toBe("A")
-    expect(f.d.overhead(c)).toBe(0)
+    expect(f.c.overhead(c)).toBe(0)
   })
   it("wlc compares overhead*weight products: 256/1 vs 512/3 picks B", () => {
     const f = fixture(Scheduler.WLC, [1, 3])
     const [a, b] = f.list
-    f.d.activeConns[a] = 1 // 256
-    f.d.activeConns[b] = 2 // 512; 256*3 = 768 > 512*1 = 512 => B
+    f.c.setCounts(a, 1, 0) // 256
+    f.c.setCounts(b, 2, 0) // 512; 256*3 = 768 > 512*1 = 512 => B
     expect(picks(f, 1)).toBe("B")
-    f.d.activeConns[b] = 3 // 768; 256*3 = 768 > 768 false => A stays
+    f.c.setCounts(b, 3, 0) // 768; 256*3 = 768 > 768 false => A stays
     expect(picks(f, 1)).toBe("A")
   })
   it("wlc seeds with the first dest of weight > 0 and never moves to weight 0", () => {
     const f = fixture(Scheduler.WLC, [0, 1, 0])
-    f.d.activeConns[f.list[1]] = 100
+    f.c.setCounts(f.list[1], 100, 0)
     expect(picks(f, 1)).toBe("B")
   })
 })
@@ -203,9 +202,9 @@ describe("mh (ip_vs_mh.c, Maglev)", () => {
     for (const id of f.s.table) counts[f.list.indexOf(id)]++
     expect(counts).toEqual([1024, 1023, 2046])
     // client lookups: hsiphash(port + addr, key1) % 4093
-    expect(f.list.indexOf(schedule(f.s, f.list, f.d, 0, ipv4("10.0.0.1"), 0, 0))).toBe(2) // slot 3711
-    expect(f.list.indexOf(schedule(f.s, f.list, f.d, SvcFlag.SCHED2, ipv4("10.0.0.1"), 40000, 0))).toBe(0) // 2940
-    expect(f.list.indexOf(schedule(f.s, f.list, f.d, SvcFlag.SCHED2, ipv4("172.16.5.9"), 51234, 0))).toBe(1) // 2704
+    expect(f.list.indexOf(schedule(f.s, f.list, f.d, f.c, 0, ipv4("10.0.0.1"), 0, 0))).toBe(2) // slot 3711
+    expect(f.list.indexOf(schedule(f.s, f.list, f.d, f.c, SvcFlag.SCHED2, ipv4("10.0.0.1"), 40000, 0))).toBe(0) // 2940
+    expect(f.list.indexOf(schedule(f.s, f.list, f.d, f.c, SvcFlag.SCHED2, ipv4("172.16.5.9"), 51234, 0))).toBe(1) // 2704
   })
   it("weight 0 keeps the table (last_weight); the client then gets no dest unless mh-fallback", () => {
     const f = fixture(Scheduler.MH, [1, 1, 2], addrs, 8080)
@@ -214,8 +213,8 @@ describe("mh (ip_vs_mh.c, Maglev)", () => {
     f.d.weight[c] = 0 // ipvsadm -e -w 0: last_weight stays 2
     schedUpdDest(f.s, f.list, f.d)
     expect(f.s.table).toEqual(before)
-    expect(schedule(f.s, f.list, f.d, 0, ipv4("10.0.0.1"), 0, 0)).toBe(-1)
-    const fb = schedule(f.s, f.list, f.d, SvcFlag.SCHED1, ipv4("10.0.0.1"), 0, 0)
+    expect(schedule(f.s, f.list, f.d, f.c, 0, ipv4("10.0.0.1"), 0, 0)).toBe(-1)
+    const fb = schedule(f.s, f.list, f.d, f.c, SvcFlag.SCHED1, ipv4("10.0.0.1"), 0, 0)
     expect(fb === f.list[0] || fb === f.list[1]).toBe(true)
   })
 })
