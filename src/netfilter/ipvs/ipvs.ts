@@ -290,6 +290,18 @@ export class VirtualService implements IpvsStats {
     c.deleted = this.deleted
     return c
   }
+  /** ip_vs_in_stats' service part: one packet of `bytes` in (one statistics object, no accessors). */
+  countIn(bytes: number): void {
+    const c = this.counts ?? (this.counts = new ServiceStats())
+    c.inPkts++
+    c.inBytes += bytes
+  }
+  /** ip_vs_out_stats' service part. */
+  countOut(bytes: number): void {
+    const c = this.counts ?? (this.counts = new ServiceStats())
+    c.outPkts++
+    c.outBytes += bytes
+  }
   get conns(): number {
     return this.counts === null ? 0 : this.counts.conns
   }
@@ -393,16 +405,31 @@ const TCP_STATES: readonly (readonly (readonly number[])[])[] = [
     /*rst*/ [sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL],
   ],
 ]
+// Module-local copies of the imported constants the per-packet functions read (a property of an
+// imported object, or an imported binding, is a load through the other module in every call V8
+// does not inline).
+const PROTOCOL_TCP = Protocol.TCP
+const PROTOCOL_UDP = Protocol.UDP
+const TCP_FLAG_FIN = TcpFlag.FIN
+const TCP_FLAG_SYN = TcpFlag.SYN
+const TCP_FLAG_RST = TcpFlag.RST
+const TCP_FLAG_ACK = TcpFlag.ACK
+const F_AVAILABLE = DEST_F_AVAILABLE
+const S_IN_PKTS = STAT_IN_PKTS
+const S_IN_BYTES = STAT_IN_BYTES
+const S_OUT_PKTS = STAT_OUT_PKTS
+const S_OUT_BYTES = STAT_OUT_BYTES
+
 const DIR_INPUT = 0
 const DIR_OUTPUT = 1
 const DIR_INPUT_ONLY = 2
 
 /** tcp_state_idx: rst > syn > fin > ack; -1 for none. */
 function tcpStateIdx(flags: number): number {
-  if ((flags & TcpFlag.RST) !== 0) return 3
-  if ((flags & TcpFlag.SYN) !== 0) return 0
-  if ((flags & TcpFlag.FIN) !== 0) return 1
-  if ((flags & TcpFlag.ACK) !== 0) return 2
+  if ((flags & TCP_FLAG_RST) !== 0) return 3
+  if ((flags & TCP_FLAG_SYN) !== 0) return 0
+  if ((flags & TCP_FLAG_FIN) !== 0) return 1
+  if ((flags & TCP_FLAG_ACK) !== 0) return 2
   return -1
 }
 
@@ -443,8 +470,8 @@ function outSlot(port: number, caddr: number): number {
 }
 
 function protoIndex(protocol: number): number {
-  if (protocol === Protocol.TCP) return 0
-  if (protocol === Protocol.UDP) return 1
+  if (protocol === PROTOCOL_TCP) return 0
+  if (protocol === PROTOCOL_UDP) return 1
   if (protocol === 132) return 2 // SCTP: services accepted (kube-proxy programs them), traffic not modelled
   return -1
 }
@@ -784,7 +811,7 @@ export class Ipvs {
     this.dests.ownDefinitions()
     this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
-    this.dests.flags[id] |= DEST_F_AVAILABLE
+    this.dests.flags[id] |= F_AVAILABLE
     svc.dests = destListWith(svc.dests, id)
     schedAddDest(svc.sched, svc.dests, this.dests)
     return id
@@ -842,7 +869,7 @@ export class Ipvs {
     for (let id = 0; id < this.cNext; id++) {
       if (this.cInUse[id] === 0) continue
       const dest = this.cDest[id]
-      if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) continue
+      if (dest < 0 || (this.dests.flags[dest] & F_AVAILABLE) !== 0) continue
       if (this.cNControl[id] > 0) continue
       const ct = this.cControl[id]
       this.release(id)
@@ -860,7 +887,7 @@ export class Ipvs {
     const prev = idx > 0 ? svc.dests[idx - 1] : -1
     svc.dests = destListWithout(svc.dests, idx)
     // __ip_vs_unlink_dest: clear AVAILABLE, list_del_rcu, then the scheduler's del_dest
-    this.dests.flags[id] &= ~DEST_F_AVAILABLE
+    this.dests.flags[id] &= ~F_AVAILABLE
     schedDelDest(svc.sched, svc.dests, this.dests, id, prev)
     if (this.dests.refs[id] === 0) this.dests.free(id)
     else this.trash.set(`${svc.id}/${this.dests.addr[id]}/${this.dests.port[id]}`, id)
@@ -894,8 +921,8 @@ export class Ipvs {
     this.lastConn = -1
     if (protoIndex(protocol) < 0 || protocol === 132) return IpvsVerdict.ACCEPT
     let cp = this.lookupIn(protocol, saddr, sport, daddr, dport, false)
-    const isTcp = protocol === Protocol.TCP
-    const syn = isTcp && (tcpFlags & TcpFlag.SYN) !== 0
+    const isTcp = protocol === PROTOCOL_TCP
+    const syn = isTcp && (tcpFlags & TCP_FLAG_SYN) !== 0
 
     // Port reuse (is_new_conn && cp && !cp->control).
     if (syn && cp >= 0 && this.cControl[cp] < 0) {
@@ -918,7 +945,7 @@ export class Ipvs {
     }
 
     // Check the server status.
-    if (cp >= 0 && this.cDest[cp] >= 0 && (this.dests.flags[this.cDest[cp]] & DEST_F_AVAILABLE) === 0) {
+    if (cp >= 0 && this.cDest[cp] >= 0 && (this.dests.flags[this.cDest[cp]] & F_AVAILABLE) === 0) {
       if (!this.expireNodestConn) return IpvsVerdict.DROP_NO_DEST
       const oldCt = this.usesOldConntrack(cp, ctConfirmed)
       if (!oldCt) this.cFlags[cp] &= ~ConnFlag.NFCT
@@ -932,7 +959,7 @@ export class Ipvs {
       // connection (sloppy_tcp = 0); other packets continue to the local stack.
       const svcId = this.findService(protocol, daddr, dport)
       if (svcId < 0) return IpvsVerdict.ACCEPT
-      if (isTcp && (!syn || (tcpFlags & TcpFlag.RST) !== 0)) return IpvsVerdict.ACCEPT
+      if (isTcp && (!syn || (tcpFlags & TCP_FLAG_RST) !== 0)) return IpvsVerdict.ACCEPT
       if (!this.trafficOwned) this.ownForTraffic()
       const svc = this.services[svcId]
       cp =
@@ -945,13 +972,12 @@ export class Ipvs {
     // ip_vs_in_stats (counted only while the dest is available) + ip_vs_set_state(INPUT) + timer
     // refresh (ip_vs_conn_put).
     const dest = this.cDest[cp]
-    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
+    if (dest >= 0 && (this.dests.flags[dest] & F_AVAILABLE) !== 0) {
       const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_IN_PKTS]++
-      this.dests.stats[sb + STAT_IN_BYTES] += bytes
+      this.dests.stats[sb + S_IN_PKTS]++
+      this.dests.stats[sb + S_IN_BYTES] += bytes
       const svc = this.services[this.dests.service[dest]]
-      svc.inPkts++
-      svc.inBytes += bytes
+      svc.countIn(bytes)
     }
     this.setState(cp, DIR_INPUT, tcpFlags)
     this.rearm(cp, nowNs + this.cTimeoutNs[cp])
@@ -979,13 +1005,12 @@ export class Ipvs {
     if (cp < 0) return -1
     // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
-    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
+    if (dest >= 0 && (this.dests.flags[dest] & F_AVAILABLE) !== 0) {
       const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_OUT_PKTS]++
-      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
+      this.dests.stats[sb + S_OUT_PKTS]++
+      this.dests.stats[sb + S_OUT_BYTES] += bytes
       const svc = this.services[this.dests.service[dest]]
-      svc.outPkts++
-      svc.outBytes += bytes
+      svc.countOut(bytes)
     }
     this.setState(cp, DIR_OUTPUT, tcpFlags)
     // rearm(cp, nowNs + timeout) written out: ip_vs_out's caller inlines this function but not
@@ -1045,20 +1070,18 @@ export class Ipvs {
    */
   countIcmp(cp: number, inbound: boolean, bytes: number): void {
     const dest = this.cDest[cp]
-    if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0) return
+    if (dest < 0 || (this.dests.flags[dest] & F_AVAILABLE) === 0) return
     const svc = this.services[this.dests.service[dest]]
     if (inbound) {
       const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_IN_PKTS]++
-      this.dests.stats[sb + STAT_IN_BYTES] += bytes
-      svc.inPkts++
-      svc.inBytes += bytes
+      this.dests.stats[sb + S_IN_PKTS]++
+      this.dests.stats[sb + S_IN_BYTES] += bytes
+      svc.countIn(bytes)
     } else {
       const sb = this.dests.statBase(dest)
-      this.dests.stats[sb + STAT_OUT_PKTS]++
-      this.dests.stats[sb + STAT_OUT_BYTES] += bytes
-      svc.outPkts++
-      svc.outBytes += bytes
+      this.dests.stats[sb + S_OUT_PKTS]++
+      this.dests.stats[sb + S_OUT_BYTES] += bytes
+      svc.countOut(bytes)
     }
   }
 
@@ -1147,10 +1170,10 @@ export class Ipvs {
           inactConns: d.inactConns[id],
           persistConns: d.persistConns[id],
           conns: d.stat(id, STAT_CONNS),
-          inPkts: d.stat(id, STAT_IN_PKTS),
-          outPkts: d.stat(id, STAT_OUT_PKTS),
-          inBytes: d.stat(id, STAT_IN_BYTES),
-          outBytes: d.stat(id, STAT_OUT_BYTES),
+          inPkts: d.stat(id, S_IN_PKTS),
+          outPkts: d.stat(id, S_OUT_PKTS),
+          inBytes: d.stat(id, S_IN_BYTES),
+          outBytes: d.stat(id, S_OUT_BYTES),
         })),
       }))
   }
@@ -1164,7 +1187,7 @@ export class Ipvs {
       out.push({
         protocol: this.cProto[id],
         template,
-        state: template ? "NONE" : this.cProto[id] === Protocol.TCP ? IPVS_TCP_STATE_NAMES[this.cState[id]] : "UDP",
+        state: template ? "NONE" : this.cProto[id] === PROTOCOL_TCP ? IPVS_TCP_STATE_NAMES[this.cState[id]] : "UDP",
         expiresInNs: Math.max(0, this.cExpiresNs[id] - nowNs),
         caddr: this.cCaddr[id],
         cport: this.cCport[id],
@@ -1270,7 +1293,7 @@ export class Ipvs {
       ]
       for (const [name, have, should] of want)
         if (have !== should) problems.push(`dest ${dest} ${name} ${have} != ${should}`)
-      const linked = (d.flags[dest] & DEST_F_AVAILABLE) !== 0
+      const linked = (d.flags[dest] & F_AVAILABLE) !== 0
       const listed = this.services[d.service[dest]].dests.includes(dest)
       if (linked !== listed) problems.push(`dest ${dest} available=${linked} but listed=${listed}`)
       if (!linked && d.refs[dest] === 0) problems.push(`unlinked dest ${dest} without references not freed`)
@@ -1282,7 +1305,7 @@ export class Ipvs {
 
   /** is_new_conn_expected (TCP): TIME_WAIT or CLOSE, or FIN_WAIT without output with bit 2. */
   private isNewConnExpected(cp: number): boolean {
-    if (this.cProto[cp] !== Protocol.TCP) return false
+    if (this.cProto[cp] !== PROTOCOL_TCP) return false
     const st = this.cState[cp]
     return (
       st === IpvsTcpState.TIME_WAIT ||
@@ -1401,7 +1424,7 @@ export class Ipvs {
     const dest = this.cDest[ct]
     if (
       dest < 0 ||
-      (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0 ||
+      (this.dests.flags[dest] & F_AVAILABLE) === 0 ||
       (this.expireQuiescentTemplate && this.dests.weight[dest] === 0)
     ) {
       this.unhashIn(ct)
@@ -1481,7 +1504,7 @@ export class Ipvs {
 
   /** set_tcp_state / udp_state_transition, with the active/inactive counter moves. */
   private setState(cp: number, direction: number, tcpFlags: number): void {
-    if (this.cProto[cp] !== Protocol.TCP) {
+    if (this.cProto[cp] !== PROTOCOL_TCP) {
       this.cTimeoutNs[cp] = this.timeouts.udpNs
       return
     }
@@ -1539,7 +1562,7 @@ export class Ipvs {
       } else if (d.upperThreshold[dest] !== 0) {
         if (d.totalConns(dest) * 4 < d.upperThreshold[dest] * 3) d.flags[dest] &= ~DEST_F_OVERLOAD
       } else d.flags[dest] &= ~DEST_F_OVERLOAD
-      if (--d.refs[dest] === 0 && (d.flags[dest] & DEST_F_AVAILABLE) === 0) {
+      if (--d.refs[dest] === 0 && (d.flags[dest] & F_AVAILABLE) === 0) {
         const key = `${d.service[dest]}/${d.addr[dest]}/${d.port[dest]}`
         if (this.trash.get(key) === dest) this.trash.delete(key)
         d.free(dest)
