@@ -92,7 +92,24 @@ export class IpvsHookCounters {
   dropped = 0
 }
 
-const isPorted = (protocol: number): boolean => protocol === Protocol.TCP || protocol === Protocol.UDP
+// Module-local copies of the constants the per-packet functions read: a property of an imported
+// object is a load through the other module's binding in every call V8 does not inline.
+const VERDICT_ACCEPT = Verdict.ACCEPT
+const VERDICT_DROP = Verdict.DROP
+const VERDICT_REJECT = Verdict.REJECT
+const VERDICT_STOLEN = Verdict.STOLEN
+const PROTOCOL_TCP = Protocol.TCP
+const PROTOCOL_UDP = Protocol.UDP
+const PROTOCOL_ICMP = Protocol.ICMP
+const IPVS_ACCEPT = IpvsVerdict.ACCEPT
+const IPVS_XMIT = IpvsVerdict.XMIT
+const IPVS_LEAVE_UNREACHABLE = IpvsVerdict.LEAVE_UNREACHABLE
+const DROP_REASON_NETFILTER_REJECT = DropReason.NETFILTER_REJECT
+const DROP_REASON_NETFILTER_DROP = DropReason.NETFILTER_DROP
+const DROP_REASON_TTL_EXPIRED = DropReason.TTL_EXPIRED
+const REJECT_WITH_ICMP_PORT_UNREACHABLE = RejectWith.ICMP_PORT_UNREACHABLE
+
+const isPorted = (protocol: number): boolean => protocol === PROTOCOL_TCP || protocol === PROTOCOL_UDP
 
 /** The IPVS ops of one namespace. `register` adds them to the stack's hook host. */
 export class IpvsHooks implements IpvsMatchSource {
@@ -162,9 +179,9 @@ export class IpvsHooks implements IpvsMatchSource {
 
   /** ip_vs_in: a packet towards a virtual service (or of one of its connections). */
   request(packet: Packet, state: NfHookState): Verdict {
-    if (packet === this.sending) return Verdict.ACCEPT
+    if (packet === this.sending) return VERDICT_ACCEPT
     if (!isPorted(packet.protocol))
-      return packet.protocol === Protocol.ICMP ? this.icmp.inIcmp(packet, state) : Verdict.ACCEPT
+      return packet.protocol === PROTOCOL_ICMP ? this.icmp.inIcmp(packet, state) : VERDICT_ACCEPT
     const ipvs = this.ipvs
     state.extraNs += this.connLookupCostNs
     const id = packet.ctId
@@ -184,20 +201,20 @@ export class IpvsHooks implements IpvsMatchSource {
     const isNew = ipvs.connsCreated !== created
     if (isNew) state.extraNs += this.newConnCostNs
     switch (v) {
-      case IpvsVerdict.ACCEPT:
-        return Verdict.ACCEPT
-      case IpvsVerdict.XMIT:
+      case IPVS_ACCEPT:
+        return VERDICT_ACCEPT
+      case IPVS_XMIT:
         return this.natXmit(packet, ipvs.lastConn, isNew)
-      case IpvsVerdict.LEAVE_UNREACHABLE:
+      case IPVS_LEAVE_UNREACHABLE:
         // ip_vs_leave: "ICMP_PORT_UNREACH is sent here no matter it is TCP/UDP", then NF_DROP.
         this.counters.unreachable++
-        this.stack.lastRejectWith = RejectWith.ICMP_PORT_UNREACHABLE
-        this.stack.lastDropReason = DropReason.NETFILTER_REJECT
-        return Verdict.REJECT
+        this.stack.lastRejectWith = REJECT_WITH_ICMP_PORT_UNREACHABLE
+        this.stack.lastDropReason = DROP_REASON_NETFILTER_REJECT
+        return VERDICT_REJECT
       default:
         this.counters.dropped++
-        this.stack.lastDropReason = DropReason.NETFILTER_DROP
-        return Verdict.DROP
+        this.stack.lastDropReason = DROP_REASON_NETFILTER_DROP
+        return VERDICT_DROP
     }
   }
 
@@ -216,8 +233,8 @@ export class IpvsHooks implements IpvsMatchSource {
       // packet IPVS routes on loses one TTL; at 1 it is dropped with ICMP time exceeded (not sent here).
       if (packet.ttl <= 1) {
         this.counters.dropped++
-        this.stack.lastDropReason = DropReason.TTL_EXPIRED
-        return Verdict.DROP
+        this.stack.lastDropReason = DROP_REASON_TTL_EXPIRED
+        return VERDICT_DROP
       }
       packet.ttl--
     }
@@ -227,7 +244,7 @@ export class IpvsHooks implements IpvsMatchSource {
     packet.dstAddr = daddr
     packet.dstPort = dport
     this.counters.transmitted++
-    return local ? Verdict.ACCEPT : Verdict.STOLEN
+    return local ? VERDICT_ACCEPT : VERDICT_STOLEN
   }
 
   /** The network hands the stolen packet over: send it on through LOCAL_OUT (dst_output). */
@@ -242,9 +259,9 @@ export class IpvsHooks implements IpvsMatchSource {
 
   /** ip_vs_out: a packet from a real server of a connection gets the virtual service's address back. */
   reply(packet: Packet, state: NfHookState): Verdict {
-    if (packet === this.sending) return Verdict.ACCEPT
+    if (packet === this.sending) return VERDICT_ACCEPT
     if (!isPorted(packet.protocol))
-      return packet.protocol === Protocol.ICMP ? this.icmp.outIcmp(packet, state) : Verdict.ACCEPT
+      return packet.protocol === PROTOCOL_ICMP ? this.icmp.outIcmp(packet, state) : VERDICT_ACCEPT
     state.extraNs += this.connLookupCostNs
     const ipvs = this.ipvs
     const cp = ipvs.packetOut(
@@ -257,14 +274,14 @@ export class IpvsHooks implements IpvsMatchSource {
       packet.totalBytes,
       state.nowNs,
     )
-    if (cp < 0) return Verdict.ACCEPT
+    if (cp < 0) return VERDICT_ACCEPT
     // handle_response: snat_handler + saddr = vaddr, then ip_vs_update_conntrack(skb, cp, 0).
     if (this.tracer !== null) this.tracer.reply(packet, cp)
     packet.srcAddr = ipvs.connVaddr(cp)
     packet.srcPort = ipvs.connVport(cp)
     if (ipvs.connUsesConntrack(cp)) this.updateConntrack(packet, cp, false)
     this.counters.replies++
-    return Verdict.ACCEPT
+    return VERDICT_ACCEPT
   }
 
   /**
@@ -313,7 +330,7 @@ class IpvsOp implements NfHookHandler {
         return this.hooks.reply(packet, state)
       default:
         // ip_vs_forward_icmp: ICMP only, and not a packet IPVS itself is sending on.
-        if (packet.protocol !== Protocol.ICMP || this.hooks.hasIpvsProperty(packet)) return Verdict.ACCEPT
+        if (packet.protocol !== PROTOCOL_ICMP || this.hooks.hasIpvsProperty(packet)) return VERDICT_ACCEPT
         return this.hooks.icmp.inIcmp(packet, state)
     }
   }

@@ -365,16 +365,31 @@ const TCP_STATES: readonly (readonly (readonly number[])[])[] = [
     /*rst*/ [sCL, sCL, sCL, sSR, sCL, sCL, sCL, sCL, sLA, sLI, sCL],
   ],
 ]
+// Module-local copies of the imported constants the per-packet functions read (a property of an
+// imported object, or an imported binding, is a load through the other module in every call V8
+// does not inline).
+const PROTOCOL_TCP = Protocol.TCP
+const PROTOCOL_UDP = Protocol.UDP
+const TCP_FLAG_FIN = TcpFlag.FIN
+const TCP_FLAG_SYN = TcpFlag.SYN
+const TCP_FLAG_RST = TcpFlag.RST
+const TCP_FLAG_ACK = TcpFlag.ACK
+const F_AVAILABLE = DEST_F_AVAILABLE
+const S_IN_PKTS = STAT_IN_PKTS
+const S_IN_BYTES = STAT_IN_BYTES
+const S_OUT_PKTS = STAT_OUT_PKTS
+const S_OUT_BYTES = STAT_OUT_BYTES
+
 const DIR_INPUT = 0
 const DIR_OUTPUT = 1
 const DIR_INPUT_ONLY = 2
 
 /** tcp_state_idx: rst > syn > fin > ack; -1 for none. */
 function tcpStateIdx(flags: number): number {
-  if ((flags & TcpFlag.RST) !== 0) return 3
-  if ((flags & TcpFlag.SYN) !== 0) return 0
-  if ((flags & TcpFlag.FIN) !== 0) return 1
-  if ((flags & TcpFlag.ACK) !== 0) return 2
+  if ((flags & TCP_FLAG_RST) !== 0) return 3
+  if ((flags & TCP_FLAG_SYN) !== 0) return 0
+  if ((flags & TCP_FLAG_FIN) !== 0) return 1
+  if ((flags & TCP_FLAG_ACK) !== 0) return 2
   return -1
 }
 
@@ -415,8 +430,8 @@ function outSlot(port: number, caddr: number): number {
 }
 
 function protoIndex(protocol: number): number {
-  if (protocol === Protocol.TCP) return 0
-  if (protocol === Protocol.UDP) return 1
+  if (protocol === PROTOCOL_TCP) return 0
+  if (protocol === PROTOCOL_UDP) return 1
   if (protocol === 132) return 2 // SCTP: services accepted (kube-proxy programs them), traffic not modelled
   return -1
 }
@@ -787,7 +802,7 @@ export class Ipvs {
     this.dests.ownDefinitions()
     this.dests.lastWeight[id] = weight
     this.dests.weight[id] = weight
-    this.dests.flags[id] |= DEST_F_AVAILABLE
+    this.dests.flags[id] |= F_AVAILABLE
     svc.dests = destListWith(svc.dests, id)
     schedAddDest(svc.sched, svc.dests, this.dests)
     const own = this.ownSched(svcId)
@@ -849,7 +864,7 @@ export class Ipvs {
     for (let id = 0; id < this.cNext; id++) {
       if (this.cInUse[id] === 0) continue
       const dest = this.cDest[id]
-      if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) continue
+      if (dest < 0 || (this.dests.flags[dest] & F_AVAILABLE) !== 0) continue
       if (this.cNControl[id] > 0) continue
       const ct = this.cControl[id]
       this.release(id)
@@ -867,7 +882,7 @@ export class Ipvs {
     const prev = idx > 0 ? svc.dests[idx - 1] : -1
     svc.dests = destListWithout(svc.dests, idx)
     // __ip_vs_unlink_dest: clear AVAILABLE, list_del_rcu, then the scheduler's del_dest
-    this.dests.flags[id] &= ~DEST_F_AVAILABLE
+    this.dests.flags[id] &= ~F_AVAILABLE
     schedDelDest(svc.sched, svc.dests, this.dests, id, prev)
     const own = this.ownSched(svc.id)
     if (own !== null) schedDelDest(own, svc.dests, this.dests, id, prev)
@@ -949,8 +964,8 @@ export class Ipvs {
     this.lastConn = -1
     if (protoIndex(protocol) < 0 || protocol === 132) return IpvsVerdict.ACCEPT
     let cp = this.lookupIn(protocol, saddr, sport, daddr, dport, false)
-    const isTcp = protocol === Protocol.TCP
-    const syn = isTcp && (tcpFlags & TcpFlag.SYN) !== 0
+    const isTcp = protocol === PROTOCOL_TCP
+    const syn = isTcp && (tcpFlags & TCP_FLAG_SYN) !== 0
 
     // Port reuse (is_new_conn && cp && !cp->control).
     if (syn && cp >= 0 && this.cControl[cp] < 0) {
@@ -973,7 +988,7 @@ export class Ipvs {
     }
 
     // Check the server status.
-    if (cp >= 0 && this.cDest[cp] >= 0 && (this.dests.flags[this.cDest[cp]] & DEST_F_AVAILABLE) === 0) {
+    if (cp >= 0 && this.cDest[cp] >= 0 && (this.dests.flags[this.cDest[cp]] & F_AVAILABLE) === 0) {
       if (!this.expireNodestConn) return IpvsVerdict.DROP_NO_DEST
       const oldCt = this.usesOldConntrack(cp, ctConfirmed)
       if (!oldCt) this.cFlags[cp] &= ~ConnFlag.NFCT
@@ -987,7 +1002,7 @@ export class Ipvs {
       // connection (sloppy_tcp = 0); other packets continue to the local stack.
       const svcId = this.findService(protocol, daddr, dport)
       if (svcId < 0) return IpvsVerdict.ACCEPT
-      if (isTcp && (!syn || (tcpFlags & TcpFlag.RST) !== 0)) return IpvsVerdict.ACCEPT
+      if (isTcp && (!syn || (tcpFlags & TCP_FLAG_RST) !== 0)) return IpvsVerdict.ACCEPT
       if (!this.trafficOwned) this.ownForTraffic()
       const svc = this.services[svcId]
       cp =
@@ -1000,11 +1015,11 @@ export class Ipvs {
     // ip_vs_in_stats (counted only while the dest is available) + ip_vs_set_state(INPUT) + timer
     // refresh (ip_vs_conn_put).
     const dest = this.cDest[cp]
-    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
+    if (dest >= 0 && (this.dests.flags[dest] & F_AVAILABLE) !== 0) {
       const slot = this.cSlot[cp]
       const sb = slot * STAT_WORDS
-      this.counts.stats[sb + STAT_IN_PKTS]++
-      this.counts.stats[sb + STAT_IN_BYTES] += bytes
+      this.counts.stats[sb + S_IN_PKTS]++
+      this.counts.stats[sb + S_IN_BYTES] += bytes
       const svc = this.counts.service[slot] as ServiceCounts
       svc.inPkts++
       svc.inBytes += bytes
@@ -1035,11 +1050,11 @@ export class Ipvs {
     if (cp < 0) return -1
     // ip_vs_out_stats: only while the dest is available
     const dest = this.cDest[cp]
-    if (dest >= 0 && (this.dests.flags[dest] & DEST_F_AVAILABLE) !== 0) {
+    if (dest >= 0 && (this.dests.flags[dest] & F_AVAILABLE) !== 0) {
       const slot = this.cSlot[cp]
       const sb = slot * STAT_WORDS
-      this.counts.stats[sb + STAT_OUT_PKTS]++
-      this.counts.stats[sb + STAT_OUT_BYTES] += bytes
+      this.counts.stats[sb + S_OUT_PKTS]++
+      this.counts.stats[sb + S_OUT_BYTES] += bytes
       const svc = this.counts.service[slot] as ServiceCounts
       svc.outPkts++
       svc.outBytes += bytes
@@ -1102,18 +1117,18 @@ export class Ipvs {
    */
   countIcmp(cp: number, inbound: boolean, bytes: number): void {
     const dest = this.cDest[cp]
-    if (dest < 0 || (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0) return
+    if (dest < 0 || (this.dests.flags[dest] & F_AVAILABLE) === 0) return
     const slot = this.cSlot[cp]
     const svc = this.counts.service[slot] as ServiceCounts
     const sb = slot * STAT_WORDS
     if (inbound) {
-      this.counts.stats[sb + STAT_IN_PKTS]++
-      this.counts.stats[sb + STAT_IN_BYTES] += bytes
+      this.counts.stats[sb + S_IN_PKTS]++
+      this.counts.stats[sb + S_IN_BYTES] += bytes
       svc.inPkts++
       svc.inBytes += bytes
     } else {
-      this.counts.stats[sb + STAT_OUT_PKTS]++
-      this.counts.stats[sb + STAT_OUT_BYTES] += bytes
+      this.counts.stats[sb + S_OUT_PKTS]++
+      this.counts.stats[sb + S_OUT_BYTES] += bytes
       svc.outPkts++
       svc.outBytes += bytes
     }
@@ -1227,7 +1242,7 @@ export class Ipvs {
       out.push({
         protocol: this.cProto[id],
         template,
-        state: template ? "NONE" : this.cProto[id] === Protocol.TCP ? IPVS_TCP_STATE_NAMES[this.cState[id]] : "UDP",
+        state: template ? "NONE" : this.cProto[id] === PROTOCOL_TCP ? IPVS_TCP_STATE_NAMES[this.cState[id]] : "UDP",
         expiresInNs: Math.max(0, this.cExpiresNs[id] - nowNs),
         caddr: this.cCaddr[id],
         cport: this.cCport[id],
@@ -1339,7 +1354,7 @@ export class Ipvs {
       ]
       for (const [name, have, should] of want)
         if (have !== should) problems.push(`dest ${dest} ${name} ${have} != ${should}`)
-      const linked = (d.flags[dest] & DEST_F_AVAILABLE) !== 0
+      const linked = (d.flags[dest] & F_AVAILABLE) !== 0
       const listed = this.services[d.service[dest]].dests.includes(dest)
       if (linked !== listed) problems.push(`dest ${dest} available=${linked} but listed=${listed}`)
       if (!linked && c.references(dest) === 0) problems.push(`unlinked dest ${dest} without references not freed`)
@@ -1351,7 +1366,7 @@ export class Ipvs {
 
   /** is_new_conn_expected (TCP): TIME_WAIT or CLOSE, or FIN_WAIT without output with bit 2. */
   private isNewConnExpected(cp: number): boolean {
-    if (this.cProto[cp] !== Protocol.TCP) return false
+    if (this.cProto[cp] !== PROTOCOL_TCP) return false
     const st = this.cState[cp]
     return (
       st === IpvsTcpState.TIME_WAIT ||
@@ -1468,7 +1483,7 @@ export class Ipvs {
     const dest = this.cDest[ct]
     if (
       dest < 0 ||
-      (this.dests.flags[dest] & DEST_F_AVAILABLE) === 0 ||
+      (this.dests.flags[dest] & F_AVAILABLE) === 0 ||
       (this.expireQuiescentTemplate && this.dests.weight[dest] === 0)
     ) {
       this.unhashIn(ct)
@@ -1558,7 +1573,7 @@ export class Ipvs {
 
   /** set_tcp_state / udp_state_transition, with the active/inactive counter moves. */
   private setState(cp: number, direction: number, tcpFlags: number): void {
-    if (this.cProto[cp] !== Protocol.TCP) {
+    if (this.cProto[cp] !== PROTOCOL_TCP) {
       this.cTimeoutNs[cp] = this.timeouts.udpNs
       return
     }
