@@ -1111,15 +1111,7 @@ export class Network implements EventHandler, NetIo {
    * namespace's "ports" stream, then the next free port, as udp_lib_get_port). Returns null when no
    * ephemeral port is free; binding a port in use is a programmer error.
    */
-  udpBind(
-    ns: NetNs,
-    localAddr: Ipv4,
-    port: number,
-    listener: UdpListener,
-    reuse = false,
-    /** A closed socket of `ns` to make the new one from (UdpSocket.reopen) instead of allocating one. */
-    recycled: UdpSocket | null = null,
-  ): UdpSocket | null {
+  udpBind(ns: NetNs, localAddr: Ipv4, port: number, listener: UdpListener, reuse = false): UdpSocket | null {
     let chosen = port
     if (chosen === 0) {
       const min = this.params.ephemeralPortMin
@@ -1139,10 +1131,7 @@ export class Network implements EventHandler, NetIo {
     // A plain if rather than assert(cond, `template`): the message would be built on every bind.
     if (!(chosen > 0 && chosen < 65536 && !udpBindConflicts(head, localAddr, reuse)))
       throw new AssertionError(`${ns.name}: UDP port ${chosen} in use`)
-    const socket =
-      recycled !== null && recycled.ns === ns
-        ? recycled.reopen(localAddr, chosen, listener, reuse)
-        : new UdpSocket(this, ns, localAddr, chosen, listener, reuse)
+    const socket = new UdpSocket(this, ns, localAddr, chosen, listener, reuse)
     socket.next = head ?? null
     ns.udpSockets.set(chosen, socket)
     return socket

@@ -40,30 +40,12 @@ export class UdpSocket {
     private readonly io: NetIo,
     readonly ns: UdpNs,
     /** Bound address; 0 = INADDR_ANY (the source address then comes from the route). */
-    public localAddr: Ipv4,
-    public localPort: number,
+    readonly localAddr: Ipv4,
+    readonly localPort: number,
     public listener: UdpListener,
     /** SO_REUSEADDR (or SO_REUSEPORT): may share its port with other sockets that set it too. */
-    public reuse = false,
+    readonly reuse = false,
   ) {}
-
-  /**
-   * A closed socket of the same namespace made a new one (Network.udpBind's `recycled`): the state
-   * a fresh UdpSocket starts with, in this object. For owners that close and open a socket per
-   * flow (the userspace proxy's per-client sockets), so that the objects are not allocated anew.
-   */
-  reopen(localAddr: Ipv4, localPort: number, listener: UdpListener, reuse: boolean): this {
-    if (!this.closed) throw new Error(`UDP socket ${this.localPort} reopened while open`)
-    this.next = null
-    this.remoteAddr = 0
-    this.remotePort = 0
-    this.closed = false
-    this.localAddr = localAddr
-    this.localPort = localPort
-    this.listener = listener
-    this.reuse = reuse
-    return this
-  }
 
   /** connect(2): fixes the peer; the socket then receives only from it and sees hard ICMP errors. */
   connect(remoteAddr: Ipv4, remotePort: number): void {

@@ -797,8 +797,6 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
 export class UdpProxyClient extends ProxyEventTarget implements UdpListener, CopyQueue {
   ok = false
   private out: UdpSocket | null = null
-  /** The previous client's socket, closed: reopened for the next client (Network.udpBind's recycled). */
-  private closedOut: UdpSocket | null = null
   private ended = true
   clientAddr: Ipv4 = 0
   clientPort = 0
@@ -828,8 +826,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
     this.ended = false
     this.busyUntilNs = 0
     this.id = rt.register(this, TARGET_UDP_CLIENT)
-    this.out = rt.network.udpBind(rt.ns, 0, 0, this, false, this.closedOut)
-    if (this.out !== null) this.closedOut = null
+    this.out = rt.network.udpBind(rt.ns, 0, 0, this)
     this.ok = this.out !== null
     if (this.out !== null) {
       const target = socket.endpointTarget(endpoint)
@@ -899,10 +896,7 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
   end(): void {
     if (this.ended) return
     this.ended = true
-    if (this.out !== null) {
-      this.out.close()
-      this.closedOut = this.out
-    }
+    this.out?.close()
     this.out = null
     this.socket.clients.deleteIf(this.clientAddr, this.clientPort, this)
     this.socket.idleRemove(this)
