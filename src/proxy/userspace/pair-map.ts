@@ -6,25 +6,16 @@
  * into chained buckets over typed arrays, and entries are threaded on a doubly linked list in
  * insertion order, so `values()` yields exactly what Map.values() would: setting an existing key
  * keeps its place, deleting and re-adding moves it to the end.
- *
- * An entry's fields (address, port, bucket chain, insertion-order links) sit side by side in one
- * Int32Array row of ROW words: under a new flow per request the cache holds thousands of clients
- * and each lookup, insert and delete lands on a cold entry, so one row is one cache line to load
- * rather than one per column.
  */
-const ROW = 8
-const ADDR = 0
-const PORT = 1
-/** Next entry in the same bucket, -1 at the end. */
-const CHAIN = 2
-/** Insertion-order links, -1 at either end. */
-const BEFORE = 3
-const AFTER = 4
-
 export class PairMap<V> {
-  /** Entry e's fields at e * ROW + ADDR, PORT, CHAIN, BEFORE, AFTER. */
-  private rows: Int32Array
+  private addrs: Int32Array
+  private ports: Int32Array
   private values_: (V | undefined)[]
+  /** Next entry in the same bucket, -1 at the end. */
+  private chain: Int32Array
+  /** Insertion-order links, -1 at either end. */
+  private before: Int32Array
+  private after: Int32Array
   private heads: Int32Array
   private mask: number
   private first = -1
@@ -36,8 +27,12 @@ export class PairMap<V> {
   constructor(capacity = 16) {
     let size = 16
     while (size < capacity) size *= 2
-    this.rows = new Int32Array(size * ROW)
+    this.addrs = new Int32Array(size)
+    this.ports = new Int32Array(size)
     this.values_ = new Array<V | undefined>(size).fill(undefined)
+    this.chain = new Int32Array(size)
+    this.before = new Int32Array(size)
+    this.after = new Int32Array(size)
     this.heads = new Int32Array(size).fill(-1)
     this.mask = size - 1
   }
@@ -54,12 +49,10 @@ export class PairMap<V> {
 
   private find(addr: number, port: number): number {
     const a = addr | 0
-    const rows = this.rows
     let e = this.heads[this.bucketOf(a, port)]
     while (e >= 0) {
-      const r = e * ROW
-      if (rows[r + ADDR] === a && rows[r + PORT] === port) return e
-      e = rows[r + CHAIN]
+      if (this.addrs[e] === a && this.ports[e] === port) return e
+      e = this.chain[e]
     }
     return -1
   }
@@ -84,23 +77,21 @@ export class PairMap<V> {
    */
   add(addr: number, port: number, value: V): void {
     let e = this.freeHead
-    if (e >= 0) this.freeHead = this.rows[e * ROW + CHAIN]
+    if (e >= 0) this.freeHead = this.chain[e]
     else {
-      if (this.highWater === this.values_.length) this.grow()
+      if (this.highWater === this.addrs.length) this.grow()
       e = this.highWater++
     }
     const a = addr | 0
-    const rows = this.rows
-    const r = e * ROW
-    rows[r + ADDR] = a
-    rows[r + PORT] = port
+    this.addrs[e] = a
+    this.ports[e] = port
     this.values_[e] = value
     const b = this.bucketOf(a, port)
-    rows[r + CHAIN] = this.heads[b]
+    this.chain[e] = this.heads[b]
     this.heads[b] = e
-    rows[r + BEFORE] = this.last
-    rows[r + AFTER] = -1
-    if (this.last >= 0) rows[this.last * ROW + AFTER] = e
+    this.before[e] = this.last
+    this.after[e] = -1
+    if (this.last >= 0) this.after[this.last] = e
     else this.first = e
     this.last = e
     this.count++
@@ -116,26 +107,24 @@ export class PairMap<V> {
    */
   deleteIf(addr: number, port: number, value: V | undefined): boolean {
     const a = addr | 0
-    const rows = this.rows
     const b = this.bucketOf(a, port)
     let prev = -1
     let e = this.heads[b]
-    while (e >= 0 && !(rows[e * ROW + ADDR] === a && rows[e * ROW + PORT] === port)) {
+    while (e >= 0 && !(this.addrs[e] === a && this.ports[e] === port)) {
       prev = e
-      e = rows[e * ROW + CHAIN]
+      e = this.chain[e]
     }
     if (e < 0 || (value !== undefined && this.values_[e] !== value)) return false
-    const r = e * ROW
-    if (prev < 0) this.heads[b] = rows[r + CHAIN]
-    else rows[prev * ROW + CHAIN] = rows[r + CHAIN]
-    const p = rows[r + BEFORE]
-    const n = rows[r + AFTER]
-    if (p >= 0) rows[p * ROW + AFTER] = n
+    if (prev < 0) this.heads[b] = this.chain[e]
+    else this.chain[prev] = this.chain[e]
+    const p = this.before[e]
+    const n = this.after[e]
+    if (p >= 0) this.after[p] = n
     else this.first = n
-    if (n >= 0) rows[n * ROW + BEFORE] = p
+    if (n >= 0) this.before[n] = p
     else this.last = p
     this.values_[e] = undefined
-    rows[r + CHAIN] = this.freeHead
+    this.chain[e] = this.freeHead
     this.freeHead = e
     this.count--
     return true
@@ -144,25 +133,31 @@ export class PairMap<V> {
   /** Live values in insertion order (a copy: callers may delete while walking it). */
   values(): V[] {
     const out: V[] = []
-    for (let e = this.first; e >= 0; e = this.rows[e * ROW + AFTER]) out.push(this.values_[e] as V)
+    for (let e = this.first; e >= 0; e = this.after[e]) out.push(this.values_[e] as V)
     return out
   }
 
-  /** Doubles the entries and the buckets (entries keep their indices; chains are rebuilt). */
+  /** Doubles the entry columns and the buckets (entries keep their indices; chains are rebuilt). */
   private grow(): void {
-    const size = this.values_.length * 2
-    const rows = new Int32Array(size * ROW)
-    rows.set(this.rows)
-    this.rows = rows
+    const size = this.addrs.length * 2
+    const widen = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(size)
+      b.set(a)
+      return b
+    }
+    this.addrs = widen(this.addrs)
+    this.ports = widen(this.ports)
+    this.chain = widen(this.chain)
+    this.before = widen(this.before)
+    this.after = widen(this.after)
     this.values_.length = size
     this.values_.fill(undefined, this.highWater)
     this.mask = size - 1
     this.heads = new Int32Array(size).fill(-1)
     // grow runs only when no entry is free (highWater reached capacity): every entry is live.
     for (let e = 0; e < this.highWater; e++) {
-      const r = e * ROW
-      const b = this.bucketOf(rows[r + ADDR], rows[r + PORT])
-      rows[r + CHAIN] = this.heads[b]
+      const b = this.bucketOf(this.addrs[e], this.ports[e])
+      this.chain[e] = this.heads[b]
       this.heads[b] = e
     }
   }
