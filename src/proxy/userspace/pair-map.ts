@@ -68,6 +68,14 @@ export class PairMap<V> {
       this.values_[found] = value
       return
     }
+    this.add(addr, port, value)
+  }
+
+  /**
+   * `set` of a pair the caller knows is absent (it just missed with `get` and changed nothing
+   * since): the same entry at the end of the insertion order, without probing the bucket again.
+   */
+  add(addr: number, port: number, value: V): void {
     let e = this.freeHead
     if (e >= 0) this.freeHead = this.chain[e]
     else {
