@@ -58,6 +58,12 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
   readonly mode = "userspace"
   /** The userspace proxier created no ServiceHealthServer: healthCheckNodePorts go unanswered. */
   readonly serviceHealthServers = false
+  /**
+   * Endpoints changes do not sync (v1.25 pkg/proxy/userspace/proxier.go: the Proxier embeds
+   * config.NoopEndpointSliceHandler; OnEndpointsAdd/Update/Delete call only
+   * loadBalancer.OnEndpoints*; serviceChange is the only caller of syncRunner.Run()).
+   */
+  readonly endpointWritesSync = false
   readonly proxier: UserspaceProxier
   private readonly stack: NetfilterStack
   private readonly scheduler: Scheduler
