@@ -37,7 +37,7 @@
  * namespace/name order and rules keep their insertion order, which is what EnsureRule(Append)
  * produces for any order of those iterations.
  */
-import type { ApiStore } from "../../k8s/store.ts"
+import type { ApiListener, ApiStore } from "../../k8s/store.ts"
 import type { Endpoints, Service, ServicePort } from "../../k8s/types.ts"
 import type { Network } from "../../net/network.ts"
 import type { NetNs } from "../../net/netns.ts"
@@ -168,6 +168,10 @@ export class UserspaceProxier {
   private services = new Map<string, Service>()
   /** Endpoints as the load balancer last saw them ("ns/name" -> ports map). */
   private endpoints = new Map<string, PortsToEndpoints>()
+  /** Entries of the shared EndpointsFeed this proxier has read. */
+  private feedCursor = 0
+  /** Endpoints writes this proxier read (each once; the scale-shape test's count). */
+  endpointsRead = 0
   private readonly allocator: PortAllocator
   /** portMap of claimNodePort: "ip:port/PROTO" -> owner. */
   private claims = new Map<string, string>()
@@ -195,24 +199,40 @@ export class UserspaceProxier {
 
   // ------------------------------------------------------------------------------ endpoints
 
-  /** The Endpoints watch: hands every added, changed or deleted Endpoints to the load balancer. */
+  /**
+   * The Endpoints watch: hands every added, changed or deleted Endpoints to the load balancer.
+   * Reads the Endpoints written since its last call from the cluster's shared feed (the informer
+   * delivers each write once; re-reading every Endpoints per write was Endpoints x writes per node),
+   * in namespace/name order, adds and updates first, then deletions in the order the proxier
+   * learnt of those Endpoints (the order a full re-list produced, as before).
+   */
   syncEndpoints(store: ApiStore): void {
-    const seen = new Set<string>()
-    const list = store.list("Endpoints") as readonly Endpoints[]
-    const ordered = [...list].sort((a, b) => compare(nsName(a.metadata), nsName(b.metadata)))
-    for (const endpoints of ordered) {
-      if (!watchedByKubeProxy(endpoints.metadata.labels)) continue
-      const key = nsName(endpoints.metadata)
-      seen.add(key)
-      const ports = buildPortsToEndpointsMap(endpoints)
+    const feed = EndpointsFeed.of(store)
+    const end = feed.keys.length
+    if (this.feedCursor === end) return
+    const batch = new Set<string>()
+    for (let i = this.feedCursor; i < end; i++) batch.add(feed.keys[i])
+    this.endpointsRead += end - this.feedCursor
+    this.feedCursor = end
+    const ordered = [...batch].sort(compare)
+    let deleted: Set<string> | null = null
+    for (const key of ordered) {
+      const slash = key.indexOf("/")
+      const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
+      if (endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels)) {
+        if (this.endpoints.has(key)) (deleted ??= new Set()).add(key)
+        continue
+      }
+      const ports = feed.ports(endpoints)
       const previous = this.endpoints.get(key)
       if (previous === undefined) this.lb.onEndpointsAdd(key, ports)
-      else if (!samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
+      else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
       else continue
       this.endpoints.set(key, ports)
     }
+    if (deleted === null) return
     for (const [key, ports] of [...this.endpoints]) {
-      if (seen.has(key)) continue
+      if (!deleted.has(key)) continue
       this.lb.onEndpointsDelete(key, ports)
       this.endpoints.delete(key)
     }
@@ -238,7 +258,13 @@ export class UserspaceProxier {
     for (const key of keys) {
       const previous = this.services.get(key)
       const next = current.get(key)
-      if (previous !== undefined && next !== undefined && JSON.stringify(previous) === JSON.stringify(next)) continue
+      // Stored objects are immutable values (store.ts): the same object is the same Service.
+      if (
+        previous !== undefined &&
+        next !== undefined &&
+        (previous === next || JSON.stringify(previous) === JSON.stringify(next))
+      )
+        continue
       // mergeService(current)
       const existingPorts = new Set<string>()
       if (next !== undefined && !shouldSkipService(next)) {
@@ -578,6 +604,49 @@ export function buildPortsToEndpointsMap(endpoints: Endpoints): Map<string, stri
     }
   }
   return out
+}
+
+/**
+ * The cluster's Endpoints writes ("ns/name" per write, in order), one per API store, read by every
+ * node's proxier from its own position; and each Endpoints object's ports map, built once and
+ * shared by the nodes (the load balancer copies what it keeps: roundrobin.ts shuffles a copy).
+ */
+export class EndpointsFeed implements ApiListener {
+  private static readonly feeds = new WeakMap<ApiStore, EndpointsFeed>()
+  readonly keys: string[] = []
+  private readonly parsed = new WeakMap<Endpoints, PortsToEndpoints>()
+  /** Ports maps built (once per Endpoints object, whatever the node count). */
+  built = 0
+
+  private constructor(store: ApiStore) {
+    // The Endpoints written before the feed existed (the informer's initial list).
+    for (const endpoints of store.listAll("Endpoints")) this.keys.push(nsName(endpoints.metadata))
+    store.addListener(this)
+  }
+
+  static of(store: ApiStore): EndpointsFeed {
+    let feed = EndpointsFeed.feeds.get(store)
+    if (feed === undefined) {
+      feed = new EndpointsFeed(store)
+      EndpointsFeed.feeds.set(store, feed)
+    }
+    return feed
+  }
+
+  onEndpointsChanged(namespace: string, name: string): void {
+    this.keys.push(`${namespace}/${name}`)
+  }
+
+  /** buildPortsToEndpointsMap of this Endpoints object, shared. */
+  ports(endpoints: Endpoints): PortsToEndpoints {
+    let ports = this.parsed.get(endpoints)
+    if (ports === undefined) {
+      ports = buildPortsToEndpointsMap(endpoints)
+      this.parsed.set(endpoints, ports)
+      this.built++
+    }
+    return ports
+  }
 }
 
 function samePorts(a: PortsToEndpoints, b: PortsToEndpoints): boolean {
