@@ -40,6 +40,7 @@ import type { Table } from "../src/netfilter/table.ts"
 import { IpvsBackend, ipvsTableSharing } from "../src/cluster/backend-ipvs.ts"
 import { NftablesBackend } from "../src/cluster/backend-nftables.ts"
 import { UserspaceBackend } from "../src/cluster/backend-userspace.ts"
+import { EndpointsFeed } from "../src/proxy/userspace/proxier.ts"
 import { DEFAULT_IPTABLES_SYNC_COST } from "../src/proxy/sync-cost.ts"
 
 export interface ClusterScaleOptions {
@@ -404,6 +405,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ipvsNodesSharingTables,
       ipvsDistinctServiceObjects: ipvsServiceObjects.size,
       ...(spec.kubeProxy.mode === "nftables" ? { nftables: nftablesSharing(world) } : {}),
+      ...(spec.kubeProxy.mode === "userspace" ? { userspace: userspaceShape(world) } : {}),
       fingerprint: scheduler.fingerprint(),
       loadAverage1m: loadavg()[0],
     }),
@@ -436,5 +438,37 @@ function nftablesSharing(world: World): Record<string, number> {
     transactionsCompiled: sync.compiledCount,
     transactionsShared: sync.sharedCount,
     ownCompiles: sync.ownCount,
+  }
+}
+
+/**
+ * userspace mode's shape: the start-up sync's simulated length, the per-node proxier state
+ * (service ports, each with a proxy socket and its portal rules), restores written (a sync that
+ * changes nothing writes none) and the Endpoints feed (each write read once per node, each
+ * Endpoints object's ports map built once).
+ */
+function userspaceShape(world: World): Record<string, number> {
+  let nodes = 0
+  let servicePorts = 0
+  let restores = 0
+  let endpointsRead = 0
+  let firstSyncNs = 0
+  for (const n of world.nodes.values()) {
+    const backend = n.proxy.backend
+    if (!(backend instanceof UserspaceBackend)) continue
+    nodes++
+    servicePorts += backend.proxier.serviceMap.size
+    restores += backend.restoresWritten
+    endpointsRead += backend.proxier.endpointsRead
+    firstSyncNs += n.proxy.syncs[0]?.durationNs ?? 0
+  }
+  const feed = EndpointsFeed.of(world.controlPlane.store)
+  return {
+    firstSyncSimulatedSecondsMean: Number((firstSyncNs / Math.max(1, nodes) / 1e9).toFixed(3)),
+    servicePortsPerNode: Number((servicePorts / Math.max(1, nodes)).toFixed(1)),
+    restoresWritten: restores,
+    endpointsWrites: feed.keys.length,
+    endpointsReadPerNode: Number((endpointsRead / Math.max(1, nodes)).toFixed(1)),
+    portsMapsBuilt: feed.built,
   }
 }
