@@ -130,8 +130,13 @@ export interface UserspaceServiceInfo {
   readonly affinityType: AffinityType
   readonly stickyMaxAgeSeconds: number
   readonly proxyPort: number
-  /** Rules this service's portals wrote, per chain ("nat/CHAIN" or "filter/CHAIN"). */
-  readonly rules: readonly { readonly chain: string; readonly spec: string }[]
+  /**
+   * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
+   * them are in the filter table. The rule texts are not kept (thousands per node at scale):
+   * `portalRules` rebuilds them from the fields above when a restore needs them.
+   */
+  readonly ruleCount: number
+  readonly filterRuleCount: number
   socket: TcpProxySocket | UdpProxySocket | null
 }
 
@@ -274,7 +279,7 @@ export class UserspaceProxier {
           const info = serviceMap.get(name)
           if (info !== undefined && sameConfig(info, next, port)) continue
           if (info !== undefined) {
-            commands += 2 * info.rules.length // DeleteRule: -C, then -D
+            commands += 2 * info.ruleCount // DeleteRule: -C, then -D
             serviceMap.delete(name)
             closed.push(info)
             releaseClaims(claims, info.name)
@@ -285,7 +290,7 @@ export class UserspaceProxier {
           if (proxyPort < 0) continue // "failed to allocate proxy port"
           allocated.push(proxyPort)
           const made = this.newServiceInfo(name, next, port, proxyPort, claims)
-          commands += 2 * made.rules.length // EnsureRule: -C, then -A
+          commands += 2 * made.ruleCount // EnsureRule: -C, then -A
           serviceMap.set(name, made)
           opened.push(made)
         }
@@ -297,7 +302,7 @@ export class UserspaceProxier {
           const name = servicePortName(key, port.name ?? "")
           const info = serviceMap.get(name)
           if (info === undefined) continue
-          commands += 2 * info.rules.length // DeleteRule: -C, then -D
+          commands += 2 * info.ruleCount // DeleteRule: -C, then -D
           serviceMap.delete(name)
           closed.push(info)
           deleted.push(name)
@@ -312,10 +317,9 @@ export class UserspaceProxier {
     let natRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "nat").length
     let filterRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "filter").length
     for (const info of serviceMap.values()) {
-      commands += info.rules.length
-      for (const rule of info.rules)
-        if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRules++
-        else natRules++
+      commands += info.ruleCount
+      filterRules += info.filterRuleCount
+      natRules += info.ruleCount - info.filterRuleCount
     }
     return {
       serviceMap,
@@ -365,7 +369,7 @@ export class UserspaceProxier {
     const byChain = new Map<string, string[]>()
     for (const c of USERSPACE_CHAINS) byChain.set(c.chain, [])
     for (const info of serviceMap.values())
-      for (const rule of info.rules) (byChain.get(rule.chain) as string[]).push(rule.spec)
+      for (const rule of this.portalRules(info)) (byChain.get(rule.chain) as string[]).push(rule.spec)
     const out: string[] = []
     for (const table of ["nat", "filter"] as const) {
       out.push(`*${table}`)
@@ -435,6 +439,8 @@ export class UserspaceProxier {
       rules,
       claims,
     )
+    let filterRuleCount = 0
+    for (const rule of rules) if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRuleCount++
     return {
       name,
       protocol,
@@ -449,9 +455,33 @@ export class UserspaceProxier {
           ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
           : 0,
       proxyPort,
-      rules,
+      ruleCount: rules.length,
+      filterRuleCount,
       socket: null,
     }
+  }
+
+  /**
+   * The portal rules of `info`, as openPortal wrote them when the port was opened: every portal's
+   * rules in order, cut at `ruleCount` (a claim conflict stops openPortal at a portal boundary,
+   * and claims decide nothing else about the texts).
+   */
+  portalRules(info: UserspaceServiceInfo): { chain: string; spec: string }[] {
+    const rules: { chain: string; spec: string }[] = []
+    this.openPortals(
+      info.name,
+      info.protocol,
+      info.clusterIP,
+      info.port,
+      info.externalIPs,
+      info.loadBalancerIPs,
+      info.nodePort,
+      info.proxyPort,
+      rules,
+      null,
+    )
+    rules.length = info.ruleCount
+    return rules
   }
 
   /** openPortal: the rules of every portal of a service port; stops at the first claim conflict. */
@@ -465,7 +495,8 @@ export class UserspaceProxier {
     nodePort: number,
     proxyPort: number,
     rules: { chain: string; spec: string }[],
-    claims: Map<string, string>,
+    /** null: rebuild the texts only (no claims taken or checked). */
+    claims: Map<string, string> | null,
   ): void {
     const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: string): void => {
       rules.push({
@@ -486,7 +517,7 @@ export class UserspaceProxier {
       })
     }
     const onePortal = (ip: string, isExternal: boolean): boolean => {
-      if (this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
+      if (claims !== null && this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
       containerPortal(ip, isExternal, false, port, CHAIN_PORTALS_CONTAINER)
       if (isExternal) {
         containerPortal(ip, false, true, port, CHAIN_PORTALS_CONTAINER)
@@ -500,7 +531,7 @@ export class UserspaceProxier {
     for (const ip of externalIPs) if (!onePortal(ip, true)) return
     for (const ip of loadBalancerIPs) if (!onePortal(ip, false)) return
     if (nodePort !== 0) {
-      if (!claim(claims, "", nodePort, protocol, name)) return
+      if (claims !== null && !claim(claims, "", nodePort, protocol, name)) return
       containerPortal(null, false, false, nodePort, CHAIN_NODEPORT_CONTAINER)
       hostPortal(null, false, nodePort, CHAIN_NODEPORT_HOST)
       rules.push({
