@@ -8,6 +8,7 @@
  * iptablesHostNodePortArgs, iptablesNonLocalNodePortArgs, iptablesInit).
  */
 import { describe, expect, it } from "vitest"
+import { formatIpv4 } from "../../src/wire/ipv4.ts"
 import { World } from "../../src/cluster/index.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
@@ -510,6 +511,37 @@ workloads:
 })
 
 describe("userspace syncs", () => {
+  it("a claim conflict cuts a port's portals where openPortal stopped; the rebuilt rule texts match", () => {
+    // openOnePortal claims a local portal address (claimNodePort) before its rules; a second
+    // Service on the same node IP and port conflicts and openPortal returns there. Off that node
+    // the address is not local: no claim, every portal. The texts are rebuilt from the counts.
+    const probe = new World(specFromText(SCENARIO), 1)
+    const nodeIP = formatIpv4(probe.nodes.get("node-1")?.net.ip ?? 0)
+    const svc = (name: string): string => `  - inline:
+      apiVersion: v1
+      kind: Service
+      metadata: { name: ${name} }
+      spec:
+        selector: { app: web }
+        externalIPs: [${nodeIP}]
+        ports: [{ name: http, port: 9090, targetPort: 8080 }]
+`
+    const world = new World(specFromText(SCENARIO + svc("a") + svc("b")), 1)
+    world.scheduler.run({ timeNsMax: 3 * S, eventCountMax: 5_000_000 })
+    const count = (node: string, name: string): number =>
+      (world.nodes.get(node)?.filter.save() ?? "")
+        .split("\n")
+        .filter((l) => l.includes(`"default/${name}:http"`) || l.includes(` default/${name}:http `)).length
+    const local = world.nodes.get("node-1")?.proxy.backend as UserspaceBackend
+    const remote = world.nodes.get("node-2")?.proxy.backend as UserspaceBackend
+    expect(local.proxier.serviceMap.get("default/a:http")?.ruleCount).toBe(5)
+    expect(local.proxier.serviceMap.get("default/b:http")?.ruleCount).toBe(2)
+    expect(remote.proxier.serviceMap.get("default/b:http")?.ruleCount).toBe(5)
+    expect(count("node-1", "a")).toBe(5)
+    expect(count("node-1", "b")).toBe(2)
+    expect(count("node-2", "b")).toBe(5)
+  })
+
   it("Endpoints changes reach the load balancer without a sync; Service changes sync (v1.25 proxier.go)", () => {
     // The Proxier embeds config.NoopEndpointSliceHandler and OnEndpointsAdd/Update/Delete only call
     // loadBalancer.OnEndpoints*; serviceChange is the only caller of syncRunner.Run().
