@@ -17,6 +17,7 @@
 import type { ApiStore } from "../k8s/store.ts"
 import type { EndpointSlice, Service } from "../k8s/types.ts"
 import type { NetfilterStack } from "../netfilter/stack.ts"
+import { TableId } from "../netfilter/constants.ts"
 import { Protocol } from "../wire/protocol.ts"
 import { parseIpv4 } from "../wire/ipv4.ts"
 import { Rng } from "../sim/rng.ts"
@@ -58,6 +59,12 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
   readonly mode = "userspace"
   /** The userspace proxier created no ServiceHealthServer: healthCheckNodePorts go unanswered. */
   readonly serviceHealthServers = false
+  /**
+   * Endpoints changes do not sync (v1.25 pkg/proxy/userspace/proxier.go: the Proxier embeds
+   * config.NoopEndpointSliceHandler; OnEndpointsAdd/Update/Delete call only
+   * loadBalancer.OnEndpoints*; serviceChange is the only caller of syncRunner.Run()).
+   */
+  readonly endpointWritesSync = false
   readonly proxier: UserspaceProxier
   private readonly stack: NetfilterStack
   private readonly scheduler: Scheduler
@@ -68,6 +75,10 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
   private watchPending = false
   private pending: UserspacePlan | null = null
   private jumpsInstalled = false
+  /** The proxier's chains after its last restore (null before the first). */
+  private written: (object | undefined)[] | null = null
+  /** Restores this node's syncs wrote (a sync that changes nothing writes none). */
+  restoresWritten = 0
 
   constructor(c: UserspaceBackendContext) {
     const u = c.spec.userspace ?? DEFAULT_USERSPACE_PROXY
@@ -138,7 +149,14 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
     const plan = sync.payload
     this.pending = null
     this.proxier.commit(plan, nowNs)
-    this.stack.restore(this.proxier.restoreInput(plan.serviceMap), { noflush: true })
+    // ensurePortals checks every rule (`iptables -C`) and appends only what is missing: with no
+    // port opened or closed and the chains as this proxier last wrote them (a rewrite by anyone
+    // else makes new Chain objects, table.ts), nothing is written (the checks' time is charged).
+    if (plan.opened.length > 0 || plan.closed.length > 0 || !this.chainsAsWritten()) {
+      this.stack.restore(this.proxier.restoreInput(plan.serviceMap), { noflush: true })
+      this.restoresWritten++
+      this.written = null
+    }
     if (!this.jumpsInstalled) {
       const out: string[] = []
       for (const table of ["nat", "filter"] as const) {
@@ -150,6 +168,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
       this.stack.restore(out.join("\n") + "\n", { noflush: true })
       this.jumpsInstalled = true
     }
+    this.written ??= this.currentChains()
     // unmergeService: conntrack.ClearEntriesForIP(svcIP, UDP) for every UDP service port removed.
     const staleIPs = new Set<number>()
     for (const info of plan.closed)
@@ -161,6 +180,21 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
       const ct = this.stack.conntrack
       for (const id of ct.ids()) if (ct.proto[id] === Protocol.UDP && staleIPs.has(ct.dst[id * 2])) ct.remove(id)
     }
+  }
+
+  /** The proxier's chains in the node's tables now (identity: copy-on-write, table.ts). */
+  private currentChains(): (object | undefined)[] {
+    return USERSPACE_CHAINS.map((c) =>
+      this.stack.table(c.table === "nat" ? TableId.NAT : TableId.FILTER).chain(c.chain),
+    )
+  }
+
+  private chainsAsWritten(): boolean {
+    const written = this.written
+    if (written === null) return false
+    const now = this.currentChains()
+    for (let i = 0; i < now.length; i++) if (now[i] === undefined || now[i] !== written[i]) return false
+    return true
   }
 
   failed(): void {

@@ -117,6 +117,13 @@ export interface ProxyBackend<B = unknown> {
    * that act on watch events directly (userspace: the load balancer takes Endpoints updates).
    */
   onObjectsChanged?(nowNs: number): void
+  /**
+   * Optional, default true: an EndpointSlice (or Endpoints) write asks for a sync. false for the
+   * userspace proxier (v1.25 pkg/proxy/userspace/proxier.go): it embeds
+   * `config.NoopEndpointSliceHandler`, and OnEndpointsAdd/Update/Delete only hand the object to
+   * the load balancer; only `serviceChange` calls `syncRunner.Run()`.
+   */
+  readonly endpointWritesSync?: boolean
 }
 
 interface InFlightSync {
@@ -243,11 +250,14 @@ export class KubeProxyNode implements TimedSyncTarget {
   }
 
   /**
-   * A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag). With a
-   * shared change log, the caller has logged the write already.
+   * A Service or EndpointSlice changed: ask for a sync (applied after the runner's lag), unless it
+   * is an endpoints write and the mode's proxier syncs on Service changes only
+   * (`endpointWritesSync` false: the write reaches the load balancer through onObjectsChanged and
+   * is not logged). With a shared change log, the caller has logged the write already.
    */
-  onChange(nowNs: number): void {
+  onChange(nowNs: number, endpointsWrite = false): void {
     this.backend.onObjectsChanged?.(nowNs)
+    if (endpointsWrite && this.backend.endpointWritesSync === false) return
     if (this.ownsChangeLog) this.changes.push(nowNs)
     this.runner.requestSync(nowNs)
   }

@@ -161,6 +161,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   private timelineDone = 0
   /** Last time an EndpointSlice or Service changed (for "endpoints programmed" waits). */
   private lastServiceChangeNs = 0
+  /** Last time a Service changed (userspace mode programs only these through syncs). */
+  private lastServiceWriteNs = 0
   private building = true
   /** The calibration profile's samplers (cluster.network.costs); null for hand-built constant specs. */
   private readonly costSamplers: CostSamplers | null
@@ -479,7 +481,8 @@ export class World implements ApiListener, EventHandler, AppsListener {
   onServiceChanged(namespace: string, name: string, service: Service | undefined): void {
     // While building, the watch is seeded from the store once the LoadBalancers exist.
     if (!this.building) this.loadBalancers.noteService(namespace, name, service)
-    this.notifyProxies()
+    this.lastServiceWriteNs = this.scheduler.nowNs
+    this.notifyProxies(false)
   }
 
   onDeploymentChanged(namespace: string, name: string, deployment: Deployment | undefined): void {
@@ -518,15 +521,29 @@ export class World implements ApiListener, EventHandler, AppsListener {
   private readonly deploymentsSelectedCache = new Map<string, string[]>()
 
   onEndpointSliceChanged(): void {
-    this.notifyProxies()
+    this.notifyProxies(true)
   }
 
-  private notifyProxies(): void {
+  /**
+   * Whether EndpointSlice writes need a kube-proxy sync to be programmed (false in userspace mode,
+   * whose load balancer takes Endpoints from the watch: KubeProxyNode.onChange).
+   */
+  private get endpointWritesSync(): boolean {
+    return this.proxies[0]?.backend.endpointWritesSync !== false
+  }
+
+  /** The last write a sync must have seen for the nodes' rules to be up to date. */
+  private get lastWriteToProgramNs(): number {
+    return this.endpointWritesSync ? this.lastServiceChangeNs : this.lastServiceWriteNs
+  }
+
+  private notifyProxies(endpointsWrite: boolean): void {
     if (this.building) return
     const nowNs = this.scheduler.nowNs
     this.lastServiceChangeNs = nowNs
-    // Every node's kube-proxy sees the write: logged once for all of them (ChangeLog).
-    this.proxyChanges.push(nowNs)
+    // Every node's kube-proxy sees the write: logged once for all of them (ChangeLog); a write
+    // no sync programs (endpoints in userspace mode) is not.
+    if (!endpointsWrite || this.endpointWritesSync) this.proxyChanges.push(nowNs)
     // Nodes for which onChange is a no-op (a run already requested) are skipped: same calls, in
     // the same node order, for the others (a write burst of 30,000 slices at 5,000 nodes is 150
     // million calls otherwise, nearly all no-ops). Only the awake ones are visited: a write costs
@@ -542,7 +559,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
       const proxy = this.proxies[index]
       if (!proxy.changeIsNoop) {
         notices.told++
-        proxy.onChange(nowNs)
+        proxy.onChange(nowNs, endpointsWrite)
       }
       if (proxy.changeIsNoop) this.proxyAwake[index] = false
       else awake[kept++] = index
@@ -720,7 +737,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (this.dns !== null)
       for (const node of this.nodes.values()) {
         const last = node.proxy.syncs[node.proxy.syncs.length - 1]
-        if (last === undefined || last.atNs < this.lastServiceChangeNs) return false
+        if (last === undefined || last.atNs < this.lastWriteToProgramNs) return false
       }
     const namespace = from.kind === "pod" || from.kind === "deployment" ? from.namespace : "default"
     const resolution = resolveHost(this.names, spec.to.host, spec.to.port, namespace)
@@ -749,7 +766,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     if (ready < selected) return false
     for (const node of this.nodes.values()) {
       const last = node.proxy.syncs[node.proxy.syncs.length - 1]
-      if (last === undefined || last.atNs < this.lastServiceChangeNs) return false
+      if (last === undefined || last.atNs < this.lastWriteToProgramNs) return false
     }
     return true
   }

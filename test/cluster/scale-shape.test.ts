@@ -23,6 +23,8 @@ import { IpvsBackend, ipvsAddressBlocks, ipvsTableSharing } from "../../src/clus
 import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
 import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
+import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
+import { EndpointsFeed } from "../../src/proxy/userspace/proxier.ts"
 import { initialSchedStatesIntact } from "../../src/netfilter/ipvs/schedulers.ts"
 
 interface Shape {
@@ -83,14 +85,14 @@ function tableShape(world: World): Pick<Shape, "distinctChains" | "distinctRules
 
 /** The small generated cluster every shape here is measured on, at `nodes` nodes. */
 /** The small cluster of `smallClusterSpec`, built and run to the end of its scenario. */
-function runSmallCluster(nodes: number, mode?: "nftables" | "ipvs"): World {
+function runSmallCluster(nodes: number, mode?: "nftables" | "ipvs" | "userspace"): World {
   const spec = smallClusterSpec(nodes, mode)
   const world = new World(spec, spec.seed)
   world.scheduler.run({ timeNsMax: spec.durationNs, eventCountMax: Number.MAX_SAFE_INTEGER })
   return world
 }
 
-function smallClusterSpec(nodes: number, mode?: "nftables" | "ipvs") {
+function smallClusterSpec(nodes: number, mode?: "nftables" | "ipvs" | "userspace") {
   return specFromText(
     clusterScaleYaml({
       nodes,
@@ -764,5 +766,48 @@ describe("cluster scale: sync lags are read per bucket, not per write and node",
     expect(histogram.count).toBe(100_000)
     // Lags from 1 s to 11 s: 4 powers of two, 128 buckets each (per write: 100,000 calls).
     expect(histogram.calls).toBeLessThanOrEqual(4 * 128 + 1)
+  })
+})
+
+/** The small cluster in userspace mode: what each node's proxier did, summed, and the shared feed. */
+function userspaceShape(nodes: number) {
+  const world = runSmallCluster(nodes, "userspace")
+  let syncs = 0
+  let restores = 0
+  let endpointsRead = 0
+  let servicePorts = 0
+  for (const n of world.nodes.values()) {
+    const backend = n.proxy.backend
+    if (!(backend instanceof UserspaceBackend)) throw new Error("expected userspace mode")
+    syncs += n.proxy.syncs.length
+    restores += backend.restoresWritten
+    endpointsRead += backend.proxier.endpointsRead
+    servicePorts += backend.proxier.serviceMap.size
+  }
+  const feed = EndpointsFeed.of(world.controlPlane.store)
+  let completed = 0
+  for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
+  return { nodes, syncs, restores, endpointsRead, servicePorts, writes: feed.keys.length, built: feed.built, completed }
+}
+
+describe("cluster scale: userspace mode", () => {
+  it("syncs once per node for the start-up Services (Endpoints writes go to the load balancer), reads each Endpoints write once per node and parses it once", () => {
+    const small = userspaceShape(2)
+    const large = userspaceShape(6)
+    for (const s of [small, large]) {
+      // v1.25 proxier.go: only serviceChange calls syncRunner.Run(); the Endpoints the pods'
+      // start-up writes change reach the load balancer from the watch.
+      expect(s.syncs).toBe(s.nodes)
+      expect(s.restores).toBe(s.nodes)
+      // Every node serves every Service port: the 12 Services' and the system Services' 4.
+      expect(s.servicePorts).toBe(16 * s.nodes)
+      // Each write read once per node: writes x nodes, not writes x Endpoints objects x nodes.
+      expect(s.endpointsRead).toBe(s.writes * s.nodes)
+      // Ports maps built once per Endpoints object written, not per node.
+      expect(s.built).toBeLessThanOrEqual(s.writes)
+      expect(s.completed).toBe(2 * 2 * 2)
+    }
+    expect(large.built).toBe(small.built)
+    expect(large.writes).toBe(small.writes)
   })
 })

@@ -8,6 +8,7 @@
  * iptablesHostNodePortArgs, iptablesNonLocalNodePortArgs, iptablesInit).
  */
 import { describe, expect, it } from "vitest"
+import { formatIpv4 } from "../../src/wire/ipv4.ts"
 import { World } from "../../src/cluster/index.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
@@ -510,6 +511,64 @@ workloads:
 })
 
 describe("userspace syncs", () => {
+  it("a claim conflict cuts a port's portals where openPortal stopped; the rebuilt rule texts match", () => {
+    // openOnePortal claims a local portal address (claimNodePort) before its rules; a second
+    // Service on the same node IP and port conflicts and openPortal returns there. Off that node
+    // the address is not local: no claim, every portal. The texts are rebuilt from the counts.
+    const probe = new World(specFromText(SCENARIO), 1)
+    const nodeIP = formatIpv4(probe.nodes.get("node-1")?.net.ip ?? 0)
+    const svc = (name: string): string => `  - inline:
+      apiVersion: v1
+      kind: Service
+      metadata: { name: ${name} }
+      spec:
+        selector: { app: web }
+        externalIPs: [${nodeIP}]
+        ports: [{ name: http, port: 9090, targetPort: 8080 }]
+`
+    const world = new World(specFromText(SCENARIO + svc("a") + svc("b")), 1)
+    world.scheduler.run({ timeNsMax: 3 * S, eventCountMax: 5_000_000 })
+    const count = (node: string, name: string): number =>
+      (world.nodes.get(node)?.filter.save() ?? "")
+        .split("\n")
+        .filter((l) => l.includes(`"default/${name}:http"`) || l.includes(` default/${name}:http `)).length
+    const local = world.nodes.get("node-1")?.proxy.backend as UserspaceBackend
+    const remote = world.nodes.get("node-2")?.proxy.backend as UserspaceBackend
+    expect(local.proxier.serviceMap.get("default/a:http")?.ruleCount).toBe(5)
+    expect(local.proxier.serviceMap.get("default/b:http")?.ruleCount).toBe(2)
+    expect(remote.proxier.serviceMap.get("default/b:http")?.ruleCount).toBe(5)
+    expect(count("node-1", "a")).toBe(5)
+    expect(count("node-1", "b")).toBe(2)
+    expect(count("node-2", "b")).toBe(5)
+  })
+
+  it("Endpoints changes reach the load balancer without a sync; Service changes sync (v1.25 proxier.go)", () => {
+    // The Proxier embeds config.NoopEndpointSliceHandler and OnEndpointsAdd/Update/Delete only call
+    // loadBalancer.OnEndpoints*; serviceChange is the only caller of syncRunner.Run().
+    const timeline = `timeline:
+  - { at: 4s, scale: deployment/web, replicas: 3 }
+  - at: 7s
+    apply:
+      inline:
+        apiVersion: v1
+        kind: Service
+        metadata: { name: web2 }
+        spec: { selector: { app: web }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+  - { at: 10s, scale: deployment/web, replicas: 3 }
+`
+    const world = new World(specFromText(SCENARIO + timeline), 1)
+    const proxy = world.nodes.get("node-1")?.proxy
+    const backend = proxy?.backend as UserspaceBackend
+    world.scheduler.run({ timeNsMax: 3 * S, eventCountMax: 5_000_000 })
+    const syncsBefore = proxy?.syncs.length
+    world.scheduler.run({ timeNsMax: 6900 * 1_000_000, eventCountMax: 5_000_000 })
+    expect(proxy?.syncs.length).toBe(syncsBefore)
+    expect(backend.proxier.lb.services.get("default/web:http")?.endpoints.length).toBe(3)
+    world.scheduler.run({ timeNsMax: 9 * S, eventCountMax: 5_000_000 })
+    expect(proxy?.syncs.length).toBe((syncsBefore ?? 0) + 1)
+    expect(backend.proxier.serviceMap.has("default/web2:http")).toBe(true)
+  })
+
   it("a failed sync applies nothing and releases its proxy ports; the retry opens the port", () => {
     const timeline = `timeline:
   - { at: 2s, failRestore: { node: node-1 } }
@@ -520,7 +579,9 @@ describe("userspace syncs", () => {
         kind: Service
         metadata: { name: web2 }
         spec: { selector: { app: web }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
-  - { at: 9s, scale: deployment/web, replicas: 2 }
+  # Keeps the run going past the retry: an Endpoints change syncs nothing in this mode (v1.25
+  # proxier.go: OnEndpoints* feed the load balancer only), the timer retries (RetryAfter(syncPeriod)).
+  - { at: 34s, scale: deployment/web, replicas: 2 }
 `
     const world = new World(
       specFromText(SCENARIO.replace('proxyPortRange: "36000-36009"', 'proxyPortRange: "36000-36001"') + timeline),
@@ -534,6 +595,7 @@ describe("userspace syncs", () => {
     expect(world.nodes.get("node-1")?.filter.save()).not.toContain("default/web2")
     // The retry (within syncPeriod) gets the range's other port, released by the failed plan.
     world.scheduler.run({ timeNsMax: 35 * S, eventCountMax: 5_000_000 })
+    expect(proxy?.syncs.length).toBe(2)
     const ports = [...backend.proxier.serviceMap.values()].map((i) => i.proxyPort).sort()
     expect(ports).toEqual([36000, 36001])
   })

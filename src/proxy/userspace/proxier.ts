@@ -37,7 +37,7 @@
  * namespace/name order and rules keep their insertion order, which is what EnsureRule(Append)
  * produces for any order of those iterations.
  */
-import type { ApiStore } from "../../k8s/store.ts"
+import type { ApiListener, ApiStore } from "../../k8s/store.ts"
 import type { Endpoints, Service, ServicePort } from "../../k8s/types.ts"
 import type { Network } from "../../net/network.ts"
 import type { NetNs } from "../../net/netns.ts"
@@ -130,8 +130,13 @@ export interface UserspaceServiceInfo {
   readonly affinityType: AffinityType
   readonly stickyMaxAgeSeconds: number
   readonly proxyPort: number
-  /** Rules this service's portals wrote, per chain ("nat/CHAIN" or "filter/CHAIN"). */
-  readonly rules: readonly { readonly chain: string; readonly spec: string }[]
+  /**
+   * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
+   * them are in the filter table. The rule texts are not kept (thousands per node at scale):
+   * `portalRules` rebuilds them from the fields above when a restore needs them.
+   */
+  readonly ruleCount: number
+  readonly filterRuleCount: number
   socket: TcpProxySocket | UdpProxySocket | null
 }
 
@@ -168,6 +173,10 @@ export class UserspaceProxier {
   private services = new Map<string, Service>()
   /** Endpoints as the load balancer last saw them ("ns/name" -> ports map). */
   private endpoints = new Map<string, PortsToEndpoints>()
+  /** Entries of the shared EndpointsFeed this proxier has read. */
+  private feedCursor = 0
+  /** Endpoints writes this proxier read (each once; the scale-shape test's count). */
+  endpointsRead = 0
   private readonly allocator: PortAllocator
   /** portMap of claimNodePort: "ip:port/PROTO" -> owner. */
   private claims = new Map<string, string>()
@@ -195,24 +204,40 @@ export class UserspaceProxier {
 
   // ------------------------------------------------------------------------------ endpoints
 
-  /** The Endpoints watch: hands every added, changed or deleted Endpoints to the load balancer. */
+  /**
+   * The Endpoints watch: hands every added, changed or deleted Endpoints to the load balancer.
+   * Reads the Endpoints written since its last call from the cluster's shared feed (the informer
+   * delivers each write once; re-reading every Endpoints per write was Endpoints x writes per node),
+   * in namespace/name order, adds and updates first, then deletions in the order the proxier
+   * learnt of those Endpoints (the order a full re-list produced, as before).
+   */
   syncEndpoints(store: ApiStore): void {
-    const seen = new Set<string>()
-    const list = store.list("Endpoints") as readonly Endpoints[]
-    const ordered = [...list].sort((a, b) => compare(nsName(a.metadata), nsName(b.metadata)))
-    for (const endpoints of ordered) {
-      if (!watchedByKubeProxy(endpoints.metadata.labels)) continue
-      const key = nsName(endpoints.metadata)
-      seen.add(key)
-      const ports = buildPortsToEndpointsMap(endpoints)
+    const feed = EndpointsFeed.of(store)
+    const end = feed.keys.length
+    if (this.feedCursor === end) return
+    const batch = new Set<string>()
+    for (let i = this.feedCursor; i < end; i++) batch.add(feed.keys[i])
+    this.endpointsRead += end - this.feedCursor
+    this.feedCursor = end
+    const ordered = [...batch].sort(compare)
+    let deleted: Set<string> | null = null
+    for (const key of ordered) {
+      const slash = key.indexOf("/")
+      const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
+      if (endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels)) {
+        if (this.endpoints.has(key)) (deleted ??= new Set()).add(key)
+        continue
+      }
+      const ports = feed.ports(endpoints)
       const previous = this.endpoints.get(key)
       if (previous === undefined) this.lb.onEndpointsAdd(key, ports)
-      else if (!samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
+      else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
       else continue
       this.endpoints.set(key, ports)
     }
+    if (deleted === null) return
     for (const [key, ports] of [...this.endpoints]) {
-      if (seen.has(key)) continue
+      if (!deleted.has(key)) continue
       this.lb.onEndpointsDelete(key, ports)
       this.endpoints.delete(key)
     }
@@ -238,7 +263,13 @@ export class UserspaceProxier {
     for (const key of keys) {
       const previous = this.services.get(key)
       const next = current.get(key)
-      if (previous !== undefined && next !== undefined && JSON.stringify(previous) === JSON.stringify(next)) continue
+      // Stored objects are immutable values (store.ts): the same object is the same Service.
+      if (
+        previous !== undefined &&
+        next !== undefined &&
+        (previous === next || JSON.stringify(previous) === JSON.stringify(next))
+      )
+        continue
       // mergeService(current)
       const existingPorts = new Set<string>()
       if (next !== undefined && !shouldSkipService(next)) {
@@ -248,7 +279,7 @@ export class UserspaceProxier {
           const info = serviceMap.get(name)
           if (info !== undefined && sameConfig(info, next, port)) continue
           if (info !== undefined) {
-            commands += 2 * info.rules.length // DeleteRule: -C, then -D
+            commands += 2 * info.ruleCount // DeleteRule: -C, then -D
             serviceMap.delete(name)
             closed.push(info)
             releaseClaims(claims, info.name)
@@ -259,7 +290,7 @@ export class UserspaceProxier {
           if (proxyPort < 0) continue // "failed to allocate proxy port"
           allocated.push(proxyPort)
           const made = this.newServiceInfo(name, next, port, proxyPort, claims)
-          commands += 2 * made.rules.length // EnsureRule: -C, then -A
+          commands += 2 * made.ruleCount // EnsureRule: -C, then -A
           serviceMap.set(name, made)
           opened.push(made)
         }
@@ -271,7 +302,7 @@ export class UserspaceProxier {
           const name = servicePortName(key, port.name ?? "")
           const info = serviceMap.get(name)
           if (info === undefined) continue
-          commands += 2 * info.rules.length // DeleteRule: -C, then -D
+          commands += 2 * info.ruleCount // DeleteRule: -C, then -D
           serviceMap.delete(name)
           closed.push(info)
           deleted.push(name)
@@ -286,10 +317,9 @@ export class UserspaceProxier {
     let natRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "nat").length
     let filterRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "filter").length
     for (const info of serviceMap.values()) {
-      commands += info.rules.length
-      for (const rule of info.rules)
-        if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRules++
-        else natRules++
+      commands += info.ruleCount
+      filterRules += info.filterRuleCount
+      natRules += info.ruleCount - info.filterRuleCount
     }
     return {
       serviceMap,
@@ -339,7 +369,7 @@ export class UserspaceProxier {
     const byChain = new Map<string, string[]>()
     for (const c of USERSPACE_CHAINS) byChain.set(c.chain, [])
     for (const info of serviceMap.values())
-      for (const rule of info.rules) (byChain.get(rule.chain) as string[]).push(rule.spec)
+      for (const rule of this.portalRules(info)) (byChain.get(rule.chain) as string[]).push(rule.spec)
     const out: string[] = []
     for (const table of ["nat", "filter"] as const) {
       out.push(`*${table}`)
@@ -409,6 +439,8 @@ export class UserspaceProxier {
       rules,
       claims,
     )
+    let filterRuleCount = 0
+    for (const rule of rules) if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRuleCount++
     return {
       name,
       protocol,
@@ -423,9 +455,33 @@ export class UserspaceProxier {
           ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
           : 0,
       proxyPort,
-      rules,
+      ruleCount: rules.length,
+      filterRuleCount,
       socket: null,
     }
+  }
+
+  /**
+   * The portal rules of `info`, as openPortal wrote them when the port was opened: every portal's
+   * rules in order, cut at `ruleCount` (a claim conflict stops openPortal at a portal boundary,
+   * and claims decide nothing else about the texts).
+   */
+  portalRules(info: UserspaceServiceInfo): { chain: string; spec: string }[] {
+    const rules: { chain: string; spec: string }[] = []
+    this.openPortals(
+      info.name,
+      info.protocol,
+      info.clusterIP,
+      info.port,
+      info.externalIPs,
+      info.loadBalancerIPs,
+      info.nodePort,
+      info.proxyPort,
+      rules,
+      null,
+    )
+    rules.length = info.ruleCount
+    return rules
   }
 
   /** openPortal: the rules of every portal of a service port; stops at the first claim conflict. */
@@ -439,7 +495,8 @@ export class UserspaceProxier {
     nodePort: number,
     proxyPort: number,
     rules: { chain: string; spec: string }[],
-    claims: Map<string, string>,
+    /** null: rebuild the texts only (no claims taken or checked). */
+    claims: Map<string, string> | null,
   ): void {
     const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: string): void => {
       rules.push({
@@ -460,7 +517,7 @@ export class UserspaceProxier {
       })
     }
     const onePortal = (ip: string, isExternal: boolean): boolean => {
-      if (this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
+      if (claims !== null && this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
       containerPortal(ip, isExternal, false, port, CHAIN_PORTALS_CONTAINER)
       if (isExternal) {
         containerPortal(ip, false, true, port, CHAIN_PORTALS_CONTAINER)
@@ -474,7 +531,7 @@ export class UserspaceProxier {
     for (const ip of externalIPs) if (!onePortal(ip, true)) return
     for (const ip of loadBalancerIPs) if (!onePortal(ip, false)) return
     if (nodePort !== 0) {
-      if (!claim(claims, "", nodePort, protocol, name)) return
+      if (claims !== null && !claim(claims, "", nodePort, protocol, name)) return
       containerPortal(null, false, false, nodePort, CHAIN_NODEPORT_CONTAINER)
       hostPortal(null, false, nodePort, CHAIN_NODEPORT_HOST)
       rules.push({
@@ -578,6 +635,49 @@ export function buildPortsToEndpointsMap(endpoints: Endpoints): Map<string, stri
     }
   }
   return out
+}
+
+/**
+ * The cluster's Endpoints writes ("ns/name" per write, in order), one per API store, read by every
+ * node's proxier from its own position; and each Endpoints object's ports map, built once and
+ * shared by the nodes (the load balancer copies what it keeps: roundrobin.ts shuffles a copy).
+ */
+export class EndpointsFeed implements ApiListener {
+  private static readonly feeds = new WeakMap<ApiStore, EndpointsFeed>()
+  readonly keys: string[] = []
+  private readonly parsed = new WeakMap<Endpoints, PortsToEndpoints>()
+  /** Ports maps built (once per Endpoints object, whatever the node count). */
+  built = 0
+
+  private constructor(store: ApiStore) {
+    // The Endpoints written before the feed existed (the informer's initial list).
+    for (const endpoints of store.listAll("Endpoints")) this.keys.push(nsName(endpoints.metadata))
+    store.addListener(this)
+  }
+
+  static of(store: ApiStore): EndpointsFeed {
+    let feed = EndpointsFeed.feeds.get(store)
+    if (feed === undefined) {
+      feed = new EndpointsFeed(store)
+      EndpointsFeed.feeds.set(store, feed)
+    }
+    return feed
+  }
+
+  onEndpointsChanged(namespace: string, name: string): void {
+    this.keys.push(`${namespace}/${name}`)
+  }
+
+  /** buildPortsToEndpointsMap of this Endpoints object, shared. */
+  ports(endpoints: Endpoints): PortsToEndpoints {
+    let ports = this.parsed.get(endpoints)
+    if (ports === undefined) {
+      ports = buildPortsToEndpointsMap(endpoints)
+      this.parsed.set(endpoints, ports)
+      this.built++
+    }
+    return ports
+  }
 }
 
 function samePorts(a: PortsToEndpoints, b: PortsToEndpoints): boolean {
