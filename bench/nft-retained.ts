@@ -6,14 +6,9 @@
  * `--peak 1` it samples the heap after every 10 ms slice of simulated time and prints the largest.
  * Usage: node --expose-gc --max-old-space-size=8192 --import tsx bench/nft-retained.ts --mode nftables --nodes 1000 --services 10000 --pods 30000
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { World } from "../src/cluster/index.ts"
-import { loadScenario } from "../src/scenario/load.ts"
-import { NS_PER_MS } from "../src/sim/time.ts"
-import { clusterScaleYaml } from "./cluster-scale.ts"
+import { runScaleWorldToFirstRequest } from "./scale-world.ts"
 
 const argv = process.argv.slice(2)
 const arg = (name: string, fallback: string): string => {
@@ -37,30 +32,11 @@ if (profileFile !== "") {
   await post("HeapProfiler.enable")
   await post("HeapProfiler.startSampling", { samplingInterval: 32768 })
 }
-const dir = mkdtempSync(join(tmpdir(), "kube-netsim-nft-retained-"))
-const file = join(dir, "scenario.yaml")
-writeFileSync(
-  file,
-  clusterScaleYaml({ nodes, services, pods, clients: 20, workloads: 2, count: 2, duration: "30s", mode }),
-)
-const loaded = loadScenario(file)
-rmSync(dir, { recursive: true, force: true })
-if (!loaded.ok) throw new Error("scenario does not load")
-const spec = loaded.scenario.spec
-const world = new World(spec, spec.seed, { lazyPods: true })
-const scheduler = world.scheduler
-const completed = (): number => {
-  let n = 0
-  for (const w of world.workloads) n += world.collector.results(w.index, []).requests.completed
-  return n
-}
 let peakHeap = 0
-while (completed() === 0 && scheduler.nowNs < spec.durationNs) {
-  const end = scheduler.nowNs + 10 * NS_PER_MS
-  scheduler.run({ timeNsMax: end, eventCountMax: Number.MAX_SAFE_INTEGER })
-  scheduler.nowNs = end
+const world = runScaleWorldToFirstRequest({ nodes, services, pods, mode }, () => {
   if (peak) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
-}
+})
+const scheduler = world.scheduler
 gc()
 gc()
 const m = process.memoryUsage()

@@ -5,13 +5,7 @@
  * added is the per-node cost; the Services and pods are the same at every count.
  * Usage: node --expose-gc --import tsx bench/node-bytes.ts --mode ipvs --nodes 20,40 [--services 1000 --pods 3000]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { World } from "../src/cluster/index.ts"
-import { loadScenario } from "../src/scenario/load.ts"
-import { NS_PER_MS } from "../src/sim/time.ts"
-import { clusterScaleYaml } from "./cluster-scale.ts"
+import { runScaleWorldToFirstRequest } from "./scale-world.ts"
 
 const argv = process.argv.slice(2)
 const arg = (name: string, fallback: string): string => {
@@ -25,28 +19,8 @@ const services = Number(arg("services", "1000"))
 const pods = Number(arg("pods", "3000"))
 
 function measure(nodes: number): { bytes: number; fingerprint: string } {
-  const dir = mkdtempSync(join(tmpdir(), "kube-netsim-node-bytes-"))
-  const file = join(dir, "scenario.yaml")
-  writeFileSync(
-    file,
-    clusterScaleYaml({ nodes, services, pods, clients: 20, workloads: 2, count: 2, duration: "30s", mode }),
-  )
-  const loaded = loadScenario(file)
-  rmSync(dir, { recursive: true, force: true })
-  if (!loaded.ok) throw new Error("scenario does not load")
-  const spec = loaded.scenario.spec
-  const world = new World(spec, spec.seed, { lazyPods: true })
+  const world = runScaleWorldToFirstRequest({ nodes, services, pods, mode })
   const scheduler = world.scheduler
-  const completed = (): number => {
-    let n = 0
-    for (const w of world.workloads) n += world.collector.results(w.index, []).requests.completed
-    return n
-  }
-  while (completed() === 0 && scheduler.nowNs < spec.durationNs) {
-    const end = scheduler.nowNs + 10 * NS_PER_MS
-    scheduler.run({ timeNsMax: end, eventCountMax: Number.MAX_SAFE_INTEGER })
-    scheduler.nowNs = end
-  }
   gc?.()
   gc?.()
   const m = process.memoryUsage()
