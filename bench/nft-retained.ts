@@ -8,15 +8,10 @@
  */
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
-import { runScaleWorldToFirstRequest } from "./scale-world.ts"
+import { benchArg, requireGc, runScaleWorldToFirstRequest } from "./scale-world.ts"
 
-const argv = process.argv.slice(2)
-const arg = (name: string, fallback: string): string => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback
-}
-const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error("run with node --expose-gc")
+const arg = benchArg
+const gc = requireGc()
 const mode = arg("mode", "nftables")
 const nodes = Number(arg("nodes", "1000"))
 const services = Number(arg("services", "10000"))

@@ -5,15 +5,11 @@
  * added is the per-node cost; the Services and pods are the same at every count.
  * Usage: node --expose-gc --import tsx bench/node-bytes.ts --mode ipvs --nodes 20,40 [--services 1000 --pods 3000]
  */
-import { runScaleWorldToFirstRequest } from "./scale-world.ts"
+import { benchArg, requireGc, runScaleWorldToFirstRequest } from "./scale-world.ts"
 
 const argv = process.argv.slice(2)
-const arg = (name: string, fallback: string): string => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback
-}
-const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error("run with node --expose-gc")
+const arg = benchArg
+const gc = requireGc()
 const mode = arg("mode", "ipvs")
 const services = Number(arg("services", "1000"))
 const pods = Number(arg("pods", "3000"))

@@ -54,3 +54,17 @@ export function runScaleWorldToFirstRequest(o: ScaleWorldOptions, afterSlice: ()
   }
   return world
 }
+
+/** `--name VALUE` from the command line, or `fallback`. */
+export function benchArg(name: string, fallback: string): string {
+  const argv = process.argv.slice(2)
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback
+}
+
+/** The heap benches measure after forced collections: `node --expose-gc` is required. */
+export function requireGc(): () => void {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error("run with node --expose-gc")
+  return gc
+}
