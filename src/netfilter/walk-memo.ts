@@ -55,6 +55,8 @@ const F_CT = 64
 const F_MARK = 128
 /** Key words: src, dst, sport << 16 | dport, protocol | icmp << 8, ctstate, mark. */
 const KEY_WORDS = 6
+/** Conntrack state values (CtState bits: all below 256). */
+const CT_STATES = 0xff
 
 /** Walks reaching more rules than this are not memoised (bounded miss cost; big chains are indexed). */
 const MAX_PLAN_RULES = 64
@@ -121,8 +123,21 @@ function ruleFields(rule: Rule): number {
   }
 }
 
-/** The key fields of the (table, hook) walk from `start`, or NO_PLAN. */
-function planFields(table: Table, start: Chain): number {
+/** Whether `rule` can match a packet whose conntrack state is `ctState` (its ctstate matches allow it). */
+function ctStateAllows(rule: Rule, ctState: number): boolean {
+  for (const m of rule.checks) if (m instanceof CtStateMatch && ((ctState & m.mask) !== 0) === m.invert) return false
+  return true
+}
+
+/**
+ * The key fields of the (table, hook) walk from `start`, or NO_PLAN. With `ctState` >= 0: the
+ * fields that the walks of packets in that conntrack state read. A rule whose ctstate match fails
+ * for that state evaluates false whatever its other fields hold (rules here are pure), so neither
+ * its fields nor the chain it jumps to are part of such a walk: e.g. a reply (ESTABLISHED) is
+ * accepted by KUBE-FORWARD's ctstate rule before any rule reading a port, so its key does not
+ * hold the client's source port, which changes with every new flow.
+ */
+function planFields(table: Table, start: Chain, ctState = -1): number {
   const seen = new Set<Chain>()
   const todo: Chain[] = [start]
   let fields = 0
@@ -137,6 +152,7 @@ function planFields(table: Table, start: Chain): number {
     for (let i = 0; i < chain.rules.length; i++) {
       const f = ruleFields(chain.rules[i])
       if (f < 0) return NO_PLAN
+      if (ctState >= 0 && !ctStateAllows(chain.rules[i], ctState)) continue
       fields |= f
       if (!sets) for (const m of chain.rules[i].checks) if (m instanceof SetMatch) sets = true
       const kind = chain.rules[i].target.kind
@@ -160,6 +176,12 @@ export class WalkMemo {
   private readonly planFields = new Int32Array(PLANS)
   /** Per plan, the AND mask of each key word (0 for a field no reachable rule reads). */
   private readonly planMasks = new Int32Array(PLANS * KEY_WORDS)
+  /**
+   * Per plan whose key holds the conntrack state: the key word masks per state value (256 x
+   * KEY_WORDS, made on a state's first walk; a state's ctstate word is -1 once made), from the
+   * fields the walks of packets in that state read (planFields with ctState). Null for the others.
+   */
+  private readonly ctMasks: (Int32Array | null)[] = new Array<Int32Array | null>(PLANS).fill(null)
   /** Per plan, walks and misses since the last review (see REVIEW_WALKS). */
   private readonly planWalks = new Int32Array(PLANS)
   private readonly planMisses = new Int32Array(PLANS)
@@ -199,8 +221,14 @@ export class WalkMemo {
     if (this.planTables[p] !== table) this.plan(p, table, start)
     if (this.planFields[p] === NO_PLAN) return -1
     const packet = ctx.packet as Packet
-    const m = this.planMasks
-    const pm = p * KEY_WORDS
+    let m: Int32Array = this.planMasks
+    let pm = p * KEY_WORDS
+    const cm = this.ctMasks[p]
+    if (cm !== null) {
+      pm = (packet.ctState & CT_STATES) * KEY_WORDS
+      if (cm[pm + 4] === 0) this.planState(cm, pm, table, start, packet.ctState & CT_STATES)
+      m = cm
+    }
     const k0 = packet.srcAddr & m[pm]
     const k1 = packet.dstAddr & m[pm + 1]
     const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[pm + 2]
@@ -303,6 +331,26 @@ export class WalkMemo {
     m[pm + 3] = (all(F_PROTO) & 0xff) | (all(F_ICMP) & 0xffff00)
     m[pm + 4] = all(F_CT)
     m[pm + 5] = all(F_MARK)
+    let cm = this.ctMasks[p]
+    if (fields === NO_PLAN || (fields & F_CT) === 0) cm = null
+    else if (cm === null) cm = new Int32Array((CT_STATES + 1) * KEY_WORDS)
+    else cm.fill(0)
+    this.ctMasks[p] = cm
+  }
+
+  /**
+   * Fills masks `cm` at `pm` for packets in conntrack state `ctState`: the fields their walks read
+   * (a subset of the plan's), and the whole state word (states share the slots, so it keys them).
+   */
+  private planState(cm: Int32Array, pm: number, table: Table, start: Chain, ctState: number): void {
+    const fields = planFields(table, start, ctState)
+    const all = (f: number): number => ((fields & f) !== 0 ? -1 : 0)
+    cm[pm] = all(F_SRC)
+    cm[pm + 1] = all(F_DST)
+    cm[pm + 2] = (all(F_SPORT) & 0xffff0000) | (all(F_DPORT) & 0xffff)
+    cm[pm + 3] = (all(F_PROTO) & 0xff) | (all(F_ICMP) & 0xffff00)
+    cm[pm + 4] = -1
+    cm[pm + 5] = all(F_MARK)
   }
 
   /**
