@@ -222,4 +222,47 @@ describe("walk memo", () => {
     // Dropped at the first review (4,096 walks): even the repeated class is walked, not replayed.
     expect((memo.stack.walkMemo as WalkMemo).hits).toBe(0)
   })
+
+  it("keys a conntrack state's walks on the fields that state's walks read", () => {
+    // kube-proxy's FORWARD: a reply (ESTABLISHED) is accepted by KUBE-FORWARD; only NEW packets
+    // reach KUBE-SERVICES' port rule, so only their key holds the destination port.
+    const rules = `*filter
+:FORWARD DROP [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-SERVICES - [0:0]
+-A FORWARD -m conntrack --ctstate NEW -j KUBE-SERVICES
+-A FORWARD -j KUBE-FORWARD
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m mark --mark 0x00004000/0x00004000 -j ACCEPT
+-A KUBE-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-SERVICES -d 10.96.0.10/32 -p udp --dport 53 -j REJECT
+COMMIT
+`
+    const memo = makeNode({}, 1)
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    for (const n of [memo, plain]) n.stack.restore(rules)
+    const out: number[][] = [[], []]
+    const states = [CtState.ESTABLISHED, CtState.ESTABLISHED | CtState.DNAT, CtState.NEW, CtState.INVALID]
+    for (let i = 0; i < 4000; i++)
+      [memo, plain].forEach((n, j) => {
+        const p = new Packet()
+        p.protocol = Protocol.UDP
+        p.srcAddr = ipv4("10.244.2.7")
+        p.dstAddr = ipv4(i % 8 === 2 ? "10.96.0.10" : "10.244.1.5")
+        p.srcPort = 53
+        // A new destination port per packet (a reply to a new flow's source port) or port 53.
+        p.dstPort = i % 16 === 2 ? 53 : 1024 + i
+        p.ctState = states[i % 4]
+        p.mark = i % 5 === 0 ? 0x4000 : 0
+        p.totalBytes = 100
+        out[j].push(n.stack.runHook(Hook.FORWARD, p, ETH0, CNI0, i), n.stack.lastCostNs, n.stack.lastDropReason)
+      })
+    expect(out[0]).toEqual(out[1])
+    expect(out[0].filter((v, k) => k % 3 === 0 && v === Verdict.REJECT).length).toBeGreaterThan(0)
+    expect(memo.stack.rulesEvaluated).toBe(plain.stack.rulesEvaluated)
+    expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+    // ESTABLISHED and INVALID walks (half the packets) do not read the port: they repeat and hit.
+    expect((memo.stack.walkMemo as WalkMemo).hits).toBeGreaterThan(1500)
+  })
 })
