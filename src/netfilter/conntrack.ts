@@ -255,12 +255,11 @@ export class Conntrack {
   sport = new Uint16Array(0)
   dport = new Uint16Array(0)
   /**
-   * The next node in the node's bucket chain, or -1 (for a free entry, `next[2*id]` links the
-   * free list). The chain walk reads the tuple columns above: a packed copy of the tuples (one
-   * cache line per node) cost 16 more bytes per node to allocate, zero and copy at every table
-   * growth, for walks that the bucket summaries mostly skip.
+   * The hash's view of the tuples, packed 4 words per node (src, dst, sport << 16 | dport, next
+   * node in the bucket or -1) so that a chain walk touches one cache line per node; the columns
+   * above hold the same tuples for every other reader.
    */
-  private next = new Int32Array(0)
+  private keys = new Int32Array(0)
   /** Entry columns. */
   proto = new Uint8Array(0)
   status = new Uint16Array(0)
@@ -272,16 +271,10 @@ export class Conntrack {
    * When the entry enters the hash in the kernel's time: its first packet's arrival plus the hook
    * costs charged up to confirm. The simulator runs a packet's hooks in one event, so the entry is
    * linked earlier; a concurrent packet of the same flow arriving before this time misses it.
-   * Kept only when races are configured (racePpm > 0); nothing reads it otherwise.
    */
   visibleNs = new Float64Array(0)
-  /**
-   * For an entry built by a packet that missed a not-yet-visible entry of its flow: that entry, else
-   * -1. Kept only when races are configured (without them no entry is built that way).
-   */
+  /** For an entry built by a packet that missed a not-yet-visible entry of its flow: that entry, else -1. */
   raceOf = new Int32Array(0)
-  /** racePpm > 0: visibleNs and raceOf are kept. */
-  private readonly racing: boolean
   /** The racing packet's own clock (arrival + hook costs so far), set by the stack before NAT. */
   raceClockNs = 0
 
@@ -290,7 +283,7 @@ export class Conntrack {
    * summary of the chain's hashes (bit `hash >>> 27` set for every node linked there; recomputed
    * when a node leaves). A lookup whose bit is clear misses without touching the chain, so a
    * tuple that is not in the table (every new flow's, and NAT's candidate reply tuples) costs one
-   * memory access instead of a walk over nodes scattered through the columns. The chains themselves,
+   * memory access instead of a walk over nodes scattered through `keys`. The chains themselves,
    * and so early_drop's walk order, are as before.
    */
   private heads = new Int32Array(0)
@@ -338,7 +331,6 @@ export class Conntrack {
     )
     this.raceRng = options.raceRng ?? null
     assert(this.racePpm === 0 || this.raceRng !== null, "conntrack racePpm needs a raceRng")
-    this.racing = this.racePpm > 0
     this.grow(Math.min(this.max, 256))
     // Start with about one bucket per entry, as the kernel sizes nf_conntrack_buckets ~ max; the
     // table doubles with the confirmed count (load factor <= 1), so early_drop's 8-bucket window
@@ -366,17 +358,15 @@ export class Conntrack {
     this.dst = copy(this.dst, capacity * 2, (n) => new Uint32Array(n))
     this.sport = copy(this.sport, capacity * 2, (n) => new Uint16Array(n))
     this.dport = copy(this.dport, capacity * 2, (n) => new Uint16Array(n))
-    this.next = copy(this.next, capacity * 2, (n) => new Int32Array(n))
+    this.keys = copy(this.keys, capacity * 8, (n) => new Int32Array(n))
     this.proto = copy(this.proto, capacity, (n) => new Uint8Array(n))
     this.status = copy(this.status, capacity, (n) => new Uint16Array(n))
     this.tcpState = copy(this.tcpState, capacity, (n) => new Uint8Array(n))
     this.expiresNs = copy(this.expiresNs, capacity, (n) => new Float64Array(n))
     this.createdNs = copy(this.createdNs, capacity, (n) => new Float64Array(n))
     this.mark = copy(this.mark, capacity, (n) => new Uint32Array(n))
-    if (this.racing) {
-      this.visibleNs = copy(this.visibleNs, capacity, (n) => new Float64Array(n))
-      this.raceOf = copy(this.raceOf, capacity, (n) => new Int32Array(n))
-    }
+    this.visibleNs = copy(this.visibleNs, capacity, (n) => new Float64Array(n))
+    this.raceOf = copy(this.raceOf, capacity, (n) => new Int32Array(n))
     const blocks = Math.ceil(capacity / REAP_BLOCK)
     const oldBlocks = this.blockMinNs.length
     this.blockMinNs = copy(this.blockMinNs, blocks, (n) => new Float64Array(n))
@@ -412,61 +402,59 @@ export class Conntrack {
     return this.hashOf(src, dst, (sport << 16) | dport, proto) & this.bucketMask
   }
 
-  /** The hash of node's tuple. */
+  /** The hash of node's tuple, from the packed keys. */
   private nodeHash(node: number): number {
-    return this.hashOf(
-      this.src[node],
-      this.dst[node],
-      (this.sport[node] << 16) | this.dport[node],
-      this.proto[node >> 1],
-    )
+    const k = node * 4
+    return this.hashOf(this.keys[k], this.keys[k + 1], this.keys[k + 2], this.proto[node >> 1])
+  }
+
+  /** Writes node's tuple into the packed keys (after any change to the tuple columns). */
+  private packKey(node: number): void {
+    const k = node * 4
+    this.keys[k] = this.src[node]
+    this.keys[k + 1] = this.dst[node]
+    this.keys[k + 2] = (this.sport[node] << 16) | this.dport[node]
   }
 
   private link(node: number): void {
     const h = this.nodeHash(node)
     const b = 2 * (h & this.bucketMask)
-    this.next[node] = this.heads[b]
+    this.keys[node * 4 + 3] = this.heads[b]
     this.heads[b] = node
     this.heads[b + 1] |= 1 << (h >>> 27)
   }
 
   private unlink(node: number): void {
     const b = 2 * (this.nodeHash(node) & this.bucketMask)
-    const next = this.next
+    const keys = this.keys
     let prev = -1
     let cur = this.heads[b]
     while (cur !== node) {
       assert(cur >= 0, "conntrack: node missing from its bucket")
       prev = cur
-      cur = next[cur]
+      cur = keys[cur * 4 + 3]
     }
-    if (prev < 0) this.heads[b] = next[node]
-    else next[prev] = next[node]
+    if (prev < 0) this.heads[b] = keys[node * 4 + 3]
+    else keys[prev * 4 + 3] = keys[node * 4 + 3]
     let summary = 0
-    for (let n = this.heads[b]; n >= 0; n = next[n]) summary |= 1 << (this.nodeHash(n) >>> 27)
+    for (let n = this.heads[b]; n >= 0; n = keys[n * 4 + 3]) summary |= 1 << (this.nodeHash(n) >>> 27)
     this.heads[b + 1] = summary
   }
 
   /** Finds a confirmed tuple; returns its node (2*id + direction) or -1. Does not check expiry. */
   find(src: number, dst: number, sport: number, dport: number, proto: number): number {
-    const h = this.hashOf(src, dst, (sport << 16) | dport, proto)
+    const keys = this.keys
+    const s = src | 0
+    const d = dst | 0
+    const ports = (sport << 16) | dport
+    const h = this.hashOf(s, d, ports, proto)
     const b = 2 * (h & this.bucketMask)
     if (((this.heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
-    // Unsigned, as the Uint32Array columns read.
-    const s = src >>> 0
-    const d = dst >>> 0
-    const next = this.next
     let node = this.heads[b]
     while (node >= 0) {
-      if (
-        this.src[node] === s &&
-        this.dst[node] === d &&
-        this.sport[node] === sport &&
-        this.dport[node] === dport &&
-        this.proto[node >> 1] === proto
-      )
-        return node
-      node = next[node]
+      const k = node * 4
+      if (keys[k] === s && keys[k + 1] === d && keys[k + 2] === ports && this.proto[node >> 1] === proto) return node
+      node = keys[k + 3]
     }
     return -1
   }
@@ -492,7 +480,7 @@ export class Conntrack {
     }
     let id = this.freeHead
     if (id >= 0) {
-      this.freeHead = this.next[id * 2]
+      this.freeHead = this.keys[id * 8 + 3]
     } else {
       if (this.highWater === this.capacity) this.grow(Math.min(this.max + EVICTION_RANGE, this.capacity * 2))
       id = this.highWater++
@@ -512,16 +500,16 @@ export class Conntrack {
       this.sport[r] = dport
       this.dport[r] = sport
     }
+    this.packKey(o)
+    this.packKey(r)
     this.proto[id] = proto
     this.status[id] = CtStatus.USED
     this.tcpState[id] = TcpState.NONE
     this.createdNs[id] = nowNs
     this.setExpires(id, nowNs)
     this.mark[id] = 0
-    if (this.racing) {
-      this.visibleNs[id] = nowNs
-      this.raceOf[id] = -1
-    }
+    this.visibleNs[id] = nowNs
+    this.raceOf[id] = -1
     this.count++
     this.created++
     if (this.count > this.peak) this.peak = this.count
@@ -537,6 +525,7 @@ export class Conntrack {
     this.dst[r] = dst
     this.sport[r] = sport
     this.dport[r] = dport
+    this.packKey(r)
   }
 
   /**
@@ -562,7 +551,7 @@ export class Conntrack {
     this.status[id] |= CtStatus.CONFIRMED
     if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.link(id * 2)
     this.link(id * 2 + 1)
-    if (this.racing) this.visibleNs[id] = visibleAtNs
+    this.visibleNs[id] = visibleAtNs
     this.confirmedCount++
     const buckets = this.bucketMask + 1
     if (this.confirmedCount > buckets && buckets < 1 << 20) this.rehash(buckets * 2)
@@ -656,7 +645,7 @@ export class Conntrack {
     const node = this.lookup(src, dst, sport, dport, proto, nowNs)
     if (node < 0) return false
     const other = node >> 1
-    if (this.racing && this.raceOf[ignored] >= 0 && this.raceClockNs < this.visibleNs[other]) return false
+    if (this.raceOf[ignored] >= 0 && this.raceClockNs < this.visibleNs[other]) return false
     if (this.raceLevel >= LEVEL_5_0 && proto === Protocol.UDP) {
       const a = other * 2
       const b = ignored * 2
@@ -705,7 +694,7 @@ export class Conntrack {
 
   private free(id: number): void {
     this.status[id] = 0
-    this.next[id * 2] = this.freeHead
+    this.keys[id * 8 + 3] = this.freeHead
     this.freeHead = id
     this.count--
   }
@@ -734,7 +723,7 @@ export class Conntrack {
       let node = this.heads[2 * b]
       while (node >= 0) {
         const id = node >> 1
-        const nextNode = this.next[node]
+        const nextNode = this.keys[node * 4 + 3]
         if (this.expiresNs[id] <= nowNs) {
           this.remove(id)
           this.expired++
