@@ -384,6 +384,38 @@ const DIR_INPUT = 0
 const DIR_OUTPUT = 1
 const DIR_INPUT_ONLY = 2
 
+// Connection record layout (Ipvs.cw, int32 words; the float64 view cns at id * CN): the words a
+// packet of an existing connection reads (keys, flags, protocol, dest, stats slot, timer) first.
+/** float64 index of the connection's timeout (cp->timeout) and of its timer deadline. */
+const N_TIMEOUT = 0
+const N_EXPIRES = 1
+const O_CADDR = 4
+const O_VADDR = 5
+/** cport << 16 | vport */
+const O_CVPORTS = 6
+const O_IN_NEXT = 7
+const O_DADDR = 8
+/** dport << 16 | cport */
+const O_DCPORTS = 9
+const O_OUT_NEXT = 10
+const O_FLAGS = 11
+const O_PROTO = 12
+const O_DEST = 13
+/** The connection's dest's slot in `counts` (valid while its dest is >= 0). */
+const O_SLOT = 14
+/** 1: the id has an entry in the timer heap; a released id is reused only after that entry pops. */
+const O_IN_HEAP = 15
+/** Where the id's heap entry sits (valid while O_IN_HEAP is 1), so a timer can move earlier. */
+const O_HEAP_POS = 16
+const O_STATE = 17
+const O_CONTROL = 18
+const O_N_CONTROL = 19
+const O_IN_USE = 20
+const O_IN_HASHED = 21
+/** Words per record (88 bytes, a multiple of 8 for the float64 view). */
+const CW = 22
+const CN = CW / 2
+
 /** tcp_state_idx: rst > syn > fin > ack; -1 for none. */
 function tcpStateIdx(flags: number): number {
   if ((flags & TCP_FLAG_RST) !== 0) return 3
@@ -556,35 +588,16 @@ export class Ipvs {
   private svcMemoId = -1
   private readonly link: IpvsConntrackLink | undefined
 
-  // connection columns (grown by doubling: a node whose IPVS carries no traffic keeps 64 slots,
-  // which matters at thousands of nodes; ids and lookups do not depend on the capacity)
+  // Connection records (grown by doubling: a node whose IPVS carries no traffic keeps 64 slots,
+  // which matters at thousands of nodes; ids and lookups do not depend on the capacity). One
+  // CW-word record per connection (layout at O_CADDR...), the two times as float64 over the same
+  // buffer: creating a connection, or a packet of one, touches the cache lines of one record
+  // rather than a line of each of twenty columns. The hash chains' keys are words of the record
+  // (inbound: caddr, vaddr, cport << 16 | vport, next; outbound: daddr, caddr, dport << 16 | cport,
+  // next); the protocol and the template flag are checked once the key words match.
   private cap = 64
-  private cProto: Uint8Array = new Uint8Array(this.cap)
-  private cFlags: Int32Array = new Int32Array(this.cap)
-  private cState: Uint8Array = new Uint8Array(this.cap)
-  private cCaddr: Uint32Array = new Uint32Array(this.cap)
-  private cCport: Uint16Array = new Uint16Array(this.cap)
-  private cVaddr: Uint32Array = new Uint32Array(this.cap)
-  private cVport: Uint16Array = new Uint16Array(this.cap)
-  private cDaddr: Uint32Array = new Uint32Array(this.cap)
-  private cDport: Uint16Array = new Uint16Array(this.cap)
-  private cDest: Int32Array = new Int32Array(this.cap)
-  /** The connection's dest's slot in `counts` (valid while cDest >= 0). */
-  private cSlot: Int32Array = new Int32Array(this.cap)
-  private cControl: Int32Array = new Int32Array(this.cap)
-  private cNControl: Int32Array = new Int32Array(this.cap)
-  private cTimeoutNs: Float64Array = new Float64Array(this.cap)
-  private cExpiresNs: Float64Array = new Float64Array(this.cap)
-  private cInUse: Uint8Array = new Uint8Array(this.cap)
-  /**
-   * The hash chains' keys, one 4-word record per connection so that a bucket walk reads one cache
-   * line per entry rather than a word from each of five columns: inbound (caddr, vaddr,
-   * cport << 16 | vport, next id) and outbound (daddr, caddr, dport << 16 | cport, next id), int32
-   * views of the columns above. The protocol and the template flag are checked from their columns
-   * once the key words match.
-   */
-  private inKeys: Int32Array = new Int32Array(this.cap * 4)
-  private outKeys: Int32Array = new Int32Array(this.cap * 4)
+  private cw: Int32Array = new Int32Array(this.cap * CW)
+  private cns: Float64Array = new Float64Array(this.cw.buffer)
   /**
    * Out-hashed connections per (real-server port, client address) slot (outSlot(dport, caddr)).
    * ip_vs_out runs for every packet through the reply hooks, most of them not from a real server of
@@ -598,11 +611,6 @@ export class Ipvs {
    * 128-byte bitmap (two cache lines that stay warm) instead of a word of the 4 KiB counts.
    */
   private readonly outBits = new Int32Array(OUT_PORT_SLOTS >> 5)
-  private cInHashed: Uint8Array = new Uint8Array(this.cap)
-  /** The id has an entry in the timer heap; a released id is reused only after that entry pops. */
-  private cInHeap: Uint8Array = new Uint8Array(this.cap)
-  /** Where the id's heap entry sits (valid while cInHeap[id] is 1), so a timer can move earlier. */
-  private cHeapPos: Int32Array = new Int32Array(this.cap)
   private cFree: number[] = []
   private cNext = 0
   /**
@@ -862,13 +870,13 @@ export class Ipvs {
    */
   expireNodestConnFlush(): void {
     for (let id = 0; id < this.cNext; id++) {
-      if (this.cInUse[id] === 0) continue
-      const dest = this.cDest[id]
+      if (this.cw[id * CW + O_IN_USE] === 0) continue
+      const dest = this.cw[id * CW + O_DEST]
       if (dest < 0 || (this.dests.flags[dest] & F_AVAILABLE) !== 0) continue
-      if (this.cNControl[id] > 0) continue
-      const ct = this.cControl[id]
+      if (this.cw[id * CW + O_N_CONTROL] > 0) continue
+      const ct = this.cw[id * CW + O_CONTROL]
       this.release(id)
-      if (ct >= 0 && this.cInUse[ct] !== 0 && this.cNControl[ct] === 0) this.release(ct)
+      if (ct >= 0 && this.cw[ct * CW + O_IN_USE] !== 0 && this.cw[ct * CW + O_N_CONTROL] === 0) this.release(ct)
     }
   }
 
@@ -968,8 +976,8 @@ export class Ipvs {
     const syn = isTcp && (tcpFlags & TCP_FLAG_SYN) !== 0
 
     // Port reuse (is_new_conn && cp && !cp->control).
-    if (syn && cp >= 0 && this.cControl[cp] < 0) {
-      const dest = this.cDest[cp]
+    if (syn && cp >= 0 && this.cw[cp * CW + O_CONTROL] < 0) {
+      const dest = this.cw[cp * CW + O_DEST]
       let resched = false
       let oldCt = false
       if (this.expireNodestConn && dest >= 0 && this.dests.weight[dest] === 0) {
@@ -977,21 +985,25 @@ export class Ipvs {
         oldCt = this.usesOldConntrack(cp, ctConfirmed)
       } else if (this.connReuseMode !== 0 && this.isNewConnExpected(cp)) {
         oldCt = this.usesOldConntrack(cp, ctConfirmed)
-        resched = this.cNControl[cp] === 0 ? true : !oldCt
+        resched = this.cw[cp * CW + O_N_CONTROL] === 0 ? true : !oldCt
       }
       if (resched) {
-        if (!oldCt) this.cFlags[cp] &= ~ConnFlag.NFCT
-        if (this.cNControl[cp] === 0) this.expireNow(cp)
+        if (!oldCt) this.cw[cp * CW + O_FLAGS] &= ~ConnFlag.NFCT
+        if (this.cw[cp * CW + O_N_CONTROL] === 0) this.expireNow(cp)
         if (oldCt) return IpvsVerdict.DROP_OLD_CONNTRACK
         cp = -1
       }
     }
 
     // Check the server status.
-    if (cp >= 0 && this.cDest[cp] >= 0 && (this.dests.flags[this.cDest[cp]] & F_AVAILABLE) === 0) {
+    if (
+      cp >= 0 &&
+      this.cw[cp * CW + O_DEST] >= 0 &&
+      (this.dests.flags[this.cw[cp * CW + O_DEST]] & F_AVAILABLE) === 0
+    ) {
       if (!this.expireNodestConn) return IpvsVerdict.DROP_NO_DEST
       const oldCt = this.usesOldConntrack(cp, ctConfirmed)
-      if (!oldCt) this.cFlags[cp] &= ~ConnFlag.NFCT
+      if (!oldCt) this.cw[cp * CW + O_FLAGS] &= ~ConnFlag.NFCT
       this.expireNow(cp)
       if (oldCt) return IpvsVerdict.DROP_OLD_CONNTRACK
       cp = -1
@@ -1014,9 +1026,9 @@ export class Ipvs {
 
     // ip_vs_in_stats (counted only while the dest is available) + ip_vs_set_state(INPUT) + timer
     // refresh (ip_vs_conn_put).
-    const dest = this.cDest[cp]
+    const dest = this.cw[cp * CW + O_DEST]
     if (dest >= 0 && (this.dests.flags[dest] & F_AVAILABLE) !== 0) {
-      const slot = this.cSlot[cp]
+      const slot = this.cw[cp * CW + O_SLOT]
       const sb = slot * STAT_WORDS
       this.counts.stats[sb + S_IN_PKTS]++
       this.counts.stats[sb + S_IN_BYTES] += bytes
@@ -1025,7 +1037,7 @@ export class Ipvs {
       svc.inBytes += bytes
     }
     this.setState(cp, DIR_INPUT, tcpFlags)
-    this.rearm(cp, nowNs + this.cTimeoutNs[cp])
+    this.rearm(cp, nowNs + this.cns[cp * CN + N_TIMEOUT])
     this.lastConn = cp
     return IpvsVerdict.XMIT
   }
@@ -1049,9 +1061,9 @@ export class Ipvs {
     const cp = this.lookupOut(protocol, saddr, sport, daddr, dport)
     if (cp < 0) return -1
     // ip_vs_out_stats: only while the dest is available
-    const dest = this.cDest[cp]
+    const dest = this.cw[cp * CW + O_DEST]
     if (dest >= 0 && (this.dests.flags[dest] & F_AVAILABLE) !== 0) {
-      const slot = this.cSlot[cp]
+      const slot = this.cw[cp * CW + O_SLOT]
       const sb = slot * STAT_WORDS
       this.counts.stats[sb + S_OUT_PKTS]++
       this.counts.stats[sb + S_OUT_BYTES] += bytes
@@ -1062,10 +1074,10 @@ export class Ipvs {
     this.setState(cp, DIR_OUTPUT, tcpFlags)
     // rearm(cp, nowNs + timeout) written out: ip_vs_out's caller inlines this function but not
     // rearm, and a deadline passed to a call would be boxed per reply.
-    const expiresNs = nowNs + this.cTimeoutNs[cp]
-    this.cExpiresNs[cp] = expiresNs
-    if (this.cInHeap[cp] !== 0) {
-      const i = this.cHeapPos[cp]
+    const expiresNs = nowNs + this.cns[cp * CN + N_TIMEOUT]
+    this.cns[cp * CN + N_EXPIRES] = expiresNs
+    if (this.cw[cp * CW + O_IN_HEAP] !== 0) {
+      const i = this.cw[cp * CW + O_HEAP_POS]
       if (expiresNs < this.heapAt[i]) this.heapSiftUp(i, expiresNs, cp)
     }
     return cp
@@ -1078,7 +1090,6 @@ export class Ipvs {
   lookupOut(protocol: number, saddr: number, sport: number, daddr: number, dport: number): number {
     const slot = outSlot(sport, daddr)
     if ((this.outBits[slot >> 5] & (1 << (slot & 31))) === 0) return -1
-    const keys = this.outKeys
     const k0 = saddr | 0
     const k1 = daddr | 0
     const k2 = (sport << 16) | dport
@@ -1086,18 +1097,19 @@ export class Ipvs {
     const b = (h & this.hashMask) << 1
     const heads = this.outHeads
     if (((heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
+    const cw = this.cw
     let cp = heads[b]
     while (cp >= 0) {
-      const k = cp * 4
+      const w = cp * CW
       if (
-        keys[k] === k0 &&
-        keys[k + 1] === k1 &&
-        keys[k + 2] === k2 &&
-        this.cProto[cp] === protocol &&
-        (this.cFlags[cp] & ConnFlag.TEMPLATE) === 0
+        cw[w + O_DADDR] === k0 &&
+        cw[w + O_CADDR] === k1 &&
+        cw[w + O_DCPORTS] === k2 &&
+        cw[w + O_PROTO] === protocol &&
+        (cw[w + O_FLAGS] & ConnFlag.TEMPLATE) === 0
       )
         return cp
-      cp = keys[k + 3]
+      cp = cw[w + O_OUT_NEXT]
     }
     return -1
   }
@@ -1116,9 +1128,9 @@ export class Ipvs {
    * (ip_vs_in_icmp, handle_response_icmp): counted only while the dest is available.
    */
   countIcmp(cp: number, inbound: boolean, bytes: number): void {
-    const dest = this.cDest[cp]
+    const dest = this.cw[cp * CW + O_DEST]
     if (dest < 0 || (this.dests.flags[dest] & F_AVAILABLE) === 0) return
-    const slot = this.cSlot[cp]
+    const slot = this.cw[cp * CW + O_SLOT]
     const svc = this.counts.service[slot] as ServiceCounts
     const sb = slot * STAT_WORDS
     if (inbound) {
@@ -1148,19 +1160,19 @@ export class Ipvs {
       const at = this.heapTopNs
       const id = this.heapId[0]
       this.heapPop()
-      this.cInHeap[id] = 0
-      if (this.cInUse[id] === 0) {
+      this.cw[id * CW + O_IN_HEAP] = 0
+      if (this.cw[id * CW + O_IN_USE] === 0) {
         this.cFree.push(id) // released early (expire_now, flush): its id is free only now
         continue
       }
-      if (this.cExpiresNs[id] > at) {
-        this.heapPush(this.cExpiresNs[id], id) // refreshed since: re-arm
+      if (this.cns[id * CN + N_EXPIRES] > at) {
+        this.heapPush(this.cns[id * CN + N_EXPIRES], id) // refreshed since: re-arm
         continue
       }
       // ip_vs_conn_expire: a template still controlling connections is re-armed for its timeout.
-      if (this.cNControl[id] > 0) {
-        this.cExpiresNs[id] = at + this.cTimeoutNs[id]
-        this.heapPush(this.cExpiresNs[id], id)
+      if (this.cw[id * CW + O_N_CONTROL] > 0) {
+        this.cns[id * CN + N_EXPIRES] = at + this.cns[id * CN + N_TIMEOUT]
+        this.heapPush(this.cns[id * CN + N_EXPIRES], id)
         continue
       }
       this.release(id)
@@ -1170,25 +1182,45 @@ export class Ipvs {
   // ---------------- connection accessors (for the transmitter and printers) ----------------
 
   connDest(id: number): number {
-    return this.cDest[id]
+    return this.cw[id * CW + O_DEST]
   }
   connDaddr(id: number): number {
-    return this.cDaddr[id]
+    return this.daddrOf(id)
   }
   connDport(id: number): number {
-    return this.cDport[id]
+    return this.dportOf(id)
   }
   connVaddr(id: number): number {
-    return this.cVaddr[id]
+    return this.vaddrOf(id)
   }
   connVport(id: number): number {
-    return this.cVport[id]
+    return this.vportOf(id)
+  }
+
+  // The connection's addresses (unsigned) and ports, from its key words.
+  private caddrOf(id: number): number {
+    return this.cw[id * CW + O_CADDR] >>> 0
+  }
+  private vaddrOf(id: number): number {
+    return this.cw[id * CW + O_VADDR] >>> 0
+  }
+  private daddrOf(id: number): number {
+    return this.cw[id * CW + O_DADDR] >>> 0
+  }
+  private cportOf(id: number): number {
+    return this.cw[id * CW + O_CVPORTS] >>> 16
+  }
+  private vportOf(id: number): number {
+    return this.cw[id * CW + O_CVPORTS] & 0xffff
+  }
+  private dportOf(id: number): number {
+    return this.cw[id * CW + O_DCPORTS] >>> 16
   }
   connState(id: number): number {
-    return this.cState[id]
+    return this.cw[id * CW + O_STATE]
   }
   connUsesConntrack(id: number): boolean {
-    return (this.cFlags[id] & ConnFlag.NFCT) !== 0
+    return (this.cw[id * CW + O_FLAGS] & ConnFlag.NFCT) !== 0
   }
   /** Connections including templates (ip_vs_conn_count). */
   get connectionCount(): number {
@@ -1237,19 +1269,23 @@ export class Ipvs {
   connections(nowNs: number): ConnectionSnapshot[] {
     const out: ConnectionSnapshot[] = []
     for (let id = 0; id < this.cNext; id++) {
-      if (this.cInUse[id] === 0) continue
-      const template = (this.cFlags[id] & ConnFlag.TEMPLATE) !== 0
+      if (this.cw[id * CW + O_IN_USE] === 0) continue
+      const template = (this.cw[id * CW + O_FLAGS] & ConnFlag.TEMPLATE) !== 0
       out.push({
-        protocol: this.cProto[id],
+        protocol: this.cw[id * CW + O_PROTO],
         template,
-        state: template ? "NONE" : this.cProto[id] === PROTOCOL_TCP ? IPVS_TCP_STATE_NAMES[this.cState[id]] : "UDP",
-        expiresInNs: Math.max(0, this.cExpiresNs[id] - nowNs),
-        caddr: this.cCaddr[id],
-        cport: this.cCport[id],
-        vaddr: this.cVaddr[id],
-        vport: this.cVport[id],
-        daddr: this.cDaddr[id],
-        dport: this.cDport[id],
+        state: template
+          ? "NONE"
+          : this.cw[id * CW + O_PROTO] === PROTOCOL_TCP
+            ? IPVS_TCP_STATE_NAMES[this.cw[id * CW + O_STATE]]
+            : "UDP",
+        expiresInNs: Math.max(0, this.cns[id * CN + N_EXPIRES] - nowNs),
+        caddr: this.caddrOf(id),
+        cport: this.cportOf(id),
+        vaddr: this.vaddrOf(id),
+        vport: this.vportOf(id),
+        daddr: this.daddrOf(id),
+        dport: this.dportOf(id),
       })
     }
     return out
@@ -1274,56 +1310,62 @@ export class Ipvs {
     for (let i = 0; i < this.heapLen; i++) inc(inHeap, this.heapId[i])
     let live = 0
     for (let id = 0; id < this.cNext; id++) {
-      if (this.cInUse[id] === 0) continue
+      if (this.cw[id * CW + O_IN_USE] === 0) continue
       live++
-      const template = (this.cFlags[id] & ConnFlag.TEMPLATE) !== 0
-      const dest = this.cDest[id]
+      const template = (this.cw[id * CW + O_FLAGS] & ConnFlag.TEMPLATE) !== 0
+      const dest = this.cw[id * CW + O_DEST]
       if (dest >= 0) {
-        if (this.counts.slotOf(dest) !== this.cSlot[id]) problems.push(`conn ${id} holds a stale slot of dest ${dest}`)
+        if (this.counts.slotOf(dest) !== this.cw[id * CW + O_SLOT])
+          problems.push(`conn ${id} holds a stale slot of dest ${dest}`)
         inc(refs, dest)
         if (template) inc(persist, dest)
-        else if ((this.cFlags[id] & ConnFlag.INACTIVE) !== 0) inc(inact, dest)
+        else if ((this.cw[id * CW + O_FLAGS] & ConnFlag.INACTIVE) !== 0) inc(inact, dest)
         else inc(active, dest)
       }
       if (inHeap.get(id) !== 1) problems.push(`conn ${id} has ${inHeap.get(id) ?? 0} timer entries`)
-      if (this.cInHashed[id] !== 0) {
+      if (this.cw[id * CW + O_IN_HASHED] !== 0) {
         const found = this.lookupIn(
-          this.cProto[id],
-          this.cCaddr[id],
-          this.cCport[id],
-          this.cVaddr[id],
-          this.cVport[id],
+          this.cw[id * CW + O_PROTO],
+          this.caddrOf(id),
+          this.cportOf(id),
+          this.vaddrOf(id),
+          this.vportOf(id),
           template,
         )
         if (found < 0) problems.push(`conn ${id} not found in its hash chain`)
-      } else if (!template || (this.cFlags[id] & CONN_INVALID) === 0) problems.push(`conn ${id} unhashed while live`)
-      const ct = this.cControl[id]
-      if (ct >= 0 && (this.cInUse[ct] === 0 || (this.cFlags[ct] & ConnFlag.TEMPLATE) === 0))
+      } else if (!template || (this.cw[id * CW + O_FLAGS] & CONN_INVALID) === 0)
+        problems.push(`conn ${id} unhashed while live`)
+      const ct = this.cw[id * CW + O_CONTROL]
+      if (ct >= 0 && (this.cw[ct * CW + O_IN_USE] === 0 || (this.cw[ct * CW + O_FLAGS] & ConnFlag.TEMPLATE) === 0))
         problems.push(`conn ${id} controlled by a dead or non-template ${ct}`)
     }
     if (live !== this.connCount) problems.push(`connCount ${this.connCount} != live ${live}`)
     const outPorts = new Int32Array(OUT_PORT_SLOTS)
     for (let id = 0; id < this.cNext; id++)
-      if (this.cInUse[id] !== 0 && (this.cFlags[id] & ConnFlag.TEMPLATE) === 0)
-        outPorts[outSlot(this.cDport[id], this.cCaddr[id])]++
+      if (this.cw[id * CW + O_IN_USE] !== 0 && (this.cw[id * CW + O_FLAGS] & ConnFlag.TEMPLATE) === 0)
+        outPorts[outSlot(this.dportOf(id), this.caddrOf(id))]++
     for (let i = 0; i < OUT_PORT_SLOTS; i++)
       if (outPorts[i] !== this.outPorts[i])
         problems.push(`out port slot ${i} counts ${this.outPorts[i]} != ${outPorts[i]}`)
       else if ((outPorts[i] !== 0) !== ((this.outBits[i >> 5] & (1 << (i & 31))) !== 0))
         problems.push(`out port slot ${i} bit disagrees with its count ${outPorts[i]}`)
     let dead = 0
-    for (let id = 0; id < this.cNext; id++) if (this.cInUse[id] === 0 && this.cInHeap[id] !== 0) dead++
+    for (let id = 0; id < this.cNext; id++)
+      if (this.cw[id * CW + O_IN_USE] === 0 && this.cw[id * CW + O_IN_HEAP] !== 0) dead++
     if (this.heapLen !== live + dead)
       problems.push(`heap holds ${this.heapLen} entries for ${live} connections and ${dead} released ids`)
     // A lookup skips a bucket whose summary lacks the key's bit: every linked key's bit must be set.
     for (let id = 0; id < this.cNext; id++) {
-      if (this.cInUse[id] === 0) continue
+      if (this.cw[id * CW + O_IN_USE] === 0) continue
       const hi = this.inHashOfConn(id)
-      if (this.cInHashed[id] !== 0 && ((this.inHeads[((hi & this.hashMask) << 1) + 1] >>> (hi >>> 27)) & 1) === 0)
+      if (
+        this.cw[id * CW + O_IN_HASHED] !== 0 &&
+        ((this.inHeads[((hi & this.hashMask) << 1) + 1] >>> (hi >>> 27)) & 1) === 0
+      )
         problems.push(`conn ${id} missing from its in-bucket summary`)
       const ho = this.outHashOfConn(id)
       if (
-        (this.cFlags[id] & ConnFlag.TEMPLATE) === 0 &&
+        (this.cw[id * CW + O_FLAGS] & ConnFlag.TEMPLATE) === 0 &&
         ((this.outHeads[((ho & this.hashMask) << 1) + 1] >>> (ho >>> 27)) & 1) === 0
       )
         problems.push(`conn ${id} missing from its out-bucket summary`)
@@ -1331,10 +1373,12 @@ export class Ipvs {
     if (this.heapTopNs !== (this.heapLen > 0 ? this.heapAt[0] : Infinity))
       problems.push(`heap top ${this.heapTopNs} is not the first deadline`)
     for (let id = 0; id < this.cNext; id++) {
-      if (this.cInUse[id] === 0 || (this.cFlags[id] & ConnFlag.TEMPLATE) === 0) continue
+      if (this.cw[id * CW + O_IN_USE] === 0 || (this.cw[id * CW + O_FLAGS] & ConnFlag.TEMPLATE) === 0) continue
       let users = 0
-      for (let c = 0; c < this.cNext; c++) if (this.cInUse[c] !== 0 && this.cControl[c] === id) users++
-      if (users !== this.cNControl[id]) problems.push(`template ${id} n_control ${this.cNControl[id]} != ${users}`)
+      for (let c = 0; c < this.cNext; c++)
+        if (this.cw[c * CW + O_IN_USE] !== 0 && this.cw[c * CW + O_CONTROL] === id) users++
+      if (users !== this.cw[id * CW + O_N_CONTROL])
+        problems.push(`template ${id} n_control ${this.cw[id * CW + O_N_CONTROL]} != ${users}`)
     }
     for (let slot = 0; slot < this.counts.destOf.length; slot++) {
       const dest = this.counts.destOf[slot]
@@ -1366,12 +1410,14 @@ export class Ipvs {
 
   /** is_new_conn_expected (TCP): TIME_WAIT or CLOSE, or FIN_WAIT without output with bit 2. */
   private isNewConnExpected(cp: number): boolean {
-    if (this.cProto[cp] !== PROTOCOL_TCP) return false
-    const st = this.cState[cp]
+    if (this.cw[cp * CW + O_PROTO] !== PROTOCOL_TCP) return false
+    const st = this.cw[cp * CW + O_STATE]
     return (
       st === IpvsTcpState.TIME_WAIT ||
       st === IpvsTcpState.CLOSE ||
-      ((this.connReuseMode & 2) !== 0 && st === IpvsTcpState.FIN_WAIT && (this.cFlags[cp] & ConnFlag.NOOUTPUT) !== 0)
+      ((this.connReuseMode & 2) !== 0 &&
+        st === IpvsTcpState.FIN_WAIT &&
+        (this.cw[cp * CW + O_FLAGS] & ConnFlag.NOOUTPUT) !== 0)
     )
   }
 
@@ -1382,7 +1428,7 @@ export class Ipvs {
    */
   private usesOldConntrack(cp: number, ctConfirmed: boolean): boolean {
     if (!this.conntrack) return false
-    return this.kernelConnReuseFix ? ctConfirmed : (this.cFlags[cp] & ConnFlag.NFCT) !== 0
+    return this.kernelConnReuseFix ? ctConfirmed : (this.cw[cp * CW + O_FLAGS] & ConnFlag.NFCT) !== 0
   }
 
   /** ip_vs_schedule, non-persistent: the scheduler's pick, then ip_vs_conn_new + bind. */
@@ -1451,11 +1497,11 @@ export class Ipvs {
         dest,
         nowNs,
       )
-      this.cTimeoutNs[ct] = svc.timeoutNs
+      this.cns[ct * CN + N_TIMEOUT] = svc.timeoutNs
     } else {
-      dest = this.cDest[ct]
+      dest = this.cw[ct * CW + O_DEST]
     }
-    this.rearm(ct, nowNs + this.cTimeoutNs[ct])
+    this.rearm(ct, nowNs + this.cns[ct * CN + N_TIMEOUT])
     const cp = this.newConn(
       protocol,
       saddr,
@@ -1469,8 +1515,8 @@ export class Ipvs {
       nowNs,
     )
     // ip_vs_control_add
-    this.cControl[cp] = ct
-    this.cNControl[ct]++
+    this.cw[cp * CW + O_CONTROL] = ct
+    this.cw[ct * CW + O_N_CONTROL]++
     this.connStats(cp)
     return cp
   }
@@ -1480,7 +1526,7 @@ export class Ipvs {
    * vport/dport 0xffff so no lookup finds it again; here it is unhashed, which is the same to lookups.
    */
   private checkTemplate(ct: number): boolean {
-    const dest = this.cDest[ct]
+    const dest = this.cw[ct * CW + O_DEST]
     if (
       dest < 0 ||
       (this.dests.flags[dest] & F_AVAILABLE) === 0 ||
@@ -1488,7 +1534,7 @@ export class Ipvs {
     ) {
       this.unhashIn(ct)
       // "don't restart its timer": it dies at its current deadline (or after its last user)
-      this.cFlags[ct] |= CONN_INVALID
+      this.cw[ct * CW + O_FLAGS] |= CONN_INVALID
       return false
     }
     return true
@@ -1496,7 +1542,7 @@ export class Ipvs {
 
   /** ip_vs_conn_stats of connection cp (the dest's and its service's). */
   private connStats(cp: number): void {
-    const slot = this.cSlot[cp]
+    const slot = this.cw[cp * CW + O_SLOT]
     this.counts.stats[slot * STAT_WORDS + STAT_CONNS]++
     ;(this.counts.service[slot] as ServiceCounts).conns++
   }
@@ -1524,45 +1570,46 @@ export class Ipvs {
       if (this.cNext === this.cap) this.grow()
       id = this.cNext++
     }
-    this.cInUse[id] = 1
-    this.cProto[id] = protocol
-    this.cCaddr[id] = caddr >>> 0
-    this.cCport[id] = cport
-    this.cVaddr[id] = vaddr >>> 0
-    this.cVport[id] = vport
-    this.cDaddr[id] = daddr >>> 0
-    this.cDport[id] = dport
-    this.cState[id] = 0
-    this.cControl[id] = -1
-    this.cNControl[id] = 0
-    this.cTimeoutNs[id] = NEW_CONN_TIMEOUT_NS
-    this.cExpiresNs[id] = nowNs + NEW_CONN_TIMEOUT_NS
+    const cw = this.cw
+    const w = id * CW
+    const expiresNs = nowNs + NEW_CONN_TIMEOUT_NS
+    this.cns[id * CN + N_TIMEOUT] = NEW_CONN_TIMEOUT_NS
+    this.cns[id * CN + N_EXPIRES] = expiresNs
+    // The key words (read back by caddrOf ... dportOf): a template's out key is written too, for
+    // its daddr and dport, but never linked.
+    cw[w + O_CADDR] = caddr | 0
+    cw[w + O_VADDR] = vaddr | 0
+    cw[w + O_CVPORTS] = (cport << 16) | vport
+    cw[w + O_DADDR] = daddr | 0
+    cw[w + O_DCPORTS] = (dport << 16) | cport
     // dest->conn_flags = MASQ | INACTIVE (__ip_vs_update_dest), + NFCT when sysctl conntrack=1
-    this.cFlags[id] = flags | ConnFlag.MASQ | ConnFlag.INACTIVE | (this.conntrack ? ConnFlag.NFCT : 0)
+    cw[w + O_FLAGS] = flags | ConnFlag.MASQ | ConnFlag.INACTIVE | (this.conntrack ? ConnFlag.NFCT : 0)
+    cw[w + O_PROTO] = protocol
     // ip_vs_bind_dest
-    this.cDest[id] = dest
+    cw[w + O_DEST] = dest
     const d = this.dests
     const c = this.counts
     const slot = this.destSlot(dest)
-    this.cSlot[id] = slot
+    cw[w + O_SLOT] = slot
+    cw[w + O_STATE] = 0
+    cw[w + O_CONTROL] = -1
+    cw[w + O_N_CONTROL] = 0
+    cw[w + O_IN_USE] = 1
     c.refs[slot]++
     if ((flags & ConnFlag.TEMPLATE) === 0) c.inactConns[slot]++
     else c.persistConns[slot]++
     // (thresholds are set only on a node's own tables: ownThresholds after ownTables)
     if (d.upperThreshold[dest] !== 0 && c.activeConns[slot] + c.inactConns[slot] >= d.upperThreshold[dest])
       d.flags[dest] |= DEST_F_OVERLOAD
-    this.hashIn(id)
+    this.linkIn(id, inHashOf(protocol, caddr, cport, vaddr, vport))
+    cw[w + O_IN_HASHED] = 1
     if ((flags & ConnFlag.TEMPLATE) === 0) {
-      const k = id * 4
-      this.outKeys[k] = daddr | 0
-      this.outKeys[k + 1] = caddr | 0
-      this.outKeys[k + 2] = (dport << 16) | cport
       this.linkOut(id, outHashOf(protocol, daddr, dport, caddr, cport))
       const slot = outSlot(dport, caddr)
       if (this.outPorts === NO_OUT_PORTS) this.outPorts = new Int32Array(OUT_PORT_SLOTS)
       if (this.outPorts[slot]++ === 0) this.outBits[slot >> 5] |= 1 << (slot & 31)
     }
-    this.heapPush(this.cExpiresNs[id], id)
+    this.heapPush(expiresNs, id)
     this.connCount++
     this.connsCreated++
     if (this.connCount > this.peakConnections) this.peakConnections = this.connCount
@@ -1573,36 +1620,36 @@ export class Ipvs {
 
   /** set_tcp_state / udp_state_transition, with the active/inactive counter moves. */
   private setState(cp: number, direction: number, tcpFlags: number): void {
-    if (this.cProto[cp] !== PROTOCOL_TCP) {
-      this.cTimeoutNs[cp] = this.timeouts.udpNs
+    if (this.cw[cp * CW + O_PROTO] !== PROTOCOL_TCP) {
+      this.cns[cp * CN + N_TIMEOUT] = this.timeouts.udpNs
       return
     }
     let stateOff = direction
-    if ((this.cFlags[cp] & ConnFlag.NOOUTPUT) !== 0) {
-      if (stateOff === DIR_OUTPUT) this.cFlags[cp] &= ~ConnFlag.NOOUTPUT
+    if ((this.cw[cp * CW + O_FLAGS] & ConnFlag.NOOUTPUT) !== 0) {
+      if (stateOff === DIR_OUTPUT) this.cw[cp * CW + O_FLAGS] &= ~ConnFlag.NOOUTPUT
       else stateOff = DIR_INPUT_ONLY
     }
     const idx = tcpStateIdx(tcpFlags)
-    const old = this.cState[cp]
+    const old = this.cw[cp * CW + O_STATE]
     const next = idx < 0 ? IpvsTcpState.CLOSE : TCP_STATES[stateOff][idx][old]
     if (next !== old) {
-      const dest = this.cDest[cp]
+      const dest = this.cw[cp * CW + O_DEST]
       if (dest >= 0) {
-        const inactive = (this.cFlags[cp] & ConnFlag.INACTIVE) !== 0
-        const slot = this.cSlot[cp]
+        const inactive = (this.cw[cp * CW + O_FLAGS] & ConnFlag.INACTIVE) !== 0
+        const slot = this.cw[cp * CW + O_SLOT]
         if (!inactive && next !== IpvsTcpState.ESTABLISHED) {
           this.counts.activeConns[slot]--
           this.counts.inactConns[slot]++
-          this.cFlags[cp] |= ConnFlag.INACTIVE
+          this.cw[cp * CW + O_FLAGS] |= ConnFlag.INACTIVE
         } else if (inactive && next === IpvsTcpState.ESTABLISHED) {
           this.counts.activeConns[slot]++
           this.counts.inactConns[slot]--
-          this.cFlags[cp] &= ~ConnFlag.INACTIVE
+          this.cw[cp * CW + O_FLAGS] &= ~ConnFlag.INACTIVE
         }
       }
     }
-    this.cState[cp] = next
-    this.cTimeoutNs[cp] = this.timeouts.tcpNs[next]
+    this.cw[cp * CW + O_STATE] = next
+    this.cns[cp * CN + N_TIMEOUT] = this.timeouts.tcpNs[next]
   }
 
   /** ip_vs_conn_expire_now: the timer fires at once (here: the connection goes now). */
@@ -1612,19 +1659,19 @@ export class Ipvs {
 
   /** ip_vs_conn_expire's teardown: unhash, control_del, unbind_dest, drop conntrack. */
   private release(id: number): void {
-    const flags = this.cFlags[id]
+    const flags = this.cw[id * CW + O_FLAGS]
     this.unhashIn(id)
     if ((flags & ConnFlag.TEMPLATE) === 0) this.unhashOut(id)
-    const ct = this.cControl[id]
+    const ct = this.cw[id * CW + O_CONTROL]
     if (ct >= 0) {
-      this.cNControl[ct]--
-      this.cControl[id] = -1
+      this.cw[ct * CW + O_N_CONTROL]--
+      this.cw[id * CW + O_CONTROL] = -1
     }
-    const dest = this.cDest[id]
+    const dest = this.cw[id * CW + O_DEST]
     if (dest >= 0) {
       const d = this.dests
       const c = this.counts
-      const slot = this.cSlot[id]
+      const slot = this.cw[id * CW + O_SLOT]
       if ((flags & ConnFlag.TEMPLATE) !== 0) c.persistConns[slot]--
       else if ((flags & ConnFlag.INACTIVE) !== 0) c.inactConns[slot]--
       else c.activeConns[slot]--
@@ -1643,31 +1690,37 @@ export class Ipvs {
         if (this.trash.get(key) === dest) this.trash.delete(key)
         this.freeDest(dest)
       }
-      this.cDest[id] = -1
+      this.cw[id * CW + O_DEST] = -1
     }
     if ((flags & ConnFlag.NFCT) !== 0 && (flags & ConnFlag.TEMPLATE) === 0 && this.link !== undefined) {
-      this.link.dropConntrack(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+      this.link.dropConntrack(
+        this.cw[id * CW + O_PROTO],
+        this.caddrOf(id),
+        this.cportOf(id),
+        this.vaddrOf(id),
+        this.vportOf(id),
+      )
     }
-    this.cInUse[id] = 0
-    if (this.cInHeap[id] === 0) this.cFree.push(id)
+    this.cw[id * CW + O_IN_USE] = 0
+    if (this.cw[id * CW + O_IN_HEAP] === 0) this.cFree.push(id)
     this.connCount--
   }
 
   /** The in-hash of connection id's key. */
   private inHashOfConn(id: number): number {
-    return inHashOf(this.cProto[id], this.cCaddr[id], this.cCport[id], this.cVaddr[id], this.cVport[id])
+    return inHashOf(this.cw[id * CW + O_PROTO], this.caddrOf(id), this.cportOf(id), this.vaddrOf(id), this.vportOf(id))
   }
 
   /** The out-hash of connection id's key. */
   private outHashOfConn(id: number): number {
-    return outHashOf(this.cProto[id], this.cDaddr[id], this.cDport[id], this.cCaddr[id], this.cCport[id])
+    return outHashOf(this.cw[id * CW + O_PROTO], this.daddrOf(id), this.dportOf(id), this.caddrOf(id), this.cportOf(id))
   }
 
   /** Link id at the head of its in-chain (hash h) and mark h in the bucket summary. */
   private linkIn(id: number, h: number): void {
     const b = (h & this.hashMask) << 1
     const heads = this.inHeads
-    this.inKeys[id * 4 + 3] = heads[b]
+    this.cw[id * CW + O_IN_NEXT] = heads[b]
     heads[b] = id
     heads[b + 1] |= 1 << (h >>> 27)
   }
@@ -1676,7 +1729,7 @@ export class Ipvs {
   private linkOut(id: number, h: number): void {
     const b = (h & this.hashMask) << 1
     const heads = this.outHeads
-    this.outKeys[id * 4 + 3] = heads[b]
+    this.cw[id * CW + O_OUT_NEXT] = heads[b]
     heads[b] = id
     heads[b + 1] |= 1 << (h >>> 27)
   }
@@ -1689,7 +1742,6 @@ export class Ipvs {
     vport: number,
     template: boolean,
   ): number {
-    const keys = this.inKeys
     const k0 = caddr | 0
     const k1 = vaddr | 0
     const k2 = (cport << 16) | vport
@@ -1697,57 +1749,53 @@ export class Ipvs {
     const b = (h & this.hashMask) << 1
     const heads = this.inHeads
     if (((heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
+    const cw = this.cw
     let cp = heads[b]
     const want = template ? ConnFlag.TEMPLATE : 0
     while (cp >= 0) {
-      const k = cp * 4
+      const w = cp * CW
       if (
-        keys[k] === k0 &&
-        keys[k + 1] === k1 &&
-        keys[k + 2] === k2 &&
-        this.cProto[cp] === protocol &&
-        (this.cFlags[cp] & ConnFlag.TEMPLATE) === want
+        cw[w + O_CADDR] === k0 &&
+        cw[w + O_VADDR] === k1 &&
+        cw[w + O_CVPORTS] === k2 &&
+        cw[w + O_PROTO] === protocol &&
+        (cw[w + O_FLAGS] & ConnFlag.TEMPLATE) === want
       )
         return cp
-      cp = keys[k + 3]
+      cp = cw[w + O_IN_NEXT]
     }
     return -1
   }
 
-  private hashIn(id: number): void {
-    const k = id * 4
-    this.inKeys[k] = this.cCaddr[id] | 0
-    this.inKeys[k + 1] = this.cVaddr[id] | 0
-    this.inKeys[k + 2] = (this.cCport[id] << 16) | this.cVport[id]
-    this.linkIn(id, this.inHashOfConn(id))
-    this.cInHashed[id] = 1
-  }
-
   private unhashIn(id: number): void {
-    if (this.cInHashed[id] === 0) return
-    this.cInHashed[id] = 0
-    this.unlink(this.inHeads, this.inKeys, id, (this.inHashOfConn(id) & this.hashMask) << 1, true)
+    if (this.cw[id * CW + O_IN_HASHED] === 0) return
+    this.cw[id * CW + O_IN_HASHED] = 0
+    this.unlink(this.inHeads, O_IN_NEXT, id, (this.inHashOfConn(id) & this.hashMask) << 1, true)
   }
 
   private unhashOut(id: number): void {
-    this.unlink(this.outHeads, this.outKeys, id, (this.outHashOfConn(id) & this.hashMask) << 1, false)
-    const slot = outSlot(this.cDport[id], this.cCaddr[id])
+    this.unlink(this.outHeads, O_OUT_NEXT, id, (this.outHashOfConn(id) & this.hashMask) << 1, false)
+    const slot = outSlot(this.dportOf(id), this.caddrOf(id))
     if (--this.outPorts[slot] === 0) this.outBits[slot >> 5] &= ~(1 << (slot & 31))
   }
 
-  /** Unlink id from the chain of bucket b (heads index) and recompute the bucket's hash summary. */
-  private unlink(heads: Int32Array, keys: Int32Array, id: number, b: number, inbound: boolean): void {
+  /**
+   * Unlink id from the chain of bucket b (heads index; `next`: the record word chaining it) and
+   * recompute the bucket's hash summary.
+   */
+  private unlink(heads: Int32Array, next: number, id: number, b: number, inbound: boolean): void {
+    const cw = this.cw
     let prev = -1
     let cp = heads[b]
     while (cp >= 0 && cp !== id) {
       prev = cp
-      cp = keys[cp * 4 + 3]
+      cp = cw[cp * CW + next]
     }
     assert(cp === id, `IPVS connection missing from its ${inbound ? "" : "out "}hash chain`)
-    if (prev < 0) heads[b] = keys[id * 4 + 3]
-    else keys[prev * 4 + 3] = keys[id * 4 + 3]
+    if (prev < 0) heads[b] = cw[id * CW + next]
+    else cw[prev * CW + next] = cw[id * CW + next]
     let summary = 0
-    for (let n = heads[b]; n >= 0; n = keys[n * 4 + 3])
+    for (let n = heads[b]; n >= 0; n = cw[n * CW + next])
       summary |= 1 << ((inbound ? this.inHashOfConn(n) : this.outHashOfConn(n)) >>> 27)
     heads[b + 1] = summary
   }
@@ -1758,9 +1806,9 @@ export class Ipvs {
     this.inHeads = emptyHeads(size)
     this.outHeads = emptyHeads(size)
     for (let id = 0; id < this.cNext; id++) {
-      if (this.cInUse[id] === 0) continue
-      if (this.cInHashed[id] !== 0) this.linkIn(id, this.inHashOfConn(id))
-      if ((this.cFlags[id] & ConnFlag.TEMPLATE) === 0) this.linkOut(id, this.outHashOfConn(id))
+      if (this.cw[id * CW + O_IN_USE] === 0) continue
+      if (this.cw[id * CW + O_IN_HASHED] !== 0) this.linkIn(id, this.inHashOfConn(id))
+      if ((this.cw[id * CW + O_FLAGS] & ConnFlag.TEMPLATE) === 0) this.linkOut(id, this.outHashOfConn(id))
     }
   }
 
@@ -1772,14 +1820,14 @@ export class Ipvs {
    * the connection expires at its new deadline and not at the one it had before.
    */
   private rearm(id: number, expiresNs: number): void {
-    this.cExpiresNs[id] = expiresNs
-    if (this.cInHeap[id] === 0) return
-    const i = this.cHeapPos[id]
+    this.cns[id * CN + N_EXPIRES] = expiresNs
+    if (this.cw[id * CW + O_IN_HEAP] === 0) return
+    const i = this.cw[id * CW + O_HEAP_POS]
     if (expiresNs < this.heapAt[i]) this.heapSiftUp(i, expiresNs, id)
   }
 
   private heapPush(at: number, id: number): void {
-    this.cInHeap[id] = 1
+    this.cw[id * CW + O_IN_HEAP] = 1
     this.heapSiftUp(this.heapLen++, at, id)
   }
 
@@ -1792,12 +1840,12 @@ export class Ipvs {
       const pid = this.heapId[parent]
       this.heapAt[i] = pa
       this.heapId[i] = pid
-      this.cHeapPos[pid] = i
+      this.cw[pid * CW + O_HEAP_POS] = i
       i = parent
     }
     this.heapAt[i] = at
     this.heapId[i] = id
-    this.cHeapPos[id] = i
+    this.cw[id * CW + O_HEAP_POS] = i
     if (i === 0) this.heapTopNs = at
   }
 
@@ -1824,29 +1872,23 @@ export class Ipvs {
       const cid = this.heapId[c]
       this.heapAt[i] = this.heapAt[c]
       this.heapId[i] = cid
-      this.cHeapPos[cid] = i
+      this.cw[cid * CW + O_HEAP_POS] = i
       i = c
     }
     this.heapAt[i] = at
     this.heapId[i] = id
-    this.cHeapPos[id] = i
+    this.cw[id * CW + O_HEAP_POS] = i
     this.heapTopNs = this.heapAt[0]
   }
 
   private grow(): void {
     const n = this.cap * 2
-    const u8 = (a: Uint8Array): Uint8Array => {
-      const b = new Uint8Array(n)
-      b.set(a)
-      return b
-    }
-    const u16 = (a: Uint16Array): Uint16Array => {
-      const b = new Uint16Array(n)
-      b.set(a)
-      return b
-    }
-    const u32 = (a: Uint32Array): Uint32Array => {
-      const b = new Uint32Array(n)
+    const cw = new Int32Array(n * CW)
+    cw.set(this.cw)
+    this.cw = cw
+    this.cns = new Float64Array(cw.buffer)
+    const f64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n)
       b.set(a)
       return b
     }
@@ -1855,37 +1897,6 @@ export class Ipvs {
       b.set(a)
       return b
     }
-    const f64 = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(n)
-      b.set(a)
-      return b
-    }
-    this.cProto = u8(this.cProto)
-    this.cFlags = i32(this.cFlags)
-    this.cState = u8(this.cState)
-    this.cCaddr = u32(this.cCaddr)
-    this.cCport = u16(this.cCport)
-    this.cVaddr = u32(this.cVaddr)
-    this.cVport = u16(this.cVport)
-    this.cDaddr = u32(this.cDaddr)
-    this.cDport = u16(this.cDport)
-    this.cDest = i32(this.cDest)
-    this.cSlot = i32(this.cSlot)
-    this.cControl = i32(this.cControl)
-    this.cNControl = i32(this.cNControl)
-    this.cTimeoutNs = f64(this.cTimeoutNs)
-    this.cExpiresNs = f64(this.cExpiresNs)
-    this.cInUse = u8(this.cInUse)
-    const keys = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(n * 4)
-      b.set(a)
-      return b
-    }
-    this.inKeys = keys(this.inKeys)
-    this.outKeys = keys(this.outKeys)
-    this.cInHashed = u8(this.cInHashed)
-    this.cInHeap = u8(this.cInHeap)
-    this.cHeapPos = i32(this.cHeapPos)
     this.heapAt = f64(this.heapAt)
     this.heapId = i32(this.heapId)
     this.cap = n
