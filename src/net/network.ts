@@ -1141,7 +1141,10 @@ export class Network implements EventHandler, NetIo {
     if (!(chosen > 0 && chosen < 65536 && !udpBindConflicts(head, localAddr, reuse)))
       throw new AssertionError(`${ns.name}: UDP port ${chosen} in use`)
     const socket = new UdpSocket(this, ns, localAddr, chosen, listener, reuse)
-    socket.next = head ?? null
+    if (head !== undefined) {
+      socket.next = head
+      head.prev = socket
+    }
     ns.udpSockets.set(chosen, socket)
     return socket
   }

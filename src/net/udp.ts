@@ -31,6 +31,12 @@ export class UdpSocket {
    * port to the chain's head (one entry in the common case, so the lookup stays one map get).
    */
   next: UdpSocket | null = null
+  /**
+   * The socket before this one in its port's chain (null: this is the chain's head), so that
+   * `close` knows without a table lookup whether the table's entry is this socket: under a new
+   * socket per request the table's slots of a port bound long ago are out of cache.
+   */
+  prev: UdpSocket | null = null
   remoteAddr: Ipv4 = 0
   /** 0 = not connected. */
   remotePort = 0
@@ -87,18 +93,14 @@ export class UdpSocket {
   close(): void {
     if (this.closed) return
     this.closed = true
-    const table = this.ns.udpSockets
-    const head = table.get(this.localPort)
-    if (head === this) {
-      if (this.next === null) table.delete(this.localPort)
-      else table.set(this.localPort, this.next)
-    } else
-      for (let s = head ?? null; s !== null; s = s.next)
-        if (s.next === this) {
-          s.next = this.next
-          break
-        }
+    const next = this.next
+    const prev = this.prev
+    if (next !== null) next.prev = prev
+    if (prev !== null) prev.next = next
+    else if (next === null) this.ns.udpSockets.delete(this.localPort)
+    else this.ns.udpSockets.set(this.localPort, next)
     this.next = null
+    this.prev = null
   }
 }
 

@@ -153,6 +153,20 @@ export class ProxyRuntime implements EventHandler {
     target.dropPending(this.pool)
   }
 
+  /**
+   * `unregister` of a live UDP client ending (its `ended` flag was clear, so it is registered
+   * under its id): the id's entries are overwritten without first reading them back (under a new
+   * flow per request the client ended by the idle timer was registered --udp-timeout ago, and its
+   * entries are out of cache), and its reply queue is freed when it holds messages.
+   */
+  unregisterClient(client: UdpProxyClient): void {
+    const id = client.id
+    this.objects[id] = null
+    this.generations[id] = -1
+    this.freeIds.push(id)
+    if (client.length > 0) this.pool.clear(client)
+  }
+
   /** Schedules event `what` for object `id` at `atNs`; b carries what (low bits) and the object's generation. */
   at(atNs: number, target: ProxyEventTarget, what: number): number {
     const scheduler = this.scheduler
@@ -896,11 +910,15 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
   end(): void {
     if (this.ended) return
     this.ended = true
-    this.out?.close()
-    this.out = null
-    this.socket.clients.deleteIf(this.clientAddr, this.clientPort, this)
-    this.socket.idleRemove(this)
-    this.socket.runtime.unregister(this)
-    this.socket.freeClients.push(this)
+    const out = this.out
+    if (out !== null) {
+      out.close()
+      this.out = null
+    }
+    const socket = this.socket
+    socket.clients.deleteIf(this.clientAddr, this.clientPort, this)
+    socket.idleRemove(this)
+    socket.runtime.unregisterClient(this)
+    socket.freeClients.push(this)
   }
 }
