@@ -99,6 +99,8 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
       },
       Rng.stream(c.seed, `node/${c.node.name}/userspace-proxy`),
     )
+    // The host IP the shared portal rules' `{host}` names (DNAT --to-destination hostIP:proxyPort).
+    c.stack.natParams.hostAddress = parseIpv4(this.proxier.hostIP) ?? 0
     this.kindWatch = c.scheduler.registerKind(`userspace-proxy/${c.node.name}/endpoints-watch`, this)
   }
 
@@ -149,6 +151,10 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
     const plan = sync.payload
     this.pending = null
     this.proxier.commit(plan, nowNs)
+    // The node's proxy port of each service port, as its (shared) portal rules read it.
+    const params = this.stack.natParams
+    for (const info of plan.closed) params.setPort(info.portal.k, 0)
+    for (const info of plan.opened) params.setPort(info.portal.k, info.proxyPort)
     // ensurePortals checks every rule (`iptables -C`) and appends only what is missing: with no
     // port opened or closed and the chains as this proxier last wrote them (a rewrite by anyone
     // else makes new Chain objects, table.ts), nothing is written (the checks' time is charged).

@@ -37,6 +37,7 @@ import type { IpSet } from "./ipset.ts"
 import { IpSetTable } from "./ipset.ts"
 import { SetMatch } from "./ext/xt_set.ts"
 import { redirectAddress } from "./ext/xt_REDIRECT.ts"
+import { NatParams, readsNatParams } from "./ext/xt_nat.ts"
 import { RecentTable } from "./recent.ts"
 import type { Chain, RestoreOptions, SaveOptions, Table } from "./table.ts"
 import { lowerBound, pristineTables, restoreTables, saveTables } from "./table.ts"
@@ -157,6 +158,8 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   rulesEvaluated = 0
   /** Exact memo of pure filter-side walks (walk-memo.ts); null walks every packet. */
   walkMemo: WalkMemo | null = new WalkMemo()
+  /** This node's values of the NAT node parameters its (shared) rules may name (ext/xt_nat.ts). */
+  readonly natParams = new NatParams()
 
   readonly ruleCostNs: number
   readonly conntrackLookupCostNs: number
@@ -342,7 +345,13 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 
   /** iptables-save. */
   save(options: SaveOptions = {}): string {
-    return saveTables(this.tables, this.tableOrder, options, (chain) => this.counters.of(chain))
+    return saveTables(
+      this.tables,
+      this.tableOrder,
+      options,
+      (chain) => this.counters.of(chain),
+      (rule) => (readsNatParams(rule.target) ? this.natParams.tokens(rule.tokens) : rule.tokens),
+    )
   }
 
   table(id: TableId): Table {
@@ -746,7 +755,9 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         return VERDICT_DROP
       }
     }
-    this.nat.setupInfo(id, this.natManip, target, address, this.natNowNs)
+    // A rule naming node parameters (ext/xt_nat.ts) binds with this node's values.
+    const range = target.natPortParam >= 0 || target.natHostParam ? this.natParams.range(target) : target
+    this.nat.setupInfo(id, this.natManip, range, address, this.natNowNs)
     return VERDICT_ACCEPT
   }
 

@@ -706,6 +706,8 @@ export function saveTables(
   order: readonly number[],
   options: SaveOptions = {},
   counters: (chain: Chain) => Float64Array | undefined = () => undefined,
+  /** The rule's tokens as this node prints them (rules naming node parameters: ext/xt_nat.ts). */
+  tokensOf: (rule: Rule) => readonly string[] = (rule) => rule.tokens,
 ): string {
   const out: string[] = []
   for (const id of order) {
@@ -728,7 +730,7 @@ export function saveTables(
       for (let i = 0; i < c.rules.length; i++) {
         const r = c.rules[i]
         const prefix = options.counters !== true ? "" : k === undefined ? "[0:0] " : `[${k[2 * i]}:${k[2 * i + 1]}] `
-        const args = formatTokens(r.tokens)
+        const args = formatTokens(tokensOf(r))
         out.push(args === "" ? `${prefix}-A ${c.name}` : `${prefix}-A ${c.name} ${args}`)
       }
     }

@@ -154,6 +154,14 @@ export class Target {
   natPortMin = 0
   natPortMax = 0
   natFlags = 0
+  /**
+   * A node parameter (ext/xt_nat.ts NatParams, kube-netsim's own syntax, never iptables'): the
+   * port is the evaluating node's `ports[natPortParam]` (-1: the port is natPortMin..natPortMax),
+   * and with natHostParam the address is the node's host address. One parsed rule then serves
+   * every node whose rule differs only in those values (the userspace proxier's portal rules).
+   */
+  natPortParam = -1
+  natHostParam = false
 }
 
 /** A target extension (struct xtables_target): sets the kind, then parses its options. */

@@ -33,6 +33,8 @@ import type { TcpConnection, TcpConnectionListener } from "../net/tcp.ts"
 import type { UdpListener, UdpSocket } from "../net/udp.ts"
 import { CT_STATE_NAMES, CtStatus, TABLE_NAMES, TargetKind, type TableId } from "../netfilter/constants.ts"
 import type { Rule } from "../netfilter/rule.ts"
+import { formatTokens } from "../netfilter/rule.ts"
+import { readsNatParams } from "../netfilter/ext/xt_nat.ts"
 import { ConntrackEvent, type NetfilterStack, type NetfilterTracer } from "../netfilter/stack.ts"
 import type { Chain } from "../netfilter/table.ts"
 import { matchesSelector, matchesServiceSelector } from "../k8s/labels.ts"
@@ -826,7 +828,7 @@ class Recorder implements NetObserver {
       table: tableName,
       chain: chain.name,
       rule: index + 1,
-      text: ruleText(chain, r),
+      text: ruleText(stack, chain, r),
       target: TARGET_NAMES[kind],
       evaluated: count,
       ...(skipped === undefined ? {} : { notMatched: skipped }),
@@ -881,7 +883,8 @@ class Recorder implements NetObserver {
   private skipped(chain: Chain, from: number, to: number): RuleRef[] | undefined {
     if (!this.verbose) return undefined
     const out: RuleRef[] = []
-    for (let i = from; i < to; i++) out.push({ rule: i + 1, text: ruleText(chain, chain.rules[i]) })
+    for (let i = from; i < to; i++)
+      out.push({ rule: i + 1, text: ruleText(this.current?.stack ?? null, chain, chain.rules[i]) })
     return out
   }
 
@@ -1002,8 +1005,10 @@ function concerns(e: TraceEvent, packetId: number): boolean {
   }
 }
 
-function ruleText(chain: Chain, rule: Rule): string {
-  const args = rule.text()
+/** The rule as the node's iptables-save prints it (its own values of any node parameter: ext/xt_nat.ts). */
+function ruleText(stack: NetfilterStack | null, chain: Chain, rule: Rule): string {
+  const args =
+    stack !== null && readsNatParams(rule.target) ? formatTokens(stack.natParams.tokens(rule.tokens)) : rule.text()
   return args === "" ? `-A ${chain.name}` : `-A ${chain.name} ${args}`
 }
 

@@ -24,7 +24,7 @@ import { KUBE_LOOP_BACK } from "../../src/proxy/ipvs/names.ts"
 import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
 import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
-import { EndpointsFeed } from "../../src/proxy/userspace/proxier.ts"
+import { EndpointsFeed, PortalRuleShare, USERSPACE_CHAINS } from "../../src/proxy/userspace/proxier.ts"
 import { initialSchedStatesIntact } from "../../src/netfilter/ipvs/schedulers.ts"
 
 interface Shape {
@@ -787,7 +787,32 @@ function userspaceShape(nodes: number) {
   const feed = EndpointsFeed.of(world.controlPlane.store)
   let completed = 0
   for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
-  return { nodes, syncs, restores, endpointsRead, servicePorts, writes: feed.keys.length, built: feed.built, completed }
+  // The portal rules: distinct parsed rule objects over every node's proxier chains, and per node.
+  const portalRules = new Set<object>()
+  let portalRulesSeen = 0
+  for (const n of world.nodes.values())
+    for (const c of USERSPACE_CHAINS) {
+      const chain = n.filter.table(c.table === "nat" ? TableId.NAT : TableId.FILTER).chain(c.chain)
+      for (const r of chain?.rules ?? []) portalRules.add(r)
+      portalRulesSeen += chain?.rules.length ?? 0
+    }
+  const share = PortalRuleShare.of(world.network)
+  return {
+    nodes,
+    syncs,
+    restores,
+    endpointsRead,
+    servicePorts,
+    writes: feed.keys.length,
+    built: feed.built,
+    completed,
+    distinctPortalRules: portalRules.size,
+    portalRulesPerNode: portalRulesSeen / nodes,
+    portalSetsBuilt: share.built,
+    inputsAssembled: share.inputsAssembled,
+    linesParsed: world.ruleCache.parsed,
+    world,
+  }
 }
 
 describe("cluster scale: userspace mode", () => {
@@ -809,5 +834,35 @@ describe("cluster scale: userspace mode", () => {
     }
     expect(large.built).toBe(small.built)
     expect(large.writes).toBe(small.writes)
+  })
+
+  it("holds one parsed portal rule object per rule whatever the node count; each node prints and uses its own proxy ports", () => {
+    const small = userspaceShape(2)
+    const large = userspaceShape(6)
+    for (const s of [small, large]) {
+      // 2 nat portal rules per ClusterIP service port (REDIRECT from containers, DNAT from the host).
+      expect(s.portalRulesPerNode).toBe(2 * 16)
+      // Every node's rules are the same objects: the node's proxy port and host IP are parameters.
+      expect(s.distinctPortalRules).toBe(2 * 16)
+    }
+    // Built and parsed once per Service port and rule line, not per node (the shared restore input:
+    // one assembled, the other nodes take it).
+    expect(large.portalSetsBuilt).toBe(small.portalSetsBuilt)
+    expect(large.portalSetsBuilt).toBe(16)
+    expect(large.linesParsed).toBe(small.linesParsed)
+    expect(large.inputsAssembled).toBe(small.inputsAssembled)
+    // The values stay per node: proxy ports differ between nodes, and each node's iptables-save
+    // prints its own (REDIRECT --to-ports <port>, DNAT --to-destination <hostIP>:<port>).
+    const ports = new Set<number>()
+    for (const n of large.world.nodes.values()) {
+      const backend = n.proxy.backend as UserspaceBackend
+      const saved = n.filter.save()
+      for (const info of backend.proxier.serviceMap.values()) {
+        ports.add(info.proxyPort)
+        expect(saved).toContain(`-j REDIRECT --to-ports ${info.proxyPort}\n`)
+        expect(saved).toContain(`-j DNAT --to-destination ${backend.proxier.hostIP}:${info.proxyPort}\n`)
+      }
+    }
+    expect(ports.size).toBeGreaterThan(16)
   })
 })

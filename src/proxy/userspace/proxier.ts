@@ -44,6 +44,7 @@ import type { NetNs } from "../../net/netns.ts"
 import type { Rng } from "../../sim/rng.ts"
 import type { Scheduler } from "../../sim/scheduler.ts"
 import { parseIpv4 } from "../../wire/ipv4.ts"
+import { HOST_PARAM, portParam } from "../../netfilter/ext/xt_nat.ts"
 import type { ProxyNode } from "../service-port.ts"
 import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
 import type { PortAllocator } from "./port-allocator.ts"
@@ -60,6 +61,12 @@ export const CHAIN_NODEPORT_NON_LOCAL = "KUBE-NODEPORT-NON-LOCAL"
 const PORTALS_COMMENT = `"handle ClusterIPs; NOTE: this must be before the NodePort rules"`
 const NODEPORTS_COMMENT = `"handle service NodePorts; NOTE: this must be the last rule in the chain"`
 const NON_LOCAL_COMMENT = `"Ensure that non-local NodePort traffic can flow"`
+
+const CHAIN_INDEX_PORTALS_CONTAINER = 0
+const CHAIN_INDEX_PORTALS_HOST = 1
+const CHAIN_INDEX_NODEPORT_CONTAINER = 2
+const CHAIN_INDEX_NODEPORT_HOST = 3
+const CHAIN_INDEX_NON_LOCAL = 4
 
 /** iptablesInit's jump rules, in the order it ensures them (table, chain, position, spec). */
 export const USERSPACE_JUMP_RULES: readonly {
@@ -132,11 +139,12 @@ export interface UserspaceServiceInfo {
   readonly proxyPort: number
   /**
    * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
-   * them are in the filter table. The rule texts are not kept (thousands per node at scale):
-   * `portalRules` rebuilds them from the fields above when a restore needs them.
+   * them are in the filter table. The rule texts are not kept per node: `portal` holds them once
+   * for every node serving the same Service object, with the node's values as parameters.
    */
   readonly ruleCount: number
   readonly filterRuleCount: number
+  readonly portal: PortalRuleSet
   socket: TcpProxySocket | UdpProxySocket | null
 }
 
@@ -364,21 +372,65 @@ export class UserspaceProxier {
     }
   }
 
-  /** The proxier's chains as iptables-restore input (--noflush: only these chains are rewritten). */
-  restoreInput(serviceMap: ReadonlyMap<string, UserspaceServiceInfo>): string {
-    const byChain = new Map<string, string[]>()
-    for (const c of USERSPACE_CHAINS) byChain.set(c.chain, [])
-    for (const info of serviceMap.values())
-      for (const rule of this.portalRules(info)) (byChain.get(rule.chain) as string[]).push(rule.spec)
+  /**
+   * The proxier's chains as iptables-restore input lines (--noflush: only these chains are
+   * rewritten). Its nat rules name the node's values as parameters (`{host}`, `{port:K}`: the
+   * node's NatParams, which the backend keeps): nodes serving the same service ports, in the same
+   * order and with the same rule counts, write the same lines, and take the same array (the rule
+   * cache then parses each line once and shares the restored table, netfilter/rule-cache.ts). Only
+   * the NodePort filter rules (their `--dport` match names the proxy port) are written per node.
+   */
+  restoreInput(serviceMap: ReadonlyMap<string, UserspaceServiceInfo>): readonly string[] {
+    const share = PortalRuleShare.of(this.network)
+    const last = share.lastInput
+    if (last !== null && last.infos === serviceMap.size) {
+      let i = 0
+      let same = true
+      for (const info of serviceMap.values()) {
+        if (info.portal !== last.portals[i] || info.ruleCount !== last.counts[i] || info.filterRuleCount !== 0) {
+          same = false
+          break
+        }
+        i++
+      }
+      if (same) {
+        share.inputsTaken++
+        return last.lines
+      }
+    }
     const out: string[] = []
+    let perNode = false
     for (const table of ["nat", "filter"] as const) {
       out.push(`*${table}`)
       for (const c of USERSPACE_CHAINS) if (c.table === table) out.push(`:${c.chain} - [0:0]`)
-      for (const c of USERSPACE_CHAINS)
-        if (c.table === table) for (const spec of byChain.get(c.chain) as string[]) out.push(`-A ${c.chain} ${spec}`)
+      for (let c = 0; c < USERSPACE_CHAINS.length; c++) {
+        if (USERSPACE_CHAINS[c].table !== table) continue
+        for (const info of serviceMap.values()) {
+          const portal = info.portal
+          for (let j = 0; j < info.ruleCount; j++) {
+            if (portal.chains[j] !== c) continue
+            const line = portal.lines[j]
+            if (line !== null) out.push(line)
+            else {
+              out.push(nodePortFilterLine(info))
+              perNode = true
+            }
+          }
+        }
+      }
       out.push("COMMIT")
     }
-    return out.join("\n") + "\n"
+    share.inputsAssembled++
+    if (!perNode) {
+      const portals: PortalRuleSet[] = []
+      const counts: number[] = []
+      for (const info of serviceMap.values()) {
+        portals.push(info.portal)
+        counts.push(info.ruleCount)
+      }
+      share.lastInput = { infos: serviceMap.size, portals, counts, lines: out }
+    }
+    return out
   }
 
   // ------------------------------------------------------------------------------ helpers
@@ -426,21 +478,21 @@ export class UserspaceProxier {
     for (const ingress of service.status?.loadBalancer?.ingress ?? [])
       if (ingress.ip !== undefined && ingress.ip !== "") loadBalancerIPs.push(ingress.ip)
     const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
-    const rules: { chain: string; spec: string }[] = []
-    this.openPortals(
+    const nodePort = port.nodePort ?? 0
+    const portal = this.portalRuleSet(name, service, port, protocol, clusterIP, externalIPs, loadBalancerIPs)
+    const ruleCount = this.openPortals(
       name,
       protocol,
       clusterIP,
       port.port,
       externalIPs,
       loadBalancerIPs,
-      port.nodePort ?? 0,
-      proxyPort,
-      rules,
+      nodePort,
+      null,
       claims,
     )
-    let filterRuleCount = 0
-    for (const rule of rules) if (rule.chain === CHAIN_NODEPORT_NON_LOCAL) filterRuleCount++
+    // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
+    const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
     return {
       name,
       protocol,
@@ -455,36 +507,54 @@ export class UserspaceProxier {
           ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
           : 0,
       proxyPort,
-      ruleCount: rules.length,
+      ruleCount,
       filterRuleCount,
+      portal,
       socket: null,
     }
   }
 
   /**
-   * The portal rules of `info`, as openPortal wrote them when the port was opened: every portal's
-   * rules in order, cut at `ruleCount` (a claim conflict stops openPortal at a portal boundary,
-   * and claims decide nothing else about the texts).
+   * The shared portal rules of a service port (built once per Service object and port, whatever
+   * the node count): openPortal's rules without claims, with the host IP and proxy port as node
+   * parameters.
    */
-  portalRules(info: UserspaceServiceInfo): { chain: string; spec: string }[] {
-    const rules: { chain: string; spec: string }[] = []
-    this.openPortals(
-      info.name,
-      info.protocol,
-      info.clusterIP,
-      info.port,
-      info.externalIPs,
-      info.loadBalancerIPs,
-      info.nodePort,
-      info.proxyPort,
-      rules,
-      null,
-    )
-    rules.length = info.ruleCount
-    return rules
+  private portalRuleSet(
+    name: string,
+    service: Service,
+    port: ServicePort,
+    protocol: "tcp" | "udp",
+    clusterIP: string,
+    externalIPs: readonly string[],
+    loadBalancerIPs: readonly string[],
+  ): PortalRuleSet {
+    const share = PortalRuleShare.of(this.network)
+    let set = share.get(service, port)
+    if (set === undefined) {
+      set = new PortalRuleSet(share.index(name))
+      this.openPortals(
+        name,
+        protocol,
+        clusterIP,
+        port.port,
+        externalIPs,
+        loadBalancerIPs,
+        port.nodePort ?? 0,
+        set,
+        null,
+      )
+      share.put(service, port, set)
+    }
+    return set
   }
 
-  /** openPortal: the rules of every portal of a service port; stops at the first claim conflict. */
+  /**
+   * openPortal: the rules of every portal of a service port, in order; stops at the first claim
+   * conflict (claims null: no claims taken or checked). Returns how many rules it wrote; `out`
+   * (null: count only) gets each rule's chain and line, with the node's host IP and proxy port as
+   * parameters (`{host}`, `{port:K}`) and the NodePort filter rule (whose match names the proxy
+   * port) as null.
+   */
   private openPortals(
     name: string,
     protocol: "tcp" | "udp",
@@ -493,52 +563,53 @@ export class UserspaceProxier {
     externalIPs: readonly string[],
     loadBalancerIPs: readonly string[],
     nodePort: number,
-    proxyPort: number,
-    rules: { chain: string; spec: string }[],
-    /** null: rebuild the texts only (no claims taken or checked). */
+    out: PortalRuleSet | null,
     claims: Map<string, string> | null,
-  ): void {
-    const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: string): void => {
-      rules.push({
+  ): number {
+    let count = 0
+    const proxyPort = out === null ? "" : portParam(out.k)
+    const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: number): void => {
+      count++
+      out?.add(
         chain,
-        spec: `${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${this.hostIP}:${proxyPort}`,
-      })
+        `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${HOST_PARAM}:${proxyPort}`,
+      )
     }
     const containerPortal = (
       ip: string | null,
       physdev: boolean,
       dstLocal: boolean,
       p: number,
-      chain: string,
+      chain: number,
     ): void => {
-      rules.push({
+      count++
+      out?.add(
         chain,
-        spec: `${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
-      })
+        `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
+      )
     }
     const onePortal = (ip: string, isExternal: boolean): boolean => {
       if (claims !== null && this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
-      containerPortal(ip, isExternal, false, port, CHAIN_PORTALS_CONTAINER)
+      containerPortal(ip, isExternal, false, port, CHAIN_INDEX_PORTALS_CONTAINER)
       if (isExternal) {
-        containerPortal(ip, false, true, port, CHAIN_PORTALS_CONTAINER)
-        hostPortal(ip, true, port, CHAIN_PORTALS_HOST)
+        containerPortal(ip, false, true, port, CHAIN_INDEX_PORTALS_CONTAINER)
+        hostPortal(ip, true, port, CHAIN_INDEX_PORTALS_HOST)
         return true
       }
-      hostPortal(ip, false, port, CHAIN_PORTALS_HOST)
+      hostPortal(ip, false, port, CHAIN_INDEX_PORTALS_HOST)
       return true
     }
-    if (!onePortal(clusterIP, false)) return
-    for (const ip of externalIPs) if (!onePortal(ip, true)) return
-    for (const ip of loadBalancerIPs) if (!onePortal(ip, false)) return
+    if (!onePortal(clusterIP, false)) return count
+    for (const ip of externalIPs) if (!onePortal(ip, true)) return count
+    for (const ip of loadBalancerIPs) if (!onePortal(ip, false)) return count
     if (nodePort !== 0) {
-      if (claims !== null && !claim(claims, "", nodePort, protocol, name)) return
-      containerPortal(null, false, false, nodePort, CHAIN_NODEPORT_CONTAINER)
-      hostPortal(null, false, nodePort, CHAIN_NODEPORT_HOST)
-      rules.push({
-        chain: CHAIN_NODEPORT_NON_LOCAL,
-        spec: `${commonArgs(name, protocol, null, false, false, proxyPort)} -m state --state NEW -j ACCEPT`,
-      })
+      if (claims !== null && !claim(claims, "", nodePort, protocol, name)) return count
+      containerPortal(null, false, false, nodePort, CHAIN_INDEX_NODEPORT_CONTAINER)
+      hostPortal(null, false, nodePort, CHAIN_INDEX_NODEPORT_HOST)
+      count++
+      out?.add(CHAIN_INDEX_NON_LOCAL, null)
     }
+    return count
   }
 
   private isLocalAddress(ip: string): boolean {
@@ -579,6 +650,91 @@ function commonArgs(
   if (physdev) args += " -m physdev ! --physdev-is-in"
   if (dstLocal) args += " -m addrtype --dst-type LOCAL"
   return args
+}
+
+/** The NodePort's filter rule of `info` on this node: ACCEPT new connections to its proxy port. */
+function nodePortFilterLine(info: UserspaceServiceInfo): string {
+  return `-A ${CHAIN_NODEPORT_NON_LOCAL} ${commonArgs(info.name, info.protocol, null, false, false, info.proxyPort)} -m state --state NEW -j ACCEPT`
+}
+
+/**
+ * The portal rules of one service port as openPortal writes them on every node, in order, with the
+ * node's values as parameters (netfilter/ext/xt_nat.ts): `{host}` for the host IP, `{port:K}` for
+ * the node's proxy port of this service port (K: `k`, the same on every node). A node's
+ * ServiceInfo points here and keeps how many of the rules it wrote (a claim conflict cuts openPortal
+ * at a portal boundary).
+ */
+export class PortalRuleSet {
+  /** Per rule: its chain (index into USERSPACE_CHAINS). */
+  readonly chains: number[] = []
+  /** Per rule: its `-A CHAIN ...` line, or null for the NodePort filter rule (written per node). */
+  readonly lines: (string | null)[] = []
+
+  constructor(
+    /** Node parameter index of this service port's proxy port (NatParams.ports). */
+    readonly k: number,
+  ) {}
+
+  add(chain: number, line: string | null): void {
+    this.chains.push(chain)
+    this.lines.push(line)
+  }
+}
+
+/**
+ * What the userspace proxiers of one cluster (one Network) share: the parameter index of each
+ * service port name, the portal rule sets (one per Service object and port: a Service write makes a
+ * new object, hence new rules, as the proxier's mergeService reopens a changed port), and the last
+ * restore input assembled without per-node lines (taken by every node that would assemble the same).
+ */
+export class PortalRuleShare {
+  private static readonly shares = new WeakMap<object, PortalRuleShare>()
+  private readonly indexes = new Map<string, number>()
+  private readonly sets = new WeakMap<Service, Map<ServicePort, PortalRuleSet>>()
+  /** Portal rule sets built (once per Service object and port, whatever the node count). */
+  built = 0
+  /** Restore inputs assembled, and taken as another node assembled them. */
+  inputsAssembled = 0
+  inputsTaken = 0
+  lastInput: {
+    readonly infos: number
+    readonly portals: readonly PortalRuleSet[]
+    readonly counts: readonly number[]
+    readonly lines: readonly string[]
+  } | null = null
+
+  static of(cluster: object): PortalRuleShare {
+    let share = PortalRuleShare.shares.get(cluster)
+    if (share === undefined) {
+      share = new PortalRuleShare()
+      PortalRuleShare.shares.set(cluster, share)
+    }
+    return share
+  }
+
+  /** The node parameter index of a service port name (assigned on first use, kept). */
+  index(name: string): number {
+    let k = this.indexes.get(name)
+    if (k === undefined) {
+      k = this.indexes.size
+      this.indexes.set(name, k)
+    }
+    return k
+  }
+
+  get(service: Service, port: ServicePort): PortalRuleSet | undefined {
+    return this.sets.get(service)?.get(port)
+  }
+
+  put(service: Service, port: ServicePort, set: PortalRuleSet): void {
+    let byPort = this.sets.get(service)
+    if (byPort === undefined) {
+      byPort = new Map()
+      this.sets.set(service, byPort)
+    }
+    byPort.set(port, set)
+    this.built++
+  }
 }
 
 function quote(text: string): string {
