@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { World } from "../src/cluster/index.ts"
 import { loadScenario } from "../src/scenario/load.ts"
 import { NS_PER_MS } from "../src/sim/time.ts"
-import { clusterScaleYaml } from "./cluster-scale.ts"
+import { clusterScaleYaml, userspaceHorizon } from "./cluster-scale.ts"
 
 export interface ScaleWorldOptions {
   readonly nodes: number
@@ -31,7 +31,8 @@ export function runScaleWorldToFirstRequest(o: ScaleWorldOptions, afterSlice: ()
       clients: 20,
       workloads: 2,
       count: 2,
-      duration: "30s",
+      // userspace mode's first sync lands after minutes of simulated time (userspaceHorizon).
+      duration: o.mode === "userspace" ? userspaceHorizon(o.services) : "30s",
       mode: o.mode,
     }),
   )

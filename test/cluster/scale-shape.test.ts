@@ -776,6 +776,10 @@ function userspaceShape(nodes: number) {
   let restores = 0
   let endpointsRead = 0
   let servicePorts = 0
+  let socketsMade = 0
+  let socketsLive = 0
+  let socketsWithTraffic = 0
+  let connectionsProxied = 0
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
     if (!(backend instanceof UserspaceBackend)) throw new Error("expected userspace mode")
@@ -783,11 +787,32 @@ function userspaceShape(nodes: number) {
     restores += backend.restoresWritten
     endpointsRead += backend.proxier.endpointsRead
     servicePorts += backend.proxier.serviceMap.size
+    socketsMade += backend.proxier.runtime.socketsMade
+    for (const info of backend.proxier.serviceMap.values()) {
+      const socket = info.proxy?.socket ?? null
+      if (socket === null) continue
+      socketsLive++
+      if (socket.stats.accepted + socket.stats.rejected > 0) socketsWithTraffic++
+      connectionsProxied += socket.stats.accepted
+    }
   }
   const feed = EndpointsFeed.of(world.controlPlane.store)
   let completed = 0
   for (const w of world.workloads) completed += world.collector.results(w.index, []).requests.completed
-  return { nodes, syncs, restores, endpointsRead, servicePorts, writes: feed.keys.length, built: feed.built, completed }
+  return {
+    nodes,
+    syncs,
+    restores,
+    endpointsRead,
+    servicePorts,
+    socketsMade,
+    socketsLive,
+    socketsWithTraffic,
+    connectionsProxied,
+    writes: feed.keys.length,
+    built: feed.built,
+    completed,
+  }
 }
 
 describe("cluster scale: userspace mode", () => {
@@ -809,5 +834,21 @@ describe("cluster scale: userspace mode", () => {
     }
     expect(large.built).toBe(small.built)
     expect(large.writes).toBe(small.writes)
+  })
+
+  it("makes a proxy socket only for a port that carried traffic, not one per node and service port", () => {
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      // Every node holds every service port (its port bound), as before.
+      expect(s.servicePorts).toBe(16 * nodes)
+      expect(s.completed).toBe(2 * 2 * 2)
+      // Each made socket is still open and carried connections; together they proxied every request.
+      expect(s.socketsLive).toBe(s.socketsMade)
+      expect(s.socketsWithTraffic).toBe(s.socketsMade)
+      expect(s.connectionsProxied).toBe(s.completed)
+      // 2 workloads x 2 clients: at most one socket per (client's node, Service), whatever the nodes.
+      expect(s.socketsMade).toBeGreaterThan(0)
+      expect(s.socketsMade).toBeLessThanOrEqual(2 * 2)
+    }
   })
 })

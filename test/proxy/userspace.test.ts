@@ -350,7 +350,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
     // Echoes every 100 ms keep it alive (2.0 s .. 2.8 s); 150 ms after the last one it is gone.
     world.scheduler.run({ timeNsMax: 2_850_000_000, eventCountMax: 5_000_000 })
-    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    const socket = backend.proxier.serviceMap.get("default/echo")?.proxy?.socket
     expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(1)
     world.scheduler.run({ timeNsMax: 3_200_000_000, eventCountMax: 5_000_000 })
     expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(0)
@@ -365,7 +365,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     expect(Object.values(results.distribution.byEndpoint).filter((n) => n > 0)).toEqual([3, 3, 3])
     // The run stops when the workload is done; the last clients' idle timers are still due.
     world.scheduler.run({ timeNsMax: 3_500_000_000, eventCountMax: 5_000_000 })
-    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    const socket = backend.proxier.serviceMap.get("default/echo")?.proxy?.socket
     if (socket === null || socket === undefined || !("freeClients" in socket)) throw new Error("no UDP proxy socket")
     // 9 clients 100 ms apart, each ending 150 ms after its last datagram: at most 2 at once, so
     // the 9 were served by 2 objects, all back in the free list.
@@ -494,7 +494,7 @@ workloads:
     expect(results.requests.completed).toBe(20)
     expect(results.distribution.byEndpoint).toEqual({ down: 0, up: 20 })
     const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
-    const socket = backend.proxier.serviceMap.get("default/ext")?.socket
+    const socket = backend.proxier.serviceMap.get("default/ext")?.proxy?.socket
     // The retry after a refused dial advances the round-robin index too, so with two endpoints the
     // index is back on the dead one for the next connection: every connection but possibly the
     // first dials the dead host first (refused by RST), then the live one.
@@ -633,9 +633,8 @@ workloads:
     world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
     const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
     expect(results.requests.completed).toBe(4)
-    const socket = (world.nodes.get("node-1")?.proxy.backend as UserspaceBackend).proxier.serviceMap.get(
-      "default/ext",
-    )?.socket
+    const socket = (world.nodes.get("node-1")?.proxy.backend as UserspaceBackend).proxier.serviceMap.get("default/ext")
+      ?.proxy?.socket
     const failures = socket?.stats.dialFailures ?? 0
     expect(failures).toBeGreaterThanOrEqual(1)
     // A connection whose first dial went to the silent host waited the full 250 ms timeout.

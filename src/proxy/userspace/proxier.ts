@@ -48,7 +48,7 @@ import type { ProxyNode } from "../service-port.ts"
 import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
 import type { PortAllocator } from "./port-allocator.ts"
 import { RandomPortAllocator, RangePortAllocator } from "./port-allocator.ts"
-import { TcpProxySocket, UdpProxySocket, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
+import { ProxyPort, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
 import { AffinityType, LoadBalancerRR, type PortsToEndpoints, servicePortName } from "./roundrobin.ts"
 
 export const CHAIN_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
@@ -137,7 +137,8 @@ export interface UserspaceServiceInfo {
    */
   readonly ruleCount: number
   readonly filterRuleCount: number
-  socket: TcpProxySocket | UdpProxySocket | null
+  /** The proxy port (bound when the sync that opened it ended; its socket is made at its first packet). */
+  proxy: ProxyPort | null
 }
 
 /** What a sync computed when it started; written to the node when it ends. */
@@ -338,16 +339,14 @@ export class UserspaceProxier {
   /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
   commit(plan: UserspacePlan, nowNs: number): void {
     for (const info of plan.closed) {
-      info.socket?.close()
+      info.proxy?.close()
       this.allocator.release(info.proxyPort)
     }
     for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
     for (const info of plan.opened) {
       this.reservedPorts.delete(info.proxyPort)
-      info.socket =
-        info.protocol === "tcp"
-          ? new TcpProxySocket(this.runtime, info.name, info.proxyPort)
-          : new UdpProxySocket(this.runtime, info.name, info.proxyPort)
+      // The port is bound now; its socket is made at the first packet (ProxyPort).
+      info.proxy = new ProxyPort(this.runtime, info.name, info.protocol, info.proxyPort)
       this.lb.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
     }
     this.serviceMap = plan.serviceMap
@@ -457,7 +456,7 @@ export class UserspaceProxier {
       proxyPort,
       ruleCount: rules.length,
       filterRuleCount,
-      socket: null,
+      proxy: null,
     }
   }
 
