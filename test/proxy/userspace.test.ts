@@ -12,7 +12,7 @@ import { formatIpv4 } from "../../src/wire/ipv4.ts"
 import { World } from "../../src/cluster/index.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
-import { AffinityType, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
+import { AffinityType, BalancerState, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
 import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
 import { type CopyQueue, MessagePool, UdpProxyClient, UdpProxySocket } from "../../src/proxy/userspace/proxysocket.ts"
 import { specFromText } from "../cluster/helpers.ts"
@@ -49,6 +49,36 @@ describe("LoadBalancerRR (roundrobin.go)", () => {
     expect(take(b, 3, "10.0.0.2")).toEqual(first)
     expect(take(b, 3, "10.0.0.3")).toEqual(first)
     expect(b.services.get(SVC)?.endpoints).toEqual(first)
+  })
+
+  it("the shuffle kept as a permutation of the shared list is util.ShuffleStrings' copy, with the same draws", () => {
+    // util.ShuffleStrings: perm := rand.Perm(n) (m[i] = m[j]; m[j] = i, j = Intn(i + 1)); shuffled[perm[i]] = s[i].
+    const reference = (list: readonly string[], rng: Rng): string[] => {
+      const perm: number[] = []
+      for (let i = 0; i < list.length; i++) {
+        const j = rng.intBelow(i + 1)
+        perm[i] = perm[j]
+        perm[j] = i
+      }
+      const out: string[] = []
+      for (let i = 0; i < list.length; i++) out[perm[i]] = list[i]
+      return out
+    }
+    // Both sides of the packed form's limit (8 endpoints), and the empty list.
+    for (const n of [0, 1, 2, 3, 7, 8, 9, 12, 40]) {
+      const list = Array.from({ length: n }, (_, i) => `10.0.${i >> 8}.${i & 255}:80`)
+      for (let round = 0; round < 20; round++) {
+        const mine = Rng.stream(round, "test/shuffle")
+        const theirs = Rng.stream(round, "test/shuffle")
+        const state = new BalancerState(AffinityType.NONE, 10800)
+        state.shuffle(list, mine)
+        const expected = reference(list, theirs)
+        expect(state.endpoints).toEqual(expected)
+        for (let k = 0; k < n; k++) expect(state.at(k)).toBe(expected[k])
+        // The stream is where the copy left it.
+        expect(mine.intBelow(1_000_000)).toBe(theirs.intBelow(1_000_000))
+      }
+    }
   })
 
   it("an unchanged endpoint set keeps order and index; a changed one is reshuffled from index 0", () => {
@@ -111,9 +141,9 @@ describe("LoadBalancerRR (roundrobin.go)", () => {
     expect(other).not.toBe(first)
     // CleanupStaleStickySessions drops entries idle for >= ttl.
     b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 29 * S)
-    expect(b.services.get(SVC)?.affinityMap.size).toBe(1)
+    expect(b.services.get(SVC)?.affinityMap?.size).toBe(1)
     b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 30 * S)
-    expect(b.services.get(SVC)?.affinityMap.size).toBe(0)
+    expect(b.services.get(SVC)?.affinityMap?.size).toBe(0)
   })
 
   it("sessionAffinityReset (a failed dial) takes the next endpoint and rewrites the client's entry", () => {

@@ -554,7 +554,7 @@ export class UserspaceProxier {
       const next = state === undefined || state.endpoints.length === 0 ? "-" : String(state.index)
       const affinity =
         info.affinityType === AffinityType.CLIENT_IP
-          ? ` affinity=ClientIP/${state?.ttlSeconds ?? info.stickyMaxAgeSeconds}s clients=${state?.affinityMap.size ?? 0}`
+          ? ` affinity=ClientIP/${state?.ttlSeconds ?? info.stickyMaxAgeSeconds}s clients=${state?.affinityMap?.size ?? 0}`
           : ""
       const portal = `${info.clusterIP}:${info.port}/${info.protocol.toUpperCase()}`
       const nodePort = info.nodePort !== 0 ? ` nodePort=${info.nodePort}` : ""
