@@ -812,6 +812,7 @@ function userspaceShape(nodes: number) {
     writes: feed.keys.length,
     built: feed.built,
     completed,
+    notices: { ...world.proxyNotices },
   }
 }
 
@@ -834,6 +835,22 @@ describe("cluster scale: userspace mode", () => {
     }
     expect(large.built).toBe(small.built)
     expect(large.writes).toBe(small.writes)
+  })
+
+  it("visits a node for a write only when telling it does something (not writes x nodes)", () => {
+    const visitsPerNode: number[] = []
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      // Every node is told of the start-up writes; after that a node whose watch handling (and,
+      // for a Service write, sync) is already scheduled is not visited until it ran.
+      expect(s.notices.told).toBeGreaterThanOrEqual(nodes)
+      expect(s.notices.visited).toBe(s.notices.told)
+      expect(s.notices.visited).toBeLessThan(s.notices.writes * nodes)
+      // One visit per node and instant with writes, whatever the number of writes then: the same
+      // at 2 and 6 nodes per node.
+      visitsPerNode.push(s.notices.visited / nodes)
+    }
+    expect(visitsPerNode[1]).toBe(visitsPerNode[0])
   })
 
   it("makes a proxy socket only for a port that carried traffic, not one per node and service port", () => {
