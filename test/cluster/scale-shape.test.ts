@@ -780,6 +780,7 @@ function userspaceShape(nodes: number) {
   let socketsLive = 0
   let socketsWithTraffic = 0
   let connectionsProxied = 0
+  const specs = new Set<object>()
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
     if (!(backend instanceof UserspaceBackend)) throw new Error("expected userspace mode")
@@ -789,6 +790,7 @@ function userspaceShape(nodes: number) {
     servicePorts += backend.proxier.serviceMap.size
     socketsMade += backend.proxier.runtime.socketsMade
     for (const info of backend.proxier.serviceMap.values()) {
+      specs.add(info.spec)
       const socket = info.proxy?.socket ?? null
       if (socket === null) continue
       socketsLive++
@@ -805,6 +807,7 @@ function userspaceShape(nodes: number) {
     restores,
     endpointsRead,
     servicePorts,
+    distinctSpecs: specs.size,
     socketsMade,
     socketsLive,
     socketsWithTraffic,
@@ -827,6 +830,9 @@ describe("cluster scale: userspace mode", () => {
       expect(s.restores).toBe(s.nodes)
       // Every node serves every Service port: the 12 Services' and the system Services' 4.
       expect(s.servicePorts).toBe(16 * s.nodes)
+      // What the Service says of each port is held once for all nodes (only the proxy port,
+      // rule counts and socket are per node).
+      expect(s.distinctSpecs).toBe(16)
       // Each write read once per node: writes x nodes, not writes x Endpoints objects x nodes.
       expect(s.endpointsRead).toBe(s.writes * s.nodes)
       // Ports maps built once per Endpoints object written, not per node.
