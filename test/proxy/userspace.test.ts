@@ -375,6 +375,43 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     }
   })
 
+  it("a proxy port holds its port from the sync on; its socket is made by the first datagram; closing frees the port", () => {
+    const world = new World(specFromText(udpScenario("keepAlive")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    const ns = backend.proxier.ns
+    // After the first sync, before the workload's first datagram (it starts at 2 s).
+    world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
+    const info = backend.proxier.serviceMap.get("default/echo")
+    if (info === undefined || info.proxy === null) throw new Error("no proxy port")
+    // Bound like the socket it stands for: the namespace's UDP table has the port.
+    expect(ns.udpSockets.has(info.proxyPort)).toBe(true)
+    expect(info.proxy.socket).toBe(null)
+    expect(backend.proxier.runtime.socketsMade).toBe(0)
+    world.scheduler.run({ timeNsMax: 2_500_000_000, eventCountMax: 5_000_000 })
+    const socket = info.proxy.socket
+    if (!(socket instanceof UdpProxySocket)) throw new Error("no UDP proxy socket made")
+    // The client's name lookup made kube-dns:dns's socket too; ports nobody sent to have none.
+    expect(backend.proxier.runtime.socketsMade).toBe(2)
+    expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns")?.proxy?.socket).toBeInstanceOf(UdpProxySocket)
+    expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns-tcp")?.proxy?.socket).toBe(null)
+    expect(socket.port).toBe(info.proxyPort)
+    expect(socket.stats.accepted).toBe(1)
+    info.proxy.close()
+    expect(ns.udpSockets.has(info.proxyPort)).toBe(false)
+  })
+
+  it("closing a proxy port nobody sent to frees its port and makes no socket", () => {
+    const world = new World(specFromText(udpScenario("keepAlive")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
+    const info = backend.proxier.serviceMap.get("default/echo")
+    if (info === undefined || info.proxy === null) throw new Error("no proxy port")
+    info.proxy.close()
+    expect(backend.proxier.ns.udpSockets.has(info.proxyPort)).toBe(false)
+    expect(info.proxy.socket).toBe(null)
+    expect(backend.proxier.runtime.socketsMade).toBe(0)
+  })
+
   it("a client's proxy connection is dropped after udpIdleTimeout without traffic", () => {
     const world = new World(specFromText(udpScenario("keepAlive", ", userspace: { udpIdleTimeout: 150ms }")), 3)
     const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
