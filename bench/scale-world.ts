@@ -31,7 +31,7 @@ export function runScaleWorldToFirstRequest(o: ScaleWorldOptions, afterSlice: ()
       clients: 20,
       workloads: 2,
       count: 2,
-      // userspace mode's start-up sync lands after minutes of simulated time (cluster-scale.ts).
+      // userspace mode's first sync lands after minutes of simulated time (userspaceHorizon).
       duration: o.mode === "userspace" ? userspaceHorizon(o.services) : "30s",
       mode: o.mode,
     }),

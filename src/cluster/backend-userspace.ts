@@ -73,6 +73,8 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
   private readonly perTableRuleNs: number
   private store: ApiStore | null = null
   private watchPending = false
+  /** Told when the scheduled watch handling ran (ProxyBackend.onObjectsTaken). */
+  onObjectsTaken: (() => void) | null = null
   private pending: UserspacePlan | null = null
   private jumpsInstalled = false
   /** The proxier's chains after its last restore (null before the first). */
@@ -118,8 +120,14 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
     this.scheduler.schedule(nowNs, this.kindWatch, 0, 0)
   }
 
+  /** onObjectsChanged would do nothing now (ProxyBackend.objectsChangePending). */
+  get objectsChangePending(): boolean {
+    return this.watchPending
+  }
+
   handleEvent(): void {
     this.watchPending = false
+    this.onObjectsTaken?.()
     if (this.store !== null) this.proxier.syncEndpoints(this.store)
   }
 

@@ -118,6 +118,13 @@ export interface ProxyBackend<B = unknown> {
    */
   onObjectsChanged?(nowNs: number): void
   /**
+   * With onObjectsChanged: true while a call would do nothing (the watch's handling is already
+   * scheduled); the backend calls `onObjectsTaken` when it turns false again. Lets the cluster
+   * skip the node for writes until then (World.notifyProxies).
+   */
+  readonly objectsChangePending?: boolean
+  onObjectsTaken?: (() => void) | null
+  /**
    * Optional, default true: an EndpointSlice (or Endpoints) write asks for a sync. false for the
    * userspace proxier (v1.25 pkg/proxy/userspace/proxier.go): it embeds
    * `config.NoopEndpointSliceHandler`, and OnEndpointsAdd/Update/Delete only hand the object to
@@ -268,7 +275,20 @@ export class KubeProxyNode implements TimedSyncTarget {
    * The cluster skips such nodes (most of them, as writes come in bursts at one instant).
    */
   get changeIsNoop(): boolean {
-    return !this.ownsChangeLog && this.backend.onObjectsChanged === undefined && this.runner.runRequested
+    return this.changeIsNoopFor(false)
+  }
+
+  /**
+   * `changeIsNoop` for a write of one kind: an endpoints write that syncs nothing in this mode
+   * (`endpointWritesSync` false) is a no-op once the backend's watch handling is scheduled, whether
+   * or not a run is requested. A no-op for a Service write is a no-op for an endpoints write.
+   */
+  changeIsNoopFor(endpointsWrite: boolean): boolean {
+    if (this.ownsChangeLog) return false
+    const backend = this.backend
+    if (backend.onObjectsChanged !== undefined && backend.objectsChangePending !== true) return false
+    if (endpointsWrite && backend.endpointWritesSync === false) return true
+    return this.runner.runRequested
   }
 
   /** When the running sync ends (its rules take effect), or null when none runs. */

@@ -128,6 +128,13 @@ export class World implements ApiListener, EventHandler, AppsListener {
   /** Whether each index of `proxies` is in `proxiesAwake`. */
   private readonly proxyAwake: boolean[] = []
   /**
+   * The same for endpoints writes that sync nothing (userspace mode: `endpointWritesSync` false).
+   * A node is left out from its watch handling being scheduled until it ran
+   * (ProxyBackend.onObjectsTaken) or its requested run was taken, whichever of the two lists.
+   */
+  private readonly proxiesAwakeForEndpoints: number[] = []
+  private readonly proxyAwakeForEndpoints: boolean[] = []
+  /**
    * Service and EndpointSlice writes announced to the kube-proxies, kube-proxies visited for them,
    * and told (onChange): visits grow with the calls made, not with writes x nodes (scale-shape test).
    */
@@ -356,6 +363,7 @@ export class World implements ApiListener, EventHandler, AppsListener {
     // A new kube-proxy has no run requested: a write must tell it.
     this.wakeProxy(index)
     proxy.runner.onRunRequestTaken = () => this.wakeProxy(index)
+    if (backend.onObjectsChanged !== undefined) backend.onObjectsTaken = () => this.wakeProxy(index)
     this.nodes.set(name, { name, zone, net, filter, proxy })
   }
 
@@ -548,7 +556,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
     // the same node order, for the others (a write burst of 30,000 slices at 5,000 nodes is 150
     // million calls otherwise, nearly all no-ops). Only the awake ones are visited: a write costs
     // the kube-proxies it tells, not a visit of every node (30,000 writes x 5,000 nodes).
-    const awake = this.proxiesAwake
+    // In userspace mode a node is a no-op for endpoints writes once its watch handling is
+    // scheduled, even with no run requested: those writes have a list of their own.
+    const forEndpoints = endpointsWrite && !this.endpointWritesSync
+    const awake = forEndpoints ? this.proxiesAwakeForEndpoints : this.proxiesAwake
+    const flags = forEndpoints ? this.proxyAwakeForEndpoints : this.proxyAwake
     if (awake.length > 1) awake.sort(compareNumbers)
     const notices = this.proxyNotices
     notices.writes++
@@ -557,11 +569,11 @@ export class World implements ApiListener, EventHandler, AppsListener {
     for (let k = 0; k < awake.length; k++) {
       const index = awake[k]
       const proxy = this.proxies[index]
-      if (!proxy.changeIsNoop) {
+      if (!proxy.changeIsNoopFor(endpointsWrite)) {
         notices.told++
         proxy.onChange(nowNs, endpointsWrite)
       }
-      if (proxy.changeIsNoop) this.proxyAwake[index] = false
+      if (proxy.changeIsNoopFor(endpointsWrite)) flags[index] = false
       else awake[kept++] = index
     }
     awake.length = kept
@@ -570,6 +582,10 @@ export class World implements ApiListener, EventHandler, AppsListener {
 
   /** The kube-proxy at `index` may act on the next write (see `proxiesAwake`). */
   private wakeProxy(index: number): void {
+    if (this.proxies[index].backend.endpointWritesSync === false && this.proxyAwakeForEndpoints[index] !== true) {
+      this.proxyAwakeForEndpoints[index] = true
+      this.proxiesAwakeForEndpoints.push(index)
+    }
     if (this.proxyAwake[index] === true) return
     this.proxyAwake[index] = true
     this.proxiesAwake.push(index)

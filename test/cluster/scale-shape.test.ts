@@ -776,6 +776,11 @@ function userspaceShape(nodes: number) {
   let restores = 0
   let endpointsRead = 0
   let servicePorts = 0
+  let socketsMade = 0
+  let socketsLive = 0
+  let socketsWithTraffic = 0
+  let connectionsProxied = 0
+  const specs = new Set<object>()
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
     if (!(backend instanceof UserspaceBackend)) throw new Error("expected userspace mode")
@@ -783,6 +788,15 @@ function userspaceShape(nodes: number) {
     restores += backend.restoresWritten
     endpointsRead += backend.proxier.endpointsRead
     servicePorts += backend.proxier.serviceMap.size
+    socketsMade += backend.proxier.runtime.socketsMade
+    for (const info of backend.proxier.serviceMap.values()) {
+      specs.add(info.spec)
+      const socket = info.proxy?.socket ?? null
+      if (socket === null) continue
+      socketsLive++
+      if (socket.stats.accepted + socket.stats.rejected > 0) socketsWithTraffic++
+      connectionsProxied += socket.stats.accepted
+    }
   }
   const feed = EndpointsFeed.of(world.controlPlane.store)
   let completed = 0
@@ -812,6 +826,12 @@ function userspaceShape(nodes: number) {
     inputsAssembled: share.inputsAssembled,
     linesParsed: world.ruleCache.parsed,
     world,
+    distinctSpecs: specs.size,
+    socketsMade,
+    socketsLive,
+    socketsWithTraffic,
+    connectionsProxied,
+    notices: { ...world.proxyNotices },
   }
 }
 
@@ -826,6 +846,9 @@ describe("cluster scale: userspace mode", () => {
       expect(s.restores).toBe(s.nodes)
       // Every node serves every Service port: the 12 Services' and the system Services' 4.
       expect(s.servicePorts).toBe(16 * s.nodes)
+      // What the Service says of each port is held once for all nodes (only the proxy port,
+      // rule counts and socket are per node).
+      expect(s.distinctSpecs).toBe(16)
       // Each write read once per node: writes x nodes, not writes x Endpoints objects x nodes.
       expect(s.endpointsRead).toBe(s.writes * s.nodes)
       // Ports maps built once per Endpoints object written, not per node.
@@ -864,5 +887,37 @@ describe("cluster scale: userspace mode", () => {
       }
     }
     expect(ports.size).toBeGreaterThan(16)
+  })
+
+  it("visits a node for a write only when telling it does something (not writes x nodes)", () => {
+    const visitsPerNode: number[] = []
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      // Every node is told of the start-up writes; after that a node whose watch handling (and,
+      // for a Service write, sync) is already scheduled is not visited until it ran.
+      expect(s.notices.told).toBeGreaterThanOrEqual(nodes)
+      expect(s.notices.visited).toBe(s.notices.told)
+      expect(s.notices.visited).toBeLessThan(s.notices.writes * nodes)
+      // One visit per node and instant with writes, whatever the number of writes then: the same
+      // at 2 and 6 nodes per node.
+      visitsPerNode.push(s.notices.visited / nodes)
+    }
+    expect(visitsPerNode[1]).toBe(visitsPerNode[0])
+  })
+
+  it("makes a proxy socket only for a port that carried traffic, not one per node and service port", () => {
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      // Every node holds every service port (its port bound), as before.
+      expect(s.servicePorts).toBe(16 * nodes)
+      expect(s.completed).toBe(2 * 2 * 2)
+      // Each made socket is still open and carried connections; together they proxied every request.
+      expect(s.socketsLive).toBe(s.socketsMade)
+      expect(s.socketsWithTraffic).toBe(s.socketsMade)
+      expect(s.connectionsProxied).toBe(s.completed)
+      // 2 workloads x 2 clients: at most one socket per (client's node, Service), whatever the nodes.
+      expect(s.socketsMade).toBeGreaterThan(0)
+      expect(s.socketsMade).toBeLessThanOrEqual(2 * 2)
+    }
   })
 })

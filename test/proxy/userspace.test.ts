@@ -12,7 +12,7 @@ import { formatIpv4 } from "../../src/wire/ipv4.ts"
 import { World } from "../../src/cluster/index.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
-import { AffinityType, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
+import { AffinityType, BalancerState, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
 import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
 import { type CopyQueue, MessagePool, UdpProxyClient, UdpProxySocket } from "../../src/proxy/userspace/proxysocket.ts"
 import { specFromText } from "../cluster/helpers.ts"
@@ -49,6 +49,36 @@ describe("LoadBalancerRR (roundrobin.go)", () => {
     expect(take(b, 3, "10.0.0.2")).toEqual(first)
     expect(take(b, 3, "10.0.0.3")).toEqual(first)
     expect(b.services.get(SVC)?.endpoints).toEqual(first)
+  })
+
+  it("the shuffle kept as a permutation of the shared list is util.ShuffleStrings' copy, with the same draws", () => {
+    // util.ShuffleStrings: perm := rand.Perm(n) (m[i] = m[j]; m[j] = i, j = Intn(i + 1)); shuffled[perm[i]] = s[i].
+    const reference = (list: readonly string[], rng: Rng): string[] => {
+      const perm: number[] = []
+      for (let i = 0; i < list.length; i++) {
+        const j = rng.intBelow(i + 1)
+        perm[i] = perm[j]
+        perm[j] = i
+      }
+      const out: string[] = []
+      for (let i = 0; i < list.length; i++) out[perm[i]] = list[i]
+      return out
+    }
+    // Both sides of the packed form's limit (8 endpoints), and the empty list.
+    for (const n of [0, 1, 2, 3, 7, 8, 9, 12, 40]) {
+      const list = Array.from({ length: n }, (_, i) => `10.0.${i >> 8}.${i & 255}:80`)
+      for (let round = 0; round < 20; round++) {
+        const mine = Rng.stream(round, "test/shuffle")
+        const theirs = Rng.stream(round, "test/shuffle")
+        const state = new BalancerState(AffinityType.NONE, 10800)
+        state.shuffle(list, mine)
+        const expected = reference(list, theirs)
+        expect(state.endpoints).toEqual(expected)
+        for (let k = 0; k < n; k++) expect(state.at(k)).toBe(expected[k])
+        // The stream is where the copy left it.
+        expect(mine.intBelow(1_000_000)).toBe(theirs.intBelow(1_000_000))
+      }
+    }
   })
 
   it("an unchanged endpoint set keeps order and index; a changed one is reshuffled from index 0", () => {
@@ -111,9 +141,9 @@ describe("LoadBalancerRR (roundrobin.go)", () => {
     expect(other).not.toBe(first)
     // CleanupStaleStickySessions drops entries idle for >= ttl.
     b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 29 * S)
-    expect(b.services.get(SVC)?.affinityMap.size).toBe(1)
+    expect(b.services.get(SVC)?.affinityMap?.size).toBe(1)
     b.cleanupStaleStickySessions(SVC, 9_999_999_999 + 30 * S)
-    expect(b.services.get(SVC)?.affinityMap.size).toBe(0)
+    expect(b.services.get(SVC)?.affinityMap?.size).toBe(0)
   })
 
   it("sessionAffinityReset (a failed dial) takes the next endpoint and rewrites the client's entry", () => {
@@ -345,12 +375,49 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     }
   })
 
+  it("a proxy port holds its port from the sync on; its socket is made by the first datagram; closing frees the port", () => {
+    const world = new World(specFromText(udpScenario("keepAlive")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    const ns = backend.proxier.ns
+    // After the first sync, before the workload's first datagram (it starts at 2 s).
+    world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
+    const info = backend.proxier.serviceMap.get("default/echo")
+    if (info === undefined || info.proxy === null) throw new Error("no proxy port")
+    // Bound like the socket it stands for: the namespace's UDP table has the port.
+    expect(ns.udpSockets.has(info.proxyPort)).toBe(true)
+    expect(info.proxy.socket).toBe(null)
+    expect(backend.proxier.runtime.socketsMade).toBe(0)
+    world.scheduler.run({ timeNsMax: 2_500_000_000, eventCountMax: 5_000_000 })
+    const socket = info.proxy.socket
+    if (!(socket instanceof UdpProxySocket)) throw new Error("no UDP proxy socket made")
+    // The client's name lookup made kube-dns:dns's socket too; ports nobody sent to have none.
+    expect(backend.proxier.runtime.socketsMade).toBe(2)
+    expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns")?.proxy?.socket).toBeInstanceOf(UdpProxySocket)
+    expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns-tcp")?.proxy?.socket).toBe(null)
+    expect(socket.port).toBe(info.proxyPort)
+    expect(socket.stats.accepted).toBe(1)
+    info.proxy.close()
+    expect(ns.udpSockets.has(info.proxyPort)).toBe(false)
+  })
+
+  it("closing a proxy port nobody sent to frees its port and makes no socket", () => {
+    const world = new World(specFromText(udpScenario("keepAlive")), 3)
+    const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
+    world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
+    const info = backend.proxier.serviceMap.get("default/echo")
+    if (info === undefined || info.proxy === null) throw new Error("no proxy port")
+    info.proxy.close()
+    expect(backend.proxier.ns.udpSockets.has(info.proxyPort)).toBe(false)
+    expect(info.proxy.socket).toBe(null)
+    expect(backend.proxier.runtime.socketsMade).toBe(0)
+  })
+
   it("a client's proxy connection is dropped after udpIdleTimeout without traffic", () => {
     const world = new World(specFromText(udpScenario("keepAlive", ", userspace: { udpIdleTimeout: 150ms }")), 3)
     const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
     // Echoes every 100 ms keep it alive (2.0 s .. 2.8 s); 150 ms after the last one it is gone.
     world.scheduler.run({ timeNsMax: 2_850_000_000, eventCountMax: 5_000_000 })
-    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    const socket = backend.proxier.serviceMap.get("default/echo")?.proxy?.socket
     expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(1)
     world.scheduler.run({ timeNsMax: 3_200_000_000, eventCountMax: 5_000_000 })
     expect(socket !== null && socket !== undefined && "clients" in socket ? socket.clients.size : -1).toBe(0)
@@ -365,7 +432,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     expect(Object.values(results.distribution.byEndpoint).filter((n) => n > 0)).toEqual([3, 3, 3])
     // The run stops when the workload is done; the last clients' idle timers are still due.
     world.scheduler.run({ timeNsMax: 3_500_000_000, eventCountMax: 5_000_000 })
-    const socket = backend.proxier.serviceMap.get("default/echo")?.socket
+    const socket = backend.proxier.serviceMap.get("default/echo")?.proxy?.socket
     if (socket === null || socket === undefined || !("freeClients" in socket)) throw new Error("no UDP proxy socket")
     // 9 clients 100 ms apart, each ending 150 ms after its last datagram: at most 2 at once, so
     // the 9 were served by 2 objects, all back in the free list.
@@ -494,7 +561,7 @@ workloads:
     expect(results.requests.completed).toBe(20)
     expect(results.distribution.byEndpoint).toEqual({ down: 0, up: 20 })
     const backend = [...world.nodes.values()][0].proxy.backend as UserspaceBackend
-    const socket = backend.proxier.serviceMap.get("default/ext")?.socket
+    const socket = backend.proxier.serviceMap.get("default/ext")?.proxy?.socket
     // The retry after a refused dial advances the round-robin index too, so with two endpoints the
     // index is back on the dead one for the next connection: every connection but possibly the
     // first dials the dead host first (refused by RST), then the live one.
@@ -633,9 +700,8 @@ workloads:
     world.scheduler.run({ timeNsMax: 10 * S, eventCountMax: 5_000_000 })
     const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
     expect(results.requests.completed).toBe(4)
-    const socket = (world.nodes.get("node-1")?.proxy.backend as UserspaceBackend).proxier.serviceMap.get(
-      "default/ext",
-    )?.socket
+    const socket = (world.nodes.get("node-1")?.proxy.backend as UserspaceBackend).proxier.serviceMap.get("default/ext")
+      ?.proxy?.socket
     const failures = socket?.stats.dialFailures ?? 0
     expect(failures).toBeGreaterThanOrEqual(1)
     // A connection whose first dial went to the silent host waited the full 250 ms timeout.

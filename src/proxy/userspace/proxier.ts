@@ -49,7 +49,7 @@ import type { ProxyNode } from "../service-port.ts"
 import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
 import type { PortAllocator } from "./port-allocator.ts"
 import { RandomPortAllocator, RangePortAllocator } from "./port-allocator.ts"
-import { TcpProxySocket, UdpProxySocket, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
+import { ProxyPort, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
 import { AffinityType, LoadBalancerRR, type PortsToEndpoints, servicePortName } from "./roundrobin.ts"
 
 export const CHAIN_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
@@ -124,8 +124,11 @@ export interface UserspaceConfig {
   readonly costs: UserspaceCosts
 }
 
-/** One service port the proxier serves (ServiceInfo). */
-export interface UserspaceServiceInfo {
+/**
+ * What a Service port says, as the userspace proxier keeps it (ServiceInfo's fields that come from
+ * the Service): built once per Service object and shared by every node's proxier (`servicePorts`).
+ */
+export interface UserspaceServicePort {
   /** ServicePortName string. */
   readonly name: string
   readonly protocol: "tcp" | "udp"
@@ -136,16 +139,57 @@ export interface UserspaceServiceInfo {
   readonly loadBalancerIPs: readonly string[]
   readonly affinityType: AffinityType
   readonly stickyMaxAgeSeconds: number
-  readonly proxyPort: number
-  /**
-   * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
-   * them are in the filter table. The rule texts are not kept per node: `portal` holds them once
-   * for every node serving the same Service object, with the node's values as parameters.
-   */
-  readonly ruleCount: number
-  readonly filterRuleCount: number
-  readonly portal: PortalRuleSet
-  socket: TcpProxySocket | UdpProxySocket | null
+}
+
+/**
+ * One service port the proxier serves (ServiceInfo): the Service's fields, shared by the nodes
+ * (`spec`), and this node's: the proxy port, the rules it wrote, the proxy port's socket. At
+ * thousands of Services on hundreds of nodes a full copy per node was most of a ServiceInfo.
+ */
+export class UserspaceServiceInfo {
+  /** The proxy port (bound when the sync that opened it ended; its socket is made at its first packet). */
+  proxy: ProxyPort | null = null
+
+  constructor(
+    readonly spec: UserspaceServicePort,
+    readonly proxyPort: number,
+    /**
+     * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
+     * them are in the filter table. The rule texts are not kept per node: `portal` holds them once
+     * for every node serving the same Service object, with the node's values as parameters.
+     */
+    readonly ruleCount: number,
+    readonly filterRuleCount: number,
+    readonly portal: PortalRuleSet,
+  ) {}
+
+  get name(): string {
+    return this.spec.name
+  }
+  get protocol(): "tcp" | "udp" {
+    return this.spec.protocol
+  }
+  get clusterIP(): string {
+    return this.spec.clusterIP
+  }
+  get port(): number {
+    return this.spec.port
+  }
+  get nodePort(): number {
+    return this.spec.nodePort
+  }
+  get externalIPs(): readonly string[] {
+    return this.spec.externalIPs
+  }
+  get loadBalancerIPs(): readonly string[] {
+    return this.spec.loadBalancerIPs
+  }
+  get affinityType(): AffinityType {
+    return this.spec.affinityType
+  }
+  get stickyMaxAgeSeconds(): number {
+    return this.spec.stickyMaxAgeSeconds
+  }
 }
 
 /** What a sync computed when it started; written to the node when it ends. */
@@ -155,7 +199,7 @@ export interface UserspacePlan {
   readonly closed: UserspaceServiceInfo[]
   /** Service ports whose load balancer state is deleted (unmergeService). */
   readonly deleted: string[]
-  readonly services: Map<string, Service>
+  readonly services: ReadonlyMap<string, Service>
   /**
    * `iptables` invocations of the sync (pkg/util/iptables: EnsureRule and DeleteRule run `-C`
    * first, then `-A`/`-D`; EnsureChain one `-N`): 2 per rule added or deleted, 10 for iptablesInit,
@@ -178,7 +222,7 @@ export class UserspaceProxier {
   /** serviceMap: ServicePortName -> info, in the order the ports were opened. */
   serviceMap = new Map<string, UserspaceServiceInfo>()
   /** Services as the last successful sync saw them ("ns/name" -> object). */
-  private services = new Map<string, Service>()
+  private services: ReadonlyMap<string, Service> = new Map<string, Service>()
   /** Endpoints as the load balancer last saw them ("ns/name" -> ports map). */
   private endpoints = new Map<string, PortsToEndpoints>()
   /** Entries of the shared EndpointsFeed this proxier has read. */
@@ -255,11 +299,7 @@ export class UserspaceProxier {
 
   /** syncProxyRules up to the kernel: merges the Service changes into a new service map. */
   plan(services: readonly Service[]): UserspacePlan {
-    const current = new Map<string, Service>()
-    for (const service of services) {
-      if (!watchedByKubeProxy(service.metadata.labels)) continue
-      current.set(nsName(service.metadata), service)
-    }
+    const current = watchedServices(services)
     const serviceMap = new Map(this.serviceMap)
     const claims = new Map(this.claims)
     const opened: UserspaceServiceInfo[] = []
@@ -281,8 +321,12 @@ export class UserspaceProxier {
       // mergeService(current)
       const existingPorts = new Set<string>()
       if (next !== undefined && !shouldSkipService(next)) {
-        for (const port of next.spec.ports ?? []) {
-          const name = servicePortName(key, port.name ?? "")
+        const ports = next.spec.ports ?? []
+        const specs = servicePorts(key, next)
+        for (let p = 0; p < ports.length; p++) {
+          const port = ports[p]
+          const spec = specs[p]
+          const name = spec.name
           existingPorts.add(port.name ?? "")
           const info = serviceMap.get(name)
           if (info !== undefined && sameConfig(info, next, port)) continue
@@ -297,7 +341,7 @@ export class UserspaceProxier {
           const proxyPort = this.allocatePort(protocol === "TCP" ? "tcp" : "udp")
           if (proxyPort < 0) continue // "failed to allocate proxy port"
           allocated.push(proxyPort)
-          const made = this.newServiceInfo(name, next, port, proxyPort, claims)
+          const made = this.newServiceInfo(spec, next, port, proxyPort, claims)
           commands += 2 * made.ruleCount // EnsureRule: -C, then -A
           serviceMap.set(name, made)
           opened.push(made)
@@ -346,16 +390,14 @@ export class UserspaceProxier {
   /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
   commit(plan: UserspacePlan, nowNs: number): void {
     for (const info of plan.closed) {
-      info.socket?.close()
+      info.proxy?.close()
       this.allocator.release(info.proxyPort)
     }
     for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
     for (const info of plan.opened) {
       this.reservedPorts.delete(info.proxyPort)
-      info.socket =
-        info.protocol === "tcp"
-          ? new TcpProxySocket(this.runtime, info.name, info.proxyPort)
-          : new UdpProxySocket(this.runtime, info.name, info.proxyPort)
+      // The port is bound now; its socket is made at the first packet (ProxyPort).
+      info.proxy = new ProxyPort(this.runtime, info.name, info.protocol, info.proxyPort)
       this.lb.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
     }
     this.serviceMap = plan.serviceMap
@@ -465,53 +507,35 @@ export class UserspaceProxier {
   }
 
   private newServiceInfo(
-    name: string,
+    spec: UserspaceServicePort,
     service: Service,
     port: ServicePort,
     proxyPort: number,
     claims: Map<string, string>,
   ): UserspaceServiceInfo {
-    const protocol = (port.protocol ?? "TCP").toLowerCase() === "udp" ? "udp" : "tcp"
-    const clusterIP = service.spec.clusterIP ?? ""
-    const externalIPs = service.spec.externalIPs ?? []
-    const loadBalancerIPs: string[] = []
-    for (const ingress of service.status?.loadBalancer?.ingress ?? [])
-      if (ingress.ip !== undefined && ingress.ip !== "") loadBalancerIPs.push(ingress.ip)
-    const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
-    const nodePort = port.nodePort ?? 0
-    const portal = this.portalRuleSet(name, service, port, protocol, clusterIP, externalIPs, loadBalancerIPs)
+    const portal = this.portalRuleSet(
+      spec.name,
+      service,
+      port,
+      spec.protocol,
+      spec.clusterIP,
+      spec.externalIPs,
+      spec.loadBalancerIPs,
+    )
     const ruleCount = this.openPortals(
-      name,
-      protocol,
-      clusterIP,
-      port.port,
-      externalIPs,
-      loadBalancerIPs,
-      nodePort,
+      spec.name,
+      spec.protocol,
+      spec.clusterIP,
+      spec.port,
+      spec.externalIPs,
+      spec.loadBalancerIPs,
+      spec.nodePort,
       null,
       claims,
     )
     // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
     const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
-    return {
-      name,
-      protocol,
-      clusterIP,
-      port: port.port,
-      nodePort: port.nodePort ?? 0,
-      externalIPs,
-      loadBalancerIPs,
-      affinityType: affinity,
-      stickyMaxAgeSeconds:
-        affinity === AffinityType.CLIENT_IP
-          ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
-          : 0,
-      proxyPort,
-      ruleCount,
-      filterRuleCount,
-      portal,
-      socket: null,
-    }
+    return new UserspaceServiceInfo(spec, proxyPort, ruleCount, filterRuleCount, portal)
   }
 
   /**
@@ -626,7 +650,7 @@ export class UserspaceProxier {
       const next = state === undefined || state.endpoints.length === 0 ? "-" : String(state.index)
       const affinity =
         info.affinityType === AffinityType.CLIENT_IP
-          ? ` affinity=ClientIP/${state?.ttlSeconds ?? info.stickyMaxAgeSeconds}s clients=${state?.affinityMap.size ?? 0}`
+          ? ` affinity=ClientIP/${state?.ttlSeconds ?? info.stickyMaxAgeSeconds}s clients=${state?.affinityMap?.size ?? 0}`
           : ""
       const portal = `${info.clusterIP}:${info.port}/${info.protocol.toUpperCase()}`
       const nodePort = info.nodePort !== 0 ? ` nodePort=${info.nodePort}` : ""
@@ -769,6 +793,54 @@ function sameConfig(info: UserspaceServiceInfo, service: Service, port: ServiceP
   if (lb.length !== info.loadBalancerIPs.length || lb.some((ip, i) => ip !== info.loadBalancerIPs[i])) return false
   const affinity = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
   return info.affinityType === affinity
+}
+
+/** The watched Services by "ns/name", per `listAll` array (the store keeps one until a Service changes): shared by the nodes. */
+const watchedServiceMaps = new WeakMap<readonly Service[], ReadonlyMap<string, Service>>()
+
+function watchedServices(services: readonly Service[]): ReadonlyMap<string, Service> {
+  let current = watchedServiceMaps.get(services)
+  if (current === undefined) {
+    const map = new Map<string, Service>()
+    for (const service of services) {
+      if (!watchedByKubeProxy(service.metadata.labels)) continue
+      map.set(nsName(service.metadata), service)
+    }
+    watchedServiceMaps.set(services, map)
+    current = map
+  }
+  return current
+}
+
+/** Each Service object's ports as the proxier keeps them, in spec.ports order: built once, shared by the nodes. */
+const servicePortsOf = new WeakMap<Service, readonly UserspaceServicePort[]>()
+
+function servicePorts(key: string, service: Service): readonly UserspaceServicePort[] {
+  let ports = servicePortsOf.get(service)
+  if (ports !== undefined) return ports
+  const clusterIP = service.spec.clusterIP ?? ""
+  const externalIPs = service.spec.externalIPs ?? []
+  const loadBalancerIPs: string[] = []
+  for (const ingress of service.status?.loadBalancer?.ingress ?? [])
+    if (ingress.ip !== undefined && ingress.ip !== "") loadBalancerIPs.push(ingress.ip)
+  const affinityType = service.spec.sessionAffinity === "ClientIP" ? AffinityType.CLIENT_IP : AffinityType.NONE
+  const stickyMaxAgeSeconds =
+    affinityType === AffinityType.CLIENT_IP
+      ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
+      : 0
+  ports = (service.spec.ports ?? []).map((port) => ({
+    name: servicePortName(key, port.name ?? ""),
+    protocol: (port.protocol ?? "TCP").toLowerCase() === "udp" ? ("udp" as const) : ("tcp" as const),
+    clusterIP,
+    port: port.port,
+    nodePort: port.nodePort ?? 0,
+    externalIPs,
+    loadBalancerIPs,
+    affinityType,
+    stickyMaxAgeSeconds,
+  }))
+  servicePortsOf.set(service, ports)
+  return ports
 }
 
 /** util.BuildPortsToEndpointsMap: port name -> "ip:port" of every ready address. */

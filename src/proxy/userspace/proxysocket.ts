@@ -109,6 +109,8 @@ export class ProxyRuntime implements EventHandler {
   readonly pool = new MessagePool()
   /** Generation of the next registered object (an id is reused; its generation is not). */
   private nextGeneration = 1
+  /** Proxy sockets made (at their port's first packet, ProxyPort): the scale-shape test's count. */
+  socketsMade = 0
 
   constructor(
     readonly network: Network,
@@ -130,6 +132,36 @@ export class ProxyRuntime implements EventHandler {
     this.generations[id] = this.nextGeneration
     this.nextGeneration = (this.nextGeneration + 1) & GENERATION_MASK
     return id
+  }
+
+  /**
+   * register() for an object made later (a proxy port's socket, made at its first packet: ProxyPort):
+   * the id and generation are taken now, in the order register would have taken them, so every id
+   * and generation (they enter the run's fingerprint through the events) is as with the object
+   * made now. `adopt` gives them to the object; `release` frees them if it is never made.
+   */
+  reserve(targetKind: number): number {
+    const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.objects.length
+    if (id >= this.generations.length) this.grow()
+    this.targetKinds[id] = targetKind
+    this.objects[id] = null
+    this.generations[id] = this.nextGeneration
+    this.nextGeneration = (this.nextGeneration + 1) & GENERATION_MASK
+    return id
+  }
+
+  /** The object for a reserved id: it gets the id and the generation reserved with it. */
+  adopt(id: number, target: ProxyEventTarget): void {
+    this.objects[id] = target
+    target.id = id
+    target.generation = this.generations[id]
+    this.socketsMade++
+  }
+
+  /** A reserved id whose object was never made is freed (as unregister frees a registered one). */
+  release(id: number): void {
+    this.generations[id] = -1
+    this.freeIds.push(id)
   }
 
   private grow(): void {
@@ -341,11 +373,74 @@ class Queue implements CopyQueue {
   busyUntilNs = 0
 }
 
+// ------------------------------------------------------------------------------- proxy ports
+
+/**
+ * One service port's proxy port on a node, a compact record until the first packet reaches it
+ * (MODEL.md "Cluster scale: userspace mode"). The Go proxier opens a socket and starts a goroutine
+ * per service port when the port is opened (addServiceOnPortInternal, ProxyLoop); a socket nobody
+ * sends to has no effect beyond holding its port. So the port is bound at once (the namespace's
+ * port table holds the kernel socket: clashes and later ephemeral choices are as with the proxy
+ * socket), with this record as its listener, and the proxy socket with its client cache, copy
+ * loop and counters is made when the first datagram or connection arrives. Its runtime id and
+ * generation are reserved now (ProxyRuntime.reserve), so the ids of everything registered later
+ * are as if it had been made now. At thousands of Services x hundreds of nodes most ports never
+ * see a packet.
+ */
+export class ProxyPort implements UdpListener, TcpServerListener {
+  /** The proxy socket, once a packet reached the port (null before). */
+  socket: TcpProxySocket | UdpProxySocket | null = null
+  private readonly kernel: UdpSocket | TcpListenSocket
+  private readonly id: number
+
+  constructor(
+    private readonly runtime: ProxyRuntime,
+    /** ServicePortName string. */
+    private readonly service: string,
+    protocol: "tcp" | "udp",
+    port: number,
+  ) {
+    if (protocol === "tcp") {
+      this.id = runtime.reserve(TARGET_OTHER)
+      this.kernel = runtime.network.tcpListen(runtime.ns, 0, port, this)
+    } else {
+      this.id = runtime.reserve(TARGET_UDP_SOCKET)
+      const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
+      if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
+      this.kernel = socket
+    }
+  }
+
+  /** The first datagram: the socket is made (it takes the kernel socket over) and reads it. */
+  onUdpMessage(kernel: UdpSocket, packet: Packet): void {
+    const socket = new UdpProxySocket(this.runtime, this.service, kernel, this.id)
+    this.socket = socket
+    socket.onUdpMessage(kernel, packet)
+  }
+
+  /** As UdpProxySocket.onUdpError: an unconnected socket's errors are not read. */
+  onUdpError(): void {}
+
+  /** The first connection: the socket is made (it takes the listener over) and accepts it. */
+  onAccept(server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener {
+    const socket = new TcpProxySocket(this.runtime, this.service, server, this.id)
+    this.socket = socket
+    return socket.onAccept(server, conn)
+  }
+
+  /** Close(): the socket's, or, never made, the port and the reserved id are freed as its close would. */
+  close(): void {
+    if (this.socket !== null) return this.socket.close()
+    if (this.kernel.closed) return
+    this.kernel.close()
+    this.runtime.release(this.id)
+  }
+}
+
 // ------------------------------------------------------------------------------------------ TCP
 
 export class TcpProxySocket extends ProxyEventTarget implements TcpServerListener {
   alive = true
-  readonly listener: TcpListenSocket
   readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
   /** Accepted connections waiting for the loop (it dials one endpoint at a time). */
   private readonly acceptQueue: TcpProxyPair[] = []
@@ -355,11 +450,18 @@ export class TcpProxySocket extends ProxyEventTarget implements TcpServerListene
     readonly runtime: ProxyRuntime,
     /** ServicePortName string. */
     readonly service: string,
-    readonly port: number,
+    /** The port's listening socket, opened with the port (ProxyPort). */
+    readonly listener: TcpListenSocket,
+    /** The id reserved with the port (ProxyRuntime.reserve). */
+    id: number,
   ) {
     super()
-    this.id = runtime.register(this)
-    this.listener = runtime.network.tcpListen(runtime.ns, 0, port, this)
+    runtime.adopt(id, this)
+    listener.listener = this
+  }
+
+  get port(): number {
+    return this.listener.localPort
   }
 
   /** The kernel completed a handshake: the connection waits in the accept queue for the loop. */
@@ -612,7 +714,6 @@ function isNextEndpointError(value: string): value is NextEndpointError {
 
 export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   alive = true
-  readonly socket: UdpSocket
   readonly stats: ProxySocketStats = { accepted: 0, dialFailures: 0, rejected: 0, messagesCopied: 0, bytesCopied: 0 }
   /**
    * clientCache: the client's "ip:port" -> its connection to an endpoint, keyed by the (address,
@@ -643,13 +744,14 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   constructor(
     readonly runtime: ProxyRuntime,
     readonly service: string,
-    port: number,
+    /** The port's socket, bound with the port (ProxyPort). */
+    readonly socket: UdpSocket,
+    /** The id reserved with the port (ProxyRuntime.reserve). */
+    id: number,
   ) {
     super()
-    this.id = runtime.register(this, TARGET_UDP_SOCKET)
-    const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
-    if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
-    this.socket = socket
+    runtime.adopt(id, this)
+    socket.listener = this
   }
 
   get port(): number {

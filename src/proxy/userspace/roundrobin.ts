@@ -43,12 +43,90 @@ interface AffinityState {
   lastUsedNs: number
 }
 
-export interface BalancerState {
-  endpoints: string[]
-  index: number
-  affinityType: AffinityType | ""
-  affinityMap: Map<string, AffinityState>
-  ttlSeconds: number
+const EMPTY: readonly string[] = []
+
+/**
+ * Endpoint lists up to this length keep their shuffle packed in one small integer: position k's
+ * index into the shared list in bits 3k..3k+2 (24 bits at most: a V8 small integer).
+ */
+const PACKED_MAX = 8
+const PACKED_BITS = 3
+const PACKED_MASK = (1 << PACKED_BITS) - 1
+
+/**
+ * One service port's balancer state on a node (roundrobin.go balancerState). The endpoints are
+ * the shared list of the Endpoints object (built once for every node: EndpointsFeed) seen through
+ * this node's shuffle: position k holds `list[source(k)]`. For lists of up to PACKED_MAX endpoints
+ * the shuffle is one integer (`packed`), else an array of the shuffled endpoints. The affinity map
+ * is made at its first entry (null: empty). At thousands of Services on hundreds of nodes a copy
+ * of each list and an empty map per node and port were a quarter of a node's load balancer.
+ */
+export class BalancerState {
+  /** The shared endpoint list (never written). */
+  private list: readonly string[] = EMPTY
+  /** The shuffle, packed (list.length <= PACKED_MAX). */
+  private packed = 0
+  /** The shuffled endpoints (list.length > PACKED_MAX), else null. */
+  private shuffled: string[] | null = null
+  index = 0
+  /** Client IP -> its sticky endpoint; null while empty. */
+  affinityMap: Map<string, AffinityState> | null = null
+
+  constructor(
+    public affinityType: AffinityType | "",
+    public ttlSeconds: number,
+  ) {}
+
+  get length(): number {
+    return this.list.length
+  }
+
+  /** The endpoint at position k of this node's shuffle. */
+  at(k: number): string {
+    const shuffled = this.shuffled
+    if (shuffled !== null) return shuffled[k]
+    return this.list[(this.packed >>> (PACKED_BITS * k)) & PACKED_MASK]
+  }
+
+  /** The endpoints in this node's order (a new array: for printing and tests). */
+  get endpoints(): string[] {
+    const out: string[] = []
+    for (let k = 0; k < this.list.length; k++) out.push(this.at(k))
+    return out
+  }
+
+  /**
+   * util.ShuffleStrings of `list` (perm := rand.Perm(n); shuffled[perm[i]] = s[i]), drawing from
+   * `rng` exactly as a shuffled copy did; the list itself is kept, not copied.
+   */
+  shuffle(list: readonly string[], rng: Rng): void {
+    const n = list.length
+    // rand.Perm's construction (m[i] = m[j]; m[j] = i for j = Intn(i + 1)).
+    const perm = new Array<number>(n)
+    for (let i = 0; i < n; i++) {
+      const j = rng.intBelow(i + 1)
+      perm[i] = perm[j]
+      perm[j] = i
+    }
+    this.list = n === 0 ? EMPTY : list
+    if (n <= PACKED_MAX) {
+      let packed = 0
+      for (let i = 0; i < n; i++) packed |= i << (PACKED_BITS * perm[i])
+      this.packed = packed
+      this.shuffled = null
+    } else {
+      const out = new Array<string>(n)
+      for (let i = 0; i < n; i++) out[perm[i]] = list[i]
+      this.shuffled = out
+    }
+  }
+
+  /** No endpoints (the port left the Endpoints object, or it was deleted). */
+  clear(): void {
+    this.list = EMPTY
+    this.packed = 0
+    this.shuffled = null
+  }
 }
 
 /** util.BuildPortsToEndpointsMap of one Endpoints object: port name -> ["ip:port", ...]. */
@@ -66,7 +144,7 @@ export class LoadBalancerRR {
     const ttl = ttlSeconds === 0 ? DEFAULT_AFFINITY_SECONDS : ttlSeconds
     let state = this.services.get(svcPort)
     if (state === undefined) {
-      state = { endpoints: [], index: 0, affinityType, affinityMap: new Map(), ttlSeconds: ttl }
+      state = new BalancerState(affinityType, ttl)
       this.services.set(svcPort, state)
     } else if (affinityType !== "") state.affinityType = affinityType
     return state
@@ -78,7 +156,7 @@ export class LoadBalancerRR {
 
   serviceHasEndpoints(svcPort: string): boolean {
     const state = this.services.get(svcPort)
-    return state !== undefined && state.endpoints.length > 0
+    return state !== undefined && state.length > 0
   }
 
   /** NextEndpoint: the endpoint for a new connection from clientIP, or an error. */
@@ -90,22 +168,23 @@ export class LoadBalancerRR {
   ): string | NextEndpointError {
     const state = this.services.get(svcPort)
     if (state === undefined) return NextEndpointError.MISSING_SERVICE_ENTRY
-    if (state.endpoints.length === 0) return NextEndpointError.MISSING_ENDPOINTS
+    if (state.length === 0) return NextEndpointError.MISSING_ENDPOINTS
     const affinity = affinityOn(state)
     if (affinity && !sessionAffinityReset) {
-      const entry = state.affinityMap.get(clientIP)
+      const entry = state.affinityMap?.get(clientIP)
       if (entry !== undefined && Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) < state.ttlSeconds) {
         entry.lastUsedNs = nowNs
         return entry.endpoint
       }
     }
-    const endpoint = state.endpoints[state.index]
-    state.index = (state.index + 1) % state.endpoints.length
+    const endpoint = state.at(state.index)
+    state.index = (state.index + 1) % state.length
     if (affinity) {
-      let entry = state.affinityMap.get(clientIP)
+      const map = (state.affinityMap ??= new Map())
+      let entry = map.get(clientIP)
       if (entry === undefined) {
         entry = { clientIP, endpoint, lastUsedNs: nowNs }
-        state.affinityMap.set(clientIP, entry)
+        map.set(clientIP, entry)
       }
       entry.lastUsedNs = nowNs
       entry.endpoint = endpoint
@@ -125,10 +204,10 @@ export class LoadBalancerRR {
     nowNs: number,
   ): string | NextEndpointError {
     const state = this.services.get(svcPort)
-    if (state === undefined || state.endpoints.length === 0 || affinityOn(state))
+    if (state === undefined || state.length === 0 || affinityOn(state))
       return this.nextEndpoint(svcPort, formatIpv4(clientAddr), sessionAffinityReset, nowNs)
-    const endpoint = state.endpoints[state.index]
-    state.index = (state.index + 1) % state.endpoints.length
+    const endpoint = state.at(state.index)
+    state.index = (state.index + 1) % state.length
     return endpoint
   }
 
@@ -139,7 +218,7 @@ export class LoadBalancerRR {
       const state = this.services.get(svcPort)
       if (state === undefined || newEndpoints.length > 0) {
         const s = this.newService(svcPort, "", 0)
-        s.endpoints = this.shuffle(newEndpoints)
+        s.shuffle(newEndpoints, this.rng)
         s.index = 0
       }
     }
@@ -151,11 +230,10 @@ export class LoadBalancerRR {
     for (const [portName, newEndpoints] of ports) {
       const svcPort = servicePortName(namespacedName, portName)
       const state = this.services.get(svcPort)
-      const current = state === undefined ? [] : state.endpoints
-      if (state === undefined || !sameSet(current, newEndpoints)) {
+      if (state === undefined || !sameSet(state.endpoints, newEndpoints)) {
         this.removeStaleAffinity(svcPort, newEndpoints)
         const s = this.newService(svcPort, "", 0)
-        s.endpoints = this.shuffle(newEndpoints)
+        s.shuffle(newEndpoints, this.rng)
         s.index = 0
       }
       registered.add(svcPort)
@@ -173,42 +251,29 @@ export class LoadBalancerRR {
 
   cleanupStaleStickySessions(svcPort: string, nowNs: number): void {
     const state = this.services.get(svcPort)
-    if (state === undefined) return
-    for (const [ip, entry] of state.affinityMap)
-      if (Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) >= state.ttlSeconds) state.affinityMap.delete(ip)
+    const map = state?.affinityMap
+    if (state === undefined || map === null || map === undefined) return
+    for (const [ip, entry] of map)
+      if (Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) >= state.ttlSeconds) map.delete(ip)
   }
 
   private resetService(svcPort: string): void {
     const state = this.services.get(svcPort)
     if (state === undefined) return
-    state.endpoints = []
+    state.clear()
     state.index = 0
-    state.affinityMap = new Map()
+    state.affinityMap = null
   }
 
   private removeStaleAffinity(svcPort: string, newEndpoints: readonly string[]): void {
     const state = this.services.get(svcPort)
-    if (state === undefined) return
+    const map = state?.affinityMap
+    if (state === undefined || map === null || map === undefined) return
     const keep = new Set(newEndpoints)
     for (const existing of state.endpoints) {
       if (keep.has(existing)) continue
-      for (const [ip, entry] of state.affinityMap) if (entry.endpoint === existing) state.affinityMap.delete(ip)
+      for (const [ip, entry] of map) if (entry.endpoint === existing) map.delete(ip)
     }
-  }
-
-  /** util.ShuffleStrings: perm := rand.Perm(n); shuffled[perm[i]] = s[i]. */
-  private shuffle(list: readonly string[]): string[] {
-    const n = list.length
-    // rand.Perm's construction (m[i] = m[j]; m[j] = i for j = Intn(i + 1)).
-    const perm = new Array<number>(n)
-    for (let i = 0; i < n; i++) {
-      const j = this.rng.intBelow(i + 1)
-      perm[i] = perm[j]
-      perm[j] = i
-    }
-    const out = new Array<string>(n)
-    for (let i = 0; i < n; i++) out[perm[i]] = list[i]
-    return out
   }
 }
 
