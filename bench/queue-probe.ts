@@ -1,7 +1,8 @@
 /**
  * Investigation probe (not model code): which nodes' softirq CPUs saturate and where their packets
- * are dropped in a scenario run. It wraps private Network methods (receive, processed, transmit,
- * drop) from outside, so it reads what the model does without changing it (results identical).
+ * are dropped in a scenario run. It wraps private Network methods (receive, processed, napiStart,
+ * napiFinish, transmit, drop) from outside, so it reads what the model does without changing it
+ * (results identical).
  *
  *   node --max-old-space-size=8192 --import tsx bench/queue-probe.ts SCENARIO.yaml [--until 5.1s]
  *
@@ -28,6 +29,18 @@ interface Internals {
   processedNs: number
   receive(iface: NetInterface, handle: number, nowNs: number): void
   processed(ns: NetNs, costNs: number): void
+  napiStart(
+    ns: NetNs,
+    ingress: unknown,
+    cpu: number,
+    kind: number,
+    bounded: boolean,
+    costNs: number,
+    handle: number,
+    outIfIndex: number,
+    nextHop: number,
+  ): boolean
+  napiFinish(ns: NetNs, handle: number, outIfIndex: number, nextHop: number, endNs: number): void
   transmit(iface: NetInterface, nextHop: number, handle: number): void
   drop(handle: number, reason: number, ns: NetNs): void
 }
@@ -76,7 +89,7 @@ const loadOf = (name: string): NodeLoad => {
 let receiving = -1
 let receivingOn: NetInterface | null = null
 let sendingOn: NetInterface | null = null
-const { receive, processed, transmit, drop } = P
+const { receive, processed, napiStart, napiFinish, transmit, drop } = P
 P.receive = function (this: Internals, iface, handle, nowNs) {
   receiving = handle
   receivingOn = iface
@@ -84,13 +97,13 @@ P.receive = function (this: Internals, iface, handle, nowNs) {
   receiving = -1
   receivingOn = null
 }
-P.processed = function (this: Internals, ns, costNs) {
-  processed.call(this, ns, costNs)
+/** A packet's work on a node's CPU: counted, and its wait for the CPU (when its start is known). */
+const account = (self: Internals, ns: NetNs, costNs: number, waitNs: number): void => {
   if (!ns.name.startsWith("node/")) return
   const l = loadOf(ns.name)
   l.packets++
   l.cpuNs += costNs
-  const p = receiving >= 0 ? this.packets[receiving] : undefined
+  const p = receiving >= 0 ? self.packets[receiving] : undefined
   if (p?.dstPort === 5000) {
     l.requests++
     l.requestCpuNs += costNs
@@ -98,8 +111,34 @@ P.processed = function (this: Internals, ns, costNs) {
     l.replies++
     l.replyCpuNs += costNs
   }
-  const waitNs = this.processedNs - this.processReadyNs - costNs
   if (waitNs > l.maxWaitNs) l.maxWaitNs = waitNs
+}
+P.processed = function (this: Internals, ns, costNs) {
+  processed.call(this, ns, costNs)
+  account(this, ns, costNs, this.processedNs - this.processReadyNs - costNs)
+}
+// With ingress queues the CPU serves packets in NAPI order (net/backlog.ts): a packet deferred
+// there has its wait measured when its CPU picks it (napiFinish, with its end).
+const deferred = new Map<number, { readyNs: number; costNs: number }>()
+P.napiStart = function (this: Internals, ns, ingress, cpu, kind, bounded, costNs, handle, outIfIndex, nextHop) {
+  const readyNs = this.processReadyNs
+  const started = napiStart.call(this, ns, ingress, cpu, kind, bounded, costNs, handle, outIfIndex, nextHop)
+  if (started) account(this, ns, costNs, this.processedNs - readyNs - costNs)
+  else {
+    account(this, ns, costNs, 0)
+    deferred.set(handle, { readyNs, costNs })
+  }
+  return started
+}
+P.napiFinish = function (this: Internals, ns, handle, outIfIndex, nextHop, endNs) {
+  const d = deferred.get(handle)
+  if (d !== undefined && ns.name.startsWith("node/")) {
+    deferred.delete(handle)
+    const l = loadOf(ns.name)
+    const waitNs = endNs - d.readyNs - d.costNs
+    if (waitNs > l.maxWaitNs) l.maxWaitNs = waitNs
+  }
+  napiFinish.call(this, ns, handle, outIfIndex, nextHop, endNs)
 }
 P.transmit = function (this: Internals, iface, nextHop, handle) {
   sendingOn = iface

@@ -148,6 +148,12 @@ export class Network implements EventHandler, NetIo {
   private readonly kindArrive: number
   private readonly kindDeliver: number
   private readonly kindLocalError: number
+  /**
+   * Registered at the first deferred packet (napiStart): event kinds are numbered in registration
+   * order and the numbers enter the run's fingerprint, so a run where no packet waits behind
+   * another queue registers nothing new.
+   */
+  private kindNapiPoll = -1
 
   constructor(
     readonly scheduler: Scheduler,
@@ -505,6 +511,8 @@ export class Network implements EventHandler, NetIo {
       else this.drop(a, DROP_REASON_LINK_LOSS, this.interfaces[-b - 1].ns)
     } else if (kind === this.kindDeliver) {
       this.deliver(this.namespaces[b], a, nowNs)
+    } else if (kind === this.kindNapiPoll) {
+      this.napiPoll(this.namespaces[a], b, nowNs)
     } else if (kind === this.kindLocalError) {
       const ns = this.namespaces[b]
       const p = this.packets[a]
@@ -599,7 +607,13 @@ export class Network implements EventHandler, NetIo {
     }
     const nextHop = route !== null && route.via !== 0 ? route.via : p.dstAddr
     this.processReadyNs = readyNs
-    this.processed(ns, costNs)
+    const ingress = ns.ingress
+    if (ingress !== null && ingress.deferredPackets > 0) {
+      // Packets wait for a CPU on this node: the CPU's NAPI order decides (see napiStart).
+      const cpu = ingress.freeFirst(ns.cpuFreeAtNs as Float64Array)
+      if (!this.napiStart(ns, ingress, cpu, INGRESS_QUEUE_BACKLOG, false, costNs, handle, iface.ifIndex, nextHop))
+        return
+    } else this.processed(ns, costNs)
     this.transmitReadyNs = this.processedNs
     this.transmit(iface, nextHop, handle)
   }
@@ -658,7 +672,9 @@ export class Network implements EventHandler, NetIo {
         if (verdict !== VERDICT_ACCEPT) return this.refuse(ns, filter, verdict, handle, nowNs + costNs)
       }
       this.processReadyNs = nowNs
-      this.processed(ns, costNs)
+      if (ns.ingress !== null) {
+        if (!this.napiStart(ns, ns.ingress, this.ingressCpu, this.ingressKind, true, costNs, handle, -1, 0)) return
+      } else this.processed(ns, costNs)
       let atNs = this.processedNs
       if (this.hostStack !== null) {
         ns.stackRng ??= Rng.stream(this.seed, `net/ns/${ns.name}/host-stack`)
@@ -714,9 +730,15 @@ export class Network implements EventHandler, NetIo {
     }
     this.counters.forwarded++
     this.processReadyNs = nowNs
-    this.processed(ns, costNs)
+    const nextHop = route.via !== 0 ? route.via : p.dstAddr
+    if (ns.ingress !== null) {
+      if (
+        !this.napiStart(ns, ns.ingress, this.ingressCpu, this.ingressKind, true, costNs, handle, out.ifIndex, nextHop)
+      )
+        return
+    } else this.processed(ns, costNs)
     this.transmitReadyNs = this.processedNs
-    this.transmit(out, route.via !== 0 ? route.via : p.dstAddr, handle)
+    this.transmit(out, nextHop, handle)
   }
 
   /**
@@ -746,29 +768,177 @@ export class Network implements EventHandler, NetIo {
 
   /**
    * Gives `ns` `cpus` softirq CPUs: its packet-processing costs contend for them (see processed).
-   * With `ingress` (net.core.netdev_max_backlog and the NIC RX ring size, per CPU), received packets
-   * wait for a CPU in a bounded ingress queue and are dropped there, before any hook (ingressDrop).
+   * With `ingress` (net.core.netdev_max_backlog and the NIC RX ring size, per CPU; the NAPI weights,
+   * default 64 each), received packets wait for a CPU in a bounded ingress queue and are dropped
+   * there, before any hook (ingressDrop), and the CPU serves the two queues in NAPI order.
    */
-  setNamespaceCpus(ns: NetNs, cpus: number, ingress?: { netdevMaxBacklog: number; rxRingSize: number }): void {
+  setNamespaceCpus(
+    ns: NetNs,
+    cpus: number,
+    ingress?: { netdevMaxBacklog: number; rxRingSize: number; napiWeight?: number; devRxWeight?: number },
+  ): void {
     assert(Number.isInteger(cpus) && cpus >= 1, `cpus ${cpus}`)
     ns.cpuFreeAtNs = new Float64Array(cpus)
-    ns.ingress = ingress === undefined ? null : new IngressBacklog(cpus, ingress.netdevMaxBacklog, ingress.rxRingSize)
+    ns.ingress =
+      ingress === undefined
+        ? null
+        : new IngressBacklog(
+            cpus,
+            ingress.netdevMaxBacklog,
+            ingress.rxRingSize,
+            ingress.napiWeight,
+            ingress.devRxWeight,
+          )
   }
 
   /**
    * The ingress queue a packet arriving on `iface` at `nowNs` joins in front of `ns`'s CPUs
    * (net/backlog.ts): -1 when admitted, else the drop reason. The queue is the one of the CPU its
-   * work will run on (the CPU free first, as processed picks it): a NIC's RX ring for a fabric NIC,
-   * else the per-CPU backlog (veth_xmit and loopback_xmit -> __netif_rx -> enqueue_to_backlog,
-   * net/core/dev.c). Dropped here, the packet runs no hook and costs no CPU.
+   * work will run on (the CPU free first, counting work deferred there), left in ingressCpu and
+   * ingressKind for napiStart: a NIC's RX ring for a fabric NIC, else the per-CPU backlog
+   * (veth_xmit and loopback_xmit -> __netif_rx -> enqueue_to_backlog, net/core/dev.c). Dropped
+   * here, the packet runs no hook and costs no CPU.
    */
   private ingressDrop(ns: NetNs, ingress: IngressBacklog, iface: NetInterface, nowNs: number): number {
     const cpus = ns.cpuFreeAtNs as Float64Array
-    let best = 0
-    for (let i = 1; i < cpus.length; i++) if (cpus[i] < cpus[best]) best = i
+    const best = ingress.freeFirst(cpus)
     const nic = iface.kind === INTERFACE_KIND_FABRIC
-    if (ingress.admit(best, nic ? INGRESS_QUEUE_RX_RING : INGRESS_QUEUE_BACKLOG, nowNs, cpus[best])) return -1
+    const kind = nic ? INGRESS_QUEUE_RX_RING : INGRESS_QUEUE_BACKLOG
+    this.ingressCpu = best
+    this.ingressKind = kind
+    // An idle CPU with nothing deferred takes the packet at once: it never waits.
+    if (cpus[best] <= nowNs && ingress.deferredPerCpu[best] === 0) return -1
+    if (ingress.admits(best, kind, nowNs)) return -1
     return nic ? DROP_REASON_RX_RING : DROP_REASON_BACKLOG
+  }
+
+  /** The CPU and queue kind ingressDrop chose for the packet being received. */
+  private ingressCpu = 0
+  private ingressKind = 0
+
+  /**
+   * `costNs` of work for packet `handle` (ready at processReadyNs) on `cpu` of a node with ingress
+   * queues, as NAPI serves them (net/backlog.ts; net_rx_action / napi_poll / process_backlog,
+   * net/core/dev.c). Returns true when its start is known now (processedNs is its end, the caller
+   * goes on as before): the CPU is idle with nothing deferred, or the packet falls in the turn
+   * being served (its instance is polled now, nothing of it deferred, less than its weight taken).
+   * Otherwise the packet is deferred with its continuation (transmit on `outIfIndex` to `nextHop`,
+   * or local delivery when -1) and started when the CPU picks it (napiPoll); returns false.
+   * `bounded` false: a locally generated packet (process context, not in a NAPI queue): it takes
+   * the CPU as before while nothing waits there, else it is served in the backlog's turn.
+   */
+  private napiStart(
+    ns: NetNs,
+    ingress: IngressBacklog,
+    cpu: number,
+    kind: number,
+    bounded: boolean,
+    costNs: number,
+    handle: number,
+    outIfIndex: number,
+    nextHop: number,
+  ): boolean {
+    const readyNs = this.processReadyNs
+    if (costNs === 0) {
+      // No CPU work (as processed): nothing to queue for.
+      this.processedNs = readyNs
+      return true
+    }
+    const cpus = ns.cpuFreeAtNs as Float64Array
+    const busyNs = cpus[cpu]
+    const nowNs = this.scheduler.nowNs
+    if (ingress.deferredPerCpu[cpu] === 0) {
+      if (busyNs <= readyNs) {
+        // Idle CPU, empty queues: the packet starts at once, a new turn of its instance.
+        if (bounded) {
+          ingress.active[cpu] = kind
+          ingress.turnCount[cpu] = 1
+        }
+        this.processedNs = cpus[cpu] = readyNs + costNs
+        return true
+      }
+      if (!bounded) {
+        this.processedNs = cpus[cpu] = busyNs + costNs
+        return true
+      }
+    }
+    if (
+      bounded &&
+      busyNs > nowNs &&
+      ingress.active[cpu] === kind &&
+      ingress.turnCount[cpu] < ingress.weights[kind] &&
+      ingress.deferredLength(cpu, kind) === 0
+    ) {
+      // In the turn being served: starts when the packets before it are done.
+      ingress.turnCount[cpu]++
+      ingress.recordStart(cpu, kind, busyNs)
+      this.processedNs = cpus[cpu] = busyNs + costNs
+      return true
+    }
+    ingress.defer(cpu, kind, handle, costNs, readyNs, outIfIndex, nextHop, bounded)
+    // napi_schedule, unless its instance is the one being polled (repolled at its turn's end).
+    if (!(ingress.active[cpu] === kind && busyNs > nowNs)) ingress.schedule(cpu, kind)
+    if (ingress.pollPending[cpu] === 0) {
+      ingress.pollPending[cpu] = 1
+      if (this.kindNapiPoll < 0) this.kindNapiPoll = this.scheduler.registerKind("net/napi-poll", this)
+      this.scheduler.schedule(busyNs > nowNs ? busyNs : nowNs, this.kindNapiPoll, ns.id, cpu)
+    }
+    return false
+  }
+
+  /**
+   * `cpu` of `ns` finished the work it had started (event at its free time): the next instance
+   * on its poll list gets a turn (net_rx_action) and its deferred packets start back to back, up
+   * to its weight; each goes on as napiStart's caller would have (napiFinish).
+   */
+  private napiPoll(ns: NetNs, cpu: number, nowNs: number): void {
+    const ingress = ns.ingress as IngressBacklog
+    const cpus = ns.cpuFreeAtNs as Float64Array
+    ingress.pollPending[cpu] = 0
+    if (ingress.deferredPerCpu[cpu] === 0) return
+    if (cpus[cpu] > nowNs) {
+      // Packets of the turn being served came meanwhile: its end moved.
+      ingress.pollPending[cpu] = 1
+      this.scheduler.schedule(cpus[cpu], this.kindNapiPoll, ns.id, cpu)
+      return
+    }
+    let kind = ingress.nextTurn(cpu)
+    while (kind >= 0 && ingress.deferredLength(cpu, kind) === 0) kind = ingress.nextTurn(cpu)
+    if (kind < 0) return
+    const weight = ingress.weights[kind]
+    let tNs = nowNs
+    while (ingress.turnCount[cpu] < weight && ingress.deferredLength(cpu, kind) > 0) {
+      ingress.shift(cpu, kind)
+      const startNs = ingress.headReadyNs > tNs ? ingress.headReadyNs : tNs
+      const endNs = startNs + ingress.headCostNs
+      cpus[cpu] = endNs
+      ingress.turnCount[cpu]++
+      if (ingress.headBounded && startNs > nowNs) ingress.recordStart(cpu, kind, startNs)
+      this.napiFinish(ns, ingress.headHandle, ingress.headOutIf, ingress.headNextHop, endNs)
+      tNs = endNs
+    }
+    if (ingress.deferredPerCpu[cpu] > 0) {
+      ingress.pollPending[cpu] = 1
+      this.scheduler.schedule(cpus[cpu], this.kindNapiPoll, ns.id, cpu)
+    }
+  }
+
+  /** A deferred packet's continuation once its work ends at `endNs` (as in receive and output). */
+  private napiFinish(ns: NetNs, handle: number, outIfIndex: number, nextHop: number, endNs: number): void {
+    if (outIfIndex >= 0) {
+      this.transmitReadyNs = endNs
+      this.transmit(ns.interfaces[outIfIndex] as NetInterface, nextHop, handle)
+      return
+    }
+    let atNs = endNs
+    if (this.hostStack !== null) {
+      ns.stackRng ??= Rng.stream(this.seed, `net/ns/${ns.name}/host-stack`)
+      atNs += this.hostStack.sample(ns.stackRng)
+    }
+    if (atNs < ns.lastDeliverNs) atNs = ns.lastDeliverNs
+    ns.lastDeliverNs = atNs
+    this.scheduler.stagedTimeNs = atNs
+    this.scheduler.postStaged(this.kindDeliver, handle, ns.id)
   }
 
   /** DROP, REJECT or STOLEN verdict at a hook. */

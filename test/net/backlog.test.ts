@@ -158,3 +158,102 @@ describe("ingress backlog in front of the softirq CPUs (net/core/dev.c enqueue_t
     ).toBe(true)
   })
 })
+
+/**
+ * `ring` datagrams from a pod on n1 to pod b on n2 (they reach n2 on its fabric NIC: the RX ring)
+ * sent at 0, and `backlog` datagrams from pod c on n2 to b (they reach n2's host side over c's
+ * veth: the per-CPU backlog) sent at `backlogAtNs`, while n2's one CPU is still busy with the
+ * ring's packets (30 us each). Returns the order in which b receives them ("R" ring, "B" backlog)
+ * as runs ("R64 B10 R136"), and b's receive times by tag.
+ */
+function alternation(
+  ring: number,
+  backlog: number,
+  weights: { napiWeight?: number; devRxWeight?: number } = {},
+  backlogAtNs = 400_000,
+  rxRingSize = 1000,
+): { runs: string; atNs: Map<number, number>; rxRingDrops: number } {
+  const w = world("aws-vpc")
+  const n1 = w.cluster.addNode("n1", "a")
+  const n2 = w.cluster.addNode("n2", "a")
+  const a = w.cluster.addPod(n1, "a")
+  const b = w.cluster.addPod(n2, "b")
+  const c = w.cluster.addPod(n2, "c")
+  n2.ns.filter = new CostlyFilter()
+  w.net.setNamespaceCpus(n2.ns, 1, { netdevMaxBacklog: 1000, rxRingSize, ...weights })
+  const server = new UdpLog(w.scheduler)
+  w.net.udpBind(b.ns, 0, 5000, server)
+  const fromA = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler))
+  const fromC = w.net.udpBind(c.ns, 0, 0, new UdpLog(w.scheduler))
+  if (fromA === null || fromC === null) throw new Error("bind")
+  for (let i = 0; i < ring; i++) fromA.sendTo(b.ip, 5000, 40, i)
+  const kind = w.scheduler.registerKind("test/backlog-burst", {
+    handleEvent(): void {
+      for (let i = 0; i < backlog; i++) fromC.sendTo(b.ip, 5000, 40, 10_000 + i)
+    },
+  })
+  w.scheduler.schedule(backlogAtNs, kind, 0, 0)
+  run(w)
+  const runs: string[] = []
+  let last = ""
+  let count = 0
+  for (const m of server.messages) {
+    const q = m.tag >= 10_000 ? "B" : "R"
+    if (q !== last && count > 0) {
+      runs.push(`${last}${count}`)
+      count = 0
+    }
+    last = q
+    count++
+  }
+  if (count > 0) runs.push(`${last}${count}`)
+  return {
+    runs: runs.join(" "),
+    atNs: new Map(server.messages.map((m) => [m.tag, m.atNs])),
+    rxRingDrops: w.net.counters.droppedByReason[DropReason.RX_RING],
+  }
+}
+
+/**
+ * Goal: one CPU serves its NIC RX ring and its backlog as net_rx_action serves its poll list
+ * (net/core/dev.c): each NAPI instance is polled for up to its weight (NAPI_POLL_WEIGHT 64 for the
+ * NIC queue, dev_rx_weight 64 for process_backlog) and then, if it used it all, goes to the tail of
+ * the poll list (napi_poll's repoll) behind the instance scheduled meanwhile; one that runs dry
+ * leaves the list (napi_complete_done). Method: bursts queued on one CPU of a forwarding node, the
+ * order and times at which their receiver gets them (each costs 30 us of the CPU).
+ */
+describe("NAPI alternation between the RX ring and the backlog (net_rx_action / napi_poll / process_backlog)", () => {
+  it("200 ring packets, then 10 backlog packets: the backlog's start after 64 ring packets, not after 200", () => {
+    const r = alternation(200, 10)
+    expect(r.runs).toBe("R64 B10 R136")
+    // Back to back on the CPU: backlog packet i ends (64 + i + 1) x 30 us after ring packet 0
+    // began, ring packet 64 after the 10 backlog ones.
+    const t0 = r.atNs.get(0) as number
+    for (let i = 0; i < 10; i++) expect((r.atNs.get(10_000 + i) as number) - t0).toBe((64 + i) * FORWARD_CPU_NS)
+    expect((r.atNs.get(64) as number) - t0).toBe((64 + 10) * FORWARD_CPU_NS)
+    expect((r.atNs.get(199) as number) - t0).toBe((200 + 10 - 1) * FORWARD_CPU_NS)
+  })
+
+  it("each instance is polled for at most its weight per turn: 200 ring and 100 backlog packets alternate by 64", () => {
+    expect(alternation(200, 100).runs).toBe("R64 B64 R64 B36 R72")
+  })
+
+  it("the weights are the instances' own: a backlog weight of 4 (dev_weight 4) gives the backlog turns of 4", () => {
+    expect(alternation(20, 10, { napiWeight: 8, devRxWeight: 4 }).runs).toBe("R8 B4 R8 B4 R4 B2")
+  })
+
+  it("a packet finding its CPU idle and both queues empty starts at once; one instance alone is served FIFO", () => {
+    // The backlog burst comes after the ring's 200 packets are done: nothing to alternate with.
+    const r = alternation(200, 10, {}, 20_000_000)
+    expect(r.runs).toBe("R200 B10")
+    const t0 = r.atNs.get(0) as number
+    expect((r.atNs.get(199) as number) - t0).toBe(199 * FORWARD_CPU_NS)
+  })
+
+  it("packets whose start is decided later still hold their ring descriptor: the bound counts them", () => {
+    // 1 started at once + 100 waiting (63 in the first turn, 37 deferred beyond it); 99 dropped.
+    const r = alternation(200, 10, {}, 400_000, 100)
+    expect(r.rxRingDrops).toBe(99)
+    expect(r.runs).toBe("R64 B10 R37")
+  })
+})
