@@ -143,10 +143,12 @@ const MAX_DEFAULT = 131072
 export const EVICTION_RANGE = 8
 /**
  * nf_ct_alloc_hashtable: `roundup(*sizep, PAGE_SIZE / sizeof(struct hlist_nulls_head))`, 4096 / 8
- * = 512 buckets per page on a 64-bit kernel. It is also the model's unit of lazy allocation.
+ * = 512 buckets per page on a 64-bit kernel.
  */
 export const BUCKETS_PER_PAGE = 512
-const BUCKET_PAGE_SHIFT = 9
+/** Initial and largest log2 bucket counts of the lookup index (see Conntrack.heads). */
+const INDEX_BITS_MIN = 8
+const INDEX_BITS_MAX = 20
 /** nf_ct_alloc_hashtable refuses more than UINT_MAX / sizeof(struct hlist_nulls_head) buckets. */
 const BUCKETS_LIMIT = Math.floor(0xffffffff / 8)
 /** Memory of a node that does not say: eksctl's default node type, m5.large, has 8 GiB. */
@@ -190,25 +192,6 @@ export function reciprocalScale(hash: number, size: number): number {
   return Math.floor(((h >>> 16) * size + Math.floor(((h & 0xffff) * size) / 65536)) / 65536)
 }
 
-/**
- * Bucket pages of an empty table, shared (never written): a page is copied out the first time a
- * node is linked into one of its buckets, so a node whose conntrack never confirms an entry holds
- * no bucket memory, and a table holds only the pages its entries hash to.
- */
-const EMPTY_PAGE = ((): Int32Array => {
-  const page = new Int32Array(2 * BUCKETS_PER_PAGE)
-  for (let i = 0; i < page.length; i += 2) page[i] = -1
-  return page
-})()
-const emptyDirectories = new Map<number, readonly Int32Array[]>()
-function emptyDirectory(pages: number): readonly Int32Array[] {
-  let dir = emptyDirectories.get(pages)
-  if (dir === undefined) {
-    dir = Object.freeze(new Array<Int32Array>(pages).fill(EMPTY_PAGE))
-    emptyDirectories.set(pages, dir)
-  }
-  return dir
-}
 /** Entry slots per block of the reaper's expiry bounds (see Conntrack.blockMinNs). */
 const REAP_BLOCK = 64
 /** nf_conntrack_proto_udp.c: a replied flow becomes a stream after 2 s. */
@@ -360,16 +343,22 @@ export class Conntrack {
   /** nf_conntrack_buckets: fixed for the table's life (the kernel's resize path is not modelled). */
   readonly buckets: number
   /**
-   * The buckets, in pages of BUCKETS_PER_PAGE, two words each: the first node of the bucket's
-   * chain (or -1), then a 32-bit summary of the chain's hashes (bit `hash & 31` set for every node
-   * linked there; recomputed when a node leaves). A lookup whose bit is clear misses without
-   * touching the chain, so a tuple that is not in the table (every new flow's, and NAT's
-   * candidate reply tuples) costs one memory access instead of a walk over nodes scattered
-   * through `keys`; the chains themselves, and so early_drop's walk order, are the kernel's
-   * (newest first, hlist_nulls_add_head_rcu). Pages are EMPTY_PAGE until a node is linked there.
+   * The lookup index, two words per slot: the first node of the slot's chain (or -1), then a
+   * 32-bit summary of the chain's hashes (bit `hash & 31` set for every node linked there;
+   * recomputed when a node leaves). A lookup whose bit is clear misses without touching the
+   * chain, so a tuple that is not in the table (every new flow's, and NAT's candidate reply
+   * tuples) costs one memory access instead of a walk over nodes scattered through `keys`.
+   *
+   * A slot is picked by the hash's top `indexBits` bits, and the kernel's bucket of a hash
+   * (reciprocal_scale(hash, buckets)) also grows with the hash: each kernel bucket is a range of
+   * hashes, and so of consecutive slots, which is how early_drop finds the kernel bucket's
+   * entries. The index starts at 256 slots and doubles as entries are confirmed (at most one
+   * entry per slot), so memory follows the live entries rather than nf_conntrack_buckets (262144
+   * buckets with their summary word are 2 MiB, at every node that sees one packet). Lookups find
+   * the same entry whatever the slot count: each tuple is in the table at most once.
    */
-  private pages: Int32Array[] | readonly Int32Array[]
-  private pagesOwned = false
+  private heads = new Int32Array(0)
+  private indexShift = 32
   private freeHead = -1
   private highWater = 0
   private readonly unconfirmed: number[] = []
@@ -415,8 +404,8 @@ export class Conntrack {
     assert(this.racePpm === 0 || this.raceRng !== null, "conntrack racePpm needs a raceRng")
     this.racing = this.racePpm > 0
     this.buckets = kernelBuckets(options.buckets ?? CONNTRACK_BUCKETS_DEFAULT)
-    this.pages = emptyDirectory(this.buckets / BUCKETS_PER_PAGE)
     this.grow(Math.min(this.max, 256))
+    this.rehash(INDEX_BITS_MIN)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -476,24 +465,16 @@ export class Conntrack {
     return reciprocalScale(this.hashOf(src | 0, dst | 0, (sport << 16) | dport, proto), this.buckets)
   }
 
-  /** The page of bucket `b`, copied out of the shared empty page first when it is one (for writes). */
-  private ownPage(b: number): Int32Array {
-    if (!this.pagesOwned) {
-      this.pages = this.pages.slice()
-      this.pagesOwned = true
+  /** Rebuilds the lookup index with 2^bits slots. */
+  private rehash(bits: number): void {
+    this.heads = new Int32Array(2 << bits)
+    for (let b = 0; b < this.heads.length; b += 2) this.heads[b] = -1
+    this.indexShift = 32 - bits
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.link(id * 2)
+      this.link(id * 2 + 1)
     }
-    const pages = this.pages as Int32Array[]
-    let page = pages[b >>> BUCKET_PAGE_SHIFT]
-    if (page === EMPTY_PAGE) {
-      page = EMPTY_PAGE.slice()
-      pages[b >>> BUCKET_PAGE_SHIFT] = page
-    }
-    return page
-  }
-
-  /** The first node of bucket `b`'s chain, or -1. */
-  private bucketHead(b: number): number {
-    return this.pages[b >>> BUCKET_PAGE_SHIFT][(b & (BUCKETS_PER_PAGE - 1)) << 1]
   }
 
   /** The hash of node's tuple, from the packed keys. */
@@ -512,19 +493,16 @@ export class Conntrack {
 
   private link(node: number): void {
     const h = this.nodeHash(node)
-    const bucket = reciprocalScale(h, this.buckets)
-    const page = this.ownPage(bucket)
-    const b = (bucket & (BUCKETS_PER_PAGE - 1)) << 1
+    const page = this.heads
+    const b = (h >>> this.indexShift) << 1
     this.keys[node * 4 + 3] = page[b]
     page[b] = node
     page[b + 1] |= 1 << (h & 31)
   }
 
   private unlink(node: number): void {
-    const bucket = reciprocalScale(this.nodeHash(node), this.buckets)
-    // A linked node's page is never the shared empty one.
-    const page = this.pages[bucket >>> BUCKET_PAGE_SHIFT]
-    const b = (bucket & (BUCKETS_PER_PAGE - 1)) << 1
+    const page = this.heads
+    const b = (this.nodeHash(node) >>> this.indexShift) << 1
     const keys = this.keys
     let prev = -1
     let cur = page[b]
@@ -547,11 +525,10 @@ export class Conntrack {
     const d = dst | 0
     const ports = (sport << 16) | dport
     const h = this.hashOf(s, d, ports, proto)
-    const bucket = reciprocalScale(h, this.buckets)
-    const page = this.pages[bucket >>> BUCKET_PAGE_SHIFT]
-    const b = (bucket & (BUCKETS_PER_PAGE - 1)) << 1
-    if (((page[b + 1] >>> (h & 31)) & 1) === 0) return -1
-    let node = page[b]
+    const heads = this.heads
+    const b = (h >>> this.indexShift) << 1
+    if (((heads[b + 1] >>> (h & 31)) & 1) === 0) return -1
+    let node = heads[b]
     while (node >= 0) {
       const k = node * 4
       if (keys[k] === s && keys[k + 1] === d && keys[k + 2] === ports && this.proto[node >> 1] === proto) return node
@@ -656,6 +633,8 @@ export class Conntrack {
     this.link(id * 2 + 1)
     if (this.racing) this.visibleNs[id] = visibleAtNs
     this.confirmedCount++
+    const bits = 32 - this.indexShift
+    if (this.confirmedCount > 1 << bits && bits < INDEX_BITS_MAX) this.rehash(bits + 1)
   }
 
   /** nf_ct_match: both tuples equal (zones and extensions are not modelled). */
@@ -819,17 +798,37 @@ export class Conntrack {
    * (nf_ct_gc_expired, which does not count as a drop) and deletes every entry that is not
    * ASSURED; the first bucket where it deleted one ends the search and the new entry is allocated.
    * When no bucket yields a drop, the packet is dropped even if expired entries were reaped
-   * (__nf_conntrack_alloc has counted the new entry already and fails it).
+   * (__nf_conntrack_alloc has counted the new entry already and fails it). What a bucket's walk
+   * does depends only on which entries the bucket holds, not on their order in the chain.
    */
   private earlyDrop(src: number, dst: number, sport: number, dport: number, proto: number, nowNs: number): boolean {
     let bucket = this.bucketOf(src, dst, sport, dport, proto)
     for (let i = 0; i < EVICTION_RANGE; i++) {
       if (i > 0) bucket = (bucket + 1) % this.buckets
-      let drops = 0
-      let node = this.bucketHead(bucket)
+      if (this.dropInBucket(bucket, nowNs) > 0) return true
+    }
+    return false
+  }
+
+  /** early_drop_list over kernel bucket `bucket`: returns the entries deleted (expired ones aside). */
+  private dropInBucket(bucket: number, nowNs: number): number {
+    // The bucket's hashes are [ceil(bucket * 2^32 / buckets), ceil((bucket + 1) * 2^32 / buckets));
+    // the slots holding them are taken one wider on each side (the bounds are computed in floating
+    // point) and every node is checked against the exact bucket.
+    const shift = this.indexShift
+    const slots = this.heads.length >> 1
+    const low = Math.max(0, Math.floor(((bucket / this.buckets) * 4294967296) / 2 ** shift) - 1)
+    const high = Math.min(slots - 1, Math.floor((((bucket + 1) / this.buckets) * 4294967296) / 2 ** shift) + 1)
+    let drops = 0
+    for (let slot = low; slot <= high; slot++) {
+      let node = this.heads[slot << 1]
       while (node >= 0) {
         const id = node >> 1
         const nextNode = this.keys[node * 4 + 3]
+        if (reciprocalScale(this.nodeHash(node), this.buckets) !== bucket) {
+          node = nextNode
+          continue
+        }
         // When the entry's other node is the next one, it leaves the chain with the entry: the walk
         // goes on after it (read before the removal, which reuses a node's link for the free list).
         const afterRemoval = nextNode >= 0 && nextNode >> 1 === id ? this.keys[nextNode * 4 + 3] : nextNode
@@ -844,9 +843,8 @@ export class Conntrack {
           node = afterRemoval
         } else node = nextNode
       }
-      if (drops > 0) return true
     }
-    return false
+    return drops
   }
 
   /** Sets an entry's expiry time, keeping its block's lower bound (blockMinNs) a lower bound. */

@@ -181,3 +181,38 @@ describe("early_drop over the kernel's layout", () => {
     expect(ct.allocate(A, B, port, 53, UDP, 31 * NS_PER_S)).toBeGreaterThanOrEqual(0)
   })
 })
+
+describe("early_drop against a scan of every entry's kernel bucket", () => {
+  it("deletes exactly the non-ASSURED entries of the first bucket in the window that has one", () => {
+    // 3,000 entries in 512 buckets (about 12 nodes per bucket), so the lookup index has grown to
+    // 4,096 slots: each kernel bucket spans several slots.
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const ct = new Conntrack({ max: 3000, buckets: 512 })
+      let x = seed * 7919
+      const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0)
+      const ports = new Set<number>()
+      while (ports.size < 3000) ports.add(1024 + (next() % 60000))
+      for (const port of ports) entry(ct, port, 0, next() % 4 !== 0)
+      let port = 1024
+      while (ports.has(port)) port++
+      const start = ct.bucketOf(A, B, port, 53, UDP)
+      // Expected victims, from every live entry's two tuples.
+      const bucketsOf = (id: number): number[] => [
+        ct.bucketOf(ct.src[2 * id], ct.dst[2 * id], ct.sport[2 * id], ct.dport[2 * id], UDP),
+        ct.bucketOf(ct.src[2 * id + 1], ct.dst[2 * id + 1], ct.sport[2 * id + 1], ct.dport[2 * id + 1], UDP),
+      ]
+      const live = ct.ids()
+      let expected: number[] = []
+      for (let i = 0; i < EVICTION_RANGE && expected.length === 0; i++) {
+        const b = (start + i) % 512
+        expected = live.filter((id) => (ct.status[id] & CtStatus.ASSURED) === 0 && bucketsOf(id).includes(b))
+      }
+      const before = new Set(live)
+      const id = ct.allocate(A, B, port, 53, UDP, NS_PER_S)
+      const gone = [...before].filter((e) => !ct.isConfirmed(e)).sort((p, q) => p - q)
+      expect(gone).toEqual(expected.sort((p, q) => p - q))
+      expect(id >= 0).toBe(expected.length > 0)
+      expect(ct.stats().earlyDrops).toBe(expected.length)
+    }
+  })
+})
