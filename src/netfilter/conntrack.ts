@@ -349,7 +349,7 @@ export class Conntrack {
    * chain, so a tuple that is not in the table (every new flow's, and NAT's candidate reply
    * tuples) costs one memory access instead of a walk over nodes scattered through `keys`.
    *
-   * A slot is picked by the hash's top `indexBits` bits, and the kernel's bucket of a hash
+   * A slot is picked by the hash's top `32 - indexShift` bits, and the kernel's bucket of a hash
    * (reciprocal_scale(hash, buckets)) also grows with the hash: each kernel bucket is a range of
    * hashes, and so of consecutive slots, which is how early_drop finds the kernel bucket's
    * entries. The index starts at 256 slots and doubles as entries are confirmed (at most one
