@@ -54,6 +54,12 @@ export interface NodeConntrackSpec {
    * processed concurrently on another CPU and race it (default 0).
    */
   readonly racePpm?: number
+  /**
+   * nf_conntrack_buckets at boot (the nf_conntrack module's `hashsize` parameter); absent: the
+   * kernel's autosize for the default 8 GiB node, 262144. kube-proxy raises it to
+   * nf_conntrack_max / 4 when smaller (proxy/conntrack-sysctls.ts).
+   */
+  readonly buckets?: number
 }
 
 /** The link model (latencies, bandwidth, MTU, loss, queue); defined by net/, which uses it. */

@@ -286,14 +286,20 @@ export class World implements ApiListener, EventHandler, AppsListener {
     const kp = this.spec.kubeProxy
     // kube-proxy's start-up conntrack sysctls on this node (nf_conntrack_max from its CPUs).
     const nodeSpec = this.nodeSpecs.get(name)
+    const kernelBuckets = nodeSpec?.conntrack?.buckets ?? this.spec.cluster.conntrack?.buckets
     const sysctls = nodeConntrackSysctls(
-      { ...kp.conntrack, kernelMax: kp.conntrack.max },
+      {
+        ...kp.conntrack,
+        kernelMax: kp.conntrack.max,
+        ...(kernelBuckets !== undefined ? { kernelBuckets } : {}),
+      },
       nodeSpec?.cpus ?? this.spec.cluster.cpus ?? NODE_CPUS_DEFAULT,
     )
     const filter = new NetfilterStack(net.ns, {
       rng: Rng.stream(this.seed, `node/${name}/netfilter`),
       conntrack: {
         max: sysctls.max,
+        buckets: sysctls.buckets,
         timeouts: sysctls.timeouts,
         // The kernel's UDP clash race (netfilter/conntrack.ts): a node's own setting, else the cluster's.
         ...nodeRaceOptions(nodeSpec?.conntrack, this.spec.cluster.conntrack),

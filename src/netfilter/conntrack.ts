@@ -112,6 +112,12 @@ const NAT_CLASH_TIMEOUT_NS = NS_PER_S
 export interface ConntrackOptions {
   /** nf_conntrack_max. Default 131072 = kube-proxy's conntrack.min (proxy/conntrack-sysctls.ts). */
   readonly max?: number
+  /**
+   * nf_conntrack_buckets (the module's `hashsize`): the hash table's bucket count, fixed for the
+   * table's life and rounded up to a whole number of pages as nf_ct_alloc_hashtable does (see
+   * kernelBuckets). Default CONNTRACK_BUCKETS_DEFAULT, the kernel's autosize on the default node.
+   */
+  readonly buckets?: number
   readonly timeouts?: Partial<ConntrackTimeouts>
   /** nf_conntrack_tcp_loose (default 1): a non-SYN ACK without an entry picks the flow up as ESTABLISHED. */
   readonly tcpLoose?: boolean
@@ -134,7 +140,58 @@ export interface ConntrackOptions {
 
 const MAX_DEFAULT = 131072
 /** NF_CT_EVICTION_RANGE in nf_conntrack_core.c: buckets examined by early_drop. */
-const EVICTION_RANGE = 8
+export const EVICTION_RANGE = 8
+/**
+ * nf_ct_alloc_hashtable: `roundup(*sizep, PAGE_SIZE / sizeof(struct hlist_nulls_head))`, 4096 / 8
+ * = 512 buckets per page on a 64-bit kernel.
+ */
+export const BUCKETS_PER_PAGE = 512
+/** Initial and largest log2 bucket counts of the lookup index (see Conntrack.heads). */
+const INDEX_BITS_MIN = 8
+const INDEX_BITS_MAX = 20
+/** nf_ct_alloc_hashtable refuses more than UINT_MAX / sizeof(struct hlist_nulls_head) buckets. */
+const BUCKETS_LIMIT = Math.floor(0xffffffff / 8)
+/** Memory of a node that does not say: eksctl's default node type, m5.large, has 8 GiB. */
+export const NODE_MEMORY_BYTES_DEFAULT = 8 * 1024 ** 3
+const PAGE_SIZE_BYTES = 4096
+
+/**
+ * The bucket count a kernel with `memoryBytes` of RAM picks when no hashsize is given
+ * (nf_conntrack_core.c nf_conntrack_init_start, since d532bcd0b269 "sanitize table size default
+ * settings", v5.15): RAM / 16384 / sizeof(struct hlist_head); 262144 above 4 GiB (64-bit),
+ * 65536 above 1 GiB; at least 1024. nf_conntrack_max is then the same number (max_factor 1).
+ * Documentation/networking/nf_conntrack-sysctl.rst states it as "total memory / 16384, clamped to
+ * [1024, 262144]", leaving out the division by the 8-byte list head.
+ */
+export function kernelAutosizeBuckets(memoryBytes: number): number {
+  const pages = Math.floor(memoryBytes / PAGE_SIZE_BYTES)
+  const gib = (1024 * 1024 * 1024) / PAGE_SIZE_BYTES
+  let size = Math.floor(Math.floor((pages * PAGE_SIZE_BYTES) / 16384) / 8)
+  if (pages > 4 * gib) size = 262144
+  else if (pages > gib) size = 65536
+  return size < 1024 ? 1024 : size
+}
+
+/** The bucket count the kernel allocates for a requested hashsize (nf_ct_alloc_hashtable). */
+export function kernelBuckets(requested: number): number {
+  assert(Number.isInteger(requested) && requested > 0, `conntrack buckets must be a positive integer, got ${requested}`)
+  const size = Math.ceil(requested / BUCKETS_PER_PAGE) * BUCKETS_PER_PAGE
+  assert(size <= BUCKETS_LIMIT, `conntrack buckets ${requested} exceeds the kernel's limit ${BUCKETS_LIMIT}`)
+  return size
+}
+
+/** The default node's bucket count: 262144 (8 GiB > 4 GiB). */
+export const CONNTRACK_BUCKETS_DEFAULT = kernelAutosizeBuckets(NODE_MEMORY_BYTES_DEFAULT)
+
+/**
+ * reciprocal_scale(hash, size) (include/linux/kernel.h): `((u64)hash * size) >> 32`, the bucket of
+ * a 32-bit hash. Split in 16-bit halves so that every product stays exact in a double.
+ */
+export function reciprocalScale(hash: number, size: number): number {
+  const h = hash >>> 0
+  return Math.floor(((h >>> 16) * size + Math.floor(((h & 0xffff) * size) / 65536)) / 65536)
+}
+
 /** Entry slots per block of the reaper's expiry bounds (see Conntrack.blockMinNs). */
 const REAP_BLOCK = 64
 /** nf_conntrack_proto_udp.c: a replied flow becomes a stream after 2 s. */
@@ -283,16 +340,25 @@ export class Conntrack {
   /** The racing packet's own clock (arrival + hook costs so far), set by the stack before NAT. */
   raceClockNs = 0
 
+  /** nf_conntrack_buckets: fixed for the table's life (the kernel's resize path is not modelled). */
+  readonly buckets: number
   /**
-   * The buckets, two words each: the first node of the bucket's chain (or -1), then a 32-bit
-   * summary of the chain's hashes (bit `hash >>> 27` set for every node linked there; recomputed
-   * when a node leaves). A lookup whose bit is clear misses without touching the chain, so a
-   * tuple that is not in the table (every new flow's, and NAT's candidate reply tuples) costs one
-   * memory access instead of a walk over nodes scattered through `keys`. The chains themselves,
-   * and so early_drop's walk order, are as before.
+   * The lookup index, two words per slot: the first node of the slot's chain (or -1), then a
+   * 32-bit summary of the chain's hashes (bit `hash & 31` set for every node linked there;
+   * recomputed when a node leaves). A lookup whose bit is clear misses without touching the
+   * chain, so a tuple that is not in the table (every new flow's, and NAT's candidate reply
+   * tuples) costs one memory access instead of a walk over nodes scattered through `keys`.
+   *
+   * A slot is picked by the hash's top `32 - indexShift` bits, and the kernel's bucket of a hash
+   * (reciprocal_scale(hash, buckets)) also grows with the hash: each kernel bucket is a range of
+   * hashes, and so of consecutive slots, which is how early_drop finds the kernel bucket's
+   * entries. The index starts at 256 slots and doubles as entries are confirmed (at most one
+   * entry per slot), so memory follows the live entries rather than nf_conntrack_buckets (262144
+   * buckets with their summary word are 2 MiB, at every node that sees one packet). Lookups find
+   * the same entry whatever the slot count: each tuple is in the table at most once.
    */
   private heads = new Int32Array(0)
-  private bucketMask = 0
+  private indexShift = 32
   private freeHead = -1
   private highWater = 0
   private readonly unconfirmed: number[] = []
@@ -337,13 +403,9 @@ export class Conntrack {
     this.raceRng = options.raceRng ?? null
     assert(this.racePpm === 0 || this.raceRng !== null, "conntrack racePpm needs a raceRng")
     this.racing = this.racePpm > 0
+    this.buckets = kernelBuckets(options.buckets ?? CONNTRACK_BUCKETS_DEFAULT)
     this.grow(Math.min(this.max, 256))
-    // Start with about one bucket per entry, as the kernel sizes nf_conntrack_buckets ~ max; the
-    // table doubles with the confirmed count (load factor <= 1), so early_drop's 8-bucket window
-    // covers a comparable share of entries.
-    let buckets = 1
-    while (buckets < Math.min(this.max, 256)) buckets *= 2
-    this.rehash(buckets)
+    this.rehash(INDEX_BITS_MIN)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -383,20 +445,12 @@ export class Conntrack {
     void old
   }
 
-  private rehash(buckets: number): void {
-    this.heads = new Int32Array(buckets * 2)
-    for (let b = 0; b < buckets; b++) this.heads[2 * b] = -1
-    this.bucketMask = buckets - 1
-    for (let id = 0; id < this.highWater; id++) {
-      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
-      if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.link(id * 2)
-      this.link(id * 2 + 1)
-    }
-  }
-
   /**
-   * The tuple's 32-bit hash (`ports` = sport << 16 | dport): its low bits pick the bucket, its top
-   * five the bucket summary's bit.
+   * The tuple's 32-bit hash (`ports` = sport << 16 | dport): reciprocal_scale of it picks the bucket
+   * (its top bits), its low five bits the bucket summary's bit. Not the kernel's jhash2, whose
+   * seed (nf_conntrack_hash_rnd) is random at every boot: which bucket a tuple lands in is not
+   * reproducible on a real node either; the bucket count, and so how many entries share a
+   * bucket and early_drop's window, are.
    */
   private hashOf(src: number, dst: number, ports: number, proto: number): number {
     let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b)
@@ -406,8 +460,21 @@ export class Conntrack {
     return h ^ (h >>> 16)
   }
 
-  private bucketOf(src: number, dst: number, sport: number, dport: number, proto: number): number {
-    return this.hashOf(src, dst, (sport << 16) | dport, proto) & this.bucketMask
+  /** The bucket of a tuple (hash_conntrack -> reciprocal_scale over nf_conntrack_buckets). */
+  bucketOf(src: number, dst: number, sport: number, dport: number, proto: number): number {
+    return reciprocalScale(this.hashOf(src | 0, dst | 0, (sport << 16) | dport, proto), this.buckets)
+  }
+
+  /** Rebuilds the lookup index with 2^bits slots. */
+  private rehash(bits: number): void {
+    this.heads = new Int32Array(2 << bits)
+    for (let b = 0; b < this.heads.length; b += 2) this.heads[b] = -1
+    this.indexShift = 32 - bits
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.status[id] & CtStatus.CONFIRMED) === 0) continue
+      if ((this.status[id] & CtStatus.NAT_CLASH) === 0) this.link(id * 2)
+      this.link(id * 2 + 1)
+    }
   }
 
   /** The hash of node's tuple, from the packed keys. */
@@ -426,27 +493,29 @@ export class Conntrack {
 
   private link(node: number): void {
     const h = this.nodeHash(node)
-    const b = 2 * (h & this.bucketMask)
-    this.keys[node * 4 + 3] = this.heads[b]
-    this.heads[b] = node
-    this.heads[b + 1] |= 1 << (h >>> 27)
+    const page = this.heads
+    const b = (h >>> this.indexShift) << 1
+    this.keys[node * 4 + 3] = page[b]
+    page[b] = node
+    page[b + 1] |= 1 << (h & 31)
   }
 
   private unlink(node: number): void {
-    const b = 2 * (this.nodeHash(node) & this.bucketMask)
+    const page = this.heads
+    const b = (this.nodeHash(node) >>> this.indexShift) << 1
     const keys = this.keys
     let prev = -1
-    let cur = this.heads[b]
+    let cur = page[b]
     while (cur !== node) {
       assert(cur >= 0, "conntrack: node missing from its bucket")
       prev = cur
       cur = keys[cur * 4 + 3]
     }
-    if (prev < 0) this.heads[b] = keys[node * 4 + 3]
+    if (prev < 0) page[b] = keys[node * 4 + 3]
     else keys[prev * 4 + 3] = keys[node * 4 + 3]
     let summary = 0
-    for (let n = this.heads[b]; n >= 0; n = keys[n * 4 + 3]) summary |= 1 << (this.nodeHash(n) >>> 27)
-    this.heads[b + 1] = summary
+    for (let n = page[b]; n >= 0; n = keys[n * 4 + 3]) summary |= 1 << (this.nodeHash(n) & 31)
+    page[b + 1] = summary
   }
 
   /** Finds a confirmed tuple; returns its node (2*id + direction) or -1. Does not check expiry. */
@@ -456,9 +525,10 @@ export class Conntrack {
     const d = dst | 0
     const ports = (sport << 16) | dport
     const h = this.hashOf(s, d, ports, proto)
-    const b = 2 * (h & this.bucketMask)
-    if (((this.heads[b + 1] >>> (h >>> 27)) & 1) === 0) return -1
-    let node = this.heads[b]
+    const heads = this.heads
+    const b = (h >>> this.indexShift) << 1
+    if (((heads[b + 1] >>> (h & 31)) & 1) === 0) return -1
+    let node = heads[b]
     while (node >= 0) {
       const k = node * 4
       if (keys[k] === s && keys[k + 1] === d && keys[k + 2] === ports && this.proto[node >> 1] === proto) return node
@@ -563,8 +633,8 @@ export class Conntrack {
     this.link(id * 2 + 1)
     if (this.racing) this.visibleNs[id] = visibleAtNs
     this.confirmedCount++
-    const buckets = this.bucketMask + 1
-    if (this.confirmedCount > buckets && buckets < 1 << 20) this.rehash(buckets * 2)
+    const bits = 32 - this.indexShift
+    if (this.confirmedCount > 1 << bits && bits < INDEX_BITS_MAX) this.rehash(bits + 1)
   }
 
   /** nf_ct_match: both tuples equal (zones and extensions are not modelled). */
@@ -722,33 +792,59 @@ export class Conntrack {
   }
 
   /**
-   * early_drop (nf_conntrack_core.c): when the table is full, look at up to NF_CT_EVICTION_RANGE
-   * buckets starting at the new tuple's bucket and delete the first entry that is not ASSURED
-   * (expired entries met on the way are reaped too). Our bucket count differs from the kernel's, so
-   * which entry is evicted differs; that some non-assured entry nearby is, does not.
+   * early_drop (nf_conntrack_core.c), when the table is full: from the new tuple's bucket
+   * (reciprocal_scale of its hash), up to NF_CT_EVICTION_RANGE consecutive buckets (wrapping,
+   * `(bucket + 1) % hsize`); early_drop_list walks a bucket's chain, reaps expired entries
+   * (nf_ct_gc_expired, which does not count as a drop) and deletes every entry that is not
+   * ASSURED; the first bucket where it deleted one ends the search and the new entry is allocated.
+   * When no bucket yields a drop, the packet is dropped even if expired entries were reaped
+   * (__nf_conntrack_alloc has counted the new entry already and fails it). What a bucket's walk
+   * does depends only on which entries the bucket holds, not on their order in the chain.
    */
   private earlyDrop(src: number, dst: number, sport: number, dport: number, proto: number, nowNs: number): boolean {
-    let b = this.bucketOf(src, dst, sport, dport, proto)
-    for (let i = 0; i < EVICTION_RANGE; i++, b = (b + 1) & this.bucketMask) {
-      let node = this.heads[2 * b]
+    let bucket = this.bucketOf(src, dst, sport, dport, proto)
+    for (let i = 0; i < EVICTION_RANGE; i++) {
+      if (i > 0) bucket = (bucket + 1) % this.buckets
+      if (this.dropInBucket(bucket, nowNs) > 0) return true
+    }
+    return false
+  }
+
+  /** early_drop_list over kernel bucket `bucket`: returns the entries deleted (expired ones aside). */
+  private dropInBucket(bucket: number, nowNs: number): number {
+    // The bucket's hashes are [ceil(bucket * 2^32 / buckets), ceil((bucket + 1) * 2^32 / buckets));
+    // the slots holding them are taken one wider on each side (the bounds are computed in floating
+    // point) and every node is checked against the exact bucket.
+    const shift = this.indexShift
+    const slots = this.heads.length >> 1
+    const low = Math.max(0, Math.floor(((bucket / this.buckets) * 4294967296) / 2 ** shift) - 1)
+    const high = Math.min(slots - 1, Math.floor((((bucket + 1) / this.buckets) * 4294967296) / 2 ** shift) + 1)
+    let drops = 0
+    for (let slot = low; slot <= high; slot++) {
+      let node = this.heads[slot << 1]
       while (node >= 0) {
         const id = node >> 1
         const nextNode = this.keys[node * 4 + 3]
+        if (reciprocalScale(this.nodeHash(node), this.buckets) !== bucket) {
+          node = nextNode
+          continue
+        }
+        // When the entry's other node is the next one, it leaves the chain with the entry: the walk
+        // goes on after it (read before the removal, which reuses a node's link for the free list).
+        const afterRemoval = nextNode >= 0 && nextNode >> 1 === id ? this.keys[nextNode * 4 + 3] : nextNode
         if (this.expiresNs[id] <= nowNs) {
           this.remove(id)
           this.expired++
-          if (this.count < this.max) return true
+          node = afterRemoval
         } else if ((this.status[id] & CtStatus.ASSURED) === 0) {
           this.remove(id)
           this.earlyDrops++
-          return true
-        }
-        node = nextNode
-        // The chain may have changed under us after a removal; restart the bucket.
-        if (node >= 0 && (this.status[node >> 1] & CtStatus.CONFIRMED) === 0) node = this.heads[2 * b]
+          drops++
+          node = afterRemoval
+        } else node = nextNode
       }
     }
-    return false
+    return drops
   }
 
   /** Sets an entry's expiry time, keeping its block's lower bound (blockMinNs) a lower bound. */

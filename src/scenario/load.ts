@@ -259,10 +259,12 @@ function profileReadError(error: unknown): string {
 function nodeConntrack(c: {
   readonly raceFix?: RaceFix
   readonly raceProbability?: number | string
+  readonly buckets?: number
 }): NodeConntrackSpec {
   return {
     ...(c.raceFix !== undefined ? { raceFix: c.raceFix } : {}),
     ...(c.raceProbability !== undefined ? { racePpm: mustParse(parseLossPpm(c.raceProbability)) } : {}),
+    ...(c.buckets !== undefined ? { buckets: c.buckets } : {}),
   }
 }
 

@@ -49,6 +49,8 @@ const NodeConntrack = Schema.Struct({
   raceFix: opt(Schema.Literals(RACE_FIXES)),
   /** Share of same-flow UDP packets in the race window processed concurrently (0..1 or "N%"). */
   raceProbability: opt(LossValue),
+  /** nf_conntrack_buckets at boot (the module's hashsize); kube-proxy raises it to max / 4. */
+  buckets: opt(PositiveInt),
 })
 
 const NodeEntry = Schema.Struct({

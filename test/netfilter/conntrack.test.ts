@@ -257,11 +257,16 @@ describe("conntrack", () => {
     expect(stack.conntrack.stats().dropTableFull).toBe(1)
     // Established flows still pass.
     expect(receive(stack, host, udp("10.0.0.5", 100, "10.0.0.9", 53), CNI0, 4 * NS_PER_S).verdict).toBe(Verdict.ACCEPT)
-    // Non-assured entries are early-dropped instead.
-    const { stack: s2, host: h2 } = makeNode({ conntrack: { max: 4 } })
-    for (let i = 0; i < 4; i++) receive(s2, h2, udp("10.0.0.5", 100 + i, "10.0.0.9", 53), CNI0, 0)
+    // Non-assured entries in the new flow's bucket are early-dropped instead: all of that bucket's
+    // (early_drop_list; conntrack-buckets.test.ts covers the 8-bucket window).
+    const { stack: s2, host: h2 } = makeNode({ conntrack: { max: 4, buckets: 512 } })
+    const bucketOf = (port: number): number =>
+      s2.conntrack.bucketOf(ipv4("10.0.0.5"), ipv4("10.0.0.9"), port, 53, Protocol.UDP)
+    const ports: number[] = []
+    for (let port = 1024; ports.length < 4; port++) if (bucketOf(port) === bucketOf(300)) ports.push(port)
+    for (const port of ports) receive(s2, h2, udp("10.0.0.5", port, "10.0.0.9", 53), CNI0, 0)
     expect(receive(s2, h2, udp("10.0.0.5", 300, "10.0.0.9", 53), CNI0, 1).verdict).toBe(Verdict.ACCEPT)
-    expect(s2.conntrack.stats()).toMatchObject({ earlyDrops: 1, dropTableFull: 0, entries: 4, peak: 4 })
+    expect(s2.conntrack.stats()).toMatchObject({ earlyDrops: 4, dropTableFull: 0, entries: 1, peak: 4 })
     // After expiry the table has room again.
     expect(receive(stack, host, extra, CNI0, 200 * NS_PER_S).verdict).toBe(Verdict.ACCEPT)
   })

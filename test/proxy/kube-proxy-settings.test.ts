@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { renderRules, runScenario } from "../../src/cluster/index.ts"
+import { World } from "../../src/cluster/world.ts"
 import type { ScenarioSpec } from "../../src/cluster/spec.ts"
 import {
   CONNTRACK_MAX_PER_CORE_DEFAULT,
@@ -269,6 +270,19 @@ describe("settings through the scenario", () => {
     // min is a floor: 2 x 2 = 4 < 128.
     const floored = run(", conntrack: { maxPerCore: 2, min: 128 }", ", cpus: 2")
     expect(floored.conntrack.dropsTableFull).toBe(0)
+  })
+
+  it("conntrack.buckets (the module's hashsize) reaches each node's table, raised by kube-proxy to max / 4", () => {
+    const buckets = (kubeProxy: string, cluster: string, nodes = "nodes: { count: 2 }"): number[] =>
+      [...new World(load(scenario(kubeProxy, cluster).replace("nodes: { count: 2 }", nodes)), 1).nodes.values()].map(
+        (n) => n.filter.conntrack.buckets,
+      )
+    // Default node: 262144 buckets (8 GiB), kube-proxy's 131072 / 4 is smaller.
+    expect(buckets("", "")).toEqual([262144, 262144])
+    // hashsize 4096 at boot: kube-proxy raises it to 131072 / 4; a node's own setting wins.
+    expect(buckets("", ", conntrack: { buckets: 4096 }")).toEqual([32768, 32768])
+    const nodes = "nodes: [{ name: a, conntrack: { buckets: 700 } }, { name: b }]"
+    expect(buckets(", conntrack: { maxPerCore: 0 }", ", conntrack: { buckets: 4096 }", nodes)).toEqual([1024, 4096])
   })
 
   it("nf_conntrack_max must fit its C int", () => {
