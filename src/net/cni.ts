@@ -132,18 +132,18 @@ export class PodNet {
     readonly name: string,
     readonly node: NodeNet,
     readonly ip: Ipv4,
-    /** The network that builds it (lazy), with its reserved ids; null: built at once. */
-    private readonly builder: { readonly cluster: ClusterNetwork; readonly reservation: PodReservation } | null,
+    /** The network that builds it, with its reserved ids (taken whether it is built at once or later). */
+    private readonly builder: { readonly cluster: ClusterNetwork; readonly reservation: PodReservation },
   ) {}
 
-  /** The host veth's ifIndex in the node's namespace, reserved or built (-1: built at once, no record). */
+  /** The host veth's ifIndex in the node's namespace (reserved; the built device has it). */
   get reservedHostIfIndex(): number {
-    return this.builder?.reservation.hostIfIndex ?? this.built?.hostVeth.ifIndex ?? -1
+    return this.builder.reservation.hostIfIndex
   }
 
-  /** The host veth's name, reserved or built. */
+  /** The host veth's name (reserved; the built device has it), without building the pod. */
   get hostVethName(): string {
-    return this.builder?.reservation.hostVethName ?? this.hostVeth.name
+    return this.builder.reservation.hostVethName
   }
 
   /** Whether the devices exist (false: a compact record). */
@@ -174,9 +174,13 @@ export class PodNet {
     this.built = { ns, eth0, hostVeth }
   }
 
+  /** Builds the devices if they are not built yet (a lookup reached the pod's host route). */
+  ensureBuilt(): void {
+    this.build()
+  }
+
   private build(): { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface } {
     if (this.built === null) {
-      assert(this.builder !== null, `pod ${this.name}: no network`)
       this.builder.cluster.buildPod(this, this.builder.reservation, true)
     }
     return this.built as { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface }
@@ -340,7 +344,7 @@ export class ClusterNetwork {
       ns.routes.onPending = (route) => {
         const pod = pods.get(route.prefix.address)
         assert(pod !== undefined, "pending host route without a pod")
-        void pod.ns
+        pod.ensureBuilt()
       }
       ns.reservedInterfaceName = (ifIndex) => {
         for (const pod of pods.values()) if (pod.reservedHostIfIndex === ifIndex) return pod.hostVethName
