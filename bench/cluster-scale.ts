@@ -21,7 +21,7 @@
  * (default 4), `--count N` requests per client pod and workload (default 50: 40,000 requests, a traffic phase long enough
  * for a stable per-request figure), `--duration 30s` (userspace mode: its start-up sync's modelled
  * length plus a minute by default, `userspaceHorizon`), `--mode nftables|ipvs|userspace|...`
- * (kube-proxy mode; default iptables), `--bare-pods N` (extra
+ * (kube-proxy mode; default iptables), `--cni bridge|aws-vpc` (default bridge), `--bare-pods N` (extra
  * pods no Service selects: the nodes-and-pods cost without kube-proxy's nodes x endpoints rules),
  * `--profile-traffic FILE` (a V8 CPU profile of the traffic phase only), `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
  * Run big points with a generous heap: `node --max-old-space-size=8192 --import tsx bench/cluster-scale.ts --point medium`.
@@ -58,6 +58,8 @@ export interface ClusterScaleOptions {
   readonly barePods?: number
   /** kube-proxy mode (`kubeProxy.mode`); absent: the scenario default (iptables). */
   readonly mode?: string
+  /** `cluster.cni`; absent: the scenario default (bridge). */
+  readonly cni?: "bridge" | "aws-vpc"
 }
 
 const BARE_REPLICAS = 30
@@ -87,15 +89,20 @@ export function clusterScaleYaml(o: ClusterScaleOptions): string {
   lines.push(`duration: ${o.duration}`, "cluster:", `  nodes: { count: ${o.nodes} }`)
   // The default pod CIDR (10.244.0.0/16) holds 256 node /24s; bigger clusters get a /10 (16,384),
   // as large clusters configure --cluster-cidr. Small clusters keep the default (same scenario).
-  if (o.nodes > 256) lines.push("  podCIDR: 100.64.0.0/10")
+  let total = o.clients + (o.barePods ?? 0)
+  for (let i = 0; i < o.services; i++) total += replicasOf(i, o)
+  if (o.cni === "aws-vpc") {
+    // Pods take VPC subnet addresses as nodes do: the default /16 holds 65,531 (AWS reserves 5);
+    // bigger clusters get a /12.
+    lines.push("  cni: aws-vpc")
+    if (o.nodes + total > 65_000) lines.push("  nodeCIDR: 10.0.0.0/12")
+  } else if (o.nodes > 256) lines.push("  podCIDR: 100.64.0.0/10")
   // The controller-manager's client limit (20 qps by default) would take minutes of simulated time
   // to create 150,000 pods; large clusters raise it, and this measures the simulator, not the limit.
   lines.push("  controllerManager: { kubeApiQps: 1000000, kubeApiBurst: 1000000 }")
   // kube-proxy at scale is measured, not DNS: names resolve from the runtime's table.
   // limits.pods (default 150,000) guards against runaway replicas; the large point has 150,000
   // Service pods plus the clients (and any bare pods): room for all of them.
-  let total = o.clients + (o.barePods ?? 0)
-  for (let i = 0; i < o.services; i++) total += replicasOf(i, o)
   if (total > 100_000) lines.push(`limits: { pods: ${total + 1000} }`)
   if (o.mode !== undefined) lines.push(`kubeProxy: { mode: ${o.mode} }`)
   lines.push("dns: { mode: static }", "manifests:", "  - inline:")
@@ -145,6 +152,11 @@ export function userspaceHorizon(services: number): string {
   return `${Math.ceil(firstSyncNs / 1e9) + 60}s`
 }
 
+function cniOf(text: string): "bridge" | "aws-vpc" {
+  if (text !== "bridge" && text !== "aws-vpc") throw new Error(`--cni: bridge or aws-vpc, not ${text}`)
+  return text
+}
+
 function parseArgs(args: readonly string[]): ClusterScaleOptions {
   const values: Record<string, string> = {}
   for (let i = 0; i < args.length; i += 2) {
@@ -165,6 +177,7 @@ function parseArgs(args: readonly string[]): ClusterScaleOptions {
       values.duration ?? (values.mode === "userspace" ? userspaceHorizon(num("services", point.services)) : "30s"),
     barePods: num("bare-pods", 0),
     ...(values.mode !== undefined ? { mode: values.mode } : {}),
+    ...(values.cni !== undefined ? { cni: cniOf(values.cni) } : {}),
   }
 }
 

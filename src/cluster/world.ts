@@ -610,9 +610,9 @@ export class World implements ApiListener, EventHandler, AppsListener {
         // hostNetwork: the containers run in the node's network namespace, with its address.
         runtime = new PodRuntime(key, null, node.net.ns, node.net.ip, node.name)
       } else {
-        // A compact record until used: bridge CNI (the pod is reached through its node's bridge),
-        // and not CoreDNS (its server keeps timers of its own).
-        const lazy = this.lazyPods && this.spec.cluster.cni === "bridge" && !podServerPlan(pod.spec.containers).coreDns
+        // A compact record until used (a packet reaching its node's bridge or its host route),
+        // but not CoreDNS (its server keeps timers of its own).
+        const lazy = this.lazyPods && !podServerPlan(pod.spec.containers).coreDns
         const net = this.clusterNet.addPod(node.net, pod.metadata.name, ipv4(pod.status.podIP), lazy)
         runtime = new PodRuntime(key, net, null, net.ip, node.name)
         if (!net.isBuilt) this.lazyRuntimes.set(net, runtime)

@@ -85,7 +85,10 @@ export interface ClusterNetworkOptions {
 
 export class NodeNet {
   readonly pods: PodNet[] = []
-  /** Pods of this node not built yet (bridge), by address: the bridge's FDB misses build them. */
+  /**
+   * Pods of this node not built yet, by address: the bridge's FDB misses (bridge), or lookups that
+   * reach their reserved host routes (aws-vpc), build them.
+   */
   readonly lazyPods = new Map<Ipv4, PodNet>()
   podIndexNext = 2
   constructor(
@@ -116,7 +119,8 @@ interface PodReservation {
 /**
  * A pod's network: its namespace, eth0 and the host end of its veth. A lazy one (addPod with
  * `lazy`) is a compact record (name, node, address, reserved ids) until something needs the
- * devices: a packet for its address reaching the node's bridge, or a caller reading `ns`,
+ * devices: a packet for its address reaching the node's bridge (bridge) or routed by the node
+ * (aws-vpc: its host route is pending until then, route.ts), or a caller reading `ns`,
  * `eth0` or `hostVeth`. Building it then gives the same devices, ids, names and routes as
  * building it at once, and building takes no simulated time and draws no random numbers, so
  * nothing simulated depends on when (or whether) it happens.
@@ -128,9 +132,19 @@ export class PodNet {
     readonly name: string,
     readonly node: NodeNet,
     readonly ip: Ipv4,
-    /** The network that builds it (lazy), with its reserved ids; null: built at once. */
-    private readonly builder: { readonly cluster: ClusterNetwork; readonly reservation: PodReservation } | null,
+    /** The network that builds it, with its reserved ids (taken whether it is built at once or later). */
+    private readonly builder: { readonly cluster: ClusterNetwork; readonly reservation: PodReservation },
   ) {}
+
+  /** The host veth's ifIndex in the node's namespace (reserved; the built device has it). */
+  get reservedHostIfIndex(): number {
+    return this.builder.reservation.hostIfIndex
+  }
+
+  /** The host veth's name (reserved; the built device has it), without building the pod. */
+  get hostVethName(): string {
+    return this.builder.reservation.hostVethName
+  }
 
   /** Whether the devices exist (false: a compact record). */
   get isBuilt(): boolean {
@@ -160,9 +174,13 @@ export class PodNet {
     this.built = { ns, eth0, hostVeth }
   }
 
+  /** Builds the devices if they are not built yet (a lookup reached the pod's host route). */
+  ensureBuilt(): void {
+    this.build()
+  }
+
   private build(): { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface } {
     if (this.built === null) {
-      assert(this.builder !== null, `pod ${this.name}: no network`)
       this.builder.cluster.buildPod(this, this.builder.reservation, true)
     }
     return this.built as { readonly ns: NetNs; readonly eth0: NetInterface; readonly hostVeth: NetInterface }
@@ -320,6 +338,18 @@ export class ClusterNetwork {
       net.addRoute(this.edge, podCidr, this.edgeEth0, address)
     } else {
       node = new NodeNet(name, zone, ns, address, eth0, null, null)
+      // A lookup reaching a lazy pod's host route builds the pod (its eni device, then the route
+      // in force); `ip route` names the device of a route not in force from the pod's record.
+      const pods = node.lazyPods
+      ns.routes.onPending = (route) => {
+        const pod = pods.get(route.prefix.address)
+        assert(pod !== undefined, "pending host route without a pod")
+        pod.ensureBuilt()
+      }
+      ns.reservedInterfaceName = (ifIndex) => {
+        for (const pod of pods.values()) if (pod.reservedHostIfIndex === ifIndex) return pod.hostVethName
+        return ""
+      }
     }
     this.nodes.push(node)
     this.nodeByNsId.set(ns.id, node)
@@ -341,10 +371,10 @@ export class ClusterNetwork {
   }
 
   /**
-   * A pod on `node` (namespace `pod/<name>`); `ip` defaults to the next free address. `lazy`
-   * (bridge only): the address, names and ids are taken now, the devices built when first needed
-   * (PodNet); aws-vpc pods are always built at once (their address lives in the fabric and a host
-   * route, not only in the bridge's FDB).
+   * A pod on `node` (namespace `pod/<name>`); `ip` defaults to the next free address. `lazy`:
+   * the address, names and ids are taken now, the devices built when first needed (PodNet): at the
+   * bridge's FDB miss (bridge), or at the node's lookup of its host route (aws-vpc: the route is
+   * listed from the start, route.ts reserve, and comes in force when the pod is built).
    */
   addPod(node: NodeNet, name: string, ip?: Ipv4, lazy = false): PodNet {
     const net = this.net
@@ -371,35 +401,33 @@ export class ClusterNetwork {
       node.lazyPods.set(address, pod)
       if (!lazy) this.buildPod(pod, withName, false)
     } else {
-      const ns = net.createNamespace(`pod/${name}`)
+      // aws-vpc: the address from the VPC subnet, and the ids an immediate build takes, in its
+      // order. The fabric delivers the address to the node, and the node's host route is listed
+      // now (pending until its device exists: route.ts reserve), as an immediate build adds them.
+      const reservation: PodReservation = {
+        nsId: net.reserveNamespace(),
+        firstInterfaceId: net.reserveInterfaces(3),
+        hostIfIndex: net.reserveIfIndex(node.ns),
+        hostVethName: this.hostVethName("eni", name, 11),
+      }
       const address = ip ?? this.allocateSubnetAddress()
       this.claim(address, this.nodeCidr, `pod ${name}`)
-      const [eth0, host] = net.addVethPair(
-        ns,
-        "eth0",
-        node.ns,
-        this.hostVethName("eni", name, 11),
-        this.vethLink(latencyNs),
+      pod = new PodNet(name, node, address, { cluster: this, reservation })
+      node.lazyPods.set(address, pod)
+      node.ns.routes.reserve(
+        new Route({ address, prefixLength: 32, mask: 0xffffffff }, reservation.hostIfIndex, 0, 0, 0),
       )
-      this.drawLatency([eth0, host], this.samplers?.vethHopNs)
-      net.addAddress(eth0, address, 32)
-      net.addRoute(ns, `169.254.1.1/32`, eth0)
-      net.addRoute(ns, "0.0.0.0/0", eth0, AWS_POD_GATEWAY)
-      net.addRoute(node.ns, { address, prefixLength: 32, mask: 0xffffffff }, host)
       net.addFabricNeighbour(this.fabric, address, node.eth0)
-      pod = new PodNet(name, node, address, null)
-      pod.setBuilt(ns, eth0, host)
-      this.podsBuilt++
+      if (!lazy) this.buildPod(pod, reservation, false)
     }
     node.pods.push(pod)
     return pod
   }
 
-  /** Builds a bridge pod's devices under its reserved ids (addPod, or a lazy pod's first use). */
+  /** Builds a pod's devices under its reserved ids (addPod, or a lazy pod's first use). */
   buildPod(pod: PodNet, reservation: PodReservation, late: boolean): void {
     const net = this.net
     const node = pod.node
-    const podCidr = node.podCidr as Cidr
     const lazy = node.lazyPods.get(pod.ip) === pod
     assert(lazy, `pod ${pod.name}: not waiting to be built`)
     node.lazyPods.delete(pod.ip)
@@ -414,9 +442,19 @@ export class ClusterNetwork {
       { a: { id: id + 1, ifIndex: ns.interfaces.length }, b: { id: id + 2, ifIndex: reservation.hostIfIndex } },
     )
     this.drawLatency([eth0, host], this.samplers?.vethHopNs)
-    net.addAddress(eth0, pod.ip, podCidr.prefixLength)
-    net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
-    net.attachToBridge(node.bridge as NetInterface, host, pod.ip)
+    if (node.bridge !== null) {
+      const podCidr = node.podCidr as Cidr
+      net.addAddress(eth0, pod.ip, podCidr.prefixLength)
+      net.addRoute(ns, "0.0.0.0/0", eth0, cidrAddress(podCidr, 1))
+      net.attachToBridge(node.bridge, host, pod.ip)
+    } else {
+      // aws-vpc: eth0 holds the /32, the gateway 169.254.1.1 is on-link (the host end answers its
+      // ARP), and the node's host route to the pod (reserved by addPod) comes in force.
+      net.addAddress(eth0, pod.ip, 32)
+      net.addRoute(ns, `169.254.1.1/32`, eth0)
+      net.addRoute(ns, "0.0.0.0/0", eth0, AWS_POD_GATEWAY)
+      node.ns.routes.activate(pod.ip)
+    }
     pod.setBuilt(ns, eth0, host)
     this.podsBuilt++
     if (late) {
@@ -429,8 +467,13 @@ export class ClusterNetwork {
   removePod(pod: PodNet): void {
     const node = pod.node
     if (!pod.isBuilt) {
-      // Never built: nothing to take down; its address and FDB claim go.
+      // Never built: nothing to take down; its address, FDB claim (bridge), or reserved host route
+      // and fabric entry (aws-vpc) go.
       if (node.lazyPods.get(pod.ip) === pod) node.lazyPods.delete(pod.ip)
+      if (node.bridge === null) {
+        node.ns.routes.remove({ address: pod.ip, prefixLength: 32, mask: 0xffffffff }, pod.reservedHostIfIndex)
+        this.fabric.neighbours.delete(pod.ip)
+      }
       this.usedAddresses.delete(pod.ip)
       const at = node.pods.indexOf(pod)
       if (at >= 0) node.pods.splice(at, 1)

@@ -241,6 +241,11 @@ export class NetNs implements FilterHost {
   ingress: IngressBacklog | null = null
   /** Stream of the host stack time drawn per locally delivered packet (Network.setHostStack). */
   stackRng: Rng | null = null
+  /**
+   * The name of an interface whose ifIndex is reserved but not built yet (cni.ts: a lazy pod's
+   * host veth), for `ip route`, which lists its host route as before; null: none reserved here.
+   */
+  reservedInterfaceName: ((ifIndex: number) => string) | null = null
 
   constructor(
     readonly id: number,
@@ -341,6 +346,9 @@ export class NetNs implements FilterHost {
 
   /** `ip route` listing. */
   formatRoutes(): string[] {
-    return this.routes.format((i) => this.interfaceName(i))
+    const reserved = this.reservedInterfaceName
+    return this.routes.format((i) =>
+      reserved !== null && this.interfaces[i] === null ? reserved(i) : this.interfaceName(i),
+    )
   }
 }

@@ -10,6 +10,11 @@
  * eth0`, host-gw) are the same objects on every node: they live once in a SharedRoutes that each
  * node's table consults after its own routes of that prefix length, instead of nodes x nodes copies
  * (25 million routes at 5,000 nodes). Same answers and the same `ip route` listing as per-node copies.
+ *
+ * A host route may be reserved before it is in force (cni.ts: a lazy aws-vpc pod's `<podIP> dev
+ * eniX`, whose device is built on first use): it is listed where it was added, and the first lookup
+ * that reaches it (its /32 missed among the routes in force) calls `onPending`, which builds the
+ * device and puts the route in force; the answer is the route, as if it had been in force all along.
  */
 import { assert } from "../sim/assert.ts"
 import type { Cidr, Ipv4 } from "../wire/ipv4.ts"
@@ -69,6 +74,12 @@ export class RoutingTable {
   private memoAddress = -1
   private memoRoute: Route | null = null
   private memoSharedVersion = -1
+  /** Reserved host routes not in force yet, by address (listed in `routes`); null: none ever. */
+  private pending: IntMap<Route> | null = null
+  /** 32 while `pending` holds routes (compared per missed length in probe, as `sharedLength`), else -1. */
+  private pendingLength = -1
+  /** Called when a lookup reaches a pending route; it must `activate` it (cni.ts builds the pod). */
+  onPending: ((route: Route) => void) | null = null
 
   private mapOf(prefixLength: number): IntMap<Route> {
     let map = this.byLength[prefixLength]
@@ -84,6 +95,11 @@ export class RoutingTable {
 
   add(route: Route): void {
     this.memoAddress = -1
+    // A later route for a pending host route's prefix would answer before it: not supported.
+    assert(
+      this.pending === null || !this.pending.has(route.prefix.address) || route.prefix.prefixLength !== 32,
+      "route shadows a pending host route",
+    )
     const map = this.mapOf(route.prefix.prefixLength)
     this.routes.push(route)
     this.index(map, route)
@@ -98,6 +114,41 @@ export class RoutingTable {
       if (shared !== undefined && shared.metric <= route.metric) return
     }
     if (current === undefined || route.metric < current.metric) map.set(route.prefix.address, route)
+  }
+
+  /**
+   * A host (/32) route listed now but in force from the first lookup that reaches it (`onPending`
+   * then puts it in force with `activate`); no route of its prefix may exist or be added meanwhile.
+   */
+  reserve(route: Route): void {
+    assert(route.prefix.prefixLength === 32, "only host routes are reserved")
+    assert(this.onPending !== null, "reserved route without a pending hook")
+    const address = route.prefix.address
+    assert(this.byLength[32]?.has(address) !== true, "reserved route's prefix already routed")
+    this.memoAddress = -1
+    this.mapOf(32)
+    this.routes.push(route)
+    this.pending ??= new IntMap()
+    assert(!this.pending.has(address), "host route reserved twice")
+    this.pending.set(address, route)
+    this.pendingLength = 32
+  }
+
+  /** Puts the pending host route for `address` in force (its device now exists); returns it. */
+  activate(address: Ipv4): Route {
+    const pending = this.pending
+    const route = pending?.get(address)
+    assert(pending !== null && route !== undefined, "no pending route for the address")
+    pending.delete(address)
+    if (pending.size === 0) this.pendingLength = -1
+    this.memoAddress = -1
+    this.index(this.mapOf(32), route)
+    return route
+  }
+
+  /** Whether `route` is reserved and not in force yet (listings take its device name elsewhere). */
+  isPending(route: Route): boolean {
+    return this.pending !== null && this.pending.get(route.prefix.address) === route
   }
 
   /**
@@ -141,6 +192,9 @@ export class RoutingTable {
     this.memoAddress = -1
     let sharedAt = 0
     for (let i = 0; i < this.sharedAt; i++) if (kept.includes(this.routes[i])) sharedAt++
+    const pending = this.pending
+    this.pending = null
+    this.pendingLength = -1
     this.routes.length = 0
     this.lengths = []
     this.masks = []
@@ -151,7 +205,10 @@ export class RoutingTable {
     this.sharedAt = 0
     for (let i = 0; i < kept.length; i++) {
       if (shared !== null && i === sharedAt) this.attachShared(shared)
-      this.add(kept[i])
+      const route = kept[i]
+      if (pending !== null && route.prefix.prefixLength === 32 && pending.get(route.prefix.address) === route)
+        this.reserve(route)
+      else this.add(route)
     }
     if (shared !== null && this.shared === null) this.attachShared(shared)
     return removed
@@ -178,8 +235,19 @@ export class RoutingTable {
         const shared = (this.shared as SharedRoutes).byAddress.get(network)
         if (shared !== undefined) return shared
       }
+      if (lengths[i] === this.pendingLength) {
+        const pending = (this.pending as IntMap<Route>).get(network)
+        if (pending !== undefined) return this.reached(pending)
+      }
     }
     return null
+  }
+
+  /** A lookup reached a pending host route: its owner builds the device and puts it in force. */
+  private reached(route: Route): Route {
+    ;(this.onPending as (route: Route) => void)(route)
+    assert(!this.isPending(route), "pending route not put in force")
+    return route
   }
 
   /** `ip route` style listing, for tests and traces. */

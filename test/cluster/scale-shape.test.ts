@@ -212,10 +212,14 @@ interface PodShape {
   readonly nodeRoutes: number
   readonly nodesExamined: number
   readonly nodesListed: number
+  /** Pods whose eth0 sent or received a packet (pods with a network of their own). */
+  readonly podsReached: number
+  /** Every node's `ip route` listing, in node order. */
+  readonly routeListings: readonly (readonly string[])[]
 }
 
 /** Nodes, pods that carry no traffic (bare), a few clients: what gets built, scanned and routed. */
-function podShape(nodes: number, lazyPods: boolean): PodShape {
+function podShape(nodes: number, lazyPods: boolean, cni: "bridge" | "aws-vpc" = "bridge"): PodShape {
   const spec = specFromText(
     clusterScaleYaml({
       nodes,
@@ -226,6 +230,7 @@ function podShape(nodes: number, lazyPods: boolean): PodShape {
       count: 2,
       duration: "2s",
       barePods: 30,
+      cni,
     }),
   )
   const world = new World(spec, spec.seed, { lazyPods })
@@ -245,6 +250,13 @@ function podShape(nodes: number, lazyPods: boolean): PodShape {
     nodeRoutes,
     nodesExamined: world.controlPlane.schedulerNodesExamined,
     nodesListed: world.controlPlane.store.listedObjects.Node,
+    podsReached: [...world.pods.values()].filter((p) => {
+      const ns = p.builtNs
+      if (p.net === null || ns === null) return false
+      const eth0 = ns.interfaceByName("eth0")
+      return eth0 !== null && eth0.rxPackets + eth0.txPackets > 0
+    }).length,
+    routeListings: [...world.nodes.values()].map((n) => n.net.ns.formatRoutes()),
   }
 }
 
@@ -268,6 +280,25 @@ describe("cluster scale: pods, routes and placement cost what carries traffic", 
     // kube-scheduler: one node looked at per placement (the heap's top), the node list read once.
     expect(lazy.nodesExamined).toBe(lazy.pods)
     expect(lazy.nodesListed).toBe(6)
+  })
+
+  it("aws-vpc: builds the pods a packet reached, lists and routes as building all", () => {
+    const lazy = podShape(6, true, "aws-vpc")
+    const eager = podShape(6, false, "aws-vpc")
+    expect(lazy.fingerprint).toBe(eager.fingerprint)
+    expect(lazy.completed).toBe(eager.completed)
+    expect(lazy.completed).toBeGreaterThan(0)
+    // Eager builds all 36 pods; lazy exactly those packets reached (the clients and the echo pods
+    // the requests went to: a node routing a packet to a pod's address builds it), no other.
+    expect(eager.podNetworksBuilt).toBe(lazy.pods)
+    expect(lazy.podsReached).toBe(eager.podsReached)
+    expect(lazy.podNetworksBuilt).toBe(eager.podsReached)
+    expect(lazy.podNetworksBuilt).toBeLessThanOrEqual(2 + 4)
+    expect(lazy.namespaces).toBe(eager.namespaces - (eager.podNetworksBuilt - lazy.podNetworksBuilt))
+    // Each node lists every pod's host route, built or not, in the order the pods got addresses.
+    expect(lazy.routeListings).toEqual(eager.routeListings)
+    expect(lazy.nodeRoutes).toBe(eager.nodeRoutes)
+    expect(eager.nodeRoutes).toBe(6 * 2 + lazy.pods)
   })
 })
 
