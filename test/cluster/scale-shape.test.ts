@@ -811,6 +811,7 @@ function userspaceShape(nodes: number) {
   let socketsLive = 0
   let socketsWithTraffic = 0
   let connectionsProxied = 0
+  let separatePortRecords = 0
   const specs = new Set<object>()
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
@@ -822,6 +823,7 @@ function userspaceShape(nodes: number) {
     socketsMade += backend.proxier.runtime.socketsMade
     for (const info of backend.proxier.serviceMap.values()) {
       specs.add(info.spec)
+      if (info.proxy !== info) separatePortRecords++
       const socket = info.proxy?.socket ?? null
       if (socket === null) continue
       socketsLive++
@@ -862,6 +864,7 @@ function userspaceShape(nodes: number) {
     socketsLive,
     socketsWithTraffic,
     connectionsProxied,
+    separatePortRecords,
     notices: { ...world.proxyNotices },
   }
 }
@@ -939,8 +942,10 @@ describe("cluster scale: userspace mode", () => {
   it("makes a proxy socket only for a port that carried traffic, not one per node and service port", () => {
     for (const nodes of [2, 6]) {
       const s = userspaceShape(nodes)
-      // Every node holds every service port (its port bound), as before.
+      // Every node holds every service port (its port bound), as before, each as one object: the
+      // ServiceInfo is its proxy port's record (no second object per node and service port).
       expect(s.servicePorts).toBe(16 * nodes)
+      expect(s.separatePortRecords).toBe(0)
       expect(s.completed).toBe(2 * 2 * 2)
       // Each made socket is still open and carried connections; together they proxied every request.
       expect(s.socketsLive).toBe(s.socketsMade)

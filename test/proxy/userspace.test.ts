@@ -396,7 +396,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns-tcp")?.proxy?.socket).toBe(null)
     expect(socket.port).toBe(info.proxyPort)
     expect(socket.stats.accepted).toBe(1)
-    info.proxy.close()
+    info.proxy.closePort()
     expect(ns.udpSockets.has(info.proxyPort)).toBe(false)
   })
 
@@ -406,7 +406,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
     const info = backend.proxier.serviceMap.get("default/echo")
     if (info === undefined || info.proxy === null) throw new Error("no proxy port")
-    info.proxy.close()
+    info.proxy.closePort()
     expect(backend.proxier.ns.udpSockets.has(info.proxyPort)).toBe(false)
     expect(info.proxy.socket).toBe(null)
     expect(backend.proxier.runtime.socketsMade).toBe(0)

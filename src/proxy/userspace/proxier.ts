@@ -141,27 +141,47 @@ export interface UserspaceServicePort {
   readonly stickyMaxAgeSeconds: number
 }
 
+/** ServiceInfo's rule count is packed with the proxy port and filter count in one small integer. */
+const RULE_COUNT_LIMIT = 1 << 14
+
 /**
  * One service port the proxier serves (ServiceInfo): the Service's fields, shared by the nodes
- * (`spec`), and this node's: the proxy port, the rules it wrote, the proxy port's socket. At
- * thousands of Services on hundreds of nodes a full copy per node was most of a ServiceInfo.
+ * (`spec`), and this node's: the proxy port, the rules it wrote, the proxy port's kernel or proxy
+ * socket (ProxyPort, the base class). At thousands of Services on hundreds of nodes a full copy
+ * per node was most of a ServiceInfo; the node's own values are one packed integer and the port.
  */
-export class UserspaceServiceInfo {
-  /** The proxy port (bound when the sync that opened it ended; its socket is made at its first packet). */
-  proxy: ProxyPort | null = null
+export class UserspaceServiceInfo extends ProxyPort {
+  /** proxyPort (bits 0-15), filterRuleCount (bit 16), ruleCount (bits 17-30). */
+  private readonly bits: number
 
   constructor(
     readonly spec: UserspaceServicePort,
-    readonly proxyPort: number,
+    proxyPort: number,
     /**
      * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
      * them are in the filter table. The rule texts are not kept per node: `portal` holds them once
      * for every node serving the same Service object, with the node's values as parameters.
      */
-    readonly ruleCount: number,
-    readonly filterRuleCount: number,
+    ruleCount: number,
+    filterRuleCount: number,
     readonly portal: PortalRuleSet,
-  ) {}
+  ) {
+    super()
+    if (ruleCount >= RULE_COUNT_LIMIT || filterRuleCount > 1 || proxyPort < 0 || proxyPort > 0xffff)
+      throw new Error(`userspace service port ${spec.name}: ${ruleCount} portal rules do not fit its record`)
+    this.bits = proxyPort + 0x10000 * (filterRuleCount + 2 * ruleCount)
+  }
+
+  /** The proxy port (bound when the sync that opened it ended; its socket is made at its first packet). */
+  get proxyPort(): number {
+    return this.bits & 0xffff
+  }
+  get ruleCount(): number {
+    return this.bits >>> 17
+  }
+  get filterRuleCount(): number {
+    return (this.bits >>> 16) & 1
+  }
 
   get name(): string {
     return this.spec.name
@@ -223,8 +243,16 @@ export class UserspaceProxier {
   serviceMap = new Map<string, UserspaceServiceInfo>()
   /** Services as the last successful sync saw them ("ns/name" -> object). */
   private services: ReadonlyMap<string, Service> = new Map<string, Service>()
-  /** Endpoints as the load balancer last saw them ("ns/name" -> ports map). */
-  private endpoints = new Map<string, PortsToEndpoints>()
+  /**
+   * Endpoints as the load balancer last saw them: per key index of the feed (EndpointsFeed.index),
+   * the ports map (undefined: none), and when this proxier learnt of the key (deletions are
+   * handed over in that order, as the insertion order of the "ns/name" map this replaces). Two
+   * array slots per Endpoints instead of a map entry: at 10,000 Services on 1,000 nodes the map
+   * was some 0.5 GB.
+   */
+  private readonly endpointsSeen: (PortsToEndpoints | undefined)[] = []
+  private readonly endpointsLearnt: number[] = []
+  private endpointsLearntNext = 0
   /** Entries of the shared EndpointsFeed this proxier has read. */
   private feedCursor = 0
   /** Endpoints writes this proxier read (each once; the scale-shape test's count). */
@@ -272,26 +300,37 @@ export class UserspaceProxier {
     this.endpointsRead += end - this.feedCursor
     this.feedCursor = end
     const ordered = [...batch].sort(compare)
-    let deleted: Set<string> | null = null
+    const seen = this.endpointsSeen
+    const learnt = this.endpointsLearnt
+    let deleted: number[] | null = null
     for (const key of ordered) {
+      const k = feed.index(key)
+      while (seen.length <= k) {
+        seen.push(undefined)
+        learnt.push(-1)
+      }
       const slash = key.indexOf("/")
       const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
       if (endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels)) {
-        if (this.endpoints.has(key)) (deleted ??= new Set()).add(key)
+        if (seen[k] !== undefined) (deleted ??= []).push(k)
         continue
       }
       const ports = feed.ports(endpoints)
-      const previous = this.endpoints.get(key)
-      if (previous === undefined) this.lb.onEndpointsAdd(key, ports)
-      else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
+      const previous = seen[k]
+      if (previous === undefined) {
+        this.lb.onEndpointsAdd(key, ports)
+        learnt[k] = this.endpointsLearntNext++
+      } else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
       else continue
-      this.endpoints.set(key, ports)
+      seen[k] = ports
     }
     if (deleted === null) return
-    for (const [key, ports] of [...this.endpoints]) {
-      if (!deleted.has(key)) continue
-      this.lb.onEndpointsDelete(key, ports)
-      this.endpoints.delete(key)
+    // In the order this proxier learnt of them (the insertion order of the map this replaces).
+    deleted.sort((a, b) => learnt[a] - learnt[b])
+    for (const k of deleted) {
+      this.lb.onEndpointsDelete(feed.keyOf(k), seen[k] as PortsToEndpoints)
+      seen[k] = undefined
+      learnt[k] = -1
     }
   }
 
@@ -390,14 +429,14 @@ export class UserspaceProxier {
   /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
   commit(plan: UserspacePlan, nowNs: number): void {
     for (const info of plan.closed) {
-      info.proxy?.close()
+      info.closePort()
       this.allocator.release(info.proxyPort)
     }
     for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
     for (const info of plan.opened) {
       this.reservedPorts.delete(info.proxyPort)
       // The port is bound now; its socket is made at the first packet (ProxyPort).
-      info.proxy = new ProxyPort(this.runtime, info.name, info.protocol, info.proxyPort)
+      info.openPort(this.runtime, info.protocol, info.proxyPort)
       this.lb.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
     }
     this.serviceMap = plan.serviceMap
@@ -873,14 +912,36 @@ export function buildPortsToEndpointsMap(endpoints: Endpoints): Map<string, stri
 export class EndpointsFeed implements ApiListener {
   private static readonly feeds = new WeakMap<ApiStore, EndpointsFeed>()
   readonly keys: string[] = []
+  /** Each "ns/name"'s index (in the order first written), and the names by index. */
+  private readonly indexes = new Map<string, number>()
+  private readonly names: string[] = []
   private readonly parsed = new WeakMap<Endpoints, PortsToEndpoints>()
   /** Ports maps built (once per Endpoints object, whatever the node count). */
   built = 0
 
   private constructor(store: ApiStore) {
     // The Endpoints written before the feed existed (the informer's initial list).
-    for (const endpoints of store.listAll("Endpoints")) this.keys.push(nsName(endpoints.metadata))
+    for (const endpoints of store.listAll("Endpoints")) this.push(nsName(endpoints.metadata))
     store.addListener(this)
+  }
+
+  private push(key: string): void {
+    this.keys.push(key)
+    if (!this.indexes.has(key)) {
+      this.indexes.set(key, this.names.length)
+      this.names.push(key)
+    }
+  }
+
+  /** The index of an "ns/name" in the feed (every key read from `keys` has one). */
+  index(key: string): number {
+    const k = this.indexes.get(key)
+    if (k === undefined) throw new Error(`EndpointsFeed: ${key} was never written`)
+    return k
+  }
+
+  keyOf(index: number): string {
+    return this.names[index]
   }
 
   static of(store: ApiStore): EndpointsFeed {
@@ -893,7 +954,7 @@ export class EndpointsFeed implements ApiListener {
   }
 
   onEndpointsChanged(namespace: string, name: string): void {
-    this.keys.push(`${namespace}/${name}`)
+    this.push(`${namespace}/${name}`)
   }
 
   /** buildPortsToEndpointsMap of this Endpoints object, shared. */

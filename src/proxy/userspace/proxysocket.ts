@@ -385,36 +385,52 @@ class Queue implements CopyQueue {
  * loop and counters is made when the first datagram or connection arrives. Its runtime id and
  * generation are reserved now (ProxyRuntime.reserve), so the ids of everything registered later
  * are as if it had been made now. At thousands of Services x hundreds of nodes most ports never
- * see a packet.
+ * see a packet. The record is the base of the proxier's per-node ServiceInfo (proxier.ts), so a
+ * service port on a node is one object, not two.
  */
-export class ProxyPort implements UdpListener, TcpServerListener {
-  /** The proxy socket, once a packet reached the port (null before). */
-  socket: TcpProxySocket | UdpProxySocket | null = null
-  private readonly kernel: UdpSocket | TcpListenSocket
-  private readonly id: number
+export abstract class ProxyPort implements UdpListener, TcpServerListener {
+  /** The node's proxy runtime, from the moment the port is opened (null before `openPort`). */
+  private runtime: ProxyRuntime | null = null
+  /**
+   * The kernel socket until the first packet, then the proxy socket made then (it holds the kernel
+   * socket): one field for both, as a port has one or the other (null before `openPort`).
+   */
+  private bound: UdpSocket | TcpListenSocket | UdpProxySocket | TcpProxySocket | null = null
+  /** The id reserved with the port (ProxyRuntime.reserve). */
+  private id = -1
 
-  constructor(
-    private readonly runtime: ProxyRuntime,
-    /** ServicePortName string. */
-    private readonly service: string,
-    protocol: "tcp" | "udp",
-    port: number,
-  ) {
+  /** ServicePortName string. */
+  abstract get name(): string
+
+  /** This record as an opened port (null before `openPort`). */
+  get proxy(): this | null {
+    return this.runtime === null ? null : this
+  }
+
+  /** The proxy socket, once a packet reached the port (null before). */
+  get socket(): TcpProxySocket | UdpProxySocket | null {
+    const bound = this.bound
+    return bound instanceof UdpProxySocket || bound instanceof TcpProxySocket ? bound : null
+  }
+
+  /** The port opens (the sync that opened it ended): its id is reserved and the port bound. */
+  openPort(runtime: ProxyRuntime, protocol: "tcp" | "udp", port: number): void {
+    this.runtime = runtime
     if (protocol === "tcp") {
       this.id = runtime.reserve(TARGET_OTHER)
-      this.kernel = runtime.network.tcpListen(runtime.ns, 0, port, this)
+      this.bound = runtime.network.tcpListen(runtime.ns, 0, port, this)
     } else {
       this.id = runtime.reserve(TARGET_UDP_SOCKET)
       const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
       if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
-      this.kernel = socket
+      this.bound = socket
     }
   }
 
   /** The first datagram: the socket is made (it takes the kernel socket over) and reads it. */
   onUdpMessage(kernel: UdpSocket, packet: Packet): void {
-    const socket = new UdpProxySocket(this.runtime, this.service, kernel, this.id)
-    this.socket = socket
+    const socket = new UdpProxySocket(this.runtime as ProxyRuntime, this.name, kernel, this.id)
+    this.bound = socket
     socket.onUdpMessage(kernel, packet)
   }
 
@@ -423,17 +439,19 @@ export class ProxyPort implements UdpListener, TcpServerListener {
 
   /** The first connection: the socket is made (it takes the listener over) and accepts it. */
   onAccept(server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener {
-    const socket = new TcpProxySocket(this.runtime, this.service, server, this.id)
-    this.socket = socket
+    const socket = new TcpProxySocket(this.runtime as ProxyRuntime, this.name, server, this.id)
+    this.bound = socket
     return socket.onAccept(server, conn)
   }
 
   /** Close(): the socket's, or, never made, the port and the reserved id are freed as its close would. */
-  close(): void {
-    if (this.socket !== null) return this.socket.close()
-    if (this.kernel.closed) return
-    this.kernel.close()
-    this.runtime.release(this.id)
+  closePort(): void {
+    const bound = this.bound
+    if (bound === null) return
+    if (bound instanceof UdpProxySocket || bound instanceof TcpProxySocket) return bound.close()
+    if (bound.closed) return
+    bound.close()
+    ;(this.runtime as ProxyRuntime).release(this.id)
   }
 }
 

@@ -62,20 +62,36 @@ const PACKED_MASK = (1 << PACKED_BITS) - 1
  * of each list and an empty map per node and port were a quarter of a node's load balancer.
  */
 export class BalancerState {
-  /** The shared endpoint list (never written). */
+  /**
+   * The shared endpoint list (never written) when `packed` >= 0; above PACKED_MAX endpoints this
+   * node's shuffled copy (`packed` = -1).
+   */
   private list: readonly string[] = EMPTY
-  /** The shuffle, packed (list.length <= PACKED_MAX). */
+  /** The shuffle, packed (list.length <= PACKED_MAX), or -1: `list` is already shuffled. */
   private packed = 0
-  /** The shuffled endpoints (list.length > PACKED_MAX), else null. */
-  private shuffled: string[] | null = null
   index = 0
   /** Client IP -> its sticky endpoint; null while empty. */
   affinityMap: Map<string, AffinityState> | null = null
+  /** ttlSeconds x 4 + the affinity type's code (affinityCode): one field for both. */
+  private affinity: number
 
-  constructor(
-    public affinityType: AffinityType | "",
-    public ttlSeconds: number,
-  ) {}
+  constructor(affinityType: AffinityType | "", ttlSeconds: number) {
+    this.affinity = ttlSeconds * 4 + affinityCode(affinityType)
+  }
+
+  get affinityType(): AffinityType | "" {
+    return AFFINITY_TYPES[this.affinity & 3]
+  }
+  set affinityType(type: AffinityType | "") {
+    this.affinity = this.affinity - (this.affinity & 3) + affinityCode(type)
+  }
+  get ttlSeconds(): number {
+    return Math.floor(this.affinity / 4)
+  }
+  /** ClientIP affinity is on (affinityOn). */
+  get clientIpAffinity(): boolean {
+    return (this.affinity & 3) === AFFINITY_CLIENT_IP
+  }
 
   get length(): number {
     return this.list.length
@@ -83,9 +99,9 @@ export class BalancerState {
 
   /** The endpoint at position k of this node's shuffle. */
   at(k: number): string {
-    const shuffled = this.shuffled
-    if (shuffled !== null) return shuffled[k]
-    return this.list[(this.packed >>> (PACKED_BITS * k)) & PACKED_MASK]
+    const packed = this.packed
+    if (packed < 0) return this.list[k]
+    return this.list[(packed >>> (PACKED_BITS * k)) & PACKED_MASK]
   }
 
   /** The endpoints in this node's order (a new array: for printing and tests). */
@@ -108,16 +124,16 @@ export class BalancerState {
       perm[i] = perm[j]
       perm[j] = i
     }
-    this.list = n === 0 ? EMPTY : list
     if (n <= PACKED_MAX) {
       let packed = 0
       for (let i = 0; i < n; i++) packed |= i << (PACKED_BITS * perm[i])
+      this.list = n === 0 ? EMPTY : list
       this.packed = packed
-      this.shuffled = null
     } else {
       const out = new Array<string>(n)
       for (let i = 0; i < n; i++) out[perm[i]] = list[i]
-      this.shuffled = out
+      this.list = out
+      this.packed = -1
     }
   }
 
@@ -125,8 +141,15 @@ export class BalancerState {
   clear(): void {
     this.list = EMPTY
     this.packed = 0
-    this.shuffled = null
   }
+}
+
+/** BalancerState's affinity codes: "" (not set), None, ClientIP. */
+const AFFINITY_TYPES: readonly (AffinityType | "")[] = ["", AffinityType.NONE, AffinityType.CLIENT_IP, ""]
+const AFFINITY_CLIENT_IP = 2
+
+function affinityCode(type: AffinityType | ""): number {
+  return type === AffinityType.NONE ? 1 : type === AffinityType.CLIENT_IP ? AFFINITY_CLIENT_IP : 0
 }
 
 /** util.BuildPortsToEndpointsMap of one Endpoints object: port name -> ["ip:port", ...]. */
@@ -278,7 +301,7 @@ export class LoadBalancerRR {
 }
 
 function affinityOn(state: BalancerState): boolean {
-  return state.affinityType !== "" && state.affinityType !== AffinityType.NONE
+  return state.clientIpAffinity
 }
 
 /** proxy.ServicePortName.String() without protocol, as the userspace proxier keys its services. */
