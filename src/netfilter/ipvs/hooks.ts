@@ -187,7 +187,8 @@ export class IpvsHooks implements IpvsMatchSource {
     const id = packet.ctId
     const ctConfirmed = id >= 0 && this.stack.conntrack.isConfirmed(id)
     const created = ipvs.connsCreated
-    const v = ipvs.packetIn(
+    ipvs.stagedNowNs = state.nowNs
+    const v = ipvs.packetInStaged(
       packet.protocol,
       packet.srcAddr,
       packet.srcPort,
@@ -196,7 +197,6 @@ export class IpvsHooks implements IpvsMatchSource {
       packet.tcpFlags,
       packet.totalBytes,
       ctConfirmed,
-      state.nowNs,
     )
     const isNew = ipvs.connsCreated !== created
     if (isNew) state.extraNs += this.newConnCostNs
