@@ -187,8 +187,7 @@ export class IpvsHooks implements IpvsMatchSource {
     const id = packet.ctId
     const ctConfirmed = id >= 0 && this.stack.conntrack.isConfirmed(id)
     const created = ipvs.connsCreated
-    ipvs.stagedNowNs = state.nowNs
-    const v = ipvs.packetInStaged(
+    const v = ipvs.packetIn(
       packet.protocol,
       packet.srcAddr,
       packet.srcPort,
@@ -197,6 +196,7 @@ export class IpvsHooks implements IpvsMatchSource {
       packet.tcpFlags,
       packet.totalBytes,
       ctConfirmed,
+      state.nowNs,
     )
     const isNew = ipvs.connsCreated !== created
     if (isNew) state.extraNs += this.newConnCostNs

@@ -968,29 +968,6 @@ export class Ipvs {
     ctConfirmed: boolean,
     nowNs: number,
   ): IpvsVerdict {
-    this.stagedNowNs = nowNs
-    return this.packetInStaged(protocol, saddr, sport, daddr, dport, tcpFlags, bytes, ctConfirmed)
-  }
-
-  /**
-   * The time of the next `packetInStaged` call (ns). The request op stages it here because V8 does
-   * not inline packetIn into it, and a time above 2^30 ns passed as an argument is boxed (a heap
-   * number per request).
-   */
-  stagedNowNs = 0
-
-  /** packetIn at `stagedNowNs`. */
-  packetInStaged(
-    protocol: number,
-    saddr: number,
-    sport: number,
-    daddr: number,
-    dport: number,
-    tcpFlags: number,
-    bytes: number,
-    ctConfirmed: boolean,
-  ): IpvsVerdict {
-    const nowNs = this.stagedNowNs
     if (this.heapTopNs <= nowNs) this.advance(nowNs)
     this.lastConn = -1
     if (protoIndex(protocol) < 0 || protocol === 132) return IpvsVerdict.ACCEPT
@@ -1060,14 +1037,7 @@ export class Ipvs {
       svc.inBytes += bytes
     }
     this.setState(cp, DIR_INPUT, tcpFlags)
-    // rearm(cp, nowNs + timeout) written out, as in packetOut: the request op inlines this function
-    // but not rearm, and the deadline passed to the call was boxed per request (a heap number).
-    const expiresNs = nowNs + this.cns[cp * CN + N_TIMEOUT]
-    this.cns[cp * CN + N_EXPIRES] = expiresNs
-    if (this.cw[cp * CW + O_IN_HEAP] !== 0) {
-      const i = this.cw[cp * CW + O_HEAP_POS]
-      if (expiresNs < this.heapAt[i]) this.heapSiftUp(i, expiresNs, cp)
-    }
+    this.rearm(cp, nowNs + this.cns[cp * CN + N_TIMEOUT])
     this.lastConn = cp
     return IpvsVerdict.XMIT
   }
