@@ -1285,10 +1285,6 @@ export class Network implements EventHandler, NetIo {
 
   // ---------------------------------------------------------------- sockets
 
-  /** The ephemeral range's size and Rng.intBelow's rejection threshold for it (udpBind). */
-  private ephemeralCount = 0
-  private ephemeralThreshold = 0
-
   /**
    * bind(2) a UDP socket. `port` 0 = ephemeral (random start in ip_local_port_range from the
    * namespace's "ports" stream, then the next free port, as udp_lib_get_port). Returns null when no
@@ -1299,20 +1295,7 @@ export class Network implements EventHandler, NetIo {
     if (chosen === 0) {
       const min = this.params.ephemeralPortMin
       const count = this.params.ephemeralPortMax - min + 1
-      // ns.portRng.intBelow(count), the same draws, with the rejection threshold computed once:
-      // `(2^32 - n) % n` is a floating-point modulo (a libm fmod call, 50-100 ns), made twice per
-      // echo under a new socket per request (the client's and the userspace proxy's). The
-      // remainder below is of two uint32 values, an integer division.
-      if (count !== this.ephemeralCount) {
-        if (!(Number.isInteger(count) && count > 0 && count <= 65536))
-          throw new AssertionError(`bad ephemeral port range: ${count} ports`)
-        this.ephemeralCount = count
-        this.ephemeralThreshold = (4294967296 - count) % count
-      }
-      const rng = ns.portRng
-      let draw = rng.uint32()
-      while (draw < this.ephemeralThreshold) draw = rng.uint32()
-      const start = draw % (count >>> 0)
+      const start = ns.portRng.intBelow(count)
       chosen = -1
       for (let i = 0; i < count; i++) {
         const candidate = min + ((start + i) % count)
