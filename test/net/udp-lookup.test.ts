@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { udpBindConflicts } from "../../src/net/udp.ts"
+import { Rng } from "../../src/sim/rng.ts"
 import { DropReason } from "../../src/wire/drop-reason.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
 import { UdpLog, run, world } from "./helpers.ts"
@@ -142,5 +143,29 @@ describe("UDP socket lookup (compute_score)", () => {
     w.net.udpBind(n1.ns, linkLocal, 53, log, true)
     expect(udpBindConflicts(head(), 0, true)).toBe(false)
     expect(udpBindConflicts(head(), 0, false)).toBe(true)
+  })
+
+  it("an ephemeral port is intBelow's draw from the namespace's ports stream, then the next free port (udp_lib_get_port)", () => {
+    // udpBind draws with intBelow's rejection threshold computed once per range: the ports must be
+    // those intBelow gives, for the default range and for a narrow one (where the next-free-port
+    // walk wraps around and skips taken ports).
+    for (const params of [{}, { ephemeralPortMin: 40_000, ephemeralPortMax: 40_004 }]) {
+      const w = world("bridge", undefined, 7, params)
+      const n1 = w.cluster.addNode("n1", "a")
+      const a = w.cluster.addPod(n1, "a")
+      const min = w.net.params.ephemeralPortMin
+      const count = w.net.params.ephemeralPortMax - min + 1
+      const stream = Rng.stream(7, `net/ns/${a.ns.name}/ports`)
+      const taken = new Set<number>()
+      for (let i = 0; i < Math.min(count, 5); i++) {
+        const start = stream.intBelow(count)
+        let expected = -1
+        for (let j = 0; j < count && expected < 0; j++)
+          if (!taken.has(min + ((start + j) % count))) expected = min + ((start + j) % count)
+        taken.add(expected)
+        const socket = w.net.udpBind(a.ns, 0, 0, new UdpLog(w.scheduler)) ?? expect.fail("no port")
+        expect(socket.localPort).toBe(expected)
+      }
+    }
   })
 })
