@@ -2,7 +2,7 @@
  * Golden tests: the compiler reproduces upstream kube-proxy unit-test expectations byte for byte
  * after the same normalisation (sortIPTablesRules). Inputs are plain Kubernetes YAML fixtures.
  * Sources: kubernetes/kubernetes pkg/proxy/iptables/proxier_test.go TestOverallIPTablesRules (G1)
- * and TestSyncProxyRulesRepeated (G2), transcribed in /work/shared/reference/kube-proxy-golden.md.
+ * and TestSyncProxyRulesRepeated (G2), transcribed in ../shared/reference/kube-proxy-golden.md.
  */
 import { describe, expect, it } from "vitest"
 import { compileIptables } from "../../src/proxy/iptables/compile.ts"
