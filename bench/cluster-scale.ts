@@ -44,6 +44,7 @@ import { UserspaceBackend } from "../src/cluster/backend-userspace.ts"
 import { EndpointsFeed } from "../src/proxy/userspace/proxier.ts"
 import { DEFAULT_IPTABLES_SYNC_COST } from "../src/proxy/sync-cost.ts"
 import { dropReasonName } from "../src/wire/drop-reason.ts"
+import { Histogram } from "../src/stats/histogram.ts"
 
 export interface ClusterScaleOptions {
   readonly nodes: number
@@ -348,6 +349,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     for (const [reason, n] of Object.entries(w.failures.toRecord()))
       failedByReason[reason] = (failedByReason[reason] ?? 0) + n
   }
+  // Latency of the completed requests over all workloads (userspace mode: none can complete later
+  // than --udp-timeout after its proxy wrote it to the endpoint, MODEL.md).
+  const latency = new Histogram()
+  for (const w of counts) latency.merge(w.latency)
+  const latencySummary = latency.summary()
+  const ms = (ns: number): number => Number((ns / 1e6).toFixed(3))
   const drops: Record<string, number> = {}
   world.network.counters.droppedByReason.forEach((n, reason) => {
     if (n > 0) drops[dropReasonName(reason)] = n
@@ -425,6 +432,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       requestsFailed: failed,
       requestsFailedByReason: failedByReason,
       requestsUnfinished: sent - completed - failed,
+      requestsCompletedByWorkload: counts.map((w) => w.completed),
+      completedLatencyMs: { p50: ms(latencySummary.p50), p99: ms(latencySummary.p99), max: ms(latencySummary.max) },
       drops,
       everyNodeSyncedAtSimulatedNs: Number.isFinite(everyNodeSyncedAtNs) ? everyNodeSyncedAtNs : null,
       workloadsStartedAtSimulatedNs: Number.isFinite(workloadsStartedAtNs) ? workloadsStartedAtNs : null,
