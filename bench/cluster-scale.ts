@@ -13,8 +13,10 @@
  * completed request until every request is answered); peak RSS (sampled between simulation
  * slices); CPU time (user + system) to the first request and per request, which a shared machine
  * does not inflate as it does wall time; and counts that show the shape of the cost (shared
- * fragments compiled, shared parsed rules, per-node rules held). Nothing is timed against a
- * threshold here: the figures are printed.
+ * fragments compiled, shared parsed rules, per-node rules held). What happened to the requests:
+ * completed (per workload, with their latency), failed by reason, still in flight at the horizon,
+ * packet drops by reason, and when the workloads started against when the last node's first sync
+ * ended. Nothing is timed against a threshold here: the figures are printed.
  *
  * Points: `--point small|medium|large` = (nodes, Services, pods) (100, 1k, 3k), (1k, 10k, 30k),
  * (5k, 10k, 150k); or `--nodes N --services N --pods N`. `--clients N` (default 200), `--workloads N`
