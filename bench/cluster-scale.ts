@@ -13,8 +13,10 @@
  * completed request until every request is answered); peak RSS (sampled between simulation
  * slices); CPU time (user + system) to the first request and per request, which a shared machine
  * does not inflate as it does wall time; and counts that show the shape of the cost (shared
- * fragments compiled, shared parsed rules, per-node rules held). Nothing is timed against a
- * threshold here: the figures are printed.
+ * fragments compiled, shared parsed rules, per-node rules held). What happened to the requests:
+ * completed (per workload, with their latency), failed by reason, still in flight at the horizon,
+ * packet drops by reason, and when the workloads started against when the last node's first sync
+ * ended. Nothing is timed against a threshold here: the figures are printed.
  *
  * Points: `--point small|medium|large` = (nodes, Services, pods) (100, 1k, 3k), (1k, 10k, 30k),
  * (5k, 10k, 150k); or `--nodes N --services N --pods N`. `--clients N` (default 200), `--workloads N`
@@ -23,6 +25,7 @@
  * length plus a minute by default, `userspaceHorizon`), `--mode nftables|ipvs|userspace|...`
  * (kube-proxy mode; default iptables), `--cni bridge|aws-vpc` (default bridge), `--bare-pods N` (extra
  * pods no Service selects: the nodes-and-pods cost without kube-proxy's nodes x endpoints rules),
+ * `--udp-timeout 250ms` (userspace mode's --udp-timeout, `kubeProxy.userspace.udpIdleTimeout`),
  * `--profile-traffic FILE` (a V8 CPU profile of the traffic phase only), `--eager-pods 1` (build every pod's network at once instead of on first use: same results).
  * Run big points with a generous heap: `node --max-old-space-size=8192 --import tsx bench/cluster-scale.ts --point medium`.
  * The last line printed is a JSON object.
@@ -42,6 +45,8 @@ import { NftablesBackend } from "../src/cluster/backend-nftables.ts"
 import { UserspaceBackend } from "../src/cluster/backend-userspace.ts"
 import { EndpointsFeed } from "../src/proxy/userspace/proxier.ts"
 import { DEFAULT_IPTABLES_SYNC_COST } from "../src/proxy/sync-cost.ts"
+import { dropReasonName } from "../src/wire/drop-reason.ts"
+import { Histogram } from "../src/stats/histogram.ts"
 
 export interface ClusterScaleOptions {
   readonly nodes: number
@@ -60,6 +65,8 @@ export interface ClusterScaleOptions {
   readonly mode?: string
   /** `cluster.cni`; absent: the scenario default (bridge). */
   readonly cni?: "bridge" | "aws-vpc"
+  /** userspace mode's `kubeProxy.userspace.udpIdleTimeout` (kube-proxy's --udp-timeout); absent: 250ms. */
+  readonly udpTimeout?: string
 }
 
 const BARE_REPLICAS = 30
@@ -104,7 +111,12 @@ export function clusterScaleYaml(o: ClusterScaleOptions): string {
   // limits.pods (default 150,000) guards against runaway replicas; the large point has 150,000
   // Service pods plus the clients (and any bare pods): room for all of them.
   if (total > 100_000) lines.push(`limits: { pods: ${total + 1000} }`)
-  if (o.mode !== undefined) lines.push(`kubeProxy: { mode: ${o.mode} }`)
+  if (o.mode !== undefined)
+    lines.push(
+      o.udpTimeout === undefined
+        ? `kubeProxy: { mode: ${o.mode} }`
+        : `kubeProxy: { mode: ${o.mode}, userspace: { udpIdleTimeout: ${o.udpTimeout} } }`,
+    )
   lines.push("dns: { mode: static }", "manifests:", "  - inline:")
   for (let i = 0; i < o.services; i++) {
     const app = `app-${i}`
@@ -178,6 +190,7 @@ function parseArgs(args: readonly string[]): ClusterScaleOptions {
     barePods: num("bare-pods", 0),
     ...(values.mode !== undefined ? { mode: values.mode } : {}),
     ...(values.cni !== undefined ? { cni: cniOf(values.cni) } : {}),
+    ...(values["udp-timeout"] !== undefined ? { udpTimeout: values["udp-timeout"] } : {}),
   }
 }
 
@@ -328,6 +341,35 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const completed = completedSoFar()
   let sent = 0
   for (const w of world.workloads) sent += world.collector.results(w.index, []).requests.sent
+  // What happened to the requests that did not complete: failures by the client's reason (the
+  // results document's failedByReason, summed over the workloads), those still in flight at the
+  // horizon, and packet drops by reason (the document's drops).
+  let failed = 0
+  const failedByReason: Record<string, number> = {}
+  for (const w of counts) {
+    failed += w.failed
+    for (const [reason, n] of Object.entries(w.failures.toRecord()))
+      failedByReason[reason] = (failedByReason[reason] ?? 0) + n
+  }
+  // Latency of the completed requests over all workloads (userspace mode: none can complete later
+  // than --udp-timeout after its proxy wrote it to the endpoint, MODEL.md).
+  const latency = new Histogram()
+  for (const w of counts) latency.merge(w.latency)
+  const latencySummary = latency.summary()
+  const ms = (ns: number): number => Number((ns / 1e6).toFixed(3))
+  const drops: Record<string, number> = {}
+  world.network.counters.droppedByReason.forEach((n, reason) => {
+    if (n > 0) drops[dropReasonName(reason)] = n
+  })
+  // When the workloads started against when the last node's first sync ended: a request sent
+  // before that found some node's kube-proxy not yet serving (in userspace mode: no proxy port
+  // bound, no portal rule).
+  let everyNodeSyncedAtNs = 0
+  for (const n of nodes) everyNodeSyncedAtNs = Math.max(everyNodeSyncedAtNs, n.proxy.syncs[0]?.endNs ?? Infinity)
+  let workloadsStartedAtNs = Infinity
+  for (const step of world.steps)
+    if (step.description.startsWith("workload ") && step.description.endsWith(" starts"))
+      workloadsStartedAtNs = Math.min(workloadsStartedAtNs, step.atNs)
   const shared = world.sharedProxy.iptables
   let rulesHeld = 0
   let counterChains = 0
@@ -389,6 +431,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       firstCompletedRequestAtSimulatedNs: firstRequestAtNs,
       requestsSent: sent,
       requestsCompleted: completed,
+      requestsFailed: failed,
+      requestsFailedByReason: failedByReason,
+      requestsUnfinished: sent - completed - failed,
+      requestsCompletedByWorkload: counts.map((w) => w.completed),
+      completedLatencyMs: { p50: ms(latencySummary.p50), p99: ms(latencySummary.p99), max: ms(latencySummary.max) },
+      drops,
+      everyNodeSyncedAtSimulatedNs: Number.isFinite(everyNodeSyncedAtNs) ? everyNodeSyncedAtNs : null,
+      workloadsStartedAtSimulatedNs: Number.isFinite(workloadsStartedAtNs) ? workloadsStartedAtNs : null,
       trafficSeconds: Number((trafficMs / 1000).toFixed(3)),
       trafficRequests: trafficCompleted,
       // Median over the traffic phase's windows (each window's wall or CPU time per request), and
@@ -476,11 +526,25 @@ function userspaceShape(world: World): Record<string, number> {
   let restores = 0
   let endpointsRead = 0
   let firstSyncNs = 0
+  // The proxy sockets' counters (made at a port's first packet): UDP clients given an endpoint,
+  // datagrams refused for want of one, messages relayed both ways.
+  let socketsMade = 0
+  let clientsAccepted = 0
+  let clientsRejected = 0
+  let messagesCopied = 0
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
     if (!(backend instanceof UserspaceBackend)) continue
     nodes++
     servicePorts += backend.proxier.serviceMap.size
+    socketsMade += backend.proxier.runtime.socketsMade
+    for (const info of backend.proxier.serviceMap.values()) {
+      const stats = info.socket?.stats
+      if (stats === undefined) continue
+      clientsAccepted += stats.accepted
+      clientsRejected += stats.rejected
+      messagesCopied += stats.messagesCopied
+    }
     restores += backend.restoresWritten
     endpointsRead += backend.proxier.endpointsRead
     firstSyncNs += n.proxy.syncs[0]?.durationNs ?? 0
@@ -493,5 +557,9 @@ function userspaceShape(world: World): Record<string, number> {
     endpointsWrites: feed.keys.length,
     endpointsReadPerNode: Number((endpointsRead / Math.max(1, nodes)).toFixed(1)),
     portsMapsBuilt: feed.built,
+    proxySocketsMade: socketsMade,
+    proxyClientsAccepted: clientsAccepted,
+    proxyClientsRejected: clientsRejected,
+    proxyMessagesCopied: messagesCopied,
   }
 }

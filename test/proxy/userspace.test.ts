@@ -16,6 +16,7 @@ import { AffinityType, BalancerState, LoadBalancerRR, NextEndpointError } from "
 import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
 import { type CopyQueue, MessagePool, UdpProxyClient, UdpProxySocket } from "../../src/proxy/userspace/proxysocket.ts"
 import { specFromText } from "../cluster/helpers.ts"
+import { DropReason } from "../../src/wire/drop-reason.ts"
 
 const S = 1_000_000_000
 const SVC = "testnamespace/foo:p"
@@ -438,6 +439,77 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     // the 9 were served by 2 objects, all back in the free list.
     expect(socket.clients.size).toBe(0)
     expect(socket.freeClients.length).toBe(2)
+  })
+
+  it("a reply later than udpIdleTimeout after the request is lost: the proxy's connection to the endpoint has ended", () => {
+    // proxysocket.go: ProxyLoop writes the datagram, then svrConn.SetDeadline(now + --udp-timeout);
+    // proxyClient's svrConn.Read fails at that deadline, closes svrConn and deletes the client. An
+    // echo served in 300 ms comes back to a closed port under the default 250 ms (dropped
+    // `no-socket`, ICMP port unreachable to the endpoint) and its client times out; with a 400 ms
+    // timeout, or in iptables mode (no proxy), every echo arrives.
+    const run = (mode: string, extra: string): { completed: number; timeouts: number; noSocket: number } => {
+      const text = udpScenario("new", extra)
+        .replace("mode: userspace", `mode: ${mode}`)
+        .replace("duration: 5s", "duration: 5s\nserver: { serviceTime: 300ms }")
+        .replace("count: 9", "count: 9\n    timeout: 1s")
+      const world = new World(specFromText(text), 3)
+      world.scheduler.run({ timeNsMax: 5 * S, eventCountMax: 5_000_000 })
+      const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+      return {
+        completed: results.requests.completed,
+        timeouts: results.requests.failedByReason.timeout ?? 0,
+        noSocket: world.network.counters.droppedByReason[DropReason.NO_SOCKET],
+      }
+    }
+    expect(run("userspace", "")).toEqual({ completed: 0, timeouts: 9, noSocket: 9 })
+    expect(run("userspace", ", userspace: { udpIdleTimeout: 400ms }")).toEqual({
+      completed: 9,
+      timeouts: 0,
+      noSocket: 0,
+    })
+    expect(run("iptables", "")).toEqual({ completed: 9, timeouts: 0, noSocket: 0 })
+  })
+
+  it("behind a saturated endpoint, exactly the echoes that wait longer than udpIdleTimeout are lost", () => {
+    // The cluster-scale medium point's failures in small: one echo pod serving 1 ms per datagram on
+    // one CPU gets 2,000 new flows per second for 0.4 s, so its queue, and each echo's wait, grows
+    // to about 400 ms. Through the proxy an echo later than --udp-timeout (250 ms) after the request
+    // finds its proxy connection closed (dropped `no-socket`) and the client times out; no echo
+    // completes later than that. With a 1 s --udp-timeout, or in iptables mode, all complete.
+    const run = (
+      mode: string,
+      extra: string,
+    ): { sent: number; completed: number; timeouts: number; noSocket: number; maxLatencyNs: number } => {
+      const text = udpScenario("new", extra)
+        .replace("mode: userspace", `mode: ${mode}`)
+        .replace("replicas: 3", "replicas: 1")
+        .replace("duration: 5s", "duration: 5s\nserver: { serviceTime: 1ms, cpus: 1 }")
+        .replace("every: 100ms", "every: 500us")
+        .replace("count: 9", "count: 800\n    timeout: 1s")
+      const world = new World(specFromText(text), 3)
+      world.scheduler.run({ timeNsMax: 5 * S, eventCountMax: 50_000_000 })
+      const results = world.collector.results(0, world.expectedEndpoints(world.workloads[0]))
+      return {
+        sent: results.requests.sent,
+        completed: results.requests.completed,
+        timeouts: results.requests.failedByReason.timeout ?? 0,
+        noSocket: world.network.counters.droppedByReason[DropReason.NO_SOCKET],
+        maxLatencyNs: results.latencyNs.max,
+      }
+    }
+    const lossy = run("userspace", "")
+    expect(lossy.sent).toBe(800)
+    expect(lossy.completed).toBeGreaterThan(100)
+    expect(lossy.timeouts).toBeGreaterThan(100)
+    expect(lossy.completed + lossy.timeouts).toBe(800)
+    expect(lossy.noSocket).toBe(lossy.timeouts)
+    expect(lossy.maxLatencyNs).toBeLessThan(250_000_000)
+    const patient = run("userspace", ", userspace: { udpIdleTimeout: 1s }")
+    expect(patient.completed).toBe(800)
+    expect(patient.maxLatencyNs).toBeGreaterThan(250_000_000)
+    const direct = run("iptables", "")
+    expect(direct.completed).toBe(800)
+    expect(direct.maxLatencyNs).toBeGreaterThan(250_000_000)
   })
 
   it("one idle timer per socket ends every client exactly udpIdleTimeout after its last read or write", () => {
