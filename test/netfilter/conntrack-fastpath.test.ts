@@ -88,4 +88,35 @@ describe("conntrack fast paths", () => {
     expect(wrong).toEqual([])
     expect(live.size).toBeGreaterThan(500)
   })
+  it("keeps every entry and its columns through the fourfold growth of large tables", () => {
+    // 20,000 entries take the columns and the lookup index past GROW_FOURFOLD_FROM (4096 slots):
+    // each entry must still be found in both directions with every column as written.
+    const ct = new Conntrack({ max: 1 << 20 })
+    const n = 20_000
+    const ids: number[] = []
+    for (let i = 0; i < n; i++) {
+      const src = CLIENT + (i >>> 8)
+      const id = ct.allocate(src, SERVER, 1024 + (i & 0xff), 53, Protocol.UDP, i)
+      expect(id).toBe(i)
+      ct.mark[id] = i * 7
+      expect(ct.confirm(id, i)).toBe(id)
+      ids.push(id)
+    }
+    const wrong: string[] = []
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]
+      const src = CLIENT + (i >>> 8)
+      const sport = 1024 + (i & 0xff)
+      if (ct.find(src, SERVER, sport, 53, Protocol.UDP) !== id * 2) wrong.push(`original ${i}`)
+      if (ct.find(SERVER, src, 53, sport, Protocol.UDP) !== id * 2 + 1) wrong.push(`reply ${i}`)
+      if (ct.find(src, SERVER, sport, 53, Protocol.TCP) !== -1) wrong.push(`tcp ${i}`)
+      if (ct.src[id * 2] !== src || ct.sport[id * 2] !== sport || ct.dport[id * 2 + 1] !== sport)
+        wrong.push(`tuple ${i}`)
+      if (ct.mark[id] !== i * 7 || ct.createdNs[id] !== i || ct.proto[id] !== Protocol.UDP) wrong.push(`columns ${i}`)
+      if (ct.expiresNs[id] !== i) wrong.push(`expiry ${i}`) // allocate sets it to now
+    }
+    expect(wrong).toEqual([])
+    expect(ct.ids()).toEqual(ids)
+    expect(ct.stats().confirmed).toBe(n)
+  })
 })
