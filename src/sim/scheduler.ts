@@ -689,11 +689,11 @@ export class Scheduler {
     }
     // Earlier than the queue's last event. The queue's later events move to the heap (at most
     // FAR_EVICT_MAX per push) until this one can be appended: they are the odd ones out, such as
-    // the star's kube-proxy resync timers 30 s ahead (10 live, 20 cancelled at 30.0-31.3 s),
-    // queued before the first 500 ms request timeout;
-    // left there, every later timeout would go to the heap behind them (a push, then a pop
-    // through log2(pending) levels of a 50,000-entry array, per request). Each event moves at most once, so the
-    // heap takes at most one push per far event more than before. The queue stays in time order.
+    // the star's kube-proxy resync timers 30 s ahead (10 live, 20 cancelled, at 30.0-31.3 s),
+    // queued before the first 500 ms request timeout. Left there, every later timeout would go to
+    // the heap behind them (a push, then a pop through log2(pending) levels of a 50,000-entry
+    // array, per request). Each event moves at most once, so the heap takes at most one push per
+    // far event more than before. The queue stays in time order.
     const queueSlot = this.farQueueSlot
     let kept = length
     for (let moved = 0; kept > 0 && queueTimeNs[tail] > timeNs && moved < FAR_EVICT_MAX; moved++) {
