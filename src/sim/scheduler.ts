@@ -81,6 +81,8 @@ const EVENTS_PER_BUCKET_LOW = 4
 const EVENTS_PER_BUCKET_HIGH = 32
 const EVENTS_PER_BUCKET_TARGET = 10
 const EPOCH_EVENTS_MIN = 8192
+/** Far events a far push moves from the FIFO queue's tail to the far heap at most (see farPush). */
+const FAR_EVICT_MAX = 64
 
 export class Scheduler {
   /** Current simulated time; only moves forward (run, or a caller advancing an idle clock). */
@@ -685,6 +687,28 @@ export class Scheduler {
       this.farQueueLength = length + 1
       return
     }
+    // Earlier than the queue's last event. The queue's later events move to the heap (at most
+    // FAR_EVICT_MAX per push) until this one can be appended: they are the odd ones out, such as
+    // the star's kube-proxy resync timers 30 s ahead (10 live, 20 cancelled, at 30.0-31.3 s),
+    // queued before the first 500 ms request timeout. Left there, every later timeout would go to
+    // the heap behind them (a push, then a pop through log2(pending) levels of a 50,000-entry
+    // array, per request). Each event moves at most once, so the heap takes at most one push per
+    // far event more than before. The queue stays in time order.
+    const queueSlot = this.farQueueSlot
+    let kept = length
+    for (let moved = 0; kept > 0 && queueTimeNs[tail] > timeNs && moved < FAR_EVICT_MAX; moved++) {
+      this.farHeapPush(queueSlot[tail])
+      kept--
+      tail = tail === 0 ? capacity - 1 : tail - 1
+    }
+    this.farQueueLength = kept
+    if (kept === 0 || queueTimeNs[tail] <= timeNs) {
+      tail = tail + 1 === capacity ? 0 : tail + 1
+      queueTimeNs[tail] = timeNs
+      queueSlot[tail] = slot
+      this.farQueueLength = kept + 1
+      return
+    }
     this.farHeapPush(slot)
   }
 
@@ -739,14 +763,18 @@ export class Scheduler {
     this.heapSeq = resizeFloat(this.heapSeq, capacity)
     this.farTimeNs = resizeFloat(this.farTimeNs, capacity)
     this.farSlot = resizeInt(this.farSlot, capacity)
-    // The queue's ring is unrolled into the new arrays from its head.
+    // The queue's ring is unrolled into the new arrays from its head: two block copies (grow runs
+    // a few times per run, so a loop over tens of thousands of timeouts here would run in the
+    // interpreter: about 20 ms at 65,536 slots).
     const queueTimeNs = new Float64Array(capacity)
     const queueSlot = new Int32Array(capacity)
-    for (let i = 0, j = this.farQueueHead; i < this.farQueueLength; i++) {
-      queueTimeNs[i] = this.farQueueTimeNs[j]
-      queueSlot[i] = this.farQueueSlot[j]
-      j = j + 1 === this.farQueueTimeNs.length ? 0 : j + 1
-    }
+    const head = this.farQueueHead
+    const length = this.farQueueLength
+    const first = Math.min(length, this.farQueueTimeNs.length - head)
+    queueTimeNs.set(this.farQueueTimeNs.subarray(head, head + first))
+    queueTimeNs.set(this.farQueueTimeNs.subarray(0, length - first), first)
+    queueSlot.set(this.farQueueSlot.subarray(head, head + first))
+    queueSlot.set(this.farQueueSlot.subarray(0, length - first), first)
     this.farQueueTimeNs = queueTimeNs
     this.farQueueSlot = queueSlot
     this.farQueueHead = 0

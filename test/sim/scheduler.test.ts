@@ -94,6 +94,39 @@ describe("Scheduler", () => {
     expect(new Scheduler().nowBoxedNs).toBe(0)
   })
 
+  it("keeps time order when far events arrive before a far queue's later tail (timeouts behind 30 s timers)", () => {
+    // Far events in the star's pattern: 100 timers 30 s ahead first, then request timeouts 0.5 s
+    // ahead in increasing order (the first moves up to 64 timers from the far FIFO queue to the far
+    // heap per push), some cancelled, interleaved with near traffic; dispatch stays (time, seq).
+    const scheduler = new Scheduler(16)
+    const recorder = new Recorder()
+    const kind = scheduler.registerKind("record", recorder)
+    const times: number[] = []
+    const cancelled = new Set<number>()
+    const add = (timeNs: number): number => {
+      times.push(timeNs)
+      return scheduler.schedule(timeNs, kind, times.length - 1, 0)
+    }
+    for (let i = 0; i < 100; i++) add(30e9 + i * 13_000_000)
+    for (let i = 0; i < 3000; i++) {
+      add(i * 1000)
+      const handle = add(500_000_000 + i * 1000)
+      if (i % 3 !== 0) {
+        scheduler.cancel(handle)
+        cancelled.add(times.length - 1)
+      }
+      if (i % 500 === 0) add(20e9 - i)
+    }
+    expect(scheduler.pendingCount).toBe(times.length - cancelled.size)
+    const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: 1e9 })
+    expect(outcome.reason).toBe("empty")
+    const expected = times
+      .map((timeNs, index) => ({ timeNs, index }))
+      .filter((e) => !cancelled.has(e.index))
+      .sort((x, y) => x.timeNs - y.timeNs || x.index - y.index)
+    expect(recorder.seen.map((e) => e.a)).toEqual(expected.map((e) => e.index))
+  })
+
   it("stops at the time and event limits with a reason", () => {
     const scheduler = new Scheduler()
     const handler: EventHandler = {
