@@ -139,6 +139,13 @@ export interface UserspaceServicePort {
   readonly loadBalancerIPs: readonly string[]
   readonly affinityType: AffinityType
   readonly stickyMaxAgeSeconds: number
+  /**
+   * The portal addresses parsed (undefined: not IPv4), for the per-node claim check of openPortal
+   * (a portal on one of the node's own addresses is claimed): parsed once, not per node.
+   */
+  readonly clusterAddr: number | undefined
+  readonly externalAddrs: readonly (number | undefined)[]
+  readonly loadBalancerAddrs: readonly (number | undefined)[]
 }
 
 /** ServiceInfo's rule count is packed with the proxy port and filter count in one small integer. */
@@ -295,32 +302,34 @@ export class UserspaceProxier {
     const feed = EndpointsFeed.of(store)
     const end = feed.keys.length
     if (this.feedCursor === end) return
-    const batch = new Set<string>()
-    for (let i = this.feedCursor; i < end; i++) batch.add(feed.keys[i])
+    // The writes since this proxier's last read, in namespace/name order, with each Endpoints as
+    // the store holds it now: the same for every node reading the same writes at the same store
+    // revision, so built once for all of them (EndpointsFeed.batch).
+    const batch = feed.batch(store, this.feedCursor, end)
     this.endpointsRead += end - this.feedCursor
     this.feedCursor = end
-    const ordered = [...batch].sort(compare)
     const seen = this.endpointsSeen
     const learnt = this.endpointsLearnt
     let deleted: number[] | null = null
-    for (const key of ordered) {
-      const k = feed.index(key)
+    const keys = batch.keys
+    const indexes = batch.indexes
+    const portsOf = batch.ports
+    for (let i = 0; i < keys.length; i++) {
+      const k = indexes[i]
       while (seen.length <= k) {
         seen.push(undefined)
         learnt.push(-1)
       }
-      const slash = key.indexOf("/")
-      const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
-      if (endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels)) {
+      const ports = portsOf[i]
+      if (ports === undefined) {
         if (seen[k] !== undefined) (deleted ??= []).push(k)
         continue
       }
-      const ports = feed.ports(endpoints)
       const previous = seen[k]
       if (previous === undefined) {
-        this.lb.onEndpointsAdd(key, ports)
+        this.lb.onEndpointsAdd(keys[i], ports)
         learnt[k] = this.endpointsLearntNext++
-      } else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
+      } else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(keys[i], previous, ports)
       else continue
       seen[k] = ports
     }
@@ -346,7 +355,8 @@ export class UserspaceProxier {
     const deleted: string[] = []
     const allocated: number[] = []
     let commands = 0
-    const keys = [...new Set([...this.services.keys(), ...current.keys()])].sort(compare)
+    // The union of both key sets in order: each map's sorted keys are shared by the nodes.
+    const keys = mergeSorted(sortedKeys(this.services), sortedKeys(current))
     for (const key of keys) {
       const previous = this.services.get(key)
       const next = current.get(key)
@@ -359,9 +369,9 @@ export class UserspaceProxier {
         continue
       // mergeService(current)
       const existingPorts = new Set<string>()
-      if (next !== undefined && !shouldSkipService(next)) {
+      const specs = next === undefined ? null : servicePorts(key, next)
+      if (next !== undefined && specs !== null) {
         const ports = next.spec.ports ?? []
-        const specs = servicePorts(key, next)
         for (let p = 0; p < ports.length; p++) {
           const port = ports[p]
           const spec = specs[p]
@@ -387,7 +397,7 @@ export class UserspaceProxier {
         }
       }
       // unmergeService(previous, existingPorts)
-      if (previous !== undefined && !shouldSkipService(previous)) {
+      if (previous !== undefined && servicePorts(key, previous) !== null) {
         for (const port of previous.spec.ports ?? []) {
           if (existingPorts.has(port.name ?? "")) continue
           const name = servicePortName(key, port.name ?? "")
@@ -561,17 +571,7 @@ export class UserspaceProxier {
       spec.externalIPs,
       spec.loadBalancerIPs,
     )
-    const ruleCount = this.openPortals(
-      spec.name,
-      spec.protocol,
-      spec.clusterIP,
-      spec.port,
-      spec.externalIPs,
-      spec.loadBalancerIPs,
-      spec.nodePort,
-      null,
-      claims,
-    )
+    const ruleCount = this.countPortals(spec, claims)
     // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
     const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
     return new UserspaceServiceInfo(spec, proxyPort, ruleCount, filterRuleCount, portal)
@@ -673,6 +673,37 @@ export class UserspaceProxier {
       out?.add(CHAIN_INDEX_NON_LOCAL, null)
     }
     return count
+  }
+
+  /**
+   * openPortal's rule count on this node (the rules themselves are the shared PortalRuleSet):
+   * the same walk as openPortals with claims, without building anything, per node and port.
+   */
+  private countPortals(spec: UserspaceServicePort, claims: Map<string, string>): number {
+    const { name, protocol, port } = spec
+    let count = 0
+    // onePortal(clusterIP, false): a container and a host rule.
+    if (this.isLocal(spec.clusterAddr) && !claim(claims, spec.clusterIP, port, protocol, name)) return count
+    count += 2
+    // onePortal(externalIP, true): two container rules and a host rule.
+    for (let i = 0; i < spec.externalIPs.length; i++) {
+      if (this.isLocal(spec.externalAddrs[i]) && !claim(claims, spec.externalIPs[i], port, protocol, name)) return count
+      count += 3
+    }
+    for (let i = 0; i < spec.loadBalancerIPs.length; i++) {
+      if (this.isLocal(spec.loadBalancerAddrs[i]) && !claim(claims, spec.loadBalancerIPs[i], port, protocol, name))
+        return count
+      count += 2
+    }
+    if (spec.nodePort !== 0) {
+      if (!claim(claims, "", spec.nodePort, protocol, name)) return count
+      count += 3 // container, host and the filter rule
+    }
+    return count
+  }
+
+  private isLocal(address: number | undefined): boolean {
+    return address !== undefined && this.ns.localInterface(address) !== undefined
   }
 
   private isLocalAddress(ip: string): boolean {
@@ -851,12 +882,49 @@ function watchedServices(services: readonly Service[]): ReadonlyMap<string, Serv
   return current
 }
 
-/** Each Service object's ports as the proxier keeps them, in spec.ports order: built once, shared by the nodes. */
-const servicePortsOf = new WeakMap<Service, readonly UserspaceServicePort[]>()
+/** Each "ns/name" -> Service map's keys, sorted (the maps are shared: watchedServices). */
+const sortedKeysOf = new WeakMap<ReadonlyMap<string, Service>, readonly string[]>()
 
-function servicePorts(key: string, service: Service): readonly UserspaceServicePort[] {
+function sortedKeys(map: ReadonlyMap<string, Service>): readonly string[] {
+  let keys = sortedKeysOf.get(map)
+  if (keys === undefined) {
+    keys = [...map.keys()].sort(compare)
+    sortedKeysOf.set(map, keys)
+  }
+  return keys
+}
+
+/** The union of two sorted lists of distinct keys, sorted (as sorting the set of both). */
+function mergeSorted(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (a.length === 0) return b
+  if (b.length === 0 || a === b) return a
+  const out: string[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length && j < b.length) {
+    const c = compare(a[i], b[j])
+    if (c <= 0) out.push(a[i++])
+    else out.push(b[j++])
+    if (c === 0) j++
+  }
+  while (i < a.length) out.push(a[i++])
+  while (j < b.length) out.push(b[j++])
+  return out
+}
+
+/**
+ * Each Service object's ports as the proxier keeps them, in spec.ports order, or null for a Service
+ * the proxier skips (shouldSkipService): built once, shared by the nodes.
+ */
+const servicePortsOf = new WeakMap<Service, readonly UserspaceServicePort[] | null>()
+
+function servicePorts(key: string, service: Service): readonly UserspaceServicePort[] | null {
   let ports = servicePortsOf.get(service)
   if (ports !== undefined) return ports
+  if (shouldSkipService(service)) {
+    servicePortsOf.set(service, null)
+    return null
+  }
   const clusterIP = service.spec.clusterIP ?? ""
   const externalIPs = service.spec.externalIPs ?? []
   const loadBalancerIPs: string[] = []
@@ -867,6 +935,9 @@ function servicePorts(key: string, service: Service): readonly UserspaceServiceP
     affinityType === AffinityType.CLIENT_IP
       ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
       : 0
+  const clusterAddr = parseIpv4(clusterIP)
+  const externalAddrs = externalIPs.map((ip) => parseIpv4(ip))
+  const loadBalancerAddrs = loadBalancerIPs.map((ip) => parseIpv4(ip))
   ports = (service.spec.ports ?? []).map((port) => ({
     name: servicePortName(key, port.name ?? ""),
     protocol: (port.protocol ?? "TCP").toLowerCase() === "udp" ? ("udp" as const) : ("tcp" as const),
@@ -877,6 +948,9 @@ function servicePorts(key: string, service: Service): readonly UserspaceServiceP
     loadBalancerIPs,
     affinityType,
     stickyMaxAgeSeconds,
+    clusterAddr,
+    externalAddrs,
+    loadBalancerAddrs,
   }))
   servicePortsOf.set(service, ports)
   return ports
@@ -957,6 +1031,35 @@ export class EndpointsFeed implements ApiListener {
     this.push(`${namespace}/${name}`)
   }
 
+  private lastBatch: EndpointsBatch | null = null
+
+  /**
+   * The Endpoints written at positions [from, end) of the feed, each once, in namespace/name order,
+   * with their key index and the ports map of the object the store holds now (undefined: deleted or
+   * not watched by kube-proxy). Kept for the next node reading the same writes at the same store
+   * revision (the nodes woken by one write read it at one instant).
+   */
+  batch(store: ApiStore, from: number, end: number): EndpointsBatch {
+    const last = this.lastBatch
+    if (last !== null && last.from === from && last.end === end && last.revision === store.resourceVersion) return last
+    const unique = new Set<string>()
+    for (let i = from; i < end; i++) unique.add(this.keys[i])
+    const keys = [...unique].sort(compare)
+    const indexes: number[] = []
+    const ports: (PortsToEndpoints | undefined)[] = []
+    for (const key of keys) {
+      indexes.push(this.index(key))
+      const slash = key.indexOf("/")
+      const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
+      ports.push(
+        endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels) ? undefined : this.ports(endpoints),
+      )
+    }
+    const batch = { from, end, revision: store.resourceVersion, keys, indexes, ports }
+    this.lastBatch = batch
+    return batch
+  }
+
   /** buildPortsToEndpointsMap of this Endpoints object, shared. */
   ports(endpoints: Endpoints): PortsToEndpoints {
     let ports = this.parsed.get(endpoints)
@@ -967,6 +1070,16 @@ export class EndpointsFeed implements ApiListener {
     }
     return ports
   }
+}
+
+/** EndpointsFeed.batch: the writes of a feed range, in order, as the store holds them at `revision`. */
+interface EndpointsBatch {
+  readonly from: number
+  readonly end: number
+  readonly revision: number
+  readonly keys: readonly string[]
+  readonly indexes: readonly number[]
+  readonly ports: readonly (PortsToEndpoints | undefined)[]
 }
 
 function samePorts(a: PortsToEndpoints, b: PortsToEndpoints): boolean {
