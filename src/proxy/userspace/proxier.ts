@@ -281,6 +281,13 @@ export class UserspaceProxier {
   ) {
     this.lb = new LoadBalancerRR(rng)
     this.runtime = new ProxyRuntime(network, ns, scheduler, this.lb, config.costs, config.udpIdleTimeoutNs)
+    // A datagram to a UDP proxy port still held without a socket of its own (ProxyPort.openPort):
+    // the service port bound on it, found by a walk of the service map (once per port, at its first
+    // datagram; a per-port index would cost bytes on every port that never sees one).
+    this.runtime.heldPortOwner = (port) => {
+      for (const info of this.serviceMap.values()) if (info.proxyPort === port && info.protocol === "udp") return info
+      return undefined
+    }
     this.allocator =
       config.proxyPortRange === null
         ? new RandomPortAllocator()

@@ -34,7 +34,7 @@ import type { NetNs } from "../../net/netns.ts"
 import { NetError } from "../../net/errors.ts"
 import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../../net/tcp.ts"
 import { TcpState } from "../../net/tcp.ts"
-import type { UdpListener, UdpSocket } from "../../net/udp.ts"
+import { UdpSocket, type UdpListener, udpHoldPort, udpReleaseHeldPort } from "../../net/udp.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
 import { parseIpv4 } from "../../wire/ipv4.ts"
@@ -111,6 +111,15 @@ export class ProxyRuntime implements EventHandler {
   private nextGeneration = 1
   /** Proxy sockets made (at their port's first packet, ProxyPort): the scale-shape test's count. */
   socketsMade = 0
+  /**
+   * The socket that holds this node's UDP proxy ports with no socket of their own yet (udpHoldPort;
+   * made at the first port opened), and who owns which held port (the proxier).
+   */
+  private holder: UdpSocket | null = null
+  heldPortOwner: ((port: number) => ProxyPort | undefined) | null = null
+  /** UDP proxy ports bound as held ports, and those later given a socket of their own. */
+  portsHeld = 0
+  portsMaterialised = 0
 
   constructor(
     readonly network: Network,
@@ -227,6 +236,25 @@ export class ProxyRuntime implements EventHandler {
       return what === EV_UDP_IDLE ? socket.idleTimerFired(nowNs) : socket.copyDone()
     }
     ;(this.objects[a] as ProxyEventTarget).onEvent(what, nowNs)
+  }
+
+  /** The holder of this node's UDP proxy ports (one socket object for all of them: udpHoldPort). */
+  portHolder(): UdpSocket {
+    if (this.holder === null) {
+      const runtime = this
+      const listener: UdpListener = {
+        onUdpMessage(holder: UdpSocket, packet: Packet): void {
+          const owner = runtime.heldPortOwner?.(packet.dstPort)
+          if (owner === undefined)
+            throw new Error(`userspace proxy on ${runtime.ns.name}: held port ${packet.dstPort} has no owner`)
+          owner.onUdpMessage(holder, packet)
+        },
+        // As UdpProxySocket.onUdpError: an unconnected socket's errors are not read.
+        onUdpError(): void {},
+      }
+      this.holder = new UdpSocket(this.network, this.ns, 0, 0, listener)
+    }
+    return this.holder
   }
 
   /** Copy cost of one message of `bytes` bytes through user space. */
@@ -421,15 +449,32 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
       this.bound = runtime.network.tcpListen(runtime.ns, 0, port, this)
     } else {
       this.id = runtime.reserve(TARGET_UDP_SOCKET)
-      const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
-      if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
-      this.bound = socket
+      // Bound in the port table, held by the node's one holder socket: the kernel socket of its
+      // own is made with the proxy socket, at the first datagram (onUdpMessage).
+      const holder = runtime.portHolder()
+      if (!udpHoldPort(runtime.ns, port, holder))
+        throw new Error(`userspace proxy on ${runtime.ns.name}: UDP port ${port} in use`)
+      runtime.portsHeld++
+      this.bound = holder
     }
   }
 
-  /** The first datagram: the socket is made (it takes the kernel socket over) and reads it. */
-  onUdpMessage(kernel: UdpSocket, packet: Packet): void {
-    const socket = new UdpProxySocket(this.runtime as ProxyRuntime, this.name, kernel, this.id)
+  /** The UDP port number this record is bound on (the ServiceInfo's proxy port). */
+  abstract get proxyPort(): number
+
+  /**
+   * The first datagram: the port gets its kernel socket (the held binding is replaced by a socket
+   * bound on the same port, at the same instant) and the proxy socket, which reads it.
+   */
+  onUdpMessage(_holder: UdpSocket, packet: Packet): void {
+    const runtime = this.runtime as ProxyRuntime
+    const holder = this.bound as UdpSocket
+    const port = this.proxyPort
+    udpReleaseHeldPort(runtime.ns, port, holder)
+    const kernel = runtime.network.udpBind(runtime.ns, 0, port, this)
+    if (kernel === null) throw new Error(`userspace proxy on ${runtime.ns.name}: UDP port ${port} lost`)
+    runtime.portsMaterialised++
+    const socket = new UdpProxySocket(runtime, this.name, kernel, this.id)
     this.bound = socket
     socket.onUdpMessage(kernel, packet)
   }
@@ -449,9 +494,16 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
     const bound = this.bound
     if (bound === null) return
     if (bound instanceof UdpProxySocket || bound instanceof TcpProxySocket) return bound.close()
-    if (bound.closed) return
-    bound.close()
-    ;(this.runtime as ProxyRuntime).release(this.id)
+    const runtime = this.runtime as ProxyRuntime
+    if (bound instanceof UdpSocket) {
+      // A held port (never given a socket of its own).
+      if (runtime.ns.udpSockets.get(this.proxyPort) !== bound) return
+      udpReleaseHeldPort(runtime.ns, this.proxyPort, bound)
+    } else {
+      if (bound.closed) return
+      bound.close()
+    }
+    runtime.release(this.id)
   }
 }
 
