@@ -25,6 +25,7 @@ import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
 import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { EndpointsFeed, PortalRuleShare, USERSPACE_CHAINS } from "../../src/proxy/userspace/proxier.ts"
+import { ServicePortNames } from "../../src/proxy/userspace/roundrobin.ts"
 import { initialSchedStatesIntact } from "../../src/netfilter/ipvs/schedulers.ts"
 
 interface Shape {
@@ -1004,5 +1005,27 @@ describe("cluster scale: userspace mode", () => {
         s.world.network.udpBind(backend.proxier.ns, 0, held.proxyPort, { onUdpMessage() {}, onUdpError() {} }),
       ).toThrow(/in use/)
     }
+  })
+
+  it("keeps each node's load balancer states as columns by one cluster-wide port name index", () => {
+    const sizes: number[] = []
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      const names = ServicePortNames.of(s.world.network)
+      // One index entry per service port name of the cluster, not per node.
+      sizes.push(names.size)
+      expect(names.size).toBeGreaterThanOrEqual(16)
+      for (const n of s.world.nodes.values()) {
+        const proxier = (n.proxy.backend as UserspaceBackend).proxier
+        for (const info of proxier.serviceMap.values()) {
+          // Every served port has its state, with the Endpoints' addresses in this node's order.
+          const state = proxier.lb.services.get(info.name)
+          expect(state, `${n.name} ${info.name}`).toBeDefined()
+          expect(state?.affinityType).toBe(info.affinityType)
+        }
+        expect(proxier.lb.services.get("no-such/service")).toBeUndefined()
+      }
+    }
+    expect(sizes[1]).toBe(sizes[0])
   })
 })

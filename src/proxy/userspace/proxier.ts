@@ -50,7 +50,7 @@ import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
 import type { PortAllocator } from "./port-allocator.ts"
 import { RandomPortAllocator, RangePortAllocator } from "./port-allocator.ts"
 import { ProxyPort, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
-import { AffinityType, LoadBalancerRR, type PortsToEndpoints, servicePortName } from "./roundrobin.ts"
+import { AffinityType, LoadBalancerRR, type PortsToEndpoints, ServicePortNames, servicePortName } from "./roundrobin.ts"
 
 export const CHAIN_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
 export const CHAIN_PORTALS_HOST = "KUBE-PORTALS-HOST"
@@ -279,7 +279,8 @@ export class UserspaceProxier {
     readonly config: UserspaceConfig,
     private readonly rng: Rng,
   ) {
-    this.lb = new LoadBalancerRR(rng)
+    // The balancers of a cluster's nodes index their states by one shared name index.
+    this.lb = new LoadBalancerRR(rng, ServicePortNames.of(network))
     this.runtime = new ProxyRuntime(network, ns, scheduler, this.lb, config.costs, config.udpIdleTimeoutNs)
     // A datagram to a UDP proxy port still held without a socket of its own (ProxyPort.openPort):
     // the service port bound on it, found by a walk of the service map (once per port, at its first
