@@ -139,6 +139,8 @@ export interface UserspaceServicePort {
   readonly loadBalancerIPs: readonly string[]
   readonly affinityType: AffinityType
   readonly stickyMaxAgeSeconds: number
+  /** TCP or UDP (newProxySocket makes no socket for another protocol: the port is not opened). */
+  readonly proxyable: boolean
   /**
    * The portal addresses parsed (undefined: not IPv4), for the per-node claim check of openPortal
    * (a portal on one of the node's own addresses is claimed): parsed once, not per node.
@@ -375,8 +377,8 @@ export class UserspaceProxier {
         (previous === next || JSON.stringify(previous) === JSON.stringify(next))
       )
         continue
-      // mergeService(current)
-      const existingPorts = new Set<string>()
+      // mergeService(current); the ports it saw, for unmergeService (only with a previous Service).
+      const existingPorts = previous === undefined ? null : new Set<string>()
       const specs = next === undefined ? null : servicePorts(key, next)
       if (next !== undefined && specs !== null) {
         const ports = next.spec.ports ?? []
@@ -384,7 +386,7 @@ export class UserspaceProxier {
           const port = ports[p]
           const spec = specs[p]
           const name = spec.name
-          existingPorts.add(port.name ?? "")
+          existingPorts?.add(port.name ?? "")
           const info = serviceMap.get(name)
           if (info !== undefined && sameConfig(info, next, port)) continue
           if (info !== undefined) {
@@ -393,9 +395,8 @@ export class UserspaceProxier {
             closed.push(info)
             releaseClaims(claims, info.name)
           }
-          const protocol = (port.protocol ?? "TCP").toUpperCase()
-          if (!SERVICE_CHANGE_PROTOCOLS.has(protocol)) continue // newProxySocket: unknown protocol
-          const proxyPort = this.allocatePort(protocol === "TCP" ? "tcp" : "udp")
+          if (!spec.proxyable) continue // newProxySocket: unknown protocol
+          const proxyPort = this.allocatePort(spec.protocol)
           if (proxyPort < 0) continue // "failed to allocate proxy port"
           allocated.push(proxyPort)
           const made = this.newServiceInfo(spec, next, port, proxyPort, claims)
@@ -407,7 +408,7 @@ export class UserspaceProxier {
       // unmergeService(previous, existingPorts)
       if (previous !== undefined && servicePorts(key, previous) !== null) {
         for (const port of previous.spec.ports ?? []) {
-          if (existingPorts.has(port.name ?? "")) continue
+          if (existingPorts?.has(port.name ?? "")) continue
           const name = servicePortName(key, port.name ?? "")
           const info = serviceMap.get(name)
           if (info === undefined) continue
@@ -544,7 +545,7 @@ export class UserspaceProxier {
     // inet_csk_find_open_port: a random start, odd ports first for bind() (even ones are left to
     // connect()), then the even ones.
     const start = this.ns.portRng.intBelow(count)
-    for (const parity of [1, 0]) {
+    for (let parity = 1; parity >= 0; parity--) {
       for (let i = 0; i < count; i++) {
         const candidate = min + ((start + i) % count)
         if ((candidate & 1) !== parity) continue
@@ -949,6 +950,7 @@ function servicePorts(key: string, service: Service): readonly UserspaceServiceP
   ports = (service.spec.ports ?? []).map((port) => ({
     name: servicePortName(key, port.name ?? ""),
     protocol: (port.protocol ?? "TCP").toLowerCase() === "udp" ? ("udp" as const) : ("tcp" as const),
+    proxyable: SERVICE_CHANGE_PROTOCOLS.has((port.protocol ?? "TCP").toUpperCase()),
     clusterIP,
     port: port.port,
     nodePort: port.nodePort ?? 0,
