@@ -397,7 +397,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns-tcp")?.proxy?.socket).toBe(null)
     expect(socket.port).toBe(info.proxyPort)
     expect(socket.stats.accepted).toBe(1)
-    info.proxy.closePort()
+    info.proxy.closePort(backend.proxier.runtime)
     expect(ns.udpSockets.has(info.proxyPort)).toBe(false)
   })
 
@@ -407,7 +407,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
     const info = backend.proxier.serviceMap.get("default/echo")
     if (info === undefined || info.proxy === null) throw new Error("no proxy port")
-    info.proxy.closePort()
+    info.proxy.closePort(backend.proxier.runtime)
     expect(backend.proxier.ns.udpSockets.has(info.proxyPort)).toBe(false)
     expect(info.proxy.socket).toBe(null)
     expect(backend.proxier.runtime.socketsMade).toBe(0)

@@ -164,7 +164,6 @@ export class UserspaceServiceInfo extends ProxyPort {
   private readonly bits: number
 
   constructor(
-    readonly spec: UserspaceServicePort,
     proxyPort: number,
     /**
      * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
@@ -177,7 +176,7 @@ export class UserspaceServiceInfo extends ProxyPort {
   ) {
     super()
     if (ruleCount >= RULE_COUNT_LIMIT || filterRuleCount > 1 || proxyPort < 0 || proxyPort > 0xffff)
-      throw new Error(`userspace service port ${spec.name}: ${ruleCount} portal rules do not fit its record`)
+      throw new Error(`userspace service port ${portal.spec.name}: ${ruleCount} portal rules do not fit its record`)
     this.bits = proxyPort + 0x10000 * (filterRuleCount + 2 * ruleCount)
   }
 
@@ -190,6 +189,11 @@ export class UserspaceServiceInfo extends ProxyPort {
   }
   get filterRuleCount(): number {
     return (this.bits >>> 16) & 1
+  }
+
+  /** What the Service says of this port (shared by the nodes: the portal rule set's). */
+  get spec(): UserspaceServicePort {
+    return this.portal.spec
   }
 
   get name(): string {
@@ -448,7 +452,7 @@ export class UserspaceProxier {
   /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
   commit(plan: UserspacePlan, nowNs: number): void {
     for (const info of plan.closed) {
-      info.closePort()
+      info.closePort(this.runtime)
       this.allocator.release(info.proxyPort)
     }
     for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
@@ -571,19 +575,11 @@ export class UserspaceProxier {
     proxyPort: number,
     claims: Map<string, string>,
   ): UserspaceServiceInfo {
-    const portal = this.portalRuleSet(
-      spec.name,
-      service,
-      port,
-      spec.protocol,
-      spec.clusterIP,
-      spec.externalIPs,
-      spec.loadBalancerIPs,
-    )
+    const portal = this.portalRuleSet(spec, service, port)
     const ruleCount = this.countPortals(spec, claims)
     // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
     const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
-    return new UserspaceServiceInfo(spec, proxyPort, ruleCount, filterRuleCount, portal)
+    return new UserspaceServiceInfo(proxyPort, ruleCount, filterRuleCount, portal)
   }
 
   /**
@@ -591,19 +587,12 @@ export class UserspaceProxier {
    * the node count): openPortal's rules without claims, with the host IP and proxy port as node
    * parameters.
    */
-  private portalRuleSet(
-    name: string,
-    service: Service,
-    port: ServicePort,
-    protocol: "tcp" | "udp",
-    clusterIP: string,
-    externalIPs: readonly string[],
-    loadBalancerIPs: readonly string[],
-  ): PortalRuleSet {
+  private portalRuleSet(spec: UserspaceServicePort, service: Service, port: ServicePort): PortalRuleSet {
     const share = PortalRuleShare.of(this.network)
     let set = share.get(service, port)
     if (set === undefined) {
-      set = new PortalRuleSet(share.index(name))
+      const { name, protocol, clusterIP, externalIPs, loadBalancerIPs } = spec
+      set = new PortalRuleSet(share.index(name), spec)
       this.openPortals(
         name,
         protocol,
@@ -776,6 +765,8 @@ export class PortalRuleSet {
   constructor(
     /** Node parameter index of this service port's proxy port (NatParams.ports). */
     readonly k: number,
+    /** What the Service object says of the port (the same for every node). */
+    readonly spec: UserspaceServicePort,
   ) {}
 
   add(chain: number, line: string | null): void {

@@ -130,6 +130,16 @@ export class ProxyRuntime implements EventHandler {
     readonly udpIdleTimeoutNs: number,
   ) {
     this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
+    ProxyRuntime.byNs.set(ns, this)
+  }
+
+  /** Each namespace's proxy runtime (a port record finds its node's runtime from its socket's namespace). */
+  private static readonly byNs = new WeakMap<object, ProxyRuntime>()
+
+  static of(ns: object): ProxyRuntime {
+    const runtime = ProxyRuntime.byNs.get(ns)
+    if (runtime === undefined) throw new Error("userspace proxy: no runtime for this namespace")
+    return runtime
   }
 
   register(target: ProxyEventTarget, targetKind: number = TARGET_OTHER): number {
@@ -417,8 +427,6 @@ class Queue implements CopyQueue {
  * service port on a node is one object, not two.
  */
 export abstract class ProxyPort implements UdpListener, TcpServerListener {
-  /** The node's proxy runtime, from the moment the port is opened (null before `openPort`). */
-  private runtime: ProxyRuntime | null = null
   /**
    * The kernel socket until the first packet, then the proxy socket made then (it holds the kernel
    * socket): one field for both, as a port has one or the other (null before `openPort`).
@@ -432,7 +440,7 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
 
   /** This record as an opened port (null before `openPort`). */
   get proxy(): this | null {
-    return this.runtime === null ? null : this
+    return this.bound === null ? null : this
   }
 
   /** The proxy socket, once a packet reached the port (null before). */
@@ -443,7 +451,6 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
 
   /** The port opens (the sync that opened it ended): its id is reserved and the port bound. */
   openPort(runtime: ProxyRuntime, protocol: "tcp" | "udp", port: number): void {
-    this.runtime = runtime
     if (protocol === "tcp") {
       this.id = runtime.reserve(TARGET_OTHER)
       this.bound = runtime.network.tcpListen(runtime.ns, 0, port, this)
@@ -466,9 +473,8 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
    * The first datagram: the port gets its kernel socket (the held binding is replaced by a socket
    * bound on the same port, at the same instant) and the proxy socket, which reads it.
    */
-  onUdpMessage(_holder: UdpSocket, packet: Packet): void {
-    const runtime = this.runtime as ProxyRuntime
-    const holder = this.bound as UdpSocket
+  onUdpMessage(holder: UdpSocket, packet: Packet): void {
+    const runtime = ProxyRuntime.of(holder.ns)
     const port = this.proxyPort
     udpReleaseHeldPort(runtime.ns, port, holder)
     const kernel = runtime.network.udpBind(runtime.ns, 0, port, this)
@@ -484,17 +490,16 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
 
   /** The first connection: the socket is made (it takes the listener over) and accepts it. */
   onAccept(server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener {
-    const socket = new TcpProxySocket(this.runtime as ProxyRuntime, this.name, server, this.id)
+    const socket = new TcpProxySocket(ProxyRuntime.of(server.ns), this.name, server, this.id)
     this.bound = socket
     return socket.onAccept(server, conn)
   }
 
   /** Close(): the socket's, or, never made, the port and the reserved id are freed as its close would. */
-  closePort(): void {
+  closePort(runtime: ProxyRuntime): void {
     const bound = this.bound
     if (bound === null) return
     if (bound instanceof UdpProxySocket || bound instanceof TcpProxySocket) return bound.close()
-    const runtime = this.runtime as ProxyRuntime
     if (bound instanceof UdpSocket) {
       // A held port (never given a socket of its own).
       if (runtime.ns.udpSockets.get(this.proxyPort) !== bound) return
