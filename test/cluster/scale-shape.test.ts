@@ -1007,7 +1007,7 @@ describe("cluster scale: userspace mode", () => {
     }
   })
 
-  it("keeps each node's load balancer states as columns by one cluster-wide port name index", () => {
+  it("keeps each node's load balancer states and service map as columns by one cluster-wide port name index", () => {
     const sizes: number[] = []
     for (const nodes of [2, 6]) {
       const s = userspaceShape(nodes)
@@ -1022,6 +1022,9 @@ describe("cluster scale: userspace mode", () => {
           const state = proxier.lb.services.get(info.name)
           expect(state, `${n.name} ${info.name}`).toBeDefined()
           expect(state?.affinityType).toBe(info.affinityType)
+          // The service map and the portal rules' node parameter use the same index.
+          expect(info.portal.k).toBe(names.peek(info.name))
+          expect(proxier.serviceMap.get(info.name)).toBe(info)
         }
         expect(proxier.lb.services.get("no-such/service")).toBeUndefined()
       }

@@ -225,9 +225,88 @@ export class UserspaceServiceInfo extends ProxyPort {
   }
 }
 
+/**
+ * The proxier's serviceMap (ServicePortName -> ServiceInfo, in the order the ports were opened),
+ * held as two arrays: the infos by the cluster's service port name index (`ServicePortNames`, the
+ * same index as the portal rule sets' `k`) and the infos in insertion order, where a deleted info
+ * stays until the next compaction (it is live while the index still points at it). A Map per node
+ * was some 46 bytes per node and service port at 10,000 ports; these are 16. Each info is set once
+ * (a changed port gets a new info: plan), so an info is never in the order twice.
+ */
+export class ServicePortMap {
+  private readonly byK: (UserspaceServiceInfo | undefined)[]
+  private order: UserspaceServiceInfo[]
+  private dead: number
+  size: number
+
+  constructor(
+    private readonly names: ServicePortNames,
+    from?: ServicePortMap,
+  ) {
+    if (from === undefined) {
+      this.byK = []
+      this.order = []
+      this.size = 0
+    } else {
+      from.compact()
+      this.byK = from.byK.slice()
+      this.order = from.order.slice()
+      this.size = from.size
+    }
+    this.dead = 0
+  }
+
+  get(name: string): UserspaceServiceInfo | undefined {
+    const k = this.names.peek(name)
+    return k < 0 ? undefined : this.byK[k]
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined
+  }
+
+  /** Adds a new info under its name (at the end of the order, as Map.set of a new key). */
+  set(name: string, info: UserspaceServiceInfo): void {
+    const k = this.names.index(name)
+    if (k !== info.portal.k) throw new Error(`serviceMap: ${name} is not ${info.name}`)
+    const old = this.byK[k]
+    if (old !== undefined) {
+      // Map.set of a present key keeps its position.
+      this.order[this.order.indexOf(old)] = info
+    } else {
+      this.order.push(info)
+      this.size++
+    }
+    while (this.byK.length < k) this.byK.push(undefined)
+    this.byK[k] = info
+  }
+
+  delete(name: string): boolean {
+    const k = this.names.peek(name)
+    if (k < 0 || this.byK[k] === undefined) return false
+    this.byK[k] = undefined
+    this.size--
+    this.dead++
+    return true
+  }
+
+  /** The infos in insertion order (compacted first: no deleted entry is visited). */
+  values(): IterableIterator<UserspaceServiceInfo> {
+    this.compact()
+    return this.order.values()
+  }
+
+  private compact(): void {
+    if (this.dead === 0) return
+    const byK = this.byK
+    this.order = this.order.filter((info) => byK[info.portal.k] === info)
+    this.dead = 0
+  }
+}
+
 /** What a sync computed when it started; written to the node when it ends. */
 export interface UserspacePlan {
-  readonly serviceMap: Map<string, UserspaceServiceInfo>
+  readonly serviceMap: ServicePortMap
   readonly opened: UserspaceServiceInfo[]
   readonly closed: UserspaceServiceInfo[]
   /** Service ports whose load balancer state is deleted (unmergeService). */
@@ -253,7 +332,7 @@ export class UserspaceProxier {
   readonly lb: LoadBalancerRR
   readonly runtime: ProxyRuntime
   /** serviceMap: ServicePortName -> info, in the order the ports were opened. */
-  serviceMap = new Map<string, UserspaceServiceInfo>()
+  serviceMap: ServicePortMap
   /** Services as the last successful sync saw them ("ns/name" -> object). */
   private services: ReadonlyMap<string, Service> = new Map<string, Service>()
   /**
@@ -285,8 +364,9 @@ export class UserspaceProxier {
     readonly config: UserspaceConfig,
     private readonly rng: Rng,
   ) {
-    // The balancers of a cluster's nodes index their states by one shared name index.
+    // The balancers and service maps of a cluster's nodes index by one shared name index.
     this.lb = new LoadBalancerRR(rng, ServicePortNames.of(network))
+    this.serviceMap = new ServicePortMap(ServicePortNames.of(network))
     this.runtime = new ProxyRuntime(network, ns, scheduler, this.lb, config.costs, config.udpIdleTimeoutNs)
     // A datagram to a UDP proxy port still held without a socket of its own (ProxyPort.openPort):
     // the service port bound on it, found by a walk of the service map (once per port, at its first
@@ -362,7 +442,7 @@ export class UserspaceProxier {
   /** syncProxyRules up to the kernel: merges the Service changes into a new service map. */
   plan(services: readonly Service[]): UserspacePlan {
     const current = watchedServices(services)
-    const serviceMap = new Map(this.serviceMap)
+    const serviceMap = new ServicePortMap(ServicePortNames.of(this.network), this.serviceMap)
     const claims = new Map(this.claims)
     const opened: UserspaceServiceInfo[] = []
     const closed: UserspaceServiceInfo[] = []
@@ -465,7 +545,7 @@ export class UserspaceProxier {
     this.serviceMap = plan.serviceMap
     this.services = plan.services
     this.claims = plan.claims
-    for (const name of this.serviceMap.keys()) this.lb.cleanupStaleStickySessions(name, nowNs)
+    for (const info of this.serviceMap.values()) this.lb.cleanupStaleStickySessions(info.name, nowNs)
   }
 
   /** The sync's kernel write failed: nothing of the plan happened. */
@@ -484,7 +564,7 @@ export class UserspaceProxier {
    * cache then parses each line once and shares the restored table, netfilter/rule-cache.ts). Only
    * the NodePort filter rules (their `--dport` match names the proxy port) are written per node.
    */
-  restoreInput(serviceMap: ReadonlyMap<string, UserspaceServiceInfo>): readonly string[] {
+  restoreInput(serviceMap: ServicePortMap): readonly string[] {
     const share = PortalRuleShare.of(this.network)
     const last = share.lastInput
     if (last !== null && last.infos === serviceMap.size) {
@@ -783,7 +863,6 @@ export class PortalRuleSet {
  */
 export class PortalRuleShare {
   private static readonly shares = new WeakMap<object, PortalRuleShare>()
-  private readonly indexes = new Map<string, number>()
   private readonly sets = new WeakMap<Service, Map<ServicePort, PortalRuleSet>>()
   /** Portal rule sets built (once per Service object and port, whatever the node count). */
   built = 0
@@ -797,23 +876,23 @@ export class PortalRuleShare {
     readonly lines: readonly string[]
   } | null = null
 
+  private constructor(private readonly names: ServicePortNames) {}
+
   static of(cluster: object): PortalRuleShare {
     let share = PortalRuleShare.shares.get(cluster)
     if (share === undefined) {
-      share = new PortalRuleShare()
+      share = new PortalRuleShare(ServicePortNames.of(cluster))
       PortalRuleShare.shares.set(cluster, share)
     }
     return share
   }
 
-  /** The node parameter index of a service port name (assigned on first use, kept). */
+  /**
+   * The node parameter index of a service port name (assigned on first use, kept): the cluster's
+   * service port name index, which also indexes the load balancers' states and the service maps.
+   */
   index(name: string): number {
-    let k = this.indexes.get(name)
-    if (k === undefined) {
-      k = this.indexes.size
-      this.indexes.set(name, k)
-    }
-    return k
+    return this.names.index(name)
   }
 
   get(service: Service, port: ServicePort): PortalRuleSet | undefined {
