@@ -418,9 +418,10 @@ class Queue implements CopyQueue {
  * (MODEL.md "Cluster scale: userspace mode"). The Go proxier opens a socket and starts a goroutine
  * per service port when the port is opened (addServiceOnPortInternal, ProxyLoop); a socket nobody
  * sends to has no effect beyond holding its port. So the port is bound at once (the namespace's
- * port table holds the kernel socket: clashes and later ephemeral choices are as with the proxy
- * socket), with this record as its listener, and the proxy socket with its client cache, copy
- * loop and counters is made when the first datagram or connection arrives. Its runtime id and
+ * port table has the binding: clashes and later ephemeral choices are as with the proxy socket; a
+ * TCP port's listening socket has this record as its listener, a UDP port's entry is the node's
+ * holder socket, udpHoldPort, until its first datagram), and the proxy socket with its client
+ * cache, copy loop and counters is made when the first datagram or connection arrives. Its runtime id and
  * generation are reserved now (ProxyRuntime.reserve), so the ids of everything registered later
  * are as if it had been made now. At thousands of Services x hundreds of nodes most ports never
  * see a packet. The record is the base of the proxier's per-node ServiceInfo (proxier.ts), so a
@@ -428,8 +429,9 @@ class Queue implements CopyQueue {
  */
 export abstract class ProxyPort implements UdpListener, TcpServerListener {
   /**
-   * The kernel socket until the first packet, then the proxy socket made then (it holds the kernel
-   * socket): one field for both, as a port has one or the other (null before `openPort`).
+   * The TCP listening socket or, for UDP, the node's holder socket until the first packet, then the
+   * proxy socket made then (it holds its kernel socket): one field for all, as a port has one at a
+   * time (null before `openPort`).
    */
   private bound: UdpSocket | TcpListenSocket | UdpProxySocket | TcpProxySocket | null = null
   /** The id reserved with the port (ProxyRuntime.reserve). */
