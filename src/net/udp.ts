@@ -137,3 +137,23 @@ export function udpBindConflicts(head: UdpSocket | undefined, localAddr: Ipv4, r
   }
   return false
 }
+
+/**
+ * bind(2) of `port` on the wildcard address without SO_REUSEADDR, held by `holder` rather than a
+ * socket of its own: a socket that stands for many ports of one owner (localPort 0, never closed
+ * with `close`), which receives their datagrams (its listener reads the port from the packet) until
+ * the owner binds a socket of its own on the port (`udpReleaseHeldPort` first). The table entry is
+ * the binding's only trace, as for any socket on the port: lookups, clashes and ephemeral choices
+ * see the port as bound. For ports bound by the thousand that mostly never see a packet (the
+ * userspace proxy's ports at cluster scale). Returns false when the port is in use.
+ */
+export function udpHoldPort(ns: UdpNs, port: number, holder: UdpSocket): boolean {
+  if (!(port > 0 && port < 65536) || ns.udpSockets.has(port)) return false
+  ns.udpSockets.set(port, holder)
+  return true
+}
+
+/** Frees a port held by `holder` (udpHoldPort); a no-op when the port is not held by it. */
+export function udpReleaseHeldPort(ns: UdpNs, port: number, holder: UdpSocket): void {
+  if (ns.udpSockets.get(port) === holder) ns.udpSockets.delete(port)
+}

@@ -25,6 +25,7 @@ import { sharedZeroStateIntact } from "../../src/netfilter/ipvs/dest.ts"
 import { sharedIpvsStateIntact } from "../../src/netfilter/ipvs/ipvs.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { EndpointsFeed, PortalRuleShare, USERSPACE_CHAINS } from "../../src/proxy/userspace/proxier.ts"
+import { ServicePortNames } from "../../src/proxy/userspace/roundrobin.ts"
 import { initialSchedStatesIntact } from "../../src/netfilter/ipvs/schedulers.ts"
 
 interface Shape {
@@ -812,6 +813,11 @@ function userspaceShape(nodes: number) {
   let socketsWithTraffic = 0
   let connectionsProxied = 0
   let separatePortRecords = 0
+  let udpPorts = 0
+  let portsHeld = 0
+  let portsMaterialised = 0
+  // Per node, the distinct objects its UDP port table holds for its UDP proxy ports.
+  const portTableObjectsPerNode: number[] = []
   const specs = new Set<object>()
   for (const n of world.nodes.values()) {
     const backend = n.proxy.backend
@@ -821,6 +827,17 @@ function userspaceShape(nodes: number) {
     endpointsRead += backend.proxier.endpointsRead
     servicePorts += backend.proxier.serviceMap.size
     socketsMade += backend.proxier.runtime.socketsMade
+    portsHeld += backend.proxier.runtime.portsHeld
+    portsMaterialised += backend.proxier.runtime.portsMaterialised
+    const tableObjects = new Set<object>()
+    for (const info of backend.proxier.serviceMap.values()) {
+      if (info.protocol !== "udp") continue
+      udpPorts++
+      const entry = backend.proxier.ns.udpSockets.get(info.proxyPort)
+      if (entry === undefined) throw new Error(`${n.name}: proxy port ${info.proxyPort} not bound`)
+      tableObjects.add(entry)
+    }
+    portTableObjectsPerNode.push(tableObjects.size)
     for (const info of backend.proxier.serviceMap.values()) {
       specs.add(info.spec)
       if (info.proxy !== info) separatePortRecords++
@@ -865,6 +882,10 @@ function userspaceShape(nodes: number) {
     socketsWithTraffic,
     connectionsProxied,
     separatePortRecords,
+    udpPorts,
+    portsHeld,
+    portsMaterialised,
+    portTableObjectsPerNode,
     notices: { ...world.proxyNotices },
   }
 }
@@ -955,5 +976,59 @@ describe("cluster scale: userspace mode", () => {
       expect(s.socketsMade).toBeGreaterThan(0)
       expect(s.socketsMade).toBeLessThanOrEqual(2 * 2)
     }
+  })
+
+  it("binds every UDP proxy port in the node's port table, held by one object per node until the port's first datagram", () => {
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      // Every UDP service port's proxy port is bound on every node (the clashes and ephemeral
+      // choices are as with a socket per port: same fingerprints), but only the ports that
+      // received a datagram have a kernel socket of their own: the others share the node's holder.
+      expect(s.udpPorts).toBeGreaterThan(0)
+      expect(s.portsHeld).toBe(s.udpPorts)
+      expect(s.portsMaterialised).toBeGreaterThan(0)
+      expect(s.portsMaterialised).toBeLessThanOrEqual(s.socketsMade)
+      const materialisedPerNode = s.portsMaterialised
+      let objects = 0
+      for (const n of s.portTableObjectsPerNode) objects += n
+      // One holder per node, plus one socket per materialised port: not one object per port.
+      expect(objects).toBe(nodes + materialisedPerNode)
+      expect(objects).toBeLessThan(s.udpPorts)
+      // A held port is in use: binding it again is refused, as with a socket on it.
+      const n = [...s.world.nodes.values()][0]
+      const backend = n.proxy.backend as UserspaceBackend
+      const held = [...backend.proxier.serviceMap.values()].find(
+        (info) => info.protocol === "udp" && info.proxy?.socket === null,
+      )
+      if (held === undefined) throw new Error("expected a held port")
+      expect(() =>
+        s.world.network.udpBind(backend.proxier.ns, 0, held.proxyPort, { onUdpMessage() {}, onUdpError() {} }),
+      ).toThrow(/in use/)
+    }
+  })
+
+  it("keeps each node's load balancer states and service map as columns by one cluster-wide port name index", () => {
+    const sizes: number[] = []
+    for (const nodes of [2, 6]) {
+      const s = userspaceShape(nodes)
+      const names = ServicePortNames.of(s.world.network)
+      // One index entry per service port name of the cluster, not per node.
+      sizes.push(names.size)
+      expect(names.size).toBeGreaterThanOrEqual(16)
+      for (const n of s.world.nodes.values()) {
+        const proxier = (n.proxy.backend as UserspaceBackend).proxier
+        for (const info of proxier.serviceMap.values()) {
+          // Every served port has its state, with the Endpoints' addresses in this node's order.
+          const state = proxier.lb.services.get(info.name)
+          expect(state, `${n.name} ${info.name}`).toBeDefined()
+          expect(state?.affinityType).toBe(info.affinityType)
+          // The service map and the portal rules' node parameter use the same index.
+          expect(info.portal.k).toBe(names.peek(info.name))
+          expect(proxier.serviceMap.get(info.name)).toBe(info)
+        }
+        expect(proxier.lb.services.get("no-such/service")).toBeUndefined()
+      }
+    }
+    expect(sizes[1]).toBe(sizes[0])
   })
 })

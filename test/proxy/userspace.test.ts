@@ -12,7 +12,19 @@ import { formatIpv4 } from "../../src/wire/ipv4.ts"
 import { World } from "../../src/cluster/index.ts"
 import { UserspaceBackend } from "../../src/cluster/backend-userspace.ts"
 import { Rng } from "../../src/sim/rng.ts"
-import { AffinityType, BalancerState, LoadBalancerRR, NextEndpointError } from "../../src/proxy/userspace/roundrobin.ts"
+import {
+  AffinityType,
+  BalancerState,
+  LoadBalancerRR,
+  NextEndpointError,
+  ServicePortNames,
+} from "../../src/proxy/userspace/roundrobin.ts"
+import {
+  PortalRuleSet,
+  ServicePortMap,
+  UserspaceServiceInfo,
+  type UserspaceServicePort,
+} from "../../src/proxy/userspace/proxier.ts"
 import { RangePortAllocator, parseProxyPortRange } from "../../src/proxy/userspace/port-allocator.ts"
 import { type CopyQueue, MessagePool, UdpProxyClient, UdpProxySocket } from "../../src/proxy/userspace/proxysocket.ts"
 import { specFromText } from "../cluster/helpers.ts"
@@ -397,7 +409,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     expect(backend.proxier.serviceMap.get("kube-system/kube-dns:dns-tcp")?.proxy?.socket).toBe(null)
     expect(socket.port).toBe(info.proxyPort)
     expect(socket.stats.accepted).toBe(1)
-    info.proxy.closePort()
+    info.proxy.closePort(backend.proxier.runtime)
     expect(ns.udpSockets.has(info.proxyPort)).toBe(false)
   })
 
@@ -407,7 +419,7 @@ describe("userspace UDP proxying (udpProxySocket)", () => {
     world.scheduler.run({ timeNsMax: 1_900_000_000, eventCountMax: 5_000_000 })
     const info = backend.proxier.serviceMap.get("default/echo")
     if (info === undefined || info.proxy === null) throw new Error("no proxy port")
-    info.proxy.closePort()
+    info.proxy.closePort(backend.proxier.runtime)
     expect(backend.proxier.ns.udpSockets.has(info.proxyPort)).toBe(false)
     expect(info.proxy.socket).toBe(null)
     expect(backend.proxier.runtime.socketsMade).toBe(0)
@@ -779,5 +791,49 @@ workloads:
     // A connection whose first dial went to the silent host waited the full 250 ms timeout.
     expect(results.latencyNs.max).toBeGreaterThanOrEqual(250_000_000)
     expect(results.latencyNs.max).toBeLessThan(300_000_000)
+  })
+})
+
+describe("the proxier's service map (ServicePortMap)", () => {
+  it("holds the infos in the order a Map would (insertion order; a re-added name goes last)", () => {
+    const names = new ServicePortNames()
+    const spec = (name: string): UserspaceServicePort => ({
+      name,
+      protocol: "udp",
+      clusterIP: "10.96.0.1",
+      port: 53,
+      nodePort: 0,
+      externalIPs: [],
+      loadBalancerIPs: [],
+      affinityType: AffinityType.NONE,
+      stickyMaxAgeSeconds: 0,
+      proxyable: true,
+      clusterAddr: undefined,
+      externalAddrs: [],
+      loadBalancerAddrs: [],
+    })
+    let port = 30000
+    const info = (name: string) =>
+      new UserspaceServiceInfo(port++, 2, 0, new PortalRuleSet(names.index(name), spec(name)))
+    const map = new ServicePortMap(names)
+    const reference = new Map<string, UserspaceServiceInfo>()
+    const rng = Rng.stream(7, "test/service-map")
+    const pool = Array.from({ length: 12 }, (_, i) => `ns/s${i}`)
+    let copy: ServicePortMap = map
+    for (let step = 0; step < 400; step++) {
+      const name = pool[rng.intBelow(pool.length)]
+      if (rng.intBelow(3) === 0) {
+        expect(copy.delete(name)).toBe(reference.delete(name))
+      } else if (!reference.has(name)) {
+        const made = info(name)
+        copy.set(name, made)
+        reference.set(name, made)
+      }
+      // A plan's copy continues from the map it copies, as new Map(serviceMap) did.
+      if (step % 50 === 49) copy = new ServicePortMap(names, copy)
+      expect(copy.size).toBe(reference.size)
+      expect([...copy.values()]).toEqual([...reference.values()])
+      for (const n of pool) expect(copy.get(n)).toBe(reference.get(n))
+    }
   })
 })

@@ -50,7 +50,7 @@ import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
 import type { PortAllocator } from "./port-allocator.ts"
 import { RandomPortAllocator, RangePortAllocator } from "./port-allocator.ts"
 import { ProxyPort, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
-import { AffinityType, LoadBalancerRR, type PortsToEndpoints, servicePortName } from "./roundrobin.ts"
+import { AffinityType, LoadBalancerRR, type PortsToEndpoints, ServicePortNames, servicePortName } from "./roundrobin.ts"
 
 export const CHAIN_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
 export const CHAIN_PORTALS_HOST = "KUBE-PORTALS-HOST"
@@ -139,6 +139,15 @@ export interface UserspaceServicePort {
   readonly loadBalancerIPs: readonly string[]
   readonly affinityType: AffinityType
   readonly stickyMaxAgeSeconds: number
+  /** TCP or UDP (newProxySocket makes no socket for another protocol: the port is not opened). */
+  readonly proxyable: boolean
+  /**
+   * The portal addresses parsed (undefined: not IPv4), for the per-node claim check of openPortal
+   * (a portal on one of the node's own addresses is claimed): parsed once, not per node.
+   */
+  readonly clusterAddr: number | undefined
+  readonly externalAddrs: readonly (number | undefined)[]
+  readonly loadBalancerAddrs: readonly (number | undefined)[]
 }
 
 /** ServiceInfo's rule count is packed with the proxy port and filter count in one small integer. */
@@ -155,7 +164,6 @@ export class UserspaceServiceInfo extends ProxyPort {
   private readonly bits: number
 
   constructor(
-    readonly spec: UserspaceServicePort,
     proxyPort: number,
     /**
      * Portal rules this service port wrote (openPortal, up to a claim conflict), and how many of
@@ -168,7 +176,7 @@ export class UserspaceServiceInfo extends ProxyPort {
   ) {
     super()
     if (ruleCount >= RULE_COUNT_LIMIT || filterRuleCount > 1 || proxyPort < 0 || proxyPort > 0xffff)
-      throw new Error(`userspace service port ${spec.name}: ${ruleCount} portal rules do not fit its record`)
+      throw new Error(`userspace service port ${portal.spec.name}: ${ruleCount} portal rules do not fit its record`)
     this.bits = proxyPort + 0x10000 * (filterRuleCount + 2 * ruleCount)
   }
 
@@ -181,6 +189,11 @@ export class UserspaceServiceInfo extends ProxyPort {
   }
   get filterRuleCount(): number {
     return (this.bits >>> 16) & 1
+  }
+
+  /** What the Service says of this port (shared by the nodes: the portal rule set's). */
+  get spec(): UserspaceServicePort {
+    return this.portal.spec
   }
 
   get name(): string {
@@ -212,9 +225,88 @@ export class UserspaceServiceInfo extends ProxyPort {
   }
 }
 
+/**
+ * The proxier's serviceMap (ServicePortName -> ServiceInfo, in the order the ports were opened),
+ * held as two arrays: the infos by the cluster's service port name index (`ServicePortNames`, the
+ * same index as the portal rule sets' `k`) and the infos in insertion order, where a deleted info
+ * stays until the next compaction (it is live while the index still points at it). A Map per node
+ * was some 46 bytes per node and service port at 10,000 ports; these are 16. Each info is set once
+ * (a changed port gets a new info: plan), so an info is never in the order twice.
+ */
+export class ServicePortMap {
+  private readonly byK: (UserspaceServiceInfo | undefined)[]
+  private order: UserspaceServiceInfo[]
+  private dead: number
+  size: number
+
+  constructor(
+    private readonly names: ServicePortNames,
+    from?: ServicePortMap,
+  ) {
+    if (from === undefined) {
+      this.byK = []
+      this.order = []
+      this.size = 0
+    } else {
+      from.compact()
+      this.byK = from.byK.slice()
+      this.order = from.order.slice()
+      this.size = from.size
+    }
+    this.dead = 0
+  }
+
+  get(name: string): UserspaceServiceInfo | undefined {
+    const k = this.names.peek(name)
+    return k < 0 ? undefined : this.byK[k]
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined
+  }
+
+  /** Adds a new info under its name (at the end of the order, as Map.set of a new key). */
+  set(name: string, info: UserspaceServiceInfo): void {
+    const k = this.names.index(name)
+    if (k !== info.portal.k) throw new Error(`serviceMap: ${name} is not ${info.name}`)
+    const old = this.byK[k]
+    if (old !== undefined) {
+      // Map.set of a present key keeps its position.
+      this.order[this.order.indexOf(old)] = info
+    } else {
+      this.order.push(info)
+      this.size++
+    }
+    while (this.byK.length < k) this.byK.push(undefined)
+    this.byK[k] = info
+  }
+
+  delete(name: string): boolean {
+    const k = this.names.peek(name)
+    if (k < 0 || this.byK[k] === undefined) return false
+    this.byK[k] = undefined
+    this.size--
+    this.dead++
+    return true
+  }
+
+  /** The infos in insertion order (compacted first: no deleted entry is visited). */
+  values(): IterableIterator<UserspaceServiceInfo> {
+    this.compact()
+    return this.order.values()
+  }
+
+  private compact(): void {
+    if (this.dead === 0) return
+    const byK = this.byK
+    this.order = this.order.filter((info) => byK[info.portal.k] === info)
+    this.dead = 0
+  }
+}
+
 /** What a sync computed when it started; written to the node when it ends. */
 export interface UserspacePlan {
-  readonly serviceMap: Map<string, UserspaceServiceInfo>
+  readonly serviceMap: ServicePortMap
   readonly opened: UserspaceServiceInfo[]
   readonly closed: UserspaceServiceInfo[]
   /** Service ports whose load balancer state is deleted (unmergeService). */
@@ -240,7 +332,7 @@ export class UserspaceProxier {
   readonly lb: LoadBalancerRR
   readonly runtime: ProxyRuntime
   /** serviceMap: ServicePortName -> info, in the order the ports were opened. */
-  serviceMap = new Map<string, UserspaceServiceInfo>()
+  serviceMap: ServicePortMap
   /** Services as the last successful sync saw them ("ns/name" -> object). */
   private services: ReadonlyMap<string, Service> = new Map<string, Service>()
   /**
@@ -272,8 +364,17 @@ export class UserspaceProxier {
     readonly config: UserspaceConfig,
     private readonly rng: Rng,
   ) {
-    this.lb = new LoadBalancerRR(rng)
+    // The balancers and service maps of a cluster's nodes index by one shared name index.
+    this.lb = new LoadBalancerRR(rng, ServicePortNames.of(network))
+    this.serviceMap = new ServicePortMap(ServicePortNames.of(network))
     this.runtime = new ProxyRuntime(network, ns, scheduler, this.lb, config.costs, config.udpIdleTimeoutNs)
+    // A datagram to a UDP proxy port still held without a socket of its own (ProxyPort.openPort):
+    // the service port bound on it, found by a walk of the service map (once per port, at its first
+    // datagram; a per-port index would cost bytes on every port that never sees one).
+    this.runtime.heldPortOwner = (port) => {
+      for (const info of this.serviceMap.values()) if (info.proxyPort === port && info.protocol === "udp") return info
+      return undefined
+    }
     this.allocator =
       config.proxyPortRange === null
         ? new RandomPortAllocator()
@@ -295,32 +396,34 @@ export class UserspaceProxier {
     const feed = EndpointsFeed.of(store)
     const end = feed.keys.length
     if (this.feedCursor === end) return
-    const batch = new Set<string>()
-    for (let i = this.feedCursor; i < end; i++) batch.add(feed.keys[i])
+    // The writes since this proxier's last read, in namespace/name order, with each Endpoints as
+    // the store holds it now: the same for every node reading the same writes at the same store
+    // revision, so built once for all of them (EndpointsFeed.batch).
+    const batch = feed.batch(store, this.feedCursor, end)
     this.endpointsRead += end - this.feedCursor
     this.feedCursor = end
-    const ordered = [...batch].sort(compare)
     const seen = this.endpointsSeen
     const learnt = this.endpointsLearnt
     let deleted: number[] | null = null
-    for (const key of ordered) {
-      const k = feed.index(key)
+    const keys = batch.keys
+    const indexes = batch.indexes
+    const portsOf = batch.ports
+    for (let i = 0; i < keys.length; i++) {
+      const k = indexes[i]
       while (seen.length <= k) {
         seen.push(undefined)
         learnt.push(-1)
       }
-      const slash = key.indexOf("/")
-      const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
-      if (endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels)) {
+      const ports = portsOf[i]
+      if (ports === undefined) {
         if (seen[k] !== undefined) (deleted ??= []).push(k)
         continue
       }
-      const ports = feed.ports(endpoints)
       const previous = seen[k]
       if (previous === undefined) {
-        this.lb.onEndpointsAdd(key, ports)
+        this.lb.onEndpointsAdd(keys[i], ports)
         learnt[k] = this.endpointsLearntNext++
-      } else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(key, previous, ports)
+      } else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(keys[i], previous, ports)
       else continue
       seen[k] = ports
     }
@@ -339,14 +442,15 @@ export class UserspaceProxier {
   /** syncProxyRules up to the kernel: merges the Service changes into a new service map. */
   plan(services: readonly Service[]): UserspacePlan {
     const current = watchedServices(services)
-    const serviceMap = new Map(this.serviceMap)
+    const serviceMap = new ServicePortMap(ServicePortNames.of(this.network), this.serviceMap)
     const claims = new Map(this.claims)
     const opened: UserspaceServiceInfo[] = []
     const closed: UserspaceServiceInfo[] = []
     const deleted: string[] = []
     const allocated: number[] = []
     let commands = 0
-    const keys = [...new Set([...this.services.keys(), ...current.keys()])].sort(compare)
+    // The union of both key sets in order: each map's sorted keys are shared by the nodes.
+    const keys = mergeSorted(sortedKeys(this.services), sortedKeys(current))
     for (const key of keys) {
       const previous = this.services.get(key)
       const next = current.get(key)
@@ -357,16 +461,16 @@ export class UserspaceProxier {
         (previous === next || JSON.stringify(previous) === JSON.stringify(next))
       )
         continue
-      // mergeService(current)
-      const existingPorts = new Set<string>()
-      if (next !== undefined && !shouldSkipService(next)) {
+      // mergeService(current); the ports it saw, for unmergeService (only with a previous Service).
+      const existingPorts = previous === undefined ? null : new Set<string>()
+      const specs = next === undefined ? null : servicePorts(key, next)
+      if (next !== undefined && specs !== null) {
         const ports = next.spec.ports ?? []
-        const specs = servicePorts(key, next)
         for (let p = 0; p < ports.length; p++) {
           const port = ports[p]
           const spec = specs[p]
           const name = spec.name
-          existingPorts.add(port.name ?? "")
+          existingPorts?.add(port.name ?? "")
           const info = serviceMap.get(name)
           if (info !== undefined && sameConfig(info, next, port)) continue
           if (info !== undefined) {
@@ -375,9 +479,8 @@ export class UserspaceProxier {
             closed.push(info)
             releaseClaims(claims, info.name)
           }
-          const protocol = (port.protocol ?? "TCP").toUpperCase()
-          if (!SERVICE_CHANGE_PROTOCOLS.has(protocol)) continue // newProxySocket: unknown protocol
-          const proxyPort = this.allocatePort(protocol === "TCP" ? "tcp" : "udp")
+          if (!spec.proxyable) continue // newProxySocket: unknown protocol
+          const proxyPort = this.allocatePort(spec.protocol)
           if (proxyPort < 0) continue // "failed to allocate proxy port"
           allocated.push(proxyPort)
           const made = this.newServiceInfo(spec, next, port, proxyPort, claims)
@@ -387,9 +490,9 @@ export class UserspaceProxier {
         }
       }
       // unmergeService(previous, existingPorts)
-      if (previous !== undefined && !shouldSkipService(previous)) {
+      if (previous !== undefined && servicePorts(key, previous) !== null) {
         for (const port of previous.spec.ports ?? []) {
-          if (existingPorts.has(port.name ?? "")) continue
+          if (existingPorts?.has(port.name ?? "")) continue
           const name = servicePortName(key, port.name ?? "")
           const info = serviceMap.get(name)
           if (info === undefined) continue
@@ -429,7 +532,7 @@ export class UserspaceProxier {
   /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
   commit(plan: UserspacePlan, nowNs: number): void {
     for (const info of plan.closed) {
-      info.closePort()
+      info.closePort(this.runtime)
       this.allocator.release(info.proxyPort)
     }
     for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
@@ -442,7 +545,7 @@ export class UserspaceProxier {
     this.serviceMap = plan.serviceMap
     this.services = plan.services
     this.claims = plan.claims
-    for (const name of this.serviceMap.keys()) this.lb.cleanupStaleStickySessions(name, nowNs)
+    for (const info of this.serviceMap.values()) this.lb.cleanupStaleStickySessions(info.name, nowNs)
   }
 
   /** The sync's kernel write failed: nothing of the plan happened. */
@@ -461,7 +564,7 @@ export class UserspaceProxier {
    * cache then parses each line once and shares the restored table, netfilter/rule-cache.ts). Only
    * the NodePort filter rules (their `--dport` match names the proxy port) are written per node.
    */
-  restoreInput(serviceMap: ReadonlyMap<string, UserspaceServiceInfo>): readonly string[] {
+  restoreInput(serviceMap: ServicePortMap): readonly string[] {
     const share = PortalRuleShare.of(this.network)
     const last = share.lastInput
     if (last !== null && last.infos === serviceMap.size) {
@@ -526,7 +629,7 @@ export class UserspaceProxier {
     // inet_csk_find_open_port: a random start, odd ports first for bind() (even ones are left to
     // connect()), then the even ones.
     const start = this.ns.portRng.intBelow(count)
-    for (const parity of [1, 0]) {
+    for (let parity = 1; parity >= 0; parity--) {
       for (let i = 0; i < count; i++) {
         const candidate = min + ((start + i) % count)
         if ((candidate & 1) !== parity) continue
@@ -552,29 +655,11 @@ export class UserspaceProxier {
     proxyPort: number,
     claims: Map<string, string>,
   ): UserspaceServiceInfo {
-    const portal = this.portalRuleSet(
-      spec.name,
-      service,
-      port,
-      spec.protocol,
-      spec.clusterIP,
-      spec.externalIPs,
-      spec.loadBalancerIPs,
-    )
-    const ruleCount = this.openPortals(
-      spec.name,
-      spec.protocol,
-      spec.clusterIP,
-      spec.port,
-      spec.externalIPs,
-      spec.loadBalancerIPs,
-      spec.nodePort,
-      null,
-      claims,
-    )
+    const portal = this.portalRuleSet(spec, service, port)
+    const ruleCount = this.countPortals(spec, claims)
     // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
     const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
-    return new UserspaceServiceInfo(spec, proxyPort, ruleCount, filterRuleCount, portal)
+    return new UserspaceServiceInfo(proxyPort, ruleCount, filterRuleCount, portal)
   }
 
   /**
@@ -582,19 +667,12 @@ export class UserspaceProxier {
    * the node count): openPortal's rules without claims, with the host IP and proxy port as node
    * parameters.
    */
-  private portalRuleSet(
-    name: string,
-    service: Service,
-    port: ServicePort,
-    protocol: "tcp" | "udp",
-    clusterIP: string,
-    externalIPs: readonly string[],
-    loadBalancerIPs: readonly string[],
-  ): PortalRuleSet {
+  private portalRuleSet(spec: UserspaceServicePort, service: Service, port: ServicePort): PortalRuleSet {
     const share = PortalRuleShare.of(this.network)
     let set = share.get(service, port)
     if (set === undefined) {
-      set = new PortalRuleSet(share.index(name))
+      const { name, protocol, clusterIP, externalIPs, loadBalancerIPs } = spec
+      set = new PortalRuleSet(share.index(name), spec)
       this.openPortals(
         name,
         protocol,
@@ -675,6 +753,37 @@ export class UserspaceProxier {
     return count
   }
 
+  /**
+   * openPortal's rule count on this node (the rules themselves are the shared PortalRuleSet):
+   * the same walk as openPortals with claims, without building anything, per node and port.
+   */
+  private countPortals(spec: UserspaceServicePort, claims: Map<string, string>): number {
+    const { name, protocol, port } = spec
+    let count = 0
+    // onePortal(clusterIP, false): a container and a host rule.
+    if (this.isLocal(spec.clusterAddr) && !claim(claims, spec.clusterIP, port, protocol, name)) return count
+    count += 2
+    // onePortal(externalIP, true): two container rules and a host rule.
+    for (let i = 0; i < spec.externalIPs.length; i++) {
+      if (this.isLocal(spec.externalAddrs[i]) && !claim(claims, spec.externalIPs[i], port, protocol, name)) return count
+      count += 3
+    }
+    for (let i = 0; i < spec.loadBalancerIPs.length; i++) {
+      if (this.isLocal(spec.loadBalancerAddrs[i]) && !claim(claims, spec.loadBalancerIPs[i], port, protocol, name))
+        return count
+      count += 2
+    }
+    if (spec.nodePort !== 0) {
+      if (!claim(claims, "", spec.nodePort, protocol, name)) return count
+      count += 3 // container, host and the filter rule
+    }
+    return count
+  }
+
+  private isLocal(address: number | undefined): boolean {
+    return address !== undefined && this.ns.localInterface(address) !== undefined
+  }
+
   private isLocalAddress(ip: string): boolean {
     const parsed = parseIpv4(ip)
     return parsed !== undefined && this.ns.localInterface(parsed) !== undefined
@@ -736,6 +845,8 @@ export class PortalRuleSet {
   constructor(
     /** Node parameter index of this service port's proxy port (NatParams.ports). */
     readonly k: number,
+    /** What the Service object says of the port (the same for every node). */
+    readonly spec: UserspaceServicePort,
   ) {}
 
   add(chain: number, line: string | null): void {
@@ -752,7 +863,6 @@ export class PortalRuleSet {
  */
 export class PortalRuleShare {
   private static readonly shares = new WeakMap<object, PortalRuleShare>()
-  private readonly indexes = new Map<string, number>()
   private readonly sets = new WeakMap<Service, Map<ServicePort, PortalRuleSet>>()
   /** Portal rule sets built (once per Service object and port, whatever the node count). */
   built = 0
@@ -766,23 +876,23 @@ export class PortalRuleShare {
     readonly lines: readonly string[]
   } | null = null
 
+  private constructor(private readonly names: ServicePortNames) {}
+
   static of(cluster: object): PortalRuleShare {
     let share = PortalRuleShare.shares.get(cluster)
     if (share === undefined) {
-      share = new PortalRuleShare()
+      share = new PortalRuleShare(ServicePortNames.of(cluster))
       PortalRuleShare.shares.set(cluster, share)
     }
     return share
   }
 
-  /** The node parameter index of a service port name (assigned on first use, kept). */
+  /**
+   * The node parameter index of a service port name (assigned on first use, kept): the cluster's
+   * service port name index, which also indexes the load balancers' states and the service maps.
+   */
   index(name: string): number {
-    let k = this.indexes.get(name)
-    if (k === undefined) {
-      k = this.indexes.size
-      this.indexes.set(name, k)
-    }
-    return k
+    return this.names.index(name)
   }
 
   get(service: Service, port: ServicePort): PortalRuleSet | undefined {
@@ -851,12 +961,49 @@ function watchedServices(services: readonly Service[]): ReadonlyMap<string, Serv
   return current
 }
 
-/** Each Service object's ports as the proxier keeps them, in spec.ports order: built once, shared by the nodes. */
-const servicePortsOf = new WeakMap<Service, readonly UserspaceServicePort[]>()
+/** Each "ns/name" -> Service map's keys, sorted (the maps are shared: watchedServices). */
+const sortedKeysOf = new WeakMap<ReadonlyMap<string, Service>, readonly string[]>()
 
-function servicePorts(key: string, service: Service): readonly UserspaceServicePort[] {
+function sortedKeys(map: ReadonlyMap<string, Service>): readonly string[] {
+  let keys = sortedKeysOf.get(map)
+  if (keys === undefined) {
+    keys = [...map.keys()].sort(compare)
+    sortedKeysOf.set(map, keys)
+  }
+  return keys
+}
+
+/** The union of two sorted lists of distinct keys, sorted (as sorting the set of both). */
+function mergeSorted(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (a.length === 0) return b
+  if (b.length === 0 || a === b) return a
+  const out: string[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length && j < b.length) {
+    const c = compare(a[i], b[j])
+    if (c <= 0) out.push(a[i++])
+    else out.push(b[j++])
+    if (c === 0) j++
+  }
+  while (i < a.length) out.push(a[i++])
+  while (j < b.length) out.push(b[j++])
+  return out
+}
+
+/**
+ * Each Service object's ports as the proxier keeps them, in spec.ports order, or null for a Service
+ * the proxier skips (shouldSkipService): built once, shared by the nodes.
+ */
+const servicePortsOf = new WeakMap<Service, readonly UserspaceServicePort[] | null>()
+
+function servicePorts(key: string, service: Service): readonly UserspaceServicePort[] | null {
   let ports = servicePortsOf.get(service)
   if (ports !== undefined) return ports
+  if (shouldSkipService(service)) {
+    servicePortsOf.set(service, null)
+    return null
+  }
   const clusterIP = service.spec.clusterIP ?? ""
   const externalIPs = service.spec.externalIPs ?? []
   const loadBalancerIPs: string[] = []
@@ -867,9 +1014,13 @@ function servicePorts(key: string, service: Service): readonly UserspaceServiceP
     affinityType === AffinityType.CLIENT_IP
       ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
       : 0
+  const clusterAddr = parseIpv4(clusterIP)
+  const externalAddrs = externalIPs.map((ip) => parseIpv4(ip))
+  const loadBalancerAddrs = loadBalancerIPs.map((ip) => parseIpv4(ip))
   ports = (service.spec.ports ?? []).map((port) => ({
     name: servicePortName(key, port.name ?? ""),
     protocol: (port.protocol ?? "TCP").toLowerCase() === "udp" ? ("udp" as const) : ("tcp" as const),
+    proxyable: SERVICE_CHANGE_PROTOCOLS.has((port.protocol ?? "TCP").toUpperCase()),
     clusterIP,
     port: port.port,
     nodePort: port.nodePort ?? 0,
@@ -877,6 +1028,9 @@ function servicePorts(key: string, service: Service): readonly UserspaceServiceP
     loadBalancerIPs,
     affinityType,
     stickyMaxAgeSeconds,
+    clusterAddr,
+    externalAddrs,
+    loadBalancerAddrs,
   }))
   servicePortsOf.set(service, ports)
   return ports
@@ -957,6 +1111,35 @@ export class EndpointsFeed implements ApiListener {
     this.push(`${namespace}/${name}`)
   }
 
+  private lastBatch: EndpointsBatch | null = null
+
+  /**
+   * The Endpoints written at positions [from, end) of the feed, each once, in namespace/name order,
+   * with their key index and the ports map of the object the store holds now (undefined: deleted or
+   * not watched by kube-proxy). Kept for the next node reading the same writes at the same store
+   * revision (the nodes woken by one write read it at one instant).
+   */
+  batch(store: ApiStore, from: number, end: number): EndpointsBatch {
+    const last = this.lastBatch
+    if (last !== null && last.from === from && last.end === end && last.revision === store.resourceVersion) return last
+    const unique = new Set<string>()
+    for (let i = from; i < end; i++) unique.add(this.keys[i])
+    const keys = [...unique].sort(compare)
+    const indexes: number[] = []
+    const ports: (PortsToEndpoints | undefined)[] = []
+    for (const key of keys) {
+      indexes.push(this.index(key))
+      const slash = key.indexOf("/")
+      const endpoints = store.get("Endpoints", key.slice(0, slash), key.slice(slash + 1))
+      ports.push(
+        endpoints === undefined || !watchedByKubeProxy(endpoints.metadata.labels) ? undefined : this.ports(endpoints),
+      )
+    }
+    const batch = { from, end, revision: store.resourceVersion, keys, indexes, ports }
+    this.lastBatch = batch
+    return batch
+  }
+
   /** buildPortsToEndpointsMap of this Endpoints object, shared. */
   ports(endpoints: Endpoints): PortsToEndpoints {
     let ports = this.parsed.get(endpoints)
@@ -967,6 +1150,16 @@ export class EndpointsFeed implements ApiListener {
     }
     return ports
   }
+}
+
+/** EndpointsFeed.batch: the writes of a feed range, in order, as the store holds them at `revision`. */
+interface EndpointsBatch {
+  readonly from: number
+  readonly end: number
+  readonly revision: number
+  readonly keys: readonly string[]
+  readonly indexes: readonly number[]
+  readonly ports: readonly (PortsToEndpoints | undefined)[]
 }
 
 function samePorts(a: PortsToEndpoints, b: PortsToEndpoints): boolean {

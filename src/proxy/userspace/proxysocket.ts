@@ -34,7 +34,7 @@ import type { NetNs } from "../../net/netns.ts"
 import { NetError } from "../../net/errors.ts"
 import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../../net/tcp.ts"
 import { TcpState } from "../../net/tcp.ts"
-import type { UdpListener, UdpSocket } from "../../net/udp.ts"
+import { UdpSocket, type UdpListener, udpHoldPort, udpReleaseHeldPort } from "../../net/udp.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
 import { parseIpv4 } from "../../wire/ipv4.ts"
@@ -111,6 +111,15 @@ export class ProxyRuntime implements EventHandler {
   private nextGeneration = 1
   /** Proxy sockets made (at their port's first packet, ProxyPort): the scale-shape test's count. */
   socketsMade = 0
+  /**
+   * The socket that holds this node's UDP proxy ports with no socket of their own yet (udpHoldPort;
+   * made at the first port opened), and who owns which held port (the proxier).
+   */
+  private holder: UdpSocket | null = null
+  heldPortOwner: ((port: number) => ProxyPort | undefined) | null = null
+  /** UDP proxy ports bound as held ports, and those later given a socket of their own. */
+  portsHeld = 0
+  portsMaterialised = 0
 
   constructor(
     readonly network: Network,
@@ -121,6 +130,16 @@ export class ProxyRuntime implements EventHandler {
     readonly udpIdleTimeoutNs: number,
   ) {
     this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
+    ProxyRuntime.byNs.set(ns, this)
+  }
+
+  /** Each namespace's proxy runtime (a port record finds its node's runtime from its socket's namespace). */
+  private static readonly byNs = new WeakMap<object, ProxyRuntime>()
+
+  static of(ns: object): ProxyRuntime {
+    const runtime = ProxyRuntime.byNs.get(ns)
+    if (runtime === undefined) throw new Error("userspace proxy: no runtime for this namespace")
+    return runtime
   }
 
   register(target: ProxyEventTarget, targetKind: number = TARGET_OTHER): number {
@@ -227,6 +246,25 @@ export class ProxyRuntime implements EventHandler {
       return what === EV_UDP_IDLE ? socket.idleTimerFired(nowNs) : socket.copyDone()
     }
     ;(this.objects[a] as ProxyEventTarget).onEvent(what, nowNs)
+  }
+
+  /** The holder of this node's UDP proxy ports (one socket object for all of them: udpHoldPort). */
+  portHolder(): UdpSocket {
+    if (this.holder === null) {
+      const runtime = this
+      const listener: UdpListener = {
+        onUdpMessage(holder: UdpSocket, packet: Packet): void {
+          const owner = runtime.heldPortOwner?.(packet.dstPort)
+          if (owner === undefined)
+            throw new Error(`userspace proxy on ${runtime.ns.name}: held port ${packet.dstPort} has no owner`)
+          owner.onUdpMessage(holder, packet)
+        },
+        // As UdpProxySocket.onUdpError: an unconnected socket's errors are not read.
+        onUdpError(): void {},
+      }
+      this.holder = new UdpSocket(this.network, this.ns, 0, 0, listener)
+    }
+    return this.holder
   }
 
   /** Copy cost of one message of `bytes` bytes through user space. */
@@ -380,20 +418,20 @@ class Queue implements CopyQueue {
  * (MODEL.md "Cluster scale: userspace mode"). The Go proxier opens a socket and starts a goroutine
  * per service port when the port is opened (addServiceOnPortInternal, ProxyLoop); a socket nobody
  * sends to has no effect beyond holding its port. So the port is bound at once (the namespace's
- * port table holds the kernel socket: clashes and later ephemeral choices are as with the proxy
- * socket), with this record as its listener, and the proxy socket with its client cache, copy
- * loop and counters is made when the first datagram or connection arrives. Its runtime id and
+ * port table has the binding: clashes and later ephemeral choices are as with the proxy socket; a
+ * TCP port's listening socket has this record as its listener, a UDP port's entry is the node's
+ * holder socket, udpHoldPort, until its first datagram), and the proxy socket with its client
+ * cache, copy loop and counters is made when the first datagram or connection arrives. Its runtime id and
  * generation are reserved now (ProxyRuntime.reserve), so the ids of everything registered later
  * are as if it had been made now. At thousands of Services x hundreds of nodes most ports never
  * see a packet. The record is the base of the proxier's per-node ServiceInfo (proxier.ts), so a
  * service port on a node is one object, not two.
  */
 export abstract class ProxyPort implements UdpListener, TcpServerListener {
-  /** The node's proxy runtime, from the moment the port is opened (null before `openPort`). */
-  private runtime: ProxyRuntime | null = null
   /**
-   * The kernel socket until the first packet, then the proxy socket made then (it holds the kernel
-   * socket): one field for both, as a port has one or the other (null before `openPort`).
+   * The TCP listening socket or, for UDP, the node's holder socket until the first packet, then the
+   * proxy socket made then (it holds its kernel socket): one field for all, as a port has one at a
+   * time (null before `openPort`).
    */
   private bound: UdpSocket | TcpListenSocket | UdpProxySocket | TcpProxySocket | null = null
   /** The id reserved with the port (ProxyRuntime.reserve). */
@@ -404,7 +442,7 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
 
   /** This record as an opened port (null before `openPort`). */
   get proxy(): this | null {
-    return this.runtime === null ? null : this
+    return this.bound === null ? null : this
   }
 
   /** The proxy socket, once a packet reached the port (null before). */
@@ -415,21 +453,36 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
 
   /** The port opens (the sync that opened it ended): its id is reserved and the port bound. */
   openPort(runtime: ProxyRuntime, protocol: "tcp" | "udp", port: number): void {
-    this.runtime = runtime
     if (protocol === "tcp") {
       this.id = runtime.reserve(TARGET_OTHER)
       this.bound = runtime.network.tcpListen(runtime.ns, 0, port, this)
     } else {
       this.id = runtime.reserve(TARGET_UDP_SOCKET)
-      const socket = runtime.network.udpBind(runtime.ns, 0, port, this)
-      if (socket === null) throw new Error(`userspace proxy on ${runtime.ns.name}: no free UDP port`)
-      this.bound = socket
+      // Bound in the port table, held by the node's one holder socket: the kernel socket of its
+      // own is made with the proxy socket, at the first datagram (onUdpMessage).
+      const holder = runtime.portHolder()
+      if (!udpHoldPort(runtime.ns, port, holder))
+        throw new Error(`userspace proxy on ${runtime.ns.name}: UDP port ${port} in use`)
+      runtime.portsHeld++
+      this.bound = holder
     }
   }
 
-  /** The first datagram: the socket is made (it takes the kernel socket over) and reads it. */
-  onUdpMessage(kernel: UdpSocket, packet: Packet): void {
-    const socket = new UdpProxySocket(this.runtime as ProxyRuntime, this.name, kernel, this.id)
+  /** The UDP port number this record is bound on (the ServiceInfo's proxy port). */
+  abstract get proxyPort(): number
+
+  /**
+   * The first datagram: the port gets its kernel socket (the held binding is replaced by a socket
+   * bound on the same port, at the same instant) and the proxy socket, which reads it.
+   */
+  onUdpMessage(holder: UdpSocket, packet: Packet): void {
+    const runtime = ProxyRuntime.of(holder.ns)
+    const port = this.proxyPort
+    udpReleaseHeldPort(runtime.ns, port, holder)
+    const kernel = runtime.network.udpBind(runtime.ns, 0, port, this)
+    if (kernel === null) throw new Error(`userspace proxy on ${runtime.ns.name}: UDP port ${port} lost`)
+    runtime.portsMaterialised++
+    const socket = new UdpProxySocket(runtime, this.name, kernel, this.id)
     this.bound = socket
     socket.onUdpMessage(kernel, packet)
   }
@@ -439,19 +492,25 @@ export abstract class ProxyPort implements UdpListener, TcpServerListener {
 
   /** The first connection: the socket is made (it takes the listener over) and accepts it. */
   onAccept(server: TcpListenSocket, conn: TcpConnection): TcpConnectionListener {
-    const socket = new TcpProxySocket(this.runtime as ProxyRuntime, this.name, server, this.id)
+    const socket = new TcpProxySocket(ProxyRuntime.of(server.ns), this.name, server, this.id)
     this.bound = socket
     return socket.onAccept(server, conn)
   }
 
   /** Close(): the socket's, or, never made, the port and the reserved id are freed as its close would. */
-  closePort(): void {
+  closePort(runtime: ProxyRuntime): void {
     const bound = this.bound
     if (bound === null) return
     if (bound instanceof UdpProxySocket || bound instanceof TcpProxySocket) return bound.close()
-    if (bound.closed) return
-    bound.close()
-    ;(this.runtime as ProxyRuntime).release(this.id)
+    if (bound instanceof UdpSocket) {
+      // A held port (never given a socket of its own).
+      if (runtime.ns.udpSockets.get(this.proxyPort) !== bound) return
+      udpReleaseHeldPort(runtime.ns, this.proxyPort, bound)
+    } else {
+      if (bound.closed) return
+      bound.close()
+    }
+    runtime.release(this.id)
   }
 }
 

@@ -54,68 +54,64 @@ const PACKED_BITS = 3
 const PACKED_MASK = (1 << PACKED_BITS) - 1
 
 /**
- * One service port's balancer state on a node (roundrobin.go balancerState). The endpoints are
- * the shared list of the Endpoints object (built once for every node: EndpointsFeed) seen through
- * this node's shuffle: position k holds `list[source(k)]`. For lists of up to PACKED_MAX endpoints
- * the shuffle is one integer (`packed`), else an array of the shuffled endpoints. The affinity map
- * is made at its first entry (null: empty). At thousands of Services on hundreds of nodes a copy
- * of each list and an empty map per node and port were a quarter of a node's load balancer.
+ * Every service port's balancer state on one node (roundrobin.go's balancerState per
+ * ServicePortName), as columns indexed by the port name's index (`ServicePortNames`, shared by the
+ * nodes of a cluster): the endpoint list, the packed shuffle, the round-robin index and the
+ * affinity (type and ttl). A state object and a map entry per node and service port were some
+ * 110 bytes; these are 20. The affinity maps are kept apart, for the ports that have an entry.
+ *
+ * The endpoints are the shared list of the Endpoints object (built once for every node:
+ * EndpointsFeed) seen through this node's shuffle: position p holds `list[source(p)]`. For lists of
+ * up to PACKED_MAX endpoints the shuffle is one integer (`packed`), else the list is this node's
+ * shuffled copy (`packed` = -1).
  */
-export class BalancerState {
-  /**
-   * The shared endpoint list (never written) when `packed` >= 0; above PACKED_MAX endpoints this
-   * node's shuffled copy (`packed` = -1).
-   */
-  private list: readonly string[] = EMPTY
-  /** The shuffle, packed (list.length <= PACKED_MAX), or -1: `list` is already shuffled. */
-  private packed = 0
-  index = 0
-  /** Client IP -> its sticky endpoint; null while empty. */
-  affinityMap: Map<string, AffinityState> | null = null
-  /** ttlSeconds x 4 + the affinity type's code (affinityCode): one field for both. */
-  private affinity: number
+export class BalancerColumns {
+  /** Per index: the list (see above), EMPTY for a state without endpoints, undefined: no state. */
+  readonly lists: (readonly string[] | undefined)[] = []
+  packed = new Int32Array(16)
+  index = new Int32Array(16)
+  /** ttlSeconds x 4 + the affinity type's code (affinityCode). */
+  affinity = new Int32Array(16)
+  /** Client IP -> its sticky endpoint, per index with an entry (absent: empty). */
+  readonly affinityMaps = new Map<number, Map<string, AffinityState>>()
 
-  constructor(affinityType: AffinityType | "", ttlSeconds: number) {
-    this.affinity = ttlSeconds * 4 + affinityCode(affinityType)
+  has(k: number): boolean {
+    return k >= 0 && this.lists[k] !== undefined
   }
 
-  get affinityType(): AffinityType | "" {
-    return AFFINITY_TYPES[this.affinity & 3]
-  }
-  set affinityType(type: AffinityType | "") {
-    this.affinity = this.affinity - (this.affinity & 3) + affinityCode(type)
-  }
-  get ttlSeconds(): number {
-    return Math.floor(this.affinity / 4)
-  }
-  /** ClientIP affinity is on (affinityOn). */
-  get clientIpAffinity(): boolean {
-    return (this.affinity & 3) === AFFINITY_CLIENT_IP
+  /** A new state at `k` (no endpoints, index 0, the given affinity). */
+  create(k: number, affinity: number): void {
+    if (k >= this.packed.length) this.grow(k)
+    while (this.lists.length <= k) this.lists.push(undefined)
+    this.lists[k] = EMPTY
+    this.packed[k] = 0
+    this.index[k] = 0
+    this.affinity[k] = affinity
   }
 
-  get length(): number {
-    return this.list.length
+  delete(k: number): void {
+    this.lists[k] = undefined
+    this.affinityMaps.delete(k)
   }
 
-  /** The endpoint at position k of this node's shuffle. */
-  at(k: number): string {
-    const packed = this.packed
-    if (packed < 0) return this.list[k]
-    return this.list[(packed >>> (PACKED_BITS * k)) & PACKED_MASK]
+  length(k: number): number {
+    return (this.lists[k] as readonly string[]).length
   }
 
-  /** The endpoints in this node's order (a new array: for printing and tests). */
-  get endpoints(): string[] {
-    const out: string[] = []
-    for (let k = 0; k < this.list.length; k++) out.push(this.at(k))
-    return out
+  /** The endpoint at position p of this node's shuffle of state k. */
+  at(k: number, p: number): string {
+    const list = this.lists[k] as readonly string[]
+    const packed = this.packed[k]
+    if (packed < 0) return list[p]
+    return list[(packed >>> (PACKED_BITS * p)) & PACKED_MASK]
   }
 
   /**
-   * util.ShuffleStrings of `list` (perm := rand.Perm(n); shuffled[perm[i]] = s[i]), drawing from
-   * `rng` exactly as a shuffled copy did; the list itself is kept, not copied.
+   * util.ShuffleStrings of `list` into state k (perm := rand.Perm(n); shuffled[perm[i]] = s[i]),
+   * drawing from `rng` exactly as a shuffled copy did; the list itself is kept, not copied, up to
+   * PACKED_MAX endpoints.
    */
-  shuffle(list: readonly string[], rng: Rng): void {
+  shuffle(k: number, list: readonly string[], rng: Rng): void {
     const n = list.length
     // rand.Perm's construction (m[i] = m[j]; m[j] = i for j = Intn(i + 1)).
     const perm = new Array<number>(n)
@@ -127,20 +123,161 @@ export class BalancerState {
     if (n <= PACKED_MAX) {
       let packed = 0
       for (let i = 0; i < n; i++) packed |= i << (PACKED_BITS * perm[i])
-      this.list = n === 0 ? EMPTY : list
-      this.packed = packed
+      this.lists[k] = n === 0 ? EMPTY : list
+      this.packed[k] = packed
     } else {
       const out = new Array<string>(n)
       for (let i = 0; i < n; i++) out[perm[i]] = list[i]
-      this.list = out
-      this.packed = -1
+      this.lists[k] = out
+      this.packed[k] = -1
     }
   }
 
   /** No endpoints (the port left the Endpoints object, or it was deleted). */
+  clear(k: number): void {
+    this.lists[k] = EMPTY
+    this.packed[k] = 0
+  }
+
+  private grow(k: number): void {
+    let size = this.packed.length
+    while (size <= k) size *= 2
+    const packed = new Int32Array(size)
+    packed.set(this.packed)
+    this.packed = packed
+    const index = new Int32Array(size)
+    index.set(this.index)
+    this.index = index
+    const affinity = new Int32Array(size)
+    affinity.set(this.affinity)
+    this.affinity = affinity
+  }
+}
+
+/**
+ * One service port's balancer state (roundrobin.go balancerState): a view of its columns in the
+ * node's BalancerColumns (it reads and writes them; made on demand, for printing and tests), or,
+ * constructed alone, of columns of its own.
+ */
+export class BalancerState {
+  private readonly cols: BalancerColumns
+  private readonly k: number
+
+  constructor(affinityType: AffinityType | "", ttlSeconds: number, cols?: BalancerColumns, k = 0) {
+    if (cols === undefined) {
+      cols = new BalancerColumns()
+      cols.create(k, ttlSeconds * 4 + affinityCode(affinityType))
+    }
+    this.cols = cols
+    this.k = k
+  }
+
+  get index(): number {
+    return this.cols.index[this.k]
+  }
+  set index(value: number) {
+    this.cols.index[this.k] = value
+  }
+
+  /** Client IP -> its sticky endpoint; null while empty. */
+  get affinityMap(): Map<string, AffinityState> | null {
+    return this.cols.affinityMaps.get(this.k) ?? null
+  }
+
+  get affinityType(): AffinityType | "" {
+    return AFFINITY_TYPES[this.cols.affinity[this.k] & 3]
+  }
+  set affinityType(type: AffinityType | "") {
+    const a = this.cols.affinity[this.k]
+    this.cols.affinity[this.k] = a - (a & 3) + affinityCode(type)
+  }
+  get ttlSeconds(): number {
+    return Math.floor(this.cols.affinity[this.k] / 4)
+  }
+  /** ClientIP affinity is on (affinityOn). */
+  get clientIpAffinity(): boolean {
+    return (this.cols.affinity[this.k] & 3) === AFFINITY_CLIENT_IP
+  }
+
+  get length(): number {
+    return this.cols.length(this.k)
+  }
+
+  /** The endpoint at position p of this node's shuffle. */
+  at(p: number): string {
+    return this.cols.at(this.k, p)
+  }
+
+  /** The endpoints in this node's order (a new array: for printing and tests). */
+  get endpoints(): string[] {
+    const out: string[] = []
+    const n = this.length
+    for (let p = 0; p < n; p++) out.push(this.at(p))
+    return out
+  }
+
+  /** util.ShuffleStrings of `list` (BalancerColumns.shuffle). */
+  shuffle(list: readonly string[], rng: Rng): void {
+    this.cols.shuffle(this.k, list, rng)
+  }
+
   clear(): void {
-    this.list = EMPTY
-    this.packed = 0
+    this.cols.clear(this.k)
+  }
+}
+
+/**
+ * ServicePortName string -> index, assigned at first use and kept, shared by the load balancers
+ * of the nodes of one cluster (`of`), so that their columns line up and the names are held once.
+ */
+export class ServicePortNames {
+  private static readonly shared = new WeakMap<object, ServicePortNames>()
+  private readonly indexes = new Map<string, number>()
+
+  static of(cluster: object): ServicePortNames {
+    let names = ServicePortNames.shared.get(cluster)
+    if (names === undefined) {
+      names = new ServicePortNames()
+      ServicePortNames.shared.set(cluster, names)
+    }
+    return names
+  }
+
+  /** The name's index, assigned now if it has none. */
+  index(name: string): number {
+    let k = this.indexes.get(name)
+    if (k === undefined) {
+      k = this.indexes.size
+      this.indexes.set(name, k)
+    }
+    return k
+  }
+
+  /** Names indexed (one per service port name of the cluster, whatever the node count). */
+  get size(): number {
+    return this.indexes.size
+  }
+
+  /** The name's index, or -1 (none assigned yet: no balancer holds a state for it). */
+  peek(name: string): number {
+    return this.indexes.get(name) ?? -1
+  }
+}
+
+/** A load balancer's states by ServicePortName (views: BalancerState). */
+export class BalancerStates {
+  constructor(
+    private readonly names: ServicePortNames,
+    private readonly cols: BalancerColumns,
+  ) {}
+
+  get(svcPort: string): BalancerState | undefined {
+    const k = this.names.peek(svcPort)
+    return this.cols.has(k) ? new BalancerState("", 0, this.cols, k) : undefined
+  }
+
+  has(svcPort: string): boolean {
+    return this.cols.has(this.names.peek(svcPort))
   }
 }
 
@@ -158,28 +295,43 @@ export type PortsToEndpoints = ReadonlyMap<string, readonly string[]>
 const NS_PER_SECOND = 1_000_000_000
 
 export class LoadBalancerRR {
-  /** ServicePortName string ("ns/name" or "ns/name:port") -> state. Insertion-ordered. */
-  readonly services = new Map<string, BalancerState>()
+  /** The states, as columns indexed by the service port name's index (`names`). */
+  private readonly cols = new BalancerColumns()
+  /** ServicePortName string ("ns/name" or "ns/name:port") -> state (views of `cols`). */
+  readonly services: BalancerStates
 
-  constructor(private readonly rng: Rng) {}
+  constructor(
+    private readonly rng: Rng,
+    private readonly names: ServicePortNames = new ServicePortNames(),
+  ) {
+    this.services = new BalancerStates(names, this.cols)
+  }
+
+  /** NewService: the state's index (made with the affinity, or its affinity type updated). */
+  private newServiceIndex(svcPort: string, affinityType: AffinityType | "", ttlSeconds: number): number {
+    const ttl = ttlSeconds === 0 ? DEFAULT_AFFINITY_SECONDS : ttlSeconds
+    const k = this.names.index(svcPort)
+    const cols = this.cols
+    if (!cols.has(k)) cols.create(k, ttl * 4 + affinityCode(affinityType))
+    else if (affinityType !== "") {
+      const a = cols.affinity[k]
+      cols.affinity[k] = a - (a & 3) + affinityCode(affinityType)
+    }
+    return k
+  }
 
   newService(svcPort: string, affinityType: AffinityType | "", ttlSeconds: number): BalancerState {
-    const ttl = ttlSeconds === 0 ? DEFAULT_AFFINITY_SECONDS : ttlSeconds
-    let state = this.services.get(svcPort)
-    if (state === undefined) {
-      state = new BalancerState(affinityType, ttl)
-      this.services.set(svcPort, state)
-    } else if (affinityType !== "") state.affinityType = affinityType
-    return state
+    return new BalancerState("", 0, this.cols, this.newServiceIndex(svcPort, affinityType, ttlSeconds))
   }
 
   deleteService(svcPort: string): void {
-    this.services.delete(svcPort)
+    const k = this.names.peek(svcPort)
+    if (this.cols.has(k)) this.cols.delete(k)
   }
 
   serviceHasEndpoints(svcPort: string): boolean {
-    const state = this.services.get(svcPort)
-    return state !== undefined && state.length > 0
+    const k = this.names.peek(svcPort)
+    return this.cols.has(k) && this.cols.length(k) > 0
   }
 
   /** NextEndpoint: the endpoint for a new connection from clientIP, or an error. */
@@ -189,21 +341,29 @@ export class LoadBalancerRR {
     sessionAffinityReset: boolean,
     nowNs: number,
   ): string | NextEndpointError {
-    const state = this.services.get(svcPort)
-    if (state === undefined) return NextEndpointError.MISSING_SERVICE_ENTRY
-    if (state.length === 0) return NextEndpointError.MISSING_ENDPOINTS
-    const affinity = affinityOn(state)
+    const k = this.names.peek(svcPort)
+    const cols = this.cols
+    if (!cols.has(k)) return NextEndpointError.MISSING_SERVICE_ENTRY
+    const length = cols.length(k)
+    if (length === 0) return NextEndpointError.MISSING_ENDPOINTS
+    const affinity = (cols.affinity[k] & 3) === AFFINITY_CLIENT_IP
+    const ttlSeconds = Math.floor(cols.affinity[k] / 4)
     if (affinity && !sessionAffinityReset) {
-      const entry = state.affinityMap?.get(clientIP)
-      if (entry !== undefined && Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) < state.ttlSeconds) {
+      const entry = cols.affinityMaps.get(k)?.get(clientIP)
+      if (entry !== undefined && Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) < ttlSeconds) {
         entry.lastUsedNs = nowNs
         return entry.endpoint
       }
     }
-    const endpoint = state.at(state.index)
-    state.index = (state.index + 1) % state.length
+    const index = cols.index[k]
+    const endpoint = cols.at(k, index)
+    cols.index[k] = (index + 1) % length
     if (affinity) {
-      const map = (state.affinityMap ??= new Map())
+      let map = cols.affinityMaps.get(k)
+      if (map === undefined) {
+        map = new Map()
+        cols.affinityMaps.set(k, map)
+      }
       let entry = map.get(clientIP)
       if (entry === undefined) {
         entry = { clientIP, endpoint, lastUsedNs: nowNs }
@@ -226,38 +386,41 @@ export class LoadBalancerRR {
     sessionAffinityReset: boolean,
     nowNs: number,
   ): string | NextEndpointError {
-    const state = this.services.get(svcPort)
-    if (state === undefined || state.length === 0 || affinityOn(state))
+    const k = this.names.peek(svcPort)
+    const cols = this.cols
+    if (!cols.has(k) || cols.length(k) === 0 || (cols.affinity[k] & 3) === AFFINITY_CLIENT_IP)
       return this.nextEndpoint(svcPort, formatIpv4(clientAddr), sessionAffinityReset, nowNs)
-    const endpoint = state.at(state.index)
-    state.index = (state.index + 1) % state.length
+    const index = cols.index[k]
+    const endpoint = cols.at(k, index)
+    cols.index[k] = (index + 1) % cols.length(k)
     return endpoint
   }
 
   /** OnEndpointsAdd (service "ns/name"). */
   onEndpointsAdd(namespacedName: string, ports: PortsToEndpoints): void {
+    const cols = this.cols
     for (const [portName, newEndpoints] of ports) {
       const svcPort = servicePortName(namespacedName, portName)
-      const state = this.services.get(svcPort)
-      if (state === undefined || newEndpoints.length > 0) {
-        const s = this.newService(svcPort, "", 0)
-        s.shuffle(newEndpoints, this.rng)
-        s.index = 0
+      if (!cols.has(this.names.peek(svcPort)) || newEndpoints.length > 0) {
+        const k = this.newServiceIndex(svcPort, "", 0)
+        cols.shuffle(k, newEndpoints, this.rng)
+        cols.index[k] = 0
       }
     }
   }
 
   /** OnEndpointsUpdate (service "ns/name"). */
   onEndpointsUpdate(namespacedName: string, oldPorts: PortsToEndpoints, ports: PortsToEndpoints): void {
+    const cols = this.cols
     const registered = new Set<string>()
     for (const [portName, newEndpoints] of ports) {
       const svcPort = servicePortName(namespacedName, portName)
       const state = this.services.get(svcPort)
       if (state === undefined || !sameSet(state.endpoints, newEndpoints)) {
         this.removeStaleAffinity(svcPort, newEndpoints)
-        const s = this.newService(svcPort, "", 0)
-        s.shuffle(newEndpoints, this.rng)
-        s.index = 0
+        const k = this.newServiceIndex(svcPort, "", 0)
+        cols.shuffle(k, newEndpoints, this.rng)
+        cols.index[k] = 0
       }
       registered.add(svcPort)
     }
@@ -273,19 +436,21 @@ export class LoadBalancerRR {
   }
 
   cleanupStaleStickySessions(svcPort: string, nowNs: number): void {
-    const state = this.services.get(svcPort)
-    const map = state?.affinityMap
-    if (state === undefined || map === null || map === undefined) return
+    const k = this.names.peek(svcPort)
+    if (!this.cols.has(k)) return
+    const map = this.cols.affinityMaps.get(k)
+    if (map === undefined) return
+    const ttlSeconds = Math.floor(this.cols.affinity[k] / 4)
     for (const [ip, entry] of map)
-      if (Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) >= state.ttlSeconds) map.delete(ip)
+      if (Math.trunc((nowNs - entry.lastUsedNs) / NS_PER_SECOND) >= ttlSeconds) map.delete(ip)
   }
 
   private resetService(svcPort: string): void {
-    const state = this.services.get(svcPort)
-    if (state === undefined) return
-    state.clear()
-    state.index = 0
-    state.affinityMap = null
+    const k = this.names.peek(svcPort)
+    if (!this.cols.has(k)) return
+    this.cols.clear(k)
+    this.cols.index[k] = 0
+    this.cols.affinityMaps.delete(k)
   }
 
   private removeStaleAffinity(svcPort: string, newEndpoints: readonly string[]): void {
@@ -298,10 +463,6 @@ export class LoadBalancerRR {
       for (const [ip, entry] of map) if (entry.endpoint === existing) map.delete(ip)
     }
   }
-}
-
-function affinityOn(state: BalancerState): boolean {
-  return state.clientIpAffinity
 }
 
 /** proxy.ServicePortName.String() without protocol, as the userspace proxier keys its services. */
