@@ -195,9 +195,17 @@ export class WalkMemo {
   private readonly slotRules = new Int32Array(SLOTS)
   private readonly slotReject = new Int32Array(SLOTS)
   private readonly slotBumpCount = new Int32Array(SLOTS)
-  /** Per slot MAX_BUMPS counted chains and rule indexes (-1: the chain's policy). */
-  private readonly bumpChains: (Chain | null)[] = new Array<Chain | null>(SLOTS * MAX_BUMPS).fill(null)
-  private readonly bumpRules = new Int32Array(SLOTS * MAX_BUMPS)
+  /**
+   * Per slot MAX_BUMPS counts, each as the chain's counter array on this node and the index of the
+   * count's packet counter in it (the byte counter follows): what RuleCounters.rule/policy write,
+   * without looking the array up per count. Valid while the counters' layout (`layout`) is the one
+   * the slot was stored under.
+   */
+  private readonly bumpArrays: (Float64Array | null)[] = new Array<Float64Array | null>(SLOTS * MAX_BUMPS).fill(null)
+  private readonly bumpAt = new Int32Array(SLOTS * MAX_BUMPS)
+  private readonly slotLayout = new Float64Array(SLOTS)
+  /** The RuleCounters this memo's slots hold arrays of (one stack's; another one forgets them all). */
+  private slotCounters: RuleCounters | null = null
 
   // The current walk's key (scratch) and recorded counts.
   private readonly key = new Int32Array(KEY_WORDS)
@@ -220,6 +228,11 @@ export class WalkMemo {
     const p = tableId * 5 + hook
     if (this.planTables[p] !== table) this.plan(p, table, start)
     if (this.planFields[p] === NO_PLAN) return -1
+    if (counters !== this.slotCounters) {
+      // Slots hold counter arrays of one RuleCounters: another one's walks start afresh.
+      this.slotCounters = counters
+      this.slotTable.fill(null)
+    }
     const packet = ctx.packet as Packet
     let m: Int32Array = this.planMasks
     let pm = p * KEY_WORDS
@@ -252,15 +265,17 @@ export class WalkMemo {
       keys[k + 5] === k5 &&
       this.slotTable[slot] === table &&
       this.slotHook[slot] === hook &&
-      this.slotGeneration[slot] === generation
+      this.slotGeneration[slot] === generation &&
+      this.slotLayout[slot] === counters.layout
     ) {
+      // The counts RuleCounters.rule / policy make, into the arrays stored with the slot.
       const b = slot * MAX_BUMPS
       const n = this.slotBumpCount[slot]
       for (let i = 0; i < n; i++) {
-        const chain = this.bumpChains[b + i] as Chain
-        const r = this.bumpRules[b + i]
-        if (r < 0) counters.policy(chain, bytes)
-        else counters.rule(chain, r, bytes)
+        const k = this.bumpArrays[b + i] as Float64Array
+        const at = this.bumpAt[b + i]
+        k[at]++
+        k[at + 1] += bytes
       }
       if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
       const v = this.slotVerdict[slot]
@@ -298,10 +313,14 @@ export class WalkMemo {
       this.slotRules[slot] = this.rules
       this.slotReject[slot] = this.rejectWith
       this.slotBumpCount[slot] = n
+      this.slotLayout[slot] = counters.layout
       const b = slot * MAX_BUMPS
       for (let i = 0; i < n; i++) {
-        this.bumpChains[b + i] = this.recChains[i]
-        this.bumpRules[b + i] = this.recRules[i]
+        const chain = this.recChains[i]
+        const r = this.recRules[i]
+        // The array the counts above went to (created by them if the chain had none).
+        this.bumpArrays[b + i] = counters.arrayOf(chain)
+        this.bumpAt[b + i] = r < 0 ? 2 * chain.rules.length : 2 * r
       }
     }
     return v
