@@ -522,6 +522,9 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const start = table.hookChains[this.hook]
     if (start === null || !table.shown) return VERDICT_ACCEPT
     this.tableId = table.id
+    // An empty built-in chain (userspace mode's filter OUTPUT and FORWARD, every packet): its
+    // policy, counted, with no rule evaluated; what the walk below does for it, without the walk.
+    if (start.rules.length === 0) return this.policy(start, packet)
     // The current pass's packet and hook for the matches (runHook leaves ctx to the walks).
     const ctx = this.ctx
     const state = this.state
