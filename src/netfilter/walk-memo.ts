@@ -198,14 +198,15 @@ export class WalkMemo {
   /**
    * Per slot MAX_BUMPS counts, each as the chain's counter array on this node and the index of the
    * count's packet counter in it (the byte counter follows): what RuleCounters.rule/policy write,
-   * without looking the array up per count. Valid while the counters' layout (`layout`) is the one
-   * the slot was stored under.
+   * without looking the array up per count. Valid while the counters object and its `layout` are
+   * the ones the slots were stored under (`slotCounters`, `slotLayout`; walk forgets every slot
+   * when either changes).
    */
   private readonly bumpArrays: (Float64Array | null)[] = new Array<Float64Array | null>(SLOTS * MAX_BUMPS).fill(null)
   private readonly bumpAt = new Int32Array(SLOTS * MAX_BUMPS)
-  private readonly slotLayout = new Float64Array(SLOTS)
-  /** The RuleCounters this memo's slots hold arrays of (one stack's; another one forgets them all). */
+  /** The RuleCounters this memo's slots hold arrays of (one stack's), and its layout then. */
   private slotCounters: RuleCounters | null = null
+  private slotLayout = -1
 
   // The current walk's key (scratch) and recorded counts.
   private readonly key = new Int32Array(KEY_WORDS)
@@ -228,9 +229,10 @@ export class WalkMemo {
     const p = tableId * 5 + hook
     if (this.planTables[p] !== table) this.plan(p, table, start)
     if (this.planFields[p] === NO_PLAN) return -1
-    if (counters !== this.slotCounters) {
-      // Slots hold counter arrays of one RuleCounters: another one's walks start afresh.
+    if (counters !== this.slotCounters || counters.layout !== this.slotLayout) {
+      // The slots' counter arrays may be stale (another RuleCounters, or a restore moved arrays).
       this.slotCounters = counters
+      this.slotLayout = counters.layout
       this.slotTable.fill(null)
     }
     const packet = ctx.packet as Packet
@@ -265,8 +267,7 @@ export class WalkMemo {
       keys[k + 5] === k5 &&
       this.slotTable[slot] === table &&
       this.slotHook[slot] === hook &&
-      this.slotGeneration[slot] === generation &&
-      this.slotLayout[slot] === counters.layout
+      this.slotGeneration[slot] === generation
     ) {
       // The counts RuleCounters.rule / policy make, into the arrays stored with the slot.
       const b = slot * MAX_BUMPS
@@ -313,7 +314,6 @@ export class WalkMemo {
       this.slotRules[slot] = this.rules
       this.slotReject[slot] = this.rejectWith
       this.slotBumpCount[slot] = n
-      this.slotLayout[slot] = counters.layout
       const b = slot * MAX_BUMPS
       for (let i = 0; i < n; i++) {
         const chain = this.recChains[i]
