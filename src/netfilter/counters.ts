@@ -34,6 +34,18 @@ export class RuleCounters {
     return this.byChain.size
   }
 
+  /**
+   * Changes whenever a chain's counter array may be replaced or dropped (carry): a holder of
+   * arrays from `arrayOf` (walk-memo.ts) may count into them while it is unchanged. Adding a
+   * chain's first array does not change it.
+   */
+  layout = 0
+
+  /** The chain's counter array on this node (created zeroed on first use): see `layout`. */
+  arrayOf(chain: Chain): Float64Array {
+    return this.counters(chain)
+  }
+
   private counters(chain: Chain): Float64Array {
     const slot = chain.uid & (MEMO_SLOTS - 1)
     if (this.memoChains[slot] === chain) return this.memoCounters[slot] as Float64Array
@@ -71,6 +83,7 @@ export class RuleCounters {
 
   /** After a restore: counters move into the committed chains; those of chains gone are dropped. */
   carry(carries: readonly CounterCarry[], tables: readonly Table[]): void {
+    this.layout++
     this.memoChains.fill(null)
     this.memoCounters.fill(null)
     const moved: [Chain, Float64Array][] = []

@@ -372,12 +372,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   // PacketFilter
 
   runHook(hook: Hook, packet: Packet, inIfIndex: number, outIfIndex: number, nowNs: number): Verdict {
-    const ctx = this.ctx
-    ctx.packet = packet
-    ctx.inIfIndex = inIfIndex
-    ctx.outIfIndex = outIfIndex
-    ctx.nowNs = nowNs
-    ctx.hook = hook
+    // The match context (ctx) is filled by traverse, the only reader: most passes walk no table.
     const state = this.state
     state.hook = hook
     state.inIfIndex = inIfIndex
@@ -527,6 +522,17 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const start = table.hookChains[this.hook]
     if (start === null || !table.shown) return VERDICT_ACCEPT
     this.tableId = table.id
+    // An empty built-in chain (userspace mode's filter OUTPUT and FORWARD, every packet): its
+    // policy, counted, with no rule evaluated; what the walk below does for it, without the walk.
+    if (start.rules.length === 0) return this.policy(start, packet)
+    // The current pass's packet and hook for the matches (runHook leaves ctx to the walks).
+    const ctx = this.ctx
+    const state = this.state
+    ctx.packet = packet
+    ctx.inIfIndex = state.inIfIndex
+    ctx.outIfIndex = state.outIfIndex
+    ctx.nowNs = state.nowNs
+    ctx.hook = this.hook
     const memo = this.walkMemo
     if (memo !== null && this.tracer === null) {
       // A pure walk's outcome for this packet class (walk-memo.ts): counted and charged as walked.

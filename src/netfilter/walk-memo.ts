@@ -195,9 +195,18 @@ export class WalkMemo {
   private readonly slotRules = new Int32Array(SLOTS)
   private readonly slotReject = new Int32Array(SLOTS)
   private readonly slotBumpCount = new Int32Array(SLOTS)
-  /** Per slot MAX_BUMPS counted chains and rule indexes (-1: the chain's policy). */
-  private readonly bumpChains: (Chain | null)[] = new Array<Chain | null>(SLOTS * MAX_BUMPS).fill(null)
-  private readonly bumpRules = new Int32Array(SLOTS * MAX_BUMPS)
+  /**
+   * Per slot MAX_BUMPS counts, each as the chain's counter array on this node and the index of the
+   * count's packet counter in it (the byte counter follows): what RuleCounters.rule/policy write,
+   * without looking the array up per count. Valid while the counters object and its `layout` are
+   * the ones the slots were stored under (`slotCounters`, `slotLayout`; walk forgets every slot
+   * when either changes).
+   */
+  private readonly bumpArrays: (Float64Array | null)[] = new Array<Float64Array | null>(SLOTS * MAX_BUMPS).fill(null)
+  private readonly bumpAt = new Int32Array(SLOTS * MAX_BUMPS)
+  /** The RuleCounters this memo's slots hold arrays of (one stack's), and its layout then. */
+  private slotCounters: RuleCounters | null = null
+  private slotLayout = -1
 
   // The current walk's key (scratch) and recorded counts.
   private readonly key = new Int32Array(KEY_WORDS)
@@ -220,6 +229,12 @@ export class WalkMemo {
     const p = tableId * 5 + hook
     if (this.planTables[p] !== table) this.plan(p, table, start)
     if (this.planFields[p] === NO_PLAN) return -1
+    if (counters !== this.slotCounters || counters.layout !== this.slotLayout) {
+      // The slots' counter arrays may be stale (another RuleCounters, or a restore moved arrays).
+      this.slotCounters = counters
+      this.slotLayout = counters.layout
+      this.slotTable.fill(null)
+    }
     const packet = ctx.packet as Packet
     let m: Int32Array = this.planMasks
     let pm = p * KEY_WORDS
@@ -254,13 +269,14 @@ export class WalkMemo {
       this.slotHook[slot] === hook &&
       this.slotGeneration[slot] === generation
     ) {
+      // The counts RuleCounters.rule / policy make, into the arrays stored with the slot.
       const b = slot * MAX_BUMPS
       const n = this.slotBumpCount[slot]
       for (let i = 0; i < n; i++) {
-        const chain = this.bumpChains[b + i] as Chain
-        const r = this.bumpRules[b + i]
-        if (r < 0) counters.policy(chain, bytes)
-        else counters.rule(chain, r, bytes)
+        const k = this.bumpArrays[b + i] as Float64Array
+        const at = this.bumpAt[b + i]
+        k[at]++
+        k[at + 1] += bytes
       }
       if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
       const v = this.slotVerdict[slot]
@@ -300,8 +316,11 @@ export class WalkMemo {
       this.slotBumpCount[slot] = n
       const b = slot * MAX_BUMPS
       for (let i = 0; i < n; i++) {
-        this.bumpChains[b + i] = this.recChains[i]
-        this.bumpRules[b + i] = this.recRules[i]
+        const chain = this.recChains[i]
+        const r = this.recRules[i]
+        // The array the counts above went to (created by them if the chain had none).
+        this.bumpArrays[b + i] = counters.arrayOf(chain)
+        this.bumpAt[b + i] = r < 0 ? 2 * chain.rules.length : 2 * r
       }
     }
     return v

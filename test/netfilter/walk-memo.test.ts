@@ -194,6 +194,13 @@ describe("walk memo", () => {
     for (const n of [memo, plain])
       n.stack.ipsetRestore("add KUBE-LOAD-BALANCER 10.96.0.99,udp:53\ndel KUBE-IPVS-IPS 10.96.0.1\n")
     run(2000)
+    // Restores that move, zero or keep counter arrays (RuleCounters.carry) while memoised walks
+    // count into arrays they hold: another table restored (the filter table and its arrays stay),
+    // then the filter table again with --noflush and no counters (its chains' counts zeroed).
+    for (const n of [memo, plain]) n.stack.restore("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", { noflush: true })
+    run(1000)
+    for (const n of [memo, plain]) n.stack.restore(RULES, { noflush: true })
+    run(1000)
     // A restore with impure rules in FORWARD: walked, not memoised, and still the same.
     for (const n of [memo, plain]) n.stack.restore(IMPURE, { noflush: true })
     run(2000)
