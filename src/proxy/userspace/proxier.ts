@@ -673,28 +673,17 @@ export class UserspaceProxier {
     if (set === undefined) {
       const { name, protocol, clusterIP, externalIPs, loadBalancerIPs } = spec
       set = new PortalRuleSet(share.index(name), spec)
-      this.openPortals(
-        name,
-        protocol,
-        clusterIP,
-        port.port,
-        externalIPs,
-        loadBalancerIPs,
-        port.nodePort ?? 0,
-        set,
-        null,
-      )
+      this.openPortals(name, protocol, clusterIP, port.port, externalIPs, loadBalancerIPs, port.nodePort ?? 0, set)
       share.put(service, port, set)
     }
     return set
   }
 
   /**
-   * openPortal: the rules of every portal of a service port, in order; stops at the first claim
-   * conflict (claims null: no claims taken or checked). Returns how many rules it wrote; `out`
-   * (null: count only) gets each rule's chain and line, with the node's host IP and proxy port as
-   * parameters (`{host}`, `{port:K}`) and the NodePort filter rule (whose match names the proxy
-   * port) as null.
+   * openPortal's rules of a service port, in order, into the shared set `out` (every portal: a
+   * node's claim conflicts only cut how many of them it holds, countPortals): each rule's chain and
+   * line, with the node's host IP and proxy port as parameters (`{host}`, `{port:K}`), and the
+   * NodePort filter rule (whose match names the proxy port) as null.
    */
   private openPortals(
     name: string,
@@ -704,14 +693,11 @@ export class UserspaceProxier {
     externalIPs: readonly string[],
     loadBalancerIPs: readonly string[],
     nodePort: number,
-    out: PortalRuleSet | null,
-    claims: Map<string, string> | null,
-  ): number {
-    let count = 0
-    const proxyPort = out === null ? "" : portParam(out.k)
+    out: PortalRuleSet,
+  ): void {
+    const proxyPort = portParam(out.k)
     const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: number): void => {
-      count++
-      out?.add(
+      out.add(
         chain,
         `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${HOST_PARAM}:${proxyPort}`,
       )
@@ -723,39 +709,32 @@ export class UserspaceProxier {
       p: number,
       chain: number,
     ): void => {
-      count++
-      out?.add(
+      out.add(
         chain,
         `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
       )
     }
-    const onePortal = (ip: string, isExternal: boolean): boolean => {
-      if (claims !== null && this.isLocalAddress(ip) && !claim(claims, ip, port, protocol, name)) return false
+    const onePortal = (ip: string, isExternal: boolean): void => {
       containerPortal(ip, isExternal, false, port, CHAIN_INDEX_PORTALS_CONTAINER)
       if (isExternal) {
         containerPortal(ip, false, true, port, CHAIN_INDEX_PORTALS_CONTAINER)
         hostPortal(ip, true, port, CHAIN_INDEX_PORTALS_HOST)
-        return true
-      }
-      hostPortal(ip, false, port, CHAIN_INDEX_PORTALS_HOST)
-      return true
+      } else hostPortal(ip, false, port, CHAIN_INDEX_PORTALS_HOST)
     }
-    if (!onePortal(clusterIP, false)) return count
-    for (const ip of externalIPs) if (!onePortal(ip, true)) return count
-    for (const ip of loadBalancerIPs) if (!onePortal(ip, false)) return count
+    onePortal(clusterIP, false)
+    for (const ip of externalIPs) onePortal(ip, true)
+    for (const ip of loadBalancerIPs) onePortal(ip, false)
     if (nodePort !== 0) {
-      if (claims !== null && !claim(claims, "", nodePort, protocol, name)) return count
       containerPortal(null, false, false, nodePort, CHAIN_INDEX_NODEPORT_CONTAINER)
       hostPortal(null, false, nodePort, CHAIN_INDEX_NODEPORT_HOST)
-      count++
-      out?.add(CHAIN_INDEX_NON_LOCAL, null)
+      out.add(CHAIN_INDEX_NON_LOCAL, null)
     }
-    return count
   }
 
   /**
-   * openPortal's rule count on this node (the rules themselves are the shared PortalRuleSet):
-   * the same walk as openPortals with claims, without building anything, per node and port.
+   * openPortal's rule count on this node (the rules themselves are the shared PortalRuleSet,
+   * openPortals): its walk with this node's claims, stopping at the first conflict, per node and
+   * port. The count of each portal kind matches what openPortals writes for it.
    */
   private countPortals(spec: UserspaceServicePort, claims: Map<string, string>): number {
     const { name, protocol, port } = spec
@@ -782,11 +761,6 @@ export class UserspaceProxier {
 
   private isLocal(address: number | undefined): boolean {
     return address !== undefined && this.ns.localInterface(address) !== undefined
-  }
-
-  private isLocalAddress(ip: string): boolean {
-    const parsed = parseIpv4(ip)
-    return parsed !== undefined && this.ns.localInterface(parsed) !== undefined
   }
 
   /** The proxy's ports as `rules` prints them after iptables-save. */
