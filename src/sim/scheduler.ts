@@ -83,6 +83,8 @@ const EVENTS_PER_BUCKET_TARGET = 10
 const EPOCH_EVENTS_MIN = 8192
 /** Far events a far push moves from the FIFO queue's tail to the far heap at most (see farPush). */
 const FAR_EVICT_MAX = 64
+/** A bucket of more events than this goes to the near heap unsorted (see sortRun). */
+const RUN_SORT_MAX = 64
 
 export class Scheduler {
   /** Current simulated time; only moves forward (run, or a caller advancing an idle clock). */
@@ -115,6 +117,21 @@ export class Scheduler {
    * sift-down ("replace top") instead of a pop plus a push. Settled by `settleRoot`.
    */
   private rootTaken = false
+
+  /**
+   * The sorted run: the current bucket's events as poured from the ring (and the far queues),
+   * sorted by (time, seq) once, then dispatched from runHead in order: a pop is an index step
+   * instead of a sift-down through the near heap. Events scheduled into the current bucket while
+   * it runs go to the near heap; the next event is the earlier of the run's head and the heap's
+   * root, so the dispatch order is (time, seq) as before.
+   */
+  private runTimeNs: Float64Array
+  private runSeq: Float64Array
+  private runSlot: Int32Array
+  private runHead = 0
+  private runEnd = 0
+  /** Set by settleNext: the next event is the run's head (else the near heap's root). */
+  private nextFromRun = false
 
   // Ring: buckets bucketCurrent+1 .. bucketCurrent+RING_BUCKETS-1, each an unsorted FIFO list of
   // slots linked through slotNext; bucket b lives at index b & RING_MASK. ringBits has one bit per
@@ -197,6 +214,9 @@ export class Scheduler {
     this.heapTimeNs = new Float64Array(capacity)
     this.heapSlot = new Int32Array(capacity)
     this.heapSeq = new Float64Array(capacity)
+    this.runTimeNs = new Float64Array(capacity)
+    this.runSeq = new Float64Array(capacity)
+    this.runSlot = new Int32Array(capacity)
     this.farTimeNs = new Float64Array(capacity)
     this.farSlot = new Int32Array(capacity)
     this.farQueueTimeNs = new Float64Array(capacity)
@@ -242,6 +262,8 @@ export class Scheduler {
   get pendingCount(): number {
     return (
       this.heapLength +
+      this.runEnd -
+      this.runHead +
       this.ringCount +
       this.farLength +
       this.farQueueLength -
@@ -358,7 +380,8 @@ export class Scheduler {
   /** Time of the next event that will run (cancelled events excluded), or +Infinity. */
   peekTimeNs(): number {
     this.settleRoot()
-    return this.settleNext() ? this.heapTimeNs[0] : Number.POSITIVE_INFINITY
+    if (!this.settleNext()) return Number.POSITIVE_INFINITY
+    return this.nextFromRun ? this.runTimeNs[this.runHead] : this.heapTimeNs[0]
   }
 
   run(limits: RunLimits): RunOutcome {
@@ -375,19 +398,25 @@ export class Scheduler {
         this.rootTaken = false
         this.popRoot()
       }
-      // settleNext has work only when the near heap is empty or its root was cancelled.
-      if ((this.heapLength === 0 || this.slotKind[this.heapSlot[0]] === KIND_CANCELLED) && !this.settleNext())
-        return this.outcome("empty", eventCount)
+      // The common case inline: the run's head is due next (no near-heap event, not cancelled).
+      let runHead = this.runHead
+      let fromRun = true
+      if (runHead >= this.runEnd || this.heapLength !== 0 || this.slotKind[this.runSlot[runHead]] === KIND_CANCELLED) {
+        if (!this.settleNext()) return this.outcome("empty", eventCount)
+        fromRun = this.nextFromRun
+        runHead = this.runHead
+      }
       if (this.stopRequested) return this.outcome("stopped", eventCount)
-      const timeNs = this.heapTimeNs[0]
+      const timeNs = fromRun ? this.runTimeNs[runHead] : this.heapTimeNs[0]
       if (timeNs > timeNsMax) return this.outcome("time-limit", eventCount)
       if (eventCount >= eventCountMax) return this.outcome("event-limit", eventCount)
-      const slot = this.heapSlot[0]
+      const slot = fromRun ? this.runSlot[runHead] : this.heapSlot[0]
       const kind = this.slotKind[slot]
       const a = this.slotA[slot]
       const b = this.slotB[slot]
       this.freeSlot(slot)
-      this.rootTaken = true
+      if (fromRun) this.runHead = runHead + 1
+      else this.rootTaken = true
       if (timeNs !== this.lastDispatchedTimeNs) {
         this.lastDispatchedTimeNs = timeNs
         this.epochDistinctTimes++
@@ -428,16 +457,37 @@ export class Scheduler {
    */
   private settleNext(): boolean {
     for (;;) {
-      if (this.heapLength === 0) {
+      const runHead = this.runHead
+      if (runHead < this.runEnd) {
+        const runSlot = this.runSlot[runHead]
+        if (this.slotKind[runSlot] === KIND_CANCELLED) {
+          this.runHead = runHead + 1
+          this.dropCancelled(runSlot)
+          continue
+        }
+        if (this.heapLength === 0) {
+          this.nextFromRun = true
+          return true
+        }
+      } else if (this.heapLength === 0) {
         if (this.ringCount === 0 && this.farLength === 0 && this.farQueueLength === 0) return false
         this.advance()
         continue
       }
       const slot = this.heapSlot[0]
-      if (this.slotKind[slot] !== KIND_CANCELLED) return true
-      this.freeSlot(slot)
-      this.cancelledCount--
-      this.popRoot()
+      if (this.slotKind[slot] === KIND_CANCELLED) {
+        this.dropCancelled(slot)
+        this.popRoot()
+        continue
+      }
+      if (runHead < this.runEnd) {
+        // Both hold events: the earlier by (time, seq).
+        const runTimeNs = this.runTimeNs[runHead]
+        const heapTimeNs = this.heapTimeNs[0]
+        this.nextFromRun =
+          runTimeNs < heapTimeNs || (runTimeNs === heapTimeNs && this.runSeq[runHead] < this.heapSeq[0])
+      } else this.nextFromRun = false
+      return true
     }
   }
 
@@ -451,6 +501,8 @@ export class Scheduler {
     const bucket = this.ringCount > 0 ? this.nextRingBucket() : Math.floor(this.farMinTimeNs() * this.bucketScale)
     this.bucketCurrent = bucket
     this.epochAdvances++
+    this.runHead = 0
+    this.runEnd = 0
     const ringEnd = bucket + RING_BUCKETS
     const scale = this.bucketScale
     const queueTimeNs = this.farQueueTimeNs
@@ -473,26 +525,72 @@ export class Scheduler {
       // A cancelled event is freed here rather than carried on (it would only be skipped at the
       // root): request timeouts are mostly cancelled long before they are due.
       if (this.slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else if (farBucket === bucket) this.siftUp(this.heapLength++, slot)
+      else if (farBucket === bucket) this.runPush(slot)
       else this.ringAppend(farBucket & RING_MASK, slot)
     }
     const index = bucket & RING_MASK
     let slot = this.ringHead[index]
-    if (slot === NONE) return
-    this.ringHead[index] = NONE
-    this.ringTail[index] = NONE
-    this.ringBits[index >> 5] &= ~(1 << (index & 31))
-    const slotNext = this.slotNext
-    const slotKind = this.slotKind
-    let moved = 0
-    while (slot !== NONE) {
-      const next = slotNext[slot]
-      if (slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else this.siftUp(this.heapLength++, slot)
-      slot = next
-      moved++
+    if (slot !== NONE) {
+      this.ringHead[index] = NONE
+      this.ringTail[index] = NONE
+      this.ringBits[index >> 5] &= ~(1 << (index & 31))
+      const slotNext = this.slotNext
+      const slotKind = this.slotKind
+      let moved = 0
+      while (slot !== NONE) {
+        const next = slotNext[slot]
+        if (slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
+        else this.runPush(slot)
+        slot = next
+        moved++
+      }
+      this.ringCount -= moved
     }
-    this.ringCount -= moved
+    this.sortRun()
+  }
+
+  /** Appends an event to the run (called by `advance` only, the run and the near heap empty). */
+  private runPush(slot: number): void {
+    const end = this.runEnd++
+    this.runTimeNs[end] = this.slotTimeNs[slot]
+    this.runSeq[end] = this.slotSeq[slot]
+    this.runSlot[end] = slot
+  }
+
+  /**
+   * Sorts the run by (time, seq): an insertion sort, as a bucket's events arrive nearly in order
+   * (appended in seq order; equal times already in order). A large run (a same-time burst, a bucket
+   * wide before retuning) goes to the near heap instead, where it costs O(n log n) at worst.
+   */
+  private sortRun(): void {
+    const end = this.runEnd
+    const times = this.runTimeNs
+    const seqs = this.runSeq
+    const slots = this.runSlot
+    if (end > RUN_SORT_MAX) {
+      for (let i = 0; i < end; i++) this.siftUp(this.heapLength++, slots[i])
+      this.runEnd = 0
+      return
+    }
+    for (let i = 1; i < end; i++) {
+      const timeNs = times[i]
+      const seq = seqs[i]
+      let j = i - 1
+      let before = times[j]
+      if (before < timeNs || (before === timeNs && seqs[j] < seq)) continue
+      const slot = slots[i]
+      do {
+        times[j + 1] = before
+        seqs[j + 1] = seqs[j]
+        slots[j + 1] = slots[j]
+        j--
+        if (j < 0) break
+        before = times[j]
+      } while (before > timeNs || (before === timeNs && seqs[j] > seq))
+      times[j + 1] = timeNs
+      seqs[j + 1] = seq
+      slots[j + 1] = slot
+    }
   }
 
   /** Frees a cancelled event that is leaving the ring or the far heap (it never reaches the root). */
@@ -761,6 +859,9 @@ export class Scheduler {
     this.heapTimeNs = resizeFloat(this.heapTimeNs, capacity)
     this.heapSlot = resizeInt(this.heapSlot, capacity)
     this.heapSeq = resizeFloat(this.heapSeq, capacity)
+    this.runTimeNs = resizeFloat(this.runTimeNs, capacity)
+    this.runSeq = resizeFloat(this.runSeq, capacity)
+    this.runSlot = resizeInt(this.runSlot, capacity)
     this.farTimeNs = resizeFloat(this.farTimeNs, capacity)
     this.farSlot = resizeInt(this.farSlot, capacity)
     // The queue's ring is unrolled into the new arrays from its head: two block copies (grow runs

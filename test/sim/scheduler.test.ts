@@ -197,83 +197,115 @@ describe("Scheduler against a reference model", () => {
     cancelPick: fc.option(fc.nat(), { nil: null }),
   })
 
+  /** Runs `ops` (with `actions` inside handlers) on a Scheduler and on the model; compares at each step. */
+  const againstModel = (ops: readonly Op[], actions: readonly Action[]): void => {
+    // Event ids count schedule calls in order on each side; the real side keeps its handles.
+    const scheduler = new Scheduler(2)
+    const handles: number[] = []
+    const realTrace: string[] = []
+    const handler: EventHandler = {
+      handleEvent(kind, a, _b, nowNs) {
+        realTrace.push(`${nowNs}:${a}`)
+        const action = actions[a % actions.length]
+        for (const delayNs of action.delaysNs)
+          handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
+        if (action.cancelPick !== null) scheduler.cancel(handles[action.cancelPick % handles.length])
+        expect(scheduler.peekTimeNs()).toBeGreaterThanOrEqual(nowNs)
+      },
+    }
+    const kind = scheduler.registerKind("model", handler)
+
+    const modelTrace: string[] = []
+    let modelPending: Pending[] = []
+    let modelNowNs = 0
+    let modelIds = 0
+    const modelSchedule = (timeNs: number): void => {
+      modelPending.push({ timeNs, seq: modelIds, id: modelIds })
+      modelIds++
+    }
+    const modelCancel = (pick: number): void => {
+      const target = pick % modelIds
+      modelPending = modelPending.filter((p) => p.id !== target)
+    }
+    const modelRun = (eventsMax: number): number => {
+      let ran = 0
+      while (ran < eventsMax && modelPending.length > 0) {
+        let best = 0
+        for (let i = 1; i < modelPending.length; i++) {
+          const p = modelPending[i]
+          const q = modelPending[best]
+          if (p.timeNs < q.timeNs || (p.timeNs === q.timeNs && p.seq < q.seq)) best = i
+        }
+        const event = modelPending[best]
+        modelPending.splice(best, 1)
+        modelNowNs = event.timeNs
+        modelTrace.push(`${event.timeNs}:${event.id}`)
+        ran++
+        const action = actions[event.id % actions.length]
+        for (const delayNs of action.delaysNs) modelSchedule(event.timeNs + delayNs)
+        if (action.cancelPick !== null) modelCancel(action.cancelPick)
+      }
+      return ran
+    }
+
+    for (const op of ops) {
+      if (op.op === "schedule") {
+        handles.push(scheduler.schedule(scheduler.nowNs + op.delayNs, kind, handles.length, 0))
+        modelSchedule(modelNowNs + op.delayNs)
+      } else if (op.op === "cancel") {
+        if (handles.length === 0) continue
+        scheduler.cancel(handles[op.pick % handles.length])
+        modelCancel(op.pick)
+      } else if (op.op === "run") {
+        const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: op.events })
+        const ran = modelRun(op.events)
+        expect(outcome.eventCount).toBe(ran)
+        expect(outcome.reason).toBe(modelPending.length === 0 ? "empty" : "event-limit")
+      } else {
+        const next = modelPending.reduce((m, p) => Math.min(m, p.timeNs), Number.POSITIVE_INFINITY)
+        expect(scheduler.peekTimeNs()).toBe(next)
+      }
+      expect(realTrace).toEqual(modelTrace)
+      expect(scheduler.pendingCount).toBe(modelPending.length)
+      expect(scheduler.nowNs).toBe(modelNowNs)
+    }
+  }
+
   it("dispatches the same trace, pending counts and next times as the model", () => {
     fc.assert(
       fc.property(
         fc.array(opArbitrary, { maxLength: 120 }),
         fc.array(actionArbitrary, { minLength: 1, maxLength: 16 }),
-        (ops, actions) => {
-          // Event ids count schedule calls in order on each side; the real side keeps its handles.
-          const scheduler = new Scheduler(2)
-          const handles: number[] = []
-          const realTrace: string[] = []
-          const handler: EventHandler = {
-            handleEvent(kind, a, _b, nowNs) {
-              realTrace.push(`${nowNs}:${a}`)
-              const action = actions[a % actions.length]
-              for (const delayNs of action.delaysNs)
-                handles.push(scheduler.schedule(nowNs + delayNs, kind, handles.length, 0))
-              if (action.cancelPick !== null) scheduler.cancel(handles[action.cancelPick % handles.length])
-              expect(scheduler.peekTimeNs()).toBeGreaterThanOrEqual(nowNs)
-            },
-          }
-          const kind = scheduler.registerKind("model", handler)
+        againstModel,
+      ),
+      { numRuns: 300 },
+    )
+  })
 
-          const modelTrace: string[] = []
-          let modelPending: Pending[] = []
-          let modelNowNs = 0
-          let modelIds = 0
-          const modelSchedule = (timeNs: number): void => {
-            modelPending.push({ timeNs, seq: modelIds, id: modelIds })
-            modelIds++
-          }
-          const modelCancel = (pick: number): void => {
-            const target = pick % modelIds
-            modelPending = modelPending.filter((p) => p.id !== target)
-          }
-          const modelRun = (eventsMax: number): number => {
-            let ran = 0
-            while (ran < eventsMax && modelPending.length > 0) {
-              let best = 0
-              for (let i = 1; i < modelPending.length; i++) {
-                const p = modelPending[i]
-                const q = modelPending[best]
-                if (p.timeNs < q.timeNs || (p.timeNs === q.timeNs && p.seq < q.seq)) best = i
-              }
-              const event = modelPending[best]
-              modelPending.splice(best, 1)
-              modelNowNs = event.timeNs
-              modelTrace.push(`${event.timeNs}:${event.id}`)
-              ran++
-              const action = actions[event.id % actions.length]
-              for (const delayNs of action.delaysNs) modelSchedule(event.timeNs + delayNs)
-              if (action.cancelPick !== null) modelCancel(action.cancelPick)
-            }
-            return ran
-          }
-
-          for (const op of ops) {
-            if (op.op === "schedule") {
-              handles.push(scheduler.schedule(scheduler.nowNs + op.delayNs, kind, handles.length, 0))
-              modelSchedule(modelNowNs + op.delayNs)
-            } else if (op.op === "cancel") {
-              if (handles.length === 0) continue
-              scheduler.cancel(handles[op.pick % handles.length])
-              modelCancel(op.pick)
-            } else if (op.op === "run") {
-              const outcome = scheduler.run({ timeNsMax: Number.MAX_SAFE_INTEGER, eventCountMax: op.events })
-              const ran = modelRun(op.events)
-              expect(outcome.eventCount).toBe(ran)
-              expect(outcome.reason).toBe(modelPending.length === 0 ? "empty" : "event-limit")
-            } else {
-              const next = modelPending.reduce((m, p) => Math.min(m, p.timeNs), Number.POSITIVE_INFINITY)
-              expect(scheduler.peekTimeNs()).toBe(next)
-            }
-            expect(realTrace).toEqual(modelTrace)
-            expect(scheduler.pendingCount).toBe(modelPending.length)
-            expect(scheduler.nowNs).toBe(modelNowNs)
-          }
-        },
+  it("matches the model with delays across the near heap, the sorted run, the ring and the far queues", () => {
+    // Delays from ties (0) through a bucket (1,024 ns at first) and the ring to far timers, so a
+    // bucket's sorted run meets events scheduled into its own bucket while it is dispatched.
+    const delayNs = fc.oneof(
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 3000 }),
+      fc.integer({ min: 1000, max: 5_000_000 }),
+      fc.constantFrom(30_000_000_000, 30_000_000_001, 500_000_000),
+    )
+    const wideOp: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ op: fc.constant("schedule" as const), delayNs }),
+      fc.record({ op: fc.constant("cancel" as const), pick: fc.nat() }),
+      fc.record({ op: fc.constant("run" as const), events: fc.integer({ min: 0, max: 40 }) }),
+      fc.record({ op: fc.constant("peek" as const) }),
+    )
+    const wideAction: fc.Arbitrary<Action> = fc.record({
+      delaysNs: fc.array(delayNs, { maxLength: 3 }),
+      cancelPick: fc.option(fc.nat(), { nil: null }),
+    })
+    fc.assert(
+      fc.property(
+        fc.array(wideOp, { maxLength: 200 }),
+        fc.array(wideAction, { minLength: 1, maxLength: 16 }),
+        againstModel,
       ),
       { numRuns: 300 },
     )
