@@ -15,20 +15,22 @@
  *   a binary min-heap on (timeNs, seq); the next RING_BUCKETS - 1 buckets are unsorted FIFO lists
  *   (O(1) insert, a bitmap finds the next non-empty one); later events (timers seconds away) wait
  *   in a far FIFO queue (times scheduled in order) or a far heap (the others), both by time, and
- *   move to the ring when it reaches them. When the near heap
- *   runs dry the next bucket is poured into it. The near heap stays small (tens of events), so a
- *   dispatch costs a few sift levels instead of log2(pending). The bucket width is retuned between
- *   buckets from measured events per bucket (see `retune`); same-time bursts cannot be split and
- *   simply stay in the near heap, a plain heap as before.
+ *   move to the ring when it reaches them. When the current bucket runs dry the next one is
+ *   poured out and sorted once into a run (an insertion sort: a bucket holds tens of events, nearly
+ *   in order) that is dispatched by an index step; events scheduled into the running bucket go to
+ *   the near heap, and the earlier of the run's head and the heap's root runs next. On the star
+ *   almost every event lands in a later bucket, so a dispatch costs no sift levels. The bucket
+ *   width is retuned between buckets from measured events per bucket (see `retune`); a bucket of
+ *   more than RUN_SORT_MAX events (a same-time burst) goes to the near heap, a plain heap as before.
  * - Replace top. The root's event is dispatched while still in the near heap; the first event its
  *   handler schedules into the current bucket takes the root's place with one sift-down.
  *   Hold model, 10^4 pending (bench/scheduler.ts, 2 cores, Node 20): single binary heap 5.8-6.2 M
  *   events/s, this structure 9.1-10.0 M (ns-3 3.37 CalendarScheduler: 6.9-7.2 M).
  *
  * Cancellation is by the handle `schedule` returns (slot + generation, so stale handles are inert);
- * the event is marked and skipped when it reaches the near heap's root. Subsystems that re-arm
- * timers often should prefer generation counters (ignore a fired timer whose generation is stale),
- * which costs nothing.
+ * the event is marked and skipped when it reaches the near heap's root or the run's head.
+ * Subsystems that re-arm timers often should prefer generation counters (ignore a fired timer whose
+ * generation is stale), which costs nothing.
  */
 import { AssertionError, assert } from "./assert.ts"
 import { TIME_NS_MAX } from "./time.ts"
