@@ -71,6 +71,11 @@ export interface NfHookHandler {
    * now owns the packet and must send it on (or free it) through the network, not before `readyNs`.
    */
   takeStolen?(handle: number, packet: Packet, readyNs: number): void
+  /**
+   * True when `hookFn` returns ACCEPT at once, changing and charging nothing, for every packet that
+   * is not ICMP (ip_vs_forward_icmp): the host may skip the call for those packets.
+   */
+  readonly icmpOnly?: boolean
 }
 
 /** struct nf_hook_ops. */

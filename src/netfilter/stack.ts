@@ -132,6 +132,8 @@ const RUN_KIND_TABLE = 1
 const RUN_KIND_NAT = 2
 const RUN_KIND_CONNTRACK_IN = 3
 const RUN_KIND_CONFIRM = 4
+/** An op whose hookFn only acts on ICMP (NfHookHandler.icmpOnly): called for ICMP packets only. */
+const RUN_KIND_ICMP_ONLY = 5
 
 const MANIP_SRC = Manip.SRC
 const MANIP_DST = Manip.DST
@@ -415,6 +417,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         case RUN_KIND_CONFIRM:
           v = this.confirm(packet, state)
           break
+        case RUN_KIND_ICMP_ONLY:
+          // Its hookFn would return ACCEPT at once for any other protocol.
+          v = packet.protocol === PROTOCOL_ICMP ? handlers[i].hookFn(packet, state) : VERDICT_ACCEPT
+          break
         default:
           v = handlers[i].hookFn(packet, state)
       }
@@ -467,6 +473,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
           arg = handler.manip
         } else if (handler instanceof ConntrackInOp) kind = RUN_KIND_CONNTRACK_IN
         else if (handler instanceof ConfirmOp) kind = RUN_KIND_CONFIRM
+        else if (handler.icmpOnly === true) kind = RUN_KIND_ICMP_ONLY
         kinds.push(kind)
         args.push(arg)
         handlers.push(handler)

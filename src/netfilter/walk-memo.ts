@@ -15,6 +15,10 @@
  * charged, the same verdict, as ipt_do_table would have produced by walking. Tables are immutable
  * once committed (a restore replaces them, table.ts), so an entry is tied to its table object.
  *
+ * A walk that reads no field at all (every reachable rule matches any packet, e.g. IPVS mode's
+ * filter OUTPUT: a jump to the empty KUBE-IPVS-OUT-FILTER, then the policy) has one outcome, kept
+ * in its plan's own slot without a key: replayed with no hash, key compare or review.
+ *
  * Not memoised (walked as before): the nat table (its targets bind NAT), chains reaching any rule
  * with another match or target (statistic, recent, nfacct, addrtype, LOG, MARK, ...), reaching more
  * than MAX_PLAN_RULES rules (large chains are indexed instead), and walks while a tracer is set.
@@ -63,7 +67,8 @@ const MAX_PLAN_RULES = 64
 /**
  * Walks reaching fewer rules than this, none of them an `-m set` match, are not memoised: hashing
  * the key costs about as much as evaluating a handful of header and ctstate matches (userspace
- * mode's filter INPUT, a jump to an empty chain, was slower memoised). IPVS mode's FORWARD walk
+ * mode's filter INPUT, a jump to an empty chain, was slower memoised through the hashed slots; a
+ * walk reading no field now takes the keyless slot instead, see planFields). IPVS mode's FORWARD walk
  * (a jump to the empty KUBE-PROXY-FIREWALL, then KUBE-FORWARD's mark and ctstate rules: 4 rules)
  * is faster memoised: 109 vs 148 ns per FORWARD runHook at best (microbenchmark, 400k walks).
  */
@@ -159,6 +164,9 @@ function planFields(table: Table, start: Chain, ctState = -1): number {
       if (kind === TargetKind.JUMP || kind === TargetKind.GOTO) todo.push(table.chains[chain.jumps[i]])
     }
   }
+  // No field read (every reachable rule matches any packet: e.g. IPVS mode's filter OUTPUT, a jump
+  // to the empty KUBE-IPVS-OUT-FILTER): one outcome for all packets, kept without a key (walk).
+  if (fields === 0) return 0
   return sets || rules >= MIN_PLAN_RULES ? fields : NO_PLAN
 }
 
@@ -188,13 +196,15 @@ export class WalkMemo {
 
   // Slots: key words, table, hook, ipset generation, outcome.
   private readonly keys = new Int32Array(SLOTS * KEY_WORDS)
-  private readonly slotTable: (Table | null)[] = new Array<Table | null>(SLOTS).fill(null)
-  private readonly slotHook = new Int32Array(SLOTS)
-  private readonly slotGeneration = new Float64Array(SLOTS)
-  private readonly slotVerdict = new Int32Array(SLOTS)
-  private readonly slotRules = new Int32Array(SLOTS)
-  private readonly slotReject = new Int32Array(SLOTS)
-  private readonly slotBumpCount = new Int32Array(SLOTS)
+  // SLOTS hashed slots, then one slot per plan for the plans whose walks read no packet field
+  // (CONST_SLOT + plan: their one outcome, keyed by nothing).
+  private readonly slotTable: (Table | null)[] = new Array<Table | null>(SLOTS + PLANS).fill(null)
+  private readonly slotHook = new Int32Array(SLOTS + PLANS)
+  private readonly slotGeneration = new Float64Array(SLOTS + PLANS)
+  private readonly slotVerdict = new Int32Array(SLOTS + PLANS)
+  private readonly slotRules = new Int32Array(SLOTS + PLANS)
+  private readonly slotReject = new Int32Array(SLOTS + PLANS)
+  private readonly slotBumpCount = new Int32Array(SLOTS + PLANS)
   /**
    * Per slot MAX_BUMPS counts, each as the chain's counter array on this node and the index of the
    * count's packet counter in it (the byte counter follows): what RuleCounters.rule/policy write,
@@ -202,8 +212,10 @@ export class WalkMemo {
    * the ones the slots were stored under (`slotCounters`, `slotLayout`; walk forgets every slot
    * when either changes).
    */
-  private readonly bumpArrays: (Float64Array | null)[] = new Array<Float64Array | null>(SLOTS * MAX_BUMPS).fill(null)
-  private readonly bumpAt = new Int32Array(SLOTS * MAX_BUMPS)
+  private readonly bumpArrays: (Float64Array | null)[] = new Array<Float64Array | null>(
+    (SLOTS + PLANS) * MAX_BUMPS,
+  ).fill(null)
+  private readonly bumpAt = new Int32Array((SLOTS + PLANS) * MAX_BUMPS)
   /** The RuleCounters this memo's slots hold arrays of (one stack's), and its layout then. */
   private slotCounters: RuleCounters | null = null
   private slotLayout = -1
@@ -228,13 +240,15 @@ export class WalkMemo {
     if (tableId === NAT_TABLE) return -1
     const p = tableId * 5 + hook
     if (this.planTables[p] !== table) this.plan(p, table, start)
-    if (this.planFields[p] === NO_PLAN) return -1
+    const fields = this.planFields[p]
+    if (fields === NO_PLAN) return -1
     if (counters !== this.slotCounters || counters.layout !== this.slotLayout) {
       // The slots' counter arrays may be stale (another RuleCounters, or a restore moved arrays).
       this.slotCounters = counters
       this.slotLayout = counters.layout
       this.slotTable.fill(null)
     }
+    if (fields === 0) return this.walkConst(p, table, start, ctx, counters)
     const packet = ctx.packet as Packet
     let m: Int32Array = this.planMasks
     let pm = p * KEY_WORDS
@@ -319,6 +333,56 @@ export class WalkMemo {
         const chain = this.recChains[i]
         const r = this.recRules[i]
         // The array the counts above went to (created by them if the chain had none).
+        this.bumpArrays[b + i] = counters.arrayOf(chain)
+        this.bumpAt[b + i] = r < 0 ? 2 * chain.rules.length : 2 * r
+      }
+    }
+    return v
+  }
+
+  /**
+   * `walk` for plan `p` whose walks read no packet field: the outcome is the same for every packet,
+   * kept in the plan's own slot (SLOTS + p) for its table, with no key to hash or compare.
+   */
+  private walkConst(p: number, table: Table, start: Chain, ctx: MatchContext, counters: RuleCounters): number {
+    const slot = SLOTS + p
+    const bytes = (ctx.packet as Packet).totalBytes
+    if (this.slotTable[slot] === table) {
+      const b = slot * MAX_BUMPS
+      const n = this.slotBumpCount[slot]
+      for (let i = 0; i < n; i++) {
+        const k = this.bumpArrays[b + i] as Float64Array
+        const at = this.bumpAt[b + i]
+        k[at]++
+        k[at + 1] += bytes
+      }
+      const v = this.slotVerdict[slot]
+      this.hits++
+      this.rules = this.slotRules[slot]
+      if (v === V_DROP) this.dropReason = DROP_REASON
+      else if (v === V_REJECT) {
+        this.dropReason = REJECT_REASON
+        this.rejectWith = this.slotReject[slot] as RejectWith
+      }
+      return v
+    }
+    const v = this.record(table, start, ctx)
+    const n = this.recLength
+    for (let i = 0; i < n; i++) {
+      const r = this.recRules[i]
+      if (r < 0) counters.policy(this.recChains[i], bytes)
+      else counters.rule(this.recChains[i], r, bytes)
+    }
+    if (n <= MAX_BUMPS) {
+      this.slotTable[slot] = table
+      this.slotVerdict[slot] = v
+      this.slotRules[slot] = this.rules
+      this.slotReject[slot] = this.rejectWith
+      this.slotBumpCount[slot] = n
+      const b = slot * MAX_BUMPS
+      for (let i = 0; i < n; i++) {
+        const chain = this.recChains[i]
+        const r = this.recRules[i]
         this.bumpArrays[b + i] = counters.arrayOf(chain)
         this.bumpAt[b + i] = r < 0 ? 2 * chain.rules.length : 2 * r
       }

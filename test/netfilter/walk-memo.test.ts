@@ -272,4 +272,54 @@ COMMIT
     // ESTABLISHED and INVALID walks (half the packets) do not read the port: they repeat and hit.
     expect((memo.stack.walkMemo as WalkMemo).hits).toBeGreaterThan(1500)
   })
+
+  it("keeps one outcome for a walk that reads no packet field, replaced with its table", () => {
+    // IPVS mode's filter OUTPUT in the star: a jump to an empty KUBE-IPVS-OUT-FILTER (no match),
+    // then the policy. INPUT: unconditional rules down to a DROP.
+    const rules = (policy: string, drop: string): string => `*filter
+:INPUT ACCEPT [0:0]
+:OUTPUT ${policy} [0:0]
+:KUBE-IPVS-OUT-FILTER - [0:0]
+:KUBE-EMPTY - [0:0]
+-A INPUT -j KUBE-EMPTY
+-A INPUT -j ${drop}
+-A OUTPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER
+COMMIT
+`
+    const memo = makeNode({}, 1)
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    const out: number[][] = [[], []]
+    const send = (count: number): void => {
+      for (let i = 0; i < count; i++)
+        [memo, plain].forEach((n, j) => {
+          const p = new Packet()
+          p.protocol = i % 3 === 0 ? Protocol.TCP : Protocol.UDP
+          p.srcAddr = ipv4(i % 2 === 0 ? "10.244.2.7" : "10.244.1.5")
+          p.dstAddr = ipv4("10.96.0.10")
+          p.srcPort = 1024 + i
+          p.dstPort = 53
+          p.ctState = i % 4 === 0 ? CtState.NEW : CtState.ESTABLISHED
+          p.totalBytes = 60 + (i % 7) * 10
+          const hook = i % 2 === 0 ? Hook.OUTPUT : Hook.INPUT
+          const v = n.stack.runHook(hook, p, hook === Hook.INPUT ? ETH0 : -1, hook === Hook.OUTPUT ? ETH0 : -1, i)
+          out[j].push(v, n.stack.lastCostNs, v === Verdict.ACCEPT ? -1 : n.stack.lastDropReason)
+        })
+      expect(out[0]).toEqual(out[1])
+      expect(memo.stack.rulesEvaluated).toBe(plain.stack.rulesEvaluated)
+      expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+    }
+    for (const n of [memo, plain]) n.stack.restore(rules("ACCEPT", "DROP"))
+    send(200)
+    // Every walk but the first of each hook replayed, although each packet has its own port.
+    expect((memo.stack.walkMemo as WalkMemo).hits).toBe(198)
+    // Another table restored (counter layout kept or moved), then the filter table replaced: the
+    // new table's outcome (OUTPUT's DROP policy, INPUT's REJECT) is walked once and kept.
+    for (const n of [memo, plain]) n.stack.restore("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", { noflush: true })
+    send(100)
+    for (const n of [memo, plain]) n.stack.restore(rules("DROP", "REJECT"), { noflush: true })
+    send(200)
+    expect(out[0].filter((v, k) => k % 3 === 0 && v === Verdict.DROP).length).toBeGreaterThan(150)
+    expect(out[0].filter((v, k) => k % 3 === 0 && v === Verdict.REJECT).length).toBeGreaterThan(50)
+  })
 })

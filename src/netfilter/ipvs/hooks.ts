@@ -318,10 +318,14 @@ type OpKind = (typeof OpKind)[keyof typeof OpKind]
  * what each op runs is exactly its hook function.
  */
 class IpvsOp implements NfHookHandler {
+  /** ip_vs_forward_icmp returns NF_ACCEPT at once for anything but ICMP (the hook host skips it). */
+  readonly icmpOnly: boolean
   constructor(
     private readonly hooks: IpvsHooks,
     private readonly kind: OpKind,
-  ) {}
+  ) {
+    this.icmpOnly = kind === OpKind.FORWARD_ICMP
+  }
   hookFn(packet: Packet, state: NfHookState): Verdict {
     switch (this.kind) {
       case OpKind.REQUEST:
