@@ -192,7 +192,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
       }
     if (staleIPs.size > 0) {
       const ct = this.stack.conntrack
-      for (const id of ct.ids()) if (ct.proto[id] === Protocol.UDP && staleIPs.has(ct.dst[id * 2])) ct.remove(id)
+      for (const id of ct.ids()) if (ct.proto[id] === Protocol.UDP && staleIPs.has(ct.dstOf(id * 2))) ct.remove(id)
     }
   }
 

@@ -156,7 +156,7 @@ function translatedSource(
   if (node < 0 || (node & 1) !== 0) return null
   const id = node >> 1
   if (ct.expiresNs[id] <= nowNs && (ct.status[id] & CtStatus.CONFIRMED) !== 0) return null
-  const replySource = ct.src[id * 2 + 1]
+  const replySource = ct.srcOf(id * 2 + 1)
   return replySource === dst ? null : replySource
 }
 

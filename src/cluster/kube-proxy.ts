@@ -502,9 +502,9 @@ function conntrackView(conntrack: Conntrack): ConntrackTableView {
       return conntrack.ids().map((id) => ({
         handle: id,
         protocol: conntrack.proto[id],
-        origDstAddr: conntrack.dst[id * 2],
-        origDstPort: conntrack.dport[id * 2],
-        replySrcAddr: conntrack.src[id * 2 + 1],
+        origDstAddr: conntrack.dstOf(id * 2),
+        origDstPort: conntrack.dportOf(id * 2),
+        replySrcAddr: conntrack.srcOf(id * 2 + 1),
       }))
     },
     deleteEntry(handle: number): void {

@@ -322,15 +322,12 @@ export class Conntrack {
   private readonly raceRng: Rng | null
 
   private capacity = 0
-  /** Tuple columns, indexed by node = 2*id + direction. */
-  src = new Uint32Array(0)
-  dst = new Uint32Array(0)
-  sport = new Uint16Array(0)
-  dport = new Uint16Array(0)
   /**
-   * The hash's view of the tuples, packed 4 words per node (src, dst, sport << 16 | dport, next
-   * node in the bucket or -1) so that a chain walk touches one cache line per node; the columns
-   * above hold the same tuples for every other reader.
+   * The tuples, packed 4 words per node (node = 2*id + direction: src, dst, sport << 16 | dport,
+   * next node in the bucket or -1), so that a chain walk touches one cache line per node. The only
+   * copy of the tuples: other readers go through srcOf/dstOf/sportOf/dportOf. (Separate tuple
+   * columns beside the keys were 24 of 80 bytes per entry to allocate, zero, first-touch and copy
+   * at every growth of the table: once per new flow.)
    */
   private keys = new Int32Array(0)
   /** Entry columns. */
@@ -339,7 +336,6 @@ export class Conntrack {
   tcpState = new Uint8Array(0)
   expiresNs = new Float64Array(0)
   createdNs = new Float64Array(0)
-  mark = new Uint32Array(0)
   /**
    * When the entry enters the hash in the kernel's time: its first packet's arrival plus the hook
    * costs charged up to confirm. The simulator runs a packet's hooks in one event, so the entry is
@@ -430,19 +426,6 @@ export class Conntrack {
   private grow(capacity: number): void {
     // One copy per column, written out: a generic helper taking a constructor closure was one
     // megamorphic call site for five array types (and two closures per column per growth).
-    const pairs = capacity * 2
-    const src = new Uint32Array(pairs)
-    src.set(this.src)
-    this.src = src
-    const dst = new Uint32Array(pairs)
-    dst.set(this.dst)
-    this.dst = dst
-    const sport = new Uint16Array(pairs)
-    sport.set(this.sport)
-    this.sport = sport
-    const dport = new Uint16Array(pairs)
-    dport.set(this.dport)
-    this.dport = dport
     const keys = new Int32Array(capacity * 8)
     keys.set(this.keys)
     this.keys = keys
@@ -461,9 +444,6 @@ export class Conntrack {
     const createdNs = new Float64Array(capacity)
     createdNs.set(this.createdNs)
     this.createdNs = createdNs
-    const mark = new Uint32Array(capacity)
-    mark.set(this.mark)
-    this.mark = mark
     if (this.racing) {
       const visibleNs = new Float64Array(capacity)
       visibleNs.set(this.visibleNs)
@@ -518,12 +498,58 @@ export class Conntrack {
     return this.hashOf(this.keys[k], this.keys[k + 1], this.keys[k + 2], this.proto[node >> 1])
   }
 
-  /** Writes node's tuple into the packed keys (after any change to the tuple columns). */
-  private packKey(node: number): void {
+  /**
+   * Writes node's tuple into the packed keys. Ports are cut to 16 bits and addresses to 32 bits, as
+   * the Uint16/Uint32 tuple columns that held them before did.
+   */
+  private setTuple(node: number, src: number, dst: number, sport: number, dport: number): void {
     const k = node * 4
-    this.keys[k] = this.src[node]
-    this.keys[k + 1] = this.dst[node]
-    this.keys[k + 2] = (this.sport[node] << 16) | this.dport[node]
+    const keys = this.keys
+    keys[k] = src
+    keys[k + 1] = dst
+    keys[k + 2] = ((sport & 0xffff) << 16) | (dport & 0xffff)
+  }
+
+  /** Source address of node's tuple (node = 2*id + direction; direction 1 = the reply tuple). */
+  srcOf(node: number): number {
+    return this.keys[node * 4] >>> 0
+  }
+
+  /** Destination address of node's tuple. */
+  dstOf(node: number): number {
+    return this.keys[node * 4 + 1] >>> 0
+  }
+
+  /** Source port (ICMP: the echo id) of node's tuple. */
+  sportOf(node: number): number {
+    return this.keys[node * 4 + 2] >>> 16
+  }
+
+  /** Destination port (ICMP: the type) of node's tuple. */
+  dportOf(node: number): number {
+    return this.keys[node * 4 + 2] & 0xffff
+  }
+
+  /** True when nodes a and b hold the same tuple. */
+  private sameTuple(a: number, b: number): boolean {
+    const keys = this.keys
+    const x = a * 4
+    const y = b * 4
+    return keys[x] === keys[y] && keys[x + 1] === keys[y + 1] && keys[x + 2] === keys[y + 2]
+  }
+
+  /** lookup of node's own tuple (confirm's clash checks), from the packed key. */
+  private lookupNode(node: number, proto: number, nowNs: number): number {
+    const k = node * 4
+    const keys = this.keys
+    const found = this.findPacked(keys[k], keys[k + 1], keys[k + 2], proto)
+    if (found < 0) return -1
+    if (this.expiresNs[found >> 1] <= nowNs) {
+      this.remove(found >> 1)
+      this.expired++
+      return -1
+    }
+    return found
   }
 
   private link(node: number): void {
@@ -555,10 +581,12 @@ export class Conntrack {
 
   /** Finds a confirmed tuple; returns its node (2*id + direction) or -1. Does not check expiry. */
   find(src: number, dst: number, sport: number, dport: number, proto: number): number {
+    return this.findPacked(src | 0, dst | 0, (sport << 16) | dport, proto)
+  }
+
+  /** find, with the tuple as its packed key words (s, d, ports = sport << 16 | dport as int32). */
+  private findPacked(s: number, d: number, ports: number, proto: number): number {
     const keys = this.keys
-    const s = src | 0
-    const d = dst | 0
-    const ports = (sport << 16) | dport
     const h = this.hashOf(s, d, ports, proto)
     const heads = this.heads
     const b = (h >>> this.indexShift) << 1
@@ -600,28 +628,14 @@ export class Conntrack {
       id = this.highWater++
     }
     const o = id * 2
-    const r = o + 1
-    this.src[o] = src
-    this.dst[o] = dst
-    this.sport[o] = sport
-    this.dport[o] = dport
-    this.src[r] = dst
-    this.dst[r] = src
-    if (proto === Protocol.ICMP) {
-      this.sport[r] = sport
-      this.dport[r] = icmpReplyType(dport) & 0xffff
-    } else {
-      this.sport[r] = dport
-      this.dport[r] = sport
-    }
-    this.packKey(o)
-    this.packKey(r)
+    this.setTuple(o, src, dst, sport, dport)
+    if (proto === Protocol.ICMP) this.setTuple(o + 1, dst, src, sport, icmpReplyType(dport))
+    else this.setTuple(o + 1, dst, src, dport, sport)
     this.proto[id] = proto
     this.status[id] = CtStatus.USED
     this.tcpState[id] = TcpState.NONE
     this.createdNs[id] = nowNs
     this.setExpires(id, nowNs)
-    this.mark[id] = 0
     if (this.racing) {
       this.visibleNs[id] = nowNs
       this.raceOf[id] = -1
@@ -636,12 +650,7 @@ export class Conntrack {
   /** Rewrites the reply tuple (nf_conntrack_alter_reply), before confirmation. */
   setReply(id: number, src: number, dst: number, sport: number, dport: number): void {
     assert((this.status[id] & CtStatus.CONFIRMED) === 0, "conntrack: altering the reply tuple of a confirmed entry")
-    const r = id * 2 + 1
-    this.src[r] = src
-    this.dst[r] = dst
-    this.sport[r] = sport
-    this.dport[r] = dport
-    this.packKey(r)
+    this.setTuple(id * 2 + 1, src, dst, sport, dport)
   }
 
   /**
@@ -656,8 +665,8 @@ export class Conntrack {
     const r = o + 1
     const p = this.proto[id]
     // The original tuple's bucket first, then the reply tuple's (both loops of __nf_conntrack_confirm).
-    let clash = this.lookup(this.src[o], this.dst[o], this.sport[o], this.dport[o], p, nowNs)
-    if (clash < 0) clash = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], p, nowNs)
+    let clash = this.lookupNode(o, p, nowNs)
+    if (clash < 0) clash = this.lookupNode(r, p, nowNs)
     if (clash >= 0) return this.resolveClash(id, clash >> 1, nowNs, visibleAtNs)
     this.insert(id, visibleAtNs)
     return id
@@ -676,18 +685,7 @@ export class Conntrack {
 
   /** nf_ct_match: both tuples equal (zones and extensions are not modelled). */
   private sameEntry(a: number, b: number): boolean {
-    for (let d = 0; d < 2; d++) {
-      const x = a * 2 + d
-      const y = b * 2 + d
-      if (
-        this.src[x] !== this.src[y] ||
-        this.dst[x] !== this.dst[y] ||
-        this.sport[x] !== this.sport[y] ||
-        this.dport[x] !== this.dport[y]
-      )
-        return false
-    }
-    return true
+    return this.sameTuple(a * 2, b * 2) && this.sameTuple(a * 2 + 1, b * 2 + 1)
   }
 
   /**
@@ -723,7 +721,7 @@ export class Conntrack {
     if (allowClash) {
       // nf_ct_resolve_clash_harder: the reply direction must not clash unless both tuples are equal.
       const r = id * 2 + 1
-      const replyClash = this.lookup(this.src[r], this.dst[r], this.sport[r], this.dport[r], this.proto[id], nowNs)
+      const replyClash = this.lookupNode(r, this.proto[id], nowNs)
       if (replyClash >= 0) {
         const other = replyClash >> 1
         if (this.mergeable(other, id)) {
@@ -763,17 +761,7 @@ export class Conntrack {
     if (node < 0) return false
     const other = node >> 1
     if (this.racing && this.raceOf[ignored] >= 0 && this.raceClockNs < this.visibleNs[other]) return false
-    if (this.raceLevel >= LEVEL_5_0 && proto === Protocol.UDP) {
-      const a = other * 2
-      const b = ignored * 2
-      if (
-        this.src[a] === this.src[b] &&
-        this.dst[a] === this.dst[b] &&
-        this.sport[a] === this.sport[b] &&
-        this.dport[a] === this.dport[b]
-      )
-        return false
-    }
+    if (this.raceLevel >= LEVEL_5_0 && proto === Protocol.UDP && this.sameTuple(other * 2, ignored * 2)) return false
     return true
   }
 
@@ -1204,16 +1192,17 @@ export class Conntrack {
     if (p === Protocol.TCP) text += `${TCP_STATE_NAMES[this.tcpState[id]]} `
     const tuple = (n: number): string => {
       if (p === Protocol.TCP || p === Protocol.UDP)
-        return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} sport=${this.sport[n]} dport=${this.dport[n]}`
+        return `src=${formatIpv4(this.srcOf(n))} dst=${formatIpv4(this.dstOf(n))} sport=${this.sportOf(n)} dport=${this.dportOf(n)}`
       if (p === Protocol.ICMP)
-        return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])} type=${this.dport[n]} code=0 id=${this.sport[n]}`
-      return `src=${formatIpv4(this.src[n])} dst=${formatIpv4(this.dst[n])}`
+        return `src=${formatIpv4(this.srcOf(n))} dst=${formatIpv4(this.dstOf(n))} type=${this.dportOf(n)} code=0 id=${this.sportOf(n)}`
+      return `src=${formatIpv4(this.srcOf(n))} dst=${formatIpv4(this.dstOf(n))}`
     }
     text += tuple(o)
     if ((status & CtStatus.SEEN_REPLY) === 0) text += " [UNREPLIED]"
     text += ` ${tuple(r)}`
     if ((status & CtStatus.ASSURED) !== 0) text += " [ASSURED]"
-    return `${text} mark=${this.mark[id]} use=1`
+    // The connection mark (ct mark, CONNMARK) is not modelled: nothing sets it, so it is always 0.
+    return `${text} mark=0 use=1`
   }
 
   /** Deletes confirmed entries matching the filter (conntrack -D); returns how many. */
@@ -1225,11 +1214,11 @@ export class Conntrack {
       const o = id * 2
       const r = o + 1
       if (filter.protocol !== undefined && this.proto[id] !== filter.protocol) continue
-      if (filter.origSrc !== undefined && this.src[o] !== filter.origSrc) continue
-      if (filter.origDst !== undefined && this.dst[o] !== filter.origDst) continue
-      if (filter.origDstPort !== undefined && this.dport[o] !== filter.origDstPort) continue
-      if (filter.replySrc !== undefined && this.src[r] !== filter.replySrc) continue
-      if (filter.replySrcNotIn !== undefined && filter.replySrcNotIn.has(this.src[r])) continue
+      if (filter.origSrc !== undefined && this.srcOf(o) !== filter.origSrc) continue
+      if (filter.origDst !== undefined && this.dstOf(o) !== filter.origDst) continue
+      if (filter.origDstPort !== undefined && this.dportOf(o) !== filter.origDstPort) continue
+      if (filter.replySrc !== undefined && this.srcOf(r) !== filter.replySrc) continue
+      if (filter.replySrcNotIn !== undefined && filter.replySrcNotIn.has(this.srcOf(r))) continue
       this.remove(id)
       deleted++
     }

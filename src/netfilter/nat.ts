@@ -63,14 +63,14 @@ export class NfNat {
   private loadCurrentTuple(id: number): void {
     const ct = this.ct
     const r = id * 2 + 1
-    this.tSrc = ct.dst[r]
-    this.tDst = ct.src[r]
+    this.tSrc = ct.dstOf(r)
+    this.tDst = ct.srcOf(r)
     if (ct.proto[id] === Protocol.ICMP) {
-      this.tSport = ct.sport[r]
-      this.tDport = icmpReplyType(ct.dport[r]) & 0xffff
+      this.tSport = ct.sportOf(r)
+      this.tDport = icmpReplyType(ct.dportOf(r)) & 0xffff
     } else {
-      this.tSport = ct.dport[r]
-      this.tDport = ct.sport[r]
+      this.tSport = ct.dportOf(r)
+      this.tDport = ct.sportOf(r)
     }
   }
 
@@ -216,13 +216,13 @@ export class NfNat {
     // target = invert(tuple[!direction])
     const proto = ct.proto[id]
     if (manip === MANIP_SRC) {
-      packet.srcAddr = ct.dst[n]
-      if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) packet.srcPort = ct.dport[n]
-      else if (proto === PROTOCOL_ICMP) packet.srcPort = ct.sport[n]
+      packet.srcAddr = ct.dstOf(n)
+      if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) packet.srcPort = ct.dportOf(n)
+      else if (proto === PROTOCOL_ICMP) packet.srcPort = ct.sportOf(n)
     } else {
-      packet.dstAddr = ct.src[n]
-      if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) packet.dstPort = ct.sport[n]
-      else if (proto === PROTOCOL_ICMP) packet.srcPort = ct.sport[n]
+      packet.dstAddr = ct.srcOf(n)
+      if (proto === PROTOCOL_TCP || proto === PROTOCOL_UDP) packet.dstPort = ct.sportOf(n)
+      else if (proto === PROTOCOL_ICMP) packet.srcPort = ct.sportOf(n)
     }
   }
 
@@ -235,15 +235,15 @@ export class NfNat {
     const proto = ct.proto[id]
     // Inner: manip !manip with tuple[!direction] as is.
     if (manip === Manip.SRC) {
-      packet.innerDstAddr = ct.dst[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerDstPort = ct.dport[n]
-      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sport[n]
-      packet.srcAddr = ct.dst[n]
+      packet.innerDstAddr = ct.dstOf(n)
+      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerDstPort = ct.dportOf(n)
+      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sportOf(n)
+      packet.srcAddr = ct.dstOf(n)
     } else {
-      packet.innerSrcAddr = ct.src[n]
-      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerSrcPort = ct.sport[n]
-      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sport[n]
-      packet.dstAddr = ct.src[n]
+      packet.innerSrcAddr = ct.srcOf(n)
+      if (proto === Protocol.TCP || proto === Protocol.UDP) packet.innerSrcPort = ct.sportOf(n)
+      else if (proto === Protocol.ICMP) packet.innerSrcPort = ct.sportOf(n)
+      packet.dstAddr = ct.srcOf(n)
     }
   }
 }

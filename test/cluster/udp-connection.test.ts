@@ -63,11 +63,11 @@ function flows(connection: "new" | "keepAlive") {
   for (const id of ct.ids()) {
     const original = 2 * id
     const reply = original + 1
-    if (ct.proto[id] !== Protocol.UDP || ct.dport[original] !== SERVICE_PORT) continue
+    if (ct.proto[id] !== Protocol.UDP || ct.dportOf(original) !== SERVICE_PORT) continue
     expect(ct.status[id] & CtStatus.DST_NAT).toBe(CtStatus.DST_NAT)
     entries++
-    sourcePorts.add(ct.sport[original])
-    endpoints.add(ct.src[reply])
+    sourcePorts.add(ct.sportOf(original))
+    endpoints.add(ct.srcOf(reply))
   }
   return {
     entries,

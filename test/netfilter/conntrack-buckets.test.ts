@@ -198,8 +198,8 @@ describe("early_drop against a scan of every entry's kernel bucket", () => {
       const start = ct.bucketOf(A, B, port, 53, UDP)
       // Expected victims, from every live entry's two tuples.
       const bucketsOf = (id: number): number[] => [
-        ct.bucketOf(ct.src[2 * id], ct.dst[2 * id], ct.sport[2 * id], ct.dport[2 * id], UDP),
-        ct.bucketOf(ct.src[2 * id + 1], ct.dst[2 * id + 1], ct.sport[2 * id + 1], ct.dport[2 * id + 1], UDP),
+        ct.bucketOf(ct.srcOf(2 * id), ct.dstOf(2 * id), ct.sportOf(2 * id), ct.dportOf(2 * id), UDP),
+        ct.bucketOf(ct.srcOf(2 * id + 1), ct.dstOf(2 * id + 1), ct.sportOf(2 * id + 1), ct.dportOf(2 * id + 1), UDP),
       ]
       const live = ct.ids()
       let expected: number[] = []

@@ -98,7 +98,7 @@ describe("conntrack fast paths", () => {
       const src = CLIENT + (i >>> 8)
       const id = ct.allocate(src, SERVER, 1024 + (i & 0xff), 53, Protocol.UDP, i)
       expect(id).toBe(i)
-      ct.mark[id] = i * 7
+      ct.tcpState[id] = (i * 7) & 0xff // a column nothing else writes for a UDP entry
       expect(ct.confirm(id, i)).toBe(id)
       ids.push(id)
     }
@@ -110,13 +110,43 @@ describe("conntrack fast paths", () => {
       if (ct.find(src, SERVER, sport, 53, Protocol.UDP) !== id * 2) wrong.push(`original ${i}`)
       if (ct.find(SERVER, src, 53, sport, Protocol.UDP) !== id * 2 + 1) wrong.push(`reply ${i}`)
       if (ct.find(src, SERVER, sport, 53, Protocol.TCP) !== -1) wrong.push(`tcp ${i}`)
-      if (ct.src[id * 2] !== src || ct.sport[id * 2] !== sport || ct.dport[id * 2 + 1] !== sport)
+      if (ct.srcOf(id * 2) !== src || ct.sportOf(id * 2) !== sport || ct.dportOf(id * 2 + 1) !== sport)
         wrong.push(`tuple ${i}`)
-      if (ct.mark[id] !== i * 7 || ct.createdNs[id] !== i || ct.proto[id] !== Protocol.UDP) wrong.push(`columns ${i}`)
+      if (ct.tcpState[id] !== ((i * 7) & 0xff) || ct.createdNs[id] !== i || ct.proto[id] !== Protocol.UDP)
+        wrong.push(`columns ${i}`)
       if (ct.expiresNs[id] !== i) wrong.push(`expiry ${i}`) // allocate sets it to now
     }
     expect(wrong).toEqual([])
     expect(ct.ids()).toEqual(ids)
     expect(ct.stats().confirmed).toBe(n)
+  })
+  it("reads tuples back from the packed keys as the 32/16-bit columns held them", () => {
+    // The tuples live only in the hash's Int32 keys (sport << 16 | dport in one word): addresses
+    // with the top bit set and ports above 32767 must come back unsigned, and out-of-range ports are
+    // cut to 16 bits as a Uint16 column stores them (nf_conntrack_tuple's __be16).
+    const ct = new Conntrack()
+    const high = 0xfffffffe
+    const id = ct.allocate(high, 0x80000001, 65535, 40000, Protocol.UDP, 0)
+    expect([ct.srcOf(id * 2), ct.dstOf(id * 2), ct.sportOf(id * 2), ct.dportOf(id * 2)]).toEqual([
+      high,
+      0x80000001,
+      65535,
+      40000,
+    ])
+    expect([ct.srcOf(id * 2 + 1), ct.dstOf(id * 2 + 1), ct.sportOf(id * 2 + 1), ct.dportOf(id * 2 + 1)]).toEqual([
+      0x80000001,
+      high,
+      40000,
+      65535,
+    ])
+    ct.setReply(id, 0xc0a80001, high, 65536 + 8080, 65535)
+    expect([ct.srcOf(id * 2 + 1), ct.sportOf(id * 2 + 1), ct.dportOf(id * 2 + 1)]).toEqual([0xc0a80001, 8080, 65535])
+    expect(ct.confirm(id, 0)).toBe(id)
+    expect(ct.find(0xc0a80001, high, 8080, 65535, Protocol.UDP)).toBe(id * 2 + 1)
+    expect(ct.find(high, 0x80000001, 65535, 40000, Protocol.UDP)).toBe(id * 2)
+    // ICMP: the reply's type is the request's reply type (echo request 8 -> echo reply 0).
+    const icmp = ct.allocate(CLIENT, SERVER, 4242, 8, Protocol.ICMP, 0)
+    expect([ct.sportOf(icmp * 2 + 1), ct.dportOf(icmp * 2 + 1)]).toEqual([4242, 0])
+    expect(ct.format(id, 0)).toContain("src=255.255.255.254 dst=128.0.0.1 sport=65535 dport=40000")
   })
 })

@@ -296,8 +296,8 @@ export class IpvsHooks implements IpvsMatchSource {
     if (id < 0 || ct.isConfirmed(id) || packet.ctDirection !== 0) return
     const r = id * 2 + 1
     const ipvs = this.ipvs
-    if (outin) ct.setReply(id, ipvs.connDaddr(cp), ct.dst[r], ipvs.connDport(cp), ct.dport[r])
-    else ct.setReply(id, ct.src[r], ipvs.connVaddr(cp), ct.sport[r], ipvs.connVport(cp))
+    if (outin) ct.setReply(id, ipvs.connDaddr(cp), ct.dstOf(r), ipvs.connDport(cp), ct.dportOf(r))
+    else ct.setReply(id, ct.srcOf(r), ipvs.connVaddr(cp), ct.sportOf(r), ipvs.connVport(cp))
   }
 
   /** ip_vs_notrack: the packet continues without conntrack (its unconfirmed entry is freed). */

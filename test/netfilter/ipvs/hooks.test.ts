@@ -104,8 +104,8 @@ describe("IPVS hooks", () => {
     // POSTROUTING confirmed it.
     const id = syn.ctId
     expect(stack.conntrack.isConfirmed(id)).toBe(true)
-    expect(formatIpv4(stack.conntrack.src[id * 2 + 1])).toBe(RS_B)
-    expect(stack.conntrack.sport[id * 2 + 1]).toBe(8080)
+    expect(formatIpv4(stack.conntrack.srcOf(id * 2 + 1))).toBe(RS_B)
+    expect(stack.conntrack.sportOf(id * 2 + 1)).toBe(8080)
     expect(ipvs.connectionCount).toBe(1)
 
     // The SYN-ACK from the real server, forwarded to the pod: ip_vs_reply4 at FORWARD puts the VIP back.
