@@ -56,11 +56,6 @@ export class SharedRoutes {
   }
 }
 
-/** Sets of a table's answer cache (RoutingTable.lookup): 2^CACHE_SET_BITS, two entries each. */
-const CACHE_SET_BITS = 6
-/** Probes (one-entry memo misses) before a table gets its answer cache. */
-const CACHE_AFTER_PROBES = 64
-
 export class RoutingTable {
   /** The table's own routes (shared ones are listed among them at `sharedAt`). */
   readonly routes: Route[] = []
@@ -79,20 +74,6 @@ export class RoutingTable {
   private memoAddress = -1
   private memoRoute: Route | null = null
   private memoSharedVersion = -1
-  /**
-   * Earlier answers, direct-mapped by address (a node's table alternates between a few dozen
-   * destinations: its pods, the endpoints its proxy relays to, the other nodes, so the one-entry
-   * memo above misses there on most packets and the probe walked every prefix length again).
-   * A slot is valid while its epoch is the table's: any change of the table, or of the shared
-   * routes it sees, starts a new epoch. Made at the table's CACHE_AFTER_PROBES-th probe, so the
-   * tables of pods that send to one destination (most of them at cluster scale) never hold one.
-   */
-  private cacheKeys: Int32Array | null = null
-  private cacheEpochs: Int32Array | null = null
-  private cacheRoutes: (Route | null)[] = []
-  private epoch = 1
-  private cacheSharedVersion = -1
-  private probes = 0
   /** Reserved host routes not in force yet, by address (listed in `routes`); null: none ever. */
   private pending: IntMap<Route> | null = null
   /** 32 while `pending` holds routes (compared per missed length in probe, as `sharedLength`), else -1. */
@@ -113,7 +94,7 @@ export class RoutingTable {
   }
 
   add(route: Route): void {
-    this.forget()
+    this.memoAddress = -1
     // A later route for a pending host route's prefix would answer before it: not supported.
     assert(
       this.pending === null || !this.pending.has(route.prefix.address) || route.prefix.prefixLength !== 32,
@@ -144,7 +125,7 @@ export class RoutingTable {
     assert(this.onPending !== null, "reserved route without a pending hook")
     const address = route.prefix.address
     assert(this.byLength[32]?.has(address) !== true, "reserved route's prefix already routed")
-    this.forget()
+    this.memoAddress = -1
     this.mapOf(32)
     this.routes.push(route)
     this.pending ??= new IntMap()
@@ -160,7 +141,7 @@ export class RoutingTable {
     assert(pending !== null && route !== undefined, "no pending route for the address")
     pending.delete(address)
     if (pending.size === 0) this.pendingLength = -1
-    this.forget()
+    this.memoAddress = -1
     this.index(this.mapOf(32), route)
     return route
   }
@@ -176,7 +157,7 @@ export class RoutingTable {
    */
   attachShared(shared: SharedRoutes): void {
     assert(this.shared === null, "routing table already has shared routes")
-    this.forget()
+    this.memoAddress = -1
     this.shared = shared
     this.sharedLength = shared.prefixLength
     this.sharedAt = this.routes.length
@@ -208,7 +189,7 @@ export class RoutingTable {
         ),
     )
     const removed = this.routes.length - kept.length
-    this.forget()
+    this.memoAddress = -1
     let sharedAt = 0
     for (let i = 0; i < this.sharedAt; i++) if (kept.includes(this.routes[i])) sharedAt++
     const pending = this.pending
@@ -233,61 +214,14 @@ export class RoutingTable {
     return removed
   }
 
-  /** The table changed: every remembered answer is forgotten (the memo and the cache's epoch). */
-  private forget(): void {
-    this.memoAddress = -1
-    this.epoch = (this.epoch + 1) | 0
-  }
-
   /** Longest-prefix match; null when no route covers the address. */
   lookup(address: Ipv4): Route | null {
     const sharedVersion = this.shared === null ? -1 : this.shared.version
     if (address === this.memoAddress && sharedVersion === this.memoSharedVersion) return this.memoRoute
-    const found = this.cacheKeys !== null ? this.cached(address, sharedVersion) : this.probeCounted(address)
+    const found = this.probe(address)
     this.memoAddress = address
     this.memoRoute = found
     this.memoSharedVersion = sharedVersion
-    return found
-  }
-
-  /** The answer from the cache, probed and stored there on a miss. */
-  private cached(address: Ipv4, sharedVersion: number): Route | null {
-    if (sharedVersion !== this.cacheSharedVersion) {
-      this.cacheSharedVersion = sharedVersion
-      this.epoch = (this.epoch + 1) | 0
-    }
-    const keys = this.cacheKeys as Int32Array
-    const epochs = this.cacheEpochs as Int32Array
-    const routes = this.cacheRoutes
-    // Two entries per set, the one used last first (so a miss replaces the older one).
-    const i = (Math.imul(address, 0x9e3779b1) >>> (32 - CACHE_SET_BITS)) << 1
-    const key = address | 0
-    if (epochs[i] === this.epoch && keys[i] === key) return routes[i]
-    let found: Route | null
-    if (epochs[i + 1] === this.epoch && keys[i + 1] === key) found = routes[i + 1]
-    // After the probe: reaching a pending route puts it in force (a new epoch), and the answer
-    // is the table's from then on.
-    else found = this.probe(address)
-    keys[i + 1] = keys[i]
-    epochs[i + 1] = epochs[i]
-    routes[i + 1] = routes[i]
-    keys[i] = key
-    epochs[i] = this.epoch
-    routes[i] = found
-    return found
-  }
-
-  /** A probe before the table has its cache, which it gets at its CACHE_AFTER_PROBES-th. */
-  private probeCounted(address: Ipv4): Route | null {
-    const found = this.probe(address)
-    if (++this.probes === CACHE_AFTER_PROBES) {
-      const entries = 2 << CACHE_SET_BITS
-      this.cacheKeys = new Int32Array(entries)
-      this.cacheEpochs = new Int32Array(entries)
-      this.cacheRoutes = new Array<Route | null>(entries).fill(null)
-      // The cache starts empty under the shared routes' version of now.
-      this.cacheSharedVersion = this.shared === null ? -1 : this.shared.version
-    }
     return found
   }
 
