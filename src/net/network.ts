@@ -581,8 +581,13 @@ export class Network implements EventHandler, NetIo {
       }
       iface = ns.interfaces[route.ifIndex] as NetInterface
     }
-    if (p.srcAddr === 0)
-      p.srcAddr = local ? p.dstAddr : route !== null && route.src !== 0 ? route.src : ns.interfaceAddress(iface.ifIndex)
+    if (p.srcAddr === 0) {
+      // The route's preferred source, else the output device's address (ns.interfaceAddress of
+      // iface, which is ns.interfaces[iface.ifIndex], read here without the table).
+      if (local) p.srcAddr = p.dstAddr
+      else if ((route as Route).src !== 0) p.srcAddr = (route as Route).src
+      else p.srcAddr = iface.address !== 0 ? iface.address : ns.primaryAddress
+    }
     let costNs = 0
     const filter = ns.filter
     if (filter !== null) {
@@ -1143,7 +1148,12 @@ export class Network implements EventHandler, NetIo {
           // A connected socket only receives from its peer (udp4_lib_lookup scoring); no ICMP.
           return this.drop(handle, DROP_REASON_NO_SOCKET, ns)
         }
-        socket.listener.onUdpMessage(socket, p)
+        // A port-holding socket (udpHoldPort: localPort 0, the userspace proxy's ports before
+        // their first datagram) has its own call site, so that this one sees only the listeners
+        // of sockets of their own (four classes in the userspace star, which V8 keeps
+        // polymorphic; a fifth makes the site megamorphic for the rest of the run).
+        if (socket.localPort === 0) socket.listener.onUdpMessage(socket, p)
+        else socket.listener.onUdpMessage(socket, p)
         return this.delivered(handle, ns)
       }
       case PROTOCOL_TCP:
