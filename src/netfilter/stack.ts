@@ -543,7 +543,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     const memo = this.walkMemo
     if (memo !== null && this.tracer === null) {
       // A pure walk's outcome for this packet class (walk-memo.ts): counted and charged as walked.
-      const v = memo.walk(table, this.hook, start, this.ctx, this.counters)
+      const v = memo.walk(table, this.hook, start, packet, ctx, this.counters)
       if (v >= 0) {
         this.chargeRules(memo.rules)
         if (v !== Verdict.ACCEPT) {

@@ -80,8 +80,19 @@ const MAX_BUMPS = 16
 /** The kernel's jump stack bound as traverse models it (stack.ts JUMP_STACK_MAX). */
 const JUMP_STACK_MAX = 1024
 const NO_PLAN = -1
-/** Plan slots: (table id, hook) pairs. */
+/** Plan slots: (table id, hook) pairs (below 256: a plan's id tags its slots' keys). */
 const PLANS = 8 * 5
+// A slot's words (WalkMemo.slots): key words 0 to 5 (S_TAG: word 3, tagged with the plan), the
+// outcome, and the counter index of each of its bumps (MAX_BUMPS from S_AT).
+const S_TAG = 3
+const S_VERDICT = 6
+const S_RULES = 7
+const S_REJECT = 8
+const S_BUMPS = 9
+const S_AT = 16
+const SLOT_WORDS = S_AT + MAX_BUMPS
+/** A free slot's tag word: its top byte (255) is no plan's. */
+const EMPTY = -1
 /**
  * A plan's hit rate is reviewed every REVIEW_WALKS walks: when fewer than 1 in MIN_HIT_SHARE hit
  * (the packet classes rarely repeat, e.g. a key with a port that changes per flow), the plan is
@@ -194,28 +205,30 @@ export class WalkMemo {
   private readonly planWalks = new Int32Array(PLANS)
   private readonly planMisses = new Int32Array(PLANS)
 
-  // Slots: key words, table, hook, ipset generation, outcome.
-  private readonly keys = new Int32Array(SLOTS * KEY_WORDS)
-  // SLOTS hashed slots, then one slot per plan for the plans whose walks read no packet field
-  // (CONST_SLOT + plan: their one outcome, keyed by nothing).
-  private readonly slotTable: (Table | null)[] = new Array<Table | null>(SLOTS + PLANS).fill(null)
-  private readonly slotHook = new Int32Array(SLOTS + PLANS)
-  private readonly slotGeneration = new Float64Array(SLOTS + PLANS)
-  private readonly slotVerdict = new Int32Array(SLOTS + PLANS)
-  private readonly slotRules = new Int32Array(SLOTS + PLANS)
-  private readonly slotReject = new Int32Array(SLOTS + PLANS)
-  private readonly slotBumpCount = new Int32Array(SLOTS + PLANS)
+  /**
+   * Slots, SLOT_WORDS words each in one array (one base and bounds check for a whole hit): the key
+   * words (word S_TAG: the protocol/ICMP word with the plan id in its top byte, which the masked
+   * word leaves zero; EMPTY in a free slot, which no key equals), the outcome (verdict, rules
+   * charged, REJECT kind, count of bumps) and the bumps' counter indexes. SLOTS hashed slots, then
+   * one slot per plan for the plans whose walks read no packet field (SLOTS + plan: their one
+   * outcome, keyed by nothing). A slot is valid for the plan's current table, the ipset generation
+   * `generation` and the counters `slotCounters` at `slotLayout`: when one of them changes, the
+   * slots it invalidates are freed (plan: the plan's slots; generation: the hashed slots; counters:
+   * all), so a hit compares the key words only.
+   */
+  private readonly slots = new Int32Array((SLOTS + PLANS) * SLOT_WORDS).fill(0)
+  /** The ipset generation the hashed slots were stored under. */
+  private generation = -1
   /**
    * Per slot MAX_BUMPS counts, each as the chain's counter array on this node and the index of the
-   * count's packet counter in it (the byte counter follows): what RuleCounters.rule/policy write,
-   * without looking the array up per count. Valid while the counters object and its `layout` are
-   * the ones the slots were stored under (`slotCounters`, `slotLayout`; walk forgets every slot
-   * when either changes).
+   * count's packet counter in it (word S_AT + i of the slot; the byte counter follows): what
+   * RuleCounters.rule/policy write, without looking the array up per count. Valid while the
+   * counters object and its `layout` are the ones the slots were stored under (`slotCounters`,
+   * `slotLayout`; walk frees every slot when either changes).
    */
   private readonly bumpArrays: (Float64Array | null)[] = new Array<Float64Array | null>(
     (SLOTS + PLANS) * MAX_BUMPS,
   ).fill(null)
-  private readonly bumpAt = new Int32Array((SLOTS + PLANS) * MAX_BUMPS)
   /** The RuleCounters this memo's slots hold arrays of (one stack's), and its layout then. */
   private slotCounters: RuleCounters | null = null
   private slotLayout = -1
@@ -230,12 +243,17 @@ export class WalkMemo {
   private readonly stackChains: (Chain | null)[] = []
   private readonly stackPositions: number[] = []
 
+  constructor() {
+    this.freeSlots(0, SLOTS + PLANS)
+  }
+
   /**
-   * The walk of `table` from `start` at `hook` for the packet in `ctx`, counted in `counters`:
-   * the verdict (rules charged in `rules`, DROP/REJECT details in dropReason/rejectWith), or -1
-   * when this (table, hook) is not memoised and the caller walks it itself.
+   * The walk of `table` from `start` at `hook` for `packet` (the one in `ctx`), counted in
+   * `counters`: the verdict (rules charged in `rules`, DROP/REJECT details in
+   * dropReason/rejectWith), or -1 when this (table, hook) is not memoised and the caller walks it
+   * itself. The hit path only: a miss is `miss` / `missConst` (kept out, so this stays small).
    */
-  walk(table: Table, hook: number, start: Chain, ctx: MatchContext, counters: RuleCounters): number {
+  walk(table: Table, hook: number, start: Chain, packet: Packet, ctx: MatchContext, counters: RuleCounters): number {
     const tableId: number = table.id
     if (tableId === NAT_TABLE) return -1
     const p = tableId * 5 + hook
@@ -246,148 +264,164 @@ export class WalkMemo {
       // The slots' counter arrays may be stale (another RuleCounters, or a restore moved arrays).
       this.slotCounters = counters
       this.slotLayout = counters.layout
-      this.slotTable.fill(null)
+      this.freeSlots(0, SLOTS + PLANS)
     }
-    if (fields === 0) return this.walkConst(p, table, start, ctx, counters)
-    const packet = ctx.packet as Packet
-    let m: Int32Array = this.planMasks
-    let pm = p * KEY_WORDS
-    const cm = this.ctMasks[p]
-    if (cm !== null) {
-      pm = (packet.ctState & CT_STATES) * KEY_WORDS
-      if (cm[pm + 4] === 0) this.planState(cm, pm, table, start, packet.ctState & CT_STATES)
-      m = cm
-    }
-    const k0 = packet.srcAddr & m[pm]
-    const k1 = packet.dstAddr & m[pm + 1]
-    const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[pm + 2]
-    const k3 = (packet.protocol | (packet.icmpType << 8) | (packet.icmpCode << 16)) & m[pm + 3]
-    const k4 = packet.ctState & m[pm + 4]
-    const k5 = packet.mark & m[pm + 5]
-    let h = Math.imul(k0 ^ Math.imul(k1, 0x85ebca6b) ^ (start.uid << 3) ^ hook, 0x9e3779b1)
-    h = Math.imul(h ^ (h >>> 15) ^ k2 ^ Math.imul(k3 ^ (k4 << 24), 0xc2b2ae35), 0x27d4eb2f)
-    h = Math.imul(h ^ (h >>> 13) ^ k5, 0x9e3779b1)
-    const slot = (h >>> 24) & (SLOTS - 1)
-    const generation = SETS.generation
-    const bytes = packet.totalBytes
-    const k = slot * KEY_WORDS
-    const keys = this.keys
-    if (
-      keys[k] === k0 &&
-      keys[k + 1] === k1 &&
-      keys[k + 2] === k2 &&
-      keys[k + 3] === k3 &&
-      keys[k + 4] === k4 &&
-      keys[k + 5] === k5 &&
-      this.slotTable[slot] === table &&
-      this.slotHook[slot] === hook &&
-      this.slotGeneration[slot] === generation
-    ) {
-      // The counts RuleCounters.rule / policy make, into the arrays stored with the slot.
-      const b = slot * MAX_BUMPS
-      const n = this.slotBumpCount[slot]
-      for (let i = 0; i < n; i++) {
-        const k = this.bumpArrays[b + i] as Float64Array
-        const at = this.bumpAt[b + i]
-        k[at]++
-        k[at + 1] += bytes
+    const slots = this.slots
+    const tag = p << 24
+    let slot: number
+    let s: number
+    if (fields === 0) {
+      slot = SLOTS + p
+      s = slot * SLOT_WORDS
+      if (slots[s + S_TAG] !== tag) return this.missConst(p, table, start, ctx, counters, packet.totalBytes)
+    } else {
+      let m: Int32Array = this.planMasks
+      let pm = p * KEY_WORDS
+      const cm = this.ctMasks[p]
+      if (cm !== null) {
+        pm = (packet.ctState & CT_STATES) * KEY_WORDS
+        if (cm[pm + 4] === 0) this.planState(cm, pm, table, start, packet.ctState & CT_STATES)
+        m = cm
+      }
+      const k0 = packet.srcAddr & m[pm]
+      const k1 = packet.dstAddr & m[pm + 1]
+      const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[pm + 2]
+      const k3 = (packet.protocol | (packet.icmpType << 8) | (packet.icmpCode << 16)) & m[pm + 3]
+      const k4 = packet.ctState & m[pm + 4]
+      const k5 = packet.mark & m[pm + 5]
+      let h = Math.imul(k0 ^ Math.imul(k1, 0x85ebca6b) ^ (start.uid << 3) ^ hook, 0x9e3779b1)
+      h = Math.imul(h ^ (h >>> 15) ^ k2 ^ Math.imul(k3 ^ (k4 << 24), 0xc2b2ae35), 0x27d4eb2f)
+      h = Math.imul(h ^ (h >>> 13) ^ k5, 0x9e3779b1)
+      slot = (h >>> 24) & (SLOTS - 1)
+      if (SETS.generation !== this.generation) {
+        // Any set change forgets every hashed entry (their walks may test sets).
+        this.generation = SETS.generation
+        this.freeSlots(0, SLOTS)
       }
       if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
-      const v = this.slotVerdict[slot]
-      this.hits++
-      this.rules = this.slotRules[slot]
-      if (v === V_DROP) this.dropReason = DROP_REASON
-      else if (v === V_REJECT) {
-        this.dropReason = REJECT_REASON
-        this.rejectWith = this.slotReject[slot] as RejectWith
+      s = slot * SLOT_WORDS
+      if (
+        slots[s] !== k0 ||
+        slots[s + 1] !== k1 ||
+        slots[s + 2] !== k2 ||
+        slots[s + S_TAG] !== (k3 | tag) ||
+        slots[s + 4] !== k4 ||
+        slots[s + 5] !== k5
+      ) {
+        const key = this.key
+        key[0] = k0
+        key[1] = k1
+        key[2] = k2
+        key[3] = k3 | tag
+        key[4] = k4
+        key[5] = k5
+        return this.miss(p, slot, table, start, ctx, counters, packet.totalBytes)
       }
-      return v
     }
-    if (++this.planWalks[p] >= REVIEW_WALKS) this.review(p)
-    this.planMisses[p]++
-    const key = this.key
-    key[0] = k0
-    key[1] = k1
-    key[2] = k2
-    key[3] = k3
-    key[4] = k4
-    key[5] = k5
-    const v = this.record(table, start, ctx)
-    const n = this.recLength
+    // A hit: the counts RuleCounters.rule / policy make, into the arrays stored with the slot.
+    const bytes = packet.totalBytes
+    const n = slots[s + S_BUMPS]
+    const b = slot * MAX_BUMPS
+    const arrays = this.bumpArrays
     for (let i = 0; i < n; i++) {
-      const r = this.recRules[i]
-      if (r < 0) counters.policy(this.recChains[i], bytes)
-      else counters.rule(this.recChains[i], r, bytes)
+      const k = arrays[b + i] as Float64Array
+      const at = slots[s + S_AT + i]
+      k[at]++
+      k[at + 1] += bytes
     }
-    if (n <= MAX_BUMPS) {
-      for (let i = 0; i < KEY_WORDS; i++) keys[k + i] = key[i]
-      this.slotTable[slot] = table
-      this.slotHook[slot] = hook
-      this.slotGeneration[slot] = generation
-      this.slotVerdict[slot] = v
-      this.slotRules[slot] = this.rules
-      this.slotReject[slot] = this.rejectWith
-      this.slotBumpCount[slot] = n
-      const b = slot * MAX_BUMPS
-      for (let i = 0; i < n; i++) {
-        const chain = this.recChains[i]
-        const r = this.recRules[i]
-        // The array the counts above went to (created by them if the chain had none).
-        this.bumpArrays[b + i] = counters.arrayOf(chain)
-        this.bumpAt[b + i] = r < 0 ? 2 * chain.rules.length : 2 * r
-      }
+    const v = slots[s + S_VERDICT]
+    this.hits++
+    this.rules = slots[s + S_RULES]
+    if (v === V_DROP) this.dropReason = DROP_REASON
+    else if (v === V_REJECT) {
+      this.dropReason = REJECT_REASON
+      this.rejectWith = slots[s + S_REJECT] as RejectWith
+    }
+    return v
+  }
+
+  /** `walk`'s miss in hashed slot `slot` of plan `p` (key in `key`): walked, counted and stored. */
+  private miss(
+    p: number,
+    slot: number,
+    table: Table,
+    start: Chain,
+    ctx: MatchContext,
+    counters: RuleCounters,
+    bytes: number,
+  ): number {
+    this.planMisses[p]++
+    const v = this.record(table, start, ctx)
+    this.count(counters, bytes)
+    if (this.recLength <= MAX_BUMPS) {
+      const s = slot * SLOT_WORDS
+      for (let i = 0; i < KEY_WORDS; i++) this.slots[s + i] = this.key[i]
+      this.store(slot, counters, v)
     }
     return v
   }
 
   /**
-   * `walk` for plan `p` whose walks read no packet field: the outcome is the same for every packet,
-   * kept in the plan's own slot (SLOTS + p) for its table, with no key to hash or compare.
+   * `walk`'s miss for plan `p` whose walks read no packet field: the outcome is the same for every
+   * packet, kept in the plan's own slot (SLOTS + p) for its table, with no key to hash or compare.
    */
-  private walkConst(p: number, table: Table, start: Chain, ctx: MatchContext, counters: RuleCounters): number {
-    const slot = SLOTS + p
-    const bytes = (ctx.packet as Packet).totalBytes
-    if (this.slotTable[slot] === table) {
-      const b = slot * MAX_BUMPS
-      const n = this.slotBumpCount[slot]
-      for (let i = 0; i < n; i++) {
-        const k = this.bumpArrays[b + i] as Float64Array
-        const at = this.bumpAt[b + i]
-        k[at]++
-        k[at + 1] += bytes
-      }
-      const v = this.slotVerdict[slot]
-      this.hits++
-      this.rules = this.slotRules[slot]
-      if (v === V_DROP) this.dropReason = DROP_REASON
-      else if (v === V_REJECT) {
-        this.dropReason = REJECT_REASON
-        this.rejectWith = this.slotReject[slot] as RejectWith
-      }
-      return v
-    }
+  private missConst(
+    p: number,
+    table: Table,
+    start: Chain,
+    ctx: MatchContext,
+    counters: RuleCounters,
+    bytes: number,
+  ): number {
     const v = this.record(table, start, ctx)
+    this.count(counters, bytes)
+    if (this.recLength <= MAX_BUMPS) {
+      this.slots[(SLOTS + p) * SLOT_WORDS + S_TAG] = p << 24
+      this.store(SLOTS + p, counters, v)
+    }
+    return v
+  }
+
+  /** Counts the recorded walk's counts for a packet of `bytes` (as traverse counts them). */
+  private count(counters: RuleCounters, bytes: number): void {
     const n = this.recLength
     for (let i = 0; i < n; i++) {
       const r = this.recRules[i]
       if (r < 0) counters.policy(this.recChains[i], bytes)
       else counters.rule(this.recChains[i], r, bytes)
     }
-    if (n <= MAX_BUMPS) {
-      this.slotTable[slot] = table
-      this.slotVerdict[slot] = v
-      this.slotRules[slot] = this.rules
-      this.slotReject[slot] = this.rejectWith
-      this.slotBumpCount[slot] = n
-      const b = slot * MAX_BUMPS
-      for (let i = 0; i < n; i++) {
-        const chain = this.recChains[i]
-        const r = this.recRules[i]
-        this.bumpArrays[b + i] = counters.arrayOf(chain)
-        this.bumpAt[b + i] = r < 0 ? 2 * chain.rules.length : 2 * r
-      }
+  }
+
+  /** Stores the recorded walk's outcome `v` in `slot` (its key words already written). */
+  private store(slot: number, counters: RuleCounters, v: number): void {
+    const s = slot * SLOT_WORDS
+    const slots = this.slots
+    const n = this.recLength
+    slots[s + S_VERDICT] = v
+    slots[s + S_RULES] = this.rules
+    slots[s + S_REJECT] = this.rejectWith
+    slots[s + S_BUMPS] = n
+    const b = slot * MAX_BUMPS
+    for (let i = 0; i < n; i++) {
+      const chain = this.recChains[i]
+      const r = this.recRules[i]
+      // The array the counts went to (created by them if the chain had none).
+      this.bumpArrays[b + i] = counters.arrayOf(chain)
+      slots[s + S_AT + i] = r < 0 ? 2 * chain.rules.length : 2 * r
     }
-    return v
+  }
+
+  /** Frees slots `from` to `to` (exclusive): no key equals a free slot's. */
+  private freeSlots(from: number, to: number): void {
+    for (let i = from; i < to; i++) this.slots[i * SLOT_WORDS + S_TAG] = EMPTY
+  }
+
+  /** Frees plan `p`'s slots (its table changed): the hashed slots tagged with it, and its own. */
+  private freePlan(p: number): void {
+    const tag = p << 24
+    for (let i = 0; i < SLOTS; i++)
+      if ((this.slots[i * SLOT_WORDS + S_TAG] & 0xff000000) === tag) this.freeSlots(i, i + 1)
+    this.freeSlots(SLOTS + p, SLOTS + p + 1)
   }
 
   /** Every REVIEW_WALKS walks of plan `p`: drop it when too few of them hit. */
@@ -401,6 +435,8 @@ export class WalkMemo {
   /** Makes the plan of (table id, hook) slot `p` for `table`: its key fields and word masks. */
   private plan(p: number, table: Table, start: Chain): void {
     const fields = planFields(table, start)
+    // The entries stored for the plan's previous table (tables are immutable; a restore replaces).
+    if (this.planTables[p] !== null) this.freePlan(p)
     this.planTables[p] = table
     this.planFields[p] = fields
     this.planWalks[p] = 0

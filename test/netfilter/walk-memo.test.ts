@@ -323,3 +323,70 @@ COMMIT
     expect(out[0].filter((v, k) => k % 3 === 0 && v === Verdict.REJECT).length).toBeGreaterThan(50)
   })
 })
+
+describe("walk memo slots", () => {
+  it("keeps each (table, hook) plan's entries apart, and forgets only a replaced table's", () => {
+    // Filter and mangle FORWARD, and mangle INPUT, read the same field (the destination) with
+    // different outcomes: the same key words for different plans, in 256 shared slots (about 200
+    // of entries, so entries of different plans meet in a slot). A filter restore then replaces
+    // one plan's table while the mangle plans keep theirs.
+    const filter = (last: string): string => `*filter
+:FORWARD ACCEPT [0:0]
+-A FORWARD -d 10.244.1.0/24 -j DROP
+-A FORWARD -d 10.244.2.0/24 -j REJECT --reject-with icmp-port-unreachable
+-A FORWARD -d 10.244.3.0/24 -j ACCEPT
+-A FORWARD -d 10.244.4.0/25 -j RETURN
+-A FORWARD -d 10.244.5.0/24 -j ${last}
+COMMIT
+`
+    const mangle = `*mangle
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:KUBE-M - [0:0]
+-A FORWARD -d 10.244.1.0/25 -j ACCEPT
+-A FORWARD -d 10.244.2.0/24 -j KUBE-M
+-A FORWARD -d 10.244.3.0/24 -j DROP
+-A FORWARD -d 10.244.5.0/24 -j ACCEPT
+-A INPUT -d 10.244.4.0/24 -j ACCEPT
+-A INPUT -d 10.244.1.0/24 -j KUBE-M
+-A INPUT -d 10.244.5.0/25 -j ACCEPT
+-A KUBE-M -d 10.244.2.0/25 -j RETURN
+-A KUBE-M -j ACCEPT
+COMMIT
+`
+    const memo = makeNode({}, 1)
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    for (const n of [memo, plain]) n.stack.restore(filter("DROP") + mangle)
+    const send = (rounds: number, count: number): void => {
+      const seen: number[][] = [[], []]
+      for (let r = 0; r < rounds; r++)
+        for (let i = 0; i < count; i++)
+          [memo, plain].forEach((n, j) => {
+            const p = new Packet()
+            p.protocol = Protocol.UDP
+            p.srcAddr = ipv4("10.0.0.9")
+            p.dstAddr = ipv4(`10.244.${1 + (i % 5)}.${Math.floor(i / 5) % 256}`)
+            p.srcPort = 40000 + r
+            p.dstPort = 53
+            p.ctState = CtState.ESTABLISHED
+            p.totalBytes = 60 + (i % 3) * 40
+            const hook = i % 3 === 0 ? Hook.INPUT : Hook.FORWARD
+            const outIf = hook === Hook.INPUT ? -1 : routeOut(p.dstAddr)
+            const v = n.stack.runHook(hook, p, ETH0, outIf, r * 1000 + i)
+            const s = n.stack
+            seen[j].push(v, s.lastCostNs, v === Verdict.ACCEPT ? -1 : s.lastDropReason)
+            seen[j].push(v === Verdict.REJECT ? s.lastRejectWith : -1)
+          })
+      expect(seen[0]).toEqual(seen[1])
+      expect(memo.stack.rulesEvaluated).toBe(plain.stack.rulesEvaluated)
+      expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+    }
+    send(5, 120)
+    const hits = (memo.stack.walkMemo as WalkMemo).hits
+    expect(hits).toBeGreaterThan(200)
+    for (const n of [memo, plain]) n.stack.restore(filter("REJECT --reject-with tcp-reset"), { noflush: true })
+    send(5, 120)
+    expect((memo.stack.walkMemo as WalkMemo).hits).toBeGreaterThan(hits + 200)
+  })
+})
