@@ -273,22 +273,23 @@ export class WalkMemo {
     if (fields === 0) {
       slot = SLOTS + p
       s = slot * SLOT_WORDS
-      if (slots[s + S_TAG] !== tag) return this.missConst(p, table, start, ctx, counters, packet.totalBytes)
+      if (slots[(s + S_TAG) | 0] !== tag) return this.missConst(p, table, start, ctx, counters, packet.totalBytes)
     } else {
       let m: Int32Array = this.planMasks
       let pm = p * KEY_WORDS
       const cm = this.ctMasks[p]
       if (cm !== null) {
         pm = (packet.ctState & CT_STATES) * KEY_WORDS
-        if (cm[pm + 4] === 0) this.planState(cm, pm, table, start, packet.ctState & CT_STATES)
+        if (cm[(pm + 4) | 0] === 0) this.planState(cm, pm, table, start, packet.ctState & CT_STATES)
         m = cm
       }
+      // `| 0`: int32 index arithmetic (pm is small), with no overflow check per word.
       const k0 = packet.srcAddr & m[pm]
-      const k1 = packet.dstAddr & m[pm + 1]
-      const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[pm + 2]
-      const k3 = (packet.protocol | (packet.icmpType << 8) | (packet.icmpCode << 16)) & m[pm + 3]
-      const k4 = packet.ctState & m[pm + 4]
-      const k5 = packet.mark & m[pm + 5]
+      const k1 = packet.dstAddr & m[(pm + 1) | 0]
+      const k2 = ((packet.srcPort << 16) | packet.dstPort) & m[(pm + 2) | 0]
+      const k3 = (packet.protocol | (packet.icmpType << 8) | (packet.icmpCode << 16)) & m[(pm + 3) | 0]
+      const k4 = packet.ctState & m[(pm + 4) | 0]
+      const k5 = packet.mark & m[(pm + 5) | 0]
       let h = Math.imul(k0 ^ Math.imul(k1, 0x85ebca6b) ^ (start.uid << 3) ^ hook, 0x9e3779b1)
       h = Math.imul(h ^ (h >>> 15) ^ k2 ^ Math.imul(k3 ^ (k4 << 24), 0xc2b2ae35), 0x27d4eb2f)
       h = Math.imul(h ^ (h >>> 13) ^ k5, 0x9e3779b1)
@@ -302,11 +303,11 @@ export class WalkMemo {
       s = slot * SLOT_WORDS
       if (
         slots[s] !== k0 ||
-        slots[s + 1] !== k1 ||
-        slots[s + 2] !== k2 ||
-        slots[s + S_TAG] !== (k3 | tag) ||
-        slots[s + 4] !== k4 ||
-        slots[s + 5] !== k5
+        slots[(s + 1) | 0] !== k1 ||
+        slots[(s + 2) | 0] !== k2 ||
+        slots[(s + S_TAG) | 0] !== (k3 | tag) ||
+        slots[(s + 4) | 0] !== k4 ||
+        slots[(s + 5) | 0] !== k5
       ) {
         const key = this.key
         key[0] = k0
@@ -320,22 +321,22 @@ export class WalkMemo {
     }
     // A hit: the counts RuleCounters.rule / policy make, into the arrays stored with the slot.
     const bytes = packet.totalBytes
-    const n = slots[s + S_BUMPS]
+    const n = slots[(s + S_BUMPS) | 0]
     const b = slot * MAX_BUMPS
     const arrays = this.bumpArrays
     for (let i = 0; i < n; i++) {
-      const k = arrays[b + i] as Float64Array
-      const at = slots[s + S_AT + i]
+      const k = arrays[(b + i) | 0] as Float64Array
+      const at = slots[(s + S_AT + i) | 0]
       k[at]++
-      k[at + 1] += bytes
+      k[(at + 1) | 0] += bytes
     }
-    const v = slots[s + S_VERDICT]
+    const v = slots[(s + S_VERDICT) | 0]
     this.hits++
-    this.rules = slots[s + S_RULES]
+    this.rules = slots[(s + S_RULES) | 0]
     if (v === V_DROP) this.dropReason = DROP_REASON
     else if (v === V_REJECT) {
       this.dropReason = REJECT_REASON
-      this.rejectWith = slots[s + S_REJECT] as RejectWith
+      this.rejectWith = slots[(s + S_REJECT) | 0] as RejectWith
     }
     return v
   }
