@@ -19,6 +19,8 @@
  *
  * Usage: npx tsx bench/compare-ns3.ts [--rounds 5] [--connection keepAlive|new|both]
  *                                     [--topology nodes|star|both] [--mode all|iptables,ipvs,...]
+ *                                     [--profile NAME|PATH] (ours only: the cost profile in place of
+ *                                     the star files' `constant`, e.g. `default`; ns-3 unchanged)
  * Output: a JSON line per round and side, then a summary JSON line per mode and variant (the last
  * line printed is a JSON object); progress, and a table with one row per mode, on stderr.
  */
@@ -38,6 +40,7 @@ if (topologyArg !== "nodes" && topologyArg !== "star" && topologyArg !== "both")
 const topologies = topologyArg === "both" ? ["nodes", "star"] : [topologyArg]
 const connections = connectionsArg(argv)
 const modes = modesArg(argv)
+const profileArg = argv.includes("--profile") ? argValue(argv, "profile", "") : undefined
 
 const load = (): number[] => loadavg().map((l) => Number(l.toFixed(2)))
 const log = (line: string): void => {
@@ -87,7 +90,7 @@ const summaries: Record<string, unknown>[] = []
 for (const connection of connections) {
   // One spec per mode, each warmed up and checked: two untimed runs (JIT, determinism).
   const specs = modes.map((mode) => {
-    const spec = loadStar(connection, mode)
+    const spec = loadStar(connection, mode, profileArg)
     const first = runStar(spec)
     if (runStar(spec).fingerprint !== first.fingerprint)
       throw new Error(`star (${connection}, ${mode}) is not deterministic`)
@@ -183,6 +186,7 @@ for (const connection of connections) {
         connection,
         ns3Connection: connection === "keepAlive" ? "reuse" : "new",
         ns3Topology: topology,
+        profile: profileArg ?? "constant",
         rounds,
         echoes,
         kubeNetsim: figures(ours[m]),
@@ -193,7 +197,7 @@ for (const connection of connections) {
         loadavgStart: loadStart,
         loadavgEnd: load(),
         node: process.version,
-        command: `npx tsx bench/compare-ns3.ts --rounds ${rounds} --connection ${connection} --topology ${topology ?? "nodes"} --mode ${mode}`,
+        command: `npx tsx bench/compare-ns3.ts --rounds ${rounds} --connection ${connection} --topology ${topology ?? "nodes"} --mode ${mode}${profileArg === undefined ? "" : ` --profile ${profileArg}`}`,
       }
       summaries.push(summary)
       console.log(JSON.stringify(summary))

@@ -27,15 +27,27 @@ export function starScenarioPath(connection: StarConnection): string {
  * The star scenario of one variant. `mode` runs it under that kube-proxy mode: the scenario text
  * gets a top-level `kubeProxy: { mode: ... }` and goes through the loader like any scenario file
  * (so a mode's own defaults and checks apply); without it, the file as it is (iptables).
+ * `profile` replaces the files' cost profile (`constant`, chosen so that the figures stay
+ * comparable with ns-3's fixed delays) by another, e.g. `default` with its distributions (issue
+ * 12: what drawing the costs adds to an echo).
  */
-export function loadStar(connection: StarConnection, mode?: ProxyMode): ScenarioSpec {
+export function loadStar(connection: StarConnection, mode?: ProxyMode, profile?: string): ScenarioSpec {
   const path = starScenarioPath(connection)
   let loaded: LoadResult
-  if (mode === undefined) loaded = loadScenario(path)
+  if (mode === undefined && profile === undefined) loaded = loadScenario(path)
   else {
-    const text = readFileSync(path, "utf8")
-    if (/^kubeProxy:/m.test(text)) throw new Error(`${path}: has its own kubeProxy section; cannot override the mode`)
-    loaded = decodeScenarioText(path, `${text}\nkubeProxy: { mode: ${mode} }\n`)
+    let text = readFileSync(path, "utf8")
+    if (mode !== undefined) {
+      if (/^kubeProxy:/m.test(text)) throw new Error(`${path}: has its own kubeProxy section; cannot override the mode`)
+      text = `${text}\nkubeProxy: { mode: ${mode} }\n`
+    }
+    if (profile !== undefined) {
+      const line = "network: { profile: constant }"
+      if (!text.includes(line)) throw new Error(`${path}: no "${line}" line; cannot override the profile`)
+      if (!/^[A-Za-z0-9._/-]+$/.test(profile)) throw new Error(`--profile: not a profile name or path: ${profile}`)
+      text = text.replace(line, `network: { profile: ${profile} }`)
+    }
+    loaded = decodeScenarioText(path, text)
   }
   if (!loaded.ok) throw new Error(`scenario does not load: ${loaded.issues.map((i) => i.message).join("; ")}`)
   const spec = loaded.scenario.spec
