@@ -12,10 +12,15 @@
  * A recording can be kept: `MODE keepAlive|new MS save=FILE` writes it and exits;
  * `load=FILE - - ROUNDS DIR_A ...` replays it (no star run, e.g. under callgrind).
  * Prints per tree the median CPU ns per dispatched event and the median paired ratio to DIR_A.
+ *
+ * Instruction counts of the scheduler alone: with SCHED_REPLAY_MARKER=PATH set, the replay writes
+ * PATH after two rounds and waits for PATH.on before the rest (the handshake of bench/jit-count's
+ * driver), so callgrind started with --instr-atstart=no counts only the later rounds; see
+ * bench/sched-replay-count.sh.
  */
 import { Scheduler, type EventHandler, type RunLimits } from "../src/sim/scheduler.ts"
 import { loadStar, runStar } from "./star.ts"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import type { ProxyMode } from "../src/cluster/proxy-backends.ts"
 
 const [mode, connection, msText, roundsText, ...dirs] = process.argv.slice(2)
@@ -356,7 +361,17 @@ console.error(
 const replays: (() => { fingerprint: string; events: number })[] = []
 for (const d of dirs) replays.push(makeReplay((await import(`${d}/src/sim/scheduler.ts`)) as SchedulerModule, rec))
 const nsPerEvent: number[][] = dirs.map(() => [])
-for (let r = 0; r < rounds; r++)
+const marker = process.env.SCHED_REPLAY_MARKER
+for (let r = 0; r < rounds; r++) {
+  if (marker !== undefined && r === 2) {
+    writeFileSync(marker, "warm")
+    // A benchmark harness, not model code: waiting on the controlling script is wall-clock by nature.
+    const waitCell = new Int32Array(new SharedArrayBuffer(4))
+    for (let waitedMs = 0; !existsSync(`${marker}.on`); waitedMs += 50) {
+      if (waitedMs > 600_000) throw new Error("instrumentation was not switched on within 10 minutes")
+      Atomics.wait(waitCell, 0, 0, 50)
+    }
+  }
   for (let j = 0; j < dirs.length; j++) {
     const i = (j + r) % dirs.length
     const start = process.cpuUsage()
@@ -366,6 +381,7 @@ for (let r = 0; r < rounds; r++)
       throw new Error(`${dirs[i]}: replay fingerprint ${out.fingerprint}, recorded ${rec.fingerprint}`)
     if (r > 0) nsPerEvent[i].push(((cpu.user + cpu.system) * 1e3) / out.events)
   }
+}
 const median = (x: number[]): number => {
   const s = [...x].sort((p, q) => p - q)
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2

@@ -20,8 +20,8 @@
  *   in order) that is dispatched by an index step; events scheduled into the running bucket go to
  *   the near heap, and the earlier of the run's head and the heap's root runs next. On the star
  *   almost every event lands in a later bucket, so a dispatch costs no sift levels. The bucket
- *   width is retuned between buckets from measured events per bucket (see `retune`); a bucket of
- *   more than RUN_SORT_MAX events (a same-time burst) goes to the near heap, a plain heap as before.
+ *   width is retuned between buckets from measured events per bucket (see `retune`); a bucket whose
+ *   sort would take too many moves (far out of order) goes to the near heap, a plain heap as before.
  * - Replace top. The root's event is dispatched while still in the near heap; the first event its
  *   handler schedules into the current bucket takes the root's place with one sift-down.
  *   Hold model, 10^4 pending (bench/scheduler.ts, 2 cores, Node 20): single binary heap 5.8-6.2 M
@@ -85,8 +85,13 @@ const EVENTS_PER_BUCKET_TARGET = 10
 const EPOCH_EVENTS_MIN = 8192
 /** Far events a far push moves from the FIFO queue's tail to the far heap at most (see farPush). */
 const FAR_EVICT_MAX = 64
-/** A bucket of more events than this goes to the near heap unsorted (see sortRun). */
+/**
+ * Sorting a bucket's run (see sortRun): it may take the moves of reversing RUN_SORT_MAX events
+ * (RUN_SORT_MAX^2 / 2, so a run that short always sorts) plus RUN_SORT_MOVES_PER_EVENT per event;
+ * a run that needs more goes to the near heap.
+ */
 const RUN_SORT_MAX = 64
+const RUN_SORT_MOVES_PER_EVENT = 8
 
 export class Scheduler {
   /** Current simulated time; only moves forward (run, or a caller advancing an idle clock). */
@@ -561,19 +566,18 @@ export class Scheduler {
 
   /**
    * Sorts the run by (time, seq): an insertion sort, as a bucket's events arrive nearly in order
-   * (appended in seq order; equal times already in order). A large run (a same-time burst, a bucket
-   * wide before retuning) goes to the near heap instead, where it costs O(n log n) at worst.
+   * (appended in seq order; equal times already in order). The moves are budgeted (see
+   * RUN_SORT_MOVES_PER_EVENT): a long run far out of order (a bucket wide before retuning) goes to
+   * the near heap instead, where it costs O(n log n) at worst. A long run nearly in order stays a
+   * run: the star's buckets of 65-127 events (its 100 clients in lockstep) need about 12 moves each,
+   * where the near heap took a sift-up and a sift-down through about 6 levels per event.
    */
   private sortRun(): void {
     const end = this.runEnd
     const times = this.runTimeNs
     const seqs = this.runSeq
     const slots = this.runSlot
-    if (end > RUN_SORT_MAX) {
-      for (let i = 0; i < end; i++) this.siftUp(this.heapLength++, slots[i])
-      this.runEnd = 0
-      return
-    }
+    let movesLeft = (RUN_SORT_MAX * RUN_SORT_MAX) / 2 + RUN_SORT_MOVES_PER_EVENT * end
     for (let i = 1; i < end; i++) {
       const timeNs = times[i]
       const seq = seqs[i]
@@ -592,6 +596,13 @@ export class Scheduler {
       times[j + 1] = timeNs
       seqs[j + 1] = seq
       slots[j + 1] = slot
+      movesLeft -= i - 1 - j
+      if (movesLeft < 0) {
+        // Over budget: the run (a permutation of the bucket's events) goes to the near heap.
+        for (let k = 0; k < end; k++) this.siftUp(this.heapLength++, slots[k])
+        this.runEnd = 0
+        return
+      }
     }
   }
 

@@ -311,6 +311,49 @@ describe("Scheduler against a reference model", () => {
     )
   })
 
+  it("matches the model with buckets of more than 64 events, nearly in order or far from it", () => {
+    // Bursts of 40-300 events into one or two buckets (1,024 ns at first): same time (clients in
+    // lockstep), ascending, descending (a sort over its move budget goes to the near heap) or
+    // scattered, so long runs are sorted, long runs fall back to the heap, and both meet events
+    // scheduled into the running bucket by handlers.
+    const burst = fc.record({
+      count: fc.integer({ min: 40, max: 300 }),
+      pattern: fc.constantFrom("same", "ascending", "descending", "scattered"),
+      offsetNs: fc.integer({ min: 0, max: 3000 }),
+      salt: fc.nat(),
+    })
+    const block: fc.Arbitrary<Op[]> = fc.oneof(
+      burst.map(({ count, pattern, offsetNs, salt }) => {
+        const ops: Op[] = []
+        for (let i = 0; i < count; i++) {
+          let delayNs = offsetNs
+          if (pattern === "ascending") delayNs += (i * 7) % 1024
+          else if (pattern === "descending") delayNs += 1023 - ((i * 5) % 1024)
+          else if (pattern === "scattered") delayNs += (Math.imul(i + 1, 2654435761 ^ salt) >>> 0) % 1500
+          ops.push({ op: "schedule", delayNs })
+        }
+        return ops
+      }),
+      fc.integer({ min: 0, max: 120 }).map((events): Op[] => [{ op: "run", events }]),
+      fc.nat().map((pick): Op[] => [{ op: "cancel", pick }]),
+      fc.constant<Op[]>([{ op: "peek" }]),
+    )
+    const action: fc.Arbitrary<Action> = fc.record({
+      delaysNs: fc.array(fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3000 })), {
+        maxLength: 2,
+      }),
+      cancelPick: fc.option(fc.nat(), { nil: null }),
+    })
+    fc.assert(
+      fc.property(
+        fc.array(block, { maxLength: 12 }).map((blocks) => blocks.flat()),
+        fc.array(action, { minLength: 1, maxLength: 16 }),
+        againstModel,
+      ),
+      { numRuns: 100 },
+    )
+  })
+
   it("ignores stale handles after their slot was reused", () => {
     const scheduler = new Scheduler(1)
     const recorder = new Recorder()

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Instructions executed by the Scheduler of one tree replaying a saved star recording
+# (bench/sched-replay.ts save=FILE), per JS function, under callgrind: the jit-count instrument
+# (bench/jit-count/run.sh) applied to the scheduler alone. Two replays run uninstrumented (loading,
+# JIT warm-up), then ROUNDS - 2 replays are counted. Deterministic to well under 1 %.
+#
+#   bash bench/sched-replay-count.sh TREE RECORDING ROUNDS OUT
+#     TREE: a checkout of kube-netsim; RECORDING: a file written by sched-replay.ts save=FILE;
+#     ROUNDS: replays in all (>= 3); OUT: callgrind output file (OUT.log, OUT.functions beside).
+set -euo pipefail
+if [ $# -ne 4 ]; then sed -n 2,9p "$0"; exit 2; fi
+TREE=$(cd "$1" && pwd); RECORDING=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); ROUNDS=$3; OUT=$4
+HERE=$(cd "$(dirname "$0")" && pwd)
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+MARKER=$WORK/marker
+SCHED_REPLAY_MARKER=$MARKER valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
+  node --single-threaded --perf-basic-prof --import tsx "$HERE/sched-replay.ts" "load=$RECORDING" - - "$ROUNDS" "$TREE" \
+  > "$OUT.log" 2>&1 &
+VP=$!
+while [ ! -f "$MARKER" ]; do
+  kill -0 $VP 2>/dev/null || { tail -5 "$OUT.log" >&2; exit 1; }
+  sleep 1
+done
+callgrind_control -i on $VP >/dev/null 2>&1
+touch "$MARKER.on"
+wait $VP
+grep -v '^==' "$OUT.log" | tail -1
+node "$HERE/jit-count/by-function.mjs" "$OUT" 30 | tee "$OUT.functions"
