@@ -137,12 +137,21 @@ export class Scheduler {
    * instead of a sift-down through the near heap. Events scheduled into the current bucket while
    * it runs go to the near heap; the next event is the earlier of the run's head and the heap's
    * root, so the dispatch order is (time, seq) as before.
+   *
+   * Seqs are mostly not needed. A ring bucket's list is appended in seq order (inserts happen in
+   * seq order), so a stable sort by time alone gives the (time, seq) order. Only events moved in
+   * from the far queues break that order (they leave those by time only): a run holding one
+   * (runSeqNeeded) copies the seqs into runSeq and sorts by (time, seq). And every near-heap event
+   * was scheduled after the run was poured, so its seq is larger than any run event's: on equal
+   * times the run's head goes first, without a seq compare.
    */
   private runTimeNs: Float64Array
   private runSeq: Float64Array
   private runSlot: Int32Array
   private runHead = 0
   private runEnd = 0
+  /** The run holds events moved in from the far queues: sort it by (time, seq) (see runSeq). */
+  private runSeqNeeded = false
   /** Set by settleNext: the next event is the run's head (else the near heap's root). */
   private nextFromRun = false
 
@@ -152,6 +161,8 @@ export class Scheduler {
   private readonly ringHead = new Int32Array(RING_BUCKETS).fill(NONE)
   private readonly ringTail = new Int32Array(RING_BUCKETS).fill(NONE)
   private readonly ringBits = new Int32Array(RING_BUCKETS >> 5)
+  /** One bit per ring bucket holding events moved in from the far queues (not in seq order). */
+  private readonly ringFarBits = new Int32Array(RING_BUCKETS >> 5)
   private ringCount = 0
   private bucketCurrent = 0
   private bucketWidth = BUCKET_WIDTH_INITIAL
@@ -504,13 +515,9 @@ export class Scheduler {
         this.popRoot()
         continue
       }
-      if (runHead < this.runEnd) {
-        // Both hold events: the earlier by (time, seq).
-        const runTimeNs = this.runTimeNs[runHead]
-        const heapTimeNs = this.heapTimeNs[0]
-        this.nextFromRun =
-          runTimeNs < heapTimeNs || (runTimeNs === heapTimeNs && this.runSeq[runHead] < this.heapSeq[0])
-      } else this.nextFromRun = false
+      // Both hold events: the earlier by (time, seq); on equal times the run's, whose seq is the
+      // smaller (near-heap events were scheduled after the run was poured; see runSeq).
+      this.nextFromRun = runHead < this.runEnd && this.runTimeNs[runHead] <= this.heapTimeNs[0]
       return true
     }
   }
@@ -549,8 +556,14 @@ export class Scheduler {
       // A cancelled event is freed here rather than carried on (it would only be skipped at the
       // root): request timeouts are mostly cancelled long before they are due.
       if (this.slotKind[slot] === KIND_CANCELLED) this.dropCancelled(slot)
-      else if (farBucket === bucket) this.runPush(slot)
-      else this.ringAppend(farBucket & RING_MASK, slot)
+      else if (farBucket === bucket) {
+        this.runPush(slot)
+        this.runSeqNeeded = true
+      } else {
+        const farIndex = farBucket & RING_MASK
+        this.ringAppend(farIndex, slot)
+        this.ringFarBits[farIndex >> 5] |= 1 << (farIndex & 31)
+      }
     }
     const index = bucket & RING_MASK
     let slot = this.ringHead[index]
@@ -558,6 +571,11 @@ export class Scheduler {
       this.ringHead[index] = NONE
       this.ringTail[index] = NONE
       this.ringBits[index >> 5] &= ~(1 << (index & 31))
+      const farBit = 1 << (index & 31)
+      if ((this.ringFarBits[index >> 5] & farBit) !== 0) {
+        this.ringFarBits[index >> 5] &= ~farBit
+        this.runSeqNeeded = true
+      }
       // Cancelled events are carried into the run and dropped at its head (settleNext), not
       // tested here: a ring bucket rarely holds one, and the test was a slotKind load per event.
       const slotNext = this.slotNext
@@ -568,17 +586,29 @@ export class Scheduler {
       const runSlot = this.runSlot
       const start = this.runEnd
       let end = start
-      while (slot !== NONE) {
-        runTimeNs[end] = slotTimeNs[slot]
-        runSeq[end] = slotSeq[slot]
-        runSlot[end] = slot
-        end++
-        slot = slotNext[slot]
+      if (this.runSeqNeeded) {
+        while (slot !== NONE) {
+          runTimeNs[end] = slotTimeNs[slot]
+          runSeq[end] = slotSeq[slot]
+          runSlot[end] = slot
+          end++
+          slot = slotNext[slot]
+        }
+      } else {
+        while (slot !== NONE) {
+          runTimeNs[end] = slotTimeNs[slot]
+          runSlot[end] = slot
+          end++
+          slot = slotNext[slot]
+        }
       }
       this.runEnd = end
       this.ringCount -= end - start
     }
-    this.sortRun()
+    if (this.runSeqNeeded) {
+      this.runSeqNeeded = false
+      this.sortRunBySeq()
+    } else this.sortRun()
   }
 
   /** Appends an event to the run (called by `advance` only, the run and the near heap empty). */
@@ -590,14 +620,43 @@ export class Scheduler {
   }
 
   /**
-   * Sorts the run by (time, seq): an insertion sort, as a bucket's events arrive nearly in order
-   * (appended in seq order; equal times already in order). The moves are budgeted (see
+   * Sorts the run by (time, seq): a stable insertion sort by time, the run being in seq order (see
+   * runSeq), as a bucket's events arrive nearly in time order too. The moves are budgeted (see
    * RUN_SORT_MOVES_PER_EVENT): a long run far out of order (a bucket wide before retuning) goes to
    * the near heap instead, where it costs O(n log n) at worst. A long run nearly in order stays a
    * run: the star's buckets of 65-127 events (its 100 clients in lockstep) need about 12 moves each,
    * where the near heap took a sift-up and a sift-down through about 6 levels per event.
    */
   private sortRun(): void {
+    const end = this.runEnd
+    const times = this.runTimeNs
+    const slots = this.runSlot
+    let movesLeft = (RUN_SORT_MAX * RUN_SORT_MAX) / 2 + RUN_SORT_MOVES_PER_EVENT * end
+    for (let i = 1; i < end; i++) {
+      const timeNs = times[i]
+      let j = i - 1
+      let before = times[j]
+      if (before <= timeNs) continue
+      const slot = slots[i]
+      do {
+        times[j + 1] = before
+        slots[j + 1] = slots[j]
+        j--
+        if (j < 0) break
+        before = times[j]
+      } while (before > timeNs)
+      times[j + 1] = timeNs
+      slots[j + 1] = slot
+      movesLeft -= i - 1 - j
+      if (movesLeft < 0) {
+        this.runToHeap()
+        return
+      }
+    }
+  }
+
+  /** sortRun for a run not in seq order (it holds events moved in from the far queues). */
+  private sortRunBySeq(): void {
     const end = this.runEnd
     const times = this.runTimeNs
     const seqs = this.runSeq
@@ -623,12 +682,18 @@ export class Scheduler {
       slots[j + 1] = slot
       movesLeft -= i - 1 - j
       if (movesLeft < 0) {
-        // Over budget: the run (a permutation of the bucket's events) goes to the near heap.
-        for (let k = 0; k < end; k++) this.siftUp(this.heapLength++, slots[k])
-        this.runEnd = 0
+        this.runToHeap()
         return
       }
     }
+  }
+
+  /** A sort over its budget: the run (a permutation of the bucket's events) goes to the near heap. */
+  private runToHeap(): void {
+    const slots = this.runSlot
+    const end = this.runEnd
+    for (let k = 0; k < end; k++) this.siftUp(this.heapLength++, slots[k])
+    this.runEnd = 0
   }
 
   /** Frees a cancelled event that is leaving the ring or the far heap (it never reaches the root). */
@@ -708,6 +773,7 @@ export class Scheduler {
       this.ringHead.fill(NONE)
       this.ringTail.fill(NONE)
       this.ringBits.fill(0)
+      this.ringFarBits.fill(0)
       this.ringCount = 0
     }
     this.bucketWidth = width
