@@ -15,6 +15,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get ins
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 MARKER=$WORK/marker
+cd "$HERE/.."
 SCHED_REPLAY_MARKER=$MARKER valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
   node --single-threaded --perf-basic-prof --import tsx "$HERE/sched-replay.ts" "load=$RECORDING" - - "$ROUNDS" "$TREE" \
   > "$OUT.log" 2>&1 &

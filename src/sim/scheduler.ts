@@ -116,13 +116,17 @@ export class Scheduler {
 
   // Near heap: pending events of buckets <= bucketCurrent, as (timeNs, slot) pairs; the
   // tie-breaking seq lives in the slot record and is read only when two times are equal.
-  private heapTimeNs: Float64Array
-  private heapSlot: Int32Array
+  // The typed-array fields below start as empty arrays (the constructor sizes them): declared
+  // without a value, a class field is first defined as undefined, and V8 then tracks it as any
+  // value, checking the array's map at every access; defined as an array of the kind it keeps,
+  // the field's type is that map, and the check goes.
+  private heapTimeNs: Float64Array = new Float64Array(0)
+  private heapSlot: Int32Array = new Int32Array(0)
   /**
    * The entries' seqs, moved with them: many events share a time (clients in lockstep), and a tie
    * then compares seqs here rather than through slotSeq[heapSlot[i]] (two dependent loads).
    */
-  private heapSeq: Float64Array
+  private heapSeq: Float64Array = new Float64Array(0)
   private heapLength = 0
   /**
    * True while the root's event is being dispatched: the root's record is already consumed, but
@@ -145,9 +149,9 @@ export class Scheduler {
    * was scheduled after the run was poured, so its seq is larger than any run event's: on equal
    * times the run's head goes first, without a seq compare.
    */
-  private runTimeNs: Float64Array
-  private runSeq: Float64Array
-  private runSlot: Int32Array
+  private runTimeNs: Float64Array = new Float64Array(0)
+  private runSeq: Float64Array = new Float64Array(0)
+  private runSlot: Int32Array = new Int32Array(0)
   private runHead = 0
   private runEnd = 0
   /** The run holds events moved in from the far queues: sort it by (time, seq) (see runSeq). */
@@ -176,12 +180,12 @@ export class Scheduler {
   // cost two walks over log2(pending) levels of a large array. Far events leave in time order
   // (the earlier of the queue's head and the heap's root); which structure held an event never
   // changes the dispatch order.
-  private farTimeNs: Float64Array
-  private farSlot: Int32Array
+  private farTimeNs: Float64Array = new Float64Array(0)
+  private farSlot: Int32Array = new Int32Array(0)
   private farLength = 0
   /** The far FIFO queue: a ring of capacity farQueueTimeNs.length from farQueueHead. */
-  private farQueueTimeNs: Float64Array
-  private farQueueSlot: Int32Array
+  private farQueueTimeNs: Float64Array = new Float64Array(0)
+  private farQueueSlot: Int32Array = new Int32Array(0)
   private farQueueHead = 0
   private farQueueLength = 0
 
@@ -209,14 +213,14 @@ export class Scheduler {
     return this.dispatchTimeNs as number
   }
 
-  private slotTimeNs: Float64Array
-  private slotSeq: Float64Array
-  private slotKind: Int32Array
-  private slotA: Int32Array
-  private slotB: Int32Array
-  private slotNext: Int32Array
-  private slotGeneration: Int32Array
-  private slotFree: Int32Array
+  private slotTimeNs: Float64Array = new Float64Array(0)
+  private slotSeq: Float64Array = new Float64Array(0)
+  private slotKind: Int32Array = new Int32Array(0)
+  private slotA: Int32Array = new Int32Array(0)
+  private slotB: Int32Array = new Int32Array(0)
+  private slotNext: Int32Array = new Int32Array(0)
+  private slotGeneration: Int32Array = new Int32Array(0)
+  private slotFree: Int32Array = new Int32Array(0)
   private slotFreeLength = 0
   private slotHigh = 0
 
