@@ -160,7 +160,8 @@ export class Scheduler {
   private nextFromRun = false
 
   // Ring: buckets bucketCurrent+1 .. bucketCurrent+RING_BUCKETS-1, each an unsorted FIFO list of
-  // slots linked through slotNext; bucket b lives at index b & RING_MASK. ringBits has one bit per
+  // slots linked through slotNext from ringHead to ringTail (the tail's slotNext is stale: a list
+  // ends at its tail, which saves a store per insert); bucket b lives at index b & RING_MASK. ringBits has one bit per
   // non-empty bucket.
   private readonly ringHead = new Int32Array(RING_BUCKETS).fill(NONE)
   private readonly ringTail = new Int32Array(RING_BUCKETS).fill(NONE)
@@ -361,8 +362,10 @@ export class Scheduler {
     this.slotTimeNs[slot] = timeNs
     this.slotSeq[slot] = seq
     this.slotKind[slot] = kind
-    this.slotA[slot] = a
-    this.slotB[slot] = b
+    // `| 0` is the ToInt32 the Int32Array store does anyway, done on the tagged argument (the
+    // store's own conversion went through a double).
+    this.slotA[slot] = a | 0
+    this.slotB[slot] = b | 0
     const bucket = Math.floor(timeNs * this.bucketScale)
     if (bucket <= this.bucketCurrent) {
       if (this.rootTaken) {
@@ -572,6 +575,7 @@ export class Scheduler {
     const index = bucket & RING_MASK
     let slot = this.ringHead[index]
     if (slot !== NONE) {
+      const tail = this.ringTail[index]
       this.ringHead[index] = NONE
       this.ringTail[index] = NONE
       this.ringBits[index >> 5] &= ~(1 << (index & 31))
@@ -591,18 +595,20 @@ export class Scheduler {
       const start = this.runEnd
       let end = start
       if (this.runSeqNeeded) {
-        while (slot !== NONE) {
+        for (;;) {
           runTimeNs[end] = slotTimeNs[slot]
           runSeq[end] = slotSeq[slot]
           runSlot[end] = slot
           end++
+          if (slot === tail) break
           slot = slotNext[slot]
         }
       } else {
-        while (slot !== NONE) {
+        for (;;) {
           runTimeNs[end] = slotTimeNs[slot]
           runSlot[end] = slot
           end++
+          if (slot === tail) break
           slot = slotNext[slot]
         }
       }
@@ -722,8 +728,8 @@ export class Scheduler {
     return current + 1 + ((index - start) & RING_MASK)
   }
 
+  /** Appends to a bucket's list, which ends at its ringTail: the tail's slotNext is left stale. */
   private ringAppend(index: number, slot: number): void {
-    this.slotNext[slot] = NONE
     const tail = this.ringTail[index]
     if (tail === NONE) {
       this.ringHead[index] = slot
@@ -769,9 +775,10 @@ export class Scheduler {
       const slotNext = this.slotNext
       for (let index = 0; index < RING_BUCKETS; index++) {
         let slot = this.ringHead[index]
+        const tail = this.ringTail[index]
         while (slot !== NONE) {
           this.farPush(slot)
-          slot = slotNext[slot]
+          slot = slot === tail ? NONE : slotNext[slot]
         }
       }
       this.ringHead.fill(NONE)
