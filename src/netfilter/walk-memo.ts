@@ -421,7 +421,7 @@ export class WalkMemo implements PendingCounts {
   /** Frees slots `from` to `to` (exclusive): no key equals a free slot's. Held-back counts go in first. */
   private freeSlots(from: number, to: number): void {
     for (let i = from; i < to; i++) {
-      this.flushSlot(i)
+      if (this.pend[i * 2] !== 0) this.flushSlot(i)
       this.slots[i * SLOT_WORDS + S_TAG] = EMPTY
     }
   }

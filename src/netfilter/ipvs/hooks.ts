@@ -268,6 +268,9 @@ export class IpvsHooks implements IpvsMatchSource {
       return packet.protocol === PROTOCOL_ICMP ? this.icmp.outIcmp(packet, state) : VERDICT_ACCEPT
     state.extraNs += this.connLookupCostNs
     const ipvs = this.ipvs
+    const nowNs = state.nowNs
+    // Most packets through the reply hooks have no connection (packetOut's own first steps).
+    if (!ipvs.mayMatchOut(packet.srcPort, packet.dstAddr, nowNs)) return VERDICT_ACCEPT
     const cp = ipvs.packetOut(
       packet.protocol,
       packet.srcAddr,
@@ -276,7 +279,7 @@ export class IpvsHooks implements IpvsMatchSource {
       packet.dstPort,
       packet.tcpFlags,
       packet.totalBytes,
-      state.nowNs,
+      nowNs,
     )
     if (cp < 0) return VERDICT_ACCEPT
     // handle_response: snat_handler + saddr = vaddr, then ip_vs_update_conntrack(skb, cp, 0).

@@ -1,8 +1,9 @@
 /**
  * Random control-plane and packet sequences against the IPVS model: after every step the counters
  * ipvsadm shows (ActiveConn, InActConn, persistent), dest references, hash chains, timers and
- * templates must agree with the live connections (`Ipvs.verify`), and once every timer has run the
- * table is empty. Seeded (KUBE_NETSIM_IPVS_FUZZ_SEED), KUBE_NETSIM_IPVS_FUZZ_RUNS runs.
+ * templates must agree with the live connections (`Ipvs.verify`), the reply hooks' negative test
+ * (`mayMatchOut`) must never hide a connection the out lookup finds, and once every timer has run
+ * the table is empty. Seeded (KUBE_NETSIM_IPVS_FUZZ_SEED), KUBE_NETSIM_IPVS_FUZZ_RUNS runs.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -109,6 +110,15 @@ describe("IPVS fuzz", () => {
               break
           }
           expect(ipvs.verify()).toEqual([])
+          // The reply hooks' negative test (Ipvs.mayMatchOut) never hides a connection the full
+          // out lookup finds (ip_vs_conn_out_get), whatever the connections are by now.
+          for (let client = 0; client < 5; client++)
+            for (const sport of [8080, 80, 1000, 1001])
+              if (!ipvs.mayMatchOut(sport, 0x0ac80000 + client, now))
+                for (const proto of [Protocol.TCP, Protocol.UDP])
+                  for (let ep = 0; ep < 5; ep++)
+                    for (let port = 0; port < 4; port++)
+                      expect(ipvs.lookupOut(proto, 0x0af40000 + ep, sport, 0x0ac80000 + client, 1000 + port)).toBe(-1)
         }
         ipvs.advance(now + 100000 * NS_PER_S)
         expect(ipvs.verify()).toEqual([])
