@@ -53,6 +53,8 @@ const CT_STATE_RELATED = CtState.RELATED
 const CT_STATUS_DST_NAT_DONE = CtStatus.DST_NAT_DONE
 const CT_STATUS_SRC_NAT_DONE = CtStatus.SRC_NAT_DONE
 const CT_STATUS_USED = CtStatus.USED
+const CT_STATUS_NAT = CtStatus.SRC_NAT | CtStatus.DST_NAT
+const CT_STATE_NEW_OR_RELATED = CtState.NEW | CtState.RELATED
 const DROP_REASON_CONNTRACK_INSERT_FAILED = DropReason.CONNTRACK_INSERT_FAILED
 const DROP_REASON_NETFILTER_DROP = DropReason.NETFILTER_DROP
 const DROP_REASON_NETFILTER_REJECT = DropReason.NETFILTER_REJECT
@@ -418,9 +420,18 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         case RUN_KIND_TABLE:
           v = this.traverse(this.tables[code >> RUN_ARG_SHIFT], packet)
           break
-        case RUN_KIND_NAT:
-          v = this.natHook(code >> RUN_ARG_SHIFT, packet, state)
+        case RUN_KIND_NAT: {
+          // natHook's own answer, without the call, for a packet it leaves alone: untracked, or
+          // neither NEW nor RELATED on an entry with no NAT set up (nf_nat_packet applies nothing).
+          const id = packet.ctId
+          if (
+            id < 0 ||
+            ((packet.ctState & CT_STATE_NEW_OR_RELATED) === 0 && (this.conntrack.status[id] & CT_STATUS_NAT) === 0)
+          )
+            v = VERDICT_ACCEPT
+          else v = this.natHook(code >> RUN_ARG_SHIFT, packet, state)
           break
+        }
         case RUN_KIND_CONNTRACK_IN:
           v = this.conntrackIn(packet, state, nowNs)
           break
