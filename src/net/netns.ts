@@ -191,14 +191,33 @@ export function growQueueRing(iface: NetInterface): Float64Array {
  */
 export class AddressBlock {
   readonly set: IntMap<true>
+  /**
+   * A filter of the block's addresses (one bit per address hash, addressHash >>> bitsShift):
+   * isLocalAddress asks `set` only when the address's bit is set. At least 8 bits per address.
+   */
+  readonly bits: Int32Array
+  readonly bitsShift: number
   constructor(
     /** In assignment order (the order `ip addr` lists them). */
     readonly addresses: readonly Ipv4[],
   ) {
     this.set = new IntMap<true>(addresses.length)
     for (const a of addresses) this.set.set(a, true)
+    let log2 = 6
+    while (1 << log2 < addresses.length * 8 && log2 < 20) log2++
+    this.bitsShift = 32 - log2
+    this.bits = new Int32Array(1 << (log2 - 5))
+    for (const a of addresses) {
+      const b = addressHash(a) >>> this.bitsShift
+      this.bits[b >> 5] |= 1 << b
+    }
   }
   static readonly EMPTY = new AddressBlock([])
+}
+
+/** The hash of an address for the local-address filters (AddressBlock.bits, NetNs's own). */
+function addressHash(address: Ipv4): number {
+  return Math.imul(address, 0x9e3779b1)
 }
 
 /** Interface index of lo in every namespace, as in Linux. */
@@ -207,8 +226,19 @@ export const LOOPBACK_IFINDEX = 1
 export class NetNs implements FilterHost {
   /** interfaces[ifIndex]; index 0 unused. */
   readonly interfaces: (NetInterface | null)[] = [null]
-  /** Local addresses -> interface holding them (127.0.0.0/8 is local without an entry). */
+  /**
+   * Local addresses -> interface holding them (127.0.0.0/8 is local without an entry). Changed
+   * only through addLocalAddress / removeLocalAddress, which keep the filter below.
+   */
   readonly localAddresses = new IntMap<NetInterface>()
+  /**
+   * A 64-bit filter of localAddresses' keys (bit addressHash >>> 26, low word bits 0-31): a clear
+   * bit answers "not an own address" without the map's probe. Most packets a namespace sees are
+   * not for one of its own few addresses (forwarded, or sent to another host). Exact: a set bit
+   * asks the map.
+   */
+  private localBitsLow = 0
+  private localBitsHigh = 0
   /**
    * Local addresses held by `sharedAddressesIface` as a block shared with other namespaces (null:
    * none); disjoint from localAddresses. Read them through isLocalAddress / localInterface.
@@ -280,11 +310,35 @@ export class NetNs implements FilterHost {
   }
 
   isLocalAddress(address: Ipv4): boolean {
-    return (
-      address >>> 24 === 127 ||
-      this.localAddresses.has(address) ||
-      (this.sharedAddresses !== null && this.sharedAddresses.set.has(address))
-    )
+    if (address >>> 24 === 127) return true
+    const h = addressHash(address)
+    const own = h >>> 26
+    if (((own < 32 ? this.localBitsLow : this.localBitsHigh) & (1 << own)) !== 0 && this.localAddresses.has(address))
+      return true
+    const shared = this.sharedAddresses
+    if (shared === null) return false
+    const b = h >>> shared.bitsShift
+    return (shared.bits[b >> 5] & (1 << b)) !== 0 && shared.set.has(address)
+  }
+
+  /** `address` becomes one of this namespace's own, held by `iface` (Network.addAddress). */
+  addLocalAddress(address: Ipv4, iface: NetInterface): void {
+    this.localAddresses.set(address, iface)
+    this.noteLocalBit(address)
+  }
+
+  /** `address` is no longer one of this namespace's own (Network.removeAddress). */
+  removeLocalAddress(address: Ipv4): void {
+    this.localAddresses.delete(address)
+    this.localBitsLow = 0
+    this.localBitsHigh = 0
+    for (const a of this.localAddresses.keyList()) this.noteLocalBit(a)
+  }
+
+  private noteLocalBit(address: Ipv4): void {
+    const own = addressHash(address) >>> 26
+    if (own < 32) this.localBitsLow |= 1 << own
+    else this.localBitsHigh |= 1 << own
   }
 
   /** The interface holding an assigned local address (undefined: none; 127.0.0.0/8 has no entry). */
@@ -316,7 +370,7 @@ export class NetNs implements FilterHost {
     this.sharedAddresses = null
     this.sharedAddressesIface = null
     for (const a of block.addresses) {
-      this.localAddresses.set(a, iface)
+      this.addLocalAddress(a, iface)
       iface.ownAddresses.push(a)
     }
   }

@@ -404,7 +404,7 @@ export class Network implements EventHandler, NetIo {
     const ns = iface.ns
     if (ns.sharedAddressesIface === iface) ns.ownSharedAddresses()
     assert(ns.localInterface(address) === undefined, `${ns.name}: address already assigned`)
-    ns.localAddresses.set(address, iface)
+    ns.addLocalAddress(address, iface)
     iface.ownAddresses.push(address)
     if (iface.address === 0) {
       iface.address = address
@@ -428,7 +428,7 @@ export class Network implements EventHandler, NetIo {
     if (ns.sharedAddressesIface === iface) ns.ownSharedAddresses()
     assert(ns.localAddresses.get(address) === iface, `${ns.name}: ${iface.name} does not hold the address`)
     assert(iface.address !== address || iface.prefixLength === 32, "only /32 addresses are removed")
-    ns.localAddresses.delete(address)
+    ns.removeLocalAddress(address)
     const list = iface.ownAddresses
     list.splice(list.indexOf(address), 1)
     if (iface.address === address) iface.address = list.length > 0 ? list[0] : 0

@@ -11,6 +11,16 @@
  */
 import type { Chain, CounterCarry, Table } from "./table.ts"
 
+/**
+ * Counts held back by a walk memo (walk-memo.ts): its hits count per memo slot and add the sums
+ * into this node's arrays when the counters are read (`of`, `get`) or moved (`carry`), or the slot
+ * is freed. The values read are the same as if every hit had counted at once (integer sums, exact
+ * in float64 below 2^53).
+ */
+export interface PendingCounts {
+  flushCounts(): void
+}
+
 /** Slots of RuleCounters' direct-mapped memo (a power of two). */
 const MEMO_SLOTS = 16
 
@@ -24,8 +34,22 @@ export class RuleCounters {
   private readonly memoChains: (Chain | null)[] = new Array<Chain | null>(MEMO_SLOTS).fill(null)
   private readonly memoCounters: (Float64Array | null)[] = new Array<Float64Array | null>(MEMO_SLOTS).fill(null)
 
+  /** Holders of counts not yet added into the arrays (walk memos counting into this object). */
+  private readonly pending: PendingCounts[] = []
+
+  /** `holder` may hold counts back for this object: they are added in before any read. */
+  holdsCounts(holder: PendingCounts): void {
+    if (!this.pending.includes(holder)) this.pending.push(holder)
+  }
+
+  /** Adds every held-back count into the arrays. */
+  private settle(): void {
+    for (const holder of this.pending) holder.flushCounts()
+  }
+
   /** The chain's counters on this node (two per rule, then the policy's), or undefined when all are zero. */
   of(chain: Chain): Float64Array | undefined {
+    this.settle()
     return this.byChain.get(chain)
   }
 
@@ -76,6 +100,7 @@ export class RuleCounters {
 
   /** Packets and bytes of rule `i` (`-1`: the policy) of `chain`. */
   get(chain: Chain, i: number): { packets: number; bytes: number } {
+    this.settle()
     const k = this.byChain.get(chain)
     const at = i < 0 ? 2 * chain.rules.length : 2 * i
     return k === undefined ? { packets: 0, bytes: 0 } : { packets: k[at], bytes: k[at + 1] }
@@ -83,6 +108,7 @@ export class RuleCounters {
 
   /** After a restore: counters move into the committed chains; those of chains gone are dropped. */
   carry(carries: readonly CounterCarry[], tables: readonly Table[]): void {
+    this.settle()
     this.layout++
     this.memoChains.fill(null)
     this.memoCounters.fill(null)

@@ -76,6 +76,12 @@ export interface NfHookHandler {
    * is not ICMP (ip_vs_forward_icmp): the host may skip the call for those packets.
    */
   readonly icmpOnly?: boolean
+  /**
+   * True when `hookFn` returns ACCEPT at once, changing and charging nothing, for the packet IPVS
+   * itself is sending on (skb->ipvs_property, NetfilterStack.ipvsPropertyPacket: ip_vs_in_hook's
+   * and ip_vs_out_hook's first test): the host may skip the call for that packet.
+   */
+  readonly skipsIpvsProperty?: boolean
 }
 
 /** struct nf_hook_ops. */

@@ -53,6 +53,8 @@ const CT_STATE_RELATED = CtState.RELATED
 const CT_STATUS_DST_NAT_DONE = CtStatus.DST_NAT_DONE
 const CT_STATUS_SRC_NAT_DONE = CtStatus.SRC_NAT_DONE
 const CT_STATUS_USED = CtStatus.USED
+const CT_STATUS_NAT = CtStatus.SRC_NAT | CtStatus.DST_NAT
+const CT_STATE_NEW_OR_RELATED = CtState.NEW | CtState.RELATED
 const DROP_REASON_CONNTRACK_INSERT_FAILED = DropReason.CONNTRACK_INSERT_FAILED
 const DROP_REASON_NETFILTER_DROP = DropReason.NETFILTER_DROP
 const DROP_REASON_NETFILTER_REJECT = DropReason.NETFILTER_REJECT
@@ -134,6 +136,11 @@ const RUN_KIND_CONNTRACK_IN = 3
 const RUN_KIND_CONFIRM = 4
 /** An op whose hookFn only acts on ICMP (NfHookHandler.icmpOnly): called for ICMP packets only. */
 const RUN_KIND_ICMP_ONLY = 5
+/** An op that passes the packet IPVS is sending on (NfHookHandler.skipsIpvsProperty) untouched. */
+const RUN_KIND_SKIPS_IPVS_PROPERTY = 6
+/** A run code is kind | arg << RUN_ARG_SHIFT (arg: a table id or a NAT manip, small and >= 0). */
+const RUN_KIND_MASK = 7
+const RUN_ARG_SHIFT = 3
 
 const MANIP_SRC = Manip.SRC
 const MANIP_DST = Manip.DST
@@ -197,6 +204,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** This PREROUTING packet came over lo with OUTPUT's conntrack entry (see runHook). */
   private loopback = false
   private stolenBy: NfHookHandler | null = null
+  /**
+   * The packet IPVS is sending on right now (skb->ipvs_property; ipvs/hooks.ts sets it while the
+   * stolen packet runs LOCAL_OUT), or null: the IPVS ops pass it untouched.
+   */
+  ipvsPropertyPacket: Packet | null = null
   /** NAT core (nf_nat_core.c) over this namespace's conntrack table; shared with nft and IPVS. */
   readonly nat: NfNat
   /**
@@ -397,20 +409,29 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
       this.packetCostNs = 0
     }
     if (this.tables !== this.runTables || this.hooks.version !== this.runVersion) this.buildRunOrder()
-    const kinds = this.runKinds[hook]
-    const args = this.runArgs[hook]
+    const codes = this.runCodes[hook]
     const handlers = this.runHandlers[hook]
     let v: Verdict = VERDICT_ACCEPT
-    for (let i = 0; i < kinds.length; i++) {
+    for (let i = 0; i < codes.length; i++) {
       // The built-in ops are called directly (one switch instead of a megamorphic hookFn call);
       // what they run is exactly their hookFn.
-      switch (kinds[i]) {
+      const code = codes[i]
+      switch (code & RUN_KIND_MASK) {
         case RUN_KIND_TABLE:
-          v = this.traverse(this.tables[args[i]], packet)
+          v = this.traverse(this.tables[code >> RUN_ARG_SHIFT], packet)
           break
-        case RUN_KIND_NAT:
-          v = this.natHook(args[i], packet, state)
+        case RUN_KIND_NAT: {
+          // natHook's own answer, without the call, for a packet it leaves alone: untracked, or
+          // neither NEW nor RELATED on an entry with no NAT set up (nf_nat_packet applies nothing).
+          const id = packet.ctId
+          if (
+            id < 0 ||
+            ((packet.ctState & CT_STATE_NEW_OR_RELATED) === 0 && (this.conntrack.status[id] & CT_STATUS_NAT) === 0)
+          )
+            v = VERDICT_ACCEPT
+          else v = this.natHook(code >> RUN_ARG_SHIFT, packet, state)
           break
+        }
         case RUN_KIND_CONNTRACK_IN:
           v = this.conntrackIn(packet, state, nowNs)
           break
@@ -420,6 +441,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         case RUN_KIND_ICMP_ONLY:
           // Its hookFn would return ACCEPT at once for any other protocol.
           v = packet.protocol === PROTOCOL_ICMP ? handlers[i].hookFn(packet, state) : VERDICT_ACCEPT
+          break
+        case RUN_KIND_SKIPS_IPVS_PROPERTY:
+          // Its hookFn would return ACCEPT at once for the packet IPVS is sending on.
+          v = packet === this.ipvsPropertyPacket ? VERDICT_ACCEPT : handlers[i].hookFn(packet, state)
           break
         default:
           v = handlers[i].hookFn(packet, state)
@@ -438,26 +463,25 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     return v
   }
 
-  // Run order of each hook (rebuilt when the ops or the tables change): per op its RunKind, its
-  // argument (table id, NAT manip) and its handler. An iptables table with no built-in chain at a
+  // Run order of each hook (rebuilt when the ops or the tables change): per op a code, its RunKind
+  // with its argument (table id, NAT manip) above RUN_ARG_SHIFT, and its handler. The codes are a
+  // plain array of small integers: one load per op, and no typed array's length, detach and
+  // external-pointer checks in the per-pass loop. An iptables table with no built-in chain at a
   // hook, or never restored (kube-proxy leaves raw and mangle so), accepts without walking or
   // counting anything (traverse's first line), so it is left out: its simulated cost is zero
   // either way (no rule is evaluated). Tables are replaced, never changed in place, by restore
   // (copy-on-write, table.ts), so the tables array's identity tells when to rebuild.
-  private runKinds: Int32Array[] = []
-  private runArgs: Int32Array[] = []
+  private runCodes: number[][] = []
   private runHandlers: NfHookHandler[][] = []
   private runTables: Table[] | null = null
   private runVersion = -1
 
   private buildRunOrder(): void {
     const tables = this.tables
-    this.runKinds = []
-    this.runArgs = []
+    this.runCodes = []
     this.runHandlers = []
     for (let hook = 0; hook < this.hooks.ops.length; hook++) {
-      const kinds: number[] = []
-      const args: number[] = []
+      const codes: number[] = []
       const handlers: NfHookHandler[] = []
       for (const op of this.hooks.ops[hook]) {
         const handler = op.handler
@@ -474,12 +498,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
         } else if (handler instanceof ConntrackInOp) kind = RUN_KIND_CONNTRACK_IN
         else if (handler instanceof ConfirmOp) kind = RUN_KIND_CONFIRM
         else if (handler.icmpOnly === true) kind = RUN_KIND_ICMP_ONLY
-        kinds.push(kind)
-        args.push(arg)
+        else if (handler.skipsIpvsProperty === true) kind = RUN_KIND_SKIPS_IPVS_PROPERTY
+        codes.push(kind | (arg << RUN_ARG_SHIFT))
         handlers.push(handler)
       }
-      this.runKinds.push(Int32Array.from(kinds))
-      this.runArgs.push(Int32Array.from(args))
+      this.runCodes.push(codes)
       this.runHandlers.push(handlers)
     }
     this.runTables = tables

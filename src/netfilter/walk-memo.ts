@@ -31,7 +31,7 @@ import { Policy, TableId, TargetKind } from "./constants.ts"
 import type { Rule } from "./rule.ts"
 import type { Chain, Table } from "./table.ts"
 import type { MatchContext } from "./xt.ts"
-import type { RuleCounters } from "./counters.ts"
+import type { PendingCounts, RuleCounters } from "./counters.ts"
 import { PortMatch } from "./ext/xt_tcpudp.ts"
 import { SetMatch } from "./ext/xt_set.ts"
 import { CtStateMatch } from "./ext/xt_conntrack.ts"
@@ -182,7 +182,7 @@ function planFields(table: Table, start: Chain, ctState = -1): number {
 }
 
 /** One namespace's walk memo (NetfilterStack.walkMemo). */
-export class WalkMemo {
+export class WalkMemo implements PendingCounts {
   /** Outcome of the last `walk`: rules a linear walk evaluated, and DROP/REJECT details. */
   rules = 0
   dropReason: number = DropReason.NETFILTER_DROP
@@ -232,6 +232,13 @@ export class WalkMemo {
   /** The RuleCounters this memo's slots hold arrays of (one stack's), and its layout then. */
   private slotCounters: RuleCounters | null = null
   private slotLayout = -1
+  /**
+   * Per slot, the packets [2 slot] and bytes [2 slot + 1] of its hits not yet added into its bump
+   * arrays (RuleCounters.PendingCounts): a hit adds to these two words instead of two counter
+   * pairs; `flushSlot` adds them in when the slot is freed or overwritten, `flushCounts` when the
+   * counters are read or moved. Same values whenever read: integer sums, exact in float64.
+   */
+  private readonly pend = new Float64Array((SLOTS + PLANS) * 2)
 
   // The current walk's key (scratch) and recorded counts.
   private readonly key = new Int32Array(KEY_WORDS)
@@ -262,9 +269,12 @@ export class WalkMemo {
     if (fields === NO_PLAN) return -1
     if (counters !== this.slotCounters || counters.layout !== this.slotLayout) {
       // The slots' counter arrays may be stale (another RuleCounters, or a restore moved arrays).
+      // Held-back counts go to the arrays they were held for first (freeSlots); none are held
+      // after a carry (RuleCounters.carry flushes before it moves arrays).
+      this.freeSlots(0, SLOTS + PLANS)
       this.slotCounters = counters
       this.slotLayout = counters.layout
-      this.freeSlots(0, SLOTS + PLANS)
+      counters.holdsCounts(this)
     }
     const slots = this.slots
     const tag = p << 24
@@ -319,17 +329,11 @@ export class WalkMemo {
         return this.miss(p, slot, table, start, ctx, counters, packet.totalBytes)
       }
     }
-    // A hit: the counts RuleCounters.rule / policy make, into the arrays stored with the slot.
-    const bytes = packet.totalBytes
-    const n = slots[(s + S_BUMPS) | 0]
-    const b = slot * MAX_BUMPS
-    const arrays = this.bumpArrays
-    for (let i = 0; i < n; i++) {
-      const k = arrays[(b + i) | 0] as Float64Array
-      const at = slots[(s + S_AT + i) | 0]
-      k[at]++
-      k[(at + 1) | 0] += bytes
-    }
+    // A hit: the counts RuleCounters.rule / policy make, held back in the slot (see `pend`).
+    const pend = this.pend
+    const pi = (slot << 1) | 0
+    pend[pi]++
+    pend[(pi + 1) | 0] += packet.totalBytes
     const v = slots[(s + S_VERDICT) | 0]
     this.hits++
     this.rules = slots[(s + S_RULES) | 0]
@@ -356,6 +360,7 @@ export class WalkMemo {
     this.count(counters, bytes)
     if (this.recLength <= MAX_BUMPS) {
       const s = slot * SLOT_WORDS
+      this.flushSlot(slot)
       for (let i = 0; i < KEY_WORDS; i++) this.slots[s + i] = this.key[i]
       this.store(slot, counters, v)
     }
@@ -377,6 +382,7 @@ export class WalkMemo {
     const v = this.record(table, start, ctx)
     this.count(counters, bytes)
     if (this.recLength <= MAX_BUMPS) {
+      this.flushSlot(SLOTS + p)
       this.slots[(SLOTS + p) * SLOT_WORDS + S_TAG] = p << 24
       this.store(SLOTS + p, counters, v)
     }
@@ -412,9 +418,36 @@ export class WalkMemo {
     }
   }
 
-  /** Frees slots `from` to `to` (exclusive): no key equals a free slot's. */
+  /** Frees slots `from` to `to` (exclusive): no key equals a free slot's. Held-back counts go in first. */
   private freeSlots(from: number, to: number): void {
-    for (let i = from; i < to; i++) this.slots[i * SLOT_WORDS + S_TAG] = EMPTY
+    for (let i = from; i < to; i++) {
+      if (this.pend[i * 2] !== 0) this.flushSlot(i)
+      this.slots[i * SLOT_WORDS + S_TAG] = EMPTY
+    }
+  }
+
+  /** Adds slot `slot`'s held-back hits into its bump arrays (what each hit would have counted). */
+  private flushSlot(slot: number): void {
+    const pi = slot * 2
+    const packets = this.pend[pi]
+    if (packets === 0) return
+    const bytes = this.pend[pi + 1]
+    this.pend[pi] = 0
+    this.pend[pi + 1] = 0
+    const s = slot * SLOT_WORDS
+    const n = this.slots[s + S_BUMPS]
+    const b = slot * MAX_BUMPS
+    for (let i = 0; i < n; i++) {
+      const k = this.bumpArrays[b + i] as Float64Array
+      const at = this.slots[s + S_AT + i]
+      k[at] += packets
+      k[at + 1] += bytes
+    }
+  }
+
+  /** RuleCounters reads or moves its arrays: every slot's held-back hits go in (PendingCounts). */
+  flushCounts(): void {
+    for (let i = 0; i < SLOTS + PLANS; i++) this.flushSlot(i)
   }
 
   /** Frees plan `p`'s slots (its table changed): the hashed slots tagged with it, and its own. */

@@ -79,4 +79,64 @@ describe("dummy interface (kube-ipvs0)", () => {
     expect(n2.ns.isLocalAddress(x)).toBe(true)
     expect(n2.ns.isLocalAddress(z)).toBe(false)
   })
+
+  it("isLocalAddress's filters answer as the address maps do, through adds, removes and shared blocks", () => {
+    // NetNs.isLocalAddress skips the map probes when the address's filter bit is clear
+    // (NetNs.localBits*, AddressBlock.bits): the answer must equal the maps' for every address,
+    // local or not, as addresses come and go, a block is adopted, and a write copies it.
+    const w = world("bridge")
+    const n1 = w.cluster.addNode("n1", "a")
+    const ns = n1.ns
+    const d = w.net.addDummy(ns, "kube-ipvs0")
+    let seed = 99
+    const next = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      return seed
+    }
+    const pool = Array.from({ length: 400 }, (_, i) => (ipv4("10.96.0.0") + i * 7 + (i % 3)) >>> 0)
+    const probes = [...pool, ipv4("127.0.0.1"), ipv4("127.5.6.7"), ipv4("8.8.8.8"), n1.ip, ipv4("255.255.255.255")]
+    const reference = (a: number): boolean =>
+      a >>> 24 === 127 || ns.localAddresses.has(a) || (ns.sharedAddresses !== null && ns.sharedAddresses.set.has(a))
+    const check = (): void => {
+      for (const a of probes) expect(ns.isLocalAddress(a)).toBe(reference(a))
+      for (let i = 0; i < 200; i++) {
+        const a = next()
+        expect(ns.isLocalAddress(a)).toBe(reference(a))
+      }
+    }
+    check()
+    const held = new Set<number>()
+    for (let round = 0; round < 300; round++) {
+      const a = pool[next() % pool.length]
+      if (held.has(a)) {
+        w.net.removeAddress(d, a)
+        held.delete(a)
+      } else {
+        w.net.addAddress(d, a, 32)
+        held.add(a)
+      }
+      if (round % 10 === 0) check()
+    }
+    check()
+    expect(held.size).toBeGreaterThan(20)
+    for (const a of pool) expect(ns.isLocalAddress(a)).toBe(held.has(a))
+    // A second dummy with a block shared with other nodes, then a write that copies it.
+    const n2 = w.cluster.addNode("n2", "a")
+    const d2 = w.net.addDummy(n2.ns, "kube-ipvs0")
+    const block = new AddressBlock(pool.slice(0, 300))
+    n2.ns.adoptSharedAddresses(d2, block)
+    for (const a of probes)
+      expect(n2.ns.isLocalAddress(a)).toBe(
+        a >>> 24 === 127 || (pool.indexOf(a) < 300 && pool.indexOf(a) >= 0) || a === n2.ip,
+      )
+    w.net.removeAddress(d2, pool[5])
+    w.net.addAddress(d2, pool[350], 32)
+    for (const a of probes)
+      expect(n2.ns.isLocalAddress(a)).toBe(
+        a >>> 24 === 127 ||
+          (pool.indexOf(a) >= 0 && pool.indexOf(a) < 300 && a !== pool[5]) ||
+          a === pool[350] ||
+          a === n2.ip,
+      )
+  })
 })

@@ -114,6 +114,27 @@ describe("hook host", () => {
     expect(log).toEqual(["late"])
   })
 
+  it("an op that skips IPVS's own packet is not called for it, and is for every other packet", () => {
+    // NfHookHandler.skipsIpvsProperty (ip_vs_in_hook / ip_vs_out_hook return NF_ACCEPT at once for
+    // skb->ipvs_property): the host leaves the op out for NetfilterStack.ipvsPropertyPacket only.
+    const { host, stack } = makeNode()
+    const log: string[] = []
+    const skipping = new Recorder(log, "ipvs")
+    Object.assign(skipping, { skipsIpvsProperty: true })
+    stack.hooks.register({ hook: Hook.FORWARD, priority: 100, handler: skipping, name: "ipvs" })
+    stack.hooks.register({ hook: Hook.FORWARD, priority: 200, handler: new Recorder(log, "other"), name: "o" })
+    const own = udp("10.0.0.5", 1000, "192.168.1.9", 53)
+    const other = udp("10.0.0.5", 1001, "192.168.1.9", 53)
+    stack.ipvsPropertyPacket = own
+    expect(receive(stack, host, own, CNI0, 0).verdict).toBe(Verdict.ACCEPT)
+    expect(log).toEqual(["other"])
+    expect(receive(stack, host, other, CNI0, 1).verdict).toBe(Verdict.ACCEPT)
+    expect(log).toEqual(["other", "ipvs", "other"])
+    stack.ipvsPropertyPacket = null
+    expect(receive(stack, host, own, CNI0, 2).verdict).toBe(Verdict.ACCEPT)
+    expect(log).toEqual(["other", "ipvs", "other", "ipvs", "other"])
+  })
+
   it("STOLEN: the network neither continues nor drops the packet; the owner sends it on", () => {
     const w = world("bridge")
     const n1 = w.cluster.addNode("n1", "a")

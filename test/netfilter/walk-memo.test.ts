@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { Hook, Verdict } from "../../src/net/hooks.ts"
-import { CtState } from "../../src/netfilter/constants.ts"
+import { CtState, TableId } from "../../src/netfilter/constants.ts"
 import { Packet } from "../../src/wire/packet.ts"
 import { IcmpType, Protocol } from "../../src/wire/protocol.ts"
 import { ipv4 } from "../../src/wire/ipv4.ts"
@@ -158,6 +158,57 @@ function memoAndPlain(): { memo: ReturnType<typeof makeNode>; plain: ReturnType<
 }
 
 describe("walk memo", () => {
+  it("holds hits' counts back per slot and adds them in before any read: the same counters at every read", () => {
+    // WalkMemo.pend (RuleCounters.PendingCounts): counters read at random points (iptables-save
+    // -c, RuleCounters.get) must equal the plain walk's, through slot overwrites (many packet
+    // classes in 256 slots), an ipset change (hashed slots freed), a restore of another table
+    // (layout change: counts moved by carry), a filter restore with --counters (new values set)
+    // and one with --noflush (kept). It fails if a held-back count is lost, doubled or late.
+    const { memo, plain } = memoAndPlain()
+    const next = rng(777)
+    const filter = memo.stack.table(TableId.FILTER)
+    let reads = 0
+    const read = (): void => {
+      reads++
+      expect(memo.stack.save({ counters: true })).toBe(plain.stack.save({ counters: true }))
+      const chains = [...memo.stack.table(TableId.FILTER).byName.values()]
+      const chain = chains[next() % chains.length]
+      const plainChain = plain.stack.table(TableId.FILTER).byName.get(chain.name)
+      const i = (next() % (chain.rules.length + 1)) - 1
+      if (plainChain !== undefined)
+        expect(memo.stack.counters.get(chain, i)).toEqual(plain.stack.counters.get(plainChain, i))
+    }
+    const send = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        const { packet, hook } = packetOf(next)
+        const inIf = hook === Hook.OUTPUT ? -1 : (i & 1) === 0 ? ETH0 : CNI0
+        const outIf = hook === Hook.INPUT ? -1 : routeOut(packet.dstAddr)
+        for (const n of [memo, plain]) n.stack.runHook(hook, copy(packet), inIf, outIf, i * 1000)
+        if (next() % 50 === 0) read()
+      }
+      read()
+    }
+    send(3000)
+    const hits = (memo.stack.walkMemo as WalkMemo).hits
+    expect(hits).toBeGreaterThan(500)
+    for (const n of [memo, plain])
+      n.stack.ipsetRestore("add KUBE-LOAD-BALANCER 10.96.0.99,udp:53\ndel KUBE-IPVS-IPS 10.96.0.1\n")
+    send(2000)
+    for (const n of [memo, plain]) n.stack.restore("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", { noflush: true })
+    send(2000)
+    // The filter table again with counters given (--counters): the held-back counts of the old
+    // table's chains must not leak into the new values.
+    const saved = plain.stack.save({ counters: true })
+    const filterText = saved.slice(saved.indexOf("*filter"))
+    for (const n of [memo, plain]) n.stack.restore(filterText, { counters: true })
+    send(2000)
+    for (const n of [memo, plain]) n.stack.restore(RULES, { noflush: true })
+    send(2000)
+    expect(memo.stack.table(TableId.FILTER)).not.toBe(filter)
+    expect((memo.stack.walkMemo as WalkMemo).hits).toBeGreaterThan(hits + 1000)
+    expect(reads).toBeGreaterThan(100)
+  })
+
   it("gives every packet the plain walk's verdict, counters and cost, across set and rule changes", () => {
     const { memo, plain } = memoAndPlain()
     const next = rng(12345)

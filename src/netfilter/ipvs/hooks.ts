@@ -122,6 +122,8 @@ export class IpvsHooks implements IpvsMatchSource {
   /**
    * The packet IPVS is sending on right now (skb->ipvs_property): ip_vs_in / ip_vs_out leave it
    * alone on its way through LOCAL_OUT (resumeStolen runs OUTPUT and POSTROUTING synchronously).
+   * Also held by the stack (NetfilterStack.ipvsPropertyPacket), whose hook host skips the IPVS ops
+   * for it (NfHookHandler.skipsIpvsProperty).
    */
   private sending: Packet | null = null
   private readonly ops: NfHookOp[]
@@ -250,10 +252,12 @@ export class IpvsHooks implements IpvsMatchSource {
   /** The network hands the stolen packet over: send it on through LOCAL_OUT (dst_output). */
   takeStolen(handle: number, packet: Packet, readyNs: number): void {
     this.sending = packet
+    this.stack.ipvsPropertyPacket = packet
     try {
       this.host.resumeStolen(handle, readyNs)
     } finally {
       this.sending = null
+      this.stack.ipvsPropertyPacket = null
     }
   }
 
@@ -264,6 +268,9 @@ export class IpvsHooks implements IpvsMatchSource {
       return packet.protocol === PROTOCOL_ICMP ? this.icmp.outIcmp(packet, state) : VERDICT_ACCEPT
     state.extraNs += this.connLookupCostNs
     const ipvs = this.ipvs
+    const nowNs = state.nowNs
+    // Most packets through the reply hooks have no connection (packetOut's own first steps).
+    if (!ipvs.mayMatchOut(packet.srcPort, packet.dstAddr, nowNs)) return VERDICT_ACCEPT
     const cp = ipvs.packetOut(
       packet.protocol,
       packet.srcAddr,
@@ -272,7 +279,7 @@ export class IpvsHooks implements IpvsMatchSource {
       packet.dstPort,
       packet.tcpFlags,
       packet.totalBytes,
-      state.nowNs,
+      nowNs,
     )
     if (cp < 0) return VERDICT_ACCEPT
     // handle_response: snat_handler + saddr = vaddr, then ip_vs_update_conntrack(skb, cp, 0).
@@ -320,11 +327,14 @@ type OpKind = (typeof OpKind)[keyof typeof OpKind]
 class IpvsOp implements NfHookHandler {
   /** ip_vs_forward_icmp returns NF_ACCEPT at once for anything but ICMP (the hook host skips it). */
   readonly icmpOnly: boolean
+  /** ip_vs_in and ip_vs_out return NF_ACCEPT at once for skb->ipvs_property (the host skips them). */
+  readonly skipsIpvsProperty: boolean
   constructor(
     private readonly hooks: IpvsHooks,
     private readonly kind: OpKind,
   ) {
     this.icmpOnly = kind === OpKind.FORWARD_ICMP
+    this.skipsIpvsProperty = kind !== OpKind.FORWARD_ICMP
   }
   hookFn(packet: Packet, state: NfHookState): Verdict {
     switch (this.kind) {

@@ -1084,6 +1084,17 @@ export class Ipvs {
   }
 
   /**
+   * packetOut's first steps for a reply hook's packet (due timers, then the out-lookup filter): false
+   * when no connection can match (packetOut would return -1 having done just this), so the caller
+   * need not read the packet's other fields. Wall time only.
+   */
+  mayMatchOut(sport: number, daddr: number, nowNs: number): boolean {
+    if (this.heapTopNs <= nowNs) this.advance(nowNs)
+    const slot = outSlot(sport, daddr)
+    return (this.outBits[slot >> 5] & (1 << (slot & 31))) !== 0
+  }
+
+  /**
    * ip_vs_conn_out_get without side effects (no stats, state or timer change): the connection whose
    * real server sent this packet (saddr:sport = dest, daddr:dport = client), or -1. For xt_ipvs.
    */

@@ -1,8 +1,9 @@
 /**
  * Random control-plane and packet sequences against the IPVS model: after every step the counters
  * ipvsadm shows (ActiveConn, InActConn, persistent), dest references, hash chains, timers and
- * templates must agree with the live connections (`Ipvs.verify`), and once every timer has run the
- * table is empty. Seeded (KUBE_NETSIM_IPVS_FUZZ_SEED), KUBE_NETSIM_IPVS_FUZZ_RUNS runs.
+ * templates must agree with the live connections (`Ipvs.verify`), the reply hooks' negative test
+ * (`mayMatchOut`) must never hide a connection the out lookup finds, and once every timer has run
+ * the table is empty. Seeded (KUBE_NETSIM_IPVS_FUZZ_SEED), KUBE_NETSIM_IPVS_FUZZ_RUNS runs.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -109,6 +110,14 @@ describe("IPVS fuzz", () => {
               break
           }
           expect(ipvs.verify()).toEqual([])
+          // The reply hooks' negative test (Ipvs.mayMatchOut) never hides a connection the out
+          // lookup (ip_vs_conn_out_get) can find: every live connection passes it.
+          ipvs.advance(now)
+          for (const c of ipvs.connections(now))
+            if (!c.template) {
+              expect(ipvs.mayMatchOut(c.dport, c.caddr, now)).toBe(true)
+              expect(ipvs.lookupOut(c.protocol, c.daddr, c.dport, c.caddr, c.cport)).toBeGreaterThanOrEqual(0)
+            }
         }
         ipvs.advance(now + 100000 * NS_PER_S)
         expect(ipvs.verify()).toEqual([])
