@@ -19,6 +19,7 @@ import {
   VerdictKind,
   fieldType,
 } from "./parse.ts"
+import { EMPTY_F64, EMPTY_I32 } from "../../sim/empty.ts"
 import type { Token } from "./parse.ts"
 import { parseTransaction } from "./parse.ts"
 
@@ -65,9 +66,11 @@ function jumpTargetOf(verdict: Verdict | null): JumpTarget | null {
  * the kernel's hash set (nft_set_hash.c nft_rhash_lookup) does.
  */
 class ExactIndex {
-  private mask: number
-  private hi: Int32Array
-  private lo: Int32Array
+  // Typed-array and number fields start with a value of their kind (the constructors set them):
+  // see sim/empty.ts for why.
+  private mask = 0
+  private hi: Int32Array = EMPTY_I32
+  private lo: Int32Array = EMPTY_I32
   private els: (NftElement | null)[]
   size = 0
 
@@ -179,8 +182,8 @@ export class NftSet {
   starts: number[] = []
   ends: number[] = []
   intervalElements: NftElement[] = []
-  readonly totalBits: number
-  readonly packedFlat: boolean
+  readonly totalBits: number = 0
+  readonly packedFlat: boolean = false
   /** Flags as the declaration wrote them, in its order (knftables' dump repeats them). */
   declaredFlags: readonly string[] = []
   /**
@@ -215,7 +218,7 @@ export class NftSet {
   private index: ExactIndex | null
 
   /** 2 ** bits of each key field (pack's per-field multiplier, computed once rather than per lookup). */
-  private readonly fieldScale: Float64Array
+  private readonly fieldScale: Float64Array = EMPTY_F64
 
   get interval(): boolean {
     return (this.flags & SET_FLAG.INTERVAL) !== 0
@@ -408,10 +411,10 @@ export class CompiledStatement {
   /** The memo of a jump/goto statement's target chain, null for other statements. */
   readonly jump: JumpTarget | null
   /** One selector (no concatenation): the interpreter loads `field0` without walking the arrays. */
-  readonly single: boolean
+  readonly single: boolean = false
   /** fields[0] (-1 when none) and dependencies[0] (0 when none), read per packet. */
-  readonly field0: number
-  readonly dependency0: number
+  readonly field0: number = -1
+  readonly dependency0: number = 0
 }
 
 export class NftRule {
@@ -437,8 +440,8 @@ export interface BaseChainSpec {
  */
 export class ChainProgram {
   readonly stmts: CompiledStatement[] = []
-  readonly ruleStart: Int32Array
-  readonly ruleCount: number
+  readonly ruleStart: Int32Array = EMPTY_I32
+  readonly ruleCount: number = 0
   /**
    * The chain's ct state guard: when every rule begins with a plain `ct state S` match (kube-proxy's
    * filter base chains: `ct state new jump ...`), the union of those S, else 0. A packet whose ct
@@ -446,9 +449,9 @@ export class ChainProgram {
    * find rule by rule: the chain's outcome is then its policy after `ruleCount` rules and
    * `guardExpressions` expressions, known without walking the rules.
    */
-  readonly ctGuard: number
+  readonly ctGuard: number = 0
   /** Expressions those first matches cost together (each ct load + bitwise + cmp). */
-  readonly guardExpressions: number
+  readonly guardExpressions: number = 0
   constructor(readonly rules: readonly NftRule[]) {
     this.ruleCount = rules.length
     this.ruleStart = new Int32Array(rules.length + 1)

@@ -35,6 +35,7 @@ import { NetError } from "../../net/errors.ts"
 import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../../net/tcp.ts"
 import { TcpState } from "../../net/tcp.ts"
 import { UdpSocket, type UdpListener, udpHoldPort, udpReleaseHeldPort } from "../../net/udp.ts"
+import { EMPTY_F64, EMPTY_I32 } from "../../sim/empty.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
 import { parseIpv4 } from "../../wire/ipv4.ts"
@@ -91,7 +92,8 @@ const GENERATION_MASK = 0x1fffffff
  * per event); an id whose object is gone is ignored.
  */
 export class ProxyRuntime implements EventHandler {
-  readonly kind: number
+  /** Starts as a number (the constructor registers it): see sim/empty.ts for why. */
+  readonly kind: number = 0
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
   /**
@@ -293,13 +295,14 @@ abstract class ProxyEventTarget {
  * one object of four numbers and its messages reuse the pool's slots.
  */
 export class MessagePool {
-  bytes: Int32Array
+  // The columns start with an array of their kind (sized by the constructor): see sim/empty.ts.
+  bytes: Int32Array = EMPTY_I32
   /** appTag and flowId are opaque numbers: kept as doubles so any value survives. */
-  tags: Float64Array
-  flows: Float64Array
-  next: Int32Array
+  tags: Float64Array = EMPTY_F64
+  flows: Float64Array = EMPTY_F64
+  next: Int32Array = EMPTY_I32
   /** The owner's generation when the message was queued (ProxyEventTarget.generation). */
-  gens: Int32Array
+  gens: Int32Array = EMPTY_I32
   data: (object | null)[]
   /** Who a message goes to, when the loop serves several (the UDP read loop: the client). */
   owners: (object | null)[]
