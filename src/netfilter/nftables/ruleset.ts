@@ -26,20 +26,34 @@ import { parseTransaction } from "./parse.ts"
 export const SET_FLAG = { CONSTANT: 1, INTERVAL: 2, TIMEOUT: 4, DYNAMIC: 8 } as const
 
 export class NftElement {
+  // Read per lookup: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare readonly key: readonly number[]
+  declare readonly prefixLength: number
+  declare readonly comment: string
+  declare readonly verdict: Verdict | null
+  /** Explicit per-element timeout in seconds, -1 = the set's default. */
+  declare readonly timeoutS: number
+  /** Simulated time the element expires, -1 = never. */
+  declare expiresNs: number
+  /** The memo of a jump/goto verdict's target chain (null for other verdicts and plain set elements). */
+  declare readonly jump: JumpTarget | null
   constructor(
-    readonly key: readonly number[],
-    readonly prefixLength: number,
-    readonly comment: string,
-    readonly verdict: Verdict | null,
-    /** Explicit per-element timeout in seconds, -1 = the set's default. */
-    readonly timeoutS: number,
-    /** Simulated time the element expires, -1 = never. */
-    public expiresNs: number,
+    key: readonly number[],
+    prefixLength: number,
+    comment: string,
+    verdict: Verdict | null,
+    timeoutS: number,
+    expiresNs: number,
   ) {
+    this.key = key
+    this.prefixLength = prefixLength
+    this.comment = comment
+    this.verdict = verdict
+    this.timeoutS = timeoutS
+    this.expiresNs = expiresNs
     this.jump = jumpTargetOf(verdict)
   }
-  /** The memo of a jump/goto verdict's target chain (null for other verdicts and plain set elements). */
-  readonly jump: JumpTarget | null
 }
 
 /**
@@ -381,35 +395,75 @@ export type Op = (typeof Op)[keyof typeof Op]
  * meta l4proto and compares it first), so the interpreter charges exactly what nft_do_chain runs.
  */
 export class CompiledStatement {
+  // Read per statement by the interpreter: `declare`d and assigned in the constructor, as
+  // NftElement's fields.
+  declare readonly op: Op
+  declare readonly fields: readonly Field[]
+  /** Per field: protocol of an implicit dependency (tcp/udp/sctp dport), 0 for none. */
+  declare readonly dependencies: readonly number[]
+  declare readonly negate: boolean
+  declare readonly andMask: number
+  declare readonly value: number
+  declare readonly mask: number
+  declare readonly set: NftSet | null
+  declare readonly verdict: Verdict | null
+  declare readonly targetChain: number
+  declare readonly dnatAddress: number
+  declare readonly dnatPort: number
+  declare readonly markOp: "set" | "or" | "xor" | "and"
+  declare readonly numgenModulus: number
+  declare readonly numgenOffset: number
+  declare readonly fullyRandom: boolean
+  declare readonly timeoutS: number
+  declare readonly cost: number
+  declare readonly dependencyCost: number
   constructor(
-    readonly op: Op,
-    readonly fields: readonly Field[],
-    /** Per field: protocol of an implicit dependency (tcp/udp/sctp dport), 0 for none. */
-    readonly dependencies: readonly number[],
-    readonly negate: boolean,
-    readonly andMask: number,
-    readonly value: number,
-    readonly mask: number,
-    readonly set: NftSet | null,
-    readonly verdict: Verdict | null,
-    readonly targetChain: number,
-    readonly dnatAddress: number,
-    readonly dnatPort: number,
-    readonly markOp: "set" | "or" | "xor" | "and",
-    readonly numgenModulus: number,
-    readonly numgenOffset: number,
-    readonly fullyRandom: boolean,
-    readonly timeoutS: number,
-    readonly cost: number,
-    readonly dependencyCost: number,
+    op: Op,
+    fields: readonly Field[],
+    dependencies: readonly number[],
+    negate: boolean,
+    andMask: number,
+    value: number,
+    mask: number,
+    set: NftSet | null,
+    verdict: Verdict | null,
+    targetChain: number,
+    dnatAddress: number,
+    dnatPort: number,
+    markOp: "set" | "or" | "xor" | "and",
+    numgenModulus: number,
+    numgenOffset: number,
+    fullyRandom: boolean,
+    timeoutS: number,
+    cost: number,
+    dependencyCost: number,
   ) {
+    this.op = op
+    this.fields = fields
+    this.dependencies = dependencies
+    this.negate = negate
+    this.andMask = andMask
+    this.value = value
+    this.mask = mask
+    this.set = set
+    this.verdict = verdict
+    this.targetChain = targetChain
+    this.dnatAddress = dnatAddress
+    this.dnatPort = dnatPort
+    this.markOp = markOp
+    this.numgenModulus = numgenModulus
+    this.numgenOffset = numgenOffset
+    this.fullyRandom = fullyRandom
+    this.timeoutS = timeoutS
+    this.cost = cost
+    this.dependencyCost = dependencyCost
     this.jump = jumpTargetOf(verdict)
     this.single = fields.length === 1
     this.field0 = fields.length > 0 ? fields[0] : -1
     this.dependency0 = dependencies.length > 0 ? dependencies[0] : 0
   }
   /** The memo of a jump/goto statement's target chain, null for other statements. */
-  readonly jump: JumpTarget | null
+  declare readonly jump: JumpTarget | null
   /** One selector (no concatenation): the interpreter loads `field0` without walking the arrays. */
   readonly single: boolean = false
   /** fields[0] (-1 when none) and dependencies[0] (0 when none), read per packet. */
