@@ -25,6 +25,7 @@
  *   with avoidBuggyIPs=false), first free address in pool order.
  */
 import { assert } from "../sim/assert.ts"
+import { EMPTY_U8 } from "../sim/empty.ts"
 import type { Rng } from "../sim/rng.ts"
 import { cidrContains, cidrSize, parseCidr, parseIpv4, type Cidr, type Ipv4 } from "../wire/ipv4.ts"
 
@@ -32,9 +33,10 @@ import { cidrContains, cidrSize, parseCidr, parseIpv4, type Cidr, type Ipv4 } fr
 export const NODE_CIDR_MASK_SIZE_DEFAULT = 24
 
 export class NodeCidrAllocator {
-  private readonly used: Uint8Array
+  // Fields start with a value of their kind (the constructor sets them): see sim/empty.ts for why.
+  private readonly used: Uint8Array = EMPTY_U8
   private nextCandidate = 0
-  readonly blockCount: number
+  readonly blockCount: number = 0
 
   constructor(
     readonly clusterCidr: Cidr,
@@ -154,7 +156,7 @@ export function rangeOffset(size: number, minimum: number, maximum: number, step
 
 /** AllocationBitmap + randomScanStrategyWithOffset. */
 export class BitmapAllocator {
-  private readonly bits: Uint8Array
+  private readonly bits: Uint8Array = EMPTY_U8
   private countUsed = 0
 
   constructor(

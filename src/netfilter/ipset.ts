@@ -25,6 +25,7 @@ import type { Ipv4 } from "../wire/ipv4.ts"
 import { formatIpv4, maskOf, parseIpv4 } from "../wire/ipv4.ts"
 import type { Packet } from "../wire/packet.ts"
 import { Protocol } from "../wire/protocol.ts"
+import { EMPTY_I32 } from "../sim/empty.ts"
 import { IntMap } from "../sim/int-map.ts"
 
 export const IpSetType = {
@@ -117,7 +118,8 @@ class IpSetData {
   readonly byProto: (IntMap<IntMap<Set<number>>> | undefined)[]
   /** Prefix lengths present (hash:net, hash:ip,port,net), longest first. */
   cidrs: number[]
-  readonly cidrCount: Int32Array
+  /** Starts as an array of its kind (the constructor sizes it): see sim/empty.ts for why. */
+  readonly cidrCount: Int32Array = EMPTY_I32
   readonly bitmap: Uint8Array | null
   /** (ip, protocol, port) pairs in byProto: 0 lets a test of an empty hash:ip,port* set end at once. */
   pairs = 0

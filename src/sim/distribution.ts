@@ -12,6 +12,7 @@
  * for exponentialNs applies here too).
  */
 import { assert } from "./assert.ts"
+import { EMPTY_F64 } from "./empty.ts"
 import type { Rng } from "./rng.ts"
 
 /** A distribution as written in a profile or scenario, in nanoseconds (fractions allowed). */
@@ -125,22 +126,19 @@ export function normalQuantile(u: number): number {
 
 /** A compiled distribution: draws integer nanoseconds from a stream, allocation-free. */
 export class Distribution {
-  private readonly kind: number
+  // Fields start with a value of their kind (the constructor sets them): see empty.ts for why.
+  private readonly kind: number = KIND_FIXED
   /** fixed: value; exponential: mean; lognormal: mu. */
-  private readonly a: number
+  private readonly a: number = 0
   /** lognormal: sigma. */
-  private readonly b: number
+  private readonly b: number = 0
   /** empirical: probabilities and values of the quantile table. */
-  private readonly ps: Float64Array
-  private readonly vs: Float64Array
+  private readonly ps: Float64Array = EMPTY_F64
+  private readonly vs: Float64Array = EMPTY_F64
 
   constructor(readonly spec: DistributionSpec) {
     const problem = distributionProblem(spec)
     assert(problem === null, `bad distribution: ${problem}`)
-    this.a = 0
-    this.b = 0
-    this.ps = EMPTY
-    this.vs = EMPTY
     switch (spec.kind) {
       case "fixed":
         this.kind = KIND_FIXED
@@ -260,5 +258,3 @@ export class Distribution {
     }
   }
 }
-
-const EMPTY = new Float64Array(0)

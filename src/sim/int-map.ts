@@ -13,6 +13,8 @@
  * view are the same key. No iteration order is offered, so nothing can come to depend on one.
  */
 
+import { EMPTY_I32 } from "./empty.ts"
+
 const EMPTY = 0
 const FULL = 1
 const DELETED = 2
@@ -38,10 +40,11 @@ function homeSlot(k: number, mask: number): number {
 }
 
 export class IntMap<V> {
+  // Fields start with a value of their kind (sized by the constructor): see empty.ts for why.
   /** Per slot i: the key at 2i, its state (EMPTY, FULL, DELETED) at 2i + 1. */
-  private slots: Int32Array
+  private slots: Int32Array = EMPTY_I32
   private values: (V | undefined)[]
-  private mask: number
+  private mask = 0
   private used = 0
   private tombstones = 0
   /**

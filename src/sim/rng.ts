@@ -12,10 +12,11 @@
 import { AssertionError, assert } from "./assert.ts"
 
 export class Rng {
-  private s0: number
-  private s1: number
-  private s2: number
-  private s3: number
+  // The state words start as numbers (the constructor seeds them): see empty.ts for why.
+  private s0 = 0
+  private s1 = 0
+  private s2 = 0
+  private s3 = 0
 
   constructor(seed0: number, seed1: number, seed2: number, seed3: number) {
     this.s0 = seed0 | 0

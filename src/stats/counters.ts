@@ -6,10 +6,12 @@
  * Both report a record with keys sorted, as the results document requires.
  */
 import { AssertionError } from "../sim/assert.ts"
+import { EMPTY_F64 } from "../sim/empty.ts"
 import { sortedRecord } from "./document.ts"
 
 export class ReasonCounter<Name extends string = string> {
-  private readonly counts: Float64Array
+  /** Starts as an array of its kind (the constructor sizes it): see sim/empty.ts for why. */
+  private readonly counts: Float64Array = EMPTY_F64
   private readonly codeByName = new Map<string, number>()
 
   /** `names[code]` is the reason name reported for code `code`. Names must be distinct. */

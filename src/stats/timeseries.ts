@@ -11,6 +11,7 @@
  * by the run loop at interval boundaries (`sampleNodes`, `sampleDrops`); sampling reads counters
  * and schedules nothing, so the event trace (and the fingerprint) is the same with or without it.
  */
+import { EMPTY_F64 } from "../sim/empty.ts"
 import { Histogram } from "./histogram.ts"
 import type { TimeSeriesDocument, WorkloadTimeSeries } from "./results.ts"
 
@@ -77,9 +78,10 @@ export class TimeSeriesRecorder {
   private readonly workloads: WorkloadSeries[]
   private readonly nodeCounts: IntervalCounts[] = []
   private readonly dropCounts: (IntervalCounts | undefined)[] = []
-  private readonly dropsSeen: Float64Array
+  // Fields start with a value of their kind (the constructor sets them): see sim/empty.ts for why.
+  private readonly dropsSeen: Float64Array = EMPTY_F64
   /** End of the interval the next `sample*` call closes. */
-  nextBoundaryNs: number
+  nextBoundaryNs = 0
 
   constructor(
     readonly intervalNs: number,

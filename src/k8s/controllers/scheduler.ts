@@ -28,6 +28,7 @@
  * deterministic choice of every node count unchanged.
  */
 import { assert } from "../../sim/assert.ts"
+import { EMPTY_F64, EMPTY_I32 } from "../../sim/empty.ts"
 import type { EventHandler } from "../../sim/scheduler.ts"
 import { matchesSelector } from "../labels.ts"
 import type { Node, Pod } from "../types.ts"
@@ -197,11 +198,12 @@ export class KubeScheduler implements EventHandler {
 class NodeHeap {
   private readonly nodes: readonly Node[]
   private readonly positionByName = new Map<string, number>()
-  private readonly counts: Int32Array
-  private readonly capacity: Float64Array
+  // The columns start as arrays of their kind (the constructor sizes them): see sim/empty.ts.
+  private readonly counts: Int32Array = EMPTY_I32
+  private readonly capacity: Float64Array = EMPTY_F64
   /** Heap of node positions; slotOf[position] = index in heap, -1 when not in it. */
-  private readonly heap: Int32Array
-  private readonly slotOf: Int32Array
+  private readonly heap: Int32Array = EMPTY_I32
+  private readonly slotOf: Int32Array = EMPTY_I32
   private length = 0
 
   constructor(nodes: readonly Node[]) {

@@ -155,11 +155,16 @@ export class NftInterpreter {
   private readonly stackRule = new Int32Array(JUMP_STACK_SIZE)
   private readonly key = new Float64Array(8)
 
-  constructor(
-    readonly ruleset: NftRuleset,
-    /** Seeded stream for `numgen random` (e.g. Rng.stream(seed, "node/<name>/nftables/numgen")). */
-    private readonly rng: Rng,
-  ) {}
+  // Assigned in the constructor, not parameter properties: those are first defined as undefined,
+  // so V8 tracks them as any value (see sim/empty.ts).
+  declare readonly ruleset: NftRuleset
+  /** Seeded stream for `numgen random` (e.g. Rng.stream(seed, "node/<name>/nftables/numgen")). */
+  declare private readonly rng: Rng
+
+  constructor(ruleset: NftRuleset, rng: Rng) {
+    this.ruleset = ruleset
+    this.rng = rng
+  }
 
   /** Base chains of `hook` in the order the kernel runs them (priority, then registration order). */
   chainsOf(hook: number): readonly NftChain[] {

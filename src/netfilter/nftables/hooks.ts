@@ -41,12 +41,17 @@ const RTN_LOCAL = 2
 
 /** One base chain's registration: a hook op (filter, route) or a NAT core lookup (nat). */
 class NftChainOp implements NfHookHandler {
-  op: NfHookOp
-  constructor(
-    private readonly binding: NftHooks,
-    public chain: NftChain,
-    readonly nat: boolean,
-  ) {
+  // Fields read per packet are `declare`d and assigned in the constructor rather than parameter
+  // properties: those are first defined as undefined, so V8 tracks them as any value (see
+  // sim/empty.ts); assigned once, a field keeps the type of what it holds.
+  declare op: NfHookOp
+  declare private readonly binding: NftHooks
+  declare chain: NftChain
+  declare readonly nat: boolean
+  constructor(binding: NftHooks, chain: NftChain, nat: boolean) {
+    this.binding = binding
+    this.chain = chain
+    this.nat = nat
     const spec = chain.spec!
     this.op = {
       hook: HOOK_NAMES.indexOf(spec.hook as (typeof HOOK_NAMES)[number]) as Hook,
@@ -98,7 +103,14 @@ const MASQUERADE_FULLY_RANDOM_RANGE: NatRange = { ...MASQUERADE_RANGE, natFlags:
  */
 export class NftHooks implements NftHost {
   readonly ruleset = new NftRuleset()
-  readonly interpreter: NftInterpreter
+  // Assigned in the constructor, not parameter properties (defined as undefined first): see NftChainOp.
+  declare readonly interpreter: NftInterpreter
+  declare private readonly stack: NetfilterStack
+  declare private readonly host: FilterHost
+  /** Simulated CPU per kernel expression evaluated, lookups aside (kubeProxy.nftables.expressionCost). */
+  declare readonly expressionCostNs: number
+  /** Simulated CPU per set or map lookup (kubeProxy.nftables.lookupCost). */
+  declare readonly lookupCostNs: number
   private readonly result = new NftResult()
   private readonly dnatRange = new DnatRange()
   private registered = new Map<string, NftChainOp>()
@@ -111,14 +123,16 @@ export class NftHooks implements NftHost {
   tableName = ""
 
   constructor(
-    private readonly stack: NetfilterStack,
-    private readonly host: FilterHost,
+    stack: NetfilterStack,
+    host: FilterHost,
     rng: Rng,
-    /** Simulated CPU per kernel expression evaluated, lookups aside (kubeProxy.nftables.expressionCost). */
-    readonly expressionCostNs: number,
-    /** Simulated CPU per set or map lookup (kubeProxy.nftables.lookupCost). */
-    readonly lookupCostNs: number = expressionCostNs,
+    expressionCostNs: number,
+    lookupCostNs: number = expressionCostNs,
   ) {
+    this.stack = stack
+    this.host = host
+    this.expressionCostNs = expressionCostNs
+    this.lookupCostNs = lookupCostNs
     for (const [name, value] of [
       ["expressionCostNs", expressionCostNs],
       ["lookupCostNs", lookupCostNs],

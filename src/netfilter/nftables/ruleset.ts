@@ -19,26 +19,41 @@ import {
   VerdictKind,
   fieldType,
 } from "./parse.ts"
+import { EMPTY_F64, EMPTY_I32 } from "../../sim/empty.ts"
 import type { Token } from "./parse.ts"
 import { parseTransaction } from "./parse.ts"
 
 export const SET_FLAG = { CONSTANT: 1, INTERVAL: 2, TIMEOUT: 4, DYNAMIC: 8 } as const
 
 export class NftElement {
+  // Read per lookup: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare readonly key: readonly number[]
+  declare readonly prefixLength: number
+  declare readonly comment: string
+  declare readonly verdict: Verdict | null
+  /** Explicit per-element timeout in seconds, -1 = the set's default. */
+  declare readonly timeoutS: number
+  /** Simulated time the element expires, -1 = never. */
+  declare expiresNs: number
+  /** The memo of a jump/goto verdict's target chain (null for other verdicts and plain set elements). */
+  declare readonly jump: JumpTarget | null
   constructor(
-    readonly key: readonly number[],
-    readonly prefixLength: number,
-    readonly comment: string,
-    readonly verdict: Verdict | null,
-    /** Explicit per-element timeout in seconds, -1 = the set's default. */
-    readonly timeoutS: number,
-    /** Simulated time the element expires, -1 = never. */
-    public expiresNs: number,
+    key: readonly number[],
+    prefixLength: number,
+    comment: string,
+    verdict: Verdict | null,
+    timeoutS: number,
+    expiresNs: number,
   ) {
+    this.key = key
+    this.prefixLength = prefixLength
+    this.comment = comment
+    this.verdict = verdict
+    this.timeoutS = timeoutS
+    this.expiresNs = expiresNs
     this.jump = jumpTargetOf(verdict)
   }
-  /** The memo of a jump/goto verdict's target chain (null for other verdicts and plain set elements). */
-  readonly jump: JumpTarget | null
 }
 
 /**
@@ -65,9 +80,11 @@ function jumpTargetOf(verdict: Verdict | null): JumpTarget | null {
  * the kernel's hash set (nft_set_hash.c nft_rhash_lookup) does.
  */
 class ExactIndex {
-  private mask: number
-  private hi: Int32Array
-  private lo: Int32Array
+  // Typed-array and number fields start with a value of their kind (the constructors set them):
+  // see sim/empty.ts for why.
+  private mask = 0
+  private hi: Int32Array = EMPTY_I32
+  private lo: Int32Array = EMPTY_I32
   private els: (NftElement | null)[]
   size = 0
 
@@ -179,8 +196,8 @@ export class NftSet {
   starts: number[] = []
   ends: number[] = []
   intervalElements: NftElement[] = []
-  readonly totalBits: number
-  readonly packedFlat: boolean
+  readonly totalBits: number = 0
+  readonly packedFlat: boolean = false
   /** Flags as the declaration wrote them, in its order (knftables' dump repeats them). */
   declaredFlags: readonly string[] = []
   /**
@@ -215,7 +232,7 @@ export class NftSet {
   private index: ExactIndex | null
 
   /** 2 ** bits of each key field (pack's per-field multiplier, computed once rather than per lookup). */
-  private readonly fieldScale: Float64Array
+  private readonly fieldScale: Float64Array = EMPTY_F64
 
   get interval(): boolean {
     return (this.flags & SET_FLAG.INTERVAL) !== 0
@@ -378,40 +395,80 @@ export type Op = (typeof Op)[keyof typeof Op]
  * meta l4proto and compares it first), so the interpreter charges exactly what nft_do_chain runs.
  */
 export class CompiledStatement {
+  // Read per statement by the interpreter: `declare`d and assigned in the constructor, as
+  // NftElement's fields.
+  declare readonly op: Op
+  declare readonly fields: readonly Field[]
+  /** Per field: protocol of an implicit dependency (tcp/udp/sctp dport), 0 for none. */
+  declare readonly dependencies: readonly number[]
+  declare readonly negate: boolean
+  declare readonly andMask: number
+  declare readonly value: number
+  declare readonly mask: number
+  declare readonly set: NftSet | null
+  declare readonly verdict: Verdict | null
+  declare readonly targetChain: number
+  declare readonly dnatAddress: number
+  declare readonly dnatPort: number
+  declare readonly markOp: "set" | "or" | "xor" | "and"
+  declare readonly numgenModulus: number
+  declare readonly numgenOffset: number
+  declare readonly fullyRandom: boolean
+  declare readonly timeoutS: number
+  declare readonly cost: number
+  declare readonly dependencyCost: number
   constructor(
-    readonly op: Op,
-    readonly fields: readonly Field[],
-    /** Per field: protocol of an implicit dependency (tcp/udp/sctp dport), 0 for none. */
-    readonly dependencies: readonly number[],
-    readonly negate: boolean,
-    readonly andMask: number,
-    readonly value: number,
-    readonly mask: number,
-    readonly set: NftSet | null,
-    readonly verdict: Verdict | null,
-    readonly targetChain: number,
-    readonly dnatAddress: number,
-    readonly dnatPort: number,
-    readonly markOp: "set" | "or" | "xor" | "and",
-    readonly numgenModulus: number,
-    readonly numgenOffset: number,
-    readonly fullyRandom: boolean,
-    readonly timeoutS: number,
-    readonly cost: number,
-    readonly dependencyCost: number,
+    op: Op,
+    fields: readonly Field[],
+    dependencies: readonly number[],
+    negate: boolean,
+    andMask: number,
+    value: number,
+    mask: number,
+    set: NftSet | null,
+    verdict: Verdict | null,
+    targetChain: number,
+    dnatAddress: number,
+    dnatPort: number,
+    markOp: "set" | "or" | "xor" | "and",
+    numgenModulus: number,
+    numgenOffset: number,
+    fullyRandom: boolean,
+    timeoutS: number,
+    cost: number,
+    dependencyCost: number,
   ) {
+    this.op = op
+    this.fields = fields
+    this.dependencies = dependencies
+    this.negate = negate
+    this.andMask = andMask
+    this.value = value
+    this.mask = mask
+    this.set = set
+    this.verdict = verdict
+    this.targetChain = targetChain
+    this.dnatAddress = dnatAddress
+    this.dnatPort = dnatPort
+    this.markOp = markOp
+    this.numgenModulus = numgenModulus
+    this.numgenOffset = numgenOffset
+    this.fullyRandom = fullyRandom
+    this.timeoutS = timeoutS
+    this.cost = cost
+    this.dependencyCost = dependencyCost
     this.jump = jumpTargetOf(verdict)
     this.single = fields.length === 1
     this.field0 = fields.length > 0 ? fields[0] : -1
     this.dependency0 = dependencies.length > 0 ? dependencies[0] : 0
   }
   /** The memo of a jump/goto statement's target chain, null for other statements. */
-  readonly jump: JumpTarget | null
+  declare readonly jump: JumpTarget | null
   /** One selector (no concatenation): the interpreter loads `field0` without walking the arrays. */
-  readonly single: boolean
+  readonly single: boolean = false
   /** fields[0] (-1 when none) and dependencies[0] (0 when none), read per packet. */
-  readonly field0: number
-  readonly dependency0: number
+  readonly field0: number = -1
+  readonly dependency0: number = 0
 }
 
 export class NftRule {
@@ -437,8 +494,8 @@ export interface BaseChainSpec {
  */
 export class ChainProgram {
   readonly stmts: CompiledStatement[] = []
-  readonly ruleStart: Int32Array
-  readonly ruleCount: number
+  readonly ruleStart: Int32Array = EMPTY_I32
+  readonly ruleCount: number = 0
   /**
    * The chain's ct state guard: when every rule begins with a plain `ct state S` match (kube-proxy's
    * filter base chains: `ct state new jump ...`), the union of those S, else 0. A packet whose ct
@@ -446,9 +503,9 @@ export class ChainProgram {
    * find rule by rule: the chain's outcome is then its policy after `ruleCount` rules and
    * `guardExpressions` expressions, known without walking the rules.
    */
-  readonly ctGuard: number
+  readonly ctGuard: number = 0
   /** Expressions those first matches cost together (each ct load + bitwise + cmp). */
-  readonly guardExpressions: number
+  readonly guardExpressions: number = 0
   constructor(readonly rules: readonly NftRule[]) {
     this.ruleCount = rules.length
     this.ruleStart = new Int32Array(rules.length + 1)

@@ -7,17 +7,20 @@
  * insertion order, so `values()` yields exactly what Map.values() would: setting an existing key
  * keeps its place, deleting and re-adding moves it to the end.
  */
+import { EMPTY_I32 } from "../../sim/empty.ts"
+
 export class PairMap<V> {
-  private addrs: Int32Array
-  private ports: Int32Array
+  // Fields start with a value of their kind (sized by the constructor): see sim/empty.ts for why.
+  private addrs: Int32Array = EMPTY_I32
+  private ports: Int32Array = EMPTY_I32
   private values_: (V | undefined)[]
   /** Next entry in the same bucket, -1 at the end. */
-  private chain: Int32Array
+  private chain: Int32Array = EMPTY_I32
   /** Insertion-order links, -1 at either end. */
-  private before: Int32Array
-  private after: Int32Array
-  private heads: Int32Array
-  private mask: number
+  private before: Int32Array = EMPTY_I32
+  private after: Int32Array = EMPTY_I32
+  private heads: Int32Array = EMPTY_I32
+  private mask = 0
   private first = -1
   private last = -1
   private freeHead = -1

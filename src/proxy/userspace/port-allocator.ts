@@ -10,6 +10,7 @@
  * only change which free ports are handed out next, and AllocateNext's 1 s wait when the range is
  * exhausted (here it fails at once).
  */
+import { EMPTY_U8 } from "../../sim/empty.ts"
 import type { Rng } from "../../sim/rng.ts"
 
 export interface PortAllocator {
@@ -26,7 +27,8 @@ export class RandomPortAllocator implements PortAllocator {
 }
 
 export class RangePortAllocator implements PortAllocator {
-  private readonly used: Uint8Array
+  /** Starts as an array of its kind (the constructor sizes it): see sim/empty.ts for why. */
+  private readonly used: Uint8Array = EMPTY_U8
 
   constructor(
     readonly base: number,

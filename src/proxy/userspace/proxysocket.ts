@@ -35,6 +35,7 @@ import { NetError } from "../../net/errors.ts"
 import type { TcpConnection, TcpConnectionListener, TcpListenSocket, TcpServerListener } from "../../net/tcp.ts"
 import { TcpState } from "../../net/tcp.ts"
 import { UdpSocket, type UdpListener, udpHoldPort, udpReleaseHeldPort } from "../../net/udp.ts"
+import { EMPTY_F64, EMPTY_I32 } from "../../sim/empty.ts"
 import type { EventHandler, Scheduler } from "../../sim/scheduler.ts"
 import type { Ipv4 } from "../../wire/ipv4.ts"
 import { parseIpv4 } from "../../wire/ipv4.ts"
@@ -91,7 +92,8 @@ const GENERATION_MASK = 0x1fffffff
  * per event); an id whose object is gone is ignored.
  */
 export class ProxyRuntime implements EventHandler {
-  readonly kind: number
+  /** Starts as a number (the constructor registers it): see sim/empty.ts for why. */
+  readonly kind: number = 0
   private readonly objects: (ProxyEventTarget | null)[] = []
   private readonly freeIds: number[] = []
   /**
@@ -120,15 +122,29 @@ export class ProxyRuntime implements EventHandler {
   /** UDP proxy ports bound as held ports, and those later given a socket of their own. */
   portsHeld = 0
   portsMaterialised = 0
+  // Read per message: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare readonly network: Network
+  declare readonly ns: NetNs
+  declare readonly scheduler: Scheduler
+  declare readonly lb: LoadBalancerRR
+  declare readonly costs: UserspaceCosts
+  declare readonly udpIdleTimeoutNs: number
 
   constructor(
-    readonly network: Network,
-    readonly ns: NetNs,
-    readonly scheduler: Scheduler,
-    readonly lb: LoadBalancerRR,
-    readonly costs: UserspaceCosts,
-    readonly udpIdleTimeoutNs: number,
+    network: Network,
+    ns: NetNs,
+    scheduler: Scheduler,
+    lb: LoadBalancerRR,
+    costs: UserspaceCosts,
+    udpIdleTimeoutNs: number,
   ) {
+    this.network = network
+    this.ns = ns
+    this.scheduler = scheduler
+    this.lb = lb
+    this.costs = costs
+    this.udpIdleTimeoutNs = udpIdleTimeoutNs
     this.kind = scheduler.registerKind(`userspace-proxy/${ns.name}`, this)
     ProxyRuntime.byNs.set(ns, this)
   }
@@ -293,13 +309,14 @@ abstract class ProxyEventTarget {
  * one object of four numbers and its messages reuse the pool's slots.
  */
 export class MessagePool {
-  bytes: Int32Array
+  // The columns start with an array of their kind (sized by the constructor): see sim/empty.ts.
+  bytes: Int32Array = EMPTY_I32
   /** appTag and flowId are opaque numbers: kept as doubles so any value survives. */
-  tags: Float64Array
-  flows: Float64Array
-  next: Int32Array
+  tags: Float64Array = EMPTY_F64
+  flows: Float64Array = EMPTY_F64
+  next: Int32Array = EMPTY_I32
   /** The owner's generation when the message was queued (ProxyEventTarget.generation). */
-  gens: Int32Array
+  gens: Int32Array = EMPTY_I32
   data: (object | null)[]
   /** Who a message goes to, when the loop serves several (the UDP read loop: the client). */
   owners: (object | null)[]
@@ -818,15 +835,18 @@ export class UdpProxySocket extends ProxyEventTarget implements UdpListener {
   /** The idle timer is pending (at or before the head's deadline). */
   private idleArmed = false
 
-  constructor(
-    readonly runtime: ProxyRuntime,
-    readonly service: string,
-    /** The port's socket, bound with the port (ProxyPort). */
-    readonly socket: UdpSocket,
-    /** The id reserved with the port (ProxyRuntime.reserve). */
-    id: number,
-  ) {
+  // Assigned in the constructor, not parameter properties: see ProxyRuntime's.
+  declare readonly runtime: ProxyRuntime
+  declare readonly service: string
+  /** The port's socket, bound with the port (ProxyPort). */
+  declare readonly socket: UdpSocket
+
+  /** `id`: the id reserved with the port (ProxyRuntime.reserve). */
+  constructor(runtime: ProxyRuntime, service: string, socket: UdpSocket, id: number) {
     super()
+    this.runtime = runtime
+    this.service = service
+    this.socket = socket
     runtime.adopt(id, this)
     socket.listener = this
   }
@@ -1005,8 +1025,12 @@ export class UdpProxyClient extends ProxyEventTarget implements UdpListener, Cop
   length = 0
   busyUntilNs = 0
 
-  constructor(readonly socket: UdpProxySocket) {
+  /** Assigned in the constructor, not a parameter property: see ProxyRuntime's fields. */
+  declare readonly socket: UdpProxySocket
+
+  constructor(socket: UdpProxySocket) {
     super()
+    this.socket = socket
   }
 
   /** getBackendConn after NextEndpoint: dials `endpoint` for the client (a UDP dial does not fail). */
