@@ -144,12 +144,19 @@ export abstract class Client implements ResolverListener {
   private readonly requestPool: Request[] = []
   private requestPoolLength = 0
 
-  constructor(
-    protected readonly apps: ClientHost,
-    readonly ns: NetNs,
-    readonly config: ClientConfig,
-    protected readonly rng: Rng,
-  ) {}
+  // Read per request: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare protected readonly apps: ClientHost
+  declare readonly ns: NetNs
+  declare readonly config: ClientConfig
+  declare protected readonly rng: Rng
+
+  constructor(apps: ClientHost, ns: NetNs, config: ClientConfig, rng: Rng) {
+    this.apps = apps
+    this.ns = ns
+    this.config = config
+    this.rng = rng
+  }
 
   protected get network(): Network {
     return this.apps.network

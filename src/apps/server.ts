@@ -33,13 +33,21 @@ export abstract class Server {
   /** False once the container has exited (graceful termination done): requests go unanswered. */
   running = true
 
-  constructor(
-    protected readonly apps: ServerHost,
-    readonly ns: NetNs,
-    readonly identity: ServerIdentity,
-    protected readonly serviceTime: ServiceTime,
-    protected readonly rng: Rng,
-  ) {}
+  // Read per request: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare protected readonly apps: ServerHost
+  declare readonly ns: NetNs
+  declare readonly identity: ServerIdentity
+  declare protected readonly serviceTime: ServiceTime
+  declare protected readonly rng: Rng
+
+  constructor(apps: ServerHost, ns: NetNs, identity: ServerIdentity, serviceTime: ServiceTime, rng: Rng) {
+    this.apps = apps
+    this.ns = ns
+    this.identity = identity
+    this.serviceTime = serviceTime
+    this.rng = rng
+  }
 
   protected serviceTimeNs(): number {
     const s = this.serviceTime

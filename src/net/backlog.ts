@@ -55,48 +55,55 @@ export const INGRESS_QUEUE_RX_RING = 1
 const INITIAL_CAPACITY = 16
 
 export class IngressBacklog {
+  // Read per packet: `declare`d and assigned in the constructor rather than declared without a
+  // value or as parameter properties, which are first defined as undefined, so V8 tracks them as
+  // any value (see sim/empty.ts); assigned once, a field keeps the type of what it holds.
   /**
    * Start times of the started-at-arrival packets that still wait, one ring per CPU and queue kind
    * (index cpu * 2 + kind): non-decreasing (a CPU's free time only grows), popped once started.
    */
-  private readonly rings: Float64Array[]
-  private readonly heads: Int32Array
-  private readonly lengths: Int32Array
+  declare private readonly rings: Float64Array[]
+  declare private readonly heads: Int32Array
+  declare private readonly lengths: Int32Array
   /** Packets a queue may hold when a new one arrives, per kind (above it the arrival is dropped). */
-  private readonly admitBelow: Int32Array
+  declare private readonly admitBelow: Int32Array
   /** NAPI weight per kind: the packets an instance is polled for per turn. */
-  readonly weights: Int32Array
+  declare readonly weights: Int32Array
 
   // Deferred packets (start not known yet), a FIFO per CPU and kind (index cpu * 2 + kind).
-  private readonly dHandles: Int32Array[]
-  private readonly dCostNs: Float64Array[]
+  declare private readonly dHandles: Int32Array[]
+  declare private readonly dCostNs: Float64Array[]
   /** Not before (the time the work became ready: its arrival, or a local packet's ready time). */
-  private readonly dReadyNs: Float64Array[]
+  declare private readonly dReadyNs: Float64Array[]
   /** Interface the packet leaves by after its work; -1: delivered locally. */
-  private readonly dOutIf: Int32Array[]
-  private readonly dNextHop: Float64Array[]
+  declare private readonly dOutIf: Int32Array[]
+  declare private readonly dNextHop: Float64Array[]
   /** 1: counted against the queue's bound (a received packet); 0: a locally generated one. */
-  private readonly dBounded: Uint8Array[]
-  private readonly dHeads: Int32Array
-  private readonly dLengths: Int32Array
+  declare private readonly dBounded: Uint8Array[]
+  declare private readonly dHeads: Int32Array
+  declare private readonly dLengths: Int32Array
   /** Deferred packets counted against each queue's bound. */
-  private readonly dBoundedCount: Int32Array
+  declare private readonly dBoundedCount: Int32Array
   /** Work deferred per CPU (both kinds), so the CPU free first is found as before. */
-  readonly deferredWorkNs: Float64Array
+  declare readonly deferredWorkNs: Float64Array
   /** Deferred packets per CPU (both kinds). */
-  readonly deferredPerCpu: Int32Array
+  declare readonly deferredPerCpu: Int32Array
   /** Deferred packets on the node: 0 keeps every CPU on the started-at-arrival path. */
   deferredPackets = 0
 
   /** The instance whose turn the CPU serves (or served last); -1 none yet. */
-  readonly active: Int8Array
+  declare readonly active: Int8Array
   /** Packets the active instance has taken in its turn. */
-  readonly turnCount: Int32Array
+  declare readonly turnCount: Int32Array
   /** The poll list per CPU: up to two kinds, head first (index cpu * 2 + position). */
-  private readonly pollList: Int8Array
-  private readonly pollLength: Int8Array
+  declare private readonly pollList: Int8Array
+  declare private readonly pollLength: Int8Array
   /** 1 while a poll event is pending for the CPU. */
-  readonly pollPending: Uint8Array
+  declare readonly pollPending: Uint8Array
+
+  declare readonly cpus: number
+  declare readonly netdevMaxBacklog: number
+  declare readonly rxRingSize: number
 
   /**
    * @param cpus softirq CPUs of the node
@@ -106,12 +113,15 @@ export class IngressBacklog {
    * @param napiWeight the NIC queue's NAPI weight; devRxWeight the backlog's (dev_rx_weight)
    */
   constructor(
-    readonly cpus: number,
-    readonly netdevMaxBacklog: number,
-    readonly rxRingSize: number,
+    cpus: number,
+    netdevMaxBacklog: number,
+    rxRingSize: number,
     napiWeight = NAPI_POLL_WEIGHT,
     devRxWeight = DEV_RX_WEIGHT_DEFAULT,
   ) {
+    this.cpus = cpus
+    this.netdevMaxBacklog = netdevMaxBacklog
+    this.rxRingSize = rxRingSize
     this.rings = []
     this.dHandles = []
     this.dCostNs = []

@@ -55,13 +55,17 @@ export class Fabric {
   /** Next-hop address -> port (node IPs; in aws-vpc also every pod IP of the node's ENI). */
   readonly neighbours = new IntMap<NetInterface>()
   readonly ports: NetInterface[] = []
-  constructor(
-    readonly name: string,
-    /** One-way latency between ports in the same zone (different nodes). */
-    public sameZoneLatencyNs: number,
-    /** One-way latency between ports in different zones. */
-    public crossZoneLatencyNs: number,
-  ) {}
+  // Read per packet: `declare`d and assigned in the constructor (see NetInterface).
+  declare readonly name: string
+  /** One-way latency between ports in the same zone (different nodes). */
+  declare sameZoneLatencyNs: number
+  /** One-way latency between ports in different zones. */
+  declare crossZoneLatencyNs: number
+  constructor(name: string, sameZoneLatencyNs: number, crossZoneLatencyNs: number) {
+    this.name = name
+    this.sameZoneLatencyNs = sameZoneLatencyNs
+    this.crossZoneLatencyNs = crossZoneLatencyNs
+  }
 
   /**
    * Per-packet latency draws (a calibration profile); null: the constants above. Each port draws
@@ -101,15 +105,18 @@ export class NetInterface {
   /** Bridge port: its bridge (packets arriving here enter the namespace "on" the bridge). */
   master: NetInterface | null = null
   /** Bridge: address of the device behind each port -> port (the FDB, at L3). */
-  readonly bridgePorts: IntMap<NetInterface> | null
+  declare readonly bridgePorts: IntMap<NetInterface> | null
   fabric: Fabric | null = null
   zone = 0
 
-  latencyNs: number
-  bandwidthBitsPerSecond: number
-  mtuBytes: number
-  lossPartsPerMillion: number
-  queuePacketsMax: number
+  // Read per packet: `declare`d and assigned in the constructor rather than declared without a
+  // value or as parameter properties, which are first defined as undefined, so V8 tracks them as
+  // any value (see sim/empty.ts); assigned once, a field keeps the type of what it holds.
+  declare latencyNs: number
+  declare bandwidthBitsPerSecond: number
+  declare mtuBytes: number
+  declare lossPartsPerMillion: number
+  declare queuePacketsMax: number
   lossRng: Rng | null = null
   /**
    * Latency drawn per packet (veth hop, or a bridge's own hop added to its port's); null = the
@@ -136,7 +143,7 @@ export class NetInterface {
    * queue fills it (most of a big cluster's interfaces never hold more than a few packets; a
    * full-size ring each would cost gigabytes at 100,000s of veths).
    */
-  queueDepartNs: Float64Array
+  declare queueDepartNs: Float64Array
   queueHead = 0
   queueLength = 0
 
@@ -144,15 +151,19 @@ export class NetInterface {
   txBytes = 0
   rxPackets = 0
 
-  constructor(
-    /** Global id in the Network (event argument). */
-    readonly id: number,
-    readonly ns: NetNs,
-    readonly ifIndex: number,
-    readonly name: string,
-    readonly kind: InterfaceKind,
-    link: LinkOptions,
-  ) {
+  /** Global id in the Network (event argument). */
+  declare readonly id: number
+  declare readonly ns: NetNs
+  declare readonly ifIndex: number
+  declare readonly name: string
+  declare readonly kind: InterfaceKind
+
+  constructor(id: number, ns: NetNs, ifIndex: number, name: string, kind: InterfaceKind, link: LinkOptions) {
+    this.id = id
+    this.ns = ns
+    this.ifIndex = ifIndex
+    this.name = name
+    this.kind = kind
     this.latencyNs = link.latencyNs
     this.bandwidthBitsPerSecond = link.bandwidthBitsPerSecond
     this.mtuBytes = link.mtuBytes
@@ -190,17 +201,18 @@ export function growQueueRing(iface: NetInterface): Float64Array {
  * the holding interface first gives the namespace its own copy (NetNs.ownSharedAddresses).
  */
 export class AddressBlock {
-  readonly set: IntMap<true>
+  // Read per packet (isLocalAddress): `declare`d and assigned in the constructor (see NetInterface).
+  declare readonly set: IntMap<true>
   /**
    * A filter of the block's addresses (one bit per address hash, addressHash >>> bitsShift):
    * isLocalAddress asks `set` only when the address's bit is set. At least 8 bits per address.
    */
-  readonly bits: Int32Array
-  readonly bitsShift: number
-  constructor(
-    /** In assignment order (the order `ip addr` lists them). */
-    readonly addresses: readonly Ipv4[],
-  ) {
+  declare readonly bits: Int32Array
+  declare readonly bitsShift: number
+  /** In assignment order (the order `ip addr` lists them). */
+  declare readonly addresses: readonly Ipv4[]
+  constructor(addresses: readonly Ipv4[]) {
+    this.addresses = addresses
     this.set = new IntMap<true>(addresses.length)
     for (const a of addresses) this.set.set(a, true)
     let log2 = 6
@@ -246,7 +258,8 @@ export class NetNs implements FilterHost {
   sharedAddresses: AddressBlock | null = null
   sharedAddressesIface: NetInterface | null = null
   readonly routes = new RoutingTable()
-  ipForward: boolean
+  // Read per packet: `declare`d and assigned in the constructor (see NetInterface).
+  declare ipForward: boolean
   /** Netfilter of this namespace; null = no hooks (fast path). */
   filter: PacketFilter | null = null
 
@@ -277,14 +290,17 @@ export class NetNs implements FilterHost {
    */
   reservedInterfaceName: ((ifIndex: number) => string) | null = null
 
-  constructor(
-    readonly id: number,
-    readonly name: string,
-    ipForward: boolean,
-    readonly portRng: Rng,
-    readonly isnRng: Rng,
-  ) {
+  declare readonly id: number
+  declare readonly name: string
+  declare readonly portRng: Rng
+  declare readonly isnRng: Rng
+
+  constructor(id: number, name: string, ipForward: boolean, portRng: Rng, isnRng: Rng) {
+    this.id = id
+    this.name = name
     this.ipForward = ipForward
+    this.portRng = portRng
+    this.isnRng = isnRng
   }
 
   get loopback(): NetInterface {

@@ -120,7 +120,12 @@ const PACKET_TABLE_INITIAL = 256
 const ICMP_ERROR_ROOM_BYTES = 576 - IPV4_HEADER_BYTES - ICMP_HEADER_BYTES
 
 export class Network implements EventHandler, NetIo {
-  readonly params: NetParams
+  // Fields read per packet are `declare`d and assigned in the constructor rather than declared
+  // without a value or as parameter properties: those are first defined as undefined, so V8
+  // tracks them as any value (see sim/empty.ts); assigned once, a field keeps the type it holds.
+  declare readonly scheduler: Scheduler
+  declare readonly seed: number
+  declare readonly params: NetParams
   readonly counters = new NetCounters()
   observer: NetObserver | null = null
   capture: PacketCapture | null = null
@@ -133,7 +138,7 @@ export class Network implements EventHandler, NetIo {
   /** interfaces[id] for every interface of every namespace. */
   readonly interfaces: NetInterface[] = []
   readonly fabrics: Fabric[] = []
-  readonly tcp: TcpEngine
+  declare readonly tcp: TcpEngine
 
   private readonly packets: Packet[] = []
   /**
@@ -145,9 +150,9 @@ export class Network implements EventHandler, NetIo {
   private packetFreeLength = 0
   private packetIdNext = 1
 
-  private readonly kindArrive: number
-  private readonly kindDeliver: number
-  private readonly kindLocalError: number
+  declare private readonly kindArrive: number
+  declare private readonly kindDeliver: number
+  declare private readonly kindLocalError: number
   /**
    * Registered at the first deferred packet (napiStart): event kinds are numbered in registration
    * order and the numbers enter the run's fingerprint, so a run where no packet waits behind
@@ -155,11 +160,9 @@ export class Network implements EventHandler, NetIo {
    */
   private kindNapiPoll = -1
 
-  constructor(
-    readonly scheduler: Scheduler,
-    readonly seed: number,
-    params: Partial<NetParams> = {},
-  ) {
+  constructor(scheduler: Scheduler, seed: number, params: Partial<NetParams> = {}) {
+    this.scheduler = scheduler
+    this.seed = seed
     this.params = { ...DEFAULT_NET_PARAMS, ...params }
     this.kindArrive = scheduler.registerKind("net/arrive", this)
     this.kindDeliver = scheduler.registerKind("net/deliver", this)

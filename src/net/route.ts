@@ -22,16 +22,23 @@ import { formatCidr, formatIpv4 } from "../wire/ipv4.ts"
 import { IntMap } from "../sim/int-map.ts"
 
 export class Route {
-  constructor(
-    readonly prefix: Cidr,
-    /** Output interface index in the namespace. */
-    readonly ifIndex: number,
-    /** Gateway (`via`); 0 = directly connected (the destination is the next hop). */
-    readonly via: Ipv4,
-    /** Preferred source address (`src`); 0 = the output interface's address. */
-    readonly src: Ipv4,
-    readonly metric: number,
-  ) {}
+  // Read per packet: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare readonly prefix: Cidr
+  /** Output interface index in the namespace. */
+  declare readonly ifIndex: number
+  /** Gateway (`via`); 0 = directly connected (the destination is the next hop). */
+  declare readonly via: Ipv4
+  /** Preferred source address (`src`); 0 = the output interface's address. */
+  declare readonly src: Ipv4
+  declare readonly metric: number
+  constructor(prefix: Cidr, ifIndex: number, via: Ipv4, src: Ipv4, metric: number) {
+    this.prefix = prefix
+    this.ifIndex = ifIndex
+    this.via = via
+    this.src = src
+    this.metric = metric
+  }
 }
 
 /**
@@ -45,7 +52,11 @@ export class SharedRoutes {
   readonly byAddress = new IntMap<Route>()
   /** Bumped by every add, so tables' lookup memos (see RoutingTable.lookup) notice the change. */
   version = 0
-  constructor(readonly prefixLength: number) {}
+  // Read per lookup: `declare`d and assigned in the constructor (see Route).
+  declare readonly prefixLength: number
+  constructor(prefixLength: number) {
+    this.prefixLength = prefixLength
+  }
 
   add(route: Route): void {
     assert(route.prefix.prefixLength === this.prefixLength, "shared route of another prefix length")

@@ -42,16 +42,25 @@ export class UdpSocket {
   remotePort = 0
   closed = false
 
-  constructor(
-    private readonly io: NetIo,
-    readonly ns: UdpNs,
-    /** Bound address; 0 = INADDR_ANY (the source address then comes from the route). */
-    readonly localAddr: Ipv4,
-    readonly localPort: number,
-    public listener: UdpListener,
-    /** SO_REUSEADDR (or SO_REUSEPORT): may share its port with other sockets that set it too. */
-    readonly reuse = false,
-  ) {}
+  // Read per datagram: `declare`d and assigned in the constructor rather than parameter properties,
+  // which are first defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare private readonly io: NetIo
+  declare readonly ns: UdpNs
+  /** Bound address; 0 = INADDR_ANY (the source address then comes from the route). */
+  declare readonly localAddr: Ipv4
+  declare readonly localPort: number
+  declare listener: UdpListener
+  /** SO_REUSEADDR (or SO_REUSEPORT): may share its port with other sockets that set it too. */
+  declare readonly reuse: boolean
+
+  constructor(io: NetIo, ns: UdpNs, localAddr: Ipv4, localPort: number, listener: UdpListener, reuse = false) {
+    this.io = io
+    this.ns = ns
+    this.localAddr = localAddr
+    this.localPort = localPort
+    this.listener = listener
+    this.reuse = reuse
+  }
 
   /** connect(2): fixes the peer; the socket then receives only from it and sees hard ICMP errors. */
   connect(remoteAddr: Ipv4, remotePort: number): void {

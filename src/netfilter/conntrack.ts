@@ -311,15 +311,18 @@ export interface ConntrackStats {
 }
 
 export class Conntrack {
-  readonly max: number
-  readonly timeouts: ConntrackTimeouts
-  readonly tcpLoose: boolean
-  readonly reapSlotsPerPacket: number
-  readonly unconfirmedTtlNs: number
-  readonly raceFix: RaceFix
-  private readonly raceLevel: number
-  readonly racePpm: number
-  private readonly raceRng: Rng | null
+  // Read per packet: `declare`d and assigned in the constructor rather than declared without a
+  // value, which defines them as undefined first, so V8 tracks them as any value (see
+  // sim/empty.ts); assigned once, a field keeps the type of what it holds.
+  declare readonly max: number
+  declare readonly timeouts: ConntrackTimeouts
+  declare readonly tcpLoose: boolean
+  declare readonly reapSlotsPerPacket: number
+  declare readonly unconfirmedTtlNs: number
+  declare readonly raceFix: RaceFix
+  declare private readonly raceLevel: number
+  declare readonly racePpm: number
+  declare private readonly raceRng: Rng | null
 
   private capacity = 0
   /**
@@ -348,12 +351,12 @@ export class Conntrack {
    * racePpm > 0. Without races nothing reads visibleNs or raceOf, so they stay empty: 12 bytes
    * less per entry to allocate, zero and copy at every growth of the table.
    */
-  private readonly racing: boolean
+  declare private readonly racing: boolean
   /** The racing packet's own clock (arrival + hook costs so far), set by the stack before NAT. */
   raceClockNs = 0
 
   /** nf_conntrack_buckets: fixed for the table's life (the kernel's resize path is not modelled). */
-  readonly buckets: number
+  declare readonly buckets: number
   /**
    * The lookup index, two words per slot: the first node of the slot's chain (or -1), then a
    * 32-bit summary of the chain's hashes (bit `hash & 31` set for every node linked there;

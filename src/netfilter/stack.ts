@@ -151,7 +151,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   lastDropReason: number = DropReason.NETFILTER_DROP
   lastRejectWith: RejectWith = RejectWith.ICMP_PORT_UNREACHABLE
   tracer: NetfilterTracer | null = null
-  readonly conntrack: Conntrack
+  // Fields read per packet are `declare`d and assigned in the constructor rather than declared
+  // without a value or as parameter properties: those are first defined as undefined, so V8
+  // tracks them as any value (see sim/empty.ts); assigned once, a field keeps the type it holds.
+  declare readonly conntrack: Conntrack
   /** Immutable and shared with other stacks (table.ts); this stack's counters are `counters`. */
   tables: Table[] = pristineTables()
   /** This node's packet and byte counters of its rules and policies (sparse: counters.ts). */
@@ -170,15 +173,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** This node's values of the NAT node parameters its (shared) rules may name (ext/xt_nat.ts). */
   readonly natParams = new NatParams()
 
-  readonly ruleCostNs: number
-  readonly conntrackLookupCostNs: number
-  readonly conntrackNewCostNs: number
-  readonly indexThreshold: number
-  private readonly recentListTotal: number
-  private readonly recentPacketListTotal: number
-  private readonly ruleCache: RuleParseCache | null
-  private readonly rng: Rng
-  private readonly ctx: MatchContext
+  declare readonly ruleCostNs: number
+  declare readonly conntrackLookupCostNs: number
+  declare readonly conntrackNewCostNs: number
+  declare readonly indexThreshold: number
+  declare private readonly recentListTotal: number
+  declare private readonly recentPacketListTotal: number
+  declare private readonly ruleCache: RuleParseCache | null
+  declare private readonly rng: Rng
+  declare private readonly ctx: MatchContext
   private readonly stackChains: (Chain | null)[] = new Array<Chain | null>(JUMP_STACK_MAX).fill(null)
   private readonly stackPositions = new Int32Array(JUMP_STACK_MAX)
   private costRules = 0
@@ -187,9 +190,9 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   /** Per-rule costs of the current hook pass (drawn at its start when a profile varies them). */
   private ruleCostNowNs = 0
   private natRuleCostNowNs = 0
-  private readonly costs: NetfilterCostDraws | null
+  declare private readonly costs: NetfilterCostDraws | null
   /** True when a per-rule cost varies (drawn per hook pass). */
-  private readonly ruleCostsVary: boolean
+  declare private readonly ruleCostsVary: boolean
   private ruleCostsDrawn = false
   /**
    * Simulated CPU the current packet was charged at this namespace's earlier hooks (since its
@@ -210,7 +213,7 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
    */
   ipvsPropertyPacket: Packet | null = null
   /** NAT core (nf_nat_core.c) over this namespace's conntrack table; shared with nft and IPVS. */
-  readonly nat: NfNat
+  declare readonly nat: NfNat
   /**
    * NAT-type chains the NAT core runs for a connection's first packet, per hook in priority order
    * (`nf_nat_lookup_hook_priv.entries`, filled by nf_nat_register_fn): the iptables nat table and
@@ -220,10 +223,10 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
    */
   readonly natLookups = new NfHookEntries()
 
-  constructor(
-    readonly host: FilterHost,
-    options: NetfilterOptions,
-  ) {
+  declare readonly host: FilterHost
+
+  constructor(host: FilterHost, options: NetfilterOptions) {
+    this.host = host
     this.rng = options.rng
     this.conntrack = new Conntrack(options.conntrack)
     this.nat = new NfNat(this.conntrack, this.rng)
@@ -839,11 +842,15 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
 }
 
 /** An iptables table's hook function at each of its hooks (iptable_*_hook -> ipt_do_table). */
+// The hook ops' fields are read per packet: `declare`d and assigned in the constructor rather than
+// parameter properties, which are first defined as undefined (see NetfilterStack's fields).
 class IptTableOp implements NfHookHandler {
-  constructor(
-    private readonly stack: NetfilterStack,
-    readonly tableId: TableId,
-  ) {}
+  declare private readonly stack: NetfilterStack
+  declare readonly tableId: TableId
+  constructor(stack: NetfilterStack, tableId: TableId) {
+    this.stack = stack
+    this.tableId = tableId
+  }
   hookFn(packet: Packet): Verdict {
     // stack.tables is replaced by every restore: look the table up per call.
     return this.stack.traverse(this.stack.tables[this.tableId], packet)
@@ -852,10 +859,12 @@ class IptTableOp implements NfHookHandler {
 
 /** nf_nat_ipv4_in/out/local_fn: the nat table plus nf_nat_packet, DNAT (-100) or SNAT (+100). */
 class IptNatOp implements NfHookHandler {
-  constructor(
-    private readonly stack: NetfilterStack,
-    readonly manip: number,
-  ) {}
+  declare private readonly stack: NetfilterStack
+  declare readonly manip: number
+  constructor(stack: NetfilterStack, manip: number) {
+    this.stack = stack
+    this.manip = manip
+  }
   hookFn(packet: Packet, state: NfHookState): Verdict {
     return this.stack.natHook(this.manip, packet, state)
   }
@@ -863,21 +872,30 @@ class IptNatOp implements NfHookHandler {
 
 /** The iptables nat table as a NAT core lookup (iptable_nat_do_chain -> ipt_do_table). */
 class IptNatLookup implements NfHookHandler {
-  constructor(private readonly stack: NetfilterStack) {}
+  declare private readonly stack: NetfilterStack
+  constructor(stack: NetfilterStack) {
+    this.stack = stack
+  }
   hookFn(packet: Packet): Verdict {
     return this.stack.traverse(this.stack.tables[TableId.NAT], packet)
   }
 }
 
 class ConntrackInOp implements NfHookHandler {
-  constructor(private readonly stack: NetfilterStack) {}
+  declare private readonly stack: NetfilterStack
+  constructor(stack: NetfilterStack) {
+    this.stack = stack
+  }
   hookFn(packet: Packet, state: NfHookState): Verdict {
     return this.stack.conntrackIn(packet, state)
   }
 }
 
 class ConfirmOp implements NfHookHandler {
-  constructor(private readonly stack: NetfilterStack) {}
+  declare private readonly stack: NetfilterStack
+  constructor(stack: NetfilterStack) {
+    this.stack = stack
+  }
   hookFn(packet: Packet, state: NfHookState): Verdict {
     return this.stack.confirm(packet, state)
   }

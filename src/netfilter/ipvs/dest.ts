@@ -183,19 +183,22 @@ export class DestCounts {
  * tables (Ipvs.ownTables / cloneDefinitions copy before a control-plane write).
  */
 export class DestColumns {
-  capacity: number
-  addr: Uint32Array
-  port: Uint16Array
+  // Read per packet: `declare`d and assigned in the constructor rather than declared without a
+  // value, which defines them as undefined first, so V8 tracks them as any value (see
+  // sim/empty.ts); assigned once, a field keeps the type of what it holds.
+  declare capacity: number
+  declare addr: Uint32Array
+  declare port: Uint16Array
   /** Current weight; 0 = quiesced (no new connections, existing ones continue). */
-  weight: Int32Array
+  declare weight: Int32Array
   /** dest->last_weight: the latest non-zero weight (ip_vs_ctl.c __ip_vs_update_dest), used by mh. */
-  lastWeight: Int32Array
-  flags: Uint8Array
+  declare lastWeight: Int32Array
+  declare flags: Uint8Array
   /** u_threshold / l_threshold (0 = none), as `ipvsadm -x/-y`. */
-  upperThreshold: Int32Array
-  lowerThreshold: Int32Array
+  declare upperThreshold: Int32Array
+  declare lowerThreshold: Int32Array
   /** Owning service id, or -1 once freed. */
-  service: Int32Array
+  declare service: Int32Array
   thresholdsOwned = false
   /**
    * addr, port, weight, lastWeight and service are another DestColumns' too (cloneDefinitions):

@@ -114,11 +114,14 @@ const isPorted = (protocol: number): boolean => protocol === PROTOCOL_TCP || pro
 /** The IPVS ops of one namespace. `register` adds them to the stack's hook host. */
 export class IpvsHooks implements IpvsMatchSource {
   readonly counters = new IpvsHookCounters()
+  // Fields read per packet are `declare`d and assigned in the constructor rather than declared
+  // without a value or as parameter properties: those are first defined as undefined, so V8
+  // tracks them as any value (see sim/empty.ts); assigned once, a field keeps the type it holds.
   /** ICMP errors about IPVS connections (icmp.ts). */
-  readonly icmp: IpvsIcmp
+  declare readonly icmp: IpvsIcmp
   tracer: IpvsTracer | null = null
-  readonly connLookupCostNs: number
-  readonly newConnCostNs: number
+  declare readonly connLookupCostNs: number
+  declare readonly newConnCostNs: number
   /**
    * The packet IPVS is sending on right now (skb->ipvs_property): ip_vs_in / ip_vs_out leave it
    * alone on its way through LOCAL_OUT (resumeStolen runs OUTPUT and POSTROUTING synchronously).
@@ -126,14 +129,15 @@ export class IpvsHooks implements IpvsMatchSource {
    * for it (NfHookHandler.skipsIpvsProperty).
    */
   private sending: Packet | null = null
-  private readonly ops: NfHookOp[]
+  declare private readonly ops: NfHookOp[]
+  declare readonly ipvs: Ipvs
+  declare private readonly stack: NetfilterStack
+  declare private readonly host: IpvsXmitHost
 
-  constructor(
-    readonly ipvs: Ipvs,
-    private readonly stack: NetfilterStack,
-    private readonly host: IpvsXmitHost,
-    options: IpvsCostOptions = {},
-  ) {
+  constructor(ipvs: Ipvs, stack: NetfilterStack, host: IpvsXmitHost, options: IpvsCostOptions = {}) {
+    this.ipvs = ipvs
+    this.stack = stack
+    this.host = host
     this.connLookupCostNs = options.connLookupCostNs ?? DEFAULT_IPVS_CONN_LOOKUP_COST_NS
     this.newConnCostNs = options.newConnCostNs ?? DEFAULT_IPVS_NEW_CONN_COST_NS
     this.icmp = new IpvsIcmp(ipvs, stack, host, this.connLookupCostNs, this)
@@ -325,14 +329,16 @@ type OpKind = (typeof OpKind)[keyof typeof OpKind]
  * what each op runs is exactly its hook function.
  */
 class IpvsOp implements NfHookHandler {
+  // Read per packet: `declare`d and assigned in the constructor (see IpvsHooks).
   /** ip_vs_forward_icmp returns NF_ACCEPT at once for anything but ICMP (the hook host skips it). */
-  readonly icmpOnly: boolean
+  declare readonly icmpOnly: boolean
   /** ip_vs_in and ip_vs_out return NF_ACCEPT at once for skb->ipvs_property (the host skips them). */
-  readonly skipsIpvsProperty: boolean
-  constructor(
-    private readonly hooks: IpvsHooks,
-    private readonly kind: OpKind,
-  ) {
+  declare readonly skipsIpvsProperty: boolean
+  declare private readonly hooks: IpvsHooks
+  declare private readonly kind: OpKind
+  constructor(hooks: IpvsHooks, kind: OpKind) {
+    this.hooks = hooks
+    this.kind = kind
     this.icmpOnly = kind === OpKind.FORWARD_ICMP
     this.skipsIpvsProperty = kind !== OpKind.FORWARD_ICMP
   }

@@ -257,11 +257,17 @@ export class VirtualService {
   dests: readonly number[] = NO_DESTS
   deleted = false
 
-  constructor(
-    readonly id: number,
-    public def: VirtualServiceDef,
-    public sched: SchedState,
-  ) {}
+  // `declare`d and assigned in the constructor rather than parameter properties, which are first
+  // defined as undefined, so V8 tracks them as any value (see sim/empty.ts).
+  declare readonly id: number
+  declare def: VirtualServiceDef
+  declare sched: SchedState
+
+  constructor(id: number, def: VirtualServiceDef, sched: SchedState) {
+    this.id = id
+    this.def = def
+    this.sched = sched
+  }
 
   get protocol(): number {
     return this.def.protocol
@@ -549,14 +555,17 @@ export class IpvsTables {
 }
 
 export class Ipvs {
-  readonly conntrack: boolean
-  connReuseMode: number
-  expireNodestConn: boolean
-  expireQuiescentTemplate: boolean
-  timeouts: IpvsTimeouts
-  readonly kernelConnReuseFix: boolean
-  readonly kernelExpireNodestFlush: boolean
-  readonly mhTabIndex: number
+  // Fields read per packet are `declare`d and assigned in the constructor rather than declared
+  // without a value: those are first defined as undefined, so V8 tracks them as any value (see
+  // sim/empty.ts); assigned once, a field keeps the type of what it holds.
+  declare readonly conntrack: boolean
+  declare connReuseMode: number
+  declare expireNodestConn: boolean
+  declare expireQuiescentTemplate: boolean
+  declare timeouts: IpvsTimeouts
+  declare readonly kernelConnReuseFix: boolean
+  declare readonly kernelExpireNodestFlush: boolean
+  declare readonly mhTabIndex: number
   /** Dest columns (the shared tables' until ownTables). */
   dests = new DestColumns()
   /** Virtual services by id (the shared tables' until ownTables). */
@@ -586,7 +595,7 @@ export class Ipvs {
   private svcMemoAddr = 0
   private svcMemoPort = 0
   private svcMemoId = -1
-  private readonly link: IpvsConntrackLink | undefined
+  declare private readonly link: IpvsConntrackLink | undefined
 
   // Connection records (grown by doubling: a node whose IPVS carries no traffic keeps 64 slots,
   // which matters at thousands of nodes; ids and lookups do not depend on the capacity). One

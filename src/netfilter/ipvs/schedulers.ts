@@ -90,7 +90,10 @@ function fls(x: number): number {
 const NO_TABLE = new Int32Array(0)
 
 export class SchedState {
-  readonly kind: Scheduler
+  // Read per scheduling: `declare`d and assigned in the constructor rather than declared without a
+  // value, which defines them as undefined first, so V8 tracks them as any value (see
+  // sim/empty.ts); assigned once, a field keeps the type of what it holds.
+  declare readonly kind: Scheduler
   /**
    * One object shared by every service (on every node) whose state is still the initial one of a
    * scheduler that no dest change writes (rr, lc, wlc: see initialSchedState). A caller about to
@@ -105,12 +108,12 @@ export class SchedState {
   wrrMw = 0
   wrrDi = 1
   /** sh/dh bucket table or mh lookup table: dest ids, -1 = NULL. */
-  table: Int32Array
-  readonly mhSize: number
+  declare table: Int32Array
+  declare readonly mhSize: number
   mhGcd = 0
   mhRshift = 0
 
-  readonly mhTabIndex: number
+  declare readonly mhTabIndex: number
 
   constructor(kind: Scheduler, mhTabIndex = MH_TAB_INDEX_DEFAULT, table?: Int32Array) {
     assert(mhTabIndex >= 8 && mhTabIndex <= 17, `mh table index ${mhTabIndex} outside Kconfig range 8..17`)
@@ -124,7 +127,7 @@ export class SchedState {
     this.mhTabBits = mhTabIndex >> 1
   }
   /** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2. */
-  readonly mhTabBits: number
+  declare readonly mhTabBits: number
 
   /**
    * This state for a node that takes its own copy of shared kernel tables (Ipvs.ownTables): a
