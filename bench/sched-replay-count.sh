@@ -11,21 +11,9 @@ set -euo pipefail
 if [ $# -ne 4 ]; then sed -n 2,9p "$0"; exit 2; fi
 TREE=$(cd "$1" && pwd); RECORDING=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); ROUNDS=$3; OUT=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
+source "$HERE/jit-count/callgrind.sh"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-MARKER=$WORK/marker
 cd "$HERE/.."
-SCHED_REPLAY_MARKER=$MARKER valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
-  node --single-threaded --perf-basic-prof --import tsx "$HERE/sched-replay.ts" "load=$RECORDING" - - "$ROUNDS" "$TREE" \
-  > "$OUT.log" 2>&1 &
-VP=$!
-while [ ! -f "$MARKER" ]; do
-  kill -0 $VP 2>/dev/null || { tail -5 "$OUT.log" >&2; exit 1; }
-  sleep 1
-done
-callgrind_control -i on $VP >/dev/null 2>&1
-touch "$MARKER.on"
-wait $VP
-grep -v '^==' "$OUT.log" | tail -1
-node "$HERE/jit-count/by-function.mjs" "$OUT" 30 | tee "$OUT.functions"
+callgrind_counted "$OUT" "$WORK/marker" 30 "SCHED_REPLAY_MARKER=$WORK/marker" -- \
+  "$HERE/sched-replay.ts" "load=$RECORDING" - - "$ROUNDS" "$TREE"

@@ -13,21 +13,8 @@ set -euo pipefail
 if [ $# -ne 5 ]; then sed -n 2,12p "$0"; exit 2; fi
 TREE=$(cd "$1" && pwd); MODE=$2; CONNECTION=$3; MS=$4; OUT=$5
 HERE=$(cd "$(dirname "$0")" && pwd)
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
+source "$HERE/callgrind.sh"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-MARKER=$WORK/marker
 cd "$TREE"
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" \
-  node --single-threaded --perf-basic-prof --import tsx "$HERE/driver.ts" "$TREE" "$MODE" "$CONNECTION" "$MS" "$MARKER" \
-  > "$OUT.log" 2>&1 &
-VP=$!
-while [ ! -f "$MARKER" ]; do
-  kill -0 $VP 2>/dev/null || { tail -5 "$OUT.log" >&2; exit 1; }
-  sleep 1
-done
-callgrind_control -i on $VP >/dev/null 2>&1
-touch "$MARKER.on"
-wait $VP
-grep -v '^==' "$OUT.log" | tail -1
-node "$HERE/by-function.mjs" "$OUT" 40 | tee "$OUT.functions"
+callgrind_counted "$OUT" "$WORK/marker" 40 -- "$HERE/driver.ts" "$TREE" "$MODE" "$CONNECTION" "$MS" "$WORK/marker"
