@@ -172,6 +172,8 @@ export function startPodServers(
   const { tcpPorts, udpPorts, nginx } = ports
   let coreDns = ports.coreDns
   const ns = ctx.ns
+  // A deferred userspace proxier of a hostNetwork pod's node binds its ports before they are read.
+  ns.portsPending?.settle()
   for (const port of tcpPorts) if (ns.tcpListeners.has(port)) tcpPorts.delete(port)
   for (const port of udpPorts) if (ns.udpSockets.has(port)) udpPorts.delete(port)
   // CoreDNS needs both 53s; another DNS server in the namespace (a second hostNetwork CoreDNS) keeps them.

@@ -162,7 +162,9 @@ export class NodeLocalDnsServer extends Server implements UdpListener, TcpServer
     ]
     // The `bind` of each block: one socket per listen address (node-cache's CoreDNS binds them).
     // A port another process of the node holds (a hostNetwork DNS server) fails to bind
-    // (EADDRINUSE): nothing listens there, as images.ts does for pods.
+    // (EADDRINUSE): nothing listens there, as images.ts does for pods. A deferred userspace proxier
+    // of the node binds its ports first (they are read here).
+    ns.portsPending?.settle()
     for (const ip of params.localIps) {
       if (udpBindConflicts(ns.udpSockets.get(DNS_PORT), ip, false)) continue
       const socket = apps.network.udpBind(ns, ip, DNS_PORT, this)

@@ -27,6 +27,7 @@ import {
   USERSPACE_JUMP_RULES,
   UserspaceProxier,
   type UserspacePlan,
+  type UserspaceProxyJournal,
 } from "../proxy/userspace/proxier.ts"
 import { DEFAULT_IPTABLES_SYNC_COST } from "../proxy/sync-cost.ts"
 import { type CompiledSync, type ProxyBackend, kubeProxyChainsOnly } from "./kube-proxy.ts"
@@ -44,6 +45,11 @@ export interface UserspaceBackendContext {
   readonly stack: NetfilterStack
   readonly spec: KubeProxySpec
   readonly seed: number
+  /**
+   * The cluster's journal of userspace proxier operations: a node's proxier defers its work until
+   * a packet or a reader needs it (proxy/userspace/deferral.ts). Absent: every node does its own.
+   */
+  readonly journal?: UserspaceProxyJournal | null
 }
 
 /** Defaults of kubeProxy.userspace (MODEL.md "userspace mode" gives the sources). */
@@ -100,6 +106,8 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
         costs: { connectNs: u.connectCostNs, perMessageNs: u.copyCostPerMessageNs, perKiBNs: u.copyCostPerKiBNs },
       },
       Rng.stream(c.seed, `node/${c.node.name}/userspace-proxy`),
+      c.stack.natParams,
+      c.journal ?? null,
     )
     // The host IP the shared portal rules' `{host}` names (DNAT --to-destination hostIP:proxyPort).
     c.stack.natParams.hostAddress = parseIpv4(this.proxier.hostIP) ?? 0
@@ -156,13 +164,10 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
   }
 
   apply(nowNs: number, sync: CompiledSync<UserspacePlan>): void {
-    const plan = sync.payload
     this.pending = null
-    this.proxier.commit(plan, nowNs)
-    // The node's proxy port of each service port, as its (shared) portal rules read it.
-    const params = this.stack.natParams
-    for (const info of plan.closed) params.setPort(info.portal.k, 0)
-    for (const info of plan.opened) params.setPort(info.portal.k, info.proxyPort)
+    // The plan that committed: the node's own, or while it defers, the journal step's (the proxier
+    // sets the node's proxy ports in its NAT parameters).
+    const plan = this.proxier.commit(sync.payload, nowNs)
     // ensurePortals checks every rule (`iptables -C`) and appends only what is missing: with no
     // port opened or closed and the chains as this proxier last wrote them (a rewrite by anyone
     // else makes new Chain objects, table.ts), nothing is written (the checks' time is charged).
@@ -218,6 +223,8 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan>, EventHandl
 
   /** iptables-save (sorted: the proxier's chains only), then the proxy's ports. */
   rules(sorted: boolean): string {
+    // The node's own ports are printed: a deferred proxier does its work first.
+    this.proxier.settle()
     const saved = this.stack.save()
     return (sorted ? kubeProxyChainsOnly(saved) : saved) + this.proxier.listing()
   }

@@ -22,6 +22,7 @@ import { UserspaceBackend } from "./backend-userspace.ts"
 import { NftInternPool } from "../netfilter/nftables/intern.ts"
 import { NftSpecPool } from "../proxy/nftables/table.ts"
 import { NftSharedSync } from "../proxy/nftables/proxier.ts"
+import { type UserspaceProxyJournal, userspaceProxyJournal } from "../proxy/userspace/proxier.ts"
 
 export type ProxyMode = KubeProxySpec["mode"]
 
@@ -71,6 +72,19 @@ export class SharedProxyState {
     return this.nftablesSpecPool
   }
 
+  /**
+   * userspace mode: idle nodes' proxiers defer their work along one journal (proxy/userspace/
+   * deferral.ts; same results). False: every node does its own at once (the reference).
+   */
+  deferIdleUserspace = true
+  private userspaceJournalOf: UserspaceProxyJournal | null = null
+
+  userspaceJournal(network: object): UserspaceProxyJournal | null {
+    if (!this.deferIdleUserspace) return null
+    if (this.userspaceJournalOf === null) this.userspaceJournalOf = userspaceProxyJournal(network)
+    return this.userspaceJournalOf
+  }
+
   get iptables(): SharedIptablesCompile {
     if (this.iptablesCompile === null) this.iptablesCompile = sharedIptablesCompile()
     return this.iptablesCompile
@@ -111,7 +125,7 @@ export const PROXY_BACKENDS: Partial<Record<ProxyMode, ProxyBackendFactory>> = {
       c.shared?.nftablesSpecs,
       c.shared?.nftablesSync,
     ),
-  userspace: (c) => new UserspaceBackend(c),
+  userspace: (c) => new UserspaceBackend({ ...c, journal: c.shared?.userspaceJournal(c.network) ?? null }),
   ipvs: (c) => new IpvsBackend(c),
 }
 

@@ -185,13 +185,16 @@ export class World implements ApiListener, EventHandler, AppsListener {
    * `options.lazyPods` (default true): pod networks and servers are built when a packet or a
    * caller first needs them, with the ids they would have had (same results either way); false
    * builds them when the pod gets its address (packet capture describes every device up front).
+   * `options.deferIdleUserspace` (default true): in userspace mode a node's proxier defers its
+   * ports and shuffles until a packet or a reader needs them (same results either way).
    */
   constructor(
     readonly spec: ScenarioSpec,
     readonly seed: number,
-    options: { readonly lazyPods?: boolean } = {},
+    options: { readonly lazyPods?: boolean; readonly deferIdleUserspace?: boolean } = {},
   ) {
     this.lazyPods = options.lazyPods ?? true
+    this.sharedProxy.deferIdleUserspace = options.deferIdleUserspace ?? true
     const scheduler = this.scheduler
     this.network = new Network(scheduler, seed)
     this.kindTimeline = scheduler.registerKind("cluster/timeline", this)

@@ -20,6 +20,11 @@ export interface SocketNs {
   readonly isnRng: Rng
   /** Whether the namespace owns `address` (bind(2) to a local address; 127/8 is always local). */
   isLocalAddress(address: Ipv4): boolean
+  /**
+   * Who still owes the namespace its ports (NetNs.portsPending): settled before a bind, a listen
+   * or a connect reads the port tables or draws from portRng.
+   */
+  readonly portsPending: { settle(): void } | null
 }
 
 /** The network as sockets see it: the packet table and the output path of a namespace. */

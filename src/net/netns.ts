@@ -235,6 +235,11 @@ function addressHash(address: Ipv4): number {
 /** Interface index of lo in every namespace, as in Linux. */
 export const LOOPBACK_IFINDEX = 1
 
+/** Binds the ports it owes a namespace (NetNs.portsPending). */
+export interface PortsSettler {
+  settle(): void
+}
+
 export class NetNs implements FilterHost {
   /** interfaces[ifIndex]; index 0 unused. */
   readonly interfaces: (NetInterface | null)[] = [null]
@@ -269,6 +274,13 @@ export class NetNs implements FilterHost {
   readonly tcpConnections = new Map<number, TcpConnection>()
   readonly pingers = new Map<number, Pinger>()
   pingIdentifierNext = 1
+
+  /**
+   * Who still owes this namespace its ports (a deferred userspace proxier, proxy/userspace/
+   * deferral.ts), or null. Whatever reads or changes the port tables or draws from `portRng` calls
+   * settlePorts first, so the owner binds what it would have bound, in order, before anyone else.
+   */
+  portsPending: PortsSettler | null = null
 
   /** Cursor of the TCP ephemeral port search (see Network.allocateTcpPort). */
   tcpPortCursor = -1
@@ -338,6 +350,12 @@ export class NetNs implements FilterHost {
   }
 
   /** `address` becomes one of this namespace's own, held by `iface` (Network.addAddress). */
+  /** Before reading or changing the port tables: whoever owes ports binds them (portsPending). */
+  settlePorts(): void {
+    const pending = this.portsPending
+    if (pending !== null) pending.settle()
+  }
+
   addLocalAddress(address: Ipv4, iface: NetInterface): void {
     this.localAddresses.set(address, iface)
     this.noteLocalBit(address)

@@ -1139,6 +1139,8 @@ export class Network implements EventHandler, NetIo {
   // ---------------------------------------------------------------- local delivery
 
   private deliver(ns: NetNs, handle: number, nowNs: number): void {
+    // A deferred userspace proxier binds its ports before the socket lookup (proxy/userspace/deferral.ts).
+    if (ns.portsPending !== null) ns.portsPending.settle()
     const p = this.packets[handle]
     switch (p.protocol) {
       case PROTOCOL_UDP: {
@@ -1246,6 +1248,7 @@ export class Network implements EventHandler, NetIo {
     fatal: boolean,
     local: boolean,
   ): void {
+    if (ns.portsPending !== null) ns.portsPending.settle()
     switch (protocol) {
       case Protocol.UDP: {
         // __udp4_lib_err looks the socket up by the offending datagram's source (our local side).
@@ -1340,6 +1343,7 @@ export class Network implements EventHandler, NetIo {
    * ephemeral port is free; binding a port in use is a programmer error.
    */
   udpBind(ns: NetNs, localAddr: Ipv4, port: number, listener: UdpListener, reuse = false): UdpSocket | null {
+    if (ns.portsPending !== null) ns.portsPending.settle()
     let chosen = port
     if (chosen === 0) {
       const min = this.params.ephemeralPortMin

@@ -231,6 +231,7 @@ export class TcpEngine implements EventHandler {
   // ---------------------------------------------------------------- API
 
   listen(ns: TcpNs, localAddr: Ipv4, port: number, listener: TcpServerListener): TcpListenSocket {
+    if (ns.portsPending !== null) ns.portsPending.settle()
     assert(port > 0 && port < 65536 && !ns.tcpListeners.has(port), `${ns.name}: TCP port ${port} in use`)
     const socket = new TcpListenSocket(ns, localAddr, port, listener)
     ns.tcpListeners.set(port, socket)
@@ -251,6 +252,7 @@ export class TcpEngine implements EventHandler {
     flowId = 0,
     bind: TcpBind | null = null,
   ): TcpConnection {
+    if (ns.portsPending !== null) ns.portsPending.settle()
     const net = this.network
     const params = net.params
     const bindAddr = bind === null ? 0 : bind.localAddr

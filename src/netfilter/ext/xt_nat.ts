@@ -109,8 +109,15 @@ export class NatParams {
   hostAddress: Ipv4 = 0
   private readonly scratch = new ScratchRange()
 
+  /**
+   * Who still owes the ports (a deferred userspace proxier, proxy/userspace/deferral.ts): it sets
+   * them before the first read.
+   */
+  pending: { settle(): void } | null = null
+
   /** The node's port `k` (0: none). */
   port(k: number): number {
+    if (this.pending !== null) this.pending.settle()
     return k < this.ports.length ? this.ports[k] : 0
   }
 

@@ -50,6 +50,9 @@ import { shouldSkipService, watchedByKubeProxy } from "../service-port.ts"
 import type { PortAllocator } from "./port-allocator.ts"
 import { RandomPortAllocator, RangePortAllocator } from "./port-allocator.ts"
 import { ProxyPort, ProxyRuntime, type UserspaceCosts } from "./proxysocket.ts"
+import { type JournalStep, type PlanShape, type ShapeState, StepKind, UserspaceJournal } from "./deferral.ts"
+import type { NatParams } from "../../netfilter/ext/xt_nat.ts"
+import type { PortsSettler } from "../../net/netns.ts"
 import { AffinityType, LoadBalancerRR, type PortsToEndpoints, ServicePortNames, servicePortName } from "./roundrobin.ts"
 
 export const CHAIN_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
@@ -236,6 +239,8 @@ export class UserspaceServiceInfo extends ProxyPort {
 export class ServicePortMap {
   private readonly byK: (UserspaceServiceInfo | undefined)[]
   private order: UserspaceServiceInfo[]
+  /** A journal step's map (deferral.ts), one object for every node on the step: never changed. */
+  shared = false
   private dead: number
   size: number
 
@@ -328,11 +333,171 @@ export interface UserspacePlan {
 
 const SERVICE_CHANGE_PROTOCOLS = new Set(["TCP", "UDP"])
 
-export class UserspaceProxier {
-  readonly lb: LoadBalancerRR
-  readonly runtime: ProxyRuntime
+/** The cluster's journal of userspace proxier operations (deferral.ts). */
+export type UserspaceProxyJournal = UserspaceJournal<UserspacePlan, EndpointsBatch>
+
+/** A cluster's journal, starting from an empty service map. */
+export function userspaceProxyJournal(network: object): UserspaceProxyJournal {
+  return new UserspaceJournal<UserspacePlan, EndpointsBatch>(new ServicePortMap(ServicePortNames.of(network)))
+}
+
+/** What a plan starts from: the proxier's state after its last commit. */
+interface PlanBase {
+  readonly serviceMap: ServicePortMap
+  readonly services: ReadonlyMap<string, Service>
+  readonly claims: ReadonlyMap<string, string>
+}
+
+/** What a plan asks of the node: a proxy port from its allocator or kernel, and its own addresses. */
+interface PlanNode {
+  /** A proxy port for a new service port (-1: none: "failed to allocate proxy port"). */
+  allocatePort(protocol: "tcp" | "udp"): number
+  /** Whether `address` is one of the node's own (openPortal claims a portal there). */
+  isLocal(address: number | undefined): boolean
+}
+
+/**
+ * syncProxyRules up to the kernel: merges the Service changes into a new service map, from `base`
+ * (the last committed state), with `node` for proxy ports and claims. The nodes' proxiers run it
+ * with their own allocator and addresses; the journal (deferral.ts) runs it once per step with
+ * none, for the shape every node on that step shares.
+ */
+function planSync(network: object, base: PlanBase, services: readonly Service[], node: PlanNode): UserspacePlan {
+  const current = watchedServices(services)
+  const serviceMap = new ServicePortMap(ServicePortNames.of(network), base.serviceMap)
+  const claims = new Map(base.claims)
+  const opened: UserspaceServiceInfo[] = []
+  const closed: UserspaceServiceInfo[] = []
+  const deleted: string[] = []
+  const allocated: number[] = []
+  let commands = 0
+  // The union of both key sets in order: each map's sorted keys are shared by the nodes.
+  const keys = mergeSorted(sortedKeys(base.services), sortedKeys(current))
+  for (const key of keys) {
+    const previous = base.services.get(key)
+    const next = current.get(key)
+    // Stored objects are immutable values (store.ts): the same object is the same Service.
+    if (
+      previous !== undefined &&
+      next !== undefined &&
+      (previous === next || JSON.stringify(previous) === JSON.stringify(next))
+    )
+      continue
+    // mergeService(current); the ports it saw, for unmergeService (only with a previous Service).
+    const existingPorts = previous === undefined ? null : new Set<string>()
+    const specs = next === undefined ? null : servicePorts(key, next)
+    if (next !== undefined && specs !== null) {
+      const ports = next.spec.ports ?? []
+      for (let p = 0; p < ports.length; p++) {
+        const port = ports[p]
+        const spec = specs[p]
+        const name = spec.name
+        existingPorts?.add(port.name ?? "")
+        const info = serviceMap.get(name)
+        if (info !== undefined && sameConfig(info, next, port)) continue
+        if (info !== undefined) {
+          commands += 2 * info.ruleCount // DeleteRule: -C, then -D
+          serviceMap.delete(name)
+          closed.push(info)
+          releaseClaims(claims, info.name)
+        }
+        if (!spec.proxyable) continue // newProxySocket: unknown protocol
+        const proxyPort = node.allocatePort(spec.protocol)
+        if (proxyPort < 0) continue // "failed to allocate proxy port"
+        allocated.push(proxyPort)
+        const made = newServiceInfo(network, node, spec, next, port, proxyPort, claims)
+        commands += 2 * made.ruleCount // EnsureRule: -C, then -A
+        serviceMap.set(name, made)
+        opened.push(made)
+      }
+    }
+    // unmergeService(previous, existingPorts)
+    if (previous !== undefined && servicePorts(key, previous) !== null) {
+      for (const port of previous.spec.ports ?? []) {
+        if (existingPorts?.has(port.name ?? "")) continue
+        const name = servicePortName(key, port.name ?? "")
+        const info = serviceMap.get(name)
+        if (info === undefined) continue
+        commands += 2 * info.ruleCount // DeleteRule: -C, then -D
+        serviceMap.delete(name)
+        closed.push(info)
+        deleted.push(name)
+        releaseClaims(claims, info.name)
+      }
+    }
+  }
+  // iptablesInit: 5 EnsureChain + 5 EnsureRule (each an iptables -N / -C invocation; the first
+  // sync's 5 appends/inserts are not counted).
+  commands += 10
+  // ensurePortals: one `iptables -C` per portal rule of every service.
+  let natRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "nat").length
+  let filterRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "filter").length
+  for (const info of serviceMap.values()) {
+    commands += info.ruleCount
+    filterRules += info.filterRuleCount
+    natRules += info.ruleCount - info.filterRuleCount
+  }
+  return {
+    serviceMap,
+    opened,
+    closed,
+    deleted,
+    services: current,
+    commands,
+    natRules,
+    filterRules,
+    allocated,
+    claims,
+  }
+}
+
+/**
+ * The shape of a plan for the journal (deferral.ts): planSync from a step's state with no node: no
+ * address is the node's own (a node owning one of the opened portals' addresses does not take the
+ * step: PlanShape.portalAddrs), the random allocator's port is left unknown (0; a node whose
+ * namespace could run out of ephemeral ports does not take the step: JournalStep.portsNeeded), and
+ * a port range is counted as the range allocator would fill it (it fails only when every port of
+ * the range is held, whatever the draws).
+ */
+function planShape(
+  network: object,
+  range: readonly [number, number] | null,
+  state: ShapeState<UserspacePlan>,
+  services: readonly Service[],
+): PlanShape<UserspacePlan> {
+  let rangeUsed = state.rangeUsed
+  const node: PlanNode = {
+    allocatePort(): number {
+      if (range === null) return 0
+      if (rangeUsed >= range[1]) return -1
+      rangeUsed++
+      return 0
+    },
+    isLocal: () => false,
+  }
+  const plan = planSync(network, state, services, node)
+  plan.serviceMap.shared = true
+  const portalAddrs = new Set<number>()
+  for (const info of plan.opened) {
+    const spec = info.spec
+    if (spec.clusterAddr !== undefined) portalAddrs.add(spec.clusterAddr)
+    for (const a of spec.externalAddrs) if (a !== undefined) portalAddrs.add(a)
+    for (const a of spec.loadBalancerAddrs) if (a !== undefined) portalAddrs.add(a)
+  }
+  let shareable = true
+  for (const info of plan.serviceMap.values())
+    if (info.filterRuleCount !== 0) {
+      shareable = false
+      break
+    }
+  return { plan, rangeUsed, shareable, portalAddrs }
+}
+
+export class UserspaceProxier implements PortsSettler {
+  private readonly balancer: LoadBalancerRR
+  private readonly rt: ProxyRuntime
   /** serviceMap: ServicePortName -> info, in the order the ports were opened. */
-  serviceMap: ServicePortMap
+  private map: ServicePortMap
   /** Services as the last successful sync saw them ("ns/name" -> object). */
   private services: ReadonlyMap<string, Service> = new Map<string, Service>()
   /**
@@ -355,6 +520,19 @@ export class UserspaceProxier {
   /** Ports reserved by a plan not yet applied (kernel-chosen proxy ports). */
   private readonly reservedPorts = new Set<number>()
   readonly hostIP: string
+  /**
+   * While deferred (deferral.ts): this proxier's position in the cluster's journal; null once it
+   * replayed (or when the cluster defers nothing), from then on it does its own work.
+   */
+  private at: JournalStep<UserspacePlan, EndpointsBatch> | null = null
+  private readonly journal: UserspaceJournal<UserspacePlan, EndpointsBatch> | null
+  /** Sockets the host namespace held when this proxier began deferring (the ports replay cannot take). */
+  private readonly socketsBefore: number
+  /** During a replay: the steps were taken with no portal on an own address (checked then). */
+  private replaying = false
+  /** The node's own plan replayed for the shape plan its sync is still running (commit or discard maps it). */
+  private replayed: { readonly shape: UserspacePlan; readonly own: UserspacePlan } | null = null
+  private readonly natParams: NatParams | null
 
   constructor(
     readonly node: ProxyNode,
@@ -363,16 +541,20 @@ export class UserspaceProxier {
     scheduler: Scheduler,
     readonly config: UserspaceConfig,
     private readonly rng: Rng,
+    /** The node's NAT parameters (its proxy port per service port: the shared portal rules read them). */
+    natParams: NatParams | null = null,
+    /** The cluster's journal: this proxier defers its work until a packet or a reader needs it. */
+    journal: UserspaceJournal<UserspacePlan, EndpointsBatch> | null = null,
   ) {
     // The balancers and service maps of a cluster's nodes index by one shared name index.
-    this.lb = new LoadBalancerRR(rng, ServicePortNames.of(network))
-    this.serviceMap = new ServicePortMap(ServicePortNames.of(network))
-    this.runtime = new ProxyRuntime(network, ns, scheduler, this.lb, config.costs, config.udpIdleTimeoutNs)
+    this.balancer = new LoadBalancerRR(rng, ServicePortNames.of(network))
+    this.map = new ServicePortMap(ServicePortNames.of(network))
+    this.rt = new ProxyRuntime(network, ns, scheduler, this.balancer, config.costs, config.udpIdleTimeoutNs)
     // A datagram to a UDP proxy port still held without a socket of its own (ProxyPort.openPort):
     // the service port bound on it, found by a walk of the service map (once per port, at its first
     // datagram; a per-port index would cost bytes on every port that never sees one).
-    this.runtime.heldPortOwner = (port) => {
-      for (const info of this.serviceMap.values()) if (info.proxyPort === port && info.protocol === "udp") return info
+    this.rt.heldPortOwner = (port) => {
+      for (const info of this.map.values()) if (info.proxyPort === port && info.protocol === "udp") return info
       return undefined
     }
     this.allocator =
@@ -381,6 +563,54 @@ export class UserspaceProxier {
         : new RangePortAllocator(config.proxyPortRange[0], config.proxyPortRange[1], rng)
     // ChooseHostInterface: the node's primary address.
     this.hostIP = node.ips[0] ?? "0.0.0.0"
+    this.natParams = natParams
+    this.journal = journal
+    this.socketsBefore = ns.udpSockets.size + ns.tcpListeners.size + ns.tcpConnections.size
+    // Deferred from the start, unless the namespace's addresses are a shared block (IPVS mode's:
+    // never here) or someone else already waits on its ports.
+    if (journal !== null && natParams !== null && ns.sharedAddresses === null && ns.portsPending === null) {
+      this.at = journal.root
+      ns.portsPending = this
+      natParams.pending = this
+    }
+  }
+
+  /** The load balancer (a reader: the node's state is replayed first when deferred). */
+  get lb(): LoadBalancerRR {
+    this.settle()
+    return this.balancer
+  }
+
+  /** The proxy sockets' runtime (a reader: replayed first when deferred). */
+  get runtime(): ProxyRuntime {
+    this.settle()
+    return this.rt
+  }
+
+  /** serviceMap: ServicePortName -> info (a reader: replayed first when deferred). */
+  get serviceMap(): ServicePortMap {
+    this.settle()
+    return this.map
+  }
+
+  /** What its next plan starts from (its last commit). */
+  private ownBase(): PlanBase {
+    return { serviceMap: this.map, services: this.services, claims: this.claims }
+  }
+
+  /** Whether this proxier still defers its work (no packet or reader needed its ports yet). */
+  get deferred(): boolean {
+    return this.at !== null
+  }
+
+  /** Service ports served, without replaying a deferred proxier (its journal step's shape). */
+  get servicePortCount(): number {
+    return this.at === null ? this.map.size : this.at.state.serviceMap.size
+  }
+
+  /** Proxy sockets made (none while deferred: no packet reached a port). */
+  get socketsMade(): number {
+    return this.at === null ? this.rt.socketsMade : 0
   }
 
   // ------------------------------------------------------------------------------ endpoints
@@ -402,6 +632,20 @@ export class UserspaceProxier {
     const batch = feed.batch(store, this.feedCursor, end)
     this.endpointsRead += end - this.feedCursor
     this.feedCursor = end
+    const at = this.at
+    if (at !== null) {
+      const next = (this.journal as UserspaceJournal<UserspacePlan, EndpointsBatch>).endpoints(at, feed, batch)
+      if (next !== null) {
+        this.at = next
+        return
+      }
+      this.settle()
+    }
+    this.takeEndpoints(feed, batch)
+  }
+
+  /** The load balancer takes a batch of Endpoints writes (OnEndpointsAdd/Update/Delete). */
+  private takeEndpoints(feed: EndpointsFeed, batch: EndpointsBatch): void {
     const seen = this.endpointsSeen
     const learnt = this.endpointsLearnt
     let deleted: number[] | null = null
@@ -421,9 +665,10 @@ export class UserspaceProxier {
       }
       const previous = seen[k]
       if (previous === undefined) {
-        this.lb.onEndpointsAdd(keys[i], ports)
+        this.balancer.onEndpointsAdd(keys[i], ports)
         learnt[k] = this.endpointsLearntNext++
-      } else if (previous !== ports && !samePorts(previous, ports)) this.lb.onEndpointsUpdate(keys[i], previous, ports)
+      } else if (previous !== ports && !samePorts(previous, ports))
+        this.balancer.onEndpointsUpdate(keys[i], previous, ports)
       else continue
       seen[k] = ports
     }
@@ -431,7 +676,7 @@ export class UserspaceProxier {
     // In the order this proxier learnt of them (the insertion order of the map this replaces).
     deleted.sort((a, b) => learnt[a] - learnt[b])
     for (const k of deleted) {
-      this.lb.onEndpointsDelete(feed.keyOf(k), seen[k] as PortsToEndpoints)
+      this.balancer.onEndpointsDelete(feed.keyOf(k), seen[k] as PortsToEndpoints)
       seen[k] = undefined
       learnt[k] = -1
     }
@@ -441,119 +686,162 @@ export class UserspaceProxier {
 
   /** syncProxyRules up to the kernel: merges the Service changes into a new service map. */
   plan(services: readonly Service[]): UserspacePlan {
-    const current = watchedServices(services)
-    const serviceMap = new ServicePortMap(ServicePortNames.of(this.network), this.serviceMap)
-    const claims = new Map(this.claims)
-    const opened: UserspaceServiceInfo[] = []
-    const closed: UserspaceServiceInfo[] = []
-    const deleted: string[] = []
-    const allocated: number[] = []
-    let commands = 0
-    // The union of both key sets in order: each map's sorted keys are shared by the nodes.
-    const keys = mergeSorted(sortedKeys(this.services), sortedKeys(current))
-    for (const key of keys) {
-      const previous = this.services.get(key)
-      const next = current.get(key)
-      // Stored objects are immutable values (store.ts): the same object is the same Service.
-      if (
-        previous !== undefined &&
-        next !== undefined &&
-        (previous === next || JSON.stringify(previous) === JSON.stringify(next))
+    const at = this.at
+    if (at !== null) {
+      const network = this.network
+      const range = this.config.proxyPortRange
+      const step = (this.journal as UserspaceJournal<UserspacePlan, EndpointsBatch>).plan(at, services, (state, list) =>
+        planShape(network, range, state, list),
       )
-        continue
-      // mergeService(current); the ports it saw, for unmergeService (only with a previous Service).
-      const existingPorts = previous === undefined ? null : new Set<string>()
-      const specs = next === undefined ? null : servicePorts(key, next)
-      if (next !== undefined && specs !== null) {
-        const ports = next.spec.ports ?? []
-        for (let p = 0; p < ports.length; p++) {
-          const port = ports[p]
-          const spec = specs[p]
-          const name = spec.name
-          existingPorts?.add(port.name ?? "")
-          const info = serviceMap.get(name)
-          if (info !== undefined && sameConfig(info, next, port)) continue
-          if (info !== undefined) {
-            commands += 2 * info.ruleCount // DeleteRule: -C, then -D
-            serviceMap.delete(name)
-            closed.push(info)
-            releaseClaims(claims, info.name)
-          }
-          if (!spec.proxyable) continue // newProxySocket: unknown protocol
-          const proxyPort = this.allocatePort(spec.protocol)
-          if (proxyPort < 0) continue // "failed to allocate proxy port"
-          allocated.push(proxyPort)
-          const made = this.newServiceInfo(spec, next, port, proxyPort, claims)
-          commands += 2 * made.ruleCount // EnsureRule: -C, then -A
-          serviceMap.set(name, made)
-          opened.push(made)
-        }
+      if (step !== null && this.canTake(step)) {
+        this.at = step
+        return (step.shape as PlanShape<UserspacePlan>).plan
       }
-      // unmergeService(previous, existingPorts)
-      if (previous !== undefined && servicePorts(key, previous) !== null) {
-        for (const port of previous.spec.ports ?? []) {
-          if (existingPorts?.has(port.name ?? "")) continue
-          const name = servicePortName(key, port.name ?? "")
-          const info = serviceMap.get(name)
-          if (info === undefined) continue
-          commands += 2 * info.ruleCount // DeleteRule: -C, then -D
-          serviceMap.delete(name)
-          closed.push(info)
-          deleted.push(name)
-          releaseClaims(claims, info.name)
-        }
-      }
+      // Not shareable here: this node replays its path and plans on its own.
+      this.settle()
     }
-    // iptablesInit: 5 EnsureChain + 5 EnsureRule (each an iptables -N / -C invocation; the first
-    // sync's 5 appends/inserts are not counted).
-    commands += 10
-    // ensurePortals: one `iptables -C` per portal rule of every service.
-    let natRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "nat").length
-    let filterRules = USERSPACE_JUMP_RULES.filter((r) => r.table === "filter").length
-    for (const info of serviceMap.values()) {
-      commands += info.ruleCount
-      filterRules += info.filterRuleCount
-      natRules += info.ruleCount - info.filterRuleCount
-    }
-    return {
-      serviceMap,
-      opened,
-      closed,
-      deleted,
-      services: current,
-      commands,
-      natRules,
-      filterRules,
-      allocated,
-      claims,
-    }
+    return planSync(this.network, this.ownBase(), services, this)
   }
 
-  /** The sync ends: sockets are closed and opened, the load balancer told, rules are written by the caller. */
-  commit(plan: UserspacePlan, nowNs: number): void {
+  /**
+   * Whether this node gets exactly the step's shape: no portal it opens is on one of the node's
+   * own addresses (claimed per node), its restore input holds no per-node line, and the random
+   * allocator could not run out of ephemeral ports in this namespace.
+   */
+  private canTake(step: JournalStep<UserspacePlan, EndpointsBatch>): boolean {
+    const shape = step.shape as PlanShape<UserspacePlan>
+    if (!shape.shareable) return false
+    for (const address of this.ns.localAddresses.keyList()) if (shape.portalAddrs.has(address)) return false
+    if (this.config.proxyPortRange === null) {
+      const params = this.network.params
+      const ephemeral = params.ephemeralPortMax - params.ephemeralPortMin + 1
+      if (this.socketsBefore + step.portsNeeded >= ephemeral) return false
+    }
+    return true
+  }
+
+  /**
+   * The sync ends: sockets are closed and opened, the NAT parameters set, the load balancer told;
+   * rules are written by the caller. Returns the plan that committed (a deferred node's sync
+   * planned the shared shape; if the node replayed meanwhile, its own plan).
+   */
+  commit(plan: UserspacePlan, nowNs: number): UserspacePlan {
+    const at = this.at
+    if (at !== null) {
+      if (at.state.pending !== plan) throw new Error(`userspace proxier ${this.node.name}: commit of another plan`)
+      const next = (this.journal as UserspaceJournal<UserspacePlan, EndpointsBatch>).commit(at)
+      if (next !== null) {
+        this.at = next
+        return plan
+      }
+      this.settle()
+    }
+    const own = this.ownPlan(plan)
+    this.commitOwn(own, nowNs)
+    return own
+  }
+
+  private ownPlan(plan: UserspacePlan): UserspacePlan {
+    const replayed = this.replayed
+    if (replayed === null || replayed.shape !== plan) return plan
+    this.replayed = null
+    return replayed.own
+  }
+
+  private commitOwn(plan: UserspacePlan, nowNs: number): void {
     for (const info of plan.closed) {
-      info.closePort(this.runtime)
+      info.closePort(this.rt)
       this.allocator.release(info.proxyPort)
     }
-    for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.lb.deleteService(name)
+    for (const name of plan.deleted) if (!plan.serviceMap.has(name)) this.balancer.deleteService(name)
     for (const info of plan.opened) {
       this.reservedPorts.delete(info.proxyPort)
       // The port is bound now; its socket is made at the first packet (ProxyPort).
-      info.openPort(this.runtime, info.protocol, info.proxyPort)
-      this.lb.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
+      info.openPort(this.rt, info.protocol, info.proxyPort)
+      this.balancer.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
     }
-    this.serviceMap = plan.serviceMap
+    this.map = plan.serviceMap
     this.services = plan.services
     this.claims = plan.claims
-    for (const info of this.serviceMap.values()) this.lb.cleanupStaleStickySessions(info.name, nowNs)
+    for (const info of this.map.values()) this.balancer.cleanupStaleStickySessions(info.name, nowNs)
+    // The node's proxy port of each service port, as its (shared) portal rules read it.
+    const params = this.natParams
+    if (params !== null) {
+      for (const info of plan.closed) params.setPort(info.portal.k, 0)
+      for (const info of plan.opened) params.setPort(info.portal.k, info.proxyPort)
+    }
   }
 
   /** The sync's kernel write failed: nothing of the plan happened. */
   discard(plan: UserspacePlan): void {
+    const at = this.at
+    if (at !== null) {
+      if (at.state.pending !== plan) throw new Error(`userspace proxier ${this.node.name}: discard of another plan`)
+      const next = (this.journal as UserspaceJournal<UserspacePlan, EndpointsBatch>).discard(at)
+      if (next !== null) {
+        this.at = next
+        return
+      }
+      this.settle()
+    }
+    this.discardOwn(this.ownPlan(plan))
+  }
+
+  private discardOwn(plan: UserspacePlan): void {
     for (const port of plan.allocated) {
       this.allocator.release(port)
       this.reservedPorts.delete(port)
     }
+  }
+
+  /**
+   * A deferred proxier does its work now: it replays its path through the journal with its own
+   * allocator, kernel ports and random streams, in the order the steps were taken (nothing else
+   * drew from those streams or bound in its namespace meanwhile: those uses call this first), so
+   * it holds what it would hold had it done each step then. A no-op once done.
+   */
+  settle(): void {
+    const at = this.at
+    if (at === null) return
+    this.at = null
+    if (this.ns.portsPending === this) this.ns.portsPending = null
+    if (this.natParams !== null && this.natParams.pending === this) this.natParams.pending = null
+    const journal = this.journal as UserspaceJournal<UserspacePlan, EndpointsBatch>
+    const path = journal.path(at)
+    journal.nodesReplayed++
+    journal.stepsReplayed += path.length
+    this.replaying = true
+    let pending: { shape: UserspacePlan; own: UserspacePlan } | null = null
+    try {
+      for (const step of path) {
+        switch (step.kind) {
+          case StepKind.ENDPOINTS:
+            this.takeEndpoints(step.feed as EndpointsFeed, step.batch as EndpointsBatch)
+            break
+          case StepKind.PLAN:
+            pending = {
+              shape: (step.shape as PlanShape<UserspacePlan>).plan,
+              own: planSync(this.network, this.ownBase(), step.services as readonly Service[], this),
+            }
+            break
+          case StepKind.COMMIT:
+            // No affinity entry exists before a packet reached the node: the sticky-session
+            // cleanup's time changes nothing.
+            if (pending !== null) this.commitOwn(pending.own, 0)
+            pending = null
+            break
+          case StepKind.DISCARD:
+            if (pending !== null) this.discardOwn(pending.own)
+            pending = null
+            break
+          default:
+            break
+        }
+      }
+    } finally {
+      this.replaying = false
+    }
+    this.replayed = pending
   }
 
   /**
@@ -566,6 +854,18 @@ export class UserspaceProxier {
    */
   restoreInput(serviceMap: ServicePortMap): readonly string[] {
     const share = PortalRuleShare.of(this.network)
+    // A journal step's map (deferral.ts) is one object for every node on the step: its lines once.
+    const memo = serviceMap.shared ? share.inputsByMap.get(serviceMap) : undefined
+    if (memo !== undefined) {
+      share.inputsTaken++
+      return memo
+    }
+    const lines = this.assembleRestoreInput(share, serviceMap)
+    if (serviceMap.shared) share.inputsByMap.set(serviceMap, lines)
+    return lines
+  }
+
+  private assembleRestoreInput(share: PortalRuleShare, serviceMap: ServicePortMap): readonly string[] {
     const last = share.lastInput
     if (last !== null && last.infos === serviceMap.size) {
       let i = 0
@@ -620,7 +920,7 @@ export class UserspaceProxier {
   // ------------------------------------------------------------------------------ helpers
 
   /** proxyPorts.AllocateNext, or for the random allocator the port bind(0) would get. */
-  private allocatePort(protocol: "tcp" | "udp"): number {
+  allocatePort(protocol: "tcp" | "udp"): number {
     const port = this.allocator.allocateNext()
     if (port !== 0) return port
     const params = this.network.params
@@ -648,118 +948,12 @@ export class UserspaceProxier {
     return false
   }
 
-  private newServiceInfo(
-    spec: UserspaceServicePort,
-    service: Service,
-    port: ServicePort,
-    proxyPort: number,
-    claims: Map<string, string>,
-  ): UserspaceServiceInfo {
-    const portal = this.portalRuleSet(spec, service, port)
-    const ruleCount = this.countPortals(spec, claims)
-    // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
-    const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
-    return new UserspaceServiceInfo(proxyPort, ruleCount, filterRuleCount, portal)
-  }
-
   /**
-   * The shared portal rules of a service port (built once per Service object and port, whatever
-   * the node count): openPortal's rules without claims, with the host IP and proxy port as node
-   * parameters.
+   * PlanNode.isLocal. While replaying, false: every plan step it replays was taken with none of
+   * its opened portals on the node's addresses (canTake), so each answer then was false.
    */
-  private portalRuleSet(spec: UserspaceServicePort, service: Service, port: ServicePort): PortalRuleSet {
-    const share = PortalRuleShare.of(this.network)
-    let set = share.get(service, port)
-    if (set === undefined) {
-      const { name, protocol, clusterIP, externalIPs, loadBalancerIPs } = spec
-      set = new PortalRuleSet(share.index(name), spec)
-      this.openPortals(name, protocol, clusterIP, port.port, externalIPs, loadBalancerIPs, port.nodePort ?? 0, set)
-      share.put(service, port, set)
-    }
-    return set
-  }
-
-  /**
-   * openPortal's rules of a service port, in order, into the shared set `out` (every portal: a
-   * node's claim conflicts only cut how many of them it holds, countPortals): each rule's chain and
-   * line, with the node's host IP and proxy port as parameters (`{host}`, `{port:K}`), and the
-   * NodePort filter rule (whose match names the proxy port) as null.
-   */
-  private openPortals(
-    name: string,
-    protocol: "tcp" | "udp",
-    clusterIP: string,
-    port: number,
-    externalIPs: readonly string[],
-    loadBalancerIPs: readonly string[],
-    nodePort: number,
-    out: PortalRuleSet,
-  ): void {
-    const proxyPort = portParam(out.k)
-    const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: number): void => {
-      out.add(
-        chain,
-        `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${HOST_PARAM}:${proxyPort}`,
-      )
-    }
-    const containerPortal = (
-      ip: string | null,
-      physdev: boolean,
-      dstLocal: boolean,
-      p: number,
-      chain: number,
-    ): void => {
-      out.add(
-        chain,
-        `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
-      )
-    }
-    const onePortal = (ip: string, isExternal: boolean): void => {
-      containerPortal(ip, isExternal, false, port, CHAIN_INDEX_PORTALS_CONTAINER)
-      if (isExternal) {
-        containerPortal(ip, false, true, port, CHAIN_INDEX_PORTALS_CONTAINER)
-        hostPortal(ip, true, port, CHAIN_INDEX_PORTALS_HOST)
-      } else hostPortal(ip, false, port, CHAIN_INDEX_PORTALS_HOST)
-    }
-    onePortal(clusterIP, false)
-    for (const ip of externalIPs) onePortal(ip, true)
-    for (const ip of loadBalancerIPs) onePortal(ip, false)
-    if (nodePort !== 0) {
-      containerPortal(null, false, false, nodePort, CHAIN_INDEX_NODEPORT_CONTAINER)
-      hostPortal(null, false, nodePort, CHAIN_INDEX_NODEPORT_HOST)
-      out.add(CHAIN_INDEX_NON_LOCAL, null)
-    }
-  }
-
-  /**
-   * openPortal's rule count on this node (the rules themselves are the shared PortalRuleSet,
-   * openPortals): its walk with this node's claims, stopping at the first conflict, per node and
-   * port. The count of each portal kind matches what openPortals writes for it.
-   */
-  private countPortals(spec: UserspaceServicePort, claims: Map<string, string>): number {
-    const { name, protocol, port } = spec
-    let count = 0
-    // onePortal(clusterIP, false): a container and a host rule.
-    if (this.isLocal(spec.clusterAddr) && !claim(claims, spec.clusterIP, port, protocol, name)) return count
-    count += 2
-    // onePortal(externalIP, true): two container rules and a host rule.
-    for (let i = 0; i < spec.externalIPs.length; i++) {
-      if (this.isLocal(spec.externalAddrs[i]) && !claim(claims, spec.externalIPs[i], port, protocol, name)) return count
-      count += 3
-    }
-    for (let i = 0; i < spec.loadBalancerIPs.length; i++) {
-      if (this.isLocal(spec.loadBalancerAddrs[i]) && !claim(claims, spec.loadBalancerIPs[i], port, protocol, name))
-        return count
-      count += 2
-    }
-    if (spec.nodePort !== 0) {
-      if (!claim(claims, "", spec.nodePort, protocol, name)) return count
-      count += 3 // container, host and the filter rule
-    }
-    return count
-  }
-
-  private isLocal(address: number | undefined): boolean {
+  isLocal(address: number | undefined): boolean {
+    if (this.replaying) return false
     return address !== undefined && this.ns.localInterface(address) !== undefined
   }
 
@@ -780,6 +974,118 @@ export class UserspaceProxier {
     }
     return lines.join("\n") + "\n"
   }
+}
+
+function newServiceInfo(
+  network: object,
+  node: PlanNode,
+  spec: UserspaceServicePort,
+  service: Service,
+  port: ServicePort,
+  proxyPort: number,
+  claims: Map<string, string>,
+): UserspaceServiceInfo {
+  const portal = portalRuleSet(network, spec, service, port)
+  const ruleCount = countPortals(node, spec, claims)
+  // The NodePort's filter rule is openPortal's last: written only when no claim cut it off.
+  const filterRuleCount = ruleCount > 0 && portal.chains[ruleCount - 1] === CHAIN_INDEX_NON_LOCAL ? 1 : 0
+  return new UserspaceServiceInfo(proxyPort, ruleCount, filterRuleCount, portal)
+}
+
+/**
+ * The shared portal rules of a service port (built once per Service object and port, whatever
+ * the node count): openPortal's rules without claims, with the host IP and proxy port as node
+ * parameters.
+ */
+function portalRuleSet(
+  network: object,
+  spec: UserspaceServicePort,
+  service: Service,
+  port: ServicePort,
+): PortalRuleSet {
+  const share = PortalRuleShare.of(network)
+  let set = share.get(service, port)
+  if (set === undefined) {
+    const { name, protocol, clusterIP, externalIPs, loadBalancerIPs } = spec
+    set = new PortalRuleSet(share.index(name), spec)
+    openPortals(name, protocol, clusterIP, port.port, externalIPs, loadBalancerIPs, port.nodePort ?? 0, set)
+    share.put(service, port, set)
+  }
+  return set
+}
+
+/**
+ * openPortal's rules of a service port, in order, into the shared set `out` (every portal: a
+ * node's claim conflicts only cut how many of them it holds, countPortals): each rule's chain and
+ * line, with the node's host IP and proxy port as parameters (`{host}`, `{port:K}`), and the
+ * NodePort filter rule (whose match names the proxy port) as null.
+ */
+function openPortals(
+  name: string,
+  protocol: "tcp" | "udp",
+  clusterIP: string,
+  port: number,
+  externalIPs: readonly string[],
+  loadBalancerIPs: readonly string[],
+  nodePort: number,
+  out: PortalRuleSet,
+): void {
+  const proxyPort = portParam(out.k)
+  const hostPortal = (ip: string | null, dstLocal: boolean, p: number, chain: number): void => {
+    out.add(
+      chain,
+      `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, false, dstLocal, p)} -j DNAT --to-destination ${HOST_PARAM}:${proxyPort}`,
+    )
+  }
+  const containerPortal = (ip: string | null, physdev: boolean, dstLocal: boolean, p: number, chain: number): void => {
+    out.add(
+      chain,
+      `-A ${USERSPACE_CHAINS[chain].chain} ${commonArgs(name, protocol, ip, physdev, dstLocal, p)} -j REDIRECT --to-ports ${proxyPort}`,
+    )
+  }
+  const onePortal = (ip: string, isExternal: boolean): void => {
+    containerPortal(ip, isExternal, false, port, CHAIN_INDEX_PORTALS_CONTAINER)
+    if (isExternal) {
+      containerPortal(ip, false, true, port, CHAIN_INDEX_PORTALS_CONTAINER)
+      hostPortal(ip, true, port, CHAIN_INDEX_PORTALS_HOST)
+    } else hostPortal(ip, false, port, CHAIN_INDEX_PORTALS_HOST)
+  }
+  onePortal(clusterIP, false)
+  for (const ip of externalIPs) onePortal(ip, true)
+  for (const ip of loadBalancerIPs) onePortal(ip, false)
+  if (nodePort !== 0) {
+    containerPortal(null, false, false, nodePort, CHAIN_INDEX_NODEPORT_CONTAINER)
+    hostPortal(null, false, nodePort, CHAIN_INDEX_NODEPORT_HOST)
+    out.add(CHAIN_INDEX_NON_LOCAL, null)
+  }
+}
+
+/**
+ * openPortal's rule count on this node (the rules themselves are the shared PortalRuleSet,
+ * openPortals): its walk with this node's claims, stopping at the first conflict, per node and
+ * port. The count of each portal kind matches what openPortals writes for it.
+ */
+function countPortals(node: PlanNode, spec: UserspaceServicePort, claims: Map<string, string>): number {
+  const { name, protocol, port } = spec
+  let count = 0
+  // onePortal(clusterIP, false): a container and a host rule.
+  if (node.isLocal(spec.clusterAddr) && !claim(claims, spec.clusterIP, port, protocol, name)) return count
+  count += 2
+  // onePortal(externalIP, true): two container rules and a host rule.
+  for (let i = 0; i < spec.externalIPs.length; i++) {
+    if (node.isLocal(spec.externalAddrs[i]) && !claim(claims, spec.externalIPs[i], port, protocol, name)) return count
+    count += 3
+  }
+  for (let i = 0; i < spec.loadBalancerIPs.length; i++) {
+    if (node.isLocal(spec.loadBalancerAddrs[i]) && !claim(claims, spec.loadBalancerIPs[i], port, protocol, name))
+      return count
+    count += 2
+  }
+  if (spec.nodePort !== 0) {
+    if (!claim(claims, "", spec.nodePort, protocol, name)) return count
+    count += 3 // container, host and the filter rule
+  }
+  return count
 }
 
 /** iptablesCommonPortalArgs. */
@@ -840,6 +1146,8 @@ export class PortalRuleShare {
   private readonly sets = new WeakMap<Service, Map<ServicePort, PortalRuleSet>>()
   /** Portal rule sets built (once per Service object and port, whatever the node count). */
   built = 0
+  /** The restore input of each journal step's service map (deferral.ts), assembled once. */
+  readonly inputsByMap = new WeakMap<ServicePortMap, readonly string[]>()
   /** Restore inputs assembled, and taken as another node assembled them. */
   inputsAssembled = 0
   inputsTaken = 0
@@ -1127,7 +1435,7 @@ export class EndpointsFeed implements ApiListener {
 }
 
 /** EndpointsFeed.batch: the writes of a feed range, in order, as the store holds them at `revision`. */
-interface EndpointsBatch {
+export interface EndpointsBatch {
   readonly from: number
   readonly end: number
   readonly revision: number
