@@ -329,6 +329,22 @@ export interface UserspacePlan {
   /** Proxy ports allocated by this plan (released if the sync fails). */
   readonly allocated: number[]
   readonly claims: Map<string, string>
+  /**
+   * A journal step's plan (deferral.ts): its service map operations in order, which a node
+   * replaying the step repeats with its own ports instead of planning again (null: not recorded).
+   */
+  readonly ops: readonly PlanOp[] | null
+}
+
+/**
+ * One service map operation of a plan, in planSync's order: a service port closed (`info`
+ * undefined), or a proxy port allocated for one (`info` the shape's record, or null when the
+ * allocation failed and the port was not opened).
+ */
+interface PlanOp {
+  readonly name: string
+  readonly protocol: "tcp" | "udp"
+  readonly info: UserspaceServiceInfo | null | undefined
 }
 
 const SERVICE_CHANGE_PROTOCOLS = new Set(["TCP", "UDP"])
@@ -362,7 +378,14 @@ interface PlanNode {
  * with their own allocator and addresses; the journal (deferral.ts) runs it once per step with
  * none, for the shape every node on that step shares.
  */
-function planSync(network: object, base: PlanBase, services: readonly Service[], node: PlanNode): UserspacePlan {
+function planSync(
+  network: object,
+  base: PlanBase,
+  services: readonly Service[],
+  node: PlanNode,
+  recordOps = false,
+): UserspacePlan {
+  const ops: PlanOp[] | null = recordOps ? [] : null
   const current = watchedServices(services)
   const serviceMap = new ServicePortMap(ServicePortNames.of(network), base.serviceMap)
   const claims = new Map(base.claims)
@@ -398,16 +421,21 @@ function planSync(network: object, base: PlanBase, services: readonly Service[],
         if (info !== undefined) {
           commands += 2 * info.ruleCount // DeleteRule: -C, then -D
           serviceMap.delete(name)
+          ops?.push({ name, protocol: info.protocol, info: undefined })
           closed.push(info)
           releaseClaims(claims, info.name)
         }
         if (!spec.proxyable) continue // newProxySocket: unknown protocol
         const proxyPort = node.allocatePort(spec.protocol)
-        if (proxyPort < 0) continue // "failed to allocate proxy port"
+        if (proxyPort < 0) {
+          ops?.push({ name, protocol: spec.protocol, info: null })
+          continue // "failed to allocate proxy port"
+        }
         allocated.push(proxyPort)
         const made = newServiceInfo(network, node, spec, next, port, proxyPort, claims)
         commands += 2 * made.ruleCount // EnsureRule: -C, then -A
         serviceMap.set(name, made)
+        ops?.push({ name, protocol: spec.protocol, info: made })
         opened.push(made)
       }
     }
@@ -420,6 +448,7 @@ function planSync(network: object, base: PlanBase, services: readonly Service[],
         if (info === undefined) continue
         commands += 2 * info.ruleCount // DeleteRule: -C, then -D
         serviceMap.delete(name)
+        ops?.push({ name, protocol: info.protocol, info: undefined })
         closed.push(info)
         deleted.push(name)
         releaseClaims(claims, info.name)
@@ -448,6 +477,7 @@ function planSync(network: object, base: PlanBase, services: readonly Service[],
     filterRules,
     allocated,
     claims,
+    ops,
   }
 }
 
@@ -475,7 +505,7 @@ function planShape(
     },
     isLocal: () => false,
   }
-  const plan = planSync(network, state, services, node)
+  const plan = planSync(network, state, services, node, true)
   plan.serviceMap.shared = true
   const portalAddrs = new Set<number>()
   for (const info of plan.opened) {
@@ -758,12 +788,14 @@ export class UserspaceProxier implements PortsSettler {
       this.reservedPorts.delete(info.proxyPort)
       // The port is bound now; its socket is made at the first packet (ProxyPort).
       info.openPort(this.rt, info.protocol, info.proxyPort)
-      this.balancer.newService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
+      this.balancer.addService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
     }
     this.map = plan.serviceMap
     this.services = plan.services
     this.claims = plan.claims
-    for (const info of this.map.values()) this.balancer.cleanupStaleStickySessions(info.name, nowNs)
+    // Only a port with a sticky-session entry has anything to clean (and none has before a packet).
+    if (this.balancer.hasAffinityEntries)
+      for (const info of this.map.values()) this.balancer.cleanupStaleStickySessions(info.name, nowNs)
     // The node's proxy port of each service port, as its (shared) portal rules read it.
     const params = this.natParams
     if (params !== null) {
@@ -795,6 +827,41 @@ export class UserspaceProxier implements PortsSettler {
   }
 
   /**
+   * The node's own plan for a journal step it took: planSync's service map operations repeated in
+   * the same order with the node's own proxy ports (the same allocator calls, so the same draws and
+   * kernel choices); the rest (Services, claims, counts, deletions) is the step's, which the node
+   * shares (the step was taken with no portal on its own addresses). A plan the node would have
+   * made differently is a bug: the allocation outcomes are checked.
+   */
+  private replayPlan(shape: UserspacePlan): UserspacePlan {
+    const ops = shape.ops
+    if (ops === null) throw new Error(`userspace proxier ${this.node.name}: a journal plan without its operations`)
+    const serviceMap = new ServicePortMap(ServicePortNames.of(this.network), this.map)
+    const opened: UserspaceServiceInfo[] = []
+    const closed: UserspaceServiceInfo[] = []
+    const allocated: number[] = []
+    for (const op of ops) {
+      if (op.info === undefined) {
+        const info = serviceMap.get(op.name)
+        if (info === undefined)
+          throw new Error(`userspace proxier ${this.node.name}: replay closes ${op.name}, not open`)
+        serviceMap.delete(op.name)
+        closed.push(info)
+        continue
+      }
+      const proxyPort = this.allocatePort(op.protocol)
+      if (proxyPort < 0 !== (op.info === null))
+        throw new Error(`userspace proxier ${this.node.name}: replay of ${op.name}'s proxy port diverged`)
+      if (op.info === null) continue
+      allocated.push(proxyPort)
+      const made = new UserspaceServiceInfo(proxyPort, op.info.ruleCount, op.info.filterRuleCount, op.info.portal)
+      serviceMap.set(op.name, made)
+      opened.push(made)
+    }
+    return { ...shape, serviceMap, opened, closed, allocated, ops: null }
+  }
+
+  /**
    * A deferred proxier does its work now: it replays its path through the journal with its own
    * allocator, kernel ports and random streams, in the order the steps were taken (nothing else
    * drew from those streams or bound in its namespace meanwhile: those uses call this first), so
@@ -821,7 +888,7 @@ export class UserspaceProxier implements PortsSettler {
           case StepKind.PLAN:
             pending = {
               shape: (step.shape as PlanShape<UserspacePlan>).plan,
-              own: planSync(this.network, this.ownBase(), step.services as readonly Service[], this),
+              own: this.replayPlan((step.shape as PlanShape<UserspacePlan>).plan),
             }
             break
           case StepKind.COMMIT:

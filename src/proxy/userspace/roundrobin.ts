@@ -324,6 +324,16 @@ export class LoadBalancerRR {
     return new BalancerState("", 0, this.cols, this.newServiceIndex(svcPort, affinityType, ttlSeconds))
   }
 
+  /** NewService without the state's view (the proxier's commit: 10,000 ports, no view needed). */
+  addService(svcPort: string, affinityType: AffinityType | "", ttlSeconds: number): void {
+    this.newServiceIndex(svcPort, affinityType, ttlSeconds)
+  }
+
+  /** Whether any service port holds a sticky-session entry (none: cleanupStaleStickySessions has nothing to do). */
+  get hasAffinityEntries(): boolean {
+    return this.cols.affinityMaps.size > 0
+  }
+
   deleteService(svcPort: string): void {
     const k = this.names.peek(svcPort)
     if (this.cols.has(k)) this.cols.delete(k)
