@@ -168,8 +168,25 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
   logCount = 0
   /** Rules a linear walk would have evaluated, over the stack's life. */
   rulesEvaluated = 0
-  /** Exact memo of pure filter-side walks (walk-memo.ts); null walks every packet. */
-  walkMemo: WalkMemo | null = new WalkMemo()
+  /**
+   * Exact memo of pure filter-side walks (walk-memo.ts), made at the namespace's first walk: some
+   * 80 KB of slots and masks, which at thousands of nodes most never use (a node no packet
+   * crosses). A memo made later starts as the one made at once would be at its first walk.
+   */
+  private memo: WalkMemo | null = null
+  /** False: every packet walks its rules (`walkMemo = null`, the tests' reference). */
+  private memoEnabled = true
+
+  /** The walk memo (made now if it was not yet), or null when disabled. */
+  get walkMemo(): WalkMemo | null {
+    if (!this.memoEnabled) return null
+    return (this.memo ??= new WalkMemo())
+  }
+
+  set walkMemo(memo: WalkMemo | null) {
+    this.memoEnabled = memo !== null
+    this.memo = memo
+  }
   /** This node's values of the NAT node parameters its (shared) rules may name (ext/xt_nat.ts). */
   readonly natParams = new NatParams()
 
@@ -566,8 +583,9 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     ctx.outIfIndex = state.outIfIndex
     ctx.nowNs = state.nowNs
     ctx.hook = this.hook
-    const memo = this.walkMemo
-    if (memo !== null && this.tracer === null) {
+    if (this.memoEnabled && this.tracer === null) {
+      let memo = this.memo
+      if (memo === null) memo = this.memo = new WalkMemo()
       // A pure walk's outcome for this packet class (walk-memo.ts): counted and charged as walked.
       const v = memo.walk(table, this.hook, start, packet, ctx, this.counters)
       if (v >= 0) {
