@@ -8,13 +8,15 @@
  *
  * Same arguments as bench/cluster-scale.ts (`--nodes`, `--services`, `--pods`, `--clients`,
  * `--mode`, `--duration`; userspace mode runs its horizon); `--profile-wait FILE` writes a CPU profile
-of the wait alone. Prints a JSON object: per kind the
+from 100 s simulated to the last first sync's end. Prints a JSON object: per kind the
  * events before and after the last first sync, and those per node and per simulated second of the
- * phase before it (what grows with the horizon); CPU seconds to 100 s simulated (building, the first
- * syncs started) and from there to the last first sync (the wait over the long horizon).
+ * phase before it (what grows with the horizon); CPU seconds, events and garbage collections per
+ * phase: building and the first 100 s simulated, the idle wait until the first of the running first
+ * syncs ends (the long horizon's own cost), those syncs' ends, the rest.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
+import { PerformanceObserver } from "node:perf_hooks"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { World } from "../src/cluster/index.ts"
@@ -80,10 +82,13 @@ const firstSyncsEndNs = (): number => {
   for (const n of nodes) if (n.proxy.syncs.length === 0) endNs = Math.max(endNs, n.proxy.runningSyncEndNs ?? 0)
   return endNs
 }
-const step = (): void => {
-  const syncEndNs = firstSyncsEndNs()
+const step = (limitNs = Number.MAX_SAFE_INTEGER): void => {
+  // Under a limit (the idle wait, which ends before any first sync) the nodes are not visited:
+  // a visit per 1 s slice would be the probe's own cost per node and simulated second.
+  const syncEndNs = limitNs === Number.MAX_SAFE_INTEGER ? firstSyncsEndNs() : 0
   const sliceEnd = Math.min(
     spec.durationNs,
+    limitNs,
     scheduler.nowNs + SLICE_NS,
     syncEndNs > scheduler.nowNs ? syncEndNs : Number.MAX_SAFE_INTEGER,
   )
@@ -91,28 +96,71 @@ const step = (): void => {
   if (outcome.reason === "stopped" || outcome.reason === "empty" || sliceEnd >= spec.durationNs) ended = true
   else scheduler.nowNs = sliceEnd
 }
-// The first 100 s of simulated time (the build's control-plane work, the first syncs' start), then
-// the wait until every node's first sync ended: what the long horizon itself costs.
+const allSynced = (): boolean => nodes.every((n) => n.proxy.syncs.length > 0)
+// Garbage collections (count, pause ms) per phase, from the runtime's gc performance entries.
+const gc = { count: 0, ms: 0 }
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++
+    gc.ms += entry.duration
+  }
+})
+gcObserver.observe({ entryTypes: ["gc"] })
+const eventsSoFar = (): number => counts.reduce((sum, c) => sum + (c ?? 0), 0)
+const phases: {
+  phase: string
+  untilSimulatedSeconds: number
+  cpuSeconds: number
+  events: number
+  gcCount: number
+  gcMs: number
+}[] = []
+let mark = { cpu: 0, events: 0, gcCount: 0, gcMs: 0 }
+const endPhase = async (phase: string): Promise<void> => {
+  // Let the observer deliver the phase's gc entries first.
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  const now = { cpu: cpu(), events: eventsSoFar(), gcCount: gc.count, gcMs: gc.ms }
+  phases.push({
+    phase,
+    untilSimulatedSeconds: scheduler.nowNs / 1e9,
+    cpuSeconds: Math.round((now.cpu - mark.cpu) * 1000) / 1000,
+    events: now.events - mark.events,
+    gcCount: now.gcCount - mark.gcCount,
+    gcMs: Math.round(now.gcMs - mark.gcMs),
+  })
+  mark = now
+}
+// Phases: the first 100 s of simulated time (building, the control plane's work, the first syncs'
+// start); the idle wait until just before the first of the running first syncs ends (what the
+// long horizon itself costs); the first syncs' ends; the rest (traffic).
 const WARM_NS = 100_000 * NS_PER_MS
-while (!ended && scheduler.nowNs < WARM_NS && !nodes.every((n) => n.proxy.syncs.length > 0)) step()
+while (!ended && scheduler.nowNs < WARM_NS && !allSynced()) step()
 const warmAtNs = scheduler.nowNs
-const warmCpuSeconds = cpu()
-const warmEvents = counts.reduce((sum, c) => sum + (c ?? 0), 0)
+await endPhase("build and first 100 s")
 if (session !== null) {
   session.connect()
   await post("Profiler.enable")
   await post("Profiler.start")
 }
-while (!ended && !nodes.every((n) => n.proxy.syncs.length > 0)) step()
+let earliestEndNs = Number.MAX_SAFE_INTEGER
+for (const n of nodes) {
+  const endNs = n.proxy.syncs.length === 0 ? n.proxy.runningSyncEndNs : null
+  if (endNs !== null) earliestEndNs = Math.min(earliestEndNs, endNs)
+}
+while (!ended && !allSynced() && scheduler.nowNs < earliestEndNs - 1) step(earliestEndNs - 1)
+await endPhase("idle wait")
+while (!ended && !allSynced()) step()
 const syncedAtNs = scheduler.nowNs
 const before = [...counts]
-const beforeCpuSeconds = cpu()
+await endPhase("first syncs end")
 if (session !== null && profileFile !== null) {
   const { profile } = (await post("Profiler.stop")) as { profile: unknown }
   writeFileSync(profileFile, JSON.stringify(profile))
   session.disconnect()
 }
 while (!ended) step()
+await endPhase("rest")
+gcObserver.disconnect()
 const rows: Record<string, { before: number; after: number; beforePerNode: number; beforePerSimulatedSecond: number }> =
   {}
 let totalBefore = 0
@@ -142,13 +190,11 @@ console.log(
     mode: options.mode ?? "iptables",
     everyNodeSyncedAtSimulatedSeconds: syncedAtNs / 1e9,
     warmSimulatedSeconds: warmAtNs / 1e9,
-    cpuSecondsToWarm: warmCpuSeconds,
-    eventsToWarm: warmEvents,
-    cpuSecondsToEveryNodeSynced: beforeCpuSeconds,
-    /** CPU per simulated second between the warm-up and the last first sync (the horizon's own cost). */
-    waitCpuMicrosecondsPerSimulatedSecond:
-      syncedAtNs > warmAtNs
-        ? Math.round(((beforeCpuSeconds - warmCpuSeconds) * 1e6) / ((syncedAtNs - warmAtNs) / 1e9))
+    phases,
+    /** CPU per simulated second of the idle wait (the horizon's own cost). */
+    idleWaitCpuMicrosecondsPerSimulatedSecond:
+      phases[1].untilSimulatedSeconds > warmAtNs / 1e9
+        ? Math.round((phases[1].cpuSeconds * 1e6) / (phases[1].untilSimulatedSeconds - warmAtNs / 1e9))
         : 0,
     cpuSeconds: cpu(),
     eventsBefore: totalBefore,
