@@ -216,6 +216,8 @@ export class KubeProxyNode implements TimedSyncTarget {
   private restoreFailuresLeft = 0
   /** Told of each failed sync (the runtime records it as a step of the results). */
   onSyncFailed: ((nowNs: number) => void) | null = null
+  /** Told after every successful sync is recorded in `syncs` (the runtime counts them). */
+  onSyncRecorded: (() => void) | null = null
   /** Told after every sync (the runtime updates the node's health check servers from it). */
   syncListener: { onKubeProxySynced(nowNs: number): void } | null = null
 
@@ -368,6 +370,7 @@ export class KubeProxyNode implements TimedSyncTarget {
       },
       recordLags: (histogram: Histogram): void => changes.recordLags(changesFrom, changesTo, nowNs, histogram),
     })
+    this.onSyncRecorded?.()
     if (this.backend.serviceHealthServers !== false) this.syncListener?.onKubeProxySynced(nowNs)
     return true
   }

@@ -154,6 +154,11 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
   private readonly probeByConn = new Map<TcpConnection, ProbeTarget>()
   private services: LbService[] = []
   /**
+   * Moves whenever what `ready` reads may have changed (a reconcile, a probe target's health): a
+   * waiting workload's kept answer stays valid while it does not (World.workloadReadyNow).
+   */
+  version = 0
+  /**
    * Services this component cares about (LoadBalancer type, externalIPs or a health check port),
    * kept from the watch so a change costs O(such services), not O(all services): at 10,000
    * Services a full list per EndpointSlice change dominated the run.
@@ -270,6 +275,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
 
   /** A Service or EndpointSlice changed (or the world was built): update routes, rules, probes. */
   reconcile(nowNs: number): void {
+    this.version++
     this.services = this.collectServices()
     const wanted = new Map<Ipv4, NetInterface>()
     const owners = new Map<Ipv4, string>()
@@ -593,6 +599,7 @@ export class LoadBalancers implements EventHandler, TcpConnectionListener {
       if (target.failures >= this.healthCheck.unhealthyThreshold) target.healthy = false
     }
     if (target.healthy !== before) {
+      this.version++
       this.record(
         nowNs,
         `load balancer ${target.service}: ${target.node} ${target.healthy ? "healthy" : "unhealthy"} (health check :${target.port})`,
