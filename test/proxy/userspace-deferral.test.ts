@@ -184,6 +184,15 @@ describe("userspace mode: idle nodes' proxiers deferred (deferral.ts)", () => {
       expect(journal.nodesReplayed).toBeGreaterThan(0)
       expect(journal.nodesReplayed).toBeLessThanOrEqual(2)
       expect(deferredNodes(world)).toBe(nodes - journal.nodesReplayed)
+      // A deferred node holds nothing per service port: no port bound in its namespace, no NAT
+      // parameter, while it serves (in the journal's shape) every one of the 16 service ports.
+      for (const n of world.nodes.values()) {
+        const proxier = (n.proxy.backend as UserspaceBackend).proxier
+        expect(proxier.servicePortCount).toBe(16)
+        if (!proxier.deferred) continue
+        expect(proxier.ns.udpSockets.size + proxier.ns.tcpListeners.size).toBe(0)
+        expect(n.filter.natParams.size).toBe(0)
+      }
       const fingerprint = world.scheduler.fingerprint()
       expect(fingerprint).toBe(run(yaml, false).fingerprint)
     }
