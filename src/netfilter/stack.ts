@@ -183,6 +183,11 @@ export class NetfilterStack implements PacketFilter, RuleEnvironment {
     return (this.memo ??= new WalkMemo())
   }
 
+  /** Whether the memo was made (at the first walk; reading `walkMemo` makes it too). */
+  get walkMemoMade(): boolean {
+    return this.memo !== null
+  }
+
   set walkMemo(memo: WalkMemo | null) {
     this.memoEnabled = memo !== null
     this.memo = memo

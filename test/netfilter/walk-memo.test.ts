@@ -158,6 +158,24 @@ function memoAndPlain(): { memo: ReturnType<typeof makeNode>; plain: ReturnType<
 }
 
 describe("walk memo", () => {
+  it("is made at the namespace's first walk, not with its stack (80 KB a node no packet crosses does without)", () => {
+    const node = makeNode({}, 1)
+    node.stack.ipsetRestore(SETS)
+    node.stack.restore(RULES)
+    expect(node.stack.walkMemoMade).toBe(false)
+    const { packet, hook } = PROBES[0]
+    node.stack.runHook(hook, copy(packet), ETH0, -1, 0)
+    expect(node.stack.walkMemoMade).toBe(true)
+    // Disabled (the tests' reference): never made, even by a walk.
+    const plain = makeNode({}, 1)
+    plain.stack.walkMemo = null
+    plain.stack.ipsetRestore(SETS)
+    plain.stack.restore(RULES)
+    plain.stack.runHook(hook, copy(packet), ETH0, -1, 0)
+    expect(plain.stack.walkMemoMade).toBe(false)
+    expect(plain.stack.walkMemo).toBeNull()
+  })
+
   it("holds hits' counts back per slot and adds them in before any read: the same counters at every read", () => {
     // WalkMemo.pend (RuleCounters.PendingCounts): counters read at random points (iptables-save
     // -c, RuleCounters.get) must equal the plain walk's, through slot overwrites (many packet
