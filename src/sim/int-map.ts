@@ -176,6 +176,14 @@ export class IntMap<V> {
     return out
   }
 
+  /**
+   * Room for `count` keys without a rebuild on the way there. Lookups are unchanged; the slot order
+   * keyList and minKeyWhere walk depends on the capacity, so only for maps read by key.
+   */
+  reserve(count: number): void {
+    if ((count + this.tombstones + 1) * 2 > this.mask + 1) this.rebuild(count)
+  }
+
   private rebuild(count: number): void {
     const oldSlots = this.slots
     const oldValues = this.values

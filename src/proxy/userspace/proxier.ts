@@ -272,8 +272,9 @@ export class ServicePortMap {
 
   /** Adds a new info under its name (at the end of the order, as Map.set of a new key). */
   set(name: string, info: UserspaceServiceInfo): void {
-    const k = this.names.index(name)
-    if (k !== info.portal.k) throw new Error(`serviceMap: ${name} is not ${info.name}`)
+    // The portal rule set's k is its name's index (PortalRuleShare.index): no name lookup here.
+    if (name !== info.name) throw new Error(`serviceMap: ${name} is not ${info.name}`)
+    const k = info.portal.k
     const old = this.byK[k]
     if (old !== undefined) {
       // Map.set of a present key keeps its position.
@@ -788,7 +789,7 @@ export class UserspaceProxier implements PortsSettler {
       this.reservedPorts.delete(info.proxyPort)
       // The port is bound now; its socket is made at the first packet (ProxyPort).
       info.openPort(this.rt, info.protocol, info.proxyPort)
-      this.balancer.addService(info.name, info.affinityType, info.stickyMaxAgeSeconds)
+      this.balancer.addServiceAt(info.portal.k, info.affinityType, info.stickyMaxAgeSeconds)
     }
     this.map = plan.serviceMap
     this.services = plan.services
@@ -875,6 +876,10 @@ export class UserspaceProxier implements PortsSettler {
     if (this.natParams !== null && this.natParams.pending === this) this.natParams.pending = null
     const journal = this.journal as UserspaceJournal<UserspacePlan, EndpointsBatch>
     const path = journal.path(at)
+    // The port table grows to hold every proxy port at once rather than doubling its way there
+    // (nothing iterates a namespace's port table, so its capacity changes no lookup or result).
+    const ports = Math.max(at.state.serviceMap.size, at.state.pending?.serviceMap.size ?? 0)
+    this.ns.udpSockets.reserve(this.ns.udpSockets.size + ports)
     journal.nodesReplayed++
     journal.stepsReplayed += path.length
     this.replaying = true

@@ -309,8 +309,12 @@ export class LoadBalancerRR {
 
   /** NewService: the state's index (made with the affinity, or its affinity type updated). */
   private newServiceIndex(svcPort: string, affinityType: AffinityType | "", ttlSeconds: number): number {
+    return this.newServiceAt(this.names.index(svcPort), affinityType, ttlSeconds)
+  }
+
+  /** NewService of the service port whose name has index `k` (ServicePortNames). */
+  private newServiceAt(k: number, affinityType: AffinityType | "", ttlSeconds: number): number {
     const ttl = ttlSeconds === 0 ? DEFAULT_AFFINITY_SECONDS : ttlSeconds
-    const k = this.names.index(svcPort)
     const cols = this.cols
     if (!cols.has(k)) cols.create(k, ttl * 4 + affinityCode(affinityType))
     else if (affinityType !== "") {
@@ -324,9 +328,12 @@ export class LoadBalancerRR {
     return new BalancerState("", 0, this.cols, this.newServiceIndex(svcPort, affinityType, ttlSeconds))
   }
 
-  /** NewService without the state's view (the proxier's commit: 10,000 ports, no view needed). */
-  addService(svcPort: string, affinityType: AffinityType | "", ttlSeconds: number): void {
-    this.newServiceIndex(svcPort, affinityType, ttlSeconds)
+  /**
+   * NewService without the state's view, by the port name's index `k` (ServicePortNames: the
+   * proxier's commit knows it from the portal rule set, and skips 10,000 name lookups).
+   */
+  addServiceAt(k: number, affinityType: AffinityType | "", ttlSeconds: number): void {
+    this.newServiceAt(k, affinityType, ttlSeconds)
   }
 
   /** Whether any service port holds a sticky-session entry (none: cleanupStaleStickySessions has nothing to do). */
