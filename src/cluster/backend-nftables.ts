@@ -68,15 +68,20 @@ export function nftablesConfigFrom(spec: KubeProxySpec, serviceCIDRs: readonly s
 }
 
 /**
- * nftablesSyncWork of the last transaction text seen (nodes taking the cluster's shared
- * transaction pass the same string: its commands are counted once, not once per node).
+ * nftablesSyncWork of the last transaction texts seen (nodes taking the cluster's shared
+ * transaction pass the same string: its commands are counted once, not once per node). Several
+ * are kept: while nodes move from one shared state to the next, their syncs alternate between
+ * the texts of consecutive states (a recount of a 10,000-Service text at each alternation).
  */
-let lastWork: { transaction: string; work: SyncWork } | null = null
+const lastWorks: { transaction: string; work: SyncWork }[] = []
+const WORKS_KEPT = 4
 
 function sharedWorkOf(transaction: string): SyncWork {
-  if (lastWork === null || lastWork.transaction !== transaction)
-    lastWork = { transaction, work: nftablesSyncWork(transaction, 0) }
-  return lastWork.work
+  for (const kept of lastWorks) if (kept.transaction === transaction) return kept.work
+  const work = nftablesSyncWork(transaction, 0)
+  lastWorks.unshift({ transaction, work })
+  if (lastWorks.length > WORKS_KEPT) lastWorks.pop()
+  return work
 }
 
 /**

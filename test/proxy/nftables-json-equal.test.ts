@@ -73,6 +73,13 @@ describe("jsonEqual: JSON equality without the JSON", () => {
       ["1", 1],
       [true, "true"],
       [{ a: [1, 2] }, { a: [1, 2, 3] }],
+      // Arrays of different lengths print alike only through a toJSON (own or inherited).
+      [Object.assign([1], { toJSON: () => "x" }), Object.assign([1, 2], { toJSON: () => "x" })],
+      [{ a: Object.assign([1], { toJSON: () => 0 }) }, { a: Object.assign([], { toJSON: () => 0 }) }],
+      [
+        [undefined, undefined],
+        [null, null, null],
+      ],
     ]
     for (const [a, b] of cases) expect([a, b, jsonEqual(a, b)]).toEqual([a, b, json(a, b)])
   })

@@ -163,6 +163,29 @@ describe("nftablesSyncWork / ipvsSyncWork", () => {
     })
   })
 
+  it("counts a line as String.prototype.trim and startsWith('#') would, whatever its whitespace", () => {
+    const byLines = (text: string): number =>
+      text.split("\n").filter((raw) => raw.trim() !== "" && !raw.trim().startsWith("#")).length
+    // Every UTF-16 code unit a line could start with, alone and before a command or a comment.
+    const units: string[] = []
+    for (let c = 0; c < 0x10000; c++) units.push(String.fromCharCode(c))
+    for (const u of units) {
+      for (const text of [u, `${u}add x`, `${u}# c`, `${u}\n${u}${u}#\n\r${u}x`]) {
+        const work = nftablesSyncWork(text, 0)
+        if (work.transactionCommands !== byLines(text))
+          expect([u.charCodeAt(0), text, work.transactionCommands]).toEqual([u.charCodeAt(0), text, byLines(text)])
+      }
+    }
+    const part = fc.constantFrom("\n", "\r", " ", "\t", "\u00a0", "\u2028", "\ufeff", "#", "add", "x", "")
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 12 }), (parts) => {
+        const text = parts.join("")
+        expect(nftablesSyncWork(text, 0).transactionCommands).toBe(byLines(text))
+      }),
+      { seed: 1, numRuns: 2000 },
+    )
+  })
+
   it("sums the netlink operations of the changed Services; the total drives only the list-back", () => {
     const change = { virtualServerOps: 1, realServerOps: 3, addressOps: 1, ipsetEntryOps: 2 }
     const work = ipvsSyncWork(40_000, [change, { ...change, realServerOps: 0 }])
